@@ -1,0 +1,88 @@
+/**
+ * @module errors
+ * Every expected failure in Kith is a {@link KithError} with a stable code.
+ * Codes are part of the public contract: the CLI prints them, scripts match
+ * on them, and they never change meaning once released.
+ */
+
+/** Stable error codes. Add new ones; never rename or reuse one. */
+export const ErrorCode = {
+  /** Input the caller gave is malformed (bad JSON, bad name, bad flag value). */
+  BadInput: 'KITH_BAD_INPUT',
+  /** A collection name or record id that could be mistaken for a path. */
+  BadName: 'KITH_BAD_NAME',
+  /** A value larger than the format allows. */
+  TooLarge: 'KITH_TOO_LARGE',
+  /** The record (or object) asked for does not exist. */
+  NotFound: 'KITH_NOT_FOUND',
+  /** The home has no vault yet (run `kith init` or `kith restore`). */
+  NoVault: 'KITH_NO_VAULT',
+  /** The home already holds a vault. */
+  VaultExists: 'KITH_VAULT_EXISTS',
+  /** The remote holds no vault at this location. */
+  RemoteEmpty: 'KITH_REMOTE_EMPTY',
+  /** The remote already holds a vault (init refuses to overwrite it). */
+  RemoteInUse: 'KITH_REMOTE_IN_USE',
+  /** The recovery code is malformed or its checksum does not match (typo). */
+  BadRecoveryCode: 'KITH_BAD_RECOVERY_CODE',
+  /** The recovery code is well formed but does not open this vault. */
+  WrongRecoveryCode: 'KITH_WRONG_RECOVERY_CODE',
+  /** The remote URL is malformed or names an unsupported scheme. */
+  BadRemoteUrl: 'KITH_BAD_REMOTE_URL',
+  /** The remote could not be reached or failed (after retries). */
+  RemoteUnavailable: 'KITH_REMOTE_UNAVAILABLE',
+  /** The remote refused our credentials. */
+  RemoteAuth: 'KITH_REMOTE_AUTH',
+  /** The remote location (bucket, directory) does not exist. */
+  RemoteNotFound: 'KITH_REMOTE_NOT_FOUND',
+  /** An object failed authentication (bad MAC, bad signature, bad framing). */
+  IntegrityCorrupt: 'KITH_INTEGRITY_CORRUPT',
+  /** An object is signed by a key that is not in the vault's device registry. */
+  IntegrityUnknownSigner: 'KITH_INTEGRITY_UNKNOWN_SIGNER',
+  /** A device's history went backwards (an older head or segment was replayed). */
+  IntegrityRollback: 'KITH_INTEGRITY_ROLLBACK',
+  /** A device's segment chain has a gap or a reordered/replaced segment. */
+  IntegrityChain: 'KITH_INTEGRITY_CHAIN',
+  /** An object's format version or suite is not one this build reads. */
+  UnsupportedFormat: 'KITH_UNSUPPORTED_FORMAT',
+  /** The local store failed (disk full, I/O error, locked too long). */
+  StoreFailed: 'KITH_STORE_FAILED',
+  /** The local store's schema is newer than this build understands. */
+  StoreTooNew: 'KITH_STORE_TOO_NEW',
+  /** There is no conflict where one was to be resolved. */
+  NoConflict: 'KITH_NO_CONFLICT',
+  /** The operation was cancelled through an AbortSignal. */
+  Aborted: 'KITH_ABORTED',
+  /** A bug: an invariant did not hold. Please report it. */
+  Internal: 'KITH_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An expected failure with a stable code and a hint of what to do. */
+export class KithError extends Error {
+  override readonly name = 'KithError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** True when `e` is a KithError, optionally with the given code. */
+  static is(e: unknown, code?: ErrorCode): e is KithError {
+    return e instanceof KithError && (code === undefined || e.code === code);
+  }
+}
+
+/** True for the integrity family of codes (`KITH_INTEGRITY_*`). */
+export function isIntegrityError(e: unknown): e is KithError {
+  return e instanceof KithError && e.code.startsWith('KITH_INTEGRITY_');
+}
+
+/** Asserts an invariant; a failure is a bug, not bad input. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new KithError(ErrorCode.Internal, `internal error: ${message}`);
+}

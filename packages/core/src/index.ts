@@ -1,0 +1,9 @@
+/**
+ * @module @kith/core
+ * Kith's isomorphic core. See docs/FORMAT.md for the byte-level formats.
+ */
+export * from './errors.js';
+export * from './json.js';
+export * from './names.js';
+export * from './remote.js';
+export * from './store.js';

@@ -1,0 +1,40 @@
+/**
+ * @module names
+ * Collection names and record ids travel inside encrypted payloads only, but
+ * they are also used by stores and shown in paths and URLs by apps; anything
+ * that could be mistaken for a path is refused up front.
+ */
+import { ErrorCode, KithError } from './errors.js';
+
+export const MAX_NAME_LENGTH = 256;
+
+/** Collection names: a letter or digit first, then letters, digits, `_`, `-`, `.`; at most 64. */
+const COLLECTION_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Throws KITH_BAD_NAME unless `name` is a valid collection name. */
+export function checkCollection(name: string): void {
+  if (typeof name !== 'string' || !COLLECTION_RE.test(name) || name.includes('..')) {
+    throw new KithError(ErrorCode.BadName, `invalid collection name ${JSON.stringify(name)}`, {
+      hint: 'use letters, digits, "_", "-" or "." (no "..", no "/"), starting with a letter or digit, at most 64 characters',
+    });
+  }
+}
+
+/**
+ * Throws KITH_BAD_NAME unless `id` is a valid record id: 1–256 characters,
+ * no control characters, no `/` or `\`, and not `.` or `..`.
+ */
+export function checkRecordId(id: string): void {
+  const bad =
+    typeof id !== 'string' ||
+    id.length === 0 ||
+    id.length > MAX_NAME_LENGTH ||
+    id === '.' ||
+    id === '..' ||
+    /[\u0000-\u001f\u007f/\\]/.test(id);
+  if (bad) {
+    throw new KithError(ErrorCode.BadName, `invalid record id ${JSON.stringify(id)}`, {
+      hint: 'ids are 1–256 characters without "/", "\\" or control characters, and not "." or ".."',
+    });
+  }
+}

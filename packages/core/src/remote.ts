@@ -1,0 +1,139 @@
+/**
+ * @module remote
+ * The Remote interface: where devices exchange ciphertext. A remote moves
+ * opaque bytes under opaque keys; all meaning (formats, crypto, ordering)
+ * lives in the core. Adapters: `@kith/folder`, `@kith/s3`, `@kith/relay`.
+ */
+import { ErrorCode, KithError } from './errors.js';
+
+/** What a listing or `head` says of one object. */
+export interface RemoteObjectInfo {
+  readonly key: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /**
+   * An opaque token that changes whenever the object's bytes change (an S3
+   * ETag, a file's mtime+size+inode). Equal tokens mean "unchanged" for the
+   * idle-sync shortcut; a remote that cannot tell returns a fresh token each
+   * time and only loses that shortcut.
+   */
+  readonly etag: string;
+}
+
+export interface RemoteCallOptions {
+  /** Cancels the call; it then rejects with KITH_ABORTED. */
+  readonly signal?: AbortSignal;
+}
+
+export interface PutOptions extends RemoteCallOptions {
+  /**
+   * Write only if no object exists under the key. Remotes that cannot do
+   * this atomically (see `capabilities.putIfAbsent`) do a best-effort check
+   * or plain write; the core never depends on it for correctness.
+   */
+  readonly ifAbsent?: boolean;
+}
+
+export interface GetOptions extends RemoteCallOptions {
+  /** Read `length` bytes from `offset` only. */
+  readonly range?: { readonly offset: number; readonly length: number };
+}
+
+export interface ListOptions extends RemoteCallOptions {
+  /** Only keys strictly greater than this one (byte order). */
+  readonly after?: string;
+  /** At most this many entries (the adapter pages internally up to it). Default: all. */
+  readonly limit?: number;
+}
+
+export interface RemoteCapabilities {
+  /** `put(..., {ifAbsent: true})` is atomic on this remote. */
+  readonly putIfAbsent: boolean;
+  /** `watch` is available (real-time push). */
+  readonly watch: boolean;
+}
+
+/** Counts of requests a remote made, for request-economy tests and benchmarks. */
+export interface RemoteStats {
+  puts: number;
+  gets: number;
+  heads: number;
+  lists: number;
+  deletes: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+/**
+ * A remote object store.
+ *
+ * Contract (checked by `runRemoteConformance` in `@kith/core/testing`):
+ * - Keys are validated by {@link assertRemoteKey}: `/`-separated segments of
+ *   `[A-Za-z0-9._-]`, no empty, `.` or `..` segment, at most 512 bytes.
+ *   Adapters refuse others with KITH_BAD_NAME before touching storage.
+ * - `put` is atomic: a reader sees the whole old object, the whole new one,
+ *   or none; never a torn write. Once `put` resolves the object is durable.
+ * - `get` resolves `null` for a missing key (not an error); with a range, the
+ *   bytes in that range (fewer at the end of the object).
+ * - `head` resolves `null` for a missing key.
+ * - `list(prefix)` returns every key that starts with `prefix` (a plain
+ *   string prefix, not a directory), strictly after `after`, in ascending
+ *   byte order, at most `limit`. Listing may lag writes on eventually
+ *   consistent stores; the core never trusts a listing for completeness.
+ * - `delete` is idempotent: deleting a missing key succeeds.
+ * - Failures reject with a KithError: KITH_REMOTE_UNAVAILABLE (after the
+ *   adapter's own retries), KITH_REMOTE_AUTH, KITH_REMOTE_NOT_FOUND,
+ *   KITH_BAD_NAME, KITH_ABORTED.
+ */
+export interface Remote {
+  /** A display form of where this remote is; never contains secrets. */
+  readonly url: string;
+  readonly capabilities: RemoteCapabilities;
+  /** Request counters since creation. */
+  readonly stats: RemoteStats;
+  put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void>;
+  get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
+  head(key: string, options?: RemoteCallOptions): Promise<RemoteObjectInfo | null>;
+  list(prefix: string, options?: ListOptions): Promise<RemoteObjectInfo[]>;
+  delete(key: string, options?: RemoteCallOptions): Promise<void>;
+  /**
+   * Calls `onChange` (at least once, possibly more) after objects under
+   * `prefix` change; returns a function that stops watching. Only when
+   * `capabilities.watch`.
+   */
+  watch?(prefix: string, onChange: () => void): () => void;
+  /** Releases connections and file handles. */
+  close(): Promise<void>;
+}
+
+export const MAX_REMOTE_KEY_BYTES = 512;
+const KEY_SEGMENT_RE = /^[A-Za-z0-9._-]+$/;
+
+/** Throws KITH_BAD_NAME unless `key` is a valid remote key (see {@link Remote}). */
+export function assertRemoteKey(key: string): void {
+  const ok =
+    typeof key === 'string' &&
+    key.length > 0 &&
+    key.length <= MAX_REMOTE_KEY_BYTES &&
+    key.split('/').every((s) => KEY_SEGMENT_RE.test(s) && s !== '.' && s !== '..');
+  if (!ok) throw new KithError(ErrorCode.BadName, `invalid remote key ${JSON.stringify(key)}`);
+}
+
+/**
+ * Throws KITH_BAD_NAME unless `prefix` is a valid listing prefix: empty, or
+ * a valid key, or a valid key followed by `/`.
+ */
+export function assertRemotePrefix(prefix: string): void {
+  if (prefix === '') return;
+  assertRemoteKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+}
+
+/** Fresh zeroed counters. */
+export function newRemoteStats(): RemoteStats {
+  return { puts: 0, gets: 0, heads: 0, lists: 0, deletes: 0, bytesSent: 0, bytesReceived: 0 };
+}
+
+/** Rejects with KITH_ABORTED if the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new KithError(ErrorCode.Aborted, 'operation cancelled');
+}

@@ -1,0 +1,130 @@
+/**
+ * @module store
+ * The Store interface: where one device keeps its complete local copy.
+ * Adapters: `@kith/sqlite` (Node), `@kith/indexeddb` (browser). The store
+ * persists and queries; the core decides every value it holds (merge state
+ * is opaque JSON to the store).
+ */
+import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
+
+/** One record as the store keeps it. */
+export interface RecordRow {
+  readonly collection: string;
+  readonly id: string;
+  /** The winning value of every field that is set (a deleted record keeps what survived). */
+  readonly fields: JsonObject;
+  /** True when the record is deleted (a tombstone); queries skip it. */
+  readonly deleted: boolean;
+  /** Merge registers, opaque to the store: kept and returned exactly as given. */
+  readonly state: JsonObject;
+  /** True when some field holds concurrent values (an unresolved conflict). */
+  readonly conflicted: boolean;
+  /** HLC stamp of the latest write applied to this record. */
+  readonly updated: string;
+}
+
+/** Equality on one top-level field. `null` matches a null or missing field. */
+export interface FieldFilter {
+  readonly field: string;
+  readonly value: JsonPrimitive;
+}
+
+/**
+ * A query over one collection's live (not deleted) records.
+ *
+ * Ordering by a field compares values by type first, then value:
+ * missing or null < false < true < numbers (numerically) < strings (by
+ * Unicode code point) < arrays and objects (by their JSON text); ties are
+ * broken by id in the same direction. Without `order`, records come by id
+ * ascending (code point order).
+ */
+export interface RecordQuery {
+  readonly collection: string;
+  readonly where?: readonly FieldFilter[];
+  readonly order?: { readonly field: string; readonly direction: 'asc' | 'desc' };
+  /** At most this many rows (default: all). */
+  readonly limit?: number;
+  /** The `next` cursor of a previous page of the same query. */
+  readonly after?: string;
+}
+
+export interface RecordPage {
+  readonly rows: RecordRow[];
+  /** Cursor for the next page, or null when this page is the last. */
+  readonly next: string | null;
+}
+
+/** One entry of the change history shown by `kith log`. */
+export interface LogEntry {
+  readonly collection: string;
+  readonly id: string;
+  /** The full HLC stamp of the write (includes the writing device). */
+  readonly stamp: string;
+  readonly device: string;
+  readonly kind: 'put' | 'patch' | 'delete' | 'resolve';
+  /** Fields the write set or unset (record-level changes list none). */
+  readonly fields: readonly string[];
+}
+
+export interface LogFilter {
+  readonly collection?: string;
+  readonly id?: string;
+  /** The most recent entries only, at most this many. */
+  readonly limit?: number;
+}
+
+/** A local write waiting to be pushed. */
+export interface OutboxEntry {
+  /** Increasing, assigned by the store. */
+  readonly seq: number;
+  readonly op: JsonObject;
+}
+
+/**
+ * Operations inside one store transaction.
+ *
+ * Contract: the function given to `Store.read`/`Store.write` awaits only
+ * these methods (no network, no timers, no crypto): IndexedDB commits a
+ * transaction as soon as it is left idle, and the SQLite store holds its
+ * write lock for the duration.
+ */
+export interface StoreTx {
+  getMeta(key: string): Promise<JsonValue | undefined>;
+  /** `undefined` deletes the entry. */
+  setMeta(key: string, value: JsonValue | undefined): Promise<void>;
+  /** The rows that exist among `ids` (deleted ones included), keyed by id. */
+  getRecords(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>>;
+  /** Inserts or replaces whole rows. */
+  putRecords(rows: readonly RecordRow[]): Promise<void>;
+  query(query: RecordQuery): Promise<RecordPage>;
+  /** Rows with `conflicted`, deleted or not, by collection then id. */
+  listConflicted(collection?: string): Promise<RecordRow[]>;
+  appendLog(entries: readonly LogEntry[]): Promise<void>;
+  /** Entries in stamp order (oldest first); with `limit`, the newest `limit` of them. */
+  readLog(filter: LogFilter): Promise<LogEntry[]>;
+  /** Appends in order; seqs increase across calls and are never reused. */
+  appendOutbox(ops: readonly JsonObject[]): Promise<void>;
+  /** The oldest entries, ascending seq, at most `limit`. */
+  readOutbox(limit: number): Promise<OutboxEntry[]>;
+  /** Removes every entry with seq <= `throughSeq`. */
+  deleteOutbox(throughSeq: number): Promise<void>;
+  countOutbox(): Promise<number>;
+}
+
+/**
+ * A device's local database.
+ *
+ * Contract (checked by `runStoreConformance` in `@kith/core/testing`):
+ * - `write` is atomic and durable: when it resolves every change is on disk;
+ *   when `fn` rejects nothing it did is kept and the rejection is passed on.
+ * - Transactions are serializable: writes from other transactions (and, for
+ *   stores shared between processes, other processes) never interleave.
+ * - `read` sees a consistent snapshot and may run beside other reads.
+ * - Failures reject with KithError KITH_STORE_FAILED (disk full, I/O error)
+ *   or KITH_STORE_TOO_NEW (schema from a newer build).
+ */
+export interface Store {
+  read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
