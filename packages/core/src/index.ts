@@ -2,6 +2,7 @@
  * @module @kith/core
  * Kith's isomorphic core. See docs/FORMAT.md for the byte-level formats.
  */
+export * from './deps.js';
 export * from './errors.js';
 export * from './json.js';
 export * from './names.js';
