@@ -1,0 +1,6 @@
+/**
+ * @module @kith/core/testing
+ * Conformance suites that every Store and every Remote adapter runs, and
+ * test helpers. Node-only (uses node:test); not part of the browser build.
+ */
+export {};
