@@ -1,0 +1,107 @@
+/**
+ * @module local-writes
+ * Builds the op for a local write from what this device sees now. Ops name
+ * as predecessors exactly the values the writer saw, which is what makes a
+ * later write beat an earlier one regardless of clocks.
+ */
+import { ErrorCode, KithError } from './errors.js';
+import type { JsonObject, JsonValue } from './json.js';
+import { currentStamp, headStamps, conflictsOf, type RecordView } from './merge.js';
+import { ALIVE, type Op } from './ops.js';
+import type { Resolution } from './vault-types.js';
+
+type Prevs = Record<string, string[]>;
+
+function withPrev(prevs: Prevs, view: RecordView, field: string): void {
+  const p = currentStamp(view, field);
+  if (p) prevs[field] = p;
+}
+
+function finish(op: { -readonly [K in keyof Op]: Op[K] }, prevs: Prevs): Op {
+  if (Object.keys(prevs).length > 0) op.r = prevs;
+  return op;
+}
+
+/** Replace: the record becomes exactly `fields` (fields not given are unset). */
+export function putOp(view: RecordView, t: string, fields: JsonObject): Op {
+  const prevs: Prevs = {};
+  const unset = Object.keys(view.fields).filter((f) => !Object.hasOwn(fields, f));
+  for (const f of Object.keys(fields)) withPrev(prevs, view, f);
+  for (const f of unset) withPrev(prevs, view, f);
+  withPrev(prevs, view, ALIVE);
+  const op: { -readonly [K in keyof Op]: Op[K] } = { c: view.collection, i: view.id, t, k: 'p', s: fields, a: true };
+  if (unset.length > 0) op.u = unset;
+  return finish(op, prevs);
+}
+
+/** Patch: set the given fields (an `undefined` value unsets it), keep the rest. */
+export function patchOp(view: RecordView, t: string, fields: Readonly<Record<string, JsonValue | undefined>>): Op {
+  const prevs: Prevs = {};
+  const set: JsonObject = {};
+  const unset: string[] = [];
+  for (const [f, v] of Object.entries(fields)) {
+    if (v === undefined) unset.push(f);
+    else set[f] = v;
+    withPrev(prevs, view, f);
+  }
+  withPrev(prevs, view, ALIVE);
+  const op: { -readonly [K in keyof Op]: Op[K] } = { c: view.collection, i: view.id, t, k: 'm', s: set, a: true };
+  if (unset.length > 0) op.u = unset;
+  return finish(op, prevs);
+}
+
+/** Delete: liveness false, every field unset (a later write may resurrect). */
+export function deleteOp(view: RecordView, t: string): Op {
+  const prevs: Prevs = {};
+  const unset = Object.keys(view.fields);
+  for (const f of unset) withPrev(prevs, view, f);
+  withPrev(prevs, view, ALIVE);
+  const op: { -readonly [K in keyof Op]: Op[K] } = { c: view.collection, i: view.id, t, k: 'd', a: false };
+  if (unset.length > 0) op.u = unset;
+  return finish(op, prevs);
+}
+
+/**
+ * Resolve the conflicts of a record (one field, or all when `field` is
+ * undefined): writes the chosen value replacing every concurrent head.
+ * Throws KITH_NO_CONFLICT when there is nothing to resolve.
+ */
+export function resolveOp(view: RecordView, t: string, field: string | null | undefined, how: Resolution): Op {
+  const conflicts = conflictsOf(view).filter((c) => field === undefined || c.field === field);
+  if (conflicts.length === 0) {
+    throw new KithError(
+      ErrorCode.NoConflict,
+      `${view.collection}/${view.id}${field ? ` field "${field}"` : ''} has no conflict to resolve`,
+      { hint: 'list conflicts with `kith conflicts`' },
+    );
+  }
+  const prevs: Prevs = {};
+  const set: JsonObject = {};
+  const unset: string[] = [];
+  let alive: boolean | undefined;
+  for (const c of conflicts) {
+    const key = c.field ?? ALIVE;
+    prevs[key] = headStamps(view, key);
+    let chosen: { present: boolean; value: JsonValue | undefined };
+    if ('keep' in how) chosen = c.heads[0]!;
+    else if ('take' in how) {
+      const h = c.heads.find((x) => x.device === how.take);
+      if (!h) {
+        throw new KithError(ErrorCode.BadInput, `device ${how.take} has no value in the conflict on ${c.field ?? 'the record'}`, {
+          hint: `choose one of: ${c.heads.map((x) => x.device).join(', ')}`,
+        });
+      }
+      chosen = h;
+    } else {
+      chosen = c.field === null ? { present: true, value: how.value !== null && how.value !== false } : { present: true, value: how.value };
+    }
+    if (c.field === null) alive = chosen.value === true;
+    else if (chosen.present) set[c.field] = chosen.value as JsonValue;
+    else unset.push(c.field);
+  }
+  const op: { -readonly [K in keyof Op]: Op[K] } = { c: view.collection, i: view.id, t, k: 'r' };
+  if (Object.keys(set).length > 0) op.s = set;
+  if (unset.length > 0) op.u = unset;
+  if (alive !== undefined) op.a = alive;
+  return finish(op, prevs);
+}

@@ -1,0 +1,138 @@
+/**
+ * @module vault-types
+ * The public shapes of the Vault API: records, queries, results, events.
+ */
+import type { Deps } from './deps.js';
+import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
+import type { Remote } from './remote.js';
+import type { LogEntry, Store } from './store.js';
+
+/** A record as the API returns it: its id and its fields. */
+export type Doc = { readonly id: string } & JsonObject;
+
+export interface VaultOptions {
+  readonly store: Store;
+  readonly remote: Remote;
+  /** Injected randomness and clock (tests); defaults to WebCrypto and Date.now. */
+  readonly deps?: Partial<Deps>;
+}
+
+export interface CreateVaultOptions extends VaultOptions {
+  /** The remote URL as the user gave it; stored so the device can reopen it. */
+  readonly remoteUrl: string;
+  /** A name for this device, shown in `kith devices` (default "device"). */
+  readonly deviceName?: string;
+}
+
+export interface RestoreVaultOptions extends CreateVaultOptions {
+  readonly recoveryCode: string;
+}
+
+/** What a home's store says about its vault, readable before opening the remote. */
+export interface StoredVaultConfig {
+  readonly vaultId: string;
+  readonly deviceId: string;
+  readonly deviceName: string;
+  readonly remoteUrl: string;
+}
+
+/** A query on one collection. */
+export interface ListQuery {
+  /** Equality filters on top-level fields, all of which must match. */
+  readonly where?: Readonly<Record<string, JsonPrimitive>>;
+  /** Order by a field (ascending unless a `-` prefix: `-createdAt`), ties by id. */
+  readonly order?: string;
+  readonly limit?: number;
+  /** The `next` cursor of the previous page. */
+  readonly after?: string;
+}
+
+export interface ListPage {
+  readonly records: Doc[];
+  readonly next: string | null;
+}
+
+/** One write inside `vault.batch`. */
+export interface BatchWriter {
+  put(collection: string, id: string, fields: JsonObject): void;
+  patch(collection: string, id: string, fields: JsonObject): void;
+  delete(collection: string, id: string): void;
+}
+
+export interface SyncResult {
+  /** Changes (record writes) sent. */
+  readonly pushed: number;
+  /** Changes received and applied. */
+  readonly pulled: number;
+  /** Fields in conflict after this sync, vault-wide. */
+  readonly conflicts: number;
+}
+
+export interface VaultStatus {
+  readonly vaultId: string;
+  readonly deviceId: string;
+  readonly deviceName: string;
+  readonly remote: string;
+  /** Local changes not yet pushed. */
+  readonly pending: number;
+  /** ISO time of the last successful push, or null. */
+  readonly lastPush: string | null;
+  readonly lastPull: string | null;
+  /** Fields in conflict. */
+  readonly conflicts: number;
+  /** True once this device has pulled everything that existed when it joined. */
+  readonly caughtUp: boolean;
+}
+
+/** One side of a conflict. `deleted` marks a delete (for a field: an unset). */
+export interface ConflictValue {
+  readonly device: string;
+  readonly hlc: string;
+  readonly value?: JsonValue;
+  readonly deleted?: boolean;
+}
+
+/**
+ * Concurrent writes to one field. `field` is null for the record itself
+ * (one device deleted it while another changed it).
+ */
+export interface Conflict {
+  readonly collection: string;
+  readonly id: string;
+  readonly field: string | null;
+  /** The value every device shows now (absent when the winner is a delete). */
+  readonly winner?: JsonValue;
+  readonly winnerDevice: string;
+  readonly winnerDeleted?: boolean;
+  readonly losers: readonly ConflictValue[];
+}
+
+/** How to resolve: keep what wins now, take one device's value, or write a new value. */
+export type Resolution =
+  | { readonly keep: true }
+  | { readonly take: string }
+  | { readonly value: JsonValue };
+
+export type { LogEntry };
+
+/** Progress of a push or pull, for progress bars. */
+export interface SyncProgress {
+  readonly phase: 'push' | 'pull';
+  /** Units done and total (segments), total 0 when unknown. */
+  readonly done: number;
+  readonly total: number;
+  /** Device whose changes are being pulled. */
+  readonly device?: string;
+}
+
+export interface VaultEvents {
+  /** Records in these collections changed (a local write or a pull). */
+  change: { readonly collections: readonly string[]; readonly source: 'local' | 'remote' };
+  progress: SyncProgress;
+  /** A sync finished. */
+  synced: SyncResult;
+  /** The first time this device holds everything that existed when it joined. */
+  caughtUp: { readonly records: number };
+  /** Auto-sync failed; it retries on its own. */
+  error: { readonly error: Error };
+}
