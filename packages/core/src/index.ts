@@ -8,3 +8,7 @@ export * from './json.js';
 export * from './names.js';
 export * from './remote.js';
 export * from './store.js';
+export * from './hlc.js';
+export * from './ops.js';
+export * from './merge.js';
+export * from './vault-types.js';

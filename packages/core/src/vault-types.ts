@@ -132,7 +132,7 @@ export interface VaultEvents {
   /** A sync finished. */
   synced: SyncResult;
   /** The first time this device holds everything that existed when it joined. */
-  caughtUp: { readonly records: number };
+  caughtUp: { readonly changes: number };
   /** Auto-sync failed; it retries on its own. */
   error: { readonly error: Error };
 }
