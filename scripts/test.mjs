@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'apps', 'bench'].map((d) => join(root, d));
+const roots = ['packages', 'apps', 'bench', 'tests'].map((d) => join(root, d));
 
 function walk(dir, out) {
   let names;
