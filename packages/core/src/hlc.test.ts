@@ -9,7 +9,7 @@ test('formatLocal/parseLocal round-trip and sort like time', () => {
       fc.record({ wall: fc.integer({ min: 0, max: 36 ** 9 - 1 }), counter: fc.integer({ min: 0, max: 36 ** 4 - 1 }) }),
       fc.record({ wall: fc.integer({ min: 0, max: 36 ** 9 - 1 }), counter: fc.integer({ min: 0, max: 36 ** 4 - 1 }) }),
       (a, b) => {
-        assert.deepEqual(parseLocal(formatLocal(a)), a);
+        assert.deepEqual(parseLocal(formatLocal(a)), { wall: a.wall, counter: a.counter });
         const byTime = Math.sign(a.wall - b.wall || a.counter - b.counter);
         const byText = Math.sign(formatLocal(a) < formatLocal(b) ? -1 : formatLocal(a) > formatLocal(b) ? 1 : 0);
         assert.equal(byText, byTime);

@@ -4,3 +4,4 @@
  * test helpers. Node-only (uses node:test); not part of the browser build.
  */
 export {};
+export * from './store-conformance.js';

@@ -1,0 +1,787 @@
+/**
+ * @module store-conformance
+ * The behaviour every {@link Store} must show, as node:test tests. Each
+ * adapter's own test file calls {@link runStoreConformance} once; adapter
+ * specific tests (file modes, migrations, quotas) live beside the adapter.
+ *
+ * Ordering and pagination are checked against an in-memory reference
+ * ({@link compareFieldValues}) with fast-check under a fixed seed, so a
+ * failure replays identically.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../json.js';
+import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
+
+/** What a store adapter's test gives the suite: a fresh, empty store. */
+export interface StoreHarness {
+  /** A new empty store, used by one test only. */
+  readonly store: Store;
+  /**
+   * Opens the same data again (the caller has closed the previous store):
+   * what a restarted process would see.
+   */
+  reopen(): Promise<Store>;
+  /** Closes every store this harness opened (if still open) and removes the data. */
+  cleanup(): Promise<void>;
+}
+
+/** Fixed seed: property failures replay identically on every run. */
+const SEED = 0x6b697468;
+
+/** Compares strings by Unicode code point (not UTF-16 code unit, which is what `<` does). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Only surrogates (D800–DFFF) disagree with code point order: they encode
+    // code points above every BMP character.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+/** The type rank of {@link RecordQuery} ordering: missing/null, false, true, numbers, strings, arrays/objects. */
+export function fieldRank(v: JsonValue | undefined): number {
+  if (v === undefined || v === null) return 0;
+  if (v === false) return 1;
+  if (v === true) return 2;
+  if (typeof v === 'number') return 3;
+  if (typeof v === 'string') return 4;
+  return 5;
+}
+
+/** The reference order of field values documented on {@link RecordQuery}. */
+export function compareFieldValues(a: JsonValue | undefined, b: JsonValue | undefined): number {
+  const ra = fieldRank(a);
+  const rb = fieldRank(b);
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  if (ra === 3) return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+  if (ra === 4) return compareCodePoints(a as string, b as string);
+  if (ra === 5) return compareCodePoints(JSON.stringify(a), JSON.stringify(b));
+  return 0;
+}
+
+/** The reference answer to `query` (all pages together) over `rows`. */
+export function referenceQuery(rows: readonly RecordRow[], q: Omit<RecordQuery, 'limit' | 'after'>): RecordRow[] {
+  const live = rows.filter(
+    (r) =>
+      r.collection === q.collection &&
+      !r.deleted &&
+      (q.where ?? []).every((f) => {
+        const v = r.fields[f.field];
+        return f.value === null ? v === undefined || v === null : v === f.value;
+      }),
+  );
+  const order = q.order;
+  const sign = order?.direction === 'desc' ? -1 : 1;
+  return live.sort(
+    (x, y) =>
+      sign * ((order ? compareFieldValues(x.fields[order.field], y.fields[order.field]) : 0) || compareCodePoints(x.id, y.id)),
+  );
+}
+
+/** A row with defaults for what a test does not care about. */
+function row(collection: string, id: string, fields: JsonObject, extra: Partial<RecordRow> = {}): RecordRow {
+  return { collection, id, fields, deleted: false, state: {}, conflicted: false, updated: '000000001000000000000000000a1', ...extra };
+}
+
+/** JSON has no -0 and no undefined: what any JSON-backed store gives back. */
+function viaJson<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+function logEntry(collection: string, id: string, n: number, extra: Partial<LogEntry> = {}): LogEntry {
+  return {
+    collection,
+    id,
+    stamp: n.toString(36).padStart(13, '0') + '00000000000000a1',
+    device: '00000000000000a1',
+    kind: 'put',
+    fields: ['title'],
+    ...extra,
+  };
+}
+
+/** Every page of `q`, following `next` to the end; checks page sizes on the way. */
+async function allPages(store: Store, q: RecordQuery): Promise<RecordRow[]> {
+  const out: RecordRow[] = [];
+  let after: string | undefined;
+  for (let pages = 0; ; pages++) {
+    assert.ok(pages < 10_000, 'pagination does not end');
+    const page = await store.read((tx) => tx.query(after === undefined ? q : { ...q, after }));
+    if (q.limit !== undefined) assert.ok(page.rows.length <= q.limit, 'page longer than limit');
+    out.push(...page.rows);
+    if (page.next === null) return out;
+    assert.equal(typeof page.next, 'string');
+    assert.ok(page.rows.length > 0, 'a page with a next cursor must not be empty');
+    after = page.next;
+  }
+}
+
+/** fast-check's JSON type marks object members optional; ours does not. */
+const jsonArb = (c: fc.JsonSharedConstraints): fc.Arbitrary<JsonValue> => fc.jsonValue(c) as fc.Arbitrary<JsonValue>;
+
+const ids = (rows: readonly RecordRow[]): string[] => rows.map((r) => r.id);
+
+/** Record ids as the core allows them (see names.ts), over all of Unicode. */
+const idArb = fc
+  .string({ unit: 'binary', minLength: 1, maxLength: 6 })
+  .filter((s) => s !== '.' && s !== '..' && !/[\u0000-\u001f\u007f/\\]/.test(s));
+
+/** Field values with many ties and every type, so order and tie-breaks are exercised. */
+const sortValueArb: fc.Arbitrary<JsonValue | undefined> = fc.oneof(
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.boolean(),
+  fc.constantFrom(0, 1, -1, 1.5, 2, 10, -0.25, 1e21, 2 ** 60, -(2 ** 60)),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.constantFrom('', 'a', 'B', 'b', 'é', '\uff5e', '😀', 'a\u0000', '10', '9'),
+  fc.string({ unit: 'binary', maxLength: 4 }),
+  fc.constantFrom<JsonValue>([], [1], ['a'], [null], {}, { a: 1 }, { b: [true] }, ['😀'], ['\uff5e']),
+  jsonArb({ maxDepth: 2, stringUnit: 'binary' }),
+);
+
+/**
+ * Registers the Store conformance tests under `describe(name)`. `open` is
+ * called once per test and must return an empty store.
+ *
+ * @example
+ * ```ts
+ * runStoreConformance('sqlite', async () => {
+ *   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
+ *   const file = path.join(dir, 'kith.db');
+ *   const opened: Store[] = [];
+ *   const openOne = async () => { const s = await openSqliteStore(file); opened.push(s); return s; };
+ *   return {
+ *     store: await openOne(),
+ *     reopen: openOne,
+ *     cleanup: async () => { for (const s of opened) await s.close(); fs.rmSync(dir, { recursive: true }); },
+ *   };
+ * });
+ * ```
+ */
+export function runStoreConformance(name: string, open: () => Promise<StoreHarness>): void {
+  /** Runs `fn` on a fresh store and always cleans up. */
+  async function withStore(fn: (store: Store, h: StoreHarness) => Promise<void>): Promise<void> {
+    const h = await open();
+    try {
+      await fn(h.store, h);
+    } finally {
+      await h.cleanup();
+    }
+  }
+  const put = (store: Store, rows: readonly RecordRow[]): Promise<void> => store.write((tx) => tx.putRecords(rows));
+  const get = (store: Store, collection: string, list: readonly string[]): Promise<Map<string, RecordRow>> =>
+    store.read((tx) => tx.getRecords(collection, list));
+
+  describe(name, () => {
+    describe('meta', () => {
+      test('set, get, overwrite and delete', async () => {
+        await withStore(async (store) => {
+          assert.equal(await store.read((tx) => tx.getMeta('missing')), undefined);
+          const values: JsonValue[] = ['s', 0, -1.5, true, false, null, [], {}, { nested: [1, 'two', { three: null }] }, '😀 é'];
+          await store.write(async (tx) => {
+            for (const [i, v] of values.entries()) await tx.setMeta(`k${i}`, v);
+          });
+          await store.read(async (tx) => {
+            for (const [i, v] of values.entries()) assert.deepEqual(await tx.getMeta(`k${i}`), v, `meta k${i}`);
+          });
+          await store.write((tx) => tx.setMeta('k0', { replaced: true }));
+          assert.deepEqual(await store.read((tx) => tx.getMeta('k0')), { replaced: true });
+          await store.write((tx) => tx.setMeta('k0', undefined));
+          assert.equal(await store.read((tx) => tx.getMeta('k0')), undefined);
+          // Deleting a missing key is harmless; a null value is a value, not a delete.
+          await store.write((tx) => tx.setMeta('never-set', undefined));
+          assert.equal(await store.read((tx) => tx.getMeta('k5')), null);
+        });
+      });
+
+      test('any JSON value round-trips (property)', async () => {
+        await withStore(async (store) => {
+          let n = 0;
+          await fc.assert(
+            fc.asyncProperty(fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), jsonArb({ stringUnit: 'binary' }), async (key, value) => {
+              const k = `${n++}:${key}`;
+              await store.write((tx) => tx.setMeta(k, value));
+              assert.deepEqual(await store.read((tx) => tx.getMeta(k)), viaJson(value));
+            }),
+            { seed: SEED, numRuns: 100 },
+          );
+        });
+      });
+    });
+
+    describe('records', () => {
+      test('put then get returns exactly the rows, keyed by id; missing ids are absent', async () => {
+        await withStore(async (store) => {
+          const a = row('notes', 'a', { title: 'A', n: 1, tags: ['x', 'y'], nested: { deep: [null, true] } }, {
+            state: { title: { v: 'A', s: 'stamp', preds: [] } },
+            updated: '00000000100000000000000000001',
+          });
+          const b = row('notes', 'b', {}, { deleted: true, conflicted: true, state: { x: [1, 2] } });
+          await put(store, [a, b]);
+          const got = await get(store, 'notes', ['a', 'b', 'zzz']);
+          assert.equal(got.size, 2);
+          assert.deepEqual(got.get('a'), a);
+          assert.deepEqual(got.get('b'), b);
+          assert.equal(got.has('zzz'), false);
+          assert.equal((await get(store, 'notes', [])).size, 0);
+          await put(store, []);
+        });
+      });
+
+      test('putRecords replaces whole rows (upsert)', async () => {
+        await withStore(async (store) => {
+          await put(store, [row('c', 'x', { a: 1, b: 2 }, { state: { a: 1, b: 2 }, conflicted: true })]);
+          const replaced = row('c', 'x', { c: 3 }, { state: { c: 3 }, updated: '00000000200000000000000000001' });
+          await put(store, [replaced]);
+          assert.deepEqual((await get(store, 'c', ['x'])).get('x'), replaced);
+          // The same id twice in one batch: the later row wins.
+          await put(store, [row('c', 'y', { v: 1 }), row('c', 'y', { v: 2 })]);
+          assert.deepEqual((await get(store, 'c', ['y'])).get('y')?.fields, { v: 2 });
+        });
+      });
+
+      test('collections are separate name spaces', async () => {
+        await withStore(async (store) => {
+          await put(store, [row('one', 'same', { from: 'one' }), row('two', 'same', { from: 'two' })]);
+          assert.deepEqual((await get(store, 'one', ['same'])).get('same')?.fields, { from: 'one' });
+          assert.deepEqual((await get(store, 'two', ['same'])).get('same')?.fields, { from: 'two' });
+          assert.equal((await get(store, 'three', ['same'])).size, 0);
+        });
+      });
+
+      test('deleted rows are returned by getRecords but never by query', async () => {
+        await withStore(async (store) => {
+          await put(store, [row('c', 'live', { k: 1 }), row('c', 'gone', { k: 1 }, { deleted: true })]);
+          assert.equal((await get(store, 'c', ['gone'])).get('gone')?.deleted, true);
+          const page = await store.read((tx) => tx.query({ collection: 'c' }));
+          assert.deepEqual(ids(page.rows), ['live']);
+          const filtered = await store.read((tx) => tx.query({ collection: 'c', where: [{ field: 'k', value: 1 }], order: { field: 'k', direction: 'desc' } }));
+          assert.deepEqual(ids(filtered.rows), ['live']);
+          // Resurrection: a deleted row put again as live comes back.
+          await put(store, [row('c', 'gone', { k: 1 })]);
+          assert.deepEqual(ids((await store.read((tx) => tx.query({ collection: 'c' }))).rows), ['gone', 'live']);
+        });
+      });
+
+      test('getRecords with many ids, duplicates and misses', async () => {
+        await withStore(async (store) => {
+          const rows = Array.from({ length: 1500 }, (_, i) => row('many', `id-${i}`, { i }));
+          await put(store, rows);
+          const wanted = [...rows.filter((_, i) => i % 2 === 0).map((r) => r.id), 'nope-1', 'id-0', 'id-2', 'nope-2'];
+          const got = await get(store, 'many', wanted);
+          assert.equal(got.size, 750);
+          for (const [i, r] of rows.entries()) assert.equal(got.has(r.id), i % 2 === 0);
+          assert.deepEqual(got.get('id-1498')?.fields, { i: 1498 });
+        });
+      });
+
+      test('fields, state, ids and stamps round-trip exactly over all of Unicode (property)', async () => {
+        await withStore(async (store) => {
+          const fieldsArb = fc.dictionary(
+            fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }).filter((k) => k !== 'id'),
+            jsonArb({ stringUnit: 'binary', maxDepth: 3 }),
+            { maxKeys: 6 },
+          );
+          let n = 0;
+          await fc.assert(
+            fc.asyncProperty(
+              fc.uniqueArray(fc.record({ id: idArb, fields: fieldsArb, state: fieldsArb, deleted: fc.boolean(), conflicted: fc.boolean(), updated: fc.string({ unit: 'binary', maxLength: 30 }) }), {
+                selector: (r) => r.id,
+                maxLength: 8,
+              }),
+              async (specs) => {
+                const collection = `rt${n++}`;
+                const rows = specs.map((s) => ({ collection, ...s }));
+                await put(store, rows);
+                const got = await get(store, collection, rows.map((r) => r.id));
+                assert.equal(got.size, rows.length);
+                for (const r of rows) assert.deepEqual(got.get(r.id), viaJson(r));
+              },
+            ),
+            { seed: SEED, numRuns: 60 },
+          );
+        });
+      });
+    });
+
+    describe('query', () => {
+      /** Ids matching one `where` over a fixed set of typed values. */
+      async function matching(store: Store, where: RecordQuery['where']): Promise<string[]> {
+        return ids((await store.read((tx) => tx.query(where === undefined ? { collection: 'q' } : { collection: 'q', where }))).rows);
+      }
+      const typed: Array<[string, JsonObject]> = [
+        ['missing', {}],
+        ['null', { v: null }],
+        ['false', { v: false }],
+        ['true', { v: true }],
+        ['zero', { v: 0 }],
+        ['one', { v: 1 }],
+        ['one-point-five', { v: 1.5 }],
+        ['big', { v: 2 ** 60 }],
+        ['huge', { v: 1e21 }],
+        ['neg', { v: -7.25 }],
+        ['str-empty', { v: '' }],
+        ['str-one', { v: '1' }],
+        ['str-true', { v: 'true' }],
+        ['str-null', { v: 'null' }],
+        ['str-emoji', { v: 'é😀' }],
+        ['arr', { v: [1] }],
+        ['obj', { v: { a: 1 } }],
+      ];
+
+      test('where: equality per type; booleans never equal numbers; null matches null and missing', async () => {
+        await withStore(async (store) => {
+          await put(store, typed.map(([id, fields]) => row('q', id, fields)));
+          const cases: Array<[JsonPrimitive, string[]]> = [
+            [null, ['missing', 'null']],
+            [false, ['false']],
+            [true, ['true']],
+            [0, ['zero']],
+            [1, ['one']],
+            [1.0, ['one']],
+            [1.5, ['one-point-five']],
+            [2 ** 60, ['big']],
+            [1e21, ['huge']],
+            [-7.25, ['neg']],
+            [2, []],
+            ['', ['str-empty']],
+            ['1', ['str-one']],
+            ['true', ['str-true']],
+            ['null', ['str-null']],
+            ['é😀', ['str-emoji']],
+            ['é', []],
+          ];
+          for (const [value, expected] of cases) {
+            assert.deepEqual((await matching(store, [{ field: 'v', value }])).sort(compareCodePoints), expected.sort(compareCodePoints), `where v == ${JSON.stringify(value)}`);
+          }
+          // A filter on a field no record has matches only null.
+          assert.equal((await matching(store, [{ field: 'nobody', value: null }])).length, typed.length);
+          assert.equal((await matching(store, [{ field: 'nobody', value: 0 }])).length, 0);
+        });
+      });
+
+      test('where: several filters are ANDed; odd field names work', async () => {
+        await withStore(async (store) => {
+          const odd = ['a.b', 'x"y', 'back\\slash', 'sp ace', '[0]', '$', '😀', 'é', "q'q"];
+          await put(store, [
+            row('q', '1', { kind: 'note', done: true, n: 1 }),
+            row('q', '2', { kind: 'note', done: false, n: 1 }),
+            row('q', '3', { kind: 'todo', done: true, n: 1 }),
+            row('q', '4', { kind: 'note', done: true, n: 2 }),
+            row('q', '5', Object.fromEntries(odd.map((f, i) => [f, i]))),
+            row('q', '6', Object.fromEntries(odd.map((f) => [f, 'other']))),
+          ]);
+          assert.deepEqual(
+            await matching(store, [
+              { field: 'kind', value: 'note' },
+              { field: 'done', value: true },
+            ]),
+            ['1', '4'],
+          );
+          assert.deepEqual(
+            await matching(store, [
+              { field: 'kind', value: 'note' },
+              { field: 'done', value: true },
+              { field: 'n', value: 1 },
+            ]),
+            ['1'],
+          );
+          assert.deepEqual(await matching(store, []), ['1', '2', '3', '4', '5', '6']);
+          for (const [i, f] of odd.entries()) {
+            assert.deepEqual(await matching(store, [{ field: f, value: i }]), ['5'], `field ${JSON.stringify(f)}`);
+            const ordered = await store.read((tx) => tx.query({ collection: 'q', order: { field: f, direction: 'desc' } }));
+            assert.deepEqual(ids(ordered.rows), ['6', '5', '4', '3', '2', '1'], `order by ${JSON.stringify(f)}`);
+          }
+        });
+      });
+
+      test('default order is by id in code point order', async () => {
+        await withStore(async (store) => {
+          // UTF-16 order would put the astral '😀' (a surrogate pair) before U+FF5E.
+          const list = ['b', 'B', 'a', 'é', '\uff5e', '😀', 'a b', 'ab', '10', '9', '~'];
+          await put(store, list.map((id) => row('ids', id, {})));
+          const page = await store.read((tx) => tx.query({ collection: 'ids' }));
+          assert.deepEqual(ids(page.rows), [...list].sort(compareCodePoints));
+          assert.equal(page.next, null);
+          assert.deepEqual(ids(page.rows).slice(-2), ['\uff5e', '😀']);
+        });
+      });
+
+      test('order by a field with mixed types, asc and desc, ties by id in the same direction', async () => {
+        await withStore(async (store) => {
+          const rows = [
+            ...typed.map(([id, fields]) => row('q', id, fields)),
+            row('q', 'null-2', { v: null }),
+            row('q', 'arr-2', { v: ['a'] }),
+            row('q', 'one-2', { v: 1 }),
+            row('q', 'str-a', { v: 'a' }),
+            row('q', 'str-astral', { v: '😀' }),
+            row('q', 'str-bmp-high', { v: '\uff5e' }),
+          ];
+          await put(store, rows);
+          const asc = ids((await store.read((tx) => tx.query({ collection: 'q', order: { field: 'v', direction: 'asc' } }))).rows);
+          const expected = ids(referenceQuery(rows, { collection: 'q', order: { field: 'v', direction: 'asc' } }));
+          assert.deepEqual(asc, expected);
+          // Spelled out once, so the reference itself is pinned to the documented order.
+          assert.deepEqual(asc, [
+            'missing', 'null', 'null-2', 'false', 'true', 'neg', 'zero', 'one', 'one-2', 'one-point-five', 'big', 'huge',
+            'str-empty', 'str-one', 'str-a', 'str-null', 'str-true', 'str-emoji', 'str-bmp-high', 'str-astral',
+            'arr-2', 'arr', 'obj',
+          ]);
+          const desc = ids((await store.read((tx) => tx.query({ collection: 'q', order: { field: 'v', direction: 'desc' } }))).rows);
+          assert.deepEqual(desc, [...expected].reverse());
+        });
+      });
+
+      test('limit, next cursor, and next null on the last page', async () => {
+        await withStore(async (store) => {
+          await put(store, Array.from({ length: 10 }, (_, i) => row('p', `r${i}`, { n: i % 3 })));
+          const first = await store.read((tx) => tx.query({ collection: 'p', limit: 4 }));
+          assert.deepEqual(ids(first.rows), ['r0', 'r1', 'r2', 'r3']);
+          assert.notEqual(first.next, null);
+          const second = await store.read((tx) => tx.query({ collection: 'p', limit: 4, after: first.next ?? '' }));
+          assert.deepEqual(ids(second.rows), ['r4', 'r5', 'r6', 'r7']);
+          const third = await store.read((tx) => tx.query({ collection: 'p', limit: 4, after: second.next ?? '' }));
+          assert.deepEqual(ids(third.rows), ['r8', 'r9']);
+          assert.equal(third.next, null);
+          // A page that ends exactly at the last row is the last page.
+          const exact = await store.read((tx) => tx.query({ collection: 'p', limit: 10 }));
+          assert.equal(exact.rows.length, 10);
+          assert.equal(exact.next, null);
+          const empty = await store.read((tx) => tx.query({ collection: 'nothing-here', limit: 3 }));
+          assert.deepEqual(empty, { rows: [], next: null });
+          const all = await store.read((tx) => tx.query({ collection: 'p', order: { field: 'n', direction: 'desc' } }));
+          assert.equal(all.rows.length, 10);
+          assert.equal(all.next, null);
+        });
+      });
+
+      test('a cursor stays valid when its row is deleted or rows are added before it', async () => {
+        await withStore(async (store) => {
+          await put(store, ['a', 'b', 'c', 'd', 'e'].map((id, i) => row('k', id, { n: i })));
+          const q: RecordQuery = { collection: 'k', order: { field: 'n', direction: 'asc' }, limit: 2 };
+          const first = await store.read((tx) => tx.query(q));
+          assert.deepEqual(ids(first.rows), ['a', 'b']);
+          await put(store, [row('k', 'b', { n: 1 }, { deleted: true }), row('k', 'before', { n: -1 }), row('k', 'late', { n: 10 })]);
+          const rest = await allPages(store, { ...q, after: first.next ?? '' });
+          assert.deepEqual(ids(rest), ['c', 'd', 'e', 'late']);
+        });
+      });
+
+      test('pagination and ordering match the reference, no duplicates or gaps (property)', async () => {
+        await withStore(async (store) => {
+          let n = 0;
+          await fc.assert(
+            fc.asyncProperty(
+              fc.uniqueArray(fc.record({ id: idArb, v: sortValueArb, w: fc.constantFrom(undefined, 'x', 'y'), deleted: fc.boolean() }), {
+                selector: (r) => r.id,
+                maxLength: 40,
+              }),
+              fc.option(fc.constantFrom('asc' as const, 'desc' as const), { nil: undefined }),
+              fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined }),
+              fc.boolean(),
+              async (specs, direction, limit, filter) => {
+                const collection = `pg${n++}`;
+                const rows = specs.map((s) => {
+                  const fields: { [k: string]: JsonValue } = {};
+                  if (s.v !== undefined) fields.v = s.v;
+                  if (s.w !== undefined) fields.w = s.w;
+                  return row(collection, s.id, fields, { deleted: s.deleted });
+                });
+                // A decoy collection with the same ids must never leak in.
+                await put(store, [...rows, ...rows.map((r) => ({ ...r, collection: `${collection}-decoy`, deleted: false }))]);
+                const base: RecordQuery = {
+                  collection,
+                  ...(direction === undefined ? {} : { order: { field: 'v', direction } }),
+                  ...(filter ? { where: [{ field: 'w', value: 'x' }] } : {}),
+                };
+                const expected = ids(referenceQuery(viaJson(rows), base));
+                const got = await allPages(store, limit === undefined ? base : { ...base, limit });
+                assert.deepEqual(ids(got), expected);
+                if (limit !== undefined && expected.length > 0) {
+                  // Exactly ceil(n / limit) pages: the cursor does not cost an empty extra page.
+                  let pages = 0;
+                  let after: string | null | undefined;
+                  do {
+                    const page: { next: string | null } = await store.read((tx) => tx.query(after ? { ...base, limit, after } : { ...base, limit }));
+                    after = page.next;
+                    pages++;
+                  } while (after !== null);
+                  assert.equal(pages, Math.ceil(expected.length / limit));
+                }
+              },
+            ),
+            { seed: SEED, numRuns: 80 },
+          );
+        });
+      });
+    });
+
+    describe('listConflicted', () => {
+      test('conflicted rows, deleted or not, by collection then id; optionally one collection', async () => {
+        await withStore(async (store) => {
+          await put(store, [
+            row('b', 'z', {}, { conflicted: true }),
+            row('b', 'a', {}, { conflicted: true, deleted: true }),
+            row('a', 'm', {}, { conflicted: true }),
+            row('a', 'n', {}),
+            row('c', 'q', {}, { deleted: true }),
+          ]);
+          const all = await store.read((tx) => tx.listConflicted());
+          assert.deepEqual(all.map((r) => `${r.collection}/${r.id}`), ['a/m', 'b/a', 'b/z']);
+          assert.equal(all[1]?.deleted, true);
+          const onlyB = await store.read((tx) => tx.listConflicted('b'));
+          assert.deepEqual(ids(onlyB), ['a', 'z']);
+          assert.deepEqual(await store.read((tx) => tx.listConflicted('c')), []);
+          // Resolving (putting the row back unconflicted) removes it from the list.
+          await put(store, [row('a', 'm', {})]);
+          assert.deepEqual(ids(await store.read((tx) => tx.listConflicted('a'))), []);
+        });
+      });
+    });
+
+    describe('log', () => {
+      test('entries come in stamp order; filters by collection and id; limit keeps the newest, oldest first', async () => {
+        await withStore(async (store) => {
+          const entries = [
+            logEntry('notes', 'a', 5),
+            logEntry('notes', 'b', 1, { kind: 'delete', fields: [] }),
+            logEntry('todos', 'a', 3, { kind: 'patch', fields: ['done', 'é😀'] }),
+            logEntry('notes', 'a', 2, { kind: 'resolve' }),
+          ];
+          await store.write((tx) => tx.appendLog(entries.slice(0, 2)));
+          await store.write((tx) => tx.appendLog(entries.slice(2)));
+          await store.write((tx) => tx.appendLog([]));
+          const byStamp = [...entries].sort((x, y) => compareCodePoints(x.stamp, y.stamp));
+          assert.deepEqual(await store.read((tx) => tx.readLog({})), byStamp);
+          assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'notes' })), byStamp.filter((e) => e.collection === 'notes'));
+          assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'notes', id: 'a' })), [entries[3], entries[0]]);
+          assert.deepEqual(await store.read((tx) => tx.readLog({ limit: 2 })), byStamp.slice(-2));
+          assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'notes', limit: 1 })), [entries[0]]);
+          assert.deepEqual(await store.read((tx) => tx.readLog({ limit: 100 })), byStamp);
+          assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'nothing' })), []);
+        });
+      });
+
+      test('readLog with limit over a long history (property)', async () => {
+        await withStore(async (store) => {
+          let n = 0;
+          await fc.assert(
+            fc.asyncProperty(
+              fc.uniqueArray(fc.integer({ min: 0, max: 1e6 }), { maxLength: 60 }),
+              fc.integer({ min: 1, max: 70 }),
+              async (stamps, limit) => {
+                const collection = `log${n++}`;
+                const entries = stamps.map((s, i) => logEntry(collection, i % 3 === 0 ? 'x' : 'y', s));
+                await store.write((tx) => tx.appendLog(entries));
+                const sorted = [...entries].sort((x, y) => compareCodePoints(x.stamp, y.stamp));
+                assert.deepEqual(await store.read((tx) => tx.readLog({ collection, limit })), sorted.slice(-limit));
+                const xs = sorted.filter((e) => e.id === 'x');
+                assert.deepEqual(await store.read((tx) => tx.readLog({ collection, id: 'x', limit })), xs.slice(-limit));
+              },
+            ),
+            { seed: SEED, numRuns: 40 },
+          );
+        });
+      });
+    });
+
+    describe('outbox', () => {
+      test('append, read oldest first with limit, count, delete through a seq', async () => {
+        await withStore(async (store) => {
+          const ops: JsonObject[] = Array.from({ length: 7 }, (_, i) => ({ i, op: 'put', payload: { t: `é${i}` } }));
+          await store.write((tx) => tx.appendOutbox(ops.slice(0, 3)));
+          await store.write((tx) => tx.appendOutbox(ops.slice(3)));
+          await store.write((tx) => tx.appendOutbox([]));
+          assert.equal(await store.read((tx) => tx.countOutbox()), 7);
+          const all = await store.read((tx) => tx.readOutbox(100));
+          assert.deepEqual(all.map((e) => e.op), ops);
+          for (let i = 1; i < all.length; i++) assert.ok(all[i]!.seq > all[i - 1]!.seq, 'seqs increase');
+          assert.ok(all.every((e) => Number.isSafeInteger(e.seq)));
+          assert.deepEqual(await store.read((tx) => tx.readOutbox(2)), all.slice(0, 2));
+          await store.write((tx) => tx.deleteOutbox(all[2]!.seq));
+          assert.equal(await store.read((tx) => tx.countOutbox()), 4);
+          assert.deepEqual(await store.read((tx) => tx.readOutbox(100)), all.slice(3));
+          await store.write((tx) => tx.deleteOutbox(all[1]!.seq)); // already gone: harmless
+          assert.equal(await store.read((tx) => tx.countOutbox()), 4);
+        });
+      });
+
+      test('seqs are never reused after delete, and survive reopen', async () => {
+        await withStore(async (store, h) => {
+          await store.write((tx) => tx.appendOutbox([{ n: 1 }, { n: 2 }]));
+          const before = await store.read((tx) => tx.readOutbox(10));
+          const top = before[1]!.seq;
+          await store.write((tx) => tx.deleteOutbox(top));
+          assert.equal(await store.read((tx) => tx.countOutbox()), 0);
+          await store.write((tx) => tx.appendOutbox([{ n: 3 }]));
+          const after = await store.read((tx) => tx.readOutbox(10));
+          assert.ok(after[0]!.seq > top, 'a seq was reused after deleteOutbox');
+          await store.write((tx) => tx.deleteOutbox(after[0]!.seq));
+          await store.close();
+          const again = await h.reopen();
+          await again.write((tx) => tx.appendOutbox([{ n: 4 }]));
+          const reopened = await again.read((tx) => tx.readOutbox(10));
+          assert.equal(reopened.length, 1);
+          assert.ok(reopened[0]!.seq > after[0]!.seq, 'a seq was reused after reopen');
+          assert.deepEqual(reopened[0]!.op, { n: 4 });
+        });
+      });
+    });
+
+    describe('transactions', () => {
+      test('write and read pass on the value fn returns', async () => {
+        await withStore(async (store) => {
+          assert.deepEqual(await store.write(async () => ({ ok: 1 })), { ok: 1 });
+          assert.equal(await store.read(async () => 'r'), 'r');
+        });
+      });
+
+      test('a write whose fn throws keeps nothing and rethrows the same error', async () => {
+        await withStore(async (store) => {
+          await store.write(async (tx) => {
+            await tx.setMeta('m', 'before');
+            await tx.putRecords([row('c', 'kept', { v: 1 })]);
+            await tx.appendOutbox([{ n: 0 }]);
+          });
+          const boom = new Error('boom');
+          for (const when of ['sync', 'late'] as const) {
+            await assert.rejects(
+              store.write(async (tx) => {
+                await tx.setMeta('m', 'after');
+                await tx.setMeta('new', 1);
+                await tx.putRecords([row('c', 'kept', { v: 2 }), row('c', 'new', { v: 3 })]);
+                await tx.appendLog([logEntry('c', 'new', 1)]);
+                await tx.appendOutbox([{ n: 1 }]);
+                await tx.deleteOutbox(Number.MAX_SAFE_INTEGER);
+                if (when === 'late') for (let i = 0; i < 5; i++) await tx.getMeta('m');
+                throw boom;
+              }),
+              (e) => e === boom,
+            );
+            await store.read(async (tx) => {
+              assert.equal(await tx.getMeta('m'), 'before');
+              assert.equal(await tx.getMeta('new'), undefined);
+              const recs = await tx.getRecords('c', ['kept', 'new']);
+              assert.deepEqual([...recs.keys()], ['kept']);
+              assert.deepEqual(recs.get('kept')?.fields, { v: 1 });
+              assert.deepEqual(await tx.readLog({}), []);
+              assert.deepEqual((await tx.readOutbox(10)).map((e) => e.op), [{ n: 0 }]);
+            });
+          }
+          // The store is still fully usable.
+          await store.write((tx) => tx.setMeta('m', 'later'));
+          assert.equal(await store.read((tx) => tx.getMeta('m')), 'later');
+        });
+      });
+
+      test('concurrent writes are serialized, never interleaved', async () => {
+        await withStore(async (store) => {
+          await store.write((tx) => tx.setMeta('counter', 0));
+          const loop = (): Promise<void> =>
+            store.write(async (tx) => {
+              for (let i = 0; i < 100; i++) {
+                const v = (await tx.getMeta('counter')) as number;
+                await tx.setMeta('counter', v + 1);
+              }
+            });
+          const single = (): Promise<void> =>
+            store.write(async (tx) => {
+              const v = (await tx.getMeta('counter')) as number;
+              await tx.getRecords('c', ['x']);
+              await tx.setMeta('counter', v + 1);
+            });
+          await Promise.all([loop(), ...Array.from({ length: 50 }, single), loop()]);
+          assert.equal(await store.read((tx) => tx.getMeta('counter')), 250);
+        });
+      });
+
+      test('reads never see a half-applied write', async () => {
+        await withStore(async (store) => {
+          const writes: Promise<void>[] = [];
+          const reads: Promise<number>[] = [];
+          for (let round = 0; round < 10; round++) {
+            writes.push(
+              store.write(async (tx) => {
+                await tx.putRecords([row('h', `a${round}`, {})]);
+                await tx.setMeta(`m${round}`, round);
+                for (let i = 0; i < 3; i++) await tx.getMeta('x');
+                await tx.putRecords([row('h', `b${round}`, {})]);
+              }),
+            );
+            for (let i = 0; i < 3; i++) {
+              reads.push(
+                store.read(async (tx) => {
+                  const found = await tx.getRecords('h', [`a${round}`, `b${round}`]);
+                  const meta = await tx.getMeta(`m${round}`);
+                  assert.equal(meta === undefined ? 0 : 2, found.size, 'meta and records disagree');
+                  return found.size;
+                }),
+              );
+            }
+          }
+          await Promise.all(writes);
+          for (const size of await Promise.all(reads)) assert.ok(size === 0 || size === 2, `read saw ${size} of 2 rows`);
+        });
+      });
+
+      test('a read transaction cannot write', async () => {
+        await withStore(async (store) => {
+          await assert.rejects(store.read((tx) => tx.setMeta('m', 1)));
+          await assert.rejects(store.read((tx) => tx.putRecords([row('c', 'x', {})])));
+          await assert.rejects(store.read((tx) => tx.appendOutbox([{ n: 1 }])));
+          assert.equal(await store.read((tx) => tx.getMeta('m')), undefined);
+          assert.equal((await get(store, 'c', ['x'])).size, 0);
+          assert.equal(await store.read((tx) => tx.countOutbox()), 0);
+        });
+      });
+
+      test('a transaction used after it ended rejects', async () => {
+        await withStore(async (store) => {
+          let leaked: StoreTx | undefined;
+          await store.write(async (tx) => {
+            leaked = tx;
+          });
+          await assert.rejects(leaked!.setMeta('m', 1));
+          assert.equal(await store.read((tx) => tx.getMeta('m')), undefined);
+        });
+      });
+
+      test('everything committed survives close and reopen', async () => {
+        await withStore(async (store, h) => {
+          const rows = Array.from({ length: 300 }, (_, i) =>
+            row('d', `r${i}`, { i, text: `é😀${i}` }, { conflicted: i % 7 === 0, deleted: i % 11 === 0, state: { i: [i] } }),
+          );
+          await store.write(async (tx) => {
+            await tx.putRecords(rows);
+            await tx.setMeta('config', { vault: 'v', devices: ['a', 'b'] });
+            await tx.appendLog([logEntry('d', 'r1', 1), logEntry('d', 'r2', 2)]);
+            await tx.appendOutbox([{ op: 1 }, { op: 2 }]);
+          });
+          const outbox = await store.read((tx) => tx.readOutbox(10));
+          await store.close();
+          const again = await h.reopen();
+          await again.read(async (tx) => {
+            const got = await tx.getRecords('d', rows.map((r) => r.id));
+            assert.equal(got.size, rows.length);
+            for (const r of rows) assert.deepEqual(got.get(r.id), r);
+            assert.deepEqual(await tx.getMeta('config'), { vault: 'v', devices: ['a', 'b'] });
+            assert.equal((await tx.readLog({})).length, 2);
+            assert.deepEqual(await tx.readOutbox(10), outbox);
+            assert.equal((await tx.listConflicted('d')).length, rows.filter((r) => r.conflicted).length);
+            assert.equal((await tx.query({ collection: 'd' })).rows.length, rows.filter((r) => !r.deleted).length);
+          });
+        });
+      });
+    });
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * @module sync/apply
+ * Applies ops to the local store inside one transaction: loads the touched
+ * records in batches, merges, writes rows and history. Used both for local
+ * writes and for pulled segments, so both paths produce identical state.
+ */
+import { applyOp, rowOf, viewOf, type IsApplied, type RecordView } from '../merge.js';
+import { OP_KIND_NAMES, type Op } from '../ops.js';
+import type { LogEntry, StoreTx } from '../store.js';
+
+/** Working set of record views for one transaction. */
+export class ViewSet {
+  readonly #views = new Map<string, RecordView>();
+  readonly #dirty = new Set<string>();
+  readonly #tx: StoreTx;
+
+  constructor(tx: StoreTx) {
+    this.#tx = tx;
+  }
+
+  /** Loads every record the ops touch that is not loaded yet (batched per collection). */
+  async load(keys: Iterable<readonly [string, string]>): Promise<void> {
+    const missing = new Map<string, Set<string>>();
+    for (const [c, i] of keys) {
+      if (this.#views.has(key(c, i))) continue;
+      let ids = missing.get(c);
+      if (!ids) missing.set(c, (ids = new Set()));
+      ids.add(i);
+    }
+    for (const [c, ids] of missing) {
+      const rows = await this.#tx.getRecords(c, [...ids]);
+      for (const i of ids) this.#views.set(key(c, i), viewOf(rows.get(i), c, i));
+    }
+  }
+
+  /** The loaded view of a record (load first). */
+  view(collection: string, id: string): RecordView {
+    const v = this.#views.get(key(collection, id));
+    if (!v) throw new Error(`record ${collection}/${id} not loaded`);
+    return v;
+  }
+
+  touch(collection: string, id: string): void {
+    this.#dirty.add(key(collection, id));
+  }
+
+  /** Writes every changed record; returns the collections touched. */
+  async flush(): Promise<string[]> {
+    const rows = [...this.#dirty].map((k) => rowOf(this.#views.get(k)!));
+    if (rows.length > 0) await this.#tx.putRecords(rows);
+    this.#dirty.clear();
+    return [...new Set(rows.map((r) => r.collection))];
+  }
+}
+
+function key(collection: string, id: string): string {
+  return `${collection}\u0000${id}`;
+}
+
+/** The history entry for an op. */
+export function logEntryOf(op: Op, device: string): LogEntry {
+  return {
+    collection: op.c,
+    id: op.i,
+    stamp: op.t + device,
+    device,
+    kind: OP_KIND_NAMES[op.k],
+    fields: [...Object.keys(op.s ?? {}), ...(op.u ?? [])],
+  };
+}
+
+/**
+ * Applies remote ops from `device` (in their order). `isApplied` must see
+ * the ops applied so far: the caller advances its notion of the device's
+ * last stamp through `onApplied`. Returns the number of ops that changed
+ * something (re-delivered ops are skipped).
+ */
+export async function applyRemoteOps(
+  tx: StoreTx,
+  views: ViewSet,
+  ops: readonly Op[],
+  device: string,
+  isApplied: IsApplied,
+  onApplied: (stamp: string) => void,
+): Promise<number> {
+  await views.load(ops.map((op) => [op.c, op.i] as const));
+  const log: LogEntry[] = [];
+  let applied = 0;
+  for (const op of ops) {
+    const v = views.view(op.c, op.i);
+    if (applyOp(v, op, device, isApplied)) {
+      views.touch(op.c, op.i);
+      log.push(logEntryOf(op, device));
+      applied++;
+    }
+    onApplied(op.t + device);
+  }
+  if (log.length > 0) await tx.appendLog(log);
+  return applied;
+}

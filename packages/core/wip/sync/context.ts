@@ -1,0 +1,30 @@
+/**
+ * @module sync/context
+ * What push and pull need from an open vault.
+ */
+import type { Deps } from '../deps.js';
+import type { Remote } from '../remote.js';
+import type { Store } from '../store.js';
+import type { SyncProgress } from '../vault-types.js';
+import type { DeviceRegistry } from './registry.js';
+
+export interface EngineContext {
+  readonly store: Store;
+  readonly remote: Remote;
+  readonly deps: Deps;
+  readonly vaultId: string;
+  readonly deviceId: string;
+  readonly signSeed: Uint8Array;
+  /** The epoch new segments are written under. */
+  readonly epoch: number;
+  readonly epochKeys: ReadonlyMap<number, Uint8Array>;
+  readonly registry: DeviceRegistry;
+  progress(p: SyncProgress): void;
+}
+
+/** Ops per segment at most; a push of more writes several segments and one head. */
+export const MAX_OPS_PER_SEGMENT = 10_000;
+/** Payload bytes (JSON, before compression) per segment, soft limit. */
+export const TARGET_SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Segments fetched in parallel during a pull. */
+export const PULL_CONCURRENCY = 4;

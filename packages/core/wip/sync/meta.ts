@@ -1,0 +1,112 @@
+/**
+ * @module sync/meta
+ * Typed access to the store's meta entries that the engine keeps: the
+ * vault's identity, this device's secrets, epoch keys, the device registry
+ * cache, clocks, push state and per-device pull cursors. Binary values are
+ * base64 in JSON.
+ */
+import { base64 } from '@scure/base';
+import { ErrorCode, KithError } from '../errors.js';
+import type { JsonObject, JsonValue } from '../json.js';
+import type { StoreTx } from '../store.js';
+
+export const b64 = (bytes: Uint8Array): string => base64.encode(bytes);
+export const unb64 = (text: string): Uint8Array => base64.decode(text);
+
+/** Meta entry names. Changing one is a store migration. */
+export const META = {
+  vault: 'vault',
+  device: 'device',
+  epochs: 'epochs',
+  registry: 'registry',
+  hlc: 'hlc',
+  push: 'push',
+  pendingSegment: 'push.pending',
+  status: 'status',
+  cursor: (deviceId: string) => `cursor.${deviceId}`,
+} as const;
+
+export interface VaultMeta {
+  vaultId: string;
+  remoteUrl: string;
+  createdAt: number;
+  founder: string;
+  recoverySignPub: string;
+  recoveryBoxPub: string;
+}
+
+export interface DeviceMeta {
+  deviceId: string;
+  name: string;
+  signSeed: string;
+  boxSecret: string;
+}
+
+/** A verified registry entry, cached locally. */
+export interface RegistryEntry {
+  name: string;
+  signPub: string;
+  boxPub: string;
+  addedAt: number;
+  addedBy: string;
+}
+
+export interface PushMeta {
+  /** Last segment this device finished uploading (0: none). */
+  seq: number;
+  /** Its hash (hex); '' for seq 0. */
+  hash: string;
+  /** The head object still names an older segment. */
+  headDirty: boolean;
+}
+
+/** A segment built and recorded locally before upload, so a retry re-sends the same bytes. */
+export interface PendingSegment {
+  seq: number;
+  hash: string;
+  bytes: string;
+  /** Outbox entries up to this seq are inside it. */
+  through: number;
+  ops: number;
+}
+
+/** How far this device has applied another device's chain. */
+export interface Cursor {
+  seq: number;
+  hash: string;
+  /** Full stamp of the last op applied from that device ('' before any). */
+  stamp: string;
+  /** The head object's etag when last read (idle-pull shortcut). */
+  etag: string;
+}
+
+export interface StatusMeta {
+  lastPush: string | null;
+  lastPull: string | null;
+  caughtUp: boolean;
+}
+
+export const emptyCursor: Cursor = { seq: 0, hash: '', stamp: '', etag: '' };
+export const emptyPush: PushMeta = { seq: 0, hash: '', headDirty: false };
+
+export async function readMeta<T>(tx: StoreTx, key: string): Promise<T | undefined> {
+  return (await tx.getMeta(key)) as T | undefined;
+}
+
+export async function writeMeta<T>(tx: StoreTx, key: string, value: T | undefined): Promise<void> {
+  await tx.setMeta(key, value as unknown as JsonValue | undefined);
+}
+
+/** The vault identity, or KITH_NO_VAULT. */
+export async function requireVault(tx: StoreTx): Promise<{ vault: VaultMeta; device: DeviceMeta }> {
+  const vault = await readMeta<VaultMeta>(tx, META.vault);
+  const device = await readMeta<DeviceMeta>(tx, META.device);
+  if (!vault || !device) {
+    throw new KithError(ErrorCode.NoVault, 'this home holds no vault', {
+      hint: 'create one with `kith init --remote URL` or join one with `kith restore`',
+    });
+  }
+  return { vault, device };
+}
+
+export type Json = JsonObject;

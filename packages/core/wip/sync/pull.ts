@@ -1,0 +1,212 @@
+/**
+ * @module sync/pull
+ * Pull: one LIST of `heads/` (O(1) requests when nothing moved, whatever
+ * the history), then for each device whose head moved: verify the signed
+ * head, fetch the new segments in order, check signature, chain and
+ * decryption, and apply them together with the cursor advance in one
+ * transaction. A device whose chain fails verification is refused (nothing
+ * from the bad object is applied); other devices still sync, and the first
+ * integrity error is raised at the end.
+ */
+import { hex } from '@scure/base';
+import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
+import { decodeHead, decodeSegment, remoteKeys } from '../format/index.js';
+import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../hlc.js';
+import { decodePayload, type Op } from '../ops.js';
+import type { RemoteObjectInfo } from '../remote.js';
+import { applyRemoteOps, ViewSet } from './apply.js';
+import { PULL_CONCURRENCY, type EngineContext } from './context.js';
+import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
+import { MAX_SEGMENT_PAYLOAD } from '../format/index.js';
+
+export interface PullOutcome {
+  /** Ops applied. */
+  pulled: number;
+  /** Collections that changed. */
+  collections: Set<string>;
+  /** Every device's chain is at its head (no errors, nothing left). */
+  complete: boolean;
+}
+
+interface Moved {
+  device: string;
+  info: RemoteObjectInfo;
+  cursor: Cursor;
+  headSeq: number;
+  headHash: string;
+}
+
+export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<PullOutcome> {
+  const opts = signal ? { signal } : {};
+  const heads = await ctx.remote.list(remoteKeys.headsPrefix, opts);
+  const cursors = await ctx.store.read(async (tx) => {
+    const out = new Map<string, Cursor>();
+    for (const h of heads) {
+      const device = h.key.slice(remoteKeys.headsPrefix.length);
+      if (isDeviceId(device)) out.set(device, (await readMeta<Cursor>(tx, META.cursor(device))) ?? emptyCursor);
+    }
+    return out;
+  });
+  const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true };
+  let firstError: unknown;
+  const moved: Moved[] = [];
+  for (const info of heads) {
+    const device = info.key.slice(remoteKeys.headsPrefix.length);
+    if (device === ctx.deviceId || !isDeviceId(device)) continue;
+    const cursor = cursors.get(device) ?? emptyCursor;
+    if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
+    try {
+      const m = await readHead(ctx, device, info, cursor, signal);
+      if (m) moved.push(m);
+    } catch (e) {
+      if (!isIntegrityError(e)) throw e;
+      firstError ??= e;
+      outcome.complete = false;
+    }
+  }
+  const total = moved.reduce((n, m) => n + (m.headSeq - m.cursor.seq), 0);
+  let done = 0;
+  for (const m of moved) {
+    try {
+      done = await pullDevice(ctx, m, outcome, done, total, signal);
+    } catch (e) {
+      if (!isIntegrityError(e)) throw e;
+      firstError ??= e;
+      outcome.complete = false;
+    }
+  }
+  await ctx.store.write(async (tx) => {
+    const status = await readMeta<StatusMeta>(tx, META.status);
+    await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, caughtUp: false, ...status, lastPull: new Date(ctx.deps.now()).toISOString() });
+  });
+  if (firstError) throw firstError;
+  return outcome;
+}
+
+/** Verifies a device's head; returns what moved, or undefined if only the etag changed. */
+async function readHead(ctx: EngineContext, device: string, info: RemoteObjectInfo, cursor: Cursor, signal?: AbortSignal): Promise<Moved | undefined> {
+  if (!(await ctx.registry.ensure(ctx.remote, device))) {
+    throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${device} wrote to the vault but is not in its device registry`, {
+      hint: 'the remote holds objects from a device this vault never added; they are ignored',
+    });
+  }
+  const bytes = await ctx.remote.get(info.key, signal ? { signal } : {});
+  if (!bytes) return undefined; // vanished between list and get: nothing to do now
+  const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub: ctx.registry.signPubOf(device)! });
+  const headHash = hex.encode(head.hash);
+  if (head.seq < cursor.seq) {
+    throw new KithError(ErrorCode.IntegrityRollback, `device ${device}'s head went back from segment ${cursor.seq} to ${head.seq}`, {
+      hint: 'the remote replayed an older head; restore the newer one (nothing was applied)',
+    });
+  }
+  if (head.seq === cursor.seq) {
+    if (headHash !== cursor.hash) {
+      throw new KithError(ErrorCode.IntegrityChain, `device ${device}'s head names a different segment ${head.seq} than the one already applied`, {
+        hint: 'the remote holds a forked history for this device',
+      });
+    }
+    await ctx.store.write((tx) => writeMeta<Cursor>(tx, META.cursor(device), { ...cursor, etag: info.etag }));
+    return undefined;
+  }
+  return { device, info, cursor, headSeq: head.seq, headHash };
+}
+
+/** Fetches, verifies and applies a device's new segments in order. */
+async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, done: number, total: number, signal?: AbortSignal): Promise<number> {
+  const signPub = ctx.registry.signPubOf(m.device)!;
+  let prevHash = m.cursor.hash;
+  let lastLocal = m.cursor.stamp === '' ? undefined : stampLocal(m.cursor.stamp);
+  for (let from = m.cursor.seq + 1; from <= m.headSeq; from += PULL_CONCURRENCY) {
+    signal?.throwIfAborted();
+    const seqs = Array.from({ length: Math.min(PULL_CONCURRENCY, m.headSeq - from + 1) }, (_, i) => from + i);
+    const fetched = await Promise.all(seqs.map((seq) => ctx.remote.get(remoteKeys.segment(m.device, seq), signal ? { signal } : {})));
+    const segments: { seq: number; hash: string; ops: Op[] }[] = [];
+    for (const [i, seq] of seqs.entries()) {
+      const bytes = fetched[i];
+      if (!bytes) {
+        throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} is missing from the remote`, {
+          hint: 'its head names a later segment; the remote lost or withholds this one (nothing after it was applied)',
+        });
+      }
+      const seg = await decodeSegment(bytes, {
+        vaultId: ctx.vaultId,
+        deviceId: m.device,
+        seq,
+        signPub,
+        epochKey: (epoch) => ctx.epochKeys.get(epoch),
+        maxPayloadBytes: MAX_SEGMENT_PAYLOAD,
+      });
+      const expectedPrev = seq === 1 ? '0'.repeat(64) : prevHash;
+      if (hex.encode(seg.prevHash) !== expectedPrev) {
+        throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} does not follow segment ${seq - 1}`, {
+          hint: 'a segment was replaced, reordered or replayed on the remote (nothing from it was applied)',
+        });
+      }
+      const hash = hex.encode(seg.hash);
+      if (seq === m.headSeq && hash !== m.headHash) {
+        throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} is not the one its head names`, {
+          hint: 'the remote replaced the newest segment (nothing from it was applied)',
+        });
+      }
+      const ops = decodePayload(seg.payload, lastLocal);
+      if (ops.length > 0) lastLocal = ops[ops.length - 1]!.t;
+      segments.push({ seq, hash, ops });
+      prevHash = hash;
+    }
+    const last = segments[segments.length - 1]!;
+    const applied = await applySegments(ctx, m, segments, last.seq === m.headSeq ? m.info.etag : '');
+    outcome.pulled += applied.count;
+    for (const c of applied.collections) outcome.collections.add(c);
+    done += segments.length;
+    ctx.progress({ phase: 'pull', done, total, device: m.device });
+  }
+  return done;
+}
+
+/** Applies verified segments and advances the cursor, in one transaction. */
+async function applySegments(
+  ctx: EngineContext,
+  m: Moved,
+  segments: { seq: number; hash: string; ops: Op[] }[],
+  etag: string,
+): Promise<{ count: number; collections: string[] }> {
+  return ctx.store.write(async (tx) => {
+    const cursor = (await readMeta<Cursor>(tx, META.cursor(m.device))) ?? emptyCursor;
+    const todo = segments.filter((s) => s.seq > cursor.seq); // another process may have applied some
+    if (todo.length === 0) return { count: 0, collections: [] };
+    const applied = new Map<string, string>();
+    const appliedOf = async (device: string): Promise<string> => {
+      let s = applied.get(device);
+      if (s === undefined) {
+        s = device === ctx.deviceId ? '\uffff' : ((await readMeta<Cursor>(tx, META.cursor(device)))?.stamp ?? '');
+        applied.set(device, s);
+      }
+      return s;
+    };
+    // Predecessors may name any device: load their cursors before the synchronous merge.
+    for (const seg of todo) for (const op of seg.ops) for (const list of Object.values(op.r ?? {})) for (const p of list) await appliedOf(stampDevice(p));
+    await appliedOf(m.device);
+    const isApplied = (stamp: string): boolean => {
+      const max = applied.get(stampDevice(stamp));
+      return max !== undefined && max !== '' && stamp <= max;
+    };
+    const views = new ViewSet(tx);
+    let count = 0;
+    let stamp = cursor.stamp;
+    const hlc = (await readMeta<{ last: string }>(tx, META.hlc))?.last;
+    const clock = new HybridClock(ctx.deps.now, hlc);
+    for (const seg of todo) {
+      count += await applyRemoteOps(tx, views, seg.ops, m.device, isApplied, (s) => {
+        applied.set(m.device, s);
+        stamp = s;
+      });
+      const lastOp = seg.ops[seg.ops.length - 1];
+      if (lastOp) clock.observe(lastOp.t);
+    }
+    const collections = await views.flush();
+    const last = todo[todo.length - 1]!;
+    await writeMeta<Cursor>(tx, META.cursor(m.device), { seq: last.seq, hash: last.hash, stamp, etag });
+    await writeMeta(tx, META.hlc, { last: clock.last });
+    return { count, collections };
+  });
+}

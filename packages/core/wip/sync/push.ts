@@ -1,0 +1,93 @@
+/**
+ * @module sync/push
+ * Drains the outbox into segments. Each segment is built and recorded
+ * locally *before* upload (push.pending), so a crash at any step leaves a
+ * state the next push completes by re-sending the very same bytes: the
+ * remote never sees two different segments under one sequence number.
+ * The head is written once after the last segment.
+ */
+import { hex } from '@scure/base';
+import { encodeHead, encodeSegment, remoteKeys } from '../format/index.js';
+import { encodePayload, type Op } from '../ops.js';
+import type { OutboxEntry } from '../store.js';
+import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from './context.js';
+import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from './meta.js';
+
+/** Pushes every pending local write; returns the number of ops sent. */
+export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
+  let pushed = 0;
+  let done = 0;
+  const total = Math.ceil((await ctx.store.read((tx) => tx.countOutbox())) / MAX_OPS_PER_SEGMENT);
+  for (;;) {
+    signal?.throwIfAborted();
+    const pending = await preparedSegment(ctx);
+    if (!pending) break;
+    await ctx.remote.put(remoteKeys.segment(ctx.deviceId, pending.seq), unb64(pending.bytes), { ifAbsent: true, ...(signal ? { signal } : {}) });
+    await ctx.store.write(async (tx) => {
+      const current = await readMeta<PendingSegment>(tx, META.pendingSegment);
+      if (!current || current.seq !== pending.seq) return; // another process finished it
+      await tx.deleteOutbox(current.through);
+      await writeMeta<PushMeta>(tx, META.push, { seq: current.seq, hash: current.hash, headDirty: true });
+      await writeMeta(tx, META.pendingSegment, undefined);
+    });
+    pushed += pending.ops;
+    ctx.progress({ phase: 'push', done: ++done, total: Math.max(total, done) });
+  }
+  const state = (await ctx.store.read((tx) => readMeta<PushMeta>(tx, META.push))) ?? emptyPush;
+  if (state.headDirty) {
+    const head = await encodeHead({ vaultId: ctx.vaultId, deviceId: ctx.deviceId, seq: state.seq, hash: hex.decode(state.hash), signSeed: ctx.signSeed });
+    await ctx.remote.put(remoteKeys.head(ctx.deviceId), head, signal ? { signal } : {});
+    await ctx.store.write(async (tx) => {
+      const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
+      if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false });
+      const status = await readMeta<StatusMeta>(tx, META.status);
+      await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
+    });
+  }
+  return pushed;
+}
+
+/** The segment to upload next: the recorded one, or a new one built from the outbox. */
+async function preparedSegment(ctx: EngineContext): Promise<PendingSegment | undefined> {
+  const existing = await ctx.store.read((tx) => readMeta<PendingSegment>(tx, META.pendingSegment));
+  if (existing) return existing;
+  const { entries, state } = await ctx.store.read(async (tx) => ({
+    entries: await tx.readOutbox(MAX_OPS_PER_SEGMENT),
+    state: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush,
+  }));
+  if (entries.length === 0) return undefined;
+  const batch = takeBatch(entries);
+  const seq = state.seq + 1;
+  const { bytes, hash } = await encodeSegment({
+    vaultId: ctx.vaultId,
+    deviceId: ctx.deviceId,
+    epoch: ctx.epoch,
+    seq,
+    prevHash: state.seq === 0 ? new Uint8Array(32) : hex.decode(state.hash),
+    payload: encodePayload(batch.map((e) => e.op as unknown as Op)),
+    epochKey: ctx.epochKeys.get(ctx.epoch)!,
+    signSeed: ctx.signSeed,
+    random: ctx.deps.random,
+  });
+  const candidate: PendingSegment = { seq, hash: hex.encode(hash), bytes: b64(bytes), through: batch[batch.length - 1]!.seq, ops: batch.length };
+  // Record it unless another process got there first; either way upload what is recorded.
+  return ctx.store.write(async (tx) => {
+    const raced = await readMeta<PendingSegment>(tx, META.pendingSegment);
+    if (raced) return raced;
+    const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
+    const first = (await tx.readOutbox(1))[0];
+    if (now.seq !== state.seq || first?.seq !== entries[0]!.seq) return undefined as unknown as PendingSegment;
+    await writeMeta(tx, META.pendingSegment, candidate);
+    return candidate;
+  }).then((p) => p ?? preparedSegment(ctx));
+}
+
+/** The longest prefix of entries within the segment size target (at least one). */
+function takeBatch(entries: OutboxEntry[]): OutboxEntry[] {
+  let size = 0;
+  for (let i = 0; i < entries.length; i++) {
+    size += JSON.stringify(entries[i]!.op).length;
+    if (size > TARGET_SEGMENT_BYTES && i > 0) return entries.slice(0, i);
+  }
+  return entries;
+}

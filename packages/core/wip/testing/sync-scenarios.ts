@@ -1,0 +1,344 @@
+/**
+ * @module testing/sync-scenarios
+ * End-to-end sync scenarios that every remote runs with a real store:
+ * two devices, idle cost, tampering by the remote, interrupted pushes and
+ * multi-device convergence. Tampering goes through a second client of the
+ * same remote location, as a malicious remote operator would.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Vault } from '../vault.js';
+import { KithError, ErrorCode, isIntegrityError } from '../errors.js';
+import { encodePayload } from '../ops.js';
+import { generateDeviceKeys, newEpochKey, recoveryKeys } from '../crypto/index.js';
+import { seededRandom } from '../deps.js';
+import { encodeDeviceEntry, encodeHead, encodeSegment, remoteKeys } from '../format/index.js';
+import type { Remote } from '../remote.js';
+import type { Store } from '../store.js';
+import type { Doc } from '../vault-types.js';
+
+/** What a remote's test gives the scenarios. */
+export interface ScenarioHarness {
+  /** A new client for the same remote location (each device gets its own). */
+  openRemote(): Promise<Remote>;
+  /** A new, empty store (each device gets its own). */
+  openStore(): Promise<Store>;
+  /** Removes everything the harness made. */
+  cleanup(): Promise<void>;
+}
+
+export interface ScenarioOptions {
+  /** The remote URL stored in the vault (display only). */
+  readonly remoteUrl: string;
+}
+
+interface Device {
+  vault: Vault;
+  remote: Remote;
+}
+
+async function docs(v: Vault, collection: string): Promise<Doc[]> {
+  const out: Doc[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await v.list(collection, after === undefined ? { limit: 500 } : { limit: 500, after });
+    out.push(...page.records);
+    if (!page.next) return out;
+    after = page.next;
+  }
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof KithError, `expected KithError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return true;
+  });
+}
+
+/** Registers the scenarios under `describe(name)`; `setup` runs once per scenario. */
+export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarness>, options: ScenarioOptions): void {
+  describe(`sync scenarios: ${name}`, () => {
+    let h: ScenarioHarness;
+    let now = Date.UTC(2026, 10, 1);
+    const deps = (seed: number) => ({ random: seededRandom(seed), now: () => (now += 7) });
+    const founder = async (seed = 1): Promise<Device & { code: string }> => {
+      const remote = await h.openRemote();
+      const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(seed) });
+      return { vault, remote, code: recoveryCode };
+    };
+    const joiner = async (code: string, seed = 2, nameOf = 'B'): Promise<Device> => {
+      const remote = await h.openRemote();
+      const vault = await Vault.restore({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: nameOf, deps: deps(seed) });
+      return { vault, remote };
+    };
+    let opened: Device[] = [];
+    const track = <T extends Device>(d: T): T => (opened.push(d), d);
+
+    before(async () => {
+      h = await setup();
+    });
+    after(async () => {
+      await h.cleanup();
+    });
+    const closeAll = async () => {
+      for (const d of opened) await d.vault.close().catch(() => undefined);
+      opened = [];
+    };
+
+    test('two devices: create, restore, edits both ways, delete, concurrent edit and resolve', async () => {
+      try {
+        const a = track(await founder(11));
+        await a.vault.batch((b) => {
+          for (let i = 0; i < 50; i++) b.put('notes', `n${i}`, { title: `note ${i}`, n: i, done: i % 2 === 0 });
+        });
+        assert.deepEqual(await a.vault.push(), { pushed: 50, pulled: 0, conflicts: 0 });
+        const b = track(await joiner(a.code, 12));
+        let caughtUp = 0;
+        b.vault.on('caughtUp', () => caughtUp++);
+        assert.equal((await b.vault.status()).caughtUp, false);
+        assert.equal((await b.vault.pull()).pulled, 50);
+        assert.equal(caughtUp, 1);
+        assert.equal((await b.vault.status()).caughtUp, true);
+        assert.deepEqual(await docs(b.vault, 'notes'), await docs(a.vault, 'notes'));
+        // Edits both ways.
+        await b.vault.patch('notes', 'n1', { title: 'edited on B' });
+        await b.vault.delete('notes', 'n2');
+        await b.vault.sync();
+        await a.vault.put('notes', 'n3', { title: 'replaced on A' });
+        await a.vault.sync();
+        await b.vault.sync();
+        assert.deepEqual(await a.vault.get('notes', 'n1'), { id: 'n1', title: 'edited on B', n: 1, done: false });
+        assert.equal(await a.vault.get('notes', 'n2'), undefined);
+        assert.deepEqual(await b.vault.get('notes', 'n3'), { id: 'n3', title: 'replaced on A' });
+        // Concurrent edit of one field.
+        await a.vault.patch('notes', 'n4', { title: 'A says' });
+        await b.vault.patch('notes', 'n4', { title: 'B says' });
+        await a.vault.sync();
+        await b.vault.sync();
+        await a.vault.sync();
+        const ca = await a.vault.conflicts();
+        assert.equal(ca.length, 1);
+        assert.deepEqual(ca, await b.vault.conflicts());
+        assert.equal(ca[0]!.field, 'title');
+        assert.deepEqual(await docs(a.vault, 'notes'), await docs(b.vault, 'notes'));
+        const loser = ca[0]!.losers[0]!;
+        await b.vault.resolve('notes', 'n4', 'title', { take: loser.device });
+        await b.vault.sync();
+        await a.vault.sync();
+        assert.deepEqual(await a.vault.conflicts(), []);
+        assert.equal((await a.vault.get('notes', 'n4'))!['title'], loser.value);
+        assert.deepEqual(await docs(a.vault, 'notes'), await docs(b.vault, 'notes'));
+        // History is the same on both.
+        assert.deepEqual(
+          (await a.vault.log({ collection: 'notes', id: 'n4' })).map((e) => e.stamp),
+          (await b.vault.log({ collection: 'notes', id: 'n4' })).map((e) => e.stamp),
+        );
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('an idle pull costs one listing and no reads, however long the history', async () => {
+      try {
+        const a = track(await founder(21));
+        for (let round = 0; round < 5; round++) {
+          await a.vault.put('log', `r${round}`, { round });
+          await a.vault.push();
+        }
+        const b = track(await joiner(a.code, 22));
+        await b.vault.pull();
+        const before = { ...b.remote.stats };
+        await b.vault.sync();
+        const s = b.remote.stats;
+        assert.equal(s.lists - before.lists, 1, 'one LIST of heads/');
+        assert.equal(s.gets - before.gets, 0, 'no GET');
+        assert.equal(s.puts - before.puts, 0, 'no PUT');
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('wrong and mistyped recovery codes fail cleanly and leave the store reusable', async () => {
+      try {
+        const a = track(await founder(31));
+        const other = await founder(32);
+        await other.vault.close();
+        const remote = await h.openRemote();
+        const store = await h.openStore();
+        const typo = a.code.slice(0, -1) + (a.code.endsWith('0') ? '1' : '0');
+        await rejectsWith(Vault.restore({ store, remote, remoteUrl: options.remoteUrl, recoveryCode: typo }), ErrorCode.BadRecoveryCode);
+        await rejectsWith(Vault.restore({ store, remote, remoteUrl: options.remoteUrl, recoveryCode: other.code }), ErrorCode.WrongRecoveryCode);
+        assert.equal(await Vault.readConfig(store), undefined);
+        const b = track({ vault: await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, recoveryCode: a.code }), remote });
+        assert.equal(b.vault.vaultId, a.vault.vaultId);
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('tampered, truncated, replayed, reordered and missing segments are refused, then repaired', async () => {
+      try {
+        const a = track(await founder(41));
+        for (let i = 1; i <= 3; i++) {
+          await a.vault.put('t', `s${i}`, { i });
+          await a.vault.push();
+        }
+        const dev = a.vault.deviceId;
+        const evil = await h.openRemote();
+        const key = (seq: number) => remoteKeys.segment(dev, seq);
+        const orig = new Map<number, Uint8Array>();
+        for (let i = 1; i <= 3; i++) orig.set(i, (await evil.get(key(i)))!);
+        const restoreAll = async () => {
+          for (const [i, bytes] of orig) await evil.put(key(i), bytes);
+        };
+        const cases: [string, () => Promise<void>, string][] = [
+          ['flipped byte', async () => {
+            const bad = orig.get(2)!.slice();
+            bad[Math.floor(bad.length / 2)]! ^= 0x01;
+            await evil.put(key(2), bad);
+          }, ErrorCode.IntegrityCorrupt],
+          ['truncated', async () => evil.put(key(2), orig.get(2)!.subarray(0, orig.get(2)!.length - 10)), ErrorCode.IntegrityCorrupt],
+          ['replayed older segment', async () => evil.put(key(2), orig.get(1)!), ErrorCode.IntegrityChain],
+          ['reordered', async () => {
+            await evil.put(key(2), orig.get(3)!);
+            await evil.put(key(3), orig.get(2)!);
+          }, ErrorCode.IntegrityChain],
+          ['missing', async () => evil.delete(key(2)), ErrorCode.IntegrityChain],
+        ];
+        for (const [label, tamper, code] of cases) {
+          const b = await joiner(a.code, 42 + cases.findIndex((c) => c[0] === label));
+          try {
+            await tamper();
+            await rejectsWith(b.vault.pull(), code);
+            const got = await docs(b.vault, 't');
+            assert.ok(!got.some((d) => d.id === 's2' || d.id === 's3'), `${label}: nothing from or after the bad segment applied`);
+            await restoreAll();
+            await b.vault.pull();
+            assert.deepEqual((await docs(b.vault, 't')).map((d) => d.id), ['s1', 's2', 's3'], `${label}: recovers once repaired`);
+          } finally {
+            await restoreAll();
+            await b.vault.close();
+          }
+        }
+        await evil.close();
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('a rolled-back head and a device outside the registry are refused; others still sync', async () => {
+      try {
+        const a = track(await founder(51));
+        await a.vault.put('t', 'x', { v: 1 });
+        await a.vault.push();
+        const evil = await h.openRemote();
+        const oldHead = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
+        await a.vault.put('t', 'x', { v: 2 });
+        await a.vault.push();
+        const b = track(await joiner(a.code, 52));
+        await b.vault.pull();
+        // Rollback: the remote serves the older head again.
+        await evil.put(remoteKeys.head(a.vault.deviceId), oldHead);
+        await rejectsWith(b.vault.pull(), ErrorCode.IntegrityRollback);
+        assert.equal((await b.vault.get('t', 'x'))!['v'], 2);
+        await a.vault.put('t', 'y', { v: 3 });
+        await a.vault.push(); // a rewrites its head: healed
+        await b.vault.pull();
+        assert.equal((await b.vault.get('t', 'y'))!['v'], 3);
+        // A stranger writes a head and a segment under a device id the registry never admitted.
+        const rand = seededRandom(53);
+        const stranger = generateDeviceKeys(rand);
+        const seg = await encodeSegment({
+          vaultId: a.vault.vaultId,
+          deviceId: stranger.deviceId,
+          epoch: 0,
+          seq: 1,
+          prevHash: new Uint8Array(32),
+          payload: encodePayload([{ c: 't', i: 'evil', t: '00000000a0000', k: 'p', s: { v: 666 }, a: true }]),
+          epochKey: newEpochKey(rand),
+          signSeed: stranger.sign.seed,
+          random: rand,
+        });
+        await evil.put(remoteKeys.segment(stranger.deviceId, 1), seg.bytes);
+        await evil.put(remoteKeys.head(stranger.deviceId), await encodeHead({ vaultId: a.vault.vaultId, deviceId: stranger.deviceId, seq: 1, hash: seg.hash, signSeed: stranger.sign.seed }));
+        const c = track(await joiner(a.code, 54));
+        await rejectsWith(c.vault.pull(), ErrorCode.IntegrityUnknownSigner);
+        assert.equal(await c.vault.get('t', 'evil'), undefined);
+        assert.equal((await c.vault.get('t', 'y'))!['v'], 3, 'the genuine device still synced');
+        // Now the remote forges a registry entry for it, signed by a key that is not the vault's.
+        const fake = recoveryKeys(rand(17).subarray(1));
+        await evil.put(
+          remoteKeys.device(stranger.deviceId),
+          await encodeDeviceEntry(
+            { vaultId: a.vault.vaultId, deviceId: stranger.deviceId, name: 'evil', signPub: stranger.sign.pub, boxPub: stranger.box.pub, addedAt: 0, addedBy: 'recovery' },
+            fake.sign.seed,
+          ),
+        );
+        await assert.rejects(c.vault.pull(), (e: unknown) => isIntegrityError(e));
+        assert.equal(await c.vault.get('t', 'evil'), undefined);
+        await evil.close();
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('a push interrupted after the segment upload completes on retry with the same bytes', async () => {
+      try {
+        const a = track(await founder(61));
+        await a.vault.put('t', 'x', { v: 1 });
+        const realPut = a.remote.put.bind(a.remote);
+        let failHead = true;
+        a.remote.put = async (key, bytes, o) => {
+          if (failHead && key.startsWith('heads/')) {
+            failHead = false;
+            throw new KithError(ErrorCode.RemoteUnavailable, 'injected failure');
+          }
+          return realPut(key, bytes, o);
+        };
+        await rejectsWith(a.vault.push(), ErrorCode.RemoteUnavailable);
+        const evil = await h.openRemote();
+        const seg1 = await evil.get(remoteKeys.segment(a.vault.deviceId, 1));
+        assert.ok(seg1, 'segment uploaded before the failure');
+        assert.equal((await a.vault.status()).pending, 0);
+        await a.vault.push();
+        assert.deepEqual(await evil.get(remoteKeys.segment(a.vault.deviceId, 1)), seg1);
+        assert.equal(await evil.get(remoteKeys.segment(a.vault.deviceId, 2)), null);
+        const b = track(await joiner(a.code, 62));
+        assert.equal((await b.vault.pull()).pulled, 1);
+        await evil.close();
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('three devices with random writes and syncs converge to the same records and conflicts', async () => {
+      try {
+        const a = track(await founder(71));
+        await a.vault.push();
+        const b = track(await joiner(a.code, 72));
+        const c = track(await joiner(a.code, 73));
+        const ds = [a, b, c];
+        const rnd = seededRandom(74);
+        const pick = (n: number) => rnd(1)[0]! % n;
+        for (let step = 0; step < 120; step++) {
+          const d = ds[pick(3)]!;
+          const id = `r${pick(6)}`;
+          const r = pick(10);
+          if (r < 4) await d.vault.patch('c', id, { [`f${pick(3)}`]: pick(100) });
+          else if (r < 6) await d.vault.put('c', id, { f0: pick(100) });
+          else if (r < 7) await d.vault.delete('c', id).catch((e: unknown) => assert.ok(KithError.is(e, ErrorCode.NotFound)));
+          else await d.vault.sync();
+        }
+        for (let round = 0; round < 2; round++) for (const d of ds) await d.vault.sync();
+        const expected = await docs(a.vault, 'c');
+        for (const d of ds) {
+          assert.deepEqual(await docs(d.vault, 'c'), expected);
+          assert.deepEqual(await d.vault.conflicts(), await a.vault.conflicts());
+        }
+      } finally {
+        await closeAll();
+      }
+    });
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * @module schema
+ * The store's tables and their migrations, versioned by `PRAGMA user_version`.
+ *
+ * Migration `i` takes a database from version `i` to `i + 1`; add new ones at
+ * the end and never edit a released one. A file whose version is higher than
+ * {@link SCHEMA_VERSION} was written by a newer kith, and this build refuses
+ * it rather than guess (KITH_STORE_TOO_NEW).
+ */
+import type Database from 'better-sqlite3';
+import { ErrorCode, KithError } from '@kith/core';
+
+/** `PRAGMA application_id` of a kith store ("KITH"), so foreign SQLite files are refused. */
+export const APPLICATION_ID = 0x4b495448;
+
+const MIGRATIONS: readonly string[] = [
+  // 0 → 1: the first schema.
+  `
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL          -- JSON
+  ) WITHOUT ROWID;
+
+  CREATE TABLE records (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    fields TEXT NOT NULL,        -- JSON object: the winning values
+    deleted INTEGER NOT NULL,    -- 0 or 1
+    state TEXT NOT NULL,         -- JSON object: merge registers, opaque here
+    conflicted INTEGER NOT NULL, -- 0 or 1
+    updated TEXT NOT NULL,       -- HLC stamp
+    PRIMARY KEY (collection, id)
+  );
+  -- Conflicts are rare: a partial index lists them without a scan.
+  CREATE INDEX records_conflicted ON records (collection, id) WHERE conflicted = 1;
+
+  CREATE TABLE log (
+    seq INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    stamp TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fields TEXT NOT NULL         -- JSON array of field names
+  );
+  CREATE INDEX log_stamp ON log (stamp);
+  CREATE INDEX log_record ON log (collection, id, stamp);
+
+  -- AUTOINCREMENT: seqs must never be reused, even after the outbox empties.
+  CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op TEXT NOT NULL             -- JSON object
+  );
+  `,
+];
+
+/** The schema version this build writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings `db` to {@link SCHEMA_VERSION} in one IMMEDIATE transaction, so two
+ * processes opening a fresh file at once do not both create the tables.
+ * Throws KITH_STORE_TOO_NEW for a newer file and KITH_STORE_FAILED for a
+ * SQLite file that is not a kith store.
+ */
+export function migrate(db: Database.Database, file: string): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new KithError(ErrorCode.StoreTooNew, `the store ${file} has schema version ${version}; this kith reads up to ${SCHEMA_VERSION}`, {
+        hint: 'upgrade kith to the version that last wrote this store (or newer)',
+      });
+    }
+    const foreign =
+      (appId !== 0 && appId !== APPLICATION_ID) ||
+      (version === 0 && (db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() as number) > 0);
+    if (foreign) {
+      throw new KithError(ErrorCode.StoreFailed, `${file} is a SQLite database but not a kith store`, {
+        hint: 'point kith at its own home directory; it will not modify other databases',
+      });
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (version !== SCHEMA_VERSION) {
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}
