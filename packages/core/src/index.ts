@@ -12,3 +12,6 @@ export * from './hlc.js';
 export * from './ops.js';
 export * from './merge.js';
 export * from './vault-types.js';
+export * from './crypto/index.js';
+export * from './format/index.js';
+export { Vault } from './vault.js';

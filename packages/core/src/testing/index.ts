@@ -5,3 +5,4 @@
  */
 export {};
 export * from './store-conformance.js';
+export * from './sync-scenarios.js';

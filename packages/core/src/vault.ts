@@ -15,7 +15,7 @@ import { systemDeps, type Deps } from './deps.js';
 import { checkFields, type JsonObject } from './json.js';
 import { checkCollection, checkRecordId } from './names.js';
 import { HybridClock } from './hlc.js';
-import { applyOp, conflictCount, conflictsOf, rowOf, viewOf, type RecordView } from './merge.js';
+import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from './merge.js';
 import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
 import type { Op } from './ops.js';
 import type { Remote } from './remote.js';
@@ -355,7 +355,7 @@ export class Vault {
     checkCollection(collection);
     checkRecordId(id);
     if ('value' in how) checkFields({ [field ?? 'value']: how.value });
-    await this.#commit(async (tx, views, clock) => {
+    await this.#commit(async (_tx, views, clock) => {
       await views.load([[collection, id]]);
       const v = views.view(collection, id);
       if (v.updated === '') throw notFound(collection, id);

@@ -1,0 +1,9 @@
+/**
+ * @module crypto
+ * Primitives, keys and the recovery code. Audited libraries only.
+ */
+export * from './bytes.js';
+export * from './primitives.js';
+export * from './compress.js';
+export * from './keys.js';
+export * from './recovery.js';

@@ -1,0 +1,115 @@
+/**
+ * @module crypto/primitives
+ * Thin wrappers over audited primitives: WebCrypto for the hot path
+ * (AES-256-GCM, Ed25519, SHA-256), @noble for what WebCrypto lacks or makes
+ * async where we need sync (HKDF, X25519 key agreement, public-key derivation).
+ */
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { buf, concatBytes, bytesToHex } from './bytes.js';
+
+const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
+
+/** SHA-256 through WebCrypto (fast for large inputs). */
+export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await subtle().digest('SHA-256', buf(bytes)));
+}
+
+/** Synchronous SHA-256 (for small inputs where a sync API matters). */
+export const sha256Sync = (bytes: Uint8Array): Uint8Array => nobleSha256(bytes);
+
+/** HKDF-SHA256 (RFC 5869). */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  return hkdf(nobleSha256, ikm, salt, info, length);
+}
+
+async function aesKey(key: Uint8Array, use: KeyUsage): Promise<CryptoKey> {
+  if (key.length !== 32) throw new KithError(ErrorCode.Internal, 'AES-256-GCM needs a 32-byte key');
+  return subtle().importKey('raw', buf(key), 'AES-GCM', false, [use]);
+}
+
+/** AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag. */
+export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  const k = await aesKey(key, 'encrypt');
+  return new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
+}
+
+/** AES-256-GCM decryption; a wrong key, nonce, AAD or any flipped bit → KITH_INTEGRITY_CORRUPT. */
+export async function aesGcmDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  const k = await aesKey(key, 'decrypt');
+  try {
+    return new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(ciphertext)));
+  } catch (cause) {
+    throw new KithError(ErrorCode.IntegrityCorrupt, 'decryption failed: the object was altered or encrypted under another key', { cause });
+  }
+}
+
+/** An Ed25519 key pair held as its 32-byte seed. */
+export interface SigningKeyPair {
+  readonly seed: Uint8Array;
+  readonly pub: Uint8Array;
+}
+
+/** An X25519 key pair. */
+export interface BoxKeyPair {
+  readonly secret: Uint8Array;
+  readonly pub: Uint8Array;
+}
+
+export function signingKeyFromSeed(seed: Uint8Array): SigningKeyPair {
+  return { seed, pub: ed25519.getPublicKey(seed) };
+}
+
+export function boxKeyFromSecret(secret: Uint8Array): BoxKeyPair {
+  return { secret, pub: x25519.getPublicKey(secret) };
+}
+
+// RFC 8410 PKCS#8 wrapping of a raw Ed25519 seed, so WebCrypto can import it.
+const PKCS8_ED25519_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
+
+// Imported keys are cached: pulls verify many objects from few devices.
+const signKeys = new Map<string, Promise<CryptoKey>>();
+const verifyKeys = new Map<string, Promise<CryptoKey>>();
+const CACHE_LIMIT = 256;
+
+function cached(cache: Map<string, Promise<CryptoKey>>, id: string, make: () => Promise<CryptoKey>): Promise<CryptoKey> {
+  let k = cache.get(id);
+  if (!k) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    k = make();
+    cache.set(id, k);
+  }
+  return k;
+}
+
+/** Ed25519 signature (64 bytes) with a seed. */
+export async function ed25519Sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+  if (seed.length !== 32) throw new KithError(ErrorCode.Internal, 'Ed25519 seed must be 32 bytes');
+  const key = await cached(signKeys, bytesToHex(seed), () =>
+    subtle().importKey('pkcs8', buf(concatBytes(PKCS8_ED25519_PREFIX, seed)), { name: 'Ed25519' }, false, ['sign']),
+  );
+  return new Uint8Array(await subtle().sign({ name: 'Ed25519' }, key, buf(message)));
+}
+
+/** Ed25519 verification; false for any malformed key or signature. */
+export async function ed25519Verify(pub: Uint8Array, message: Uint8Array, sig: Uint8Array): Promise<boolean> {
+  if (pub.length !== 32 || sig.length !== 64) return false;
+  try {
+    const key = await cached(verifyKeys, bytesToHex(pub), () => subtle().importKey('raw', buf(pub), { name: 'Ed25519' }, false, ['verify']));
+    return await subtle().verify({ name: 'Ed25519' }, key, buf(sig), buf(message));
+  } catch {
+    verifyKeys.delete(bytesToHex(pub));
+    return false;
+  }
+}
+
+/** X25519 shared secret; an all-zero result (low-order point) is refused. */
+export function x25519Shared(secret: Uint8Array, pub: Uint8Array): Uint8Array {
+  try {
+    return x25519.getSharedSecret(secret, pub);
+  } catch (cause) {
+    throw new KithError(ErrorCode.IntegrityCorrupt, 'invalid X25519 public key', { cause });
+  }
+}

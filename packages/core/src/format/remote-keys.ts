@@ -1,0 +1,18 @@
+/**
+ * @module format/remote-keys
+ * Where each object lives on a remote. Fixed-width numbers make the
+ * remote's byte-order listing equal to numeric order.
+ */
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+export const remoteKeys = {
+  vault: 'vault',
+  device: (deviceId: string): string => `devices/${deviceId}`,
+  devicesPrefix: 'devices/',
+  sealedKey: (epoch: number, recipientId: string): string => `keys/${pad(epoch, 10)}/${recipientId}`,
+  segment: (deviceId: string, seq: number): string => `segments/${deviceId}/${pad(seq, 12)}`,
+  segmentPrefix: (deviceId: string): string => `segments/${deviceId}/`,
+  head: (deviceId: string): string => `heads/${deviceId}`,
+  headsPrefix: 'heads/',
+} as const;

@@ -1,0 +1,64 @@
+/**
+ * @module format/sealed-key
+ * `keys/<epoch>/<recipient>`: an epoch key sealed to one recipient's X25519
+ * key (age-style: ephemeral key agreement, HKDF, one-time AES-GCM key),
+ * signed by the sealing device so the remote cannot substitute its own key.
+ */
+import type { RandomBytes } from '../deps.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { aesGcmDecrypt, aesGcmEncrypt, boxKeyFromSecret, concatBytes, hexToBytes, hkdfSha256, u32, utf8, x25519Shared } from '../crypto/index.js';
+import { ObjectReader, ObjectType, ObjectWriter, corrupt } from './framing.js';
+
+export const SEALED_KEY_DOMAIN = 'kith/v1/sealed-key';
+// The wrap key is single-use (fresh ephemeral key), so a fixed nonce is safe.
+const ZERO_NONCE = new Uint8Array(12);
+
+function wrapKey(shared: Uint8Array, ephPub: Uint8Array, rcptPub: Uint8Array, vaultId: string, epoch: number, recipientId: string): Uint8Array {
+  return hkdfSha256(shared, concatBytes(ephPub, rcptPub), concatBytes(utf8(SEALED_KEY_DOMAIN), hexToBytes(vaultId), u32(epoch), utf8(recipientId)), 32);
+}
+
+export interface SealArgs {
+  readonly vaultId: string;
+  readonly epoch: number;
+  readonly recipientId: string;
+  readonly recipientBoxPub: Uint8Array;
+  readonly epochKey: Uint8Array;
+  readonly signerId: string;
+  readonly signerSeed: Uint8Array;
+  readonly random: RandomBytes;
+}
+
+export async function sealEpochKey(a: SealArgs): Promise<Uint8Array> {
+  const eph = boxKeyFromSecret(a.random(32));
+  const key = wrapKey(x25519Shared(eph.secret, a.recipientBoxPub), eph.pub, a.recipientBoxPub, a.vaultId, a.epoch, a.recipientId);
+  const w = new ObjectWriter(ObjectType.SealedKey).u32(a.epoch).shortText(a.recipientId).hex(a.signerId, 8).bytes(eph.pub);
+  const ct = await aesGcmEncrypt(key, ZERO_NONCE, a.epochKey, w.finish());
+  return w.bytes(ct).sign(SEALED_KEY_DOMAIN, a.vaultId, a.signerSeed);
+}
+
+export interface OpenArgs {
+  readonly vaultId: string;
+  readonly epoch: number;
+  readonly recipientId: string;
+  readonly recipientBoxSecret: Uint8Array;
+  readonly signerPub: (signerId: string) => Uint8Array | undefined;
+}
+
+export async function openEpochKey(bytes: Uint8Array, a: OpenArgs): Promise<{ epochKey: Uint8Array; signerId: string }> {
+  const what = `sealed key ${a.epoch}/${a.recipientId}`;
+  const r = new ObjectReader(bytes, what, ObjectType.SealedKey);
+  const epoch = r.u32();
+  const recipientId = r.shortText();
+  if (epoch !== a.epoch || recipientId !== a.recipientId) throw corrupt(what, `it is addressed to ${epoch}/${recipientId}`);
+  const signerId = r.hex(8);
+  const ephPub = r.take(32);
+  const aad = bytes.subarray(0, r.offset);
+  const ct = r.take(48);
+  const pub = a.signerPub(signerId);
+  if (!pub) throw new KithError(ErrorCode.IntegrityUnknownSigner, `${what} is signed by ${signerId}, which is not a device of this vault`);
+  await r.verify(SEALED_KEY_DOMAIN, a.vaultId, pub);
+  const rcptPub = boxKeyFromSecret(a.recipientBoxSecret).pub;
+  const key = wrapKey(x25519Shared(a.recipientBoxSecret, ephPub), ephPub, rcptPub, a.vaultId, epoch, recipientId);
+  const epochKey = await aesGcmDecrypt(key, ZERO_NONCE, ct, aad);
+  return { epochKey, signerId };
+}

@@ -1,0 +1,116 @@
+/**
+ * @module format/segment
+ * `segments/<device>/<seq>`: one device's batch of ops, compressed, padded,
+ * encrypted under a per-object key, signed and hash-chained.
+ */
+import type { RandomBytes } from '../deps.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { aesGcmDecrypt, aesGcmEncrypt, compress, concatBytes, decompress, hexToBytes, hkdfSha256, padme, sha256, u32, u64, utf8 } from '../crypto/index.js';
+import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framing.js';
+
+export const SEGMENT_DOMAIN = 'kith/v1/segment';
+/** Largest uncompressed payload a segment may carry (64 MiB). */
+export const MAX_SEGMENT_PAYLOAD = 64 * 1024 * 1024;
+const FLAG_DEFLATE = 1;
+const HASH_BYTES = 32;
+const SALT_BYTES = 16;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** A fresh AES key per object: the 96-bit random nonce never repeats under one key. */
+function objectKey(epochKey: Uint8Array, salt: Uint8Array, vaultId: string, deviceId: string, seq: number): Uint8Array {
+  return hkdfSha256(epochKey, salt, concatBytes(utf8(SEGMENT_DOMAIN), hexToBytes(vaultId), hexToBytes(deviceId), u64(seq)), 32);
+}
+
+const aadOf = (vaultId: string, headerBytes: Uint8Array): Uint8Array => concatBytes(utf8(SEGMENT_DOMAIN), hexToBytes(vaultId), headerBytes);
+
+export interface EncodeSegmentArgs {
+  readonly vaultId: string;
+  readonly deviceId: string;
+  readonly epoch: number;
+  readonly seq: number;
+  /** SHA-256 of the previous segment of this device; 32 zero bytes for seq 1. */
+  readonly prevHash: Uint8Array;
+  /** Uncompressed payload bytes. */
+  readonly payload: Uint8Array;
+  readonly epochKey: Uint8Array;
+  readonly signSeed: Uint8Array;
+  readonly random: RandomBytes;
+}
+
+export async function encodeSegment(a: EncodeSegmentArgs): Promise<{ bytes: Uint8Array; hash: Uint8Array }> {
+  if (a.payload.length > MAX_SEGMENT_PAYLOAD) throw new KithError(ErrorCode.TooLarge, `segment payload of ${a.payload.length} bytes exceeds ${MAX_SEGMENT_PAYLOAD}`);
+  if (a.prevHash.length !== HASH_BYTES) throw new KithError(ErrorCode.Internal, 'prevHash must be 32 bytes');
+  const packed = await compress(a.payload);
+  const plain = new Uint8Array(padme(4 + packed.length));
+  plain.set(u32(packed.length), 0);
+  plain.set(packed, 4);
+  const salt = a.random(SALT_BYTES);
+  const nonce = a.random(NONCE_BYTES);
+  const header = new ObjectWriter(ObjectType.Segment)
+    .u8(SUITE)
+    .u8(FLAG_DEFLATE)
+    .u32(a.epoch)
+    .hex(a.deviceId, 8)
+    .u64(a.seq)
+    .bytes(a.prevHash)
+    .bytes(salt)
+    .bytes(nonce)
+    .u32(plain.length + TAG_BYTES);
+  const ct = await aesGcmEncrypt(objectKey(a.epochKey, salt, a.vaultId, a.deviceId, a.seq), nonce, plain, aadOf(a.vaultId, header.finish()));
+  const bytes = await header.bytes(ct).sign(SEGMENT_DOMAIN, a.vaultId, a.signSeed);
+  return { bytes, hash: await sha256(bytes) };
+}
+
+export interface DecodeSegmentArgs {
+  readonly vaultId: string;
+  readonly deviceId: string;
+  readonly seq: number;
+  readonly signPub: Uint8Array;
+  readonly epochKey: (epoch: number) => Uint8Array | undefined;
+  readonly maxPayloadBytes: number;
+}
+
+export interface DecodedSegment {
+  readonly payload: Uint8Array;
+  readonly prevHash: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly epoch: number;
+}
+
+/**
+ * Check order: preamble → framing → device and seq (a moved or replayed
+ * object is KITH_INTEGRITY_CHAIN) → signature → decrypt → padding → inflate.
+ */
+export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Promise<DecodedSegment> {
+  const what = `segment ${a.deviceId}/${a.seq}`;
+  const r = new ObjectReader(bytes, what, ObjectType.Segment);
+  const suite = r.u8();
+  if (suite !== SUITE) throw corrupt(what, `unknown cipher suite ${suite}`);
+  const flags = r.u8();
+  if (flags !== FLAG_DEFLATE) throw corrupt(what, `unknown flags ${flags}`);
+  const epoch = r.u32();
+  const deviceId = r.hex(8);
+  const seq = r.u64();
+  const prevHash = r.take(HASH_BYTES).slice();
+  const salt = r.take(SALT_BYTES);
+  const nonce = r.take(NONCE_BYTES);
+  const ctLen = r.u32();
+  const header = bytes.subarray(0, r.offset);
+  const ct = r.take(ctLen);
+  if (deviceId !== a.deviceId || seq !== a.seq) {
+    throw new KithError(ErrorCode.IntegrityChain, `${what} holds segment ${deviceId}/${seq}: an object was moved or replayed`, {
+      hint: 'the remote is serving an object under the wrong name; restore the right one',
+    });
+  }
+  await r.verify(SEGMENT_DOMAIN, a.vaultId, a.signPub);
+  const epochKey = a.epochKey(epoch);
+  if (!epochKey) throw corrupt(what, `it is encrypted under epoch ${epoch}, whose key this device does not hold`);
+  const plain = await aesGcmDecrypt(objectKey(epochKey, salt, a.vaultId, deviceId, seq), nonce, ct, aadOf(a.vaultId, header));
+  if (plain.length < 4) throw corrupt(what, 'payload too short');
+  const packedLen = new DataView(plain.buffer, plain.byteOffset, 4).getUint32(0);
+  if (4 + packedLen > plain.length || padme(4 + packedLen) !== plain.length) throw corrupt(what, 'bad padding');
+  for (let i = 4 + packedLen; i < plain.length; i++) if (plain[i] !== 0) throw corrupt(what, 'bad padding');
+  const payload = await decompress(plain.subarray(4, 4 + packedLen), Math.min(a.maxPayloadBytes, MAX_SEGMENT_PAYLOAD));
+  return { payload, prevHash, hash: await sha256(bytes), epoch };
+}
