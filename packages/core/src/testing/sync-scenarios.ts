@@ -5,13 +5,14 @@
  * multi-device convergence. Tampering goes through a second client of the
  * same remote location, as a malicious remote operator would.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vault } from '../vault.js';
 import { KithError, ErrorCode, isIntegrityError } from '../errors.js';
 import { encodePayload } from '../ops.js';
 import { generateDeviceKeys, newEpochKey, recoveryKeys } from '../crypto/index.js';
 import { seededRandom } from '../deps.js';
+import { stampTime } from '../hlc.js';
 import { encodeDeviceEntry, encodeHead, encodeSegment, remoteKeys } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
@@ -19,8 +20,12 @@ import type { Doc } from '../vault-types.js';
 
 /** What a remote's test gives the scenarios. */
 export interface ScenarioHarness {
-  /** A new client for the same remote location (each device gets its own). */
-  openRemote(): Promise<Remote>;
+  /**
+   * A new client for a remote location (each device gets its own client).
+   * Calls with the same `location` name reach the same objects; a harness
+   * gives every scenario fresh locations.
+   */
+  openRemote(location?: string): Promise<Remote>;
   /** A new, empty store (each device gets its own). */
   openStore(): Promise<Store>;
   /** Removes everything the harness made. */
@@ -56,29 +61,31 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   });
 }
 
-/** Registers the scenarios under `describe(name)`; `setup` runs once per scenario. */
+/** Registers the scenarios under `describe(name)`; `setup` runs before each scenario, `cleanup` after it. */
 export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarness>, options: ScenarioOptions): void {
   describe(`sync scenarios: ${name}`, () => {
     let h: ScenarioHarness;
     let now = Date.UTC(2026, 10, 1);
-    const deps = (seed: number) => ({ random: seededRandom(seed), now: () => (now += 7) });
-    const founder = async (seed = 1): Promise<Device & { code: string }> => {
-      const remote = await h.openRemote();
+    /** Each device has its own randomness and a clock `skew` ms off the true time. */
+    const deps = (seed: number, skew = 0) => ({ random: seededRandom(seed), now: () => (now += 7) + skew });
+    const founder = async (seed = 1, location?: string): Promise<Device & { code: string }> => {
+      const remote = await h.openRemote(location);
       const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(seed) });
       return { vault, remote, code: recoveryCode };
     };
-    const joiner = async (code: string, seed = 2, nameOf = 'B'): Promise<Device> => {
+    const joiner = async (code: string, seed = 2, nameOf = 'B', skew = 0): Promise<Device> => {
       const remote = await h.openRemote();
-      const vault = await Vault.restore({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: nameOf, deps: deps(seed) });
+      const vault = await Vault.restore({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: nameOf, deps: deps(seed, skew) });
       return { vault, remote };
     };
     let opened: Device[] = [];
     const track = <T extends Device>(d: T): T => (opened.push(d), d);
 
-    before(async () => {
+    beforeEach(async () => {
       h = await setup();
     });
-    after(async () => {
+    afterEach(async () => {
+      await closeAll();
       await h.cleanup();
     });
     const closeAll = async () => {
@@ -162,7 +169,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
     test('wrong and mistyped recovery codes fail cleanly and leave the store reusable', async () => {
       try {
         const a = track(await founder(31));
-        const other = await founder(32);
+        const other = await founder(32, 'other');
         await other.vault.close();
         const remote = await h.openRemote();
         const store = await h.openStore();
@@ -307,6 +314,49 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         const b = track(await joiner(a.code, 62));
         assert.equal((await b.vault.pull()).pulled, 1);
         await evil.close();
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('clock drift: a device a year behind still syncs and wins later edits; one a year ahead cannot win later edits', async () => {
+      const YEAR = 365 * 24 * 3600 * 1000;
+      try {
+        const a = track(await founder(81));
+        await a.vault.put('d', 'x', { v: 'A first' });
+        await a.vault.sync();
+        const slow = track(await joiner(a.code, 82, 'slow', -YEAR));
+        const fast = track(await joiner(a.code, 83, 'fast', YEAR));
+        // The slow device sees A's write, then edits it: its edit replaces A's despite the older stamp.
+        await slow.vault.sync();
+        await slow.vault.patch('d', 'x', { v: 'slow edits' });
+        await slow.vault.sync();
+        await a.vault.sync();
+        assert.equal((await a.vault.get('d', 'x'))!['v'], 'slow edits');
+        assert.deepEqual(await a.vault.conflicts(), []);
+        // The fast device writes with a stamp a year ahead; A sees it, then edits again: A's later edit wins.
+        await fast.vault.sync();
+        await fast.vault.patch('d', 'x', { v: 'fast edits' });
+        await fast.vault.sync();
+        await a.vault.sync();
+        assert.equal((await a.vault.get('d', 'x'))!['v'], 'fast edits');
+        await a.vault.patch('d', 'x', { v: 'A edits after seeing fast' });
+        await a.vault.sync();
+        for (const d of [fast, slow]) await d.vault.sync();
+        for (const d of [a, fast, slow]) {
+          assert.equal((await d.vault.get('d', 'x'))!['v'], 'A edits after seeing fast');
+          assert.deepEqual(await d.vault.conflicts(), []);
+        }
+        // A's clock was not dragged a year ahead: its newest stamp stays within a minute of its own time.
+        const newest = (await a.vault.log({ collection: 'd' })).at(-1)!;
+        assert.ok(stampTime(newest.stamp) - now < 61_000, `A's stamp ${newest.stamp} ran ahead of its clock`);
+        // Truly concurrent writes are reported as a conflict, identically everywhere.
+        await slow.vault.patch('d', 'x', { v: 'slow concurrent' });
+        await fast.vault.patch('d', 'x', { v: 'fast concurrent' });
+        for (let i = 0; i < 2; i++) for (const d of [slow, fast, a]) await d.vault.sync();
+        const conflicts = await a.vault.conflicts();
+        assert.equal(conflicts.length, 1);
+        for (const d of [slow, fast]) assert.deepEqual(await d.vault.conflicts(), conflicts);
       } finally {
         await closeAll();
       }
