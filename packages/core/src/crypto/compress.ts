@@ -28,7 +28,7 @@ async function transform(bytes: Uint8Array, stream: CompressionStream | Decompre
   const written = writer.write(buf(bytes)).then(() => writer.close());
   // A failed write surfaces through the reader; keep it from being unhandled.
   written.catch(() => undefined);
-  const out = await drain(stream.readable as ReadableStream<Uint8Array>, maxBytes, onOver);
+  const out = await drain(stream.readable, maxBytes, onOver);
   await written;
   return out;
 }

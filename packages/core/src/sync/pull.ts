@@ -48,7 +48,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
     return out;
   });
   const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true };
-  let firstError: unknown;
+  let firstError: Error | undefined;
   const moved: Moved[] = [];
   for (const info of heads) {
     const device = info.key.slice(remoteKeys.headsPrefix.length);
@@ -60,7 +60,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
       if (m) moved.push(m);
     } catch (e) {
       if (!isIntegrityError(e)) throw e;
-      firstError ??= e;
+      firstError ??= e as Error;
       outcome.complete = false;
     }
   }
@@ -71,7 +71,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
       done = await pullDevice(ctx, m, outcome, done, total, signal);
     } catch (e) {
       if (!isIntegrityError(e)) throw e;
-      firstError ??= e;
+      firstError ??= e as Error;
       outcome.complete = false;
     }
   }
