@@ -6,3 +6,5 @@
 export {};
 export * from './store-conformance.js';
 export * from './sync-scenarios.js';
+export * from './memory-store.js';
+export * from './memory-remote.js';
