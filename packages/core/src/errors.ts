@@ -53,6 +53,18 @@ export const ErrorCode = {
   NoConflict: 'KITH_NO_CONFLICT',
   /** The operation was cancelled through an AbortSignal. */
   Aborted: 'KITH_ABORTED',
+  /** This device was revoked from the vault: it can no longer read or write it. */
+  Revoked: 'KITH_REVOKED',
+  /** The pairing code is malformed or its checksum does not match (typo). */
+  BadPairingCode: 'KITH_BAD_PAIRING_CODE',
+  /** The pairing code expired, was already used, or was cancelled. */
+  PairingExpired: 'KITH_PAIRING_EXPIRED',
+  /** The other device declined the pairing, or it timed out. */
+  PairingDeclined: 'KITH_PAIRING_DECLINED',
+  /** The password does not open this vault (or no password is set). */
+  WrongPassword: 'KITH_WRONG_PASSWORD',
+  /** The named device is not in this vault's registry. */
+  UnknownDevice: 'KITH_UNKNOWN_DEVICE',
   /** A bug: an invariant did not hold. Please report it. */
   Internal: 'KITH_INTERNAL',
 } as const;

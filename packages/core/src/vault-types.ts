@@ -24,8 +24,41 @@ export interface CreateVaultOptions extends VaultOptions {
   readonly deviceName?: string;
 }
 
-export interface RestoreVaultOptions extends CreateVaultOptions {
-  readonly recoveryCode: string;
+export type RestoreVaultOptions = CreateVaultOptions & ({ readonly recoveryCode: string } | { readonly password: string });
+
+/** One device of the vault's registry, as `devices()` lists it. */
+export interface DeviceInfo {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly addedAt: string;
+  /** `recovery`, `password`, or the id of the device that added it. */
+  readonly addedBy: string;
+  readonly revoked: boolean;
+  /** This is the device the vault is open on. */
+  readonly current: boolean;
+}
+
+/** Options of `vault.pair()`: invite a new device through the remote. */
+export interface PairOptions {
+  /** How long the code stays valid (default 10 minutes). */
+  readonly timeoutMs?: number;
+  /** Called once with the code to show to the person. */
+  readonly onCode: (code: string) => void;
+  /** Called with the short authentication string; resolve true to admit the device. */
+  readonly confirm: (joiner: { deviceId: string; name: string; sas: string }) => Promise<boolean>;
+  readonly signal?: AbortSignal;
+  /** Poll interval while waiting (default 500 ms). */
+  readonly pollMs?: number;
+}
+
+/** Options of `Vault.join()`: become a device of a vault with a pairing code. */
+export interface JoinOptions extends CreateVaultOptions {
+  readonly code: string;
+  /** Called with the short authentication string, to show while the other device confirms. */
+  readonly onSas?: (sas: string) => void;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  readonly pollMs?: number;
 }
 
 /** What a home's store says about its vault, readable before opening the remote. */

@@ -9,7 +9,6 @@
  * await vault.put('notes', 'n1', { title: 'Hello' });
  * await vault.sync();
  */
-import { hex } from '@scure/base';
 import { ErrorCode, KithError } from './errors.js';
 import { systemDeps, type Deps } from './deps.js';
 import { checkFields, type JsonObject } from './json.js';
@@ -20,28 +19,44 @@ import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
 import type { Op } from './ops.js';
 import type { Remote } from './remote.js';
 import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from './store.js';
+import { encodeVaultHeader, openEpochKey, remoteKeys, sealEpochKey, type RegistryChange } from './format/index.js';
 import {
-  decodeVaultHeader,
-  encodeDeviceEntry,
-  encodeVaultHeader,
-  openEpochKey,
-  remoteKeys,
-  sealEpochKey,
-} from './format/index.js';
-import { generateDeviceKeys, generateRecoveryCode, newEpochKey, newVaultId, parseRecoveryCode, recoveryKeys } from './crypto/index.js';
+  bytesEqual,
+  bytesToHex,
+  checkPassword,
+  generateDeviceKeys,
+  generateRecoveryCode,
+  newArgon2Params,
+  newEpochKey,
+  newVaultId,
+  parseRecoveryCode,
+  passwordKeys,
+  recoveryKeys,
+  sha256,
+  toBase64url,
+  type BoxKeyPair,
+  type SigningKeyPair,
+} from './crypto/index.js';
+import { isIntegrityError } from './errors.js';
 import { ViewSet, logEntryOf } from './sync/apply.js';
 import type { EngineContext } from './sync/context.js';
-import { META, b64, readMeta, requireVault, unb64, writeMeta, type DeviceMeta, type RegistryEntry, type StatusMeta, type VaultMeta } from './sync/meta.js';
-import { DeviceRegistry } from './sync/registry.js';
+import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type DeviceMeta, type StatusMeta, type VaultMeta } from './sync/meta.js';
+import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/registry.js';
+import { loadEpochKey, publishEpoch, sealCurrentEpochTo } from './sync/epochs.js';
+import { readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
+import { invitePairing, joinPairing } from './pairing.js';
 import { push } from './sync/push.js';
 import { pull } from './sync/pull.js';
 import type {
   BatchWriter,
   Conflict,
   CreateVaultOptions,
+  DeviceInfo,
   Doc,
+  JoinOptions,
   ListPage,
   ListQuery,
+  PairOptions,
   Resolution,
   RestoreVaultOptions,
   StoredVaultConfig,
@@ -51,14 +66,13 @@ import type {
   VaultStatus,
 } from './vault-types.js';
 
-const EPOCH = 0;
-
 type Write =
   | { kind: 'put'; collection: string; id: string; fields: JsonObject }
   | { kind: 'patch'; collection: string; id: string; fields: JsonObject }
   | { kind: 'delete'; collection: string; id: string };
 
 type Listener<E extends keyof VaultEvents> = (e: VaultEvents[E]) => void;
+
 
 export class Vault {
   readonly vaultId: string;
@@ -72,23 +86,32 @@ export class Vault {
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
 
-  private constructor(store: Store, remote: Remote, deps: Deps, vault: VaultMeta, device: DeviceMeta, epochs: Record<string, string>, registry: Record<string, RegistryEntry>) {
-    this.vaultId = vault.vaultId;
-    this.deviceId = device.deviceId;
+  private constructor(store: Store, remote: Remote, deps: Deps, j: Omit<JoinedState, 'caughtUp'>) {
+    this.vaultId = j.vault.vaultId;
+    this.deviceId = j.device.deviceId;
     this.#store = store;
     this.#remote = remote;
     this.#deps = deps;
-    const epochKeys = new Map(Object.entries(epochs).map(([k, v]) => [Number(k), unb64(v)] as const));
+    const epochKeys = new Map(Object.entries(j.epochs).map(([k, v]) => [Number(k), unb64(v)] as const));
+    const registry = new DeviceRegistry(j.vault.vaultId, j.registry);
     this.#ctx = {
       store,
       remote,
       deps,
-      vaultId: vault.vaultId,
-      deviceId: device.deviceId,
-      signSeed: unb64(device.signSeed),
-      epoch: Math.max(...epochKeys.keys()),
+      vaultId: j.vault.vaultId,
+      deviceId: j.device.deviceId,
+      signSeed: unb64(j.device.signSeed),
+      boxSecret: unb64(j.device.boxSecret),
       epochKeys,
-      registry: new DeviceRegistry(vault.vaultId, unb64(vault.recoverySignPub), registry),
+      registry,
+      rememberEpochKey: async (epoch, key) => {
+        epochKeys.set(epoch, key);
+        await store.write(async (tx) => {
+          const saved = (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {};
+          await writeMeta(tx, META.epochs, { ...saved, [epoch]: b64(key) });
+        });
+      },
+      saveRegistry: () => store.write((tx) => writeMeta(tx, META.registry, registry.state)),
       progress: (p) => this.#emit('progress', p),
     };
   }
@@ -112,10 +135,11 @@ export class Vault {
    */
   static async create(o: CreateVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
     const deps = { ...systemDeps, ...o.deps };
+    const name = checkDeviceName(o.deviceName);
     await refuseExistingVault(o.store);
     if (await o.remote.head(remoteKeys.vault)) {
       throw new KithError(ErrorCode.RemoteInUse, `the remote ${o.remote.url} already holds a vault`, {
-        hint: 'join it with `kith restore --recovery-code ...`, or choose an empty location',
+        hint: 'join it with `kith restore --recovery-code ...` or `kith join`, or choose an empty location',
       });
     }
     const vaultId = newVaultId(deps.random);
@@ -124,15 +148,13 @@ export class Vault {
     const recovery = recoveryKeys(secret);
     const epochKey = newEpochKey(deps.random);
     const now = deps.now();
-    const name = o.deviceName ?? 'device';
-    await o.remote.put(
-      remoteKeys.device(device.deviceId),
-      await encodeDeviceEntry({ vaultId, deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub, addedAt: now, addedBy: 'recovery' }, recovery.sign.seed),
-    );
-    for (const [recipientId, recipientBoxPub] of [[device.deviceId, device.box.pub], ['recovery', recovery.box.pub]] as const) {
+    const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
+    // The founder is signed in by the recovery key, the registry's anchor.
+    await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
+    for (const [recipientId, recipientBoxPub] of registry.recipients()) {
       await o.remote.put(
-        remoteKeys.sealedKey(EPOCH, recipientId),
-        await sealEpochKey({ vaultId, epoch: EPOCH, recipientId, recipientBoxPub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
+        remoteKeys.sealedKey(0, recipientId),
+        await sealEpochKey({ vaultId, epoch: 0, recipientId, recipientBoxPub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
       );
     }
     // The header goes last: its presence is what makes the vault exist.
@@ -142,89 +164,91 @@ export class Vault {
     );
     await o.remote.put(remoteKeys.vault, header, { ifAbsent: true });
     const stored = await o.remote.get(remoteKeys.vault);
-    if (!stored || !equalBytes(stored, header)) {
+    if (!stored || !bytesEqual(stored, header)) {
       throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${o.remote.url} at the same moment`, { hint: 'join that vault with `kith restore`' });
     }
-    const vault: VaultMeta = { vaultId, remoteUrl: o.remoteUrl, createdAt: now, founder: device.deviceId, recoverySignPub: b64(recovery.sign.pub), recoveryBoxPub: b64(recovery.box.pub) };
-    const deviceMeta: DeviceMeta = { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) };
-    const registry = { [device.deviceId]: { name, signPub: b64(device.sign.pub), boxPub: b64(device.box.pub), addedAt: now, addedBy: 'recovery' } };
-    const epochs = { [EPOCH]: b64(epochKey) };
-    await o.store.write(async (tx) => {
-      await writeMeta(tx, META.vault, vault);
-      await writeMeta(tx, META.device, deviceMeta);
-      await writeMeta(tx, META.epochs, epochs);
-      await writeMeta(tx, META.registry, registry);
-      await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, lastPull: null, caughtUp: true });
-    });
-    return { vault: new Vault(o.store, o.remote, deps, vault, deviceMeta, epochs, registry), recoveryCode: code };
+    const joined: JoinedState = {
+      vault: { vaultId, remoteUrl: o.remoteUrl, createdAt: now, founder: device.deviceId, recoverySignPub: b64(recovery.sign.pub), recoveryBoxPub: b64(recovery.box.pub) },
+      device: { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
+      epochs: { 0: b64(epochKey) },
+      registry: registry.state,
+      caughtUp: true,
+    };
+    await persistJoined(o.store, joined);
+    return { vault: new Vault(o.store, o.remote, deps, joined), recoveryCode: code };
   }
 
   /**
-   * Joins an existing vault as a new device, using the recovery code. The
-   * device gets keys of its own. Nothing is written to the store unless
-   * every check passed, so a failed restore leaves the home reusable.
+   * Joins an existing vault as a new device with the recovery code or the
+   * vault password. The device gets keys of its own. Nothing is written to
+   * the store unless every check passed, so a failed restore leaves the
+   * home reusable.
    */
   static async restore(o: RestoreVaultOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
-    const secret = parseRecoveryCode(o.recoveryCode); // a typo fails here, before any crypto
+    const name = checkDeviceName(o.deviceName);
+    const secret = 'recoveryCode' in o ? parseRecoveryCode(o.recoveryCode) : undefined; // a typo fails here, before any crypto
     await refuseExistingVault(o.store);
-    const headerBytes = await o.remote.get(remoteKeys.vault);
-    if (!headerBytes) {
-      throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${o.remote.url}`, { hint: 'check the remote URL, or create a vault with `kith init`' });
+    const { header, registry } = await readVault(o.remote);
+    let signer: 'recovery' | 'password';
+    let keys: { sign: SigningKeyPair; box: BoxKeyPair };
+    if (secret) {
+      signer = 'recovery';
+      keys = recoveryKeys(secret);
+      if (!bytesEqual(keys.sign.pub, registry.recoverySignPub())) {
+        const replaced = bytesEqual(keys.sign.pub, header.recoverySignPub);
+        throw new KithError(ErrorCode.WrongRecoveryCode, replaced ? 'this recovery code was replaced by a newer one' : `this recovery code does not open the vault at ${o.remote.url}`, {
+          hint: replaced ? 'use the newest recovery code (`kith recovery rotate` printed it)' : 'check that the code belongs to this vault',
+        });
+      }
+    } else {
+      signer = 'password';
+      const params = registry.passwordParams();
+      if (!params) throw new KithError(ErrorCode.WrongPassword, 'this vault has no password set', { hint: 'restore with the recovery code instead' });
+      keys = await passwordKeys((o as { password: string }).password, params);
+      if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
     }
-    const header = await decodeVaultHeader(headerBytes);
-    const recovery = recoveryKeys(secret);
-    if (!equalBytes(header.recoverySignPub, recovery.sign.pub)) {
-      throw new KithError(ErrorCode.WrongRecoveryCode, `this recovery code does not open the vault at ${o.remote.url}`, {
-        hint: 'check that the code belongs to this vault',
-      });
-    }
-    const registry = new DeviceRegistry(header.vaultId, header.recoverySignPub);
-    const sealed = await o.remote.get(remoteKeys.sealedKey(EPOCH, 'recovery'));
-    if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key for the recovery code is missing from the remote');
-    const signerId = peekSealedSigner(sealed);
-    if (signerId) await registry.ensure(o.remote, signerId);
-    const { epochKey } = await openEpochKey(sealed, {
-      vaultId: header.vaultId,
-      epoch: EPOCH,
-      recipientId: 'recovery',
-      recipientBoxSecret: recovery.box.secret,
-      signerPub: registry.signPubOf,
-    });
+    const epoch = registry.epoch;
+    const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, signer));
+    if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
+    const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: signer, recipientBoxSecret: keys.box.secret, signerPub: registry.signPubOf });
     const device = generateDeviceKeys(deps.random);
-    const now = deps.now();
-    const name = o.deviceName ?? 'device';
+    await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, signer, keys.sign.seed, deps.now());
     await o.remote.put(
-      remoteKeys.device(device.deviceId),
-      await encodeDeviceEntry(
-        { vaultId: header.vaultId, deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub, addedAt: now, addedBy: 'recovery' },
-        recovery.sign.seed,
-      ),
+      remoteKeys.sealedKey(epoch, device.deviceId),
+      await sealEpochKey({ vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxPub: device.box.pub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
     );
-    await o.remote.put(
-      remoteKeys.sealedKey(EPOCH, device.deviceId),
-      await sealEpochKey({ vaultId: header.vaultId, epoch: EPOCH, recipientId: device.deviceId, recipientBoxPub: device.box.pub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
-    );
-    registry.add(device.deviceId, { name, signPub: b64(device.sign.pub), boxPub: b64(device.box.pub), addedAt: now, addedBy: 'recovery' });
-    const vault: VaultMeta = {
-      vaultId: header.vaultId,
-      remoteUrl: o.remoteUrl,
-      createdAt: header.createdAt,
-      founder: header.founder,
-      recoverySignPub: b64(header.recoverySignPub),
-      recoveryBoxPub: b64(header.recoveryBoxPub),
-    };
-    const deviceMeta: DeviceMeta = { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) };
-    const epochs = { [EPOCH]: b64(epochKey) };
-    await o.store.write(async (tx) => {
-      await refuseExistingVaultTx(tx);
-      await writeMeta(tx, META.vault, vault);
-      await writeMeta(tx, META.device, deviceMeta);
-      await writeMeta(tx, META.epochs, epochs);
-      await writeMeta(tx, META.registry, registry.toJSON());
-      await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, lastPull: null, caughtUp: false });
-    });
-    return new Vault(o.store, o.remote, deps, vault, deviceMeta, epochs, registry.toJSON());
+    const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
+    await persistJoined(o.store, joined);
+    return new Vault(o.store, o.remote, deps, joined);
+  }
+
+  /**
+   * Joins an existing vault with a pairing code from one of its devices
+   * (`vault.pair()` there). Both sides show the same short authentication
+   * string; the inviting device admits this one after its user confirms.
+   */
+  static async join(o: JoinOptions): Promise<Vault> {
+    const deps = { ...systemDeps, ...o.deps };
+    const name = checkDeviceName(o.deviceName);
+    await refuseExistingVault(o.store);
+    const device = generateDeviceKeys(deps.random);
+    const accepted = await joinPairing(o.remote, o.code, device, name, deps, o);
+    const { header, headerBytes, registry } = await readVault(o.remote);
+    if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {
+      throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');
+    }
+    const me = registry.device(device.deviceId);
+    if (!me || me.signPub !== toBase64url(device.sign.pub) || me.addedBy !== accepted.inviter) {
+      throw new KithError(ErrorCode.IntegrityCorrupt, 'the device registry does not hold this device as the inviting device added it');
+    }
+    const epoch = registry.epoch;
+    const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, device.deviceId));
+    if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
+    const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxSecret: device.box.secret, signerPub: registry.signPubOf });
+    const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
+    await persistJoined(o.store, joined);
+    return new Vault(o.store, o.remote, deps, joined);
   }
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none). */
@@ -232,14 +256,154 @@ export class Vault {
     const deps = { ...systemDeps, ...o.deps };
     const m = await o.store.read(async (tx) => {
       const { vault, device } = await requireVault(tx);
-      return {
-        vault,
-        device,
-        epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {},
-        registry: (await readMeta<Record<string, RegistryEntry>>(tx, META.registry)) ?? {},
-      };
+      const registry = await readMeta<RegistryState>(tx, META.registry);
+      if (!registry || !Array.isArray(registry.hashes)) {
+        throw new KithError(ErrorCode.StoreTooNew, 'this home was made by an older development build of kith', { hint: 'create a new home and restore into it' });
+      }
+      return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
     });
-    return new Vault(o.store, o.remote, deps, m.vault, m.device, m.epochs, m.registry);
+    return new Vault(o.store, o.remote, deps, m);
+  }
+
+  // ---------------------------------------------------------------- devices
+
+  /** Every device of the vault, revoked ones included (from the last verified registry). */
+  async devices(o: { refresh?: boolean } = {}): Promise<DeviceInfo[]> {
+    if (o.refresh) await this.#exclusive(() => this.#syncRegistry());
+    return this.#ctx.registry.devices().map(([deviceId, d]) => ({
+      deviceId,
+      name: d.name,
+      addedAt: new Date(d.addedAt).toISOString(),
+      addedBy: d.addedBy,
+      revoked: d.revoked !== undefined,
+      current: deviceId === this.deviceId,
+    }));
+  }
+
+  /** Renames a device of the vault (this one or another). */
+  async renameDevice(deviceId: string, name: string): Promise<void> {
+    const clean = checkDeviceName(name);
+    await this.#exclusive(async () => {
+      await this.#syncRegistry();
+      if (!this.#ctx.registry.device(deviceId)) throw unknownDevice(deviceId);
+      await this.#appendRegistry({ kind: 'rename', deviceId, name: clean });
+      if (deviceId === this.deviceId) {
+        await this.#store.write(async (tx) => {
+          const device = (await readMeta<DeviceMeta>(tx, META.device))!;
+          await writeMeta<DeviceMeta>(tx, META.device, { ...device, name: clean });
+        });
+      }
+    });
+  }
+
+  /**
+   * Removes a device for good: a signed revocation, then a new epoch key
+   * sealed only to the remaining devices (and the recovery code and
+   * password). The revoked device can read nothing written afterwards, and
+   * its later writes are refused everywhere.
+   */
+  async revokeDevice(deviceId: string): Promise<void> {
+    await this.#exclusive(async () => {
+      await this.#syncRegistry();
+      const target = this.#ctx.registry.device(deviceId);
+      if (!target) throw unknownDevice(deviceId);
+      if (target.revoked) throw new KithError(ErrorCode.BadInput, `device ${deviceId} is already revoked`);
+      if (deviceId === this.deviceId) throw new KithError(ErrorCode.BadInput, 'a device cannot revoke itself', { hint: 'revoke it from another device' });
+      // Everything the device pushed up to now stays valid; pull it first so it is not lost.
+      await pull(this.#ctx).catch((e: unknown) => {
+        if (!isIntegrityError(e)) throw e;
+      });
+      const lastSeq = (await this.#store.read((tx) => readMeta<Cursor>(tx, META.cursor(deviceId))))?.seq ?? 0;
+      await this.#rotateEpoch(() => ({ kind: 'revoke', deviceId, lastSeq, epoch: this.#ctx.registry.epoch + 1 }), (draft) => draft.filter(([id]) => id !== deviceId));
+    });
+  }
+
+  /** Issues a new recovery code; the old one stops working. Returns the new code. */
+  async rotateRecoveryCode(): Promise<string> {
+    return this.#exclusive(async () => {
+      await this.#syncRegistry();
+      const { code, secret } = generateRecoveryCode(this.#deps.random);
+      const fresh = recoveryKeys(secret);
+      await this.#rotateEpoch(
+        () => ({ kind: 'recovery', signPub: fresh.sign.pub, boxPub: fresh.box.pub, epoch: this.#ctx.registry.epoch + 1 }),
+        (draft) => draft.map(([id, pub]) => (id === 'recovery' ? [id, fresh.box.pub] : [id, pub])),
+      );
+      return code;
+    });
+  }
+
+  /** Sets or changes the vault password, a second way back in beside the recovery code. */
+  async setPassword(password: string): Promise<void> {
+    checkPassword(password);
+    await this.#exclusive(async () => {
+      await this.#syncRegistry();
+      const params = newArgon2Params(this.#deps.random);
+      const keys = await passwordKeys(password, params);
+      await this.#appendRegistry({ kind: 'password', signPub: keys.sign.pub, boxPub: keys.box.pub, params });
+      // Seal every epoch key this device holds, so a password restore can read the whole history.
+      for (const [epoch, key] of this.#ctx.epochKeys) {
+        await this.#remote.put(
+          remoteKeys.sealedKey(epoch, 'password'),
+          await sealEpochKey({ vaultId: this.vaultId, epoch, recipientId: 'password', recipientBoxPub: keys.box.pub, epochKey: key, signerId: this.deviceId, signerSeed: this.#ctx.signSeed, random: this.#deps.random }),
+        );
+      }
+    });
+  }
+
+  /** Removes the vault password (the recovery code keeps working). */
+  async removePassword(): Promise<void> {
+    await this.#exclusive(async () => {
+      await this.#syncRegistry();
+      if (!this.#ctx.registry.passwordParams()) throw new KithError(ErrorCode.BadInput, 'this vault has no password set');
+      await this.#appendRegistry({ kind: 'password-remove' });
+      const sealed = await this.#remote.list('keys/');
+      for (const o of sealed) if (o.key.endsWith('/password')) await this.#remote.delete(o.key);
+    });
+  }
+
+  /**
+   * Invites a new device: shows a one-time code (valid for `timeoutMs`),
+   * waits for a device to join with it, lets the user compare the short
+   * authentication string, then signs the device in and seals the vault
+   * key to it.
+   */
+  async pair(o: PairOptions): Promise<{ deviceId: string; name: string; sas: string }> {
+    await this.#exclusive(() => this.#syncRegistry());
+    this.#ctx.registry.assertNotRevoked(this.deviceId);
+    const headerBytes = await this.#remote.get(remoteKeys.vault);
+    if (!headerBytes) throw new KithError(ErrorCode.RemoteEmpty, `the vault header is missing from ${this.#remote.url}`);
+    return invitePairing(this.#remote, { vaultId: this.vaultId, inviter: this.deviceId, headerHash: bytesToHex(await sha256(headerBytes)) }, this.#deps, o, async (joiner) => {
+      await this.#exclusive(async () => {
+        await this.#appendRegistry({ kind: 'add', deviceId: joiner.deviceId, name: joiner.name, signPub: joiner.signPub, boxPub: joiner.boxPub });
+        await sealCurrentEpochTo(this.#ctx, joiner.deviceId, joiner.boxPub);
+      });
+    });
+  }
+
+  async #syncRegistry(): Promise<void> {
+    if ((await this.#ctx.registry.sync(this.#remote)) > 0) await this.#ctx.saveRegistry();
+    this.#ctx.registry.assertNotRevoked(this.deviceId);
+  }
+
+  async #appendRegistry(change: RegistryChange): Promise<void> {
+    await this.#ctx.registry.append(this.#remote, change, this.deviceId, this.#ctx.signSeed, this.#deps.now());
+    await this.#ctx.saveRegistry();
+  }
+
+  /**
+   * Starts a new epoch: its key is sealed to the recipients that remain
+   * (before the registry entry announces it, so nobody looks for a key that
+   * is not there yet), linked to the previous epoch, then announced, then
+   * this device's head is rewritten to name the new registry position.
+   */
+  async #rotateEpoch(change: () => RegistryChange, recipients: (current: [string, Uint8Array][]) => [string, Uint8Array][]): Promise<void> {
+    const previous = await loadEpochKey(this.#ctx, this.#ctx.registry.epoch);
+    const epoch = this.#ctx.registry.epoch + 1;
+    const key = newEpochKey(this.#deps.random);
+    await publishEpoch(this.#ctx, epoch, key, previous, recipients(this.#ctx.registry.recipients()));
+    await this.#appendRegistry(change());
+    await this.#ctx.rememberEpochKey(epoch, key);
+    await push(this.#ctx);
   }
 
   /** Stops auto-sync and closes the store and the remote. */
@@ -493,7 +657,6 @@ export class Vault {
   async #pullOnce(signal?: AbortSignal): Promise<number> {
     const wasCaughtUp = (await this.#store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     const outcome = await pull(this.#ctx, signal);
-    await this.#store.write((tx) => writeMeta(tx, META.registry, this.#ctx.registry.toJSON()));
     if (outcome.collections.size > 0) this.#emit('change', { collections: [...outcome.collections], source: 'remote' });
     if (!wasCaughtUp && outcome.complete) {
       await this.#store.write(async (tx) => {
@@ -567,25 +730,6 @@ function notFound(collection: string, id: string): KithError {
   return new KithError(ErrorCode.NotFound, `no record ${JSON.stringify(id)} in ${collection}`);
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
 
-async function refuseExistingVault(store: Store): Promise<void> {
-  await store.read(refuseExistingVaultTx);
-}
 
-async function refuseExistingVaultTx(tx: StoreTx): Promise<void> {
-  if (await readMeta(tx, META.vault)) {
-    throw new KithError(ErrorCode.VaultExists, 'this home already holds a vault', { hint: 'use another --home for another device' });
-  }
-}
 
-/** The unverified signer id of a sealed key (to know which registry entry to fetch). */
-function peekSealedSigner(bytes: Uint8Array): string | undefined {
-  // Layout (docs/FORMAT.md): preamble 6, epoch 4, recipientId u8 len + ASCII, signerId 8.
-  const at = 6 + 4;
-  const len = bytes[at];
-  if (len === undefined || at + 1 + len + 8 > bytes.length) return undefined;
-  return hex.encode(bytes.subarray(at + 1 + len, at + 1 + len + 8));
-}

@@ -7,3 +7,4 @@ export * from './primitives.js';
 export * from './compress.js';
 export * from './keys.js';
 export * from './recovery.js';
+export * from './password.js';

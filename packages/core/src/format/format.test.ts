@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { seededRandom } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { bytesToHex, generateDeviceKeys, hexToBytes, newEpochKey, recoveryKeys } from '../crypto/index.js';
-import { decodeDeviceEntry, decodeHead, decodeSegment, decodeVaultHeader, encodeHead, encodeSegment, openEpochKey, remoteKeys } from './index.js';
+import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, encodeHead, encodeRegistryEntry, encodeSegment, openEpochKey, remoteKeys } from './index.js';
 import { buildVectors, VECTOR_INPUTS } from './vectors.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
@@ -30,9 +30,10 @@ test('test vectors: the committed bytes decode back to the inputs', async () => 
   const recovery = recoveryKeys(hexToBytes(V.recoverySecret));
   const signers = (id: string): Uint8Array | undefined =>
     id === 'recovery' ? recovery.sign.pub : id === V.deviceId ? hexToBytes(out.deviceSignPub) : undefined;
-  const entry = await decodeDeviceEntry(hexToBytes(out.deviceEntry), { vaultId: V.vaultId, deviceId: V.deviceId }, signers);
-  assert.equal(entry.name, V.deviceName);
-  assert.equal(entry.addedBy, 'recovery');
+  const { entry, hash } = await decodeRegistryEntry(hexToBytes(out.registryEntry), { vaultId: V.vaultId, seq: 1, prevHash: new Uint8Array(32) }, signers);
+  assert.deepEqual(entry.change, { kind: 'add', deviceId: V.deviceId, name: V.deviceName, signPub: hexToBytes(out.deviceSignPub), boxPub: hexToBytes(out.deviceBoxPub) });
+  assert.equal(entry.signer, 'recovery');
+  assert.equal(bytesToHex(hash), out.registryEntryHash);
   const { epochKey } = await openEpochKey(hexToBytes(out.sealedKey), {
     vaultId: V.vaultId,
     epoch: V.epoch,
@@ -54,6 +55,8 @@ test('test vectors: the committed bytes decode back to the inputs', async () => 
   const head = await decodeHead(hexToBytes(out.head), { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) });
   assert.equal(head.seq, 1);
   assert.equal(bytesToHex(head.hash), out.segmentHash);
+  assert.equal(head.registrySeq, 1);
+  assert.equal(bytesToHex(head.registryHash), out.registryEntryHash);
 });
 
 // ---- segments under attack
@@ -121,18 +124,39 @@ test('a future format version is refused as unsupported, not as corrupt', async 
 });
 
 test('head: round trip; a head of another device or signer is refused', async () => {
-  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), signSeed: device.sign.seed });
-  assert.deepEqual(await decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), { seq: 42, hash: new Uint8Array(32).fill(1) });
+  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), registrySeq: 3, registryHash: new Uint8Array(32).fill(2), signSeed: device.sign.seed });
+  assert.deepEqual(await decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), {
+    seq: 42,
+    hash: new Uint8Array(32).fill(1),
+    registrySeq: 3,
+    registryHash: new Uint8Array(32).fill(2),
+  });
   await assert.rejects(decodeHead(h, { vaultId, deviceId: '00'.repeat(8), signPub: device.sign.pub }), is(ErrorCode.IntegrityCorrupt));
   await assert.rejects(decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: generateDeviceKeys(random).sign.pub }), is(ErrorCode.IntegrityCorrupt));
 });
 
-test('device entry signed by an unknown signer is reported as such', async () => {
+test('registry entries: unknown signer, wrong place in the chain, every change kind round-trips', async () => {
   const out = committed.outputs;
-  await assert.rejects(
-    decodeDeviceEntry(hexToBytes(out.deviceEntry), { vaultId: V.vaultId, deviceId: V.deviceId }, () => undefined),
-    is(ErrorCode.IntegrityUnknownSigner),
-  );
+  const bytes = hexToBytes(out.registryEntry);
+  const expect = { vaultId: V.vaultId, seq: 1, prevHash: new Uint8Array(32) };
+  await assert.rejects(decodeRegistryEntry(bytes, expect, () => undefined), is(ErrorCode.IntegrityUnknownSigner));
+  await assert.rejects(decodeRegistryEntry(bytes, { ...expect, seq: 2 }, () => device.sign.pub), is(ErrorCode.IntegrityChain));
+  await assert.rejects(decodeRegistryEntry(bytes, { ...expect, prevHash: new Uint8Array(32).fill(1) }, () => device.sign.pub), is(ErrorCode.IntegrityChain));
+  await assert.rejects(decodeRegistryEntry(bytes, expect, () => device.sign.pub), is(ErrorCode.IntegrityCorrupt));
+  const changes = [
+    { kind: 'revoke', deviceId: 'ab'.repeat(8), lastSeq: 7, epoch: 1 },
+    { kind: 'rename', deviceId: 'ab'.repeat(8), name: 'phone ✓' },
+    { kind: 'recovery', signPub: new Uint8Array(32).fill(3), boxPub: new Uint8Array(32).fill(4), epoch: 2 },
+    { kind: 'password', signPub: new Uint8Array(32).fill(5), boxPub: new Uint8Array(32).fill(6), params: { memoryKiB: 65536, iterations: 3, parallelism: 1, salt: new Uint8Array(16).fill(7) } },
+    { kind: 'password-remove' },
+  ] as const;
+  for (const change of changes) {
+    const e = { seq: 5, prevHash: new Uint8Array(32).fill(8), at: 1234, signer: device.deviceId, change };
+    const enc = await encodeRegistryEntry(vaultId, e, device.sign.seed);
+    const dec = await decodeRegistryEntry(enc.bytes, { vaultId, seq: 5, prevHash: e.prevHash }, (id) => (id === device.deviceId ? device.sign.pub : undefined));
+    assert.deepEqual(dec.entry, e);
+    assert.deepEqual(dec.hash, enc.hash);
+  }
 });
 
 test('remote keys sort numerically in byte order', () => {

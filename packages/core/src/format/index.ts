@@ -5,7 +5,7 @@
 export { FORMAT_VERSION, SUITE, ObjectType } from './framing.js';
 export * from './remote-keys.js';
 export * from './vault-header.js';
-export * from './device-entry.js';
+export * from './registry-entry.js';
 export * from './sealed-key.js';
 export * from './segment.js';
 export * from './head.js';

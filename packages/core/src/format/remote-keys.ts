@@ -8,11 +8,12 @@ const pad = (n: number, width: number): string => String(n).padStart(width, '0')
 
 export const remoteKeys = {
   vault: 'vault',
-  device: (deviceId: string): string => `devices/${deviceId}`,
-  devicesPrefix: 'devices/',
+  registryEntry: (seq: number): string => `registry/${pad(seq, 12)}`,
+  registryPrefix: 'registry/',
   sealedKey: (epoch: number, recipientId: string): string => `keys/${pad(epoch, 10)}/${recipientId}`,
   segment: (deviceId: string, seq: number): string => `segments/${deviceId}/${pad(seq, 12)}`,
   segmentPrefix: (deviceId: string): string => `segments/${deviceId}/`,
   head: (deviceId: string): string => `heads/${deviceId}`,
   headsPrefix: 'heads/',
+  pairing: (pairingId: string, message: 'offer' | 'join' | 'done'): string => `pairing/${pairingId}/${message}`,
 } as const;

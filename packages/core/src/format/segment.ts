@@ -114,3 +114,10 @@ export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Pr
   const payload = await decompress(plain.subarray(4, 4 + packedLen), Math.min(a.maxPayloadBytes, MAX_SEGMENT_PAYLOAD));
   return { payload, prevHash, hash: await sha256(bytes), epoch };
 }
+
+/** The epoch a segment says it is encrypted under (unverified; to fetch its key before decoding). */
+export function peekSegmentEpoch(bytes: Uint8Array): number | undefined {
+  // preamble 6, suite 1, flags 1, epoch u32
+  if (bytes.length < 12) return undefined;
+  return new DataView(bytes.buffer, bytes.byteOffset + 8, 4).getUint32(0);
+}

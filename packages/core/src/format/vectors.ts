@@ -6,7 +6,7 @@
  */
 import { bytesToHex, recoveryKeys, formatRecoveryCode, signingKeyFromSeed, boxKeyFromSecret, compress, padme } from '../crypto/index.js';
 import { encodePayload } from '../ops.js';
-import { encodeDeviceEntry } from './device-entry.js';
+import { encodeRegistryEntry } from './registry-entry.js';
 import { encodeHead } from './head.js';
 import { sealEpochKey } from './sealed-key.js';
 import { encodeSegment } from './segment.js';
@@ -47,7 +47,8 @@ export interface Vectors {
   readonly deviceSignPub: string;
   readonly deviceBoxPub: string;
   readonly vaultHeader: string;
-  readonly deviceEntry: string;
+  readonly registryEntry: string;
+  readonly registryEntryHash: string;
   readonly sealedKey: string;
   readonly segmentPayload: string;
   readonly segmentCompressed: string;
@@ -67,8 +68,9 @@ export async function buildVectors(): Promise<Vectors> {
     { vaultId: v.vaultId, createdAt: v.createdAt, founder: v.deviceId, recoverySignPub: recovery.sign.pub, recoveryBoxPub: recovery.box.pub },
     recovery.sign.seed,
   );
-  const deviceEntry = await encodeDeviceEntry(
-    { vaultId: v.vaultId, deviceId: v.deviceId, name: v.deviceName, signPub: sign.pub, boxPub: box.pub, addedAt: v.createdAt, addedBy: 'recovery' },
+  const registryEntry = await encodeRegistryEntry(
+    v.vaultId,
+    { seq: 1, prevHash: new Uint8Array(32), at: v.createdAt, signer: 'recovery', change: { kind: 'add', deviceId: v.deviceId, name: v.deviceName, signPub: sign.pub, boxPub: box.pub } },
     recovery.sign.seed,
   );
   const sealedKey = await sealEpochKey({
@@ -94,7 +96,15 @@ export async function buildVectors(): Promise<Vectors> {
     signSeed: sign.seed,
     random: scripted(hex(v.segmentSalt), hex(v.segmentNonce)),
   });
-  const head = await encodeHead({ vaultId: v.vaultId, deviceId: v.deviceId, seq: v.segmentSeq, hash: segment.hash, signSeed: sign.seed });
+  const head = await encodeHead({
+    vaultId: v.vaultId,
+    deviceId: v.deviceId,
+    seq: v.segmentSeq,
+    hash: segment.hash,
+    registrySeq: 1,
+    registryHash: registryEntry.hash,
+    signSeed: sign.seed,
+  });
   return {
     recoveryCode: formatRecoveryCode(hex(v.recoverySecret)),
     recoverySignPub: bytesToHex(recovery.sign.pub),
@@ -102,7 +112,8 @@ export async function buildVectors(): Promise<Vectors> {
     deviceSignPub: bytesToHex(sign.pub),
     deviceBoxPub: bytesToHex(box.pub),
     vaultHeader: bytesToHex(vaultHeader),
-    deviceEntry: bytesToHex(deviceEntry),
+    registryEntry: bytesToHex(registryEntry.bytes),
+    registryEntryHash: bytesToHex(registryEntry.hash),
     sealedKey: bytesToHex(sealedKey),
     segmentPayload: new TextDecoder().decode(payload),
     segmentCompressed: bytesToHex(compressed),

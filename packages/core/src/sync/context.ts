@@ -15,10 +15,14 @@ export interface EngineContext {
   readonly vaultId: string;
   readonly deviceId: string;
   readonly signSeed: Uint8Array;
-  /** The epoch new segments are written under. */
-  readonly epoch: number;
+  readonly boxSecret: Uint8Array;
+  /** Epoch keys this device holds (new segments use `registry.epoch`). */
   readonly epochKeys: ReadonlyMap<number, Uint8Array>;
   readonly registry: DeviceRegistry;
+  /** Keeps a newly obtained epoch key, in memory and in the store. */
+  rememberEpochKey(epoch: number, key: Uint8Array): Promise<void>;
+  /** Saves the registry's verified state to the store. */
+  saveRegistry(): Promise<void>;
   progress(p: SyncProgress): void;
 }
 

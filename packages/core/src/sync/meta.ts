@@ -42,14 +42,6 @@ export interface DeviceMeta {
   boxSecret: string;
 }
 
-/** A verified registry entry, cached locally. */
-export interface RegistryEntry {
-  name: string;
-  signPub: string;
-  boxPub: string;
-  addedAt: number;
-  addedBy: string;
-}
 
 export interface PushMeta {
   /** Last segment this device finished uploading (0: none). */
@@ -58,6 +50,8 @@ export interface PushMeta {
   hash: string;
   /** The head object still names an older segment. */
   headDirty: boolean;
+  /** The registry seq the head on the remote names. */
+  registrySeq?: number;
 }
 
 /** A segment built and recorded locally before upload, so a retry re-sends the same bytes. */

@@ -10,13 +10,14 @@
  */
 import { hex } from '@scure/base';
 import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
-import { decodeHead, decodeSegment, remoteKeys } from '../format/index.js';
+import { decodeHead, decodeSegment, peekSegmentEpoch, remoteKeys } from '../format/index.js';
 import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../hlc.js';
 import { decodePayload, type Op } from '../ops.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
+import { loadEpochKey } from './epochs.js';
 import { MAX_SEGMENT_PAYLOAD } from '../format/index.js';
 
 export interface PullOutcome {
@@ -83,37 +84,45 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
   return outcome;
 }
 
-/** Verifies a device's head; returns what moved, or undefined if only the etag changed. */
+/** Verifies a device's head; returns what moved, or undefined if nothing is to be fetched. */
 async function readHead(ctx: EngineContext, device: string, info: RemoteObjectInfo, cursor: Cursor, signal?: AbortSignal): Promise<Moved | undefined> {
-  if (!(await ctx.registry.ensure(ctx.remote, device))) {
+  if (!ctx.registry.device(device) && (await ctx.registry.sync(ctx.remote, undefined, signal)) > 0) await ctx.saveRegistry();
+  const signPub = ctx.registry.deviceSignPub(device);
+  if (!signPub) {
     throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${device} wrote to the vault but is not in its device registry`, {
       hint: 'the remote holds objects from a device this vault never added; they are ignored',
     });
   }
   const bytes = await ctx.remote.get(info.key, signal ? { signal } : {});
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
-  const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub: ctx.registry.signPubOf(device)! });
+  const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
+  // The head names the registry its writer had seen: we must have at least that much.
+  if ((await ctx.registry.sync(ctx.remote, { seq: head.registrySeq, hash: head.registryHash }, signal)) > 0) await ctx.saveRegistry();
+  ctx.registry.assertNotRevoked(ctx.deviceId);
   const headHash = hex.encode(head.hash);
   if (head.seq < cursor.seq) {
     throw new KithError(ErrorCode.IntegrityRollback, `device ${device}'s head went back from segment ${cursor.seq} to ${head.seq}`, {
       hint: 'the remote replayed an older head; restore the newer one (nothing was applied)',
     });
   }
-  if (head.seq === cursor.seq) {
-    if (headHash !== cursor.hash) {
-      throw new KithError(ErrorCode.IntegrityChain, `device ${device}'s head names a different segment ${head.seq} than the one already applied`, {
-        hint: 'the remote holds a forked history for this device',
-      });
-    }
+  // A revoked device's segments after its revocation point are refused, silently and identically everywhere.
+  const revoked = ctx.registry.device(device)?.revoked;
+  const lastSeq = revoked ? Math.min(head.seq, revoked.lastSeq) : head.seq;
+  if (head.seq === cursor.seq && head.seq > 0 && headHash !== cursor.hash) {
+    throw new KithError(ErrorCode.IntegrityChain, `device ${device}'s head names a different segment ${head.seq} than the one already applied`, {
+      hint: 'the remote holds a forked history for this device',
+    });
+  }
+  if (lastSeq <= cursor.seq) {
     await ctx.store.write((tx) => writeMeta<Cursor>(tx, META.cursor(device), { ...cursor, etag: info.etag }));
     return undefined;
   }
-  return { device, info, cursor, headSeq: head.seq, headHash };
+  return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '' };
 }
 
 /** Fetches, verifies and applies a device's new segments in order. */
 async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, done: number, total: number, signal?: AbortSignal): Promise<number> {
-  const signPub = ctx.registry.signPubOf(m.device)!;
+  const signPub = ctx.registry.deviceSignPub(m.device)!;
   let prevHash = m.cursor.hash;
   let lastLocal = m.cursor.stamp === '' ? undefined : stampLocal(m.cursor.stamp);
   for (let from = m.cursor.seq + 1; from <= m.headSeq; from += PULL_CONCURRENCY) {
@@ -128,6 +137,8 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
           hint: 'its head names a later segment; the remote lost or withholds this one (nothing after it was applied)',
         });
       }
+      const epoch = peekSegmentEpoch(bytes);
+      if (epoch !== undefined && epoch <= ctx.registry.epoch && !ctx.epochKeys.has(epoch)) await loadEpochKey(ctx, epoch);
       const seg = await decodeSegment(bytes, {
         vaultId: ctx.vaultId,
         deviceId: m.device,
@@ -143,7 +154,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
         });
       }
       const hash = hex.encode(seg.hash);
-      if (seq === m.headSeq && hash !== m.headHash) {
+      if (seq === m.headSeq && m.headHash !== '' && hash !== m.headHash) {
         throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} is not the one its head names`, {
           hint: 'the remote replaced the newest segment (nothing from it was applied)',
         });

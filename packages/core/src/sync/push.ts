@@ -12,6 +12,7 @@ import { encodePayload, type Op } from '../ops.js';
 import type { OutboxEntry } from '../store.js';
 import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from './context.js';
 import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from './meta.js';
+import { loadEpochKey } from './epochs.js';
 
 /** Pushes every pending local write; returns the number of ops sent. */
 export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
@@ -34,12 +35,22 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
     ctx.progress({ phase: 'push', done: ++done, total: Math.max(total, done) });
   }
   const state = (await ctx.store.read((tx) => readMeta<PushMeta>(tx, META.push))) ?? emptyPush;
-  if (state.headDirty) {
-    const head = await encodeHead({ vaultId: ctx.vaultId, deviceId: ctx.deviceId, seq: state.seq, hash: hex.decode(state.hash), signSeed: ctx.signSeed });
+  // The head also carries the registry position, so readers insist on at least that much registry.
+  if (state.headDirty || (state.registrySeq ?? 0) < ctx.registry.seq) {
+    const registrySeq = ctx.registry.seq;
+    const head = await encodeHead({
+      vaultId: ctx.vaultId,
+      deviceId: ctx.deviceId,
+      seq: state.seq,
+      hash: state.seq === 0 ? new Uint8Array(32) : hex.decode(state.hash),
+      registrySeq,
+      registryHash: ctx.registry.hash,
+      signSeed: ctx.signSeed,
+    });
     await ctx.remote.put(remoteKeys.head(ctx.deviceId), head, signal ? { signal } : {});
     await ctx.store.write(async (tx) => {
       const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
-      if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false });
+      if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false, registrySeq });
       const status = await readMeta<StatusMeta>(tx, META.status);
       await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
     });
@@ -56,16 +67,21 @@ async function preparedSegment(ctx: EngineContext): Promise<PendingSegment | und
     state: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush,
   }));
   if (entries.length === 0) return undefined;
+  // Learn of revocations and new epochs before encrypting anything new.
+  if ((await ctx.registry.sync(ctx.remote)) > 0) await ctx.saveRegistry();
+  ctx.registry.assertNotRevoked(ctx.deviceId);
+  const epoch = ctx.registry.epoch;
+  const epochKey = await loadEpochKey(ctx, epoch);
   const batch = takeBatch(entries);
   const seq = state.seq + 1;
   const { bytes, hash } = await encodeSegment({
     vaultId: ctx.vaultId,
     deviceId: ctx.deviceId,
-    epoch: ctx.epoch,
+    epoch,
     seq,
     prevHash: state.seq === 0 ? new Uint8Array(32) : hex.decode(state.hash),
     payload: encodePayload(batch.map((e) => e.op as unknown as Op)),
-    epochKey: ctx.epochKeys.get(ctx.epoch)!,
+    epochKey,
     signSeed: ctx.signSeed,
     random: ctx.deps.random,
   });

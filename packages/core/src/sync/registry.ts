@@ -1,88 +1,249 @@
 /**
  * @module sync/registry
- * The device registry: which signing keys may write to this vault. Every
- * entry is signed by the recovery key or by a device already in the
- * registry; entries are verified on first sight and cached locally, so a
- * remote cannot later swap a device's keys.
+ * The device registry: a signed hash chain of entries under `registry/`
+ * that says which keys may write to the vault and which epoch is current.
+ * It is anchored in the vault header's recovery key; every entry must be
+ * signed by a signer the chain admits at that point. Verified state is kept
+ * in the store, so the remote can add entries but never take one back.
  */
+import { bytesToHex, hexToBytes, toBase64url, fromBase64url } from '../crypto/index.js';
 import { ErrorCode, KithError } from '../errors.js';
-import { decodeDeviceEntry, remoteKeys } from '../format/index.js';
+import { decodeRegistryEntry, encodeRegistryEntry, remoteKeys, type PasswordParams, type RegistryChange, type RegistryEntry } from '../format/index.js';
 import type { Remote } from '../remote.js';
-import { b64, unb64, type RegistryEntry } from './meta.js';
+
+/** What the registry says about one device (JSON-safe, kept in the store). */
+export interface DeviceRecord {
+  name: string;
+  signPub: string;
+  boxPub: string;
+  addedAt: number;
+  addedBy: string;
+  revoked?: { lastSeq: number; at: number; by: string };
+}
+
+/** The verified registry (JSON-safe, kept in the store). */
+export interface RegistryState {
+  /** Seq of the last verified entry (0: none yet). */
+  seq: number;
+  /** Hash (hex) of every verified entry, in order: hashes[seq - 1]. */
+  hashes: string[];
+  /** The epoch new data is written under. */
+  epoch: number;
+  recovery: { signPub: string; boxPub: string };
+  password?: { signPub: string; boxPub: string; memoryKiB: number; iterations: number; parallelism: number; salt: string };
+  devices: Record<string, DeviceRecord>;
+}
+
+export function initialRegistry(recoverySignPub: Uint8Array, recoveryBoxPub: Uint8Array): RegistryState {
+  return { seq: 0, hashes: [], epoch: 0, recovery: { signPub: toBase64url(recoverySignPub), boxPub: toBase64url(recoveryBoxPub) }, devices: {} };
+}
+
+const ZERO_HASH = new Uint8Array(32);
+const APPEND_ATTEMPTS = 5;
 
 export class DeviceRegistry {
-  readonly #entries: Map<string, RegistryEntry>;
+  #s: RegistryState;
   readonly #vaultId: string;
-  readonly #recoverySignPub: Uint8Array;
 
-  constructor(vaultId: string, recoverySignPub: Uint8Array, entries: Record<string, RegistryEntry> = {}) {
+  constructor(vaultId: string, state: RegistryState) {
     this.#vaultId = vaultId;
-    this.#recoverySignPub = recoverySignPub;
-    this.#entries = new Map(Object.entries(entries));
+    this.#s = structuredClone(state);
   }
 
-  get(deviceId: string): RegistryEntry | undefined {
-    return this.#entries.get(deviceId);
+  get state(): RegistryState {
+    return structuredClone(this.#s);
+  }
+  get seq(): number {
+    return this.#s.seq;
+  }
+  get hash(): Uint8Array {
+    return this.#s.seq === 0 ? ZERO_HASH : hexToBytes(this.#s.hashes[this.#s.seq - 1]!);
+  }
+  get epoch(): number {
+    return this.#s.epoch;
   }
 
-  has(deviceId: string): boolean {
-    return this.#entries.has(deviceId);
+  device(deviceId: string): DeviceRecord | undefined {
+    return this.#s.devices[deviceId];
   }
 
-  /** Verified entries, for saving to the store. */
-  toJSON(): Record<string, RegistryEntry> {
-    return Object.fromEntries(this.#entries);
+  /** Every device ever added, revoked ones included. */
+  devices(): [string, DeviceRecord][] {
+    return Object.entries(this.#s.devices);
   }
 
-  add(deviceId: string, entry: RegistryEntry): void {
-    this.#entries.set(deviceId, entry);
+  /** Box public keys of everyone who must receive a new epoch key. */
+  recipients(): [string, Uint8Array][] {
+    const out: [string, Uint8Array][] = Object.entries(this.#s.devices)
+      .filter(([, d]) => !d.revoked)
+      .map(([id, d]) => [id, fromBase64url(d.boxPub)]);
+    out.push(['recovery', fromBase64url(this.#s.recovery.boxPub)]);
+    if (this.#s.password) out.push(['password', fromBase64url(this.#s.password.boxPub)]);
+    return out;
   }
 
-  /** Signing public key of a signer id ('recovery' or a registered device). */
-  signPubOf = (signerId: string): Uint8Array | undefined => {
-    if (signerId === 'recovery') return this.#recoverySignPub;
-    const e = this.#entries.get(signerId);
-    return e ? unb64(e.signPub) : undefined;
+  passwordParams(): (PasswordParams & { signPub: Uint8Array }) | undefined {
+    const p = this.#s.password;
+    return p && { memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism, salt: fromBase64url(p.salt), signPub: fromBase64url(p.signPub) };
+  }
+
+  recoverySignPub(): Uint8Array {
+    return fromBase64url(this.#s.recovery.signPub);
+  }
+
+  /** Signing key of a signer the registry currently admits (not revoked). */
+  signPubOf = (signer: string): Uint8Array | undefined => {
+    if (signer === 'recovery') return fromBase64url(this.#s.recovery.signPub);
+    if (signer === 'password') return this.#s.password && fromBase64url(this.#s.password.signPub);
+    const d = this.#s.devices[signer];
+    return d && !d.revoked ? fromBase64url(d.signPub) : undefined;
   };
 
+  /** Signing key of any device ever added (for checking its segments up to its revocation). */
+  deviceSignPub(deviceId: string): Uint8Array | undefined {
+    const d = this.#s.devices[deviceId];
+    return d && fromBase64url(d.signPub);
+  }
+
+  /** Throws KITH_REVOKED if `deviceId` has been revoked. */
+  assertNotRevoked(deviceId: string): void {
+    const d = this.#s.devices[deviceId];
+    if (d?.revoked) {
+      throw new KithError(ErrorCode.Revoked, `this device was removed from the vault (by ${d.revoked.by === 'recovery' ? 'the recovery code' : `device ${d.revoked.by}`})`, {
+        hint: 'it can no longer read new data; join again with `kith pair` from another device or `kith restore` in a new home',
+      });
+    }
+  }
+
   /**
-   * Makes sure `deviceId` is registered, fetching and verifying its entry
-   * (and, recursively, its adder's) from the remote. Returns false if the
-   * remote holds no entry for it. Throws KITH_INTEGRITY_* for a bad entry.
+   * Fetches and verifies entries after the ones already known. Returns how
+   * many were applied. `atLeast`, when given, is a registry position some
+   * signed head names: the chain must reach it, with the same hash.
    */
-  async ensure(remote: Remote, deviceId: string, depth = 0): Promise<boolean> {
-    if (this.#entries.has(deviceId)) return true;
-    if (depth > 64) throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${deviceId}: registry chain too deep`);
-    const bytes = await remote.get(remoteKeys.device(deviceId));
-    if (!bytes) return false;
-    const entry = await decodeDeviceEntry(bytes, { vaultId: this.#vaultId, deviceId }, (signer) => this.signPubOf(signer)).catch(
-      async (e: unknown) => {
-        // The adder may be a device we have not met yet: fetch it, then retry once.
-        if (KithError.is(e, ErrorCode.IntegrityUnknownSigner)) {
-          const adder = await peekAdder(bytes);
-          if (adder && adder !== deviceId && (await this.ensure(remote, adder, depth + 1))) {
-            return decodeDeviceEntry(bytes, { vaultId: this.#vaultId, deviceId }, (signer) => this.signPubOf(signer));
-          }
-        }
-        throw e;
-      },
-    );
-    this.#entries.set(deviceId, {
-      name: entry.name,
-      signPub: b64(entry.signPub),
-      boxPub: b64(entry.boxPub),
-      addedAt: entry.addedAt,
-      addedBy: entry.addedBy,
-    });
-    return true;
+  async sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array }, signal?: AbortSignal): Promise<number> {
+    if (atLeast && atLeast.seq <= this.#s.seq && !this.#matches(atLeast)) throw forked(atLeast.seq);
+    if (atLeast && atLeast.seq <= this.#s.seq) return 0;
+    const opts = signal ? { signal } : {};
+    const listed = await remote.list(remoteKeys.registryPrefix, { ...opts, after: remoteKeys.registryEntry(this.#s.seq) });
+    let applied = 0;
+    for (const info of listed) {
+      const seq = this.#s.seq + 1;
+      if (info.key !== remoteKeys.registryEntry(seq)) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} is missing from the remote`);
+      const bytes = await remote.get(info.key, opts);
+      if (!bytes) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} vanished from the remote`);
+      const { entry, hash } = await decodeRegistryEntry(bytes, { vaultId: this.#vaultId, seq, prevHash: this.hash }, this.signPubOf);
+      this.#apply(entry, hash);
+      applied++;
+    }
+    if (atLeast && (this.#s.seq < atLeast.seq || !this.#matches(atLeast))) {
+      if (this.#s.seq < atLeast.seq) {
+        throw new KithError(ErrorCode.IntegrityChain, `the remote's device registry ends at entry ${this.#s.seq}, but a device has seen entry ${atLeast.seq}`, {
+          hint: 'registry entries were removed from the remote; restore them',
+        });
+      }
+      throw forked(atLeast.seq);
+    }
+    return applied;
+  }
+
+  /**
+   * Appends a change signed by `signer`, retrying at the next seq if another
+   * device took this one first. Returns the entry written.
+   */
+  async append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number): Promise<RegistryEntry> {
+    for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
+      await this.sync(remote);
+      const entry: RegistryEntry = { seq: this.#s.seq + 1, prevHash: this.hash, at, signer, change };
+      this.#check(entry); // refuse locally what every reader would refuse
+      const { bytes, hash } = await encodeRegistryEntry(this.#vaultId, entry, signerSeed);
+      const key = remoteKeys.registryEntry(entry.seq);
+      await remote.put(key, bytes, { ifAbsent: true });
+      const stored = await remote.get(key);
+      if (stored && bytesToHex(stored) === bytesToHex(bytes)) {
+        this.#apply(entry, hash);
+        return entry;
+      }
+    }
+    throw new KithError(ErrorCode.RemoteUnavailable, 'could not append to the device registry: other devices kept writing at the same moment', { hint: 'try again' });
+  }
+
+  #matches(pos: { seq: number; hash: Uint8Array }): boolean {
+    return pos.seq === 0 || pos.seq > this.#s.seq || this.#s.hashes[pos.seq - 1] === bytesToHex(pos.hash);
+  }
+
+  /** The rules every entry must follow beyond its signature. */
+  #check(e: RegistryEntry): void {
+    const c = e.change;
+    const what = `registry entry ${e.seq}`;
+    if (!this.signPubOf(e.signer)) throw new KithError(ErrorCode.IntegrityUnknownSigner, `${what} is signed by ${e.signer}, which the registry does not admit`);
+    switch (c.kind) {
+      case 'add':
+        if (this.#s.devices[c.deviceId]) throw corruptRegistry(what, `device ${c.deviceId} is already registered`);
+        break;
+      case 'revoke':
+        if (!this.#s.devices[c.deviceId]) throw corruptRegistry(what, `it revokes unknown device ${c.deviceId}`);
+        if (this.#s.devices[c.deviceId]!.revoked) throw corruptRegistry(what, `device ${c.deviceId} is already revoked`);
+        if (c.epoch !== this.#s.epoch + 1) throw corruptRegistry(what, `it starts epoch ${c.epoch} after epoch ${this.#s.epoch}`);
+        break;
+      case 'rename':
+        if (!this.#s.devices[c.deviceId]) throw corruptRegistry(what, `it renames unknown device ${c.deviceId}`);
+        break;
+      case 'recovery':
+        if (c.epoch !== this.#s.epoch + 1) throw corruptRegistry(what, `it starts epoch ${c.epoch} after epoch ${this.#s.epoch}`);
+        break;
+      case 'password':
+      case 'password-remove':
+        break;
+    }
+  }
+
+  #apply(e: RegistryEntry, hash: Uint8Array): void {
+    this.#check(e);
+    const c = e.change;
+    const s = this.#s;
+    switch (c.kind) {
+      case 'add':
+        s.devices[c.deviceId] = { name: c.name, signPub: toBase64url(c.signPub), boxPub: toBase64url(c.boxPub), addedAt: e.at, addedBy: e.signer };
+        break;
+      case 'revoke':
+        s.devices[c.deviceId]!.revoked = { lastSeq: c.lastSeq, at: e.at, by: e.signer };
+        s.epoch = c.epoch;
+        break;
+      case 'rename':
+        s.devices[c.deviceId]!.name = c.name;
+        break;
+      case 'recovery':
+        s.recovery = { signPub: toBase64url(c.signPub), boxPub: toBase64url(c.boxPub) };
+        s.epoch = c.epoch;
+        break;
+      case 'password':
+        s.password = {
+          signPub: toBase64url(c.signPub),
+          boxPub: toBase64url(c.boxPub),
+          memoryKiB: c.params.memoryKiB,
+          iterations: c.params.iterations,
+          parallelism: c.params.parallelism,
+          salt: toBase64url(c.params.salt),
+        };
+        break;
+      case 'password-remove':
+        delete s.password;
+        break;
+    }
+    s.seq = e.seq;
+    s.hashes.push(bytesToHex(hash));
   }
 }
 
-/** Reads the unverified `addedBy` of a device entry (only to know whom to fetch next). */
-async function peekAdder(bytes: Uint8Array): Promise<string | undefined> {
-  // Layout (docs/FORMAT.md): preamble 6, deviceId 8, signPub 32, boxPub 32, addedAt 8, addedBy u8 len + ASCII.
-  const at = 6 + 8 + 32 + 32 + 8;
-  const len = bytes[at];
-  if (len === undefined || at + 1 + len > bytes.length) return undefined;
-  return new TextDecoder().decode(bytes.subarray(at + 1, at + 1 + len));
+/** A registry entry that is well signed but breaks the registry's rules. */
+function corruptRegistry(what: string, why: string): KithError {
+  return new KithError(ErrorCode.IntegrityCorrupt, `${what} is invalid: ${why}`, {
+    hint: 'the device registry on the remote was tampered with; restore it from a backup',
+  });
+}
+
+function forked(seq: number): KithError {
+  return new KithError(ErrorCode.IntegrityChain, `the device registry forked at entry ${seq}: the remote holds a different entry than a device has seen`, {
+    hint: 'someone rewrote registry entries on the remote; restore the original ones',
+  });
 }

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { Vault } from '../vault.js';
 import { KithError, ErrorCode, isIntegrityError } from '../errors.js';
 import { encodePayload } from '../ops.js';
-import { generateDeviceKeys, newEpochKey, recoveryKeys } from '../crypto/index.js';
+import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256 } from '../crypto/index.js';
 import { seededRandom } from '../deps.js';
 import { stampTime } from '../hlc.js';
-import { encodeDeviceEntry, encodeHead, encodeSegment, remoteKeys } from '../format/index.js';
+import { encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
 import type { Doc } from '../vault-types.js';
@@ -155,6 +155,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         }
         const b = track(await joiner(a.code, 22));
         await b.vault.pull();
+        await b.vault.sync(); // b's first head names the registry it has seen (once per registry change)
         const before = { ...b.remote.stats };
         await b.vault.sync();
         const s = b.remote.stats;
@@ -268,20 +269,30 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
           random: rand,
         });
         await evil.put(remoteKeys.segment(stranger.deviceId, 1), seg.bytes);
-        await evil.put(remoteKeys.head(stranger.deviceId), await encodeHead({ vaultId: a.vault.vaultId, deviceId: stranger.deviceId, seq: 1, hash: seg.hash, signSeed: stranger.sign.seed }));
+        await evil.put(
+          remoteKeys.head(stranger.deviceId),
+          await encodeHead({ vaultId: a.vault.vaultId, deviceId: stranger.deviceId, seq: 1, hash: seg.hash, registrySeq: 0, registryHash: new Uint8Array(32), signSeed: stranger.sign.seed }),
+        );
         const c = track(await joiner(a.code, 54));
         await rejectsWith(c.vault.pull(), ErrorCode.IntegrityUnknownSigner);
         assert.equal(await c.vault.get('t', 'evil'), undefined);
         assert.equal((await c.vault.get('t', 'y'))!['v'], 3, 'the genuine device still synced');
         // Now the remote forges a registry entry for it, signed by a key that is not the vault's.
         const fake = recoveryKeys(rand(17).subarray(1));
-        await evil.put(
-          remoteKeys.device(stranger.deviceId),
-          await encodeDeviceEntry(
-            { vaultId: a.vault.vaultId, deviceId: stranger.deviceId, name: 'evil', signPub: stranger.sign.pub, boxPub: stranger.box.pub, addedAt: 0, addedBy: 'recovery' },
-            fake.sign.seed,
-          ),
+        const next = (await evil.list(remoteKeys.registryPrefix)).length + 1;
+        const lastEntry = (await evil.get(remoteKeys.registryEntry(next - 1)))!;
+        const forged = await encodeRegistryEntry(
+          a.vault.vaultId,
+          {
+            seq: next,
+            prevHash: await sha256(lastEntry),
+            at: 0,
+            signer: 'recovery',
+            change: { kind: 'add', deviceId: stranger.deviceId, name: 'evil', signPub: stranger.sign.pub, boxPub: stranger.box.pub },
+          },
+          fake.sign.seed,
         );
+        await evil.put(remoteKeys.registryEntry(next), forged.bytes);
         await assert.rejects(c.vault.pull(), (e: unknown) => isIntegrityError(e));
         assert.equal(await c.vault.get('t', 'evil'), undefined);
         await evil.close();

@@ -1,0 +1,244 @@
+/**
+ * @module pairing
+ * Adding a device through the remote, with no network path between the
+ * two devices. The inviting device shows a one-time code (where to meet
+ * and a secret); the new device posts its public keys under it, encrypted
+ * with a key derived from the secret; both show a short authentication
+ * string (SAS) derived from an ephemeral key agreement and the whole
+ * transcript; the inviter's user compares and confirms, and the inviter
+ * signs the newcomer into the registry. See docs/FORMAT.md "Pairing".
+ */
+import { base32crockford } from '@scure/base';
+import type { Deps } from './deps.js';
+import { ErrorCode, KithError } from './errors.js';
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  boxKeyFromSecret,
+  bytesEqual,
+  bytesToHex,
+  concatBytes,
+  ed25519Sign,
+  ed25519Verify,
+  fromBase64url,
+  hexToBytes,
+  hkdfSha256,
+  sha256,
+  sha256Sync,
+  toBase64url,
+  utf8,
+  x25519Shared,
+  type DeviceKeys,
+} from './crypto/index.js';
+import { remoteKeys } from './format/index.js';
+import type { Remote } from './remote.js';
+import type { PairOptions } from './vault-types.js';
+
+const CODE_VERSION = 2; // recovery codes use 1
+const ID_BYTES = 6;
+const SECRET_BYTES = 11;
+const CHECK_BYTES = 2;
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_POLL_MS = 500;
+
+export interface PairingCode {
+  readonly pairingId: string;
+  readonly secret: Uint8Array;
+}
+
+const check = (body: Uint8Array): Uint8Array => sha256Sync(concatBytes(utf8('kith/v1/pairing-check'), body)).subarray(0, CHECK_BYTES);
+
+/** A fresh one-time pairing code: 32 Crockford base32 characters in 8 groups. */
+export function generatePairingCode(random: (n: number) => Uint8Array): PairingCode & { code: string } {
+  const pairingId = random(ID_BYTES);
+  const secret = random(SECRET_BYTES);
+  const body = concatBytes(Uint8Array.of(CODE_VERSION), pairingId, secret);
+  const code = base32crockford.encode(concatBytes(body, check(body))).match(/.{4}/g)!.join('-');
+  return { code, pairingId: bytesToHex(pairingId), secret };
+}
+
+/** Parses a pairing code (case, spaces, dashes and Crockford aliases forgiven). */
+export function parsePairingCode(text: string): PairingCode {
+  const bad = (why: string) => new KithError(ErrorCode.BadPairingCode, `the pairing code looks mistyped (${why})`, { hint: 'copy it again from the other device' });
+  const clean = text.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+  if (clean.length !== 32) throw bad(`${clean.length} characters instead of 32`);
+  if (!/^[0-9A-HJKMNP-TV-Z]+$/.test(clean)) throw bad('it contains a character that is not in the alphabet');
+  const raw = base32crockford.decode(clean);
+  if (raw[0] === 1) throw new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', { hint: 'use `kith restore --recovery-code` with it' });
+  if (raw[0] !== CODE_VERSION) throw bad(`unknown version ${raw[0]}`);
+  const body = raw.subarray(0, 1 + ID_BYTES + SECRET_BYTES);
+  if (!bytesEqual(raw.subarray(body.length), check(body))) throw bad('checksum mismatch');
+  return { pairingId: bytesToHex(body.subarray(1, 1 + ID_BYTES)), secret: body.slice(1 + ID_BYTES) };
+}
+
+type Message = 'offer' | 'join' | 'done';
+
+function channelKey(c: PairingCode): Uint8Array {
+  return hkdfSha256(c.secret, hexToBytes(c.pairingId), utf8('kith/v1/pairing'), 32);
+}
+
+const aadOf = (c: PairingCode, m: Message): Uint8Array => concatBytes(utf8(`kith/v1/pairing/${m}`), hexToBytes(c.pairingId));
+
+async function seal(c: PairingCode, m: Message, body: object, random: (n: number) => Uint8Array): Promise<Uint8Array> {
+  const nonce = random(12);
+  return concatBytes(nonce, await aesGcmEncrypt(channelKey(c), nonce, utf8(JSON.stringify(body)), aadOf(c, m)));
+}
+
+async function open<T>(c: PairingCode, m: Message, bytes: Uint8Array): Promise<T> {
+  try {
+    const plain = await aesGcmDecrypt(channelKey(c), bytes.subarray(0, 12), bytes.subarray(12), aadOf(c, m));
+    return JSON.parse(new TextDecoder().decode(plain)) as T;
+  } catch (cause) {
+    throw new KithError(ErrorCode.IntegrityCorrupt, `the pairing ${m} message was altered on the remote`, { cause, hint: 'start the pairing again' });
+  }
+}
+
+interface Offer {
+  v: 1;
+  vaultId: string;
+  headerHash: string;
+  inviter: string;
+  eph: string;
+  expiresAt: number;
+}
+
+interface Join {
+  v: 1;
+  deviceId: string;
+  name: string;
+  signPub: string;
+  boxPub: string;
+  eph: string;
+  sig: string;
+}
+
+interface Done {
+  v: 1;
+  ok: boolean;
+}
+
+/** What the joiner signs: proof that it holds the signing key it announces, bound to this offer. */
+function joinProof(c: PairingCode, offerHash: Uint8Array, j: Omit<Join, 'sig' | 'v'>): Uint8Array {
+  return concatBytes(utf8('kith/v1/pairing/join'), hexToBytes(c.pairingId), offerHash, utf8(JSON.stringify([j.deviceId, j.name, j.signPub, j.boxPub, j.eph])));
+}
+
+/** Six digits both screens show: from the ephemeral agreement and both messages. */
+async function sas(c: PairingCode, shared: Uint8Array, offerBytes: Uint8Array, joinBytes: Uint8Array): Promise<string> {
+  const info = concatBytes(utf8('kith/v1/sas'), await sha256(offerBytes), await sha256(joinBytes));
+  const b = hkdfSha256(shared, hexToBytes(c.pairingId), info, 4);
+  const n = (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) % 1_000_000;
+  const digits = String(n).padStart(6, '0');
+  return `${digits.slice(0, 3)} ${digits.slice(3)}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new KithError(ErrorCode.Aborted, 'pairing cancelled'));
+      },
+      { once: true },
+    );
+  });
+}
+
+export interface Joiner {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly signPub: Uint8Array;
+  readonly boxPub: Uint8Array;
+}
+
+/** The inviting side. `admit` signs the joiner in once the user confirmed. */
+export async function invitePairing(
+  remote: Remote,
+  vault: { vaultId: string; inviter: string; headerHash: string },
+  deps: Deps,
+  o: PairOptions,
+  admit: (j: Joiner) => Promise<void>,
+): Promise<{ deviceId: string; name: string; sas: string }> {
+  const c = generatePairingCode(deps.random);
+  const eph = boxKeyFromSecret(deps.random(32));
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const expiresAt = deps.now() + timeoutMs;
+  const offer: Offer = { v: 1, vaultId: vault.vaultId, headerHash: vault.headerHash, inviter: vault.inviter, eph: toBase64url(eph.pub), expiresAt };
+  const offerBytes = await seal(c, 'offer', offer, deps.random);
+  const keys = { offer: remoteKeys.pairing(c.pairingId, 'offer'), join: remoteKeys.pairing(c.pairingId, 'join'), done: remoteKeys.pairing(c.pairingId, 'done') };
+  await remote.put(keys.offer, offerBytes, { ifAbsent: true });
+  const cleanup = async () => {
+    await remote.delete(keys.offer).catch(() => undefined);
+  };
+  try {
+    o.onCode(c.code);
+    let joinBytes: Uint8Array | null = null;
+    const started = Date.now();
+    while (!(joinBytes = await remote.get(keys.join))) {
+      if (Date.now() - started > timeoutMs) {
+        throw new KithError(ErrorCode.PairingExpired, `no device joined within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'run `kith pair` again' });
+      }
+      await sleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal);
+    }
+    await cleanup(); // one use only: nobody else can join with this code now
+    const join = await open<Join>(c, 'join', joinBytes);
+    const signPub = fromBase64url(join.signPub);
+    const proof = joinProof(c, await sha256(offerBytes), join);
+    if (!(await ed25519Verify(signPub, proof, fromBase64url(join.sig)))) {
+      throw new KithError(ErrorCode.IntegrityCorrupt, 'the joining device did not prove it holds its signing key');
+    }
+    if (!/^[0-9a-f]{16}$/.test(join.deviceId)) throw new KithError(ErrorCode.IntegrityCorrupt, 'the joining device sent a malformed id');
+    const code = await sas(c, x25519Shared(eph.secret, fromBase64url(join.eph)), offerBytes, joinBytes);
+    const joiner: Joiner = { deviceId: join.deviceId, name: join.name, signPub, boxPub: fromBase64url(join.boxPub) };
+    const ok = await o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code });
+    if (ok) await admit(joiner);
+    await remote.put(keys.done, await seal(c, 'done', { v: 1, ok } satisfies Done, deps.random));
+    if (!ok) throw new KithError(ErrorCode.PairingDeclined, 'pairing declined: the codes did not match or you said no');
+    return { deviceId: joiner.deviceId, name: joiner.name, sas: code };
+  } finally {
+    await cleanup();
+  }
+}
+
+/** The joining side: posts this device's keys and waits for the inviter's answer. */
+export async function joinPairing(
+  remote: Remote,
+  codeText: string,
+  device: DeviceKeys,
+  name: string,
+  deps: Deps,
+  o: { onSas?: (sas: string) => void; timeoutMs?: number; signal?: AbortSignal; pollMs?: number },
+): Promise<{ vaultId: string; headerHash: string; inviter: string }> {
+  const c = parsePairingCode(codeText);
+  const keys = { offer: remoteKeys.pairing(c.pairingId, 'offer'), join: remoteKeys.pairing(c.pairingId, 'join'), done: remoteKeys.pairing(c.pairingId, 'done') };
+  const gone = () =>
+    new KithError(ErrorCode.PairingExpired, 'this pairing code expired or was already used', { hint: 'run `kith pair` on the other device for a new code; check that both use the same remote' });
+  const offerBytes = await remote.get(keys.offer);
+  if (!offerBytes) throw gone();
+  const offer = await open<Offer>(c, 'offer', offerBytes);
+  if (offer.expiresAt < deps.now()) throw gone();
+  const eph = boxKeyFromSecret(deps.random(32));
+  const body: Omit<Join, 'sig' | 'v'> = { deviceId: device.deviceId, name, signPub: toBase64url(device.sign.pub), boxPub: toBase64url(device.box.pub), eph: toBase64url(eph.pub) };
+  const sig = await ed25519Sign(device.sign.seed, joinProof(c, await sha256(offerBytes), body));
+  const joinBytes = await seal(c, 'join', { v: 1, ...body, sig: toBase64url(sig) } satisfies Join, deps.random);
+  await remote.put(keys.join, joinBytes, { ifAbsent: true });
+  const stored = await remote.get(keys.join);
+  if (!stored || !bytesEqual(stored, joinBytes)) throw gone();
+  o.onSas?.(await sas(c, x25519Shared(eph.secret, fromBase64url(offer.eph)), offerBytes, joinBytes));
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const started = Date.now();
+  try {
+    let doneBytes: Uint8Array | null;
+    while (!(doneBytes = await remote.get(keys.done))) {
+      if (Date.now() - started > timeoutMs) throw new KithError(ErrorCode.PairingDeclined, 'the other device did not confirm in time');
+      await sleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal);
+    }
+    const done = await open<Done>(c, 'done', doneBytes);
+    if (!done.ok) throw new KithError(ErrorCode.PairingDeclined, 'the other device declined the pairing', { hint: 'compare the six digits on both screens and try again' });
+    return { vaultId: offer.vaultId, headerHash: offer.headerHash, inviter: offer.inviter };
+  } finally {
+    await remote.delete(keys.join).catch(() => undefined);
+    await remote.delete(keys.done).catch(() => undefined);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * @module sync/join
+ * What creating, restoring and joining a vault share: reading and checking
+ * the vault header and registry, and writing a new device's state to its
+ * store in one transaction (only after every check passed).
+ */
+import { b64 } from './meta.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type VaultHeader } from '../format/index.js';
+import type { Remote } from '../remote.js';
+import type { Store, StoreTx } from '../store.js';
+import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
+import { META, readMeta, writeMeta, type DeviceMeta, type StatusMeta, type VaultMeta } from './meta.js';
+
+/** Reads the vault header and the whole verified registry from a remote. */
+export async function readVault(remote: Remote): Promise<{ header: VaultHeader; headerBytes: Uint8Array; registry: DeviceRegistry }> {
+  const headerBytes = await remote.get(remoteKeys.vault);
+  if (!headerBytes) {
+    throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, { hint: 'check the remote URL, or create a vault with `kith init`' });
+  }
+  const header = await decodeVaultHeader(headerBytes);
+  const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
+  await registry.sync(remote);
+  return { header, headerBytes, registry };
+}
+
+export interface JoinedState {
+  vault: VaultMeta;
+  device: DeviceMeta;
+  epochs: Record<string, string>;
+  registry: RegistryState;
+  caughtUp: boolean;
+}
+
+export function joinedState(header: VaultHeader, remoteUrl: string, device: DeviceMeta, epoch: number, epochKey: Uint8Array, registry: DeviceRegistry): JoinedState {
+  return {
+    vault: {
+      vaultId: header.vaultId,
+      remoteUrl,
+      createdAt: header.createdAt,
+      founder: header.founder,
+      recoverySignPub: b64(header.recoverySignPub),
+      recoveryBoxPub: b64(header.recoveryBoxPub),
+    },
+    device,
+    epochs: { [epoch]: b64(epochKey) },
+    registry: registry.state,
+    caughtUp: false,
+  };
+}
+
+/** Writes a new device's state in one transaction (refusing a home that already holds a vault). */
+export async function persistJoined(store: Store, j: JoinedState): Promise<void> {
+  await store.write(async (tx) => {
+    await refuseExistingVaultTx(tx);
+    await writeMeta(tx, META.vault, j.vault);
+    await writeMeta(tx, META.device, j.device);
+    await writeMeta(tx, META.epochs, j.epochs);
+    await writeMeta(tx, META.registry, j.registry);
+    await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, lastPull: null, caughtUp: j.caughtUp });
+  });
+}
+
+export async function refuseExistingVault(store: Store): Promise<void> {
+  await store.read(refuseExistingVaultTx);
+}
+
+async function refuseExistingVaultTx(tx: StoreTx): Promise<void> {
+  if (await readMeta(tx, META.vault)) {
+    throw new KithError(ErrorCode.VaultExists, 'this home already holds a vault', { hint: 'use another --home for another device' });
+  }
+}
+
+/** A device name: 1–200 UTF-8 bytes, no control characters. */
+export function checkDeviceName(name: string | undefined): string {
+  const n = (name ?? 'device').trim();
+  if (n === '' || new TextEncoder().encode(n).length > MAX_DEVICE_NAME_BYTES || /[\u0000-\u001f\u007f]/.test(n)) {
+    throw new KithError(ErrorCode.BadInput, `invalid device name ${JSON.stringify(name)}: use 1 to ${MAX_DEVICE_NAME_BYTES} bytes without control characters`);
+  }
+  return n;
+}
+
+export function unknownDevice(deviceId: string): KithError {
+  return new KithError(ErrorCode.UnknownDevice, `no device ${JSON.stringify(deviceId)} in this vault`, { hint: 'list the devices with `kith devices`' });
+}
