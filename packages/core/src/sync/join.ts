@@ -6,7 +6,7 @@
  */
 import { b64 } from './meta.js';
 import { ErrorCode, KithError } from '../errors.js';
-import { decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type VaultHeader } from '../format/index.js';
+import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type VaultHeader } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import type { Store, StoreTx } from '../store.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
@@ -21,6 +21,17 @@ export async function readVault(remote: Remote): Promise<{ header: VaultHeader; 
   const header = await decodeVaultHeader(headerBytes);
   const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
   await registry.sync(remote);
+  // Every device's signed head names the registry it had seen: a newcomer must see at least that
+  // much before it appends, or a remote that dropped the newest entries (a revocation) could make
+  // it write into the gap.
+  for (const info of await remote.list(remoteKeys.headsPrefix)) {
+    const deviceId = info.key.slice(remoteKeys.headsPrefix.length);
+    const signPub = registry.deviceSignPub(deviceId);
+    const bytes = signPub && (await remote.get(info.key));
+    if (!signPub || !bytes) continue; // strangers' heads are refused when pulling
+    const head = await decodeHead(bytes, { vaultId: header.vaultId, deviceId, signPub });
+    await registry.sync(remote, { seq: head.registrySeq, hash: head.registryHash });
+  }
   return { header, headerBytes, registry };
 }
 

@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { Vault } from '../vault.js';
 import { KithError, ErrorCode, isIntegrityError } from '../errors.js';
 import { encodePayload } from '../ops.js';
-import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256 } from '../crypto/index.js';
+import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256, signingKeyFromSeed } from '../crypto/index.js';
+import { base64 } from '@scure/base';
 import { seededRandom } from '../deps.js';
 import { stampTime } from '../hlc.js';
-import { encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
+import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
 import type { Doc } from '../vault-types.js';
@@ -40,6 +41,7 @@ export interface ScenarioOptions {
 interface Device {
   vault: Vault;
   remote: Remote;
+  store?: Store;
 }
 
 async function docs(v: Vault, collection: string): Promise<Doc[]> {
@@ -70,13 +72,15 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
     const deps = (seed: number, skew = 0) => ({ random: seededRandom(seed), now: () => (now += 7) + skew });
     const founder = async (seed = 1, location?: string): Promise<Device & { code: string }> => {
       const remote = await h.openRemote(location);
-      const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(seed) });
-      return { vault, remote, code: recoveryCode };
+      const store = await h.openStore();
+      const { vault, recoveryCode } = await Vault.create({ store, remote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(seed) });
+      return { vault, remote, store, code: recoveryCode };
     };
     const joiner = async (code: string, seed = 2, nameOf = 'B', skew = 0): Promise<Device> => {
       const remote = await h.openRemote();
-      const vault = await Vault.restore({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: nameOf, deps: deps(seed, skew) });
-      return { vault, remote };
+      const store = await h.openStore();
+      const vault = await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: nameOf, deps: deps(seed, skew) });
+      return { vault, remote, store };
     };
     let opened: Device[] = [];
     const track = <T extends Device>(d: T): T => (opened.push(d), d);
@@ -368,6 +372,169 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         const conflicts = await a.vault.conflicts();
         assert.equal(conflicts.length, 1);
         for (const d of [slow, fast]) assert.deepEqual(await d.vault.conflicts(), conflicts);
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('pairing through the remote: both sides show the same code; the new device syncs; codes work once', async () => {
+      try {
+        const a = track(await founder(91));
+        await a.vault.put('p', 'x', { v: 1 });
+        await a.vault.sync();
+        const pairOnce = async (seed: number, o: { tamper?: boolean; decline?: boolean } = {}) => {
+          let joinerSas = '';
+          let onCode: (c: string) => void = () => undefined;
+          const codeReady = new Promise<string>((resolve) => (onCode = resolve));
+          const inviter = a.vault.pair({
+            pollMs: 10,
+            timeoutMs: o.tamper ? 1500 : 20_000,
+            onCode: (c) => onCode(c),
+            confirm: async (j) => !o.decline && j.sas === joinerSas,
+          });
+          const code = await Promise.race([codeReady, inviter.then(() => '')]);
+          const evil = await h.openRemote();
+          const remote = await h.openRemote();
+          if (o.tamper) {
+            // The remote alters the offer before the new device reads it.
+            const key = (await evil.list('pairing/'))[0]!.key;
+            const bytes = (await evil.get(key))!;
+            bytes[bytes.length - 1]! ^= 1;
+            await evil.put(key, bytes);
+          }
+          const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => (joinerSas = s) });
+          const [inv, joined] = await Promise.allSettled([inviter, joining]);
+          await evil.close();
+          return { inv, joined, code, remote };
+        };
+        const ok = await pairOnce(92);
+        assert.equal(ok.joined.status, 'fulfilled', String((ok.joined as PromiseRejectedResult).reason));
+        assert.equal(ok.inv.status, 'fulfilled');
+        const b = track({ vault: (ok.joined as PromiseFulfilledResult<Vault>).value, remote: ok.remote });
+        const invited = (ok.inv as PromiseFulfilledResult<{ deviceId: string; sas: string }>).value;
+        assert.equal(invited.deviceId, b.vault.deviceId);
+        assert.match(invited.sas, /^\d{3} \d{3}$/);
+        await b.vault.sync();
+        assert.deepEqual(await b.vault.get('p', 'x'), { id: 'x', v: 1 });
+        assert.deepEqual((await a.vault.devices({ refresh: true })).map((d) => d.name).sort(), ['A', 'paired']);
+        // The same code again: refused, the home stays reusable.
+        const store = await h.openStore();
+        await rejectsWith(Vault.join({ store, remote: await h.openRemote(), remoteUrl: options.remoteUrl, code: ok.code, pollMs: 10 }), ErrorCode.PairingExpired);
+        assert.equal(await Vault.readConfig(store), undefined);
+        // A tampered offer is refused by the new device; the inviter then times out cleanly.
+        const tampered = await pairOnce(93, { tamper: true });
+        assert.equal(tampered.joined.status, 'rejected');
+        assert.ok(isIntegrityError((tampered.joined as PromiseRejectedResult).reason));
+        assert.equal(tampered.inv.status, 'rejected');
+        assert.ok(KithError.is((tampered.inv as PromiseRejectedResult).reason, ErrorCode.PairingExpired));
+        // A declined pairing fails on both sides and adds nobody.
+        const declined = await pairOnce(94, { decline: true });
+        assert.ok(KithError.is((declined.joined as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
+        assert.ok(KithError.is((declined.inv as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
+        assert.equal((await a.vault.devices({ refresh: true })).length, 2);
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('revocation: a new epoch the revoked device cannot read, its later writes refused everywhere, KITH_REVOKED on its next sync', async () => {
+      try {
+        const a = track(await founder(101));
+        await a.vault.put('r', 'before', { v: 1 });
+        await a.vault.sync();
+        const b = track(await joiner(a.code, 102, 'B'));
+        const c = track(await joiner(a.code, 103, 'lost phone'));
+        await c.vault.put('r', 'from-c', { v: 'kept' });
+        await c.vault.sync();
+        await b.vault.sync();
+        await a.vault.revokeDevice(c.vault.deviceId);
+        // The stolen device keeps writing under the keys it has.
+        await c.vault.put('r', 'after-c', { v: 'refused' });
+        await c.remote.put('probe', new Uint8Array(1)); // the remote still accepts its bytes
+        await assert.rejects(c.vault.sync(), (e: unknown) => KithError.is(e, ErrorCode.Revoked));
+        await a.vault.put('r', 'after', { v: 'secret' });
+        await a.vault.sync();
+        await b.vault.sync();
+        for (const d of [a, b]) {
+          assert.deepEqual(await d.vault.get('r', 'from-c'), { id: 'from-c', v: 'kept' }, 'writes before the revocation stay');
+          assert.equal(await d.vault.get('r', 'after-c'), undefined, 'writes after the revocation are refused');
+          assert.equal((await d.vault.get('r', 'after'))!['v'], 'secret');
+        }
+        assert.deepEqual((await b.vault.devices()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
+        // Crypto level: nothing written after the revocation opens with any key the revoked device holds.
+        const held = (await c.store!.read((tx) => tx.getMeta('epochs'))) as Record<string, string>;
+        const stolen = new Map(Object.entries(held).map(([e, k]) => [Number(e), base64.decode(k)] as const));
+        const aSeed = ((await a.store!.read((tx) => tx.getMeta('device'))) as { signSeed: string }).signSeed;
+        const evil = await h.openRemote();
+        const aSegs = await evil.list(remoteKeys.segmentPrefix(a.vault.deviceId));
+        const newest = (await evil.get(aSegs.at(-1)!.key))!;
+        const seq = Number(aSegs.at(-1)!.key.split('/').pop());
+        assert.ok(stolen.size > 0);
+        for (const [epoch, key] of stolen) {
+          await assert.rejects(
+            decodeSegment(newest, {
+              vaultId: a.vault.vaultId,
+              deviceId: a.vault.deviceId,
+              seq,
+              signPub: signingKeyFromSeed(base64.decode(aSeed)).pub,
+              epochKey: () => key,
+              maxPayloadBytes: 1 << 20,
+            }),
+            (e: unknown) => isIntegrityError(e),
+            `epoch ${epoch}'s key opened a segment written after the revocation`,
+          );
+        }
+        // Deleting the revocation from the remote does not bring the device back, for old or new devices.
+        const entries = await evil.list(remoteKeys.registryPrefix);
+        const last = entries.at(-1)!;
+        const saved = (await evil.get(last.key))!;
+        await evil.delete(last.key);
+        await b.vault.sync();
+        assert.equal((await b.vault.devices()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
+        await rejectsWith(joiner(a.code, 104, 'fresh'), ErrorCode.IntegrityChain);
+        await evil.put(last.key, saved);
+        const fresh = track(await joiner(a.code, 105, 'fresh'));
+        await fresh.vault.pull();
+        assert.equal((await fresh.vault.get('r', 'after'))!['v'], 'secret', 'a device that joined later reads the new epoch');
+        assert.deepEqual(await fresh.vault.get('r', 'before'), { id: 'before', v: 1 }, 'and the old one, through the epoch chain');
+        await evil.close();
+      } finally {
+        await closeAll();
+      }
+    });
+
+    test('password and recovery-code rotation: restore by password, wrong password, old code refused', async () => {
+      try {
+        const a = track(await founder(111));
+        await a.vault.put('k', 'x', { v: 1 });
+        await a.vault.sync();
+        await rejectsWith(a.vault.setPassword('short'), ErrorCode.BadInput);
+        await a.vault.setPassword('correct horse battery');
+        const remote = await h.openRemote();
+        const store = await h.openStore();
+        await rejectsWith(Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'wrong horse battery' }), ErrorCode.WrongPassword);
+        assert.equal(await Vault.readConfig(store), undefined);
+        const byPassword = track({ vault: await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deviceName: 'P', deps: deps(112) }), remote });
+        await byPassword.vault.pull();
+        assert.deepEqual(await byPassword.vault.get('k', 'x'), { id: 'x', v: 1 });
+        const newCode = await a.vault.rotateRecoveryCode();
+        assert.notEqual(newCode, a.code);
+        await rejectsWith(joiner(a.code, 113), ErrorCode.WrongRecoveryCode);
+        const byNewCode = track(await joiner(newCode, 114, 'N'));
+        await byNewCode.vault.pull();
+        assert.deepEqual(await byNewCode.vault.get('k', 'x'), { id: 'x', v: 1 });
+        // The password still works after the rotation (it received the new epoch key too).
+        const againRemote = await h.openRemote();
+        const again = track({ vault: await Vault.restore({ store: await h.openStore(), remote: againRemote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deps: deps(115) }), remote: againRemote });
+        await again.vault.put('k', 'y', { v: 2 });
+        await again.vault.sync();
+        await a.vault.sync();
+        assert.deepEqual(await a.vault.get('k', 'y'), { id: 'y', v: 2 });
+        await a.vault.removePassword();
+        await rejectsWith(Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, password: 'correct horse battery' }), ErrorCode.WrongPassword);
+        await a.vault.renameDevice(a.vault.deviceId, 'laptop');
+        await byNewCode.vault.sync();
+        assert.equal((await byNewCode.vault.devices({ refresh: true })).find((d) => d.deviceId === a.vault.deviceId)?.name, 'laptop');
       } finally {
         await closeAll();
       }
