@@ -71,6 +71,8 @@ export interface RemoteStats {
  * - Keys are validated by {@link assertRemoteKey}: `/`-separated segments of
  *   `[A-Za-z0-9._-]`, no empty, `.` or `..` segment, at most 512 bytes.
  *   Adapters refuse others with KITH_BAD_NAME before touching storage.
+ *   The core never stores a key that is a path-prefix of another (`a` and
+ *   `a/b`), so a remote that maps keys to nested paths need not support it.
  * - `put` is atomic: a reader sees the whole old object, the whole new one,
  *   or none; never a torn write. Once `put` resolves the object is durable.
  * - `get` resolves `null` for a missing key (not an error); with a range, the

@@ -8,3 +8,4 @@ export * from './store-conformance.js';
 export * from './sync-scenarios.js';
 export * from './memory-store.js';
 export * from './memory-remote.js';
+export * from './remote-conformance.js';

@@ -1,4 +1,5 @@
 import { runStoreConformance } from './store-conformance.js';
+import { runRemoteConformance } from './remote-conformance.js';
 import { runSyncScenarios } from './sync-scenarios.js';
 import { newMemoryStoreData, openMemoryStore } from './memory-store.js';
 import { openMemoryRemote } from './memory-remote.js';
@@ -38,3 +39,5 @@ runSyncScenarios(
   },
   { remoteUrl: 'memory:main' },
 );
+
+runRemoteConformance('memory remote', async () => ({ remote: openMemoryRemote(), cleanup: async () => undefined }));

@@ -1,0 +1,200 @@
+/**
+ * @module remote-conformance
+ * The behaviour every {@link Remote} must show, as node:test tests. The
+ * folder, S3 and relay remotes (and the in-memory reference) call
+ * {@link runRemoteConformance}; adapter-specific tests live beside them.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ErrorCode, KithError } from '../errors.js';
+import type { Remote } from '../remote.js';
+
+export interface RemoteHarness {
+  /** A remote over a fresh, empty location, used by one test only. */
+  readonly remote: Remote;
+  /** Closes the remote and removes what it stored. */
+  cleanup(): Promise<void>;
+}
+
+const bytes = (n: number, seed = 1): Uint8Array => {
+  const b = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) b[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  return b;
+};
+const isCode = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
+const keysOf = async (r: Remote, prefix: string, o: { after?: string; limit?: number } = {}): Promise<string[]> => (await r.list(prefix, o)).map((i) => i.key);
+
+/** Registers the Remote conformance tests under `describe(name)`; `open` is called once per test. */
+export function runRemoteConformance(name: string, open: () => Promise<RemoteHarness>, options: { bigObjects?: boolean } = {}): void {
+  async function withRemote(fn: (r: Remote) => Promise<void>): Promise<void> {
+    const h = await open();
+    try {
+      await fn(h.remote);
+    } finally {
+      await h.cleanup();
+    }
+  }
+
+  describe(`remote conformance: ${name}`, () => {
+    test('put/get round trip of 0 bytes, 1 byte, 1 MiB and (unless disabled) 9 MiB; overwrite replaces whole', async () => {
+      await withRemote(async (r) => {
+        const sizes = [0, 1, 1 << 20, ...(options.bigObjects === false ? [] : [9 << 20])];
+        for (const n of sizes) {
+          const b = bytes(n, n + 1);
+          await r.put(`objs/o${n}`, b);
+          assert.deepEqual(await r.get(`objs/o${n}`), b, `${n} bytes`);
+        }
+        await r.put('objs/o1', Uint8Array.of(7, 8, 9));
+        assert.deepEqual(await r.get('objs/o1'), Uint8Array.of(7, 8, 9));
+        await r.put('objs/o1', Uint8Array.of(1));
+        assert.deepEqual(await r.get('objs/o1'), Uint8Array.of(1));
+      });
+    });
+
+    test('missing keys: get and head give null; delete is idempotent', async () => {
+      await withRemote(async (r) => {
+        assert.equal(await r.get('nope/x'), null);
+        assert.equal(await r.head('nope/x'), null);
+        await r.delete('nope/x');
+        await r.put('a/b', Uint8Array.of(1));
+        await r.delete('a/b');
+        await r.delete('a/b');
+        assert.equal(await r.get('a/b'), null);
+        assert.deepEqual(await keysOf(r, ''), []);
+      });
+    });
+
+    test('head: size, and an etag that changes with the bytes and stays when untouched', async () => {
+      await withRemote(async (r) => {
+        await r.put('h/x', bytes(100));
+        const a = await r.head('h/x');
+        assert.equal(a?.size, 100);
+        assert.equal(a?.key, 'h/x');
+        assert.equal((await r.head('h/x'))?.etag, a?.etag);
+        assert.equal((await r.list('h/'))[0]?.etag, a?.etag, 'listing and head agree');
+        await r.put('h/x', bytes(100, 9));
+        assert.notEqual((await r.head('h/x'))?.etag, a?.etag);
+      });
+    });
+
+    test('ranged get: start, middle, and past the end', async () => {
+      await withRemote(async (r) => {
+        const b = bytes(1000);
+        await r.put('r/x', b);
+        assert.deepEqual(await r.get('r/x', { range: { offset: 0, length: 10 } }), b.subarray(0, 10));
+        assert.deepEqual(await r.get('r/x', { range: { offset: 500, length: 100 } }), b.subarray(500, 600));
+        assert.deepEqual(await r.get('r/x', { range: { offset: 990, length: 100 } }), b.subarray(990));
+      });
+    });
+
+    test('list: plain string prefixes, byte order across nesting, after and limit', async () => {
+      await withRemote(async (r) => {
+        const keys = ['heads/a', 'heads/b', 'head', 'headsx/y', 'a-b', 'a.b', 'a/b', 'a/c/d', 'a0', 'segments/d/000000000002', 'segments/d/000000000010'];
+        for (const k of keys) await r.put(k, Uint8Array.of(1));
+        assert.deepEqual(await keysOf(r, 'heads/'), ['heads/a', 'heads/b']);
+        assert.deepEqual(await keysOf(r, 'heads'), ['heads/a', 'heads/b', 'headsx/y']);
+        assert.deepEqual(await keysOf(r, 'head'), ['head', 'heads/a', 'heads/b', 'headsx/y']);
+        assert.deepEqual(await keysOf(r, 'a'), ['a-b', 'a.b', 'a/b', 'a/c/d', 'a0']);
+        assert.deepEqual(await keysOf(r, ''), [...keys].sort());
+        assert.deepEqual(await keysOf(r, 'heads/', { after: 'heads/a' }), ['heads/b']);
+        assert.deepEqual(await keysOf(r, 'a', { after: 'a.b', limit: 2 }), ['a/b', 'a/c/d']);
+        assert.deepEqual(await keysOf(r, 'segments/d/', { after: 'segments/d/000000000002' }), ['segments/d/000000000010']);
+        assert.deepEqual(await keysOf(r, 'zzz'), []);
+      });
+    });
+
+    test('list pages through more than 1,000 keys', async () => {
+      await withRemote(async (r) => {
+        const keys = Array.from({ length: 1100 }, (_, i) => `many/k${String(i).padStart(5, '0')}`);
+        for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((k) => r.put(k, Uint8Array.of(1))));
+        assert.deepEqual(await keysOf(r, 'many/'), keys);
+        assert.deepEqual(await keysOf(r, 'many/', { after: keys[999]! }), keys.slice(1000));
+        assert.deepEqual(await keysOf(r, 'many/', { after: keys[10]!, limit: 1005 }), keys.slice(11, 1016));
+      });
+    });
+
+    test('invalid keys are refused with KITH_BAD_NAME before any storage access', async () => {
+      await withRemote(async (r) => {
+        const bad = ['', '..', 'a/../b', '/abs', 'a//b', 'a/', 'nul\u0000x', 'back\\slash', 'é', 'k'.repeat(513), './x'];
+        const before = { ...r.stats };
+        for (const k of bad) {
+          await assert.rejects(r.put(k, Uint8Array.of(1)), isCode(ErrorCode.BadName), JSON.stringify(k));
+          await assert.rejects(r.get(k), isCode(ErrorCode.BadName));
+          await assert.rejects(r.head(k), isCode(ErrorCode.BadName));
+          await assert.rejects(r.delete(k), isCode(ErrorCode.BadName));
+        }
+        await assert.rejects(r.list('../'), isCode(ErrorCode.BadName));
+        assert.deepEqual({ ...r.stats, puts: before.puts }, { ...before }, 'no request was made');
+        assert.deepEqual(await keysOf(r, ''), []);
+      });
+    });
+
+    test('put-if-absent: never overwrites where supported; never corrupts where not', async () => {
+      await withRemote(async (r) => {
+        await r.put('p/x', Uint8Array.of(1), { ifAbsent: true });
+        await r.put('p/x', Uint8Array.of(2, 2), { ifAbsent: true });
+        const got = await r.get('p/x');
+        if (r.capabilities.putIfAbsent) assert.deepEqual(got, Uint8Array.of(1));
+        else assert.ok(got !== null && (got.length === 1 || got.length === 2), 'one whole object');
+      });
+    });
+
+    test('concurrent puts of different keys all land; stats count requests and bytes', async () => {
+      await withRemote(async (r) => {
+        const before = { ...r.stats };
+        await Promise.all(Array.from({ length: 40 }, (_, i) => r.put(`c/k${i}`, bytes(1000, i))));
+        assert.equal((await keysOf(r, 'c/')).length, 40);
+        for (let i = 0; i < 40; i += 13) assert.deepEqual(await r.get(`c/k${i}`), bytes(1000, i));
+        assert.ok(r.stats.puts - before.puts >= 40);
+        assert.ok(r.stats.bytesSent - before.bytesSent >= 40_000);
+        assert.ok(r.stats.gets > before.gets && r.stats.bytesReceived - before.bytesReceived >= 4000);
+        assert.ok(r.stats.lists > before.lists);
+      });
+    });
+
+    test('an aborted signal rejects with KITH_ABORTED', async () => {
+      await withRemote(async (r) => {
+        const signal = AbortSignal.abort();
+        await assert.rejects(r.put('x/y', Uint8Array.of(1), { signal }), isCode(ErrorCode.Aborted));
+        await assert.rejects(r.get('x/y', { signal }), isCode(ErrorCode.Aborted));
+        await assert.rejects(r.list('x/', { signal }), isCode(ErrorCode.Aborted));
+        assert.equal(await r.get('x/y'), null);
+      });
+    });
+
+    test('random operations match an in-memory model exactly', async () => {
+      const seg = fc.constantFrom('a', 'b', 'a-b', 'a.b', 'z9', '0');
+      // Two levels, as Kith's own keys: no key is a path-prefix of another (see the Remote contract).
+      const key = fc.tuple(seg, seg).map(([a, b]) => `${a}/${b}`);
+      const op = fc.oneof(
+        fc.record({ t: fc.constant('put' as const), key, n: fc.integer({ min: 0, max: 40 }) }),
+        fc.record({ t: fc.constant('del' as const), key }),
+        fc.record({ t: fc.constant('list' as const), prefix: fc.oneof(fc.constant(''), key, key.map((k) => k + '/'), key.map((k) => k.slice(0, 1))), after: fc.option(key, { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
+          await withRemote(async (r) => {
+            const model = new Map<string, number>();
+            for (const o of ops) {
+              if (o.t === 'put') {
+                await r.put(o.key, bytes(o.n, o.n + 3));
+                model.set(o.key, o.n);
+              } else if (o.t === 'del') {
+                await r.delete(o.key);
+                model.delete(o.key);
+              } else {
+                const expected = [...model.keys()].filter((k) => k.startsWith(o.prefix) && (o.after === undefined || k > o.after)).sort();
+                const listOpts = { ...(o.after !== undefined ? { after: o.after } : {}), ...(o.limit !== undefined ? { limit: o.limit } : {}) };
+                assert.deepEqual(await keysOf(r, o.prefix, listOpts), expected.slice(0, o.limit ?? expected.length));
+              }
+            }
+            for (const [k, n] of model) assert.deepEqual(await r.get(k), bytes(n, n + 3));
+          });
+        }),
+        { numRuns: 25, seed: 0x6b697468 },
+      );
+    });
+  });
+}
