@@ -65,6 +65,8 @@ export const ErrorCode = {
   WrongPassword: 'KITH_WRONG_PASSWORD',
   /** The named device is not in this vault's registry. */
   UnknownDevice: 'KITH_UNKNOWN_DEVICE',
+  /** A command line the CLI does not understand (unknown command or flag, missing argument). */
+  Usage: 'KITH_USAGE',
   /** A bug: an invariant did not hold. Please report it. */
   Internal: 'KITH_INTERNAL',
 } as const;

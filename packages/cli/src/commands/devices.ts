@@ -1,0 +1,72 @@
+/**
+ * @module commands/devices
+ * devices (list, revoke, rename), password (set, change, remove), recovery rotate.
+ */
+import type { Command } from 'commander';
+import { withVault } from '../home.js';
+import { readPassword } from './setup.js';
+import { contextOf } from './shared.js';
+
+export function registerDevices(program: Command): void {
+  const devices = program
+    .command('devices')
+    .description('list the devices of the vault (and revoke or rename one)')
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      const list = await withVault(opts, (v) => v.devices({ refresh: true }));
+      out.result(list, () =>
+        list.map((d) => `${d.current ? '*' : ' '} ${d.deviceId}  ${d.name}${d.revoked ? '  (revoked)' : ''}  added ${d.addedAt} by ${d.addedBy}`).join('\n'),
+      );
+    });
+  devices
+    .command('revoke')
+    .description('remove a device for good: it can read nothing written afterwards')
+    .argument('<deviceId>')
+    .action(async (deviceId: string, _o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      await withVault(opts, (v) => v.revokeDevice(deviceId));
+      out.result({ ok: true, revoked: deviceId }, () => `revoked ${deviceId}; new data uses a key it never receives`);
+    });
+  devices
+    .command('rename')
+    .description('rename a device')
+    .argument('<deviceId>')
+    .argument('<name>')
+    .action(async (deviceId: string, name: string, _o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      await withVault(opts, (v) => v.renameDevice(deviceId, name));
+      out.result({ ok: true, deviceId, name }, () => 'renamed');
+    });
+
+  const password = program.command('password').description('a vault password: a second way back in beside the recovery code');
+  for (const verb of ['set', 'change'] as const) {
+    password
+      .command(verb)
+      .description(`${verb} the vault password ($KITH_PASSWORD, stdin, or a prompt)`)
+      .action(async (_o: object, cmd: Command) => {
+        const { opts, out } = contextOf(cmd);
+        const pw = await readPassword('new vault password: ');
+        await withVault(opts, (v) => v.setPassword(pw));
+        out.result({ ok: true }, () => 'password set; `kith restore --password` now works too');
+      });
+  }
+  password
+    .command('remove')
+    .description('remove the vault password (the recovery code keeps working)')
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      await withVault(opts, (v) => v.removePassword());
+      out.result({ ok: true }, () => 'password removed');
+    });
+
+  program
+    .command('recovery')
+    .description('the recovery code')
+    .command('rotate')
+    .description('issue a new recovery code; the old one stops working')
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      const recoveryCode = await withVault(opts, (v) => v.rotateRecoveryCode());
+      out.result({ recoveryCode }, () => `New recovery code (the old one no longer works; store this one safely):\n\n    ${recoveryCode}`);
+    });
+}

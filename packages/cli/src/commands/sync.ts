@@ -1,0 +1,97 @@
+/**
+ * @module commands/sync
+ * push, pull, sync (once or --watch), status.
+ */
+import type { SyncResult, Vault } from '@kith/core';
+import type { Command } from 'commander';
+import { openVault, withVault } from '../home.js';
+import { showSyncProgress } from '../progress.js';
+import { contextOf, positiveInt } from './shared.js';
+import { describeError } from '../output.js';
+
+const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
+
+function syncCommand(program: Command, name: 'push' | 'pull', description: string): void {
+  program
+    .command(name)
+    .description(description)
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      const r = await withVault(opts, async (v) => {
+        const stop = showSyncProgress(v, out.json);
+        try {
+          return await v[name]();
+        } finally {
+          stop();
+        }
+      });
+      out.result(r, () => summary(r));
+    });
+}
+
+/** Runs auto-sync until SIGINT/SIGTERM, printing one line per round. */
+async function watch(vault: Vault, intervalSeconds: number, json: boolean): Promise<void> {
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const offSynced = vault.on('synced', (r) => (json ? process.stdout.write(JSON.stringify(r) + '\n') : process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`)));
+  const offError = vault.on('error', ({ error }) => process.stderr.write(describeError(error, false).line + ' (will retry)\n'));
+  const auto = vault.startAutoSync({ intervalMs: intervalSeconds * 1000 });
+  await stopped;
+  await auto.stop();
+  offSynced();
+  offError();
+}
+
+export function registerSync(program: Command): void {
+  syncCommand(program, 'push', 'send local changes to the remote');
+  syncCommand(program, 'pull', 'fetch and apply changes from other devices');
+
+  program
+    .command('sync')
+    .description('pull, then push; --watch keeps syncing until stopped')
+    .option('--watch', 'keep syncing (Ctrl-C to stop)')
+    .option('--interval <seconds>', 'seconds between rounds with --watch', positiveInt('--interval'), 10)
+    .action(async (o: { watch?: boolean; interval: number }, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      if (o.watch) {
+        const vault = await openVault(opts);
+        try {
+          await watch(vault, o.interval, out.json);
+        } finally {
+          await vault.close();
+        }
+        return;
+      }
+      const r = await withVault(opts, async (v) => {
+        const stop = showSyncProgress(v, out.json);
+        try {
+          return await v.sync();
+        } finally {
+          stop();
+        }
+      });
+      out.result(r, () => summary(r));
+    });
+
+  program
+    .command('status')
+    .description('this device, its vault and remote, pending changes, last sync, conflicts')
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      const s = await withVault(opts, (v) => v.status());
+      out.result(s, () =>
+        [
+          `vault     ${s.vaultId}`,
+          `device    ${s.deviceId} (${s.deviceName})`,
+          `remote    ${s.remote}`,
+          `pending   ${s.pending} change(s) to push`,
+          `last push ${s.lastPush ?? 'never'}`,
+          `last pull ${s.lastPull ?? 'never'}`,
+          `conflicts ${s.conflicts}`,
+          `caught up ${s.caughtUp ? 'yes' : 'not yet'}`,
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,47 @@
+/**
+ * @module home
+ * A device's home directory: its SQLite store (`kith.db`, mode 0600 in a
+ * 0700 directory) and, through the vault it holds, its remote.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ErrorCode, KithError, Vault, type Store } from '@kith/core';
+import { openSqliteStore } from '@kith/sqlite';
+import { lazyRemote } from './remote-url.js';
+import type { GlobalOptions } from './output.js';
+
+/** `--home`, else `$KITH_HOME`, else `~/.kith`. */
+export function homeDir(opts: GlobalOptions): string {
+  return resolve(opts.home ?? process.env['KITH_HOME'] ?? join(homedir(), '.kith'));
+}
+
+export function openHomeStore(opts: GlobalOptions): Promise<Store> {
+  return openSqliteStore(join(homeDir(opts), 'kith.db'));
+}
+
+/** Opens the vault of this home (KITH_NO_VAULT if there is none); the remote connects on first use. */
+export async function openVault(opts: GlobalOptions): Promise<Vault> {
+  const store = await openHomeStore(opts);
+  try {
+    const config = await Vault.readConfig(store);
+    if (!config) {
+      throw new KithError(ErrorCode.NoVault, `no vault in ${homeDir(opts)}`, {
+        hint: 'create one with `kith init --remote URL`, or join one with `kith restore` or `kith join`',
+      });
+    }
+    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl) });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+/** Runs `fn` with the home's vault and always closes it. */
+export async function withVault<T>(opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
+  const vault = await openVault(opts);
+  try {
+    return await fn(vault);
+  } finally {
+    await vault.close();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * @module main
+ * The `kith` command line: parses arguments with commander, runs the
+ * command, and turns every failure into one line and an exit code
+ * (0 ok, 1 error, 2 usage).
+ */
+import { Command, CommanderError } from 'commander';
+import { ErrorCode, KithError } from '@kith/core';
+import { registerDevices } from './commands/devices.js';
+import { registerHistory } from './commands/history.js';
+import { registerRecords } from './commands/records.js';
+import { registerSetup } from './commands/setup.js';
+import { registerSync } from './commands/sync.js';
+import { describeError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('kith')
+    .description('Kith: your data on all your devices, end-to-end encrypted, synced through a remote you do not have to trust')
+    .version('0.1.0')
+    .option('--home <dir>', 'this device\'s data directory (default $KITH_HOME, else ~/.kith)')
+    .option('--json', 'print exactly one JSON value on stdout')
+    .option('--debug', 'show stack traces on errors')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  registerSetup(program);
+  registerRecords(program);
+  registerSync(program);
+  registerHistory(program);
+  registerDevices(program);
+  // Subcommands inherit the error handling and quiet output.
+  for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
+  return program;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** Runs the CLI; sets process.exitCode rather than exiting, so piped output is never cut short. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const debug = argv.includes('--debug');
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+        process.exitCode = 0;
+        return;
+      }
+      const message = e.message.replace(/^error: /, '');
+      process.stderr.write(describeError(new KithError(ErrorCode.Usage, message, { hint: 'see `kith --help`' }), debug).line + '\n');
+      process.exitCode = 2;
+      return;
+    }
+    const { line, exitCode } = describeError(e, debug);
+    process.stderr.write(line + '\n');
+    process.exitCode = exitCode;
+  }
+}

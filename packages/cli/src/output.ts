@@ -1,0 +1,52 @@
+/**
+ * @module output
+ * How the CLI speaks: one JSON value on stdout with --json, readable text
+ * otherwise, and errors as one line `kith: <message> (KITH_<CODE>)` on
+ * stderr (a stack trace only with --debug).
+ */
+import { ErrorCode, KithError } from '@kith/core';
+
+export interface GlobalOptions {
+  readonly home?: string;
+  readonly json?: boolean;
+  readonly debug?: boolean;
+}
+
+export class Output {
+  constructor(readonly opts: GlobalOptions) {}
+
+  get json(): boolean {
+    return this.opts.json === true;
+  }
+
+  /** Prints the command's result: `value` as JSON with --json, else `human()`. */
+  result(value: unknown, human?: () => string): void {
+    if (this.json || !human) process.stdout.write(JSON.stringify(value, null, this.json ? undefined : 2) + '\n');
+    else {
+      const text = human();
+      if (text !== '') process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+    }
+  }
+
+  /** One JSON line (for streams of results: sync --watch, pair). */
+  line(value: unknown): void {
+    process.stdout.write(JSON.stringify(value) + '\n');
+  }
+
+  /** Human-facing notes go to stderr so stdout stays clean for scripts. */
+  note(text: string): void {
+    if (!this.json) process.stderr.write(text + '\n');
+  }
+}
+
+/** The one line printed for an error, and the exit code it gets. */
+export function describeError(e: unknown, debug: boolean): { line: string; exitCode: number } {
+  if (e instanceof KithError) {
+    const msg = oneLine(e.hint ? `${e.message} — ${e.hint}` : e.message);
+    return { line: `kith: ${msg} (${e.code})` + (debug && e.stack ? `\n${e.stack}` : ''), exitCode: e.code === ErrorCode.Usage ? 2 : 1 };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { line: `kith: ${oneLine(err.message)} (${ErrorCode.Internal})` + (debug && err.stack ? `\n${err.stack}` : ''), exitCode: 1 };
+}
+
+const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ');

@@ -1,0 +1,73 @@
+/**
+ * @module remote-url
+ * Opens the remote a URL names: a folder (`file:///abs`, a path), an S3
+ * bucket (`s3://bucket/prefix?...`, loaded only when used), or, later, the
+ * relay (`http(s)://`).
+ */
+import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteStats } from '@kith/core';
+import { openFolderRemote, parseFolderUrl } from '@kith/folder';
+
+/** A URL as stored in the vault: folder paths become absolute file:// URLs. */
+export function normalizeRemoteUrl(url: string): string {
+  if (/^s3:\/\//i.test(url) || /^https?:\/\//i.test(url)) return url;
+  return parseFolderUrl(url);
+}
+
+/** Opens the remote for `url` now. `create` makes a missing folder (for `kith init`). */
+export async function openRemote(url: string, o: { create?: boolean } = {}): Promise<Remote> {
+  if (/^s3:\/\//i.test(url)) {
+    const s3 = (await import('@kith/s3').catch(() => undefined)) as { openS3Remote?: (u: string) => Promise<Remote> } | undefined;
+    if (!s3?.openS3Remote) throw new KithError(ErrorCode.BadRemoteUrl, 'S3 remotes are not available in this build of kith');
+    return s3.openS3Remote(url);
+  }
+  if (/^https?:\/\//i.test(url)) {
+    throw new KithError(ErrorCode.BadRemoteUrl, `the relay (${url}) is not available yet`, { hint: 'use a folder path or an s3:// URL' });
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) {
+    throw new KithError(ErrorCode.BadRemoteUrl, `unsupported remote URL ${url}`, { hint: 'use a folder path, file:///path, or s3://bucket/prefix' });
+  }
+  return openFolderRemote(url, o.create ? { create: true } : {});
+}
+
+/**
+ * A remote that connects on first use, so commands that stay local
+ * (put, get, ls, conflicts) work while the remote is unreachable.
+ */
+export function lazyRemote(url: string): Remote {
+  let opening: Promise<Remote> | undefined;
+  let opened: Remote | undefined;
+  const idle: RemoteStats = newRemoteStats();
+  const get = (): Promise<Remote> =>
+    (opening ??= openRemote(url).then((r) => (opened = r)));
+  return {
+    url,
+    get capabilities() {
+      return opened?.capabilities ?? { putIfAbsent: false, watch: true };
+    },
+    get stats() {
+      return opened?.stats ?? idle;
+    },
+    put: async (k, b, o) => (await get()).put(k, b, o),
+    get: async (k, o) => (await get()).get(k, o),
+    head: async (k, o) => (await get()).head(k, o),
+    list: async (p, o) => (await get()).list(p, o),
+    delete: async (k, o) => (await get()).delete(k, o),
+    watch: (prefix, onChange) => {
+      let stop: (() => void) | undefined;
+      let stopped = false;
+      get().then(
+        (r) => {
+          if (!stopped) stop = r.watch?.(prefix, onChange);
+        },
+        () => undefined,
+      );
+      return () => {
+        stopped = true;
+        stop?.();
+      };
+    },
+    close: async () => {
+      await opened?.close();
+    },
+  };
+}
