@@ -3,7 +3,7 @@
  * Making this home a device of a vault: init, restore, join, pair.
  */
 import { createInterface } from 'node:readline/promises';
-import { ErrorCode, KithError, Vault } from '@kith/core';
+import { ErrorCode, KithError, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
@@ -84,6 +84,7 @@ export function registerSetup(program: Command): void {
       if ((o.recoveryCode === undefined) === (o.password === undefined)) {
         throw new KithError(ErrorCode.Usage, 'give exactly one of --recovery-code CODE and --password');
       }
+      if (o.recoveryCode !== undefined) parseRecoveryCode(o.recoveryCode); // a typo fails before the remote is touched
       const secret = o.password ? { password: await readPassword('vault password: ') } : { recoveryCode: o.recoveryCode! };
       const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name }));
       await vault.close();
