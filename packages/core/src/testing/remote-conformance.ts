@@ -26,8 +26,21 @@ const bytes = (n: number, seed = 1): Uint8Array => {
 const isCode = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
 const keysOf = async (r: Remote, prefix: string, o: { after?: string; limit?: number } = {}): Promise<string[]> => (await r.list(prefix, o)).map((i) => i.key);
 
+export interface RemoteConformanceOptions {
+  /** Include the 9 MiB object (default true). */
+  readonly bigObjects?: boolean;
+  /**
+   * Byte order between keys that differ by `-`/`.` versus `/` at one level
+   * (`a-b` < `a/b`). Real S3 services and the folder remote list in byte
+   * order; s3rver, the test server, walks directories instead. Kith's own
+   * keys never mix these at one level, so the engine does not depend on it.
+   */
+  readonly mixedSeparatorOrder?: boolean;
+}
+
 /** Registers the Remote conformance tests under `describe(name)`; `open` is called once per test. */
-export function runRemoteConformance(name: string, open: () => Promise<RemoteHarness>, options: { bigObjects?: boolean } = {}): void {
+export function runRemoteConformance(name: string, open: () => Promise<RemoteHarness>, options: RemoteConformanceOptions = {}): void {
+  const mixed = options.mixedSeparatorOrder !== false;
   async function withRemote(fn: (r: Remote) => Promise<void>): Promise<void> {
     const h = await open();
     try {
@@ -96,10 +109,11 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         assert.deepEqual(await keysOf(r, 'heads/'), ['heads/a', 'heads/b']);
         assert.deepEqual(await keysOf(r, 'heads'), ['heads/a', 'heads/b', 'headsx/y']);
         assert.deepEqual(await keysOf(r, 'head'), ['head', 'heads/a', 'heads/b', 'headsx/y']);
-        assert.deepEqual(await keysOf(r, 'a'), ['a-b', 'a.b', 'a/b', 'a/c/d', 'a0']);
-        assert.deepEqual(await keysOf(r, ''), [...keys].sort());
+        if (mixed) assert.deepEqual(await keysOf(r, 'a'), ['a-b', 'a.b', 'a/b', 'a/c/d', 'a0']);
+        else assert.deepEqual(new Set(await keysOf(r, 'a')), new Set(['a-b', 'a.b', 'a/b', 'a/c/d', 'a0']));
+        if (mixed) assert.deepEqual(await keysOf(r, ''), [...keys].sort());
         assert.deepEqual(await keysOf(r, 'heads/', { after: 'heads/a' }), ['heads/b']);
-        assert.deepEqual(await keysOf(r, 'a', { after: 'a.b', limit: 2 }), ['a/b', 'a/c/d']);
+        if (mixed) assert.deepEqual(await keysOf(r, 'a', { after: 'a.b', limit: 2 }), ['a/b', 'a/c/d']);
         assert.deepEqual(await keysOf(r, 'segments/d/', { after: 'segments/d/000000000002' }), ['segments/d/000000000010']);
         assert.deepEqual(await keysOf(r, 'zzz'), []);
       });
@@ -165,7 +179,7 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
     });
 
     test('random operations match an in-memory model exactly', async () => {
-      const seg = fc.constantFrom('a', 'b', 'a-b', 'a.b', 'z9', '0');
+      const seg = mixed ? fc.constantFrom('a', 'b', 'a-b', 'a.b', 'z9', '0') : fc.constantFrom('a', 'b', 'z9', '0', 'ab');
       // Two levels, as Kith's own keys: no key is a path-prefix of another (see the Remote contract).
       const key = fc.tuple(seg, seg).map(([a, b]) => `${a}/${b}`);
       const op = fc.oneof(

@@ -1,0 +1,63 @@
+/**
+ * @module s3-url
+ * `s3://BUCKET/PREFIX?endpoint=URL&region=R&pathStyle=true`. Credentials
+ * never go in the URL: they come from the standard AWS chain.
+ */
+import { ErrorCode, KithError } from '@kith/core';
+
+export interface S3Location {
+  readonly bucket: string;
+  /** Key prefix without leading or trailing slash ('' for the bucket root). */
+  readonly prefix: string;
+  readonly endpoint?: string;
+  readonly region?: string;
+  /** Path-style addressing (default: true when an endpoint is given). */
+  readonly forcePathStyle: boolean;
+}
+
+const SECRET_PARAMS = /^(access[-_]?key.*|secret.*|session[-_]?token|token|password|credentials?|aws_.*)$/i;
+const KNOWN_PARAMS = new Set(['endpoint', 'region', 'pathStyle', 'forcePathStyle']);
+
+export function parseS3Url(url: string): S3Location {
+  const bad = (why: string, hint?: string) => new KithError(ErrorCode.BadRemoteUrl, `invalid S3 URL ${JSON.stringify(url)}: ${why}`, hint ? { hint } : {});
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw bad('not a URL', 'use s3://bucket/prefix?endpoint=https://host&region=us-east-1');
+  }
+  if (u.protocol !== 's3:') throw bad('the scheme must be s3://');
+  if (u.username || u.password) {
+    throw bad('credentials do not belong in the URL', 'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE (the standard AWS credential chain)');
+  }
+  for (const key of u.searchParams.keys()) {
+    if (SECRET_PARAMS.test(key)) throw bad(`"${key}" looks like a credential`, 'credentials come from the AWS environment or profile, never from the URL');
+    if (!KNOWN_PARAMS.has(key)) throw bad(`unknown option "${key}"`, 'known options: endpoint, region, pathStyle');
+  }
+  const bucket = u.hostname;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw bad('the bucket name must be 3–63 lowercase letters, digits, dots or dashes');
+  const prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
+  if (prefix !== '' && !prefix.split('/').every((s) => /^[A-Za-z0-9._-]+$/.test(s) && s !== '.' && s !== '..')) {
+    throw bad('the prefix may hold only letters, digits, ".", "_" and "-" separated by "/"');
+  }
+  const endpoint = u.searchParams.get('endpoint') ?? undefined;
+  if (endpoint !== undefined) {
+    let e: URL;
+    try {
+      e = new URL(endpoint);
+    } catch {
+      throw bad('endpoint is not a URL');
+    }
+    if (e.protocol !== 'http:' && e.protocol !== 'https:') throw bad('endpoint must be http:// or https://');
+    if (e.username || e.password) throw bad('credentials do not belong in the endpoint URL');
+  }
+  const region = u.searchParams.get('region') ?? undefined;
+  const style = u.searchParams.get('pathStyle') ?? u.searchParams.get('forcePathStyle');
+  return {
+    bucket,
+    prefix,
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(region !== undefined ? { region } : {}),
+    forcePathStyle: style === null ? endpoint !== undefined : style === 'true' || style === '1',
+  };
+}

@@ -1,0 +1,7 @@
+/**
+ * @module @kith/s3/testing
+ * A real s3rver process and a fault-injecting proxy, for this package's
+ * tests and for the shared sync scenarios.
+ */
+export { startS3rver, useS3rverCredentials, type S3rverProcess } from './s3rver-process.js';
+export { startFaultProxy, randomFaults, type Fault, type FaultPlan, type FaultProxy } from './fault-proxy.js';

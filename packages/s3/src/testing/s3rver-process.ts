@@ -1,0 +1,66 @@
+/**
+ * @module testing/s3rver-process
+ * A real S3 server for tests: s3rver in its own child process on loopback
+ * with a fresh directory (Node 20 needs --openssl-legacy-provider for its
+ * paginated listings). Credentials are s3rver's defaults, set in the
+ * environment the way a user sets theirs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export interface S3rverProcess {
+  /** http://127.0.0.1:PORT */
+  readonly endpoint: string;
+  /** Creates a bucket (a fresh random name unless given) and returns its name. */
+  bucket(name?: string): Promise<string>;
+  /** An s3:// URL for a bucket and prefix on this server, optionally through another endpoint (a proxy). */
+  url(bucket: string, prefix?: string, endpoint?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Sets s3rver's default credentials for the AWS SDK's standard chain. */
+export function useS3rverCredentials(): void {
+  process.env['AWS_ACCESS_KEY_ID'] ??= 'S3RVER';
+  process.env['AWS_SECRET_ACCESS_KEY'] ??= 'S3RVER';
+  process.env['AWS_REGION'] ??= 'us-east-1';
+}
+
+let buckets = 0;
+
+export async function startS3rver(): Promise<S3rverProcess> {
+  useS3rverCredentials();
+  const dir = mkdtempSync(join(tmpdir(), 'kith-s3rver-'));
+  const runner = fileURLToPath(new URL('./s3rver-runner.js', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', runner, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}): ${stderr}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const admin = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1' });
+  return {
+    endpoint,
+    async bucket(name = `kith-test-${process.pid}-${++buckets}-${Math.random().toString(36).slice(2, 8)}`) {
+      await admin.send(new CreateBucketCommand({ Bucket: name }));
+      return name;
+    },
+    url: (bucket, prefix = '', via = endpoint) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(via)}`,
+    async stop() {
+      admin.destroy();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
