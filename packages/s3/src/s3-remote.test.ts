@@ -54,13 +54,13 @@ describe('s3 remote specifics', () => {
 
   test('a missing bucket is KITH_REMOTE_NOT_FOUND; a refused credential is KITH_REMOTE_AUTH; neither is retried', async () => {
     const missing = await openS3Remote(s3.url('no-such-bucket-here'));
-    await assert.rejects(missing.list('heads/'), (e: unknown) => is(ErrorCode.RemoteNotFound)(e) && /create the bucket/.test((e as KithError).hint ?? ''));
+    await assert.rejects(missing.list('heads/'), (e: unknown) => is(ErrorCode.RemoteNotFound)(e) && /create the bucket/.test((e).hint ?? ''));
     assert.equal(missing.stats.lists, 1, 'not retried');
     await missing.close();
     proxy.resetCounts();
     proxy.setFaults(() => ({ kind: 'status', status: 403 }));
     const denied = await openS3Remote(s3.url(await s3.bucket(), '', proxy.url));
-    await assert.rejects(denied.get('vault'), (e: unknown) => is(ErrorCode.RemoteAuth)(e) && /AWS_ACCESS_KEY_ID/.test((e as KithError).hint ?? ''));
+    await assert.rejects(denied.get('vault'), (e: unknown) => is(ErrorCode.RemoteAuth)(e) && /AWS_ACCESS_KEY_ID/.test((e).hint ?? ''));
     assert.equal(proxy.counts.total, 1, 'a 403 is not retried');
     proxy.setFaults(undefined);
     await denied.close();
@@ -111,7 +111,7 @@ describe('s3 remote specifics', () => {
     assert.equal(r.stats.puts, 1 + 4 + 1, 'create + 4 parts + complete');
     const back = await r.get('blobs/big');
     assert.equal(back?.length, big.length);
-    assert.ok(back!.every((b, i) => b === big[i]));
+    assert.ok(back.every((b, i) => b === big[i]));
     await r.close();
   });
 

@@ -54,7 +54,7 @@ describe('sqlite store specifics', () => {
       const db = new Database(file);
       db.pragma('user_version = 99');
       db.close();
-      await assert.rejects(openSqliteStore(file), (e: unknown) => KithError.is(e, ErrorCode.StoreTooNew) && /upgrade kith/.test((e as KithError).hint ?? ''));
+      await assert.rejects(openSqliteStore(file), (e: unknown) => KithError.is(e, ErrorCode.StoreTooNew) && /upgrade kith/.test(e.hint ?? ''));
       const other = join(dir, 'other.db');
       const odb = new Database(other);
       odb.exec('CREATE TABLE photos (x)');

@@ -114,7 +114,7 @@ export class SqliteStore implements Store {
       const inner = this.#tx();
       const tx = new Proxy(inner, {
         get: (target, name: string) => {
-          const method = target[name as keyof StoreTx] as (...a: unknown[]) => Promise<unknown>;
+          const method = Reflect.get(target, name) as (...a: unknown[]) => Promise<unknown>;
           return async (...args: unknown[]) => {
             if (!open) throw new KithError(ErrorCode.Internal, `store transaction used after it ended (${name})`);
             if (!writable && WRITE_METHODS.has(name)) throw new KithError(ErrorCode.Internal, `${name} in a read transaction`);
@@ -196,8 +196,14 @@ export class SqliteStore implements Store {
       readLog: async (f: LogFilter) => {
         const conds: string[] = [];
         const params: Record<string, string | number> = {};
-        if (f.collection !== undefined) (conds.push('collection = @c'), (params['c'] = f.collection));
-        if (f.id !== undefined) (conds.push('id = @i'), (params['i'] = f.id));
+        if (f.collection !== undefined) {
+          conds.push('collection = @c');
+          params['c'] = f.collection;
+        }
+        if (f.id !== undefined) {
+          conds.push('id = @i');
+          params['i'] = f.id;
+        }
         const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
         const sql =
           f.limit === undefined

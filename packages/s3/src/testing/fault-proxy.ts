@@ -41,7 +41,7 @@ export function randomFaults(seed: number, rate: number, kinds: readonly Fault['
     const kind = kinds[Math.floor(next() * kinds.length)]!;
     if (kind === 'status') return { kind, status: next() < 0.5 ? 500 : 503 };
     if (kind === 'slow') return { kind, ms: 50 + Math.floor(next() * 200) };
-    return { kind } as Fault;
+    return { kind };
   };
 }
 
