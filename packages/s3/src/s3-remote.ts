@@ -27,9 +27,8 @@ import {
   type RemoteObjectInfo,
 } from '@kith/core';
 import { DEFAULT_RETRY, isTransient, statusOf, withRetry, type RetryPolicy } from './retry.js';
+import { loadS3Sdk, type S3Sdk as Sdk } from './sdk.js';
 import { parseS3Url, type S3Location } from './s3-url.js';
-
-type Sdk = typeof import('@aws-sdk/client-s3');
 
 export interface S3RemoteOptions {
   /** Overrides for the SDK client (credentials, region, endpoint...). */
@@ -297,6 +296,5 @@ function isMissingKey(e: unknown): boolean {
 /** Opens an S3 remote for `s3://bucket/prefix?endpoint=...&region=...` (the SDK is loaded now). */
 export async function openS3Remote(url: string, options: S3RemoteOptions = {}): Promise<S3Remote> {
   parseS3Url(url); // a bad URL fails before the SDK loads
-  const sdk = await import('@aws-sdk/client-s3');
-  return new S3Remote(url, sdk, options);
+  return new S3Remote(url, await loadS3Sdk(), options);
 }

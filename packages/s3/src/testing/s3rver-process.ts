@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { loadS3Sdk } from '../sdk.js';
 
 export interface S3rverProcess {
   /** http://127.0.0.1:PORT */
@@ -44,7 +45,7 @@ export async function startS3rver(): Promise<S3rverProcess> {
     child.once('exit', (code) => reject(new Error(`s3rver exited (${code}): ${stderr}`)));
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const { S3Client, CreateBucketCommand } = await loadS3Sdk();
   const admin = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1' });
   return {
     endpoint,
