@@ -5,13 +5,8 @@
  * HTTP attempt is counted in `stats`; retries follow our own policy
  * (retry.ts) with the SDK's retries off.
  */
-import type {
-  CompletedPart,
-  GetObjectCommandOutput,
-  ListObjectsV2CommandOutput,
-  S3Client,
-  S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import type { CompletedPart, GetObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import {
   assertRemoteKey,
   assertRemotePrefix,
@@ -24,48 +19,86 @@ import {
   type PutOptions,
   type Remote,
   type RemoteCallOptions,
+  type RemoteCapabilities,
   type RemoteObjectInfo,
 } from '@kith/core';
-import { DEFAULT_RETRY, isTransient, statusOf, withRetry, type RetryPolicy } from './retry.js';
-import { loadS3Sdk, type S3Sdk as Sdk } from './sdk.js';
+import { DEFAULT_RETRY, isTransient, RetryBudget, statusOf, withRetry, type RetryPolicy } from './retry.js';
+import { loadS3Sdk, type S3Sdk } from './sdk.js';
 import { parseS3Url, type S3Location } from './s3-url.js';
 
+/** Options of {@link openS3Remote}; every one has a sensible default. */
 export interface S3RemoteOptions {
-  /** Overrides for the SDK client (credentials, region, endpoint...). */
+  /** Overrides for the SDK client config (credentials, region, endpoint...), applied last. */
   readonly client?: Partial<S3ClientConfig>;
+  /** Overrides for the retry policy ({@link DEFAULT_RETRY}). */
   readonly retry?: Partial<RetryPolicy>;
-  /** Per-request timeout (default 30 s). */
+  /**
+   * A request that makes no progress (no byte sent or received) for this
+   * long is abandoned and retried (default 30 s). Connecting has its own
+   * 10 s limit.
+   */
   readonly requestTimeoutMs?: number;
   /**
-   * The server honours `If-None-Match: *` on PUT (AWS S3 does since 2024,
-   * R2 and MinIO too). Default false: put-if-absent is then a HEAD check,
-   * which the core never relies on for correctness.
+   * Whether the server honours `If-None-Match: *` on PUT (AWS S3, R2 and
+   * MinIO do; s3rver does not). Default: the URL's `conditionalWrites`
+   * option, else true for AWS itself (no endpoint) and false for any other
+   * endpoint. When false, put-if-absent is a HEAD check and then a plain
+   * PUT, which the core never relies on for correctness.
    */
   readonly conditionalWrites?: boolean;
-  /** Objects above this size go up in multipart (default 8 MiB parts). */
+  /** Objects larger than this go up in multipart, in parts of this size (default 8 MiB, at least 5 MiB). */
   readonly partSize?: number;
+  /** Parts in flight at once (default 4): extra memory stays within `partSize × partConcurrency`. */
+  readonly partConcurrency?: number;
+  /**
+   * Check a whole-object GET against its ETag when the ETag is the MD5 of
+   * the bytes (single-part, not KMS or customer-key encrypted); a mismatch
+   * is retried like a torn body. Default true; turn it off for a server
+   * whose ETags are something else.
+   */
+  readonly verifyMd5?: boolean;
 }
 
 const MIN_PART = 5 * 1024 * 1024;
+const DEFAULT_PART = 8 * 1024 * 1024;
+/** A single-part ETag: the quoted MD5 of the bytes. Multipart ETags end in `-N`. */
+const MD5_ETAG = /^"?([0-9a-f]{32})"?$/i;
 
+/** A failed attempt whose response body was not the object (cut short or altered): retried. */
+const tornBody = (why: string): Error => Object.assign(new Error(why), { name: 'Truncated' });
+
+/**
+ * The S3 {@link Remote}: keys live under `<prefix>/<key>` in one bucket.
+ * Open it with {@link openS3Remote}.
+ */
 export class S3Remote implements Remote {
   readonly url: string;
+  /** The parsed URL. */
   readonly location: S3Location;
-  readonly capabilities: { readonly putIfAbsent: boolean; readonly watch: boolean };
+  readonly capabilities: RemoteCapabilities;
   readonly stats = newRemoteStats();
-  readonly #sdk: Sdk;
+  readonly #sdk: S3Sdk;
   readonly #client: S3Client;
   readonly #retry: RetryPolicy;
+  readonly #budget: RetryBudget;
   readonly #partSize: number;
+  readonly #partConcurrency: number;
+  readonly #verifyMd5: boolean;
 
-  constructor(url: string, sdk: Sdk, o: S3RemoteOptions = {}) {
+  /** Prefer {@link openS3Remote}, which loads the SDK. */
+  constructor(url: string, sdk: S3Sdk, o: S3RemoteOptions = {}) {
     this.url = url;
-    this.location = parseS3Url(url);
+    const l = (this.location = parseS3Url(url));
     this.#sdk = sdk;
     this.#retry = { ...DEFAULT_RETRY, ...o.retry };
-    this.#partSize = Math.max(MIN_PART, o.partSize ?? 8 * 1024 * 1024);
-    this.capabilities = { putIfAbsent: o.conditionalWrites === true, watch: false };
-    const l = this.location;
+    this.#budget = new RetryBudget(this.#retry.budget);
+    this.#partSize = Math.max(MIN_PART, o.partSize ?? DEFAULT_PART);
+    this.#partConcurrency = Math.max(1, o.partConcurrency ?? 4);
+    this.#verifyMd5 = o.verifyMd5 ?? true;
+    // AWS itself honours If-None-Match; an unknown endpoint is not trusted to.
+    const onAws = l.endpoint === undefined && !process.env['AWS_ENDPOINT_URL_S3'] && !process.env['AWS_ENDPOINT_URL'];
+    this.capabilities = { putIfAbsent: o.conditionalWrites ?? l.conditionalWrites ?? onAws, watch: false };
+    const idleMs = o.requestTimeoutMs ?? 30_000;
     this.#client = new sdk.S3Client({
       region: l.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
       ...(l.endpoint ? { endpoint: l.endpoint } : {}),
@@ -73,7 +106,7 @@ export class S3Remote implements Remote {
       maxAttempts: 1, // retries are ours: counted and bounded
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { requestTimeout: o.requestTimeoutMs ?? 30_000, connectionTimeout: 10_000 },
+      requestHandler: { socketTimeout: idleMs, connectionTimeout: Math.min(idleMs, 10_000) },
       ...o.client,
     });
   }
@@ -101,82 +134,85 @@ export class S3Remote implements Remote {
       if (status === 301 || name === 'PermanentRedirect') {
         return new KithError(ErrorCode.RemoteNotFound, `the bucket ${bucket} is in another region`, { cause: e, hint: 'add ?region=... to the remote URL' });
       }
-      const detail = status ? `HTTP ${status}${name ? ` ${name}` : ''}` : (e as Error).message;
+      const detail = status ? `HTTP ${status}${name ? ` ${name}` : ''}` : String((e as Error)?.message ?? e).split('\n')[0];
       return new KithError(ErrorCode.RemoteUnavailable, `S3 ${what} failed: ${detail}`, { cause: e });
     };
   }
 
-  async #send<T>(what: string, count: () => void, make: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return withRetry(
-      this.#retry,
-      `S3 ${what}`,
-      () => {
-        count();
-        return make();
-      },
-      this.#classify(what),
-      signal,
-    );
+  /** One logical call: `count` runs before every HTTP attempt, retries included. */
+  #send<T>(what: string, count: () => void, make: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const attempt = (): Promise<T> => {
+      count();
+      return make();
+    };
+    return withRetry(`S3 ${what}`, attempt, { policy: this.#retry, budget: this.#budget, classify: this.#classify(what), signal });
   }
 
   async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const Key = this.#key(key);
-    if (o.ifAbsent && !this.capabilities.putIfAbsent && (await this.head(key, o))) return;
-    if (bytes.length > this.#partSize) return this.#multipart(Key, bytes, o.signal);
-    const { PutObjectCommand } = this.#sdk;
+    const conditional = o.ifAbsent === true && this.capabilities.putIfAbsent;
+    if (o.ifAbsent && !conditional && (await this.head(key, o))) return;
     try {
-      await this.#send(
-        `PUT ${key}`,
-        () => {
-          this.stats.puts++;
-          this.stats.bytesSent += bytes.length;
-        },
-        () =>
-          this.#client.send(
-            new PutObjectCommand({
-              Bucket: this.location.bucket,
-              Key,
-              Body: bytes,
-              ContentLength: bytes.length,
-              ...(o.ifAbsent && this.capabilities.putIfAbsent ? { IfNoneMatch: '*' } : {}),
-            }),
-            o.signal ? { abortSignal: o.signal } : {},
-          ),
-        o.signal,
-      );
+      if (bytes.length > this.#partSize) return await this.#multipart(Key, bytes, conditional, o.signal);
+      const { PutObjectCommand } = this.#sdk;
+      const input = { Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length, ...(conditional ? { IfNoneMatch: '*' } : {}) };
+      await this.#send(`PUT ${key}`, () => this.#countPut(bytes.length), () => this.#client.send(new PutObjectCommand(input), abortable(o.signal)), o.signal);
     } catch (e) {
-      // 412: the object exists, which is all put-if-absent wanted to know.
-      if (o.ifAbsent && e instanceof KithError && [412, 409].includes(statusOf(e.cause) ?? 0)) return;
+      // 412 (409 while a rival write is in flight): the object exists, which is all put-if-absent asks.
+      if (conditional && e instanceof KithError && [412, 409].includes(statusOf(e.cause) ?? 0)) return;
       throw e;
     }
   }
 
-  /** Multipart upload in parts of `partSize`; memory stays the object plus one part in flight. */
-  async #multipart(Key: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  #countPut(bytes: number): void {
+    this.stats.puts++;
+    this.stats.bytesSent += bytes;
+  }
+
+  /**
+   * Multipart upload: parts are views of `bytes` (no copies) with at most
+   * `partConcurrency` in flight. Any failure aborts the upload so no
+   * orphaned parts stay billed.
+   */
+  async #multipart(Key: string, bytes: Uint8Array, conditional: boolean, signal: AbortSignal | undefined): Promise<void> {
     const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand } = this.#sdk;
     const Bucket = this.location.bucket;
-    const opts = signal ? { abortSignal: signal } : {};
-    const created = await this.#send('create multipart upload', () => this.stats.puts++, () => this.#client.send(new CreateMultipartUploadCommand({ Bucket, Key }), opts), signal);
-    const UploadId = created.UploadId!;
-    try {
-      const parts: CompletedPart[] = [];
-      for (let at = 0, n = 1; at < bytes.length; at += this.#partSize, n++) {
-        const body = bytes.subarray(at, Math.min(bytes.length, at + this.#partSize));
-        const res = await this.#send(
-          `upload part ${n}`,
-          () => {
-            this.stats.puts++;
-            this.stats.bytesSent += body.length;
-          },
-          () => this.#client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: n, Body: body, ContentLength: body.length }), opts),
-          signal,
-        );
-        parts.push({ PartNumber: n, ETag: res.ETag! });
+    const created = await this.#send('create multipart upload', () => this.#countPut(0), () => this.#client.send(new CreateMultipartUploadCommand({ Bucket, Key }), abortable(signal)), signal);
+    const UploadId = created.UploadId;
+    if (!UploadId) throw new KithError(ErrorCode.RemoteUnavailable, 'S3 create multipart upload returned no upload id');
+    const count = Math.ceil(bytes.length / this.#partSize);
+    const parts: CompletedPart[] = [];
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < count) {
+        const i = next++;
+        const Body = bytes.subarray(i * this.#partSize, Math.min(bytes.length, (i + 1) * this.#partSize));
+        try {
+          const res = await this.#send(
+            `upload part ${i + 1}/${count}`,
+            () => this.#countPut(Body.length),
+            () => this.#client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body, ContentLength: Body.length }), abortable(signal)),
+            signal,
+          );
+          parts[i] = { PartNumber: i + 1, ETag: res.ETag };
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
       }
-      await this.#send('complete multipart upload', () => this.stats.puts++, () => this.#client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }), opts), signal);
+    };
+    try {
+      // Wait for every worker, so no part lands after the abort below.
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(this.#partConcurrency, count) }, worker));
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failure) throw failure.reason;
+      const complete = { Bucket, Key, UploadId, MultipartUpload: { Parts: parts }, ...(conditional ? { IfNoneMatch: '*' } : {}) };
+      await this.#send('complete multipart upload', () => this.#countPut(0), () => this.#client.send(new CompleteMultipartUploadCommand(complete), abortable(signal)), signal);
     } catch (e) {
+      this.stats.deletes++; // AbortMultipartUpload is a DELETE; best effort, never with the caller's (maybe fired) signal
       await this.#client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
       throw e;
     }
@@ -187,48 +223,47 @@ export class S3Remote implements Remote {
     throwIfAborted(o.signal);
     const { GetObjectCommand } = this.#sdk;
     const range = o.range ? `bytes=${o.range.offset}-${o.range.offset + o.range.length - 1}` : undefined;
+    if (o.range && o.range.length <= 0) return (await this.head(key, o)) ? new Uint8Array(0) : null;
+    const input = { Bucket: this.location.bucket, Key: this.#key(key), ...(range ? { Range: range } : {}) };
+    const attempt = async (): Promise<Uint8Array> => {
+      let res: GetObjectCommandOutput;
+      try {
+        res = await this.#client.send(new GetObjectCommand(input), abortable(o.signal));
+      } catch (e) {
+        if (statusOf(e) === 416) return new Uint8Array(0); // range past the end
+        throw e;
+      }
+      const body = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+      // A connection cut mid-body must never pass for the whole object.
+      if (res.ContentLength !== undefined && body.length !== res.ContentLength) {
+        throw tornBody(`truncated body (${body.length} of ${res.ContentLength} bytes)`);
+      }
+      if (!range && this.#verifyMd5 && !res.SSECustomerAlgorithm && !String(res.ServerSideEncryption ?? '').startsWith('aws:kms')) {
+        const md5 = MD5_ETAG.exec(res.ETag ?? '')?.[1];
+        if (md5 && md5.toLowerCase() !== createHash('md5').update(body).digest('hex')) throw tornBody('body does not match its ETag');
+      }
+      this.stats.bytesReceived += body.length;
+      return body;
+    };
     try {
-      return await this.#send(
-        `GET ${key}`,
-        () => this.stats.gets++,
-        async () => {
-          let res: GetObjectCommandOutput;
-          try {
-            res = await this.#client.send(
-              new GetObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key), ...(range ? { Range: range } : {}) }),
-              o.signal ? { abortSignal: o.signal } : {},
-            );
-          } catch (e) {
-            if (statusOf(e) === 416) return new Uint8Array(0); // range past the end
-            throw e;
-          }
-          const body = await res.Body!.transformToByteArray();
-          // A connection cut mid-body must never pass for the whole object.
-          if (res.ContentLength !== undefined && body.length !== res.ContentLength) {
-            throw Object.assign(new Error(`truncated body (${body.length} of ${res.ContentLength} bytes)`), { name: 'Truncated' });
-          }
-          this.stats.bytesReceived += body.length;
-          return body;
-        },
-        o.signal,
-      );
+      return await this.#send(`GET ${key}`, () => this.stats.gets++, attempt, o.signal);
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return null;
       throw e;
     }
   }
 
+  /**
+   * A HEAD answer carries no body, so a missing bucket reads as a missing
+   * key here; `list` and `get` tell the two apart.
+   */
   async head(key: string, o: RemoteCallOptions = {}): Promise<RemoteObjectInfo | null> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const { HeadObjectCommand } = this.#sdk;
+    const input = { Bucket: this.location.bucket, Key: this.#key(key) };
     try {
-      const res = await this.#send(
-        `HEAD ${key}`,
-        () => this.stats.heads++,
-        () => this.#client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key) }), o.signal ? { abortSignal: o.signal } : {}),
-        o.signal,
-      );
+      const res = await this.#send(`HEAD ${key}`, () => this.stats.heads++, () => this.#client.send(new HeadObjectCommand(input), abortable(o.signal)), o.signal);
       return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '' };
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return null;
@@ -236,31 +271,30 @@ export class S3Remote implements Remote {
     }
   }
 
+  /** ListObjectsV2 from `StartAfter`, 1,000 keys a page, following continuation tokens up to `limit`. */
   async list(prefix: string, o: ListOptions = {}): Promise<RemoteObjectInfo[]> {
     assertRemotePrefix(prefix);
     throwIfAborted(o.signal);
+    if (o.limit !== undefined && o.limit <= 0) return [];
     const { ListObjectsV2Command } = this.#sdk;
     const base = this.location.prefix === '' ? '' : `${this.location.prefix}/`;
     const out: RemoteObjectInfo[] = [];
     let token: string | undefined;
     do {
       const want = o.limit === undefined ? 1000 : Math.min(1000, o.limit - out.length);
+      const input = {
+        Bucket: this.location.bucket,
+        Prefix: base + prefix,
+        MaxKeys: want,
+        ...(token ? { ContinuationToken: token } : o.after !== undefined ? { StartAfter: base + o.after } : {}),
+      };
       const res: ListObjectsV2CommandOutput = await this.#send(
         `LIST ${prefix || '/'}`,
         () => this.stats.lists++,
-        () =>
-          this.#client.send(
-            new ListObjectsV2Command({
-              Bucket: this.location.bucket,
-              Prefix: base + prefix,
-              MaxKeys: want,
-              ...(token ? { ContinuationToken: token } : o.after !== undefined ? { StartAfter: base + o.after } : {}),
-            }),
-            o.signal ? { abortSignal: o.signal } : {},
-          ),
+        () => this.#client.send(new ListObjectsV2Command(input), abortable(o.signal)),
         o.signal,
       );
-      for (const c of res.Contents ?? []) out.push({ key: c.Key!.slice(base.length), size: c.Size ?? 0, etag: c.ETag ?? '' });
+      for (const c of res.Contents ?? []) if (c.Key) out.push({ key: c.Key.slice(base.length), size: c.Size ?? 0, etag: c.ETag ?? '' });
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token && (o.limit === undefined || out.length < o.limit));
     return o.limit === undefined ? out : out.slice(0, o.limit);
@@ -270,13 +304,9 @@ export class S3Remote implements Remote {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const { DeleteObjectCommand } = this.#sdk;
+    const input = { Bucket: this.location.bucket, Key: this.#key(key) };
     try {
-      await this.#send(
-        `DELETE ${key}`,
-        () => this.stats.deletes++,
-        () => this.#client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.#key(key) }), o.signal ? { abortSignal: o.signal } : {}),
-        o.signal,
-      );
+      await this.#send(`DELETE ${key}`, () => this.stats.deletes++, () => this.#client.send(new DeleteObjectCommand(input), abortable(o.signal)), o.signal);
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return;
       throw e;
@@ -288,12 +318,23 @@ export class S3Remote implements Remote {
   }
 }
 
+const abortable = (signal: AbortSignal | undefined): { abortSignal?: AbortSignal } => (signal ? { abortSignal: signal } : {});
+
 function isMissingKey(e: unknown): boolean {
   const name = (e as { name?: string })?.name;
   return (name === 'NoSuchKey' || name === 'NotFound' || (statusOf(e) === 404 && name !== 'NoSuchBucket')) && !isTransient(e);
 }
 
-/** Opens an S3 remote for `s3://bucket/prefix?endpoint=...&region=...` (the SDK is loaded now). */
+/**
+ * Opens an S3 remote (the SDK is loaded now, not at import). Credentials
+ * come from the standard AWS chain: environment variables, then the shared
+ * config and credentials files (`AWS_PROFILE`), then container or instance
+ * roles; never from the URL.
+ *
+ * @example
+ * const remote = await openS3Remote('s3://my-bucket/kith?endpoint=http://127.0.0.1:9000');
+ * await remote.put('heads/a', bytes);
+ */
 export async function openS3Remote(url: string, options: S3RemoteOptions = {}): Promise<S3Remote> {
   parseS3Url(url); // a bad URL fails before the SDK loads
   return new S3Remote(url, await loadS3Sdk(), options);

@@ -1,10 +1,12 @@
 /**
  * @module s3-url
- * `s3://BUCKET/PREFIX?endpoint=URL&region=R&pathStyle=true`. Credentials
- * never go in the URL: they come from the standard AWS chain.
+ * `s3://BUCKET/PREFIX?endpoint=URL&region=R&pathStyle=true&conditionalWrites=true`
+ * (every query option is optional). Credentials never go in the URL: they
+ * come from the standard AWS chain.
  */
 import { ErrorCode, KithError } from '@kith/core';
 
+/** What an `s3://` URL names. */
 export interface S3Location {
   readonly bucket: string;
   /** Key prefix without leading or trailing slash ('' for the bucket root). */
@@ -13,11 +15,21 @@ export interface S3Location {
   readonly region?: string;
   /** Path-style addressing (default: true when an endpoint is given). */
   readonly forcePathStyle: boolean;
+  /** `conditionalWrites=true|false`: whether the server honours `If-None-Match: *` (absent: unknown). */
+  readonly conditionalWrites?: boolean;
 }
 
 const SECRET_PARAMS = /^(access[-_]?key.*|secret.*|session[-_]?token|token|password|credentials?|aws_.*)$/i;
-const KNOWN_PARAMS = new Set(['endpoint', 'region', 'pathStyle', 'forcePathStyle']);
+const KNOWN_PARAMS = new Set(['endpoint', 'region', 'pathStyle', 'forcePathStyle', 'conditionalWrites']);
 
+/**
+ * Parses and checks an S3 remote URL; throws KITH_BAD_REMOTE_URL (with a
+ * hint) for anything malformed, and for credentials in any part of it.
+ *
+ * @example
+ * parseS3Url('s3://my-bucket/kith?endpoint=http://127.0.0.1:9000')
+ * // → { bucket: 'my-bucket', prefix: 'kith', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true }
+ */
 export function parseS3Url(url: string): S3Location {
   const bad = (why: string, hint?: string) => new KithError(ErrorCode.BadRemoteUrl, `invalid S3 URL ${JSON.stringify(url)}: ${why}`, hint ? { hint } : {});
   let u: URL;
@@ -32,11 +44,23 @@ export function parseS3Url(url: string): S3Location {
   }
   for (const key of u.searchParams.keys()) {
     if (SECRET_PARAMS.test(key)) throw bad(`"${key}" looks like a credential`, 'credentials come from the AWS environment or profile, never from the URL');
-    if (!KNOWN_PARAMS.has(key)) throw bad(`unknown option "${key}"`, 'known options: endpoint, region, pathStyle');
+    if (!KNOWN_PARAMS.has(key)) throw bad(`unknown option "${key}"`, 'known options: endpoint, region, pathStyle, conditionalWrites');
   }
+  const flag = (name: string): boolean | undefined => {
+    const v = u.searchParams.get(name);
+    if (v === null) return undefined;
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw bad(`${name} must be true or false`);
+  };
   const bucket = u.hostname;
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw bad('the bucket name must be 3–63 lowercase letters, digits, dots or dashes');
-  const prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
+  let prefix: string;
+  try {
+    prefix = decodeURIComponent(u.pathname).replace(/^\/+|\/+$/g, '');
+  } catch {
+    throw bad('the prefix is not valid percent-encoding');
+  }
   if (prefix !== '' && !prefix.split('/').every((s) => /^[A-Za-z0-9._-]+$/.test(s) && s !== '.' && s !== '..')) {
     throw bad('the prefix may hold only letters, digits, ".", "_" and "-" separated by "/"');
   }
@@ -52,12 +76,14 @@ export function parseS3Url(url: string): S3Location {
     if (e.username || e.password) throw bad('credentials do not belong in the endpoint URL');
   }
   const region = u.searchParams.get('region') ?? undefined;
-  const style = u.searchParams.get('pathStyle') ?? u.searchParams.get('forcePathStyle');
+  const style = flag('pathStyle') ?? flag('forcePathStyle');
+  const conditional = flag('conditionalWrites');
   return {
     bucket,
     prefix,
     ...(endpoint !== undefined ? { endpoint } : {}),
     ...(region !== undefined ? { region } : {}),
-    forcePathStyle: style === null ? endpoint !== undefined : style === 'true' || style === '1',
+    forcePathStyle: style ?? endpoint !== undefined,
+    ...(conditional !== undefined ? { conditionalWrites: conditional } : {}),
   };
 }
