@@ -22,6 +22,21 @@ export interface S3Location {
 const SECRET_PARAMS = /^(access[-_]?key.*|secret.*|session[-_]?token|token|password|credentials?|aws_.*)$/i;
 const KNOWN_PARAMS = new Set(['endpoint', 'region', 'pathStyle', 'forcePathStyle', 'conditionalWrites']);
 
+/** The URL with anything that may be a secret (user info, credential-like query values) masked, for messages. */
+function redact(url: string): string {
+  return url
+    .replace(/\/\/[^/?#]*@/g, '//***@')
+    .replace(/([?&])([^=&]*)=([^&]*)/g, (all, sep: string, key: string) => (SECRET_PARAMS.test(decodeURIComponentSafe(key)) ? `${sep}${key}=***` : all));
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /**
  * Parses and checks an S3 remote URL; throws KITH_BAD_REMOTE_URL (with a
  * hint) for anything malformed, and for credentials in any part of it.
@@ -31,7 +46,7 @@ const KNOWN_PARAMS = new Set(['endpoint', 'region', 'pathStyle', 'forcePathStyle
  * // → { bucket: 'my-bucket', prefix: 'kith', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true }
  */
 export function parseS3Url(url: string): S3Location {
-  const bad = (why: string, hint?: string) => new KithError(ErrorCode.BadRemoteUrl, `invalid S3 URL ${JSON.stringify(url)}: ${why}`, hint ? { hint } : {});
+  const bad = (why: string, hint?: string) => new KithError(ErrorCode.BadRemoteUrl, `invalid S3 URL ${JSON.stringify(redact(url))}: ${why}`, hint ? { hint } : {});
   let u: URL;
   try {
     u = new URL(url);

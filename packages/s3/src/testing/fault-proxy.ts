@@ -2,33 +2,53 @@
  * @module testing/fault-proxy
  * A real HTTP proxy on loopback in front of an S3 server that injects the
  * faults of a real network: dropped connections (before or after the
- * server saw the request), 500/503 SlowDown bursts, slow responses, and
- * bodies cut off mid-way. It also counts requests by method.
+ * server saw the request), 500/503 SlowDown bursts, slow responses, bodies
+ * cut off mid-way, and bodies with a flipped byte (same length). It also
+ * counts requests by method.
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** One injected fault. */
 export type Fault =
+  /** Close the connection without forwarding: the server never sees the request. */
   | { readonly kind: 'drop-before' }
+  /** Forward, then close the connection instead of answering: the server acted, the client cannot know. */
   | { readonly kind: 'drop-after' }
+  /** Answer this status with an S3 XML error (503 → SlowDown, 403 → AccessDenied, 412 → PreconditionFailed, else InternalError). */
   | { readonly kind: 'status'; readonly status: number }
+  /** Wait this long before forwarding. */
   | { readonly kind: 'slow'; readonly ms: number }
-  | { readonly kind: 'truncate' };
+  /** Send the headers and half the body, then cut the connection. */
+  | { readonly kind: 'truncate' }
+  /** Send the whole body with one byte flipped (Content-Length still right). */
+  | { readonly kind: 'corrupt' };
 
-/** Decides the fault (or none) for each request. */
+/** Decides the fault (or none) for each request; `n` counts requests from 1. */
 export type FaultPlan = (req: { method: string; path: string; n: number }) => Fault | undefined;
 
+/** A running fault proxy (see {@link startFaultProxy}). */
 export interface FaultProxy {
+  /** http://127.0.0.1:PORT, to use as the S3 endpoint. */
   readonly url: string;
+  /** Sets the plan for the requests that follow (undefined: forward everything untouched). */
   setFaults(plan: FaultPlan | undefined): void;
   /** Requests seen, by method, and faults injected. */
   readonly counts: { total: number; byMethod: Record<string, number>; faults: number };
+  /** Zeroes `counts`. */
   resetCounts(): void;
   stop(): Promise<void>;
 }
 
+/**
+ * The faults a real network shows. Not `corrupt`: TCP and TLS make a
+ * silently altered byte rare, and nothing but an object's ETag could
+ * catch it in a listing.
+ */
+export const NETWORK_FAULTS: readonly Fault['kind'][] = ['drop-before', 'drop-after', 'status', 'slow', 'truncate'];
+
 /** A seeded plan that injects each fault kind with probability `rate` (deterministic given the seed). */
-export function randomFaults(seed: number, rate: number, kinds: readonly Fault['kind'][] = ['drop-before', 'drop-after', 'status', 'slow', 'truncate']): FaultPlan {
+export function randomFaults(seed: number, rate: number, kinds: readonly Fault['kind'][] = NETWORK_FAULTS): FaultPlan {
   let s = seed >>> 0 || 1;
   const next = (): number => {
     s ^= s << 13;
@@ -45,10 +65,22 @@ export function randomFaults(seed: number, rate: number, kinds: readonly Fault['
   };
 }
 
-const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
-const ACCESS_DENIED = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
-const INTERNAL = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>';
+/** The S3 error code a real service sends with each status. */
+const ERROR_CODES: Record<number, string> = { 403: 'AccessDenied', 404: 'NoSuchKey', 412: 'PreconditionFailed', 429: 'SlowDown', 503: 'SlowDown' };
+const errorXml = (status: number): string => {
+  const code = ERROR_CODES[status] ?? 'InternalError';
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected ${status} ${code}</Message></Error>`;
+};
 
+/**
+ * Starts the proxy on a free loopback port in front of `target` (an
+ * http:// S3 endpoint). It buffers each request and response whole, which
+ * is what lets it cut or alter them precisely.
+ *
+ * @example
+ * const proxy = await startFaultProxy(s3.endpoint);
+ * proxy.setFaults(randomFaults(42, 0.1)); // 10% of requests fail somehow
+ */
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const t = new URL(target);
   let plan: FaultPlan | undefined;
@@ -66,6 +98,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
             return;
           }
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          if (fault?.kind === 'corrupt' && full.length > 0) {
+            const i = Math.floor(full.length / 2);
+            full[i] = full[i]! ^ 0xff;
+          }
           if (fault?.kind === 'truncate' && full.length > 1) {
             res.write(full.subarray(0, Math.floor(full.length / 2)));
             setTimeout(() => res.socket?.destroy(), 5);
@@ -94,7 +130,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
       if (fault?.kind === 'status') {
         res.writeHead(fault.status, { 'content-type': 'application/xml' });
-        res.end(fault.status === 503 ? SLOW_DOWN : fault.status === 403 ? ACCESS_DENIED : INTERNAL);
+        res.end(errorXml(fault.status));
         return;
       }
       if (fault?.kind === 'slow') {
