@@ -14,9 +14,9 @@ export interface KithRun {
 }
 
 /** Starts `kith --home HOME ...args`; `killAfterMs` sends SIGKILL at that moment. */
-export function kith(home: string, args: readonly string[], o: { input?: string; killAfterMs?: number } = {}): Promise<KithRun> {
+export function kith(home: string, args: readonly string[], o: { input?: string; killAfterMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<KithRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KITH_BIN, '--home', home, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KITH_BIN, '--home', home, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

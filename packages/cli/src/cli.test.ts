@@ -138,6 +138,7 @@ describe('kith CLI: two devices over a folder remote', () => {
     const { KITH_BIN } = await import('./test-helpers.js');
     const c = join(dir, 'c');
     const pair = spawn(process.execPath, [KITH_BIN, '--home', a, 'pair', '--yes', '--json', '--timeout', '60']);
+    const pairExit = new Promise<number | null>((resolve) => pair.on('close', resolve));
     let out = '';
     pair.stdout.setEncoding('utf8');
     const first = await new Promise<string>((resolve) =>
@@ -148,7 +149,7 @@ describe('kith CLI: two devices over a folder remote', () => {
     );
     const { code: pairing } = JSON.parse(first) as { code: string };
     const joined = kithJson<{ vaultId: string; deviceId: string; sas: string }>(c, ['join', pairing, '--remote', remote, '--name', 'tablet']);
-    const exit = await new Promise<number | null>((resolve) => pair.on('close', resolve));
+    const exit = await pairExit;
     assert.equal(exit, 0);
     const last = JSON.parse(out.trim().split('\n').at(-1)!) as { deviceId: string; name: string; sas: string };
     assert.equal(last.deviceId, joined.deviceId);

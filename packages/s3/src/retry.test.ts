@@ -5,12 +5,13 @@ import { DEFAULT_RETRY, isTransient, RetryBudget, withRetry, type RetryContext, 
 
 const http = (status: number, name = 'Error') => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
 const net = (code: string) => Object.assign(new Error(`read ${code}`), { code });
+const named = (name: string) => Object.assign(new Error(name), { name });
 const classify = (e: unknown) => new KithError(ErrorCode.RemoteUnavailable, `boom: ${(e as Error).message}`);
 const fast: RetryPolicy = { ...DEFAULT_RETRY, baseDelayMs: 1, maxDelayMs: 4 };
 const ctx = (over: Partial<RetryContext> = {}): RetryContext => ({ policy: fast, budget: new RetryBudget(500), classify, ...over });
 
 /** An attempt that fails with `errors` in turn, then succeeds; counts its calls. */
-function scripted(errors: unknown[]): { attempt: () => Promise<string>; calls: () => number } {
+function scripted(errors: Error[]): { attempt: () => Promise<string>; calls: () => number } {
   let n = 0;
   return {
     attempt: async () => {
@@ -24,7 +25,7 @@ function scripted(errors: unknown[]): { attempt: () => Promise<string>; calls: (
 
 describe('which failures are retried', () => {
   test('5xx, 429, SlowDown, RequestTimeout (a 400), resets, timeouts and torn bodies are; 4xx answers are not', () => {
-    for (const e of [http(500), http(503, 'SlowDown'), http(429), http(400, 'RequestTimeout'), net('ECONNRESET'), net('EPIPE'), { name: 'TimeoutError' }, { name: 'Truncated' }, new Error('socket hang up')]) {
+    for (const e of [http(500), http(503, 'SlowDown'), http(429), http(400, 'RequestTimeout'), net('ECONNRESET'), net('EPIPE'), named('TimeoutError'), named('Truncated'), new Error('socket hang up')]) {
       assert.equal(isTransient(e), true, JSON.stringify(e));
     }
     for (const e of [http(403, 'AccessDenied'), http(404, 'NoSuchBucket'), http(404, 'NotFound'), http(412), http(400, 'InvalidArgument'), new Error('Could not load credentials from any providers')]) {
@@ -35,7 +36,7 @@ describe('which failures are retried', () => {
 
 describe('withRetry', () => {
   test('transient failures are retried until success', async () => {
-    const s = scripted([http(503, 'SlowDown'), net('ECONNRESET'), { name: 'TimeoutError' }]);
+    const s = scripted([http(503, 'SlowDown'), net('ECONNRESET'), named('TimeoutError')]);
     assert.equal(await withRetry('GET x', s.attempt, ctx()), 'ok');
     assert.equal(s.calls(), 4);
   });
@@ -102,7 +103,7 @@ describe('withRetry', () => {
 
   test('successes refill the budget; a timeout costs twice a plain retry', () => {
     const b = new RetryBudget(10);
-    assert.equal(b.take({ name: 'TimeoutError' }), true);
+    assert.equal(b.take(named('TimeoutError')), true);
     assert.equal(b.take(http(500)), false);
     b.refund();
     b.refund();

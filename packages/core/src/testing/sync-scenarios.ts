@@ -36,6 +36,11 @@ export interface ScenarioHarness {
 export interface ScenarioOptions {
   /** The remote URL stored in the vault (display only). */
   readonly remoteUrl: string;
+  /**
+   * Request counts are exact (default true). False behind a fault-injecting
+   * proxy, where retries add requests; the idle-cost check then allows them.
+   */
+  readonly exactRequestCounts?: boolean;
 }
 
 interface Device {
@@ -163,9 +168,13 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         const before = { ...b.remote.stats };
         await b.vault.sync();
         const s = b.remote.stats;
-        assert.equal(s.lists - before.lists, 1, 'one LIST of heads/');
-        assert.equal(s.gets - before.gets, 0, 'no GET');
-        assert.equal(s.puts - before.puts, 0, 'no PUT');
+        if (options.exactRequestCounts === false) {
+          assert.ok(s.lists - before.lists >= 1 && s.gets === before.gets && s.puts === before.puts, 'only listings of heads/');
+        } else {
+          assert.equal(s.lists - before.lists, 1, 'one LIST of heads/');
+          assert.equal(s.gets - before.gets, 0, 'no GET');
+          assert.equal(s.puts - before.puts, 0, 'no PUT');
+        }
       } finally {
         await closeAll();
       }

@@ -16,6 +16,8 @@ import { loadS3Sdk } from '../sdk.js';
 export interface S3rverProcess {
   /** http://127.0.0.1:PORT */
   readonly endpoint: string;
+  /** Where the server keeps its buckets (removed on stop). */
+  readonly directory: string;
   /** Creates a bucket (a fresh random name unless given) and returns its name. */
   bucket(name?: string): Promise<string>;
   /** An s3:// URL for a bucket and prefix on this server, optionally through another endpoint (a proxy). */
@@ -32,23 +34,49 @@ export function useS3rverCredentials(): void {
 
 let buckets = 0;
 
+/**
+ * Starts s3rver in its own child process on 127.0.0.1 (a free port, a
+ * fresh temp directory) and resolves once it listens. The child exits on
+ * `stop()`, and by itself if this process dies (its stdin closes), so a
+ * crashed test leaves no server behind.
+ *
+ * @example
+ * const s3 = await startS3rver();
+ * const remote = await openS3Remote(s3.url(await s3.bucket(), 'vault'));
+ */
 export async function startS3rver(): Promise<S3rverProcess> {
   useS3rverCredentials();
   const dir = mkdtempSync(join(tmpdir(), 'kith-s3rver-'));
   const runner = fileURLToPath(new URL('./s3rver-runner.js', import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', runner, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', runner, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`s3rver exited (${code}): ${stderr}`)));
-  });
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${stderr}`)), 15_000);
+      createInterface({ input: child.stdout! }).once('line', (line) => {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { port: number }).port);
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`s3rver exited (${child.exitCode}): ${stderr}`));
+      });
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const endpoint = `http://127.0.0.1:${port}`;
   const { S3Client, CreateBucketCommand } = await loadS3Sdk();
   const admin = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1' });
   return {
     endpoint,
+    directory: dir,
     async bucket(name = `kith-test-${process.pid}-${++buckets}-${Math.random().toString(36).slice(2, 8)}`) {
       await admin.send(new CreateBucketCommand({ Bucket: name }));
       return name;
@@ -56,11 +84,12 @@ export async function startS3rver(): Promise<S3rverProcess> {
     url: (bucket, prefix = '', via = endpoint) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(via)}`,
     async stop() {
       admin.destroy();
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
