@@ -131,9 +131,11 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>, ctx:
       const outOfTime = n >= policy.maxAttempts || Date.now() - started + delay > policy.deadlineMs;
       if (outOfTime || !budget.take(e)) {
         const why = outOfTime ? '' : ' (retry budget spent: the service keeps failing)';
-        throw new KithError(ErrorCode.RemoteUnavailable, `${what} failed after ${n} attempt${n === 1 ? '' : 's'}${why}: ${classify(e).message}`, {
+        const last = classify(e).message;
+        const cause = last.startsWith(`${what} failed: `) ? last.slice(what.length + 9) : last;
+        throw new KithError(ErrorCode.RemoteUnavailable, `${what} failed after ${n} attempt${n === 1 ? '' : 's'}${why}: ${cause}`, {
           cause: e,
-          hint: 'the S3 service is unreachable or overloaded; kith will resume from where it stopped on the next sync',
+          hint: 'the S3 service is unreachable or overloaded (check the endpoint and the network); kith resumes where it stopped on the next sync',
         });
       }
       await sleep(delay, signal);

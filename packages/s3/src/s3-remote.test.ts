@@ -196,6 +196,22 @@ describe('s3 remote specifics', () => {
     await r.close();
   });
 
+  test('cancelling a multipart upload mid-way rejects with KITH_ABORTED and aborts the upload', async () => {
+    const bucket = await s3.bucket();
+    proxy.resetCounts();
+    proxy.setFaults(({ method, path }) => (method === 'PUT' && path.includes('partNumber=') ? { kind: 'slow', ms: 1000 } : undefined));
+    const r = await openS3Remote(s3.url(bucket, '', proxy.url), { partSize: 5 * 1024 * 1024, partConcurrency: 1 });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200);
+    const started = Date.now();
+    await assert.rejects(r.put('blobs/big', new Uint8Array(11 * 1024 * 1024), { signal: ac.signal }), is(ErrorCode.Aborted));
+    assert.ok(Date.now() - started < 900, 'promptly, not after the slow part');
+    assert.equal(proxy.counts.byMethod['DELETE'], 1, 'AbortMultipartUpload sent');
+    proxy.setFaults(undefined);
+    assert.equal(await r.head('blobs/big'), null);
+    await r.close();
+  });
+
   test('requests per remote call, counted at the proxy (the README quotes these)', async () => {
     const r = await openS3Remote(s3.url(await s3.bucket(), 'vault', proxy.url));
     const cost = async (fn: () => Promise<unknown>): Promise<Record<string, number>> => {

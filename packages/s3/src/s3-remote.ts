@@ -125,11 +125,12 @@ export class S3Remote implements Remote {
       if (name === 'NoSuchBucket' || (status === 404 && /bucket/i.test(String((e as Error).message)))) {
         return new KithError(ErrorCode.RemoteNotFound, `the bucket ${bucket} does not exist`, { cause: e, hint: 'create the bucket, or check its name, the region and the endpoint' });
       }
-      if (status === 403 || status === 401 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|ExpiredToken|CredentialsProviderError/.test(name)) {
-        return new KithError(ErrorCode.RemoteAuth, `access to s3://${bucket} was refused (${name || status})`, {
-          cause: e,
-          hint: 'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket policy',
-        });
+      const credentialsHint = 'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket policy';
+      if (name === 'CredentialsProviderError') {
+        return new KithError(ErrorCode.RemoteAuth, `no AWS credentials found for s3://${bucket}`, { cause: e, hint: credentialsHint });
+      }
+      if (status === 403 || status === 401 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|ExpiredToken|InvalidToken/.test(name)) {
+        return new KithError(ErrorCode.RemoteAuth, `access to s3://${bucket} was refused (${name || status})`, { cause: e, hint: credentialsHint });
       }
       if (status === 301 || name === 'PermanentRedirect') {
         return new KithError(ErrorCode.RemoteNotFound, `the bucket ${bucket} is in another region`, { cause: e, hint: 'add ?region=... to the remote URL' });
