@@ -15,3 +15,4 @@ export * from './vault-types.js';
 export * from './crypto/index.js';
 export * from './format/index.js';
 export { Vault } from './vault.js';
+export * from './blobs/index.js';

@@ -97,6 +97,8 @@ export interface StoreTx {
   /** Inserts or replaces whole rows. */
   putRecords(rows: readonly RecordRow[]): Promise<void>;
   query(query: RecordQuery): Promise<RecordPage>;
+  /** Every collection that holds at least one row (deleted ones included), in code point order. */
+  listCollections(): Promise<string[]>;
   /** Rows with `conflicted`, deleted or not, by collection then id. */
   listConflicted(collection?: string): Promise<RecordRow[]>;
   appendLog(entries: readonly LogEntry[]): Promise<void>;

@@ -5,6 +5,7 @@
 import type { Deps } from './deps.js';
 import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
 import type { Remote } from './remote.js';
+import type { BlobCache } from './blobs/blob-cache.js';
 import type { LogEntry, Store } from './store.js';
 
 /** A record as the API returns it: its id and its fields. */
@@ -13,6 +14,8 @@ export type Doc = { readonly id: string } & JsonObject;
 export interface VaultOptions {
   readonly store: Store;
   readonly remote: Remote;
+  /** Where blob chunks are kept locally (Node: `openFsBlobCache` from @kith/sqlite); without one, every read fetches. */
+  readonly blobCache?: BlobCache;
   /** Injected randomness and clock (tests); defaults to WebCrypto and Date.now. */
   readonly deps?: Partial<Deps>;
 }

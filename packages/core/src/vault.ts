@@ -45,7 +45,9 @@ import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/regi
 import { loadEpochKey, publishEpoch, sealCurrentEpochTo } from './sync/epochs.js';
 import { readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
 import { invitePairing, joinPairing } from './pairing.js';
-import { push } from './sync/push.js';
+import { push as pushSegments } from './sync/push.js';
+import { Blobs, refsIn } from './blobs/blobs.js';
+import type { BlobCache } from './blobs/blob-cache.js';
 import { pull } from './sync/pull.js';
 import type {
   BatchWriter,
@@ -86,7 +88,10 @@ export class Vault {
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
 
-  private constructor(store: Store, remote: Remote, deps: Deps, j: Omit<JoinedState, 'caughtUp'>) {
+  /** Attachments: `vault.blobs.put(bytes | stream)` → a ref to store in a record; `vault.blobs.get(ref)` → a stream. */
+  readonly blobs: Blobs;
+
+  private constructor(store: Store, remote: Remote, blobCache: BlobCache | undefined, deps: Deps, j: Omit<JoinedState, 'caughtUp'>) {
     this.vaultId = j.vault.vaultId;
     this.deviceId = j.device.deviceId;
     this.#store = store;
@@ -114,6 +119,7 @@ export class Vault {
       saveRegistry: () => store.write((tx) => writeMeta(tx, META.registry, registry.state)),
       progress: (p) => this.#emit('progress', p),
     };
+    this.blobs = new Blobs(this.#ctx, blobCache);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -175,7 +181,7 @@ export class Vault {
       caughtUp: true,
     };
     await persistJoined(o.store, joined);
-    return { vault: new Vault(o.store, o.remote, deps, joined), recoveryCode: code };
+    return { vault: new Vault(o.store, o.remote, o.blobCache, deps, joined), recoveryCode: code };
   }
 
   /**
@@ -220,7 +226,7 @@ export class Vault {
     );
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     await persistJoined(o.store, joined);
-    return new Vault(o.store, o.remote, deps, joined);
+    return new Vault(o.store, o.remote, o.blobCache, deps, joined);
   }
 
   /**
@@ -248,7 +254,7 @@ export class Vault {
     const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxSecret: device.box.secret, signerPub: registry.signPubOf });
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     await persistJoined(o.store, joined);
-    return new Vault(o.store, o.remote, deps, joined);
+    return new Vault(o.store, o.remote, o.blobCache, deps, joined);
   }
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none). */
@@ -262,7 +268,7 @@ export class Vault {
       }
       return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
     });
-    return new Vault(o.store, o.remote, deps, m);
+    return new Vault(o.store, o.remote, o.blobCache, deps, m);
   }
 
   // ---------------------------------------------------------------- devices
@@ -403,7 +409,16 @@ export class Vault {
     await publishEpoch(this.#ctx, epoch, key, previous, recipients(this.#ctx.registry.recipients()));
     await this.#appendRegistry(change());
     await this.#ctx.rememberEpochKey(epoch, key);
-    await push(this.#ctx);
+    await this.#push();
+  }
+
+  /** Pushes pending writes, first re-uploading any blob they reference that the remote lacks. */
+  async #push(signal?: AbortSignal): Promise<number> {
+    const pending = await this.#store.read((tx) => tx.readOutbox(100_000));
+    const refs = new Set<string>();
+    for (const e of pending) refsIn(e.op['s'], refs);
+    if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
+    return pushSegments(this.#ctx, signal);
   }
 
   /** Stops auto-sync and closes the store and the remote. */
@@ -536,7 +551,7 @@ export class Vault {
   /** Sends local writes to the remote. */
   async push(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
-      const pushed = await push(this.#ctx, o.signal);
+      const pushed = await this.#push(o.signal);
       return { pushed, pulled: 0, conflicts: await this.#conflictTotal() };
     });
   }
@@ -553,7 +568,7 @@ export class Vault {
   async sync(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
       const pulled = await this.#pullOnce(o.signal);
-      const pushed = await push(this.#ctx, o.signal);
+      const pushed = await this.#push(o.signal);
       const result = { pushed, pulled, conflicts: await this.#conflictTotal() };
       this.#emit('synced', result);
       return result;

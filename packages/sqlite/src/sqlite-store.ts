@@ -188,6 +188,7 @@ export class SqliteStore implements Store {
         }
       },
       query: async (q) => this.#query(q),
+      listCollections: async () => s.collections.pluck().all() as string[],
       listConflicted: async (collection) =>
         ((collection === undefined ? s.conflictedAll.all() : s.conflictedIn.all(collection)) as Row[]).map(decodeRecord),
       appendLog: async (entries: readonly LogEntry[]) => {
@@ -233,6 +234,7 @@ function prepareStatements(db: Database.Database) {
     deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
     getRecords: db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`),
     putRecord: db.prepare(`INSERT OR REPLACE INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    collections: db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection'),
     conflictedAll: db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE conflicted = 1 ORDER BY collection, id`),
     conflictedIn: db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`),
     appendLog: db.prepare('INSERT INTO log (collection, id, stamp, device, kind, fields) VALUES (?, ?, ?, ?, ?, ?)'),

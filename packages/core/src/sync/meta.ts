@@ -24,6 +24,8 @@ export const META = {
   pendingSegment: 'push.pending',
   status: 'status',
   cursor: (deviceId: string) => `cursor.${deviceId}`,
+  /** Blobs this device stored or opened: manifest id → size, chunks, name, type. */
+  blobs: 'blobs',
 } as const;
 
 export interface VaultMeta {

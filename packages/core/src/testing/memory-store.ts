@@ -113,6 +113,7 @@ function txOver(d: MemoryStoreData): StoreTx {
       const v = last && q.order ? last.fields[q.order.field] : undefined;
       return { rows: page, next: more ? JSON.stringify(v === undefined ? { id: last.id } : { v, id: last.id }) : null };
     },
+    listCollections: async () => [...new Set(allRows().map((r) => r.collection))].sort(compareCodePoints),
     listConflicted: async (collection) =>
       allRows()
         .filter((r) => r.conflicted && (collection === undefined || r.collection === collection))

@@ -442,6 +442,14 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
         });
       });
 
+      test('listCollections names every collection with a row, in code point order', async () => {
+        await withStore(async (store) => {
+          assert.deepEqual(await store.read((tx) => tx.listCollections()), []);
+          await put(store, [row('b', 'x', {}), row('a', 'y', {}, { deleted: true }), row('b', 'z', {}), row('B', 'w', {})]);
+          assert.deepEqual(await store.read((tx) => tx.listCollections()), ['B', 'a', 'b']);
+        });
+      });
+
       test('limit, next cursor, and next null on the last page', async () => {
         await withStore(async (store) => {
           await put(store, Array.from({ length: 10 }, (_, i) => row('p', `r${i}`, { n: i % 3 })));

@@ -1,0 +1,142 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv } from 'node:crypto';
+import fc from 'fast-check';
+import { seededRandom } from '../deps.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { Vault } from '../vault.js';
+import { openMemoryRemote } from '../testing/memory-remote.js';
+import { openMemoryStore } from '../testing/memory-store.js';
+import { MemoryBlobCache } from './blob-cache.js';
+import { blobKeys, parseBlobRef } from './blob-format.js';
+import { Chunker, gearTable, MAX_CHUNK, MIN_CHUNK } from './chunker.js';
+
+/** Deterministic incompressible bytes (AES-CTR keystream of a seed). */
+const noise = (n: number, seed = 1): Uint8Array => {
+  const key = Buffer.alloc(32);
+  key.writeUInt32BE(seed);
+  return new Uint8Array(createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n)));
+};
+
+describe('chunker', () => {
+  const gear = gearTable(new Uint8Array(32).fill(5));
+  const chunk = (data: Uint8Array, splits: number[]) => {
+    const c = new Chunker(gear);
+    const out: Uint8Array[] = [];
+    let at = 0;
+    for (const s of [...splits, data.length]) {
+      const end = Math.min(data.length, Math.max(at, s));
+      out.push(...c.push(data.subarray(at, end)));
+      at = end;
+    }
+    out.push(...c.end());
+    return out;
+  };
+  test('chunks concatenate to the input, respect the size bounds, and do not depend on how the input was split', () => {
+    const data = noise(9 * 1024 * 1024, 3);
+    const whole = chunk(data, []);
+    assert.ok(whole.length >= 3);
+    assert.deepEqual(Buffer.concat(whole), Buffer.from(data));
+    for (const c of whole.slice(0, -1)) assert.ok(c.length >= MIN_CHUNK && c.length <= MAX_CHUNK);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: data.length }), { maxLength: 6 }), (splits) => {
+        const parts = chunk(data, [...splits].sort((a, b) => a - b));
+        assert.deepEqual(parts.map((p) => p.length), whole.map((p) => p.length));
+      }),
+      { numRuns: 15 },
+    );
+  });
+  test('an edit in the middle changes only nearby chunks; another key cuts elsewhere', () => {
+    const data = noise(8 * 1024 * 1024, 4);
+    const edited = data.slice();
+    edited[4 * 1024 * 1024]! ^= 0xff;
+    const a = chunk(data, []).map((c) => Buffer.from(c).toString('base64'));
+    const b = chunk(edited, []).map((c) => Buffer.from(c).toString('base64'));
+    const shared = a.filter((x) => b.includes(x)).length;
+    assert.ok(shared >= a.length - 2, `${shared} of ${a.length} chunks shared`);
+    const other = new Chunker(gearTable(new Uint8Array(32).fill(6)));
+    const otherCuts = [...other.push(data), ...other.end()].map((c) => c.length);
+    assert.notDeepEqual(otherCuts, a.map((x) => Buffer.from(x, 'base64').length));
+  });
+});
+
+describe('blobs', () => {
+  const setup = async () => {
+    const objects = new Map<string, Uint8Array>();
+    const remote = openMemoryRemote(objects);
+    const cache = new MemoryBlobCache();
+    let now = Date.UTC(2026, 10, 1);
+    const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote, remoteUrl: 'memory:', blobCache: cache, deps: { random: seededRandom(1), now: () => now } });
+    const other = await Vault.restore({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', recoveryCode, blobCache: new MemoryBlobCache(), deps: { random: seededRandom(2), now: () => now } });
+    return { vault, other, objects, remote, cache, advance: (ms: number) => (now += ms) };
+  };
+
+  test('round trips of 0, 1, chunk-boundary and multi-chunk sizes, read by another device', async () => {
+    const { vault, other } = await setup();
+    for (const size of [0, 1, MIN_CHUNK, MIN_CHUNK + 1, MAX_CHUNK, 6 * 1024 * 1024 + 7]) {
+      const data = noise(size, size + 1);
+      const put = await vault.blobs.put(data, { name: `f${size}.bin`, type: 'application/octet-stream' });
+      assert.equal(put.size, size);
+      assert.deepEqual(await other.blobs.bytes(put.ref), data, `${size} bytes`);
+      assert.equal((await other.blobs.manifest(put.ref)).name, `f${size}.bin`);
+    }
+  });
+
+  test('dedup: the same bytes twice upload nothing; one changed byte uploads only the chunks around it', async () => {
+    const { vault } = await setup();
+    const data = noise(8 * 1024 * 1024, 9);
+    const first = await vault.blobs.put(data);
+    assert.ok(first.uploaded > data.length);
+    const again = await vault.blobs.put(data);
+    assert.equal(again.ref, first.ref);
+    assert.equal(again.uploaded, 0);
+    const edited = data.slice();
+    edited[data.length / 2]! ^= 1;
+    const third = await vault.blobs.put(edited);
+    assert.notEqual(third.ref, first.ref);
+    assert.ok(third.uploaded < data.length / 2, `uploaded ${third.uploaded} of ${data.length}`);
+  });
+
+  test('a tampered or truncated chunk is refused before any of its bytes are delivered', async () => {
+    const { vault, other, objects } = await setup();
+    const data = noise(3 * 1024 * 1024, 11);
+    const { ref } = await vault.blobs.put(data);
+    const m = await vault.blobs.manifest(ref);
+    const key = blobKeys.chunk(m.chunks[1]![0]);
+    const good = objects.get(key)!;
+    for (const bad of [good.subarray(0, good.length - 5), Uint8Array.from(good, (b, i) => (i === good.length - 20 ? b ^ 1 : b))]) {
+      objects.set(key, bad);
+      const reader = other.blobs.get(ref).getReader();
+      const first = await reader.read();
+      assert.equal(first.value?.length, m.chunks[0]![1]);
+      await assert.rejects(reader.read(), (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt));
+    }
+    objects.set(key, good);
+    assert.deepEqual(await other.blobs.bytes(ref), data);
+    assert.throws(() => parseBlobRef('kith:blob:nothex'), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
+  });
+
+  test('gc marks, then after the grace period deletes what no record references; a later push re-uploads a blob it references', async () => {
+    const { vault, other, objects, advance } = await setup();
+    const keep = await vault.blobs.put(noise(600_000, 21));
+    const drop = await vault.blobs.put(noise(600_000, 22));
+    await vault.put('notes', 'n1', { photo: keep.ref });
+    await vault.sync();
+    await other.sync();
+    const first = await other.blobs.gc();
+    assert.ok(first.marked >= 2, `unreferenced manifest and chunks marked: ${JSON.stringify(first)}`);
+    assert.ok(objects.has(blobKeys.manifest(parseBlobRef(drop.ref))), 'nothing deleted before the grace period');
+    advance(8 * 24 * 3600_000);
+    const dry = await other.blobs.gc({ dryRun: true });
+    assert.ok(dry.deleted >= 2 && objects.has(blobKeys.manifest(parseBlobRef(drop.ref))));
+    const second = await other.blobs.gc();
+    assert.ok(second.deleted >= 2);
+    assert.ok(!objects.has(blobKeys.manifest(parseBlobRef(drop.ref))));
+    assert.deepEqual((await other.blobs.bytes(keep.ref)).length, 600_000);
+    // The uploader, offline all this time, now references the collected blob: its push restores it.
+    await vault.put('notes', 'n2', { photo: drop.ref });
+    await vault.sync();
+    await other.sync();
+    assert.equal((await other.blobs.bytes(drop.ref)).length, 600_000);
+  });
+});

@@ -1,0 +1,419 @@
+/**
+ * @module blobs/blobs
+ * Attachments: `vault.blobs`. A blob is cut into content-defined chunks,
+ * each stored once per vault under a keyed hash of its bytes; its manifest
+ * (chunk list, size, name, type) is stored the same way, and the
+ * manifest's id is the blob's ref, which records hold as a string. Both
+ * directions stream with memory bounded by a few chunks, whatever the size.
+ */
+import { ErrorCode, KithError } from '../errors.js';
+import type { EngineContext } from '../sync/context.js';
+import { loadEpochKey } from '../sync/epochs.js';
+import { META, readMeta, writeMeta } from '../sync/meta.js';
+import type { JsonValue } from '../json.js';
+import { stampTime } from '../hlc.js';
+import type { BlobCache } from './blob-cache.js';
+import {
+  blobId,
+  blobKeys,
+  decodeBlobObject,
+  decodeManifestPlaintext,
+  encodeBlobObject,
+  encodeManifestPlaintext,
+  formatBlobRef,
+  isBlobRef,
+  MAX_MANIFEST_BYTES,
+  parseBlobRef,
+  peekBlobEpoch,
+  type BlobManifest,
+} from './blob-format.js';
+import { Chunker, gearTable, MAX_CHUNK } from './chunker.js';
+
+export type BlobSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+export interface BlobPutResult {
+  readonly ref: string;
+  readonly size: number;
+  readonly chunks: number;
+  /** Encrypted bytes actually sent (0 when every chunk was already stored). */
+  readonly uploaded: number;
+}
+
+export interface BlobInfo {
+  readonly ref: string;
+  readonly size: number;
+  readonly chunks: number;
+  readonly name?: string;
+  readonly type?: string;
+  /** Bytes of its chunks held in the local cache. */
+  readonly cached: number;
+}
+
+export type PrefetchPolicy = 'none' | 'recent' | 'all';
+
+export interface GcResult {
+  /** Objects no record references, marked now (deleted by a later run after the grace period). */
+  readonly marked: number;
+  readonly deleted: number;
+  readonly kept: number;
+  readonly dryRun: boolean;
+}
+
+/** A reference must survive this long unreferenced before GC deletes it (see docs/FORMAT.md). */
+export const DEFAULT_GC_GRACE_MS = 7 * 24 * 3600_000;
+const PARALLEL = 3;
+
+async function* bytesOf(source: BlobSource): AsyncIterable<Uint8Array> {
+  if (source instanceof Uint8Array) {
+    yield source;
+    return;
+  }
+  if ('getReader' in source) {
+    const reader = source.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  }
+  yield* source;
+}
+
+export class Blobs {
+  readonly #ctx: EngineContext;
+  readonly #cache: BlobCache | undefined;
+
+  constructor(ctx: EngineContext, cache: BlobCache | undefined) {
+    this.#ctx = ctx;
+    this.#cache = cache;
+  }
+
+  /** Stores a blob (bytes or a stream); returns its ref to put in a record. */
+  async put(source: BlobSource, meta: { name?: string; type?: string } = {}, o: { signal?: AbortSignal } = {}): Promise<BlobPutResult> {
+    const ctx = this.#ctx;
+    const epoch = ctx.registry.epoch;
+    const epochKey = await loadEpochKey(ctx, epoch);
+    const chunker = new Chunker(gearTable(epochKey));
+    const chunks: [string, number][] = [];
+    let size = 0;
+    let uploaded = 0;
+    const inFlight = new Set<Promise<void>>();
+    const store = async (plain: Uint8Array): Promise<void> => {
+      const id = await blobId(epochKey, ctx.vaultId, plain);
+      chunks.push([id, plain.length]);
+      size += plain.length;
+      const task = this.#storeObject('chunk', id, async () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }), o.signal).then(
+        (sent) => void (uploaded += sent),
+      );
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task)).catch(() => undefined);
+      if (inFlight.size >= PARALLEL) await Promise.race(inFlight);
+    };
+    for await (const piece of bytesOf(source)) {
+      o.signal?.throwIfAborted();
+      for (const c of chunker.push(piece)) await store(c);
+    }
+    for (const c of chunker.end()) await store(c);
+    await Promise.all(inFlight);
+    const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
+    const plain = encodeManifestPlaintext(manifest);
+    const id = await blobId(epochKey, ctx.vaultId, plain);
+    uploaded += await this.#storeObject('manifest', id, () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }), o.signal);
+    await this.#index(id, manifest);
+    return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
+  }
+
+  /** Caches an object and uploads it unless the remote already has it; returns bytes sent. */
+  async #storeObject(kind: 'chunk' | 'manifest', id: string, encode: () => Promise<Uint8Array>, signal?: AbortSignal): Promise<number> {
+    const key = kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id);
+    const cacheKey = `${kind[0]}/${id}`;
+    let bytes = await this.#cache?.get(cacheKey);
+    if (await this.#ctx.remote.head(key, signal ? { signal } : {})) {
+      if (!bytes && this.#cache) await this.#cache.put(cacheKey, await encode());
+      return 0;
+    }
+    bytes ??= await encode();
+    await this.#cache?.put(cacheKey, bytes);
+    await this.#ctx.remote.put(key, bytes, { ifAbsent: true, ...(signal ? { signal } : {}) });
+    return bytes.length;
+  }
+
+  /** A verified object: from the cache, else the remote (then cached). */
+  async #object(kind: 'chunk' | 'manifest', id: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const cacheKey = `${kind[0]}/${id}`;
+    const cached = await this.#cache?.get(cacheKey);
+    const decode = async (bytes: Uint8Array) => {
+      const epoch = peekBlobEpoch(bytes);
+      if (epoch !== undefined && !this.#ctx.epochKeys.has(epoch) && epoch <= this.#ctx.registry.epoch) await loadEpochKey(this.#ctx, epoch);
+      return decodeBlobObject(kind, bytes, {
+        vaultId: this.#ctx.vaultId,
+        expectId: id,
+        epochKey: (e) => this.#ctx.epochKeys.get(e),
+        maxBytes: kind === 'chunk' ? MAX_CHUNK : MAX_MANIFEST_BYTES,
+      });
+    };
+    if (cached) {
+      try {
+        return await decode(cached);
+      } catch {
+        await this.#cache!.delete(cacheKey); // a damaged cache entry: fetch it again
+      }
+    }
+    const bytes = await this.#ctx.remote.get(kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id), signal ? { signal } : {});
+    if (!bytes) {
+      throw new KithError(ErrorCode.NotFound, `blob ${kind} ${id.slice(0, 12)}… is missing from the remote`, {
+        hint: kind === 'manifest' ? 'the blob was never uploaded, or was garbage-collected' : 'the remote lost part of this blob',
+      });
+    }
+    const plain = await decode(bytes);
+    await this.#cache?.put(cacheKey, bytes);
+    return plain;
+  }
+
+  async manifest(ref: string, signal?: AbortSignal): Promise<BlobManifest> {
+    const id = parseBlobRef(ref);
+    return decodeManifestPlaintext(await this.#object('manifest', id, signal), id);
+  }
+
+  /**
+   * The blob's bytes as a stream, fetched lazily (one chunk ahead) and
+   * verified chunk by chunk: a tampered chunk errors the stream before any
+   * of its bytes are delivered.
+   */
+  get(ref: string, o: { signal?: AbortSignal } = {}): ReadableStream<Uint8Array> {
+    let chunks: (readonly [string, number])[] | undefined;
+    let next = 0;
+    let ahead: Promise<Uint8Array> | undefined;
+    const fetchNext = (): Promise<Uint8Array> | undefined => {
+      const c = chunks![next++];
+      if (!c) return undefined;
+      const p = this.#object('chunk', c[0], o.signal).then((plain) => {
+        if (plain.length !== c[1]) throw new KithError(ErrorCode.IntegrityCorrupt, `blob chunk ${c[0].slice(0, 12)}… has the wrong size`);
+        return plain;
+      });
+      p.catch(() => undefined);
+      return p;
+    };
+    return new ReadableStream<Uint8Array>(
+      {
+        start: async () => {
+          chunks = [...(await this.manifest(ref, o.signal)).chunks];
+          ahead = fetchNext();
+        },
+        pull: async (controller) => {
+          if (!ahead) return controller.close();
+          const current = ahead;
+          ahead = fetchNext();
+          controller.enqueue(await current);
+          if (!ahead) controller.close();
+        },
+      },
+      { highWaterMark: 1 },
+    );
+  }
+
+  /** The whole blob in memory (for small ones). */
+  async bytes(ref: string): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    const reader = this.get(ref).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      n += value.length;
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  /** Blobs this device has stored or opened, with how much of each is cached. */
+  async list(): Promise<BlobInfo[]> {
+    const index = (await this.#ctx.store.read((tx) => readMeta<Record<string, IndexEntry>>(tx, META.blobs))) ?? {};
+    const cached = new Map((await this.#cache?.list())?.map((c) => [c.key, c.size]) ?? []);
+    return Object.entries(index).map(([id, e]) => ({
+      ref: formatBlobRef(id),
+      size: e.size,
+      chunks: e.chunks.length,
+      ...(e.name ? { name: e.name } : {}),
+      ...(e.type ? { type: e.type } : {}),
+      cached: e.chunks.reduce((n, c) => n + (cached.get(`c/${c}`) ?? 0), 0),
+    }));
+  }
+
+  async #index(id: string, m: BlobManifest): Promise<void> {
+    await this.#ctx.store.write(async (tx) => {
+      const index = (await readMeta<Record<string, IndexEntry>>(tx, META.blobs)) ?? {};
+      index[id] = { size: m.size, chunks: m.chunks.map((c) => c[0]), ...(m.name ? { name: m.name } : {}), ...(m.type ? { type: m.type } : {}), at: this.#ctx.deps.now() };
+      await writeMeta(tx, META.blobs, index);
+    });
+  }
+
+  /** Refs held by live records (every collection), optionally only records updated since `since` (ms). */
+  async referenced(since?: number): Promise<Set<string>> {
+    const refs = new Set<string>();
+    const visit = (v: JsonValue): void => {
+      if (isBlobRef(v)) refs.add(parseBlobRef(v));
+      else if (Array.isArray(v)) v.forEach(visit);
+      else if (v && typeof v === 'object') Object.values(v).forEach(visit);
+    };
+    await this.#ctx.store.read(async (tx) => {
+      for (const collection of await tx.listCollections()) {
+        let after: string | null | undefined;
+        do {
+          const page = await tx.query({ collection, limit: 1000, ...(after ? { after } : {}) });
+          for (const row of page.rows) if (since === undefined || stampMs(row.updated) >= since) visit(row.fields);
+          after = page.next;
+        } while (after);
+      }
+    });
+    return refs;
+  }
+
+  /**
+   * Fetches into the cache the blobs records reference: `all`, or `recent`
+   * (records updated in the last `recentDays`), then trims the cache to
+   * `cacheBytes` (least recently used first).
+   */
+  async prefetch(o: { policy: PrefetchPolicy; recentDays?: number; cacheBytes?: number; signal?: AbortSignal }): Promise<{ fetched: number; evicted: number }> {
+    let fetched = 0;
+    if (o.policy !== 'none') {
+      const since = o.policy === 'recent' ? this.#ctx.deps.now() - (o.recentDays ?? 30) * 86400_000 : undefined;
+      for (const id of await this.referenced(since)) {
+        const m = await this.manifest(formatBlobRef(id), o.signal);
+        for (const [chunk] of m.chunks) {
+          if (!(await this.#cache?.get(`c/${chunk}`))) {
+            await this.#object('chunk', chunk, o.signal);
+            fetched++;
+          }
+        }
+      }
+    }
+    let evicted = 0;
+    if (o.cacheBytes !== undefined && this.#cache) {
+      const entries = (await this.#cache.list()).filter((e) => e.key.startsWith('c/')).sort((a, b) => b.usedAt - a.usedAt);
+      let total = 0;
+      for (const e of entries) {
+        total += e.size;
+        if (total > o.cacheBytes) {
+          await this.#cache.delete(e.key);
+          evicted++;
+        }
+      }
+    }
+    return { fetched, evicted };
+  }
+
+  /**
+   * Removes from the remote the blobs no record references. Mark and
+   * sweep with a grace period: an unreferenced object is first marked
+   * (`blobs/gc/...`); a later run deletes it only if it is still
+   * unreferenced and the mark is older than `graceMs`. A device that
+   * pushes a reference to a deleted blob re-uploads it from its cache
+   * first (see `ensureUploaded`). Run on a device that has pulled
+   * everything.
+   */
+  async gc(o: { dryRun?: boolean; graceMs?: number; signal?: AbortSignal } = {}): Promise<GcResult> {
+    const remote = this.#ctx.remote;
+    const now = this.#ctx.deps.now();
+    const grace = o.graceMs ?? DEFAULT_GC_GRACE_MS;
+    const dry = o.dryRun === true;
+    const live = await this.referenced();
+    const marks = new Map<string, number>();
+    for (const m of await remote.list(blobKeys.gcPrefix)) {
+      const bytes = await remote.get(m.key);
+      if (bytes && bytes.length === 8) marks.set(m.key.slice(blobKeys.gcPrefix.length), Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0)));
+    }
+    let marked = 0;
+    let deleted = 0;
+    let kept = 0;
+    const liveChunks = new Set<string>();
+    const sweep = async (name: string, key: string, isLive: boolean): Promise<boolean> => {
+      const markedAt = marks.get(name);
+      if (isLive) {
+        if (markedAt !== undefined && !dry) await remote.delete(blobKeys.gcMark(name));
+        kept++;
+        return false;
+      }
+      if (markedAt === undefined) {
+        if (!dry) await remote.put(blobKeys.gcMark(name), u64(now));
+        marked++;
+        return false;
+      }
+      if (now - markedAt < grace) {
+        kept++;
+        return false;
+      }
+      if (!dry) {
+        await remote.delete(key);
+        await remote.delete(blobKeys.gcMark(name));
+      }
+      deleted++;
+      return true;
+    };
+    for (const m of await remote.list(blobKeys.manifestsPrefix)) {
+      const id = m.key.slice(blobKeys.manifestsPrefix.length);
+      await sweep(`m-${id}`, m.key, live.has(id));
+      // A dead blob's chunks share its grace period: marked and deleted with it.
+      if (live.has(id)) {
+        const manifest = await this.manifest(formatBlobRef(id), o.signal).catch(() => undefined);
+        for (const [c] of manifest?.chunks ?? []) liveChunks.add(c);
+      }
+    }
+    for (const c of await remote.list(blobKeys.chunksPrefix)) {
+      const id = c.key.slice(blobKeys.chunksPrefix.length);
+      await sweep(`c-${id}`, c.key, liveChunks.has(id));
+    }
+    return { marked, deleted, kept, dryRun: dry };
+  }
+
+  /**
+   * Before local writes that reference blobs are pushed: re-uploads any
+   * referenced blob the remote lacks (collected while this device was
+   * offline), from the local cache.
+   */
+  async ensureUploaded(refs: Iterable<string>, signal?: AbortSignal): Promise<void> {
+    for (const id of refs) {
+      if (await this.#ctx.remote.head(blobKeys.manifest(id), signal ? { signal } : {})) continue;
+      const manifestBytes = await this.#cache?.get(`m/${id}`);
+      if (!manifestBytes) continue; // not ours to restore; readers get a clear NOT_FOUND
+      const manifest = await this.manifest(formatBlobRef(id), signal);
+      for (const [c] of manifest.chunks) {
+        const bytes = await this.#cache!.get(`c/${c}`);
+        if (bytes && !(await this.#ctx.remote.head(blobKeys.chunk(c)))) await this.#ctx.remote.put(blobKeys.chunk(c), bytes, { ifAbsent: true });
+      }
+      await this.#ctx.remote.put(blobKeys.manifest(id), manifestBytes, { ifAbsent: true });
+    }
+  }
+}
+
+interface IndexEntry {
+  size: number;
+  chunks: string[];
+  name?: string;
+  type?: string;
+  at: number;
+}
+
+function u64(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n));
+  return out;
+}
+
+function stampMs(stamp: string): number {
+  return stamp.length >= 13 ? stampTime(stamp) : 0;
+}
+
+/** Blob refs inside some JSON (ops' fields), as manifest ids. */
+export function refsIn(v: JsonValue | undefined, out = new Set<string>()): Set<string> {
+  if (isBlobRef(v)) out.add(parseBlobRef(v));
+  else if (Array.isArray(v)) for (const x of v) refsIn(x, out);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) refsIn(x, out);
+  return out;
+}
