@@ -6,7 +6,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KithError, Vault, type Store } from '@kith/core';
-import { openSqliteStore } from '@kith/sqlite';
+import { openFsBlobCache, openSqliteStore } from '@kith/sqlite';
 import { lazyRemote } from './remote-url.js';
 import type { GlobalOptions } from './output.js';
 
@@ -19,6 +19,11 @@ export function openHomeStore(opts: GlobalOptions): Promise<Store> {
   return openSqliteStore(join(homeDir(opts), 'kith.db'));
 }
 
+/** Blob chunks live as files under the home; the store keeps only references. */
+export function homeBlobCache(opts: GlobalOptions) {
+  return openFsBlobCache(join(homeDir(opts), 'blobs'));
+}
+
 /** Opens the vault of this home (KITH_NO_VAULT if there is none); the remote connects on first use. */
 export async function openVault(opts: GlobalOptions): Promise<Vault> {
   const store = await openHomeStore(opts);
@@ -29,7 +34,7 @@ export async function openVault(opts: GlobalOptions): Promise<Vault> {
         hint: 'create one with `kith init --remote URL`, or join one with `kith restore` or `kith join`',
       });
     }
-    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl) });
+    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts) });
   } catch (e) {
     await store.close();
     throw e;

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ErrorCode, KithError } from '@kith/core';
+import { registerBlobs } from './commands/blobs.js';
 import { registerDevices } from './commands/devices.js';
 import { registerHistory } from './commands/history.js';
 import { registerRecords } from './commands/records.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerHistory(program);
   registerDevices(program);
+  registerBlobs(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   return program;

@@ -5,20 +5,25 @@
 import { createInterface } from 'node:readline/promises';
 import { ErrorCode, KithError, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
-import { openHomeStore, withVault } from '../home.js';
+import { homeBlobCache, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readStdin } from '../input.js';
 import { contextOf, positiveInt } from './shared.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
-async function fresh<T>(cmd: Command, url: string, create: boolean, fn: (a: { store: Awaited<ReturnType<typeof openHomeStore>>; remote: Awaited<ReturnType<typeof openRemote>>; remoteUrl: string }) => Promise<T>): Promise<T> {
+async function fresh<T>(
+  cmd: Command,
+  url: string,
+  create: boolean,
+  fn: (a: { store: Awaited<ReturnType<typeof openHomeStore>>; remote: Awaited<ReturnType<typeof openRemote>>; remoteUrl: string; blobCache: ReturnType<typeof homeBlobCache> }) => Promise<T>,
+): Promise<T> {
   const { opts } = contextOf(cmd);
   const remoteUrl = normalizeRemoteUrl(url);
   const store = await openHomeStore(opts);
   let remote;
   try {
     remote = await openRemote(remoteUrl, { create });
-    return await fn({ store, remote, remoteUrl });
+    return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts) });
   } catch (e) {
     await remote?.close();
     await store.close();

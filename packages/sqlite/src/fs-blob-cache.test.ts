@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openFsBlobCache } from './index.js';
+
+test('fs blob cache: put, get, list, delete; files 0600; bad keys refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kith-blobcache-'));
+  try {
+    const cache = openFsBlobCache(join(dir, 'blobs'));
+    const id = 'ab'.repeat(32);
+    assert.equal(await cache.get(`c/${id}`), null);
+    await cache.put(`c/${id}`, Uint8Array.of(1, 2, 3));
+    await cache.put(`m/${id}`, Uint8Array.of(4));
+    assert.deepEqual(await cache.get(`c/${id}`), Uint8Array.of(1, 2, 3));
+    assert.deepEqual((await cache.list()).map((e) => [e.key, e.size]).sort(), [[`c/${id}`, 3], [`m/${id}`, 1]]);
+    assert.equal(statSync(join(dir, 'blobs', 'c', 'ab', id)).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(join(dir, 'blobs', 'c', 'ab')), [id], 'no temp file left');
+    await cache.delete(`c/${id}`);
+    assert.equal(await cache.get(`c/${id}`), null);
+    await assert.rejects(cache.put('c/../../etc', Uint8Array.of(1)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
