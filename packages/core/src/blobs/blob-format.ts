@@ -116,7 +116,12 @@ export async function decodeBlobObject(
   const ct = bytes.subarray(r.offset);
   if (ct.length < 16) throw corrupt(what, 'truncated');
   const aad = concatBytes(utf8(BLOB_DOMAIN), hexToBytes(a.vaultId), header);
-  const inner = await aesGcmDecrypt(objectKey(epochKey, a.vaultId, idBytes), nonce, ct, aad);
+  const inner = await aesGcmDecrypt(objectKey(epochKey, a.vaultId, idBytes), nonce, ct, aad).catch((cause: unknown) => {
+    throw new KithError(ErrorCode.IntegrityCorrupt, `${what} is corrupt: it was altered or truncated on the remote`, {
+      cause,
+      hint: 'nothing from it was used; re-upload the file from a device that has it',
+    });
+  });
   const plain = flags & FLAG_DEFLATE ? await decompress(inner, a.maxBytes) : inner;
   if (plain.length > a.maxBytes) throw corrupt(what, 'too large');
   if (!bytesEqual(hexToBytes(await blobId(epochKey, a.vaultId, plain)), idBytes)) throw corrupt(what, 'its content does not match its id');

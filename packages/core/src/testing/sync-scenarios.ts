@@ -549,6 +549,24 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       }
     });
 
+    test('attachments: a blob stored on one device is read, verified, on another; dedup skips stored chunks', async () => {
+      try {
+        const a = track(await founder(121));
+        const b = track(await joiner(a.code, 122));
+        const data = new Uint8Array(1_500_000).map((_, i) => (i * 2654435761) >>> 24);
+        const put = await a.vault.blobs.put(data, { name: 'photo.jpg', type: 'image/jpeg' });
+        await a.vault.put('album', 'p1', { photo: put.ref });
+        await a.vault.sync();
+        await b.vault.sync();
+        const ref = (await b.vault.get('album', 'p1'))!['photo'] as string;
+        assert.deepEqual(await b.vault.blobs.bytes(ref), data);
+        assert.equal((await b.vault.blobs.manifest(ref)).name, 'photo.jpg');
+        assert.equal((await b.vault.blobs.put(data, { name: 'photo.jpg', type: 'image/jpeg' })).uploaded, 0);
+      } finally {
+        await closeAll();
+      }
+    });
+
     test('three devices with random writes and syncs converge to the same records and conflicts', async () => {
       try {
         const a = track(await founder(71));

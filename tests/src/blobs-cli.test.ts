@@ -1,0 +1,133 @@
+/**
+ * Attachments through two real kith processes over a folder remote:
+ * round trips up to 200 MB, dedup byte counts, tampered chunks, and
+ * kill -9 during upload and download.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kith, kithJson } from './kith-process.js';
+
+type PutResult = { ref: string; size: number; chunks: number; uploaded: number };
+
+let dir: string;
+let remote: string;
+let a: string;
+let b: string;
+
+/** Deterministic incompressible bytes (AES-CTR keystream). */
+function noise(n: number, seed: number): Buffer {
+  const key = Buffer.alloc(32);
+  key.writeUInt32BE(seed);
+  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n));
+}
+async function bigFile(path: string, mib: number, seed: number): Promise<void> {
+  const key = Buffer.alloc(32);
+  key.writeUInt32BE(seed);
+  const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const out = createWriteStream(path);
+  const zeros = Buffer.alloc(1 << 20);
+  for (let i = 0; i < mib; i++) if (!out.write(c.update(zeros))) await new Promise<void>((r) => out.once('drain', () => r()));
+  await new Promise<void>((r) => out.end(() => r()));
+}
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kith-blobs-'));
+  remote = join(dir, 'remote');
+  a = join(dir, 'a');
+  b = join(dir, 'b');
+  const { recoveryCode } = await kithJson<{ recoveryCode: string }>(a, ['init', '--remote', remote]);
+  await kithJson(b, ['restore', '--remote', remote, '--recovery-code', recoveryCode]);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('round trips of empty, 1-byte, chunk-boundary and 200 MB files through two devices, byte-identical', { timeout: 300_000 }, async () => {
+  const cases: [string, number][] = [
+    ['empty', 0],
+    ['one', 1],
+    ['min', 256 * 1024],
+    ['max', 4 * 1024 * 1024],
+    ['max1', 4 * 1024 * 1024 + 1],
+  ];
+  for (const [name, size] of cases) writeFileSync(join(dir, name), noise(size, size + 7));
+  await bigFile(join(dir, 'big'), 200, 99);
+  cases.push(['big', 200 * 1024 * 1024]);
+  for (const [name, size] of cases) {
+    const put = await kithJson<PutResult>(a, ['blob', 'put', join(dir, name)]);
+    assert.equal(put.size, size);
+    await kithJson(a, ['put', 'files', name, JSON.stringify({ blob: put.ref })]);
+    const got = await kithJson<{ size: number }>(b, ['blob', 'get', put.ref, '-o', join(dir, `${name}.out`)]);
+    assert.equal(got.size, size);
+    assert.equal(sha(join(dir, `${name}.out`)), sha(join(dir, name)), name);
+  }
+  await kithJson(a, ['sync']);
+  await kithJson(b, ['sync']);
+  const ref = (await kithJson<{ blob: string }>(b, ['get', 'files', 'one'])).blob;
+  const stdout = await kith(b, ['blob', 'get', ref]);
+  assert.equal(stdout.code, 0);
+  assert.equal(stdout.stdout.length, 1);
+});
+
+test('dedup: the same file again uploads 0 bytes; one byte changed in the middle uploads only the chunks around it', { timeout: 120_000 }, async () => {
+  const file = join(dir, 'dedup.bin');
+  const data = noise(24 * 1024 * 1024, 5);
+  writeFileSync(file, data);
+  const first = await kithJson<PutResult>(a, ['blob', 'put', file]);
+  assert.ok(first.uploaded >= data.length);
+  const again = await kithJson<PutResult>(a, ['blob', 'put', file]);
+  assert.equal(again.uploaded, 0);
+  assert.equal(again.ref, first.ref);
+  data[data.length / 2]! ^= 0xff;
+  writeFileSync(file, data);
+  const edited = await kithJson<PutResult>(a, ['blob', 'put', file]);
+  assert.notEqual(edited.ref, first.ref);
+  assert.ok(edited.uploaded <= 9 * 1024 * 1024, `uploaded ${edited.uploaded} of ${data.length} bytes`);
+  assert.ok(edited.uploaded > 0);
+});
+
+test('a tampered or truncated chunk on the remote is refused, and no output file appears', { timeout: 60_000 }, async () => {
+  const file = join(dir, 'tamper.bin');
+  writeFileSync(file, noise(6 * 1024 * 1024, 6));
+  const chunkDir = join(remote, 'blobs', 'chunks');
+  const before = new Set(readdirSync(chunkDir));
+  const { ref } = await kithJson<PutResult>(a, ['blob', 'put', file]);
+  const target = readdirSync(chunkDir)
+    .filter((f) => !before.has(f))
+    .map((f) => join(chunkDir, f))
+    .find((p) => readFileSync(p).length > 100_000)!;
+  const good = readFileSync(target);
+  for (const bad of [good.subarray(0, good.length - 100), Buffer.from(good.map((x, i) => (i === 5000 ? x ^ 1 : x)))]) {
+    writeFileSync(target, bad);
+    const out = join(dir, 'tampered.out');
+    const r = await kith(b, ['blob', 'get', ref, '-o', out]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr.trim(), /^kith: .*corrupt.*\(KITH_INTEGRITY_CORRUPT\)$/);
+    assert.ok(!existsSync(out), 'nothing written as if it were good');
+  }
+  writeFileSync(target, good);
+  const ok = await kith(b, ['blob', 'get', ref, '-o', join(dir, 'tampered.out')]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(sha(join(dir, 'tampered.out')), sha(file));
+});
+
+test('kill -9 during upload and download: resumes without re-sending stored chunks; no corrupt file left', { timeout: 180_000 }, async () => {
+  const file = join(dir, 'resume.bin');
+  await bigFile(file, 120, 77);
+  const killed = await kith(a, ['blob', 'put', file, '--json'], { killAfterMs: 1500 });
+  assert.equal(killed.signal, 'SIGKILL', 'the upload was still running when killed');
+  const stored = readdirSync(join(remote, 'blobs', 'chunks')).length;
+  const resumed = await kithJson<PutResult>(a, ['blob', 'put', file]);
+  assert.ok(resumed.uploaded < resumed.size, `resumed upload sent ${resumed.uploaded} of ${resumed.size} bytes`);
+  assert.ok(readdirSync(join(remote, 'blobs', 'chunks')).length > stored);
+  const out = join(dir, 'resume.out');
+  const killedGet = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json'], { killAfterMs: 700 });
+  assert.equal(killedGet.signal, 'SIGKILL');
+  assert.ok(!existsSync(out) || sha(out) === sha(file), 'a file under the real name is complete, never partial');
+  const done = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json']);
+  assert.equal(done.code, 0, done.stderr);
+  assert.equal(sha(out), sha(file));
+});
