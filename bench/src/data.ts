@@ -1,0 +1,38 @@
+/**
+ * The benchmark's records, the same for every contender: a title, a
+ * ~200-character body, a boolean and a number, generated from a seed.
+ */
+export interface NoteRecord {
+  id: string;
+  title: string;
+  body: string;
+  done: boolean;
+  n: number;
+}
+
+const WORDS = 'local first sync engine encrypted device vault segment remote merge clock conflict record field offline network'.split(' ');
+
+export function records(count: number, seed = 1): NoteRecord[] {
+  let s = seed >>> 0 || 1;
+  const rnd = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  const out: NoteRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    let body = '';
+    while (body.length < 200) body += WORDS[Math.floor(rnd() * WORDS.length)] + ' ';
+    out.push({ id: `r${String(i).padStart(7, '0')}`, title: `Note ${i}`, body: body.slice(0, 200), done: rnd() < 0.3, n: Math.floor(rnd() * 1e6) });
+  }
+  return out;
+}
+
+/** The 1,000 records the incremental workload changes, and how. */
+export function changed(count: number): { id: string; title: string }[] {
+  const step = Math.max(1, Math.floor(count / 1000));
+  const out: { id: string; title: string }[] = [];
+  for (let i = 0; i < count && out.length < 1000; i += step) out.push({ id: `r${String(i).padStart(7, '0')}`, title: `Edited ${i}` });
+  return out;
+}
