@@ -34,7 +34,8 @@ export async function openVault(opts: GlobalOptions): Promise<Vault> {
         hint: 'create one with `kith init --remote URL`, or join one with `kith restore` or `kith join`',
       });
     }
-    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts) });
+    const localPassphrase = process.env['KITH_PASSPHRASE'];
+    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
   } catch (e) {
     await store.close();
     throw e;

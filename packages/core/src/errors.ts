@@ -65,6 +65,10 @@ export const ErrorCode = {
   WrongPassword: 'KITH_WRONG_PASSWORD',
   /** The named device is not in this vault's registry. */
   UnknownDevice: 'KITH_UNKNOWN_DEVICE',
+  /** This home's device keys are sealed by a local passphrase that was not given. */
+  Locked: 'KITH_LOCKED',
+  /** The local passphrase does not unseal this home's device keys. */
+  WrongPassphrase: 'KITH_WRONG_PASSPHRASE',
   /** A command line the CLI does not understand (unknown command or flag, missing argument). */
   Usage: 'KITH_USAGE',
   /** A bug: an invariant did not hold. Please report it. */

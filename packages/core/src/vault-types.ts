@@ -14,6 +14,8 @@ export type Doc = { readonly id: string } & JsonObject;
 export interface VaultOptions {
   readonly store: Store;
   readonly remote: Remote;
+  /** Seals (create/restore/join) or unseals (open) this device's keys in its store; see `setLocalPassphrase`. */
+  readonly localPassphrase?: string;
   /** Where blob chunks are kept locally (Node: `openFsBlobCache` from @kith/sqlite); without one, every read fetches. */
   readonly blobCache?: BlobCache;
   /** Injected randomness and clock (tests); defaults to WebCrypto and Date.now. */

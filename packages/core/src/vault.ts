@@ -43,6 +43,7 @@ import type { EngineContext } from './sync/context.js';
 import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type DeviceMeta, type StatusMeta, type VaultMeta } from './sync/meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/registry.js';
 import { loadEpochKey, publishEpoch, sealCurrentEpochTo } from './sync/epochs.js';
+import { sealEpochValue, sealSecrets, unsealSecrets } from './sync/local-keys.js';
 import { readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
 import { invitePairing, joinPairing } from './pairing.js';
 import { push as pushSegments } from './sync/push.js';
@@ -91,7 +92,11 @@ export class Vault {
   /** Attachments: `vault.blobs.put(bytes | stream)` → a ref to store in a record; `vault.blobs.get(ref)` → a stream. */
   readonly blobs: Blobs;
 
-  private constructor(store: Store, remote: Remote, blobCache: BlobCache | undefined, deps: Deps, j: Omit<JoinedState, 'caughtUp'>) {
+  /** Seals epoch keys written to the store when the device's secrets are passphrase-protected. */
+  #localKey: Uint8Array | undefined;
+
+  private constructor(store: Store, remote: Remote, blobCache: BlobCache | undefined, deps: Deps, j: Omit<JoinedState, 'caughtUp'>, localKey?: Uint8Array) {
+    this.#localKey = localKey;
     this.vaultId = j.vault.vaultId;
     this.deviceId = j.device.deviceId;
     this.#store = store;
@@ -113,7 +118,8 @@ export class Vault {
         epochKeys.set(epoch, key);
         await store.write(async (tx) => {
           const saved = (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {};
-          await writeMeta(tx, META.epochs, { ...saved, [epoch]: b64(key) });
+          const value = this.#localKey ? await sealEpochValue(this.#localKey, b64(key), deps.random) : b64(key);
+          await writeMeta(tx, META.epochs, { ...saved, [epoch]: value });
         });
       },
       saveRegistry: () => store.write((tx) => writeMeta(tx, META.registry, registry.state)),
@@ -180,8 +186,8 @@ export class Vault {
       registry: registry.state,
       caughtUp: true,
     };
-    await persistJoined(o.store, joined);
-    return { vault: new Vault(o.store, o.remote, o.blobCache, deps, joined), recoveryCode: code };
+    const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
+    return { vault: new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey), recoveryCode: code };
   }
 
   /**
@@ -225,8 +231,8 @@ export class Vault {
       await sealEpochKey({ vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxPub: device.box.pub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
     );
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
-    await persistJoined(o.store, joined);
-    return new Vault(o.store, o.remote, o.blobCache, deps, joined);
+    const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
+    return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
   }
 
   /**
@@ -253,8 +259,8 @@ export class Vault {
     if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
     const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxSecret: device.box.secret, signerPub: registry.signPubOf });
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
-    await persistJoined(o.store, joined);
-    return new Vault(o.store, o.remote, o.blobCache, deps, joined);
+    const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
+    return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
   }
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none). */
@@ -268,7 +274,29 @@ export class Vault {
       }
       return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
     });
-    return new Vault(o.store, o.remote, o.blobCache, deps, m);
+    const plain = await unsealSecrets({ device: m.device, epochs: m.epochs }, o.localPassphrase);
+    return new Vault(o.store, o.remote, o.blobCache, deps, { ...m, device: plain.device, epochs: plain.epochs }, plain.key);
+  }
+
+  /**
+   * Seals this device's private keys and epoch keys in its store under a
+   * local passphrase (Argon2id), or with `null` stores them unsealed again.
+   */
+  async setLocalPassphrase(passphrase: string | null): Promise<void> {
+    await this.#exclusive(async () => {
+      const plain = await this.#store.read(async (tx) => ({
+        device: (await readMeta<DeviceMeta>(tx, META.device))!,
+        epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {},
+      }));
+      const device: DeviceMeta = { deviceId: this.deviceId, name: plain.device.name, signSeed: b64(this.#ctx.signSeed), boxSecret: b64(this.#ctx.boxSecret) };
+      const epochs = Object.fromEntries([...this.#ctx.epochKeys].map(([e, k]) => [String(e), b64(k)]));
+      const next = passphrase === null ? { device, epochs, key: undefined } : await sealSecrets({ device, epochs }, passphrase, this.#deps.random);
+      await this.#store.write(async (tx) => {
+        await writeMeta(tx, META.device, next.device);
+        await writeMeta(tx, META.epochs, next.epochs);
+      });
+      this.#localKey = next.key;
+    });
   }
 
   // ---------------------------------------------------------------- devices
@@ -735,6 +763,17 @@ export class Vault {
     });
     this.#emit('change', { collections, source: 'local' });
   }
+}
+
+/** Writes a new device's state, sealed under `passphrase` if one is given; returns the sealing key. */
+async function persistJoinedSealed(store: Store, joined: JoinedState, passphrase: string | undefined, deps: Deps): Promise<Uint8Array | undefined> {
+  if (passphrase === undefined) {
+    await persistJoined(store, joined);
+    return undefined;
+  }
+  const sealed = await sealSecrets({ device: joined.device, epochs: joined.epochs }, passphrase, deps.random);
+  await persistJoined(store, { ...joined, device: sealed.device, epochs: sealed.epochs });
+  return sealed.key;
 }
 
 function docOf(row: RecordRow): Doc {

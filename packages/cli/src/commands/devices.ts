@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
-import { readPassword } from './setup.js';
+import { readPassword, readSecret } from './setup.js';
 import { contextOf } from './shared.js';
 
 export function registerDevices(program: Command): void {
@@ -57,6 +57,25 @@ export function registerDevices(program: Command): void {
       const { opts, out } = contextOf(cmd);
       await withVault(opts, (v) => v.removePassword());
       out.result({ ok: true }, () => 'password removed');
+    });
+
+  const passphrase = program.command('passphrase').description("a local passphrase sealing this device's keys at rest");
+  passphrase
+    .command('set')
+    .description('seal (or re-seal) the keys with a new passphrase ($KITH_NEW_PASSPHRASE, stdin, or a prompt); the current one comes from $KITH_PASSPHRASE')
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      const next = await readSecret('KITH_NEW_PASSPHRASE', 'new local passphrase: ');
+      await withVault(opts, (v) => v.setLocalPassphrase(next));
+      out.result({ ok: true }, () => 'keys sealed; set KITH_PASSPHRASE to use this home');
+    });
+  passphrase
+    .command('remove')
+    .description('store the keys unsealed again (needs $KITH_PASSPHRASE)')
+    .action(async (_o: object, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      await withVault(opts, (v) => v.setLocalPassphrase(null));
+      out.result({ ok: true }, () => 'keys unsealed');
     });
 
   program

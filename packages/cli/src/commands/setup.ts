@@ -23,7 +23,8 @@ async function fresh<T>(
   let remote;
   try {
     remote = await openRemote(remoteUrl, { create });
-    return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts) });
+    const localPassphrase = (cmd.opts<{ localPassphrase?: boolean }>().localPassphrase ?? false) ? await readSecret('KITH_PASSPHRASE', 'local passphrase for this device: ') : undefined;
+    return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
   } catch (e) {
     await remote?.close();
     await store.close();
@@ -32,8 +33,13 @@ async function fresh<T>(
 }
 
 /** A password from $KITH_PASSWORD, else stdin's first line when piped, else a prompt. */
-export async function readPassword(prompt: string): Promise<string> {
-  const env = process.env['KITH_PASSWORD'];
+export function readPassword(prompt: string): Promise<string> {
+  return readSecret('KITH_PASSWORD', prompt);
+}
+
+/** A secret from the environment variable, else stdin's first line when piped, else a prompt. */
+export async function readSecret(variable: string, prompt: string): Promise<string> {
+  const env = process.env[variable];
   if (env) return env;
   if (!process.stdin.isTTY) return (await readStdin()).split(/\r?\n/)[0] ?? '';
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
@@ -60,6 +66,7 @@ export function registerSetup(program: Command): void {
     .description('create a new vault on a remote, with this home as its first device')
     .requiredOption('--remote <url>', 'folder path, file:///dir or s3://bucket/prefix')
     .option('--name <name>', 'a name for this device', 'device')
+    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
     .action(async (o: { remote: string; name: string }, cmd: Command) => {
       const { out } = contextOf(cmd);
       const { vault, recoveryCode } = await fresh(cmd, o.remote, true, (a) => Vault.create({ ...a, deviceName: o.name }));
@@ -84,6 +91,7 @@ export function registerSetup(program: Command): void {
     .option('--recovery-code <code>', 'the recovery code printed by `kith init`')
     .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a prompt)')
     .option('--name <name>', 'a name for this device', 'device')
+    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
     .action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string }, cmd: Command) => {
       const { out } = contextOf(cmd);
       if ((o.recoveryCode === undefined) === (o.password === undefined)) {
@@ -102,6 +110,7 @@ export function registerSetup(program: Command): void {
     .argument('<code>', 'the pairing code the other device shows')
     .requiredOption('--remote <url>', 'where the vault lives (the same remote as the other device)')
     .option('--name <name>', 'a name for this device', 'device')
+    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
     .option('--timeout <seconds>', 'how long to wait for the other device', positiveInt('--timeout'), 600)
     .action(async (code: string, o: { remote: string; name: string; timeout: number }, cmd: Command) => {
       const { out } = contextOf(cmd);

@@ -8,3 +8,4 @@ export * from './compress.js';
 export * from './keys.js';
 export * from './recovery.js';
 export * from './password.js';
+export * from './local-seal.js';

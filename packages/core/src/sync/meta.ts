@@ -9,6 +9,7 @@ import { base64 } from '@scure/base';
 import { ErrorCode, KithError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../json.js';
 import type { StoreTx } from '../store.js';
+import type { LocalSealParams } from '../crypto/index.js';
 
 export const b64 = (bytes: Uint8Array): string => base64.encode(bytes);
 export const unb64 = (text: string): Uint8Array => base64.decode(text);
@@ -40,8 +41,11 @@ export interface VaultMeta {
 export interface DeviceMeta {
   deviceId: string;
   name: string;
+  /** Empty when `sealed` holds the secrets. */
   signSeed: string;
   boxSecret: string;
+  /** Present when a local passphrase seals this device's secrets (and every stored epoch key). */
+  sealed?: { params: LocalSealParams; secrets: string };
 }
 
 
