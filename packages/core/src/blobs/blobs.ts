@@ -7,6 +7,7 @@
  * directions stream with memory bounded by a few chunks, whatever the size.
  */
 import { ErrorCode, KithError } from '../errors.js';
+import { concatBytes } from '../crypto/index.js';
 import type { EngineContext } from '../sync/context.js';
 import { loadEpochKey } from '../sync/epochs.js';
 import { META, readMeta, writeMeta } from '../sync/meta.js';
@@ -215,21 +216,9 @@ export class Blobs {
   /** The whole blob in memory (for small ones). */
   async bytes(ref: string): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    let n = 0;
     const reader = this.get(ref).getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      n += value.length;
-    }
-    const out = new Uint8Array(n);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+    return concatBytes(...parts);
   }
 
   /** Blobs this device has stored or opened, with how much of each is cached. */
