@@ -384,6 +384,12 @@ export class Vault {
     });
   }
 
+  /** The Argon2id parameters of the vault password, as the verified registry holds them (undefined: none set). */
+  passwordParameters(): { memoryKiB: number; iterations: number; parallelism: number } | undefined {
+    const p = this.#ctx.registry.passwordParams();
+    return p && { memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism };
+  }
+
   /** Removes the vault password (the recovery code keeps working). */
   async removePassword(): Promise<void> {
     await this.#exclusive(async () => {

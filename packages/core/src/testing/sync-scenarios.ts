@@ -519,6 +519,10 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         await a.vault.sync();
         await rejectsWith(a.vault.setPassword('short'), ErrorCode.BadInput);
         await a.vault.setPassword('correct horse battery');
+        // Brute force costs one Argon2id evaluation per guess: the registry (readable by the
+        // remote) holds only the Argon2id parameters and the derived public keys.
+        const pw = a.vault.passwordParameters()!;
+        assert.ok(pw.memoryKiB >= 65536 && pw.iterations >= 3 && pw.parallelism === 1, `Argon2id parameters ${JSON.stringify(pw)}`);
         const remote = await h.openRemote();
         const store = await h.openStore();
         await rejectsWith(Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'wrong horse battery' }), ErrorCode.WrongPassword);
