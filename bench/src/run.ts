@@ -29,8 +29,19 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-/** Runs `chain` `runs` times after one discarded warm-up, each in a fresh directory; medians per field. */
+/** Runs `chain` `runs` times after one discarded warm-up, each in a fresh directory; medians per field. A failure is recorded, not fatal. */
 function measure(label: string, runs: number, chain: (dir: string) => Record<string, Row>): Record<string, Row> {
+  try {
+    return measureOrThrow(label, runs, chain);
+  } catch (e) {
+    process.stderr.write(`  ${label}: FAILED: ${String((e as Error).message).split('\n').slice(0, 3).join(' ')}\n`);
+    failures.push(label);
+    return {};
+  }
+}
+const failures: string[] = [];
+
+function measureOrThrow(label: string, runs: number, chain: (dir: string) => Record<string, Row>): Record<string, Row> {
   const samples: Record<string, Row>[] = [];
   for (let i = 0; i <= runs; i++) {
     const dir = mkdtempSync(join(tmpdir(), 'kith-bench-'));
@@ -103,14 +114,19 @@ for (const n of cfg.sizes) {
   lines.push('', `Bootstrap and incremental, N = ${f(n)}`, '| contender | bootstrap ms | bytes | peak RSS MiB | incremental ms | incremental bytes |', '|---|---|---|---|---|---|');
   for (const c of ['kith', 'yjs', 'automerge']) {
     const r = b[c]!;
-    lines.push(`| ${c} | ${f(r['bootstrap']!['ms'])} | ${f(r['bootstrap']!['bytes'])} | ${f(r['bootstrap']!['rssMiB'])} | ${f(r['incremental']!['ms'], 1)} | ${f(r['incremental']!['bytes'])} |`);
+    if (!r['bootstrap']) {
+      lines.push(`| ${c} | failed | | | | |`);
+      continue;
+    }
+    lines.push(`| ${c} | ${f(r['bootstrap']['ms'])} | ${f(r['bootstrap']['bytes'])} | ${f(r['bootstrap']['rssMiB'])} | ${f(r['incremental']?.['ms'], 1)} | ${f(r['incremental']?.['bytes'])} |`);
   }
   lines.push(`| floor: SQLite insert + decrypt/inflate/parse | ${f(floor)} | ${f(b['floor']!['crypto']!['bytes'])} | ${f(Math.max(b['floor']!['insert']!['rssMiB']!, b['floor']!['crypto']!['rssMiB']!))} | | |`);
   const kb = b['kith']!['bootstrap']!;
   lines.push(`Kith bootstrap = ${f(kb['ms']! / floor, 2)} × floor; Kith push of ${f(n)} records ${f(b['kith']!['push']!['pushMs'])} ms`);
   targets[`N=${n}: bootstrap within 2x floor`] = kb['ms']! <= 2 * floor;
-  targets[`N=${n}: bootstrap faster than Yjs and Automerge`] = kb['ms']! < b['yjs']!['bootstrap']!['ms']! && kb['ms']! < b['automerge']!['bootstrap']!['ms']!;
-  targets[`N=${n}: bootstrap bytes <= Yjs update`] = kb['bytes']! <= b['yjs']!['bootstrap']!['bytes']!;
+  const peer = (c: string): number => b[c]?.['bootstrap']?.['ms'] ?? Infinity;
+  targets[`N=${n}: bootstrap faster than Yjs and Automerge`] = kb['ms']! < peer('yjs') && kb['ms']! < peer('automerge');
+  targets[`N=${n}: bootstrap bytes <= Yjs update`] = kb['bytes']! <= (b['yjs']?.['bootstrap']?.['bytes'] ?? Infinity);
   if (n >= 100_000) targets[`N=${n}: bootstrap peak RSS < 300 MiB`] = kb['rssMiB']! < 300;
 }
 const l = results['local'] as Row;
@@ -129,6 +145,8 @@ targets['blob throughput >= half the floor'] = Math.min(bl['kith']!['putMiBs']!,
 targets['blob peak RSS < 200 MiB'] = bl['kith']!['rssMiB']! < 200;
 lines.push('', 'Targets:', ...Object.entries(targets).map(([k, v]) => `- ${v ? 'met' : 'NOT met'}: ${k}`));
 results['targets'] = targets;
+results['failures'] = failures;
+if (failures.length) lines.push('', `Failed measurements: ${failures.join(', ')}`);
 const table = lines.join('\n');
 results['table'] = table;
 writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');

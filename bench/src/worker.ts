@@ -125,9 +125,13 @@ const tasks: Record<string, () => Promise<void>> = {
   // ---- Automerge: save → load; incremental through the sync protocol.
   async 'prep-automerge'() {
     let doc = Automerge.from<{ notes: Record<string, ReturnType<typeof fields>> }>({ notes: {} });
-    doc = Automerge.change(doc, (d) => {
-      for (const r of records(N)) d.notes[r.id] = fields(r);
-    });
+    const recs = records(N);
+    // One huge change panics inside Automerge's WASM at 100,000 records; batches of 5,000 do not.
+    for (let i = 0; i < recs.length; i += 5000) {
+      doc = Automerge.change(doc, (d) => {
+        for (const r of recs.slice(i, i + 5000)) d.notes[r.id] = fields(r);
+      });
+    }
     writeFileSync(join(dir, 'am-a.bin'), Automerge.save(doc));
     emit({});
   },
