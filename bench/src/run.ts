@@ -56,7 +56,7 @@ function measureOrThrow(label: string, runs: number, chain: (dir: string) => Rec
   const out: Record<string, Row> = {};
   for (const step of Object.keys(samples[0]!)) {
     out[step] = {};
-    for (const field of Object.keys(samples[0]![step]!)) out[step]![field] = median(samples.map((s) => s[step]![field]!));
+    for (const field of Object.keys(samples[0]![step]!)) out[step][field] = median(samples.map((s) => s[step]![field]!));
   }
   return out;
 }
