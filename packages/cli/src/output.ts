@@ -1,8 +1,8 @@
 /**
  * @module output
  * How the CLI speaks: one JSON value on stdout with --json, readable text
- * otherwise, and errors as one line `kith: <message> (KITH_<CODE>)` on
- * stderr (a stack trace only with --debug).
+ * otherwise, and errors as one line `kith: <message>[; <hint>] (KITH_<CODE>)`
+ * on stderr (a stack trace only with --debug).
  */
 import { ErrorCode, KithError } from '@kith/core';
 
@@ -42,7 +42,7 @@ export class Output {
 /** The one line printed for an error, and the exit code it gets. */
 export function describeError(e: unknown, debug: boolean): { line: string; exitCode: number } {
   if (e instanceof KithError) {
-    const msg = oneLine(e.hint ? `${e.message} — ${e.hint}` : e.message);
+    const msg = oneLine(e.hint ? `${e.message}; ${e.hint}` : e.message);
     return { line: `kith: ${msg} (${e.code})` + (debug && e.stack ? `\n${e.stack}` : ''), exitCode: e.code === ErrorCode.Usage ? 2 : 1 };
   }
   const err = e instanceof Error ? e : new Error(String(e));

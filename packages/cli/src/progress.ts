@@ -3,20 +3,29 @@
  * A progress bar on stderr for long work, only on a terminal and never
  * with --json.
  */
-import { SingleBar, Presets } from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
 import type { SyncProgress, Vault } from '@kith/core';
+
+/** Loaded only when a bar is drawn: most runs (pipes, --json) never need it, and every process start counts. */
+const bars = (): typeof CliProgress => createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
+
+function newBar(format: string): CliProgress.SingleBar {
+  const { SingleBar, Presets } = bars();
+  return new SingleBar({ format, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+}
 
 /** Shows sync progress of `vault` until the returned function is called. */
 export function showSyncProgress(vault: Vault, json: boolean): () => void {
   if (json || !process.stderr.isTTY) return () => undefined;
-  let bar: SingleBar | undefined;
+  let bar: CliProgress.SingleBar | undefined;
   let phase: SyncProgress['phase'] | undefined;
   const off = vault.on('progress', (p) => {
     if (p.total < 2) return; // not worth a bar
     if (!bar || phase !== p.phase) {
       bar?.stop();
       phase = p.phase;
-      bar = new SingleBar({ format: `${p.phase === 'push' ? 'pushing' : 'pulling'} [{bar}] {value}/{total} segments`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+      bar = newBar(`${p.phase === 'push' ? 'pushing' : 'pulling'} [{bar}] {value}/{total} segments`);
       bar.start(p.total, 0);
     }
     bar.setTotal(p.total);
@@ -31,12 +40,24 @@ export function showSyncProgress(vault: Vault, json: boolean): () => void {
 /** A counter bar for reading a big import file. */
 export function lineCounter(json: boolean): { tick(n: number): void; stop(): void } {
   if (json || !process.stderr.isTTY) return { tick: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: 'reading {value} lines', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  const bar = newBar('reading {value} lines');
   bar.start(0, 0);
   return {
     tick: (n) => {
       if (n % 1000 === 0) bar.update(n);
     },
+    stop: () => bar.stop(),
+  };
+}
+
+/** A MiB bar for a transfer of `total` bytes (only for 4 MiB and more). */
+export function byteBar(json: boolean, total: number, label: string): { tick(n: number): void; stop(): void } {
+  if (json || !process.stderr.isTTY || total < 4 * 1024 * 1024) return { tick: () => undefined, stop: () => undefined };
+  const bar = newBar(`${label} [{bar}] {percentage}% {value}/{total} MiB`);
+  bar.start(Math.ceil(total / 1048576), 0);
+  let done = 0;
+  return {
+    tick: (n) => bar.update(Math.floor((done += n) / 1048576)),
     stop: () => bar.stop(),
   };
 }

@@ -1,17 +1,22 @@
 /**
- * Test helper: runs the real `kith` binary as a child process.
+ * Test helpers: run the real `kith` binary as a child process and check
+ * its output against the CLI contract.
  */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/** The `kith` entry point (`packages/cli/bin/kith.js`). */
 export const KITH_BIN = fileURLToPath(new URL('../bin/kith.js', import.meta.url));
 
+/** What a finished `kith` process left behind. */
 export interface Run {
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;
 }
 
+/** Runs `kith --home HOME ...args` to completion; `input` goes to its stdin (empty by default). */
 export function runKith(home: string, args: readonly string[], o: { input?: string | Buffer; env?: Record<string, string> } = {}): Run {
   const r = spawnSync(process.execPath, [KITH_BIN, '--home', home, ...args], {
     input: o.input ?? '',
@@ -27,4 +32,14 @@ export function kithJson<T = unknown>(home: string, args: readonly string[], inp
   const r = runKith(home, [...args, '--json'], input === undefined ? {} : { input });
   if (r.status !== 0) throw new Error(`kith ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
+}
+
+/** An error run: exit code, exactly one stderr line `kith: ... (CODE)`, no stack trace, nothing on stdout. */
+export function assertError(r: Run, exit: number, code: string): void {
+  assert.equal(r.status, exit, `exit ${r.status}; stderr: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one stderr line, got: ${r.stderr}`);
+  assert.match(lines[0]!, new RegExp(`^kith: .+ \\(${code}\\)$`));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  assert.equal(r.stdout, '');
 }

@@ -4,22 +4,11 @@
  */
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { Presets, SingleBar } from 'cli-progress';
 import { ErrorCode, KithError } from '@kith/core';
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
+import { byteBar } from '../progress.js';
 import { contextOf, positiveInt } from './shared.js';
-
-function byteBar(json: boolean, total: number, label: string): { tick(n: number): void; stop(): void } {
-  if (json || !process.stderr.isTTY || total < 4 * 1024 * 1024) return { tick: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total} MiB`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
-  bar.start(Math.ceil(total / 1048576), 0);
-  let done = 0;
-  return {
-    tick: (n) => bar.update(Math.floor((done += n) / 1048576)),
-    stop: () => bar.stop(),
-  };
-}
 
 /** Writes a verified stream to a Node writable, honouring backpressure. */
 async function drainTo(reader: ReadableStreamDefaultReader<Uint8Array>, to: NodeJS.WritableStream, tick: (n: number) => void): Promise<void> {

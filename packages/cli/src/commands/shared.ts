@@ -13,10 +13,19 @@ export function contextOf(cmd: Command): { opts: GlobalOptions; out: Output } {
 }
 
 /** A positive integer option. */
-export function positiveInt(name: string) {
+export function positiveInt(name: string): (v: string) => number {
+  return positive(name, 'integer', Number.isSafeInteger);
+}
+
+/** A positive number option (fractions allowed, e.g. `--interval 0.5`). */
+export function positiveNumber(name: string): (v: string) => number {
+  return positive(name, 'number', Number.isFinite);
+}
+
+function positive(name: string, kind: string, ok: (n: number) => boolean): (v: string) => number {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new KithError(ErrorCode.Usage, `${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v.trim() === '' || !ok(n) || n <= 0) throw new KithError(ErrorCode.Usage, `${name} must be a positive ${kind}, got ${JSON.stringify(v)}`);
     return n;
   };
 }

@@ -6,7 +6,7 @@ import type { SyncResult, Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { openVault, withVault } from '../home.js';
 import { showSyncProgress } from '../progress.js';
-import { contextOf, positiveInt } from './shared.js';
+import { contextOf, positiveNumber } from './shared.js';
 import { describeError } from '../output.js';
 
 const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
@@ -52,7 +52,7 @@ export function registerSync(program: Command): void {
     .command('sync')
     .description('pull, then push; --watch keeps syncing until stopped')
     .option('--watch', 'keep syncing (Ctrl-C to stop)')
-    .option('--interval <seconds>', 'seconds between rounds with --watch', positiveInt('--interval'), 10)
+    .option('--interval <seconds>', 'seconds between rounds with --watch', positiveNumber('--interval'), 10)
     .action(async (o: { watch?: boolean; interval: number }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       if (o.watch) {
