@@ -1,0 +1,185 @@
+/**
+ * @module client/push-channel
+ * The client side of push: one WebSocket per remote, opened on the first
+ * `watch` and closed with the last. While the socket is down it reconnects
+ * with backoff and polls listings instead, so a change is never missed for
+ * longer than the poll interval; coming back it reports a change once,
+ * since events may have been lost in between.
+ */
+import type { RemoteObjectInfo } from '@kith/core';
+import type { PushMessage } from '../protocol.js';
+import { backoff } from './retry.js';
+
+/** The part of the WebSocket API the channel uses (browser and `ws` alike). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Opens a socket to `url` (with `protocols`, where the auth token travels). */
+export type WebSocketFactory = (url: string, protocols?: string[]) => WebSocketLike;
+
+/** What the channel needs from its remote. */
+export interface PushChannelDeps {
+  /** `ws(s)://.../watch` of the vault. */
+  readonly url: string;
+  readonly connect: () => Promise<WebSocketFactory>;
+  /** Sub-protocols to offer on connect (the auth token), fetched fresh per attempt. */
+  readonly protocols: () => Promise<string[]>;
+  /** Lists a prefix (for polling while the socket is down). */
+  readonly list: (prefix: string) => Promise<RemoteObjectInfo[]>;
+  readonly pollMs: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
+}
+
+interface Watcher {
+  readonly prefix: string;
+  readonly onChange: () => void;
+}
+
+const unref = (t: ReturnType<typeof setTimeout>): void => void (t as { unref?: () => void }).unref?.();
+
+/** One push subscription per remote client. */
+export class PushChannel {
+  readonly #deps: PushChannelDeps;
+  readonly #watchers = new Set<Watcher>();
+  #socket: WebSocketLike | undefined;
+  #connection: string | undefined;
+  #attempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #snapshot = new Map<string, string>();
+  #everConnected = false;
+
+  constructor(deps: PushChannelDeps) {
+    this.#deps = deps;
+  }
+
+  /** This client's connection id while pushed to (sent on writes so we are not told of our own). */
+  get connection(): string | undefined {
+    return this.#connection;
+  }
+
+  /** True while the socket is open and subscribed. */
+  get live(): boolean {
+    return this.#connection !== undefined;
+  }
+
+  /** Starts telling `onChange` of changes under `prefix`; returns the stop function. */
+  watch(prefix: string, onChange: () => void): () => void {
+    const w: Watcher = { prefix, onChange };
+    this.#watchers.add(w);
+    if (this.#socket) this.#subscribe();
+    else if (this.#reconnectTimer === undefined) void this.#open();
+    return () => {
+      this.#watchers.delete(w);
+      if (this.#watchers.size === 0) this.close();
+      else this.#subscribe();
+    };
+  }
+
+  /** Closes the socket and stops every timer. */
+  close(): void {
+    this.#watchers.clear();
+    clearTimeout(this.#reconnectTimer);
+    clearTimeout(this.#pollTimer);
+    this.#reconnectTimer = this.#pollTimer = undefined;
+    const s = this.#socket;
+    this.#socket = this.#connection = undefined;
+    if (s) {
+      s.onclose = s.onerror = s.onmessage = s.onopen = null;
+      s.close(1000, 'done');
+    }
+  }
+
+  async #open(): Promise<void> {
+    let socket: WebSocketLike;
+    try {
+      const [factory, protocols] = await Promise.all([this.#deps.connect(), this.#deps.protocols()]);
+      if (this.#watchers.size === 0) return;
+      socket = factory(this.#deps.url, protocols);
+    } catch {
+      if (this.#watchers.size > 0) this.#down();
+      return;
+    }
+    this.#socket = socket;
+    socket.onopen = () => this.#subscribe();
+    socket.onmessage = (ev) => this.#message(ev.data);
+    socket.onerror = () => {}; // a close event follows
+    socket.onclose = () => {
+      if (this.#socket === socket) this.#down();
+    };
+  }
+
+  #subscribe(): void {
+    const s = this.#socket;
+    if (!s || s.readyState !== 1) return;
+    s.send(JSON.stringify({ type: 'watch', prefixes: [...new Set([...this.#watchers].map((w) => w.prefix))] }));
+  }
+
+  #message(data: unknown): void {
+    let msg: PushMessage;
+    try {
+      msg = JSON.parse(String(data)) as PushMessage;
+    } catch {
+      return;
+    }
+    if (msg.type === 'hello') {
+      this.#connection = msg.connection;
+      this.#attempt = 0;
+      clearTimeout(this.#pollTimer);
+      this.#pollTimer = undefined;
+      // Back after an outage: whatever moved meanwhile was not pushed to us.
+      if (this.#everConnected) this.#notify(() => true);
+      this.#everConnected = true;
+    } else if (msg.type === 'changed' && typeof msg.key === 'string') {
+      this.#notify((w) => msg.key.startsWith(w.prefix));
+    }
+  }
+
+  #notify(match: (w: Watcher) => boolean): void {
+    for (const w of [...this.#watchers]) if (match(w)) w.onChange();
+  }
+
+  /** The socket is gone: reconnect later, poll meanwhile. */
+  #down(): void {
+    this.#socket = this.#connection = undefined;
+    if (this.#watchers.size === 0) return;
+    this.#attempt++;
+    const delay = backoff(this.#attempt, this.#deps.reconnectBaseMs, this.#deps.reconnectMaxMs);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#watchers.size > 0) void this.#open();
+    }, delay);
+    unref(this.#reconnectTimer);
+    if (this.#pollTimer === undefined) this.#schedulePoll(0);
+  }
+
+  #schedulePoll(ms: number): void {
+    this.#pollTimer = setTimeout(() => void this.#poll(), ms);
+    unref(this.#pollTimer);
+  }
+
+  async #poll(): Promise<void> {
+    const prefixes = [...new Set([...this.#watchers].map((w) => w.prefix))];
+    const next = new Map<string, string>();
+    try {
+      for (const p of prefixes) for (const i of await this.#deps.list(p)) next.set(i.key, i.etag);
+      const moved = new Set<string>();
+      for (const [k, e] of next) if (this.#snapshot.get(k) !== e) moved.add(k);
+      for (const k of this.#snapshot.keys()) if (!next.has(k)) moved.add(k);
+      this.#snapshot = next;
+      if (moved.size > 0) this.#notify((w) => [...moved].some((k) => k.startsWith(w.prefix)));
+    } catch {
+      // The relay is down too; try again next round.
+    }
+    if (this.#pollTimer !== undefined && !this.live && this.#watchers.size > 0) this.#schedulePoll(this.#deps.pollMs);
+    else this.#pollTimer = undefined;
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * @module client/relay-remote
+ * The {@link Remote} over a Kith relay: HTTP for objects (with retries),
+ * a WebSocket for push (push-channel.ts), and a batched read for
+ * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
+ */
+import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError, newRemoteStats, throwIfAborted } from '@kith/core';
+import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteObjectInfo } from '@kith/core';
+import { API_PREFIX, CONNECTION_HEADER, decodeBatch, MAX_PAGE, objectPath, SIZE_HEADER } from '../protocol.js';
+import { parseRelayUrl, type RelayLocation } from './relay-url.js';
+import { DEFAULT_RELAY_RETRY, TransientError, withRetry, type RelayRetryPolicy } from './retry.js';
+import { PushChannel, type WebSocketFactory, type WebSocketLike } from './push-channel.js';
+
+/** Supplies auth headers and WebSocket sub-protocols (see relay-auth). */
+export interface RelayAuthProvider {
+  /** Headers for one request (e.g. `authorization: Bearer ...`), fetching a token if needed. */
+  headers(signal?: AbortSignal): Promise<Record<string, string>>;
+  /** The relay refused the token: forget it so the next call fetches a new one. */
+  invalidate(): void;
+}
+
+/** Options of {@link openRelayRemote}; all have defaults. */
+export interface RelayRemoteOptions {
+  /** Overrides for the retry policy ({@link DEFAULT_RELAY_RETRY}). */
+  readonly retry?: Partial<RelayRetryPolicy>;
+  /** A request with no answer for this long is abandoned and retried (default 30 s). */
+  readonly requestTimeoutMs?: number;
+  /** Polling interval while push is down (default 5 s). */
+  readonly pollMs?: number;
+  /** First and largest reconnect backoff ceilings (defaults 200 ms and 15 s). */
+  readonly reconnectMs?: { readonly base?: number; readonly max?: number };
+  /** How to authenticate; omitted for an open relay. `relayDeviceAuth` makes one. */
+  readonly auth?: RelayAuthProvider;
+  /** WebSocket constructor; default the global one, else the `ws` package. */
+  readonly webSocket?: WebSocketFactory;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * The relay {@link Remote}. Beyond the contract it offers
+ * {@link RelayRemote.getMany}, many reads in one round trip.
+ */
+export class RelayRemote implements Remote {
+  readonly url: string;
+  readonly location: RelayLocation;
+  readonly capabilities: RemoteCapabilities = { putIfAbsent: true, watch: true };
+  readonly stats = newRemoteStats();
+  readonly #retry: RelayRetryPolicy;
+  readonly #timeoutMs: number;
+  readonly #auth: RelayAuthProvider | undefined;
+  readonly #push: PushChannel;
+  #closed = false;
+
+  constructor(url: string, o: RelayRemoteOptions = {}) {
+    this.location = parseRelayUrl(url);
+    this.url = this.location.display;
+    this.#retry = { ...DEFAULT_RELAY_RETRY, ...o.retry };
+    this.#timeoutMs = o.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#auth = o.auth;
+    const wsUrl = `${this.location.base.replace(/^http/, 'ws')}${API_PREFIX}/${this.location.vault}/watch`;
+    this.#push = new PushChannel({
+      url: wsUrl,
+      connect: async () => o.webSocket ?? (await defaultWebSocket()),
+      protocols: async () => {
+        const h = (await this.#auth?.headers())?.['authorization'];
+        return h ? [`kith.bearer.${h.replace(/^Bearer /, '')}`] : [];
+      },
+      list: (prefix) => this.list(prefix),
+      pollMs: o.pollMs ?? 5000,
+      reconnectBaseMs: o.reconnectMs?.base ?? 200,
+      reconnectMaxMs: o.reconnectMs?.max ?? 15_000,
+    });
+  }
+
+  /** True while the push socket is connected (for tests and status displays). */
+  get pushLive(): boolean {
+    return this.#push.live;
+  }
+
+  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
+    assertRemoteKey(key);
+    throwIfAborted(o.signal);
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (o.ifAbsent) headers['if-none-match'] = '*';
+    const connection = this.#push.connection;
+    if (connection) headers[CONNECTION_HEADER] = connection;
+    await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
+      this.stats.puts++;
+      this.stats.bytesSent += bytes.length;
+      // 412: the object exists, which is all put-if-absent asks.
+      if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
+      throw await failure(res);
+    });
+  }
+
+  async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
+    assertRemoteKey(key);
+    throwIfAborted(o.signal);
+    const headers: Record<string, string> = {};
+    if (o.range) {
+      if (o.range.length <= 0) return new Uint8Array(0);
+      headers['range'] = `bytes=${o.range.offset}-${o.range.offset + o.range.length - 1}`;
+    }
+    return this.#call(`GET ${key}`, 'GET', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
+      this.stats.gets++;
+      if (res.status === 404) return null;
+      if (res.status !== 200 && res.status !== 206) throw await failure(res);
+      const bytes = await readBody(res);
+      this.stats.bytesReceived += bytes.length;
+      return bytes;
+    });
+  }
+
+  async head(key: string, o: RemoteCallOptions = {}): Promise<RemoteObjectInfo | null> {
+    assertRemoteKey(key);
+    throwIfAborted(o.signal);
+    return this.#call(`HEAD ${key}`, 'HEAD', objectPath(this.location.vault, key), o.signal, {}, async (res) => {
+      this.stats.heads++;
+      if (res.status === 404) return null;
+      if (res.status !== 200) throw await failure(res);
+      const size = Number(res.headers.get(SIZE_HEADER));
+      const etag = (res.headers.get('etag') ?? '').replace(/"/g, '');
+      return { key, size, etag };
+    });
+  }
+
+  async list(prefix: string, o: ListOptions = {}): Promise<RemoteObjectInfo[]> {
+    assertRemotePrefix(prefix);
+    throwIfAborted(o.signal);
+    const out: RemoteObjectInfo[] = [];
+    let after = o.after ?? '';
+    const want = o.limit ?? Infinity;
+    while (out.length < want) {
+      const q = new URLSearchParams({ prefix, after, limit: String(Math.min(MAX_PAGE, want - out.length)) });
+      const page = await this.#call(`LIST ${prefix}`, 'GET', `${API_PREFIX}/${this.location.vault}/list?${q}`, o.signal, {}, async (res) => {
+        this.stats.lists++;
+        if (res.status !== 200) throw await failure(res);
+        return (await readJson(res)) as { items: RemoteObjectInfo[]; next?: string };
+      });
+      out.push(...page.items.map((i) => ({ key: i.key, size: i.size, etag: i.etag })));
+      if (page.next === undefined || page.items.length === 0) break;
+      after = page.next;
+    }
+    return out;
+  }
+
+  async delete(key: string, o: RemoteCallOptions = {}): Promise<void> {
+    assertRemoteKey(key);
+    throwIfAborted(o.signal);
+    const headers: Record<string, string> = {};
+    const connection = this.#push.connection;
+    if (connection) headers[CONNECTION_HEADER] = connection;
+    await this.#call(`DELETE ${key}`, 'DELETE', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
+      this.stats.deletes++;
+      if (res.status !== 204 && res.status !== 200) throw await failure(res);
+    });
+  }
+
+  /**
+   * Reads many objects in as few round trips as possible (1,000 keys a
+   * request): the bootstrap path. Missing keys map to null.
+   */
+  async getMany(keys: readonly string[], o: RemoteCallOptions = {}): Promise<Map<string, Uint8Array | null>> {
+    keys.forEach(assertRemoteKey);
+    throwIfAborted(o.signal);
+    const out = new Map<string, Uint8Array | null>();
+    for (let i = 0; i < keys.length; i += MAX_PAGE) {
+      const batch = keys.slice(i, i + MAX_PAGE);
+      const body = JSON.stringify({ keys: batch });
+      const got = await this.#call('batch-get', 'POST', `${API_PREFIX}/${this.location.vault}/batch-get`, o.signal, { headers: { 'content-type': 'application/json' }, body }, async (res) => {
+        this.stats.gets++;
+        if (res.status !== 200) throw await failure(res);
+        const bytes = await readBody(res);
+        this.stats.bytesReceived += bytes.length;
+        return decodeBatch(bytes);
+      });
+      for (const k of batch) out.set(k, got.get(k) ?? null);
+    }
+    return out;
+  }
+
+  watch(prefix: string, onChange: () => void): () => void {
+    assertRemotePrefix(prefix);
+    if (this.#closed) return () => {};
+    return this.#push.watch(prefix, onChange);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#push.close();
+  }
+
+  /**
+   * One logical request with retries. `handle` runs on every answer and
+   * either returns the result or throws (TransientError to retry).
+   */
+  #call<T>(
+    what: string,
+    method: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    init: { headers?: Record<string, string>; body?: BodyInit },
+    handle: (res: Response) => Promise<T>,
+  ): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      const timeout = AbortSignal.timeout(this.#timeoutMs);
+      const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      let res: Response;
+      try {
+        const auth = (await this.#auth?.headers(signal)) ?? {};
+        res = await fetch(this.location.base + path, { method, headers: { ...init.headers, ...auth }, ...(init.body !== undefined ? { body: init.body } : {}), signal: combined });
+      } catch (e) {
+        if (signal?.aborted) throw new KithError(ErrorCode.Aborted, 'operation cancelled');
+        if (e instanceof KithError) throw e;
+        throw new TransientError(timeout.aborted ? 'timed out' : describeNetworkError(e));
+      }
+      if (res.status === 401) {
+        this.#auth?.invalidate();
+        if (this.#auth) throw new TransientError('token refused (fetching a new one)');
+      }
+      if (res.status >= 500 || res.status === 429) {
+        await res.body?.cancel().catch(() => {});
+        throw new TransientError(`HTTP ${res.status}`);
+      }
+      try {
+        return await handle(res);
+      } catch (e) {
+        if (e instanceof KithError || e instanceof TransientError) throw e;
+        if (signal?.aborted) throw new KithError(ErrorCode.Aborted, 'operation cancelled');
+        throw new TransientError(`answer cut short (${describeNetworkError(e)})`);
+      }
+    };
+    return withRetry(what, attempt, this.#retry, signal);
+  }
+}
+
+/**
+ * Opens the remote for a relay URL `http(s)://host:port/<vault>`.
+ *
+ * @example
+ * const remote = openRelayRemote('http://127.0.0.1:8787/family', { auth: relayDeviceAuth(...) });
+ */
+export function openRelayRemote(url: string, options: RelayRemoteOptions = {}): RelayRemote {
+  return new RelayRemote(url, options);
+}
+
+async function readBody(res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+async function readJson(res: Response): Promise<unknown> {
+  try {
+    return JSON.parse(await res.text());
+  } catch (e) {
+    throw new TransientError(`unreadable answer (${describeNetworkError(e)})`);
+  }
+}
+
+/** Maps a final (4xx) answer to a KithError with the relay's code where it gave one. */
+async function failure(res: Response): Promise<KithError> {
+  let body: { code?: string; message?: string } = {};
+  try {
+    body = JSON.parse(await res.text()) as typeof body;
+  } catch {
+    // not JSON: the status says enough
+  }
+  const message = `relay answered HTTP ${res.status}${body.message ? `: ${body.message}` : ''}`;
+  if (res.status === 401) return new KithError(ErrorCode.RemoteAuth, message, { hint: 'this device is not (or no longer) registered in the vault on this relay' });
+  if (res.status === 403) {
+    const revoked = body.code === ErrorCode.Revoked;
+    return new KithError(revoked ? ErrorCode.Revoked : ErrorCode.RemoteAuth, message, { hint: revoked ? 'this device was revoked from the vault' : 'the relay does not let this device do that' });
+  }
+  const known = Object.values(ErrorCode) as string[];
+  const code = body.code && known.includes(body.code) ? (body.code as ErrorCode) : ErrorCode.RemoteUnavailable;
+  return new KithError(code, message);
+}
+
+function describeNetworkError(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  return String(cause?.code ?? cause?.message ?? (e as Error)?.message ?? e).split('\n')[0] ?? 'network error';
+}
+
+async function defaultWebSocket(): Promise<WebSocketFactory> {
+  const G = (globalThis as { WebSocket?: new (url: string, protocols?: string[]) => WebSocketLike }).WebSocket;
+  if (G) return (url, protocols) => new G(url, protocols);
+  const { WebSocket } = await import('ws');
+  return (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike;
+}

@@ -1,0 +1,185 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
+import { openSqliteStore } from '@kith/sqlite';
+import { openRelayRemote, type RelayRemote } from './index.js';
+import { startRelay, type RunningRelay } from './server/index.js';
+
+let relay: RunningRelay;
+let dataDir: string;
+let vaults = 0;
+const fresh = (): string => `v${++vaults}`;
+
+before(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
+  relay = await startRelay({ dataDir, durability: 'normal' });
+});
+after(async () => {
+  await relay.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+runRemoteConformance('relay (embedded SQLite)', async () => {
+  const remote = openRelayRemote(`${relay.url}/${fresh()}`);
+  return { remote, cleanup: () => remote.close() };
+});
+
+runSyncScenarios(
+  'relay (embedded SQLite) + SQLite store',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
+    const prefix = fresh();
+    const remotes: RelayRemote[] = [];
+    let stores = 0;
+    return {
+      openRemote: async (location = 'main') => {
+        const r = openRelayRemote(`${relay.url}/${prefix}-${location}`, { pollMs: 50 });
+        remotes.push(r);
+        return r;
+      },
+      openStore: () => openSqliteStore(path.join(dir, `device-${++stores}`, 'kith.db')),
+      cleanup: async () => {
+        await Promise.all(remotes.map((r) => r.close()));
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { remoteUrl: 'http://relay.test/main' },
+);
+
+/** Resolves once `pred()` holds, polling every ms; rejects after `ms`. */
+async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('relay push', () => {
+  test('two clients see each other’s head changes within 100 ms by push (no polling), and not their own', async () => {
+    const url = `${relay.url}/${fresh()}`;
+    // A poll interval of an hour: anything seen within the test came by push.
+    const a = openRelayRemote(url, { pollMs: 3_600_000 });
+    const b = openRelayRemote(url, { pollMs: 3_600_000 });
+    try {
+      const seenA: number[] = [];
+      const seenB: number[] = [];
+      const stopA = a.watch('heads/', () => seenA.push(Date.now()));
+      const stopB = b.watch('heads/', () => seenB.push(Date.now()));
+      await until(() => a.pushLive && b.pushLive, 2000, 'both sockets');
+      // The hello arrives before the subscription is processed; one round trip settles it.
+      await a.list('heads/');
+      await b.list('heads/');
+      const listsBefore = a.stats.lists + b.stats.lists;
+
+      for (let i = 0; i < 5; i++) {
+        const t0 = Date.now();
+        await a.put('heads/device-a', Uint8Array.of(i));
+        await until(() => seenB.length === i + 1, 100, `push ${i} to b`);
+        assert.ok(seenB[i]! - t0 < 100);
+        const t1 = Date.now();
+        await b.put('heads/device-b', Uint8Array.of(i));
+        await until(() => seenA.length === i + 1, 100, `push ${i} to a`);
+        assert.ok(seenA[i]! - t1 < 100);
+      }
+      await a.put('segments/device-a/000000000001', Uint8Array.of(1));
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(seenA.length, 5, 'a is not told of its own writes');
+      assert.equal(seenB.length, 5, 'a write outside heads/ is not pushed');
+      assert.equal(a.stats.lists + b.stats.lists, listsBefore, 'no polling happened');
+      stopA();
+      stopB();
+      assert.equal(a.pushLive, false);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('while push is down the client polls, and it reconnects when the relay is back', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
+    let r = await startRelay({ dataDir: dir, durability: 'normal' });
+    const port = r.port;
+    const url = `${r.url}/${fresh()}`;
+    const watcher = openRelayRemote(url, { pollMs: 20, reconnectMs: { base: 20, max: 40 }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    try {
+      let seen = 0;
+      const stop = watcher.watch('heads/', () => seen++);
+      await until(() => watcher.pushLive, 2000, 'socket');
+      await r.close();
+      await until(() => !watcher.pushLive, 2000, 'socket to drop');
+      r = await startRelay({ dataDir: dir, port, durability: 'normal' });
+      await until(() => watcher.pushLive, 3000, 'reconnect');
+      const writer = openRelayRemote(url);
+      const before = seen;
+      await writer.put('heads/x', Uint8Array.of(1));
+      await until(() => seen > before, 200, 'push after reconnect');
+      await writer.close();
+      stop();
+    } finally {
+      await watcher.close();
+      await r.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('polling fallback notices a change when the socket cannot connect', async () => {
+    const url = `${relay.url}/${fresh()}`;
+    // A socket factory that always fails: the client must fall back to polling.
+    const broken = () => {
+      throw new Error('no sockets here');
+    };
+    const watcher = openRelayRemote(url, { pollMs: 20, webSocket: broken, reconnectMs: { base: 1000, max: 1000 } });
+    const writer = openRelayRemote(url);
+    try {
+      let seen = 0;
+      const stop = watcher.watch('heads/', () => seen++);
+      await until(() => watcher.stats.lists > 0, 1000, 'first poll');
+      const afterFirst = seen;
+      await writer.put('heads/y', Uint8Array.of(1));
+      await until(() => seen > afterFirst, 500, 'poll to see the change');
+      assert.equal(watcher.pushLive, false);
+      stop();
+    } finally {
+      await watcher.close();
+      await writer.close();
+    }
+  });
+});
+
+describe('relay remote specifics', () => {
+  test('getMany reads many objects (present and missing) in one request', async () => {
+    const r = openRelayRemote(`${relay.url}/${fresh()}`);
+    try {
+      const keys = Array.from({ length: 1500 }, (_, i) => `heads/d${i}`);
+      for (let i = 0; i < keys.length; i += 100) await Promise.all(keys.slice(i, i + 100).map((k, j) => r.put(k, Uint8Array.of((i + j) % 256, 7))));
+      const before = r.stats.gets;
+      const got = await r.getMany([...keys, 'heads/missing']);
+      assert.equal(r.stats.gets - before, 2, '1,000 keys a request');
+      assert.equal(got.size, 1501);
+      assert.deepEqual(got.get('heads/d1234'), Uint8Array.of(1234 % 256, 7));
+      assert.equal(got.get('heads/missing'), null);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('the URL names the vault; bad URLs are refused with KITH_BAD_REMOTE_URL', () => {
+    const r = openRelayRemote('http://127.0.0.1:9/base/family');
+    assert.equal(r.url, 'http://127.0.0.1:9/base/family');
+    assert.equal(r.location.vault, 'family');
+    for (const bad of ['ftp://x/y', 'http://x/', 'http://u:p@x/v', 'not a url', 'http://x/v%2Fw']) {
+      assert.throws(() => openRelayRemote(bad), (e: unknown) => (e as { code?: string }).code === 'KITH_BAD_REMOTE_URL', bad);
+    }
+  });
+
+  test('an unreachable relay fails with KITH_REMOTE_UNAVAILABLE after retries', async () => {
+    const r = openRelayRemote('http://127.0.0.1:9/v', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    await assert.rejects(r.get('heads/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE' && /after 3 attempts/.test((e as Error).message));
+    assert.equal(r.stats.gets, 0);
+  });
+});

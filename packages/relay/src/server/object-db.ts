@@ -1,0 +1,97 @@
+/**
+ * @module server/object-db
+ * The embedded relay's storage: every vault's objects in one SQLite file
+ * (WAL). A put is one statement, so it is atomic; with `synchronous=FULL`
+ * it is on disk before the HTTP answer goes out, which is what lets the
+ * relay promise "acknowledged means durable" through a kill -9 or a power
+ * cut.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import type { RemoteObjectInfo } from '@kith/core';
+
+/** How hard a write is pushed to disk before it is acknowledged. */
+export type Durability = 'full' | 'normal';
+
+/** One page of a listing. */
+export interface ObjectPage {
+  readonly items: RemoteObjectInfo[];
+  /** Set when more keys may follow: list again with `after` = this key. */
+  readonly next?: string;
+}
+
+/** Keys are ASCII `[A-Za-z0-9._/-]`, all below U+007F, so `prefix + '\x7f'` bounds a prefix range. */
+const PREFIX_END = '\x7f';
+
+/** Opaque etag: a digest of the bytes, so equal bytes give equal tags. */
+const etagOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 27);
+
+/** The objects of all vaults a relay serves, in `<dataDir>/relay.sqlite`. */
+export class ObjectDb {
+  readonly #db: Database.Database;
+  readonly #put: Database.Statement;
+  readonly #putIfAbsent: Database.Statement;
+  readonly #get: Database.Statement;
+  readonly #getRange: Database.Statement;
+  readonly #head: Database.Statement;
+  readonly #list: Database.Statement;
+  readonly #delete: Database.Statement;
+
+  constructor(dataDir: string, durability: Durability = 'full') {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.#db = new Database(path.join(dataDir, 'relay.sqlite'));
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.#db.pragma('busy_timeout = 5000');
+    // BINARY collation compares bytes: listing order is byte order, as the Remote contract asks.
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS objects (
+      vault TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, bytes BLOB NOT NULL,
+      PRIMARY KEY (vault, key)) WITHOUT ROWID`);
+    this.#put = this.#db.prepare('INSERT OR REPLACE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
+    this.#putIfAbsent = this.#db.prepare('INSERT OR IGNORE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
+    this.#get = this.#db.prepare('SELECT bytes FROM objects WHERE vault = ? AND key = ?').pluck();
+    this.#getRange = this.#db.prepare('SELECT substr(bytes, ?, ?) FROM objects WHERE vault = ? AND key = ?').pluck();
+    this.#head = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key = ?');
+    this.#list = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
+    this.#delete = this.#db.prepare('DELETE FROM objects WHERE vault = ? AND key = ?');
+  }
+
+  /** Stores `bytes`; with `ifAbsent`, only when no object exists. Returns whether it wrote. */
+  put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): boolean {
+    const stmt = ifAbsent ? this.#putIfAbsent : this.#put;
+    return stmt.run(vault, key, bytes.length, etagOf(bytes), bytes).changes > 0;
+  }
+
+  /** The whole object, or `length` bytes from `offset`; null when missing. */
+  get(vault: string, key: string, range?: { offset: number; length: number }): Buffer | null {
+    const row = range ? this.#getRange.get(range.offset + 1, range.length, vault, key) : this.#get.get(vault, key);
+    if (row === undefined) return null;
+    // substr() of an empty BLOB gives '' (text) in SQLite; normalise to bytes.
+    return Buffer.isBuffer(row) ? row : Buffer.alloc(0);
+  }
+
+  /** Size and etag, or null when missing. */
+  head(vault: string, key: string): RemoteObjectInfo | null {
+    return (this.#head.get(vault, key) as RemoteObjectInfo | undefined) ?? null;
+  }
+
+  /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order. */
+  list(vault: string, prefix: string, after: string, limit: number): ObjectPage {
+    const items = this.#list.all(vault, prefix, prefix + PREFIX_END, after, limit + 1) as RemoteObjectInfo[];
+    if (items.length <= limit) return { items };
+    items.length = limit;
+    return { items, next: items[limit - 1]!.key };
+  }
+
+  /** Removes the object if present; returns whether one was removed. */
+  delete(vault: string, key: string): boolean {
+    return this.#delete.run(vault, key).changes > 0;
+  }
+
+  /** Closes the database (checkpointing the WAL). */
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}

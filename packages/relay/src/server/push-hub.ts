@@ -1,0 +1,75 @@
+/**
+ * @module server/push-hub
+ * Fan-out of "this key changed" to the watch sockets of a vault. Only keys
+ * go out, never bytes; a client that wants the object reads it over HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { PushMessage, WatchRequest } from '../protocol.js';
+
+interface Subscriber {
+  readonly socket: WebSocket;
+  prefixes: readonly string[];
+}
+
+/** Most prefixes one socket may watch: a bound on per-message work. */
+const MAX_PREFIXES = 16;
+
+/** The watch sockets of every vault of one relay process. */
+export class PushHub {
+  readonly #byVault = new Map<string, Map<string, Subscriber>>();
+
+  /** Registers a socket for `vault`; it is told its connection id and removed when it closes. */
+  add(vault: string, socket: WebSocket): void {
+    const id = randomBytes(12).toString('base64url');
+    let subs = this.#byVault.get(vault);
+    if (!subs) this.#byVault.set(vault, (subs = new Map()));
+    const sub: Subscriber = { socket, prefixes: [] };
+    subs.set(id, sub);
+    socket.on('message', (data) => {
+      const req = parseWatchRequest(String(data));
+      if (req) sub.prefixes = req.prefixes.slice(0, MAX_PREFIXES);
+      else socket.close(1008, 'bad watch request');
+    });
+    socket.on('close', () => {
+      subs.delete(id);
+      if (subs.size === 0 && this.#byVault.get(vault) === subs) this.#byVault.delete(vault);
+    });
+    send(socket, { type: 'hello', connection: id });
+  }
+
+  /** Tells every socket of `vault` watching a prefix of `key`, except the writer's own. */
+  changed(vault: string, key: string, writer: string | undefined): void {
+    const subs = this.#byVault.get(vault);
+    if (!subs) return;
+    for (const [id, sub] of subs) {
+      if (id !== writer && sub.prefixes.some((p) => key.startsWith(p))) send(sub.socket, { type: 'changed', key });
+    }
+  }
+
+  /** Number of open sockets (for tests and health). */
+  get size(): number {
+    let n = 0;
+    for (const subs of this.#byVault.values()) n += subs.size;
+    return n;
+  }
+
+  /** Closes every socket (shutdown): clients reconnect elsewhere or poll. */
+  closeAll(): void {
+    for (const subs of this.#byVault.values()) for (const sub of subs.values()) sub.socket.close(1001, 'relay shutting down');
+  }
+}
+
+function send(socket: WebSocket, msg: PushMessage): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
+}
+
+function parseWatchRequest(raw: string): WatchRequest | null {
+  try {
+    const v = JSON.parse(raw) as Partial<WatchRequest>;
+    if (v?.type !== 'watch' || !Array.isArray(v.prefixes) || !v.prefixes.every((p) => typeof p === 'string' && p.length <= 512)) return null;
+    return { type: 'watch', prefixes: v.prefixes };
+  } catch {
+    return null;
+  }
+}
