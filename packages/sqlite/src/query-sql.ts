@@ -7,9 +7,10 @@
  * true/false, so the JSON type (`json_type`) decides equality and the type
  * rank of the documented order: missing/null 0 < false 1 < true 2 <
  * numbers 3 < strings 4 < arrays/objects 5. Within a rank the sort value is
- * the number as a REAL (so a huge integer compares like the JS double it
- * came from), the string (SQLite's BINARY collation on UTF-8 is code point
- * order), or the JSON text; ties go to the id. Pages continue strictly after
+ * the number (SQLite compares integers and reals exactly, and every stored
+ * number is a JS double's shortest text), the string (SQLite's BINARY
+ * collation on UTF-8 is code point order), or the JSON text; ties go to the
+ * id. Pages continue strictly after
  * the (rank, value, id) of the last row, never by OFFSET, so a page costs
  * the same wherever it is and rows changed between pages are neither
  * repeated nor skipped.
@@ -19,12 +20,12 @@ import { ErrorCode, KithError, type RecordQuery } from '@kith/core';
 /** What a cursor holds: the sort key of the last row of a page, and which query it belongs to. */
 export interface CursorKey {
   readonly rank: number;
-  /** A number (rank 3), a string (ranks 4 and 5), or 0 (ranks 0–2, no value). */
+  /** A number (ranks 0–3: 0 for missing/null, 0/1 for false/true) or a string (ranks 4 and 5). */
   readonly value: number | string;
   readonly id: string;
 }
 
-const CURSOR_VERSION = 'k1';
+const CURSOR_VERSION = 'k2';
 
 /** Column list every record read selects, in {@link decodeRecord}'s order. */
 export const RECORD_COLUMNS = 'collection, id, fields, deleted, state, conflicted, updated';
@@ -112,8 +113,12 @@ export function compileQuery(q: RecordQuery): CompiledQuery {
 
   const a = fieldAccess(q.order.field, 'o');
   params.o = a.bind;
-  const rank = `CASE t WHEN 'false' THEN 1 WHEN 'true' THEN 2 WHEN 'integer' THEN 3 WHEN 'real' THEN 3 WHEN 'text' THEN 4 WHEN 'array' THEN 5 WHEN 'object' THEN 5 ELSE 0 END`;
-  const value = `CASE WHEN t IN ('integer', 'real') THEN CAST(v AS REAL) WHEN t IN ('text', 'array', 'object') THEN v ELSE 0 END`;
+  // The JSON type is read once per row (CASE x WHEN evaluates x once). The value needs no CASE:
+  // json_extract already gives numbers, decoded strings and the JSON text of arrays and objects,
+  // booleans come out as the constants 0 and 1 within their own ranks, and null or missing as 0,
+  // so the row value below never compares NULL.
+  const rank = `CASE ${a.type} WHEN 'false' THEN 1 WHEN 'true' THEN 2 WHEN 'integer' THEN 3 WHEN 'real' THEN 3 WHEN 'text' THEN 4 WHEN 'array' THEN 5 WHEN 'object' THEN 5 ELSE 0 END`;
+  const value = `coalesce(${a.value}, 0)`;
   let outer = '';
   if (after !== undefined) {
     outer = ` WHERE (k_rank, k_value, id) ${cmp} (@ar, @av, @ai)`;
@@ -123,8 +128,7 @@ export function compileQuery(q: RecordQuery): CompiledQuery {
   }
   const sql =
     `SELECT ${RECORD_COLUMNS}, k_rank, k_value FROM (` +
-    `SELECT ${RECORD_COLUMNS}, ${rank} AS k_rank, ${value} AS k_value FROM (` +
-    `SELECT ${RECORD_COLUMNS}, ${a.type} AS t, ${a.value} AS v FROM records WHERE ${conds.join(' AND ')}))` +
+    `SELECT ${RECORD_COLUMNS}, ${rank} AS k_rank, ${value} AS k_value FROM records WHERE ${conds.join(' AND ')})` +
     `${outer} ORDER BY k_rank ${dir}, k_value ${dir}, id ${dir}${limitSql}`;
   return { sql, params, ordered: true, limit: q.limit };
 }
@@ -155,7 +159,7 @@ export function decodeCursor(cursor: string, q: RecordQuery): CursorKey {
   const [wantField, wantDir] = cursorScope(q);
   if (field !== wantField || dir !== wantDir) throw bad('it belongs to a query with another order');
   const rankOk = typeof rank === 'number' && Number.isInteger(rank) && rank >= 0 && rank <= 5;
-  const valueOk = rank === 3 ? typeof value === 'number' : rank === 4 || rank === 5 ? typeof value === 'string' : value === 0;
+  const valueOk = typeof value === (rank === 4 || rank === 5 ? 'string' : 'number');
   if (!rankOk || !valueOk || typeof id !== 'string') throw bad('malformed');
   return { rank, value: value as number | string, id };
 }

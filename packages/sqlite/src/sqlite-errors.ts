@@ -18,15 +18,28 @@ export function isSqliteError(e: unknown): boolean {
   return sqliteCode(e) !== undefined;
 }
 
+/** The errno code of a Node file-system error (`EACCES`, `ENOSPC`, ...), from creating the home or the file. */
+function fsCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+  return typeof code === 'string' && typeof syscall === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
+}
+
 /**
- * The KithError for a SQLite failure; other errors are returned unchanged.
- * `file` names the store in the message (never a secret).
+ * The KithError for a SQLite or file-system failure; other errors (the
+ * caller's own) are returned unchanged. `file` names the store in the
+ * message (never a secret).
  */
 export function toStoreError(e: unknown, file: string): unknown {
-  const code = sqliteCode(e);
-  if (code === undefined) return e;
   const failed = (message: string, hint: string): KithError =>
     new KithError(ErrorCode.StoreFailed, `${message} (${file})`, { hint, cause: e });
+  const errno = fsCode(e);
+  if (errno !== undefined) {
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') return failed('disk full: the store could not be created', 'free some disk space and retry');
+    return failed(`cannot create the store (${errno})`, 'check that the home directory is writable by you, or pass another home');
+  }
+  const code = sqliteCode(e);
+  if (code === undefined) return e;
   if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_NOSPC') {
     return failed('disk full: the store could not write', 'free some disk space and retry; nothing already saved was lost');
   }
