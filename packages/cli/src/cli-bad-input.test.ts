@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertError, kithJson, runKith } from './test-helpers.js';
@@ -18,6 +18,13 @@ describe('kith CLI: bad input', () => {
 
   test('usage errors exit 2 with one line', () => {
     assertError(runKith(home, ['frobnicate']), 2, 'KITH_USAGE');
+    assertError(runKith(home, []), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['blob']), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['sync', '--watch', '--interval', '0']), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['get', 'notes', 'x', 'extra']), 2, 'KITH_USAGE');
+    const help = runKith(home, ['--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: kith /);
     assertError(runKith(home, ['put', 'notes']), 2, 'KITH_USAGE');
     assertError(runKith(home, ['ls', 'notes', '--bogus']), 2, 'KITH_USAGE');
     assertError(runKith(home, ['ls', 'notes', '--limit', 'x']), 2, 'KITH_USAGE');
@@ -83,6 +90,7 @@ describe('kith CLI: bad input', () => {
     assertError(runKith(home, ['init', '--remote', join(dir, 'remote9')]), 1, 'KITH_VAULT_EXISTS');
     assertError(runKith(join(dir, 'h2'), ['init', '--remote', join(dir, 'remote')]), 1, 'KITH_REMOTE_IN_USE');
     assertError(runKith(join(dir, 'empty'), ['ls', 'notes']), 1, 'KITH_NO_VAULT');
+    assert.equal(existsSync(join(dir, 'empty')), false, 'a command on a home without a vault does not create it');
     assertError(runKith(join(dir, 'h5'), ['init', '--remote', 'ftp://example.com/x']), 1, 'KITH_BAD_REMOTE_URL');
     const relay = runKith(join(dir, 'h5'), ['init', '--remote', 'https://relay.example/v']);
     assertError(relay, 1, 'KITH_BAD_REMOTE_URL');

@@ -3,6 +3,7 @@
  * A device's home directory: its SQLite store (`kith.db`, mode 0600 in a
  * 0700 directory) and, through the vault it holds, its remote.
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KithError, Vault, type Store } from '@kith/core';
@@ -26,20 +27,24 @@ export function homeBlobCache(opts: GlobalOptions) {
 
 /** Opens the vault of this home (KITH_NO_VAULT if there is none); the remote connects on first use. */
 export async function openVault(opts: GlobalOptions): Promise<Vault> {
+  // Checked before opening: opening would create the home (a mistyped --home would leave a stray one).
+  if (!existsSync(join(homeDir(opts), 'kith.db'))) throw noVault(opts);
   const store = await openHomeStore(opts);
   try {
     const config = await Vault.readConfig(store);
-    if (!config) {
-      throw new KithError(ErrorCode.NoVault, `no vault in ${homeDir(opts)}`, {
-        hint: 'create one with `kith init --remote URL`, or join one with `kith restore` or `kith join`',
-      });
-    }
+    if (!config) throw noVault(opts);
     const localPassphrase = process.env['KITH_PASSPHRASE'];
     return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
   } catch (e) {
     await store.close();
     throw e;
   }
+}
+
+function noVault(opts: GlobalOptions): KithError {
+  return new KithError(ErrorCode.NoVault, `no vault in ${homeDir(opts)}`, {
+    hint: 'create one with `kith init --remote URL`, or join one with `kith restore` or `kith join`',
+  });
 }
 
 /** Runs `fn` with the home's vault and always closes it. */

@@ -47,11 +47,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
-        process.exitCode = 0;
+      if (e.exitCode === 0) {
+        process.exitCode = 0; // --help, --version
         return;
       }
-      const message = e.message.replace(/^error: /, '');
+      // A group without its subcommand (`kith`, `kith blob`): commander's help went to the muted stderr.
+      const message = e.code === 'commander.help' ? 'a command is missing' : e.message.replace(/^error: /, '').replace(/\.$/, '');
       process.stderr.write(describeError(new KithError(ErrorCode.Usage, message, { hint: 'see `kith --help`' }), debug).line + '\n');
       process.exitCode = 2;
       return;
