@@ -1,15 +1,38 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCode, KithError, type Store } from '@kith/core';
+import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core';
 import { runStoreConformance } from '@kith/core/testing';
 import { openSqliteStore } from './index.js';
+import { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
+import { toStoreError } from './sqlite-errors.js';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'kith-sqlite-'));
+
+/** Runs `fn` with a fresh temp dir and always removes it. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const storeFailed = (pattern: RegExp) => (e: unknown): boolean => KithError.is(e, ErrorCode.StoreFailed) && pattern.test(e.message) && (e.hint ?? '') !== '';
+
+/** Runs a child `node` process with `script` (ES module text, may import the package as `STORE`); resolves with its exit code and stderr. */
+function runChild(script: string): Promise<{ code: number | null; stderr: string }> {
+  const body = script.replaceAll('STORE', JSON.stringify(new URL('./index.js', import.meta.url).href));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'inherit', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
 
 runStoreConformance('sqlite store', async () => {
   const dir = tempDir();
@@ -30,93 +53,241 @@ runStoreConformance('sqlite store', async () => {
   };
 });
 
+const record = (id: string, fields: JsonObject = {}): RecordRow => ({ collection: 'c', id, fields, deleted: false, state: {}, conflicted: false, updated: 'u' });
+
 describe('sqlite store specifics', () => {
   test('the home directory is 0700 and the database file 0600 (it holds private keys)', async () => {
-    const dir = tempDir();
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'home', 'kith.db');
       const store = await openSqliteStore(file);
       await store.write((tx) => tx.setMeta('k', 1));
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.equal(statSync(join(dir, 'home')).mode & 0o777, 0o700);
       assert.equal(statSync(file + '-wal').mode & 0o777, 0o600);
+      assert.equal(statSync(file + '-shm').mode & 0o777, 0o600);
       await store.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      // A file left readable by others (a copied home) is tightened on open.
+      chmodSync(file, 0o644);
+      await (await openSqliteStore(file)).close();
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    });
+  });
+
+  test('a new file is migrated from empty to the current schema, once', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      writeFileSync(file, ''); // an empty file, as a crash right after creating it leaves
+      const store = await openSqliteStore(file);
+      await store.write((tx) => tx.putRecords([record('a', { n: 1 })]));
+      await store.close();
+      const db = new Database(file, { readonly: true });
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(db.pragma('application_id', { simple: true }), APPLICATION_ID);
+      const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+      assert.deepEqual(tables, ['log', 'meta', 'outbox', 'records']);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      db.close();
+      // Opening again migrates nothing and keeps the data.
+      const again = await openSqliteStore(file);
+      assert.deepEqual((await again.read((tx) => tx.getRecords('c', ['a']))).get('a')?.fields, { n: 1 });
+      await again.close();
+    });
   });
 
   test('a store from a newer kith is refused with KITH_STORE_TOO_NEW; a foreign database too', async () => {
-    const dir = tempDir();
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'kith.db');
       await (await openSqliteStore(file)).close();
       const db = new Database(file);
-      db.pragma('user_version = 99');
+      db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
       db.close();
       await assert.rejects(openSqliteStore(file), (e: unknown) => KithError.is(e, ErrorCode.StoreTooNew) && /upgrade kith/.test(e.hint ?? ''));
+      // Refusing did not touch the file.
+      const check = new Database(file, { readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION + 1);
+      check.close();
       const other = join(dir, 'other.db');
       const odb = new Database(other);
       odb.exec('CREATE TABLE photos (x)');
       odb.close();
-      await assert.rejects(openSqliteStore(other), (e: unknown) => KithError.is(e, ErrorCode.StoreFailed) && /not a kith store/.test((e as Error).message));
+      await assert.rejects(openSqliteStore(other), storeFailed(/not a kith store/));
       writeFileSync(join(dir, 'junk.db'), 'this is not sqlite at all, just text '.repeat(200));
-      await assert.rejects(openSqliteStore(join(dir, 'junk.db')), (e: unknown) => KithError.is(e, ErrorCode.StoreFailed));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      await assert.rejects(openSqliteStore(join(dir, 'junk.db')), storeFailed(/damaged or not a kith store/));
+    });
   });
 
-  test('a full disk fails with KITH_STORE_FAILED, rolls back, and loses nothing committed', async () => {
-    const dir = tempDir();
-    try {
-      const store = await openSqliteStore(join(dir, 'kith.db'), { maxPageCount: 40 });
+  test('a home that cannot be created fails with KITH_STORE_FAILED', async () => {
+    await inTempDir(async (dir) => {
+      writeFileSync(join(dir, 'a-file'), 'x');
+      await assert.rejects(openSqliteStore(join(dir, 'a-file', 'home', 'kith.db')), storeFailed(/cannot create the store \(ENOTDIR\)/));
+    });
+  });
+
+  test('a full disk fails with KITH_STORE_FAILED, rolls back, and loses nothing committed; deleting frees room', async () => {
+    await inTempDir(async (dir) => {
+      const store = await openSqliteStore(join(dir, 'kith.db'), { maxPageCount: 60 });
       await store.write((tx) => tx.setMeta('kept', 'safe'));
-      const big = 'x'.repeat(4000);
-      await assert.rejects(
-        store.write(async (tx) => {
-          for (let i = 0; i < 200; i++) await tx.putRecords([{ collection: 'c', id: `r${i}`, fields: { big }, deleted: false, state: {}, conflicted: false, updated: 'u' }]);
-        }),
-        (e: unknown) => KithError.is(e, ErrorCode.StoreFailed) && /disk full/.test((e as Error).message),
-      );
-      assert.equal(await store.read((tx) => tx.getMeta('kept')), 'safe');
-      assert.equal((await store.read((tx) => tx.getRecords('c', ['r0']))).size, 0, 'the failed transaction left nothing');
-      await store.write((tx) => tx.setMeta('after', true));
-      assert.equal(await store.read((tx) => tx.getMeta('after')), true);
+      const big = 'x'.repeat(3000);
+      // Fill the file one committed transaction at a time until the disk is "full".
+      let committed = 0;
+      let failure: unknown;
+      while (failure === undefined) {
+        try {
+          await store.write(async (tx) => {
+            await tx.appendOutbox([{ n: committed, big }]);
+            await tx.putRecords([record(`r${committed}`, { big })]);
+          });
+          committed++;
+        } catch (e) {
+          failure = e;
+        }
+        assert.ok(committed < 1000, 'maxPageCount did not cap the file');
+      }
+      assert.ok(storeFailed(/disk full/)(failure), String(failure));
+      assert.ok(committed > 0);
+      // Everything committed before is intact; the failed transaction left nothing.
+      await store.read(async (tx) => {
+        assert.equal(await tx.getMeta('kept'), 'safe');
+        assert.equal(await tx.countOutbox(), committed);
+        assert.deepEqual((await tx.readOutbox(committed)).map((e) => e.op['n']), Array.from({ length: committed }, (_, i) => i));
+        assert.equal((await tx.getRecords('c', Array.from({ length: committed + 1 }, (_, i) => `r${i}`))).size, committed);
+      });
+      // Deleting frees pages, and the store takes writes again.
+      await store.write(async (tx) => tx.deleteOutbox(Number.MAX_SAFE_INTEGER));
+      await store.write((tx) => tx.appendOutbox([{ n: 'after', big }]));
+      assert.equal(await store.read((tx) => tx.countOutbox()), 1);
       await store.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
+  });
+
+  test('a lock held past busyTimeoutMs fails with KITH_STORE_FAILED, reads still run, and the store recovers', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      const store = await openSqliteStore(file, { busyTimeoutMs: 50 });
+      await store.write((tx) => tx.setMeta('m', 'before'));
+      const other = new Database(file);
+      other.exec('BEGIN IMMEDIATE');
+      try {
+        await assert.rejects(store.write((tx) => tx.setMeta('m', 'during')), storeFailed(/locked by another kith process/));
+        // WAL: readers are not blocked by another process's writer.
+        assert.equal(await store.read((tx) => tx.getMeta('m')), 'before');
+      } finally {
+        other.exec('ROLLBACK');
+        other.close();
+      }
+      await store.write((tx) => tx.setMeta('m', 'after'));
+      assert.equal(await store.read((tx) => tx.getMeta('m')), 'after');
+      await store.close();
+    });
   });
 
   test('two processes writing the same file at once: every row lands, no lock error surfaces', async () => {
-    const dir = tempDir();
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'kith.db');
       const store = await openSqliteStore(file);
-      const child = spawn(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          `import { openSqliteStore } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
-           const s = await openSqliteStore(${JSON.stringify(file)});
-           for (let i = 0; i < 300; i++) await s.write((tx) => tx.appendOutbox([{ from: 'child', i }]));
-           await s.close();`,
-        ],
-        { stdio: ['ignore', 'inherit', 'pipe'] },
+      const child = runChild(
+        `import { openSqliteStore } from STORE;
+         const s = await openSqliteStore(${JSON.stringify(file)});
+         for (let i = 0; i < 300; i++) await s.write((tx) => tx.appendOutbox([{ from: 'child', i }]));
+         await s.close();`,
       );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       for (let i = 0; i < 300; i++) await store.write((tx) => tx.appendOutbox([{ from: 'parent', i }]));
-      assert.equal(await exited, 0, stderr);
+      const { code, stderr } = await child;
+      assert.equal(code, 0, stderr);
       assert.equal(await store.read((tx) => tx.countOutbox()), 600);
       const all = await store.read((tx) => tx.readOutbox(1000));
-      assert.deepEqual(new Set(all.map((e) => e.seq)).size, 600, 'every seq distinct');
+      assert.equal(new Set(all.map((e) => e.seq)).size, 600, 'every seq distinct');
+      for (const from of ['parent', 'child']) {
+        assert.deepEqual(all.filter((e) => e.op['from'] === from).map((e) => e.op['i']), Array.from({ length: 300 }, (_, i) => i), `${from}'s writes in order`);
+      }
       await store.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    });
+  });
+
+  test('several processes creating the same new store at once all succeed', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'home', 'kith.db');
+      // Every process starts opening at the same instant, so creation and migration race.
+      const startAt = Date.now() + 700;
+      const script = (who: string): string =>
+        `import { openSqliteStore } from STORE;
+         while (Date.now() < ${startAt}) {}
+         const s = await openSqliteStore(${JSON.stringify(file)});
+         for (let i = 0; i < 20; i++) await s.write((tx) => tx.appendOutbox([{ who: ${JSON.stringify(who)}, i }]));
+         await s.close();`;
+      const results = await Promise.all(['a', 'b', 'c'].map((who) => runChild(script(who))));
+      for (const { code, stderr } of results) assert.equal(code, 0, stderr);
+      const store = await openSqliteStore(file);
+      assert.equal(await store.read((tx) => tx.countOutbox()), 60);
+      await store.close();
+    });
+  });
+
+  test('a closed store rejects transactions; closing twice is harmless', async () => {
+    await inTempDir(async (dir) => {
+      const store = await openSqliteStore(join(dir, 'kith.db'));
+      const pending = store.write((tx) => tx.setMeta('m', 1));
+      await store.close(); // waits for the running write
+      await pending;
+      await store.close();
+      await assert.rejects(store.read((tx) => tx.getMeta('m')), storeFailed(/closed/));
+      const again = await openSqliteStore(join(dir, 'kith.db'));
+      assert.equal(await again.read((tx) => tx.getMeta('m')), 1);
+      await again.close();
+    });
+  });
+
+  test('query cursors are checked: garbage and a cursor of another order are KITH_BAD_INPUT', async () => {
+    await inTempDir(async (dir) => {
+      const store = await openSqliteStore(join(dir, 'kith.db'));
+      await store.write((tx) => tx.putRecords(['a', 'b', 'c'].map((id, n) => record(id, { n }))));
+      const page = await store.read((tx) => tx.query({ collection: 'c', order: { field: 'n', direction: 'asc' }, limit: 1 }));
+      assert.ok(page.next !== null);
+      const bad = (e: unknown): boolean => KithError.is(e, ErrorCode.BadInput) && /cursor/.test(e.message);
+      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', limit: 1, after: 'not a cursor!' })), bad);
+      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', limit: 1, after: 'e30' })), bad);
+      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', order: { field: 'n', direction: 'desc' }, limit: 1, after: page.next ?? '' })), bad);
+      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', limit: 0 })), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
+      await store.close();
+    });
+  });
+});
+
+describe('sqlite error mapping', () => {
+  const sqliteError = (code: string): Error => Object.assign(new Error(`sqlite says ${code}`), { code });
+  const cases: Array<[string, ErrorCode, RegExp]> = [
+    ['SQLITE_FULL', ErrorCode.StoreFailed, /disk full/],
+    ['SQLITE_IOERR_NOSPC', ErrorCode.StoreFailed, /disk full/],
+    ['SQLITE_BUSY', ErrorCode.StoreFailed, /locked by another kith process/],
+    ['SQLITE_BUSY_SNAPSHOT', ErrorCode.StoreFailed, /locked by another kith process/],
+    ['SQLITE_LOCKED', ErrorCode.StoreFailed, /locked by another kith process/],
+    ['SQLITE_IOERR_WRITE', ErrorCode.StoreFailed, /I\/O error on the store \(SQLITE_IOERR_WRITE\)/],
+    ['SQLITE_IOERR_FSYNC', ErrorCode.StoreFailed, /I\/O error/],
+    ['SQLITE_CORRUPT', ErrorCode.StoreFailed, /damaged/],
+    ['SQLITE_NOTADB', ErrorCode.StoreFailed, /damaged/],
+    ['SQLITE_READONLY', ErrorCode.StoreFailed, /cannot open the store for writing/],
+    ['SQLITE_CANTOPEN', ErrorCode.StoreFailed, /cannot open the store/],
+    ['SQLITE_TOOBIG', ErrorCode.TooLarge, /too large/],
+    ['SQLITE_MISUSE', ErrorCode.StoreFailed, /the store failed/],
+  ];
+  test('SQLite codes become KithErrors with the file named and a hint', () => {
+    for (const [code, want, message] of cases) {
+      const cause = sqliteError(code);
+      const e = toStoreError(cause, '/home/me/.kith/kith.db');
+      assert.ok(KithError.is(e, want), `${code} → ${String(e)}`);
+      assert.match(e.message, message);
+      assert.match(e.message, /\/home\/me\/\.kith\/kith\.db/);
+      assert.ok((e.hint ?? '').length > 0, `${code} has a hint`);
+      assert.equal(e.cause, cause);
+    }
+  });
+
+  test('file-system errors become KITH_STORE_FAILED; other errors pass through unchanged', () => {
+    const fsError = (code: string): Error => Object.assign(new Error(code), { code, syscall: 'mkdir' });
+    assert.ok(storeFailed(/disk full/)(toStoreError(fsError('ENOSPC'), 'f')));
+    assert.ok(storeFailed(/cannot create the store \(EACCES\)/)(toStoreError(fsError('EACCES'), 'f')));
+    for (const e of [new Error('mine'), new KithError(ErrorCode.BadInput, 'x'), Object.assign(new Error('odd'), { code: 'NOT_SQLITE' }), 'a string', undefined]) {
+      assert.equal(toStoreError(e, 'f'), e);
     }
   });
 });
