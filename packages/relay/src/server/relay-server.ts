@@ -71,6 +71,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const db = new ObjectDb(options.dataDir, options.durability);
   const hub = new PushHub();
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
+  let closing: Promise<void> | undefined;
+  // While closing, answers end their connection, so keep-alive sockets do not hold shutdown open.
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) void reply.header('connection', 'close');
+  });
   try {
     await buildRoutes(app, db, hub, log);
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
@@ -83,7 +88,6 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 0);
   const host = options.host ?? '127.0.0.1';
   log({ level: 'info', msg: 'relay listening', port });
-  let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
@@ -135,8 +139,11 @@ async function buildRoutes(app: FastifyInstance, db: ObjectDb, hub: PushHub, log
   };
   const target = (req: FastifyRequest<{ Params: ObjectParams }>): { vault: string; key: string } => {
     const vault = vaultOf(req);
-    assertRemoteKey(req.params['*']);
-    return { vault, key: req.params['*'] };
+    // The key as sent, not as decoded: valid keys never need escaping, so `a%2Fb` or `%2e%2e` is refused, not reinterpreted.
+    const rawPath = req.url.split('?', 1)[0]!;
+    const key = rawPath.slice(rawPath.indexOf('/objects/') + '/objects/'.length);
+    assertRemoteKey(key);
+    return { vault, key };
   };
   const writer = (req: FastifyRequest): string | undefined => {
     const h = req.headers[CONNECTION_HEADER];
