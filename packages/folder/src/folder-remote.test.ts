@@ -38,6 +38,11 @@ describe('folder remote specifics', () => {
       assert.deepEqual(readdirSync(join(dir, 'made', 'a')), ['b']);
       rmSync(join(dir, 'made'), { recursive: true });
       await assert.rejects(r.get('a/b'), is(ErrorCode.RemoteNotFound), 'the folder vanished (unmounted)');
+      await assert.rejects(r.head('a/b'), is(ErrorCode.RemoteNotFound));
+      await assert.rejects(r.put('a/b', Uint8Array.of(1)), is(ErrorCode.RemoteNotFound));
+      await assert.rejects(r.list('a/'), is(ErrorCode.RemoteNotFound));
+      await assert.rejects(r.delete('a/b'), is(ErrorCode.RemoteNotFound));
+      await assert.rejects(r.get('a/../b'), is(ErrorCode.BadName), 'keys are checked before the disk is touched');
       await r.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -53,8 +58,18 @@ describe('folder remote specifics', () => {
       symlinkSync(join(dir, 'outside'), join(dir, 'remote', 'heads'));
       await assert.rejects(r.get('heads/secret'), is(ErrorCode.BadName));
       await assert.rejects(r.put('heads/x', Uint8Array.of(1)), is(ErrorCode.BadName));
+      await assert.rejects(r.list('heads/'), is(ErrorCode.BadName));
+      await assert.rejects(r.list('heads/s'), is(ErrorCode.BadName));
+      assert.deepEqual(await r.list(''), [], 'a listing never follows a symlink');
       symlinkSync(join(dir, 'outside', 'secret'), join(dir, 'remote', 'vault'));
       await assert.rejects(r.get('vault'), is(ErrorCode.BadName));
+      symlinkSync(join(dir, 'outside', 'not-yet'), join(dir, 'remote', 'dangling'));
+      await assert.rejects(r.put('dangling/x', Uint8Array.of(1)), is(ErrorCode.BadName), 'a dangling link is judged by its target');
+      // A link that stays inside the folder is fine.
+      await r.put('inner/x', Uint8Array.of(5));
+      symlinkSync(join(dir, 'remote', 'inner'), join(dir, 'remote', 'alias'));
+      assert.deepEqual(await r.get('alias/x'), Uint8Array.of(5));
+      assert.deepEqual(readdirSync(join(dir, 'outside')), ['secret'], 'nothing was written outside');
       await r.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -71,6 +86,10 @@ describe('folder remote specifics', () => {
       const old = new Date(Date.now() - 2 * 3600_000);
       utimesSync(join(root, '.tmp', 'old.tmp'), old, old);
       assert.deepEqual(await r.list(''), []);
+      assert.deepEqual(await r.list('.tmp/'), []);
+      assert.deepEqual(await r.list('.t'), []);
+      await assert.rejects(r.get('.tmp/fresh.tmp'), is(ErrorCode.BadName), 'the temp directory is not addressable as keys');
+      await assert.rejects(r.put('.tmp/x', Uint8Array.of(1)), is(ErrorCode.BadName));
       await r.close();
       await (await openFolderRemote(root)).close();
       assert.deepEqual(readdirSync(join(root, '.tmp')), ['fresh.tmp']);
@@ -85,17 +104,26 @@ describe('folder remote specifics', () => {
       const root = join(dir, 'remote');
       await (await openFolderRemote(root, { create: true })).close();
       const size = 4 << 20;
+      // The child reports each completed put; it is killed while writing the next ones.
       const child = spawn(process.execPath, [
         '--input-type=module',
         '-e',
         `import { openFolderRemote } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
          const r = await openFolderRemote(${JSON.stringify(root)});
          const b = new Uint8Array(${size}).fill(7);
-         for (let i = 0; ; i++) await r.put('objs/o' + (i % 50), b);`,
-      ]);
-      await new Promise((resolve) => setTimeout(resolve, 700));
+         for (let i = 0; ; i++) { await r.put('objs/o' + (i % 50), b); process.stdout.write('.'); }`,
+      ], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const closed = new Promise((resolve) => child.on('close', resolve));
+      await new Promise<void>((resolve) => {
+        let done = 0;
+        child.stdout.on('data', (d: Buffer) => {
+          done += d.length;
+          if (done >= 3) resolve();
+        });
+        void closed.then(() => resolve());
+      });
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.on('close', resolve));
+      await closed;
       const r = await openFolderRemote(root);
       const listed = await r.list('objs/');
       assert.ok(listed.length > 0, 'the child wrote something before it was killed');
@@ -106,21 +134,52 @@ describe('folder remote specifics', () => {
     }
   });
 
-  test('watch fires when a head changes', async () => {
+  test('a ranged get never allocates more than the object holds', async () => {
     const dir = tempDir();
     try {
       const r = await openFolderRemote(join(dir, 'remote'), { create: true });
-      let fired = 0;
-      const stop = r.watch('heads/', () => fired++);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const other = await openFolderRemote(join(dir, 'remote'));
-      await other.put('heads/abc', Uint8Array.of(1));
-      for (let i = 0; i < 50 && fired === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.ok(fired > 0);
-      stop();
+      await r.put('r/x', Uint8Array.of(1, 2, 3));
+      assert.deepEqual(await r.get('r/x', { range: { offset: 1, length: 2 ** 40 } }), Uint8Array.of(2, 3));
+      assert.deepEqual(await r.get('r/x', { range: { offset: 10, length: 5 } }), new Uint8Array(0));
+      await r.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('watch fires when an entry of the watched directory changes, filtered by the rest of the prefix', async () => {
+    const dir = tempDir();
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const r = await openFolderRemote(join(dir, 'remote'), { create: true });
+    const other = await openFolderRemote(join(dir, 'remote'));
+    try {
+      let onlyB = 0;
+      let all = 0;
+      const stopB = r.watch('heads/b', () => onlyB++);
+      const stopAll = r.watch('heads/', () => all++);
+      // Watchers start asynchronously: write until the unfiltered one has seen a change.
+      for (let i = 0; all === 0; i++) {
+        assert.ok(i < 100, 'the heads/ watcher never fired');
+        await other.put('heads/a', Uint8Array.of(i % 256));
+        await sleep(20);
+      }
+      await other.put('heads/a', Uint8Array.of(0));
+      await sleep(100);
+      assert.equal(onlyB, 0, 'heads/a does not match the prefix heads/b');
+      await other.put('heads/bcd', Uint8Array.of(1));
+      for (let i = 0; onlyB === 0; i++) {
+        assert.ok(i < 100, 'the heads/b watcher never fired');
+        await sleep(20);
+      }
+      stopB();
+      stopAll();
+      const seen = all;
+      await other.put('heads/a', Uint8Array.of(2));
+      await sleep(100);
+      assert.equal(all, seen, 'a stopped watcher stays quiet');
+    } finally {
       await r.close();
       await other.close();
-    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

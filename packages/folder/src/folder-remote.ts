@@ -8,8 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   assertRemoteKey,
@@ -25,59 +25,77 @@ import {
   type RemoteCallOptions,
   type RemoteObjectInfo,
 } from '@kith/core';
+import { errnoOf, folderError, isMissing } from './folder-errors.js';
 import { parseFolderUrl } from './folder-url.js';
 
-const TMP_DIR = '.tmp';
-const STALE_TMP_MS = 60 * 60_000;
+/** The folder's own temp directory; a key cannot start with it. */
+export const FOLDER_TMP_DIR = '.tmp';
+/** Temp files older than this were left by a killed writer (no put takes an hour). */
+export const STALE_TMP_MS = 60 * 60_000;
 
-/** Maps a file-system error to a one-line KithError. */
-function remoteError(e: unknown, what: string): KithError {
-  if (e instanceof KithError) return e;
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new KithError(ErrorCode.RemoteUnavailable, `disk full while ${what}`, { cause: e, hint: 'free space on the remote folder and retry' });
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new KithError(ErrorCode.RemoteAuth, `permission denied while ${what}`, { cause: e, hint: 'check that you may read and write the remote folder' });
-  }
-  return new KithError(ErrorCode.RemoteUnavailable, `the remote folder failed while ${what} (${code ?? (e as Error).message})`, { cause: e });
-}
+const inTmpDir = (rel: string): boolean => rel === FOLDER_TMP_DIR || rel.startsWith(FOLDER_TMP_DIR + '/');
 
+/**
+ * A {@link Remote} over a local directory (see the module comment). Open
+ * one with {@link openFolderRemote}.
+ */
 export class FolderRemote implements Remote {
+  /** `file://` URL of the root. */
   readonly url: string;
+  /** The root directory, symlinks resolved. */
   readonly root: string;
+  /** Put-if-absent is atomic (`link()`); `watch` sees one directory level. */
   readonly capabilities = { putIfAbsent: true, watch: true } as const;
+  /** Request counters since the remote was opened. */
   readonly stats = newRemoteStats();
   readonly #watchers = new Set<FSWatcher>();
+  #lastTmpClean = Date.now();
 
+  /** Use {@link openFolderRemote}, which checks and prepares the directory. */
   constructor(root: string) {
     this.root = root;
     this.url = pathToFileURL(root).href;
   }
 
-  /** The file of `key`, after checking it cannot leave the root (symlinks included). */
+  /** The file of `key`, after checking it cannot leave the root. */
   async #pathOf(key: string): Promise<string> {
     assertRemoteKey(key);
-    const path = join(this.root, ...key.split('/'));
-    let dir = this.root;
-    for (const part of key.split('/')) {
-      dir = join(dir, part);
-      const st = await lstat(dir).catch(() => undefined);
+    if (inTmpDir(key)) {
+      throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(key)} is inside the folder remote's temp directory`, { hint: `keys may not start with "${FOLDER_TMP_DIR}/"` });
+    }
+    return this.#confined(key);
+  }
+
+  /**
+   * Defense in depth behind key validation: the joined path stays under the
+   * root, and no component that exists on disk is a symlink leading out.
+   */
+  async #confined(rel: string): Promise<string> {
+    const parts = rel === '' ? [] : rel.split('/');
+    const path = join(this.root, ...parts);
+    const escapes = (p: string): boolean => p !== this.root && !p.startsWith(this.root + sep);
+    if (escapes(path)) throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder`);
+    let at = this.root;
+    for (const part of parts) {
+      at = join(at, part);
+      const st = await lstat(at).catch(() => undefined);
       if (!st) break;
-      if (st.isSymbolicLink()) {
-        const real = await realpath(dir);
-        if (real !== this.root && !real.startsWith(this.root + sep)) {
-          throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(key)} leads outside the remote folder through a symlink`);
-        }
+      // A dangling link is judged by where it points.
+      if (st.isSymbolicLink() && escapes(await realpath(at).catch(async () => resolve(dirname(at), await readlink(at))))) {
+        throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder through a symlink`, { hint: `remove the symlink ${at}` });
       }
     }
     return path;
   }
 
+  /** Writes `bytes` under `key` atomically and durably (temp file, fsync, rename, fsync of the directory). */
   async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
     const path = await this.#pathOf(key);
     throwIfAborted(o.signal);
     this.stats.puts++;
     this.stats.bytesSent += bytes.length;
-    const tmp = join(this.root, TMP_DIR, `${randomBytes(12).toString('hex')}.tmp`);
+    this.#cleanTempNowAndThen();
+    const tmp = join(this.root, FOLDER_TMP_DIR, `${randomBytes(12).toString('hex')}.tmp`);
     try {
       const fh = await open(tmp, 'wx', 0o644);
       try {
@@ -89,6 +107,7 @@ export class FolderRemote implements Remote {
       const dir = path.slice(0, path.lastIndexOf(sep));
       await mkdir(dir, { recursive: true });
       if (o.ifAbsent) {
+        // link() fails with EEXIST instead of replacing: the atomic test-and-set.
         await link(tmp, path).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'EEXIST') throw e;
         });
@@ -99,92 +118,91 @@ export class FolderRemote implements Remote {
       await syncDir(dir);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw remoteError(e, `writing ${key}`);
+      if (isMissing(e)) await this.#assertRoot();
+      throw folderError(e, `writing ${key}`);
     }
   }
 
+  /** The object's bytes (or the requested range of them), or null if it does not exist. */
   async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
     const path = await this.#pathOf(key);
     throwIfAborted(o.signal);
     this.stats.gets++;
     try {
-      let out: Uint8Array;
-      if (o.range) {
-        const fh = await open(path, 'r');
-        try {
-          const buf = Buffer.alloc(o.range.length);
-          const { bytesRead } = await fh.read(buf, 0, o.range.length, o.range.offset);
-          out = new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
-        } finally {
-          await fh.close();
-        }
-      } else {
-        const buf = await readFile(path);
-        out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-      }
+      const out = o.range ? await readRange(path, o.range.offset, o.range.length) : toBytes(await readFile(path));
       this.stats.bytesReceived += out.length;
       return out;
     } catch (e) {
-      if (isMissing(e)) return this.#missing();
-      throw remoteError(e, `reading ${key}`);
+      if (isMissing(e) || errnoOf(e) === 'EISDIR') return this.#missing();
+      throw folderError(e, `reading ${key}`);
     }
   }
 
+  /** Size and etag (inode, size and mtime in ns) of the object, or null if it does not exist. */
   async head(key: string, o: RemoteCallOptions = {}): Promise<RemoteObjectInfo | null> {
     const path = await this.#pathOf(key);
     throwIfAborted(o.signal);
     this.stats.heads++;
     try {
       const st = await stat(path, { bigint: true });
-      if (!st.isFile()) return null;
-      return { key, size: Number(st.size), etag: etagOf(st) };
+      return st.isFile() ? infoOf(key, st) : null;
     } catch (e) {
       if (isMissing(e)) return this.#missing();
-      throw remoteError(e, `reading ${key}`);
+      throw folderError(e, `reading ${key}`);
     }
   }
 
+  /**
+   * Keys starting with `prefix`, strictly after `after`, in byte order, at
+   * most `limit`. Walks only the directories the prefix can reach
+   * (`segments/ab/0` reads `segments/ab/` and filters); symlinks inside the
+   * folder are not followed.
+   */
   async list(prefix: string, o: ListOptions = {}): Promise<RemoteObjectInfo[]> {
     assertRemotePrefix(prefix);
     throwIfAborted(o.signal);
     this.stats.lists++;
-    // Walk only the directory the prefix can reach: "segments/ab/0" → segments/ab/.
     const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const out: RemoteObjectInfo[] = [];
     try {
+      await this.#confined(base);
       await this.#walk(base, prefix, o.after, out);
+      // Nothing found: tell "no such keys" from "the folder is gone".
+      if (out.length === 0) await this.#assertRoot();
     } catch (e) {
-      throw remoteError(e, `listing ${prefix || 'the remote'}`);
+      throw folderError(e, `listing ${prefix === '' ? 'the remote folder' : prefix}`);
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return o.limit === undefined ? out : out.slice(0, o.limit);
   }
 
   async #walk(rel: string, prefix: string, after: string | undefined, out: RemoteObjectInfo[]): Promise<void> {
+    if (inTmpDir(rel)) return;
     const dir = rel === '' ? this.root : join(this.root, ...rel.split('/'));
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (e) {
-      if (isMissing(e)) {
-        if (rel === '') await this.#assertRoot();
-        return;
-      }
-      throw e;
+      if (!isMissing(e)) throw e;
+      return;
     }
+    const files: Promise<void>[] = [];
     for (const ent of entries) {
-      if (rel === '' && ent.name === TMP_DIR) continue;
       const key = rel === '' ? ent.name : `${rel}/${ent.name}`;
+      // Dirent types come from lstat: a symlink is neither, so it is never followed.
       if (ent.isDirectory()) {
-        // Descend only where keys under it can match the prefix.
-        if (key.startsWith(prefix) || prefix.startsWith(key + '/')) await this.#walk(key, prefix, after, out);
+        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/'))) await this.#walk(key, prefix, after, out);
       } else if (ent.isFile() && key.startsWith(prefix) && (after === undefined || key > after)) {
-        const st = await stat(join(dir, ent.name), { bigint: true }).catch(() => undefined);
-        if (st) out.push({ key, size: Number(st.size), etag: etagOf(st) });
+        // A file deleted since readdir is simply not listed.
+        files.push(stat(join(dir, ent.name), { bigint: true }).then((st) => void out.push(infoOf(key, st)), (e: unknown) => {
+          if (!isMissing(e)) throw e;
+        }));
       }
     }
+    await Promise.all(files);
   }
 
+  /** Removes the object; a missing one is fine. */
   async delete(key: string, o: RemoteCallOptions = {}): Promise<void> {
     const path = await this.#pathOf(key);
     throwIfAborted(o.signal);
@@ -192,24 +210,35 @@ export class FolderRemote implements Remote {
     try {
       await unlink(path);
     } catch (e) {
-      if (!isMissing(e)) throw remoteError(e, `deleting ${key}`);
+      if (isMissing(e)) return void (await this.#assertRoot());
+      throw folderError(e, `deleting ${key}`);
     }
   }
 
-  /** Watches one directory level (Node 20 has no recursive fs.watch on Linux); the engine watches `heads/`. */
+  /**
+   * Calls `onChange` when an entry in the directory `prefix` ends in changes
+   * and its name matches the rest of the prefix. One level only: Node 20 has
+   * no recursive `fs.watch` on Linux, and the engine watches `heads/`.
+   */
   watch(prefix: string, onChange: () => void): () => void {
     assertRemotePrefix(prefix);
-    const dir = join(this.root, ...prefix.replace(/\/$/, '').split('/'));
+    const cut = prefix.lastIndexOf('/');
+    const rel = cut < 0 ? '' : prefix.slice(0, cut);
+    const namePrefix = prefix.slice(cut + 1);
     let w: FSWatcher | undefined;
     let stopped = false;
-    void mkdir(dir, { recursive: true })
-      .then(() => {
-        if (stopped) return;
-        w = watch(dir, () => onChange());
-        w.on('error', () => undefined);
-        this.#watchers.add(w);
-      })
-      .catch(() => undefined);
+    const start = async (): Promise<void> => {
+      const dir = await this.#confined(rel);
+      await mkdir(dir, { recursive: true });
+      if (stopped) return;
+      w = watch(dir, (_event, name) => {
+        if (name === null || String(name).startsWith(namePrefix)) onChange();
+      });
+      // The directory vanished (unmounted): the next sync reports it; watching just stops.
+      w.on('error', () => undefined);
+      this.#watchers.add(w);
+    };
+    start().catch(() => undefined);
     return () => {
       stopped = true;
       if (w) {
@@ -219,11 +248,13 @@ export class FolderRemote implements Remote {
     };
   }
 
+  /** Stops every watcher. */
   async close(): Promise<void> {
     for (const w of this.#watchers) w.close();
     this.#watchers.clear();
   }
 
+  /** `null` for a missing object, unless the whole folder is gone (then KITH_REMOTE_NOT_FOUND). */
   async #missing(): Promise<null> {
     await this.#assertRoot();
     return null;
@@ -231,19 +262,25 @@ export class FolderRemote implements Remote {
 
   async #assertRoot(): Promise<void> {
     const st = await stat(this.root).catch(() => undefined);
-    if (!st?.isDirectory()) {
-      throw new KithError(ErrorCode.RemoteNotFound, `the remote folder ${this.root} does not exist`, { hint: 'mount or create it, or check the path' });
-    }
+    if (!st?.isDirectory()) throw notFound(this.root);
   }
 
-  /** Removes temp files a killed writer left behind (older than an hour). */
+  /** Long-lived writers (sync --watch) sweep the temp directory about once an hour. */
+  #cleanTempNowAndThen(): void {
+    const now = Date.now();
+    if (now - this.#lastTmpClean < STALE_TMP_MS) return;
+    this.#lastTmpClean = now;
+    this.cleanStaleTemp(now).catch(() => undefined);
+  }
+
+  /** Removes temp files a killed writer left behind (older than an hour); returns how many. */
   async cleanStaleTemp(now = Date.now()): Promise<number> {
+    const dir = join(this.root, FOLDER_TMP_DIR);
     let removed = 0;
-    const dir = join(this.root, TMP_DIR);
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const st = await stat(join(dir, name)).catch(() => undefined);
       if (st && now - st.mtimeMs > STALE_TMP_MS) {
-        await rm(join(dir, name), { force: true });
+        await rm(join(dir, name), { force: true, recursive: true });
         removed++;
       }
     }
@@ -251,10 +288,34 @@ export class FolderRemote implements Remote {
   }
 }
 
-const isMissing = (e: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
+const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
-function etagOf(st: { ino: bigint; size: bigint; mtimeNs: bigint }): string {
-  return `${st.ino.toString(36)}-${st.size.toString(36)}-${st.mtimeNs.toString(36)}`;
+function notFound(dir: string): KithError {
+  return new KithError(ErrorCode.RemoteNotFound, `the remote folder ${dir} does not exist`, { hint: 'create it (kith init creates it), mount the disk or share, or check the path' });
+}
+
+function infoOf(key: string, st: { ino: bigint; size: bigint; mtimeNs: bigint }): RemoteObjectInfo {
+  // A put renames a new inode into place, so the inode alone changes on every write; size and mtime cover in-place edits.
+  return { key, size: Number(st.size), etag: `${st.ino.toString(36)}-${st.size.toString(36)}-${st.mtimeNs.toString(36)}` };
+}
+
+/** Reads at most `length` bytes at `offset`, never allocating more than the file holds. */
+async function readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const n = Math.max(0, Math.min(length, size - offset));
+    const buf = Buffer.alloc(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return toBytes(buf.subarray(0, got));
+  } finally {
+    await fh.close();
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -266,25 +327,29 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Options of {@link openFolderRemote}. */
+export interface OpenFolderOptions {
+  /** Make the directory (and its parents) if missing. Default: a missing directory is KITH_REMOTE_NOT_FOUND. */
+  readonly create?: boolean;
+}
+
 /**
- * Opens a folder remote at `location` (`file:///abs`, an absolute or a
- * relative path). `create: true` makes the directory; otherwise a missing
- * one is KITH_REMOTE_NOT_FOUND.
+ * Opens a folder remote at `location` (`file:///abs/dir`, an absolute or a
+ * relative path), preparing its temp directory and removing stale temp
+ * files.
  */
-export async function openFolderRemote(location: string, options: { create?: boolean } = {}): Promise<FolderRemote> {
+export async function openFolderRemote(location: string, options: OpenFolderOptions = {}): Promise<FolderRemote> {
   const dir = parseFolderUrl(location);
   try {
     if (options.create) await mkdir(dir, { recursive: true });
     const st = await stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) {
-      throw new KithError(ErrorCode.RemoteNotFound, `the remote folder ${dir} does not exist`, { hint: 'create it, mount it, or check the path' });
-    }
+    if (!st?.isDirectory()) throw notFound(dir);
     const root = await realpath(dir);
-    await mkdir(join(root, TMP_DIR), { recursive: true });
+    await mkdir(join(root, FOLDER_TMP_DIR), { recursive: true });
     const remote = new FolderRemote(root);
     await remote.cleanStaleTemp();
     return remote;
   } catch (e) {
-    throw remoteError(e, `opening ${dir}`);
+    throw folderError(e, `opening ${dir}`);
   }
 }
