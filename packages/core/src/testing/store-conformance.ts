@@ -485,6 +485,34 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
         });
       });
 
+      test('many pages over an order field full of ties: no duplicates, no gaps, exact page count', async () => {
+        await withStore(async (store) => {
+          const rows = Array.from({ length: 1000 }, (_, i) => row('many', `r${(i * 7919) % 1000}`, i % 10 === 0 ? {} : { n: i % 7, t: `t${i % 3}` }));
+          await put(store, rows);
+          for (const direction of ['asc', 'desc'] as const) {
+            for (const where of [undefined, [{ field: 't', value: 't1' }]]) {
+              const base: RecordQuery = { collection: 'many', order: { field: 'n', direction }, ...(where ? { where } : {}) };
+              const expected = ids(referenceQuery(rows, base));
+              let pages = 0;
+              let after: string | undefined;
+              const seen: string[] = [];
+              do {
+                const page: { rows: RecordRow[]; next: string | null } = await store.read((tx) => tx.query({ ...base, limit: 13, ...(after === undefined ? {} : { after }) }));
+                seen.push(...ids(page.rows));
+                after = page.next ?? undefined;
+                pages++;
+              } while (after !== undefined);
+              assert.equal(new Set(seen).size, seen.length, `duplicates (${direction})`);
+              assert.deepEqual(seen, expected, `pages in order (${direction}, ${where ? 'filtered' : 'all'})`);
+              assert.equal(pages, Math.ceil(expected.length / 13));
+            }
+          }
+          // Without an order: by id.
+          const byId = await allPages(store, { collection: 'many', limit: 37 });
+          assert.deepEqual(ids(byId), ids(referenceQuery(rows, { collection: 'many' })));
+        });
+      });
+
       test('pagination and ordering match the reference, no duplicates or gaps (property)', async () => {
         await withStore(async (store) => {
           let n = 0;
@@ -739,6 +767,86 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           }
           await Promise.all(writes);
           for (const size of await Promise.all(reads)) assert.ok(size === 0 || size === 2, `read saw ${size} of 2 rows`);
+        });
+      });
+
+      test('a transaction sees its own uncommitted writes in every read', async () => {
+        await withStore(async (store) => {
+          await store.write(async (tx) => {
+            await tx.setMeta('m', { v: 1 });
+            assert.deepEqual(await tx.getMeta('m'), { v: 1 });
+            await tx.putRecords([row('own', 'a', { n: 2 }, { conflicted: true }), row('own', 'b', { n: 1 })]);
+            assert.deepEqual([...(await tx.getRecords('own', ['a', 'b'])).keys()].sort(), ['a', 'b']);
+            assert.deepEqual(ids((await tx.query({ collection: 'own', order: { field: 'n', direction: 'asc' } })).rows), ['b', 'a']);
+            assert.deepEqual(ids((await tx.query({ collection: 'own', where: [{ field: 'n', value: 2 }] })).rows), ['a']);
+            assert.deepEqual(ids(await tx.listConflicted()), ['a']);
+            assert.deepEqual(await tx.listCollections(), ['own']);
+            await tx.appendLog([logEntry('own', 'a', 1)]);
+            assert.equal((await tx.readLog({ collection: 'own' })).length, 1);
+            await tx.appendOutbox([{ n: 1 }, { n: 2 }]);
+            assert.equal(await tx.countOutbox(), 2);
+            const [first] = await tx.readOutbox(1);
+            await tx.deleteOutbox(first!.seq);
+            assert.deepEqual((await tx.readOutbox(10)).map((e) => e.op), [{ n: 2 }]);
+          });
+        });
+      });
+
+      test('a write started inside another transaction runs after it commits, not inside it', async () => {
+        await withStore(async (store) => {
+          let inner: Promise<unknown> | undefined;
+          let innerSaw: JsonValue | undefined = 'not run';
+          await store.write(async (tx) => {
+            await tx.setMeta('outer', 1);
+            // Not awaited here (awaiting it would wait for this very transaction to end).
+            inner = store.write(async (tx2) => {
+              innerSaw = (await tx2.getMeta('outer')) ?? null;
+              await tx2.setMeta('inner', 2);
+            });
+            for (let i = 0; i < 5; i++) await tx.getMeta('outer');
+            assert.equal(await tx.getMeta('inner'), undefined, 'the inner write ran inside the outer one');
+            assert.equal(innerSaw, 'not run');
+          });
+          await inner;
+          assert.equal(innerSaw, 1, 'the inner write did not see the outer commit');
+          assert.equal(await store.read((tx) => tx.getMeta('inner')), 2);
+          // The same from inside a read; and a failing outer write does not take the inner one with it.
+          let fromRead: Promise<unknown> | undefined;
+          await store.read(async () => {
+            fromRead = store.write((tx) => tx.setMeta('from-read', true));
+          });
+          await fromRead;
+          let afterFailure: Promise<unknown> | undefined;
+          await assert.rejects(
+            store.write(async (tx) => {
+              await tx.setMeta('doomed', true);
+              afterFailure = store.write((tx2) => tx2.setMeta('survivor', true));
+              throw new Error('outer fails');
+            }),
+            /outer fails/,
+          );
+          await afterFailure;
+          await store.read(async (tx) => {
+            assert.equal(await tx.getMeta('from-read'), true);
+            assert.equal(await tx.getMeta('doomed'), undefined);
+            assert.equal(await tx.getMeta('survivor'), true);
+          });
+        });
+      });
+
+      test('any rejection value passes through unchanged', async () => {
+        await withStore(async (store) => {
+          for (const thrown of ['a string', 42, null, { custom: true }]) {
+            await assert.rejects(
+              store.write(async (tx) => {
+                await tx.setMeta('x', 1);
+                throw thrown;
+              }),
+              (e) => e === thrown,
+            );
+            await assert.rejects(store.read(() => Promise.reject(thrown)), (e) => e === thrown);
+          }
+          assert.equal(await store.read((tx) => tx.getMeta('x')), undefined);
         });
       });
 
