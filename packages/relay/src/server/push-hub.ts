@@ -26,8 +26,10 @@ export class PushHub {
     if (!subs) this.#byVault.set(vault, (subs = new Map()));
     const sub: Subscriber = { socket, prefixes: [] };
     subs.set(id, sub);
-    socket.on('message', (data) => {
-      const req = parseWatchRequest(String(data));
+    socket.on('message', (data, isBinary) => {
+      // Text frames arrive as a Buffer (or fragments); anything else is not a watch request.
+      const raw = !isBinary && Buffer.isBuffer(data) ? data.toString('utf8') : '';
+      const req = parseWatchRequest(raw);
       if (req) sub.prefixes = req.prefixes.slice(0, MAX_PREFIXES);
       else socket.close(1008, 'bad watch request');
     });

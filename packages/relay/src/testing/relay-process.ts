@@ -29,7 +29,7 @@ export function spawnRelayProcess(dataDir: string, port = 0): Promise<RelayProce
     await exited;
   };
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => reject(new Error('relay process did not start within 10 s')), 10_000);
     child.once('exit', (code) => reject(new Error(`relay process exited early (${code})`)));
     lines.once('line', (line) => {
