@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,22 @@ describe('kith CLI: two devices over a folder remote', () => {
     assert.equal(kithJson<Doc[]>(b, ['ls', 'notes']).length, 199);
     const human = runKith(b, ['ls', 'notes']);
     assert.equal(human.stdout.trim().split('\n').length, 199);
+  });
+
+  test('a big ls through a pipe is complete; a reader that stops early is no error', () => {
+    const solo = join(dir, 'solo');
+    kithJson(solo, ['init', '--remote', join(dir, 'solo-remote')]);
+    const pad = 'p'.repeat(500);
+    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: `r${String(i).padStart(4, '0')}`, i, pad }));
+    assert.deepEqual(kithJson(solo, ['import', 'big', '-'], lines.join('\n')), { imported: 3000 });
+    const all = runKith(solo, ['ls', 'big', '--json']);
+    assert.ok(all.stdout.length > 1_500_000);
+    assert.deepEqual(JSON.parse(all.stdout), lines.map((l) => JSON.parse(l) as unknown));
+    const text = runKith(solo, ['ls', 'big']).stdout.trimEnd().split('\n');
+    assert.deepEqual(text.map((l) => JSON.parse(l) as unknown), lines.map((l) => JSON.parse(l) as unknown));
+    const head = spawnSync('bash', ['-c', `"${process.execPath}" "${KITH_BIN}" --home "${solo}" ls big | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    assert.equal(head.stdout.trim(), '0');
+    assert.equal(head.stderr, '');
   });
 
   test('a concurrent edit is a conflict listed identically on both; --keep, --take and --value resolve it', () => {

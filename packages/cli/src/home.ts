@@ -16,6 +16,7 @@ export function homeDir(opts: GlobalOptions): string {
   return resolve(opts.home ?? process.env['KITH_HOME'] ?? join(homedir(), '.kith'));
 }
 
+/** Opens (creating if needed, 0700/0600) the SQLite store of this home. */
 export function openHomeStore(opts: GlobalOptions): Promise<Store> {
   return openSqliteStore(join(homeDir(opts), 'kith.db'));
 }

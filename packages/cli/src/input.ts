@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ErrorCode, KithError, type JsonObject, type JsonValue } from '@kith/core';
 
+/** All of stdin as UTF-8 text. */
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -48,6 +49,7 @@ export function whereValue(text: string): string | number | boolean | null {
   return text;
 }
 
+/** One record of an import: its id and the rest of its fields. */
 export interface ImportLine {
   readonly id: string;
   readonly fields: JsonObject;

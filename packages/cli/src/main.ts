@@ -10,10 +10,12 @@ import { registerBlobs } from './commands/blobs.js';
 import { registerDevices } from './commands/devices.js';
 import { registerHistory } from './commands/history.js';
 import { registerRecords } from './commands/records.js';
+import { registerRelay } from './commands/relay.js';
 import { registerSetup } from './commands/setup.js';
 import { registerSync } from './commands/sync.js';
-import { describeError } from './output.js';
+import { describeError, quietOnClosedStdout } from './output.js';
 
+/** The `kith` program with every command registered; it throws instead of exiting. */
 export function buildProgram(): Command {
   const program = new Command('kith')
     .description('Kith: your data on all your devices, end-to-end encrypted, synced through a remote you do not have to trust')
@@ -30,6 +32,7 @@ export function buildProgram(): Command {
   registerHistory(program);
   registerDevices(program);
   registerBlobs(program);
+  registerRelay(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   return program;
@@ -42,6 +45,7 @@ function allCommands(cmd: Command): Command[] {
 /** Runs the CLI; sets process.exitCode rather than exiting, so piped output is never cut short. */
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes('--debug');
+  quietOnClosedStdout();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -6,12 +6,30 @@
  */
 import { ErrorCode, KithError } from '@kith/core';
 
+const closedReader = new AbortController();
+
+/** Aborted when whoever reads stdout goes away (`kith ls | head`): `sync --watch` stops then. */
+export const stdoutClosed: AbortSignal = closedReader.signal;
+
+/**
+ * A reader that stops early (EPIPE) is not an error of ours: no crash, no
+ * stack trace; what follows is simply not printed.
+ */
+export function quietOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    closedReader.abort();
+  });
+}
+
+/** The global options every command understands. */
 export interface GlobalOptions {
   readonly home?: string;
   readonly json?: boolean;
   readonly debug?: boolean;
 }
 
+/** Prints a command's results on stdout and its notes on stderr, in text or JSON. */
 export class Output {
   constructor(readonly opts: GlobalOptions) {}
 

@@ -21,7 +21,8 @@ export async function openRemote(url: string, o: { create?: boolean } = {}): Pro
     return s3.openS3Remote(url);
   }
   if (/^https?:\/\//i.test(url)) {
-    throw new KithError(ErrorCode.BadRemoteUrl, `the relay (${url}) is not available yet`, { hint: 'use a folder path or an s3:// URL' });
+    const { openRelayRemote } = await import('@kith/relay');
+    return openRelayRemote(url);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) {
     throw new KithError(ErrorCode.BadRemoteUrl, `unsupported remote URL ${url}`, { hint: 'use a folder path, file:///path, or s3://bucket/prefix' });

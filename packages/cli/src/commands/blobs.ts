@@ -20,6 +20,7 @@ async function drainTo(reader: ReadableStreamDefaultReader<Uint8Array>, to: Node
   }
 }
 
+/** Adds `blob put|get|ls|prefetch|gc` to the program. */
 export function registerBlobs(program: Command): void {
   const blob = program.command('blob').description('attachments: encrypted, chunked, deduplicated files');
 

@@ -7,6 +7,7 @@ import { withVault } from '../home.js';
 import { readPassword, readSecret } from './setup.js';
 import { contextOf } from './shared.js';
 
+/** Adds `devices`, `password`, `recovery` and `passphrase` to the program. */
 export function registerDevices(program: Command): void {
   const devices = program
     .command('devices')

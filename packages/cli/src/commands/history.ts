@@ -8,6 +8,7 @@ import { withVault } from '../home.js';
 import { jsonValueArg } from '../input.js';
 import { contextOf, positiveInt } from './shared.js';
 
+/** Adds `conflicts`, `resolve` and `log` to the program. */
 export function registerHistory(program: Command): void {
   program
     .command('conflicts')

@@ -19,6 +19,7 @@ async function pushIf(vault: Vault, sync: boolean | undefined, json: boolean): P
   }
 }
 
+/** Adds `put`, `patch`, `rm`, `import`, `get` and `ls` to the program. */
 export function registerRecords(program: Command): void {
   program
     .command('put')

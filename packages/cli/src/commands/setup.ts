@@ -60,6 +60,7 @@ async function ask(question: string): Promise<boolean> {
   }
 }
 
+/** Adds `init`, `restore`, `join` and `pair` to the program. */
 export function registerSetup(program: Command): void {
   program
     .command('init')

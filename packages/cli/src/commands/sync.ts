@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { openVault, withVault } from '../home.js';
 import { showSyncProgress } from '../progress.js';
 import { contextOf, positiveNumber } from './shared.js';
-import { describeError } from '../output.js';
+import { describeError, stdoutClosed } from '../output.js';
 
 const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
 
@@ -34,6 +34,7 @@ async function watch(vault: Vault, intervalSeconds: number, json: boolean): Prom
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    stdoutClosed.addEventListener('abort', () => resolve(), { once: true });
   });
   const offSynced = vault.on('synced', (r) => (json ? process.stdout.write(JSON.stringify(r) + '\n') : process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`)));
   const offError = vault.on('error', ({ error }) => process.stderr.write(describeError(error, false).line + ' (will retry)\n'));
@@ -44,6 +45,7 @@ async function watch(vault: Vault, intervalSeconds: number, json: boolean): Prom
   offError();
 }
 
+/** Adds `push`, `pull`, `sync` and `status` to the program. */
 export function registerSync(program: Command): void {
   syncCommand(program, 'push', 'send local changes to the remote');
   syncCommand(program, 'pull', 'fetch and apply changes from other devices');
