@@ -18,6 +18,7 @@ describe('folder errors', () => {
       ['EACCES', ErrorCode.RemoteAuth, /^permission denied while writing k \(EACCES\)$/],
       ['EPERM', ErrorCode.RemoteAuth, /^permission denied/],
       ['EROFS', ErrorCode.RemoteAuth, /read-only/],
+      ['ENAMETOOLONG', ErrorCode.BadName, /too long for this file system/],
       ['EIO', ErrorCode.RemoteUnavailable, /^the remote folder failed while writing k \(EIO\)$/],
     ];
     for (const [code, expected, message] of cases) {

@@ -17,7 +17,8 @@ export const isMissing = (e: unknown): boolean => {
 /**
  * Maps a file-system error met while doing `what` (e.g. "writing heads/x")
  * to a KithError: a full disk or quota is KITH_REMOTE_UNAVAILABLE ("disk
- * full"), a refusal KITH_REMOTE_AUTH, anything else KITH_REMOTE_UNAVAILABLE
+ * full"), a refusal KITH_REMOTE_AUTH, a key segment longer than a file
+ * name may be KITH_BAD_NAME, anything else KITH_REMOTE_UNAVAILABLE
  * naming the errno. KithErrors pass through unchanged.
  */
 export function folderError(e: unknown, what: string): KithError {
@@ -28,6 +29,9 @@ export function folderError(e: unknown, what: string): KithError {
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return new KithError(ErrorCode.RemoteAuth, `permission denied while ${what} (${code})`, { cause: e, hint: 'check that this user may read and write the remote folder' });
+  }
+  if (code === 'ENAMETOOLONG') {
+    return new KithError(ErrorCode.BadName, `a key segment is too long for this file system while ${what}`, { cause: e, hint: 'file names are limited to 255 bytes on most file systems' });
   }
   if (code === 'EROFS') {
     return new KithError(ErrorCode.RemoteAuth, `the remote folder is on a read-only file system (${what})`, { cause: e, hint: 'remount it read-write or choose another folder' });

@@ -134,6 +134,18 @@ describe('folder remote specifics', () => {
     }
   });
 
+  test('a valid key whose segment is longer than a file name is KITH_BAD_NAME', async () => {
+    const dir = tempDir();
+    try {
+      const r = await openFolderRemote(join(dir, 'remote'), { create: true });
+      await assert.rejects(r.put(`x/${'k'.repeat(300)}`, Uint8Array.of(1)), is(ErrorCode.BadName));
+      assert.deepEqual(readdirSync(join(dir, 'remote', '.tmp')), [], 'the temp file is removed');
+      await r.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a ranged get never allocates more than the object holds', async () => {
     const dir = tempDir();
     try {

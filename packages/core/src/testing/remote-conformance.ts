@@ -3,6 +3,11 @@
  * The behaviour every {@link Remote} must show, as node:test tests. The
  * folder, S3 and relay remotes (and the in-memory reference) call
  * {@link runRemoteConformance}; adapter-specific tests live beside them.
+ *
+ * A refused put-if-absent (the key already exists) resolves without
+ * writing: `put` returns `Promise<void>`, so the caller cannot tell a
+ * refusal from a write and, where it matters, reads the object back. The
+ * suite checks exactly that: the first object survives, and no error.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +15,7 @@ import fc from 'fast-check';
 import { ErrorCode, KithError } from '../errors.js';
 import type { Remote } from '../remote.js';
 
+/** What `open` gives {@link runRemoteConformance} for one test. */
 export interface RemoteHarness {
   /** A remote over a fresh, empty location, used by one test only. */
   readonly remote: Remote;
@@ -26,6 +32,7 @@ const bytes = (n: number, seed = 1): Uint8Array => {
 const isCode = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
 const keysOf = async (r: Remote, prefix: string, o: { after?: string; limit?: number } = {}): Promise<string[]> => (await r.list(prefix, o)).map((i) => i.key);
 
+/** Switches for remotes (or test servers) that cannot show every behaviour. */
 export interface RemoteConformanceOptions {
   /** Include the 9 MiB object (default true). */
   readonly bigObjects?: boolean;
@@ -99,6 +106,9 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         assert.deepEqual(await r.get('r/x', { range: { offset: 0, length: 10 } }), b.subarray(0, 10));
         assert.deepEqual(await r.get('r/x', { range: { offset: 500, length: 100 } }), b.subarray(500, 600));
         assert.deepEqual(await r.get('r/x', { range: { offset: 990, length: 100 } }), b.subarray(990));
+        assert.deepEqual(await r.get('r/x', { range: { offset: 999, length: 1 } }), b.subarray(999));
+        assert.deepEqual(await r.get('r/x', { range: { offset: 2000, length: 10 } }), new Uint8Array(0), 'wholly past the end: no bytes');
+        assert.equal(await r.get('r/missing', { range: { offset: 0, length: 10 } }), null);
       });
     });
 
@@ -131,7 +141,7 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
 
     test('invalid keys are refused with KITH_BAD_NAME before any storage access', async () => {
       await withRemote(async (r) => {
-        const bad = ['', '..', 'a/../b', '/abs', 'a//b', 'a/', 'nul\u0000x', 'back\\slash', 'é', 'k'.repeat(513), './x'];
+        const bad = ['', '.', '..', 'a/../b', 'a/./b', '/abs', 'a//b', 'a/', 'nul\u0000x', 'back\\slash', 'a b', 'tab\tx', 'é', 'k'.repeat(513), './x', '~/x', 'a:b'];
         const before = { ...r.stats };
         for (const k of bad) {
           await assert.rejects(r.put(k, Uint8Array.of(1)), isCode(ErrorCode.BadName), JSON.stringify(k));
@@ -139,8 +149,13 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
           await assert.rejects(r.head(k), isCode(ErrorCode.BadName));
           await assert.rejects(r.delete(k), isCode(ErrorCode.BadName));
         }
-        await assert.rejects(r.list('../'), isCode(ErrorCode.BadName));
-        assert.deepEqual({ ...r.stats, puts: before.puts }, { ...before }, 'no request was made');
+        for (const p of ['../', '/x', 'a//', '..', 'a/../', 'é']) await assert.rejects(r.list(p), isCode(ErrorCode.BadName), JSON.stringify(p));
+        assert.deepEqual({ ...r.stats }, before, 'no request was made');
+        // The longest valid key works (segments within a file name's 255 bytes, for the folder remote).
+        const longest = `${'k'.repeat(255)}/${'k'.repeat(254)}/k`;
+        await r.put(longest, Uint8Array.of(1));
+        assert.deepEqual(await keysOf(r, ''), [longest]);
+        await r.delete(longest);
         assert.deepEqual(await keysOf(r, ''), []);
       });
     });
@@ -152,6 +167,23 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         const got = await r.get('p/x');
         if (r.capabilities.putIfAbsent) assert.deepEqual(got, Uint8Array.of(1));
         else assert.ok(got !== null && (got.length === 1 || got.length === 2), 'one whole object');
+        // Racing put-if-absent writers: exactly one whole object, and where supported every racer sees the same one.
+        const racers = Array.from({ length: 8 }, (_, i) => bytes(100 + i, i + 1));
+        await Promise.all(racers.map((b) => r.put('p/race', b, { ifAbsent: true })));
+        const won = await r.get('p/race');
+        assert.ok(won !== null && racers.some((b) => b.length === won.length && Buffer.from(b).equals(won)), 'one racer won whole');
+        await r.put('p/new', Uint8Array.of(3), { ifAbsent: true });
+        assert.deepEqual(await r.get('p/new'), Uint8Array.of(3), 'an absent key is written');
+      });
+    });
+
+    test('concurrent puts of one key leave one whole object (never a torn mix)', async () => {
+      await withRemote(async (r) => {
+        const versions = Array.from({ length: 6 }, (_, i) => bytes(50_000 + i * 1000, i + 7));
+        await Promise.all(versions.map((b) => r.put('t/x', b)));
+        const got = await r.get('t/x');
+        assert.ok(got !== null && versions.some((b) => Buffer.from(b).equals(got)), 'the object is one of the versions, whole');
+        assert.equal((await r.head('t/x'))?.size, got.length);
       });
     });
 
@@ -165,6 +197,9 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         assert.ok(r.stats.bytesSent - before.bytesSent >= 40_000);
         assert.ok(r.stats.gets > before.gets && r.stats.bytesReceived - before.bytesReceived >= 4000);
         assert.ok(r.stats.lists > before.lists);
+        await r.head('c/k0');
+        await r.delete('c/k0');
+        assert.ok(r.stats.heads > before.heads && r.stats.deletes > before.deletes);
       });
     });
 
@@ -174,7 +209,11 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         await assert.rejects(r.put('x/y', Uint8Array.of(1), { signal }), isCode(ErrorCode.Aborted));
         await assert.rejects(r.get('x/y', { signal }), isCode(ErrorCode.Aborted));
         await assert.rejects(r.list('x/', { signal }), isCode(ErrorCode.Aborted));
+        await assert.rejects(r.head('x/y', { signal }), isCode(ErrorCode.Aborted));
+        await assert.rejects(r.delete('x/y', { signal }), isCode(ErrorCode.Aborted));
+        await assert.rejects(r.put('x/z', Uint8Array.of(1), { signal, ifAbsent: true }), isCode(ErrorCode.Aborted));
         assert.equal(await r.get('x/y'), null);
+        assert.deepEqual(await keysOf(r, ''), [], 'nothing was written');
       });
     });
 
@@ -185,6 +224,7 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
       const op = fc.oneof(
         fc.record({ t: fc.constant('put' as const), key, n: fc.integer({ min: 0, max: 40 }) }),
         fc.record({ t: fc.constant('del' as const), key }),
+        fc.record({ t: fc.constant('head' as const), key }),
         fc.record({ t: fc.constant('list' as const), prefix: fc.oneof(fc.constant(''), key, key.map((k) => k + '/'), key.map((k) => k.slice(0, 1))), after: fc.option(key, { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }) }),
       );
       await fc.assert(
@@ -198,6 +238,8 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
               } else if (o.t === 'del') {
                 await r.delete(o.key);
                 model.delete(o.key);
+              } else if (o.t === 'head') {
+                assert.equal((await r.head(o.key))?.size ?? null, model.get(o.key) ?? null, `head ${o.key}`);
               } else {
                 const expected = [...model.keys()].filter((k) => k.startsWith(o.prefix) && (o.after === undefined || k > o.after)).sort();
                 const listOpts = { ...(o.after !== undefined ? { after: o.after } : {}), ...(o.limit !== undefined ? { limit: o.limit } : {}) };
