@@ -246,6 +246,12 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           // The same id twice in one batch: the later row wins.
           await put(store, [row('c', 'y', { v: 1 }), row('c', 'y', { v: 2 })]);
           assert.deepEqual((await get(store, 'c', ['y'])).get('y')?.fields, { v: 2 });
+          // Also in a large batch (stores may insert many rows per statement).
+          const batch = Array.from({ length: 137 }, (_, i) => row('big', `k${i % 41}`, { i }));
+          await put(store, batch);
+          const got = await get(store, 'big', batch.map((r) => r.id));
+          assert.equal(got.size, 41);
+          for (let k = 0; k < 41; k++) assert.deepEqual(got.get(`k${k}`)?.fields, { i: k + 41 * Math.floor((136 - k) / 41) });
         });
       });
 
@@ -649,6 +655,12 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           assert.deepEqual(await store.read((tx) => tx.readOutbox(100)), all.slice(3));
           await store.write((tx) => tx.deleteOutbox(all[1]!.seq)); // already gone: harmless
           assert.equal(await store.read((tx) => tx.countOutbox()), 4);
+          // A large append keeps its order and gets increasing seqs too.
+          const many: JsonObject[] = Array.from({ length: 123 }, (_, i) => ({ many: i }));
+          await store.write((tx) => tx.appendOutbox(many));
+          const after = await store.read((tx) => tx.readOutbox(1000));
+          assert.deepEqual(after.map((e) => e.op), [...ops.slice(3), ...many]);
+          for (let i = 1; i < after.length; i++) assert.ok(after[i]!.seq > after[i - 1]!.seq, 'seqs increase');
         });
       });
 
