@@ -1,8 +1,8 @@
 /**
  * @module remote-url
  * Opens the remote a URL names: a folder (`file:///abs`, a path), an S3
- * bucket (`s3://bucket/prefix?...`, loaded only when used), or, later, the
- * relay (`http(s)://`).
+ * bucket (`s3://bucket/prefix?...`) or a relay (`http(s)://host/vault`);
+ * the S3 and relay clients load only when such a URL is used.
  */
 import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteStats } from '@kith/core';
 import { openFolderRemote, parseFolderUrl } from '@kith/folder';
@@ -25,7 +25,7 @@ export async function openRemote(url: string, o: { create?: boolean } = {}): Pro
     return openRelayRemote(url);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) {
-    throw new KithError(ErrorCode.BadRemoteUrl, `unsupported remote URL ${url}`, { hint: 'use a folder path, file:///path, or s3://bucket/prefix' });
+    throw new KithError(ErrorCode.BadRemoteUrl, `unsupported remote URL ${url}`, { hint: 'use a folder path, file:///path, s3://bucket/prefix or http(s)://relay/vault' });
   }
   return openFolderRemote(url, o.create ? { create: true } : {});
 }

@@ -5,7 +5,7 @@
 import { createInterface } from 'node:readline/promises';
 import { ErrorCode, KithError, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
-import { homeBlobCache, openHomeStore, withVault } from '../home.js';
+import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readStdin } from '../input.js';
 import { contextOf, positiveInt } from './shared.js';
@@ -22,6 +22,8 @@ async function fresh<T>(
   const store = await openHomeStore(opts);
   let remote;
   try {
+    // Before the remote: `init` on a used home must not leave a new folder behind.
+    if (await Vault.readConfig(store)) throw new KithError(ErrorCode.VaultExists, `${homeDir(opts)} already holds a vault`, { hint: 'use another --home for another device' });
     remote = await openRemote(remoteUrl, { create });
     const localPassphrase = (cmd.opts<{ localPassphrase?: boolean }>().localPassphrase ?? false) ? await readSecret('KITH_PASSPHRASE', 'local passphrase for this device: ') : undefined;
     return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
