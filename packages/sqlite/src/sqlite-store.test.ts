@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core';
 import { runStoreConformance } from '@kith/core/testing';
 import { openSqliteStore } from './index.js';
-import { APPLICATION_ID, SCHEMA_VERSION } from './schema.js';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { toStoreError } from './sqlite-errors.js';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'kith-sqlite-'));
@@ -53,6 +53,7 @@ runStoreConformance('sqlite store', async () => {
   };
 });
 
+const ids = (rows: readonly RecordRow[]): string[] => rows.map((r) => r.id);
 const record = (id: string, fields: JsonObject = {}): RecordRow => ({ collection: 'c', id, fields, deleted: false, state: {}, conflicted: false, updated: 'u' });
 
 describe('sqlite store specifics', () => {
@@ -91,6 +92,34 @@ describe('sqlite store specifics', () => {
       const again = await openSqliteStore(file);
       assert.deepEqual((await again.read((tx) => tx.getRecords('c', ['a']))).get('a')?.fields, { n: 1 });
       await again.close();
+    });
+  });
+
+  test('a store written at schema version 1 (fields as JSON text) is migrated with its data', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      const old = new Database(file);
+      old.exec(MIGRATIONS[0]!);
+      old.pragma(`application_id = ${APPLICATION_ID}`);
+      old.pragma('user_version = 1');
+      const insert = old.prepare('INSERT INTO records (collection, id, fields, deleted, state, conflicted, updated) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      const fields = [{ n: 2, t: 'é😀\ud800' }, { n: 1, nested: { a: [true, null] } }, {}];
+      fields.forEach((f, i) => insert.run('c', `r${i}`, JSON.stringify(f), 0, JSON.stringify({ s: i }), i === 1 ? 1 : 0, 'u'));
+      old.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('vault', '"v1"');
+      old.close();
+      const store = await openSqliteStore(file);
+      await store.read(async (tx) => {
+        const got = await tx.getRecords('c', ['r0', 'r1', 'r2']);
+        fields.forEach((f, i) => assert.deepEqual(got.get(`r${i}`)?.fields, f));
+        assert.deepEqual(ids((await tx.query({ collection: 'c', order: { field: 'n', direction: 'asc' } })).rows), ['r2', 'r1', 'r0']);
+        assert.deepEqual(ids((await tx.query({ collection: 'c', where: [{ field: 'n', value: 2 }] })).rows), ['r0']);
+        assert.deepEqual(ids(await tx.listConflicted()), ['r1']);
+        assert.equal(await tx.getMeta('vault'), 'v1');
+      });
+      await store.close();
+      const db = new Database(file, { readonly: true });
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      db.close();
     });
   });
 

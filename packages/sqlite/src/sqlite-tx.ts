@@ -19,7 +19,7 @@ import {
   type RecordRow,
   type StoreTx,
 } from '@kith/core';
-import { compileQuery, encodeCursor, RECORD_COLUMNS } from './query-sql.js';
+import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
 import { toStoreError } from './sqlite-errors.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
@@ -49,9 +49,11 @@ export class BatchInsert<T> {
   readonly #width: number;
   readonly #bind: (row: T, params: unknown[], at: number) => void;
 
-  /** `head` is the statement up to VALUES; `bind` writes a row's `width` parameters at `params[at]`. */
-  constructor(db: Database.Database, head: string, width: number, bind: (row: T, params: unknown[], at: number) => void) {
-    const tuple = `(${Array(width).fill('?').join(', ')})`;
+  /**
+   * `head` is the statement up to VALUES, `tuple` one row's values (e.g. `(?, jsonb(?))`) with
+   * `width` parameters; `bind` writes a row's parameters at `params[at]`.
+   */
+  constructor(db: Database.Database, head: string, tuple: string, width: number, bind: (row: T, params: unknown[], at: number) => void) {
     this.#one = db.prepare(`${head} VALUES ${tuple}`);
     this.#many = db.prepare(`${head} VALUES ${Array(INSERT_BATCH).fill(tuple).join(', ')}`);
     this.#width = width;
@@ -130,8 +132,8 @@ export class Statements {
     this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
-    this.getRecords = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`);
-    this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, 7, (r, p, at) => {
+    this.getRecords = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`);
+    this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
       p[at] = r.collection;
       p[at + 1] = r.id;
       p[at + 2] = JSON.stringify(r.fields);
@@ -141,9 +143,9 @@ export class Statements {
       p[at + 6] = r.updated;
     });
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
-    this.conflictedAll = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
-    this.conflictedIn = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);
-    this.appendLog = new BatchInsert<LogEntry>(db, 'INSERT INTO log (collection, id, stamp, device, kind, fields)', 6, (e, p, at) => {
+    this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
+    this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);
+    this.appendLog = new BatchInsert<LogEntry>(db, 'INSERT INTO log (collection, id, stamp, device, kind, fields)', '(?, ?, ?, ?, ?, ?)', 6, (e, p, at) => {
       p[at] = e.collection;
       p[at + 1] = e.id;
       p[at + 2] = e.stamp;
@@ -151,7 +153,7 @@ export class Statements {
       p[at + 4] = e.kind;
       p[at + 5] = JSON.stringify(e.fields);
     });
-    this.appendOutbox = new BatchInsert<JsonObject>(db, 'INSERT INTO outbox (op)', 1, (op, p, at) => {
+    this.appendOutbox = new BatchInsert<JsonObject>(db, 'INSERT INTO outbox (op)', '(?)', 1, (op, p, at) => {
       p[at] = JSON.stringify(op);
     });
     this.readOutbox = db.prepare('SELECT seq, op FROM outbox ORDER BY seq LIMIT ?');
