@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { contextOf, positiveInt } from './shared.js';
 
+/** Adds `relay serve` to the program. */
 export function registerRelay(program: Command): void {
   program
     .command('relay')
