@@ -146,6 +146,36 @@ describe('folder remote specifics', () => {
     }
   });
 
+  test('a delete removes directories it leaves empty, except top-level ones; racing puts still land', async () => {
+    const dir = tempDir();
+    try {
+      const root = join(dir, 'remote');
+      const r = await openFolderRemote(root, { create: true });
+      for (const k of ['segments/d1/000', 'segments/d1/001', 'segments/d2/a/000']) await r.put(k, Uint8Array.of(1));
+      await r.delete('segments/d1/000');
+      assert.deepEqual(readdirSync(join(root, 'segments')).sort(), ['d1', 'd2']);
+      await r.delete('segments/d1/001');
+      await r.delete('segments/d2/a/000');
+      assert.deepEqual(readdirSync(join(root, 'segments')), [], 'd1, d2 and d2/a are gone');
+      await r.put('heads/h', Uint8Array.of(1));
+      await r.delete('heads/h');
+      assert.deepEqual(readdirSync(root).sort(), ['.tmp', 'heads', 'segments'], 'top-level directories stay');
+      // Puts and deletes racing in one directory: every put lands, whichever order mkdir, rename and rmdir run in.
+      const other = await openFolderRemote(root);
+      for (let i = 0; i < 100; i++) {
+        await r.put('g/x/b', Uint8Array.of(1));
+        await Promise.all([other.delete('g/x/b'), r.put(`g/x/a${i}`, Uint8Array.of(2)), other.put(`g/y/a${i}`, Uint8Array.of(3))]);
+        assert.deepEqual((await r.list('g/')).map((o) => o.key), [`g/x/a${i}`, `g/y/a${i}`]);
+        await Promise.all([r.delete(`g/x/a${i}`), other.delete(`g/y/a${i}`)]);
+      }
+      assert.deepEqual(readdirSync(join(root, 'g')), []);
+      await r.close();
+      await other.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a ranged get never allocates more than the object holds', async () => {
     const dir = tempDir();
     try {

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -104,16 +104,18 @@ export class FolderRemote implements Remote {
       } finally {
         await fh.close();
       }
-      const dir = path.slice(0, path.lastIndexOf(sep));
-      await mkdir(dir, { recursive: true });
-      if (o.ifAbsent) {
-        // link() fails with EEXIST instead of replacing: the atomic test-and-set.
-        await link(tmp, path).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'EEXIST') throw e;
-        });
-        await unlink(tmp);
-      } else {
-        await rename(tmp, path);
+      const dir = dirname(path);
+      for (let attempt = 1; ; attempt++) {
+        const created = await mkdir(dir, { recursive: true });
+        try {
+          await placeTemp(tmp, path, o.ifAbsent === true);
+          // New directories' own entries must be durable too.
+          if (created !== undefined) await syncParents(created, dir);
+          break;
+        } catch (e) {
+          // A concurrent delete pruned the parent between mkdir and rename: make it again.
+          if (errnoOf(e) !== 'ENOENT' || attempt === 5) throw e;
+        }
       }
       await syncDir(dir);
     } catch (e) {
@@ -212,6 +214,19 @@ export class FolderRemote implements Remote {
     } catch (e) {
       if (isMissing(e)) return void (await this.#assertRoot());
       throw folderError(e, `deleting ${key}`);
+    }
+    await this.#pruneEmptyParents(path);
+  }
+
+  /**
+   * Removes directories left empty by a delete (garbage-collected segment
+   * and blob trees), up to but not including the top level, whose
+   * directories stay so that watchers on them (`heads/`) keep working.
+   */
+  async #pruneEmptyParents(path: string): Promise<void> {
+    for (let d = dirname(path); dirname(d) !== this.root && d.startsWith(this.root + sep); d = dirname(d)) {
+      // ENOTEMPTY (or a rival already removed it) ends the climb.
+      if (!(await rmdir(d).then(() => true, () => false))) return;
     }
   }
 
@@ -315,6 +330,26 @@ async function readRange(path: string, offset: number, length: number): Promise<
     return toBytes(buf.subarray(0, got));
   } finally {
     await fh.close();
+  }
+}
+
+/** Moves the fsynced temp file to `path`; put-if-absent uses link(), which fails with EEXIST instead of replacing. */
+async function placeTemp(tmp: string, path: string, ifAbsent: boolean): Promise<void> {
+  if (!ifAbsent) return rename(tmp, path);
+  try {
+    await link(tmp, path);
+  } catch (e) {
+    if (errnoOf(e) !== 'EEXIST') throw e;
+  }
+  await unlink(tmp);
+}
+
+/** Fsyncs the parent of every directory from `first` (the outermost one mkdir created) down to `dir`. */
+async function syncParents(first: string, dir: string): Promise<void> {
+  const stop = dirname(first);
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    await syncDir(d);
+    if (d === stop || dirname(d) === d) return;
   }
 }
 
