@@ -54,9 +54,9 @@ try {
   console.log(bold('\n3. Edits both ways, a delete, and one concurrent edit of the same field'));
   json('B', ['patch', 'notes', 'ideas', '{"body":"a sync engine, end-to-end encrypted"}']);
   json('A', ['rm', 'notes', 'books']);
-  json('A', ['patch', 'notes', 'groceries', '{"body":"oat milk"}']);
+  json('A', ['patch', 'notes', 'groceries', '{"body":"oat milk"}', '--sync']);
   json('B', ['patch', 'notes', 'groceries', '{"body":"milk, eggs, bread"}']);
-  for (const d of ['A', 'B', 'A'] as const) json(d, ['sync']);
+  for (const d of ['B', 'A'] as const) json(d, ['sync']);
 
   console.log(bold('\n4. Both devices now hold'));
   const lsA = json<unknown[]>('A', ['ls', 'notes', '--order', 'title']);
