@@ -30,6 +30,14 @@ describe('folder remote specifics', () => {
     try {
       assert.equal(parseFolderUrl(pathToFileURL(join(dir, 'x')).href), join(dir, 'x'));
       assert.equal(parseFolderUrl('rel/dir'), join(process.cwd(), 'rel/dir'));
+      assert.equal(parseFolderUrl('FILE:///srv/kith'), '/srv/kith');
+      assert.equal(parseFolderUrl('file:/srv/kith'), '/srv/kith');
+      assert.equal(parseFolderUrl('file:///srv/my%20vault'), '/srv/my vault');
+      assert.equal(parseFolderUrl('file://localhost/srv/kith'), '/srv/kith');
+      assert.equal(parseFolderUrl('/srv/kith/../kith2/'), '/srv/kith2');
+      assert.throws(() => parseFolderUrl('file://otherhost/srv'), is(ErrorCode.BadRemoteUrl));
+      assert.throws(() => parseFolderUrl('file:///a%2Fb'), is(ErrorCode.BadRemoteUrl), 'an encoded slash');
+      assert.throws(() => parseFolderUrl('https://relay.example/v'), is(ErrorCode.BadRemoteUrl));
       assert.throws(() => parseFolderUrl('s3://bucket'), is(ErrorCode.BadRemoteUrl));
       assert.throws(() => parseFolderUrl(''), is(ErrorCode.BadRemoteUrl));
       await assert.rejects(openFolderRemote(join(dir, 'missing')), is(ErrorCode.RemoteNotFound));
