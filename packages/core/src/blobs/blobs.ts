@@ -62,7 +62,10 @@ export interface GcResult {
 
 /** A reference must survive this long unreferenced before GC deletes it (see docs/FORMAT.md). */
 export const DEFAULT_GC_GRACE_MS = 7 * 24 * 3600_000;
-const PARALLEL = 3;
+/** Chunks uploaded at once (each upload waits on fsyncs; overlapping them keeps the disk busy). */
+const PARALLEL = 6;
+/** Chunks fetched ahead of the reader: memory stays within a few chunks. */
+const READ_AHEAD = 4;
 
 async function* bytesOf(source: BlobSource): AsyncIterable<Uint8Array> {
   if (source instanceof Uint8Array) {
@@ -177,14 +180,21 @@ export class Blobs {
   }
 
   /**
-   * The blob's bytes as a stream, fetched lazily (one chunk ahead) and
+   * The blob's bytes as a stream, fetched lazily (a few chunks ahead) and
    * verified chunk by chunk: a tampered chunk errors the stream before any
    * of its bytes are delivered.
    */
   get(ref: string, o: { signal?: AbortSignal } = {}): ReadableStream<Uint8Array> {
     let chunks: (readonly [string, number])[] | undefined;
     let next = 0;
-    let ahead: Promise<Uint8Array> | undefined;
+    const ahead: Promise<Uint8Array>[] = [];
+    const fill = (): void => {
+      while (ahead.length < READ_AHEAD) {
+        const p = fetchNext();
+        if (!p) return;
+        ahead.push(p);
+      }
+    };
     const fetchNext = (): Promise<Uint8Array> | undefined => {
       const c = chunks![next++];
       if (!c) return undefined;
@@ -199,14 +209,14 @@ export class Blobs {
       {
         start: async () => {
           chunks = [...(await this.manifest(ref, o.signal)).chunks];
-          ahead = fetchNext();
+          fill();
         },
         pull: async (controller) => {
-          if (!ahead) return controller.close();
-          const current = ahead;
-          ahead = fetchNext();
+          const current = ahead.shift();
+          if (!current) return controller.close();
+          fill();
           controller.enqueue(await current);
-          if (!ahead) controller.close();
+          if (ahead.length === 0) controller.close();
         },
       },
       { highWaterMark: 1 },
