@@ -7,24 +7,26 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The quick benchmark runs in the test suite so the harness cannot rot.
-test('npm run bench -- --quick produces every row and a results file', { timeout: 240_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kith-bench-test-'));
+test('npm run bench -- --quick prints every contender row and writes a results file of finite positive figures', { timeout: 180_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kith-'));
   try {
     const out = join(dir, 'results.json');
     const r = spawnSync(process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), '--quick', '--out', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    for (const row of ['| kith |', '| yjs |', '| automerge |', '| floor:', '| folder |', '| s3 (s3rver) |', 'Local writes', 'Blobs,', 'Targets:']) assert.ok(r.stdout.includes(row), `missing ${row}`);
-    const results = JSON.parse(readFileSync(out, 'utf8')) as { bootstrap: Record<string, Record<string, Record<string, Record<string, number>>>>; local: Record<string, number> };
-    const numbers: number[] = [];
-    const walk = (v: unknown): void => {
-      if (typeof v === 'number') numbers.push(v);
-      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    for (const row of ['| kith |', '| yjs |', '| automerge |', '| floor: SQLite insert + decrypt |', '| folder |', '| S3 (s3rver, loopback) |', '### Local writes', '### Blobs', '### Targets', '× the floor']) assert.ok(r.stdout.includes(row), `missing ${row}`);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown> & { failures: string[]; targets: { met: boolean }[]; table: string };
+    assert.deepEqual(results.failures, []);
+    assert.equal(results.table.trim(), r.stdout.trim());
+    assert.ok(results.targets.length >= 6);
+    const figures: [string, number][] = [];
+    const walk = (path: string, v: unknown): void => {
+      if (typeof v === 'number') figures.push([path, v]);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(`${path}.${k}`, x);
     };
-    walk(results.bootstrap);
-    walk(results.local);
-    assert.ok(numbers.length > 30);
-    for (const x of numbers) assert.ok(Number.isFinite(x) && x >= 0, `bad figure ${x}`);
-    assert.ok(results.bootstrap['1000']!['kith']!['bootstrap']!['ms']! > 0);
+    for (const k of ['bootstrap', 'local', 'remotes', 'blobs']) walk(k, results[k]);
+    assert.ok(figures.length > 60, `only ${figures.length} figures`);
+    for (const [path, x] of figures) assert.ok(Number.isFinite(x) && x > 0, `${path} = ${x}`);
+    for (const c of ['kith', 'yjs', 'automerge', 'floors']) assert.ok(figures.some(([p]) => p.startsWith(`bootstrap.1000.${c}.figures.`)), `no figures for ${c}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

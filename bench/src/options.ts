@@ -1,0 +1,61 @@
+/**
+ * The command line of `npm run bench` and what each mode measures.
+ * @module
+ */
+import { ErrorCode, KithError } from '@kith/core';
+
+/** The sections a run can be narrowed to with `--only`. */
+export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs'] as const;
+/** One section of the benchmark. */
+export type Section = (typeof SECTIONS)[number];
+
+/** What one invocation measures. */
+export interface Options {
+  readonly quick: boolean;
+  /** Record counts for the bootstrap/incremental comparison. */
+  readonly sizes: readonly number[];
+  /** Records in the local-writes vault. */
+  readonly localN: number;
+  /** Records pushed and bootstrapped through each remote. */
+  readonly remotesN: number;
+  /** Size of the blob file, MiB. */
+  readonly blobMiB: number;
+  /** Sections to run (all unless `--only`). */
+  readonly only: ReadonlySet<Section>;
+  /** Measured runs for `section` at `n` records, each after an in-process warm-up. */
+  readonly runs: (section: Section, n: number) => number;
+  /** Where results.json goes. */
+  readonly out: string;
+}
+
+/**
+ * Parses `--quick`, `--only a,b`, `--runs R` and `--out FILE`.
+ * Full runs take 5 runs at 10,000 records and 3 at 100,000, except
+ * Automerge at 100,000 (about a minute per run here), which gets 1.
+ */
+export function parseOptions(argv: readonly string[], defaultOut: string): Options {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new KithError(ErrorCode.Usage, `${flag} needs a value`, { hint: 'e.g. npm run bench -- --only kith,yjs --runs 3' });
+    return v;
+  };
+  const known = new Set(['--quick', '--only', '--runs', '--out']);
+  for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new KithError(ErrorCode.Usage, `unknown option ${a}`, { hint: 'options: --quick, --only SECTIONS, --runs R, --out FILE' });
+  const quick = argv.includes('--quick');
+  const onlyArg = value('--only');
+  const only = new Set<Section>();
+  for (const s of onlyArg?.split(',') ?? SECTIONS) {
+    if (!(SECTIONS as readonly string[]).includes(s)) throw new KithError(ErrorCode.Usage, `unknown section ${s}`, { hint: `sections: ${SECTIONS.join(', ')}` });
+    only.add(s as Section);
+  }
+  const runsArg = value('--runs');
+  const forced = runsArg === undefined ? undefined : Number(runsArg);
+  if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1)) throw new KithError(ErrorCode.Usage, `--runs must be a positive integer, not ${runsArg}`, { hint: 'e.g. --runs 3' });
+  const runs = (section: Section, n: number): number => forced ?? (quick ? 3 : section === 'automerge' && n >= 100_000 ? 1 : n >= 100_000 ? 3 : 5);
+  const out = value('--out') ?? defaultOut;
+  return quick
+    ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, only, runs, out }
+    : { quick, sizes: [10_000, 100_000], localN: 100_000, remotesN: 10_000, blobMiB: 256, only, runs, out };
+}

@@ -1,0 +1,101 @@
+/**
+ * The results of a run, the table printed from them, and which targets they meet.
+ * @module
+ */
+import type { Figures } from './measure.js';
+import type { Entry } from './series.js';
+
+/** Everything a run measured, as written to results.json (with `targets` and `table` added). */
+export interface Results {
+  machine: { cpu: string; cpus: number; memGiB: number; node: string; platform: string };
+  mode: 'quick' | 'full';
+  command: string;
+  date: string;
+  /** Per record count: kith, yjs, automerge, floors. */
+  bootstrap: Record<number, Record<string, Entry>>;
+  local?: Entry & { n: number };
+  remotes?: { n: number; folder?: Entry; s3?: Entry };
+  blobs?: Entry & { mib: number };
+  failures: string[];
+}
+
+/** One target from the issue, and whether this run met it. */
+export interface Target {
+  readonly target: string;
+  readonly met: boolean;
+  /** The figures it was judged on. */
+  readonly detail: string;
+}
+
+const num = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const ms = (x: number | undefined): string => num(x, x !== undefined && x < 10 ? 2 : x !== undefined && x < 100 ? 1 : 0);
+
+/** The bootstrap floor: inserting the rows into SQLite plus decrypting, inflating and parsing them. */
+export const floorMs = (f: Figures): number | undefined => (f['insertMs'] === undefined || f['decryptMs'] === undefined ? undefined : f['insertMs'] + f['decryptMs']);
+
+/** Renders the run as Markdown tables and judges the issue's targets. */
+export function report(r: Results): { table: string; targets: Target[] } {
+  const m = r.machine;
+  const out: string[] = [`Kith benchmarks — ${r.mode} run (\`${r.command}\`), medians of the runs shown, each after an in-process warm-up`, `Machine: ${m.cpus} × ${m.cpu}, ${m.memGiB} GiB RAM, Node ${m.node}, ${m.platform}; ${r.date.slice(0, 10)}`];
+  const targets: Target[] = [];
+  const judge = (target: string, met: boolean, detail: string): void => void targets.push({ target, met, detail });
+
+  for (const [n, entries] of Object.entries(r.bootstrap)) {
+    const count = Number(n).toLocaleString('en-US');
+    out.push('', `### Bootstrap and incremental sync, ${count} records`, '', '| contender | runs | bootstrap ms | bootstrap bytes | bootstrap peak RSS MiB | incremental ms (1,000 edits) | incremental bytes |', '|---|--:|--:|--:|--:|--:|--:|');
+    for (const c of ['kith', 'yjs', 'automerge']) {
+      const e = entries[c];
+      if (!e) continue;
+      const f = e.figures;
+      out.push(`| ${c} | ${e.runs} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalBytes'])} |`);
+    }
+    const fl = entries['floors'];
+    const floor = fl ? floorMs(fl.figures) : undefined;
+    if (fl) {
+      const f = fl.figures;
+      out.push(`| floor: SQLite insert + decrypt | ${fl.runs} | ${ms(floor)} | ${num(f['sealedBytes'])} | ${num(Math.max(f['insertRssMiB'] ?? 0, f['cryptoRssMiB'] ?? 0))} | | |`);
+      out.push('', `Floors: SQLite insert of ${count} rows in one transaction ${ms(f['insertMs'])} ms; JSON → deflate-raw → AES-256-GCM ${ms(f['encryptMs'])} ms, and back ${ms(f['decryptMs'])} ms.`);
+    }
+    const k = entries['kith']?.figures;
+    if (k) {
+      out.push(`Kith device A: batch of ${count} puts ${ms(k['batchMs'])} ms, push ${ms(k['pushMs'])} ms (${num(k['pushBytes'])} bytes, ${num(k['pushRequests'])} requests); device B bootstrap ${num(k['bootstrapRequests'])} requests, catch-up ${num(k['incrementalRequests'])}.`);
+      const kb = k['bootstrapMs'];
+      if (kb !== undefined && floor !== undefined) {
+        out.push(`Kith bootstrap = ${num(kb / floor, 2)} × the floor.`);
+        judge(`${count} records: bootstrap within 2× the floor`, kb <= 2 * floor, `${ms(kb)} ms vs floor ${ms(floor)} ms (${num(kb / floor, 2)}×)`);
+      }
+      const peers = ['yjs', 'automerge'].map((c) => [c, entries[c]?.figures['bootstrapMs']] as const).filter((p): p is readonly [string, number] => p[1] !== undefined);
+      if (kb !== undefined && peers.length === 2) judge(`${count} records: bootstrap faster than Yjs and Automerge`, peers.every(([, t]) => kb < t), `Kith ${ms(kb)} ms; ${peers.map(([c, t]) => `${c} ${ms(t)} ms`).join(', ')}`);
+      const yBytes = entries['yjs']?.figures['bootstrapBytes'];
+      if (k['bootstrapBytes'] !== undefined && yBytes !== undefined) judge(`${count} records: bootstrap bytes ≤ Yjs update`, k['bootstrapBytes'] <= yBytes, `${num(k['bootstrapBytes'])} vs ${num(yBytes)} bytes`);
+      if (k['bootstrapRssMiB'] !== undefined) judge(`${count} records: bootstrap peak RSS < 300 MB`, k['bootstrapRssMiB'] * 1.048576 < 300, `${num(k['bootstrapRssMiB'])} MiB`);
+    }
+  }
+
+  if (r.local) {
+    const f = r.local.figures;
+    out.push('', `### Local writes and reads, ${r.local.n.toLocaleString('en-US')}-record vault (${r.local.runs} runs)`, '', '| batched puts, records/s | put p50 ms | put p99 ms | get p50 ms | get p99 ms | list (filter, limit 50) p50 ms | list p99 ms |', '|--:|--:|--:|--:|--:|--:|--:|');
+    out.push(`| ${num(f['batchPerSec'])} | ${num(f['putP50'], 3)} | ${num(f['putP99'], 3)} | ${num(f['getP50'], 3)} | ${num(f['getP99'], 3)} | ${num(f['listP50'], 3)} | ${num(f['listP99'], 3)} |`);
+    if (f['batchPerSec'] !== undefined) judge('batched local writes ≥ 100,000 records/s', f['batchPerSec'] >= 100_000, `${num(f['batchPerSec'])} records/s`);
+    if (f['putP50'] !== undefined) judge('single put p50 < 1 ms', f['putP50'] < 1, `${num(f['putP50'], 3)} ms`);
+  }
+
+  if (r.remotes) {
+    out.push('', `### Remotes, ${r.remotes.n.toLocaleString('en-US')} records: A pushes, B bootstraps, A edits 1,000, B catches up`, '', '| remote | runs | push ms | push requests | push bytes | bootstrap ms | bootstrap requests | bootstrap bytes | catch-up ms | catch-up requests | catch-up bytes |', '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    for (const [name, e] of [['folder', r.remotes.folder], ['S3 (s3rver, loopback)', r.remotes.s3]] as const) {
+      if (!e) continue;
+      const f = e.figures;
+      out.push(`| ${name} | ${e.runs} | ${ms(f['pushMs'])} | ${num(f['pushRequests'])} | ${num(f['pushBytes'])} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapRequests'])} | ${num(f['bootstrapBytes'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalRequests'])} | ${num(f['incrementalBytes'])} |`);
+    }
+  }
+
+  if (r.blobs) {
+    const f = r.blobs.figures;
+    out.push('', `### Blobs, ${r.blobs.mib} MiB file (${r.blobs.runs} runs)`, '', '| attach MiB/s | fetch MiB/s | floor (copy + AES-GCM) MiB/s | peak RSS MiB |', '|--:|--:|--:|--:|');
+    out.push(`| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['blobRssMiB'])} |`);
+  }
+
+  out.push('', '### Targets', '', ...targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.target} — ${t.detail}`));
+  if (r.failures.length) out.push('', '### Failed measurements', '', ...r.failures.map((f) => `- ${f}`));
+  return { table: out.join('\n'), targets };
+}

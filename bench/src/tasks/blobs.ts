@@ -1,0 +1,81 @@
+/**
+ * Blobs: attach an N-MiB file on device A and stream it back on device B,
+ * against the floor of copying the file and AES-GCM-encrypting it once.
+ * @module
+ */
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { copyFileSync, createReadStream, createWriteStream, statSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { Vault } from '@kith/core';
+import { openFolderRemote } from '@kith/folder';
+import { openFsBlobCache, openSqliteStore } from '@kith/sqlite';
+import { check, peakRssMiB, time, type Task } from '../measure.js';
+
+const MiB = 1 << 20;
+
+async function write(out: WriteStream, chunk: Uint8Array): Promise<void> {
+  if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+}
+const end = (out: WriteStream): Promise<void> => new Promise<void>((r) => out.end(() => r()));
+
+/** Copies and encrypts `file` once: the least any encrypted blob store must do with it. */
+async function floor(file: string, copy: string): Promise<number> {
+  const [, ms] = await time(async () => {
+    copyFileSync(file, copy);
+    const c = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
+    for await (const chunk of createReadStream(copy, { highWaterMark: MiB })) c.update(chunk as Buffer);
+    c.final();
+  });
+  return ms;
+}
+
+/** Attaches `file` on a new vault in `base`, then streams it back on a second device restored from it. */
+async function roundTrip(file: string, base: string): Promise<{ putMs: number; getMs: number; rssMiB: number }> {
+  const url = join(base, 'remote');
+  const { vault, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote: await openFolderRemote(url, { create: true }), remoteUrl: url, blobCache: openFsBlobCache(join(base, 'a', 'blobs')) });
+  const [put, putMs] = await time(() => vault.blobs.put(createReadStream(file, { highWaterMark: MiB })));
+  await vault.close();
+  const reader = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote: await openFolderRemote(url), remoteUrl: url, recoveryCode, blobCache: openFsBlobCache(join(base, 'b', 'blobs')) });
+  try {
+    const [size, getMs] = await time(async () => {
+      const out = createWriteStream(join(base, 'blob.out'));
+      let n = 0;
+      const stream = reader.blobs.get(put.ref).getReader();
+      for (let r = await stream.read(); !r.done; r = await stream.read()) {
+        n += r.value.length;
+        await write(out, r.value);
+      }
+      await end(out);
+      return n;
+    });
+    check(size === statSync(file).size, `blobs: read ${size} bytes of ${statSync(file).size}`);
+    return { putMs, getMs, rssMiB: peakRssMiB() };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor` and `kith` measure it. */
+export const tasks: Record<string, Task> = {
+  async prep(n, dir) {
+    const out = createWriteStream(join(dir, 'blob.bin'));
+    const c = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+    const zeros = Buffer.alloc(MiB);
+    for (let i = 0; i < n; i++) await write(out, c.update(zeros));
+    await end(out);
+    out.close();
+    const warm = createWriteStream(join(dir, 'warm.bin'));
+    await write(warm, c.update(zeros));
+    await end(warm);
+    return {};
+  },
+  async floor(n, dir) {
+    await floor(join(dir, 'warm.bin'), join(dir, 'warm.copy'));
+    return { floorMiBs: n / ((await floor(join(dir, 'blob.bin'), join(dir, 'blob.copy'))) / 1000) };
+  },
+  async kith(n, dir) {
+    await roundTrip(join(dir, 'warm.bin'), join(dir, 'warm'));
+    const r = await roundTrip(join(dir, 'blob.bin'), dir);
+    return { putMiBs: n / (r.putMs / 1000), getMiBs: n / (r.getMs / 1000), blobRssMiB: r.rssMiB };
+  },
+};

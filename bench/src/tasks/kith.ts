@@ -1,0 +1,133 @@
+/**
+ * Kith through the real product: a SQLite store per device and a folder
+ * remote (or S3 when the orchestrator names one). Device A fills and
+ * pushes; device B restores from the recovery code, pulls and queries;
+ * then A edits 1,000 records and B catches up.
+ * @module
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Vault, type Remote, type RemoteStats } from '@kith/core';
+import { openFolderRemote } from '@kith/folder';
+import { openSqliteStore } from '@kith/sqlite';
+import { changed, fields, records } from '../data.js';
+import { check, latencies, peakRssMiB, percentile, time, WARM_N, type Figures, type Task } from '../measure.js';
+
+/**
+ * Where a vault's remote lives: the S3 URL the orchestrator put in the
+ * environment (one for the measured vault, one for the warm-up's), else a
+ * folder inside `base`.
+ */
+function remoteUrl(base: string, warm: boolean): string {
+  return process.env[warm ? 'KITH_BENCH_REMOTE_WARM' : 'KITH_BENCH_REMOTE'] ?? join(base, 'remote');
+}
+
+async function openRemote(url: string): Promise<Remote> {
+  if (!url.startsWith('s3://')) return openFolderRemote(url, { create: true });
+  const { openS3Remote } = await import('@kith/s3');
+  return openS3Remote(url);
+}
+
+const requests = (s: RemoteStats): number => s.puts + s.gets + s.heads + s.lists + s.deletes;
+
+/** Runs `fn` and returns how many requests and bytes (both directions) it cost on `remote`. */
+async function traffic<T>(remote: Remote, fn: () => Promise<T>): Promise<{ result: T; ms: number; bytes: number; requests: number }> {
+  const before = { ...remote.stats };
+  const [result, ms] = await time(fn);
+  const s = remote.stats;
+  return { result, ms, bytes: s.bytesSent - before.bytesSent + s.bytesReceived - before.bytesReceived, requests: requests(s) - requests(before) };
+}
+
+/** Device A: a vault of `n` records in `base/a`, pushed; the recovery code kept in `base/kith.json`. */
+async function prepare(n: number, base: string, warm: boolean): Promise<Figures> {
+  const url = remoteUrl(base, warm);
+  const remote = await openRemote(url);
+  const { vault, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote, remoteUrl: url });
+  try {
+    const recs = records(n);
+    const [, batchMs] = await time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) }))));
+    const push = await traffic(remote, () => vault.push());
+    writeFileSync(join(base, 'kith.json'), JSON.stringify({ recoveryCode }));
+    return { batchMs, pushMs: push.ms, pushBytes: push.bytes, pushRequests: push.requests };
+  } finally {
+    await vault.close();
+  }
+}
+
+/** Device B bootstraps from the remote and queries; A then edits and pushes; B catches up. */
+async function sync(n: number, base: string, warm: boolean): Promise<Figures> {
+  const url = remoteUrl(base, warm);
+  const { recoveryCode } = JSON.parse(readFileSync(join(base, 'kith.json'), 'utf8')) as { recoveryCode: string };
+  const remoteB = await openRemote(url);
+  const boot = await traffic(remoteB, async () => {
+    const v = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote: remoteB, remoteUrl: url, recoveryCode });
+    await v.pull();
+    const hits = (await v.list('notes', { where: { done: true }, limit: 50 })).records.length;
+    check(hits > 0, 'kith: query found nothing');
+    return v;
+  });
+  const bootstrapRssMiB = peakRssMiB();
+  const vb = boot.result;
+  try {
+    const edits = changed(n);
+    const va = await Vault.open({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote: await openRemote(url) });
+    await va.batch((b) => edits.forEach((c) => b.patch('notes', c.id, { title: c.title })));
+    await va.push();
+    await va.close();
+    const inc = await traffic(remoteB, () => vb.pull());
+    check(inc.result.pulled === edits.length, `kith: pulled ${inc.result.pulled} of ${edits.length} edits`);
+    const last = edits.at(-1)!;
+    check((await vb.get('notes', last.id))?.['title'] === last.title, 'kith: edit did not arrive');
+    return {
+      bootstrapMs: boot.ms,
+      bootstrapBytes: boot.bytes,
+      bootstrapRequests: boot.requests,
+      bootstrapRssMiB,
+      incrementalMs: inc.ms,
+      incrementalBytes: inc.bytes,
+      incrementalRequests: inc.requests,
+    };
+  } finally {
+    await vb.close();
+  }
+}
+
+/** Local writes and reads on one device's vault of `n` records. */
+async function local(n: number, base: string): Promise<Figures> {
+  const { vault } = await Vault.create({ store: await openSqliteStore(join(base, 'kith.db')), remote: await openFolderRemote(join(base, 'remote'), { create: true }), remoteUrl: join(base, 'remote') });
+  try {
+    const recs = records(n);
+    const [, batchMs] = await time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) }))));
+    const put = await latencies(500, (i) => vault.put('single', `s${i}`, { title: `single ${i}`, n: i }));
+    const get = await latencies(500, (i) => vault.get('notes', recs[(i * 7919) % n]!.id));
+    const list = await latencies(100, (i) => vault.list('notes', { where: { done: i % 2 === 0 }, limit: 50 }));
+    return {
+      batchPerSec: n / (batchMs / 1000),
+      putP50: percentile(put, 0.5),
+      putP99: percentile(put, 0.99),
+      getP50: percentile(get, 0.5),
+      getP99: percentile(get, 0.99),
+      listP50: percentile(list, 0.5),
+      listP99: percentile(list, 0.99),
+      localRssMiB: peakRssMiB(),
+    };
+  } finally {
+    await vault.close();
+  }
+}
+
+/** Kith tasks. `prep` (device A, once per size), `sync` (device B: bootstrap, then incremental), `local` (one device's writes and reads). Each measured task first runs itself on a small vault. */
+export const tasks: Record<string, Task> = {
+  async prep(n, dir) {
+    await prepare(WARM_N, join(dir, 'warm'), true);
+    return prepare(n, dir, false);
+  },
+  async sync(n, dir) {
+    await sync(WARM_N, join(dir, 'warm'), true);
+    return sync(n, dir, false);
+  },
+  async local(n, dir) {
+    await local(WARM_N, join(dir, 'warm'));
+    return local(n, dir);
+  },
+};
