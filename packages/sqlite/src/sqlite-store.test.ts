@@ -172,7 +172,7 @@ describe('sqlite store specifics', () => {
         }
         assert.ok(committed < 1000, 'maxPageCount did not cap the file');
       }
-      assert.ok(storeFailed(/disk full/)(failure), String(failure));
+      assert.ok(storeFailed(/disk full/)(failure), failure instanceof Error ? failure.message : 'not an Error');
       assert.ok(committed > 0);
       // Everything committed before is intact; the failed transaction left nothing.
       await store.read(async (tx) => {

@@ -848,15 +848,16 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
 
       test('any rejection value passes through unchanged', async () => {
         await withStore(async (store) => {
+          // Callers may reject with anything; a store must not wrap or replace it.
           for (const thrown of ['a string', 42, null, { custom: true }]) {
             await assert.rejects(
               store.write(async (tx) => {
                 await tx.setMeta('x', 1);
-                throw thrown;
+                throw thrown; // eslint-disable-line @typescript-eslint/only-throw-error -- the point of the test
               }),
               (e) => e === thrown,
             );
-            await assert.rejects(store.read(() => Promise.reject(thrown)), (e) => e === thrown);
+            await assert.rejects(store.read(() => Promise.reject(thrown)), (e) => e === thrown); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- likewise
           }
           assert.equal(await store.read((tx) => tx.getMeta('x')), undefined);
         });
