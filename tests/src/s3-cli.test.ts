@@ -47,7 +47,7 @@ test('kith over S3: init, restore, sync both ways, pair, and clear errors', { ti
     // Errors stay one line and say what to check.
     const missing = await kith(join(dir, 'd'), ['init', '--remote', s3.url('no-such-bucket-x')]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr.trim(), /^kith: the bucket no-such-bucket-x does not exist — create the bucket.* \(KITH_REMOTE_NOT_FOUND\)$/);
+    assert.match(missing.stderr.trim(), /^kith: the bucket no-such-bucket-x does not exist; create the bucket.* \(KITH_REMOTE_NOT_FOUND\)$/);
     const denied = await kith(join(dir, 'e'), ['init', '--remote', url.replace('family/vault', 'other')], {});
     assert.equal(denied.code, 0, 'sanity: the same bucket with good credentials works');
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 'WRONG', AWS_SECRET_ACCESS_KEY: 'WRONG' };
