@@ -181,6 +181,22 @@ describe('sqlite store specifics', () => {
         assert.deepEqual((await tx.readOutbox(committed)).map((e) => e.op['n']), Array.from({ length: committed }, (_, i) => i));
         assert.equal((await tx.getRecords('c', Array.from({ length: committed + 1 }, (_, i) => `r${i}`))).size, committed);
       });
+      // A write that catches the failure and carries on still keeps nothing: SQLite may have
+      // rolled back already, so the store refuses the rest and rejects instead of committing.
+      let caught: unknown;
+      await assert.rejects(
+        store.write(async (tx) => {
+          await tx.setMeta('swallowed', 'before');
+          try {
+            await tx.putRecords(Array.from({ length: 50 }, (_, i) => record(`more${i}`, { big })));
+          } catch (e) {
+            caught = e;
+          }
+          await tx.setMeta('swallowed', 'after');
+        }),
+        (e: unknown) => e === caught && storeFailed(/disk full/)(e),
+      );
+      assert.equal(await store.read((tx) => tx.getMeta('swallowed')), undefined);
       // Deleting frees pages, and the store takes writes again.
       await store.write(async (tx) => tx.deleteOutbox(Number.MAX_SAFE_INTEGER));
       await store.write((tx) => tx.appendOutbox([{ n: 'after', big }]));

@@ -112,6 +112,7 @@ export class SqliteStore implements Store {
       const tx = new SqliteTx(this.#stmts, writable, this.file);
       try {
         const out = await fn(tx);
+        if (tx.failure !== undefined) throw tx.failure;
         this.#db.exec('COMMIT');
         return out;
       } catch (e) {

@@ -20,7 +20,7 @@ import {
   type StoreTx,
 } from '@kith/core';
 import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
-import { toStoreError } from './sqlite-errors.js';
+import { isSqliteError, toStoreError } from './sqlite-errors.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -180,6 +180,7 @@ export class Statements {
  */
 export class SqliteTx implements StoreTx {
   #open = true;
+  #failure: KithError | undefined;
   readonly #s: Statements;
   readonly #writable: boolean;
   readonly #file: string;
@@ -195,14 +196,27 @@ export class SqliteTx implements StoreTx {
     this.#open = false;
   }
 
+  /**
+   * The first SQLite failure in this transaction, if any. It dooms the
+   * transaction even when `fn` catches it and goes on: SQLite may already
+   * have rolled back (SQLITE_FULL, I/O errors), and statements after that
+   * would run outside any transaction, each committed on its own.
+   */
+  get failure(): KithError | undefined {
+    return this.#failure;
+  }
+
   /** Runs one operation, checked against the transaction's state, with SQLite errors mapped. */
   async #run<T>(name: string, writes: boolean, op: () => T): Promise<T> {
     if (!this.#open) throw new KithError(ErrorCode.Internal, `store transaction used after it ended (${name})`);
     if (writes && !this.#writable) throw new KithError(ErrorCode.Internal, `${name} in a read transaction`);
+    if (this.#failure !== undefined) throw this.#failure;
     try {
       return op();
     } catch (e) {
-      throw toStoreError(e, this.#file);
+      const mapped = toStoreError(e, this.#file);
+      if (isSqliteError(e) && mapped instanceof KithError) this.#failure = mapped;
+      throw mapped;
     }
   }
 
