@@ -131,17 +131,18 @@ async function sas(c: PairingCode, shared: Uint8Array, offerBytes: Uint8Array, j
   return `${digits.slice(0, 3)} ${digits.slice(3)}`;
 }
 
+/** Waits `ms`; its abort listener is removed when the wait ends, so long polls do not pile them up. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(new KithError(ErrorCode.Aborted, 'pairing cancelled'));
-      },
-      { once: true },
-    );
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new KithError(ErrorCode.Aborted, 'pairing cancelled'));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

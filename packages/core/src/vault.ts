@@ -653,13 +653,19 @@ export class Vault {
         }
         const delay = failures === 0 ? o.intervalMs : Math.min(o.intervalMs * 2 ** failures, 60_000);
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
+          // One abort listener per wait, removed when the wait ends (no listener pile-up over rounds).
+          const done = (): void => {
+            clearTimeout(timer);
+            abort.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const timer = setTimeout(done, delay);
           wake = () => {
             clearTimeout(timer);
             // Let a burst of local writes land before pushing.
-            setTimeout(resolve, 50);
+            setTimeout(done, 50);
           };
-          abort.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+          abort.signal.addEventListener('abort', done, { once: true });
         });
         wake = undefined;
       }
