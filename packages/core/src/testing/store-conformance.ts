@@ -375,6 +375,34 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
         });
       });
 
+      test('where: equality matches the reference for values of every type (property)', async () => {
+        await withStore(async (store) => {
+          let n = 0;
+          const primitiveArb = sortValueArb.filter((v): v is JsonPrimitive => v === undefined || v === null || typeof v !== 'object').map((v) => v ?? null);
+          await fc.assert(
+            fc.asyncProperty(
+              fc.uniqueArray(fc.record({ id: idArb, v: sortValueArb }), { selector: (r) => r.id, minLength: 1, maxLength: 25 }),
+              fc.nat(),
+              primitiveArb,
+              fc.boolean(),
+              async (specs, pick, random, fromRows) => {
+                const collection = `wh${n++}`;
+                const rows = specs.map((s) => row(collection, s.id, s.v === undefined ? {} : { v: s.v }));
+                await put(store, rows);
+                // Half the time look for a value some row holds, so matches are not all empty.
+                const stored = viaJson(rows);
+                const held = stored[pick % stored.length]!.fields['v'];
+                const value: JsonPrimitive = fromRows && (held === undefined || held === null || typeof held !== 'object') ? (held ?? null) : random;
+                const q: RecordQuery = { collection, where: [{ field: 'v', value }] };
+                const got = ids((await store.read((tx) => tx.query(q))).rows);
+                assert.deepEqual(got, ids(referenceQuery(stored, q)), `where v == ${JSON.stringify(value)}`);
+              },
+            ),
+            { seed: SEED, numRuns: 80 },
+          );
+        });
+      });
+
       test('where: several filters are ANDed; odd field names work', async () => {
         await withStore(async (store) => {
           const odd = ['a.b', 'x"y', 'back\\slash', 'sp ace', '[0]', '$', '😀', 'é', "q'q"];
