@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +26,16 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const storeFailed = (pattern: RegExp) => (e: unknown): boolean => KithError.is(e, ErrorCode.StoreFailed) && pattern.test(e.message) && (e.hint ?? '') !== '';
 
-/** Runs a child `node` process with `script` (ES module text, may import the package as `STORE`); resolves with its exit code and stderr. */
-function runChild(script: string): Promise<{ code: number | null; stderr: string }> {
+/** Starts a child `node` process running `script` (ES module text that may import the package as `STORE`). */
+function spawnChild(script: string): ChildProcessByStdio<null, Readable, Readable> {
   const body = script.replaceAll('STORE', JSON.stringify(new URL('./index.js', import.meta.url).href));
-  const child = spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'inherit', 'pipe'] });
+  return spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs a child (see {@link spawnChild}); resolves with its exit code and stderr. */
+function runChild(script: string): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnChild(script);
+  child.stdout.resume(); // not read; drained so a chatty child never blocks
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
@@ -246,6 +253,54 @@ describe('sqlite store specifics', () => {
         assert.deepEqual(all.filter((e) => e.op['from'] === from).map((e) => e.op['i']), Array.from({ length: 300 }, (_, i) => i), `${from}'s writes in order`);
       }
       await store.close();
+    });
+  });
+
+  test('kill -9 in the middle of writing loses no acknowledged write and leaves no half-applied one', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      // Each transaction writes a record, an outbox entry and the counter; the child reports a
+      // count only after its write resolved, and is killed while writing the next ones.
+      const script = `import { openSqliteStore } from STORE;
+        const s = await openSqliteStore(${JSON.stringify(file)});
+        let n = (await s.read((tx) => tx.getMeta('count'))) ?? 0;
+        for (;;) {
+          await s.write(async (tx) => {
+            await tx.putRecords([{ collection: 'c', id: 'r' + n, fields: { n }, deleted: false, state: {}, conflicted: false, updated: 'u' }]);
+            await tx.appendOutbox([{ n }]);
+            await tx.setMeta('count', n + 1);
+          });
+          n++;
+          process.stdout.write(n + '\\n');
+        }`;
+      let acknowledged = 0;
+      for (let round = 0; round < 3; round++) {
+        const child = spawnChild(script);
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const target = acknowledged + 50;
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+        let buffered = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buffered += d.toString();
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) acknowledged = Math.max(acknowledged, Number(line));
+          if (acknowledged >= target) child.kill('SIGKILL');
+        });
+        assert.equal(await exited, 'SIGKILL', stderr);
+        const store = await openSqliteStore(file);
+        await store.read(async (tx) => {
+          const count = (await tx.getMeta('count')) as number;
+          assert.ok(count >= acknowledged, `acknowledged ${acknowledged}, kept ${count}`);
+          const all = Array.from({ length: count + 1 }, (_, i) => `r${i}`);
+          const found = await tx.getRecords('c', all);
+          assert.equal(found.size, count, 'records match the counter');
+          assert.equal(found.has(`r${count}`), false);
+          assert.equal(await tx.countOutbox(), count, 'outbox matches the counter');
+        });
+        await store.close();
+      }
     });
   });
 
