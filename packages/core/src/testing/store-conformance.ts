@@ -405,7 +405,7 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
 
       test('where: several filters are ANDed; odd field names work', async () => {
         await withStore(async (store) => {
-          const odd = ['a.b', 'x"y', 'back\\slash', 'sp ace', '[0]', '$', '😀', 'é', "q'q"];
+          const odd = ['a.b', 'x"y', 'back\\slash', 'sp ace', '[0]', '$', '😀', 'é', "q'q", '\u0001', 'a\nb', '\u2028', '\ud800', '\\u0041'];
           await put(store, [
             row('q', '1', { kind: 'note', done: true, n: 1 }),
             row('q', '2', { kind: 'note', done: false, n: 1 }),
