@@ -104,20 +104,7 @@ export class FolderRemote implements Remote {
       } finally {
         await fh.close();
       }
-      const dir = dirname(path);
-      for (let attempt = 1; ; attempt++) {
-        const created = await mkdir(dir, { recursive: true });
-        try {
-          await placeTemp(tmp, path, o.ifAbsent === true);
-          // New directories' own entries must be durable too.
-          if (created !== undefined) await syncParents(created, dir);
-          break;
-        } catch (e) {
-          // A concurrent delete pruned the parent between mkdir and rename: make it again.
-          if (errnoOf(e) !== 'ENOENT' || attempt === 5) throw e;
-        }
-      }
-      await syncDir(dir);
+      await placeDurably(tmp, path, o.ifAbsent === true);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (isMissing(e)) await this.#assertRoot();
@@ -330,6 +317,33 @@ async function readRange(path: string, offset: number, length: number): Promise<
     return toBytes(buf.subarray(0, got));
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Moves the fsynced temp file to `path` (making its directory), then fsyncs
+ * the directories whose entries changed.
+ */
+async function placeDurably(tmp: string, path: string, ifAbsent: boolean): Promise<void> {
+  const dir = dirname(path);
+  let created: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      created = (await mkdir(dir, { recursive: true })) ?? created;
+      await placeTemp(tmp, path, ifAbsent);
+      break;
+    } catch (e) {
+      // A concurrent delete pruned the parent (during mkdir, or before the rename): make it again.
+      if (errnoOf(e) !== 'ENOENT' || attempt === 5) throw e;
+    }
+  }
+  // New directories' own entries must be durable too. ENOENT here means a rival
+  // delete already removed the object and its directory: nothing left to sync.
+  try {
+    if (created !== undefined) await syncParents(created, dir);
+    await syncDir(dir);
+  } catch (e) {
+    if (errnoOf(e) !== 'ENOENT') throw e;
   }
 }
 
