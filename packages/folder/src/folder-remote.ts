@@ -180,7 +180,7 @@ export class FolderRemote implements Remote {
       const key = rel === '' ? ent.name : `${rel}/${ent.name}`;
       // Dirent types come from lstat: a symlink is neither, so it is never followed.
       if (ent.isDirectory()) {
-        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/'))) await this.#walk(key, prefix, after, out);
+        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/')) && !allBefore(key + '/', after)) await this.#walk(key, prefix, after, out);
       } else if (ent.isFile() && key.startsWith(prefix) && (after === undefined || key > after)) {
         // A file deleted since readdir is simply not listed.
         files.push(stat(join(dir, ent.name), { bigint: true }).then((st) => void out.push(infoOf(key, st)), (e: unknown) => {
@@ -290,6 +290,8 @@ export class FolderRemote implements Remote {
   }
 }
 
+/** True when every key starting with `dirPrefix` sorts at or before `after`, so a listing can skip that directory. */
+const allBefore = (dirPrefix: string, after: string | undefined): boolean => after !== undefined && dirPrefix < after && !after.startsWith(dirPrefix);
 const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
 function notFound(dir: string): KithError {
