@@ -73,7 +73,8 @@ export class FolderRemote implements Remote {
   async #confined(rel: string): Promise<string> {
     const parts = rel === '' ? [] : rel.split('/');
     const path = join(this.root, ...parts);
-    const escapes = (p: string): boolean => p !== this.root && !p.startsWith(this.root + sep);
+    const inside = this.root.endsWith(sep) ? this.root : this.root + sep; // a root of "/" ends in sep already
+    const escapes = (p: string): boolean => p !== this.root && !p.startsWith(inside);
     if (escapes(path)) throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder`);
     let at = this.root;
     for (const part of parts) {
@@ -211,7 +212,7 @@ export class FolderRemote implements Remote {
    * directories stay so that watchers on them (`heads/`) keep working.
    */
   async #pruneEmptyParents(path: string): Promise<void> {
-    for (let d = dirname(path); dirname(d) !== this.root && d.startsWith(this.root + sep); d = dirname(d)) {
+    for (let d = dirname(path); d.length > this.root.length && dirname(d) !== this.root; d = dirname(d)) {
       // ENOTEMPTY (or a rival already removed it) ends the climb.
       if (!(await rmdir(d).then(() => true, () => false))) return;
     }

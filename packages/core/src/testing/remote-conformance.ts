@@ -240,7 +240,7 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         fc.record({ t: fc.constant('put' as const), key, n: fc.integer({ min: 0, max: 40 }) }),
         fc.record({ t: fc.constant('del' as const), key }),
         fc.record({ t: fc.constant('head' as const), key }),
-        fc.record({ t: fc.constant('list' as const), prefix: fc.oneof(fc.constant(''), key, key.map((k) => k + '/'), key.map((k) => k.slice(0, 1))), after: fc.option(key, { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }) }),
+        fc.record({ t: fc.constant('list' as const), prefix: fc.oneof(fc.constant(''), key, key.map((k) => k + '/'), key.map((k) => k.slice(0, 1))), after: fc.option(fc.oneof(key, seg), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }) }),
       );
       await fc.assert(
         fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
