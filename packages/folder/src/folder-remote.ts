@@ -388,7 +388,11 @@ export interface OpenFolderOptions {
 /**
  * Opens a folder remote at `location` (`file:///abs/dir`, an absolute or a
  * relative path), preparing its temp directory and removing stale temp
- * files.
+ * files. A missing directory is KITH_REMOTE_NOT_FOUND unless `create`.
+ *
+ * @example
+ * const remote = await openFolderRemote('file:///mnt/nas/kith', { create: true });
+ * await remote.put('heads/abc', bytes);
  */
 export async function openFolderRemote(location: string, options: OpenFolderOptions = {}): Promise<FolderRemote> {
   const dir = parseFolderUrl(location);

@@ -52,7 +52,18 @@ export interface RemoteConformanceOptions {
   readonly racingOverwrites?: boolean;
 }
 
-/** Registers the Remote conformance tests under `describe(name)`; `open` is called once per test. */
+/**
+ * Registers the Remote conformance tests under `describe(name)`; `open` is
+ * called once per test (and once per property-test run) and must give a
+ * remote over a fresh, empty location.
+ *
+ * @example
+ * runRemoteConformance('folder', async () => {
+ *   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
+ *   const remote = await openFolderRemote(dir);
+ *   return { remote, cleanup: async () => { await remote.close(); fs.rmSync(dir, { recursive: true }); } };
+ * }, { racingOverwrites: true });
+ */
 export function runRemoteConformance(name: string, open: () => Promise<RemoteHarness>, options: RemoteConformanceOptions = {}): void {
   const mixed = options.mixedSeparatorOrder !== false;
   async function withRemote(fn: (r: Remote) => Promise<void>): Promise<void> {
