@@ -189,6 +189,23 @@ describe('folder remote specifics', () => {
     }
   });
 
+  test('a put cancelled while it writes leaves neither the object nor a temp file', async () => {
+    const dir = tempDir();
+    try {
+      const r = await openFolderRemote(join(dir, 'remote'), { create: true });
+      await r.put('big/x', Uint8Array.of(1));
+      const ac = new AbortController();
+      const put = r.put('big/x', new Uint8Array(32 << 20), { signal: ac.signal });
+      setImmediate(() => ac.abort());
+      await assert.rejects(put, is(ErrorCode.Aborted));
+      assert.deepEqual(await r.get('big/x'), Uint8Array.of(1), 'the old object is untouched');
+      assert.deepEqual(readdirSync(join(dir, 'remote', '.tmp')), []);
+      await r.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a ranged get never allocates more than the object holds', async () => {
     const dir = tempDir();
     try {

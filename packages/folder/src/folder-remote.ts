@@ -105,6 +105,8 @@ export class FolderRemote implements Remote {
       } finally {
         await fh.close();
       }
+      // Cancelled while writing: the temp file goes, the object is untouched.
+      throwIfAborted(o.signal);
       await placeDurably(tmp, path, o.ifAbsent === true);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
@@ -156,7 +158,7 @@ export class FolderRemote implements Remote {
     const out: RemoteObjectInfo[] = [];
     try {
       await this.#confined(base);
-      await this.#walk(base, prefix, o.after, out);
+      await this.#walk(base, prefix, o.after, out, o.signal);
       // Nothing found: tell "no such keys" from "the folder is gone".
       if (out.length === 0) await this.#assertRoot();
     } catch (e) {
@@ -166,8 +168,9 @@ export class FolderRemote implements Remote {
     return o.limit === undefined ? out : out.slice(0, o.limit);
   }
 
-  async #walk(rel: string, prefix: string, after: string | undefined, out: RemoteObjectInfo[]): Promise<void> {
+  async #walk(rel: string, prefix: string, after: string | undefined, out: RemoteObjectInfo[], signal: AbortSignal | undefined): Promise<void> {
     if (inTmpDir(rel)) return;
+    throwIfAborted(signal);
     const dir = rel === '' ? this.root : join(this.root, ...rel.split('/'));
     let entries;
     try {
@@ -181,7 +184,7 @@ export class FolderRemote implements Remote {
       const key = rel === '' ? ent.name : `${rel}/${ent.name}`;
       // Dirent types come from lstat: a symlink is neither, so it is never followed.
       if (ent.isDirectory()) {
-        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/')) && !allBefore(key + '/', after)) await this.#walk(key, prefix, after, out);
+        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/')) && !allBefore(key + '/', after)) await this.#walk(key, prefix, after, out, signal);
       } else if (ent.isFile() && key.startsWith(prefix) && (after === undefined || key > after)) {
         // A file deleted since readdir is simply not listed.
         files.push(stat(join(dir, ent.name), { bigint: true }).then((st) => void out.push(infoOf(key, st)), (e: unknown) => {
