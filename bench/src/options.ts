@@ -32,6 +32,8 @@ export interface Options {
  * Parses `--quick`, `--only a,b`, `--runs R` and `--out FILE`.
  * Full runs take 5 runs at 10,000 records and 3 at 100,000, except
  * Automerge at 100,000 (about a minute per run here), which gets 1.
+ * Quick runs take 3 of each comparison and 1 of remotes and blobs, to
+ * stay under a minute.
  */
 export function parseOptions(argv: readonly string[], defaultOut: string): Options {
   const value = (flag: string): string | undefined => {
@@ -53,7 +55,11 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   const runsArg = value('--runs');
   const forced = runsArg === undefined ? undefined : Number(runsArg);
   if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1)) throw new KithError(ErrorCode.Usage, `--runs must be a positive integer, not ${runsArg}`, { hint: 'e.g. --runs 3' });
-  const runs = (section: Section, n: number): number => forced ?? (quick ? 3 : section === 'automerge' && n >= 100_000 ? 1 : n >= 100_000 ? 3 : 5);
+  const runs = (section: Section, n: number): number => {
+    if (forced !== undefined) return forced;
+    if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;
+    return section === 'automerge' && n >= 100_000 ? 1 : n >= 100_000 ? 3 : 5;
+  };
   const out = value('--out') ?? defaultOut;
   return quick
     ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, only, runs, out }

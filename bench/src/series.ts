@@ -13,7 +13,10 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** Medians of a series of runs, and how many runs they are over. */
 export interface Entry {
   readonly runs: number;
+  /** The prep's figures and the medians of the runs'. */
   readonly figures: Figures;
+  /** Every run's figures, to judge the spread. */
+  readonly samples: readonly Figures[];
 }
 
 /** Runs `MODULE.TASK` on `n` in a fresh Node process working in `dir`; returns its figures. */
@@ -75,5 +78,5 @@ export function series(label: string, runs: number, prep: () => Figures, run: (i
     samples.push(run(i));
     process.stderr.write(`  ${label}: run ${i}/${runs}\n`);
   }
-  return { runs, figures: { ...prepped, ...medians(samples) } };
+  return { runs, figures: { ...prepped, ...medians(samples) }, samples };
 }

@@ -58,7 +58,8 @@ function syncPeers(a: Automerge.Doc<Doc>, b: Automerge.Doc<Doc>): { b: Automerge
   return { b, bytes };
 }
 
-async function sync(n: number, saved: Uint8Array): Promise<{ ms: number; rssMiB: number; incMs: number; incBytes: number }> {
+/** Bootstrap: load A's saved document on B and answer the query. */
+async function bootstrap(saved: Uint8Array): Promise<{ b: Automerge.Doc<Doc>; ms: number; rssMiB: number }> {
   const [[b, hits], ms] = await time(() => {
     const doc = Automerge.load<Doc>(saved);
     let found = 0;
@@ -66,7 +67,17 @@ async function sync(n: number, saved: Uint8Array): Promise<{ ms: number; rssMiB:
     return [doc, found] as const;
   });
   check(hits > 0, 'automerge: query found nothing');
-  const rssMiB = peakRssMiB();
+  return { b, ms, rssMiB: peakRssMiB() };
+}
+
+/**
+ * Bootstrap, then A (loaded from the same save) edits 1,000 titles and B
+ * catches up through the sync protocol. Editing a freshly loaded document
+ * is where Automerge 3.5 is slow (superlinear in the edits), so the
+ * orchestrator does not run this at 100,000 records.
+ */
+async function sync(n: number, saved: Uint8Array): Promise<{ ms: number; rssMiB: number; incMs: number; incBytes: number }> {
+  const { b, ms, rssMiB } = await bootstrap(saved);
   const edits = changed(n);
   const a = Automerge.change(Automerge.load<Doc>(saved), (d) => edits.forEach((c) => (d.notes[c.id]!.title = new Automerge.ImmutableString(c.title))));
   const [synced, incMs] = await time(() => syncPeers(a, b));
@@ -75,16 +86,23 @@ async function sync(n: number, saved: Uint8Array): Promise<{ ms: number; rssMiB:
   return { ms, rssMiB, incMs, incBytes: synced.bytes };
 }
 
-/** Automerge tasks: `prep` writes A's saved document; `sync` measures bootstrap and incremental. */
+/** Automerge tasks: `prep` writes A's saved document; `sync` measures bootstrap and incremental; `bootstrap` only the first. */
 export const tasks: Record<string, Task> = {
   async prep(n, dir) {
     writeFileSync(join(dir, 'automerge.bin'), Automerge.save(build(n)));
+    writeFileSync(join(dir, 'automerge-warm.bin'), Automerge.save(build(WARM_N)));
     return {};
   },
   async sync(n, dir) {
-    await sync(WARM_N, Automerge.save(build(WARM_N))); // warm-up (compiles the WASM), unmeasured
+    await sync(WARM_N, readFileSync(join(dir, 'automerge-warm.bin'))); // warm-up (compiles the WASM), unmeasured
     const saved = readFileSync(join(dir, 'automerge.bin'));
     const r = await sync(n, saved);
     return { bootstrapMs: r.ms, bootstrapBytes: saved.length, bootstrapRssMiB: r.rssMiB, incrementalMs: r.incMs, incrementalBytes: r.incBytes };
+  },
+  async bootstrap(_n, dir) {
+    await bootstrap(readFileSync(join(dir, 'automerge-warm.bin')));
+    const saved = readFileSync(join(dir, 'automerge.bin'));
+    const r = await bootstrap(saved);
+    return { bootstrapMs: r.ms, bootstrapBytes: saved.length, bootstrapRssMiB: r.rssMiB };
   },
 };

@@ -29,7 +29,7 @@ function build(n: number): Y.Doc {
 /** The query every contender answers after bootstrap: up to 50 records that are done. */
 function query(doc: Y.Doc): number {
   let hits = 0;
-  for (const m of (doc.getMap('notes') as Notes).values()) if (m.get('done') === true && ++hits >= 50) break;
+  for (const m of doc.getMap<Y.Map<unknown>>('notes').values()) if (m.get('done') === true && ++hits >= 50) break;
   return hits;
 }
 
@@ -54,7 +54,7 @@ async function sync(n: number, update: Uint8Array): Promise<{ ms: number; rssMiB
     return vector.length + diff.length;
   });
   const last = edits.at(-1)!;
-  check((b.getMap('notes') as Notes).get(last.id)?.get('title') === last.title, 'yjs: edit did not arrive');
+  check(b.getMap<Y.Map<unknown>>('notes').get(last.id)?.get('title') === last.title, 'yjs: edit did not arrive');
   return { ms, rssMiB, incMs, incBytes };
 }
 
