@@ -179,20 +179,26 @@ export class FolderRemote implements Remote {
       if (!isMissing(e)) throw e;
       return;
     }
-    const files: Promise<void>[] = [];
+    const subdirs: string[] = [];
+    const files: string[] = [];
     for (const ent of entries) {
       const key = rel === '' ? ent.name : `${rel}/${ent.name}`;
       // Dirent types come from lstat: a symlink is neither, so it is never followed.
       if (ent.isDirectory()) {
-        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/')) && !allBefore(key + '/', after)) await this.#walk(key, prefix, after, out, signal);
+        if (!inTmpDir(key) && (key.startsWith(prefix) || prefix.startsWith(key + '/')) && !allBefore(key + '/', after)) subdirs.push(key);
       } else if (ent.isFile() && key.startsWith(prefix) && (after === undefined || key > after)) {
-        // A file deleted since readdir is simply not listed.
-        files.push(stat(join(dir, ent.name), { bigint: true }).then((st) => void out.push(infoOf(key, st)), (e: unknown) => {
-          if (!isMissing(e)) throw e;
-        }));
+        files.push(key);
       }
     }
-    await Promise.all(files);
+    await Promise.all(
+      files.map(async (key) => {
+        const st = await stat(join(dir, key.slice(key.lastIndexOf('/') + 1)), { bigint: true }).catch((e: unknown) => {
+          if (!isMissing(e)) throw e; // a file deleted since readdir is simply not listed
+        });
+        if (st) out.push(infoOf(key, st));
+      }),
+    );
+    for (const key of subdirs) await this.#walk(key, prefix, after, out, signal);
   }
 
   /** Removes the object; a missing one is fine. */
