@@ -7,7 +7,7 @@
 import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteStats } from '@kith/core';
 import { openFolderRemote, parseFolderUrl } from '@kith/folder';
 
-/** A URL as stored in the vault: folder paths become absolute file:// URLs. */
+/** A URL as stored in the vault: folder locations become absolute paths; s3:// and http(s):// stay as given. */
 export function normalizeRemoteUrl(url: string): string {
   if (/^s3:\/\//i.test(url) || /^https?:\/\//i.test(url)) return url;
   return parseFolderUrl(url);

@@ -40,4 +40,4 @@ runSyncScenarios(
   { remoteUrl: 'memory:main' },
 );
 
-runRemoteConformance('memory remote', async () => ({ remote: openMemoryRemote(), cleanup: async () => undefined }));
+runRemoteConformance('memory remote', async () => ({ remote: openMemoryRemote(), cleanup: async () => undefined }), { racingOverwrites: true });
