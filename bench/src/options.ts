@@ -30,8 +30,7 @@ export interface Options {
 
 /**
  * Parses `--quick`, `--only a,b`, `--runs R` and `--out FILE`.
- * Full runs take 5 runs at 10,000 records and 3 at 100,000, except
- * Automerge at 100,000 (about a minute per run here), which gets 1.
+ * Full runs take 5 runs at 10,000 records and 3 at 100,000.
  * Quick runs take 3 of each comparison and 1 of remotes and blobs, to
  * stay under a minute.
  */
@@ -58,7 +57,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   const runs = (section: Section, n: number): number => {
     if (forced !== undefined) return forced;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;
-    return section === 'automerge' && n >= 100_000 ? 1 : n >= 100_000 ? 3 : 5;
+    return n >= 100_000 ? 3 : 5;
   };
   const out = value('--out') ?? defaultOut;
   return quick
