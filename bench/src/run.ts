@@ -8,12 +8,21 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { KithError } from '@kith/core';
 import type { Figures } from './measure.js';
 import { parseOptions, type Section } from './options.js';
 import { report, type Results } from './report.js';
 import { Scratch, series, task, type Entry } from './series.js';
 
-const opts = parseOptions(process.argv.slice(2), fileURLToPath(new URL('../results.json', import.meta.url)));
+const opts = (() => {
+  try {
+    return parseOptions(process.argv.slice(2), fileURLToPath(new URL('../results.json', import.meta.url)));
+  } catch (e) {
+    if (!(e instanceof KithError)) throw e;
+    process.stderr.write(`${e.code}: ${e.message}\n${e.hint ?? ''}\n`);
+    process.exit(2);
+  }
+})();
 const scratch = new Scratch(tmpdir());
 const results: Results = {
   machine: { cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
