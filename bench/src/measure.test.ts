@@ -1,0 +1,60 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { median, percentile } from './measure.js';
+import { medians } from './series.js';
+import { parseOptions } from './options.js';
+
+const sample = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e9, max: 1e9 }), { minLength: 1, maxLength: 50 });
+
+describe('median and percentile', () => {
+  test('the median lies between the least and the greatest, and ignores order', () => {
+    fc.assert(
+      fc.property(sample, (xs) => {
+        const m = median(xs);
+        assert.ok(m >= Math.min(...xs) && m <= Math.max(...xs));
+        assert.equal(median([...xs].reverse()), m);
+      }),
+    );
+  });
+  test('median of known lists', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+  });
+  test('percentiles are members of the sample and grow with p', () => {
+    fc.assert(
+      fc.property(sample, fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (xs, p, q) => {
+        const [lo, hi] = p <= q ? [p, q] : [q, p];
+        assert.ok(xs.includes(percentile(xs, lo)));
+        assert.ok(percentile(xs, lo) <= percentile(xs, hi));
+      }),
+    );
+    assert.equal(percentile([5, 1, 4, 2, 3], 0.5), 3);
+    assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99), 99);
+  });
+  test('medians per field skip runs that lack the field', () => {
+    assert.deepEqual(medians([{ a: 1, b: 10 }, { a: 3 }, { a: 2, b: 20 }]), { a: 2, b: 15 });
+  });
+});
+
+describe('parseOptions', () => {
+  test('quick and full modes, --only, --runs and --out', () => {
+    const quick = parseOptions(['--quick'], '/r.json');
+    assert.deepEqual(quick.sizes, [1000]);
+    assert.equal(quick.runs('kith', 1000), 3);
+    assert.equal(quick.runs('blobs', 8), 1);
+    assert.equal(quick.out, '/r.json');
+    const full = parseOptions(['--only', 'kith,floors', '--out', '/x.json'], '/r.json');
+    assert.deepEqual(full.sizes, [10_000, 100_000]);
+    assert.equal(full.runs('automerge', 10_000), 5);
+    assert.equal(full.runs('automerge', 100_000), 3);
+    assert.deepEqual([...full.only].sort(), ['floors', 'kith']);
+    assert.equal(full.out, '/x.json');
+    assert.equal(parseOptions(['--runs', '2'], '/r.json').runs('kith', 100_000), 2);
+  });
+  test('bad options are usage errors with a hint', () => {
+    for (const argv of [['--only', 'nope'], ['--runs', '0'], ['--runs'], ['--fast']]) {
+      assert.throws(() => parseOptions(argv, '/r.json'), (e: Error & { code?: string; hint?: string }) => e.code === 'KITH_USAGE' && typeof e.hint === 'string', argv.join(' '));
+    }
+  });
+});
