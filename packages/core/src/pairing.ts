@@ -31,7 +31,7 @@ import {
   type DeviceKeys,
 } from './crypto/index.js';
 import { remoteKeys } from './format/index.js';
-import type { Remote } from './remote.js';
+import { abortableSleep, type Remote } from './remote.js';
 import type { PairOptions } from './vault-types.js';
 
 const CODE_VERSION = 2; // recovery codes use 1
@@ -131,21 +131,6 @@ async function sas(c: PairingCode, shared: Uint8Array, offerBytes: Uint8Array, j
   return `${digits.slice(0, 3)} ${digits.slice(3)}`;
 }
 
-/** Waits `ms`; its abort listener is removed when the wait ends, so long polls do not pile them up. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new KithError(ErrorCode.Aborted, 'pairing cancelled'));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 export interface Joiner {
   readonly deviceId: string;
   readonly name: string;
@@ -180,7 +165,7 @@ export async function invitePairing(
       if (Date.now() - started > timeoutMs) {
         throw new KithError(ErrorCode.PairingExpired, `no device joined within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'run `kith pair` again' });
       }
-      await sleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal);
+      await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal, 'pairing cancelled');
     }
     await cleanup(); // one use only: nobody else can join with this code now
     const join = await open<Join>(c, 'join', joinBytes);
@@ -233,7 +218,7 @@ export async function joinPairing(
     let doneBytes: Uint8Array | null;
     while (!(doneBytes = await remote.get(keys.done))) {
       if (Date.now() - started > timeoutMs) throw new KithError(ErrorCode.PairingDeclined, 'the other device did not confirm in time');
-      await sleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal);
+      await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal, 'pairing cancelled');
     }
     const done = await open<Done>(c, 'done', doneBytes);
     if (!done.ok) throw new KithError(ErrorCode.PairingDeclined, 'the other device declined the pairing', { hint: 'compare the six digits on both screens and try again' });

@@ -135,6 +135,26 @@ export function newRemoteStats(): RemoteStats {
   return { puts: 0, gets: 0, heads: 0, lists: 0, deletes: 0, bytesSent: 0, bytesReceived: 0 };
 }
 
+/**
+ * Waits `ms`, or rejects with KITH_ABORTED as soon as `signal` fires. The
+ * abort listener is removed when the wait ends, so retry loops and long
+ * polls do not pile listeners up on one signal.
+ */
+export function abortableSleep(ms: number, signal?: AbortSignal, message = 'operation cancelled'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new KithError(ErrorCode.Aborted, message));
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new KithError(ErrorCode.Aborted, message));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** Rejects with KITH_ABORTED if the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new KithError(ErrorCode.Aborted, 'operation cancelled');

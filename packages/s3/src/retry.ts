@@ -6,7 +6,7 @@
  * deterministic. Only failures that are safe to repeat are retried: every
  * S3 call Kith makes is idempotent.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { abortableSleep, ErrorCode, KithError } from '@kith/core';
 
 /** How an S3 remote retries. Every field has a default ({@link DEFAULT_RETRY}). */
 export interface RetryPolicy {
@@ -84,21 +84,6 @@ export function isTransient(e: unknown): boolean {
   return /socket hang up|ECONNRESET|premature close|aborted|terminated|other side closed|Deserialization error|Unexpected end|timed? ?out/i.test(msg) && status === undefined;
 }
 
-/** Waits `ms`, or rejects with KITH_ABORTED as soon as `signal` fires (leaving no listener behind). */
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new KithError(ErrorCode.Aborted, 'operation cancelled'));
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new KithError(ErrorCode.Aborted, 'operation cancelled'));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
 /** What {@link withRetry} needs besides the attempt itself. */
 export interface RetryContext {
   readonly policy: RetryPolicy;
@@ -138,7 +123,7 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>, ctx:
           hint: 'the S3 service is unreachable or overloaded (check the endpoint and the network); kith resumes where it stopped on the next sync',
         });
       }
-      await sleep(delay, signal);
+      await abortableSleep(delay, signal);
     }
   }
 }

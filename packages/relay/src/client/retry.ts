@@ -5,7 +5,7 @@
  * idempotent (puts of immutable or own-prefix objects, reads, deletes), so
  * any transient failure may be repeated.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { abortableSleep, ErrorCode, KithError } from '@kith/core';
 
 /** How the relay client retries. */
 export interface RelayRetryPolicy {
@@ -25,23 +25,6 @@ export const DEFAULT_RELAY_RETRY: RelayRetryPolicy = { maxAttempts: 6, baseDelay
 /** A failure worth another attempt (network error, 5xx, 429, torn body). */
 export class TransientError extends Error {
   override readonly name = 'TransientError';
-}
-
-/** Waits `ms`, or rejects with KITH_ABORTED as soon as `signal` fires. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const aborted = (): KithError => new KithError(ErrorCode.Aborted, 'operation cancelled');
-    if (signal?.aborted) return reject(aborted());
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(aborted());
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Full-jitter backoff for the n-th retry (n ≥ 1). */
@@ -70,7 +53,7 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>, poli
           hint: 'the relay is unreachable or overloaded (check the URL and the network); kith resumes where it stopped on the next sync',
         });
       }
-      await sleep(delay, signal);
+      await abortableSleep(delay, signal);
     }
   }
 }
