@@ -124,6 +124,12 @@ export class Vault {
       },
       saveRegistry: () => store.write((tx) => writeMeta(tx, META.registry, registry.state)),
       progress: (p) => this.#emit('progress', p),
+      // A blob the remote collected while this device was offline is re-uploaded before a reference to it.
+      beforeSegment: async (ops, signal) => {
+        const refs = new Set<string>();
+        for (const op of ops) refsIn(op.s, refs);
+        if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
+      },
     };
     this.blobs = new Blobs(this.#ctx, blobCache);
   }
@@ -443,16 +449,7 @@ export class Vault {
     await publishEpoch(this.#ctx, epoch, key, previous, recipients(this.#ctx.registry.recipients()));
     await this.#appendRegistry(change());
     await this.#ctx.rememberEpochKey(epoch, key);
-    await this.#push();
-  }
-
-  /** Pushes pending writes, first re-uploading any blob they reference that the remote lacks. */
-  async #push(signal?: AbortSignal): Promise<number> {
-    const pending = await this.#store.read((tx) => tx.readOutbox(100_000));
-    const refs = new Set<string>();
-    for (const e of pending) refsIn(e.op['s'], refs);
-    if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
-    return pushSegments(this.#ctx, signal);
+    await pushSegments(this.#ctx);
   }
 
   /** Stops auto-sync and closes the store and the remote. */
@@ -585,7 +582,7 @@ export class Vault {
   /** Sends local writes to the remote. */
   async push(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
-      const pushed = await this.#push(o.signal);
+      const pushed = await pushSegments(this.#ctx, o.signal);
       return { pushed, pulled: 0, conflicts: await this.#conflictTotal() };
     });
   }
@@ -602,7 +599,7 @@ export class Vault {
   async sync(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
       const pulled = await this.#pullOnce(o.signal);
-      const pushed = await this.#push(o.signal);
+      const pushed = await pushSegments(this.#ctx, o.signal);
       const result = { pushed, pulled, conflicts: await this.#conflictTotal() };
       this.#emit('synced', result);
       return result;

@@ -7,6 +7,7 @@ import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
 import type { SyncProgress } from '../vault-types.js';
 import type { DeviceRegistry } from './registry.js';
+import type { Op } from '../ops.js';
 
 export interface EngineContext {
   readonly store: Store;
@@ -24,6 +25,8 @@ export interface EngineContext {
   /** Saves the registry's verified state to the store. */
   saveRegistry(): Promise<void>;
   progress(p: SyncProgress): void;
+  /** Runs before a new segment of these ops is built and uploaded (re-uploads blobs they reference). */
+  beforeSegment?(ops: readonly Op[], signal?: AbortSignal): Promise<void>;
 }
 
 /** Ops per segment at most; a push of more writes several segments and one head. */

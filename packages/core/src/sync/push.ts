@@ -21,7 +21,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
   const total = Math.ceil((await ctx.store.read((tx) => tx.countOutbox())) / MAX_OPS_PER_SEGMENT);
   for (;;) {
     signal?.throwIfAborted();
-    const pending = await preparedSegment(ctx);
+    const pending = await preparedSegment(ctx, signal);
     if (!pending) break;
     await ctx.remote.put(remoteKeys.segment(ctx.deviceId, pending.seq), unb64(pending.bytes), { ifAbsent: true, ...(signal ? { signal } : {}) });
     await ctx.store.write(async (tx) => {
@@ -59,7 +59,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
 }
 
 /** The segment to upload next: the recorded one, or a new one built from the outbox. */
-async function preparedSegment(ctx: EngineContext): Promise<PendingSegment | undefined> {
+async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promise<PendingSegment | undefined> {
   const existing = await ctx.store.read((tx) => readMeta<PendingSegment>(tx, META.pendingSegment));
   if (existing) return existing;
   const { entries, state } = await ctx.store.read(async (tx) => ({
@@ -73,6 +73,8 @@ async function preparedSegment(ctx: EngineContext): Promise<PendingSegment | und
   const epoch = ctx.registry.epoch;
   const epochKey = await loadEpochKey(ctx, epoch);
   const batch = takeBatch(entries);
+  // Whatever the ops reference (blobs) must be on the remote before they are.
+  await ctx.beforeSegment?.(batch.map((e) => e.op as unknown as Op), signal);
   const seq = state.seq + 1;
   const { bytes, hash } = await encodeSegment({
     vaultId: ctx.vaultId,
@@ -95,7 +97,7 @@ async function preparedSegment(ctx: EngineContext): Promise<PendingSegment | und
     if (now.seq !== state.seq || first?.seq !== entries[0]!.seq) return undefined as unknown as PendingSegment;
     await writeMeta(tx, META.pendingSegment, candidate);
     return candidate;
-  }).then((p) => p ?? preparedSegment(ctx));
+  }).then((p) => p ?? preparedSegment(ctx, signal));
 }
 
 /** The longest prefix of entries within the segment size target (at least one). */
