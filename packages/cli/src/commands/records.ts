@@ -9,51 +9,50 @@ import { jsonObjectArg, readJsonLines, whereValue } from '../input.js';
 import { lineCounter, showSyncProgress } from '../progress.js';
 import { collect, contextOf, positiveInt } from './shared.js';
 
-async function pushIf(vault: Vault, sync: boolean | undefined, json: boolean): Promise<SyncResult | undefined> {
-  if (!sync) return undefined;
-  const stop = showSyncProgress(vault, json);
-  try {
-    return await vault.push();
-  } finally {
-    stop();
-  }
+/** Runs one write, pushes it when --sync asks, and prints the contract's `{"ok":true,...}` result. */
+async function writeAndReport(
+  cmd: Command,
+  collection: string,
+  id: string,
+  sync: boolean | undefined,
+  write: (v: Vault) => Promise<void>,
+  human: (pushed: SyncResult | undefined) => string,
+): Promise<void> {
+  const { opts, out } = contextOf(cmd);
+  const pushed = await withVault(opts, async (v) => {
+    await write(v);
+    if (!sync) return undefined;
+    const stop = showSyncProgress(v, out.json);
+    try {
+      return await v.push();
+    } finally {
+      stop();
+    }
+  });
+  out.result({ ok: true, collection, id, ...(pushed ? { pushed: pushed.pushed } : {}) }, () => human(pushed));
 }
+
+const saved = (pushed: SyncResult | undefined): string => (pushed ? `saved and pushed ${pushed.pushed} change(s)` : 'saved');
 
 /** Adds `put`, `patch`, `rm`, `import`, `get` and `ls` to the program. */
 export function registerRecords(program: Command): void {
-  program
-    .command('put')
-    .description('replace a record (fields not given are removed)')
-    .argument('<collection>')
-    .argument('<id>')
-    .argument('<json>', 'a JSON object, or - to read it from stdin')
-    .option('--sync', 'push right after the write')
-    .action(async (collection: string, id: string, json: string, o: { sync?: boolean }, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      const fields = await jsonObjectArg(json);
-      const pushed = await withVault(opts, async (v) => {
-        await v.put(collection, id, fields);
-        return pushIf(v, o.sync, out.json);
+  const writes = [
+    { name: 'put', description: 'replace a record (fields not given are removed)', json: 'a JSON object, or - to read it from stdin', what: 'the record', method: 'put' },
+    { name: 'patch', description: 'set the given top-level fields of a record, keeping the others', json: 'a JSON object of fields, or - to read it from stdin', what: 'the fields', method: 'patch' },
+  ] as const;
+  for (const w of writes) {
+    program
+      .command(w.name)
+      .description(w.description)
+      .argument('<collection>')
+      .argument('<id>')
+      .argument('<json>', w.json)
+      .option('--sync', 'push right after the write')
+      .action(async (collection: string, id: string, json: string, o: { sync?: boolean }, cmd: Command) => {
+        const fields = await jsonObjectArg(json, w.what);
+        await writeAndReport(cmd, collection, id, o.sync, (v) => v[w.method](collection, id, fields), saved);
       });
-      out.result({ ok: true, collection, id, ...(pushed ? { pushed: pushed.pushed } : {}) }, () => (pushed ? `saved and pushed ${pushed.pushed} change(s)` : 'saved'));
-    });
-
-  program
-    .command('patch')
-    .description('set the given top-level fields of a record, keeping the others')
-    .argument('<collection>')
-    .argument('<id>')
-    .argument('<json>', 'a JSON object of fields, or - to read it from stdin')
-    .option('--sync', 'push right after the write')
-    .action(async (collection: string, id: string, json: string, o: { sync?: boolean }, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      const fields = await jsonObjectArg(json, 'the fields');
-      const pushed = await withVault(opts, async (v) => {
-        await v.patch(collection, id, fields);
-        return pushIf(v, o.sync, out.json);
-      });
-      out.result({ ok: true, collection, id, ...(pushed ? { pushed: pushed.pushed } : {}) }, () => (pushed ? `saved and pushed ${pushed.pushed} change(s)` : 'saved'));
-    });
+  }
 
   program
     .command('rm')
@@ -62,12 +61,7 @@ export function registerRecords(program: Command): void {
     .argument('<id>')
     .option('--sync', 'push right after the write')
     .action(async (collection: string, id: string, o: { sync?: boolean }, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      const pushed = await withVault(opts, async (v) => {
-        await v.delete(collection, id);
-        return pushIf(v, o.sync, out.json);
-      });
-      out.result({ ok: true, collection, id, ...(pushed ? { pushed: pushed.pushed } : {}) }, () => 'deleted');
+      await writeAndReport(cmd, collection, id, o.sync, (v) => v.delete(collection, id), () => 'deleted');
     });
 
   program
