@@ -256,17 +256,12 @@ export class Blobs {
   /** Refs held by live records (every collection), optionally only records updated since `since` (ms). */
   async referenced(since?: number): Promise<Set<string>> {
     const refs = new Set<string>();
-    const visit = (v: JsonValue): void => {
-      if (isBlobRef(v)) refs.add(parseBlobRef(v));
-      else if (Array.isArray(v)) v.forEach(visit);
-      else if (v && typeof v === 'object') Object.values(v).forEach(visit);
-    };
     await this.#ctx.store.read(async (tx) => {
       for (const collection of await tx.listCollections()) {
         let after: string | null | undefined;
         do {
           const page = await tx.query({ collection, limit: 1000, ...(after ? { after } : {}) });
-          for (const row of page.rows) if (since === undefined || stampMs(row.updated) >= since) visit(row.fields);
+          for (const row of page.rows) if (since === undefined || stampMs(row.updated) >= since) refsIn(row.fields, refs);
           after = page.next;
         } while (after);
       }
