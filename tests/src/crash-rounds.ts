@@ -32,12 +32,21 @@ export async function runCrashRounds(rounds: number, remoteOf: (dir: string) => 
     const between = (lo: number, hi: number): number => lo + (((rnd(2)[0]! << 8) | rnd(1)[0]!) % (hi - lo));
     const acked = { a: new Set<string>(), b: new Set<string>() };
     let kills = 0;
+    // Kill times are drawn within how long each command last took when it ran to the end, so
+    // they land mid-flight on a slow machine and on a fast one alike (a few still run to the end).
+    const took: Record<string, number> = { import: 1200, put: 900, push: 1500, pull: 1500 };
+    const run = async (home: string, args: string[], min: number) => {
+      const started = Date.now();
+      const r = await kith(home, args, { killAfterMs: between(min, Math.max(min + 50, Math.round(took[args[0]!]! * 1.15))) });
+      if (!r.signal) took[args[0]!] = Date.now() - started;
+      return r;
+    };
     for (let round = 0; round < ROUNDS; round++) {
       // Import on A, killed at a random moment: all of the file or none of it.
       const file = join(dir, `r${round}.jsonl`);
       const roundIds = Array.from({ length: LINES }, (_, i) => `r${round}-${i}`);
       writeFileSync(file, roundIds.map((id, i) => JSON.stringify({ id, body: 'x'.repeat(200), i, round })).join('\n'));
-      const imp = await kith(a, ['import', 'c', file, '--json'], { killAfterMs: between(50, 1200) });
+      const imp = await run(a, ['import', 'c', file, '--json'], 50);
       if (imp.signal) kills++;
       else assert.equal(imp.code, 0, imp.stderr);
       const present = await ids(a);
@@ -46,12 +55,12 @@ export async function runCrashRounds(rounds: number, remoteOf: (dir: string) => 
       if (imp.code === 0) assert.equal(got, LINES, `round ${round}: acknowledged import missing`);
       if (got === LINES) for (const id of roundIds) acked.a.add(id);
       // A single acknowledged write on B.
-      const put = await kith(b, ['put', 'c', `b${round}`, JSON.stringify({ from: 'B', round }), '--json'], { killAfterMs: between(100, 900) });
+      const put = await run(b, ['put', 'c', `b${round}`, JSON.stringify({ from: 'B', round }), '--json'], 100);
       if (put.signal) kills++;
       if (put.code === 0) acked.b.add(`b${round}`);
       // Push and pull on both, each killed at a random moment.
       for (const [home, cmd] of [[a, 'push'], [b, 'pull'], [b, 'push'], [a, 'pull']] as const) {
-        const r = await kith(home, [cmd, '--json'], { killAfterMs: between(100, 1500) });
+        const r = await run(home, [cmd, '--json'], 100);
         if (r.signal) kills++;
         else assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
       }
