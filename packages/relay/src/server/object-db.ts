@@ -4,23 +4,17 @@
  * (WAL). A put is one statement, so it is atomic; with `synchronous=FULL`
  * it is on disk before the HTTP answer goes out, which is what lets the
  * relay promise "acknowledged means durable" through a kill -9 or a power
- * cut.
+ * cut. Implements {@link RelayStorage} for the embedded relay.
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RemoteObjectInfo } from '@kith/core';
+import type { ByteRange, ObjectPage, RelayStorage } from './relay-storage.js';
 
 /** How hard a write is pushed to disk before it is acknowledged. */
 export type Durability = 'full' | 'normal';
-
-/** One page of a listing. */
-export interface ObjectPage {
-  readonly items: RemoteObjectInfo[];
-  /** Set when more keys may follow: list again with `after` = this key. */
-  readonly next?: string;
-}
 
 /** Keys are ASCII `[A-Za-z0-9._/-]`, all below U+007F, so `prefix + '\x7f'` bounds a prefix range. */
 const PREFIX_END = '\x7f';
@@ -29,7 +23,7 @@ const PREFIX_END = '\x7f';
 const etagOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 27);
 
 /** The objects of all vaults a relay serves, in `<dataDir>/relay.sqlite`. */
-export class ObjectDb {
+export class ObjectDb implements RelayStorage {
   readonly #db: Database.Database;
   readonly #put: Database.Statement;
   readonly #putIfAbsent: Database.Statement;
@@ -59,13 +53,22 @@ export class ObjectDb {
   }
 
   /** Stores `bytes`; with `ifAbsent`, only when no object exists. Returns whether it wrote. */
-  put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): boolean {
+  put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): Promise<boolean> {
     const stmt = ifAbsent ? this.#putIfAbsent : this.#put;
-    return stmt.run(vault, key, bytes.length, etagOf(bytes), bytes).changes > 0;
+    return Promise.resolve(stmt.run(vault, key, bytes.length, etagOf(bytes), bytes).changes > 0);
   }
 
   /** The whole object, or `length` bytes from `offset`; null when missing. */
-  get(vault: string, key: string, range?: { offset: number; length: number }): Buffer | null {
+  get(vault: string, key: string, range?: ByteRange): Promise<Buffer | null> {
+    return Promise.resolve(this.#read(vault, key, range));
+  }
+
+  /** Several whole objects, null for each missing one. */
+  getMany(vault: string, keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return Promise.resolve(keys.map((k) => this.#read(vault, k)));
+  }
+
+  #read(vault: string, key: string, range?: ByteRange): Buffer | null {
     const row = range ? this.#getRange.get(range.offset + 1, range.length, vault, key) : this.#get.get(vault, key);
     if (row === undefined) return null;
     // substr() of an empty BLOB gives '' (text) in SQLite; normalise to bytes.
@@ -73,25 +76,26 @@ export class ObjectDb {
   }
 
   /** Size and etag, or null when missing. */
-  head(vault: string, key: string): RemoteObjectInfo | null {
-    return (this.#head.get(vault, key) as RemoteObjectInfo | undefined) ?? null;
+  head(vault: string, key: string): Promise<RemoteObjectInfo | null> {
+    return Promise.resolve((this.#head.get(vault, key) as RemoteObjectInfo | undefined) ?? null);
   }
 
   /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order. */
-  list(vault: string, prefix: string, after: string, limit: number): ObjectPage {
+  list(vault: string, prefix: string, after: string, limit: number): Promise<ObjectPage> {
     const items = this.#list.all(vault, prefix, prefix + PREFIX_END, after, limit + 1) as RemoteObjectInfo[];
-    if (items.length <= limit) return { items };
+    if (items.length <= limit) return Promise.resolve({ items });
     items.length = limit;
-    return { items, next: items[limit - 1]!.key };
+    return Promise.resolve({ items, next: items[limit - 1]!.key });
   }
 
   /** Removes the object if present; returns whether one was removed. */
-  delete(vault: string, key: string): boolean {
-    return this.#delete.run(vault, key).changes > 0;
+  delete(vault: string, key: string): Promise<boolean> {
+    return Promise.resolve(this.#delete.run(vault, key).changes > 0);
   }
 
   /** Closes the database (checkpointing the WAL). */
-  close(): void {
+  close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+    return Promise.resolve();
   }
 }

@@ -10,13 +10,14 @@ import websocket from '@fastify/websocket';
 import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith/core';
 import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
+import { LocalChangeBus, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
 import { API_PREFIX, assertVaultName, CONNECTION_HEADER, encodeBatch, MAX_PAGE, SIZE_HEADER } from '../protocol.js';
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions {
-  /** Where the SQLite database lives (created if missing). */
-  readonly dataDir: string;
+  /** Where the SQLite database lives (created if missing); unused when `storage` is given. */
+  readonly dataDir?: string;
   /** TCP port; 0 (default) picks a free one. */
   readonly port?: number;
   /** Interface to listen on (default `127.0.0.1`). */
@@ -27,6 +28,10 @@ export interface RelayOptions {
   readonly durability?: Durability;
   /** Structured log sink (default: silent). See `jsonLineLogger`. */
   readonly logger?: RelayLogger;
+  /** Where objects live instead of SQLite under `dataDir` (scale-out); closed with the relay. */
+  readonly storage?: RelayStorage;
+  /** How changes reach the other relay processes (scale-out); default: this process only. Closed with the relay. */
+  readonly bus?: ChangeBus;
 }
 
 /** A running relay. */
@@ -68,8 +73,10 @@ const STATUS: Partial<Record<string, number>> = {
  */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const log = options.logger ?? silentLogger;
-  const db = new ObjectDb(options.dataDir, options.durability);
+  const db = options.storage ?? new ObjectDb(requireDataDir(options), options.durability);
+  const bus = options.bus ?? new LocalChangeBus();
   const hub = new PushHub();
+  const unsubscribe = bus.subscribe((c) => hub.changed(c.vault, c.key, c.writer));
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;
   // While closing, answers end their connection, so keep-alive sockets do not hold shutdown open.
@@ -77,11 +84,12 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     if (closing) void reply.header('connection', 'close');
   });
   try {
-    await buildRoutes(app, db, hub, log);
+    await buildRoutes(app, db, bus, hub, log);
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (e) {
     await app.close().catch(() => {});
-    db.close();
+    unsubscribe();
+    await Promise.allSettled([bus.close(), db.close()]);
     throw e;
   }
   const addr = app.server.address();
@@ -96,13 +104,20 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       (closing ??= (async () => {
         hub.closeAll();
         await app.close();
-        db.close();
+        unsubscribe();
+        await bus.close();
+        await db.close();
         log({ level: 'info', msg: 'relay stopped' });
       })()),
   };
 }
 
-async function buildRoutes(app: FastifyInstance, db: ObjectDb, hub: PushHub, log: RelayLogger): Promise<void> {
+function requireDataDir(options: RelayOptions): string {
+  if (options.dataDir === undefined) throw new KithError(ErrorCode.Usage, 'the relay needs a data directory or a storage');
+  return options.dataDir;
+}
+
+async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBus, hub: PushHub, log: RelayLogger): Promise<void> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   // Bodies are opaque bytes whatever the client calls them; JSON only where a route asks.
@@ -156,16 +171,16 @@ async function buildRoutes(app: FastifyInstance, db: ObjectDb, hub: PushHub, log
     const { vault, key } = target(req);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const ifAbsent = req.headers['if-none-match'] === '*';
-    const wrote = db.put(vault, key, body, ifAbsent);
+    const wrote = await db.put(vault, key, body, ifAbsent);
     if (!wrote) return reply.code(412).send({ code: ErrorCode.RemoteInUse, message: 'an object already exists under this key' });
-    hub.changed(vault, key, writer(req));
+    await bus.publish({ vault, key, writer: writer(req) });
     return reply.code(204).send();
   });
 
   app.get<{ Params: ObjectParams }>(objectRoute, async (req, reply) => {
     const { vault, key } = target(req);
     const range = parseRange(req.headers.range);
-    const bytes = db.get(vault, key, range);
+    const bytes = await db.get(vault, key, range);
     if (!bytes) return reply.code(404).send({ code: ErrorCode.NotFound, message: 'no such object' });
     return reply
       .code(range ? 206 : 200)
@@ -175,14 +190,14 @@ async function buildRoutes(app: FastifyInstance, db: ObjectDb, hub: PushHub, log
 
   app.head<{ Params: ObjectParams }>(objectRoute, async (req, reply) => {
     const { vault, key } = target(req);
-    const info = db.head(vault, key);
+    const info = await db.head(vault, key);
     if (!info) return reply.code(404).send();
     return reply.code(200).header(SIZE_HEADER, String(info.size)).header('etag', `"${info.etag}"`).send();
   });
 
   app.delete<{ Params: ObjectParams }>(objectRoute, async (req, reply) => {
     const { vault, key } = target(req);
-    if (db.delete(vault, key)) hub.changed(vault, key, writer(req));
+    if (await db.delete(vault, key)) await bus.publish({ vault, key, writer: writer(req) });
     return reply.code(204).send();
   });
 
@@ -193,7 +208,7 @@ async function buildRoutes(app: FastifyInstance, db: ObjectDb, hub: PushHub, log
     if (typeof after !== 'string' || after.length > 1024) throw new KithError(ErrorCode.BadInput, 'bad "after"');
     const n = limit === undefined ? MAX_PAGE : Number(limit);
     if (!Number.isInteger(n) || n < 1) throw new KithError(ErrorCode.BadInput, 'bad "limit"');
-    return db.list(vault, prefix, after, Math.min(n, MAX_PAGE));
+    return await db.list(vault, prefix, after, Math.min(n, MAX_PAGE));
   });
 
   app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/batch-get`, async (req, reply) => {
@@ -203,7 +218,8 @@ async function buildRoutes(app: FastifyInstance, db: ObjectDb, hub: PushHub, log
       throw new KithError(ErrorCode.BadInput, `batch-get wants { "keys": [...] } with at most ${MAX_PAGE} keys`);
     }
     keys.forEach(assertRemoteKey);
-    const body = encodeBatch(keys.map((k) => [k, db.get(vault, k)] as const));
+    const found = await db.getMany(vault, keys);
+    const body = encodeBatch(keys.map((k, i) => [k, found[i] ?? null] as const));
     return reply.type('application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   });
 
