@@ -104,6 +104,12 @@ export interface Remote {
    * `capabilities.watch`.
    */
   watch?(prefix: string, onChange: () => void): () => void;
+  /**
+   * Reads several whole objects in one round trip (a map with an entry,
+   * null when missing, for every key asked). Optional: remotes without a
+   * batched read leave it out and the core issues parallel `get`s.
+   */
+  getMany?(keys: readonly string[], options?: RemoteCallOptions): Promise<Map<string, Uint8Array | null>>;
   /** Releases connections and file handles. */
   close(): Promise<void>;
 }

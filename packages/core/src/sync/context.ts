@@ -35,3 +35,5 @@ export const MAX_OPS_PER_SEGMENT = 10_000;
 export const TARGET_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Segments fetched in parallel during a pull. */
 export const PULL_CONCURRENCY = 4;
+/** Segments asked for in one batched read on remotes with `getMany` (each is at most ~8 MiB before compression). */
+export const PULL_BATCH = 16;

@@ -15,7 +15,7 @@ import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../hlc.js';
 import { decodePayload, type Op } from '../ops.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
-import { PULL_CONCURRENCY, type EngineContext } from './context.js';
+import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
 import { loadEpochKey } from './epochs.js';
 import { MAX_SEGMENT_PAYLOAD } from '../format/index.js';
@@ -120,15 +120,27 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '' };
 }
 
+/** A device's segments `seqs`, in one batched read where the remote has one, else in parallel gets. */
+async function fetchSegments(ctx: EngineContext, device: string, seqs: readonly number[], signal?: AbortSignal): Promise<(Uint8Array | null)[]> {
+  const keys = seqs.map((seq) => remoteKeys.segment(device, seq));
+  const opts = signal ? { signal } : {};
+  if (ctx.remote.getMany) {
+    const got = await ctx.remote.getMany(keys, opts);
+    return keys.map((k) => got.get(k) ?? null);
+  }
+  return Promise.all(keys.map((k) => ctx.remote.get(k, opts)));
+}
+
 /** Fetches, verifies and applies a device's new segments in order. */
 async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, done: number, total: number, signal?: AbortSignal): Promise<number> {
   const signPub = ctx.registry.deviceSignPub(m.device)!;
   let prevHash = m.cursor.hash;
   let lastLocal = m.cursor.stamp === '' ? undefined : stampLocal(m.cursor.stamp);
-  for (let from = m.cursor.seq + 1; from <= m.headSeq; from += PULL_CONCURRENCY) {
+  const step = ctx.remote.getMany ? PULL_BATCH : PULL_CONCURRENCY;
+  for (let from = m.cursor.seq + 1; from <= m.headSeq; from += step) {
     signal?.throwIfAborted();
-    const seqs = Array.from({ length: Math.min(PULL_CONCURRENCY, m.headSeq - from + 1) }, (_, i) => from + i);
-    const fetched = await Promise.all(seqs.map((seq) => ctx.remote.get(remoteKeys.segment(m.device, seq), signal ? { signal } : {})));
+    const seqs = Array.from({ length: Math.min(step, m.headSeq - from + 1) }, (_, i) => from + i);
+    const fetched = await fetchSegments(ctx, m.device, seqs, signal);
     const segments: { seq: number; hash: string; ops: Op[] }[] = [];
     for (const [i, seq] of seqs.entries()) {
       const bytes = fetched[i];
