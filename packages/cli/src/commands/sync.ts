@@ -2,9 +2,11 @@
  * @module commands/sync
  * push, pull, sync (once or --watch), status.
  */
+import { watch as watchFiles } from 'node:fs';
 import type { SyncResult, Vault } from '@kith/core';
 import type { Command } from 'commander';
-import { openVault, withVault } from '../home.js';
+import { homeDir, openVault, withVault } from '../home.js';
+import type { GlobalOptions } from '../output.js';
 import { showSyncProgress } from '../progress.js';
 import { contextOf, positiveNumber } from './shared.js';
 import { describeError, stdoutClosed } from '../output.js';
@@ -29,17 +31,44 @@ function syncCommand(program: Command, name: 'push' | 'pull', description: strin
     });
 }
 
+/**
+ * Syncs as soon as other `kith` processes write in this home: their commits
+ * touch the store's files (`kith.db`, its WAL), which the auto-sync loop of
+ * this process cannot see as its own local changes.
+ */
+function syncOnStoreChange(vault: Vault, dir: string, onError: (e: Error) => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    timer = undefined;
+    void vault
+      .status()
+      .then((s) => (s.pending > 0 ? vault.sync() : undefined))
+      .catch(onError);
+  };
+  const watcher = watchFiles(dir, (_event, file) => {
+    // Debounced: one commit touches the WAL several times; our own pulls touch it too but leave nothing pending.
+    if (file?.startsWith('kith.db') && !timer) timer = setTimeout(check, 100);
+  });
+  return () => {
+    clearTimeout(timer);
+    watcher.close();
+  };
+}
+
 /** Runs auto-sync until SIGINT/SIGTERM, printing one line per round. */
-async function watch(vault: Vault, intervalSeconds: number, json: boolean): Promise<void> {
+async function watch(vault: Vault, opts: GlobalOptions, intervalSeconds: number, json: boolean): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
     stdoutClosed.addEventListener('abort', () => resolve(), { once: true });
   });
   const offSynced = vault.on('synced', (r) => (json ? process.stdout.write(JSON.stringify(r) + '\n') : process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`)));
-  const offError = vault.on('error', ({ error }) => process.stderr.write(describeError(error, false).line + ' (will retry)\n'));
+  const report = (error: Error): void => void process.stderr.write(describeError(error, false).line + ' (will retry)\n');
+  const offError = vault.on('error', ({ error }) => report(error));
   const auto = vault.startAutoSync({ intervalMs: intervalSeconds * 1000 });
+  const offStore = syncOnStoreChange(vault, homeDir(opts), report);
   await stopped;
+  offStore();
   await auto.stop();
   offSynced();
   offError();
@@ -60,7 +89,7 @@ export function registerSync(program: Command): void {
       if (o.watch) {
         const vault = await openVault(opts);
         try {
-          await watch(vault, o.interval, out.json);
+          await watch(vault, opts, o.interval, out.json);
         } finally {
           await vault.close();
         }

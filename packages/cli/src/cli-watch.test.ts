@@ -1,0 +1,76 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnRelayProcess, type RelayProcess } from '@kith/relay/testing';
+import { KITH_BIN, kithJson } from './test-helpers.js';
+
+type Round = { pushed: number; pulled: number; conflicts: number };
+
+/** `kith sync --watch --json` on `home`, with its rounds as they are printed. */
+function startWatch(home: string): { rounds: () => Round[]; stop: () => Promise<{ code: number | null; stderr: string }>; child: ChildProcessWithoutNullStreams } {
+  // An interval far longer than the test: every round it prints is caused by a push notice or a local write.
+  const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'sync', '--watch', '--interval', '600', '--json']);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return {
+    child,
+    rounds: () => out.split('\n').slice(0, -1).map((l) => JSON.parse(l) as Round),
+    stop: async () => {
+      child.kill('SIGTERM');
+      return { code: await exited, stderr: err };
+    },
+  };
+}
+
+async function waitFor(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  for (const started = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+describe('kith sync --watch through a relay', () => {
+  let dir: string;
+  let relay: RelayProcess;
+  let a: string;
+  let b: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kith-cli-watch-'));
+    relay = await spawnRelayProcess(join(dir, 'relay'));
+    a = join(dir, 'a');
+    b = join(dir, 'b');
+    const { recoveryCode } = kithJson<{ recoveryCode: string }>(a, ['init', '--remote', `${relay.url}/family`, '--name', 'laptop']);
+    kithJson(b, ['restore', '--remote', `${relay.url}/family`, '--recovery-code', recoveryCode, '--name', 'phone']);
+  });
+  after(async () => {
+    await relay?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a write made by another process is pushed at once, and the other device pulls it on the push notice', async () => {
+    const wa = startWatch(a);
+    const wb = startWatch(b);
+    try {
+      // Each watcher's first round runs at start; after it, only events make rounds.
+      await waitFor('first rounds', () => wa.rounds().length >= 1 && wb.rounds().length >= 1);
+      kithJson(a, ['put', 'notes', 'live', '{"by":"laptop"}']); // no --sync: the watcher on A must push it
+      await waitFor('A pushes the write', () => wa.rounds().some((r) => r.pushed >= 1));
+      await waitFor('B pulls it on the push notice', () => wb.rounds().some((r) => r.pulled >= 1));
+      // And the other way, while both keep running.
+      kithJson(b, ['patch', 'notes', 'live', '{"seen":true}']);
+      await waitFor('A pulls the patch', () => wa.rounds().some((r) => r.pulled >= 1));
+    } finally {
+      const [ra, rb] = await Promise.all([wa.stop(), wb.stop()]);
+      assert.equal(ra.code, 0, ra.stderr);
+      assert.equal(rb.code, 0, rb.stderr);
+    }
+    assert.deepEqual(kithJson(b, ['get', 'notes', 'live']), { id: 'live', by: 'laptop', seen: true });
+    assert.deepEqual(kithJson(a, ['get', 'notes', 'live']), { id: 'live', by: 'laptop', seen: true });
+  });
+});
