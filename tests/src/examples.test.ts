@@ -14,3 +14,13 @@ test('examples/two-devices.mjs runs and converges', () => {
   assert.match(r.stdout, /conflict on body/);
   assert.match(r.stdout, /phone has: oat milk, eggs, bread/);
 });
+
+// `npm start`, the README's first command after install: a relay and two devices, real processes.
+test('npm start (the demo) runs a relay and two devices, syncs in real time, and converges', () => {
+  const demo = fileURLToPath(new URL('../../packages/cli/dist/demo.js', import.meta.url));
+  const r = spawnSync(process.execPath, [demo], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /kith relay serve +→ listening on http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(r.stdout, /the phone had it \d+ ms after/);
+  assert.match(r.stdout, /Converged: identical records and conflicts on both devices/);
+});

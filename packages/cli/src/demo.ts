@@ -1,20 +1,54 @@
 /**
  * @module demo
- * `npm start`: a real two-device sync through a folder remote, with real
- * `kith` processes, in a temporary directory. Exits 0 only if both devices
- * end with identical records and identical conflict lists.
+ * `npm start`: a relay on localhost (`kith relay serve`, embedded SQLite)
+ * and two devices syncing through it, all real `kith` processes, in a
+ * temporary directory: real-time push, offline edits, a conflict. Exits 0
+ * only if both devices end with identical records and conflict lists.
+ * `--serve` leaves the relay running afterwards; `--keep` keeps the files.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../bin/kith.js', import.meta.url));
 const keep = process.argv.includes('--keep');
+const serve = process.argv.includes('--serve');
 const dir = mkdtempSync(join(tmpdir(), 'kith-demo-'));
-const remote = join(dir, 'remote');
 const homes = { A: join(dir, 'laptop'), B: join(dir, 'phone') };
+
+/** A port free right now (the relay binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** `kith relay serve` in its own process; resolves with its URL once it listens. */
+async function startRelay(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [BIN, 'relay', 'serve', '--port', String(await freePort()), '--data', join(dir, 'relay'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the relay exited (${code})`)));
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+  return { url: (JSON.parse(line) as { url: string }).url, child };
+}
+
+/** Stops a child with SIGTERM (graceful) and waits for it. */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
 
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -27,9 +61,14 @@ function kith(device: 'A' | 'B', args: string[], input?: string): string {
 }
 const json = <T>(device: 'A' | 'B', args: string[], input?: string): T => JSON.parse(kith(device, [...args, '--json'], input)) as T;
 
+let relay: { url: string; child: ChildProcess } | undefined;
 try {
   const started = Date.now();
-  console.log(bold(`Kith demo: two devices, one end-to-end encrypted vault, a folder remote (${remote})\n`));
+  relay = await startRelay();
+  const remote = `${relay.url}/family`;
+  console.log(bold('Kith demo: two devices, one end-to-end encrypted vault, a relay on this machine\n'));
+  console.log(`  $ kith relay serve   → listening on ${relay.url} (it stores only ciphertext)`);
+  console.log(`  the vault's remote URL: ${remote}\n`);
   console.log(bold('1. The laptop creates the vault and imports three notes'));
   const { recoveryCode } = json<{ recoveryCode: string }>('A', ['init', '--remote', remote, '--name', 'laptop']);
   console.log(`     recovery code: ${recoveryCode}`);
@@ -51,14 +90,35 @@ try {
   json('B', ['restore', '--remote', remote, '--recovery-code', recoveryCode, '--name', 'phone']);
   json('B', ['sync']);
 
-  console.log(bold('\n3. Edits both ways, a delete, and one concurrent edit of the same field'));
+  console.log(bold('\n3. Real time: the phone keeps syncing; the laptop writes and the relay tells the phone at once'));
+  console.log('  phone  $ kith sync --watch   (in the background)');
+  const watcher = spawn(process.execPath, [BIN, '--home', homes.B, 'sync', '--watch', '--interval', '600', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const rounds: { pulled: number }[] = [];
+  let watchErr = '';
+  watcher.stderr.setEncoding('utf8').on('data', (d: string) => (watchErr += d));
+  createInterface({ input: watcher.stdout }).on('line', (l) => rounds.push(JSON.parse(l) as { pulled: number }));
+  const until = async (ok: () => boolean, what: string): Promise<void> => {
+    for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() - t0 > 20_000) throw new Error(`${what} did not happen within 20 s: ${watchErr.trim()}`);
+    }
+  };
+  await until(() => rounds.length >= 1, "the phone's first sync round");
+  const wrote = Date.now();
+  json('A', ['put', 'notes', 'live', '{"title":"Live","body":"typed on the laptop"}', '--sync']);
+  await until(() => rounds.some((r) => r.pulled > 0), 'the push notice');
+  console.log(`     the phone had it ${Date.now() - wrote} ms after the laptop's command started (a fresh process; no polling: the phone syncs every 600 s otherwise)`);
+  await stop(watcher);
+  json('A', ['rm', 'notes', 'live', '--sync']);
+  json('B', ['sync']);
+
+  console.log(bold('\n4. Offline edits both ways, a delete, and one concurrent edit of the same field'));
   json('B', ['patch', 'notes', 'ideas', '{"body":"a sync engine, end-to-end encrypted"}']);
   json('A', ['rm', 'notes', 'books']);
   json('A', ['patch', 'notes', 'groceries', '{"body":"oat milk"}', '--sync']);
   json('B', ['patch', 'notes', 'groceries', '{"body":"milk, eggs, bread"}']);
   for (const d of ['B', 'A'] as const) json(d, ['sync']);
 
-  console.log(bold('\n4. Both devices now hold'));
+  console.log(bold('\n5. Both devices now hold'));
   const lsA = json<unknown[]>('A', ['ls', 'notes', '--order', 'title']);
   const lsB = json<unknown[]>('B', ['ls', 'notes', '--order', 'title']);
   const conflictsA = json<unknown[]>('A', ['conflicts']);
@@ -82,7 +142,15 @@ try {
 } catch (e) {
   console.error(`\ndemo failed: ${(e as Error).message}`);
   process.exitCode = 1;
-} finally {
-  if (keep) console.log(`\n(kept ${dir})`);
-  else rmSync(dir, { recursive: true, force: true });
 }
+if (relay && serve && process.exitCode !== 1) {
+  console.log(bold(`\nThe relay keeps running at ${relay.url} — Ctrl-C stops it and removes its temporary data.`));
+  console.log(`  create a vault on it:  npx kith --home /tmp/my-device init --remote ${relay.url}/my-vault`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}
+if (relay) await stop(relay.child);
+if (keep) console.log(`\n(kept ${dir})`);
+else rmSync(dir, { recursive: true, force: true });
