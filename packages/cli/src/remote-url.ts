@@ -2,9 +2,12 @@
  * @module remote-url
  * Opens the remote a URL names: a folder (`file:///abs`, a path), an S3
  * bucket (`s3://bucket/prefix?...`) or a relay (`http(s)://host/vault`);
- * the S3 and relay clients load only when such a URL is used.
+ * the S3 and relay clients load only when such a URL is used. A relay
+ * authenticates with the key the vault lends it (`useDeviceKey`); creating
+ * a vault on a relay that gates creation takes the operator's token from
+ * `KITH_RELAY_INVITE_TOKEN`.
  */
-import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteStats } from '@kith/core';
+import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteDeviceKey, type RemoteStats } from '@kith/core';
 import { openFolderRemote, parseFolderUrl } from '@kith/folder';
 
 /** A URL as stored in the vault: folder locations become absolute paths; s3:// and http(s):// stay as given. */
@@ -22,7 +25,8 @@ export async function openRemote(url: string, o: { create?: boolean } = {}): Pro
   }
   if (/^https?:\/\//i.test(url)) {
     const { openRelayRemote } = await import('@kith/relay');
-    return openRelayRemote(url);
+    const inviteToken = process.env['KITH_RELAY_INVITE_TOKEN'];
+    return openRelayRemote(url, inviteToken ? { inviteToken } : {});
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) {
     throw new KithError(ErrorCode.BadRemoteUrl, `unsupported remote URL ${url}`, { hint: 'use a folder path, file:///path, s3://bucket/prefix or http(s)://relay/vault' });
@@ -37,9 +41,14 @@ export async function openRemote(url: string, o: { create?: boolean } = {}): Pro
 export function lazyRemote(url: string): Remote {
   let opening: Promise<Remote> | undefined;
   let opened: Remote | undefined;
+  // The vault lends its key before the first request; it is handed on once the remote exists.
+  let key: RemoteDeviceKey | undefined;
   const idle: RemoteStats = newRemoteStats();
   const get = (): Promise<Remote> =>
-    (opening ??= openRemote(url).then((r) => (opened = r)));
+    (opening ??= openRemote(url).then((r) => {
+      if (key) r.useDeviceKey?.(key);
+      return (opened = r);
+    }));
   return {
     url,
     get capabilities() {
@@ -66,6 +75,10 @@ export function lazyRemote(url: string): Remote {
         stopped = true;
         stop?.();
       };
+    },
+    useDeviceKey: (k) => {
+      key = k;
+      opened?.useDeviceKey?.(k);
     },
     close: async () => {
       await opened?.close();

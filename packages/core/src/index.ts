@@ -7,6 +7,7 @@ export * from './errors.js';
 export * from './json.js';
 export * from './names.js';
 export * from './remote.js';
+export * from './remote-auth.js';
 export * from './store.js';
 export * from './hlc.js';
 export * from './ops.js';

@@ -5,6 +5,7 @@
  * lives in the core. Adapters: `@kith/folder`, `@kith/s3`, `@kith/relay`.
  */
 import { ErrorCode, KithError } from './errors.js';
+import type { RemoteDeviceKey } from './remote-auth.js';
 
 /** What a listing or `head` says of one object. */
 export interface RemoteObjectInfo {
@@ -110,6 +111,15 @@ export interface Remote {
    * batched read leave it out and the core issues parallel `get`s.
    */
   getMany?(keys: readonly string[], options?: RemoteCallOptions): Promise<Map<string, Uint8Array | null>>;
+  /**
+   * Tells a remote that authenticates devices (the relay) whom to prove
+   * possession of a registered key as. The vault calls it as soon as it
+   * holds a key the registry admits: the recovery or password key while it
+   * founds or restores a vault, then its own device key (again on every
+   * open). Optional: remotes that need no authentication leave it out.
+   * Requests made before any call go out unauthenticated.
+   */
+  useDeviceKey?(key: RemoteDeviceKey): void;
   /** Releases connections and file handles. */
   close(): Promise<void>;
 }

@@ -18,6 +18,7 @@ import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from './
 import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
 import type { Op } from './ops.js';
 import type { Remote } from './remote.js';
+import { readRegistry, remoteDeviceKey } from './remote-auth.js';
 import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from './store.js';
 import { encodeVaultHeader, openEpochKey, remoteKeys, sealEpochKey, type RegistryChange } from './format/index.js';
 import {
@@ -102,6 +103,7 @@ export class Vault {
     this.#store = store;
     this.#remote = remote;
     this.#deps = deps;
+    remote.useDeviceKey?.(remoteDeviceKey(j.vault.vaultId, j.device.deviceId, unb64(j.device.signSeed)));
     const epochKeys = new Map(Object.entries(j.epochs).map(([k, v]) => [Number(k), unb64(v)] as const));
     const registry = new DeviceRegistry(j.vault.vaultId, j.registry);
     this.#ctx = {
@@ -166,16 +168,9 @@ export class Vault {
     const recovery = recoveryKeys(secret);
     const epochKey = newEpochKey(deps.random);
     const now = deps.now();
-    const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
-    // The founder is signed in by the recovery key, the registry's anchor.
-    await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
-    for (const [recipientId, recipientBoxPub] of registry.recipients()) {
-      await o.remote.put(
-        remoteKeys.sealedKey(0, recipientId),
-        await sealEpochKey({ vaultId, epoch: 0, recipientId, recipientBoxPub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
-      );
-    }
-    // The header goes last: its presence is what makes the vault exist.
+    // The header goes first, put-if-absent and read back: of two devices racing to create a vault
+    // here, the loser stops before writing anything, and an authenticating remote learns the
+    // recovery key that signs the registry's first entry.
     const header = await encodeVaultHeader(
       { vaultId, createdAt: now, founder: device.deviceId, recoverySignPub: recovery.sign.pub, recoveryBoxPub: recovery.box.pub },
       recovery.sign.seed,
@@ -184,6 +179,17 @@ export class Vault {
     const stored = await o.remote.get(remoteKeys.vault);
     if (!stored || !bytesEqual(stored, header)) {
       throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${o.remote.url} at the same moment`, { hint: 'join that vault with `kith restore`' });
+    }
+    const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
+    // The founder is signed in by the recovery key, the registry's anchor.
+    o.remote.useDeviceKey?.(remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
+    await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
+    o.remote.useDeviceKey?.(remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
+    for (const [recipientId, recipientBoxPub] of registry.recipients()) {
+      await o.remote.put(
+        remoteKeys.sealedKey(0, recipientId),
+        await sealEpochKey({ vaultId, epoch: 0, recipientId, recipientBoxPub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
+      );
     }
     const joined: JoinedState = {
       vault: { vaultId, remoteUrl: o.remoteUrl, createdAt: now, founder: device.deviceId, recoverySignPub: b64(recovery.sign.pub), recoveryBoxPub: b64(recovery.box.pub) },
@@ -207,31 +213,35 @@ export class Vault {
     const name = checkDeviceName(o.deviceName);
     const secret = 'recoveryCode' in o ? parseRecoveryCode(o.recoveryCode) : undefined; // a typo fails here, before any crypto
     await refuseExistingVault(o.store);
-    const { header, registry } = await readVault(o.remote);
+    // Header and registry are readable before authenticating: they say which key to prove.
+    const known = await readRegistry(o.remote);
     let signer: 'recovery' | 'password';
     let keys: { sign: SigningKeyPair; box: BoxKeyPair };
     if (secret) {
       signer = 'recovery';
       keys = recoveryKeys(secret);
-      if (!bytesEqual(keys.sign.pub, registry.recoverySignPub())) {
-        const replaced = bytesEqual(keys.sign.pub, header.recoverySignPub);
+      if (!bytesEqual(keys.sign.pub, known.signPubOf('recovery')!)) {
+        const replaced = bytesEqual(keys.sign.pub, known.header.recoverySignPub);
         throw new KithError(ErrorCode.WrongRecoveryCode, replaced ? 'this recovery code was replaced by a newer one' : `this recovery code does not open the vault at ${o.remote.url}`, {
           hint: replaced ? 'use the newest recovery code (`kith recovery rotate` printed it)' : 'check that the code belongs to this vault',
         });
       }
     } else {
       signer = 'password';
-      const params = registry.passwordParams();
+      const params = known.passwordParams();
       if (!params) throw new KithError(ErrorCode.WrongPassword, 'this vault has no password set', { hint: 'restore with the recovery code instead' });
       keys = await passwordKeys((o as { password: string }).password, params);
       if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
     }
+    o.remote.useDeviceKey?.(remoteDeviceKey(known.vaultId, signer, keys.sign.seed));
+    const { header, registry } = await readVault(o.remote);
     const epoch = registry.epoch;
     const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, signer));
     if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
     const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: signer, recipientBoxSecret: keys.box.secret, signerPub: registry.signPubOf });
     const device = generateDeviceKeys(deps.random);
     await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, signer, keys.sign.seed, deps.now());
+    o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
     await o.remote.put(
       remoteKeys.sealedKey(epoch, device.deviceId),
       await sealEpochKey({ vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxPub: device.box.pub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
@@ -252,6 +262,8 @@ export class Vault {
     await refuseExistingVault(o.store);
     const device = generateDeviceKeys(deps.random);
     const accepted = await joinPairing(o.remote, o.code, device, name, deps, o);
+    // The inviter put this device in the registry before it answered: from here on it authenticates.
+    o.remote.useDeviceKey?.(remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
     const { header, headerBytes, registry } = await readVault(o.remote);
     if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {
       throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');

@@ -3,6 +3,7 @@
  * The relay's client remote (isomorphic). The server is at `@kith/relay/server`.
  */
 export { openRelayRemote, RelayRemote, type RelayRemoteOptions, type RelayAuthProvider } from './client/relay-remote.js';
+export { relayDeviceAuth } from './client/device-auth.js';
 export { parseRelayUrl, type RelayLocation } from './client/relay-url.js';
 export { DEFAULT_RELAY_RETRY, type RelayRetryPolicy } from './client/retry.js';
 export type { WebSocketFactory, WebSocketLike } from './client/push-channel.js';

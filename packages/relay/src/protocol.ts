@@ -15,9 +15,14 @@
  * | `GET /v1/vaults/:vault/list?prefix=&after=&limit=` | `{ items: [{key,size,etag}], next? }`, byte order, ≤ 1000 a page |
  * | `POST /v1/vaults/:vault/batch-get` `{ keys: [...] }` (≤ 1000 keys) | {@link decodeBatch} framing |
  * | `GET /v1/vaults/:vault/watch` (WebSocket) | {@link PushMessage}s |
+ * | `POST /v1/vaults/:vault/auth/challenge` {@link ChallengeRequest} | {@link ChallengeAnswer} |
+ * | `POST /v1/vaults/:vault/auth/token` {@link TokenRequest} | {@link TokenAnswer} |
  * | `GET /health` | `{ ok: true }` |
  *
- * Errors are JSON `{ code, message }` with a `KITH_*` code.
+ * Every vault route but the few a device needs before it is registered
+ * wants `authorization: Bearer <token>` (the watch socket: sub-protocol
+ * `kith.bearer.<token>` beside {@link WS_PROTOCOL}); see the README.
+ * Errors are JSON `{ code, message, hint? }` with a `KITH_*` code.
  */
 import { assertRemoteKey, ErrorCode, KithError } from '@kith/core';
 
@@ -29,6 +34,12 @@ export const MAX_PAGE = 1000;
 export const CONNECTION_HEADER = 'x-kith-connection';
 /** Header with an object's size on HEAD. */
 export const SIZE_HEADER = 'x-kith-size';
+/** Header with the operator's invite token, wanted by a relay that gates vault creation. */
+export const INVITE_HEADER = 'x-kith-invite';
+/** The watch socket's sub-protocol, which the relay selects; the token travels as a second one. */
+export const WS_PROTOCOL = 'kith.v1';
+/** Prefix of the sub-protocol that carries the bearer token (browsers cannot set headers on a WebSocket). */
+export const BEARER_PROTOCOL_PREFIX = 'kith.bearer.';
 
 const VAULT_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -118,4 +129,101 @@ export function decodeBatch(body: Uint8Array): Map<string, Uint8Array | null> {
     at += 4 + vl;
   }
   return out;
+}
+
+/** `POST .../auth/challenge` body: who will sign (a deviceId, `recovery` or `password`). */
+export interface ChallengeRequest {
+  readonly signer: string;
+}
+/** The challenge to sign, base64url ({@link decodeChallenge}). */
+export interface ChallengeAnswer {
+  readonly challenge: string;
+}
+/** `POST .../auth/token` body: the challenge as received and the signature over it (base64url both). */
+export interface TokenRequest {
+  readonly challenge: string;
+  readonly signature: string;
+}
+/** A bearer token, when it stops working (the relay's clock, ms since the epoch) and how long from now (no clock to trust). */
+export interface TokenAnswer {
+  readonly token: string;
+  readonly expiresAt: number;
+  readonly expiresInMs: number;
+}
+
+/** Version byte of the relay's auth challenge (docs/FORMAT.md "Remote authentication"). */
+export const CHALLENGE_VERSION = 1;
+/** Random bytes in a challenge. */
+export const CHALLENGE_NONCE_BYTES = 16;
+/** The relay's tag (HMAC-SHA256) that ends a challenge; opaque to clients. */
+export const CHALLENGE_TAG_BYTES = 32;
+
+/** What a challenge says; the device checks `vault` and `signer` before it signs. */
+export interface ChallengeFields {
+  readonly vault: string;
+  readonly signer: string;
+  /** ms since the epoch, the relay's clock. */
+  readonly expiresAt: number;
+  readonly nonce: Uint8Array;
+}
+
+const SIGNER_RE = /^(?:[0-9a-f]{16}|recovery|password)$/;
+
+/** Throws KITH_BAD_INPUT unless `signer` names a registry signer (a deviceId, `recovery`, `password`). */
+export function assertSigner(signer: unknown): asserts signer is string {
+  if (typeof signer !== 'string' || !SIGNER_RE.test(signer)) throw new KithError(ErrorCode.BadInput, 'signer must be a device id (16 hex), "recovery" or "password"');
+}
+
+/**
+ * The challenge's bytes before the relay's tag: version 0x01 ‖ text8 vault
+ * name ‖ text8 signer ‖ u64 expiresAt ‖ nonce (16). The relay appends a
+ * 32-byte tag; the device signs all of it through `RemoteDeviceKey.sign`.
+ */
+export function challengeBody(f: ChallengeFields): Uint8Array {
+  assertVaultName(f.vault);
+  assertSigner(f.signer);
+  if (f.nonce.length !== CHALLENGE_NONCE_BYTES) throw new KithError(ErrorCode.Internal, 'challenge nonce must be 16 bytes');
+  const vault = text.encode(f.vault);
+  const signer = text.encode(f.signer);
+  const out = new Uint8Array(1 + 1 + vault.length + 1 + signer.length + 8 + CHALLENGE_NONCE_BYTES);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  out[at++] = CHALLENGE_VERSION;
+  out[at++] = vault.length;
+  out.set(vault, at);
+  at += vault.length;
+  out[at++] = signer.length;
+  out.set(signer, at);
+  at += signer.length;
+  view.setBigUint64(at, BigInt(f.expiresAt));
+  out.set(f.nonce, at + 8);
+  return out;
+}
+
+/** Reads a challenge (body and tag); throws KITH_BAD_INPUT on anything malformed or of another version. */
+export function decodeChallenge(bytes: Uint8Array): ChallengeFields & { readonly body: Uint8Array; readonly tag: Uint8Array } {
+  const bad = (why: string): KithError => new KithError(ErrorCode.BadInput, `malformed auth challenge (${why})`);
+  if (bytes.length < 2) throw bad('too short');
+  if (bytes[0] !== CHALLENGE_VERSION) throw bad(`version ${bytes[0]}`);
+  const vl = bytes[1]!;
+  const sl = bytes[2 + vl];
+  if (sl === undefined) throw bad('too short');
+  const size = 1 + 1 + vl + 1 + sl + 8 + CHALLENGE_NONCE_BYTES + CHALLENGE_TAG_BYTES;
+  if (bytes.length !== size) throw bad(`${bytes.length} bytes instead of ${size}`);
+  let vault: string;
+  let signer: string;
+  try {
+    vault = untext.decode(bytes.subarray(2, 2 + vl));
+    signer = untext.decode(bytes.subarray(3 + vl, 3 + vl + sl));
+    assertVaultName(vault);
+    assertSigner(signer);
+  } catch {
+    throw bad('vault or signer');
+  }
+  const at = 3 + vl + sl;
+  const expiresAt = Number(new DataView(bytes.buffer, bytes.byteOffset + at, 8).getBigUint64(0));
+  if (!Number.isSafeInteger(expiresAt)) throw bad('expiry');
+  const nonce = bytes.slice(at + 8, at + 8 + CHALLENGE_NONCE_BYTES);
+  const body = bytes.slice(0, size - CHALLENGE_TAG_BYTES);
+  return { vault, signer, expiresAt, nonce, body, tag: bytes.slice(size - CHALLENGE_TAG_BYTES) };
 }

@@ -4,27 +4,35 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
+import type { Remote } from '@kith/core';
 import { openSqliteStore } from '@kith/sqlite';
-import { openRelayRemote, type RelayRemote } from './index.js';
+import { openRelayRemote } from './index.js';
 import { startRelay, type RunningRelay } from './server/index.js';
+import { ObjectDb } from './server/object-db.js';
+import { createTestVault, operatorRemote, scenarioRemote, withoutVaultObjects } from './test-vaults.js';
 
 let relay: RunningRelay;
 let dataDir: string;
+let db: ObjectDb;
 let vaults = 0;
 const fresh = (): string => `v${++vaults}`;
+// Tests run many clients from one address; the limits themselves are tested in auth.test.ts.
+const generous = { device: { perSecond: 1e6, burst: 1e6 }, anonymous: { perSecond: 1e6, burst: 1e6 } };
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
-  relay = await startRelay({ dataDir, durability: 'normal' });
+  db = new ObjectDb(dataDir, 'normal');
+  relay = await startRelay({ storage: db, rateLimit: generous });
 });
 after(async () => {
   await relay.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-runRemoteConformance('relay (embedded SQLite)', async () => {
-  const remote = openRelayRemote(`${relay.url}/${fresh()}`);
-  return { remote, cleanup: () => remote.close() };
+// Every conformance test runs as a registered device of a vault made for it.
+runRemoteConformance('relay (embedded SQLite), as an authenticated device', async () => {
+  const remote = (await createTestVault(relay.url, fresh())).remote();
+  return { remote: withoutVaultObjects(remote), cleanup: () => remote.close() };
 });
 
 runSyncScenarios(
@@ -32,11 +40,13 @@ runSyncScenarios(
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
     const prefix = fresh();
-    const remotes: RelayRemote[] = [];
+    const remotes: Remote[] = [];
     let stores = 0;
     return {
+      // Devices authenticate with the key their vault lends; the scenarios' tampering goes through the operator.
       openRemote: async (location = 'main') => {
-        const r = openRelayRemote(`${relay.url}/${prefix}-${location}`, { pollMs: 50 });
+        const vault = `${prefix}-${location}`;
+        const r = scenarioRemote(openRelayRemote(`${relay.url}/${vault}`, { pollMs: 50 }), operatorRemote(db, vault));
         remotes.push(r);
         return r;
       },
@@ -61,10 +71,10 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
 
 describe('relay push', () => {
   test('two clients see each other’s head changes within 100 ms by push (no polling), and not their own', async () => {
-    const url = `${relay.url}/${fresh()}`;
+    const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
     // A poll interval of an hour: anything seen within the test came by push.
-    const a = openRelayRemote(url, { pollMs: 3_600_000 });
-    const b = openRelayRemote(url, { pollMs: 3_600_000 });
+    const a = tv.remote(0, { pollMs: 3_600_000 });
+    const b = tv.remote(1, { pollMs: 3_600_000 });
     try {
       const seenA: number[] = [];
       const seenB: number[] = [];
@@ -108,17 +118,18 @@ describe('relay push', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
     let r = await startRelay({ dataDir: dir, durability: 'normal' });
     const port = r.port;
-    const url = `${r.url}/${fresh()}`;
-    const watcher = openRelayRemote(url, { pollMs: 20, reconnectMs: { base: 20, max: 40 }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    const tv = await createTestVault(r.url, fresh(), { devices: 2 });
+    const watcher = tv.remote(0, { pollMs: 20, reconnectMs: { base: 20, max: 40 }, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
     try {
       let seen = 0;
       const stop = watcher.watch('heads/', () => seen++);
       await until(() => watcher.pushLive, 2000, 'socket');
       await r.close();
       await until(() => !watcher.pushLive, 2000, 'socket to drop');
+      // A restarted relay has a new secret: the watcher's token is void and it signs a new challenge, unprompted.
       r = await startRelay({ dataDir: dir, port, durability: 'normal' });
       await until(() => watcher.pushLive, 3000, 'reconnect');
-      const writer = openRelayRemote(url);
+      const writer = tv.remote(1);
       const before = seen;
       await writer.put('heads/x', Uint8Array.of(1));
       await until(() => seen > before, 200, 'push after reconnect');
@@ -132,13 +143,13 @@ describe('relay push', () => {
   });
 
   test('polling fallback notices a change when the socket cannot connect', async () => {
-    const url = `${relay.url}/${fresh()}`;
+    const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
     // A socket factory that always fails: the client must fall back to polling.
     const broken = () => {
       throw new Error('no sockets here');
     };
-    const watcher = openRelayRemote(url, { pollMs: 20, webSocket: broken, reconnectMs: { base: 1000, max: 1000 } });
-    const writer = openRelayRemote(url);
+    const watcher = tv.remote(0, { pollMs: 20, webSocket: broken, reconnectMs: { base: 1000, max: 1000 } });
+    const writer = tv.remote(1);
     try {
       let seen = 0;
       const stop = watcher.watch('heads/', () => seen++);
@@ -157,7 +168,7 @@ describe('relay push', () => {
 
 describe('relay remote specifics', () => {
   test('getMany reads many objects (present and missing) in one request', async () => {
-    const r = openRelayRemote(`${relay.url}/${fresh()}`);
+    const r = (await createTestVault(relay.url, fresh())).remote();
     try {
       // 1,500 keys asked, every 50th stored: two requests, stored and missing alike.
       const keys = Array.from({ length: 1500 }, (_, i) => `heads/d${i}`);

@@ -131,8 +131,7 @@ export class DeviceRegistry {
       if (info.key !== remoteKeys.registryEntry(seq)) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} is missing from the remote`);
       const bytes = await remote.get(info.key, opts);
       if (!bytes) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} vanished from the remote`);
-      const { entry, hash } = await decodeRegistryEntry(bytes, { vaultId: this.#vaultId, seq, prevHash: this.hash }, this.signPubOf);
-      this.#apply(entry, hash);
+      await this.applyNext(bytes);
       applied++;
     }
     if (atLeast && (this.#s.seq < atLeast.seq || !this.#matches(atLeast))) {
@@ -144,6 +143,16 @@ export class DeviceRegistry {
       throw forked(atLeast.seq);
     }
     return applied;
+  }
+
+  /**
+   * Verifies `bytes` as the next entry (seq, chain, signature, rules) and
+   * applies it; throws, changing nothing, on anything a reader must refuse.
+   */
+  async applyNext(bytes: Uint8Array): Promise<RegistryEntry> {
+    const { entry, hash } = await decodeRegistryEntry(bytes, { vaultId: this.#vaultId, seq: this.#s.seq + 1, prevHash: this.hash }, this.signPubOf);
+    this.#apply(entry, hash);
+    return entry;
   }
 
   /**

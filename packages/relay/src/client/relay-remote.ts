@@ -4,14 +4,16 @@
  * a WebSocket for push (push-channel.ts), and a batched read for
  * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
  */
-import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError, newRemoteStats, throwIfAborted } from '@kith/core';
-import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteObjectInfo } from '@kith/core';
-import { API_PREFIX, CONNECTION_HEADER, decodeBatch, MAX_PAGE, objectPath, SIZE_HEADER } from '../protocol.js';
+import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core';
+import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core';
+import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
+import { describeNetworkError, failure, readBody, readJson } from './answers.js';
+import { relayDeviceAuth } from './device-auth.js';
 import { parseRelayUrl, type RelayLocation } from './relay-url.js';
 import { DEFAULT_RELAY_RETRY, TransientError, withRetry, type RelayRetryPolicy } from './retry.js';
 import { PushChannel, type WebSocketFactory, type WebSocketLike } from './push-channel.js';
 
-/** Supplies auth headers and WebSocket sub-protocols (see relay-auth). */
+/** Supplies auth headers and WebSocket sub-protocols (see `relayDeviceAuth`). */
 export interface RelayAuthProvider {
   /** Headers for one request (e.g. `authorization: Bearer ...`), fetching a token if needed. */
   headers(signal?: AbortSignal): Promise<Record<string, string>>;
@@ -29,8 +31,14 @@ export interface RelayRemoteOptions {
   readonly pollMs?: number;
   /** First and largest reconnect backoff ceilings (defaults 200 ms and 15 s). */
   readonly reconnectMs?: { readonly base?: number; readonly max?: number };
-  /** How to authenticate; omitted for an open relay. `relayDeviceAuth` makes one. */
+  /**
+   * How to authenticate. Usually left out: the vault lends its key through
+   * {@link RelayRemote.useDeviceKey} and the remote makes a
+   * `relayDeviceAuth` provider of it. When given, it is used as is.
+   */
   readonly auth?: RelayAuthProvider;
+  /** The operator's invite token, sent when this remote creates a vault on a relay that wants one. */
+  readonly inviteToken?: string;
   /** WebSocket constructor; default the global one, else the `ws` package. */
   readonly webSocket?: WebSocketFactory;
 }
@@ -48,7 +56,10 @@ export class RelayRemote implements Remote {
   readonly stats = newRemoteStats();
   readonly #retry: RelayRetryPolicy;
   readonly #timeoutMs: number;
-  readonly #auth: RelayAuthProvider | undefined;
+  readonly #explicitAuth: boolean;
+  readonly #inviteToken: string | undefined;
+  #auth: RelayAuthProvider | undefined;
+  #key: RemoteDeviceKey | undefined;
   readonly #push: PushChannel;
   #closed = false;
 
@@ -58,19 +69,33 @@ export class RelayRemote implements Remote {
     this.#retry = { ...DEFAULT_RELAY_RETRY, ...o.retry };
     this.#timeoutMs = o.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#auth = o.auth;
+    this.#explicitAuth = o.auth !== undefined;
+    this.#inviteToken = o.inviteToken;
     const wsUrl = `${this.location.base.replace(/^http/, 'ws')}${API_PREFIX}/${this.location.vault}/watch`;
     this.#push = new PushChannel({
       url: wsUrl,
       connect: async () => o.webSocket ?? (await defaultWebSocket()),
       protocols: async () => {
         const h = (await this.#auth?.headers())?.['authorization'];
-        return h ? [`kith.bearer.${h.replace(/^Bearer /, '')}`] : [];
+        return h ? [WS_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${h.replace(/^Bearer /, '')}`] : [WS_PROTOCOL];
       },
       list: (prefix) => this.list(prefix),
       pollMs: o.pollMs ?? 5000,
       reconnectBaseMs: o.reconnectMs?.base ?? 200,
       reconnectMaxMs: o.reconnectMs?.max ?? 15_000,
     });
+  }
+
+  /**
+   * Authenticates as `key` from the next request on (a new key drops the
+   * old token). Ignored when the remote was opened with an explicit `auth`.
+   */
+  useDeviceKey(key: RemoteDeviceKey): void {
+    if (this.#explicitAuth) return;
+    const k = this.#key;
+    if (k && k.vaultId === key.vaultId && k.signer === key.signer && bytesEqual(k.signPub, key.signPub)) return;
+    this.#key = key;
+    this.#auth = relayDeviceAuth(this.location, key, { timeoutMs: this.#timeoutMs });
   }
 
   /** True while the push socket is connected (for tests and status displays). */
@@ -83,6 +108,7 @@ export class RelayRemote implements Remote {
     throwIfAborted(o.signal);
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (o.ifAbsent) headers['if-none-match'] = '*';
+    if (key === remoteKeys.vault && this.#inviteToken !== undefined) headers[INVITE_HEADER] = this.#inviteToken;
     const connection = this.#push.connection;
     if (connection) headers[CONNECTION_HEADER] = connection;
     await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
@@ -203,6 +229,7 @@ export class RelayRemote implements Remote {
     init: { headers?: Record<string, string>; body?: BodyInit },
     handle: (res: Response) => Promise<T>,
   ): Promise<T> {
+    let renewed = false;
     const attempt = async (): Promise<T> => {
       const timeout = AbortSignal.timeout(this.#timeoutMs);
       const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -215,11 +242,15 @@ export class RelayRemote implements Remote {
         if (e instanceof KithError) throw e;
         throw new TransientError(timeout.aborted ? 'timed out' : describeNetworkError(e));
       }
-      if (res.status === 401) {
-        this.#auth?.invalidate();
-        if (this.#auth) throw new TransientError('token refused (fetching a new one)');
+      // A refused token (expired, or the relay restarted with a new secret) is renewed once; a second refusal is final.
+      if (res.status === 401 && this.#auth && !renewed) {
+        renewed = true;
+        this.#auth.invalidate();
+        await res.body?.cancel().catch(() => {});
+        throw new TransientError('token refused (fetching a new one)');
       }
-      if (res.status >= 500 || res.status === 429) {
+      // 507: the vault's quota is full, which waiting does not change.
+      if ((res.status >= 500 && res.status !== 507) || res.status === 429) {
         await res.body?.cancel().catch(() => {});
         throw new TransientError(`HTTP ${res.status}`);
       }
@@ -239,46 +270,11 @@ export class RelayRemote implements Remote {
  * Opens the remote for a relay URL `http(s)://host:port/<vault>`.
  *
  * @example
- * const remote = openRelayRemote('http://127.0.0.1:8787/family', { auth: relayDeviceAuth(...) });
+ * const remote = openRelayRemote('http://127.0.0.1:8787/family');
+ * const { vault } = await Vault.create({ store, remote, remoteUrl: remote.url }); // lends the remote its key
  */
 export function openRelayRemote(url: string, options: RelayRemoteOptions = {}): RelayRemote {
   return new RelayRemote(url, options);
-}
-
-async function readBody(res: Response): Promise<Uint8Array> {
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-async function readJson(res: Response): Promise<unknown> {
-  try {
-    return JSON.parse(await res.text());
-  } catch (e) {
-    throw new TransientError(`unreadable answer (${describeNetworkError(e)})`);
-  }
-}
-
-/** Maps a final (4xx) answer to a KithError with the relay's code where it gave one. */
-async function failure(res: Response): Promise<KithError> {
-  let body: { code?: string; message?: string } = {};
-  try {
-    body = JSON.parse(await res.text()) as typeof body;
-  } catch {
-    // not JSON: the status says enough
-  }
-  const message = `relay answered HTTP ${res.status}${body.message ? `: ${body.message}` : ''}`;
-  if (res.status === 401) return new KithError(ErrorCode.RemoteAuth, message, { hint: 'this device is not (or no longer) registered in the vault on this relay' });
-  if (res.status === 403) {
-    const revoked = body.code === ErrorCode.Revoked;
-    return new KithError(revoked ? ErrorCode.Revoked : ErrorCode.RemoteAuth, message, { hint: revoked ? 'this device was revoked from the vault' : 'the relay does not let this device do that' });
-  }
-  const known = Object.values(ErrorCode) as string[];
-  const code = body.code && known.includes(body.code) ? (body.code as ErrorCode) : ErrorCode.RemoteUnavailable;
-  return new KithError(code, message);
-}
-
-function describeNetworkError(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
-  return String(cause?.code ?? cause?.message ?? (e as Error)?.message ?? e).split('\n')[0] ?? 'network error';
 }
 
 async function defaultWebSocket(): Promise<WebSocketFactory> {

@@ -5,13 +5,21 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { WebSocket } from 'ws';
-import { openRelayRemote } from '../index.js';
+import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '../index.js';
 import { spawnRelayProcess } from '../testing/index.js';
+import { createTestVault, type TestVault } from '../test-vaults.js';
 import { startRelay, type RelayLogEvent, type RunningRelay } from './index.js';
 
 let relay: RunningRelay;
 let dataDir: string;
 const events: RelayLogEvent[] = [];
+/** Vault `t` (and others made on demand) with a registered device; `auth(name)` gives its authorization header. */
+const vaults = new Map<string, TestVault>();
+async function auth(name: string): Promise<Record<string, string>> {
+  let tv = vaults.get(name);
+  if (!tv) vaults.set(name, (tv = await createTestVault(relay.url, name)));
+  return relayDeviceAuth(parseRelayUrl(tv.url), tv.key(0)).headers();
+}
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
@@ -46,11 +54,12 @@ describe('relay server: hostile input', () => {
   });
 
   test('an oversized body is refused with 413 KITH_TOO_LARGE and stores nothing', async () => {
-    const r = await raw('PUT', '/v1/vaults/big/objects/a/b', Buffer.alloc((1 << 20) + 1), { 'content-type': 'application/octet-stream' });
+    const h = { 'content-type': 'application/octet-stream', ...(await auth('big')) };
+    const r = await raw('PUT', '/v1/vaults/big/objects/a/b', Buffer.alloc((1 << 20) + 1), h);
     assert.equal(r.status, 413);
     assert.equal(codeOf(r), 'KITH_TOO_LARGE');
-    assert.equal((await raw('GET', '/v1/vaults/big/objects/a/b')).status, 404);
-    const ok = await raw('PUT', '/v1/vaults/big/objects/a/b', Buffer.alloc(1 << 20), { 'content-type': 'application/octet-stream' });
+    assert.equal((await raw('GET', '/v1/vaults/big/objects/a/b', undefined, h)).status, 404);
+    const ok = await raw('PUT', '/v1/vaults/big/objects/a/b', Buffer.alloc(1 << 20), h);
     assert.equal(ok.status, 204, 'exactly the limit is fine');
   });
 
@@ -70,15 +79,16 @@ describe('relay server: hostile input', () => {
       '/v1/vaults/%2e%2e/objects/a',
       '/v1/vaults/a%20b/objects/a',
     ];
+    const h = await auth('t');
     for (const p of tricks) {
-      const r = await raw('PUT', p, 'x', { 'content-type': 'application/octet-stream' });
+      const r = await raw('PUT', p, 'x', { 'content-type': 'application/octet-stream', ...h });
       assert.ok(r.status === 400 || r.status === 404, `${p}: ${r.status}`);
       assert.ok(['KITH_BAD_NAME', 'KITH_NOT_FOUND', 'KITH_BAD_INPUT'].includes(codeOf(r) ?? ''), `${p}: ${r.body}`);
     }
-    const list = await raw('GET', '/v1/vaults/t/list');
-    assert.deepEqual(JSON.parse(list.body), { items: [] });
+    const list = await raw('GET', '/v1/vaults/t/list', undefined, h);
+    assert.deepEqual((JSON.parse(list.body) as { items: { key: string }[] }).items.map((i) => i.key), ['registry/000000000001', 'vault'], 'only the vault itself');
     for (const q of ['prefix=../', 'limit=-1', 'limit=abc', 'prefix=a//b']) {
-      const r = await raw('GET', `/v1/vaults/t/list?${q}`);
+      const r = await raw('GET', `/v1/vaults/t/list?${q}`, undefined, h);
       assert.equal(r.status, 400, q);
     }
   });
@@ -92,15 +102,16 @@ describe('relay server: hostile input', () => {
       [JSON.stringify({ keys: Array.from({ length: 1001 }, (_, i) => `k/${i}`) }), 'KITH_BAD_INPUT'],
       ['{"keys": ["../x"]}', 'KITH_BAD_NAME'],
     ];
+    const h = await auth('j');
     for (const [body, code] of cases) {
-      const r = await raw('POST', '/v1/vaults/j/batch-get', body, { 'content-type': 'application/json' });
+      const r = await raw('POST', '/v1/vaults/j/batch-get', body, { 'content-type': 'application/json', ...h });
       assert.equal(r.status, 400, body.slice(0, 40));
       assert.equal(codeOf(r), code, body.slice(0, 40));
     }
   });
 
   test('a bad watch message closes the socket (1008); the relay keeps serving', async () => {
-    const ws = new WebSocket(`${relay.url.replace('http', 'ws')}/v1/vaults/w/watch`);
+    const ws = new WebSocket(`${relay.url.replace('http', 'ws')}/v1/vaults/w/watch`, ['kith.v1'], { headers: await auth('w') });
     const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
     await new Promise((resolve) => ws.once('message', resolve)); // hello
     ws.send('{"type":"watch","prefixes":"heads/"}');
@@ -108,15 +119,23 @@ describe('relay server: hostile input', () => {
     assert.equal((await raw('GET', '/health')).status, 200);
   });
 
-  test('logs carry routes and statuses, never keys, vault names or payloads', async () => {
+  test('logs carry routes and statuses, never keys, vault names, device ids, tokens or payloads', async () => {
     const secretKey = 'heads/secretdevice';
-    const r = openRelayRemote(`${relay.url}/secretvault`);
+    const tv = await createTestVault(relay.url, 'secretvault');
+    const r = tv.remote();
     await r.put(secretKey, new TextEncoder().encode('payload-bytes'));
     await r.get(secretKey);
     await r.close();
+    const token = (await relayDeviceAuth(parseRelayUrl(tv.url), tv.key(0)).headers())['authorization']!.slice('Bearer '.length);
+    // Refusals are logged too, by reason only.
+    const forged = token.slice(0, -10) + (token.at(-10) === 'A' ? 'B' : 'A') + token.slice(-9);
+    await raw('GET', `/v1/vaults/secretvault/objects/${secretKey}`, undefined, { authorization: `Bearer ${forged}` });
+    await raw('GET', `/v1/vaults/secretvault/objects/${secretKey}`);
     const text = JSON.stringify(events);
     assert.ok(events.some((e) => e.msg === 'request' && e.route === '/v1/vaults/:vault/objects/*' && e.status === 204));
-    for (const s of ['secretdevice', 'secretvault', 'payload-bytes']) assert.ok(!text.includes(s), s);
+    assert.ok(events.some((e) => e.msg === 'auth refused' && e.reason === 'forged' && e.status === 401));
+    assert.ok(events.some((e) => e.msg === 'auth refused' && e.reason === 'no token'));
+    for (const s of ['secretdevice', 'secretvault', 'payload-bytes', tv.devices[0]!.deviceId, tv.vaultId, token.slice(3, 40)]) assert.ok(!text.includes(s), s);
   });
 });
 
@@ -125,8 +144,8 @@ describe('relay server: crashes and shutdown', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
     try {
       let proc = await spawnRelayProcess(dir);
-      const url = `${proc.url}/crash`;
-      const client = openRelayRemote(url, { retry: { maxAttempts: 1 } });
+      const tv = await createTestVault(proc.url, 'crash');
+      const client = tv.remote(0, { retry: { maxAttempts: 1 } });
       const payload = (i: number): Uint8Array => new Uint8Array(4096 + (i % 7) * 1000).fill(i % 251);
       const acked = new Set<number>();
       let next = 0;
@@ -147,7 +166,8 @@ describe('relay server: crashes and shutdown', () => {
       await Promise.all(writers);
       await client.close();
       proc = await spawnRelayProcess(dir, proc.port);
-      const reader = openRelayRemote(url);
+      // A new process, a new secret: the reader's first token is refused and renewed silently.
+      const reader = tv.remote(0);
       try {
         const got = await reader.getMany([...acked].map((i) => `segments/d/${String(i).padStart(12, '0')}`));
         for (const i of acked) assert.deepEqual(got.get(`segments/d/${String(i).padStart(12, '0')}`), payload(i), `write ${i}`);
@@ -169,10 +189,12 @@ describe('relay server: crashes and shutdown', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
     const r = await startRelay({ dataDir: dir, durability: 'normal' });
     try {
+      const tv = await createTestVault(r.url, 'g');
+      const h = await relayDeviceAuth(parseRelayUrl(tv.url), tv.key(0)).headers();
       const half = Buffer.alloc(1 << 20, 3);
       // Send the headers and half the body, so the request is in flight when close() starts.
       const answer = new Promise<number>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: r.port, method: 'PUT', path: '/v1/vaults/g/objects/blobs/x', headers: { 'content-type': 'application/octet-stream', 'content-length': String(2 * half.length) } }, (res) => {
+        const req = http.request({ host: '127.0.0.1', port: r.port, method: 'PUT', path: '/v1/vaults/g/objects/blobs/x', headers: { 'content-type': 'application/octet-stream', 'content-length': String(2 * half.length), ...h } }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         });
@@ -186,9 +208,10 @@ describe('relay server: crashes and shutdown', () => {
       });
       assert.equal(await answer, 204);
       await r.close();
-      await assert.rejects(openRelayRemote(`${r.url}/g`, { retry: { maxAttempts: 1 } }).get('blobs/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE');
+      await assert.rejects(tv.remote(0, { retry: { maxAttempts: 1 } }).get('blobs/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE');
       const again = await startRelay({ dataDir: dir, durability: 'normal' });
       const c2 = openRelayRemote(`${again.url}/g`);
+      c2.useDeviceKey(tv.key(0));
       assert.equal((await c2.get('blobs/x'))?.length, 2 * half.length);
       await c2.close();
       await again.close();

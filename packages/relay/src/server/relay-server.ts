@@ -1,10 +1,11 @@
 /**
  * @module server/relay-server
  * The relay in embedded mode: Fastify over HTTP, objects in SQLite
- * (object-db.ts), push over WebSocket (push-hub.ts). The relay never sees
- * plaintext: it stores what devices give it and tells the other devices
- * of a vault which keys moved.
+ * (object-db.ts), push over WebSocket (push-hub.ts), device authentication
+ * (auth/). The relay never sees plaintext: it stores what registered
+ * devices give it and tells the other devices of a vault which keys moved.
  */
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith/core';
@@ -12,7 +13,11 @@ import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
 import { LocalChangeBus, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
-import { API_PREFIX, assertVaultName, CONNECTION_HEADER, encodeBatch, MAX_PAGE, SIZE_HEADER } from '../protocol.js';
+import { RelayError, type RouteKind } from './auth/access.js';
+import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
+import { RelayAuth, type Principal } from './auth/relay-auth.js';
+import { GuardedWrites } from './auth/writes.js';
+import { API_PREFIX, assertVaultName, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, encodeBatch, INVITE_HEADER, MAX_PAGE, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions {
@@ -32,6 +37,20 @@ export interface RelayOptions {
   readonly storage?: RelayStorage;
   /** How changes reach the other relay processes (scale-out); default: this process only. Closed with the relay. */
   readonly bus?: ChangeBus;
+  /**
+   * Key of the challenges and tokens (HMAC-SHA256), at least 32 bytes; every
+   * process of a deployment must share it. Default: random per process, so
+   * tokens die with the process and clients sign a new challenge.
+   */
+  readonly authSecret?: Uint8Array;
+  /** When set, creating a vault needs this token (header `x-kith-invite`); otherwise anyone may create one. */
+  readonly inviteToken?: string;
+  /** Lifetime of a bearer token (default 15 min). */
+  readonly tokenTtlMs?: number;
+  /** Requests per second and burst, per registered signer and per address without a token (see `DEFAULT_RATE_LIMITS`). */
+  readonly rateLimit?: Partial<RelayRateLimits>;
+  /** Stored bytes per vault (default 10 GiB; `Infinity` for none). A write past it gets 507 `KITH_TOO_LARGE`. */
+  readonly quotaBytes?: number;
 }
 
 /** A running relay. */
@@ -61,7 +80,11 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.TooLarge]: 413,
   [ErrorCode.RemoteAuth]: 401,
   [ErrorCode.Revoked]: 403,
+  [ErrorCode.RemoteEmpty]: 404,
 };
+
+/** Stored bytes are counted again this often when other processes write too (scale-out). */
+const REMEASURE_MS = 5 * 60_000;
 
 /**
  * Starts a relay that keeps its data under `dataDir`.
@@ -73,10 +96,18 @@ const STATUS: Partial<Record<string, number>> = {
  */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const log = options.logger ?? silentLogger;
+  const secret = options.authSecret ?? randomBytes(32);
+  if (secret.length < 32) throw new KithError(ErrorCode.Usage, 'the relay auth secret must be at least 32 bytes');
   const db = options.storage ?? new ObjectDb(requireDataDir(options), options.durability);
   const bus = options.bus ?? new LocalChangeBus();
   const hub = new PushHub();
-  const unsubscribe = bus.subscribe((c) => hub.changed(c.vault, c.key, c.writer));
+  const auth = new RelayAuth(db, log, { secret, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}) });
+  const quota = new QuotaMeter(db, options.quotaBytes ?? DEFAULT_QUOTA_BYTES, options.bus ? REMEASURE_MS : Infinity);
+  const writes = new GuardedWrites(db, auth.registries, quota, options.inviteToken);
+  const unsubscribe = bus.subscribe((c) => {
+    hub.changed(c.vault, c.key, c.writer);
+    if (c.key.startsWith('registry/')) auth.registryChanged(c.vault);
+  });
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;
   // While closing, answers end their connection, so keep-alive sockets do not hold shutdown open.
@@ -84,10 +115,11 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     if (closing) void reply.header('connection', 'close');
   });
   try {
-    await buildRoutes(app, db, bus, hub, log);
+    await buildRoutes(app, { db, bus, hub, log, auth, writes });
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (e) {
     await app.close().catch(() => {});
+    auth.close();
     unsubscribe();
     await Promise.allSettled([bus.close(), db.close()]);
     throw e;
@@ -104,6 +136,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
       (closing ??= (async () => {
         hub.closeAll();
         await app.close();
+        auth.close();
         unsubscribe();
         await bus.close();
         await db.close();
@@ -117,8 +150,18 @@ function requireDataDir(options: RelayOptions): string {
   return options.dataDir;
 }
 
-async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBus, hub: PushHub, log: RelayLogger): Promise<void> {
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+interface RouteDeps {
+  readonly db: RelayStorage;
+  readonly bus: ChangeBus;
+  readonly hub: PushHub;
+  readonly log: RelayLogger;
+  readonly auth: RelayAuth;
+  readonly writes: GuardedWrites;
+}
+
+async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writes }: RouteDeps): Promise<void> {
+  // The relay answers with its own sub-protocol; the bearer token a client offers beside it is never echoed.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) } });
 
   // Bodies are opaque bytes whatever the client calls them; JSON only where a route asks.
   app.removeAllContentTypeParsers();
@@ -134,11 +177,12 @@ async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBu
   app.setErrorHandler((e: unknown, req, reply) => {
     const kith = KithError.is(e) ? e : undefined;
     const fst = e as { statusCode?: number; code?: string; message?: string };
-    const status = kith ? (STATUS[kith.code] ?? 500) : (fst.statusCode ?? 500);
+    const status = e instanceof RelayError ? e.status : kith ? (STATUS[kith.code] ?? 500) : (fst.statusCode ?? 500);
     const code = kith?.code ?? (status === 413 ? ErrorCode.TooLarge : status < 500 ? ErrorCode.BadInput : ErrorCode.Internal);
     const message = kith?.message ?? (status < 500 ? String(fst.message ?? 'bad request') : 'internal relay error');
-    if (status >= 500) log({ level: 'error', msg: 'request failed', route: req.routeOptions.url, error: String(fst.code ?? fst.message ?? e) });
-    void reply.code(status).send({ code, message });
+    if (status >= 500 && !(e instanceof RelayError)) log({ level: 'error', msg: 'request failed', route: req.routeOptions.url, error: String(fst.code ?? fst.message ?? e) });
+    if (e instanceof RelayError && e.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.ceil(e.retryAfterMs / 1000)));
+    void reply.code(status).send({ code, message, ...(kith?.hint ? { hint: kith.hint } : {}) });
   });
 
   app.addHook('onResponse', (req, reply, done) => {
@@ -160,24 +204,49 @@ async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBu
     assertRemoteKey(key);
     return { vault, key };
   };
-  const writer = (req: FastifyRequest): string | undefined => {
-    const h = req.headers[CONNECTION_HEADER];
+  const header = (req: FastifyRequest, name: string): string | undefined => {
+    const h = req.headers[name];
     return typeof h === 'string' ? h : undefined;
   };
+  const writer = (req: FastifyRequest): string | undefined => header(req, CONNECTION_HEADER);
+
+  // Who asks, decided before the body is read (an unauthenticated client cannot make the relay buffer a large one).
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  app.addHook('onRequest', async (req: FastifyRequest<{ Params: Partial<ObjectParams>; Querystring: { prefix?: unknown } }>) => {
+    const kind = (req.routeOptions.config as { kind?: RouteKind }).kind;
+    if (!kind) return;
+    const vault = vaultOf(req as FastifyRequest<{ Params: VaultParams }>);
+    const key = kind === 'object' ? target(req as FastifyRequest<{ Params: ObjectParams }>).key : undefined;
+    const prefix = kind === 'list' && typeof req.query.prefix === 'string' ? req.query.prefix : undefined;
+    const length = header(req, 'content-length');
+    const who = await auth.admit({
+      kind,
+      method: req.method,
+      vault,
+      client: req.ip,
+      ...(key !== undefined ? { key } : {}),
+      ...(prefix !== undefined ? { prefix } : {}),
+      ...bearerOf(req, kind),
+      // A streamed body of unknown length counts as too large for a request without a token.
+      ...(length !== undefined ? { contentLength: Number(length) } : req.headers['transfer-encoding'] ? { contentLength: Infinity } : {}),
+    });
+    if (who) principals.set(req, who);
+  });
 
   const objectRoute = `${API_PREFIX}/:vault/objects/*`;
+  const object = { config: { kind: 'object' satisfies RouteKind } };
 
-  app.put<{ Params: ObjectParams; Body: Buffer }>(objectRoute, async (req, reply) => {
+  app.put<{ Params: ObjectParams; Body: Buffer }>(objectRoute, object, async (req, reply) => {
     const { vault, key } = target(req);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const ifAbsent = req.headers['if-none-match'] === '*';
-    const wrote = await db.put(vault, key, body, ifAbsent);
-    if (!wrote) return reply.code(412).send({ code: ErrorCode.RemoteInUse, message: 'an object already exists under this key' });
+    const outcome = await writes.put(vault, key, body, { ifAbsent, who: principals.get(req), invite: header(req, INVITE_HEADER) });
+    if (outcome === 'exists') return reply.code(412).send({ code: ErrorCode.RemoteInUse, message: 'an object already exists under this key' });
     await bus.publish({ vault, key, writer: writer(req) });
     return reply.code(204).send();
   });
 
-  app.get<{ Params: ObjectParams }>(objectRoute, async (req, reply) => {
+  app.get<{ Params: ObjectParams }>(objectRoute, object, async (req, reply) => {
     const { vault, key } = target(req);
     const range = parseRange(req.headers.range);
     const bytes = await db.get(vault, key, range);
@@ -188,20 +257,20 @@ async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBu
       .send(bytes);
   });
 
-  app.head<{ Params: ObjectParams }>(objectRoute, async (req, reply) => {
+  app.head<{ Params: ObjectParams }>(objectRoute, object, async (req, reply) => {
     const { vault, key } = target(req);
     const info = await db.head(vault, key);
     if (!info) return reply.code(404).send();
     return reply.code(200).header(SIZE_HEADER, String(info.size)).header('etag', `"${info.etag}"`).send();
   });
 
-  app.delete<{ Params: ObjectParams }>(objectRoute, async (req, reply) => {
+  app.delete<{ Params: ObjectParams }>(objectRoute, object, async (req, reply) => {
     const { vault, key } = target(req);
-    if (await db.delete(vault, key)) await bus.publish({ vault, key, writer: writer(req) });
+    if (await writes.delete(vault, key)) await bus.publish({ vault, key, writer: writer(req) });
     return reply.code(204).send();
   });
 
-  app.get<{ Params: VaultParams; Querystring: { prefix?: string; after?: string; limit?: string } }>(`${API_PREFIX}/:vault/list`, async (req) => {
+  app.get<{ Params: VaultParams; Querystring: { prefix?: string; after?: string; limit?: string } }>(`${API_PREFIX}/:vault/list`, { config: { kind: 'list' satisfies RouteKind } }, async (req) => {
     const vault = vaultOf(req);
     const { prefix = '', after = '', limit } = req.query;
     assertRemotePrefix(prefix);
@@ -211,7 +280,7 @@ async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBu
     return await db.list(vault, prefix, after, Math.min(n, MAX_PAGE));
   });
 
-  app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/batch-get`, async (req, reply) => {
+  app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/batch-get`, { config: { kind: 'batch' satisfies RouteKind } }, async (req, reply) => {
     const vault = vaultOf(req);
     const keys = (req.body as { keys?: unknown } | undefined)?.keys;
     if (!Array.isArray(keys) || keys.length > MAX_PAGE || !keys.every((k): k is string => typeof k === 'string')) {
@@ -223,15 +292,28 @@ async function buildRoutes(app: FastifyInstance, db: RelayStorage, bus: ChangeBu
     return reply.type('application/octet-stream').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   });
 
-  app.get<{ Params: VaultParams }>(`${API_PREFIX}/:vault/watch`, { websocket: true }, (socket, req) => {
-    try {
-      hub.add(vaultOf(req), socket);
-    } catch {
-      socket.close(1008, 'bad vault name');
-    }
+  app.get<{ Params: VaultParams }>(`${API_PREFIX}/:vault/watch`, { websocket: true, config: { kind: 'watch' satisfies RouteKind } }, (socket, req) => {
+    // onRequest admitted only a registered signer of this vault.
+    const who = principals.get(req)!;
+    hub.add(who.vault, socket);
+    auth.watching(who, socket);
   });
 
+  const authRoute = { config: { kind: 'auth' satisfies RouteKind } };
+  app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/auth/challenge`, authRoute, async (req) => auth.challenge(vaultOf(req), req.body));
+  app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/auth/token`, authRoute, async (req) => auth.token(vaultOf(req), req.body));
+
   app.setNotFoundHandler((_req, reply: FastifyReply) => void reply.code(404).send({ code: ErrorCode.NotFound, message: 'no such route' }));
+}
+
+/** The bearer token of a request: the `authorization` header, or for the watch socket the sub-protocol that carries it. */
+function bearerOf(req: FastifyRequest, kind: RouteKind): { token?: string } {
+  const h = req.headers.authorization;
+  if (typeof h === 'string' && h.startsWith('Bearer ')) return { token: h.slice('Bearer '.length) };
+  if (kind !== 'watch') return {};
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const bearer = offered.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+  return bearer === undefined ? {} : { token: bearer.slice(BEARER_PROTOCOL_PREFIX.length) };
 }
 
 /** `bytes=a-b` (inclusive) → offset/length; anything else → whole object. */
