@@ -1,8 +1,24 @@
 /**
  * @module @kith/relay/server
- * The relay server (Node only): `startRelay` in embedded mode (SQLite).
+ * The relay server (Node only): `startRelay` in embedded mode (SQLite), or
+ * in scale-out mode with `openScaleOut` (PostgreSQL + S3 + LISTEN/NOTIFY).
  */
 export { startRelay, DEFAULT_BODY_LIMIT, type RelayOptions, type RunningRelay } from './relay-server.js';
 export { jsonLineLogger, silentLogger, type RelayLogEvent, type RelayLogger } from './relay-log.js';
 export type { Durability } from './object-db.js';
-export { LocalChangeBus, type ChangeBus, type KeyChange, type RelayStorage, type ObjectPage, type ByteRange } from './relay-storage.js';
+export { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type KeyChange, type RelayStorage, type ObjectPage, type ByteRange } from './relay-storage.js';
+export {
+  openScaleOut,
+  openPgS3Storage,
+  PgS3Storage,
+  DEFAULT_INLINE_MAX,
+  openPgChangeBus,
+  PgChangeBus,
+  NOTIFY_PAYLOAD_LIMIT,
+  SCHEMA_VERSION,
+  parseRelaySecret,
+  relaySecretFrom,
+  type ScaleOutOptions,
+  type PgS3StorageOptions,
+  type PgChangeBusOptions,
+} from './scale-out/index.js';

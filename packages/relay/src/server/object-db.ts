@@ -6,21 +6,14 @@
  * relay promise "acknowledged means durable" through a kill -9 or a power
  * cut. Implements {@link RelayStorage} for the embedded relay.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RemoteObjectInfo } from '@kith/core';
-import type { ByteRange, ObjectPage, RelayStorage } from './relay-storage.js';
+import { etagOf, pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from './relay-storage.js';
 
 /** How hard a write is pushed to disk before it is acknowledged. */
 export type Durability = 'full' | 'normal';
-
-/** Keys are ASCII `[A-Za-z0-9._/-]`, all below U+007F, so `prefix + '\x7f'` bounds a prefix range. */
-const PREFIX_END = '\x7f';
-
-/** Opaque etag: a digest of the bytes, so equal bytes give equal tags. */
-const etagOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 27);
 
 /** The objects of all vaults a relay serves, in `<dataDir>/relay.sqlite`. */
 export class ObjectDb implements RelayStorage {
@@ -82,10 +75,7 @@ export class ObjectDb implements RelayStorage {
 
   /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order. */
   list(vault: string, prefix: string, after: string, limit: number): Promise<ObjectPage> {
-    const items = this.#list.all(vault, prefix, prefix + PREFIX_END, after, limit + 1) as RemoteObjectInfo[];
-    if (items.length <= limit) return Promise.resolve({ items });
-    items.length = limit;
-    return Promise.resolve({ items, next: items[limit - 1]!.key });
+    return Promise.resolve(pageOf(this.#list.all(vault, prefix, prefix + PREFIX_END, after, limit + 1) as RemoteObjectInfo[], limit));
   }
 
   /** Removes the object if present; returns whether one was removed. */

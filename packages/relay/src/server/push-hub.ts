@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { PushMessage, WatchRequest } from '../protocol.js';
+import { MISSED_CHANGES } from './relay-storage.js';
 
 interface Subscriber {
   readonly socket: WebSocket;
@@ -40,8 +41,17 @@ export class PushHub {
     send(socket, { type: 'hello', connection: id });
   }
 
-  /** Tells every socket of `vault` watching a prefix of `key`, except the writer's own. */
+  /**
+   * Tells every socket of `vault` watching a prefix of `key`, except the
+   * writer's own. {@link MISSED_CHANGES} (the bus lost notices) closes every
+   * socket with 1012: clients reconnect, and a client coming back reports a
+   * change once, so nothing missed stays unseen until its next poll.
+   */
   changed(vault: string, key: string, writer: string | undefined): void {
+    if (vault === MISSED_CHANGES.vault) {
+      for (const subs of this.#byVault.values()) for (const sub of subs.values()) sub.socket.close(1012, 'changes may have been missed; reconnect');
+      return;
+    }
     const subs = this.#byVault.get(vault);
     if (!subs) return;
     for (const [id, sub] of subs) {

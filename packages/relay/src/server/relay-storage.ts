@@ -5,6 +5,7 @@
  * keeps both in one process (SQLite + an in-process bus); scale-out keeps
  * objects in S3, metadata in PostgreSQL, and fans out with LISTEN/NOTIFY.
  */
+import { createHash } from 'node:crypto';
 import type { RemoteObjectInfo } from '@kith/core';
 
 /** One page of a listing. */
@@ -39,6 +40,19 @@ export interface RelayStorage {
   close(): Promise<void>;
 }
 
+/** Keys are ASCII `[A-Za-z0-9._/-]`, all below U+007F, so `prefix + '\x7f'` bounds a prefix range. */
+export const PREFIX_END = '\x7f';
+
+/** Opaque etag: a digest of the bytes, so equal bytes give equal tags whichever storage holds them. */
+export const etagOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 27);
+
+/** A page from up to `limit + 1` rows fetched in key order: the extra row only says that more follow. */
+export function pageOf(rows: RemoteObjectInfo[], limit: number): ObjectPage {
+  if (rows.length <= limit) return { items: rows };
+  rows.length = limit;
+  return { items: rows, next: rows[limit - 1]!.key };
+}
+
 /** A change to fan out: `writer` is the push connection that made it (not told of its own write). */
 export interface KeyChange {
   readonly vault: string;
@@ -47,9 +61,17 @@ export interface KeyChange {
 }
 
 /**
+ * What a bus delivers after an outage in which changes may have been lost
+ * (its connection to the other processes dropped): any key of any vault
+ * may have moved. `*` is no valid vault name, so it names no real vault.
+ */
+export const MISSED_CHANGES: KeyChange = Object.freeze({ vault: '*', key: '' });
+
+/**
  * Carries key changes to every relay process of a deployment, this one
  * included. Best effort: a lost notice costs a device one polling interval,
- * never data.
+ * never data; a bus that knows it may have lost some delivers
+ * {@link MISSED_CHANGES} once it is back. `publish` never rejects.
  */
 export interface ChangeBus {
   publish(change: KeyChange): Promise<void>;
