@@ -51,6 +51,8 @@ describe('parseOptions', () => {
     assert.deepEqual([...full.only].sort(), ['floors', 'kith']);
     assert.equal(full.out, '/x.json');
     assert.equal(parseOptions(['--runs', '2'], '/r.json').runs('kith', 100_000), 2);
+    assert.equal(full.runs('relay', 1000), 1, 'a relay run is a distribution already');
+    assert.deepEqual([full.relay.changes, full.relay.devices, quick.relay.sweepSteps], [1000, 1000, 0]);
   });
   test('bad options are usage errors with a hint', () => {
     for (const argv of [['--only', 'nope'], ['--runs', '0'], ['--runs'], ['--fast']]) {

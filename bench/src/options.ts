@@ -5,9 +5,25 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs'] as const;
+export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay'] as const;
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
+
+/** What the relay section measures. */
+export interface RelayPlan {
+  /** Changes A → B in each latency run. */
+  readonly changes: number;
+  /** Device connections under load, in vaults of 5. */
+  readonly devices: number;
+  /** Changes per second offered under load, for `seconds`. */
+  readonly rate: number;
+  readonly seconds: number;
+  /**
+   * Further load runs looking for the saturation point: the rate doubles
+   * while delivery p99 stays under 100 ms, or halves while it does not.
+   */
+  readonly sweepSteps: number;
+}
 
 /** What one invocation measures. */
 export interface Options {
@@ -20,6 +36,8 @@ export interface Options {
   readonly remotesN: number;
   /** Size of the blob file, MiB. */
   readonly blobMiB: number;
+  /** The relay section: see relay-runs.ts. */
+  readonly relay: RelayPlan;
   /** Sections to run (all unless `--only`). */
   readonly only: ReadonlySet<Section>;
   /** Measured runs for `section` at `n` records, each after an in-process warm-up. */
@@ -32,7 +50,7 @@ export interface Options {
  * Parses `--quick`, `--only a,b`, `--runs R` and `--out FILE`.
  * Full runs take 5 runs at 10,000 records and 3 at 100,000.
  * Quick runs take 3 of each comparison and 1 of remotes and blobs, to
- * stay under a minute.
+ * stay under a minute. The relay section runs once in either mode.
  */
 export function parseOptions(argv: readonly string[], defaultOut: string): Options {
   const value = (flag: string): string | undefined => {
@@ -56,11 +74,13 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1)) throw new KithError(ErrorCode.Usage, `--runs must be a positive integer, not ${runsArg}`, { hint: 'e.g. --runs 3' });
   const runs = (section: Section, n: number): number => {
     if (forced !== undefined) return forced;
+    // A relay run is a distribution already (percentiles over its changes or deliveries).
+    if (section === 'relay') return 1;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;
     return n >= 100_000 ? 3 : 5;
   };
   const out = value('--out') ?? defaultOut;
   return quick
-    ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, only, runs, out }
-    : { quick, sizes: [10_000, 100_000], localN: 100_000, remotesN: 10_000, blobMiB: 256, only, runs, out };
+    ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, relay: { changes: 50, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 }, only, runs, out }
+    : { quick, sizes: [10_000, 100_000], localN: 100_000, remotesN: 10_000, blobMiB: 256, relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 }, only, runs, out };
 }

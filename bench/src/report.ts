@@ -3,6 +3,9 @@
  * @module
  */
 import type { Figures } from './measure.js';
+import type { RelayResults } from './relay-runs.js';
+import { relayTables } from './report-relay.js';
+import { num, ms } from './report-format.js';
 import type { Entry } from './series.js';
 
 /** Everything a run measured, as written to results.json (with `targets` and `table` added). */
@@ -16,6 +19,7 @@ export interface Results {
   local?: Entry & { n: number };
   remotes?: { n: number; folder?: Entry; s3?: Entry };
   blobs?: Entry & { mib: number };
+  relay?: RelayResults;
   /** Caveats printed under the tables. */
   notes: string[];
   failures: string[];
@@ -29,8 +33,6 @@ export interface Target {
   readonly detail: string;
 }
 
-const num = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
-const ms = (x: number | undefined): string => num(x, x !== undefined && x < 10 ? 2 : x !== undefined && x < 100 ? 1 : 0);
 
 /** The bootstrap floor: inserting the rows into SQLite plus decrypting, inflating and parsing them. */
 export const floorMs = (f: Figures): number | undefined => (f['insertMs'] === undefined || f['decryptMs'] === undefined ? undefined : f['insertMs'] + f['decryptMs']);
@@ -43,6 +45,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
   const judge = (target: string, met: boolean, detail: string): void => void targets.push({ target, met, detail });
 
   for (const [n, entries] of Object.entries(r.bootstrap)) {
+    if (Object.keys(entries).length === 0) continue; // --only left every contender out
     const count = Number(n).toLocaleString('en-US');
     out.push('', `### Bootstrap and incremental sync, ${count} records`, '', '| contender | runs | bootstrap ms | bootstrap bytes | bootstrap peak RSS MiB | incremental ms (1,000 edits) | incremental bytes |', '|---|--:|--:|--:|--:|--:|--:|');
     for (const c of ['kith', 'yjs', 'automerge']) {
@@ -96,6 +99,8 @@ export function report(r: Results): { table: string; targets: Target[] } {
     out.push('', `### Blobs, ${r.blobs.mib} MiB file (${r.blobs.runs} runs)`, '', '| attach MiB/s | fetch MiB/s | floor (copy + AES-GCM) MiB/s | peak RSS MiB |', '|--:|--:|--:|--:|');
     out.push(`| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['blobRssMiB'])} |`);
   }
+
+  if (r.relay) out.push(...relayTables(r.relay, judge));
 
   if (r.notes.length) out.push('', '### Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('', '### Targets', '', ...targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.target} — ${t.detail}`));

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { KithError } from '@kith/core';
 import type { Figures } from './measure.js';
 import { parseOptions, type Section } from './options.js';
+import { measureRelay } from './relay-runs.js';
 import { report, type Results } from './report.js';
 import { Scratch, series, task, type Entry } from './series.js';
 
@@ -112,6 +113,8 @@ try {
     return { ...task('blobs.floor', mib, d), ...task('blobs.kith', mib, d) };
   });
   if (blobs) results.blobs = { mib, ...blobs };
+
+  if (opts.only.has('relay')) results.relay = measureRelay(opts.relay, (label, n, run) => fresh('relay', label, n, (d) => run(d)));
 } finally {
   scratch.dispose();
 }

@@ -1,0 +1,273 @@
+/**
+ * A load generator that speaks the relay protocol itself (see
+ * packages/relay/src/protocol.ts), so a thousand devices cost a socket
+ * each rather than a vault each: every device holds a watch WebSocket on
+ * `heads/`; one device per vault writes changes at a steady overall rate
+ * (a segment PUT, then its head PUT, as a push does); the other devices of
+ * the vault are told by the relay and read the head and the segment, as a
+ * pull does. Everything is timed from when a change was due (open loop), so
+ * a relay that falls behind shows as latency, not as a slower schedule.
+ * @module
+ */
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import type { RemoteDeviceKey } from '@kith/core';
+import { percentile, type Figures } from './measure.js';
+import { procCpuMs, procMemMiB } from './proc-stats.js';
+import type { DeviceTemplate } from './relay-devices.js';
+
+/** Routes, header and socket sub-protocols of the relay protocol (packages/relay/src/protocol.ts). */
+const API = '/v1/vaults';
+const CONNECTION_HEADER = 'x-kith-connection';
+const WS_PROTOCOL = 'kith.v1';
+const BEARER_PROTOCOL_PREFIX = 'kith.bearer.';
+
+/** What one load run does. */
+export interface LoadOptions {
+  /** Device connections (watch sockets) in all. */
+  readonly devices: number;
+  /** Changes per second across all writers (one writer per vault). */
+  readonly rate: number;
+  /** Measured seconds, after `warmSeconds` at the same rate. */
+  readonly seconds: number;
+  readonly warmSeconds: number;
+  /** Bytes of each segment a writer puts. */
+  readonly segmentBytes: number;
+}
+
+interface Device {
+  readonly vault: string;
+  readonly key: RemoteDeviceKey;
+  /**
+   * Its own loopback address: the relay limits requests without a token
+   * per client address, and a thousand real devices would have a thousand.
+   */
+  readonly address: string;
+  /** Its HTTP headers: the bearer token, once signed in. */
+  headers: Record<string, string>;
+  socket?: WebSocket;
+  /** Its watch connection id (sent with its writes so it is not told of them). */
+  connection?: string;
+  /** Notifications seen per head key: the n-th is that writer's n-th change (one socket keeps order, a writer one change at a time). */
+  readonly seen: Map<string, number>;
+}
+
+interface Change {
+  /** When the schedule wanted it, ms (performance.now). */
+  readonly due: number;
+  readonly measured: boolean;
+}
+
+interface Writer {
+  readonly device: Device;
+  readonly key: string;
+  readonly changes: Change[];
+  queue: Promise<void>;
+}
+
+/** One HTTP request on a keep-alive agent from `d`'s address; resolves with the status and body. */
+function request(agent: http.Agent, d: Device, url: URL, method: string, headers: Record<string, string>, body?: Uint8Array): Promise<{ status: number; body: Buffer }> {
+  const sent = body ? { 'content-type': 'application/octet-stream', ...headers, 'content-length': String(body.length) } : headers;
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, localAddress: d.address, headers: sent }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `request`, failing unless the relay answered `want`. */
+async function expect(want: number, ...args: Parameters<typeof request>): Promise<Buffer> {
+  const res = await request(...args);
+  if (res.status !== want) throw new Error(`relay load: ${args[3]} ${args[2].pathname} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+  return res.body;
+}
+
+/**
+ * Signs `d` in as `key` (its own, or the recovery key while it stores a
+ * registry): the relay's challenge, signed, traded for a bearer token.
+ * The one place the load generator authenticates.
+ */
+async function signIn(agent: http.Agent, base: string, d: Device, key: RemoteDeviceKey): Promise<Record<string, string>> {
+  const post = async (what: string, body: object): Promise<Record<string, unknown>> =>
+    JSON.parse((await expect(200, agent, d, new URL(`${base}${API}/${d.vault}/auth/${what}`), 'POST', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)))).toString('utf8')) as Record<string, unknown>;
+  const { challenge } = await post('challenge', { signer: key.signer });
+  const signature = Buffer.from(await key.sign(Buffer.from(String(challenge), 'base64url'))).toString('base64url');
+  const { token } = await post('token', { challenge, signature });
+  return { authorization: `Bearer ${String(token)}` };
+}
+
+/** Stores the template's header and registry under `d`'s vault (the first device of each copy does it). */
+async function copyVault(agent: http.Agent, base: string, d: Device, t: DeviceTemplate): Promise<void> {
+  const [vault, ...registry] = t.objects;
+  const url = (key: string): URL => new URL(`${base}${API}/${d.vault}/objects/${key}`);
+  await expect(204, agent, d, url('vault'), 'PUT', { 'if-none-match': '*' }, vault![1]);
+  const headers = await signIn(agent, base, d, t.recovery);
+  for (const [key, bytes] of registry) await expect(204, agent, d, url(key), 'PUT', { ...headers, 'if-none-match': '*' }, bytes);
+}
+
+/** Opens `d`'s watch socket and resolves once the relay said hello and got the watch request. */
+function connect(base: string, d: Device, onChanged: (d: Device, key: string) => void): Promise<void> {
+  const token = d.headers['authorization']?.replace(/^Bearer /, '');
+  const url = `${base.replace(/^http/, 'ws')}${API}/${d.vault}/watch`;
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, token ? [WS_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`] : [WS_PROTOCOL], { perMessageDeflate: false, localAddress: d.address });
+    d.socket = socket;
+    socket.once('error', reject);
+    socket.on('message', (data: Buffer) => {
+      const msg = JSON.parse(data.toString('utf8')) as { type: string; connection?: string; key?: string };
+      if (msg.type === 'hello') {
+        if (msg.connection) d.connection = msg.connection;
+        socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/'] }));
+        resolve();
+      } else if (msg.type === 'changed' && msg.key) onChanged(d, msg.key);
+    });
+  });
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function pooled<T>(items: readonly T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+/** The loopback address of device `i`: 127.77.0.0/16, one each. */
+const addressOf = (i: number): string => `127.77.${(i >> 8) & 255}.${i & 255}`;
+
+/**
+ * Runs the load against the relay at `base` (process `pid`, for its memory
+ * and CPU) and returns delivered rates, latencies and the relay's RSS.
+ * Vault `load-0` is the template's own; the others are copies of it.
+ */
+export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: LoadOptions): Promise<Figures> {
+  const agent = new http.Agent({ keepAlive: true });
+  const perVault = t.devices.length;
+  const vaults = Math.ceil(o.devices / perVault);
+  const devices: Device[] = Array.from({ length: o.devices }, (_, i) => ({ vault: `load-${Math.floor(i / perVault)}`, key: t.devices[i % perVault]!, address: addressOf(i), headers: {}, seen: new Map() }));
+  const writers = new Map<string, Writer>();
+  for (let v = 0; v < vaults; v++) {
+    const device = devices[v * perVault]!;
+    writers.set(`${device.vault}/heads/${device.key.signer}`, { device, key: `heads/${device.key.signer}`, changes: [], queue: Promise.resolve() });
+  }
+  const objectUrl = (d: Device, key: string): URL => new URL(`${base}${API}/${d.vault}/objects/${key}`);
+
+  const delivered: number[] = [];
+  const fetched: number[] = [];
+  const acked: number[] = [];
+  let reads = 0;
+  const errors = new Map<string, number>();
+  const failed = (e: unknown): void => {
+    const what = (e as Error).message ?? String(e);
+    errors.set(what, (errors.get(what) ?? 0) + 1);
+  };
+  let expected = 0;
+
+  const onChanged = (d: Device, key: string): void => {
+    const w = writers.get(`${d.vault}/${key}`);
+    if (!w) return;
+    const n = d.seen.get(key) ?? 0;
+    d.seen.set(key, n + 1);
+    const change = w.changes[n];
+    if (!change) return failed(new Error(`a notification for ${key} beyond its writes`));
+    if (change.measured) delivered.push(performance.now() - change.due);
+    // A device that was told reads what moved: the head, then the segment it names.
+    void (async () => {
+      const head = await request(agent, d, objectUrl(d, key), 'GET', d.headers);
+      const seq = Number(JSON.parse(head.body.toString('utf8') || '{}').seq);
+      const seg = await request(agent, d, objectUrl(d, `segments/${w.device.key.signer}/${seq}`), 'GET', d.headers);
+      if (head.status !== 200 || seg.status !== 200) throw new Error(`read answered ${head.status}/${seg.status}`);
+      if (!change.measured) return;
+      reads += 2;
+      fetched.push(performance.now() - change.due);
+    })().catch(failed);
+  };
+
+  const write = async (w: Writer, change: Change): Promise<void> => {
+    const d = w.device;
+    const seq = w.changes.length;
+    const headers = { ...d.headers, ...(d.connection ? { [CONNECTION_HEADER]: d.connection } : {}) };
+    try {
+      const seg = await request(agent, d, objectUrl(d, `segments/${d.key.signer}/${seq}`), 'PUT', { ...headers, 'if-none-match': '*' }, randomBytes(o.segmentBytes));
+      // Counted before the head goes out: its notification may arrive before the PUT's answer.
+      w.changes.push(change);
+      const head = await request(agent, d, objectUrl(d, w.key), 'PUT', headers, Buffer.from(JSON.stringify({ seq })));
+      if (seg.status !== 204 || head.status !== 204) throw new Error(`write answered ${seg.status}/${head.status}`);
+      if (change.measured) acked.push(performance.now() - change.due);
+    } catch (e) {
+      failed(e);
+    }
+  };
+
+  try {
+    await pooled([...writers.values()].slice(1), 16, (w) => copyVault(agent, base, w.device, t));
+    await pooled(devices, 32, async (d) => void (d.headers = await signIn(agent, base, d, d.key)));
+    await pooled(devices, 32, (d) => connect(base, d, onChanged));
+    const idleRssMiB = procMemMiB(pid).now;
+    const all = [...writers.values()];
+    const start = performance.now();
+    const measureFrom = start + o.warmSeconds * 1000;
+    const end = measureFrom + o.seconds * 1000;
+    let issued = 0;
+    let cpu0 = { relay: 0, self: process.cpuUsage() };
+    let measuring = false;
+    await new Promise<void>((done) => {
+      const tick = (): void => {
+        const now = performance.now();
+        if (!measuring && now >= measureFrom) {
+          measuring = true;
+          cpu0 = { relay: procCpuMs(pid), self: process.cpuUsage() };
+        }
+        // Issue every change due by now (open loop: the schedule never waits for the relay).
+        for (let due = start + (issued * 1000) / o.rate; due <= Math.min(now, end); due = start + (issued * 1000) / o.rate) {
+          const w = all[issued++ % all.length]!;
+          const change = { due, measured: due >= measureFrom };
+          if (change.measured) expected += perVault - 1;
+          w.queue = w.queue.then(() => write(w, change));
+        }
+        if (now >= end) return done();
+        setTimeout(tick, 1);
+      };
+      tick();
+    });
+    const relayCpuMs = procCpuMs(pid) - cpu0.relay;
+    const self = process.cpuUsage(cpu0.self);
+    // Let the last changes arrive (bounded), then judge what did.
+    const drainEnd = performance.now() + 5000;
+    while ((delivered.length < expected || fetched.length < expected) && performance.now() < drainEnd) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all(all.map((w) => w.queue));
+    const mem = procMemMiB(pid);
+    // What went wrong, for whoever reads the worker's stderr (the figures count it).
+    for (const [what, count] of errors) process.stderr.write(`relay load: ${count} × ${what}\n`);
+    return {
+      devices: o.devices,
+      vaults,
+      writers: all.length,
+      offeredPerSec: o.rate,
+      seconds: o.seconds,
+      expectedPerSec: expected / o.seconds,
+      deliveredPerSec: delivered.length / o.seconds,
+      readsPerSec: reads / o.seconds,
+      missed: expected - delivered.length,
+      errors: [...errors.values()].reduce((a, b) => a + b, 0),
+      deliveredP50Ms: percentile(delivered, 0.5),
+      deliveredP99Ms: percentile(delivered, 0.99),
+      fetchedP99Ms: percentile(fetched, 0.99),
+      ackedP99Ms: percentile(acked, 0.99),
+      relayRssMiB: mem.peak,
+      relayIdleRssMiB: idleRssMiB,
+      relayCpuPct: (relayCpuMs / (o.seconds * 1000)) * 100,
+      loadCpuPct: ((self.user + self.system) / 1000 / (o.seconds * 1000)) * 100,
+    };
+  } finally {
+    for (const d of devices) d.socket?.terminate();
+    agent.destroy();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The relay section of `npm run bench`: propagation latency A → B on the
+ * embedded relay (through auto-sync, and straight from watch to pull),
+ * then load at the planned rate, and at doubled (or halved) rates until
+ * delivery p99 crosses 100 ms. Each measurement is a worker (tasks/relay.ts) that starts
+ * its own relay process.
+ * @module
+ */
+import type { Figures } from './measure.js';
+import type { RelayPlan } from './options.js';
+import { task, type Entry } from './series.js';
+
+/** What the relay section measured, as written to results.json. */
+export interface RelayResults {
+  /** Changes per latency run. */
+  readonly changes: number;
+  /** Propagation A → B by setup: `embedded` (auto-sync), `embedded-watch` (watch → pull). */
+  readonly latency: Record<string, Entry>;
+  /** Load at the planned rate first, then each step of the sweep that ran (in the order run). */
+  readonly load: Entry[];
+}
+
+/** Runs `run` in a fresh directory as one series (see run.ts); undefined when it failed (recorded there). */
+export type FreshRun = (label: string, n: number, run: (dir: string) => Figures) => Entry | undefined;
+
+/** Seconds of each sweep step (the planned rate gets the plan's full time). */
+const SWEEP_SECONDS = 10;
+
+/** Delivery p99 the issue asks for, ms. */
+export const P99_TARGET_MS = 100;
+
+/** Past its capacity: p99 above target, or more than 1 % of the deliveries missing. */
+export function saturated(f: Figures): boolean {
+  const expected = (f['expectedPerSec'] ?? 0) * (f['seconds'] ?? 0);
+  return !((f['deliveredP99Ms'] ?? Infinity) <= P99_TARGET_MS) || (f['missed'] ?? 0) > 0.01 * expected;
+}
+
+/** Measures the relay section of `plan`. */
+export function measureRelay(plan: RelayPlan, fresh: FreshRun): RelayResults {
+  const n = plan.changes;
+  const latency: Record<string, Entry> = {};
+  for (const [name, spec, how] of [
+    ['embedded', 'relay.latency', 'auto-sync'],
+    ['embedded-watch', 'relay.latencyWatch', 'watch → pull'],
+  ] as const) {
+    const e = fresh(`relay latency, embedded, ${how}, ${n.toLocaleString('en-US')} changes`, n, (d) => task(spec, n, d));
+    if (e) latency[name] = e;
+  }
+
+  const load: Entry[] = [];
+  const run = (rate: number, seconds: number): Entry | undefined => {
+    const e = fresh(`relay load, ${plan.devices.toLocaleString('en-US')} connections, ${rate.toLocaleString('en-US')} changes/s for ${seconds} s`, plan.devices, (d) =>
+      task('relay.load', plan.devices, d, { KITH_BENCH_RATE: String(rate), KITH_BENCH_SECONDS: String(seconds) }),
+    );
+    if (e) load.push(e);
+    return e;
+  };
+  const first = run(plan.rate, plan.seconds);
+  if (first) {
+    // Up while the relay keeps up, down while it does not; stop at the first step that crosses over.
+    const up = !saturated(first.figures);
+    let rate = plan.rate;
+    for (let i = 0; i < plan.sweepSteps; i++) {
+      rate = up ? rate * 2 : Math.max(1, Math.round(rate / 2));
+      const e = run(rate, SWEEP_SECONDS);
+      if (!e || saturated(e.figures) === up) break;
+    }
+  }
+  return { changes: n, latency, load };
+}
