@@ -1,12 +1,25 @@
 /**
  * @module commands/relay
- * `kith relay serve`: run a relay (objects and metadata in SQLite under
- * --data) until SIGINT/SIGTERM, then shut down without losing a write.
+ * `kith relay serve`: run a relay until SIGINT/SIGTERM, then shut down
+ * without losing a write. Embedded (objects and metadata in SQLite under
+ * --data) or scale-out (--postgres and --s3: any number of such processes
+ * share PostgreSQL and a bucket, and the auth secret).
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ErrorCode, KithError } from '@kith/core';
 import type { Command } from 'commander';
 import { contextOf, positiveInt } from './shared.js';
+
+interface ServeOptions {
+  port: number;
+  host: string;
+  data: string;
+  postgres?: string;
+  s3?: string;
+  inviteToken?: string;
+  authSecretFile?: string;
+}
 
 /** Adds `relay serve` to the program. */
 export function registerRelay(program: Command): void {
@@ -17,13 +30,38 @@ export function registerRelay(program: Command): void {
     .description('serve vaults over HTTP with real-time push (remote URL: http://HOST:PORT/NAME)')
     .option('--port <port>', 'port to listen on', positiveInt('--port'), 8787)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--data <dir>', 'where the relay keeps its data', join(homedir(), '.kith-relay'))
-    .action(async (o: { port: number; host: string; data: string }, cmd: Command) => {
+    .option('--data <dir>', 'embedded mode: where the relay keeps its data', join(homedir(), '.kith-relay'))
+    .option('--postgres <url>', 'scale-out mode: metadata in PostgreSQL (postgres://USER@HOST:PORT/DB; password from PGPASSWORD or ~/.pgpass)')
+    .option('--s3 <url>', 'scale-out mode: objects in S3 (s3://BUCKET/PREFIX?endpoint=...&region=..., credentials from the AWS environment)')
+    .option('--invite-token <token>', 'creating a vault needs this token (clients set KITH_RELAY_INVITE_TOKEN)')
+    .option('--auth-secret-file <file>', 'the auth secret (≥ 32 bytes) every process of a deployment shares; default: KITH_RELAY_SECRET, else random per process')
+    .action(async (o: ServeOptions, cmd: Command) => {
       const { out } = contextOf(cmd);
-      const { startRelay, jsonLineLogger } = await import('@kith/relay/server');
-      const relay = await startRelay({ dataDir: resolve(o.data), port: o.port, host: o.host, logger: jsonLineLogger(process.stderr) });
+      const scaleOut = o.postgres !== undefined || o.s3 !== undefined;
+      if (scaleOut && (o.postgres === undefined || o.s3 === undefined)) {
+        throw new KithError(ErrorCode.Usage, 'scale-out mode needs both --postgres and --s3', { hint: 'or neither, for the embedded relay under --data' });
+      }
+      if (scaleOut && cmd.getOptionValueSource('data') === 'cli') {
+        throw new KithError(ErrorCode.Usage, '--data is for the embedded relay; scale-out keeps everything in --postgres and --s3');
+      }
+      const server = await import('@kith/relay/server');
+      const authSecret = server.relaySecretFrom(o.authSecretFile);
+      if (scaleOut && !authSecret) {
+        // Without one, a challenge issued by one process cannot be answered at another.
+        throw new KithError(ErrorCode.Usage, 'scale-out relay processes must share an auth secret', { hint: 'set KITH_RELAY_SECRET or --auth-secret-file (make one with `openssl rand -hex 32`), the same for every process' });
+      }
+      const logger = server.jsonLineLogger(process.stderr);
+      const backend = scaleOut ? await server.openScaleOut({ postgres: o.postgres!, s3: o.s3!, logger }) : { dataDir: resolve(o.data) };
+      const relay = await server.startRelay({
+        ...backend,
+        port: o.port,
+        host: o.host,
+        logger,
+        ...(authSecret ? { authSecret } : {}),
+        ...(o.inviteToken !== undefined ? { inviteToken: o.inviteToken } : {}),
+      });
       if (out.json) out.line({ url: relay.url });
-      else process.stdout.write(`Kith relay listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n`);
+      else process.stdout.write(`Kith relay (${scaleOut ? 'scale-out' : 'embedded'}) listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n`);
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);

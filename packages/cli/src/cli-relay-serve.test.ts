@@ -1,0 +1,102 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { openRelayRemote } from '@kith/relay';
+import { startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
+import { assertError, KITH_BIN, runKith } from './test-helpers.js';
+
+const SECRET = 'a shared secret of at least 32 bytes, for tests';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('kith relay serve', () => {
+  let home: string;
+  before(() => {
+    home = mkdtempSync(join(tmpdir(), 'kith-cli-relay-'));
+  });
+  after(() => rmSync(home, { recursive: true, force: true }));
+
+  test('scale-out flags: both or neither, not with --data, and a shared secret; one line each, nothing started', () => {
+    const env = { KITH_RELAY_SECRET: SECRET };
+    assertError(runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db'], { env }), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['relay', 'serve', '--s3', 's3://bucket/p'], { env }), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p', '--data', home], { env }), 2, 'KITH_USAGE');
+    const noSecret = runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p'], { env: { KITH_RELAY_SECRET: '' } });
+    assertError(noSecret, 2, 'KITH_USAGE');
+    assert.match(noSecret.stderr, /must share an auth secret/);
+    const short = runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p'], { env: { KITH_RELAY_SECRET: 'too short' } });
+    assertError(short, 2, 'KITH_USAGE');
+    assert.match(short.stderr, /at least 32/);
+  });
+
+  test('PostgreSQL out of reach: one line naming the server, exit 1', () => {
+    const r = runKith(home, ['relay', 'serve', '--postgres', 'postgres://kith:hunter2hunter2@127.0.0.1:9/relay', '--s3', 's3://bucket/p?endpoint=http://127.0.0.1:9'], { env: { KITH_RELAY_SECRET: SECRET } });
+    assertError(r, 1, 'KITH_REMOTE_UNAVAILABLE');
+    assert.match(r.stderr, /cannot reach PostgreSQL at postgres:\/\/kith:\*\*\*@127\.0\.0\.1:9\/relay/);
+    assert.doesNotMatch(r.stderr, /hunter2/);
+  });
+
+  describe('scale-out, with PostgreSQL and S3 running', () => {
+    let services: ScaleOutServices;
+    before(async () => {
+      services = await startScaleOutServices();
+    });
+    after(async () => {
+      await services?.stop();
+    });
+
+    test('serves until SIGTERM; --invite-token gates vault creation; two kith devices sync through it', async () => {
+      const { postgres, s3 } = await services.fresh();
+      const port = await freePort();
+      const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'relay', 'serve', '--postgres', postgres, '--s3', s3, '--port', String(port), '--invite-token', 'invite-me', '--json'], {
+        env: { ...process.env, KITH_RELAY_SECRET: SECRET },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      // The relay logs a JSON line a request: read them, so the pipe never fills and blocks it.
+      let log = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (log = (log + d).slice(-4000)));
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          createInterface({ input: child.stdout }).once('line', resolve);
+          void exited.then((code) => reject(new Error(`kith relay serve exited ${code}: ${log}`)));
+        });
+        const { url } = JSON.parse(line) as { url: string };
+        assert.equal(url, `http://127.0.0.1:${port}`);
+        // Vault creation is a put of `vault` if absent; without the invite it is refused.
+        const anon = openRelayRemote(`${url}/family`, { retry: { maxAttempts: 1 } });
+        await assert.rejects(anon.put('vault', Uint8Array.of(1), { ifAbsent: true }), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_AUTH');
+        await anon.close();
+        // Two devices through the scale-out relay: the laptop creates the vault with the invite, the phone restores it.
+        const [laptop, phone] = [join(home, 'laptop'), join(home, 'phone')];
+        const json = (h: string, args: string[], env: Record<string, string> = {}): unknown => {
+          const r = runKith(h, [...args, '--json'], { env });
+          assert.equal(r.status, 0, r.stderr);
+          return JSON.parse(r.stdout);
+        };
+        const { recoveryCode } = json(laptop, ['init', '--remote', `${url}/family`, '--name', 'laptop'], { KITH_RELAY_INVITE_TOKEN: 'invite-me' }) as { recoveryCode: string };
+        json(laptop, ['put', 'notes', 'n1', '{"title":"through PostgreSQL and S3"}', '--sync']);
+        json(phone, ['restore', '--remote', `${url}/family`, '--recovery-code', recoveryCode, '--name', 'phone']);
+        json(phone, ['sync']);
+        assert.deepEqual(json(phone, ['get', 'notes', 'n1']), { id: 'n1', title: 'through PostgreSQL and S3' });
+      } finally {
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0, 'a clean shutdown on SIGTERM');
+      }
+    });
+  });
+});
