@@ -2,26 +2,14 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openRelayRemote } from '@kith/relay';
-import { startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
+import { freePort, startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
 import { assertError, KITH_BIN, runKith } from './test-helpers.js';
 
 const SECRET = 'a shared secret of at least 32 bytes, for tests';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('kith relay serve', () => {
   let home: string;

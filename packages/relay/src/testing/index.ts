@@ -4,6 +4,6 @@
  * scale-out, and a throwaway PostgreSQL server for scale-out tests.
  */
 export { spawnRelayProcess, type RelayProcess, type RelayProcessOptions } from './relay-process.js';
-export { startPostgres, findPostgresBin, type PostgresProcess } from './postgres-process.js';
+export { startPostgres, findPostgresBin, freePort, type PostgresProcess } from './postgres-process.js';
 export { startScaleOutServices, type ScaleOutServices } from './scale-out-services.js';
 export { writeUntilKilled, type KillDuringWrites } from './writes-until-killed.js';

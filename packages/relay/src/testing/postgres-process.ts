@@ -102,7 +102,8 @@ async function template(bin: string, ids: Ids | undefined): Promise<string> {
   return dir;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a server that must be told its port). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
