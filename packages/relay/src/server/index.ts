@@ -4,6 +4,7 @@
  * in scale-out mode with `openScaleOut` (PostgreSQL + S3 + LISTEN/NOTIFY).
  */
 export { startRelay, DEFAULT_BODY_LIMIT, type RelayOptions, type RunningRelay } from './relay-server.js';
+export { DEFAULT_QUOTA_BYTES, DEFAULT_RATE_LIMITS, type Rate, type RelayRateLimits } from './auth/limits.js';
 export { jsonLineLogger, silentLogger, type RelayLogEvent, type RelayLogger } from './relay-log.js';
 export type { Durability } from './object-db.js';
 export { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type KeyChange, type RelayStorage, type ObjectPage, type ByteRange } from './relay-storage.js';
