@@ -1,11 +1,13 @@
 /**
  * The relay section of `npm run bench`: propagation latency A → B on the
- * embedded relay (through auto-sync, and straight from watch to pull),
+ * embedded relay and across two scale-out processes sharing PostgreSQL and
+ * S3 (each through auto-sync, and straight from watch to pull),
  * then load at the planned rate, and at doubled (or halved) rates until
  * delivery p99 crosses 100 ms. Each measurement is a worker (tasks/relay.ts) that starts
  * its own relay process.
  * @module
  */
+import { startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
 import type { Figures } from './measure.js';
 import type { RelayPlan } from './options.js';
 import { task, type Entry } from './series.js';
@@ -14,7 +16,7 @@ import { task, type Entry } from './series.js';
 export interface RelayResults {
   /** Changes per latency run. */
   readonly changes: number;
-  /** Propagation A → B by setup: `embedded` (auto-sync), `embedded-watch` (watch → pull). */
+  /** Propagation A → B by setup: `embedded`, `scale-out` (auto-sync), and each with `-watch` (watch → pull). */
   readonly latency: Record<string, Entry>;
   /** Load at the planned rate first, then each step of the sweep that ran (in the order run). */
   readonly load: Entry[];
@@ -35,16 +37,39 @@ export function saturated(f: Figures): boolean {
   return !((f['deliveredP99Ms'] ?? Infinity) <= P99_TARGET_MS) || (f['missed'] ?? 0) > 0.01 * expected;
 }
 
-/** Measures the relay section of `plan`. */
-export function measureRelay(plan: RelayPlan, fresh: FreshRun): RelayResults {
+/**
+ * Measures the relay section of `plan`. Scale-out rows run on a PostgreSQL
+ * and an s3rver started here; if they cannot start, `failed` is told and
+ * the rest goes on.
+ */
+export async function measureRelay(plan: RelayPlan, fresh: FreshRun, failed: (message: string) => void): Promise<RelayResults> {
   const n = plan.changes;
   const latency: Record<string, Entry> = {};
-  for (const [name, spec, how] of [
-    ['embedded', 'relay.latency', 'auto-sync'],
-    ['embedded-watch', 'relay.latencyWatch', 'watch → pull'],
-  ] as const) {
-    const e = fresh(`relay latency, embedded, ${how}, ${n.toLocaleString('en-US')} changes`, n, (d) => task(spec, n, d));
+  const measure = (name: string, spec: string, label: string, env: Record<string, string> = {}): void => {
+    const e = fresh(`relay latency, ${label}, ${n.toLocaleString('en-US')} changes`, n, (d) => task(spec, n, d, env));
     if (e) latency[name] = e;
+  };
+  measure('embedded', 'relay.latency', 'embedded, auto-sync');
+  measure('embedded-watch', 'relay.latencyWatch', 'embedded, watch → pull');
+  let services: ScaleOutServices | undefined;
+  try {
+    services = await startScaleOutServices();
+  } catch (e) {
+    failed(`relay scale-out: PostgreSQL and s3rver did not start: ${(e as Error).message}`);
+  }
+  try {
+    if (services) {
+      for (const [name, spec, how] of [
+        ['scale-out', 'relay.latency', 'auto-sync'],
+        ['scale-out-watch', 'relay.latencyWatch', 'watch → pull'],
+      ] as const) {
+        // A fresh database and bucket per run, as an embedded run gets a fresh directory.
+        const target = await services.fresh();
+        measure(name, spec, `scale-out, ${how}`, { KITH_BENCH_PG: target.postgres, KITH_BENCH_S3: target.s3 });
+      }
+    }
+  } finally {
+    await services?.stop();
   }
 
   const load: Entry[] = [];

@@ -12,6 +12,8 @@ const P50_TARGET_MS = 20;
 const SETUPS: Record<string, readonly [string, string]> = {
   embedded: ['embedded (1 process, SQLite)', 'auto-sync'],
   'embedded-watch': ['embedded (1 process, SQLite)', 'watch → pull'],
+  'scale-out': ['scale-out (2 processes, PostgreSQL + S3)', 'auto-sync'],
+  'scale-out-watch': ['scale-out (2 processes, PostgreSQL + S3)', 'watch → pull'],
 };
 
 /** Markdown lines of the relay section; targets go to `judge`. */
@@ -34,6 +36,7 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       if (f['p50Ms'] !== undefined) judge(`${label}: p50 < ${P50_TARGET_MS} ms`, f['p50Ms'] < P50_TARGET_MS, `${ms(f['p50Ms'])} ms`);
       if (f['p99Ms'] !== undefined) judge(`${label}: p99 < ${P99_TARGET_MS} ms`, f['p99Ms'] < P99_TARGET_MS, `${ms(f['p99Ms'])} ms`);
     }
+    if (rows.some(([name]) => name.startsWith('scale-out'))) out.push('', 'Scale-out runs on the test PostgreSQL (`fsync=off`, `synchronous_commit=off`) and s3rver (no fsync), so unlike the embedded relay (SQLite, `synchronous=FULL`) its writes pay for no flush to disk.');
     out.push('', 'Phases are medians over the changes: A put = the local write; A push = segment PUT, head PUT and marking the outbox; head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head and the segment, apply, and B\'s subscription called.');
   }
   if (r.load.length) {

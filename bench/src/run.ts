@@ -114,7 +114,7 @@ try {
   });
   if (blobs) results.blobs = { mib, ...blobs };
 
-  if (opts.only.has('relay')) results.relay = measureRelay(opts.relay, (label, n, run) => fresh('relay', label, n, (d) => run(d)));
+  if (opts.only.has('relay')) results.relay = await measureRelay(opts.relay, (label, n, run) => fresh('relay', label, n, (d) => run(d)), (m) => void results.failures.push(m));
 } finally {
   scratch.dispose();
 }

@@ -1,6 +1,7 @@
 /**
  * The relay, measured from outside its process. `latency`: two real vaults
- * (SQLite stores) on a relay in a child process; A writes one change and
+ * (SQLite stores) on a relay in a child process (or A and B on two
+ * scale-out processes of one deployment); A writes one change and
  * pushes, B learns of it by push and pulls (through `startAutoSync`, or
  * straight from `watch` in `latencyWatch`), and the time until B's
  * `subscribe` sees the change is the propagation latency, one change in
@@ -8,11 +9,12 @@
  * protocol (see relay-load.ts).
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Vault, type Remote } from '@kith/core';
 import { openRelayRemote, type RelayRemote } from '@kith/relay';
-import { spawnRelayProcess } from '@kith/relay/testing';
+import { spawnRelayProcess, type RelayProcess } from '@kith/relay/testing';
 import { openSqliteStore } from '@kith/sqlite';
 import { check, percentile, type Figures, type Task } from '../measure.js';
 import { procMemMiB } from '../proc-stats.js';
@@ -152,33 +154,57 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
   }
 }
 
-/** Runs `fn` against a relay in its own process (SIGTERM afterwards); adds its peak RSS. */
-async function onRelay(dir: string, fn: (url: string, pid: number) => Promise<Figures>): Promise<Figures> {
-  const relay = await spawnRelayProcess(join(dir, 'relay'));
+/**
+ * The relay processes of a run: one embedded (data under `dir`), or, when
+ * the orchestrator named a PostgreSQL database and an S3 bucket, two
+ * scale-out processes sharing them and an auth secret (one deployment).
+ */
+async function startRelays(dir: string): Promise<RelayProcess[]> {
+  const postgres = process.env['KITH_BENCH_PG'];
+  const s3 = process.env['KITH_BENCH_S3'];
+  if (!postgres || !s3) return [await spawnRelayProcess(join(dir, 'relay'))];
+  const target = { postgres, s3, authSecret: randomBytes(32).toString('hex') };
+  // One after the other: the first start migrates the fresh database.
+  const first = await spawnRelayProcess(target);
   try {
-    const pid = relay.child.pid!;
-    const figures = await fn(relay.url, pid);
-    return { ...figures, relayRssMiB: procMemMiB(pid).peak };
-  } finally {
-    await relay.stop();
+    return [first, await spawnRelayProcess(target)];
+  } catch (e) {
+    await first.stop();
+    throw e;
   }
 }
+
+/** Runs `fn` against relays in their own processes (SIGTERM afterwards); adds the largest peak RSS among them. */
+async function onRelays(dir: string, fn: (relays: readonly [RelayProcess, ...RelayProcess[]]) => Promise<Figures>): Promise<Figures> {
+  const relays = await startRelays(dir);
+  try {
+    const figures = await fn(relays as [RelayProcess, ...RelayProcess[]]);
+    return { ...figures, relayRssMiB: Math.max(...relays.map((r) => procMemMiB(r.child.pid!).peak)) };
+  } finally {
+    await Promise.all(relays.map((r) => r.stop()));
+  }
+}
+
+/** A on the first relay process, B on the last (the same one when embedded). */
+const pair = (relays: readonly RelayProcess[]): [string, string] => [`${relays[0]!.url}/bench`, `${relays.at(-1)!.url}/bench`];
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
 /**
- * Relay tasks. `latency`/`latencyWatch`: `n` changes A → B. `load`: `n`
+ * Relay tasks. `latency`/`latencyWatch`: `n` changes A → B, on one
+ * embedded relay, or on two scale-out processes when `KITH_BENCH_PG` and
+ * `KITH_BENCH_S3` name a database and a bucket. `load`: `n`
  * device connections in vaults of 5, `KITH_BENCH_RATE` changes/s (default
  * 200) for `KITH_BENCH_SECONDS` (default 20) after a warm-up of a fifth of that (at least 2 s).
  */
 export const tasks: Record<string, Task> = {
-  latency: (n, dir) => onRelay(dir, (url) => propagate(n, dir, [`${url}/bench`, `${url}/bench`], 'autoSync')),
-  latencyWatch: (n, dir) => onRelay(dir, (url) => propagate(n, dir, [`${url}/bench`, `${url}/bench`], 'watch')),
+  latency: (n, dir) => onRelays(dir, (relays) => propagate(n, dir, pair(relays), 'autoSync')),
+  latencyWatch: (n, dir) => onRelays(dir, (relays) => propagate(n, dir, pair(relays), 'watch')),
   load: (n, dir) => {
     const seconds = env('KITH_BENCH_SECONDS', 20);
-    return onRelay(dir, async (url, pid) => {
-      const template = await makeDeviceTemplate(`${url}/load-0`, join(dir, 'template'), 5);
-      return runLoad(url, pid, template, { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 });
+    return onRelays(dir, async ([relay]) => {
+      const template = await makeDeviceTemplate(`${relay.url}/load-0`, join(dir, 'template'), 5);
+      return runLoad(relay.url, relay.child.pid!, template, { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 });
     });
   },
 };
