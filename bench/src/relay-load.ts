@@ -216,6 +216,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
     const measureFrom = start + o.warmSeconds * 1000;
     const end = measureFrom + o.seconds * 1000;
     let issued = 0;
+    let measured = 0;
     let cpu0 = { relay: 0, self: process.cpuUsage() };
     let measuring = false;
     await new Promise<void>((done) => {
@@ -229,7 +230,10 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
         for (let due = start + (issued * 1000) / o.rate; due <= Math.min(now, end); due = start + (issued * 1000) / o.rate) {
           const w = all[issued++ % all.length]!;
           const change = { due, measured: due >= measureFrom };
-          if (change.measured) expected += perVault - 1;
+          if (change.measured) {
+            measured++;
+            expected += perVault - 1;
+          }
           w.queue = w.queue.then(() => write(w, change));
         }
         if (now >= end) return done();
@@ -264,6 +268,8 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       relayRssMiB: mem.peak,
       relayIdleRssMiB: idleRssMiB,
       relayCpuPct: (relayCpuMs / (o.seconds * 1000)) * 100,
+      // What one change costs the relay (its writes, fan-out and the reads it causes): capacity on an idle core, whatever else ran.
+      relayCpuMsPerChange: relayCpuMs / measured,
       loadCpuPct: ((self.user + self.system) / 1000 / (o.seconds * 1000)) * 100,
     };
   } finally {

@@ -37,7 +37,7 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       if (f['p99Ms'] !== undefined) judge(`${label}: p99 < ${P99_TARGET_MS} ms`, f['p99Ms'] < P99_TARGET_MS, `${ms(f['p99Ms'])} ms`);
     }
     if (rows.some(([name]) => name.startsWith('scale-out'))) out.push('', 'Scale-out runs on the test PostgreSQL (`fsync=off`, `synchronous_commit=off`) and s3rver (no fsync), so unlike the embedded relay (SQLite, `synchronous=FULL`) its writes pay for no flush to disk.');
-    out.push('', 'Phases are medians over the changes: A put = the local write; A push = segment PUT, head PUT and marking the outbox; head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head and the segment, apply, and B\'s subscription called.');
+    out.push('', 'Phases are medians over the changes: A put = the local write; A push = segment PUT, head PUT and marking the outbox (results.json has the two PUTs apart); head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head and the segment, apply, and B\'s subscription called.');
   }
   if (r.load.length) {
     const f0 = r.load[0]!.figures;
@@ -45,13 +45,13 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       `### Relay under load: ${num(f0['devices'])} device connections (${num(f0['vaults'])} vaults of ${num((f0['devices'] ?? 0) / (f0['vaults'] ?? 1))}, one writer each), one relay process`,
       '',
-      '| offered changes/s | s | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | load generator CPU % |',
-      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      '| offered changes/s | s | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % |',
+      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     for (const e of r.load) {
       const f = e.figures;
       out.push(
-        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['loadCpuPct'])} |`,
+        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} |`,
       );
     }
     // The highest rate that kept up, and the lowest that did not.

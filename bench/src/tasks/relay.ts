@@ -112,7 +112,8 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
     // The hello comes before the relay has read our watch request; one round trip settles it.
     await rawB.list('heads/');
 
-    const phase = { total: [] as number[], write: [] as number[], push: [] as number[], notify: [] as number[], wait: [] as number[], pull: [] as number[] };
+    const phase = { total: [] as number[], write: [] as number[], push: [] as number[], segment: [] as number[], head: [] as number[], notify: [] as number[], wait: [] as number[], list: [] as number[], pull: [] as number[] };
+    const span = (name: string): number => t.at(`${name}.end`) - t.at(`${name}.start`);
     for (let i = 0; i < WARM_CHANGES + changes; i++) {
       t.reset();
       const t0 = performance.now();
@@ -130,8 +131,11 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       phase.total.push(tSeen - t0);
       phase.write.push(written - t0);
       phase.push.push(pushed - written);
+      phase.segment.push(span('a.put.segments'));
+      phase.head.push(span('a.put.heads'));
       phase.notify.push(t.at('b.notified') - t.at('a.put.heads.start'));
       phase.wait.push(t.at('b.list.heads.start') - t.at('b.notified'));
+      phase.list.push(span('b.list.heads'));
       phase.pull.push(tSeen - t.at('b.list.heads.start'));
     }
     check((await b.get('lat', 'x'))?.['i'] === WARM_CHANGES + changes - 1, 'relay: the last change did not arrive');
@@ -145,8 +149,11 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       maxMs: Math.max(...phase.total),
       writeP50Ms: p50(phase.write),
       pushP50Ms: p50(phase.push),
+      segmentPutP50Ms: p50(phase.segment),
+      headPutP50Ms: p50(phase.head),
       notifyP50Ms: p50(phase.notify),
       waitP50Ms: p50(phase.wait),
+      listP50Ms: p50(phase.list),
       pullP50Ms: p50(phase.pull),
     };
   } finally {
