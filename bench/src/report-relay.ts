@@ -37,7 +37,7 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       if (f['p99Ms'] !== undefined) judge(`${label}: p99 < ${P99_TARGET_MS} ms`, f['p99Ms'] < P99_TARGET_MS, `${ms(f['p99Ms'])} ms`);
     }
     if (rows.some(([name]) => name.startsWith('scale-out'))) out.push('', 'Scale-out runs on the test PostgreSQL (`fsync=off`, `synchronous_commit=off`) and s3rver (no fsync), so unlike the embedded relay (SQLite, `synchronous=FULL`) its writes pay for no flush to disk.');
-    out.push('', 'Phases are medians over the changes: A put = the local write; A push = segment PUT, head PUT and marking the outbox (results.json has the two PUTs apart); head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head and the segment, apply, and B\'s subscription called.');
+    out.push('', 'Phases are medians over the changes: A put = the local write; A push = a registry listing (revocations are looked for before every segment), the segment built and PUT, the head PUT, and the outbox marked (results.json has the requests apart); head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head, read the segment (batch-get), apply, and B\'s subscription called (results.json has the requests apart).');
   }
   if (r.load.length) {
     const f0 = r.load[0]!.figures;

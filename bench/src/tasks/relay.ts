@@ -41,7 +41,7 @@ class Timeline {
 }
 
 /**
- * `remote` with its puts, lists and watch callbacks stamped on `t` as
+ * `remote` with its puts, gets, lists and watch callbacks stamped on `t` as
  * `<side>.<method>.<first key segment>.start|end` and `<side>.notified`.
  * A Proxy so methods added to Remote later (auth) pass through untouched;
  * methods run on the real object, whose private fields a proxy lacks.
@@ -53,9 +53,9 @@ function traced(remote: Remote, side: string, t: Timeline): Remote {
       if (typeof v !== 'function') return v;
       const fn = v as (...args: unknown[]) => unknown;
       if (prop === 'watch') return (prefix: string, onChange: () => void) => fn.call(target, prefix, () => (t.mark(`${side}.notified`), onChange()));
-      if (prop === 'put' || prop === 'list') {
-        return async (key: string, ...rest: unknown[]) => {
-          const name = `${side}.${prop}.${key.split('/')[0]}`;
+      if (prop === 'put' || prop === 'list' || prop === 'get' || prop === 'getMany') {
+        return async (key: string | readonly string[], ...rest: unknown[]) => {
+          const name = `${side}.${prop}.${(typeof key === 'string' ? key : (key[0] ?? '')).split('/')[0]}`;
           t.mark(`${name}.start`);
           try {
             return await fn.call(target, key, ...rest);
@@ -112,7 +112,7 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
     // The hello comes before the relay has read our watch request; one round trip settles it.
     await rawB.list('heads/');
 
-    const phase = { total: [] as number[], write: [] as number[], push: [] as number[], segment: [] as number[], head: [] as number[], notify: [] as number[], wait: [] as number[], list: [] as number[], pull: [] as number[] };
+    const phase = { total: [] as number[], write: [] as number[], push: [] as number[], registry: [] as number[], segment: [] as number[], head: [] as number[], notify: [] as number[], wait: [] as number[], list: [] as number[], headGet: [] as number[], segmentsGet: [] as number[], pull: [] as number[] };
     const span = (name: string): number => t.at(`${name}.end`) - t.at(`${name}.start`);
     for (let i = 0; i < WARM_CHANGES + changes; i++) {
       t.reset();
@@ -131,11 +131,14 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       phase.total.push(tSeen - t0);
       phase.write.push(written - t0);
       phase.push.push(pushed - written);
+      phase.registry.push(span('a.list.registry'));
       phase.segment.push(span('a.put.segments'));
       phase.head.push(span('a.put.heads'));
       phase.notify.push(t.at('b.notified') - t.at('a.put.heads.start'));
       phase.wait.push(t.at('b.list.heads.start') - t.at('b.notified'));
       phase.list.push(span('b.list.heads'));
+      phase.headGet.push(span('b.get.heads'));
+      phase.segmentsGet.push(span('b.getMany.segments'));
       phase.pull.push(tSeen - t.at('b.list.heads.start'));
     }
     check((await b.get('lat', 'x'))?.['i'] === WARM_CHANGES + changes - 1, 'relay: the last change did not arrive');
@@ -149,11 +152,14 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       maxMs: Math.max(...phase.total),
       writeP50Ms: p50(phase.write),
       pushP50Ms: p50(phase.push),
+      registryListP50Ms: p50(phase.registry),
       segmentPutP50Ms: p50(phase.segment),
       headPutP50Ms: p50(phase.head),
       notifyP50Ms: p50(phase.notify),
       waitP50Ms: p50(phase.wait),
       listP50Ms: p50(phase.list),
+      headGetP50Ms: p50(phase.headGet),
+      segmentsGetP50Ms: p50(phase.segmentsGet),
       pullP50Ms: p50(phase.pull),
     };
   } finally {
