@@ -3,8 +3,9 @@
  * A remote in a directory: a NAS share, a USB stick, a synced folder. Each
  * key is a file at the same relative path. Writes go to a temp file in
  * `.tmp/`, are fsynced, then renamed (or, for put-if-absent, hard-linked)
- * into place, and the directory is fsynced: a reader never sees a torn
- * object and a written object survives a crash.
+ * into place, and the directory is fsynced before the put resolves: a
+ * reader never sees a torn object and a written object survives a crash.
+ * Concurrent puts into one directory share its fsyncs (group commit).
  */
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
@@ -27,6 +28,7 @@ import {
 } from '@kith/core';
 import { errnoOf, folderError, isMissing } from './folder-errors.js';
 import { parseFolderUrl } from './folder-url.js';
+import { GroupSync } from './group-sync.js';
 
 /** The folder's own temp directory; a key cannot start with it. */
 export const FOLDER_TMP_DIR = '.tmp';
@@ -49,6 +51,7 @@ export class FolderRemote implements Remote {
   /** Request counters since the remote was opened. */
   readonly stats = newRemoteStats();
   readonly #watchers = new Set<FSWatcher>();
+  readonly #dirSyncs = new GroupSync(syncDir);
   #lastTmpClean = Date.now();
 
   /** Use {@link openFolderRemote}, which checks and prepares the directory. */
@@ -107,7 +110,7 @@ export class FolderRemote implements Remote {
       }
       // Cancelled while writing: the temp file goes, the object is untouched.
       throwIfAborted(o.signal);
-      await placeDurably(tmp, path, o.ifAbsent === true);
+      await placeDurably(tmp, path, o.ifAbsent === true, this.#dirSyncs);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (isMissing(e)) await this.#assertRoot();
@@ -333,27 +336,27 @@ async function readRange(path: string, offset: number, length: number): Promise<
 }
 
 /**
- * Moves the fsynced temp file to `path` (making its directory), then fsyncs
- * the directories whose entries changed.
+ * Moves the fsynced temp file to `path` (making its directory if missing),
+ * then fsyncs the directories whose entries changed.
  */
-async function placeDurably(tmp: string, path: string, ifAbsent: boolean): Promise<void> {
+async function placeDurably(tmp: string, path: string, ifAbsent: boolean, dirSyncs: GroupSync): Promise<void> {
   const dir = dirname(path);
   let created: string | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      created = (await mkdir(dir, { recursive: true })) ?? created;
       await placeTemp(tmp, path, ifAbsent);
       break;
     } catch (e) {
-      // A concurrent delete pruned the parent (during mkdir, or before the rename): make it again.
+      // No directory yet, or a concurrent delete pruned it: make it and try again.
       if (errnoOf(e) !== 'ENOENT' || attempt === 5) throw e;
+      created = (await mkdir(dir, { recursive: true })) ?? created;
     }
   }
   // New directories' own entries must be durable too. ENOENT here means a rival
   // delete already removed the object and its directory: nothing left to sync.
   try {
     if (created !== undefined) await syncParents(created, dir);
-    await syncDir(dir);
+    await dirSyncs.sync(dir);
   } catch (e) {
     if (errnoOf(e) !== 'ENOENT') throw e;
   }

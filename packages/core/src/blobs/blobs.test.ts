@@ -9,7 +9,8 @@ import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { MemoryBlobCache } from './blob-cache.js';
 import { blobKeys, parseBlobRef } from './blob-format.js';
-import { Chunker, gearTable, MAX_CHUNK, MIN_CHUNK } from './chunker.js';
+import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK, MIN_CHUNK } from './chunker.js';
+import { concatBytes } from '../crypto/index.js';
 
 /** Deterministic incompressible bytes (AES-CTR keystream of a seed). */
 const noise = (n: number, seed = 1): Uint8Array => {
@@ -44,6 +45,44 @@ describe('chunker', () => {
         assert.deepEqual(parts.map((p) => p.length), whole.map((p) => p.length));
       }),
       { numRuns: 15 },
+    );
+  });
+  test('cuts exactly where docs/FORMAT.md says, whatever the input alignment and split', () => {
+    // The spec read literally: one byte at a time over the whole buffer.
+    const spread = (k: number) => Array.from({ length: k }, (_, i) => 1 << Math.floor((i * 32) / k)).reduce((a, b) => a | b, 0) >>> 0;
+    const [hard, easy] = [spread(22), spread(18)];
+    const reference = (data: Uint8Array): number[] => {
+      const sizes: number[] = [];
+      for (let start = 0; start < data.length; ) {
+        const n = Math.min(MAX_CHUNK, data.length - start);
+        let cut = n;
+        let h = 0;
+        for (let i = MIN_CHUNK; i < n; i++) {
+          h = ((h << 1) + gear[data[start + i]!]!) >>> 0;
+          if ((h & (i < AVG_CHUNK ? hard : easy)) === 0) {
+            cut = i + 1;
+            break;
+          }
+        }
+        sizes.push(cut);
+        start += cut;
+      }
+      return sizes;
+    };
+    // Low-entropy stretches make cuts land at MAX_CHUNK too.
+    const data = concatBytes(noise(7 * 1024 * 1024, 5), new Uint8Array(9 * 1024 * 1024).fill(7), noise(3 * 1024 * 1024 + 3, 6));
+    const expected = reference(data);
+    assert.ok(expected.includes(MAX_CHUNK) && expected.some((s) => s < AVG_CHUNK) && expected.some((s) => s > AVG_CHUNK && s < MAX_CHUNK), expected.join());
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.array(fc.integer({ min: 0, max: data.length }), { maxLength: 8 }), (shift, splits) => {
+        // Inputs at every offset mod 4 from their buffer's start, cut anywhere.
+        const shifted = new Uint8Array(data.length + shift);
+        shifted.set(data, shift);
+        const parts = chunk(shifted.subarray(shift), [...splits].sort((a, b) => a - b));
+        assert.deepEqual(parts.map((p) => p.length), expected);
+        assert.deepEqual(Buffer.concat(parts), Buffer.from(data));
+      }),
+      { numRuns: 12 },
     );
   });
   test('an edit in the middle changes only nearby chunks; another key cuts elsewhere', () => {
@@ -95,6 +134,24 @@ describe('blobs', () => {
     const third = await vault.blobs.put(edited);
     assert.notEqual(third.ref, first.ref);
     assert.ok(third.uploaded < data.length / 2, `uploaded ${third.uploaded} of ${data.length}`);
+  });
+
+  test('a new blob stops paying for existence checks and deflate trials; a compressible one is still compressed', async () => {
+    const { vault, remote, objects } = await setup();
+    const heads = remote.stats.heads;
+    const big = await vault.blobs.put(noise(48 * 1024 * 1024, 31));
+    const checked = remote.stats.heads - heads;
+    assert.ok(big.chunks > 30, `${big.chunks} chunks`);
+    // 8 misses in a row, then one chunk in 16, then the manifest.
+    assert.ok(checked <= 8 + Math.ceil((big.chunks - 8) / 16) + 1, `${checked} HEADs for ${big.chunks} chunks`);
+    assert.ok(big.uploaded > 48 * 1024 * 1024);
+    // Text after noise: the periodic trial notices it compresses again.
+    const text = new TextEncoder().encode(Array.from({ length: 400_000 }, (_, i) => `{"line":${i},"value":${(i * 7919) % 10007}}\n`).join(''));
+    const mixed = await vault.blobs.put(concatBytes(noise(8 * 1024 * 1024, 32), text));
+    assert.ok(mixed.uploaded < 8 * 1024 * 1024 + text.length / 2, `uploaded ${mixed.uploaded}`);
+    const m = await vault.blobs.manifest(mixed.ref);
+    const stored = m.chunks.reduce((n, [id]) => n + objects.get(blobKeys.chunk(id))!.length, 0);
+    assert.equal(stored, mixed.uploaded - objects.get(blobKeys.manifest(parseBlobRef(mixed.ref)))!.length);
   });
 
   test('a tampered or truncated chunk is refused before any of its bytes are delivered', async () => {

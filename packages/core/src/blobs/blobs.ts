@@ -29,6 +29,7 @@ import {
   type BlobManifest,
 } from './blob-format.js';
 import { Chunker, gearTable, MAX_CHUNK } from './chunker.js';
+import { Probe, TaskWindow } from './task-window.js';
 
 export type BlobSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -62,10 +63,17 @@ export interface GcResult {
 
 /** A reference must survive this long unreferenced before GC deletes it (see docs/FORMAT.md). */
 export const DEFAULT_GC_GRACE_MS = 7 * 24 * 3600_000;
-/** Chunks uploaded at once (each upload waits on fsyncs; overlapping them keeps the disk busy). */
-const PARALLEL = 6;
+/**
+ * Chunks in flight during an upload: hashing and encryption (on the
+ * platform's crypto threads) overlap the writes and their fsyncs, and
+ * memory stays within a few chunks.
+ */
+const UPLOAD_WINDOW = 8;
 /** Chunks fetched ahead of the reader: memory stays within a few chunks. */
-const READ_AHEAD = 4;
+const READ_AHEAD = 8;
+/** Existence checks: after this many new chunks in a row, only one chunk in HEAD_EVERY is checked. */
+const HEAD_PATIENCE = 8;
+const HEAD_EVERY = 16;
 
 async function* bytesOf(source: BlobSource): AsyncIterable<Uint8Array> {
   if (source instanceof Uint8Array) {
@@ -92,7 +100,11 @@ export class Blobs {
     this.#cache = cache;
   }
 
-  /** Stores a blob (bytes or a stream); returns its ref to put in a record. */
+  /**
+   * Stores a blob (bytes or a stream); returns its ref to put in a record.
+   * Resolves once every chunk and the manifest are durable on the remote.
+   * A stream's chunks must not be modified once produced.
+   */
   async put(source: BlobSource, meta: { name?: string; type?: string } = {}, o: { signal?: AbortSignal } = {}): Promise<BlobPutResult> {
     const ctx = this.#ctx;
     const epoch = ctx.registry.epoch;
@@ -101,24 +113,31 @@ export class Blobs {
     const chunks: [string, number][] = [];
     let size = 0;
     let uploaded = 0;
-    const inFlight = new Set<Promise<void>>();
-    const store = async (plain: Uint8Array): Promise<void> => {
-      const id = await blobId(epochKey, ctx.vaultId, plain);
-      chunks.push([id, plain.length]);
+    const window = new TaskWindow(UPLOAD_WINDOW);
+    const exists = new Probe(HEAD_PATIENCE, HEAD_EVERY);
+    const store = (plain: Uint8Array): Promise<void> => {
+      const at = chunks.push(['', plain.length]) - 1;
       size += plain.length;
-      const task = this.#storeObject('chunk', id, async () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }), o.signal).then(
-        (sent) => void (uploaded += sent),
-      );
-      inFlight.add(task);
-      void task.finally(() => inFlight.delete(task)).catch(() => undefined);
-      if (inFlight.size >= PARALLEL) await Promise.race(inFlight);
+      return window.add(async () => {
+        const id = await blobId(epochKey, ctx.vaultId, plain);
+        chunks[at] = [id, plain.length];
+        const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
+        const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
+        uploaded += sent;
+      });
     };
-    for await (const piece of bytesOf(source)) {
-      o.signal?.throwIfAborted();
-      for (const c of chunker.push(piece)) await store(c);
+    try {
+      for await (const piece of bytesOf(source)) {
+        o.signal?.throwIfAborted();
+        for (const c of chunker.push(piece)) await store(c);
+      }
+      for (const c of chunker.end()) await store(c);
+    } catch (e) {
+      await window.drain().catch(() => undefined); // no write outlives the call
+      throw e;
     }
-    for (const c of chunker.end()) await store(c);
-    await Promise.all(inFlight);
+    // The manifest is written only after every chunk is durable: a ref never names missing chunks.
+    await window.drain();
     const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
     const plain = encodeManifestPlaintext(manifest);
     const id = await blobId(epochKey, ctx.vaultId, plain);
@@ -127,18 +146,26 @@ export class Blobs {
     return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
   }
 
-  /** Caches an object and uploads it unless the remote already has it; returns bytes sent. */
-  async #storeObject(kind: 'chunk' | 'manifest', id: string, encode: () => Promise<Uint8Array>, signal?: AbortSignal): Promise<number> {
+  /**
+   * Uploads an object unless the remote already has it, and caches it;
+   * returns bytes sent. Without an existence check (`exists` says skip),
+   * it is written if absent: a chunk already there costs a write, never
+   * a wrong result.
+   */
+  async #storeObject(kind: 'chunk' | 'manifest', id: string, encode: () => Promise<Uint8Array>, signal?: AbortSignal, exists?: Probe): Promise<number> {
     const key = kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id);
     const cacheKey = `${kind[0]}/${id}`;
-    let bytes = await this.#cache?.get(cacheKey);
-    if (await this.#ctx.remote.head(key, signal ? { signal } : {})) {
-      if (!bytes && this.#cache) await this.#cache.put(cacheKey, await encode());
+    const call = signal ? { signal } : {};
+    const check = exists?.next() ?? true;
+    const found = check ? await this.#ctx.remote.head(key, call) : null;
+    if (check) exists?.report(found !== null);
+    if (found) {
+      if (this.#cache && !(await this.#cache.get(cacheKey))) await this.#cache.put(cacheKey, await encode());
       return 0;
     }
-    bytes ??= await encode();
-    await this.#cache?.put(cacheKey, bytes);
-    await this.#ctx.remote.put(key, bytes, { ifAbsent: true, ...(signal ? { signal } : {}) });
+    // Encrypting again costs about what reading a cached copy would, so the cache is not consulted.
+    const bytes = await encode();
+    await Promise.all([this.#cache?.put(cacheKey, bytes), this.#ctx.remote.put(key, bytes, { ifAbsent: true, ...call })]);
     return bytes.length;
   }
 
