@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openS3Remote } from '@kith/s3';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth, type RelayRemote } from './index.js';
-import { openPgS3Storage } from './server/index.js';
+import { openPgS3Storage, PROBE_KEY, UPLOADS } from './server/index.js';
 import { spawnRelayProcess, startScaleOutServices, writeUntilKilled, type RelayProcess, type ScaleOutServices } from './testing/index.js';
 import { createTestVault, type TestVault } from './test-vaults.js';
 
@@ -175,7 +175,7 @@ describe('scale-out: several relay processes', () => {
       // Uploads the kill cut off before their commit are garbage; a sweep (grace 0: no put is in flight now) removes them.
       await storage.sweep(0);
       const referenced = (await admin.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_objects WHERE s3_key IS NOT NULL')).rows.map((r) => r.s3_key).sort();
-      const inBucket = (await s3.list('v/')).map((i) => i.key).sort();
+      const inBucket = (await s3.list(UPLOADS)).map((i) => i.key).filter((k) => k !== PROBE_KEY).sort();
       assert.deepEqual(inBucket, referenced, 'S3 holds exactly the referenced uploads');
       assert.equal((await admin.query('SELECT count(*)::int AS n FROM kith_relay_orphans')).rows[0].n, 0);
     } finally {

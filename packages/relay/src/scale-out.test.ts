@@ -53,8 +53,16 @@ runSyncScenarios('relay (scale-out: PostgreSQL + S3) + SQLite store', async () =
 describe('scale-out storage', () => {
   /** A storage of its own on the shared database and bucket; everything non-empty goes to S3. */
   const open = (o: { s3?: string } = {}): Promise<PgS3Storage> => openPgS3Storage({ ...target, ...o, inlineMax: 0, sweepEveryMs: 0 });
-  /** The uploads in the bucket under `vault`, read straight from S3. */
-  const uploads = async (s3: S3Remote, vault: string): Promise<string[]> => (await s3.list(`v/${vault}/`)).map((i) => i.key);
+  /** A connection of the test's own, for what only the database can show. */
+  const connect = async (): Promise<pg.Client> => {
+    const c = new pg.Client({ connectionString: target.postgres });
+    await c.connect();
+    return c;
+  };
+  const s3KeyOf = async (c: pg.Client, vault: string, key: string): Promise<string | null> =>
+    (await c.query<{ s3_key: string | null }>('SELECT s3_key FROM kith_relay_objects WHERE vault = $1 AND key = $2', [vault, key])).rows[0]?.s3_key ?? null;
+  /** Uploads begun and not committed (tests run one at a time, so these are the test's own). */
+  const pending = async (c: pg.Client): Promise<string[]> => (await c.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_orphans WHERE NOT doomed')).rows.map((r) => r.s3_key);
   /** The relay's PostgreSQL backends of this test's database that wait for a lock. */
   const blocked = async (c: pg.Client): Promise<number[]> =>
     (await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'kith-relay' AND datname = current_database() AND wait_event_type = 'Lock'")).rows.map((r) => r.pid);
@@ -65,33 +73,37 @@ describe('scale-out storage', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
   };
+  const inS3 = async (s3: S3Remote, key: string): Promise<boolean> => (await s3.head(key)) !== null;
 
   test('a crash between the S3 upload and the commit leaves nothing visible, and the sweep removes the bytes', async () => {
     const storage = await open();
     const s3 = await openS3Remote(target.s3);
-    const admin = new pg.Client({ connectionString: target.postgres });
-    await admin.connect();
+    const admin = await connect();
     const vault = fresh();
     try {
       const first = new Uint8Array(5000).fill(1);
       assert.equal(await storage.put(vault, 'segments/a', first), true);
+      const firstKey = (await s3KeyOf(admin, vault, 'segments/a'))!;
       // Hold the row, so the next put uploads its bytes and then waits inside its commit.
       await admin.query('BEGIN');
       await admin.query('SELECT 1 FROM kith_relay_objects WHERE vault = $1 AND key = $2 FOR UPDATE', [vault, 'segments/a']);
-      const second = storage.put(vault, 'segments/a', new Uint8Array(6000).fill(2));
+      const second = assert.rejects(storage.put(vault, 'segments/a', new Uint8Array(6000).fill(2)));
       await until(async () => (await blocked(admin)).length === 1, 'the put to wait in its commit');
-      assert.equal((await uploads(s3, vault)).length, 2, 'both uploads are in S3');
+      const [secondKey] = await pending(admin);
+      assert.ok(secondKey && (await inS3(s3, secondKey)), 'the second upload is in S3');
       // The commit's connection dies (as when the relay process is killed): the transaction never commits.
       for (const pid of await blocked(admin)) await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-      await assert.rejects(second);
+      await second;
       await admin.query('ROLLBACK');
       assert.deepEqual(new Uint8Array((await storage.get(vault, 'segments/a'))!), first, 'the first version, whole');
       assert.deepEqual((await storage.list(vault, '', '', 10)).items.map((i) => i.size), [5000]);
       // A sweep with the default grace leaves an upload that may still be in flight alone.
       assert.equal(await storage.sweep(), 0);
-      assert.equal((await uploads(s3, vault)).length, 2);
+      assert.ok(await inS3(s3, secondKey));
       assert.equal(await storage.sweep(0), 1);
-      assert.equal((await uploads(s3, vault)).length, 1, 'only the referenced upload remains');
+      assert.equal(await inS3(s3, secondKey), false, 'the orphaned upload is gone');
+      assert.ok(await inS3(s3, firstKey), 'the referenced one stays');
+      assert.deepEqual(await pending(admin), []);
       assert.deepEqual(new Uint8Array((await storage.get(vault, 'segments/a'))!), first);
     } finally {
       await admin.end();
@@ -106,20 +118,20 @@ describe('scale-out storage', () => {
     const storage = await open({ s3: services.s3.url(bucket, 'relay', proxy.url) });
     const sweeper = await open();
     const s3 = await openS3Remote(target.s3);
+    const admin = await connect();
     const vault = fresh();
     try {
-      proxy.setFaults(({ method, path: p }) => (method === 'PUT' && p.includes(`/v/${vault}/`) ? { kind: 'slow', ms: 400 } : undefined));
-      const put = storage.put(vault, 'segments/b', new Uint8Array(3000).fill(3));
-      const admin = new pg.Client({ connectionString: target.postgres });
-      await admin.connect();
-      await until(async () => (await admin.query("SELECT 1 FROM kith_relay_orphans WHERE s3_key LIKE $1 AND NOT doomed", [`v/${vault}/%`])).rowCount === 1, 'the upload to start');
-      await admin.end();
+      proxy.setFaults(({ method, path: p }) => (method === 'PUT' && p.includes('/relay/v/') ? { kind: 'slow', ms: 400 } : undefined));
+      const put = assert.rejects(storage.put(vault, 'segments/b', new Uint8Array(3000).fill(3)), isCode('KITH_REMOTE_UNAVAILABLE'));
+      await until(async () => (await pending(admin)).length === 1, 'the upload to start');
+      const [key] = await pending(admin);
       assert.equal(await sweeper.sweep(0), 1, 'the sweep takes the upload in flight for abandoned');
-      await assert.rejects(put, isCode('KITH_REMOTE_UNAVAILABLE'));
+      await put;
       await storage.settled();
       assert.equal(await storage.get(vault, 'segments/b'), null);
-      assert.deepEqual(await uploads(s3, vault), [], 'the bytes that landed after the sweep were removed by the writer');
+      assert.equal(await inS3(s3, key!), false, 'the bytes that landed after the sweep were removed by the writer');
     } finally {
+      await admin.end();
       await s3.close();
       await sweeper.close();
       await storage.close();
@@ -131,30 +143,33 @@ describe('scale-out storage', () => {
     const storage = await open();
     const inline = await openPgS3Storage({ ...target, sweepEveryMs: 0 });
     const s3 = await openS3Remote(target.s3);
+    const admin = await connect();
     const vault = fresh();
     try {
       await storage.put(vault, 'k/x', new Uint8Array(100).fill(1));
+      const k1 = (await s3KeyOf(admin, vault, 'k/x'))!;
       await storage.put(vault, 'k/x', new Uint8Array(200).fill(2));
+      const k2 = (await s3KeyOf(admin, vault, 'k/x'))!;
       await storage.settled();
-      assert.equal((await uploads(s3, vault)).length, 1);
+      assert.deepEqual([await inS3(s3, k1), await inS3(s3, k2)], [false, true], 'the overwritten upload is deleted');
       await inline.put(vault, 'k/x', Uint8Array.of(9));
       await inline.settled();
-      assert.deepEqual(await uploads(s3, vault), [], 'an inline overwrite frees the upload it replaced');
+      assert.equal(await inS3(s3, k2), false, 'an inline overwrite frees the upload it replaced');
+      assert.equal(await s3KeyOf(admin, vault, 'k/x'), null);
       assert.deepEqual(Buffer.from((await storage.get(vault, 'k/x'))!), Buffer.of(9));
       await storage.put(vault, 'k/x', new Uint8Array(300).fill(3));
+      const k3 = (await s3KeyOf(admin, vault, 'k/x'))!;
       assert.equal(await storage.put(vault, 'k/x', new Uint8Array(400).fill(4), true), false, 'put-if-absent refuses');
       assert.equal(await inline.put(vault, 'k/x', Uint8Array.of(4), true), false);
       assert.equal((await storage.head(vault, 'k/x'))?.size, 300);
       assert.equal(await storage.delete(vault, 'k/x'), true);
       assert.equal(await storage.delete(vault, 'k/x'), false);
       await storage.settled();
-      assert.deepEqual(await uploads(s3, vault), []);
-      const admin = new pg.Client({ connectionString: target.postgres });
-      await admin.connect();
-      const { rows } = await admin.query('SELECT count(*)::int AS n FROM kith_relay_orphans WHERE s3_key LIKE $1', [`v/${vault}/%`]);
-      await admin.end();
+      assert.equal(await inS3(s3, k3), false, 'a delete frees the upload');
+      const { rows } = await admin.query('SELECT count(*)::int AS n FROM kith_relay_orphans WHERE s3_key = ANY($1)', [[k1, k2, k3]]);
       assert.equal(rows[0].n, 0, 'no orphan rows left');
     } finally {
+      await admin.end();
       await s3.close();
       await inline.close();
       await storage.close();

@@ -13,6 +13,8 @@ export {
   openPgS3Storage,
   PgS3Storage,
   DEFAULT_INLINE_MAX,
+  UPLOADS,
+  PROBE_KEY,
   openPgChangeBus,
   PgChangeBus,
   NOTIFY_PAYLOAD_LIMIT,

@@ -6,7 +6,7 @@
 import { openPgChangeBus, type PgChangeBus, type PgChangeBusOptions } from './pg-change-bus.js';
 import { openPgS3Storage, type PgS3Storage, type PgS3StorageOptions } from './pg-s3-storage.js';
 
-export { openPgS3Storage, PgS3Storage, DEFAULT_INLINE_MAX, type PgS3StorageOptions } from './pg-s3-storage.js';
+export { openPgS3Storage, PgS3Storage, DEFAULT_INLINE_MAX, UPLOADS, PROBE_KEY, type PgS3StorageOptions } from './pg-s3-storage.js';
 export { openPgChangeBus, PgChangeBus, NOTIFY_PAYLOAD_LIMIT, type PgChangeBusOptions } from './pg-change-bus.js';
 export { parsePostgresUrl, type PostgresTarget } from './pg-connect.js';
 export { migrate, SCHEMA_VERSION } from './pg-schema.js';

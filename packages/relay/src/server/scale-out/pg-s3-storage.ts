@@ -75,13 +75,23 @@ interface ObjectRow {
   s3_key: string | null;
 }
 
+/** The bucket prefix (under the URL's) of every upload. */
+export const UPLOADS = 'v/';
+/**
+ * Written (never deleted) by every start to prove the bucket takes writes.
+ * It also keeps the uploads "directory" from ever being empty, which
+ * s3rver, the S3 test server, needs: it prunes an emptied directory even
+ * while a put into it is still opening its file, and crashes.
+ */
+export const PROBE_KEY = `${UPLOADS}probe`;
+
 /** S3 fetches in flight at once for one batch-get. */
 const BATCH_CONCURRENCY = 8;
 /** Rows a sweep takes at a time. */
 const SWEEP_BATCH = 500;
 
 /** Where an upload's bytes go in the bucket: fresh and random, so no upload ever overwrites another. */
-const uploadKey = (vault: string): string => `v/${vault}/${randomBytes(16).toString('base64url')}`;
+const uploadKey = (): string => `${UPLOADS}${randomBytes(16).toString('base64url')}`;
 
 /** The code of a failure, for logs (never a message: it could carry a key). */
 const codeOf = (e: unknown): string => String((e as { code?: string }).code ?? (e as Error)?.name ?? 'error');
@@ -116,13 +126,11 @@ export async function openPgS3Storage(o: PgS3StorageOptions): Promise<PgS3Storag
   return new PgS3Storage(pool, s3, o, log);
 }
 
-/** One small write and delete with few retries, so a wrong bucket, endpoint or key fails at start in seconds. */
+/** One small write with few retries, so a wrong bucket, endpoint or credentials fail at start in seconds. */
 async function probeS3(url: string, options: S3RemoteOptions | undefined): Promise<void> {
   const probe = await openS3Remote(url, { ...options, retry: { maxAttempts: 3, maxDelayMs: 500, deadlineMs: 10_000 } });
-  const key = `probe/${randomBytes(8).toString('hex')}`;
   try {
-    await probe.put(key, new Uint8Array(0));
-    await probe.delete(key);
+    await probe.put(PROBE_KEY, new Uint8Array(0));
   } catch (e) {
     const k = KithError.is(e) ? e : new KithError(ErrorCode.RemoteUnavailable, String((e as Error)?.message ?? e));
     throw new KithError(k.code, `cannot store objects in ${url.split('?')[0]}: ${k.message}`, { cause: e, ...(k.hint ? { hint: k.hint } : {}) });
@@ -165,7 +173,7 @@ export class PgS3Storage implements RelayStorage {
     if (bytes.length <= this.#inlineMax) return this.#commit(vault, key, bytes.length, etag, body, null, ifAbsent);
     // Checked again atomically at commit; asking first only saves uploading bytes that would be refused.
     if (ifAbsent && (await this.head(vault, key))) return false;
-    const s3Key = uploadKey(vault);
+    const s3Key = uploadKey();
     await this.#pool.query({ name: 'kr_intent', text: 'INSERT INTO kith_relay_orphans (s3_key) VALUES ($1)', values: [s3Key] });
     try {
       await this.#s3.put(s3Key, bytes, { signal: AbortSignal.timeout(this.#graceMs / 2) });
