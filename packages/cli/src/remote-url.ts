@@ -49,7 +49,7 @@ export function lazyRemote(url: string): Remote {
       if (key) r.useDeviceKey?.(key);
       return (opened = r);
     }));
-  return {
+  const remote: Remote = {
     url,
     get capabilities() {
       return opened?.capabilities ?? { putIfAbsent: false, watch: true };
@@ -84,4 +84,12 @@ export function lazyRemote(url: string): Remote {
       await opened?.close();
     },
   };
+  // Only relays read in batches; elsewhere the core's parallel gets are the better plan, and it looks for the method itself.
+  if (/^https?:\/\//i.test(url)) {
+    remote.getMany = async (keys, o) => {
+      const r = await get();
+      return r.getMany ? r.getMany(keys, o) : new Map(await Promise.all(keys.map(async (k) => [k, await r.get(k, o)] as const)));
+    };
+  }
+  return remote;
 }
