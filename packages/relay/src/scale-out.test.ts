@@ -5,7 +5,7 @@ import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openS3Remote, type S3Remote } from '@kith/s3';
 import { startFaultProxy } from '@kith/s3/testing';
 import { openPgS3Storage, openScaleOut, SCHEMA_VERSION, startRelay, type PgS3Storage, type RunningRelay } from './server/index.js';
-import { startScaleOutServices, type ScaleOutServices } from './testing/index.js';
+import { startPostgres, startScaleOutServices, type ScaleOutServices } from './testing/index.js';
 import { createTestVault, withoutVaultObjects } from './test-vaults.js';
 import { relayScenarioHarness } from './relay-scenarios.js';
 
@@ -212,6 +212,17 @@ describe('scale-out storage', () => {
         return true;
       });
       assert.ok(Date.now() - t0 < 15_000, `${code} within 15 s`);
+    }
+  });
+
+  test('startPostgres fails with one line naming the package when the server binaries are missing', async () => {
+    const saved = process.env['KITH_PG_BIN'];
+    process.env['KITH_PG_BIN'] = '/nonexistent/postgresql/bin';
+    try {
+      await assert.rejects(startPostgres(), /PostgreSQL server binaries not found \(KITH_PG_BIN=\/nonexistent\/postgresql\/bin\): install them with `apt-get install -y postgresql`/);
+    } finally {
+      if (saved === undefined) delete process.env['KITH_PG_BIN'];
+      else process.env['KITH_PG_BIN'] = saved;
     }
   });
 });

@@ -66,6 +66,8 @@ export class PgChangeBus implements ChangeBus {
   #reconnects = 0;
   /** A notice of ours could not be sent: once back, tell the other processes they may have missed some. */
   #dropped = false;
+  /** NOTIFYs in flight (awaited on close). */
+  readonly #sending = new Set<Promise<void>>();
 
   /** Prefer {@link openPgChangeBus}, which waits for the first connection. */
   constructor(target: PostgresTarget, o: Omit<PgChangeBusOptions, 'postgres'> = {}) {
@@ -102,7 +104,7 @@ export class PgChangeBus implements ChangeBus {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ ...this.#target.config, application_name: BUS_APPLICATION_NAME, connectionTimeoutMillis: 10_000 });
+    const client = new pg.Client({ ...this.#target.config, application_name: BUS_APPLICATION_NAME, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
     client.on('notification', (n) => {
       if (n.channel === this.#channel && n.payload !== undefined) this.#received(n.payload);
     });
@@ -168,10 +170,17 @@ export class PgChangeBus implements ChangeBus {
     for (const deliver of this.#subs) deliver(change);
   }
 
-  /** Delivers here at once and NOTIFYs the other processes; a lost notice is logged, never thrown. */
-  async publish(change: KeyChange): Promise<void> {
+  /**
+   * Delivers here at once and NOTIFYs the other processes in the
+   * background: a write never waits for (or fails by) the bus, and a lost
+   * notice is logged, never thrown.
+   */
+  publish(change: KeyChange): Promise<void> {
     this.#deliver(change);
-    await this.#notify(change);
+    const sending = this.#notify(change);
+    this.#sending.add(sending);
+    void sending.finally(() => this.#sending.delete(sending));
+    return Promise.resolve();
   }
 
   async #notify(change: KeyChange): Promise<void> {
@@ -200,6 +209,7 @@ export class PgChangeBus implements ChangeBus {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.#sending]);
     this.#stop.abort();
     clearInterval(this.#ping);
     this.#subs.clear();

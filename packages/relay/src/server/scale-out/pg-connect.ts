@@ -37,7 +37,8 @@ export function parsePostgresUrl(url: string): PostgresTarget {
     throw new KithError(ErrorCode.BadRemoteUrl, `invalid PostgreSQL URL: the scheme must be postgres:// (got ${u.protocol}//)`, { hint: 'use postgres://USER@HOST:PORT/DATABASE' });
   }
   if (u.password) u.password = '***';
-  return { config: { connectionString: url, application_name: APPLICATION_NAME, keepAlive: true }, display: u.toString() };
+  // TCP keepalive after 10 s idle and a cap on every query, so a connection that died silently fails a request instead of holding it.
+  return { config: { connectionString: url, application_name: APPLICATION_NAME, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: 30_000 }, display: u.toString() };
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', '57P01', '57P03']);
