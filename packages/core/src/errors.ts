@@ -69,6 +69,10 @@ export const ErrorCode = {
   Locked: 'KITH_LOCKED',
   /** The local passphrase does not unseal this home's device keys. */
   WrongPassphrase: 'KITH_WRONG_PASSPHRASE',
+  /** The vault's storage quota on the remote (a relay) is full. */
+  QuotaExceeded: 'KITH_QUOTA_EXCEEDED',
+  /** The remote (a relay) kept refusing requests as too many, past the client's retries. */
+  RateLimited: 'KITH_RATE_LIMITED',
   /** A command line the CLI does not understand (unknown command or flag, missing argument). */
   Usage: 'KITH_USAGE',
   /** A bug: an invariant did not hold. Please report it. */

@@ -252,7 +252,7 @@ export class RelayRemote implements Remote {
       // 507: the vault's quota is full, which waiting does not change.
       if ((res.status >= 500 && res.status !== 507) || res.status === 429) {
         await res.body?.cancel().catch(() => {});
-        throw new TransientError(`HTTP ${res.status}`);
+        throw new TransientError(res.status === 429 ? 'HTTP 429 (too many requests)' : `HTTP ${res.status}`, res.status === 429 ? ErrorCode.RateLimited : undefined);
       }
       try {
         return await handle(res);

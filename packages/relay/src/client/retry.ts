@@ -25,6 +25,12 @@ export const DEFAULT_RELAY_RETRY: RelayRetryPolicy = { maxAttempts: 6, baseDelay
 /** A failure worth another attempt (network error, 5xx, 429, torn body). */
 export class TransientError extends Error {
   override readonly name = 'TransientError';
+  /** The code to fail with once retries run out (default KITH_REMOTE_UNAVAILABLE). */
+  readonly code: ErrorCode | undefined;
+  constructor(message: string, code?: ErrorCode) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** Full-jitter backoff for the n-th retry (n ≥ 1). */
@@ -48,9 +54,12 @@ export async function withRetry<T>(what: string, attempt: () => Promise<T>, poli
       if (!(e instanceof TransientError)) throw e;
       const delay = backoff(n, policy.baseDelayMs, policy.maxDelayMs, random);
       if (n >= policy.maxAttempts || Date.now() - started + delay > policy.deadlineMs) {
-        throw new KithError(ErrorCode.RemoteUnavailable, `relay ${what} failed after ${n} attempt${n === 1 ? '' : 's'}: ${e.message}`, {
+        const limited = e.code === ErrorCode.RateLimited;
+        throw new KithError(e.code ?? ErrorCode.RemoteUnavailable, `relay ${what} failed after ${n} attempt${n === 1 ? '' : 's'}: ${e.message}`, {
           cause: e,
-          hint: 'the relay is unreachable or overloaded (check the URL and the network); kith resumes where it stopped on the next sync',
+          hint: limited
+            ? 'the relay limits how many requests a device makes; wait a minute and sync again (nothing was lost)'
+            : 'the relay is unreachable or overloaded (check the URL and the network); kith resumes where it stopped on the next sync',
         });
       }
       await abortableSleep(delay, signal);

@@ -49,7 +49,7 @@ export interface RelayOptions {
   readonly tokenTtlMs?: number;
   /** Requests per second and burst, per registered signer and per address without a token (see `DEFAULT_RATE_LIMITS`). */
   readonly rateLimit?: Partial<RelayRateLimits>;
-  /** Stored bytes per vault (default 10 GiB; `Infinity` for none). A write past it gets 507 `KITH_TOO_LARGE`. */
+  /** Stored bytes per vault (default 10 GiB; `Infinity` for none). A write past it gets 507 `KITH_QUOTA_EXCEEDED`. */
   readonly quotaBytes?: number;
 }
 

@@ -91,12 +91,12 @@ export class QuotaMeter {
     return this.enabled ? ((await this.#db.head(vault, key))?.size ?? 0) : 0;
   }
 
-  /** Throws 507 KITH_TOO_LARGE when adding `delta` bytes would pass the quota. */
+  /** Throws 507 KITH_QUOTA_EXCEEDED when adding `delta` bytes would pass the quota. */
   async check(vault: string, delta: number): Promise<void> {
     if (!this.enabled || delta <= 0) return;
     const used = (await this.#measured(vault)).bytes;
     if (used + delta > this.#quota) {
-      throw new RelayError(507, ErrorCode.TooLarge, `this vault's storage quota on the relay is full (${mib(used)} of ${mib(this.#quota)} used; this write needs ${mib(delta)} more)`, {
+      throw new RelayError(507, ErrorCode.QuotaExceeded, `this vault's storage quota on the relay is full (${mib(used)} of ${mib(this.#quota)} used; this write needs ${mib(delta)} more)`, {
         hint: 'delete attachments you no longer need, or ask the relay operator for a larger quota',
       });
     }

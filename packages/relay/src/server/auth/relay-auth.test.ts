@@ -299,14 +299,14 @@ describe('relay auth: limits', () => {
     await r.close();
   });
 
-  test('quota: stored bytes per vault; past it 507 KITH_TOO_LARGE at once; overwrites and deletes free space', async () => {
+  test('quota: stored bytes per vault; past it 507 KITH_QUOTA_EXCEEDED at once; overwrites and deletes free space', async () => {
     const { relay: small } = await relayWith({ quotaBytes: 20_000 });
     const tv = await createTestVault(small.url, 'q');
     const r = tv.remote(0, { retry: { maxAttempts: 6, baseDelayMs: 500 } });
     await r.put('blobs/chunks/a', new Uint8Array(10_000));
     await r.put('blobs/chunks/b', new Uint8Array(9_000));
     const started = Date.now();
-    await assert.rejects(r.put('blobs/chunks/c', new Uint8Array(1_000)), (e: unknown) => isCode(ErrorCode.TooLarge)(e) && /quota/.test((e as Error).message) && /507/.test((e as Error).message));
+    await assert.rejects(r.put('blobs/chunks/c', new Uint8Array(1_000)), (e: unknown) => isCode(ErrorCode.QuotaExceeded)(e) && /quota/.test((e as Error).message) && /507/.test((e as Error).message));
     assert.ok(Date.now() - started < 400, 'not retried');
     assert.equal(await r.head('blobs/chunks/c'), null);
     await r.put('blobs/chunks/a', new Uint8Array(5_000)); // an overwrite counts its difference

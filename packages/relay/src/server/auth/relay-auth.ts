@@ -167,7 +167,7 @@ export class RelayAuth {
     const wait = limiter.take(key);
     if (wait > 0) {
       this.#log({ level: 'info', msg: 'rate limited', waitMs: wait });
-      throw new RelayError(429, ErrorCode.RemoteUnavailable, 'too many requests; slow down', { retryAfterMs: wait });
+      throw new RelayError(429, ErrorCode.RateLimited, 'too many requests; slow down', { retryAfterMs: wait });
     }
   }
 
