@@ -127,6 +127,8 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         assert.deepEqual(await r.get('r/x', { range: { offset: 999, length: 1 } }), b.subarray(999));
         assert.deepEqual(await r.get('r/x', { range: { offset: 2000, length: 10 } }), new Uint8Array(0), 'wholly past the end: no bytes');
         assert.equal(await r.get('r/missing', { range: { offset: 0, length: 10 } }), null);
+        assert.deepEqual(await r.get('r/x', { range: { offset: 10, length: 0 } }), new Uint8Array(0), 'an empty range of an object: no bytes');
+        assert.equal(await r.get('r/missing', { range: { offset: 0, length: 0 } }), null, 'an empty range of a missing object: still missing');
       });
     });
 

@@ -125,7 +125,8 @@ export class RelayRemote implements Remote {
     throwIfAborted(o.signal);
     const headers: Record<string, string> = {};
     if (o.range) {
-      if (o.range.length <= 0) return new Uint8Array(0);
+      // HTTP cannot ask for zero bytes; whether the object exists still decides between empty and null.
+      if (o.range.length <= 0) return (await this.head(key, o)) ? new Uint8Array(0) : null;
       headers['range'] = `bytes=${o.range.offset}-${o.range.offset + o.range.length - 1}`;
     }
     return this.#call(`GET ${key}`, 'GET', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
