@@ -93,7 +93,9 @@ export class PushChannel {
     const s = this.#socket;
     this.#socket = this.#connection = undefined;
     if (s) {
-      s.onclose = s.onerror = s.onmessage = s.onopen = null;
+      s.onclose = s.onmessage = s.onopen = null;
+      // Closing a socket still connecting makes `ws` emit an error; without a listener it would be thrown.
+      s.onerror = () => {};
       s.close(1000, 'done');
     }
   }
