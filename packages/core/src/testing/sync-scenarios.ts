@@ -367,14 +367,19 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await a.vault.put('p', 'x', { v: 1 });
       await a.vault.sync();
       const pairOnce = async (seed: number, o: { tamper?: boolean; decline?: boolean } = {}) => {
-        let joinerSas = '';
+        let onSas: (s: string) => void = () => undefined;
+        // The person compares both screens: the inviter's answer waits until the joiner shows its code (or gives up).
+        const joinerSas = new Promise<string>((resolve) => {
+          onSas = resolve;
+          setTimeout(() => resolve(''), 10_000).unref();
+        });
         let onCode: (c: string) => void = () => undefined;
         const codeReady = new Promise<string>((resolve) => (onCode = resolve));
         const inviter = a.vault.pair({
           pollMs: 10,
           timeoutMs: o.tamper ? 1500 : 20_000,
           onCode: (c) => onCode(c),
-          confirm: async (j) => !o.decline && j.sas === joinerSas,
+          confirm: async (j) => !o.decline && j.sas === (await joinerSas),
         });
         const code = await Promise.race([codeReady, inviter.then(() => '')]);
         const evil = await h.openRemote();
@@ -386,7 +391,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
           bytes[bytes.length - 1]! ^= 1;
           await evil.put(key, bytes);
         }
-        const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => (joinerSas = s) });
+        const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => onSas(s) });
         const [inv, joined] = await Promise.allSettled([inviter, joining]);
         await evil.close();
         return { inv, joined, code, remote };
