@@ -19,15 +19,19 @@ async function ids(home: string): Promise<Set<string>> {
   return new Set(recs.map((r) => r.id));
 }
 
+/** One remote URL for both devices, or one each (e.g. two relay processes of one deployment). */
+export type CrashRemotes = string | { readonly a: string; readonly b: string };
+
 /** Runs `rounds` rounds of kill -9 against two CLI devices on `remoteOf(dir)`, then checks the promises. */
-export async function runCrashRounds(rounds: number, remoteOf: (dir: string) => string | Promise<string>): Promise<void> {
+export async function runCrashRounds(rounds: number, remoteOf: (dir: string) => CrashRemotes | Promise<CrashRemotes>): Promise<void> {
   const ROUNDS = rounds;
   const dir = mkdtempSync(join(tmpdir(), 'kith-crash-'));
   try {
-    const remote = await remoteOf(dir);
+    const remotes = await remoteOf(dir);
+    const [remoteA, remoteB] = typeof remotes === 'string' ? [remotes, remotes] : [remotes.a, remotes.b];
     const [a, b] = [join(dir, 'a'), join(dir, 'b')];
-    const { recoveryCode } = await kithJson<{ recoveryCode: string }>(a, ['init', '--remote', remote, '--name', 'A']);
-    await kithJson(b, ['restore', '--remote', remote, '--recovery-code', recoveryCode, '--name', 'B']);
+    const { recoveryCode } = await kithJson<{ recoveryCode: string }>(a, ['init', '--remote', remoteA, '--name', 'A']);
+    await kithJson(b, ['restore', '--remote', remoteB, '--recovery-code', recoveryCode, '--name', 'B']);
     const rnd = seededRandom(Number(process.env['KITH_CRASH_SEED'] ?? 20261123));
     const between = (lo: number, hi: number): number => lo + (((rnd(2)[0]! << 8) | rnd(1)[0]!) % (hi - lo));
     const acked = { a: new Set<string>(), b: new Set<string>() };
