@@ -23,3 +23,17 @@ export function procCpuMs(pid: number): number {
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
+
+/**
+ * Microseconds, since boot, in which some runnable task of this machine
+ * waited for a CPU (Linux pressure stall information), or NaN where the
+ * kernel does not report it. Its growth over a run says how much other
+ * work competed for the cores.
+ */
+export function cpuStallUs(): number {
+  try {
+    return Number(/^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}

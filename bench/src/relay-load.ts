@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { RemoteDeviceKey } from '@kith/core';
 import { percentile, type Figures } from './measure.js';
-import { procCpuMs, procMemMiB } from './proc-stats.js';
+import { cpuStallUs, procCpuMs, procMemMiB } from './proc-stats.js';
 import type { DeviceTemplate } from './relay-devices.js';
 
 /** Routes, header and socket sub-protocols of the relay protocol (packages/relay/src/protocol.ts). */
@@ -217,14 +217,14 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
     const end = measureFrom + o.seconds * 1000;
     let issued = 0;
     let measured = 0;
-    let cpu0 = { relay: 0, self: process.cpuUsage() };
+    let cpu0 = { relay: 0, self: process.cpuUsage(), stall: 0 };
     let measuring = false;
     await new Promise<void>((done) => {
       const tick = (): void => {
         const now = performance.now();
         if (!measuring && now >= measureFrom) {
           measuring = true;
-          cpu0 = { relay: procCpuMs(pid), self: process.cpuUsage() };
+          cpu0 = { relay: procCpuMs(pid), self: process.cpuUsage(), stall: cpuStallUs() };
         }
         // Issue every change due by now (open loop: the schedule never waits for the relay).
         for (let due = start + (issued * 1000) / o.rate; due <= Math.min(now, end); due = start + (issued * 1000) / o.rate) {
@@ -242,6 +242,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       tick();
     });
     const relayCpuMs = procCpuMs(pid) - cpu0.relay;
+    const stallUs = cpuStallUs() - cpu0.stall;
     const self = process.cpuUsage(cpu0.self);
     // Let the last changes arrive (bounded), then judge what did.
     const drainEnd = performance.now() + 5000;
@@ -271,6 +272,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       // What one change costs the relay (its writes, fan-out and the reads it causes): capacity on an idle core, whatever else ran.
       relayCpuMsPerChange: relayCpuMs / measured,
       loadCpuPct: ((self.user + self.system) / 1000 / (o.seconds * 1000)) * 100,
+      cpuStallPct: (stallUs / 1000 / (o.seconds * 1000)) * 100,
     };
   } finally {
     for (const d of devices) d.socket?.terminate();

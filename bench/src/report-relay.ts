@@ -8,6 +8,9 @@ import { P99_TARGET_MS, saturated, type RelayResults } from './relay-runs.js';
 /** p50 target for propagation A → B on loopback, ms. */
 const P50_TARGET_MS = 20;
 
+/** What the CPU stall column means (both tables have it). */
+const CPU_STALL = 'CPU stall % = the share of the run in which some task of this machine (ours or anyone\'s) waited for a CPU (Linux PSI `some`, /proc/pressure/cpu): well above 0 means other work competed for the 2 cores and the latencies are inflated by it.';
+
 /** Names of the latency rows: the relay setup and how B hears of a change. */
 const SETUPS: Record<string, readonly [string, string]> = {
   embedded: ['embedded (1 process, SQLite)', 'auto-sync'],
@@ -25,18 +28,19 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       `### Relay: propagation A → B, ${r.changes.toLocaleString('en-US')} changes one at a time (library level, SQLite stores, relay in its own process)`,
       '',
-      '| relay | B hears by | p50 ms | p99 ms | max ms | A put ms | A push ms | head PUT → B notified ms | B waits ms | B pull → seen ms | relay peak RSS MiB |',
-      '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      '| relay | B hears by | p50 ms | p99 ms | max ms | A put ms | A push ms | head PUT → B notified ms | B waits ms | B pull → seen ms | relay peak RSS MiB | CPU stall % |',
+      '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     for (const [name, e] of rows) {
       const f = e.figures;
       const [relay, how] = SETUPS[name] ?? [name, ''];
-      out.push(`| ${relay} | ${how} | ${ms(f['p50Ms'])} | ${ms(f['p99Ms'])} | ${ms(f['maxMs'])} | ${ms(f['writeP50Ms'])} | ${ms(f['pushP50Ms'])} | ${ms(f['notifyP50Ms'])} | ${ms(f['waitP50Ms'])} | ${ms(f['pullP50Ms'])} | ${num(f['relayRssMiB'])} |`);
+      out.push(`| ${relay} | ${how} | ${ms(f['p50Ms'])} | ${ms(f['p99Ms'])} | ${ms(f['maxMs'])} | ${ms(f['writeP50Ms'])} | ${ms(f['pushP50Ms'])} | ${ms(f['notifyP50Ms'])} | ${ms(f['waitP50Ms'])} | ${ms(f['pullP50Ms'])} | ${num(f['relayRssMiB'])} | ${num(f['cpuStallPct'])} |`);
       const label = `relay propagation A → B, ${relay}, ${how}`;
       if (f['p50Ms'] !== undefined) judge(`${label}: p50 < ${P50_TARGET_MS} ms`, f['p50Ms'] < P50_TARGET_MS, `${ms(f['p50Ms'])} ms`);
       if (f['p99Ms'] !== undefined) judge(`${label}: p99 < ${P99_TARGET_MS} ms`, f['p99Ms'] < P99_TARGET_MS, `${ms(f['p99Ms'])} ms`);
     }
     if (rows.some(([name]) => name.startsWith('scale-out'))) out.push('', 'Scale-out runs on the test PostgreSQL (`fsync=off`, `synchronous_commit=off`) and s3rver (no fsync), so unlike the embedded relay (SQLite, `synchronous=FULL`) its writes pay for no flush to disk.');
+    out.push('', CPU_STALL);
     out.push('', 'Phases are medians over the changes: A put = the local write; A push = a registry listing (revocations are looked for before every segment), the segment built and PUT, the head PUT, and the outbox marked (results.json has the requests apart); head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head, read the segment (batch-get), apply, and B\'s subscription called (results.json has the requests apart).');
   }
   if (r.load.length) {
@@ -45,13 +49,13 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       `### Relay under load: ${num(f0['devices'])} device connections (${num(f0['vaults'])} vaults of ${num((f0['devices'] ?? 0) / (f0['vaults'] ?? 1))}, one writer each), one relay process`,
       '',
-      '| offered changes/s | s | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % |',
-      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      '| offered changes/s | s | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
+      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     for (const e of r.load) {
       const f = e.figures;
       out.push(
-        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} |`,
+        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
       );
     }
     // The highest rate that kept up, and the lowest that did not.
@@ -64,7 +68,7 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
         : ` Saturation (delivery p99 over ${P99_TARGET_MS} ms, or over 1 % of deliveries missing): ${ok.length ? `kept up at ${num(Math.max(...ok))} changes/s` : `not kept up at any rate tried`}${over.length ? `, fell behind at ${num(Math.min(...over))} changes/s` : `, not reached up to ${num(Math.max(...ok))}`}.`;
     out.push(
       '',
-      'Latency counts from when a change was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read). Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
+      CPU_STALL + ' Latency counts from when a change was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read). Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
     );
   }
   return out;

@@ -17,7 +17,7 @@ import { openRelayRemote, type RelayRemote } from '@kith/relay';
 import { spawnRelayProcess, type RelayProcess } from '@kith/relay/testing';
 import { openSqliteStore } from '@kith/sqlite';
 import { check, percentile, type Figures, type Task } from '../measure.js';
-import { procMemMiB } from '../proc-stats.js';
+import { cpuStallUs, procMemMiB } from '../proc-stats.js';
 import { makeDeviceTemplate } from '../relay-devices.js';
 import { runLoad } from '../relay-load.js';
 
@@ -114,7 +114,10 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
 
     const phase = { total: [] as number[], write: [] as number[], push: [] as number[], registry: [] as number[], segment: [] as number[], head: [] as number[], notify: [] as number[], wait: [] as number[], list: [] as number[], headGet: [] as number[], segmentsGet: [] as number[], pull: [] as number[] };
     const span = (name: string): number => t.at(`${name}.end`) - t.at(`${name}.start`);
+    let stall0 = 0;
+    let from = 0;
     for (let i = 0; i < WARM_CHANGES + changes; i++) {
+      if (i === WARM_CHANGES) [stall0, from] = [cpuStallUs(), performance.now()];
       t.reset();
       const t0 = performance.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -141,6 +144,7 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       phase.segmentsGet.push(span('b.getMany.segments'));
       phase.pull.push(tSeen - t.at('b.list.heads.start'));
     }
+    const cpuStallPct = ((cpuStallUs() - stall0) / 1000 / (performance.now() - from)) * 100;
     check((await b.get('lat', 'x'))?.['i'] === WARM_CHANGES + changes - 1, 'relay: the last change did not arrive');
     // Let B's last round end first: stopping auto-sync in the middle of a round that then succeeds waits out intervalMs.
     if (path === 'autoSync') await until(() => pullRounds === WARM_CHANGES + changes, 5000, "B's last round");
@@ -161,6 +165,7 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       headGetP50Ms: p50(phase.headGet),
       segmentsGetP50Ms: p50(phase.segmentsGet),
       pullP50Ms: p50(phase.pull),
+      cpuStallPct,
     };
   } finally {
     await Promise.all([a.close(), b.close()]);
