@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kith, kithJson } from './kith-process.js';
@@ -117,14 +117,17 @@ test('a tampered or truncated chunk on the remote is refused, and no output file
 test('kill -9 during upload and download: resumes without re-sending stored chunks; no corrupt file left', { timeout: 180_000 }, async () => {
   const file = join(dir, 'resume.bin');
   await bigFile(file, 120, 77);
-  const killed = await kith(a, ['blob', 'put', file, '--json'], { killAfterMs: 1500 });
+  // Killed once a few chunks are stored, whatever the machine's speed (the file has ~120 of them).
+  const chunkFiles = (): number => (existsSync(join(remote, 'blobs', 'chunks')) ? readdirSync(join(remote, 'blobs', 'chunks')).length : 0);
+  const before = chunkFiles();
+  const killed = await kith(a, ['blob', 'put', file, '--json'], { killWhen: () => chunkFiles() >= before + 8 });
   assert.equal(killed.signal, 'SIGKILL', 'the upload was still running when killed');
-  const stored = readdirSync(join(remote, 'blobs', 'chunks')).length;
+  const stored = chunkFiles();
   const resumed = await kithJson<PutResult>(a, ['blob', 'put', file]);
   assert.ok(resumed.uploaded < resumed.size, `resumed upload sent ${resumed.uploaded} of ${resumed.size} bytes`);
   assert.ok(readdirSync(join(remote, 'blobs', 'chunks')).length > stored);
   const out = join(dir, 'resume.out');
-  const killedGet = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json'], { killAfterMs: 700 });
+  const killedGet = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json'], { killWhen: () => existsSync(`${out}.kith-partial`) && statSync(`${out}.kith-partial`).size > 4 << 20 });
   assert.equal(killedGet.signal, 'SIGKILL');
   assert.ok(!existsSync(out) || sha(out) === sha(file), 'a file under the real name is complete, never partial');
   const done = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json']);

@@ -13,8 +13,11 @@ export interface KithRun {
   readonly stderr: string;
 }
 
-/** Starts `kith --home HOME ...args`; `killAfterMs` sends SIGKILL at that moment. */
-export function kith(home: string, args: readonly string[], o: { input?: string; killAfterMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<KithRun> {
+/**
+ * Starts `kith --home HOME ...args`; `killAfterMs` sends SIGKILL at that
+ * moment, `killWhen` as soon as it holds (checked every 10 ms).
+ */
+export function kith(home: string, args: readonly string[], o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv } = {}): Promise<KithRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KITH_BIN, '--home', home, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
     let stdout = '';
@@ -24,9 +27,12 @@ export function kith(home: string, args: readonly string[], o: { input?: string;
     child.stdin.on('error', () => undefined); // killed before reading its input
     child.stdin.end(o.input ?? '');
     const timer = o.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), o.killAfterMs);
+    const killWhen = o.killWhen;
+    const poll = killWhen && setInterval(() => killWhen() && child.kill('SIGKILL'), 10);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(poll);
       resolve({ code, signal, stdout, stderr });
     });
   });
