@@ -159,10 +159,16 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
   }
   const objectUrl = (d: Device, key: string): URL => new URL(`${base}${API}/${d.vault}/objects/${key}`);
 
+  // Latencies of the changes due in the measured window, wherever they arrive...
   const delivered: number[] = [];
   const fetched: number[] = [];
   const acked: number[] = [];
-  let reads = 0;
+  // ...and what the relay got done within it, whichever change it belonged to (throughput).
+  const tally = { from: Infinity, to: Infinity, delivered: 0, reads: 0, writes: 0 };
+  const inWindow = (): boolean => {
+    const now = performance.now();
+    return now >= tally.from && now < tally.to;
+  };
   const errors = new Map<string, number>();
   const failed = (e: unknown): void => {
     const what = (e as Error).message ?? String(e);
@@ -178,15 +184,15 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
     const change = w.changes[n];
     if (!change) return failed(new Error(`a notification for ${key} beyond its writes`));
     if (change.measured) delivered.push(performance.now() - change.due);
+    if (inWindow()) tally.delivered++;
     // A device that was told reads what moved: the head, then the segment it names.
     void (async () => {
       const head = await request(agent, d, objectUrl(d, key), 'GET', d.headers);
       const seq = Number(JSON.parse(head.body.toString('utf8') || '{}').seq);
       const seg = await request(agent, d, objectUrl(d, `segments/${w.device.key.signer}/${seq}`), 'GET', d.headers);
       if (head.status !== 200 || seg.status !== 200) throw new Error(`read answered ${head.status}/${seg.status}`);
-      if (!change.measured) return;
-      reads += 2;
-      fetched.push(performance.now() - change.due);
+      if (inWindow()) tally.reads += 2;
+      if (change.measured) fetched.push(performance.now() - change.due);
     })().catch(failed);
   };
 
@@ -201,6 +207,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       const head = await request(agent, d, objectUrl(d, w.key), 'PUT', headers, Buffer.from(JSON.stringify({ seq })));
       if (seg.status !== 204 || head.status !== 204) throw new Error(`write answered ${seg.status}/${head.status}`);
       if (change.measured) acked.push(performance.now() - change.due);
+      if (inWindow()) tally.writes++;
     } catch (e) {
       failed(e);
     }
@@ -213,10 +220,9 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
     const idleRssMiB = procMemMiB(pid).now;
     const all = [...writers.values()];
     const start = performance.now();
-    const measureFrom = start + o.warmSeconds * 1000;
-    const end = measureFrom + o.seconds * 1000;
+    const measureFrom = (tally.from = start + o.warmSeconds * 1000);
+    const end = (tally.to = measureFrom + o.seconds * 1000);
     let issued = 0;
-    let measured = 0;
     let cpu0 = { relay: 0, self: process.cpuUsage(), stall: 0 };
     let measuring = false;
     await new Promise<void>((done) => {
@@ -230,10 +236,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
         for (let due = start + (issued * 1000) / o.rate; due <= Math.min(now, end); due = start + (issued * 1000) / o.rate) {
           const w = all[issued++ % all.length]!;
           const change = { due, measured: due >= measureFrom };
-          if (change.measured) {
-            measured++;
-            expected += perVault - 1;
-          }
+          if (change.measured) expected += perVault - 1;
           w.queue = w.queue.then(() => write(w, change));
         }
         if (now >= end) return done();
@@ -258,8 +261,9 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       offeredPerSec: o.rate,
       seconds: o.seconds,
       expectedPerSec: expected / o.seconds,
-      deliveredPerSec: delivered.length / o.seconds,
-      readsPerSec: reads / o.seconds,
+      deliveredPerSec: tally.delivered / o.seconds,
+      readsPerSec: tally.reads / o.seconds,
+      changesPerSec: tally.writes / o.seconds,
       missed: expected - delivered.length,
       errors: [...errors.values()].reduce((a, b) => a + b, 0),
       deliveredP50Ms: percentile(delivered, 0.5),
@@ -270,7 +274,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       relayIdleRssMiB: idleRssMiB,
       relayCpuPct: (relayCpuMs / (o.seconds * 1000)) * 100,
       // What one change costs the relay (its writes, fan-out and the reads it causes): capacity on an idle core, whatever else ran.
-      relayCpuMsPerChange: relayCpuMs / measured,
+      relayCpuMsPerChange: relayCpuMs / tally.writes,
       loadCpuPct: ((self.user + self.system) / 1000 / (o.seconds * 1000)) * 100,
       cpuStallPct: (stallUs / 1000 / (o.seconds * 1000)) * 100,
     };

@@ -49,13 +49,13 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       `### Relay under load: ${num(f0['devices'])} device connections (${num(f0['vaults'])} vaults of ${num((f0['devices'] ?? 0) / (f0['vaults'] ?? 1))}, one writer each), one relay process`,
       '',
-      '| offered changes/s | s | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
-      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      '| offered changes/s | s | changes/s written | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
+      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     for (const e of r.load) {
       const f = e.figures;
       out.push(
-        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
+        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
       );
     }
     // The highest rate that kept up, and the lowest that did not.
@@ -68,7 +68,7 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
         : ` Saturation (delivery p99 over ${P99_TARGET_MS} ms, or over 1 % of deliveries missing): ${ok.length ? `kept up at ${num(Math.max(...ok))} changes/s` : `not kept up at any rate tried`}${over.length ? `, fell behind at ${num(Math.min(...over))} changes/s` : `, not reached up to ${num(Math.max(...ok))}`}.`;
     out.push(
       '',
-      CPU_STALL + ' Latency counts from when a change was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read). Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
+      CPU_STALL + ' Rates count what the relay got done within the measured seconds (a change written = its head PUT answered); latencies and missed deliveries are those of the changes due in them, counted from when each was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read), waiting up to 5 s after the run. Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
     );
   }
   return out;
