@@ -4,12 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
-import type { Remote } from '@kith/core';
-import { openSqliteStore } from '@kith/sqlite';
 import { openRelayRemote } from './index.js';
 import { startRelay, type RunningRelay } from './server/index.js';
 import { ObjectDb } from './server/object-db.js';
-import { createTestVault, operatorRemote, scenarioRemote, withoutVaultObjects } from './test-vaults.js';
+import { createTestVault, withoutVaultObjects } from './test-vaults.js';
+import { relayScenarioHarness } from './relay-scenarios.js';
 
 let relay: RunningRelay;
 let dataDir: string;
@@ -35,30 +34,7 @@ runRemoteConformance('relay (embedded SQLite), as an authenticated device', asyn
   return { remote: withoutVaultObjects(remote), cleanup: () => remote.close() };
 });
 
-runSyncScenarios(
-  'relay (embedded SQLite) + SQLite store',
-  async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
-    const prefix = fresh();
-    const remotes: Remote[] = [];
-    let stores = 0;
-    return {
-      // Devices authenticate with the key their vault lends; the scenarios' tampering goes through the operator.
-      openRemote: async (location = 'main') => {
-        const vault = `${prefix}-${location}`;
-        const r = scenarioRemote(openRelayRemote(`${relay.url}/${vault}`, { pollMs: 50 }), operatorRemote(db, vault));
-        remotes.push(r);
-        return r;
-      },
-      openStore: () => openSqliteStore(path.join(dir, `device-${++stores}`, 'kith.db')),
-      cleanup: async () => {
-        await Promise.all(remotes.map((r) => r.close()));
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-  { remoteUrl: 'http://relay.test/main' },
-);
+runSyncScenarios('relay (embedded SQLite) + SQLite store', async () => relayScenarioHarness(relay.url, db, fresh()), { remoteUrl: 'http://relay.test/main' });
 
 /** Resolves once `pred()` holds, polling every ms; rejects after `ms`. */
 async function until(pred: () => boolean, ms: number, what: string): Promise<void> {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '../index.js';
-import { spawnRelayProcess } from '../testing/index.js';
+import { spawnRelayProcess, writeUntilKilled } from '../testing/index.js';
 import { createTestVault, type TestVault } from '../test-vaults.js';
 import { startRelay, type RelayLogEvent, type RunningRelay } from './index.js';
 
@@ -147,30 +147,15 @@ describe('relay server: crashes and shutdown', () => {
       const tv = await createTestVault(proc.url, 'crash');
       const client = tv.remote(0, { retry: { maxAttempts: 1 } });
       const payload = (i: number): Uint8Array => new Uint8Array(4096 + (i % 7) * 1000).fill(i % 251);
-      const acked = new Set<number>();
-      let next = 0;
-      const writer = async (): Promise<void> => {
-        for (;;) {
-          const i = next++;
-          try {
-            await client.put(`segments/d/${String(i).padStart(12, '0')}`, payload(i));
-            acked.add(i);
-          } catch {
-            return; // the relay died
-          }
-        }
-      };
-      const writers = Array.from({ length: 8 }, writer);
-      while (acked.size < 60) await new Promise((r) => setTimeout(r, 2));
-      await proc.kill9();
-      await Promise.all(writers);
+      const keyOf = (i: number): string => `segments/d/${String(i).padStart(12, '0')}`;
+      const acked = await writeUntilKilled(client, { keyOf, payload, kill: () => proc.kill9() });
       await client.close();
       proc = await spawnRelayProcess(dir, proc.port);
       // A new process, a new secret: the reader's first token is refused and renewed silently.
       const reader = tv.remote(0);
       try {
-        const got = await reader.getMany([...acked].map((i) => `segments/d/${String(i).padStart(12, '0')}`));
-        for (const i of acked) assert.deepEqual(got.get(`segments/d/${String(i).padStart(12, '0')}`), payload(i), `write ${i}`);
+        const got = await reader.getMany([...acked].map(keyOf));
+        for (const i of acked) assert.deepEqual(got.get(keyOf(i)), payload(i), `write ${i}`);
         // Unacknowledged writes are either absent or whole: never torn.
         for (const info of await reader.list('segments/d/')) {
           const i = Number(info.key.slice(-12));
