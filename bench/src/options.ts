@@ -81,6 +81,6 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   };
   const out = value('--out') ?? defaultOut;
   return quick
-    ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, relay: { changes: 50, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 }, only, runs, out }
+    ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, relay: { changes: 30, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 }, only, runs, out }
     : { quick, sizes: [10_000, 100_000], localN: 100_000, remotesN: 10_000, blobMiB: 1024, relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 }, only, runs, out };
 }
