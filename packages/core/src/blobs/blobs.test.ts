@@ -154,6 +154,18 @@ describe('blobs', () => {
     assert.equal(stored, mixed.uploaded - objects.get(blobKeys.manifest(parseBlobRef(mixed.ref)))!.length);
   });
 
+  test('content repeated inside one blob is uploaded once', async () => {
+    const { vault, other, remote } = await setup();
+    const data = concatBytes(new Uint8Array(20 * 1024 * 1024), noise(1024 * 1024, 41));
+    const puts = remote.stats.puts;
+    const { ref } = await vault.blobs.put(data);
+    const chunks = (await vault.blobs.manifest(ref)).chunks;
+    const distinct = new Set(chunks.map(([id]) => id)).size;
+    assert.ok(distinct < chunks.length, `${distinct} distinct of ${chunks.length}`);
+    assert.equal(remote.stats.puts - puts, distinct + 1, 'each distinct chunk once, and the manifest');
+    assert.deepEqual(await other.blobs.bytes(ref), data);
+  });
+
   test('a tampered or truncated chunk is refused before any of its bytes are delivered', async () => {
     const { vault, other, objects } = await setup();
     const data = noise(3 * 1024 * 1024, 11);

@@ -116,12 +116,16 @@ export class Blobs {
     let uploaded = 0;
     const window = new TaskWindow(UPLOAD_WINDOW);
     const exists = new Probe(HEAD_PATIENCE, HEAD_EVERY);
+    const seen = new Set<string>();
     const store = (plain: Uint8Array): Promise<void> => {
       const at = chunks.push(['', plain.length]) - 1;
       size += plain.length;
       return window.add(async () => {
         const id = await blobId(epochKey, ctx.vaultId, plain);
         chunks[at] = [id, plain.length];
+        // Repeated content (zero-filled stretches) is stored once, never raced against itself.
+        if (seen.has(id)) return;
+        seen.add(id);
         const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
         const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
         uploaded += sent;
@@ -149,9 +153,11 @@ export class Blobs {
 
   /**
    * Uploads an object unless the remote already has it, and caches it;
-   * returns bytes sent. Without an existence check (`exists` says skip),
-   * it is written if absent: a chunk already there costs a write, never
-   * a wrong result.
+   * returns bytes sent. Without an existence check (`exists` says skip) a
+   * chunk already there is written again. Objects are addressed by their
+   * content, so a rewrite replaces one valid encryption of the bytes with
+   * another: a plain put is safe, and spares remotes without an atomic
+   * put-if-absent the HEAD they would add.
    */
   async #storeObject(kind: 'chunk' | 'manifest', id: string, encode: () => Promise<Uint8Array>, signal?: AbortSignal, exists?: Probe): Promise<number> {
     const key = kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id);
@@ -166,7 +172,7 @@ export class Blobs {
     }
     // Encrypting again costs about what reading a cached copy would, so the cache is not consulted.
     const bytes = await encode();
-    await Promise.all([this.#cache?.put(cacheKey, bytes), this.#ctx.remote.put(key, bytes, { ifAbsent: true, ...call })]);
+    await Promise.all([this.#cache?.put(cacheKey, bytes), this.#ctx.remote.put(key, bytes, call)]);
     return bytes.length;
   }
 
