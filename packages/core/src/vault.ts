@@ -645,10 +645,10 @@ export class Vault {
   startAutoSync(o: { intervalMs: number; signal?: AbortSignal }): { stop(): Promise<void> } {
     const abort = new AbortController();
     o.signal?.addEventListener('abort', () => abort.abort(), { once: true });
-    let wake: (() => void) | undefined;
-    const poke = (): void => wake?.();
-    const offLocal = this.on('change', (e) => e.source === 'local' && poke());
-    const offWatch = this.#remote.watch?.(remoteKeys.headsPrefix, poke);
+    let wake: ((afterMs: number) => void) | undefined;
+    // A local write waits a moment so a burst of them goes in one push; a push notice from the remote is acted on at once.
+    const offLocal = this.on('change', (e) => e.source === 'local' && wake?.(50));
+    const offWatch = this.#remote.watch?.(remoteKeys.headsPrefix, () => wake?.(0));
     let failures = 0;
     const loop = (async () => {
       while (!abort.signal.aborted) {
@@ -669,10 +669,9 @@ export class Vault {
             resolve();
           };
           const timer = setTimeout(done, delay);
-          wake = () => {
+          wake = (afterMs) => {
             clearTimeout(timer);
-            // Let a burst of local writes land before pushing.
-            setTimeout(done, 50);
+            setTimeout(done, afterMs);
           };
           abort.signal.addEventListener('abort', done, { once: true });
         });
