@@ -20,7 +20,8 @@ export interface RelayPlan {
   readonly seconds: number;
   /**
    * Further load runs looking for the saturation point: the rate doubles
-   * while delivery p99 stays under 100 ms, or halves while it does not.
+   * while delivery p99 stays under 100 ms, or halves while it does not;
+   * once a step crosses over, the next ones halve the gap.
    */
   readonly sweepSteps: number;
 }

@@ -3,7 +3,7 @@
  * embedded relay and across two scale-out processes sharing PostgreSQL and
  * S3 (each through auto-sync, and straight from watch to pull),
  * then load at the planned rate, and at doubled (or halved) rates until
- * delivery p99 crosses 100 ms. Each measurement is a worker (tasks/relay.ts) that starts
+ * delivery p99 crosses 100 ms, then between the two rates either side. Each measurement is a worker (tasks/relay.ts) that starts
  * its own relay process.
  * @module
  */
@@ -35,6 +35,16 @@ export const P99_TARGET_MS = 100;
 export function saturated(f: Figures): boolean {
   const expected = (f['expectedPerSec'] ?? 0) * (f['seconds'] ?? 0);
   return !((f['deliveredP99Ms'] ?? Infinity) <= P99_TARGET_MS) || (f['missed'] ?? 0) > 0.01 * expected;
+}
+
+/**
+ * The next rate to try, given the highest that kept up and the lowest that
+ * did not (either may be unknown yet): double, halve, or split the gap;
+ * undefined once the gap is closed.
+ */
+export function nextRate(ok: number | undefined, over: number | undefined): number | undefined {
+  const rate = ok !== undefined && over !== undefined ? Math.round((ok + over) / 2) : ok !== undefined ? ok * 2 : Math.max(1, Math.round((over ?? 2) / 2));
+  return rate === ok || rate === over ? undefined : rate;
 }
 
 /**
@@ -82,13 +92,16 @@ export async function measureRelay(plan: RelayPlan, fresh: FreshRun, failed: (me
   };
   const first = run(plan.rate, plan.seconds);
   if (first) {
-    // Up while the relay keeps up, down while it does not; stop at the first step that crosses over.
-    const up = !saturated(first.figures);
-    let rate = plan.rate;
+    // Double (or halve) until a step crosses over, then halve the gap between the last rate that kept up and the first that did not.
+    let ok = saturated(first.figures) ? undefined : plan.rate;
+    let over = ok === undefined ? plan.rate : undefined;
     for (let i = 0; i < plan.sweepSteps; i++) {
-      rate = up ? rate * 2 : Math.max(1, Math.round(rate / 2));
+      const rate = nextRate(ok, over);
+      if (rate === undefined) break;
       const e = run(rate, SWEEP_SECONDS);
-      if (!e || saturated(e.figures) === up) break;
+      if (!e) break;
+      if (saturated(e.figures)) over = rate;
+      else ok = rate;
     }
   }
   return { changes: n, latency, load };
