@@ -646,12 +646,19 @@ export class Vault {
     const abort = new AbortController();
     o.signal?.addEventListener('abort', () => abort.abort(), { once: true });
     let wake: ((afterMs: number) => void) | undefined;
+    // A poke that lands while a round runs is kept for after it (that round may have missed the change).
+    let missed: number | undefined;
+    const poke = (afterMs: number): void => {
+      if (wake) wake(afterMs);
+      else missed = Math.min(missed ?? afterMs, afterMs);
+    };
     // A local write waits a moment so a burst of them goes in one push; a push notice from the remote is acted on at once.
-    const offLocal = this.on('change', (e) => e.source === 'local' && wake?.(50));
-    const offWatch = this.#remote.watch?.(remoteKeys.headsPrefix, () => wake?.(0));
+    const offLocal = this.on('change', (e) => e.source === 'local' && poke(50));
+    const offWatch = this.#remote.watch?.(remoteKeys.headsPrefix, () => poke(0));
     let failures = 0;
     const loop = (async () => {
       while (!abort.signal.aborted) {
+        missed = undefined;
         try {
           await this.sync({ signal: abort.signal });
           failures = 0;
@@ -660,7 +667,8 @@ export class Vault {
           failures++;
           this.#emit('error', { error: error as Error });
         }
-        const delay = failures === 0 ? o.intervalMs : Math.min(o.intervalMs * 2 ** failures, 60_000);
+        if (abort.signal.aborted) break; // stopped during the round: no wait (its abort event has fired already)
+        const delay = failures === 0 ? (missed ?? o.intervalMs) : Math.min(o.intervalMs * 2 ** failures, 60_000);
         await new Promise<void>((resolve) => {
           // One abort listener per wait, removed when the wait ends (no listener pile-up over rounds).
           const done = (): void => {
