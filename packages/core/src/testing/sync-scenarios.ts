@@ -379,7 +379,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
           pollMs: 10,
           timeoutMs: o.tamper ? 1500 : 20_000,
           onCode: (c) => onCode(c),
-          confirm: async (j) => !o.decline && j.sas === (await joinerSas),
+          confirm: async (j) => j.sas === (await joinerSas) && !o.decline,
         });
         const code = await Promise.race([codeReady, inviter.then(() => '')]);
         const evil = await h.openRemote();
