@@ -7,7 +7,7 @@ import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openRelayRemote } from './index.js';
 import { startRelay, type RunningRelay } from './server/index.js';
 import { ObjectDb } from './server/object-db.js';
-import { createTestVault, withoutVaultObjects } from './test-vaults.js';
+import { createTestVault, GENEROUS_LIMITS, until, watchHeads, withoutVaultObjects } from './test-vaults.js';
 import { relayScenarioHarness } from './relay-scenarios.js';
 
 let relay: RunningRelay;
@@ -15,13 +15,11 @@ let dataDir: string;
 let db: ObjectDb;
 let vaults = 0;
 const fresh = (): string => `v${++vaults}`;
-// Tests run many clients from one address; the limits themselves are tested in auth.test.ts.
-const generous = { device: { perSecond: 1e6, burst: 1e6 }, anonymous: { perSecond: 1e6, burst: 1e6 } };
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
   db = new ObjectDb(dataDir, 'normal');
-  relay = await startRelay({ storage: db, rateLimit: generous });
+  relay = await startRelay({ storage: db, rateLimit: GENEROUS_LIMITS });
 });
 after(async () => {
   await relay.close();
@@ -36,15 +34,6 @@ runRemoteConformance('relay (embedded SQLite), as an authenticated device', asyn
 
 runSyncScenarios('relay (embedded SQLite) + SQLite store', async () => relayScenarioHarness(relay.url, db, fresh()), { remoteUrl: 'http://relay.test/main' });
 
-/** Resolves once `pred()` holds, polling every ms; rejects after `ms`. */
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 describe('relay push', () => {
   test('two clients see each other’s head changes within 100 ms by push (no polling), and not their own', async () => {
     const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
@@ -52,14 +41,7 @@ describe('relay push', () => {
     const a = tv.remote(0, { pollMs: 3_600_000 });
     const b = tv.remote(1, { pollMs: 3_600_000 });
     try {
-      const seenA: number[] = [];
-      const seenB: number[] = [];
-      const stopA = a.watch('heads/', () => seenA.push(Date.now()));
-      const stopB = b.watch('heads/', () => seenB.push(Date.now()));
-      await until(() => a.pushLive && b.pushLive, 2000, 'both sockets');
-      // The hello arrives before the subscription is processed; one round trip settles it.
-      await a.list('heads/');
-      await b.list('heads/');
+      const { seenA, seenB, stop } = await watchHeads(a, b, 2000);
       const listsBefore = a.stats.lists + b.stats.lists;
 
       // Latency from the start of the write to the other side's onChange; the median, so one slow moment on a loaded machine does not fail it.
@@ -81,8 +63,7 @@ describe('relay push', () => {
       assert.equal(seenA.length, 5, 'a is not told of its own writes');
       assert.equal(seenB.length, 5, 'a write outside heads/ is not pushed');
       assert.equal(a.stats.lists + b.stats.lists, listsBefore, 'no polling happened');
-      stopA();
-      stopB();
+      stop();
       assert.equal(a.pushLive, false);
     } finally {
       await a.close();

@@ -5,7 +5,7 @@ import { openS3Remote } from '@kith/s3';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth, type RelayRemote } from './index.js';
 import { openPgS3Storage, PROBE_KEY, UPLOADS } from './server/index.js';
 import { spawnRelayProcess, startScaleOutServices, writeUntilKilled, type RelayProcess, type ScaleOutServices } from './testing/index.js';
-import { createTestVault, type TestVault } from './test-vaults.js';
+import { createTestVault, until, watchHeads, type TestVault } from './test-vaults.js';
 
 let services: ScaleOutServices;
 let target: { postgres: string; s3: string; authSecret: string };
@@ -39,15 +39,6 @@ async function adminClient(): Promise<pg.Client> {
   return c;
 }
 
-/** Resolves once `pred()` holds, polling every 2 ms; rejects after `ms`. */
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 /** Two devices of one vault, one on each relay process, push only (a poll interval of an hour). */
 async function devicePair(): Promise<{ tv: TestVault; a: RelayRemote; b: RelayRemote; seenA: number[]; seenB: number[]; close(): Promise<void> }> {
   const tv = await createTestVault(relayA.url, fresh(), { devices: 2 });
@@ -55,14 +46,7 @@ async function devicePair(): Promise<{ tv: TestVault; a: RelayRemote; b: RelayRe
   const a = tv.remote(0, o);
   const b = openRelayRemote(tv.url.replace(relayA.url, relayB.url), o);
   b.useDeviceKey(tv.key(1));
-  const seenA: number[] = [];
-  const seenB: number[] = [];
-  const stopA = a.watch('heads/', () => seenA.push(Date.now()));
-  const stopB = b.watch('heads/', () => seenB.push(Date.now()));
-  await until(() => a.pushLive && b.pushLive, 5000, 'both sockets');
-  // The hello arrives before the subscription is processed; one round trip settles it.
-  await a.list('heads/');
-  await b.list('heads/');
+  const { seenA, seenB, stop } = await watchHeads(a, b, 5000);
   return {
     tv,
     a,
@@ -70,8 +54,7 @@ async function devicePair(): Promise<{ tv: TestVault; a: RelayRemote; b: RelayRe
     seenA,
     seenB,
     async close() {
-      stopA();
-      stopB();
+      stop();
       await a.close();
       await b.close();
     },

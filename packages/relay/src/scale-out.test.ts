@@ -6,7 +6,7 @@ import { openS3Remote, type S3Remote } from '@kith/s3';
 import { startFaultProxy } from '@kith/s3/testing';
 import { openPgS3Storage, openScaleOut, SCHEMA_VERSION, startRelay, type PgS3Storage, type RunningRelay } from './server/index.js';
 import { startPostgres, startScaleOutServices, type ScaleOutServices } from './testing/index.js';
-import { createTestVault, withoutVaultObjects } from './test-vaults.js';
+import { createTestVault, GENEROUS_LIMITS, withoutVaultObjects } from './test-vaults.js';
 import { relayScenarioHarness } from './relay-scenarios.js';
 
 let services: ScaleOutServices;
@@ -19,16 +19,14 @@ let relay: RunningRelay;
 let storage: PgS3Storage;
 let vaults = 0;
 const fresh = (): string => `v${++vaults}`;
-// Tests run many clients from one address; the limits themselves are tested in auth.test.ts.
-const generous = { device: { perSecond: 1e6, burst: 1e6 }, anonymous: { perSecond: 1e6, burst: 1e6 } };
 
 before(async () => {
   services = await startScaleOutServices();
   target = await services.fresh();
-  s3Relay = await startRelay({ ...(await openScaleOut({ ...target, inlineMax: 16 })), rateLimit: generous });
+  s3Relay = await startRelay({ ...(await openScaleOut({ ...target, inlineMax: 16 })), rateLimit: GENEROUS_LIMITS });
   const backend = await openScaleOut(target);
   storage = backend.storage;
-  relay = await startRelay({ ...backend, rateLimit: generous });
+  relay = await startRelay({ ...backend, rateLimit: GENEROUS_LIMITS });
 });
 after(async () => {
   await s3Relay?.close();

@@ -210,3 +210,35 @@ export function withoutVaultObjects(remote: RelayRemote): Remote {
     close: () => remote.close(),
   };
 }
+
+/** Rate limits no test reaches: tests run many clients from one address (the limits themselves are tested in relay-auth.test.ts). */
+export const GENEROUS_LIMITS = { device: { perSecond: 1e6, burst: 1e6 }, anonymous: { perSecond: 1e6, burst: 1e6 } };
+
+/** Resolves once `pred()` holds, polling every 2 ms; rejects after `ms`. */
+export async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Both remotes watching `heads/`, sockets live and subscribed; `seenA`/`seenB` collect when each was told. */
+export async function watchHeads(a: RelayRemote, b: RelayRemote, liveWithinMs: number): Promise<{ seenA: number[]; seenB: number[]; stop: () => void }> {
+  const seenA: number[] = [];
+  const seenB: number[] = [];
+  const stopA = a.watch('heads/', () => seenA.push(Date.now()));
+  const stopB = b.watch('heads/', () => seenB.push(Date.now()));
+  await until(() => a.pushLive && b.pushLive, liveWithinMs, 'both sockets');
+  // The hello arrives before the subscription is processed; one round trip settles it.
+  await a.list('heads/');
+  await b.list('heads/');
+  return {
+    seenA,
+    seenB,
+    stop: () => {
+      stopA();
+      stopB();
+    },
+  };
+}

@@ -7,20 +7,19 @@ import { WebSocket } from 'ws';
 import { encodeRegistryEntry, ErrorCode, generateDeviceKeys, KithError, remoteDeviceKey, sha256, toBase64url, Vault } from '@kith/core';
 import { openMemoryStore } from '@kith/core/testing';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '../../index.js';
-import { createTestVault, operatorRemote, type TestVault } from '../../test-vaults.js';
+import { createTestVault, GENEROUS_LIMITS, operatorRemote, type TestVault } from '../../test-vaults.js';
 import { ObjectDb } from '../object-db.js';
 import { startRelay, type RelayLogEvent, type RelayOptions, type RunningRelay } from '../index.js';
 
 const dirs: string[] = [];
 const relays: RunningRelay[] = [];
-const generous = { device: { perSecond: 1e6, burst: 1e6 }, anonymous: { perSecond: 1e6, burst: 1e6 } };
 
 /** A relay on its own SQLite file; `db` is the operator's handle on the same storage. */
 async function relayWith(o: Partial<RelayOptions> = {}, dir?: string): Promise<{ relay: RunningRelay; db: ObjectDb; dir: string }> {
   const d = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kith-auth-'));
   if (!dir) dirs.push(d);
   const db = new ObjectDb(d, 'normal');
-  const relay = await startRelay({ storage: db, rateLimit: generous, ...o });
+  const relay = await startRelay({ storage: db, rateLimit: GENEROUS_LIMITS, ...o });
   relays.push(relay);
   return { relay, db, dir: d };
 }
