@@ -1,7 +1,7 @@
 /**
  * @module remote-auth
  * What a remote that authenticates devices (the relay) needs from the core:
- * the key a vault hands its remote ({@link Remote.useDeviceKey}), a
+ * the key a vault hands its remote (`Remote.useDeviceKey`), a
  * signature over the remote's challenge that can never pass for the
  * signature of a Kith object, and a replay of `vault` + `registry/*` into
  * the signers the registry admits now, so a server never re-implements the
@@ -9,8 +9,7 @@
  */
 import { bytesToHex, concatBytes, ed25519Sign, ed25519Verify, hexToBytes, signingKeyFromSeed, utf8 } from './crypto/index.js';
 import { ErrorCode, KithError } from './errors.js';
-import { decodeVaultHeader, remoteKeys, type PasswordParams, type VaultHeader } from './format/index.js';
-import type { Remote } from './remote.js';
+import { decodeVaultHeader, type PasswordParams, type VaultHeader } from './format/index.js';
 import { DeviceRegistry, initialRegistry } from './sync/registry.js';
 
 /** Domain of every remote-auth signature; no object signature starts with it. */
@@ -147,22 +146,4 @@ export async function replayRegistry(headerBytes: Uint8Array, entries: Iterable<
     }
   }
   return { replay };
-}
-
-/**
- * Reads `vault` and `registry/*` from a remote into a {@link RegistryReplay}
- * (throws KITH_REMOTE_EMPTY without a header, a KITH_INTEGRITY_* error on a
- * refused entry). The reads a device makes before it can authenticate.
- */
-export async function readRegistry(remote: Remote, signal?: AbortSignal): Promise<RegistryReplay> {
-  const opts = signal ? { signal } : {};
-  const headerBytes = await remote.get(remoteKeys.vault, opts);
-  if (!headerBytes) throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, { hint: 'check the remote URL, or create a vault with `kith init`' });
-  const replay = await RegistryReplay.start(headerBytes);
-  for (const info of await remote.list(remoteKeys.registryPrefix, opts)) {
-    const bytes = await remote.get(info.key, opts);
-    if (!bytes) throw new KithError(ErrorCode.IntegrityChain, `${info.key} vanished from the remote`);
-    await replay.next(bytes);
-  }
-  return replay;
 }

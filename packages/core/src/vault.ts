@@ -18,7 +18,7 @@ import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from './
 import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
 import type { Op } from './ops.js';
 import type { Remote } from './remote.js';
-import { readRegistry, remoteDeviceKey } from './remote-auth.js';
+import { remoteDeviceKey } from './remote-auth.js';
 import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from './store.js';
 import { encodeVaultHeader, openEpochKey, remoteKeys, sealEpochKey, type RegistryChange } from './format/index.js';
 import {
@@ -45,7 +45,7 @@ import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type 
 import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/registry.js';
 import { loadEpochKey, publishEpoch, sealCurrentEpochTo } from './sync/epochs.js';
 import { sealEpochValue, sealSecrets, unsealSecrets } from './sync/local-keys.js';
-import { readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
+import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
 import { invitePairing, joinPairing } from './pairing.js';
 import { push as pushSegments } from './sync/push.js';
 import { Blobs, refsIn } from './blobs/blobs.js';
@@ -214,27 +214,28 @@ export class Vault {
     const secret = 'recoveryCode' in o ? parseRecoveryCode(o.recoveryCode) : undefined; // a typo fails here, before any crypto
     await refuseExistingVault(o.store);
     // Header and registry are readable before authenticating: they say which key to prove.
-    const known = await readRegistry(o.remote);
+    const stored = await readHeaderAndRegistry(o.remote);
+    const { header, registry } = stored;
     let signer: 'recovery' | 'password';
     let keys: { sign: SigningKeyPair; box: BoxKeyPair };
     if (secret) {
       signer = 'recovery';
       keys = recoveryKeys(secret);
-      if (!bytesEqual(keys.sign.pub, known.signPubOf('recovery')!)) {
-        const replaced = bytesEqual(keys.sign.pub, known.header.recoverySignPub);
+      if (!bytesEqual(keys.sign.pub, registry.recoverySignPub())) {
+        const replaced = bytesEqual(keys.sign.pub, header.recoverySignPub);
         throw new KithError(ErrorCode.WrongRecoveryCode, replaced ? 'this recovery code was replaced by a newer one' : `this recovery code does not open the vault at ${o.remote.url}`, {
           hint: replaced ? 'use the newest recovery code (`kith recovery rotate` printed it)' : 'check that the code belongs to this vault',
         });
       }
     } else {
       signer = 'password';
-      const params = known.passwordParams();
+      const params = registry.passwordParams();
       if (!params) throw new KithError(ErrorCode.WrongPassword, 'this vault has no password set', { hint: 'restore with the recovery code instead' });
       keys = await passwordKeys((o as { password: string }).password, params);
       if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
     }
-    o.remote.useDeviceKey?.(remoteDeviceKey(known.vaultId, signer, keys.sign.seed));
-    const { header, registry } = await readVault(o.remote);
+    o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
+    await catchUpWithHeads(o.remote, stored);
     const epoch = registry.epoch;
     const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, signer));
     if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);

@@ -12,8 +12,26 @@ import type { Store, StoreTx } from '../store.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
 import { META, readMeta, writeMeta, type DeviceMeta, type StatusMeta, type VaultMeta } from './meta.js';
 
-/** Reads the vault header and the whole verified registry from a remote. */
-export async function readVault(remote: Remote): Promise<{ header: VaultHeader; headerBytes: Uint8Array; registry: DeviceRegistry }> {
+/** A vault's header and verified registry as read from its remote. */
+export interface StoredVault {
+  readonly header: VaultHeader;
+  readonly headerBytes: Uint8Array;
+  readonly registry: DeviceRegistry;
+}
+
+/** Reads the vault header and the whole verified registry from a remote, then catches up with every device's head. */
+export async function readVault(remote: Remote): Promise<StoredVault> {
+  const stored = await readHeaderAndRegistry(remote);
+  await catchUpWithHeads(remote, stored);
+  return stored;
+}
+
+/**
+ * Reads the header and the registry entries as listed: the reads a device
+ * makes before it can authenticate to a remote that asks (they say which
+ * key to prove). Not enough to append: see {@link catchUpWithHeads}.
+ */
+export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault> {
   const headerBytes = await remote.get(remoteKeys.vault);
   if (!headerBytes) {
     throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, { hint: 'check the remote URL, or create a vault with `kith init`' });
@@ -21,9 +39,15 @@ export async function readVault(remote: Remote): Promise<{ header: VaultHeader; 
   const header = await decodeVaultHeader(headerBytes);
   const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
   await registry.sync(remote);
-  // Every device's signed head names the registry it had seen: a newcomer must see at least that
-  // much before it appends, or a remote that dropped the newest entries (a revocation) could make
-  // it write into the gap.
+  return { header, headerBytes, registry };
+}
+
+/**
+ * Every device's signed head names the registry it had seen: a newcomer
+ * must see at least that much before it appends, or a remote that dropped
+ * the newest entries (a revocation) could make it write into the gap.
+ */
+export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<void> {
   for (const info of await remote.list(remoteKeys.headsPrefix)) {
     const deviceId = info.key.slice(remoteKeys.headsPrefix.length);
     const signPub = registry.deviceSignPub(deviceId);
@@ -32,7 +56,6 @@ export async function readVault(remote: Remote): Promise<{ header: VaultHeader; 
     const head = await decodeHead(bytes, { vaultId: header.vaultId, deviceId, signPub });
     await registry.sync(remote, { seq: head.registrySeq, hash: head.registryHash });
   }
-  return { header, headerBytes, registry };
 }
 
 export interface JoinedState {
