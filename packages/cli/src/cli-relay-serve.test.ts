@@ -1,13 +1,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { openRelayRemote } from '@kith/relay';
-import { freePort, startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
-import { assertError, KITH_BIN, runKith } from './test-helpers.js';
+import { startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
+import { assertError, runKith, serveRelay } from './test-helpers.js';
 
 const SECRET = 'a shared secret of at least 32 bytes, for tests';
 
@@ -49,22 +47,10 @@ describe('kith relay serve', () => {
 
     test('serves until SIGTERM; --invite-token gates vault creation; two kith devices sync through it', async () => {
       const { postgres, s3 } = await services.fresh();
-      const port = await freePort();
-      const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'relay', 'serve', '--postgres', postgres, '--s3', s3, '--port', String(port), '--invite-token', 'invite-me', '--json'], {
-        env: { ...process.env, KITH_RELAY_SECRET: SECRET },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      // The relay logs a JSON line a request: read them, so the pipe never fills and blocks it.
-      let log = '';
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (log = (log + d).slice(-4000)));
+      const relay = await serveRelay(home, ['--postgres', postgres, '--s3', s3, '--invite-token', 'invite-me'], { KITH_RELAY_SECRET: SECRET });
       try {
-        const line = await new Promise<string>((resolve, reject) => {
-          createInterface({ input: child.stdout }).once('line', resolve);
-          void exited.then((code) => reject(new Error(`kith relay serve exited ${code}: ${log}`)));
-        });
-        const { url } = JSON.parse(line) as { url: string };
-        assert.equal(url, `http://127.0.0.1:${port}`);
+        const { url } = relay;
+        assert.equal(url, `http://127.0.0.1:${relay.port}`);
         // Vault creation is a put of `vault` if absent; without the invite it is refused.
         const anon = openRelayRemote(`${url}/family`, { retry: { maxAttempts: 1 } });
         await assert.rejects(anon.put('vault', Uint8Array.of(1), { ifAbsent: true }), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_AUTH');
@@ -82,8 +68,7 @@ describe('kith relay serve', () => {
         json(phone, ['sync']);
         assert.deepEqual(json(phone, ['get', 'notes', 'n1']), { id: 'n1', title: 'through PostgreSQL and S3' });
       } finally {
-        child.kill('SIGTERM');
-        assert.equal(await exited, 0, 'a clean shutdown on SIGTERM');
+        assert.equal(await relay.stop(), 0, 'a clean shutdown on SIGTERM');
       }
     });
   });

@@ -4,9 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { freePort } from '@kith/relay/testing';
-import { KITH_BIN, kithJson } from './test-helpers.js';
+import { KITH_BIN, kithJson, serveRelay, type ServedRelay } from './test-helpers.js';
 
 type Round = { pushed: number; pulled: number; conflicts: number };
 
@@ -35,35 +33,15 @@ async function waitFor(what: string, ok: () => boolean, ms = 20_000): Promise<vo
   }
 }
 
-/** `kith relay serve` in its own process, with its JSON-line log. */
-async function serveRelay(dir: string): Promise<{ url: string; log: () => { route?: string }[]; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [KITH_BIN, 'relay', 'serve', '--port', String(await freePort()), '--data', join(dir, 'relay'), '--json']);
-  let log = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const line = await new Promise<string>((resolve, reject) => {
-    void exited.then(() => reject(new Error(`kith relay serve exited: ${log}`)));
-    createInterface({ input: child.stdout }).once('line', resolve);
-  });
-  return {
-    url: (JSON.parse(line) as { url: string }).url,
-    log: () => log.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { route?: string }),
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 describe('kith sync --watch through a relay', () => {
   let dir: string;
-  let relay: Awaited<ReturnType<typeof serveRelay>>;
+  let relay: ServedRelay;
   let a: string;
   let b: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kith-cli-watch-'));
-    relay = await serveRelay(dir);
+    relay = await serveRelay(dir, ['--data', join(dir, 'relay')]);
     a = join(dir, 'a');
     b = join(dir, 'b');
     const { recoveryCode } = kithJson<{ recoveryCode: string }>(a, ['init', '--remote', `${relay.url}/family`, '--name', 'laptop']);
@@ -78,7 +56,11 @@ describe('kith sync --watch through a relay', () => {
     // The relay's log arrives through a pipe while this process is blocked in spawnSync: let it drain first.
     const settled = async (): Promise<number> => {
       await new Promise((r) => setTimeout(r, 300));
-      return relay.log().filter((e) => e.route?.endsWith('/batch-get')).length;
+      return relay
+        .log()
+        .split('\n')
+        .filter(Boolean)
+        .filter((l) => (JSON.parse(l) as { route?: string }).route?.endsWith('/batch-get')).length;
     };
     kithJson(a, ['put', 'notes', 'first', '{"n":1}', '--sync']);
     kithJson(a, ['put', 'notes', 'second', '{"n":2}', '--sync']);

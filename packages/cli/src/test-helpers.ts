@@ -3,8 +3,10 @@
  * its output against the CLI contract.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@kith/relay/testing';
 
 /** The `kith` entry point (`packages/cli/bin/kith.js`). */
 export const KITH_BIN = fileURLToPath(new URL('../bin/kith.js', import.meta.url));
@@ -42,4 +44,38 @@ export function assertError(r: Run, exit: number, code: string): void {
   assert.match(lines[0]!, new RegExp(`^kith: .+ \\(${code}\\)$`));
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   assert.equal(r.stdout, '');
+}
+
+/** A `kith relay serve` process (see {@link serveRelay}). */
+export interface ServedRelay {
+  /** The URL it printed once listening. */
+  readonly url: string;
+  /** The port it was told to listen on. */
+  readonly port: number;
+  /** Its JSON-line log (stderr) so far; read as the test goes, so the pipe never fills. */
+  log(): string;
+  /** SIGTERM; resolves to its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Runs `kith relay serve --port <free> --json ...args` until it prints its URL. */
+export async function serveRelay(home: string, args: readonly string[], env: Record<string, string> = {}): Promise<ServedRelay> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'relay', 'serve', '--port', String(port), ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    void exited.then((code) => reject(new Error(`kith relay serve exited ${code}: ${log}`)));
+  });
+  return {
+    url: (JSON.parse(line) as { url: string }).url,
+    port,
+    log: () => log,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
