@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,14 +69,23 @@ describe('folder remote specifics', () => {
       await assert.rejects(r.list('heads/'), is(ErrorCode.BadName));
       await assert.rejects(r.list('heads/s'), is(ErrorCode.BadName));
       assert.deepEqual(await r.list(''), [], 'a listing never follows a symlink');
+      await assert.rejects(r.head('heads/secret'), is(ErrorCode.BadName));
       symlinkSync(join(dir, 'outside', 'secret'), join(dir, 'remote', 'vault'));
       await assert.rejects(r.get('vault'), is(ErrorCode.BadName));
+      await assert.rejects(r.head('vault'), is(ErrorCode.BadName));
+      symlinkSync(join(dir, 'outside', 'secret'), join(dir, 'remote', 'link'));
+      await r.put('link', Uint8Array.of(9));
+      assert.deepEqual(readFileSync(join(dir, 'outside', 'secret'), 'utf8'), 'secret', 'a put replaces a link in last place, never writes through it');
+      assert.deepEqual(await r.get('link'), Uint8Array.of(9));
       symlinkSync(join(dir, 'outside', 'not-yet'), join(dir, 'remote', 'dangling'));
       await assert.rejects(r.put('dangling/x', Uint8Array.of(1)), is(ErrorCode.BadName), 'a dangling link is judged by its target');
       // A link that stays inside the folder is fine.
       await r.put('inner/x', Uint8Array.of(5));
       symlinkSync(join(dir, 'remote', 'inner'), join(dir, 'remote', 'alias'));
       assert.deepEqual(await r.get('alias/x'), Uint8Array.of(5));
+      symlinkSync(join(dir, 'remote', 'inner', 'x'), join(dir, 'remote', 'inner', 'y'));
+      assert.deepEqual(await r.get('inner/y'), Uint8Array.of(5), 'a link in last place that stays inside is followed');
+      assert.equal((await r.head('alias/y'))?.size, 1);
       assert.deepEqual(readdirSync(join(dir, 'outside')), ['secret'], 'nothing was written outside');
       await r.close();
     } finally {

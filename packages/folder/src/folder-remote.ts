@@ -8,7 +8,7 @@
  * Concurrent puts into one directory share its fsyncs (group commit).
  */
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { constants as fsConstants, watch, type FSWatcher } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readlink, realpath, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -60,13 +60,41 @@ export class FolderRemote implements Remote {
     this.url = pathToFileURL(root).href;
   }
 
-  /** The file of `key`, after checking it cannot leave the root. */
-  async #pathOf(key: string): Promise<string> {
+  /** The file of `key`, after checking the key; the disk is not consulted (see {@link #confined}). */
+  #keyPath(key: string): string {
     assertRemoteKey(key);
     if (inTmpDir(key)) {
       throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(key)} is inside the folder remote's temp directory`, { hint: `keys may not start with "${FOLDER_TMP_DIR}/"` });
     }
+    return join(this.root, ...key.split('/'));
+  }
+
+  /** The file of `key`, after checking it cannot leave the root. */
+  async #pathOf(key: string): Promise<string> {
+    this.#keyPath(key);
     return this.#confined(key);
+  }
+
+  /** True when `p` (absolute, normalized) is neither the root nor under it. */
+  #outside(p: string): boolean {
+    return p !== this.root && !p.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep); // a root of "/" ends in sep already
+  }
+
+  /**
+   * Checks the directories of `key` as {@link #confined} does, in one
+   * thread-pool job (a realpath) where they all exist; the last component
+   * is the caller's to judge. Blob transfers make thousands of calls, so
+   * the three lstats per call of the walk were a cost of their own.
+   */
+  async #confinedDir(key: string): Promise<void> {
+    const cut = key.lastIndexOf('/');
+    if (cut < 0) return;
+    const rel = key.slice(0, cut);
+    const real = await realpath(join(this.root, ...rel.split('/'))).catch(() => undefined);
+    if (real !== undefined && !this.#outside(real)) return;
+    // Missing, dangling or leading out: the walk judges and names the link.
+    await this.#confined(rel);
+    if (real !== undefined) throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(key)} leads outside the remote folder through a symlink`);
   }
 
   /**
@@ -76,8 +104,7 @@ export class FolderRemote implements Remote {
   async #confined(rel: string): Promise<string> {
     const parts = rel === '' ? [] : rel.split('/');
     const path = join(this.root, ...parts);
-    const inside = this.root.endsWith(sep) ? this.root : this.root + sep; // a root of "/" ends in sep already
-    const escapes = (p: string): boolean => p !== this.root && !p.startsWith(inside);
+    const escapes = (p: string): boolean => this.#outside(p);
     if (escapes(path)) throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder`);
     let at = this.root;
     for (const part of parts) {
@@ -94,8 +121,12 @@ export class FolderRemote implements Remote {
 
   /** Writes `bytes` under `key` atomically and durably (temp file, fsync, rename, fsync of the directory). */
   async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
-    const path = await this.#pathOf(key);
+    const path = this.#keyPath(key);
     throwIfAborted(o.signal);
+    // Checked while the temp file is written; nothing is placed unless it passes. The
+    // last component needs no check: rename and link replace or refuse a symlink, never follow it.
+    const confined = this.#confinedDir(key);
+    confined.catch(() => undefined);
     this.stats.puts++;
     this.stats.bytesSent += bytes.length;
     this.#cleanTempNowAndThen();
@@ -108,6 +139,7 @@ export class FolderRemote implements Remote {
       } finally {
         await fh.close();
       }
+      await confined;
       // Cancelled while writing: the temp file goes, the object is untouched.
       throwIfAborted(o.signal);
       await placeDurably(tmp, path, o.ifAbsent === true, this.#dirSyncs);
@@ -120,11 +152,12 @@ export class FolderRemote implements Remote {
 
   /** The object's bytes (or the requested range of them), or null if it does not exist. */
   async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
-    const path = await this.#pathOf(key);
+    const path = this.#keyPath(key);
     throwIfAborted(o.signal);
+    await this.#confinedDir(key);
     this.stats.gets++;
     try {
-      const out = await readRange(path, o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
+      const out = await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
       this.stats.bytesReceived += out.length;
       return out;
     } catch (e) {
@@ -133,13 +166,29 @@ export class FolderRemote implements Remote {
     }
   }
 
+  /** Opens the file of `key` (its directories checked); a symlink in last place is followed only if it stays inside. */
+  async #openToRead(key: string, path: string): Promise<FileHandle> {
+    try {
+      return await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    } catch (e) {
+      if (errnoOf(e) !== 'ELOOP') throw e;
+      await this.#confined(key);
+      return open(path, 'r');
+    }
+  }
+
   /** Size and etag (inode, size and mtime in ns) of the object, or null if it does not exist. */
   async head(key: string, o: RemoteCallOptions = {}): Promise<RemoteObjectInfo | null> {
-    const path = await this.#pathOf(key);
+    const path = this.#keyPath(key);
     throwIfAborted(o.signal);
+    await this.#confinedDir(key);
     this.stats.heads++;
     try {
-      const st = await stat(path, { bigint: true });
+      let st = await lstat(path, { bigint: true });
+      if (st.isSymbolicLink()) {
+        await this.#confined(key);
+        st = await stat(path, { bigint: true });
+      }
       return st.isFile() ? infoOf(key, st) : null;
     } catch (e) {
       if (isMissing(e)) return this.#missing();
@@ -317,12 +366,11 @@ function infoOf(key: string, st: { ino: bigint; size: bigint; mtimeNs: bigint })
 }
 
 /**
- * Reads at most `length` bytes at `offset`, never allocating more than the
+ * Reads at most `length` bytes at `offset` and closes the file, never allocating more than the
  * file holds; a whole object usually in one read (readFile reads 512 KiB
  * at a time, each a round trip through the thread pool).
  */
-async function readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
+async function readRange(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
   try {
     const size = (await fh.stat()).size;
     const n = Math.max(0, Math.min(length, size - offset));

@@ -20,6 +20,14 @@ test('fs blob cache: put, get, list, delete; files 0600; bad keys refused', asyn
     await cache.delete(`c/${id}`);
     assert.equal(await cache.get(`c/${id}`), null);
     await assert.rejects(cache.put('c/../../etc', Uint8Array.of(1)));
+    // Several writers into a shard that does not exist yet; a rewrite replaces the entry whole.
+    const ids = ['cd'.repeat(32), 'cd' + 'ef'.repeat(31), 'cd' + '01'.repeat(31)];
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+    await Promise.all(ids.map((x, i) => cache.put(`c/${x}`, big.subarray(i))));
+    for (const [i, x] of ids.entries()) assert.deepEqual(await cache.get(`c/${x}`), big.subarray(i));
+    await cache.put(`c/${ids[0]}`, Uint8Array.of(7));
+    assert.deepEqual(await cache.get(`c/${ids[0]}`), Uint8Array.of(7));
+    assert.deepEqual(readdirSync(join(dir, 'blobs', 'c', 'cd')).sort(), [...ids].sort(), 'no temp file left');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,11 +3,18 @@
  * The Node blob cache: encrypted chunk and manifest objects as files under
  * the home (`<home>/blobs/c/ab/abcd…`), written atomically (temp file,
  * rename), with the file's mtime as its last use for LRU trimming.
+ *
+ * A 1 GiB blob is about a thousand objects, each a few file-system calls,
+ * and every call is a round trip through libuv's thread pool, which
+ * WebCrypto shares: so an object is written in one write and read in one
+ * read, and a shard directory is made only when a write finds it missing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobCache, CachedObject } from '@kith/core';
+
+const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
 export class FsBlobCache implements BlobCache {
   constructor(readonly dir: string) {}
@@ -20,24 +27,49 @@ export class FsBlobCache implements BlobCache {
 
   async get(key: string): Promise<Uint8Array | null> {
     const path = this.#path(key);
+    let fh;
     try {
-      const b = await readFile(path);
-      const now = new Date();
-      await utimes(path, now, now).catch(() => undefined);
-      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+      fh = await open(path, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isMissing(e)) return null;
       throw e;
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const out = new Uint8Array(size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await fh.read(out, got, size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      const now = new Date();
+      await fh.utimes(now, now).catch(() => undefined);
+      return got === size ? out : out.subarray(0, got);
+    } finally {
+      await fh.close();
     }
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
     const path = this.#path(key);
-    const dir = path.slice(0, path.lastIndexOf('/'));
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, bytes, { mode: 0o600 });
-    await rename(tmp, path);
+    const fh = await open(tmp, 'wx', 0o600).catch(async (e: unknown) => {
+      if (!isMissing(e)) throw e;
+      await mkdir(path.slice(0, path.lastIndexOf('/')), { recursive: true, mode: 0o700 });
+      return open(tmp, 'wx', 0o600);
+    });
+    try {
+      try {
+        for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at, at)).bytesWritten;
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
   }
 
   async delete(key: string): Promise<void> {
