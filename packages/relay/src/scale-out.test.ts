@@ -8,6 +8,7 @@ import { openPgS3Storage, openScaleOut, SCHEMA_VERSION, startRelay, type PgS3Sto
 import { startPostgres, startScaleOutServices, type ScaleOutServices } from './testing/index.js';
 import { createTestVault, GENEROUS_LIMITS, withoutVaultObjects } from './test-vaults.js';
 import { relayScenarioHarness } from './relay-scenarios.js';
+import { openRelayRemote } from './client/relay-remote.js';
 
 let services: ScaleOutServices;
 let target: { postgres: string; s3: string };
@@ -80,7 +81,7 @@ describe('scale-out storage', () => {
     const vault = fresh();
     try {
       const first = new Uint8Array(5000).fill(1);
-      assert.equal(await storage.put(vault, 'segments/a', first), true);
+      assert.equal(await storage.put(vault, 'segments/a', first), 0);
       const firstKey = (await s3KeyOf(admin, vault, 'segments/a'))!;
       // Hold the row, so the next put uploads its bytes and then waits inside its commit.
       await admin.query('BEGIN');
@@ -144,21 +145,21 @@ describe('scale-out storage', () => {
     const admin = await connect();
     const vault = fresh();
     try {
-      await storage.put(vault, 'k/x', new Uint8Array(100).fill(1));
+      assert.equal(await storage.put(vault, 'k/x', new Uint8Array(100).fill(1)), 0);
       const k1 = (await s3KeyOf(admin, vault, 'k/x'))!;
-      await storage.put(vault, 'k/x', new Uint8Array(200).fill(2));
+      assert.equal(await storage.put(vault, 'k/x', new Uint8Array(200).fill(2)), 100, 'an overwrite reports the size it replaced');
       const k2 = (await s3KeyOf(admin, vault, 'k/x'))!;
       await storage.settled();
       assert.deepEqual([await inS3(s3, k1), await inS3(s3, k2)], [false, true], 'the overwritten upload is deleted');
-      await inline.put(vault, 'k/x', Uint8Array.of(9));
+      assert.equal(await inline.put(vault, 'k/x', Uint8Array.of(9)), 200);
       await inline.settled();
       assert.equal(await inS3(s3, k2), false, 'an inline overwrite frees the upload it replaced');
       assert.equal(await s3KeyOf(admin, vault, 'k/x'), null);
       assert.deepEqual(Buffer.from((await storage.get(vault, 'k/x'))!), Buffer.of(9));
       await storage.put(vault, 'k/x', new Uint8Array(300).fill(3));
       const k3 = (await s3KeyOf(admin, vault, 'k/x'))!;
-      assert.equal(await storage.put(vault, 'k/x', new Uint8Array(400).fill(4), true), false, 'put-if-absent refuses');
-      assert.equal(await inline.put(vault, 'k/x', Uint8Array.of(4), true), false);
+      assert.equal(await storage.put(vault, 'k/x', new Uint8Array(400).fill(4), true), null, 'put-if-absent refuses');
+      assert.equal(await inline.put(vault, 'k/x', Uint8Array.of(4), true), null);
       assert.equal((await storage.head(vault, 'k/x'))?.size, 300);
       assert.equal(await storage.delete(vault, 'k/x'), true);
       assert.equal(await storage.delete(vault, 'k/x'), false);
@@ -221,6 +222,40 @@ describe('scale-out storage', () => {
     } finally {
       if (saved === undefined) delete process.env['KITH_PG_BIN'];
       else process.env['KITH_PG_BIN'] = saved;
+    }
+  });
+});
+
+describe('scale-out auth', () => {
+  test('a process trusting its cached registry still refuses a device revoked through another process as soon as the bus tells it', async () => {
+    // A trust window far longer than the test: only the change bus can end it.
+    const other = await startRelay({ ...(await openScaleOut(target)), rateLimit: GENEROUS_LIMITS, registryTrustMs: 60_000 });
+    const name = fresh();
+    const tv = await createTestVault(relay.url, name, { devices: 2 });
+    const atOther = (i: number) => {
+      const r = openRelayRemote(`${other.url}/${name}`, { retry: { maxAttempts: 1 } });
+      r.useDeviceKey(tv.key(i));
+      return r;
+    };
+    const [r0, r1] = [atOther(0), atOther(1)];
+    try {
+      assert.deepEqual(await r1.list('heads/'), []);
+      assert.deepEqual(await r1.list('heads/'), []); // checked, then trusted
+      await tv.revoke(1); // through the first process
+      const t0 = Date.now();
+      for (;;) {
+        const refused = await r1.list('heads/').then(
+          () => false,
+          (e: unknown) => (assert.ok(isCode('KITH_REVOKED')(e), String(e)), true),
+        );
+        if (refused) break;
+        assert.ok(Date.now() - t0 < 5_000, 'the revocation reached the other process through the bus');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.deepEqual(await r0.list('heads/'), [], 'the other device goes on');
+    } finally {
+      await Promise.all([r0.close(), r1.close()]);
+      await other.close();
     }
   });
 });

@@ -3,7 +3,7 @@
  * The relay server (Node only): `startRelay` in embedded mode (SQLite), or
  * in scale-out mode with `openScaleOut` (PostgreSQL + S3 + LISTEN/NOTIFY).
  */
-export { startRelay, DEFAULT_BODY_LIMIT, type RelayOptions, type RunningRelay } from './relay-server.js';
+export { startRelay, DEFAULT_BODY_LIMIT, DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS, type RelayOptions, type RunningRelay } from './relay-server.js';
 export { DEFAULT_QUOTA_BYTES, DEFAULT_RATE_LIMITS, type Rate, type RelayRateLimits } from './auth/limits.js';
 export { jsonLineLogger, silentLogger, type RelayLogEvent, type RelayLogger } from './relay-log.js';
 export type { Durability } from './object-db.js';

@@ -19,7 +19,8 @@ export type Durability = 'full' | 'normal';
 export class ObjectDb implements RelayStorage {
   readonly #db: Database.Database;
   readonly #put: Database.Statement;
-  readonly #putIfAbsent: Database.Statement;
+  readonly #size: Database.Statement;
+  readonly #store: (vault: string, key: string, bytes: Uint8Array, ifAbsent: boolean) => number | null;
   readonly #get: Database.Statement;
   readonly #getRange: Database.Statement;
   readonly #head: Database.Statement;
@@ -37,7 +38,15 @@ export class ObjectDb implements RelayStorage {
       vault TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, bytes BLOB NOT NULL,
       PRIMARY KEY (vault, key)) WITHOUT ROWID`);
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
-    this.#putIfAbsent = this.#db.prepare('INSERT OR IGNORE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
+    this.#size = this.#db.prepare('SELECT size FROM objects WHERE vault = ? AND key = ?').pluck();
+    // IMMEDIATE: the size read and the write are one step even when another process shares the file.
+    const store = this.#db.transaction((vault: string, key: string, bytes: Uint8Array, ifAbsent: boolean): number | null => {
+      const old = this.#size.get(vault, key) as number | undefined;
+      if (ifAbsent && old !== undefined) return null;
+      this.#put.run(vault, key, bytes.length, etagOf(bytes), bytes);
+      return old ?? 0;
+    });
+    this.#store = (...args) => store.immediate(...args);
     this.#get = this.#db.prepare('SELECT bytes FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#getRange = this.#db.prepare('SELECT substr(bytes, ?, ?) FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#head = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key = ?');
@@ -45,10 +54,9 @@ export class ObjectDb implements RelayStorage {
     this.#delete = this.#db.prepare('DELETE FROM objects WHERE vault = ? AND key = ?');
   }
 
-  /** Stores `bytes`; with `ifAbsent`, only when no object exists. Returns whether it wrote. */
-  put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): Promise<boolean> {
-    const stmt = ifAbsent ? this.#putIfAbsent : this.#put;
-    return Promise.resolve(stmt.run(vault, key, bytes.length, etagOf(bytes), bytes).changes > 0);
+  /** Stores `bytes`; with `ifAbsent`, only when no object exists. Returns the size it replaced, or null when it wrote nothing. */
+  put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): Promise<number | null> {
+    return Promise.resolve(this.#store(vault, key, bytes, ifAbsent));
   }
 
   /** The whole object, or `length` bytes from `offset`; null when missing. */

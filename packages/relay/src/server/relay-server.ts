@@ -11,7 +11,7 @@ import websocket from '@fastify/websocket';
 import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith/core';
 import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
-import { LocalChangeBus, type ChangeBus, type RelayStorage } from './relay-storage.js';
+import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
 import { RelayError, type RouteKind } from './auth/access.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
@@ -51,6 +51,17 @@ export interface RelayOptions {
   readonly rateLimit?: Partial<RelayRateLimits>;
   /** Stored bytes per vault (default 10 GiB; `Infinity` for none). A write past it gets 507 `KITH_QUOTA_EXCEEDED`. */
   readonly quotaBytes?: number;
+  /**
+   * How long a request may rely on a registry that storage showed
+   * unchanged, instead of asking storage again, while the change bus is up
+   * (it brings other processes' registry entries at once and ends the
+   * trust). Default: 0 (ask on every request, a point lookup in SQLite)
+   * for the embedded relay; {@link DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS}
+   * with a bus that reports its continuity (scale-out, where asking is a
+   * database round trip). It bounds how late a revocation counts when a
+   * notice is lost.
+   */
+  readonly registryTrustMs?: number;
 }
 
 /** A running relay. */
@@ -83,6 +94,9 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.RemoteEmpty]: 404,
 };
 
+/** Scale-out default of `registryTrustMs`. */
+export const DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS = 1000;
+
 /** Stored bytes are counted again this often when other processes write too (scale-out). */
 const REMEASURE_MS = 5 * 60_000;
 
@@ -101,12 +115,20 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const db = options.storage ?? new ObjectDb(requireDataDir(options), options.durability);
   const bus = options.bus ?? new LocalChangeBus();
   const hub = new PushHub();
-  const auth = new RelayAuth(db, log, { secret, ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}), ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}) });
+  const continuity = bus.continuity?.bind(bus);
+  const trustMs = options.registryTrustMs ?? (options.bus && continuity ? DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS : 0);
+  const auth = new RelayAuth(db, log, {
+    secret,
+    ...(options.tokenTtlMs !== undefined ? { tokenTtlMs: options.tokenTtlMs } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(continuity && trustMs > 0 ? { registryTrust: { ms: trustMs, continuity } } : {}),
+  });
   const quota = new QuotaMeter(db, options.quotaBytes ?? DEFAULT_QUOTA_BYTES, options.bus ? REMEASURE_MS : Infinity);
   const writes = new GuardedWrites(db, auth.registries, quota, options.inviteToken);
   const unsubscribe = bus.subscribe((c) => {
     hub.changed(c.vault, c.key, c.writer);
-    if (c.key.startsWith('registry/')) auth.registryChanged(c.vault);
+    if (c.vault === MISSED_CHANGES.vault) auth.changesMissed();
+    else if (c.key.startsWith('registry/')) auth.registryChanged(c.vault);
   });
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;

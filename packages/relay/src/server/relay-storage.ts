@@ -26,8 +26,12 @@ export interface ByteRange {
  * durable: the relay acknowledges writes only after `put` resolves.
  */
 export interface RelayStorage {
-  /** Stores `bytes`; with `ifAbsent`, only when no object exists. Resolves to whether it wrote. */
-  put(vault: string, key: string, bytes: Uint8Array, ifAbsent?: boolean): Promise<boolean>;
+  /**
+   * Stores `bytes`; with `ifAbsent`, only when no object exists. Resolves
+   * to the size of the object it replaced (0 when there was none), or null
+   * when it wrote nothing (put-if-absent found an object).
+   */
+  put(vault: string, key: string, bytes: Uint8Array, ifAbsent?: boolean): Promise<number | null>;
   /** The whole object, or `range`; null when missing. */
   get(vault: string, key: string, range?: ByteRange): Promise<Uint8Array | null>;
   /** Several whole objects in one go (batch-get); null for each missing one. */
@@ -77,6 +81,13 @@ export interface ChangeBus {
   publish(change: KeyChange): Promise<void>;
   /** Calls `deliver` for every change published by any process; returns an unsubscribe. */
   subscribe(deliver: (change: KeyChange) => void): () => void;
+  /**
+   * A number that stays the same while this bus has carried every change
+   * published since it was read, and undefined while it is down (changes
+   * may be lost). A bus without it is never trusted to bring news (see
+   * `registryTrustMs`).
+   */
+  continuity?(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -90,6 +101,9 @@ export class LocalChangeBus implements ChangeBus {
   subscribe(deliver: (change: KeyChange) => void): () => void {
     this.#subs.add(deliver);
     return () => this.#subs.delete(deliver);
+  }
+  continuity(): number {
+    return 0;
   }
   close(): Promise<void> {
     this.#subs.clear();

@@ -91,11 +91,15 @@ export class QuotaMeter {
     return this.enabled ? ((await this.#db.head(vault, key))?.size ?? 0) : 0;
   }
 
-  /** Throws 507 KITH_QUOTA_EXCEEDED when adding `delta` bytes would pass the quota. */
-  async check(vault: string, delta: number): Promise<void> {
+  /**
+   * Throws 507 KITH_QUOTA_EXCEEDED when adding `delta` bytes would pass the
+   * quota; `freed` (what the write replaces) is asked for only then.
+   */
+  async check(vault: string, delta: number, freed?: () => Promise<number>): Promise<void> {
     if (!this.enabled || delta <= 0) return;
     const used = (await this.#measured(vault)).bytes;
-    if (used + delta > this.#quota) {
+    if (used + delta > this.#quota && freed) delta -= await freed();
+    if (delta > 0 && used + delta > this.#quota) {
       throw new RelayError(507, ErrorCode.QuotaExceeded, `this vault's storage quota on the relay is full (${mib(used)} of ${mib(this.#quota)} used; this write needs ${mib(delta)} more)`, {
         hint: 'delete attachments you no longer need, or ask the relay operator for a larger quota',
       });

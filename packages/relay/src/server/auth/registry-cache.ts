@@ -15,8 +15,23 @@ import type { RelayLogger } from '../relay-log.js';
 const MAX_VAULTS = 5000;
 const REGISTRY_KEY_RE = /^registry\/(\d{12})$/;
 
+/**
+ * When a cached registry may be used without asking storage. `continuity`
+ * is the change bus's: it stays the same while the bus has carried every
+ * notice since it was read, and is undefined while the bus is down.
+ */
+export interface RegistryTrust {
+  readonly ms: number;
+  readonly continuity: () => number | undefined;
+  readonly now?: () => number;
+}
+
 interface Entry {
   replay: RegistryReplay;
+  /** Bumped by every registry notice: a check that overlapped one proves nothing. */
+  generation: number;
+  /** When storage last showed nothing past `replay`, under which bus continuity. */
+  checked?: { at: number; continuity: number };
   /** Etag of a stored entry that failed verification: the registry ends before it until it is replaced. */
   refused?: { seq: number; etag: string };
   /** Catch-ups and appends of this vault, one at a time. */
@@ -37,11 +52,13 @@ export class RegistryCache {
   readonly #loading = new Map<string, Promise<Entry | null>>();
   /** Told whenever a vault's registry moved on (to close sockets of signers no longer admitted). */
   readonly #onChange: (vault: string, replay: RegistryReplay) => void;
+  readonly #trust: RegistryTrust | undefined;
 
-  constructor(db: RelayStorage, log: RelayLogger, onChange: (vault: string, replay: RegistryReplay) => void) {
+  constructor(db: RelayStorage, log: RelayLogger, onChange: (vault: string, replay: RegistryReplay) => void, trust?: RegistryTrust) {
     this.#db = db;
     this.#log = log;
     this.#onChange = onChange;
+    this.#trust = trust !== undefined && trust.ms > 0 ? trust : undefined;
   }
 
   /** True when `vault` is cached (a change elsewhere is worth a look only then). */
@@ -53,9 +70,38 @@ export class RegistryCache {
   async current(vault: string): Promise<RegistryReplay | null> {
     const e = await this.#entry(vault);
     if (!e) return null;
+    if (this.#trusted(e)) return e.replay;
+    const generation = e.generation;
+    const continuity = this.#trust?.continuity();
     const next = await this.#db.head(vault, remoteKeys.registryEntry(e.replay.seq + 1));
     if (next && !(e.refused?.seq === e.replay.seq + 1 && e.refused.etag === next.etag)) await this.#serial(e, () => this.#catchUp(vault, e));
+    else if (this.#trust && continuity !== undefined && e.generation === generation && this.#trust.continuity() === continuity) {
+      e.checked = { at: this.#now(), continuity };
+    }
     return e.replay;
+  }
+
+  /** Another process may have stored a registry entry of `vault`: the next check asks storage. */
+  distrust(vault: string): void {
+    const e = this.#entries.get(vault);
+    if (e) {
+      e.generation++;
+      delete e.checked;
+    }
+  }
+
+  /** Notices may have been lost (the bus was down): every vault's next check asks storage. */
+  distrustAll(): void {
+    for (const vault of this.#entries.keys()) this.distrust(vault);
+  }
+
+  #trusted(e: Entry): boolean {
+    const t = this.#trust;
+    return t !== undefined && e.checked !== undefined && e.checked.continuity === t.continuity() && this.#now() - e.checked.at < t.ms;
+  }
+
+  #now(): number {
+    return (this.#trust?.now ?? Date.now)();
   }
 
   /**
@@ -73,7 +119,7 @@ export class RegistryCache {
       if (seq !== e.replay.seq + 1) throw new KithError(ErrorCode.BadInput, `registry entry ${seq} would leave a gap after entry ${e.replay.seq}`);
       const trial = e.replay.fork();
       await trial.next(bytes);
-      if (!(await this.#db.put(vault, remoteKeys.registryEntry(seq), bytes, true))) return false;
+      if ((await this.#db.put(vault, remoteKeys.registryEntry(seq), bytes, true)) === null) return false;
       e.replay = trial;
       delete e.refused;
       this.#onChange(vault, trial);
@@ -112,7 +158,7 @@ export class RegistryCache {
       this.#log({ level: 'warn', msg: 'vault header refused', reason: 'does not verify' });
       return null;
     }
-    const e: Entry = { replay, queue: Promise.resolve() };
+    const e: Entry = { replay, generation: 0, queue: Promise.resolve() };
     await this.#catchUp(vault, e);
     this.#entries.set(vault, e);
     if (this.#entries.size > MAX_VAULTS) this.#entries.delete(this.#entries.keys().next().value!);

@@ -15,7 +15,7 @@ import type { RelayLogger } from '../relay-log.js';
 import type { RelayStorage } from '../relay-storage.js';
 import { ANONYMOUS_BODY_LIMIT, openWithoutToken, RelayError, type RouteKind } from './access.js';
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RelayRateLimits } from './limits.js';
-import { RegistryCache } from './registry-cache.js';
+import { RegistryCache, type RegistryTrust } from './registry-cache.js';
 import { AuthTokens, type Refusal } from './tokens.js';
 import { Watchers } from './watchers.js';
 
@@ -47,6 +47,8 @@ export interface RelayAuthOptions {
   readonly rateLimit?: Partial<RelayRateLimits>;
   /** How often vaults with open watch sockets are checked for a revocation the change bus did not bring. */
   readonly sweepMs?: number;
+  /** How long a registry check that found nothing new is trusted while the change bus is up (see RegistryCache). */
+  readonly registryTrust?: RegistryTrust;
   readonly now?: () => number;
 }
 
@@ -71,7 +73,7 @@ export class RelayAuth {
   constructor(db: RelayStorage, log: RelayLogger, o: RelayAuthOptions) {
     this.#log = log;
     this.#tokens = new AuthTokens(o.secret, { ...(o.tokenTtlMs !== undefined ? { tokenTtlMs: o.tokenTtlMs } : {}), ...(o.now ? { now: o.now } : {}) });
-    this.registries = new RegistryCache(db, log, (vault, replay) => this.#registryMoved(vault, replay));
+    this.registries = new RegistryCache(db, log, (vault, replay) => this.#registryMoved(vault, replay), o.registryTrust);
     this.#device = new RateLimiter(o.rateLimit?.device ?? DEFAULT_RATE_LIMITS.device, o.now);
     this.#anonymous = new RateLimiter(o.rateLimit?.anonymous ?? DEFAULT_RATE_LIMITS.anonymous, o.now);
     this.#sweep = setInterval(() => {
@@ -143,7 +145,13 @@ export class RelayAuth {
 
   /** A `registry/*` key of `vault` moved (maybe in another process): catch up if anyone here cares. */
   registryChanged(vault: string): void {
+    this.registries.distrust(vault);
     if (this.registries.has(vault)) void this.registries.current(vault).catch(() => undefined);
+  }
+
+  /** The change bus may have lost notices: no cached registry is trusted until checked again. */
+  changesMissed(): void {
+    this.registries.distrustAll();
   }
 
   close(): void {

@@ -44,10 +44,11 @@ export class GuardedWrites {
       }
       ifAbsent = true;
     }
-    const old = await this.#quota.sizeOf(vault, key);
-    await this.#quota.check(vault, bytes.length - old);
-    if (!(await this.#db.put(vault, key, bytes, ifAbsent))) return 'exists';
-    await this.#quota.add(vault, bytes.length - old);
+    // What an overwrite frees is asked for only when the write would not fit without it.
+    await this.#quota.check(vault, bytes.length, () => this.#quota.sizeOf(vault, key));
+    const replaced = await this.#db.put(vault, key, bytes, ifAbsent);
+    if (replaced === null) return 'exists';
+    await this.#quota.add(vault, bytes.length - replaced);
     return 'written';
   }
 
@@ -78,7 +79,7 @@ export class GuardedWrites {
     if ((await this.#db.list(vault, '', '', 1)).items.length > 0) {
       throw new RelayError(409, ErrorCode.RemoteInUse, 'this vault name holds objects but no vault header', { hint: 'choose another name, or ask the relay operator to clear it' });
     }
-    if (!(await this.#db.put(vault, remoteKeys.vault, bytes, true))) return 'exists';
+    if ((await this.#db.put(vault, remoteKeys.vault, bytes, true)) === null) return 'exists';
     // A registry cached for an earlier vault of this name (removed by the operator) is void now.
     this.#registries.forget(vault);
     return 'written';

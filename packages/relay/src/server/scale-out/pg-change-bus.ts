@@ -103,6 +103,11 @@ export class PgChangeBus implements ChangeBus {
     return this.#reconnects;
   }
 
+  /** Changes with every reconnection (notices sent meanwhile were lost); undefined while down. */
+  continuity(): number | undefined {
+    return this.#client ? this.#reconnects : undefined;
+  }
+
   async #connect(): Promise<void> {
     const client = new pg.Client({ ...this.#target.config, application_name: BUS_APPLICATION_NAME, connectionTimeoutMillis: 10_000, query_timeout: 10_000 });
     client.on('notification', (n) => {

@@ -167,12 +167,12 @@ export class PgS3Storage implements RelayStorage {
     }
   }
 
-  async put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): Promise<boolean> {
+  async put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): Promise<number | null> {
     const etag = etagOf(bytes);
     const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes.length <= this.#inlineMax) return this.#commit(vault, key, bytes.length, etag, body, null, ifAbsent);
     // Checked again atomically at commit; asking first only saves uploading bytes that would be refused.
-    if (ifAbsent && (await this.head(vault, key))) return false;
+    if (ifAbsent && (await this.head(vault, key))) return null;
     const s3Key = uploadKey();
     await this.#pool.query({ name: 'kr_intent', text: 'INSERT INTO kith_relay_orphans (s3_key) VALUES ($1)', values: [s3Key] });
     try {
@@ -188,13 +188,13 @@ export class PgS3Storage implements RelayStorage {
     return this.#commit(vault, key, bytes.length, etag, null, s3Key, ifAbsent);
   }
 
-  /** Points (vault, key) at the new bytes in one transaction; deletes what that made garbage. */
-  async #commit(vault: string, key: string, size: number, etag: string, inline: Buffer | null, s3Key: string | null, ifAbsent: boolean): Promise<boolean> {
-    let result: { wrote: boolean; garbage: string | null };
+  /** Points (vault, key) at the new bytes in one transaction; deletes what that made garbage. Returns the size replaced, or null. */
+  async #commit(vault: string, key: string, size: number, etag: string, inline: Buffer | null, s3Key: string | null, ifAbsent: boolean): Promise<number | null> {
+    let result: { wrote: boolean; garbage: string | null; replaced: string | null };
     try {
-      const { rows } = await this.#pool.query<{ wrote: boolean; garbage: string | null }>({
+      const { rows } = await this.#pool.query<{ wrote: boolean; garbage: string | null; replaced: string | null }>({
         name: 'kr_put',
-        text: 'SELECT wrote, garbage FROM kith_relay_put($1, $2, $3, $4, $5, $6, $7)',
+        text: 'SELECT wrote, garbage, replaced FROM kith_relay_put($1, $2, $3, $4, $5, $6, $7)',
         values: [vault, key, size, etag, inline, s3Key, ifAbsent],
       });
       result = rows[0]!;
@@ -207,7 +207,7 @@ export class PgS3Storage implements RelayStorage {
       throw e;
     }
     if (result.garbage !== null) this.#collect(result.garbage);
-    return result.wrote;
+    return result.wrote ? Number(result.replaced ?? 0) : null;
   }
 
   async get(vault: string, key: string, range?: ByteRange): Promise<Uint8Array | null> {

@@ -71,6 +71,52 @@ BEGIN
   END LOOP;
 END $$`;
 
+/**
+ * Version 2 of `kith_relay_put`: the same, and also returns the size of
+ * the object it replaced (0 when there was none), so the quota needs no
+ * lookup of its own before a write.
+ */
+const PUT_FUNCTION_V2 = `
+CREATE FUNCTION kith_relay_put(p_vault text, p_key text, p_size bigint, p_etag text, p_inline bytea, p_s3 text, p_if_absent boolean)
+RETURNS TABLE (wrote boolean, garbage text, replaced bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  old_s3 text;
+  old_size bigint;
+BEGIN
+  IF p_s3 IS NOT NULL THEN
+    DELETE FROM kith_relay_orphans WHERE s3_key = p_s3 AND NOT doomed;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'upload % was swept before it committed', p_s3 USING ERRCODE = 'KR001';
+    END IF;
+  END IF;
+  LOOP
+    SELECT o.s3_key, o.size INTO old_s3, old_size FROM kith_relay_objects o WHERE o.vault = p_vault AND o.key = p_key FOR UPDATE;
+    IF FOUND THEN
+      IF p_if_absent THEN
+        IF p_s3 IS NOT NULL THEN
+          INSERT INTO kith_relay_orphans (s3_key, since, doomed) VALUES (p_s3, now(), true);
+        END IF;
+        RETURN QUERY SELECT false, p_s3, old_size;
+        RETURN;
+      END IF;
+      UPDATE kith_relay_objects o SET size = p_size, etag = p_etag, inline = p_inline, s3_key = p_s3
+        WHERE o.vault = p_vault AND o.key = p_key;
+      IF old_s3 IS NOT NULL THEN
+        INSERT INTO kith_relay_orphans (s3_key, since, doomed) VALUES (old_s3, now(), true);
+      END IF;
+      RETURN QUERY SELECT true, old_s3, old_size;
+      RETURN;
+    END IF;
+    INSERT INTO kith_relay_objects (vault, key, size, etag, inline, s3_key)
+      VALUES (p_vault, p_key, p_size, p_etag, p_inline, p_s3) ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+      RETURN QUERY SELECT true, NULL::text, 0::bigint;
+      RETURN;
+    END IF;
+    -- A rival inserted the key between our SELECT and INSERT; its row is committed now: go round.
+  END LOOP;
+END $$`;
+
 /** Migration i brings the schema from version i to i + 1. Append only; never edit a released one. */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE kith_relay_objects (
@@ -91,6 +137,8 @@ const MIGRATIONS: readonly string[] = [
      doomed boolean NOT NULL DEFAULT false
    );
    ${PUT_FUNCTION};`,
+  `DROP FUNCTION kith_relay_put(text, text, bigint, text, bytea, text, boolean);
+   ${PUT_FUNCTION_V2};`,
 ];
 
 /** The schema version this build writes. */
