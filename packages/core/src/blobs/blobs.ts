@@ -28,7 +28,8 @@ import {
   peekBlobEpoch,
   type BlobManifest,
 } from './blob-format.js';
-import { Chunker, gearTable, MAX_CHUNK } from './chunker.js';
+import { BufferPool } from './buffer-pool.js';
+import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';
 
 export type BlobSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -110,7 +111,9 @@ export class Blobs {
     const ctx = this.#ctx;
     const epoch = ctx.registry.epoch;
     const epochKey = await loadEpochKey(ctx, epoch);
-    const chunker = new Chunker(gearTable(epochKey));
+    // Chunks assembled from several reads go back to the pool once encrypted.
+    const pool = new BufferPool(UPLOAD_WINDOW + 2, AVG_CHUNK);
+    const chunker = new Chunker(gearTable(epochKey), pool.take);
     const chunks: [string, number][] = [];
     let size = 0;
     let uploaded = 0;
@@ -121,14 +124,18 @@ export class Blobs {
       const at = chunks.push(['', plain.length]) - 1;
       size += plain.length;
       return window.add(async () => {
-        const id = await blobId(epochKey, ctx.vaultId, plain);
-        chunks[at] = [id, plain.length];
-        // Repeated content (zero-filled stretches) is stored once, never raced against itself.
-        if (seen.has(id)) return;
-        seen.add(id);
-        const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
-        const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
-        uploaded += sent;
+        try {
+          const id = await blobId(epochKey, ctx.vaultId, plain);
+          chunks[at] = [id, plain.length];
+          // Repeated content (zero-filled stretches) is stored once, never raced against itself.
+          if (seen.has(id)) return;
+          seen.add(id);
+          const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
+          const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
+          uploaded += sent;
+        } finally {
+          pool.give(plain); // every use of it has settled: the hash, the deflate trial, the encryption
+        }
       });
     };
     try {

@@ -12,7 +12,7 @@
  * stopped), four bytes are loaded per read on little-endian machines, and
  * input is not copied unless a chunk spans several inputs.
  */
-import { concatBytes, hkdfSha256, utf8 } from '../crypto/index.js';
+import { hkdfSha256, utf8 } from '../crypto/index.js';
 
 export const MIN_CHUNK = 256 * 1024;
 export const AVG_CHUNK = 1024 * 1024;
@@ -42,7 +42,8 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 /**
  * Cuts a stream of bytes into chunks; holds at most MAX_CHUNK bytes of its
  * own. The chunks it returns may be views of the inputs, so an input must
- * not be modified after it is pushed (as with any stream's chunks).
+ * not be modified after it is pushed (as with any stream's chunks). A chunk
+ * that spans inputs is copied into a buffer from `alloc` (default: a new one).
  */
 export class Chunker {
   // Int32: table lookups stay small integers in V8 (Uint32 values above 2^31 would be doubles).
@@ -52,9 +53,11 @@ export class Chunker {
   /** Bytes of the chunk being cut, all hashed (or skipped below MIN_CHUNK). */
   #len = 0;
   #h = 0;
+  readonly #alloc: (n: number) => Uint8Array;
 
-  constructor(gear: Uint32Array) {
+  constructor(gear: Uint32Array, alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)) {
     this.#gear = new Int32Array(gear.buffer, gear.byteOffset, 256).slice();
+    this.#alloc = alloc;
   }
 
   /** Adds bytes; returns the chunks completed by them. */
@@ -96,7 +99,14 @@ export class Chunker {
     this.#pending = [];
     this.#len = 0;
     this.#h = 0;
-    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+    if (parts.length === 1) return parts[0]!;
+    const out = this.#alloc(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 
   /**
