@@ -87,8 +87,9 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
  */
 async function propagate(changes: number, base: string, urls: readonly [string, string], path: Path): Promise<Figures> {
   const t = new Timeline();
+  const rawA: RelayRemote = openRelayRemote(urls[0]);
   const rawB: RelayRemote = openRelayRemote(urls[1]);
-  const remoteA = traced(openRelayRemote(urls[0]), 'a', t);
+  const remoteA = traced(rawA, 'a', t);
   const remoteB = traced(rawB, 'b', t);
   const { vault: a, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote: remoteA, remoteUrl: urls[0] });
   const b = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote: remoteB, remoteUrl: urls[1], recoveryCode });
@@ -108,7 +109,9 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
     } else {
       remoteB.watch!('heads/', () => void b.pull().catch(() => {}));
     }
-    await until(() => rawB.pushLive, 5000, "B's push socket");
+    // A is connected too, as a device running auto-sync or `sync --watch` is: its socket is open for others' changes.
+    remoteA.watch!('heads/', () => {});
+    await until(() => rawA.pushLive && rawB.pushLive, 5000, 'the push sockets');
     // The hello comes before the relay has read our watch request; one round trip settles it.
     await rawB.list('heads/');
 

@@ -60,9 +60,15 @@ export function objectPath(vault: string, key: string): string {
  * A message the relay pushes over the watch socket.
  * - `hello`: sent once on connect; `connection` is this socket's id, to be
  *   sent back in {@link CONNECTION_HEADER} on writes.
+ * - `watching`: the answer to a {@link WatchRequest}, once the relay
+ *   tells this socket of changes under `prefixes` (what it kept of them):
+ *   a listing started after it cannot miss a change without a `changed`.
  * - `changed`: `key` was written or deleted by another client.
  */
-export type PushMessage = { readonly type: 'hello'; readonly connection: string } | { readonly type: 'changed'; readonly key: string };
+export type PushMessage =
+  | { readonly type: 'hello'; readonly connection: string }
+  | { readonly type: 'watching'; readonly prefixes: readonly string[] }
+  | { readonly type: 'changed'; readonly key: string };
 
 /** A message a client sends over the watch socket: which prefixes it wants news of. */
 export interface WatchRequest {

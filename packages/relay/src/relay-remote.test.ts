@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
-import { openRelayRemote } from './index.js';
+import { openRelayRemote, type RelayRemote } from './index.js';
 import { startRelay, type RunningRelay } from './server/index.js';
 import { ObjectDb } from './server/object-db.js';
 import { createTestVault, GENEROUS_LIMITS, until, watchHeads, withoutVaultObjects } from './test-vaults.js';
@@ -33,6 +33,60 @@ runRemoteConformance('relay (embedded SQLite), as an authenticated device', asyn
 });
 
 runSyncScenarios('relay (embedded SQLite) + SQLite store', async () => relayScenarioHarness(relay.url, db, fresh()), { remoteUrl: 'http://relay.test/main' });
+
+describe('relay client: the registry listing before a push', () => {
+  const last = (seq: number): string => `registry/${String(seq).padStart(12, '0')}`;
+  /** Lists until the answer comes without a request: the relay confirms the watch a moment after the socket opens. */
+  const answeredWithoutListing = async (r: RelayRemote, after: string): Promise<void> => {
+    for (let i = 0; ; i++) {
+      assert.ok(i < 100, 'the relay confirmed the watch');
+      const before = r.stats.lists;
+      assert.deepEqual(await r.list('registry/', { after }), []);
+      if (r.stats.lists === before) return;
+    }
+  };
+
+  test('while the push socket is open, "nothing new" is answered without a round trip until a registry change is told', async () => {
+    const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
+    const r = tv.remote(0, { pollMs: 3_600_000 });
+    let told = 0;
+    r.watch('registry/', () => told++);
+    await until(() => r.pushLive, 5000, 'the push socket');
+    try {
+      await answeredWithoutListing(r, last(2));
+      const lists = r.stats.lists;
+      for (let i = 0; i < 5; i++) assert.deepEqual(await r.list('registry/', { after: last(2) }), []);
+      assert.equal(r.stats.lists, lists, 'answered without listing');
+      assert.equal((await r.list('registry/')).length, 2, 'other questions still go to the relay');
+      await tv.revoke(1); // by another client
+      await until(() => told > 0, 5000, 'the notice');
+      assert.deepEqual((await r.list('registry/', { after: last(2) })).map((i) => i.key), [last(3)], 'the notice ended it');
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('without an open push socket, or after writing the registry itself, the client lists again', async () => {
+    const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
+    const idle = tv.remote(0);
+    const lists = idle.stats.lists;
+    for (let i = 0; i < 3; i++) await idle.list('registry/', { after: last(2) });
+    assert.equal(idle.stats.lists, lists + 3);
+    await idle.close();
+    // The recovery key's own client: the relay does not tell a writer of its own writes.
+    const founder = openRelayRemote(tv.url, { pollMs: 3_600_000 });
+    founder.useDeviceKey(tv.recoveryKey());
+    founder.watch('heads/', () => {});
+    await until(() => founder.pushLive, 5000, 'the push socket');
+    try {
+      await answeredWithoutListing(founder, last(2));
+      await tv.append({ kind: 'revoke', deviceId: tv.devices[1]!.deviceId, lastSeq: 0, epoch: 1 }, founder);
+      assert.deepEqual((await founder.list('registry/', { after: last(2) })).map((i) => i.key), [last(3)]);
+    } finally {
+      await founder.close();
+    }
+  });
+});
 
 describe('relay push', () => {
   test('two clients see each other’s head changes within 100 ms by push (no polling), and not their own', async () => {

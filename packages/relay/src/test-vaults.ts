@@ -41,8 +41,8 @@ export interface TestVault {
   recoveryKey(): RemoteDeviceKey;
   /** A new relay remote authenticated as device `i`. */
   remote(i?: number, o?: RelayRemoteOptions): RelayRemote;
-  /** Appends a registry entry signed by the recovery key (through the relay); returns its seq. */
-  append(change: RegistryChange): Promise<number>;
+  /** Appends a registry entry signed by the recovery key (through the relay, or through `via`); returns its seq. */
+  append(change: RegistryChange, via?: Remote): Promise<number>;
   /** Revokes device `i` (a new epoch, as devices do). */
   revoke(i: number): Promise<void>;
 }
@@ -73,10 +73,10 @@ export async function createTestVault(relayUrl: string, name: string, o: { devic
     throw e;
   }
   founder.useDeviceKey(remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
-  const append = async (change: RegistryChange): Promise<number> => {
+  const append = async (change: RegistryChange, via: Remote = founder): Promise<number> => {
     const entry = { seq: seq + 1, prevHash, at: Date.now(), signer: 'recovery', change };
     const { bytes, hash } = await encodeRegistryEntry(vaultId, entry, recovery.sign.seed);
-    await founder.put(remoteKeys.registryEntry(entry.seq), bytes, { ifAbsent: true });
+    await via.put(remoteKeys.registryEntry(entry.seq), bytes, { ifAbsent: true });
     seq = entry.seq;
     prevHash = hash;
     return seq;

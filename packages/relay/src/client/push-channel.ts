@@ -5,6 +5,10 @@
  * with backoff and polls listings instead, so a change is never missed for
  * longer than the poll interval; coming back it reports a change once,
  * since events may have been lost in between.
+ *
+ * While open, the socket also watches `vouchFor` (the registry) so the
+ * remote can answer "has anything moved under it?" without a listing:
+ * see {@link PushChannel.quietStamp}.
  */
 import type { RemoteObjectInfo } from '@kith/core';
 import type { PushMessage } from '../protocol.js';
@@ -36,6 +40,8 @@ export interface PushChannelDeps {
   readonly pollMs: number;
   readonly reconnectBaseMs: number;
   readonly reconnectMaxMs: number;
+  /** A prefix watched whenever the socket is open, so {@link PushChannel.quietStamp} can vouch for it. */
+  readonly vouchFor?: string;
 }
 
 interface Watcher {
@@ -56,6 +62,10 @@ export class PushChannel {
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #snapshot = new Map<string, string>();
   #everConnected = false;
+  /** The relay confirmed this socket watches `vouchFor`. */
+  #vouched = false;
+  /** Bumped by every change under `vouchFor` told, and by every connect and disconnect. */
+  #moves = 0;
 
   constructor(deps: PushChannelDeps) {
     this.#deps = deps;
@@ -69,6 +79,18 @@ export class PushChannel {
   /** True while the socket is open and subscribed. */
   get live(): boolean {
     return this.#connection !== undefined;
+  }
+
+  /**
+   * A number that stays the same while nothing under `vouchFor` can have
+   * moved without this channel hearing of it: the socket is open, the
+   * relay confirmed it watches the prefix, and no change under it came
+   * since. Undefined otherwise. A listing of the prefix started with a
+   * stamp and answered with the same stamp still holds while it lasts
+   * (as far as notices are not lost on the relay's side).
+   */
+  get quietStamp(): number | undefined {
+    return this.live && this.#vouched ? this.#moves : undefined;
   }
 
   /** Starts telling `onChange` of changes under `prefix`; returns the stop function. */
@@ -92,6 +114,7 @@ export class PushChannel {
     this.#reconnectTimer = this.#pollTimer = undefined;
     const s = this.#socket;
     this.#socket = this.#connection = undefined;
+    this.#unvouch();
     if (s) {
       s.onclose = s.onmessage = s.onopen = null;
       // Closing a socket still connecting makes `ws` emit an error; without a listener it would be thrown.
@@ -122,7 +145,9 @@ export class PushChannel {
   #subscribe(): void {
     const s = this.#socket;
     if (!s || s.readyState !== 1) return;
-    s.send(JSON.stringify({ type: 'watch', prefixes: [...new Set([...this.#watchers].map((w) => w.prefix))] }));
+    const prefixes = new Set([...this.#watchers].map((w) => w.prefix));
+    if (this.#deps.vouchFor !== undefined) prefixes.add(this.#deps.vouchFor);
+    s.send(JSON.stringify({ type: 'watch', prefixes: [...prefixes] }));
   }
 
   #message(data: unknown): void {
@@ -133,6 +158,7 @@ export class PushChannel {
       return;
     }
     if (msg.type === 'hello') {
+      this.#unvouch();
       this.#connection = msg.connection;
       this.#attempt = 0;
       clearTimeout(this.#pollTimer);
@@ -140,9 +166,18 @@ export class PushChannel {
       // Back after an outage: whatever moved meanwhile was not pushed to us.
       if (this.#everConnected) this.#notify(() => true);
       this.#everConnected = true;
+    } else if (msg.type === 'watching' && Array.isArray(msg.prefixes)) {
+      const v = this.#deps.vouchFor;
+      if (v !== undefined && msg.prefixes.some((p) => typeof p === 'string' && v.startsWith(p))) this.#vouched = true;
     } else if (msg.type === 'changed' && typeof msg.key === 'string') {
+      if (this.#deps.vouchFor !== undefined && msg.key.startsWith(this.#deps.vouchFor)) this.#moves++;
       this.#notify((w) => msg.key.startsWith(w.prefix));
     }
+  }
+
+  #unvouch(): void {
+    this.#vouched = false;
+    this.#moves++;
   }
 
   #notify(match: (w: Watcher) => boolean): void {
@@ -152,6 +187,7 @@ export class PushChannel {
   /** The socket is gone: reconnect later, poll meanwhile. */
   #down(): void {
     this.#socket = this.#connection = undefined;
+    this.#unvouch();
     if (this.#watchers.size === 0) return;
     this.#attempt++;
     const delay = backoff(this.#attempt, this.#deps.reconnectBaseMs, this.#deps.reconnectMaxMs);

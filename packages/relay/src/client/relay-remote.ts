@@ -44,6 +44,12 @@ export interface RelayRemoteOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * How long "nothing new in the registry" from a listing may answer the
+ * same question again while the push socket vouches for it. Short: it
+ * bounds how stale the answer gets if the relay loses a notice.
+ */
+const REGISTRY_QUIET_MS = 1000;
 
 /**
  * The relay {@link Remote}. Beyond the contract it offers
@@ -62,6 +68,8 @@ export class RelayRemote implements Remote {
   #key: RemoteDeviceKey | undefined;
   readonly #push: PushChannel;
   #closed = false;
+  /** A registry listing after `after` came back empty under push stamp `stamp` (see {@link PushChannel.quietStamp}). */
+  #registryQuiet: { after: string; stamp: number; until: number } | undefined;
 
   constructor(url: string, o: RelayRemoteOptions = {}) {
     this.location = parseRelayUrl(url);
@@ -83,6 +91,7 @@ export class RelayRemote implements Remote {
       pollMs: o.pollMs ?? 5000,
       reconnectBaseMs: o.reconnectMs?.base ?? 200,
       reconnectMaxMs: o.reconnectMs?.max ?? 15_000,
+      vouchFor: remoteKeys.registryPrefix,
     });
   }
 
@@ -111,6 +120,8 @@ export class RelayRemote implements Remote {
     if (key === remoteKeys.vault && this.#inviteToken !== undefined) headers[INVITE_HEADER] = this.#inviteToken;
     const connection = this.#push.connection;
     if (connection) headers[CONNECTION_HEADER] = connection;
+    // The relay does not tell us of our own writes: forget what we vouched for.
+    if (key.startsWith(remoteKeys.registryPrefix)) this.#registryQuiet = undefined;
     await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
       this.stats.puts++;
       this.stats.bytesSent += bytes.length;
@@ -152,9 +163,26 @@ export class RelayRemote implements Remote {
     });
   }
 
+  /**
+   * Lists `prefix`. A device lists the registry after its last entry before
+   * every push (to learn of revocations first); while the push socket is
+   * open and has told of no registry change since such a listing came back
+   * empty, the same question is answered from it for a second without a
+   * round trip.
+   */
   async list(prefix: string, o: ListOptions = {}): Promise<RemoteObjectInfo[]> {
     assertRemotePrefix(prefix);
     throwIfAborted(o.signal);
+    const registry = prefix === remoteKeys.registryPrefix && o.limit === undefined;
+    const quiet = this.#registryQuiet;
+    if (registry && quiet && (o.after ?? '') >= quiet.after && this.#push.quietStamp === quiet.stamp && Date.now() < quiet.until) return [];
+    const stamp = registry ? this.#push.quietStamp : undefined;
+    const out = await this.#list(prefix, o);
+    if (stamp !== undefined && out.length === 0 && this.#push.quietStamp === stamp) this.#registryQuiet = { after: o.after ?? '', stamp, until: Date.now() + REGISTRY_QUIET_MS };
+    return out;
+  }
+
+  async #list(prefix: string, o: ListOptions): Promise<RemoteObjectInfo[]> {
     const out: RemoteObjectInfo[] = [];
     let after = o.after ?? '';
     const want = o.limit ?? Infinity;

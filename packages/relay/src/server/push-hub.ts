@@ -31,8 +31,10 @@ export class PushHub {
       // Text frames arrive as a Buffer (or fragments); anything else is not a watch request.
       const raw = !isBinary && Buffer.isBuffer(data) ? data.toString('utf8') : '';
       const req = parseWatchRequest(raw);
-      if (req) sub.prefixes = req.prefixes.slice(0, MAX_PREFIXES);
-      else socket.close(1008, 'bad watch request');
+      if (req) {
+        sub.prefixes = req.prefixes.slice(0, MAX_PREFIXES);
+        send(socket, { type: 'watching', prefixes: sub.prefixes });
+      } else socket.close(1008, 'bad watch request');
     });
     socket.on('close', () => {
       subs.delete(id);
