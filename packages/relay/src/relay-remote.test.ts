@@ -89,7 +89,7 @@ describe('relay client: the registry listing before a push', () => {
 });
 
 describe('relay push', () => {
-  test('two clients see each other’s head changes within 100 ms by push (no polling), and not their own', async () => {
+  test('two clients see each other’s head changes by push (no polling), and not their own', async () => {
     const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
     // A poll interval of an hour: anything seen within the test came by push.
     const a = tv.remote(0, { pollMs: 3_600_000 });
@@ -98,20 +98,13 @@ describe('relay push', () => {
       const { seenA, seenB, stop } = await watchHeads(a, b, 2000);
       const listsBefore = a.stats.lists + b.stats.lists;
 
-      // Latency from the start of the write to the other side's onChange; the median, so one slow moment on a loaded machine does not fail it.
-      const latencies: number[] = [];
+      // How fast is the bench's business (bench/src/tasks/relay.ts); here: every change arrives, by push alone.
       for (let i = 0; i < 5; i++) {
-        const t0 = Date.now();
         await a.put('heads/device-a', Uint8Array.of(i));
         await until(() => seenB.length === i + 1, 2000, `push ${i} to b`);
-        latencies.push(seenB[i]! - t0);
-        const t1 = Date.now();
         await b.put('heads/device-b', Uint8Array.of(i));
         await until(() => seenA.length === i + 1, 2000, `push ${i} to a`);
-        latencies.push(seenA[i]! - t1);
       }
-      latencies.sort((x, y) => x - y);
-      assert.ok(latencies[5]! < 100, `median push latency ${latencies[5]} ms`);
       await a.put('segments/device-a/000000000001', Uint8Array.of(1));
       await new Promise((r) => setTimeout(r, 30));
       assert.equal(seenA.length, 5, 'a is not told of its own writes');
