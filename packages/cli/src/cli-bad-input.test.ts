@@ -21,6 +21,8 @@ describe('kith CLI: bad input', () => {
     assertError(runKith(home, []), 2, 'KITH_USAGE');
     assertError(runKith(home, ['blob']), 2, 'KITH_USAGE');
     assertError(runKith(home, ['sync', '--watch', '--interval', '0']), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['relay', 'serve', '--port', '70000']), 2, 'KITH_USAGE');
+    assertError(runKith(home, ['relay', 'serve', '--port', 'http']), 2, 'KITH_USAGE');
     assertError(runKith(home, ['get', 'notes', 'x', 'extra']), 2, 'KITH_USAGE');
     const help = runKith(home, ['--help']);
     assert.equal(help.status, 0);

@@ -8,7 +8,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,20 +19,9 @@ const serve = process.argv.includes('--serve');
 const dir = mkdtempSync(join(tmpdir(), 'kith-demo-'));
 const homes = { A: join(dir, 'laptop'), B: join(dir, 'phone') };
 
-/** A port free right now (the relay binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** `kith relay serve` in its own process; resolves with its URL once it listens. */
 async function startRelay(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'relay', 'serve', '--port', String(await freePort()), '--data', join(dir, 'relay'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [BIN, 'relay', 'serve', '--port', '0', '--data', join(dir, 'relay'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the relay exited (${code})`)));
     createInterface({ input: child.stdout }).once('line', resolve);

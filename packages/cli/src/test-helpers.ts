@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@kith/relay/testing';
 
 /** The `kith` entry point (`packages/cli/bin/kith.js`). */
 export const KITH_BIN = fileURLToPath(new URL('../bin/kith.js', import.meta.url));
@@ -58,10 +57,9 @@ export interface ServedRelay {
   stop(): Promise<number | null>;
 }
 
-/** Runs `kith relay serve --port <free> --json ...args` until it prints its URL. */
+/** Runs `kith relay serve --port 0 --json ...args` until it prints its URL. */
 export async function serveRelay(home: string, args: readonly string[], env: Record<string, string> = {}): Promise<ServedRelay> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'relay', 'serve', '--port', String(port), ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'relay', 'serve', '--port', '0', ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -69,9 +67,10 @@ export async function serveRelay(home: string, args: readonly string[], env: Rec
     createInterface({ input: child.stdout }).once('line', resolve);
     void exited.then((code) => reject(new Error(`kith relay serve exited ${code}: ${log}`)));
   });
+  const { url } = JSON.parse(line) as { url: string };
   return {
-    url: (JSON.parse(line) as { url: string }).url,
-    port,
+    url,
+    port: Number(new URL(url).port),
     log: () => log,
     stop: () => {
       child.kill('SIGTERM');

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KithError } from '@kith/core';
 import type { Command } from 'commander';
-import { contextOf, positiveInt } from './shared.js';
+import { contextOf, portNumber } from './shared.js';
 
 interface ServeOptions {
   port: number;
@@ -28,7 +28,7 @@ export function registerRelay(program: Command): void {
     .description('the Kith relay server')
     .command('serve')
     .description('serve vaults over HTTP with real-time push (remote URL: http://HOST:PORT/NAME)')
-    .option('--port <port>', 'port to listen on', positiveInt('--port'), 8787)
+    .option('--port <port>', 'port to listen on (0: any free port; the URL printed names it)', portNumber('--port'), 8787)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--data <dir>', 'embedded mode: where the relay keeps its data', join(homedir(), '.kith-relay'))
     .option('--postgres <url>', 'scale-out mode: metadata in PostgreSQL (postgres://USER@HOST:PORT/DB; password from PGPASSWORD or ~/.pgpass)')

@@ -17,6 +17,15 @@ export function positiveInt(name: string): (v: string) => number {
   return positive(name, 'integer', Number.isSafeInteger);
 }
 
+/** A TCP port option: 1–65535, or 0 for any free port. */
+export function portNumber(name: string): (v: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new KithError(ErrorCode.Usage, `${name} must be a port number (0–65535; 0 picks a free one), got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
 /** A positive number option (fractions allowed, e.g. `--interval 0.5`). */
 export function positiveNumber(name: string): (v: string) => number {
   return positive(name, 'number', Number.isFinite);
