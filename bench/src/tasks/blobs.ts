@@ -10,6 +10,7 @@ import { Vault } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openFsBlobCache, openSqliteStore } from '@kith/sqlite';
 import { check, peakRssMiB, time, type Task } from '../measure.js';
+import { cpuStallUs } from '../proc-stats.js';
 
 const MiB = 1 << 20;
 
@@ -34,9 +35,28 @@ async function sha256Of(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** What a timed step cost: its wall time, this process's CPU (all threads) and the machine's CPU stall over it. */
+interface Cost {
+  ms: number;
+  cpuMs: number;
+  /** Share of the step in which some task of this machine waited for a CPU (Linux PSI); other work's load shows here. */
+  stallPct: number;
+}
+
+async function costOf<T>(fn: () => Promise<T>): Promise<[T, Cost]> {
+  const cpu = process.cpuUsage();
+  const stall = cpuStallUs();
+  const [r, ms] = await time(fn);
+  const used = process.cpuUsage(cpu);
+  return [r, { ms, cpuMs: (used.user + used.system) / 1000, stallPct: ((cpuStallUs() - stall) / 1000 / ms) * 100 }];
+}
+
+/** A stall figure, left out where the kernel reports no stall (a quiet machine, or no PSI), as results hold only positive figures. */
+const stall = (name: string, c: Cost): Record<string, number> => (c.stallPct > 0 ? { [name]: c.stallPct } : {});
+
 /** Copies and encrypts `file` once: the least any encrypted blob store must do with it. */
-async function floor(file: string, copy: string): Promise<number> {
-  const [, ms] = await time(async () => {
+async function floor(file: string, copy: string): Promise<Cost> {
+  const [, cost] = await costOf(async () => {
     copyFileSync(file, copy);
     const c = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
     for await (const chunk of createReadStream(copy, { highWaterMark: MiB })) c.update(chunk as Buffer);
@@ -44,7 +64,7 @@ async function floor(file: string, copy: string): Promise<number> {
   });
   // Untimed: the copy goes, so its write-back does not land on the next measurement.
   rmSync(copy);
-  return ms;
+  return cost;
 }
 
 /**
@@ -53,14 +73,14 @@ async function floor(file: string, copy: string): Promise<number> {
  * it back to a file on a second device restored from it (timed: from the
  * remote to the last byte written), and checks the copy is byte-identical.
  */
-async function roundTrip(file: string, base: string): Promise<{ putMs: number; getMs: number; rssMiB: number }> {
+async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
   const url = join(base, 'remote');
   const { vault, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote: await openFolderRemote(url, { create: true }), remoteUrl: url, blobCache: openFsBlobCache(join(base, 'a', 'blobs')) });
-  const [put, putMs] = await time(() => vault.blobs.put(createReadStream(file, { highWaterMark: MiB })));
+  const [put, putCost] = await costOf(() => vault.blobs.put(createReadStream(file, { highWaterMark: MiB })));
   await vault.close();
   const reader = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote: await openFolderRemote(url), remoteUrl: url, recoveryCode, blobCache: openFsBlobCache(join(base, 'b', 'blobs')) });
   try {
-    const [size, getMs] = await time(async () => {
+    const [size, getCost] = await costOf(async () => {
       const out = createWriteStream(join(base, 'blob.out'));
       let n = 0;
       const stream = reader.blobs.get(put.ref).getReader();
@@ -74,7 +94,7 @@ async function roundTrip(file: string, base: string): Promise<{ putMs: number; g
     const rssMiB = peakRssMiB();
     check(size === statSync(file).size, `blobs: read ${size} bytes of ${statSync(file).size}`);
     check((await sha256Of(join(base, 'blob.out'))) === (await sha256Of(file)), 'blobs: the fetched file differs from the attached one');
-    return { putMs, getMs, rssMiB };
+    return { put: putCost, get: getCost, rssMiB };
   } finally {
     await reader.close();
   }
@@ -98,11 +118,22 @@ export const tasks: Record<string, Task> = {
   },
   async floor(n, dir) {
     await floor(join(dir, 'warm.bin'), join(dir, 'warm.copy'));
-    return { floorMiBs: n / ((await floor(join(dir, 'blob.bin'), join(dir, 'blob.copy'))) / 1000) };
+    const c = await floor(join(dir, 'blob.bin'), join(dir, 'blob.copy'));
+    return { floorMiBs: n / (c.ms / 1000), floorCpuSPerGiB: c.cpuMs / n / (1000 / 1024), ...stall('floorStallPct', c) };
   },
   async kith(n, dir) {
     await roundTrip(join(dir, 'warm.bin'), join(dir, 'warm'));
     const r = await roundTrip(join(dir, 'blob.bin'), dir);
-    return { putMiBs: n / (r.putMs / 1000), getMiBs: n / (r.getMs / 1000), blobRssMiB: r.rssMiB };
+    const perGiB = (c: Cost): number => c.cpuMs / n / (1000 / 1024);
+    return {
+      putMiBs: n / (r.put.ms / 1000),
+      getMiBs: n / (r.get.ms / 1000),
+      blobRssMiB: r.rssMiB,
+      // CPU seconds per GiB (every thread of the process): on a busy machine throughput follows these.
+      putCpuSPerGiB: perGiB(r.put),
+      getCpuSPerGiB: perGiB(r.get),
+      ...stall('putStallPct', r.put),
+      ...stall('getStallPct', r.get),
+    };
   },
 };
