@@ -9,6 +9,7 @@ import { startPostgres, startScaleOutServices, type ScaleOutServices } from './t
 import { createTestVault, GENEROUS_LIMITS, withoutVaultObjects } from './test-vaults.js';
 import { relayScenarioHarness } from './relay-scenarios.js';
 import { openRelayRemote } from './client/relay-remote.js';
+import { migrate } from './server/scale-out/pg-schema.js';
 
 let services: ScaleOutServices;
 let target: { postgres: string; s3: string };
@@ -189,6 +190,26 @@ describe('scale-out storage', () => {
     } finally {
       await admin.end();
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('a database of schema 1 with objects in it is upgraded in place: overwrites then report the size they replace', async () => {
+    const db = await services.postgres.database();
+    const pool = new pg.Pool({ connectionString: db, max: 1 });
+    try {
+      assert.equal(await migrate(pool, 1), 0);
+      // Written by a relay of schema 1 (its kith_relay_put returns no size).
+      await pool.query('SELECT wrote, garbage FROM kith_relay_put($1, $2, $3, $4, $5, NULL, false)', ['v', 'heads/a', 3, 'etag-1', Buffer.of(1, 2, 3)]);
+    } finally {
+      await pool.end();
+    }
+    const store = await openPgS3Storage({ postgres: db, s3: target.s3, sweepEveryMs: 0 });
+    try {
+      assert.deepEqual(Buffer.from((await store.get('v', 'heads/a'))!), Buffer.of(1, 2, 3), 'the old object survived the upgrade');
+      assert.equal(await store.put('v', 'heads/a', Uint8Array.of(9)), 3);
+      assert.equal(await store.put('v', 'heads/b', Uint8Array.of(9)), 0);
+    } finally {
+      await store.close();
     }
   });
 

@@ -145,11 +145,12 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Brings the database to {@link SCHEMA_VERSION}; idempotent, and safe when
- * several processes call it at once. Returns the version found before.
- * Throws KITH_STORE_TOO_NEW for a database migrated by a newer relay.
+ * Brings the database to {@link SCHEMA_VERSION} (or to `target`, an older
+ * one: for upgrade tests); idempotent, and safe when several processes
+ * call it at once. Returns the version found before. Throws
+ * KITH_STORE_TOO_NEW for a database migrated by a newer relay.
  */
-export async function migrate(pool: pg.Pool): Promise<number> {
+export async function migrate(pool: pg.Pool, target = SCHEMA_VERSION): Promise<number> {
   const c = await pool.connect();
   let failed = false;
   try {
@@ -161,9 +162,10 @@ export async function migrate(pool: pg.Pool): Promise<number> {
     if (found > SCHEMA_VERSION) {
       throw new KithError(ErrorCode.StoreTooNew, `the relay database has schema version ${found}; this relay knows up to ${SCHEMA_VERSION}`, { hint: 'upgrade this relay to the version the other relay processes run' });
     }
-    for (let v = found; v < SCHEMA_VERSION; v++) await c.query(MIGRATIONS[v]!);
-    if (rows.length === 0) await c.query('INSERT INTO kith_relay_schema (version) VALUES ($1)', [SCHEMA_VERSION]);
-    else if (found < SCHEMA_VERSION) await c.query('UPDATE kith_relay_schema SET version = $1', [SCHEMA_VERSION]);
+    const to = Math.max(found, Math.min(target, SCHEMA_VERSION));
+    for (let v = found; v < to; v++) await c.query(MIGRATIONS[v]!);
+    if (rows.length === 0) await c.query('INSERT INTO kith_relay_schema (version) VALUES ($1)', [to]);
+    else if (found < to) await c.query('UPDATE kith_relay_schema SET version = $1', [to]);
     await c.query('COMMIT');
     return found;
   } catch (e) {
