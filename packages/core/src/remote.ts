@@ -38,6 +38,12 @@ export interface PutOptions extends RemoteCallOptions {
 export interface GetOptions extends RemoteCallOptions {
   /** Read `length` bytes from `offset` only. */
   readonly range?: { readonly offset: number; readonly length: number };
+  /**
+   * The etag a listing just gave for this key: the caller wants that
+   * version or a newer one, so a remote whose listings carry small objects'
+   * bytes (the relay) may answer from those without a round trip.
+   */
+  readonly listed?: string;
 }
 
 export interface ListOptions extends RemoteCallOptions {

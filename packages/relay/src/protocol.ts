@@ -12,7 +12,7 @@
  * | `GET /v1/vaults/:vault/objects/<key>` (`Range: bytes=a-b`) | 200/206 with the bytes; 404 |
  * | `HEAD /v1/vaults/:vault/objects/<key>` | 200 with `x-kith-size`, `etag`; 404 |
  * | `DELETE /v1/vaults/:vault/objects/<key>` | 204 (also when missing) |
- * | `GET /v1/vaults/:vault/list?prefix=&after=&limit=` | `{ items: [{key,size,etag}], next? }`, byte order, ≤ 1000 a page |
+ * | `GET /v1/vaults/:vault/list?prefix=&after=&limit=&bodies=` | `{ items: [{key,size,etag,body?}], next? }`, byte order, ≤ 1000 a page; with `bodies=1`, objects of at most {@link LIST_BODY_MAX} bytes carry `body` (base64url) |
  * | `POST /v1/vaults/:vault/batch-get` `{ keys: [...] }` (≤ 1000 keys) | {@link decodeBatch} framing |
  * | `GET /v1/vaults/:vault/watch` (WebSocket) | {@link PushMessage}s |
  * | `POST /v1/vaults/:vault/auth/challenge` {@link ChallengeRequest} | {@link ChallengeAnswer} |
@@ -30,6 +30,8 @@ import { assertRemoteKey, ErrorCode, KithError } from '@kith/core';
 export const API_PREFIX = '/v1/vaults';
 /** Most entries in one listing page or one batch-get. */
 export const MAX_PAGE = 1000;
+/** Largest object whose bytes a listing with `bodies=1` carries (heads are a few hundred bytes). */
+export const LIST_BODY_MAX = 4096;
 /** Header that names the writer's push connection, so it is not told of its own writes. */
 export const CONNECTION_HEADER = 'x-kith-connection';
 /** Header with an object's size on HEAD. */

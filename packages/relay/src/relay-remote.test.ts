@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openRelayRemote, type RelayRemote } from './index.js';
+import { LIST_BODY_MAX } from './protocol.js';
 import { startRelay, type RunningRelay } from './server/index.js';
 import { ObjectDb } from './server/object-db.js';
 import { createTestVault, GENEROUS_LIMITS, until, watchHeads, withoutVaultObjects } from './test-vaults.js';
@@ -84,6 +85,35 @@ describe('relay client: the registry listing before a push', () => {
       assert.deepEqual((await founder.list('registry/', { after: last(2) })).map((i) => i.key), [last(3)]);
     } finally {
       await founder.close();
+    }
+  });
+});
+
+describe('relay client: heads read with their listing', () => {
+  test('a read naming the listed etag is answered from the listing, once; any other read asks the relay', async () => {
+    const tv = await createTestVault(relay.url, fresh());
+    const r = tv.remote(0);
+    const other = tv.remote(0);
+    try {
+      await other.put('heads/a', Uint8Array.of(1, 2, 3));
+      await other.put('heads/big', new Uint8Array(LIST_BODY_MAX + 1).fill(7));
+      const listed = new Map((await r.list('heads/')).map((i) => [i.key, i.etag]));
+      let gets = r.stats.gets;
+      assert.deepEqual(await r.get('heads/a', { listed: listed.get('heads/a')! }), Uint8Array.of(1, 2, 3));
+      assert.equal(r.stats.gets, gets, 'answered from the listing');
+      assert.deepEqual(await r.get('heads/a', { listed: listed.get('heads/a')! }), Uint8Array.of(1, 2, 3));
+      assert.equal(r.stats.gets, ++gets, 'once only');
+      assert.equal((await r.get('heads/big', { listed: listed.get('heads/big')! }))?.length, LIST_BODY_MAX + 1);
+      assert.equal(r.stats.gets, ++gets, 'large objects do not come with the listing');
+
+      await r.list('heads/');
+      await other.put('heads/a', Uint8Array.of(4)); // moved after the listing
+      assert.deepEqual(await r.get('heads/a'), Uint8Array.of(4), 'a read without `listed` asks the relay');
+      await r.list('heads/');
+      assert.deepEqual(await r.get('heads/a', { listed: 'another-etag' }), Uint8Array.of(4), 'another etag asks the relay');
+      assert.equal(r.stats.gets, gets + 2);
+    } finally {
+      await Promise.all([r.close(), other.close()]);
     }
   });
 });

@@ -93,7 +93,7 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
       hint: 'the remote holds objects from a device this vault never added; they are ignored',
     });
   }
-  const bytes = await ctx.remote.get(info.key, signal ? { signal } : {});
+  const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   // The head names the registry its writer had seen: we must have at least that much.

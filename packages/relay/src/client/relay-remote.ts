@@ -4,7 +4,7 @@
  * a WebSocket for push (push-channel.ts), and a batched read for
  * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
  */
-import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, fromBase64url, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core';
 import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core';
 import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 import { describeNetworkError, failure, readBody, readJson } from './answers.js';
@@ -50,6 +50,13 @@ const DEFAULT_TIMEOUT_MS = 30_000;
  * bounds how stale the answer gets if the relay loses a notice.
  */
 const REGISTRY_QUIET_MS = 1000;
+/**
+ * How long a head's bytes that came with a listing of `heads/` can answer
+ * a read that names the listed etag (`GetOptions.listed`): a pull reads
+ * the heads that moved right after listing them, so this spares it one
+ * round trip per moved head. Reads without `listed` always ask the relay.
+ */
+const LISTED_BODY_MS = 1000;
 
 /**
  * The relay {@link Remote}. Beyond the contract it offers
@@ -70,6 +77,8 @@ export class RelayRemote implements Remote {
   #closed = false;
   /** A registry listing after `after` came back empty under push stamp `stamp` (see {@link PushChannel.quietStamp}). */
   #registryQuiet: { after: string; stamp: number; until: number } | undefined;
+  /** Bytes of heads from the last listing of `heads/`, for one read that names their etag (see {@link LISTED_BODY_MS}). */
+  #listedBodies = new Map<string, { etag: string; body: Uint8Array; until: number }>();
 
   constructor(url: string, o: RelayRemoteOptions = {}) {
     this.location = parseRelayUrl(url);
@@ -122,6 +131,7 @@ export class RelayRemote implements Remote {
     if (connection) headers[CONNECTION_HEADER] = connection;
     // The relay does not tell us of our own writes: forget what we vouched for.
     if (key.startsWith(remoteKeys.registryPrefix)) this.#registryQuiet = undefined;
+    this.#listedBodies.delete(key);
     await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
       this.stats.puts++;
       this.stats.bytesSent += bytes.length;
@@ -134,6 +144,12 @@ export class RelayRemote implements Remote {
   async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
+    const listed = this.#listedBodies.get(key);
+    if (listed && o.listed !== undefined) {
+      this.#listedBodies.delete(key);
+      // The caller asks for the version its listing named (or newer): this is it, read with that listing.
+      if (!o.range && listed.etag === o.listed && Date.now() < listed.until) return listed.body;
+    }
     const headers: Record<string, string> = {};
     if (o.range) {
       // HTTP cannot ask for zero bytes; whether the object exists still decides between empty and null.
@@ -177,22 +193,30 @@ export class RelayRemote implements Remote {
     const quiet = this.#registryQuiet;
     if (registry && quiet && (o.after ?? '') >= quiet.after && this.#push.quietStamp === quiet.stamp && Date.now() < quiet.until) return [];
     const stamp = registry ? this.#push.quietStamp : undefined;
-    const out = await this.#list(prefix, o);
+    const out = await this.#list(prefix, o, prefix === remoteKeys.headsPrefix);
     if (stamp !== undefined && out.length === 0 && this.#push.quietStamp === stamp) this.#registryQuiet = { after: o.after ?? '', stamp, until: Date.now() + REGISTRY_QUIET_MS };
     return out;
   }
 
-  async #list(prefix: string, o: ListOptions): Promise<RemoteObjectInfo[]> {
+  /** Lists page by page; with `bodies`, small objects' bytes come along and answer their next read. */
+  async #list(prefix: string, o: ListOptions, bodies = false): Promise<RemoteObjectInfo[]> {
     const out: RemoteObjectInfo[] = [];
     let after = o.after ?? '';
     const want = o.limit ?? Infinity;
+    if (bodies) this.#listedBodies.clear();
+    const until = Date.now() + LISTED_BODY_MS;
     while (out.length < want) {
-      const q = new URLSearchParams({ prefix, after, limit: String(Math.min(MAX_PAGE, want - out.length)) });
+      const q = new URLSearchParams({ prefix, after, limit: String(Math.min(MAX_PAGE, want - out.length)), ...(bodies ? { bodies: '1' } : {}) });
       const page = await this.#call(`LIST ${prefix}`, 'GET', `${API_PREFIX}/${this.location.vault}/list?${q}`, o.signal, {}, async (res) => {
         this.stats.lists++;
         if (res.status !== 200) throw await failure(res);
-        return (await readJson(res)) as { items: RemoteObjectInfo[]; next?: string };
+        return (await readJson(res)) as { items: (RemoteObjectInfo & { body?: string })[]; next?: string };
       });
+      for (const i of page.items) {
+        // A body that does not decode to the listed size is not kept (the read then asks the relay).
+        const body = bodies && typeof i.body === 'string' ? decodeBody(i.body) : undefined;
+        if (body?.length === i.size) this.#listedBodies.set(i.key, { etag: i.etag, body, until });
+      }
       out.push(...page.items.map((i) => ({ key: i.key, size: i.size, etag: i.etag })));
       if (page.next === undefined || page.items.length === 0) break;
       after = page.next;
@@ -206,6 +230,7 @@ export class RelayRemote implements Remote {
     const headers: Record<string, string> = {};
     const connection = this.#push.connection;
     if (connection) headers[CONNECTION_HEADER] = connection;
+    this.#listedBodies.delete(key);
     await this.#call(`DELETE ${key}`, 'DELETE', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
       this.stats.deletes++;
       if (res.status !== 204 && res.status !== 200) throw await failure(res);
@@ -311,4 +336,12 @@ async function defaultWebSocket(): Promise<WebSocketFactory> {
   if (G) return (url, protocols) => new G(url, protocols);
   const { WebSocket } = await import('ws');
   return (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike;
+}
+
+function decodeBody(s: string): Uint8Array | undefined {
+  try {
+    return fromBase64url(s);
+  } catch {
+    return undefined;
+  }
 }

@@ -17,7 +17,7 @@ import { RelayError, type RouteKind } from './auth/access.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
-import { API_PREFIX, assertVaultName, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, encodeBatch, INVITE_HEADER, MAX_PAGE, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
+import { API_PREFIX, assertVaultName, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, encodeBatch, INVITE_HEADER, LIST_BODY_MAX, MAX_PAGE, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions {
@@ -292,14 +292,16 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     return reply.code(204).send();
   });
 
-  app.get<{ Params: VaultParams; Querystring: { prefix?: string; after?: string; limit?: string } }>(`${API_PREFIX}/:vault/list`, { config: { kind: 'list' satisfies RouteKind } }, async (req) => {
+  app.get<{ Params: VaultParams; Querystring: { prefix?: string; after?: string; limit?: string; bodies?: string } }>(`${API_PREFIX}/:vault/list`, { config: { kind: 'list' satisfies RouteKind } }, async (req) => {
     const vault = vaultOf(req);
-    const { prefix = '', after = '', limit } = req.query;
+    const { prefix = '', after = '', limit, bodies } = req.query;
     assertRemotePrefix(prefix);
     if (typeof after !== 'string' || after.length > 1024) throw new KithError(ErrorCode.BadInput, 'bad "after"');
     const n = limit === undefined ? MAX_PAGE : Number(limit);
     if (!Number.isInteger(n) || n < 1) throw new KithError(ErrorCode.BadInput, 'bad "limit"');
-    return await db.list(vault, prefix, after, Math.min(n, MAX_PAGE));
+    const page = await db.list(vault, prefix, after, Math.min(n, MAX_PAGE), bodies === '1' ? LIST_BODY_MAX : undefined);
+    if (bodies !== '1') return page;
+    return { ...page, items: page.items.map(({ body, ...info }) => (body ? { ...info, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64url') } : info)) };
   });
 
   app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/batch-get`, { config: { kind: 'batch' satisfies RouteKind } }, async (req, reply) => {

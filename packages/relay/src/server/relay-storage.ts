@@ -8,9 +8,14 @@
 import { createHash } from 'node:crypto';
 import type { RemoteObjectInfo } from '@kith/core';
 
+/** A listed object, with its bytes when the listing asked for bodies up to its size. */
+export interface ListedObject extends RemoteObjectInfo {
+  readonly body?: Uint8Array;
+}
+
 /** One page of a listing. */
 export interface ObjectPage {
-  readonly items: RemoteObjectInfo[];
+  readonly items: ListedObject[];
   /** Set when more keys may follow: list again with `after` = this key. */
   readonly next?: string;
 }
@@ -37,8 +42,12 @@ export interface RelayStorage {
   /** Several whole objects in one go (batch-get); null for each missing one. */
   getMany(vault: string, keys: readonly string[]): Promise<(Uint8Array | null)[]>;
   head(vault: string, key: string): Promise<RemoteObjectInfo | null>;
-  /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order. */
-  list(vault: string, prefix: string, after: string, limit: number): Promise<ObjectPage>;
+  /**
+   * Up to `limit` objects whose key starts with `prefix`, strictly after
+   * `after`, in byte order; objects of at most `bodiesUpTo` bytes with
+   * their bytes (in the same read, so each body is the listed version).
+   */
+  list(vault: string, prefix: string, after: string, limit: number, bodiesUpTo?: number): Promise<ObjectPage>;
   /** Removes the object if present; resolves to whether one was removed. */
   delete(vault: string, key: string): Promise<boolean>;
   close(): Promise<void>;
@@ -51,7 +60,7 @@ export const PREFIX_END = '\x7f';
 export const etagOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64url').slice(0, 27);
 
 /** A page from up to `limit + 1` rows fetched in key order: the extra row only says that more follow. */
-export function pageOf(rows: RemoteObjectInfo[], limit: number): ObjectPage {
+export function pageOf(rows: ListedObject[], limit: number): ObjectPage {
   if (rows.length <= limit) return { items: rows };
   rows.length = limit;
   return { items: rows, next: rows[limit - 1]!.key };
