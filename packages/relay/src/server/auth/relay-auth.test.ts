@@ -157,6 +157,9 @@ describe('relay auth: who is refused', () => {
       assert.equal((await call('GET', route(other, 'list'), { token: forged })).status, 401);
     }
     for (const junk of ['', 'v1', 'v1..', `v2.${payload}.${tag}`, `${token}.x`, 'Bearer']) assert.equal((await call('GET', route(tv, 'list'), { token: junk })).status, 401, junk);
+    // A token already checked (the relay remembers it) is still bound to its vault.
+    assert.equal((await call('GET', route(tv, 'list'), { token })).status, 200);
+    assert.equal((await call('GET', route(other, 'list'), { token })).status, 401);
     // Issued by a relay with another secret, for a vault of the same name and device.
     const { relay: elsewhere } = await relayWith();
     const twin = await createTestVault(elsewhere.url, parseRelayUrl(tv.url).vault);
@@ -165,6 +168,7 @@ describe('relay auth: who is refused', () => {
     const { relay: brief } = await relayWith({ tokenTtlMs: 200 });
     const short = await createTestVault(brief.url, fresh());
     const old = await tokenOf(short);
+    assert.equal((await call('GET', objects(short, 'heads/x'), { token: old })).status, 404, 'accepted (and remembered) while fresh');
     const client = short.remote();
     await client.put('heads/x', Uint8Array.of(1));
     await new Promise((r) => setTimeout(r, 250));

@@ -30,6 +30,9 @@ export type Refusal = 'malformed' | 'forged' | 'expired' | 'other-vault' | 'repl
 const TOKEN_RE = /^v1\.([A-Za-z0-9_-]{1,1024})\.([A-Za-z0-9_-]{43})$/;
 
 /** Mints and checks challenges and tokens for one relay deployment. */
+/** Verified tokens remembered per process (oldest dropped first): a few MB at most. */
+const MAX_VERIFIED = 10_000;
+
 export class AuthTokens {
   readonly #challengeKey: Buffer;
   readonly #tokenKey: Buffer;
@@ -37,6 +40,13 @@ export class AuthTokens {
   readonly #now: () => number;
   /** Challenges answered in this process (nonce → expiry): single use here; across processes, until expiry. */
   readonly #used = new Map<string, number>();
+  /**
+   * Tokens whose tag already checked out, with their claims: a device sends
+   * the same token on every request for 15 minutes, and decoding plus an
+   * HMAC per request was a tenth of a busy relay's CPU. Vault and expiry
+   * are still checked on every use.
+   */
+  readonly #verified = new Map<string, TokenClaims>();
 
   constructor(secret: Uint8Array, o: { tokenTtlMs?: number; now?: () => number } = {}) {
     // One key per purpose, so a challenge's tag can never pass as a token's.
@@ -80,6 +90,18 @@ export class AuthTokens {
 
   /** The claims of a token presented for `vault`, or why it is refused. */
   verify(token: string, vault: string): TokenClaims | Refusal {
+    const claims = this.#verified.get(token) ?? this.#checkTag(token);
+    if (typeof claims === 'string') return claims;
+    if (claims.vault !== vault) return 'other-vault';
+    if (!(claims.expiresAt > this.#now())) {
+      this.#verified.delete(token);
+      return 'expired';
+    }
+    return claims;
+  }
+
+  /** Decodes a token and checks its tag; remembers it when it checks out. */
+  #checkTag(token: string): TokenClaims | Refusal {
     const m = TOKEN_RE.exec(token);
     if (!m) return 'malformed';
     let payload: Uint8Array;
@@ -92,8 +114,8 @@ export class AuthTokens {
     }
     if (!equal(hmac(this.#tokenKey, payload), tag)) return 'forged';
     const claims = JSON.parse(Buffer.from(payload).toString('utf8')) as TokenClaims;
-    if (claims.vault !== vault) return 'other-vault';
-    if (!(claims.expiresAt > this.#now())) return 'expired';
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, claims);
     return claims;
   }
 }
