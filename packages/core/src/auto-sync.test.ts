@@ -26,3 +26,37 @@ test('stopping auto-sync while a round finishes does not wait out the interval',
   assert.equal(stopped, 'stopped');
   await vault.close();
 });
+
+test('a push notice that lands while a round runs starts another round at once (it is not dropped)', async () => {
+  const data = new Map<string, Uint8Array>();
+  const inner = openMemoryRemote(data);
+  let notify: (() => void) | undefined;
+  let slowLists = 0;
+  // A's remote: can watch (the test plays the relay's notice), and its first heads listing is a
+  // snapshot taken before B pushes that arrives late, so the round it belongs to misses B's change.
+  const watching = Object.assign(Object.create(inner) as Remote, {
+    capabilities: { ...inner.capabilities, watch: true },
+    watch: (_prefix: string, onChange: () => void) => ((notify = onChange), () => (notify = undefined)),
+    list: async (prefix: string, o?: Parameters<Remote['list']>[1]) => {
+      const items = await inner.list(prefix, o);
+      if (prefix === 'heads/' && slowLists++ === 1) await sleep(300);
+      return items;
+    },
+  });
+  const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(newMemoryStoreData()), remote: watching, remoteUrl: 'memory:', deps: { random: seededRandom(5) } });
+  const b = await Vault.restore({ store: openMemoryStore(newMemoryStoreData()), remote: openMemoryRemote(data), remoteUrl: 'memory:', recoveryCode, deviceName: 'b', deps: { random: seededRandom(6) } });
+  await a.sync(); // the first heads listing, at normal speed
+  const auto = a.startAutoSync({ intervalMs: 3_600_000 }); // rounds come from notices only
+  try {
+    await sleep(100); // the first round is inside its slow listing now
+    await b.put('n', 'from-b', { v: 1 });
+    await b.push();
+    notify?.(); // the relay tells A while A's round still runs
+    const end = Date.now() + 3000;
+    while (!(await a.get('n', 'from-b')) && Date.now() < end) await sleep(20);
+    assert.deepEqual(await a.get('n', 'from-b'), { id: 'from-b', v: 1 }, 'a second round pulled B\u2019s change');
+  } finally {
+    await auto.stop();
+    await Promise.all([a.close(), b.close()]);
+  }
+});
