@@ -7,25 +7,21 @@ import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openRelayRemote, type RelayRemote } from './index.js';
 import { LIST_BODY_MAX } from './protocol.js';
 import { startRelay, type RunningRelay } from './server/index.js';
-import { ObjectDb } from './server/object-db.js';
-import { createTestVault, GENEROUS_LIMITS, until, watchHeads, withoutVaultObjects } from './test-vaults.js';
+import type { ObjectDb } from './server/object-db.js';
+import { createTestVault, startTestRelay, until, watchHeads, withoutVaultObjects, type TestRelay } from './test-vaults.js';
 import { relayScenarioHarness } from './relay-scenarios.js';
 
+let served: TestRelay;
 let relay: RunningRelay;
-let dataDir: string;
 let db: ObjectDb;
 let vaults = 0;
 const fresh = (): string => `v${++vaults}`;
 
 before(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-'));
-  db = new ObjectDb(dataDir, 'normal');
-  relay = await startRelay({ storage: db, rateLimit: GENEROUS_LIMITS });
+  served = await startTestRelay();
+  ({ relay, db } = served);
 });
-after(async () => {
-  await relay.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => served.stop());
 
 // Every conformance test runs as a registered device of a vault made for it.
 runRemoteConformance('relay (embedded SQLite), as an authenticated device', async () => {

@@ -4,8 +4,12 @@
  * (header and registry, signed as devices sign them) with remotes
  * authenticated as its devices; the relay operator's own view of storage
  * (what a malicious operator can do); and the wrappers that let the shared
- * Remote conformance suite and sync scenarios run against such a relay.
+ * Remote conformance suite and sync scenarios run against such a relay;
+ * and an embedded relay to run them on.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   encodeRegistryEntry,
   encodeVaultHeader,
@@ -25,6 +29,8 @@ import {
   type RegistryChange,
 } from '@kith/core';
 import { openRelayRemote, type RelayRemote, type RelayRemoteOptions } from './client/relay-remote.js';
+import { ObjectDb } from './server/object-db.js';
+import { startRelay, type RelayOptions, type RunningRelay } from './server/relay-server.js';
 import type { RelayStorage } from './server/relay-storage.js';
 
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
@@ -45,6 +51,36 @@ export interface TestVault {
   append(change: RegistryChange, via?: Remote): Promise<number>;
   /** Revokes device `i` (a new epoch, as devices do). */
   revoke(i: number): Promise<void>;
+}
+
+/** An embedded test relay (see {@link startTestRelay}). */
+export interface TestRelay {
+  readonly relay: RunningRelay;
+  /** The operator's handle on the relay's storage. */
+  readonly db: ObjectDb;
+  readonly dir: string;
+  /** Closes the relay and removes its directory (unless it was given). */
+  stop(): Promise<void>;
+}
+
+/**
+ * An embedded relay on its own SQLite file in a fresh directory, or on
+ * `dir`'s (a second process on shared storage), with {@link GENEROUS_LIMITS}
+ * unless `o` says otherwise.
+ */
+export async function startTestRelay(o: Partial<RelayOptions> = {}, dir?: string): Promise<TestRelay> {
+  const d = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kith-relay-'));
+  const db = new ObjectDb(d, 'normal');
+  const relay = await startRelay({ storage: db, rateLimit: GENEROUS_LIMITS, ...o });
+  return {
+    relay,
+    db,
+    dir: d,
+    stop: async () => {
+      await relay.close();
+      if (!dir) fs.rmSync(d, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

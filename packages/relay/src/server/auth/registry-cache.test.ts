@@ -1,11 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createTestVault, GENEROUS_LIMITS, type TestVault } from '../../test-vaults.js';
-import { ObjectDb } from '../object-db.js';
-import { startRelay, type RunningRelay } from '../index.js';
+import { createTestVault, startTestRelay, type TestRelay, type TestVault } from '../../test-vaults.js';
+import type { ObjectDb } from '../object-db.js';
+import type { RunningRelay } from '../index.js';
 import { silentLogger } from '../relay-log.js';
 import type { RelayStorage } from '../relay-storage.js';
 import { RegistryCache } from './registry-cache.js';
@@ -16,19 +13,15 @@ import { RegistryCache } from './registry-cache.js';
  * only a storage check (or a notice) can bring them.
  */
 describe('registry cache: trust window', () => {
-  let dir: string;
+  let served: TestRelay;
   let db: ObjectDb;
   let relay: RunningRelay;
   let names = 0;
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-regcache-'));
-    db = new ObjectDb(dir, 'normal');
-    relay = await startRelay({ storage: db, rateLimit: GENEROUS_LIMITS });
+    served = await startTestRelay();
+    ({ relay, db } = served);
   });
-  after(async () => {
-    await relay.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => served.stop());
 
   /** A vault with two devices, a cache with a controllable bus and clock, and the cache's view checked once. */
   async function setup(trustMs = 1000): Promise<{ tv: TestVault; cache: RegistryCache; bus: { continuity: number | undefined }; clock: { now: number }; seq: () => Promise<number | undefined> }> {

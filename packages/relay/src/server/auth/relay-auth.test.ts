@@ -1,32 +1,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { WebSocket } from 'ws';
 import { encodeRegistryEntry, ErrorCode, generateDeviceKeys, KithError, remoteDeviceKey, sha256, toBase64url, Vault } from '@kith/core';
 import { openMemoryStore } from '@kith/core/testing';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '../../index.js';
-import { createTestVault, GENEROUS_LIMITS, operatorRemote, type TestVault } from '../../test-vaults.js';
-import { ObjectDb } from '../object-db.js';
-import { startRelay, type RelayLogEvent, type RelayOptions, type RunningRelay } from '../index.js';
+import { createTestVault, operatorRemote, startTestRelay, type TestRelay, type TestVault } from '../../test-vaults.js';
+import type { ObjectDb } from '../object-db.js';
+import type { RelayLogEvent, RelayOptions, RunningRelay } from '../index.js';
 
-const dirs: string[] = [];
-const relays: RunningRelay[] = [];
+const started: TestRelay[] = [];
 
-/** A relay on its own SQLite file; `db` is the operator's handle on the same storage. */
-async function relayWith(o: Partial<RelayOptions> = {}, dir?: string): Promise<{ relay: RunningRelay; db: ObjectDb; dir: string }> {
-  const d = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kith-auth-'));
-  if (!dir) dirs.push(d);
-  const db = new ObjectDb(d, 'normal');
-  const relay = await startRelay({ storage: db, rateLimit: GENEROUS_LIMITS, ...o });
-  relays.push(relay);
-  return { relay, db, dir: d };
+/** A relay on its own SQLite file (or on `dir`'s), stopped after the file's tests. */
+async function relayWith(o: Partial<RelayOptions> = {}, dir?: string): Promise<TestRelay> {
+  const t = await startTestRelay(o, dir);
+  started.push(t);
+  return t;
 }
 
 after(async () => {
-  for (const r of relays) await r.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  for (const t of started) await t.stop();
 });
 
 let relay: RunningRelay;
