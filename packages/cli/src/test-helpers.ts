@@ -47,10 +47,8 @@ export function assertError(r: Run, exit: number, code: string): void {
 
 /** A `kith relay serve` process (see {@link serveRelay}). */
 export interface ServedRelay {
-  /** The URL it printed once listening. */
+  /** The URL it printed once listening (it took a free port). */
   readonly url: string;
-  /** The port it was told to listen on. */
-  readonly port: number;
   /** Its JSON-line log (stderr) so far; read as the test goes, so the pipe never fills. */
   log(): string;
   /** SIGTERM; resolves to its exit code. */
@@ -67,10 +65,8 @@ export async function serveRelay(home: string, args: readonly string[], env: Rec
     createInterface({ input: child.stdout }).once('line', resolve);
     void exited.then((code) => reject(new Error(`kith relay serve exited ${code}: ${log}`)));
   });
-  const { url } = JSON.parse(line) as { url: string };
   return {
-    url,
-    port: Number(new URL(url).port),
+    url: (JSON.parse(line) as { url: string }).url,
     log: () => log,
     stop: () => {
       child.kill('SIGTERM');

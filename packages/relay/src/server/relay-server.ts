@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
-import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError, toBase64url } from '@kith/core';
 import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
 import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
@@ -301,7 +301,7 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     if (!Number.isInteger(n) || n < 1) throw new KithError(ErrorCode.BadInput, 'bad "limit"');
     const page = await db.list(vault, prefix, after, Math.min(n, MAX_PAGE), bodies === '1' ? LIST_BODY_MAX : undefined);
     if (bodies !== '1') return page;
-    return { ...page, items: page.items.map(({ body, ...info }) => (body ? { ...info, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64url') } : info)) };
+    return { ...page, items: page.items.map(({ body, ...info }) => (body ? { ...info, body: toBase64url(body) } : info)) };
   });
 
   app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/batch-get`, { config: { kind: 'batch' satisfies RouteKind } }, async (req, reply) => {

@@ -29,10 +29,10 @@ export type Refusal = 'malformed' | 'forged' | 'expired' | 'other-vault' | 'repl
 
 const TOKEN_RE = /^v1\.([A-Za-z0-9_-]{1,1024})\.([A-Za-z0-9_-]{43})$/;
 
-/** Mints and checks challenges and tokens for one relay deployment. */
 /** Verified tokens remembered per process (oldest dropped first): a few MB at most. */
 const MAX_VERIFIED = 10_000;
 
+/** Mints and checks challenges and tokens for one relay deployment. */
 export class AuthTokens {
   readonly #challengeKey: Buffer;
   readonly #tokenKey: Buffer;
