@@ -104,15 +104,14 @@ export class FolderRemote implements Remote {
   async #confined(rel: string): Promise<string> {
     const parts = rel === '' ? [] : rel.split('/');
     const path = join(this.root, ...parts);
-    const escapes = (p: string): boolean => this.#outside(p);
-    if (escapes(path)) throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder`);
+    if (this.#outside(path)) throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder`);
     let at = this.root;
     for (const part of parts) {
       at = join(at, part);
       const st = await lstat(at).catch(() => undefined);
       if (!st) break;
       // A dangling link is judged by where it points.
-      if (st.isSymbolicLink() && escapes(await realpath(at).catch(async () => resolve(dirname(at), await readlink(at))))) {
+      if (st.isSymbolicLink() && this.#outside(await realpath(at).catch(async () => resolve(dirname(at), await readlink(at))))) {
         throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder through a symlink`, { hint: `remove the symlink ${at}` });
       }
     }

@@ -12,7 +12,7 @@
  * stopped), four bytes are loaded per read on little-endian machines, and
  * input is not copied unless a chunk spans several inputs.
  */
-import { hkdfSha256, utf8 } from '../crypto/index.js';
+import { concatInto, hkdfSha256, utf8 } from '../crypto/index.js';
 
 export const MIN_CHUNK = 256 * 1024;
 export const AVG_CHUNK = 1024 * 1024;
@@ -99,14 +99,7 @@ export class Chunker {
     this.#pending = [];
     this.#len = 0;
     this.#h = 0;
-    if (parts.length === 1) return parts[0]!;
-    const out = this.#alloc(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0]! : concatInto(parts, this.#alloc);
   }
 
   /**

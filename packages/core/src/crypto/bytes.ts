@@ -22,9 +22,14 @@ export const fromBase64url = (s: string): Uint8Array => base64urlnopad.decode(s)
 
 /** Concatenates byte arrays. */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  return concatInto(parts, (n) => new Uint8Array(n));
+}
+
+/** `parts` one after another in a buffer of their total length from `alloc` (e.g. a pool's). */
+export function concatInto(parts: readonly Uint8Array[], alloc: (n: number) => Uint8Array): Uint8Array {
   let n = 0;
   for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
+  const out = alloc(n);
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
