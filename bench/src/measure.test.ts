@@ -13,7 +13,8 @@ describe('median and percentile', () => {
       fc.property(sample, (xs) => {
         const m = median(xs);
         assert.ok(m >= Math.min(...xs) && m <= Math.max(...xs));
-        assert.equal(median([...xs].reverse()), m);
+        // === rather than assert.equal: 0 and -0 tie in the sort, so either may come out as the median.
+        assert.ok(median([...xs].reverse()) === m);
       }),
     );
   });
