@@ -96,8 +96,21 @@ export function report(r: Results): { table: string; targets: Target[] } {
 
   if (r.blobs) {
     const f = r.blobs.figures;
-    out.push('', `### Blobs, ${r.blobs.mib} MiB file (${r.blobs.runs} runs)`, '', '| attach MiB/s | fetch MiB/s | floor (copy + AES-GCM) MiB/s | peak RSS MiB |', '|--:|--:|--:|--:|');
-    out.push(`| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['blobRssMiB'])} |`);
+    out.push(
+      '',
+      `### Blobs, ${r.blobs.mib} MiB file (${r.blobs.runs} runs)`,
+      '',
+      '| attach MiB/s | fetch MiB/s | floor (copy + AES-GCM) MiB/s | bound attach MiB/s | bound fetch MiB/s | peak RSS MiB |',
+      '|--:|--:|--:|--:|--:|--:|',
+    );
+    out.push(`| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['boundPutMiBs'], 1)} | ${num(f['boundGetMiBs'], 1)} | ${num(f['blobRssMiB'])} |`);
+    const floor = f['floorMiBs'];
+    for (const [step, kith, bound] of [['attach', f['putMiBs'], f['boundPutMiBs']], ['fetch', f['getMiBs'], f['boundGetMiBs']]] as const) {
+      if (floor === undefined || kith === undefined) continue;
+      const ofBound = bound === undefined ? '' : `; the bound (the design's required work alone) ${num(bound, 1)} MiB/s = ${num(bound / floor, 2)}× the floor`;
+      judge(`blobs: ${step} ≥ ½ the floor`, kith >= floor / 2, `${num(kith, 1)} vs floor ${num(floor, 1)} MiB/s (${num(kith / floor, 2)}×)${ofBound}`);
+    }
+    if (f['blobRssMiB'] !== undefined) judge('blobs: peak RSS < 200 MB', f['blobRssMiB'] * 1.048576 < 200, `${num(f['blobRssMiB'])} MiB = ${num(f['blobRssMiB'] * 1.048576)} MB`);
   }
 
   if (r.relay) out.push(...relayTables(r.relay, judge));

@@ -6,11 +6,13 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { Vault } from '@kith/core';
+import { execFileSync } from 'node:child_process';
+import { AVG_CHUNK, Vault } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openFsBlobCache, openSqliteStore } from '@kith/sqlite';
 import { check, peakRssMiB, time, type Task } from '../measure.js';
 import { cpuStallUs } from '../proc-stats.js';
+import { blobBound } from './blob-bound.js';
 
 const MiB = 1 << 20;
 
@@ -100,7 +102,22 @@ async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: 
   }
 }
 
-/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor` and `kith` measure it. */
+/**
+ * The bound's attach and fetch of `file` under `base` (see blob-bound.ts),
+ * checked byte-identical and then removed (untimed). Dirty pages of earlier
+ * steps are written back first, so the bound does not pay for them.
+ */
+async function bound(file: string, base: string): Promise<{ put: Cost; get: Cost }> {
+  execFileSync('sync');
+  const out = join(base, 'bound.out');
+  const r = await blobBound(file, join(base, 'bound'), out, AVG_CHUNK, async (fn) => (await costOf(fn))[1]);
+  check((await sha256Of(out)) === (await sha256Of(file)), 'blobs: the bound fetched a file that differs from the attached one');
+  rmSync(join(base, 'bound'), { recursive: true, force: true });
+  rmSync(out);
+  return r;
+}
+
+/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor`, `kith` and `bound` measure it. */
 export const tasks: Record<string, Task> = {
   async prep(n, dir) {
     const out = createWriteStream(join(dir, 'blob.bin'));
@@ -135,5 +152,10 @@ export const tasks: Record<string, Task> = {
       ...stall('putStallPct', r.put),
       ...stall('getStallPct', r.get),
     };
+  },
+  async bound(n, dir) {
+    await bound(join(dir, 'warm.bin'), join(dir, 'warm'));
+    const r = await bound(join(dir, 'blob.bin'), dir);
+    return { boundPutMiBs: n / (r.put.ms / 1000), boundGetMiBs: n / (r.get.ms / 1000), boundPutCpuSPerGiB: r.put.cpuMs / n / (1000 / 1024), boundGetCpuSPerGiB: r.get.cpuMs / n / (1000 / 1024) };
   },
 };
