@@ -1,12 +1,12 @@
 /**
  * Attachments through two real kith processes over a folder remote:
- * round trips up to 200 MB, dedup byte counts, tampered chunks, and
- * kill -9 during upload and download.
+ * round trips up to 200 MB, dedup byte counts, tampered chunks,
+ * kill -9 during upload and download, and the per-device blob policy.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kith, kithJson } from './kith-process.js';
@@ -133,4 +133,55 @@ test('kill -9 during upload and download: resumes without re-sending stored chun
   const done = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json']);
   assert.equal(done.code, 0, done.stderr);
   assert.equal(sha(out), sha(file));
+});
+
+test('blob policy: a device set to prefetch fetches on sync and reads offline; ls, gc --dry-run and bad values', { timeout: 120_000 }, async () => {
+  // A vault of its own, so the blobs of the tests above are not prefetched here.
+  const remote2 = join(dir, 'remote2');
+  const [c, d] = [join(dir, 'c'), join(dir, 'd')];
+  const { recoveryCode } = await kithJson<{ recoveryCode: string }>(c, ['init', '--remote', remote2]);
+  await kithJson(d, ['restore', '--remote', remote2, '--recovery-code', recoveryCode]);
+  assert.deepEqual(await kithJson(d, ['blob', 'policy']), { prefetch: 'none', recentDays: 30 });
+  const bad = await kith(d, ['blob', 'policy', '--prefetch', 'some']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.trim(), /^kith: the prefetch policy is none, recent or all, not "some" \(KITH_USAGE\)$/);
+  assert.equal((await kith(d, ['blob', 'policy', '--cache-mb', '8', '--no-cache-limit'])).code, 2);
+  assert.deepEqual(await kithJson(d, ['blob', 'policy', '--prefetch', 'all', '--cache-mb', '64']), { prefetch: 'all', recentDays: 30, cacheBytes: 64 * 1024 * 1024 });
+
+  const file = join(dir, 'photo.bin');
+  writeFileSync(file, noise(3 * 1024 * 1024, 81));
+  const photo = await kithJson<PutResult>(c, ['blob', 'put', file]);
+  writeFileSync(join(dir, 'loose.bin'), noise(1000, 82));
+  await kithJson<PutResult>(c, ['blob', 'put', join(dir, 'loose.bin')]); // referenced by no record
+  await kithJson(c, ['put', 'notes', 'n1', JSON.stringify({ photo: photo.ref })]);
+  const pushed = await kithJson<Record<string, unknown>>(c, ['sync']);
+  assert.ok(!('blobs' in pushed), 'a device whose policy does nothing fetches nothing');
+  const synced = await kithJson<{ pulled: number; blobs?: { fetched: number; evicted: number; unavailable: number } }>(d, ['sync']);
+  assert.ok(synced.pulled >= 1);
+  assert.ok(synced.blobs && synced.blobs.fetched >= 1 && synced.blobs.unavailable === 0, JSON.stringify(synced));
+
+  // The remote's chunks gone: the prefetched blob still reads, from the cache.
+  const chunks = join(remote2, 'blobs', 'chunks');
+  renameSync(chunks, join(dir, 'chunks.away'));
+  try {
+    const out = join(dir, 'photo.out');
+    await kithJson(d, ['blob', 'get', photo.ref, '-o', out]);
+    assert.equal(sha(out), sha(file));
+  } finally {
+    renameSync(join(dir, 'chunks.away'), chunks);
+  }
+  const listed = await kithJson<{ ref: string; size: number; cached: number }[]>(d, ['blob', 'ls']);
+  assert.deepEqual(listed.map((b) => [b.ref, b.size]), [[photo.ref, 3 * 1024 * 1024]]);
+  assert.ok(listed[0]!.cached >= 3 * 1024 * 1024);
+
+  // A dry run reports what it would mark and writes nothing.
+  const dry = await kithJson<{ marked: number; dryRun: boolean }>(d, ['blob', 'gc', '--dry-run']);
+  assert.ok(dry.dryRun && dry.marked >= 2, JSON.stringify(dry));
+  assert.ok(!existsSync(join(remote2, 'blobs', 'gc')), 'no marks written');
+  assert.deepEqual(await kithJson(d, ['blob', 'policy', '--prefetch', 'none', '--no-cache-limit']), { prefetch: 'none', recentDays: 30 });
+  // `blob prefetch` options override the policy for one run.
+  assert.deepEqual(await kithJson(d, ['blob', 'prefetch', '--policy', 'all']), { fetched: 0, evicted: 0, unavailable: 0 });
+  const trimmed = await kithJson<{ evicted: number }>(d, ['blob', 'prefetch', '--cache-mb', '1']);
+  assert.ok(trimmed.evicted >= 1, JSON.stringify(trimmed));
+  assert.equal((await kithJson<{ cached: number }[]>(d, ['blob', 'ls']))[0]!.cached < 3 * 1024 * 1024, true);
 });

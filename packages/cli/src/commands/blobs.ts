@@ -1,14 +1,52 @@
 /**
  * @module commands/blobs
- * Attachments: blob put, get, ls, prefetch, gc.
+ * Attachments: blob put, get, ls, policy, prefetch, gc.
  */
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError, type BlobPolicy, type PrefetchPolicy, type PrefetchResult } from '@kith/core';
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
 import { byteBar } from '../progress.js';
-import { contextOf, positiveInt } from './shared.js';
+import { contextOf, positiveInt, positiveNumber } from './shared.js';
+
+const MB = 1024 * 1024;
+
+function prefetchPolicy(v: string): PrefetchPolicy {
+  if (v !== 'none' && v !== 'recent' && v !== 'all') throw new KithError(ErrorCode.Usage, `the prefetch policy is none, recent or all, not ${JSON.stringify(v)}`);
+  return v;
+}
+
+interface PolicyOptions {
+  recentDays?: number;
+  cacheMb?: number;
+}
+
+/** The options `blob policy` and `blob prefetch` share: what to fetch (named `what`), how recent, how much cache. */
+function withPolicyOptions(c: Command, what: '--prefetch' | '--policy'): Command {
+  return c
+    .option(`${what} <what>`, 'none | recent | all', prefetchPolicy)
+    .option('--recent-days <n>', 'with recent: blobs of records changed in the last n days', positiveNumber('--recent-days'))
+    .option('--cache-mb <n>', 'keep at most this much in the local blob cache', positiveInt('--cache-mb'));
+}
+
+/** The policy fields the options set. */
+function policyChange(o: PolicyOptions, prefetch: PrefetchPolicy | undefined): { prefetch?: PrefetchPolicy; recentDays?: number; cacheBytes?: number } {
+  return {
+    ...(prefetch ? { prefetch } : {}),
+    ...(o.recentDays !== undefined ? { recentDays: o.recentDays } : {}),
+    ...(o.cacheMb !== undefined ? { cacheBytes: o.cacheMb * MB } : {}),
+  };
+}
+
+export function describePolicy(p: BlobPolicy): string {
+  const what = p.prefetch === 'recent' ? `blobs of records changed in the last ${p.recentDays} day(s)` : p.prefetch === 'all' ? 'every blob a record references' : 'nothing (blobs are fetched when read)';
+  return `prefetch after each sync: ${what}\ncache limit: ${p.cacheBytes === undefined ? 'none' : `${(p.cacheBytes / MB).toFixed(0)} MB`}`;
+}
+
+export function describePrefetch(r: PrefetchResult): string {
+  return `fetched ${r.fetched} chunk(s), evicted ${r.evicted}${r.unavailable ? `; ${r.unavailable} referenced blob(s) missing or damaged on the remote` : ''}`;
+}
 
 /** Writes a verified stream to a Node writable, honouring backpressure. */
 async function drainTo(reader: ReadableStreamDefaultReader<Uint8Array>, to: NodeJS.WritableStream, tick: (n: number) => void): Promise<void> {
@@ -20,7 +58,7 @@ async function drainTo(reader: ReadableStreamDefaultReader<Uint8Array>, to: Node
   }
 }
 
-/** Adds `blob put|get|ls|prefetch|gc` to the program. */
+/** Adds `blob put|get|ls|policy|prefetch|gc` to the program. */
 export function registerBlobs(program: Command): void {
   const blob = program.command('blob').description('attachments: encrypted, chunked, deduplicated files');
 
@@ -89,20 +127,27 @@ export function registerBlobs(program: Command): void {
       out.result(list, () => list.map((b) => `${b.ref}  ${b.size} bytes  ${b.name ?? ''}  (${b.cached} cached)`).join('\n') || 'no blobs');
     });
 
-  blob
-    .command('prefetch')
-    .description('fetch the blobs records reference into the local cache, then trim it')
-    .option('--policy <policy>', 'all | recent | none', 'all')
-    .option('--recent-days <n>', 'with --policy recent: records changed in the last n days', positiveInt('--recent-days'), 30)
-    .option('--cache-mb <n>', 'keep at most this much in the cache', positiveInt('--cache-mb'))
-    .action(async (o: { policy: string; recentDays: number; cacheMb?: number }, cmd: Command) => {
+  withPolicyOptions(
+    blob.command('policy').description("show or change this device's blob policy: what to prefetch after each sync, how much cache to keep"),
+    '--prefetch',
+  )
+    .option('--no-cache-limit', 'remove the cache limit')
+    .action(async (o: PolicyOptions & { prefetch?: PrefetchPolicy; cacheLimit: boolean }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      if (!['all', 'recent', 'none'].includes(o.policy)) throw new KithError(ErrorCode.Usage, '--policy must be all, recent or none');
-      const r = await withVault(opts, (v) =>
-        v.blobs.prefetch({ policy: o.policy as 'all' | 'recent' | 'none', recentDays: o.recentDays, ...(o.cacheMb !== undefined ? { cacheBytes: o.cacheMb * 1048576 } : {}) }),
-      );
-      out.result(r, () => `fetched ${r.fetched} chunk(s), evicted ${r.evicted}`);
+      if (o.cacheMb !== undefined && !o.cacheLimit) throw new KithError(ErrorCode.Usage, '--cache-mb and --no-cache-limit contradict each other');
+      const change = { ...policyChange(o, o.prefetch), ...(o.cacheLimit ? {} : { cacheBytes: null }) };
+      const p = await withVault(opts, (v) => (Object.keys(change).length ? v.blobs.setPolicy(change) : v.blobs.policy()));
+      out.result(p, () => describePolicy(p));
     });
+
+  withPolicyOptions(blob.command('prefetch').description("fill the local cache as this device's policy says (options override it for this run), then trim it"), '--policy').action(
+    async (o: PolicyOptions & { policy?: PrefetchPolicy }, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      const { prefetch, ...rest } = policyChange(o, o.policy);
+      const r = await withVault(opts, (v) => v.blobs.prefetch({ ...rest, ...(prefetch ? { policy: prefetch } : {}) }));
+      out.result(r, () => describePrefetch(r));
+    },
+  );
 
   blob
     .command('gc')

@@ -3,15 +3,47 @@
  * push, pull, sync (once or --watch), status.
  */
 import { watch as watchFiles } from 'node:fs';
-import type { SyncResult, Vault } from '@kith/core';
+import { policyActs, type PrefetchResult, type SyncResult, type Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { homeDir, openVault, withVault } from '../home.js';
 import type { GlobalOptions } from '../output.js';
 import { showSyncProgress } from '../progress.js';
 import { contextOf, positiveNumber } from './shared.js';
 import { describeError, stdoutClosed } from '../output.js';
+import { describePrefetch } from './blobs.js';
 
 const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
+
+/** After a sync, this device's blob policy (`kith blob policy`) when it does anything: prefetch, then trim the cache. */
+async function applyBlobPolicy(v: Vault): Promise<PrefetchResult | undefined> {
+  return policyActs(await v.blobs.policy()) ? v.blobs.prefetch() : undefined;
+}
+
+/**
+ * Applies the blob policy after each sync round of `--watch`, one run at a
+ * time (a round that ends during a run asks for one more), printing a line
+ * when it changed the cache.
+ */
+function prefetchAfterRounds(vault: Vault, json: boolean, onError: (e: Error) => void): () => void {
+  let running = false;
+  let again = false;
+  const run = (): void => {
+    running = true;
+    again = false;
+    void applyBlobPolicy(vault)
+      .then((p) => {
+        if (!p || p.fetched + p.evicted + p.unavailable === 0) return;
+        if (json) process.stdout.write(JSON.stringify({ blobs: p }) + '\n');
+        else process.stderr.write(`${new Date().toISOString()} blobs: ${describePrefetch(p)}\n`);
+      })
+      .catch(onError)
+      .finally(() => {
+        running = false;
+        if (again) run();
+      });
+  };
+  return () => (running ? void (again = true) : run());
+}
 
 function syncCommand(program: Command, name: 'push' | 'pull', description: string): void {
   program
@@ -62,8 +94,13 @@ async function watch(vault: Vault, opts: GlobalOptions, intervalSeconds: number,
     process.once('SIGTERM', resolve);
     stdoutClosed.addEventListener('abort', () => resolve(), { once: true });
   });
-  const offSynced = vault.on('synced', (r) => (json ? process.stdout.write(JSON.stringify(r) + '\n') : process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`)));
   const report = (error: Error): void => void process.stderr.write(describeError(error, false).line + ' (will retry)\n');
+  const prefetch = prefetchAfterRounds(vault, json, report);
+  const offSynced = vault.on('synced', (r) => {
+    if (json) process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`);
+    prefetch();
+  });
   const offError = vault.on('error', ({ error }) => report(error));
   const auto = vault.startAutoSync({ intervalMs: intervalSeconds * 1000 });
   const offStore = syncOnStoreChange(vault, homeDir(opts), report);
@@ -97,13 +134,16 @@ export function registerSync(program: Command): void {
       }
       const r = await withVault(opts, async (v) => {
         const stop = showSyncProgress(v, out.json);
+        let synced: SyncResult;
         try {
-          return await v.sync();
+          synced = await v.sync();
         } finally {
           stop();
         }
+        const blobs = await applyBlobPolicy(v);
+        return blobs ? { ...synced, blobs } : synced;
       });
-      out.result(r, () => summary(r));
+      out.result(r, () => summary(r) + ('blobs' in r ? `\nblobs: ${describePrefetch(r.blobs)}` : ''));
     });
 
   program

@@ -204,6 +204,54 @@ describe('blobs', () => {
     assert.throws(() => parseBlobRef('kith:blob:nothex'), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
   });
 
+  test('the blob policy is per device, checked, and followed by prefetch: recent, all, cache trimming, a missing blob', async () => {
+    const { vault, other, objects, advance } = await setup();
+    assert.deepEqual(await other.blobs.policy(), { prefetch: 'none', recentDays: 30 });
+    const old = await vault.blobs.put(noise(700_000, 61));
+    await vault.put('notes', 'old', { photo: old.ref });
+    advance(40 * 86400_000);
+    const recent = await vault.blobs.put(noise(700_000, 62));
+    await vault.put('notes', 'recent', { photo: recent.ref });
+    await vault.sync();
+    await other.sync();
+    // The default policy fetches nothing.
+    assert.deepEqual(await other.blobs.prefetch(), { fetched: 0, evicted: 0, unavailable: 0 });
+    for (const bad of [{ prefetch: 'some' as 'all' }, { recentDays: 0 }, { recentDays: Number.NaN }, { cacheBytes: -1 }, { cacheBytes: 1.5 }]) {
+      await assert.rejects(other.blobs.setPolicy(bad), (e: unknown) => KithError.is(e, ErrorCode.BadInput), JSON.stringify(bad));
+    }
+    assert.deepEqual(await other.blobs.policy(), { prefetch: 'none', recentDays: 30 }, 'a refused change changes nothing');
+    assert.deepEqual(await other.blobs.setPolicy({ prefetch: 'recent' }), { prefetch: 'recent', recentDays: 30 });
+    assert.deepEqual(await vault.blobs.policy(), { prefetch: 'none', recentDays: 30 }, 'the other device keeps its own');
+    const r = await other.blobs.prefetch();
+    assert.equal(r.fetched, (await other.blobs.manifest(recent.ref)).chunks.length);
+    // Offline from here: the recent blob reads from the cache; the old one was never fetched.
+    const saved = new Map(objects);
+    for (const k of [...objects.keys()]) if (k.startsWith('blobs/chunks/')) objects.delete(k);
+    assert.equal((await other.blobs.bytes(recent.ref)).length, 700_000);
+    await assert.rejects(other.blobs.bytes(old.ref), (e: unknown) => KithError.is(e, ErrorCode.NotFound));
+    for (const [k, v] of saved) objects.set(k, v);
+    // `all`, with one referenced blob gone from the remote: the others are still fetched.
+    const gone = await vault.blobs.put(noise(10_000, 63));
+    await vault.put('notes', 'gone', { photo: gone.ref });
+    await vault.sync();
+    await other.sync();
+    objects.delete(blobKeys.manifest(parseBlobRef(gone.ref)));
+    await other.blobs.setPolicy({ prefetch: 'all' });
+    const all = await other.blobs.prefetch();
+    assert.deepEqual([all.fetched, all.unavailable], [(await other.blobs.manifest(old.ref)).chunks.length, 1]);
+    // A cache limit keeps the most recently used chunks within it; removing the limit stops trimming.
+    await new Promise((r) => setTimeout(r, 5)); // the cache stamps uses in ms: the read below is the latest
+    await other.blobs.bytes(recent.ref);
+    assert.deepEqual(await other.blobs.setPolicy({ prefetch: 'none', cacheBytes: 750_000 }), { prefetch: 'none', recentDays: 30, cacheBytes: 750_000 });
+    const trimmed = await other.blobs.prefetch();
+    assert.ok(trimmed.evicted >= 1 && trimmed.fetched === 0, JSON.stringify(trimmed));
+    // Blobs this device opened are listed, with what of each is cached.
+    const listed = await other.blobs.list();
+    assert.deepEqual(listed.map((b) => b.ref).sort(), [old.ref, recent.ref].sort());
+    assert.deepEqual(listed.filter((b) => b.cached > 0).map((b) => b.ref), [recent.ref]);
+    assert.deepEqual(await other.blobs.setPolicy({ cacheBytes: null }), { prefetch: 'none', recentDays: 30 });
+  });
+
   test('gc marks, then after the grace period deletes what no record references; a later push re-uploads a blob it references', async () => {
     const { vault, other, objects, advance } = await setup();
     const keep = await vault.blobs.put(noise(600_000, 21));

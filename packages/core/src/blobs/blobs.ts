@@ -53,6 +53,47 @@ export interface BlobInfo {
 }
 
 export type PrefetchPolicy = 'none' | 'recent' | 'all';
+const PREFETCH_POLICIES: readonly PrefetchPolicy[] = ['none', 'recent', 'all'];
+
+/**
+ * This device's policy for blobs it did not store itself: what to fetch
+ * ahead of any read, and how much cache to keep. Kept in the local store,
+ * never synced: a phone and a laptop of one vault want different ones.
+ */
+export interface BlobPolicy {
+  /** Nothing; the blobs records changed in the last `recentDays` reference; or every referenced blob. */
+  readonly prefetch: PrefetchPolicy;
+  readonly recentDays: number;
+  /** Cache bytes to keep; the least recently used chunks go first. Absent: no limit. */
+  readonly cacheBytes?: number;
+}
+
+export interface PrefetchResult {
+  /** Chunks fetched into the cache. */
+  readonly fetched: number;
+  /** Chunks removed from the cache to keep within `cacheBytes`. */
+  readonly evicted: number;
+  /** Referenced blobs that could not be fetched (missing from the remote, or damaged there). */
+  readonly unavailable: number;
+}
+
+export const DEFAULT_BLOB_POLICY: BlobPolicy = { prefetch: 'none', recentDays: 30 };
+
+/** A policy change; `cacheBytes: null` removes the limit. */
+export type BlobPolicyChange = { readonly prefetch?: PrefetchPolicy; readonly recentDays?: number; readonly cacheBytes?: number | null };
+
+function checkPolicy(p: BlobPolicy): BlobPolicy {
+  const bad = (what: string): never => {
+    throw new KithError(ErrorCode.BadInput, `blob policy: ${what}`, { hint: 'prefetch is none, recent or all; recentDays a positive number; cacheBytes a whole number of bytes ≥ 0' });
+  };
+  if (!PREFETCH_POLICIES.includes(p.prefetch)) bad(`unknown prefetch ${JSON.stringify(p.prefetch)}`);
+  if (!(typeof p.recentDays === 'number' && Number.isFinite(p.recentDays) && p.recentDays > 0)) bad(`recentDays must be a positive number, not ${JSON.stringify(p.recentDays)}`);
+  if (p.cacheBytes !== undefined && !(Number.isSafeInteger(p.cacheBytes) && p.cacheBytes >= 0)) bad(`cacheBytes must be a whole number ≥ 0, not ${JSON.stringify(p.cacheBytes)}`);
+  return p;
+}
+
+/** Whether applying `p` does anything: it prefetches or trims. */
+export const policyActs = (p: BlobPolicy): boolean => p.prefetch !== 'none' || p.cacheBytes !== undefined;
 
 export interface GcResult {
   /** Objects no record references, marked now (deleted by a later run after the grace period). */
@@ -96,6 +137,8 @@ async function* bytesOf(source: BlobSource): AsyncIterable<Uint8Array> {
 export class Blobs {
   readonly #ctx: EngineContext;
   readonly #cache: BlobCache | undefined;
+  /** Manifest ids known to be in this device's list (spares a store write per read). */
+  readonly #listed = new Set<string>();
 
   constructor(ctx: EngineContext, cache: BlobCache | undefined) {
     this.#ctx = ctx;
@@ -155,6 +198,7 @@ export class Blobs {
     const id = await blobId(epochKey, ctx.vaultId, plain);
     uploaded += await this.#storeObject('manifest', id, () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }), o.signal);
     await this.#index(id, manifest);
+    this.#listed.add(id);
     return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
   }
 
@@ -215,8 +259,18 @@ export class Blobs {
     return plain;
   }
 
+  /** A blob's manifest; the blob then shows in {@link list} as opened on this device. */
   async manifest(ref: string, signal?: AbortSignal): Promise<BlobManifest> {
     const id = parseBlobRef(ref);
+    const m = await this.#manifest(id, signal);
+    if (!this.#listed.has(id)) {
+      await this.#index(id, m, { keep: true });
+      this.#listed.add(id);
+    }
+    return m;
+  }
+
+  async #manifest(id: string, signal?: AbortSignal): Promise<BlobManifest> {
     return decodeManifestPlaintext(await this.#object('manifest', id, signal), id);
   }
 
@@ -286,9 +340,11 @@ export class Blobs {
     }));
   }
 
-  async #index(id: string, m: BlobManifest): Promise<void> {
+  /** Records the blob in this device's list; `keep` leaves an entry already there as it is. */
+  async #index(id: string, m: BlobManifest, o: { keep?: boolean } = {}): Promise<void> {
     await this.#ctx.store.write(async (tx) => {
       const index = (await readMeta<Record<string, IndexEntry>>(tx, META.blobs)) ?? {};
+      if (o.keep && index[id]) return;
       index[id] = { size: m.size, chunks: m.chunks.map((c) => c[0]), ...(m.name ? { name: m.name } : {}), ...(m.type ? { type: m.type } : {}), at: this.#ctx.deps.now() };
       await writeMeta(tx, META.blobs, index);
     });
@@ -310,38 +366,65 @@ export class Blobs {
     return refs;
   }
 
+  /** This device's blob policy (the default until {@link setPolicy} is called). */
+  async policy(): Promise<BlobPolicy> {
+    const stored = await this.#ctx.store.read((tx) => readMeta<BlobPolicy>(tx, META.blobPolicy));
+    return { ...DEFAULT_BLOB_POLICY, ...stored };
+  }
+
+  /** Changes this device's blob policy; returns the whole new policy. A bad value is KITH_BAD_INPUT and changes nothing. */
+  async setPolicy(change: BlobPolicyChange): Promise<BlobPolicy> {
+    const current = await this.policy();
+    const { cacheBytes, ...rest } = { ...current, ...change };
+    const next = checkPolicy({ ...rest, ...(cacheBytes === null || cacheBytes === undefined ? {} : { cacheBytes }) });
+    await this.#ctx.store.write((tx) => writeMeta(tx, META.blobPolicy, next as unknown as JsonValue));
+    return next;
+  }
+
   /**
    * Fetches into the cache the blobs records reference: `all`, or `recent`
    * (records updated in the last `recentDays`), then trims the cache to
-   * `cacheBytes` (least recently used first).
+   * `cacheBytes` (least recently used first). Follows this device's
+   * {@link policy}; `o` overrides it for this call. Apps call it after a
+   * sync (the CLI does, when the policy acts).
    */
-  async prefetch(o: { policy: PrefetchPolicy; recentDays?: number; cacheBytes?: number; signal?: AbortSignal }): Promise<{ fetched: number; evicted: number }> {
+  async prefetch(o: { policy?: PrefetchPolicy; recentDays?: number; cacheBytes?: number; signal?: AbortSignal } = {}): Promise<PrefetchResult> {
+    const stored = await this.policy();
+    const cacheBytes = o.cacheBytes ?? stored.cacheBytes;
+    const p = checkPolicy({ prefetch: o.policy ?? stored.prefetch, recentDays: o.recentDays ?? stored.recentDays, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
     let fetched = 0;
-    if (o.policy !== 'none') {
-      const since = o.policy === 'recent' ? this.#ctx.deps.now() - (o.recentDays ?? 30) * 86400_000 : undefined;
+    let unavailable = 0;
+    if (p.prefetch !== 'none') {
+      const since = p.prefetch === 'recent' ? this.#ctx.deps.now() - p.recentDays * 86400_000 : undefined;
       for (const id of await this.referenced(since)) {
-        const m = await this.manifest(formatBlobRef(id), o.signal);
-        for (const [chunk] of m.chunks) {
-          if (!(await this.#cache?.get(`c/${chunk}`))) {
-            await this.#object('chunk', chunk, o.signal);
-            fetched++;
+        try {
+          const m = await this.manifest(formatBlobRef(id), o.signal);
+          for (const [chunk] of m.chunks) {
+            if (!(await this.#cache?.get(`c/${chunk}`))) {
+              await this.#object('chunk', chunk, o.signal);
+              fetched++;
+            }
           }
+        } catch (e) {
+          // One missing or damaged blob does not hold up the others; reading it reports why.
+          if (!KithError.is(e, ErrorCode.NotFound) && !KithError.is(e, ErrorCode.IntegrityCorrupt)) throw e;
+          unavailable++;
         }
       }
     }
     let evicted = 0;
-    if (o.cacheBytes !== undefined && this.#cache) {
+    if (p.cacheBytes !== undefined && this.#cache) {
       const entries = (await this.#cache.list()).filter((e) => e.key.startsWith('c/')).sort((a, b) => b.usedAt - a.usedAt);
       let total = 0;
       for (const e of entries) {
         total += e.size;
-        if (total > o.cacheBytes) {
+        if (total > p.cacheBytes) {
           await this.#cache.delete(e.key);
           evicted++;
         }
       }
     }
-    return { fetched, evicted };
+    return { fetched, evicted, unavailable };
   }
 
   /**
@@ -396,7 +479,7 @@ export class Blobs {
       await sweep(`m-${id}`, m.key, live.has(id));
       // A dead blob's chunks share its grace period: marked and deleted with it.
       if (live.has(id)) {
-        const manifest = await this.manifest(formatBlobRef(id), o.signal).catch(() => undefined);
+        const manifest = await this.#manifest(id, o.signal).catch(() => undefined);
         for (const [c] of manifest?.chunks ?? []) liveChunks.add(c);
       }
     }
@@ -417,7 +500,7 @@ export class Blobs {
       if (await this.#ctx.remote.head(blobKeys.manifest(id), signal ? { signal } : {})) continue;
       const manifestBytes = await this.#cache?.get(`m/${id}`);
       if (!manifestBytes) continue; // not ours to restore; readers get a clear NOT_FOUND
-      const manifest = await this.manifest(formatBlobRef(id), signal);
+      const manifest = await this.#manifest(id, signal);
       for (const [c] of manifest.chunks) {
         const bytes = await this.#cache!.get(`c/${c}`);
         if (bytes && !(await this.#ctx.remote.head(blobKeys.chunk(c)))) await this.#ctx.remote.put(blobKeys.chunk(c), bytes, { ifAbsent: true });

@@ -27,6 +27,8 @@ export const META = {
   cursor: (deviceId: string) => `cursor.${deviceId}`,
   /** Blobs this device stored or opened: manifest id → size, chunks, name, type. */
   blobs: 'blobs',
+  /** This device's blob policy (what to prefetch, how much cache to keep); never synced. */
+  blobPolicy: 'blobs.policy',
 } as const;
 
 export interface VaultMeta {
