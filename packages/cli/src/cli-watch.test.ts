@@ -1,15 +1,21 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KITH_BIN, kithJson, serveRelay, type ServedRelay } from './test-helpers.js';
 
 type Round = { pushed: number; pulled: number; conflicts: number };
+type Prefetched = { blobs: { fetched: number; evicted: number; unavailable: number } };
 
-/** `kith sync --watch --json` on `home`, with its rounds as they are printed. */
-function startWatch(home: string): { rounds: () => Round[]; stop: () => Promise<{ code: number | null; stderr: string }>; child: ChildProcessWithoutNullStreams } {
+/** `kith sync --watch --json` on `home`, with its rounds (and blob policy runs) as they are printed. */
+function startWatch(home: string): {
+  rounds: () => Round[];
+  prefetched: () => Prefetched[];
+  stop: () => Promise<{ code: number | null; stderr: string }>;
+  child: ChildProcessWithoutNullStreams;
+} {
   // An interval far longer than the test: every round it prints is caused by a push notice or a local write.
   const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'sync', '--watch', '--interval', '600', '--json']);
   let out = '';
@@ -17,9 +23,15 @@ function startWatch(home: string): { rounds: () => Round[]; stop: () => Promise<
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const lines = (): (Round | Prefetched)[] =>
+    out
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as Round | Prefetched);
   return {
     child,
-    rounds: () => out.split('\n').slice(0, -1).map((l) => JSON.parse(l) as Round),
+    rounds: () => lines().filter((l): l is Round => 'pushed' in l),
+    prefetched: () => lines().filter((l): l is Prefetched => 'blobs' in l),
     stop: async () => {
       child.kill('SIGTERM');
       return { code: await exited, stderr: err };
@@ -89,5 +101,23 @@ describe('kith sync --watch through a relay', () => {
     }
     assert.deepEqual(kithJson(b, ['get', 'notes', 'live']), { id: 'live', by: 'laptop', seen: true });
     assert.deepEqual(kithJson(a, ['get', 'notes', 'live']), { id: 'live', by: 'laptop', seen: true });
+  });
+
+  test("with a prefetch policy, the watcher fetches the blob a new record references in the round that pulls it", async () => {
+    kithJson(b, ['blob', 'policy', '--prefetch', 'all']);
+    const wb = startWatch(b);
+    try {
+      await waitFor('first round', () => wb.rounds().length >= 1);
+      const file = join(dir, 'photo.bin');
+      writeFileSync(file, Buffer.alloc(300_000, 7));
+      const { ref } = kithJson<{ ref: string }>(a, ['blob', 'put', file]);
+      kithJson(a, ['put', 'notes', 'photo', JSON.stringify({ photo: ref }), '--sync']);
+      await waitFor('B prefetches the blob', () => wb.prefetched().some((p) => p.blobs.fetched >= 1));
+    } finally {
+      const r = await wb.stop();
+      assert.equal(r.code, 0, r.stderr);
+      kithJson(b, ['blob', 'policy', '--prefetch', 'none']);
+    }
+    assert.ok((kithJson<{ cached: number }[]>(b, ['blob', 'ls'])[0]?.cached ?? 0) > 0, 'held in B\'s cache');
   });
 });
