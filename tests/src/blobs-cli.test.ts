@@ -9,7 +9,8 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kith, kithJson } from './kith-process.js';
+import { spawnSync } from 'node:child_process';
+import { KITH_BIN, kith, kithJson } from './kith-process.js';
 
 type PutResult = { ref: string; size: number; chunks: number; uploaded: number };
 
@@ -184,4 +185,27 @@ test('blob policy: a device set to prefetch fetches on sync and reads offline; l
   const trimmed = await kithJson<{ evicted: number }>(d, ['blob', 'prefetch', '--cache-mb', '1']);
   assert.ok(trimmed.evicted >= 1, JSON.stringify(trimmed));
   assert.equal((await kithJson<{ cached: number }[]>(d, ['blob', 'ls']))[0]!.cached < 3 * 1024 * 1024, true);
+});
+
+test('on a terminal, blob put and get draw a progress bar; with --json they do not', { timeout: 60_000 }, () => {
+  // `script` (util-linux) runs the command with a pseudo-terminal as its stdin, stdout and stderr.
+  const onTerminal = (args: string[]): { status: number | null; screen: string } => {
+    const command = [process.execPath, KITH_BIN, '--home', a, ...args].map((x) => `'${x}'`).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    return { status: r.status, screen: r.stdout };
+  };
+  const file = join(dir, 'bar.bin');
+  writeFileSync(file, noise(12 * 1024 * 1024, 91));
+  const put = onTerminal(['blob', 'put', file]);
+  assert.equal(put.status, 0, put.screen);
+  assert.match(put.screen, /uploading \[[^\]]*\] 100% 12\/12 MiB/);
+  const ref = /kith:blob:[0-9a-f]{64}/.exec(put.screen)![0];
+  const get = onTerminal(['blob', 'get', ref, '-o', join(dir, 'bar.out')]);
+  assert.equal(get.status, 0, get.screen);
+  assert.match(get.screen, /downloading \[[^\]]*\] 100% 12\/12 MiB/);
+  assert.equal(sha(join(dir, 'bar.out')), sha(file));
+  const quiet = onTerminal(['blob', 'get', ref, '-o', join(dir, 'bar2.out'), '--json']);
+  assert.equal(quiet.status, 0, quiet.screen);
+  assert.doesNotMatch(quiet.screen, /downloading/);
+  assert.deepEqual(JSON.parse(quiet.screen.trim()), { ok: true, ref, size: 12 * 1024 * 1024, file: join(dir, 'bar2.out') });
 });
