@@ -140,7 +140,8 @@ export function registerSync(program: Command): void {
         } finally {
           stop();
         }
-        const blobs = await applyBlobPolicy(v);
+        // The sync is done and durable either way: a failed prefetch is a warning, retried by the next sync.
+        const blobs = await applyBlobPolicy(v).catch((e: unknown) => void process.stderr.write(`${describeError(e, false).line} (blob prefetch; the sync itself succeeded)\n`));
         return blobs ? { ...synced, blobs } : synced;
       });
       out.result(r, () => summary(r) + ('blobs' in r ? `\nblobs: ${describePrefetch(r.blobs)}` : ''));
