@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openFsBlobCache } from './index.js';
@@ -15,6 +15,12 @@ test('fs blob cache: put, get, list, delete; files 0600; bad keys refused', asyn
     await cache.put(`m/${id}`, Uint8Array.of(4));
     assert.deepEqual(await cache.get(`c/${id}`), Uint8Array.of(1, 2, 3));
     assert.deepEqual((await cache.list()).map((e) => [e.key, e.size]).sort(), [[`c/${id}`, 3], [`m/${id}`, 1]]);
+    // touch: whether an object is cached, marking it used now without reading it.
+    const file = join(dir, 'blobs', 'c', 'ab', id);
+    utimesSync(file, 1000, 1000);
+    assert.equal(await cache.touch(`c/${id}`), true);
+    assert.ok(statSync(file).mtimeMs > 1_000_000, 'marked used');
+    assert.equal(await cache.touch(`c/${'ee'.repeat(32)}`), false);
     assert.equal(statSync(join(dir, 'blobs', 'c', 'ab', id)).mode & 0o777, 0o600);
     assert.deepEqual(readdirSync(join(dir, 'blobs', 'c', 'ab')), [id], 'no temp file left');
     await cache.delete(`c/${id}`);

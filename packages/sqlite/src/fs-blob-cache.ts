@@ -10,7 +10,7 @@
  * read, and a shard directory is made only when a write finds it missing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobCache, CachedObject } from '@kith/core';
 
@@ -48,6 +48,19 @@ export class FsBlobCache implements BlobCache {
       return got === size ? out : out.subarray(0, got);
     } finally {
       await fh.close();
+    }
+  }
+
+  async touch(key: string): Promise<boolean> {
+    const path = this.#path(key);
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+      return true;
+    } catch (e) {
+      if (isMissing(e)) return false;
+      // Cached but not stampable (say a read-only home): present all the same, as a read would find it.
+      return (await stat(path).catch(() => undefined)) !== undefined;
     }
   }
 

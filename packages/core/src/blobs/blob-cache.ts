@@ -16,6 +16,8 @@ export interface CachedObject {
 
 export interface BlobCache {
   get(key: string): Promise<Uint8Array | null>;
+  /** Whether the object is cached; marks it used now, as a read does, without reading it. */
+  touch(key: string): Promise<boolean>;
   /** Atomic: a reader never sees a partial object. */
   put(key: string, bytes: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
@@ -30,6 +32,11 @@ export class MemoryBlobCache implements BlobCache {
     if (!o) return null;
     o.usedAt = Date.now();
     return o.bytes;
+  }
+  async touch(key: string): Promise<boolean> {
+    const o = this.#objects.get(key);
+    if (o) o.usedAt = Date.now();
+    return o !== undefined;
   }
   async put(key: string, bytes: Uint8Array): Promise<void> {
     this.#objects.set(key, { bytes: bytes.slice(), usedAt: Date.now() });

@@ -79,8 +79,14 @@ export interface PrefetchResult {
 
 export const DEFAULT_BLOB_POLICY: BlobPolicy = { prefetch: 'none', recentDays: 30 };
 
-/** A policy change; `cacheBytes: null` removes the limit. */
-export type BlobPolicyChange = { readonly prefetch?: PrefetchPolicy; readonly recentDays?: number; readonly cacheBytes?: number | null };
+/** A policy change: fields left out (or undefined) stay as they are; `cacheBytes: null` removes the limit. */
+export type BlobPolicyChange = { readonly prefetch?: PrefetchPolicy | undefined; readonly recentDays?: number | undefined; readonly cacheBytes?: number | null | undefined };
+
+/** `p` with `change` applied, checked. */
+function withChange(p: BlobPolicy, change: BlobPolicyChange): BlobPolicy {
+  const cacheBytes = change.cacheBytes === undefined ? p.cacheBytes : (change.cacheBytes ?? undefined);
+  return checkPolicy({ prefetch: change.prefetch ?? p.prefetch, recentDays: change.recentDays ?? p.recentDays, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
+}
 
 function checkPolicy(p: BlobPolicy): BlobPolicy {
   const bad = (what: string): never => {
@@ -218,7 +224,7 @@ export class Blobs {
     const found = check ? await this.#ctx.remote.head(key, call) : null;
     if (check) exists?.report(found !== null);
     if (found) {
-      if (this.#cache && !(await this.#cache.get(cacheKey))) await this.#cache.put(cacheKey, await encode());
+      if (this.#cache && !(await this.#cache.touch(cacheKey))) await this.#cache.put(cacheKey, await encode());
       return 0;
     }
     // Encrypting again costs about what reading a cached copy would, so the cache is not consulted.
@@ -374,9 +380,7 @@ export class Blobs {
 
   /** Changes this device's blob policy; returns the whole new policy. A bad value is KITH_BAD_INPUT and changes nothing. */
   async setPolicy(change: BlobPolicyChange): Promise<BlobPolicy> {
-    const current = await this.policy();
-    const { cacheBytes, ...rest } = { ...current, ...change };
-    const next = checkPolicy({ ...rest, ...(cacheBytes === null || cacheBytes === undefined ? {} : { cacheBytes }) });
+    const next = withChange(await this.policy(), change);
     await this.#ctx.store.write((tx) => writeMeta(tx, META.blobPolicy, next as unknown as JsonValue));
     return next;
   }
@@ -389,9 +393,7 @@ export class Blobs {
    * sync (the CLI does, when the policy acts).
    */
   async prefetch(o: { policy?: PrefetchPolicy; recentDays?: number; cacheBytes?: number; signal?: AbortSignal } = {}): Promise<PrefetchResult> {
-    const stored = await this.policy();
-    const cacheBytes = o.cacheBytes ?? stored.cacheBytes;
-    const p = checkPolicy({ prefetch: o.policy ?? stored.prefetch, recentDays: o.recentDays ?? stored.recentDays, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
+    const p = withChange(await this.policy(), { prefetch: o.policy, recentDays: o.recentDays, cacheBytes: o.cacheBytes });
     let fetched = 0;
     let unavailable = 0;
     if (p.prefetch !== 'none') {
@@ -400,7 +402,7 @@ export class Blobs {
         try {
           const m = await this.manifest(formatBlobRef(id), o.signal);
           for (const [chunk] of m.chunks) {
-            if (!(await this.#cache?.get(`c/${chunk}`))) {
+            if (!(await this.#cache?.touch(`c/${chunk}`))) {
               await this.#object('chunk', chunk, o.signal);
               fetched++;
             }
