@@ -39,7 +39,6 @@ export class ObjectDb implements RelayStorage {
   readonly #getRange: Database.Statement;
   readonly #head: Database.Statement;
   readonly #list: Database.Statement;
-  readonly #listBodies: Database.Statement;
   readonly #delete: Database.Statement;
 
   constructor(dataDir: string, durability: Durability = 'full') {
@@ -66,8 +65,8 @@ export class ObjectDb implements RelayStorage {
     this.#get = this.#db.prepare('SELECT bytes FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#getRange = this.#db.prepare('SELECT substr(bytes, ?, ?) FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#head = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key = ?');
-    this.#list = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
-    this.#listBodies = this.#db.prepare('SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
+    // Bodies only up to the bound given; a NULL bound (a plain listing) matches no size, so no bytes are read.
+    this.#list = this.#db.prepare('SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
     this.#delete = this.#db.prepare('DELETE FROM objects WHERE vault = ? AND key = ?');
   }
 
@@ -120,8 +119,7 @@ export class ObjectDb implements RelayStorage {
 
   /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order (with the bytes of those up to `bodiesUpTo`). */
   list(vault: string, prefix: string, after: string, limit: number, bodiesUpTo?: number): Promise<ObjectPage> {
-    if (bodiesUpTo === undefined) return Promise.resolve(pageOf(this.#list.all(vault, prefix, prefix + PREFIX_END, after, limit + 1) as RemoteObjectInfo[], limit));
-    const rows = this.#listBodies.all(bodiesUpTo, vault, prefix, prefix + PREFIX_END, after, limit + 1) as (RemoteObjectInfo & { body: Buffer | string | null })[];
+    const rows = this.#list.all(bodiesUpTo ?? null, vault, prefix, prefix + PREFIX_END, after, limit + 1) as (RemoteObjectInfo & { body: Buffer | string | null })[];
     // An empty BLOB may come back as '' (text), as in #read.
     return Promise.resolve(pageOf(rows.map(({ body, ...info }) => (body === null ? info : { ...info, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) })), limit));
   }

@@ -267,21 +267,14 @@ export class PgS3Storage implements RelayStorage {
   }
 
   async list(vault: string, prefix: string, after: string, limit: number, bodiesUpTo?: number): Promise<ObjectPage> {
-    const { rows } = await this.#pool.query<ObjectRow>(
-      bodiesUpTo === undefined
-        ? {
-            name: 'kr_list',
-            text: 'SELECT key, size, etag FROM kith_relay_objects WHERE vault = $1 AND key >= $2 AND key < $3 AND key > $4 ORDER BY key LIMIT $5',
-            values: [vault, prefix, prefix + PREFIX_END, after, limit + 1],
-          }
-        : {
-            // Bodies of small inline objects only: S3 holds none that small unless inlineMax is set below it.
-            name: 'kr_list_bodies',
-            text: `SELECT key, size, etag, CASE WHEN size <= $6 THEN inline END AS inline FROM kith_relay_objects
-                   WHERE vault = $1 AND key >= $2 AND key < $3 AND key > $4 ORDER BY key LIMIT $5`,
-            values: [vault, prefix, prefix + PREFIX_END, after, limit + 1, bodiesUpTo],
-          },
-    );
+    const { rows } = await this.#pool.query<ObjectRow>({
+      // Bodies of small inline objects only (S3 holds none that small unless inlineMax is set below it);
+      // a NULL bound (a plain listing) matches no size, so no bytes are read.
+      name: 'kr_list',
+      text: `SELECT key, size, etag, CASE WHEN size <= $6 THEN inline END AS inline FROM kith_relay_objects
+             WHERE vault = $1 AND key >= $2 AND key < $3 AND key > $4 ORDER BY key LIMIT $5`,
+      values: [vault, prefix, prefix + PREFIX_END, after, limit + 1, bodiesUpTo ?? null],
+    });
     return pageOf(
       rows.map((r) => ({ key: r.key, size: Number(r.size), etag: r.etag, ...(r.inline ? { body: r.inline } : {}) })),
       limit,
