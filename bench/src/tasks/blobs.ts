@@ -53,6 +53,11 @@ async function costOf<T>(fn: () => Promise<T>): Promise<[T, Cost]> {
   return [r, { ms, cpuMs: (used.user + used.system) / 1000, stallPct: ((cpuStallUs() - stall) / 1000 / ms) * 100 }];
 }
 
+/** A step's throughput over an `n`-MiB file, in MiB/s. */
+const mibPerS = (c: Cost, n: number): number => n / (c.ms / 1000);
+/** A step's CPU seconds (every thread of the process) per GiB of an `n`-MiB file: on a busy machine throughput follows these. */
+const cpuSPerGiB = (c: Cost, n: number): number => c.cpuMs / n / (1000 / 1024);
+
 /** A stall figure, left out where the kernel reports no stall (a quiet machine, or no PSI), as results hold only positive figures. */
 const stall = (name: string, c: Cost): Record<string, number> => (c.stallPct > 0 ? { [name]: c.stallPct } : {});
 
@@ -136,19 +141,17 @@ export const tasks: Record<string, Task> = {
   async floor(n, dir) {
     await floor(join(dir, 'warm.bin'), join(dir, 'warm.copy'));
     const c = await floor(join(dir, 'blob.bin'), join(dir, 'blob.copy'));
-    return { floorMiBs: n / (c.ms / 1000), floorCpuSPerGiB: c.cpuMs / n / (1000 / 1024), ...stall('floorStallPct', c) };
+    return { floorMiBs: mibPerS(c, n), floorCpuSPerGiB: cpuSPerGiB(c, n), ...stall('floorStallPct', c) };
   },
   async kith(n, dir) {
     await roundTrip(join(dir, 'warm.bin'), join(dir, 'warm'));
     const r = await roundTrip(join(dir, 'blob.bin'), dir);
-    const perGiB = (c: Cost): number => c.cpuMs / n / (1000 / 1024);
     return {
-      putMiBs: n / (r.put.ms / 1000),
-      getMiBs: n / (r.get.ms / 1000),
+      putMiBs: mibPerS(r.put, n),
+      getMiBs: mibPerS(r.get, n),
       blobRssMiB: r.rssMiB,
-      // CPU seconds per GiB (every thread of the process): on a busy machine throughput follows these.
-      putCpuSPerGiB: perGiB(r.put),
-      getCpuSPerGiB: perGiB(r.get),
+      putCpuSPerGiB: cpuSPerGiB(r.put, n),
+      getCpuSPerGiB: cpuSPerGiB(r.get, n),
       ...stall('putStallPct', r.put),
       ...stall('getStallPct', r.get),
     };
@@ -156,6 +159,6 @@ export const tasks: Record<string, Task> = {
   async bound(n, dir) {
     await bound(join(dir, 'warm.bin'), join(dir, 'warm'));
     const r = await bound(join(dir, 'blob.bin'), dir);
-    return { boundPutMiBs: n / (r.put.ms / 1000), boundGetMiBs: n / (r.get.ms / 1000), boundPutCpuSPerGiB: r.put.cpuMs / n / (1000 / 1024), boundGetCpuSPerGiB: r.get.cpuMs / n / (1000 / 1024) };
+    return { boundPutMiBs: mibPerS(r.put, n), boundGetMiBs: mibPerS(r.get, n), boundPutCpuSPerGiB: cpuSPerGiB(r.put, n), boundGetCpuSPerGiB: cpuSPerGiB(r.get, n) };
   },
 };
