@@ -51,13 +51,13 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       signSeed: ctx.signSeed,
     });
     await ctx.remote.put(remoteKeys.head(ctx.deviceId), head, signal ? { signal } : {});
-    await noteOwnHead(ctx, signal);
     await ctx.store.write(async (tx) => {
       const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
       if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false, registrySeq });
       const status = await readMeta<StatusMeta>(tx, META.status);
       await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
     });
+    await noteOwnHead(ctx, signal);
   }
   return pushed;
 }

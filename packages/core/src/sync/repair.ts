@@ -19,7 +19,7 @@
  * middle segment is put back within a day.
  */
 import { hex } from '@scure/base';
-import { isIntegrityError } from '../errors.js';
+import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
 import { decodeHead, remoteKeys } from '../format/index.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import { PULL_BATCH, type EngineContext } from './context.js';
@@ -47,10 +47,16 @@ const noChain: OwnChainMeta = { headEtag: '' };
 
 /** After push wrote the own head: remember its etag, so the next listing tells an unchanged head without a GET. */
 export async function noteOwnHead(ctx: EngineContext, signal?: AbortSignal): Promise<void> {
-  const info = await ctx.remote.head(remoteKeys.head(ctx.deviceId), signal ? { signal } : {});
+  let etag = '';
+  try {
+    etag = (await ctx.remote.head(remoteKeys.head(ctx.deviceId), signal ? { signal } : {}))?.etag ?? '';
+  } catch (e) {
+    // The push itself succeeded; an unknown etag only costs the next pull one GET of the head.
+    if (KithError.is(e, ErrorCode.Aborted)) throw e;
+  }
   await ctx.store.write(async (tx) => {
     const chain = (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain;
-    await writeMeta<OwnChainMeta>(tx, META.ownChain, { ...chain, headEtag: info?.etag ?? '' });
+    await writeMeta<OwnChainMeta>(tx, META.ownChain, { ...chain, headEtag: etag });
   });
 }
 
@@ -134,7 +140,12 @@ async function auditSegments(ctx: EngineContext, through: number, signal?: Abort
     const bytes = await ctx.store.read((tx) => tx.getOwnSegments(seqs));
     for (const seq of seqs) {
       signal?.throwIfAborted();
-      await ctx.remote.put(remoteKeys.segment(ctx.deviceId, seq), bytes.get(seq)!, { ifAbsent: true, ...opts });
+      const kept = bytes.get(seq);
+      if (!kept) {
+        lost.push(seq); // dropped since the listing (a snapshot covers it)
+        continue;
+      }
+      await ctx.remote.put(remoteKeys.segment(ctx.deviceId, seq), kept, { ifAbsent: true, ...opts });
       restored++;
     }
   }

@@ -400,6 +400,20 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         await w.a.vault.sync();
         await converges(w, 162, ['w1', 'w2', 'w3']);
       });
+
+      test('a segment lost before a pre-upgrade store could copy it is recorded as lost; the others are kept', async () => {
+        const w = await writer(171, 3);
+        await w.a.store!.write(async (tx) => {
+          await tx.deleteOwnSegments(Number.MAX_SAFE_INTEGER);
+          await tx.setMeta('push.own', undefined);
+        });
+        await w.evil.delete(w.key(2));
+        await w.a.vault.sync();
+        assert.deepEqual(await w.a.store!.read((tx) => tx.listOwnSegments()), [1, 3]);
+        assert.deepEqual(((await w.a.store!.read((tx) => tx.getMeta('push.own'))) as { lost?: number[] }).lost, [2]);
+        assert.equal(await w.evil.get(w.key(2)), null, 'nobody can forge it');
+        await w.evil.close();
+      });
     });
 
     test('clock drift: a device a year behind still syncs and wins later edits; one a year ahead cannot win later edits', async () => {
