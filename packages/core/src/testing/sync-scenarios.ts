@@ -401,6 +401,23 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         await converges(w, 162, ['w1', 'w2', 'w3']);
       });
 
+      test('a push whose etag check of its own head fails still succeeds; the next pull verifies the head instead', async () => {
+        const a = track(await founder(181));
+        await a.vault.put('w', 'x', { v: 1 });
+        const realHead = a.remote.head.bind(a.remote);
+        a.remote.head = async (key, o) => {
+          if (key.startsWith(remoteKeys.headsPrefix)) throw new KithError(ErrorCode.RemoteUnavailable, 'injected failure');
+          return realHead(key, o);
+        };
+        assert.equal((await a.vault.push()).pushed, 1);
+        a.remote.head = realHead;
+        await a.vault.sync();
+        const before = { ...a.remote.stats };
+        await a.vault.sync();
+        assert.equal(a.remote.stats.gets, before.gets, 'verified once, then idle');
+        assert.equal(a.remote.stats.puts, before.puts, 'the verified head is not rewritten');
+      });
+
       test('a segment lost before a pre-upgrade store could copy it is recorded as lost; the others are kept', async () => {
         const w = await writer(171, 3);
         await w.a.store!.write(async (tx) => {
