@@ -82,16 +82,19 @@ export async function repairOwnChain(ctx: EngineContext, heads: readonly RemoteO
   if (head === 'ahead') return;
   const now = ctx.deps.now();
   const due = head === 'wrong' || chain.auditedAt === undefined || now - chain.auditedAt >= AUDIT_INTERVAL_MS || now < chain.auditedAt;
-  if (!due) return;
-  const { restored, lost } = await auditSegments(ctx, push.seq, signal);
+  // A head just verified under a new etag is remembered, audit or not: the next pull then needs no GET.
+  const verified = head === 'ok' && listed !== undefined && listed.etag !== chain.headEtag;
+  if (!due && !verified) return;
+  const audit = due ? await auditSegments(ctx, push.seq, signal) : undefined;
   await ctx.store.write(async (tx) => {
-    if (head === 'wrong' || restored > 0) {
+    if (head === 'wrong' || (audit?.restored ?? 0) > 0) {
       const p = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
       await writeMeta<PushMeta>(tx, META.push, { ...p, headDirty: true });
     }
     const c = (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain;
-    const headEtag = head === 'ok' && listed ? listed.etag : c.headEtag;
-    await writeMeta<OwnChainMeta>(tx, META.ownChain, { headEtag, auditedAt: now, ...(lost.length > 0 ? { lost } : {}) });
+    const headEtag = verified ? listed.etag : c.headEtag;
+    const lost = audit?.lost ?? [];
+    await writeMeta<OwnChainMeta>(tx, META.ownChain, audit ? { headEtag, auditedAt: now, ...(lost.length > 0 ? { lost } : {}) } : { ...c, headEtag });
   });
 }
 
