@@ -111,6 +111,18 @@ export interface StoreTx {
   /** Removes every entry with seq <= `throughSeq`. */
   deleteOutbox(throughSeq: number): Promise<void>;
   countOutbox(): Promise<number>;
+  /**
+   * Keeps the exact bytes of this device's own segment `seq` as uploaded,
+   * replacing any kept under that seq: the remote may lose them, and only
+   * these bytes (random nonces, signed, hash-chained) can replace them.
+   */
+  putOwnSegment(seq: number, bytes: Uint8Array): Promise<void>;
+  /** The kept bytes of those of `seqs` that are kept, keyed by seq. */
+  getOwnSegments(seqs: readonly number[]): Promise<Map<number, Uint8Array>>;
+  /** Every kept seq, ascending. */
+  listOwnSegments(): Promise<number[]>;
+  /** Drops every kept segment with seq <= `throughSeq` (once a snapshot covers them). */
+  deleteOwnSegments(throughSeq: number): Promise<void>;
 }
 
 /**

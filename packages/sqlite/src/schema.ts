@@ -58,6 +58,13 @@ export const MIGRATIONS: readonly string[] = [
   `
   UPDATE records SET fields = jsonb(fields);
   `,
+  // 2 → 3: this device's own pushed segments, byte for byte, so it can put back what a remote loses.
+  `
+  CREATE TABLE own_segments (
+    seq INTEGER PRIMARY KEY,
+    bytes BLOB NOT NULL
+  );
+  `,
 ];
 
 /** The schema version this build writes and reads. */

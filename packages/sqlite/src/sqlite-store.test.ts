@@ -92,7 +92,7 @@ describe('sqlite store specifics', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('application_id', { simple: true }), APPLICATION_ID);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['log', 'meta', 'outbox', 'records']);
+      assert.deepEqual(tables, ['log', 'meta', 'outbox', 'own_segments', 'records']);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       db.close();
       // Opening again migrates nothing and keeps the data.
@@ -122,6 +122,7 @@ describe('sqlite store specifics', () => {
         assert.deepEqual(ids((await tx.query({ collection: 'c', where: [{ field: 'n', value: 2 }] })).rows), ['r0']);
         assert.deepEqual(ids(await tx.listConflicted()), ['r1']);
         assert.equal(await tx.getMeta('vault'), 'v1');
+        assert.deepEqual(await tx.listOwnSegments(), [], 'a store from before kept segments starts with none');
       });
       await store.close();
       const db = new Database(file, { readonly: true });

@@ -124,6 +124,10 @@ export class Statements {
   readonly readOutbox: Database.Statement;
   readonly deleteOutbox: Database.Statement;
   readonly countOutbox: Database.Statement;
+  readonly putOwnSegment: Database.Statement;
+  readonly getOwnSegment: Database.Statement;
+  readonly listOwnSegments: Database.Statement;
+  readonly deleteOwnSegments: Database.Statement;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -159,6 +163,10 @@ export class Statements {
     this.readOutbox = db.prepare('SELECT seq, op FROM outbox ORDER BY seq LIMIT ?');
     this.deleteOutbox = db.prepare('DELETE FROM outbox WHERE seq <= ?');
     this.countOutbox = db.prepare('SELECT count(*) FROM outbox').pluck();
+    this.putOwnSegment = db.prepare('INSERT OR REPLACE INTO own_segments (seq, bytes) VALUES (?, ?)');
+    this.getOwnSegment = db.prepare('SELECT bytes FROM own_segments WHERE seq = ?').pluck();
+    this.listOwnSegments = db.prepare('SELECT seq FROM own_segments ORDER BY seq').pluck();
+    this.deleteOwnSegments = db.prepare('DELETE FROM own_segments WHERE seq <= ?');
   }
 
   /** A prepared statement for SQL built at run time (queries, log filters), kept for reuse. */
@@ -308,5 +316,33 @@ export class SqliteTx implements StoreTx {
 
   countOutbox(): Promise<number> {
     return this.#run('countOutbox', false, () => this.#s.countOutbox.get() as number);
+  }
+
+  putOwnSegment(seq: number, bytes: Uint8Array): Promise<void> {
+    return this.#run('putOwnSegment', true, () => {
+      this.#s.putOwnSegment.run(seq, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    });
+  }
+
+  getOwnSegments(seqs: readonly number[]): Promise<Map<number, Uint8Array>> {
+    return this.#run('getOwnSegments', false, () => {
+      const out = new Map<number, Uint8Array>();
+      for (const seq of seqs) {
+        const bytes = this.#s.getOwnSegment.get(seq) as Buffer | undefined;
+        // A plain Uint8Array: callers compare and hash bytes, never Buffer methods.
+        if (bytes) out.set(seq, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      }
+      return out;
+    });
+  }
+
+  listOwnSegments(): Promise<number[]> {
+    return this.#run('listOwnSegments', false, () => this.#s.listOwnSegments.all() as number[]);
+  }
+
+  deleteOwnSegments(throughSeq: number): Promise<void> {
+    return this.#run('deleteOwnSegments', true, () => {
+      this.#s.deleteOwnSegments.run(throughSeq);
+    });
   }
 }

@@ -23,6 +23,8 @@ export const META = {
   hlc: 'hlc',
   push: 'push',
   pendingSegment: 'push.pending',
+  /** What this device last verified of its own chain on the remote (sync/repair). */
+  ownChain: 'push.own',
   status: 'status',
   cursor: (deviceId: string) => `cursor.${deviceId}`,
   /** Blobs this device stored or opened: manifest id → size, chunks, name, type. */

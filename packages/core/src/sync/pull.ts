@@ -10,15 +10,15 @@
  */
 import { hex } from '@scure/base';
 import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
-import { decodeHead, decodeSegment, peekSegmentEpoch, remoteKeys } from '../format/index.js';
+import { decodeHead, remoteKeys } from '../format/index.js';
 import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../hlc.js';
 import { decodePayload, type Op } from '../ops.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
-import { loadEpochKey } from './epochs.js';
-import { MAX_SEGMENT_PAYLOAD } from '../format/index.js';
+import { repairOwnChain } from './repair.js';
+import { fetchSegments, openSegment } from './segments.js';
 
 export interface PullOutcome {
   /** Ops applied. */
@@ -48,6 +48,8 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
     }
     return out;
   });
+  // Our own chain first: what the remote lost of it goes back before anyone else needs it.
+  await repairOwnChain(ctx, heads, signal);
   const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true };
   let firstError: Error | undefined;
   const moved: Moved[] = [];
@@ -120,17 +122,6 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '' };
 }
 
-/** A device's segments `seqs`, in one batched read where the remote has one, else in parallel gets. */
-async function fetchSegments(ctx: EngineContext, device: string, seqs: readonly number[], signal?: AbortSignal): Promise<(Uint8Array | null)[]> {
-  const keys = seqs.map((seq) => remoteKeys.segment(device, seq));
-  const opts = signal ? { signal } : {};
-  if (ctx.remote.getMany) {
-    const got = await ctx.remote.getMany(keys, opts);
-    return keys.map((k) => got.get(k) ?? null);
-  }
-  return Promise.all(keys.map((k) => ctx.remote.get(k, opts)));
-}
-
 /** Fetches, verifies and applies a device's new segments in order. */
 async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, done: number, total: number, signal?: AbortSignal): Promise<number> {
   const signPub = ctx.registry.deviceSignPub(m.device)!;
@@ -149,16 +140,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
           hint: 'its head names a later segment; the remote lost or withholds this one (nothing after it was applied)',
         });
       }
-      const epoch = peekSegmentEpoch(bytes);
-      if (epoch !== undefined && epoch <= ctx.registry.epoch && !ctx.epochKeys.has(epoch)) await loadEpochKey(ctx, epoch);
-      const seg = await decodeSegment(bytes, {
-        vaultId: ctx.vaultId,
-        deviceId: m.device,
-        seq,
-        signPub,
-        epochKey: (epoch) => ctx.epochKeys.get(epoch),
-        maxPayloadBytes: MAX_SEGMENT_PAYLOAD,
-      });
+      const seg = await openSegment(ctx, m.device, signPub, seq, bytes);
       const expectedPrev = seq === 1 ? '0'.repeat(64) : prevHash;
       if (hex.encode(seg.prevHash) !== expectedPrev) {
         throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} does not follow segment ${seq - 1}`, {

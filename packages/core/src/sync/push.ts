@@ -13,6 +13,7 @@ import type { OutboxEntry } from '../store.js';
 import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from './context.js';
 import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from './meta.js';
 import { loadEpochKey } from './epochs.js';
+import { noteOwnHead } from './repair.js';
 
 /** Pushes every pending local write; returns the number of ops sent. */
 export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
@@ -28,6 +29,8 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       const current = await readMeta<PendingSegment>(tx, META.pendingSegment);
       if (!current || current.seq !== pending.seq) return; // another process finished it
       await tx.deleteOutbox(current.through);
+      // Kept byte for byte: if the remote loses it, only these bytes can take its place (sync/repair).
+      await tx.putOwnSegment(current.seq, unb64(current.bytes));
       await writeMeta<PushMeta>(tx, META.push, { seq: current.seq, hash: current.hash, headDirty: true });
       await writeMeta(tx, META.pendingSegment, undefined);
     });
@@ -54,6 +57,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       const status = await readMeta<StatusMeta>(tx, META.status);
       await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
     });
+    await noteOwnHead(ctx, signal);
   }
   return pushed;
 }

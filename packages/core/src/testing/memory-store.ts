@@ -17,9 +17,11 @@ export interface MemoryStoreData {
   log: LogEntry[];
   outbox: OutboxEntry[];
   outboxSeq: number;
+  /** This device's own pushed segments, by seq. */
+  ownSegments: Map<number, Uint8Array>;
 }
 
-export const newMemoryStoreData = (): MemoryStoreData => ({ meta: new Map(), records: new Map(), log: [], outbox: [], outboxSeq: 0 });
+export const newMemoryStoreData = (): MemoryStoreData => ({ meta: new Map(), records: new Map(), log: [], outbox: [], outboxSeq: 0, ownSegments: new Map() });
 
 const recordKey = (collection: string, id: string): string => `${collection}\u0000${id}`;
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
@@ -42,7 +44,7 @@ export function openMemoryStore(data: MemoryStoreData = newMemoryStoreData()): S
     write: (fn) =>
       serial(async () => {
         check();
-        const draft: MemoryStoreData = { meta: new Map(data.meta), records: new Map(data.records), log: [...data.log], outbox: [...data.outbox], outboxSeq: data.outboxSeq };
+        const draft: MemoryStoreData = { meta: new Map(data.meta), records: new Map(data.records), log: [...data.log], outbox: [...data.outbox], outboxSeq: data.outboxSeq, ownSegments: new Map(data.ownSegments) };
         const out = await scoped(fn, draft, true);
         Object.assign(data, draft);
         return out;
@@ -54,7 +56,7 @@ export function openMemoryStore(data: MemoryStoreData = newMemoryStoreData()): S
   };
 }
 
-const WRITES = new Set(['setMeta', 'putRecords', 'appendLog', 'appendOutbox', 'deleteOutbox']);
+const WRITES = new Set(['setMeta', 'putRecords', 'appendLog', 'appendOutbox', 'deleteOutbox', 'putOwnSegment', 'deleteOwnSegments']);
 
 /** Runs `fn` with a transaction that refuses writes in a read and any use after it ended. */
 async function scoped<T>(fn: (tx: StoreTx) => Promise<T>, d: MemoryStoreData, writable: boolean): Promise<T> {
@@ -135,5 +137,21 @@ function txOver(d: MemoryStoreData): StoreTx {
       d.outbox = d.outbox.filter((e) => e.seq > through);
     },
     countOutbox: async () => d.outbox.length,
+    // Copies in and out: a caller's later edits of its array never reach the store.
+    putOwnSegment: async (seq, bytes) => {
+      d.ownSegments.set(seq, bytes.slice());
+    },
+    getOwnSegments: async (seqs) => {
+      const out = new Map<number, Uint8Array>();
+      for (const seq of seqs) {
+        const bytes = d.ownSegments.get(seq);
+        if (bytes) out.set(seq, bytes.slice());
+      }
+      return out;
+    },
+    listOwnSegments: async () => [...d.ownSegments.keys()].sort((a, b) => a - b),
+    deleteOwnSegments: async (through) => {
+      for (const seq of [...d.ownSegments.keys()]) if (seq <= through) d.ownSegments.delete(seq);
+    },
   };
 }

@@ -714,6 +714,69 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
       });
     });
 
+    describe('own segments', () => {
+      test('put, get exactly the kept ones, list ascending, replace, delete through a seq', async () => {
+        await withStore(async (store) => {
+          const bytesOf = (seq: number, n = 40 + seq): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seq) & 0xff);
+          const input = bytesOf(3);
+          await store.write(async (tx) => {
+            for (const seq of [5, 1, 3]) await tx.putOwnSegment(seq, seq === 3 ? input : bytesOf(seq));
+          });
+          input.fill(0); // the store kept its own copy
+          assert.deepEqual(await store.read((tx) => tx.listOwnSegments()), [1, 3, 5]);
+          const got = await store.read((tx) => tx.getOwnSegments([5, 2, 3, 3]));
+          assert.deepEqual([...got.keys()].sort(), [3, 5], 'missing seqs are absent');
+          assert.deepEqual(got.get(3), bytesOf(3));
+          assert.deepEqual(got.get(5), bytesOf(5));
+          assert.ok(got.get(3) instanceof Uint8Array);
+          await store.write((tx) => tx.putOwnSegment(3, bytesOf(3, 7)));
+          assert.deepEqual((await store.read((tx) => tx.getOwnSegments([3]))).get(3), bytesOf(3, 7));
+          await store.write((tx) => tx.deleteOwnSegments(3));
+          assert.deepEqual(await store.read((tx) => tx.listOwnSegments()), [5]);
+          await store.write((tx) => tx.deleteOwnSegments(3)); // already gone: harmless
+          assert.equal((await store.read((tx) => tx.getOwnSegments([1, 3]))).size, 0);
+        });
+      });
+
+      test('any bytes round-trip, empty and large included, and survive reopen (property)', async () => {
+        await withStore(async (store, h) => {
+          const kept = new Map<number, Uint8Array>();
+          await fc.assert(
+            fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 40 }), fc.uint8Array({ maxLength: 300 }), async (seq, bytes) => {
+              await store.write((tx) => tx.putOwnSegment(seq, bytes));
+              kept.set(seq, bytes.slice());
+              assert.deepEqual((await store.read((tx) => tx.getOwnSegments([seq]))).get(seq), bytes);
+            }),
+            { seed: SEED, numRuns: 60 },
+          );
+          const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 2654435761) >>> 24);
+          await store.write((tx) => tx.putOwnSegment(2 ** 41, big));
+          kept.set(2 ** 41, big);
+          await store.close();
+          const again = await h.reopen();
+          const seqs = [...kept.keys()].sort((a, b) => a - b);
+          assert.deepEqual(await again.read((tx) => tx.listOwnSegments()), seqs);
+          const got = await again.read((tx) => tx.getOwnSegments(seqs));
+          for (const seq of seqs) assert.deepEqual(got.get(seq), kept.get(seq));
+        });
+      });
+
+      test('a failed write keeps no segment; a read transaction cannot keep one', async () => {
+        await withStore(async (store) => {
+          await assert.rejects(
+            store.write(async (tx) => {
+              await tx.putOwnSegment(1, new Uint8Array([1]));
+              throw new Error('boom');
+            }),
+            /boom/,
+          );
+          assert.deepEqual(await store.read((tx) => tx.listOwnSegments()), []);
+          await assert.rejects(store.read((tx) => tx.putOwnSegment(1, new Uint8Array([1]))));
+          await assert.rejects(store.read((tx) => tx.deleteOwnSegments(1)));
+        });
+      });
+    });
+
     describe('transactions', () => {
       test('write and read pass on the value fn returns', async () => {
         await withStore(async (store) => {

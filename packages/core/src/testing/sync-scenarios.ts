@@ -18,6 +18,7 @@ import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKe
 import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
 import type { Doc } from '../vault-types.js';
+import { AUDIT_INTERVAL_MS } from '../sync/repair.js';
 
 /** What a remote's test gives the scenarios. */
 export interface ScenarioHarness {
@@ -317,6 +318,122 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const b = track(await joiner(a.code, 62));
       assert.equal((await b.vault.pull()).pulled, 1);
       await evil.close();
+    });
+
+    describe('a writer puts back what the remote lost of its own chain', () => {
+      /** A writer with `n` pushed segments (record `w<i>` in segment i), and a second client of its remote. */
+      const writer = async (seed: number, n: number) => {
+        const a = track(await founder(seed));
+        const evil = await h.openRemote();
+        const heads: Uint8Array[] = [];
+        for (let i = 1; i <= n; i++) {
+          await a.vault.put('w', `w${i}`, { i });
+          await a.vault.push();
+          heads.push((await evil.get(remoteKeys.head(a.vault.deviceId)))!);
+        }
+        const key = (seq: number) => remoteKeys.segment(a.vault.deviceId, seq);
+        const orig = new Map<number, Uint8Array>();
+        for (let i = 1; i <= n; i++) orig.set(i, (await evil.get(key(i)))!);
+        return { a, evil, heads, key, orig };
+      };
+      /** After the writer's repair: the segments are back byte for byte and a brand-new device converges with no manual step. */
+      const converges = async (w: Awaited<ReturnType<typeof writer>>, seed: number, ids: string[]) => {
+        for (const [seq, bytes] of w.orig) assert.deepEqual(await w.evil.get(w.key(seq)), bytes, `segment ${seq} restored byte for byte`);
+        const fresh = track(await joiner(w.a.code, seed, 'fresh'));
+        await fresh.vault.pull();
+        assert.deepEqual((await docs(fresh.vault, 'w')).map((d) => d.id).sort(), ids.sort());
+        assert.deepEqual(await docs(fresh.vault, 'w'), await docs(w.a.vault, 'w'));
+        await w.evil.close();
+      };
+
+      test('(a) the newest segments and the head roll back to an older backup', async () => {
+        const w = await writer(131, 4);
+        const old = track(await joiner(w.a.code, 132, 'old'));
+        await old.vault.pull();
+        // The remote is restored from a backup taken after segment 2.
+        await w.evil.delete(w.key(3));
+        await w.evil.delete(w.key(4));
+        await w.evil.put(remoteKeys.head(w.a.vault.deviceId), w.heads[1]!);
+        await w.a.vault.put('w', 'w5', { i: 5 });
+        await w.a.vault.sync();
+        await old.vault.pull(); // the device that had seen segment 4 goes on without a rollback error
+        assert.deepEqual((await docs(old.vault, 'w')).map((d) => d.id).sort(), ['w1', 'w2', 'w3', 'w4', 'w5']);
+        await converges(w, 133, ['w1', 'w2', 'w3', 'w4', 'w5']);
+      });
+
+      test('(b) a middle segment below an intact head: put back by the next audit, at most a day later', async () => {
+        const w = await writer(141, 3);
+        await w.a.vault.sync(); // the first pull audits the own chain once
+        await w.evil.delete(w.key(2));
+        const before = { ...w.a.remote.stats };
+        await w.a.vault.sync();
+        assert.equal(await w.evil.get(w.key(2)), null, 'the head looks right: no audit before it is due');
+        if (options.exactRequestCounts !== false) assert.equal(w.a.remote.stats.lists - before.lists, 1, 'no listing of segments either');
+        now += AUDIT_INTERVAL_MS;
+        await w.a.vault.sync();
+        await converges(w, 142, ['w1', 'w2', 'w3']);
+      });
+
+      test('(c) everything the device wrote, head included', async () => {
+        const w = await writer(151, 3);
+        for (let i = 1; i <= 3; i++) await w.evil.delete(w.key(i));
+        await w.evil.delete(remoteKeys.head(w.a.vault.deviceId));
+        await w.a.vault.sync();
+        await converges(w, 152, ['w1', 'w2', 'w3']);
+      });
+
+      test('a store from before segments were kept copies them from the remote once, then can restore them', async () => {
+        const w = await writer(161, 3);
+        // As a store written by an older kith: no kept segments, never audited.
+        await w.a.store!.write(async (tx) => {
+          await tx.deleteOwnSegments(Number.MAX_SAFE_INTEGER);
+          await tx.setMeta('push.own', undefined);
+        });
+        await w.a.vault.sync();
+        assert.deepEqual(await w.a.store!.read((tx) => tx.listOwnSegments()), [1, 2, 3]);
+        const gets = w.a.remote.stats.gets;
+        await w.a.vault.sync();
+        assert.equal(w.a.remote.stats.gets, gets, 'copied once only');
+        await w.evil.delete(w.key(1));
+        await w.evil.delete(w.key(3));
+        now += AUDIT_INTERVAL_MS;
+        await w.a.vault.sync();
+        await converges(w, 162, ['w1', 'w2', 'w3']);
+      });
+
+      test('a push whose etag check of its own head fails still succeeds; the next pull verifies the head instead', async () => {
+        const a = track(await founder(181));
+        await a.vault.put('w', 'x', { v: 0 });
+        await a.vault.sync();
+        await a.vault.sync(); // audited already: what follows must not lean on the first audit
+        await a.vault.put('w', 'x', { v: 1 });
+        const realHead = a.remote.head.bind(a.remote);
+        a.remote.head = async (key, o) => {
+          if (key.startsWith(remoteKeys.headsPrefix)) throw new KithError(ErrorCode.RemoteUnavailable, 'injected failure');
+          return realHead(key, o);
+        };
+        assert.equal((await a.vault.push()).pushed, 1);
+        a.remote.head = realHead;
+        await a.vault.sync();
+        const before = { ...a.remote.stats };
+        await a.vault.sync();
+        assert.equal(a.remote.stats.gets, before.gets, 'verified once, then idle');
+        assert.equal(a.remote.stats.puts, before.puts, 'the verified head is not rewritten');
+      });
+
+      test('a segment lost before a pre-upgrade store could copy it is recorded as lost; the others are kept', async () => {
+        const w = await writer(171, 3);
+        await w.a.store!.write(async (tx) => {
+          await tx.deleteOwnSegments(Number.MAX_SAFE_INTEGER);
+          await tx.setMeta('push.own', undefined);
+        });
+        await w.evil.delete(w.key(2));
+        await w.a.vault.sync();
+        assert.deepEqual(await w.a.store!.read((tx) => tx.listOwnSegments()), [1, 3]);
+        assert.deepEqual(((await w.a.store!.read((tx) => tx.getMeta('push.own'))) as { lost?: number[] }).lost, [2]);
+        assert.equal(await w.evil.get(w.key(2)), null, 'nobody can forge it');
+        await w.evil.close();
+      });
     });
 
     test('clock drift: a device a year behind still syncs and wins later edits; one a year ahead cannot win later edits', async () => {

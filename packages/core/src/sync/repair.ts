@@ -1,0 +1,175 @@
+/**
+ * @module sync/repair
+ * A device puts back what the remote lost of its own chain (a NAS restored
+ * from an older backup, a bucket lifecycle rule, an operator's mistake).
+ * Only the writer can: its segments carry random nonces and its signature,
+ * and every later segment and its head chain to their exact bytes. So push
+ * keeps each segment it uploads (`StoreTx.putOwnSegment`), and this module
+ * re-uploads the kept bytes of whatever is missing and marks the head dirty
+ * so the next push signs it again.
+ *
+ * Cost (S3 bills requests): the own head's etag is in the `heads/` listing
+ * every pull makes anyway, and push learns the etag of the head it wrote
+ * (one HEAD), so a missing, replaced or rolled-back own head costs nothing
+ * to notice and one GET to confirm. A segment lost below an intact head is
+ * invisible without listing `segments/<own device>/` (one LIST per 1,000
+ * segments): that audit runs when the own head looks wrong, on the first
+ * pull that finds it never ran, and then at most once per
+ * {@link AUDIT_INTERVAL_MS}, so an idle sync stays O(1) requests and a lost
+ * middle segment is put back within a day.
+ */
+import { hex } from '@scure/base';
+import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
+import { decodeHead, remoteKeys } from '../format/index.js';
+import type { RemoteObjectInfo } from '../remote.js';
+import { PULL_BATCH, type EngineContext } from './context.js';
+import { emptyPush, META, readMeta, writeMeta, type PushMeta } from './meta.js';
+import { fetchSegments, openSegment } from './segments.js';
+
+/** How often at most the own segments are listed while the own head looks right. */
+export const AUDIT_INTERVAL_MS = 24 * 3600 * 1000;
+
+/** What this device last verified of its own chain on the remote. */
+export interface OwnChainMeta {
+  /** Etag of the own head as last written or verified ('' when unknown). */
+  headEtag: string;
+  /** When the own segments were last listed and checked (device clock, ms). */
+  auditedAt?: number;
+  /**
+   * Seqs the remote lost that this device does not hold either (pushed by
+   * a version that did not keep its segments, and lost before the first
+   * audit could copy them): nobody can put them back.
+   */
+  lost?: number[];
+}
+
+const noChain: OwnChainMeta = { headEtag: '' };
+
+/** After push wrote the own head: remember its etag, so the next listing tells an unchanged head without a GET. */
+export async function noteOwnHead(ctx: EngineContext, signal?: AbortSignal): Promise<void> {
+  let etag = '';
+  try {
+    etag = (await ctx.remote.head(remoteKeys.head(ctx.deviceId), signal ? { signal } : {}))?.etag ?? '';
+  } catch (e) {
+    // The push itself succeeded; an unknown etag only costs the next pull one GET of the head.
+    if (KithError.is(e, ErrorCode.Aborted)) throw e;
+  }
+  await ctx.store.write(async (tx) => {
+    const chain = (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain;
+    await writeMeta<OwnChainMeta>(tx, META.ownChain, { ...chain, headEtag: etag });
+  });
+}
+
+/**
+ * Checks this device's own head in a `heads/` listing and, when it looks
+ * wrong or an audit is due, restores lost segments and marks the head for
+ * the next push to write again.
+ */
+export async function repairOwnChain(ctx: EngineContext, heads: readonly RemoteObjectInfo[], signal?: AbortSignal): Promise<void> {
+  const { push, chain } = await ctx.store.read(async (tx) => ({
+    push: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush,
+    chain: (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain,
+  }));
+  // Nothing published yet (a head is written once a segment or the registry position is).
+  if (push.seq === 0 && push.registrySeq === undefined) return;
+  const listed = heads.find((h) => h.key === remoteKeys.head(ctx.deviceId));
+  let head: 'ok' | 'wrong' | 'ahead';
+  if (!listed) head = push.registrySeq === undefined ? 'ok' : 'wrong'; // never written: push writes it anyway
+  else if (listed.etag === chain.headEtag) head = 'ok';
+  else head = await compareOwnHead(ctx, listed, push, signal);
+  // A head ahead of what this store pushed means this store is the older copy (restored from a backup):
+  // repairing would write over newer history. Leave it alone.
+  if (head === 'ahead') return;
+  const now = ctx.deps.now();
+  const due = head === 'wrong' || chain.auditedAt === undefined || now - chain.auditedAt >= AUDIT_INTERVAL_MS || now < chain.auditedAt;
+  // A head just verified under a new etag is remembered, audit or not: the next pull then needs no GET.
+  const verified = head === 'ok' && listed !== undefined && listed.etag !== chain.headEtag;
+  if (!due && !verified) return;
+  const audit = due ? await auditSegments(ctx, push.seq, signal) : undefined;
+  await ctx.store.write(async (tx) => {
+    if (head === 'wrong' || (audit?.restored ?? 0) > 0) {
+      const p = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
+      await writeMeta<PushMeta>(tx, META.push, { ...p, headDirty: true });
+    }
+    const c = (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain;
+    const headEtag = verified ? listed.etag : c.headEtag;
+    const lost = audit?.lost ?? [];
+    await writeMeta<OwnChainMeta>(tx, META.ownChain, audit ? { headEtag, auditedAt: now, ...(lost.length > 0 ? { lost } : {}) } : { ...c, headEtag });
+  });
+}
+
+/** Reads the own head whose etag changed: still what this store last pushed, behind it, or ahead of it. */
+async function compareOwnHead(ctx: EngineContext, listed: RemoteObjectInfo, push: PushMeta, signal?: AbortSignal): Promise<'ok' | 'wrong' | 'ahead'> {
+  const bytes = await ctx.remote.get(listed.key, { listed: listed.etag, ...(signal ? { signal } : {}) });
+  if (!bytes) return 'wrong';
+  const signPub = ctx.registry.deviceSignPub(ctx.deviceId);
+  if (!signPub) return 'ok'; // not in the registry we hold: pull refuses the vault elsewhere
+  try {
+    const h = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: ctx.deviceId, signPub });
+    if (h.seq > push.seq) return 'ahead';
+    if (h.seq < push.seq || (h.seq > 0 && hex.encode(h.hash) !== push.hash)) return 'wrong';
+    // The position is right but an older registry position counts as rolled back too.
+    return h.registrySeq < (push.registrySeq ?? 0) ? 'wrong' : 'ok';
+  } catch (e) {
+    if (isIntegrityError(e)) return 'wrong'; // damaged or forged: ours to replace
+    throw e;
+  }
+}
+
+/**
+ * Lists the own segments 1..`through`, re-uploads the kept bytes of each
+ * missing one, and keeps a verified copy of each present one this store
+ * does not hold yet (segments pushed before segments were kept: a one-time
+ * download that makes them restorable from then on).
+ */
+async function auditSegments(ctx: EngineContext, through: number, signal?: AbortSignal): Promise<{ restored: number; lost: number[] }> {
+  const lost: number[] = [];
+  let restored = 0;
+  if (through === 0) return { restored, lost };
+  const opts = signal ? { signal } : {};
+  const prefix = remoteKeys.segmentPrefix(ctx.deviceId);
+  const present = new Set<number>();
+  for (const info of await ctx.remote.list(prefix, opts)) present.add(Number(info.key.slice(prefix.length)));
+  const kept = new Set(await ctx.store.read((tx) => tx.listOwnSegments()));
+  const missing: number[] = [];
+  const uncopied: number[] = [];
+  for (let seq = 1; seq <= through; seq++) {
+    if (!present.has(seq)) (kept.has(seq) ? missing : lost).push(seq);
+    else if (!kept.has(seq)) uncopied.push(seq);
+  }
+  // Oldest first, so a reader never meets a restored segment whose predecessor is still missing.
+  for (let i = 0; i < missing.length; i += PULL_BATCH) {
+    const seqs = missing.slice(i, i + PULL_BATCH);
+    const bytes = await ctx.store.read((tx) => tx.getOwnSegments(seqs));
+    for (const seq of seqs) {
+      signal?.throwIfAborted();
+      const kept = bytes.get(seq);
+      if (!kept) {
+        lost.push(seq); // dropped since the listing (a snapshot covers it)
+        continue;
+      }
+      await ctx.remote.put(remoteKeys.segment(ctx.deviceId, seq), kept, { ifAbsent: true, ...opts });
+      restored++;
+    }
+  }
+  const signPub = ctx.registry.deviceSignPub(ctx.deviceId);
+  for (let i = 0; signPub && i < uncopied.length; i += PULL_BATCH) {
+    const seqs = uncopied.slice(i, i + PULL_BATCH);
+    const fetched = await fetchSegments(ctx, ctx.deviceId, seqs, signal);
+    const good: [number, Uint8Array][] = [];
+    for (const [j, seq] of seqs.entries()) {
+      const bytes = fetched[j];
+      if (!bytes) continue; // gone since the listing: the next audit sees it missing
+      try {
+        await openSegment(ctx, ctx.deviceId, signPub, seq, bytes);
+        good.push([seq, bytes]);
+      } catch (e) {
+        if (!isIntegrityError(e)) throw e; // a damaged copy is not worth keeping; readers refuse it too
+      }
+    }
+    await ctx.store.write(async (tx) => {
+      for (const [seq, bytes] of good) await tx.putOwnSegment(seq, bytes);
+    });
+  }
+  return { restored, lost };
+}
