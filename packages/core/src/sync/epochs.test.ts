@@ -6,7 +6,11 @@ import { ErrorCode, KithError } from '../errors.js';
 import { epochKeyCheck, epochKeyId, remoteKeys, sealEpochKey } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
-import { openSealedKey, sealTo, type Sealer } from './epochs.js';
+import { openMemoryStore } from '../testing/memory-store.js';
+import { Vault } from '../vault.js';
+import { epochBoxKey, openSealedKey, sealTo, type Sealer } from './epochs.js';
+import { readVault } from './join.js';
+import { unb64 } from './meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
 
 const vaultId = '00112233445566778899aabbccddeeff';
@@ -93,4 +97,39 @@ test('openSealedKey: an epoch opened under the version 1 rules reads its keys at
     await sealEpochKey({ vaultId, epoch: 1, recipientId: other.deviceId, recipientBoxPub: other.box.pub, epochKey: key1, signerId: opener.deviceId, signerSeed: opener.sign.seed, random: rand }),
   );
   assert.deepEqual(await openSealedKey({ remote, registry, vaultId }, 1, other.deviceId, other.box.secret), key1);
+});
+
+test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old places) still reads, and a revocation on top of it links back', async () => {
+  const remote = openMemoryRemote();
+  const deps = (seed: number) => ({ random: seededRandom(seed), now: () => 1_767_225_600_000 + seed });
+  const aStore = openMemoryStore();
+  const { vault: a, recoveryCode } = await Vault.create({ store: aStore, remote, remoteUrl: 'memory:', deviceName: 'A', deps: deps(61) });
+  await a.put('n', 'zero', { v: 0 });
+  await a.sync();
+  const b = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deviceName: 'B', deps: deps(62) });
+  const c = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deviceName: 'C', deps: deps(63) });
+  // What a build before key checks wrote to revoke C: keys/1/<recipient> and keys/1/previous, then a version 1 entry.
+  const { registry } = await readVault(remote);
+  const aSeed = unb64(((await aStore.read((tx) => tx.getMeta('device'))) as { signSeed: string }).signSeed);
+  const key0 = unb64(((await aStore.read((tx) => tx.getMeta('epochs'))) as Record<string, string>)['0']!);
+  const key1 = newEpochKey(rand);
+  const seal = async (recipientId: string, recipientBoxPub: Uint8Array, epochKey: Uint8Array) =>
+    remote.put(remoteKeys.sealedKey(1, recipientId), await sealEpochKey({ vaultId: a.vaultId, epoch: 1, recipientId, recipientBoxPub, epochKey, signerId: a.deviceId, signerSeed: aSeed, random: rand }));
+  for (const [id, pub] of registry.recipients()) if (id !== c.deviceId) await seal(id, pub, key1);
+  await seal('previous', epochBoxKey(key1).pub, key0);
+  const entry = await registry.append(remote, { kind: 'revoke', deviceId: c.deviceId, lastSeq: 0, epoch: 1 }, a.deviceId, aSeed, 1_767_225_700_000);
+  assert.equal(entry.change.kind === 'revoke' && entry.change.keyCheck, undefined);
+  // B reads and writes epoch 1; A (this build) then revokes B: epoch 2 under the key-check rules.
+  await b.sync();
+  await b.put('n', 'one', { v: 1 });
+  await b.sync();
+  await a.sync();
+  assert.deepEqual(await a.get('n', 'one'), { id: 'one', v: 1 });
+  await a.revokeDevice(b.deviceId);
+  await a.put('n', 'two', { v: 2 });
+  await a.sync();
+  const fresh = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(64) });
+  await fresh.pull();
+  for (const [id, v] of [['zero', 0], ['one', 1], ['two', 2]] as const) assert.deepEqual(await fresh.get('n', id), { id, v });
+  for (const v of [a, b, c, fresh]) await v.close();
 });

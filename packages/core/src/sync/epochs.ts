@@ -20,7 +20,7 @@ import type { EngineContext } from './context.js';
 import type { DeviceRegistry } from './registry.js';
 
 /** The X25519 key pair an epoch key stands for (recipient of the previous epoch's key). */
-function epochBoxKey(epochKey: Uint8Array) {
+export function epochBoxKey(epochKey: Uint8Array) {
   return boxKeyFromSecret(hkdfSha256(epochKey, new Uint8Array(0), utf8('kith/v1/previous-epoch'), 32));
 }
 

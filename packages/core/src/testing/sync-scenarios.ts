@@ -150,6 +150,38 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       opened = [];
     };
 
+    /** Pairs a new device through `inviting` (the person confirms when both codes match); `tamper` alters the offer, `decline` says no. */
+    const pairWith = async (inviting: Device, seed: number, o: { tamper?: boolean; decline?: boolean } = {}) => {
+      let onSas: (s: string) => void = () => undefined;
+      // The person compares both screens: the inviter's answer waits until the joiner shows its code (or gives up).
+      const joinerSas = new Promise<string>((resolve) => {
+        onSas = resolve;
+        setTimeout(() => resolve(''), 10_000).unref();
+      });
+      let onCode: (c: string) => void = () => undefined;
+      const codeReady = new Promise<string>((resolve) => (onCode = resolve));
+      const inviter = inviting.vault.pair({
+        pollMs: 10,
+        timeoutMs: o.tamper ? 1500 : 20_000,
+        onCode: (c) => onCode(c),
+        confirm: async (j) => j.sas === (await joinerSas) && !o.decline,
+      });
+      const code = await Promise.race([codeReady, inviter.then(() => '')]);
+      const evil = await h.openRemote();
+      const remote = await h.openRemote();
+      if (o.tamper) {
+        // The remote alters the offer before the new device reads it.
+        const key = (await evil.list('pairing/'))[0]!.key;
+        const bytes = (await evil.get(key))!;
+        bytes[bytes.length - 1]! ^= 1;
+        await evil.put(key, bytes);
+      }
+      const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => onSas(s) });
+      const [inv, joined] = await Promise.allSettled([inviter, joining]);
+      await evil.close();
+      return { inv, joined, code, remote };
+    };
+
     test('two devices: create, restore, edits both ways, delete, concurrent edit and resolve', async () => {
       const a = track(await founder(11));
       await a.vault.batch((b) => {
@@ -414,37 +446,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const a = track(await founder(91));
       await a.vault.put('p', 'x', { v: 1 });
       await a.vault.sync();
-      const pairOnce = async (seed: number, o: { tamper?: boolean; decline?: boolean } = {}) => {
-        let onSas: (s: string) => void = () => undefined;
-        // The person compares both screens: the inviter's answer waits until the joiner shows its code (or gives up).
-        const joinerSas = new Promise<string>((resolve) => {
-          onSas = resolve;
-          setTimeout(() => resolve(''), 10_000).unref();
-        });
-        let onCode: (c: string) => void = () => undefined;
-        const codeReady = new Promise<string>((resolve) => (onCode = resolve));
-        const inviter = a.vault.pair({
-          pollMs: 10,
-          timeoutMs: o.tamper ? 1500 : 20_000,
-          onCode: (c) => onCode(c),
-          confirm: async (j) => j.sas === (await joinerSas) && !o.decline,
-        });
-        const code = await Promise.race([codeReady, inviter.then(() => '')]);
-        const evil = await h.openRemote();
-        const remote = await h.openRemote();
-        if (o.tamper) {
-          // The remote alters the offer before the new device reads it.
-          const key = (await evil.list('pairing/'))[0]!.key;
-          const bytes = (await evil.get(key))!;
-          bytes[bytes.length - 1]! ^= 1;
-          await evil.put(key, bytes);
-        }
-        const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => onSas(s) });
-        const [inv, joined] = await Promise.allSettled([inviter, joining]);
-        await evil.close();
-        return { inv, joined, code, remote };
-      };
-      const ok = await pairOnce(92);
+      const ok = await pairWith(a, 92);
       assert.equal(ok.joined.status, 'fulfilled', String((ok.joined as PromiseRejectedResult).reason));
       assert.equal(ok.inv.status, 'fulfilled');
       const b = track({ vault: (ok.joined).value, remote: ok.remote });
@@ -459,13 +461,13 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await rejectsWith(Vault.join({ store, remote: await h.openRemote(), remoteUrl: options.remoteUrl, code: ok.code, pollMs: 10 }), ErrorCode.PairingExpired);
       assert.equal(await Vault.readConfig(store), undefined);
       // A tampered offer is refused by the new device; the inviter then times out cleanly.
-      const tampered = await pairOnce(93, { tamper: true });
+      const tampered = await pairWith(a, 93, { tamper: true });
       assert.equal(tampered.joined.status, 'rejected');
       assert.ok(isIntegrityError((tampered.joined).reason));
       assert.equal(tampered.inv.status, 'rejected');
       assert.ok(KithError.is((tampered.inv).reason, ErrorCode.PairingExpired));
       // A declined pairing fails on both sides and adds nobody.
-      const declined = await pairOnce(94, { decline: true });
+      const declined = await pairWith(a, 94, { decline: true });
       assert.ok(KithError.is((declined.joined as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
       assert.ok(KithError.is((declined.inv as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
       assert.equal((await a.vault.devices({ refresh: true })).length, 2);
@@ -542,18 +544,22 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const byCode = track(await joiner(a.code, 135, 'by code'));
       const pwRemote = await h.openRemote();
       const byPassword = track({ vault: await Vault.restore({ store: await h.openStore(), remote: pwRemote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deps: deps(136) }), remote: pwRemote });
-      for (const d of [byCode, byPassword]) {
+      // A device paired by B (not the epoch's opener) receives the same key.
+      const paired = await pairWith(b, 139);
+      assert.equal(paired.joined.status, 'fulfilled', String((paired.joined as PromiseRejectedResult).reason));
+      const byPairing = track({ vault: paired.joined.value, remote: paired.remote });
+      for (const d of [byCode, byPassword, byPairing]) {
         await d.vault.pull();
         assert.equal((await d.vault.get('r', 'after'))!['v'], 'secret');
         assert.deepEqual(await d.vault.get('r', 'before'), { id: 'before', v: 1 });
       }
       // After its revocation C still has raw write access (folder, S3): it squats the epoch after this one.
-      await squatEpoch(c, c.remote, next + 1, [...ids, byCode.vault.deviceId, byPassword.vault.deviceId], 137);
+      await squatEpoch(c, c.remote, next + 1, [...ids, ...[byCode, byPassword, byPairing].map((d) => d.vault.deviceId)], 137);
       const newCode = await a.vault.rotateRecoveryCode();
       assert.equal(await epochNow(a), next + 1);
       await a.vault.put('r', 'rotated', { v: 'r' });
       await a.vault.sync();
-      for (const d of [b, byCode, byPassword]) {
+      for (const d of [b, byCode, byPassword, byPairing]) {
         await d.vault.sync();
         assert.equal((await d.vault.get('r', 'rotated'))!['v'], 'r');
       }
