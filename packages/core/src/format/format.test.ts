@@ -97,6 +97,21 @@ test('registry entries: an entry that opens an epoch is version 2 with its key c
   await assert.rejects(decodeRegistryEntry(relabelled, at, signers), is(ErrorCode.UnsupportedFormat));
 });
 
+test('registry entries: any single bit flipped in, or any truncation of, the version 2 vector is refused', async () => {
+  const bytes = hexToBytes(committed.outputs.revokeEntry);
+  const expect = { vaultId: V.vaultId, seq: 2, prevHash: hexToBytes(committed.outputs.registryEntryHash) };
+  const signers = (id: string) => (id === V.deviceId ? hexToBytes(committed.outputs.deviceSignPub) : undefined);
+  await fc.assert(
+    fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 7 }), async (pos, bit) => {
+      const t = bytes.slice();
+      t[pos]! ^= 1 << bit;
+      await assert.rejects(decodeRegistryEntry(t, expect, signers), (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY') || e.code === ErrorCode.UnsupportedFormat));
+    }),
+    { numRuns: 300 },
+  );
+  for (let n = 0; n < bytes.length; n += 5) await assert.rejects(decodeRegistryEntry(bytes.subarray(0, n), expect, signers), (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_INTEGRITY'));
+});
+
 // ---- segments under attack
 
 const random = seededRandom(7);
