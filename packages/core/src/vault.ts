@@ -20,7 +20,7 @@ import type { Op } from './ops.js';
 import type { Remote } from './remote.js';
 import { remoteDeviceKey } from './remote-auth.js';
 import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from './store.js';
-import { encodeVaultHeader, openEpochKey, remoteKeys, sealEpochKey, type RegistryChange } from './format/index.js';
+import { encodeVaultHeader, remoteKeys, type RegistryChange } from './format/index.js';
 import {
   bytesEqual,
   bytesToHex,
@@ -43,7 +43,7 @@ import { ViewSet, logEntryOf } from './sync/apply.js';
 import type { EngineContext } from './sync/context.js';
 import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type DeviceMeta, type StatusMeta, type VaultMeta } from './sync/meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/registry.js';
-import { loadEpochKey, publishEpoch, sealCurrentEpochTo } from './sync/epochs.js';
+import { loadEpochKey, openSealedKey, publishEpoch, sealCurrentEpochTo, sealerOf, sealTo } from './sync/epochs.js';
 import { sealEpochValue, sealSecrets, unsealSecrets } from './sync/local-keys.js';
 import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
 import { invitePairing, joinPairing } from './pairing.js';
@@ -185,12 +185,8 @@ export class Vault {
     o.remote.useDeviceKey?.(remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
     await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
     o.remote.useDeviceKey?.(remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
-    for (const [recipientId, recipientBoxPub] of registry.recipients()) {
-      await o.remote.put(
-        remoteKeys.sealedKey(0, recipientId),
-        await sealEpochKey({ vaultId, epoch: 0, recipientId, recipientBoxPub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
-      );
-    }
+    const sealer = { remote: o.remote, registry, vaultId, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random };
+    for (const [recipientId, recipientBoxPub] of registry.recipients()) await sealTo(sealer, 0, epochKey, recipientId, recipientBoxPub);
     const joined: JoinedState = {
       vault: { vaultId, remoteUrl: o.remoteUrl, createdAt: now, founder: device.deviceId, recoverySignPub: b64(recovery.sign.pub), recoveryBoxPub: b64(recovery.box.pub) },
       device: { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
@@ -237,16 +233,13 @@ export class Vault {
     o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
     await catchUpWithHeads(o.remote, stored);
     const epoch = registry.epoch;
-    const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, signer));
-    if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
-    const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: signer, recipientBoxSecret: keys.box.secret, signerPub: registry.signPubOf });
+    const place = { remote: o.remote, registry, vaultId: header.vaultId };
+    const epochKey = await openSealedKey(place, epoch, signer, keys.box.secret);
+    if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
     const device = generateDeviceKeys(deps.random);
     await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, signer, keys.sign.seed, deps.now());
     o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
-    await o.remote.put(
-      remoteKeys.sealedKey(epoch, device.deviceId),
-      await sealEpochKey({ vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxPub: device.box.pub, epochKey, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }),
-    );
+    await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
     return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
@@ -274,9 +267,8 @@ export class Vault {
       throw new KithError(ErrorCode.IntegrityCorrupt, 'the device registry does not hold this device as the inviting device added it');
     }
     const epoch = registry.epoch;
-    const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, device.deviceId));
-    if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
-    const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxSecret: device.box.secret, signerPub: registry.signPubOf });
+    const epochKey = await openSealedKey({ remote: o.remote, registry, vaultId: header.vaultId }, epoch, device.deviceId, device.box.secret);
+    if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
     return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
@@ -367,7 +359,7 @@ export class Vault {
         if (!isIntegrityError(e)) throw e;
       });
       const lastSeq = (await this.#store.read((tx) => readMeta<Cursor>(tx, META.cursor(deviceId))))?.seq ?? 0;
-      await this.#rotateEpoch(() => ({ kind: 'revoke', deviceId, lastSeq, epoch: this.#ctx.registry.epoch + 1 }), (draft) => draft.filter(([id]) => id !== deviceId));
+      await this.#rotateEpoch((epoch, keyCheck) => ({ kind: 'revoke', deviceId, lastSeq, epoch, keyCheck }), (draft) => draft.filter(([id]) => id !== deviceId));
     });
   }
 
@@ -378,7 +370,7 @@ export class Vault {
       const { code, secret } = generateRecoveryCode(this.#deps.random);
       const fresh = recoveryKeys(secret);
       await this.#rotateEpoch(
-        () => ({ kind: 'recovery', signPub: fresh.sign.pub, boxPub: fresh.box.pub, epoch: this.#ctx.registry.epoch + 1 }),
+        (epoch, keyCheck) => ({ kind: 'recovery', signPub: fresh.sign.pub, boxPub: fresh.box.pub, epoch, keyCheck }),
         (draft) => draft.map(([id, pub]) => (id === 'recovery' ? [id, fresh.box.pub] : [id, pub])),
       );
       return code;
@@ -394,12 +386,7 @@ export class Vault {
       const keys = await passwordKeys(password, params);
       await this.#appendRegistry({ kind: 'password', signPub: keys.sign.pub, boxPub: keys.box.pub, params });
       // Seal every epoch key this device holds, so a password restore can read the whole history.
-      for (const [epoch, key] of this.#ctx.epochKeys) {
-        await this.#remote.put(
-          remoteKeys.sealedKey(epoch, 'password'),
-          await sealEpochKey({ vaultId: this.vaultId, epoch, recipientId: 'password', recipientBoxPub: keys.box.pub, epochKey: key, signerId: this.deviceId, signerSeed: this.#ctx.signSeed, random: this.#deps.random }),
-        );
-      }
+      for (const [epoch, key] of this.#ctx.epochKeys) await sealTo(sealerOf(this.#ctx), epoch, key, 'password', keys.box.pub);
     });
   }
 
@@ -452,15 +439,16 @@ export class Vault {
   /**
    * Starts a new epoch: its key is sealed to the recipients that remain
    * (before the registry entry announces it, so nobody looks for a key that
-   * is not there yet), linked to the previous epoch, then announced, then
-   * this device's head is rewritten to name the new registry position.
+   * is not there yet), linked to the previous epoch, checked on the remote,
+   * then announced by an entry that commits to it, then this device's head
+   * is rewritten to name the new registry position.
    */
-  async #rotateEpoch(change: () => RegistryChange, recipients: (current: [string, Uint8Array][]) => [string, Uint8Array][]): Promise<void> {
+  async #rotateEpoch(change: (epoch: number, keyCheck: Uint8Array) => RegistryChange, recipients: (current: [string, Uint8Array][]) => [string, Uint8Array][]): Promise<void> {
     const previous = await loadEpochKey(this.#ctx, this.#ctx.registry.epoch);
     const epoch = this.#ctx.registry.epoch + 1;
     const key = newEpochKey(this.#deps.random);
-    await publishEpoch(this.#ctx, epoch, key, previous, recipients(this.#ctx.registry.recipients()));
-    await this.#appendRegistry(change());
+    const keyCheck = await publishEpoch(this.#ctx, epoch, key, previous, recipients(this.#ctx.registry.recipients()));
+    await this.#appendRegistry(change(epoch, keyCheck));
     await this.#ctx.rememberEpochKey(epoch, key);
     await pushSegments(this.#ctx);
   }

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { seededRandom } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { bytesToHex, generateDeviceKeys, hexToBytes, newEpochKey, recoveryKeys } from '../crypto/index.js';
-import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, encodeHead, encodeRegistryEntry, encodeSegment, openEpochKey, remoteKeys } from './index.js';
+import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, encodeHead, encodeRegistryEntry, encodeSegment, epochKeyCheck, openEpochKey, remoteKeys, type RegistryChange } from './index.js';
 import { buildVectors, VECTOR_INPUTS } from './vectors.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
@@ -57,6 +57,59 @@ test('test vectors: the committed bytes decode back to the inputs', async () => 
   assert.equal(bytesToHex(head.hash), out.segmentHash);
   assert.equal(head.registrySeq, 1);
   assert.equal(bytesToHex(head.registryHash), out.registryEntryHash);
+  const revoke = await decodeRegistryEntry(hexToBytes(out.revokeEntry), { vaultId: V.vaultId, seq: 2, prevHash: hexToBytes(out.registryEntryHash) }, signers);
+  assert.deepEqual(revoke.entry.change, { kind: 'revoke', deviceId: V.revokedDeviceId, lastSeq: 0, epoch: 1, keyCheck: hexToBytes(out.epochKeyCheck) });
+  assert.equal(bytesToHex(epochKeyCheck(V.vaultId, 1, hexToBytes(V.epochKey))), out.epochKeyCheck);
+  assert.equal(out.sealedKeyPlace, `keys/0000000001/${out.epochKeyCheck.slice(0, 16)}/${V.deviceId}`);
+});
+
+test('registry entries: an entry that opens an epoch is version 2 with its key check, version 1 without; version 2 is refused for other kinds', async () => {
+  const rand = seededRandom(21);
+  const signer = generateDeviceKeys(rand);
+  const prevHash = new Uint8Array(32).fill(3);
+  const signers = (id: string) => (id === signer.deviceId ? signer.sign.pub : undefined);
+  const at = { vaultId, seq: 4, prevHash };
+  const entry = (change: RegistryChange) => encodeRegistryEntry(vaultId, { seq: 4, prevHash, at: 9, signer: signer.deviceId, change }, signer.sign.seed);
+  const keyCheck = epochKeyCheck(vaultId, 3, newEpochKey(rand));
+  const cases: RegistryChange[] = [
+    { kind: 'revoke', deviceId: '0807060504030201', lastSeq: 5, epoch: 3, keyCheck },
+    { kind: 'recovery', signPub: signer.sign.pub, boxPub: signer.box.pub, epoch: 3, keyCheck },
+    { kind: 'revoke', deviceId: '0807060504030201', lastSeq: 5, epoch: 3 }, // as written before key checks: still read
+    { kind: 'recovery', signPub: signer.sign.pub, boxPub: signer.box.pub, epoch: 3 },
+  ];
+  for (const change of cases) {
+    const { bytes } = await entry(change);
+    assert.equal(bytes[5], 'keyCheck' in change ? 2 : 1);
+    assert.deepEqual((await decodeRegistryEntry(bytes, at, signers)).entry.change, change);
+    // The key check is signed: a remote cannot swap it.
+    if ('keyCheck' in change) {
+      const swapped = bytes.slice();
+      swapped[bytes.length - 65] = swapped[bytes.length - 65]! ^ 1;
+      await assert.rejects(decodeRegistryEntry(swapped, at, signers), is(ErrorCode.IntegrityCorrupt));
+    }
+  }
+  // Relabelled as version 2, an add entry is refused (whoever signs it); so is an unknown version.
+  const add = await entry({ kind: 'add', deviceId: '0807060504030201', name: 'x', signPub: signer.sign.pub, boxPub: signer.box.pub });
+  const relabelled = add.bytes.slice();
+  relabelled[5] = 2;
+  await assert.rejects(decodeRegistryEntry(relabelled, at, signers), is(ErrorCode.IntegrityCorrupt));
+  relabelled[5] = 3;
+  await assert.rejects(decodeRegistryEntry(relabelled, at, signers), is(ErrorCode.UnsupportedFormat));
+});
+
+test('registry entries: any single bit flipped in, or any truncation of, the version 2 vector is refused', async () => {
+  const bytes = hexToBytes(committed.outputs.revokeEntry);
+  const expect = { vaultId: V.vaultId, seq: 2, prevHash: hexToBytes(committed.outputs.registryEntryHash) };
+  const signers = (id: string) => (id === V.deviceId ? hexToBytes(committed.outputs.deviceSignPub) : undefined);
+  await fc.assert(
+    fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 7 }), async (pos, bit) => {
+      const t = bytes.slice();
+      t[pos]! ^= 1 << bit;
+      await assert.rejects(decodeRegistryEntry(t, expect, signers), (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY') || e.code === ErrorCode.UnsupportedFormat));
+    }),
+    { numRuns: 300 },
+  );
+  for (let n = 0; n < bytes.length; n += 5) await assert.rejects(decodeRegistryEntry(bytes.subarray(0, n), expect, signers), (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_INTEGRITY'));
 });
 
 // ---- segments under attack

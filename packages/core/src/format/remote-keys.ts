@@ -10,7 +10,8 @@ export const remoteKeys = {
   vault: 'vault',
   registryEntry: (seq: number): string => `registry/${pad(seq, 12)}`,
   registryPrefix: 'registry/',
-  sealedKey: (epoch: number, recipientId: string): string => `keys/${pad(epoch, 10)}/${recipientId}`,
+  /** `keyId` (see epochKeyId): the epoch was opened by an entry that carries its key check; absent for older epochs. */
+  sealedKey: (epoch: number, recipientId: string, keyId?: string): string => `keys/${pad(epoch, 10)}/${keyId === undefined ? '' : `${keyId}/`}${recipientId}`,
   segment: (deviceId: string, seq: number): string => `segments/${deviceId}/${pad(seq, 12)}`,
   segmentPrefix: (deviceId: string): string => `segments/${deviceId}/`,
   head: (deviceId: string): string => `heads/${deviceId}`,

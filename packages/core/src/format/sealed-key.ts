@@ -1,15 +1,36 @@
 /**
  * @module format/sealed-key
- * `keys/<epoch>/<recipient>`: an epoch key sealed to one recipient's X25519
- * key (age-style: ephemeral key agreement, HKDF, one-time AES-GCM key),
- * signed by the sealing device so the remote cannot substitute its own key.
+ * `keys/<epoch>/<keyId>/<recipient>` (`keys/<epoch>/<recipient>` for epochs
+ * opened by version 1 registry entries): an epoch key sealed to one
+ * recipient's X25519 key (age-style: ephemeral key agreement, HKDF,
+ * one-time AES-GCM key), signed by the sealing device so the remote cannot
+ * substitute its own key. The entry that opens an epoch carries the key's
+ * check value, and the keyId is taken from it.
  */
 import type { RandomBytes } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
-import { aesGcmDecrypt, aesGcmEncrypt, boxKeyFromSecret, concatBytes, hexToBytes, hkdfSha256, u32, utf8, x25519Shared } from '../crypto/index.js';
+import { aesGcmDecrypt, aesGcmEncrypt, boxKeyFromSecret, bytesToHex, concatBytes, hexToBytes, hkdfSha256, u32, utf8, x25519Shared } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from './framing.js';
 
 export const SEALED_KEY_DOMAIN = 'kith/v1/sealed-key';
+export const EPOCH_CHECK_DOMAIN = 'kith/v1/epoch-check';
+
+/**
+ * The commitment to an epoch key that the registry entry opening the epoch
+ * carries: one-way, so it tells the remote nothing about the key, and a key
+ * from anyone but the entry's signer fails it.
+ */
+export function epochKeyCheck(vaultId: string, epoch: number, epochKey: Uint8Array): Uint8Array {
+  return hkdfSha256(epochKey, new Uint8Array(0), concatBytes(utf8(EPOCH_CHECK_DOMAIN), hexToBytes(vaultId), u32(epoch)), 32);
+}
+
+/**
+ * The folder of an epoch's sealed keys (16 hex): unknown until the opener
+ * writes its first object, so nobody can occupy the keys in advance.
+ */
+export function epochKeyId(keyCheck: Uint8Array): string {
+  return bytesToHex(keyCheck.subarray(0, 8));
+}
 // The wrap key is single-use (fresh ephemeral key), so a fixed nonce is safe.
 const ZERO_NONCE = new Uint8Array(12);
 

@@ -8,7 +8,8 @@ import { bytesToHex, recoveryKeys, formatRecoveryCode, signingKeyFromSeed, boxKe
 import { encodePayload } from '../ops.js';
 import { encodeRegistryEntry } from './registry-entry.js';
 import { encodeHead } from './head.js';
-import { sealEpochKey } from './sealed-key.js';
+import { epochKeyCheck, epochKeyId, sealEpochKey } from './sealed-key.js';
+import { remoteKeys } from './remote-keys.js';
 import { encodeSegment } from './segment.js';
 import { encodeVaultHeader } from './vault-header.js';
 
@@ -37,6 +38,7 @@ export const VECTOR_INPUTS = {
   segmentSalt: bytesToHex(fill(16, 0x55)),
   segmentNonce: bytesToHex(fill(12, 0x66)),
   sealEphemeralSecret: bytesToHex(fill(32, 0x77)),
+  revokedDeviceId: '0807060504030201',
   ops: [{ c: 'notes', i: 'n1', t: '0mjve0w000000', k: 'p' as const, s: { title: 'Hello' }, a: true }],
 };
 
@@ -56,6 +58,10 @@ export interface Vectors {
   readonly segment: string;
   readonly segmentHash: string;
   readonly head: string;
+  readonly epochKeyCheck: string;
+  readonly sealedKeyPlace: string;
+  readonly revokeEntry: string;
+  readonly revokeEntryHash: string;
 }
 
 export async function buildVectors(): Promise<Vectors> {
@@ -105,6 +111,13 @@ export async function buildVectors(): Promise<Vectors> {
     registryHash: registryEntry.hash,
     signSeed: sign.seed,
   });
+  // Entry 2 revokes another device and opens epoch 1, whose key (the same 32 × 0x44) it commits to.
+  const keyCheck = epochKeyCheck(v.vaultId, v.epoch + 1, hex(v.epochKey));
+  const revokeEntry = await encodeRegistryEntry(
+    v.vaultId,
+    { seq: 2, prevHash: registryEntry.hash, at: v.createdAt + 1, signer: v.deviceId, change: { kind: 'revoke', deviceId: v.revokedDeviceId, lastSeq: 0, epoch: v.epoch + 1, keyCheck } },
+    sign.seed,
+  );
   return {
     recoveryCode: formatRecoveryCode(hex(v.recoverySecret)),
     recoverySignPub: bytesToHex(recovery.sign.pub),
@@ -121,5 +134,9 @@ export async function buildVectors(): Promise<Vectors> {
     segment: bytesToHex(segment.bytes),
     segmentHash: bytesToHex(segment.hash),
     head: bytesToHex(head),
+    epochKeyCheck: bytesToHex(keyCheck),
+    sealedKeyPlace: remoteKeys.sealedKey(v.epoch + 1, v.deviceId, epochKeyId(keyCheck)),
+    revokeEntry: bytesToHex(revokeEntry.bytes),
+    revokeEntryHash: bytesToHex(revokeEntry.hash),
   };
 }

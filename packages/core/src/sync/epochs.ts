@@ -3,46 +3,139 @@
  * Epoch keys: a new one is sealed to every current recipient (devices,
  * recovery, password) when a device is revoked or the recovery code is
  * rotated, and the previous epoch's key is sealed under the new one
- * (`keys/<epoch>/previous`), so a device that joins later can read the
- * whole history from the newest key alone.
+ * (`previous`), so a device that joins later can read the whole history
+ * from the newest key alone.
+ *
+ * The registry entry that opens an epoch commits to its key (a key check)
+ * and names where its sealed keys live (a keyId taken from the check), so
+ * objects a device wrote ahead of its own revocation can neither stand in
+ * for the opener's nor occupy the places the opener writes to.
  */
-import { boxKeyFromSecret, hkdfSha256, utf8 } from '../crypto/index.js';
+import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8 } from '../crypto/index.js';
+import type { RandomBytes } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
-import { openEpochKey, remoteKeys, sealEpochKey } from '../format/index.js';
+import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey } from '../format/index.js';
+import type { Remote } from '../remote.js';
 import type { EngineContext } from './context.js';
+import type { DeviceRegistry } from './registry.js';
 
 /** The X25519 key pair an epoch key stands for (recipient of the previous epoch's key). */
-function epochBoxKey(epochKey: Uint8Array) {
+export function epochBoxKey(epochKey: Uint8Array) {
   return boxKeyFromSecret(hkdfSha256(epochKey, new Uint8Array(0), utf8('kith/v1/previous-epoch'), 32));
 }
 
-/** Seals `epochKey` to each recipient, and links the previous epoch's key under it. */
+/** Where sealed keys are read from and written to, with the registry that says where an epoch's keys live. */
+export interface KeyPlace {
+  readonly remote: Remote;
+  readonly registry: DeviceRegistry;
+  readonly vaultId: string;
+}
+
+/** A device that seals epoch keys (it signs what it seals). */
+export interface Sealer extends KeyPlace {
+  readonly signerId: string;
+  readonly signerSeed: Uint8Array;
+  readonly random: RandomBytes;
+}
+
+/** The sealer of an open vault's own device. */
+export function sealerOf(ctx: EngineContext): Sealer {
+  return { remote: ctx.remote, registry: ctx.registry, vaultId: ctx.vaultId, signerId: ctx.deviceId, signerSeed: ctx.signSeed, random: ctx.deps.random };
+}
+
+/** The keyId of an epoch opened under the key-check rules (undefined: its keys live at the version 1 places). */
+function keyIdOf(registry: DeviceRegistry, epoch: number): string | undefined {
+  const opening = registry.opening(epoch);
+  return opening && epochKeyId(opening.check);
+}
+
+/**
+ * Seals `epochKey` to one recipient and stores it, then reads back what
+ * the remote holds. `keyId` defaults to the one the registry gives the
+ * epoch; an epoch not announced yet passes its own.
+ */
+export async function sealTo(
+  s: Sealer,
+  epoch: number,
+  epochKey: Uint8Array,
+  recipientId: string,
+  recipientBoxPub: Uint8Array,
+  keyId = keyIdOf(s.registry, epoch),
+): Promise<void> {
+  const key = remoteKeys.sealedKey(epoch, recipientId, keyId);
+  const bytes = await sealEpochKey({ vaultId: s.vaultId, epoch, recipientId, recipientBoxPub, epochKey, signerId: s.signerId, signerSeed: s.signerSeed, random: s.random });
+  await s.remote.put(key, bytes, { ifAbsent: true });
+  if (await holds(s.remote, key, bytes)) return;
+  // Someone else's object sits where only this device's belongs (put there by a device before its
+  // revocation, or raced in): readers would refuse it, so it is replaced rather than left to block.
+  await s.remote.put(key, bytes);
+  if (await holds(s.remote, key, bytes)) return;
+  throw new KithError(ErrorCode.RemoteUnavailable, `the remote does not keep the sealed key this device wrote to ${key}`, {
+    hint: 'something keeps replacing it; check who else can write to the remote, then try again',
+  });
+}
+
+async function holds(remote: Remote, key: string, bytes: Uint8Array): Promise<boolean> {
+  const stored = await remote.get(key);
+  return stored !== null && bytesEqual(stored, bytes);
+}
+
+/**
+ * Seals a new epoch's key to each recipient, and the previous epoch's key
+ * under it, at the places its key check names; every object is checked on
+ * the remote before this returns. Returns the key check that the entry
+ * opening the epoch must carry.
+ */
 export async function publishEpoch(
   ctx: EngineContext,
   epoch: number,
   epochKey: Uint8Array,
   previousKey: Uint8Array | undefined,
   recipients: readonly (readonly [string, Uint8Array])[],
-): Promise<void> {
-  const seal = (recipientId: string, recipientBoxPub: Uint8Array, key: Uint8Array) =>
-    sealEpochKey({ vaultId: ctx.vaultId, epoch, recipientId, recipientBoxPub, epochKey: key, signerId: ctx.deviceId, signerSeed: ctx.signSeed, random: ctx.deps.random });
-  for (const [recipientId, pub] of recipients) {
-    await ctx.remote.put(remoteKeys.sealedKey(epoch, recipientId), await seal(recipientId, pub, epochKey), { ifAbsent: true });
-  }
-  if (previousKey) {
-    await ctx.remote.put(remoteKeys.sealedKey(epoch, 'previous'), await seal('previous', epochBoxKey(epochKey).pub, previousKey), { ifAbsent: true });
-  }
+): Promise<Uint8Array> {
+  const check = epochKeyCheck(ctx.vaultId, epoch, epochKey);
+  const keyId = epochKeyId(check);
+  const s = sealerOf(ctx);
+  for (const [recipientId, pub] of recipients) await sealTo(s, epoch, epochKey, recipientId, pub, keyId);
+  if (previousKey) await sealTo(s, epoch, previousKey, 'previous', epochBoxKey(epochKey).pub, keyId);
+  return check;
 }
 
 /** Seals the current epoch key to one new recipient (a device that just joined, a new password). */
 export async function sealCurrentEpochTo(ctx: EngineContext, recipientId: string, recipientBoxPub: Uint8Array): Promise<void> {
   const epoch = ctx.registry.epoch;
-  const key = await loadEpochKey(ctx, epoch);
-  await ctx.remote.put(
-    remoteKeys.sealedKey(epoch, recipientId),
-    await sealEpochKey({ vaultId: ctx.vaultId, epoch, recipientId, recipientBoxPub, epochKey: key, signerId: ctx.deviceId, signerSeed: ctx.signSeed, random: ctx.deps.random }),
-    { ifAbsent: true },
-  );
+  await sealTo(sealerOf(ctx), epoch, await loadEpochKey(ctx, epoch), recipientId, recipientBoxPub);
+}
+
+/**
+ * Opens the key sealed at `epoch` to `recipientId` (undefined if the
+ * remote holds none). For `previous` the result is the key of epoch − 1.
+ *
+ * Under the key-check rules the result must pass the check of the entry
+ * that opened its epoch, and a `previous` link must be signed by the
+ * device that opened `epoch`; any other object must be signed by a signer
+ * the registry admits now, or by the epoch's opener (its seals stay good
+ * after it is itself revoked). Epochs opened by version 1 entries keep the
+ * version 1 rules: any admitted signer, and for links any device ever added.
+ */
+export async function openSealedKey(p: KeyPlace, epoch: number, recipientId: string, boxSecret: Uint8Array): Promise<Uint8Array | undefined> {
+  const opening = p.registry.opening(epoch);
+  const bytes = await p.remote.get(remoteKeys.sealedKey(epoch, recipientId, opening && epochKeyId(opening.check)));
+  if (!bytes) return undefined;
+  const isLink = recipientId === 'previous';
+  const signerPub = (id: string): Uint8Array | undefined => {
+    if (isLink) return opening ? (id === opening.by ? p.registry.deviceSignPub(id) : undefined) : p.registry.deviceSignPub(id);
+    return p.registry.signPubOf(id) ?? (id === opening?.by ? p.registry.deviceSignPub(id) : undefined);
+  };
+  const { epochKey } = await openEpochKey(bytes, { vaultId: p.vaultId, epoch, recipientId, recipientBoxSecret: boxSecret, signerPub });
+  const keyEpoch = isLink ? epoch - 1 : epoch;
+  const committed = p.registry.opening(keyEpoch);
+  if (committed && !bytesEqual(epochKeyCheck(p.vaultId, keyEpoch, epochKey), committed.check)) {
+    throw new KithError(ErrorCode.IntegrityCorrupt, `sealed key ${epoch}/${recipientId} holds a key that registry entry opening epoch ${keyEpoch} did not commit to`, {
+      hint: 'a device wrote keys for an epoch it did not open; remove the object',
+    });
+  }
+  return epochKey;
 }
 
 /**
@@ -52,30 +145,16 @@ export async function sealCurrentEpochTo(ctx: EngineContext, recipientId: string
 export async function loadEpochKey(ctx: EngineContext, epoch: number): Promise<Uint8Array> {
   const known = ctx.epochKeys.get(epoch);
   if (known) return known;
-  const sealed = await ctx.remote.get(remoteKeys.sealedKey(epoch, ctx.deviceId));
-  if (sealed) {
-    const { epochKey } = await openEpochKey(sealed, { vaultId: ctx.vaultId, epoch, recipientId: ctx.deviceId, recipientBoxSecret: ctx.boxSecret, signerPub: ctx.registry.signPubOf });
-    await ctx.rememberEpochKey(epoch, epochKey);
-    return epochKey;
-  }
-  if (epoch < ctx.registry.epoch) {
+  let key = await openSealedKey(ctx, epoch, ctx.deviceId, ctx.boxSecret);
+  if (!key && epoch < ctx.registry.epoch) {
     const newer = await loadEpochKey(ctx, epoch + 1);
-    const link = await ctx.remote.get(remoteKeys.sealedKey(epoch + 1, 'previous'));
-    if (link) {
-      const { epochKey } = await openEpochKey(link, {
-        vaultId: ctx.vaultId,
-        epoch: epoch + 1,
-        recipientId: 'previous',
-        recipientBoxSecret: epochBoxKey(newer).secret,
-        // Only a holder of the newer key can address this link; any registered device may have written it.
-        signerPub: (id) => ctx.registry.deviceSignPub(id),
-      });
-      await ctx.rememberEpochKey(epoch, epochKey);
-      return epochKey;
-    }
+    key = await openSealedKey(ctx, epoch + 1, 'previous', epochBoxKey(newer).secret);
+  }
+  if (key) {
+    await ctx.rememberEpochKey(epoch, key);
+    return key;
   }
   throw new KithError(ErrorCode.IntegrityCorrupt, `the key of epoch ${epoch} is not available to this device`, {
     hint: 'the remote lost the sealed key objects (keys/...), or this device was removed from the vault',
   });
 }
-

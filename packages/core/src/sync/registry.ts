@@ -32,6 +32,18 @@ export interface RegistryState {
   recovery: { signPub: string; boxPub: string };
   password?: { signPub: string; boxPub: string; memoryKiB: number; iterations: number; parallelism: number; salt: string };
   devices: Record<string, DeviceRecord>;
+  /**
+   * Epochs opened by an entry that carries the key check (registry entry
+   * version 2), by epoch: the entry's signer and the check (hex). Older
+   * epochs, and epoch 0, are absent.
+   */
+  openings?: Record<string, { by: string; check: string }>;
+}
+
+/** Who opened an epoch, and the check its key must pass. */
+export interface EpochOpening {
+  readonly by: string;
+  readonly check: Uint8Array;
 }
 
 export function initialRegistry(recoverySignPub: Uint8Array, recoveryBoxPub: Uint8Array): RegistryState {
@@ -61,6 +73,12 @@ export class DeviceRegistry {
   }
   get epoch(): number {
     return this.#s.epoch;
+  }
+
+  /** The opening of `epoch` if its entry committed to the key (undefined: an epoch under the version 1 rules). */
+  opening(epoch: number): EpochOpening | undefined {
+    const o = this.#s.openings?.[epoch];
+    return o && { by: o.by, check: hexToBytes(o.check) };
   }
 
   device(deviceId: string): DeviceRecord | undefined {
@@ -239,6 +257,7 @@ export class DeviceRegistry {
         delete s.password;
         break;
     }
+    if ((c.kind === 'revoke' || c.kind === 'recovery') && c.keyCheck) s.openings = { ...s.openings, [c.epoch]: { by: e.signer, check: bytesToHex(c.keyCheck) } };
     s.seq = e.seq;
     s.hashes.push(bytesToHex(hash));
   }

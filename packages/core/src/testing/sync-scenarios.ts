@@ -14,7 +14,7 @@ import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256, signingKeyFromSe
 import { base64 } from '@scure/base';
 import { seededRandom } from '../deps.js';
 import { stampTime } from '../hlc.js';
-import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
+import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys, sealEpochKey } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
 import type { Doc } from '../vault-types.js';
@@ -61,6 +61,54 @@ async function docs(v: Vault, collection: string): Promise<Doc[]> {
   }
 }
 
+/** A device's signing seed and epoch keys, as its store holds them (no local passphrase). */
+async function secretsOf(d: Device): Promise<{ signSeed: Uint8Array; epochKeys: Map<number, Uint8Array> }> {
+  const { signSeed } = (await d.store!.read((tx) => tx.getMeta('device'))) as { signSeed: string };
+  const held = (await d.store!.read((tx) => tx.getMeta('epochs'))) as Record<string, string>;
+  return { signSeed: base64.decode(signSeed), epochKeys: new Map(Object.entries(held).map(([e, k]) => [Number(e), base64.decode(k)] as const)) };
+}
+
+/** Crypto level: the newest segment `writer` pushed opens with no key the `revoked` device holds. */
+async function assertUnreadableBy(revoked: Device, writer: Device, remote: Remote): Promise<void> {
+  const stolen = (await secretsOf(revoked)).epochKeys;
+  const signPub = signingKeyFromSeed((await secretsOf(writer)).signSeed).pub;
+  const segs = await remote.list(remoteKeys.segmentPrefix(writer.vault.deviceId));
+  const newest = (await remote.get(segs.at(-1)!.key))!;
+  const seq = Number(segs.at(-1)!.key.split('/').pop());
+  assert.ok(stolen.size > 0);
+  for (const [epoch, key] of stolen) {
+    await assert.rejects(
+      decodeSegment(newest, { vaultId: writer.vault.vaultId, deviceId: writer.vault.deviceId, seq, signPub, epochKey: () => key, maxPayloadBytes: 1 << 20 }),
+      (e: unknown) => isIntegrityError(e),
+      `epoch ${epoch}'s key opened a segment written after the revocation`,
+    );
+  }
+}
+
+/**
+ * Writes what a squatter would at the version 1 places of `epoch`: a key
+ * of its own choosing sealed to every recipient and as the `previous`
+ * link, signed by `squatter`.
+ */
+async function squatEpoch(squatter: Device, remote: Remote, epoch: number, recipients: readonly string[], seed: number): Promise<void> {
+  const rand = seededRandom(seed);
+  const chosen = newEpochKey(rand);
+  const { signSeed } = await secretsOf(squatter);
+  for (const recipientId of [...recipients, 'recovery', 'password', 'previous']) {
+    const bytes = await sealEpochKey({
+      vaultId: squatter.vault.vaultId,
+      epoch,
+      recipientId,
+      recipientBoxPub: generateDeviceKeys(rand).box.pub,
+      epochKey: chosen,
+      signerId: squatter.vault.deviceId,
+      signerSeed: signSeed,
+      random: rand,
+    });
+    await remote.put(remoteKeys.sealedKey(epoch, recipientId), bytes);
+  }
+}
+
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof KithError, `expected KithError, got ${String(e)}`);
@@ -101,6 +149,38 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
     const closeAll = async () => {
       for (const d of opened) await d.vault.close().catch(() => undefined);
       opened = [];
+    };
+
+    /** Pairs a new device through `inviting` (the person confirms when both codes match); `tamper` alters the offer, `decline` says no. */
+    const pairWith = async (inviting: Device, seed: number, o: { tamper?: boolean; decline?: boolean } = {}) => {
+      let onSas: (s: string) => void = () => undefined;
+      // The person compares both screens: the inviter's answer waits until the joiner shows its code (or gives up).
+      const joinerSas = new Promise<string>((resolve) => {
+        onSas = resolve;
+        setTimeout(() => resolve(''), 10_000).unref();
+      });
+      let onCode: (c: string) => void = () => undefined;
+      const codeReady = new Promise<string>((resolve) => (onCode = resolve));
+      const inviter = inviting.vault.pair({
+        pollMs: 10,
+        timeoutMs: o.tamper ? 1500 : 20_000,
+        onCode: (c) => onCode(c),
+        confirm: async (j) => j.sas === (await joinerSas) && !o.decline,
+      });
+      const code = await Promise.race([codeReady, inviter.then(() => '')]);
+      const evil = await h.openRemote();
+      const remote = await h.openRemote();
+      if (o.tamper) {
+        // The remote alters the offer before the new device reads it.
+        const key = (await evil.list('pairing/'))[0]!.key;
+        const bytes = (await evil.get(key))!;
+        bytes[bytes.length - 1]! ^= 1;
+        await evil.put(key, bytes);
+      }
+      const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => onSas(s) });
+      const [inv, joined] = await Promise.allSettled([inviter, joining]);
+      await evil.close();
+      return { inv, joined, code, remote };
     };
 
     test('two devices: create, restore, edits both ways, delete, concurrent edit and resolve', async () => {
@@ -483,37 +563,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const a = track(await founder(91));
       await a.vault.put('p', 'x', { v: 1 });
       await a.vault.sync();
-      const pairOnce = async (seed: number, o: { tamper?: boolean; decline?: boolean } = {}) => {
-        let onSas: (s: string) => void = () => undefined;
-        // The person compares both screens: the inviter's answer waits until the joiner shows its code (or gives up).
-        const joinerSas = new Promise<string>((resolve) => {
-          onSas = resolve;
-          setTimeout(() => resolve(''), 10_000).unref();
-        });
-        let onCode: (c: string) => void = () => undefined;
-        const codeReady = new Promise<string>((resolve) => (onCode = resolve));
-        const inviter = a.vault.pair({
-          pollMs: 10,
-          timeoutMs: o.tamper ? 1500 : 20_000,
-          onCode: (c) => onCode(c),
-          confirm: async (j) => j.sas === (await joinerSas) && !o.decline,
-        });
-        const code = await Promise.race([codeReady, inviter.then(() => '')]);
-        const evil = await h.openRemote();
-        const remote = await h.openRemote();
-        if (o.tamper) {
-          // The remote alters the offer before the new device reads it.
-          const key = (await evil.list('pairing/'))[0]!.key;
-          const bytes = (await evil.get(key))!;
-          bytes[bytes.length - 1]! ^= 1;
-          await evil.put(key, bytes);
-        }
-        const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => onSas(s) });
-        const [inv, joined] = await Promise.allSettled([inviter, joining]);
-        await evil.close();
-        return { inv, joined, code, remote };
-      };
-      const ok = await pairOnce(92);
+      const ok = await pairWith(a, 92);
       assert.equal(ok.joined.status, 'fulfilled', String((ok.joined as PromiseRejectedResult).reason));
       assert.equal(ok.inv.status, 'fulfilled');
       const b = track({ vault: (ok.joined).value, remote: ok.remote });
@@ -528,13 +578,13 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await rejectsWith(Vault.join({ store, remote: await h.openRemote(), remoteUrl: options.remoteUrl, code: ok.code, pollMs: 10 }), ErrorCode.PairingExpired);
       assert.equal(await Vault.readConfig(store), undefined);
       // A tampered offer is refused by the new device; the inviter then times out cleanly.
-      const tampered = await pairOnce(93, { tamper: true });
+      const tampered = await pairWith(a, 93, { tamper: true });
       assert.equal(tampered.joined.status, 'rejected');
       assert.ok(isIntegrityError((tampered.joined).reason));
       assert.equal(tampered.inv.status, 'rejected');
       assert.ok(KithError.is((tampered.inv).reason, ErrorCode.PairingExpired));
       // A declined pairing fails on both sides and adds nobody.
-      const declined = await pairOnce(94, { decline: true });
+      const declined = await pairWith(a, 94, { decline: true });
       assert.ok(KithError.is((declined.joined as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
       assert.ok(KithError.is((declined.inv as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
       assert.equal((await a.vault.devices({ refresh: true })).length, 2);
@@ -563,29 +613,8 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         assert.equal((await d.vault.get('r', 'after'))!['v'], 'secret');
       }
       assert.deepEqual((await b.vault.devices()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
-      // Crypto level: nothing written after the revocation opens with any key the revoked device holds.
-      const held = (await c.store!.read((tx) => tx.getMeta('epochs'))) as Record<string, string>;
-      const stolen = new Map(Object.entries(held).map(([e, k]) => [Number(e), base64.decode(k)] as const));
-      const aSeed = ((await a.store!.read((tx) => tx.getMeta('device'))) as { signSeed: string }).signSeed;
       const evil = await h.openRemote();
-      const aSegs = await evil.list(remoteKeys.segmentPrefix(a.vault.deviceId));
-      const newest = (await evil.get(aSegs.at(-1)!.key))!;
-      const seq = Number(aSegs.at(-1)!.key.split('/').pop());
-      assert.ok(stolen.size > 0);
-      for (const [epoch, key] of stolen) {
-        await assert.rejects(
-          decodeSegment(newest, {
-            vaultId: a.vault.vaultId,
-            deviceId: a.vault.deviceId,
-            seq,
-            signPub: signingKeyFromSeed(base64.decode(aSeed)).pub,
-            epochKey: () => key,
-            maxPayloadBytes: 1 << 20,
-          }),
-          (e: unknown) => isIntegrityError(e),
-          `epoch ${epoch}'s key opened a segment written after the revocation`,
-        );
-      }
+      await assertUnreadableBy(c, a, evil);
       // Deleting the revocation from the remote does not bring the device back, for old or new devices.
       const entries = await evil.list(remoteKeys.registryPrefix);
       const last = entries.at(-1)!;
@@ -600,6 +629,62 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.equal((await fresh.vault.get('r', 'after'))!['v'], 'secret', 'a device that joined later reads the new epoch');
       assert.deepEqual(await fresh.vault.get('r', 'before'), { id: 'before', v: 1 }, 'and the old one, through the epoch chain');
       await evil.close();
+    });
+
+    test('a device that squats the next epoch before its revocation blocks nothing; neither does a squat after it', async () => {
+      const a = track(await founder(131));
+      await a.vault.put('r', 'before', { v: 1 });
+      await a.vault.sync();
+      await a.vault.setPassword('correct horse battery');
+      const b = track(await joiner(a.code, 132, 'B'));
+      const c = track(await joiner(a.code, 133, 'about to go'));
+      const ids = [a, b, c].map((d) => d.vault.deviceId);
+      // While still registered, C seals a key of its own for the next epoch to everyone, signed by itself.
+      const epochNow = async (d: Device): Promise<number> => ((await d.store!.read((tx) => tx.getMeta('registry'))) as { epoch: number }).epoch;
+      const next = (await epochNow(a)) + 1;
+      await squatEpoch(c, c.remote, next, ids, 134);
+      await a.vault.revokeDevice(c.vault.deviceId);
+      assert.equal(await epochNow(a), next);
+      // Every remaining device reads and writes the new epoch.
+      await a.vault.put('r', 'after', { v: 'secret' });
+      await a.vault.sync();
+      await b.vault.sync();
+      assert.equal((await b.vault.get('r', 'after'))!['v'], 'secret');
+      await b.vault.put('r', 'from-b', { v: 'b' });
+      await b.vault.sync();
+      await a.vault.sync();
+      assert.equal((await a.vault.get('r', 'from-b'))!['v'], 'b');
+      await rejectsWith(c.vault.sync(), ErrorCode.Revoked);
+      await assertUnreadableBy(c, a, c.remote);
+      await assertUnreadableBy(c, b, c.remote);
+      // The recovery code and the password still restore, reading old and new epochs.
+      const byCode = track(await joiner(a.code, 135, 'by code'));
+      const pwRemote = await h.openRemote();
+      const byPassword = track({ vault: await Vault.restore({ store: await h.openStore(), remote: pwRemote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deps: deps(136) }), remote: pwRemote });
+      // A device paired by B (not the epoch's opener) receives the same key.
+      const paired = await pairWith(b, 139);
+      assert.equal(paired.joined.status, 'fulfilled', String((paired.joined as PromiseRejectedResult).reason));
+      const byPairing = track({ vault: paired.joined.value, remote: paired.remote });
+      for (const d of [byCode, byPassword, byPairing]) {
+        await d.vault.pull();
+        assert.equal((await d.vault.get('r', 'after'))!['v'], 'secret');
+        assert.deepEqual(await d.vault.get('r', 'before'), { id: 'before', v: 1 });
+      }
+      // After its revocation C still has raw write access (folder, S3): it squats the epoch after this one.
+      await squatEpoch(c, c.remote, next + 1, [...ids, ...[byCode, byPassword, byPairing].map((d) => d.vault.deviceId)], 137);
+      const newCode = await a.vault.rotateRecoveryCode();
+      assert.equal(await epochNow(a), next + 1);
+      await a.vault.put('r', 'rotated', { v: 'r' });
+      await a.vault.sync();
+      for (const d of [b, byCode, byPassword, byPairing]) {
+        await d.vault.sync();
+        assert.equal((await d.vault.get('r', 'rotated'))!['v'], 'r');
+      }
+      const byNewCode = track(await joiner(newCode, 138, 'new code'));
+      await byNewCode.vault.pull();
+      assert.deepEqual(await byNewCode.vault.get('r', 'before'), { id: 'before', v: 1 });
+      assert.equal((await byNewCode.vault.get('r', 'rotated'))!['v'], 'r');
+      await assertUnreadableBy(c, a, c.remote);
     });
 
     test('password and recovery-code rotation: restore by password, wrong password, old code refused', async () => {
