@@ -6,13 +6,13 @@
  * (`keys/<epoch>/previous`), so a device that joins later can read the
  * whole history from the newest key alone.
  */
-import { boxKeyFromSecret, hkdfSha256, utf8 } from '../crypto/index.js';
+import { boxKeyFromSecret, hkdfSha256, utf8, type BoxKeyPair } from '../crypto/index.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { openEpochKey, remoteKeys, sealEpochKey } from '../format/index.js';
 import type { EngineContext } from './context.js';
 
 /** The X25519 key pair an epoch key stands for (recipient of the previous epoch's key). */
-function epochBoxKey(epochKey: Uint8Array) {
+export function epochBoxKey(epochKey: Uint8Array): BoxKeyPair {
   return boxKeyFromSecret(hkdfSha256(epochKey, new Uint8Array(0), utf8('kith/v1/previous-epoch'), 32));
 }
 
