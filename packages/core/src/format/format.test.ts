@@ -10,6 +10,7 @@ import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from './vectors.js
 import { decodeBlobObject, decodeManifestPlaintext } from '../blobs/blob-format.js';
 import { AVG_CHUNK, gearTable, MAX_CHUNK, MIN_CHUNK } from '../blobs/chunker.js';
 import { epochBoxKey } from '../sync/epochs.js';
+import { DeviceRegistry, initialRegistry } from '../sync/registry.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
   inputs: typeof VECTOR_INPUTS;
@@ -77,6 +78,14 @@ test('test vectors: registry entries 2–6 chain after entry 1 and decode with t
     prevHash = hash;
   }
   assert.deepEqual(kinds, ['rename', 'password', 'recovery', 'password-remove', 'revoke']);
+  // And the chain obeys the registry's rules, as a device replays it.
+  const registry = new DeviceRegistry(V.vaultId, initialRegistry(hexToBytes(out.recoverySignPub), hexToBytes(out.recoveryBoxPub)));
+  for (const bytes of [out.registryEntry, ...out.registryEntries.map((e) => e.bytes)]) await registry.applyNext(hexToBytes(bytes));
+  assert.equal(registry.epoch, 2);
+  assert.equal(bytesToHex(registry.recoverySignPub()), out.rotatedRecoverySignPub);
+  assert.equal(registry.passwordParams(), undefined);
+  assert.equal(registry.device(V.deviceId)?.name, V.renamedTo);
+  assert.ok(registry.device(V.deviceId)?.revoked);
 });
 
 test('test vectors: the previous link opens epoch 0 with epoch 1\'s link key', async () => {
