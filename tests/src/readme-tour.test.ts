@@ -91,9 +91,17 @@ function start(command: string, cwd: string): Started {
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  // A command that never ends (a server, say) fails the test instead of hanging it.
+  const timer = setTimeout(() => {
+    stderr += '\n(killed after 180 s: a command that does not end, which the tour test cannot run)';
+    child.kill('SIGKILL');
+  }, 180_000);
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
   return { done, stdout: () => stdout, output: () => stdout + stderr, interrupt: () => child.kill('SIGINT') };
 }
