@@ -145,6 +145,31 @@ test('test vectors: the merge gives the same state and conflict in every deliver
   assert.equal(committed.outputs.merge.conflicts.length, 1);
 });
 
+test('FORMAT.md quotes the committed vectors exactly', () => {
+  const md = readFileSync(new URL('../../../../docs/FORMAT.md', import.meta.url), 'utf8');
+  const section = md.slice(md.indexOf('## Test vectors'));
+  const quoted = new Map<string, string>();
+  let last = '';
+  for (const block of section.matchAll(/^```\n([\s\S]*?)^```/gm)) {
+    for (const line of block[1]!.split('\n')) {
+      const entry = /^(\w+)(?: \([^)]*\))? = (.*)$/.exec(line);
+      if (entry) quoted.set((last = entry[1]!), entry[2]!);
+      else if (line.startsWith('    ')) quoted.set(last, quoted.get(last)! + line.slice(4));
+    }
+  }
+  const out = committed.outputs;
+  const expected = (name: string): string | undefined => {
+    const seq = /^registryEntry(\d+)Hash$/.exec(name);
+    if (seq) return out.registryEntries.find((e) => e.seq === Number(seq[1]))?.hash;
+    if (name === 'gearTableFirst') return out.gearTableFirst.join(' ');
+    if (name === 'cdcChunkLengths') return out.cdcChunkLengths.join(', ');
+    const v = (out as unknown as Record<string, unknown>)[name];
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+  };
+  assert.ok(quoted.size >= 30, `FORMAT.md quotes ${quoted.size} vectors`);
+  for (const [name, text] of quoted) assert.equal(text, expected(name), `FORMAT.md's ${name}`);
+});
+
 // ---- segments under attack
 
 const random = seededRandom(7);
