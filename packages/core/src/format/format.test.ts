@@ -6,7 +6,11 @@ import { seededRandom } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { bytesToHex, generateDeviceKeys, hexToBytes, newEpochKey, recoveryKeys } from '../crypto/index.js';
 import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, encodeHead, encodeRegistryEntry, encodeSegment, epochKeyCheck, openEpochKey, remoteKeys, type RegistryChange } from './index.js';
-import { buildVectors, VECTOR_INPUTS } from './vectors.js';
+import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from './vectors.js';
+import { decodeBlobObject, decodeManifestPlaintext } from '../blobs/blob-format.js';
+import { AVG_CHUNK, gearTable, MAX_CHUNK, MIN_CHUNK } from '../blobs/chunker.js';
+import { epochBoxKey } from '../sync/epochs.js';
+import { DeviceRegistry, initialRegistry } from '../sync/registry.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
   inputs: typeof VECTOR_INPUTS;
@@ -110,6 +114,113 @@ test('registry entries: any single bit flipped in, or any truncation of, the ver
     { numRuns: 300 },
   );
   for (let n = 0; n < bytes.length; n += 5) await assert.rejects(decodeRegistryEntry(bytes.subarray(0, n), expect, signers), (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_INTEGRITY'));
+});
+
+test('test vectors: registry entries 2–6 chain after entry 1 and decode with their signers', async () => {
+  const out = committed.outputs;
+  const rotated = recoveryKeys(hexToBytes(V.rotatedRecoverySecret));
+  const signers = (id: string): Uint8Array | undefined =>
+    id === 'recovery' ? rotated.sign.pub : id === 'password' ? hexToBytes(out.passwordSignPub) : id === V.deviceId ? hexToBytes(out.deviceSignPub) : undefined;
+  let prevHash = hexToBytes(out.registryEntryHash);
+  const kinds: string[] = [];
+  for (const e of out.registryEntries) {
+    const { entry, hash } = await decodeRegistryEntry(hexToBytes(e.bytes), { vaultId: V.vaultId, seq: e.seq, prevHash }, signers);
+    assert.equal(entry.at, V.createdAt + e.seq * 1000);
+    assert.equal(bytesToHex(hash), e.hash);
+    kinds.push(entry.change.kind);
+    prevHash = hash;
+  }
+  assert.deepEqual(kinds, ['rename', 'password', 'recovery', 'password-remove', 'revoke']);
+  // And the chain obeys the registry's rules, as a device replays it.
+  const registry = new DeviceRegistry(V.vaultId, initialRegistry(hexToBytes(out.recoverySignPub), hexToBytes(out.recoveryBoxPub)));
+  for (const bytes of [out.registryEntry, ...out.registryEntries.map((e) => e.bytes)]) await registry.applyNext(hexToBytes(bytes));
+  assert.equal(registry.epoch, 2);
+  assert.equal(bytesToHex(registry.recoverySignPub()), out.rotatedRecoverySignPub);
+  assert.equal(registry.passwordParams(), undefined);
+  assert.equal(registry.device(V.deviceId)?.name, V.renamedTo);
+  assert.ok(registry.device(V.deviceId)?.revoked);
+});
+
+test('test vectors: the previous link opens epoch 0 with epoch 1\'s link key', async () => {
+  const out = committed.outputs;
+  const link = epochBoxKey(hexToBytes(V.epoch1Key));
+  assert.equal(bytesToHex(link.pub), out.epoch1LinkPub);
+  const opened = await openEpochKey(hexToBytes(out.previousSealedKey), {
+    vaultId: V.vaultId,
+    epoch: 1, // the newer epoch, although the key inside is epoch 0's
+    recipientId: 'previous',
+    recipientBoxSecret: link.secret,
+    signerPub: (id) => (id === V.deviceId ? hexToBytes(out.deviceSignPub) : undefined),
+  });
+  assert.equal(bytesToHex(opened.epochKey), V.epochKey);
+});
+
+test('test vectors: the blob chunk and manifest decode to their plaintexts; the manifest names the chunk', async () => {
+  const out = committed.outputs;
+  const epochKey = (e: number) => (e === 0 ? hexToBytes(V.epochKey) : undefined);
+  const chunk = await decodeBlobObject('chunk', hexToBytes(out.blobChunkObject), { vaultId: V.vaultId, expectId: out.blobChunkId, epochKey, maxBytes: MAX_CHUNK });
+  assert.equal(new TextDecoder().decode(chunk), V.blobChunk);
+  const manifest = await decodeBlobObject('manifest', hexToBytes(out.blobManifestObject), { vaultId: V.vaultId, expectId: out.blobManifestId, epochKey, maxBytes: 1 << 20 });
+  assert.equal(new TextDecoder().decode(manifest), out.blobManifestPlaintext);
+  assert.deepEqual(decodeManifestPlaintext(manifest, out.blobManifestId).chunks, [[out.blobChunkId, chunk.length]]);
+  assert.equal(out.blobRef, `kith:blob:${out.blobManifestId}`);
+});
+
+test('test vectors: chunk lengths as FORMAT.md describes the cut, written out byte by byte', () => {
+  const gear = gearTable(hexToBytes(V.epochKey));
+  const input = cdcInput(V.cdcInputBytes);
+  // k one-bits at bit ⌊i·32/k⌋; as int32 so `&` keeps bit 31.
+  const spread = (k: number) => Array.from({ length: k }, (_, i) => 2 ** Math.floor((i * 32) / k)).reduce((x, y) => x + y, 0) | 0;
+  const [hard, easy] = [spread(22), spread(18)];
+  const lengths: number[] = [];
+  let start = 0;
+  while (start < input.length) {
+    let h = 0;
+    let len = Math.min(MAX_CHUNK, input.length - start);
+    for (let p = MIN_CHUNK; p < Math.min(MAX_CHUNK, input.length - start); p++) {
+      h = (h * 2 + gear[input[start + p]!]!) % 2 ** 32;
+      if ((h & (p < AVG_CHUNK ? hard : easy)) === 0) {
+        len = p + 1;
+        break;
+      }
+    }
+    lengths.push(len);
+    start += len;
+  }
+  assert.deepEqual(lengths, committed.outputs.cdcChunkLengths);
+});
+
+test('test vectors: the merge gives the same state and conflict in every delivery order', () => {
+  const [a1, b1, a2] = V.mergeOps;
+  for (const order of [[a1, b1, a2], [a1, a2, b1], [b1, a1, a2]]) {
+    assert.deepEqual(mergeVector(order as typeof V.mergeOps), committed.outputs.merge);
+  }
+  assert.equal(committed.outputs.merge.conflicts.length, 1);
+});
+
+test('FORMAT.md quotes the committed vectors exactly', () => {
+  const md = readFileSync(new URL('../../../../docs/FORMAT.md', import.meta.url), 'utf8');
+  const section = md.slice(md.indexOf('## Test vectors'));
+  const quoted = new Map<string, string>();
+  let last = '';
+  for (const block of section.matchAll(/^```\n([\s\S]*?)^```/gm)) {
+    for (const line of block[1]!.split('\n')) {
+      const entry = /^(\w+)(?: \([^)]*\))? = (.*)$/.exec(line);
+      if (entry) quoted.set((last = entry[1]!), entry[2]!);
+      else if (line.startsWith('    ')) quoted.set(last, quoted.get(last)! + line.slice(4));
+    }
+  }
+  const out = committed.outputs;
+  const expected = (name: string): string | undefined => {
+    const seq = /^registryEntry(\d+)Hash$/.exec(name);
+    if (seq) return out.registryEntries.find((e) => e.seq === Number(seq[1]))?.hash;
+    if (name === 'gearTableFirst') return out.gearTableFirst.join(' ');
+    if (name === 'cdcChunkLengths') return out.cdcChunkLengths.join(', ');
+    const v = (out as unknown as Record<string, unknown>)[name];
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+  };
+  assert.ok(quoted.size >= 30, `FORMAT.md quotes ${quoted.size} vectors`);
+  for (const [name, text] of quoted) assert.equal(text, expected(name), `FORMAT.md's ${name}`);
 });
 
 // ---- segments under attack

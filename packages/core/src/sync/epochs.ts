@@ -11,7 +11,7 @@
  * objects a device wrote ahead of its own revocation can neither stand in
  * for the opener's nor occupy the places the opener writes to.
  */
-import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8 } from '../crypto/index.js';
+import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8, type BoxKeyPair } from '../crypto/index.js';
 import type { RandomBytes } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey } from '../format/index.js';
@@ -20,7 +20,7 @@ import type { EngineContext } from './context.js';
 import type { DeviceRegistry } from './registry.js';
 
 /** The X25519 key pair an epoch key stands for (recipient of the previous epoch's key). */
-export function epochBoxKey(epochKey: Uint8Array) {
+export function epochBoxKey(epochKey: Uint8Array): BoxKeyPair {
   return boxKeyFromSecret(hkdfSha256(epochKey, new Uint8Array(0), utf8('kith/v1/previous-epoch'), 32));
 }
 
