@@ -109,7 +109,7 @@ export function checkOp(op: unknown): asserts op is Op {
   if (typeof t !== 'string') throw corrupt('bad stamp');
   parseLocal(t);
   if (typeof k !== 'string' || !KINDS.has(k)) throw corrupt('bad op kind');
-  if (s !== undefined && (!isJsonObject(s) || ALIVE in s)) throw corrupt('bad field set');
+  if (s !== undefined && (!isJsonObject(s) || Object.hasOwn(s, ALIVE))) throw corrupt('bad field set');
   if (u !== undefined && (!Array.isArray(u) || !u.every((f) => typeof f === 'string' && f !== ALIVE))) throw corrupt('bad unset list');
   if (a !== undefined && typeof a !== 'boolean') throw corrupt('bad liveness');
   if (r !== undefined) {
