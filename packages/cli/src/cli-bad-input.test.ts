@@ -107,6 +107,7 @@ describe('kith CLI: bad input', () => {
     const file = join(dir, 'latin1.jsonl');
     writeFileSync(file, Buffer.concat([Buffer.from('{"id":"v","x":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
     refused(runKith(home, ['import', 'vals', file]), /line 1: not valid UTF-8/);
+    refused(runKith(home, ['import', 'vals', '-'], { input: '{"id":"a"}\n\n{"id":"b","n":{"m":-1e400}}\n' }), /^kith: line 3: value at "\/n\/m" is -Infinity/);
     // The shell passes the raw byte 0xE9 (octal 351) that a JS string cannot hold.
     const r = spawnSync('/bin/sh', ['-c', `exec "$0" "$1" --home "$2" put vals v "$(printf '{"x":"caf\\351"}')"`, process.execPath, KITH_BIN, home], { encoding: 'utf8' });
     refused({ status: r.status, stdout: r.stdout, stderr: r.stderr }, /argument 6 is not valid UTF-8/);

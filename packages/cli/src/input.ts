@@ -4,7 +4,7 @@
  * and JSON Lines files streamed line by line.
  */
 import { createReadStream, readFileSync } from 'node:fs';
-import { ErrorCode, KithError, type JsonObject, type JsonValue } from '@kith/core';
+import { checkFields, ErrorCode, KithError, type JsonObject, type JsonValue } from '@kith/core';
 
 // Fatal: invalid UTF-8 is refused, never silently turned into U+FFFD.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -125,6 +125,12 @@ export async function readJsonLines(path: string, onLine?: (n: number) => void):
     // Rest destructuring defines own properties: a "__proto__" key stays a field.
     const { id, ...fields } = v as Record<string, unknown>;
     if (typeof id !== 'string') throw bad('missing a string "id" field');
+    try {
+      checkFields(fields as JsonObject); // the library checks again; here the error gets its line number
+    } catch (e) {
+      if (e instanceof KithError) throw new KithError(e.code, `line ${n}: ${e.message}; nothing was imported`, e.hint ? { hint: e.hint } : undefined);
+      throw e;
+    }
     out.push({ id, fields: fields as JsonObject });
     onLine?.(out.length);
   }
