@@ -1,13 +1,9 @@
 /**
  * @module json
  * JSON value types and the checks every record passes before it is stored.
- *
- * Field names and keys come from data: they may be `constructor`,
- * `toString` or `__proto__`. Maps keyed by data are null-prototype objects
- * ({@link dict}) and lookups go through {@link own}, so such a name is just
- * a name and never reaches `Object.prototype`.
  */
 import { ErrorCode, KithError } from './errors.js';
+import { dict } from './data-keys.js';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -23,16 +19,6 @@ export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
  * recursive JSON code on some device (or in some app) sooner or later.
  */
 export const MAX_DEPTH = 64;
-
-/** An empty map keyed by data: no prototype, so every string is an ordinary key. */
-export function dict<V>(): Record<string, V> {
-  return Object.create(null) as Record<string, V>;
-}
-
-/** `obj[key]` when `key` is an own property, else undefined (never an inherited member). */
-export function own<V>(obj: Readonly<Record<string, V>> | undefined, key: string): V | undefined {
-  return obj !== undefined && Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
 
 export function isJsonObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -5,7 +5,8 @@
  * later write beat an earlier one regardless of clocks.
  */
 import { ErrorCode, KithError } from './errors.js';
-import { dict, type JsonObject, type JsonValue } from './json.js';
+import { dict } from './data-keys.js';
+import type { JsonObject, JsonValue } from './json.js';
 import { currentStamp, headStamps, conflictsOf, type RecordView } from './merge.js';
 import { ALIVE, type Op } from './ops.js';
 import type { Resolution } from './vault-types.js';

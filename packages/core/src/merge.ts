@@ -18,7 +18,8 @@
  * put/patch write true, delete writes false (and unsets every field).
  */
 import { invariant } from './errors.js';
-import { dict, own, type JsonObject, type JsonValue } from './json.js';
+import { dict, own } from './data-keys.js';
+import type { JsonObject, JsonValue } from './json.js';
 import { ALIVE, type Op } from './ops.js';
 import type { RecordRow } from './store.js';
 import { stampDevice } from './hlc.js';

@@ -6,7 +6,8 @@
  * `MemoryStoreData` object given to it.
  */
 import { ErrorCode, KithError } from '../errors.js';
-import { own, type JsonObject, type JsonValue } from '../json.js';
+import { own } from '../data-keys.js';
+import type { JsonObject, JsonValue } from '../json.js';
 import type { LogEntry, LogFilter, OutboxEntry, RecordPage, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
 import { compareCodePoints, compareFieldValues, referenceQuery } from './store-conformance.js';
 

@@ -11,7 +11,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { own, type JsonObject, type JsonPrimitive, type JsonValue } from '../json.js';
+import { own } from '../data-keys.js';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../json.js';
 import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
 
 /** What a store adapter's test gives the suite: a fresh, empty store. */
