@@ -59,6 +59,7 @@ describe('field values', () => {
       await refused(v.patch('n', 'r', fields), ErrorCode.BadInput, message);
       await refused(v.batch((b) => b.put('n', 'other', fields)), ErrorCode.BadInput, message);
     }
+    await refused(v.put('n', 'id\udc00', { x: 1 }), ErrorCode.BadName, /invalid record id/);
     assert.deepEqual(await v.get('n', 'r'), { keep: 1, id: 'r' });
     assert.equal(await v.get('n', 'other'), undefined);
     assert.equal((await v.log()).length, 1);

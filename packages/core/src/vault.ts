@@ -12,7 +12,7 @@
 import { ErrorCode, KithError } from './errors.js';
 import { systemDeps, type Deps } from './deps.js';
 import { checkFields, copyFields, orderedFields, type JsonObject } from './json.js';
-import { checkCollection, checkRecordId } from './names.js';
+import { checkCollection, checkNewRecordId, checkRecordId } from './names.js';
 import { HybridClock } from './hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from './merge.js';
 import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
@@ -749,7 +749,7 @@ export class Vault {
   async #write(writes: Write[]): Promise<number> {
     for (const w of writes) {
       checkCollection(w.collection);
-      checkRecordId(w.id);
+      checkNewRecordId(w.id);
       if (w.kind !== 'delete') {
         checkFields(w.fields);
         w.fields = copyFields(w.fields, w.kind === 'patch');
