@@ -195,6 +195,31 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.deepEqual(await c.vault.conflicts(), []);
     });
 
+    test('a segment an older build wrote for a field named constructor (a null predecessor) is read, and so is everything after it', async () => {
+      const a = track(await founder(97));
+      const b = track(await joiner(a.code, 98));
+      await a.vault.put('notes', 'p', { constructor: 1, title: 't' });
+      // Builds before the fix named `null` as the predecessor of such a field: rewrite the pending op so.
+      await a.store!.write(async (tx) => {
+        const [entry] = await tx.readOutbox(10);
+        await tx.deleteOutbox(entry!.seq);
+        await tx.appendOutbox([{ ...entry!.op, r: { constructor: [null] } }]);
+      });
+      await a.vault.push();
+      await a.vault.put('notes', 'later', { n: 2 });
+      await a.vault.push();
+      assert.equal((await b.vault.pull()).pulled, 2);
+      assert.deepEqual(await b.vault.get('notes', 'p'), { constructor: 1, title: 't', id: 'p' });
+      assert.deepEqual(await b.vault.get('notes', 'later'), { n: 2, id: 'later' });
+      // And a later edit of that field replaces it everywhere, without a conflict.
+      await b.vault.patch('notes', 'p', { constructor: 'edited' });
+      for (const d of [b, a]) await d.vault.sync();
+      for (const d of [a, b]) {
+        assert.equal((await d.vault.get('notes', 'p'))!['constructor'], 'edited');
+        assert.deepEqual(await d.vault.conflicts(), []);
+      }
+    });
+
     test('fields print in one order on every device, whatever order their writes arrived in', async () => {
       const a = track(await founder(95));
       const b = track(await joiner(a.code, 96));
