@@ -17,3 +17,4 @@ export * from './crypto/index.js';
 export * from './format/index.js';
 export { Vault } from './vault.js';
 export * from './blobs/index.js';
+export { WarningCode, DEFAULT_STALE_AFTER_MS, type SyncWarning } from './sync/staleness.js';

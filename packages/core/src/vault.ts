@@ -49,8 +49,8 @@ import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persis
 import { invitePairing, joinPairing } from './pairing.js';
 import { push as pushSegments } from './sync/push.js';
 import { Blobs, refsIn } from './blobs/blobs.js';
-import type { BlobCache } from './blobs/blob-cache.js';
 import { pull } from './sync/pull.js';
+import { checkStaleAfter, lastHeadTimes, remoteWarnings, type SyncWarning } from './sync/staleness.js';
 import type {
   BatchWriter,
   Conflict,
@@ -96,7 +96,9 @@ export class Vault {
   /** Seals epoch keys written to the store when the device's secrets are passphrase-protected. */
   #localKey: Uint8Array | undefined;
 
-  private constructor(store: Store, remote: Remote, blobCache: BlobCache | undefined, deps: Deps, j: Omit<JoinedState, 'caughtUp'>, localKey?: Uint8Array) {
+  #warnings: readonly SyncWarning[] = [];
+
+  private constructor(store: Store, remote: Remote, o: Pick<VaultOptions, 'blobCache' | 'staleAfterMs'>, deps: Deps, j: Omit<JoinedState, 'caughtUp'>, localKey?: Uint8Array) {
     this.#localKey = localKey;
     this.vaultId = j.vault.vaultId;
     this.deviceId = j.device.deviceId;
@@ -116,6 +118,7 @@ export class Vault {
       boxSecret: unb64(j.device.boxSecret),
       epochKeys,
       registry,
+      staleAfterMs: checkStaleAfter(o.staleAfterMs),
       rememberEpochKey: async (epoch, key) => {
         epochKeys.set(epoch, key);
         await store.write(async (tx) => {
@@ -133,7 +136,16 @@ export class Vault {
         if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
       },
     };
-    this.blobs = new Blobs(this.#ctx, blobCache);
+    this.blobs = new Blobs(this.#ctx, o.blobCache);
+  }
+
+  /**
+   * What `restore` or `join` noticed about the remote when this device
+   * joined: signs that it served an old state (see {@link SyncWarning}).
+   * Empty for `create` and `open`; `pull` and `sync` return their own.
+   */
+  get warnings(): readonly SyncWarning[] {
+    return this.#warnings;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -156,6 +168,7 @@ export class Vault {
   static async create(o: CreateVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
     const deps = { ...systemDeps, ...o.deps };
     const name = checkDeviceName(o.deviceName);
+    checkStaleAfter(o.staleAfterMs);
     await refuseExistingVault(o.store);
     if (await o.remote.head(remoteKeys.vault)) {
       throw new KithError(ErrorCode.RemoteInUse, `the remote ${o.remote.url} already holds a vault`, {
@@ -199,7 +212,7 @@ export class Vault {
       caughtUp: true,
     };
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-    return { vault: new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey), recoveryCode: code };
+    return { vault: new Vault(o.store, o.remote, o, deps, joined, localKey), recoveryCode: code };
   }
 
   /**
@@ -211,6 +224,7 @@ export class Vault {
   static async restore(o: RestoreVaultOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
     const name = checkDeviceName(o.deviceName);
+    const staleAfterMs = checkStaleAfter(o.staleAfterMs);
     const secret = 'recoveryCode' in o ? parseRecoveryCode(o.recoveryCode) : undefined; // a typo fails here, before any crypto
     await refuseExistingVault(o.store);
     // Header and registry are readable before authenticating: they say which key to prove.
@@ -235,7 +249,8 @@ export class Vault {
       if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
     }
     o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
-    await catchUpWithHeads(o.remote, stored);
+    const heads = await catchUpWithHeads(o.remote, stored);
+    const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
     const epoch = registry.epoch;
     const sealed = await o.remote.get(remoteKeys.sealedKey(epoch, signer));
     if (!sealed) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
@@ -249,7 +264,9 @@ export class Vault {
     );
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-    return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
+    const vault = new Vault(o.store, o.remote, o, deps, joined, localKey);
+    vault.#warnings = warnings;
+    return vault;
   }
 
   /**
@@ -260,12 +277,14 @@ export class Vault {
   static async join(o: JoinOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
     const name = checkDeviceName(o.deviceName);
+    const staleAfterMs = checkStaleAfter(o.staleAfterMs);
     await refuseExistingVault(o.store);
     const device = generateDeviceKeys(deps.random);
     const accepted = await joinPairing(o.remote, o.code, device, name, deps, o);
     // The inviter put this device in the registry before it answered: from here on it authenticates.
     o.remote.useDeviceKey?.(remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
-    const { header, headerBytes, registry } = await readVault(o.remote);
+    const { header, headerBytes, registry, heads } = await readVault(o.remote);
+    const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
     if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {
       throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');
     }
@@ -279,12 +298,15 @@ export class Vault {
     const { epochKey } = await openEpochKey(sealed, { vaultId: header.vaultId, epoch, recipientId: device.deviceId, recipientBoxSecret: device.box.secret, signerPub: registry.signPubOf });
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-    return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
+    const vault = new Vault(o.store, o.remote, o, deps, joined, localKey);
+    vault.#warnings = warnings;
+    return vault;
   }
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none). */
   static async open(o: VaultOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
+    checkStaleAfter(o.staleAfterMs);
     const m = await o.store.read(async (tx) => {
       const { vault, device } = await requireVault(tx);
       const registry = await readMeta<RegistryState>(tx, META.registry);
@@ -294,7 +316,7 @@ export class Vault {
       return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
     });
     const plain = await unsealSecrets({ device: m.device, epochs: m.epochs }, o.localPassphrase);
-    return new Vault(o.store, o.remote, o.blobCache, deps, { ...m, device: plain.device, epochs: plain.epochs }, plain.key);
+    return new Vault(o.store, o.remote, o, deps, { ...m, device: plain.device, epochs: plain.epochs }, plain.key);
   }
 
   /**
@@ -600,20 +622,20 @@ export class Vault {
     });
   }
 
-  /** Fetches and applies what other devices wrote. */
+  /** Fetches and applies what other devices wrote; `warnings` when the remote looks like it serves an old state. */
   async pull(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
-      const pulled = await this.#pullOnce(o.signal);
-      return { pushed: 0, pulled, conflicts: await this.#conflictTotal() };
+      const { pulled, warnings } = await this.#pullOnce(o.signal);
+      return { pushed: 0, pulled, conflicts: await this.#conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
     });
   }
 
-  /** Pull, then push. */
+  /** Pull, then push; `warnings` when the remote looks like it serves an old state. */
   async sync(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
-      const pulled = await this.#pullOnce(o.signal);
+      const { pulled, warnings } = await this.#pullOnce(o.signal);
       const pushed = await pushSegments(this.#ctx, o.signal);
-      const result = { pushed, pulled, conflicts: await this.#conflictTotal() };
+      const result = { pushed, pulled, conflicts: await this.#conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
       this.#emit('synced', result);
       return result;
     });
@@ -624,6 +646,7 @@ export class Vault {
       const { vault, device } = await requireVault(tx);
       const status = await readMeta<StatusMeta>(tx, META.status);
       const conflicted = await tx.listConflicted();
+      const headTimes = await lastHeadTimes(tx, device.deviceId);
       return {
         vaultId: vault.vaultId,
         deviceId: device.deviceId,
@@ -634,6 +657,10 @@ export class Vault {
         lastPull: status?.lastPull ?? null,
         conflicts: conflicted.reduce((n, r) => n + conflictCount(r), 0),
         caughtUp: status?.caughtUp ?? false,
+        devices: this.#ctx.registry.devices().map(([deviceId, d]) => {
+          const at = headTimes.get(deviceId);
+          return { deviceId, name: d.name, revoked: d.revoked !== undefined, current: deviceId === device.deviceId, lastHeadAt: at === undefined ? null : new Date(at).toISOString() };
+        }),
       };
     });
   }
@@ -726,7 +753,7 @@ export class Vault {
     return run;
   }
 
-  async #pullOnce(signal?: AbortSignal): Promise<number> {
+  async #pullOnce(signal?: AbortSignal): Promise<{ pulled: number; warnings: SyncWarning[] }> {
     const wasCaughtUp = (await this.#store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     const outcome = await pull(this.#ctx, signal);
     if (outcome.collections.size > 0) this.#emit('change', { collections: [...outcome.collections], source: 'remote' });
@@ -737,7 +764,7 @@ export class Vault {
       });
       this.#emit('caughtUp', { changes: outcome.pulled });
     }
-    return outcome.pulled;
+    return { pulled: outcome.pulled, warnings: outcome.warnings };
   }
 
   async #conflictTotal(): Promise<number> {

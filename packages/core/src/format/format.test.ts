@@ -11,6 +11,8 @@ import { buildVectors, VECTOR_INPUTS } from './vectors.js';
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
   inputs: typeof VECTOR_INPUTS;
   outputs: Awaited<ReturnType<typeof buildVectors>>;
+  /** Bytes written by older versions (same inputs), which this build must still read. */
+  legacy: { headV1: string };
 };
 const is = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
 const V = VECTOR_INPUTS;
@@ -57,6 +59,24 @@ test('test vectors: the committed bytes decode back to the inputs', async () => 
   assert.equal(bytesToHex(head.hash), out.segmentHash);
   assert.equal(head.registrySeq, 1);
   assert.equal(bytesToHex(head.registryHash), out.registryEntryHash);
+  assert.equal(head.at, V.headAt);
+  assert.equal(hexToBytes(out.head)[5], 2, 'heads are written at version 2');
+});
+
+test('test vectors: a version 1 head (no signed time) still decodes', async () => {
+  const out = committed.outputs;
+  const bytes = hexToBytes(committed.legacy.headV1);
+  assert.equal(bytes[5], 1);
+  const head = await decodeHead(bytes, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) });
+  assert.deepEqual(head, { seq: 1, hash: hexToBytes(out.segmentHash), registrySeq: 1, registryHash: hexToBytes(out.registryEntryHash) });
+  assert.equal('at' in head, false);
+  // Its signature covers the version byte: relabelled as version 2 it is refused, not misread.
+  const relabelled = bytes.slice();
+  relabelled[5] = 2;
+  await assert.rejects(decodeHead(relabelled, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }), is(ErrorCode.IntegrityCorrupt));
+  const future = bytes.slice();
+  future[5] = 3;
+  await assert.rejects(decodeHead(future, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }), is(ErrorCode.UnsupportedFormat));
 });
 
 // ---- segments under attack
@@ -123,14 +143,20 @@ test('a future format version is refused as unsupported, not as corrupt', async 
   await assert.rejects(decode(t), is(ErrorCode.UnsupportedFormat));
 });
 
-test('head: round trip; a head of another device or signer is refused', async () => {
-  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), registrySeq: 3, registryHash: new Uint8Array(32).fill(2), signSeed: device.sign.seed });
+test('head: round trip with its signed time; a head of another device or signer is refused', async () => {
+  const at = Date.UTC(2026, 11, 6);
+  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), registrySeq: 3, registryHash: new Uint8Array(32).fill(2), at, signSeed: device.sign.seed });
   assert.deepEqual(await decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), {
     seq: 42,
     hash: new Uint8Array(32).fill(1),
     registrySeq: 3,
     registryHash: new Uint8Array(32).fill(2),
+    at,
   });
+  // The time is signed: a remote cannot make an old head look new.
+  const younger = h.slice();
+  younger[6 + 8 + 8 + 32 + 8 + 32 + 7]! ^= 1;
+  await assert.rejects(decodeHead(younger, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), is(ErrorCode.IntegrityCorrupt));
   await assert.rejects(decodeHead(h, { vaultId, deviceId: '00'.repeat(8), signPub: device.sign.pub }), is(ErrorCode.IntegrityCorrupt));
   await assert.rejects(decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: generateDeviceKeys(random).sign.pub }), is(ErrorCode.IntegrityCorrupt));
 });

@@ -25,8 +25,9 @@ export const corrupt = (what: string, why: string): KithError =>
 /** Appends fields to a growing object. */
 export class ObjectWriter {
   readonly #parts: Uint8Array[] = [];
-  constructor(type: ObjectType) {
-    this.#parts.push(MAGIC, Uint8Array.of(type.charCodeAt(0), FORMAT_VERSION));
+  /** `version`: the object type's version byte (most types are still at {@link FORMAT_VERSION}). */
+  constructor(type: ObjectType, version: number = FORMAT_VERSION) {
+    this.#parts.push(MAGIC, Uint8Array.of(type.charCodeAt(0), version));
   }
   u8(n: number): this {
     this.#parts.push(Uint8Array.of(n));
@@ -81,15 +82,20 @@ export function signatureInput(domain: string, vaultId: string, body: Uint8Array
 /** Reads fields in order; any overrun is a corrupt object. */
 export class ObjectReader {
   #at = 6;
+  /** The object's version byte, one of those the caller reads. */
+  readonly version: number;
+  /** `versions`: the versions of this type the caller can read (old ones stay readable). */
   constructor(
     readonly bytes: Uint8Array,
     readonly what: string,
     type: ObjectType,
+    versions: readonly number[] = [FORMAT_VERSION],
   ) {
     if (bytes.length < 6 || fromUtf8Lenient(bytes.subarray(0, 4)) !== 'KITH') throw corrupt(what, 'not a Kith object');
     if (bytes[4] !== type.charCodeAt(0)) throw corrupt(what, `expected type ${type}, found ${String.fromCharCode(bytes[4]!)}`);
-    if (bytes[5] !== FORMAT_VERSION) {
-      throw new KithError(ErrorCode.UnsupportedFormat, `${what} uses format version ${bytes[5]}; this build reads version ${FORMAT_VERSION}`, {
+    this.version = bytes[5]!;
+    if (!versions.includes(this.version)) {
+      throw new KithError(ErrorCode.UnsupportedFormat, `${what} uses format version ${this.version}; this build reads version ${versions.join(' and ')}`, {
         hint: 'upgrade kith on this device',
       });
     }

@@ -37,6 +37,7 @@ export const VECTOR_INPUTS = {
   segmentSalt: bytesToHex(fill(16, 0x55)),
   segmentNonce: bytesToHex(fill(12, 0x66)),
   sealEphemeralSecret: bytesToHex(fill(32, 0x77)),
+  headAt: 1_767_229_200_000, // 2026-01-01T01:00:00Z
   ops: [{ c: 'notes', i: 'n1', t: '0mjve0w000000', k: 'p' as const, s: { title: 'Hello' }, a: true }],
 };
 
@@ -103,6 +104,7 @@ export async function buildVectors(): Promise<Vectors> {
     hash: segment.hash,
     registrySeq: 1,
     registryHash: registryEntry.hash,
+    at: v.headAt,
     signSeed: sign.seed,
   });
   return {
