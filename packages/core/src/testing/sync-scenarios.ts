@@ -472,6 +472,15 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         assert.match(e.hint!, /set that device up again in a new home/);
         return true;
       });
+      // The other side, should the remote carry D's head over: a device its registry never added.
+      await evil.put(remoteKeys.head(d.vault.deviceId), (await old.get(remoteKeys.head(d.vault.deviceId)))!);
+      await assert.rejects(a.vault.pull(), (e: unknown) => {
+        assert.ok(KithError.is(e, ErrorCode.IntegrityUnknownSigner), String(e));
+        assert.match(e.hint!, /the remote may have shown it an old state that hid a revocation/);
+        return true;
+      });
+      assert.equal(await a.vault.get('s', 'x'), undefined);
+      await evil.delete(remoteKeys.head(d.vault.deviceId));
       // A remote that serves old heads beside the newer registry: a revocation newer than every head.
       await evil.put(remoteKeys.head(a.vault.deviceId), oldHeadOfA);
       const f = track(await joiner(a.code, 145, 'F'));
@@ -519,6 +528,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.equal(ok.joined.status, 'fulfilled', String((ok.joined as PromiseRejectedResult).reason));
       assert.equal(ok.inv.status, 'fulfilled');
       const b = track({ vault: (ok.joined).value, remote: ok.remote });
+      assert.deepEqual(b.vault.warnings, [], 'a live remote gives a joining device no warning');
       const invited = (ok.inv as PromiseFulfilledResult<{ deviceId: string; sas: string }>).value;
       assert.equal(invited.deviceId, b.vault.deviceId);
       assert.match(invited.sas, /^\d{3} \d{3}$/);
