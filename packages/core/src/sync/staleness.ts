@@ -67,12 +67,15 @@ export function checkStaleAfter(ms: number | undefined): number {
 /**
  * Warnings about the remote as a whole: its newest head is older than
  * `staleAfterMs`, or the registry holds a revocation newer than every head.
- * Heads without a time (version 1) count for neither.
+ * Heads without a time (version 1) count for neither, nor do heads of
+ * revoked devices (a stolen device could keep writing fresh-looking heads
+ * to cover a remote's rollback).
  */
 export function remoteWarnings(o: { now: number; staleAfterMs: number; heads: readonly { device: string; at?: number }[]; registry: DeviceRegistry }): SyncWarning[] {
   const out: SyncWarning[] = [];
+  const heads = o.heads.filter((h) => !o.registry.device(h.device)?.revoked);
   let newest: { device: string; at: number } | undefined;
-  for (const h of o.heads) if (h.at !== undefined && (!newest || h.at > newest.at)) newest = { device: h.device, at: h.at };
+  for (const h of heads) if (h.at !== undefined && (!newest || h.at > newest.at)) newest = { device: h.device, at: h.at };
   if (newest && o.now - newest.at > o.staleAfterMs) {
     const days = Math.floor((o.now - newest.at) / DAY);
     out.push({
@@ -83,7 +86,7 @@ export function remoteWarnings(o: { now: number; staleAfterMs: number; heads: re
   }
   let revocation: { device: string; at: number } | undefined;
   for (const [device, d] of o.registry.devices()) if (d.revoked && (!revocation || d.revoked.at > revocation.at)) revocation = { device, at: d.revoked.at };
-  const allTimed = o.heads.every((h) => h.at !== undefined);
+  const allTimed = heads.every((h) => h.at !== undefined);
   if (revocation && allTimed && (!newest || newest.at < revocation.at)) {
     out.push({
       code: WarningCode.HeadsBehindRegistry,
