@@ -7,7 +7,7 @@ import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
 import type { Remote } from './remote.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { LogEntry, Store } from './store.js';
-import type { SyncWarning } from './sync/staleness.js';
+import type { SyncWarning } from './warnings.js';
 
 /** A record as the API returns it: its id and its fields. */
 export type Doc = { readonly id: string } & JsonObject;

@@ -50,7 +50,8 @@ import { invitePairing, joinPairing } from './pairing.js';
 import { push as pushSegments } from './sync/push.js';
 import { Blobs, refsIn } from './blobs/blobs.js';
 import { pull } from './sync/pull.js';
-import { checkStaleAfter, lastHeadTimes, remoteWarnings, type SyncWarning } from './sync/staleness.js';
+import { checkStaleAfter, lastHeadTimes, remoteWarnings } from './sync/staleness.js';
+import type { SyncWarning } from './warnings.js';
 import type {
   BatchWriter,
   Conflict,

@@ -19,7 +19,8 @@ import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
 import { loadEpochKey } from './epochs.js';
 import { MAX_SEGMENT_PAYLOAD } from '../format/index.js';
-import { HeadWatch, type SyncWarning } from './staleness.js';
+import { HeadWatch } from './staleness.js';
+import type { SyncWarning } from '../warnings.js';
 
 export interface PullOutcome {
   /** Ops applied. */

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, KithError } from '../errors.js';
 import { DeviceRegistry, type DeviceRecord, type RegistryState } from './registry.js';
-import { DEFAULT_STALE_AFTER_MS, WarningCode, checkStaleAfter, remoteWarnings } from './staleness.js';
+import { WarningCode } from '../warnings.js';
+import { DEFAULT_STALE_AFTER_MS, checkStaleAfter, remoteWarnings } from './staleness.js';
 
 const DAY = 24 * 3600 * 1000;
 const NOW = Date.UTC(2026, 11, 6);

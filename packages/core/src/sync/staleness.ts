@@ -18,32 +18,13 @@ import type { StoreTx } from '../store.js';
 import type { EngineContext } from './context.js';
 import { META, emptyPush, readMeta, writeMeta, type PushMeta } from './meta.js';
 import type { DeviceRegistry } from './registry.js';
+import { WarningCode, type SyncWarning } from '../warnings.js';
 
 const DAY = 24 * 3600 * 1000;
 /** Default threshold: newest signed head older than this is reported. */
 export const DEFAULT_STALE_AFTER_MS = 7 * DAY;
 /** A device that syncs rewrites its head at least this often, so an old newest head means nobody synced, or a stale remote. */
 export const HEAD_REFRESH_MS = DAY;
-
-/** Stable codes of the warnings a restore, join, pull or sync may return. */
-export const WarningCode = {
-  /** The newest head on the remote is older than the staleness threshold. */
-  StaleRemote: 'KITH_STALE_REMOTE',
-  /** The remote served a head older than one this device had already seen (its own or another device's). */
-  OldHead: 'KITH_STALE_HEAD',
-  /** The device registry records a revocation newer than every head on the remote. */
-  HeadsBehindRegistry: 'KITH_STALE_HEADS',
-} as const;
-export type WarningCode = (typeof WarningCode)[keyof typeof WarningCode];
-
-/** Something a sync noticed that is not an error but may need the person's attention. */
-export interface SyncWarning {
-  readonly code: WarningCode;
-  /** One line: what was seen. */
-  readonly message: string;
-  /** What to do about it. */
-  readonly hint: string;
-}
 
 /** A head as a device last verified it (kept in the store, per device). */
 export interface SeenHead {

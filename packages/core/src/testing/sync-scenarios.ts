@@ -18,7 +18,7 @@ import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKe
 import type { Remote } from '../remote.js';
 import type { Store } from '../store.js';
 import type { Doc } from '../vault-types.js';
-import { WarningCode } from '../sync/staleness.js';
+import { WarningCode } from '../warnings.js';
 
 /** What a remote's test gives the scenarios. */
 export interface ScenarioHarness {
