@@ -50,7 +50,7 @@ import { invitePairing, joinPairing } from './pairing.js';
 import { push as pushSegments } from './sync/push.js';
 import { Blobs, refsIn } from './blobs/blobs.js';
 import { pull } from './sync/pull.js';
-import { checkStaleAfter, lastHeadTimes, remoteWarnings } from './sync/staleness.js';
+import { checkStaleAfter, deviceStatuses, remoteWarnings } from './sync/staleness.js';
 import type { SyncWarning } from './warnings.js';
 import type {
   BatchWriter,
@@ -647,7 +647,6 @@ export class Vault {
       const { vault, device } = await requireVault(tx);
       const status = await readMeta<StatusMeta>(tx, META.status);
       const conflicted = await tx.listConflicted();
-      const headTimes = await lastHeadTimes(tx, device.deviceId);
       return {
         vaultId: vault.vaultId,
         deviceId: device.deviceId,
@@ -658,10 +657,7 @@ export class Vault {
         lastPull: status?.lastPull ?? null,
         conflicts: conflicted.reduce((n, r) => n + conflictCount(r), 0),
         caughtUp: status?.caughtUp ?? false,
-        devices: this.#ctx.registry.devices().map(([deviceId, d]) => {
-          const at = headTimes.get(deviceId);
-          return { deviceId, name: d.name, revoked: d.revoked !== undefined, current: deviceId === device.deviceId, lastHeadAt: at === undefined ? null : new Date(at).toISOString() };
-        }),
+        devices: await deviceStatuses(tx, this.#ctx.registry, device.deviceId),
       };
     });
   }

@@ -15,6 +15,7 @@ import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
 import { decodeHead, remoteKeys, type Head } from '../format/index.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import type { StoreTx } from '../store.js';
+import type { DeviceStatus } from '../vault-types.js';
 import type { EngineContext } from './context.js';
 import { META, emptyPush, readMeta, writeMeta, type PushMeta } from './meta.js';
 import type { DeviceRegistry } from './registry.js';
@@ -160,12 +161,12 @@ export class HeadWatch {
   }
 }
 
-/** The newest head time this device knows for every device (its own: the last head it wrote), for `status`. */
-export async function lastHeadTimes(tx: StoreTx, deviceId: string): Promise<Map<string, number>> {
+/** Every device of the registry for `status`, with the newest head time this device knows of it (its own: the last head it wrote). */
+export async function deviceStatuses(tx: StoreTx, registry: DeviceRegistry, deviceId: string): Promise<DeviceStatus[]> {
   const seen = (await readMeta<Record<string, SeenHead>>(tx, SEEN_HEADS)) ?? {};
-  const out = new Map<string, number>();
-  for (const [device, s] of Object.entries(seen)) if (s.at !== undefined) out.set(device, s.at);
   const wrote = (await readMeta<PushMeta>(tx, META.push))?.headAt;
-  if (wrote !== undefined) out.set(deviceId, Math.max(wrote, out.get(deviceId) ?? 0));
-  return out;
+  return registry.devices().map(([id, d]) => {
+    const times = [seen[id]?.at, id === deviceId ? wrote : undefined].filter((t): t is number => t !== undefined);
+    return { deviceId: id, name: d.name, revoked: d.revoked !== undefined, current: id === deviceId, lastHeadAt: times.length === 0 ? null : new Date(Math.max(...times)).toISOString() };
+  });
 }
