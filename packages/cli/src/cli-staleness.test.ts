@@ -68,6 +68,12 @@ describe('kith CLI: staleness signals', () => {
     assert.equal(human.status, 0, human.stderr);
     assert.match(human.stdout, new RegExp(`${devA} laptop \\(this device\\)  last head \\d{4}-\\d\\d-\\d\\dT`));
     assert.match(human.stdout, new RegExp(`${devB} phone  last head \\d{4}-\\d\\d-\\d\\dT`));
+    // A revoked device stays listed, marked, with the last head it wrote.
+    kithJson(a, ['devices', 'revoke', devB]);
+    const after = kithJson<{ devices: DeviceStatus[] }>(a, ['status']).devices.find((d) => d.deviceId === devB);
+    assert.equal(after?.revoked, true);
+    assert.equal(after?.lastHeadAt, devices.find((d) => d.deviceId === devB)!.lastHeadAt);
+    assert.match(runKith(a, ['status']).stdout, new RegExp(`${devB} phone \\[revoked\\]  last head \\d{4}-`));
   });
 
   test('restore from a remote whose newest data is 30 days old warns on stderr and in --json; --stale-after raises the bar', async () => {
