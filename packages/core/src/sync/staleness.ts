@@ -87,6 +87,8 @@ export function remoteWarnings(o: { now: number; staleAfterMs: number; heads: re
  */
 export class HeadWatch {
   readonly #warnings: SyncWarning[] = [];
+  /** Something new was seen: save it (an idle pull writes nothing more). */
+  #changed = false;
   private constructor(
     private readonly ctx: EngineContext,
     private readonly seen: Record<string, SeenHead>,
@@ -114,6 +116,7 @@ export class HeadWatch {
     // Keep the newest time seen: an old head served again must not lower the bar.
     const at = Math.max(head.at ?? -Infinity, before?.at ?? -Infinity);
     this.seen[device] = Number.isFinite(at) ? { etag, seq: head.seq, at } : { etag, seq: head.seq };
+    this.#changed = true;
   }
 
   /**
@@ -146,11 +149,12 @@ export class HeadWatch {
       });
     }
     this.seen[this.ctx.deviceId] = head.at === undefined ? { etag: info.etag, seq: head.seq } : { etag: info.etag, seq: head.seq, at: Math.max(head.at, wrote ?? 0) };
+    this.#changed = true;
   }
 
   /** Saves what was seen and returns every warning of this pull, given the listing of `heads/`. */
   async finish(listed: readonly RemoteObjectInfo[]): Promise<SyncWarning[]> {
-    await this.ctx.store.write((tx) => writeMeta(tx, SEEN_HEADS, this.seen));
+    if (this.#changed) await this.ctx.store.write((tx) => writeMeta(tx, SEEN_HEADS, this.seen));
     const heads = listed.flatMap((info) => {
       const device = info.key.slice(remoteKeys.headsPrefix.length);
       if (!this.ctx.registry.device(device)) return []; // strangers' heads are refused, not counted
