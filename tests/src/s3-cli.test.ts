@@ -21,7 +21,7 @@ test('kith over S3: init, restore, sync both ways, pair, and clear errors', { ti
     const { recoveryCode } = await kithJson<{ recoveryCode: string }>(a, ['init', '--remote', url, '--name', 'laptop']);
     await kithJson(a, ['put', 'notes', 'n1', '{"title":"over S3"}', '--sync']);
     await kithJson(b, ['restore', '--remote', url, '--recovery-code', recoveryCode, '--name', 'phone']);
-    assert.deepEqual(await kithJson(b, ['sync']), { pushed: 0, pulled: 1, conflicts: 0 });
+    assert.deepEqual(await kithJson(b, ['sync']), { pushed: 0, pulled: 1, conflicts: 0, warnings: [] });
     await kithJson(b, ['patch', 'notes', 'n1', '{"by":"phone"}', '--sync']);
     await kithJson(a, ['pull']);
     assert.deepEqual(await kithJson(a, ['get', 'notes', 'n1']), { id: 'n1', title: 'over S3', by: 'phone' });

@@ -123,7 +123,7 @@ describe('kith CLI: two devices over a folder remote', () => {
 
   test('status and log', () => {
     const s = kithJson<Record<string, unknown>>(a, ['status']);
-    assert.deepEqual(Object.keys(s).sort(), ['caughtUp', 'conflicts', 'deviceId', 'deviceName', 'lastPull', 'lastPush', 'pending', 'remote', 'vaultId'].sort());
+    assert.deepEqual(Object.keys(s).sort(), ['caughtUp', 'conflicts', 'deviceId', 'deviceName', 'devices', 'lastPull', 'lastPush', 'pending', 'remote', 'vaultId'].sort());
     assert.equal(s['deviceId'], devA);
     assert.equal(s['deviceName'], 'laptop');
     assert.equal(s['pending'], 0);

@@ -27,7 +27,7 @@ export function homeBlobCache(opts: GlobalOptions) {
 }
 
 /** Opens the vault of this home (KITH_NO_VAULT if there is none); the remote connects on first use. */
-export async function openVault(opts: GlobalOptions): Promise<Vault> {
+export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: number } = {}): Promise<Vault> {
   // Checked before opening: opening would create the home (a mistyped --home would leave a stray one).
   if (!existsSync(join(homeDir(opts), 'kith.db'))) throw noVault(opts);
   const store = await openHomeStore(opts);
@@ -35,7 +35,7 @@ export async function openVault(opts: GlobalOptions): Promise<Vault> {
     const config = await Vault.readConfig(store);
     if (!config) throw noVault(opts);
     const localPassphrase = process.env['KITH_PASSPHRASE'];
-    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
+    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}), ...extra });
   } catch (e) {
     await store.close();
     throw e;
@@ -49,8 +49,8 @@ function noVault(opts: GlobalOptions): KithError {
 }
 
 /** Runs `fn` with the home's vault and always closes it. */
-export async function withVault<T>(opts: GlobalOptions, fn: (v: Vault) => Promise<T>): Promise<T> {
-  const vault = await openVault(opts);
+export async function withVault<T>(opts: GlobalOptions, fn: (v: Vault) => Promise<T>, extra: { staleAfterMs?: number } = {}): Promise<T> {
+  const vault = await openVault(opts, extra);
   try {
     return await fn(vault);
   } finally {

@@ -51,6 +51,15 @@ export class Output {
     process.stdout.write(JSON.stringify(value) + '\n');
   }
 
+  /**
+   * Warnings (signs that the remote serves an old state) go to stderr, one
+   * line each, with --json too: a script reads them in the result's
+   * `warnings`, a person in the terminal.
+   */
+  warnings(warnings: readonly { code: string; message: string; hint: string }[] | undefined): void {
+    for (const w of warnings ?? []) process.stderr.write(oneLine(`kith: warning: ${w.message}; ${w.hint} (${w.code})`) + '\n');
+  }
+
   /** Human-facing notes go to stderr so stdout stays clean for scripts. */
   note(text: string): void {
     if (!this.json) process.stderr.write(text + '\n');

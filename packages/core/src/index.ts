@@ -17,3 +17,5 @@ export * from './crypto/index.js';
 export * from './format/index.js';
 export { Vault } from './vault.js';
 export * from './blobs/index.js';
+export * from './warnings.js';
+export { DEFAULT_STALE_AFTER_MS } from './sync/staleness.js';

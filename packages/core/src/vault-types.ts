@@ -7,6 +7,7 @@ import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
 import type { Remote } from './remote.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import type { LogEntry, Store } from './store.js';
+import type { SyncWarning } from './warnings.js';
 
 /** A record as the API returns it: its id and its fields. */
 export type Doc = { readonly id: string } & JsonObject;
@@ -20,6 +21,11 @@ export interface VaultOptions {
   readonly blobCache?: BlobCache;
   /** Injected randomness and clock (tests); defaults to WebCrypto and Date.now. */
   readonly deps?: Partial<Deps>;
+  /**
+   * Restore, join, pull and sync warn when the newest signed head on the
+   * remote is older than this (ms; default 7 days; `Infinity` turns it off).
+   */
+  readonly staleAfterMs?: number;
 }
 
 export interface CreateVaultOptions extends VaultOptions {
@@ -105,6 +111,19 @@ export interface SyncResult {
   readonly pulled: number;
   /** Fields in conflict after this sync, vault-wide. */
   readonly conflicts: number;
+  /** Present when the remote looks like it serves an old state (a head older than one seen, or older than `staleAfterMs`). */
+  readonly warnings?: readonly SyncWarning[];
+}
+
+/** One device of the vault in `status()`: registry facts and when its newest head known here was written. */
+export interface DeviceStatus {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly revoked: boolean;
+  /** This is the device the vault is open on. */
+  readonly current: boolean;
+  /** ISO time its newest head known to this device was signed (its own: the last one it wrote), or null. */
+  readonly lastHeadAt: string | null;
 }
 
 export interface VaultStatus {
@@ -121,6 +140,8 @@ export interface VaultStatus {
   readonly conflicts: number;
   /** True once this device has pulled everything that existed when it joined. */
   readonly caughtUp: boolean;
+  /** Every device of the vault (revoked ones too), with its last head time as of the last pull. */
+  readonly devices: readonly DeviceStatus[];
 }
 
 /** One side of a conflict. `deleted` marks a delete (for a field: an unset). */

@@ -49,8 +49,9 @@ import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persis
 import { invitePairing, joinPairing } from './pairing.js';
 import { push as pushSegments } from './sync/push.js';
 import { Blobs, refsIn } from './blobs/blobs.js';
-import type { BlobCache } from './blobs/blob-cache.js';
 import { pull } from './sync/pull.js';
+import { checkStaleAfter, deviceStatuses, remoteWarnings } from './sync/staleness.js';
+import type { SyncWarning } from './warnings.js';
 import type {
   BatchWriter,
   Conflict,
@@ -96,7 +97,9 @@ export class Vault {
   /** Seals epoch keys written to the store when the device's secrets are passphrase-protected. */
   #localKey: Uint8Array | undefined;
 
-  private constructor(store: Store, remote: Remote, blobCache: BlobCache | undefined, deps: Deps, j: Omit<JoinedState, 'caughtUp'>, localKey?: Uint8Array) {
+  #warnings: readonly SyncWarning[] = [];
+
+  private constructor(store: Store, remote: Remote, o: Pick<VaultOptions, 'blobCache' | 'staleAfterMs'>, deps: Deps, j: Omit<JoinedState, 'caughtUp'>, localKey?: Uint8Array) {
     this.#localKey = localKey;
     this.vaultId = j.vault.vaultId;
     this.deviceId = j.device.deviceId;
@@ -116,6 +119,7 @@ export class Vault {
       boxSecret: unb64(j.device.boxSecret),
       epochKeys,
       registry,
+      staleAfterMs: checkStaleAfter(o.staleAfterMs),
       rememberEpochKey: async (epoch, key) => {
         epochKeys.set(epoch, key);
         await store.write(async (tx) => {
@@ -133,7 +137,16 @@ export class Vault {
         if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
       },
     };
-    this.blobs = new Blobs(this.#ctx, blobCache);
+    this.blobs = new Blobs(this.#ctx, o.blobCache);
+  }
+
+  /**
+   * What `restore` or `join` noticed about the remote when this device
+   * joined: signs that it served an old state (see {@link SyncWarning}).
+   * Empty for `create` and `open`; `pull` and `sync` return their own.
+   */
+  get warnings(): readonly SyncWarning[] {
+    return this.#warnings;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -156,6 +169,7 @@ export class Vault {
   static async create(o: CreateVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
     const deps = { ...systemDeps, ...o.deps };
     const name = checkDeviceName(o.deviceName);
+    checkStaleAfter(o.staleAfterMs);
     await refuseExistingVault(o.store);
     if (await o.remote.head(remoteKeys.vault)) {
       throw new KithError(ErrorCode.RemoteInUse, `the remote ${o.remote.url} already holds a vault`, {
@@ -195,7 +209,7 @@ export class Vault {
       caughtUp: true,
     };
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-    return { vault: new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey), recoveryCode: code };
+    return { vault: new Vault(o.store, o.remote, o, deps, joined, localKey), recoveryCode: code };
   }
 
   /**
@@ -207,6 +221,7 @@ export class Vault {
   static async restore(o: RestoreVaultOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
     const name = checkDeviceName(o.deviceName);
+    const staleAfterMs = checkStaleAfter(o.staleAfterMs);
     const secret = 'recoveryCode' in o ? parseRecoveryCode(o.recoveryCode) : undefined; // a typo fails here, before any crypto
     await refuseExistingVault(o.store);
     // Header and registry are readable before authenticating: they say which key to prove.
@@ -231,7 +246,8 @@ export class Vault {
       if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
     }
     o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
-    await catchUpWithHeads(o.remote, stored);
+    const heads = await catchUpWithHeads(o.remote, stored);
+    const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
     const epoch = registry.epoch;
     const place = { remote: o.remote, registry, vaultId: header.vaultId };
     const epochKey = await openSealedKey(place, epoch, signer, keys.box.secret);
@@ -242,7 +258,9 @@ export class Vault {
     await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-    return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
+    const vault = new Vault(o.store, o.remote, o, deps, joined, localKey);
+    vault.#warnings = warnings;
+    return vault;
   }
 
   /**
@@ -253,12 +271,14 @@ export class Vault {
   static async join(o: JoinOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
     const name = checkDeviceName(o.deviceName);
+    const staleAfterMs = checkStaleAfter(o.staleAfterMs);
     await refuseExistingVault(o.store);
     const device = generateDeviceKeys(deps.random);
     const accepted = await joinPairing(o.remote, o.code, device, name, deps, o);
     // The inviter put this device in the registry before it answered: from here on it authenticates.
     o.remote.useDeviceKey?.(remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
-    const { header, headerBytes, registry } = await readVault(o.remote);
+    const { header, headerBytes, registry, heads } = await readVault(o.remote);
+    const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
     if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {
       throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');
     }
@@ -271,12 +291,15 @@ export class Vault {
     if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-    return new Vault(o.store, o.remote, o.blobCache, deps, joined, localKey);
+    const vault = new Vault(o.store, o.remote, o, deps, joined, localKey);
+    vault.#warnings = warnings;
+    return vault;
   }
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none). */
   static async open(o: VaultOptions): Promise<Vault> {
     const deps = { ...systemDeps, ...o.deps };
+    checkStaleAfter(o.staleAfterMs);
     const m = await o.store.read(async (tx) => {
       const { vault, device } = await requireVault(tx);
       const registry = await readMeta<RegistryState>(tx, META.registry);
@@ -286,7 +309,7 @@ export class Vault {
       return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
     });
     const plain = await unsealSecrets({ device: m.device, epochs: m.epochs }, o.localPassphrase);
-    return new Vault(o.store, o.remote, o.blobCache, deps, { ...m, device: plain.device, epochs: plain.epochs }, plain.key);
+    return new Vault(o.store, o.remote, o, deps, { ...m, device: plain.device, epochs: plain.epochs }, plain.key);
   }
 
   /**
@@ -588,20 +611,20 @@ export class Vault {
     });
   }
 
-  /** Fetches and applies what other devices wrote. */
+  /** Fetches and applies what other devices wrote; `warnings` when the remote looks like it serves an old state. */
   async pull(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
-      const pulled = await this.#pullOnce(o.signal);
-      return { pushed: 0, pulled, conflicts: await this.#conflictTotal() };
+      const { pulled, warnings } = await this.#pullOnce(o.signal);
+      return { pushed: 0, pulled, conflicts: await this.#conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
     });
   }
 
-  /** Pull, then push. */
+  /** Pull, then push; `warnings` when the remote looks like it serves an old state. */
   async sync(o: { signal?: AbortSignal } = {}): Promise<SyncResult> {
     return this.#exclusive(async () => {
-      const pulled = await this.#pullOnce(o.signal);
+      const { pulled, warnings } = await this.#pullOnce(o.signal);
       const pushed = await pushSegments(this.#ctx, o.signal);
-      const result = { pushed, pulled, conflicts: await this.#conflictTotal() };
+      const result = { pushed, pulled, conflicts: await this.#conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
       this.#emit('synced', result);
       return result;
     });
@@ -622,6 +645,7 @@ export class Vault {
         lastPull: status?.lastPull ?? null,
         conflicts: conflicted.reduce((n, r) => n + conflictCount(r), 0),
         caughtUp: status?.caughtUp ?? false,
+        devices: await deviceStatuses(tx, this.#ctx.registry, device.deviceId),
       };
     });
   }
@@ -714,7 +738,7 @@ export class Vault {
     return run;
   }
 
-  async #pullOnce(signal?: AbortSignal): Promise<number> {
+  async #pullOnce(signal?: AbortSignal): Promise<{ pulled: number; warnings: SyncWarning[] }> {
     const wasCaughtUp = (await this.#store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     const outcome = await pull(this.#ctx, signal);
     if (outcome.collections.size > 0) this.#emit('change', { collections: [...outcome.collections], source: 'remote' });
@@ -725,7 +749,7 @@ export class Vault {
       });
       this.#emit('caughtUp', { changes: outcome.pulled });
     }
-    return outcome.pulled;
+    return { pulled: outcome.pulled, warnings: outcome.warnings };
   }
 
   async #conflictTotal(): Promise<number> {

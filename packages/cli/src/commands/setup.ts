@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readStdin } from '../input.js';
-import { contextOf, positiveInt } from './shared.js';
+import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
 async function fresh<T>(
@@ -87,35 +87,36 @@ export function registerSetup(program: Command): void {
       );
     });
 
-  program
+  staleAfterOption(program
     .command('restore')
     .description('join an existing vault as a new device with the recovery code or the vault password')
     .requiredOption('--remote <url>', 'where the vault lives')
     .option('--recovery-code <code>', 'the recovery code printed by `kith init`')
     .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a prompt)')
     .option('--name <name>', 'a name for this device', 'device')
-    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
-    .action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string }, cmd: Command) => {
+    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)"))
+    .action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string; staleAfter: number }, cmd: Command) => {
       const { out } = contextOf(cmd);
       if ((o.recoveryCode === undefined) === (o.password === undefined)) {
         throw new KithError(ErrorCode.Usage, 'give exactly one of --recovery-code CODE and --password');
       }
       if (o.recoveryCode !== undefined) parseRecoveryCode(o.recoveryCode); // a typo fails before the remote is touched
       const secret = o.password ? { password: await readPassword('vault password: ') } : { recoveryCode: o.recoveryCode! };
-      const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name }));
+      const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) }));
       await vault.close();
-      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
+      out.warnings(vault.warnings);
+      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, warnings: vault.warnings }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
     });
 
-  program
+  staleAfterOption(program
     .command('join')
     .description('join a vault with a pairing code from one of its devices (`kith pair` there)')
     .argument('<code>', 'the pairing code the other device shows')
     .requiredOption('--remote <url>', 'where the vault lives (the same remote as the other device)')
     .option('--name <name>', 'a name for this device', 'device')
     .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
-    .option('--timeout <seconds>', 'how long to wait for the other device', positiveInt('--timeout'), 600)
-    .action(async (code: string, o: { remote: string; name: string; timeout: number }, cmd: Command) => {
+    .option('--timeout <seconds>', 'how long to wait for the other device', positiveInt('--timeout'), 600))
+    .action(async (code: string, o: { remote: string; name: string; timeout: number; staleAfter: number }, cmd: Command) => {
       const { out } = contextOf(cmd);
       let sas = '';
       const vault = await fresh(cmd, o.remote, false, (a) =>
@@ -124,6 +125,7 @@ export function registerSetup(program: Command): void {
           code,
           deviceName: o.name,
           timeoutMs: o.timeout * 1000,
+          ...staleAfterMs(o),
           onSas: (s) => {
             sas = s;
             out.note(`Check that the other device shows: ${s}\nWaiting for it to confirm...`);
@@ -131,7 +133,8 @@ export function registerSetup(program: Command): void {
         }),
       );
       await vault.close();
-      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, sas }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
+      out.warnings(vault.warnings);
+      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, sas, warnings: vault.warnings }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
     });
 
   program

@@ -6,6 +6,18 @@ import { ErrorCode, KithError } from '@kith/core';
 import type { Command } from 'commander';
 import { Output, type GlobalOptions } from '../output.js';
 
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Adds `--stale-after DAYS` (restore, join, pull, sync): warn when the remote's newest data is older. */
+export function staleAfterOption(cmd: Command): Command {
+  return cmd.option('--stale-after <days>', 'warn when the newest data on the remote is older than this many days', positiveNumber('--stale-after'), 7);
+}
+
+/** The library option for `--stale-after DAYS`. */
+export function staleAfterMs(o: { staleAfter: number }): { staleAfterMs: number } {
+  return { staleAfterMs: o.staleAfter * DAY_MS };
+}
+
 /** Global options and output of the command being run. */
 export function contextOf(cmd: Command): { opts: GlobalOptions; out: Output } {
   const opts = cmd.optsWithGlobals<GlobalOptions>();

@@ -6,9 +6,9 @@ import { watch as watchFiles } from 'node:fs';
 import { policyActs, type PrefetchResult, type SyncResult, type Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { homeDir, openVault, withVault } from '../home.js';
-import type { GlobalOptions } from '../output.js';
+import { Output, type GlobalOptions } from '../output.js';
 import { showSyncProgress } from '../progress.js';
-import { contextOf, positiveNumber } from './shared.js';
+import { contextOf, positiveNumber, staleAfterMs, staleAfterOption } from './shared.js';
 import { describeError, stdoutClosed } from '../output.js';
 import { describePrefetch } from './blobs.js';
 
@@ -46,21 +46,25 @@ function prefetchAfterRounds(vault: Vault, json: boolean, onError: (e: Error) =>
 }
 
 function syncCommand(program: Command, name: 'push' | 'pull', description: string): void {
-  program
-    .command(name)
-    .description(description)
-    .action(async (_o: object, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      const r = await withVault(opts, async (v) => {
+  const command = program.command(name).description(description);
+  if (name === 'pull') staleAfterOption(command);
+  command.action(async (o: { staleAfter?: number }, cmd: Command) => {
+    const { opts, out } = contextOf(cmd);
+    const r = await withVault(
+      opts,
+      async (v) => {
         const stop = showSyncProgress(v, out.json);
         try {
           return await v[name]();
         } finally {
           stop();
         }
-      });
-      out.result(r, () => summary(r));
-    });
+      },
+      o.staleAfter === undefined ? {} : staleAfterMs({ staleAfter: o.staleAfter }),
+    );
+    out.warnings(r.warnings);
+    out.result(r, () => summary(r));
+  });
 }
 
 /**
@@ -97,6 +101,7 @@ async function watch(vault: Vault, opts: GlobalOptions, intervalSeconds: number,
   const report = (error: Error): void => void process.stderr.write(describeError(error, false).line + ' (will retry)\n');
   const prefetch = prefetchAfterRounds(vault, json, report);
   const offSynced = vault.on('synced', (r) => {
+    new Output(opts).warnings(r.warnings);
     if (json) process.stdout.write(JSON.stringify(r) + '\n');
     else process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`);
     prefetch();
@@ -116,15 +121,16 @@ export function registerSync(program: Command): void {
   syncCommand(program, 'push', 'send local changes to the remote');
   syncCommand(program, 'pull', 'fetch and apply changes from other devices');
 
-  program
+  const sync = program
     .command('sync')
     .description('pull, then push; --watch keeps syncing until stopped')
     .option('--watch', 'keep syncing (Ctrl-C to stop)')
-    .option('--interval <seconds>', 'seconds between rounds with --watch', positiveNumber('--interval'), 10)
-    .action(async (o: { watch?: boolean; interval: number }, cmd: Command) => {
+    .option('--interval <seconds>', 'seconds between rounds with --watch', positiveNumber('--interval'), 10);
+  staleAfterOption(sync)
+    .action(async (o: { watch?: boolean; interval: number; staleAfter: number }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       if (o.watch) {
-        const vault = await openVault(opts);
+        const vault = await openVault(opts, staleAfterMs(o));
         try {
           await watch(vault, opts, o.interval, out.json);
         } finally {
@@ -142,8 +148,11 @@ export function registerSync(program: Command): void {
         }
         // The sync is done and durable either way: a failed prefetch is a warning, retried by the next sync.
         const blobs = await applyBlobPolicy(v).catch((e: unknown) => void process.stderr.write(`${describeError(e, false).line} (blob prefetch; the sync itself succeeded)\n`));
-        return blobs ? { ...synced, blobs } : synced;
-      });
+        // `warnings` always, so a script need not test for it.
+        const withWarnings = { ...synced, warnings: synced.warnings ?? [] };
+        return blobs ? { ...withWarnings, blobs } : withWarnings;
+      }, staleAfterMs(o));
+      out.warnings(r.warnings);
       out.result(r, () => summary(r) + ('blobs' in r ? `\nblobs: ${describePrefetch(r.blobs)}` : ''));
     });
 
@@ -163,6 +172,8 @@ export function registerSync(program: Command): void {
           `last pull ${s.lastPull ?? 'never'}`,
           `conflicts ${s.conflicts}`,
           `caught up ${s.caughtUp ? 'yes' : 'not yet'}`,
+          'devices   (last head: when each last synced, as far as this device knows)',
+          ...s.devices.map((d) => `  ${d.deviceId} ${d.name}${d.current ? ' (this device)' : ''}${d.revoked ? ' [revoked]' : ''}  last head ${d.lastHeadAt ?? 'never seen'}`),
         ].join('\n'),
       );
     });

@@ -15,6 +15,8 @@ import { DeviceRegistry, initialRegistry } from '../sync/registry.js';
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
   inputs: typeof VECTOR_INPUTS;
   outputs: Awaited<ReturnType<typeof buildVectors>>;
+  /** Bytes written by older versions (same inputs), which this build must still read. */
+  legacy: { headV1: string };
 };
 const is = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
 const V = VECTOR_INPUTS;
@@ -65,6 +67,8 @@ test('test vectors: the committed bytes decode back to the inputs', async () => 
   assert.deepEqual(revoke.entry.change, { kind: 'revoke', deviceId: V.revokedDeviceId, lastSeq: 0, epoch: 1, keyCheck: hexToBytes(out.epochKeyCheck) });
   assert.equal(bytesToHex(epochKeyCheck(V.vaultId, 1, hexToBytes(V.epochKey))), out.epochKeyCheck);
   assert.equal(out.sealedKeyPlace, `keys/0000000001/${out.epochKeyCheck.slice(0, 16)}/${V.deviceId}`);
+  assert.equal(head.at, V.headAt);
+  assert.equal(hexToBytes(out.head)[5], 2, 'heads are written at version 2');
 });
 
 test('registry entries: an entry that opens an epoch is version 2 with its key check, version 1 without; version 2 is refused for other kinds', async () => {
@@ -205,7 +209,7 @@ test('FORMAT.md quotes the committed vectors exactly', () => {
   let last = '';
   for (const block of section.matchAll(/^```\n([\s\S]*?)^```/gm)) {
     for (const line of block[1]!.split('\n')) {
-      const entry = /^(\w+)(?: \([^)]*\))? = (.*)$/.exec(line);
+      const entry = /^([\w.]+)(?: \([^)]*\))? = (.*)$/.exec(line);
       if (entry) quoted.set((last = entry[1]!), entry[2]!);
       else if (line.startsWith('    ')) quoted.set(last, quoted.get(last)! + line.slice(4));
     }
@@ -214,6 +218,7 @@ test('FORMAT.md quotes the committed vectors exactly', () => {
   const expected = (name: string): string | undefined => {
     const seq = /^registryEntry(\d+)Hash$/.exec(name);
     if (seq) return out.registryEntries.find((e) => e.seq === Number(seq[1]))?.hash;
+    if (name === 'legacy.headV1') return committed.legacy.headV1;
     if (name === 'gearTableFirst') return out.gearTableFirst.join(' ');
     if (name === 'cdcChunkLengths') return out.cdcChunkLengths.join(', ');
     const v = (out as unknown as Record<string, unknown>)[name];
@@ -221,6 +226,22 @@ test('FORMAT.md quotes the committed vectors exactly', () => {
   };
   assert.ok(quoted.size >= 30, `FORMAT.md quotes ${quoted.size} vectors`);
   for (const [name, text] of quoted) assert.equal(text, expected(name), `FORMAT.md's ${name}`);
+});
+
+test('test vectors: a version 1 head (no signed time) still decodes', async () => {
+  const out = committed.outputs;
+  const bytes = hexToBytes(committed.legacy.headV1);
+  assert.equal(bytes[5], 1);
+  const head = await decodeHead(bytes, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) });
+  assert.deepEqual(head, { seq: 1, hash: hexToBytes(out.segmentHash), registrySeq: 1, registryHash: hexToBytes(out.registryEntryHash) });
+  assert.equal('at' in head, false);
+  // Its signature covers the version byte: relabelled as version 2 it is refused, not misread.
+  const relabelled = bytes.slice();
+  relabelled[5] = 2;
+  await assert.rejects(decodeHead(relabelled, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }), is(ErrorCode.IntegrityCorrupt));
+  const future = bytes.slice();
+  future[5] = 3;
+  await assert.rejects(decodeHead(future, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }), is(ErrorCode.UnsupportedFormat));
 });
 
 // ---- segments under attack
@@ -287,14 +308,20 @@ test('a future format version is refused as unsupported, not as corrupt', async 
   await assert.rejects(decode(t), is(ErrorCode.UnsupportedFormat));
 });
 
-test('head: round trip; a head of another device or signer is refused', async () => {
-  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), registrySeq: 3, registryHash: new Uint8Array(32).fill(2), signSeed: device.sign.seed });
+test('head: round trip with its signed time; a head of another device or signer is refused', async () => {
+  const at = Date.UTC(2026, 11, 6);
+  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), registrySeq: 3, registryHash: new Uint8Array(32).fill(2), at, signSeed: device.sign.seed });
   assert.deepEqual(await decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), {
     seq: 42,
     hash: new Uint8Array(32).fill(1),
     registrySeq: 3,
     registryHash: new Uint8Array(32).fill(2),
+    at,
   });
+  // The time is signed: a remote cannot make an old head look new.
+  const younger = h.slice();
+  younger[6 + 8 + 8 + 32 + 8 + 32 + 7]! ^= 1;
+  await assert.rejects(decodeHead(younger, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), is(ErrorCode.IntegrityCorrupt));
   await assert.rejects(decodeHead(h, { vaultId, deviceId: '00'.repeat(8), signPub: device.sign.pub }), is(ErrorCode.IntegrityCorrupt));
   await assert.rejects(decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: generateDeviceKeys(random).sign.pub }), is(ErrorCode.IntegrityCorrupt));
 });

@@ -44,6 +44,7 @@ export const VECTOR_INPUTS = {
   segmentNonce: bytesToHex(fill(12, 0x66)),
   sealEphemeralSecret: bytesToHex(fill(32, 0x77)),
   revokedDeviceId: '0807060504030201',
+  headAt: 1_767_229_200_000, // 2026-01-01T01:00:00Z
   ops: [{ c: 'notes', i: 'n1', t: '0mjve0w000000', k: 'p' as const, s: { title: 'Hello' }, a: true }],
   // Registry entries 2–6 after entry 1, one of each kind 2–6 (at = createdAt + seq s).
   renamedTo: 'laptop ✓',
@@ -164,6 +165,7 @@ export async function buildVectors(): Promise<Vectors> {
     hash: segment.hash,
     registrySeq: 1,
     registryHash: registryEntry.hash,
+    at: v.headAt,
     signSeed: sign.seed,
   });
   // Entry 2 revokes another device and opens epoch 1, whose key (the same 32 × 0x44) it commits to.
@@ -306,7 +308,7 @@ export function mergeVector(ops: readonly { device: number; op: Op }[]): MergeVe
     heads[field] = [winner, ...(reg.l ?? [])];
   }
   return {
-    fields: view.fields,
+    fields: { ...view.fields }, // a plain object, as JSON reads it back (the view keeps null-prototype maps)
     alive: !view.deleted,
     heads,
     conflicts: conflictsOf(view).map((c) => ({ field: c.field, heads: c.heads.map((h): HeadOut => (h.present ? [h.stamp, h.value!] : [h.stamp])) })),

@@ -20,6 +20,8 @@ export interface EngineContext {
   /** Epoch keys this device holds (new segments use `registry.epoch`). */
   readonly epochKeys: ReadonlyMap<number, Uint8Array>;
   readonly registry: DeviceRegistry;
+  /** A newest remote head older than this (ms) is reported as a warning (see sync/staleness). */
+  readonly staleAfterMs: number;
   /** Keeps a newly obtained epoch key, in memory and in the store. */
   rememberEpochKey(epoch: number, key: Uint8Array): Promise<void>;
   /** Saves the registry's verified state to the store. */

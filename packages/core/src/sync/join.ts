@@ -19,11 +19,19 @@ export interface StoredVault {
   readonly registry: DeviceRegistry;
 }
 
-/** Reads the vault header and the whole verified registry from a remote, then catches up with every device's head. */
-export async function readVault(remote: Remote): Promise<StoredVault> {
+/**
+ * Reads the vault header and the whole verified registry from a remote,
+ * then catches up with every device's head; returns the heads' times too.
+ */
+export async function readVault(remote: Remote): Promise<StoredVault & { heads: HeadTime[] }> {
   const stored = await readHeaderAndRegistry(remote);
-  await catchUpWithHeads(remote, stored);
-  return stored;
+  return { ...stored, heads: await catchUpWithHeads(remote, stored) };
+}
+
+/** A registered device's verified head time (absent for version 1 heads). */
+export interface HeadTime {
+  readonly device: string;
+  readonly at?: number;
 }
 
 /**
@@ -47,15 +55,18 @@ export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault
  * must see at least that much before it appends, or a remote that dropped
  * the newest entries (a revocation) could make it write into the gap.
  */
-export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<void> {
+export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<HeadTime[]> {
+  const heads: HeadTime[] = [];
   for (const info of await remote.list(remoteKeys.headsPrefix)) {
     const deviceId = info.key.slice(remoteKeys.headsPrefix.length);
     const signPub = registry.deviceSignPub(deviceId);
     const bytes = signPub && (await remote.get(info.key));
     if (!signPub || !bytes) continue; // strangers' heads are refused when pulling
     const head = await decodeHead(bytes, { vaultId: header.vaultId, deviceId, signPub });
-    await registry.sync(remote, { seq: head.registrySeq, hash: head.registryHash });
+    await registry.sync(remote, { seq: head.registrySeq, hash: head.registryHash, by: deviceId });
+    heads.push(head.at === undefined ? { device: deviceId } : { device: deviceId, at: head.at });
   }
+  return heads;
 }
 
 export interface JoinedState {

@@ -62,6 +62,8 @@ export interface PushMeta {
   headDirty: boolean;
   /** The registry seq the head on the remote names. */
   registrySeq?: number;
+  /** The signed time of the last head this device wrote (ms). */
+  headAt?: number;
 }
 
 /** A segment built and recorded locally before upload, so a retry re-sends the same bytes. */

@@ -19,6 +19,8 @@ import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
 import { repairOwnChain } from './repair.js';
 import { fetchSegments, openSegment } from './segments.js';
+import { HeadWatch } from './staleness.js';
+import type { SyncWarning } from '../warnings.js';
 
 export interface PullOutcome {
   /** Ops applied. */
@@ -27,6 +29,8 @@ export interface PullOutcome {
   collections: Set<string>;
   /** Every device's chain is at its head (no errors, nothing left). */
   complete: boolean;
+  /** Signs that the remote serves an old state (see sync/staleness). */
+  warnings: SyncWarning[];
 }
 
 interface Moved {
@@ -39,6 +43,7 @@ interface Moved {
 
 export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<PullOutcome> {
   const opts = signal ? { signal } : {};
+  const watch = await HeadWatch.load(ctx);
   const heads = await ctx.remote.list(remoteKeys.headsPrefix, opts);
   const cursors = await ctx.store.read(async (tx) => {
     const out = new Map<string, Cursor>();
@@ -50,16 +55,17 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
   });
   // Our own chain first: what the remote lost of it goes back before anyone else needs it.
   await repairOwnChain(ctx, heads, signal);
-  const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true };
+  const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true, warnings: [] };
   let firstError: Error | undefined;
   const moved: Moved[] = [];
   for (const info of heads) {
     const device = info.key.slice(remoteKeys.headsPrefix.length);
+    if (device === ctx.deviceId) await watch.own(info, signal);
     if (device === ctx.deviceId || !isDeviceId(device)) continue;
     const cursor = cursors.get(device) ?? emptyCursor;
     if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
     try {
-      const m = await readHead(ctx, device, info, cursor, signal);
+      const m = await readHead(ctx, device, info, cursor, watch, signal);
       if (m) moved.push(m);
     } catch (e) {
       if (!isIntegrityError(e)) throw e;
@@ -82,24 +88,26 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
     const status = await readMeta<StatusMeta>(tx, META.status);
     await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, caughtUp: false, ...status, lastPull: new Date(ctx.deps.now()).toISOString() });
   });
+  outcome.warnings = await watch.finish(heads);
   if (firstError) throw firstError;
   return outcome;
 }
 
 /** Verifies a device's head; returns what moved, or undefined if nothing is to be fetched. */
-async function readHead(ctx: EngineContext, device: string, info: RemoteObjectInfo, cursor: Cursor, signal?: AbortSignal): Promise<Moved | undefined> {
+async function readHead(ctx: EngineContext, device: string, info: RemoteObjectInfo, cursor: Cursor, watch: HeadWatch, signal?: AbortSignal): Promise<Moved | undefined> {
   if (!ctx.registry.device(device) && (await ctx.registry.sync(ctx.remote, undefined, signal)) > 0) await ctx.saveRegistry();
   const signPub = ctx.registry.deviceSignPub(device);
   if (!signPub) {
     throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${device} wrote to the vault but is not in its device registry`, {
-      hint: 'the remote holds objects from a device this vault never added; they are ignored',
+      hint: 'they are ignored; if a device was set up recently, the remote may have shown it an old state that hid a revocation: set that device up again (`kith restore` in a new home)',
     });
   }
   const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
+  watch.saw(device, head, info.etag);
   // The head names the registry its writer had seen: we must have at least that much.
-  if ((await ctx.registry.sync(ctx.remote, { seq: head.registrySeq, hash: head.registryHash }, signal)) > 0) await ctx.saveRegistry();
+  if ((await ctx.registry.sync(ctx.remote, { seq: head.registrySeq, hash: head.registryHash, by: device }, signal)) > 0) await ctx.saveRegistry();
   ctx.registry.assertNotRevoked(ctx.deviceId);
   const headHash = hex.encode(head.hash);
   if (head.seq < cursor.seq) {

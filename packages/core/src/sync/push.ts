@@ -14,6 +14,7 @@ import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from '.
 import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from './meta.js';
 import { loadEpochKey } from './epochs.js';
 import { noteOwnHead } from './repair.js';
+import { HEAD_REFRESH_MS } from './staleness.js';
 
 /** Pushes every pending local write; returns the number of ops sent. */
 export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
@@ -38,8 +39,10 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
     ctx.progress({ phase: 'push', done: ++done, total: Math.max(total, done) });
   }
   const state = (await ctx.store.read((tx) => readMeta<PushMeta>(tx, META.push))) ?? emptyPush;
-  // The head also carries the registry position, so readers insist on at least that much registry.
-  if (state.headDirty || (state.registrySeq ?? 0) < ctx.registry.seq) {
+  const at = ctx.deps.now();
+  // The head also carries the registry position, so readers insist on at least that much registry,
+  // and a signed time, refreshed daily, so a remote serving an old state shows its age (sync/staleness).
+  if (state.headDirty || (state.registrySeq ?? 0) < ctx.registry.seq || state.headAt === undefined || at - state.headAt >= HEAD_REFRESH_MS) {
     const registrySeq = ctx.registry.seq;
     const head = await encodeHead({
       vaultId: ctx.vaultId,
@@ -48,12 +51,13 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       hash: state.seq === 0 ? new Uint8Array(32) : hex.decode(state.hash),
       registrySeq,
       registryHash: ctx.registry.hash,
+      at,
       signSeed: ctx.signSeed,
     });
     await ctx.remote.put(remoteKeys.head(ctx.deviceId), head, signal ? { signal } : {});
     await ctx.store.write(async (tx) => {
       const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
-      if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false, registrySeq });
+      if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false, registrySeq, headAt: at });
       const status = await readMeta<StatusMeta>(tx, META.status);
       await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
     });

@@ -136,10 +136,11 @@ export class DeviceRegistry {
   /**
    * Fetches and verifies entries after the ones already known. Returns how
    * many were applied. `atLeast`, when given, is a registry position some
-   * signed head names: the chain must reach it, with the same hash.
+   * signed head names (the head of device `by`): the chain must reach it,
+   * with the same hash.
    */
-  async sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array }, signal?: AbortSignal): Promise<number> {
-    if (atLeast && atLeast.seq <= this.#s.seq && !this.#matches(atLeast)) throw forked(atLeast.seq);
+  async sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal): Promise<number> {
+    if (atLeast && atLeast.seq <= this.#s.seq && !this.#matches(atLeast)) throw forked(atLeast.seq, atLeast.by);
     if (atLeast && atLeast.seq <= this.#s.seq) return 0;
     const opts = signal ? { signal } : {};
     const listed = await remote.list(remoteKeys.registryPrefix, { ...opts, after: remoteKeys.registryEntry(this.#s.seq) });
@@ -154,11 +155,11 @@ export class DeviceRegistry {
     }
     if (atLeast && (this.#s.seq < atLeast.seq || !this.#matches(atLeast))) {
       if (this.#s.seq < atLeast.seq) {
-        throw new KithError(ErrorCode.IntegrityChain, `the remote's device registry ends at entry ${this.#s.seq}, but a device has seen entry ${atLeast.seq}`, {
+        throw new KithError(ErrorCode.IntegrityChain, `the remote's device registry ends at entry ${this.#s.seq}, but ${atLeast.by ? `device ${atLeast.by}` : 'a device'} has seen entry ${atLeast.seq}`, {
           hint: 'registry entries were removed from the remote; restore them',
         });
       }
-      throw forked(atLeast.seq);
+      throw forked(atLeast.seq, atLeast.by);
     }
     return applied;
   }
@@ -270,8 +271,20 @@ function corruptRegistry(what: string, why: string): KithError {
   });
 }
 
-function forked(seq: number): KithError {
-  return new KithError(ErrorCode.IntegrityChain, `the device registry forked at entry ${seq}: the remote holds a different entry than a device has seen`, {
-    hint: 'someone rewrote registry entries on the remote; restore the original ones',
-  });
+/**
+ * Two devices verified different entries at one registry position. The
+ * usual cause: the remote served one of them an old state (hiding newer
+ * entries, a revocation say), and that device was set up or changed the
+ * registry on top of it, so what it wrote may be readable by a device
+ * revoked on the other side.
+ */
+function forked(seq: number, by?: string): KithError {
+  const who = by ? `device ${by}` : 'a device';
+  return new KithError(
+    ErrorCode.IntegrityChain,
+    `the device registry forked at entry ${seq}: ${who} verified a different entry ${seq} than this device, so the remote served one of them an old state and a device was set up or changed on top of it`,
+    {
+      hint: 'the device set up on the old state (often the newest) wrote under a key a revoked device may hold: compare `kith devices` on both, set that device up again in a new home (`kith restore`) and treat what it wrote as exposed',
+    },
+  );
 }

@@ -20,6 +20,7 @@ import type { Store } from '../store.js';
 import type { Doc } from '../vault-types.js';
 import { AUDIT_INTERVAL_MS } from '../sync/repair.js';
 import type { JsonObject } from '../json.js';
+import { WarningCode } from '../warnings.js';
 
 /** What a remote's test gives the scenarios. */
 export interface ScenarioHarness {
@@ -116,6 +117,35 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
     assert.equal(e.code, code, e.message);
     return true;
   });
+}
+
+/** Copies every object of a vault from one remote location to another (what a remote keeping an old copy holds). */
+async function copyRemote(from: Remote, to: Remote): Promise<void> {
+  // The header first: a relay takes objects for a vault name only once it holds one.
+  const keys = (await from.list('')).map((i) => i.key).sort((x, y) => Number(y === remoteKeys.vault) - Number(x === remoteKeys.vault));
+  for (const key of keys) await to.put(key, (await from.get(key))!);
+}
+
+/**
+ * A client that serves whichever location `target` names: a remote that
+ * shows one device an old copy, then the live objects. It passes on no
+ * device authentication (on an authenticating relay, the scenario remote
+ * then falls back to the operator's view of storage).
+ */
+function switchable(target: Remote): Remote & { target: Remote } {
+  const w: Remote & { target: Remote } = {
+    target,
+    url: target.url,
+    capabilities: target.capabilities,
+    stats: target.stats,
+    put: (k, b, o) => w.target.put(k, b, o),
+    get: (k, o) => w.target.get(k, o),
+    head: (k, o) => w.target.head(k, o),
+    list: (p, o) => w.target.list(p, o),
+    delete: (k, o) => w.target.delete(k, o),
+    close: async () => undefined,
+  };
+  return w;
 }
 
 /** Registers the scenarios under `describe(name)`; `setup` runs before each scenario, `cleanup` after it. */
@@ -327,6 +357,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const b = track(await joiner(a.code, 22));
       await b.vault.pull();
       await b.vault.sync(); // b's first head names the registry it has seen (once per registry change)
+      await b.vault.sync(); // after a push, the next pull reads b's own head once (it checks the remote kept it)
       const before = { ...b.remote.stats };
       await b.vault.sync();
       const s = b.remote.stats;
@@ -434,7 +465,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await evil.put(remoteKeys.segment(stranger.deviceId, 1), seg.bytes);
       await evil.put(
         remoteKeys.head(stranger.deviceId),
-        await encodeHead({ vaultId: a.vault.vaultId, deviceId: stranger.deviceId, seq: 1, hash: seg.hash, registrySeq: 0, registryHash: new Uint8Array(32), signSeed: stranger.sign.seed }),
+        await encodeHead({ vaultId: a.vault.vaultId, deviceId: stranger.deviceId, seq: 1, hash: seg.hash, registrySeq: 0, registryHash: new Uint8Array(32), at: now, signSeed: stranger.sign.seed }),
       );
       const c = track(await joiner(a.code, 54));
       await rejectsWith(c.vault.pull(), ErrorCode.IntegrityUnknownSigner);
@@ -645,6 +676,103 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       }
     });
 
+    test('a remote serving an old state: signed head times give warnings on restore and pull; a fresh vault gives none', async () => {
+      const DAY = 24 * 3600 * 1000;
+      const a = track(await founder(131));
+      const early = track(await joiner(a.code, 132, 'early'));
+      assert.deepEqual(early.vault.warnings, [], 'a fresh vault (no head yet) gives no warning');
+      await a.vault.put('s', 'x', { v: 1 });
+      await a.vault.sync();
+      const b = track(await joiner(a.code, 133, 'B'));
+      assert.deepEqual(b.vault.warnings, []);
+      const first = await b.vault.sync();
+      assert.equal(first.pulled, 1);
+      assert.equal('warnings' in first, false, 'no warnings field when all is well');
+      // The remote keeps a copy of this state, then everyone moves on for 8 days.
+      const evil = await h.openRemote();
+      const old = await h.openRemote('old');
+      await copyRemote(evil, old);
+      await old.close();
+      const oldHeadOfA = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
+      now += 8 * DAY;
+      await a.vault.sync(); // nothing new to push: the daily refresh alone rewrites A's head
+      assert.notDeepEqual(await evil.get(remoteKeys.head(a.vault.deviceId)), oldHeadOfA);
+      await b.vault.sync();
+      // A device restored from the old copy is told how old the newest data is; one restored from the live remote is not.
+      const oldForD = await h.openRemote('old');
+      const fromOld = await Vault.restore({ store: await h.openStore(), remote: oldForD, remoteUrl: options.remoteUrl, recoveryCode: a.code, deviceName: 'D', deps: deps(134) });
+      track({ vault: fromOld, remote: oldForD });
+      assert.deepEqual(fromOld.warnings.map((w) => w.code), [WarningCode.StaleRemote]);
+      assert.match(fromOld.warnings[0]!.message, /newest data on the remote was written 8 days ago/);
+      assert.equal((await fromOld.pull()).warnings?.[0]?.code, WarningCode.StaleRemote, 'and again on every pull while it stays old');
+      const live = track(await joiner(a.code, 135, 'E'));
+      assert.deepEqual(live.vault.warnings, []);
+      // A threshold beyond the age silences it.
+      const oldForP = await h.openRemote('old');
+      const patient = await Vault.restore({ store: await h.openStore(), remote: oldForP, remoteUrl: options.remoteUrl, recoveryCode: a.code, deps: deps(136), staleAfterMs: 30 * DAY });
+      track({ vault: patient, remote: oldForP });
+      assert.deepEqual(patient.warnings, []);
+      await rejectsWith(Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode: a.code, staleAfterMs: -1 }), ErrorCode.BadInput);
+      // The live remote serves A's old head again: B saw a newer one, and A knows the one it wrote.
+      await evil.put(remoteKeys.head(a.vault.deviceId), oldHeadOfA);
+      const seenByB = await b.vault.pull();
+      assert.deepEqual(seenByB.warnings?.map((w) => w.code), [WarningCode.OldHead]);
+      assert.match(seenByB.warnings[0]!.message, new RegExp(`device ${a.vault.deviceId}'s head written at .* older than the one this device saw before`));
+      const seenByA = await a.vault.pull();
+      assert.deepEqual(seenByA.warnings?.map((w) => w.code), [WarningCode.OldHead]);
+      assert.match(seenByA.warnings[0]!.message, /this device's own head written at .* older than the one it wrote last/);
+      // status lists every device with the newest head time this device verified.
+      const status = await b.vault.status();
+      const byId = new Map(status.devices.map((d) => [d.deviceId, d]));
+      assert.deepEqual({ ...byId.get(b.vault.deviceId), lastHeadAt: null }, { deviceId: b.vault.deviceId, name: 'B', revoked: false, current: true, lastHeadAt: null });
+      assert.equal(byId.get(early.vault.deviceId)?.lastHeadAt, null, 'never synced: no head');
+      assert.ok(new Date(byId.get(a.vault.deviceId)!.lastHeadAt!).getTime() > now - DAY, 'the newest head of A seen, not the old one served again');
+      await evil.close();
+    });
+
+    test('a device set up on a state that hides a revocation: the fork is reported with what happened and what to do', async () => {
+      const a = track(await founder(141));
+      const c = track(await joiner(a.code, 142, 'lost phone'));
+      await a.vault.sync();
+      await c.vault.sync();
+      const evil = await h.openRemote();
+      const old = await h.openRemote('old');
+      await copyRemote(evil, old);
+      const oldHeadOfA = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
+      await a.vault.revokeDevice(c.vault.deviceId);
+      const revocationSeq = (await evil.list(remoteKeys.registryPrefix)).length;
+      // A new device is set up from the old copy: it cannot tell (the copy is consistent and recent).
+      const served = switchable(old);
+      const d = track({ vault: await Vault.restore({ store: await h.openStore(), remote: served, remoteUrl: options.remoteUrl, recoveryCode: a.code, deviceName: 'D', deps: deps(143) }), remote: served });
+      assert.deepEqual(d.vault.warnings, []);
+      await d.vault.put('s', 'x', { v: 'written on the old state' });
+      await d.vault.sync();
+      // Later the remote serves it the live state: the fork shows.
+      served.target = evil;
+      await assert.rejects(d.vault.pull(), (e: unknown) => {
+        assert.ok(KithError.is(e, ErrorCode.IntegrityChain), String(e));
+        assert.match(e.message, new RegExp(`forked at entry ${revocationSeq}: device ${a.vault.deviceId} verified a different entry ${revocationSeq} than this device, so the remote served one of them an old state`));
+        assert.match(e.hint!, /set that device up again in a new home/);
+        return true;
+      });
+      // The other side, should the remote carry D's head over: a device its registry never added.
+      await evil.put(remoteKeys.head(d.vault.deviceId), (await old.get(remoteKeys.head(d.vault.deviceId)))!);
+      await assert.rejects(a.vault.pull(), (e: unknown) => {
+        assert.ok(KithError.is(e, ErrorCode.IntegrityUnknownSigner), String(e));
+        assert.match(e.hint!, /the remote may have shown it an old state that hid a revocation/);
+        return true;
+      });
+      assert.equal(await a.vault.get('s', 'x'), undefined);
+      await evil.delete(remoteKeys.head(d.vault.deviceId));
+      // A remote that serves old heads beside the newer registry: a revocation newer than every head.
+      await evil.put(remoteKeys.head(a.vault.deviceId), oldHeadOfA);
+      const f = track(await joiner(a.code, 145, 'F'));
+      assert.deepEqual(f.vault.warnings.map((w) => w.code), [WarningCode.HeadsBehindRegistry]);
+      assert.match(f.vault.warnings[0]!.message, new RegExp(`revocation of device ${c.vault.deviceId} at .*, but every head on the remote is older`));
+      await evil.close();
+      await old.close();
+    });
+
     test('pairing through the remote: both sides show the same code; the new device syncs; codes work once', async () => {
       const a = track(await founder(91));
       await a.vault.put('p', 'x', { v: 1 });
@@ -653,6 +781,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.equal(ok.joined.status, 'fulfilled', String((ok.joined as PromiseRejectedResult).reason));
       assert.equal(ok.inv.status, 'fulfilled');
       const b = track({ vault: (ok.joined).value, remote: ok.remote });
+      assert.deepEqual(b.vault.warnings, [], 'a live remote gives a joining device no warning');
       const invited = (ok.inv as PromiseFulfilledResult<{ deviceId: string; sas: string }>).value;
       assert.equal(invited.deviceId, b.vault.deviceId);
       assert.match(invited.sas, /^\d{3} \d{3}$/);

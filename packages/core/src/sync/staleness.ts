@@ -1,0 +1,176 @@
+/**
+ * @module sync/staleness
+ * Signals that a remote may be serving an old state. A remote that rolls
+ * everything back consistently (registry, heads, segments) cannot always be
+ * caught: a device that joins then sees a valid vault, just an old one, and
+ * if a revocation was hidden it writes under a key the revoked device holds.
+ * What a device can notice, and reports as warnings (never errors: clocks
+ * drift and devices go quiet): the newest signed head time is older than a
+ * threshold; a head is older than one this device saw before (its own or
+ * another device's); the registry records a revocation newer than every
+ * head (the revoking device rewrites its head right after it).
+ */
+import { bytesToHex } from '../crypto/index.js';
+import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
+import { decodeHead, remoteKeys, type Head } from '../format/index.js';
+import type { RemoteObjectInfo } from '../remote.js';
+import type { StoreTx } from '../store.js';
+import type { DeviceStatus } from '../vault-types.js';
+import type { EngineContext } from './context.js';
+import { META, emptyPush, readMeta, writeMeta, type PushMeta } from './meta.js';
+import type { DeviceRegistry } from './registry.js';
+import { WarningCode, type SyncWarning } from '../warnings.js';
+
+const DAY = 24 * 3600 * 1000;
+/** Default threshold: newest signed head older than this is reported. */
+export const DEFAULT_STALE_AFTER_MS = 7 * DAY;
+/** A device that syncs rewrites its head at least this often, so an old newest head means nobody synced, or a stale remote. */
+export const HEAD_REFRESH_MS = DAY;
+
+/** A head as a device last verified it (kept in the store, per device). */
+export interface SeenHead {
+  readonly etag: string;
+  readonly seq: number;
+  /** The newest signed time seen in this device's head (absent for version 1 heads). */
+  readonly at?: number;
+}
+
+const SEEN_HEADS = 'heads.seen';
+const iso = (ms: number): string => new Date(ms).toISOString();
+const OLD_STATE_HINT = 'if your devices synced more recently, the remote is serving an old state that may hide a revocation: do not set up new devices from it until it is restored (e.g. from its version history)';
+
+/** Refuses a threshold that is not a positive number of milliseconds (Infinity turns the check off). */
+export function checkStaleAfter(ms: number | undefined): number {
+  if (ms === undefined) return DEFAULT_STALE_AFTER_MS;
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0) throw new KithError(ErrorCode.BadInput, `staleAfterMs must be a positive number of milliseconds, got ${String(ms)}`);
+  return ms;
+}
+
+/**
+ * Warnings about the remote as a whole: its newest head is older than
+ * `staleAfterMs`, or the registry holds a revocation newer than every head.
+ * Heads without a time (version 1) count for neither, nor do heads of
+ * revoked devices (a stolen device could keep writing fresh-looking heads
+ * to cover a remote's rollback).
+ */
+export function remoteWarnings(o: { now: number; staleAfterMs: number; heads: readonly { device: string; at?: number }[]; registry: DeviceRegistry }): SyncWarning[] {
+  const out: SyncWarning[] = [];
+  const heads = o.heads.filter((h) => !o.registry.device(h.device)?.revoked);
+  let newest: { device: string; at: number } | undefined;
+  for (const h of heads) if (h.at !== undefined && (!newest || h.at > newest.at)) newest = { device: h.device, at: h.at };
+  if (newest && o.now - newest.at > o.staleAfterMs) {
+    const days = Math.floor((o.now - newest.at) / DAY);
+    out.push({
+      code: WarningCode.StaleRemote,
+      message: `the newest data on the remote was written ${days === 0 ? 'less than a day' : days === 1 ? '1 day' : `${days} days`} ago (${iso(newest.at)}, by device ${newest.device})`,
+      hint: OLD_STATE_HINT,
+    });
+  }
+  let revocation: { device: string; at: number } | undefined;
+  for (const [device, d] of o.registry.devices()) if (d.revoked && (!revocation || d.revoked.at > revocation.at)) revocation = { device, at: d.revoked.at };
+  const allTimed = heads.every((h) => h.at !== undefined);
+  if (revocation && allTimed && (!newest || newest.at < revocation.at)) {
+    out.push({
+      code: WarningCode.HeadsBehindRegistry,
+      message: `the device registry records the revocation of device ${revocation.device} at ${iso(revocation.at)}, but every head on the remote is older (${newest ? `newest ${iso(newest.at)}` : 'there is none'})`,
+      hint: 'the remote is serving old heads, so data written since may be missing here; sync the revoking device again, or restore the remote from its version history',
+    });
+  }
+  return out;
+}
+
+/**
+ * What a pull learns about heads, and the warnings it draws: created before
+ * the listing of `heads/` (so this device's own newest head time is read
+ * before the remote is asked for its head), fed each verified head, then
+ * finished once with the listing.
+ */
+export class HeadWatch {
+  readonly #warnings: SyncWarning[] = [];
+  /** Something new was seen: save it (an idle pull writes nothing more). */
+  #changed = false;
+  private constructor(
+    private readonly ctx: EngineContext,
+    private readonly seen: Record<string, SeenHead>,
+    private readonly pushed: PushMeta,
+  ) {}
+
+  static async load(ctx: EngineContext): Promise<HeadWatch> {
+    const { seen, pushed } = await ctx.store.read(async (tx) => ({
+      seen: (await readMeta<Record<string, SeenHead>>(tx, SEEN_HEADS)) ?? {},
+      pushed: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush,
+    }));
+    return new HeadWatch(ctx, { ...seen }, pushed);
+  }
+
+  /** Records another device's verified head; warns if it is older than one seen before. */
+  saw(device: string, head: Head, etag: string): void {
+    const before = this.seen[device];
+    if (head.at !== undefined && before?.at !== undefined && head.at < before.at) {
+      this.#warnings.push({
+        code: WarningCode.OldHead,
+        message: `the remote served device ${device}'s head written at ${iso(head.at)}, older than the one this device saw before (${iso(before.at)})`,
+        hint: OLD_STATE_HINT,
+      });
+    }
+    // Keep the newest time seen: an old head served again must not lower the bar.
+    const at = Math.max(head.at ?? -Infinity, before?.at ?? -Infinity);
+    this.seen[device] = Number.isFinite(at) ? { etag, seq: head.seq, at } : { etag, seq: head.seq };
+    this.#changed = true;
+  }
+
+  /**
+   * Reads this device's own head when its etag changed or it wrote a newer
+   * one since (once after each head write; never on an idle pull) and warns
+   * if it is older than the last head this device wrote. A damaged own head
+   * is left to other devices, which refuse it, and to this device's next
+   * head write.
+   */
+  async own(info: RemoteObjectInfo, signal?: AbortSignal): Promise<void> {
+    const before = this.seen[this.ctx.deviceId];
+    const wrote = this.pushed.headAt;
+    // Etags may be content hashes: an old head served again can bring back an etag already seen.
+    if (before?.etag === info.etag && (wrote === undefined || (before.at !== undefined && before.at >= wrote))) return;
+    const bytes = await this.ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
+    if (!bytes) return;
+    let head: Head;
+    try {
+      head = await decodeHead(bytes, { vaultId: this.ctx.vaultId, deviceId: this.ctx.deviceId, signPub: this.ctx.registry.deviceSignPub(this.ctx.deviceId)! });
+    } catch (e) {
+      if (isIntegrityError(e)) return;
+      throw e;
+    }
+    const behindSeq = head.seq < this.pushed.seq || (head.seq === this.pushed.seq && head.seq > 0 && bytesToHex(head.hash) !== this.pushed.hash);
+    if (behindSeq || (wrote !== undefined && (head.at === undefined || head.at < wrote))) {
+      this.#warnings.push({
+        code: WarningCode.OldHead,
+        message: `the remote served this device's own head ${head.at === undefined ? 'in an old format' : `written at ${iso(head.at)}`} (segment ${head.seq}), older than the one it wrote last (${wrote === undefined ? 'unknown time' : iso(wrote)}, segment ${this.pushed.seq})`,
+        hint: OLD_STATE_HINT,
+      });
+    }
+    this.seen[this.ctx.deviceId] = head.at === undefined ? { etag: info.etag, seq: head.seq } : { etag: info.etag, seq: head.seq, at: Math.max(head.at, wrote ?? 0) };
+    this.#changed = true;
+  }
+
+  /** Saves what was seen and returns every warning of this pull, given the listing of `heads/`. */
+  async finish(listed: readonly RemoteObjectInfo[]): Promise<SyncWarning[]> {
+    if (this.#changed) await this.ctx.store.write((tx) => writeMeta(tx, SEEN_HEADS, this.seen));
+    const heads = listed.flatMap((info) => {
+      const device = info.key.slice(remoteKeys.headsPrefix.length);
+      if (!this.ctx.registry.device(device)) return []; // strangers' heads are refused, not counted
+      const at = this.seen[device]?.at;
+      return [at === undefined ? { device } : { device, at }];
+    });
+    return [...this.#warnings, ...remoteWarnings({ now: this.ctx.deps.now(), staleAfterMs: this.ctx.staleAfterMs, heads, registry: this.ctx.registry })];
+  }
+}
+
+/** Every device of the registry for `status`, with the newest head time this device knows of it (its own: the last head it wrote). */
+export async function deviceStatuses(tx: StoreTx, registry: DeviceRegistry, deviceId: string): Promise<DeviceStatus[]> {
+  const seen = (await readMeta<Record<string, SeenHead>>(tx, SEEN_HEADS)) ?? {};
+  const wrote = (await readMeta<PushMeta>(tx, META.push))?.headAt;
+  return registry.devices().map(([id, d]) => {
+    const times = [seen[id]?.at, id === deviceId ? wrote : undefined].filter((t): t is number => t !== undefined);
+    return { deviceId: id, name: d.name, revoked: d.revoked !== undefined, current: id === deviceId, lastHeadAt: times.length === 0 ? null : new Date(Math.max(...times)).toISOString() };
+  });
+}
