@@ -155,7 +155,9 @@ export class Blobs {
   /**
    * Stores a blob (bytes or a stream); returns its ref to put in a record.
    * Resolves once every chunk and the manifest are durable on the remote.
-   * A stream's chunks must not be modified once produced.
+   * A stream's chunks must not be modified once produced. Reading starts
+   * after the registry check (one listing): a Node stream must not be
+   * flowing (no 'data' listener) or its first pieces go by unread.
    */
   async put(source: BlobSource, meta: { name?: string; type?: string } = {}, o: { signal?: AbortSignal } = {}): Promise<BlobPutResult> {
     const ctx = this.#ctx;
