@@ -44,6 +44,7 @@ import type { EngineContext } from './sync/context.js';
 import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type DeviceMeta, type StatusMeta, type VaultMeta } from './sync/meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/registry.js';
 import { loadEpochKey, openSealedKey, publishEpoch, sealCurrentEpochTo, sealerOf, sealTo } from './sync/epochs.js';
+import { catchUpRegistry } from './sync/catch-up.js';
 import { sealEpochValue, sealSecrets, unsealSecrets } from './sync/local-keys.js';
 import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
 import { invitePairing, joinPairing } from './pairing.js';
@@ -450,8 +451,7 @@ export class Vault {
   }
 
   async #syncRegistry(): Promise<void> {
-    if ((await this.#ctx.registry.sync(this.#remote)) > 0) await this.#ctx.saveRegistry();
-    this.#ctx.registry.assertNotRevoked(this.deviceId);
+    await catchUpRegistry(this.#ctx);
   }
 
   async #appendRegistry(change: RegistryChange): Promise<void> {

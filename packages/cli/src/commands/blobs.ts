@@ -76,8 +76,14 @@ export function registerBlobs(program: Command): void {
         throw new KithError(ErrorCode.BadInput, `cannot read ${file}`);
       }
       const bar = byteBar(out.json, size, 'uploading');
-      const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
-      source.on('data', (d) => bar.tick(d.length));
+      // Counted as put reads it: a 'data' listener would start the stream flowing, and pieces read
+      // while put is still waiting on the remote (its registry check) would never reach it.
+      const source = (async function* () {
+        for await (const piece of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+          bar.tick(piece.length);
+          yield piece;
+        }
+      })();
       const name = file.split('/').pop() ?? file;
       try {
         const r = await withVault(opts, (v) => v.blobs.put(source, { name, ...(o.type ? { type: o.type } : {}) }));

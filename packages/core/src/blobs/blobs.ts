@@ -6,9 +6,10 @@
  * manifest's id is the blob's ref, which records hold as a string. Both
  * directions stream with memory bounded by a few chunks, whatever the size.
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
 import { concatBytes } from '../crypto/index.js';
 import type { EngineContext } from '../sync/context.js';
+import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
 import { loadEpochKey } from '../sync/epochs.js';
 import { META, readMeta, writeMeta } from '../sync/meta.js';
 import type { JsonValue } from '../json.js';
@@ -154,10 +155,15 @@ export class Blobs {
   /**
    * Stores a blob (bytes or a stream); returns its ref to put in a record.
    * Resolves once every chunk and the manifest are durable on the remote.
-   * A stream's chunks must not be modified once produced.
+   * A stream's chunks must not be modified once produced. Reading starts
+   * after the registry check (one listing): a Node stream must not be
+   * flowing (no 'data' listener) or its first pieces go by unread.
    */
   async put(source: BlobSource, meta: { name?: string; type?: string } = {}, o: { signal?: AbortSignal } = {}): Promise<BlobPutResult> {
     const ctx = this.#ctx;
+    // As a push does: a revocation or a new epoch is learnt before anything new is encrypted, so the
+    // removed device cannot read this blob, and content stored under the new epoch is not stored again.
+    await catchUpRegistry(ctx, o.signal);
     const epoch = ctx.registry.epoch;
     const epochKey = await loadEpochKey(ctx, epoch);
     // Chunks assembled from several reads go back to the pool once encrypted.
@@ -239,7 +245,7 @@ export class Blobs {
     const cached = await this.#cache?.get(cacheKey);
     const decode = async (bytes: Uint8Array) => {
       const epoch = peekBlobEpoch(bytes);
-      if (epoch !== undefined && !this.#ctx.epochKeys.has(epoch) && epoch <= this.#ctx.registry.epoch) await loadEpochKey(this.#ctx, epoch);
+      if (epoch !== undefined) await epochKeyNamedBy(this.#ctx, epoch, `blob ${kind} ${id.slice(0, 12)}…`, signal);
       return decodeBlobObject(kind, bytes, {
         vaultId: this.#ctx.vaultId,
         expectId: id,
@@ -250,7 +256,8 @@ export class Blobs {
     if (cached) {
       try {
         return await decode(cached);
-      } catch {
+      } catch (e) {
+        if (KithError.is(e, ErrorCode.Revoked)) throw e; // about this device, not the entry
         await this.#cache!.delete(cacheKey); // a damaged cache entry: fetch it again
       }
     }
@@ -443,6 +450,8 @@ export class Blobs {
     const now = this.#ctx.deps.now();
     const grace = o.graceMs ?? DEFAULT_GC_GRACE_MS;
     const dry = o.dryRun === true;
+    // A removed device must not collect; a device behind the registry learns the epochs live blobs are under.
+    await catchUpRegistry(this.#ctx, o.signal);
     const live = await this.referenced();
     const marks = new Map<string, number>();
     for (const m of await remote.list(blobKeys.gcPrefix)) {
@@ -481,7 +490,12 @@ export class Blobs {
       await sweep(`m-${id}`, m.key, live.has(id));
       // A dead blob's chunks share its grace period: marked and deleted with it.
       if (live.has(id)) {
-        const manifest = await this.#manifest(id, o.signal).catch(() => undefined);
+        // Only a manifest gone or damaged leaves its chunks to the sweep; any other failure stops the
+        // run rather than have live chunks marked.
+        const manifest = await this.#manifest(id, o.signal).catch((e: unknown) => {
+          if (KithError.is(e, ErrorCode.NotFound) || isIntegrityError(e)) return undefined;
+          throw e;
+        });
         for (const [c] of manifest?.chunks ?? []) liveChunks.add(c);
       }
     }

@@ -56,6 +56,8 @@ const APPEND_ATTEMPTS = 5;
 export class DeviceRegistry {
   #s: RegistryState;
   readonly #vaultId: string;
+  /** The sync or append under way: readers outside a pull (blobs) catch up concurrently with it. */
+  #busy: Promise<unknown> = Promise.resolve();
 
   constructor(vaultId: string, state: RegistryState) {
     this.#vaultId = vaultId;
@@ -139,7 +141,11 @@ export class DeviceRegistry {
    * signed head names (the head of device `by`): the chain must reach it,
    * with the same hash.
    */
-  async sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal): Promise<number> {
+  sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal): Promise<number> {
+    return this.#serial(() => this.#sync(remote, atLeast, signal));
+  }
+
+  async #sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal): Promise<number> {
     if (atLeast && atLeast.seq <= this.#s.seq && !this.#matches(atLeast)) throw forked(atLeast.seq, atLeast.by);
     if (atLeast && atLeast.seq <= this.#s.seq) return 0;
     const opts = signal ? { signal } : {};
@@ -178,9 +184,13 @@ export class DeviceRegistry {
    * Appends a change signed by `signer`, retrying at the next seq if another
    * device took this one first. Returns the entry written.
    */
-  async append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number): Promise<RegistryEntry> {
+  append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number): Promise<RegistryEntry> {
+    return this.#serial(() => this.#append(remote, change, signer, signerSeed, at));
+  }
+
+  async #append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number): Promise<RegistryEntry> {
     for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
-      await this.sync(remote);
+      await this.#sync(remote);
       const entry: RegistryEntry = { seq: this.#s.seq + 1, prevHash: this.hash, at, signer, change };
       this.#check(entry); // refuse locally what every reader would refuse
       const { bytes, hash } = await encodeRegistryEntry(this.#vaultId, entry, signerSeed);
@@ -193,6 +203,13 @@ export class DeviceRegistry {
       }
     }
     throw new KithError(ErrorCode.RemoteUnavailable, 'could not append to the device registry: other devices kept writing at the same moment', { hint: 'try again' });
+  }
+
+  /** Runs `fn` after the sync or append under way: two of them reading the same new entry would apply it twice. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#busy.then(fn);
+    this.#busy = run.catch(() => undefined);
+    return run;
   }
 
   #matches(pos: { seq: number; hash: Uint8Array }): boolean {

@@ -953,6 +953,23 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.equal((await b.vault.blobs.put(data, { name: 'photo.jpg', type: 'image/jpeg' })).uploaded, 0);
     });
 
+    test('a blob of an epoch started since a device last synced: it reads it and stores the same bytes once; the revoked device gets KITH_REVOKED', async () => {
+      const a = track(await founder(151));
+      const b = track(await joiner(a.code, 152, 'B'));
+      const c = track(await joiner(a.code, 153, 'lost phone'));
+      const d = track(await joiner(a.code, 154, 'D'));
+      await b.vault.revokeDevice(c.vault.deviceId);
+      const data = new Uint8Array(700_000).map((_, i) => (i * 2654435761) >>> 24);
+      const put = await b.vault.blobs.put(data, { name: 'photo.jpg' });
+      // A has not synced since: the new epoch is news to fetch, not damage.
+      assert.deepEqual(await a.vault.blobs.bytes(put.ref), data);
+      // D, behind too, learns the epoch before encrypting: same ref, nothing uploaded again.
+      const again = await d.vault.blobs.put(data, { name: 'photo.jpg' });
+      assert.deepEqual([again.ref, again.uploaded], [put.ref, 0]);
+      await rejectsWith(c.vault.blobs.bytes(put.ref), ErrorCode.Revoked);
+      await rejectsWith(c.vault.blobs.put(data), ErrorCode.Revoked);
+    });
+
     test('three devices with random writes and syncs converge to the same records and conflicts', async () => {
       const a = track(await founder(71));
       await a.vault.push();
