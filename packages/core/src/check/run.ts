@@ -1,0 +1,46 @@
+/**
+ * @module check/run
+ * What every part of a check shares: the vault's engine context (used
+ * read-only), a remote that refuses writes, the layout of the listing,
+ * the problem log and the progress count.
+ */
+import { invariant } from '../errors.js';
+import type { Remote } from '../remote.js';
+import type { EngineContext } from '../sync/context.js';
+import type { DeviceRegistry } from '../sync/registry.js';
+import type { RemoteLayout } from './layout.js';
+import type { CheckLog } from './report.js';
+
+export interface CheckRun {
+  /** The vault's context: its keys and verified registry. Never written through. */
+  readonly ctx: EngineContext;
+  /** The remote, reads only. */
+  readonly remote: Remote;
+  readonly layout: RemoteLayout;
+  readonly log: CheckLog;
+  readonly signal: AbortSignal | undefined;
+  /** Reads one listed object (null if it vanished since the listing) and counts it for progress. */
+  read(key: string): Promise<Uint8Array | null>;
+  /** The registry the checks judge signers by (set by the registry check). */
+  registry: DeviceRegistry;
+  /** Device → the epoch its revocation started (from the registry entries on the remote). */
+  readonly revokedAt: Map<string, number>;
+  /** Epoch keys this check could obtain (from this device's store and the remote). */
+  readonly epochKeys: Map<number, Uint8Array>;
+}
+
+/** `remote` with every write refused: a check must never change the remote, whatever a bug asks. */
+export function readOnly(remote: Remote): Remote {
+  const refuse = (): void => invariant(false, 'kith check tried to write to the remote');
+  return {
+    url: remote.url,
+    capabilities: remote.capabilities,
+    stats: remote.stats,
+    get: (k, o) => remote.get(k, o),
+    head: (k, o) => remote.head(k, o),
+    list: (p, o) => remote.list(p, o),
+    put: async () => refuse(),
+    delete: async () => refuse(),
+    close: async () => undefined,
+  };
+}
