@@ -52,7 +52,7 @@ export function sortListing(listing: readonly RemoteObjectInfo[], log: CheckLog)
   for (const info of listing) {
     const key = info.key;
     if (!place(l, info)) {
-      log.add('foreign', key, ErrorCode.ForeignObject, `${key} is not an object any Kith device writes`, 'it was put there by something else; if it is not yours, delete it');
+      log.add('foreign', key, ErrorCode.ForeignObject, 'no Kith device writes an object under this key', 'it was put there by something else; if it is not yours, delete it');
     }
   }
   return l;
