@@ -8,7 +8,7 @@
 import { blobKeys, decodeBlobObject, decodeManifestPlaintext, MAX_MANIFEST_BYTES } from '../blobs/blob-format.js';
 import { MAX_CHUNK } from '../blobs/chunker.js';
 import { ErrorCode } from '../errors.js';
-import type { CheckRun } from './run.js';
+import { readInOrder, type CheckRun } from './run.js';
 
 const REUPLOAD = 'store the file again (`kith blob put`) from a device that has it, or restore the object from another copy of the remote';
 const COLLECTED = "`kith blob gc` marks it and deletes it after the grace period; nothing is lost";
@@ -22,10 +22,12 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
   const { log, layout } = run;
   /** chunk id → size some manifest gives it. */
   const wanted = new Map<string, number>();
-  for (const id of [...layout.manifests].sort()) {
+  const manifests = [...layout.manifests].sort();
+  const manifestReads = readInOrder(run, manifests.map(blobKeys.manifest));
+  for (const id of manifests) {
     run.signal?.throwIfAborted();
     const key = blobKeys.manifest(id);
-    const bytes = await run.read(key);
+    const bytes = (await manifestReads.next()).value;
     if (!bytes) continue;
     try {
       const plain = await decodeBlobObject('manifest', bytes, { vaultId: run.ctx.vaultId, expectId: id, epochKey: (e) => run.epochKeys.get(e), maxBytes: MAX_MANIFEST_BYTES });
@@ -50,7 +52,9 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
       log.add('missing', blobKeys.manifest(id), ErrorCode.NotFound, `blob ${id.slice(0, 12)}… is referenced by a record but missing`, `the blob cannot be read; ${REUPLOAD}`);
     }
   }
-  for (const id of [...layout.chunks].sort()) {
+  const chunks = [...layout.chunks].sort();
+  const chunkReads = readData ? readInOrder(run, chunks.map(blobKeys.chunk)) : undefined;
+  for (const id of chunks) {
     run.signal?.throwIfAborted();
     log.counts.chunks++;
     const key = blobKeys.chunk(id);
@@ -58,8 +62,8 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
     if (size === undefined) {
       log.add('unreferenced', key, ErrorCode.UnreferencedObject, `blob chunk ${id.slice(0, 12)}… belongs to no blob`, `left by an interrupted upload or a blob's removal; ${COLLECTED}`);
     }
-    if (!readData) continue;
-    const bytes = await run.read(key);
+    if (!chunkReads) continue;
+    const bytes = (await chunkReads.next()).value;
     if (!bytes) continue;
     try {
       const plain = await decodeBlobObject('chunk', bytes, { vaultId: run.ctx.vaultId, expectId: id, epochKey: (e) => run.epochKeys.get(e), maxBytes: MAX_CHUNK });

@@ -67,5 +67,7 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
   const mentioned = new Set<string>();
   await checkSegments(run, mentioned);
   await checkBlobs(run, live, mentioned, readData);
+  // Objects judged by their name alone (foreign, or sealed for an epoch that never started) were never read.
+  if (done < total) o.onProgress?.({ done: total, total });
   return log.report(readData);
 }

@@ -11,7 +11,7 @@ import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, type Head }
 import { decodePayload } from '../ops.js';
 import { refsIn } from '../blobs/blobs.js';
 import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../sync/meta.js';
-import type { CheckRun } from './run.js';
+import { readInOrder, type CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote';
 const ZERO_HASH = '0'.repeat(64);
@@ -45,6 +45,9 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
   }
   let prev: string | undefined = ZERO_HASH; // hash of the previous segment, once verified
   let lastLocal: string | undefined;
+  const readable = (seq: number): boolean => listed.has(seq) && !(revoked && seq > revoked.lastSeq);
+  const toRead = [...listed.keys()].filter(readable).sort((x, y) => x - y);
+  const reads = readInOrder(run, toRead.map((seq) => remoteKeys.segment(device, seq)));
   for (let seq = 1; seq <= top; seq++) {
     const key = remoteKeys.segment(device, seq);
     // Without a verified head (missing or damaged, reported above) no segment is judged unreferenced.
@@ -60,7 +63,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
       prev = undefined;
       continue;
     }
-    const bytes = await run.read(key);
+    const bytes = (await reads.next()).value;
     if (!bytes) {
       prev = undefined;
       continue;
