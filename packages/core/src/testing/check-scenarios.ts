@@ -34,6 +34,8 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     const opened: Vault[] = [];
     let aRemote: Remote;
     let chunkId = '';
+    let revokedId = '';
+    let otherId = '';
 
     before(async () => {
       h = await setup();
@@ -58,6 +60,8 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await c.put('notes', 'c1', { by: 'C' });
       await c.sync();
       await a.revokeDevice(c.deviceId); // epoch 1, with a `previous` link
+      revokedId = c.deviceId;
+      otherId = b.deviceId;
       const put = await a.blobs.put(new Uint8Array(300 * 1024).map((_, i) => (i * 31) % 251), { name: 'photo.bin' });
       await a.put('photos', 'p1', { file: put.ref });
       await a.sync();
@@ -168,6 +172,25 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await found(replace(key, () => forged), [['foreign', key, ErrorCode.IntegrityUnknownSigner]]);
     });
 
+    test('a removed registry entry and a removed link to the previous epoch are missing', async () => {
+      const last = (await evil.list(remoteKeys.registryPrefix)).at(-1)!.key;
+      await found(remove(last), [['missing', last, ErrorCode.IntegrityChain]]);
+      const link = remoteKeys.sealedKey(1, 'previous');
+      await found(remove(link), [['missing', link, ErrorCode.NotFound]]);
+    });
+
+    test('an older head put back is damaged (a rollback), and the segment it no longer names is unreferenced', async () => {
+      const headKey = remoteKeys.head(a.deviceId);
+      const old = (await evil.get(headKey))!;
+      const seq = (await evil.list(remoteKeys.segmentPrefix(a.deviceId))).length + 1;
+      await a.put('notes', 'later', { later: true });
+      await a.push();
+      await found(replace(headKey, () => old), [
+        ['damaged', headKey, ErrorCode.IntegrityRollback],
+        ['unreferenced', seg(seq), ErrorCode.UnreferencedObject],
+      ]);
+    });
+
     test('a blob chunk deleted is missing', () => found(remove(blobKeys.chunk(chunkId)), [['missing', blobKeys.chunk(chunkId), ErrorCode.NotFound]]));
 
     test('an upload no record refers to is unreferenced: its manifest, or its chunks once the manifest is gone', async () => {
@@ -198,6 +221,13 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
         await undo();
       }
       await found(replace(key, (b) => ((b[b.length - 20]! ^= 1), b)), [['damaged', key, ErrorCode.IntegrityCorrupt]], { readData: true });
+    });
+
+    test("a revoked device's objects from after its revocation are foreign: a segment past its last one, a later epoch's key sealed to it", async () => {
+      const late = remoteKeys.segment(revokedId, 2);
+      await found(add(late, (await evil.get(remoteKeys.segment(revokedId, 1)))!), [['foreign', late, ErrorCode.Revoked]]);
+      const sealed = remoteKeys.sealedKey(1, revokedId);
+      await found(add(sealed, (await evil.get(remoteKeys.sealedKey(1, otherId)))!), [['foreign', sealed, ErrorCode.Revoked]]);
     });
 
     test('stray objects are foreign: an unknown prefix, a head of a device never added', async () => {
