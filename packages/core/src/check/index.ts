@@ -63,6 +63,8 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
   };
   log.counts.pairing = layout.pairing;
   await checkRegistry(run);
+  // A revoked device holds no key of the newer epochs: everything since would look damaged to it.
+  run.registry.assertNotRevoked(ctx.deviceId);
   await checkSealedKeys(run);
   const mentioned = new Set<string>();
   await checkSegments(run, mentioned);

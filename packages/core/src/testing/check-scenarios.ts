@@ -10,7 +10,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vault } from '../vault.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, KithError } from '../errors.js';
 import { seededRandom } from '../deps.js';
 import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys, sealEpochKey } from '../format/index.js';
@@ -34,6 +34,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     const opened: Vault[] = [];
     let aRemote: Remote;
     let chunkId = '';
+    let revoked: Vault;
     let revokedId = '';
     let otherId = '';
 
@@ -60,6 +61,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await c.put('notes', 'c1', { by: 'C' });
       await c.sync();
       await a.revokeDevice(c.deviceId); // epoch 1, with a `previous` link
+      revoked = c;
       revokedId = c.deviceId;
       otherId = b.deviceId;
       const put = await a.blobs.put(new Uint8Array(300 * 1024).map((_, i) => (i * 31) % 251), { name: 'photo.bin' });
@@ -228,6 +230,10 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await found(add(late, (await evil.get(remoteKeys.segment(revokedId, 1)))!), [['foreign', late, ErrorCode.Revoked]]);
       const sealed = remoteKeys.sealedKey(1, revokedId);
       await found(add(sealed, (await evil.get(remoteKeys.sealedKey(1, otherId)))!), [['foreign', sealed, ErrorCode.Revoked]]);
+    });
+
+    test('a revoked device cannot check: KITH_REVOKED, not a list of keys it cannot open', async () => {
+      await assert.rejects(revoked.check(), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Revoked);
     });
 
     test('stray objects are foreign: an unknown prefix, a head of a device never added', async () => {
