@@ -124,7 +124,9 @@ async function checkHead(run: CheckRun, device: string): Promise<Head | undefine
     device === ctx.deviceId ? ((await readMeta<PushMeta>(tx, META.push)) ?? emptyPush) : ((await readMeta<Cursor>(tx, META.cursor(device))) ?? emptyCursor),
   );
   const mine = device === ctx.deviceId ? 'this device pushed' : 'this device applied';
-  if (head.seq < local.seq) {
+  // This device's own push stopped between a segment and its head: the next push writes the head.
+  const headPending = 'headDirty' in local && local.headDirty;
+  if (head.seq < local.seq && !headPending) {
     log.add('damaged', key, ErrorCode.IntegrityRollback, `device ${device}'s head names segment ${head.seq}, but ${mine} up to ${local.seq}`, 'the remote replayed an older head or lost segments; restore the newer head and its segments');
   } else if (head.seq === local.seq && local.seq > 0 && local.hash !== hash) {
     log.add('damaged', key, ErrorCode.IntegrityChain, `device ${device}'s head names another segment ${head.seq} than the one ${mine}`, 'the remote holds a forked history for this device');

@@ -16,6 +16,7 @@ import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys, sealEpochKey } from '../format/index.js';
 import { blobKeys, parseBlobRef } from '../blobs/index.js';
 import type { Remote } from '../remote.js';
+import type { RemoteDeviceKey } from '../remote-auth.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
 import type { ScenarioHarness } from './sync-scenarios.js';
 
@@ -35,6 +36,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     let aRemote: Remote;
     let chunkId = '';
     let revoked: Vault;
+    let code = '';
     let revokedId = '';
     let otherId = '';
 
@@ -43,6 +45,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       aRemote = await h.openRemote();
       const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote: aRemote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(1) });
       a = vault;
+      code = recoveryCode;
       opened.push(a);
       const join = async (seed: number, deviceName: string): Promise<Vault> => {
         const v = await Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode, deviceName, deps: deps(seed) });
@@ -234,6 +237,37 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
 
     test('a revoked device cannot check: KITH_REVOKED, not a list of keys it cannot open', async () => {
       await assert.rejects(revoked.check(), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Revoked);
+    });
+
+    test("this device's push cut off between a segment and its head: the segment is unreferenced, not a rollback; the next push completes it", async () => {
+      let headsFail = false;
+      const inner = await h.openRemote();
+      const flaky: Remote = {
+        url: inner.url,
+        capabilities: inner.capabilities,
+        stats: inner.stats,
+        get: (k, o) => inner.get(k, o),
+        head: (k, o) => inner.head(k, o),
+        list: (p, o) => inner.list(p, o),
+        delete: (k, o) => inner.delete(k, o),
+        close: () => inner.close(),
+        put: async (key, bytes, o) => {
+          if (headsFail && key.startsWith(remoteKeys.headsPrefix)) throw new KithError(ErrorCode.RemoteUnavailable, 'cut off');
+          return inner.put(key, bytes, o);
+        },
+        ...(inner.useDeviceKey ? { useDeviceKey: (k: RemoteDeviceKey) => inner.useDeviceKey!(k) } : {}),
+      };
+      const d = await Vault.restore({ store: await h.openStore(), remote: flaky, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: 'D', deps: deps(5) });
+      opened.push(d);
+      await d.sync();
+      await d.put('notes', 'd1', { by: 'D' });
+      headsFail = true;
+      await assert.rejects(d.push());
+      const cut = remoteKeys.segment(d.deviceId, 1);
+      assert.deepEqual(problemsOf(await d.check()), [['unreferenced', cut, ErrorCode.UnreferencedObject]]);
+      headsFail = false;
+      await d.push();
+      assert.deepEqual((await d.check()).problems, []);
     });
 
     test('stray objects are foreign: an unknown prefix, a head of a device never added', async () => {
