@@ -6,6 +6,7 @@
  */
 import { invariant } from '../errors.js';
 import type { Remote } from '../remote.js';
+import type { RemoteDeviceKey } from '../remote-auth.js';
 import type { EngineContext } from '../sync/context.js';
 import type { DeviceRegistry } from '../sync/registry.js';
 import type { RemoteLayout } from './layout.js';
@@ -49,18 +50,27 @@ export async function* readInOrder(run: CheckRun, keys: readonly string[]): Asyn
   }
 }
 
-/** `remote` with every write refused: a check must never change the remote, whatever a bug asks. */
-export function readOnly(remote: Remote): Remote {
-  const refuse = (): void => invariant(false, 'kith check tried to write to the remote');
+/**
+ * A remote that reads through `remote` and writes, deletes and closes as
+ * `o` says (through `remote` where `o` says nothing).
+ */
+export function withWrites(remote: Remote, o: Partial<Pick<Remote, 'put' | 'delete' | 'close'>>): Remote {
   return {
     url: remote.url,
     capabilities: remote.capabilities,
     stats: remote.stats,
-    get: (k, o) => remote.get(k, o),
-    head: (k, o) => remote.head(k, o),
-    list: (p, o) => remote.list(p, o),
-    put: async () => refuse(),
-    delete: async () => refuse(),
-    close: async () => undefined,
+    get: (k, opts) => remote.get(k, opts),
+    head: (k, opts) => remote.head(k, opts),
+    list: (p, opts) => remote.list(p, opts),
+    put: o.put ?? ((k, bytes, opts) => remote.put(k, bytes, opts)),
+    delete: o.delete ?? ((k, opts) => remote.delete(k, opts)),
+    close: o.close ?? (() => remote.close()),
+    ...(remote.useDeviceKey ? { useDeviceKey: (key: RemoteDeviceKey) => remote.useDeviceKey!(key) } : {}),
   };
+}
+
+/** `remote` with every write refused: a check must never change the remote, whatever a bug asks. Closing it leaves `remote` open. */
+export function readOnly(remote: Remote): Remote {
+  const refuse = async (): Promise<void> => invariant(false, 'kith check tried to write to the remote');
+  return withWrites(remote, { put: refuse, delete: refuse, close: async () => undefined });
 }

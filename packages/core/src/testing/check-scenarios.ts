@@ -16,8 +16,8 @@ import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys, sealEpochKey } from '../format/index.js';
 import { blobKeys, parseBlobRef } from '../blobs/index.js';
 import type { Remote } from '../remote.js';
-import type { RemoteDeviceKey } from '../remote-auth.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
+import { withWrites } from '../check/run.js';
 import type { ScenarioHarness } from './sync-scenarios.js';
 
 type Expected = [kind: CheckProblemKind, key: string, code: string];
@@ -242,21 +242,12 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     test("this device's push cut off between a segment and its head: the segment is unreferenced, not a rollback; the next push completes it", async () => {
       let headsFail = false;
       const inner = await h.openRemote();
-      const flaky: Remote = {
-        url: inner.url,
-        capabilities: inner.capabilities,
-        stats: inner.stats,
-        get: (k, o) => inner.get(k, o),
-        head: (k, o) => inner.head(k, o),
-        list: (p, o) => inner.list(p, o),
-        delete: (k, o) => inner.delete(k, o),
-        close: () => inner.close(),
+      const flaky = withWrites(inner, {
         put: async (key, bytes, o) => {
           if (headsFail && key.startsWith(remoteKeys.headsPrefix)) throw new KithError(ErrorCode.RemoteUnavailable, 'cut off');
           return inner.put(key, bytes, o);
         },
-        ...(inner.useDeviceKey ? { useDeviceKey: (k: RemoteDeviceKey) => inner.useDeviceKey!(k) } : {}),
-      };
+      });
       const d = await Vault.restore({ store: await h.openStore(), remote: flaky, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: 'D', deps: deps(5) });
       opened.push(d);
       await d.sync();
