@@ -9,6 +9,7 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Vault } from '../vault.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { seededRandom } from '../deps.js';
@@ -237,6 +238,27 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
 
     test('a revoked device cannot check: KITH_REVOKED, not a list of keys it cannot open', async () => {
       await assert.rejects(revoked.check(), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Revoked);
+    });
+
+    test('property: one flipped bit anywhere in any object is reported against that object (with readData)', async () => {
+      const keys = (await evil.list('')).map((i) => i.key);
+      await fc.assert(
+        fc.asyncProperty(fc.nat(keys.length - 1), fc.nat(), fc.nat(7), async (k, at, bit) => {
+          const key = keys[k]!;
+          const orig = (await evil.get(key))!;
+          const bad = orig.slice();
+          bad[at % bad.length]! ^= 1 << bit;
+          await evil.put(key, bad);
+          try {
+            const r = await a.check({ readData: true });
+            assert.ok(r.problems.some((p) => p.key === key && p.kind !== 'unreferenced'), `${key} byte ${at % bad.length}: ${JSON.stringify(r.problems)}`);
+          } finally {
+            await evil.put(key, orig);
+          }
+        }),
+        { numRuns: 20, seed: 12 },
+      );
+      assert.deepEqual((await a.check({ readData: true })).problems, []);
     });
 
     test("this device's push cut off between a segment and its head: the segment is unreferenced, not a rollback; the next push completes it", async () => {
