@@ -20,6 +20,7 @@ const RESTORE = 'restore it from another copy of the remote, or remove it';
 export async function checkRegistry(run: CheckRun): Promise<void> {
   const { log, layout } = run;
   const local = run.ctx.registry;
+  const localHashes = local.state.hashes;
   const header = layout.vault ? await run.read(remoteKeys.vault) : null;
   if (!header) {
     log.add('missing', remoteKeys.vault, ErrorCode.RemoteEmpty, 'the vault header is missing', 'restore it from another copy of the remote; until then no new device can join');
@@ -65,7 +66,7 @@ export async function checkRegistry(run: CheckRun): Promise<void> {
       broken = seq;
       continue;
     }
-    const known = local.state.hashes[seq - 1];
+    const known = localHashes[seq - 1];
     if (known !== undefined && known !== bytesToHex(replay.hash)) {
       log.add('damaged', key, ErrorCode.IntegrityChain, `registry entry ${seq} differs from the one this device verified: the registry forked`, 'someone rewrote registry entries on the remote; restore the original one');
       broken = seq;
