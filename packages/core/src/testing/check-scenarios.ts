@@ -218,6 +218,27 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       );
     });
 
+    test('GC marks are read: a mark whose object is gone is unreferenced, a mark of the wrong size damaged', async () => {
+      const ref = (await a.blobs.put(new Uint8Array(2000).fill(9))).ref;
+      const id = parseBlobRef(ref);
+      const chunk = (await a.blobs.manifest(ref)).chunks[0]![0];
+      await a.blobs.gc(); // marks the upload no record refers to
+      const marks = [blobKeys.gcMark(`c-${chunk}`), blobKeys.gcMark(`m-${id}`)];
+      const r = await a.check();
+      assert.equal(r.checked.marks, 2);
+      assert.deepEqual(problemsOf(r), [['unreferenced', blobKeys.manifest(id), ErrorCode.UnreferencedObject]]);
+      await evil.delete(blobKeys.manifest(id));
+      await evil.delete(blobKeys.chunk(chunk));
+      await evil.put(marks[1]!, new Uint8Array(3));
+      await found(
+        async () => () => Promise.all(marks.map((m) => evil.delete(m))).then(() => undefined),
+        [
+          ['unreferenced', marks[0]!, ErrorCode.UnreferencedObject],
+          ['damaged', marks[1]!, ErrorCode.IntegrityCorrupt],
+        ],
+      );
+    });
+
     test('a corrupted chunk is found only with readData', async () => {
       const key = blobKeys.chunk(chunkId);
       const undo = await replace(key, (b) => ((b[b.length - 20]! ^= 1), b))();
