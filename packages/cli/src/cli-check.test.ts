@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KITH_BIN, kithJson, runKith } from './test-helpers.js';
+import { assertError, KITH_BIN, kithJson, runKith } from './test-helpers.js';
 
 interface Report {
   ok: boolean;
@@ -122,6 +122,11 @@ describe('kith check over a folder remote', { timeout: 300_000 }, () => {
     } finally {
       undo();
     }
+  });
+
+  test('an unknown flag is a usage error; a home without a vault is KITH_NO_VAULT; neither prints a report', () => {
+    assertError(runKith(a, ['check', '--read-everything']), 2, 'KITH_USAGE');
+    assertError(runKith(join(dir, 'nobody'), ['check']), 1, 'KITH_NO_VAULT');
   });
 
   test('on a terminal the check draws a progress bar; with --json it does not', () => {
