@@ -8,6 +8,7 @@
 import { blobKeys, decodeBlobObject, decodeManifestPlaintext, MAX_MANIFEST_BYTES } from '../blobs/blob-format.js';
 import { MAX_CHUNK } from '../blobs/chunker.js';
 import { ErrorCode } from '../errors.js';
+import { throwIfAborted } from '../remote.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const REUPLOAD = 'store the file again (`kith blob put`) from a device that has it, or restore the object from another copy of the remote';
@@ -25,7 +26,7 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
   const manifests = [...layout.manifests].sort();
   const manifestReads = readInOrder(run, manifests.map(blobKeys.manifest));
   for (const id of manifests) {
-    run.signal?.throwIfAborted();
+    throwIfAborted(run.signal);
     const key = blobKeys.manifest(id);
     const bytes = (await manifestReads.next()).value;
     if (!bytes) continue;
@@ -55,7 +56,7 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
   const chunks = [...layout.chunks].sort();
   const chunkReads = readData ? readInOrder(run, chunks.map(blobKeys.chunk)) : undefined;
   for (const id of chunks) {
-    run.signal?.throwIfAborted();
+    throwIfAborted(run.signal);
     log.counts.chunks++;
     const key = blobKeys.chunk(id);
     const size = wanted.get(id);

@@ -11,6 +11,7 @@
  * const report = await vault.check({ readData: true });
  * for (const p of report.problems) console.log(p.kind, p.key, p.message);
  */
+import { throwIfAborted } from '../remote.js';
 import type { EngineContext } from '../sync/context.js';
 import { checkBlobs } from './blobs.js';
 import { checkSealedKeys } from './keys.js';
@@ -56,6 +57,7 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
     revokedAt: new Map(),
     epochKeys: new Map(),
     read: async (key) => {
+      throwIfAborted(o.signal);
       const bytes = await remote.get(key, call);
       o.onProgress?.({ done: Math.min(++done, total), total });
       return bytes;

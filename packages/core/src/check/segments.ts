@@ -7,6 +7,7 @@
  */
 import { bytesToHex } from '../crypto/index.js';
 import { ErrorCode } from '../errors.js';
+import { throwIfAborted } from '../remote.js';
 import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, type Head } from '../format/index.js';
 import { decodePayload } from '../ops.js';
 import { refsIn } from '../blobs/blobs.js';
@@ -20,7 +21,7 @@ const ZERO_HASH = '0'.repeat(64);
 export async function checkSegments(run: CheckRun, refs: Set<string>): Promise<void> {
   const devices = new Set([...run.layout.heads.keys(), ...run.layout.segments.keys()]);
   for (const device of [...devices].sort()) {
-    run.signal?.throwIfAborted();
+    throwIfAborted(run.signal);
     await checkDevice(run, device, refs);
   }
 }

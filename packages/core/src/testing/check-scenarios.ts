@@ -257,6 +257,17 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await found(add(sealed, (await evil.get(remoteKeys.sealedKey(1, otherId)))!), [['foreign', sealed, ErrorCode.Revoked]]);
     });
 
+    test('a cancelled check rejects with KITH_ABORTED', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(a.check({ signal: ac.signal }), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Aborted);
+      const late = new AbortController();
+      await assert.rejects(
+        a.check({ signal: late.signal, onProgress: (p) => (p.done === 3 ? late.abort() : undefined) }),
+        (e: unknown) => e instanceof KithError && e.code === ErrorCode.Aborted,
+      );
+    });
+
     test('a revoked device cannot check: KITH_REVOKED, not a list of keys it cannot open', async () => {
       await assert.rejects(revoked.check(), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Revoked);
     });
