@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertError, KITH_BIN, kithJson, runKith } from './test-helpers.js';
@@ -40,6 +40,19 @@ describe('kith check over a folder remote', { timeout: 300_000 }, () => {
     bad[at] = bad[at]! ^ 0x40;
     writeFileSync(file, bad);
     return () => writeFileSync(file, orig);
+  };
+
+  /** Moves a file out of the remote (a copy left inside would be foreign); returns the undo. */
+  const moveAway = (file: string): (() => void) => {
+    const aside = join(dir, 'aside');
+    renameSync(file, aside);
+    return () => renameSync(aside, file);
+  };
+  /** Writes `bytes` over (or as) a file; returns the undo. */
+  const replaceWith = (file: string, bytes: Uint8Array): (() => void) => {
+    const orig = existsSync(file) ? readFileSync(file) : undefined;
+    writeFileSync(file, bytes);
+    return () => (orig ? writeFileSync(file, orig) : rmSync(file));
   };
 
   before(() => {
@@ -104,6 +117,33 @@ describe('kith check over a folder remote', { timeout: 300_000 }, () => {
     } finally {
       undo();
       rmSync(join(remote, 'stray.txt'));
+    }
+    assert.equal(runKith(a, ['check']).status, 0);
+  });
+
+  test('each file-level damage exits 1 with its kind: a deleted middle segment, a truncated head, a deleted chunk, a stray chunk', () => {
+    const device = readdirSync(join(remote, 'segments'))[0]!;
+    const segment = join(remote, 'segments', device, '000000000002');
+    const head = join(remote, 'heads', device);
+    const stray = join(remote, 'blobs', 'chunks', 'f'.repeat(64));
+    const cases: [string, () => () => void, string, string][] = [
+      ['missing', () => moveAway(segment), `segments/${device}/000000000002`, 'KITH_INTEGRITY_CHAIN'],
+      ['damaged', () => replaceWith(head, readFileSync(head).subarray(0, 40)), `heads/${device}`, 'KITH_INTEGRITY_CORRUPT'],
+      ['missing', () => moveAway(chunkFile), `blobs/chunks/${chunkFile.slice(-64)}`, 'KITH_NOT_FOUND'],
+      ['unreferenced', () => replaceWith(stray, readFileSync(chunkFile)), `blobs/chunks/${'f'.repeat(64)}`, 'KITH_UNREFERENCED_OBJECT'],
+    ];
+    for (const [kind, damage, key, code] of cases) {
+      const undo = damage();
+      try {
+        const { status, report } = checkJson();
+        assert.equal(status, 1, key);
+        assert.deepEqual(
+          report.problems.map((p) => [p.kind, p.key, p.code]),
+          [[kind, key, code]],
+        );
+      } finally {
+        undo();
+      }
     }
     assert.equal(runKith(a, ['check']).status, 0);
   });
