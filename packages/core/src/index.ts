@@ -17,3 +17,4 @@ export * from './crypto/index.js';
 export * from './format/index.js';
 export { Vault } from './vault.js';
 export * from './blobs/index.js';
+export type { CheckCounts, CheckOptions, CheckProblem, CheckProblemKind, CheckProgress, CheckReport } from './check/index.js';

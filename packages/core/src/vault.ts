@@ -51,6 +51,7 @@ import { push as pushSegments } from './sync/push.js';
 import { Blobs, refsIn } from './blobs/blobs.js';
 import type { BlobCache } from './blobs/blob-cache.js';
 import { pull } from './sync/pull.js';
+import { checkRemote, type CheckOptions, type CheckReport } from './check/index.js';
 import type {
   BatchWriter,
   Conflict,
@@ -605,6 +606,14 @@ export class Vault {
       this.#emit('synced', result);
       return result;
     });
+  }
+
+  /**
+   * Verifies everything on the remote, reading only: see {@link checkRemote}.
+   * Costs one listing plus one read per object (chunks only with `readData`).
+   */
+  async check(o: CheckOptions = {}): Promise<CheckReport> {
+    return checkRemote(this.#ctx, await this.blobs.referenced(), o);
   }
 
   async status(): Promise<VaultStatus> {
