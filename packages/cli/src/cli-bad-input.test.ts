@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertError, kithJson, runKith } from './test-helpers.js';
+import { spawnSync } from 'node:child_process';
+import { assertError, kithJson, KITH_BIN, runKith, type Run } from './test-helpers.js';
 
 describe('kith CLI: bad input', () => {
   let dir: string;
@@ -86,6 +87,46 @@ describe('kith CLI: bad input', () => {
     kithJson(other, ['restore', '--remote', join(dir, 'remote'), '--recovery-code', recoveryCode]);
     kithJson(other, ['pull']);
     assert.equal(kithJson<{ blob: string }>(other, ['get', 'files', 'ten']).blob.length, ten.length);
+  });
+
+  test('values that would change on the way are refused with one line and nothing is written', () => {
+    const refused = (r: Run, what: RegExp): void => {
+      assertError(r, 1, 'KITH_BAD_INPUT');
+      assert.match(r.stderr, what);
+    };
+    refused(runKith(home, ['put', 'vals', 'v', '{"x":[1,1e999]}']), /"\/x\/1" is Infinity: numbers must be finite/);
+    refused(runKith(home, ['put', 'vals', 'v', '{"x":"\\ud800"}']), /lone surrogate/);
+    refused(runKith(home, ['put', 'vals', 'v', '{"\\udfff":1}']), /lone surrogate/);
+    const deep = runKith(home, ['put', 'vals', 'v', '-'], { input: '{"a":'.repeat(5000) + '1' + '}'.repeat(5000) });
+    refused(deep, /nests deeper than 64 levels/);
+    assert.doesNotMatch(deep.stderr, /call stack/);
+    // Invalid UTF-8 on stdin, in a file and in an argument: refused, never turned into U+FFFD.
+    const badUtf8 = Buffer.concat([Buffer.from('{"x":"caf'), Buffer.from([0xc3]), Buffer.from('"}')]);
+    refused(runKith(home, ['put', 'vals', 'v', '-'], { input: badUtf8 }), /stdin is not valid UTF-8/);
+    refused(runKith(home, ['import', 'vals', '-'], { input: Buffer.concat([Buffer.from('{"id":"ok"}\n{"id":"v",'), badUtf8.subarray(1), Buffer.from('\n')]) }), /line 2: not valid UTF-8/);
+    const file = join(dir, 'latin1.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from('{"id":"v","x":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+    refused(runKith(home, ['import', 'vals', file]), /line 1: not valid UTF-8/);
+    refused(runKith(home, ['import', 'vals', '-'], { input: '{"id":"a"}\n\n{"id":"b","n":{"m":-1e400}}\n' }), /^kith: line 3: value at "\/n\/m" is -Infinity/);
+    // The shell passes the raw byte 0xE9 (octal 351) that a JS string cannot hold.
+    const r = spawnSync('/bin/sh', ['-c', `exec "$0" "$1" --home "$2" put vals v "$(printf '{"x":"caf\\351"}')"`, process.execPath, KITH_BIN, home], { encoding: 'utf8' });
+    refused({ status: r.status, stdout: r.stdout, stderr: r.stderr }, /argument 6 is not valid UTF-8/);
+    // Patch does not create a record (put does).
+    assertError(runKith(home, ['patch', 'vals', 'v', '{"x":1}']), 1, 'KITH_NOT_FOUND');
+    assert.deepEqual(kithJson(home, ['ls', 'vals']), []);
+    // U+FFFD itself, sent as valid UTF-8, is just a character.
+    kithJson(home, ['put', 'vals', 'ok', '{"x":"\ufffd"}']);
+    assert.deepEqual(kithJson(home, ['get', 'vals', 'ok']), { x: '\ufffd', id: 'ok' });
+  });
+
+  test('field names that are Object.prototype members, and __proto__, go through put, patch, import, get and ls --where unchanged', () => {
+    kithJson(home, ['put', 'proto', 'a', '{"constructor":1,"__proto__":{"p":1},"toString":"t"}']);
+    kithJson(home, ['patch', 'proto', 'a', '{"__proto__":2,"valueOf":[3]}']);
+    assert.deepEqual(kithJson(home, ['import', 'proto', '-'], '{"id":"b","hasOwnProperty":true,"__proto__":null}\n'), { imported: 1 });
+    assert.equal(runKith(home, ['get', 'proto', 'a', '--json']).stdout, '{"__proto__":2,"constructor":1,"toString":"t","valueOf":[3],"id":"a"}\n');
+    assert.equal(runKith(home, ['get', 'proto', 'b', '--json']).stdout, '{"__proto__":null,"hasOwnProperty":true,"id":"b"}\n');
+    assert.deepEqual(kithJson<{ id: string }[]>(home, ['ls', 'proto', '--where', '__proto__=2']).map((d) => d.id), ['a']);
+    assert.deepEqual(kithJson<{ id: string }[]>(home, ['ls', 'proto', '--where', 'constructor=null']).map((d) => d.id), ['b']);
   });
 
   test('init twice, init on a remote in use, commands without a vault, a remote URL of unknown kind', () => {

@@ -15,6 +15,7 @@ import { registerRelay } from './commands/relay.js';
 import { registerSetup } from './commands/setup.js';
 import { registerSync } from './commands/sync.js';
 import { describeError, quietOnClosedStdout } from './output.js';
+import { checkArgvUtf8 } from './input.js';
 
 /** The `kith` program with every command registered; it throws instead of exiting. */
 export function buildProgram(): Command {
@@ -50,6 +51,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   quietOnClosedStdout();
   const program = buildProgram();
   try {
+    checkArgvUtf8();
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {

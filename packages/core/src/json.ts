@@ -3,6 +3,7 @@
  * JSON value types and the checks every record passes before it is stored.
  */
 import { ErrorCode, KithError } from './errors.js';
+import { dict } from './data-keys.js';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -12,6 +13,12 @@ export type JsonObject = { [key: string]: JsonValue };
 export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 /** Largest encoded size of one record (all fields). */
 export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/**
+ * Deepest nesting of arrays and objects in one field value: a field holding
+ * `{}` or `[]` is at level 1. Deeper values would overflow the stack of
+ * recursive JSON code on some device (or in some app) sooner or later.
+ */
+export const MAX_DEPTH = 64;
 
 export function isJsonObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -36,23 +43,114 @@ function jsonSize(text: string): number {
   return text.length * 3 < MAX_VALUE_BYTES ? text.length : textEncoder.encode(text).length;
 }
 
+/** A lone surrogate: UTF-16 that has no UTF-8 form (a pair is one code point in a `u` regex). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** True when `s` can round-trip through UTF-8 (no lone surrogates). */
+export function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+/** A step of a path into a record, linked to its parent: built into text only for an error. */
+interface PathStep {
+  readonly up: PathStep | undefined;
+  readonly key: string | number;
+}
+
+/** The path as a JSON Pointer (RFC 6901), quoted and cut to a readable length. */
+function pointer(at: PathStep): string {
+  const keys: (string | number)[] = [];
+  for (let s: PathStep | undefined = at; s; s = s.up) keys.push(s.key);
+  const text = keys
+    .reverse()
+    .map((k) => '/' + String(k).replaceAll('~', '~0').replaceAll('/', '~1'))
+    .join('');
+  return JSON.stringify(text.length > 120 ? text.slice(0, 117) + '...' : text);
+}
+
+function badValue(at: PathStep, why: string, hint?: string): KithError {
+  return new KithError(ErrorCode.BadInput, `value at ${pointer(at)} ${why}`, hint ? { hint } : undefined);
+}
+
+/** What `v` is, for an error message. */
+function kindOf(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return typeof v;
+  return Object.getPrototypeOf(v)?.constructor?.name ?? 'object';
+}
+
 /**
- * Checks a record's fields: names non-empty, values finite JSON, sizes
- * bounded. Throws KITH_BAD_INPUT or KITH_TOO_LARGE.
+ * Checks one field value without recursion (so a hostile depth cannot blow
+ * the stack): JSON types only, finite numbers, strings and keys that are
+ * valid Unicode, at most {@link MAX_DEPTH} levels. Object members whose
+ * value is `undefined` are left out, as JSON does; `undefined` in an array
+ * (which JSON would turn into null) is refused.
+ */
+function checkValue(field: string, value: unknown): void {
+  // Parallel stacks rather than an object per node: a 16 MiB value has millions of them.
+  // A path step is made only for containers (the parent of what is below) and for an error.
+  const vals: unknown[] = [value];
+  const ups: (PathStep | undefined)[] = [undefined];
+  const keys: (string | number)[] = [field];
+  const depths: number[] = [0];
+  while (vals.length > 0) {
+    const v = vals.pop();
+    const up = ups.pop();
+    const key = keys.pop()!;
+    const depth = depths.pop()!;
+    if (v === null || typeof v === 'boolean') continue;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw badValue({ up, key }, `is ${v}: numbers must be finite`);
+      continue;
+    }
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) throw badValue({ up, key }, 'holds a lone surrogate (not valid Unicode text)');
+      continue;
+    }
+    const at: PathStep = { up, key };
+    if (typeof v !== 'object') throw badValue(at, `is ${v === undefined ? 'undefined' : `a ${typeof v}`}, not JSON`);
+    if (depth >= MAX_DEPTH) throw badValue(at, `nests deeper than ${MAX_DEPTH} levels of arrays and objects`, 'flatten the value, or store it as an attachment (blob)');
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        vals.push(v[i]);
+        ups.push(at);
+        keys.push(i);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) throw badValue(at, `is a ${kindOf(v)}, not a plain JSON object`);
+    const members = Object.keys(v);
+    for (let i = members.length - 1; i >= 0; i--) {
+      const k = members[i]!;
+      if (!isWellFormed(k)) throw badValue({ up: at, key: k }, 'has a key with a lone surrogate (not valid Unicode text)');
+      const x = (v as Record<string, unknown>)[k];
+      if (x === undefined) continue;
+      vals.push(x);
+      ups.push(at);
+      keys.push(k);
+      depths.push(depth + 1);
+    }
+  }
+}
+
+/**
+ * Checks a record's fields: names non-empty, valid Unicode and not `id`;
+ * values JSON as described in docs/FORMAT.md "Field values" (finite
+ * numbers, valid Unicode, at most {@link MAX_DEPTH} levels); sizes bounded.
+ * Throws KITH_BAD_INPUT or KITH_TOO_LARGE naming the path of the first
+ * problem.
  */
 export function checkFields(fields: JsonObject): void {
+  if (!isJsonObject(fields)) throw new KithError(ErrorCode.BadInput, 'fields must be a JSON object');
   let total = 0;
   for (const [name, value] of Object.entries(fields)) {
     if (name === '') throw new KithError(ErrorCode.BadInput, 'field names must not be empty');
     if (name === 'id') throw new KithError(ErrorCode.BadInput, '"id" is the record id, not a field', { hint: 'remove "id" from the object, or pass it as the ID argument' });
+    if (!isWellFormed(name)) throw badValue({ up: undefined, key: name }, 'has a field name with a lone surrogate (not valid Unicode text)');
     if (value === undefined) continue;
-    let text: string;
-    try {
-      text = JSON.stringify(value);
-    } catch (e) {
-      throw new KithError(ErrorCode.BadInput, `field "${name}" is not JSON: ${(e as Error).message}`);
-    }
-    const size = jsonSize(text);
+    checkValue(name, value);
+    const size = jsonSize(JSON.stringify(value));
     if (size > MAX_VALUE_BYTES) {
       throw new KithError(ErrorCode.TooLarge, `field "${name}" is ${size} bytes; the limit is ${MAX_VALUE_BYTES}`, {
         hint: 'store large content as an attachment (blob) and keep its ref in the record',
@@ -65,4 +163,28 @@ export function checkFields(fields: JsonObject): void {
       hint: 'split it into several records or store large content as an attachment',
     });
   }
+}
+
+/**
+ * A checked write's fields as a null-prototype copy, so a field named
+ * `__proto__` stays a field: `undefined` values are dropped (a put) or kept
+ * to mean "unset" (a patch).
+ */
+export function copyFields(fields: JsonObject, keepUndefined: boolean): JsonObject {
+  const out = dict<JsonValue>();
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined || keepUndefined) out[name] = value;
+  return out;
+}
+
+/** Code-unit order of strings (what `<` compares). */
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The fields in their one documented order, the same on every device
+ * whatever order the writes arrived in: keys inserted in code-unit order,
+ * which JavaScript then enumerates with integer-like keys ("0", "7", "10")
+ * first in numeric order and every other key after them in code-unit order.
+ */
+export function orderedFields(fields: JsonObject): JsonObject {
+  return Object.fromEntries<JsonValue>(Object.entries(fields).sort(byKey));
 }

@@ -5,6 +5,7 @@
  * later write beat an earlier one regardless of clocks.
  */
 import { ErrorCode, KithError } from './errors.js';
+import { dict } from './data-keys.js';
 import type { JsonObject, JsonValue } from './json.js';
 import { currentStamp, headStamps, conflictsOf, type RecordView } from './merge.js';
 import { ALIVE, type Op } from './ops.js';
@@ -24,7 +25,7 @@ function finish(op: { -readonly [K in keyof Op]: Op[K] }, prevs: Prevs): Op {
 
 /** Replace: the record becomes exactly `fields` (fields not given are unset). */
 export function putOp(view: RecordView, t: string, fields: JsonObject): Op {
-  const prevs: Prevs = {};
+  const prevs: Prevs = dict();
   const unset = Object.keys(view.fields).filter((f) => !Object.hasOwn(fields, f));
   for (const f of Object.keys(fields)) withPrev(prevs, view, f);
   for (const f of unset) withPrev(prevs, view, f);
@@ -36,8 +37,8 @@ export function putOp(view: RecordView, t: string, fields: JsonObject): Op {
 
 /** Patch: set the given fields (an `undefined` value unsets it), keep the rest. */
 export function patchOp(view: RecordView, t: string, fields: Readonly<Record<string, JsonValue | undefined>>): Op {
-  const prevs: Prevs = {};
-  const set: JsonObject = {};
+  const prevs: Prevs = dict();
+  const set: JsonObject = dict();
   const unset: string[] = [];
   for (const [f, v] of Object.entries(fields)) {
     if (v === undefined) unset.push(f);
@@ -52,7 +53,7 @@ export function patchOp(view: RecordView, t: string, fields: Readonly<Record<str
 
 /** Delete: liveness false, every field unset (a later write may resurrect). */
 export function deleteOp(view: RecordView, t: string): Op {
-  const prevs: Prevs = {};
+  const prevs: Prevs = dict();
   const unset = Object.keys(view.fields);
   for (const f of unset) withPrev(prevs, view, f);
   withPrev(prevs, view, ALIVE);
@@ -75,8 +76,8 @@ export function resolveOp(view: RecordView, t: string, field: string | null | un
       { hint: 'list conflicts with `kith conflicts`' },
     );
   }
-  const prevs: Prevs = {};
-  const set: JsonObject = {};
+  const prevs: Prevs = dict();
+  const set: JsonObject = dict();
   const unset: string[] = [];
   let alive: boolean | undefined;
   for (const c of conflicts) {

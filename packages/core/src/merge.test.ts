@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { applyOp, conflictsOf, viewOf, type RecordView } from './merge.js';
 import { putOp, patchOp, deleteOp, resolveOp } from './local-writes.js';
 import { HybridClock, stampDevice } from './hlc.js';
-import { ALIVE, type Op } from './ops.js';
+import { ALIVE, decodePayload, encodePayload, type Op } from './ops.js';
+import { dict, own } from './data-keys.js';
 import type { JsonValue } from './json.js';
 
 /** A device as the sync engine sees it, minus storage and network. */
@@ -15,7 +16,11 @@ class Replica {
   readonly delivered = new Map<string, number>();
   readonly clock: HybridClock;
   wall = 1_000_000;
-  constructor(readonly device: string) {
+  /** With `wire`, received ops go through the segment payload codec, as they do between real devices. */
+  constructor(
+    readonly device: string,
+    readonly wire = false,
+  ) {
     this.clock = new HybridClock(() => this.wall);
   }
   isApplied = (stamp: string): boolean => {
@@ -49,7 +54,8 @@ class Replica {
   receive(from: Replica, n: number, duplicate: boolean): void {
     let at = this.delivered.get(from.device) ?? 0;
     const replay = duplicate && at > 0 ? [from.ops[at - 1]!] : [];
-    const batch = [...replay, ...from.ops.slice(at, at + n)];
+    const sent = [...replay, ...from.ops.slice(at, at + n)];
+    const batch = this.wire && sent.length > 0 ? decodePayload(encodePayload(sent), undefined) : sent;
     for (const op of batch) {
       const stamp = op.t + from.device;
       if (!this.isApplied(stamp)) this.clock.observe(op.t);
@@ -64,12 +70,12 @@ class Replica {
     const out: Record<string, unknown> = {};
     for (const [id, v] of [...this.views].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (v.updated === '') continue;
-      const heads: Record<string, string[]> = {};
+      const heads = dict<string[]>();
       for (const [f, reg] of Object.entries(v.state)) {
         const hs = [...(reg.w ? [reg.w] : []), ...(reg.l ?? []).map((l) => l[0])].sort();
         if (hs.length > 0) heads[f] = hs;
       }
-      out[id] = { fields: v.fields, deleted: v.deleted, heads };
+      out[id] = { fields: Object.assign(dict(), v.fields), deleted: v.deleted, heads };
     }
     return out;
   }
@@ -86,7 +92,7 @@ function model(replicas: Replica[]): Record<string, unknown> {
       if (!rec) writes.set(op.i, (rec = new Map()));
       const add = (f: string, present: boolean, value: JsonValue | undefined): void => {
         const list = rec.get(f) ?? [];
-        list.push({ stamp, present, value, prevs: op.r?.[f] ?? [] });
+        list.push({ stamp, present, value, prevs: own(op.r, f) ?? [] });
         rec.set(f, list);
       };
       for (const [f, v] of Object.entries(op.s ?? {})) add(f, true, v);
@@ -96,8 +102,8 @@ function model(replicas: Replica[]): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   for (const [id, rec] of [...writes].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const fields: Record<string, JsonValue> = {};
-    const heads: Record<string, string[]> = {};
+    const fields = dict<JsonValue>();
+    const heads = dict<string[]>();
     let deleted = true;
     for (const [f, ws] of rec) {
       const referenced = new Set(ws.flatMap((w) => w.prevs));
@@ -112,36 +118,67 @@ function model(replicas: Replica[]): Record<string, unknown> {
   return out;
 }
 
-const action = fc.oneof(
-  fc.record({
-    type: fc.constant('write' as const),
-    device: fc.nat(),
-    kind: fc.constantFrom('put', 'patch', 'patch', 'delete', 'resolve'),
-    id: fc.constantFrom('a', 'b', 'c'),
-    fields: fc.dictionary(fc.constantFrom('x', 'y', 'z'), fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constant(null), fc.string({ maxLength: 2 })), { maxKeys: 2 }),
-    wallStep: fc.integer({ min: -5, max: 5 }),
-  }),
-  fc.record({ type: fc.constant('deliver' as const), to: fc.nat(), from: fc.nat(), n: fc.integer({ min: 1, max: 4 }), duplicate: fc.boolean() }),
-);
+/** Names that find something on `Object.prototype` when a plain object is used as a map. */
+const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf'] as const;
+
+/**
+ * Fields as JSON.parse gives them (own properties, whatever the name): an
+ * object literal or assignment would set the prototype for `__proto__`.
+ */
+const fieldsArb = (name: fc.Arbitrary<string>) =>
+  fc
+    .uniqueArray(fc.tuple(name, fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constant(null), fc.string({ maxLength: 2 }))), { maxLength: 2, selector: ([k]) => k })
+    .map((entries) => Object.fromEntries(entries) as Record<string, JsonValue>);
+
+const actionWith = (name: fc.Arbitrary<string>) =>
+  fc.oneof(
+    fc.record({
+      type: fc.constant('write' as const),
+      device: fc.nat(),
+      kind: fc.constantFrom('put', 'patch', 'patch', 'delete', 'resolve'),
+      id: fc.constantFrom('a', 'b', 'c'),
+      fields: fieldsArb(name),
+      wallStep: fc.integer({ min: -5, max: 5 }),
+    }),
+    fc.record({ type: fc.constant('deliver' as const), to: fc.nat(), from: fc.nat(), n: fc.integer({ min: 1, max: 4 }), duplicate: fc.boolean() }),
+  );
+
+type Action = typeof action extends fc.Arbitrary<infer A> ? A : never;
+const action = actionWith(fc.constantFrom('x', 'y', 'z'));
+
+/** Plays `actions` on `k` devices, heals the partition, and checks every device against the model. */
+function converges(k: number, actions: readonly Action[], finalOrder: readonly number[], wire = false): void {
+  const devices = Array.from({ length: k }, (_, i) => new Replica(i.toString(16).padStart(16, '0'), wire));
+  for (const a of actions) {
+    if (a.type === 'write') devices[a.device % k]!.write(a.kind, a.id, a.fields, a.wallStep);
+    else if (a.to % k !== a.from % k) devices[a.to % k]!.receive(devices[a.from % k]!, a.n, a.duplicate);
+  }
+  // Heal the partition: everyone receives everything, senders in a random order.
+  for (const to of devices) {
+    const order = [...devices].sort((x, y) => (finalOrder[devices.indexOf(x) % finalOrder.length] ?? 0) - (finalOrder[devices.indexOf(y) % finalOrder.length] ?? 0));
+    for (const from of order) if (from !== to) to.receive(from, Infinity, false);
+  }
+  const expected = model(devices);
+  for (const d of devices) assert.deepEqual(d.snapshot(), expected);
+}
 
 describe('merge', () => {
   test('K devices, random writes, random partial and duplicated delivery: same state and conflicts everywhere, equal to the model', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 4 }), fc.array(action, { maxLength: 60 }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (k, actions, finalOrder) => {
-        const devices = Array.from({ length: k }, (_, i) => new Replica(i.toString(16).padStart(16, '0')));
-        for (const a of actions) {
-          if (a.type === 'write') devices[a.device % k]!.write(a.kind, a.id, a.fields, a.wallStep);
-          else if (a.to % k !== a.from % k) devices[a.to % k]!.receive(devices[a.from % k]!, a.n, a.duplicate);
-        }
-        // Heal the partition: everyone receives everything, senders in a random order.
-        for (const to of devices) {
-          const order = [...devices].sort((x, y) => ((finalOrder[devices.indexOf(x) % finalOrder.length] ?? 0) - (finalOrder[devices.indexOf(y) % finalOrder.length] ?? 0)));
-          for (const from of order) if (from !== to) to.receive(from, Infinity, false);
-        }
-        const expected = model(devices);
-        for (const d of devices) assert.deepEqual(d.snapshot(), expected);
-      }),
+      fc.property(fc.integer({ min: 2, max: 4 }), fc.array(action, { maxLength: 60 }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (k, actions, finalOrder) =>
+        converges(k, actions, finalOrder),
+      ),
       { numRuns: 400 },
+    );
+  });
+
+  test('field names from data (Object.prototype members, __proto__, any string) merge like any other, through the payload codec', () => {
+    const name = fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), fc.string({ minLength: 1, maxLength: 3 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 3 }), fc.array(actionWith(name), { maxLength: 40 }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (k, actions, finalOrder) =>
+        converges(k, actions, finalOrder, true),
+      ),
+      { numRuns: 300, seed: 0x6b697468 },
     );
   });
 
@@ -194,7 +231,7 @@ describe('merge', () => {
     assert.deepEqual(a.snapshot(), b.snapshot());
     const v = a.view('r');
     assert.equal(v.deleted, false);
-    assert.deepEqual(v.fields, { title: 'edited' });
+    assert.deepEqual({ ...v.fields }, { title: 'edited' });
     assert.deepEqual(conflictsOf(v).map((c) => c.field), [null, 'title']);
   });
 

@@ -18,6 +18,7 @@
  * put/patch write true, delete writes false (and unsets every field).
  */
 import { invariant } from './errors.js';
+import { dict, own } from './data-keys.js';
 import type { JsonObject, JsonValue } from './json.js';
 import { ALIVE, type Op } from './ops.js';
 import type { RecordRow } from './store.js';
@@ -55,14 +56,15 @@ interface Head {
   value: JsonValue | undefined;
 }
 
+/** A working copy of a stored row; its maps are keyed by field names from data, hence null-prototype. */
 export function viewOf(row: RecordRow | undefined, collection: string, id: string): RecordView {
-  if (!row) return { collection, id, fields: {}, deleted: true, state: {}, updated: '' };
+  if (!row) return { collection, id, fields: dict(), deleted: true, state: dict(), updated: '' };
   return {
     collection,
     id,
-    fields: { ...row.fields },
+    fields: Object.assign(dict<JsonValue>(), row.fields),
     deleted: row.deleted,
-    state: structuredClone(row.state) as unknown as Record<string, Register>,
+    state: Object.assign(dict<Register>(), structuredClone(row.state) as unknown as Record<string, Register>),
     updated: row.updated,
   };
 }
@@ -84,7 +86,7 @@ export function rowOf(view: RecordView): RecordRow {
 }
 
 function headsOf(view: RecordView, field: string): Head[] {
-  const reg = view.state[field];
+  const reg = own(view.state, field);
   if (!reg) return [];
   const heads: Head[] = [];
   if (reg.w !== '') {
@@ -105,7 +107,7 @@ function applyWrite(
   isApplied: IsApplied,
 ): void {
   const heads = headsOf(view, field);
-  const pending = [...(view.state[field]?.p ?? [])];
+  const pending = [...(own(view.state, field)?.p ?? [])];
   let superseded = false;
   const at = pending.indexOf(write.stamp);
   if (at >= 0) {
@@ -122,7 +124,7 @@ function applyWrite(
 }
 
 function setHeads(view: RecordView, field: string, heads: Head[], pending: string[]): void {
-  invariant(heads.length > 0 || pending.length > 0 || !view.state[field], 'a register lost all its heads');
+  invariant(heads.length > 0 || pending.length > 0 || !own(view.state, field), 'a register lost all its heads');
   heads.sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0));
   const [winner, ...losers] = heads;
   const reg: Register = { w: winner?.stamp ?? '' };
@@ -145,14 +147,14 @@ function setHeads(view: RecordView, field: string, heads: Head[], pending: strin
 export function applyOp(view: RecordView, op: Op, device: string, isApplied: IsApplied): boolean {
   const stamp = op.t + device;
   if (isApplied(stamp)) return false;
-  const prev = op.r ?? {};
+  // op.r comes from data: a field named "constructor" must not find Object's.
   if (op.s) {
     for (const [field, value] of Object.entries(op.s)) {
-      applyWrite(view, field, { stamp, present: true, value }, prev[field], isApplied);
+      applyWrite(view, field, { stamp, present: true, value }, own(op.r, field), isApplied);
     }
   }
-  if (op.u) for (const field of op.u) applyWrite(view, field, { stamp, present: false, value: undefined }, prev[field], isApplied);
-  if (op.a !== undefined) applyWrite(view, ALIVE, { stamp, present: true, value: op.a }, prev[ALIVE], isApplied);
+  if (op.u) for (const field of op.u) applyWrite(view, field, { stamp, present: false, value: undefined }, own(op.r, field), isApplied);
+  if (op.a !== undefined) applyWrite(view, ALIVE, { stamp, present: true, value: op.a }, own(op.r, ALIVE), isApplied);
   if (stamp > view.updated) view.updated = stamp;
   return true;
 }

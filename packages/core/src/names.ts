@@ -5,6 +5,7 @@
  * that could be mistaken for a path is refused up front.
  */
 import { ErrorCode, KithError } from './errors.js';
+import { isWellFormed } from './json.js';
 
 export const MAX_NAME_LENGTH = 256;
 
@@ -37,4 +38,15 @@ export function checkRecordId(id: string): void {
       hint: 'ids are 1–256 characters without "/", "\\" or control characters, and not "." or ".."',
     });
   }
+}
+
+/**
+ * {@link checkRecordId} for a new write, which also refuses lone
+ * surrogates: they have no UTF-8 form, so a store would keep another id
+ * (SQLite turns them into U+FFFD). Not checked on ops from other devices,
+ * where refusing would stop that device's chain.
+ */
+export function checkNewRecordId(id: string): void {
+  checkRecordId(id);
+  if (!isWellFormed(id)) throw new KithError(ErrorCode.BadName, `invalid record id ${JSON.stringify(id)}`, { hint: 'ids must be valid Unicode text (no lone surrogates)' });
 }

@@ -88,6 +88,7 @@ export function decodePayload(bytes: Uint8Array, lastLocal: string | undefined):
     checkOp(op);
     if (prev !== undefined && op.t <= prev) throw corrupt('stamps do not increase');
     prev = op.t;
+    dropNullPredecessors(op);
   }
   return ops as unknown as Op[];
 }
@@ -109,13 +110,26 @@ export function checkOp(op: unknown): asserts op is Op {
   if (typeof t !== 'string') throw corrupt('bad stamp');
   parseLocal(t);
   if (typeof k !== 'string' || !KINDS.has(k)) throw corrupt('bad op kind');
-  if (s !== undefined && (!isJsonObject(s) || ALIVE in s)) throw corrupt('bad field set');
+  if (s !== undefined && (!isJsonObject(s) || Object.hasOwn(s, ALIVE))) throw corrupt('bad field set');
   if (u !== undefined && (!Array.isArray(u) || !u.every((f) => typeof f === 'string' && f !== ALIVE))) throw corrupt('bad unset list');
   if (a !== undefined && typeof a !== 'boolean') throw corrupt('bad liveness');
   if (r !== undefined) {
     if (!isJsonObject(r)) throw corrupt('bad predecessors');
     for (const list of Object.values(r)) {
-      if (!Array.isArray(list) || !list.every(isStamp)) throw corrupt('bad predecessor stamp');
+      if (!Array.isArray(list) || !list.every((x) => x === null || isStamp(x))) throw corrupt('bad predecessor stamp');
     }
   }
+}
+
+/**
+ * Builds before the fix of issue #12 wrote `null` as the predecessor of a
+ * field named like an `Object.prototype` member (`constructor`, `toString`,
+ * ...) that had no value yet: it meant "replaced nothing". Dropping it keeps
+ * those segments, and every later segment of their device, readable.
+ */
+function dropNullPredecessors(op: Op): void {
+  if (!op.r) return;
+  const r = op.r as Record<string, readonly (string | null)[]>;
+  // Every key here is an own property (from JSON.parse), so assignment never reaches a prototype.
+  for (const [field, list] of Object.entries(r)) if (list.includes(null)) r[field] = list.filter((x) => x !== null);
 }

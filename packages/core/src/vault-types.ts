@@ -93,6 +93,7 @@ export interface ListPage {
 /** One write inside `vault.batch`. */
 export interface BatchWriter {
   put(collection: string, id: string, fields: JsonObject): void;
+  /** Like `vault.patch`: a missing or deleted record fails the whole batch with KITH_NOT_FOUND. */
   patch(collection: string, id: string, fields: JsonObject): void;
   delete(collection: string, id: string): void;
 }

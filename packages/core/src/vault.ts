@@ -11,8 +11,8 @@
  */
 import { ErrorCode, KithError } from './errors.js';
 import { systemDeps, type Deps } from './deps.js';
-import { checkFields, type JsonObject } from './json.js';
-import { checkCollection, checkRecordId } from './names.js';
+import { checkFields, copyFields, orderedFields, type JsonObject } from './json.js';
+import { checkCollection, checkNewRecordId, checkRecordId } from './names.js';
 import { HybridClock } from './hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from './merge.js';
 import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
@@ -469,7 +469,7 @@ export class Vault {
     await this.#write([{ kind: 'put', collection, id, fields }]);
   }
 
-  /** Sets the given top-level fields, keeping the others. */
+  /** Sets the given top-level fields (an `undefined` value removes one), keeping the others; KITH_NOT_FOUND unless the record exists. */
   async patch(collection: string, id: string, fields: JsonObject): Promise<void> {
     await this.#write([{ kind: 'patch', collection, id, fields }]);
   }
@@ -746,8 +746,11 @@ export class Vault {
   async #write(writes: Write[]): Promise<number> {
     for (const w of writes) {
       checkCollection(w.collection);
-      checkRecordId(w.id);
-      if (w.kind !== 'delete') checkFields(w.fields);
+      checkNewRecordId(w.id);
+      if (w.kind !== 'delete') {
+        checkFields(w.fields);
+        w.fields = copyFields(w.fields, w.kind === 'patch');
+      }
     }
     if (writes.length === 0) return 0;
     await this.#commit(async (_tx, views, clock) => {
@@ -757,9 +760,10 @@ export class Vault {
         const v = views.view(w.collection, w.id);
         const t = clock.next();
         let op: Op;
+        // Patch and delete need a live record (put creates one); the throw rolls the whole batch back.
+        if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
         if (w.kind === 'put') op = putOp(v, t, w.fields);
         else if (w.kind === 'patch') op = patchOp(v, t, w.fields);
-        else if (v.deleted) throw notFound(w.collection, w.id);
         else op = deleteOp(v, t);
         ops.push(this.#applyLocal(views, v, op));
       }
@@ -802,8 +806,9 @@ async function persistJoinedSealed(store: Store, joined: JoinedState, passphrase
   return sealed.key;
 }
 
+/** Fields in their documented order (see {@link orderedFields}), then the id. */
 function docOf(row: RecordRow): Doc {
-  return { ...row.fields, id: row.id };
+  return { ...orderedFields(row.fields), id: row.id };
 }
 
 function notFound(collection: string, id: string): KithError {

@@ -103,12 +103,14 @@ export function registerRecords(program: Command): void {
     .option('--order <field>', 'order by a field; -field for descending')
     .action(async (collection: string, o: { where?: string[]; limit?: number; order?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const where: Record<string, string | number | boolean | null> = {};
-      for (const w of o.where ?? []) {
-        const at = w.indexOf('=');
-        if (at <= 0) throw new KithError(ErrorCode.Usage, `--where needs FIELD=VALUE, got ${JSON.stringify(w)}`);
-        where[w.slice(0, at)] = whereValue(w.slice(at + 1));
-      }
+      // fromEntries, not assignment: a field named __proto__ stays a key.
+      const where = Object.fromEntries(
+        (o.where ?? []).map((w) => {
+          const at = w.indexOf('=');
+          if (at <= 0) throw new KithError(ErrorCode.Usage, `--where needs FIELD=VALUE, got ${JSON.stringify(w)}`);
+          return [w.slice(0, at), whereValue(w.slice(at + 1))];
+        }),
+      );
       const docs = await withVault(opts, async (v) => {
         const all: Doc[] = [];
         let after: string | null | undefined;

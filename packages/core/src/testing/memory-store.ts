@@ -6,6 +6,7 @@
  * `MemoryStoreData` object given to it.
  */
 import { ErrorCode, KithError } from '../errors.js';
+import { own } from '../data-keys.js';
 import type { JsonObject, JsonValue } from '../json.js';
 import type { LogEntry, LogFilter, OutboxEntry, RecordPage, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
 import { compareCodePoints, compareFieldValues, referenceQuery } from './store-conformance.js';
@@ -106,13 +107,13 @@ function txOver(d: MemoryStoreData): StoreTx {
       if (q.after !== undefined && q.after !== '') {
         const cur = JSON.parse(q.after) as { v?: JsonValue; id: string };
         const sign = q.order?.direction === 'desc' ? -1 : 1;
-        rows = rows.filter((r) => sign * ((q.order ? compareFieldValues(r.fields[q.order.field], cur.v) : 0) || compareCodePoints(r.id, cur.id)) > 0);
+        rows = rows.filter((r) => sign * ((q.order ? compareFieldValues(own(r.fields, q.order.field), cur.v) : 0) || compareCodePoints(r.id, cur.id)) > 0);
       }
       const limit = q.limit ?? rows.length;
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       const more = rows.length > limit && last !== undefined;
-      const v = last && q.order ? last.fields[q.order.field] : undefined;
+      const v = last && q.order ? own(last.fields, q.order.field) : undefined;
       return { rows: page, next: more ? JSON.stringify(v === undefined ? { id: last.id } : { v, id: last.id }) : null };
     },
     listCollections: async () => [...new Set(allRows().map((r) => r.collection))].sort(compareCodePoints),

@@ -11,6 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { own } from '../data-keys.js';
 import type { JsonObject, JsonPrimitive, JsonValue } from '../json.js';
 import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
 
@@ -26,6 +27,9 @@ export interface StoreHarness {
   /** Closes every store this harness opened (if still open) and removes the data. */
   cleanup(): Promise<void>;
 }
+
+/** Field names that find a member of `Object.prototype` when a plain object is used as a map. */
+export const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf'] as const;
 
 /** Fixed seed: property failures replay identically on every run. */
 const SEED = 0x6b697468;
@@ -75,7 +79,7 @@ export function referenceQuery(rows: readonly RecordRow[], q: Omit<RecordQuery, 
       r.collection === q.collection &&
       !r.deleted &&
       (q.where ?? []).every((f) => {
-        const v = r.fields[f.field];
+        const v = own(r.fields, f.field);
         return f.value === null ? v === undefined || v === null : v === f.value;
       }),
   );
@@ -83,7 +87,7 @@ export function referenceQuery(rows: readonly RecordRow[], q: Omit<RecordQuery, 
   const sign = order?.direction === 'desc' ? -1 : 1;
   return live.sort(
     (x, y) =>
-      sign * ((order ? compareFieldValues(x.fields[order.field], y.fields[order.field]) : 0) || compareCodePoints(x.id, y.id)),
+      sign * ((order ? compareFieldValues(own(x.fields, order.field), own(y.fields, order.field)) : 0) || compareCodePoints(x.id, y.id)),
   );
 }
 
@@ -315,6 +319,35 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             ),
             { seed: SEED, numRuns: 60 },
           );
+        });
+      });
+
+      test('field names that are Object.prototype members or __proto__ are ordinary names: stored, filtered and ordered', async () => {
+        await withStore(async (store) => {
+          // As JSON.parse makes them: own properties, "__proto__" included (a literal would set the prototype).
+          const fields = (i: number): JsonObject => Object.fromEntries(PROTOTYPE_NAMES.map((n, j) => [n, (i + j) % 3 === 0 ? null : (i + j) % 3]));
+          const rows = [
+            ...[0, 1, 2, 3].map((i) => row('proto', `r${i}`, fields(i), { state: Object.fromEntries(PROTOTYPE_NAMES.map((n) => [n, { w: `s${i}` }])) })),
+            row('proto', 'bare', { other: 1 }),
+          ];
+          await put(store, rows);
+          const got = await get(store, 'proto', rows.map((r) => r.id));
+          for (const r of rows) {
+            assert.deepEqual(got.get(r.id), r);
+            assert.deepEqual(Object.keys(got.get(r.id)!.fields), Object.keys(r.fields));
+          }
+          for (const field of PROTOTYPE_NAMES) {
+            for (const value of [1, 2, null]) {
+              const want = ids(referenceQuery(rows, { collection: 'proto', where: [{ field, value }] }));
+              const page = await store.read((tx) => tx.query({ collection: 'proto', where: [{ field, value }] }));
+              assert.deepEqual(ids(page.rows), want, `where ${field} = ${value}`);
+            }
+            assert.ok(ids(referenceQuery(rows, { collection: 'proto', where: [{ field, value: null }] })).includes('bare'), 'a missing field is null');
+            for (const direction of ['asc', 'desc'] as const) {
+              const q = { collection: 'proto', order: { field, direction } };
+              assert.deepEqual(ids(await allPages(store, { ...q, limit: 2 })), ids(referenceQuery(rows, q)), `order by ${field} ${direction}`);
+            }
+          }
         });
       });
     });
