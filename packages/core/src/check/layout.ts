@@ -15,6 +15,8 @@ import type { CheckLog } from './report.js';
 export interface SealedKeyName {
   readonly key: string;
   readonly epoch: number;
+  /** The epoch's keyId (`keys/<epoch>/<keyId>/<recipient>`); undefined at a version 1 place (`keys/<epoch>/<recipient>`). */
+  readonly keyId: string | undefined;
   readonly recipient: string;
 }
 
@@ -37,7 +39,7 @@ const DEVICE = '[0-9a-f]{16}';
 const BLOB_ID = '[0-9a-f]{64}';
 const PATTERNS = {
   registry: /^registry\/(\d{12})$/,
-  key: new RegExp(`^keys/(\\d{10})/(recovery|password|previous|${DEVICE})$`),
+  key: new RegExp(`^keys/(\\d{10})/(?:([0-9a-f]{16})/)?(recovery|password|previous|${DEVICE})$`),
   head: new RegExp(`^heads/(${DEVICE})$`),
   segment: new RegExp(`^segments/(${DEVICE})/(\\d{12})$`),
   manifest: new RegExp(`^blobs/manifests/(${BLOB_ID})$`),
@@ -67,8 +69,8 @@ function place(l: RemoteLayout, info: RemoteObjectInfo): boolean {
     return seq >= 1 && remoteKeys.registryEntry(seq) === key && (l.registry.set(seq, key), true);
   }
   if ((m = PATTERNS.key.exec(key))) {
-    const epoch = Number(m[1]);
-    return remoteKeys.sealedKey(epoch, m[2]!) === key && (l.keys.push({ key, epoch, recipient: m[2]! }), true);
+    const [epoch, keyId, recipient] = [Number(m[1]), m[2], m[3]!];
+    return remoteKeys.sealedKey(epoch, recipient, keyId) === key && (l.keys.push({ key, epoch, keyId, recipient }), true);
   }
   if ((m = PATTERNS.head.exec(key))) return remoteKeys.head(m[1]!) === key && (l.heads.set(m[1]!, info), true);
   if ((m = PATTERNS.segment.exec(key))) {

@@ -12,6 +12,7 @@ import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, type Head }
 import { decodePayload } from '../ops.js';
 import { refsIn } from '../blobs/blobs.js';
 import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../sync/meta.js';
+import type { OwnChainMeta } from '../sync/repair.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote';
@@ -121,12 +122,17 @@ async function checkHead(run: CheckRun, device: string): Promise<Head | undefine
     log.add('damaged', remoteKeys.registryEntry(head.registrySeq), ErrorCode.IntegrityChain, `registry entry ${head.registrySeq} differs from the one device ${device}'s head names`, 'the registry forked; restore the original entry');
   }
   const hash = bytesToHex(head.hash);
-  const local = await ctx.store.read(async (tx) =>
-    device === ctx.deviceId ? ((await readMeta<PushMeta>(tx, META.push)) ?? emptyPush) : ((await readMeta<Cursor>(tx, META.cursor(device))) ?? emptyCursor),
-  );
-  const mine = device === ctx.deviceId ? 'this device pushed' : 'this device applied';
-  // This device's own push stopped between a segment and its head: the next push writes the head.
-  const headPending = 'headDirty' in local && local.headDirty;
+  const own = device === ctx.deviceId;
+  const { local, ownChain } = await ctx.store.read(async (tx) => ({
+    local: own ? ((await readMeta<PushMeta>(tx, META.push)) ?? emptyPush) : ((await readMeta<Cursor>(tx, META.cursor(device))) ?? emptyCursor),
+    ownChain: own ? await readMeta<OwnChainMeta>(tx, META.ownChain) : undefined,
+  }));
+  const mine = own ? 'this device pushed' : 'this device applied';
+  // This device's own push stopped between a segment and its head: the next push writes the head. A dirty
+  // head is also how the repair asks for a rewrite of a head the remote rolled back; that one is not the
+  // head this device last wrote (another etag), and other devices refuse it until then.
+  const lastWritten = ownChain?.headEtag ?? '';
+  const headPending = 'headDirty' in local && local.headDirty && (lastWritten === '' || lastWritten === run.layout.heads.get(device)?.etag);
   if (head.seq < local.seq && !headPending) {
     log.add('damaged', key, ErrorCode.IntegrityRollback, `device ${device}'s head names segment ${head.seq}, but ${mine} up to ${local.seq}`, 'the remote replayed an older head or lost segments; restore the newer head and its segments');
   } else if (head.seq === local.seq && local.seq > 0 && local.hash !== hash) {

@@ -114,6 +114,12 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       return () => evil.delete(key);
     };
     const seg = (seq: number) => remoteKeys.segment(a.deviceId, seq);
+    /** Where `epoch`'s key for `recipient` lives: epoch 1 was opened by a version 2 entry, so under its keyId (`keys/<epoch>/<keyId>/<recipient>`). */
+    const sealedAt = async (epoch: number, recipient: string): Promise<string> => {
+      const found = (await evil.list(remoteKeys.sealedKey(epoch, ''))).map((i) => i.key).filter((k) => k.split('/').length === 4 && k.endsWith(`/${recipient}`));
+      assert.equal(found.length, 1, found.join(' '));
+      return found[0]!;
+    };
 
     test('a clean vault is ok, with and without --read-data, and the check writes nothing', async () => {
       const writes = aRemote.stats.puts + aRemote.stats.deletes;
@@ -163,7 +169,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     });
 
     test('a sealed key signed by a stranger is foreign', async () => {
-      const key = remoteKeys.sealedKey(1, 'recovery');
+      const key = await sealedAt(1, 'recovery');
       const stranger = generateDeviceKeys(seededRandom(98));
       const forged = await sealEpochKey({
         vaultId: a.vaultId,
@@ -181,21 +187,34 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     test('a removed registry entry and a removed link to the previous epoch are missing', async () => {
       const last = (await evil.list(remoteKeys.registryPrefix)).at(-1)!.key;
       await found(remove(last), [['missing', last, ErrorCode.IntegrityChain]]);
-      const link = remoteKeys.sealedKey(1, 'previous');
+      const link = await sealedAt(1, 'previous');
       await found(remove(link), [['missing', link, ErrorCode.NotFound]]);
     });
 
-    test('an older head put back is damaged (a rollback), and the segment it no longer names is unreferenced', async () => {
+    /**
+     * Pushes one more segment, then `rollBack` puts the head from before it back (it gets the old bytes
+     * and returns the undo): the head is a rollback and the segment it no longer names unreferenced.
+     */
+    const olderHeadFound = async (id: string, rollBack: (headKey: string, old: Uint8Array) => Promise<() => Promise<void>>): Promise<void> => {
       const headKey = remoteKeys.head(a.deviceId);
       const old = (await evil.get(headKey))!;
       const seq = (await evil.list(remoteKeys.segmentPrefix(a.deviceId))).length + 1;
-      await a.put('notes', 'later', { later: true });
+      await a.put('notes', id, { later: true });
       await a.push();
-      await found(replace(headKey, () => old), [
+      await found(() => rollBack(headKey, old), [
         ['damaged', headKey, ErrorCode.IntegrityRollback],
         ['unreferenced', seg(seq), ErrorCode.UnreferencedObject],
       ]);
-    });
+    };
+
+    test('an older head put back is damaged (a rollback), and the segment it no longer names is unreferenced', () => olderHeadFound('later', (headKey, old) => replace(headKey, () => old)()));
+
+    test("an older own head is still a rollback once a pull has marked it for the next push (the repair's push state), until that push writes it again", () =>
+      olderHeadFound('later again', async (headKey, old) => {
+        await evil.put(headKey, old);
+        await a.pull(); // the repair finds its own head rolled back and marks it dirty
+        return async () => void (await a.push());
+      }));
 
     test('a blob chunk deleted is missing', () => found(remove(blobKeys.chunk(chunkId)), [['missing', blobKeys.chunk(chunkId), ErrorCode.NotFound]]));
 
@@ -253,8 +272,9 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     test("a revoked device's objects from after its revocation are foreign: a segment past its last one, a later epoch's key sealed to it", async () => {
       const late = remoteKeys.segment(revokedId, 2);
       await found(add(late, (await evil.get(remoteKeys.segment(revokedId, 1)))!), [['foreign', late, ErrorCode.Revoked]]);
-      const sealed = remoteKeys.sealedKey(1, revokedId);
-      await found(add(sealed, (await evil.get(remoteKeys.sealedKey(1, otherId)))!), [['foreign', sealed, ErrorCode.Revoked]]);
+      const other = await sealedAt(1, otherId);
+      const sealed = other.slice(0, other.length - otherId.length) + revokedId;
+      await found(add(sealed, (await evil.get(other))!), [['foreign', sealed, ErrorCode.Revoked]]);
     });
 
     test('a cancelled check rejects with KITH_ABORTED', async () => {
