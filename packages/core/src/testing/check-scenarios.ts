@@ -184,6 +184,17 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await found(replace(key, () => forged), [['foreign', key, ErrorCode.IntegrityUnknownSigner]]);
     });
 
+    test('a sealed key where no reader looks is unreferenced: a version 1 place of an epoch whose entry carries a key check, another keyId, a keyId for an epoch without one', async () => {
+      const epoch1 = (await evil.get(await sealedAt(1, 'recovery')))!;
+      const epoch0 = (await evil.get(remoteKeys.sealedKey(0, 'recovery')))!;
+      const misplaced: [string, Uint8Array][] = [
+        [remoteKeys.sealedKey(1, 'recovery'), epoch1],
+        [remoteKeys.sealedKey(1, 'recovery', '0'.repeat(16)), epoch1],
+        [remoteKeys.sealedKey(0, 'recovery', 'ab'.repeat(8)), epoch0],
+      ];
+      for (const [key, bytes] of misplaced) await found(add(key, bytes), [['unreferenced', key, ErrorCode.UnreferencedObject]]);
+    });
+
     test('a removed registry entry and a removed link to the previous epoch are missing', async () => {
       const last = (await evil.list(remoteKeys.registryPrefix)).at(-1)!.key;
       await found(remove(last), [['missing', last, ErrorCode.IntegrityChain]]);
