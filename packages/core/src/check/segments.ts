@@ -45,6 +45,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
   if (!layout.heads.has(device) && listed.size > 0) {
     log.add('missing', headKey, ErrorCode.NotFound, `device ${device} has segments but no head`, 'other devices do not see its segments until it pushes again');
   }
+  const restoreHint = await missingHint(run, device);
   let prev: string | undefined = ZERO_HASH; // hash of the previous segment, once verified
   let lastLocal: string | undefined;
   const readable = (seq: number): boolean => listed.has(seq) && !(revoked && seq > revoked.lastSeq);
@@ -61,7 +62,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
       continue;
     }
     if (!listed.has(seq)) {
-      if (named || seq < top) log.add('missing', key, ErrorCode.IntegrityChain, `segment ${seq} of device ${device} is missing`, `devices that have not pulled it cannot read this device's later writes; ${RESTORE}`);
+      if (named || seq < top) log.add('missing', key, ErrorCode.IntegrityChain, `segment ${seq} of device ${device} is missing`, `devices that have not pulled it cannot read this device's later writes; ${restoreHint(seq)}`);
       prev = undefined;
       continue;
     }
@@ -99,6 +100,22 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
       lastLocal = undefined;
     }
   }
+}
+
+/** What to do about a missing segment of `device`: this device puts back its own from the copies it keeps (sync/repair). */
+async function missingHint(run: CheckRun, device: string): Promise<(seq: number) => string> {
+  const { ctx } = run;
+  if (device !== ctx.deviceId) return () => RESTORE;
+  const { kept, lost } = await ctx.store.read(async (tx) => ({
+    kept: new Set(await tx.listOwnSegments()),
+    lost: new Set((await readMeta<OwnChainMeta>(tx, META.ownChain))?.lost ?? []),
+  }));
+  return (seq) =>
+    kept.has(seq)
+      ? "this device keeps a copy and puts it back on a sync (an audit of its own segments runs at least daily); or restore it from another copy of the remote"
+      : lost.has(seq)
+        ? 'no copy is left (lost before this device kept its segments); restore it from another copy of the remote if there is one'
+        : RESTORE;
 }
 
 /** Verifies a head against the registry and what this device has applied or pushed; undefined if it does not verify. */

@@ -152,6 +152,22 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
 
     test('a deleted middle segment is missing', () => found(remove(seg(2)), [['missing', seg(2), ErrorCode.IntegrityChain]]));
 
+    test("a deleted middle segment of this device's own is missing until the repair's next audit (within a day) puts its kept copy back", async () => {
+      const orig = (await evil.get(seg(2)))!;
+      await evil.delete(seg(2));
+      try {
+        const r = await a.check();
+        assert.deepEqual(problemsOf(r), [['missing', seg(2), ErrorCode.IntegrityChain]]);
+        assert.match(r.problems[0]!.hint, /this device keeps a copy/);
+        now += 25 * 3600 * 1000; // the next audit is due
+        await a.sync();
+        assert.deepEqual(await evil.get(seg(2)), orig);
+        assert.deepEqual((await a.check()).problems, []);
+      } finally {
+        if (!(await evil.head(seg(2)))) await evil.put(seg(2), orig);
+      }
+    });
+
     test('a truncated head is damaged', () => found(replace(remoteKeys.head(a.deviceId), (b) => b.subarray(0, b.length - 10)), [['damaged', remoteKeys.head(a.deviceId), ErrorCode.IntegrityCorrupt]]));
 
     test('a registry entry signed by a stranger is foreign', async () => {
