@@ -112,7 +112,7 @@ async function missingHint(run: CheckRun, device: string): Promise<(seq: number)
   }));
   return (seq) =>
     kept.has(seq)
-      ? "this device keeps a copy and puts it back on a sync (an audit of its own segments runs at least daily); or restore it from another copy of the remote"
+      ? 'this device keeps a copy and puts it back when it next audits its own segments (on a sync, within a day)'
       : lost.has(seq)
         ? 'no copy is left (lost before this device kept its segments); restore it from another copy of the remote if there is one'
         : RESTORE;
