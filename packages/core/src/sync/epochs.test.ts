@@ -132,6 +132,12 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   const fresh = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(64) });
   await fresh.pull();
   for (const [id, v] of [['zero', 0], ['one', 1], ['two', 2]] as const) assert.deepEqual(await fresh.get('n', id), { id, v });
+  // A check finds each epoch's keys where its own rules put them: epoch 1's at keys/1/, epoch 2's under its keyId.
+  for (const v of [a, fresh]) {
+    const r = await v.check();
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.checked.keys, 12, 'epoch 0: A, B, C, recovery; 1: A, B, recovery, previous; 2: A, recovery, previous, the new device');
+  }
   for (const v of [a, b, c, fresh]) await v.close();
 });
 
