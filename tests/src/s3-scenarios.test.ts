@@ -7,7 +7,7 @@ import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSyncScenarios, type ScenarioHarness } from '@kith/core/testing';
+import { runCheckScenarios, runSyncScenarios, type ScenarioHarness } from '@kith/core/testing';
 import { openS3Remote } from '@kith/s3';
 import { randomFaults, startFaultProxy, startS3rver, type FaultProxy, type S3rverProcess } from '@kith/s3/testing';
 import { openSqliteStore } from '@kith/sqlite';
@@ -45,4 +45,5 @@ function harness(faulty: boolean): () => Promise<ScenarioHarness> {
 }
 
 runSyncScenarios('s3 (s3rver) + SQLite store', harness(false), { remoteUrl: 's3://scenario/main' });
+runCheckScenarios('s3 (s3rver) + SQLite store', harness(false), { remoteUrl: 's3://scenario/main' });
 runSyncScenarios('s3 through a faulty network + SQLite store', harness(true), { remoteUrl: 's3://scenario/main', exactRequestCounts: false });

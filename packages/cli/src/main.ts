@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { ErrorCode, KithError } from '@kith/core';
 import { registerBlobs } from './commands/blobs.js';
+import { registerCheck } from './commands/check.js';
 import { registerDevices } from './commands/devices.js';
 import { registerHistory } from './commands/history.js';
 import { registerRecords } from './commands/records.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerHistory(program);
   registerDevices(program);
   registerBlobs(program);
+  registerCheck(program);
   registerRelay(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });

@@ -61,3 +61,20 @@ export function byteBar(json: boolean, total: number, label: string): { tick(n: 
     stop: () => bar.stop(),
   };
 }
+
+/** A bar of objects done out of a total the work learns as it goes (`kith check`). */
+export function objectBar(json: boolean, label: string): { update(done: number, total: number): void; stop(): void } {
+  if (json || !process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  let bar: CliProgress.SingleBar | undefined;
+  return {
+    update: (done, total) => {
+      if (!bar) {
+        bar = newBar(`${label} [{bar}] {value}/{total} objects`);
+        bar.start(total, 0);
+      }
+      bar.setTotal(total);
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}

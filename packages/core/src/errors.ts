@@ -73,6 +73,10 @@ export const ErrorCode = {
   QuotaExceeded: 'KITH_QUOTA_EXCEEDED',
   /** The remote (a relay) kept refusing requests as too many, past the client's retries. */
   RateLimited: 'KITH_RATE_LIMITED',
+  /** `kith check`: an object on the remote that no valid writer of this vault could have written. */
+  ForeignObject: 'KITH_FOREIGN_OBJECT',
+  /** `kith check`: a valid object on the remote that nothing refers to (an interrupted push or upload, a stale mark). */
+  UnreferencedObject: 'KITH_UNREFERENCED_OBJECT',
   /** A command line the CLI does not understand (unknown command or flag, missing argument). */
   Usage: 'KITH_USAGE',
   /** A bug: an invariant did not hold. Please report it. */

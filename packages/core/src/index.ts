@@ -19,3 +19,4 @@ export { Vault } from './vault.js';
 export * from './blobs/index.js';
 export * from './warnings.js';
 export { DEFAULT_STALE_AFTER_MS } from './sync/staleness.js';
+export type { CheckCounts, CheckOptions, CheckProblem, CheckProblemKind, CheckProgress, CheckReport } from './check/index.js';

@@ -53,6 +53,7 @@ import { Blobs, refsIn } from './blobs/blobs.js';
 import { pull } from './sync/pull.js';
 import { checkStaleAfter, deviceStatuses, remoteWarnings } from './sync/staleness.js';
 import type { SyncWarning } from './warnings.js';
+import { checkRemote, type CheckOptions, type CheckReport } from './check/index.js';
 import type {
   BatchWriter,
   Conflict,
@@ -628,6 +629,14 @@ export class Vault {
       this.#emit('synced', result);
       return result;
     });
+  }
+
+  /**
+   * Verifies everything on the remote, reading only: see {@link checkRemote}.
+   * Costs one listing plus one read per object (chunks only with `readData`).
+   */
+  async check(o: CheckOptions = {}): Promise<CheckReport> {
+    return checkRemote(this.#ctx, await this.blobs.referenced(), o);
   }
 
   async status(): Promise<VaultStatus> {

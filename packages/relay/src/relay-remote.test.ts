@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
+import { runCheckScenarios, runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openRelayRemote, type RelayRemote } from './index.js';
 import { LIST_BODY_MAX } from './protocol.js';
 import { startRelay, type RunningRelay } from './server/index.js';
@@ -30,6 +30,7 @@ runRemoteConformance('relay (embedded SQLite), as an authenticated device', asyn
 });
 
 runSyncScenarios('relay (embedded SQLite) + SQLite store', async () => relayScenarioHarness(relay.url, db, fresh()), { remoteUrl: 'http://relay.test/main' });
+runCheckScenarios('relay (embedded SQLite) + SQLite store', async () => relayScenarioHarness(relay.url, db, fresh()), { remoteUrl: 'http://relay.test/main' });
 
 describe('relay client: the registry listing before a push', () => {
   const last = (seq: number): string => `registry/${String(seq).padStart(12, '0')}`;

@@ -188,11 +188,12 @@ export function operatorRemote(db: RelayStorage, vault: string): Remote {
 export function scenarioRemote(relay: RelayRemote, operator: Remote): Remote {
   let lent = false;
   let fellBack: string | undefined;
-  const viaOperator = async <T>(what: string, call: (r: Remote) => Promise<T>): Promise<T> => {
+  const viaOperator = async <T>(what: string, call: (r: Remote) => Promise<T>, overwrite = false): Promise<T> => {
     try {
       return await call(relay);
     } catch (e) {
-      const refused = KithError.is(e, ErrorCode.RemoteAuth) || KithError.is(e, ErrorCode.Revoked);
+      // The relay keeps the header and registry entries append-only: an overwrite of one is refused as in use.
+      const refused = KithError.is(e, ErrorCode.RemoteAuth) || KithError.is(e, ErrorCode.Revoked) || (overwrite && !lent && KithError.is(e, ErrorCode.RemoteInUse));
       if (!refused || (lent && !KithError.is(e, ErrorCode.Revoked))) throw e;
       fellBack ??= what;
       return call(operator);
@@ -202,7 +203,7 @@ export function scenarioRemote(relay: RelayRemote, operator: Remote): Remote {
     url: relay.url,
     capabilities: relay.capabilities,
     stats: relay.stats,
-    put: (k, b, o) => viaOperator(`PUT ${k}`, (r) => r.put(k, b, o)),
+    put: (k, b, o) => viaOperator(`PUT ${k}`, (r) => r.put(k, b, o), !o?.ifAbsent),
     get: (k, o) => viaOperator(`GET ${k}`, (r) => r.get(k, o)),
     head: (k, o) => viaOperator(`HEAD ${k}`, (r) => r.head(k, o)),
     list: (p, o) => viaOperator(`LIST ${p}`, (r) => r.list(p, o)),

@@ -57,15 +57,26 @@ export async function sealEpochKey(a: SealArgs): Promise<Uint8Array> {
   return w.bytes(ct).sign(SEALED_KEY_DOMAIN, a.vaultId, a.signerSeed);
 }
 
-export interface OpenArgs {
+export interface VerifyArgs {
   readonly vaultId: string;
   readonly epoch: number;
   readonly recipientId: string;
-  readonly recipientBoxSecret: Uint8Array;
   readonly signerPub: (signerId: string) => Uint8Array | undefined;
 }
 
-export async function openEpochKey(bytes: Uint8Array, a: OpenArgs): Promise<{ epochKey: Uint8Array; signerId: string }> {
+export interface OpenArgs extends VerifyArgs {
+  readonly recipientBoxSecret: Uint8Array;
+}
+
+interface SealedParts {
+  readonly signerId: string;
+  readonly ephPub: Uint8Array;
+  readonly aad: Uint8Array;
+  readonly ct: Uint8Array;
+}
+
+/** Framing, addressing and the signer's signature: everything short of opening. */
+async function readSealed(bytes: Uint8Array, a: VerifyArgs): Promise<SealedParts> {
   const what = `sealed key ${a.epoch}/${a.recipientId}`;
   const r = new ObjectReader(bytes, what, ObjectType.SealedKey);
   const epoch = r.u32();
@@ -78,8 +89,21 @@ export async function openEpochKey(bytes: Uint8Array, a: OpenArgs): Promise<{ ep
   const pub = a.signerPub(signerId);
   if (!pub) throw new KithError(ErrorCode.IntegrityUnknownSigner, `${what} is signed by ${signerId}, which is not a device of this vault`);
   await r.verify(SEALED_KEY_DOMAIN, a.vaultId, pub);
+  return { signerId, ephPub, aad, ct };
+}
+
+/**
+ * Checks a sealed key as far as anyone but its recipient can: framing,
+ * addressing and signature. Returns its signer.
+ */
+export async function verifySealedKey(bytes: Uint8Array, a: VerifyArgs): Promise<{ signerId: string }> {
+  return { signerId: (await readSealed(bytes, a)).signerId };
+}
+
+export async function openEpochKey(bytes: Uint8Array, a: OpenArgs): Promise<{ epochKey: Uint8Array; signerId: string }> {
+  const { signerId, ephPub, aad, ct } = await readSealed(bytes, a);
   const rcptPub = boxKeyFromSecret(a.recipientBoxSecret).pub;
-  const key = wrapKey(x25519Shared(a.recipientBoxSecret, ephPub), ephPub, rcptPub, a.vaultId, epoch, recipientId);
+  const key = wrapKey(x25519Shared(a.recipientBoxSecret, ephPub), ephPub, rcptPub, a.vaultId, a.epoch, a.recipientId);
   const epochKey = await aesGcmDecrypt(key, ZERO_NONCE, ct, aad);
   return { epochKey, signerId };
 }

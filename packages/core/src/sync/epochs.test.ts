@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { bytesToHex, generateDeviceKeys, newEpochKey, recoveryKeys, toBase64url, type DeviceKeys } from '../crypto/index.js';
 import { seededRandom } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
@@ -8,7 +9,7 @@ import type { Remote } from '../remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault.js';
-import { epochBoxKey, openSealedKey, sealTo, type Sealer } from './epochs.js';
+import { epochBoxKey, openSealedKey, sealTo, verifySealedKeyAt, type Sealer } from './epochs.js';
 import { readVault } from './join.js';
 import { unb64 } from './meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
@@ -131,5 +132,36 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   const fresh = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(64) });
   await fresh.pull();
   for (const [id, v] of [['zero', 0], ['one', 1], ['two', 2]] as const) assert.deepEqual(await fresh.get('n', id), { id, v });
+  // A check finds each epoch's keys where its own rules put them: epoch 1's at keys/1/, epoch 2's under its keyId.
+  for (const v of [a, fresh]) {
+    const r = await v.check();
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.checked.keys, 12, 'epoch 0: A, B, C, recovery; 1: A, B, recovery, previous; 2: A, recovery, previous, the new device');
+  }
   for (const v of [a, b, c, fresh]) await v.close();
+});
+
+test('verifySealedKeyAt: without any secret, the signers openSealedKey allows; every flipped bit refused; `admits` replaces only the "admitted now" test', async () => {
+  const key2 = newEpochKey(rand);
+  const registry = registryWith(key2);
+  const rules = { registry, vaultId };
+  const seal = (signer: DeviceKeys, recipientId: string) =>
+    sealEpochKey({ vaultId, epoch: 2, recipientId, recipientBoxPub: generateDeviceKeys(rand).box.pub, epochKey: key2, signerId: signer.deviceId, signerSeed: signer.sign.seed, random: rand });
+  const openerLink = await seal(opener, 'previous');
+  assert.equal(await verifySealedKeyAt(rules, 2, 'previous', openerLink), opener.deviceId);
+  await assert.rejects(verifySealedKeyAt(rules, 2, 'previous', await seal(other, 'previous')), is(ErrorCode.IntegrityUnknownSigner));
+  await assert.rejects(verifySealedKeyAt(rules, 2, other.deviceId, openerLink), is(ErrorCode.IntegrityCorrupt), 'addressed elsewhere');
+  // A device revoked since: refused by the registry now, accepted by a judge of the time it sealed.
+  const byRevoked = await seal(revoked, 'recovery');
+  await assert.rejects(verifySealedKeyAt(rules, 2, 'recovery', byRevoked), is(ErrorCode.IntegrityUnknownSigner));
+  assert.equal(await verifySealedKeyAt(rules, 2, 'recovery', byRevoked, (id) => registry.deviceSignPub(id)), revoked.deviceId);
+  assert.equal(await verifySealedKeyAt(rules, 2, 'recovery', await seal(opener, 'recovery'), () => undefined), opener.deviceId, "the opener's seals stay good");
+  await fc.assert(
+    fc.asyncProperty(fc.nat(openerLink.length * 8 - 1), async (bit) => {
+      const bad = openerLink.slice();
+      bad[bit >> 3]! ^= 1 << (bit & 7);
+      await assert.rejects(verifySealedKeyAt(rules, 2, 'previous', bad), (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_'));
+    }),
+    { numRuns: 200 },
+  );
 });

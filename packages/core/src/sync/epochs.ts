@@ -14,7 +14,7 @@
 import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8, type BoxKeyPair } from '../crypto/index.js';
 import type { RandomBytes } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
-import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey } from '../format/index.js';
+import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey, verifySealedKey } from '../format/index.js';
 import type { Remote } from '../remote.js';
 import type { EngineContext } from './context.js';
 import type { DeviceRegistry } from './registry.js';
@@ -47,6 +47,11 @@ export function sealerOf(ctx: EngineContext): Sealer {
 function keyIdOf(registry: DeviceRegistry, epoch: number): string | undefined {
   const opening = registry.opening(epoch);
   return opening && epochKeyId(opening.check);
+}
+
+/** The one place readers look for the key of `epoch` sealed to `recipientId`: `keys/<epoch>/<keyId>/` or, under the version 1 rules, `keys/<epoch>/`. */
+export function sealedKeyPlace(registry: DeviceRegistry, epoch: number, recipientId: string): string {
+  return remoteKeys.sealedKey(epoch, recipientId, keyIdOf(registry, epoch));
 }
 
 /**
@@ -107,28 +112,53 @@ export async function sealCurrentEpochTo(ctx: EngineContext, recipientId: string
   await sealTo(sealerOf(ctx), epoch, await loadEpochKey(ctx, epoch), recipientId, recipientBoxPub);
 }
 
+/** Judges who signed a sealed key: the registry's signers, by default those it admits now. */
+export type Admits = (signerId: string) => Uint8Array | undefined;
+
 /**
- * Opens the key sealed at `epoch` to `recipientId` (undefined if the
- * remote holds none). For `previous` the result is the key of epoch − 1.
- *
- * Under the key-check rules the result must pass the check of the entry
- * that opened its epoch, and a `previous` link must be signed by the
- * device that opened `epoch`; any other object must be signed by a signer
- * the registry admits now, or by the epoch's opener (its seals stay good
- * after it is itself revoked). Epochs opened by version 1 entries keep the
- * version 1 rules: any admitted signer, and for links any device ever added.
+ * Who may have signed the key of `epoch` sealed to `recipientId`. Under
+ * the key-check rules: a signer `admits`, or the epoch's opener (its seals
+ * stay good after it is itself revoked), and for a `previous` link the
+ * opener alone. Epochs opened by version 1 entries keep the version 1
+ * rules: a signer `admits`, and for links any device ever added.
  */
-export async function openSealedKey(p: KeyPlace, epoch: number, recipientId: string, boxSecret: Uint8Array): Promise<Uint8Array | undefined> {
-  const opening = p.registry.opening(epoch);
-  const bytes = await p.remote.get(remoteKeys.sealedKey(epoch, recipientId, opening && epochKeyId(opening.check)));
-  if (!bytes) return undefined;
-  const isLink = recipientId === 'previous';
-  const signerPub = (id: string): Uint8Array | undefined => {
-    if (isLink) return opening ? (id === opening.by ? p.registry.deviceSignPub(id) : undefined) : p.registry.deviceSignPub(id);
-    return p.registry.signPubOf(id) ?? (id === opening?.by ? p.registry.deviceSignPub(id) : undefined);
-  };
+function sealedKeySigner(registry: DeviceRegistry, epoch: number, recipientId: string, admits: Admits): Admits {
+  const opening = registry.opening(epoch);
+  const byOpener = (id: string): Uint8Array | undefined => (id === opening?.by ? registry.deviceSignPub(id) : undefined);
+  if (recipientId === 'previous') return opening ? byOpener : (id) => registry.deviceSignPub(id);
+  return (id) => admits(id) ?? byOpener(id);
+}
+
+/** Where sealed keys are judged: the registry that says who may sign them and which keys epochs committed to. */
+export type KeyRules = Pick<KeyPlace, 'registry' | 'vaultId'>;
+
+/**
+ * Checks the key of `epoch` sealed to `recipientId` (`bytes`, read from
+ * its {@link sealedKeyPlace}) as far as anyone but its recipient can: its
+ * addressing and that an allowed signer signed it. Returns the signer.
+ */
+export async function verifySealedKeyAt(p: KeyRules, epoch: number, recipientId: string, bytes: Uint8Array, admits: Admits = p.registry.signPubOf): Promise<string> {
+  const signerPub = sealedKeySigner(p.registry, epoch, recipientId, admits);
+  return (await verifySealedKey(bytes, { vaultId: p.vaultId, epoch, recipientId, signerPub })).signerId;
+}
+
+/**
+ * Opens `bytes`, the key of `epoch` sealed to `recipientId`, checked as
+ * {@link verifySealedKeyAt} does; under the key-check rules the result
+ * must also pass the check of the entry that opened its epoch. For
+ * `previous` the result is the key of epoch − 1.
+ */
+export async function openSealedKeyBytes(
+  p: KeyRules,
+  epoch: number,
+  recipientId: string,
+  bytes: Uint8Array,
+  boxSecret: Uint8Array,
+  admits: Admits = p.registry.signPubOf,
+): Promise<Uint8Array> {
+  const signerPub = sealedKeySigner(p.registry, epoch, recipientId, admits);
   const { epochKey } = await openEpochKey(bytes, { vaultId: p.vaultId, epoch, recipientId, recipientBoxSecret: boxSecret, signerPub });
-  const keyEpoch = isLink ? epoch - 1 : epoch;
+  const keyEpoch = recipientId === 'previous' ? epoch - 1 : epoch;
   const committed = p.registry.opening(keyEpoch);
   if (committed && !bytesEqual(epochKeyCheck(p.vaultId, keyEpoch, epochKey), committed.check)) {
     throw new KithError(ErrorCode.IntegrityCorrupt, `sealed key ${epoch}/${recipientId} holds a key that registry entry opening epoch ${keyEpoch} did not commit to`, {
@@ -136,6 +166,16 @@ export async function openSealedKey(p: KeyPlace, epoch: number, recipientId: str
     });
   }
   return epochKey;
+}
+
+/**
+ * Opens the key sealed at `epoch` to `recipientId` (undefined if the
+ * remote holds none), as {@link openSealedKeyBytes} does, with the signers
+ * the registry admits now.
+ */
+export async function openSealedKey(p: KeyPlace, epoch: number, recipientId: string, boxSecret: Uint8Array): Promise<Uint8Array | undefined> {
+  const bytes = await p.remote.get(sealedKeyPlace(p.registry, epoch, recipientId));
+  return bytes ? openSealedKeyBytes(p, epoch, recipientId, bytes, boxSecret) : undefined;
 }
 
 /**

@@ -9,3 +9,4 @@ export * from './sync-scenarios.js';
 export * from './memory-store.js';
 export * from './memory-remote.js';
 export * from './remote-conformance.js';
+export * from './check-scenarios.js';

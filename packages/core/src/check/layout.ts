@@ -1,0 +1,93 @@
+/**
+ * @module check/layout
+ * Sorts one listing of the whole remote by what each key may hold (see the
+ * key table of docs/FORMAT.md). A key no writer of the format produces is
+ * reported as foreign here, before anything is read. Every parsed key is
+ * rebuilt with the format's own key functions and must come out equal, so
+ * this stays in step with `remoteKeys` and `blobKeys`.
+ */
+import { blobKeys } from '../blobs/blob-format.js';
+import { ErrorCode } from '../errors.js';
+import { remoteKeys } from '../format/index.js';
+import type { RemoteObjectInfo } from '../remote.js';
+import type { CheckLog } from './report.js';
+
+export interface SealedKeyName {
+  readonly key: string;
+  readonly epoch: number;
+  /** The epoch's keyId (`keys/<epoch>/<keyId>/<recipient>`); undefined at a version 1 place (`keys/<epoch>/<recipient>`). */
+  readonly keyId: string | undefined;
+  readonly recipient: string;
+}
+
+export interface RemoteLayout {
+  vault: RemoteObjectInfo | undefined;
+  /** seq → key, in listing order. */
+  readonly registry: Map<number, string>;
+  readonly keys: SealedKeyName[];
+  readonly heads: Map<string, RemoteObjectInfo>;
+  /** device → seq → key. */
+  readonly segments: Map<string, Map<number, string>>;
+  readonly manifests: Set<string>;
+  readonly chunks: Set<string>;
+  /** Mark key → the key of the object it marks. */
+  readonly marks: Map<string, string>;
+  pairing: number;
+}
+
+const DEVICE = '[0-9a-f]{16}';
+const BLOB_ID = '[0-9a-f]{64}';
+const PATTERNS = {
+  registry: /^registry\/(\d{12})$/,
+  key: new RegExp(`^keys/(\\d{10})/(?:([0-9a-f]{16})/)?(recovery|password|previous|${DEVICE})$`),
+  head: new RegExp(`^heads/(${DEVICE})$`),
+  segment: new RegExp(`^segments/(${DEVICE})/(\\d{12})$`),
+  manifest: new RegExp(`^blobs/manifests/(${BLOB_ID})$`),
+  chunk: new RegExp(`^blobs/chunks/(${BLOB_ID})$`),
+  mark: new RegExp(`^blobs/gc/([mc])-(${BLOB_ID})$`),
+  pairing: /^pairing\/([0-9a-f]{12})\/(offer|join|done)$/,
+};
+
+/** Sorts `listing` into a layout; reports keys that fit nowhere as foreign. */
+export function sortListing(listing: readonly RemoteObjectInfo[], log: CheckLog): RemoteLayout {
+  const l: RemoteLayout = { vault: undefined, registry: new Map(), keys: [], heads: new Map(), segments: new Map(), manifests: new Set(), chunks: new Set(), marks: new Map(), pairing: 0 };
+  for (const info of listing) {
+    const key = info.key;
+    if (!place(l, info)) {
+      log.add('foreign', key, ErrorCode.ForeignObject, 'no Kith device writes an object under this key', 'it was put there by something else; if it is not yours, delete it');
+    }
+  }
+  return l;
+}
+
+function place(l: RemoteLayout, info: RemoteObjectInfo): boolean {
+  const key = info.key;
+  if (key === remoteKeys.vault) return (l.vault = info), true;
+  let m: RegExpExecArray | null;
+  if ((m = PATTERNS.registry.exec(key))) {
+    const seq = Number(m[1]);
+    return seq >= 1 && remoteKeys.registryEntry(seq) === key && (l.registry.set(seq, key), true);
+  }
+  if ((m = PATTERNS.key.exec(key))) {
+    const [epoch, keyId, recipient] = [Number(m[1]), m[2], m[3]!];
+    return remoteKeys.sealedKey(epoch, recipient, keyId) === key && (l.keys.push({ key, epoch, keyId, recipient }), true);
+  }
+  if ((m = PATTERNS.head.exec(key))) return remoteKeys.head(m[1]!) === key && (l.heads.set(m[1]!, info), true);
+  if ((m = PATTERNS.segment.exec(key))) {
+    const seq = Number(m[2]);
+    if (seq < 1 || remoteKeys.segment(m[1]!, seq) !== key) return false;
+    let bySeq = l.segments.get(m[1]!);
+    if (!bySeq) l.segments.set(m[1]!, (bySeq = new Map()));
+    bySeq.set(seq, key);
+    return true;
+  }
+  if ((m = PATTERNS.manifest.exec(key))) return blobKeys.manifest(m[1]!) === key && (l.manifests.add(m[1]!), true);
+  if ((m = PATTERNS.chunk.exec(key))) return blobKeys.chunk(m[1]!) === key && (l.chunks.add(m[1]!), true);
+  if ((m = PATTERNS.mark.exec(key))) {
+    if (blobKeys.gcMark(`${m[1]}-${m[2]}`) !== key) return false;
+    l.marks.set(key, m[1] === 'm' ? blobKeys.manifest(m[2]!) : blobKeys.chunk(m[2]!));
+    return true;
+  }
+  if ((m = PATTERNS.pairing.exec(key))) return remoteKeys.pairing(m[1]!, m[2] as 'offer') === key && (l.pairing++, true);
+  return false;
+}

@@ -1,0 +1,76 @@
+/**
+ * @module check/run
+ * What every part of a check shares: the vault's engine context (used
+ * read-only), a remote that refuses writes, the layout of the listing,
+ * the problem log and the progress count.
+ */
+import { invariant } from '../errors.js';
+import type { Remote } from '../remote.js';
+import type { RemoteDeviceKey } from '../remote-auth.js';
+import type { EngineContext } from '../sync/context.js';
+import type { DeviceRegistry } from '../sync/registry.js';
+import type { RemoteLayout } from './layout.js';
+import type { CheckLog } from './report.js';
+
+export interface CheckRun {
+  /** The vault's context: its keys and verified registry. Never written through. */
+  readonly ctx: EngineContext;
+  /** The remote, reads only. */
+  readonly remote: Remote;
+  readonly layout: RemoteLayout;
+  readonly log: CheckLog;
+  readonly signal: AbortSignal | undefined;
+  /** Reads one listed object (null if it vanished since the listing) and counts it for progress. */
+  read(key: string): Promise<Uint8Array | null>;
+  /** The registry the checks judge signers by (set by the registry check). */
+  registry: DeviceRegistry;
+  /** Device → the epoch its revocation started (from the registry entries on the remote). */
+  readonly revokedAt: Map<string, number>;
+  /** Epoch keys this check could obtain (from this device's store and the remote). */
+  readonly epochKeys: Map<number, Uint8Array>;
+}
+
+/** Reads in flight ahead of the verifier: hides a remote's latency (one S3 GET costs tens of ms) while memory stays within a few objects. */
+export const READ_AHEAD = 4;
+
+/**
+ * Reads `keys` with {@link CheckRun.read}, in order, up to `READ_AHEAD`
+ * ahead of the consumer. A read that fails is thrown when its turn comes.
+ */
+export async function* readInOrder(run: CheckRun, keys: readonly string[]): AsyncGenerator<Uint8Array | null> {
+  const inFlight: Promise<Uint8Array | null>[] = [];
+  let next = 0;
+  for (let i = 0; i < keys.length; i++) {
+    while (inFlight.length < READ_AHEAD && next < keys.length) {
+      const p = run.read(keys[next++]!);
+      p.catch(() => undefined); // awaited in its turn; never an unhandled rejection if the consumer stops early
+      inFlight.push(p);
+    }
+    yield await inFlight.shift()!;
+  }
+}
+
+/**
+ * A remote that reads through `remote` and writes, deletes and closes as
+ * `o` says (through `remote` where `o` says nothing).
+ */
+export function withWrites(remote: Remote, o: Partial<Pick<Remote, 'put' | 'delete' | 'close'>>): Remote {
+  return {
+    url: remote.url,
+    capabilities: remote.capabilities,
+    stats: remote.stats,
+    get: (k, opts) => remote.get(k, opts),
+    head: (k, opts) => remote.head(k, opts),
+    list: (p, opts) => remote.list(p, opts),
+    put: o.put ?? ((k, bytes, opts) => remote.put(k, bytes, opts)),
+    delete: o.delete ?? ((k, opts) => remote.delete(k, opts)),
+    close: o.close ?? (() => remote.close()),
+    ...(remote.useDeviceKey ? { useDeviceKey: (key: RemoteDeviceKey) => remote.useDeviceKey!(key) } : {}),
+  };
+}
+
+/** `remote` with every write refused: a check must never change the remote, whatever a bug asks. Closing it leaves `remote` open. */
+export function readOnly(remote: Remote): Remote {
+  const refuse = async (): Promise<void> => invariant(false, 'kith check tried to write to the remote');
+  return withWrites(remote, { put: refuse, delete: refuse, close: async () => undefined });
+}

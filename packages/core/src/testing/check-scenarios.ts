@@ -1,0 +1,374 @@
+/**
+ * @module testing/check-scenarios
+ * `vault.check()` through every remote: a clean vault (three devices, one
+ * revoked, so two epochs and a `previous` link; records and a blob) is
+ * reported ok; then each kind of damage, done through a second client of
+ * the same location as a malicious or careless operator would, is found
+ * with the right kind, key and code, and nothing else is reported. Each
+ * damage is undone before the next, and the vault checks clean again.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Vault } from '../vault.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { seededRandom } from '../deps.js';
+import { generateDeviceKeys, sha256 } from '../crypto/index.js';
+import { encodeRegistryEntry, remoteKeys, sealEpochKey } from '../format/index.js';
+import { blobKeys, parseBlobRef } from '../blobs/index.js';
+import type { Remote } from '../remote.js';
+import type { CheckProblemKind, CheckReport } from '../check/index.js';
+import { withWrites } from '../check/run.js';
+import type { ScenarioHarness } from './sync-scenarios.js';
+
+type Expected = [kind: CheckProblemKind, key: string, code: string];
+
+const problemsOf = (r: CheckReport): Expected[] => r.problems.map((p) => [p.kind, p.key, p.code]);
+
+/** Registers the check scenarios under `describe(name)` on a fresh location of `setup`'s harness. */
+export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHarness>, options: { remoteUrl: string }): void {
+  describe(`check scenarios: ${name}`, { timeout: 600_000 }, () => {
+    let h: ScenarioHarness;
+    let a: Vault;
+    let evil: Remote;
+    let now = Date.UTC(2026, 10, 1);
+    const deps = (seed: number) => ({ random: seededRandom(seed), now: () => (now += 7) });
+    const opened: Vault[] = [];
+    let aRemote: Remote;
+    let chunkId = '';
+    let revoked: Vault;
+    let code = '';
+    let revokedId = '';
+    let otherId = '';
+
+    before(async () => {
+      h = await setup();
+      aRemote = await h.openRemote();
+      const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote: aRemote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(1) });
+      a = vault;
+      code = recoveryCode;
+      opened.push(a);
+      const join = async (seed: number, deviceName: string): Promise<Vault> => {
+        const v = await Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode, deviceName, deps: deps(seed) });
+        opened.push(v);
+        return v;
+      };
+      for (let i = 1; i <= 3; i++) {
+        await a.put('notes', `n${i}`, { i });
+        await a.push();
+      }
+      const b = await join(2, 'B');
+      await b.sync();
+      await b.put('notes', 'b1', { by: 'B' });
+      await b.sync();
+      const c = await join(3, 'C');
+      await c.put('notes', 'c1', { by: 'C' });
+      await c.sync();
+      await a.revokeDevice(c.deviceId); // epoch 1, with a `previous` link
+      revoked = c;
+      revokedId = c.deviceId;
+      otherId = b.deviceId;
+      const put = await a.blobs.put(new Uint8Array(300 * 1024).map((_, i) => (i * 31) % 251), { name: 'photo.bin' });
+      await a.put('photos', 'p1', { file: put.ref });
+      await a.sync();
+      await b.sync();
+      await a.sync();
+      chunkId = (await a.blobs.manifest(put.ref)).chunks[0]![0];
+      evil = await h.openRemote();
+    });
+    after(async () => {
+      for (const v of opened) await v.close().catch(() => undefined);
+      await evil?.close().catch(() => undefined);
+      await h?.cleanup();
+    });
+
+    /** Applies `damage`, checks that exactly `expected` is found, undoes it, and checks clean again. */
+    const found = async (damage: () => Promise<() => Promise<void>>, expected: Expected[], o: { readData?: boolean } = {}): Promise<void> => {
+      const undo = await damage();
+      try {
+        const r = await a.check(o);
+        assert.equal(r.ok, false);
+        assert.deepEqual(problemsOf(r), expected, JSON.stringify(r.problems, null, 1));
+        for (const p of r.problems) {
+          assert.ok(p.message.length > 0 && !p.message.includes('\n'), p.message);
+          assert.ok(p.hint.length > 0 && !p.hint.includes('\n'), p.hint);
+        }
+      } finally {
+        await undo();
+      }
+      assert.deepEqual((await a.check(o)).problems, []);
+    };
+    /** Replaces an object; the undo puts the original back. */
+    const replace = (key: string, change: (bytes: Uint8Array) => Uint8Array | Promise<Uint8Array>) => async () => {
+      const orig = (await evil.get(key))!;
+      await evil.put(key, await change(orig.slice()));
+      return () => evil.put(key, orig);
+    };
+    const remove = (key: string) => async () => {
+      const orig = (await evil.get(key))!;
+      await evil.delete(key);
+      return () => evil.put(key, orig);
+    };
+    const add = (key: string, bytes: Uint8Array) => async () => {
+      await evil.put(key, bytes);
+      return () => evil.delete(key);
+    };
+    const seg = (seq: number) => remoteKeys.segment(a.deviceId, seq);
+    /** Where `epoch`'s key for `recipient` lives: epoch 1 was opened by a version 2 entry, so under its keyId (`keys/<epoch>/<keyId>/<recipient>`). */
+    const sealedAt = async (epoch: number, recipient: string): Promise<string> => {
+      const found = (await evil.list(remoteKeys.sealedKey(epoch, ''))).map((i) => i.key).filter((k) => k.split('/').length === 4 && k.endsWith(`/${recipient}`));
+      assert.equal(found.length, 1, found.join(' '));
+      return found[0]!;
+    };
+
+    test('a clean vault is ok, with and without --read-data, and the check writes nothing', async () => {
+      const writes = aRemote.stats.puts + aRemote.stats.deletes;
+      const progress: [number, number][] = [];
+      const r = await a.check({ onProgress: (p) => progress.push([p.done, p.total]) });
+      assert.deepEqual(r.problems, []);
+      assert.equal(r.ok, true);
+      assert.equal(r.readData, false);
+      assert.equal(r.checked.vault, 1);
+      assert.equal(r.checked.registry, 4, 'add A, B and C, revoke C');
+      assert.equal(r.checked.heads, 3);
+      assert.equal(r.checked.segments, 6, 'A: 3 + the photo record, B: 1, C: 1');
+      assert.equal(r.checked.keys, 8, 'epoch 0: A, B, C, recovery; epoch 1: A, B, recovery, previous');
+      assert.equal(r.checked.manifests, 1);
+      assert.equal(r.checked.chunks, 1);
+      assert.equal(r.checked.chunksRead, 0);
+      const last = progress.at(-1)!;
+      assert.equal(last[0], last[1], 'progress reaches its total');
+      const full = await a.check({ readData: true });
+      assert.deepEqual(full.problems, []);
+      assert.equal(full.checked.chunksRead, 1);
+      assert.equal(aRemote.stats.puts + aRemote.stats.deletes, writes);
+    });
+
+    test('a bit-flipped segment is damaged', () =>
+      found(
+        replace(seg(2), (b) => ((b[b.length - 100]! ^= 0x10), b)),
+        [['damaged', seg(2), ErrorCode.IntegrityCorrupt]],
+      ));
+
+    test('a deleted middle segment is missing', () => found(remove(seg(2)), [['missing', seg(2), ErrorCode.IntegrityChain]]));
+
+    test("a deleted middle segment of this device's own is missing until the repair's next audit (within a day) puts its kept copy back", async () => {
+      const orig = (await evil.get(seg(2)))!;
+      await evil.delete(seg(2));
+      try {
+        const r = await a.check();
+        assert.deepEqual(problemsOf(r), [['missing', seg(2), ErrorCode.IntegrityChain]]);
+        assert.match(r.problems[0]!.hint, /this device keeps a copy/);
+        now += 25 * 3600 * 1000; // the next audit is due
+        await a.sync();
+        assert.deepEqual(await evil.get(seg(2)), orig);
+        assert.deepEqual((await a.check()).problems, []);
+      } finally {
+        if (!(await evil.head(seg(2)))) await evil.put(seg(2), orig);
+      }
+    });
+
+    test('a truncated head is damaged', () => found(replace(remoteKeys.head(a.deviceId), (b) => b.subarray(0, b.length - 10)), [['damaged', remoteKeys.head(a.deviceId), ErrorCode.IntegrityCorrupt]]));
+
+    test('a registry entry signed by a stranger is foreign', async () => {
+      const listed = await evil.list(remoteKeys.registryPrefix);
+      const last = listed.at(-1)!;
+      const seq = Number(last.key.slice(remoteKeys.registryPrefix.length)) + 1;
+      const stranger = generateDeviceKeys(seededRandom(99));
+      const prevHash = await sha256((await evil.get(last.key))!);
+      const { bytes } = await encodeRegistryEntry(
+        a.vaultId,
+        { seq, prevHash, at: now, signer: stranger.deviceId, change: { kind: 'add', deviceId: stranger.deviceId, name: 'evil', signPub: stranger.sign.pub, boxPub: stranger.box.pub } },
+        stranger.sign.seed,
+      );
+      await found(add(remoteKeys.registryEntry(seq), bytes), [['foreign', remoteKeys.registryEntry(seq), ErrorCode.IntegrityUnknownSigner]]);
+    });
+
+    test('a sealed key signed by a stranger is foreign', async () => {
+      const key = await sealedAt(1, 'recovery');
+      const stranger = generateDeviceKeys(seededRandom(98));
+      const forged = await sealEpochKey({
+        vaultId: a.vaultId,
+        epoch: 1,
+        recipientId: 'recovery',
+        recipientBoxPub: stranger.box.pub,
+        epochKey: new Uint8Array(32),
+        signerId: stranger.deviceId,
+        signerSeed: stranger.sign.seed,
+        random: seededRandom(97),
+      });
+      await found(replace(key, () => forged), [['foreign', key, ErrorCode.IntegrityUnknownSigner]]);
+    });
+
+    test('a sealed key where no reader looks is unreferenced: a version 1 place of an epoch whose entry carries a key check, another keyId, a keyId for an epoch without one', async () => {
+      const epoch1 = (await evil.get(await sealedAt(1, 'recovery')))!;
+      const epoch0 = (await evil.get(remoteKeys.sealedKey(0, 'recovery')))!;
+      const misplaced: [string, Uint8Array][] = [
+        [remoteKeys.sealedKey(1, 'recovery'), epoch1],
+        [remoteKeys.sealedKey(1, 'recovery', '0'.repeat(16)), epoch1],
+        [remoteKeys.sealedKey(0, 'recovery', 'ab'.repeat(8)), epoch0],
+      ];
+      for (const [key, bytes] of misplaced) await found(add(key, bytes), [['unreferenced', key, ErrorCode.UnreferencedObject]]);
+    });
+
+    test('a removed registry entry and a removed link to the previous epoch are missing', async () => {
+      const last = (await evil.list(remoteKeys.registryPrefix)).at(-1)!.key;
+      await found(remove(last), [['missing', last, ErrorCode.IntegrityChain]]);
+      const link = await sealedAt(1, 'previous');
+      await found(remove(link), [['missing', link, ErrorCode.NotFound]]);
+    });
+
+    /**
+     * Pushes one more segment, then `rollBack` puts the head from before it back (it gets the old bytes
+     * and returns the undo): the head is a rollback and the segment it no longer names unreferenced.
+     */
+    const olderHeadFound = async (id: string, rollBack: (headKey: string, old: Uint8Array) => Promise<() => Promise<void>>): Promise<void> => {
+      const headKey = remoteKeys.head(a.deviceId);
+      const old = (await evil.get(headKey))!;
+      const seq = (await evil.list(remoteKeys.segmentPrefix(a.deviceId))).length + 1;
+      await a.put('notes', id, { later: true });
+      await a.push();
+      await found(() => rollBack(headKey, old), [
+        ['damaged', headKey, ErrorCode.IntegrityRollback],
+        ['unreferenced', seg(seq), ErrorCode.UnreferencedObject],
+      ]);
+    };
+
+    test('an older head put back is damaged (a rollback), and the segment it no longer names is unreferenced', () => olderHeadFound('later', (headKey, old) => replace(headKey, () => old)()));
+
+    test("an older own head is still a rollback once a pull has marked it for the next push (the repair's push state), until that push writes it again", () =>
+      olderHeadFound('later again', async (headKey, old) => {
+        await evil.put(headKey, old);
+        await a.pull(); // the repair finds its own head rolled back and marks it dirty
+        return async () => void (await a.push());
+      }));
+
+    test('a blob chunk deleted is missing', () => found(remove(blobKeys.chunk(chunkId)), [['missing', blobKeys.chunk(chunkId), ErrorCode.NotFound]]));
+
+    test('an upload no record refers to is unreferenced: its manifest, or its chunks once the manifest is gone', async () => {
+      const bytes = new Uint8Array(1000).fill(3);
+      const upload = async () => {
+        const ref = (await a.blobs.put(bytes)).ref;
+        return { manifest: blobKeys.manifest(parseBlobRef(ref)), chunk: blobKeys.chunk((await a.blobs.manifest(ref)).chunks[0]![0]) };
+      };
+      const keys = await upload();
+      const removeAll = () => Promise.all([evil.delete(keys.manifest), evil.delete(keys.chunk)]).then(() => undefined);
+      await found(async () => removeAll, [['unreferenced', keys.manifest, ErrorCode.UnreferencedObject]]);
+      await found(
+        async () => {
+          await upload();
+          await evil.delete(keys.manifest);
+          return removeAll;
+        },
+        [['unreferenced', keys.chunk, ErrorCode.UnreferencedObject]],
+      );
+    });
+
+    test('GC marks are read: a mark whose object is gone is unreferenced, a mark of the wrong size damaged', async () => {
+      const ref = (await a.blobs.put(new Uint8Array(2000).fill(9))).ref;
+      const id = parseBlobRef(ref);
+      const chunk = (await a.blobs.manifest(ref)).chunks[0]![0];
+      await a.blobs.gc(); // marks the upload no record refers to
+      const marks = [blobKeys.gcMark(`c-${chunk}`), blobKeys.gcMark(`m-${id}`)];
+      const r = await a.check();
+      assert.equal(r.checked.marks, 2);
+      assert.deepEqual(problemsOf(r), [['unreferenced', blobKeys.manifest(id), ErrorCode.UnreferencedObject]]);
+      await evil.delete(blobKeys.manifest(id));
+      await evil.delete(blobKeys.chunk(chunk));
+      await evil.put(marks[1]!, new Uint8Array(3));
+      await found(
+        async () => () => Promise.all(marks.map((m) => evil.delete(m))).then(() => undefined),
+        [
+          ['unreferenced', marks[0]!, ErrorCode.UnreferencedObject],
+          ['damaged', marks[1]!, ErrorCode.IntegrityCorrupt],
+        ],
+      );
+    });
+
+    test('a corrupted chunk is found only with readData', async () => {
+      const key = blobKeys.chunk(chunkId);
+      const undo = await replace(key, (b) => ((b[b.length - 20]! ^= 1), b))();
+      try {
+        assert.deepEqual((await a.check()).problems, []);
+      } finally {
+        await undo();
+      }
+      await found(replace(key, (b) => ((b[b.length - 20]! ^= 1), b)), [['damaged', key, ErrorCode.IntegrityCorrupt]], { readData: true });
+    });
+
+    test("a revoked device's objects from after its revocation are foreign: a segment past its last one, a later epoch's key sealed to it", async () => {
+      const late = remoteKeys.segment(revokedId, 2);
+      await found(add(late, (await evil.get(remoteKeys.segment(revokedId, 1)))!), [['foreign', late, ErrorCode.Revoked]]);
+      const other = await sealedAt(1, otherId);
+      const sealed = other.slice(0, other.length - otherId.length) + revokedId;
+      await found(add(sealed, (await evil.get(other))!), [['foreign', sealed, ErrorCode.Revoked]]);
+    });
+
+    test('a cancelled check rejects with KITH_ABORTED', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(a.check({ signal: ac.signal }), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Aborted);
+      // Cancelled after the last sealed key is read: the next step is the segments', between two reads.
+      const { checked } = await a.check();
+      const late = new AbortController();
+      await assert.rejects(
+        a.check({ signal: late.signal, onProgress: (p) => (p.done === checked.vault + checked.registry + checked.keys ? late.abort() : undefined) }),
+        (e: unknown) => e instanceof KithError && e.code === ErrorCode.Aborted,
+      );
+    });
+
+    test('a revoked device cannot check: KITH_REVOKED, not a list of keys it cannot open', async () => {
+      await assert.rejects(revoked.check(), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Revoked);
+    });
+
+    test('property: one flipped bit anywhere in any object is reported against that object (with readData)', async () => {
+      const keys = (await evil.list('')).map((i) => i.key);
+      await fc.assert(
+        fc.asyncProperty(fc.nat(keys.length - 1), fc.nat(), fc.nat(7), async (k, at, bit) => {
+          const key = keys[k]!;
+          const orig = (await evil.get(key))!;
+          const bad = orig.slice();
+          bad[at % bad.length]! ^= 1 << bit;
+          await evil.put(key, bad);
+          try {
+            const r = await a.check({ readData: true });
+            assert.ok(r.problems.some((p) => p.key === key && p.kind !== 'unreferenced'), `${key} byte ${at % bad.length}: ${JSON.stringify(r.problems)}`);
+          } finally {
+            await evil.put(key, orig);
+          }
+        }),
+        { numRuns: 20, seed: 12 },
+      );
+      assert.deepEqual((await a.check({ readData: true })).problems, []);
+    });
+
+    test("this device's push cut off between a segment and its head: the segment is unreferenced, not a rollback; the next push completes it", async () => {
+      let headsFail = false;
+      const inner = await h.openRemote();
+      const flaky = withWrites(inner, {
+        put: async (key, bytes, o) => {
+          if (headsFail && key.startsWith(remoteKeys.headsPrefix)) throw new KithError(ErrorCode.RemoteUnavailable, 'cut off');
+          return inner.put(key, bytes, o);
+        },
+      });
+      const d = await Vault.restore({ store: await h.openStore(), remote: flaky, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: 'D', deps: deps(5) });
+      opened.push(d);
+      await d.sync();
+      await d.put('notes', 'd1', { by: 'D' });
+      headsFail = true;
+      await assert.rejects(d.push());
+      const cut = remoteKeys.segment(d.deviceId, 1);
+      assert.deepEqual(problemsOf(await d.check()), [['unreferenced', cut, ErrorCode.UnreferencedObject]]);
+      headsFail = false;
+      await d.push();
+      assert.deepEqual((await d.check()).problems, []);
+    });
+
+    test('stray objects are foreign: an unknown prefix, a head of a device never added', async () => {
+      const stranger = generateDeviceKeys(seededRandom(96));
+      const head = remoteKeys.head(stranger.deviceId);
+      await found(add('junk/notes.txt', new TextEncoder().encode('hello')), [['foreign', 'junk/notes.txt', ErrorCode.ForeignObject]]);
+      await found(add(head, (await evil.get(remoteKeys.head(a.deviceId)))!), [['foreign', head, ErrorCode.IntegrityUnknownSigner]]);
+    });
+  });
+}
