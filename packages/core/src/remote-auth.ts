@@ -46,7 +46,7 @@ export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8
  * remote.useDeviceKey?.(remoteDeviceKey(vaultId, deviceId, signSeed));
  */
 export function remoteDeviceKey(vaultId: string, signer: string, seed: Uint8Array): RemoteDeviceKey {
-  // Derived on first read: most vault opens never meet a remote that asks, and the derivation costs a CLI start ~20 ms.
+  // Derived on first read: most vault opens never meet a remote that asks, and the first derivation costs ~50 ms of CPU (noble builds its tables).
   let pub: Uint8Array | undefined;
   return {
     vaultId,
