@@ -78,7 +78,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     // A relay run is a distribution already (percentiles over its changes or deliveries).
     if (section === 'relay') return 1;
     // Each CLI run is one process start, tens of milliseconds: medians and p90 want many.
-    if (section === 'cli') return quick ? 10 : 20;
+    if (section === 'cli') return quick ? 5 : 20;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;
     return n >= 100_000 ? 3 : 5;
   };
