@@ -66,8 +66,8 @@ test('kith --version, get and status start from the bundle and load no S3, Argon
       assert.equal(r.status, 0, r.stderr);
       const files = [...new Set(readFileSync(log, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith(pathToFileURL(dir).href)))];
       const own = files.filter((f) => f.startsWith('file:') && !f.includes('/node_modules/'));
-      // bin/kith.js, the bundle's entry and its shared chunks; unbundled, it was about 80 files.
-      assert.ok(own.length <= 4, `kith ${args.join(' ')} loaded ${own.length} files of its own:\n${own.join('\n')}`);
+      // bin/kith.js, the bundle's entry and its shared chunks (3 today; esbuild may split more as code grows); unbundled, about 80 files.
+      assert.ok(own.length <= 8, `kith ${args.join(' ')} loaded ${own.length} files of its own:\n${own.join('\n')}`);
       const lazy = [...packagesIn(files)].filter((p) => LAZY.test(p));
       assert.deepEqual(lazy, [], `kith ${args.join(' ')} loaded ${lazy.join(', ')}`);
     }
