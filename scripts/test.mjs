@@ -4,7 +4,7 @@
 //   node scripts/test.mjs packages/sqlite      npm test -- folder s3
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const roots = ['packages', 'apps', 'bench', 'tests'].map((d) => join(root, d));
@@ -35,6 +35,9 @@ if (files.length === 0) {
   console.error('no test files found (did `tsc -b` run?)');
   process.exit(1);
 }
+// CLI processes start from the bundle: remake it if a `tsc -b` ran since (a no-op otherwise).
+const bundled = spawnSync(process.execPath, [join(root, 'scripts/bundle-cli.mjs'), '--if-stale'], { stdio: 'inherit' });
+if (bundled.status !== 0) process.exit(bundled.status ?? 1);
 const child = spawn(
   process.execPath,
   ['--test', '--test-concurrency=2', '--test-reporter=spec', ...extra, ...files],

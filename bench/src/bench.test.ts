@@ -13,7 +13,7 @@ test('npm run bench -- --quick prints every contender row and writes a results f
     const out = join(dir, 'results.json');
     const r = spawnSync(process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), '--quick', '--out', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    for (const row of ['| kith |', '| yjs |', '| automerge |', '| floor: SQLite insert + decrypt |', '| folder |', '| S3 (s3rver, loopback) |', '### Local writes', '### Blobs', 'bound attach MiB/s', 'blobs: fetch ≥ ½ the floor', '### Relay: propagation', '### Relay under load', '### Targets', '× the floor']) assert.ok(r.stdout.includes(row), `missing ${row}`);
+    for (const row of ['| kith |', '| yjs |', '| automerge |', '| floor: SQLite insert + decrypt |', '| folder |', '| S3 (s3rver, loopback) |', '### Local writes', '### Blobs', 'bound attach MiB/s', 'blobs: fetch ≥ ½ the floor', '### Relay: propagation', '### Relay under load', '### CLI start', 'CLI start: `kith get` within', '### Targets', '× the floor']) assert.ok(r.stdout.includes(row), `missing ${row}`);
     const results = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown> & { failures: string[]; targets: { met: boolean }[]; table: string };
     assert.deepEqual(results.failures, []);
     assert.equal(results.table.trim(), r.stdout.trim());

@@ -5,7 +5,7 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay'] as const;
+export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli'] as const;
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
 
@@ -77,6 +77,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     if (forced !== undefined) return forced;
     // A relay run is a distribution already (percentiles over its changes or deliveries).
     if (section === 'relay') return 1;
+    // Each CLI run is one process start, tens of milliseconds: medians and p90 want many.
+    if (section === 'cli') return quick ? 5 : 20;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;
     return n >= 100_000 ? 3 : 5;
   };

@@ -4,6 +4,7 @@
  */
 import type { Figures } from './measure.js';
 import type { RelayResults } from './relay-runs.js';
+import { cliStartTables, type CliStartResults } from './cli-start.js';
 import { relayTables } from './report-relay.js';
 import { num, ms } from './report-format.js';
 import type { Entry } from './series.js';
@@ -20,6 +21,7 @@ export interface Results {
   remotes?: { n: number; folder?: Entry; s3?: Entry };
   blobs?: Entry & { mib: number };
   relay?: RelayResults;
+  cli?: CliStartResults;
   /** Caveats printed under the tables. */
   notes: string[];
   failures: string[];
@@ -114,6 +116,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
   }
 
   if (r.relay) out.push(...relayTables(r.relay, judge));
+  if (r.cli) out.push(...cliStartTables(r.cli, judge));
 
   if (r.notes.length) out.push('', '### Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('', '### Targets', '', ...targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.target} — ${t.detail}`));

@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KithError } from '@kith/core';
+import { measureCliStart } from './cli-start.js';
 import type { Figures } from './measure.js';
 import { parseOptions, type Section } from './options.js';
 import { measureRelay } from './relay-runs.js';
@@ -113,6 +114,16 @@ try {
     return { ...task('blobs.floor', mib, d), ...task('blobs.kith', mib, d), ...task('blobs.bound', mib, d) };
   });
   if (blobs) results.blobs = { mib, ...blobs };
+
+  if (opts.only.has('cli')) {
+    process.stderr.write('CLI start\n');
+    try {
+      results.cli = scratch.use((d) => measureCliStart(d, opts.runs('cli', 0)));
+    } catch (e) {
+      process.stderr.write(`  FAILED CLI start: ${(e as Error).message}\n`);
+      results.failures.push(`CLI start: ${(e as Error).message}`);
+    }
+  }
 
   if (opts.only.has('relay')) results.relay = await measureRelay(opts.relay, (label, n, run) => fresh('relay', label, n, (d) => run(d)), (m) => void results.failures.push(m));
 } finally {

@@ -46,8 +46,16 @@ export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8
  * remote.useDeviceKey?.(remoteDeviceKey(vaultId, deviceId, signSeed));
  */
 export function remoteDeviceKey(vaultId: string, signer: string, seed: Uint8Array): RemoteDeviceKey {
-  const { pub } = signingKeyFromSeed(seed);
-  return { vaultId, signer, signPub: pub, sign: (challenge) => ed25519Sign(seed, remoteAuthMessage(vaultId, challenge)) };
+  // Derived on first read: most vault opens never meet a remote that asks, and the first derivation costs ~50 ms of CPU (noble builds its tables).
+  let pub: Uint8Array | undefined;
+  return {
+    vaultId,
+    signer,
+    get signPub() {
+      return (pub ??= signingKeyFromSeed(seed).pub);
+    },
+    sign: (challenge) => ed25519Sign(seed, remoteAuthMessage(vaultId, challenge)),
+  };
 }
 
 /** Checks a {@link RemoteDeviceKey} signature; false for any malformed input. */

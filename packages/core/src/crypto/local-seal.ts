@@ -4,7 +4,6 @@
  * a local passphrase with Argon2id seals the device's private keys and the
  * epoch keys it holds in its store. The passphrase never leaves the device.
  */
-import { argon2id } from 'hash-wasm';
 import type { RandomBytes } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { fromBase64url, toBase64url, utf8, concatBytes } from './bytes.js';
@@ -27,6 +26,8 @@ export function newLocalSealParams(random: RandomBytes): LocalSealParams {
 /** The sealing key for a passphrase (about half a second of Argon2id). */
 export async function localSealKey(passphrase: string, p: LocalSealParams): Promise<Uint8Array> {
   if (passphrase === '') throw new KithError(ErrorCode.BadInput, 'the local passphrase is empty');
+  // Loaded on first use: its WebAssembly bundle is most of what a CLI start would otherwise parse.
+  const { argon2id } = await import('hash-wasm');
   return argon2id({
     password: passphrase.normalize('NFC'),
     salt: fromBase64url(p.salt),

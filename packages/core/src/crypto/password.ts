@@ -4,7 +4,6 @@
  * too) stretches a password into a seed for a signing and a box key pair,
  * exactly like the recovery code's keys. Parameters travel in the registry.
  */
-import { argon2id } from 'hash-wasm';
 import type { RandomBytes } from '../deps.js';
 import { ErrorCode, KithError } from '../errors.js';
 import { utf8 } from './bytes.js';
@@ -33,6 +32,8 @@ export async function passwordKeys(password: string, params: Argon2Params): Prom
   if (params.memoryKiB > MAX_MEMORY_KIB || params.iterations > MAX_ITERATIONS || params.parallelism < 1 || params.parallelism > 16) {
     throw new KithError(ErrorCode.IntegrityCorrupt, 'the password parameters in the registry are out of range');
   }
+  // Loaded on first use: its WebAssembly bundle is most of what a CLI start would otherwise parse.
+  const { argon2id } = await import('hash-wasm');
   const seed = await argon2id({
     password: password.normalize('NFC'),
     salt: params.salt,
