@@ -7,7 +7,7 @@ import { ErrorCode, KithError, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
-import { readStdin } from '../input.js';
+import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
 import { contextOf, positiveInt } from './shared.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
@@ -19,36 +19,20 @@ async function fresh<T>(
 ): Promise<T> {
   const { opts } = contextOf(cmd);
   const remoteUrl = normalizeRemoteUrl(url);
+  // Asked before anything is opened: a mistyped confirmation leaves no home behind.
+  const wantsPassphrase = cmd.opts<{ localPassphrase?: boolean }>().localPassphrase ?? false;
+  const localPassphrase = wantsPassphrase ? await readNewSecret('KITH_PASSPHRASE', 'local passphrase for this device') : undefined;
   const store = await openHomeStore(opts);
   let remote;
   try {
     // Before the remote: `init` on a used home must not leave a new folder behind.
     if (await Vault.readConfig(store)) throw new KithError(ErrorCode.VaultExists, `${homeDir(opts)} already holds a vault`, { hint: 'use another --home for another device' });
     remote = await openRemote(remoteUrl, { create });
-    const localPassphrase = (cmd.opts<{ localPassphrase?: boolean }>().localPassphrase ?? false) ? await readSecret('KITH_PASSPHRASE', 'local passphrase for this device: ') : undefined;
     return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
   } catch (e) {
     await remote?.close();
     await store.close();
     throw e;
-  }
-}
-
-/** A password from $KITH_PASSWORD, else stdin's first line when piped, else a prompt. */
-export function readPassword(prompt: string): Promise<string> {
-  return readSecret('KITH_PASSWORD', prompt);
-}
-
-/** A secret from the environment variable, else stdin's first line when piped, else a prompt. */
-export async function readSecret(variable: string, prompt: string): Promise<string> {
-  const env = process.env[variable];
-  if (env) return env;
-  if (!process.stdin.isTTY) return (await readStdin()).split(/\r?\n/)[0] ?? '';
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  try {
-    return await rl.question(prompt);
-  } finally {
-    rl.close();
   }
 }
 
@@ -91,17 +75,19 @@ export function registerSetup(program: Command): void {
     .command('restore')
     .description('join an existing vault as a new device with the recovery code or the vault password')
     .requiredOption('--remote <url>', 'where the vault lives')
-    .option('--recovery-code <code>', 'the recovery code printed by `kith init`')
-    .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a prompt)')
+    .option('--recovery-code <code>', 'the recovery code printed by `kith init`, or - to read it from stdin (default: $KITH_RECOVERY_CODE)')
+    .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a hidden prompt)')
     .option('--name <name>', 'a name for this device', 'device')
     .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
     .action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string }, cmd: Command) => {
       const { out } = contextOf(cmd);
-      if ((o.recoveryCode === undefined) === (o.password === undefined)) {
-        throw new KithError(ErrorCode.Usage, 'give exactly one of --recovery-code CODE and --password');
+      if (o.recoveryCode !== undefined && o.password) throw new KithError(ErrorCode.Usage, 'give either --recovery-code or --password, not both');
+      const recoveryCode = o.password ? undefined : await recoveryCodeFrom(o.recoveryCode);
+      if (!o.password && recoveryCode === undefined) {
+        throw new KithError(ErrorCode.Usage, 'give --recovery-code CODE (- reads it from stdin), $KITH_RECOVERY_CODE, or --password');
       }
-      if (o.recoveryCode !== undefined) parseRecoveryCode(o.recoveryCode); // a typo fails before the remote is touched
-      const secret = o.password ? { password: await readPassword('vault password: ') } : { recoveryCode: o.recoveryCode! };
+      if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
+      const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
       const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name }));
       await vault.close();
       out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
