@@ -36,11 +36,12 @@ async function fresh<T>(
   }
 }
 
-async function ask(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new KithError(ErrorCode.Usage, 'cannot ask for confirmation without a terminal', { hint: 'pass --yes to confirm from a script' });
+/** A yes/no question on the terminal; Ctrl-C there calls `onInterrupt`, and `signal` withdraws the question. */
+async function ask(question: string, signal: AbortSignal, onInterrupt: () => void): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  rl.on('SIGINT', onInterrupt);
   try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
+    return /^y(es)?$/i.test((await rl.question(question, { signal })).trim());
   } finally {
     rl.close();
   }
@@ -127,20 +128,29 @@ export function registerSetup(program: Command): void {
     .option('--yes', 'admit the device without asking (for scripts)')
     .action(async (o: { timeout: number; yes?: boolean }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
+      // Refused before a code exists: otherwise a device could join, then wait for an answer nobody can give.
+      if (!o.yes && !process.stdin.isTTY) {
+        throw new KithError(ErrorCode.Usage, 'kith pair asks you to compare six digits, and there is no terminal to ask on', { hint: 'run it in a terminal, or pass --yes to admit the first device that joins' });
+      }
+      // Ctrl-C or SIGTERM cancels, and a device that already joined is told at once.
+      const cancel = new AbortController();
+      const onSignal = (): void => cancel.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const joined = await withVault(opts, (vault) =>
         vault.pair({
           timeoutMs: o.timeout * 1000,
+          signal: cancel.signal,
           onCode: (code) => {
             if (out.json) out.line({ code });
             else process.stdout.write(`Pairing code (valid ${Math.round(o.timeout / 60)} min, works once):\n\n    ${code}\n\nOn the new device run:  kith join ${code} --remote <same remote>\n`);
           },
-          confirm: async (j) => {
+          confirm: async (j, { signal }) => {
             out.note(`Device "${j.name}" (${j.deviceId}) wants to join. It shows: ${j.sas}`);
             if (o.yes) return true;
-            return ask(`Does the other device show ${j.sas}? [y/N] `);
+            return ask(`Does the other device show ${j.sas}? [y/N] `, signal, onSignal);
           },
         }),
-      );
+      ).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
       if (out.json) out.line(joined);
       else process.stdout.write(`Added device "${joined.name}" (${joined.deviceId}).\n`);
     });
