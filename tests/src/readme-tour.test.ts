@@ -15,6 +15,7 @@
  * - `pair` runs in the background with `--yes` (there is no terminal to
  *   confirm the SAS on) until the next command, its `join`, has finished.
  * - `password set` and `restore --password` read $KITH_PASSWORD.
+ * - `--recovery-code -` reads, on stdin, the code the latest `init` printed.
  * - `sync --watch` is stopped with SIGINT after its first round.
  * - The S3 URL's endpoint is a local s3rver holding its bucket.
  */
@@ -83,14 +84,15 @@ interface Started {
   interrupt(): void;
 }
 
-function start(command: string, cwd: string): Started {
+function start(command: string, cwd: string, stdin?: string): Started {
   // `exec` so that a signal reaches kith itself, not the shell.
   const simple = !/&&|\|\||[;|<>]/.test(command);
-  const child = spawn('sh', ['-c', simple ? `exec ${command}` : command], { cwd, env: { ...process.env, KITH_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', simple ? `exec ${command}` : command], { cwd, env: { ...process.env, KITH_PASSWORD: PASSWORD }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   // A command that never ends (a server, say) fails the test instead of hanging it.
   const timer = setTimeout(() => {
     stderr += '\n(killed after 180 s: a command that does not end, which the tour test cannot run)';
@@ -145,7 +147,13 @@ test('the README CLI tour runs as written', { timeout: 600_000 }, async () => {
         outputs.push({ command, stdout: pairing.stdout() });
         continue;
       }
-      const run = start(command, dir);
+      let stdin: string | undefined;
+      if (/ --recovery-code -(?:\s|$)/.test(command)) {
+        const init = outputs.findLast((o) => / init /.test(o.command) && new RegExp(GROUP4).test(o.stdout));
+        assert.ok(init, `no earlier init printed the recovery code for: ${original}`);
+        stdin = `${new RegExp(GROUP4).exec(init.stdout)![0]}\n`;
+      }
+      const run = start(command, dir, stdin);
       if (/ sync --watch/.test(command)) {
         await until('a first sync round', () => run.output().trim() !== '').finally(() => run.interrupt());
       }

@@ -48,6 +48,7 @@ function allCommands(cmd: Command): Command[] {
 /** Runs the CLI; sets process.exitCode rather than exiting, so piped output is never cut short. */
 export async function main(argv: readonly string[]): Promise<void> {
   const debug = argv.includes('--debug');
+  const json = argv.includes('--json');
   quietOnClosedStdout();
   const program = buildProgram();
   try {
@@ -61,11 +62,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
       // A group without its subcommand (`kith`, `kith blob`): commander's help went to the muted stderr.
       const message = e.code === 'commander.help' ? 'a command is missing' : e.message.replace(/^error: /, '').replace(/\.$/, '');
-      process.stderr.write(describeError(new KithError(ErrorCode.Usage, message, { hint: 'see `kith --help`' }), debug).line + '\n');
+      process.stderr.write(describeError(new KithError(ErrorCode.Usage, message, { hint: 'see `kith --help`' }), debug, json).line + '\n');
       process.exitCode = 2;
       return;
     }
-    const { line, exitCode } = describeError(e, debug);
+    const { line, exitCode } = describeError(e, debug, json);
     process.stderr.write(line + '\n');
     process.exitCode = exitCode;
   }

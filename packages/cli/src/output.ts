@@ -1,8 +1,9 @@
 /**
  * @module output
  * How the CLI speaks: one JSON value on stdout with --json, readable text
- * otherwise, and errors as one line `kith: <message>[; <hint>] (KITH_<CODE>)`
- * on stderr (a stack trace only with --debug).
+ * otherwise, and errors as one line on stderr: `kith: <message>[; <hint>]
+ * (KITH_<CODE>)`, or one JSON object with --json (a stack trace only with
+ * --debug).
  */
 import { ErrorCode, KithError } from '@kith/core';
 
@@ -66,14 +67,26 @@ export class Output {
   }
 }
 
-/** The one line printed for an error, and the exit code it gets. */
-export function describeError(e: unknown, debug: boolean): { line: string; exitCode: number } {
-  if (e instanceof KithError) {
-    const msg = oneLine(e.hint ? `${e.message}; ${e.hint}` : e.message);
-    return { line: `kith: ${msg} (${e.code})` + (debug && e.stack ? `\n${e.stack}` : ''), exitCode: e.code === ErrorCode.Usage ? 2 : 1 };
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { line: `kith: ${oneLine(err.message)} (${ErrorCode.Internal})` + (debug && err.stack ? `\n${err.stack}` : ''), exitCode: 1 };
+/** An error as the JSON object --json prints on stderr: `{"error":{"code","message","hint"?}}` (`stack` too under --debug). */
+export function errorJson(e: unknown, debug = false): { error: { code: string; message: string; hint?: string; stack?: string } } {
+  const err = asKithError(e);
+  const stack = debug && e instanceof Error ? e.stack : undefined;
+  return { error: { code: err.code, message: oneLine(err.message), ...(err.hint ? { hint: oneLine(err.hint) } : {}), ...(stack ? { stack } : {}) } };
 }
+
+/**
+ * The one line printed for an error, and the exit code it gets: text, or
+ * with --json the object of {@link errorJson}, which scripts parse.
+ */
+export function describeError(e: unknown, debug: boolean, json = false): { line: string; exitCode: number } {
+  const err = asKithError(e);
+  const exitCode = err.code === ErrorCode.Usage ? 2 : 1;
+  if (json) return { line: JSON.stringify(errorJson(e, debug)), exitCode };
+  const stack = debug && e instanceof Error ? e.stack : undefined;
+  return { line: `kith: ${oneLine(err.hint ? `${err.message}; ${err.hint}` : err.message)} (${err.code})` + (stack ? `\n${stack}` : ''), exitCode };
+}
+
+/** Anything thrown that is not a KithError is a bug: KITH_INTERNAL with its message. */
+const asKithError = (e: unknown): KithError => (e instanceof KithError ? e : new KithError(ErrorCode.Internal, e instanceof Error ? e.message : String(e), { cause: e }));
 
 const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ');

@@ -53,11 +53,16 @@ export function lineCounter(json: boolean): { tick(n: number): void; stop(): voi
 /** A MiB bar for a transfer of `total` bytes (only for 4 MiB and more). */
 export function byteBar(json: boolean, total: number, label: string): { tick(n: number): void; stop(): void } {
   if (json || !process.stderr.isTTY || total < 4 * 1024 * 1024) return { tick: () => undefined, stop: () => undefined };
-  const bar = newBar(`${label} [{bar}] {percentage}% {value}/{total} MiB`);
-  bar.start(Math.ceil(total / 1048576), 0);
+  const { SingleBar, Presets } = bars();
+  // Counted in bytes, shown in MiB: the bar reaches 100% exactly when the last byte is through.
+  const bar = new SingleBar(
+    { format: `${label} [{bar}] {percentage}% {value}/{total} MiB`, stream: process.stderr, hideCursor: true, formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? mib(v) : String(v)) },
+    Presets.shades_classic,
+  );
+  bar.start(total, 0);
   let done = 0;
   return {
-    tick: (n) => bar.update(Math.floor((done += n) / 1048576)),
+    tick: (n) => bar.update((done += n)),
     stop: () => bar.stop(),
   };
 }
@@ -78,3 +83,9 @@ export function objectBar(json: boolean, label: string): { update(done: number, 
     stop: () => bar?.stop(),
   };
 }
+
+/** Whole MiB as such (`12`), else one decimal (`5.5`). */
+const mib = (bytes: number): string => {
+  const m = bytes / 1048576;
+  return Number.isInteger(m) ? String(m) : m.toFixed(1);
+};

@@ -74,3 +74,52 @@ export async function serveRelay(home: string, args: readonly string[], env: Rec
     },
   };
 }
+
+/** A `kith` process on a pseudo-terminal (see {@link onTerminal}). */
+export interface TerminalRun {
+  /** Everything the terminal showed so far: the process's stdout and stderr, and any echo of what was typed. */
+  screen(): string;
+  /** Resolves once the screen (after `from` characters) matches `re`; rejects if the process ends first. */
+  waitFor(re: RegExp, from?: number): Promise<void>;
+  /** Types `text` at the keyboard (use `\r` for Enter). */
+  type(text: string): void;
+  /** Resolves to the exit code once the process ended. */
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Runs `kith --home HOME ...args` with a pseudo-terminal as its stdin,
+ * stdout and stderr, through util-linux `script`; only `env` (plus PATH)
+ * is its environment, so no KITH_* variable leaks in.
+ */
+export function onTerminal(home: string, args: readonly string[], env: Record<string, string> = {}): TerminalRun {
+  const command = [process.execPath, KITH_BIN, '--home', home, ...args].map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env['PATH'] ?? '', TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    screen += d;
+    for (const w of waiters) w();
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return {
+    screen: () => screen,
+    waitFor: (re, from = 0) =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (!re.test(screen.slice(from))) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+        void exited.then(() => {
+          check();
+          if (waiters.delete(check)) reject(new Error(`kith exited before the terminal showed ${re}; it showed: ${JSON.stringify(screen)}`));
+        });
+      }),
+    type: (text) => void child.stdin.write(text),
+    exited,
+  };
+}

@@ -63,6 +63,8 @@ export const ErrorCode = {
   PairingDeclined: 'KITH_PAIRING_DECLINED',
   /** The password does not open this vault (or no password is set). */
   WrongPassword: 'KITH_WRONG_PASSWORD',
+  /** A new vault password is too easy to guess offline (too short, or a pattern). */
+  WeakPassword: 'KITH_WEAK_PASSWORD',
   /** The named device is not in this vault's registry. */
   UnknownDevice: 'KITH_UNKNOWN_DEVICE',
   /** This home's device keys are sealed by a local passphrase that was not given. */

@@ -112,9 +112,13 @@ interface Join {
   sig: string;
 }
 
+/** Why the inviter said no; absent in `done` messages of older versions (read as declined). */
+type Refusal = 'declined' | 'cancelled' | 'expired';
+
 interface Done {
   v: 1;
   ok: boolean;
+  reason?: Refusal;
 }
 
 /** What the joiner signs: proof that it holds the signing key it announces, bound to this offer. */
@@ -157,14 +161,13 @@ export async function invitePairing(
   const cleanup = async () => {
     await remote.delete(keys.offer).catch(() => undefined);
   };
+  let joinBytes: Uint8Array | null = null;
+  let answered = false;
   try {
     o.onCode(c.code);
-    let joinBytes: Uint8Array | null = null;
     const started = Date.now();
     while (!(joinBytes = await remote.get(keys.join))) {
-      if (Date.now() - started > timeoutMs) {
-        throw new KithError(ErrorCode.PairingExpired, `no device joined within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'run `kith pair` again' });
-      }
+      if (Date.now() - started > timeoutMs) throw expired(timeoutMs, 'no device joined');
       await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal, 'pairing cancelled');
     }
     await cleanup(); // one use only: nobody else can join with this code now
@@ -177,13 +180,47 @@ export async function invitePairing(
     if (!/^[0-9a-f]{16}$/.test(join.deviceId)) throw new KithError(ErrorCode.IntegrityCorrupt, 'the joining device sent a malformed id');
     const code = await sas(c, x25519Shared(eph.secret, fromBase64url(join.eph)), offerBytes, joinBytes);
     const joiner: Joiner = { deviceId: join.deviceId, name: join.name, signPub, boxPub: fromBase64url(join.boxPub) };
-    const ok = await o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code });
-    if (ok) await admit(joiner);
-    await remote.put(keys.done, await seal(c, 'done', { v: 1, ok } satisfies Done, deps.random));
+    // The answer is due while the code is valid: the joiner is waiting for it.
+    const ok = await answerWithin(started + timeoutMs - Date.now(), timeoutMs, o.signal, (signal) => o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code }, { signal }));
     if (!ok) throw new KithError(ErrorCode.PairingDeclined, 'pairing declined: the codes did not match or you said no');
+    await admit(joiner);
+    answered = true;
+    await remote.put(keys.done, await seal(c, 'done', { v: 1, ok: true } satisfies Done, deps.random));
     return { deviceId: joiner.deviceId, name: joiner.name, sas: code };
+  } catch (e) {
+    // Whatever stopped us, a device that already joined is told at once instead of waiting out its timeout.
+    if (!answered && (joinBytes ?? (await remote.get(keys.join).catch(() => null)))) {
+      const reason: Refusal = KithError.is(e, ErrorCode.PairingDeclined) ? 'declined' : KithError.is(e, ErrorCode.PairingExpired) ? 'expired' : 'cancelled';
+      await remote.put(keys.done, await seal(c, 'done', { v: 1, ok: false, reason } satisfies Done, deps.random)).catch(() => undefined);
+    }
+    throw e;
   } finally {
     await cleanup();
+  }
+}
+
+const expired = (timeoutMs: number, what: string): KithError =>
+  new KithError(ErrorCode.PairingExpired, `${what} within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'run `kith pair` again' });
+
+/** The user's answer, unless the time runs out or `signal` fires first; `ask` is told through its own signal to stop asking. */
+async function answerWithin(ms: number, timeoutMs: number, signal: AbortSignal | undefined, ask: (signal: AbortSignal) => Promise<boolean>): Promise<boolean> {
+  const stop = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelled = (): void => undefined;
+  try {
+    return await Promise.race([
+      ask(stop.signal),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(expired(timeoutMs, 'no answer came')), Math.max(0, ms));
+        cancelled = () => reject(new KithError(ErrorCode.Aborted, 'pairing cancelled'));
+        if (signal?.aborted) cancelled();
+        else signal?.addEventListener('abort', cancelled, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', cancelled);
+    stop.abort();
   }
 }
 
@@ -221,6 +258,8 @@ export async function joinPairing(
       await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal, 'pairing cancelled');
     }
     const done = await open<Done>(c, 'done', doneBytes);
+    if (done.reason === 'cancelled') throw new KithError(ErrorCode.PairingExpired, 'the other device cancelled the pairing', { hint: 'run `kith pair` there again for a new code' });
+    if (done.reason === 'expired') throw new KithError(ErrorCode.PairingExpired, 'the other device stopped waiting: nobody confirmed there in time', { hint: 'run `kith pair` there again and confirm while the code is valid' });
     if (!done.ok) throw new KithError(ErrorCode.PairingDeclined, 'the other device declined the pairing', { hint: 'compare the six digits on both screens and try again' });
     return { vaultId: offer.vaultId, headerHash: offer.headerHash, inviter: offer.inviter };
   } finally {

@@ -55,8 +55,12 @@ export interface PairOptions {
   readonly timeoutMs?: number;
   /** Called once with the code to show to the person. */
   readonly onCode: (code: string) => void;
-  /** Called with the short authentication string; resolve true to admit the device. */
-  readonly confirm: (joiner: { deviceId: string; name: string; sas: string }) => Promise<boolean>;
+  /**
+   * Called with the short authentication string; resolve true to admit the
+   * device. `signal` fires when the answer is no longer wanted (the code
+   * expired or the pairing was cancelled): stop asking then.
+   */
+  readonly confirm: (joiner: { deviceId: string; name: string; sas: string }, o: { signal: AbortSignal }) => Promise<boolean>;
   readonly signal?: AbortSignal;
   /** Poll interval while waiting (default 500 ms). */
   readonly pollMs?: number;

@@ -217,16 +217,17 @@ describe('relay remote specifics', () => {
   });
 
   test('the URL names the vault; bad URLs are refused with KITH_BAD_REMOTE_URL', () => {
-    const r = openRelayRemote('http://127.0.0.1:9/base/family');
-    assert.equal(r.url, 'http://127.0.0.1:9/base/family');
+    const r = openRelayRemote('http://127.0.0.1:59/base/family');
+    assert.equal(r.url, 'http://127.0.0.1:59/base/family');
     assert.equal(r.location.vault, 'family');
-    for (const bad of ['ftp://x/y', 'http://x/', 'http://u:p@x/v', 'not a url', 'http://x/v%2Fw']) {
+    for (const bad of ['ftp://x/y', 'http://x/', 'http://u:p@x/v', 'not a url', 'http://x/v%2Fw', 'http://x:6000/v', 'http://x:10080/v']) {
       assert.throws(() => openRelayRemote(bad), (e: unknown) => (e as { code?: string }).code === 'KITH_BAD_REMOTE_URL', bad);
     }
   });
 
   test('an unreachable relay fails with KITH_REMOTE_UNAVAILABLE after retries', async () => {
-    const r = openRelayRemote('http://127.0.0.1:9/v', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    // (Port 59: closed, and not one of the ports fetch refuses outright, which are refused at open.)
+    const r = openRelayRemote('http://127.0.0.1:59/v', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
     await assert.rejects(r.get('heads/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE' && /after 3 attempts/.test((e as Error).message));
     assert.equal(r.stats.gets, 0);
   });

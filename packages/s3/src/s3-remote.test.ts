@@ -212,6 +212,23 @@ describe('s3 remote specifics', () => {
     await r.close();
   });
 
+  test('a burst of more calls than the HTTP agent has sockets: none times out while it waits its turn', async () => {
+    const bucket = await bucketHolding('k', Uint8Array.of(7));
+    // Every GET takes 2 s; with 50 sockets, 250 calls at once take five rounds, the last ones
+    // queued for 8 s, beyond the 5 s connect limit, while connecting itself takes milliseconds.
+    proxy.setFaults(({ method }) => (method === 'GET' ? { kind: 'slow', ms: 2000 } : undefined));
+    const r = await openS3Remote(s3.url(bucket, '', proxy.url), { retry: { maxAttempts: 1 }, client: { requestHandler: { connectionTimeout: 5000, socketTimeout: 120_000 } } });
+    try {
+      const got = await Promise.allSettled(Array.from({ length: 250 }, () => r.get('k')));
+      const failed = got.flatMap((g) => (g.status === 'rejected' ? [g.reason as unknown] : []));
+      assert.equal(failed.length, 0, `${failed.length} failed, first: ${String(failed[0])}`);
+      assert.ok(got.every((g) => g.status === 'fulfilled' && g.value?.[0] === 7));
+    } finally {
+      proxy.setFaults(undefined);
+      await r.close();
+    }
+  });
+
   test('requests per remote call, counted at the proxy (the README quotes these)', async () => {
     const r = await openS3Remote(s3.url(await s3.bucket(), 'vault', proxy.url));
     const cost = async (fn: () => Promise<unknown>): Promise<Record<string, number>> => {

@@ -22,6 +22,7 @@ import {
   type RemoteCapabilities,
   type RemoteObjectInfo,
 } from '@kith/core';
+import { Slots } from './slots.js';
 import { DEFAULT_RETRY, isTransient, RetryBudget, statusOf, withRetry, type RetryPolicy } from './retry.js';
 import { loadS3Sdk, type S3Sdk } from './sdk.js';
 import { parseS3Url, type S3Location } from './s3-url.js';
@@ -59,6 +60,8 @@ export interface S3RemoteOptions {
   readonly verifyMd5?: boolean;
 }
 
+/** The SDK's HTTP agent opens at most 50 sockets per host; more requests at once would queue inside it. */
+const MAX_IN_FLIGHT = 50;
 const MIN_PART = 5 * 1024 * 1024;
 const DEFAULT_PART = 8 * 1024 * 1024;
 /** A single-part ETag: the quoted MD5 of the bytes. Multipart ETags end in `-N`. */
@@ -84,6 +87,7 @@ export class S3Remote implements Remote {
   readonly #partSize: number;
   readonly #partConcurrency: number;
   readonly #verifyMd5: boolean;
+  readonly #slots = new Slots(MAX_IN_FLIGHT);
 
   /** Prefer {@link openS3Remote}, which loads the SDK. */
   constructor(url: string, sdk: S3Sdk, o: S3RemoteOptions = {}) {
@@ -140,12 +144,19 @@ export class S3Remote implements Remote {
     };
   }
 
-  /** One logical call: `count` runs before every HTTP attempt, retries included. */
+  /**
+   * One logical call: `count` runs before every HTTP attempt, retries
+   * included. Attempts wait for a slot here rather than in the HTTP
+   * agent's queue, where the SDK's connect timeout would already be
+   * running: a burst of calls (a thousand puts at once) on a slow link or
+   * a loaded machine would otherwise time out while merely queued.
+   */
   #send<T>(what: string, count: () => void, make: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    const attempt = (): Promise<T> => {
-      count();
-      return make();
-    };
+    const attempt = (): Promise<T> =>
+      this.#slots.run(() => {
+        count();
+        return make();
+      });
     return withRetry(`S3 ${what}`, attempt, { policy: this.#retry, budget: this.#budget, classify: this.#classify(what), signal });
   }
 

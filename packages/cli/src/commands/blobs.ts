@@ -85,12 +85,13 @@ export function registerBlobs(program: Command): void {
         }
       })();
       const name = file.split('/').pop() ?? file;
+      let r;
       try {
-        const r = await withVault(opts, (v) => v.blobs.put(source, { name, ...(o.type ? { type: o.type } : {}) }));
-        out.result(r, () => `${r.ref}\n(${r.size} bytes in ${r.chunks} chunk(s); ${r.uploaded} bytes uploaded)`);
+        r = await withVault(opts, (v) => v.blobs.put(source, { name, ...(o.type ? { type: o.type } : {}) }));
       } finally {
-        bar.stop();
+        bar.stop(); // first: the bar's line ends before the result is printed
       }
+      out.result(r, () => `${r.ref}\n(${r.size} bytes in ${r.chunks} chunk(s); ${r.uploaded} bytes uploaded)`);
     });
 
   blob

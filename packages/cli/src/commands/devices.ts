@@ -2,9 +2,10 @@
  * @module commands/devices
  * devices (list, revoke, rename), password (set, change, remove), recovery rotate.
  */
+import { checkPassword } from '@kith/core';
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
-import { readPassword, readSecret } from './setup.js';
+import { readNewSecret } from '../secrets.js';
 import { contextOf } from './shared.js';
 
 /** Adds `devices`, `password`, `recovery` and `passphrase` to the program. */
@@ -43,10 +44,10 @@ export function registerDevices(program: Command): void {
   for (const verb of ['set', 'change'] as const) {
     password
       .command(verb)
-      .description(`${verb} the vault password ($KITH_PASSWORD, stdin, or a prompt)`)
+      .description(`${verb} the vault password ($KITH_PASSWORD, stdin, or a prompt asked twice)`)
       .action(async (_o: object, cmd: Command) => {
         const { opts, out } = contextOf(cmd);
-        const pw = await readPassword('new vault password: ');
+        const pw = await readNewSecret('KITH_PASSWORD', 'new vault password', checkPassword);
         await withVault(opts, (v) => v.setPassword(pw));
         out.result({ ok: true }, () => 'password set; `kith restore --password` now works too');
       });
@@ -63,10 +64,10 @@ export function registerDevices(program: Command): void {
   const passphrase = program.command('passphrase').description("a local passphrase sealing this device's keys at rest");
   passphrase
     .command('set')
-    .description('seal (or re-seal) the keys with a new passphrase ($KITH_NEW_PASSPHRASE, stdin, or a prompt); the current one comes from $KITH_PASSPHRASE')
+    .description('seal (or re-seal) the keys with a new passphrase ($KITH_NEW_PASSPHRASE, stdin, or a prompt asked twice); the current one comes from $KITH_PASSPHRASE')
     .action(async (_o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const next = await readSecret('KITH_NEW_PASSPHRASE', 'new local passphrase: ');
+      const next = await readNewSecret('KITH_NEW_PASSPHRASE', 'new local passphrase');
       await withVault(opts, (v) => v.setLocalPassphrase(next));
       out.result({ ok: true }, () => 'keys sealed; set KITH_PASSPHRASE to use this home');
     });

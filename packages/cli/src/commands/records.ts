@@ -32,7 +32,8 @@ async function writeAndReport(
   out.result({ ok: true, collection, id, ...(pushed ? { pushed: pushed.pushed } : {}) }, () => human(pushed));
 }
 
-const saved = (pushed: SyncResult | undefined): string => (pushed ? `saved and pushed ${pushed.pushed} change(s)` : 'saved');
+/** What a write says, with or without --sync: `saved`, `deleted and pushed 1 change(s)`. */
+const done = (verb: string) => (pushed: SyncResult | undefined): string => (pushed ? `${verb} and pushed ${pushed.pushed} change(s)` : verb);
 
 /** Adds `put`, `patch`, `rm`, `import`, `get` and `ls` to the program. */
 export function registerRecords(program: Command): void {
@@ -50,7 +51,7 @@ export function registerRecords(program: Command): void {
       .option('--sync', 'push right after the write')
       .action(async (collection: string, id: string, json: string, o: { sync?: boolean }, cmd: Command) => {
         const fields = await jsonObjectArg(json, w.what);
-        await writeAndReport(cmd, collection, id, o.sync, (v) => v[w.method](collection, id, fields), saved);
+        await writeAndReport(cmd, collection, id, o.sync, (v) => v[w.method](collection, id, fields), done('saved'));
       });
   }
 
@@ -61,7 +62,7 @@ export function registerRecords(program: Command): void {
     .argument('<id>')
     .option('--sync', 'push right after the write')
     .action(async (collection: string, id: string, o: { sync?: boolean }, cmd: Command) => {
-      await writeAndReport(cmd, collection, id, o.sync, (v) => v.delete(collection, id), () => 'deleted');
+      await writeAndReport(cmd, collection, id, o.sync, (v) => v.delete(collection, id), done('deleted'));
     });
 
   program

@@ -37,6 +37,8 @@ export function registerRelay(program: Command): void {
     .option('--auth-secret-file <file>', 'the auth secret (≥ 32 bytes) every process of a deployment shares; default: KITH_RELAY_SECRET, else random per process')
     .action(async (o: ServeOptions, cmd: Command) => {
       const { out } = contextOf(cmd);
+      // Before anything opens: a relay that no fetch can reach is a mistake, not a deployment.
+      (await import('@kith/relay')).assertFetchablePort(o.port, ErrorCode.Usage, 'a relay');
       const scaleOut = o.postgres !== undefined || o.s3 !== undefined;
       if (scaleOut && (o.postgres === undefined || o.s3 === undefined)) {
         throw new KithError(ErrorCode.Usage, 'scale-out mode needs both --postgres and --s3', { hint: 'or neither, for the embedded relay under --data' });

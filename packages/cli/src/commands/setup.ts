@@ -7,7 +7,7 @@ import { ErrorCode, KithError, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
-import { readStdin } from '../input.js';
+import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
 import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
@@ -19,13 +19,15 @@ async function fresh<T>(
 ): Promise<T> {
   const { opts } = contextOf(cmd);
   const remoteUrl = normalizeRemoteUrl(url);
+  // Asked before anything is opened: a mistyped confirmation leaves no home behind.
+  const wantsPassphrase = cmd.opts<{ localPassphrase?: boolean }>().localPassphrase ?? false;
+  const localPassphrase = wantsPassphrase ? await readNewSecret('KITH_PASSPHRASE', 'local passphrase for this device') : undefined;
   const store = await openHomeStore(opts);
   let remote;
   try {
     // Before the remote: `init` on a used home must not leave a new folder behind.
     if (await Vault.readConfig(store)) throw new KithError(ErrorCode.VaultExists, `${homeDir(opts)} already holds a vault`, { hint: 'use another --home for another device' });
     remote = await openRemote(remoteUrl, { create });
-    const localPassphrase = (cmd.opts<{ localPassphrase?: boolean }>().localPassphrase ?? false) ? await readSecret('KITH_PASSPHRASE', 'local passphrase for this device: ') : undefined;
     return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
   } catch (e) {
     await remote?.close();
@@ -34,29 +36,12 @@ async function fresh<T>(
   }
 }
 
-/** A password from $KITH_PASSWORD, else stdin's first line when piped, else a prompt. */
-export function readPassword(prompt: string): Promise<string> {
-  return readSecret('KITH_PASSWORD', prompt);
-}
-
-/** A secret from the environment variable, else stdin's first line when piped, else a prompt. */
-export async function readSecret(variable: string, prompt: string): Promise<string> {
-  const env = process.env[variable];
-  if (env) return env;
-  if (!process.stdin.isTTY) return (await readStdin()).split(/\r?\n/)[0] ?? '';
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  try {
-    return await rl.question(prompt);
-  } finally {
-    rl.close();
-  }
-}
-
-async function ask(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new KithError(ErrorCode.Usage, 'cannot ask for confirmation without a terminal', { hint: 'pass --yes to confirm from a script' });
+/** A yes/no question on the terminal; Ctrl-C there calls `onInterrupt`, and `signal` withdraws the question. */
+async function ask(question: string, signal: AbortSignal, onInterrupt: () => void): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  rl.on('SIGINT', onInterrupt);
   try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
+    return /^y(es)?$/i.test((await rl.question(question, { signal })).trim());
   } finally {
     rl.close();
   }
@@ -91,17 +76,19 @@ export function registerSetup(program: Command): void {
     .command('restore')
     .description('join an existing vault as a new device with the recovery code or the vault password')
     .requiredOption('--remote <url>', 'where the vault lives')
-    .option('--recovery-code <code>', 'the recovery code printed by `kith init`')
-    .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a prompt)')
+    .option('--recovery-code <code>', 'the recovery code printed by `kith init`, or - to read it from stdin (default: $KITH_RECOVERY_CODE)')
+    .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a hidden prompt)')
     .option('--name <name>', 'a name for this device', 'device')
     .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)"))
     .action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string; staleAfter: number }, cmd: Command) => {
       const { out } = contextOf(cmd);
-      if ((o.recoveryCode === undefined) === (o.password === undefined)) {
-        throw new KithError(ErrorCode.Usage, 'give exactly one of --recovery-code CODE and --password');
+      if (o.recoveryCode !== undefined && o.password) throw new KithError(ErrorCode.Usage, 'give either --recovery-code or --password, not both');
+      const recoveryCode = o.password ? undefined : await recoveryCodeFrom(o.recoveryCode);
+      if (!o.password && recoveryCode === undefined) {
+        throw new KithError(ErrorCode.Usage, 'give --recovery-code CODE (- reads it from stdin), $KITH_RECOVERY_CODE, or --password');
       }
-      if (o.recoveryCode !== undefined) parseRecoveryCode(o.recoveryCode); // a typo fails before the remote is touched
-      const secret = o.password ? { password: await readPassword('vault password: ') } : { recoveryCode: o.recoveryCode! };
+      if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
+      const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
       const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) }));
       await vault.close();
       out.warnings(vault.warnings);
@@ -144,20 +131,29 @@ export function registerSetup(program: Command): void {
     .option('--yes', 'admit the device without asking (for scripts)')
     .action(async (o: { timeout: number; yes?: boolean }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
+      // Refused before a code exists: otherwise a device could join, then wait for an answer nobody can give.
+      if (!o.yes && !process.stdin.isTTY) {
+        throw new KithError(ErrorCode.Usage, 'kith pair asks you to compare six digits, and there is no terminal to ask on', { hint: 'run it in a terminal, or pass --yes to admit the first device that joins' });
+      }
+      // Ctrl-C or SIGTERM cancels, and a device that already joined is told at once.
+      const cancel = new AbortController();
+      const onSignal = (): void => cancel.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const joined = await withVault(opts, (vault) =>
         vault.pair({
           timeoutMs: o.timeout * 1000,
+          signal: cancel.signal,
           onCode: (code) => {
             if (out.json) out.line({ code });
             else process.stdout.write(`Pairing code (valid ${Math.round(o.timeout / 60)} min, works once):\n\n    ${code}\n\nOn the new device run:  kith join ${code} --remote <same remote>\n`);
           },
-          confirm: async (j) => {
+          confirm: async (j, { signal }) => {
             out.note(`Device "${j.name}" (${j.deviceId}) wants to join. It shows: ${j.sas}`);
             if (o.yes) return true;
-            return ask(`Does the other device show ${j.sas}? [y/N] `);
+            return ask(`Does the other device show ${j.sas}? [y/N] `, signal, onSignal);
           },
         }),
-      );
+      ).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
       if (out.json) out.line(joined);
       else process.stdout.write(`Added device "${joined.name}" (${joined.deviceId}).\n`);
     });

@@ -9,7 +9,7 @@ import { homeDir, openVault, withVault } from '../home.js';
 import { Output, type GlobalOptions } from '../output.js';
 import { showSyncProgress } from '../progress.js';
 import { contextOf, positiveNumber, staleAfterMs, staleAfterOption } from './shared.js';
-import { describeError, stdoutClosed } from '../output.js';
+import { describeError, errorJson, stdoutClosed } from '../output.js';
 import { describePrefetch } from './blobs.js';
 
 const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
@@ -33,8 +33,7 @@ function prefetchAfterRounds(vault: Vault, json: boolean, onError: (e: Error) =>
     void applyBlobPolicy(vault)
       .then((p) => {
         if (!p || p.fetched + p.evicted + p.unavailable === 0) return;
-        if (json) process.stdout.write(JSON.stringify({ blobs: p }) + '\n');
-        else process.stderr.write(`${new Date().toISOString()} blobs: ${describePrefetch(p)}\n`);
+        process.stdout.write(json ? JSON.stringify({ blobs: p }) + '\n' : `${new Date().toISOString()} blobs: ${describePrefetch(p)}\n`);
       })
       .catch(onError)
       .finally(() => {
@@ -98,12 +97,13 @@ async function watch(vault: Vault, opts: GlobalOptions, intervalSeconds: number,
     process.once('SIGTERM', resolve);
     stdoutClosed.addEventListener('abort', () => resolve(), { once: true });
   });
-  const report = (error: Error): void => void process.stderr.write(describeError(error, false).line + ' (will retry)\n');
+  const report = (error: Error): void =>
+    void process.stderr.write(json ? JSON.stringify({ ...errorJson(error), retrying: true }) + '\n' : describeError(error, false).line + ' (will retry)\n');
   const prefetch = prefetchAfterRounds(vault, json, report);
   const offSynced = vault.on('synced', (r) => {
     new Output(opts).warnings(r.warnings);
-    if (json) process.stdout.write(JSON.stringify(r) + '\n');
-    else process.stderr.write(`${new Date().toISOString()} ${summary(r)}\n`);
+    // A round's result is the command's output, in text as in JSON: stdout.
+    process.stdout.write(json ? JSON.stringify(r) + '\n' : `${new Date().toISOString()} ${summary(r)}\n`);
     prefetch();
   });
   const offError = vault.on('error', ({ error }) => report(error));

@@ -906,7 +906,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const a = track(await founder(111));
       await a.vault.put('k', 'x', { v: 1 });
       await a.vault.sync();
-      await rejectsWith(a.vault.setPassword('short'), ErrorCode.BadInput);
+      await rejectsWith(a.vault.setPassword('password123'), ErrorCode.WeakPassword);
       await a.vault.setPassword('correct horse battery');
       // Brute force costs one Argon2id evaluation per guess: the registry (readable by the
       // remote) holds only the Argon2id parameters and the derived public keys.

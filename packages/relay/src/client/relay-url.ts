@@ -6,6 +6,7 @@
  */
 import { ErrorCode, KithError } from '@kith/core';
 import { assertVaultName } from '../protocol.js';
+import { assertFetchablePort } from './bad-ports.js';
 
 /** A parsed relay URL. */
 export interface RelayLocation {
@@ -34,6 +35,7 @@ export function parseRelayUrl(url: string): RelayLocation {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad(`scheme ${u.protocol}`);
   if (u.username || u.password) throw bad('credentials belong in options, not in the URL');
+  if (u.port !== '') assertFetchablePort(Number(u.port), ErrorCode.BadRemoteUrl, 'a relay');
   const parts = u.pathname.split('/').filter((p) => p !== '');
   const vault = parts.pop();
   if (vault === undefined) throw bad('no vault name in the path');

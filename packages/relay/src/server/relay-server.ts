@@ -13,6 +13,7 @@ import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
 import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
+import { assertFetchablePort } from '../client/bad-ports.js';
 import { RelayError, type RouteKind } from './auth/access.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
@@ -109,6 +110,7 @@ const REMEASURE_MS = 5 * 60_000;
  * await relay.close();
  */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
+  if (options.port !== undefined) assertFetchablePort(options.port, ErrorCode.Usage, 'a relay');
   const log = options.logger ?? silentLogger;
   const secret = options.authSecret ?? randomBytes(32);
   if (secret.length < 32) throw new KithError(ErrorCode.Usage, 'the relay auth secret must be at least 32 bytes');
