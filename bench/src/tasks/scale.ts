@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Vault } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
-import { fields, records, recordId } from '../data.js';
+import { fields, recordId, recordStream, type NoteRecord } from '../data.js';
 import { check, latencies, peakRssMiB, percentile, time, type Figures, type Task } from '../measure.js';
 
 /** Records per fill batch: keeps the filling process's memory bounded whatever the size. */
@@ -31,8 +31,11 @@ async function prep(n: number, dir: string): Promise<Figures> {
   const { vault: a, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(dir, 'a', 'kith.db')), remote: await openFolderRemote(url, { create: true }), remoteUrl: url });
   let fillMs = 0;
   try {
+    const stream = recordStream(n);
     for (let from = 0; from < n; from += FILL_BATCH) {
-      const recs = records(Math.min(n, from + FILL_BATCH)).slice(from);
+      const recs: NoteRecord[] = [];
+      // next() rather than for-of: leaving a for-of early would close the generator.
+      for (let r = stream.next(); !r.done; r = stream.next()) if (recs.push(r.value) === FILL_BATCH) break;
       fillMs += (await time(() => a.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) })))))[1];
     }
     await a.push();
