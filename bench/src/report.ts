@@ -87,6 +87,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
     const floor = f['floorInsertPerSec'];
     if (batch !== undefined && floor !== undefined) {
       out.push('', `Floor in the same process right after: SQLite insert of the same ${r.local.n.toLocaleString('en-US')} rows, ${num(floor)} rows/s; Kith batch = ${num(batch / floor, 2)} × the floor.`);
+      if (f['putCpuP99'] !== undefined) out.push(`Single put p99 as CPU time (500 more puts; the wall-clock tail above includes waiting for a core): ${num(f['putCpuP99'], 3)} ms. Load average during the runs: ${num(f['loadAvg'], 1)} on ${r.machine.cpus} cores.`);
       judge('batched local writes ≥ ½ the SQLite insert floor (same rows, same run)', batch >= floor / 2, `${num(batch)} vs floor ${num(floor)} records/s (${num(batch / floor, 2)}×)`);
     }
     if (f['putP99'] !== undefined) judge(`single put p99 < 1 ms at ${r.local.n.toLocaleString('en-US')} records`, f['putP99'] < 1, `${num(f['putP99'], 3)} ms`);
@@ -104,7 +105,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
     out.push(
       `| ${ms(f['scaleOpenMs'])} | ${num(f['scalePageMs'], 1)} | ${num(f['scaleNextPageMs'], 1)} | ${num(f['scaleFilterMs'], 1)} | ${ms(f['scaleScanMs'])} | ${num(f['scalePutP50'], 3)} / ${num(f['scalePutP99'], 3)} | ${num(f['scaleGetP50'], 3)} / ${num(f['scaleGetP99'], 3)} | ${num(f['scaleListP50'], 3)} / ${num(f['scaleListP99'], 3)} | ${ms(f['scalePushMs'])} | ${ms(f['scaleOpenBMs'])} | ${ms(f['scalePullMs'])} | ${num(f['scaleRssMiB'])} |`,
     );
-    if (f['scaleFillPerSec'] !== undefined) out.push('', `Prep (untimed in the table): filled in batches of 10,000 at ${num(f['scaleFillPerSec'])} records/s, pushed, and bootstrapped on device B.`);
+    if (f['scaleFillPerSec'] !== undefined) out.push('', `Prep (untimed in the table): filled in batches of 10,000 at ${num(f['scaleFillPerSec'])} records/s, pushed, and bootstrapped on device B. Load average at the end of the measured run: ${num(f['scaleLoadAvg'], 1)} on ${r.machine.cpus} cores.`);
     if (f['scaleRssMiB'] !== undefined) judge(`${r.scale.n.toLocaleString('en-US')} records: open, list and sync with peak RSS < 300 MB`, f['scaleRssMiB'] * 1.048576 < 300, `${num(f['scaleRssMiB'])} MiB = ${num(f['scaleRssMiB'] * 1.048576)} MB`);
   }
 

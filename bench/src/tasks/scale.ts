@@ -13,7 +13,7 @@ import { Vault } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
 import { fields, recordId, recordStream, type NoteRecord } from '../data.js';
-import { check, latencies, peakRssMiB, percentile, time, type Figures, type Task } from '../measure.js';
+import { check, latencies, loadAverage, peakRssMiB, percentile, time, type Figures, type Task } from '../measure.js';
 
 /** Records per fill batch: keeps the filling process's memory bounded whatever the size. */
 const FILL_BATCH = 10_000;
@@ -93,7 +93,7 @@ async function measured(n: number, dir: string): Promise<Figures> {
   try {
     const [pulled, pullMs] = await time(() => b.pull());
     check(pulled.pulled === PUTS + EDITS, `scale: pulled ${pulled.pulled} of ${PUTS + EDITS} changes`);
-    return { ...figures, scaleOpenBMs: openBMs, scalePullMs: pullMs, scaleRssMiB: peakRssMiB() };
+    return { ...figures, scaleOpenBMs: openBMs, scalePullMs: pullMs, scaleRssMiB: peakRssMiB(), scaleLoadAvg: loadAverage() };
   } finally {
     await b.close();
   }
