@@ -51,22 +51,6 @@ export async function latencies(k: number, fn: (i: number) => Promise<unknown>):
   return out;
 }
 
-/**
- * Latencies of `k` sequential calls of `fn` as this process's CPU time
- * (user + system, ms): on a loaded machine the wall-clock tail is mostly
- * time spent waiting for a core, which this leaves out.
- */
-export async function cpuLatencies(k: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < k; i++) {
-    const c = process.cpuUsage();
-    await fn(i);
-    const u = process.cpuUsage(c);
-    out.push((u.user + u.system) / 1000);
-  }
-  return out;
-}
-
 /** The machine's 1-minute load average, reported beside timings (2 shared cores: 2 is full). */
 export const loadAverage = (): number => loadavg()[0] ?? 0;
 

@@ -12,7 +12,7 @@ import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
 import { changed, fields, records } from '../data.js';
 import { insert } from './floors.js';
-import { check, cpuLatencies, latencies, loadAverage, peakRssMiB, percentile, time, WARM_N, type Figures, type Task } from '../measure.js';
+import { check, latencies, loadAverage, peakRssMiB, percentile, time, WARM_N, type Figures, type Task } from '../measure.js';
 
 /**
  * Where a vault's remote lives: the S3 URL the orchestrator put in the
@@ -100,7 +100,6 @@ async function local(n: number, base: string): Promise<Figures> {
     const recs = records(n);
     const [, batchMs] = await time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) }))));
     const put = await latencies(500, (i) => vault.put('single', `s${i}`, { title: `single ${i}`, n: i }));
-    const putCpu = await cpuLatencies(500, (i) => vault.put('single', `c${i}`, { title: `single ${i}`, n: i }));
     const get = await latencies(500, (i) => vault.get('notes', recs[(i * 7919) % n]!.id));
     const list = await latencies(100, (i) => vault.list('notes', { where: { done: i % 2 === 0 }, limit: 50 }));
     // The floor of the same rows in the same process and moment, so load on the machine cancels out of the ratio.
@@ -110,7 +109,6 @@ async function local(n: number, base: string): Promise<Figures> {
       floorInsertPerSec: n / (floorMs / 1000),
       putP50: percentile(put, 0.5),
       putP99: percentile(put, 0.99),
-      putCpuP99: percentile(putCpu, 0.99),
       getP50: percentile(get, 0.5),
       getP99: percentile(get, 0.99),
       listP50: percentile(list, 0.5),
