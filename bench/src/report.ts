@@ -105,7 +105,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
     out.push(
       `| ${ms(f['scaleOpenMs'])} | ${num(f['scalePageMs'], 1)} | ${num(f['scaleNextPageMs'], 1)} | ${num(f['scaleFilterMs'], 1)} | ${ms(f['scaleScanMs'])} | ${num(f['scalePutP50'], 3)} / ${num(f['scalePutP99'], 3)} | ${num(f['scaleGetP50'], 3)} / ${num(f['scaleGetP99'], 3)} | ${num(f['scaleListP50'], 3)} / ${num(f['scaleListP99'], 3)} | ${ms(f['scalePushMs'])} | ${ms(f['scaleOpenBMs'])} | ${ms(f['scalePullMs'])} | ${num(f['scaleRssMiB'])} |`,
     );
-    if (f['scaleFillPerSec'] !== undefined) out.push('', `Prep (untimed in the table): filled in batches of 10,000 at ${num(f['scaleFillPerSec'])} records/s, pushed, and bootstrapped on device B. Load average at the end of the measured run: ${num(f['scaleLoadAvg'], 1)} on ${r.machine.cpus} cores.`);
+    if (f['scaleFillPerSec'] !== undefined) out.push('', `Prep (untimed in the table): filled in batches of 10,000 at ${num(f['scaleFillPerSec'])} records/s, pushed, and bootstrapped on device B.${f['scaleLoadAvg'] === undefined ? '' : ` Load average at the end of the measured run: ${num(f['scaleLoadAvg'], 1)} on ${r.machine.cpus} cores.`}`);
     if (f['scaleRssMiB'] !== undefined) judge(`${r.scale.n.toLocaleString('en-US')} records: open, list and sync with peak RSS < 300 MB`, f['scaleRssMiB'] * 1.048576 < 300, `${num(f['scaleRssMiB'])} MiB = ${num(f['scaleRssMiB'] * 1.048576)} MB`);
   }
 
