@@ -38,3 +38,20 @@ test('npm run bench -- --quick prints every contender row and writes a results f
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('npm run bench -- --quick --only scale measures the opt-in scale vault and judges its memory target', { timeout: 300_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kith-'));
+  try {
+    const out = join(dir, 'results.json');
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), '--quick', '--only', 'scale', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const row of ['### Scale, 20,000-record vault', 'open, list and sync with peak RSS < 300 MB']) assert.ok(r.stdout.includes(row), `missing ${row}`);
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { failures: string[]; scale: { figures: Record<string, number> } };
+    assert.deepEqual(results.failures, []);
+    for (const k of ['scaleOpenMs', 'scalePageMs', 'scaleScanMs', 'scalePutP99', 'scaleGetP99', 'scalePullMs', 'scaleRssMiB', 'scaleFillPerSec']) {
+      assert.ok(Number.isFinite(results.scale.figures[k]) && results.scale.figures[k]! > 0, `${k} = ${results.scale.figures[k]}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -21,8 +21,8 @@ const WORDS = 'local first sync engine encrypted device vault segment remote mer
 /** The id of record `i`, fixed width so ids sort as numbers do. */
 export const recordId = (i: number): string => `r${String(i).padStart(7, '0')}`;
 
-/** `count` records from a xorshift generator seeded with `seed`: identical on every call. */
-export function records(count: number, seed = 1): NoteRecord[] {
+/** `count` records from a xorshift generator seeded with `seed`, one at a time (so a million need not be held at once). */
+export function* recordStream(count: number, seed = 1): Generator<NoteRecord> {
   let s = seed >>> 0 || 1;
   const rnd = (): number => {
     s ^= s << 13;
@@ -30,13 +30,16 @@ export function records(count: number, seed = 1): NoteRecord[] {
     s ^= s << 5;
     return (s >>> 0) / 2 ** 32;
   };
-  const out: NoteRecord[] = [];
   for (let i = 0; i < count; i++) {
     let body = '';
     while (body.length < 200) body += WORDS[Math.floor(rnd() * WORDS.length)] + ' ';
-    out.push({ id: recordId(i), title: `Note ${i}`, body: body.slice(0, 200), done: rnd() < 0.3, n: Math.floor(rnd() * 1e6) });
+    yield { id: recordId(i), title: `Note ${i}`, body: body.slice(0, 200), done: rnd() < 0.3, n: Math.floor(rnd() * 1e6) };
   }
-  return out;
+}
+
+/** `count` records from a xorshift generator seeded with `seed`: identical on every call. */
+export function records(count: number, seed = 1): NoteRecord[] {
+  return [...recordStream(count, seed)];
 }
 
 /** A record's fields without its id. */

@@ -55,6 +55,15 @@ describe('parseOptions', () => {
     assert.equal(full.runs('relay', 1000), 1, 'a relay run is a distribution already');
     assert.deepEqual([full.relay.changes, full.relay.devices, quick.relay.sweepSteps], [1000, 1000, 0]);
   });
+  test('the million-record scale section runs only when --only names it, once', () => {
+    assert.ok(!parseOptions([], '/r.json').only.has('scale'));
+    assert.ok(!parseOptions(['--quick'], '/r.json').only.has('scale'));
+    const scale = parseOptions(['--only', 'scale'], '/r.json');
+    assert.deepEqual([...scale.only], ['scale']);
+    assert.equal(scale.scaleN, 1_000_000);
+    assert.equal(scale.runs('scale', scale.scaleN), 1);
+    assert.equal(parseOptions(['--quick', '--only', 'scale'], '/r.json').scaleN, 20_000);
+  });
   test('bad options are usage errors with a hint', () => {
     for (const argv of [['--only', 'nope'], ['--runs', '0'], ['--runs'], ['--fast']]) {
       assert.throws(() => parseOptions(argv, '/r.json'), (e: Error & { code?: string; hint?: string }) => e.code === 'KITH_USAGE' && typeof e.hint === 'string', argv.join(' '));

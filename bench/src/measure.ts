@@ -2,6 +2,7 @@
  * Timing and memory helpers shared by every benchmark task.
  * @module
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 /** Named figures from one measurement; every value a number (ms, bytes, MiB, counts). */
@@ -49,6 +50,9 @@ export async function latencies(k: number, fn: (i: number) => Promise<unknown>):
   }
   return out;
 }
+
+/** The machine's 1-minute load average, reported beside timings (2 shared cores: 2 is full). */
+export const loadAverage = (): number => loadavg()[0] ?? 0;
 
 /**
  * Asserts that a measured run really did its work (found records, received

@@ -5,7 +5,9 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli'] as const;
+export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale'] as const;
+/** Sections only `--only` runs: `scale` takes many minutes (a million-record vault). */
+const OPT_IN: readonly Section[] = ['scale'];
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
 
@@ -33,6 +35,8 @@ export interface Options {
   readonly sizes: readonly number[];
   /** Records in the local-writes vault. */
   readonly localN: number;
+  /** Records in the opt-in scale vault (`--only scale`). */
+  readonly scaleN: number;
   /** Records pushed and bootstrapped through each remote. */
   readonly remotesN: number;
   /** Size of the blob file, MiB. */
@@ -66,7 +70,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   const quick = argv.includes('--quick');
   const onlyArg = value('--only');
   const only = new Set<Section>();
-  for (const s of onlyArg?.split(',') ?? SECTIONS) {
+  for (const s of onlyArg?.split(',') ?? SECTIONS.filter((x) => !OPT_IN.includes(x))) {
     if (!(SECTIONS as readonly string[]).includes(s)) throw new KithError(ErrorCode.Usage, `unknown section ${s}`, { hint: `sections: ${SECTIONS.join(', ')}` });
     only.add(s as Section);
   }
@@ -76,7 +80,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   const runs = (section: Section, n: number): number => {
     if (forced !== undefined) return forced;
     // A relay run is a distribution already (percentiles over its changes or deliveries).
-    if (section === 'relay') return 1;
+    if (section === 'relay' || section === 'scale') return 1;
     // Each CLI run is one process start, tens of milliseconds: medians and p90 want many.
     if (section === 'cli') return quick ? 5 : 20;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;
@@ -84,6 +88,6 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   };
   const out = value('--out') ?? defaultOut;
   return quick
-    ? { quick, sizes: [1000], localN: 1000, remotesN: 1000, blobMiB: 8, relay: { changes: 30, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 }, only, runs, out }
-    : { quick, sizes: [10_000, 100_000], localN: 100_000, remotesN: 10_000, blobMiB: 1024, relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 }, only, runs, out };
+    ? { quick, sizes: [1000], localN: 1000, scaleN: 20_000, remotesN: 1000, blobMiB: 8, relay: { changes: 30, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 }, only, runs, out }
+    : { quick, sizes: [10_000, 100_000], localN: 100_000, scaleN: 1_000_000, remotesN: 10_000, blobMiB: 1024, relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 }, only, runs, out };
 }

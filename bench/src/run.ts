@@ -92,6 +92,10 @@ try {
   }
   const local = fresh('local', `local writes, ${opts.localN.toLocaleString('en-US')} records`, opts.localN, (d) => task('kith.local', opts.localN, d));
   if (local) results.local = { n: opts.localN, ...local };
+  const scale = section('scale', `scale, ${opts.scaleN.toLocaleString('en-US')} records`, () =>
+    series('scale', opts.runs('scale', opts.scaleN), () => ({}), () => scratch.use((d) => ({ ...task('scale.prep', opts.scaleN, d), ...task('scale.open', opts.scaleN, d) }))),
+  );
+  if (scale) results.scale = { n: opts.scaleN, ...scale };
 
   if (opts.only.has('remotes')) {
     const n = opts.remotesN;

@@ -9,7 +9,8 @@ import Database from 'better-sqlite3';
 import { fields, records } from '../data.js';
 import { check, peakRssMiB, time, WARM_N, type Task } from '../measure.js';
 
-function insert(n: number, file: string): Promise<[void, number]> {
+/** The insert floor: one transaction of `n` (id, json) rows into a fresh file; returns its time in ms. */
+export function insert(n: number, file: string): Promise<[void, number]> {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

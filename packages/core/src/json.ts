@@ -46,9 +46,22 @@ function jsonSize(text: string): number {
 /** A lone surrogate: UTF-16 that has no UTF-8 form (a pair is one code point in a `u` regex). */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/** `String.prototype.isWellFormed` where the runtime has it (Node 20, current browsers): several times faster than the regex. */
+const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
 /** True when `s` can round-trip through UTF-8 (no lone surrogates). */
-export function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+export const isWellFormed: (s: string) => boolean =
+  nativeWellFormed !== undefined ? (s) => nativeWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s);
+
+/**
+ * An upper bound of a checked primitive's JSON size, without encoding it:
+ * a UTF-16 unit takes at most 6 characters escaped (`\u001f`), a number or
+ * literal at most 24. Undefined for containers, which are measured exactly.
+ */
+function primitiveSizeBound(value: JsonValue): number | undefined {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (typeof value !== 'object' || value === null) return 24;
+  return undefined;
 }
 
 /** A step of a path into a record, linked to its parent: built into text only for an error. */
@@ -78,6 +91,20 @@ function kindOf(v: unknown): string {
   return Object.getPrototypeOf(v)?.constructor?.name ?? 'object';
 }
 
+/** Checks `v` if it is a JSON primitive and returns true; false for anything else (checked by the caller). */
+function checkPrimitive(v: unknown, up: PathStep | undefined, key: string | number): v is JsonPrimitive {
+  if (v === null || typeof v === 'boolean') return true;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw badValue({ up, key }, `is ${v}: numbers must be finite`);
+    return true;
+  }
+  if (typeof v === 'string') {
+    if (!isWellFormed(v)) throw badValue({ up, key }, 'holds a lone surrogate (not valid Unicode text)');
+    return true;
+  }
+  return false;
+}
+
 /**
  * Checks one field value without recursion (so a hostile depth cannot blow
  * the stack): JSON types only, finite numbers, strings and keys that are
@@ -86,6 +113,7 @@ function kindOf(v: unknown): string {
  * (which JSON would turn into null) is refused.
  */
 function checkValue(field: string, value: unknown): void {
+  if (checkPrimitive(value, undefined, field)) return; // most fields: no stacks to allocate
   // Parallel stacks rather than an object per node: a 16 MiB value has millions of them.
   // A path step is made only for containers (the parent of what is below) and for an error.
   const vals: unknown[] = [value];
@@ -97,15 +125,7 @@ function checkValue(field: string, value: unknown): void {
     const up = ups.pop();
     const key = keys.pop()!;
     const depth = depths.pop()!;
-    if (v === null || typeof v === 'boolean') continue;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw badValue({ up, key }, `is ${v}: numbers must be finite`);
-      continue;
-    }
-    if (typeof v === 'string') {
-      if (!isWellFormed(v)) throw badValue({ up, key }, 'holds a lone surrogate (not valid Unicode text)');
-      continue;
-    }
+    if (checkPrimitive(v, up, key)) continue;
     const at: PathStep = { up, key };
     if (typeof v !== 'object') throw badValue(at, `is ${v === undefined ? 'undefined' : `a ${typeof v}`}, not JSON`);
     if (depth >= MAX_DEPTH) throw badValue(at, `nests deeper than ${MAX_DEPTH} levels of arrays and objects`, 'flatten the value, or store it as an attachment (blob)');
@@ -143,6 +163,18 @@ function checkValue(field: string, value: unknown): void {
  */
 export function checkFields(fields: JsonObject): void {
   if (!isJsonObject(fields)) throw new KithError(ErrorCode.BadInput, 'fields must be a JSON object');
+  // Fast path for the common record of small primitives: when upper bounds of the sizes are
+  // within every limit, the exact sizes are too, and nothing needs encoding.
+  let bound = 0;
+  for (const value of Object.values(fields)) {
+    if (value === undefined) continue;
+    const b = primitiveSizeBound(value);
+    if (b === undefined || b > MAX_VALUE_BYTES) {
+      bound = Infinity;
+      break;
+    }
+    bound += b;
+  }
   let total = 0;
   for (const [name, value] of Object.entries(fields)) {
     if (name === '') throw new KithError(ErrorCode.BadInput, 'field names must not be empty');
@@ -150,6 +182,7 @@ export function checkFields(fields: JsonObject): void {
     if (!isWellFormed(name)) throw badValue({ up: undefined, key: name }, 'has a field name with a lone surrogate (not valid Unicode text)');
     if (value === undefined) continue;
     checkValue(name, value);
+    if (bound <= MAX_RECORD_BYTES) continue;
     const size = jsonSize(JSON.stringify(value));
     if (size > MAX_VALUE_BYTES) {
       throw new KithError(ErrorCode.TooLarge, `field "${name}" is ${size} bytes; the limit is ${MAX_VALUE_BYTES}`, {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { seededRandom } from './deps.js';
 import { ErrorCode, KithError } from './errors.js';
-import { isWellFormed, MAX_DEPTH, type JsonObject, type JsonValue } from './json.js';
+import { checkFields, isWellFormed, MAX_DEPTH, MAX_RECORD_BYTES, MAX_VALUE_BYTES, type JsonObject, type JsonValue } from './json.js';
 import { openMemoryStore } from './testing/memory-store.js';
 import { openMemoryRemote } from './testing/memory-remote.js';
 import { PROTOTYPE_NAMES } from './testing/store-conformance.js';
@@ -134,5 +134,19 @@ describe('field values', () => {
     await v.patch('n', 'new', { x: undefined } as unknown as JsonObject);
     assert.deepEqual(await v.get('n', 'new'), { y: 2, id: 'new' });
     await v.close();
+  });
+
+  test('size limits count the exact UTF-8 JSON size of string fields, at and just past each limit', () => {
+    const ok = (f: JsonObject): void => assert.doesNotThrow(() => checkFields(f));
+    const tooLarge = (f: JsonObject, message: RegExp): void =>
+      assert.throws(() => checkFields(f), (e: unknown) => e instanceof KithError && e.code === ErrorCode.TooLarge && message.test(e.message));
+    ok({ a: 'x'.repeat(MAX_VALUE_BYTES - 2) }); // two quotes: exactly the limit
+    tooLarge({ a: 'x'.repeat(MAX_VALUE_BYTES - 1) }, new RegExp(`field "a" is ${MAX_VALUE_BYTES + 1} bytes`));
+    ok({ a: '\u0001'.repeat((MAX_VALUE_BYTES - 2) / 6) }); // each escaped as \u0001
+    tooLarge({ a: '\u0001'.repeat((MAX_VALUE_BYTES - 2) / 6 + 1) }, /field "a" is \d+ bytes/);
+    const half = MAX_RECORD_BYTES / 2;
+    ok({ a: 'x'.repeat(half - 2), b: 'y'.repeat(half - 2) });
+    tooLarge({ a: 'x'.repeat(half - 2), b: 'y'.repeat(half - 1) }, new RegExp(`record is ${MAX_RECORD_BYTES + 1} bytes`));
+    tooLarge({ a: 'x'.repeat(half), b: 7, c: 'y'.repeat(half) }, /record is \d+ bytes/);
   });
 });
