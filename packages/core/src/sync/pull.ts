@@ -17,6 +17,7 @@ import type { RemoteObjectInfo } from '../remote.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
+import { catchUpRegistry } from './catch-up.js';
 import { repairOwnChain } from './repair.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { HeadWatch } from './staleness.js';
@@ -107,8 +108,7 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   watch.saw(device, head, info.etag);
   // The head names the registry its writer had seen: we must have at least that much.
-  if ((await ctx.registry.sync(ctx.remote, { seq: head.registrySeq, hash: head.registryHash, by: device }, signal)) > 0) await ctx.saveRegistry();
-  ctx.registry.assertNotRevoked(ctx.deviceId);
+  await catchUpRegistry(ctx, signal, { seq: head.registrySeq, hash: head.registryHash, by: device });
   const headHash = hex.encode(head.hash);
   if (head.seq < cursor.seq) {
     throw new KithError(ErrorCode.IntegrityRollback, `device ${device}'s head went back from segment ${cursor.seq} to ${head.seq}`, {
