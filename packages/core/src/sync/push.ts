@@ -62,7 +62,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       const status = await readMeta<StatusMeta>(tx, META.status);
       await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
     });
-    await noteOwnHead(ctx, signal);
+    await noteOwnHead(ctx, { seq: state.seq, at }, signal);
   }
   return pushed;
 }
