@@ -11,12 +11,12 @@
  * Cost (S3 bills requests): the own head's etag is in the `heads/` listing
  * every pull makes anyway, and push learns the etag of the head it wrote
  * (one HEAD), so a missing, replaced or rolled-back own head costs nothing
- * to notice and one GET to confirm, shared with staleness (sync/own-head). A segment lost below an intact head is
- * invisible without listing `segments/<own device>/` (one LIST per 1,000
- * segments): that audit runs when the own head looks wrong, on the first
- * pull that finds it never ran, and then at most once per
- * {@link AUDIT_INTERVAL_MS}, so an idle sync stays O(1) requests and a lost
- * middle segment is put back within a day.
+ * to notice and one GET to confirm, shared with staleness (sync/own-head).
+ * A segment lost below an intact head is invisible without listing
+ * `segments/<own device>/` (one LIST per 1,000 segments): that audit runs
+ * when the own head looks wrong, on the first pull that finds it never
+ * ran, and then at most once per {@link AUDIT_INTERVAL_MS}, so an idle sync
+ * stays O(1) requests and a lost middle segment is put back within a day.
  */
 import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
 import { remoteKeys } from '../format/index.js';
