@@ -52,6 +52,10 @@ test('5 devices, 10,000-change history: idle sync = 1 request per device; push =
     proxy.resetCounts();
     assert.equal((await a.push()).pushed, 5000);
     assert.deepEqual(proxy.counts.byMethod, { GET: 1, HEAD: 2, PUT: 2 });
+    // The pusher's next pull: one LIST only, as push noted the etag of the head it wrote (no GET of its own head).
+    proxy.resetCounts();
+    assert.equal((await a.pull()).pulled, 0);
+    assert.deepEqual(proxy.counts.byMethod, { GET: 1 });
     // Another device pulls it: one LIST, one GET of the head, one GET of the segment.
     proxy.resetCounts();
     assert.equal((await vaults[1]!.pull()).pulled, 5000);

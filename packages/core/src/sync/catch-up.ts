@@ -10,9 +10,20 @@ import { ErrorCode, KithError } from '../errors.js';
 import type { EngineContext } from './context.js';
 import { loadEpochKey } from './epochs.js';
 
-/** Verifies and saves the registry entries the remote has beyond ours; KITH_REVOKED if they remove this device. */
-export async function catchUpRegistry(ctx: EngineContext, signal?: AbortSignal): Promise<void> {
-  if ((await ctx.registry.sync(ctx.remote, undefined, signal)) > 0) await ctx.saveRegistry();
+/** A registry position a signed head names (the head of device `by`). */
+export interface RegistryPosition {
+  seq: number;
+  hash: Uint8Array;
+  by?: string;
+}
+
+/**
+ * Verifies and saves the registry entries the remote has beyond ours
+ * (insisting on at least `atLeast`, a position some device's head names);
+ * KITH_REVOKED if they remove this device.
+ */
+export async function catchUpRegistry(ctx: EngineContext, signal?: AbortSignal, atLeast?: RegistryPosition): Promise<void> {
+  if ((await ctx.registry.sync(ctx.remote, atLeast, signal)) > 0) await ctx.saveRegistry();
   ctx.registry.assertNotRevoked(ctx.deviceId);
 }
 

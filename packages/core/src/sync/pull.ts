@@ -17,7 +17,9 @@ import type { RemoteObjectInfo } from '../remote.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
-import { repairOwnChain } from './repair.js';
+import { catchUpRegistry } from './catch-up.js';
+import { loadOwnState, lookAtOwnHead } from './own-head.js';
+import { ownHeadUnverified, repairOwnChain } from './repair.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { HeadWatch } from './staleness.js';
 import type { SyncWarning } from '../warnings.js';
@@ -43,7 +45,8 @@ interface Moved {
 
 export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<PullOutcome> {
   const opts = signal ? { signal } : {};
-  const watch = await HeadWatch.load(ctx);
+  const ownState = await loadOwnState(ctx);
+  const watch = await HeadWatch.load(ctx, ownState.pushed);
   const heads = await ctx.remote.list(remoteKeys.headsPrefix, opts);
   const cursors = await ctx.store.read(async (tx) => {
     const out = new Map<string, Cursor>();
@@ -54,13 +57,15 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
     return out;
   });
   // Our own chain first: what the remote lost of it goes back before anyone else needs it.
-  await repairOwnChain(ctx, heads, signal);
+  // One read of it at most, for repair and staleness both.
+  const own = await lookAtOwnHead(ctx, ownState, heads, (info) => ownHeadUnverified(ownState, info) || watch.wantsOwn(info), signal);
+  await repairOwnChain(ctx, own, signal);
   const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true, warnings: [] };
   let firstError: Error | undefined;
   const moved: Moved[] = [];
   for (const info of heads) {
     const device = info.key.slice(remoteKeys.headsPrefix.length);
-    if (device === ctx.deviceId) await watch.own(info, signal);
+    if (device === ctx.deviceId) watch.own(own);
     if (device === ctx.deviceId || !isDeviceId(device)) continue;
     const cursor = cursors.get(device) ?? emptyCursor;
     if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
@@ -107,8 +112,7 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   watch.saw(device, head, info.etag);
   // The head names the registry its writer had seen: we must have at least that much.
-  if ((await ctx.registry.sync(ctx.remote, { seq: head.registrySeq, hash: head.registryHash, by: device }, signal)) > 0) await ctx.saveRegistry();
-  ctx.registry.assertNotRevoked(ctx.deviceId);
+  await catchUpRegistry(ctx, signal, { seq: head.registrySeq, hash: head.registryHash, by: device });
   const headHash = hex.encode(head.hash);
   if (head.seq < cursor.seq) {
     throw new KithError(ErrorCode.IntegrityRollback, `device ${device}'s head went back from segment ${cursor.seq} to ${head.seq}`, {

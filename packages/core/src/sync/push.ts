@@ -12,6 +12,7 @@ import { encodePayload, type Op } from '../ops.js';
 import type { OutboxEntry } from '../store.js';
 import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from './context.js';
 import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from './meta.js';
+import { catchUpRegistry } from './catch-up.js';
 import { loadEpochKey } from './epochs.js';
 import { noteOwnHead } from './repair.js';
 import { HEAD_REFRESH_MS } from './staleness.js';
@@ -61,7 +62,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       const status = await readMeta<StatusMeta>(tx, META.status);
       await writeMeta<StatusMeta>(tx, META.status, { lastPull: null, caughtUp: false, ...status, lastPush: new Date(ctx.deps.now()).toISOString() });
     });
-    await noteOwnHead(ctx, signal);
+    await noteOwnHead(ctx, { seq: state.seq, at }, signal);
   }
   return pushed;
 }
@@ -76,8 +77,7 @@ async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promis
   }));
   if (entries.length === 0) return undefined;
   // Learn of revocations and new epochs before encrypting anything new.
-  if ((await ctx.registry.sync(ctx.remote)) > 0) await ctx.saveRegistry();
-  ctx.registry.assertNotRevoked(ctx.deviceId);
+  await catchUpRegistry(ctx, signal);
   const epoch = ctx.registry.epoch;
   const epochKey = await loadEpochKey(ctx, epoch);
   const batch = takeBatch(entries);

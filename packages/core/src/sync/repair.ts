@@ -11,20 +11,21 @@
  * Cost (S3 bills requests): the own head's etag is in the `heads/` listing
  * every pull makes anyway, and push learns the etag of the head it wrote
  * (one HEAD), so a missing, replaced or rolled-back own head costs nothing
- * to notice and one GET to confirm. A segment lost below an intact head is
- * invisible without listing `segments/<own device>/` (one LIST per 1,000
- * segments): that audit runs when the own head looks wrong, on the first
- * pull that finds it never ran, and then at most once per
- * {@link AUDIT_INTERVAL_MS}, so an idle sync stays O(1) requests and a lost
- * middle segment is put back within a day.
+ * to notice and one GET to confirm, shared with staleness (sync/own-head).
+ * A segment lost below an intact head is invisible without listing
+ * `segments/<own device>/` (one LIST per 1,000 segments): that audit runs
+ * when the own head looks wrong, on the first pull that finds it never
+ * ran, and then at most once per {@link AUDIT_INTERVAL_MS}, so an idle sync
+ * stays O(1) requests and a lost middle segment is put back within a day.
  */
-import { hex } from '@scure/base';
 import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
-import { decodeHead, remoteKeys } from '../format/index.js';
+import { remoteKeys } from '../format/index.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import { PULL_BATCH, type EngineContext } from './context.js';
 import { emptyPush, META, readMeta, writeMeta, type PushMeta } from './meta.js';
+import type { OwnHeadLook, OwnHeadRead } from './own-head.js';
 import { fetchSegments, openSegment } from './segments.js';
+import { noteOwnHeadSeen } from './staleness.js';
 
 /** How often at most the own segments are listed while the own head looks right. */
 export const AUDIT_INTERVAL_MS = 24 * 3600 * 1000;
@@ -45,8 +46,12 @@ export interface OwnChainMeta {
 
 const noChain: OwnChainMeta = { headEtag: '' };
 
-/** After push wrote the own head: remember its etag, so the next listing tells an unchanged head without a GET. */
-export async function noteOwnHead(ctx: EngineContext, signal?: AbortSignal): Promise<void> {
+/**
+ * After push wrote the own head (segment `seq`, signed at `at`): remember
+ * its etag, for repair and as seen by staleness, so the next listing tells
+ * an unchanged head without a GET.
+ */
+export async function noteOwnHead(ctx: EngineContext, wrote: { seq: number; at: number }, signal?: AbortSignal): Promise<void> {
   let etag = '';
   try {
     etag = (await ctx.remote.head(remoteKeys.head(ctx.deviceId), signal ? { signal } : {}))?.etag ?? '';
@@ -57,26 +62,30 @@ export async function noteOwnHead(ctx: EngineContext, signal?: AbortSignal): Pro
   await ctx.store.write(async (tx) => {
     const chain = (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain;
     await writeMeta<OwnChainMeta>(tx, META.ownChain, { ...chain, headEtag: etag });
+    if (etag !== '') await noteOwnHeadSeen(tx, ctx.deviceId, { etag, ...wrote });
   });
 }
 
+/** Whether repair must read the own head listed as `info`: something was published and the etag is not the one last written or verified. */
+export function ownHeadUnverified(state: { pushed: PushMeta; chain: OwnChainMeta }, info: RemoteObjectInfo): boolean {
+  return published(state.pushed) && info.etag !== state.chain.headEtag;
+}
+
+// A head is written once a segment or the registry position is.
+const published = (push: PushMeta): boolean => push.seq !== 0 || push.registrySeq !== undefined;
+
 /**
- * Checks this device's own head in a `heads/` listing and, when it looks
- * wrong or an audit is due, restores lost segments and marks the head for
- * the next push to write again.
+ * Judges this device's own head from the pull's one look at it and, when
+ * it looks wrong or an audit is due, restores lost segments and marks the
+ * head for the next push to write again.
  */
-export async function repairOwnChain(ctx: EngineContext, heads: readonly RemoteObjectInfo[], signal?: AbortSignal): Promise<void> {
-  const { push, chain } = await ctx.store.read(async (tx) => ({
-    push: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush,
-    chain: (await readMeta<OwnChainMeta>(tx, META.ownChain)) ?? noChain,
-  }));
-  // Nothing published yet (a head is written once a segment or the registry position is).
-  if (push.seq === 0 && push.registrySeq === undefined) return;
-  const listed = heads.find((h) => h.key === remoteKeys.head(ctx.deviceId));
+export async function repairOwnChain(ctx: EngineContext, look: OwnHeadLook, signal?: AbortSignal): Promise<void> {
+  const { pushed: push, chain, info: listed } = look;
+  if (!published(push)) return;
   let head: 'ok' | 'wrong' | 'ahead';
   if (!listed) head = push.registrySeq === undefined ? 'ok' : 'wrong'; // never written: push writes it anyway
   else if (listed.etag === chain.headEtag) head = 'ok';
-  else head = await compareOwnHead(ctx, listed, push, signal);
+  else head = verdict(look.read);
   // A head ahead of what this store pushed means this store is the older copy (restored from a backup):
   // repairing would write over newer history. Leave it alone.
   if (head === 'ahead') return;
@@ -98,21 +107,19 @@ export async function repairOwnChain(ctx: EngineContext, heads: readonly RemoteO
   });
 }
 
-/** Reads the own head whose etag changed: still what this store last pushed, behind it, or ahead of it. */
-async function compareOwnHead(ctx: EngineContext, listed: RemoteObjectInfo, push: PushMeta, signal?: AbortSignal): Promise<'ok' | 'wrong' | 'ahead'> {
-  const bytes = await ctx.remote.get(listed.key, { listed: listed.etag, ...(signal ? { signal } : {}) });
-  if (!bytes) return 'wrong';
-  const signPub = ctx.registry.deviceSignPub(ctx.deviceId);
-  if (!signPub) return 'ok'; // not in the registry we hold: pull refuses the vault elsewhere
-  try {
-    const h = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: ctx.deviceId, signPub });
-    if (h.seq > push.seq) return 'ahead';
-    if (h.seq < push.seq || (h.seq > 0 && hex.encode(h.hash) !== push.hash)) return 'wrong';
-    // The position is right but an older registry position counts as rolled back too.
-    return h.registrySeq < (push.registrySeq ?? 0) ? 'wrong' : 'ok';
-  } catch (e) {
-    if (isIntegrityError(e)) return 'wrong'; // damaged or forged: ours to replace
-    throw e;
+/** The own head whose etag changed: still what this store last pushed, behind it (or damaged, or gone), or ahead of it. */
+function verdict(read: OwnHeadRead): 'ok' | 'wrong' | 'ahead' {
+  switch (read.kind) {
+    case 'absent':
+    case 'damaged': // damaged or forged: ours to replace
+      return 'wrong';
+    case 'unread': // not reached: an unverified etag is always read
+    case 'unknown-signer': // not in the registry we hold: pull refuses the vault elsewhere
+      return 'ok';
+    case 'head':
+      if (read.vs.chain === 'ahead') return 'ahead';
+      // The position is right but an older registry position counts as rolled back too.
+      return read.vs.chain !== 'same' || read.vs.registryBehind ? 'wrong' : 'ok';
   }
 }
 

@@ -10,14 +10,14 @@
  * another device's); the registry records a revocation newer than every
  * head (the revoking device rewrites its head right after it).
  */
-import { bytesToHex } from '../crypto/index.js';
-import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
-import { decodeHead, remoteKeys, type Head } from '../format/index.js';
+import { ErrorCode, KithError } from '../errors.js';
+import { remoteKeys, type Head } from '../format/index.js';
 import type { RemoteObjectInfo } from '../remote.js';
 import type { StoreTx } from '../store.js';
 import type { DeviceStatus } from '../vault-types.js';
 import type { EngineContext } from './context.js';
-import { META, emptyPush, readMeta, writeMeta, type PushMeta } from './meta.js';
+import { META, readMeta, writeMeta, type PushMeta } from './meta.js';
+import type { OwnHeadLook } from './own-head.js';
 import type { DeviceRegistry } from './registry.js';
 import { WarningCode, type SyncWarning } from '../warnings.js';
 
@@ -95,11 +95,9 @@ export class HeadWatch {
     private readonly pushed: PushMeta,
   ) {}
 
-  static async load(ctx: EngineContext): Promise<HeadWatch> {
-    const { seen, pushed } = await ctx.store.read(async (tx) => ({
-      seen: (await readMeta<Record<string, SeenHead>>(tx, SEEN_HEADS)) ?? {},
-      pushed: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush,
-    }));
+  /** `pushed`: the push state as read before the listing (sync/own-head `loadOwnState`). */
+  static async load(ctx: EngineContext, pushed: PushMeta): Promise<HeadWatch> {
+    const seen = (await ctx.store.read((tx) => readMeta<Record<string, SeenHead>>(tx, SEEN_HEADS))) ?? {};
     return new HeadWatch(ctx, { ...seen }, pushed);
   }
 
@@ -120,28 +118,29 @@ export class HeadWatch {
   }
 
   /**
-   * Reads this device's own head when its etag changed or it wrote a newer
-   * one since (once after each head write; never on an idle pull) and warns
-   * if it is older than the last head this device wrote. A damaged own head
-   * is left to other devices, which refuse it, and to this device's next
-   * head write.
+   * Whether the own head listed as `info` must be read: its etag changed
+   * or this device wrote a newer head since it last verified one (push
+   * records the head it wrote, so an idle pull and the pull after a push
+   * need no read).
    */
-  async own(info: RemoteObjectInfo, signal?: AbortSignal): Promise<void> {
+  wantsOwn(info: RemoteObjectInfo): boolean {
     const before = this.seen[this.ctx.deviceId];
     const wrote = this.pushed.headAt;
     // Etags may be content hashes: an old head served again can bring back an etag already seen.
-    if (before?.etag === info.etag && (wrote === undefined || (before.at !== undefined && before.at >= wrote))) return;
-    const bytes = await this.ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
-    if (!bytes) return;
-    let head: Head;
-    try {
-      head = await decodeHead(bytes, { vaultId: this.ctx.vaultId, deviceId: this.ctx.deviceId, signPub: this.ctx.registry.deviceSignPub(this.ctx.deviceId)! });
-    } catch (e) {
-      if (isIntegrityError(e)) return;
-      throw e;
-    }
-    const behindSeq = head.seq < this.pushed.seq || (head.seq === this.pushed.seq && head.seq > 0 && bytesToHex(head.hash) !== this.pushed.hash);
-    if (behindSeq || (wrote !== undefined && (head.at === undefined || head.at < wrote))) {
+    return before?.etag !== info.etag || (wrote !== undefined && (before.at === undefined || before.at < wrote));
+  }
+
+  /**
+   * Warns if the pull's one look at this device's own head found it older
+   * than the last head this device wrote. A damaged own head is left to
+   * other devices, which refuse it, and to this device's next head write.
+   */
+  own(look: OwnHeadLook): void {
+    const { info, read } = look;
+    if (!info || !this.wantsOwn(info) || read.kind !== 'head') return;
+    const { head, vs } = read;
+    const wrote = this.pushed.headAt;
+    if (vs.chain === 'behind' || vs.chain === 'forked' || vs.older) {
       this.#warnings.push({
         code: WarningCode.OldHead,
         message: `the remote served this device's own head ${head.at === undefined ? 'in an old format' : `written at ${iso(head.at)}`} (segment ${head.seq}), older than the one it wrote last (${wrote === undefined ? 'unknown time' : iso(wrote)}, segment ${this.pushed.seq})`,
@@ -163,6 +162,14 @@ export class HeadWatch {
     });
     return [...this.#warnings, ...remoteWarnings({ now: this.ctx.deps.now(), staleAfterMs: this.ctx.staleAfterMs, heads, registry: this.ctx.registry })];
   }
+}
+
+/** Records the own head push just wrote as seen (its etag from a HEAD), so the next pull needs no GET to know it. */
+export async function noteOwnHeadSeen(tx: StoreTx, deviceId: string, wrote: { etag: string; seq: number; at: number }): Promise<void> {
+  const seen = (await readMeta<Record<string, SeenHead>>(tx, SEEN_HEADS)) ?? {};
+  // Keep the newest time seen, as `saw` does.
+  const at = Math.max(wrote.at, seen[deviceId]?.at ?? -Infinity);
+  await writeMeta(tx, SEEN_HEADS, { ...seen, [deviceId]: { etag: wrote.etag, seq: wrote.seq, at } });
 }
 
 /** Every device of the registry for `status`, with the newest head time this device knows of it (its own: the last head it wrote). */
