@@ -133,8 +133,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;
   // While closing, answers end their connection, so keep-alive sockets do not hold shutdown open.
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
   try {
     await buildRoutes(app, { db, bus, hub, log, auth, writes });
@@ -207,10 +208,13 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     void reply.code(status).send({ code, message, ...(kith?.hint ? { hint: kith.hint } : {}) });
   });
 
-  app.addHook('onResponse', (req, reply, done) => {
-    log({ level: 'info', msg: 'request', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
-    done();
-  });
+  // Only when someone listens: a hook costs every request, and a busy relay answers thousands a second.
+  if (log !== silentLogger) {
+    app.addHook('onResponse', (req, reply, done) => {
+      log({ level: 'info', msg: 'request', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+      done();
+    });
+  }
 
   app.get('/health', async () => ({ ok: true }));
 
