@@ -55,7 +55,7 @@ export interface RelayOptions {
    * How long a request may rely on a registry that storage showed
    * unchanged, instead of asking storage again, while the change bus is up
    * (it brings other processes' registry entries at once and ends the
-   * trust). Default: 0 (ask on every request, a point lookup in SQLite)
+   * trust). Default: 0 (ask for every request, a point lookup in SQLite shared by the requests of one turn of the event loop)
    * for the embedded relay; {@link DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS}
    * with a bus that reports its continuity (scale-out, where asking is a
    * database round trip). It bounds how late a revocation counts when a
