@@ -49,15 +49,8 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       `### Relay under load: ${num(f0['devices'])} device connections (${num(f0['vaults'])} vaults of ${num((f0['devices'] ?? 0) / (f0['vaults'] ?? 1))}, one writer each), one relay process`,
       '',
-      '| offered changes/s | s | changes/s written | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
-      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      ...loadTable(r.load),
     );
-    for (const e of r.load) {
-      const f = e.figures;
-      out.push(
-        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
-      );
-    }
     // The highest rate that kept up, and the lowest that did not.
     const rate = (e: (typeof r.load)[number]): number => e.figures['offeredPerSec'] ?? 0;
     const ok = r.load.filter((e) => !saturated(e.figures)).map(rate);
@@ -71,8 +64,27 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       CPU_STALL + ' Rates count what the relay got done within the measured seconds (a change written = its head PUT answered); latencies and missed deliveries are those of the changes due in them, counted from when each was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read), waiting up to 5 s after the run. Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
     );
+    if (r.loadScaleOut?.length) {
+      out.push(
+        '',
+        `### Relay under load, scale-out beside it: the same devices spread over two processes sharing PostgreSQL and S3 (relay CPU and % = both processes together, RSS = the larger)`,
+        '',
+        ...loadTable(r.loadScaleOut),
+      );
+    }
   }
   return out;
+}
+
+/** Header and one row per run of a load table. */
+function loadTable(entries: RelayResults['load']): string[] {
+  return [
+    '| offered changes/s | s | changes/s written | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...entries.map(({ figures: f }) =>
+      `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
+    ),
+  ];
 }
 
 /**
