@@ -27,10 +27,11 @@ test('npm run bench -- --quick prints every contender row and writes a results f
     assert.ok(figures.length > 60, `only ${figures.length} figures`);
     for (const [path, x] of figures) assert.ok(Number.isFinite(x) && x > 0, `${path} = ${x}`);
     // Relay runs may count zero errors or missed deliveries; their latencies and rates must be real.
-    const relay = results['relay'] as { latency: Record<string, { figures: Record<string, number> }>; load: { figures: Record<string, number> }[] };
-    for (const e of [...Object.values(relay.latency), ...relay.load]) for (const k of ['p50Ms', 'p99Ms', 'deliveredPerSec', 'deliveredP99Ms', 'relayRssMiB']) if (k in e.figures) assert.ok(Number.isFinite(e.figures[k]) && e.figures[k]! > 0, `relay ${k} = ${e.figures[k]}`);
+    const relay = results['relay'] as { latency: Record<string, { figures: Record<string, number> }>; load: { figures: Record<string, number> }[]; loadScaleOut?: { figures: Record<string, number> }[] };
+    for (const e of [...Object.values(relay.latency), ...relay.load, ...(relay.loadScaleOut ?? [])]) for (const k of ['p50Ms', 'p99Ms', 'deliveredPerSec', 'deliveredP99Ms', 'relayRssMiB']) if (k in e.figures) assert.ok(Number.isFinite(e.figures[k]) && e.figures[k]! > 0, `relay ${k} = ${e.figures[k]}`);
     assert.deepEqual(Object.keys(relay.latency), ['embedded', 'embedded-watch', 'scale-out', 'scale-out-watch']);
     assert.equal(relay.load.length, 1);
+    assert.equal(relay.loadScaleOut?.length, 1, 'the scale-out load run beside it');
     const blobs = (results['blobs'] as { figures: Record<string, number> }).figures;
     for (const k of ['putMiBs', 'getMiBs', 'floorMiBs', 'boundPutMiBs', 'boundGetMiBs', 'blobRssMiB']) assert.ok(k in blobs, `blobs lack ${k}`);
     for (const c of ['kith', 'yjs', 'automerge', 'floors']) assert.ok(figures.some(([p]) => p.startsWith(`bootstrap.1000.${c}.figures.`)), `no figures for ${c}`);

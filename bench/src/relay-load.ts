@@ -38,6 +38,8 @@ export interface LoadOptions {
 }
 
 interface Device {
+  /** The relay process it talks to (`http://host:port`). */
+  readonly base: string;
   readonly vault: string;
   readonly key: RemoteDeviceKey;
   /**
@@ -94,9 +96,9 @@ async function expect(want: number, ...args: Parameters<typeof request>): Promis
  * registry): the relay's challenge, signed, traded for a bearer token.
  * The one place the load generator authenticates.
  */
-async function signIn(agent: http.Agent, base: string, d: Device, key: RemoteDeviceKey): Promise<Record<string, string>> {
+async function signIn(agent: http.Agent, d: Device, key: RemoteDeviceKey): Promise<Record<string, string>> {
   const post = async (what: string, body: object): Promise<Record<string, unknown>> =>
-    JSON.parse((await expect(200, agent, d, new URL(`${base}${API}/${d.vault}/auth/${what}`), 'POST', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)))).toString('utf8')) as Record<string, unknown>;
+    JSON.parse((await expect(200, agent, d, new URL(`${d.base}${API}/${d.vault}/auth/${what}`), 'POST', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)))).toString('utf8')) as Record<string, unknown>;
   const { challenge } = await post('challenge', { signer: key.signer });
   const signature = Buffer.from(await key.sign(Buffer.from(String(challenge), 'base64url'))).toString('base64url');
   const { token } = await post('token', { challenge, signature });
@@ -104,18 +106,18 @@ async function signIn(agent: http.Agent, base: string, d: Device, key: RemoteDev
 }
 
 /** Stores the template's header and registry under `d`'s vault (the first device of each copy does it). */
-async function copyVault(agent: http.Agent, base: string, d: Device, t: DeviceTemplate): Promise<void> {
+async function copyVault(agent: http.Agent, d: Device, t: DeviceTemplate): Promise<void> {
   const [vault, ...registry] = t.objects;
-  const url = (key: string): URL => new URL(`${base}${API}/${d.vault}/objects/${key}`);
+  const url = (key: string): URL => new URL(`${d.base}${API}/${d.vault}/objects/${key}`);
   await expect(204, agent, d, url('vault'), 'PUT', { 'if-none-match': '*' }, vault![1]);
-  const headers = await signIn(agent, base, d, t.recovery);
+  const headers = await signIn(agent, d, t.recovery);
   for (const [key, bytes] of registry) await expect(204, agent, d, url(key), 'PUT', { ...headers, 'if-none-match': '*' }, bytes);
 }
 
 /** Opens `d`'s watch socket and resolves once the relay said hello and got the watch request. */
-function connect(base: string, d: Device, onChanged: (d: Device, key: string) => void): Promise<void> {
+function connect(d: Device, onChanged: (d: Device, key: string) => void): Promise<void> {
   const token = d.headers['authorization']?.replace(/^Bearer /, '');
-  const url = `${base.replace(/^http/, 'ws')}${API}/${d.vault}/watch`;
+  const url = `${d.base.replace(/^http/, 'ws')}${API}/${d.vault}/watch`;
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, token ? [WS_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`] : [WS_PROTOCOL], { perMessageDeflate: false, localAddress: d.address });
     d.socket = socket;
@@ -143,21 +145,24 @@ async function pooled<T>(items: readonly T[], limit: number, fn: (x: T) => Promi
 const addressOf = (i: number): string => `127.77.${(i >> 8) & 255}.${i & 255}`;
 
 /**
- * Runs the load against the relay at `base` (process `pid`, for its memory
- * and CPU) and returns delivered rates, latencies and the relay's RSS.
+ * Runs the load against the relay processes at `bases` (one deployment;
+ * processes `pids`, for their memory and CPU) and returns delivered rates,
+ * latencies, the relay's CPU (all processes together) and the largest RSS
+ * of a process. Device `i` talks to `bases[i % n]`, so with several
+ * processes every vault has devices on each and notices cross between them.
  * Vault `load-0` is the template's own; the others are copies of it.
  */
-export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: LoadOptions): Promise<Figures> {
+export async function runLoad(bases: readonly string[], pids: readonly number[], t: DeviceTemplate, o: LoadOptions): Promise<Figures> {
   const agent = new http.Agent({ keepAlive: true });
   const perVault = t.devices.length;
   const vaults = Math.ceil(o.devices / perVault);
-  const devices: Device[] = Array.from({ length: o.devices }, (_, i) => ({ vault: `load-${Math.floor(i / perVault)}`, key: t.devices[i % perVault]!, address: addressOf(i), headers: {}, seen: new Map() }));
+  const devices: Device[] = Array.from({ length: o.devices }, (_, i) => ({ base: bases[i % bases.length]!, vault: `load-${Math.floor(i / perVault)}`, key: t.devices[i % perVault]!, address: addressOf(i), headers: {}, seen: new Map() }));
   const writers = new Map<string, Writer>();
   for (let v = 0; v < vaults; v++) {
     const device = devices[v * perVault]!;
     writers.set(`${device.vault}/heads/${device.key.signer}`, { device, key: `heads/${device.key.signer}`, changes: [], queue: Promise.resolve() });
   }
-  const objectUrl = (d: Device, key: string): URL => new URL(`${base}${API}/${d.vault}/objects/${key}`);
+  const objectUrl = (d: Device, key: string): URL => new URL(`${d.base}${API}/${d.vault}/objects/${key}`);
 
   // Latencies of the changes due in the measured window, wherever they arrive...
   const delivered: number[] = [];
@@ -214,10 +219,11 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
   };
 
   try {
-    await pooled([...writers.values()].slice(1), 16, (w) => copyVault(agent, base, w.device, t));
-    await pooled(devices, 32, async (d) => void (d.headers = await signIn(agent, base, d, d.key)));
-    await pooled(devices, 32, (d) => connect(base, d, onChanged));
-    const idleRssMiB = procMemMiB(pid).now;
+    await pooled([...writers.values()].slice(1), 16, (w) => copyVault(agent, w.device, t));
+    await pooled(devices, 32, async (d) => void (d.headers = await signIn(agent, d, d.key)));
+    await pooled(devices, 32, (d) => connect(d, onChanged));
+    const relayCpuMsNow = (): number => pids.reduce((sum, pid) => sum + procCpuMs(pid), 0);
+    const idleRssMiB = Math.max(...pids.map((pid) => procMemMiB(pid).now));
     const all = [...writers.values()];
     const start = performance.now();
     const measureFrom = (tally.from = start + o.warmSeconds * 1000);
@@ -230,7 +236,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
         const now = performance.now();
         if (!measuring && now >= measureFrom) {
           measuring = true;
-          cpu0 = { relay: procCpuMs(pid), self: process.cpuUsage(), stall: cpuStallUs() };
+          cpu0 = { relay: relayCpuMsNow(), self: process.cpuUsage(), stall: cpuStallUs() };
         }
         // Issue every change due by now (open loop: the schedule never waits for the relay).
         for (let due = start + (issued * 1000) / o.rate; due <= Math.min(now, end); due = start + (issued * 1000) / o.rate) {
@@ -244,17 +250,18 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       };
       tick();
     });
-    const relayCpuMs = procCpuMs(pid) - cpu0.relay;
+    const relayCpuMs = relayCpuMsNow() - cpu0.relay;
     const stallUs = cpuStallUs() - cpu0.stall;
     const self = process.cpuUsage(cpu0.self);
     // Let the last changes arrive (bounded), then judge what did.
     const drainEnd = performance.now() + 5000;
     while ((delivered.length < expected || fetched.length < expected) && performance.now() < drainEnd) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(all.map((w) => w.queue));
-    const mem = procMemMiB(pid);
+    const peakRssMiB = Math.max(...pids.map((pid) => procMemMiB(pid).peak));
     // What went wrong, for whoever reads the worker's stderr (the figures count it).
     for (const [what, count] of errors) process.stderr.write(`relay load: ${count} × ${what}\n`);
     return {
+      relayProcesses: pids.length,
       devices: o.devices,
       vaults,
       writers: all.length,
@@ -270,7 +277,7 @@ export async function runLoad(base: string, pid: number, t: DeviceTemplate, o: L
       deliveredP99Ms: percentile(delivered, 0.99),
       fetchedP99Ms: percentile(fetched, 0.99),
       ackedP99Ms: percentile(acked, 0.99),
-      relayRssMiB: mem.peak,
+      relayRssMiB: peakRssMiB,
       relayIdleRssMiB: idleRssMiB,
       relayCpuPct: (relayCpuMs / (o.seconds * 1000)) * 100,
       // What one change costs the relay (its writes, fan-out and the reads it causes): capacity on an idle core, whatever else ran.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextRate, saturated } from './relay-runs.js';
+import { judgeRate } from './report-relay.js';
 
 test('a load run is saturated past 100 ms delivery p99 or with over 1 % of deliveries missing', () => {
   const run = { expectedPerSec: 800, seconds: 20, deliveredP99Ms: 60, missed: 0 };
@@ -28,4 +29,23 @@ test('the sweep doubles or halves until it crosses over, then splits the gap unt
     else ok = r;
   }
   assert.deepEqual(tried, [400, 300, 350, 325]);
+});
+
+test('the load target is met only by a run at 1,000 changes/s on 1,000 connections that kept up and wrote them all', () => {
+  const verdicts: [string, boolean, string][] = [];
+  const judged = (load: Record<string, number>[]): [string, boolean, string] => {
+    verdicts.length = 0;
+    judgeRate({ changes: 0, latency: {}, load: load.map((figures) => ({ runs: 1, figures, samples: [figures] })) }, (t, m, d) => void verdicts.push([t, m, d]));
+    assert.equal(verdicts.length, 1);
+    return verdicts[0]!;
+  };
+  const run = (rate: number, over: Record<string, number> = {}): Record<string, number> => ({ devices: 1000, offeredPerSec: rate, changesPerSec: rate, expectedPerSec: rate * 4, seconds: 10, deliveredP99Ms: 40, missed: 0, relayCpuMsPerChange: 1.5, ...over });
+  assert.equal(judged([run(200), run(400, { deliveredP99Ms: 300 })])[1], false, 'the target rate was never run');
+  assert.match(judged([run(200), run(400, { deliveredP99Ms: 300 })])[2], /not run.*highest rate kept up: 200 changes\/s/);
+  assert.equal(judged([run(200), run(1000, { deliveredP99Ms: 150 })])[1], false, 'p99 over 100 ms');
+  assert.equal(judged([run(200), run(1000, { changesPerSec: 900 })])[1], false, 'fell behind the schedule');
+  assert.equal(judged([run(200), run(1000)])[1], true);
+  verdicts.length = 0;
+  judgeRate({ changes: 0, latency: {}, load: [{ runs: 1, figures: run(50, { devices: 100 }), samples: [] }] }, (t, m, d) => void verdicts.push([t, m, d]));
+  assert.equal(verdicts.length, 0, 'a quick run judges nothing');
 });

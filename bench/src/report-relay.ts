@@ -3,7 +3,7 @@
  * @module
  */
 import { num, ms } from './report-format.js';
-import { P99_TARGET_MS, saturated, type RelayResults } from './relay-runs.js';
+import { P99_TARGET_MS, RATE_TARGET, saturated, type RelayResults } from './relay-runs.js';
 
 /** p50 target for propagation A → B on loopback, ms. */
 const P50_TARGET_MS = 20;
@@ -49,15 +49,8 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       '',
       `### Relay under load: ${num(f0['devices'])} device connections (${num(f0['vaults'])} vaults of ${num((f0['devices'] ?? 0) / (f0['vaults'] ?? 1))}, one writer each), one relay process`,
       '',
-      '| offered changes/s | s | changes/s written | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
-      '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      ...loadTable(r.load),
     );
-    for (const e of r.load) {
-      const f = e.figures;
-      out.push(
-        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
-      );
-    }
     // The highest rate that kept up, and the lowest that did not.
     const rate = (e: (typeof r.load)[number]): number => e.figures['offeredPerSec'] ?? 0;
     const ok = r.load.filter((e) => !saturated(e.figures)).map(rate);
@@ -66,10 +59,48 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
       r.load.length < 2
         ? ''
         : ` Saturation (delivery p99 over ${P99_TARGET_MS} ms, or over 1 % of deliveries missing): ${ok.length ? `kept up at ${num(Math.max(...ok))} changes/s` : `not kept up at any rate tried`}${over.length ? `, fell behind at ${num(Math.min(...over))} changes/s` : `, not reached up to ${num(Math.max(...ok))}`}.`;
+    judgeRate(r, judge);
     out.push(
       '',
       CPU_STALL + ' Rates count what the relay got done within the measured seconds (a change written = its head PUT answered); latencies and missed deliveries are those of the changes due in them, counted from when each was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read), waiting up to 5 s after the run. Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
     );
+    if (r.loadScaleOut?.length) {
+      out.push(
+        '',
+        `### Relay under load, scale-out beside it: the same devices spread over two processes sharing PostgreSQL and S3 (relay CPU and % = both processes together, RSS = the larger)`,
+        '',
+        ...loadTable(r.loadScaleOut),
+      );
+    }
   }
   return out;
+}
+
+/** Header and one row per run of a load table. */
+function loadTable(entries: RelayResults['load']): string[] {
+  return [
+    '| offered changes/s | s | changes/s written | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...entries.map(({ figures: f }) =>
+      `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
+    ),
+  ];
+}
+
+/**
+ * The issue's load target: {@link RATE_TARGET} changes/s written and
+ * delivered to 1,000 connections by one process with delivery p99 under
+ * {@link P99_TARGET_MS}; the detail gives the run at the target rate and
+ * the highest rate that kept up, each with the relay's CPU per change.
+ */
+export function judgeRate(r: RelayResults, judge: (target: string, met: boolean, detail: string) => void): void {
+  const f0 = r.load[0]?.figures;
+  if (!f0 || (f0['devices'] ?? 0) < 1000) return; // a quick run has too few connections to say
+  const at = (f: Record<string, number>): string =>
+    `${num(f['changesPerSec'])} changes/s written of ${num(f['offeredPerSec'])} offered, delivery p99 ${ms(f['deliveredP99Ms'])} ms, ${num(f['relayCpuMsPerChange'], 2)} ms relay CPU per change, CPU stall ${num(f['cpuStallPct'])} %`;
+  const atTarget = r.load.filter((e) => (e.figures['offeredPerSec'] ?? 0) >= RATE_TARGET).map((e) => e.figures);
+  const met = atTarget.some((f) => !saturated(f) && (f['changesPerSec'] ?? 0) >= 0.99 * RATE_TARGET);
+  const kept = r.load.filter((e) => !saturated(e.figures)).sort((a, b) => (b.figures['offeredPerSec'] ?? 0) - (a.figures['offeredPerSec'] ?? 0))[0]?.figures;
+  const detail = [atTarget.length ? `at the target rate: ${at(atTarget[0]!)}` : 'the target rate was not run', kept ? `highest rate kept up: ${at(kept)}` : 'no rate kept up'].join('; ');
+  judge(`relay load: ≥ ${num(RATE_TARGET)} changes/s to ${num(f0['devices'])} connections on one process, delivery p99 < ${P99_TARGET_MS} ms`, met, detail);
 }

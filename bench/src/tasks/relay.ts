@@ -215,7 +215,8 @@ const env = (name: string, fallback: number): number => Number(process.env[name]
  * Relay tasks. `latency`/`latencyWatch`: `n` changes A → B, on one
  * embedded relay, or on two scale-out processes when `KITH_BENCH_PG` and
  * `KITH_BENCH_S3` name a database and a bucket. `load`: `n`
- * device connections in vaults of 5, `KITH_BENCH_RATE` changes/s (default
+ * device connections in vaults of 5 (spread over both scale-out processes
+ * when there are two), `KITH_BENCH_RATE` changes/s (default
  * 200) for `KITH_BENCH_SECONDS` (default 20) after a warm-up of a fifth of that (at least 2 s).
  */
 export const tasks: Record<string, Task> = {
@@ -223,9 +224,9 @@ export const tasks: Record<string, Task> = {
   latencyWatch: (n, dir) => onRelays(dir, (relays) => propagate(n, dir, pair(relays), 'watch')),
   load: (n, dir) => {
     const seconds = env('KITH_BENCH_SECONDS', 20);
-    return onRelays(dir, async ([relay]) => {
-      const template = await makeDeviceTemplate(`${relay.url}/load-0`, join(dir, 'template'), 5);
-      return runLoad(relay.url, relay.child.pid!, template, { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 });
+    return onRelays(dir, async (relays) => {
+      const template = await makeDeviceTemplate(`${relays[0].url}/load-0`, join(dir, 'template'), 5);
+      return runLoad(relays.map((r) => r.url), relays.map((r) => r.child.pid!), template, { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 });
     });
   },
 };

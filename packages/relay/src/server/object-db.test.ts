@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { ObjectDb } from './object-db.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-objectdb-'));
@@ -41,5 +42,32 @@ test('close commits puts still waiting; a put after close fails and writes nothi
     assert.equal(await again.head('v', 'later'), null);
   } finally {
     await again.close();
+  }
+});
+
+test('a commit that waits for the file holds up no reads: they answer while a put waits for another connection, which then commits it', async () => {
+  const sub = fs.mkdtempSync(path.join(dir, 'busy-'));
+  const db = new ObjectDb(sub);
+  // Another writer of the same file (as a second relay process would be), holding its write lock.
+  const other = new Database(path.join(sub, 'relay.sqlite'));
+  try {
+    assert.equal(await db.put('v', 'old', Uint8Array.of(1)), 0);
+    other.exec('BEGIN IMMEDIATE');
+    let settled = false;
+    const put = db.put('v', 'new', Uint8Array.of(2)).finally(() => (settled = true));
+    // Turns of the event loop in which the put's commit has started and waits for the lock.
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual([...(await db.get('v', 'old'))!], [1], 'a read answers while the put waits');
+    assert.equal(await db.head('v', 'new'), null, 'the waiting put is not visible');
+    assert.equal(settled, false, 'the put is not acknowledged before it commits');
+    other.exec('COMMIT');
+    assert.equal(await put, 0);
+    assert.deepEqual([...(await db.get('v', 'new'))!], [2]);
+    assert.equal(await db.delete('v', 'new'), true);
+    assert.equal(await db.delete('v', 'new'), false);
+  } finally {
+    if (other.inTransaction) other.exec('ROLLBACK');
+    other.close();
+    await db.close();
   }
 });

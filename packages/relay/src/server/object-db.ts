@@ -3,71 +3,62 @@
  * The embedded relay's storage: every vault's objects in one SQLite file
  * (WAL). A put is atomic; with `synchronous=FULL` it is on disk before the
  * HTTP answer goes out, which is what lets the relay promise "acknowledged
- * means durable" through a kill -9 or a power cut. Puts that arrive in the
- * same turn of the event loop commit together (group commit: one fsync for
- * all of them, each answered only after it), so a busy relay does not pay
- * an fsync per write on its event loop. Implements {@link RelayStorage}
- * for the embedded relay.
+ * means durable" through a kill -9 or a power cut. Writes go to a writer
+ * thread (object-db-writer.ts) with its own connection: the writes that
+ * arrive while it commits one batch make up the next (group commit: one
+ * transaction and one fsync for all of them, each answered only after it),
+ * and the fsync never stalls the event loop. Reads use this thread's own
+ * connection and see every acknowledged write. Implements
+ * {@link RelayStorage} for the embedded relay.
  */
-import path from 'node:path';
-import fs from 'node:fs';
-import Database from 'better-sqlite3';
-import type { RemoteObjectInfo } from '@kith/core';
-import { etagOf, pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from './relay-storage.js';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { ErrorCode, KithError, type RemoteObjectInfo } from '@kith/core';
+import { objectsFileIn, openObjectsFile, type Durability, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
+import { pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from './relay-storage.js';
 
-/** How hard a write is pushed to disk before it is acknowledged. */
-export type Durability = 'full' | 'normal';
+export type { Durability } from './object-db-file.js';
 
-interface PendingPut {
-  readonly vault: string;
-  readonly key: string;
-  readonly bytes: Uint8Array;
-  readonly ifAbsent: boolean;
-  readonly resolve: (replaced: number | null) => void;
+interface PendingWrite {
+  readonly op: WriteOp;
+  readonly resolve: (result: number | null | boolean) => void;
   readonly reject: (e: unknown) => void;
 }
 
 /** The objects of all vaults a relay serves, in `<dataDir>/relay.sqlite`. */
 export class ObjectDb implements RelayStorage {
   readonly #db: Database.Database;
-  readonly #put: Database.Statement;
-  readonly #size: Database.Statement;
-  readonly #storeAll: (batch: readonly PendingPut[]) => (number | null)[];
-  /** Puts waiting for the next group commit. */
-  #pending: PendingPut[] = [];
+  readonly #writer: Worker;
+  /** Writes waiting for the next batch, and the batch the writer is committing. */
+  #pending: PendingWrite[] = [];
+  #inFlight: PendingWrite[] | undefined;
+  #scheduled = false;
+  /** Set once the writer is gone (closed, or died): every later write fails with it. */
+  #gone: Error | undefined;
+  readonly #exited: Promise<void>;
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
   readonly #get: Database.Statement;
   readonly #getRange: Database.Statement;
   readonly #head: Database.Statement;
   readonly #list: Database.Statement;
-  readonly #delete: Database.Statement;
 
   constructor(dataDir: string, durability: Durability = 'full') {
-    fs.mkdirSync(dataDir, { recursive: true });
-    this.#db = new Database(path.join(dataDir, 'relay.sqlite'));
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.#db.pragma('busy_timeout = 5000');
-    // BINARY collation compares bytes: listing order is byte order, as the Remote contract asks.
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS objects (
-      vault TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, bytes BLOB NOT NULL,
-      PRIMARY KEY (vault, key)) WITHOUT ROWID`);
-    this.#put = this.#db.prepare('INSERT OR REPLACE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
-    this.#size = this.#db.prepare('SELECT size FROM objects WHERE vault = ? AND key = ?').pluck();
-    const store = (p: PendingPut): number | null => {
-      const old = this.#size.get(p.vault, p.key) as number | undefined;
-      if (p.ifAbsent && old !== undefined) return null;
-      this.#put.run(p.vault, p.key, p.bytes.length, etagOf(p.bytes), p.bytes);
-      return old ?? 0;
-    };
-    // IMMEDIATE: each size read and its write are one step even when another process shares the file.
-    const storeAll = this.#db.transaction((batch: readonly PendingPut[]) => batch.map(store));
-    this.#storeAll = (batch) => storeAll.immediate(batch);
+    const file = objectsFileIn(dataDir);
+    // Opened here first, so the table exists before the writer's connection looks.
+    this.#db = openObjectsFile(file, durability);
     this.#get = this.#db.prepare('SELECT bytes FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#getRange = this.#db.prepare('SELECT substr(bytes, ?, ?) FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#head = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key = ?');
     // Bodies only up to the bound given; a NULL bound (a plain listing) matches no size, so no bytes are read.
     this.#list = this.#db.prepare('SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
-    this.#delete = this.#db.prepare('DELETE FROM objects WHERE vault = ? AND key = ?');
+    this.#writer = new Worker(new URL('./object-db-writer.js', import.meta.url), { workerData: { file, durability } satisfies WriterData });
+    // Idle, the writer keeps nobody's process alive; a batch in flight does.
+    this.#writer.unref();
+    this.#writer.on('message', (m: WriterReply) => this.#settle(m));
+    this.#writer.on('error', (e) => this.#fail(e));
+    this.#exited = new Promise((resolve) => this.#writer.once('exit', () => resolve()));
+    this.#writer.once('exit', () => this.#fail(new KithError(ErrorCode.StoreFailed, 'the relay object store is closed')));
   }
 
   /**
@@ -75,24 +66,58 @@ export class ObjectDb implements RelayStorage {
    * once committed, to the size it replaced, or null when it wrote nothing.
    */
   put(vault: string, key: string, bytes: Uint8Array, ifAbsent = false): Promise<number | null> {
+    return this.#write({ op: 'put', vault, key, bytes, ifAbsent }) as Promise<number | null>;
+  }
+
+  /** Removes the object if present; resolves, once committed, to whether one was removed. */
+  delete(vault: string, key: string): Promise<boolean> {
+    return this.#write({ op: 'delete', vault, key }) as Promise<boolean>;
+  }
+
+  #write(op: WriteOp): Promise<number | null | boolean> {
     return new Promise((resolve, reject) => {
-      if (this.#pending.push({ vault, key, bytes, ifAbsent, resolve, reject }) === 1) setImmediate(() => this.#commit());
+      if (this.#gone) return reject(this.#gone);
+      this.#pending.push({ op, resolve, reject });
+      // Writes of the same turn go together; while a batch commits, the next one gathers.
+      if (!this.#inFlight && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#send());
+      }
     });
   }
 
-  /** Commits every waiting put in one transaction, in the order they came; a failure fails them all (none was written). */
-  #commit(): void {
-    const batch = this.#pending;
+  /** Hands every waiting write to the writer as one batch, in the order they came. */
+  #send(): void {
+    this.#scheduled = false;
+    if (this.#inFlight || this.#pending.length === 0 || this.#gone) return;
+    const batch = (this.#inFlight = this.#pending);
     this.#pending = [];
-    if (batch.length === 0) return;
-    let results: (number | null)[];
-    try {
-      results = this.#storeAll(batch);
-    } catch (e) {
-      for (const p of batch) p.reject(e);
-      return;
+    this.#writer.ref();
+    this.#writer.postMessage({ type: 'batch', batch: batch.map((w) => w.op) } satisfies WriterRequest);
+  }
+
+  /** The writer's answer to the batch in flight: a failure fails the whole batch (none of it was written). */
+  #settle(m: WriterReply): void {
+    const batch = this.#inFlight ?? [];
+    this.#inFlight = undefined;
+    this.#writer.unref();
+    if (m.type === 'done') batch.forEach((w, i) => w.resolve(m.results[i]!));
+    else {
+      const e = Object.assign(new Error(m.error.message), m.error.code !== undefined ? { code: m.error.code } : {});
+      for (const w of batch) w.reject(e);
     }
-    batch.forEach((p, i) => p.resolve(results[i]!));
+    if (this.#pending.length > 0) this.#send();
+    else this.#drained?.();
+  }
+
+  /** The writer is gone: nothing waiting or in flight can be committed any more. */
+  #fail(e: unknown): void {
+    this.#gone ??= e instanceof Error ? e : new Error(String(e));
+    const lost = [...(this.#inFlight ?? []), ...this.#pending];
+    this.#inFlight = undefined;
+    this.#pending = [];
+    for (const w of lost) w.reject(this.#gone);
+    this.#drained?.();
   }
 
   /** The whole object, or `length` bytes from `offset`; null when missing. */
@@ -124,17 +149,22 @@ export class ObjectDb implements RelayStorage {
     return Promise.resolve(pageOf(rows.map(({ body, ...info }) => (body === null ? info : { ...info, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) })), limit));
   }
 
-  /** Removes the object if present; returns whether one was removed. */
-  delete(vault: string, key: string): Promise<boolean> {
-    return Promise.resolve(this.#delete.run(vault, key).changes > 0);
+  /** Commits the writes still waiting, stops the writer, then closes the database (checkpointing the WAL). */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#shutdown());
   }
 
-  /** Closes the database (checkpointing the WAL). */
-  close(): Promise<void> {
-    if (this.#db.open) {
-      this.#commit(); // puts still waiting for their turn
-      this.#db.close();
+  async #shutdown(): Promise<void> {
+    if (!this.#gone && (this.#inFlight || this.#pending.length > 0)) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        if (!this.#inFlight) this.#send();
+      });
     }
-    return Promise.resolve();
+    this.#gone ??= new KithError(ErrorCode.StoreFailed, 'the relay object store is closed');
+    this.#writer.ref(); // until it has closed its connection
+    this.#writer.postMessage({ type: 'close' } satisfies WriterRequest);
+    await this.#exited;
+    if (this.#db.open) this.#db.close();
   }
 }

@@ -56,8 +56,10 @@ export class PushHub {
     }
     const subs = this.#byVault.get(vault);
     if (!subs) return;
+    // Encoded once for every socket told, not once per socket.
+    let frame: Buffer | undefined;
     for (const [id, sub] of subs) {
-      if (id !== writer && sub.prefixes.some((p) => key.startsWith(p))) send(sub.socket, { type: 'changed', key });
+      if (id !== writer && sub.prefixes.some((p) => key.startsWith(p))) send(sub.socket, (frame ??= encode({ type: 'changed', key })));
     }
   }
 
@@ -74,8 +76,11 @@ export class PushHub {
   }
 }
 
-function send(socket: WebSocket, msg: PushMessage): void {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
+const encode = (msg: PushMessage): Buffer => Buffer.from(JSON.stringify(msg));
+
+/** Sends a message (or its encoding) as a text frame, if the socket is still open. */
+function send(socket: WebSocket, msg: PushMessage | Buffer): void {
+  if (socket.readyState === socket.OPEN) socket.send(Buffer.isBuffer(msg) ? msg : encode(msg), { binary: false });
 }
 
 function parseWatchRequest(raw: string): WatchRequest | null {

@@ -56,7 +56,7 @@ export interface RelayOptions {
    * How long a request may rely on a registry that storage showed
    * unchanged, instead of asking storage again, while the change bus is up
    * (it brings other processes' registry entries at once and ends the
-   * trust). Default: 0 (ask on every request, a point lookup in SQLite)
+   * trust). Default: 0 (ask for every request, a point lookup in SQLite shared by the requests of one turn of the event loop)
    * for the embedded relay; {@link DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS}
    * with a bus that reports its continuity (scale-out, where asking is a
    * database round trip). It bounds how late a revocation counts when a
@@ -135,8 +135,9 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;
   // While closing, answers end their connection, so keep-alive sockets do not hold shutdown open.
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
   try {
     await buildRoutes(app, { db, bus, hub, log, auth, writes });
@@ -209,10 +210,13 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     void reply.code(status).send({ code, message, ...(kith?.hint ? { hint: kith.hint } : {}) });
   });
 
-  app.addHook('onResponse', (req, reply, done) => {
-    log({ level: 'info', msg: 'request', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
-    done();
-  });
+  // Only when someone listens: a hook costs every request, and a busy relay answers thousands a second.
+  if (log !== silentLogger) {
+    app.addHook('onResponse', (req, reply, done) => {
+      log({ level: 'info', msg: 'request', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+      done();
+    });
+  }
 
   app.get('/health', async () => ({ ok: true }));
 

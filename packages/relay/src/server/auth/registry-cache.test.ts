@@ -91,6 +91,23 @@ describe('registry cache: trust window', () => {
     assert.equal((await cache.current(name))?.seq, 3);
   });
 
+  test('checks made in one turn of the event loop share one look at storage, made after they all arrived', async () => {
+    const name = `t${++names}`;
+    const tv = await createTestVault(relay.url, name, { devices: 2 });
+    let heads = 0;
+    const storage: RelayStorage = { ...bound(db), head: (vault, key) => (heads++, db.head(vault, key)) };
+    const cache = new RegistryCache(storage, silentLogger, () => undefined);
+    assert.equal((await cache.current(name))?.seq, 2);
+    await tv.revoke(1); // stored elsewhere before the checks come: each of them must see it
+    heads = 0;
+    const seen = await Promise.all(Array.from({ length: 5 }, () => cache.current(name)));
+    assert.ok(seen.every((r) => r?.seq === 3), 'each check sees the entry stored before it came');
+    assert.ok(heads <= 3, `${heads} lookups for 5 checks (one look, and the catch-up's own)`);
+    heads = 0;
+    await Promise.all(Array.from({ length: 5 }, () => cache.current(name)));
+    assert.equal(heads, 1, 'five checks of one turn, one lookup');
+  });
+
   test('without a trust window every check asks storage', async () => {
     const name = `t${++names}`;
     const tv = await createTestVault(relay.url, name, { devices: 2 });
@@ -100,3 +117,8 @@ describe('registry cache: trust window', () => {
     assert.equal((await cache.current(name))?.seq, 3);
   });
 });
+
+/** `db`'s methods as a plain storage object, to override one of them. */
+function bound(db: ObjectDb): RelayStorage {
+  return { put: db.put.bind(db), get: db.get.bind(db), getMany: db.getMany.bind(db), head: db.head.bind(db), list: db.list.bind(db), delete: db.delete.bind(db), close: () => Promise.resolve() };
+}

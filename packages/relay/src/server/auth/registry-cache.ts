@@ -3,7 +3,7 @@
  * Which signers each vault's registry admits now, as core's
  * {@link RegistryReplay} computes it from `vault` and `registry/*`. Cached
  * per vault; every check first asks storage whether the next entry exists
- * (one point lookup), so an entry another relay process stored (a
+ * (one point lookup, shared by the checks of one turn), so an entry another relay process stored (a
  * revocation) counts for the very next request. Registry entries that come
  * through this process are verified before they are stored.
  */
@@ -36,6 +36,8 @@ interface Entry {
   refused?: { seq: number; etag: string };
   /** Catch-ups and appends of this vault, one at a time. */
   queue: Promise<unknown>;
+  /** The look at storage that checks of this turn share (see `#look`). */
+  look?: Promise<void>;
 }
 
 /** The seq a `registry/<seq>` key names, or undefined for any other key. */
@@ -71,6 +73,20 @@ export class RegistryCache {
     const e = await this.#entry(vault);
     if (!e) return null;
     if (this.#trusted(e)) return e.replay;
+    await (e.look ??= this.#look(vault, e));
+    return e.replay;
+  }
+
+  /**
+   * One look at storage for every check of `vault` made in this turn of the
+   * event loop: made once the turn's requests have all arrived (the check
+   * phase), so it still sees every entry stored before any of them came,
+   * and a busy relay asks once per vault and turn instead of once per request.
+   */
+  async #look(vault: string, e: Entry): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    // Checks from here on arrived after this look began: they wait for a look of their own.
+    delete e.look;
     const generation = e.generation;
     const continuity = this.#trust?.continuity();
     const next = await this.#db.head(vault, remoteKeys.registryEntry(e.replay.seq + 1));
@@ -78,7 +94,6 @@ export class RegistryCache {
     else if (this.#trust && continuity !== undefined && e.generation === generation && this.#trust.continuity() === continuity) {
       e.checked = { at: this.#now(), continuity };
     }
-    return e.replay;
   }
 
   /** Another process may have stored a registry entry of `vault`: the next check asks storage. */

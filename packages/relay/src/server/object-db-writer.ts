@@ -1,0 +1,59 @@
+/**
+ * @module server/object-db-writer
+ * The write side of {@link ObjectDb}, in a worker thread with its own
+ * connection to the same SQLite file: each batch of puts and deletes is one
+ * IMMEDIATE transaction, and its commit (an fsync with `synchronous=FULL`,
+ * a WAL checkpoint now and then) blocks this thread, not the relay's event
+ * loop, which meanwhile serves reads, sockets and the next batch's requests.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { etagOf } from './relay-storage.js';
+import { openObjectsFile, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
+
+const { file, durability } = workerData as WriterData;
+const port = parentPort!;
+let db: Database.Database;
+let storeAll: (batch: readonly WriteOp[]) => (number | null | boolean)[];
+try {
+  db = openObjectsFile(file, durability);
+  const put = db.prepare('INSERT OR REPLACE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
+  const size = db.prepare('SELECT size FROM objects WHERE vault = ? AND key = ?').pluck();
+  const del = db.prepare('DELETE FROM objects WHERE vault = ? AND key = ?');
+  const apply = (w: WriteOp): number | null | boolean => {
+    if (w.op === 'delete') return del.run(w.vault, w.key).changes > 0;
+    const old = size.get(w.vault, w.key) as number | undefined;
+    if (w.ifAbsent && old !== undefined) return null;
+    put.run(w.vault, w.key, w.bytes.length, etagOf(w.bytes), w.bytes);
+    return old ?? 0;
+  };
+  // IMMEDIATE: each size read and its write are one step even when another process shares the file.
+  const tx = db.transaction((batch: readonly WriteOp[]) => batch.map(apply));
+  storeAll = (batch) => tx.immediate(batch);
+} catch (e) {
+  // Every batch then fails with the reason the file would not open.
+  const reason = errorOf(e);
+  storeAll = () => {
+    throw Object.assign(new Error(reason.message), { code: reason.code });
+  };
+}
+
+port.on('message', (m: WriterRequest) => {
+  if (m.type === 'close') {
+    if (db?.open) db.close();
+    port.close();
+    return;
+  }
+  let reply: WriterReply;
+  try {
+    reply = { type: 'done', results: storeAll(m.batch) };
+  } catch (e) {
+    reply = { type: 'failed', error: errorOf(e) };
+  }
+  port.postMessage(reply);
+});
+
+function errorOf(e: unknown): { message: string; code?: string } {
+  const err = e as { message?: unknown; code?: unknown };
+  return { message: String(err?.message ?? e), ...(typeof err?.code === 'string' ? { code: err.code } : {}) };
+}
