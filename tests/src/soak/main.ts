@@ -26,6 +26,7 @@ const { values } = parseArgs({
     chunk: { type: 'string', default: '250' },
     faults: { type: 'string' },
     'fault-rate': { type: 'string', default: '0.4' },
+    'cli-share': { type: 'string', default: '0.3' },
     'only-faults': { type: 'string' },
     'poison-fields': { type: 'boolean', default: false },
     shrink: { type: 'string', default: '30' },
@@ -72,7 +73,7 @@ outer: for (const remote of remotes) {
   totals.set(remote, t);
   for (let i = 0; t.rounds < rounds && Date.now() < deadline; i++) {
     const runSeed = (seed + i) >>> 0;
-    const full: Plan = makePlan({ seed: runSeed, rounds: Math.min(chunk, rounds - t.rounds), remote, faults, faultRate: Number(values['fault-rate']), poisonFields: values['poison-fields'] });
+    const full: Plan = makePlan({ seed: runSeed, rounds: Math.min(chunk, rounds - t.rounds), remote, faults, faultRate: Number(values['fault-rate']), cliShare: Number(values['cli-share']), poisonFields: values['poison-fields'] });
     const plan = onlyFaults ? keepFaults(full, onlyFaults) : full;
     log(`${remote}: run ${i + 1}, seed ${runSeed}, ${plan.steps.length} rounds, ${plan.steps.filter((s) => s.fault).length} faults`);
     const r = await runPlan(plan, { log, ...(process.env['SOAK_VERBOSE'] ? { verbose: log } : {}) });
@@ -98,7 +99,7 @@ outer: for (const remote of remotes) {
       log(`\nshrunk in ${s.runs} re-runs to ${s.rounds} rounds and ${s.faults.length} fault(s):`);
       for (const step of plan.steps.slice(0, s.rounds)) if (step.fault && kept.has(step.round)) log(`  ${describeFault(step)}`);
       for (const v of s.result.violations.slice(0, 6)) log(`  - ${v}`);
-      log(`replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')}${values['poison-fields'] ? ' --poison-fields' : ''} --shrink 0`);
+      log(`replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')} --fault-rate ${values['fault-rate']} --cli-share ${values['cli-share']}${values['poison-fields'] ? ' --poison-fields' : ''} --shrink 0`);
     }
     break outer;
   }

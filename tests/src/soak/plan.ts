@@ -85,6 +85,8 @@ export interface PlanOptions {
   readonly faultRate?: number;
   /** GATED (known bug): some writes use field names like `constructor` and `__proto__`. */
   readonly poisonFields?: boolean;
+  /** Share of rounds played by a CLI device (default 0.3): CLI rounds cost a process start each, library rounds far less. */
+  readonly cliShare?: number;
 }
 
 export interface Plan extends PlanOptions {
@@ -179,7 +181,8 @@ export function makePlan(o: PlanOptions): Plan {
       steps.push({ round, device: rng.pick([...revoked]), op: { kind: 'pull' } });
       continue;
     }
-    const device = rng.pick(active);
+    const clis = active.filter((d) => d.kind === 'cli');
+    const device = rng.pick(clis.length > 0 && rng.chance(o.cliShare ?? 0.3) ? clis : libs);
     const kind = rng.weighted(device.kind === 'cli' ? { ...OP_WEIGHTS, blob: 0 } : OP_WEIGHTS);
     const own = () => `${device.name}-k${rng.int(OWN_KEYS)}`;
     const op: Op =

@@ -67,7 +67,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
   const started = Date.now();
   const stats: RunStats = { rounds: 0, faults: {}, ops: {}, refusals: {}, acknowledged: 0, lies: 0, proxyFaults: 0, ms: 0 };
   const root = mkdtempSync(join(tmpdir(), 'kith-soak-'));
-  const disk = o.tmpfs === false ? undefined : SmallDisk.mount(join(root, 'disk'), 192);
+  const disk = o.tmpfs === false ? undefined : SmallDisk.mount(join(root, 'disk'), 64);
   const dir = disk?.dir ?? root;
   const model = new Model();
   const devices = new Map<string, Device>();
