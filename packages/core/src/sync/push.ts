@@ -23,7 +23,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
     signal?.throwIfAborted();
     const pending = await preparedSegment(ctx, signal);
     if (!pending) break;
-    // PLANTED BUG (scratch commit, reverted): the outbox is marked sent before the segment is uploaded.
+    await ctx.remote.put(remoteKeys.segment(ctx.deviceId, pending.seq), unb64(pending.bytes), { ifAbsent: true, ...(signal ? { signal } : {}) });
     await ctx.store.write(async (tx) => {
       const current = await readMeta<PendingSegment>(tx, META.pendingSegment);
       if (!current || current.seq !== pending.seq) return; // another process finished it
@@ -31,7 +31,6 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       await writeMeta<PushMeta>(tx, META.push, { seq: current.seq, hash: current.hash, headDirty: true });
       await writeMeta(tx, META.pendingSegment, undefined);
     });
-    await ctx.remote.put(remoteKeys.segment(ctx.deviceId, pending.seq), unb64(pending.bytes), { ifAbsent: true, ...(signal ? { signal } : {}) });
     pushed += pending.ops;
     ctx.progress({ phase: 'push', done: ++done, total: Math.max(total, done) });
   }
