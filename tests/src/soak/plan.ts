@@ -44,7 +44,7 @@ export type FaultKind =
   | 'restart-postgres'
   /** The fault proxy in front of S3 or the relay misbehaves for the operation. */
   | 'network'
-  /** The tmpfs holding every home and the folder remote is full for the operation. */
+  /** A tmpfs is full for the operation: the one holding every home, or the one holding the folder remote or the embedded relay's data. */
   | 'disk-full'
   /** A library device's clock jumps (and stays there until the next jump). */
   | 'clock-jump'
@@ -125,7 +125,7 @@ function applicable(kinds: readonly FaultKind[], remote: RemoteKind, device: Dev
       case 'network':
         return remote !== 'folder' && touchesRemote(op);
       case 'disk-full':
-        return device.store !== 'memory' || remote === 'folder';
+        return device.store !== 'memory' || ((remote === 'folder' || remote === 'relay') && touchesRemote(op));
       case 'clock-jump':
         return device.kind === 'lib';
       case 'lying':
@@ -136,7 +136,7 @@ function applicable(kinds: readonly FaultKind[], remote: RemoteKind, device: Dev
   });
 }
 
-function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind): Fault {
+function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind, device: DeviceSpec, op: Op): Fault {
   const x = rng.next();
   switch (kind) {
     case 'network':
@@ -145,6 +145,9 @@ function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind): Fault {
       return { kind, sub: rng.pick(LIES), x };
     case 'clock-jump':
       return { kind, sub: rng.pick(['ahead', 'behind', 'back-to-true']), x };
+    case 'disk-full':
+      // The device's disk, or the remote's (the folder, the embedded relay's data) where the soak holds it.
+      return { kind, sub: (remote === 'folder' || remote === 'relay') && touchesRemote(op) && (device.store === 'memory' || rng.chance(0.5)) ? 'remote' : 'home', x };
     case 'kill-relay':
       return remote === 'scale-out' ? { kind, sub: rng.pick(['process-0', 'process-1']), x } : { kind, x };
     default:
@@ -194,7 +197,7 @@ export function makePlan(o: PlanOptions): Plan {
       : kind === 'blob' ? { kind: 'blob', bytes: 1 + rng.int(300_000) }
       : { kind };
     const kinds = applicable(o.faults, o.remote, device, op);
-    const fault = kinds.length > 0 && rng.chance(rate) ? drawFault(rng, rng.weighted<FaultKind>(Object.fromEntries(kinds.map((k) => [k, FAULT_WEIGHTS[k]]))), o.remote) : undefined;
+    const fault = kinds.length > 0 && rng.chance(rate) ? drawFault(rng, rng.weighted<FaultKind>(Object.fromEntries(kinds.map((k) => [k, FAULT_WEIGHTS[k]]))), o.remote, device, op) : undefined;
     steps.push(fault ? { round, device: device.name, op, fault } : { round, device: device.name, op });
   }
   return { ...o, devices, steps };

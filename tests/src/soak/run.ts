@@ -4,7 +4,7 @@
  * plays every step with its fault, heals everything, lets every device
  * sync, and hands the final state to the model's checker.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { remoteKeys } from '@kith/core';
@@ -67,8 +67,10 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
   const started = Date.now();
   const stats: RunStats = { rounds: 0, faults: {}, ops: {}, refusals: {}, acknowledged: 0, lies: 0, proxyFaults: 0, ms: 0 };
   const root = mkdtempSync(join(tmpdir(), 'kith-soak-'));
-  const disk = o.tmpfs === false ? undefined : SmallDisk.mount(join(root, 'disk'), 64);
-  const dir = disk?.dir ?? root;
+  const disk = o.tmpfs === false ? undefined : SmallDisk.mount(join(root, 'homes'), 64);
+  const remoteDisk = o.tmpfs === false ? undefined : SmallDisk.mount(join(root, 'remote'), 64);
+  const dir = disk?.dir ?? join(root, 'homes');
+  mkdirSync(dir, { recursive: true });
   const model = new Model();
   const devices = new Map<string, Device>();
   const order: DeviceSpec[] = [];
@@ -76,7 +78,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
   let failedAt = plan.steps.length;
   const noteFailure = (round: number) => (failedAt = Math.min(failedAt, round));
   try {
-    env = await startEnv(plan.remote, dir);
+    env = await startEnv(plan.remote, remoteDisk?.dir ?? join(root, 'remote'));
     const e = env;
     const urlOf = (spec: DeviceSpec) => e.url(order.indexOf(spec));
     // The founding CLI device, then the others with the recovery code.
@@ -130,7 +132,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
       const lib = dev instanceof LibDevice ? dev : undefined;
       switch (fault?.kind) {
         case 'disk-full':
-          disk?.fill();
+          (fault.sub === 'remote' ? remoteDisk : disk)?.fill();
           break;
         case 'network':
           e.network(fault.sub!, fault.x);
@@ -185,6 +187,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
       } finally {
         await Promise.allSettled(during);
         disk?.free();
+        remoteDisk?.free();
         e.calm();
         lib?.lying.setLie(undefined);
       }
@@ -230,6 +233,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
     for (const d of devices.values()) await d.close();
     await env?.stop().catch(() => undefined);
     disk?.unmount();
+    remoteDisk?.unmount();
     rmSync(root, { recursive: true, force: true });
   }
 }

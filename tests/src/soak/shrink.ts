@@ -1,8 +1,9 @@
 /**
  * @module soak/shrink
  * Shrinks a failing plan to the shortest fault sequence that still fails:
- * first the rounds after the failure go, then delta debugging (ddmin) over
- * the rounds that carry a fault, re-running the plan each time. The
+ * first the rounds after a failure seen mid-run go, then delta debugging
+ * (ddmin) over the rounds that carry a fault, then the rounds after the
+ * last fault kept, re-running the plan each time. The
  * operations stay exactly as the seed drew them; only faults are removed,
  * so the result replays with `--seed S --rounds N --only-faults r1,r2,...`.
  */
@@ -77,6 +78,18 @@ export async function shrink(plan: Plan, failed: RunResult, run: (p: Plan) => Pr
     if (r) {
       kept = [];
       best = r;
+    }
+  }
+  // Last, the shortest prefix that still fails: a few rounds past the last fault kept, then more.
+  const last = Math.max(-1, ...kept);
+  for (const tail of [1, 4, 16, 64]) {
+    const n = last + 1 + tail;
+    if (n >= upTo) break;
+    const r = await fails(kept, n);
+    if (r) {
+      upTo = n;
+      best = r;
+      break;
     }
   }
   return { rounds: upTo, faults: kept, result: best, runs };
