@@ -2,7 +2,8 @@
  * @module soak/main
  * `npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S]`
  *
- * Plays seeded fault rounds on every remote named (default all four), in
+ * Plays seeded fault rounds (default 200 per remote; unbounded with
+ * `--minutes` alone) on every remote named (default all four), in
  * runs of `--chunk` rounds (each a fresh vault; run i of a remote uses
  * seed S+i), until the rounds are done or `--minutes` have passed. A
  * failing run prints its seed, shrinks its fault sequence and prints the
@@ -19,7 +20,7 @@ import { shrink } from './shrink.js';
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '200' },
+    rounds: { type: 'string' },
     minutes: { type: 'string' },
     remote: { type: 'string', default: 'all' },
     seed: { type: 'string' },
@@ -31,21 +32,23 @@ const { values } = parseArgs({
     'poison-fields': { type: 'boolean', default: false },
     shrink: { type: 'string', default: '30' },
     record: { type: 'boolean', default: false },
+    parallel: { type: 'boolean', default: false },
   },
 });
 
 const remotes = (values.remote === 'all' ? REMOTE_KINDS : values.remote.split(',')) as RemoteKind[];
 for (const r of remotes) if (!REMOTE_KINDS.includes(r)) usage(`unknown remote ${r}`);
 const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : (Date.now() % 2 ** 31) >>> 0;
-const rounds = Number(values.rounds);
+// With --minutes alone, rounds are unbounded: the clock ends the soak.
+const rounds = values.rounds !== undefined ? Number(values.rounds) : values.minutes !== undefined ? Infinity : 200;
 const chunk = Math.min(rounds, Number(values.chunk));
 const deadline = values.minutes !== undefined ? Date.now() + Number(values.minutes) * 60_000 : Infinity;
 const faults = faultKinds(values.faults);
 const onlyFaults = values['only-faults'] !== undefined ? new Set(values['only-faults'].split(',').filter(Boolean).map(Number)) : undefined;
-if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(chunk)) usage('--rounds and --chunk take positive integers');
+if (!(Number.isInteger(rounds) || rounds === Infinity) || rounds < 1 || !Number.isInteger(chunk)) usage('--rounds and --chunk take positive integers');
 
 function usage(msg: string): never {
-  process.stderr.write(`soak: ${msg}\nusage: npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S] [--chunk C] [--faults k1,k2|+gated] [--only-faults r1,r2] [--poison-fields] [--shrink RUNS] [--record]\n`);
+  process.stderr.write(`soak: ${msg}\nusage: npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S] [--chunk C] [--faults k1,k2|+gated] [--only-faults r1,r2] [--poison-fields] [--shrink RUNS] [--parallel] [--record]\n`);
   process.exit(2);
 }
 
@@ -68,10 +71,11 @@ const totals = new Map<RemoteKind, RunStats & { runs: number }>();
 const started = Date.now();
 let failed = false;
 
-outer: for (const remote of remotes) {
+/** Plays every run of one remote; false when a run failed (then it has shrunk and printed the replay). */
+async function soakRemote(remote: RemoteKind): Promise<boolean> {
   const t: RunStats & { runs: number } = { runs: 0, rounds: 0, faults: {}, ops: {}, refusals: {}, acknowledged: 0, lies: 0, proxyFaults: 0, ms: 0 };
   totals.set(remote, t);
-  for (let i = 0; t.rounds < rounds && Date.now() < deadline; i++) {
+  for (let i = 0; t.rounds < rounds && Date.now() < deadline && !failed; i++) {
     const runSeed = (seed + i) >>> 0;
     const full: Plan = makePlan({ seed: runSeed, rounds: Math.min(chunk, rounds - t.rounds), remote, faults, faultRate: Number(values['fault-rate']), cliShare: Number(values['cli-share']), poisonFields: values['poison-fields'] });
     const plan = onlyFaults ? keepFaults(full, onlyFaults) : full;
@@ -101,9 +105,14 @@ outer: for (const remote of remotes) {
       for (const v of s.result.violations.slice(0, 6)) log(`  - ${v}`);
       log(`replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')} --fault-rate ${values['fault-rate']} --cli-share ${values['cli-share']}${values['poison-fields'] ? ' --poison-fields' : ''} --shrink 0`);
     }
-    break outer;
+    return false;
   }
+  return true;
 }
+
+// --parallel: the remotes at once (each run mostly waits on its processes), in one process so the totals stay together.
+if (values.parallel) await Promise.all(remotes.map(soakRemote));
+else for (const remote of remotes) if (!(await soakRemote(remote))) break;
 
 const all = [...totals.values()];
 const sum = (f: (t: RunStats & { runs: number }) => number) => all.reduce((s, t) => s + f(t), 0);
