@@ -30,8 +30,8 @@ export interface SoakEnv {
   calm(): void;
   /** kill -9 of the relay (scale-out: process `sub`), started again on the same port after `downMs`. */
   killRelay(sub: string | undefined, downMs: number): Promise<void>;
-  /** PostgreSQL (scale-out) shut down and started again after `downMs`. */
-  restartPostgres(downMs: number): Promise<void>;
+  /** PostgreSQL (scale-out) shut down (`fast`) or killed (`kill9`), started again after `downMs`. */
+  restartPostgres(how: 'fast' | 'kill9', downMs: number): Promise<void>;
   /** Requests the proxies saw and faults they injected. */
   proxyCounts(): { requests: number; faults: number };
   stop(): Promise<void>;
@@ -105,7 +105,8 @@ export async function startEnv(kind: RemoteKind, dir: string): Promise<SoakEnv> 
   const targets: Parameters<typeof spawnRelayProcess>[0][] = [];
   if (kind === 'relay') targets.push(join(dir, 'relay-data'));
   else {
-    services = await startScaleOutServices();
+    // Crash-safe: the soak kills PostgreSQL with SIGKILL, and a relay's acknowledged put must survive that.
+    services = await startScaleOutServices({ crashSafe: true });
     const t = { ...(await services.fresh()), authSecret: RELAY_SECRET };
     targets.push(t, t);
   }
@@ -129,8 +130,8 @@ export async function startEnv(kind: RemoteKind, dir: string): Promise<SoakEnv> 
       restarts.add(again);
       await again.finally(() => restarts.delete(again));
     },
-    async restartPostgres(downMs) {
-      await services?.postgres.restart(downMs);
+    async restartPostgres(how, downMs) {
+      await services?.postgres.restart(downMs, how);
     },
     async stop() {
       await Promise.allSettled([...restarts]);

@@ -40,7 +40,7 @@ export type FaultKind =
   | 'kill-device'
   /** SIGKILL of the relay (embedded) or of one relay process (scale-out) mid-operation; restarted after it. */
   | 'kill-relay'
-  /** PostgreSQL of a scale-out relay shut down mid-operation and started again. */
+  /** PostgreSQL of a scale-out relay shut down (fast) or killed (SIGKILL of the postmaster) mid-operation, and started again. */
   | 'restart-postgres'
   /** The fault proxy in front of S3 or the relay misbehaves for the operation. */
   | 'network'
@@ -148,6 +148,8 @@ function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind, device: Device
     case 'disk-full':
       // The device's disk, or the remote's (the folder, the embedded relay's data) where the soak holds it.
       return { kind, sub: (remote === 'folder' || remote === 'relay') && touchesRemote(op) && (device.store === 'memory' || rng.chance(0.5)) ? 'remote' : 'home', x };
+    case 'restart-postgres':
+      return { kind, sub: rng.pick(['fast', 'kill9']), x };
     case 'kill-relay':
       return remote === 'scale-out' ? { kind, sub: rng.pick(['process-0', 'process-1']), x } : { kind, x };
     default:

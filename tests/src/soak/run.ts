@@ -147,7 +147,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
           during.push(sleep(fault.x * 300).then(() => e.killRelay(fault.sub, 100 + fault.x * 1500)));
           break;
         case 'restart-postgres':
-          during.push(sleep(fault.x * 300).then(() => e.restartPostgres(100 + fault.x * 1500)));
+          during.push(sleep(fault.x * 300).then(() => e.restartPostgres(fault.sub === 'kill9' ? 'kill9' : 'fast', 100 + fault.x * 1500)));
           break;
         case 'lose-own':
           await loseNewest(e, dev.deviceId);
