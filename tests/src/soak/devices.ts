@@ -44,14 +44,15 @@ export class CliDevice implements Device {
   readonly spec: DeviceSpec;
   readonly home: string;
   deviceId = '';
-  readonly #dir: string;
+  /** Where import files go: not the device's disk, which a fault may fill. */
+  readonly #scratch: string;
   #files = 0;
   /** How long each command last took when it ran to the end: kills land within it. */
   readonly #took = new Map<string, number>();
 
-  constructor(spec: DeviceSpec, dir: string) {
+  constructor(spec: DeviceSpec, dir: string, scratch: string) {
     this.spec = spec;
-    this.#dir = dir;
+    this.#scratch = scratch;
     this.home = join(dir, spec.name);
   }
 
@@ -89,7 +90,7 @@ export class CliDevice implements Device {
       case 'delete':
         return ['rm', a.collection, a.id];
       case 'import': {
-        const file = join(this.#dir, `${this.spec.name}-import-${++this.#files}.jsonl`);
+        const file = join(this.#scratch, `${this.spec.name}-import-${++this.#files}.jsonl`);
         writeFileSync(file, a.records.map((r) => JSON.stringify(r)).join('\n'));
         return ['import', a.collection, file];
       }

@@ -86,7 +86,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
     for (const spec of plan.devices.filter((d) => plan.steps.every((s) => s.op.kind !== 'join' || s.op.device.name !== d.name))) {
       order.push(spec);
       if (spec.kind === 'cli') {
-        const d = new CliDevice(spec, dir);
+        const d = new CliDevice(spec, dir, root);
         if (!code) code = await d.init(urlOf(spec));
         else await d.restore(urlOf(spec), code);
         devices.set(spec.name, d);
