@@ -48,7 +48,7 @@ export type FaultKind =
   | 'disk-full'
   /** A library device's clock jumps (and stays there until the next jump). */
   | 'clock-jump'
-  /** A library device's view of the remote lies for the operation. */
+  /** The remote lies for the operation: a library device's view of it, or (CLI devices, folder and S3) its storage. */
   | 'lying'
   /** GATED (known bug): the remote loses a device's newest segment and head for good. */
   | 'lose-own';
@@ -59,6 +59,8 @@ export const ALL_FAULTS: readonly FaultKind[] = ['kill-device', 'kill-relay', 'r
 
 export const NETWORK_KINDS = ['drop-before', 'drop-after', 'status', 'slow', 'truncate', 'duplicate'] as const;
 export const LIES = ['rollback', 'withhold', 'duplicate', 'reorder'] as const;
+/** The lies a remote's storage can tell every client at once (what a CLI device meets). */
+export const STORAGE_LIES = ['rollback', 'withhold'] as const;
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -129,7 +131,8 @@ function applicable(kinds: readonly FaultKind[], remote: RemoteKind, device: Dev
       case 'clock-jump':
         return device.kind === 'lib';
       case 'lying':
-        return device.kind === 'lib' && touchesRemote(op);
+        // CLI devices are lied to through the remote's own storage (folder, S3): see run.ts.
+        return (device.kind === 'lib' || remote === 'folder' || remote === 's3') && touchesRemote(op);
       case 'lose-own':
         return (remote === 'folder' || remote === 's3') && (op.kind === 'sync' || op.kind === 'pull');
     }
@@ -142,7 +145,7 @@ function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind, device: Device
     case 'network':
       return { kind, sub: rng.pick(NETWORK_KINDS), x };
     case 'lying':
-      return { kind, sub: rng.pick(LIES), x };
+      return { kind, sub: rng.pick(device.kind === 'cli' ? STORAGE_LIES : LIES), x };
     case 'clock-jump':
       return { kind, sub: rng.pick(['ahead', 'behind', 'back-to-true']), x };
     case 'disk-full':

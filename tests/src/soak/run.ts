@@ -76,6 +76,8 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
   const order: DeviceSpec[] = [];
   let env: SoakEnv | undefined;
   let failedAt = plan.steps.length;
+  /** Heads as first seen by a storage lie, to roll back to later. */
+  const heads = new Map<string, Uint8Array>();
   const noteFailure = (round: number) => (failedAt = Math.min(failedAt, round));
   try {
     env = await startEnv(plan.remote, remoteDisk?.dir ?? join(root, 'remote'));
@@ -129,6 +131,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
       const fault = step.fault;
       if (fault) bump(stats.faults, fault.sub ? `${fault.kind}:${fault.sub}` : fault.kind);
       const during: Promise<void>[] = [];
+      let undo: (() => Promise<void>) | undefined;
       const lib = dev instanceof LibDevice ? dev : undefined;
       switch (fault?.kind) {
         case 'disk-full':
@@ -141,7 +144,8 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
           lib?.clock.jump(fault.sub!, fault.x);
           break;
         case 'lying':
-          lib?.lying.setLie(fault.sub as never, Math.floor(fault.x * 2 ** 32));
+          if (lib) lib.lying.setLie(fault.sub as never, Math.floor(fault.x * 2 ** 32));
+          else undo = await storageLie(e, fault.sub!, dev.deviceId, heads);
           break;
         case 'kill-relay':
           during.push(sleep(fault.x * 300).then(() => e.killRelay(fault.sub, 100 + fault.x * 1500)));
@@ -186,6 +190,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
         }
       } finally {
         await Promise.allSettled(during);
+        await undo?.();
         disk?.free();
         remoteDisk?.free();
         e.calm();
@@ -253,6 +258,51 @@ async function retry<T>(f: () => Promise<T>): Promise<T> {
       await sleep(200 * (i + 1));
     }
   }
+}
+
+/**
+ * A lie told by the remote's storage to every client for one operation of
+ * a CLI device: `withhold` takes other devices' newest segments away,
+ * `rollback` serves other devices' heads as first seen. Returns what puts
+ * the truth back (the real objects, as they were just before).
+ */
+async function storageLie(env: SoakEnv, lie: string, deviceId: string, firstSeen: Map<string, Uint8Array>): Promise<(() => Promise<void>) | undefined> {
+  const op = await env.operator();
+  if (!op) return undefined;
+  const saved: [string, Uint8Array][] = [];
+  try {
+    for (const h of await op.list(remoteKeys.headsPrefix)) {
+      const other = h.key.slice(remoteKeys.headsPrefix.length);
+      if (other === deviceId) continue;
+      if (lie === 'withhold') {
+        const segs = await op.list(remoteKeys.segmentPrefix(other));
+        const last = segs[segs.length - 1];
+        const bytes = last && (await op.get(last.key));
+        if (!last || !bytes) continue;
+        saved.push([last.key, bytes]);
+        await op.delete(last.key);
+      } else {
+        const now = await op.get(h.key);
+        const old = firstSeen.get(h.key);
+        if (!now) continue;
+        if (!old) firstSeen.set(h.key, now);
+        else if (!Buffer.from(old).equals(now)) {
+          saved.push([h.key, now]);
+          await op.put(h.key, old);
+        }
+      }
+    }
+  } catch (err) {
+    await op.close();
+    throw err;
+  }
+  return async () => {
+    try {
+      for (const [key, bytes] of saved) await op.put(key, bytes);
+    } finally {
+      await op.close();
+    }
+  };
 }
 
 /** GATED fault: the remote loses a device's newest segment and its head (the operator's storage, not a device). */
