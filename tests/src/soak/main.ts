@@ -95,7 +95,8 @@ async function soakRemote(remote: RemoteKind): Promise<boolean> {
     failed = true;
     log(`\nFAILED: remote ${remote}, seed ${runSeed}, ${plan.steps.length} rounds (first seen in round ${r.failedAt})`);
     for (const v of r.violations.slice(0, 12)) log(`  - ${v}`);
-    const budget = Number(values.shrink);
+    // A harness failure (a server that did not start) is not a fault sequence to shrink.
+    const budget = r.violations.some((v) => v.startsWith('harness error')) ? 0 : Number(values.shrink);
     if (budget > 0) {
       log(`shrinking (at most ${budget} re-runs)...`);
       const s = await shrink(plan, r, (p) => runPlan(p), budget, log);
