@@ -34,7 +34,8 @@ export interface Device {
   close(): Promise<void>;
 }
 
-function refusedBy(e: unknown): Outcome {
+/** The outcome of a call that threw: a clear refusal only if a one-line KithError. */
+export function refusal(e: unknown): Outcome {
   if (e instanceof KithError) return { status: 'refused', code: e.code, clear: !e.message.includes('\n'), message: e.message };
   return { status: 'refused', code: 'not a KithError', clear: false, message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
 }
@@ -142,9 +143,14 @@ export class LibDevice implements Device {
     if ('code' in how) return new LibDevice(spec, await Vault.restore({ ...base, recoveryCode: how.code }), lying, clock);
     let code!: (c: string) => void;
     const codeShown = new Promise<string>((resolve) => (code = resolve));
+    // A joiner that gives up stops the inviter too, instead of leaving it polling for a minute.
+    const stop = new AbortController();
     const [, vault] = await Promise.all([
-      how.by.vault.pair({ onCode: code, confirm: async () => true, pollMs: 25, timeoutMs: 60_000 }),
-      codeShown.then((c) => Vault.join({ ...base, code: c, pollMs: 25, timeoutMs: 60_000 })),
+      how.by.vault.pair({ onCode: code, confirm: async () => true, pollMs: 25, timeoutMs: 60_000, signal: stop.signal }),
+      codeShown.then((c) => Vault.join({ ...base, code: c, pollMs: 25, timeoutMs: 60_000 })).catch((err: unknown) => {
+        stop.abort();
+        throw err;
+      }),
     ]);
     return new LibDevice(spec, vault, lying, clock);
   }
@@ -172,7 +178,7 @@ export class LibDevice implements Device {
       }
       return { status: 'ok' };
     } catch (e) {
-      return refusedBy(e);
+      return refusal(e);
     }
   }
 
@@ -181,7 +187,7 @@ export class LibDevice implements Device {
     try {
       return { ref: (await this.vault.blobs.put(bytes)).ref };
     } catch (e) {
-      return refusedBy(e);
+      return refusal(e);
     }
   }
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { remoteKeys } from '@kith/core';
-import { CliDevice, LibDevice, type Device, type Outcome } from './devices.js';
+import { CliDevice, LibDevice, refusal, type Device, type Outcome } from './devices.js';
 import { startEnv, type SoakEnv } from './env.js';
 import { SmallDisk } from './faults.js';
 import { blobRecordId, importId, Model, sha256hex, type Dump } from './model.js';
@@ -114,9 +114,18 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
       const op = step.op;
       bump(stats.ops, op.kind === 'put' && op.shared ? 'shared-put' : op.kind);
       if (op.kind === 'join') {
-        const how = op.via === 'restore' ? { code } : { by: devices.get(op.by) as LibDevice };
         order.push(op.device);
-        devices.set(op.device.name, await retry(async () => LibDevice.join(op.device, dir, await e.open(order.length - 1), urlOf(op.device), how)));
+        const join = async (how: { code: string } | { by: LibDevice }) => LibDevice.join(op.device, dir, await e.open(order.length - 1), urlOf(op.device), how);
+        let joined: LibDevice | undefined;
+        if (op.via === 'pair') {
+          // Pairing is refused when the inviter's clock has jumped past the code's validity: a clear refusal, then the recovery code.
+          joined = await join({ by: devices.get(op.by) as LibDevice }).catch((err: unknown) => {
+            outcome(`r${step.round} ${op.by} pair`, refusal(err), step.round);
+            return undefined;
+          });
+          if (joined) bump(stats.ops, 'paired');
+        }
+        devices.set(op.device.name, joined ?? (await retry(() => join({ code }))));
         continue;
       }
       if (op.kind === 'revoke') {
