@@ -51,11 +51,13 @@ export type FaultKind =
   /** The remote lies for the operation: a library device's view of it, or (CLI devices, folder and S3) its storage. */
   | 'lying'
   /** GATED (known bug): the remote loses a device's newest segment and head for good. */
-  | 'lose-own';
+  | 'lose-own'
+  /** GATED (product bug found by this soak): lets `lying` serve rolled-back objects (see tests/README.md). */
+  | 'lying-rollback';
 
 /** Faults gated off by default: they reach known product bugs being fixed elsewhere (see tests/README.md). */
-export const GATED_FAULTS: readonly FaultKind[] = ['lose-own'];
-export const ALL_FAULTS: readonly FaultKind[] = ['kill-device', 'kill-relay', 'restart-postgres', 'network', 'disk-full', 'clock-jump', 'lying', 'lose-own'];
+export const GATED_FAULTS: readonly FaultKind[] = ['lose-own', 'lying-rollback'];
+export const ALL_FAULTS: readonly FaultKind[] = ['kill-device', 'kill-relay', 'restart-postgres', 'network', 'disk-full', 'clock-jump', 'lying', 'lose-own', 'lying-rollback'];
 
 export const NETWORK_KINDS = ['drop-before', 'drop-after', 'status', 'slow', 'truncate', 'duplicate'] as const;
 export const LIES = ['rollback', 'withhold', 'duplicate', 'reorder'] as const;
@@ -109,7 +111,7 @@ const SHARED_KEYS = 6;
 const OP_WEIGHTS = { put: 30, shared: 8, patch: 6, delete: 8, import: 5, blob: 4, push: 10, pull: 10, sync: 14 } as const;
 
 /** How often each applicable kind is drawn, relatively. */
-const FAULT_WEIGHTS: Record<FaultKind, number> = { 'kill-device': 3, 'kill-relay': 1.5, 'restart-postgres': 1, network: 3, 'disk-full': 1, 'clock-jump': 1, lying: 2, 'lose-own': 1 };
+const FAULT_WEIGHTS: Record<FaultKind, number> = { 'kill-device': 3, 'kill-relay': 1.5, 'restart-postgres': 1, network: 3, 'disk-full': 1, 'clock-jump': 1, lying: 2, 'lose-own': 1, 'lying-rollback': 0 };
 
 const touchesRemote = (op: Op): boolean => ['push', 'pull', 'sync', 'blob'].includes(op.kind);
 
@@ -135,17 +137,19 @@ function applicable(kinds: readonly FaultKind[], remote: RemoteKind, device: Dev
         return (device.kind === 'lib' || remote === 'folder' || remote === 's3') && touchesRemote(op);
       case 'lose-own':
         return (remote === 'folder' || remote === 's3') && (op.kind === 'sync' || op.kind === 'pull');
+      case 'lying-rollback':
+        return false; // not a fault of its own: it widens `lying`
     }
   });
 }
 
-function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind, device: DeviceSpec, op: Op): Fault {
+function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind, device: DeviceSpec, op: Op, rollback: boolean): Fault {
   const x = rng.next();
   switch (kind) {
     case 'network':
       return { kind, sub: rng.pick(NETWORK_KINDS), x };
     case 'lying':
-      return { kind, sub: rng.pick(device.kind === 'cli' ? STORAGE_LIES : LIES), x };
+      return { kind, sub: rng.pick((device.kind === 'cli' ? STORAGE_LIES : LIES).filter((l) => rollback || l !== 'rollback')), x };
     case 'clock-jump':
       return { kind, sub: rng.pick(['ahead', 'behind', 'back-to-true']), x };
     case 'disk-full':
@@ -202,7 +206,7 @@ export function makePlan(o: PlanOptions): Plan {
       : kind === 'blob' ? { kind: 'blob', bytes: 1 + rng.int(300_000) }
       : { kind };
     const kinds = applicable(o.faults, o.remote, device, op);
-    const fault = kinds.length > 0 && rng.chance(rate) ? drawFault(rng, rng.weighted<FaultKind>(Object.fromEntries(kinds.map((k) => [k, FAULT_WEIGHTS[k]]))), o.remote, device, op) : undefined;
+    const fault = kinds.length > 0 && rng.chance(rate) ? drawFault(rng, rng.weighted<FaultKind>(Object.fromEntries(kinds.map((k) => [k, FAULT_WEIGHTS[k]]))), o.remote, device, op, o.faults.includes('lying-rollback')) : undefined;
     steps.push(fault ? { round, device: device.name, op, fault } : { round, device: device.name, op });
   }
   return { ...o, devices, steps };
