@@ -125,7 +125,15 @@ export async function startEnv(kind: RemoteKind, dir: string): Promise<SoakEnv> 
       await r.kill9();
       const again = (async () => {
         await new Promise((res) => setTimeout(res, downMs));
-        relays[i] = await spawnRelayProcess(targets[i]!, r.port);
+        // On a loaded machine a relay can miss spawnRelayProcess's 10 s start window (seed 5000): try again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            relays[i] = await spawnRelayProcess(targets[i]!, r.port);
+            break;
+          } catch (err) {
+            if (attempt >= 3) throw err;
+          }
+        }
       })();
       restarts.add(again);
       await again.finally(() => restarts.delete(again));
