@@ -5,7 +5,7 @@
  * in-process warm-up. Prints a table and writes bench/results.json.
  * @module
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KithError } from '@kith/core';
@@ -135,6 +135,14 @@ try {
 }
 
 const { table, targets } = report(results);
-writeFileSync(opts.out, JSON.stringify({ ...results, targets, table }, null, 2) + '\n');
+// The fault soak (`npm run soak -- --record`) records its own section in this file: a bench run keeps it.
+const soak = (() => {
+  try {
+    return (JSON.parse(readFileSync(opts.out, 'utf8')) as { soak?: unknown }).soak;
+  } catch {
+    return undefined;
+  }
+})();
+writeFileSync(opts.out, JSON.stringify({ ...results, targets, table, ...(soak === undefined ? {} : { soak }) }, null, 2) + '\n');
 process.stdout.write(table + '\n');
 if (results.failures.length) process.exitCode = 1;

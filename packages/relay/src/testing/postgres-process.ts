@@ -26,10 +26,11 @@ export interface PostgresProcess {
   /** Creates a database (a fresh name unless given) and returns its URL. */
   database(name?: string): Promise<string>;
   /**
-   * Fast shutdown (every client is disconnected), `downMs` of downtime,
-   * then the same cluster on the same port again.
+   * Fast shutdown (every client is disconnected) or, with `kill9`, SIGKILL
+   * of the postmaster; `downMs` of downtime, then the same cluster on the
+   * same port again (after a kill, once crash recovery is done).
    */
-  restart(downMs?: number): Promise<void>;
+  restart(downMs?: number, how?: 'fast' | 'kill9'): Promise<void>;
   /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -120,12 +121,16 @@ export function freePort(): Promise<number> {
  * also runs initdb, about 1.5 s).
  *
  * @example
+ * `crashSafe` keeps synchronous commits, so a commit survives a SIGKILL of
+ * the server (not a power cut: fsync stays off); the default loses the
+ * last commits on a kill, which plain tests never do.
+ *
  * const pgServer = await startPostgres();
  * const url = await pgServer.database(); // postgres://postgres@127.0.0.1:PORT/kith_test_...
  * // ... use it ...
  * await pgServer.stop();
  */
-export async function startPostgres(): Promise<PostgresProcess> {
+export async function startPostgres(o: { readonly crashSafe?: boolean } = {}): Promise<PostgresProcess> {
   const bin = findPostgresBin();
   const ids = serverUser();
   const source = await template(bin, ids);
@@ -139,7 +144,7 @@ export async function startPostgres(): Promise<PostgresProcess> {
     rmSync(runDir, { recursive: true, force: true });
     throw e;
   }
-  const child = spawn(process.execPath, [RUNNER, JSON.stringify({ bin, runDir, port, ...(ids ?? {}) })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RUNNER, JSON.stringify({ bin, runDir, port, ...(ids ?? {}), ...(o.crashSafe ? { crashSafe: true } : {}) })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const messages: { ready?: true; stopped?: true; failed?: string }[] = [];
   const waiters = new Set<() => void>();
@@ -194,14 +199,23 @@ export async function startPostgres(): Promise<PostgresProcess> {
       }
       return `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(name)}`;
     },
-    async restart(downMs = 0) {
+    async restart(downMs = 0, how = 'fast') {
       const stopped = next('stopped');
-      child.stdin.write('stop\n');
+      child.stdin.write(how === 'kill9' ? 'kill\n' : 'stop\n');
       await stopped;
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-      const ready = next('ready');
-      child.stdin.write('start\n');
-      await ready;
+      // After a SIGKILL, a backend still exiting holds the old shared memory for a moment: start again until it lets go.
+      for (let attempt = 1; ; attempt++) {
+        const ready = next('ready');
+        child.stdin.write('start\n');
+        try {
+          await ready;
+          return;
+        } catch (e) {
+          if (how !== 'kill9' || attempt >= 10) throw e;
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
     },
     stop,
   };

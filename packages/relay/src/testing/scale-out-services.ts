@@ -17,14 +17,15 @@ export interface ScaleOutServices {
 }
 
 /**
- * Starts PostgreSQL and s3rver side by side (about a second).
+ * Starts PostgreSQL and s3rver side by side (about a second); `crashSafe`:
+ * see {@link startPostgres}.
  *
  * @example
  * const services = await startScaleOutServices();
  * const relay = await startRelay(await openScaleOut(await services.fresh()));
  */
-export async function startScaleOutServices(): Promise<ScaleOutServices> {
-  const [pgResult, s3Result] = await Promise.allSettled([startPostgres(), startS3rver()]);
+export async function startScaleOutServices(o: { readonly crashSafe?: boolean } = {}): Promise<ScaleOutServices> {
+  const [pgResult, s3Result] = await Promise.allSettled([startPostgres(o), startS3rver()]);
   if (pgResult.status === 'rejected' || s3Result.status === 'rejected') {
     if (pgResult.status === 'fulfilled') await pgResult.value.stop();
     if (s3Result.status === 'fulfilled') await s3Result.value.stop();

@@ -1,10 +1,11 @@
 /**
  * @module testing/fault-proxy
- * A real HTTP proxy on loopback in front of an S3 server that injects the
- * faults of a real network: dropped connections (before or after the
- * server saw the request), 500/503 SlowDown bursts, slow responses, bodies
- * cut off mid-way, and bodies with a flipped byte (same length). It also
- * counts requests by method.
+ * A real HTTP proxy on loopback in front of an S3 server or a Kith relay
+ * that injects the faults of a real network: dropped connections (before
+ * or after the server saw the request), 500/503 SlowDown bursts, slow
+ * responses, bodies cut off mid-way, requests delivered twice, and bodies
+ * with a flipped byte (same length). It also counts requests by method.
+ * WebSocket upgrades are not proxied: clients fall back to polling.
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +23,9 @@ export type Fault =
   /** Send the headers and half the body, then cut the connection. */
   | { readonly kind: 'truncate' }
   /** Send the whole body with one byte flipped (Content-Length still right). */
-  | { readonly kind: 'corrupt' };
+  | { readonly kind: 'corrupt' }
+  /** Forward the request twice (a retransmission the client never sent) and answer with the second response. */
+  | { readonly kind: 'duplicate' };
 
 /** Decides the fault (or none) for each request; `n` counts requests from 1. */
 export type FaultPlan = (req: { method: string; path: string; n: number }) => Fault | undefined;
@@ -65,6 +68,12 @@ export function randomFaults(seed: number, rate: number, kinds: readonly Fault['
   };
 }
 
+/** Options of {@link startFaultProxy}. */
+export interface FaultProxyOptions {
+  /** The body and content type of an injected error status (default: S3's XML error). */
+  readonly errorBody?: (status: number) => { readonly type: string; readonly body: string };
+}
+
 /** The S3 error code a real service sends with each status. */
 const ERROR_CODES: Record<number, string> = { 403: 'AccessDenied', 404: 'NoSuchKey', 412: 'PreconditionFailed', 429: 'SlowDown', 503: 'SlowDown' };
 const errorXml = (status: number): string => {
@@ -81,8 +90,9 @@ const errorXml = (status: number): string => {
  * const proxy = await startFaultProxy(s3.endpoint);
  * proxy.setFaults(randomFaults(42, 0.1)); // 10% of requests fail somehow
  */
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+export async function startFaultProxy(target: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const t = new URL(target);
+  const errorBody = options.errorBody ?? ((status: number) => ({ type: 'application/xml', body: errorXml(status) }));
   let plan: FaultPlan | undefined;
   const counts = { total: 0, byMethod: {} as Record<string, number>, faults: 0 };
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, fault: Fault | undefined): void => {
@@ -129,12 +139,23 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         return;
       }
       if (fault?.kind === 'status') {
-        res.writeHead(fault.status, { 'content-type': 'application/xml' });
-        res.end(errorXml(fault.status));
+        const { type, body: text } = errorBody(fault.status);
+        res.writeHead(fault.status, { 'content-type': type });
+        res.end(text);
         return;
       }
       if (fault?.kind === 'slow') {
         setTimeout(() => forward(req, body, res, undefined), fault.ms);
+        return;
+      }
+      if (fault?.kind === 'duplicate') {
+        // The first copy's answer is thrown away, as a retransmitted request's would be.
+        const sink = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
+          r.resume();
+          r.on('end', () => forward(req, body, res, undefined));
+        });
+        sink.on('error', () => forward(req, body, res, undefined));
+        sink.end(body);
         return;
       }
       forward(req, body, res, fault);

@@ -4,4 +4,4 @@
  * tests and for the shared sync scenarios.
  */
 export { startS3rver, useS3rverCredentials, type S3rverProcess } from './s3rver-process.js';
-export { startFaultProxy, randomFaults, NETWORK_FAULTS, type Fault, type FaultPlan, type FaultProxy } from './fault-proxy.js';
+export { startFaultProxy, randomFaults, NETWORK_FAULTS, type Fault, type FaultPlan, type FaultProxy, type FaultProxyOptions } from './fault-proxy.js';
