@@ -39,7 +39,9 @@ const fresh = bundleTime !== undefined && ['cli', 'core', 'sqlite', 'folder', 'r
 if (process.argv.includes('--if-stale') && fresh) process.exit(0);
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { main: `${cli}dist/main.js` },
+  // The relay's writer thread is started by file (`new URL('./object-db-writer.js', import.meta.url)`
+  // in the relay server's chunk): it is an entry of its own, beside the chunks, under that name.
+  entryPoints: { main: `${cli}dist/main.js`, 'object-db-writer': `${cli}../relay/dist/server/object-db-writer.js` },
   outdir,
   bundle: true,
   splitting: true,

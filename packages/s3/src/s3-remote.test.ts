@@ -199,13 +199,17 @@ describe('s3 remote specifics', () => {
   test('cancelling a multipart upload mid-way rejects with KITH_ABORTED and aborts the upload', async () => {
     const bucket = await s3.bucket();
     proxy.resetCounts();
-    proxy.setFaults(({ method, path }) => (method === 'PUT' && path.includes('partNumber=') ? { kind: 'slow', ms: 1000 } : undefined));
-    const r = await openS3Remote(s3.url(bucket, '', proxy.url), { partSize: 5 * 1024 * 1024, partConcurrency: 1 });
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 200);
-    const started = Date.now();
+    let abortedAt = 0;
+    // Cancel once the first part is on its way (a fixed delay could fire before the upload exists on a loaded machine).
+    proxy.setFaults(({ method, path }) => {
+      if (method !== 'PUT' || !path.includes('partNumber=')) return undefined;
+      if (abortedAt === 0) setTimeout(() => ((abortedAt = Date.now()), ac.abort()), 100);
+      return { kind: 'slow', ms: 1000 };
+    });
+    const r = await openS3Remote(s3.url(bucket, '', proxy.url), { partSize: 5 * 1024 * 1024, partConcurrency: 1 });
     await assert.rejects(r.put('blobs/big', new Uint8Array(11 * 1024 * 1024), { signal: ac.signal }), is(ErrorCode.Aborted));
-    assert.ok(Date.now() - started < 900, 'promptly, not after the slow part');
+    assert.ok(Date.now() - abortedAt < 900, 'promptly, not after the slow part');
     assert.equal(proxy.counts.byMethod['DELETE'], 1, 'AbortMultipartUpload sent');
     proxy.setFaults(undefined);
     assert.equal(await r.head('blobs/big'), null);
