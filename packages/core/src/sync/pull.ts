@@ -41,6 +41,8 @@ interface Moved {
   cursor: Cursor;
   headSeq: number;
   headHash: string;
+  /** The etag the cursor takes at the head: '' when the bytes read are older than the listing says. */
+  etag: string;
 }
 
 export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<PullOutcome> {
@@ -63,31 +65,37 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
   const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true, warnings: [] };
   let firstError: Error | undefined;
   const moved: Moved[] = [];
-  for (const info of heads) {
-    const device = info.key.slice(remoteKeys.headsPrefix.length);
-    if (device === ctx.deviceId) watch.own(own);
-    if (device === ctx.deviceId || !isDeviceId(device)) continue;
-    const cursor = cursors.get(device) ?? emptyCursor;
-    if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
-    try {
-      const m = await readHead(ctx, device, info, cursor, watch, signal);
-      if (m) moved.push(m);
-    } catch (e) {
-      if (!isIntegrityError(e)) throw e;
-      firstError ??= e as Error;
-      outcome.complete = false;
+  try {
+    for (const info of heads) {
+      const device = info.key.slice(remoteKeys.headsPrefix.length);
+      if (device === ctx.deviceId) watch.own(own);
+      if (device === ctx.deviceId || !isDeviceId(device)) continue;
+      const cursor = cursors.get(device) ?? emptyCursor;
+      if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
+      try {
+        const m = await readHead(ctx, device, info, cursor, watch, signal);
+        if (m) moved.push(m);
+      } catch (e) {
+        if (!isIntegrityError(e)) throw e;
+        firstError ??= e as Error;
+        outcome.complete = false;
+      }
     }
-  }
-  const total = moved.reduce((n, m) => n + (m.headSeq - m.cursor.seq), 0);
-  let done = 0;
-  for (const m of moved) {
-    try {
-      done = await pullDevice(ctx, m, outcome, done, total, signal);
-    } catch (e) {
-      if (!isIntegrityError(e)) throw e;
-      firstError ??= e as Error;
-      outcome.complete = false;
+    const total = moved.reduce((n, m) => n + (m.headSeq - m.cursor.seq), 0);
+    let done = 0;
+    for (const m of moved) {
+      try {
+        done = await pullDevice(ctx, m, outcome, done, total, signal);
+      } catch (e) {
+        if (!isIntegrityError(e)) throw e;
+        firstError ??= e as Error;
+        outcome.complete = false;
+      }
     }
+  } catch (e) {
+    // A head verified before the failure counts as seen: a rollback to an older one is then recognised.
+    await watch.save().catch(() => undefined);
+    throw e;
   }
   await ctx.store.write(async (tx) => {
     const status = await readMeta<StatusMeta>(tx, META.status);
@@ -110,7 +118,9 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
-  watch.saw(device, head, info.etag);
+  // Bytes older than a head seen before are a rollback served under a listing that shows a newer
+  // etag: pairing that etag with them would make every later idle pull skip the real head.
+  const etag = watch.saw(device, head, info.etag) ? '' : info.etag;
   // The head names the registry its writer had seen: we must have at least that much.
   await catchUpRegistry(ctx, signal, { seq: head.registrySeq, hash: head.registryHash, by: device });
   const headHash = hex.encode(head.hash);
@@ -128,10 +138,10 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
     });
   }
   if (lastSeq <= cursor.seq) {
-    await ctx.store.write((tx) => writeMeta<Cursor>(tx, META.cursor(device), { ...cursor, etag: info.etag }));
+    if (etag !== cursor.etag) await ctx.store.write((tx) => writeMeta<Cursor>(tx, META.cursor(device), { ...cursor, etag }));
     return undefined;
   }
-  return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '' };
+  return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '', etag };
 }
 
 /** Fetches, verifies and applies a device's new segments in order. */
@@ -171,7 +181,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
       prevHash = hash;
     }
     const last = segments[segments.length - 1]!;
-    const applied = await applySegments(ctx, m, segments, last.seq === m.headSeq ? m.info.etag : '');
+    const applied = await applySegments(ctx, m, segments, last.seq === m.headSeq ? m.etag : '');
     outcome.pulled += applied.count;
     for (const c of applied.collections) outcome.collections.add(c);
     done += segments.length;
