@@ -103,12 +103,12 @@ export class HeadWatch {
 
   /**
    * Records another device's verified head; warns if it is older than one
-   * seen before, and then returns true: those bytes are not what the
-   * listing's etag names, so the caller must not pair the two.
+   * seen before. Returns whether it is newer than every head of that device
+   * seen before (a later segment or a later signed time).
    */
   saw(device: string, head: Head, etag: string): boolean {
     const before = this.seen[device];
-    const older = (head.at !== undefined && before?.at !== undefined && head.at < before.at) || (before !== undefined && head.seq < before.seq);
+    const fresh = !before || head.seq > before.seq || (head.at !== undefined && (before.at === undefined || head.at > before.at));
     if (head.at !== undefined && before?.at !== undefined && head.at < before.at) {
       this.#warnings.push({
         code: WarningCode.OldHead,
@@ -121,7 +121,7 @@ export class HeadWatch {
     const seq = Math.max(head.seq, before?.seq ?? 0);
     this.seen[device] = Number.isFinite(at) ? { etag, seq, at } : { etag, seq };
     this.#changed = true;
-    return older;
+    return fresh;
   }
 
   /**

@@ -435,8 +435,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await a.vault.put('t', 'x', { v: 1 });
       await a.vault.push();
       const evil = await h.openRemote();
-      const oldHead = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
-      await evil.close();
+      let oldHead = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
       const b = track(await joiner(a.code, 62));
       await b.vault.pull();
       await a.vault.put('t', 'y', { v: 2 });
@@ -460,8 +459,17 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       if (realGetMany) r.getMany = realGetMany;
       await b.vault.pull();
       assert.equal((await b.vault.get('t', 'y'))?.['v'], 2, 'the write acknowledged before the rollback arrives');
+      // Again, with a head B never read: it is served the head it holds while A's newer one is listed.
+      oldHead = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
+      await evil.close();
+      await a.vault.put('t', 'z', { v: 3 });
+      await a.vault.push();
+      lie(undefined, true);
       await b.vault.pull();
-      assert.equal((await b.vault.status()).caughtUp, true);
+      r.get = realGet;
+      if (realGetMany) r.getMany = realGetMany;
+      await b.vault.pull();
+      assert.equal((await b.vault.get('t', 'z'))?.['v'], 3, 'the write pushed before the rollback arrives');
     });
 
     test('a rolled-back head and a device outside the registry are refused; others still sync', async () => {
