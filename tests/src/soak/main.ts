@@ -29,7 +29,9 @@ const { values } = parseArgs({
     'fault-rate': { type: 'string', default: '0.4' },
     'cli-share': { type: 'string', default: '0.3' },
     'only-faults': { type: 'string' },
+    // Poisoned field names are on by default; --plain-fields turns them off (--poison-fields is kept for old replay lines).
     'poison-fields': { type: 'boolean', default: false },
+    'plain-fields': { type: 'boolean', default: false },
     shrink: { type: 'string', default: '30' },
     record: { type: 'boolean', default: false },
     parallel: { type: 'boolean', default: false },
@@ -48,7 +50,7 @@ const onlyFaults = values['only-faults'] !== undefined ? new Set(values['only-fa
 if (!(Number.isInteger(rounds) || rounds === Infinity) || rounds < 1 || !Number.isInteger(chunk)) usage('--rounds and --chunk take positive integers');
 
 function usage(msg: string): never {
-  process.stderr.write(`soak: ${msg}\nusage: npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S] [--chunk C] [--faults k1,k2|+gated] [--only-faults r1,r2] [--poison-fields] [--shrink RUNS] [--parallel] [--record]\n`);
+  process.stderr.write(`soak: ${msg}\nusage: npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S] [--chunk C] [--faults k1,k2|+gated] [--only-faults r1,r2] [--plain-fields] [--shrink RUNS] [--parallel] [--record]\n`);
   process.exit(2);
 }
 
@@ -77,7 +79,7 @@ async function soakRemote(remote: RemoteKind): Promise<boolean> {
   totals.set(remote, t);
   for (let i = 0; t.rounds < rounds && Date.now() < deadline && !failed; i++) {
     const runSeed = (seed + i) >>> 0;
-    const full: Plan = makePlan({ seed: runSeed, rounds: Math.min(chunk, rounds - t.rounds), remote, faults, faultRate: Number(values['fault-rate']), cliShare: Number(values['cli-share']), poisonFields: values['poison-fields'] });
+    const full: Plan = makePlan({ seed: runSeed, rounds: Math.min(chunk, rounds - t.rounds), remote, faults, faultRate: Number(values['fault-rate']), cliShare: Number(values['cli-share']), poisonFields: !values['plain-fields'] });
     const plan = onlyFaults ? keepFaults(full, onlyFaults) : full;
     log(`${remote}: run ${i + 1}, seed ${runSeed}, ${plan.steps.length} rounds, ${plan.steps.filter((s) => s.fault).length} faults`);
     const r = await runPlan(plan, { log, ...(process.env['SOAK_VERBOSE'] ? { verbose: log } : {}) });
@@ -104,7 +106,7 @@ async function soakRemote(remote: RemoteKind): Promise<boolean> {
       log(`\nshrunk in ${s.runs} re-runs to ${s.rounds} rounds and ${s.faults.length} fault(s):`);
       for (const step of plan.steps.slice(0, s.rounds)) if (step.fault && kept.has(step.round)) log(`  ${describeFault(step)}`);
       for (const v of s.result.violations.slice(0, 6)) log(`  - ${v}`);
-      log(`replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')} --fault-rate ${values['fault-rate']} --cli-share ${values['cli-share']}${values['poison-fields'] ? ' --poison-fields' : ''} --shrink 0`);
+      log(`replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')} --fault-rate ${values['fault-rate']} --cli-share ${values['cli-share']}${values['plain-fields'] ? ' --plain-fields' : ''} --shrink 0`);
     }
     return false;
   }

@@ -50,13 +50,13 @@ export type FaultKind =
   | 'clock-jump'
   /** The remote lies for the operation: a library device's view of it, or (CLI devices, folder and S3) its storage. */
   | 'lying'
-  /** GATED (known bug): the remote loses a device's newest segment and head for good. */
+  /** The remote loses a device's newest segment and head for good (the writer must put them back). */
   | 'lose-own'
-  /** GATED (product bug found by this soak): lets `lying` serve rolled-back objects (see tests/README.md). */
+  /** Lets `lying` serve rolled-back objects (found a pull bug, fixed: see tests/README.md). */
   | 'lying-rollback';
 
-/** Faults gated off by default: they reach known product bugs being fixed elsewhere (see tests/README.md). */
-export const GATED_FAULTS: readonly FaultKind[] = ['lose-own', 'lying-rollback'];
+/** Faults gated off by default because they reach known product bugs (see tests/README.md): none now. */
+export const GATED_FAULTS: readonly FaultKind[] = [];
 export const ALL_FAULTS: readonly FaultKind[] = ['kill-device', 'kill-relay', 'restart-postgres', 'network', 'disk-full', 'clock-jump', 'lying', 'lose-own', 'lying-rollback'];
 
 export const NETWORK_KINDS = ['drop-before', 'drop-after', 'status', 'slow', 'truncate', 'duplicate'] as const;
@@ -87,7 +87,7 @@ export interface PlanOptions {
   readonly faults: readonly FaultKind[];
   /** Probability that a round carries a fault (default 0.4). */
   readonly faultRate?: number;
-  /** GATED (known bug): some writes use field names like `constructor` and `__proto__`. */
+  /** Some writes use field names like `constructor` and `__proto__` (on by default in `npm run soak` and the short soak). */
   readonly poisonFields?: boolean;
   /** Share of rounds played by a CLI device (default 0.3): CLI rounds cost a process start each, library rounds far less. */
   readonly cliShare?: number;

@@ -252,7 +252,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
   }
 }
 
-/** GATED (known bug): field names that a plain object reads from its prototype; JSON.parse makes them own properties. */
+/** Field names that a plain object reads from its prototype; JSON.parse makes them own properties. */
 const poison = (w: number): Record<string, unknown> => JSON.parse(`{"constructor":${w},"__proto__":{"x":${w}},"toString":"t${w}"}`) as Record<string, unknown>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -314,7 +314,7 @@ async function storageLie(env: SoakEnv, lie: string, deviceId: string, firstSeen
   };
 }
 
-/** GATED fault: the remote loses a device's newest segment and its head (the operator's storage, not a device). */
+/** The `lose-own` fault: the remote loses a device's newest segment and its head (the operator's storage, not a device). */
 async function loseNewest(env: SoakEnv, deviceId: string): Promise<void> {
   const op = await env.operator();
   if (!op) return;

@@ -84,6 +84,12 @@ export interface Cursor {
   stamp: string;
   /** The head object's etag when last read (idle-pull shortcut). */
   etag: string;
+  /**
+   * A listed etag whose read brought a head no newer than one seen before:
+   * taken as `etag` only if the next pull lists and reads the same again
+   * (sync/pull `headEtag`).
+   */
+  pending?: string;
 }
 
 export interface StatusMeta {

@@ -41,6 +41,8 @@ interface Moved {
   cursor: Cursor;
   headSeq: number;
   headHash: string;
+  /** What the cursor takes at the head (see `headEtag`). */
+  etags: Pick<Cursor, 'etag' | 'pending'>;
 }
 
 export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<PullOutcome> {
@@ -63,31 +65,37 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
   const outcome: PullOutcome = { pulled: 0, collections: new Set(), complete: true, warnings: [] };
   let firstError: Error | undefined;
   const moved: Moved[] = [];
-  for (const info of heads) {
-    const device = info.key.slice(remoteKeys.headsPrefix.length);
-    if (device === ctx.deviceId) watch.own(own);
-    if (device === ctx.deviceId || !isDeviceId(device)) continue;
-    const cursor = cursors.get(device) ?? emptyCursor;
-    if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
-    try {
-      const m = await readHead(ctx, device, info, cursor, watch, signal);
-      if (m) moved.push(m);
-    } catch (e) {
-      if (!isIntegrityError(e)) throw e;
-      firstError ??= e as Error;
-      outcome.complete = false;
+  try {
+    for (const info of heads) {
+      const device = info.key.slice(remoteKeys.headsPrefix.length);
+      if (device === ctx.deviceId) watch.own(own);
+      if (device === ctx.deviceId || !isDeviceId(device)) continue;
+      const cursor = cursors.get(device) ?? emptyCursor;
+      if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
+      try {
+        const m = await readHead(ctx, device, info, cursor, watch, signal);
+        if (m) moved.push(m);
+      } catch (e) {
+        if (!isIntegrityError(e)) throw e;
+        firstError ??= e as Error;
+        outcome.complete = false;
+      }
     }
-  }
-  const total = moved.reduce((n, m) => n + (m.headSeq - m.cursor.seq), 0);
-  let done = 0;
-  for (const m of moved) {
-    try {
-      done = await pullDevice(ctx, m, outcome, done, total, signal);
-    } catch (e) {
-      if (!isIntegrityError(e)) throw e;
-      firstError ??= e as Error;
-      outcome.complete = false;
+    const total = moved.reduce((n, m) => n + (m.headSeq - m.cursor.seq), 0);
+    let done = 0;
+    for (const m of moved) {
+      try {
+        done = await pullDevice(ctx, m, outcome, done, total, signal);
+      } catch (e) {
+        if (!isIntegrityError(e)) throw e;
+        firstError ??= e as Error;
+        outcome.complete = false;
+      }
     }
+  } catch (e) {
+    // A head verified before the failure counts as seen (see `headEtag`).
+    await watch.save().catch(() => undefined);
+    throw e;
   }
   await ctx.store.write(async (tx) => {
     const status = await readMeta<StatusMeta>(tx, META.status);
@@ -110,7 +118,7 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
-  watch.saw(device, head, info.etag);
+  const etags = headEtag(cursor, info.etag, watch.saw(device, head, info.etag));
   // The head names the registry its writer had seen: we must have at least that much.
   await catchUpRegistry(ctx, signal, { seq: head.registrySeq, hash: head.registryHash, by: device });
   const headHash = hex.encode(head.hash);
@@ -128,10 +136,23 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
     });
   }
   if (lastSeq <= cursor.seq) {
-    await ctx.store.write((tx) => writeMeta<Cursor>(tx, META.cursor(device), { ...cursor, etag: info.etag }));
+    await ctx.store.write((tx) => writeMeta<Cursor>(tx, META.cursor(device), { seq: cursor.seq, hash: cursor.hash, stamp: cursor.stamp, ...etags }));
     return undefined;
   }
-  return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '' };
+  return { device, info, cursor, headSeq: lastSeq, headHash: lastSeq === head.seq ? headHash : '', etags };
+}
+
+/**
+ * The etags the cursor takes after reading a head listed under `listed`.
+ * A remote may serve an older head than the one it lists (a rollback, or a
+ * restored copy); pairing the listed etag with those bytes would make every
+ * later pull skip the head behind it for good. So the pairing is trusted
+ * when the head read is newer than any seen of that device before (what a
+ * moved etag means on an honest remote), or when the same etag listed again
+ * reads no newer again (an object rewritten unchanged): one more read, once.
+ */
+function headEtag(cursor: Cursor, listed: string, fresh: boolean): Pick<Cursor, 'etag' | 'pending'> {
+  return fresh || cursor.pending === listed ? { etag: listed } : { etag: cursor.etag, pending: listed };
 }
 
 /** Fetches, verifies and applies a device's new segments in order. */
@@ -171,7 +192,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
       prevHash = hash;
     }
     const last = segments[segments.length - 1]!;
-    const applied = await applySegments(ctx, m, segments, last.seq === m.headSeq ? m.info.etag : '');
+    const applied = await applySegments(ctx, m, segments, last.seq === m.headSeq ? m.etags : { etag: '' });
     outcome.pulled += applied.count;
     for (const c of applied.collections) outcome.collections.add(c);
     done += segments.length;
@@ -185,7 +206,7 @@ async function applySegments(
   ctx: EngineContext,
   m: Moved,
   segments: { seq: number; hash: string; ops: Op[] }[],
-  etag: string,
+  etags: Pick<Cursor, 'etag' | 'pending'>,
 ): Promise<{ count: number; collections: string[] }> {
   return ctx.store.write(async (tx) => {
     const cursor = (await readMeta<Cursor>(tx, META.cursor(m.device))) ?? emptyCursor;
@@ -222,7 +243,7 @@ async function applySegments(
     }
     const collections = await views.flush();
     const last = todo[todo.length - 1]!;
-    await writeMeta<Cursor>(tx, META.cursor(m.device), { seq: last.seq, hash: last.hash, stamp, etag });
+    await writeMeta<Cursor>(tx, META.cursor(m.device), { seq: last.seq, hash: last.hash, stamp, ...etags });
     await writeMeta(tx, META.hlc, { last: clock.last });
     return { count, collections };
   });

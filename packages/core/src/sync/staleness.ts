@@ -101,9 +101,14 @@ export class HeadWatch {
     return new HeadWatch(ctx, { ...seen }, pushed);
   }
 
-  /** Records another device's verified head; warns if it is older than one seen before. */
-  saw(device: string, head: Head, etag: string): void {
+  /**
+   * Records another device's verified head; warns if it is older than one
+   * seen before. Returns whether it is newer than every head of that device
+   * seen before (a later segment or a later signed time).
+   */
+  saw(device: string, head: Head, etag: string): boolean {
     const before = this.seen[device];
+    const fresh = !before || head.seq > before.seq || (head.at !== undefined && (before.at === undefined || head.at > before.at));
     if (head.at !== undefined && before?.at !== undefined && head.at < before.at) {
       this.#warnings.push({
         code: WarningCode.OldHead,
@@ -113,8 +118,10 @@ export class HeadWatch {
     }
     // Keep the newest time seen: an old head served again must not lower the bar.
     const at = Math.max(head.at ?? -Infinity, before?.at ?? -Infinity);
-    this.seen[device] = Number.isFinite(at) ? { etag, seq: head.seq, at } : { etag, seq: head.seq };
+    const seq = Math.max(head.seq, before?.seq ?? 0);
+    this.seen[device] = Number.isFinite(at) ? { etag, seq, at } : { etag, seq };
     this.#changed = true;
+    return fresh;
   }
 
   /**
@@ -151,9 +158,15 @@ export class HeadWatch {
     this.#changed = true;
   }
 
+  /** Saves what was seen (also when a pull fails half-way: a head verified then must count as seen by the next one). */
+  async save(): Promise<void> {
+    if (this.#changed) await this.ctx.store.write((tx) => writeMeta(tx, SEEN_HEADS, this.seen));
+    this.#changed = false;
+  }
+
   /** Saves what was seen and returns every warning of this pull, given the listing of `heads/`. */
   async finish(listed: readonly RemoteObjectInfo[]): Promise<SyncWarning[]> {
-    if (this.#changed) await this.ctx.store.write((tx) => writeMeta(tx, SEEN_HEADS, this.seen));
+    await this.save();
     const heads = listed.flatMap((info) => {
       const device = info.key.slice(remoteKeys.headsPrefix.length);
       if (!this.ctx.registry.device(device)) return []; // strangers' heads are refused, not counted

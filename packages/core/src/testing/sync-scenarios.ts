@@ -430,6 +430,48 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await evil.close();
     });
 
+    test('a head rolled back under a listing that shows the newer one does not make the device skip that newer head for good', async () => {
+      const a = track(await founder(61));
+      await a.vault.put('t', 'x', { v: 1 });
+      await a.vault.push();
+      const evil = await h.openRemote();
+      let oldHead = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
+      const b = track(await joiner(a.code, 62));
+      await b.vault.pull();
+      await a.vault.put('t', 'y', { v: 2 });
+      await a.vault.push();
+      // The remote lies to B only, in its reads; its listings stay true.
+      const r = b.remote;
+      const realGet = r.get.bind(r);
+      const realGetMany = r.getMany?.bind(r);
+      const lie = (withhold: string | undefined, rollback: boolean): void => {
+        r.get = async (key, o) => (key === withhold ? null : rollback && key === remoteKeys.head(a.vault.deviceId) ? oldHead.slice() : realGet(key, o));
+        if (realGetMany) r.getMany = async (keys, o) => new Map([...(await realGetMany(keys, o))].map(([k, v]) => [k, k === withhold ? null : v] as const));
+      };
+      // B reads A's new head but not its new segment...
+      lie(remoteKeys.segment(a.vault.deviceId, 2), false);
+      await rejectsWith(b.vault.pull(), ErrorCode.IntegrityChain);
+      // ...then is served the old head (the one it already applied) while the listing shows the new one.
+      lie(undefined, true);
+      assert.deepEqual((await b.vault.pull()).warnings?.map((w) => w.code), [WarningCode.OldHead]);
+      // Honest again: the listed etag is the one of the rollback pull, and B must still read the head behind it.
+      r.get = realGet;
+      if (realGetMany) r.getMany = realGetMany;
+      await b.vault.pull();
+      assert.equal((await b.vault.get('t', 'y'))?.['v'], 2, 'the write acknowledged before the rollback arrives');
+      // Again, with a head B never read: it is served the head it holds while A's newer one is listed.
+      oldHead = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
+      await evil.close();
+      await a.vault.put('t', 'z', { v: 3 });
+      await a.vault.push();
+      lie(undefined, true);
+      await b.vault.pull();
+      r.get = realGet;
+      if (realGetMany) r.getMany = realGetMany;
+      await b.vault.pull();
+      assert.equal((await b.vault.get('t', 'z'))?.['v'], 3, 'the write pushed before the rollback arrives');
+    });
+
     test('a rolled-back head and a device outside the registry are refused; others still sync', async () => {
       const a = track(await founder(51));
       await a.vault.put('t', 'x', { v: 1 });
