@@ -2,8 +2,13 @@
 // misused promises are caught; core may import nothing Node-only.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const nodeOnlyMessage = '@kith/core must run in a browser: no Node-only imports';
+// @kith/core's folders are its layers, lowest first; a folder may import its
+// own layer and the ones below it, never one above (CONTRIBUTING.md).
+const coreLayers = ['base', 'crypto', 'model', 'format', 'ports', 'identity', 'sync', 'blobs', 'check', 'vault'];
 const nodeOnly = ['fs', 'fs/promises', 'path', 'os', 'crypto', 'child_process', 'zlib', 'stream', 'http', 'https', 'net', 'url', 'better-sqlite3'];
 
 export default tseslint.config(
@@ -36,8 +41,33 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: false }, globals: { console: 'readonly', process: 'readonly' } },
   },
   {
-    files: ['packages/core/src/**/*.ts'],
-    ignores: ['packages/core/src/**/*.test.ts', 'packages/core/src/testing/**'],
+    // No import cycles anywhere (type-only imports included: a cycle of types
+    // is still two modules that cannot be understood apart).
+    files: ['packages/*/src/**/*.ts', 'tests/src/**/*.ts', 'bench/src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { ...importX.flatConfigs.typescript.settings, 'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['packages/*/tsconfig.json', 'tests/tsconfig.json', 'bench/tsconfig.json'] })] },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  ...coreLayers.map((layer, i) => ({
+    files: [`packages/core/src/${layer}/**/*.ts`],
+    ignores: ['packages/core/src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeOnly.map((name) => ({ name, message: nodeOnlyMessage })),
+          patterns: [
+            { group: ['node:*'], message: nodeOnlyMessage },
+            ...coreLayers.slice(i + 1).map((upper) => ({ group: [`**/${upper}/*`], message: `core layer ${layer}/ may not import ${upper}/ (an upper layer): see CONTRIBUTING.md` })),
+            { group: ['**/testing/*', '../index.js', '../../index.js'], message: `core layer ${layer}/ may not import testing/ or the package entry` },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    // The package entry may import any layer, but nothing Node-only.
+    files: ['packages/core/src/index.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

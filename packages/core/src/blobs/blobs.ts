@@ -6,15 +6,15 @@
  * manifest's id is the blob's ref, which records hold as a string. Both
  * directions stream with memory bounded by a few chunks, whatever the size.
  */
-import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
+import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { concatBytes } from '../crypto/index.js';
 import type { EngineContext } from '../sync/context.js';
 import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
-import { loadEpochKey } from '../sync/epochs.js';
-import { META, readMeta, writeMeta } from '../sync/meta.js';
-import type { JsonValue } from '../json.js';
-import { stampTime } from '../hlc.js';
-import type { BlobCache } from './blob-cache.js';
+import { loadEpochKey } from '../identity/epochs.js';
+import { META, readMeta, writeMeta } from '../ports/store-meta.js';
+import type { JsonValue } from '../model/json.js';
+import { stampTime } from '../model/hlc.js';
+import type { BlobCache } from '../ports/blob-cache.js';
 import {
   blobId,
   blobKeys,
@@ -28,7 +28,7 @@ import {
   parseBlobRef,
   peekBlobEpoch,
   type BlobManifest,
-} from './blob-format.js';
+} from '../format/blob-format.js';
 import { BufferPool } from './buffer-pool.js';
 import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';

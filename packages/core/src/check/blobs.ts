@@ -5,10 +5,10 @@
  * `readData` every chunk is read and checked too (the costly part, as in
  * `restic check --read-data`).
  */
-import { blobKeys, decodeBlobObject, decodeManifestPlaintext, MAX_MANIFEST_BYTES } from '../blobs/blob-format.js';
+import { blobKeys, decodeBlobObject, decodeManifestPlaintext, MAX_MANIFEST_BYTES } from '../format/blob-format.js';
 import { MAX_CHUNK } from '../blobs/chunker.js';
-import { ErrorCode } from '../errors.js';
-import { throwIfAborted } from '../remote.js';
+import { ErrorCode } from '../base/errors.js';
+import { throwIfAborted } from '../ports/remote.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const REUPLOAD = 'store the file again (`kith blob put`) from a device that has it, or restore the object from another copy of the remote';

@@ -11,7 +11,7 @@
  * const report = await vault.check({ readData: true });
  * for (const p of report.problems) console.log(p.kind, p.key, p.message);
  */
-import { throwIfAborted } from '../remote.js';
+import { throwIfAborted } from '../ports/remote.js';
 import type { EngineContext } from '../sync/context.js';
 import { checkBlobs } from './blobs.js';
 import { checkSealedKeys } from './keys.js';

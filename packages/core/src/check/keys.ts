@@ -10,9 +10,9 @@
  * every epoch key the later checks decrypt with.
  */
 import { bytesEqual } from '../crypto/index.js';
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import type { EngineContext } from '../sync/context.js';
-import { epochBoxKey, loadEpochKey, openSealedKeyBytes, sealedKeyPlace, verifySealedKeyAt, type Admits, type KeyRules } from '../sync/epochs.js';
+import { epochBoxKey, loadEpochKey, openSealedKeyBytes, sealedKeyPlace, verifySealedKeyAt, type Admits, type KeyRules } from '../identity/epochs.js';
 import type { SealedKeyName } from './layout.js';
 import type { CheckRun } from './run.js';
 

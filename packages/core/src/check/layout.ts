@@ -6,10 +6,10 @@
  * rebuilt with the format's own key functions and must come out equal, so
  * this stays in step with `remoteKeys` and `blobKeys`.
  */
-import { blobKeys } from '../blobs/blob-format.js';
-import { ErrorCode } from '../errors.js';
+import { blobKeys } from '../format/blob-format.js';
+import { ErrorCode } from '../base/errors.js';
 import { remoteKeys } from '../format/index.js';
-import type { RemoteObjectInfo } from '../remote.js';
+import type { RemoteObjectInfo } from '../ports/remote.js';
 import type { CheckLog } from './report.js';
 
 export interface SealedKeyName {

@@ -5,9 +5,9 @@
  * has verified before (which it never forgets).
  */
 import { bytesToHex } from '../crypto/index.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../base/errors.js';
 import { decodeVaultHeader, remoteKeys } from '../format/index.js';
-import { DeviceRegistry, initialRegistry } from '../sync/registry.js';
+import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
 import type { CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote, or remove it';

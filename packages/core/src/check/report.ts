@@ -2,7 +2,7 @@
  * @module check/report
  * What `vault.check()` answers, and the collector the checks fill in.
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 
 /**
  * - `missing`: something the vault needs is not on the remote (a segment a

@@ -4,11 +4,11 @@
  * read-only), a remote that refuses writes, the layout of the listing,
  * the problem log and the progress count.
  */
-import { invariant } from '../errors.js';
-import type { Remote } from '../remote.js';
-import type { RemoteDeviceKey } from '../remote-auth.js';
+import { invariant } from '../base/errors.js';
+import type { Remote } from '../ports/remote.js';
+import type { RemoteDeviceKey } from '../identity/remote-auth.js';
 import type { EngineContext } from '../sync/context.js';
-import type { DeviceRegistry } from '../sync/registry.js';
+import type { DeviceRegistry } from '../identity/registry.js';
 import type { RemoteLayout } from './layout.js';
 import type { CheckLog } from './report.js';
 

@@ -6,13 +6,13 @@
  * refs met in the ops are collected for the blob check.
  */
 import { bytesToHex } from '../crypto/index.js';
-import { ErrorCode } from '../errors.js';
-import { throwIfAborted } from '../remote.js';
+import { ErrorCode } from '../base/errors.js';
+import { throwIfAborted } from '../ports/remote.js';
 import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, type Head } from '../format/index.js';
-import { decodePayload } from '../ops.js';
+import { decodePayload } from '../model/ops.js';
 import { refsIn } from '../blobs/blobs.js';
-import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../sync/meta.js';
-import type { OwnChainMeta } from '../sync/repair.js';
+import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
+import type { OwnChainMeta } from '../ports/store-meta.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote';

@@ -3,7 +3,7 @@
  * deflate-raw through the platform's CompressionStream (Node ≥ 18, all
  * current browsers), so the core carries no compression code of its own.
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes } from './bytes.js';
 
 async function drain(readable: ReadableStream<Uint8Array>, maxBytes: number, onOver: () => never): Promise<Uint8Array> {

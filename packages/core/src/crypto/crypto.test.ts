@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { seededRandom } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import { seededRandom } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,

@@ -2,7 +2,7 @@
  * @module crypto/keys
  * Key and id generation. Randomness is always injected (see deps.ts).
  */
-import type { RandomBytes } from '../deps.js';
+import type { RandomBytes } from '../base/deps.js';
 import { bytesToHex } from './bytes.js';
 import { boxKeyFromSecret, signingKeyFromSeed, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
 

@@ -4,8 +4,8 @@
  * a local passphrase with Argon2id seals the device's private keys and the
  * epoch keys it holds in its store. The passphrase never leaves the device.
  */
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { fromBase64url, toBase64url, utf8, concatBytes } from './bytes.js';
 import { aesGcmDecrypt, aesGcmEncrypt } from './primitives.js';
 import { DEFAULT_ARGON2 } from './password.js';

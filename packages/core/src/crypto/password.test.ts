@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { checkPassword, MIN_PASSWORD_LENGTH, passwordKeys } from './password.js';
 
 const weak = (e: unknown) => KithError.is(e, ErrorCode.WeakPassword);

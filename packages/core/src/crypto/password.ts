@@ -4,8 +4,8 @@
  * too) stretches a password into a seed for a signing and a box key pair,
  * exactly like the recovery code's keys. Parameters travel in the registry.
  */
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { utf8 } from './bytes.js';
 import { boxKeyFromSecret, hkdfSha256, signingKeyFromSeed, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
 

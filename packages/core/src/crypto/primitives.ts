@@ -7,7 +7,7 @@
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;

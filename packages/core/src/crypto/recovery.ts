@@ -4,8 +4,8 @@
  * and a checksum so a typo is caught before any key derivation runs.
  */
 import { base32crockford } from '@scure/base';
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, concatBytes, utf8 } from './bytes.js';
 import { hkdfSha256, sha256Sync, signingKeyFromSeed, boxKeyFromSecret, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
 

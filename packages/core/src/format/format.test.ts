@@ -2,15 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { seededRandom } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import { seededRandom } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, generateDeviceKeys, hexToBytes, newEpochKey, recoveryKeys } from '../crypto/index.js';
 import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, encodeHead, encodeRegistryEntry, encodeSegment, epochKeyCheck, openEpochKey, remoteKeys, type RegistryChange } from './index.js';
-import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from './vectors.js';
-import { decodeBlobObject, decodeManifestPlaintext } from '../blobs/blob-format.js';
+import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from '../testing/format-vectors.js';
+import { decodeBlobObject, decodeManifestPlaintext } from './blob-format.js';
 import { AVG_CHUNK, gearTable, MAX_CHUNK, MIN_CHUNK } from '../blobs/chunker.js';
-import { epochBoxKey } from '../sync/epochs.js';
-import { DeviceRegistry, initialRegistry } from '../sync/registry.js';
+import { epochBoxKey } from '../identity/epochs.js';
+import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
 
 const committed = JSON.parse(readFileSync(new URL('../../src/format/vectors.json', import.meta.url), 'utf8')) as {
   inputs: typeof VECTOR_INPUTS;

@@ -3,7 +3,7 @@
  * Preamble, big-endian field reading/writing and signatures shared by every
  * object type. See docs/FORMAT.md.
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, concatBytes, ed25519Sign, ed25519Verify, fromUtf8, hexToBytes, u32, u64, utf8 } from '../crypto/index.js';
 
 /** Format version written into every object's preamble. */

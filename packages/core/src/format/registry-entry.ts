@@ -6,7 +6,7 @@
  * names the hash of the entry before it, so the remote can neither forge
  * nor drop entries without the devices noticing.
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { sha256 } from '../crypto/index.js';
 import { FORMAT_VERSION, ObjectReader, ObjectType, ObjectWriter, corrupt } from './framing.js';
 

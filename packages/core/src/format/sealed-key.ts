@@ -7,8 +7,8 @@
  * substitute its own key. The entry that opens an epoch carries the key's
  * check value, and the keyId is taken from it.
  */
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { aesGcmDecrypt, aesGcmEncrypt, boxKeyFromSecret, bytesToHex, concatBytes, hexToBytes, hkdfSha256, u32, utf8, x25519Shared } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from './framing.js';
 

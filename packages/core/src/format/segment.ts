@@ -3,8 +3,8 @@
  * `segments/<device>/<seq>`: one device's batch of ops, compressed, padded,
  * encrypted under a per-object key, signed and hash-chained.
  */
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { aesGcmDecrypt, aesGcmEncrypt, compress, concatBytes, decompress, hexToBytes, hkdfSha256, padme, sha256, u32, u64, utf8 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framing.js';
 

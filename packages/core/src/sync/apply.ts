@@ -4,9 +4,9 @@
  * records in batches, merges, writes rows and history. Used both for local
  * writes and for pulled segments, so both paths produce identical state.
  */
-import { applyOp, rowOf, viewOf, type IsApplied, type RecordView } from '../merge.js';
-import { OP_KIND_NAMES, type Op } from '../ops.js';
-import type { LogEntry, StoreTx } from '../store.js';
+import { applyOp, rowOf, viewOf, type IsApplied, type RecordView } from '../model/merge.js';
+import { OP_KIND_NAMES, type Op } from '../model/ops.js';
+import type { LogEntry, StoreTx } from '../ports/store.js';
 
 /** Working set of record views for one transaction. */
 export class ViewSet {

@@ -6,9 +6,9 @@
  * heard of: that is a registry to fetch, not damage, so readers catch up
  * and try once more before calling anything corrupt.
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import type { EngineContext } from './context.js';
-import { loadEpochKey } from './epochs.js';
+import { loadEpochKey } from '../identity/epochs.js';
 
 /** A registry position a signed head names (the head of device `by`). */
 export interface RegistryPosition {

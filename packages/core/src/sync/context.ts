@@ -2,14 +2,14 @@
  * @module sync/context
  * What push and pull need from an open vault.
  */
-import type { Deps } from '../deps.js';
-import type { Remote } from '../remote.js';
-import type { Store } from '../store.js';
-import type { SyncProgress } from '../vault-types.js';
-import type { DeviceRegistry } from './registry.js';
-import type { Op } from '../ops.js';
+import type { Deps } from '../base/deps.js';
+import type { Remote } from '../ports/remote.js';
+import type { Store } from '../ports/store.js';
+import type { DeviceRegistry } from '../identity/registry.js';
+import type { EpochContext } from '../identity/epochs.js';
+import type { Op } from '../model/ops.js';
 
-export interface EngineContext {
+export interface EngineContext extends EpochContext {
   readonly store: Store;
   readonly remote: Remote;
   readonly deps: Deps;
@@ -39,3 +39,13 @@ export const TARGET_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const PULL_CONCURRENCY = 4;
 /** Segments asked for in one batched read on remotes with `getMany` (each is at most ~8 MiB before compression). */
 export const PULL_BATCH = 16;
+
+/** Progress of a push or pull, for progress bars. */
+export interface SyncProgress {
+  readonly phase: 'push' | 'pull';
+  /** Units done and total (segments), total 0 when unknown. */
+  readonly done: number;
+  readonly total: number;
+  /** Device whose changes are being pulled. */
+  readonly device?: string;
+}

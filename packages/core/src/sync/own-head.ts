@@ -8,12 +8,11 @@
  * unchanged own head costs no GET.
  */
 import { hex } from '@scure/base';
-import { isIntegrityError } from '../errors.js';
+import { isIntegrityError } from '../base/errors.js';
 import { decodeHead, remoteKeys, type Head } from '../format/index.js';
-import type { RemoteObjectInfo } from '../remote.js';
+import type { RemoteObjectInfo } from '../ports/remote.js';
 import type { EngineContext } from './context.js';
-import { emptyPush, META, readMeta, type PushMeta } from './meta.js';
-import type { OwnChainMeta } from './repair.js';
+import { emptyPush, META, readMeta, type OwnChainMeta, type PushMeta } from '../ports/store-meta.js';
 
 /** How a verified own head stands against what this store pushed. */
 export interface OwnHeadComparison {

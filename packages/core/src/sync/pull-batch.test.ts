@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRandom } from '../deps.js';
-import type { Remote, RemoteCallOptions } from '../remote.js';
+import { seededRandom } from '../base/deps.js';
+import type { Remote, RemoteCallOptions } from '../ports/remote.js';
 import { newMemoryStoreData, openMemoryStore } from '../testing/memory-store.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
-import { Vault } from '../vault.js';
+import { Vault } from '../vault/vault.js';
 import { PULL_BATCH } from './context.js';
 
 /** A memory remote with a batched read, counting how reads arrive. */

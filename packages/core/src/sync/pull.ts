@@ -9,20 +9,20 @@
  * integrity error is raised at the end.
  */
 import { hex } from '@scure/base';
-import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
+import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { decodeHead, remoteKeys } from '../format/index.js';
-import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../hlc.js';
-import { decodePayload, type Op } from '../ops.js';
-import type { RemoteObjectInfo } from '../remote.js';
+import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../model/hlc.js';
+import { decodePayload, type Op } from '../model/ops.js';
+import type { RemoteObjectInfo } from '../ports/remote.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
-import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from './meta.js';
+import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from '../ports/store-meta.js';
 import { catchUpRegistry } from './catch-up.js';
 import { loadOwnState, lookAtOwnHead } from './own-head.js';
 import { ownHeadUnverified, repairOwnChain } from './repair.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { HeadWatch } from './staleness.js';
-import type { SyncWarning } from '../warnings.js';
+import type { SyncWarning } from '../base/warnings.js';
 
 export interface PullOutcome {
   /** Ops applied. */

@@ -8,12 +8,12 @@
  */
 import { hex } from '@scure/base';
 import { encodeHead, encodeSegment, remoteKeys } from '../format/index.js';
-import { encodePayload, type Op } from '../ops.js';
-import type { OutboxEntry } from '../store.js';
+import { encodePayload, type Op } from '../model/ops.js';
+import type { OutboxEntry } from '../ports/store.js';
 import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from './context.js';
-import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from './meta.js';
+import { b64, emptyPush, META, readMeta, unb64, writeMeta, type PendingSegment, type PushMeta, type StatusMeta } from '../ports/store-meta.js';
 import { catchUpRegistry } from './catch-up.js';
-import { loadEpochKey } from './epochs.js';
+import { loadEpochKey } from '../identity/epochs.js';
 import { noteOwnHead } from './repair.js';
 import { HEAD_REFRESH_MS } from './staleness.js';
 

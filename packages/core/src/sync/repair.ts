@@ -18,11 +18,11 @@
  * ran, and then at most once per {@link AUDIT_INTERVAL_MS}, so an idle sync
  * stays O(1) requests and a lost middle segment is put back within a day.
  */
-import { ErrorCode, KithError, isIntegrityError } from '../errors.js';
+import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { remoteKeys } from '../format/index.js';
-import type { RemoteObjectInfo } from '../remote.js';
+import type { RemoteObjectInfo } from '../ports/remote.js';
 import { PULL_BATCH, type EngineContext } from './context.js';
-import { emptyPush, META, readMeta, writeMeta, type PushMeta } from './meta.js';
+import { emptyPush, META, readMeta, writeMeta, type OwnChainMeta, type PushMeta } from '../ports/store-meta.js';
 import type { OwnHeadLook, OwnHeadRead } from './own-head.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { noteOwnHeadSeen } from './staleness.js';
@@ -30,19 +30,6 @@ import { noteOwnHeadSeen } from './staleness.js';
 /** How often at most the own segments are listed while the own head looks right. */
 export const AUDIT_INTERVAL_MS = 24 * 3600 * 1000;
 
-/** What this device last verified of its own chain on the remote. */
-export interface OwnChainMeta {
-  /** Etag of the own head as last written or verified ('' when unknown). */
-  headEtag: string;
-  /** When the own segments were last listed and checked (device clock, ms). */
-  auditedAt?: number;
-  /**
-   * Seqs the remote lost that this device does not hold either (pushed by
-   * a version that did not keep its segments, and lost before the first
-   * audit could copy them): nobody can put them back.
-   */
-  lost?: number[];
-}
 
 const noChain: OwnChainMeta = { headEtag: '' };
 

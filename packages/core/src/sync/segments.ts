@@ -5,7 +5,7 @@
  */
 import { decodeSegment, peekSegmentEpoch, remoteKeys, MAX_SEGMENT_PAYLOAD, type DecodedSegment } from '../format/index.js';
 import type { EngineContext } from './context.js';
-import { loadEpochKey } from './epochs.js';
+import { loadEpochKey } from '../identity/epochs.js';
 
 /** A device's segments `seqs`, in one batched read where the remote has one, else in parallel gets. */
 export async function fetchSegments(ctx: EngineContext, device: string, seqs: readonly number[], signal?: AbortSignal): Promise<(Uint8Array | null)[]> {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ErrorCode, KithError } from '../errors.js';
-import { DeviceRegistry, type DeviceRecord, type RegistryState } from './registry.js';
-import { WarningCode } from '../warnings.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { DeviceRegistry, type DeviceRecord, type RegistryState } from '../identity/registry.js';
+import { WarningCode } from '../base/warnings.js';
 import { DEFAULT_STALE_AFTER_MS, checkStaleAfter, remoteWarnings } from './staleness.js';
 
 const DAY = 24 * 3600 * 1000;

@@ -10,16 +10,15 @@
  * another device's); the registry records a revocation newer than every
  * head (the revoking device rewrites its head right after it).
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { remoteKeys, type Head } from '../format/index.js';
-import type { RemoteObjectInfo } from '../remote.js';
-import type { StoreTx } from '../store.js';
-import type { DeviceStatus } from '../vault-types.js';
+import type { RemoteObjectInfo } from '../ports/remote.js';
+import type { StoreTx } from '../ports/store.js';
 import type { EngineContext } from './context.js';
-import { META, readMeta, writeMeta, type PushMeta } from './meta.js';
+import { META, readMeta, writeMeta, type PushMeta } from '../ports/store-meta.js';
 import type { OwnHeadLook } from './own-head.js';
-import type { DeviceRegistry } from './registry.js';
-import { WarningCode, type SyncWarning } from '../warnings.js';
+import type { DeviceRegistry } from '../identity/registry.js';
+import { WarningCode, type SyncWarning } from '../base/warnings.js';
 
 const DAY = 24 * 3600 * 1000;
 /** Default threshold: newest signed head older than this is reported. */
@@ -193,4 +192,15 @@ export async function deviceStatuses(tx: StoreTx, registry: DeviceRegistry, devi
     const times = [seen[id]?.at, id === deviceId ? wrote : undefined].filter((t): t is number => t !== undefined);
     return { deviceId: id, name: d.name, revoked: d.revoked !== undefined, current: id === deviceId, lastHeadAt: times.length === 0 ? null : new Date(Math.max(...times)).toISOString() };
   });
+}
+
+/** One device of the vault in `status()`: registry facts and when its newest head known here was written. */
+export interface DeviceStatus {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly revoked: boolean;
+  /** This is the device the vault is open on. */
+  readonly current: boolean;
+  /** ISO time its newest head known to this device was signed (its own: the last one it wrote), or null. */
+  readonly lastHeadAt: string | null;
 }

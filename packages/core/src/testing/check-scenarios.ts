@@ -10,13 +10,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Vault } from '../vault.js';
-import { ErrorCode, KithError } from '../errors.js';
-import { seededRandom } from '../deps.js';
+import { Vault } from '../vault/vault.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { seededRandom } from '../base/deps.js';
 import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys, sealEpochKey } from '../format/index.js';
 import { blobKeys, parseBlobRef } from '../blobs/index.js';
-import type { Remote } from '../remote.js';
+import type { Remote } from '../ports/remote.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
 import { withWrites } from '../check/run.js';
 import type { ScenarioHarness } from './sync-scenarios.js';

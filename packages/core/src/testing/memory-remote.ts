@@ -5,7 +5,7 @@
  * `Map` see the same objects, like devices sharing a bucket.
  */
 import { bytesToHex, sha256Sync } from '../crypto/index.js';
-import { assertRemoteKey, assertRemotePrefix, newRemoteStats, throwIfAborted, type Remote } from '../remote.js';
+import { assertRemoteKey, assertRemotePrefix, newRemoteStats, throwIfAborted, type Remote } from '../ports/remote.js';
 
 export function openMemoryRemote(objects: Map<string, Uint8Array> = new Map(), url = 'memory:'): Remote {
   const stats = newRemoteStats();

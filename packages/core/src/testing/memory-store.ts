@@ -5,10 +5,10 @@
  * fast store for core tests. Not durable: data lives as long as the
  * `MemoryStoreData` object given to it.
  */
-import { ErrorCode, KithError } from '../errors.js';
-import { own } from '../data-keys.js';
-import type { JsonObject, JsonValue } from '../json.js';
-import type { LogEntry, LogFilter, OutboxEntry, RecordPage, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { own } from '../base/data-keys.js';
+import type { JsonObject, JsonValue } from '../model/json.js';
+import type { LogEntry, LogFilter, OutboxEntry, RecordPage, RecordQuery, RecordRow, Store, StoreTx } from '../ports/store.js';
 import { compareCodePoints, compareFieldValues, referenceQuery } from './store-conformance.js';
 
 /** What a memory store keeps; pass the same object again to "reopen" it. */

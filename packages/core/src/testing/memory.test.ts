@@ -4,7 +4,7 @@ import { runSyncScenarios, type ScenarioHarness } from './sync-scenarios.js';
 import { runCheckScenarios } from './check-scenarios.js';
 import { newMemoryStoreData, openMemoryStore } from './memory-store.js';
 import { openMemoryRemote } from './memory-remote.js';
-import type { Store } from '../store.js';
+import type { Store } from '../ports/store.js';
 
 // The in-memory reference implementations pass the same suites as the real adapters.
 runStoreConformance('memory store', async () => {

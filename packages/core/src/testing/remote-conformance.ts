@@ -12,8 +12,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ErrorCode, KithError } from '../errors.js';
-import type { Remote } from '../remote.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import type { Remote } from '../ports/remote.js';
 
 /** What `open` gives {@link runRemoteConformance} for one test. */
 export interface RemoteHarness {

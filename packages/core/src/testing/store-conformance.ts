@@ -11,9 +11,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { own } from '../data-keys.js';
-import type { JsonObject, JsonPrimitive, JsonValue } from '../json.js';
-import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../store.js';
+import { own } from '../base/data-keys.js';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../model/json.js';
+import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../ports/store.js';
 
 /** What a store adapter's test gives the suite: a fresh, empty store. */
 export interface StoreHarness {

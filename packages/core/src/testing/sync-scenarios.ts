@@ -7,20 +7,20 @@
  */
 import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Vault } from '../vault.js';
-import { KithError, ErrorCode, isIntegrityError } from '../errors.js';
-import { encodePayload } from '../ops.js';
+import { Vault } from '../vault/vault.js';
+import { KithError, ErrorCode, isIntegrityError } from '../base/errors.js';
+import { encodePayload } from '../model/ops.js';
 import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256, signingKeyFromSeed } from '../crypto/index.js';
 import { base64 } from '@scure/base';
-import { seededRandom } from '../deps.js';
-import { stampTime } from '../hlc.js';
+import { seededRandom } from '../base/deps.js';
+import { stampTime } from '../model/hlc.js';
 import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys, sealEpochKey } from '../format/index.js';
-import type { Remote } from '../remote.js';
-import type { Store } from '../store.js';
-import type { Doc } from '../vault-types.js';
+import type { Remote } from '../ports/remote.js';
+import type { Store } from '../ports/store.js';
+import type { Doc } from '../vault/vault-types.js';
 import { AUDIT_INTERVAL_MS } from '../sync/repair.js';
-import type { JsonObject } from '../json.js';
-import { WarningCode } from '../warnings.js';
+import type { JsonObject } from '../model/json.js';
+import { WarningCode } from '../base/warnings.js';
 
 /** What a remote's test gives the scenarios. */
 export interface ScenarioHarness {

@@ -7,9 +7,9 @@
  * in the store, so the remote can add entries but never take one back.
  */
 import { bytesToHex, hexToBytes, toBase64url, fromBase64url } from '../crypto/index.js';
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { decodeRegistryEntry, encodeRegistryEntry, remoteKeys, type PasswordParams, type RegistryChange, type RegistryEntry } from '../format/index.js';
-import type { Remote } from '../remote.js';
+import type { Remote } from '../ports/remote.js';
 
 /** What the registry says about one device (JSON-safe, kept in the store). */
 export interface DeviceRecord {

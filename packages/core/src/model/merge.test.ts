@@ -5,7 +5,7 @@ import { applyOp, conflictsOf, viewOf, type RecordView } from './merge.js';
 import { putOp, patchOp, deleteOp, resolveOp } from './local-writes.js';
 import { HybridClock, stampDevice } from './hlc.js';
 import { ALIVE, decodePayload, encodePayload, type Op } from './ops.js';
-import { dict, own } from './data-keys.js';
+import { dict, own } from '../base/data-keys.js';
 import type { JsonValue } from './json.js';
 
 /** A device as the sync engine sees it, minus storage and network. */

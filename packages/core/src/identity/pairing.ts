@@ -9,8 +9,8 @@
  * signs the newcomer into the registry. See docs/FORMAT.md "Pairing".
  */
 import { base32crockford } from '@scure/base';
-import type { Deps } from './deps.js';
-import { ErrorCode, KithError } from './errors.js';
+import type { Deps } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
@@ -29,10 +29,9 @@ import {
   utf8,
   x25519Shared,
   type DeviceKeys,
-} from './crypto/index.js';
-import { remoteKeys } from './format/index.js';
-import { abortableSleep, type Remote } from './remote.js';
-import type { PairOptions } from './vault-types.js';
+} from '../crypto/index.js';
+import { remoteKeys } from '../format/index.js';
+import { abortableSleep, type Remote } from '../ports/remote.js';
 
 const CODE_VERSION = 2; // recovery codes use 1
 const ID_BYTES = 6;
@@ -266,4 +265,21 @@ export async function joinPairing(
     await remote.delete(keys.join).catch(() => undefined);
     await remote.delete(keys.done).catch(() => undefined);
   }
+}
+
+/** Options of `vault.pair()`: invite a new device through the remote. */
+export interface PairOptions {
+  /** How long the code stays valid (default 10 minutes). */
+  readonly timeoutMs?: number;
+  /** Called once with the code to show to the person. */
+  readonly onCode: (code: string) => void;
+  /**
+   * Called with the short authentication string; resolve true to admit the
+   * device. `signal` fires when the answer is no longer wanted (the code
+   * expired or the pairing was cancelled): stop asking then.
+   */
+  readonly confirm: (joiner: { deviceId: string; name: string; sas: string }, o: { signal: AbortSignal }) => Promise<boolean>;
+  readonly signal?: AbortSignal;
+  /** Poll interval while waiting (default 500 ms). */
+  readonly pollMs?: number;
 }

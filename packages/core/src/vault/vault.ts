@@ -9,18 +9,18 @@
  * await vault.put('notes', 'n1', { title: 'Hello' });
  * await vault.sync();
  */
-import { ErrorCode, KithError } from './errors.js';
-import { systemDeps, type Deps } from './deps.js';
-import { checkFields, copyFields, orderedFields, type JsonObject } from './json.js';
-import { checkCollection, checkNewRecordId, checkRecordId } from './names.js';
-import { HybridClock } from './hlc.js';
-import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from './merge.js';
-import { deleteOp, patchOp, putOp, resolveOp } from './local-writes.js';
-import type { Op } from './ops.js';
-import type { Remote } from './remote.js';
-import { remoteDeviceKey } from './remote-auth.js';
-import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from './store.js';
-import { encodeVaultHeader, remoteKeys, type RegistryChange } from './format/index.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { systemDeps, type Deps } from '../base/deps.js';
+import { checkFields, copyFields, orderedFields, type JsonObject } from '../model/json.js';
+import { checkCollection, checkNewRecordId, checkRecordId } from '../model/names.js';
+import { HybridClock } from '../model/hlc.js';
+import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
+import { deleteOp, patchOp, putOp, resolveOp } from '../model/local-writes.js';
+import type { Op } from '../model/ops.js';
+import type { Remote } from '../ports/remote.js';
+import { remoteDeviceKey } from '../identity/remote-auth.js';
+import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from '../ports/store.js';
+import { encodeVaultHeader, remoteKeys, type RegistryChange } from '../format/index.js';
 import {
   bytesEqual,
   bytesToHex,
@@ -37,23 +37,23 @@ import {
   toBase64url,
   type BoxKeyPair,
   type SigningKeyPair,
-} from './crypto/index.js';
-import { isIntegrityError } from './errors.js';
-import { ViewSet, logEntryOf } from './sync/apply.js';
-import type { EngineContext } from './sync/context.js';
-import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type DeviceMeta, type StatusMeta, type VaultMeta } from './sync/meta.js';
-import { DeviceRegistry, initialRegistry, type RegistryState } from './sync/registry.js';
-import { loadEpochKey, openSealedKey, publishEpoch, sealCurrentEpochTo, sealerOf, sealTo } from './sync/epochs.js';
-import { catchUpRegistry } from './sync/catch-up.js';
-import { sealEpochValue, sealSecrets, unsealSecrets } from './sync/local-keys.js';
-import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from './sync/join.js';
-import { invitePairing, joinPairing } from './pairing.js';
-import { push as pushSegments } from './sync/push.js';
-import { Blobs, refsIn } from './blobs/blobs.js';
-import { pull } from './sync/pull.js';
-import { checkStaleAfter, deviceStatuses, remoteWarnings } from './sync/staleness.js';
-import type { SyncWarning } from './warnings.js';
-import { checkRemote, type CheckOptions, type CheckReport } from './check/index.js';
+} from '../crypto/index.js';
+import { isIntegrityError } from '../base/errors.js';
+import { ViewSet, logEntryOf } from '../sync/apply.js';
+import type { EngineContext } from '../sync/context.js';
+import { META, b64, readMeta, requireVault, unb64, writeMeta, type Cursor, type DeviceMeta, type StatusMeta, type VaultMeta } from '../ports/store-meta.js';
+import { DeviceRegistry, initialRegistry, type RegistryState } from '../identity/registry.js';
+import { loadEpochKey, openSealedKey, publishEpoch, sealCurrentEpochTo, sealerOf, sealTo } from '../identity/epochs.js';
+import { catchUpRegistry } from '../sync/catch-up.js';
+import { sealEpochValue, sealSecrets, unsealSecrets } from '../identity/local-keys.js';
+import { catchUpWithHeads, readHeaderAndRegistry, readVault, joinedState, persistJoined, checkDeviceName, unknownDevice, refuseExistingVault, type JoinedState } from '../identity/join.js';
+import { invitePairing, joinPairing } from '../identity/pairing.js';
+import { push as pushSegments } from '../sync/push.js';
+import { Blobs, refsIn } from '../blobs/blobs.js';
+import { pull } from '../sync/pull.js';
+import { checkStaleAfter, deviceStatuses, remoteWarnings } from '../sync/staleness.js';
+import type { SyncWarning } from '../base/warnings.js';
+import { checkRemote, type CheckOptions, type CheckReport } from '../check/index.js';
 import type {
   BatchWriter,
   Conflict,

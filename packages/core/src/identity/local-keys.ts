@@ -5,9 +5,9 @@
  * every epoch key it keeps.
  */
 import { localSealKey, newLocalSealParams, openLocal, sealLocal, utf8 } from '../crypto/index.js';
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
-import type { DeviceMeta } from './meta.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import type { DeviceMeta } from '../ports/store-meta.js';
 
 const SEALED = 'sealed:';
 

@@ -6,13 +6,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { seededRandom } from './deps.js';
-import { ErrorCode, KithError } from './errors.js';
+import { seededRandom } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { checkFields, isWellFormed, MAX_DEPTH, MAX_RECORD_BYTES, MAX_VALUE_BYTES, type JsonObject, type JsonValue } from './json.js';
-import { openMemoryStore } from './testing/memory-store.js';
-import { openMemoryRemote } from './testing/memory-remote.js';
-import { PROTOTYPE_NAMES } from './testing/store-conformance.js';
-import { Vault } from './vault.js';
+import { openMemoryStore } from '../testing/memory-store.js';
+import { openMemoryRemote } from '../testing/memory-remote.js';
+import { PROTOTYPE_NAMES } from '../testing/store-conformance.js';
+import { Vault } from '../vault/vault.js';
 
 async function newVault(): Promise<Vault> {
   const { vault } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(new Map()), remoteUrl: 'memory:', deps: { random: seededRandom(5) } });

@@ -4,7 +4,7 @@
  * they are also used by stores and shown in paths and URLs by apps; anything
  * that could be mistaken for a path is refused up front.
  */
-import { ErrorCode, KithError } from './errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { isWellFormed } from './json.js';
 
 export const MAX_NAME_LENGTH = 256;

@@ -17,11 +17,10 @@
  * The record itself has a liveness register under the field name `""`:
  * put/patch write true, delete writes false (and unsets every field).
  */
-import { invariant } from './errors.js';
-import { dict, own } from './data-keys.js';
+import { invariant } from '../base/errors.js';
+import { dict, own } from '../base/data-keys.js';
 import type { JsonObject, JsonValue } from './json.js';
 import { ALIVE, type Op } from './ops.js';
-import type { RecordRow } from './store.js';
 import { stampDevice } from './hlc.js';
 
 /** A losing head: [stamp] for an unset/delete, [stamp, value] for a value. */
@@ -214,4 +213,20 @@ export function conflictsOf(view: RecordView): ViewConflict[] {
 /** Number of conflicting fields in a stored row. */
 export function conflictCount(row: RecordRow): number {
   return row.conflicted ? conflictsOf(viewOf(row, row.collection, row.id)).length : 0;
+}
+
+/** One record as the store keeps it. */
+export interface RecordRow {
+  readonly collection: string;
+  readonly id: string;
+  /** The winning value of every field that is set (a deleted record keeps what survived). */
+  readonly fields: JsonObject;
+  /** True when the record is deleted (a tombstone); queries skip it. */
+  readonly deleted: boolean;
+  /** Merge registers, opaque to the store: kept and returned exactly as given. */
+  readonly state: JsonObject;
+  /** True when some field holds concurrent values (an unresolved conflict). */
+  readonly conflicted: boolean;
+  /** HLC stamp of the latest write applied to this record. */
+  readonly updated: string;
 }

@@ -2,12 +2,21 @@
  * @module vault-types
  * The public shapes of the Vault API: records, queries, results, events.
  */
-import type { Deps } from './deps.js';
-import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
-import type { Remote } from './remote.js';
-import type { BlobCache } from './blobs/blob-cache.js';
-import type { LogEntry, Store } from './store.js';
-import type { SyncWarning } from './warnings.js';
+import type { Deps } from '../base/deps.js';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../model/json.js';
+import type { Remote } from '../ports/remote.js';
+import type { BlobCache } from '../ports/blob-cache.js';
+import type { LogEntry, Store } from '../ports/store.js';
+import type { SyncWarning } from '../base/warnings.js';
+import type { PairOptions } from '../identity/pairing.js';
+export type { PairOptions };
+import type { DeviceStatus } from '../sync/staleness.js';
+export type { DeviceStatus };
+import type { Resolution } from '../model/local-writes.js';
+export type { Resolution };
+import type { SyncProgress } from '../sync/context.js';
+export type { SyncProgress };
+export type { LogEntry };
 
 /** A record as the API returns it: its id and its fields. */
 export type Doc = { readonly id: string } & JsonObject;
@@ -49,22 +58,6 @@ export interface DeviceInfo {
   readonly current: boolean;
 }
 
-/** Options of `vault.pair()`: invite a new device through the remote. */
-export interface PairOptions {
-  /** How long the code stays valid (default 10 minutes). */
-  readonly timeoutMs?: number;
-  /** Called once with the code to show to the person. */
-  readonly onCode: (code: string) => void;
-  /**
-   * Called with the short authentication string; resolve true to admit the
-   * device. `signal` fires when the answer is no longer wanted (the code
-   * expired or the pairing was cancelled): stop asking then.
-   */
-  readonly confirm: (joiner: { deviceId: string; name: string; sas: string }, o: { signal: AbortSignal }) => Promise<boolean>;
-  readonly signal?: AbortSignal;
-  /** Poll interval while waiting (default 500 ms). */
-  readonly pollMs?: number;
-}
 
 /** Options of `Vault.join()`: become a device of a vault with a pairing code. */
 export interface JoinOptions extends CreateVaultOptions {
@@ -119,16 +112,6 @@ export interface SyncResult {
   readonly warnings?: readonly SyncWarning[];
 }
 
-/** One device of the vault in `status()`: registry facts and when its newest head known here was written. */
-export interface DeviceStatus {
-  readonly deviceId: string;
-  readonly name: string;
-  readonly revoked: boolean;
-  /** This is the device the vault is open on. */
-  readonly current: boolean;
-  /** ISO time its newest head known to this device was signed (its own: the last one it wrote), or null. */
-  readonly lastHeadAt: string | null;
-}
 
 export interface VaultStatus {
   readonly vaultId: string;
@@ -171,23 +154,7 @@ export interface Conflict {
   readonly losers: readonly ConflictValue[];
 }
 
-/** How to resolve: keep what wins now, take one device's value, or write a new value. */
-export type Resolution =
-  | { readonly keep: true }
-  | { readonly take: string }
-  | { readonly value: JsonValue };
 
-export type { LogEntry };
-
-/** Progress of a push or pull, for progress bars. */
-export interface SyncProgress {
-  readonly phase: 'push' | 'pull';
-  /** Units done and total (segments), total 0 when unknown. */
-  readonly done: number;
-  readonly total: number;
-  /** Device whose changes are being pulled. */
-  readonly device?: string;
-}
 
 export interface VaultEvents {
   /** Records in these collections changed (a local write or a pull). */

@@ -18,8 +18,8 @@
  * their stamps. Stamps only order truly concurrent writes, and those are
  * reported as conflicts.
  */
-import { ErrorCode, KithError } from './errors.js';
-import type { Clock } from './deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import type { Clock } from '../base/deps.js';
 
 export const WALL_DIGITS = 9;
 export const COUNTER_DIGITS = 4;

@@ -2,8 +2,8 @@
  * @module json
  * JSON value types and the checks every record passes before it is stored.
  */
-import { ErrorCode, KithError } from './errors.js';
-import { dict } from './data-keys.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { dict } from '../base/data-keys.js';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };

@@ -5,18 +5,18 @@
  * `vectors.json`, so any change to the byte format shows up as a diff.
  */
 import { bytesToHex, recoveryKeys, formatRecoveryCode, signingKeyFromSeed, boxKeyFromSecret, compress, padme, passwordKeys, sha256Sync, u32 } from '../crypto/index.js';
-import { blobId, encodeBlobObject, encodeManifestPlaintext, formatBlobRef } from '../blobs/blob-format.js';
+import { blobId, encodeBlobObject, encodeManifestPlaintext, formatBlobRef } from '../format/blob-format.js';
 import { Chunker, gearTable } from '../blobs/chunker.js';
-import type { JsonValue } from '../json.js';
-import { applyOp, conflictsOf, viewOf, type RecordView } from '../merge.js';
-import { encodePayload, type Op } from '../ops.js';
-import { epochBoxKey } from '../sync/epochs.js';
-import { encodeRegistryEntry } from './registry-entry.js';
-import { encodeHead } from './head.js';
-import { epochKeyCheck, epochKeyId, sealEpochKey } from './sealed-key.js';
-import { remoteKeys } from './remote-keys.js';
-import { encodeSegment } from './segment.js';
-import { encodeVaultHeader } from './vault-header.js';
+import type { JsonValue } from '../model/json.js';
+import { applyOp, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
+import { encodePayload, type Op } from '../model/ops.js';
+import { epochBoxKey } from '../identity/epochs.js';
+import { encodeRegistryEntry } from '../format/registry-entry.js';
+import { encodeHead } from '../format/head.js';
+import { epochKeyCheck, epochKeyId, sealEpochKey } from '../format/sealed-key.js';
+import { remoteKeys } from '../format/remote-keys.js';
+import { encodeSegment } from '../format/segment.js';
+import { encodeVaultHeader } from '../format/vault-header.js';
 
 const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRandom } from './deps.js';
-import type { PutOptions, Remote } from './remote.js';
-import { newMemoryStoreData, openMemoryStore } from './testing/memory-store.js';
-import { openMemoryRemote } from './testing/memory-remote.js';
+import { seededRandom } from '../base/deps.js';
+import type { PutOptions, Remote } from '../ports/remote.js';
+import { newMemoryStoreData, openMemoryStore } from '../testing/memory-store.js';
+import { openMemoryRemote } from '../testing/memory-remote.js';
 import { Vault } from './vault.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

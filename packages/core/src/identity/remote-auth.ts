@@ -7,32 +7,16 @@
  * the signers the registry admits now, so a server never re-implements the
  * chain rules. See docs/FORMAT.md "Remote authentication".
  */
-import { bytesToHex, concatBytes, ed25519Sign, ed25519Verify, hexToBytes, signingKeyFromSeed, utf8 } from './crypto/index.js';
-import { ErrorCode, KithError } from './errors.js';
-import { decodeVaultHeader, type PasswordParams, type VaultHeader } from './format/index.js';
-import { DeviceRegistry, initialRegistry } from './sync/registry.js';
+import { bytesToHex, concatBytes, ed25519Sign, ed25519Verify, hexToBytes, signingKeyFromSeed, utf8 } from '../crypto/index.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import type { RemoteDeviceKey } from '../ports/remote.js';
+export type { RemoteDeviceKey };
+import { decodeVaultHeader, type PasswordParams, type VaultHeader } from '../format/index.js';
+import { DeviceRegistry, initialRegistry } from './registry.js';
 
 /** Domain of every remote-auth signature; no object signature starts with it. */
 export const REMOTE_AUTH_DOMAIN = 'kith/v1/remote-auth';
 
-/** The identity a vault lends its remote: whom it signs as, and a signer for challenges only. */
-export interface RemoteDeviceKey {
-  /** The vault's id (32 hex). */
-  readonly vaultId: string;
-  /**
-   * Who signs, as the registry names signers: a deviceId (16 hex), or
-   * `recovery` / `password` while a vault is founded or restored, before
-   * the new device is in the registry.
-   */
-  readonly signer: string;
-  readonly signPub: Uint8Array;
-  /**
-   * Signs a remote's challenge. The signed message is
-   * {@link remoteAuthMessage}, so whatever bytes a remote sends, the
-   * signature is useless as a signature of a vault object.
-   */
-  sign(challenge: Uint8Array): Promise<Uint8Array>;
-}
 
 /** `kith/v1/remote-auth ‖ 0x00 ‖ vaultId (16 bytes) ‖ challenge`: what a {@link RemoteDeviceKey} signs. */
 export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8Array {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRandom } from './deps.js';
-import { ErrorCode, KithError } from './errors.js';
-import { newMemoryStoreData, openMemoryStore } from './testing/memory-store.js';
-import { openMemoryRemote } from './testing/memory-remote.js';
+import { seededRandom } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { newMemoryStoreData, openMemoryStore } from '../testing/memory-store.js';
+import { openMemoryRemote } from '../testing/memory-remote.js';
 import { Vault } from './vault.js';
 
 test('a local passphrase seals the device keys at rest: locked without it, refused when wrong, removable', async () => {

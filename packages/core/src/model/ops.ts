@@ -4,7 +4,7 @@
  * record (a put, patch, delete or resolve) by the segment's device, at one
  * HLC stamp. See docs/FORMAT.md "Segment payload".
  */
-import { ErrorCode, KithError } from './errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { isStamp, parseLocal } from './hlc.js';
 import { isJsonObject, type JsonObject } from './json.js';
 import { checkCollection, checkRecordId } from './names.js';

@@ -6,7 +6,7 @@ import { isWellFormed, type JsonValue } from './json.js';
 import { deleteOp, patchOp, putOp } from './local-writes.js';
 import { applyOp, viewOf } from './merge.js';
 import { decodePayload, encodePayload, type Op } from './ops.js';
-import { PROTOTYPE_NAMES } from './testing/store-conformance.js';
+import { PROTOTYPE_NAMES } from '../testing/store-conformance.js';
 
 const DEVICE = '00000000000000a1';
 

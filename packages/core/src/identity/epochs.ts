@@ -12,11 +12,10 @@
  * for the opener's nor occupy the places the opener writes to.
  */
 import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8, type BoxKeyPair } from '../crypto/index.js';
-import type { RandomBytes } from '../deps.js';
-import { ErrorCode, KithError } from '../errors.js';
+import type { Deps, RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey, verifySealedKey } from '../format/index.js';
-import type { Remote } from '../remote.js';
-import type { EngineContext } from './context.js';
+import type { Remote } from '../ports/remote.js';
 import type { DeviceRegistry } from './registry.js';
 
 /** The X25519 key pair an epoch key stands for (recipient of the previous epoch's key). */
@@ -38,8 +37,23 @@ export interface Sealer extends KeyPlace {
   readonly random: RandomBytes;
 }
 
+/** What epoch-key work needs of an open vault (the sync engine's context is one). */
+export interface EpochContext {
+  readonly remote: Remote;
+  readonly registry: DeviceRegistry;
+  readonly deps: Pick<Deps, 'random'>;
+  readonly vaultId: string;
+  readonly deviceId: string;
+  readonly signSeed: Uint8Array;
+  readonly boxSecret: Uint8Array;
+  /** Epoch keys this device holds. */
+  readonly epochKeys: ReadonlyMap<number, Uint8Array>;
+  /** Keeps a newly obtained epoch key, in memory and in the store. */
+  rememberEpochKey(epoch: number, key: Uint8Array): Promise<void>;
+}
+
 /** The sealer of an open vault's own device. */
-export function sealerOf(ctx: EngineContext): Sealer {
+export function sealerOf(ctx: EpochContext): Sealer {
   return { remote: ctx.remote, registry: ctx.registry, vaultId: ctx.vaultId, signerId: ctx.deviceId, signerSeed: ctx.signSeed, random: ctx.deps.random };
 }
 
@@ -92,7 +106,7 @@ async function holds(remote: Remote, key: string, bytes: Uint8Array): Promise<bo
  * opening the epoch must carry.
  */
 export async function publishEpoch(
-  ctx: EngineContext,
+  ctx: EpochContext,
   epoch: number,
   epochKey: Uint8Array,
   previousKey: Uint8Array | undefined,
@@ -107,7 +121,7 @@ export async function publishEpoch(
 }
 
 /** Seals the current epoch key to one new recipient (a device that just joined, a new password). */
-export async function sealCurrentEpochTo(ctx: EngineContext, recipientId: string, recipientBoxPub: Uint8Array): Promise<void> {
+export async function sealCurrentEpochTo(ctx: EpochContext, recipientId: string, recipientBoxPub: Uint8Array): Promise<void> {
   const epoch = ctx.registry.epoch;
   await sealTo(sealerOf(ctx), epoch, await loadEpochKey(ctx, epoch), recipientId, recipientBoxPub);
 }
@@ -182,7 +196,7 @@ export async function openSealedKey(p: KeyPlace, epoch: number, recipientId: str
  * The key of `epoch`: from memory, else sealed to this device on the
  * remote, else through the `previous` link of a newer epoch.
  */
-export async function loadEpochKey(ctx: EngineContext, epoch: number): Promise<Uint8Array> {
+export async function loadEpochKey(ctx: EpochContext, epoch: number): Promise<Uint8Array> {
   const known = ctx.epochKeys.get(epoch);
   if (known) return known;
   let key = await openSealedKey(ctx, epoch, ctx.deviceId, ctx.boxSecret);

@@ -5,23 +5,10 @@
  * persists and queries; the core decides every value it holds (merge state
  * is opaque JSON to the store).
  */
-import type { JsonObject, JsonPrimitive, JsonValue } from './json.js';
+import type { JsonObject, JsonPrimitive, JsonValue } from '../model/json.js';
+import type { RecordRow } from '../model/merge.js';
+export type { RecordRow };
 
-/** One record as the store keeps it. */
-export interface RecordRow {
-  readonly collection: string;
-  readonly id: string;
-  /** The winning value of every field that is set (a deleted record keeps what survived). */
-  readonly fields: JsonObject;
-  /** True when the record is deleted (a tombstone); queries skip it. */
-  readonly deleted: boolean;
-  /** Merge registers, opaque to the store: kept and returned exactly as given. */
-  readonly state: JsonObject;
-  /** True when some field holds concurrent values (an unresolved conflict). */
-  readonly conflicted: boolean;
-  /** HLC stamp of the latest write applied to this record. */
-  readonly updated: string;
-}
 
 /** Equality on one top-level field. `null` matches a null or missing field. */
 export interface FieldFilter {

@@ -4,13 +4,13 @@
  * the vault header and registry, and writing a new device's state to its
  * store in one transaction (only after every check passed).
  */
-import { b64 } from './meta.js';
-import { ErrorCode, KithError } from '../errors.js';
+import { b64 } from '../ports/store-meta.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type VaultHeader } from '../format/index.js';
-import type { Remote } from '../remote.js';
-import type { Store, StoreTx } from '../store.js';
+import type { Remote } from '../ports/remote.js';
+import type { Store, StoreTx } from '../ports/store.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
-import { META, readMeta, writeMeta, type DeviceMeta, type StatusMeta, type VaultMeta } from './meta.js';
+import { META, readMeta, writeMeta, type DeviceMeta, type StatusMeta, type VaultMeta } from '../ports/store-meta.js';
 
 /** A vault's header and verified registry as read from its remote. */
 export interface StoredVault {

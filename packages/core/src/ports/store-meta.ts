@@ -6,9 +6,9 @@
  * base64 in JSON.
  */
 import { base64 } from '@scure/base';
-import { ErrorCode, KithError } from '../errors.js';
-import type { JsonObject, JsonValue } from '../json.js';
-import type { StoreTx } from '../store.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import type { JsonObject, JsonValue } from '../model/json.js';
+import type { StoreTx } from './store.js';
 import type { LocalSealParams } from '../crypto/index.js';
 
 export const b64 = (bytes: Uint8Array): string => base64.encode(bytes);
@@ -122,3 +122,17 @@ export async function requireVault(tx: StoreTx): Promise<{ vault: VaultMeta; dev
 }
 
 export type Json = JsonObject;
+
+/** What this device last verified of its own chain on the remote. */
+export interface OwnChainMeta {
+  /** Etag of the own head as last written or verified ('' when unknown). */
+  headEtag: string;
+  /** When the own segments were last listed and checked (device clock, ms). */
+  auditedAt?: number;
+  /**
+   * Seqs the remote lost that this device does not hold either (pushed by
+   * a version that did not keep its segments, and lost before the first
+   * audit could copy them): nobody can put them back.
+   */
+  lost?: number[];
+}

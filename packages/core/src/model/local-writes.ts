@@ -4,12 +4,11 @@
  * as predecessors exactly the values the writer saw, which is what makes a
  * later write beat an earlier one regardless of clocks.
  */
-import { ErrorCode, KithError } from './errors.js';
-import { dict } from './data-keys.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { dict } from '../base/data-keys.js';
 import type { JsonObject, JsonValue } from './json.js';
 import { currentStamp, headStamps, conflictsOf, type RecordView } from './merge.js';
 import { ALIVE, type Op } from './ops.js';
-import type { Resolution } from './vault-types.js';
 
 type Prevs = Record<string, string[]>;
 
@@ -106,3 +105,10 @@ export function resolveOp(view: RecordView, t: string, field: string | null | un
   if (alive !== undefined) op.a = alive;
   return finish(op, prevs);
 }
+
+/** How to resolve: keep what wins now, take one device's value, or write a new value. */
+export type Resolution =
+  | { readonly keep: true }
+  | { readonly take: string }
+  | { readonly value: JsonValue };
+

@@ -4,8 +4,7 @@
  * opaque bytes under opaque keys; all meaning (formats, crypto, ordering)
  * lives in the core. Adapters: `@kith/folder`, `@kith/s3`, `@kith/relay`.
  */
-import { ErrorCode, KithError } from './errors.js';
-import type { RemoteDeviceKey } from './remote-auth.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 
 /** What a listing or `head` says of one object. */
 export interface RemoteObjectInfo {
@@ -180,4 +179,23 @@ export function abortableSleep(ms: number, signal?: AbortSignal, message = 'oper
 /** Rejects with KITH_ABORTED if the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new KithError(ErrorCode.Aborted, 'operation cancelled');
+}
+
+/** The identity a vault lends its remote: whom it signs as, and a signer for challenges only. */
+export interface RemoteDeviceKey {
+  /** The vault's id (32 hex). */
+  readonly vaultId: string;
+  /**
+   * Who signs, as the registry names signers: a deviceId (16 hex), or
+   * `recovery` / `password` while a vault is founded or restored, before
+   * the new device is in the registry.
+   */
+  readonly signer: string;
+  readonly signPub: Uint8Array;
+  /**
+   * Signs a remote's challenge. The signed message is
+   * {@link remoteAuthMessage}, so whatever bytes a remote sends, the
+   * signature is useless as a signature of a vault object.
+   */
+  sign(challenge: Uint8Array): Promise<Uint8Array>;
 }

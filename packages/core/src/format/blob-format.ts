@@ -7,10 +7,10 @@
  * id, and checked against its id after decryption. See docs/FORMAT.md
  * "Blobs".
  */
-import { ErrorCode, KithError } from '../errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { aesGcmDecrypt, aesGcmEncrypt, buf, bytesEqual, bytesToHex, compress, concatBytes, decompress, hexToBytes, hkdfSha256, utf8 } from '../crypto/index.js';
-import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from '../format/framing.js';
-import type { RandomBytes } from '../deps.js';
+import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framing.js';
+import type { RandomBytes } from '../base/deps.js';
 
 export const BLOB_DOMAIN = 'kith/v1/blob';
 export const BLOB_REF_PREFIX = 'kith:blob:';
