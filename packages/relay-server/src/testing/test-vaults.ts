@@ -28,10 +28,10 @@ import {
   type RemoteObjectInfo,
   type RegistryChange,
 } from '@kith/core';
-import { openRelayRemote, type RelayRemote, type RelayRemoteOptions } from './client/relay-remote.js';
-import { ObjectDb } from './server/object-db.js';
-import { startRelay, type RelayOptions, type RunningRelay } from './server/relay-server.js';
-import type { RelayStorage } from './server/relay-storage.js';
+import { openRelayRemote, type RelayRemote, type RelayRemoteOptions } from '@kith/relay';
+import { ObjectDb } from '../object-db.js';
+import { startRelay, type RelayOptions, type RunningRelay } from '../relay-server.js';
+import type { RelayStorage } from '../relay-storage.js';
 
 const random = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 

@@ -1,5 +1,5 @@
 /**
- * @module @kith/relay/server
+ * @module @kith/relay-server
  * The relay server (Node only): `startRelay` in embedded mode (SQLite), or
  * in scale-out mode with `openScaleOut` (PostgreSQL + S3 + LISTEN/NOTIFY).
  */

@@ -11,8 +11,8 @@ import path from 'node:path';
 import type { Remote } from '@kith/core';
 import type { ScenarioHarness } from '@kith/core/testing';
 import { openSqliteStore } from '@kith/sqlite';
-import { openRelayRemote } from './client/relay-remote.js';
-import type { RelayStorage } from './server/relay-storage.js';
+import { openRelayRemote } from '@kith/relay';
+import type { RelayStorage } from '../relay-storage.js';
 import { operatorRemote, scenarioRemote } from './test-vaults.js';
 
 /**

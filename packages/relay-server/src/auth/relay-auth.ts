@@ -10,7 +10,7 @@
  */
 import { ErrorCode, fromBase64url, KithError, verifyRemoteAuth, type RegistryReplay } from '@kith/core';
 import type { WebSocket } from 'ws';
-import { assertSigner, type ChallengeAnswer, type TokenAnswer } from '../../protocol.js';
+import { assertSigner, type ChallengeAnswer, type TokenAnswer } from '@kith/relay/protocol';
 import type { RelayLogger } from '../relay-log.js';
 import type { RelayStorage } from '../relay-storage.js';
 import { ANONYMOUS_BODY_LIMIT, openWithoutToken, RelayError, type RouteKind } from './access.js';

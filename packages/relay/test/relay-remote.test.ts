@@ -4,16 +4,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCheckScenarios, runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
-import { openRelayRemote, type RelayRemote } from './index.js';
-import { LIST_BODY_MAX } from './protocol.js';
-import { startRelay, type RunningRelay } from './server/index.js';
-import type { ObjectDb } from './server/object-db.js';
-import { createTestVault, startTestRelay, until, watchHeads, withoutVaultObjects, type TestRelay } from './test-vaults.js';
-import { relayScenarioHarness } from './relay-scenarios.js';
+import { openRelayRemote, type RelayRemote } from '@kith/relay';
+import { LIST_BODY_MAX } from '@kith/relay/protocol';
+import { startRelay, type RunningRelay } from '@kith/relay-server';
+import { createTestVault, relayScenarioHarness, startTestRelay, until, watchHeads, withoutVaultObjects, type TestRelay } from '@kith/relay-server/testing';
 
 let served: TestRelay;
 let relay: RunningRelay;
-let db: ObjectDb;
+let db: TestRelay['db'];
 let vaults = 0;
 const fresh = (): string => `v${++vaults}`;
 

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestVault, startTestRelay, type TestRelay, type TestVault } from '../../test-vaults.js';
+import { createTestVault, startTestRelay, type TestRelay, type TestVault } from '../testing/test-vaults.js';
 import type { ObjectDb } from '../object-db.js';
 import type { RunningRelay } from '../index.js';
 import { silentLogger } from '../relay-log.js';

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { encodeRegistryEntry, ErrorCode, generateDeviceKeys, KithError, remoteDeviceKey, sha256, toBase64url, Vault } from '@kith/core';
 import { openMemoryStore } from '@kith/core/testing';
-import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '../../index.js';
-import { createTestVault, operatorRemote, startTestRelay, type TestRelay, type TestVault } from '../../test-vaults.js';
+import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '@kith/relay';
+import { createTestVault, operatorRemote, startTestRelay, type TestRelay, type TestVault } from '../testing/test-vaults.js';
 import type { ObjectDb } from '../object-db.js';
 import type { RelayLogEvent, RelayOptions, RunningRelay } from '../index.js';
 

@@ -7,7 +7,7 @@
  */
 import { ErrorCode } from '@kith/core';
 import type { RelayStorage } from '../relay-storage.js';
-import { MAX_PAGE } from '../../protocol.js';
+import { MAX_PAGE } from '@kith/relay/protocol';
 import { RelayError } from './access.js';
 
 /** A sustained rate and a burst. */

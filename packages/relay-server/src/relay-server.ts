@@ -13,12 +13,12 @@ import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
 import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
-import { assertFetchablePort } from '../client/bad-ports.js';
+import { assertFetchablePort } from '@kith/relay';
 import { RelayError, type RouteKind } from './auth/access.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
-import { API_PREFIX, assertVaultName, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, encodeBatch, INVITE_HEADER, LIST_BODY_MAX, MAX_PAGE, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
+import { API_PREFIX, assertVaultName, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, encodeBatch, INVITE_HEADER, LIST_BODY_MAX, MAX_PAGE, SIZE_HEADER, WS_PROTOCOL } from '@kith/relay/protocol';
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions {

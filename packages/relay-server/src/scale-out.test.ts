@@ -4,12 +4,12 @@ import pg from 'pg';
 import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openS3Remote, type S3Remote } from '@kith/s3';
 import { startFaultProxy } from '@kith/s3/testing';
-import { openPgS3Storage, openScaleOut, SCHEMA_VERSION, startRelay, type PgS3Storage, type RunningRelay } from './server/index.js';
+import { openPgS3Storage, openScaleOut, SCHEMA_VERSION, startRelay, type PgS3Storage, type RunningRelay } from './index.js';
 import { startPostgres, startScaleOutServices, type ScaleOutServices } from './testing/index.js';
-import { createTestVault, GENEROUS_LIMITS, withoutVaultObjects } from './test-vaults.js';
-import { relayScenarioHarness } from './relay-scenarios.js';
-import { openRelayRemote } from './client/relay-remote.js';
-import { migrate } from './server/scale-out/pg-schema.js';
+import { createTestVault, GENEROUS_LIMITS, withoutVaultObjects } from './testing/test-vaults.js';
+import { relayScenarioHarness } from './testing/relay-scenarios.js';
+import { openRelayRemote } from '@kith/relay';
+import { migrate } from './scale-out/pg-schema.js';
 
 let services: ScaleOutServices;
 let target: { postgres: string; s3: string };

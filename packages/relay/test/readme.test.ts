@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 const here = new URL('.', import.meta.url); // dist/
 
 test('the README example runs as written: two devices sign in by themselves, a stranger gets nothing', async () => {
-  const readme = readFileSync(new URL('../README.md', here), 'utf8');
+  const readme = readFileSync(new URL('../../README.md', here), 'utf8');
   const example = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Run it')))?.[1];
   assert.ok(example, 'README has a js example under "Run it"');
   // Inside the package, so `@kith/*` resolve as they would for a user.

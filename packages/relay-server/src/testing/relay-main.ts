@@ -8,7 +8,7 @@
  * stdout once listening; SIGTERM closes it gracefully.
  */
 import { parseArgs } from 'node:util';
-import { openScaleOut, relaySecretFrom, startRelay } from '../server/index.js';
+import { openScaleOut, relaySecretFrom, startRelay } from '../index.js';
 
 const { values, positionals } = parseArgs({ options: { postgres: { type: 'string' }, s3: { type: 'string' } }, allowPositionals: true });
 const scaleOut = values.postgres !== undefined && values.s3 !== undefined;

@@ -2,10 +2,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openS3Remote } from '@kith/s3';
-import { openRelayRemote, parseRelayUrl, relayDeviceAuth, type RelayRemote } from './index.js';
-import { openPgS3Storage, PROBE_KEY, UPLOADS } from './server/index.js';
+import { openRelayRemote, parseRelayUrl, relayDeviceAuth, type RelayRemote } from '@kith/relay';
+import { openPgS3Storage, PROBE_KEY, UPLOADS } from './index.js';
 import { spawnRelayProcess, startScaleOutServices, writeUntilKilled, type RelayProcess, type ScaleOutServices } from './testing/index.js';
-import { createTestVault, until, watchHeads, type TestVault } from './test-vaults.js';
+import { createTestVault, until, watchHeads, type TestVault } from './testing/test-vaults.js';
 
 let services: ScaleOutServices;
 let target: { postgres: string; s3: string; authSecret: string };

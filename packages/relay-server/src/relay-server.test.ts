@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { WebSocket } from 'ws';
-import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '../index.js';
-import { spawnRelayProcess, writeUntilKilled } from '../testing/index.js';
-import { createTestVault, type TestVault } from '../test-vaults.js';
+import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '@kith/relay';
+import { spawnRelayProcess, writeUntilKilled } from './testing/index.js';
+import { createTestVault, type TestVault } from './testing/test-vaults.js';
 import { startRelay, type RelayLogEvent, type RunningRelay } from './index.js';
 
 let relay: RunningRelay;

@@ -52,6 +52,7 @@ export class ObjectDb implements RelayStorage {
     this.#head = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key = ?');
     // Bodies only up to the bound given; a NULL bound (a plain listing) matches no size, so no bytes are read.
     this.#list = this.#db.prepare('SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
+    // By file beside this module: the package exports it (`./object-db-writer`) so a bundler can keep it there.
     this.#writer = new Worker(new URL('./object-db-writer.js', import.meta.url), { workerData: { file, durability } satisfies WriterData });
     // Idle, the writer keeps nobody's process alive; a batch in flight does.
     this.#writer.unref();

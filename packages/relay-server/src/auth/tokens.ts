@@ -7,7 +7,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fromBase64url, toBase64url } from '@kith/core';
-import { CHALLENGE_NONCE_BYTES, challengeBody, decodeChallenge, type ChallengeFields, type TokenAnswer } from '../../protocol.js';
+import { CHALLENGE_NONCE_BYTES, challengeBody, decodeChallenge, type ChallengeFields, type TokenAnswer } from '@kith/relay/protocol';
 
 /** How long a challenge may be answered. */
 export const CHALLENGE_TTL_MS = 60_000;

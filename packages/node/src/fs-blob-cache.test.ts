@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFsBlobCache } from './index.js';
+import { openFsBlobCache } from './fs-blob-cache.js';
 
 test('fs blob cache: put, get, list, delete; files 0600; bad keys refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kith-blobcache-'));

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { PushMessage, WatchRequest } from '../protocol.js';
+import type { PushMessage, WatchRequest } from '@kith/relay/protocol';
 import { MISSED_CHANGES } from './relay-storage.js';
 
 interface Subscriber {
