@@ -14,7 +14,8 @@ import { PushHub } from './push-hub.js';
 import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
 import { assertFetchablePort } from '@kith/relay';
-import { RelayError, type RouteKind } from './auth/access.js';
+import type { RouteKind } from './auth/access.js';
+import { errorAnswer } from './error-answer.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
@@ -85,15 +86,6 @@ interface VaultParams {
 interface ObjectParams extends VaultParams {
   '*': string;
 }
-
-const STATUS: Partial<Record<string, number>> = {
-  [ErrorCode.BadName]: 400,
-  [ErrorCode.BadInput]: 400,
-  [ErrorCode.TooLarge]: 413,
-  [ErrorCode.RemoteAuth]: 401,
-  [ErrorCode.Revoked]: 403,
-  [ErrorCode.RemoteEmpty]: 404,
-};
 
 /** Scale-out default of `registryTrustMs`. */
 export const DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS = 1000;
@@ -200,14 +192,13 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((e: unknown, req, reply) => {
-    const kith = KithError.is(e) ? e : undefined;
-    const fst = e as { statusCode?: number; code?: string; message?: string };
-    const status = e instanceof RelayError ? e.status : kith ? (STATUS[kith.code] ?? 500) : (fst.statusCode ?? 500);
-    const code = kith?.code ?? (status === 413 ? ErrorCode.TooLarge : status < 500 ? ErrorCode.BadInput : ErrorCode.Internal);
-    const message = kith?.message ?? (status < 500 ? String(fst.message ?? 'bad request') : 'internal relay error');
-    if (status >= 500 && !(e instanceof RelayError)) log({ level: 'error', msg: 'request failed', route: req.routeOptions.url, error: String(fst.code ?? fst.message ?? e) });
-    if (e instanceof RelayError && e.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.ceil(e.retryAfterMs / 1000)));
-    void reply.code(status).send({ code, message, ...(kith?.hint ? { hint: kith.hint } : {}) });
+    const answer = errorAnswer(e);
+    if (answer.internal) {
+      const fst = e as { code?: string; message?: string };
+      log({ level: 'error', msg: 'request failed', route: req.routeOptions.url, error: String(fst.code ?? fst.message ?? e) });
+    }
+    if (answer.retryAfterMs !== undefined) void reply.header('retry-after', String(Math.ceil(answer.retryAfterMs / 1000)));
+    void reply.code(answer.status).send(answer.body);
   });
 
   // Only when someone listens: a hook costs every request, and a busy relay answers thousands a second.

@@ -6,6 +6,7 @@
  * mailbox of a device that joins. Everything else wants a token.
  */
 import { ErrorCode, KithError } from '@kith/core';
+import { isRelayErrorStatus } from '@kith/relay/protocol';
 
 /** Largest body a request without a token may send (a header is 163 bytes, a pairing `join` well under 1 KiB). */
 export const ANONYMOUS_BODY_LIMIT = 16 * 1024;
@@ -40,12 +41,14 @@ export function openWithoutToken(kind: RouteKind, method: string, key = '', pref
   }
 }
 
-/** A refusal with its HTTP status (and, for 429, when to come back). */
+/** A refusal with its HTTP status (and, for 429, when to come back); the pair must be one of the protocol's `RELAY_ERROR_STATUSES`. */
 export class RelayError extends KithError {
   readonly status: number;
   readonly retryAfterMs: number | undefined;
 
   constructor(status: number, code: ErrorCode, message: string, o: { hint?: string; retryAfterMs?: number } = {}) {
+    // A pair clients were not told of is a bug here, not an answer to send.
+    if (!isRelayErrorStatus(code, status)) throw new KithError(ErrorCode.Internal, `relay answer ${status} ${code} is not in the protocol's status table`);
     super(code, message, o.hint === undefined ? {} : { hint: o.hint });
     this.status = status;
     this.retryAfterMs = o.retryAfterMs;
