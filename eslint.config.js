@@ -82,4 +82,18 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['@kith/core/src/*', '@kith/core/dist/*', '../../core/*', '../core/*'], message: 'import @kith/core by its public entry only' }] }],
     },
   },
+  {
+    // The relay client runs in browsers too: what the server and Node have stays out (`ws` loads only where no WebSocket is global).
+    files: ['packages/relay/src/**/*.ts'],
+    ignores: ['packages/relay/src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...nodeOnly, 'fastify', '@fastify/websocket', 'pg', '@kith/s3', '@kith/sqlite', '@kith/relay-server'].map((name) => ({ name, message: '@kith/relay is the isomorphic client: no Node-only or server imports' })),
+          patterns: [{ group: ['node:*', '@kith/core/src/*', '@kith/core/dist/*'], message: '@kith/relay is the isomorphic client: no Node-only or server imports' }],
+        },
+      ],
+    },
+  },
 );

@@ -13,6 +13,7 @@
 // Fastify and PostgreSQL, cli-progress (required only when a bar is drawn).
 import { build } from 'esbuild';
 import { rmSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../packages/cli/', import.meta.url));
@@ -35,13 +36,14 @@ const outdir = `${cli}dist/bundle`;
 // `--if-stale` (scripts/test.mjs): only when a `tsc -b` ran since, by the rule bin/kith.js applies.
 const mtime = (p) => statSync(p, { throwIfNoEntry: false })?.mtimeMs;
 const bundleTime = mtime(`${outdir}/main.js`);
-const fresh = bundleTime !== undefined && ['cli', 'core', 'sqlite', 'folder', 'relay', 's3'].every((p) => (mtime(`${cli}../${p}/tsconfig.tsbuildinfo`) ?? 0) <= bundleTime);
+const fresh = bundleTime !== undefined && ['cli', 'core', 'sqlite', 'folder', 'relay', 'relay-server', 'node', 's3'].every((p) => (mtime(`${cli}../${p}/tsconfig.tsbuildinfo`) ?? 0) <= bundleTime);
 if (process.argv.includes('--if-stale') && fresh) process.exit(0);
 rmSync(outdir, { recursive: true, force: true });
+const writer = fileURLToPath(import.meta.resolve('@kith/relay-server/object-db-writer'));
 await build({
-  // The relay's writer thread is started by file (`new URL('./object-db-writer.js', import.meta.url)`
-  // in the relay server's chunk): it is an entry of its own, beside the chunks, under that name.
-  entryPoints: { main: `${cli}dist/main.js`, 'object-db-writer': `${cli}../relay/dist/server/object-db-writer.js` },
+  // The relay server starts its writer thread by file, beside its own module (`@kith/relay-server`'s
+  // `./object-db-writer` export): an entry of its own, beside the chunks, under the file's name.
+  entryPoints: { main: `${cli}dist/main.js`, [basename(writer, '.js')]: writer },
   outdir,
   bundle: true,
   splitting: true,

@@ -7,7 +7,7 @@
  * its own relay process.
  * @module
  */
-import { startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
+import { startScaleOutServices, type ScaleOutServices } from '@kith/relay-server/testing';
 import type { Figures } from './measure.js';
 import type { RelayPlan } from './options.js';
 import { task, type Entry } from './series.js';

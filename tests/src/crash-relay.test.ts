@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { spawnRelayProcess, startScaleOutServices, type RelayProcess, type ScaleOutServices } from '@kith/relay/testing';
+import { spawnRelayProcess, startScaleOutServices, type RelayProcess, type ScaleOutServices } from '@kith/relay-server/testing';
 import { runCrashRounds } from './crash-rounds.js';
 
 const ROUNDS = Number(process.env['KITH_CRASH_ROUNDS_RELAY'] ?? 5);

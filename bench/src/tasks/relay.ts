@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Vault, type Remote } from '@kith/core';
 import { openRelayRemote, type RelayRemote } from '@kith/relay';
-import { spawnRelayProcess, type RelayProcess } from '@kith/relay/testing';
+import { spawnRelayProcess, type RelayProcess } from '@kith/relay-server/testing';
 import { openSqliteStore } from '@kith/sqlite';
 import { check, percentile, type Figures, type Task } from '../measure.js';
 import { cpuStallUs, procMemMiB } from '../proc-stats.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startRelay, type RelayLogEvent, type RunningRelay } from '@kith/relay/server';
+import { startRelay, type RelayLogEvent, type RunningRelay } from '@kith/relay-server';
 import { assertError, KITH_BIN, type Run } from './test-helpers.js';
 
 const INVITE = 'family-invite-token';

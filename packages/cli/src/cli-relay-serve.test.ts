@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRelayRemote } from '@kith/relay';
-import { startScaleOutServices, type ScaleOutServices } from '@kith/relay/testing';
+import { startScaleOutServices, type ScaleOutServices } from '@kith/relay-server/testing';
 import { assertError, runKith, serveRelay } from './test-helpers.js';
 
 const SECRET = 'a shared secret of at least 32 bytes, for tests';

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KithError, Vault, type Store } from '@kith/core';
-import { openFsBlobCache, openSqliteStore } from '@kith/sqlite';
+import { openFsBlobCache } from '@kith/node';
+import { openSqliteStore } from '@kith/sqlite';
 import { lazyRemote } from './remote-url.js';
 import type { GlobalOptions } from './output.js';
 

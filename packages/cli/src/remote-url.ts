@@ -1,14 +1,15 @@
 /**
  * @module remote-url
  * Opens the remote a URL names: a folder (`file:///abs`, a path), an S3
- * bucket (`s3://bucket/prefix?...`) or a relay (`http(s)://host/vault`);
- * the S3 and relay clients load only when such a URL is used. A relay
+ * bucket (`s3://bucket/prefix?...`) or a relay (`http(s)://host/vault`),
+ * through `@kith/node`'s scheme registry. A relay
  * authenticates with the key the vault lends it (`useDeviceKey`); creating
  * a vault on a relay that gates creation takes the operator's token from
  * `KITH_RELAY_INVITE_TOKEN`.
  */
-import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteDeviceKey, type RemoteStats } from '@kith/core';
-import { openFolderRemote, parseFolderUrl } from '@kith/folder';
+import { newRemoteStats, type Remote, type RemoteDeviceKey, type RemoteStats } from '@kith/core';
+import { parseFolderUrl } from '@kith/folder';
+import { openRemote as openUrlRemote } from '@kith/node';
 
 /** A URL as stored in the vault: folder locations become absolute paths; s3:// and http(s):// stay as given. */
 export function normalizeRemoteUrl(url: string): string {
@@ -16,22 +17,10 @@ export function normalizeRemoteUrl(url: string): string {
   return parseFolderUrl(url);
 }
 
-/** Opens the remote for `url` now. `create` makes a missing folder (for `kith init`). */
+/** Opens the remote for `url` now (see `@kith/node`'s `openRemote`). `create` makes a missing folder (for `kith init`). */
 export async function openRemote(url: string, o: { create?: boolean } = {}): Promise<Remote> {
-  if (/^s3:\/\//i.test(url)) {
-    const s3 = (await import('@kith/s3').catch(() => undefined)) as { openS3Remote?: (u: string) => Promise<Remote> } | undefined;
-    if (!s3?.openS3Remote) throw new KithError(ErrorCode.BadRemoteUrl, 'S3 remotes are not available in this build of kith');
-    return s3.openS3Remote(url);
-  }
-  if (/^https?:\/\//i.test(url)) {
-    const { openRelayRemote } = await import('@kith/relay');
-    const inviteToken = process.env['KITH_RELAY_INVITE_TOKEN'];
-    return openRelayRemote(url, inviteToken ? { inviteToken } : {});
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) {
-    throw new KithError(ErrorCode.BadRemoteUrl, `unsupported remote URL ${url}`, { hint: 'use a folder path, file:///path, s3://bucket/prefix or http(s)://relay/vault' });
-  }
-  return openFolderRemote(url, o.create ? { create: true } : {});
+  const inviteToken = process.env['KITH_RELAY_INVITE_TOKEN'];
+  return openUrlRemote(url, { ...(o.create ? { create: true } : {}), ...(inviteToken ? { relay: { inviteToken } } : {}) });
 }
 
 /**

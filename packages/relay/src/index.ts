@@ -1,6 +1,8 @@
 /**
  * @module @kith/relay
- * The relay's client remote (isomorphic). The server is at `@kith/relay/server`.
+ * The relay's client remote (isomorphic: core only; on Node < 22 push
+ * uses the optional `ws` package). The server is `@kith/relay-server`;
+ * the wire protocol is `@kith/relay/protocol` and docs/RELAY.md.
  */
 export { openRelayRemote, RelayRemote, type RelayRemoteOptions, type RelayAuthProvider } from './client/relay-remote.js';
 export { relayDeviceAuth } from './client/device-auth.js';

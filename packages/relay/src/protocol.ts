@@ -4,25 +4,8 @@
  * batch-get framing and the push messages. Isomorphic (no Node APIs), so
  * the client runs in a browser too.
  *
- * HTTP API, per vault (`:vault` is a name of `[A-Za-z0-9._-]`, 1–128):
- *
- * | request | answer |
- * |---|---|
- * | `PUT /v1/vaults/:vault/objects/<key>` (`If-None-Match: *` = put-if-absent) | 204; 412 when the key exists and put-if-absent was asked |
- * | `GET /v1/vaults/:vault/objects/<key>` (`Range: bytes=a-b`) | 200/206 with the bytes; 404 |
- * | `HEAD /v1/vaults/:vault/objects/<key>` | 200 with `x-kith-size`, `etag`; 404 |
- * | `DELETE /v1/vaults/:vault/objects/<key>` | 204 (also when missing) |
- * | `GET /v1/vaults/:vault/list?prefix=&after=&limit=&bodies=` | `{ items: [{key,size,etag,body?}], next? }`, byte order, ≤ 1000 a page; with `bodies=1`, objects of at most {@link LIST_BODY_MAX} bytes carry `body` (base64url) |
- * | `POST /v1/vaults/:vault/batch-get` `{ keys: [...] }` (≤ 1000 keys) | {@link decodeBatch} framing |
- * | `GET /v1/vaults/:vault/watch` (WebSocket) | {@link PushMessage}s |
- * | `POST /v1/vaults/:vault/auth/challenge` {@link ChallengeRequest} | {@link ChallengeAnswer} |
- * | `POST /v1/vaults/:vault/auth/token` {@link TokenRequest} | {@link TokenAnswer} |
- * | `GET /health` | `{ ok: true }` |
- *
- * Every vault route but the few a device needs before it is registered
- * wants `authorization: Bearer <token>` (the watch socket: sub-protocol
- * `kith.bearer.<token>` beside {@link WS_PROTOCOL}); see the README.
- * Errors are JSON `{ code, message, hint? }` with a `KITH_*` code.
+ * The routes, headers, push messages, error statuses and limits are
+ * documented once, in docs/RELAY.md; this module is their code.
  */
 import { assertRemoteKey, ErrorCode, KithError } from '@kith/core';
 
@@ -157,6 +140,73 @@ export interface TokenAnswer {
   readonly token: string;
   readonly expiresAt: number;
   readonly expiresInMs: number;
+}
+
+/**
+ * One kind of error answer: a Kith code and the HTTP status it travels
+ * with (the body is JSON `{ code, message, hint? }`).
+ * - `byDefault`: the status a KithError of this code gets when the server
+ *   code that threw it named none (any other code then gets 500).
+ * - `fallback`: what a client reads this status as when the body names no
+ *   code that goes with it (a proxy's answer, an older relay).
+ */
+export interface RelayErrorStatus {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly when: string;
+  readonly byDefault?: true;
+  readonly fallback?: true;
+}
+
+/**
+ * Every error answer the relay gives; docs/RELAY.md shows this table. The
+ * server refuses to answer with a pair not here, and a client reads every
+ * pair here back as its code (protocol tests check both).
+ */
+export const RELAY_ERROR_STATUSES: readonly RelayErrorStatus[] = [
+  { code: ErrorCode.BadInput, status: 400, when: 'a malformed request (query, JSON body, challenge)', byDefault: true },
+  { code: ErrorCode.BadName, status: 400, when: 'a bad vault name, object key or prefix', byDefault: true },
+  { code: ErrorCode.IntegrityCorrupt, status: 400, when: 'a vault header that does not decode' },
+  { code: ErrorCode.RemoteAuth, status: 401, when: 'no token, or a token or challenge signature that is not (or no longer) valid: sign in again', byDefault: true, fallback: true },
+  { code: ErrorCode.RemoteAuth, status: 403, when: 'signed in, but not allowed this: a key not in the registry, the append-only header and registry, a vault created without the invite token, a pairing slot not offered', fallback: true },
+  { code: ErrorCode.Revoked, status: 403, when: 'the signer was revoked from the vault', byDefault: true },
+  { code: ErrorCode.NotFound, status: 404, when: 'no such object (GET) or route' },
+  { code: ErrorCode.RemoteEmpty, status: 404, when: 'no vault under this name (auth challenge)', byDefault: true },
+  { code: ErrorCode.RemoteInUse, status: 409, when: 'the name holds objects but no vault header' },
+  { code: ErrorCode.RemoteInUse, status: 412, when: 'put-if-absent (`If-None-Match: *`) found the key taken' },
+  { code: ErrorCode.TooLarge, status: 413, when: 'a body over the limit (80 MiB by default; 16 KiB without a token)', byDefault: true },
+  ...([ErrorCode.IntegrityCorrupt, ErrorCode.IntegrityUnknownSigner, ErrorCode.IntegrityRollback, ErrorCode.IntegrityChain] as const).map((code) => ({
+    code,
+    status: 422,
+    when: 'a registry entry that does not verify against the chain before it',
+  })),
+  { code: ErrorCode.RateLimited, status: 429, when: 'too many requests from this signer or address (`retry-after` says when to come back)' },
+  { code: ErrorCode.Internal, status: 500, when: 'anything else (the relay logs it)' },
+  { code: ErrorCode.QuotaExceeded, status: 507, when: 'the vault\u2019s storage quota is full (waiting does not help)' },
+];
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** True when the relay may answer `code` with `status` ({@link RELAY_ERROR_STATUSES}). */
+export function isRelayErrorStatus(code: string, status: number): boolean {
+  return RELAY_ERROR_STATUSES.some((r) => r.code === code && r.status === status);
+}
+
+/** The status the server answers a KithError of `code` with when nothing named one: its `byDefault` row, else 500. */
+export function defaultRelayStatus(code: string): number {
+  return RELAY_ERROR_STATUSES.find((r) => r.code === code && r.byDefault)?.status ?? 500;
+}
+
+/**
+ * The code a client reads a final answer as: the body's code where the
+ * table pairs it with this status, else the status's `fallback` row, else
+ * any Kith code the body names, else KITH_REMOTE_UNAVAILABLE.
+ */
+export function relayAnswerCode(status: number, bodyCode: unknown): ErrorCode {
+  if (typeof bodyCode === 'string' && isRelayErrorStatus(bodyCode, status)) return bodyCode as ErrorCode;
+  const fallback = RELAY_ERROR_STATUSES.find((r) => r.status === status && r.fallback);
+  if (fallback) return fallback.code;
+  return typeof bodyCode === 'string' && KNOWN_CODES.has(bodyCode) ? (bodyCode as ErrorCode) : ErrorCode.RemoteUnavailable;
 }
 
 /** Version byte of the relay's auth challenge (docs/FORMAT.md "Remote authentication"). */

@@ -3,4 +3,3 @@
  * The Node store for Kith: better-sqlite3 in WAL mode.
  */
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-export { openFsBlobCache, FsBlobCache } from './fs-blob-cache.js';

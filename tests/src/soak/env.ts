@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Remote } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openRelayRemote } from '@kith/relay';
-import { spawnRelayProcess, startScaleOutServices, type RelayProcess, type ScaleOutServices } from '@kith/relay/testing';
+import { spawnRelayProcess, startScaleOutServices, type RelayProcess, type ScaleOutServices } from '@kith/relay-server/testing';
 import { openS3Remote } from '@kith/s3';
 import { startFaultProxy, startS3rver, useS3rverCredentials, type Fault as ProxyFault, type FaultPlan, type FaultProxy, type S3rverProcess } from '@kith/s3/testing';
 import type { RemoteKind } from './plan.js';

@@ -46,7 +46,7 @@ export function registerRelay(program: Command): void {
       if (scaleOut && cmd.getOptionValueSource('data') === 'cli') {
         throw new KithError(ErrorCode.Usage, '--data is for the embedded relay; scale-out keeps everything in --postgres and --s3');
       }
-      const server = await import('@kith/relay/server');
+      const server = await import('@kith/relay-server');
       const authSecret = server.relaySecretFrom(o.authSecretFile);
       if (scaleOut && !authSecret) {
         // Without one, a challenge issued by one process cannot be answered at another.

@@ -3,7 +3,7 @@
  * Where a device keeps blob objects locally: the encrypted chunk and
  * manifest objects exactly as the remote holds them, so bytes at rest stay
  * encrypted and every read is verified. Node: files under the home
- * (`@kith/sqlite`'s `openFsBlobCache`); tests: {@link MemoryBlobCache}.
+ * (`@kith/node`'s `openFsBlobCache`); tests: {@link MemoryBlobCache}.
  */
 
 export interface CachedObject {

@@ -5,6 +5,7 @@
  * by the remote and the auth provider.
  */
 import { ErrorCode, KithError } from '@kith/core';
+import { relayAnswerCode } from '../protocol.js';
 import { TransientError } from './retry.js';
 
 export async function readBody(res: Response): Promise<Uint8Array> {
@@ -29,13 +30,11 @@ export async function failure(res: Response): Promise<KithError> {
   }
   const message = `relay answered HTTP ${res.status}${body.message ? `: ${body.message}` : ''}`;
   const hint = typeof body.hint === 'string' ? body.hint : undefined;
-  if (res.status === 401) return new KithError(ErrorCode.RemoteAuth, message, { hint: hint ?? 'this device is not (or no longer) registered in the vault on this relay' });
-  if (res.status === 403) {
-    const revoked = body.code === ErrorCode.Revoked;
-    return new KithError(revoked ? ErrorCode.Revoked : ErrorCode.RemoteAuth, message, { hint: hint ?? (revoked ? 'this device was revoked from the vault' : 'the relay does not let this device do that') });
+  const code = relayAnswerCode(res.status, body.code);
+  if (hint === undefined && (res.status === 401 || res.status === 403)) {
+    const why = res.status === 401 ? 'this device is not (or no longer) registered in the vault on this relay' : code === ErrorCode.Revoked ? 'this device was revoked from the vault' : 'the relay does not let this device do that';
+    return new KithError(code, message, { hint: why });
   }
-  const known = Object.values(ErrorCode) as string[];
-  const code = body.code && known.includes(body.code) ? (body.code as ErrorCode) : ErrorCode.RemoteUnavailable;
   return new KithError(code, message, hint === undefined ? {} : { hint });
 }
 

@@ -1,0 +1,7 @@
+/**
+ * @module @kith/node
+ * Node-only helpers for apps that use Kith as a library: `openRemote(url)`
+ * with a registry of URL schemes, and the file-system blob cache.
+ */
+export { openRemote, registerRemoteScheme, remoteSchemes, type OpenRemoteOptions, type RemoteOpener } from './open-remote.js';
+export { openFsBlobCache, FsBlobCache } from './fs-blob-cache.js';
