@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kith, kithJson } from './kith-process.js';
+import { kith, kithJsonAsync as kithJson } from 'kith/testing';
 
 test('blob get on a device that has not synced since a revocation reads the new epoch; the revoked device gets KITH_REVOKED', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kith-blob-epoch-'));

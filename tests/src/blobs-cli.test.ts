@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { KITH_BIN, kith, kithJson } from './kith-process.js';
+import { KITH_BIN, kith, kithJsonAsync as kithJson } from 'kith/testing';
 
 type PutResult = { ref: string; size: number; chunks: number; uploaded: number };
 

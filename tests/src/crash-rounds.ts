@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '@kith/core';
-import { kith, kithJson } from './kith-process.js';
+import { kith, kithJsonAsync as kithJson } from 'kith/testing';
 
 const LINES = 1500;
 

@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startS3rver, type S3rverProcess } from '@kith/s3/testing';
-import { KITH_BIN } from './kith-process.js';
+import { KITH_BIN } from 'kith/testing';
 
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const PASSWORD = 'correct horse battery staple, twice';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startS3rver } from '@kith/s3/testing';
-import { KITH_BIN, kith, kithJson } from './kith-process.js';
+import { KITH_BIN, kith, kithJsonAsync as kithJson } from 'kith/testing';
 
 test('kith over S3: init, restore, sync both ways, pair, and clear errors', { timeout: 180_000 }, async () => {
   const s3 = await startS3rver();

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { assertError, kithJson, KITH_BIN, runKith, type Run } from './test-helpers.js';
+import { assertError, kithJson, KITH_BIN, runKith, type Run } from './testing/index.js';
 
 describe('kith CLI: bad input', () => {
   let dir: string;

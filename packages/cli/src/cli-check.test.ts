@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertError, KITH_BIN, kithJson, runKith } from './test-helpers.js';
+import { assertError, KITH_BIN, kithJson, runKith } from './testing/index.js';
 
 interface Report {
   ok: boolean;

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertError, KITH_BIN, kithJson, runKith } from './test-helpers.js';
+import { assertError, KITH_BIN, kithJson, runKith } from './testing/index.js';
 
 type Doc = { id: string; [k: string]: unknown };
 

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { assertError, KITH_BIN, kithJson, onTerminal, runKith } from './test-helpers.js';
+import { assertError, KITH_BIN, kithJson, onTerminal, runKith } from './testing/index.js';
 
 describe('kith CLI: output in its place', { timeout: 180_000 }, () => {
   let dir: string;

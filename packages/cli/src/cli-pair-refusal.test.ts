@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertError, KITH_BIN, kithJson, onTerminal, runKith, type Run } from './test-helpers.js';
+import { assertError, KITH_BIN, kithJson, onTerminal, runKith, type Run } from './testing/index.js';
 
 /** The joiner failed with `code` (its last stderr line; the lines before show the SAS). */
 function assertJoinerFailed(r: Run, code: string, message: RegExp): void {

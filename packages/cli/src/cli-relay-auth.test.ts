@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startRelay, type RelayLogEvent, type RunningRelay } from '@kith/relay-server';
-import { assertError, KITH_BIN, type Run } from './test-helpers.js';
+import { assertError, KITH_BIN, type Run } from './testing/index.js';
 
 const INVITE = 'family-invite-token';
 

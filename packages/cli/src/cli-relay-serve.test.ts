@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRelayRemote } from '@kith/relay';
 import { startScaleOutServices, type ScaleOutServices } from '@kith/relay-server/testing';
-import { assertError, runKith, serveRelay } from './test-helpers.js';
+import { assertError, runKith, serveRelay } from './testing/index.js';
 
 const SECRET = 'a shared secret of at least 32 bytes, for tests';
 

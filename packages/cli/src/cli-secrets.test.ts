@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertError, kithJson, onTerminal, runKith } from './test-helpers.js';
+import { assertError, kithJson, onTerminal, runKith } from './testing/index.js';
 
 describe('kith CLI: secrets are typed unseen', { timeout: 240_000 }, () => {
   let dir: string;

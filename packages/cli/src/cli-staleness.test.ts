@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Vault, remoteKeys } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
-import { kithJson, runKith } from './test-helpers.js';
+import { kithJson, runKith } from './testing/index.js';
 
 const DAY = 24 * 3600 * 1000;
 

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { runKith } from './test-helpers.js';
+import { runKith } from './testing/index.js';
 
 /** Packages that only some commands need: S3, Argon2 (passwords), the relay server, progress bars. */
 const LAZY = /^(hash-wasm|@aws-sdk\/.*|@smithy\/.*|fastify|@fastify\/.*|pg|ws|cli-progress)$/;

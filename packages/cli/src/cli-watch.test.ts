@@ -4,7 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KITH_BIN, kithJson, serveRelay, type ServedRelay } from './test-helpers.js';
+import { KITH_BIN, kithJson, serveRelay, type ServedRelay } from './testing/index.js';
 
 type Round = { pushed: number; pulled: number; conflicts: number };
 type Prefetched = { blobs: { fetched: number; evicted: number; unavailable: number } };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runKith } from './test-helpers.js';
+import { runKith } from './testing/index.js';
 
 test('a home sealed by a local passphrase: 0600 store, locked without it, one-line errors, removable', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kith-pass-'));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { KithError, Vault, type Doc, type Remote } from '@kith/core';
 import { openMemoryStore } from '@kith/core/testing';
 import { openSqliteStore } from '@kith/sqlite';
-import { kith, kithJson, type KithRun } from '../kith-process.js';
+import { kith, kithJsonAsync as kithJson, type KithRun } from 'kith/testing';
 import { JumpingClock, LyingRemote } from './faults.js';
 import { clearRefusal, type Dump, type Rec } from './model.js';
 import type { DeviceSpec } from './plan.js';

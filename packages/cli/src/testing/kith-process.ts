@@ -1,6 +1,7 @@
 /**
- * Test helpers: run the real `kith` binary as a child process and check
- * its output against the CLI contract.
+ * The one way tests drive the real `kith` binary as a child process, as a
+ * device would: the CLI's own tests and the integration tests (through
+ * `kith/testing`) both use it.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** The `kith` entry point (`packages/cli/bin/kith.js`). */
-export const KITH_BIN = fileURLToPath(new URL('../bin/kith.js', import.meta.url));
+export const KITH_BIN = fileURLToPath(new URL('../../bin/kith.js', import.meta.url));
 
 /** What a finished `kith` process left behind. */
 export interface Run {
@@ -17,9 +18,14 @@ export interface Run {
   readonly stderr: string;
 }
 
+/** Node's argv for `kith --home HOME ...args`. */
+function kithArgv(home: string, args: readonly string[]): string[] {
+  return [KITH_BIN, '--home', home, ...args];
+}
+
 /** Runs `kith --home HOME ...args` to completion; `input` goes to its stdin (empty by default). */
 export function runKith(home: string, args: readonly string[], o: { input?: string | Buffer; env?: Record<string, string> } = {}): Run {
-  const r = spawnSync(process.execPath, [KITH_BIN, '--home', home, ...args], {
+  const r = spawnSync(process.execPath, kithArgv(home, args), {
     input: o.input ?? '',
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
@@ -28,11 +34,57 @@ export function runKith(home: string, args: readonly string[], o: { input?: stri
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The one JSON value a `--json` run printed; throws with its stderr unless it exited 0. */
+function jsonOf<T>(args: readonly string[], status: number | null, stdout: string, stderr: string): T {
+  if (status !== 0) throw new Error(`kith ${args.join(' ')} exited ${status}: ${stderr.trim()}`);
+  return JSON.parse(stdout) as T;
+}
+
 /** Runs with --json, expects exit 0 and exactly one JSON value on stdout. */
 export function kithJson<T = unknown>(home: string, args: readonly string[], input?: string): T {
   const r = runKith(home, [...args, '--json'], input === undefined ? {} : { input });
-  if (r.status !== 0) throw new Error(`kith ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
+  return jsonOf<T>(args, r.status, r.stdout, r.stderr);
+}
+
+/** What a finished {@link kith} process left behind, and the signal that ended it if one did. */
+export interface KithRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Starts `kith --home HOME ...args` without blocking the event loop (for
+ * tests that serve a remote in-process); `env` replaces the environment;
+ * `killAfterMs` sends SIGKILL at that moment, `killWhen` as soon as it
+ * holds (checked every 10 ms).
+ */
+export function kith(home: string, args: readonly string[], o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv } = {}): Promise<KithRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, kithArgv(home, args), { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.on('error', () => undefined); // killed before reading its input
+    child.stdin.end(o.input ?? '');
+    const timer = o.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), o.killAfterMs);
+    const killWhen = o.killWhen;
+    const poll = killWhen && setInterval(() => killWhen() && child.kill('SIGKILL'), 10);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** {@link kithJson} through {@link kith}: does not block the event loop. */
+export async function kithJsonAsync<T = unknown>(home: string, args: readonly string[], input?: string): Promise<T> {
+  const r = await kith(home, [...args, '--json'], input === undefined ? {} : { input });
+  return jsonOf<T>(args, r.code, r.stdout, r.stderr);
 }
 
 /** An error run: exit code, exactly one stderr line `kith: ... (CODE)`, no stack trace, nothing on stdout. */
@@ -57,7 +109,7 @@ export interface ServedRelay {
 
 /** Runs `kith relay serve --port 0 --json ...args` until it prints its URL. */
 export async function serveRelay(home: string, args: readonly string[], env: Record<string, string> = {}): Promise<ServedRelay> {
-  const child = spawn(process.execPath, [KITH_BIN, '--home', home, 'relay', 'serve', '--port', '0', ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, kithArgv(home, ['relay', 'serve', '--port', '0', ...args, '--json']), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -93,7 +145,7 @@ export interface TerminalRun {
  * is its environment, so no KITH_* variable leaks in.
  */
 export function onTerminal(home: string, args: readonly string[], env: Record<string, string> = {}): TerminalRun {
-  const command = [process.execPath, KITH_BIN, '--home', home, ...args].map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(' ');
+  const command = [process.execPath, ...kithArgv(home, args)].map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env['PATH'] ?? '', TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
   const waiters = new Set<() => void>();
