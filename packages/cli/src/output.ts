@@ -6,6 +6,7 @@
  * --debug).
  */
 import { ErrorCode, KithError } from '@kith/core';
+import { cliHint } from './hints.js';
 
 const closedReader = new AbortController();
 
@@ -70,8 +71,9 @@ export class Output {
 /** An error as the JSON object --json prints on stderr: `{"error":{"code","message","hint"?}}` (`stack` too under --debug). */
 export function errorJson(e: unknown, debug = false): { error: { code: string; message: string; hint?: string; stack?: string } } {
   const err = asKithError(e);
+  const hint = cliHint(err);
   const stack = debug && e instanceof Error ? e.stack : undefined;
-  return { error: { code: err.code, message: oneLine(err.message), ...(err.hint ? { hint: oneLine(err.hint) } : {}), ...(stack ? { stack } : {}) } };
+  return { error: { code: err.code, message: oneLine(err.message), ...(hint ? { hint: oneLine(hint) } : {}), ...(stack ? { stack } : {}) } };
 }
 
 /**
@@ -82,8 +84,9 @@ export function describeError(e: unknown, debug: boolean, json = false): { line:
   const err = asKithError(e);
   const exitCode = err.code === ErrorCode.Usage ? 2 : 1;
   if (json) return { line: JSON.stringify(errorJson(e, debug)), exitCode };
+  const hint = cliHint(err);
   const stack = debug && e instanceof Error ? e.stack : undefined;
-  return { line: `kith: ${oneLine(err.hint ? `${err.message}; ${err.hint}` : err.message)} (${err.code})` + (stack ? `\n${stack}` : ''), exitCode };
+  return { line: `kith: ${oneLine(hint ? `${err.message}; ${hint}` : err.message)} (${err.code})` + (stack ? `\n${stack}` : ''), exitCode };
 }
 
 /** Anything thrown that is not a KithError is a bug: KITH_INTERNAL with its message. */

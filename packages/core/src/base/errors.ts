@@ -15,9 +15,9 @@ export const ErrorCode = {
   TooLarge: 'KITH_TOO_LARGE',
   /** The record (or object) asked for does not exist. */
   NotFound: 'KITH_NOT_FOUND',
-  /** The home has no vault yet (run `kith init` or `kith restore`). */
+  /** The local store has no vault yet (create, restore or join one first). */
   NoVault: 'KITH_NO_VAULT',
-  /** The home already holds a vault. */
+  /** The local store already holds a vault. */
   VaultExists: 'KITH_VAULT_EXISTS',
   /** The remote holds no vault at this location. */
   RemoteEmpty: 'KITH_REMOTE_EMPTY',
@@ -87,16 +87,23 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** An expected failure with a stable code and a hint of what to do. */
+/**
+ * An expected failure with a stable code and a hint of what to do. Hints
+ * say what to do in words any app can show, never which command to type;
+ * where an app words it its own way (the CLI names its commands), `reason`
+ * names the case within the code, and is as stable as the code.
+ */
 export class KithError extends Error {
   override readonly name = 'KithError';
   readonly code: ErrorCode;
   readonly hint: string | undefined;
+  readonly reason: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; reason?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
+    this.reason = options.reason;
   }
 
   /** True when `e` is a KithError, optionally with the given code. */

@@ -11,8 +11,8 @@ import { ErrorCode } from '../base/errors.js';
 import { throwIfAborted } from '../ports/remote.js';
 import { readInOrder, type CheckRun } from './run.js';
 
-const REUPLOAD = 'store the file again (`kith blob put`) from a device that has it, or restore the object from another copy of the remote';
-const COLLECTED = "`kith blob gc` marks it and deletes it after the grace period; nothing is lost";
+const REUPLOAD = 'store the file again from a device that has it, or restore the object from another copy of the remote';
+const COLLECTED = 'blob garbage collection marks it and deletes it after the grace period; nothing is lost';
 const MARK_BYTES = 8;
 
 /**

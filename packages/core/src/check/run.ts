@@ -71,6 +71,6 @@ export function withWrites(remote: Remote, o: Partial<Pick<Remote, 'put' | 'dele
 
 /** `remote` with every write refused: a check must never change the remote, whatever a bug asks. Closing it leaves `remote` open. */
 export function readOnly(remote: Remote): Remote {
-  const refuse = async (): Promise<void> => invariant(false, 'kith check tried to write to the remote');
+  const refuse = async (): Promise<void> => invariant(false, 'the check tried to write to the remote');
   return withWrites(remote, { put: refuse, delete: refuse, close: async () => undefined });
 }

@@ -94,7 +94,8 @@ export class ObjectReader {
     if (bytes[4] !== type.charCodeAt(0)) throw corrupt(what, `expected type ${type}, found ${String.fromCharCode(bytes[4]!)}`);
     if (!versions.includes(bytes[5]!)) {
       throw new KithError(ErrorCode.UnsupportedFormat, `${what} uses format version ${bytes[5]}; this build reads version ${versions.join(' and ')}`, {
-        hint: 'upgrade kith on this device',
+        hint: 'this device needs a newer version of the software',
+        reason: 'newer-format',
       });
     }
     this.version = bytes[5]!;

@@ -42,7 +42,7 @@ export interface HeadTime {
 export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault> {
   const headerBytes = await remote.get(remoteKeys.vault);
   if (!headerBytes) {
-    throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, { hint: 'check the remote URL, or create a vault with `kith init`' });
+    throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, { hint: 'check the remote URL, or create a vault there first', reason: 'no-vault-at-remote' });
   }
   const header = await decodeVaultHeader(headerBytes);
   const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
@@ -112,7 +112,7 @@ export async function refuseExistingVault(store: Store): Promise<void> {
 
 async function refuseExistingVaultTx(tx: StoreTx): Promise<void> {
   if (await readMeta(tx, META.vault)) {
-    throw new KithError(ErrorCode.VaultExists, 'this home already holds a vault', { hint: 'use another --home for another device' });
+    throw new KithError(ErrorCode.VaultExists, 'this store already holds a vault', { hint: 'give each device a store of its own', reason: 'store-has-vault' });
   }
 }
 
@@ -126,5 +126,5 @@ export function checkDeviceName(name: string | undefined): string {
 }
 
 export function unknownDevice(deviceId: string): KithError {
-  return new KithError(ErrorCode.UnknownDevice, `no device ${JSON.stringify(deviceId)} in this vault`, { hint: 'list the devices with `kith devices`' });
+  return new KithError(ErrorCode.UnknownDevice, `no device ${JSON.stringify(deviceId)} in this vault`, { hint: 'list the devices to find its id', reason: 'unknown-device' });
 }

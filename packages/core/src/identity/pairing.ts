@@ -63,7 +63,7 @@ export function parsePairingCode(text: string): PairingCode {
   if (clean.length !== 32) throw bad(`${clean.length} characters instead of 32`);
   if (!/^[0-9A-HJKMNP-TV-Z]+$/.test(clean)) throw bad('it contains a character that is not in the alphabet');
   const raw = base32crockford.decode(clean);
-  if (raw[0] === 1) throw new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', { hint: 'use `kith restore --recovery-code` with it' });
+  if (raw[0] === 1) throw new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', { hint: 'restore the vault with it instead of pairing', reason: 'recovery-code-given' });
   if (raw[0] !== CODE_VERSION) throw bad(`unknown version ${raw[0]}`);
   const body = raw.subarray(0, 1 + ID_BYTES + SECRET_BYTES);
   if (!bytesEqual(raw.subarray(body.length), check(body))) throw bad('checksum mismatch');
@@ -199,7 +199,7 @@ export async function invitePairing(
 }
 
 const expired = (timeoutMs: number, what: string): KithError =>
-  new KithError(ErrorCode.PairingExpired, `${what} within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'run `kith pair` again' });
+  new KithError(ErrorCode.PairingExpired, `${what} within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'start the pairing again for a new code', reason: 'no-answer' });
 
 /** The user's answer, unless the time runs out or `signal` fires first; `ask` is told through its own signal to stop asking. */
 async function answerWithin(ms: number, timeoutMs: number, signal: AbortSignal | undefined, ask: (signal: AbortSignal) => Promise<boolean>): Promise<boolean> {
@@ -235,7 +235,7 @@ export async function joinPairing(
   const c = parsePairingCode(codeText);
   const keys = { offer: remoteKeys.pairing(c.pairingId, 'offer'), join: remoteKeys.pairing(c.pairingId, 'join'), done: remoteKeys.pairing(c.pairingId, 'done') };
   const gone = () =>
-    new KithError(ErrorCode.PairingExpired, 'this pairing code expired or was already used', { hint: 'run `kith pair` on the other device for a new code; check that both use the same remote' });
+    new KithError(ErrorCode.PairingExpired, 'this pairing code expired or was already used', { hint: 'start the pairing on the other device again for a new code; check that both use the same remote', reason: 'code-gone' });
   const offerBytes = await remote.get(keys.offer);
   if (!offerBytes) throw gone();
   const offer = await open<Offer>(c, 'offer', offerBytes);
@@ -257,8 +257,8 @@ export async function joinPairing(
       await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal, 'pairing cancelled');
     }
     const done = await open<Done>(c, 'done', doneBytes);
-    if (done.reason === 'cancelled') throw new KithError(ErrorCode.PairingExpired, 'the other device cancelled the pairing', { hint: 'run `kith pair` there again for a new code' });
-    if (done.reason === 'expired') throw new KithError(ErrorCode.PairingExpired, 'the other device stopped waiting: nobody confirmed there in time', { hint: 'run `kith pair` there again and confirm while the code is valid' });
+    if (done.reason === 'cancelled') throw new KithError(ErrorCode.PairingExpired, 'the other device cancelled the pairing', { hint: 'start the pairing there again for a new code', reason: 'inviter-cancelled' });
+    if (done.reason === 'expired') throw new KithError(ErrorCode.PairingExpired, 'the other device stopped waiting: nobody confirmed there in time', { hint: 'start the pairing there again and confirm while the code is valid', reason: 'inviter-stopped-waiting' });
     if (!done.ok) throw new KithError(ErrorCode.PairingDeclined, 'the other device declined the pairing', { hint: 'compare the six digits on both screens and try again' });
     return { vaultId: offer.vaultId, headerHash: offer.headerHash, inviter: offer.inviter };
   } finally {

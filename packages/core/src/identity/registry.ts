@@ -130,7 +130,8 @@ export class DeviceRegistry {
     const d = this.#s.devices[deviceId];
     if (d?.revoked) {
       throw new KithError(ErrorCode.Revoked, `this device was removed from the vault (by ${d.revoked.by === 'recovery' ? 'the recovery code' : `device ${d.revoked.by}`})`, {
-        hint: 'it can no longer read new data; join again with `kith pair` from another device or `kith restore` in a new home',
+        hint: 'it can no longer read new data; set it up again from scratch: pair it from another device, or restore it with the recovery code',
+        reason: 'device-revoked',
       });
     }
   }
@@ -301,7 +302,8 @@ function forked(seq: number, by?: string): KithError {
     ErrorCode.IntegrityChain,
     `the device registry forked at entry ${seq}: ${who} verified a different entry ${seq} than this device, so the remote served one of them an old state and a device was set up or changed on top of it`,
     {
-      hint: 'the device set up on the old state (often the newest) wrote under a key a revoked device may hold: compare `kith devices` on both, set that device up again in a new home (`kith restore`) and treat what it wrote as exposed',
+      hint: 'the device set up on the old state (often the newest) wrote under a key a revoked device may hold: compare the device lists on both, set that device up again from scratch and treat what it wrote as exposed',
+      reason: 'registry-fork',
     },
   );
 }

@@ -72,7 +72,7 @@ export function resolveOp(view: RecordView, t: string, field: string | null | un
     throw new KithError(
       ErrorCode.NoConflict,
       `${view.collection}/${view.id}${field ? ` field "${field}"` : ''} has no conflict to resolve`,
-      { hint: 'list conflicts with `kith conflicts`' },
+      { hint: 'list the conflicts to see what can be resolved', reason: 'no-conflict' },
     );
   }
   const prevs: Prevs = dict();

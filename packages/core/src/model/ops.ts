@@ -78,7 +78,8 @@ export function decodePayload(bytes: Uint8Array, lastLocal: string | undefined):
   if (!isJsonObject(v)) throw corrupt('not an object');
   if (v['v'] !== PAYLOAD_VERSION) {
     throw new KithError(ErrorCode.UnsupportedFormat, `segment payload version ${JSON.stringify(v['v'])} is not supported by this build`, {
-      hint: 'upgrade kith on this device',
+      hint: 'this device needs a newer version of the software',
+      reason: 'newer-format',
     });
   }
   const ops = v['ops'];

@@ -114,8 +114,9 @@ export async function requireVault(tx: StoreTx): Promise<{ vault: VaultMeta; dev
   const vault = await readMeta<VaultMeta>(tx, META.vault);
   const device = await readMeta<DeviceMeta>(tx, META.device);
   if (!vault || !device) {
-    throw new KithError(ErrorCode.NoVault, 'this home holds no vault', {
-      hint: 'create one with `kith init --remote URL` or join one with `kith restore`',
+    throw new KithError(ErrorCode.NoVault, 'this store holds no vault', {
+      hint: 'create a vault first, or restore or join one',
+      reason: 'store-empty',
     });
   }
   return { vault, device };

@@ -112,7 +112,8 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
   const signPub = ctx.registry.deviceSignPub(device);
   if (!signPub) {
     throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${device} wrote to the vault but is not in its device registry`, {
-      hint: 'they are ignored; if a device was set up recently, the remote may have shown it an old state that hid a revocation: set that device up again (`kith restore` in a new home)',
+      hint: 'they are ignored; if a device was set up recently, the remote may have shown it an old state that hid a revocation: set that device up again from scratch',
+      reason: 'unknown-writer',
     });
   }
   const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });

@@ -803,7 +803,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await assert.rejects(d.vault.pull(), (e: unknown) => {
         assert.ok(KithError.is(e, ErrorCode.IntegrityChain), String(e));
         assert.match(e.message, new RegExp(`forked at entry ${revocationSeq}: device ${a.vault.deviceId} verified a different entry ${revocationSeq} than this device, so the remote served one of them an old state`));
-        assert.match(e.hint!, /set that device up again in a new home/);
+        assert.match(e.hint!, /set that device up again from scratch/);
         return true;
       });
       // The other side, should the remote carry D's head over: a device its registry never added.

@@ -175,7 +175,8 @@ export class Vault {
     await refuseExistingVault(o.store);
     if (await o.remote.head(remoteKeys.vault)) {
       throw new KithError(ErrorCode.RemoteInUse, `the remote ${o.remote.url} already holds a vault`, {
-        hint: 'join it with `kith restore --recovery-code ...` or `kith join`, or choose an empty location',
+        hint: 'restore or join that vault instead, or choose an empty location',
+        reason: 'remote-has-vault',
       });
     }
     const vaultId = newVaultId(deps.random);
@@ -194,7 +195,7 @@ export class Vault {
     await o.remote.put(remoteKeys.vault, header, { ifAbsent: true });
     const stored = await o.remote.get(remoteKeys.vault);
     if (!stored || !bytesEqual(stored, header)) {
-      throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${o.remote.url} at the same moment`, { hint: 'join that vault with `kith restore`' });
+      throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${o.remote.url} at the same moment`, { hint: 'restore or join that vault instead', reason: 'created-concurrently' });
     }
     const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
     // The founder is signed in by the recovery key, the registry's anchor.
@@ -237,7 +238,7 @@ export class Vault {
       if (!bytesEqual(keys.sign.pub, registry.recoverySignPub())) {
         const replaced = bytesEqual(keys.sign.pub, header.recoverySignPub);
         throw new KithError(ErrorCode.WrongRecoveryCode, replaced ? 'this recovery code was replaced by a newer one' : `this recovery code does not open the vault at ${o.remote.url}`, {
-          hint: replaced ? 'use the newest recovery code (`kith recovery rotate` printed it)' : 'check that the code belongs to this vault',
+          ...(replaced ? { hint: 'use the newest recovery code (the one the latest rotation gave)', reason: 'recovery-code-replaced' } : { hint: 'check that the code belongs to this vault' }),
         });
       }
     } else {
@@ -306,7 +307,7 @@ export class Vault {
       const { vault, device } = await requireVault(tx);
       const registry = await readMeta<RegistryState>(tx, META.registry);
       if (!registry || !Array.isArray(registry.hashes)) {
-        throw new KithError(ErrorCode.StoreTooNew, 'this home was made by an older development build of kith', { hint: 'create a new home and restore into it' });
+        throw new KithError(ErrorCode.StoreTooNew, 'this store was made by an older development build of Kith', { hint: 'set this device up again in a new, empty store', reason: 'development-store' });
       }
       return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
     });
