@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, KithError } from '@kith/core';
 import { cliHintKeys } from './hints.js';
 import { describeError, errorJson } from './output.js';
-import { kithJson, runKith } from './test-helpers.js';
+import { kithJson, runKith } from './testing/index.js';
 
 /** The compiled core, tests and test helpers left out: what an app runs. */
 function coreRuntimeText(): string {
