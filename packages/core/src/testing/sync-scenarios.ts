@@ -14,7 +14,8 @@ import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256, signingKeyFromSe
 import { base64 } from '@scure/base';
 import { seededRandom } from '../base/deps.js';
 import { stampTime } from '../model/hlc.js';
-import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys, sealEpochKey } from '../format/index.js';
+import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
+import { sealKeyTo } from '../identity/epochs.js';
 import type { Remote } from '../ports/remote.js';
 import type { Store } from '../ports/store.js';
 import type { Doc } from '../vault/vault-types.js';
@@ -96,17 +97,9 @@ async function squatEpoch(squatter: Device, remote: Remote, epoch: number, recip
   const rand = seededRandom(seed);
   const chosen = newEpochKey(rand);
   const { signSeed } = await secretsOf(squatter);
+  const signer = { vaultId: squatter.vault.vaultId, signerId: squatter.vault.deviceId, signerSeed: signSeed, random: rand };
   for (const recipientId of [...recipients, 'recovery', 'password', 'previous']) {
-    const bytes = await sealEpochKey({
-      vaultId: squatter.vault.vaultId,
-      epoch,
-      recipientId,
-      recipientBoxPub: generateDeviceKeys(rand).box.pub,
-      epochKey: chosen,
-      signerId: squatter.vault.deviceId,
-      signerSeed: signSeed,
-      random: rand,
-    });
+    const bytes = await sealKeyTo(signer, epoch, chosen, recipientId, generateDeviceKeys(rand).box.pub);
     await remote.put(remoteKeys.sealedKey(epoch, recipientId), bytes);
   }
 }
