@@ -127,7 +127,7 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   await b.sync();
   await a.sync();
   assert.deepEqual(await a.get('n', 'one'), { id: 'one', v: 1 });
-  await a.revokeDevice(b.deviceId);
+  await a.devices.revoke(b.deviceId);
   await a.put('n', 'two', { v: 2 });
   await a.sync();
   const fresh = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(64) });

@@ -65,7 +65,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       const c = await join(3, 'C');
       await c.put('notes', 'c1', { by: 'C' });
       await c.sync();
-      await a.revokeDevice(c.deviceId); // epoch 1, with a `previous` link
+      await a.devices.revoke(c.deviceId); // epoch 1, with a `previous` link
       revoked = c;
       revokedId = c.deviceId;
       otherId = b.deviceId;
