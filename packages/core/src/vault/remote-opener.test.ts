@@ -139,3 +139,24 @@ test('auto-sync watches a remote that can once the opener has opened it', async 
   assert.equal(notify, undefined, 'stopping auto-sync stopped the watch');
   assert.equal(opener.calls(), 1);
 });
+
+test('create and restore open an opener at once, and close the remote they opened when they fail', async () => {
+  const objects = new Map<string, Uint8Array>();
+  let closed = 0;
+  const opener = counting(objects, { wrap: (r) => Object.assign(Object.create(r) as Remote, { close: async () => void closed++ }) });
+  const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', deps: { random: seededRandom(14) } });
+  assert.equal(opener.calls(), 1);
+  await vault.put('n', 'x', { v: 1 });
+  await vault.sync();
+  await vault.close();
+  assert.equal(closed, 1);
+  await assert.rejects(Vault.create({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:' }), (e: unknown) => KithError.is(e, ErrorCode.RemoteInUse));
+  assert.equal(closed, 2, 'the failed create closed what it opened');
+  await assert.rejects(Vault.restore({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', recoveryCode: 'not a code' }), (e: unknown) => KithError.is(e, ErrorCode.BadRecoveryCode));
+  assert.equal(closed, 3);
+  const b = await Vault.restore({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', recoveryCode, deps: { random: seededRandom(15) } });
+  await b.pull();
+  assert.deepEqual(await b.get('n', 'x'), { id: 'x', v: 1 });
+  await b.close();
+  assert.equal(closed, 4);
+});
