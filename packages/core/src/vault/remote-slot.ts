@@ -27,14 +27,17 @@ export async function withOpenedRemote<T>(source: RemoteSource, fn: (remote: Rem
   }
 }
 
+type PendingWatch = { readonly prefix: string; readonly onChange: () => void; stop?: (() => void) | undefined };
+
+/** Holds the vault's remote: opened once on first need, its watches started when it opens. */
 export class RemoteSlot {
-  #source: RemoteSource;
+  readonly #source: RemoteSource;
   #remote: Remote | undefined;
   #opening: Promise<Remote> | undefined;
   #closed = false;
   readonly #onOpen: (remote: Remote) => void;
   /** Watches asked for before the remote was open: started when it opens. */
-  readonly #pending = new Set<{ prefix: string; onChange: () => void; stop?: (() => void) | undefined }>();
+  readonly #pending = new Set<PendingWatch>();
 
   /** `onOpen` runs once the remote exists, before anyone uses it (to lend it the device key). */
   constructor(source: RemoteSource, onOpen: (remote: Remote) => void) {
@@ -66,7 +69,7 @@ export class RemoteSlot {
   /** Watches `prefix` where the remote can: now if it is open, else once something opens it. Returns a stop function. */
   watch(prefix: string, onChange: () => void): () => void {
     if (this.#remote) return this.#remote.watch?.(prefix, onChange) ?? (() => undefined);
-    const w: { prefix: string; onChange: () => void; stop?: (() => void) | undefined } = { prefix, onChange };
+    const w: PendingWatch = { prefix, onChange };
     this.#pending.add(w);
     return () => {
       this.#pending.delete(w);
