@@ -146,7 +146,7 @@ export class LibDevice implements Device {
     // A joiner that gives up stops the inviter too, instead of leaving it polling for a minute.
     const stop = new AbortController();
     const [, vault] = await Promise.all([
-      how.by.vault.pair({ onCode: code, confirm: async () => true, pollMs: 25, timeoutMs: 60_000, signal: stop.signal }),
+      how.by.vault.devices.pair({ onCode: code, confirm: async () => true, pollMs: 25, timeoutMs: 60_000, signal: stop.signal }),
       codeShown.then((c) => Vault.join({ ...base, code: c, pollMs: 25, timeoutMs: 60_000 })).catch((err: unknown) => {
         stop.abort();
         throw err;

@@ -133,7 +133,7 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
         // Everything the device wrote reaches the remote before it goes (a revoked device's unpushed writes are its own).
         const flushed = await target.run({ kind: 'sync' });
         if (flushed.status !== 'ok') model.violations.push(`r${step.round}: ${op.target} could not sync before its revocation: ${JSON.stringify(flushed)}`);
-        await retry(() => (dev as LibDevice).vault.revokeDevice(target.deviceId));
+        await retry(() => (dev as LibDevice).vault.devices.revoke(target.deviceId));
         model.revoked(op.target, step.round);
         continue;
       }

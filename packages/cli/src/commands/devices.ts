@@ -15,7 +15,7 @@ export function registerDevices(program: Command): void {
     .description('list the devices of the vault (and revoke or rename one)')
     .action(async (_o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const list = await withVault(opts, (v) => v.devices({ refresh: true }));
+      const list = await withVault(opts, (v) => v.devices.list({ refresh: true }));
       out.result(list, () =>
         list.map((d) => `${d.current ? '*' : ' '} ${d.deviceId}  ${d.name}${d.revoked ? '  (revoked)' : ''}  added ${d.addedAt} by ${d.addedBy}`).join('\n'),
       );
@@ -26,7 +26,7 @@ export function registerDevices(program: Command): void {
     .argument('<deviceId>')
     .action(async (deviceId: string, _o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      await withVault(opts, (v) => v.revokeDevice(deviceId));
+      await withVault(opts, (v) => v.devices.revoke(deviceId));
       out.result({ ok: true, revoked: deviceId }, () => `revoked ${deviceId}; new data uses a key it never receives`);
     });
   devices
@@ -36,7 +36,7 @@ export function registerDevices(program: Command): void {
     .argument('<name>')
     .action(async (deviceId: string, name: string, _o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      await withVault(opts, (v) => v.renameDevice(deviceId, name));
+      await withVault(opts, (v) => v.devices.rename(deviceId, name));
       out.result({ ok: true, deviceId, name }, () => 'renamed');
     });
 
@@ -48,7 +48,7 @@ export function registerDevices(program: Command): void {
       .action(async (_o: object, cmd: Command) => {
         const { opts, out } = contextOf(cmd);
         const pw = await readNewSecret('KITH_PASSWORD', 'new vault password', checkPassword);
-        await withVault(opts, (v) => v.setPassword(pw));
+        await withVault(opts, (v) => v.devices.setPassword(pw));
         out.result({ ok: true }, () => 'password set; `kith restore --password` now works too');
       });
   }
@@ -57,7 +57,7 @@ export function registerDevices(program: Command): void {
     .description('remove the vault password (the recovery code keeps working)')
     .action(async (_o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      await withVault(opts, (v) => v.removePassword());
+      await withVault(opts, (v) => v.devices.removePassword());
       out.result({ ok: true }, () => 'password removed');
     });
 
@@ -87,7 +87,7 @@ export function registerDevices(program: Command): void {
     .description('issue a new recovery code; the old one stops working')
     .action(async (_o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const recoveryCode = await withVault(opts, (v) => v.rotateRecoveryCode());
+      const recoveryCode = await withVault(opts, (v) => v.devices.rotateRecoveryCode());
       out.result({ recoveryCode }, () => `New recovery code (the old one no longer works; store this one safely):\n\n    ${recoveryCode}`);
     });
 }

@@ -140,7 +140,7 @@ export function registerSetup(program: Command): void {
       const onSignal = (): void => cancel.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       const joined = await withVault(opts, (vault) =>
-        vault.pair({
+        vault.devices.pair({
           timeoutMs: o.timeout * 1000,
           signal: cancel.signal,
           onCode: (code) => {

@@ -292,7 +292,7 @@ describe('blobs of an epoch a device has not heard of yet', () => {
       Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode: code, blobCache: new MemoryBlobCache(), deps: deps(seed) });
     const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', blobCache: new MemoryBlobCache(), deps: deps(71) });
     const [b, c, d] = [await open(72, recoveryCode), await open(73, recoveryCode), await open(74, recoveryCode, dRemote(openMemoryRemote(objects)))];
-    await b.revokeDevice(c.deviceId);
+    await b.devices.revoke(c.deviceId);
     const data = noise(700_000, 75);
     const put = await b.blobs.put(data, { name: 'photo.jpg' });
     return { a, b, c, d, data, put, objects, advance: (ms: number) => (now += ms) };
@@ -306,7 +306,7 @@ describe('blobs of an epoch a device has not heard of yet', () => {
     const [bytes] = await Promise.all([a.blobs.bytes(put.ref), a.pull(), a.blobs.manifest(put.ref)]);
     assert.deepEqual(bytes, data);
     assert.deepEqual(await a.get('album', 'p1'), { id: 'p1', photo: put.ref });
-    assert.equal((await a.devices()).length, 4);
+    assert.equal((await a.devices.list()).length, 4);
   });
 
   test('prefetch on a device behind the registry fetches it instead of counting it damaged', async () => {

@@ -6,14 +6,13 @@
  * manifest's id is the blob's ref, which records hold as a string. Both
  * directions stream with memory bounded by a few chunks, whatever the size.
  */
-import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
 import { concatBytes } from '../crypto/index.js';
 import type { EngineContext } from '../sync/context.js';
 import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
 import type { JsonValue } from '../model/json.js';
-import { stampTime } from '../model/hlc.js';
 import type { BlobCache } from '../ports/blob-cache.js';
 import {
   blobId,
@@ -23,7 +22,6 @@ import {
   encodeBlobObject,
   encodeManifestPlaintext,
   formatBlobRef,
-  isBlobRef,
   MAX_MANIFEST_BYTES,
   parseBlobRef,
   peekBlobEpoch,
@@ -32,8 +30,16 @@ import {
 import { BufferPool } from './buffer-pool.js';
 import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';
+import { referencedBlobs } from './refs.js';
+import { bytesOf, type BlobSource } from './source.js';
+import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
+import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
-export type BlobSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+// Re-exported so that importers of this module keep finding them here.
+export { refsIn } from './refs.js';
+export type { BlobSource } from './source.js';
+export { DEFAULT_GC_GRACE_MS, type GcOptions, type GcResult } from './gc.js';
+export { DEFAULT_BLOB_POLICY, policyActs, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
 export interface BlobPutResult {
   readonly ref: string;
@@ -53,65 +59,6 @@ export interface BlobInfo {
   readonly cached: number;
 }
 
-export type PrefetchPolicy = 'none' | 'recent' | 'all';
-const PREFETCH_POLICIES: readonly PrefetchPolicy[] = ['none', 'recent', 'all'];
-
-/**
- * This device's policy for blobs it did not store itself: what to fetch
- * ahead of any read, and how much cache to keep. Kept in the local store,
- * never synced: a phone and a laptop of one vault want different ones.
- */
-export interface BlobPolicy {
-  /** Nothing; the blobs records changed in the last `recentDays` reference; or every referenced blob. */
-  readonly prefetch: PrefetchPolicy;
-  readonly recentDays: number;
-  /** Cache bytes to keep; the least recently used chunks go first. Absent: no limit. */
-  readonly cacheBytes?: number;
-}
-
-export interface PrefetchResult {
-  /** Chunks fetched into the cache. */
-  readonly fetched: number;
-  /** Chunks removed from the cache to keep within `cacheBytes`. */
-  readonly evicted: number;
-  /** Referenced blobs that could not be fetched (missing from the remote, or damaged there). */
-  readonly unavailable: number;
-}
-
-export const DEFAULT_BLOB_POLICY: BlobPolicy = { prefetch: 'none', recentDays: 30 };
-
-/** A policy change: fields left out (or undefined) stay as they are; `cacheBytes: null` removes the limit. */
-export type BlobPolicyChange = { readonly prefetch?: PrefetchPolicy | undefined; readonly recentDays?: number | undefined; readonly cacheBytes?: number | null | undefined };
-
-/** `p` with `change` applied, checked. */
-function withChange(p: BlobPolicy, change: BlobPolicyChange): BlobPolicy {
-  const cacheBytes = change.cacheBytes === undefined ? p.cacheBytes : (change.cacheBytes ?? undefined);
-  return checkPolicy({ prefetch: change.prefetch ?? p.prefetch, recentDays: change.recentDays ?? p.recentDays, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
-}
-
-function checkPolicy(p: BlobPolicy): BlobPolicy {
-  const bad = (what: string): never => {
-    throw new KithError(ErrorCode.BadInput, `blob policy: ${what}`, { hint: 'prefetch is none, recent or all; recentDays a positive number; cacheBytes a whole number of bytes ≥ 0' });
-  };
-  if (!PREFETCH_POLICIES.includes(p.prefetch)) bad(`unknown prefetch ${JSON.stringify(p.prefetch)}`);
-  if (!(typeof p.recentDays === 'number' && Number.isFinite(p.recentDays) && p.recentDays > 0)) bad(`recentDays must be a positive number, not ${JSON.stringify(p.recentDays)}`);
-  if (p.cacheBytes !== undefined && !(Number.isSafeInteger(p.cacheBytes) && p.cacheBytes >= 0)) bad(`cacheBytes must be a whole number ≥ 0, not ${JSON.stringify(p.cacheBytes)}`);
-  return p;
-}
-
-/** Whether applying `p` does anything: it prefetches or trims. */
-export const policyActs = (p: BlobPolicy): boolean => p.prefetch !== 'none' || p.cacheBytes !== undefined;
-
-export interface GcResult {
-  /** Objects no record references, marked now (deleted by a later run after the grace period). */
-  readonly marked: number;
-  readonly deleted: number;
-  readonly kept: number;
-  readonly dryRun: boolean;
-}
-
-/** A reference must survive this long unreferenced before GC deletes it (see docs/FORMAT.md). */
-export const DEFAULT_GC_GRACE_MS = 7 * 24 * 3600_000;
 /**
  * Chunks in flight during an upload: hashing and encryption (on the
  * platform's crypto threads) overlap the writes and their fsyncs, and
@@ -125,31 +72,19 @@ const READ_AHEAD = 6;
 const HEAD_PATIENCE = 8;
 const HEAD_EVERY = 16;
 
-async function* bytesOf(source: BlobSource): AsyncIterable<Uint8Array> {
-  if (source instanceof Uint8Array) {
-    yield source;
-    return;
-  }
-  if ('getReader' in source) {
-    const reader = source.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  }
-  yield* source;
-}
-
 export class Blobs {
   readonly #ctx: EngineContext;
   readonly #cache: BlobCache | undefined;
   /** Manifest ids known to be in this device's list (spares a store write per read). */
   readonly #listed = new Set<string>();
 
-  constructor(ctx: EngineContext, cache: BlobCache | undefined) {
+  /** Opens the vault's remote if it is not yet: reads from the cache never need it. */
+  readonly #ready: () => Promise<unknown>;
+
+  constructor(ctx: EngineContext, cache: BlobCache | undefined, ready: () => Promise<unknown> = async () => undefined) {
     this.#ctx = ctx;
     this.#cache = cache;
+    this.#ready = ready;
   }
 
   /**
@@ -161,6 +96,7 @@ export class Blobs {
    */
   async put(source: BlobSource, meta: { name?: string; type?: string } = {}, o: { signal?: AbortSignal } = {}): Promise<BlobPutResult> {
     const ctx = this.#ctx;
+    await this.#ready();
     // As a push does: a revocation or a new epoch is learnt before anything new is encrypted, so the
     // removed device cannot read this blob, and content stored under the new epoch is not stored again.
     await catchUpRegistry(ctx, o.signal);
@@ -245,6 +181,7 @@ export class Blobs {
     const cached = await this.#cache?.get(cacheKey);
     const decode = async (bytes: Uint8Array) => {
       const epoch = peekBlobEpoch(bytes);
+      if (epoch !== undefined && !this.#ctx.epochKeys.has(epoch)) await this.#ready(); // the key comes from the remote
       if (epoch !== undefined) await epochKeyNamedBy(this.#ctx, epoch, `blob ${kind} ${id.slice(0, 12)}…`, signal);
       return decodeBlobObject(kind, bytes, {
         vaultId: this.#ctx.vaultId,
@@ -261,6 +198,7 @@ export class Blobs {
         await this.#cache!.delete(cacheKey); // a damaged cache entry: fetch it again
       }
     }
+    await this.#ready();
     const bytes = await this.#ctx.remote.get(kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id), signal ? { signal } : {});
     if (!bytes) {
       throw new KithError(ErrorCode.NotFound, `blob ${kind} ${id.slice(0, 12)}… is missing from the remote`, {
@@ -364,19 +302,8 @@ export class Blobs {
   }
 
   /** Refs held by live records (every collection), optionally only records updated since `since` (ms). */
-  async referenced(since?: number): Promise<Set<string>> {
-    const refs = new Set<string>();
-    await this.#ctx.store.read(async (tx) => {
-      for (const collection of await tx.listCollections()) {
-        let after: string | null | undefined;
-        do {
-          const page = await tx.query({ collection, limit: 1000, ...(after ? { after } : {}) });
-          for (const row of page.rows) if (since === undefined || stampMs(row.updated) >= since) refsIn(row.fields, refs);
-          after = page.next;
-        } while (after);
-      }
-    });
-    return refs;
+  referenced(since?: number): Promise<Set<string>> {
+    return referencedBlobs(this.#ctx.store, since);
   }
 
   /** This device's blob policy (the default until {@link setPolicy} is called). */
@@ -421,89 +348,14 @@ export class Blobs {
         }
       }
     }
-    let evicted = 0;
-    if (p.cacheBytes !== undefined && this.#cache) {
-      const entries = (await this.#cache.list()).filter((e) => e.key.startsWith('c/')).sort((a, b) => b.usedAt - a.usedAt);
-      let total = 0;
-      for (const e of entries) {
-        total += e.size;
-        if (total > p.cacheBytes) {
-          await this.#cache.delete(e.key);
-          evicted++;
-        }
-      }
-    }
+    const evicted = p.cacheBytes !== undefined && this.#cache ? await trimCache(this.#cache, p.cacheBytes) : 0;
     return { fetched, evicted, unavailable };
   }
 
-  /**
-   * Removes from the remote the blobs no record references. Mark and
-   * sweep with a grace period: an unreferenced object is first marked
-   * (`blobs/gc/...`); a later run deletes it only if it is still
-   * unreferenced and the mark is older than `graceMs`. A device that
-   * pushes a reference to a deleted blob re-uploads it from its cache
-   * first (see `ensureUploaded`). Run on a device that has pulled
-   * everything.
-   */
-  async gc(o: { dryRun?: boolean; graceMs?: number; signal?: AbortSignal } = {}): Promise<GcResult> {
-    const remote = this.#ctx.remote;
-    const now = this.#ctx.deps.now();
-    const grace = o.graceMs ?? DEFAULT_GC_GRACE_MS;
-    const dry = o.dryRun === true;
-    // A removed device must not collect; a device behind the registry learns the epochs live blobs are under.
-    await catchUpRegistry(this.#ctx, o.signal);
-    const live = await this.referenced();
-    const marks = new Map<string, number>();
-    for (const m of await remote.list(blobKeys.gcPrefix)) {
-      const bytes = await remote.get(m.key);
-      if (bytes && bytes.length === 8) marks.set(m.key.slice(blobKeys.gcPrefix.length), Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0)));
-    }
-    let marked = 0;
-    let deleted = 0;
-    let kept = 0;
-    const liveChunks = new Set<string>();
-    const sweep = async (name: string, key: string, isLive: boolean): Promise<boolean> => {
-      const markedAt = marks.get(name);
-      if (isLive) {
-        if (markedAt !== undefined && !dry) await remote.delete(blobKeys.gcMark(name));
-        kept++;
-        return false;
-      }
-      if (markedAt === undefined) {
-        if (!dry) await remote.put(blobKeys.gcMark(name), u64(now));
-        marked++;
-        return false;
-      }
-      if (now - markedAt < grace) {
-        kept++;
-        return false;
-      }
-      if (!dry) {
-        await remote.delete(key);
-        await remote.delete(blobKeys.gcMark(name));
-      }
-      deleted++;
-      return true;
-    };
-    for (const m of await remote.list(blobKeys.manifestsPrefix)) {
-      const id = m.key.slice(blobKeys.manifestsPrefix.length);
-      await sweep(`m-${id}`, m.key, live.has(id));
-      // A dead blob's chunks share its grace period: marked and deleted with it.
-      if (live.has(id)) {
-        // Only a manifest gone or damaged leaves its chunks to the sweep; any other failure stops the
-        // run rather than have live chunks marked.
-        const manifest = await this.#manifest(id, o.signal).catch((e: unknown) => {
-          if (KithError.is(e, ErrorCode.NotFound) || isIntegrityError(e)) return undefined;
-          throw e;
-        });
-        for (const [c] of manifest?.chunks ?? []) liveChunks.add(c);
-      }
-    }
-    for (const c of await remote.list(blobKeys.chunksPrefix)) {
-      const id = c.key.slice(blobKeys.chunksPrefix.length);
-      await sweep(`c-${id}`, c.key, liveChunks.has(id));
-    }
-    return { marked, deleted, kept, dryRun: dry };
+  /** Removes from the remote the blobs no record references: see {@link collectGarbage}. */
+  async gc(o: GcOptions = {}): Promise<GcResult> {
+    await this.#ready();
+    return collectGarbage(this.#ctx, () => this.referenced(), (id, signal) => this.#manifest(id, signal), o);
   }
 
   /**
@@ -512,6 +364,7 @@ export class Blobs {
    * offline), from the local cache.
    */
   async ensureUploaded(refs: Iterable<string>, signal?: AbortSignal): Promise<void> {
+    await this.#ready();
     for (const id of refs) {
       if (await this.#ctx.remote.head(blobKeys.manifest(id), signal ? { signal } : {})) continue;
       const manifestBytes = await this.#cache?.get(`m/${id}`);
@@ -532,22 +385,4 @@ interface IndexEntry {
   name?: string;
   type?: string;
   at: number;
-}
-
-function u64(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(n));
-  return out;
-}
-
-function stampMs(stamp: string): number {
-  return stamp.length >= 13 ? stampTime(stamp) : 0;
-}
-
-/** Blob refs inside some JSON (ops' fields), as manifest ids. */
-export function refsIn(v: JsonValue | undefined, out = new Set<string>()): Set<string> {
-  if (isBlobRef(v)) out.add(parseBlobRef(v));
-  else if (Array.isArray(v)) for (const x of v) refsIn(x, out);
-  else if (v && typeof v === 'object') for (const x of Object.values(v)) refsIn(x, out);
-  return out;
 }

@@ -4,12 +4,12 @@ import fc from 'fast-check';
 import { bytesToHex, generateDeviceKeys, newEpochKey, recoveryKeys, toBase64url, type DeviceKeys } from '../crypto/index.js';
 import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { epochKeyCheck, epochKeyId, remoteKeys, sealEpochKey } from '../format/index.js';
+import { epochKeyCheck, epochKeyId, remoteKeys } from '../format/index.js';
 import type { Remote } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault/vault.js';
-import { epochBoxKey, openSealedKey, sealTo, verifySealedKeyAt, type Sealer } from './epochs.js';
+import { epochBoxKey, openSealedKey, sealKeyTo, sealTo, verifySealedKeyAt, type KeySigner, type Sealer } from './epochs.js';
 import { readVault } from './join.js';
 import { unb64 } from '../ports/store-meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
@@ -40,7 +40,8 @@ function registryWith(key2: Uint8Array, openerRevoked = false): DeviceRegistry {
   return new DeviceRegistry(vaultId, state);
 }
 
-const sealerFor = (remote: Remote, registry: DeviceRegistry, d: DeviceKeys): Sealer => ({ remote, registry, vaultId, signerId: d.deviceId, signerSeed: d.sign.seed, random: rand });
+const signerOf = (d: DeviceKeys): KeySigner => ({ vaultId, signerId: d.deviceId, signerSeed: d.sign.seed, random: rand });
+const sealerFor = (remote: Remote, registry: DeviceRegistry, d: DeviceKeys): Sealer => ({ remote, registry, ...signerOf(d) });
 
 test('sealTo: a foreign object where the sealed key goes is replaced and checked on the remote; a remote that keeps it fails', async () => {
   const key2 = newEpochKey(rand);
@@ -49,7 +50,7 @@ test('sealTo: a foreign object where the sealed key goes is replaced and checked
   const remote = openMemoryRemote(objects);
   const place = remoteKeys.sealedKey(2, other.deviceId, epochKeyId(epochKeyCheck(vaultId, 2, key2)));
   // Squatted before (or raced in while) the opener wrote: a key of the squatter's choosing.
-  const squat = await sealEpochKey({ vaultId, epoch: 2, recipientId: other.deviceId, recipientBoxPub: other.box.pub, epochKey: newEpochKey(rand), signerId: revoked.deviceId, signerSeed: revoked.sign.seed, random: rand });
+  const squat = await sealKeyTo(signerOf(revoked), 2, newEpochKey(rand), other.deviceId, other.box.pub);
   objects.set(place, squat);
   await assert.rejects(openSealedKey({ remote, registry, vaultId }, 2, other.deviceId, other.box.secret), is(ErrorCode.IntegrityUnknownSigner));
   await sealTo(sealerFor(remote, registry, opener), 2, key2, other.deviceId, other.box.pub);
@@ -66,7 +67,7 @@ test('openSealedKey: under a key check only the committed key opens, from an adm
   const remote = openMemoryRemote();
   const keyId = epochKeyId(epochKeyCheck(vaultId, 2, key2));
   const put = async (signer: DeviceKeys, recipientId: string, recipientBoxPub: Uint8Array, epochKey: Uint8Array, versionOnePlace = false) =>
-    remote.put(remoteKeys.sealedKey(2, recipientId, versionOnePlace ? undefined : keyId), await sealEpochKey({ vaultId, epoch: 2, recipientId, recipientBoxPub, epochKey, signerId: signer.deviceId, signerSeed: signer.sign.seed, random: rand }));
+    remote.put(remoteKeys.sealedKey(2, recipientId, versionOnePlace ? undefined : keyId), await sealKeyTo(signerOf(signer), 2, epochKey, recipientId, recipientBoxPub));
   const open = (registry: DeviceRegistry, recipientId: string, boxSecret: Uint8Array) => openSealedKey({ remote, registry, vaultId }, 2, recipientId, boxSecret);
   // An admitted device seals a key of its own choosing: well signed, refused for failing the check.
   await put(other, 'recovery', recovery.box.pub, newEpochKey(rand));
@@ -95,7 +96,7 @@ test('openSealedKey: an epoch opened under the version 1 rules reads its keys at
   const registry = registryWith(newEpochKey(rand));
   await remote.put(
     remoteKeys.sealedKey(1, other.deviceId),
-    await sealEpochKey({ vaultId, epoch: 1, recipientId: other.deviceId, recipientBoxPub: other.box.pub, epochKey: key1, signerId: opener.deviceId, signerSeed: opener.sign.seed, random: rand }),
+    await sealKeyTo(signerOf(opener), 1, key1, other.deviceId, other.box.pub),
   );
   assert.deepEqual(await openSealedKey({ remote, registry, vaultId }, 1, other.deviceId, other.box.secret), key1);
 });
@@ -115,7 +116,7 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   const key0 = unb64(((await aStore.read((tx) => tx.getMeta('epochs'))) as Record<string, string>)['0']!);
   const key1 = newEpochKey(rand);
   const seal = async (recipientId: string, recipientBoxPub: Uint8Array, epochKey: Uint8Array) =>
-    remote.put(remoteKeys.sealedKey(1, recipientId), await sealEpochKey({ vaultId: a.vaultId, epoch: 1, recipientId, recipientBoxPub, epochKey, signerId: a.deviceId, signerSeed: aSeed, random: rand }));
+    remote.put(remoteKeys.sealedKey(1, recipientId), await sealKeyTo({ vaultId: a.vaultId, signerId: a.deviceId, signerSeed: aSeed, random: rand }, 1, epochKey, recipientId, recipientBoxPub));
   for (const [id, pub] of registry.recipients()) if (id !== c.deviceId) await seal(id, pub, key1);
   await seal('previous', epochBoxKey(key1).pub, key0);
   const entry = await registry.append(remote, { kind: 'revoke', deviceId: c.deviceId, lastSeq: 0, epoch: 1 }, a.deviceId, aSeed, 1_767_225_700_000);
@@ -126,7 +127,7 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   await b.sync();
   await a.sync();
   assert.deepEqual(await a.get('n', 'one'), { id: 'one', v: 1 });
-  await a.revokeDevice(b.deviceId);
+  await a.devices.revoke(b.deviceId);
   await a.put('n', 'two', { v: 2 });
   await a.sync();
   const fresh = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(64) });
@@ -146,7 +147,7 @@ test('verifySealedKeyAt: without any secret, the signers openSealedKey allows; e
   const registry = registryWith(key2);
   const rules = { registry, vaultId };
   const seal = (signer: DeviceKeys, recipientId: string) =>
-    sealEpochKey({ vaultId, epoch: 2, recipientId, recipientBoxPub: generateDeviceKeys(rand).box.pub, epochKey: key2, signerId: signer.deviceId, signerSeed: signer.sign.seed, random: rand });
+    sealKeyTo(signerOf(signer), 2, key2, recipientId, generateDeviceKeys(rand).box.pub);
   const openerLink = await seal(opener, 'previous');
   assert.equal(await verifySealedKeyAt(rules, 2, 'previous', openerLink), opener.deviceId);
   await assert.rejects(verifySealedKeyAt(rules, 2, 'previous', await seal(other, 'previous')), is(ErrorCode.IntegrityUnknownSigner));

@@ -30,11 +30,20 @@ export interface KeyPlace {
   readonly vaultId: string;
 }
 
-/** A device that seals epoch keys (it signs what it seals). */
-export interface Sealer extends KeyPlace {
+/** Who signs the epoch keys it seals: a device, or the recovery or password key. */
+export interface KeySigner {
+  readonly vaultId: string;
   readonly signerId: string;
   readonly signerSeed: Uint8Array;
   readonly random: RandomBytes;
+}
+
+/** A device that seals epoch keys and stores them (it signs what it seals). */
+export interface Sealer extends KeyPlace, KeySigner {}
+
+/** `epochKey` sealed to one recipient and signed by `s`: the bytes of a sealed-key object (nothing is stored). */
+export function sealKeyTo(s: KeySigner, epoch: number, epochKey: Uint8Array, recipientId: string, recipientBoxPub: Uint8Array): Promise<Uint8Array> {
+  return sealEpochKey({ vaultId: s.vaultId, epoch, recipientId, recipientBoxPub, epochKey, signerId: s.signerId, signerSeed: s.signerSeed, random: s.random });
 }
 
 /** What epoch-key work needs of an open vault (the sync engine's context is one). */
@@ -82,7 +91,7 @@ export async function sealTo(
   keyId = keyIdOf(s.registry, epoch),
 ): Promise<void> {
   const key = remoteKeys.sealedKey(epoch, recipientId, keyId);
-  const bytes = await sealEpochKey({ vaultId: s.vaultId, epoch, recipientId, recipientBoxPub, epochKey, signerId: s.signerId, signerSeed: s.signerSeed, random: s.random });
+  const bytes = await sealKeyTo(s, epoch, epochKey, recipientId, recipientBoxPub);
   await s.remote.put(key, bytes, { ifAbsent: true });
   if (await holds(s.remote, key, bytes)) return;
   // Someone else's object sits where only this device's belongs (put there by a device before its

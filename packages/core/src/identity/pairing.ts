@@ -267,7 +267,7 @@ export async function joinPairing(
   }
 }
 
-/** Options of `vault.pair()`: invite a new device through the remote. */
+/** Options of `vault.devices.pair()`: invite a new device through the remote. */
 export interface PairOptions {
   /** How long the code stays valid (default 10 minutes). */
   readonly timeoutMs?: number;

@@ -14,7 +14,8 @@ import { Vault } from '../vault/vault.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { seededRandom } from '../base/deps.js';
 import { generateDeviceKeys, sha256 } from '../crypto/index.js';
-import { encodeRegistryEntry, remoteKeys, sealEpochKey } from '../format/index.js';
+import { encodeRegistryEntry, remoteKeys } from '../format/index.js';
+import { sealKeyTo } from '../identity/epochs.js';
 import { blobKeys, parseBlobRef } from '../blobs/index.js';
 import type { Remote } from '../ports/remote.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
@@ -64,7 +65,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       const c = await join(3, 'C');
       await c.put('notes', 'c1', { by: 'C' });
       await c.sync();
-      await a.revokeDevice(c.deviceId); // epoch 1, with a `previous` link
+      await a.devices.revoke(c.deviceId); // epoch 1, with a `previous` link
       revoked = c;
       revokedId = c.deviceId;
       otherId = b.deviceId;
@@ -187,16 +188,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     test('a sealed key signed by a stranger is foreign', async () => {
       const key = await sealedAt(1, 'recovery');
       const stranger = generateDeviceKeys(seededRandom(98));
-      const forged = await sealEpochKey({
-        vaultId: a.vaultId,
-        epoch: 1,
-        recipientId: 'recovery',
-        recipientBoxPub: stranger.box.pub,
-        epochKey: new Uint8Array(32),
-        signerId: stranger.deviceId,
-        signerSeed: stranger.sign.seed,
-        random: seededRandom(97),
-      });
+      const forged = await sealKeyTo({ vaultId: a.vaultId, signerId: stranger.deviceId, signerSeed: stranger.sign.seed, random: seededRandom(97) }, 1, new Uint8Array(32), 'recovery', stranger.box.pub);
       await found(replace(key, () => forged), [['foreign', key, ErrorCode.IntegrityUnknownSigner]]);
     });
 

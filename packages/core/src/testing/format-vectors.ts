@@ -10,10 +10,10 @@ import { Chunker, gearTable } from '../blobs/chunker.js';
 import type { JsonValue } from '../model/json.js';
 import { applyOp, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
 import { encodePayload, type Op } from '../model/ops.js';
-import { epochBoxKey } from '../identity/epochs.js';
+import { epochBoxKey, sealKeyTo } from '../identity/epochs.js';
 import { encodeRegistryEntry } from '../format/registry-entry.js';
 import { encodeHead } from '../format/head.js';
-import { epochKeyCheck, epochKeyId, sealEpochKey } from '../format/sealed-key.js';
+import { epochKeyCheck, epochKeyId } from '../format/sealed-key.js';
 import { remoteKeys } from '../format/remote-keys.js';
 import { encodeSegment } from '../format/segment.js';
 import { encodeVaultHeader } from '../format/vault-header.js';
@@ -135,16 +135,7 @@ export async function buildVectors(): Promise<Vectors> {
     { seq: 1, prevHash: new Uint8Array(32), at: v.createdAt, signer: 'recovery', change: { kind: 'add', deviceId: v.deviceId, name: v.deviceName, signPub: sign.pub, boxPub: box.pub } },
     recovery.sign.seed,
   );
-  const sealedKey = await sealEpochKey({
-    vaultId: v.vaultId,
-    epoch: v.epoch,
-    recipientId: v.deviceId,
-    recipientBoxPub: box.pub,
-    epochKey: hex(v.epochKey),
-    signerId: v.deviceId,
-    signerSeed: sign.seed,
-    random: scripted(hex(v.sealEphemeralSecret)),
-  });
+  const sealedKey = await sealKeyTo({ vaultId: v.vaultId, signerId: v.deviceId, signerSeed: sign.seed, random: scripted(hex(v.sealEphemeralSecret)) }, v.epoch, hex(v.epochKey), v.deviceId, box.pub);
   const payload = encodePayload(v.ops);
   const compressed = await compress(payload);
   const segment = await encodeSegment({
@@ -237,16 +228,7 @@ async function laterRegistryEntries(entry1Hash: Uint8Array, deviceSeed: Uint8Arr
 async function previousLink(deviceSeed: Uint8Array) {
   const v = VECTOR_INPUTS;
   const link = epochBoxKey(hex(v.epoch1Key));
-  const sealed = await sealEpochKey({
-    vaultId: v.vaultId,
-    epoch: 1,
-    recipientId: 'previous',
-    recipientBoxPub: link.pub,
-    epochKey: hex(v.epochKey),
-    signerId: v.deviceId,
-    signerSeed: deviceSeed,
-    random: scripted(hex(v.previousEphemeralSecret)),
-  });
+  const sealed = await sealKeyTo({ vaultId: v.vaultId, signerId: v.deviceId, signerSeed: deviceSeed, random: scripted(hex(v.previousEphemeralSecret)) }, 1, hex(v.epochKey), 'previous', link.pub);
   return { epoch1LinkPub: bytesToHex(link.pub), previousSealedKey: bytesToHex(sealed) };
 }
 

@@ -14,7 +14,8 @@ import { generateDeviceKeys, newEpochKey, recoveryKeys, sha256, signingKeyFromSe
 import { base64 } from '@scure/base';
 import { seededRandom } from '../base/deps.js';
 import { stampTime } from '../model/hlc.js';
-import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys, sealEpochKey } from '../format/index.js';
+import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
+import { sealKeyTo } from '../identity/epochs.js';
 import type { Remote } from '../ports/remote.js';
 import type { Store } from '../ports/store.js';
 import type { Doc } from '../vault/vault-types.js';
@@ -96,17 +97,9 @@ async function squatEpoch(squatter: Device, remote: Remote, epoch: number, recip
   const rand = seededRandom(seed);
   const chosen = newEpochKey(rand);
   const { signSeed } = await secretsOf(squatter);
+  const signer = { vaultId: squatter.vault.vaultId, signerId: squatter.vault.deviceId, signerSeed: signSeed, random: rand };
   for (const recipientId of [...recipients, 'recovery', 'password', 'previous']) {
-    const bytes = await sealEpochKey({
-      vaultId: squatter.vault.vaultId,
-      epoch,
-      recipientId,
-      recipientBoxPub: generateDeviceKeys(rand).box.pub,
-      epochKey: chosen,
-      signerId: squatter.vault.deviceId,
-      signerSeed: signSeed,
-      random: rand,
-    });
+    const bytes = await sealKeyTo(signer, epoch, chosen, recipientId, generateDeviceKeys(rand).box.pub);
     await remote.put(remoteKeys.sealedKey(epoch, recipientId), bytes);
   }
 }
@@ -192,7 +185,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       });
       let onCode: (c: string) => void = () => undefined;
       const codeReady = new Promise<string>((resolve) => (onCode = resolve));
-      const inviter = inviting.vault.pair({
+      const inviter = inviting.vault.devices.pair({
         pollMs: 10,
         timeoutMs: o.tamper ? 1500 : 20_000,
         onCode: (c) => onCode(c),
@@ -790,7 +783,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const old = await h.openRemote('old');
       await copyRemote(evil, old);
       const oldHeadOfA = (await evil.get(remoteKeys.head(a.vault.deviceId)))!;
-      await a.vault.revokeDevice(c.vault.deviceId);
+      await a.vault.devices.revoke(c.vault.deviceId);
       const revocationSeq = (await evil.list(remoteKeys.registryPrefix)).length;
       // A new device is set up from the old copy: it cannot tell (the copy is consistent and recent).
       const served = switchable(old);
@@ -838,7 +831,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.match(invited.sas, /^\d{3} \d{3}$/);
       await b.vault.sync();
       assert.deepEqual(await b.vault.get('p', 'x'), { id: 'x', v: 1 });
-      assert.deepEqual((await a.vault.devices({ refresh: true })).map((d) => d.name).sort(), ['A', 'paired']);
+      assert.deepEqual((await a.vault.devices.list({ refresh: true })).map((d) => d.name).sort(), ['A', 'paired']);
       // The same code again: refused, the home stays reusable.
       const store = await h.openStore();
       await rejectsWith(Vault.join({ store, remote: await h.openRemote(), remoteUrl: options.remoteUrl, code: ok.code, pollMs: 10 }), ErrorCode.PairingExpired);
@@ -853,7 +846,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const declined = await pairWith(a, 94, { decline: true });
       assert.ok(KithError.is((declined.joined as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
       assert.ok(KithError.is((declined.inv as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
-      assert.equal((await a.vault.devices({ refresh: true })).length, 2);
+      assert.equal((await a.vault.devices.list({ refresh: true })).length, 2);
     });
 
     test('revocation: a new epoch the revoked device cannot read, its later writes refused everywhere, KITH_REVOKED on its next sync', async () => {
@@ -865,7 +858,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await c.vault.put('r', 'from-c', { v: 'kept' });
       await c.vault.sync();
       await b.vault.sync();
-      await a.vault.revokeDevice(c.vault.deviceId);
+      await a.vault.devices.revoke(c.vault.deviceId);
       // The stolen device keeps writing under the keys it has.
       await c.vault.put('r', 'after-c', { v: 'refused' });
       await c.remote.put('probe', new Uint8Array(1)); // the remote still accepts its bytes
@@ -878,7 +871,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         assert.equal(await d.vault.get('r', 'after-c'), undefined, 'writes after the revocation are refused');
         assert.equal((await d.vault.get('r', 'after'))!['v'], 'secret');
       }
-      assert.deepEqual((await b.vault.devices()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
+      assert.deepEqual((await b.vault.devices.list()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
       const evil = await h.openRemote();
       await assertUnreadableBy(c, a, evil);
       // Deleting the revocation from the remote does not bring the device back, for old or new devices.
@@ -887,7 +880,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const saved = (await evil.get(last.key))!;
       await evil.delete(last.key);
       await b.vault.sync();
-      assert.equal((await b.vault.devices()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
+      assert.equal((await b.vault.devices.list()).find((d) => d.deviceId === c.vault.deviceId)?.revoked, true);
       await rejectsWith(joiner(a.code, 104, 'fresh'), ErrorCode.IntegrityChain);
       await evil.put(last.key, saved);
       const fresh = track(await joiner(a.code, 105, 'fresh'));
@@ -901,7 +894,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const a = track(await founder(131));
       await a.vault.put('r', 'before', { v: 1 });
       await a.vault.sync();
-      await a.vault.setPassword('correct horse battery');
+      await a.vault.devices.setPassword('correct horse battery');
       const b = track(await joiner(a.code, 132, 'B'));
       const c = track(await joiner(a.code, 133, 'about to go'));
       const ids = [a, b, c].map((d) => d.vault.deviceId);
@@ -909,7 +902,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const epochNow = async (d: Device): Promise<number> => ((await d.store!.read((tx) => tx.getMeta('registry'))) as { epoch: number }).epoch;
       const next = (await epochNow(a)) + 1;
       await squatEpoch(c, c.remote, next, ids, 134);
-      await a.vault.revokeDevice(c.vault.deviceId);
+      await a.vault.devices.revoke(c.vault.deviceId);
       assert.equal(await epochNow(a), next);
       // Every remaining device reads and writes the new epoch.
       await a.vault.put('r', 'after', { v: 'secret' });
@@ -938,7 +931,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       }
       // After its revocation C still has raw write access (folder, S3): it squats the epoch after this one.
       await squatEpoch(c, c.remote, next + 1, [...ids, ...[byCode, byPassword, byPairing].map((d) => d.vault.deviceId)], 137);
-      const newCode = await a.vault.rotateRecoveryCode();
+      const newCode = await a.vault.devices.rotateRecoveryCode();
       assert.equal(await epochNow(a), next + 1);
       await a.vault.put('r', 'rotated', { v: 'r' });
       await a.vault.sync();
@@ -957,11 +950,11 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const a = track(await founder(111));
       await a.vault.put('k', 'x', { v: 1 });
       await a.vault.sync();
-      await rejectsWith(a.vault.setPassword('password123'), ErrorCode.WeakPassword);
-      await a.vault.setPassword('correct horse battery');
+      await rejectsWith(a.vault.devices.setPassword('password123'), ErrorCode.WeakPassword);
+      await a.vault.devices.setPassword('correct horse battery');
       // Brute force costs one Argon2id evaluation per guess: the registry (readable by the
       // remote) holds only the Argon2id parameters and the derived public keys.
-      const pw = a.vault.passwordParameters()!;
+      const pw = a.vault.devices.passwordParameters()!;
       assert.ok(pw.memoryKiB >= 65536 && pw.iterations >= 3 && pw.parallelism === 1, `Argon2id parameters ${JSON.stringify(pw)}`);
       const remote = await h.openRemote();
       const store = await h.openStore();
@@ -970,7 +963,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const byPassword = track({ vault: await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deviceName: 'P', deps: deps(112) }), remote });
       await byPassword.vault.pull();
       assert.deepEqual(await byPassword.vault.get('k', 'x'), { id: 'x', v: 1 });
-      const newCode = await a.vault.rotateRecoveryCode();
+      const newCode = await a.vault.devices.rotateRecoveryCode();
       assert.notEqual(newCode, a.code);
       await rejectsWith(joiner(a.code, 113), ErrorCode.WrongRecoveryCode);
       const byNewCode = track(await joiner(newCode, 114, 'N'));
@@ -983,11 +976,11 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await again.vault.sync();
       await a.vault.sync();
       assert.deepEqual(await a.vault.get('k', 'y'), { id: 'y', v: 2 });
-      await a.vault.removePassword();
+      await a.vault.devices.removePassword();
       await rejectsWith(Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, password: 'correct horse battery' }), ErrorCode.WrongPassword);
-      await a.vault.renameDevice(a.vault.deviceId, 'laptop');
+      await a.vault.devices.rename(a.vault.deviceId, 'laptop');
       await byNewCode.vault.sync();
-      assert.equal((await byNewCode.vault.devices({ refresh: true })).find((d) => d.deviceId === a.vault.deviceId)?.name, 'laptop');
+      assert.equal((await byNewCode.vault.devices.list({ refresh: true })).find((d) => d.deviceId === a.vault.deviceId)?.name, 'laptop');
     });
 
     test('attachments: a blob stored on one device is read, verified, on another; dedup skips stored chunks', async () => {
@@ -1009,7 +1002,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const b = track(await joiner(a.code, 152, 'B'));
       const c = track(await joiner(a.code, 153, 'lost phone'));
       const d = track(await joiner(a.code, 154, 'D'));
-      await b.vault.revokeDevice(c.vault.deviceId);
+      await b.vault.devices.revoke(c.vault.deviceId);
       const data = new Uint8Array(700_000).map((_, i) => (i * 2654435761) >>> 24);
       const put = await b.vault.blobs.put(data, { name: 'photo.jpg' });
       // A has not synced since: the new epoch is news to fetch, not damage.

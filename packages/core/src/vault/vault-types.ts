@@ -21,9 +21,19 @@ export type { LogEntry };
 /** A record as the API returns it: its id and its fields. */
 export type Doc = { readonly id: string } & JsonObject;
 
+/** Opens the vault's remote when an operation first needs it; called again after a failure (see `VaultOptions.remote`). */
+export type RemoteOpener = () => Promise<Remote>;
+
 export interface VaultOptions {
   readonly store: Store;
-  readonly remote: Remote;
+  /**
+   * The remote, or a function that opens it. `open` calls an opener on the
+   * first operation that needs the remote (local reads and writes never
+   * do), once; a failed open fails that operation and the next one tries
+   * again. `create`, `restore` and `join` open it at once, and close what
+   * they opened if they fail.
+   */
+  readonly remote: Remote | RemoteOpener;
   /** Seals (create/restore/join) or unseals (open) this device's keys in its store; see `setLocalPassphrase`. */
   readonly localPassphrase?: string;
   /** Where blob chunks are kept locally (Node: `openFsBlobCache` from @kith/node); without one, every read fetches. */

@@ -1,0 +1,192 @@
+/**
+ * @module vault/records
+ * Records: local writes (one store transaction each, never the network),
+ * reads and queries, live queries, conflicts and their resolution, and
+ * the local history.
+ */
+import { ErrorCode, KithError } from '../base/errors.js';
+import { checkFields, copyFields, orderedFields, type JsonObject } from '../model/json.js';
+import { checkCollection, checkNewRecordId, checkRecordId } from '../model/names.js';
+import { HybridClock } from '../model/hlc.js';
+import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
+import { deleteOp, patchOp, putOp, resolveOp } from '../model/local-writes.js';
+import type { Op } from '../model/ops.js';
+import type { FieldFilter, LogEntry, RecordRow, StoreTx } from '../ports/store.js';
+import { META, readMeta, writeMeta } from '../ports/store-meta.js';
+import { ViewSet, logEntryOf } from '../sync/apply.js';
+import type { VaultSession } from './session.js';
+import type { BatchWriter, Conflict, Doc, ListPage, ListQuery, Resolution } from './vault-types.js';
+
+export type Write =
+  | { kind: 'put'; collection: string; id: string; fields: JsonObject }
+  | { kind: 'patch'; collection: string; id: string; fields: JsonObject }
+  | { kind: 'delete'; collection: string; id: string };
+
+export class Records {
+  readonly #s: VaultSession;
+
+  constructor(session: VaultSession) {
+    this.#s = session;
+  }
+
+  /** Several writes in one transaction: all or nothing. Returns how many. */
+  async batch(fn: (b: BatchWriter) => void): Promise<number> {
+    const writes: Write[] = [];
+    fn({
+      put: (collection, id, fields) => void writes.push({ kind: 'put', collection, id, fields }),
+      patch: (collection, id, fields) => void writes.push({ kind: 'patch', collection, id, fields }),
+      delete: (collection, id) => void writes.push({ kind: 'delete', collection, id }),
+    });
+    return this.write(writes);
+  }
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    checkCollection(collection);
+    checkRecordId(id);
+    const row = await this.#s.store.read(async (tx) => (await tx.getRecords(collection, [id])).get(id));
+    return row && !row.deleted ? docOf(row) : undefined;
+  }
+
+  async list(collection: string, q: ListQuery = {}): Promise<ListPage> {
+    checkCollection(collection);
+    const where: FieldFilter[] = Object.entries(q.where ?? {}).map(([field, value]) => ({ field, value }));
+    const desc = q.order?.startsWith('-') ?? false;
+    const page = await this.#s.store.read((tx) =>
+      tx.query({
+        collection,
+        where,
+        ...(q.order ? { order: { field: desc ? q.order.slice(1) : q.order, direction: desc ? 'desc' : 'asc' } } : {}),
+        ...(q.limit !== undefined ? { limit: q.limit } : {}),
+        ...(q.after !== undefined ? { after: q.after } : {}),
+      }),
+    );
+    return { records: page.rows.map(docOf), next: page.next };
+  }
+
+  subscribe(collection: string, q: ListQuery, fn: (records: Doc[]) => void): () => void {
+    let live = true;
+    const run = (): void => {
+      this.list(collection, q).then(
+        (page) => live && fn(page.records),
+        (error: unknown) => this.#s.events.emit('error', { error: error as Error }),
+      );
+    };
+    const off = this.#s.events.on('change', (e) => e.collections.includes(collection) && run());
+    run();
+    return () => {
+      live = false;
+      off();
+    };
+  }
+
+  async conflicts(collection?: string): Promise<Conflict[]> {
+    if (collection !== undefined) checkCollection(collection);
+    const rows = await this.#s.store.read((tx) => tx.listConflicted(collection));
+    const out: Conflict[] = [];
+    for (const row of rows) {
+      for (const c of conflictsOf(viewOf(row, row.collection, row.id))) {
+        const [w, ...losers] = c.heads;
+        out.push({
+          collection: row.collection,
+          id: row.id,
+          field: c.field,
+          ...(c.field === null ? { winnerDeleted: w!.value !== true } : w!.present ? { winner: w!.value! } : { winnerDeleted: true }),
+          winnerDevice: w!.device,
+          losers: losers.map((h) =>
+            c.field === null
+              ? { device: h.device, hlc: h.stamp, deleted: h.value !== true }
+              : h.present
+                ? { device: h.device, hlc: h.stamp, value: h.value! }
+                : { device: h.device, hlc: h.stamp, deleted: true },
+          ),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Fields in conflict, vault-wide. */
+  async conflictTotal(): Promise<number> {
+    const rows = await this.#s.store.read((tx) => tx.listConflicted());
+    return rows.reduce((n, r) => n + conflictCount(r), 0);
+  }
+
+  async resolve(collection: string, id: string, field: string | null | undefined, how: Resolution): Promise<void> {
+    checkCollection(collection);
+    checkRecordId(id);
+    if ('value' in how) checkFields({ [field ?? 'value']: how.value });
+    await this.#commit(async (_tx, views, clock) => {
+      await views.load([[collection, id]]);
+      const v = views.view(collection, id);
+      if (v.updated === '') throw notFound(collection, id);
+      return [this.#applyLocal(views, v, resolveOp(v, clock.next(), field, how))];
+    });
+  }
+
+  async log(filter: { collection?: string; id?: string; limit?: number } = {}): Promise<LogEntry[]> {
+    return this.#s.store.read((tx) => tx.readLog(filter));
+  }
+
+  /** Validates, then applies local writes in one transaction. */
+  async write(writes: Write[]): Promise<number> {
+    for (const w of writes) {
+      checkCollection(w.collection);
+      checkNewRecordId(w.id);
+      if (w.kind !== 'delete') {
+        checkFields(w.fields);
+        w.fields = copyFields(w.fields, w.kind === 'patch');
+      }
+    }
+    if (writes.length === 0) return 0;
+    await this.#commit(async (_tx, views, clock) => {
+      await views.load(writes.map((w) => [w.collection, w.id] as const));
+      const ops: Op[] = [];
+      for (const w of writes) {
+        const v = views.view(w.collection, w.id);
+        const t = clock.next();
+        let op: Op;
+        // Patch and delete need a live record (put creates one); the throw rolls the whole batch back.
+        if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
+        if (w.kind === 'put') op = putOp(v, t, w.fields);
+        else if (w.kind === 'patch') op = patchOp(v, t, w.fields);
+        else op = deleteOp(v, t);
+        ops.push(this.#applyLocal(views, v, op));
+      }
+      return ops;
+    });
+    return writes.length;
+  }
+
+  #applyLocal(views: ViewSet, v: RecordView, op: Op): Op {
+    const deviceId = this.#s.ctx.deviceId;
+    const stamp = op.t + deviceId;
+    applyOp(v, op, deviceId, (s) => s !== stamp);
+    views.touch(v.collection, v.id);
+    return op;
+  }
+
+  /** One local write transaction: clock, merge, rows, history, outbox. */
+  async #commit(fn: (tx: StoreTx, views: ViewSet, clock: HybridClock) => Promise<Op[]>): Promise<void> {
+    const deviceId = this.#s.ctx.deviceId;
+    const collections = await this.#s.store.write(async (tx) => {
+      const clock = new HybridClock(this.#s.deps.now, (await readMeta<{ last: string }>(tx, META.hlc))?.last);
+      const views = new ViewSet(tx);
+      const ops = await fn(tx, views, clock);
+      const touched = await views.flush();
+      await tx.appendLog(ops.map((op) => logEntryOf(op, deviceId)));
+      await tx.appendOutbox(ops as unknown as JsonObject[]);
+      await writeMeta(tx, META.hlc, { last: clock.last });
+      return touched;
+    });
+    this.#s.events.emit('change', { collections, source: 'local' });
+  }
+}
+
+/** Fields in their documented order (see {@link orderedFields}), then the id. */
+function docOf(row: RecordRow): Doc {
+  return { ...orderedFields(row.fields), id: row.id };
+}
+
+function notFound(collection: string, id: string): KithError {
+  return new KithError(ErrorCode.NotFound, `no record ${JSON.stringify(id)} in ${collection}`);
+}

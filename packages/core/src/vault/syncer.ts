@@ -1,0 +1,97 @@
+/**
+ * @module vault/syncer
+ * Moving ciphertext: push, pull and sync (one at a time per instance),
+ * the remote check, and the status the store records of them.
+ */
+import type { SyncWarning } from '../base/warnings.js';
+import { conflictCount } from '../model/merge.js';
+import { META, readMeta, requireVault, writeMeta, type StatusMeta } from '../ports/store-meta.js';
+import type { EngineContext } from '../sync/context.js';
+import { pull } from '../sync/pull.js';
+import { push } from '../sync/push.js';
+import { deviceStatuses } from '../sync/staleness.js';
+import { checkRemote, type CheckOptions, type CheckReport } from '../check/index.js';
+import type { Records } from './records.js';
+import type { VaultSession } from './session.js';
+import type { SyncResult, VaultStatus } from './vault-types.js';
+
+type Call = { signal?: AbortSignal };
+
+export class Syncer {
+  readonly #s: VaultSession;
+  readonly #records: Records;
+
+  constructor(session: VaultSession, records: Records) {
+    this.#s = session;
+    this.#records = records;
+  }
+
+  async push(o: Call = {}): Promise<SyncResult> {
+    return this.#connected(async (ctx) => {
+      const pushed = await push(ctx, o.signal);
+      return { pushed, pulled: 0, conflicts: await this.#records.conflictTotal() };
+    });
+  }
+
+  async pull(o: Call = {}): Promise<SyncResult> {
+    return this.#connected(async (ctx) => {
+      const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
+      return { pushed: 0, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
+    });
+  }
+
+  async sync(o: Call = {}): Promise<SyncResult> {
+    return this.#connected(async (ctx) => {
+      const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
+      const pushed = await push(ctx, o.signal);
+      const result = { pushed, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
+      this.#s.events.emit('synced', result);
+      return result;
+    });
+  }
+
+  async check(o: CheckOptions = {}): Promise<CheckReport> {
+    const ctx = await this.#s.connect();
+    return checkRemote(ctx, await this.#s.blobs.referenced(), o);
+  }
+
+  async status(): Promise<VaultStatus> {
+    return this.#s.store.read(async (tx) => {
+      const { vault, device } = await requireVault(tx);
+      const status = await readMeta<StatusMeta>(tx, META.status);
+      const conflicted = await tx.listConflicted();
+      return {
+        vaultId: vault.vaultId,
+        deviceId: device.deviceId,
+        deviceName: device.name,
+        remote: vault.remoteUrl,
+        pending: await tx.countOutbox(),
+        lastPush: status?.lastPush ?? null,
+        lastPull: status?.lastPull ?? null,
+        conflicts: conflicted.reduce((n, r) => n + conflictCount(r), 0),
+        caughtUp: status?.caughtUp ?? false,
+        devices: await deviceStatuses(tx, this.#s.ctx.registry, device.deviceId),
+      };
+    });
+  }
+
+  /** Runs after this instance's other remote work, with the remote open (a failed open fails this call, and the next one tries again). */
+  #connected<T>(fn: (ctx: EngineContext) => Promise<T>): Promise<T> {
+    return this.#s.exclusive(async () => fn(await this.#s.connect()));
+  }
+
+  async #pullOnce(ctx: EngineContext, signal?: AbortSignal): Promise<{ pulled: number; warnings: SyncWarning[] }> {
+    const store = this.#s.store;
+    const wasCaughtUp = (await store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
+    const outcome = await pull(ctx, signal);
+    if (outcome.collections.size > 0) this.#s.events.emit('change', { collections: [...outcome.collections], source: 'remote' });
+    if (!wasCaughtUp && outcome.complete) {
+      await store.write(async (tx) => {
+        const status = await readMeta<StatusMeta>(tx, META.status);
+        await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, lastPull: null, ...status, caughtUp: true });
+      });
+      this.#s.events.emit('caughtUp', { changes: outcome.pulled });
+    }
+    return { pulled: outcome.pulled, warnings: outcome.warnings };
+  }
+}
