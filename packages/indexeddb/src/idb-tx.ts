@@ -89,6 +89,8 @@ const byCollectionThenId = (a: RecordRow, b: RecordRow): number => compareCodePo
 export class IdbTx implements StoreTx {
   #open = true;
   #failure: Error | undefined;
+  /** Set when IndexedDB committed or aborted the transaction. */
+  #finished = false;
   readonly #tx: IDBTransaction;
   readonly #writable: boolean;
   readonly #label: string;
@@ -97,6 +99,11 @@ export class IdbTx implements StoreTx {
     this.#tx = tx;
     this.#writable = writable;
     this.#label = label;
+    const finish = (): void => {
+      this.#finished = true;
+    };
+    tx.addEventListener('complete', finish);
+    tx.addEventListener('abort', finish);
   }
 
   /** Called once the transaction's function has settled. */
@@ -117,6 +124,10 @@ export class IdbTx implements StoreTx {
     if (!this.#open) throw new KithError(ErrorCode.Internal, `store transaction used after it ended (${name})`);
     if (writes && !this.#writable) throw new KithError(ErrorCode.Internal, `${name} in a read transaction`);
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#finished) {
+      // Still inside the function, yet IndexedDB has committed: it was left without a pending request.
+      throw new KithError(ErrorCode.Internal, `internal error: the store ${this.#label} committed a transaction left idle (${name} came after an await of something other than the transaction)`);
+    }
     try {
       return await op((n) => this.#tx.objectStore(n));
     } catch (e) {

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Where Chromium is looked for, in order, unless KITH_CHROMIUM names it. */
 const CANDIDATES = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -104,5 +104,22 @@ export function pageWithScript(script: string): Record<string, string> {
   return {
     '/index.html': '<!doctype html><meta charset="utf-8"><title>kith test</title><script type="module" src="/app.js"></script>',
     '/app.js': script,
+  };
+}
+
+/**
+ * Makes Chromium enforce a storage quota of `bytes` on `origin` (DevTools'
+ * simulated quota: writes past it fail with a real QuotaExceededError;
+ * `navigator.storage.estimate()` still reports the disk's quota). The
+ * override lasts while its DevTools session does: until `lift()`.
+ */
+export async function overrideQuota(page: Page, origin: string, bytes: number): Promise<{ lift(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: bytes });
+  return {
+    lift: async () => {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      await cdp.detach();
+    },
   };
 }

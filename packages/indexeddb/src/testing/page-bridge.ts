@@ -121,4 +121,6 @@ const bridge = {
 };
 
 (globalThis as unknown as { kithBridge: typeof bridge }).kithBridge = bridge;
+// The package itself too, for tests that run a whole scenario inside the page.
+(globalThis as unknown as { kithIndexedDb: { openIndexedDbStore: typeof openIndexedDbStore } }).kithIndexedDb = { openIndexedDbStore };
 export type PageBridge = typeof bridge;
