@@ -6,6 +6,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core';
 import { runStoreConformance } from '@kith/core/testing';
 import { openBridgePage, overrideQuota, type BridgePage } from './testing/index.js';
@@ -194,4 +195,17 @@ describe('indexeddb in the browser', () => {
     // IndexedDB had already committed the first half: the contract (await only StoreTx methods) is what prevents it.
     assert.deepEqual(out.kept, [1, null]);
   });
+});
+
+test('the README direct-use example runs as written in a page', async () => {
+  const b = await browser();
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Using the store directly'));
+  const example = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(example, 'README has a direct-use js example');
+  const importLine = "import { openIndexedDbStore } from '@kith/indexeddb';\n";
+  assert.ok(example.startsWith(importLine));
+  const body = example.slice(importLine.length).replace(/console\.log\(/g, 'log(');
+  const logged = await inPage<unknown[]>(b, `const { openIndexedDbStore } = kith; const logged = []; const log = (v) => logged.push(v);\n${body}\nreturn logged;`);
+  assert.deepEqual(logged, [['Milk']]);
 });
