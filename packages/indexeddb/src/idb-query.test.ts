@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, KithError, type JsonObject, type JsonValue, type RecordQuery, type RecordRow } from '@kith/core';
 import { compareCodePoints as referenceCompare, referenceQuery } from '@kith/core/testing';
-import { compareCodePoints, decodeCursor, encodeCursor, pageOf } from './idb-query.js';
+import { compareCodePoints, decodeCursor, encodeCursor, idKey, pageOf } from './idb-query.js';
 
 const SEED = 0x69646221;
 
@@ -19,6 +19,18 @@ test('compareCodePoints agrees with the reference over all of Unicode (property)
     }),
     { seed: SEED, numRuns: 2000 },
   );
+});
+
+test('idKey: the UTF-16 order of the keys (IndexedDB\'s) is the code point order of the ids (property)', () => {
+  const utf16 = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 6 }), (a, b) => {
+      assert.equal(utf16(idKey(a), idKey(b)), Math.sign(referenceCompare(a, b)));
+    }),
+    { seed: SEED, numRuns: 3000 },
+  );
+  // The characters where UTF-16 and code point order disagree, spelled out.
+  assert.deepEqual(['😀', '\uff5e', '\ue000', 'z'].sort((a, b) => utf16(idKey(a), idKey(b))), ['z', '\ue000', '\uff5e', '😀']);
 });
 
 test('every page of every query matches the reference, no duplicates or gaps (property)', () => {

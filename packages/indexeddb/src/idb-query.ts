@@ -37,6 +37,23 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/**
+ * `id` as a key whose UTF-16 order (IndexedDB's) is the code point order of
+ * the ids: units E000–FFFF move down to D800–F7FF and surrogates up to
+ * F800–FFFF, which puts every character above U+FFFF after every BMP one, as
+ * code point order does. Records are keyed by it, so a query by id reads
+ * its page straight from a key range.
+ */
+export function idKey(id: string): string {
+  if (!/[\ud800-\uffff]/.test(id)) return id;
+  let out = '';
+  for (let i = 0; i < id.length; i++) {
+    const u = id.charCodeAt(i);
+    out += String.fromCharCode(u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
+  }
+  return out;
+}
+
 function badQuery(message: string): KithError {
   return new KithError(ErrorCode.BadInput, `invalid query: ${message}`);
 }
@@ -137,7 +154,7 @@ export function decodeCursor(cursor: string, q: RecordQuery): SortKey {
   return { rank, value: value as number | string, id };
 }
 
-/** One page of `q` over candidate rows, already filtered to the live rows of its collection. */
+/** One page of `q` over candidate rows, already filtered to the live rows of its collection (any order). */
 export function pageOf<R extends { readonly id: string; readonly fields: JsonObject }>(
   rows: readonly R[],
   q: RecordQuery,

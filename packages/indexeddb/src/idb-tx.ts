@@ -20,13 +20,15 @@ import {
   type RecordRow,
   type StoreTx,
 } from '@kith/core';
-import { checkQuery, compareCodePoints, pageOf } from './idb-query.js';
+import { checkQuery, compareCodePoints, decodeCursor, encodeCursor, idKey, matchesWhere, pageOf } from './idb-query.js';
 import { toStoreError } from './idb-errors.js';
 
 /** A record as kept in the `records` object store. */
 interface StoredRecord {
   readonly collection: string;
   readonly id: string;
+  /** {@link idKey} of the id: the second part of the primary key. */
+  readonly key: string;
   readonly fields: string;
   readonly deleted: boolean;
   readonly state: string;
@@ -49,9 +51,45 @@ export function request<T>(r: IDBRequest<T>): Promise<T> {
   });
 }
 
-/** Every key [collection, …] of one collection: arrays sort above strings, so [c, []] is above every [c, id]. */
+/** Every key [collection, …] of one collection: arrays sort above strings, so [c, []] is above every [c, key]. */
 function collectionRange(collection: string): IDBKeyRange {
   return IDBKeyRange.bound([collection], [collection, []]);
+}
+
+/** Rows read per request when a query walks its collection in id order; doubled while a filter keeps rejecting them. */
+const FIRST_BATCH = 64;
+const MAX_BATCH = 4096;
+
+/**
+ * One page of a query without `order`: the rows come in id order straight
+ * from the key range, from just after the cursor's id, in batches, until the
+ * page (and one more row, to know whether another page follows) is full.
+ */
+async function pageById(records: IDBObjectStore, q: RecordQuery): Promise<RecordPage> {
+  const after = q.after === undefined ? undefined : decodeCursor(q.after, q).id;
+  const want = q.limit === undefined ? Infinity : q.limit + 1;
+  const rows: RecordRow[] = [];
+  let lower: IDBValidKey = after === undefined ? [q.collection] : [q.collection, idKey(after)];
+  let open = after !== undefined;
+  let batch = Math.max(FIRST_BATCH, Math.min(want, MAX_BATCH));
+  for (;;) {
+    const range = IDBKeyRange.bound(lower, [q.collection, []], open, false);
+    const stored = (await request(records.getAll(range, want === Infinity ? undefined : batch))) as StoredRecord[];
+    for (const s of stored) {
+      if (s.deleted) continue;
+      const fields = JSON.parse(s.fields) as JsonObject;
+      if (matchesWhere(fields, q)) rows.push({ ...decodeRecord(s), fields });
+      if (rows.length >= want) break;
+    }
+    const last = stored[stored.length - 1];
+    if (rows.length >= want || want === Infinity || stored.length < batch || last === undefined) break;
+    lower = [q.collection, last.key];
+    open = true;
+    batch = Math.min(batch * 2, MAX_BATCH);
+  }
+  if (rows.length < want) return { rows, next: null };
+  const page = rows.slice(0, q.limit);
+  return { rows: page, next: encodeCursor(q, { rank: 0, value: 0, id: page[page.length - 1]!.id }) };
 }
 
 function decodeRecord(s: StoredRecord): RecordRow {
@@ -70,6 +108,7 @@ function encodeRecord(r: RecordRow): StoredRecord {
   const stored = {
     collection: r.collection,
     id: r.id,
+    key: idKey(r.id),
     fields: JSON.stringify(r.fields),
     deleted: r.deleted === true,
     state: JSON.stringify(r.state),
@@ -156,7 +195,7 @@ export class IdbTx implements StoreTx {
   getRecords(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>> {
     return this.#run('getRecords', false, async (s) => {
       const records = s('records');
-      const found = await Promise.all(ids.map((id) => request(records.get([collection, id])) as Promise<StoredRecord | undefined>));
+      const found = await Promise.all(ids.map((id) => request(records.get([collection, idKey(id)])) as Promise<StoredRecord | undefined>));
       const out = new Map<string, RecordRow>();
       for (const r of found) if (r !== undefined && !out.has(r.id)) out.set(r.id, decodeRecord(r));
       return out;
@@ -174,6 +213,7 @@ export class IdbTx implements StoreTx {
   query(q: RecordQuery): Promise<RecordPage> {
     return this.#run('query', false, async (s) => {
       checkQuery(q);
+      if (q.order === undefined) return pageById(s('records'), q);
       const stored = (await request(s('records').getAll(collectionRange(q.collection)))) as StoredRecord[];
       // Only the fields take part in filtering and order: the rest is decoded for the page's rows alone.
       const live = stored.filter((r) => !r.deleted).map((r) => ({ id: r.id, fields: JSON.parse(r.fields) as JsonObject, stored: r }));

@@ -4,7 +4,8 @@
  * `upgradeneeded` at {@link SCHEMA_VERSION} (IndexedDB's own version number).
  *
  * - `meta`: JSON text under the meta key.
- * - `records`: keyed by [collection, id]; `fields` and `state` are JSON text
+ * - `records`: keyed by [collection, key] where `key` is the id in a form
+ *   whose IndexedDB order is code point order (`idKey`); `fields` and `state` are JSON text
  *   (exactly what JSON can say, as in the SQLite store); `conflict` is the
  *   key again on conflicted rows only, so the sparse index `conflicted`
  *   lists them without a scan.
@@ -27,7 +28,7 @@ export const STORES = ['meta', 'records', 'log', 'outbox', 'segments'] as const;
 function upgrade(db: IDBDatabase, oldVersion: number): void {
   if (oldVersion < 1) {
     db.createObjectStore('meta');
-    const records = db.createObjectStore('records', { keyPath: ['collection', 'id'] });
+    const records = db.createObjectStore('records', { keyPath: ['collection', 'key'] });
     records.createIndex('conflicted', 'conflict');
     const log = db.createObjectStore('log', { keyPath: 'seq', autoIncrement: true });
     log.createIndex('collection', 'collection');
