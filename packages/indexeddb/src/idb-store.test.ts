@@ -41,10 +41,14 @@ runStoreConformance('indexeddb (Chromium)', async () => {
   };
 });
 
-/** Runs `body` (the source of an async function of `kithIndexedDb`) in the page and returns its JSON result. */
+/**
+ * Runs `body` (the source of an async function of `kith`, this package, and
+ * `core`, the core's Vault and an in-page memory remote) in the page and
+ * returns its JSON result.
+ */
 async function inPage<T>(b: BridgePage, body: string): Promise<T> {
   // A string is evaluated in the page as an expression: here, an async function called on the package.
-  return b.page.evaluate<T>(`(async (kith) => { ${body} })(globalThis.kithIndexedDb)`);
+  return b.page.evaluate<T>(`(async (kith, core) => { ${body} })(globalThis.kithIndexedDb, globalThis.kithCore)`);
 }
 
 describe('indexeddb in the browser', () => {
@@ -208,4 +212,36 @@ test('the README direct-use example runs as written in a page', async () => {
   const body = example.slice(importLine.length).replace(/console\.log\(/g, 'log(');
   const logged = await inPage<unknown[]>(b, `const { openIndexedDbStore } = kith; const logged = []; const log = (v) => logged.push(v);\n${body}\nreturn logged;`);
   assert.deepEqual(logged, [['Milk']]);
+});
+
+test('the real engine on IndexedDB: a Vault writes, syncs to a second device, and lists everything after a reload before any network', async () => {
+  const b = await browser();
+  const first = await inPage<{ a: unknown[]; b: unknown[] }>(
+    b,
+    `const remote = core.openMemoryRemote(new Map());
+     const { vault, recoveryCode } = await core.Vault.create({ store: await kith.openIndexedDbStore('vault-a'), remote, remoteUrl: 'memory:', deviceName: 'page' });
+     for (let i = 0; i < 30; i++) await vault.put('notes', 'n' + String(i).padStart(2, '0'), { title: 'note ' + i, n: i });
+     await vault.patch('notes', 'n01', { title: 'patched' });
+     await vault.delete('notes', 'n02');
+     await vault.sync();
+     const other = await core.Vault.restore({ store: await kith.openIndexedDbStore('vault-b'), remote, remoteUrl: 'memory:', recoveryCode, deviceName: 'other' });
+     await other.sync();
+     const a = (await vault.list('notes', { limit: 100 })).records;
+     const b = (await other.list('notes', { limit: 100 })).records;
+     await vault.close(); await other.close();
+     return { a, b };`,
+  );
+  assert.equal(first.a.length, 29);
+  assert.deepEqual(first.b, first.a);
+  assert.deepEqual(first.a[1], { id: 'n01', title: 'patched', n: 1 });
+  // A reload: the page's memory (the remote included) is gone; the device's copy is in IndexedDB.
+  await b.reload();
+  const again = await inPage<unknown[]>(
+    b,
+    `const vault = await core.Vault.open({ store: await kith.openIndexedDbStore('vault-a'), remote: core.openMemoryRemote(new Map()) });
+     const records = (await vault.list('notes', { limit: 100 })).records;
+     await vault.close();
+     return records;`,
+  );
+  assert.deepEqual(again, first.a);
 });

@@ -93,9 +93,14 @@ export async function serveStatic(files: Readonly<Record<string, string>>): Prom
   };
 }
 
-/** Bundles a compiled ES module and everything it imports into one script for the page. */
+/**
+ * Bundles a compiled ES module and everything it imports into one script for
+ * the page. `node:*` stays external: `@kith/core/testing` imports node:test
+ * in modules a page never uses, which tree shaking drops (a page that did use
+ * one would fail to load, visibly).
+ */
 export async function bundleForBrowser(entry: string): Promise<string> {
-  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent' });
+  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent', external: ['node:*'] });
   return out.outputFiles[0]!.text;
 }
 

@@ -14,7 +14,8 @@
  * IndexedDB; nothing is replayed or recorded, and a function that branches
  * on what it read sees exactly what the transaction sees.
  */
-import type { StoreTx } from '@kith/core';
+import { Vault, type StoreTx } from '@kith/core';
+import { openMemoryRemote } from '@kith/core/testing';
 import { openIndexedDbStore, type IndexedDbStore } from '../index.js';
 import { decodeValues, encodeOutcome } from './wire.js';
 
@@ -123,4 +124,6 @@ const bridge = {
 (globalThis as unknown as { kithBridge: typeof bridge }).kithBridge = bridge;
 // The package itself too, for tests that run a whole scenario inside the page.
 (globalThis as unknown as { kithIndexedDb: { openIndexedDbStore: typeof openIndexedDbStore } }).kithIndexedDb = { openIndexedDbStore };
+// And the core's Vault with an in-page remote, so a test can run the real engine on this store.
+(globalThis as unknown as { kithCore: { Vault: typeof Vault; openMemoryRemote: typeof openMemoryRemote } }).kithCore = { Vault, openMemoryRemote };
 export type PageBridge = typeof bridge;
