@@ -244,4 +244,27 @@ test('the real engine on IndexedDB: a Vault writes, syncs to a second device, an
      return records;`,
   );
   assert.deepEqual(again, first.a);
+  // All of it without COOP/COEP: the static server sends neither header.
+  assert.equal(await b.page.evaluate(() => crossOriginIsolated), false);
+});
+
+test('two tabs on one device: IndexedDB serializes their writes, so no increment is lost', async () => {
+  const b = await browser();
+  const other = await b.profile.context.newPage();
+  try {
+    await other.goto(`${b.site.origin}/`);
+    await other.waitForFunction(() => 'kithIndexedDb' in globalThis);
+    const bump = `const store = await kith.openIndexedDbStore('tabs');
+      for (let i = 0; i < 50; i++) {
+        await store.write(async (tx) => { const v = (await tx.getMeta('counter')) ?? 0; await tx.getRecords('c', ['x']); await tx.setMeta('counter', v + 1); });
+      }
+      const total = await store.read((tx) => tx.getMeta('counter'));
+      await store.close();
+      return total;`;
+    const expr = `(async (kith) => { ${bump} })(globalThis.kithIndexedDb)`;
+    const totals = await Promise.all([b.page.evaluate<number>(expr), other.evaluate<number>(expr)]);
+    assert.equal(Math.max(...totals), 100);
+  } finally {
+    await other.close();
+  }
 });
