@@ -45,6 +45,8 @@ export interface ChromiumProfile {
 export async function launchChromium(dir?: string): Promise<ChromiumProfile> {
   const profile = dir ?? mkdtempSync(join(tmpdir(), 'kith-chromium-'));
   const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: FLAGS, timeout: 120_000 });
+  // Playwright's 30 s defaults (navigation, waits) are short on a machine shared by many test processes.
+  context.setDefaultTimeout(120_000);
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
