@@ -80,6 +80,7 @@ export class PageStore implements Store {
 
 /** A Chromium profile with a page that runs the bridge, served from 127.0.0.1. */
 export interface BridgePage {
+  /** The running browser's profile (a new one after {@link BridgePage.restartBrowser}, on the same directory). */
   readonly profile: ChromiumProfile;
   readonly site: StaticSite;
   readonly page: Page;
@@ -109,7 +110,10 @@ export async function openBridgePage(): Promise<BridgePage> {
   };
   const state = { page: await load() };
   return {
-    profile,
+    // Getters: restartBrowser replaces both.
+    get profile() {
+      return profile;
+    },
     site,
     get page() {
       return state.page;
