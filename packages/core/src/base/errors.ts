@@ -49,6 +49,8 @@ export const ErrorCode = {
   StoreFailed: 'KITH_STORE_FAILED',
   /** The local store's schema is newer than this build understands. */
   StoreTooNew: 'KITH_STORE_TOO_NEW',
+  /** The device has no room left for the local store (a browser's storage quota, a full disk); the write that hit it kept nothing. */
+  StorageFull: 'KITH_STORAGE_FULL',
   /** There is no conflict where one was to be resolved. */
   NoConflict: 'KITH_NO_CONFLICT',
   /** The operation was cancelled through an AbortSignal. */

@@ -1,0 +1,5 @@
+/**
+ * @module @kith/indexeddb
+ * The browser store for Kith: one IndexedDB database per device.
+ */
+export { openIndexedDbStore, IndexedDbStore, databaseName, type IndexedDbStoreOptions } from './idb-store.js';

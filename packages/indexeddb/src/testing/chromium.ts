@@ -1,0 +1,132 @@
+/**
+ * @module chromium
+ * Real Chromium for browser tests: Debian's `chromium` driven by
+ * playwright-core (no downloaded browser build), a persistent profile so
+ * IndexedDB lives on disk as it does for a user, and a static server on
+ * 127.0.0.1 (a secure context, unlike other plain-http hosts, so
+ * `navigator.storage` and WebCrypto are there).
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+/** Where Chromium is looked for, in order, unless KITH_CHROMIUM names it. */
+const CANDIDATES = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+
+/** The Chromium binary: KITH_CHROMIUM, else the first installed candidate (the real binary before Debian's wrapper script). */
+export function chromiumPath(): string {
+  const chosen = process.env['KITH_CHROMIUM'];
+  if (chosen !== undefined && chosen !== '') {
+    if (!existsSync(chosen)) throw new Error(`KITH_CHROMIUM=${chosen}: no such file`);
+    return chosen;
+  }
+  const found = CANDIDATES.find((p) => existsSync(p));
+  if (found === undefined) throw new Error(`no Chromium found (looked at ${CANDIDATES.join(', ')}): apt-get install chromium, or set KITH_CHROMIUM`);
+  return found;
+}
+
+/** Flags for a quiet headless run on a loaded machine (no network chatter, no GPU). */
+const FLAGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export interface ChromiumProfile {
+  readonly context: BrowserContext;
+  /** The profile directory (IndexedDB and the rest of the site data live here). */
+  readonly dir: string;
+  /** Closes the browser; the profile stays for a later {@link launchChromium} on the same `dir`. */
+  close(): Promise<void>;
+  /** Closes the browser and removes the profile. */
+  dispose(): Promise<void>;
+}
+
+/** Launches headless Chromium on a persistent profile: a fresh one, or `dir` to reopen an earlier one. */
+export async function launchChromium(dir?: string): Promise<ChromiumProfile> {
+  const profile = dir ?? mkdtempSync(join(tmpdir(), 'kith-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), headless: true, args: FLAGS, timeout: 120_000 });
+  // Playwright's 30 s defaults (navigation, waits) are short on a machine shared by many test processes.
+  context.setDefaultTimeout(120_000);
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await context.close();
+  };
+  return {
+    context,
+    dir: profile,
+    close,
+    dispose: async () => {
+      await close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A static site on 127.0.0.1: path → body. */
+export interface StaticSite {
+  /** The origin, e.g. http://127.0.0.1:43123 (no trailing slash). */
+  readonly origin: string;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+
+/** Serves `files` (paths such as `/index.html`) on a free port of 127.0.0.1; `/` serves `/index.html`. */
+export async function serveStatic(files: Readonly<Record<string, string>>): Promise<StaticSite> {
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const key = path === '/' ? '/index.html' : path;
+    const body = Object.hasOwn(files, key) ? files[key] : undefined;
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[key.slice(key.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the static server has no port');
+  return {
+    origin: `http://127.0.0.1:${address.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Bundles a compiled ES module and everything it imports into one script for
+ * the page. `node:*` stays external: `@kith/core/testing` imports node:test
+ * in modules a page never uses, which tree shaking drops (a page that did use
+ * one would fail to load, visibly).
+ */
+export async function bundleForBrowser(entry: string): Promise<string> {
+  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent', external: ['node:*'] });
+  return out.outputFiles[0]!.text;
+}
+
+/** A page that loads `script` as a module: `/` with `/app.js`. */
+export function pageWithScript(script: string): Record<string, string> {
+  return {
+    '/index.html': '<!doctype html><meta charset="utf-8"><title>kith test</title><script type="module" src="/app.js"></script>',
+    '/app.js': script,
+  };
+}
+
+/**
+ * Makes Chromium enforce a storage quota of `bytes` on `origin` (DevTools'
+ * simulated quota: writes past it fail with a real QuotaExceededError;
+ * `navigator.storage.estimate()` still reports the disk's quota). The
+ * override lasts while its DevTools session does: until `lift()`.
+ */
+export async function overrideQuota(page: Page, origin: string, bytes: number): Promise<{ lift(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: bytes });
+  return {
+    lift: async () => {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      await cdp.detach();
+    },
+  };
+}
