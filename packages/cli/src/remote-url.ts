@@ -7,7 +7,8 @@
  * a vault on a relay that gates creation takes the operator's token from
  * `KITH_RELAY_INVITE_TOKEN`.
  */
-import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteDeviceKey, type RemoteStats } from '@kith/core';
+import { ErrorCode, KithError, type Remote } from '@kith/core';
+import { newRemoteStats, type RemoteDeviceKey, type RemoteStats } from '@kith/core/adapter';
 import { openFolderRemote, parseFolderUrl } from '@kith/folder';
 
 /** A URL as stored in the vault: folder locations become absolute paths; s3:// and http(s):// stay as given. */

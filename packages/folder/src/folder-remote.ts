@@ -25,7 +25,7 @@ import {
   type Remote,
   type RemoteCallOptions,
   type RemoteObjectInfo,
-} from '@kith/core';
+} from '@kith/core/adapter';
 import { errnoOf, folderError, isMissing } from './folder-errors.js';
 import { parseFolderUrl } from './folder-url.js';
 import { GroupSync } from './group-sync.js';

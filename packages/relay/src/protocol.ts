@@ -24,7 +24,7 @@
  * `kith.bearer.<token>` beside {@link WS_PROTOCOL}); see the README.
  * Errors are JSON `{ code, message, hint? }` with a `KITH_*` code.
  */
-import { assertRemoteKey, ErrorCode, KithError } from '@kith/core';
+import { assertRemoteKey, ErrorCode, KithError } from '@kith/core/adapter';
 
 /** Version prefix of every vault route. */
 export const API_PREFIX = '/v1/vaults';
