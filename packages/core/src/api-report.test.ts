@@ -17,7 +17,7 @@ function tagged(report: string): string[] {
 }
 
 test('the API report matches the exports of every entry', { timeout: 120_000 }, async () => {
-  const { apiReport, reportPath } = (await import(script.href)) as { apiReport(): Promise<string>; reportPath: string };
+  const { apiReport, reportPath } = (await import(script.href)) as { apiReport: () => Promise<string>; reportPath: string };
   const built = await apiReport();
   const committed = readFileSync(reportPath, 'utf8');
   if (built === committed) return;
