@@ -60,15 +60,15 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: nodeOnlyMessage },
             ...coreLayers.slice(i + 1).map((upper) => ({ group: [`**/${upper}/*`], message: `core layer ${layer}/ may not import ${upper}/ (an upper layer): see CONTRIBUTING.md` })),
-            { group: ['**/testing/*', '../index.js', '../../index.js'], message: `core layer ${layer}/ may not import testing/ or the package entry` },
+            { group: ['**/testing/*', '../index.js', '../../index.js', '../adapter.js', '../relay.js'], message: `core layer ${layer}/ may not import testing/ or a package entry` },
           ],
         },
       ],
     },
   })),
   {
-    // The package entry may import any layer, but nothing Node-only.
-    files: ['packages/core/src/index.ts'],
+    // The package entries may import any layer, but nothing Node-only.
+    files: ['packages/core/src/index.ts', 'packages/core/src/adapter.ts', 'packages/core/src/relay.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -9,7 +9,8 @@
  * @module
  */
 import { join } from 'node:path';
-import { Vault, type Remote, type RemoteDeviceKey } from '@kith/core';
+import { Vault, type Remote } from '@kith/core';
+import { type RemoteDeviceKey } from '@kith/core/adapter';
 import { openRelayRemote } from '@kith/relay';
 import { openSqliteStore } from '@kith/sqlite';
 

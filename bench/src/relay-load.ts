@@ -13,7 +13,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import type { RemoteDeviceKey } from '@kith/core';
+import type { RemoteDeviceKey } from '@kith/core/adapter';
 import { percentile, type Figures } from './measure.js';
 import { cpuStallUs, procCpuMs, procMemMiB } from './proc-stats.js';
 import type { DeviceTemplate } from './relay-devices.js';

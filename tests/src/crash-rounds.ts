@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '@kith/core';
+import { seededRandom } from '@kith/core/testing';
 import { kith, kithJsonAsync as kithJson } from 'kith/testing';
 
 const LINES = 1500;

@@ -7,7 +7,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Vault, type Remote, type RemoteStats } from '@kith/core';
+import { Vault, type Remote } from '@kith/core';
+import { type RemoteStats } from '@kith/core/adapter';
 import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
 import { changed, fields, records } from '../data.js';

@@ -7,7 +7,8 @@
  * a vault on a relay that gates creation takes the operator's token from
  * `KITH_RELAY_INVITE_TOKEN`.
  */
-import { newRemoteStats, type Remote, type RemoteDeviceKey, type RemoteStats } from '@kith/core';
+import { type Remote } from '@kith/core';
+import { newRemoteStats, type RemoteDeviceKey, type RemoteStats } from '@kith/core/adapter';
 import { parseFolderUrl } from '@kith/folder';
 import { openRemote as openUrlRemote } from '@kith/node';
 

@@ -15,3 +15,14 @@ test('the public entry bundles for the browser with no Node built-ins', async ()
   const text = result.outputFiles[0]!.text;
   assert.ok(!/from\s*["'](node:|fs|path|crypto)["']/.test(text), 'no Node module imports left in the output');
 });
+
+// Browser adapters and the relay client import these entries too.
+for (const name of ['adapter', 'relay']) {
+  test(`the ${name} entry bundles for the browser with no Node built-ins`, async () => {
+    const entry = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
+    const result = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
+    assert.equal(result.errors.length, 0);
+    assert.ok(!Object.keys(result.metafile.inputs).some((p) => p.startsWith('node:')), 'no node: imports');
+    assert.ok(!Object.keys(result.metafile.inputs).some((p) => p.includes('vault.js')), 'the Vault is not pulled in');
+  });
+}

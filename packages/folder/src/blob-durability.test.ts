@@ -11,7 +11,8 @@ import { createCipheriv } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { blobKeys, formatBlobRef, Vault } from '@kith/core';
+import { blobKeys } from '@kith/core/adapter';
+import { formatBlobRef, Vault } from '@kith/core';
 import { openMemoryStore } from '@kith/core/testing';
 import { openFolderRemote } from './index.js';
 

@@ -3,7 +3,7 @@
  * File-system failures as the Remote contract's KithErrors: one line each,
  * with the errno in the message and the original error as the cause.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** The errno code of a Node file-system error, if it has one. */
 export const errnoOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;

@@ -5,7 +5,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { throwIfAborted, type RemoteObjectInfo } from '@kith/core';
+import { throwIfAborted, type RemoteObjectInfo } from '@kith/core/adapter';
 import { isMissing } from './folder-errors.js';
 import { inTmpDir } from './folder-paths.js';
 

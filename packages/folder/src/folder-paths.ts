@@ -6,7 +6,8 @@
  */
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { assertRemoteKey, ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core';
+import { assertRemoteKey } from '@kith/core/adapter';
 
 /** The folder's own temp directory; a key cannot start with it. */
 export const FOLDER_TMP_DIR = '.tmp';

@@ -24,7 +24,7 @@ import {
   type Remote,
   type RemoteCallOptions,
   type RemoteObjectInfo,
-} from '@kith/core';
+} from '@kith/core/adapter';
 import { errnoOf, folderError, isMissing } from './folder-errors.js';
 import { placeDurably, readRange, syncDir, writeAll } from './folder-files.js';
 import { infoOf, walkFolder } from './folder-listing.js';

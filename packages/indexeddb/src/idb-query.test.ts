@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ErrorCode, KithError, type JsonObject, type JsonValue, type RecordQuery, type RecordRow } from '@kith/core';
+import { ErrorCode, KithError, type JsonObject, type JsonValue } from '@kith/core';
+import { type RecordQuery, type RecordRow } from '@kith/core/adapter';
 import { compareCodePoints as referenceCompare, referenceQuery } from '@kith/core/testing';
 import { compareCodePoints, decodeCursor, encodeCursor, idKey, pageOf } from './idb-query.js';
 

@@ -10,7 +10,8 @@
  * by code point. Pages continue strictly after the key of the last row, so
  * rows changed between pages are neither repeated nor skipped.
  */
-import { ErrorCode, KithError, type JsonObject, type JsonValue, type RecordQuery } from '@kith/core';
+import { ErrorCode, KithError, type JsonObject, type JsonValue } from '@kith/core';
+import { type RecordQuery } from '@kith/core/adapter';
 
 /** The sort key of a row for one query (also what a cursor holds). */
 export interface SortKey {

@@ -7,7 +7,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core';
+import { ErrorCode, KithError, type JsonObject, type Store } from '@kith/core';
+import { type RecordRow } from '@kith/core/adapter';
 import { runStoreConformance } from '@kith/core/testing';
 import { openBridgePage, overrideQuota, type BridgePage } from './testing/index.js';
 

@@ -4,7 +4,8 @@
  * spans all object stores, so IndexedDB itself serializes writes (across
  * tabs too) and gives reads a consistent snapshot; no lock of our own.
  */
-import { ErrorCode, KithError, type Store, type StoreTx } from '@kith/core';
+import { ErrorCode, KithError, type Store } from '@kith/core';
+import { type StoreTx } from '@kith/core/adapter';
 import { toStoreError } from './idb-errors.js';
 import { IdbTx } from './idb-tx.js';
 import { openDatabase, STORES } from './schema.js';

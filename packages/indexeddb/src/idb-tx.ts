@@ -7,19 +7,8 @@
  * between (network, timers) lets IndexedDB commit the transaction, which is
  * why the Store contract allows awaiting only these methods.
  */
-import {
-  ErrorCode,
-  KithError,
-  type JsonObject,
-  type JsonValue,
-  type LogEntry,
-  type LogFilter,
-  type OutboxEntry,
-  type RecordPage,
-  type RecordQuery,
-  type RecordRow,
-  type StoreTx,
-} from '@kith/core';
+import { ErrorCode, KithError, type JsonObject, type JsonValue, type LogEntry } from '@kith/core';
+import { type LogFilter, type OutboxEntry, type RecordPage, type RecordQuery, type RecordRow, type StoreTx } from '@kith/core/adapter';
 import { checkQuery, compareCodePoints, decodeCursor, encodeCursor, idKey, matchesWhere, pageOf } from './idb-query.js';
 import { toStoreError } from './idb-errors.js';
 

@@ -13,7 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { ErrorCode, KithError, type RemoteObjectInfo } from '@kith/core';
+import { ErrorCode, KithError, type RemoteObjectInfo } from '@kith/core/adapter';
 import { objectsFileIn, openObjectsFile, type Durability, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
 import { pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from './relay-storage.js';
 

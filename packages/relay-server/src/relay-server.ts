@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
-import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError, toBase64url } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith/core/adapter';
+import { toBase64url } from '@kith/core/relay';
 import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
 import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';

@@ -6,7 +6,7 @@
  * objects in S3, metadata in PostgreSQL, and fans out with LISTEN/NOTIFY.
  */
 import { createHash } from 'node:crypto';
-import type { RemoteObjectInfo } from '@kith/core';
+import type { RemoteObjectInfo } from '@kith/core/adapter';
 
 /** A listed object, with its bytes when the listing asked for bodies up to its size. */
 export interface ListedObject extends RemoteObjectInfo {

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bytesToHex, hexToBytes, KithError, remoteAuthMessage, remoteDeviceKey, verifyRemoteAuth } from '@kith/core';
+import { KithError } from '@kith/core/adapter';
+import { bytesToHex, hexToBytes, remoteAuthMessage, remoteDeviceKey, verifyRemoteAuth } from '@kith/core/relay';
 import { CHALLENGE_TAG_BYTES, challengeBody, decodeChallenge } from './protocol.js';
 
 /** `name = hex` values of docs/FORMAT.md (continuation lines indented), the spec the vectors are checked against. */

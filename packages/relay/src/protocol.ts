@@ -7,7 +7,7 @@
  * The routes, headers, push messages, error statuses and limits are
  * documented once, in docs/RELAY.md; this module is their code.
  */
-import { assertRemoteKey, ErrorCode, KithError } from '@kith/core';
+import { assertRemoteKey, ErrorCode, KithError } from '@kith/core/adapter';
 
 /** Version prefix of every vault route. */
 export const API_PREFIX = '/v1/vaults';

@@ -6,7 +6,7 @@
  * deterministic. Only failures that are safe to repeat are retried: every
  * S3 call Kith makes is idempotent.
  */
-import { abortableSleep, ErrorCode, KithError } from '@kith/core';
+import { abortableSleep, ErrorCode, KithError } from '@kith/core/adapter';
 
 /** How an S3 remote retries. Every field has a default ({@link DEFAULT_RETRY}). */
 export interface RetryPolicy {

@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 import { runRemoteConformance } from '@kith/core/testing';
 import { openS3Remote } from './index.js';
 import { randomFaults, startFaultProxy, startS3rver, type FaultProxy, type S3rverProcess } from './testing/index.js';

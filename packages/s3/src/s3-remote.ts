@@ -21,7 +21,7 @@ import {
   type RemoteCallOptions,
   type RemoteCapabilities,
   type RemoteObjectInfo,
-} from '@kith/core';
+} from '@kith/core/adapter';
 import { Slots } from './slots.js';
 import { DEFAULT_RETRY, isTransient, RetryBudget, statusOf, withRetry, type RetryPolicy } from './retry.js';
 import { loadS3Sdk, type S3Sdk } from './sdk.js';

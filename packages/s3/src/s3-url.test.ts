@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 import { parseS3Url } from './s3-url.js';
 
 const badUrl = (e: unknown) => KithError.is(e, ErrorCode.BadRemoteUrl);

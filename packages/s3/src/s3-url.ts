@@ -4,7 +4,7 @@
  * (every query option is optional). Credentials never go in the URL: they
  * come from the standard AWS chain.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** What an `s3://` URL names. */
 export interface S3Location {

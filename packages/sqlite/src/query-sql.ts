@@ -15,7 +15,7 @@
  * the same wherever it is and rows changed between pages are neither
  * repeated nor skipped.
  */
-import { ErrorCode, KithError, type RecordQuery } from '@kith/core';
+import { ErrorCode, KithError, type RecordQuery } from '@kith/core/adapter';
 
 /** What a cursor holds: the sort key of the last row of a page, and which query it belongs to. */
 export interface CursorKey {

@@ -8,7 +8,7 @@
  * it rather than guess (KITH_STORE_TOO_NEW).
  */
 import type Database from 'better-sqlite3';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** `PRAGMA application_id` of a kith store ("KITH"), so foreign SQLite files are refused. */
 export const APPLICATION_ID = 0x4b495448;

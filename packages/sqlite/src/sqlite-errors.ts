@@ -4,7 +4,7 @@
  * KITH_STORE_FAILED instead of driver codes, and a full disk or a lock held
  * by another process reads as one clear line.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** The `code` better-sqlite3 puts on its errors (`SQLITE_FULL`, `SQLITE_IOERR_WRITE`, ...). */
 function sqliteCode(e: unknown): string | undefined {

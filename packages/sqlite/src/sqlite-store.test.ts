@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core';
+import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core/adapter';
 import { runStoreConformance } from '@kith/core/testing';
 import { openSqliteStore } from './index.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';

@@ -9,7 +9,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCode, KithError, type Store, type StoreTx } from '@kith/core';
+import { ErrorCode, KithError, type Store, type StoreTx } from '@kith/core/adapter';
 import { Mutex } from './mutex.js';
 import { migrate } from './schema.js';
 import { toStoreError } from './sqlite-errors.js';

@@ -18,7 +18,7 @@ import {
   type RecordQuery,
   type RecordRow,
   type StoreTx,
-} from '@kith/core';
+} from '@kith/core/adapter';
 import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
 

@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteObjectInfo } from '@kith/core';
+import type { Remote } from '@kith/core';
+import type { GetOptions, ListOptions, PutOptions, RemoteCallOptions, RemoteObjectInfo } from '@kith/core/adapter';
 import { LIES } from './plan.js';
 import { Rng } from './prng.js';
 

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { remoteKeys } from '@kith/core';
+import { remoteKeys } from '@kith/core/adapter';
 import { CliDevice, LibDevice, refusal, type Device, type Outcome } from './devices.js';
 import { startEnv, type SoakEnv } from './env.js';
 import { SmallDisk } from './faults.js';

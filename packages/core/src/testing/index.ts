@@ -3,10 +3,16 @@
  * Conformance suites that every Store and every Remote adapter runs, and
  * test helpers. Node-only (uses node:test); not part of the browser build.
  */
-export {};
-export * from './store-conformance.js';
-export * from './sync-scenarios.js';
-export * from './memory-store.js';
-export * from './memory-remote.js';
-export * from './remote-conformance.js';
-export * from './check-scenarios.js';
+export { runStoreConformance, type StoreHarness } from './store-conformance.js';
+// The store contract's ordering, written plainly, for adapters' own query tests.
+export { compareCodePoints, referenceQuery } from './store-conformance.js';
+export { runRemoteConformance, type RemoteConformanceOptions, type RemoteHarness } from './remote-conformance.js';
+export { runSyncScenarios, type ScenarioHarness, type ScenarioOptions } from './sync-scenarios.js';
+export { runCheckScenarios } from './check-scenarios.js';
+export { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from './memory-store.js';
+export { openMemoryRemote } from './memory-remote.js';
+export { MemoryBlobCache } from '../ports/blob-cache.js';
+// Deterministic randomness for `deps.random`, so a failing seed replays.
+export { seededRandom } from '../base/deps.js';
+// Benchmarks bound blob costs by the chunker's average chunk size.
+export { AVG_CHUNK } from '../blobs/chunker.js';

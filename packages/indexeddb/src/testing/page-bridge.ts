@@ -14,7 +14,8 @@
  * IndexedDB; nothing is replayed or recorded, and a function that branches
  * on what it read sees exactly what the transaction sees.
  */
-import { Vault, type StoreTx } from '@kith/core';
+import { Vault } from '@kith/core';
+import { type StoreTx } from '@kith/core/adapter';
 import { openMemoryRemote } from '@kith/core/testing';
 import { openIndexedDbStore, type IndexedDbStore } from '../index.js';
 import { decodeValues, encodeOutcome } from './wire.js';

@@ -5,7 +5,8 @@
  * `@kith/indexeddb` store and so on the browser's real IndexedDB.
  */
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, KithError, type Store, type StoreTx } from '@kith/core';
+import { ErrorCode, KithError, type Store } from '@kith/core';
+import { type StoreTx } from '@kith/core/adapter';
 import type { Page } from 'playwright-core';
 import type { PageBridge } from './page-bridge.js';
 import { bundleForBrowser, launchChromium, pageWithScript, serveStatic, type ChromiumProfile, type StaticSite } from './chromium.js';

@@ -5,7 +5,7 @@
  * header and registry (they say which key to prove), and the pairing
  * mailbox of a device that joins. Everything else wants a token.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 import { isRelayErrorStatus } from '@kith/relay/protocol';
 
 /** Largest body a request without a token may send (a header is 163 bytes, a pairing `join` well under 1 KiB). */

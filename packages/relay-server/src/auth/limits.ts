@@ -5,7 +5,7 @@
  * are counted per relay process; see the README for what that means in
  * scale-out.
  */
-import { ErrorCode } from '@kith/core';
+import { ErrorCode } from '@kith/core/adapter';
 import type { RelayStorage } from '../relay-storage.js';
 import { MAX_PAGE } from '@kith/relay/protocol';
 import { RelayError } from './access.js';

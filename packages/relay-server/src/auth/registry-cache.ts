@@ -7,7 +7,8 @@
  * revocation) counts for the very next request. Registry entries that come
  * through this process are verified before they are stored.
  */
-import { ErrorCode, KithError, RegistryReplay, remoteKeys } from '@kith/core';
+import { ErrorCode, KithError, remoteKeys } from '@kith/core/adapter';
+import { RegistryReplay } from '@kith/core/relay';
 import type { RelayStorage } from '../relay-storage.js';
 import type { RelayLogger } from '../relay-log.js';
 

@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { encodeRegistryEntry, ErrorCode, generateDeviceKeys, KithError, remoteDeviceKey, sha256, toBase64url, Vault } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
+import { encodeRegistryEntry, generateDeviceKeys, remoteDeviceKey, sha256, toBase64url } from '@kith/core/relay';
+import { Vault } from '@kith/core';
 import { openMemoryStore } from '@kith/core/testing';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth } from '@kith/relay';
 import { createTestVault, operatorRemote, startTestRelay, type TestRelay, type TestVault } from '../testing/test-vaults.js';

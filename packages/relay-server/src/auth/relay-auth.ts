@@ -8,7 +8,8 @@
  * rate limits. The write rules for the few keys with meaning to the relay
  * live in writes.ts.
  */
-import { ErrorCode, fromBase64url, KithError, verifyRemoteAuth, type RegistryReplay } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
+import { fromBase64url, verifyRemoteAuth, type RegistryReplay } from '@kith/core/relay';
 import type { WebSocket } from 'ws';
 import { assertSigner, type ChallengeAnswer, type TokenAnswer } from '@kith/relay/protocol';
 import type { RelayLogger } from '../relay-log.js';

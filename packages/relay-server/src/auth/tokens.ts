@@ -6,7 +6,7 @@
  * all, which clients answer by signing a fresh challenge.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { fromBase64url, toBase64url } from '@kith/core';
+import { fromBase64url, toBase64url } from '@kith/core/relay';
 import { CHALLENGE_NONCE_BYTES, challengeBody, decodeChallenge, type ChallengeFields, type TokenAnswer } from '@kith/relay/protocol';
 
 /** How long a challenge may be answered. */

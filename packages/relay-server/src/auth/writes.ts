@@ -7,7 +7,8 @@
  * mailbox without a token, and the per-vault quota on everything.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { decodeVaultHeader, ErrorCode, isIntegrityError, remoteKeys } from '@kith/core';
+import { ErrorCode, isIntegrityError, remoteKeys } from '@kith/core/adapter';
+import { decodeVaultHeader } from '@kith/core/relay';
 import type { RelayStorage } from '../relay-storage.js';
 import { pairingMessage, RelayError } from './access.js';
 import type { QuotaMeter } from './limits.js';

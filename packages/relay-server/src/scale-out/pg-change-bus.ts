@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { abortableSleep, ErrorCode, KithError } from '@kith/core';
+import { abortableSleep, ErrorCode, KithError } from '@kith/core/adapter';
 import { MISSED_CHANGES, type ChangeBus, type KeyChange } from '../relay-storage.js';
 import { silentLogger, type RelayLogger } from '../relay-log.js';
 import { BUS_APPLICATION_NAME, parsePostgresUrl, postgresError, type PostgresTarget } from './pg-connect.js';

@@ -5,7 +5,7 @@
  * does) but never printed; PGPASSWORD and ~/.pgpass work too.
  */
 import pg from 'pg';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** A parsed `postgres://` URL: driver settings and a printable form (password masked). */
 export interface PostgresTarget {

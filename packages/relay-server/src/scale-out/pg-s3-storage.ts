@@ -27,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { ErrorCode, KithError, type RemoteObjectInfo } from '@kith/core';
+import { ErrorCode, KithError, type RemoteObjectInfo } from '@kith/core/adapter';
 import { openS3Remote, parseS3Url, type S3Remote, type S3RemoteOptions } from '@kith/s3';
 import { etagOf, pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from '../relay-storage.js';
 import { silentLogger, type RelayLogger } from '../relay-log.js';

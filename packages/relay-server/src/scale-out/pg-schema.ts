@@ -18,7 +18,7 @@
  * - `schema`: the version applied.
  */
 import type pg from 'pg';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** An arbitrary constant naming "kith relay schema migration" among advisory locks. */
 const MIGRATION_LOCK = 0x6b697468_0001;

@@ -5,7 +5,7 @@
  * or a file, never from the command line (where `ps` shows it).
  */
 import { readFileSync } from 'node:fs';
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 /** Shortest secret accepted, in bytes (HMAC-SHA256 gains nothing from a longer one). */
 export const MIN_SECRET_BYTES = 32;

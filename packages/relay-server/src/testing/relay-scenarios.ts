@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Remote } from '@kith/core';
+import type { Remote } from '@kith/core/adapter';
 import type { ScenarioHarness } from '@kith/core/testing';
 import { openSqliteStore } from '@kith/sqlite';
 import { openRelayRemote } from '@kith/relay';

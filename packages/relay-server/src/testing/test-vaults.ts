@@ -11,23 +11,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  encodeRegistryEntry,
-  encodeVaultHeader,
   ErrorCode,
-  generateDeviceKeys,
   KithError,
   newRemoteStats,
-  newVaultId,
-  recoveryKeys,
-  remoteDeviceKey,
   remoteKeys,
-  type DeviceKeys,
   type ListOptions,
   type Remote,
   type RemoteDeviceKey,
   type RemoteObjectInfo,
+} from '@kith/core/adapter';
+import {
+  encodeRegistryEntry,
+  encodeVaultHeader,
+  generateDeviceKeys,
+  newVaultId,
+  recoveryKeys,
+  remoteDeviceKey,
+  type DeviceKeys,
   type RegistryChange,
-} from '@kith/core';
+} from '@kith/core/relay';
 import { openRelayRemote, type RelayRemote, type RelayRemoteOptions } from '@kith/relay';
 import { ObjectDb } from '../object-db.js';
 import { startRelay, type RelayOptions, type RunningRelay } from '../relay-server.js';

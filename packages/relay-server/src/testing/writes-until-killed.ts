@@ -4,7 +4,7 @@
  * as fast as the relay takes them, the relay is killed once enough were
  * acknowledged, and the test learns exactly which writes were.
  */
-import type { Remote } from '@kith/core';
+import type { Remote } from '@kith/core/adapter';
 
 /** Options of {@link writeUntilKilled}. */
 export interface KillDuringWrites {

@@ -4,7 +4,7 @@
  * KithError with the relay's own code and hint where it gave them. Shared
  * by the remote and the auth provider.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 import { relayAnswerCode } from '../protocol.js';
 import { TransientError } from './retry.js';
 

@@ -4,7 +4,7 @@
  * fetch refuse to connect to them, so a relay listening there is
  * unreachable for every client, whatever the network says.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 
 // https://fetch.spec.whatwg.org/#port-blocking (the same 82 ports Node 20's fetch refuses, checked here).
 const BLOCKED = new Set([

@@ -6,7 +6,8 @@
  * for a bearer token, which it reuses until shortly before it expires or
  * the relay refuses it.
  */
-import { ErrorCode, fromBase64url, KithError, toBase64url, type RemoteDeviceKey } from '@kith/core';
+import { ErrorCode, KithError, type RemoteDeviceKey } from '@kith/core/adapter';
+import { fromBase64url, toBase64url } from '@kith/core/relay';
 import { API_PREFIX, decodeChallenge, type ChallengeAnswer, type TokenAnswer } from '../protocol.js';
 import { describeNetworkError, failure, readJson } from './answers.js';
 import type { RelayAuthProvider } from './relay-remote.js';

@@ -10,7 +10,7 @@
  * remote can answer "has anything moved under it?" without a listing:
  * see {@link PushChannel.quietStamp}.
  */
-import type { RemoteObjectInfo } from '@kith/core';
+import type { RemoteObjectInfo } from '@kith/core/adapter';
 import type { PushMessage } from '../protocol.js';
 import { backoff } from './retry.js';
 

@@ -4,8 +4,9 @@
  * a WebSocket for push (push-channel.ts), and a batched read for
  * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
  */
-import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, fromBase64url, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core';
-import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core/adapter';
+import { bytesEqual, fromBase64url } from '@kith/core/relay';
+import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core/adapter';
 import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 import { describeNetworkError, failure, readBody, readJson } from './answers.js';
 import { relayDeviceAuth } from './device-auth.js';

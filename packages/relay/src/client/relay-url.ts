@@ -4,7 +4,7 @@
  * segment names the vault on the relay (like a bucket prefix on S3); what
  * comes before it is where the relay is mounted.
  */
-import { ErrorCode, KithError } from '@kith/core';
+import { ErrorCode, KithError } from '@kith/core/adapter';
 import { assertVaultName } from '../protocol.js';
 import { assertFetchablePort } from './bad-ports.js';
 

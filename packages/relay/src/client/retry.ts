@@ -5,7 +5,7 @@
  * idempotent (puts of immutable or own-prefix objects, reads, deletes), so
  * any transient failure may be repeated.
  */
-import { abortableSleep, ErrorCode, KithError } from '@kith/core';
+import { abortableSleep, ErrorCode, KithError } from '@kith/core/adapter';
 
 /** How the relay client retries. */
 export interface RelayRetryPolicy {
