@@ -10,7 +10,7 @@
  */
 import { hex } from '@scure/base';
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
-import { decodeHead, remoteKeys } from '../format/index.js';
+import { decodeHead, remoteKeys, ZERO_HASH_HEX } from '../format/index.js';
 import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../model/hlc.js';
 import { decodePayload, type Op } from '../model/ops.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
@@ -174,7 +174,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
         });
       }
       const seg = await openSegment(ctx, m.device, signPub, seq, bytes);
-      const expectedPrev = seq === 1 ? '0'.repeat(64) : prevHash;
+      const expectedPrev = seq === 1 ? ZERO_HASH_HEX : prevHash;
       if (hex.encode(seg.prevHash) !== expectedPrev) {
         throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} does not follow segment ${seq - 1}`, {
           hint: 'a segment was replaced, reordered or replayed on the remote (nothing from it was applied)',

@@ -8,18 +8,12 @@ import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, fromBase64u
 import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core';
 import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 import { describeNetworkError, failure, readBody, readJson } from './answers.js';
-import { relayDeviceAuth } from './device-auth.js';
+import { relayDeviceAuth, type RelayAuthProvider } from './device-auth.js';
 import { parseRelayUrl, type RelayLocation } from './relay-url.js';
 import { DEFAULT_RELAY_RETRY, TransientError, withRetry, type RelayRetryPolicy } from './retry.js';
 import { PushChannel, type WebSocketFactory, type WebSocketLike } from './push-channel.js';
 
-/** Supplies auth headers and WebSocket sub-protocols (see `relayDeviceAuth`). */
-export interface RelayAuthProvider {
-  /** Headers for one request (e.g. `authorization: Bearer ...`), fetching a token if needed. */
-  headers(signal?: AbortSignal): Promise<Record<string, string>>;
-  /** The relay refused the token: forget it so the next call fetches a new one. */
-  invalidate(): void;
-}
+export type { RelayAuthProvider } from './device-auth.js';
 
 /** Options of {@link openRelayRemote}; all have defaults. */
 export interface RelayRemoteOptions {
