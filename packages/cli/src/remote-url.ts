@@ -7,7 +7,7 @@
  * a vault on a relay that gates creation takes the operator's token from
  * `KITH_RELAY_INVITE_TOKEN`.
  */
-import { ErrorCode, KithError, newRemoteStats, type Remote, type RemoteDeviceKey, type RemoteStats } from '@kith/core';
+import { canGetMany, canWatch, ErrorCode, KithError, lendDeviceKey, type BatchGetRemote, type DeviceKeyRemote, type Remote, type RemoteDeviceKey, type WatchableRemote } from '@kith/core';
 import { openFolderRemote, parseFolderUrl } from '@kith/folder';
 
 /** A URL as stored in the vault: folder locations become absolute paths; s3:// and http(s):// stay as given. */
@@ -36,26 +36,25 @@ export async function openRemote(url: string, o: { create?: boolean } = {}): Pro
 
 /**
  * A remote that connects on first use, so commands that stay local
- * (put, get, ls, conflicts) work while the remote is unreachable.
+ * (put, get, ls, conflicts) work while the remote is unreachable. Its
+ * powers are guessed before the remote exists: it may watch and take a
+ * device key (passed on once open, where the remote has them), and reads
+ * in batches for relay URLs.
  */
-export function lazyRemote(url: string): Remote {
+export function lazyRemote(url: string): WatchableRemote & DeviceKeyRemote & Partial<BatchGetRemote> {
   let opening: Promise<Remote> | undefined;
   let opened: Remote | undefined;
   // The vault lends its key before the first request; it is handed on once the remote exists.
   let key: RemoteDeviceKey | undefined;
-  const idle: RemoteStats = newRemoteStats();
   const get = (): Promise<Remote> =>
     (opening ??= openRemote(url).then((r) => {
-      if (key) r.useDeviceKey?.(key);
+      if (key) lendDeviceKey(r, key);
       return (opened = r);
     }));
-  const remote: Remote = {
+  const remote: WatchableRemote & DeviceKeyRemote & Partial<BatchGetRemote> = {
     url,
     get capabilities() {
       return opened?.capabilities ?? { putIfAbsent: false, watch: true };
-    },
-    get stats() {
-      return opened?.stats ?? idle;
     },
     put: async (k, b, o) => (await get()).put(k, b, o),
     get: async (k, o) => (await get()).get(k, o),
@@ -67,7 +66,7 @@ export function lazyRemote(url: string): Remote {
       let stopped = false;
       get().then(
         (r) => {
-          if (!stopped) stop = r.watch?.(prefix, onChange);
+          if (!stopped && canWatch(r)) stop = r.watch(prefix, onChange);
         },
         () => undefined,
       );
@@ -78,7 +77,7 @@ export function lazyRemote(url: string): Remote {
     },
     useDeviceKey: (k) => {
       key = k;
-      opened?.useDeviceKey?.(k);
+      if (opened) lendDeviceKey(opened, k);
     },
     close: async () => {
       await opened?.close();
@@ -88,7 +87,7 @@ export function lazyRemote(url: string): Remote {
   if (/^https?:\/\//i.test(url)) {
     remote.getMany = async (keys, o) => {
       const r = await get();
-      return r.getMany ? r.getMany(keys, o) : new Map(await Promise.all(keys.map(async (k) => [k, await r.get(k, o)] as const)));
+      return canGetMany(r) ? r.getMany(keys, o) : new Map(await Promise.all(keys.map(async (k) => [k, await r.get(k, o)] as const)));
     };
   }
   return remote;

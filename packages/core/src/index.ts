@@ -7,6 +7,8 @@ export * from './base/errors.js';
 export * from './model/json.js';
 export * from './model/names.js';
 export * from './ports/remote.js';
+export * from './ports/capabilities.js';
+export * from './ports/counting.js';
 export * from './identity/remote-auth.js';
 export * from './ports/store.js';
 export * from './model/hlc.js';

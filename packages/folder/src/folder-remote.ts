@@ -17,12 +17,11 @@ import {
   assertRemotePrefix,
   ErrorCode,
   KithError,
-  newRemoteStats,
   throwIfAborted,
   type GetOptions,
   type ListOptions,
   type PutOptions,
-  type Remote,
+  type WatchableRemote,
   type RemoteCallOptions,
   type RemoteObjectInfo,
 } from '@kith/core';
@@ -41,7 +40,7 @@ const inTmpDir = (rel: string): boolean => rel === FOLDER_TMP_DIR || rel.startsW
  * A {@link Remote} over a local directory (see the module comment). Open
  * one with {@link openFolderRemote}.
  */
-export class FolderRemote implements Remote {
+export class FolderRemote implements WatchableRemote {
   /** `file://` URL of the root. */
   readonly url: string;
   /** The root directory, symlinks resolved. */
@@ -49,7 +48,6 @@ export class FolderRemote implements Remote {
   /** Put-if-absent is atomic (`link()`); `watch` sees one directory level. */
   readonly capabilities = { putIfAbsent: true, watch: true } as const;
   /** Request counters since the remote was opened. */
-  readonly stats = newRemoteStats();
   readonly #watchers = new Set<FSWatcher>();
   readonly #dirSyncs = new GroupSync(syncDir);
   #lastTmpClean = Date.now();
@@ -126,8 +124,6 @@ export class FolderRemote implements Remote {
     // last component needs no check: rename and link replace or refuse a symlink, never follow it.
     const confined = this.#confinedDir(key);
     confined.catch(() => undefined);
-    this.stats.puts++;
-    this.stats.bytesSent += bytes.length;
     this.#cleanTempNowAndThen();
     const tmp = join(this.root, FOLDER_TMP_DIR, `${randomBytes(12).toString('hex')}.tmp`);
     try {
@@ -154,11 +150,8 @@ export class FolderRemote implements Remote {
     const path = this.#keyPath(key);
     throwIfAborted(o.signal);
     await this.#confinedDir(key);
-    this.stats.gets++;
     try {
-      const out = await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
-      this.stats.bytesReceived += out.length;
-      return out;
+      return await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
     } catch (e) {
       if (isMissing(e) || errnoOf(e) === 'EISDIR') return this.#missing();
       throw folderError(e, `reading ${key}`);
@@ -181,7 +174,6 @@ export class FolderRemote implements Remote {
     const path = this.#keyPath(key);
     throwIfAborted(o.signal);
     await this.#confinedDir(key);
-    this.stats.heads++;
     try {
       let st = await lstat(path, { bigint: true });
       if (st.isSymbolicLink()) {
@@ -204,7 +196,6 @@ export class FolderRemote implements Remote {
   async list(prefix: string, o: ListOptions = {}): Promise<RemoteObjectInfo[]> {
     assertRemotePrefix(prefix);
     throwIfAborted(o.signal);
-    this.stats.lists++;
     const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const out: RemoteObjectInfo[] = [];
     try {
@@ -256,7 +247,6 @@ export class FolderRemote implements Remote {
   async delete(key: string, o: RemoteCallOptions = {}): Promise<void> {
     const path = await this.#pathOf(key);
     throwIfAborted(o.signal);
-    this.stats.deletes++;
     try {
       await unlink(path);
     } catch (e) {

@@ -14,6 +14,7 @@ import { decodeHead, remoteKeys, ZERO_HASH_HEX } from '../format/index.js';
 import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../model/hlc.js';
 import { decodePayload, type Op } from '../model/ops.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
+import { canGetMany, getListed } from '../ports/capabilities.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from '../ports/store-meta.js';
@@ -115,7 +116,7 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
       hint: 'they are ignored; if a device was set up recently, the remote may have shown it an old state that hid a revocation: set that device up again (`kith restore` in a new home)',
     });
   }
-  const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
+  const bytes = await getListed(ctx.remote, info.key, info.etag, signal);
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   const etags = headEtag(cursor, info.etag, watch.saw(device, head, info.etag));
@@ -160,7 +161,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
   const signPub = ctx.registry.deviceSignPub(m.device)!;
   let prevHash = m.cursor.hash;
   let lastLocal = m.cursor.stamp === '' ? undefined : stampLocal(m.cursor.stamp);
-  const step = ctx.remote.getMany ? PULL_BATCH : PULL_CONCURRENCY;
+  const step = canGetMany(ctx.remote) ? PULL_BATCH : PULL_CONCURRENCY;
   for (let from = m.cursor.seq + 1; from <= m.headSeq; from += step) {
     signal?.throwIfAborted();
     const seqs = Array.from({ length: Math.min(step, m.headSeq - from + 1) }, (_, i) => from + i);

@@ -18,6 +18,7 @@ import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '..
 import { deleteOp, patchOp, putOp, resolveOp } from '../model/local-writes.js';
 import type { Op } from '../model/ops.js';
 import type { Remote } from '../ports/remote.js';
+import { canWatch, lendDeviceKey } from '../ports/capabilities.js';
 import { remoteDeviceKey } from '../identity/remote-auth.js';
 import type { FieldFilter, LogEntry, RecordRow, Store, StoreTx } from '../ports/store.js';
 import { encodeVaultHeader, remoteKeys, type RegistryChange } from '../format/index.js';
@@ -108,7 +109,7 @@ export class Vault {
     this.#store = store;
     this.#remote = remote;
     this.#deps = deps;
-    remote.useDeviceKey?.(remoteDeviceKey(j.vault.vaultId, j.device.deviceId, unb64(j.device.signSeed)));
+    lendDeviceKey(remote, remoteDeviceKey(j.vault.vaultId, j.device.deviceId, unb64(j.device.signSeed)));
     const epochKeys = new Map(Object.entries(j.epochs).map(([k, v]) => [Number(k), unb64(v)] as const));
     const registry = new DeviceRegistry(j.vault.vaultId, j.registry);
     this.#ctx = {
@@ -198,9 +199,9 @@ export class Vault {
     }
     const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
     // The founder is signed in by the recovery key, the registry's anchor.
-    o.remote.useDeviceKey?.(remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
+    lendDeviceKey(o.remote, remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
     await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
-    o.remote.useDeviceKey?.(remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
+    lendDeviceKey(o.remote, remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
     const sealer = { remote: o.remote, registry, vaultId, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random };
     for (const [recipientId, recipientBoxPub] of registry.recipients()) await sealTo(sealer, 0, epochKey, recipientId, recipientBoxPub);
     const joined: JoinedState = {
@@ -247,7 +248,7 @@ export class Vault {
       keys = await passwordKeys((o as { password: string }).password, params);
       if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
     }
-    o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
+    lendDeviceKey(o.remote, remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
     const heads = await catchUpWithHeads(o.remote, stored);
     const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
     const epoch = registry.epoch;
@@ -256,7 +257,7 @@ export class Vault {
     if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
     const device = generateDeviceKeys(deps.random);
     await registry.append(o.remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, signer, keys.sign.seed, deps.now());
-    o.remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
+    lendDeviceKey(o.remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
     await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
     const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
     const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
@@ -278,7 +279,7 @@ export class Vault {
     const device = generateDeviceKeys(deps.random);
     const accepted = await joinPairing(o.remote, o.code, device, name, deps, o);
     // The inviter put this device in the registry before it answered: from here on it authenticates.
-    o.remote.useDeviceKey?.(remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
+    lendDeviceKey(o.remote, remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
     const { header, headerBytes, registry, heads } = await readVault(o.remote);
     const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
     if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {
@@ -676,7 +677,7 @@ export class Vault {
     };
     // A local write waits a moment so a burst of them goes in one push; a push notice from the remote is acted on at once.
     const offLocal = this.on('change', (e) => e.source === 'local' && poke(50));
-    const offWatch = this.#remote.watch?.(remoteKeys.headsPrefix, () => poke(0));
+    const offWatch = canWatch(this.#remote) ? this.#remote.watch(remoteKeys.headsPrefix, () => poke(0)) : undefined;
     let failures = 0;
     const loop = (async () => {
       while (!abort.signal.aborted) {

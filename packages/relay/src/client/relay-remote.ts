@@ -4,8 +4,8 @@
  * a WebSocket for push (push-channel.ts), and a batched read for
  * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
  */
-import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, fromBase64url, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core';
-import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, bytesEqual, ErrorCode, fromBase64url, KithError, remoteKeys, throwIfAborted, TrafficReports } from '@kith/core';
+import type { BatchGetRemote, DeviceKeyRemote, ListedGetOptions, ListedReadRemote, ListOptions, PutOptions, RemoteCallOptions, RemoteDeviceKey, RemoteObjectInfo, RemoteTraffic, TrafficReportingRemote, WatchableRemote } from '@kith/core';
 import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 import { describeNetworkError, failure, readBody, readJson } from './answers.js';
 import { relayDeviceAuth, type RelayAuthProvider } from './device-auth.js';
@@ -56,11 +56,11 @@ const LISTED_BODY_MS = 1000;
  * The relay {@link Remote}. Beyond the contract it offers
  * {@link RelayRemote.getMany}, many reads in one round trip.
  */
-export class RelayRemote implements Remote {
+export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRemote, ListedReadRemote, TrafficReportingRemote {
   readonly url: string;
   readonly location: RelayLocation;
-  readonly capabilities: RemoteCapabilities = { putIfAbsent: true, watch: true };
-  readonly stats = newRemoteStats();
+  readonly capabilities = { putIfAbsent: true, watch: true, listedReads: true } as const;
+  readonly #traffic = new TrafficReports();
   readonly #retry: RelayRetryPolicy;
   readonly #timeoutMs: number;
   readonly #explicitAuth: boolean;
@@ -127,15 +127,14 @@ export class RelayRemote implements Remote {
     if (key.startsWith(remoteKeys.registryPrefix)) this.#registryQuiet = undefined;
     this.#listedBodies.delete(key);
     await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
-      this.stats.puts++;
-      this.stats.bytesSent += bytes.length;
+      this.#traffic.report({ request: 'put', bytesSent: bytes.length });
       // 412: the object exists, which is all put-if-absent asks.
       if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
       throw await failure(res);
     });
   }
 
-  async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
+  async get(key: string, o: ListedGetOptions = {}): Promise<Uint8Array | null> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const listed = this.#listedBodies.get(key);
@@ -151,11 +150,11 @@ export class RelayRemote implements Remote {
       headers['range'] = `bytes=${o.range.offset}-${o.range.offset + o.range.length - 1}`;
     }
     return this.#call(`GET ${key}`, 'GET', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
-      this.stats.gets++;
+      this.#traffic.report({ request: 'get' });
       if (res.status === 404) return null;
       if (res.status !== 200 && res.status !== 206) throw await failure(res);
       const bytes = await readBody(res);
-      this.stats.bytesReceived += bytes.length;
+      this.#traffic.report({ bytesReceived: bytes.length });
       return bytes;
     });
   }
@@ -164,7 +163,7 @@ export class RelayRemote implements Remote {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     return this.#call(`HEAD ${key}`, 'HEAD', objectPath(this.location.vault, key), o.signal, {}, async (res) => {
-      this.stats.heads++;
+      this.#traffic.report({ request: 'head' });
       if (res.status === 404) return null;
       if (res.status !== 200) throw await failure(res);
       const size = Number(res.headers.get(SIZE_HEADER));
@@ -202,7 +201,7 @@ export class RelayRemote implements Remote {
     while (out.length < want) {
       const q = new URLSearchParams({ prefix, after, limit: String(Math.min(MAX_PAGE, want - out.length)), ...(bodies ? { bodies: '1' } : {}) });
       const page = await this.#call(`LIST ${prefix}`, 'GET', `${API_PREFIX}/${this.location.vault}/list?${q}`, o.signal, {}, async (res) => {
-        this.stats.lists++;
+        this.#traffic.report({ request: 'list' });
         if (res.status !== 200) throw await failure(res);
         return (await readJson(res)) as { items: (RemoteObjectInfo & { body?: string })[]; next?: string };
       });
@@ -226,7 +225,7 @@ export class RelayRemote implements Remote {
     if (connection) headers[CONNECTION_HEADER] = connection;
     this.#listedBodies.delete(key);
     await this.#call(`DELETE ${key}`, 'DELETE', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
-      this.stats.deletes++;
+      this.#traffic.report({ request: 'delete' });
       if (res.status !== 204 && res.status !== 200) throw await failure(res);
     });
   }
@@ -243,10 +242,10 @@ export class RelayRemote implements Remote {
       const batch = keys.slice(i, i + MAX_PAGE);
       const body = JSON.stringify({ keys: batch });
       const got = await this.#call('batch-get', 'POST', `${API_PREFIX}/${this.location.vault}/batch-get`, o.signal, { headers: { 'content-type': 'application/json' }, body }, async (res) => {
-        this.stats.gets++;
+        this.#traffic.report({ request: 'get' });
         if (res.status !== 200) throw await failure(res);
         const bytes = await readBody(res);
-        this.stats.bytesReceived += bytes.length;
+        this.#traffic.report({ bytesReceived: bytes.length });
         return decodeBatch(bytes);
       });
       for (const k of batch) out.set(k, got.get(k) ?? null);
@@ -258,6 +257,11 @@ export class RelayRemote implements Remote {
     assertRemotePrefix(prefix);
     if (this.#closed) return () => {};
     return this.#push.watch(prefix, onChange);
+  }
+
+  /** Reports every HTTP request (retries, pages and batches each count) for `countingRemote`. */
+  onTraffic(listener: (t: RemoteTraffic) => void): () => void {
+    return this.#traffic.on(listener);
   }
 
   async close(): Promise<void> {
