@@ -9,6 +9,7 @@ export * from './model/names.js';
 export * from './ports/remote.js';
 export * from './ports/capabilities.js';
 export * from './ports/counting.js';
+export * from './ports/retry.js';
 export * from './identity/remote-auth.js';
 export * from './ports/store.js';
 export * from './model/hlc.js';

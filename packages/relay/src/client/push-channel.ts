@@ -12,7 +12,7 @@
  */
 import type { RemoteObjectInfo } from '@kith/core';
 import type { PushMessage } from '../protocol.js';
-import { backoff } from './retry.js';
+import { backoff } from '@kith/core';
 
 /** The part of the WebSocket API the channel uses (browser and `ws` alike). */
 export interface WebSocketLike {

@@ -46,7 +46,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const REGISTRY_QUIET_MS = 1000;
 /**
  * How long a head's bytes that came with a listing of `heads/` can answer
- * a read that names the listed etag (`GetOptions.listed`): a pull reads
+ * a read that names the listed etag (`ListedGetOptions.listed`): a pull reads
  * the heads that moved right after listing them, so this spares it one
  * round trip per moved head. Reads without `listed` always ask the relay.
  */
