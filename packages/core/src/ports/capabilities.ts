@@ -81,5 +81,7 @@ export function decorateRemote<R extends Remote>(inner: R, overrides: Partial<R>
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(inner) : v;
     },
     has: (target, prop) => Reflect.has(target, prop) || Reflect.has(inner, prop),
+    // `instanceof` still names the adapter's class.
+    getPrototypeOf: () => Reflect.getPrototypeOf(inner),
   }) as unknown as R;
 }

@@ -58,6 +58,7 @@ describe('capabilities', () => {
     counted.useDeviceKey(key);
     counted.watch('heads/', () => undefined);
     assert.deepEqual([inner.lent, inner.watched], [['recovery'], ['heads/']]);
+    assert.ok(counted instanceof PowerfulRemote);
     // The override is the decorator's: nothing reached the inner remote.
     await wrapped.put('b', Uint8Array.of(2));
     assert.equal(await inner.get('b'), null);
