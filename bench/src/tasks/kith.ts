@@ -7,8 +7,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Vault, type Remote } from '@kith/core';
-import { type RemoteStats } from '@kith/core/adapter';
+import { Vault } from '@kith/core';
+import { countingRemote, type CountingRemote, type RemoteStats } from '@kith/core/adapter';
 import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
 import { changed, fields, records } from '../data.js';
@@ -24,16 +24,17 @@ function remoteUrl(base: string, warm: boolean): string {
   return process.env[warm ? 'KITH_BENCH_REMOTE_WARM' : 'KITH_BENCH_REMOTE'] ?? join(base, 'remote');
 }
 
-async function openRemote(url: string): Promise<Remote> {
-  if (!url.startsWith('s3://')) return openFolderRemote(url, { create: true });
+/** The remote for `url`, counting its requests (the figures report them). */
+async function openRemote(url: string): Promise<CountingRemote> {
+  if (!url.startsWith('s3://')) return countingRemote(await openFolderRemote(url, { create: true }));
   const { openS3Remote } = await import('@kith/s3');
-  return openS3Remote(url);
+  return countingRemote(await openS3Remote(url));
 }
 
 const requests = (s: RemoteStats): number => s.puts + s.gets + s.heads + s.lists + s.deletes;
 
 /** Runs `fn` and returns how many requests and bytes (both directions) it cost on `remote`. */
-async function traffic<T>(remote: Remote, fn: () => Promise<T>): Promise<{ result: T; ms: number; bytes: number; requests: number }> {
+async function traffic<T>(remote: CountingRemote, fn: () => Promise<T>): Promise<{ result: T; ms: number; bytes: number; requests: number }> {
   const before = { ...remote.stats };
   const [result, ms] = await time(fn);
   const s = remote.stats;

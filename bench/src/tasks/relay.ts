@@ -46,7 +46,7 @@ class Timeline {
  * A Proxy so methods added to Remote later (auth) pass through untouched;
  * methods run on the real object, whose private fields a proxy lacks.
  */
-function traced(remote: Remote, side: string, t: Timeline): Remote {
+function traced<R extends Remote>(remote: R, side: string, t: Timeline): R {
   return new Proxy(remote, {
     get(target, prop) {
       const v: unknown = Reflect.get(target, prop, target);
@@ -107,10 +107,10 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
       b.startAutoSync({ intervalMs: 3_600_000 });
       await until(() => rounds > 0, 5000, "B's first sync");
     } else {
-      remoteB.watch!('heads/', () => void b.pull().catch(() => {}));
+      remoteB.watch('heads/', () => void b.pull().catch(() => {}));
     }
     // A is connected too, as a device running auto-sync or `sync --watch` is: its socket is open for others' changes.
-    remoteA.watch!('heads/', () => {});
+    remoteA.watch('heads/', () => {});
     await until(() => rawA.pushLive && rawB.pushLive, 5000, 'the push sockets');
     // The hello comes before the relay has read our watch request; one round trip settles it.
     await rawB.list('heads/');

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { ErrorCode, KithError, Vault, type Store } from '@kith/core';
 import { openFsBlobCache } from '@kith/node';
 import { openSqliteStore } from '@kith/sqlite';
-import { lazyRemote } from './remote-url.js';
+import { openRemote } from './remote-url.js';
 import type { GlobalOptions } from './output.js';
 
 /** `--home`, else `$KITH_HOME`, else `~/.kith`. */
@@ -27,7 +27,7 @@ export function homeBlobCache(opts: GlobalOptions) {
   return openFsBlobCache(join(homeDir(opts), 'blobs'));
 }
 
-/** Opens the vault of this home (KITH_NO_VAULT if there is none); the remote connects on first use. */
+/** Opens the vault of this home (KITH_NO_VAULT if there is none); the vault opens its remote on first use, so local commands work offline. */
 export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: number } = {}): Promise<Vault> {
   // Checked before opening: opening would create the home (a mistyped --home would leave a stray one).
   if (!existsSync(join(homeDir(opts), 'kith.db'))) throw noVault(opts);
@@ -36,7 +36,7 @@ export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: num
     const config = await Vault.readConfig(store);
     if (!config) throw noVault(opts);
     const localPassphrase = process.env['KITH_PASSPHRASE'];
-    return await Vault.open({ store, remote: lazyRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}), ...extra });
+    return await Vault.open({ store, remote: () => openRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}), ...extra });
   } catch (e) {
     await store.close();
     throw e;

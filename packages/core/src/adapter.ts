@@ -18,9 +18,19 @@ export type {
   RemoteCapabilities,
   RemoteDeviceKey,
   RemoteObjectInfo,
-  RemoteStats,
 } from './ports/remote.js';
-export { MAX_REMOTE_KEY_BYTES, abortableSleep, assertRemoteKey, assertRemotePrefix, newRemoteStats, throwIfAborted } from './ports/remote.js';
+export { MAX_REMOTE_KEY_BYTES, abortableSleep, assertRemoteKey, assertRemotePrefix, throwIfAborted } from './ports/remote.js';
+// Powers only some remotes have, each a named interface with a type guard;
+// decorators forward every power of the remote they wrap.
+export type { BatchGetRemote, DeviceKeyRemote, ListedGetOptions, ListedReadRemote, WatchableRemote } from './ports/capabilities.js';
+export { canGetMany, canWatch, decorateRemote, getListed, lendDeviceKey, readsListed, usesDeviceKey } from './ports/capabilities.js';
+// Request counting as a decorator (tests, benchmarks); adapters that send
+// several requests per verb report each one.
+export type { CountingRemote, RemoteRequestKind, RemoteStats, RemoteTraffic, TrafficReportingRemote } from './ports/counting.js';
+export { countingRemote, reportsTraffic, TrafficReports } from './ports/counting.js';
+// One retry loop with a budget for every adapter.
+export type { RetryDeps, RetryExhaustion, RetryOptions, RetryPolicy, RetryVerdict } from './ports/retry.js';
+export { backoff, DEFAULT_RETRY_POLICY, retry, RetryBudget } from './ports/retry.js';
 export { remoteKeys } from './format/remote-keys.js';
 export { blobKeys } from './format/blob-format.js';
 

@@ -16,12 +16,11 @@ import {
   assertRemotePrefix,
   ErrorCode,
   KithError,
-  newRemoteStats,
   throwIfAborted,
   type GetOptions,
   type ListOptions,
   type PutOptions,
-  type Remote,
+  type WatchableRemote,
   type RemoteCallOptions,
   type RemoteObjectInfo,
 } from '@kith/core/adapter';
@@ -40,7 +39,7 @@ export const STALE_TMP_MS = 60 * 60_000;
  * A {@link Remote} over a local directory (see the module comment). Open
  * one with {@link openFolderRemote}.
  */
-export class FolderRemote implements Remote {
+export class FolderRemote implements WatchableRemote {
   /** `file://` URL of the root. */
   readonly url: string;
   /** The root directory, symlinks resolved. */
@@ -48,7 +47,6 @@ export class FolderRemote implements Remote {
   /** Put-if-absent is atomic (`link()`); `watch` sees one directory level. */
   readonly capabilities = { putIfAbsent: true, watch: true } as const;
   /** Request counters since the remote was opened. */
-  readonly stats = newRemoteStats();
   readonly #paths: FolderPaths;
   readonly #watchers = new Set<FSWatcher>();
   readonly #dirSyncs = new GroupSync(syncDir);
@@ -69,8 +67,6 @@ export class FolderRemote implements Remote {
     // last component needs no check: rename and link replace or refuse a symlink, never follow it.
     const confined = this.#paths.confinedDir(key);
     confined.catch(() => undefined);
-    this.stats.puts++;
-    this.stats.bytesSent += bytes.length;
     this.#cleanTempNowAndThen();
     const tmp = join(this.root, FOLDER_TMP_DIR, `${randomBytes(12).toString('hex')}.tmp`);
     try {
@@ -97,11 +93,8 @@ export class FolderRemote implements Remote {
     const path = this.#paths.keyPath(key);
     throwIfAborted(o.signal);
     await this.#paths.confinedDir(key);
-    this.stats.gets++;
     try {
-      const out = await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
-      this.stats.bytesReceived += out.length;
-      return out;
+      return await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
     } catch (e) {
       if (isMissing(e) || errnoOf(e) === 'EISDIR') return this.#missing();
       throw folderError(e, `reading ${key}`);
@@ -124,7 +117,6 @@ export class FolderRemote implements Remote {
     const path = this.#paths.keyPath(key);
     throwIfAborted(o.signal);
     await this.#paths.confinedDir(key);
-    this.stats.heads++;
     try {
       let st = await lstat(path, { bigint: true });
       if (st.isSymbolicLink()) {
@@ -147,7 +139,6 @@ export class FolderRemote implements Remote {
   async list(prefix: string, o: ListOptions = {}): Promise<RemoteObjectInfo[]> {
     assertRemotePrefix(prefix);
     throwIfAborted(o.signal);
-    this.stats.lists++;
     const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const out: RemoteObjectInfo[] = [];
     try {
@@ -166,7 +157,6 @@ export class FolderRemote implements Remote {
   async delete(key: string, o: RemoteCallOptions = {}): Promise<void> {
     const path = await this.#paths.pathOf(key);
     throwIfAborted(o.signal);
-    this.stats.deletes++;
     try {
       await unlink(path);
     } catch (e) {

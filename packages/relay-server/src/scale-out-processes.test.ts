@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openS3Remote } from '@kith/s3';
+import { countingRemote, type CountingRemote } from '@kith/core/adapter';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth, type RelayRemote } from '@kith/relay';
 import { openPgS3Storage, PROBE_KEY, UPLOADS } from './index.js';
 import { spawnRelayProcess, startScaleOutServices, writeUntilKilled, type RelayProcess, type ScaleOutServices } from './testing/index.js';
@@ -40,11 +41,11 @@ async function adminClient(): Promise<pg.Client> {
 }
 
 /** Two devices of one vault, one on each relay process, push only (a poll interval of an hour). */
-async function devicePair(): Promise<{ tv: TestVault; a: RelayRemote; b: RelayRemote; seenA: number[]; seenB: number[]; close(): Promise<void> }> {
+async function devicePair(): Promise<{ tv: TestVault; a: RelayRemote & CountingRemote; b: RelayRemote & CountingRemote; seenA: number[]; seenB: number[]; close(): Promise<void> }> {
   const tv = await createTestVault(relayA.url, fresh(), { devices: 2 });
   const o = { pollMs: 3_600_000, reconnectMs: { base: 20, max: 200 } };
   const a = tv.remote(0, o);
-  const b = openRelayRemote(tv.url.replace(relayA.url, relayB.url), o);
+  const b = countingRemote(openRelayRemote(tv.url.replace(relayA.url, relayB.url), o));
   b.useDeviceKey(tv.key(1));
   const { seenA, seenB, stop } = await watchHeads(a, b, 5000);
   return {

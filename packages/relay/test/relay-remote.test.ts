@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { countingRemote, type CountingRemote } from '@kith/core/adapter';
 import { runCheckScenarios, runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
 import { openRelayRemote, type RelayRemote } from '@kith/relay';
 import { LIST_BODY_MAX } from '@kith/relay/protocol';
@@ -33,7 +34,7 @@ runCheckScenarios('relay (embedded SQLite) + SQLite store', async () => relaySce
 describe('relay client: the registry listing before a push', () => {
   const last = (seq: number): string => `registry/${String(seq).padStart(12, '0')}`;
   /** Lists until the answer comes without a request: the relay confirms the watch a moment after the socket opens. */
-  const answeredWithoutListing = async (r: RelayRemote, after: string): Promise<void> => {
+  const answeredWithoutListing = async (r: RelayRemote & CountingRemote, after: string): Promise<void> => {
     for (let i = 0; ; i++) {
       assert.ok(i < 100, 'the relay confirmed the watch');
       const before = r.stats.lists;
@@ -70,7 +71,7 @@ describe('relay client: the registry listing before a push', () => {
     assert.equal(idle.stats.lists, lists + 3);
     await idle.close();
     // The recovery key's own client: the relay does not tell a writer of its own writes.
-    const founder = openRelayRemote(tv.url, { pollMs: 3_600_000 });
+    const founder = countingRemote(openRelayRemote(tv.url, { pollMs: 3_600_000 }));
     founder.useDeviceKey(tv.recoveryKey());
     founder.watch('heads/', () => {});
     await until(() => founder.pushLive, 5000, 'the push socket');
@@ -225,7 +226,7 @@ describe('relay remote specifics', () => {
 
   test('an unreachable relay fails with KITH_REMOTE_UNAVAILABLE after retries', async () => {
     // (Port 59: closed, and not one of the ports fetch refuses outright, which are refused at open.)
-    const r = openRelayRemote('http://127.0.0.1:59/v', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const r = countingRemote(openRelayRemote('http://127.0.0.1:59/v', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } }));
     await assert.rejects(r.get('heads/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE' && /after 3 attempts/.test((e as Error).message));
     assert.equal(r.stats.gets, 0);
   });

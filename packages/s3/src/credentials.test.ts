@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode, KithError } from '@kith/core/adapter';
+import { ErrorCode, KithError } from '@kith/core';
+import { countingRemote } from '@kith/core/adapter';
 import { openS3Remote } from './index.js';
 import { startS3rver, type S3rverProcess } from './testing/index.js';
 
@@ -47,7 +48,7 @@ test('a profile in ~/.aws/credentials, chosen by AWS_PROFILE, is used', async ()
 });
 
 test('no credentials anywhere is KITH_REMOTE_AUTH on one line, naming what to set, without a retry', async () => {
-  const r = await openS3Remote(s3.url(await s3.bucket(), 'vault'));
+  const r = countingRemote(await openS3Remote(s3.url(await s3.bucket(), 'vault')));
   await assert.rejects(r.list('heads/'), (e: unknown) => {
     assert.ok(KithError.is(e, ErrorCode.RemoteAuth), String(e));
     assert.ok(!e.message.includes('\n'), e.message);

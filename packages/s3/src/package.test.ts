@@ -15,7 +15,8 @@ test('the README example runs as written and prints the listing', async () => {
   // Same code, with the package names pointed at this build.
   const code = example
     .replace(`'@kith/s3/testing'`, JSON.stringify(new URL('testing/index.js', here).href))
-    .replace(`'@kith/s3'`, JSON.stringify(new URL('index.js', here).href));
+    .replace(`'@kith/s3'`, JSON.stringify(new URL('index.js', here).href))
+    .replace(`'@kith/core'`, JSON.stringify(import.meta.resolve('@kith/core')));
   const dir = mkdtempSync(join(tmpdir(), 'kith-'));
   try {
     const file = join(dir, 'example.mjs');

@@ -1,6 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, KithError } from '@kith/core/adapter';
+import { ErrorCode, KithError } from '@kith/core';
+import { countingRemote } from '@kith/core/adapter';
 import { runRemoteConformance } from '@kith/core/testing';
 import { openS3Remote } from './index.js';
 import { randomFaults, startFaultProxy, startS3rver, type FaultProxy, type S3rverProcess } from './testing/index.js';
@@ -47,7 +48,7 @@ runRemoteConformance('s3 through a faulty network (drops, 500/503 bursts, slow a
 
 describe('s3 remote specifics', () => {
   test('a missing bucket is KITH_REMOTE_NOT_FOUND; a refused credential is KITH_REMOTE_AUTH; neither is retried', async () => {
-    const missing = await openS3Remote(s3.url('no-such-bucket-here'));
+    const missing = countingRemote(await openS3Remote(s3.url('no-such-bucket-here')));
     await assert.rejects(missing.list('heads/'), (e: unknown) => is(ErrorCode.RemoteNotFound)(e) && /create the bucket/.test((e).hint ?? ''));
     assert.equal(missing.stats.lists, 1, 'not retried');
     await missing.close();
@@ -63,7 +64,7 @@ describe('s3 remote specifics', () => {
   test('a server that keeps failing gets a bounded number of attempts, then one clear error', async () => {
     proxy.resetCounts();
     proxy.setFaults(() => ({ kind: 'status', status: 503 }));
-    const r = await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 } });
+    const r = countingRemote(await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 } }));
     await assert.rejects(r.get('heads/x'), (e: unknown) => is(ErrorCode.RemoteUnavailable)(e) && /after 4 attempts/.test((e as Error).message));
     assert.equal(proxy.counts.total, 4);
     assert.equal(r.stats.gets, 4, 'stats count every attempt');
@@ -109,7 +110,7 @@ describe('s3 remote specifics', () => {
   });
 
   test('a response that stalls past requestTimeoutMs is abandoned and retried', async () => {
-    const r = await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { requestTimeoutMs: 200, retry: { baseDelayMs: 1 } });
+    const r = countingRemote(await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { requestTimeoutMs: 200, retry: { baseDelayMs: 1 } }));
     await r.put('k/x', Uint8Array.of(7));
     let stalls = 0;
     proxy.setFaults(({ method }) => (method === 'GET' && ++stalls === 1 ? { kind: 'slow', ms: 1500 } : undefined));
@@ -127,7 +128,7 @@ describe('s3 remote specifics', () => {
       const bucket = await bucketHolding('objs/x', data);
       let n = 0;
       proxy.setFaults(({ method }) => (method === 'GET' && n++ < 2 ? { kind } : undefined));
-      const r = await openS3Remote(s3.url(bucket, '', proxy.url), { retry: { baseDelayMs: 1 } });
+      const r = countingRemote(await openS3Remote(s3.url(bucket, '', proxy.url), { retry: { baseDelayMs: 1 } }));
       assert.deepEqual(await r.get('objs/x'), data);
       assert.equal(r.stats.gets, 3);
       await r.close();
@@ -145,7 +146,7 @@ describe('s3 remote specifics', () => {
   test('no retry storm: concurrent calls against a dead service share one retry budget', async () => {
     proxy.resetCounts();
     proxy.setFaults(() => ({ kind: 'status', status: 503 }));
-    const r = await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { retry: { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5, budget: 25 } });
+    const r = countingRemote(await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { retry: { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5, budget: 25 } }));
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => r.get(`k/${i}`)));
     assert.ok(results.every((x) => x.status === 'rejected' && is(ErrorCode.RemoteUnavailable)(x.reason)));
     assert.equal(proxy.counts.total, 20 + 5, '20 first attempts and 5 retries in all, not 20 × 6');
@@ -156,7 +157,7 @@ describe('s3 remote specifics', () => {
 
   test('a 20 MiB object goes up in parallel multipart parts without copying, and comes back whole', async () => {
     const partSize = 5 * 1024 * 1024;
-    const r = await openS3Remote(s3.url(await s3.bucket()), { partSize, partConcurrency: 2 });
+    const r = countingRemote(await openS3Remote(s3.url(await s3.bucket()), { partSize, partConcurrency: 2 }));
     const big = new Uint8Array(20 * 1024 * 1024).map((_, i) => (i * 7) % 256);
     const base = process.memoryUsage().arrayBuffers;
     let peak = 0;

@@ -2,26 +2,13 @@
  * @module s3-remote
  * A remote on any S3 API (AWS S3, R2, MinIO, Ceph) through the AWS SDK v3,
  * loaded lazily so commands that do not use S3 stay fast and quiet. Every
- * HTTP attempt is counted in `stats`; retries follow our own policy
+ * HTTP attempt is reported to `onTraffic` (for `countingRemote`); retries follow our own policy
  * (retry.ts) with the SDK's retries off.
  */
 import { createHash } from 'node:crypto';
 import type { CompletedPart, GetObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import {
-  assertRemoteKey,
-  assertRemotePrefix,
-  ErrorCode,
-  KithError,
-  newRemoteStats,
-  throwIfAborted,
-  type GetOptions,
-  type ListOptions,
-  type PutOptions,
-  type Remote,
-  type RemoteCallOptions,
-  type RemoteCapabilities,
-  type RemoteObjectInfo,
-} from '@kith/core/adapter';
+import { ErrorCode, KithError } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, TrafficReports, throwIfAborted, type GetOptions, type ListOptions, type PutOptions, type RemoteTraffic, type RemoteCallOptions, type RemoteCapabilities, type RemoteObjectInfo, type TrafficReportingRemote } from '@kith/core/adapter';
 import { Slots } from './slots.js';
 import { DEFAULT_RETRY, isTransient, RetryBudget, statusOf, withRetry, type RetryPolicy } from './retry.js';
 import { loadS3Sdk, type S3Sdk } from './sdk.js';
@@ -74,12 +61,12 @@ const tornBody = (why: string): Error => Object.assign(new Error(why), { name: '
  * The S3 {@link Remote}: keys live under `<prefix>/<key>` in one bucket.
  * Open it with {@link openS3Remote}.
  */
-export class S3Remote implements Remote {
+export class S3Remote implements TrafficReportingRemote {
   readonly url: string;
   /** The parsed URL. */
   readonly location: S3Location;
   readonly capabilities: RemoteCapabilities;
-  readonly stats = newRemoteStats();
+  readonly #traffic = new TrafficReports();
   readonly #sdk: S3Sdk;
   readonly #client: S3Client;
   readonly #retry: RetryPolicy;
@@ -179,8 +166,7 @@ export class S3Remote implements Remote {
   }
 
   #countPut(bytes: number): void {
-    this.stats.puts++;
-    this.stats.bytesSent += bytes;
+    this.#traffic.report({ request: 'put', bytesSent: bytes });
   }
 
   /**
@@ -224,7 +210,7 @@ export class S3Remote implements Remote {
       const complete = { Bucket, Key, UploadId, MultipartUpload: { Parts: parts }, ...(conditional ? { IfNoneMatch: '*' } : {}) };
       await this.#send('complete multipart upload', () => this.#countPut(0), () => this.#client.send(new CompleteMultipartUploadCommand(complete), abortable(signal)), signal);
     } catch (e) {
-      this.stats.deletes++; // AbortMultipartUpload is a DELETE; best effort, never with the caller's (maybe fired) signal
+      this.#traffic.report({ request: 'delete' }); // AbortMultipartUpload is a DELETE; best effort, never with the caller's (maybe fired) signal
       await this.#client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
       throw e;
     }
@@ -254,11 +240,11 @@ export class S3Remote implements Remote {
         const md5 = MD5_ETAG.exec(res.ETag ?? '')?.[1];
         if (md5 && md5.toLowerCase() !== createHash('md5').update(body).digest('hex')) throw tornBody('body does not match its ETag');
       }
-      this.stats.bytesReceived += body.length;
+      this.#traffic.report({ bytesReceived: body.length });
       return body;
     };
     try {
-      return await this.#send(`GET ${key}`, () => this.stats.gets++, attempt, o.signal);
+      return await this.#send(`GET ${key}`, () => this.#traffic.report({ request: 'get' }), attempt, o.signal);
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return null;
       throw e;
@@ -275,7 +261,7 @@ export class S3Remote implements Remote {
     const { HeadObjectCommand } = this.#sdk;
     const input = { Bucket: this.location.bucket, Key: this.#key(key) };
     try {
-      const res = await this.#send(`HEAD ${key}`, () => this.stats.heads++, () => this.#client.send(new HeadObjectCommand(input), abortable(o.signal)), o.signal);
+      const res = await this.#send(`HEAD ${key}`, () => this.#traffic.report({ request: 'head' }), () => this.#client.send(new HeadObjectCommand(input), abortable(o.signal)), o.signal);
       return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '' };
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return null;
@@ -302,7 +288,7 @@ export class S3Remote implements Remote {
       };
       const res: ListObjectsV2CommandOutput = await this.#send(
         `LIST ${prefix || '/'}`,
-        () => this.stats.lists++,
+        () => this.#traffic.report({ request: 'list' }),
         () => this.#client.send(new ListObjectsV2Command(input), abortable(o.signal)),
         o.signal,
       );
@@ -318,11 +304,16 @@ export class S3Remote implements Remote {
     const { DeleteObjectCommand } = this.#sdk;
     const input = { Bucket: this.location.bucket, Key: this.#key(key) };
     try {
-      await this.#send(`DELETE ${key}`, () => this.stats.deletes++, () => this.#client.send(new DeleteObjectCommand(input), abortable(o.signal)), o.signal);
+      await this.#send(`DELETE ${key}`, () => this.#traffic.report({ request: 'delete' }), () => this.#client.send(new DeleteObjectCommand(input), abortable(o.signal)), o.signal);
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return;
       throw e;
     }
+  }
+
+  /** Reports every HTTP attempt (retries and multipart parts each count) for `countingRemote`. */
+  onTraffic(listener: (t: RemoteTraffic) => void): () => void {
+    return this.#traffic.on(listener);
   }
 
   async close(): Promise<void> {

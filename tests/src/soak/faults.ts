@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Remote } from '@kith/core';
-import type { GetOptions, ListOptions, PutOptions, RemoteCallOptions, RemoteObjectInfo } from '@kith/core/adapter';
+import { type Remote } from '@kith/core';
+import { canGetMany, canWatch, lendDeviceKey, type GetOptions, type ListOptions, type PutOptions, type RemoteCallOptions, type RemoteDeviceKey, type RemoteObjectInfo } from '@kith/core/adapter';
 import { LIES } from './plan.js';
 import { Rng } from './prng.js';
 
@@ -40,9 +40,6 @@ export class LyingRemote implements Remote {
   }
   get capabilities() {
     return this.#inner.capabilities;
-  }
-  get stats() {
-    return this.#inner.stats;
   }
 
   /** Starts lying (`undefined`: tells the truth again); `seed` draws what to hide or shuffle. */
@@ -113,12 +110,12 @@ export class LyingRemote implements Remote {
   }
 
   watch(prefix: string, onChange: () => void): () => void {
-    return this.#inner.watch?.(prefix, onChange) ?? (() => undefined);
+    return canWatch(this.#inner) ? this.#inner.watch(prefix, onChange) : () => undefined;
   }
 
   async getMany(keys: readonly string[], o?: RemoteCallOptions): Promise<Map<string, Uint8Array | null>> {
     // While lying, every read goes through get() so each one can be a lie.
-    if (!this.#lie && this.#inner.getMany) {
+    if (!this.#lie && canGetMany(this.#inner)) {
       const got = await this.#inner.getMany(keys, o);
       for (const [k, b] of got) if (b) this.#remember(k, b);
       return got;
@@ -126,8 +123,8 @@ export class LyingRemote implements Remote {
     return new Map(await Promise.all(keys.map(async (k) => [k, await this.get(k, o)] as const)));
   }
 
-  useDeviceKey(key: Parameters<NonNullable<Remote['useDeviceKey']>>[0]): void {
-    this.#inner.useDeviceKey?.(key);
+  useDeviceKey(key: RemoteDeviceKey): void {
+    lendDeviceKey(this.#inner, key);
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { Vault } from '../vault/vault.js';
 import type { Remote, GetOptions } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
+import { countingRemote } from '../ports/counting.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { MemoryBlobCache } from '../ports/blob-cache.js';
 import { blobKeys, parseBlobRef } from '../format/blob-format.js';
@@ -103,7 +104,7 @@ describe('chunker', () => {
 describe('blobs', () => {
   const setup = async () => {
     const objects = new Map<string, Uint8Array>();
-    const remote = openMemoryRemote(objects);
+    const remote = countingRemote(openMemoryRemote(objects));
     const cache = new MemoryBlobCache();
     let now = Date.UTC(2026, 10, 1);
     const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote, remoteUrl: 'memory:', blobCache: cache, deps: { random: seededRandom(1), now: () => now } });

@@ -6,7 +6,7 @@
  */
 import { invariant } from '../base/errors.js';
 import type { Remote } from '../ports/remote.js';
-import type { RemoteDeviceKey } from '../identity/remote-auth.js';
+import { decorateRemote } from '../ports/capabilities.js';
 import type { EngineContext } from '../sync/context.js';
 import type { DeviceRegistry } from '../identity/registry.js';
 import type { RemoteLayout } from './layout.js';
@@ -55,18 +55,7 @@ export async function* readInOrder(run: CheckRun, keys: readonly string[]): Asyn
  * `o` says (through `remote` where `o` says nothing).
  */
 export function withWrites(remote: Remote, o: Partial<Pick<Remote, 'put' | 'delete' | 'close'>>): Remote {
-  return {
-    url: remote.url,
-    capabilities: remote.capabilities,
-    stats: remote.stats,
-    get: (k, opts) => remote.get(k, opts),
-    head: (k, opts) => remote.head(k, opts),
-    list: (p, opts) => remote.list(p, opts),
-    put: o.put ?? ((k, bytes, opts) => remote.put(k, bytes, opts)),
-    delete: o.delete ?? ((k, opts) => remote.delete(k, opts)),
-    close: o.close ?? (() => remote.close()),
-    ...(remote.useDeviceKey ? { useDeviceKey: (key: RemoteDeviceKey) => remote.useDeviceKey!(key) } : {}),
-  };
+  return decorateRemote(remote, { ...o });
 }
 
 /** `remote` with every write refused: a check must never change the remote, whatever a bug asks. Closing it leaves `remote` open. */

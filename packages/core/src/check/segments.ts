@@ -8,7 +8,7 @@
 import { bytesToHex } from '../crypto/index.js';
 import { ErrorCode } from '../base/errors.js';
 import { throwIfAborted } from '../ports/remote.js';
-import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, type Head } from '../format/index.js';
+import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, ZERO_HASH_HEX, type Head } from '../format/index.js';
 import { decodePayload } from '../model/ops.js';
 import { refsIn } from '../blobs/blobs.js';
 import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
@@ -16,7 +16,6 @@ import type { OwnChainMeta } from '../ports/store-meta.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote';
-const ZERO_HASH = '0'.repeat(64);
 
 /** Checks every device's head and segments; adds every blob ref an op sets to `refs`. */
 export async function checkSegments(run: CheckRun, refs: Set<string>): Promise<void> {
@@ -46,7 +45,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
     log.add('missing', headKey, ErrorCode.NotFound, `device ${device} has segments but no head`, 'other devices do not see its segments until it pushes again');
   }
   const restoreHint = await missingHint(run, device);
-  let prev: string | undefined = ZERO_HASH; // hash of the previous segment, once verified
+  let prev: string | undefined = ZERO_HASH_HEX; // hash of the previous segment, once verified
   let lastLocal: string | undefined;
   const readable = (seq: number): boolean => listed.has(seq) && !(revoked && seq > revoked.lastSeq);
   const toRead = [...listed.keys()].filter(readable).sort((x, y) => x - y);

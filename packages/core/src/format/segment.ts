@@ -11,6 +11,8 @@ import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framin
 export const SEGMENT_DOMAIN = 'kith/v1/segment';
 /** Largest uncompressed payload a segment may carry (64 MiB). */
 export const MAX_SEGMENT_PAYLOAD = 64 * 1024 * 1024;
+/** The previous-segment hash of a device's first segment (and a head or registry with nothing yet): 32 zero bytes, in hex. */
+export const ZERO_HASH_HEX = '00'.repeat(32);
 const FLAG_DEFLATE = 1;
 const HASH_BYTES = 32;
 const SALT_BYTES = 16;

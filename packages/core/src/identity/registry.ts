@@ -8,7 +8,7 @@
  */
 import { bytesToHex, hexToBytes, toBase64url, fromBase64url } from '../crypto/index.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { decodeRegistryEntry, encodeRegistryEntry, remoteKeys, type PasswordParams, type RegistryChange, type RegistryEntry } from '../format/index.js';
+import { decodeRegistryEntry, encodeRegistryEntry, remoteKeys, ZERO_HASH_HEX, type PasswordParams, type RegistryChange, type RegistryEntry } from '../format/index.js';
 import type { Remote } from '../ports/remote.js';
 
 /** What the registry says about one device (JSON-safe, kept in the store). */
@@ -50,7 +50,6 @@ export function initialRegistry(recoverySignPub: Uint8Array, recoveryBoxPub: Uin
   return { seq: 0, hashes: [], epoch: 0, recovery: { signPub: toBase64url(recoverySignPub), boxPub: toBase64url(recoveryBoxPub) }, devices: {} };
 }
 
-const ZERO_HASH = new Uint8Array(32);
 const APPEND_ATTEMPTS = 5;
 
 export class DeviceRegistry {
@@ -71,7 +70,7 @@ export class DeviceRegistry {
     return this.#s.seq;
   }
   get hash(): Uint8Array {
-    return this.#s.seq === 0 ? ZERO_HASH : hexToBytes(this.#s.hashes[this.#s.seq - 1]!);
+    return hexToBytes(this.#s.seq === 0 ? ZERO_HASH_HEX : this.#s.hashes[this.#s.seq - 1]!);
   }
   get epoch(): number {
     return this.#s.epoch;

@@ -27,7 +27,7 @@ export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8
  * The {@link RemoteDeviceKey} of a signing seed.
  *
  * @example
- * remote.useDeviceKey?.(remoteDeviceKey(vaultId, deviceId, signSeed));
+ * lendDeviceKey(remote, remoteDeviceKey(vaultId, deviceId, signSeed));
  */
 export function remoteDeviceKey(vaultId: string, signer: string, seed: Uint8Array): RemoteDeviceKey {
   // Derived on first read: most vault opens never meet a remote that asks, and the first derivation costs ~50 ms of CPU (noble builds its tables).

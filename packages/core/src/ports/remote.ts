@@ -37,12 +37,6 @@ export interface PutOptions extends RemoteCallOptions {
 export interface GetOptions extends RemoteCallOptions {
   /** Read `length` bytes from `offset` only. */
   readonly range?: { readonly offset: number; readonly length: number };
-  /**
-   * The etag a listing just gave for this key: the caller wants that
-   * version or a newer one, so a remote whose listings carry small objects'
-   * bytes (the relay) may answer from those without a round trip.
-   */
-  readonly listed?: string;
 }
 
 export interface ListOptions extends RemoteCallOptions {
@@ -55,23 +49,14 @@ export interface ListOptions extends RemoteCallOptions {
 export interface RemoteCapabilities {
   /** `put(..., {ifAbsent: true})` is atomic on this remote. */
   readonly putIfAbsent: boolean;
-  /** `watch` is available (real-time push). */
+  /** `watch` is available (real-time push; see `WatchableRemote`). */
   readonly watch: boolean;
-}
-
-/** Counts of requests a remote made, for request-economy tests and benchmarks. */
-export interface RemoteStats {
-  puts: number;
-  gets: number;
-  heads: number;
-  lists: number;
-  deletes: number;
-  bytesSent: number;
-  bytesReceived: number;
+  /** `get` may answer from the last listing (see `ListedReadRemote`). Default false. */
+  readonly listedReads?: boolean;
 }
 
 /**
- * A remote object store.
+ * A remote object store: its few verbs.
  *
  * Contract (checked by `runRemoteConformance` in `@kith/core/testing`):
  * - Keys are validated by {@link assertRemoteKey}: `/`-separated segments of
@@ -92,39 +77,20 @@ export interface RemoteStats {
  * - Failures reject with a KithError: KITH_REMOTE_UNAVAILABLE (after the
  *   adapter's own retries), KITH_REMOTE_AUTH, KITH_REMOTE_NOT_FOUND,
  *   KITH_BAD_NAME, KITH_ABORTED.
+ *
+ * Powers beyond these verbs are capabilities with guards (ports/capabilities:
+ * `canGetMany`, `canWatch`, `usesDeviceKey`, `readsListed`); request counts
+ * come from the `countingRemote` decorator (ports/counting).
  */
 export interface Remote {
   /** A display form of where this remote is; never contains secrets. */
   readonly url: string;
   readonly capabilities: RemoteCapabilities;
-  /** Request counters since creation. */
-  readonly stats: RemoteStats;
   put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void>;
   get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
   head(key: string, options?: RemoteCallOptions): Promise<RemoteObjectInfo | null>;
   list(prefix: string, options?: ListOptions): Promise<RemoteObjectInfo[]>;
   delete(key: string, options?: RemoteCallOptions): Promise<void>;
-  /**
-   * Calls `onChange` (at least once, possibly more) after objects under
-   * `prefix` change; returns a function that stops watching. Only when
-   * `capabilities.watch`.
-   */
-  watch?(prefix: string, onChange: () => void): () => void;
-  /**
-   * Reads several whole objects in one round trip (a map with an entry,
-   * null when missing, for every key asked). Optional: remotes without a
-   * batched read leave it out and the core issues parallel `get`s.
-   */
-  getMany?(keys: readonly string[], options?: RemoteCallOptions): Promise<Map<string, Uint8Array | null>>;
-  /**
-   * Tells a remote that authenticates devices (the relay) whom to prove
-   * possession of a registered key as. The vault calls it as soon as it
-   * holds a key the registry admits: the recovery or password key while it
-   * founds or restores a vault, then its own device key (again on every
-   * open). Optional: remotes that need no authentication leave it out.
-   * Requests made before any call go out unauthenticated.
-   */
-  useDeviceKey?(key: RemoteDeviceKey): void;
   /** Releases connections and file handles. */
   close(): Promise<void>;
 }
@@ -149,11 +115,6 @@ export function assertRemoteKey(key: string): void {
 export function assertRemotePrefix(prefix: string): void {
   if (prefix === '') return;
   assertRemoteKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
-}
-
-/** Fresh zeroed counters. */
-export function newRemoteStats(): RemoteStats {
-  return { puts: 0, gets: 0, heads: 0, lists: 0, deletes: 0, bytesSent: 0, bytesReceived: 0 };
 }
 
 /**

@@ -11,6 +11,7 @@ import { hex } from '@scure/base';
 import { isIntegrityError } from '../base/errors.js';
 import { decodeHead, remoteKeys, type Head } from '../format/index.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
+import { getListed } from '../ports/capabilities.js';
 import type { EngineContext } from './context.js';
 import { emptyPush, META, readMeta, type OwnChainMeta, type PushMeta } from '../ports/store-meta.js';
 
@@ -67,7 +68,7 @@ export async function lookAtOwnHead(
   const info = heads.find((h) => h.key === remoteKeys.head(ctx.deviceId));
   const look = (read: OwnHeadRead): OwnHeadLook => ({ info, read, ...state });
   if (!info || !wanted(info)) return look({ kind: 'unread' });
-  const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
+  const bytes = await getListed(ctx.remote, info.key, info.etag, signal);
   if (!bytes) return look({ kind: 'absent' });
   const signPub = ctx.registry.deviceSignPub(ctx.deviceId);
   if (!signPub) return look({ kind: 'unknown-signer' }); // not in the registry we hold: pull refuses the vault elsewhere

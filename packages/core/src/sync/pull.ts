@@ -10,10 +10,11 @@
  */
 import { hex } from '@scure/base';
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
-import { decodeHead, remoteKeys } from '../format/index.js';
+import { decodeHead, remoteKeys, ZERO_HASH_HEX } from '../format/index.js';
 import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../model/hlc.js';
 import { decodePayload, type Op } from '../model/ops.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
+import { canGetMany, getListed } from '../ports/capabilities.js';
 import { applyRemoteOps, ViewSet } from './apply.js';
 import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from '../ports/store-meta.js';
@@ -116,7 +117,7 @@ async function readHead(ctx: EngineContext, device: string, info: RemoteObjectIn
       reason: 'unknown-writer',
     });
   }
-  const bytes = await ctx.remote.get(info.key, { listed: info.etag, ...(signal ? { signal } : {}) });
+  const bytes = await getListed(ctx.remote, info.key, info.etag, signal);
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   const etags = headEtag(cursor, info.etag, watch.saw(device, head, info.etag));
@@ -161,7 +162,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
   const signPub = ctx.registry.deviceSignPub(m.device)!;
   let prevHash = m.cursor.hash;
   let lastLocal = m.cursor.stamp === '' ? undefined : stampLocal(m.cursor.stamp);
-  const step = ctx.remote.getMany ? PULL_BATCH : PULL_CONCURRENCY;
+  const step = canGetMany(ctx.remote) ? PULL_BATCH : PULL_CONCURRENCY;
   for (let from = m.cursor.seq + 1; from <= m.headSeq; from += step) {
     signal?.throwIfAborted();
     const seqs = Array.from({ length: Math.min(step, m.headSeq - from + 1) }, (_, i) => from + i);
@@ -175,7 +176,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
         });
       }
       const seg = await openSegment(ctx, m.device, signPub, seq, bytes);
-      const expectedPrev = seq === 1 ? '0'.repeat(64) : prevHash;
+      const expectedPrev = seq === 1 ? ZERO_HASH_HEX : prevHash;
       if (hex.encode(seg.prevHash) !== expectedPrev) {
         throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} does not follow segment ${seq - 1}`, {
           hint: 'a segment was replaced, reordered or replayed on the remote (nothing from it was applied)',

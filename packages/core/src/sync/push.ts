@@ -7,7 +7,7 @@
  * The head is written once after the last segment.
  */
 import { hex } from '@scure/base';
-import { encodeHead, encodeSegment, remoteKeys } from '../format/index.js';
+import { encodeHead, encodeSegment, remoteKeys, ZERO_HASH_HEX } from '../format/index.js';
 import { encodePayload, type Op } from '../model/ops.js';
 import type { OutboxEntry } from '../ports/store.js';
 import { MAX_OPS_PER_SEGMENT, TARGET_SEGMENT_BYTES, type EngineContext } from './context.js';
@@ -49,7 +49,7 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       vaultId: ctx.vaultId,
       deviceId: ctx.deviceId,
       seq: state.seq,
-      hash: state.seq === 0 ? new Uint8Array(32) : hex.decode(state.hash),
+      hash: hex.decode(state.seq === 0 ? ZERO_HASH_HEX : state.hash),
       registrySeq,
       registryHash: ctx.registry.hash,
       at,
@@ -89,7 +89,7 @@ async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promis
     deviceId: ctx.deviceId,
     epoch,
     seq,
-    prevHash: state.seq === 0 ? new Uint8Array(32) : hex.decode(state.hash),
+    prevHash: hex.decode(state.seq === 0 ? ZERO_HASH_HEX : state.hash),
     payload: encodePayload(batch.map((e) => e.op as unknown as Op)),
     epochKey,
     signSeed: ctx.signSeed,

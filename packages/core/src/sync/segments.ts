@@ -4,6 +4,7 @@
  * fetches and the checks every segment passes before anything trusts it.
  */
 import { decodeSegment, peekSegmentEpoch, remoteKeys, MAX_SEGMENT_PAYLOAD, type DecodedSegment } from '../format/index.js';
+import { canGetMany } from '../ports/capabilities.js';
 import type { EngineContext } from './context.js';
 import { loadEpochKey } from '../identity/epochs.js';
 
@@ -11,7 +12,7 @@ import { loadEpochKey } from '../identity/epochs.js';
 export async function fetchSegments(ctx: EngineContext, device: string, seqs: readonly number[], signal?: AbortSignal): Promise<(Uint8Array | null)[]> {
   const keys = seqs.map((seq) => remoteKeys.segment(device, seq));
   const opts = signal ? { signal } : {};
-  if (ctx.remote.getMany) {
+  if (canGetMany(ctx.remote)) {
     const got = await ctx.remote.getMany(keys, opts);
     return keys.map((k) => got.get(k) ?? null);
   }

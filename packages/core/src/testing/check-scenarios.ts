@@ -18,6 +18,7 @@ import { encodeRegistryEntry, remoteKeys } from '../format/index.js';
 import { sealKeyTo } from '../identity/epochs.js';
 import { blobKeys, parseBlobRef } from '../blobs/index.js';
 import type { Remote } from '../ports/remote.js';
+import { countingRemote, type CountingRemote } from '../ports/counting.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
 import { withWrites } from '../check/run.js';
 import type { ScenarioHarness } from './sync-scenarios.js';
@@ -35,7 +36,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     let now = Date.UTC(2026, 10, 1);
     const deps = (seed: number) => ({ random: seededRandom(seed), now: () => (now += 7) });
     const opened: Vault[] = [];
-    let aRemote: Remote;
+    let aRemote: CountingRemote;
     let chunkId = '';
     let revoked: Vault;
     let code = '';
@@ -44,7 +45,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
 
     before(async () => {
       h = await setup();
-      aRemote = await h.openRemote();
+      aRemote = countingRemote(await h.openRemote());
       const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote: aRemote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(1) });
       a = vault;
       code = recoveryCode;

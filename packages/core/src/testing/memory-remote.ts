@@ -5,52 +5,42 @@
  * `Map` see the same objects, like devices sharing a bucket.
  */
 import { bytesToHex, sha256Sync } from '../crypto/index.js';
-import { assertRemoteKey, assertRemotePrefix, newRemoteStats, throwIfAborted, type Remote } from '../ports/remote.js';
+import { assertRemoteKey, assertRemotePrefix, throwIfAborted, type Remote } from '../ports/remote.js';
 
 export function openMemoryRemote(objects: Map<string, Uint8Array> = new Map(), url = 'memory:'): Remote {
-  const stats = newRemoteStats();
   // Content-derived etags, so every client over the same objects agrees.
   const etag = (b: Uint8Array): string => bytesToHex(sha256Sync(b).subarray(0, 8));
   return {
     url,
     capabilities: { putIfAbsent: true, watch: false },
-    stats,
     async put(key, bytes, o = {}) {
       assertRemoteKey(key);
       throwIfAborted(o.signal);
-      stats.puts++;
-      stats.bytesSent += bytes.length;
       if (o.ifAbsent && objects.has(key)) return;
       objects.set(key, bytes.slice());
     },
     async get(key, o = {}) {
       assertRemoteKey(key);
       throwIfAborted(o.signal);
-      stats.gets++;
       const b = objects.get(key);
       if (!b) return null;
-      const out = o.range ? b.slice(o.range.offset, o.range.offset + o.range.length) : b.slice();
-      stats.bytesReceived += out.length;
-      return out;
+      return o.range ? b.slice(o.range.offset, o.range.offset + o.range.length) : b.slice();
     },
     async head(key, o = {}) {
       assertRemoteKey(key);
       throwIfAborted(o.signal);
-      stats.heads++;
       const b = objects.get(key);
       return b ? { key, size: b.length, etag: etag(b) } : null;
     },
     async list(prefix, o = {}) {
       assertRemotePrefix(prefix);
       throwIfAborted(o.signal);
-      stats.lists++;
       const keys = [...objects.keys()].filter((k) => k.startsWith(prefix) && (o.after === undefined || k > o.after)).sort();
       return keys.slice(0, o.limit ?? keys.length).map((key) => ({ key, size: objects.get(key)!.length, etag: etag(objects.get(key)!) }));
     },
     async delete(key, o = {}) {
       assertRemoteKey(key);
       throwIfAborted(o.signal);
-      stats.deletes++;
       objects.delete(key);
     },
     async close() {},

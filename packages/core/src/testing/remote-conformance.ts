@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { Remote } from '../ports/remote.js';
+import { countingRemote, type CountingRemote } from '../ports/counting.js';
 
 /** What `open` gives {@link runRemoteConformance} for one test. */
 export interface RemoteHarness {
@@ -68,10 +69,10 @@ export interface RemoteConformanceOptions {
  */
 export function runRemoteConformance(name: string, open: () => Promise<RemoteHarness>, options: RemoteConformanceOptions = {}): void {
   const mixed = options.mixedSeparatorOrder !== false;
-  async function withRemote(fn: (r: Remote) => Promise<void>): Promise<void> {
+  async function withRemote(fn: (r: CountingRemote) => Promise<void>): Promise<void> {
     const h = await open();
     try {
-      await fn(h.remote);
+      await fn(countingRemote(h.remote));
     } finally {
       await h.cleanup();
     }

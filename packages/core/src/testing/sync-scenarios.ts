@@ -17,6 +17,8 @@ import { stampTime } from '../model/hlc.js';
 import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
 import { sealKeyTo } from '../identity/epochs.js';
 import type { Remote } from '../ports/remote.js';
+import type { BatchGetRemote } from '../ports/capabilities.js';
+import { countingRemote, type CountingRemote } from '../ports/counting.js';
 import type { Store } from '../ports/store.js';
 import type { Doc } from '../vault/vault-types.js';
 import { AUDIT_INTERVAL_MS } from '../sync/repair.js';
@@ -130,7 +132,6 @@ function switchable(target: Remote): Remote & { target: Remote } {
     target,
     url: target.url,
     capabilities: target.capabilities,
-    stats: target.stats,
     put: (k, b, o) => w.target.put(k, b, o),
     get: (k, o) => w.target.get(k, o),
     head: (k, o) => w.target.head(k, o),
@@ -148,14 +149,15 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
     let now = Date.UTC(2026, 10, 1);
     /** Each device has its own randomness and a clock `skew` ms off the true time. */
     const deps = (seed: number, skew = 0) => ({ random: seededRandom(seed), now: () => (now += 7) + skew });
-    const founder = async (seed = 1, location?: string): Promise<Device & { code: string }> => {
-      const remote = await h.openRemote(location);
+    // A device's own remote counts its requests (the idle-cost checks read them).
+    const founder = async (seed = 1, location?: string): Promise<Device & { code: string; remote: CountingRemote }> => {
+      const remote = countingRemote(await h.openRemote(location));
       const store = await h.openStore();
       const { vault, recoveryCode } = await Vault.create({ store, remote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(seed) });
       return { vault, remote, store, code: recoveryCode };
     };
-    const joiner = async (code: string, seed = 2, nameOf = 'B', skew = 0): Promise<Device> => {
-      const remote = await h.openRemote();
+    const joiner = async (code: string, seed = 2, nameOf = 'B', skew = 0): Promise<Device & { remote: CountingRemote }> => {
+      const remote = countingRemote(await h.openRemote());
       const store = await h.openStore();
       const vault = await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: nameOf, deps: deps(seed, skew) });
       return { vault, remote, store };
@@ -434,7 +436,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await a.vault.put('t', 'y', { v: 2 });
       await a.vault.push();
       // The remote lies to B only, in its reads; its listings stay true.
-      const r = b.remote;
+      const r: CountingRemote & Partial<BatchGetRemote> = b.remote;
       const realGet = r.get.bind(r);
       const realGetMany = r.getMany?.bind(r);
       const lie = (withhold: string | undefined, rollback: boolean): void => {

@@ -5,6 +5,7 @@
  * vault again); and how its keys are sealed in its store. Each returns
  * the session the Vault facade runs on.
  */
+import { lendDeviceKey } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { systemDeps, type Deps } from '../base/deps.js';
 import {
@@ -82,9 +83,9 @@ export async function createVault(o: CreateVaultOptions, remote: Remote): Promis
   }
   const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
   // The founder is signed in by the recovery key, the registry's anchor.
-  remote.useDeviceKey?.(remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
+  lendDeviceKey(remote, remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
   await registry.append(remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
-  remote.useDeviceKey?.(remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
+  lendDeviceKey(remote, remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
   const sealer = { remote: remote, registry, vaultId, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random };
   for (const [recipientId, recipientBoxPub] of registry.recipients()) await sealTo(sealer, 0, epochKey, recipientId, recipientBoxPub);
   const joined: JoinedState = {
@@ -131,7 +132,7 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
     keys = await passwordKeys((o as { password: string }).password, params);
     if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
   }
-  remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
+  lendDeviceKey(remote, remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
   const heads = await catchUpWithHeads(remote, stored);
   const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
   const epoch = registry.epoch;
@@ -140,7 +141,7 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
   const device = generateDeviceKeys(deps.random);
   await registry.append(remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, signer, keys.sign.seed, deps.now());
-  remote.useDeviceKey?.(remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
+  lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
   const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
   const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
@@ -160,7 +161,7 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
   const device = generateDeviceKeys(deps.random);
   const accepted = await joinPairing(remote, o.code, device, name, deps, o);
   // The inviter put this device in the registry before it answered: from here on it authenticates.
-  remote.useDeviceKey?.(remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
+  lendDeviceKey(remote, remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
   const { header, headerBytes, registry, heads } = await readVault(remote);
   const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
   if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {

@@ -5,6 +5,7 @@
  * remote is unreachable, and nothing has to pretend to be a remote (with
  * every optional power forwarded) before it is one.
  */
+import { canWatch } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { Remote } from '../ports/remote.js';
 import type { RemoteOpener } from './vault-types.js';
@@ -68,7 +69,7 @@ export class RemoteSlot {
 
   /** Watches `prefix` where the remote can: now if it is open, else once something opens it. Returns a stop function. */
   watch(prefix: string, onChange: () => void): () => void {
-    if (this.#remote) return this.#remote.watch?.(prefix, onChange) ?? (() => undefined);
+    if (this.#remote) return canWatch(this.#remote) ? this.#remote.watch(prefix, onChange) : () => undefined;
     const w: PendingWatch = { prefix, onChange };
     this.#pending.add(w);
     return () => {
@@ -87,7 +88,7 @@ export class RemoteSlot {
   #opened(remote: Remote): Remote {
     this.#onOpen(remote);
     this.#remote = remote;
-    for (const w of this.#pending) w.stop = remote.watch?.(w.prefix, w.onChange);
+    for (const w of this.#pending) w.stop = canWatch(remote) ? remote.watch(w.prefix, w.onChange) : undefined;
     return remote;
   }
 }

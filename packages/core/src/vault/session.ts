@@ -4,6 +4,7 @@
  * (opened on first need), the sync engine's context, its events, and the
  * lock that orders this instance's remote work.
  */
+import { lendDeviceKey } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { Deps } from '../base/deps.js';
 import type { SyncWarning } from '../base/warnings.js';
@@ -56,7 +57,7 @@ export class VaultSession {
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
     const signSeed = unb64(j.device.signSeed);
-    this.slot = new RemoteSlot(remote, (r) => r.useDeviceKey?.(remoteDeviceKey(vaultId, deviceId, signSeed)));
+    this.slot = new RemoteSlot(remote, (r) => lendDeviceKey(r, remoteDeviceKey(vaultId, deviceId, signSeed)));
     const slot = this.slot;
     const epochKeys = new Map(Object.entries(j.epochs).map(([k, v]) => [Number(k), unb64(v)] as const));
     const registry = new DeviceRegistry(vaultId, j.registry);

@@ -13,8 +13,10 @@ import path from 'node:path';
 import {
   ErrorCode,
   KithError,
-  newRemoteStats,
+  countingRemote,
+  decorateRemote,
   remoteKeys,
+  type CountingRemote,
   type ListOptions,
   type Remote,
   type RemoteDeviceKey,
@@ -48,7 +50,8 @@ export interface TestVault {
   /** The recovery key as a remote signer (what a founding or restoring device uses). */
   recoveryKey(): RemoteDeviceKey;
   /** A new relay remote authenticated as device `i`. */
-  remote(i?: number, o?: RelayRemoteOptions): RelayRemote;
+  /** A relay remote signed in as device `i`, counting its requests. */
+  remote(i?: number, o?: RelayRemoteOptions): RelayRemote & CountingRemote;
   /** Appends a registry entry signed by the recovery key (through the relay, or through `via`); returns its seq. */
   append(change: RegistryChange, via?: Remote): Promise<number>;
   /** Revokes device `i` (a new epoch, as devices do). */
@@ -132,7 +135,7 @@ export async function createTestVault(relayUrl: string, name: string, o: { devic
     key,
     recoveryKey: () => remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed),
     remote: (i = 0, ro = {}) => {
-      const r = openRelayRemote(url, ro);
+      const r = countingRemote(openRelayRemote(url, ro));
       r.useDeviceKey(key(i));
       return r;
     },
@@ -150,11 +153,9 @@ export async function createTestVault(relayUrl: string, name: string, o: { devic
  * can do; the sync scenarios tamper through it.
  */
 export function operatorRemote(db: RelayStorage, vault: string): Remote {
-  const stats = newRemoteStats();
   return {
     url: `operator:${vault}`,
     capabilities: { putIfAbsent: true, watch: false },
-    stats,
     put: async (key, bytes, o) => void (await db.put(vault, key, bytes, o?.ifAbsent ?? false)),
     // A plain Uint8Array, as remotes give: storage may return a Buffer, whose slice() is a view, not a copy.
     get: async (key, o) => {
@@ -201,24 +202,19 @@ export function scenarioRemote(relay: RelayRemote, operator: Remote): Remote {
       return call(operator);
     }
   };
-  return {
-    url: relay.url,
-    capabilities: relay.capabilities,
-    stats: relay.stats,
+  // Every other power of the relay remote (batched reads, watching, traffic reports) passes through.
+  return decorateRemote(relay, {
     put: (k, b, o) => viaOperator(`PUT ${k}`, (r) => r.put(k, b, o), !o?.ifAbsent),
     get: (k, o) => viaOperator(`GET ${k}`, (r) => r.get(k, o)),
     head: (k, o) => viaOperator(`HEAD ${k}`, (r) => r.head(k, o)),
     list: (p, o) => viaOperator(`LIST ${p}`, (r) => r.list(p, o)),
     delete: (k, o) => viaOperator(`DELETE ${k}`, (r) => r.delete(k, o)),
-    getMany: (keys, o) => relay.getMany(keys, o),
-    watch: (p, fn) => relay.watch(p, fn),
-    useDeviceKey: (key) => {
+    useDeviceKey: (key: RemoteDeviceKey) => {
       if (fellBack !== undefined && !lent) throw new Error(`the relay refused a request a device makes before it is registered: ${fellBack}`);
       lent = true;
       relay.useDeviceKey(key);
     },
-    close: () => relay.close(),
-  };
+  });
 }
 
 /**
@@ -229,25 +225,15 @@ export function scenarioRemote(relay: RelayRemote, operator: Remote): Remote {
 export function withoutVaultObjects(remote: RelayRemote): Remote {
   const hidden = (key: string): boolean => key === remoteKeys.vault || key.startsWith(remoteKeys.registryPrefix);
   const mayHide = (prefix: string): boolean => remoteKeys.vault.startsWith(prefix) || remoteKeys.registryPrefix.startsWith(prefix) || prefix.startsWith(remoteKeys.registryPrefix);
-  return {
-    url: remote.url,
-    capabilities: remote.capabilities,
-    stats: remote.stats,
-    put: (k, b, o) => remote.put(k, b, o),
-    get: (k, o) => remote.get(k, o),
-    head: (k, o) => remote.head(k, o),
-    list: async (prefix, o = {}) => {
+  return decorateRemote(remote, {
+    list: async (prefix: string, o: ListOptions = {}) => {
       if (!mayHide(prefix)) return remote.list(prefix, o);
       // The limit applies after hiding, so list without it.
       const { limit, ...rest } = o;
       const all = (await remote.list(prefix, rest)).filter((i) => !hidden(i.key));
       return limit === undefined ? all : all.slice(0, limit);
     },
-    delete: (k, o) => remote.delete(k, o),
-    getMany: (keys, o) => remote.getMany(keys, o),
-    watch: (p, fn) => remote.watch(p, fn),
-    close: () => remote.close(),
-  };
+  });
 }
 
 /** Rate limits no test reaches: tests run many clients from one address (the limits themselves are tested in relay-auth.test.ts). */

@@ -10,9 +10,16 @@ import { ErrorCode, KithError, type RemoteDeviceKey } from '@kith/core/adapter';
 import { fromBase64url, toBase64url } from '@kith/core/relay';
 import { API_PREFIX, decodeChallenge, type ChallengeAnswer, type TokenAnswer } from '../protocol.js';
 import { describeNetworkError, failure, readJson } from './answers.js';
-import type { RelayAuthProvider } from './relay-remote.js';
 import type { RelayLocation } from './relay-url.js';
 import { TransientError } from './retry.js';
+
+/** Supplies auth headers and WebSocket sub-protocols (see `relayDeviceAuth`). */
+export interface RelayAuthProvider {
+  /** Headers for one request (e.g. `authorization: Bearer ...`), fetching a token if needed. */
+  headers(signal?: AbortSignal): Promise<Record<string, string>>;
+  /** The relay refused the token: forget it so the next call fetches a new one. */
+  invalidate(): void;
+}
 
 /** Renew this long before the relay's expiry (at most a quarter of the lifetime). */
 const RENEW_EARLY_MS = 60_000;

@@ -10,9 +10,8 @@
  * remote can answer "has anything moved under it?" without a listing:
  * see {@link PushChannel.quietStamp}.
  */
-import type { RemoteObjectInfo } from '@kith/core/adapter';
+import { type RemoteObjectInfo, backoff } from '@kith/core/adapter';
 import type { PushMessage } from '../protocol.js';
-import { backoff } from './retry.js';
 
 /** The part of the WebSocket API the channel uses (browser and `ws` alike). */
 export interface WebSocketLike {

@@ -4,23 +4,17 @@
  * a WebSocket for push (push-channel.ts), and a batched read for
  * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
  */
-import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError, newRemoteStats, remoteKeys, throwIfAborted } from '@kith/core/adapter';
+import { ErrorCode, KithError } from '@kith/core';
+import { assertRemoteKey, assertRemotePrefix, remoteKeys, throwIfAborted, TrafficReports, type BatchGetRemote, type DeviceKeyRemote, type ListedGetOptions, type ListedReadRemote, type ListOptions, type PutOptions, type RemoteCallOptions, type RemoteDeviceKey, type RemoteObjectInfo, type RemoteTraffic, type TrafficReportingRemote, type WatchableRemote } from '@kith/core/adapter';
 import { bytesEqual, fromBase64url } from '@kith/core/relay';
-import type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from '@kith/core/adapter';
 import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
 import { describeNetworkError, failure, readBody, readJson } from './answers.js';
-import { relayDeviceAuth } from './device-auth.js';
+import { relayDeviceAuth, type RelayAuthProvider } from './device-auth.js';
 import { parseRelayUrl, type RelayLocation } from './relay-url.js';
 import { DEFAULT_RELAY_RETRY, TransientError, withRetry, type RelayRetryPolicy } from './retry.js';
 import { PushChannel, type WebSocketFactory, type WebSocketLike } from './push-channel.js';
 
-/** Supplies auth headers and WebSocket sub-protocols (see `relayDeviceAuth`). */
-export interface RelayAuthProvider {
-  /** Headers for one request (e.g. `authorization: Bearer ...`), fetching a token if needed. */
-  headers(signal?: AbortSignal): Promise<Record<string, string>>;
-  /** The relay refused the token: forget it so the next call fetches a new one. */
-  invalidate(): void;
-}
+export type { RelayAuthProvider } from './device-auth.js';
 
 /** Options of {@link openRelayRemote}; all have defaults. */
 export interface RelayRemoteOptions {
@@ -53,7 +47,7 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const REGISTRY_QUIET_MS = 1000;
 /**
  * How long a head's bytes that came with a listing of `heads/` can answer
- * a read that names the listed etag (`GetOptions.listed`): a pull reads
+ * a read that names the listed etag (`ListedGetOptions.listed`): a pull reads
  * the heads that moved right after listing them, so this spares it one
  * round trip per moved head. Reads without `listed` always ask the relay.
  */
@@ -63,11 +57,11 @@ const LISTED_BODY_MS = 1000;
  * The relay {@link Remote}. Beyond the contract it offers
  * {@link RelayRemote.getMany}, many reads in one round trip.
  */
-export class RelayRemote implements Remote {
+export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRemote, ListedReadRemote, TrafficReportingRemote {
   readonly url: string;
   readonly location: RelayLocation;
-  readonly capabilities: RemoteCapabilities = { putIfAbsent: true, watch: true };
-  readonly stats = newRemoteStats();
+  readonly capabilities = { putIfAbsent: true, watch: true, listedReads: true } as const;
+  readonly #traffic = new TrafficReports();
   readonly #retry: RelayRetryPolicy;
   readonly #timeoutMs: number;
   readonly #explicitAuth: boolean;
@@ -134,15 +128,14 @@ export class RelayRemote implements Remote {
     if (key.startsWith(remoteKeys.registryPrefix)) this.#registryQuiet = undefined;
     this.#listedBodies.delete(key);
     await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
-      this.stats.puts++;
-      this.stats.bytesSent += bytes.length;
+      this.#traffic.report({ request: 'put', bytesSent: bytes.length });
       // 412: the object exists, which is all put-if-absent asks.
       if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
       throw await failure(res);
     });
   }
 
-  async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
+  async get(key: string, o: ListedGetOptions = {}): Promise<Uint8Array | null> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const listed = this.#listedBodies.get(key);
@@ -158,11 +151,11 @@ export class RelayRemote implements Remote {
       headers['range'] = `bytes=${o.range.offset}-${o.range.offset + o.range.length - 1}`;
     }
     return this.#call(`GET ${key}`, 'GET', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
-      this.stats.gets++;
+      this.#traffic.report({ request: 'get' });
       if (res.status === 404) return null;
       if (res.status !== 200 && res.status !== 206) throw await failure(res);
       const bytes = await readBody(res);
-      this.stats.bytesReceived += bytes.length;
+      this.#traffic.report({ bytesReceived: bytes.length });
       return bytes;
     });
   }
@@ -171,7 +164,7 @@ export class RelayRemote implements Remote {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     return this.#call(`HEAD ${key}`, 'HEAD', objectPath(this.location.vault, key), o.signal, {}, async (res) => {
-      this.stats.heads++;
+      this.#traffic.report({ request: 'head' });
       if (res.status === 404) return null;
       if (res.status !== 200) throw await failure(res);
       const size = Number(res.headers.get(SIZE_HEADER));
@@ -209,7 +202,7 @@ export class RelayRemote implements Remote {
     while (out.length < want) {
       const q = new URLSearchParams({ prefix, after, limit: String(Math.min(MAX_PAGE, want - out.length)), ...(bodies ? { bodies: '1' } : {}) });
       const page = await this.#call(`LIST ${prefix}`, 'GET', `${API_PREFIX}/${this.location.vault}/list?${q}`, o.signal, {}, async (res) => {
-        this.stats.lists++;
+        this.#traffic.report({ request: 'list' });
         if (res.status !== 200) throw await failure(res);
         return (await readJson(res)) as { items: (RemoteObjectInfo & { body?: string })[]; next?: string };
       });
@@ -233,7 +226,7 @@ export class RelayRemote implements Remote {
     if (connection) headers[CONNECTION_HEADER] = connection;
     this.#listedBodies.delete(key);
     await this.#call(`DELETE ${key}`, 'DELETE', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
-      this.stats.deletes++;
+      this.#traffic.report({ request: 'delete' });
       if (res.status !== 204 && res.status !== 200) throw await failure(res);
     });
   }
@@ -250,10 +243,10 @@ export class RelayRemote implements Remote {
       const batch = keys.slice(i, i + MAX_PAGE);
       const body = JSON.stringify({ keys: batch });
       const got = await this.#call('batch-get', 'POST', `${API_PREFIX}/${this.location.vault}/batch-get`, o.signal, { headers: { 'content-type': 'application/json' }, body }, async (res) => {
-        this.stats.gets++;
+        this.#traffic.report({ request: 'get' });
         if (res.status !== 200) throw await failure(res);
         const bytes = await readBody(res);
-        this.stats.bytesReceived += bytes.length;
+        this.#traffic.report({ bytesReceived: bytes.length });
         return decodeBatch(bytes);
       });
       for (const k of batch) out.set(k, got.get(k) ?? null);
@@ -265,6 +258,11 @@ export class RelayRemote implements Remote {
     assertRemotePrefix(prefix);
     if (this.#closed) return () => {};
     return this.#push.watch(prefix, onChange);
+  }
+
+  /** Reports every HTTP request (retries, pages and batches each count) for `countingRemote`. */
+  onTraffic(listener: (t: RemoteTraffic) => void): () => void {
+    return this.#traffic.on(listener);
   }
 
   async close(): Promise<void> {
