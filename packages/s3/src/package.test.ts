@@ -16,7 +16,7 @@ test('the README example runs as written and prints the listing', async () => {
   const code = example
     .replace(`'@kith/s3/testing'`, JSON.stringify(new URL('testing/index.js', here).href))
     .replace(`'@kith/s3'`, JSON.stringify(new URL('index.js', here).href))
-    .replace(`'@kith/core'`, JSON.stringify(import.meta.resolve('@kith/core')));
+    .replace(/'(@kith\/core(?:\/[a-z]+)?)'/g, (_, spec: string) => JSON.stringify(import.meta.resolve(spec)));
   const dir = mkdtempSync(join(tmpdir(), 'kith-'));
   try {
     const file = join(dir, 'example.mjs');
