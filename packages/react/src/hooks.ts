@@ -39,7 +39,9 @@ function useLive<T>(key: string, make: (vault: Vault) => Live<T>): Loaded<T> {
 function on(vault: Vault, events: readonly (keyof VaultEvents)[], collection?: string): Watch {
   return (reload) => {
     const offs = events.map((event) =>
-      event === 'change' && collection !== undefined ? vault.on('change', (e) => e.collections.includes(collection) && reload()) : vault.on(event, () => reload()),
+      event === 'change' && collection !== undefined
+        ? vault.on('change', (e) => e.collections.includes(collection) && reload())
+        : vault.on(event, () => reload()),
     );
     return () => offs.forEach((off) => off());
   };
@@ -52,7 +54,10 @@ export function useQuery<S extends RecordSchema>(collection: Collection<S>, quer
 export function useQuery(collection: string, query?: ListQuery): Loaded<Doc[]>;
 export function useQuery(collection: CollectionRef, query: ListQuery = {}): Loaded<Doc[]> {
   const name = nameOf(collection);
-  return useLive(`${name}\u0000${JSON.stringify(query)}`, (vault) => new Live(async () => (await vault.list(name, query)).records, on(vault, ['change'], name)));
+  return useLive(
+    `${name}\u0000${JSON.stringify(query)}`,
+    (vault) => new Live(async () => (await vault.list(name, query)).records, on(vault, ['change'], name)),
+  );
 }
 
 /** One record, live (data undefined while loading and when there is no such record). */

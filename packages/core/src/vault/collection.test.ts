@@ -11,7 +11,12 @@ import type { StandardSchemaV1 } from './collection.js';
 import { Vault } from './vault.js';
 
 async function newVault(): Promise<Vault> {
-  const { vault } = await Vault.create({ store: openMemoryStore(newMemoryStoreData()), remote: openMemoryRemote(new Map()), remoteUrl: 'memory:', deps: { random: seededRandom(14) } });
+  const { vault } = await Vault.create({
+    store: openMemoryStore(newMemoryStoreData()),
+    remote: openMemoryRemote(new Map()),
+    remoteUrl: 'memory:',
+    deps: { random: seededRandom(14) },
+  });
   return vault;
 }
 
@@ -72,7 +77,10 @@ test('an asynchronous validator is awaited; a rejection writes nothing', async (
   const users = vault.collection('users', User);
   await users.put('u1', { handle: 'ada' });
   await assert.rejects(users.put('u2', { handle: 'root' }), isSchemaError(/^users\/u2: handle: is taken$/));
-  assert.deepEqual((await users.list()).records.map((r) => r.id), ['u1']);
+  assert.deepEqual(
+    (await users.list()).records.map((r) => r.id),
+    ['u1'],
+  );
   await vault.close();
 });
 
@@ -90,14 +98,21 @@ test('patch validates the merged record, writes only what changed, and refuses w
   await todos.patch('t1', { done: true, doneAt: '2026-12-06' });
   assert.deepEqual(await todos.get('t1'), { id: 't1', text: 'Write', done: true, doneAt: '2026-12-06' });
   const patched = (await vault.log({ collection: 'todos', id: 't1' })).filter((e) => e.kind === 'patch');
-  assert.deepEqual(patched.map((e) => [...e.fields].sort()), [['done', 'doneAt']], 'one patch, of the patched fields only');
+  assert.deepEqual(
+    patched.map((e) => [...e.fields].sort()),
+    [['done', 'doneAt']],
+    'one patch, of the patched fields only',
+  );
   await assert.rejects(todos.patch('missing', { text: 'x' }), (e: unknown) => KithError.is(e, ErrorCode.NotFound));
   await vault.close();
 });
 
 test('a schema that is not a Standard Schema is refused when the collection is made', async () => {
   const vault = await newVault();
-  assert.throws(() => vault.collection('x', {} as unknown as StandardSchemaV1<unknown, object>), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
+  assert.throws(
+    () => vault.collection('x', {} as unknown as StandardSchemaV1<unknown, object>),
+    (e: unknown) => KithError.is(e, ErrorCode.BadInput),
+  );
   await vault.close();
 });
 
@@ -105,7 +120,10 @@ test('property: a put is stored exactly as the schema outputs it, or refused wit
   const vault = await newVault();
   const Item = z.object({ n: z.number().int().min(0).max(100), label: z.string().max(5) });
   const items = vault.collection('items', Item);
-  const value = fc.record({ n: fc.oneof(fc.integer({ min: -20, max: 120 }), fc.double({ noNaN: true }), fc.string()), label: fc.oneof(fc.string({ maxLength: 8 }), fc.integer()) });
+  const value = fc.record({
+    n: fc.oneof(fc.integer({ min: -20, max: 120 }), fc.double({ noNaN: true }), fc.string()),
+    label: fc.oneof(fc.string({ maxLength: 8 }), fc.integer()),
+  });
   await fc.assert(
     fc.asyncProperty(fc.constantFrom('a', 'b', 'c'), value, async (id, input) => {
       const before = await snapshot(vault, 'items');
