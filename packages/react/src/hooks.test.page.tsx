@@ -2,7 +2,7 @@
 // (IndexedDB stores, one in-page memory remote), the hooks of device A shown
 // as JSON in elements the test reads, and the README example beside them.
 import { createRoot } from 'react-dom/client';
-import { Vault } from '@kith/core';
+import { ErrorCode, KithError, Vault } from '@kith/core';
 import { openMemoryRemote } from '@kith/core/testing';
 import { openIndexedDbStore } from '@kith/indexeddb';
 import { z } from 'zod';
@@ -26,7 +26,7 @@ function Panel({ notes }: { notes: Notes }) {
     <>
       <Show id="query" value={query.loading ? 'loading' : query.data?.map((n) => n.title)} />
       <Show id="record" value={record.data} />
-      <Show id="status" value={status.data} />
+      <Show id="status" value={status.data && { ...status.data, syncError: status.data.syncError?.message ?? null }} />
       <Show id="conflicts" value={conflicts.data?.map((c) => `${c.id}.${c.field ?? ''}`)} />
       <Show id="devices" value={devices.data?.map((d) => d.name).sort()} />
     </>
@@ -35,7 +35,24 @@ function Panel({ notes }: { notes: Notes }) {
 
 async function setup() {
   const remote = openMemoryRemote(new Map());
-  const { vault: a, recoveryCode } = await Vault.create({ store: await openIndexedDbStore('react-a'), remote, remoteUrl: 'memory:', deviceName: 'page' });
+  // Device A reaches the remote through a switch the test can turn off (every call then fails as an unreachable remote would).
+  let down = false;
+  const switched = new Proxy(remote, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        if (down) throw new KithError(ErrorCode.RemoteUnavailable, 'the remote is switched off (test)');
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const { vault: a, recoveryCode } = await Vault.create({
+    store: await openIndexedDbStore('react-a'),
+    remote: switched,
+    remoteUrl: 'memory:',
+    deviceName: 'page',
+  });
   const b = await Vault.restore({ store: await openIndexedDbStore('react-b'), remote, remoteUrl: 'memory:', recoveryCode, deviceName: 'other' });
   // Counts the vault listeners the hooks hold, to see that unmounting releases every one.
   let listening = 0;
@@ -65,6 +82,7 @@ async function setup() {
       notes: a.collection('notes', Note),
       otherNotes: b.collection('notes', Note),
       listening: () => listening,
+      remoteDown: (on: boolean) => void (down = on),
       unmount: () => [panel, readme].forEach((root) => root.unmount()),
     },
     shown: (id: string): unknown => JSON.parse(document.querySelector(`[data-testid="${id}"]`)?.textContent ?? 'null'),

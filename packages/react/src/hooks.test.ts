@@ -94,6 +94,18 @@ test('useSyncStatus shows offline while the browser is offline', { timeout: 2 * 
   await until(`shown('status').offline === false`);
 });
 
+test(
+  'useSyncStatus shows an auto-sync that cannot reach the remote as offline with its error, and clears both once a sync succeeds',
+  { timeout: 2 * WAIT },
+  async () => {
+    await act(`kith.remoteDown(true); kith.auto = kith.a.startAutoSync({ intervalMs: 200 }); await kith.notes.put('n4', { title: 'Jam' });`);
+    await until(`shown('status').offline === true && /switched off/.test(shown('status').syncError) && shown('status').pending > 0`);
+    await act(`kith.remoteDown(false)`);
+    await until(`shown('status').offline === false && shown('status').syncError === null && shown('status').pending === 0`);
+    await act(`await kith.auto.stop()`);
+  },
+);
+
 test('unmounting the tree releases every vault listener the hooks held', { timeout: 2 * WAIT }, async () => {
   assert.ok(Number(await act(`return kith.listening()`)) > 0);
   await act(`kith.unmount()`);
