@@ -4,7 +4,7 @@
  * live. Every hook is `useSyncExternalStore` over a {@link Live} value that
  * reloads on the vault's events (see live.ts for its guarantees).
  */
-import { createContext, createElement, useContext, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useMemo, useSyncExternalStore, type ReactElement, type ReactNode } from 'react';
 import { ErrorCode, KithError } from '@kith/core';
 import type { Collection, Conflict, DeviceInfo, Doc, ListQuery, RecordSchema, TypedDoc, Vault, VaultEvents } from '@kith/core';
 import { Live, type Loaded, type Watch } from './live.js';
@@ -12,7 +12,7 @@ import { Live, type Loaded, type Watch } from './live.js';
 const VaultContext = createContext<Vault | null>(null);
 
 /** Makes `vault` the one the hooks below it read. */
-export function KithProvider(props: { readonly vault: Vault; readonly children?: ReactNode }): ReactNode {
+export function KithProvider(props: { readonly vault: Vault; readonly children?: ReactNode }): ReactElement {
   return createElement(VaultContext.Provider, { value: props.vault }, props.children);
 }
 
