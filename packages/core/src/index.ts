@@ -31,6 +31,8 @@ export type {
   VaultOptions,
   VaultStatus,
 } from './vault/vault-types.js';
+export { Collection } from './vault/collection.js';
+export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 
 // Errors and warnings: codes are stable, messages are not.
 export { ErrorCode, KithError, isIntegrityError } from './base/errors.js';

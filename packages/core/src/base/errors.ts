@@ -51,6 +51,8 @@ export const ErrorCode = {
   StoreTooNew: 'KITH_STORE_TOO_NEW',
   /** The device has no room left for the local store (a browser's storage quota, a full disk); the write that hit it kept nothing. */
   StorageFull: 'KITH_STORAGE_FULL',
+  /** A value a typed collection's schema refused (`vault.collection(name, schema)`); nothing was written. */
+  Schema: 'KITH_SCHEMA',
   /** There is no conflict where one was to be resolved. */
   NoConflict: 'KITH_NO_CONFLICT',
   /** The operation was cancelled through an AbortSignal. */

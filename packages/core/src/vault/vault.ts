@@ -16,6 +16,7 @@ import type { LogEntry, Store } from '../ports/store.js';
 import type { Blobs } from '../blobs/blobs.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
 import { AutoSyncs, type AutoSync } from './auto-sync.js';
+import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
 import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
 import { Records } from './records.js';
@@ -166,6 +167,14 @@ export class Vault {
    */
   subscribe(collection: string, q: ListQuery, fn: (records: Doc[]) => void): () => void {
     return this.#records.subscribe(collection, q, fn);
+  }
+
+  /**
+   * A collection whose writes are validated by a Standard Schema (zod,
+   * valibot, arktype, …): a refused value throws KITH_SCHEMA and writes nothing.
+   */
+  collection<S extends RecordSchema>(name: string, schema: S): Collection<S> {
+    return new Collection(this, name, schema);
   }
 
   /** Fields (or records) that concurrent writes left in conflict, in one collection or all. */
