@@ -35,7 +35,7 @@ for (const { dir, manifest } of workspacePackages()) {
     const testingOnly = reachable(dir, packed, entries.testing, []);
     const problems: string[] = [];
     for (const f of files) {
-      if (!/\.(c|m)?js$/.test(f) || IN_TESTING.test(f) || forApps.has(f)) continue;
+      if (!/\.(c|m)?js$/.test(f) || IN_TESTING.test(f) || forApps.has(f) || typesOnly(readFileSync(join(dir, f), 'utf8'))) continue;
       problems.push(`${f}: ${testingOnly.has(f) ? 'only a testing entry uses it' : 'no entry of the package reaches it'}`);
     }
     for (const f of forApps) {
@@ -55,3 +55,8 @@ test('@kith/relay (the client) depends on @kith/core only: no native module, no 
   const all = [...Object.keys(m.dependencies ?? {}), ...Object.keys(m.optionalDependencies ?? {}), ...requiredPeers];
   assert.deepEqual(all.filter((n) => SERVER_OR_NATIVE.includes(n)), [], 'native or server dependencies');
 });
+
+/** The JavaScript half of a types-only module (`export {};`): no code, so nothing to reach; its `.d.ts` is what apps use. */
+function typesOnly(source: string): boolean {
+  return source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').replace(/export\s*\{\s*\};?/g, '').trim() === '';
+}

@@ -9,7 +9,7 @@ import type { Remote, GetOptions } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { countingRemote } from '../ports/counting.js';
 import { openMemoryStore } from '../testing/memory-store.js';
-import { MemoryBlobCache } from '../ports/blob-cache.js';
+import { MemoryBlobCache } from '../testing/memory-blob-cache.js';
 import { blobKeys, parseBlobRef } from '../format/blob-format.js';
 import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK, MIN_CHUNK } from './chunker.js';
 import { concatBytes } from '../crypto/index.js';

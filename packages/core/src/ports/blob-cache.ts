@@ -1,9 +1,9 @@
 /**
- * @module blobs/blob-cache
+ * @module ports/blob-cache
  * Where a device keeps blob objects locally: the encrypted chunk and
  * manifest objects exactly as the remote holds them, so bytes at rest stay
  * encrypted and every read is verified. Node: files under the home
- * (`@kith/node`'s `openFsBlobCache`); tests: {@link MemoryBlobCache}.
+ * (`@kith/node`'s `openFsBlobCache`); tests: `MemoryBlobCache` from `@kith/core/testing`.
  */
 
 export interface CachedObject {
@@ -22,29 +22,4 @@ export interface BlobCache {
   put(key: string, bytes: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   list(): Promise<CachedObject[]>;
-}
-
-/** An in-memory cache (tests, and browsers until IndexedDB storage lands). */
-export class MemoryBlobCache implements BlobCache {
-  readonly #objects = new Map<string, { bytes: Uint8Array; usedAt: number }>();
-  async get(key: string): Promise<Uint8Array | null> {
-    const o = this.#objects.get(key);
-    if (!o) return null;
-    o.usedAt = Date.now();
-    return o.bytes;
-  }
-  async touch(key: string): Promise<boolean> {
-    const o = this.#objects.get(key);
-    if (o) o.usedAt = Date.now();
-    return o !== undefined;
-  }
-  async put(key: string, bytes: Uint8Array): Promise<void> {
-    this.#objects.set(key, { bytes: bytes.slice(), usedAt: Date.now() });
-  }
-  async delete(key: string): Promise<void> {
-    this.#objects.delete(key);
-  }
-  async list(): Promise<CachedObject[]> {
-    return [...this.#objects].map(([key, o]) => ({ key, size: o.bytes.length, usedAt: o.usedAt }));
-  }
 }

@@ -16,7 +16,7 @@ import { seededRandom } from '../base/deps.js';
 import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys } from '../format/index.js';
 import { sealKeyTo } from '../identity/epochs.js';
-import { blobKeys, parseBlobRef } from '../blobs/index.js';
+import { blobKeys, parseBlobRef } from '../format/blob-format.js';
 import type { Remote } from '../ports/remote.js';
 import { countingRemote, type CountingRemote } from '../ports/counting.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';

@@ -11,7 +11,7 @@ export { runSyncScenarios, type ScenarioHarness, type ScenarioOptions } from './
 export { runCheckScenarios } from './check-scenarios.js';
 export { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from './memory-store.js';
 export { openMemoryRemote } from './memory-remote.js';
-export { MemoryBlobCache } from '../ports/blob-cache.js';
+export { MemoryBlobCache } from './memory-blob-cache.js';
 // Deterministic randomness for `deps.random`, so a failing seed replays.
 export { seededRandom } from '../base/deps.js';
 // Benchmarks bound blob costs by the chunker's average chunk size.

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { MemoryBlobCache } from '../ports/blob-cache.js';
+import { MemoryBlobCache } from '../testing/memory-blob-cache.js';
 import type { Remote } from '../ports/remote.js';
 import { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from '../testing/memory-store.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
