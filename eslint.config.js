@@ -21,7 +21,11 @@ export default tseslint.config(
       // node:test's test()/describe() return promises the runner tracks itself.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -46,7 +50,10 @@ export default tseslint.config(
     // dependency-cruiser checks those (npm run lint:cycles).
     files: ['packages/*/src/**/*.ts', 'tests/src/**/*.ts', 'bench/src/**/*.ts'],
     plugins: { 'import-x': importX },
-    settings: { ...importX.flatConfigs.typescript.settings, 'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['packages/*/tsconfig.json', 'tests/tsconfig.json', 'bench/tsconfig.json'] })] },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['packages/*/tsconfig.json', 'tests/tsconfig.json', 'bench/tsconfig.json'] })],
+    },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   ...coreLayers.map((layer, i) => ({
@@ -59,8 +66,13 @@ export default tseslint.config(
           paths: nodeOnly.map((name) => ({ name, message: nodeOnlyMessage })),
           patterns: [
             { group: ['node:*'], message: nodeOnlyMessage },
-            ...coreLayers.slice(i + 1).map((upper) => ({ group: [`**/${upper}/*`], message: `core layer ${layer}/ may not import ${upper}/ (an upper layer): see CONTRIBUTING.md` })),
-            { group: ['**/testing/*', '../index.js', '../../index.js', '../adapter.js', '../relay.js'], message: `core layer ${layer}/ may not import testing/ or a package entry` },
+            ...coreLayers
+              .slice(i + 1)
+              .map((upper) => ({ group: [`**/${upper}/*`], message: `core layer ${layer}/ may not import ${upper}/ (an upper layer): see CONTRIBUTING.md` })),
+            {
+              group: ['**/testing/*', '../index.js', '../../index.js', '../adapter.js', '../relay.js'],
+              message: `core layer ${layer}/ may not import testing/ or a package entry`,
+            },
           ],
         },
       ],
@@ -80,7 +92,12 @@ export default tseslint.config(
     files: ['packages/*/src/**/*.ts'],
     ignores: ['packages/core/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@kith/core/src/*', '@kith/core/dist/*', '../../core/*', '../core/*'], message: 'import @kith/core by its public entry only' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['@kith/core/src/*', '@kith/core/dist/*', '../../core/*', '../core/*'], message: 'import @kith/core by its public entry only' }],
+        },
+      ],
     },
   },
   {
@@ -91,8 +108,13 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [...nodeOnly, 'fastify', '@fastify/websocket', 'pg', '@kith/s3', '@kith/sqlite', '@kith/relay-server'].map((name) => ({ name, message: '@kith/relay is the isomorphic client: no Node-only or server imports' })),
-          patterns: [{ group: ['node:*', '@kith/core/src/*', '@kith/core/dist/*'], message: '@kith/relay is the isomorphic client: no Node-only or server imports' }],
+          paths: [...nodeOnly, 'fastify', '@fastify/websocket', 'pg', '@kith/s3', '@kith/sqlite', '@kith/relay-server'].map((name) => ({
+            name,
+            message: '@kith/relay is the isomorphic client: no Node-only or server imports',
+          })),
+          patterns: [
+            { group: ['node:*', '@kith/core/src/*', '@kith/core/dist/*'], message: '@kith/relay is the isomorphic client: no Node-only or server imports' },
+          ],
         },
       ],
     },

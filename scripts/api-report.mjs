@@ -59,7 +59,13 @@ function unexported(checker, exports, exportedBy) {
     const visit = (node) => {
       // Private members are not part of the API (a .d.ts keeps only their names).
       if (ts.canHaveModifiers(node) && ts.getModifiers(node)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword)) return;
-      const ref = ts.isTypeReferenceNode(node) ? node.typeName : ts.isExpressionWithTypeArguments(node) ? node.expression : ts.isTypeQueryNode(node) ? node.exprName : undefined;
+      const ref = ts.isTypeReferenceNode(node)
+        ? node.typeName
+        : ts.isExpressionWithTypeArguments(node)
+          ? node.expression
+          : ts.isTypeQueryNode(node)
+            ? node.exprName
+            : undefined;
       let sym = ref && checker.getSymbolAtLocation(ref);
       if (sym && sym.flags & ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
       const file = sym?.declarations?.[0]?.getSourceFile().fileName ?? '';
@@ -79,7 +85,14 @@ export async function apiReport() {
   const list = entries();
   const program = ts.createProgram(
     list.map(([, dts]) => dts),
-    { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, noEmit: true, skipLibCheck: true, types: [] },
+    {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      noEmit: true,
+      skipLibCheck: true,
+      types: [],
+    },
   );
   const checker = program.getTypeChecker();
   const sections = [];
@@ -105,7 +118,9 @@ export async function apiReport() {
     const onlyTypes = [...values].filter((n) => !runtime.has(n));
     const onlyRuntime = [...runtime].filter((n) => !values.has(n));
     if (onlyTypes.length + onlyRuntime.length > 0) {
-      throw new Error(`api-report: ${name}: .d.ts and module disagree (declared only: ${onlyTypes.join(', ') || '-'}; runtime only: ${onlyRuntime.join(', ') || '-'})`);
+      throw new Error(
+        `api-report: ${name}: .d.ts and module disagree (declared only: ${onlyTypes.join(', ') || '-'}; runtime only: ${onlyRuntime.join(', ') || '-'})`,
+      );
     }
     sections.push({ name, rows: rows.sort(byName), values: values.size, exports });
   }
@@ -124,7 +139,9 @@ export async function apiReport() {
     if (gaps.length === 0) continue;
     out.push('', 'Mentioned by these exports, not exported here:', '');
     for (const [n, by, elsewhere] of gaps) {
-      out.push(`- ${code(n)} in ${by.map(code).join(', ')}: ${elsewhere.length > 0 ? `exported by ${elsewhere.map(code).join(', ')}` : '**exported by no entry**'}`);
+      out.push(
+        `- ${code(n)} in ${by.map(code).join(', ')}: ${elsewhere.length > 0 ? `exported by ${elsewhere.map(code).join(', ')}` : '**exported by no entry**'}`,
+      );
     }
   }
   return out.join('\n') + '\n';

@@ -36,7 +36,9 @@ const outdir = `${cli}dist/bundle`;
 // `--if-stale` (scripts/test.mjs): only when a `tsc -b` ran since, by the rule bin/kith.js applies.
 const mtime = (p) => statSync(p, { throwIfNoEntry: false })?.mtimeMs;
 const bundleTime = mtime(`${outdir}/main.js`);
-const fresh = bundleTime !== undefined && ['cli', 'core', 'sqlite', 'folder', 'relay', 'relay-server', 'node', 's3'].every((p) => (mtime(`${cli}../${p}/tsconfig.tsbuildinfo`) ?? 0) <= bundleTime);
+const fresh =
+  bundleTime !== undefined &&
+  ['cli', 'core', 'sqlite', 'folder', 'relay', 'relay-server', 'node', 's3'].every((p) => (mtime(`${cli}../${p}/tsconfig.tsbuildinfo`) ?? 0) <= bundleTime);
 if (process.argv.includes('--if-stale') && fresh) process.exit(0);
 rmSync(outdir, { recursive: true, force: true });
 const writer = fileURLToPath(import.meta.resolve('@kith/relay-server/object-db-writer'));

@@ -38,9 +38,8 @@ if (files.length === 0) {
 // CLI processes start from the bundle: remake it if a `tsc -b` ran since (a no-op otherwise).
 const bundled = spawnSync(process.execPath, [join(root, 'scripts/bundle-cli.mjs'), '--if-stale'], { stdio: 'inherit' });
 if (bundled.status !== 0) process.exit(bundled.status ?? 1);
-const child = spawn(
-  process.execPath,
-  ['--test', '--test-concurrency=2', '--test-reporter=spec', ...extra, ...files],
-  { stdio: 'inherit', env: { ...process.env, KITH_TEST: '1' } },
-);
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...extra, ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, KITH_TEST: '1' },
+});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

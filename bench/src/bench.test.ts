@@ -13,7 +13,25 @@ test('npm run bench -- --quick prints every contender row and writes a results f
     const out = join(dir, 'results.json');
     const r = spawnSync(process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), '--quick', '--out', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    for (const row of ['| kith |', '| yjs |', '| automerge |', '| floor: SQLite insert + decrypt |', '| folder |', '| S3 (s3rver, loopback) |', '### Local writes', '### Blobs', 'bound attach MiB/s', 'blobs: fetch ≥ ½ the floor', '### Relay: propagation', '### Relay under load', '### CLI start', 'CLI start: `kith get` within', '### Targets', '× the floor']) assert.ok(r.stdout.includes(row), `missing ${row}`);
+    for (const row of [
+      '| kith |',
+      '| yjs |',
+      '| automerge |',
+      '| floor: SQLite insert + decrypt |',
+      '| folder |',
+      '| S3 (s3rver, loopback) |',
+      '### Local writes',
+      '### Blobs',
+      'bound attach MiB/s',
+      'blobs: fetch ≥ ½ the floor',
+      '### Relay: propagation',
+      '### Relay under load',
+      '### CLI start',
+      'CLI start: `kith get` within',
+      '### Targets',
+      '× the floor',
+    ])
+      assert.ok(r.stdout.includes(row), `missing ${row}`);
     const results = JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown> & { failures: string[]; targets: { met: boolean }[]; table: string };
     assert.deepEqual(results.failures, []);
     assert.equal(results.table.trim(), r.stdout.trim());
@@ -27,14 +45,24 @@ test('npm run bench -- --quick prints every contender row and writes a results f
     assert.ok(figures.length > 60, `only ${figures.length} figures`);
     for (const [path, x] of figures) assert.ok(Number.isFinite(x) && x > 0, `${path} = ${x}`);
     // Relay runs may count zero errors or missed deliveries; their latencies and rates must be real.
-    const relay = results['relay'] as { latency: Record<string, { figures: Record<string, number> }>; load: { figures: Record<string, number> }[]; loadScaleOut?: { figures: Record<string, number> }[] };
-    for (const e of [...Object.values(relay.latency), ...relay.load, ...(relay.loadScaleOut ?? [])]) for (const k of ['p50Ms', 'p99Ms', 'deliveredPerSec', 'deliveredP99Ms', 'relayRssMiB']) if (k in e.figures) assert.ok(Number.isFinite(e.figures[k]) && e.figures[k]! > 0, `relay ${k} = ${e.figures[k]}`);
+    const relay = results['relay'] as {
+      latency: Record<string, { figures: Record<string, number> }>;
+      load: { figures: Record<string, number> }[];
+      loadScaleOut?: { figures: Record<string, number> }[];
+    };
+    for (const e of [...Object.values(relay.latency), ...relay.load, ...(relay.loadScaleOut ?? [])])
+      for (const k of ['p50Ms', 'p99Ms', 'deliveredPerSec', 'deliveredP99Ms', 'relayRssMiB'])
+        if (k in e.figures) assert.ok(Number.isFinite(e.figures[k]) && e.figures[k]! > 0, `relay ${k} = ${e.figures[k]}`);
     assert.deepEqual(Object.keys(relay.latency), ['embedded', 'embedded-watch', 'scale-out', 'scale-out-watch']);
     assert.equal(relay.load.length, 1);
     assert.equal(relay.loadScaleOut?.length, 1, 'the scale-out load run beside it');
     const blobs = (results['blobs'] as { figures: Record<string, number> }).figures;
     for (const k of ['putMiBs', 'getMiBs', 'floorMiBs', 'boundPutMiBs', 'boundGetMiBs', 'blobRssMiB']) assert.ok(k in blobs, `blobs lack ${k}`);
-    for (const c of ['kith', 'yjs', 'automerge', 'floors']) assert.ok(figures.some(([p]) => p.startsWith(`bootstrap.1000.${c}.figures.`)), `no figures for ${c}`);
+    for (const c of ['kith', 'yjs', 'automerge', 'floors'])
+      assert.ok(
+        figures.some(([p]) => p.startsWith(`bootstrap.1000.${c}.figures.`)),
+        `no figures for ${c}`,
+      );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -44,7 +72,9 @@ test('npm run bench -- --quick --only scale measures the opt-in scale vault and 
   const dir = mkdtempSync(join(tmpdir(), 'kith-'));
   try {
     const out = join(dir, 'results.json');
-    const r = spawnSync(process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), '--quick', '--only', 'scale', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('./run.js', import.meta.url)), '--quick', '--only', 'scale', '--out', out], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     for (const row of ['### Scale, 20,000-record vault', 'open, list and sync with peak RSS < 300 MB']) assert.ok(r.stdout.includes(row), `missing ${row}`);
     const results = JSON.parse(readFileSync(out, 'utf8')) as { failures: string[]; scale: { figures: Record<string, number> } };

@@ -50,13 +50,29 @@ export function measureCliStart(dir: string, runs: number): CliStartResults {
     if (r.status !== 0) throw new Error(`${args.slice(1).join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
   };
   run(kith('init', '--remote', join(dir, 'remote')));
-  run(kith('import', 'notes', '-'), Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: `n${i}`, title: `note ${i}`, done: i % 2 === 0 })).join('\n') + '\n');
+  run(
+    kith('import', 'notes', '-'),
+    Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: `n${i}`, title: `note ${i}`, done: i % 2 === 0 })).join('\n') + '\n',
+  );
   const commands: [string, string[]][] = [
     ["node -e ''", ['-e', '']],
     ['kith --version', [KITH_BIN, '--version']],
     ['kith status', kith('status')],
     ['kith get', kith('get', 'notes', 'n7')],
-    [UNBUNDLED_GET, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(UNBUNDLED)}); await main(process.argv.slice(1));`, '--', '--home', home, 'get', 'notes', 'n7']],
+    [
+      UNBUNDLED_GET,
+      [
+        '--input-type=module',
+        '-e',
+        `const { main } = await import(${JSON.stringify(UNBUNDLED)}); await main(process.argv.slice(1));`,
+        '--',
+        '--home',
+        home,
+        'get',
+        'notes',
+        'n7',
+      ],
+    ],
   ];
   const before = loadavg();
   const times = commands.map(() => [] as number[]);
@@ -75,10 +91,12 @@ export function measureCliStart(dir: string, runs: number): CliStartResults {
     runs,
     bundled: existsSync(BUNDLE),
     load: { before, after },
-    commands: Object.fromEntries(commands.map(([name], k) => {
-      const sorted = times[k]!.sort((a, b) => a - b);
-      return [name, { p50Ms: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9) }];
-    })),
+    commands: Object.fromEntries(
+      commands.map(([name], k) => {
+        const sorted = times[k]!.sort((a, b) => a - b);
+        return [name, { p50Ms: quantile(sorted, 0.5), p90Ms: quantile(sorted, 0.9) }];
+      }),
+    ),
   };
 }
 
@@ -90,15 +108,24 @@ export function cliStartTables(r: CliStartResults, judge: (target: string, met: 
     '',
     `### CLI start: ${r.runs} runs of each, in turns, on a 20-record folder vault${r.bundled ? '' : ' (**no bundle**: run `npm run build`)'}`,
     '',
-    '| command | p50 ms | p90 ms | p50 ÷ `node -e \'\'` |',
+    "| command | p50 ms | p90 ms | p50 ÷ `node -e ''` |",
     '|---|--:|--:|--:|',
   ];
-  for (const [name, t] of Object.entries(r.commands)) out.push(`| \`${name}\` | ${ms(t.p50Ms)} | ${ms(t.p90Ms)} | ${base === undefined ? '–' : num(t.p50Ms / base, 2)} |`);
-  out.push('', `Load average (1 / 5 / 15 min) ${load(r.load.before)} before, ${load(r.load.after)} after, on ${r.runs * Object.keys(r.commands).length} process starts; the ratios come from one run, so they hold on a loaded machine better than the milliseconds do.`);
+  for (const [name, t] of Object.entries(r.commands))
+    out.push(`| \`${name}\` | ${ms(t.p50Ms)} | ${ms(t.p90Ms)} | ${base === undefined ? '–' : num(t.p50Ms / base, 2)} |`);
+  out.push(
+    '',
+    `Load average (1 / 5 / 15 min) ${load(r.load.before)} before, ${load(r.load.after)} after, on ${r.runs * Object.keys(r.commands).length} process starts; the ratios come from one run, so they hold on a loaded machine better than the milliseconds do.`,
+  );
   if (base !== undefined) {
     for (const name of ['kith --version', 'kith status', 'kith get']) {
       const t = r.commands[name];
-      if (t) judge(`CLI start: \`${name}\` within ${CLI_START_TARGET}× \`node -e ''\``, t.p50Ms <= CLI_START_TARGET * base, `p50 ${ms(t.p50Ms)} ms vs ${ms(base)} ms (${num(t.p50Ms / base, 2)}×)`);
+      if (t)
+        judge(
+          `CLI start: \`${name}\` within ${CLI_START_TARGET}× \`node -e ''\``,
+          t.p50Ms <= CLI_START_TARGET * base,
+          `p50 ${ms(t.p50Ms)} ms vs ${ms(base)} ms (${num(t.p50Ms / base, 2)}×)`,
+        );
     }
   }
   return out;

@@ -31,7 +31,13 @@ describe('median and percentile', () => {
       }),
     );
     assert.equal(percentile([5, 1, 4, 2, 3], 0.5), 3);
-    assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99), 99);
+    assert.equal(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        0.99,
+      ),
+      99,
+    );
   });
   test('medians per field skip runs that lack the field', () => {
     assert.deepEqual(medians([{ a: 1, b: 10 }, { a: 3 }, { a: 2, b: 20 }]), { a: 2, b: 15 });
@@ -66,7 +72,11 @@ describe('parseOptions', () => {
   });
   test('bad options are usage errors with a hint', () => {
     for (const argv of [['--only', 'nope'], ['--runs', '0'], ['--runs'], ['--fast']]) {
-      assert.throws(() => parseOptions(argv, '/r.json'), (e: Error & { code?: string; hint?: string }) => e.code === 'KITH_USAGE' && typeof e.hint === 'string', argv.join(' '));
+      assert.throws(
+        () => parseOptions(argv, '/r.json'),
+        (e: Error & { code?: string; hint?: string }) => e.code === 'KITH_USAGE' && typeof e.hint === 'string',
+        argv.join(' '),
+      );
     }
   });
 });

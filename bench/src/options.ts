@@ -62,21 +62,26 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     const i = argv.indexOf(flag);
     if (i < 0) return undefined;
     const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new KithError(ErrorCode.Usage, `${flag} needs a value`, { hint: 'e.g. npm run bench -- --only kith,yjs --runs 3' });
+    if (v === undefined || v.startsWith('--'))
+      throw new KithError(ErrorCode.Usage, `${flag} needs a value`, { hint: 'e.g. npm run bench -- --only kith,yjs --runs 3' });
     return v;
   };
   const known = new Set(['--quick', '--only', '--runs', '--out']);
-  for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new KithError(ErrorCode.Usage, `unknown option ${a}`, { hint: 'options: --quick, --only SECTIONS, --runs R, --out FILE' });
+  for (const a of argv)
+    if (a.startsWith('--') && !known.has(a))
+      throw new KithError(ErrorCode.Usage, `unknown option ${a}`, { hint: 'options: --quick, --only SECTIONS, --runs R, --out FILE' });
   const quick = argv.includes('--quick');
   const onlyArg = value('--only');
   const only = new Set<Section>();
   for (const s of onlyArg?.split(',') ?? SECTIONS.filter((x) => !OPT_IN.includes(x))) {
-    if (!(SECTIONS as readonly string[]).includes(s)) throw new KithError(ErrorCode.Usage, `unknown section ${s}`, { hint: `sections: ${SECTIONS.join(', ')}` });
+    if (!(SECTIONS as readonly string[]).includes(s))
+      throw new KithError(ErrorCode.Usage, `unknown section ${s}`, { hint: `sections: ${SECTIONS.join(', ')}` });
     only.add(s as Section);
   }
   const runsArg = value('--runs');
   const forced = runsArg === undefined ? undefined : Number(runsArg);
-  if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1)) throw new KithError(ErrorCode.Usage, `--runs must be a positive integer, not ${runsArg}`, { hint: 'e.g. --runs 3' });
+  if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1))
+    throw new KithError(ErrorCode.Usage, `--runs must be a positive integer, not ${runsArg}`, { hint: 'e.g. --runs 3' });
   const runs = (section: Section, n: number): number => {
     if (forced !== undefined) return forced;
     // A relay run is a distribution already (percentiles over its changes or deliveries).
@@ -88,6 +93,28 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   };
   const out = value('--out') ?? defaultOut;
   return quick
-    ? { quick, sizes: [1000], localN: 1000, scaleN: 20_000, remotesN: 1000, blobMiB: 8, relay: { changes: 30, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 }, only, runs, out }
-    : { quick, sizes: [10_000, 100_000], localN: 100_000, scaleN: 1_000_000, remotesN: 10_000, blobMiB: 1024, relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 }, only, runs, out };
+    ? {
+        quick,
+        sizes: [1000],
+        localN: 1000,
+        scaleN: 20_000,
+        remotesN: 1000,
+        blobMiB: 8,
+        relay: { changes: 30, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 },
+        only,
+        runs,
+        out,
+      }
+    : {
+        quick,
+        sizes: [10_000, 100_000],
+        localN: 100_000,
+        scaleN: 1_000_000,
+        remotesN: 10_000,
+        blobMiB: 1024,
+        relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 },
+        only,
+        runs,
+        out,
+      };
 }

@@ -70,7 +70,14 @@ interface Writer {
 }
 
 /** One HTTP request on a keep-alive agent from `d`'s address; resolves with the status and body. */
-function request(agent: http.Agent, d: Device, url: URL, method: string, headers: Record<string, string>, body?: Uint8Array): Promise<{ status: number; body: Buffer }> {
+function request(
+  agent: http.Agent,
+  d: Device,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body?: Uint8Array,
+): Promise<{ status: number; body: Buffer }> {
   const sent = body ? { 'content-type': 'application/octet-stream', ...headers, 'content-length': String(body.length) } : headers;
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, localAddress: d.address, headers: sent }, (res) => {
@@ -98,7 +105,19 @@ async function expect(want: number, ...args: Parameters<typeof request>): Promis
  */
 async function signIn(agent: http.Agent, d: Device, key: RemoteDeviceKey): Promise<Record<string, string>> {
   const post = async (what: string, body: object): Promise<Record<string, unknown>> =>
-    JSON.parse((await expect(200, agent, d, new URL(`${d.base}${API}/${d.vault}/auth/${what}`), 'POST', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)))).toString('utf8')) as Record<string, unknown>;
+    JSON.parse(
+      (
+        await expect(
+          200,
+          agent,
+          d,
+          new URL(`${d.base}${API}/${d.vault}/auth/${what}`),
+          'POST',
+          { 'content-type': 'application/json' },
+          Buffer.from(JSON.stringify(body)),
+        )
+      ).toString('utf8'),
+    ) as Record<string, unknown>;
   const { challenge } = await post('challenge', { signer: key.signer });
   const signature = Buffer.from(await key.sign(Buffer.from(String(challenge), 'base64url'))).toString('base64url');
   const { token } = await post('token', { challenge, signature });
@@ -119,7 +138,10 @@ function connect(d: Device, onChanged: (d: Device, key: string) => void): Promis
   const token = d.headers['authorization']?.replace(/^Bearer /, '');
   const url = `${d.base.replace(/^http/, 'ws')}${API}/${d.vault}/watch`;
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, token ? [WS_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`] : [WS_PROTOCOL], { perMessageDeflate: false, localAddress: d.address });
+    const socket = new WebSocket(url, token ? [WS_PROTOCOL, `${BEARER_PROTOCOL_PREFIX}${token}`] : [WS_PROTOCOL], {
+      perMessageDeflate: false,
+      localAddress: d.address,
+    });
     d.socket = socket;
     socket.once('error', reject);
     socket.on('message', (data: Buffer) => {
@@ -136,9 +158,11 @@ function connect(d: Device, onChanged: (d: Device, key: string) => void): Promis
 /** Runs `fn` over `items`, at most `limit` at a time. */
 async function pooled<T>(items: readonly T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /** The loopback address of device `i`: 127.77.0.0/16, one each. */
@@ -156,7 +180,14 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
   const agent = new http.Agent({ keepAlive: true });
   const perVault = t.devices.length;
   const vaults = Math.ceil(o.devices / perVault);
-  const devices: Device[] = Array.from({ length: o.devices }, (_, i) => ({ base: bases[i % bases.length]!, vault: `load-${Math.floor(i / perVault)}`, key: t.devices[i % perVault]!, address: addressOf(i), headers: {}, seen: new Map() }));
+  const devices: Device[] = Array.from({ length: o.devices }, (_, i) => ({
+    base: bases[i % bases.length]!,
+    vault: `load-${Math.floor(i / perVault)}`,
+    key: t.devices[i % perVault]!,
+    address: addressOf(i),
+    headers: {},
+    seen: new Map(),
+  }));
   const writers = new Map<string, Writer>();
   for (let v = 0; v < vaults; v++) {
     const device = devices[v * perVault]!;
@@ -206,7 +237,14 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     const seq = w.changes.length;
     const headers = { ...d.headers, ...(d.connection ? { [CONNECTION_HEADER]: d.connection } : {}) };
     try {
-      const seg = await request(agent, d, objectUrl(d, `segments/${d.key.signer}/${seq}`), 'PUT', { ...headers, 'if-none-match': '*' }, randomBytes(o.segmentBytes));
+      const seg = await request(
+        agent,
+        d,
+        objectUrl(d, `segments/${d.key.signer}/${seq}`),
+        'PUT',
+        { ...headers, 'if-none-match': '*' },
+        randomBytes(o.segmentBytes),
+      );
       // Counted before the head goes out: its notification may arrive before the PUT's answer.
       w.changes.push(change);
       const head = await request(agent, d, objectUrl(d, w.key), 'PUT', headers, Buffer.from(JSON.stringify({ seq })));

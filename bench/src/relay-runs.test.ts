@@ -39,7 +39,17 @@ test('the load target is met only by a run at 1,000 changes/s on 1,000 connectio
     assert.equal(verdicts.length, 1);
     return verdicts[0]!;
   };
-  const run = (rate: number, over: Record<string, number> = {}): Record<string, number> => ({ devices: 1000, offeredPerSec: rate, changesPerSec: rate, expectedPerSec: rate * 4, seconds: 10, deliveredP99Ms: 40, missed: 0, relayCpuMsPerChange: 1.5, ...over });
+  const run = (rate: number, over: Record<string, number> = {}): Record<string, number> => ({
+    devices: 1000,
+    offeredPerSec: rate,
+    changesPerSec: rate,
+    expectedPerSec: rate * 4,
+    seconds: 10,
+    deliveredP99Ms: 40,
+    missed: 0,
+    relayCpuMsPerChange: 1.5,
+    ...over,
+  });
   assert.equal(judged([run(200), run(400, { deliveredP99Ms: 300 })])[1], false, 'the target rate was never run');
   assert.match(judged([run(200), run(400, { deliveredP99Ms: 300 })])[2], /not run.*highest rate kept up: 200 changes\/s/);
   assert.equal(judged([run(200), run(1000, { deliveredP99Ms: 150 })])[1], false, 'p99 over 100 ms');

@@ -86,8 +86,10 @@ export async function measureRelay(plan: RelayPlan, fresh: FreshRun, failed: (me
 
     const load: Entry[] = [];
     const loadRun = (into: Entry[], rate: number, seconds: number, where = 'one process', env: Record<string, string> = {}): Entry | undefined => {
-      const e = fresh(`relay load, ${plan.devices.toLocaleString('en-US')} connections on ${where}, ${rate.toLocaleString('en-US')} changes/s for ${seconds} s`, plan.devices, (d) =>
-        task('relay.load', plan.devices, d, { KITH_BENCH_RATE: String(rate), KITH_BENCH_SECONDS: String(seconds), ...env }),
+      const e = fresh(
+        `relay load, ${plan.devices.toLocaleString('en-US')} connections on ${where}, ${rate.toLocaleString('en-US')} changes/s for ${seconds} s`,
+        plan.devices,
+        (d) => task('relay.load', plan.devices, d, { KITH_BENCH_RATE: String(rate), KITH_BENCH_SECONDS: String(seconds), ...env }),
       );
       if (e) into.push(e);
       return e;
@@ -114,7 +116,10 @@ export async function measureRelay(plan: RelayPlan, fresh: FreshRun, failed: (me
     const loadScaleOut: Entry[] = [];
     for (const rate of services ? (plan.sweepSteps > 0 ? [plan.rate, RATE_TARGET] : [plan.rate]) : []) {
       const target = await services!.fresh();
-      loadRun(loadScaleOut, rate, plan.sweepSteps > 0 ? SWEEP_SECONDS : plan.seconds, 'two scale-out processes', { KITH_BENCH_PG: target.postgres, KITH_BENCH_S3: target.s3 });
+      loadRun(loadScaleOut, rate, plan.sweepSteps > 0 ? SWEEP_SECONDS : plan.seconds, 'two scale-out processes', {
+        KITH_BENCH_PG: target.postgres,
+        KITH_BENCH_S3: target.s3,
+      });
     }
     return { changes: n, latency, load, ...(services ? { loadScaleOut } : {}) };
   } finally {

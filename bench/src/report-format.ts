@@ -4,6 +4,7 @@
  */
 
 /** `x` with thousands separators and `digits` decimals; '–' when missing. */
-export const num = (x: number | undefined, digits = 0): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+export const num = (x: number | undefined, digits = 0): string =>
+  x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 /** Milliseconds with 2 decimals below 10, 1 below 100, none above. */
 export const ms = (x: number | undefined): string => num(x, x !== undefined && x < 10 ? 2 : x !== undefined && x < 100 ? 1 : 0);

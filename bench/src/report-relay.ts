@@ -9,7 +9,8 @@ import { P99_TARGET_MS, RATE_TARGET, saturated, type RelayResults } from './rela
 const P50_TARGET_MS = 20;
 
 /** What the CPU stall column means (both tables have it). */
-const CPU_STALL = 'CPU stall % = the share of the run in which some task of this machine (ours or anyone\'s) waited for a CPU (Linux PSI `some`, /proc/pressure/cpu): well above 0 means other work competed for the 2 cores and the latencies are inflated by it.';
+const CPU_STALL =
+  "CPU stall % = the share of the run in which some task of this machine (ours or anyone's) waited for a CPU (Linux PSI `some`, /proc/pressure/cpu): well above 0 means other work competed for the 2 cores and the latencies are inflated by it.";
 
 /** Names of the latency rows: the relay setup and how B hears of a change. */
 const SETUPS: Record<string, readonly [string, string]> = {
@@ -34,14 +35,23 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
     for (const [name, e] of rows) {
       const f = e.figures;
       const [relay, how] = SETUPS[name] ?? [name, ''];
-      out.push(`| ${relay} | ${how} | ${ms(f['p50Ms'])} | ${ms(f['p99Ms'])} | ${ms(f['maxMs'])} | ${ms(f['writeP50Ms'])} | ${ms(f['pushP50Ms'])} | ${ms(f['notifyP50Ms'])} | ${ms(f['waitP50Ms'])} | ${ms(f['pullP50Ms'])} | ${num(f['relayRssMiB'])} | ${num(f['cpuStallPct'])} |`);
+      out.push(
+        `| ${relay} | ${how} | ${ms(f['p50Ms'])} | ${ms(f['p99Ms'])} | ${ms(f['maxMs'])} | ${ms(f['writeP50Ms'])} | ${ms(f['pushP50Ms'])} | ${ms(f['notifyP50Ms'])} | ${ms(f['waitP50Ms'])} | ${ms(f['pullP50Ms'])} | ${num(f['relayRssMiB'])} | ${num(f['cpuStallPct'])} |`,
+      );
       const label = `relay propagation A → B, ${relay}, ${how}`;
       if (f['p50Ms'] !== undefined) judge(`${label}: p50 < ${P50_TARGET_MS} ms`, f['p50Ms'] < P50_TARGET_MS, `${ms(f['p50Ms'])} ms`);
       if (f['p99Ms'] !== undefined) judge(`${label}: p99 < ${P99_TARGET_MS} ms`, f['p99Ms'] < P99_TARGET_MS, `${ms(f['p99Ms'])} ms`);
     }
-    if (rows.some(([name]) => name.startsWith('scale-out'))) out.push('', 'Scale-out runs on the test PostgreSQL (`fsync=off`, `synchronous_commit=off`) and s3rver (no fsync), so unlike the embedded relay (SQLite, `synchronous=FULL`) its writes pay for no flush to disk.');
+    if (rows.some(([name]) => name.startsWith('scale-out')))
+      out.push(
+        '',
+        'Scale-out runs on the test PostgreSQL (`fsync=off`, `synchronous_commit=off`) and s3rver (no fsync), so unlike the embedded relay (SQLite, `synchronous=FULL`) its writes pay for no flush to disk.',
+      );
     out.push('', CPU_STALL);
-    out.push('', 'Phases are medians over the changes: A put = the local write; A push = a registry listing (revocations are looked for before every segment), the segment built and PUT, the head PUT, and the outbox marked (results.json has the requests apart); head PUT → B notified = from the start of the head PUT until B\'s watch fires; B waits = until B\'s pull starts; B pull → seen = list heads, read the head, read the segment (batch-get), apply, and B\'s subscription called (results.json has the requests apart).');
+    out.push(
+      '',
+      "Phases are medians over the changes: A put = the local write; A push = a registry listing (revocations are looked for before every segment), the segment built and PUT, the head PUT, and the outbox marked (results.json has the requests apart); head PUT → B notified = from the start of the head PUT until B's watch fires; B waits = until B's pull starts; B pull → seen = list heads, read the head, read the segment (batch-get), apply, and B's subscription called (results.json has the requests apart).",
+    );
   }
   if (r.load.length) {
     const f0 = r.load[0]!.figures;
@@ -62,7 +72,9 @@ export function relayTables(r: RelayResults, judge: (target: string, met: boolea
     judgeRate(r, judge);
     out.push(
       '',
-      CPU_STALL + ' Rates count what the relay got done within the measured seconds (a change written = its head PUT answered); latencies and missed deliveries are those of the changes due in them, counted from when each was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read), waiting up to 5 s after the run. Relay and load generator share the machine\'s cores, so the relay gets only part of it.' + sat,
+      CPU_STALL +
+        " Rates count what the relay got done within the measured seconds (a change written = its head PUT answered); latencies and missed deliveries are those of the changes due in them, counted from when each was due (open loop) until the other devices of its vault are told (delivery) and have read the head and the segment (read), waiting up to 5 s after the run. Relay and load generator share the machine's cores, so the relay gets only part of it." +
+        sat,
     );
     if (r.loadScaleOut?.length) {
       out.push(
@@ -81,8 +93,9 @@ function loadTable(entries: RelayResults['load']): string[] {
   return [
     '| offered changes/s | s | changes/s written | notifications/s delivered (expected) | object reads/s | delivery p50 ms | delivery p99 ms | read p99 ms | write ack p99 ms | missed | errors | relay RSS MiB idle → peak | relay CPU % | relay CPU ms per change | load generator CPU % | CPU stall % |',
     '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-    ...entries.map(({ figures: f }) =>
-      `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
+    ...entries.map(
+      ({ figures: f }) =>
+        `| ${num(f['offeredPerSec'])} | ${num(f['seconds'])} | ${num(f['changesPerSec'])} | ${num(f['deliveredPerSec'])} (${num(f['expectedPerSec'])}) | ${num(f['readsPerSec'])} | ${ms(f['deliveredP50Ms'])} | ${ms(f['deliveredP99Ms'])} | ${ms(f['fetchedP99Ms'])} | ${ms(f['ackedP99Ms'])} | ${num(f['missed'])} | ${num(f['errors'])} | ${num(f['relayIdleRssMiB'])} → ${num(f['relayRssMiB'])} | ${num(f['relayCpuPct'])} | ${num(f['relayCpuMsPerChange'], 2)} | ${num(f['loadCpuPct'])} | ${num(f['cpuStallPct'])} |`,
     ),
   ];
 }
@@ -101,6 +114,9 @@ export function judgeRate(r: RelayResults, judge: (target: string, met: boolean,
   const atTarget = r.load.filter((e) => (e.figures['offeredPerSec'] ?? 0) >= RATE_TARGET).map((e) => e.figures);
   const met = atTarget.some((f) => !saturated(f) && (f['changesPerSec'] ?? 0) >= 0.99 * RATE_TARGET);
   const kept = r.load.filter((e) => !saturated(e.figures)).sort((a, b) => (b.figures['offeredPerSec'] ?? 0) - (a.figures['offeredPerSec'] ?? 0))[0]?.figures;
-  const detail = [atTarget.length ? `at the target rate: ${at(atTarget[0]!)}` : 'the target rate was not run', kept ? `highest rate kept up: ${at(kept)}` : 'no rate kept up'].join('; ');
+  const detail = [
+    atTarget.length ? `at the target rate: ${at(atTarget[0]!)}` : 'the target rate was not run',
+    kept ? `highest rate kept up: ${at(kept)}` : 'no rate kept up',
+  ].join('; ');
   judge(`relay load: ≥ ${num(RATE_TARGET)} changes/s to ${num(f0['devices'])} connections on one process, delivery p99 < ${P99_TARGET_MS} ms`, met, detail);
 }

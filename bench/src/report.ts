@@ -37,60 +37,109 @@ export interface Target {
   readonly detail: string;
 }
 
-
 /** The bootstrap floor: inserting the rows into SQLite plus decrypting, inflating and parsing them. */
-export const floorMs = (f: Figures): number | undefined => (f['insertMs'] === undefined || f['decryptMs'] === undefined ? undefined : f['insertMs'] + f['decryptMs']);
+export const floorMs = (f: Figures): number | undefined =>
+  f['insertMs'] === undefined || f['decryptMs'] === undefined ? undefined : f['insertMs'] + f['decryptMs'];
 
 /** Renders the run as Markdown tables and judges the issue's targets. */
 export function report(r: Results): { table: string; targets: Target[] } {
   const m = r.machine;
-  const out: string[] = [`Kith benchmarks — ${r.mode} run (\`${r.command}\`), medians of the runs shown, each after an in-process warm-up`, `Machine: ${m.cpus} × ${m.cpu}, ${m.memGiB} GiB RAM, Node ${m.node}, ${m.platform}; ${r.date.slice(0, 10)}`];
+  const out: string[] = [
+    `Kith benchmarks — ${r.mode} run (\`${r.command}\`), medians of the runs shown, each after an in-process warm-up`,
+    `Machine: ${m.cpus} × ${m.cpu}, ${m.memGiB} GiB RAM, Node ${m.node}, ${m.platform}; ${r.date.slice(0, 10)}`,
+  ];
   const targets: Target[] = [];
   const judge = (target: string, met: boolean, detail: string): void => void targets.push({ target, met, detail });
 
   for (const [n, entries] of Object.entries(r.bootstrap)) {
     if (Object.keys(entries).length === 0) continue; // --only left every contender out
     const count = Number(n).toLocaleString('en-US');
-    out.push('', `### Bootstrap and incremental sync, ${count} records`, '', '| contender | runs | bootstrap ms | bootstrap bytes | bootstrap peak RSS MiB | incremental ms (1,000 edits) | incremental bytes |', '|---|--:|--:|--:|--:|--:|--:|');
+    out.push(
+      '',
+      `### Bootstrap and incremental sync, ${count} records`,
+      '',
+      '| contender | runs | bootstrap ms | bootstrap bytes | bootstrap peak RSS MiB | incremental ms (1,000 edits) | incremental bytes |',
+      '|---|--:|--:|--:|--:|--:|--:|',
+    );
     for (const c of ['kith', 'yjs', 'automerge']) {
       const e = entries[c];
       if (!e) continue;
       const f = e.figures;
-      out.push(`| ${c} | ${e.runs} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalBytes'])} |`);
+      out.push(
+        `| ${c} | ${e.runs} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalBytes'])} |`,
+      );
     }
     const fl = entries['floors'];
     const floor = fl ? floorMs(fl.figures) : undefined;
     if (fl) {
       const f = fl.figures;
-      out.push(`| floor: SQLite insert + decrypt | ${fl.runs} | ${ms(floor)} | ${num(f['sealedBytes'])} | ${num(Math.max(f['insertRssMiB'] ?? 0, f['cryptoRssMiB'] ?? 0))} | | |`);
-      out.push('', `Floors: SQLite insert of ${count} rows in one transaction ${ms(f['insertMs'])} ms; JSON → deflate-raw → AES-256-GCM ${ms(f['encryptMs'])} ms, and back ${ms(f['decryptMs'])} ms.`);
+      out.push(
+        `| floor: SQLite insert + decrypt | ${fl.runs} | ${ms(floor)} | ${num(f['sealedBytes'])} | ${num(Math.max(f['insertRssMiB'] ?? 0, f['cryptoRssMiB'] ?? 0))} | | |`,
+      );
+      out.push(
+        '',
+        `Floors: SQLite insert of ${count} rows in one transaction ${ms(f['insertMs'])} ms; JSON → deflate-raw → AES-256-GCM ${ms(f['encryptMs'])} ms, and back ${ms(f['decryptMs'])} ms.`,
+      );
     }
     const k = entries['kith']?.figures;
     if (k) {
-      out.push(`Kith device A: batch of ${count} puts ${ms(k['batchMs'])} ms, push ${ms(k['pushMs'])} ms (${num(k['pushBytes'])} bytes, ${num(k['pushRequests'])} requests); device B bootstrap ${num(k['bootstrapRequests'])} requests, catch-up ${num(k['incrementalRequests'])}.`);
+      out.push(
+        `Kith device A: batch of ${count} puts ${ms(k['batchMs'])} ms, push ${ms(k['pushMs'])} ms (${num(k['pushBytes'])} bytes, ${num(k['pushRequests'])} requests); device B bootstrap ${num(k['bootstrapRequests'])} requests, catch-up ${num(k['incrementalRequests'])}.`,
+      );
       const kb = k['bootstrapMs'];
       if (kb !== undefined && floor !== undefined) {
         out.push(`Kith bootstrap = ${num(kb / floor, 2)} × the floor.`);
         judge(`${count} records: bootstrap within 2× the floor`, kb <= 2 * floor, `${ms(kb)} ms vs floor ${ms(floor)} ms (${num(kb / floor, 2)}×)`);
       }
-      const peers = ['yjs', 'automerge'].map((c) => [c, entries[c]?.figures['bootstrapMs']] as const).filter((p): p is readonly [string, number] => p[1] !== undefined);
-      if (kb !== undefined && peers.length === 2) judge(`${count} records: bootstrap faster than Yjs and Automerge`, peers.every(([, t]) => kb < t), `Kith ${ms(kb)} ms; ${peers.map(([c, t]) => `${c} ${ms(t)} ms`).join(', ')}`);
+      const peers = ['yjs', 'automerge']
+        .map((c) => [c, entries[c]?.figures['bootstrapMs']] as const)
+        .filter((p): p is readonly [string, number] => p[1] !== undefined);
+      if (kb !== undefined && peers.length === 2)
+        judge(
+          `${count} records: bootstrap faster than Yjs and Automerge`,
+          peers.every(([, t]) => kb < t),
+          `Kith ${ms(kb)} ms; ${peers.map(([c, t]) => `${c} ${ms(t)} ms`).join(', ')}`,
+        );
       const yBytes = entries['yjs']?.figures['bootstrapBytes'];
-      if (k['bootstrapBytes'] !== undefined && yBytes !== undefined) judge(`${count} records: bootstrap bytes ≤ Yjs update`, k['bootstrapBytes'] <= yBytes, `${num(k['bootstrapBytes'])} vs ${num(yBytes)} bytes`);
-      if (k['bootstrapRssMiB'] !== undefined) judge(`${count} records: bootstrap peak RSS < 300 MB`, k['bootstrapRssMiB'] * 1.048576 < 300, `${num(k['bootstrapRssMiB'])} MiB = ${num(k['bootstrapRssMiB'] * 1.048576)} MB`);
+      if (k['bootstrapBytes'] !== undefined && yBytes !== undefined)
+        judge(`${count} records: bootstrap bytes ≤ Yjs update`, k['bootstrapBytes'] <= yBytes, `${num(k['bootstrapBytes'])} vs ${num(yBytes)} bytes`);
+      if (k['bootstrapRssMiB'] !== undefined)
+        judge(
+          `${count} records: bootstrap peak RSS < 300 MB`,
+          k['bootstrapRssMiB'] * 1.048576 < 300,
+          `${num(k['bootstrapRssMiB'])} MiB = ${num(k['bootstrapRssMiB'] * 1.048576)} MB`,
+        );
     }
   }
 
   if (r.local) {
     const f = r.local.figures;
-    out.push('', `### Local writes and reads, ${r.local.n.toLocaleString('en-US')}-record vault (${r.local.runs} runs)`, '', '| batched puts, records/s | put p50 ms | put p99 ms | get p50 ms | get p99 ms | list (filter, limit 50) p50 ms | list p99 ms |', '|--:|--:|--:|--:|--:|--:|--:|');
-    out.push(`| ${num(f['batchPerSec'])} | ${num(f['putP50'], 3)} | ${num(f['putP99'], 3)} | ${num(f['getP50'], 3)} | ${num(f['getP99'], 3)} | ${num(f['listP50'], 3)} | ${num(f['listP99'], 3)} |`);
+    out.push(
+      '',
+      `### Local writes and reads, ${r.local.n.toLocaleString('en-US')}-record vault (${r.local.runs} runs)`,
+      '',
+      '| batched puts, records/s | put p50 ms | put p99 ms | get p50 ms | get p99 ms | list (filter, limit 50) p50 ms | list p99 ms |',
+      '|--:|--:|--:|--:|--:|--:|--:|',
+    );
+    out.push(
+      `| ${num(f['batchPerSec'])} | ${num(f['putP50'], 3)} | ${num(f['putP99'], 3)} | ${num(f['getP50'], 3)} | ${num(f['getP99'], 3)} | ${num(f['listP50'], 3)} | ${num(f['listP99'], 3)} |`,
+    );
     const batch = f['batchPerSec'];
     const floor = f['floorInsertPerSec'];
     if (batch !== undefined && floor !== undefined) {
-      out.push('', `Floor in the same process right after: SQLite insert of the same ${r.local.n.toLocaleString('en-US')} rows, ${num(floor)} rows/s; Kith batch = ${num(batch / floor, 2)} × the floor.`);
-      if (f['loadAvg'] !== undefined) out.push(`Load average at the end of the runs: ${num(f['loadAvg'], 1)} on ${r.machine.cpus} cores (above the core count, wall-clock tails include waiting for a core).`);
-      judge('batched local writes ≥ ½ the SQLite insert floor (same rows, same run)', batch >= floor / 2, `${num(batch)} vs floor ${num(floor)} records/s (${num(batch / floor, 2)}×)`);
+      out.push(
+        '',
+        `Floor in the same process right after: SQLite insert of the same ${r.local.n.toLocaleString('en-US')} rows, ${num(floor)} rows/s; Kith batch = ${num(batch / floor, 2)} × the floor.`,
+      );
+      if (f['loadAvg'] !== undefined)
+        out.push(
+          `Load average at the end of the runs: ${num(f['loadAvg'], 1)} on ${r.machine.cpus} cores (above the core count, wall-clock tails include waiting for a core).`,
+        );
+      judge(
+        'batched local writes ≥ ½ the SQLite insert floor (same rows, same run)',
+        batch >= floor / 2,
+        `${num(batch)} vs floor ${num(floor)} records/s (${num(batch / floor, 2)}×)`,
+      );
     }
     if (f['putP99'] !== undefined) judge(`single put p99 < 1 ms at ${r.local.n.toLocaleString('en-US')} records`, f['putP99'] < 1, `${num(f['putP99'], 3)} ms`);
   }
@@ -107,16 +156,36 @@ export function report(r: Results): { table: string; targets: Target[] } {
     out.push(
       `| ${ms(f['scaleOpenMs'])} | ${num(f['scalePageMs'], 1)} | ${num(f['scaleNextPageMs'], 1)} | ${num(f['scaleFilterMs'], 1)} | ${ms(f['scaleScanMs'])} | ${num(f['scalePutP50'], 3)} / ${num(f['scalePutP99'], 3)} | ${num(f['scaleGetP50'], 3)} / ${num(f['scaleGetP99'], 3)} | ${num(f['scaleListP50'], 3)} / ${num(f['scaleListP99'], 3)} | ${ms(f['scalePushMs'])} | ${ms(f['scaleOpenBMs'])} | ${ms(f['scalePullMs'])} | ${num(f['scaleRssMiB'])} |`,
     );
-    if (f['scaleFillPerSec'] !== undefined) out.push('', `Prep (untimed in the table): filled in batches of 10,000 at ${num(f['scaleFillPerSec'])} records/s, pushed, and bootstrapped on device B.${f['scaleLoadAvg'] === undefined ? '' : ` Load average at the end of the measured run: ${num(f['scaleLoadAvg'], 1)} on ${r.machine.cpus} cores.`}`);
-    if (f['scaleRssMiB'] !== undefined) judge(`${r.scale.n.toLocaleString('en-US')} records: open, list and sync with peak RSS < 300 MB`, f['scaleRssMiB'] * 1.048576 < 300, `${num(f['scaleRssMiB'])} MiB = ${num(f['scaleRssMiB'] * 1.048576)} MB`);
+    if (f['scaleFillPerSec'] !== undefined)
+      out.push(
+        '',
+        `Prep (untimed in the table): filled in batches of 10,000 at ${num(f['scaleFillPerSec'])} records/s, pushed, and bootstrapped on device B.${f['scaleLoadAvg'] === undefined ? '' : ` Load average at the end of the measured run: ${num(f['scaleLoadAvg'], 1)} on ${r.machine.cpus} cores.`}`,
+      );
+    if (f['scaleRssMiB'] !== undefined)
+      judge(
+        `${r.scale.n.toLocaleString('en-US')} records: open, list and sync with peak RSS < 300 MB`,
+        f['scaleRssMiB'] * 1.048576 < 300,
+        `${num(f['scaleRssMiB'])} MiB = ${num(f['scaleRssMiB'] * 1.048576)} MB`,
+      );
   }
 
   if (r.remotes) {
-    out.push('', `### Remotes, ${r.remotes.n.toLocaleString('en-US')} records: A pushes, B bootstraps, A edits 1,000, B catches up`, '', '| remote | runs | push ms | push requests | push bytes | bootstrap ms | bootstrap requests | bootstrap bytes | catch-up ms | catch-up requests | catch-up bytes |', '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
-    for (const [name, e] of [['folder', r.remotes.folder], ['S3 (s3rver, loopback)', r.remotes.s3]] as const) {
+    out.push(
+      '',
+      `### Remotes, ${r.remotes.n.toLocaleString('en-US')} records: A pushes, B bootstraps, A edits 1,000, B catches up`,
+      '',
+      '| remote | runs | push ms | push requests | push bytes | bootstrap ms | bootstrap requests | bootstrap bytes | catch-up ms | catch-up requests | catch-up bytes |',
+      '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    );
+    for (const [name, e] of [
+      ['folder', r.remotes.folder],
+      ['S3 (s3rver, loopback)', r.remotes.s3],
+    ] as const) {
       if (!e) continue;
       const f = e.figures;
-      out.push(`| ${name} | ${e.runs} | ${ms(f['pushMs'])} | ${num(f['pushRequests'])} | ${num(f['pushBytes'])} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapRequests'])} | ${num(f['bootstrapBytes'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalRequests'])} | ${num(f['incrementalBytes'])} |`);
+      out.push(
+        `| ${name} | ${e.runs} | ${ms(f['pushMs'])} | ${num(f['pushRequests'])} | ${num(f['pushBytes'])} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapRequests'])} | ${num(f['bootstrapBytes'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalRequests'])} | ${num(f['incrementalBytes'])} |`,
+      );
     }
   }
 
@@ -129,14 +198,20 @@ export function report(r: Results): { table: string; targets: Target[] } {
       '| attach MiB/s | fetch MiB/s | floor (copy + AES-GCM) MiB/s | bound attach MiB/s | bound fetch MiB/s | peak RSS MiB |',
       '|--:|--:|--:|--:|--:|--:|',
     );
-    out.push(`| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['boundPutMiBs'], 1)} | ${num(f['boundGetMiBs'], 1)} | ${num(f['blobRssMiB'])} |`);
+    out.push(
+      `| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['boundPutMiBs'], 1)} | ${num(f['boundGetMiBs'], 1)} | ${num(f['blobRssMiB'])} |`,
+    );
     const floor = f['floorMiBs'];
-    for (const [step, kith, bound] of [['attach', f['putMiBs'], f['boundPutMiBs']], ['fetch', f['getMiBs'], f['boundGetMiBs']]] as const) {
+    for (const [step, kith, bound] of [
+      ['attach', f['putMiBs'], f['boundPutMiBs']],
+      ['fetch', f['getMiBs'], f['boundGetMiBs']],
+    ] as const) {
       if (floor === undefined || kith === undefined) continue;
       const ofBound = bound === undefined ? '' : `; the bound (the design's required work alone) ${num(bound, 1)} MiB/s = ${num(bound / floor, 2)}× the floor`;
       judge(`blobs: ${step} ≥ ½ the floor`, kith >= floor / 2, `${num(kith, 1)} vs floor ${num(floor, 1)} MiB/s (${num(kith / floor, 2)}×)${ofBound}`);
     }
-    if (f['blobRssMiB'] !== undefined) judge('blobs: peak RSS < 200 MB', f['blobRssMiB'] * 1.048576 < 200, `${num(f['blobRssMiB'])} MiB = ${num(f['blobRssMiB'] * 1.048576)} MB`);
+    if (f['blobRssMiB'] !== undefined)
+      judge('blobs: peak RSS < 200 MB', f['blobRssMiB'] * 1.048576 < 200, `${num(f['blobRssMiB'])} MiB = ${num(f['blobRssMiB'] * 1.048576)} MB`);
   }
 
   if (r.relay) out.push(...relayTables(r.relay, judge));

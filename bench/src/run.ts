@@ -27,9 +27,18 @@ const opts = (() => {
 })();
 const scratch = new Scratch(tmpdir());
 const results: Results = {
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  },
   mode: opts.quick ? 'quick' : 'full',
-  command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out')] : [])].join(' '),
+  command: [
+    'npm run bench',
+    ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out')] : []),
+  ].join(' '),
   date: new Date().toISOString(),
   bootstrap: {},
   notes: [],
@@ -59,7 +68,12 @@ function prepared(name: Section, n: number, copy: boolean, measured = 'sync'): E
     const prep = scratch.dir();
     const spec = `${name}.${measured}`;
     try {
-      return series(name, opts.runs(name, n), () => task(`${name}.prep`, n, prep), () => (copy ? scratch.use((d) => task(spec, n, d), prep) : task(spec, n, prep)));
+      return series(
+        name,
+        opts.runs(name, n),
+        () => task(`${name}.prep`, n, prep),
+        () => (copy ? scratch.use((d) => task(spec, n, d), prep) : task(spec, n, prep)),
+      );
     } finally {
       scratch.drop(prep);
     }
@@ -68,7 +82,14 @@ function prepared(name: Section, n: number, copy: boolean, measured = 'sync'): E
 
 /** A section whose every run starts in an empty directory. */
 function fresh(name: Section, label: string, n: number, run: (dir: string, i: number) => Figures): Entry | undefined {
-  return section(name, label, () => series(name, opts.runs(name, n), () => ({}), (i) => scratch.use((d) => run(d, i))));
+  return section(name, label, () =>
+    series(
+      name,
+      opts.runs(name, n),
+      () => ({}),
+      (i) => scratch.use((d) => run(d, i)),
+    ),
+  );
 }
 
 /**
@@ -81,7 +102,10 @@ const AUTOMERGE_INCREMENTAL_LIMIT = 50_000;
 
 try {
   for (const n of opts.sizes) {
-    if (n >= AUTOMERGE_INCREMENTAL_LIMIT && opts.only.has('automerge')) results.notes.push(`Automerge at ${n.toLocaleString('en-US')} records: bootstrap only. Editing a freshly loaded document is superlinear in Automerge 3.5 (1,000 edits on a loaded 10,000-record document take tens of seconds here) and at this size its WASM module terminates.`);
+    if (n >= AUTOMERGE_INCREMENTAL_LIMIT && opts.only.has('automerge'))
+      results.notes.push(
+        `Automerge at ${n.toLocaleString('en-US')} records: bootstrap only. Editing a freshly loaded document is superlinear in Automerge 3.5 (1,000 edits on a loaded 10,000-record document take tens of seconds here) and at this size its WASM module terminates.`,
+      );
     const entries = {
       kith: prepared('kith', n, true),
       yjs: prepared('yjs', n, false),
@@ -93,19 +117,37 @@ try {
   const local = fresh('local', `local writes, ${opts.localN.toLocaleString('en-US')} records`, opts.localN, (d) => task('kith.local', opts.localN, d));
   if (local) results.local = { n: opts.localN, ...local };
   const scale = section('scale', `scale, ${opts.scaleN.toLocaleString('en-US')} records`, () =>
-    series('scale', opts.runs('scale', opts.scaleN), () => ({}), () => scratch.use((d) => ({ ...task('scale.prep', opts.scaleN, d), ...task('scale.open', opts.scaleN, d) }))),
+    series(
+      'scale',
+      opts.runs('scale', opts.scaleN),
+      () => ({}),
+      () => scratch.use((d) => ({ ...task('scale.prep', opts.scaleN, d), ...task('scale.open', opts.scaleN, d) })),
+    ),
   );
   if (scale) results.scale = { n: opts.scaleN, ...scale };
 
   if (opts.only.has('remotes')) {
     const n = opts.remotesN;
-    const through = (env: (i: number) => Record<string, string>) => (d: string, i: number) => ({ ...task('kith.prep', n, d, env(i)), ...task('kith.sync', n, d, env(i)) });
-    const folder = fresh('remotes', `folder remote, ${n.toLocaleString('en-US')} records`, n, through(() => ({})));
+    const through = (env: (i: number) => Record<string, string>) => (d: string, i: number) => ({
+      ...task('kith.prep', n, d, env(i)),
+      ...task('kith.sync', n, d, env(i)),
+    });
+    const folder = fresh(
+      'remotes',
+      `folder remote, ${n.toLocaleString('en-US')} records`,
+      n,
+      through(() => ({})),
+    );
     const { startS3rver } = await import('@kith/s3/testing');
     const s3 = await startS3rver();
     try {
       const bucket = await s3.bucket();
-      const s3Entry = fresh('remotes', `S3 remote (s3rver), ${n.toLocaleString('en-US')} records`, n, through((i) => ({ KITH_BENCH_REMOTE: s3.url(bucket, `run${i}`), KITH_BENCH_REMOTE_WARM: s3.url(bucket, `warm${i}`) })));
+      const s3Entry = fresh(
+        'remotes',
+        `S3 remote (s3rver), ${n.toLocaleString('en-US')} records`,
+        n,
+        through((i) => ({ KITH_BENCH_REMOTE: s3.url(bucket, `run${i}`), KITH_BENCH_REMOTE_WARM: s3.url(bucket, `warm${i}`) })),
+      );
       results.remotes = { n, ...(folder ? { folder } : {}), ...(s3Entry ? { s3: s3Entry } : {}) };
     } finally {
       await s3.stop();
@@ -129,7 +171,12 @@ try {
     }
   }
 
-  if (opts.only.has('relay')) results.relay = await measureRelay(opts.relay, (label, n, run) => fresh('relay', label, n, (d) => run(d)), (m) => void results.failures.push(m));
+  if (opts.only.has('relay'))
+    results.relay = await measureRelay(
+      opts.relay,
+      (label, n, run) => fresh('relay', label, n, (d) => run(d)),
+      (m) => void results.failures.push(m),
+    );
 } finally {
   scratch.dispose();
 }

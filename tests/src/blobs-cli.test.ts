@@ -128,7 +128,9 @@ test('kill -9 during upload and download: resumes without re-sending stored chun
   assert.ok(resumed.uploaded < resumed.size, `resumed upload sent ${resumed.uploaded} of ${resumed.size} bytes`);
   assert.ok(readdirSync(join(remote, 'blobs', 'chunks')).length > stored);
   const out = join(dir, 'resume.out');
-  const killedGet = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json'], { killWhen: () => existsSync(`${out}.kith-partial`) && statSync(`${out}.kith-partial`).size > 4 << 20 });
+  const killedGet = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json'], {
+    killWhen: () => existsSync(`${out}.kith-partial`) && statSync(`${out}.kith-partial`).size > 4 << 20,
+  });
   assert.equal(killedGet.signal, 'SIGKILL');
   assert.ok(!existsSync(out) || sha(out) === sha(file), 'a file under the real name is complete, never partial');
   const done = await kith(b, ['blob', 'get', resumed.ref, '-o', out, '--json']);
@@ -147,7 +149,11 @@ test('blob policy: a device set to prefetch fetches on sync and reads offline; l
   assert.equal(bad.code, 2);
   assert.match(bad.stderr.trim(), /^kith: the prefetch policy is none, recent or all, not "some" \(KITH_USAGE\)$/);
   assert.equal((await kith(d, ['blob', 'policy', '--cache-mb', '8', '--no-cache-limit'])).code, 2);
-  assert.deepEqual(await kithJson(d, ['blob', 'policy', '--prefetch', 'all', '--cache-mb', '64']), { prefetch: 'all', recentDays: 30, cacheBytes: 64 * 1024 * 1024 });
+  assert.deepEqual(await kithJson(d, ['blob', 'policy', '--prefetch', 'all', '--cache-mb', '64']), {
+    prefetch: 'all',
+    recentDays: 30,
+    cacheBytes: 64 * 1024 * 1024,
+  });
 
   const file = join(dir, 'photo.bin');
   writeFileSync(file, noise(3 * 1024 * 1024, 81));
@@ -172,7 +178,10 @@ test('blob policy: a device set to prefetch fetches on sync and reads offline; l
     renameSync(join(dir, 'chunks.away'), chunks);
   }
   const listed = await kithJson<{ ref: string; size: number; cached: number }[]>(d, ['blob', 'ls']);
-  assert.deepEqual(listed.map((b) => [b.ref, b.size]), [[photo.ref, 3 * 1024 * 1024]]);
+  assert.deepEqual(
+    listed.map((b) => [b.ref, b.size]),
+    [[photo.ref, 3 * 1024 * 1024]],
+  );
   assert.ok(listed[0]!.cached >= 3 * 1024 * 1024);
 
   // A dry run reports what it would mark and writes nothing.

@@ -23,16 +23,20 @@ test(`relay: kill -9 during import, push and pull (${ROUNDS} rounds) loses no ac
   }
 });
 
-test(`relay scale-out, a device on each of two relay processes: kill -9 during import, push and pull (${ROUNDS} rounds) loses no acknowledged write`, { timeout: 15 * 60_000 }, async () => {
-  let services: ScaleOutServices | undefined;
-  const relays: RelayProcess[] = [];
-  try {
-    services = await startScaleOutServices();
-    const target = { ...(await services.fresh()), authSecret: 'one secret for both relay processes, 32+ bytes' };
-    relays.push(await spawnRelayProcess(target), await spawnRelayProcess(target));
-    await runCrashRounds(ROUNDS, () => ({ a: `${relays[0]!.url}/crash`, b: `${relays[1]!.url}/crash` }));
-  } finally {
-    await Promise.all(relays.map((r) => r.stop()));
-    await services?.stop();
-  }
-});
+test(
+  `relay scale-out, a device on each of two relay processes: kill -9 during import, push and pull (${ROUNDS} rounds) loses no acknowledged write`,
+  { timeout: 15 * 60_000 },
+  async () => {
+    let services: ScaleOutServices | undefined;
+    const relays: RelayProcess[] = [];
+    try {
+      services = await startScaleOutServices();
+      const target = { ...(await services.fresh()), authSecret: 'one secret for both relay processes, 32+ bytes' };
+      relays.push(await spawnRelayProcess(target), await spawnRelayProcess(target));
+      await runCrashRounds(ROUNDS, () => ({ a: `${relays[0]!.url}/crash`, b: `${relays[1]!.url}/crash` }));
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+      await services?.stop();
+    }
+  },
+);

@@ -63,7 +63,12 @@ export async function runCrashRounds(rounds: number, remoteOf: (dir: string) => 
       if (put.signal) kills++;
       if (put.code === 0) acked.b.add(`b${round}`);
       // Push and pull on both, each killed at a random moment.
-      for (const [home, cmd] of [[a, 'push'], [b, 'pull'], [b, 'push'], [a, 'pull']] as const) {
+      for (const [home, cmd] of [
+        [a, 'push'],
+        [b, 'pull'],
+        [b, 'push'],
+        [a, 'pull'],
+      ] as const) {
         const r = await run(home, [cmd, '--json'], 100);
         if (r.signal) kills++;
         else assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);

@@ -40,7 +40,13 @@ function literalsIn(name: string, code: string): { line: number; text: string }[
   const source = ts.createSourceFile(name, code, ts.ScriptTarget.Latest, true);
   const found: { line: number; text: string }[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) {
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node)
+    ) {
       found.push({ line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1, text: node.text });
     }
     ts.forEachChild(node, visit);
@@ -54,16 +60,23 @@ const speaksCli = (text: string): boolean => cliWords.some((w) => w.test(text));
 test('no message or hint in @kith/core names a CLI command, flag or home', () => {
   const files = runtimeSources(coreSrc);
   assert.ok(files.length > 50, `found only ${files.length} core sources under ${coreSrc}`);
-  const offending = files.flatMap((f) => literalsIn(f, readFileSync(f, 'utf8')).filter((l) => speaksCli(l.text)).map((l) => `${relative(root, f)}:${l.line} ${JSON.stringify(l.text)}`));
+  const offending = files.flatMap((f) =>
+    literalsIn(f, readFileSync(f, 'utf8'))
+      .filter((l) => speaksCli(l.text))
+      .map((l) => `${relative(root, f)}:${l.line} ${JSON.stringify(l.text)}`),
+  );
   assert.deepEqual(offending, []);
 });
 
 test('the scan sees CLI wording in strings and templates, and the product name is fine', () => {
   const probe = "throw new KithError(c, 'Kith on this device', { hint: `run \\`kith pair\\` again ${n} now` }); const h = 'use another --home';";
-  assert.deepEqual(literalsIn('probe.ts', probe).map((l) => [l.text, speaksCli(l.text)]), [
-    ['Kith on this device', false],
-    ['run `kith pair` again ', true],
-    [' now', false],
-    ['use another --home', true],
-  ]);
+  assert.deepEqual(
+    literalsIn('probe.ts', probe).map((l) => [l.text, speaksCli(l.text)]),
+    [
+      ['Kith on this device', false],
+      ['run `kith pair` again ', true],
+      [' now', false],
+      ['use another --home', true],
+    ],
+  );
 });

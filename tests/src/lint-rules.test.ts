@@ -55,7 +55,11 @@ describe('lint:cycles (dependency-cruiser) fails on a cycle of type-only imports
   const cruise = (name: string, files: Record<string, string>): { status: number | null; out: string } => {
     for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, `${name}-${file}`), text);
     const bin = join(root, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
-    const r = spawnSync(process.execPath, [bin, '--config', join(root, '.dependency-cruiser.mjs'), ...Object.keys(files).map((f) => join(dir, `${name}-${f}`))], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [bin, '--config', join(root, '.dependency-cruiser.mjs'), ...Object.keys(files).map((f) => join(dir, `${name}-${f}`))],
+      { cwd: root, encoding: 'utf8' },
+    );
     return { status: r.status, out: r.stdout + r.stderr };
   };
 

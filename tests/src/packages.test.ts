@@ -26,7 +26,11 @@ const SERVER_OR_NATIVE = ['fastify', '@fastify/websocket', 'pg', 'better-sqlite3
 for (const { dir, manifest } of workspacePackages()) {
   test(`${manifest.name}: the tarball holds no test file and no test helper outside a testing/ entry`, { timeout: 240_000 }, async () => {
     const files = await packedFiles(dir);
-    assert.deepEqual(files.filter((f) => TEST_FILE.test(f)), [], 'compiled tests are packed');
+    assert.deepEqual(
+      files.filter((f) => TEST_FILE.test(f)),
+      [],
+      'compiled tests are packed',
+    );
     const packed = new Set(files);
     const entries = entryPoints(manifest);
     const missing: string[] = [];
@@ -49,14 +53,31 @@ test('@kith/relay (the client) depends on @kith/core only: no native module, no 
   const relay = workspacePackages().find((p) => p.manifest.name === '@kith/relay');
   assert.ok(relay, 'the workspace has @kith/relay');
   const m = relay.manifest;
-  assert.deepEqual(Object.keys(m.dependencies ?? {}).filter((n) => n !== '@kith/core'), [], 'dependencies beyond @kith/core');
+  assert.deepEqual(
+    Object.keys(m.dependencies ?? {}).filter((n) => n !== '@kith/core'),
+    [],
+    'dependencies beyond @kith/core',
+  );
   const requiredPeers = Object.keys(m.peerDependencies ?? {}).filter((n) => m.peerDependenciesMeta?.[n]?.optional !== true);
-  assert.deepEqual(requiredPeers.filter((n) => n !== '@kith/core'), [], 'required peer dependencies beyond @kith/core');
+  assert.deepEqual(
+    requiredPeers.filter((n) => n !== '@kith/core'),
+    [],
+    'required peer dependencies beyond @kith/core',
+  );
   const all = [...Object.keys(m.dependencies ?? {}), ...Object.keys(m.optionalDependencies ?? {}), ...requiredPeers];
-  assert.deepEqual(all.filter((n) => SERVER_OR_NATIVE.includes(n)), [], 'native or server dependencies');
+  assert.deepEqual(
+    all.filter((n) => SERVER_OR_NATIVE.includes(n)),
+    [],
+    'native or server dependencies',
+  );
 });
 
 /** The JavaScript half of a types-only module (`export {};`): no code, so nothing to reach; its `.d.ts` is what apps use. */
 function typesOnly(source: string): boolean {
-  return source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').replace(/export\s*\{\s*\};?/g, '').trim() === '';
+  return (
+    source
+      .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+      .replace(/export\s*\{\s*\};?/g, '')
+      .trim() === ''
+  );
 }

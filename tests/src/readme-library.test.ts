@@ -33,7 +33,7 @@ function packagesFor(code: string): { names: string[]; dirs: string[] } {
   const byName = new Map(workspacePackages().map((p) => [p.manifest.name, p]));
   const names = [...new Set(bareImports(code).filter((s) => byName.has(s)))];
   const dirs = new Set<string>();
-  for (const queue = [...names], seen = new Set<string>(); queue.length > 0; ) {
+  for (const queue = [...names], seen = new Set<string>(); queue.length > 0;) {
     const name = queue.pop()!;
     if (seen.has(name)) continue;
     seen.add(name);
@@ -50,7 +50,11 @@ test('the README says how to depend on Kith: an npm install line for every packa
   const installs = [...section.matchAll(/^npm install (.+)$/gm)].flatMap((m) => m[1]!.split('#')[0]!.trim().split(/\s+/));
   const { names } = packagesFor(libraryExample().code);
   assert.ok(names.length > 0, 'the example imports Kith packages');
-  assert.deepEqual(names.filter((n) => !installs.includes(n)), [], 'imported by the example but not in an npm install line');
+  assert.deepEqual(
+    names.filter((n) => !installs.includes(n)),
+    [],
+    'imported by the example but not in an npm install line',
+  );
 });
 
 test("the README's library example runs in a fresh project that installed the packed packages", { timeout: 30 * 60_000 }, async () => {

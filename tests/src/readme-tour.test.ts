@@ -87,7 +87,11 @@ interface Started {
 function start(command: string, cwd: string, stdin?: string): Started {
   // `exec` so that a signal reaches kith itself, not the shell.
   const simple = !/&&|\|\||[;|<>]/.test(command);
-  const child = spawn('sh', ['-c', simple ? `exec ${command}` : command], { cwd, env: { ...process.env, KITH_PASSWORD: PASSWORD }, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', simple ? `exec ${command}` : command], {
+    cwd,
+    env: { ...process.env, KITH_PASSWORD: PASSWORD },
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
   if (stdin !== undefined) child.stdin!.end(stdin);
   let stdout = '';
   let stderr = '';
@@ -109,7 +113,7 @@ function start(command: string, cwd: string, stdin?: string): Started {
 }
 
 async function until(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); ) {
+  for (const end = Date.now() + ms; !ok();) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -28,7 +28,8 @@ function build(n: number): Automerge.Doc<Doc> {
   const recs = records(n);
   for (let i = 0; i < recs.length; i += CHANGE_SIZE) {
     doc = Automerge.change(doc, (d) => {
-      for (const r of recs.slice(i, i + CHANGE_SIZE)) d.notes[r.id] = { title: new Automerge.ImmutableString(r.title), body: new Automerge.ImmutableString(r.body), done: r.done, n: r.n };
+      for (const r of recs.slice(i, i + CHANGE_SIZE))
+        d.notes[r.id] = { title: new Automerge.ImmutableString(r.title), body: new Automerge.ImmutableString(r.body), done: r.done, n: r.n };
     });
   }
   return doc;
@@ -39,7 +40,7 @@ function syncPeers(a: Automerge.Doc<Doc>, b: Automerge.Doc<Doc>): { b: Automerge
   let sa = Automerge.initSyncState();
   let sb = Automerge.initSyncState();
   let bytes = 0;
-  for (let moved = true; moved; ) {
+  for (let moved = true; moved;) {
     moved = false;
     let msg: Uint8Array | null;
     [sa, msg] = Automerge.generateSyncMessage(a, sa);

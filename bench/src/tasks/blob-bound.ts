@@ -41,7 +41,7 @@ const TAG = 16;
 const NONCE = 12;
 
 function writeAll(fd: number, bytes: Uint8Array, position: number | null = null): void {
-  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at, position === null ? null : position + at);
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, position === null ? null : position + at);
 }
 
 /** Writes `bytes` at `path` through a temp file; `durable` fsyncs it before the rename. */
@@ -84,7 +84,7 @@ function runThread(j: Job): void {
         let object: Buffer;
         try {
           object = Buffer.allocUnsafe(fstatSync(fd).size);
-          for (let at = 0; at < object.length; ) at += readSync(fd, object, at, object.length - at, at);
+          for (let at = 0; at < object.length;) at += readSync(fd, object, at, object.length - at, at);
         } finally {
           closeSync(fd);
         }
@@ -105,7 +105,10 @@ function runThread(j: Job): void {
 if (!isMainThread && (workerData as { blobBound?: Job } | undefined)?.blobBound) runThread((workerData as { blobBound: Job }).blobBound);
 
 async function phase(job: Omit<Job, 'thread' | 'threads'>): Promise<void> {
-  const threads = Array.from({ length: BOUND_THREADS }, (_, thread) => new Worker(new URL(import.meta.url), { workerData: { blobBound: { ...job, thread, threads: BOUND_THREADS } } }));
+  const threads = Array.from(
+    { length: BOUND_THREADS },
+    (_, thread) => new Worker(new URL(import.meta.url), { workerData: { blobBound: { ...job, thread, threads: BOUND_THREADS } } }),
+  );
   await Promise.all(
     threads.map(
       (w) =>
@@ -121,7 +124,13 @@ async function phase(job: Omit<Job, 'thread' | 'threads'>): Promise<void> {
  * Runs the bound's attach of `file` into `dir`, then its fetch back into
  * `out` (which the fetch creates at the file's size); `timed` wraps each.
  */
-export async function blobBound<C>(file: string, dir: string, out: string, block: number, timed: (fn: () => Promise<void>) => Promise<C>): Promise<{ put: C; get: C }> {
+export async function blobBound<C>(
+  file: string,
+  dir: string,
+  out: string,
+  block: number,
+  timed: (fn: () => Promise<void>) => Promise<C>,
+): Promise<{ put: C; get: C }> {
   for (const d of ['remote', 'cache-put', 'cache-get']) mkdirSync(join(dir, d), { recursive: true });
   const key = new Uint8Array(randomBytes(32));
   const size = statSync(file).size;

@@ -84,10 +84,21 @@ async function floor(file: string, copy: string): Promise<Cost> {
  */
 async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
   const url = join(base, 'remote');
-  const { vault, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote: await openFolderRemote(url, { create: true }), remoteUrl: url, blobCache: openFsBlobCache(join(base, 'a', 'blobs')) });
+  const { vault, recoveryCode } = await Vault.create({
+    store: await openSqliteStore(join(base, 'a', 'kith.db')),
+    remote: await openFolderRemote(url, { create: true }),
+    remoteUrl: url,
+    blobCache: openFsBlobCache(join(base, 'a', 'blobs')),
+  });
   const [put, putCost] = await costOf(() => vault.blobs.put(createReadStream(file, { highWaterMark: MiB })));
   await vault.close();
-  const reader = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote: await openFolderRemote(url), remoteUrl: url, recoveryCode, blobCache: openFsBlobCache(join(base, 'b', 'blobs')) });
+  const reader = await Vault.restore({
+    store: await openSqliteStore(join(base, 'b', 'kith.db')),
+    remote: await openFolderRemote(url),
+    remoteUrl: url,
+    recoveryCode,
+    blobCache: openFsBlobCache(join(base, 'b', 'blobs')),
+  });
   try {
     const [size, getCost] = await costOf(async () => {
       const out = createWriteStream(join(base, 'blob.out'));
@@ -161,6 +172,11 @@ export const tasks: Record<string, Task> = {
   async bound(n, dir) {
     await bound(join(dir, 'warm.bin'), join(dir, 'warm'));
     const r = await bound(join(dir, 'blob.bin'), dir);
-    return { boundPutMiBs: mibPerS(r.put, n), boundGetMiBs: mibPerS(r.get, n), boundPutCpuSPerGiB: cpuSPerGiB(r.put, n), boundGetCpuSPerGiB: cpuSPerGiB(r.get, n) };
+    return {
+      boundPutMiBs: mibPerS(r.put, n),
+      boundGetMiBs: mibPerS(r.get, n),
+      boundPutCpuSPerGiB: cpuSPerGiB(r.put, n),
+      boundGetCpuSPerGiB: cpuSPerGiB(r.get, n),
+    };
   },
 };

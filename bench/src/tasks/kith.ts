@@ -97,7 +97,11 @@ async function sync(n: number, base: string, warm: boolean): Promise<Figures> {
 
 /** Local writes and reads on one device's vault of `n` records. */
 async function local(n: number, base: string): Promise<Figures> {
-  const { vault } = await Vault.create({ store: await openSqliteStore(join(base, 'kith.db')), remote: await openFolderRemote(join(base, 'remote'), { create: true }), remoteUrl: join(base, 'remote') });
+  const { vault } = await Vault.create({
+    store: await openSqliteStore(join(base, 'kith.db')),
+    remote: await openFolderRemote(join(base, 'remote'), { create: true }),
+    remoteUrl: join(base, 'remote'),
+  });
   try {
     const recs = records(n);
     const [, batchMs] = await time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) }))));

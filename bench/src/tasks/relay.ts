@@ -115,7 +115,20 @@ async function propagate(changes: number, base: string, urls: readonly [string, 
     // The hello comes before the relay has read our watch request; one round trip settles it.
     await rawB.list('heads/');
 
-    const phase = { total: [] as number[], write: [] as number[], push: [] as number[], registry: [] as number[], segment: [] as number[], head: [] as number[], notify: [] as number[], wait: [] as number[], list: [] as number[], headGet: [] as number[], segmentsGet: [] as number[], pull: [] as number[] };
+    const phase = {
+      total: [] as number[],
+      write: [] as number[],
+      push: [] as number[],
+      registry: [] as number[],
+      segment: [] as number[],
+      head: [] as number[],
+      notify: [] as number[],
+      wait: [] as number[],
+      list: [] as number[],
+      headGet: [] as number[],
+      segmentsGet: [] as number[],
+      pull: [] as number[],
+    };
     const span = (name: string): number => t.at(`${name}.end`) - t.at(`${name}.start`);
     let stall0 = 0;
     let from = 0;
@@ -226,7 +239,12 @@ export const tasks: Record<string, Task> = {
     const seconds = env('KITH_BENCH_SECONDS', 20);
     return onRelays(dir, async (relays) => {
       const template = await makeDeviceTemplate(`${relays[0].url}/load-0`, join(dir, 'template'), 5);
-      return runLoad(relays.map((r) => r.url), relays.map((r) => r.child.pid!), template, { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 });
+      return runLoad(
+        relays.map((r) => r.url),
+        relays.map((r) => r.child.pid!),
+        template,
+        { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 },
+      );
     });
   },
 };

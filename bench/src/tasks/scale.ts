@@ -28,7 +28,11 @@ const openVault = async (dir: string, device: 'a' | 'b'): Promise<Vault> =>
 
 async function prep(n: number, dir: string): Promise<Figures> {
   const url = remoteDir(dir);
-  const { vault: a, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(dir, 'a', 'kith.db')), remote: await openFolderRemote(url, { create: true }), remoteUrl: url });
+  const { vault: a, recoveryCode } = await Vault.create({
+    store: await openSqliteStore(join(dir, 'a', 'kith.db')),
+    remote: await openFolderRemote(url, { create: true }),
+    remoteUrl: url,
+  });
   let fillMs = 0;
   try {
     const stream = recordStream(n);

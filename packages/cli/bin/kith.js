@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 
 const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
 const bundle = mtime('../dist/bundle/main.js');
-const fresh = bundle !== undefined && ['cli', 'core', 'sqlite', 'folder', 'relay', 's3'].every((p) => (mtime(`../../${p}/tsconfig.tsbuildinfo`) ?? 0) <= bundle);
+const fresh =
+  bundle !== undefined && ['cli', 'core', 'sqlite', 'folder', 'relay', 's3'].every((p) => (mtime(`../../${p}/tsconfig.tsbuildinfo`) ?? 0) <= bundle);
 const { main } = await import(fresh ? '../dist/bundle/main.js' : '../dist/main.js');
 await main(process.argv.slice(2));

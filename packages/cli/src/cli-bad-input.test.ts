@@ -103,13 +103,18 @@ describe('kith CLI: bad input', () => {
     // Invalid UTF-8 on stdin, in a file and in an argument: refused, never turned into U+FFFD.
     const badUtf8 = Buffer.concat([Buffer.from('{"x":"caf'), Buffer.from([0xc3]), Buffer.from('"}')]);
     refused(runKith(home, ['put', 'vals', 'v', '-'], { input: badUtf8 }), /stdin is not valid UTF-8/);
-    refused(runKith(home, ['import', 'vals', '-'], { input: Buffer.concat([Buffer.from('{"id":"ok"}\n{"id":"v",'), badUtf8.subarray(1), Buffer.from('\n')]) }), /line 2: not valid UTF-8/);
+    refused(
+      runKith(home, ['import', 'vals', '-'], { input: Buffer.concat([Buffer.from('{"id":"ok"}\n{"id":"v",'), badUtf8.subarray(1), Buffer.from('\n')]) }),
+      /line 2: not valid UTF-8/,
+    );
     const file = join(dir, 'latin1.jsonl');
     writeFileSync(file, Buffer.concat([Buffer.from('{"id":"v","x":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
     refused(runKith(home, ['import', 'vals', file]), /line 1: not valid UTF-8/);
     refused(runKith(home, ['import', 'vals', '-'], { input: '{"id":"a"}\n\n{"id":"b","n":{"m":-1e400}}\n' }), /^kith: line 3: value at "\/n\/m" is -Infinity/);
     // The shell passes the raw byte 0xE9 (octal 351) that a JS string cannot hold.
-    const r = spawnSync('/bin/sh', ['-c', `exec "$0" "$1" --home "$2" put vals v "$(printf '{"x":"caf\\351"}')"`, process.execPath, KITH_BIN, home], { encoding: 'utf8' });
+    const r = spawnSync('/bin/sh', ['-c', `exec "$0" "$1" --home "$2" put vals v "$(printf '{"x":"caf\\351"}')"`, process.execPath, KITH_BIN, home], {
+      encoding: 'utf8',
+    });
     refused({ status: r.status, stdout: r.stdout, stderr: r.stderr }, /argument 6 is not valid UTF-8/);
     // Patch does not create a record (put does).
     assertError(runKith(home, ['patch', 'vals', 'v', '{"x":1}']), 1, 'KITH_NOT_FOUND');
@@ -125,8 +130,14 @@ describe('kith CLI: bad input', () => {
     assert.deepEqual(kithJson(home, ['import', 'proto', '-'], '{"id":"b","hasOwnProperty":true,"__proto__":null}\n'), { imported: 1 });
     assert.equal(runKith(home, ['get', 'proto', 'a', '--json']).stdout, '{"__proto__":2,"constructor":1,"toString":"t","valueOf":[3],"id":"a"}\n');
     assert.equal(runKith(home, ['get', 'proto', 'b', '--json']).stdout, '{"__proto__":null,"hasOwnProperty":true,"id":"b"}\n');
-    assert.deepEqual(kithJson<{ id: string }[]>(home, ['ls', 'proto', '--where', '__proto__=2']).map((d) => d.id), ['a']);
-    assert.deepEqual(kithJson<{ id: string }[]>(home, ['ls', 'proto', '--where', 'constructor=null']).map((d) => d.id), ['b']);
+    assert.deepEqual(
+      kithJson<{ id: string }[]>(home, ['ls', 'proto', '--where', '__proto__=2']).map((d) => d.id),
+      ['a'],
+    );
+    assert.deepEqual(
+      kithJson<{ id: string }[]>(home, ['ls', 'proto', '--where', 'constructor=null']).map((d) => d.id),
+      ['b'],
+    );
   });
 
   test('init twice, init on a remote in use, commands without a vault, a remote URL of unknown kind', () => {

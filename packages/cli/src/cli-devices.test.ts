@@ -39,7 +39,10 @@ describe('kith CLI: two devices over a folder remote', () => {
 
   test('import is all or nothing; restore joins as a new device; edits flow both ways', () => {
     const file = join(dir, 'notes.jsonl');
-    writeFileSync(file, Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: `n${i}`, title: `note ${i}`, n: i, done: i % 3 === 0 })).join('\n') + '\n\n');
+    writeFileSync(
+      file,
+      Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: `n${i}`, title: `note ${i}`, n: i, done: i % 3 === 0 })).join('\n') + '\n\n',
+    );
     assert.deepEqual(kithJson(a, ['import', 'notes', file]), { imported: 200 });
     assert.deepEqual(kithJson(a, ['push']), { pushed: 200, pulled: 0, conflicts: 0 });
     const wrong = runKith(b, ['restore', '--remote', remote, '--recovery-code', '0000-0000-0000-0000-0000-0000-0000-0000']);
@@ -62,7 +65,10 @@ describe('kith CLI: two devices over a folder remote', () => {
 
   test('ls filters, orders, limits and pages', () => {
     const done = kithJson<Doc[]>(b, ['ls', 'notes', '--where', 'done=true', '--order', '-n', '--limit', '5']);
-    assert.deepEqual(done.map((d) => d.id), ['n198', 'n195', 'n192', 'n189', 'n186']);
+    assert.deepEqual(
+      done.map((d) => d.id),
+      ['n198', 'n195', 'n192', 'n189', 'n186'],
+    );
     assert.equal(kithJson<Doc[]>(b, ['ls', 'notes', '--where', 'title=note 5']).length, 1);
     assert.equal(kithJson<Doc[]>(b, ['ls', 'notes', '--where', 'done=true', '--where', 'n=3']).length, 1);
     assert.equal(kithJson<Doc[]>(b, ['ls', 'notes']).length, 199);
@@ -78,16 +84,31 @@ describe('kith CLI: two devices over a folder remote', () => {
     assert.deepEqual(kithJson(solo, ['import', 'big', '-'], lines.join('\n')), { imported: 1200 });
     const all = runKith(solo, ['ls', 'big', '--json']);
     assert.ok(all.stdout.length > 600_000);
-    assert.deepEqual(JSON.parse(all.stdout), lines.map((l) => JSON.parse(l) as unknown));
+    assert.deepEqual(
+      JSON.parse(all.stdout),
+      lines.map((l) => JSON.parse(l) as unknown),
+    );
     const text = runKith(solo, ['ls', 'big']).stdout.trimEnd().split('\n');
-    assert.deepEqual(text.map((l) => JSON.parse(l) as unknown), lines.map((l) => JSON.parse(l) as unknown));
-    const head = spawnSync('bash', ['-c', `"${process.execPath}" "${KITH_BIN}" --home "${solo}" ls big | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    assert.deepEqual(
+      text.map((l) => JSON.parse(l) as unknown),
+      lines.map((l) => JSON.parse(l) as unknown),
+    );
+    const head = spawnSync('bash', ['-c', `"${process.execPath}" "${KITH_BIN}" --home "${solo}" ls big | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`], {
+      encoding: 'utf8',
+    });
     assert.equal(head.stdout.trim(), '0');
     assert.equal(head.stderr, '');
   });
 
   test('a concurrent edit is a conflict listed identically on both; --keep, --take and --value resolve it', () => {
-    type Listed = { collection: string; id: string; field: string; winner: string; winnerDevice: string; losers: { device: string; hlc: string; value: string }[] };
+    type Listed = {
+      collection: string;
+      id: string;
+      field: string;
+      winner: string;
+      winnerDevice: string;
+      losers: { device: string; hlc: string; value: string }[];
+    };
     // One round of concurrent edits makes three conflicts, one for each way of resolving.
     const ids = ['n1', 'n2', 'n3'];
     for (const id of ids) kithJson(a, ['patch', 'notes', id, JSON.stringify({ title: `A ${id}` })]);
@@ -95,7 +116,10 @@ describe('kith CLI: two devices over a folder remote', () => {
     for (const home of [a, b, a]) kithJson(home, ['sync']);
     const listed = kithJson<Listed[]>(a, ['conflicts']);
     assert.deepEqual(listed, kithJson(b, ['conflicts', 'notes']));
-    assert.deepEqual(listed.map((c) => c.id), ids);
+    assert.deepEqual(
+      listed.map((c) => c.id),
+      ids,
+    );
     for (const c of listed) {
       assert.equal(c.field, 'title');
       assert.equal(c.losers.length, 1);
@@ -123,7 +147,10 @@ describe('kith CLI: two devices over a folder remote', () => {
 
   test('status and log', () => {
     const s = kithJson<Record<string, unknown>>(a, ['status']);
-    assert.deepEqual(Object.keys(s).sort(), ['caughtUp', 'conflicts', 'deviceId', 'deviceName', 'devices', 'lastPull', 'lastPush', 'pending', 'remote', 'vaultId'].sort());
+    assert.deepEqual(
+      Object.keys(s).sort(),
+      ['caughtUp', 'conflicts', 'deviceId', 'deviceName', 'devices', 'lastPull', 'lastPush', 'pending', 'remote', 'vaultId'].sort(),
+    );
     assert.equal(s['deviceId'], devA);
     assert.equal(s['deviceName'], 'laptop');
     assert.equal(s['pending'], 0);
@@ -131,7 +158,10 @@ describe('kith CLI: two devices over a folder remote', () => {
     const log = kithJson<{ hlc: string; device: string; kind: string; fields: string[] }[]>(a, ['log', 'notes', 'n1']);
     assert.ok(log.length >= 3);
     assert.ok(log.some((e) => e.device === devB) && log.some((e) => e.device === devA));
-    assert.deepEqual(log.map((e) => e.hlc), [...log.map((e) => e.hlc)].sort());
+    assert.deepEqual(
+      log.map((e) => e.hlc),
+      [...log.map((e) => e.hlc)].sort(),
+    );
     assert.deepEqual(kithJson(b, ['log', 'notes', 'n1']), log);
     assert.equal(kithJson<unknown[]>(a, ['log', '--limit', '3']).length, 3);
   });
@@ -143,7 +173,10 @@ describe('kith CLI: two devices over a folder remote', () => {
     let err = '';
     watcher.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const rounds = (): { pushed: number; pulled: number; conflicts: number }[] =>
-      out.split('\n').slice(0, -1).map((l) => JSON.parse(l) as { pushed: number; pulled: number; conflicts: number });
+      out
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l) as { pushed: number; pulled: number; conflicts: number });
     watcher.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const waitFor = async (ok: () => boolean) => {
       for (const started = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 50))) {

@@ -52,7 +52,11 @@ describe('kith pair: refusals reach the joiner at once', { timeout: 180_000 }, (
   });
 
   /** Starts `kith pair` on a terminal, lets a device join, waits for the question; `answer` then acts on the terminal. */
-  async function pairThenAnswer(joiner: string, timeoutS: number, answer?: (t: ReturnType<typeof onTerminal>) => void): Promise<{ inviter: string; inviterExit: number | null; joined: Run }> {
+  async function pairThenAnswer(
+    joiner: string,
+    timeoutS: number,
+    answer?: (t: ReturnType<typeof onTerminal>) => void,
+  ): Promise<{ inviter: string; inviterExit: number | null; joined: Run }> {
     const t = onTerminal(a, ['pair', '--timeout', String(timeoutS)]);
     await t.waitFor(/kith join [0-9A-Z]{4}(-[0-9A-Z]{4}){7}/);
     const code = /kith join ([0-9A-Z-]{39})/.exec(t.screen())![1]!;
@@ -84,6 +88,9 @@ describe('kith pair: refusals reach the joiner at once', { timeout: 180_000 }, (
     assert.equal(r.inviterExit, 1);
     assert.match(r.inviter, /no answer came within 20 s/);
     // Nothing was admitted.
-    assert.deepEqual(kithJson<{ name: string }[]>(a, ['devices']).map((d) => d.name), ['laptop']);
+    assert.deepEqual(
+      kithJson<{ name: string }[]>(a, ['devices']).map((d) => d.name),
+      ['laptop'],
+    );
   });
 });

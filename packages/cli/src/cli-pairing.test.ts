@@ -21,7 +21,11 @@ describe('kith CLI: more devices by pairing, password and recovery code', () => 
     a = join(dir, 'a');
     b = join(dir, 'b');
     code = kithJson<{ recoveryCode: string }>(a, ['init', '--remote', remote, '--name', 'laptop']).recoveryCode;
-    const notes = [{ id: 'n1', title: 'one' }, { id: 'n2', title: 'two' }, { id: 'n9', title: 'replaced' }];
+    const notes = [
+      { id: 'n1', title: 'one' },
+      { id: 'n2', title: 'two' },
+      { id: 'n9', title: 'replaced' },
+    ];
     kithJson(a, ['import', 'notes', '-'], notes.map((n) => JSON.stringify(n)).join('\n'));
     kithJson(a, ['push']);
     kithJson(b, ['restore', '--remote', remote, '--recovery-code', code, '--name', 'phone']);

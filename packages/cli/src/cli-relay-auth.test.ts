@@ -49,7 +49,9 @@ describe('kith CLI against a relay that authenticates devices', () => {
     // Creating a vault needs the operator's invite token; without it, one line and nothing stored.
     assertError(await kith(a, ['init', '--remote', remote, '--name', 'laptop']), 1, 'KITH_REMOTE_AUTH');
     assertError(await kith(a, ['init', '--remote', remote], { env: { KITH_RELAY_INVITE_TOKEN: 'wrong' } }), 1, 'KITH_REMOTE_AUTH');
-    const { recoveryCode } = await kithJson<{ recoveryCode: string }>(a, ['init', '--remote', remote, '--name', 'laptop'], { env: { KITH_RELAY_INVITE_TOKEN: INVITE } });
+    const { recoveryCode } = await kithJson<{ recoveryCode: string }>(a, ['init', '--remote', remote, '--name', 'laptop'], {
+      env: { KITH_RELAY_INVITE_TOKEN: INVITE },
+    });
     await kithJson(a, ['put', 'notes', 'n1', '{"title":"one"}', '--sync']);
 
     await kithJson(b, ['restore', '--remote', remote, '--recovery-code', recoveryCode, '--name', 'phone']);
@@ -86,12 +88,17 @@ describe('kith CLI against a relay that authenticates devices', () => {
     let rounds = '';
     watch.stdout.setEncoding('utf8').on('data', (d: string) => (rounds += d));
     const watchExit = new Promise<number | null>((resolve) => watch.on('close', resolve));
-    const pulled = (): number => rounds.split('\n').filter((l) => l.trim() !== '').reduce((n, l) => n + (JSON.parse(l) as { pulled: number }).pulled, 0);
+    const pulled = (): number =>
+      rounds
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .reduce((n, l) => n + (JSON.parse(l) as { pulled: number }).pulled, 0);
     try {
       for (const t0 = Date.now(); rounds === ''; await new Promise((r) => setTimeout(r, 50))) assert.ok(Date.now() - t0 < 20_000, 'first round');
       const before = pulled();
       await kithJson(a, ['put', 'notes', 'n2', '{"title":"live"}', '--sync']);
-      for (const t0 = Date.now(); pulled() === before; await new Promise((r) => setTimeout(r, 50))) assert.ok(Date.now() - t0 < 20_000, 'pulled on the push notice');
+      for (const t0 = Date.now(); pulled() === before; await new Promise((r) => setTimeout(r, 50)))
+        assert.ok(Date.now() - t0 < 20_000, 'pulled on the push notice');
     } finally {
       watch.kill('SIGTERM');
       assert.equal(await watchExit, 0);

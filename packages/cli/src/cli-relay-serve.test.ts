@@ -20,17 +20,29 @@ describe('kith relay serve', () => {
     const env = { KITH_RELAY_SECRET: SECRET };
     assertError(runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db'], { env }), 2, 'KITH_USAGE');
     assertError(runKith(home, ['relay', 'serve', '--s3', 's3://bucket/p'], { env }), 2, 'KITH_USAGE');
-    assertError(runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p', '--data', home], { env }), 2, 'KITH_USAGE');
-    const noSecret = runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p'], { env: { KITH_RELAY_SECRET: '' } });
+    assertError(
+      runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p', '--data', home], { env }),
+      2,
+      'KITH_USAGE',
+    );
+    const noSecret = runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p'], {
+      env: { KITH_RELAY_SECRET: '' },
+    });
     assertError(noSecret, 2, 'KITH_USAGE');
     assert.match(noSecret.stderr, /must share an auth secret/);
-    const short = runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p'], { env: { KITH_RELAY_SECRET: 'too short' } });
+    const short = runKith(home, ['relay', 'serve', '--postgres', 'postgres://x@127.0.0.1:9/db', '--s3', 's3://bucket/p'], {
+      env: { KITH_RELAY_SECRET: 'too short' },
+    });
     assertError(short, 2, 'KITH_USAGE');
     assert.match(short.stderr, /at least 32/);
   });
 
   test('PostgreSQL out of reach: one line naming the server, exit 1', () => {
-    const r = runKith(home, ['relay', 'serve', '--postgres', 'postgres://kith:hunter2hunter2@127.0.0.1:9/relay', '--s3', 's3://bucket/p?endpoint=http://127.0.0.1:9'], { env: { KITH_RELAY_SECRET: SECRET } });
+    const r = runKith(
+      home,
+      ['relay', 'serve', '--postgres', 'postgres://kith:hunter2hunter2@127.0.0.1:9/relay', '--s3', 's3://bucket/p?endpoint=http://127.0.0.1:9'],
+      { env: { KITH_RELAY_SECRET: SECRET } },
+    );
     assertError(r, 1, 'KITH_REMOTE_UNAVAILABLE');
     assert.match(r.stderr, /cannot reach PostgreSQL at postgres:\/\/kith:\*\*\*@127\.0\.0\.1:9\/relay/);
     assert.doesNotMatch(r.stderr, /hunter2/);
@@ -62,7 +74,9 @@ describe('kith relay serve', () => {
           assert.equal(r.status, 0, r.stderr);
           return JSON.parse(r.stdout);
         };
-        const { recoveryCode } = json(laptop, ['init', '--remote', `${url}/family`, '--name', 'laptop'], { KITH_RELAY_INVITE_TOKEN: 'invite-me' }) as { recoveryCode: string };
+        const { recoveryCode } = json(laptop, ['init', '--remote', `${url}/family`, '--name', 'laptop'], { KITH_RELAY_INVITE_TOKEN: 'invite-me' }) as {
+          recoveryCode: string;
+        };
         json(laptop, ['put', 'notes', 'n1', '{"title":"through PostgreSQL and S3"}', '--sync']);
         json(phone, ['restore', '--remote', `${url}/family`, '--recovery-code', recoveryCode, '--name', 'phone']);
         json(phone, ['sync']);

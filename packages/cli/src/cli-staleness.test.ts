@@ -82,7 +82,13 @@ describe('kith CLI: staleness signals', () => {
     const remoteDir = join(dir, 'old');
     let t = Date.now() - 30 * DAY;
     const store = await openSqliteStore(join(dir, 'old-home', 'kith.db'));
-    const { vault, recoveryCode } = await Vault.create({ store, remote: await openFolderRemote(remoteDir, { create: true }), remoteUrl: remoteDir, deviceName: 'old laptop', deps: { now: () => (t += 1) } });
+    const { vault, recoveryCode } = await Vault.create({
+      store,
+      remote: await openFolderRemote(remoteDir, { create: true }),
+      remoteUrl: remoteDir,
+      deviceName: 'old laptop',
+      deps: { now: () => (t += 1) },
+    });
     await vault.put('notes', 'n1', { title: 'from last month' });
     await vault.sync();
     await vault.close();
@@ -90,11 +96,17 @@ describe('kith CLI: staleness signals', () => {
     const json = runKith(join(dir, 'c'), ['restore', '--remote', remoteDir, '--recovery-code', recoveryCode, '--json']);
     assert.equal(json.status, 0, json.stderr);
     const out = JSON.parse(json.stdout) as { warnings: Warning[] };
-    assert.deepEqual(out.warnings.map((w) => w.code), ['KITH_STALE_REMOTE']);
+    assert.deepEqual(
+      out.warnings.map((w) => w.code),
+      ['KITH_STALE_REMOTE'],
+    );
     assert.match(out.warnings[0]!.message, /newest data on the remote was written 30 days ago/);
     const lines = warningLines(json.stderr);
     assert.equal(lines.length, 1, json.stderr);
-    assert.match(lines[0]!, /^kith: warning: the newest data on the remote was written 30 days ago .*; if your devices synced more recently, the remote is serving an old state .* \(KITH_STALE_REMOTE\)$/);
+    assert.match(
+      lines[0]!,
+      /^kith: warning: the newest data on the remote was written 30 days ago .*; if your devices synced more recently, the remote is serving an old state .* \(KITH_STALE_REMOTE\)$/,
+    );
 
     const human = runKith(join(dir, 'd'), ['restore', '--remote', remoteDir, '--recovery-code', recoveryCode]);
     assert.equal(human.status, 0, human.stderr);
@@ -103,10 +115,21 @@ describe('kith CLI: staleness signals', () => {
     // Every sync repeats it while the remote stays that old.
     const again = runKith(join(dir, 'd'), ['sync', '--json']);
     assert.equal(again.status, 0, again.stderr);
-    assert.deepEqual((JSON.parse(again.stdout) as { warnings: Warning[] }).warnings.map((w) => w.code), ['KITH_STALE_REMOTE']);
+    assert.deepEqual(
+      (JSON.parse(again.stdout) as { warnings: Warning[] }).warnings.map((w) => w.code),
+      ['KITH_STALE_REMOTE'],
+    );
     assert.equal(warningLines(again.stderr).length, 1, again.stderr);
 
-    const patient = kithJson<{ warnings: Warning[] }>(join(dir, 'e'), ['restore', '--remote', remoteDir, '--recovery-code', recoveryCode, '--stale-after', '60']);
+    const patient = kithJson<{ warnings: Warning[] }>(join(dir, 'e'), [
+      'restore',
+      '--remote',
+      remoteDir,
+      '--recovery-code',
+      recoveryCode,
+      '--stale-after',
+      '60',
+    ]);
     assert.deepEqual(patient.warnings, []);
     const bad = runKith(join(dir, 'f'), ['restore', '--remote', remoteDir, '--recovery-code', recoveryCode, '--stale-after', '0']);
     assert.equal(bad.status, 2, bad.stderr);
@@ -128,9 +151,15 @@ describe('kith CLI: staleness signals', () => {
     copyFileSync(join(dir, 'old-head'), headFile);
     const r = runKith(b, ['sync', '--json']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual((JSON.parse(r.stdout) as { warnings: Warning[] }).warnings.map((w) => w.code), ['KITH_STALE_HEAD']);
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as { warnings: Warning[] }).warnings.map((w) => w.code),
+      ['KITH_STALE_HEAD'],
+    );
     const lines = warningLines(r.stderr);
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, new RegExp(`^kith: warning: the remote served device ${devA}'s head written at .*, older than the one this device saw before .* \\(KITH_STALE_HEAD\\)$`));
+    assert.match(
+      lines[0]!,
+      new RegExp(`^kith: warning: the remote served device ${devA}'s head written at .*, older than the one this device saw before .* \\(KITH_STALE_HEAD\\)$`),
+    );
   });
 });

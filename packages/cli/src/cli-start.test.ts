@@ -48,7 +48,8 @@ function packagesIn(files: readonly string[]): Set<string> {
   for (const f of files) {
     const m = pkg.exec(f);
     if (m) names.add(m[1]!);
-    else if (f.startsWith('file:')) for (const c of readFileSync(fileURLToPath(f), 'utf8').matchAll(/^\/\/ \S*?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) names.add(c[1]!);
+    else if (f.startsWith('file:'))
+      for (const c of readFileSync(fileURLToPath(f), 'utf8').matchAll(/^\/\/ \S*?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) names.add(c[1]!);
   }
   return names;
 }
@@ -64,7 +65,13 @@ test('kith --version, get and status start from the bundle and load no S3, Argon
       const log = join(dir, `${args[0]}.log`);
       const r = runKith(home, args, { env: { NODE_OPTIONS: `--import ${preload}`, KITH_TEST_MODULE_LOG: log } });
       assert.equal(r.status, 0, r.stderr);
-      const files = [...new Set(readFileSync(log, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith(pathToFileURL(dir).href)))];
+      const files = [
+        ...new Set(
+          readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '' && !l.startsWith(pathToFileURL(dir).href)),
+        ),
+      ];
       const own = files.filter((f) => f.startsWith('file:') && !f.includes('/node_modules/'));
       // bin/kith.js, the bundle's entry and its shared chunks (3 today; esbuild may split more as code grows); unbundled, about 80 files.
       assert.ok(own.length <= 8, `kith ${args.join(' ')} loaded ${own.length} files of its own:\n${own.join('\n')}`);

@@ -103,7 +103,7 @@ describe('kith sync --watch through a relay', () => {
     assert.deepEqual(kithJson(a, ['get', 'notes', 'live']), { id: 'live', by: 'laptop', seen: true });
   });
 
-  test("with a prefetch policy, the watcher fetches the blob a new record references in the round that pulls it", async () => {
+  test('with a prefetch policy, the watcher fetches the blob a new record references in the round that pulls it', async () => {
     kithJson(b, ['blob', 'policy', '--prefetch', 'all']);
     const wb = startWatch(b);
     try {
@@ -118,6 +118,6 @@ describe('kith sync --watch through a relay', () => {
       assert.equal(r.code, 0, r.stderr);
       kithJson(b, ['blob', 'policy', '--prefetch', 'none']);
     }
-    assert.ok((kithJson<{ cached: number }[]>(b, ['blob', 'ls'])[0]?.cached ?? 0) > 0, 'held in B\'s cache');
+    assert.ok((kithJson<{ cached: number }[]>(b, ['blob', 'ls'])[0]?.cached ?? 0) > 0, "held in B's cache");
   });
 });

@@ -21,7 +21,9 @@ const homes = { A: join(dir, 'laptop'), B: join(dir, 'phone') };
 
 /** `kith relay serve` in its own process; resolves with its URL once it listens. */
 async function startRelay(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'relay', 'serve', '--port', '0', '--data', join(dir, 'relay'), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [BIN, 'relay', 'serve', '--port', '0', '--data', join(dir, 'relay'), '--json'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the relay exited (${code})`)));
     createInterface({ input: child.stdout }).once('line', resolve);
@@ -94,7 +96,9 @@ try {
   const wrote = Date.now();
   json('A', ['put', 'notes', 'live', '{"title":"Live","body":"typed on the laptop"}', '--sync']);
   await until(() => rounds.some((r) => r.pulled > 0), 'the push notice');
-  console.log(`     the phone had it ${Date.now() - wrote} ms after the laptop's command started (a fresh process; no polling: the phone syncs every 600 s otherwise)`);
+  console.log(
+    `     the phone had it ${Date.now() - wrote} ms after the laptop's command started (a fresh process; no polling: the phone syncs every 600 s otherwise)`,
+  );
   await stop(watcher);
   json('A', ['rm', 'notes', 'live', '--sync']);
   json('B', ['sync']);

@@ -38,7 +38,10 @@ describe('kith CLI: its own hints for core errors', { timeout: 180_000 }, () => 
       assert.ok(Object.values(ErrorCode).includes(code as ErrorCode), key);
       assert.ok(core.includes(`reason: '${reason}'`), `core no longer gives the reason of ${key}`);
     }
-    const noConflict = new KithError(ErrorCode.NoConflict, 'notes/n1 has no conflict to resolve', { hint: 'list the conflicts to see what can be resolved', reason: 'no-conflict' });
+    const noConflict = new KithError(ErrorCode.NoConflict, 'notes/n1 has no conflict to resolve', {
+      hint: 'list the conflicts to see what can be resolved',
+      reason: 'no-conflict',
+    });
     assert.equal(describeError(noConflict, false).line, 'kith: notes/n1 has no conflict to resolve; list conflicts with `kith conflicts` (KITH_NO_CONFLICT)');
     assert.equal(errorJson(noConflict).error.hint, 'list conflicts with `kith conflicts`');
     // No reason, or a reason the CLI has no words for: the hint stays as given.
@@ -71,6 +74,9 @@ describe('kith CLI: its own hints for core errors', { timeout: 180_000 }, () => 
     assert.deepEqual(JSON.parse(lastLine(joined)), {
       error: { code: 'KITH_BAD_PAIRING_CODE', message: 'this is a recovery code, not a pairing code', hint: 'use `kith restore --recovery-code` with it' },
     });
-    assert.match(lastLine(runKith(join(dir, 'c'), ['init', '--remote', remote])), /; join it with `kith restore --recovery-code \.\.\.` or `kith join`, or choose an empty location \(KITH_REMOTE_IN_USE\)$/);
+    assert.match(
+      lastLine(runKith(join(dir, 'c'), ['init', '--remote', remote])),
+      /; join it with `kith restore --recovery-code \.\.\.` or `kith join`, or choose an empty location \(KITH_REMOTE_IN_USE\)$/,
+    );
   });
 });

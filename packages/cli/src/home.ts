@@ -36,7 +36,13 @@ export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: num
     const config = await Vault.readConfig(store);
     if (!config) throw noVault(opts);
     const localPassphrase = process.env['KITH_PASSPHRASE'];
-    return await Vault.open({ store, remote: () => openRemote(config.remoteUrl), blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}), ...extra });
+    return await Vault.open({
+      store,
+      remote: () => openRemote(config.remoteUrl),
+      blobCache: homeBlobCache(opts),
+      ...(localPassphrase ? { localPassphrase } : {}),
+      ...extra,
+    });
   } catch (e) {
     await store.close();
     throw e;

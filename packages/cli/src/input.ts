@@ -39,7 +39,10 @@ export function checkArgvUtf8(argv: readonly string[] = process.argv): void {
   } catch {
     return;
   }
-  const parts = raw.subarray(0, raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length).toString('latin1').split('\0');
+  const parts = raw
+    .subarray(0, raw[raw.length - 1] === 0 ? raw.length - 1 : raw.length)
+    .toString('latin1')
+    .split('\0');
   // cmdline also holds Node's own options, before the script: the user's arguments are its tail.
   const args = parts.slice(parts.length - (argv.length - 2)).map((p) => Buffer.from(p, 'latin1'));
   args.forEach((a, i) => decodeUtf8(a, `argument ${i + 1}`));

@@ -22,7 +22,7 @@ export function buildProgram(): Command {
   const program = new Command('kith')
     .description('Kith: your data on all your devices, end-to-end encrypted, synced through a remote you do not have to trust')
     .version('0.1.0')
-    .option('--home <dir>', 'this device\'s data directory (default $KITH_HOME, else ~/.kith)')
+    .option('--home <dir>', "this device's data directory (default $KITH_HOME, else ~/.kith)")
     .option('--json', 'print exactly one JSON value on stdout')
     .option('--debug', 'show stack traces on errors')
     .showHelpAfterError(false)

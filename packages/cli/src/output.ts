@@ -90,6 +90,7 @@ export function describeError(e: unknown, debug: boolean, json = false): { line:
 }
 
 /** Anything thrown that is not a KithError is a bug: KITH_INTERNAL with its message. */
-const asKithError = (e: unknown): KithError => (e instanceof KithError ? e : new KithError(ErrorCode.Internal, e instanceof Error ? e.message : String(e), { cause: e }));
+const asKithError = (e: unknown): KithError =>
+  e instanceof KithError ? e : new KithError(ErrorCode.Internal, e instanceof Error ? e.message : String(e), { cause: e });
 
 const oneLine = (s: string): string => s.replace(/\s*\n\s*/g, ' ');

@@ -56,7 +56,12 @@ export function byteBar(json: boolean, total: number, label: string): { tick(n: 
   const { SingleBar, Presets } = bars();
   // Counted in bytes, shown in MiB: the bar reaches 100% exactly when the last byte is through.
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {percentage}% {value}/{total} MiB`, stream: process.stderr, hideCursor: true, formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? mib(v) : String(v)) },
+    {
+      format: `${label} [{bar}] {percentage}% {value}/{total} MiB`,
+      stream: process.stderr,
+      hideCursor: true,
+      formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? mib(v) : String(v)),
+    },
     Presets.shades_classic,
   );
   bar.start(total, 0);

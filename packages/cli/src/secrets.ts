@@ -39,7 +39,8 @@ export async function hiddenPrompt(prompt: string): Promise<string> {
       const onData = (chunk: string): void => {
         for (const ch of chunk) {
           if (ch === '\r' || ch === '\n') return finish(() => resolve(typed.join('')));
-          if (ch === '\u0003' || (ch === '\u0004' && typed.length === 0)) return finish(() => reject(new KithError(ErrorCode.Aborted, 'cancelled at the prompt; nothing was changed')));
+          if (ch === '\u0003' || (ch === '\u0004' && typed.length === 0))
+            return finish(() => reject(new KithError(ErrorCode.Aborted, 'cancelled at the prompt; nothing was changed')));
           if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
           else if (ch === '\u0015') typed = [];
           else if (ch >= ' ') typed.push(ch);
@@ -70,7 +71,10 @@ export async function readSecret(variable: string, prompt: string): Promise<stri
 export async function readNewSecret(variable: string, what: string, check?: (secret: string) => void): Promise<string> {
   const fromTerminal = !process.env[variable] && process.stdin.isTTY === true;
   const secret = await readSecret(variable, `${what}: `);
-  if (secret === '') throw new KithError(ErrorCode.BadInput, `the ${what} is empty; nothing was changed`, { hint: `set $${variable}, pipe it on stdin, or type it at the prompt` });
+  if (secret === '')
+    throw new KithError(ErrorCode.BadInput, `the ${what} is empty; nothing was changed`, {
+      hint: `set $${variable}, pipe it on stdin, or type it at the prompt`,
+    });
   check?.(secret);
   if (fromTerminal && (await hiddenPrompt(`${what} again: `)) !== secret) {
     throw new KithError(ErrorCode.BadInput, `the two ${what} entries differ; nothing was changed`, { hint: 'run the command again' });

@@ -10,7 +10,10 @@ test('the public entry bundles for the browser with no Node built-ins', async ()
   const result = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
   assert.equal(result.errors.length, 0);
   const inputs = Object.keys(result.metafile.inputs);
-  assert.ok(inputs.some((p) => p.includes('vault.js')), 'the Vault is in the bundle');
+  assert.ok(
+    inputs.some((p) => p.includes('vault.js')),
+    'the Vault is in the bundle',
+  );
   assert.ok(!inputs.some((p) => p.startsWith('node:')), 'no node: imports');
   const text = result.outputFiles[0]!.text;
   assert.ok(!/from\s*["'](node:|fs|path|crypto)["']/.test(text), 'no Node module imports left in the output');

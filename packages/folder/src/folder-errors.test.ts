@@ -55,7 +55,11 @@ describe('folder errors', () => {
           assert.equal((e.cause as NodeJS.ErrnoException).code, 'ENOSPC');
           return true;
         });
-        assert.deepEqual((await r.list('')).map((o) => o.key), ['small/a'], 'no partial object');
+        assert.deepEqual(
+          (await r.list('')).map((o) => o.key),
+          ['small/a'],
+          'no partial object',
+        );
         assert.deepEqual(readdirSync(join(mnt, 'remote', '.tmp')), [], 'the temp file is removed');
         await r.put('small/c', Uint8Array.of(4), {});
         assert.deepEqual(await r.get('small/c'), Uint8Array.of(4), 'the remote still works');

@@ -25,17 +25,32 @@ export function folderError(e: unknown, what: string): KithError {
   if (e instanceof KithError) return e;
   const code = errnoOf(e);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new KithError(ErrorCode.RemoteUnavailable, `disk full while ${what} (${code})`, { cause: e, hint: 'free space on the disk that holds the remote folder, then retry' });
+    return new KithError(ErrorCode.RemoteUnavailable, `disk full while ${what} (${code})`, {
+      cause: e,
+      hint: 'free space on the disk that holds the remote folder, then retry',
+    });
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new KithError(ErrorCode.RemoteAuth, `permission denied while ${what} (${code})`, { cause: e, hint: 'check that this user may read and write the remote folder' });
+    return new KithError(ErrorCode.RemoteAuth, `permission denied while ${what} (${code})`, {
+      cause: e,
+      hint: 'check that this user may read and write the remote folder',
+    });
   }
   if (code === 'ENAMETOOLONG') {
-    return new KithError(ErrorCode.BadName, `a key segment is too long for this file system while ${what}`, { cause: e, hint: 'file names are limited to 255 bytes on most file systems' });
+    return new KithError(ErrorCode.BadName, `a key segment is too long for this file system while ${what}`, {
+      cause: e,
+      hint: 'file names are limited to 255 bytes on most file systems',
+    });
   }
   if (code === 'EROFS') {
-    return new KithError(ErrorCode.RemoteAuth, `the remote folder is on a read-only file system (${what})`, { cause: e, hint: 'remount it read-write or choose another folder' });
+    return new KithError(ErrorCode.RemoteAuth, `the remote folder is on a read-only file system (${what})`, {
+      cause: e,
+      hint: 'remount it read-write or choose another folder',
+    });
   }
   const detail = code ?? (e instanceof Error ? e.message.split('\n')[0] : String(e));
-  return new KithError(ErrorCode.RemoteUnavailable, `the remote folder failed while ${what} (${detail})`, { cause: e, hint: 'check the disk or share that holds the remote folder, then retry' });
+  return new KithError(ErrorCode.RemoteUnavailable, `the remote folder failed while ${what} (${detail})`, {
+    cause: e,
+    hint: 'check the disk or share that holds the remote folder, then retry',
+  });
 }

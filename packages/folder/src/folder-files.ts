@@ -37,7 +37,7 @@ export async function readRange(fh: FileHandle, offset: number, length: number):
 
 /** Writes all of `bytes` from the file's start, in as few writes as the kernel takes (FileHandle.writeFile writes 512 KiB at a time). */
 export async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at, at)).bytesWritten;
+  for (let at = 0; at < bytes.length;) at += (await fh.write(bytes, at, bytes.length - at, at)).bytesWritten;
 }
 
 /**
@@ -96,4 +96,3 @@ export async function syncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-

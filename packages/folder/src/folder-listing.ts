@@ -24,7 +24,14 @@ const allBefore = (dirPrefix: string, after: string | undefined): boolean => aft
  * directories that can hold such keys; unsorted. Symlinks are not followed
  * (dirent types come from lstat) and the temp directory is skipped.
  */
-export async function walkFolder(root: string, rel: string, prefix: string, after: string | undefined, out: RemoteObjectInfo[], signal: AbortSignal | undefined): Promise<void> {
+export async function walkFolder(
+  root: string,
+  rel: string,
+  prefix: string,
+  after: string | undefined,
+  out: RemoteObjectInfo[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
   if (inTmpDir(rel)) return;
   throwIfAborted(signal);
   const dir = rel === '' ? root : join(root, ...rel.split('/'));

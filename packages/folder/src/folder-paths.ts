@@ -23,7 +23,9 @@ export class FolderPaths {
   keyPath(key: string): string {
     assertRemoteKey(key);
     if (inTmpDir(key)) {
-      throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(key)} is inside the folder remote's temp directory`, { hint: `keys may not start with "${FOLDER_TMP_DIR}/"` });
+      throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(key)} is inside the folder remote's temp directory`, {
+        hint: `keys may not start with "${FOLDER_TMP_DIR}/"`,
+      });
     }
     return join(this.root, ...key.split('/'));
   }
@@ -71,7 +73,9 @@ export class FolderPaths {
       if (!st) break;
       // A dangling link is judged by where it points.
       if (st.isSymbolicLink() && this.outside(await realpath(at).catch(async () => resolve(dirname(at), await readlink(at))))) {
-        throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder through a symlink`, { hint: `remove the symlink ${at}` });
+        throw new KithError(ErrorCode.BadName, `remote key ${JSON.stringify(rel)} leads outside the remote folder through a symlink`, {
+          hint: `remove the symlink ${at}`,
+        });
       }
     }
     return path;

@@ -12,17 +12,21 @@ import { openFolderRemote, parseFolderUrl } from './index.js';
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'kith-folder-'));
 const is = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
 
-runRemoteConformance('folder', async () => {
-  const dir = tempDir();
-  const remote = await openFolderRemote(join(dir, 'remote'), { create: true });
-  return {
-    remote,
-    cleanup: async () => {
-      await remote.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}, { racingOverwrites: true });
+runRemoteConformance(
+  'folder',
+  async () => {
+    const dir = tempDir();
+    const remote = await openFolderRemote(join(dir, 'remote'), { create: true });
+    return {
+      remote,
+      cleanup: async () => {
+        await remote.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { racingOverwrites: true },
+);
 
 describe('folder remote specifics', () => {
   test('locations: file:// URLs, absolute and relative paths; a missing folder is KITH_REMOTE_NOT_FOUND', async () => {
@@ -122,14 +126,18 @@ describe('folder remote specifics', () => {
       await (await openFolderRemote(root, { create: true })).close();
       const size = 4 << 20;
       // The child reports each completed put; it is killed while writing the next ones.
-      const child = spawn(process.execPath, [
-        '--input-type=module',
-        '-e',
-        `import { openFolderRemote } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
+      const child = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { openFolderRemote } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
          const r = await openFolderRemote(${JSON.stringify(root)});
          const b = new Uint8Array(${size}).fill(7);
          for (let i = 0; ; i++) { await r.put('objs/o' + (i % 50), b); process.stdout.write('.'); }`,
-      ], { stdio: ['ignore', 'pipe', 'inherit'] });
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       const closed = new Promise((resolve) => child.on('close', resolve));
       await new Promise<void>((resolve) => {
         let done = 0;
@@ -187,7 +195,10 @@ describe('folder remote specifics', () => {
       for (let i = 0; i < 100; i++) {
         await r.put('g/x/b', Uint8Array.of(1));
         await Promise.all([other.delete('g/x/b'), r.put(`g/x/a${i}`, Uint8Array.of(2)), other.put(`g/y/a${i}`, Uint8Array.of(3))]);
-        assert.deepEqual((await r.list('g/')).map((o) => o.key), [`g/x/a${i}`, `g/y/a${i}`]);
+        assert.deepEqual(
+          (await r.list('g/')).map((o) => o.key),
+          [`g/x/a${i}`, `g/y/a${i}`],
+        );
         await Promise.all([r.delete(`g/x/a${i}`), other.delete(`g/y/a${i}`)]);
       }
       assert.deepEqual(readdirSync(join(root, 'g')), []);

@@ -174,7 +174,13 @@ export class FolderRemote implements WatchableRemote {
   async #pruneEmptyParents(path: string): Promise<void> {
     for (let d = dirname(path); d.length > this.root.length && dirname(d) !== this.root; d = dirname(d)) {
       // ENOTEMPTY (or a rival already removed it) ends the climb.
-      if (!(await rmdir(d).then(() => true, () => false))) return;
+      if (
+        !(await rmdir(d).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
     }
   }
 
@@ -252,7 +258,9 @@ export class FolderRemote implements WatchableRemote {
 }
 
 function notFound(dir: string): KithError {
-  return new KithError(ErrorCode.RemoteNotFound, `the remote folder ${dir} does not exist`, { hint: 'create it (kith init creates it), mount the disk or share, or check the path' });
+  return new KithError(ErrorCode.RemoteNotFound, `the remote folder ${dir} does not exist`, {
+    hint: 'create it (kith init creates it), mount the disk or share, or check the path',
+  });
 }
 
 /** Options of {@link openFolderRemote}. */

@@ -16,7 +16,8 @@ const HINT = 'use a folder path or file:///absolute/path';
  * KITH_BAD_REMOTE_URL.
  */
 export function parseFolderUrl(location: string): string {
-  if (location.trim() === '' || location.includes('\u0000')) throw new KithError(ErrorCode.BadRemoteUrl, 'the remote location is empty or invalid', { hint: HINT });
+  if (location.trim() === '' || location.includes('\u0000'))
+    throw new KithError(ErrorCode.BadRemoteUrl, 'the remote location is empty or invalid', { hint: HINT });
   if (/^file:/i.test(location)) {
     try {
       return fileURLToPath(new URL(location));

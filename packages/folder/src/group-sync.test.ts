@@ -5,8 +5,7 @@ import { GroupSync } from './group-sync.js';
 /** An fsync whose calls are recorded and finished by hand, so the test sees every interleaving. */
 function manualFsync() {
   const calls: { dir: string; finish: (e?: Error) => void }[] = [];
-  const fsync = (dir: string): Promise<void> =>
-    new Promise((resolve, reject) => calls.push({ dir, finish: (e) => (e ? reject(e) : resolve()) }));
+  const fsync = (dir: string): Promise<void> => new Promise((resolve, reject) => calls.push({ dir, finish: (e) => (e ? reject(e) : resolve()) }));
   return { calls, fsync };
 }
 const tick = () => new Promise((r) => setImmediate(r));
@@ -24,7 +23,10 @@ test('callers that arrive while an fsync runs share the next one; none resolves 
   track('d', g.sync('/d'));
   track('other', g.sync('/e')); // another directory is synced independently
   await tick();
-  assert.deepEqual(calls.map((c) => c.dir), ['/d', '/e']);
+  assert.deepEqual(
+    calls.map((c) => c.dir),
+    ['/d', '/e'],
+  );
   calls[0]!.finish();
   await tick();
   assert.deepEqual(done.sort(), ['a', 'b']);

@@ -12,7 +12,9 @@ test('the README example runs as written (in a scratch working directory)', asyn
   const readme = readFileSync(new URL('../README.md', here), 'utf8');
   const example = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(example, 'README has a js example');
-  const code = example.replace(`'@kith/folder'`, JSON.stringify(new URL('index.js', here).href)).replace(/'(@kith\/core(?:\/[a-z]+)?)'/g, (_, spec: string) => JSON.stringify(import.meta.resolve(spec)));
+  const code = example
+    .replace(`'@kith/folder'`, JSON.stringify(new URL('index.js', here).href))
+    .replace(/'(@kith\/core(?:\/[a-z]+)?)'/g, (_, spec: string) => JSON.stringify(import.meta.resolve(spec)));
   const dir = mkdtempSync(join(tmpdir(), 'kith-'));
   try {
     writeFileSync(join(dir, 'example.mjs'), code);

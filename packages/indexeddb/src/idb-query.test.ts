@@ -22,7 +22,7 @@ test('compareCodePoints agrees with the reference over all of Unicode (property)
   );
 });
 
-test('idKey: the UTF-16 order of the keys (IndexedDB\'s) is the code point order of the ids (property)', () => {
+test("idKey: the UTF-16 order of the keys (IndexedDB's) is the code point order of the ids (property)", () => {
   const utf16 = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ unit: 'binary', maxLength: 6 }), (a, b) => {
@@ -31,7 +31,10 @@ test('idKey: the UTF-16 order of the keys (IndexedDB\'s) is the code point order
     { seed: SEED, numRuns: 3000 },
   );
   // The characters where UTF-16 and code point order disagree, spelled out.
-  assert.deepEqual(['😀', '\uff5e', '\ue000', 'z'].sort((a, b) => utf16(idKey(a), idKey(b))), ['z', '\ue000', '\uff5e', '😀']);
+  assert.deepEqual(
+    ['😀', '\uff5e', '\ue000', 'z'].sort((a, b) => utf16(idKey(a), idKey(b))),
+    ['z', '\ue000', '\uff5e', '😀'],
+  );
 });
 
 test('every page of every query matches the reference, no duplicates or gaps (property)', () => {
@@ -69,7 +72,10 @@ test('every page of every query matches the reference, no duplicates or gaps (pr
           if (page.next === null) break;
           after = page.next;
         }
-        assert.deepEqual(got, referenceQuery(rows, base).map((r) => r.id));
+        assert.deepEqual(
+          got,
+          referenceQuery(rows, base).map((r) => r.id),
+        );
       },
     ),
     { seed: SEED, numRuns: 300 },
@@ -80,10 +86,20 @@ test('a cursor of another order, or not a cursor at all, is KITH_BAD_INPUT', () 
   const byTitle: RecordQuery = { collection: 'c', order: { field: 'title', direction: 'asc' } };
   const cursor = encodeCursor(byTitle, { rank: 4, value: 'é😀', id: 'x' });
   assert.deepEqual(decodeCursor(cursor, byTitle), { rank: 4, value: 'é😀', id: 'x' });
-  const bad = (c: string, q: RecordQuery): void => assert.throws(() => decodeCursor(c, q), (e) => KithError.is(e, ErrorCode.BadInput));
+  const bad = (c: string, q: RecordQuery): void =>
+    assert.throws(
+      () => decodeCursor(c, q),
+      (e) => KithError.is(e, ErrorCode.BadInput),
+    );
   bad(cursor, { ...byTitle, order: { field: 'title', direction: 'desc' } });
   bad(cursor, { collection: 'c' });
-  for (const junk of ['', 'not a cursor!', 'e30', Buffer.from('["i1",null,"asc",9,0,"x"]').toString('base64url'), Buffer.from('["i1",null,"asc",4,0,"x"]').toString('base64url')]) {
+  for (const junk of [
+    '',
+    'not a cursor!',
+    'e30',
+    Buffer.from('["i1",null,"asc",9,0,"x"]').toString('base64url'),
+    Buffer.from('["i1",null,"asc",4,0,"x"]').toString('base64url'),
+  ]) {
     bad(junk, { collection: 'c' });
   }
 });

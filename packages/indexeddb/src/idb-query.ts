@@ -156,10 +156,7 @@ export function decodeCursor(cursor: string, q: RecordQuery): SortKey {
 }
 
 /** One page of `q` over candidate rows, already filtered to the live rows of its collection (any order). */
-export function pageOf<R extends { readonly id: string; readonly fields: JsonObject }>(
-  rows: readonly R[],
-  q: RecordQuery,
-): { rows: R[]; next: string | null } {
+export function pageOf<R extends { readonly id: string; readonly fields: JsonObject }>(rows: readonly R[], q: RecordQuery): { rows: R[]; next: string | null } {
   const sign = q.order?.direction === 'desc' ? -1 : 1;
   const after = q.after === undefined ? undefined : decodeCursor(q.after, q);
   let keyed = rows.filter((r) => matchesWhere(r.fields, q)).map((r) => ({ r, k: sortKey(r.fields, r.id, q) }));

@@ -37,7 +37,14 @@ runStoreConformance('indexeddb (Chromium)', async () => {
     reopen: openOne,
     cleanup: async () => {
       for (const s of opened) await s.close();
-      await b.page.evaluate((db) => new Promise((resolve) => { const r = indexedDB.deleteDatabase(db); r.onsuccess = r.onerror = r.onblocked = resolve; }), `kith/${name}`);
+      await b.page.evaluate(
+        (db) =>
+          new Promise((resolve) => {
+            const r = indexedDB.deleteDatabase(db);
+            r.onsuccess = r.onerror = r.onblocked = resolve;
+          }),
+        `kith/${name}`,
+      );
     },
   };
 });
@@ -53,7 +60,15 @@ async function inPage<T>(b: BridgePage, body: string): Promise<T> {
 }
 
 describe('indexeddb in the browser', () => {
-  const row = (id: string, fields: JsonObject): RecordRow => ({ collection: 'notes', id, fields, deleted: false, state: { s: id }, conflicted: id === 'b', updated: '00000000100000000000000000001' });
+  const row = (id: string, fields: JsonObject): RecordRow => ({
+    collection: 'notes',
+    id,
+    fields,
+    deleted: false,
+    state: { s: id },
+    conflicted: id === 'b',
+    updated: '00000000100000000000000000001',
+  });
 
   test('the same name reopens the same device after a reload and after a browser restart', async () => {
     const b = await browser();
@@ -70,7 +85,10 @@ describe('indexeddb in the browser', () => {
         assert.deepEqual(ids((await tx.query({ collection: 'notes' })).rows), ['a', 'b']);
         assert.deepEqual((await tx.getRecords('notes', ['a'])).get('a'), row('a', { title: 'é😀' }));
         assert.deepEqual(await tx.getMeta('config'), { vault: 'v' });
-        assert.deepEqual((await tx.readOutbox(10)).map((e) => e.op), outbox);
+        assert.deepEqual(
+          (await tx.readOutbox(10)).map((e) => e.op),
+          outbox,
+        );
         assert.deepEqual((await tx.getOwnSegments([1])).get(1), bytes);
         assert.deepEqual(ids(await tx.listConflicted()), ['b']);
       });
@@ -211,7 +229,10 @@ test('the README direct-use example runs as written in a page', async () => {
   const importLine = "import { openIndexedDbStore } from '@kith/indexeddb';\n";
   assert.ok(example.startsWith(importLine));
   const body = example.slice(importLine.length).replace(/console\.log\(/g, 'log(');
-  const logged = await inPage<unknown[]>(b, `const { openIndexedDbStore } = kith; const logged = []; const log = (v) => logged.push(v);\n${body}\nreturn logged;`);
+  const logged = await inPage<unknown[]>(
+    b,
+    `const { openIndexedDbStore } = kith; const logged = []; const log = (v) => logged.push(v);\n${body}\nreturn logged;`,
+  );
   assert.deepEqual(logged, [['Milk']]);
 });
 

@@ -154,7 +154,10 @@ export class IdbTx implements StoreTx {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#finished) {
       // Still inside the function, yet IndexedDB has committed: it was left without a pending request.
-      throw new KithError(ErrorCode.Internal, `internal error: the store ${this.#label} committed a transaction left idle (${name} came after an await of something other than the transaction)`);
+      throw new KithError(
+        ErrorCode.Internal,
+        `internal error: the store ${this.#label} committed a transaction left idle (${name} came after an await of something other than the transaction)`,
+      );
     }
     try {
       return await op((n) => this.#tx.objectStore(n));
@@ -244,9 +247,7 @@ export class IdbTx implements StoreTx {
     return this.#run('appendLog', true, async (s) => {
       const log = s('log');
       await Promise.all(
-        entries.map((e) =>
-          request(log.add({ collection: e.collection, id: e.id, stamp: e.stamp, device: e.device, kind: e.kind, fields: [...e.fields] })),
-        ),
+        entries.map((e) => request(log.add({ collection: e.collection, id: e.id, stamp: e.stamp, device: e.device, kind: e.kind, fields: [...e.fields] }))),
       );
     });
   }

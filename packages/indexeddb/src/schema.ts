@@ -58,7 +58,11 @@ export function openDatabase(dbName: string, label: string): Promise<IDBDatabase
       const names = new Set(Array.from(db.objectStoreNames));
       if (STORES.some((s) => !names.has(s))) {
         db.close();
-        reject(new KithError(ErrorCode.StoreFailed, `the IndexedDB database ${dbName} is not a kith store`, { hint: 'give the store a name no other part of the app uses' }));
+        reject(
+          new KithError(ErrorCode.StoreFailed, `the IndexedDB database ${dbName} is not a kith store`, {
+            hint: 'give the store a name no other part of the app uses',
+          }),
+        );
         return;
       }
       resolve(db);

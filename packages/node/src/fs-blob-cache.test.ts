@@ -14,7 +14,10 @@ test('fs blob cache: put, get, list, delete; files 0600; bad keys refused', asyn
     await cache.put(`c/${id}`, Uint8Array.of(1, 2, 3));
     await cache.put(`m/${id}`, Uint8Array.of(4));
     assert.deepEqual(await cache.get(`c/${id}`), Uint8Array.of(1, 2, 3));
-    assert.deepEqual((await cache.list()).map((e) => [e.key, e.size]).sort(), [[`c/${id}`, 3], [`m/${id}`, 1]]);
+    assert.deepEqual((await cache.list()).map((e) => [e.key, e.size]).sort(), [
+      [`c/${id}`, 3],
+      [`m/${id}`, 1],
+    ]);
     // touch: whether an object is cached, marking it used now without reading it.
     const file = join(dir, 'blobs', 'c', 'ab', id);
     utimesSync(file, 1000, 1000);

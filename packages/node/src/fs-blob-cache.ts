@@ -74,7 +74,7 @@ export class FsBlobCache implements BlobCache {
     });
     try {
       try {
-        for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at, at)).bytesWritten;
+        for (let at = 0; at < bytes.length;) at += (await fh.write(bytes, at, bytes.length - at, at)).bytesWritten;
       } finally {
         await fh.close();
       }

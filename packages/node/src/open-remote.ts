@@ -79,7 +79,10 @@ const schemes = new Map<string, Scheme>([
  */
 export function registerRemoteScheme(scheme: string, opener: RemoteOpener, o: { readonly example?: string } = {}): void {
   const name = scheme.toLowerCase().replace(/:$/, '');
-  if (!SCHEME_RE.test(name)) throw new KithError(ErrorCode.BadInput, `${JSON.stringify(scheme)} is not a URL scheme`, { hint: 'use letters, digits, "+", "-" and ".", starting with a letter' });
+  if (!SCHEME_RE.test(name))
+    throw new KithError(ErrorCode.BadInput, `${JSON.stringify(scheme)} is not a URL scheme`, {
+      hint: 'use letters, digits, "+", "-" and ".", starting with a letter',
+    });
   schemes.set(name, { open: opener, example: o.example ?? `${name}://…` });
 }
 

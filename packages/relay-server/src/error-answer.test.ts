@@ -20,7 +20,10 @@ test('every pair in the relay status table round-trips: the server answers it, a
 });
 
 test('a pair missing from the table is a bug, not an answer; statuses alone read as their fallback', () => {
-  assert.throws(() => new RelayError(418, ErrorCode.BadInput, 'teapot'), (e: unknown) => KithError.is(e) && e.code === ErrorCode.Internal);
+  assert.throws(
+    () => new RelayError(418, ErrorCode.BadInput, 'teapot'),
+    (e: unknown) => KithError.is(e) && e.code === ErrorCode.Internal,
+  );
   assert.equal(errorAnswer(new Error('boom')).status, 500);
   assert.ok(errorAnswer(new Error('boom')).internal);
   assert.equal(relayAnswerCode(401, undefined), ErrorCode.RemoteAuth);

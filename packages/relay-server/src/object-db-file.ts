@@ -50,4 +50,5 @@ export interface WriterData {
 export type WriterRequest = { readonly type: 'batch'; readonly batch: readonly WriteOp[] } | { readonly type: 'close' };
 
 /** From the writer, one per batch: every result once committed, or why none was written. */
-export type WriterReply = { readonly type: 'done'; readonly results: (number | null | boolean)[] } | { readonly type: 'failed'; readonly error: { message: string; code?: string } };
+export type WriterReply =
+  { readonly type: 'done'; readonly results: (number | null | boolean)[] } | { readonly type: 'failed'; readonly error: { message: string; code?: string } };

@@ -51,7 +51,9 @@ export class ObjectDb implements RelayStorage {
     this.#getRange = this.#db.prepare('SELECT substr(bytes, ?, ?) FROM objects WHERE vault = ? AND key = ?').pluck();
     this.#head = this.#db.prepare('SELECT key, size, etag FROM objects WHERE vault = ? AND key = ?');
     // Bodies only up to the bound given; a NULL bound (a plain listing) matches no size, so no bytes are read.
-    this.#list = this.#db.prepare('SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?');
+    this.#list = this.#db.prepare(
+      'SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?',
+    );
     // By file beside this module: the package exports it (`./object-db-writer`) so a bundler can keep it there.
     this.#writer = new Worker(new URL('./object-db-writer.js', import.meta.url), { workerData: { file, durability } satisfies WriterData });
     // Idle, the writer keeps nobody's process alive; a batch in flight does.
@@ -145,9 +147,16 @@ export class ObjectDb implements RelayStorage {
 
   /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order (with the bytes of those up to `bodiesUpTo`). */
   list(vault: string, prefix: string, after: string, limit: number, bodiesUpTo?: number): Promise<ObjectPage> {
-    const rows = this.#list.all(bodiesUpTo ?? null, vault, prefix, prefix + PREFIX_END, after, limit + 1) as (RemoteObjectInfo & { body: Buffer | string | null })[];
+    const rows = this.#list.all(bodiesUpTo ?? null, vault, prefix, prefix + PREFIX_END, after, limit + 1) as (RemoteObjectInfo & {
+      body: Buffer | string | null;
+    })[];
     // An empty BLOB may come back as '' (text), as in #read.
-    return Promise.resolve(pageOf(rows.map(({ body, ...info }) => (body === null ? info : { ...info, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) })), limit));
+    return Promise.resolve(
+      pageOf(
+        rows.map(({ body, ...info }) => (body === null ? info : { ...info, body: Buffer.isBuffer(body) ? body : Buffer.alloc(0) })),
+        limit,
+      ),
+    );
   }
 
   /** Commits the writes still waiting, stops the writer, then closes the database (checkpointing the WAL). */

@@ -86,7 +86,11 @@ describe('relay server: hostile input', () => {
       assert.ok(['KITH_BAD_NAME', 'KITH_NOT_FOUND', 'KITH_BAD_INPUT'].includes(codeOf(r) ?? ''), `${p}: ${r.body}`);
     }
     const list = await raw('GET', '/v1/vaults/t/list', undefined, h);
-    assert.deepEqual((JSON.parse(list.body) as { items: { key: string }[] }).items.map((i) => i.key), ['registry/000000000001', 'vault'], 'only the vault itself');
+    assert.deepEqual(
+      (JSON.parse(list.body) as { items: { key: string }[] }).items.map((i) => i.key),
+      ['registry/000000000001', 'vault'],
+      'only the vault itself',
+    );
     for (const q of ['prefix=../', 'limit=-1', 'limit=abc', 'prefix=a//b']) {
       const r = await raw('GET', `/v1/vaults/t/list?${q}`, undefined, h);
       assert.equal(r.status, 400, q);
@@ -179,10 +183,19 @@ describe('relay server: crashes and shutdown', () => {
       const half = Buffer.alloc(1 << 20, 3);
       // Send the headers and half the body, so the request is in flight when close() starts.
       const answer = new Promise<number>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: r.port, method: 'PUT', path: '/v1/vaults/g/objects/blobs/x', headers: { 'content-type': 'application/octet-stream', 'content-length': String(2 * half.length), ...h } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: r.port,
+            method: 'PUT',
+            path: '/v1/vaults/g/objects/blobs/x',
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(2 * half.length), ...h },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.write(half);
         setTimeout(() => {
@@ -193,7 +206,10 @@ describe('relay server: crashes and shutdown', () => {
       });
       assert.equal(await answer, 204);
       await r.close();
-      await assert.rejects(tv.remote(0, { retry: { maxAttempts: 1 } }).get('blobs/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE');
+      await assert.rejects(
+        tv.remote(0, { retry: { maxAttempts: 1 } }).get('blobs/x'),
+        (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE',
+      );
       const again = await startRelay({ dataDir: dir, durability: 'normal' });
       const c2 = openRelayRemote(`${again.url}/g`);
       c2.useDeviceKey(tv.key(0));

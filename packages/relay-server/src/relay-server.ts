@@ -20,7 +20,18 @@ import { errorAnswer } from './error-answer.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
-import { API_PREFIX, assertVaultName, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, encodeBatch, INVITE_HEADER, LIST_BODY_MAX, MAX_PAGE, SIZE_HEADER, WS_PROTOCOL } from '@kith/relay/protocol';
+import {
+  API_PREFIX,
+  assertVaultName,
+  BEARER_PROTOCOL_PREFIX,
+  CONNECTION_HEADER,
+  encodeBatch,
+  INVITE_HEADER,
+  LIST_BODY_MAX,
+  MAX_PAGE,
+  SIZE_HEADER,
+  WS_PROTOCOL,
+} from '@kith/relay/protocol';
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions {
@@ -205,7 +216,14 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
   // Only when someone listens: a hook costs every request, and a busy relay answers thousands a second.
   if (log !== silentLogger) {
     app.addHook('onResponse', (req, reply, done) => {
-      log({ level: 'info', msg: 'request', method: req.method, route: req.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+      log({
+        level: 'info',
+        msg: 'request',
+        method: req.method,
+        route: req.routeOptions.url ?? 'unknown',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      });
       done();
     });
   }
@@ -290,17 +308,21 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     return reply.code(204).send();
   });
 
-  app.get<{ Params: VaultParams; Querystring: { prefix?: string; after?: string; limit?: string; bodies?: string } }>(`${API_PREFIX}/:vault/list`, { config: { kind: 'list' satisfies RouteKind } }, async (req) => {
-    const vault = vaultOf(req);
-    const { prefix = '', after = '', limit, bodies } = req.query;
-    assertRemotePrefix(prefix);
-    if (typeof after !== 'string' || after.length > 1024) throw new KithError(ErrorCode.BadInput, 'bad "after"');
-    const n = limit === undefined ? MAX_PAGE : Number(limit);
-    if (!Number.isInteger(n) || n < 1) throw new KithError(ErrorCode.BadInput, 'bad "limit"');
-    const page = await db.list(vault, prefix, after, Math.min(n, MAX_PAGE), bodies === '1' ? LIST_BODY_MAX : undefined);
-    if (bodies !== '1') return page;
-    return { ...page, items: page.items.map(({ body, ...info }) => (body ? { ...info, body: toBase64url(body) } : info)) };
-  });
+  app.get<{ Params: VaultParams; Querystring: { prefix?: string; after?: string; limit?: string; bodies?: string } }>(
+    `${API_PREFIX}/:vault/list`,
+    { config: { kind: 'list' satisfies RouteKind } },
+    async (req) => {
+      const vault = vaultOf(req);
+      const { prefix = '', after = '', limit, bodies } = req.query;
+      assertRemotePrefix(prefix);
+      if (typeof after !== 'string' || after.length > 1024) throw new KithError(ErrorCode.BadInput, 'bad "after"');
+      const n = limit === undefined ? MAX_PAGE : Number(limit);
+      if (!Number.isInteger(n) || n < 1) throw new KithError(ErrorCode.BadInput, 'bad "limit"');
+      const page = await db.list(vault, prefix, after, Math.min(n, MAX_PAGE), bodies === '1' ? LIST_BODY_MAX : undefined);
+      if (bodies !== '1') return page;
+      return { ...page, items: page.items.map(({ body, ...info }) => (body ? { ...info, body: toBase64url(body) } : info)) };
+    },
+  );
 
   app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/batch-get`, { config: { kind: 'batch' satisfies RouteKind } }, async (req, reply) => {
     const vault = vaultOf(req);
@@ -333,7 +355,9 @@ function bearerOf(req: FastifyRequest, kind: RouteKind): { token?: string } {
   const h = req.headers.authorization;
   if (typeof h === 'string' && h.startsWith('Bearer ')) return { token: h.slice('Bearer '.length) };
   if (kind !== 'watch') return {};
-  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim());
   const bearer = offered.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
   return bearer === undefined ? {} : { token: bearer.slice(BEARER_PROTOCOL_PREFIX.length) };
 }

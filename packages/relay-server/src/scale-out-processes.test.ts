@@ -41,7 +41,14 @@ async function adminClient(): Promise<pg.Client> {
 }
 
 /** Two devices of one vault, one on each relay process, push only (a poll interval of an hour). */
-async function devicePair(): Promise<{ tv: TestVault; a: RelayRemote & CountingRemote; b: RelayRemote & CountingRemote; seenA: number[]; seenB: number[]; close(): Promise<void> }> {
+async function devicePair(): Promise<{
+  tv: TestVault;
+  a: RelayRemote & CountingRemote;
+  b: RelayRemote & CountingRemote;
+  seenA: number[];
+  seenB: number[];
+  close(): Promise<void>;
+}> {
   const tv = await createTestVault(relayA.url, fresh(), { devices: 2 });
   const o = { pollMs: 3_600_000, reconnectMs: { base: 20, max: 200 } };
   const a = tv.remote(0, o);
@@ -100,7 +107,8 @@ describe('scale-out: several relay processes', () => {
   test('the change bus reconnects after its connection is killed and after a PostgreSQL restart; push resumes', async () => {
     const d = await devicePair();
     const busBackends = async (): Promise<number> =>
-      (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kith-relay-bus' AND datname = current_database()")).rows[0].n as number;
+      (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kith-relay-bus' AND datname = current_database()")).rows[0]
+        .n as number;
     try {
       assert.equal(await busBackends(), 2, 'one LISTEN connection per process');
       // 1. Connection loss: kill both processes' bus connections.
@@ -158,8 +166,13 @@ describe('scale-out: several relay processes', () => {
       for (const info of await reader.list('segments/d/')) assert.equal(info.size, payload(Number(info.key.slice(-12))).length);
       // Uploads the kill cut off before their commit are garbage; a sweep (grace 0: no put is in flight now) removes them.
       await storage.sweep(0);
-      const referenced = (await admin.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_objects WHERE s3_key IS NOT NULL')).rows.map((r) => r.s3_key).sort();
-      const inBucket = (await s3.list(UPLOADS)).map((i) => i.key).filter((k) => k !== PROBE_KEY).sort();
+      const referenced = (await admin.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_objects WHERE s3_key IS NOT NULL')).rows
+        .map((r) => r.s3_key)
+        .sort();
+      const inBucket = (await s3.list(UPLOADS))
+        .map((i) => i.key)
+        .filter((k) => k !== PROBE_KEY)
+        .sort();
       assert.deepEqual(inBucket, referenced, 'S3 holds exactly the referenced uploads');
       assert.equal((await admin.query('SELECT count(*)::int AS n FROM kith_relay_orphans')).rows[0].n, 0);
     } finally {

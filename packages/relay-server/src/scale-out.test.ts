@@ -48,7 +48,9 @@ runRemoteConformance(
   { racingOverwrites: true },
 );
 
-runSyncScenarios('relay (scale-out: PostgreSQL + S3) + SQLite store', async () => relayScenarioHarness(relay.url, storage, fresh()), { remoteUrl: 'http://relay.test/main' });
+runSyncScenarios('relay (scale-out: PostgreSQL + S3) + SQLite store', async () => relayScenarioHarness(relay.url, storage, fresh()), {
+  remoteUrl: 'http://relay.test/main',
+});
 
 describe('scale-out storage', () => {
   /** A storage of its own on the shared database and bucket; everything non-empty goes to S3. */
@@ -62,10 +64,15 @@ describe('scale-out storage', () => {
   const s3KeyOf = async (c: pg.Client, vault: string, key: string): Promise<string | null> =>
     (await c.query<{ s3_key: string | null }>('SELECT s3_key FROM kith_relay_objects WHERE vault = $1 AND key = $2', [vault, key])).rows[0]?.s3_key ?? null;
   /** Uploads begun and not committed (tests run one at a time, so these are the test's own). */
-  const pending = async (c: pg.Client): Promise<string[]> => (await c.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_orphans WHERE NOT doomed')).rows.map((r) => r.s3_key);
+  const pending = async (c: pg.Client): Promise<string[]> =>
+    (await c.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_orphans WHERE NOT doomed')).rows.map((r) => r.s3_key);
   /** The relay's PostgreSQL backends of this test's database that wait for a lock. */
   const blocked = async (c: pg.Client): Promise<number[]> =>
-    (await c.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'kith-relay' AND datname = current_database() AND wait_event_type = 'Lock'")).rows.map((r) => r.pid);
+    (
+      await c.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'kith-relay' AND datname = current_database() AND wait_event_type = 'Lock'",
+      )
+    ).rows.map((r) => r.pid);
   const until = async (pred: () => Promise<boolean>, what: string): Promise<void> => {
     const end = Date.now() + 10_000;
     while (!(await pred())) {
@@ -96,7 +103,10 @@ describe('scale-out storage', () => {
       await second;
       await admin.query('ROLLBACK');
       assert.deepEqual(new Uint8Array((await storage.get(vault, 'segments/a'))!), first, 'the first version, whole');
-      assert.deepEqual((await storage.list(vault, '', '', 10)).items.map((i) => i.size), [5000]);
+      assert.deepEqual(
+        (await storage.list(vault, '', '', 10)).items.map((i) => i.size),
+        [5000],
+      );
       // A sweep with the default grace leaves an upload that may still be in flight alone.
       assert.equal(await storage.sweep(), 0);
       assert.ok(await inS3(s3, secondKey));
@@ -186,7 +196,10 @@ describe('scale-out storage', () => {
       await Promise.all(stores.map((s, i) => s.put('v', `k/${i}`, Uint8Array.of(i))));
       assert.equal((await stores[0]!.list('v', 'k/', '', 10)).items.length, 3);
       await admin.query('UPDATE kith_relay_schema SET version = 99');
-      await assert.rejects(openPgS3Storage({ postgres: db, s3: target.s3 }), (e: unknown) => isCode('KITH_STORE_TOO_NEW')(e) && /version 99/.test((e as Error).message));
+      await assert.rejects(
+        openPgS3Storage({ postgres: db, s3: target.s3 }),
+        (e: unknown) => isCode('KITH_STORE_TOO_NEW')(e) && /version 99/.test((e as Error).message),
+      );
     } finally {
       await admin.end();
       await Promise.all(stores.map((s) => s.close()));
@@ -217,8 +230,16 @@ describe('scale-out storage', () => {
     const pgPort = services.postgres.port;
     const bucket = new URL(target.s3).hostname;
     const cases: [Parameters<typeof openPgS3Storage>[0], string, RegExp][] = [
-      [{ postgres: 'postgres://postgres@127.0.0.1:9/kith', s3: target.s3 }, 'KITH_REMOTE_UNAVAILABLE', /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:9\/kith \(ECONNREFUSED\)/],
-      [{ postgres: `postgres://postgres:secret@127.0.0.1:${pgPort}/no_such_db`, s3: target.s3 }, 'KITH_REMOTE_NOT_FOUND', /database "no_such_db" does not exist/],
+      [
+        { postgres: 'postgres://postgres@127.0.0.1:9/kith', s3: target.s3 },
+        'KITH_REMOTE_UNAVAILABLE',
+        /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:9\/kith \(ECONNREFUSED\)/,
+      ],
+      [
+        { postgres: `postgres://postgres:secret@127.0.0.1:${pgPort}/no_such_db`, s3: target.s3 },
+        'KITH_REMOTE_NOT_FOUND',
+        /database "no_such_db" does not exist/,
+      ],
       [{ postgres: 'mysql://x/y', s3: target.s3 }, 'KITH_BAD_REMOTE_URL', /scheme must be postgres/],
       [{ postgres: target.postgres, s3: services.s3.url('no-such-bucket-here', 'relay') }, 'KITH_REMOTE_NOT_FOUND', /no-such-bucket-here/],
       [{ postgres: target.postgres, s3: `s3://${bucket}/relay?endpoint=http://127.0.0.1:9` }, 'KITH_REMOTE_UNAVAILABLE', /cannot store objects in s3:\/\//],
@@ -239,7 +260,10 @@ describe('scale-out storage', () => {
     const saved = process.env['KITH_PG_BIN'];
     process.env['KITH_PG_BIN'] = '/nonexistent/postgresql/bin';
     try {
-      await assert.rejects(startPostgres(), /PostgreSQL server binaries not found \(KITH_PG_BIN=\/nonexistent\/postgresql\/bin\): install them with `apt-get install -y postgresql`/);
+      await assert.rejects(
+        startPostgres(),
+        /PostgreSQL server binaries not found \(KITH_PG_BIN=\/nonexistent\/postgresql\/bin\): install them with `apt-get install -y postgresql`/,
+      );
     } finally {
       if (saved === undefined) delete process.env['KITH_PG_BIN'];
       else process.env['KITH_PG_BIN'] = saved;

@@ -58,11 +58,25 @@ describe('relay auth challenge (docs/FORMAT.md "Remote authentication")', () => 
     assert.equal(d.expiresAt, fields.expiresAt);
     assert.deepEqual(d.nonce, fields.nonce);
     assert.deepEqual(d.body, bytes.subarray(0, bytes.length - 32));
-    const bad: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(1), bytes.subarray(0, bytes.length - 1), new Uint8Array([...bytes, 0]), Uint8Array.from(bytes, (b, i) => (i === 0 ? 2 : b))];
+    const bad: Uint8Array[] = [
+      new Uint8Array(0),
+      Uint8Array.of(1),
+      bytes.subarray(0, bytes.length - 1),
+      new Uint8Array([...bytes, 0]),
+      Uint8Array.from(bytes, (b, i) => (i === 0 ? 2 : b)),
+    ];
     const badSigner = bytes.slice();
     badSigner[9] = 0x5a; // a 'Z' as the signer's first character: not hex
     bad.push(badSigner);
-    for (const b of bad) assert.throws(() => decodeChallenge(b), (e: unknown) => KithError.is(e) && e.code === 'KITH_BAD_INPUT', bytesToHex(b.subarray(0, 12)));
-    assert.throws(() => challengeBody({ ...fields, signer: 'root' }), (e: unknown) => KithError.is(e) && e.code === 'KITH_BAD_INPUT');
+    for (const b of bad)
+      assert.throws(
+        () => decodeChallenge(b),
+        (e: unknown) => KithError.is(e) && e.code === 'KITH_BAD_INPUT',
+        bytesToHex(b.subarray(0, 12)),
+      );
+    assert.throws(
+      () => challengeBody({ ...fields, signer: 'root' }),
+      (e: unknown) => KithError.is(e) && e.code === 'KITH_BAD_INPUT',
+    );
   });
 });

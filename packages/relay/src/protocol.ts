@@ -31,7 +31,9 @@ const VAULT_RE = /^[A-Za-z0-9._-]{1,128}$/;
 /** Throws KITH_BAD_NAME unless `vault` is a valid relay vault name. */
 export function assertVaultName(vault: string): void {
   if (!VAULT_RE.test(vault) || vault === '.' || vault === '..') {
-    throw new KithError(ErrorCode.BadName, `invalid relay vault name ${JSON.stringify(vault)}`, { hint: 'use letters, digits, ".", "_" and "-" (at most 128)' });
+    throw new KithError(ErrorCode.BadName, `invalid relay vault name ${JSON.stringify(vault)}`, {
+      hint: 'use letters, digits, ".", "_" and "-" (at most 128)',
+    });
   }
 }
 
@@ -167,8 +169,19 @@ export const RELAY_ERROR_STATUSES: readonly RelayErrorStatus[] = [
   { code: ErrorCode.BadInput, status: 400, when: 'a malformed request (query, JSON body, challenge)', byDefault: true },
   { code: ErrorCode.BadName, status: 400, when: 'a bad vault name, object key or prefix', byDefault: true },
   { code: ErrorCode.IntegrityCorrupt, status: 400, when: 'a vault header that does not decode' },
-  { code: ErrorCode.RemoteAuth, status: 401, when: 'no token, or a token or challenge signature that is not (or no longer) valid: sign in again', byDefault: true, fallback: true },
-  { code: ErrorCode.RemoteAuth, status: 403, when: 'signed in, but not allowed this: a key not in the registry, the append-only header and registry, a vault created without the invite token, a pairing slot not offered', fallback: true },
+  {
+    code: ErrorCode.RemoteAuth,
+    status: 401,
+    when: 'no token, or a token or challenge signature that is not (or no longer) valid: sign in again',
+    byDefault: true,
+    fallback: true,
+  },
+  {
+    code: ErrorCode.RemoteAuth,
+    status: 403,
+    when: 'signed in, but not allowed this: a key not in the registry, the append-only header and registry, a vault created without the invite token, a pairing slot not offered',
+    fallback: true,
+  },
   { code: ErrorCode.Revoked, status: 403, when: 'the signer was revoked from the vault', byDefault: true },
   { code: ErrorCode.NotFound, status: 404, when: 'no such object (GET) or route' },
   { code: ErrorCode.RemoteEmpty, status: 404, when: 'no vault under this name (auth challenge)', byDefault: true },
@@ -229,7 +242,8 @@ const SIGNER_RE = /^(?:[0-9a-f]{16}|recovery|password)$/;
 
 /** Throws KITH_BAD_INPUT unless `signer` names a registry signer (a deviceId, `recovery`, `password`). */
 export function assertSigner(signer: unknown): asserts signer is string {
-  if (typeof signer !== 'string' || !SIGNER_RE.test(signer)) throw new KithError(ErrorCode.BadInput, 'signer must be a device id (16 hex), "recovery" or "password"');
+  if (typeof signer !== 'string' || !SIGNER_RE.test(signer))
+    throw new KithError(ErrorCode.BadInput, 'signer must be a device id (16 hex), "recovery" or "password"');
 }
 
 /**

@@ -57,7 +57,11 @@ describe('relay client: the registry listing before a push', () => {
       assert.equal((await r.list('registry/')).length, 2, 'other questions still go to the relay');
       await tv.revoke(1); // by another client
       await until(() => told > 0, 5000, 'the notice');
-      assert.deepEqual((await r.list('registry/', { after: last(2) })).map((i) => i.key), [last(3)], 'the notice ended it');
+      assert.deepEqual(
+        (await r.list('registry/', { after: last(2) })).map((i) => i.key),
+        [last(3)],
+        'the notice ended it',
+      );
     } finally {
       await r.close();
     }
@@ -78,7 +82,10 @@ describe('relay client: the registry listing before a push', () => {
     try {
       await answeredWithoutListing(founder, last(2));
       await tv.append({ kind: 'revoke', deviceId: tv.devices[1]!.deviceId, lastSeq: 0, epoch: 1 }, founder);
-      assert.deepEqual((await founder.list('registry/', { after: last(2) })).map((i) => i.key), [last(3)]);
+      assert.deepEqual(
+        (await founder.list('registry/', { after: last(2) })).map((i) => i.key),
+        [last(3)],
+      );
     } finally {
       await founder.close();
     }
@@ -220,14 +227,21 @@ describe('relay remote specifics', () => {
     assert.equal(r.url, 'http://127.0.0.1:59/base/family');
     assert.equal(r.location.vault, 'family');
     for (const bad of ['ftp://x/y', 'http://x/', 'http://u:p@x/v', 'not a url', 'http://x/v%2Fw', 'http://x:6000/v', 'http://x:10080/v']) {
-      assert.throws(() => openRelayRemote(bad), (e: unknown) => (e as { code?: string }).code === 'KITH_BAD_REMOTE_URL', bad);
+      assert.throws(
+        () => openRelayRemote(bad),
+        (e: unknown) => (e as { code?: string }).code === 'KITH_BAD_REMOTE_URL',
+        bad,
+      );
     }
   });
 
   test('an unreachable relay fails with KITH_REMOTE_UNAVAILABLE after retries', async () => {
     // (Port 59: closed, and not one of the ports fetch refuses outright, which are refused at open.)
     const r = countingRemote(openRelayRemote('http://127.0.0.1:59/v', { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } }));
-    await assert.rejects(r.get('heads/x'), (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE' && /after 3 attempts/.test((e as Error).message));
+    await assert.rejects(
+      r.get('heads/x'),
+      (e: unknown) => (e as { code?: string }).code === 'KITH_REMOTE_UNAVAILABLE' && /after 3 attempts/.test((e as Error).message),
+    );
     assert.equal(r.stats.gets, 0);
   });
 });

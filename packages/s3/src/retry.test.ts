@@ -25,10 +25,27 @@ function scripted(errors: Error[]): { attempt: () => Promise<string>; calls: () 
 
 describe('which failures are retried', () => {
   test('5xx, 429, SlowDown, RequestTimeout (a 400), resets, timeouts and torn bodies are; 4xx answers are not', () => {
-    for (const e of [http(500), http(503, 'SlowDown'), http(429), http(400, 'RequestTimeout'), net('ECONNRESET'), net('EPIPE'), named('TimeoutError'), named('Truncated'), new Error('socket hang up')]) {
+    for (const e of [
+      http(500),
+      http(503, 'SlowDown'),
+      http(429),
+      http(400, 'RequestTimeout'),
+      net('ECONNRESET'),
+      net('EPIPE'),
+      named('TimeoutError'),
+      named('Truncated'),
+      new Error('socket hang up'),
+    ]) {
       assert.equal(isTransient(e), true, JSON.stringify(e));
     }
-    for (const e of [http(403, 'AccessDenied'), http(404, 'NoSuchBucket'), http(404, 'NotFound'), http(412), http(400, 'InvalidArgument'), new Error('Could not load credentials from any providers')]) {
+    for (const e of [
+      http(403, 'AccessDenied'),
+      http(404, 'NoSuchBucket'),
+      http(404, 'NotFound'),
+      http(412),
+      http(400, 'InvalidArgument'),
+      new Error('Could not load credentials from any providers'),
+    ]) {
       assert.equal(isTransient(e), false, JSON.stringify(e));
     }
   });
@@ -52,7 +69,12 @@ describe('withRetry', () => {
     const s = scripted(Array.from({ length: 100 }, () => http(500, 'InternalError')));
     await assert.rejects(withRetry('GET x', s.attempt, ctx({ policy: { ...fast, maxAttempts: 5 } })), (e: unknown) => {
       const k = e as KithError;
-      return KithError.is(e, ErrorCode.RemoteUnavailable) && /^GET x failed after 5 attempts: boom: InternalError$/.test(k.message) && !k.message.includes('\n') && k.hint !== undefined;
+      return (
+        KithError.is(e, ErrorCode.RemoteUnavailable) &&
+        /^GET x failed after 5 attempts: boom: InternalError$/.test(k.message) &&
+        !k.message.includes('\n') &&
+        k.hint !== undefined
+      );
     });
     assert.equal(s.calls(), 5);
   });
@@ -120,7 +142,9 @@ describe('withRetry', () => {
     const policy = { ...fast, baseDelayMs: 10_000, maxDelayMs: 10_000 };
     const started = Date.now();
     setTimeout(() => ac.abort(), 30);
-    await assert.rejects(withRetry('GET x', s.attempt, ctx({ policy, signal: ac.signal, random: () => 1 })), (e: unknown) => KithError.is(e, ErrorCode.Aborted));
+    await assert.rejects(withRetry('GET x', s.attempt, ctx({ policy, signal: ac.signal, random: () => 1 })), (e: unknown) =>
+      KithError.is(e, ErrorCode.Aborted),
+    );
     assert.ok(Date.now() - started < 1000);
     assert.equal(s.calls(), 1);
   });

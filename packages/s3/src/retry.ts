@@ -41,7 +41,17 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
-const TRANSIENT_NAMES = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable', 'TimeoutError', 'Truncated']);
+const TRANSIENT_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'Truncated',
+]);
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 /** The HTTP status of an SDK failure, when the server answered. */
@@ -58,7 +68,10 @@ export function isTransient(e: unknown): boolean {
   if (status !== undefined && status >= 300) return false; // the server answered: a 4xx is final
   if (err?.code && TRANSIENT_CODES.has(err.code)) return true;
   const msg = String(err?.message ?? '');
-  return /socket hang up|ECONNRESET|premature close|aborted|terminated|other side closed|Deserialization error|Unexpected end|timed? ?out/i.test(msg) && status === undefined;
+  return (
+    /socket hang up|ECONNRESET|premature close|aborted|terminated|other side closed|Deserialization error|Unexpected end|timed? ?out/i.test(msg) &&
+    status === undefined
+  );
 }
 
 /** What {@link withRetry} needs besides the attempt itself. */

@@ -28,34 +28,42 @@ async function bucketHolding(key: string, bytes: Uint8Array): Promise<string> {
   return bucket;
 }
 
-runRemoteConformance('s3 (s3rver process)', async () => {
-  const remote = await openS3Remote(s3.url(await s3.bucket(), 'vault'));
-  return { remote, cleanup: () => remote.close() };
-}, { mixedSeparatorOrder: false });
+runRemoteConformance(
+  's3 (s3rver process)',
+  async () => {
+    const remote = await openS3Remote(s3.url(await s3.bucket(), 'vault'));
+    return { remote, cleanup: () => remote.close() };
+  },
+  { mixedSeparatorOrder: false },
+);
 
 let seed = 1;
-runRemoteConformance('s3 through a faulty network (drops, 500/503 bursts, slow and truncated responses)', async () => {
-  proxy.setFaults(randomFaults(seed++ * 7919, 0.15));
-  const remote = await openS3Remote(s3.url(await s3.bucket(), 'p', proxy.url), { retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 12 } });
-  return {
-    remote,
-    cleanup: async () => {
-      proxy.setFaults(undefined);
-      await remote.close();
-    },
-  };
-}, { bigObjects: false, mixedSeparatorOrder: false });
+runRemoteConformance(
+  's3 through a faulty network (drops, 500/503 bursts, slow and truncated responses)',
+  async () => {
+    proxy.setFaults(randomFaults(seed++ * 7919, 0.15));
+    const remote = await openS3Remote(s3.url(await s3.bucket(), 'p', proxy.url), { retry: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 12 } });
+    return {
+      remote,
+      cleanup: async () => {
+        proxy.setFaults(undefined);
+        await remote.close();
+      },
+    };
+  },
+  { bigObjects: false, mixedSeparatorOrder: false },
+);
 
 describe('s3 remote specifics', () => {
   test('a missing bucket is KITH_REMOTE_NOT_FOUND; a refused credential is KITH_REMOTE_AUTH; neither is retried', async () => {
     const missing = countingRemote(await openS3Remote(s3.url('no-such-bucket-here')));
-    await assert.rejects(missing.list('heads/'), (e: unknown) => is(ErrorCode.RemoteNotFound)(e) && /create the bucket/.test((e).hint ?? ''));
+    await assert.rejects(missing.list('heads/'), (e: unknown) => is(ErrorCode.RemoteNotFound)(e) && /create the bucket/.test(e.hint ?? ''));
     assert.equal(missing.stats.lists, 1, 'not retried');
     await missing.close();
     proxy.resetCounts();
     proxy.setFaults(() => ({ kind: 'status', status: 403 }));
     const denied = await openS3Remote(s3.url(await s3.bucket(), '', proxy.url));
-    await assert.rejects(denied.get('vault'), (e: unknown) => is(ErrorCode.RemoteAuth)(e) && /AWS_ACCESS_KEY_ID/.test((e).hint ?? ''));
+    await assert.rejects(denied.get('vault'), (e: unknown) => is(ErrorCode.RemoteAuth)(e) && /AWS_ACCESS_KEY_ID/.test(e.hint ?? ''));
     assert.equal(proxy.counts.total, 1, 'a 403 is not retried');
     proxy.setFaults(undefined);
     await denied.close();
@@ -146,7 +154,9 @@ describe('s3 remote specifics', () => {
   test('no retry storm: concurrent calls against a dead service share one retry budget', async () => {
     proxy.resetCounts();
     proxy.setFaults(() => ({ kind: 'status', status: 503 }));
-    const r = countingRemote(await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { retry: { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5, budget: 25 } }));
+    const r = countingRemote(
+      await openS3Remote(s3.url(await s3.bucket(), '', proxy.url), { retry: { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5, budget: 25 } }),
+    );
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => r.get(`k/${i}`)));
     assert.ok(results.every((x) => x.status === 'rejected' && is(ErrorCode.RemoteUnavailable)(x.reason)));
     assert.equal(proxy.counts.total, 20 + 5, '20 first attempts and 5 retries in all, not 20 × 6');
@@ -222,7 +232,10 @@ describe('s3 remote specifics', () => {
     // Every GET takes 2 s; with 50 sockets, 250 calls at once take five rounds, the last ones
     // queued for 8 s, beyond the 5 s connect limit, while connecting itself takes milliseconds.
     proxy.setFaults(({ method }) => (method === 'GET' ? { kind: 'slow', ms: 2000 } : undefined));
-    const r = await openS3Remote(s3.url(bucket, '', proxy.url), { retry: { maxAttempts: 1 }, client: { requestHandler: { connectionTimeout: 5000, socketTimeout: 120_000 } } });
+    const r = await openS3Remote(s3.url(bucket, '', proxy.url), {
+      retry: { maxAttempts: 1 },
+      client: { requestHandler: { connectionTimeout: 5000, socketTimeout: 120_000 } },
+    });
     try {
       const got = await Promise.allSettled(Array.from({ length: 250 }, () => r.get('k')));
       const failed = got.flatMap((g) => (g.status === 'rejected' ? [g.reason as unknown] : []));

@@ -8,7 +8,20 @@
 import { createHash } from 'node:crypto';
 import type { CompletedPart, GetObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ErrorCode, KithError } from '@kith/core';
-import { assertRemoteKey, assertRemotePrefix, TrafficReports, throwIfAborted, type GetOptions, type ListOptions, type PutOptions, type RemoteTraffic, type RemoteCallOptions, type RemoteCapabilities, type RemoteObjectInfo, type TrafficReportingRemote } from '@kith/core/adapter';
+import {
+  assertRemoteKey,
+  assertRemotePrefix,
+  TrafficReports,
+  throwIfAborted,
+  type GetOptions,
+  type ListOptions,
+  type PutOptions,
+  type RemoteTraffic,
+  type RemoteCallOptions,
+  type RemoteCapabilities,
+  type RemoteObjectInfo,
+  type TrafficReportingRemote,
+} from '@kith/core/adapter';
 import { Slots } from './slots.js';
 import { DEFAULT_RETRY, isTransient, RetryBudget, statusOf, withRetry, type RetryPolicy } from './retry.js';
 import { loadS3Sdk, type S3Sdk } from './sdk.js';
@@ -114,7 +127,10 @@ export class S3Remote implements TrafficReportingRemote {
       const name = (e as { name?: string }).name ?? '';
       const bucket = this.location.bucket;
       if (name === 'NoSuchBucket' || (status === 404 && /bucket/i.test(String((e as Error).message)))) {
-        return new KithError(ErrorCode.RemoteNotFound, `the bucket ${bucket} does not exist`, { cause: e, hint: 'create the bucket, or check its name, the region and the endpoint' });
+        return new KithError(ErrorCode.RemoteNotFound, `the bucket ${bucket} does not exist`, {
+          cause: e,
+          hint: 'create the bucket, or check its name, the region and the endpoint',
+        });
       }
       const credentialsHint = 'check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and the bucket policy';
       if (name === 'CredentialsProviderError') {
@@ -157,7 +173,12 @@ export class S3Remote implements TrafficReportingRemote {
       if (bytes.length > this.#partSize) return await this.#multipart(Key, bytes, conditional, o.signal);
       const { PutObjectCommand } = this.#sdk;
       const input = { Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length, ...(conditional ? { IfNoneMatch: '*' } : {}) };
-      await this.#send(`PUT ${key}`, () => this.#countPut(bytes.length), () => this.#client.send(new PutObjectCommand(input), abortable(o.signal)), o.signal);
+      await this.#send(
+        `PUT ${key}`,
+        () => this.#countPut(bytes.length),
+        () => this.#client.send(new PutObjectCommand(input), abortable(o.signal)),
+        o.signal,
+      );
     } catch (e) {
       // 412 (409 while a rival write is in flight): the object exists, which is all put-if-absent asks.
       if (conditional && e instanceof KithError && [412, 409].includes(statusOf(e.cause) ?? 0)) return;
@@ -177,7 +198,12 @@ export class S3Remote implements TrafficReportingRemote {
   async #multipart(Key: string, bytes: Uint8Array, conditional: boolean, signal: AbortSignal | undefined): Promise<void> {
     const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand } = this.#sdk;
     const Bucket = this.location.bucket;
-    const created = await this.#send('create multipart upload', () => this.#countPut(0), () => this.#client.send(new CreateMultipartUploadCommand({ Bucket, Key }), abortable(signal)), signal);
+    const created = await this.#send(
+      'create multipart upload',
+      () => this.#countPut(0),
+      () => this.#client.send(new CreateMultipartUploadCommand({ Bucket, Key }), abortable(signal)),
+      signal,
+    );
     const UploadId = created.UploadId;
     if (!UploadId) throw new KithError(ErrorCode.RemoteUnavailable, 'S3 create multipart upload returned no upload id');
     const count = Math.ceil(bytes.length / this.#partSize);
@@ -208,7 +234,12 @@ export class S3Remote implements TrafficReportingRemote {
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const complete = { Bucket, Key, UploadId, MultipartUpload: { Parts: parts }, ...(conditional ? { IfNoneMatch: '*' } : {}) };
-      await this.#send('complete multipart upload', () => this.#countPut(0), () => this.#client.send(new CompleteMultipartUploadCommand(complete), abortable(signal)), signal);
+      await this.#send(
+        'complete multipart upload',
+        () => this.#countPut(0),
+        () => this.#client.send(new CompleteMultipartUploadCommand(complete), abortable(signal)),
+        signal,
+      );
     } catch (e) {
       this.#traffic.report({ request: 'delete' }); // AbortMultipartUpload is a DELETE; best effort, never with the caller's (maybe fired) signal
       await this.#client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
@@ -261,7 +292,12 @@ export class S3Remote implements TrafficReportingRemote {
     const { HeadObjectCommand } = this.#sdk;
     const input = { Bucket: this.location.bucket, Key: this.#key(key) };
     try {
-      const res = await this.#send(`HEAD ${key}`, () => this.#traffic.report({ request: 'head' }), () => this.#client.send(new HeadObjectCommand(input), abortable(o.signal)), o.signal);
+      const res = await this.#send(
+        `HEAD ${key}`,
+        () => this.#traffic.report({ request: 'head' }),
+        () => this.#client.send(new HeadObjectCommand(input), abortable(o.signal)),
+        o.signal,
+      );
       return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '' };
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return null;
@@ -304,7 +340,12 @@ export class S3Remote implements TrafficReportingRemote {
     const { DeleteObjectCommand } = this.#sdk;
     const input = { Bucket: this.location.bucket, Key: this.#key(key) };
     try {
-      await this.#send(`DELETE ${key}`, () => this.#traffic.report({ request: 'delete' }), () => this.#client.send(new DeleteObjectCommand(input), abortable(o.signal)), o.signal);
+      await this.#send(
+        `DELETE ${key}`,
+        () => this.#traffic.report({ request: 'delete' }),
+        () => this.#client.send(new DeleteObjectCommand(input), abortable(o.signal)),
+        o.signal,
+      );
     } catch (e) {
       if (e instanceof KithError && isMissingKey(e.cause)) return;
       throw e;

@@ -38,8 +38,14 @@ test('credentials anywhere in the URL are refused, pointing at the AWS chain', (
     () => parseS3Url('s3://AKIA:secret@bucket/x'),
     (e: unknown) => badUrl(e) && /AWS_ACCESS_KEY_ID/.test(e.hint ?? '') && !/AKIA|secret/.test(e.message),
   );
-  assert.throws(() => parseS3Url('s3://bucket/x?secretAccessKey=hunter2'), (e: unknown) => badUrl(e) && !(e as Error).message.includes('hunter2'));
-  assert.throws(() => parseS3Url('s3://bucket/x?endpoint=http://u:hunter2@h'), (e: unknown) => badUrl(e) && !(e as Error).message.includes('hunter2'));
+  assert.throws(
+    () => parseS3Url('s3://bucket/x?secretAccessKey=hunter2'),
+    (e: unknown) => badUrl(e) && !(e as Error).message.includes('hunter2'),
+  );
+  assert.throws(
+    () => parseS3Url('s3://bucket/x?endpoint=http://u:hunter2@h'),
+    (e: unknown) => badUrl(e) && !(e as Error).message.includes('hunter2'),
+  );
 });
 
 test('malformed URLs are KITH_BAD_REMOTE_URL', () => {

@@ -46,7 +46,8 @@ function decodeURIComponentSafe(s: string): string {
  * // → { bucket: 'my-bucket', prefix: 'kith', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true }
  */
 export function parseS3Url(url: string): S3Location {
-  const bad = (why: string, hint?: string) => new KithError(ErrorCode.BadRemoteUrl, `invalid S3 URL ${JSON.stringify(redact(url))}: ${why}`, hint ? { hint } : {});
+  const bad = (why: string, hint?: string) =>
+    new KithError(ErrorCode.BadRemoteUrl, `invalid S3 URL ${JSON.stringify(redact(url))}: ${why}`, hint ? { hint } : {});
   let u: URL;
   try {
     u = new URL(url);

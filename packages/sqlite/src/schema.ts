@@ -87,8 +87,7 @@ export function migrate(db: Database.Database, file: string): void {
       });
     }
     const foreign =
-      (appId !== 0 && appId !== APPLICATION_ID) ||
-      (version === 0 && (db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() as number) > 0);
+      (appId !== 0 && appId !== APPLICATION_ID) || (version === 0 && (db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() as number) > 0);
     if (foreign) {
       throw new KithError(ErrorCode.StoreFailed, `${file} is a SQLite database but not a kith store`, {
         hint: 'point kith at its own home directory; it will not modify other databases',

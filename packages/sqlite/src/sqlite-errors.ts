@@ -31,8 +31,7 @@ function fsCode(e: unknown): string | undefined {
  * message (never a secret).
  */
 export function toStoreError(e: unknown, file: string): unknown {
-  const failed = (message: string, hint: string): KithError =>
-    new KithError(ErrorCode.StoreFailed, `${message} (${file})`, { hint, cause: e });
+  const failed = (message: string, hint: string): KithError => new KithError(ErrorCode.StoreFailed, `${message} (${file})`, { hint, cause: e });
   const errno = fsCode(e);
   if (errno !== undefined) {
     if (errno === 'ENOSPC' || errno === 'EDQUOT') return failed('disk full: the store could not be created', 'free some disk space and retry');

@@ -24,7 +24,10 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-const storeFailed = (pattern: RegExp) => (e: unknown): boolean => KithError.is(e, ErrorCode.StoreFailed) && pattern.test(e.message) && (e.hint ?? '') !== '';
+const storeFailed =
+  (pattern: RegExp) =>
+  (e: unknown): boolean =>
+    KithError.is(e, ErrorCode.StoreFailed) && pattern.test(e.message) && (e.hint ?? '') !== '';
 
 /** Starts a child `node` process running `script` (ES module text that may import the package as `STORE`). */
 function spawnChild(script: string): ChildProcessByStdio<null, Readable, Readable> {
@@ -61,7 +64,15 @@ runStoreConformance('sqlite store', async () => {
 });
 
 const ids = (rows: readonly RecordRow[]): string[] => rows.map((r) => r.id);
-const record = (id: string, fields: JsonObject = {}): RecordRow => ({ collection: 'c', id, fields, deleted: false, state: {}, conflicted: false, updated: 'u' });
+const record = (id: string, fields: JsonObject = {}): RecordRow => ({
+  collection: 'c',
+  id,
+  fields,
+  deleted: false,
+  state: {},
+  conflicted: false,
+  updated: 'u',
+});
 
 describe('sqlite store specifics', () => {
   test('the home directory is 0700 and the database file 0600 (it holds private keys)', async () => {
@@ -186,8 +197,19 @@ describe('sqlite store specifics', () => {
       await store.read(async (tx) => {
         assert.equal(await tx.getMeta('kept'), 'safe');
         assert.equal(await tx.countOutbox(), committed);
-        assert.deepEqual((await tx.readOutbox(committed)).map((e) => e.op['n']), Array.from({ length: committed }, (_, i) => i));
-        assert.equal((await tx.getRecords('c', Array.from({ length: committed + 1 }, (_, i) => `r${i}`))).size, committed);
+        assert.deepEqual(
+          (await tx.readOutbox(committed)).map((e) => e.op['n']),
+          Array.from({ length: committed }, (_, i) => i),
+        );
+        assert.equal(
+          (
+            await tx.getRecords(
+              'c',
+              Array.from({ length: committed + 1 }, (_, i) => `r${i}`),
+            )
+          ).size,
+          committed,
+        );
       });
       // A write that catches the failure and carries on still keeps nothing: SQLite may have
       // rolled back already, so the store refuses the rest and rejects instead of committing.
@@ -221,7 +243,10 @@ describe('sqlite store specifics', () => {
       const other = new Database(file);
       other.exec('BEGIN IMMEDIATE');
       try {
-        await assert.rejects(store.write((tx) => tx.setMeta('m', 'during')), storeFailed(/locked by another kith process/));
+        await assert.rejects(
+          store.write((tx) => tx.setMeta('m', 'during')),
+          storeFailed(/locked by another kith process/),
+        );
         // WAL: readers are not blocked by another process's writer.
         assert.equal(await store.read((tx) => tx.getMeta('m')), 'before');
       } finally {
@@ -251,7 +276,11 @@ describe('sqlite store specifics', () => {
       const all = await store.read((tx) => tx.readOutbox(1000));
       assert.equal(new Set(all.map((e) => e.seq)).size, 600, 'every seq distinct');
       for (const from of ['parent', 'child']) {
-        assert.deepEqual(all.filter((e) => e.op['from'] === from).map((e) => e.op['i']), Array.from({ length: 300 }, (_, i) => i), `${from}'s writes in order`);
+        assert.deepEqual(
+          all.filter((e) => e.op['from'] === from).map((e) => e.op['i']),
+          Array.from({ length: 300 }, (_, i) => i),
+          `${from}'s writes in order`,
+        );
       }
       await store.close();
     });
@@ -331,7 +360,10 @@ describe('sqlite store specifics', () => {
       await store.close(); // waits for the running write
       await pending;
       await store.close();
-      await assert.rejects(store.read((tx) => tx.getMeta('m')), storeFailed(/closed/));
+      await assert.rejects(
+        store.read((tx) => tx.getMeta('m')),
+        storeFailed(/closed/),
+      );
       const again = await openSqliteStore(join(dir, 'kith.db'));
       assert.equal(await again.read((tx) => tx.getMeta('m')), 1);
       await again.close();
@@ -345,10 +377,22 @@ describe('sqlite store specifics', () => {
       const page = await store.read((tx) => tx.query({ collection: 'c', order: { field: 'n', direction: 'asc' }, limit: 1 }));
       assert.ok(page.next !== null);
       const bad = (e: unknown): boolean => KithError.is(e, ErrorCode.BadInput) && /cursor/.test(e.message);
-      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', limit: 1, after: 'not a cursor!' })), bad);
-      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', limit: 1, after: 'e30' })), bad);
-      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', order: { field: 'n', direction: 'desc' }, limit: 1, after: page.next ?? '' })), bad);
-      await assert.rejects(store.read((tx) => tx.query({ collection: 'c', limit: 0 })), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
+      await assert.rejects(
+        store.read((tx) => tx.query({ collection: 'c', limit: 1, after: 'not a cursor!' })),
+        bad,
+      );
+      await assert.rejects(
+        store.read((tx) => tx.query({ collection: 'c', limit: 1, after: 'e30' })),
+        bad,
+      );
+      await assert.rejects(
+        store.read((tx) => tx.query({ collection: 'c', order: { field: 'n', direction: 'desc' }, limit: 1, after: page.next ?? '' })),
+        bad,
+      );
+      await assert.rejects(
+        store.read((tx) => tx.query({ collection: 'c', limit: 0 })),
+        (e: unknown) => KithError.is(e, ErrorCode.BadInput),
+      );
       await store.close();
     });
   });
@@ -387,7 +431,13 @@ describe('sqlite error mapping', () => {
     const fsError = (code: string): Error => Object.assign(new Error(code), { code, syscall: 'mkdir' });
     assert.ok(storeFailed(/disk full/)(toStoreError(fsError('ENOSPC'), 'f')));
     assert.ok(storeFailed(/cannot create the store \(EACCES\)/)(toStoreError(fsError('EACCES'), 'f')));
-    for (const e of [new Error('mine'), new KithError(ErrorCode.BadInput, 'x'), Object.assign(new Error('odd'), { code: 'NOT_SQLITE' }), 'a string', undefined]) {
+    for (const e of [
+      new Error('mine'),
+      new KithError(ErrorCode.BadInput, 'x'),
+      Object.assign(new Error('odd'), { code: 'NOT_SQLITE' }),
+      'a string',
+      undefined,
+    ]) {
       assert.equal(toStoreError(e, 'f'), e);
     }
   });

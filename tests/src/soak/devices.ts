@@ -16,7 +16,10 @@ import { clearRefusal, type Dump, type Rec } from './model.js';
 import type { DeviceSpec } from './plan.js';
 
 /** How an operation ended. `unknown`: killed or refused mid-way, so it may or may not have happened. */
-export type Outcome = { readonly status: 'ok' } | { readonly status: 'killed' } | { readonly status: 'refused'; readonly code: string; readonly clear: boolean; readonly message: string };
+export type Outcome =
+  | { readonly status: 'ok' }
+  | { readonly status: 'killed' }
+  | { readonly status: 'refused'; readonly code: string; readonly clear: boolean; readonly message: string };
 
 /** A write or a sync, as every device kind performs it. */
 export type Action =
@@ -147,10 +150,12 @@ export class LibDevice implements Device {
     const stop = new AbortController();
     const [, vault] = await Promise.all([
       how.by.vault.devices.pair({ onCode: code, confirm: async () => true, pollMs: 25, timeoutMs: 60_000, signal: stop.signal }),
-      codeShown.then((c) => Vault.join({ ...base, code: c, pollMs: 25, timeoutMs: 60_000 })).catch((err: unknown) => {
-        stop.abort();
-        throw err;
-      }),
+      codeShown
+        .then((c) => Vault.join({ ...base, code: c, pollMs: 25, timeoutMs: 60_000 }))
+        .catch((err: unknown) => {
+          stop.abort();
+          throw err;
+        }),
     ]);
     return new LibDevice(spec, vault, lying, clock);
   }

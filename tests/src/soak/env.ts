@@ -12,7 +12,15 @@ import { openFolderRemote } from '@kith/folder';
 import { openRelayRemote } from '@kith/relay';
 import { spawnRelayProcess, startScaleOutServices, type RelayProcess, type ScaleOutServices } from '@kith/relay-server/testing';
 import { openS3Remote } from '@kith/s3';
-import { startFaultProxy, startS3rver, useS3rverCredentials, type Fault as ProxyFault, type FaultPlan, type FaultProxy, type S3rverProcess } from '@kith/s3/testing';
+import {
+  startFaultProxy,
+  startS3rver,
+  useS3rverCredentials,
+  type Fault as ProxyFault,
+  type FaultPlan,
+  type FaultProxy,
+  type S3rverProcess,
+} from '@kith/s3/testing';
 import type { RemoteKind } from './plan.js';
 import { Rng } from './prng.js';
 

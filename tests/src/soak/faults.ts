@@ -8,7 +8,17 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Remote } from '@kith/core';
-import { canGetMany, canWatch, lendDeviceKey, type GetOptions, type ListOptions, type PutOptions, type RemoteCallOptions, type RemoteDeviceKey, type RemoteObjectInfo } from '@kith/core/adapter';
+import {
+  canGetMany,
+  canWatch,
+  lendDeviceKey,
+  type GetOptions,
+  type ListOptions,
+  type PutOptions,
+  type RemoteCallOptions,
+  type RemoteDeviceKey,
+  type RemoteObjectInfo,
+} from '@kith/core/adapter';
 import { LIES } from './plan.js';
 import { Rng } from './prng.js';
 

@@ -50,7 +50,9 @@ const onlyFaults = values['only-faults'] !== undefined ? new Set(values['only-fa
 if (!(Number.isInteger(rounds) || rounds === Infinity) || rounds < 1 || !Number.isInteger(chunk)) usage('--rounds and --chunk take positive integers');
 
 function usage(msg: string): never {
-  process.stderr.write(`soak: ${msg}\nusage: npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S] [--chunk C] [--faults k1,k2|+gated] [--only-faults r1,r2] [--plain-fields] [--shrink RUNS] [--parallel] [--record]\n`);
+  process.stderr.write(
+    `soak: ${msg}\nusage: npm run soak -- [--rounds N] [--minutes M] [--remote folder|s3|relay|scale-out|all] [--seed S] [--chunk C] [--faults k1,k2|+gated] [--only-faults r1,r2] [--plain-fields] [--shrink RUNS] [--parallel] [--record]\n`,
+  );
   process.exit(2);
 }
 
@@ -79,7 +81,15 @@ async function soakRemote(remote: RemoteKind): Promise<boolean> {
   totals.set(remote, t);
   for (let i = 0; t.rounds < rounds && Date.now() < deadline && !failed; i++) {
     const runSeed = (seed + i) >>> 0;
-    const full: Plan = makePlan({ seed: runSeed, rounds: Math.min(chunk, rounds - t.rounds), remote, faults, faultRate: Number(values['fault-rate']), cliShare: Number(values['cli-share']), poisonFields: !values['plain-fields'] });
+    const full: Plan = makePlan({
+      seed: runSeed,
+      rounds: Math.min(chunk, rounds - t.rounds),
+      remote,
+      faults,
+      faultRate: Number(values['fault-rate']),
+      cliShare: Number(values['cli-share']),
+      poisonFields: !values['plain-fields'],
+    });
     const plan = onlyFaults ? keepFaults(full, onlyFaults) : full;
     log(`${remote}: run ${i + 1}, seed ${runSeed}, ${plan.steps.length} rounds, ${plan.steps.filter((s) => s.fault).length} faults`);
     const r = await runPlan(plan, { log, ...(process.env['SOAK_VERBOSE'] ? { verbose: log } : {}) });
@@ -92,7 +102,9 @@ async function soakRemote(remote: RemoteKind): Promise<boolean> {
     add(t.faults, r.stats.faults);
     add(t.ops, r.stats.ops);
     add(t.refusals, r.stats.refusals);
-    log(`${remote}: run ${i + 1} ${r.violations.length ? 'FAILED' : 'passed'}: ${r.stats.rounds} rounds, ${r.stats.acknowledged} writes acknowledged, ${Object.values(r.stats.faults).reduce((a, b) => a + b, 0)} faults, ${(r.stats.ms / 1000).toFixed(1)} s`);
+    log(
+      `${remote}: run ${i + 1} ${r.violations.length ? 'FAILED' : 'passed'}: ${r.stats.rounds} rounds, ${r.stats.acknowledged} writes acknowledged, ${Object.values(r.stats.faults).reduce((a, b) => a + b, 0)} faults, ${(r.stats.ms / 1000).toFixed(1)} s`,
+    );
     if (r.violations.length === 0) continue;
     failed = true;
     log(`\nFAILED: remote ${remote}, seed ${runSeed}, ${plan.steps.length} rounds (first seen in round ${r.failedAt})`);
@@ -106,7 +118,9 @@ async function soakRemote(remote: RemoteKind): Promise<boolean> {
       log(`\nshrunk in ${s.runs} re-runs to ${s.rounds} rounds and ${s.faults.length} fault(s):`);
       for (const step of plan.steps.slice(0, s.rounds)) if (step.fault && kept.has(step.round)) log(`  ${describeFault(step)}`);
       for (const v of s.result.violations.slice(0, 6)) log(`  - ${v}`);
-      log(`replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')} --fault-rate ${values['fault-rate']} --cli-share ${values['cli-share']}${values['plain-fields'] ? ' --plain-fields' : ''} --shrink 0`);
+      log(
+        `replay: npm run soak -- --remote ${remote} --seed ${runSeed} --rounds ${s.rounds} --only-faults ${s.faults.join(',') || '-1'} --faults ${faults.join(',')} --fault-rate ${values['fault-rate']} --cli-share ${values['cli-share']}${values['plain-fields'] ? ' --plain-fields' : ''} --shrink 0`,
+      );
     }
     return false;
   }
@@ -121,7 +135,9 @@ const all = [...totals.values()];
 const sum = (f: (t: RunStats & { runs: number }) => number) => all.reduce((s, t) => s + f(t), 0);
 const faultsByKind: Record<string, number> = {};
 for (const t of all) add(faultsByKind, t.faults);
-log(`\n${failed ? 'FAILED' : 'passed'}: ${sum((t) => t.rounds)} rounds on ${[...totals.keys()].join(', ')}, ${sum((t) => t.acknowledged)} writes acknowledged, ${Object.values(faultsByKind).reduce((a, b) => a + b, 0)} faults, ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+log(
+  `\n${failed ? 'FAILED' : 'passed'}: ${sum((t) => t.rounds)} rounds on ${[...totals.keys()].join(', ')}, ${sum((t) => t.acknowledged)} writes acknowledged, ${Object.values(faultsByKind).reduce((a, b) => a + b, 0)} faults, ${((Date.now() - started) / 60_000).toFixed(1)} min`,
+);
 log(`faults by kind: ${JSON.stringify(faultsByKind)}`);
 const refusals: Record<string, number> = {};
 for (const t of all) add(refusals, t.refusals);

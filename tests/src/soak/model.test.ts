@@ -17,9 +17,12 @@ test('a plan is a function of its seed; keeping a subset of faults keeps every o
       const plan = makePlan({ ...o, faults: ALL_FAULTS });
       assert.deepEqual(makePlan({ ...o, faults: ALL_FAULTS }), plan);
       const rounds = faultRounds(plan);
-      const kept = new Set(rounds.filter((_, i) => (pick >> i % 30) & 1));
+      const kept = new Set(rounds.filter((_, i) => (pick >> (i % 30)) & 1));
       const sub = keepFaults(plan, kept);
-      assert.deepEqual(sub.steps.map((s) => [s.round, s.device, s.op]), plan.steps.map((s) => [s.round, s.device, s.op]));
+      assert.deepEqual(
+        sub.steps.map((s) => [s.round, s.device, s.op]),
+        plan.steps.map((s) => [s.round, s.device, s.op]),
+      );
       assert.deepEqual(new Set(faultRounds(sub)), kept);
     }),
     { numRuns: 200 },
@@ -35,16 +38,61 @@ test('the checker: a lost acknowledged write, a half import, a late read by a re
   m.import('b', 7, 3, false);
   m.shared('a', 's1', 4, true);
   const ok = dump([{ id: 'a-k1', w: 9 }], [{ id: 's1', w: 4 }]);
-  assert.deepEqual(m.check(new Map([['x', ok], ['y', dump([{ id: 'a-k1', w: 5 }], [{ id: 's1', w: 4 }])]]), new Map()).filter((v) => !v.includes('converge')), []);
+  assert.deepEqual(
+    m
+      .check(
+        new Map([
+          ['x', ok],
+          ['y', dump([{ id: 'a-k1', w: 5 }], [{ id: 's1', w: 4 }])],
+        ]),
+        new Map(),
+      )
+      .filter((v) => !v.includes('converge')),
+    [],
+  );
   const lost = m.check(new Map([['x', dump([], [{ id: 's1', w: 4 }])]]), new Map());
   assert.match(lost.join('\n'), /a-k1 holds round null; acknowledged 5/);
-  const half = m.check(new Map([['x', dump([{ id: 'a-k1', w: 5 }, { id: importId('b', 7, 0), w: 7 }], [{ id: 's1', w: 4 }])]]), new Map());
+  const half = m.check(
+    new Map([
+      [
+        'x',
+        dump(
+          [
+            { id: 'a-k1', w: 5 },
+            { id: importId('b', 7, 0), w: 7 },
+          ],
+          [{ id: 's1', w: 4 }],
+        ),
+      ],
+    ]),
+    new Map(),
+  );
   assert.match(half.join('\n'), /half-applied \(1 of 3\)/);
-  const diverged = m.check(new Map([['x', ok], ['y', dump([{ id: 'a-k1', w: 5 }], [])]]), new Map());
+  const diverged = m.check(
+    new Map([
+      ['x', ok],
+      ['y', dump([{ id: 'a-k1', w: 5 }], [])],
+    ]),
+    new Map(),
+  );
   assert.match(diverged.join('\n'), /did not converge/);
   m.revoked('r', 10);
   m.write('r', 'r-k1', 11, true); // after its revocation: must reach nobody
-  const leaked = m.check(new Map([['x', dump([{ id: 'a-k1', w: 9 }, { id: 'r-k1', w: 11 }], [{ id: 's1', w: 4 }])]]), new Map([['r', dump([{ id: 'a-k1', w: 12, by: 'a' }])]]));
+  const leaked = m.check(
+    new Map([
+      [
+        'x',
+        dump(
+          [
+            { id: 'a-k1', w: 9 },
+            { id: 'r-k1', w: 11 },
+          ],
+          [{ id: 's1', w: 4 }],
+        ),
+      ],
+    ]),
+    new Map([['r', dump([{ id: 'a-k1', w: 12, by: 'a' }])]]),
+  );
   assert.match(leaked.join('\n'), /no acknowledged or attempted write explains/);
   assert.match(leaked.join('\n'), /revoked device r \(round 10\) holds a-k1 written in round 12/);
 });

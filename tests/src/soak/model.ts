@@ -16,7 +16,14 @@
 import { createHash } from 'node:crypto';
 
 /** A record as a device lists it. */
-export type Rec = { readonly id: string; readonly w?: number; readonly by?: string; readonly ref?: string; readonly sha?: string; readonly [k: string]: unknown };
+export type Rec = {
+  readonly id: string;
+  readonly w?: number;
+  readonly by?: string;
+  readonly ref?: string;
+  readonly sha?: string;
+  readonly [k: string]: unknown;
+};
 
 /** What a device holds: its own and imported records (`c`) and the records every device writes (`s`). */
 export interface Dump {
@@ -115,7 +122,8 @@ export class Model {
     for (const [name, dump] of revoked) {
       const at = this.#revokedAt.get(name)!;
       for (const r of [...dump.c, ...dump.s]) {
-        if (typeof r.w === 'number' && r.w > at && r.by !== name) out.push(`revoked device ${name} (round ${at}) holds ${r.id} written in round ${r.w} by ${String(r.by)}`);
+        if (typeof r.w === 'number' && r.w > at && r.by !== name)
+          out.push(`revoked device ${name} (round ${at}) holds ${r.id} written in round ${r.w} by ${String(r.by)}`);
       }
     }
     return out;
@@ -128,7 +136,9 @@ export class Model {
       const have = c.get(key)?.w ?? null;
       const allowed = [k.acked, ...k.maybe];
       if (!allowed.includes(have)) {
-        out.push(`${name}: ${key} holds round ${String(have)}; acknowledged ${String(k.acked)}${k.maybe.length ? `, maybe ${k.maybe.map(String).join('/')}` : ''}`);
+        out.push(
+          `${name}: ${key} holds round ${String(have)}; acknowledged ${String(k.acked)}${k.maybe.length ? `, maybe ${k.maybe.map(String).join('/')}` : ''}`,
+        );
       }
     }
     for (const imp of this.#imports) {
@@ -164,11 +174,17 @@ function diff(a: Dump, b: Dump): string {
   const m = new Map([...a.c, ...a.s].map((r) => [r.id, JSON.stringify(r)]));
   const n = new Map([...b.c, ...b.s].map((r) => [r.id, JSON.stringify(r)]));
   const ids = [...new Set([...m.keys(), ...n.keys()])].filter((id) => m.get(id) !== n.get(id));
-  return `${ids.length} records differ, e.g. ${ids.slice(0, 3).map((id) => `${id}: ${m.get(id) ?? 'absent'} vs ${n.get(id) ?? 'absent'}`).join('; ')}`;
+  return `${ids.length} records differ, e.g. ${ids
+    .slice(0, 3)
+    .map((id) => `${id}: ${m.get(id) ?? 'absent'} vs ${n.get(id) ?? 'absent'}`)
+    .join('; ')}`;
 }
 
 /** True when `text` (a CLI's stderr) is one line naming a `KITH_*` code. */
 export function clearRefusal(text: string): boolean {
-  const lines = text.trim().split('\n').filter((l) => !/^\(node:\d+\)|^\(Use `node --trace/.test(l));
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\(node:\d+\)|^\(Use `node --trace/.test(l));
   return lines.length === 1 && /\bKITH_[A-Z_]+\b/.test(lines[0]!);
 }

@@ -57,7 +57,17 @@ export type FaultKind =
 
 /** Faults gated off by default because they reach known product bugs (see tests/README.md): none now. */
 export const GATED_FAULTS: readonly FaultKind[] = [];
-export const ALL_FAULTS: readonly FaultKind[] = ['kill-device', 'kill-relay', 'restart-postgres', 'network', 'disk-full', 'clock-jump', 'lying', 'lose-own', 'lying-rollback'];
+export const ALL_FAULTS: readonly FaultKind[] = [
+  'kill-device',
+  'kill-relay',
+  'restart-postgres',
+  'network',
+  'disk-full',
+  'clock-jump',
+  'lying',
+  'lose-own',
+  'lying-rollback',
+];
 
 export const NETWORK_KINDS = ['drop-before', 'drop-after', 'status', 'slow', 'truncate', 'duplicate'] as const;
 export const LIES = ['rollback', 'withhold', 'duplicate', 'reorder'] as const;
@@ -111,7 +121,17 @@ const SHARED_KEYS = 6;
 const OP_WEIGHTS = { put: 30, shared: 8, patch: 6, delete: 8, import: 5, blob: 4, push: 10, pull: 10, sync: 14 } as const;
 
 /** How often each applicable kind is drawn, relatively. */
-const FAULT_WEIGHTS: Record<FaultKind, number> = { 'kill-device': 3, 'kill-relay': 1.5, 'restart-postgres': 1, network: 3, 'disk-full': 1, 'clock-jump': 1, lying: 2, 'lose-own': 1, 'lying-rollback': 0 };
+const FAULT_WEIGHTS: Record<FaultKind, number> = {
+  'kill-device': 3,
+  'kill-relay': 1.5,
+  'restart-postgres': 1,
+  network: 3,
+  'disk-full': 1,
+  'clock-jump': 1,
+  lying: 2,
+  'lose-own': 1,
+  'lying-rollback': 0,
+};
 
 const touchesRemote = (op: Op): boolean => ['push', 'pull', 'sync', 'blob'].includes(op.kind);
 
@@ -154,7 +174,11 @@ function drawFault(rng: Rng, kind: FaultKind, remote: RemoteKind, device: Device
       return { kind, sub: rng.pick(['ahead', 'behind', 'back-to-true']), x };
     case 'disk-full':
       // The device's disk, or the remote's (the folder, the embedded relay's data) where the soak holds it.
-      return { kind, sub: (remote === 'folder' || remote === 'relay') && touchesRemote(op) && (device.store === 'memory' || rng.chance(0.5)) ? 'remote' : 'home', x };
+      return {
+        kind,
+        sub: (remote === 'folder' || remote === 'relay') && touchesRemote(op) && (device.store === 'memory' || rng.chance(0.5)) ? 'remote' : 'home',
+        x,
+      };
     case 'restart-postgres':
       return { kind, sub: rng.pick(['fast', 'kill9']), x };
     case 'kill-relay':
@@ -198,15 +222,31 @@ export function makePlan(o: PlanOptions): Plan {
     const kind = rng.weighted(device.kind === 'cli' ? { ...OP_WEIGHTS, blob: 0 } : OP_WEIGHTS);
     const own = () => `${device.name}-k${rng.int(OWN_KEYS)}`;
     const op: Op =
-      kind === 'put' ? { kind: 'put', key: own(), shared: false }
-      : kind === 'shared' ? { kind: 'put', key: `s${rng.int(SHARED_KEYS)}`, shared: true }
-      : kind === 'patch' ? { kind: 'patch', key: own() }
-      : kind === 'delete' ? { kind: 'delete', key: own() }
-      : kind === 'import' ? { kind: 'import', lines: 10 + rng.int(90) }
-      : kind === 'blob' ? { kind: 'blob', bytes: 1 + rng.int(300_000) }
-      : { kind };
+      kind === 'put'
+        ? { kind: 'put', key: own(), shared: false }
+        : kind === 'shared'
+          ? { kind: 'put', key: `s${rng.int(SHARED_KEYS)}`, shared: true }
+          : kind === 'patch'
+            ? { kind: 'patch', key: own() }
+            : kind === 'delete'
+              ? { kind: 'delete', key: own() }
+              : kind === 'import'
+                ? { kind: 'import', lines: 10 + rng.int(90) }
+                : kind === 'blob'
+                  ? { kind: 'blob', bytes: 1 + rng.int(300_000) }
+                  : { kind };
     const kinds = applicable(o.faults, o.remote, device, op);
-    const fault = kinds.length > 0 && rng.chance(rate) ? drawFault(rng, rng.weighted<FaultKind>(Object.fromEntries(kinds.map((k) => [k, FAULT_WEIGHTS[k]]))), o.remote, device, op, o.faults.includes('lying-rollback')) : undefined;
+    const fault =
+      kinds.length > 0 && rng.chance(rate)
+        ? drawFault(
+            rng,
+            rng.weighted<FaultKind>(Object.fromEntries(kinds.map((k) => [k, FAULT_WEIGHTS[k]]))),
+            o.remote,
+            device,
+            op,
+            o.faults.includes('lying-rollback'),
+          )
+        : undefined;
     steps.push(fault ? { round, device: device.name, op, fault } : { round, device: device.name, op });
   }
   return { ...o, devices, steps };

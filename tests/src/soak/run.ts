@@ -176,7 +176,10 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
           outcome(where, await dev.run({ kind: 'pull' }), w);
         } else if (op.kind === 'put' || op.kind === 'patch') {
           const collection = op.kind === 'put' && op.shared ? 's' : 'c';
-          const fields = op.kind === 'patch' ? { ...own, p: w } : { ...own, body: `v${w}`.padEnd(40 + (w % 200), '.'), ...(plan.poisonFields && w % 5 === 0 ? poison(w) : {}) };
+          const fields =
+            op.kind === 'patch'
+              ? { ...own, p: w }
+              : { ...own, body: `v${w}`.padEnd(40 + (w % 200), '.'), ...(plan.poisonFields && w % 5 === 0 ? poison(w) : {}) };
           const ok = outcome(where, await dev.run({ kind: op.kind, collection, id: op.key, fields }, killAt), w);
           if (op.kind === 'put' && op.shared) model.shared(step.device, op.key, w, ok);
           else model.write(step.device, op.key, w, ok);
@@ -191,7 +194,12 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
           const bytes = blobBytes(w, op.bytes);
           const put = await lib.blob(bytes);
           if ('ref' in put) {
-            const r = await lib.run({ kind: 'put', collection: 'c', id: blobRecordId(step.device, w), fields: { ...own, ref: put.ref, sha: sha256hex(bytes) } });
+            const r = await lib.run({
+              kind: 'put',
+              collection: 'c',
+              id: blobRecordId(step.device, w),
+              fields: { ...own, ref: put.ref, sha: sha256hex(bytes) },
+            });
             model.blob(step.device, w, bytes, outcome(where, r, w));
           } else outcome(where, put, w);
         } else if (op.kind === 'push' || op.kind === 'pull' || op.kind === 'sync') {
@@ -242,7 +250,11 @@ export async function runPlan(plan: Plan, o: RunOptions = {}): Promise<RunResult
     return { violations, failedAt: violations.length ? failedAt : plan.steps.length, stats: { ...stats, ms: Date.now() - started } };
   } catch (err) {
     // The harness itself failed (a server did not start): a violation, so it is seen, with its round.
-    return { violations: [`harness error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`], failedAt, stats: { ...stats, ms: Date.now() - started } };
+    return {
+      violations: [`harness error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`],
+      failedAt,
+      stats: { ...stats, ms: Date.now() - started },
+    };
   } finally {
     for (const d of devices.values()) await d.close();
     await env?.stop().catch(() => undefined);

@@ -26,7 +26,13 @@ export interface Shrunk {
  * candidate pass that would fail another time: the shrinker keeps only
  * what it saw fail, so its answer always failed at least once.
  */
-export async function shrink(plan: Plan, failed: RunResult, run: (p: Plan) => Promise<RunResult>, budget = 40, log: (l: string) => void = () => undefined): Promise<Shrunk> {
+export async function shrink(
+  plan: Plan,
+  failed: RunResult,
+  run: (p: Plan) => Promise<RunResult>,
+  budget = 40,
+  log: (l: string) => void = () => undefined,
+): Promise<Shrunk> {
   let runs = 0;
   let upTo = Math.min(plan.steps.length, failed.failedAt + 1);
   let kept = faultRounds(plan).filter((r) => r < upTo);

@@ -14,7 +14,14 @@ const SEED = 20261206;
 
 for (const remote of REMOTE_KINDS) {
   test(`soak: ${remote}, ${ROUNDS} fault rounds (seed ${SEED}) lose nothing acknowledged and converge`, { timeout: 10 * 60_000 }, async () => {
-    const plan = makePlan({ seed: SEED, rounds: ROUNDS, remote, faults: ALL_FAULTS.filter((k) => !GATED_FAULTS.includes(k)), faultRate: 0.5, poisonFields: true });
+    const plan = makePlan({
+      seed: SEED,
+      rounds: ROUNDS,
+      remote,
+      faults: ALL_FAULTS.filter((k) => !GATED_FAULTS.includes(k)),
+      faultRate: 0.5,
+      poisonFields: true,
+    });
     const r = await runPlan(plan);
     assert.deepEqual(r.violations, [], `replay: npm run soak -- --remote ${remote} --seed ${SEED} --rounds ${ROUNDS} --fault-rate 0.5`);
     assert.ok(r.stats.acknowledged > 0, 'writes were acknowledged');

@@ -13,7 +13,8 @@ import { contextOf, positiveInt, positiveNumber } from './shared.js';
 const MB = 1024 * 1024;
 
 function prefetchPolicy(v: string): PrefetchPolicy {
-  if (v !== 'none' && v !== 'recent' && v !== 'all') throw new KithError(ErrorCode.Usage, `the prefetch policy is none, recent or all, not ${JSON.stringify(v)}`);
+  if (v !== 'none' && v !== 'recent' && v !== 'all')
+    throw new KithError(ErrorCode.Usage, `the prefetch policy is none, recent or all, not ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -40,7 +41,12 @@ function policyChange(o: PolicyOptions, prefetch: PrefetchPolicy | undefined): {
 }
 
 export function describePolicy(p: BlobPolicy): string {
-  const what = p.prefetch === 'recent' ? `blobs of records changed in the last ${p.recentDays} day(s)` : p.prefetch === 'all' ? 'every blob a record references' : 'nothing (blobs are fetched when read)';
+  const what =
+    p.prefetch === 'recent'
+      ? `blobs of records changed in the last ${p.recentDays} day(s)`
+      : p.prefetch === 'all'
+        ? 'every blob a record references'
+        : 'nothing (blobs are fetched when read)';
   return `prefetch after each sync: ${what}\ncache limit: ${p.cacheBytes === undefined ? 'none' : `${(p.cacheBytes / MB).toFixed(0)} MB`}`;
 }
 
@@ -147,14 +153,15 @@ export function registerBlobs(program: Command): void {
       out.result(p, () => describePolicy(p));
     });
 
-  withPolicyOptions(blob.command('prefetch').description("fill the local cache as this device's policy says (options override it for this run), then trim it"), '--policy').action(
-    async (o: PolicyOptions & { policy?: PrefetchPolicy }, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      const { prefetch, ...rest } = policyChange(o, o.policy);
-      const r = await withVault(opts, (v) => v.blobs.prefetch({ ...rest, ...(prefetch ? { policy: prefetch } : {}) }));
-      out.result(r, () => describePrefetch(r));
-    },
-  );
+  withPolicyOptions(
+    blob.command('prefetch').description("fill the local cache as this device's policy says (options override it for this run), then trim it"),
+    '--policy',
+  ).action(async (o: PolicyOptions & { policy?: PrefetchPolicy }, cmd: Command) => {
+    const { opts, out } = contextOf(cmd);
+    const { prefetch, ...rest } = policyChange(o, o.policy);
+    const r = await withVault(opts, (v) => v.blobs.prefetch({ ...rest, ...(prefetch ? { policy: prefetch } : {}) }));
+    out.result(r, () => describePrefetch(r));
+  });
 
   blob
     .command('gc')

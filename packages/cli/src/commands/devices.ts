@@ -64,7 +64,9 @@ export function registerDevices(program: Command): void {
   const passphrase = program.command('passphrase').description("a local passphrase sealing this device's keys at rest");
   passphrase
     .command('set')
-    .description('seal (or re-seal) the keys with a new passphrase ($KITH_NEW_PASSPHRASE, stdin, or a prompt asked twice); the current one comes from $KITH_PASSPHRASE')
+    .description(
+      'seal (or re-seal) the keys with a new passphrase ($KITH_NEW_PASSPHRASE, stdin, or a prompt asked twice); the current one comes from $KITH_PASSPHRASE',
+    )
     .action(async (_o: object, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       const next = await readNewSecret('KITH_NEW_PASSPHRASE', 'new local passphrase');

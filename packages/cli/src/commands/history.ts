@@ -30,14 +30,17 @@ export function registerHistory(program: Command): void {
         rows.length === 0
           ? 'no conflicts'
           : rows
-              .map((c) => `${c.collection}/${c.id} ${c.field ?? '(record)'}: ${JSON.stringify(c.winner)} from ${c.winnerDevice} won over ${c.losers.map((l) => `${l.deleted ? '(deleted)' : JSON.stringify(l.value)} from ${l.device}`).join(', ')}`)
+              .map(
+                (c) =>
+                  `${c.collection}/${c.id} ${c.field ?? '(record)'}: ${JSON.stringify(c.winner)} from ${c.winnerDevice} won over ${c.losers.map((l) => `${l.deleted ? '(deleted)' : JSON.stringify(l.value)} from ${l.device}`).join(', ')}`,
+              )
               .join('\n'),
       );
     });
 
   program
     .command('resolve')
-    .description('resolve a conflict: keep the winner, take a device\'s value, or set a new value')
+    .description("resolve a conflict: keep the winner, take a device's value, or set a new value")
     .argument('<collection>')
     .argument('<id>')
     .option('--field <field>', 'only this field (default: every conflict of the record)')
@@ -62,9 +65,24 @@ export function registerHistory(program: Command): void {
     .action(async (collection: string | undefined, id: string | undefined, o: { limit?: number }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       const entries = await withVault(opts, (v) =>
-        v.log({ ...(collection !== undefined ? { collection } : {}), ...(id !== undefined ? { id } : {}), ...(o.limit !== undefined ? { limit: o.limit } : {}) }),
+        v.log({
+          ...(collection !== undefined ? { collection } : {}),
+          ...(id !== undefined ? { id } : {}),
+          ...(o.limit !== undefined ? { limit: o.limit } : {}),
+        }),
       );
-      const rows = entries.map((e) => ({ hlc: e.stamp, time: new Date(stampTime(e.stamp)).toISOString(), device: e.device, kind: e.kind, collection: e.collection, id: e.id, fields: e.fields }));
-      out.result(rows, () => rows.map((r) => `${r.time} ${r.device} ${r.kind.padEnd(7)} ${r.collection}/${r.id} ${r.fields.join(',')}`).join('\n') || 'no history');
+      const rows = entries.map((e) => ({
+        hlc: e.stamp,
+        time: new Date(stampTime(e.stamp)).toISOString(),
+        device: e.device,
+        kind: e.kind,
+        collection: e.collection,
+        id: e.id,
+        fields: e.fields,
+      }));
+      out.result(
+        rows,
+        () => rows.map((r) => `${r.time} ${r.device} ${r.kind.padEnd(7)} ${r.collection}/${r.id} ${r.fields.join(',')}`).join('\n') || 'no history',
+      );
     });
 }

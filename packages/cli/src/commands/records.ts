@@ -33,13 +33,28 @@ async function writeAndReport(
 }
 
 /** What a write says, with or without --sync: `saved`, `deleted and pushed 1 change(s)`. */
-const done = (verb: string) => (pushed: SyncResult | undefined): string => (pushed ? `${verb} and pushed ${pushed.pushed} change(s)` : verb);
+const done =
+  (verb: string) =>
+  (pushed: SyncResult | undefined): string =>
+    pushed ? `${verb} and pushed ${pushed.pushed} change(s)` : verb;
 
 /** Adds `put`, `patch`, `rm`, `import`, `get` and `ls` to the program. */
 export function registerRecords(program: Command): void {
   const writes = [
-    { name: 'put', description: 'replace a record (fields not given are removed)', json: 'a JSON object, or - to read it from stdin', what: 'the record', method: 'put' },
-    { name: 'patch', description: 'set the given top-level fields of a record, keeping the others', json: 'a JSON object of fields, or - to read it from stdin', what: 'the fields', method: 'patch' },
+    {
+      name: 'put',
+      description: 'replace a record (fields not given are removed)',
+      json: 'a JSON object, or - to read it from stdin',
+      what: 'the record',
+      method: 'put',
+    },
+    {
+      name: 'patch',
+      description: 'set the given top-level fields of a record, keeping the others',
+      json: 'a JSON object of fields, or - to read it from stdin',
+      what: 'the fields',
+      method: 'patch',
+    },
   ] as const;
   for (const w of writes) {
     program

@@ -34,7 +34,10 @@ export function registerRelay(program: Command): void {
     .option('--postgres <url>', 'scale-out mode: metadata in PostgreSQL (postgres://USER@HOST:PORT/DB; password from PGPASSWORD or ~/.pgpass)')
     .option('--s3 <url>', 'scale-out mode: objects in S3 (s3://BUCKET/PREFIX?endpoint=...&region=..., credentials from the AWS environment)')
     .option('--invite-token <token>', 'creating a vault needs this token (clients set KITH_RELAY_INVITE_TOKEN)')
-    .option('--auth-secret-file <file>', 'the auth secret (≥ 32 bytes) every process of a deployment shares; default: KITH_RELAY_SECRET, else random per process')
+    .option(
+      '--auth-secret-file <file>',
+      'the auth secret (≥ 32 bytes) every process of a deployment shares; default: KITH_RELAY_SECRET, else random per process',
+    )
     .action(async (o: ServeOptions, cmd: Command) => {
       const { out } = contextOf(cmd);
       // Before anything opens: a relay that no fetch can reach is a mistake, not a deployment.
@@ -50,7 +53,9 @@ export function registerRelay(program: Command): void {
       const authSecret = server.relaySecretFrom(o.authSecretFile);
       if (scaleOut && !authSecret) {
         // Without one, a challenge issued by one process cannot be answered at another.
-        throw new KithError(ErrorCode.Usage, 'scale-out relay processes must share an auth secret', { hint: 'set KITH_RELAY_SECRET or --auth-secret-file (make one with `openssl rand -hex 32`), the same for every process' });
+        throw new KithError(ErrorCode.Usage, 'scale-out relay processes must share an auth secret', {
+          hint: 'set KITH_RELAY_SECRET or --auth-secret-file (make one with `openssl rand -hex 32`), the same for every process',
+        });
       }
       const logger = server.jsonLineLogger(process.stderr);
       const backend = scaleOut ? await server.openScaleOut({ postgres: o.postgres!, s3: o.s3!, logger }) : { dataDir: resolve(o.data) };
@@ -63,7 +68,10 @@ export function registerRelay(program: Command): void {
         ...(o.inviteToken !== undefined ? { inviteToken: o.inviteToken } : {}),
       });
       if (out.json) out.line({ url: relay.url });
-      else process.stdout.write(`Kith relay (${scaleOut ? 'scale-out' : 'embedded'}) listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n`);
+      else
+        process.stdout.write(
+          `Kith relay (${scaleOut ? 'scale-out' : 'embedded'}) listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n`,
+        );
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);

@@ -15,7 +15,12 @@ async function fresh<T>(
   cmd: Command,
   url: string,
   create: boolean,
-  fn: (a: { store: Awaited<ReturnType<typeof openHomeStore>>; remote: Awaited<ReturnType<typeof openRemote>>; remoteUrl: string; blobCache: ReturnType<typeof homeBlobCache> }) => Promise<T>,
+  fn: (a: {
+    store: Awaited<ReturnType<typeof openHomeStore>>;
+    remote: Awaited<ReturnType<typeof openRemote>>;
+    remoteUrl: string;
+    blobCache: ReturnType<typeof homeBlobCache>;
+  }) => Promise<T>,
 ): Promise<T> {
   const { opts } = contextOf(cmd);
   const remoteUrl = normalizeRemoteUrl(url);
@@ -26,7 +31,8 @@ async function fresh<T>(
   let remote;
   try {
     // Before the remote: `init` on a used home must not leave a new folder behind.
-    if (await Vault.readConfig(store)) throw new KithError(ErrorCode.VaultExists, `${homeDir(opts)} already holds a vault`, { hint: 'use another --home for another device' });
+    if (await Vault.readConfig(store))
+      throw new KithError(ErrorCode.VaultExists, `${homeDir(opts)} already holds a vault`, { hint: 'use another --home for another device' });
     remote = await openRemote(remoteUrl, { create });
     return await fn({ store, remote, remoteUrl, blobCache: homeBlobCache(opts), ...(localPassphrase ? { localPassphrase } : {}) });
   } catch (e) {
@@ -72,57 +78,65 @@ export function registerSetup(program: Command): void {
       );
     });
 
-  staleAfterOption(program
-    .command('restore')
-    .description('join an existing vault as a new device with the recovery code or the vault password')
-    .requiredOption('--remote <url>', 'where the vault lives')
-    .option('--recovery-code <code>', 'the recovery code printed by `kith init`, or - to read it from stdin (default: $KITH_RECOVERY_CODE)')
-    .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a hidden prompt)')
-    .option('--name <name>', 'a name for this device', 'device')
-    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)"))
-    .action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string; staleAfter: number }, cmd: Command) => {
-      const { out } = contextOf(cmd);
-      if (o.recoveryCode !== undefined && o.password) throw new KithError(ErrorCode.Usage, 'give either --recovery-code or --password, not both');
-      const recoveryCode = o.password ? undefined : await recoveryCodeFrom(o.recoveryCode);
-      if (!o.password && recoveryCode === undefined) {
-        throw new KithError(ErrorCode.Usage, 'give --recovery-code CODE (- reads it from stdin), $KITH_RECOVERY_CODE, or --password');
-      }
-      if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
-      const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
-      const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) }));
-      await vault.close();
-      out.warnings(vault.warnings);
-      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, warnings: vault.warnings }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
-    });
+  staleAfterOption(
+    program
+      .command('restore')
+      .description('join an existing vault as a new device with the recovery code or the vault password')
+      .requiredOption('--remote <url>', 'where the vault lives')
+      .option('--recovery-code <code>', 'the recovery code printed by `kith init`, or - to read it from stdin (default: $KITH_RECOVERY_CODE)')
+      .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a hidden prompt)')
+      .option('--name <name>', 'a name for this device', 'device')
+      .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)"),
+  ).action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string; staleAfter: number }, cmd: Command) => {
+    const { out } = contextOf(cmd);
+    if (o.recoveryCode !== undefined && o.password) throw new KithError(ErrorCode.Usage, 'give either --recovery-code or --password, not both');
+    const recoveryCode = o.password ? undefined : await recoveryCodeFrom(o.recoveryCode);
+    if (!o.password && recoveryCode === undefined) {
+      throw new KithError(ErrorCode.Usage, 'give --recovery-code CODE (- reads it from stdin), $KITH_RECOVERY_CODE, or --password');
+    }
+    if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
+    const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
+    const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) }));
+    await vault.close();
+    out.warnings(vault.warnings);
+    out.result(
+      { vaultId: vault.vaultId, deviceId: vault.deviceId, warnings: vault.warnings },
+      () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`,
+    );
+  });
 
-  staleAfterOption(program
-    .command('join')
-    .description('join a vault with a pairing code from one of its devices (`kith pair` there)')
-    .argument('<code>', 'the pairing code the other device shows')
-    .requiredOption('--remote <url>', 'where the vault lives (the same remote as the other device)')
-    .option('--name <name>', 'a name for this device', 'device')
-    .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
-    .option('--timeout <seconds>', 'how long to wait for the other device', positiveInt('--timeout'), 600))
-    .action(async (code: string, o: { remote: string; name: string; timeout: number; staleAfter: number }, cmd: Command) => {
-      const { out } = contextOf(cmd);
-      let sas = '';
-      const vault = await fresh(cmd, o.remote, false, (a) =>
-        Vault.join({
-          ...a,
-          code,
-          deviceName: o.name,
-          timeoutMs: o.timeout * 1000,
-          ...staleAfterMs(o),
-          onSas: (s) => {
-            sas = s;
-            out.note(`Check that the other device shows: ${s}\nWaiting for it to confirm...`);
-          },
-        }),
-      );
-      await vault.close();
-      out.warnings(vault.warnings);
-      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, sas, warnings: vault.warnings }, () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`);
-    });
+  staleAfterOption(
+    program
+      .command('join')
+      .description('join a vault with a pairing code from one of its devices (`kith pair` there)')
+      .argument('<code>', 'the pairing code the other device shows')
+      .requiredOption('--remote <url>', 'where the vault lives (the same remote as the other device)')
+      .option('--name <name>', 'a name for this device', 'device')
+      .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
+      .option('--timeout <seconds>', 'how long to wait for the other device', positiveInt('--timeout'), 600),
+  ).action(async (code: string, o: { remote: string; name: string; timeout: number; staleAfter: number }, cmd: Command) => {
+    const { out } = contextOf(cmd);
+    let sas = '';
+    const vault = await fresh(cmd, o.remote, false, (a) =>
+      Vault.join({
+        ...a,
+        code,
+        deviceName: o.name,
+        timeoutMs: o.timeout * 1000,
+        ...staleAfterMs(o),
+        onSas: (s) => {
+          sas = s;
+          out.note(`Check that the other device shows: ${s}\nWaiting for it to confirm...`);
+        },
+      }),
+    );
+    await vault.close();
+    out.warnings(vault.warnings);
+    out.result(
+      { vaultId: vault.vaultId, deviceId: vault.deviceId, sas, warnings: vault.warnings },
+      () => `Joined vault ${vault.vaultId} as device ${vault.deviceId}. Run \`kith sync\` to fetch its data.`,
+    );
+  });
 
   program
     .command('pair')
@@ -133,7 +147,9 @@ export function registerSetup(program: Command): void {
       const { opts, out } = contextOf(cmd);
       // Refused before a code exists: otherwise a device could join, then wait for an answer nobody can give.
       if (!o.yes && !process.stdin.isTTY) {
-        throw new KithError(ErrorCode.Usage, 'kith pair asks you to compare six digits, and there is no terminal to ask on', { hint: 'run it in a terminal, or pass --yes to admit the first device that joins' });
+        throw new KithError(ErrorCode.Usage, 'kith pair asks you to compare six digits, and there is no terminal to ask on', {
+          hint: 'run it in a terminal, or pass --yes to admit the first device that joins',
+        });
       }
       // Ctrl-C or SIGTERM cancels, and a device that already joined is told at once.
       const cancel = new AbortController();
@@ -145,7 +161,10 @@ export function registerSetup(program: Command): void {
           signal: cancel.signal,
           onCode: (code) => {
             if (out.json) out.line({ code });
-            else process.stdout.write(`Pairing code (valid ${Math.round(o.timeout / 60)} min, works once):\n\n    ${code}\n\nOn the new device run:  kith join ${code} --remote <same remote>\n`);
+            else
+              process.stdout.write(
+                `Pairing code (valid ${Math.round(o.timeout / 60)} min, works once):\n\n    ${code}\n\nOn the new device run:  kith join ${code} --remote <same remote>\n`,
+              );
           },
           confirm: async (j, { signal }) => {
             out.note(`Device "${j.name}" (${j.deviceId}) wants to join. It shows: ${j.sas}`);
@@ -157,5 +176,4 @@ export function registerSetup(program: Command): void {
       if (out.json) out.line(joined);
       else process.stdout.write(`Added device "${joined.name}" (${joined.deviceId}).\n`);
     });
-
 }

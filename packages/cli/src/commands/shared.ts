@@ -33,7 +33,8 @@ export function positiveInt(name: string): (v: string) => number {
 export function portNumber(name: string): (v: string) => number {
   return (v: string): number => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new KithError(ErrorCode.Usage, `${name} must be a port number (0–65535; 0 picks a free one), got ${JSON.stringify(v)}`);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535)
+      throw new KithError(ErrorCode.Usage, `${name} must be a port number (0–65535; 0 picks a free one), got ${JSON.stringify(v)}`);
     return n;
   };
 }

@@ -126,19 +126,20 @@ export function registerSync(program: Command): void {
     .description('pull, then push; --watch keeps syncing until stopped')
     .option('--watch', 'keep syncing (Ctrl-C to stop)')
     .option('--interval <seconds>', 'seconds between rounds with --watch', positiveNumber('--interval'), 10);
-  staleAfterOption(sync)
-    .action(async (o: { watch?: boolean; interval: number; staleAfter: number }, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      if (o.watch) {
-        const vault = await openVault(opts, staleAfterMs(o));
-        try {
-          await watch(vault, opts, o.interval, out.json);
-        } finally {
-          await vault.close();
-        }
-        return;
+  staleAfterOption(sync).action(async (o: { watch?: boolean; interval: number; staleAfter: number }, cmd: Command) => {
+    const { opts, out } = contextOf(cmd);
+    if (o.watch) {
+      const vault = await openVault(opts, staleAfterMs(o));
+      try {
+        await watch(vault, opts, o.interval, out.json);
+      } finally {
+        await vault.close();
       }
-      const r = await withVault(opts, async (v) => {
+      return;
+    }
+    const r = await withVault(
+      opts,
+      async (v) => {
         const stop = showSyncProgress(v, out.json);
         let synced: SyncResult;
         try {
@@ -147,14 +148,18 @@ export function registerSync(program: Command): void {
           stop();
         }
         // The sync is done and durable either way: a failed prefetch is a warning, retried by the next sync.
-        const blobs = await applyBlobPolicy(v).catch((e: unknown) => void process.stderr.write(`${describeError(e, false).line} (blob prefetch; the sync itself succeeded)\n`));
+        const blobs = await applyBlobPolicy(v).catch(
+          (e: unknown) => void process.stderr.write(`${describeError(e, false).line} (blob prefetch; the sync itself succeeded)\n`),
+        );
         // `warnings` always, so a script need not test for it.
         const withWarnings = { ...synced, warnings: synced.warnings ?? [] };
         return blobs ? { ...withWarnings, blobs } : withWarnings;
-      }, staleAfterMs(o));
-      out.warnings(r.warnings);
-      out.result(r, () => summary(r) + ('blobs' in r ? `\nblobs: ${describePrefetch(r.blobs)}` : ''));
-    });
+      },
+      staleAfterMs(o),
+    );
+    out.warnings(r.warnings);
+    out.result(r, () => summary(r) + ('blobs' in r ? `\nblobs: ${describePrefetch(r.blobs)}` : ''));
+  });
 
   program
     .command('status')
@@ -173,7 +178,9 @@ export function registerSync(program: Command): void {
           `conflicts ${s.conflicts}`,
           `caught up ${s.caughtUp ? 'yes' : 'not yet'}`,
           'devices   (last head: when each last synced, as far as this device knows)',
-          ...s.devices.map((d) => `  ${d.deviceId} ${d.name}${d.current ? ' (this device)' : ''}${d.revoked ? ' [revoked]' : ''}  last head ${d.lastHeadAt ?? 'never seen'}`),
+          ...s.devices.map(
+            (d) => `  ${d.deviceId} ${d.name}${d.current ? ' (this device)' : ''}${d.revoked ? ' [revoked]' : ''}  last head ${d.lastHeadAt ?? 'never seen'}`,
+          ),
         ].join('\n'),
       );
     });

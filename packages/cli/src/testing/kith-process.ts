@@ -60,7 +60,11 @@ export interface KithRun {
  * `killAfterMs` sends SIGKILL at that moment, `killWhen` as soon as it
  * holds (checked every 10 ms).
  */
-export function kith(home: string, args: readonly string[], o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv } = {}): Promise<KithRun> {
+export function kith(
+  home: string,
+  args: readonly string[],
+  o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<KithRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, kithArgv(home, args), { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
     let stdout = '';
@@ -109,7 +113,10 @@ export interface ServedRelay {
 
 /** Runs `kith relay serve --port 0 --json ...args` until it prints its URL. */
 export async function serveRelay(home: string, args: readonly string[], env: Record<string, string> = {}): Promise<ServedRelay> {
-  const child = spawn(process.execPath, kithArgv(home, ['relay', 'serve', '--port', '0', ...args, '--json']), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, kithArgv(home, ['relay', 'serve', '--port', '0', ...args, '--json']), {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -146,7 +153,10 @@ export interface TerminalRun {
  */
 export function onTerminal(home: string, args: readonly string[], env: Record<string, string> = {}): TerminalRun {
   const command = [process.execPath, ...kithArgv(home, args)].map((x) => `'${x.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env['PATH'] ?? '', TERM: 'dumb', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { PATH: process.env['PATH'] ?? '', TERM: 'dumb', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let screen = '';
   const waiters = new Set<() => void>();
   child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -43,8 +43,14 @@ describe('chunker', () => {
     for (const c of whole.slice(0, -1)) assert.ok(c.length >= MIN_CHUNK && c.length <= MAX_CHUNK);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: data.length }), { maxLength: 6 }), (splits) => {
-        const parts = chunk(data, [...splits].sort((a, b) => a - b));
-        assert.deepEqual(parts.map((p) => p.length), whole.map((p) => p.length));
+        const parts = chunk(
+          data,
+          [...splits].sort((a, b) => a - b),
+        );
+        assert.deepEqual(
+          parts.map((p) => p.length),
+          whole.map((p) => p.length),
+        );
       }),
       { numRuns: 15 },
     );
@@ -55,7 +61,7 @@ describe('chunker', () => {
     const [hard, easy] = [spread(22), spread(18)];
     const reference = (data: Uint8Array): number[] => {
       const sizes: number[] = [];
-      for (let start = 0; start < data.length; ) {
+      for (let start = 0; start < data.length;) {
         const n = Math.min(MAX_CHUNK, data.length - start);
         let cut = n;
         let h = 0;
@@ -80,8 +86,14 @@ describe('chunker', () => {
         // Inputs at every offset mod 4 from their buffer's start, cut anywhere.
         const shifted = new Uint8Array(data.length + shift);
         shifted.set(data, shift);
-        const parts = chunk(shifted.subarray(shift), [...splits].sort((a, b) => a - b));
-        assert.deepEqual(parts.map((p) => p.length), expected);
+        const parts = chunk(
+          shifted.subarray(shift),
+          [...splits].sort((a, b) => a - b),
+        );
+        assert.deepEqual(
+          parts.map((p) => p.length),
+          expected,
+        );
         assert.deepEqual(Buffer.concat(parts), Buffer.from(data));
       }),
       { numRuns: 12 },
@@ -97,7 +109,10 @@ describe('chunker', () => {
     assert.ok(shared >= a.length - 2, `${shared} of ${a.length} chunks shared`);
     const other = new Chunker(gearTable(new Uint8Array(32).fill(6)));
     const otherCuts = [...other.push(data), ...other.end()].map((c) => c.length);
-    assert.notDeepEqual(otherCuts, a.map((x) => Buffer.from(x, 'base64').length));
+    assert.notDeepEqual(
+      otherCuts,
+      a.map((x) => Buffer.from(x, 'base64').length),
+    );
   });
 });
 
@@ -107,8 +122,21 @@ describe('blobs', () => {
     const remote = countingRemote(openMemoryRemote(objects));
     const cache = new MemoryBlobCache();
     let now = Date.UTC(2026, 10, 1);
-    const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote, remoteUrl: 'memory:', blobCache: cache, deps: { random: seededRandom(1), now: () => now } });
-    const other = await Vault.restore({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', recoveryCode, blobCache: new MemoryBlobCache(), deps: { random: seededRandom(2), now: () => now } });
+    const { vault, recoveryCode } = await Vault.create({
+      store: openMemoryStore(),
+      remote,
+      remoteUrl: 'memory:',
+      blobCache: cache,
+      deps: { random: seededRandom(1), now: () => now },
+    });
+    const other = await Vault.restore({
+      store: openMemoryStore(),
+      remote: openMemoryRemote(objects),
+      remoteUrl: 'memory:',
+      recoveryCode,
+      blobCache: new MemoryBlobCache(),
+      deps: { random: seededRandom(2), now: () => now },
+    });
     return { vault, other, objects, remote, cache, advance: (ms: number) => (now += ms) };
   };
 
@@ -203,7 +231,10 @@ describe('blobs', () => {
     }
     objects.set(key, good);
     assert.deepEqual(await other.blobs.bytes(ref), data);
-    assert.throws(() => parseBlobRef('kith:blob:nothex'), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
+    assert.throws(
+      () => parseBlobRef('kith:blob:nothex'),
+      (e: unknown) => KithError.is(e, ErrorCode.BadInput),
+    );
   });
 
   test('the blob policy is per device, checked, and followed by prefetch: recent, all, cache trimming, a missing blob', async () => {
@@ -250,7 +281,10 @@ describe('blobs', () => {
     // Blobs this device opened are listed, with what of each is cached.
     const listed = await other.blobs.list();
     assert.deepEqual(listed.map((b) => b.ref).sort(), [old.ref, recent.ref].sort());
-    assert.deepEqual(listed.filter((b) => b.cached > 0).map((b) => b.ref), [recent.ref]);
+    assert.deepEqual(
+      listed.filter((b) => b.cached > 0).map((b) => b.ref),
+      [recent.ref],
+    );
     assert.deepEqual(await other.blobs.setPolicy({ cacheBytes: null }), { prefetch: 'none', recentDays: 30 });
   });
 
@@ -291,7 +325,13 @@ describe('blobs of an epoch a device has not heard of yet', () => {
     const deps = (seed: number) => ({ random: seededRandom(seed), now: () => (now += 1000) });
     const open = async (seed: number, code: string, remote = openMemoryRemote(objects)) =>
       Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode: code, blobCache: new MemoryBlobCache(), deps: deps(seed) });
-    const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', blobCache: new MemoryBlobCache(), deps: deps(71) });
+    const { vault: a, recoveryCode } = await Vault.create({
+      store: openMemoryStore(),
+      remote: openMemoryRemote(objects),
+      remoteUrl: 'memory:',
+      blobCache: new MemoryBlobCache(),
+      deps: deps(71),
+    });
     const [b, c, d] = [await open(72, recoveryCode), await open(73, recoveryCode), await open(74, recoveryCode, dRemote(openMemoryRemote(objects)))];
     await b.devices.revoke(c.deviceId);
     const data = noise(700_000, 75);
@@ -332,12 +372,17 @@ describe('blobs of an epoch a device has not heard of yet', () => {
   test('gc stops, marking no live chunk, when a live manifest cannot be read for a reason other than damage', async () => {
     let failing = '';
     const { d, put, objects } = await setup((r) =>
-      Object.assign(Object.create(r) as Remote, { get: async (key: string, o?: GetOptions) => (key === failing ? Promise.reject(new Error('connection reset')) : r.get(key, o)) }),
+      Object.assign(Object.create(r) as Remote, {
+        get: async (key: string, o?: GetOptions) => (key === failing ? Promise.reject(new Error('connection reset')) : r.get(key, o)),
+      }),
     );
     await d.put('album', 'p1', { photo: put.ref });
     failing = blobKeys.manifest(parseBlobRef(put.ref));
     await assert.rejects(d.blobs.gc(), /connection reset/);
-    assert.deepEqual([...objects.keys()].filter((k) => k.startsWith(blobKeys.gcPrefix)), []);
+    assert.deepEqual(
+      [...objects.keys()].filter((k) => k.startsWith(blobKeys.gcPrefix)),
+      [],
+    );
   });
 
   test('an epoch the remote registry never opened, or a key it does not hold, is named in the error', async () => {
@@ -345,12 +390,18 @@ describe('blobs of an epoch a device has not heard of yet', () => {
     // A's sealed key of epoch 1 is gone: what is missing is said, not that the blob was altered.
     const sealed = [...objects.keys()].find((k) => k.startsWith('keys/0000000001/') && k.endsWith(`/${a.deviceId}`))!;
     objects.delete(sealed);
-    await assert.rejects(a.blobs.bytes(put.ref), (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt) && /key of epoch 1 is not available/.test((e as Error).message));
+    await assert.rejects(
+      a.blobs.bytes(put.ref),
+      (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt) && /key of epoch 1 is not available/.test((e as Error).message),
+    );
     // A header naming epoch 9, which no registry entry opened.
     const key = blobKeys.manifest(parseBlobRef(put.ref));
     const bytes = objects.get(key)!.slice();
     new DataView(bytes.buffer).setUint32(8, 9);
     objects.set(key, bytes);
-    await assert.rejects(d.blobs.bytes(put.ref), (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt) && /registry on the remote ends at epoch 1/.test((e as Error).message));
+    await assert.rejects(
+      d.blobs.bytes(put.ref),
+      (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt) && /registry on the remote ends at epoch 1/.test((e as Error).message),
+    );
   });
 });

@@ -144,7 +144,12 @@ export class Blobs {
     const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
     const plain = encodeManifestPlaintext(manifest);
     const id = await blobId(epochKey, ctx.vaultId, plain);
-    uploaded += await this.#storeObject('manifest', id, () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }), o.signal);
+    uploaded += await this.#storeObject(
+      'manifest',
+      id,
+      () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }),
+      o.signal,
+    );
     await this.#index(id, manifest);
     this.#listed.add(id);
     return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
@@ -296,7 +301,13 @@ export class Blobs {
     await this.#ctx.store.write(async (tx) => {
       const index = (await readMeta<Record<string, IndexEntry>>(tx, META.blobs)) ?? {};
       if (o.keep && index[id]) return;
-      index[id] = { size: m.size, chunks: m.chunks.map((c) => c[0]), ...(m.name ? { name: m.name } : {}), ...(m.type ? { type: m.type } : {}), at: this.#ctx.deps.now() };
+      index[id] = {
+        size: m.size,
+        chunks: m.chunks.map((c) => c[0]),
+        ...(m.name ? { name: m.name } : {}),
+        ...(m.type ? { type: m.type } : {}),
+        at: this.#ctx.deps.now(),
+      };
       await writeMeta(tx, META.blobs, index);
     });
   }
@@ -355,7 +366,12 @@ export class Blobs {
   /** Removes from the remote the blobs no record references: see {@link collectGarbage}. */
   async gc(o: GcOptions = {}): Promise<GcResult> {
     await this.#ready();
-    return collectGarbage(this.#ctx, () => this.referenced(), (id, signal) => this.#manifest(id, signal), o);
+    return collectGarbage(
+      this.#ctx,
+      () => this.referenced(),
+      (id, signal) => this.#manifest(id, signal),
+      o,
+    );
   }
 
   /**

@@ -15,7 +15,7 @@ test('buffer pool: a given-back buffer is reused for a chunk that fits; foreign 
   const big = pool.take(3000);
   assert.equal(big.buffer.byteLength, 3072);
   pool.give(new Uint8Array(4096));
-  assert.equal(pool.take(4000).buffer.byteLength, 4096, 'a caller\'s buffer never enters the pool');
+  assert.equal(pool.take(4000).buffer.byteLength, 4096, "a caller's buffer never enters the pool");
   const [x, y, z] = [pool.take(1), pool.take(1), pool.take(2048)];
   pool.give(x);
   pool.give(y);

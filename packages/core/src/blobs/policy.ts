@@ -34,21 +34,33 @@ export interface PrefetchResult {
 export const DEFAULT_BLOB_POLICY: BlobPolicy = { prefetch: 'none', recentDays: 30 };
 
 /** A policy change: fields left out (or undefined) stay as they are; `cacheBytes: null` removes the limit. */
-export type BlobPolicyChange = { readonly prefetch?: PrefetchPolicy | undefined; readonly recentDays?: number | undefined; readonly cacheBytes?: number | null | undefined };
+export type BlobPolicyChange = {
+  readonly prefetch?: PrefetchPolicy | undefined;
+  readonly recentDays?: number | undefined;
+  readonly cacheBytes?: number | null | undefined;
+};
 
 /** `p` with `change` applied, checked. */
 export function withChange(p: BlobPolicy, change: BlobPolicyChange): BlobPolicy {
   const cacheBytes = change.cacheBytes === undefined ? p.cacheBytes : (change.cacheBytes ?? undefined);
-  return checkPolicy({ prefetch: change.prefetch ?? p.prefetch, recentDays: change.recentDays ?? p.recentDays, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
+  return checkPolicy({
+    prefetch: change.prefetch ?? p.prefetch,
+    recentDays: change.recentDays ?? p.recentDays,
+    ...(cacheBytes === undefined ? {} : { cacheBytes }),
+  });
 }
 
 export function checkPolicy(p: BlobPolicy): BlobPolicy {
   const bad = (what: string): never => {
-    throw new KithError(ErrorCode.BadInput, `blob policy: ${what}`, { hint: 'prefetch is none, recent or all; recentDays a positive number; cacheBytes a whole number of bytes ≥ 0' });
+    throw new KithError(ErrorCode.BadInput, `blob policy: ${what}`, {
+      hint: 'prefetch is none, recent or all; recentDays a positive number; cacheBytes a whole number of bytes ≥ 0',
+    });
   };
   if (!PREFETCH_POLICIES.includes(p.prefetch)) bad(`unknown prefetch ${JSON.stringify(p.prefetch)}`);
-  if (!(typeof p.recentDays === 'number' && Number.isFinite(p.recentDays) && p.recentDays > 0)) bad(`recentDays must be a positive number, not ${JSON.stringify(p.recentDays)}`);
-  if (p.cacheBytes !== undefined && !(Number.isSafeInteger(p.cacheBytes) && p.cacheBytes >= 0)) bad(`cacheBytes must be a whole number ≥ 0, not ${JSON.stringify(p.cacheBytes)}`);
+  if (!(typeof p.recentDays === 'number' && Number.isFinite(p.recentDays) && p.recentDays > 0))
+    bad(`recentDays must be a positive number, not ${JSON.stringify(p.recentDays)}`);
+  if (p.cacheBytes !== undefined && !(Number.isSafeInteger(p.cacheBytes) && p.cacheBytes >= 0))
+    bad(`cacheBytes must be a whole number ≥ 0, not ${JSON.stringify(p.cacheBytes)}`);
   return p;
 }
 

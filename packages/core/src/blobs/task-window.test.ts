@@ -35,7 +35,10 @@ test('a task window runs at most its size at once; the first failure surfaces af
   });
   await failing.add(async () => Promise.reject(new Error('boom')));
   await tick();
-  await assert.rejects(failing.add(async () => undefined), /boom/);
+  await assert.rejects(
+    failing.add(async () => undefined),
+    /boom/,
+  );
   assert.ok(slowDone, 'the failure is reported only once nothing else runs');
   await assert.rejects(failing.drain(), /boom/);
 });

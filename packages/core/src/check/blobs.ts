@@ -31,13 +31,24 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
     const bytes = (await manifestReads.next()).value;
     if (!bytes) continue;
     try {
-      const plain = await decodeBlobObject('manifest', bytes, { vaultId: run.ctx.vaultId, expectId: id, epochKey: (e) => run.epochKeys.get(e), maxBytes: MAX_MANIFEST_BYTES });
+      const plain = await decodeBlobObject('manifest', bytes, {
+        vaultId: run.ctx.vaultId,
+        expectId: id,
+        epochKey: (e) => run.epochKeys.get(e),
+        maxBytes: MAX_MANIFEST_BYTES,
+      });
       const manifest = decodeManifestPlaintext(plain, id);
       log.counts.manifests++;
       for (const [chunk, size] of manifest.chunks) {
         wanted.set(chunk, size);
         if (!layout.chunks.has(chunk)) {
-          log.add('missing', blobKeys.chunk(chunk), ErrorCode.NotFound, `blob chunk ${chunk.slice(0, 12)}… of blob ${id.slice(0, 12)}… is missing`, `the blob cannot be read; ${REUPLOAD}`);
+          log.add(
+            'missing',
+            blobKeys.chunk(chunk),
+            ErrorCode.NotFound,
+            `blob chunk ${chunk.slice(0, 12)}… of blob ${id.slice(0, 12)}… is missing`,
+            `the blob cannot be read; ${REUPLOAD}`,
+          );
         }
       }
     } catch (e) {
@@ -45,12 +56,24 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
       continue;
     }
     if (!live.has(id) && !mentioned.has(id)) {
-      log.add('unreferenced', key, ErrorCode.UnreferencedObject, `blob ${id.slice(0, 12)}… is referenced by no record`, `an upload whose record was never written; ${COLLECTED}`);
+      log.add(
+        'unreferenced',
+        key,
+        ErrorCode.UnreferencedObject,
+        `blob ${id.slice(0, 12)}… is referenced by no record`,
+        `an upload whose record was never written; ${COLLECTED}`,
+      );
     }
   }
   for (const id of [...live].sort()) {
     if (!layout.manifests.has(id)) {
-      log.add('missing', blobKeys.manifest(id), ErrorCode.NotFound, `blob ${id.slice(0, 12)}… is referenced by a record but missing`, `the blob cannot be read; ${REUPLOAD}`);
+      log.add(
+        'missing',
+        blobKeys.manifest(id),
+        ErrorCode.NotFound,
+        `blob ${id.slice(0, 12)}… is referenced by a record but missing`,
+        `the blob cannot be read; ${REUPLOAD}`,
+      );
     }
   }
   const chunks = [...layout.chunks].sort();
@@ -61,13 +84,24 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
     const key = blobKeys.chunk(id);
     const size = wanted.get(id);
     if (size === undefined) {
-      log.add('unreferenced', key, ErrorCode.UnreferencedObject, `blob chunk ${id.slice(0, 12)}… belongs to no blob`, `left by an interrupted upload or a blob's removal; ${COLLECTED}`);
+      log.add(
+        'unreferenced',
+        key,
+        ErrorCode.UnreferencedObject,
+        `blob chunk ${id.slice(0, 12)}… belongs to no blob`,
+        `left by an interrupted upload or a blob's removal; ${COLLECTED}`,
+      );
     }
     if (!chunkReads) continue;
     const bytes = (await chunkReads.next()).value;
     if (!bytes) continue;
     try {
-      const plain = await decodeBlobObject('chunk', bytes, { vaultId: run.ctx.vaultId, expectId: id, epochKey: (e) => run.epochKeys.get(e), maxBytes: MAX_CHUNK });
+      const plain = await decodeBlobObject('chunk', bytes, {
+        vaultId: run.ctx.vaultId,
+        expectId: id,
+        epochKey: (e) => run.epochKeys.get(e),
+        maxBytes: MAX_CHUNK,
+      });
       if (size !== undefined && plain.length !== size) {
         log.add('damaged', key, ErrorCode.IntegrityCorrupt, `blob chunk ${id.slice(0, 12)}… holds ${plain.length} bytes, its manifest says ${size}`, REUPLOAD);
         continue;
@@ -81,11 +115,26 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
     const bytes = await run.read(key);
     if (!bytes) continue;
     if (bytes.length !== MARK_BYTES) {
-      log.add('damaged', key, ErrorCode.IntegrityCorrupt, `GC mark ${key} is ${bytes.length} bytes, not ${MARK_BYTES}`, 'garbage collection ignores it; delete it');
+      log.add(
+        'damaged',
+        key,
+        ErrorCode.IntegrityCorrupt,
+        `GC mark ${key} is ${bytes.length} bytes, not ${MARK_BYTES}`,
+        'garbage collection ignores it; delete it',
+      );
       continue;
     }
     log.counts.marks++;
-    const exists = target.startsWith(blobKeys.manifestsPrefix) ? layout.manifests.has(target.slice(blobKeys.manifestsPrefix.length)) : layout.chunks.has(target.slice(blobKeys.chunksPrefix.length));
-    if (!exists) log.add('unreferenced', key, ErrorCode.UnreferencedObject, `GC mark ${key} marks an object that is gone`, 'left by an interrupted garbage collection; harmless, and safe to delete');
+    const exists = target.startsWith(blobKeys.manifestsPrefix)
+      ? layout.manifests.has(target.slice(blobKeys.manifestsPrefix.length))
+      : layout.chunks.has(target.slice(blobKeys.chunksPrefix.length));
+    if (!exists)
+      log.add(
+        'unreferenced',
+        key,
+        ErrorCode.UnreferencedObject,
+        `GC mark ${key} marks an object that is gone`,
+        'left by an interrupted garbage collection; harmless, and safe to delete',
+      );
   }
 }

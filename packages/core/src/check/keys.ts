@@ -55,13 +55,25 @@ export async function checkSealedKeys(run: CheckRun): Promise<void> {
     const key = sealedKeyPlace(run.registry, epoch, recipient);
     if (listed.has(key)) continue;
     const who = recipient === 'recovery' ? 'the recovery code' : recipient === 'password' ? 'the vault password' : `device ${recipient}`;
-    log.add('missing', key, ErrorCode.NotFound, `the key of the current epoch ${epoch} is not sealed to ${who}`, `${who} cannot read data written now; a device of the vault can seal it again (for a device: pair it again)`);
+    log.add(
+      'missing',
+      key,
+      ErrorCode.NotFound,
+      `the key of the current epoch ${epoch} is not sealed to ${who}`,
+      `${who} cannot read data written now; a device of the vault can seal it again (for a device: pair it again)`,
+    );
   }
   // Walk every `previous` link from the newer key alone, as a device that joins later does.
   for (let e = 1; e <= epoch; e++) {
     const key = sealedKeyPlace(run.registry, e, 'previous');
     if (!listed.has(key)) {
-      log.add('missing', key, ErrorCode.NotFound, `the link from epoch ${e} back to epoch ${e - 1} is missing`, `devices that join from now on cannot read data written before epoch ${e}; restore it from another copy of the remote`);
+      log.add(
+        'missing',
+        key,
+        ErrorCode.NotFound,
+        `the link from epoch ${e} back to epoch ${e - 1} is missing`,
+        `devices that join from now on cannot read data written before epoch ${e}; restore it from another copy of the remote`,
+      );
       continue;
     }
     const newer = run.epochKeys.get(e);
@@ -71,7 +83,8 @@ export async function checkSealedKeys(run: CheckRun): Promise<void> {
       const older = await openSealedKeyBytes(rulesOf(run), e, 'previous', bytes, epochBoxKey(newer).secret);
       const held = run.epochKeys.get(e - 1);
       if (!held) run.epochKeys.set(e - 1, older);
-      else if (!bytesEqual(held, older)) log.add('damaged', key, ErrorCode.IntegrityCorrupt, `the link from epoch ${e} opens to another key than epoch ${e - 1}'s`, RESEAL);
+      else if (!bytesEqual(held, older))
+        log.add('damaged', key, ErrorCode.IntegrityCorrupt, `the link from epoch ${e} opens to another key than epoch ${e - 1}'s`, RESEAL);
     } catch (err) {
       log.failed(key, err, RESEAL);
     }
@@ -84,7 +97,13 @@ async function checkSealedKey(run: CheckRun, k: SealedKeyName, links: Map<number
   const { ctx, log } = run;
   const epoch = run.registry.epoch;
   if (k.epoch > epoch) {
-    log.add('unreferenced', k.key, ErrorCode.UnreferencedObject, `sealed key for epoch ${k.epoch}, which never started (the registry is at epoch ${epoch})`, 'left by an interrupted revocation or recovery rotation; harmless, and safe to delete');
+    log.add(
+      'unreferenced',
+      k.key,
+      ErrorCode.UnreferencedObject,
+      `sealed key for epoch ${k.epoch}, which never started (the registry is at epoch ${epoch})`,
+      'left by an interrupted revocation or recovery rotation; harmless, and safe to delete',
+    );
     return;
   }
   const recipientIssue = recipientProblem(run, k);
@@ -95,7 +114,13 @@ async function checkSealedKey(run: CheckRun, k: SealedKeyName, links: Map<number
   const place = sealedKeyPlace(run.registry, k.epoch, k.recipient);
   if (k.key !== place) {
     const folder = place.slice(0, place.length - k.recipient.length);
-    log.add('unreferenced', k.key, ErrorCode.UnreferencedObject, `sealed key ${k.epoch}/${k.recipient} lies where no reader looks: the keys of epoch ${k.epoch} are under ${folder}`, 'left by a revocation or recovery rotation that lost a race, or written ahead of one by the device it revoked; harmless, and safe to delete');
+    log.add(
+      'unreferenced',
+      k.key,
+      ErrorCode.UnreferencedObject,
+      `sealed key ${k.epoch}/${k.recipient} lies where no reader looks: the keys of epoch ${k.epoch} are under ${folder}`,
+      'left by a revocation or recovery rotation that lost a race, or written ahead of one by the device it revoked; harmless, and safe to delete',
+    );
     return;
   }
   const bytes = await run.read(k.key);
@@ -108,7 +133,13 @@ async function checkSealedKey(run: CheckRun, k: SealedKeyName, links: Map<number
       const epochKey = await openSealedKeyBytes(rulesOf(run), k.epoch, k.recipient, bytes, ctx.boxSecret, admits);
       const held = run.epochKeys.get(k.epoch);
       if (held && !bytesEqual(held, epochKey)) {
-        log.add('damaged', k.key, ErrorCode.IntegrityCorrupt, `sealed key ${k.epoch}/${k.recipient} opens to another key than this device holds for epoch ${k.epoch}`, RESEAL);
+        log.add(
+          'damaged',
+          k.key,
+          ErrorCode.IntegrityCorrupt,
+          `sealed key ${k.epoch}/${k.recipient} opens to another key than this device holds for epoch ${k.epoch}`,
+          RESEAL,
+        );
         return;
       }
     } else {
@@ -118,7 +149,13 @@ async function checkSealedKey(run: CheckRun, k: SealedKeyName, links: Map<number
     log.counts.keys++;
   } catch (e) {
     if (signer !== undefined && KithError.is(e, ErrorCode.IntegrityUnknownSigner) && run.registry.deviceSignPub(signer)) {
-      log.add('foreign', k.key, ErrorCode.Revoked, `sealed key ${k.epoch}/${k.recipient} is signed by device ${signer}, which was revoked before epoch ${k.epoch}`, 'delete it: no valid device could have written it');
+      log.add(
+        'foreign',
+        k.key,
+        ErrorCode.Revoked,
+        `sealed key ${k.epoch}/${k.recipient} is signed by device ${signer}, which was revoked before epoch ${k.epoch}`,
+        'delete it: no valid device could have written it',
+      );
       return;
     }
     log.failed(k.key, e, RESEAL);
@@ -135,7 +172,8 @@ function admittedSigner(run: CheckRun, epoch: number, signer: string): Uint8Arra
 function recipientProblem(run: CheckRun, k: SealedKeyName): { code: ErrorCode; message: string } | undefined {
   if (k.recipient === 'recovery' || k.recipient === 'password') return undefined;
   if (k.recipient === 'previous') return k.epoch === 0 ? { code: ErrorCode.ForeignObject, message: 'epoch 0 has no previous epoch to link to' } : undefined;
-  if (!run.registry.device(k.recipient)) return { code: ErrorCode.UnknownDevice, message: `sealed key ${k.epoch}/${k.recipient} is addressed to a device this vault never added` };
+  if (!run.registry.device(k.recipient))
+    return { code: ErrorCode.UnknownDevice, message: `sealed key ${k.epoch}/${k.recipient} is addressed to a device this vault never added` };
   const revokedAt = run.revokedAt.get(k.recipient);
   if (revokedAt !== undefined && revokedAt <= k.epoch) {
     return { code: ErrorCode.Revoked, message: `sealed key ${k.epoch}/${k.recipient} is addressed to a device revoked before epoch ${k.epoch}` };

@@ -50,11 +50,27 @@ const PATTERNS = {
 
 /** Sorts `listing` into a layout; reports keys that fit nowhere as foreign. */
 export function sortListing(listing: readonly RemoteObjectInfo[], log: CheckLog): RemoteLayout {
-  const l: RemoteLayout = { vault: undefined, registry: new Map(), keys: [], heads: new Map(), segments: new Map(), manifests: new Set(), chunks: new Set(), marks: new Map(), pairing: 0 };
+  const l: RemoteLayout = {
+    vault: undefined,
+    registry: new Map(),
+    keys: [],
+    heads: new Map(),
+    segments: new Map(),
+    manifests: new Set(),
+    chunks: new Set(),
+    marks: new Map(),
+    pairing: 0,
+  };
   for (const info of listing) {
     const key = info.key;
     if (!place(l, info)) {
-      log.add('foreign', key, ErrorCode.ForeignObject, 'no Kith device writes an object under this key', 'it was put there by something else; if it is not yours, delete it');
+      log.add(
+        'foreign',
+        key,
+        ErrorCode.ForeignObject,
+        'no Kith device writes an object under this key',
+        'it was put there by something else; if it is not yours, delete it',
+      );
     }
   }
   return l;
@@ -62,7 +78,7 @@ export function sortListing(listing: readonly RemoteObjectInfo[], log: CheckLog)
 
 function place(l: RemoteLayout, info: RemoteObjectInfo): boolean {
   const key = info.key;
-  if (key === remoteKeys.vault) return (l.vault = info), true;
+  if (key === remoteKeys.vault) return ((l.vault = info), true);
   let m: RegExpExecArray | null;
   if ((m = PATTERNS.registry.exec(key))) {
     const seq = Number(m[1]);

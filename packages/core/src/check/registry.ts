@@ -23,14 +23,26 @@ export async function checkRegistry(run: CheckRun): Promise<void> {
   const localHashes = local.state.hashes;
   const header = layout.vault ? await run.read(remoteKeys.vault) : null;
   if (!header) {
-    log.add('missing', remoteKeys.vault, ErrorCode.RemoteEmpty, 'the vault header is missing', 'restore it from another copy of the remote; until then no new device can join');
+    log.add(
+      'missing',
+      remoteKeys.vault,
+      ErrorCode.RemoteEmpty,
+      'the vault header is missing',
+      'restore it from another copy of the remote; until then no new device can join',
+    );
     return;
   }
   let replay: DeviceRegistry;
   try {
     const h = await decodeVaultHeader(header);
     if (h.vaultId !== run.ctx.vaultId) {
-      log.add('foreign', remoteKeys.vault, ErrorCode.ForeignObject, `the vault header belongs to vault ${h.vaultId}, not ${run.ctx.vaultId}`, 'another vault was written over this location; restore this vault\'s header');
+      log.add(
+        'foreign',
+        remoteKeys.vault,
+        ErrorCode.ForeignObject,
+        `the vault header belongs to vault ${h.vaultId}, not ${run.ctx.vaultId}`,
+        "another vault was written over this location; restore this vault's header",
+      );
       return;
     }
     run.log.counts.vault++;
@@ -46,14 +58,26 @@ export async function checkRegistry(run: CheckRun): Promise<void> {
     const key = remoteKeys.registryEntry(seq);
     if (broken !== undefined) {
       if (layout.registry.has(seq)) {
-        log.add('damaged', key, ErrorCode.IntegrityChain, `registry entry ${seq} cannot be verified: it follows entry ${broken}, which is not valid`, `mend entry ${broken} first`);
+        log.add(
+          'damaged',
+          key,
+          ErrorCode.IntegrityChain,
+          `registry entry ${seq} cannot be verified: it follows entry ${broken}, which is not valid`,
+          `mend entry ${broken} first`,
+        );
       }
       continue;
     }
     const bytes = layout.registry.has(seq) ? await run.read(key) : null;
     if (!bytes) {
       const seen = seq <= local.seq ? `this device verified it before` : `entry ${Math.max(...seqs)} is there`;
-      log.add('missing', key, ErrorCode.IntegrityChain, `registry entry ${seq} is missing (${seen})`, 'restore it from another copy of the remote; devices refuse a registry with a gap');
+      log.add(
+        'missing',
+        key,
+        ErrorCode.IntegrityChain,
+        `registry entry ${seq} is missing (${seen})`,
+        'restore it from another copy of the remote; devices refuse a registry with a gap',
+      );
       broken = seq;
       continue;
     }
@@ -68,7 +92,13 @@ export async function checkRegistry(run: CheckRun): Promise<void> {
     }
     const known = localHashes[seq - 1];
     if (known !== undefined && known !== bytesToHex(replay.hash)) {
-      log.add('damaged', key, ErrorCode.IntegrityChain, `registry entry ${seq} differs from the one this device verified: the registry forked`, 'someone rewrote registry entries on the remote; restore the original one');
+      log.add(
+        'damaged',
+        key,
+        ErrorCode.IntegrityChain,
+        `registry entry ${seq} differs from the one this device verified: the registry forked`,
+        'someone rewrote registry entries on the remote; restore the original one',
+      );
       broken = seq;
     }
   }

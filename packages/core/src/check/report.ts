@@ -75,7 +75,19 @@ export interface CheckOptions {
 export class CheckLog {
   readonly problems: CheckProblem[] = [];
   readonly #reported = new Set<string>();
-  readonly counts: CheckCounts = { objects: 0, vault: 0, registry: 0, keys: 0, heads: 0, segments: 0, manifests: 0, chunks: 0, chunksRead: 0, marks: 0, pairing: 0 };
+  readonly counts: CheckCounts = {
+    objects: 0,
+    vault: 0,
+    registry: 0,
+    keys: 0,
+    heads: 0,
+    segments: 0,
+    manifests: 0,
+    chunks: 0,
+    chunksRead: 0,
+    marks: 0,
+    pairing: 0,
+  };
 
   add(kind: CheckProblemKind, key: string, code: ErrorCode, message: string, hint: string): void {
     // One object is reported once per kind: a broken segment is not also "not the one its head names".

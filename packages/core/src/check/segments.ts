@@ -49,19 +49,35 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
   let lastLocal: string | undefined;
   const readable = (seq: number): boolean => listed.has(seq) && !(revoked && seq > revoked.lastSeq);
   const toRead = [...listed.keys()].filter(readable).sort((x, y) => x - y);
-  const reads = readInOrder(run, toRead.map((seq) => remoteKeys.segment(device, seq)));
+  const reads = readInOrder(
+    run,
+    toRead.map((seq) => remoteKeys.segment(device, seq)),
+  );
   for (let seq = 1; seq <= top; seq++) {
     const key = remoteKeys.segment(device, seq);
     // Without a verified head (missing or damaged, reported above) no segment is judged unreferenced.
     const named = head === undefined || seq <= head.seq;
     if (revoked && seq > revoked.lastSeq) {
       if (listed.has(seq)) {
-        log.add('foreign', key, ErrorCode.Revoked, `segment ${seq} of device ${device} was written after its revocation (it may write up to ${revoked.lastSeq})`, 'every device ignores it; delete it');
+        log.add(
+          'foreign',
+          key,
+          ErrorCode.Revoked,
+          `segment ${seq} of device ${device} was written after its revocation (it may write up to ${revoked.lastSeq})`,
+          'every device ignores it; delete it',
+        );
       }
       continue;
     }
     if (!listed.has(seq)) {
-      if (named || seq < top) log.add('missing', key, ErrorCode.IntegrityChain, `segment ${seq} of device ${device} is missing`, `devices that have not pulled it cannot read this device's later writes; ${restoreHint(seq)}`);
+      if (named || seq < top)
+        log.add(
+          'missing',
+          key,
+          ErrorCode.IntegrityChain,
+          `segment ${seq} of device ${device} is missing`,
+          `devices that have not pulled it cannot read this device's later writes; ${restoreHint(seq)}`,
+        );
       prev = undefined;
       continue;
     }
@@ -81,9 +97,21 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
       });
       const hash = bytesToHex(seg.hash);
       if (prev !== undefined && bytesToHex(seg.prevHash) !== prev) {
-        log.add('damaged', key, ErrorCode.IntegrityChain, `segment ${seq} of device ${device} does not follow segment ${seq - 1}`, `a segment was replaced or replayed; ${RESTORE}`);
+        log.add(
+          'damaged',
+          key,
+          ErrorCode.IntegrityChain,
+          `segment ${seq} of device ${device} does not follow segment ${seq - 1}`,
+          `a segment was replaced or replayed; ${RESTORE}`,
+        );
       } else if (head && seq === head.seq && hash !== bytesToHex(head.hash)) {
-        log.add('damaged', key, ErrorCode.IntegrityChain, `segment ${seq} of device ${device} is not the one its head names`, `the remote replaced the newest segment; ${RESTORE}`);
+        log.add(
+          'damaged',
+          key,
+          ErrorCode.IntegrityChain,
+          `segment ${seq} of device ${device} is not the one its head names`,
+          `the remote replaced the newest segment; ${RESTORE}`,
+        );
       }
       const ops = decodePayload(seg.payload, lastLocal);
       lastLocal = ops.at(-1)?.t ?? lastLocal;
@@ -91,7 +119,13 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
       prev = hash;
       log.counts.segments++;
       if (!named) {
-        log.add('unreferenced', key, ErrorCode.UnreferencedObject, `segment ${seq} of device ${device} comes after the one its head names (${head?.seq ?? 0})`, "left by an interrupted push; that device's next push completes it");
+        log.add(
+          'unreferenced',
+          key,
+          ErrorCode.UnreferencedObject,
+          `segment ${seq} of device ${device} comes after the one its head names (${head?.seq ?? 0})`,
+          "left by an interrupted push; that device's next push completes it",
+        );
       }
     } catch (e) {
       log.failed(key, e, RESTORE);
@@ -133,9 +167,21 @@ async function checkHead(run: CheckRun, device: string): Promise<Head | undefine
   log.counts.heads++;
   const reg = run.registry;
   if (head.registrySeq > reg.seq) {
-    log.add('missing', remoteKeys.registryEntry(reg.seq + 1), ErrorCode.IntegrityChain, `device ${device}'s head names registry entry ${head.registrySeq}, but the remote's verified registry ends at ${reg.seq}`, 'registry entries were removed or damaged; restore them');
+    log.add(
+      'missing',
+      remoteKeys.registryEntry(reg.seq + 1),
+      ErrorCode.IntegrityChain,
+      `device ${device}'s head names registry entry ${head.registrySeq}, but the remote's verified registry ends at ${reg.seq}`,
+      'registry entries were removed or damaged; restore them',
+    );
   } else if (head.registrySeq > 0 && reg.state.hashes[head.registrySeq - 1] !== bytesToHex(head.registryHash)) {
-    log.add('damaged', remoteKeys.registryEntry(head.registrySeq), ErrorCode.IntegrityChain, `registry entry ${head.registrySeq} differs from the one device ${device}'s head names`, 'the registry forked; restore the original entry');
+    log.add(
+      'damaged',
+      remoteKeys.registryEntry(head.registrySeq),
+      ErrorCode.IntegrityChain,
+      `registry entry ${head.registrySeq} differs from the one device ${device}'s head names`,
+      'the registry forked; restore the original entry',
+    );
   }
   const hash = bytesToHex(head.hash);
   const own = device === ctx.deviceId;
@@ -150,9 +196,21 @@ async function checkHead(run: CheckRun, device: string): Promise<Head | undefine
   const lastWritten = ownChain?.headEtag ?? '';
   const headPending = 'headDirty' in local && local.headDirty && (lastWritten === '' || lastWritten === run.layout.heads.get(device)?.etag);
   if (head.seq < local.seq && !headPending) {
-    log.add('damaged', key, ErrorCode.IntegrityRollback, `device ${device}'s head names segment ${head.seq}, but ${mine} up to ${local.seq}`, 'the remote replayed an older head or lost segments; restore the newer head and its segments');
+    log.add(
+      'damaged',
+      key,
+      ErrorCode.IntegrityRollback,
+      `device ${device}'s head names segment ${head.seq}, but ${mine} up to ${local.seq}`,
+      'the remote replayed an older head or lost segments; restore the newer head and its segments',
+    );
   } else if (head.seq === local.seq && local.seq > 0 && local.hash !== hash) {
-    log.add('damaged', key, ErrorCode.IntegrityChain, `device ${device}'s head names another segment ${head.seq} than the one ${mine}`, 'the remote holds a forked history for this device');
+    log.add(
+      'damaged',
+      key,
+      ErrorCode.IntegrityChain,
+      `device ${device}'s head names another segment ${head.seq} than the one ${mine}`,
+      'the remote holds a forked history for this device',
+    );
   }
   return head;
 }

@@ -51,6 +51,9 @@ export async function openLocal(key: Uint8Array, sealed: string): Promise<Uint8A
   try {
     return await aesGcmDecrypt(key, b.subarray(0, 12), b.subarray(12), AAD);
   } catch {
-    throw new KithError(ErrorCode.WrongPassphrase, 'wrong local passphrase for this device', { hint: 'give the passphrase that protects this device\'s keys', reason: 'passphrase-wrong' });
+    throw new KithError(ErrorCode.WrongPassphrase, 'wrong local passphrase for this device', {
+      hint: "give the passphrase that protects this device's keys",
+      reason: 'passphrase-wrong',
+    });
   }
 }

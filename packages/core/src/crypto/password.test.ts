@@ -47,7 +47,9 @@ test('checkPassword: the verdict does not depend on the Unicode normalization fo
 test('checkPassword: 12 or more different characters that are not a run are accepted', () => {
   fc.assert(
     fc.property(
-      fc.uniqueArray(codePoint, { minLength: MIN_PASSWORD_LENGTH, maxLength: 40 }).filter((cps) => !cps.every((c, i) => i < 2 || c - cps[i - 1]! === cps[1]! - cps[0]!)),
+      fc
+        .uniqueArray(codePoint, { minLength: MIN_PASSWORD_LENGTH, maxLength: 40 })
+        .filter((cps) => !cps.every((c, i) => i < 2 || c - cps[i - 1]! === cps[1]! - cps[0]!)),
       (cps) => {
         const pw = String.fromCodePoint(...cps);
         // Composing can merge characters; only count what stays 12 distinct code points.

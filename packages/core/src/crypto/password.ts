@@ -71,7 +71,9 @@ const MIN_DISTINCT = 5;
 export function checkPassword(password: string): void {
   const cps = [...password.normalize('NFC')].map((c) => c.codePointAt(0)!);
   const weak = (why: string) =>
-    new KithError(ErrorCode.WeakPassword, `the password is too easy to guess: ${why}`, { hint: `use at least ${MIN_PASSWORD_LENGTH} characters, e.g. four or five unrelated words` });
+    new KithError(ErrorCode.WeakPassword, `the password is too easy to guess: ${why}`, {
+      hint: `use at least ${MIN_PASSWORD_LENGTH} characters, e.g. four or five unrelated words`,
+    });
   if (cps.length < MIN_PASSWORD_LENGTH) throw weak(`${cps.length} characters, fewer than ${MIN_PASSWORD_LENGTH}`);
   if (new Set(cps).size < MIN_DISTINCT) throw weak(`fewer than ${MIN_DISTINCT} different characters`);
   if (period(cps) <= cps.length / 2) throw weak('one short sequence repeated');

@@ -40,11 +40,7 @@ const mistyped = (why: string): KithError =>
  * Crockford's aliases (O→0, I/L→1). Synchronous; no key derivation.
  */
 export function parseRecoveryCode(text: string): Uint8Array {
-  const clean = text
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/O/g, '0')
-    .replace(/[IL]/g, '1');
+  const clean = text.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
   if (clean.length !== CODE_CHARS) throw mistyped(`${clean.length} characters instead of ${CODE_CHARS}`);
   if (!/^[0-9A-HJKMNP-TV-Z]+$/.test(clean)) throw mistyped('it contains a character that is not in the alphabet');
   const raw = base32crockford.decode(clean);

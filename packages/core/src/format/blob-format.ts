@@ -36,11 +36,13 @@ export function formatBlobRef(manifestId: string): string {
 /** The manifest id of a ref, or a clear error. */
 export function parseBlobRef(ref: string): string {
   const id = ref.startsWith(BLOB_REF_PREFIX) ? ref.slice(BLOB_REF_PREFIX.length) : '';
-  if (!/^[0-9a-f]{64}$/.test(id)) throw new KithError(ErrorCode.BadInput, `not a blob ref: ${JSON.stringify(ref)}`, { hint: 'a ref looks like kith:blob:<64 hex digits>' });
+  if (!/^[0-9a-f]{64}$/.test(id))
+    throw new KithError(ErrorCode.BadInput, `not a blob ref: ${JSON.stringify(ref)}`, { hint: 'a ref looks like kith:blob:<64 hex digits>' });
   return id;
 }
 
-export const isBlobRef = (v: unknown): v is string => typeof v === 'string' && v.startsWith(BLOB_REF_PREFIX) && /^[0-9a-f]{64}$/.test(v.slice(BLOB_REF_PREFIX.length));
+export const isBlobRef = (v: unknown): v is string =>
+  typeof v === 'string' && v.startsWith(BLOB_REF_PREFIX) && /^[0-9a-f]{64}$/.test(v.slice(BLOB_REF_PREFIX.length));
 
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 

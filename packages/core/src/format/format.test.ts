@@ -5,7 +5,19 @@ import fc from 'fast-check';
 import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, generateDeviceKeys, hexToBytes, newEpochKey, recoveryKeys } from '../crypto/index.js';
-import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, encodeHead, encodeRegistryEntry, encodeSegment, epochKeyCheck, openEpochKey, remoteKeys, type RegistryChange } from './index.js';
+import {
+  decodeHead,
+  decodeRegistryEntry,
+  decodeSegment,
+  decodeVaultHeader,
+  encodeHead,
+  encodeRegistryEntry,
+  encodeSegment,
+  epochKeyCheck,
+  openEpochKey,
+  remoteKeys,
+  type RegistryChange,
+} from './index.js';
 import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from '../testing/format-vectors.js';
 import { decodeBlobObject, decodeManifestPlaintext } from './blob-format.js';
 import { AVG_CHUNK, gearTable, MAX_CHUNK, MIN_CHUNK } from '../blobs/chunker.js';
@@ -37,7 +49,13 @@ test('test vectors: the committed bytes decode back to the inputs', async () => 
   const signers = (id: string): Uint8Array | undefined =>
     id === 'recovery' ? recovery.sign.pub : id === V.deviceId ? hexToBytes(out.deviceSignPub) : undefined;
   const { entry, hash } = await decodeRegistryEntry(hexToBytes(out.registryEntry), { vaultId: V.vaultId, seq: 1, prevHash: new Uint8Array(32) }, signers);
-  assert.deepEqual(entry.change, { kind: 'add', deviceId: V.deviceId, name: V.deviceName, signPub: hexToBytes(out.deviceSignPub), boxPub: hexToBytes(out.deviceBoxPub) });
+  assert.deepEqual(entry.change, {
+    kind: 'add',
+    deviceId: V.deviceId,
+    name: V.deviceName,
+    signPub: hexToBytes(out.deviceSignPub),
+    boxPub: hexToBytes(out.deviceBoxPub),
+  });
   assert.equal(entry.signer, 'recovery');
   assert.equal(bytesToHex(hash), out.registryEntryHash);
   const { epochKey } = await openEpochKey(hexToBytes(out.sealedKey), {
@@ -113,11 +131,18 @@ test('registry entries: any single bit flipped in, or any truncation of, the ver
     fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 7 }), async (pos, bit) => {
       const t = bytes.slice();
       t[pos]! ^= 1 << bit;
-      await assert.rejects(decodeRegistryEntry(t, expect, signers), (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY') || e.code === ErrorCode.UnsupportedFormat));
+      await assert.rejects(
+        decodeRegistryEntry(t, expect, signers),
+        (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY') || e.code === ErrorCode.UnsupportedFormat),
+      );
     }),
     { numRuns: 300 },
   );
-  for (let n = 0; n < bytes.length; n += 5) await assert.rejects(decodeRegistryEntry(bytes.subarray(0, n), expect, signers), (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_INTEGRITY'));
+  for (let n = 0; n < bytes.length; n += 5)
+    await assert.rejects(
+      decodeRegistryEntry(bytes.subarray(0, n), expect, signers),
+      (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_INTEGRITY'),
+    );
 });
 
 test('test vectors: registry entries 2–6 chain after entry 1 and decode with their signers', async () => {
@@ -145,7 +170,7 @@ test('test vectors: registry entries 2–6 chain after entry 1 and decode with t
   assert.ok(registry.device(V.deviceId)?.revoked);
 });
 
-test('test vectors: the previous link opens epoch 0 with epoch 1\'s link key', async () => {
+test("test vectors: the previous link opens epoch 0 with epoch 1's link key", async () => {
   const out = committed.outputs;
   const link = epochBoxKey(hexToBytes(V.epoch1Key));
   assert.equal(bytesToHex(link.pub), out.epoch1LinkPub);
@@ -162,9 +187,19 @@ test('test vectors: the previous link opens epoch 0 with epoch 1\'s link key', a
 test('test vectors: the blob chunk and manifest decode to their plaintexts; the manifest names the chunk', async () => {
   const out = committed.outputs;
   const epochKey = (e: number) => (e === 0 ? hexToBytes(V.epochKey) : undefined);
-  const chunk = await decodeBlobObject('chunk', hexToBytes(out.blobChunkObject), { vaultId: V.vaultId, expectId: out.blobChunkId, epochKey, maxBytes: MAX_CHUNK });
+  const chunk = await decodeBlobObject('chunk', hexToBytes(out.blobChunkObject), {
+    vaultId: V.vaultId,
+    expectId: out.blobChunkId,
+    epochKey,
+    maxBytes: MAX_CHUNK,
+  });
   assert.equal(new TextDecoder().decode(chunk), V.blobChunk);
-  const manifest = await decodeBlobObject('manifest', hexToBytes(out.blobManifestObject), { vaultId: V.vaultId, expectId: out.blobManifestId, epochKey, maxBytes: 1 << 20 });
+  const manifest = await decodeBlobObject('manifest', hexToBytes(out.blobManifestObject), {
+    vaultId: V.vaultId,
+    expectId: out.blobManifestId,
+    epochKey,
+    maxBytes: 1 << 20,
+  });
   assert.equal(new TextDecoder().decode(manifest), out.blobManifestPlaintext);
   assert.deepEqual(decodeManifestPlaintext(manifest, out.blobManifestId).chunks, [[out.blobChunkId, chunk.length]]);
   assert.equal(out.blobRef, `kith:blob:${out.blobManifestId}`);
@@ -196,7 +231,11 @@ test('test vectors: chunk lengths as FORMAT.md describes the cut, written out by
 
 test('test vectors: the merge gives the same state and conflict in every delivery order', () => {
   const [a1, b1, a2] = V.mergeOps;
-  for (const order of [[a1, b1, a2], [a1, a2, b1], [b1, a1, a2]]) {
+  for (const order of [
+    [a1, b1, a2],
+    [a1, a2, b1],
+    [b1, a1, a2],
+  ]) {
     assert.deepEqual(mergeVector(order as typeof V.mergeOps), committed.outputs.merge);
   }
   assert.equal(committed.outputs.merge.conflicts.length, 1);
@@ -238,10 +277,16 @@ test('test vectors: a version 1 head (no signed time) still decodes', async () =
   // Its signature covers the version byte: relabelled as version 2 it is refused, not misread.
   const relabelled = bytes.slice();
   relabelled[5] = 2;
-  await assert.rejects(decodeHead(relabelled, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }), is(ErrorCode.IntegrityCorrupt));
+  await assert.rejects(
+    decodeHead(relabelled, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }),
+    is(ErrorCode.IntegrityCorrupt),
+  );
   const future = bytes.slice();
   future[5] = 3;
-  await assert.rejects(decodeHead(future, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }), is(ErrorCode.UnsupportedFormat));
+  await assert.rejects(
+    decodeHead(future, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }),
+    is(ErrorCode.UnsupportedFormat),
+  );
 });
 
 // ---- segments under attack
@@ -253,10 +298,28 @@ const vaultId = V.vaultId;
 const payload = new TextEncoder().encode('{"v":1,"ops":[]}'.repeat(20));
 
 async function segment(seq = 3) {
-  return encodeSegment({ vaultId, deviceId: device.deviceId, epoch: 0, seq, prevHash: new Uint8Array(32).fill(9), payload, epochKey, signSeed: device.sign.seed, random });
+  return encodeSegment({
+    vaultId,
+    deviceId: device.deviceId,
+    epoch: 0,
+    seq,
+    prevHash: new Uint8Array(32).fill(9),
+    payload,
+    epochKey,
+    signSeed: device.sign.seed,
+    random,
+  });
 }
 const decode = (bytes: Uint8Array, over: Partial<Parameters<typeof decodeSegment>[1]> = {}) =>
-  decodeSegment(bytes, { vaultId, deviceId: device.deviceId, seq: 3, signPub: device.sign.pub, epochKey: (e) => (e === 0 ? epochKey : undefined), maxPayloadBytes: 1 << 20, ...over });
+  decodeSegment(bytes, {
+    vaultId,
+    deviceId: device.deviceId,
+    seq: 3,
+    signPub: device.sign.pub,
+    epochKey: (e) => (e === 0 ? epochKey : undefined),
+    maxPayloadBytes: 1 << 20,
+    ...over,
+  });
 
 test('segment round trip', async () => {
   const s = await segment();
@@ -272,7 +335,10 @@ test('segment: flipping any single bit is refused with a KITH_INTEGRITY or forma
     fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 0, max: 7 }), async (pos, bit) => {
       const t = bytes.slice();
       t[pos]! ^= 1 << bit;
-      await assert.rejects(decode(t), (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY') || e.code === ErrorCode.UnsupportedFormat));
+      await assert.rejects(
+        decode(t),
+        (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY') || e.code === ErrorCode.UnsupportedFormat),
+      );
     }),
     { numRuns: 300 },
   );
@@ -310,7 +376,16 @@ test('a future format version is refused as unsupported, not as corrupt', async 
 
 test('head: round trip with its signed time; a head of another device or signer is refused', async () => {
   const at = Date.UTC(2026, 11, 6);
-  const h = await encodeHead({ vaultId, deviceId: device.deviceId, seq: 42, hash: new Uint8Array(32).fill(1), registrySeq: 3, registryHash: new Uint8Array(32).fill(2), at, signSeed: device.sign.seed });
+  const h = await encodeHead({
+    vaultId,
+    deviceId: device.deviceId,
+    seq: 42,
+    hash: new Uint8Array(32).fill(1),
+    registrySeq: 3,
+    registryHash: new Uint8Array(32).fill(2),
+    at,
+    signSeed: device.sign.seed,
+  });
   assert.deepEqual(await decodeHead(h, { vaultId, deviceId: device.deviceId, signPub: device.sign.pub }), {
     seq: 42,
     hash: new Uint8Array(32).fill(1),
@@ -330,15 +405,32 @@ test('registry entries: unknown signer, wrong place in the chain, every change k
   const out = committed.outputs;
   const bytes = hexToBytes(out.registryEntry);
   const expect = { vaultId: V.vaultId, seq: 1, prevHash: new Uint8Array(32) };
-  await assert.rejects(decodeRegistryEntry(bytes, expect, () => undefined), is(ErrorCode.IntegrityUnknownSigner));
-  await assert.rejects(decodeRegistryEntry(bytes, { ...expect, seq: 2 }, () => device.sign.pub), is(ErrorCode.IntegrityChain));
-  await assert.rejects(decodeRegistryEntry(bytes, { ...expect, prevHash: new Uint8Array(32).fill(1) }, () => device.sign.pub), is(ErrorCode.IntegrityChain));
-  await assert.rejects(decodeRegistryEntry(bytes, expect, () => device.sign.pub), is(ErrorCode.IntegrityCorrupt));
+  await assert.rejects(
+    decodeRegistryEntry(bytes, expect, () => undefined),
+    is(ErrorCode.IntegrityUnknownSigner),
+  );
+  await assert.rejects(
+    decodeRegistryEntry(bytes, { ...expect, seq: 2 }, () => device.sign.pub),
+    is(ErrorCode.IntegrityChain),
+  );
+  await assert.rejects(
+    decodeRegistryEntry(bytes, { ...expect, prevHash: new Uint8Array(32).fill(1) }, () => device.sign.pub),
+    is(ErrorCode.IntegrityChain),
+  );
+  await assert.rejects(
+    decodeRegistryEntry(bytes, expect, () => device.sign.pub),
+    is(ErrorCode.IntegrityCorrupt),
+  );
   const changes = [
     { kind: 'revoke', deviceId: 'ab'.repeat(8), lastSeq: 7, epoch: 1 },
     { kind: 'rename', deviceId: 'ab'.repeat(8), name: 'phone ✓' },
     { kind: 'recovery', signPub: new Uint8Array(32).fill(3), boxPub: new Uint8Array(32).fill(4), epoch: 2 },
-    { kind: 'password', signPub: new Uint8Array(32).fill(5), boxPub: new Uint8Array(32).fill(6), params: { memoryKiB: 65536, iterations: 3, parallelism: 1, salt: new Uint8Array(16).fill(7) } },
+    {
+      kind: 'password',
+      signPub: new Uint8Array(32).fill(5),
+      boxPub: new Uint8Array(32).fill(6),
+      params: { memoryKiB: 65536, iterations: 3, parallelism: 1, salt: new Uint8Array(16).fill(7) },
+    },
     { kind: 'password-remove' },
   ] as const;
   for (const change of changes) {

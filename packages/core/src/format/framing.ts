@@ -157,4 +157,3 @@ export class ObjectReader {
 function fromUtf8Lenient(b: Uint8Array): string {
   return String.fromCharCode(...b);
 }
-

@@ -60,7 +60,12 @@ export async function encodeRegistryEntry(vaultId: string, e: RegistryEntry, sig
   const c = e.change;
   const checked = (c.kind === 'revoke' || c.kind === 'recovery') && c.keyCheck !== undefined;
   if (checked && c.keyCheck.length !== KEY_CHECK_BYTES) throw new KithError(ErrorCode.Internal, 'expected a 32-byte key check');
-  const w = new ObjectWriter(ObjectType.Registry, checked ? REGISTRY_VERSION_KEY_CHECK : FORMAT_VERSION).u64(e.seq).bytes(e.prevHash).u64(e.at).shortText(e.signer).u8(KIND_CODES[e.change.kind]);
+  const w = new ObjectWriter(ObjectType.Registry, checked ? REGISTRY_VERSION_KEY_CHECK : FORMAT_VERSION)
+    .u64(e.seq)
+    .bytes(e.prevHash)
+    .u64(e.at)
+    .shortText(e.signer)
+    .u8(KIND_CODES[e.change.kind]);
   switch (c.kind) {
     case 'add':
       w.hex(c.deviceId, 8).bytes(c.signPub).bytes(c.boxPub).text(c.name, MAX_DEVICE_NAME_BYTES);

@@ -41,7 +41,8 @@ export interface EncodeSegmentArgs {
 }
 
 export async function encodeSegment(a: EncodeSegmentArgs): Promise<{ bytes: Uint8Array; hash: Uint8Array }> {
-  if (a.payload.length > MAX_SEGMENT_PAYLOAD) throw new KithError(ErrorCode.TooLarge, `segment payload of ${a.payload.length} bytes exceeds ${MAX_SEGMENT_PAYLOAD}`);
+  if (a.payload.length > MAX_SEGMENT_PAYLOAD)
+    throw new KithError(ErrorCode.TooLarge, `segment payload of ${a.payload.length} bytes exceeds ${MAX_SEGMENT_PAYLOAD}`);
   if (a.prevHash.length !== HASH_BYTES) throw new KithError(ErrorCode.Internal, 'prevHash must be 32 bytes');
   const packed = await compress(a.payload);
   const plain = new Uint8Array(padme(4 + packed.length));

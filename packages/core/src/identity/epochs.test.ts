@@ -67,8 +67,12 @@ test('openSealedKey: under a key check only the committed key opens, from an adm
   const remote = openMemoryRemote();
   const keyId = epochKeyId(epochKeyCheck(vaultId, 2, key2));
   const put = async (signer: DeviceKeys, recipientId: string, recipientBoxPub: Uint8Array, epochKey: Uint8Array, versionOnePlace = false) =>
-    remote.put(remoteKeys.sealedKey(2, recipientId, versionOnePlace ? undefined : keyId), await sealKeyTo(signerOf(signer), 2, epochKey, recipientId, recipientBoxPub));
-  const open = (registry: DeviceRegistry, recipientId: string, boxSecret: Uint8Array) => openSealedKey({ remote, registry, vaultId }, 2, recipientId, boxSecret);
+    remote.put(
+      remoteKeys.sealedKey(2, recipientId, versionOnePlace ? undefined : keyId),
+      await sealKeyTo(signerOf(signer), 2, epochKey, recipientId, recipientBoxPub),
+    );
+  const open = (registry: DeviceRegistry, recipientId: string, boxSecret: Uint8Array) =>
+    openSealedKey({ remote, registry, vaultId }, 2, recipientId, boxSecret);
   // An admitted device seals a key of its own choosing: well signed, refused for failing the check.
   await put(other, 'recovery', recovery.box.pub, newEpochKey(rand));
   await assert.rejects(open(registryWith(key2), 'recovery', recovery.box.secret), is(ErrorCode.IntegrityCorrupt));
@@ -94,10 +98,7 @@ test('openSealedKey: an epoch opened under the version 1 rules reads its keys at
   const remote = openMemoryRemote();
   const key1 = newEpochKey(rand);
   const registry = registryWith(newEpochKey(rand));
-  await remote.put(
-    remoteKeys.sealedKey(1, other.deviceId),
-    await sealKeyTo(signerOf(opener), 1, key1, other.deviceId, other.box.pub),
-  );
+  await remote.put(remoteKeys.sealedKey(1, other.deviceId), await sealKeyTo(signerOf(opener), 1, key1, other.deviceId, other.box.pub));
   assert.deepEqual(await openSealedKey({ remote, registry, vaultId }, 1, other.deviceId, other.box.secret), key1);
 });
 
@@ -116,7 +117,10 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   const key0 = unb64(((await aStore.read((tx) => tx.getMeta('epochs'))) as Record<string, string>)['0']!);
   const key1 = newEpochKey(rand);
   const seal = async (recipientId: string, recipientBoxPub: Uint8Array, epochKey: Uint8Array) =>
-    remote.put(remoteKeys.sealedKey(1, recipientId), await sealKeyTo({ vaultId: a.vaultId, signerId: a.deviceId, signerSeed: aSeed, random: rand }, 1, epochKey, recipientId, recipientBoxPub));
+    remote.put(
+      remoteKeys.sealedKey(1, recipientId),
+      await sealKeyTo({ vaultId: a.vaultId, signerId: a.deviceId, signerSeed: aSeed, random: rand }, 1, epochKey, recipientId, recipientBoxPub),
+    );
   for (const [id, pub] of registry.recipients()) if (id !== c.deviceId) await seal(id, pub, key1);
   await seal('previous', epochBoxKey(key1).pub, key0);
   const entry = await registry.append(remote, { kind: 'revoke', deviceId: c.deviceId, lastSeq: 0, epoch: 1 }, a.deviceId, aSeed, 1_767_225_700_000);
@@ -132,7 +136,12 @@ test('a vault whose epoch 1 was opened by a version 1 entry (keys at the old pla
   await a.sync();
   const fresh = await Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(64) });
   await fresh.pull();
-  for (const [id, v] of [['zero', 0], ['one', 1], ['two', 2]] as const) assert.deepEqual(await fresh.get('n', id), { id, v });
+  for (const [id, v] of [
+    ['zero', 0],
+    ['one', 1],
+    ['two', 2],
+  ] as const)
+    assert.deepEqual(await fresh.get('n', id), { id, v });
   // A check finds each epoch's keys where its own rules put them: epoch 1's at keys/1/, epoch 2's under its keyId.
   for (const v of [a, fresh]) {
     const r = await v.check();
@@ -146,8 +155,7 @@ test('verifySealedKeyAt: without any secret, the signers openSealedKey allows; e
   const key2 = newEpochKey(rand);
   const registry = registryWith(key2);
   const rules = { registry, vaultId };
-  const seal = (signer: DeviceKeys, recipientId: string) =>
-    sealKeyTo(signerOf(signer), 2, key2, recipientId, generateDeviceKeys(rand).box.pub);
+  const seal = (signer: DeviceKeys, recipientId: string) => sealKeyTo(signerOf(signer), 2, key2, recipientId, generateDeviceKeys(rand).box.pub);
   const openerLink = await seal(opener, 'previous');
   assert.equal(await verifySealedKeyAt(rules, 2, 'previous', openerLink), opener.deviceId);
   await assert.rejects(verifySealedKeyAt(rules, 2, 'previous', await seal(other, 'previous')), is(ErrorCode.IntegrityUnknownSigner));

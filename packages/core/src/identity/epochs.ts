@@ -160,7 +160,13 @@ export type KeyRules = Pick<KeyPlace, 'registry' | 'vaultId'>;
  * its {@link sealedKeyPlace}) as far as anyone but its recipient can: its
  * addressing and that an allowed signer signed it. Returns the signer.
  */
-export async function verifySealedKeyAt(p: KeyRules, epoch: number, recipientId: string, bytes: Uint8Array, admits: Admits = p.registry.signPubOf): Promise<string> {
+export async function verifySealedKeyAt(
+  p: KeyRules,
+  epoch: number,
+  recipientId: string,
+  bytes: Uint8Array,
+  admits: Admits = p.registry.signPubOf,
+): Promise<string> {
   const signerPub = sealedKeySigner(p.registry, epoch, recipientId, admits);
   return (await verifySealedKey(bytes, { vaultId: p.vaultId, epoch, recipientId, signerPub })).signerId;
 }
@@ -184,9 +190,13 @@ export async function openSealedKeyBytes(
   const keyEpoch = recipientId === 'previous' ? epoch - 1 : epoch;
   const committed = p.registry.opening(keyEpoch);
   if (committed && !bytesEqual(epochKeyCheck(p.vaultId, keyEpoch, epochKey), committed.check)) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, `sealed key ${epoch}/${recipientId} holds a key that registry entry opening epoch ${keyEpoch} did not commit to`, {
-      hint: 'a device wrote keys for an epoch it did not open; remove the object',
-    });
+    throw new KithError(
+      ErrorCode.IntegrityCorrupt,
+      `sealed key ${epoch}/${recipientId} holds a key that registry entry opening epoch ${keyEpoch} did not commit to`,
+      {
+        hint: 'a device wrote keys for an epoch it did not open; remove the object',
+      },
+    );
   }
   return epochKey;
 }

@@ -42,7 +42,10 @@ export interface HeadTime {
 export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault> {
   const headerBytes = await remote.get(remoteKeys.vault);
   if (!headerBytes) {
-    throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, { hint: 'check the remote URL, or create a vault there first', reason: 'no-vault-at-remote' });
+    throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, {
+      hint: 'check the remote URL, or create a vault there first',
+      reason: 'no-vault-at-remote',
+    });
   }
   const header = await decodeVaultHeader(headerBytes);
   const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
@@ -77,7 +80,14 @@ export interface JoinedState {
   caughtUp: boolean;
 }
 
-export function joinedState(header: VaultHeader, remoteUrl: string, device: DeviceMeta, epoch: number, epochKey: Uint8Array, registry: DeviceRegistry): JoinedState {
+export function joinedState(
+  header: VaultHeader,
+  remoteUrl: string,
+  device: DeviceMeta,
+  epoch: number,
+  epochKey: Uint8Array,
+  registry: DeviceRegistry,
+): JoinedState {
   return {
     vault: {
       vaultId: header.vaultId,
@@ -126,5 +136,8 @@ export function checkDeviceName(name: string | undefined): string {
 }
 
 export function unknownDevice(deviceId: string): KithError {
-  return new KithError(ErrorCode.UnknownDevice, `no device ${JSON.stringify(deviceId)} in this vault`, { hint: 'list the devices to find its id', reason: 'unknown-device' });
+  return new KithError(ErrorCode.UnknownDevice, `no device ${JSON.stringify(deviceId)} in this vault`, {
+    hint: 'list the devices to find its id',
+    reason: 'unknown-device',
+  });
 }

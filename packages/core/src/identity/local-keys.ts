@@ -35,7 +35,10 @@ export async function unsealSecrets(stored: PlainSecrets, passphrase: string | u
   const sealed = stored.device.sealed;
   if (!sealed) return stored;
   if (passphrase === undefined) {
-    throw new KithError(ErrorCode.Locked, "this device's keys are sealed by a local passphrase", { hint: 'give the local passphrase that sealed them', reason: 'passphrase-needed' });
+    throw new KithError(ErrorCode.Locked, "this device's keys are sealed by a local passphrase", {
+      hint: 'give the local passphrase that sealed them',
+      reason: 'passphrase-needed',
+    });
   }
   const key = await localSealKey(passphrase, sealed.params);
   const secrets = JSON.parse(new TextDecoder().decode(await openLocal(key, sealed.secrets))) as { signSeed: string; boxSecret: string };
@@ -45,4 +48,3 @@ export async function unsealSecrets(stored: PlainSecrets, passphrase: string | u
   }
   return { device: { deviceId: stored.device.deviceId, name: stored.device.name, ...secrets }, epochs, key };
 }
-

@@ -52,18 +52,26 @@ export function generatePairingCode(random: (n: number) => Uint8Array): PairingC
   const pairingId = random(ID_BYTES);
   const secret = random(SECRET_BYTES);
   const body = concatBytes(Uint8Array.of(CODE_VERSION), pairingId, secret);
-  const code = base32crockford.encode(concatBytes(body, check(body))).match(/.{4}/g)!.join('-');
+  const code = base32crockford
+    .encode(concatBytes(body, check(body)))
+    .match(/.{4}/g)!
+    .join('-');
   return { code, pairingId: bytesToHex(pairingId), secret };
 }
 
 /** Parses a pairing code (case, spaces, dashes and Crockford aliases forgiven). */
 export function parsePairingCode(text: string): PairingCode {
-  const bad = (why: string) => new KithError(ErrorCode.BadPairingCode, `the pairing code looks mistyped (${why})`, { hint: 'copy it again from the other device' });
+  const bad = (why: string) =>
+    new KithError(ErrorCode.BadPairingCode, `the pairing code looks mistyped (${why})`, { hint: 'copy it again from the other device' });
   const clean = text.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
   if (clean.length !== 32) throw bad(`${clean.length} characters instead of 32`);
   if (!/^[0-9A-HJKMNP-TV-Z]+$/.test(clean)) throw bad('it contains a character that is not in the alphabet');
   const raw = base32crockford.decode(clean);
-  if (raw[0] === 1) throw new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', { hint: 'restore the vault with it instead of pairing', reason: 'recovery-code-given' });
+  if (raw[0] === 1)
+    throw new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', {
+      hint: 'restore the vault with it instead of pairing',
+      reason: 'recovery-code-given',
+    });
   if (raw[0] !== CODE_VERSION) throw bad(`unknown version ${raw[0]}`);
   const body = raw.subarray(0, 1 + ID_BYTES + SECRET_BYTES);
   if (!bytesEqual(raw.subarray(body.length), check(body))) throw bad('checksum mismatch');
@@ -155,7 +163,11 @@ export async function invitePairing(
   const expiresAt = deps.now() + timeoutMs;
   const offer: Offer = { v: 1, vaultId: vault.vaultId, headerHash: vault.headerHash, inviter: vault.inviter, eph: toBase64url(eph.pub), expiresAt };
   const offerBytes = await seal(c, 'offer', offer, deps.random);
-  const keys = { offer: remoteKeys.pairing(c.pairingId, 'offer'), join: remoteKeys.pairing(c.pairingId, 'join'), done: remoteKeys.pairing(c.pairingId, 'done') };
+  const keys = {
+    offer: remoteKeys.pairing(c.pairingId, 'offer'),
+    join: remoteKeys.pairing(c.pairingId, 'join'),
+    done: remoteKeys.pairing(c.pairingId, 'done'),
+  };
   await remote.put(keys.offer, offerBytes, { ifAbsent: true });
   const cleanup = async () => {
     await remote.delete(keys.offer).catch(() => undefined);
@@ -180,7 +192,9 @@ export async function invitePairing(
     const code = await sas(c, x25519Shared(eph.secret, fromBase64url(join.eph)), offerBytes, joinBytes);
     const joiner: Joiner = { deviceId: join.deviceId, name: join.name, signPub, boxPub: fromBase64url(join.boxPub) };
     // The answer is due while the code is valid: the joiner is waiting for it.
-    const ok = await answerWithin(started + timeoutMs - Date.now(), timeoutMs, o.signal, (signal) => o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code }, { signal }));
+    const ok = await answerWithin(started + timeoutMs - Date.now(), timeoutMs, o.signal, (signal) =>
+      o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code }, { signal }),
+    );
     if (!ok) throw new KithError(ErrorCode.PairingDeclined, 'pairing declined: the codes did not match or you said no');
     await admit(joiner);
     answered = true;
@@ -199,7 +213,10 @@ export async function invitePairing(
 }
 
 const expired = (timeoutMs: number, what: string): KithError =>
-  new KithError(ErrorCode.PairingExpired, `${what} within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, { hint: 'start the pairing again for a new code', reason: 'no-answer' });
+  new KithError(ErrorCode.PairingExpired, `${what} within ${Math.round(timeoutMs / 1000)} s; the code is no longer valid`, {
+    hint: 'start the pairing again for a new code',
+    reason: 'no-answer',
+  });
 
 /** The user's answer, unless the time runs out or `signal` fires first; `ask` is told through its own signal to stop asking. */
 async function answerWithin(ms: number, timeoutMs: number, signal: AbortSignal | undefined, ask: (signal: AbortSignal) => Promise<boolean>): Promise<boolean> {
@@ -233,15 +250,28 @@ export async function joinPairing(
   o: { onSas?: (sas: string) => void; timeoutMs?: number; signal?: AbortSignal; pollMs?: number },
 ): Promise<{ vaultId: string; headerHash: string; inviter: string }> {
   const c = parsePairingCode(codeText);
-  const keys = { offer: remoteKeys.pairing(c.pairingId, 'offer'), join: remoteKeys.pairing(c.pairingId, 'join'), done: remoteKeys.pairing(c.pairingId, 'done') };
+  const keys = {
+    offer: remoteKeys.pairing(c.pairingId, 'offer'),
+    join: remoteKeys.pairing(c.pairingId, 'join'),
+    done: remoteKeys.pairing(c.pairingId, 'done'),
+  };
   const gone = () =>
-    new KithError(ErrorCode.PairingExpired, 'this pairing code expired or was already used', { hint: 'start the pairing on the other device again for a new code; check that both use the same remote', reason: 'code-gone' });
+    new KithError(ErrorCode.PairingExpired, 'this pairing code expired or was already used', {
+      hint: 'start the pairing on the other device again for a new code; check that both use the same remote',
+      reason: 'code-gone',
+    });
   const offerBytes = await remote.get(keys.offer);
   if (!offerBytes) throw gone();
   const offer = await open<Offer>(c, 'offer', offerBytes);
   if (offer.expiresAt < deps.now()) throw gone();
   const eph = boxKeyFromSecret(deps.random(32));
-  const body: Omit<Join, 'sig' | 'v'> = { deviceId: device.deviceId, name, signPub: toBase64url(device.sign.pub), boxPub: toBase64url(device.box.pub), eph: toBase64url(eph.pub) };
+  const body: Omit<Join, 'sig' | 'v'> = {
+    deviceId: device.deviceId,
+    name,
+    signPub: toBase64url(device.sign.pub),
+    boxPub: toBase64url(device.box.pub),
+    eph: toBase64url(eph.pub),
+  };
   const sig = await ed25519Sign(device.sign.seed, joinProof(c, await sha256(offerBytes), body));
   const joinBytes = await seal(c, 'join', { v: 1, ...body, sig: toBase64url(sig) } satisfies Join, deps.random);
   await remote.put(keys.join, joinBytes, { ifAbsent: true });
@@ -257,9 +287,18 @@ export async function joinPairing(
       await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal, 'pairing cancelled');
     }
     const done = await open<Done>(c, 'done', doneBytes);
-    if (done.reason === 'cancelled') throw new KithError(ErrorCode.PairingExpired, 'the other device cancelled the pairing', { hint: 'start the pairing there again for a new code', reason: 'inviter-cancelled' });
-    if (done.reason === 'expired') throw new KithError(ErrorCode.PairingExpired, 'the other device stopped waiting: nobody confirmed there in time', { hint: 'start the pairing there again and confirm while the code is valid', reason: 'inviter-stopped-waiting' });
-    if (!done.ok) throw new KithError(ErrorCode.PairingDeclined, 'the other device declined the pairing', { hint: 'compare the six digits on both screens and try again' });
+    if (done.reason === 'cancelled')
+      throw new KithError(ErrorCode.PairingExpired, 'the other device cancelled the pairing', {
+        hint: 'start the pairing there again for a new code',
+        reason: 'inviter-cancelled',
+      });
+    if (done.reason === 'expired')
+      throw new KithError(ErrorCode.PairingExpired, 'the other device stopped waiting: nobody confirmed there in time', {
+        hint: 'start the pairing there again and confirm while the code is valid',
+        reason: 'inviter-stopped-waiting',
+      });
+    if (!done.ok)
+      throw new KithError(ErrorCode.PairingDeclined, 'the other device declined the pairing', { hint: 'compare the six digits on both screens and try again' });
     return { vaultId: offer.vaultId, headerHash: offer.headerHash, inviter: offer.inviter };
   } finally {
     await remote.delete(keys.join).catch(() => undefined);

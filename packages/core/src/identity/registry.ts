@@ -8,7 +8,15 @@
  */
 import { bytesToHex, hexToBytes, toBase64url, fromBase64url } from '../crypto/index.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { decodeRegistryEntry, encodeRegistryEntry, remoteKeys, ZERO_HASH_HEX, type PasswordParams, type RegistryChange, type RegistryEntry } from '../format/index.js';
+import {
+  decodeRegistryEntry,
+  encodeRegistryEntry,
+  remoteKeys,
+  ZERO_HASH_HEX,
+  type PasswordParams,
+  type RegistryChange,
+  type RegistryEntry,
+} from '../format/index.js';
 import type { Remote } from '../ports/remote.js';
 
 /** What the registry says about one device (JSON-safe, kept in the store). */
@@ -103,7 +111,9 @@ export class DeviceRegistry {
 
   passwordParams(): (PasswordParams & { signPub: Uint8Array }) | undefined {
     const p = this.#s.password;
-    return p && { memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism, salt: fromBase64url(p.salt), signPub: fromBase64url(p.signPub) };
+    return (
+      p && { memoryKiB: p.memoryKiB, iterations: p.iterations, parallelism: p.parallelism, salt: fromBase64url(p.salt), signPub: fromBase64url(p.signPub) }
+    );
   }
 
   recoverySignPub(): Uint8Array {
@@ -128,10 +138,14 @@ export class DeviceRegistry {
   assertNotRevoked(deviceId: string): void {
     const d = this.#s.devices[deviceId];
     if (d?.revoked) {
-      throw new KithError(ErrorCode.Revoked, `this device was removed from the vault (by ${d.revoked.by === 'recovery' ? 'the recovery code' : `device ${d.revoked.by}`})`, {
-        hint: 'it can no longer read new data; set it up again from scratch: pair it from another device, or restore it with the recovery code',
-        reason: 'device-revoked',
-      });
+      throw new KithError(
+        ErrorCode.Revoked,
+        `this device was removed from the vault (by ${d.revoked.by === 'recovery' ? 'the recovery code' : `device ${d.revoked.by}`})`,
+        {
+          hint: 'it can no longer read new data; set it up again from scratch: pair it from another device, or restore it with the recovery code',
+          reason: 'device-revoked',
+        },
+      );
     }
   }
 
@@ -161,9 +175,13 @@ export class DeviceRegistry {
     }
     if (atLeast && (this.#s.seq < atLeast.seq || !this.#matches(atLeast))) {
       if (this.#s.seq < atLeast.seq) {
-        throw new KithError(ErrorCode.IntegrityChain, `the remote's device registry ends at entry ${this.#s.seq}, but ${atLeast.by ? `device ${atLeast.by}` : 'a device'} has seen entry ${atLeast.seq}`, {
-          hint: 'registry entries were removed from the remote; restore them',
-        });
+        throw new KithError(
+          ErrorCode.IntegrityChain,
+          `the remote's device registry ends at entry ${this.#s.seq}, but ${atLeast.by ? `device ${atLeast.by}` : 'a device'} has seen entry ${atLeast.seq}`,
+          {
+            hint: 'registry entries were removed from the remote; restore them',
+          },
+        );
       }
       throw forked(atLeast.seq, atLeast.by);
     }
@@ -202,7 +220,9 @@ export class DeviceRegistry {
         return entry;
       }
     }
-    throw new KithError(ErrorCode.RemoteUnavailable, 'could not append to the device registry: other devices kept writing at the same moment', { hint: 'try again' });
+    throw new KithError(ErrorCode.RemoteUnavailable, 'could not append to the device registry: other devices kept writing at the same moment', {
+      hint: 'try again',
+    });
   }
 
   /** Runs `fn` after the sync or append under way: two of them reading the same new entry would apply it twice. */
@@ -275,7 +295,8 @@ export class DeviceRegistry {
         delete s.password;
         break;
     }
-    if ((c.kind === 'revoke' || c.kind === 'recovery') && c.keyCheck) s.openings = { ...s.openings, [c.epoch]: { by: e.signer, check: bytesToHex(c.keyCheck) } };
+    if ((c.kind === 'revoke' || c.kind === 'recovery') && c.keyCheck)
+      s.openings = { ...s.openings, [c.epoch]: { by: e.signer, check: bytesToHex(c.keyCheck) } };
     s.seq = e.seq;
     s.hashes.push(bytesToHex(hash));
   }

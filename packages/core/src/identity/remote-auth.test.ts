@@ -11,7 +11,7 @@ test('remoteDeviceKey derives its public key on first read, not when made (every
   assert.throws(() => key.signPub);
 });
 
-test('remoteDeviceKey: its public key is the seed\'s, stays the same object, and verifies its signatures', async () => {
+test("remoteDeviceKey: its public key is the seed's, stays the same object, and verifies its signatures", async () => {
   const seed = new Uint8Array(32).fill(7);
   const key = remoteDeviceKey(VAULT, 'dev', seed);
   assert.deepEqual(key.signPub, signingKeyFromSeed(seed).pub);

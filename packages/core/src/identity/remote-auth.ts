@@ -17,7 +17,6 @@ import { DeviceRegistry, initialRegistry } from './registry.js';
 /** Domain of every remote-auth signature; no object signature starts with it. */
 export const REMOTE_AUTH_DOMAIN = 'kith/v1/remote-auth';
 
-
 /** `kith/v1/remote-auth ‖ 0x00 ‖ vaultId (16 bytes) ‖ challenge`: what a {@link RemoteDeviceKey} signs. */
 export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8Array {
   return concatBytes(utf8(REMOTE_AUTH_DOMAIN), Uint8Array.of(0), hexToBytes(vaultId), challenge);

@@ -50,8 +50,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
 const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
 /** True when `s` can round-trip through UTF-8 (no lone surrogates). */
-export const isWellFormed: (s: string) => boolean =
-  nativeWellFormed !== undefined ? (s) => nativeWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s);
+export const isWellFormed: (s: string) => boolean = nativeWellFormed !== undefined ? (s) => nativeWellFormed.call(s) : (s) => !LONE_SURROGATE.test(s);
 
 /**
  * An upper bound of a checked primitive's JSON size, without encoding it:
@@ -128,7 +127,8 @@ function checkValue(field: string, value: unknown): void {
     if (checkPrimitive(v, up, key)) continue;
     const at: PathStep = { up, key };
     if (typeof v !== 'object') throw badValue(at, `is ${v === undefined ? 'undefined' : `a ${typeof v}`}, not JSON`);
-    if (depth >= MAX_DEPTH) throw badValue(at, `nests deeper than ${MAX_DEPTH} levels of arrays and objects`, 'flatten the value, or store it as an attachment (blob)');
+    if (depth >= MAX_DEPTH)
+      throw badValue(at, `nests deeper than ${MAX_DEPTH} levels of arrays and objects`, 'flatten the value, or store it as an attachment (blob)');
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) {
         vals.push(v[i]);
@@ -178,7 +178,8 @@ export function checkFields(fields: JsonObject): void {
   let total = 0;
   for (const [name, value] of Object.entries(fields)) {
     if (name === '') throw new KithError(ErrorCode.BadInput, 'field names must not be empty');
-    if (name === 'id') throw new KithError(ErrorCode.BadInput, '"id" is the record id, not a field', { hint: 'remove "id" from the object, or pass it as the ID argument' });
+    if (name === 'id')
+      throw new KithError(ErrorCode.BadInput, '"id" is the record id, not a field', { hint: 'remove "id" from the object, or pass it as the ID argument' });
     if (!isWellFormed(name)) throw badValue({ up: undefined, key: name }, 'has a field name with a lone surrogate (not valid Unicode text)');
     if (value === undefined) continue;
     checkValue(name, value);

@@ -69,11 +69,10 @@ export function deleteOp(view: RecordView, t: string): Op {
 export function resolveOp(view: RecordView, t: string, field: string | null | undefined, how: Resolution): Op {
   const conflicts = conflictsOf(view).filter((c) => field === undefined || c.field === field);
   if (conflicts.length === 0) {
-    throw new KithError(
-      ErrorCode.NoConflict,
-      `${view.collection}/${view.id}${field ? ` field "${field}"` : ''} has no conflict to resolve`,
-      { hint: 'list the conflicts to see what can be resolved', reason: 'no-conflict' },
-    );
+    throw new KithError(ErrorCode.NoConflict, `${view.collection}/${view.id}${field ? ` field "${field}"` : ''} has no conflict to resolve`, {
+      hint: 'list the conflicts to see what can be resolved',
+      reason: 'no-conflict',
+    });
   }
   const prevs: Prevs = dict();
   const set: JsonObject = dict();
@@ -107,8 +106,4 @@ export function resolveOp(view: RecordView, t: string, field: string | null | un
 }
 
 /** How to resolve: keep what wins now, take one device's value, or write a new value. */
-export type Resolution =
-  | { readonly keep: true }
-  | { readonly take: string }
-  | { readonly value: JsonValue };
-
+export type Resolution = { readonly keep: true } | { readonly take: string } | { readonly value: JsonValue };

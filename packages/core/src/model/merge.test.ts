@@ -127,7 +127,10 @@ const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty',
  */
 const fieldsArb = (name: fc.Arbitrary<string>) =>
   fc
-    .uniqueArray(fc.tuple(name, fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constant(null), fc.string({ maxLength: 2 }))), { maxLength: 2, selector: ([k]) => k })
+    .uniqueArray(fc.tuple(name, fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constant(null), fc.string({ maxLength: 2 }))), {
+      maxLength: 2,
+      selector: ([k]) => k,
+    })
     .map((entries) => Object.fromEntries(entries) as Record<string, JsonValue>);
 
 const actionWith = (name: fc.Arbitrary<string>) =>
@@ -155,7 +158,9 @@ function converges(k: number, actions: readonly Action[], finalOrder: readonly n
   }
   // Heal the partition: everyone receives everything, senders in a random order.
   for (const to of devices) {
-    const order = [...devices].sort((x, y) => (finalOrder[devices.indexOf(x) % finalOrder.length] ?? 0) - (finalOrder[devices.indexOf(y) % finalOrder.length] ?? 0));
+    const order = [...devices].sort(
+      (x, y) => (finalOrder[devices.indexOf(x) % finalOrder.length] ?? 0) - (finalOrder[devices.indexOf(y) % finalOrder.length] ?? 0),
+    );
     for (const from of order) if (from !== to) to.receive(from, Infinity, false);
   }
   const expected = model(devices);
@@ -165,8 +170,11 @@ function converges(k: number, actions: readonly Action[], finalOrder: readonly n
 describe('merge', () => {
   test('K devices, random writes, random partial and duplicated delivery: same state and conflicts everywhere, equal to the model', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 4 }), fc.array(action, { maxLength: 60 }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (k, actions, finalOrder) =>
-        converges(k, actions, finalOrder),
+      fc.property(
+        fc.integer({ min: 2, max: 4 }),
+        fc.array(action, { maxLength: 60 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+        (k, actions, finalOrder) => converges(k, actions, finalOrder),
       ),
       { numRuns: 400 },
     );
@@ -175,8 +183,11 @@ describe('merge', () => {
   test('field names from data (Object.prototype members, __proto__, any string) merge like any other, through the payload codec', () => {
     const name = fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), fc.string({ minLength: 1, maxLength: 3 }));
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 3 }), fc.array(actionWith(name), { maxLength: 40 }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), (k, actions, finalOrder) =>
-        converges(k, actions, finalOrder, true),
+      fc.property(
+        fc.integer({ min: 2, max: 3 }),
+        fc.array(actionWith(name), { maxLength: 40 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+        (k, actions, finalOrder) => converges(k, actions, finalOrder, true),
       ),
       { numRuns: 300, seed: 0x6b697468 },
     );
@@ -211,7 +222,10 @@ describe('merge', () => {
     assert.deepEqual(ca, conflictsOf(b.view('r')));
     assert.equal(ca.length, 1);
     assert.equal(ca[0]!.field, 'title');
-    assert.deepEqual(ca[0]!.heads.map((h) => h.value), ['from b', 'from a']);
+    assert.deepEqual(
+      ca[0]!.heads.map((h) => h.value),
+      ['from b', 'from a'],
+    );
     assert.equal(a.view('r').fields['body'], 'x');
     a.write('resolve', 'r', {}, 1);
     b.receive(a, 10, false);
@@ -232,7 +246,10 @@ describe('merge', () => {
     const v = a.view('r');
     assert.equal(v.deleted, false);
     assert.deepEqual({ ...v.fields }, { title: 'edited' });
-    assert.deepEqual(conflictsOf(v).map((c) => c.field), [null, 'title']);
+    assert.deepEqual(
+      conflictsOf(v).map((c) => c.field),
+      [null, 'title'],
+    );
   });
 
   test('a write arriving after a write that replaced it stays replaced', () => {

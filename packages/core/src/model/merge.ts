@@ -98,13 +98,7 @@ function headsOf(view: RecordView, field: string): Head[] {
 }
 
 /** Applies one write to one register. */
-function applyWrite(
-  view: RecordView,
-  field: string,
-  write: Head,
-  prevs: readonly string[] | undefined,
-  isApplied: IsApplied,
-): void {
+function applyWrite(view: RecordView, field: string, write: Head, prevs: readonly string[] | undefined, isApplied: IsApplied): void {
   const heads = headsOf(view, field);
   const pending = [...(own(view.state, field)?.p ?? [])];
   let superseded = false;

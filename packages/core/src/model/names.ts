@@ -26,13 +26,7 @@ export function checkCollection(name: string): void {
  * no control characters, no `/` or `\`, and not `.` or `..`.
  */
 export function checkRecordId(id: string): void {
-  const bad =
-    typeof id !== 'string' ||
-    id.length === 0 ||
-    id.length > MAX_NAME_LENGTH ||
-    id === '.' ||
-    id === '..' ||
-    /[\u0000-\u001f\u007f/\\]/.test(id);
+  const bad = typeof id !== 'string' || id.length === 0 || id.length > MAX_NAME_LENGTH || id === '.' || id === '..' || /[\u0000-\u001f\u007f/\\]/.test(id);
   if (bad) {
     throw new KithError(ErrorCode.BadName, `invalid record id ${JSON.stringify(id)}`, {
       hint: 'ids are 1–256 characters without "/", "\\" or control characters, and not "." or ".."',
@@ -48,5 +42,6 @@ export function checkRecordId(id: string): void {
  */
 export function checkNewRecordId(id: string): void {
   checkRecordId(id);
-  if (!isWellFormed(id)) throw new KithError(ErrorCode.BadName, `invalid record id ${JSON.stringify(id)}`, { hint: 'ids must be valid Unicode text (no lone surrogates)' });
+  if (!isWellFormed(id))
+    throw new KithError(ErrorCode.BadName, `invalid record id ${JSON.stringify(id)}`, { hint: 'ids must be valid Unicode text (no lone surrogates)' });
 }

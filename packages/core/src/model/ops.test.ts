@@ -40,7 +40,10 @@ describe('segment payload codec', () => {
         const other = viewOf(undefined, 'c', 'r');
         const seen = new Set<string>();
         for (const op of decoded) {
-          assert.equal(applyOp(other, op, DEVICE, (stamp) => seen.has(stamp)), true);
+          assert.equal(
+            applyOp(other, op, DEVICE, (stamp) => seen.has(stamp)),
+            true,
+          );
           seen.add(op.t + DEVICE);
         }
         assert.deepEqual(other.fields, view.fields);
@@ -56,7 +59,10 @@ describe('segment payload codec', () => {
     const [op] = decodePayload(new TextEncoder().encode(JSON.stringify({ v: 1, ops: [old] })), undefined);
     assert.deepEqual(op!.r, { constructor: [], toString: [] });
     const view = viewOf(undefined, 'c', 'r');
-    assert.equal(applyOp(view, op!, DEVICE, () => false), true);
+    assert.equal(
+      applyOp(view, op!, DEVICE, () => false),
+      true,
+    );
     assert.deepEqual({ ...view.fields }, { constructor: 1, toString: 't' });
     // Anything else in a predecessor list is still refused.
     const bad = { ...old, r: { constructor: ['not a stamp'] } };

@@ -15,7 +15,12 @@ import { PROTOTYPE_NAMES } from '../testing/store-conformance.js';
 import { Vault } from '../vault/vault.js';
 
 async function newVault(): Promise<Vault> {
-  const { vault } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(new Map()), remoteUrl: 'memory:', deps: { random: seededRandom(5) } });
+  const { vault } = await Vault.create({
+    store: openMemoryStore(),
+    remote: openMemoryRemote(new Map()),
+    remoteUrl: 'memory:',
+    deps: { random: seededRandom(5) },
+  });
   return vault;
 }
 
@@ -57,7 +62,11 @@ describe('field values', () => {
     for (const [fields, message] of bad) {
       await refused(v.put('n', 'r', fields), ErrorCode.BadInput, message);
       await refused(v.patch('n', 'r', fields), ErrorCode.BadInput, message);
-      await refused(v.batch((b) => b.put('n', 'other', fields)), ErrorCode.BadInput, message);
+      await refused(
+        v.batch((b) => b.put('n', 'other', fields)),
+        ErrorCode.BadInput,
+        message,
+      );
     }
     await refused(v.put('n', 'id\udc00', { x: 1 }), ErrorCode.BadName, /invalid record id/);
     assert.deepEqual(await v.get('n', 'r'), { keep: 1, id: 'r' });
@@ -84,7 +93,9 @@ describe('field values', () => {
 
   test('any record with well-formed keys (Object.prototype names and __proto__ included) round-trips through put, patch and get (property)', async () => {
     const v = await newVault();
-    const key = fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES), fc.string({ unit: 'binary', minLength: 1, maxLength: 6 })).filter((k) => k !== 'id' && isWellFormed(k));
+    const key = fc
+      .oneof(fc.constantFrom(...PROTOTYPE_NAMES), fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }))
+      .filter((k) => k !== 'id' && isWellFormed(k));
     const value = (fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>).filter((x) => isWellFormed(JSON.stringify(x)));
     // Built as JSON.parse builds objects: own properties, even "__proto__".
     const record = fc.uniqueArray(fc.tuple(key, value), { maxLength: 6, selector: ([k]) => k }).map((e) => Object.fromEntries<JsonValue>(e));
@@ -139,7 +150,10 @@ describe('field values', () => {
   test('size limits count the exact UTF-8 JSON size of string fields, at and just past each limit', () => {
     const ok = (f: JsonObject): void => assert.doesNotThrow(() => checkFields(f));
     const tooLarge = (f: JsonObject, message: RegExp): void =>
-      assert.throws(() => checkFields(f), (e: unknown) => e instanceof KithError && e.code === ErrorCode.TooLarge && message.test(e.message));
+      assert.throws(
+        () => checkFields(f),
+        (e: unknown) => e instanceof KithError && e.code === ErrorCode.TooLarge && message.test(e.message),
+      );
     ok({ a: 'x'.repeat(MAX_VALUE_BYTES - 2) }); // two quotes: exactly the limit
     tooLarge({ a: 'x'.repeat(MAX_VALUE_BYTES - 1) }, new RegExp(`field "a" is ${MAX_VALUE_BYTES + 1} bytes`));
     ok({ a: '\u0001'.repeat((MAX_VALUE_BYTES - 2) / 6) }); // each escaped as \u0001

@@ -45,7 +45,10 @@ const key = { vaultId: '0'.repeat(32), signer: 'recovery', signPub: new Uint8Arr
 describe('capabilities', () => {
   test('a plain remote has none; a relay-like one has each, and a decorator keeps them without naming them', async () => {
     const plain = openMemoryRemote();
-    assert.deepEqual([canGetMany(plain), canWatch(plain), usesDeviceKey(plain), readsListed(plain), reportsTraffic(plain)], [false, false, false, false, false]);
+    assert.deepEqual(
+      [canGetMany(plain), canWatch(plain), usesDeviceKey(plain), readsListed(plain), reportsTraffic(plain)],
+      [false, false, false, false, false],
+    );
     const inner = new PowerfulRemote();
     const wrapped = decorateRemote<PowerfulRemote>(inner, { put: async () => undefined });
     for (const r of [inner, wrapped, countingRemote(wrapped)]) {
@@ -54,7 +57,13 @@ describe('capabilities', () => {
     // The powers run on the real remote (its private fields), whatever wraps it.
     await inner.put('a', Uint8Array.of(1));
     const counted = countingRemote(wrapped);
-    assert.deepEqual(await counted.getMany(['a', 'b']), new Map([['a', Uint8Array.of(1)], ['b', null]]));
+    assert.deepEqual(
+      await counted.getMany(['a', 'b']),
+      new Map([
+        ['a', Uint8Array.of(1)],
+        ['b', null],
+      ]),
+    );
     counted.useDeviceKey(key);
     counted.watch('heads/', () => undefined);
     assert.deepEqual([inner.lent, inner.watched], [['recovery'], ['heads/']]);

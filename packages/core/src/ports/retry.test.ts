@@ -39,22 +39,27 @@ const policyArb = fc.record({
 describe('retry', () => {
   test('attempts, waits and the deadline stay within the policy; each wait is below its backoff ceiling', async () => {
     await fc.assert(
-      fc.asyncProperty(policyArb, fc.array(fc.double({ min: 0, max: 0.999, noNaN: true }), { minLength: 1, maxLength: 16 }), fc.integer({ min: 0, max: 20 }), async (policy: RetryPolicy, jitter, failures) => {
-        let i = 0;
-        const time = fakeTime(() => jitter[i++ % jitter.length]!);
-        let calls = 0;
-        const attempt = async (): Promise<string> => {
-          if (calls++ < failures) throw new Flaky('transient');
-          return 'ok';
-        };
-        const result = await retry(attempt, { policy, judge, exhausted, deps: time.deps }).catch((e: unknown) => e);
-        assert.ok(calls <= policy.maxAttempts, `${calls} attempts`);
-        assert.ok(time.elapsed() <= policy.deadlineMs, `${time.elapsed()} ms waited`);
-        time.waits.forEach((w, n) => assert.ok(w >= 0 && w <= Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** n), `wait ${n + 1}: ${w} ms`));
-        assert.equal(time.waits.length, calls - 1, 'one wait between attempts');
-        if (result === 'ok') assert.equal(calls, failures + 1);
-        else assert.ok(KithError.is(result, ErrorCode.RemoteUnavailable) && calls <= failures);
-      }),
+      fc.asyncProperty(
+        policyArb,
+        fc.array(fc.double({ min: 0, max: 0.999, noNaN: true }), { minLength: 1, maxLength: 16 }),
+        fc.integer({ min: 0, max: 20 }),
+        async (policy: RetryPolicy, jitter, failures) => {
+          let i = 0;
+          const time = fakeTime(() => jitter[i++ % jitter.length]!);
+          let calls = 0;
+          const attempt = async (): Promise<string> => {
+            if (calls++ < failures) throw new Flaky('transient');
+            return 'ok';
+          };
+          const result = await retry(attempt, { policy, judge, exhausted, deps: time.deps }).catch((e: unknown) => e);
+          assert.ok(calls <= policy.maxAttempts, `${calls} attempts`);
+          assert.ok(time.elapsed() <= policy.deadlineMs, `${time.elapsed()} ms waited`);
+          time.waits.forEach((w, n) => assert.ok(w >= 0 && w <= Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** n), `wait ${n + 1}: ${w} ms`));
+          assert.equal(time.waits.length, calls - 1, 'one wait between attempts');
+          if (result === 'ok') assert.equal(calls, failures + 1);
+          else assert.ok(KithError.is(result, ErrorCode.RemoteUnavailable) && calls <= failures);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -69,7 +74,9 @@ describe('retry', () => {
           throw new Flaky('down');
         };
         const policy = { maxAttempts: 100, baseDelayMs: 0, maxDelayMs: 0, deadlineMs: 1000 };
-        const results = await Promise.allSettled(Array.from({ length: calls }, () => retry(dead, { policy, judge, exhausted, budget, deps: fakeTime(() => 0).deps })));
+        const results = await Promise.allSettled(
+          Array.from({ length: calls }, () => retry(dead, { policy, judge, exhausted, budget, deps: fakeTime(() => 0).deps })),
+        );
         assert.equal(attempts, calls + Math.floor(capacity / cost), 'one attempt each, then what the budget pays for');
         assert.ok(results.every((r) => r.status === 'rejected'));
         assert.equal(results.filter((r) => r.status === 'rejected' && /\(budget\)/.test((r.reason as Error).message)).length, calls);
@@ -125,9 +132,21 @@ describe('retry', () => {
   });
 
   test('backoff is full jitter under an exponential ceiling', () => {
-    assert.equal(backoff(1, 100, 5000, () => 0.5), 50);
-    assert.equal(backoff(4, 100, 5000, () => 1), 800);
-    assert.equal(backoff(10, 100, 5000, () => 1), 5000);
-    assert.equal(backoff(3, 100, 5000, () => 0), 0);
+    assert.equal(
+      backoff(1, 100, 5000, () => 0.5),
+      50,
+    );
+    assert.equal(
+      backoff(4, 100, 5000, () => 1),
+      800,
+    );
+    assert.equal(
+      backoff(10, 100, 5000, () => 1),
+      5000,
+    );
+    assert.equal(
+      backoff(3, 100, 5000, () => 0),
+      0,
+    );
   });
 });

@@ -52,7 +52,6 @@ export interface DeviceMeta {
   sealed?: { params: LocalSealParams; secrets: string };
 }
 
-
 export interface PushMeta {
   /** Last segment this device finished uploading (0: none). */
   seq: number;

@@ -9,7 +9,6 @@ import type { JsonObject, JsonPrimitive, JsonValue } from '../model/json.js';
 import type { RecordRow } from '../model/merge.js';
 export type { RecordRow };
 
-
 /** Equality on one top-level field. `null` matches a null or missing field. */
 export interface FieldFilter {
   readonly field: string;

@@ -39,9 +39,13 @@ export async function epochKeyNamedBy(ctx: EngineContext, epoch: number, what: s
   if (known) return known;
   if (epoch > ctx.registry.epoch) await catchUpRegistry(ctx, signal);
   if (epoch > ctx.registry.epoch) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, `${what} names key epoch ${epoch}, but the device registry on the remote ends at epoch ${ctx.registry.epoch}`, {
-      hint: 'the registry entry that opened that epoch is missing from the remote (registry/...), or the object was altered; nothing from it was used',
-    });
+    throw new KithError(
+      ErrorCode.IntegrityCorrupt,
+      `${what} names key epoch ${epoch}, but the device registry on the remote ends at epoch ${ctx.registry.epoch}`,
+      {
+        hint: 'the registry entry that opened that epoch is missing from the remote (registry/...), or the object was altered; nothing from it was used',
+      },
+    );
   }
   try {
     return await loadEpochKey(ctx, epoch);

@@ -27,8 +27,7 @@ export interface OwnHeadComparison {
 
 /** What the one read of the own head found ('unread': neither repair nor staleness needed it). */
 export type OwnHeadRead =
-  | { readonly kind: 'unread' | 'absent' | 'damaged' | 'unknown-signer' }
-  | { readonly kind: 'head'; readonly head: Head; readonly vs: OwnHeadComparison };
+  { readonly kind: 'unread' | 'absent' | 'damaged' | 'unknown-signer' } | { readonly kind: 'head'; readonly head: Head; readonly vs: OwnHeadComparison };
 
 export interface OwnHeadLook {
   /** The own head's entry in the `heads/` listing. */
@@ -40,11 +39,7 @@ export interface OwnHeadLook {
 }
 
 export function compareOwnHead(head: Head, pushed: PushMeta): OwnHeadComparison {
-  const chain =
-    head.seq > pushed.seq ? 'ahead'
-    : head.seq < pushed.seq ? 'behind'
-    : head.seq > 0 && hex.encode(head.hash) !== pushed.hash ? 'forked'
-    : 'same';
+  const chain = head.seq > pushed.seq ? 'ahead' : head.seq < pushed.seq ? 'behind' : head.seq > 0 && hex.encode(head.hash) !== pushed.hash ? 'forked' : 'same';
   const wrote = pushed.headAt;
   return { chain, registryBehind: head.registrySeq < (pushed.registrySeq ?? 0), older: wrote !== undefined && (head.at === undefined || head.at < wrote) };
 }

@@ -28,7 +28,12 @@ function batchingRemote(objects: Map<string, Uint8Array>): Remote & { batches: n
 test('pull reads segments through getMany in batches when the remote has one', async () => {
   const objects = new Map<string, Uint8Array>();
   const deps = { random: seededRandom(11) };
-  const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(newMemoryStoreData()), remote: openMemoryRemote(objects), remoteUrl: 'memory:', deps });
+  const { vault: a, recoveryCode } = await Vault.create({
+    store: openMemoryStore(newMemoryStoreData()),
+    remote: openMemoryRemote(objects),
+    remoteUrl: 'memory:',
+    deps,
+  });
   const SEGMENTS = PULL_BATCH * 2 + 3;
   for (let i = 0; i < SEGMENTS; i++) {
     await a.put('notes', `n${i}`, { i });

@@ -108,7 +108,14 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
 }
 
 /** Verifies a device's head; returns what moved, or undefined if nothing is to be fetched. */
-async function readHead(ctx: EngineContext, device: string, info: RemoteObjectInfo, cursor: Cursor, watch: HeadWatch, signal?: AbortSignal): Promise<Moved | undefined> {
+async function readHead(
+  ctx: EngineContext,
+  device: string,
+  info: RemoteObjectInfo,
+  cursor: Cursor,
+  watch: HeadWatch,
+  signal?: AbortSignal,
+): Promise<Moved | undefined> {
   if (!ctx.registry.device(device) && (await ctx.registry.sync(ctx.remote, undefined, signal)) > 0) await ctx.saveRegistry();
   const signPub = ctx.registry.deviceSignPub(device);
   if (!signPub) {

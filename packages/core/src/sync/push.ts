@@ -82,7 +82,10 @@ async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promis
   const epochKey = await loadEpochKey(ctx, epoch);
   const batch = takeBatch(entries);
   // Whatever the ops reference (blobs) must be on the remote before they are.
-  await ctx.beforeSegment?.(batch.map((e) => e.op as unknown as Op), signal);
+  await ctx.beforeSegment?.(
+    batch.map((e) => e.op as unknown as Op),
+    signal,
+  );
   const seq = state.seq + 1;
   const { bytes, hash } = await encodeSegment({
     vaultId: ctx.vaultId,
@@ -97,15 +100,17 @@ async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promis
   });
   const candidate: PendingSegment = { seq, hash: hex.encode(hash), bytes: b64(bytes), through: batch[batch.length - 1]!.seq, ops: batch.length };
   // Record it unless another process got there first; either way upload what is recorded.
-  return ctx.store.write(async (tx) => {
-    const raced = await readMeta<PendingSegment>(tx, META.pendingSegment);
-    if (raced) return raced;
-    const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
-    const first = (await tx.readOutbox(1))[0];
-    if (now.seq !== state.seq || first?.seq !== entries[0]!.seq) return undefined as unknown as PendingSegment;
-    await writeMeta(tx, META.pendingSegment, candidate);
-    return candidate;
-  }).then((p) => p ?? preparedSegment(ctx, signal));
+  return ctx.store
+    .write(async (tx) => {
+      const raced = await readMeta<PendingSegment>(tx, META.pendingSegment);
+      if (raced) return raced;
+      const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
+      const first = (await tx.readOutbox(1))[0];
+      if (now.seq !== state.seq || first?.seq !== entries[0]!.seq) return undefined as unknown as PendingSegment;
+      await writeMeta(tx, META.pendingSegment, candidate);
+      return candidate;
+    })
+    .then((p) => p ?? preparedSegment(ctx, signal));
 }
 
 /** The longest prefix of entries within the segment size target (at least one). */

@@ -30,7 +30,6 @@ import { noteOwnHeadSeen } from './staleness.js';
 /** How often at most the own segments are listed while the own head looks right. */
 export const AUDIT_INTERVAL_MS = 24 * 3600 * 1000;
 
-
 const noChain: OwnChainMeta = { headEtag: '' };
 
 /**
@@ -70,7 +69,8 @@ export async function repairOwnChain(ctx: EngineContext, look: OwnHeadLook, sign
   const { pushed: push, chain, info: listed } = look;
   if (!published(push)) return;
   let head: 'ok' | 'wrong' | 'ahead';
-  if (!listed) head = push.registrySeq === undefined ? 'ok' : 'wrong'; // never written: push writes it anyway
+  if (!listed)
+    head = push.registrySeq === undefined ? 'ok' : 'wrong'; // never written: push writes it anyway
   else if (listed.etag === chain.headEtag) head = 'ok';
   else head = verdict(look.read);
   // A head ahead of what this store pushed means this store is the older copy (restored from a backup):

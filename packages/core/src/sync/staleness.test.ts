@@ -13,7 +13,14 @@ const ids = ['00000000000000a1', '00000000000000b2', '00000000000000c3', '000000
 function registry(revoked: Record<string, number> = {}): DeviceRegistry {
   const devices: Record<string, DeviceRecord> = {};
   for (const id of ids) {
-    devices[id] = { name: id, signPub: '', boxPub: '', addedAt: 0, addedBy: 'recovery', ...(revoked[id] !== undefined ? { revoked: { lastSeq: 0, at: revoked[id], by: ids[0]! } } : {}) };
+    devices[id] = {
+      name: id,
+      signPub: '',
+      boxPub: '',
+      addedAt: 0,
+      addedBy: 'recovery',
+      ...(revoked[id] !== undefined ? { revoked: { lastSeq: 0, at: revoked[id], by: ids[0]! } } : {}),
+    };
   }
   const state: RegistryState = { seq: 1, hashes: ['00'.repeat(32)], epoch: 0, recovery: { signPub: '', boxPub: '' }, devices };
   return new DeviceRegistry('00'.repeat(16), state);
@@ -43,23 +50,43 @@ test('stale remote: warned exactly when the newest timed head of a device not re
 
 test('a fresh head of a revoked device does not hide a stale remote', () => {
   const reg = registry({ [ids[2]!]: NOW - 20 * DAY });
-  const heads = [{ device: ids[0]!, at: NOW - 10 * DAY }, { device: ids[2]!, at: NOW }];
-  assert.deepEqual(remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads, registry: reg }).map((w) => w.code), [WarningCode.StaleRemote]);
+  const heads = [
+    { device: ids[0]!, at: NOW - 10 * DAY },
+    { device: ids[2]!, at: NOW },
+  ];
+  assert.deepEqual(
+    remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads, registry: reg }).map((w) => w.code),
+    [WarningCode.StaleRemote],
+  );
 });
 
 test('a revocation newer than every head is reported; not when a head follows it, nor when a head has no time', () => {
   const reg = registry({ [ids[2]!]: NOW - DAY });
   const older = [{ device: ids[0]!, at: NOW - 2 * DAY }];
   const w = remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads: older, registry: reg });
-  assert.deepEqual(w.map((x) => x.code), [WarningCode.HeadsBehindRegistry]);
+  assert.deepEqual(
+    w.map((x) => x.code),
+    [WarningCode.HeadsBehindRegistry],
+  );
   assert.match(w[0]!.message, new RegExp(`revocation of device ${ids[2]} at .*, but every head on the remote is older \\(newest `));
-  assert.deepEqual(remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads: [...older, { device: ids[1]!, at: NOW - DAY + 5 }], registry: reg }), []);
+  assert.deepEqual(
+    remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads: [...older, { device: ids[1]!, at: NOW - DAY + 5 }], registry: reg }),
+    [],
+  );
   assert.deepEqual(remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads: [...older, { device: ids[1]! }], registry: reg }), []);
-  assert.deepEqual(remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads: [], registry: registry() }), [], 'a fresh vault: no heads, no revocation');
+  assert.deepEqual(
+    remoteWarnings({ now: NOW, staleAfterMs: DEFAULT_STALE_AFTER_MS, heads: [], registry: registry() }),
+    [],
+    'a fresh vault: no heads, no revocation',
+  );
 });
 
 test('the threshold: default 7 days; Infinity turns it off; anything not positive is bad input', () => {
   assert.equal(checkStaleAfter(undefined), 7 * DAY);
   assert.equal(checkStaleAfter(Infinity), Infinity);
-  for (const bad of [0, -1, NaN, '7' as unknown as number]) assert.throws(() => checkStaleAfter(bad), (e: unknown) => KithError.is(e, ErrorCode.BadInput));
+  for (const bad of [0, -1, NaN, '7' as unknown as number])
+    assert.throws(
+      () => checkStaleAfter(bad),
+      (e: unknown) => KithError.is(e, ErrorCode.BadInput),
+    );
 });

@@ -36,12 +36,14 @@ export interface SeenHead {
 
 const SEEN_HEADS = 'heads.seen';
 const iso = (ms: number): string => new Date(ms).toISOString();
-const OLD_STATE_HINT = 'if your devices synced more recently, the remote is serving an old state that may hide a revocation: do not set up new devices from it until it is restored (e.g. from its version history)';
+const OLD_STATE_HINT =
+  'if your devices synced more recently, the remote is serving an old state that may hide a revocation: do not set up new devices from it until it is restored (e.g. from its version history)';
 
 /** Refuses a threshold that is not a positive number of milliseconds (Infinity turns the check off). */
 export function checkStaleAfter(ms: number | undefined): number {
   if (ms === undefined) return DEFAULT_STALE_AFTER_MS;
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0) throw new KithError(ErrorCode.BadInput, `staleAfterMs must be a positive number of milliseconds, got ${String(ms)}`);
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0)
+    throw new KithError(ErrorCode.BadInput, `staleAfterMs must be a positive number of milliseconds, got ${String(ms)}`);
   return ms;
 }
 
@@ -52,7 +54,12 @@ export function checkStaleAfter(ms: number | undefined): number {
  * revoked devices (a stolen device could keep writing fresh-looking heads
  * to cover a remote's rollback).
  */
-export function remoteWarnings(o: { now: number; staleAfterMs: number; heads: readonly { device: string; at?: number }[]; registry: DeviceRegistry }): SyncWarning[] {
+export function remoteWarnings(o: {
+  now: number;
+  staleAfterMs: number;
+  heads: readonly { device: string; at?: number }[];
+  registry: DeviceRegistry;
+}): SyncWarning[] {
   const out: SyncWarning[] = [];
   const heads = o.heads.filter((h) => !o.registry.device(h.device)?.revoked);
   let newest: { device: string; at: number } | undefined;
@@ -153,7 +160,8 @@ export class HeadWatch {
         hint: OLD_STATE_HINT,
       });
     }
-    this.seen[this.ctx.deviceId] = head.at === undefined ? { etag: info.etag, seq: head.seq } : { etag: info.etag, seq: head.seq, at: Math.max(head.at, wrote ?? 0) };
+    this.seen[this.ctx.deviceId] =
+      head.at === undefined ? { etag: info.etag, seq: head.seq } : { etag: info.etag, seq: head.seq, at: Math.max(head.at, wrote ?? 0) };
     this.#changed = true;
   }
 
@@ -190,7 +198,13 @@ export async function deviceStatuses(tx: StoreTx, registry: DeviceRegistry, devi
   const wrote = (await readMeta<PushMeta>(tx, META.push))?.headAt;
   return registry.devices().map(([id, d]) => {
     const times = [seen[id]?.at, id === deviceId ? wrote : undefined].filter((t): t is number => t !== undefined);
-    return { deviceId: id, name: d.name, revoked: d.revoked !== undefined, current: id === deviceId, lastHeadAt: times.length === 0 ? null : new Date(Math.max(...times)).toISOString() };
+    return {
+      deviceId: id,
+      name: d.name,
+      revoked: d.revoked !== undefined,
+      current: id === deviceId,
+      lastHeadAt: times.length === 0 ? null : new Date(Math.max(...times)).toISOString(),
+    };
   });
 }
 

@@ -46,12 +46,25 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     before(async () => {
       h = await setup();
       aRemote = countingRemote(await h.openRemote());
-      const { vault, recoveryCode } = await Vault.create({ store: await h.openStore(), remote: aRemote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(1) });
+      const { vault, recoveryCode } = await Vault.create({
+        store: await h.openStore(),
+        remote: aRemote,
+        remoteUrl: options.remoteUrl,
+        deviceName: 'A',
+        deps: deps(1),
+      });
       a = vault;
       code = recoveryCode;
       opened.push(a);
       const join = async (seed: number, deviceName: string): Promise<Vault> => {
-        const v = await Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode, deviceName, deps: deps(seed) });
+        const v = await Vault.restore({
+          store: await h.openStore(),
+          remote: await h.openRemote(),
+          remoteUrl: options.remoteUrl,
+          recoveryCode,
+          deviceName,
+          deps: deps(seed),
+        });
         opened.push(v);
         return v;
       };
@@ -70,7 +83,10 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       revoked = c;
       revokedId = c.deviceId;
       otherId = b.deviceId;
-      const put = await a.blobs.put(new Uint8Array(300 * 1024).map((_, i) => (i * 31) % 251), { name: 'photo.bin' });
+      const put = await a.blobs.put(
+        new Uint8Array(300 * 1024).map((_, i) => (i * 31) % 251),
+        { name: 'photo.bin' },
+      );
       await a.put('photos', 'p1', { file: put.ref });
       await a.sync();
       await b.sync();
@@ -118,7 +134,9 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     const seg = (seq: number) => remoteKeys.segment(a.deviceId, seq);
     /** Where `epoch`'s key for `recipient` lives: epoch 1 was opened by a version 2 entry, so under its keyId (`keys/<epoch>/<keyId>/<recipient>`). */
     const sealedAt = async (epoch: number, recipient: string): Promise<string> => {
-      const found = (await evil.list(remoteKeys.sealedKey(epoch, ''))).map((i) => i.key).filter((k) => k.split('/').length === 4 && k.endsWith(`/${recipient}`));
+      const found = (await evil.list(remoteKeys.sealedKey(epoch, '')))
+        .map((i) => i.key)
+        .filter((k) => k.split('/').length === 4 && k.endsWith(`/${recipient}`));
       assert.equal(found.length, 1, found.join(' '));
       return found[0]!;
     };
@@ -170,7 +188,11 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       }
     });
 
-    test('a truncated head is damaged', () => found(replace(remoteKeys.head(a.deviceId), (b) => b.subarray(0, b.length - 10)), [['damaged', remoteKeys.head(a.deviceId), ErrorCode.IntegrityCorrupt]]));
+    test('a truncated head is damaged', () =>
+      found(
+        replace(remoteKeys.head(a.deviceId), (b) => b.subarray(0, b.length - 10)),
+        [['damaged', remoteKeys.head(a.deviceId), ErrorCode.IntegrityCorrupt]],
+      ));
 
     test('a registry entry signed by a stranger is foreign', async () => {
       const listed = await evil.list(remoteKeys.registryPrefix);
@@ -180,7 +202,13 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       const prevHash = await sha256((await evil.get(last.key))!);
       const { bytes } = await encodeRegistryEntry(
         a.vaultId,
-        { seq, prevHash, at: now, signer: stranger.deviceId, change: { kind: 'add', deviceId: stranger.deviceId, name: 'evil', signPub: stranger.sign.pub, boxPub: stranger.box.pub } },
+        {
+          seq,
+          prevHash,
+          at: now,
+          signer: stranger.deviceId,
+          change: { kind: 'add', deviceId: stranger.deviceId, name: 'evil', signPub: stranger.sign.pub, boxPub: stranger.box.pub },
+        },
         stranger.sign.seed,
       );
       await found(add(remoteKeys.registryEntry(seq), bytes), [['foreign', remoteKeys.registryEntry(seq), ErrorCode.IntegrityUnknownSigner]]);
@@ -189,8 +217,17 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     test('a sealed key signed by a stranger is foreign', async () => {
       const key = await sealedAt(1, 'recovery');
       const stranger = generateDeviceKeys(seededRandom(98));
-      const forged = await sealKeyTo({ vaultId: a.vaultId, signerId: stranger.deviceId, signerSeed: stranger.sign.seed, random: seededRandom(97) }, 1, new Uint8Array(32), 'recovery', stranger.box.pub);
-      await found(replace(key, () => forged), [['foreign', key, ErrorCode.IntegrityUnknownSigner]]);
+      const forged = await sealKeyTo(
+        { vaultId: a.vaultId, signerId: stranger.deviceId, signerSeed: stranger.sign.seed, random: seededRandom(97) },
+        1,
+        new Uint8Array(32),
+        'recovery',
+        stranger.box.pub,
+      );
+      await found(
+        replace(key, () => forged),
+        [['foreign', key, ErrorCode.IntegrityUnknownSigner]],
+      );
     });
 
     test('a sealed key where no reader looks is unreferenced: a version 1 place of an epoch whose entry carries a key check, another keyId, a keyId for an epoch without one', async () => {
@@ -221,13 +258,17 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       const seq = (await evil.list(remoteKeys.segmentPrefix(a.deviceId))).length + 1;
       await a.put('notes', id, { later: true });
       await a.push();
-      await found(() => rollBack(headKey, old), [
-        ['damaged', headKey, ErrorCode.IntegrityRollback],
-        ['unreferenced', seg(seq), ErrorCode.UnreferencedObject],
-      ]);
+      await found(
+        () => rollBack(headKey, old),
+        [
+          ['damaged', headKey, ErrorCode.IntegrityRollback],
+          ['unreferenced', seg(seq), ErrorCode.UnreferencedObject],
+        ],
+      );
     };
 
-    test('an older head put back is damaged (a rollback), and the segment it no longer names is unreferenced', () => olderHeadFound('later', (headKey, old) => replace(headKey, () => old)()));
+    test('an older head put back is damaged (a rollback), and the segment it no longer names is unreferenced', () =>
+      olderHeadFound('later', (headKey, old) => replace(headKey, () => old)()));
 
     test("an older own head is still a rollback once a pull has marked it for the next push (the repair's push state), until that push writes it again", () =>
       olderHeadFound('later again', async (headKey, old) => {
@@ -247,14 +288,11 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       const keys = await upload();
       const removeAll = () => Promise.all([evil.delete(keys.manifest), evil.delete(keys.chunk)]).then(() => undefined);
       await found(async () => removeAll, [['unreferenced', keys.manifest, ErrorCode.UnreferencedObject]]);
-      await found(
-        async () => {
-          await upload();
-          await evil.delete(keys.manifest);
-          return removeAll;
-        },
-        [['unreferenced', keys.chunk, ErrorCode.UnreferencedObject]],
-      );
+      await found(async () => {
+        await upload();
+        await evil.delete(keys.manifest);
+        return removeAll;
+      }, [['unreferenced', keys.chunk, ErrorCode.UnreferencedObject]]);
     });
 
     test('GC marks are read: a mark whose object is gone is unreferenced, a mark of the wrong size damaged', async () => {
@@ -286,7 +324,11 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       } finally {
         await undo();
       }
-      await found(replace(key, (b) => ((b[b.length - 20]! ^= 1), b)), [['damaged', key, ErrorCode.IntegrityCorrupt]], { readData: true });
+      await found(
+        replace(key, (b) => ((b[b.length - 20]! ^= 1), b)),
+        [['damaged', key, ErrorCode.IntegrityCorrupt]],
+        { readData: true },
+      );
     });
 
     test("a revoked device's objects from after its revocation are foreign: a segment past its last one, a later epoch's key sealed to it", async () => {
@@ -325,7 +367,10 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
           await evil.put(key, bad);
           try {
             const r = await a.check({ readData: true });
-            assert.ok(r.problems.some((p) => p.key === key && p.kind !== 'unreferenced'), `${key} byte ${at % bad.length}: ${JSON.stringify(r.problems)}`);
+            assert.ok(
+              r.problems.some((p) => p.key === key && p.kind !== 'unreferenced'),
+              `${key} byte ${at % bad.length}: ${JSON.stringify(r.problems)}`,
+            );
           } finally {
             await evil.put(key, orig);
           }
@@ -344,7 +389,14 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
           return inner.put(key, bytes, o);
         },
       });
-      const d = await Vault.restore({ store: await h.openStore(), remote: flaky, remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: 'D', deps: deps(5) });
+      const d = await Vault.restore({
+        store: await h.openStore(),
+        remote: flaky,
+        remoteUrl: options.remoteUrl,
+        recoveryCode: code,
+        deviceName: 'D',
+        deps: deps(5),
+      });
       opened.push(d);
       await d.sync();
       await d.put('notes', 'd1', { by: 'D' });

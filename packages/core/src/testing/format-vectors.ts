@@ -4,7 +4,18 @@
  * encodes them; vectors.test.ts checks the result against the committed
  * `vectors.json`, so any change to the byte format shows up as a diff.
  */
-import { bytesToHex, recoveryKeys, formatRecoveryCode, signingKeyFromSeed, boxKeyFromSecret, compress, padme, passwordKeys, sha256Sync, u32 } from '../crypto/index.js';
+import {
+  bytesToHex,
+  recoveryKeys,
+  formatRecoveryCode,
+  signingKeyFromSeed,
+  boxKeyFromSecret,
+  compress,
+  padme,
+  passwordKeys,
+  sha256Sync,
+  u32,
+} from '../crypto/index.js';
 import { blobId, encodeBlobObject, encodeManifestPlaintext, formatBlobRef } from '../format/blob-format.js';
 import { Chunker, gearTable } from '../blobs/chunker.js';
 import type { JsonValue } from '../model/json.js';
@@ -66,8 +77,30 @@ export const VECTOR_INPUTS = {
   mergeDevices: ['0102030405060708', '0807060504030201'],
   mergeOps: [
     { device: 0, op: { c: 'notes', i: 'n1', t: '0mjve0w000000', k: 'p' as const, s: { title: 'Groceries', pinned: true }, a: true } },
-    { device: 1, op: { c: 'notes', i: 'n1', t: '0mjve0w100000', k: 'm' as const, s: { title: 'Groceries (Sat)' }, a: true, r: { title: ['0mjve0w0000000102030405060708'], '': ['0mjve0w0000000102030405060708'] } } },
-    { device: 0, op: { c: 'notes', i: 'n1', t: '0mjve0w200000', k: 'm' as const, s: { title: 'Groceries!' }, a: true, r: { title: ['0mjve0w0000000102030405060708'], '': ['0mjve0w0000000102030405060708'] } } },
+    {
+      device: 1,
+      op: {
+        c: 'notes',
+        i: 'n1',
+        t: '0mjve0w100000',
+        k: 'm' as const,
+        s: { title: 'Groceries (Sat)' },
+        a: true,
+        r: { title: ['0mjve0w0000000102030405060708'], '': ['0mjve0w0000000102030405060708'] },
+      },
+    },
+    {
+      device: 0,
+      op: {
+        c: 'notes',
+        i: 'n1',
+        t: '0mjve0w200000',
+        k: 'm' as const,
+        s: { title: 'Groceries!' },
+        a: true,
+        r: { title: ['0mjve0w0000000102030405060708'], '': ['0mjve0w0000000102030405060708'] },
+      },
+    },
   ],
 };
 
@@ -132,10 +165,22 @@ export async function buildVectors(): Promise<Vectors> {
   );
   const registryEntry = await encodeRegistryEntry(
     v.vaultId,
-    { seq: 1, prevHash: new Uint8Array(32), at: v.createdAt, signer: 'recovery', change: { kind: 'add', deviceId: v.deviceId, name: v.deviceName, signPub: sign.pub, boxPub: box.pub } },
+    {
+      seq: 1,
+      prevHash: new Uint8Array(32),
+      at: v.createdAt,
+      signer: 'recovery',
+      change: { kind: 'add', deviceId: v.deviceId, name: v.deviceName, signPub: sign.pub, boxPub: box.pub },
+    },
     recovery.sign.seed,
   );
-  const sealedKey = await sealKeyTo({ vaultId: v.vaultId, signerId: v.deviceId, signerSeed: sign.seed, random: scripted(hex(v.sealEphemeralSecret)) }, v.epoch, hex(v.epochKey), v.deviceId, box.pub);
+  const sealedKey = await sealKeyTo(
+    { vaultId: v.vaultId, signerId: v.deviceId, signerSeed: sign.seed, random: scripted(hex(v.sealEphemeralSecret)) },
+    v.epoch,
+    hex(v.epochKey),
+    v.deviceId,
+    box.pub,
+  );
   const payload = encodePayload(v.ops);
   const compressed = await compress(payload);
   const segment = await encodeSegment({
@@ -163,7 +208,13 @@ export async function buildVectors(): Promise<Vectors> {
   const keyCheck = epochKeyCheck(v.vaultId, v.epoch + 1, hex(v.epochKey));
   const revokeEntry = await encodeRegistryEntry(
     v.vaultId,
-    { seq: 2, prevHash: registryEntry.hash, at: v.createdAt + 1, signer: v.deviceId, change: { kind: 'revoke', deviceId: v.revokedDeviceId, lastSeq: 0, epoch: v.epoch + 1, keyCheck } },
+    {
+      seq: 2,
+      prevHash: registryEntry.hash,
+      at: v.createdAt + 1,
+      signer: v.deviceId,
+      change: { kind: 'revoke', deviceId: v.revokedDeviceId, lastSeq: 0, epoch: v.epoch + 1, keyCheck },
+    },
     sign.seed,
   );
   return {
@@ -228,7 +279,13 @@ async function laterRegistryEntries(entry1Hash: Uint8Array, deviceSeed: Uint8Arr
 async function previousLink(deviceSeed: Uint8Array) {
   const v = VECTOR_INPUTS;
   const link = epochBoxKey(hex(v.epoch1Key));
-  const sealed = await sealKeyTo({ vaultId: v.vaultId, signerId: v.deviceId, signerSeed: deviceSeed, random: scripted(hex(v.previousEphemeralSecret)) }, 1, hex(v.epochKey), 'previous', link.pub);
+  const sealed = await sealKeyTo(
+    { vaultId: v.vaultId, signerId: v.deviceId, signerSeed: deviceSeed, random: scripted(hex(v.previousEphemeralSecret)) },
+    1,
+    hex(v.epochKey),
+    'previous',
+    link.pub,
+  );
   return { epoch1LinkPub: bytesToHex(link.pub), previousSealedKey: bytesToHex(sealed) };
 }
 
@@ -237,10 +294,24 @@ async function blobVectors() {
   const epochKey = hex(v.epochKey);
   const chunk = new TextEncoder().encode(v.blobChunk);
   const chunkId = await blobId(epochKey, v.vaultId, chunk);
-  const chunkObject = await encodeBlobObject('chunk', { vaultId: v.vaultId, epoch: 0, epochKey, id: chunkId, plaintext: chunk, random: scripted(hex(v.blobChunkNonce)) });
+  const chunkObject = await encodeBlobObject('chunk', {
+    vaultId: v.vaultId,
+    epoch: 0,
+    epochKey,
+    id: chunkId,
+    plaintext: chunk,
+    random: scripted(hex(v.blobChunkNonce)),
+  });
   const manifest = encodeManifestPlaintext({ v: 1, size: chunk.length, name: v.blobName, type: v.blobType, chunks: [[chunkId, chunk.length]] });
   const manifestId = await blobId(epochKey, v.vaultId, manifest);
-  const manifestObject = await encodeBlobObject('manifest', { vaultId: v.vaultId, epoch: 0, epochKey, id: manifestId, plaintext: manifest, random: scripted(hex(v.blobManifestNonce)) });
+  const manifestObject = await encodeBlobObject('manifest', {
+    vaultId: v.vaultId,
+    epoch: 0,
+    epochKey,
+    id: manifestId,
+    plaintext: manifest,
+    random: scripted(hex(v.blobManifestNonce)),
+  });
   return {
     blobChunkId: chunkId,
     blobChunkObject: bytesToHex(chunkObject),

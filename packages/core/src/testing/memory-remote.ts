@@ -46,4 +46,3 @@ export function openMemoryRemote(objects: Map<string, Uint8Array> = new Map(), u
     async close() {},
   };
 }
-

@@ -45,7 +45,14 @@ export function openMemoryStore(data: MemoryStoreData = newMemoryStoreData()): S
     write: (fn) =>
       serial(async () => {
         check();
-        const draft: MemoryStoreData = { meta: new Map(data.meta), records: new Map(data.records), log: [...data.log], outbox: [...data.outbox], outboxSeq: data.outboxSeq, ownSegments: new Map(data.ownSegments) };
+        const draft: MemoryStoreData = {
+          meta: new Map(data.meta),
+          records: new Map(data.records),
+          log: [...data.log],
+          outbox: [...data.outbox],
+          outboxSeq: data.outboxSeq,
+          ownSegments: new Map(data.ownSegments),
+        };
         const out = await scoped(fn, draft, true);
         Object.assign(data, draft);
         return out;

@@ -153,7 +153,11 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         assert.deepEqual(await keysOf(r, 'se', { after: 'segments/d/000000000002' }), ['segments/d/000000000010']);
         assert.deepEqual(await keysOf(r, 'se', { after: 'segments/c' }), ['segments/d/000000000002', 'segments/d/000000000010']);
         assert.deepEqual(await keysOf(r, 'se', { after: 'segments/d/000000000010' }), []);
-        if (mixed) assert.deepEqual(await keysOf(r, '', { after: 'a/b' }), [...keys].sort().filter((k) => k > 'a/b'));
+        if (mixed)
+          assert.deepEqual(
+            await keysOf(r, '', { after: 'a/b' }),
+            [...keys].sort().filter((k) => k > 'a/b'),
+          );
         assert.deepEqual(await keysOf(r, 'zzz'), []);
       });
     });
@@ -170,7 +174,25 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
 
     test('invalid keys are refused with KITH_BAD_NAME before any storage access', async () => {
       await withRemote(async (r) => {
-        const bad = ['', '.', '..', 'a/../b', 'a/./b', '/abs', 'a//b', 'a/', 'nul\u0000x', 'back\\slash', 'a b', 'tab\tx', 'é', 'k'.repeat(513), './x', '~/x', 'a:b'];
+        const bad = [
+          '',
+          '.',
+          '..',
+          'a/../b',
+          'a/./b',
+          '/abs',
+          'a//b',
+          'a/',
+          'nul\u0000x',
+          'back\\slash',
+          'a b',
+          'tab\tx',
+          'é',
+          'k'.repeat(513),
+          './x',
+          '~/x',
+          'a:b',
+        ];
         const before = { ...r.stats };
         for (const k of bad) {
           await assert.rejects(r.put(k, Uint8Array.of(1)), isCode(ErrorCode.BadName), JSON.stringify(k));
@@ -259,7 +281,17 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
         fc.record({ t: fc.constant('put' as const), key, n: fc.integer({ min: 0, max: 40 }) }),
         fc.record({ t: fc.constant('del' as const), key }),
         fc.record({ t: fc.constant('head' as const), key }),
-        fc.record({ t: fc.constant('list' as const), prefix: fc.oneof(fc.constant(''), key, key.map((k) => k + '/'), key.map((k) => k.slice(0, 1))), after: fc.option(fc.oneof(key, seg), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }) }),
+        fc.record({
+          t: fc.constant('list' as const),
+          prefix: fc.oneof(
+            fc.constant(''),
+            key,
+            key.map((k) => k + '/'),
+            key.map((k) => k.slice(0, 1)),
+          ),
+          after: fc.option(fc.oneof(key, seg), { nil: undefined }),
+          limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+        }),
       );
       await fc.assert(
         fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {

@@ -86,8 +86,7 @@ export function referenceQuery(rows: readonly RecordRow[], q: Omit<RecordQuery, 
   const order = q.order;
   const sign = order?.direction === 'desc' ? -1 : 1;
   return live.sort(
-    (x, y) =>
-      sign * ((order ? compareFieldValues(own(x.fields, order.field), own(y.fields, order.field)) : 0) || compareCodePoints(x.id, y.id)),
+    (x, y) => sign * ((order ? compareFieldValues(own(x.fields, order.field), own(y.fields, order.field)) : 0) || compareCodePoints(x.id, y.id)),
   );
 }
 
@@ -135,9 +134,7 @@ const jsonArb = (c: fc.JsonSharedConstraints): fc.Arbitrary<JsonValue> => fc.jso
 const ids = (rows: readonly RecordRow[]): string[] => rows.map((r) => r.id);
 
 /** Record ids as the core allows them (see names.ts), over all of Unicode. */
-const idArb = fc
-  .string({ unit: 'binary', minLength: 1, maxLength: 6 })
-  .filter((s) => s !== '.' && s !== '..' && !/[\u0000-\u001f\u007f/\\]/.test(s));
+const idArb = fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }).filter((s) => s !== '.' && s !== '..' && !/[\u0000-\u001f\u007f/\\]/.test(s));
 
 /** Field values with many ties and every type, so order and tie-breaks are exercised. */
 const sortValueArb: fc.Arbitrary<JsonValue | undefined> = fc.oneof(
@@ -225,10 +222,15 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
     describe('records', () => {
       test('put then get returns exactly the rows, keyed by id; missing ids are absent', async () => {
         await withStore(async (store) => {
-          const a = row('notes', 'a', { title: 'A', n: 1, tags: ['x', 'y'], nested: { deep: [null, true] } }, {
-            state: { title: { v: 'A', s: 'stamp', preds: [] } },
-            updated: '00000000100000000000000000001',
-          });
+          const a = row(
+            'notes',
+            'a',
+            { title: 'A', n: 1, tags: ['x', 'y'], nested: { deep: [null, true] } },
+            {
+              state: { title: { v: 'A', s: 'stamp', preds: [] } },
+              updated: '00000000100000000000000000001',
+            },
+          );
           const b = row('notes', 'b', {}, { deleted: true, conflicted: true, state: { x: [1, 2] } });
           await put(store, [a, b]);
           const got = await get(store, 'notes', ['a', 'b', 'zzz']);
@@ -253,7 +255,11 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           // Also in a large batch (stores may insert many rows per statement).
           const batch = Array.from({ length: 137 }, (_, i) => row('big', `k${i % 41}`, { i }));
           await put(store, batch);
-          const got = await get(store, 'big', batch.map((r) => r.id));
+          const got = await get(
+            store,
+            'big',
+            batch.map((r) => r.id),
+          );
           assert.equal(got.size, 41);
           for (let k = 0; k < 41; k++) assert.deepEqual(got.get(`k${k}`)?.fields, { i: k + 41 * Math.floor((136 - k) / 41) });
         });
@@ -304,15 +310,29 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           let n = 0;
           await fc.assert(
             fc.asyncProperty(
-              fc.uniqueArray(fc.record({ id: idArb, fields: fieldsArb, state: fieldsArb, deleted: fc.boolean(), conflicted: fc.boolean(), updated: fc.string({ unit: 'binary', maxLength: 30 }) }), {
-                selector: (r) => r.id,
-                maxLength: 8,
-              }),
+              fc.uniqueArray(
+                fc.record({
+                  id: idArb,
+                  fields: fieldsArb,
+                  state: fieldsArb,
+                  deleted: fc.boolean(),
+                  conflicted: fc.boolean(),
+                  updated: fc.string({ unit: 'binary', maxLength: 30 }),
+                }),
+                {
+                  selector: (r) => r.id,
+                  maxLength: 8,
+                },
+              ),
               async (specs) => {
                 const collection = `rt${n++}`;
                 const rows = specs.map((s) => ({ collection, ...s }));
                 await put(store, rows);
-                const got = await get(store, collection, rows.map((r) => r.id));
+                const got = await get(
+                  store,
+                  collection,
+                  rows.map((r) => r.id),
+                );
                 assert.equal(got.size, rows.length);
                 for (const r of rows) assert.deepEqual(got.get(r.id), viaJson(r));
               },
@@ -331,7 +351,11 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             row('proto', 'bare', { other: 1 }),
           ];
           await put(store, rows);
-          const got = await get(store, 'proto', rows.map((r) => r.id));
+          const got = await get(
+            store,
+            'proto',
+            rows.map((r) => r.id),
+          );
           for (const r of rows) {
             assert.deepEqual(got.get(r.id), r);
             assert.deepEqual(Object.keys(got.get(r.id)!.fields), Object.keys(r.fields));
@@ -379,7 +403,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
 
       test('where: equality per type; booleans never equal numbers; null matches null and missing', async () => {
         await withStore(async (store) => {
-          await put(store, typed.map(([id, fields]) => row('q', id, fields)));
+          await put(
+            store,
+            typed.map(([id, fields]) => row('q', id, fields)),
+          );
           const cases: Array<[JsonPrimitive, string[]]> = [
             [null, ['missing', 'null']],
             [false, ['false']],
@@ -400,7 +427,11 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             ['é', []],
           ];
           for (const [value, expected] of cases) {
-            assert.deepEqual((await matching(store, [{ field: 'v', value }])).sort(compareCodePoints), expected.sort(compareCodePoints), `where v == ${JSON.stringify(value)}`);
+            assert.deepEqual(
+              (await matching(store, [{ field: 'v', value }])).sort(compareCodePoints),
+              expected.sort(compareCodePoints),
+              `where v == ${JSON.stringify(value)}`,
+            );
           }
           // A filter on a field no record has matches only null.
           assert.equal((await matching(store, [{ field: 'nobody', value: null }])).length, typed.length);
@@ -475,7 +506,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
         await withStore(async (store) => {
           // UTF-16 order would put the astral '😀' (a surrogate pair) before U+FF5E.
           const list = ['b', 'B', 'a', 'é', '\uff5e', '😀', 'a b', 'ab', '10', '9', '~'];
-          await put(store, list.map((id) => row('ids', id, {})));
+          await put(
+            store,
+            list.map((id) => row('ids', id, {})),
+          );
           const page = await store.read((tx) => tx.query({ collection: 'ids' }));
           assert.deepEqual(ids(page.rows), [...list].sort(compareCodePoints));
           assert.equal(page.next, null);
@@ -500,9 +534,29 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           assert.deepEqual(asc, expected);
           // Spelled out once, so the reference itself is pinned to the documented order.
           assert.deepEqual(asc, [
-            'missing', 'null', 'null-2', 'false', 'true', 'neg', 'zero', 'one', 'one-2', 'one-point-five', 'big', 'huge',
-            'str-empty', 'str-one', 'str-a', 'str-null', 'str-true', 'str-emoji', 'str-bmp-high', 'str-astral',
-            'arr-2', 'arr', 'obj',
+            'missing',
+            'null',
+            'null-2',
+            'false',
+            'true',
+            'neg',
+            'zero',
+            'one',
+            'one-2',
+            'one-point-five',
+            'big',
+            'huge',
+            'str-empty',
+            'str-one',
+            'str-a',
+            'str-null',
+            'str-true',
+            'str-emoji',
+            'str-bmp-high',
+            'str-astral',
+            'arr-2',
+            'arr',
+            'obj',
           ]);
           const desc = ids((await store.read((tx) => tx.query({ collection: 'q', order: { field: 'v', direction: 'desc' } }))).rows);
           assert.deepEqual(desc, [...expected].reverse());
@@ -519,7 +573,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
 
       test('limit, next cursor, and next null on the last page', async () => {
         await withStore(async (store) => {
-          await put(store, Array.from({ length: 10 }, (_, i) => row('p', `r${i}`, { n: i % 3 })));
+          await put(
+            store,
+            Array.from({ length: 10 }, (_, i) => row('p', `r${i}`, { n: i % 3 })),
+          );
           const first = await store.read((tx) => tx.query({ collection: 'p', limit: 4 }));
           assert.deepEqual(ids(first.rows), ['r0', 'r1', 'r2', 'r3']);
           assert.notEqual(first.next, null);
@@ -542,7 +599,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
 
       test('a cursor stays valid when its row is deleted or rows are added before it', async () => {
         await withStore(async (store) => {
-          await put(store, ['a', 'b', 'c', 'd', 'e'].map((id, i) => row('k', id, { n: i })));
+          await put(
+            store,
+            ['a', 'b', 'c', 'd', 'e'].map((id, i) => row('k', id, { n: i })),
+          );
           const q: RecordQuery = { collection: 'k', order: { field: 'n', direction: 'asc' }, limit: 2 };
           const first = await store.read((tx) => tx.query(q));
           assert.deepEqual(ids(first.rows), ['a', 'b']);
@@ -564,7 +624,9 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
               let after: string | undefined;
               const seen: string[] = [];
               do {
-                const page: { rows: RecordRow[]; next: string | null } = await store.read((tx) => tx.query({ ...base, limit: 13, ...(after === undefined ? {} : { after }) }));
+                const page: { rows: RecordRow[]; next: string | null } = await store.read((tx) =>
+                  tx.query({ ...base, limit: 13, ...(after === undefined ? {} : { after }) }),
+                );
                 seen.push(...ids(page.rows));
                 after = page.next ?? undefined;
                 pages++;
@@ -640,7 +702,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             row('c', 'q', {}, { deleted: true }),
           ]);
           const all = await store.read((tx) => tx.listConflicted());
-          assert.deepEqual(all.map((r) => `${r.collection}/${r.id}`), ['a/m', 'b/a', 'b/z']);
+          assert.deepEqual(
+            all.map((r) => `${r.collection}/${r.id}`),
+            ['a/m', 'b/a', 'b/z'],
+          );
           assert.equal(all[1]?.deleted, true);
           const onlyB = await store.read((tx) => tx.listConflicted('b'));
           assert.deepEqual(ids(onlyB), ['a', 'z']);
@@ -666,7 +731,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           await store.write((tx) => tx.appendLog([]));
           const byStamp = [...entries].sort((x, y) => compareCodePoints(x.stamp, y.stamp));
           assert.deepEqual(await store.read((tx) => tx.readLog({})), byStamp);
-          assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'notes' })), byStamp.filter((e) => e.collection === 'notes'));
+          assert.deepEqual(
+            await store.read((tx) => tx.readLog({ collection: 'notes' })),
+            byStamp.filter((e) => e.collection === 'notes'),
+          );
           assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'notes', id: 'a' })), [entries[3], entries[0]]);
           assert.deepEqual(await store.read((tx) => tx.readLog({ limit: 2 })), byStamp.slice(-2));
           assert.deepEqual(await store.read((tx) => tx.readLog({ collection: 'notes', limit: 1 })), [entries[0]]);
@@ -679,19 +747,15 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
         await withStore(async (store) => {
           let n = 0;
           await fc.assert(
-            fc.asyncProperty(
-              fc.uniqueArray(fc.integer({ min: 0, max: 1e6 }), { maxLength: 60 }),
-              fc.integer({ min: 1, max: 70 }),
-              async (stamps, limit) => {
-                const collection = `log${n++}`;
-                const entries = stamps.map((s, i) => logEntry(collection, i % 3 === 0 ? 'x' : 'y', s));
-                await store.write((tx) => tx.appendLog(entries));
-                const sorted = [...entries].sort((x, y) => compareCodePoints(x.stamp, y.stamp));
-                assert.deepEqual(await store.read((tx) => tx.readLog({ collection, limit })), sorted.slice(-limit));
-                const xs = sorted.filter((e) => e.id === 'x');
-                assert.deepEqual(await store.read((tx) => tx.readLog({ collection, id: 'x', limit })), xs.slice(-limit));
-              },
-            ),
+            fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 0, max: 1e6 }), { maxLength: 60 }), fc.integer({ min: 1, max: 70 }), async (stamps, limit) => {
+              const collection = `log${n++}`;
+              const entries = stamps.map((s, i) => logEntry(collection, i % 3 === 0 ? 'x' : 'y', s));
+              await store.write((tx) => tx.appendLog(entries));
+              const sorted = [...entries].sort((x, y) => compareCodePoints(x.stamp, y.stamp));
+              assert.deepEqual(await store.read((tx) => tx.readLog({ collection, limit })), sorted.slice(-limit));
+              const xs = sorted.filter((e) => e.id === 'x');
+              assert.deepEqual(await store.read((tx) => tx.readLog({ collection, id: 'x', limit })), xs.slice(-limit));
+            }),
             { seed: SEED, numRuns: 40 },
           );
         });
@@ -707,7 +771,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           await store.write((tx) => tx.appendOutbox([]));
           assert.equal(await store.read((tx) => tx.countOutbox()), 7);
           const all = await store.read((tx) => tx.readOutbox(100));
-          assert.deepEqual(all.map((e) => e.op), ops);
+          assert.deepEqual(
+            all.map((e) => e.op),
+            ops,
+          );
           for (let i = 1; i < all.length; i++) assert.ok(all[i]!.seq > all[i - 1]!.seq, 'seqs increase');
           assert.ok(all.every((e) => Number.isSafeInteger(e.seq)));
           assert.deepEqual(await store.read((tx) => tx.readOutbox(2)), all.slice(0, 2));
@@ -720,7 +787,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           const many: JsonObject[] = Array.from({ length: 123 }, (_, i) => ({ many: i }));
           await store.write((tx) => tx.appendOutbox(many));
           const after = await store.read((tx) => tx.readOutbox(1000));
-          assert.deepEqual(after.map((e) => e.op), [...ops.slice(3), ...many]);
+          assert.deepEqual(
+            after.map((e) => e.op),
+            [...ops.slice(3), ...many],
+          );
           for (let i = 1; i < after.length; i++) assert.ok(after[i]!.seq > after[i - 1]!.seq, 'seqs increase');
         });
       });
@@ -847,7 +917,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
               assert.deepEqual([...recs.keys()], ['kept']);
               assert.deepEqual(recs.get('kept')?.fields, { v: 1 });
               assert.deepEqual(await tx.readLog({}), []);
-              assert.deepEqual((await tx.readOutbox(10)).map((e) => e.op), [{ n: 0 }]);
+              assert.deepEqual(
+                (await tx.readOutbox(10)).map((e) => e.op),
+                [{ n: 0 }],
+              );
             });
           }
           // The store is still fully usable.
@@ -923,7 +996,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             assert.equal(await tx.countOutbox(), 2);
             const [first] = await tx.readOutbox(1);
             await tx.deleteOutbox(first!.seq);
-            assert.deepEqual((await tx.readOutbox(10)).map((e) => e.op), [{ n: 2 }]);
+            assert.deepEqual(
+              (await tx.readOutbox(10)).map((e) => e.op),
+              [{ n: 2 }],
+            );
           });
         });
       });
@@ -981,7 +1057,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
               }),
               (e) => e === thrown,
             );
-            await assert.rejects(store.read(() => Promise.reject(thrown)), (e) => e === thrown); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- likewise
+            await assert.rejects(
+              store.read(() => Promise.reject(thrown)),
+              (e) => e === thrown,
+            ); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- likewise
           }
           assert.equal(await store.read((tx) => tx.getMeta('x')), undefined);
         });
@@ -1024,7 +1103,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
           await store.close();
           const again = await h.reopen();
           await again.read(async (tx) => {
-            const got = await tx.getRecords('d', rows.map((r) => r.id));
+            const got = await tx.getRecords(
+              'd',
+              rows.map((r) => r.id),
+            );
             assert.equal(got.size, rows.length);
             for (const r of rows) assert.deepEqual(got.get(r.id), r);
             assert.deepEqual(await tx.getMeta('config'), { vault: 'v', devices: ['a', 'b'] });

@@ -203,7 +203,16 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         bytes[bytes.length - 1]! ^= 1;
         await evil.put(key, bytes);
       }
-      const joining = Vault.join({ store: await h.openStore(), remote, remoteUrl: options.remoteUrl, code, deviceName: 'paired', deps: deps(seed), pollMs: 10, onSas: (s) => onSas(s) });
+      const joining = Vault.join({
+        store: await h.openStore(),
+        remote,
+        remoteUrl: options.remoteUrl,
+        code,
+        deviceName: 'paired',
+        deps: deps(seed),
+        pollMs: 10,
+        onSas: (s) => onSas(s),
+      });
       const [inv, joined] = await Promise.allSettled([inviter, joining]);
       await evil.close();
       return { inv, joined, code, remote };
@@ -262,7 +271,9 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const a = track(await founder(91));
       const b = track(await joiner(a.code, 92));
       // As JSON.parse gives them (an app's input, the CLI's): own properties, "__proto__" included.
-      const tricky = JSON.parse('{"constructor":1,"toString":"t","valueOf":[2],"hasOwnProperty":{"x":3},"__proto__":{"polluted":true},"title":"ok"}') as JsonObject;
+      const tricky = JSON.parse(
+        '{"constructor":1,"toString":"t","valueOf":[2],"hasOwnProperty":{"x":3},"__proto__":{"polluted":true},"title":"ok"}',
+      ) as JsonObject;
       await a.vault.put('notes', 'p', tricky);
       await a.vault.patch('notes', 'p', JSON.parse('{"__proto__":"patched","isPrototypeOf":null,"valueOf":null}') as JsonObject);
       await a.vault.batch((w) => w.put('notes', 'q', JSON.parse('{"__proto__":1}') as JsonObject));
@@ -285,7 +296,10 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await b.vault.patch('notes', 'p', { hasOwnProperty: undefined } as unknown as JsonObject);
       for (const d of [a, b, a]) await d.vault.sync();
       const conflicts = await a.vault.conflicts();
-      assert.deepEqual(conflicts.map((c) => c.field), ['constructor']);
+      assert.deepEqual(
+        conflicts.map((c) => c.field),
+        ['constructor'],
+      );
       assert.deepEqual(await b.vault.conflicts(), conflicts);
       assert.equal(JSON.stringify(await a.vault.get('notes', 'p')), JSON.stringify(await b.vault.get('notes', 'p')));
       assert.equal(Object.hasOwn((await a.vault.get('notes', 'p'))!, 'hasOwnProperty'), false);
@@ -394,17 +408,25 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
         for (const [i, bytes] of orig) await evil.put(key(i), bytes);
       };
       const cases: [string, () => Promise<void>, string][] = [
-        ['flipped byte', async () => {
-          const bad = orig.get(2)!.slice();
-          bad[Math.floor(bad.length / 2)]! ^= 0x01;
-          await evil.put(key(2), bad);
-        }, ErrorCode.IntegrityCorrupt],
+        [
+          'flipped byte',
+          async () => {
+            const bad = orig.get(2)!.slice();
+            bad[Math.floor(bad.length / 2)]! ^= 0x01;
+            await evil.put(key(2), bad);
+          },
+          ErrorCode.IntegrityCorrupt,
+        ],
         ['truncated', async () => evil.put(key(2), orig.get(2)!.subarray(0, orig.get(2)!.length - 10)), ErrorCode.IntegrityCorrupt],
         ['replayed older segment', async () => evil.put(key(2), orig.get(1)!), ErrorCode.IntegrityChain],
-        ['reordered', async () => {
-          await evil.put(key(2), orig.get(3)!);
-          await evil.put(key(3), orig.get(2)!);
-        }, ErrorCode.IntegrityChain],
+        [
+          'reordered',
+          async () => {
+            await evil.put(key(2), orig.get(3)!);
+            await evil.put(key(3), orig.get(2)!);
+          },
+          ErrorCode.IntegrityChain,
+        ],
         ['missing', async () => evil.delete(key(2)), ErrorCode.IntegrityChain],
       ];
       for (const [label, tamper, code] of cases) {
@@ -416,7 +438,11 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
           assert.ok(!got.some((d) => d.id === 's2' || d.id === 's3'), `${label}: nothing from or after the bad segment applied`);
           await restoreAll();
           await b.vault.pull();
-          assert.deepEqual((await docs(b.vault, 't')).map((d) => d.id), ['s1', 's2', 's3'], `${label}: recovers once repaired`);
+          assert.deepEqual(
+            (await docs(b.vault, 't')).map((d) => d.id),
+            ['s1', 's2', 's3'],
+            `${label}: recovers once repaired`,
+          );
         } finally {
           await restoreAll();
           await b.vault.close();
@@ -448,7 +474,10 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await rejectsWith(b.vault.pull(), ErrorCode.IntegrityChain);
       // ...then is served the old head (the one it already applied) while the listing shows the new one.
       lie(undefined, true);
-      assert.deepEqual((await b.vault.pull()).warnings?.map((w) => w.code), [WarningCode.OldHead]);
+      assert.deepEqual(
+        (await b.vault.pull()).warnings?.map((w) => w.code),
+        [WarningCode.OldHead],
+      );
       // Honest again: the listed etag is the one of the rollback pull, and B must still read the head behind it.
       r.get = realGet;
       if (realGetMany) r.getMany = realGetMany;
@@ -502,7 +531,16 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await evil.put(remoteKeys.segment(stranger.deviceId, 1), seg.bytes);
       await evil.put(
         remoteKeys.head(stranger.deviceId),
-        await encodeHead({ vaultId: a.vault.vaultId, deviceId: stranger.deviceId, seq: 1, hash: seg.hash, registrySeq: 0, registryHash: new Uint8Array(32), at: now, signSeed: stranger.sign.seed }),
+        await encodeHead({
+          vaultId: a.vault.vaultId,
+          deviceId: stranger.deviceId,
+          seq: 1,
+          hash: seg.hash,
+          registrySeq: 0,
+          registryHash: new Uint8Array(32),
+          at: now,
+          signSeed: stranger.sign.seed,
+        }),
       );
       const c = track(await joiner(a.code, 54));
       await rejectsWith(c.vault.pull(), ErrorCode.IntegrityUnknownSigner);
@@ -737,23 +775,46 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await b.vault.sync();
       // A device restored from the old copy is told how old the newest data is; one restored from the live remote is not.
       const oldForD = await h.openRemote('old');
-      const fromOld = await Vault.restore({ store: await h.openStore(), remote: oldForD, remoteUrl: options.remoteUrl, recoveryCode: a.code, deviceName: 'D', deps: deps(134) });
+      const fromOld = await Vault.restore({
+        store: await h.openStore(),
+        remote: oldForD,
+        remoteUrl: options.remoteUrl,
+        recoveryCode: a.code,
+        deviceName: 'D',
+        deps: deps(134),
+      });
       track({ vault: fromOld, remote: oldForD });
-      assert.deepEqual(fromOld.warnings.map((w) => w.code), [WarningCode.StaleRemote]);
+      assert.deepEqual(
+        fromOld.warnings.map((w) => w.code),
+        [WarningCode.StaleRemote],
+      );
       assert.match(fromOld.warnings[0]!.message, /newest data on the remote was written 8 days ago/);
       assert.equal((await fromOld.pull()).warnings?.[0]?.code, WarningCode.StaleRemote, 'and again on every pull while it stays old');
       const live = track(await joiner(a.code, 135, 'E'));
       assert.deepEqual(live.vault.warnings, []);
       // A threshold beyond the age silences it.
       const oldForP = await h.openRemote('old');
-      const patient = await Vault.restore({ store: await h.openStore(), remote: oldForP, remoteUrl: options.remoteUrl, recoveryCode: a.code, deps: deps(136), staleAfterMs: 30 * DAY });
+      const patient = await Vault.restore({
+        store: await h.openStore(),
+        remote: oldForP,
+        remoteUrl: options.remoteUrl,
+        recoveryCode: a.code,
+        deps: deps(136),
+        staleAfterMs: 30 * DAY,
+      });
       track({ vault: patient, remote: oldForP });
       assert.deepEqual(patient.warnings, []);
-      await rejectsWith(Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode: a.code, staleAfterMs: -1 }), ErrorCode.BadInput);
+      await rejectsWith(
+        Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode: a.code, staleAfterMs: -1 }),
+        ErrorCode.BadInput,
+      );
       // The live remote serves A's old head again: B saw a newer one, and A knows the one it wrote.
       await evil.put(remoteKeys.head(a.vault.deviceId), oldHeadOfA);
       const seenByB = await b.vault.pull();
-      assert.deepEqual(seenByB.warnings?.map((w) => w.code), [WarningCode.OldHead]);
+      assert.deepEqual(
+        seenByB.warnings?.map((w) => w.code),
+        [WarningCode.OldHead],
+      );
       assert.match(seenByB.warnings[0]!.message, new RegExp(`device ${a.vault.deviceId}'s head written at .* older than the one this device saw before`));
       // One read of the own head serves both the repair of A's chain and this warning.
       let ownHeadReads = 0;
@@ -765,12 +826,18 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const seenByA = await a.vault.pull();
       a.remote.get = realGet;
       assert.equal(ownHeadReads, 1, 'the own head is read once');
-      assert.deepEqual(seenByA.warnings?.map((w) => w.code), [WarningCode.OldHead]);
+      assert.deepEqual(
+        seenByA.warnings?.map((w) => w.code),
+        [WarningCode.OldHead],
+      );
       assert.match(seenByA.warnings[0]!.message, /this device's own head written at .* older than the one it wrote last/);
       // status lists every device with the newest head time this device verified.
       const status = await b.vault.status();
       const byId = new Map(status.devices.map((d) => [d.deviceId, d]));
-      assert.deepEqual({ ...byId.get(b.vault.deviceId), lastHeadAt: null }, { deviceId: b.vault.deviceId, name: 'B', revoked: false, current: true, lastHeadAt: null });
+      assert.deepEqual(
+        { ...byId.get(b.vault.deviceId), lastHeadAt: null },
+        { deviceId: b.vault.deviceId, name: 'B', revoked: false, current: true, lastHeadAt: null },
+      );
       assert.equal(byId.get(early.vault.deviceId)?.lastHeadAt, null, 'never synced: no head');
       assert.ok(new Date(byId.get(a.vault.deviceId)!.lastHeadAt!).getTime() > now - DAY, 'the newest head of A seen, not the old one served again');
       await evil.close();
@@ -789,7 +856,17 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const revocationSeq = (await evil.list(remoteKeys.registryPrefix)).length;
       // A new device is set up from the old copy: it cannot tell (the copy is consistent and recent).
       const served = switchable(old);
-      const d = track({ vault: await Vault.restore({ store: await h.openStore(), remote: served, remoteUrl: options.remoteUrl, recoveryCode: a.code, deviceName: 'D', deps: deps(143) }), remote: served });
+      const d = track({
+        vault: await Vault.restore({
+          store: await h.openStore(),
+          remote: served,
+          remoteUrl: options.remoteUrl,
+          recoveryCode: a.code,
+          deviceName: 'D',
+          deps: deps(143),
+        }),
+        remote: served,
+      });
       assert.deepEqual(d.vault.warnings, []);
       await d.vault.put('s', 'x', { v: 'written on the old state' });
       await d.vault.sync();
@@ -797,7 +874,12 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       served.target = evil;
       await assert.rejects(d.vault.pull(), (e: unknown) => {
         assert.ok(KithError.is(e, ErrorCode.IntegrityChain), String(e));
-        assert.match(e.message, new RegExp(`forked at entry ${revocationSeq}: device ${a.vault.deviceId} verified a different entry ${revocationSeq} than this device, so the remote served one of them an old state`));
+        assert.match(
+          e.message,
+          new RegExp(
+            `forked at entry ${revocationSeq}: device ${a.vault.deviceId} verified a different entry ${revocationSeq} than this device, so the remote served one of them an old state`,
+          ),
+        );
         assert.match(e.hint!, /set that device up again from scratch/);
         return true;
       });
@@ -813,7 +895,10 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       // A remote that serves old heads beside the newer registry: a revocation newer than every head.
       await evil.put(remoteKeys.head(a.vault.deviceId), oldHeadOfA);
       const f = track(await joiner(a.code, 145, 'F'));
-      assert.deepEqual(f.vault.warnings.map((w) => w.code), [WarningCode.HeadsBehindRegistry]);
+      assert.deepEqual(
+        f.vault.warnings.map((w) => w.code),
+        [WarningCode.HeadsBehindRegistry],
+      );
       assert.match(f.vault.warnings[0]!.message, new RegExp(`revocation of device ${c.vault.deviceId} at .*, but every head on the remote is older`));
       await evil.close();
       await old.close();
@@ -826,7 +911,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const ok = await pairWith(a, 92);
       assert.equal(ok.joined.status, 'fulfilled', String((ok.joined as PromiseRejectedResult).reason));
       assert.equal(ok.inv.status, 'fulfilled');
-      const b = track({ vault: (ok.joined).value, remote: ok.remote });
+      const b = track({ vault: ok.joined.value, remote: ok.remote });
       assert.deepEqual(b.vault.warnings, [], 'a live remote gives a joining device no warning');
       const invited = (ok.inv as PromiseFulfilledResult<{ deviceId: string; sas: string }>).value;
       assert.equal(invited.deviceId, b.vault.deviceId);
@@ -841,9 +926,9 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       // A tampered offer is refused by the new device; the inviter then times out cleanly.
       const tampered = await pairWith(a, 93, { tamper: true });
       assert.equal(tampered.joined.status, 'rejected');
-      assert.ok(isIntegrityError((tampered.joined).reason));
+      assert.ok(isIntegrityError(tampered.joined.reason));
       assert.equal(tampered.inv.status, 'rejected');
-      assert.ok(KithError.is((tampered.inv).reason, ErrorCode.PairingExpired));
+      assert.ok(KithError.is(tampered.inv.reason, ErrorCode.PairingExpired));
       // A declined pairing fails on both sides and adds nobody.
       const declined = await pairWith(a, 94, { decline: true });
       assert.ok(KithError.is((declined.joined as PromiseRejectedResult).reason, ErrorCode.PairingDeclined));
@@ -921,7 +1006,16 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       // The recovery code and the password still restore, reading old and new epochs.
       const byCode = track(await joiner(a.code, 135, 'by code'));
       const pwRemote = await h.openRemote();
-      const byPassword = track({ vault: await Vault.restore({ store: await h.openStore(), remote: pwRemote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deps: deps(136) }), remote: pwRemote });
+      const byPassword = track({
+        vault: await Vault.restore({
+          store: await h.openStore(),
+          remote: pwRemote,
+          remoteUrl: options.remoteUrl,
+          password: 'correct horse battery',
+          deps: deps(136),
+        }),
+        remote: pwRemote,
+      });
       // A device paired by B (not the epoch's opener) receives the same key.
       const paired = await pairWith(b, 139);
       assert.equal(paired.joined.status, 'fulfilled', String((paired.joined as PromiseRejectedResult).reason));
@@ -962,7 +1056,10 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       const store = await h.openStore();
       await rejectsWith(Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'wrong horse battery' }), ErrorCode.WrongPassword);
       assert.equal(await Vault.readConfig(store), undefined);
-      const byPassword = track({ vault: await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deviceName: 'P', deps: deps(112) }), remote });
+      const byPassword = track({
+        vault: await Vault.restore({ store, remote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deviceName: 'P', deps: deps(112) }),
+        remote,
+      });
       await byPassword.vault.pull();
       assert.deepEqual(await byPassword.vault.get('k', 'x'), { id: 'x', v: 1 });
       const newCode = await a.vault.devices.rotateRecoveryCode();
@@ -973,13 +1070,25 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.deepEqual(await byNewCode.vault.get('k', 'x'), { id: 'x', v: 1 });
       // The password still works after the rotation (it received the new epoch key too).
       const againRemote = await h.openRemote();
-      const again = track({ vault: await Vault.restore({ store: await h.openStore(), remote: againRemote, remoteUrl: options.remoteUrl, password: 'correct horse battery', deps: deps(115) }), remote: againRemote });
+      const again = track({
+        vault: await Vault.restore({
+          store: await h.openStore(),
+          remote: againRemote,
+          remoteUrl: options.remoteUrl,
+          password: 'correct horse battery',
+          deps: deps(115),
+        }),
+        remote: againRemote,
+      });
       await again.vault.put('k', 'y', { v: 2 });
       await again.vault.sync();
       await a.vault.sync();
       assert.deepEqual(await a.vault.get('k', 'y'), { id: 'y', v: 2 });
       await a.vault.devices.removePassword();
-      await rejectsWith(Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, password: 'correct horse battery' }), ErrorCode.WrongPassword);
+      await rejectsWith(
+        Vault.restore({ store: await h.openStore(), remote: await h.openRemote(), remoteUrl: options.remoteUrl, password: 'correct horse battery' }),
+        ErrorCode.WrongPassword,
+      );
       await a.vault.devices.rename(a.vault.deviceId, 'laptop');
       await byNewCode.vault.sync();
       assert.equal((await byNewCode.vault.devices.list({ refresh: true })).find((d) => d.deviceId === a.vault.deviceId)?.name, 'laptop');

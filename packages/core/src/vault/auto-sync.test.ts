@@ -43,8 +43,20 @@ test('a push notice that lands while a round runs starts another round at once (
       return items;
     },
   });
-  const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(newMemoryStoreData()), remote: watching, remoteUrl: 'memory:', deps: { random: seededRandom(5) } });
-  const b = await Vault.restore({ store: openMemoryStore(newMemoryStoreData()), remote: openMemoryRemote(data), remoteUrl: 'memory:', recoveryCode, deviceName: 'b', deps: { random: seededRandom(6) } });
+  const { vault: a, recoveryCode } = await Vault.create({
+    store: openMemoryStore(newMemoryStoreData()),
+    remote: watching,
+    remoteUrl: 'memory:',
+    deps: { random: seededRandom(5) },
+  });
+  const b = await Vault.restore({
+    store: openMemoryStore(newMemoryStoreData()),
+    remote: openMemoryRemote(data),
+    remoteUrl: 'memory:',
+    recoveryCode,
+    deviceName: 'b',
+    deps: { random: seededRandom(6) },
+  });
   await a.sync(); // the first heads listing, at normal speed
   const auto = a.startAutoSync({ intervalMs: 3_600_000 }); // rounds come from notices only
   try {

@@ -73,7 +73,11 @@ export class Devices {
         if (!isIntegrityError(e)) throw e;
       });
       const lastSeq = (await this.#s.store.read((tx) => readMeta<Cursor>(tx, META.cursor(deviceId))))?.seq ?? 0;
-      await this.#rotateEpoch(ctx, (epoch, keyCheck) => ({ kind: 'revoke', deviceId, lastSeq, epoch, keyCheck }), (draft) => draft.filter(([id]) => id !== deviceId));
+      await this.#rotateEpoch(
+        ctx,
+        (epoch, keyCheck) => ({ kind: 'revoke', deviceId, lastSeq, epoch, keyCheck }),
+        (draft) => draft.filter(([id]) => id !== deviceId),
+      );
     });
   }
 

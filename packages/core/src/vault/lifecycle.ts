@@ -31,7 +31,16 @@ import { remoteDeviceKey } from '../identity/remote-auth.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from '../identity/registry.js';
 import { openSealedKey, sealTo } from '../identity/epochs.js';
 import { sealSecrets, unsealSecrets } from '../identity/local-keys.js';
-import { catchUpWithHeads, checkDeviceName, joinedState, persistJoined, readHeaderAndRegistry, readVault, refuseExistingVault, type JoinedState } from '../identity/join.js';
+import {
+  catchUpWithHeads,
+  checkDeviceName,
+  joinedState,
+  persistJoined,
+  readHeaderAndRegistry,
+  readVault,
+  refuseExistingVault,
+  type JoinedState,
+} from '../identity/join.js';
 import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import { VaultSession } from './session.js';
@@ -79,17 +88,33 @@ export async function createVault(o: CreateVaultOptions, remote: Remote): Promis
   await remote.put(remoteKeys.vault, header, { ifAbsent: true });
   const stored = await remote.get(remoteKeys.vault);
   if (!stored || !bytesEqual(stored, header)) {
-    throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${remote.url} at the same moment`, { hint: 'restore or join that vault instead', reason: 'created-concurrently' });
+    throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${remote.url} at the same moment`, {
+      hint: 'restore or join that vault instead',
+      reason: 'created-concurrently',
+    });
   }
   const registry = new DeviceRegistry(vaultId, initialRegistry(recovery.sign.pub, recovery.box.pub));
   // The founder is signed in by the recovery key, the registry's anchor.
   lendDeviceKey(remote, remoteDeviceKey(vaultId, 'recovery', recovery.sign.seed));
-  await registry.append(remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, 'recovery', recovery.sign.seed, now);
+  await registry.append(
+    remote,
+    { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub },
+    'recovery',
+    recovery.sign.seed,
+    now,
+  );
   lendDeviceKey(remote, remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
   const sealer = { remote: remote, registry, vaultId, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random };
   for (const [recipientId, recipientBoxPub] of registry.recipients()) await sealTo(sealer, 0, epochKey, recipientId, recipientBoxPub);
   const joined: JoinedState = {
-    vault: { vaultId, remoteUrl: o.remoteUrl, createdAt: now, founder: device.deviceId, recoverySignPub: b64(recovery.sign.pub), recoveryBoxPub: b64(recovery.box.pub) },
+    vault: {
+      vaultId,
+      remoteUrl: o.remoteUrl,
+      createdAt: now,
+      founder: device.deviceId,
+      recoverySignPub: b64(recovery.sign.pub),
+      recoveryBoxPub: b64(recovery.box.pub),
+    },
     device: { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
     epochs: { 0: b64(epochKey) },
     registry: registry.state,
@@ -121,9 +146,15 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
     keys = recoveryKeys(secret);
     if (!bytesEqual(keys.sign.pub, registry.recoverySignPub())) {
       const replaced = bytesEqual(keys.sign.pub, header.recoverySignPub);
-      throw new KithError(ErrorCode.WrongRecoveryCode, replaced ? 'this recovery code was replaced by a newer one' : `this recovery code does not open the vault at ${remote.url}`, {
-        ...(replaced ? { hint: 'use the newest recovery code (the one the latest rotation gave)', reason: 'recovery-code-replaced' } : { hint: 'check that the code belongs to this vault' }),
-      });
+      throw new KithError(
+        ErrorCode.WrongRecoveryCode,
+        replaced ? 'this recovery code was replaced by a newer one' : `this recovery code does not open the vault at ${remote.url}`,
+        {
+          ...(replaced
+            ? { hint: 'use the newest recovery code (the one the latest rotation gave)', reason: 'recovery-code-replaced' }
+            : { hint: 'check that the code belongs to this vault' }),
+        },
+      );
     }
   } else {
     signer = 'password';
@@ -138,12 +169,26 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   const epoch = registry.epoch;
   const place = { remote: remote, registry, vaultId: header.vaultId };
   const epochKey = await openSealedKey(place, epoch, signer, keys.box.secret);
-  if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
+  if (!epochKey)
+    throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
   const device = generateDeviceKeys(deps.random);
-  await registry.append(remote, { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub }, signer, keys.sign.seed, deps.now());
+  await registry.append(
+    remote,
+    { kind: 'add', deviceId: device.deviceId, name, signPub: device.sign.pub, boxPub: device.box.pub },
+    signer,
+    keys.sign.seed,
+    deps.now(),
+  );
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
-  const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
+  const joined = joinedState(
+    header,
+    o.remoteUrl,
+    { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
+    epoch,
+    epochKey,
+    registry,
+  );
   const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
   return new VaultSession(o.store, remote, o, deps, joined, localKey, warnings);
 }
@@ -174,7 +219,14 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
   const epoch = registry.epoch;
   const epochKey = await openSealedKey({ remote: remote, registry, vaultId: header.vaultId }, epoch, device.deviceId, device.box.secret);
   if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
-  const joined = joinedState(header, o.remoteUrl, { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) }, epoch, epochKey, registry);
+  const joined = joinedState(
+    header,
+    o.remoteUrl,
+    { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
+    epoch,
+    epochKey,
+    registry,
+  );
   const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
   return new VaultSession(o.store, remote, o, deps, joined, localKey, warnings);
 }
@@ -187,7 +239,10 @@ export async function openVault(o: VaultOptions): Promise<VaultSession> {
     const { vault, device } = await requireVault(tx);
     const registry = await readMeta<RegistryState>(tx, META.registry);
     if (!registry || !Array.isArray(registry.hashes)) {
-      throw new KithError(ErrorCode.StoreTooNew, 'this store was made by an older development build of Kith', { hint: 'set this device up again in a new, empty store', reason: 'development-store' });
+      throw new KithError(ErrorCode.StoreTooNew, 'this store was made by an older development build of Kith', {
+        hint: 'set this device up again in a new, empty store',
+        reason: 'development-store',
+      });
     }
     return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
   });

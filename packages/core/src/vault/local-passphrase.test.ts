@@ -10,7 +10,13 @@ test('a local passphrase seals the device keys at rest: locked without it, refus
   const data = newMemoryStoreData();
   const objects = new Map<string, Uint8Array>();
   const deps = { random: seededRandom(5) };
-  const { vault } = await Vault.create({ store: openMemoryStore(data), remote: openMemoryRemote(objects), remoteUrl: 'memory:', localPassphrase: 'correct horse', deps });
+  const { vault } = await Vault.create({
+    store: openMemoryStore(data),
+    remote: openMemoryRemote(objects),
+    remoteUrl: 'memory:',
+    localPassphrase: 'correct horse',
+    deps,
+  });
   await vault.put('n', 'x', { v: 1 });
   await vault.sync();
   await vault.close();

@@ -14,7 +14,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A home with a vault on `objects` (one record synced), closed again: what `Vault.open` finds. */
 async function home(objects: Map<string, Uint8Array>, cache?: MemoryBlobCache): Promise<{ data: MemoryStoreData; ref: string }> {
   const data = newMemoryStoreData();
-  const { vault } = await Vault.create({ store: openMemoryStore(data), remote: openMemoryRemote(objects), remoteUrl: 'memory:', ...(cache ? { blobCache: cache } : {}), deps: { random: seededRandom(11) } });
+  const { vault } = await Vault.create({
+    store: openMemoryStore(data),
+    remote: openMemoryRemote(objects),
+    remoteUrl: 'memory:',
+    ...(cache ? { blobCache: cache } : {}),
+    deps: { random: seededRandom(11) },
+  });
   const { ref } = await vault.blobs.put(new TextEncoder().encode('attached'), { name: 'a.txt' });
   await vault.put('n', 'first', { v: 1, file: ref });
   await vault.sync();
@@ -125,7 +131,7 @@ test('auto-sync watches a remote that can once the opener has opened it', async 
   const auto = vault.startAutoSync({ intervalMs: 3_600_000 }); // rounds after the first come from notices only
   try {
     const until = async (done: () => boolean) => {
-      for (const end = Date.now() + 10_000; !done() && Date.now() < end; ) await sleep(10);
+      for (const end = Date.now() + 10_000; !done() && Date.now() < end;) await sleep(10);
     };
     await until(() => synced.length === 1);
     assert.ok(notify, 'the watch started when the remote opened');
@@ -144,15 +150,24 @@ test('create and restore open an opener at once, and close the remote they opene
   const objects = new Map<string, Uint8Array>();
   let closed = 0;
   const opener = counting(objects, { wrap: (r) => Object.assign(Object.create(r) as Remote, { close: async () => void closed++ }) });
-  const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', deps: { random: seededRandom(14) } });
+  const { vault, recoveryCode } = await Vault.create({
+    store: openMemoryStore(),
+    remote: opener.open,
+    remoteUrl: 'memory:',
+    deps: { random: seededRandom(14) },
+  });
   assert.equal(opener.calls(), 1);
   await vault.put('n', 'x', { v: 1 });
   await vault.sync();
   await vault.close();
   assert.equal(closed, 1);
-  await assert.rejects(Vault.create({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:' }), (e: unknown) => KithError.is(e, ErrorCode.RemoteInUse));
+  await assert.rejects(Vault.create({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:' }), (e: unknown) =>
+    KithError.is(e, ErrorCode.RemoteInUse),
+  );
   assert.equal(closed, 2, 'the failed create closed what it opened');
-  await assert.rejects(Vault.restore({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', recoveryCode: 'not a code' }), (e: unknown) => KithError.is(e, ErrorCode.BadRecoveryCode));
+  await assert.rejects(Vault.restore({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', recoveryCode: 'not a code' }), (e: unknown) =>
+    KithError.is(e, ErrorCode.BadRecoveryCode),
+  );
   assert.equal(closed, 3);
   const b = await Vault.restore({ store: openMemoryStore(), remote: opener.open, remoteUrl: 'memory:', recoveryCode, deps: { random: seededRandom(15) } });
   await b.pull();

@@ -68,7 +68,6 @@ export interface DeviceInfo {
   readonly current: boolean;
 }
 
-
 /** Options of `Vault.join()`: become a device of a vault with a pairing code. */
 export interface JoinOptions extends CreateVaultOptions {
   readonly code: string;
@@ -122,7 +121,6 @@ export interface SyncResult {
   readonly warnings?: readonly SyncWarning[];
 }
 
-
 export interface VaultStatus {
   readonly vaultId: string;
   readonly deviceId: string;
@@ -163,8 +161,6 @@ export interface Conflict {
   readonly winnerDeleted?: boolean;
   readonly losers: readonly ConflictValue[];
 }
-
-
 
 export interface VaultEvents {
   /** Records in these collections changed (a local write or a pull). */

@@ -102,7 +102,16 @@ export async function serveStatic(files: Readonly<Record<string, string>>): Prom
  * one would fail to load, visibly).
  */
 export async function bundleForBrowser(entry: string): Promise<string> {
-  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent', external: ['node:*'] });
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    write: false,
+    logLevel: 'silent',
+    external: ['node:*'],
+  });
   return out.outputFiles[0]!.text;
 }
 

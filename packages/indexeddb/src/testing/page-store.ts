@@ -16,8 +16,23 @@ type Bridged = { kithBridge: PageBridge };
 
 /** Every StoreTx method; the type below fails to compile if the interface gains one not listed here. */
 const METHODS = [
-  'getMeta', 'setMeta', 'getRecords', 'putRecords', 'query', 'listCollections', 'listConflicted', 'appendLog', 'readLog',
-  'appendOutbox', 'readOutbox', 'deleteOutbox', 'countOutbox', 'putOwnSegment', 'getOwnSegments', 'listOwnSegments', 'deleteOwnSegments',
+  'getMeta',
+  'setMeta',
+  'getRecords',
+  'putRecords',
+  'query',
+  'listCollections',
+  'listConflicted',
+  'appendLog',
+  'readLog',
+  'appendOutbox',
+  'readOutbox',
+  'deleteOutbox',
+  'countOutbox',
+  'putOwnSegment',
+  'getOwnSegments',
+  'listOwnSegments',
+  'deleteOwnSegments',
 ] as const satisfies readonly (keyof StoreTx)[];
 const allListed: Exclude<keyof StoreTx, (typeof METHODS)[number]> extends never ? true : false = true;
 void allListed;

@@ -100,9 +100,14 @@ export class QuotaMeter {
     const used = (await this.#measured(vault)).bytes;
     if (used + delta > this.#quota && freed) delta -= await freed();
     if (delta > 0 && used + delta > this.#quota) {
-      throw new RelayError(507, ErrorCode.QuotaExceeded, `this vault's storage quota on the relay is full (${mib(used)} of ${mib(this.#quota)} used; this write needs ${mib(delta)} more)`, {
-        hint: 'delete attachments you no longer need, or ask the relay operator for a larger quota',
-      });
+      throw new RelayError(
+        507,
+        ErrorCode.QuotaExceeded,
+        `this vault's storage quota on the relay is full (${mib(used)} of ${mib(this.#quota)} used; this write needs ${mib(delta)} more)`,
+        {
+          hint: 'delete attachments you no longer need, or ask the relay operator for a larger quota',
+        },
+      );
     }
   }
 
@@ -120,11 +125,14 @@ export class QuotaMeter {
     if (!measuring) {
       measuring = this.#measure(vault).finally(() => this.#measuring.delete(vault));
       this.#measuring.set(vault, measuring);
-      measuring.then((m) => {
-        this.#usage.delete(vault);
-        this.#usage.set(vault, m);
-        if (this.#usage.size > MAX_METERED) this.#usage.delete(this.#usage.keys().next().value!);
-      }, () => undefined);
+      measuring.then(
+        (m) => {
+          this.#usage.delete(vault);
+          this.#usage.set(vault, m);
+          if (this.#usage.size > MAX_METERED) this.#usage.delete(this.#usage.keys().next().value!);
+        },
+        () => undefined,
+      );
     }
     // A stale figure serves while it is measured again; a vault never measured waits.
     return known ?? measuring;

@@ -24,7 +24,9 @@ describe('registry cache: trust window', () => {
   after(() => served.stop());
 
   /** A vault with two devices, a cache with a controllable bus and clock, and the cache's view checked once. */
-  async function setup(trustMs = 1000): Promise<{ tv: TestVault; cache: RegistryCache; bus: { continuity: number | undefined }; clock: { now: number }; seq: () => Promise<number | undefined> }> {
+  async function setup(
+    trustMs = 1000,
+  ): Promise<{ tv: TestVault; cache: RegistryCache; bus: { continuity: number | undefined }; clock: { now: number }; seq: () => Promise<number | undefined> }> {
     const name = `t${++names}`;
     const tv = await createTestVault(relay.url, name, { devices: 2 });
     const bus: { continuity: number | undefined } = { continuity: 0 };
@@ -101,7 +103,10 @@ describe('registry cache: trust window', () => {
     await tv.revoke(1); // stored elsewhere before the checks come: each of them must see it
     heads = 0;
     const seen = await Promise.all(Array.from({ length: 5 }, () => cache.current(name)));
-    assert.ok(seen.every((r) => r?.seq === 3), 'each check sees the entry stored before it came');
+    assert.ok(
+      seen.every((r) => r?.seq === 3),
+      'each check sees the entry stored before it came',
+    );
     assert.ok(heads <= 3, `${heads} lookups for 5 checks (one look, and the catch-up's own)`);
     heads = 0;
     await Promise.all(Array.from({ length: 5 }, () => cache.current(name)));
@@ -120,5 +125,13 @@ describe('registry cache: trust window', () => {
 
 /** `db`'s methods as a plain storage object, to override one of them. */
 function bound(db: ObjectDb): RelayStorage {
-  return { put: db.put.bind(db), get: db.get.bind(db), getMany: db.getMany.bind(db), head: db.head.bind(db), list: db.list.bind(db), delete: db.delete.bind(db), close: () => Promise.resolve() };
+  return {
+    put: db.put.bind(db),
+    get: db.get.bind(db),
+    getMany: db.getMany.bind(db),
+    head: db.head.bind(db),
+    list: db.list.bind(db),
+    delete: db.delete.bind(db),
+    close: () => Promise.resolve(),
+  };
 }

@@ -34,7 +34,11 @@ before(async () => {
 });
 
 /** One request as a client sends it; the JSON error code, if any. */
-async function call(method: string, url: string, o: { token?: string; body?: Uint8Array | string; json?: boolean; headers?: Record<string, string> } = {}): Promise<{ status: number; code?: string; text: string; headers: Headers }> {
+async function call(
+  method: string,
+  url: string,
+  o: { token?: string; body?: Uint8Array | string; json?: boolean; headers?: Record<string, string> } = {},
+): Promise<{ status: number; code?: string; text: string; headers: Headers }> {
   const headers: Record<string, string> = { 'content-type': o.json ? 'application/json' : 'application/octet-stream', ...o.headers };
   if (o.token) headers['authorization'] = `Bearer ${o.token}`;
   const res = await fetch(url, { method, headers, ...(o.body !== undefined ? { body: o.body as BodyInit } : {}) });
@@ -50,7 +54,8 @@ async function call(method: string, url: string, o: { token?: string; body?: Uin
 
 const objects = (tv: TestVault, key = ''): string => `${tv.url.replace(/\/([^/]+)$/, '/v1/vaults/$1')}/objects/${key}`;
 const route = (tv: TestVault, tail: string): string => tv.url.replace(/\/([^/]+)$/, `/v1/vaults/$1/${tail}`);
-const tokenOf = async (tv: TestVault, i = 0): Promise<string> => (await relayDeviceAuth(parseRelayUrl(tv.url), tv.key(i)).headers())['authorization']!.slice('Bearer '.length);
+const tokenOf = async (tv: TestVault, i = 0): Promise<string> =>
+  (await relayDeviceAuth(parseRelayUrl(tv.url), tv.key(i)).headers())['authorization']!.slice('Bearer '.length);
 const isCode = (code: string) => (e: unknown) => KithError.is(e) && e.code === code;
 
 /** Every way in to one vault's objects; each must be refused with `status`. */
@@ -88,9 +93,15 @@ describe('relay auth: who is refused', () => {
     assert.equal(refusal, 401);
     // What a device needs before it is registered: the header and the registry.
     assert.equal((await call('GET', objects(tv, 'vault'))).status, 200);
-    assert.deepEqual((JSON.parse((await call('GET', route(tv, 'list?prefix=registry/'))).text) as { items: { key: string }[] }).items.map((i) => i.key), ['registry/000000000001']);
+    assert.deepEqual(
+      (JSON.parse((await call('GET', route(tv, 'list?prefix=registry/'))).text) as { items: { key: string }[] }).items.map((i) => i.key),
+      ['registry/000000000001'],
+    );
     // Nothing was touched.
-    assert.deepEqual((await operatorRemote(db, parseRelayUrl(tv.url).vault).list('')).map((i) => i.key), ['heads/d', 'registry/000000000001', 'vault']);
+    assert.deepEqual(
+      (await operatorRemote(db, parseRelayUrl(tv.url).vault).list('')).map((i) => i.key),
+      ['heads/d', 'registry/000000000001', 'vault'],
+    );
     assert.deepEqual(await r.get('heads/d'), Uint8Array.of(1, 2, 3));
     await r.close();
   });
@@ -105,10 +116,15 @@ describe('relay auth: who is refused', () => {
     await stranger.close();
     // Claiming a registered device's id with another key: the signature does not verify.
     const impostor = openRelayRemote(here.url);
-    impostor.useDeviceKey(remoteDeviceKey(here.vaultId, here.devices[0]!.deviceId, generateDeviceKeys((n) => crypto.getRandomValues(new Uint8Array(n))).sign.seed));
+    impostor.useDeviceKey(
+      remoteDeviceKey(here.vaultId, here.devices[0]!.deviceId, generateDeviceKeys((n) => crypto.getRandomValues(new Uint8Array(n))).sign.seed),
+    );
     await assert.rejects(impostor.get('vault'), isCode(ErrorCode.RemoteAuth));
     await impostor.close();
-    assert.deepEqual((await operatorRemote(db, parseRelayUrl(here.url).vault).list('')).map((i) => i.key), ['registry/000000000001', 'vault']);
+    assert.deepEqual(
+      (await operatorRemote(db, parseRelayUrl(here.url).vault).list('')).map((i) => i.key),
+      ['registry/000000000001', 'vault'],
+    );
   });
 
   test('a revoked device is refused at once: its live token, its push socket, any new token', async () => {
@@ -129,7 +145,10 @@ describe('relay auth: who is refused', () => {
     await assert.rejects(again.list('heads/'), isCode(ErrorCode.Revoked));
     // The other device goes on, and sees nothing the revoked one tried.
     assert.deepEqual(await keeper.get('heads/lost'), Uint8Array.of(1));
-    assert.deepEqual((await keeper.list('heads/')).map((i) => i.key), ['heads/lost']);
+    assert.deepEqual(
+      (await keeper.list('heads/')).map((i) => i.key),
+      ['heads/lost'],
+    );
     stop();
     await Promise.all([keeper.close(), lost.close(), again.close()]);
   });
@@ -150,7 +169,8 @@ describe('relay auth: who is refused', () => {
       assert.equal((await call('GET', objects(tv, 'vault'), { token: forged })).status, 401);
       assert.equal((await call('GET', route(other, 'list'), { token: forged })).status, 401);
     }
-    for (const junk of ['', 'v1', 'v1..', `v2.${payload}.${tag}`, `${token}.x`, 'Bearer']) assert.equal((await call('GET', route(tv, 'list'), { token: junk })).status, 401, junk);
+    for (const junk of ['', 'v1', 'v1..', `v2.${payload}.${tag}`, `${token}.x`, 'Bearer'])
+      assert.equal((await call('GET', route(tv, 'list'), { token: junk })).status, 401, junk);
     // A token already checked (the relay remembers it) is still bound to its vault.
     assert.equal((await call('GET', route(tv, 'list'), { token })).status, 200);
     assert.equal((await call('GET', route(other, 'list'), { token })).status, 401);
@@ -175,8 +195,11 @@ describe('relay auth: who is refused', () => {
   test('challenges: single use, bound to the vault, the signer and the key', async () => {
     const tv = await createTestVault(relay.url, fresh(), { devices: 2 });
     const signer = tv.devices[0]!.deviceId;
-    const ask = async (t: TestVault, who: string): Promise<string> => (JSON.parse((await call('POST', route(t, 'auth/challenge'), { json: true, body: JSON.stringify({ signer: who }) })).text) as { challenge: string }).challenge;
-    const answer = (t: TestVault, challenge: string, signature: Uint8Array) => call('POST', route(t, 'auth/token'), { json: true, body: JSON.stringify({ challenge, signature: toBase64url(signature) }) });
+    const ask = async (t: TestVault, who: string): Promise<string> =>
+      (JSON.parse((await call('POST', route(t, 'auth/challenge'), { json: true, body: JSON.stringify({ signer: who }) })).text) as { challenge: string })
+        .challenge;
+    const answer = (t: TestVault, challenge: string, signature: Uint8Array) =>
+      call('POST', route(t, 'auth/token'), { json: true, body: JSON.stringify({ challenge, signature: toBase64url(signature) }) });
     const challenge = await ask(tv, signer);
     const sig = await tv.key(0).sign(Buffer.from(challenge, 'base64url'));
     assert.equal((await answer(tv, challenge, sig)).status, 200);
@@ -191,7 +214,8 @@ describe('relay auth: who is refused', () => {
     const bytes = Buffer.from(await ask(tv, signer), 'base64url');
     const swapped = Buffer.from(bytes.toString('latin1').replace(signer, tv.devices[1]!.deviceId), 'latin1');
     assert.equal((await answer(tv, swapped.toString('base64url'), await tv.key(1).sign(swapped))).status, 401);
-    for (const bad of ['{}', '{"signer":"root"}', '{"signer":"../x"}', 'nope']) assert.equal((await call('POST', route(tv, 'auth/challenge'), { json: true, body: bad })).status, 400, bad);
+    for (const bad of ['{}', '{"signer":"root"}', '{"signer":"../x"}', 'nope'])
+      assert.equal((await call('POST', route(tv, 'auth/challenge'), { json: true, body: bad })).status, 400, bad);
     assert.equal((await call('POST', route(tv, 'auth/token'), { json: true, body: '{"challenge":"AAAA","signature":"AAAA"}' })).status, 401);
   });
 });
@@ -205,9 +229,14 @@ describe('relay auth: the keys with meaning to the relay', () => {
     const prevHash = await sha256(prev);
     const add = { kind: 'add' as const, deviceId: newcomer.deviceId, name: 'new', signPub: newcomer.sign.pub, boxPub: newcomer.box.pub };
     const entry = (signer: string, seed: Uint8Array, seq = 2) => encodeRegistryEntry(tv.vaultId, { seq, prevHash, at: Date.now(), signer, change: add }, seed);
-    const put = (key: string, body: Uint8Array | string, t: string | null = token) => call('PUT', objects(tv, key), { ...(t ? { token: t } : {}), body, headers: { 'if-none-match': '*' } });
+    const put = (key: string, body: Uint8Array | string, t: string | null = token) =>
+      call('PUT', objects(tv, key), { ...(t ? { token: t } : {}), body, headers: { 'if-none-match': '*' } });
     assert.equal((await put('registry/000000000002', 'garbage')).status, 422);
-    assert.equal((await put('registry/000000000002', (await entry(newcomer.deviceId, newcomer.sign.seed)).bytes)).code, ErrorCode.IntegrityUnknownSigner, 'a stranger signs itself in');
+    assert.equal(
+      (await put('registry/000000000002', (await entry(newcomer.deviceId, newcomer.sign.seed)).bytes)).code,
+      ErrorCode.IntegrityUnknownSigner,
+      'a stranger signs itself in',
+    );
     assert.equal((await put('registry/000000000003', (await entry(tv.devices[0]!.deviceId, tv.devices[0]!.sign.seed, 3)).bytes)).status, 400, 'a gap');
     const good = (await entry(tv.devices[0]!.deviceId, tv.devices[0]!.sign.seed)).bytes;
     assert.equal((await put('registry/000000000002', good, null)).status, 401, 'no token, no entry');
@@ -225,7 +254,11 @@ describe('relay auth: the keys with meaning to the relay', () => {
 
   test('vault creation: open, or gated by an invite token; never a bad header, never over leftovers', async () => {
     const { relay: gated, db: gatedDb } = await relayWith({ inviteToken: 'let-me-in' });
-    await assert.rejects(createTestVault(gated.url, 'family'), (e: unknown) => isCode(ErrorCode.RemoteAuth)(e) && /invite token/.test((e as KithError).message) && /KITH_RELAY_INVITE_TOKEN/.test((e as KithError).hint ?? ''));
+    await assert.rejects(
+      createTestVault(gated.url, 'family'),
+      (e: unknown) =>
+        isCode(ErrorCode.RemoteAuth)(e) && /invite token/.test((e as KithError).message) && /KITH_RELAY_INVITE_TOKEN/.test((e as KithError).hint ?? ''),
+    );
     await assert.rejects(createTestVault(gated.url, 'family', { inviteToken: 'guess' }), isCode(ErrorCode.RemoteAuth));
     assert.equal(await operatorRemote(gatedDb, 'family').get('vault'), null);
     // A whole vault through the library, with the token.
@@ -255,7 +288,8 @@ describe('relay auth: the keys with meaning to the relay', () => {
     const tv = await createTestVault(relay.url, fresh());
     const inviter = tv.remote();
     const box = 'pairing/0123456789ab';
-    const anon = (method: string, key: string, body?: string | Uint8Array) => call(method, objects(tv, key), { ...(body !== undefined ? { body } : {}), headers: { 'if-none-match': '*' } });
+    const anon = (method: string, key: string, body?: string | Uint8Array) =>
+      call(method, objects(tv, key), { ...(body !== undefined ? { body } : {}), headers: { 'if-none-match': '*' } });
     assert.equal((await anon('PUT', `${box}/join`, 'x')).status, 403, 'no offer to answer');
     await inviter.put(`${box}/offer`, Uint8Array.of(1));
     assert.equal((await anon('GET', `${box}/offer`)).status, 200);
@@ -303,7 +337,10 @@ describe('relay auth: limits', () => {
     await r.put('blobs/chunks/a', new Uint8Array(10_000));
     await r.put('blobs/chunks/b', new Uint8Array(9_000));
     const started = Date.now();
-    await assert.rejects(r.put('blobs/chunks/c', new Uint8Array(1_000)), (e: unknown) => isCode(ErrorCode.QuotaExceeded)(e) && /quota/.test((e as Error).message) && /507/.test((e as Error).message));
+    await assert.rejects(
+      r.put('blobs/chunks/c', new Uint8Array(1_000)),
+      (e: unknown) => isCode(ErrorCode.QuotaExceeded)(e) && /quota/.test((e as Error).message) && /507/.test((e as Error).message),
+    );
     assert.ok(Date.now() - started < 400, 'not retried');
     assert.equal(await r.head('blobs/chunks/c'), null);
     await r.put('blobs/chunks/a', new Uint8Array(5_000)); // an overwrite counts its difference

@@ -94,7 +94,8 @@ export class RelayAuth {
       if (!openWithoutToken(f.kind, f.method, f.key, f.prefix)) {
         throw this.#refuse(401, 'no token', 'this request needs a device token', 'the relay serves only registered devices of the vault');
       }
-      if ((f.contentLength ?? 0) > ANONYMOUS_BODY_LIMIT) throw new RelayError(413, ErrorCode.TooLarge, `a request without a token may send at most ${ANONYMOUS_BODY_LIMIT} bytes`);
+      if ((f.contentLength ?? 0) > ANONYMOUS_BODY_LIMIT)
+        throw new RelayError(413, ErrorCode.TooLarge, `a request without a token may send at most ${ANONYMOUS_BODY_LIMIT} bytes`);
       return undefined;
     }
     const claims = this.#tokens.verify(f.token, f.vault);
@@ -104,7 +105,8 @@ export class RelayAuth {
     }
     this.#limit(this.#device, `${f.vault}/${claims.signer}`);
     const replay = await this.registries.current(f.vault);
-    if (!replay || replay.vaultId !== claims.vaultId) throw this.#refuse(401, 'vault replaced', 'the token belongs to a vault that no longer exists under this name');
+    if (!replay || replay.vaultId !== claims.vaultId)
+      throw this.#refuse(401, 'vault replaced', 'the token belongs to a vault that no longer exists under this name');
     this.#admitted(replay, claims.signer);
     return { vault: f.vault, vaultId: claims.vaultId, signer: claims.signer };
   }
@@ -131,11 +133,16 @@ export class RelayAuth {
       throw new KithError(ErrorCode.BadInput, 'challenge and signature must be base64url');
     }
     const fields = this.#tokens.spendChallenge(challenge, vault);
-    if (typeof fields === 'string') throw this.#refuse(401, fields, fields === 'replayed' ? REFUSED.replayed : `the challenge is ${fields === 'expired' ? 'expired' : 'not valid here'}`);
+    if (typeof fields === 'string')
+      throw this.#refuse(401, fields, fields === 'replayed' ? REFUSED.replayed : `the challenge is ${fields === 'expired' ? 'expired' : 'not valid here'}`);
     const replay = await this.registries.current(vault);
-    if (!replay) throw new RelayError(404, ErrorCode.RemoteEmpty, 'there is no vault under this name', { hint: 'check the remote URL, or create the vault with `kith init`' });
+    if (!replay)
+      throw new RelayError(404, ErrorCode.RemoteEmpty, 'there is no vault under this name', {
+        hint: 'check the remote URL, or create the vault with `kith init`',
+      });
     const pub = this.#admitted(replay, fields.signer);
-    if (!(await verifyRemoteAuth(replay.vaultId, pub, challenge, signature))) throw this.#refuse(401, 'bad signature', 'the challenge signature does not verify');
+    if (!(await verifyRemoteAuth(replay.vaultId, pub, challenge, signature)))
+      throw this.#refuse(401, 'bad signature', 'the challenge signature does not verify');
     return this.#tokens.issue({ vault, vaultId: replay.vaultId, signer: fields.signer });
   }
 
@@ -163,8 +170,20 @@ export class RelayAuth {
   #admitted(replay: RegistryReplay, signer: string): Uint8Array {
     const pub = replay.signPubOf(signer);
     if (pub) return pub;
-    if (replay.revoked(signer)) throw this.#refuse(403, 'revoked', 'this device was revoked from the vault', 'it can no longer sync this vault; join again from another device', ErrorCode.Revoked);
-    throw this.#refuse(403, 'not registered', 'this key is not registered in the vault', 'a device joins with `kith pair` on a registered device, or restores with the recovery code');
+    if (replay.revoked(signer))
+      throw this.#refuse(
+        403,
+        'revoked',
+        'this device was revoked from the vault',
+        'it can no longer sync this vault; join again from another device',
+        ErrorCode.Revoked,
+      );
+    throw this.#refuse(
+      403,
+      'not registered',
+      'this key is not registered in the vault',
+      'a device joins with `kith pair` on a registered device, or restores with the recovery code',
+    );
   }
 
   #registryMoved(vault: string, replay: RegistryReplay): void {

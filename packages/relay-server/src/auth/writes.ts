@@ -33,7 +33,12 @@ export class GuardedWrites {
   }
 
   /** Stores an object under the rules of its key; `who` is undefined for a request without a token (already limited to open keys). */
-  async put(vault: string, key: string, bytes: Uint8Array, o: { ifAbsent: boolean; who: Principal | undefined; invite: string | undefined }): Promise<PutOutcome> {
+  async put(
+    vault: string,
+    key: string,
+    bytes: Uint8Array,
+    o: { ifAbsent: boolean; who: Principal | undefined; invite: string | undefined },
+  ): Promise<PutOutcome> {
     if (key === remoteKeys.vault) return this.#create(vault, bytes, o.invite);
     if (key.startsWith(remoteKeys.registryPrefix)) return this.#appendRegistry(vault, key, bytes);
     let ifAbsent = o.ifAbsent;
@@ -41,7 +46,9 @@ export class GuardedWrites {
       // A device not yet registered answers an offer a registered device made; one answer per offer.
       const offer = key.replace(/join$/, 'offer');
       if (pairingMessage(key) !== 'join' || !(await this.#db.head(vault, offer))) {
-        throw new RelayError(403, ErrorCode.RemoteAuth, 'there is no pairing offer to answer here', { hint: 'the pairing code expired or was used; start pairing again' });
+        throw new RelayError(403, ErrorCode.RemoteAuth, 'there is no pairing offer to answer here', {
+          hint: 'the pairing code expired or was used; start pairing again',
+        });
       }
       ifAbsent = true;
     }
@@ -56,7 +63,9 @@ export class GuardedWrites {
   /** Deletes an object; the header and registry entries are never deleted through the relay. */
   async delete(vault: string, key: string): Promise<boolean> {
     if (key === remoteKeys.vault || key.startsWith(remoteKeys.registryPrefix)) {
-      throw new RelayError(403, ErrorCode.RemoteAuth, 'the vault header and the device registry are append-only on the relay', { hint: 'the relay\u2019s operator can remove a vault' });
+      throw new RelayError(403, ErrorCode.RemoteAuth, 'the vault header and the device registry are append-only on the relay', {
+        hint: 'the relay\u2019s operator can remove a vault',
+      });
     }
     const old = await this.#quota.sizeOf(vault, key);
     const removed = await this.#db.delete(vault, key);
@@ -78,7 +87,9 @@ export class GuardedWrites {
     }
     // Leftovers under a name without a header would become part of the new vault: refuse instead.
     if ((await this.#db.list(vault, '', '', 1)).items.length > 0) {
-      throw new RelayError(409, ErrorCode.RemoteInUse, 'this vault name holds objects but no vault header', { hint: 'choose another name, or ask the relay operator to clear it' });
+      throw new RelayError(409, ErrorCode.RemoteInUse, 'this vault name holds objects but no vault header', {
+        hint: 'choose another name, or ask the relay operator to clear it',
+      });
     }
     if ((await this.#db.put(vault, remoteKeys.vault, bytes, true)) === null) return 'exists';
     // A registry cached for an earlier vault of this name (removed by the operator) is void now.

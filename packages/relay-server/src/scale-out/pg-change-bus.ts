@@ -72,7 +72,8 @@ export class PgChangeBus implements ChangeBus {
   /** Prefer {@link openPgChangeBus}, which waits for the first connection. */
   constructor(target: PostgresTarget, o: Omit<PgChangeBusOptions, 'postgres'> = {}) {
     const channel = o.channel ?? 'kith_relay';
-    if (!CHANNEL_RE.test(channel)) throw new KithError(ErrorCode.BadInput, `invalid NOTIFY channel name ${JSON.stringify(channel)}`, { hint: 'use lowercase letters, digits and "_"' });
+    if (!CHANNEL_RE.test(channel))
+      throw new KithError(ErrorCode.BadInput, `invalid NOTIFY channel name ${JSON.stringify(channel)}`, { hint: 'use lowercase letters, digits and "_"' });
     this.#target = target;
     this.#channel = channel;
     this.#log = o.logger ?? silentLogger;
@@ -135,7 +136,11 @@ export class PgChangeBus implements ChangeBus {
     clearInterval(this.#ping);
     client.removeAllListeners('end');
     void client.end().catch(() => undefined);
-    this.#log({ level: 'warn', msg: 'change bus lost its PostgreSQL connection; reconnecting', error: String((e as { code?: string }).code ?? 'connection lost') });
+    this.#log({
+      level: 'warn',
+      msg: 'change bus lost its PostgreSQL connection; reconnecting',
+      error: String((e as { code?: string }).code ?? 'connection lost'),
+    });
     this.#connecting = this.#reconnect();
   }
 

@@ -34,11 +34,16 @@ export function parsePostgresUrl(url: string): PostgresTarget {
     throw new KithError(ErrorCode.BadRemoteUrl, 'invalid PostgreSQL URL: not a URL', { hint: 'use postgres://USER@HOST:PORT/DATABASE' });
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new KithError(ErrorCode.BadRemoteUrl, `invalid PostgreSQL URL: the scheme must be postgres:// (got ${u.protocol}//)`, { hint: 'use postgres://USER@HOST:PORT/DATABASE' });
+    throw new KithError(ErrorCode.BadRemoteUrl, `invalid PostgreSQL URL: the scheme must be postgres:// (got ${u.protocol}//)`, {
+      hint: 'use postgres://USER@HOST:PORT/DATABASE',
+    });
   }
   if (u.password) u.password = '***';
   // TCP keepalive after 10 s idle and a cap on every query, so a connection that died silently fails a request instead of holding it.
-  return { config: { connectionString: url, application_name: APPLICATION_NAME, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: 30_000 }, display: u.toString() };
+  return {
+    config: { connectionString: url, application_name: APPLICATION_NAME, keepAlive: true, keepAliveInitialDelayMillis: 10_000, query_timeout: 30_000 },
+    display: u.toString(),
+  };
 }
 
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', '57P01', '57P03']);
@@ -57,7 +62,10 @@ export function postgresError(e: unknown, target: PostgresTarget): KithError {
     });
   }
   if (code === '28P01' || code === '28000') {
-    return new KithError(ErrorCode.RemoteAuth, `PostgreSQL at ${where} refused the login: ${message}`, { cause: e, hint: 'give the password in PGPASSWORD or ~/.pgpass, and check pg_hba.conf' });
+    return new KithError(ErrorCode.RemoteAuth, `PostgreSQL at ${where} refused the login: ${message}`, {
+      cause: e,
+      hint: 'give the password in PGPASSWORD or ~/.pgpass, and check pg_hba.conf',
+    });
   }
   if (code === '3D000') {
     const db = new URL(where).pathname.slice(1) || 'the database';

@@ -189,7 +189,15 @@ export class PgS3Storage implements RelayStorage {
   }
 
   /** Points (vault, key) at the new bytes in one transaction; deletes what that made garbage. Returns the size replaced, or null. */
-  async #commit(vault: string, key: string, size: number, etag: string, inline: Buffer | null, s3Key: string | null, ifAbsent: boolean): Promise<number | null> {
+  async #commit(
+    vault: string,
+    key: string,
+    size: number,
+    etag: string,
+    inline: Buffer | null,
+    s3Key: string | null,
+    ifAbsent: boolean,
+  ): Promise<number | null> {
     let result: { wrote: boolean; garbage: string | null; replaced: string | null };
     try {
       const { rows } = await this.#pool.query<{ wrote: boolean; garbage: string | null; replaced: string | null }>({
@@ -261,7 +269,11 @@ export class PgS3Storage implements RelayStorage {
   }
 
   async head(vault: string, key: string): Promise<RemoteObjectInfo | null> {
-    const { rows } = await this.#pool.query<ObjectRow>({ name: 'kr_head', text: 'SELECT key, size, etag FROM kith_relay_objects WHERE vault = $1 AND key = $2', values: [vault, key] });
+    const { rows } = await this.#pool.query<ObjectRow>({
+      name: 'kr_head',
+      text: 'SELECT key, size, etag FROM kith_relay_objects WHERE vault = $1 AND key = $2',
+      values: [vault, key],
+    });
     const row = rows[0];
     return row ? { key: row.key, size: Number(row.size), etag: row.etag } : null;
   }
@@ -305,7 +317,9 @@ export class PgS3Storage implements RelayStorage {
   }
 
   async #sweep(graceMs: number): Promise<number> {
-    await this.#pool.query("UPDATE kith_relay_orphans SET doomed = true WHERE NOT doomed AND since <= now() - $1::float8 * interval '1 millisecond'", [graceMs]);
+    await this.#pool.query("UPDATE kith_relay_orphans SET doomed = true WHERE NOT doomed AND since <= now() - $1::float8 * interval '1 millisecond'", [
+      graceMs,
+    ]);
     let removed = 0;
     for (;;) {
       const { rows } = await this.#pool.query<{ s3_key: string }>('SELECT s3_key FROM kith_relay_orphans WHERE doomed ORDER BY s3_key LIMIT $1', [SWEEP_BATCH]);

@@ -160,7 +160,9 @@ export async function migrate(pool: pg.Pool, target = SCHEMA_VERSION): Promise<n
     const { rows } = await c.query<{ version: number }>('SELECT version FROM kith_relay_schema');
     const found = rows[0]?.version ?? 0;
     if (found > SCHEMA_VERSION) {
-      throw new KithError(ErrorCode.StoreTooNew, `the relay database has schema version ${found}; this relay knows up to ${SCHEMA_VERSION}`, { hint: 'upgrade this relay to the version the other relay processes run' });
+      throw new KithError(ErrorCode.StoreTooNew, `the relay database has schema version ${found}; this relay knows up to ${SCHEMA_VERSION}`, {
+        hint: 'upgrade this relay to the version the other relay processes run',
+      });
     }
     const to = Math.max(found, Math.min(target, SCHEMA_VERSION));
     for (let v = found; v < to; v++) await c.query(MIGRATIONS[v]!);

@@ -21,7 +21,9 @@ export const MIN_SECRET_BYTES = 32;
 export function parseRelaySecret(text: string, from: string): Uint8Array {
   const bytes = new TextEncoder().encode(text.replace(/\r?\n$/, ''));
   if (bytes.length < MIN_SECRET_BYTES) {
-    throw new KithError(ErrorCode.Usage, `the relay secret in ${from} is ${bytes.length} bytes; it needs at least ${MIN_SECRET_BYTES}`, { hint: 'make one with `openssl rand -hex 32`' });
+    throw new KithError(ErrorCode.Usage, `the relay secret in ${from} is ${bytes.length} bytes; it needs at least ${MIN_SECRET_BYTES}`, {
+      hint: 'make one with `openssl rand -hex 32`',
+    });
   }
   return bytes;
 }

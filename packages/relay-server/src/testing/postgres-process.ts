@@ -144,7 +144,9 @@ export async function startPostgres(o: { readonly crashSafe?: boolean } = {}): P
     rmSync(runDir, { recursive: true, force: true });
     throw e;
   }
-  const child = spawn(process.execPath, [RUNNER, JSON.stringify({ bin, runDir, port, ...(ids ?? {}), ...(o.crashSafe ? { crashSafe: true } : {}) })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RUNNER, JSON.stringify({ bin, runDir, port, ...(ids ?? {}), ...(o.crashSafe ? { crashSafe: true } : {}) })], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const messages: { ready?: true; stopped?: true; failed?: string }[] = [];
   const waiters = new Set<() => void>();

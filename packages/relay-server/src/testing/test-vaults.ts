@@ -107,7 +107,10 @@ export async function createTestVault(relayUrl: string, name: string, o: { devic
   let prevHash: Uint8Array = new Uint8Array(32);
   let epoch = 0;
   try {
-    const header = await encodeVaultHeader({ vaultId, createdAt: Date.now(), founder: devices[0]!.deviceId, recoverySignPub: recovery.sign.pub, recoveryBoxPub: recovery.box.pub }, recovery.sign.seed);
+    const header = await encodeVaultHeader(
+      { vaultId, createdAt: Date.now(), founder: devices[0]!.deviceId, recoverySignPub: recovery.sign.pub, recoveryBoxPub: recovery.box.pub },
+      recovery.sign.seed,
+    );
     await founder.put(remoteKeys.vault, header, { ifAbsent: true });
   } catch (e) {
     await founder.close();
@@ -196,7 +199,8 @@ export function scenarioRemote(relay: RelayRemote, operator: Remote): Remote {
       return await call(relay);
     } catch (e) {
       // The relay keeps the header and registry entries append-only: an overwrite of one is refused as in use.
-      const refused = KithError.is(e, ErrorCode.RemoteAuth) || KithError.is(e, ErrorCode.Revoked) || (overwrite && !lent && KithError.is(e, ErrorCode.RemoteInUse));
+      const refused =
+        KithError.is(e, ErrorCode.RemoteAuth) || KithError.is(e, ErrorCode.Revoked) || (overwrite && !lent && KithError.is(e, ErrorCode.RemoteInUse));
       if (!refused || (lent && !KithError.is(e, ErrorCode.Revoked))) throw e;
       fellBack ??= what;
       return call(operator);
@@ -224,7 +228,8 @@ export function scenarioRemote(relay: RelayRemote, operator: Remote): Remote {
  */
 export function withoutVaultObjects(remote: RelayRemote): Remote {
   const hidden = (key: string): boolean => key === remoteKeys.vault || key.startsWith(remoteKeys.registryPrefix);
-  const mayHide = (prefix: string): boolean => remoteKeys.vault.startsWith(prefix) || remoteKeys.registryPrefix.startsWith(prefix) || prefix.startsWith(remoteKeys.registryPrefix);
+  const mayHide = (prefix: string): boolean =>
+    remoteKeys.vault.startsWith(prefix) || remoteKeys.registryPrefix.startsWith(prefix) || prefix.startsWith(remoteKeys.registryPrefix);
   return decorateRemote(remote, {
     list: async (prefix: string, o: ListOptions = {}) => {
       if (!mayHide(prefix)) return remote.list(prefix, o);

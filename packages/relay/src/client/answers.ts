@@ -32,7 +32,12 @@ export async function failure(res: Response): Promise<KithError> {
   const hint = typeof body.hint === 'string' ? body.hint : undefined;
   const code = relayAnswerCode(res.status, body.code);
   if (hint === undefined && (res.status === 401 || res.status === 403)) {
-    const why = res.status === 401 ? 'this device is not (or no longer) registered in the vault on this relay' : code === ErrorCode.Revoked ? 'this device was revoked from the vault' : 'the relay does not let this device do that';
+    const why =
+      res.status === 401
+        ? 'this device is not (or no longer) registered in the vault on this relay'
+        : code === ErrorCode.Revoked
+          ? 'this device was revoked from the vault'
+          : 'the relay does not let this device do that';
     return new KithError(code, message, { hint: why });
   }
   return new KithError(code, message, hint === undefined ? {} : { hint });

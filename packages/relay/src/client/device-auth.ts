@@ -58,7 +58,8 @@ export function relayDeviceAuth(location: RelayLocation, key: RemoteDeviceKey, o
     const bytes = fromBase64url(String(challenge));
     const fields = decodeChallenge(bytes);
     // Sign only what names this vault and this signer: a relay cannot collect signatures for anything else.
-    if (fields.vault !== location.vault || fields.signer !== key.signer) throw new KithError(ErrorCode.RemoteAuth, 'the relay sent a challenge for another vault or signer');
+    if (fields.vault !== location.vault || fields.signer !== key.signer)
+      throw new KithError(ErrorCode.RemoteAuth, 'the relay sent a challenge for another vault or signer');
     const signature = toBase64url(await key.sign(bytes));
     const answer = (await post('token', { challenge, signature })) as TokenAnswer;
     const lifetime = Number(answer.expiresInMs);

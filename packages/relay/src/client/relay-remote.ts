@@ -5,9 +5,37 @@
  * bootstrap. Isomorphic apart from the `ws` fallback on Node < 22.
  */
 import { ErrorCode, KithError } from '@kith/core';
-import { assertRemoteKey, assertRemotePrefix, remoteKeys, throwIfAborted, TrafficReports, type BatchGetRemote, type DeviceKeyRemote, type ListedGetOptions, type ListedReadRemote, type ListOptions, type PutOptions, type RemoteCallOptions, type RemoteDeviceKey, type RemoteObjectInfo, type RemoteTraffic, type TrafficReportingRemote, type WatchableRemote } from '@kith/core/adapter';
+import {
+  assertRemoteKey,
+  assertRemotePrefix,
+  remoteKeys,
+  throwIfAborted,
+  TrafficReports,
+  type BatchGetRemote,
+  type DeviceKeyRemote,
+  type ListedGetOptions,
+  type ListedReadRemote,
+  type ListOptions,
+  type PutOptions,
+  type RemoteCallOptions,
+  type RemoteDeviceKey,
+  type RemoteObjectInfo,
+  type RemoteTraffic,
+  type TrafficReportingRemote,
+  type WatchableRemote,
+} from '@kith/core/adapter';
 import { bytesEqual, fromBase64url } from '@kith/core/relay';
-import { API_PREFIX, BEARER_PROTOCOL_PREFIX, CONNECTION_HEADER, decodeBatch, INVITE_HEADER, MAX_PAGE, objectPath, SIZE_HEADER, WS_PROTOCOL } from '../protocol.js';
+import {
+  API_PREFIX,
+  BEARER_PROTOCOL_PREFIX,
+  CONNECTION_HEADER,
+  decodeBatch,
+  INVITE_HEADER,
+  MAX_PAGE,
+  objectPath,
+  SIZE_HEADER,
+  WS_PROTOCOL,
+} from '../protocol.js';
 import { describeNetworkError, failure, readBody, readJson } from './answers.js';
 import { relayDeviceAuth, type RelayAuthProvider } from './device-auth.js';
 import { parseRelayUrl, type RelayLocation } from './relay-url.js';
@@ -188,7 +216,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     if (registry && quiet && (o.after ?? '') >= quiet.after && this.#push.quietStamp === quiet.stamp && Date.now() < quiet.until) return [];
     const stamp = registry ? this.#push.quietStamp : undefined;
     const out = await this.#list(prefix, o, prefix === remoteKeys.headsPrefix);
-    if (stamp !== undefined && out.length === 0 && this.#push.quietStamp === stamp) this.#registryQuiet = { after: o.after ?? '', stamp, until: Date.now() + REGISTRY_QUIET_MS };
+    if (stamp !== undefined && out.length === 0 && this.#push.quietStamp === stamp)
+      this.#registryQuiet = { after: o.after ?? '', stamp, until: Date.now() + REGISTRY_QUIET_MS };
     return out;
   }
 
@@ -242,13 +271,20 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     for (let i = 0; i < keys.length; i += MAX_PAGE) {
       const batch = keys.slice(i, i + MAX_PAGE);
       const body = JSON.stringify({ keys: batch });
-      const got = await this.#call('batch-get', 'POST', `${API_PREFIX}/${this.location.vault}/batch-get`, o.signal, { headers: { 'content-type': 'application/json' }, body }, async (res) => {
-        this.#traffic.report({ request: 'get' });
-        if (res.status !== 200) throw await failure(res);
-        const bytes = await readBody(res);
-        this.#traffic.report({ bytesReceived: bytes.length });
-        return decodeBatch(bytes);
-      });
+      const got = await this.#call(
+        'batch-get',
+        'POST',
+        `${API_PREFIX}/${this.location.vault}/batch-get`,
+        o.signal,
+        { headers: { 'content-type': 'application/json' }, body },
+        async (res) => {
+          this.#traffic.report({ request: 'get' });
+          if (res.status !== 200) throw await failure(res);
+          const bytes = await readBody(res);
+          this.#traffic.report({ bytesReceived: bytes.length });
+          return decodeBatch(bytes);
+        },
+      );
       for (const k of batch) out.set(k, got.get(k) ?? null);
     }
     return out;
@@ -289,7 +325,12 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       let res: Response;
       try {
         const auth = (await this.#auth?.headers(signal)) ?? {};
-        res = await fetch(this.location.base + path, { method, headers: { ...init.headers, ...auth }, ...(init.body !== undefined ? { body: init.body } : {}), signal: combined });
+        res = await fetch(this.location.base + path, {
+          method,
+          headers: { ...init.headers, ...auth },
+          ...(init.body !== undefined ? { body: init.body } : {}),
+          signal: combined,
+        });
       } catch (e) {
         if (signal?.aborted) throw new KithError(ErrorCode.Aborted, 'operation cancelled');
         if (e instanceof KithError) throw e;
@@ -305,7 +346,10 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       // 507: the vault's quota is full, which waiting does not change.
       if ((res.status >= 500 && res.status !== 507) || res.status === 429) {
         await res.body?.cancel().catch(() => {});
-        throw new TransientError(res.status === 429 ? 'HTTP 429 (too many requests)' : `HTTP ${res.status}`, res.status === 429 ? ErrorCode.RateLimited : undefined);
+        throw new TransientError(
+          res.status === 429 ? 'HTTP 429 (too many requests)' : `HTTP ${res.status}`,
+          res.status === 429 ? ErrorCode.RateLimited : undefined,
+        );
       }
       try {
         return await handle(res);

@@ -31,7 +31,13 @@ export class TransientError extends Error {
  * policy runs out on {@link TransientError}s; then rejects with
  * KITH_REMOTE_UNAVAILABLE naming the last cause.
  */
-export function withRetry<T>(what: string, attempt: () => Promise<T>, policy: RelayRetryPolicy, signal?: AbortSignal, random: () => number = Math.random): Promise<T> {
+export function withRetry<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  policy: RelayRetryPolicy,
+  signal?: AbortSignal,
+  random: () => number = Math.random,
+): Promise<T> {
   return retry(attempt, {
     policy,
     signal,

@@ -96,31 +96,28 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
   let plan: FaultPlan | undefined;
   const counts = { total: 0, byMethod: {} as Record<string, number>, faults: 0 };
   const forward = (req: IncomingMessage, body: Buffer, res: ServerResponse, fault: Fault | undefined): void => {
-    const up = request(
-      { host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } },
-      (upRes) => {
-        const chunks: Buffer[] = [];
-        upRes.on('data', (c: Buffer) => chunks.push(c));
-        upRes.on('end', () => {
-          const full = Buffer.concat(chunks);
-          if (fault?.kind === 'drop-after') {
-            res.socket?.destroy();
-            return;
-          }
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          if (fault?.kind === 'corrupt' && full.length > 0) {
-            const i = Math.floor(full.length / 2);
-            full[i] = full[i]! ^ 0xff;
-          }
-          if (fault?.kind === 'truncate' && full.length > 1) {
-            res.write(full.subarray(0, Math.floor(full.length / 2)));
-            setTimeout(() => res.socket?.destroy(), 5);
-            return;
-          }
-          res.end(full);
-        });
-      },
-    );
+    const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (upRes) => {
+      const chunks: Buffer[] = [];
+      upRes.on('data', (c: Buffer) => chunks.push(c));
+      upRes.on('end', () => {
+        const full = Buffer.concat(chunks);
+        if (fault?.kind === 'drop-after') {
+          res.socket?.destroy();
+          return;
+        }
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        if (fault?.kind === 'corrupt' && full.length > 0) {
+          const i = Math.floor(full.length / 2);
+          full[i] = full[i]! ^ 0xff;
+        }
+        if (fault?.kind === 'truncate' && full.length > 1) {
+          res.write(full.subarray(0, Math.floor(full.length / 2)));
+          setTimeout(() => res.socket?.destroy(), 5);
+          return;
+        }
+        res.end(full);
+      });
+    });
     up.on('error', () => res.socket?.destroy());
     up.end(body);
   };

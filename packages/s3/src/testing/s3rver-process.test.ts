@@ -38,7 +38,10 @@ test('startS3rver: the server goes away by itself when the process that started 
   try {
     const script = join(dir, 'parent.mjs');
     const harness = new URL('./s3rver-process.js', import.meta.url).href;
-    writeFileSync(script, `const { startS3rver } = await import(${JSON.stringify(harness)});\nconst s3 = await startS3rver();\nconsole.log(JSON.stringify(s3));\nsetInterval(() => {}, 1000);\n`);
+    writeFileSync(
+      script,
+      `const { startS3rver } = await import(${JSON.stringify(harness)});\nconst s3 = await startS3rver();\nconsole.log(JSON.stringify(s3));\nsetInterval(() => {}, 1000);\n`,
+    );
     const parent = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const line = await new Promise<string>((resolve) => createInterface({ input: parent.stdout }).once('line', resolve));
     const { endpoint, directory } = JSON.parse(line) as { endpoint: string; directory: string };
