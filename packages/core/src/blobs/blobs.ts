@@ -32,6 +32,7 @@ import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
+import type { BlobInfo, BlobPutResult } from './results.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
@@ -39,25 +40,8 @@ import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobP
 export { refsIn } from './refs.js';
 export type { BlobSource } from './source.js';
 export { DEFAULT_GC_GRACE_MS, type GcOptions, type GcResult } from './gc.js';
+export type { BlobInfo, BlobPutResult } from './results.js';
 export { DEFAULT_BLOB_POLICY, policyActs, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
-
-export interface BlobPutResult {
-  readonly ref: string;
-  readonly size: number;
-  readonly chunks: number;
-  /** Encrypted bytes actually sent (0 when every chunk was already stored). */
-  readonly uploaded: number;
-}
-
-export interface BlobInfo {
-  readonly ref: string;
-  readonly size: number;
-  readonly chunks: number;
-  readonly name?: string;
-  readonly type?: string;
-  /** Bytes of its chunks held in the local cache. */
-  readonly cached: number;
-}
 
 /**
  * Chunks in flight during an upload: hashing and encryption (on the
