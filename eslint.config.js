@@ -58,7 +58,8 @@ export default tseslint.config(
   },
   ...coreLayers.map((layer, i) => ({
     files: [`packages/core/src/${layer}/**/*.ts`],
-    ignores: ['packages/core/src/**/*.test.ts'],
+    // Tests and their support modules (`*.test.support.ts`, left out of the tarball too) run under Node only.
+    ignores: ['packages/core/src/**/*.test.ts', 'packages/core/src/**/*.test.support.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

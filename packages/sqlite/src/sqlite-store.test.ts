@@ -1,48 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable } from 'node:stream';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ErrorCode, KithError, type JsonObject, type RecordRow, type Store } from '@kith/core/adapter';
 import { runStoreConformance } from '@kith/core/testing';
 import { openSqliteStore } from './index.js';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
-import { toStoreError } from './sqlite-errors.js';
-
-const tempDir = (): string => mkdtempSync(join(tmpdir(), 'kith-sqlite-'));
-
-/** Runs `fn` with a fresh temp dir and always removes it. */
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const storeFailed =
-  (pattern: RegExp) =>
-  (e: unknown): boolean =>
-    KithError.is(e, ErrorCode.StoreFailed) && pattern.test(e.message) && (e.hint ?? '') !== '';
-
-/** Starts a child `node` process running `script` (ES module text that may import the package as `STORE`). */
-function spawnChild(script: string): ChildProcessByStdio<null, Readable, Readable> {
-  const body = script.replaceAll('STORE', JSON.stringify(new URL('./index.js', import.meta.url).href));
-  return spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Runs a child (see {@link spawnChild}); resolves with its exit code and stderr. */
-function runChild(script: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawnChild(script);
-  child.stdout.resume(); // not read; drained so a chatty child never blocks
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
-}
+import { inTempDir, storeFailed, tempDir } from './sqlite-store.test.support.js';
 
 runStoreConformance('sqlite store', async () => {
   const dir = tempDir();
@@ -235,124 +200,6 @@ describe('sqlite store specifics', () => {
     });
   });
 
-  test('a lock held past busyTimeoutMs fails with KITH_STORE_FAILED, reads still run, and the store recovers', async () => {
-    await inTempDir(async (dir) => {
-      const file = join(dir, 'kith.db');
-      const store = await openSqliteStore(file, { busyTimeoutMs: 50 });
-      await store.write((tx) => tx.setMeta('m', 'before'));
-      const other = new Database(file);
-      other.exec('BEGIN IMMEDIATE');
-      try {
-        await assert.rejects(
-          store.write((tx) => tx.setMeta('m', 'during')),
-          storeFailed(/locked by another kith process/),
-        );
-        // WAL: readers are not blocked by another process's writer.
-        assert.equal(await store.read((tx) => tx.getMeta('m')), 'before');
-      } finally {
-        other.exec('ROLLBACK');
-        other.close();
-      }
-      await store.write((tx) => tx.setMeta('m', 'after'));
-      assert.equal(await store.read((tx) => tx.getMeta('m')), 'after');
-      await store.close();
-    });
-  });
-
-  test('two processes writing the same file at once: every row lands, no lock error surfaces', async () => {
-    await inTempDir(async (dir) => {
-      const file = join(dir, 'kith.db');
-      const store = await openSqliteStore(file);
-      const child = runChild(
-        `import { openSqliteStore } from STORE;
-         const s = await openSqliteStore(${JSON.stringify(file)});
-         for (let i = 0; i < 300; i++) await s.write((tx) => tx.appendOutbox([{ from: 'child', i }]));
-         await s.close();`,
-      );
-      for (let i = 0; i < 300; i++) await store.write((tx) => tx.appendOutbox([{ from: 'parent', i }]));
-      const { code, stderr } = await child;
-      assert.equal(code, 0, stderr);
-      assert.equal(await store.read((tx) => tx.countOutbox()), 600);
-      const all = await store.read((tx) => tx.readOutbox(1000));
-      assert.equal(new Set(all.map((e) => e.seq)).size, 600, 'every seq distinct');
-      for (const from of ['parent', 'child']) {
-        assert.deepEqual(
-          all.filter((e) => e.op['from'] === from).map((e) => e.op['i']),
-          Array.from({ length: 300 }, (_, i) => i),
-          `${from}'s writes in order`,
-        );
-      }
-      await store.close();
-    });
-  });
-
-  test('kill -9 in the middle of writing loses no acknowledged write and leaves no half-applied one', async () => {
-    await inTempDir(async (dir) => {
-      const file = join(dir, 'kith.db');
-      // Each transaction writes a record, an outbox entry and the counter; the child reports a
-      // count only after its write resolved, and is killed while writing the next ones.
-      const script = `import { openSqliteStore } from STORE;
-        const s = await openSqliteStore(${JSON.stringify(file)});
-        let n = (await s.read((tx) => tx.getMeta('count'))) ?? 0;
-        for (;;) {
-          await s.write(async (tx) => {
-            await tx.putRecords([{ collection: 'c', id: 'r' + n, fields: { n }, deleted: false, state: {}, conflicted: false, updated: 'u' }]);
-            await tx.appendOutbox([{ n }]);
-            await tx.setMeta('count', n + 1);
-          });
-          n++;
-          process.stdout.write(n + '\\n');
-        }`;
-      let acknowledged = 0;
-      for (let round = 0; round < 3; round++) {
-        const child = spawnChild(script);
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const target = acknowledged + 50;
-        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-        let buffered = '';
-        child.stdout.on('data', (d: Buffer) => {
-          buffered += d.toString();
-          const lines = buffered.split('\n');
-          buffered = lines.pop() ?? '';
-          for (const line of lines) acknowledged = Math.max(acknowledged, Number(line));
-          if (acknowledged >= target) child.kill('SIGKILL');
-        });
-        assert.equal(await exited, 'SIGKILL', stderr);
-        const store = await openSqliteStore(file);
-        await store.read(async (tx) => {
-          const count = (await tx.getMeta('count')) as number;
-          assert.ok(count >= acknowledged, `acknowledged ${acknowledged}, kept ${count}`);
-          const all = Array.from({ length: count + 1 }, (_, i) => `r${i}`);
-          const found = await tx.getRecords('c', all);
-          assert.equal(found.size, count, 'records match the counter');
-          assert.equal(found.has(`r${count}`), false);
-          assert.equal(await tx.countOutbox(), count, 'outbox matches the counter');
-        });
-        await store.close();
-      }
-    });
-  });
-
-  test('several processes creating the same new store at once all succeed', async () => {
-    await inTempDir(async (dir) => {
-      const file = join(dir, 'home', 'kith.db');
-      // Every process starts opening at the same instant, so creation and migration race.
-      const startAt = Date.now() + 700;
-      const script = (who: string): string =>
-        `import { openSqliteStore } from STORE;
-         while (Date.now() < ${startAt}) {}
-         const s = await openSqliteStore(${JSON.stringify(file)});
-         for (let i = 0; i < 20; i++) await s.write((tx) => tx.appendOutbox([{ who: ${JSON.stringify(who)}, i }]));
-         await s.close();`;
-      const results = await Promise.all(['a', 'b', 'c'].map((who) => runChild(script(who))));
-      for (const { code, stderr } of results) assert.equal(code, 0, stderr);
-      const store = await openSqliteStore(file);
-      assert.equal(await store.read((tx) => tx.countOutbox()), 60);
-      await store.close();
-    });
-  });
-
   test('a closed store rejects transactions; closing twice is harmless', async () => {
     await inTempDir(async (dir) => {
       const store = await openSqliteStore(join(dir, 'kith.db'));
@@ -395,50 +242,5 @@ describe('sqlite store specifics', () => {
       );
       await store.close();
     });
-  });
-});
-
-describe('sqlite error mapping', () => {
-  const sqliteError = (code: string): Error => Object.assign(new Error(`sqlite says ${code}`), { code });
-  const cases: Array<[string, ErrorCode, RegExp]> = [
-    ['SQLITE_FULL', ErrorCode.StoreFailed, /disk full/],
-    ['SQLITE_IOERR_NOSPC', ErrorCode.StoreFailed, /disk full/],
-    ['SQLITE_BUSY', ErrorCode.StoreFailed, /locked by another kith process/],
-    ['SQLITE_BUSY_SNAPSHOT', ErrorCode.StoreFailed, /locked by another kith process/],
-    ['SQLITE_LOCKED', ErrorCode.StoreFailed, /locked by another kith process/],
-    ['SQLITE_IOERR_WRITE', ErrorCode.StoreFailed, /I\/O error on the store \(SQLITE_IOERR_WRITE\)/],
-    ['SQLITE_IOERR_FSYNC', ErrorCode.StoreFailed, /I\/O error/],
-    ['SQLITE_CORRUPT', ErrorCode.StoreFailed, /damaged/],
-    ['SQLITE_NOTADB', ErrorCode.StoreFailed, /damaged/],
-    ['SQLITE_READONLY', ErrorCode.StoreFailed, /cannot open the store for writing/],
-    ['SQLITE_CANTOPEN', ErrorCode.StoreFailed, /cannot open the store/],
-    ['SQLITE_TOOBIG', ErrorCode.TooLarge, /too large/],
-    ['SQLITE_MISUSE', ErrorCode.StoreFailed, /the store failed/],
-  ];
-  test('SQLite codes become KithErrors with the file named and a hint', () => {
-    for (const [code, want, message] of cases) {
-      const cause = sqliteError(code);
-      const e = toStoreError(cause, '/home/me/.kith/kith.db');
-      assert.ok(KithError.is(e, want), `${code} → ${String(e)}`);
-      assert.match(e.message, message);
-      assert.match(e.message, /\/home\/me\/\.kith\/kith\.db/);
-      assert.ok((e.hint ?? '').length > 0, `${code} has a hint`);
-      assert.equal(e.cause, cause);
-    }
-  });
-
-  test('file-system errors become KITH_STORE_FAILED; other errors pass through unchanged', () => {
-    const fsError = (code: string): Error => Object.assign(new Error(code), { code, syscall: 'mkdir' });
-    assert.ok(storeFailed(/disk full/)(toStoreError(fsError('ENOSPC'), 'f')));
-    assert.ok(storeFailed(/cannot create the store \(EACCES\)/)(toStoreError(fsError('EACCES'), 'f')));
-    for (const e of [
-      new Error('mine'),
-      new KithError(ErrorCode.BadInput, 'x'),
-      Object.assign(new Error('odd'), { code: 'NOT_SQLITE' }),
-      'a string',
-      undefined,
-    ]) {
-      assert.equal(toStoreError(e, 'f'), e);
-    }
   });
 });

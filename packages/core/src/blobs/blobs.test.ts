@@ -1,120 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCipheriv } from 'node:crypto';
-import fc from 'fast-check';
 import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { Vault } from '../vault/vault.js';
-import type { Remote, GetOptions } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { countingRemote } from '../ports/counting.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { MemoryBlobCache } from '../testing/memory-blob-cache.js';
 import { blobKeys, parseBlobRef } from '../format/blob-format.js';
-import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK, MIN_CHUNK } from './chunker.js';
+import { MAX_CHUNK, MIN_CHUNK } from './chunker.js';
 import { concatBytes } from '../crypto/index.js';
-
-/** Deterministic incompressible bytes (AES-CTR keystream of a seed). */
-const noise = (n: number, seed = 1): Uint8Array => {
-  const key = Buffer.alloc(32);
-  key.writeUInt32BE(seed);
-  return new Uint8Array(createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n)));
-};
-
-describe('chunker', () => {
-  const gear = gearTable(new Uint8Array(32).fill(5));
-  const chunk = (data: Uint8Array, splits: number[]) => {
-    const c = new Chunker(gear);
-    const out: Uint8Array[] = [];
-    let at = 0;
-    for (const s of [...splits, data.length]) {
-      const end = Math.min(data.length, Math.max(at, s));
-      out.push(...c.push(data.subarray(at, end)));
-      at = end;
-    }
-    out.push(...c.end());
-    return out;
-  };
-  test('chunks concatenate to the input, respect the size bounds, and do not depend on how the input was split', () => {
-    const data = noise(9 * 1024 * 1024, 3);
-    const whole = chunk(data, []);
-    assert.ok(whole.length >= 3);
-    assert.deepEqual(Buffer.concat(whole), Buffer.from(data));
-    for (const c of whole.slice(0, -1)) assert.ok(c.length >= MIN_CHUNK && c.length <= MAX_CHUNK);
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: data.length }), { maxLength: 6 }), (splits) => {
-        const parts = chunk(
-          data,
-          [...splits].sort((a, b) => a - b),
-        );
-        assert.deepEqual(
-          parts.map((p) => p.length),
-          whole.map((p) => p.length),
-        );
-      }),
-      { numRuns: 15 },
-    );
-  });
-  test('cuts exactly where docs/FORMAT.md says, whatever the input alignment and split', () => {
-    // The spec read literally: one byte at a time over the whole buffer.
-    const spread = (k: number) => Array.from({ length: k }, (_, i) => 1 << Math.floor((i * 32) / k)).reduce((a, b) => a | b, 0) >>> 0;
-    const [hard, easy] = [spread(22), spread(18)];
-    const reference = (data: Uint8Array): number[] => {
-      const sizes: number[] = [];
-      for (let start = 0; start < data.length;) {
-        const n = Math.min(MAX_CHUNK, data.length - start);
-        let cut = n;
-        let h = 0;
-        for (let i = MIN_CHUNK; i < n; i++) {
-          h = ((h << 1) + gear[data[start + i]!]!) >>> 0;
-          if ((h & (i < AVG_CHUNK ? hard : easy)) === 0) {
-            cut = i + 1;
-            break;
-          }
-        }
-        sizes.push(cut);
-        start += cut;
-      }
-      return sizes;
-    };
-    // Low-entropy stretches make cuts land at MAX_CHUNK too.
-    const data = concatBytes(noise(7 * 1024 * 1024, 5), new Uint8Array(9 * 1024 * 1024).fill(7), noise(3 * 1024 * 1024 + 3, 6));
-    const expected = reference(data);
-    assert.ok(expected.includes(MAX_CHUNK) && expected.some((s) => s < AVG_CHUNK) && expected.some((s) => s > AVG_CHUNK && s < MAX_CHUNK), expected.join());
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 3 }), fc.array(fc.integer({ min: 0, max: data.length }), { maxLength: 8 }), (shift, splits) => {
-        // Inputs at every offset mod 4 from their buffer's start, cut anywhere.
-        const shifted = new Uint8Array(data.length + shift);
-        shifted.set(data, shift);
-        const parts = chunk(
-          shifted.subarray(shift),
-          [...splits].sort((a, b) => a - b),
-        );
-        assert.deepEqual(
-          parts.map((p) => p.length),
-          expected,
-        );
-        assert.deepEqual(Buffer.concat(parts), Buffer.from(data));
-      }),
-      { numRuns: 12 },
-    );
-  });
-  test('an edit in the middle changes only nearby chunks; another key cuts elsewhere', () => {
-    const data = noise(8 * 1024 * 1024, 4);
-    const edited = data.slice();
-    edited[4 * 1024 * 1024]! ^= 0xff;
-    const a = chunk(data, []).map((c) => Buffer.from(c).toString('base64'));
-    const b = chunk(edited, []).map((c) => Buffer.from(c).toString('base64'));
-    const shared = a.filter((x) => b.includes(x)).length;
-    assert.ok(shared >= a.length - 2, `${shared} of ${a.length} chunks shared`);
-    const other = new Chunker(gearTable(new Uint8Array(32).fill(6)));
-    const otherCuts = [...other.push(data), ...other.end()].map((c) => c.length);
-    assert.notDeepEqual(
-      otherCuts,
-      a.map((x) => Buffer.from(x, 'base64').length),
-    );
-  });
-});
+import { noise } from './blobs.test.support.js';
 
 describe('blobs', () => {
   const setup = async () => {
@@ -310,98 +206,5 @@ describe('blobs', () => {
     await vault.sync();
     await other.sync();
     assert.equal((await other.blobs.bytes(drop.ref)).length, 600_000);
-  });
-});
-
-/**
- * B revokes C, which starts key epoch 1, and stores a blob under it; A and
- * D have not synced since (A's registry still lists only itself).
- */
-describe('blobs of an epoch a device has not heard of yet', () => {
-  /** `dRemote` stands between D and the remote. */
-  const setup = async (dRemote = (r: Remote): Remote => r) => {
-    const objects = new Map<string, Uint8Array>();
-    let now = Date.UTC(2026, 10, 1);
-    const deps = (seed: number) => ({ random: seededRandom(seed), now: () => (now += 1000) });
-    const open = async (seed: number, code: string, remote = openMemoryRemote(objects)) =>
-      Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode: code, blobCache: new MemoryBlobCache(), deps: deps(seed) });
-    const { vault: a, recoveryCode } = await Vault.create({
-      store: openMemoryStore(),
-      remote: openMemoryRemote(objects),
-      remoteUrl: 'memory:',
-      blobCache: new MemoryBlobCache(),
-      deps: deps(71),
-    });
-    const [b, c, d] = [await open(72, recoveryCode), await open(73, recoveryCode), await open(74, recoveryCode, dRemote(openMemoryRemote(objects)))];
-    await b.devices.revoke(c.deviceId);
-    const data = noise(700_000, 75);
-    const put = await b.blobs.put(data, { name: 'photo.jpg' });
-    return { a, b, c, d, data, put, objects, advance: (ms: number) => (now += ms) };
-  };
-  const is = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
-
-  test('a read that catches up with the registry while a pull does the same: each new entry is applied once', async () => {
-    const { a, b, data, put } = await setup();
-    await b.put('album', 'p1', { photo: put.ref });
-    await b.sync();
-    const [bytes] = await Promise.all([a.blobs.bytes(put.ref), a.pull(), a.blobs.manifest(put.ref)]);
-    assert.deepEqual(bytes, data);
-    assert.deepEqual(await a.get('album', 'p1'), { id: 'p1', photo: put.ref });
-    assert.equal((await a.devices.list()).length, 4);
-  });
-
-  test('prefetch on a device behind the registry fetches it instead of counting it damaged', async () => {
-    const { a, put } = await setup();
-    // The ref reached A outside a sync (copied from the other device, as in the README tour).
-    await a.put('album', 'p1', { photo: put.ref });
-    const r = await a.blobs.prefetch({ policy: 'all' });
-    assert.deepEqual([r.fetched, r.unavailable], [(await a.blobs.manifest(put.ref)).chunks.length, 0]);
-  });
-
-  test('gc on a device behind the registry keeps the chunks of a live blob of the new epoch; a revoked device cannot collect', async () => {
-    const { a, c, put, objects } = await setup();
-    await a.put('album', 'p1', { photo: put.ref });
-    const marks = () => [...objects.keys()].filter((k) => k.startsWith(blobKeys.gcPrefix));
-    await assert.rejects(c.blobs.gc(), is(ErrorCode.Revoked));
-    assert.deepEqual(marks(), [], 'the revoked device marked nothing');
-    const r = await a.blobs.gc();
-    assert.deepEqual([r.marked, r.deleted], [0, 0], JSON.stringify(r));
-    assert.deepEqual(marks(), []);
-  });
-
-  test('gc stops, marking no live chunk, when a live manifest cannot be read for a reason other than damage', async () => {
-    let failing = '';
-    const { d, put, objects } = await setup((r) =>
-      Object.assign(Object.create(r) as Remote, {
-        get: async (key: string, o?: GetOptions) => (key === failing ? Promise.reject(new Error('connection reset')) : r.get(key, o)),
-      }),
-    );
-    await d.put('album', 'p1', { photo: put.ref });
-    failing = blobKeys.manifest(parseBlobRef(put.ref));
-    await assert.rejects(d.blobs.gc(), /connection reset/);
-    assert.deepEqual(
-      [...objects.keys()].filter((k) => k.startsWith(blobKeys.gcPrefix)),
-      [],
-    );
-  });
-
-  test('an epoch the remote registry never opened, or a key it does not hold, is named in the error', async () => {
-    const { a, d, put, objects } = await setup();
-    // A's sealed key of epoch 1 is gone: what is missing is said, not that the blob was altered.
-    const sealed = [...objects.keys()].find((k) => k.startsWith('keys/0000000001/') && k.endsWith(`/${a.deviceId}`))!;
-    objects.delete(sealed);
-    await assert.rejects(
-      a.blobs.bytes(put.ref),
-      (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt) && /key of epoch 1 is not available/.test((e as Error).message),
-    );
-    // A header naming epoch 9, which no registry entry opened.
-    const key = blobKeys.manifest(parseBlobRef(put.ref));
-    const bytes = objects.get(key)!.slice();
-    new DataView(bytes.buffer).setUint32(8, 9);
-    objects.set(key, bytes);
-    await assert.rejects(
-      d.blobs.bytes(put.ref),
-      (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt) && /registry on the remote ends at epoch 1/.test((e as Error).message),
-    );
   });
 });

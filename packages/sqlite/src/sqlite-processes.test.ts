@@ -1,0 +1,143 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from './index.js';
+import { inTempDir, storeFailed } from './sqlite-store.test.support.js';
+
+/** Starts a child `node` process running `script` (ES module text that may import the package as `STORE`). */
+function spawnChild(script: string): ChildProcessByStdio<null, Readable, Readable> {
+  const body = script.replaceAll('STORE', JSON.stringify(new URL('./index.js', import.meta.url).href));
+  return spawn(process.execPath, ['--input-type=module', '-e', body], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs a child (see {@link spawnChild}); resolves with its exit code and stderr. */
+function runChild(script: string): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnChild(script);
+  child.stdout.resume(); // not read; drained so a chatty child never blocks
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+describe('sqlite store specifics', () => {
+  test('a lock held past busyTimeoutMs fails with KITH_STORE_FAILED, reads still run, and the store recovers', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      const store = await openSqliteStore(file, { busyTimeoutMs: 50 });
+      await store.write((tx) => tx.setMeta('m', 'before'));
+      const other = new Database(file);
+      other.exec('BEGIN IMMEDIATE');
+      try {
+        await assert.rejects(
+          store.write((tx) => tx.setMeta('m', 'during')),
+          storeFailed(/locked by another kith process/),
+        );
+        // WAL: readers are not blocked by another process's writer.
+        assert.equal(await store.read((tx) => tx.getMeta('m')), 'before');
+      } finally {
+        other.exec('ROLLBACK');
+        other.close();
+      }
+      await store.write((tx) => tx.setMeta('m', 'after'));
+      assert.equal(await store.read((tx) => tx.getMeta('m')), 'after');
+      await store.close();
+    });
+  });
+
+  test('two processes writing the same file at once: every row lands, no lock error surfaces', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      const store = await openSqliteStore(file);
+      const child = runChild(
+        `import { openSqliteStore } from STORE;
+         const s = await openSqliteStore(${JSON.stringify(file)});
+         for (let i = 0; i < 300; i++) await s.write((tx) => tx.appendOutbox([{ from: 'child', i }]));
+         await s.close();`,
+      );
+      for (let i = 0; i < 300; i++) await store.write((tx) => tx.appendOutbox([{ from: 'parent', i }]));
+      const { code, stderr } = await child;
+      assert.equal(code, 0, stderr);
+      assert.equal(await store.read((tx) => tx.countOutbox()), 600);
+      const all = await store.read((tx) => tx.readOutbox(1000));
+      assert.equal(new Set(all.map((e) => e.seq)).size, 600, 'every seq distinct');
+      for (const from of ['parent', 'child']) {
+        assert.deepEqual(
+          all.filter((e) => e.op['from'] === from).map((e) => e.op['i']),
+          Array.from({ length: 300 }, (_, i) => i),
+          `${from}'s writes in order`,
+        );
+      }
+      await store.close();
+    });
+  });
+
+  test('kill -9 in the middle of writing loses no acknowledged write and leaves no half-applied one', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      // Each transaction writes a record, an outbox entry and the counter; the child reports a
+      // count only after its write resolved, and is killed while writing the next ones.
+      const script = `import { openSqliteStore } from STORE;
+        const s = await openSqliteStore(${JSON.stringify(file)});
+        let n = (await s.read((tx) => tx.getMeta('count'))) ?? 0;
+        for (;;) {
+          await s.write(async (tx) => {
+            await tx.putRecords([{ collection: 'c', id: 'r' + n, fields: { n }, deleted: false, state: {}, conflicted: false, updated: 'u' }]);
+            await tx.appendOutbox([{ n }]);
+            await tx.setMeta('count', n + 1);
+          });
+          n++;
+          process.stdout.write(n + '\\n');
+        }`;
+      let acknowledged = 0;
+      for (let round = 0; round < 3; round++) {
+        const child = spawnChild(script);
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const target = acknowledged + 50;
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+        let buffered = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buffered += d.toString();
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) acknowledged = Math.max(acknowledged, Number(line));
+          if (acknowledged >= target) child.kill('SIGKILL');
+        });
+        assert.equal(await exited, 'SIGKILL', stderr);
+        const store = await openSqliteStore(file);
+        await store.read(async (tx) => {
+          const count = (await tx.getMeta('count')) as number;
+          assert.ok(count >= acknowledged, `acknowledged ${acknowledged}, kept ${count}`);
+          const all = Array.from({ length: count + 1 }, (_, i) => `r${i}`);
+          const found = await tx.getRecords('c', all);
+          assert.equal(found.size, count, 'records match the counter');
+          assert.equal(found.has(`r${count}`), false);
+          assert.equal(await tx.countOutbox(), count, 'outbox matches the counter');
+        });
+        await store.close();
+      }
+    });
+  });
+
+  test('several processes creating the same new store at once all succeed', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'home', 'kith.db');
+      // Every process starts opening at the same instant, so creation and migration race.
+      const startAt = Date.now() + 700;
+      const script = (who: string): string =>
+        `import { openSqliteStore } from STORE;
+         while (Date.now() < ${startAt}) {}
+         const s = await openSqliteStore(${JSON.stringify(file)});
+         for (let i = 0; i < 20; i++) await s.write((tx) => tx.appendOutbox([{ who: ${JSON.stringify(who)}, i }]));
+         await s.close();`;
+      const results = await Promise.all(['a', 'b', 'c'].map((who) => runChild(script(who))));
+      for (const { code, stderr } of results) assert.equal(code, 0, stderr);
+      const store = await openSqliteStore(file);
+      assert.equal(await store.read((tx) => tx.countOutbox()), 60);
+      await store.close();
+    });
+  });
+});
