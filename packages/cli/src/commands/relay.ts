@@ -19,6 +19,7 @@ interface ServeOptions {
   s3?: string;
   inviteToken?: string;
   authSecretFile?: string;
+  allowOrigin: string[];
 }
 
 /** Adds `relay serve` to the program. */
@@ -35,6 +36,7 @@ export function registerRelay(program: Command): void {
     .option('--s3 <url>', 'scale-out mode: objects in S3 (s3://BUCKET/PREFIX?endpoint=...&region=..., credentials from the AWS environment)')
     .option('--invite-token <token>', 'creating a vault needs this token (clients set KITH_RELAY_INVITE_TOKEN)')
     .option('--auth-secret-file <file>', 'the auth secret (≥ 32 bytes) every process of a deployment shares; default: KITH_RELAY_SECRET, else random per process')
+    .option('--allow-origin <origin>', 'a web app at this origin (scheme://host[:port]) may use the relay from its pages; repeatable (the relay\'s own origin always may)', (v: string, all: string[]) => [...all, v], [] as string[])
     .action(async (o: ServeOptions, cmd: Command) => {
       const { out } = contextOf(cmd);
       // Before anything opens: a relay that no fetch can reach is a mistake, not a deployment.
@@ -61,6 +63,7 @@ export function registerRelay(program: Command): void {
         logger,
         ...(authSecret ? { authSecret } : {}),
         ...(o.inviteToken !== undefined ? { inviteToken: o.inviteToken } : {}),
+        allowOrigins: o.allowOrigin,
       });
       if (out.json) out.line({ url: relay.url });
       else process.stdout.write(`Kith relay (${scaleOut ? 'scale-out' : 'embedded'}) listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n`);
