@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
 import { Vault } from '@kith/core';
 import { bundleForBrowser, launchChromium, pageWithScript, serveStatic, type ChromiumProfile, type StaticSite } from '@kith/indexeddb/testing';
 import { openRelayRemote } from '@kith/relay';
 import { startTestRelay, type TestRelay } from '@kith/relay-server/testing';
 import { openSqliteStore } from '@kith/sqlite';
+import { inPage, openPage } from './pages.js';
 
 // A web app on origin A (allowed by the relay) and the same app on origin B
 // (not allowed), both served from 127.0.0.1 on their own ports, in Debian's
@@ -35,21 +35,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A new tab on `origin` with the page loaded, and the console messages it logs. */
-async function openPage(origin: string): Promise<{ page: Page; console: string[] }> {
-  const page = await chromium.context.newPage();
-  const logs: string[] = [];
-  page.on('console', (m) => logs.push(m.text()));
-  await page.goto(`${origin}/`);
-  await page.waitForFunction(() => 'kithWeb' in globalThis);
-  return { page, console: logs };
-}
-
-/** Runs `body` (an async function body over `web` = the page's packages, `arg`) in the page. */
-function inPage<T>(page: Page, body: string, arg: unknown): Promise<T> {
-  return page.evaluate<T>(`(async (web, arg) => { ${body} })(globalThis.kithWeb, ${JSON.stringify(arg)})`);
-}
-
 const HOUR = 3_600_000;
 
 test('a page on an allowed origin syncs a vault with a Node device through the relay; a Node write reaches its subscription by push', { timeout: 300_000 }, async () => {
@@ -59,7 +44,7 @@ test('a page on an allowed origin syncs a vault with a Node device through the r
   try {
     for (let i = 0; i < 20; i++) await laptop.put('notes', `n${String(i).padStart(2, '0')}`, { title: `note ${i}` });
     await laptop.sync();
-    const { page } = await openPage(site.origin);
+    const { page } = await openPage(chromium, site.origin);
     // Polling and the auto-sync interval are an hour: within the test, only push can bring a change.
     const listed = await inPage<number>(
       page,
@@ -96,7 +81,7 @@ test('a page on another origin is refused: fetch fails by CORS, the vault does n
   const url = `${relay.relay.url}/refused`;
   const { vault: laptop, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(dir, 'refused.db')), remote: openRelayRemote(url), remoteUrl: url, deviceName: 'laptop' });
   await laptop.close();
-  const { page, console: logs } = await openPage(foreign.origin);
+  const { page, console: logs } = await openPage(chromium, foreign.origin);
   const out = await inPage<{ health: string; restore: string; socket: string }>(
     page,
     `let health;
