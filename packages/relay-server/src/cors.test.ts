@@ -25,7 +25,10 @@ after(async () => {
 const objectUrl = (key: string): string => `${tr.relay.url}/v1/vaults/cors/objects/${key}`;
 
 function preflight(origin: string, method: string, headers: string): Promise<Response> {
-  return fetch(objectUrl('blobs/ab'), { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': headers } });
+  return fetch(objectUrl('blobs/ab'), {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': method, 'access-control-request-headers': headers },
+  });
 }
 
 test('a preflight from an allowed origin allows every method and header the client sends', async () => {

@@ -36,7 +36,9 @@ export function parseAllowedOrigins(origins: readonly string[]): ReadonlySet<str
     }
     // A browser sends the origin exactly in this serialized form, so anything else could never match.
     if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== o) {
-      throw new KithError(ErrorCode.Usage, `allowed origin ${JSON.stringify(o)} is not an origin`, { hint: 'write it as a browser sends it: scheme://host[:port], no path or trailing slash (e.g. https://app.example.com)' });
+      throw new KithError(ErrorCode.Usage, `allowed origin ${JSON.stringify(o)} is not an origin`, {
+        hint: 'write it as a browser sends it: scheme://host[:port], no path or trailing slash (e.g. https://app.example.com)',
+      });
     }
     out.add(o);
   }
@@ -64,7 +66,9 @@ export function installCors(app: FastifyInstance, allowed: ReadonlySet<string>):
     void reply.header('vary', 'origin');
     if (req.headers.upgrade?.toLowerCase() === 'websocket' && !ok) {
       // A WebSocket is not subject to CORS: the relay itself must refuse a foreign page's.
-      throw new RelayError(403, ErrorCode.RemoteAuth, `origin ${origin} may not open the watch socket`, { hint: 'the relay operator can allow it with --allow-origin' });
+      throw new RelayError(403, ErrorCode.RemoteAuth, `origin ${origin} may not open the watch socket`, {
+        hint: 'the relay operator can allow it with --allow-origin',
+      });
     }
     if (!ok) return undefined;
     void reply.header('access-control-allow-origin', origin);

@@ -11,7 +11,13 @@ test('the relay client bundles for the browser with no Node built-ins and withou
   const result = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
   assert.equal(result.errors.length, 0);
   const inputs = Object.keys(result.metafile.inputs);
-  assert.ok(inputs.some((p) => p.includes('relay-remote.js')), 'the remote is in the bundle');
-  assert.deepEqual(inputs.filter((p) => p.startsWith('node:') || /^node_modules\/ws\//.test(p)), []);
+  assert.ok(
+    inputs.some((p) => p.includes('relay-remote.js')),
+    'the remote is in the bundle',
+  );
+  assert.deepEqual(
+    inputs.filter((p) => p.startsWith('node:') || /^node_modules\/ws\//.test(p)),
+    [],
+  );
   assert.ok(!/from\s*["'](node:|ws["'])/.test(result.outputFiles[0]!.text), 'no Node or ws imports left in the output');
 });

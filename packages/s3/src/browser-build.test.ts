@@ -12,10 +12,22 @@ import { md5Hex as md5HexBrowser } from './md5-browser.js';
 // that browsers can run.
 test('the S3 remote bundles for the browser with no Node built-ins', async () => {
   const entry = fileURLToPath(new URL('./index.js', import.meta.url));
-  const result = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true, minify: true });
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+    metafile: true,
+    minify: true,
+  });
   assert.equal(result.errors.length, 0);
   const inputs = Object.keys(result.metafile.inputs);
-  assert.deepEqual(inputs.filter((p) => p.startsWith('node:')), []);
+  assert.deepEqual(
+    inputs.filter((p) => p.startsWith('node:')),
+    [],
+  );
   assert.ok(inputs.some((p) => p.endsWith('md5-browser.js')) && !inputs.some((p) => p.endsWith('/md5.js')), 'the browser MD5 replaces the Node one');
   const bytes = result.outputFiles[0]!.contents;
   // The size README.md quotes (with the SDK); a much larger bundle means the SDK's Node half came along.

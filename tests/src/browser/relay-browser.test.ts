@@ -37,18 +37,26 @@ after(async () => {
 
 const HOUR = 3_600_000;
 
-test('a page on an allowed origin syncs a vault with a Node device through the relay; a Node write reaches its subscription by push', { timeout: 300_000 }, async () => {
-  const url = `${relay.relay.url}/journal`;
-  const laptopRemote = openRelayRemote(url);
-  const { vault: laptop, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(dir, 'laptop.db')), remote: laptopRemote, remoteUrl: url, deviceName: 'laptop' });
-  try {
-    for (let i = 0; i < 20; i++) await laptop.put('notes', `n${String(i).padStart(2, '0')}`, { title: `note ${i}` });
-    await laptop.sync();
-    const { page } = await openPage(chromium, site.origin);
-    // Polling and the auto-sync interval are an hour: within the test, only push can bring a change.
-    const listed = await inPage<number>(
-      page,
-      `const remote = web.openRelayRemote(arg.url, { pollMs: ${HOUR} });
+test(
+  'a page on an allowed origin syncs a vault with a Node device through the relay; a Node write reaches its subscription by push',
+  { timeout: 300_000 },
+  async () => {
+    const url = `${relay.relay.url}/journal`;
+    const laptopRemote = openRelayRemote(url);
+    const { vault: laptop, recoveryCode } = await Vault.create({
+      store: await openSqliteStore(join(dir, 'laptop.db')),
+      remote: laptopRemote,
+      remoteUrl: url,
+      deviceName: 'laptop',
+    });
+    try {
+      for (let i = 0; i < 20; i++) await laptop.put('notes', `n${String(i).padStart(2, '0')}`, { title: `note ${i}` });
+      await laptop.sync();
+      const { page } = await openPage(chromium, site.origin);
+      // Polling and the auto-sync interval are an hour: within the test, only push can bring a change.
+      const listed = await inPage<number>(
+        page,
+        `const remote = web.openRelayRemote(arg.url, { pollMs: ${HOUR} });
        const vault = await web.Vault.restore({ store: await web.openIndexedDbStore('journal'), remote, remoteUrl: arg.url, recoveryCode: arg.recoveryCode, deviceName: 'page' });
        await vault.sync();
        globalThis.remote = remote;
@@ -59,27 +67,39 @@ test('a page on an allowed origin syncs a vault with a Node device through the r
        await vault.put('notes', 'from-page', { title: 'written in the page' });
        await vault.sync();
        return (await vault.list('notes', { limit: 100 })).records.length;`,
-      { url, recoveryCode },
-    );
-    assert.equal(listed, 21);
-    await laptop.sync();
-    assert.deepEqual(await laptop.get('notes', 'from-page'), { id: 'from-page', title: 'written in the page' });
+        { url, recoveryCode },
+      );
+      assert.equal(listed, 21);
+      await laptop.sync();
+      assert.deepEqual(await laptop.get('notes', 'from-page'), { id: 'from-page', title: 'written in the page' });
 
-    await page.waitForFunction(() => (globalThis as unknown as { remote: { pushLive: boolean } }).remote.pushLive, undefined, { timeout: 120_000 });
-    await laptop.put('notes', 'from-node', { title: 'pushed to the page' });
-    await laptop.sync();
-    await page.waitForFunction(() => (globalThis as unknown as { seen: { id: string }[] }).seen.some((d) => d.id === 'from-node'), undefined, { timeout: 120_000 });
-    const got = await inPage<unknown>(page, `await globalThis.auto.stop(); const d = await globalThis.vault.get('notes', 'from-node'); await globalThis.vault.close(); return d;`, null);
-    assert.deepEqual(got, { id: 'from-node', title: 'pushed to the page' });
-    await page.close();
-  } finally {
-    await laptop.close();
-  }
-});
+      await page.waitForFunction(() => (globalThis as unknown as { remote: { pushLive: boolean } }).remote.pushLive, undefined, { timeout: 120_000 });
+      await laptop.put('notes', 'from-node', { title: 'pushed to the page' });
+      await laptop.sync();
+      await page.waitForFunction(() => (globalThis as unknown as { seen: { id: string }[] }).seen.some((d) => d.id === 'from-node'), undefined, {
+        timeout: 120_000,
+      });
+      const got = await inPage<unknown>(
+        page,
+        `await globalThis.auto.stop(); const d = await globalThis.vault.get('notes', 'from-node'); await globalThis.vault.close(); return d;`,
+        null,
+      );
+      assert.deepEqual(got, { id: 'from-node', title: 'pushed to the page' });
+      await page.close();
+    } finally {
+      await laptop.close();
+    }
+  },
+);
 
 test('a page on another origin is refused: fetch fails by CORS, the vault does not open, the watch socket is refused', { timeout: 300_000 }, async () => {
   const url = `${relay.relay.url}/refused`;
-  const { vault: laptop, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(dir, 'refused.db')), remote: openRelayRemote(url), remoteUrl: url, deviceName: 'laptop' });
+  const { vault: laptop, recoveryCode } = await Vault.create({
+    store: await openSqliteStore(join(dir, 'refused.db')),
+    remote: openRelayRemote(url),
+    remoteUrl: url,
+    deviceName: 'laptop',
+  });
   await laptop.close();
   const { page, console: logs } = await openPage(chromium, foreign.origin);
   const out = await inPage<{ health: string; restore: string; socket: string }>(

@@ -60,7 +60,13 @@ test('a page creates a vault in a bucket with the README CORS rule and syncs wit
      return recoveryCode;`,
     { url, credentials: CREDENTIALS },
   );
-  const laptop = await Vault.restore({ store: await openSqliteStore(join(dir, 'laptop.db')), remote: await openS3Remote(url), remoteUrl: url, recoveryCode, deviceName: 'laptop' });
+  const laptop = await Vault.restore({
+    store: await openSqliteStore(join(dir, 'laptop.db')),
+    remote: await openS3Remote(url),
+    remoteUrl: url,
+    recoveryCode,
+    deviceName: 'laptop',
+  });
   try {
     await laptop.sync();
     assert.equal((await laptop.list('notes', { limit: 100 })).records.length, 10);
