@@ -5,6 +5,8 @@ import { parseRelayUrl, relayDeviceAuth } from '@kith/relay';
 import { BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from '@kith/relay/protocol';
 import { ErrorCode } from '@kith/core';
 import { createTestVault, startTestRelay, type TestRelay, type TestVault } from './testing/test-vaults.js';
+import fc from 'fast-check';
+import { originAllowed, parseAllowedOrigins } from './cors.js';
 import { startRelay } from './index.js';
 
 const APP = 'http://127.0.0.1:5173';
@@ -107,4 +109,19 @@ test('an allowed origin that is not an origin is refused at start with KITH_USAG
   for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', 'ftp://x', '*']) {
     await assert.rejects(startRelay({ dataDir: '/nonexistent/never-created', allowOrigins: [bad] }), (e: { code?: string }) => e.code === ErrorCode.Usage, bad);
   }
+});
+
+test('any serialized origin is accepted and allows exactly itself; the same with a path or a trailing slash is refused', () => {
+  const origin = fc
+    .tuple(fc.constantFrom('http', 'https'), fc.domain(), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }))
+    .map(([scheme, host, port]) => new URL(`${scheme}://${host}${port === undefined ? '' : `:${port}`}`).origin);
+  fc.assert(
+    fc.property(origin, origin, (a, b) => {
+      const allowed = parseAllowedOrigins([a]);
+      assert.equal(originAllowed(allowed, a, 'relay.example:8787'), true);
+      assert.equal(originAllowed(allowed, b, 'relay.example:8787'), a === b);
+      assert.throws(() => parseAllowedOrigins([`${a}/`]), { code: ErrorCode.Usage });
+      assert.throws(() => parseAllowedOrigins([`${a}/app`]), { code: ErrorCode.Usage });
+    }),
+  );
 });
