@@ -19,6 +19,8 @@ export interface Manifest {
   readonly main?: string;
   readonly bin?: string | Record<string, string>;
   readonly exports?: unknown;
+  /** Browser bundlers' replacements: a module path → the one browsers get (or `false`: none). */
+  readonly browser?: string | Record<string, string | false>;
   readonly dependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;
@@ -74,6 +76,8 @@ export function entryPoints(m: Manifest): { shipped: string[]; testing: string[]
     else if (v !== null && typeof v === 'object') for (const [k, w] of Object.entries(v)) walk(w, underTesting || /(^|\/)testing(\/|$)/.test(k));
   };
   walk(m.exports, false);
+  // A module a bundler swaps in for browsers ships to apps as much as the one it replaces.
+  for (const target of typeof m.browser === 'string' ? [m.browser] : Object.values(m.browser ?? {})) if (typeof target === 'string') add(target, false);
   return { shipped: shipped.filter(isModule), testing: testing.filter(isModule) };
 }
 

@@ -48,6 +48,32 @@ describe('kith relay serve', () => {
     assert.doesNotMatch(r.stderr, /hunter2/);
   });
 
+  test('--allow-origin (repeatable) lets those web apps in by CORS, not others; a value that is not an origin is refused', async () => {
+    const bad = runKith(home, ['relay', 'serve', '--port', '0', '--data', join(home, 'bad-origin'), '--allow-origin', 'https://app.example.com/']);
+    assertError(bad, 2, 'KITH_USAGE');
+    assert.match(bad.stderr, /is not an origin/);
+    const relay = await serveRelay(home, [
+      '--data',
+      join(home, 'cors'),
+      '--allow-origin',
+      'https://app.example.com',
+      '--allow-origin',
+      'http://127.0.0.1:5173',
+    ]);
+    try {
+      const allowOrigin = async (origin: string): Promise<string | null> => {
+        const res = await fetch(`${relay.url}/v1/vaults/v/objects/vault`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'PUT' } });
+        await res.body?.cancel();
+        return res.headers.get('access-control-allow-origin');
+      };
+      assert.equal(await allowOrigin('https://app.example.com'), 'https://app.example.com');
+      assert.equal(await allowOrigin('http://127.0.0.1:5173'), 'http://127.0.0.1:5173');
+      assert.equal(await allowOrigin('https://other.example.com'), null);
+    } finally {
+      assert.equal(await relay.stop(), 0);
+    }
+  });
+
   describe('scale-out, with PostgreSQL and S3 running', () => {
     let services: ScaleOutServices;
     before(async () => {

@@ -17,6 +17,7 @@ import { silentLogger, type RelayLogger } from './relay-log.js';
 import { assertFetchablePort } from '@kith/relay';
 import type { RouteKind } from './auth/access.js';
 import { errorAnswer } from './error-answer.js';
+import { installCors, parseAllowedOrigins } from './cors.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
@@ -76,6 +77,13 @@ export interface RelayOptions {
    * notice is lost.
    */
   readonly registryTrustMs?: number;
+  /**
+   * Origins of web apps that may use the relay from a page
+   * (`scheme://host[:port]`): they get CORS answers and may open the watch
+   * socket. The relay's own origin always may; other pages get no CORS
+   * headers and their watch sockets are refused (see cors.ts).
+   */
+  readonly allowOrigins?: readonly string[];
 }
 
 /** A running relay. */
@@ -115,6 +123,7 @@ const REMEASURE_MS = 5 * 60_000;
  */
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   if (options.port !== undefined) assertFetchablePort(options.port, ErrorCode.Usage, 'a relay');
+  const allowed = parseAllowedOrigins(options.allowOrigins ?? []);
   const log = options.logger ?? silentLogger;
   const secret = options.authSecret ?? randomBytes(32);
   if (secret.length < 32) throw new KithError(ErrorCode.Usage, 'the relay auth secret must be at least 32 bytes');
@@ -144,7 +153,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     done(null, payload);
   });
   try {
-    await buildRoutes(app, { db, bus, hub, log, auth, writes });
+    await buildRoutes(app, { db, bus, hub, log, auth, writes, allowed });
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (e) {
     await app.close().catch(() => {});
@@ -186,9 +195,10 @@ interface RouteDeps {
   readonly log: RelayLogger;
   readonly auth: RelayAuth;
   readonly writes: GuardedWrites;
+  readonly allowed: ReadonlySet<string>;
 }
 
-async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writes }: RouteDeps): Promise<void> {
+async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writes, allowed }: RouteDeps): Promise<void> {
   // The relay answers with its own sub-protocol; the bearer token a client offers beside it is never echoed.
   await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) } });
 
@@ -247,6 +257,9 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     return typeof h === 'string' ? h : undefined;
   };
   const writer = (req: FastifyRequest): string | undefined => header(req, CONNECTION_HEADER);
+
+  // Before auth: a preflight carries no token, and a foreign page's watch socket is refused first.
+  installCors(app, allowed);
 
   // Who asks, decided before the body is read (an unauthenticated client cannot make the relay buffer a large one).
   const principals = new WeakMap<FastifyRequest, Principal>();

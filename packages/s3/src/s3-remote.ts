@@ -5,7 +5,6 @@
  * HTTP attempt is reported to `onTraffic` (for `countingRemote`); retries follow our own policy
  * (retry.ts) with the SDK's retries off.
  */
-import { createHash } from 'node:crypto';
 import type { CompletedPart, GetObjectCommandOutput, ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ErrorCode, KithError } from '@kith/core';
 import {
@@ -24,7 +23,8 @@ import {
 } from '@kith/core/adapter';
 import { Slots } from './slots.js';
 import { DEFAULT_RETRY, isTransient, RetryBudget, statusOf, withRetry, type RetryPolicy } from './retry.js';
-import { loadS3Sdk, type S3Sdk } from './sdk.js';
+import { envVar, loadS3Sdk, type S3Sdk } from './sdk.js';
+import { md5Hex } from './md5.js';
 import { parseS3Url, type S3Location } from './s3-url.js';
 
 /** Options of {@link openS3Remote}; every one has a sensible default. */
@@ -100,11 +100,11 @@ export class S3Remote implements TrafficReportingRemote {
     this.#partConcurrency = Math.max(1, o.partConcurrency ?? 4);
     this.#verifyMd5 = o.verifyMd5 ?? true;
     // AWS itself honours If-None-Match; an unknown endpoint is not trusted to.
-    const onAws = l.endpoint === undefined && !process.env['AWS_ENDPOINT_URL_S3'] && !process.env['AWS_ENDPOINT_URL'];
+    const onAws = l.endpoint === undefined && !envVar('AWS_ENDPOINT_URL_S3') && !envVar('AWS_ENDPOINT_URL');
     this.capabilities = { putIfAbsent: o.conditionalWrites ?? l.conditionalWrites ?? onAws, watch: false };
     const idleMs = o.requestTimeoutMs ?? 30_000;
     this.#client = new sdk.S3Client({
-      region: l.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
+      region: l.region ?? envVar('AWS_REGION') ?? envVar('AWS_DEFAULT_REGION') ?? 'us-east-1',
       ...(l.endpoint ? { endpoint: l.endpoint } : {}),
       forcePathStyle: l.forcePathStyle,
       maxAttempts: 1, // retries are ours: counted and bounded
@@ -269,7 +269,7 @@ export class S3Remote implements TrafficReportingRemote {
       }
       if (!range && this.#verifyMd5 && !res.SSECustomerAlgorithm && !String(res.ServerSideEncryption ?? '').startsWith('aws:kms')) {
         const md5 = MD5_ETAG.exec(res.ETag ?? '')?.[1];
-        if (md5 && md5.toLowerCase() !== createHash('md5').update(body).digest('hex')) throw tornBody('body does not match its ETag');
+        if (md5 && md5.toLowerCase() !== md5Hex(body)) throw tornBody('body does not match its ETag');
       }
       this.#traffic.report({ bytesReceived: body.length });
       return body;

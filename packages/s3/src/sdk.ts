@@ -20,7 +20,18 @@ let loaded: Promise<S3Sdk> | undefined;
  * warning still shows.
  */
 export function loadS3Sdk(): Promise<S3Sdk> {
-  process.env[NODE_WARNING_SWITCH] ??= 'true';
+  const env = processEnv();
+  if (env) env[NODE_WARNING_SWITCH] ??= 'true';
   loaded ??= import('@aws-sdk/client-s3');
   return loaded;
+}
+
+/** The environment on Node; none in a page, where configuration comes through options. */
+function processEnv(): Record<string, string | undefined> | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+}
+
+/** An environment variable, or undefined (always in a page). */
+export function envVar(name: string): string | undefined {
+  return processEnv()?.[name];
 }

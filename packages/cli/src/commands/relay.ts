@@ -19,6 +19,7 @@ interface ServeOptions {
   s3?: string;
   inviteToken?: string;
   authSecretFile?: string;
+  allowOrigin: string[];
 }
 
 /** Adds `relay serve` to the program. */
@@ -37,6 +38,12 @@ export function registerRelay(program: Command): void {
     .option(
       '--auth-secret-file <file>',
       'the auth secret (≥ 32 bytes) every process of a deployment shares; default: KITH_RELAY_SECRET, else random per process',
+    )
+    .option(
+      '--allow-origin <origin>',
+      "a web app at this origin (scheme://host[:port]) may use the relay from its pages; repeatable (the relay's own origin always may)",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
     )
     .action(async (o: ServeOptions, cmd: Command) => {
       const { out } = contextOf(cmd);
@@ -66,6 +73,7 @@ export function registerRelay(program: Command): void {
         logger,
         ...(authSecret ? { authSecret } : {}),
         ...(o.inviteToken !== undefined ? { inviteToken: o.inviteToken } : {}),
+        allowOrigins: o.allowOrigin,
       });
       if (out.json) out.line({ url: relay.url });
       else

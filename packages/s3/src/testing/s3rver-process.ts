@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import type { CORSConfiguration } from '@aws-sdk/client-s3';
 import { loadS3Sdk } from '../sdk.js';
+
+/** A bucket's CORS rules, in the JSON of `aws s3api put-bucket-cors`. */
+export type CorsConfiguration = CORSConfiguration;
 
 export interface S3rverProcess {
   /** http://127.0.0.1:PORT */
@@ -20,6 +24,8 @@ export interface S3rverProcess {
   readonly directory: string;
   /** Creates a bucket (a fresh random name unless given) and returns its name. */
   bucket(name?: string): Promise<string>;
+  /** Sets a bucket's CORS configuration, as `aws s3api put-bucket-cors` does (`{ CORSRules: [...] }`). */
+  cors(bucket: string, configuration: CorsConfiguration): Promise<void>;
   /** An s3:// URL for a bucket and prefix on this server, optionally through another endpoint (a proxy). */
   url(bucket: string, prefix?: string, endpoint?: string): string;
   stop(): Promise<void>;
@@ -72,7 +78,7 @@ export async function startS3rver(): Promise<S3rverProcess> {
     throw e;
   }
   const endpoint = `http://127.0.0.1:${port}`;
-  const { S3Client, CreateBucketCommand } = await loadS3Sdk();
+  const { S3Client, CreateBucketCommand, PutBucketCorsCommand } = await loadS3Sdk();
   const admin = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1' });
   return {
     endpoint,
@@ -80,6 +86,9 @@ export async function startS3rver(): Promise<S3rverProcess> {
     async bucket(name = `kith-test-${process.pid}-${++buckets}-${Math.random().toString(36).slice(2, 8)}`) {
       await admin.send(new CreateBucketCommand({ Bucket: name }));
       return name;
+    },
+    async cors(bucket, configuration) {
+      await admin.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: configuration }));
     },
     url: (bucket, prefix = '', via = endpoint) => `s3://${bucket}/${prefix}?endpoint=${encodeURIComponent(via)}`,
     async stop() {
