@@ -1058,9 +1058,10 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
               (e) => e === thrown,
             );
             await assert.rejects(
+              // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- likewise
               store.read(() => Promise.reject(thrown)),
               (e) => e === thrown,
-            ); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- likewise
+            );
           }
           assert.equal(await store.read((tx) => tx.getMeta('x')), undefined);
         });
