@@ -7,7 +7,9 @@
  *
  * A frozen tab runs no code, so it gives leadership up on the Page
  * Lifecycle `freeze` event (and on `pagehide` into the back/forward cache)
- * and asks again on `resume`/`pageshow`. Two leaders overlapping for a
+ * and asks again on `resume`/`pageshow`; a tab frozen without that event
+ * (DevTools' freeze sends none) or hung stops saying it is alive, and a
+ * follower steals its lock (or its lease lapses). Two leaders overlapping for a
  * moment (a lease that lapsed under a throttled timer) cost a duplicate
  * sync, not data: pushes are coordinated through the store (sync/push).
  */
@@ -21,8 +23,14 @@ export interface Leadership {
   close(): Promise<void>;
 }
 
-/** A lease lapses this long after its last renewal: another tab takes over within it. */
+/** A heartbeat (lease mode) or the leader's silence (locks mode) counts this long: another tab takes over within it. */
 export const LEASE_MS = 900;
+/**
+ * A hidden tab's heartbeat record lives this long instead: browsers run a
+ * hidden tab's timers at most once a second, which would let its record
+ * lapse between beats (a hidden leader is replaced within this).
+ */
+export const HIDDEN_LEASE_MS = 2500;
 /** The leader renews (and followers look) this often. */
 export const HEARTBEAT_MS = 250;
 
@@ -61,29 +69,64 @@ function lockLeadership(locks: LockManager, name: string, onChange: (leader: boo
   // Aborts a queued request: a frozen tab must not be granted the lock it cannot use.
   let asking: AbortController | undefined;
   let release: (() => void) | undefined;
-  const ask = (): void => {
-    if (closed || frozen || asking) return;
-    const abort = (asking = new AbortController());
+  // The leader says it is alive; a follower that hears nothing for LEASE_MS steals the lock, because a tab
+  // frozen without its `freeze` event (as DevTools' freeze does) or hung would otherwise hold it for good.
+  const alive = new BroadcastChannel(`kith-tabs-alive/${name}`);
+  let heard = Date.now();
+  let lastTick = Date.now();
+  alive.onmessage = () => (heard = Date.now());
+  const request = (steal: boolean): void => {
+    const abort = steal ? undefined : (asking = new AbortController());
+    // This request's own release, so a withdrawn request never ends a later grant's leadership.
+    let mine: (() => void) | undefined;
+    const grant = (): Promise<void> | undefined => {
+      if (closed || frozen) return undefined;
+      // Held until this promise settles: for the tab's life unless it freezes, closes the vault, or is stolen from.
+      return new Promise<void>((resolve) => {
+        mine = release = () => {
+          if (release === mine) release = undefined;
+          mine = undefined;
+          leader = false;
+          onChange(false);
+          resolve();
+        };
+        leader = true;
+        alive.postMessage('alive');
+        onChange(true);
+      });
+    };
     locks
-      .request(name, { mode: 'exclusive', signal: abort.signal }, () => {
-        if (closed || frozen) return undefined;
-        // Held until this promise settles: for the tab's life unless it freezes or closes the vault.
-        return new Promise<void>((resolve) => {
-          release = () => {
-            release = undefined;
-            leader = false;
-            onChange(false);
-            resolve();
-          };
-          leader = true;
-          onChange(true);
-        });
+      .request(name, steal ? { mode: 'exclusive', steal: true } : { mode: 'exclusive', signal: abort!.signal }, grant)
+      .catch(() => {
+        // Withdrawn while queued (AbortError): nothing to do. Stolen from while leading: follow, and queue again.
+        if (mine) {
+          mine();
+          if (abort !== undefined && asking === abort) asking = undefined;
+          ask();
+        }
       })
-      .catch(() => undefined) // AbortError of a queued request we withdrew
       .finally(() => {
-        if (asking === abort) asking = undefined;
+        if (abort !== undefined && asking === abort) asking = undefined;
       });
   };
+  const ask = (): void => {
+    if (!closed && !frozen && !asking && !leader) request(false);
+  };
+  const tick = setInterval(() => {
+    const now = Date.now();
+    // A late tick means this tab slept (frozen, throttled): its silence count starts over, no steal.
+    const slept = now - lastTick > LEASE_MS;
+    lastTick = now;
+    if (closed || frozen) return;
+    if (leader) alive.postMessage('alive');
+    else if (slept) heard = now;
+    else if (now - heard > LEASE_MS) {
+      heard = now;
+      asking?.abort();
+      asking = undefined;
+      request(true);
+    }
+  }, HEARTBEAT_MS);
   const giveUp = (): void => {
     asking?.abort();
     asking = undefined;
@@ -96,6 +139,7 @@ function lockLeadership(locks: LockManager, name: string, onChange: (leader: boo
     },
     () => {
       frozen = false;
+      heard = lastTick = Date.now();
       ask();
     },
   );
@@ -107,60 +151,72 @@ function lockLeadership(locks: LockManager, name: string, onChange: (leader: boo
     mode: 'locks',
     close: async () => {
       closed = true;
+      clearInterval(tick);
       offLifecycle();
       giveUp();
+      alive.close();
     },
   };
 }
 
-interface Lease {
-  readonly owner: string;
+/** A tab's heartbeat record: the oldest tab (smallest `since`) whose record has not lapsed leads. */
+interface Beat {
+  readonly tab: string;
+  readonly since: number;
   readonly expires: number;
 }
-
-const LEASE_KEY = 'lease';
 
 function openLeaseDb(name: string): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
     const r = indexedDB.open(`kith-tabs/${name}`, 1);
-    r.onupgradeneeded = () => r.result.createObjectStore('lease');
+    r.onupgradeneeded = () => r.result.createObjectStore('beats');
     r.onsuccess = () => resolve(r.result);
     r.onerror = () => reject(r.error ?? new Error('the lease database did not open'));
   });
 }
 
-/** One compare-and-set on the lease: IndexedDB runs overlapping readwrite transactions one at a time, across tabs too. */
-function renewLease(db: IDBDatabase, me: string, how: 'take' | 'drop'): Promise<boolean> {
+/**
+ * Renews this tab's record (or drops it) and reads all of them, in one
+ * transaction committed in the same task it starts in: it never waits for
+ * this tab's code, so a tab that freezes or hangs halfway cannot leave it
+ * open and block the others (a compare-and-set would have to read, then
+ * decide in a callback).
+ */
+function beatOnce(db: IDBDatabase, mine: Beat | undefined, me: string): Promise<Beat[]> {
   return new Promise((resolve, reject) => {
-    // A lease is worth nothing after a crash, so it need not wait for the disk.
-    const tx = db.transaction('lease', 'readwrite', { durability: 'relaxed' });
-    const leases = tx.objectStore('lease');
-    let mine = false;
-    const get = leases.get(LEASE_KEY);
-    get.onsuccess = () => {
-      const now = Date.now();
-      const lease = get.result as Lease | undefined;
-      const free = lease === undefined || lease.owner === me || lease.expires <= now;
-      if (how === 'drop') {
-        if (lease?.owner === me) leases.delete(LEASE_KEY);
-      } else if (free) {
-        leases.put({ owner: me, expires: now + LEASE_MS } satisfies Lease, LEASE_KEY);
-        mine = true;
-      }
-    };
-    tx.oncomplete = () => resolve(mine);
-    tx.onerror = tx.onabort = () => reject(tx.error ?? new Error('the lease transaction aborted'));
+    // A heartbeat is worth nothing after a crash, so it need not wait for the disk.
+    const tx = db.transaction('beats', 'readwrite', { durability: 'relaxed' });
+    const beats = tx.objectStore('beats');
+    if (mine) beats.put(mine, me);
+    else beats.delete(me);
+    const all = beats.getAll();
+    tx.commit();
+    tx.oncomplete = () => resolve(all.result as Beat[]);
+    tx.onerror = tx.onabort = () => reject(tx.error ?? new Error('the heartbeat transaction aborted'));
   });
+}
+
+/** The tab that leads by these records at `now`: the oldest live one. */
+function oldestLive(beats: readonly Beat[], now: number): string | undefined {
+  let best: Beat | undefined;
+  for (const b of beats) {
+    if (b.expires <= now) continue;
+    if (!best || b.since < best.since || (b.since === best.since && b.tab < best.tab)) best = b;
+  }
+  return best?.tab;
 }
 
 function leaseLeadership(name: string, onChange: (leader: boolean) => void): Leadership {
   const me = crypto.randomUUID();
-  // Tells the others the lease was dropped, so one takes it now rather than at the next heartbeat.
+  // Tells the others this tab left, so the next one leads now rather than when its record lapses.
   const channel = new BroadcastChannel(`kith-tabs-lease/${name}`);
   const db = openLeaseDb(name);
   let leader = false;
   let closed = false;
   let frozen = false;
+  let since = Date.now();
+  let lastBeat = Date.now();
+  let life = LEASE_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let beating: Promise<void> = Promise.resolve();
   const set = (now: boolean): void => {
@@ -173,7 +229,15 @@ function leaseLeadership(name: string, onChange: (leader: boolean) => void): Lea
     clearTimeout(timer);
     if (closed || frozen) return;
     beating = beating
-      .then(async () => set(await renewLease(await db, me, 'take')))
+      .then(async () => {
+        const now = Date.now();
+        // A tab that slept past its record's life rejoins at the back rather than displacing the leader.
+        if (now - lastBeat > life) since = now;
+        lastBeat = now;
+        life = typeof document !== 'undefined' && document.visibilityState === 'hidden' ? HIDDEN_LEASE_MS : LEASE_MS;
+        const beats = await beatOnce(await db, { tab: me, since, expires: now + life }, me);
+        set(!closed && !frozen && oldestLive(beats, Date.now()) === me);
+      })
       .catch(() => set(false))
       .then(() => {
         if (!closed && !frozen) timer = setTimeout(beat, HEARTBEAT_MS);
@@ -181,10 +245,8 @@ function leaseLeadership(name: string, onChange: (leader: boolean) => void): Lea
   };
   const drop = async (): Promise<void> => {
     clearTimeout(timer);
-    const was = leader;
     set(false);
-    if (!was) return;
-    await renewLease(await db, me, 'drop').catch(() => undefined);
+    await beatOnce(await db, undefined, me).catch(() => undefined);
     channel.postMessage('dropped');
   };
   channel.onmessage = () => beat();
@@ -198,7 +260,7 @@ function leaseLeadership(name: string, onChange: (leader: boolean) => void): Lea
       beat();
     },
   );
-  // A closing tab's last chance: the drop may not finish, and then the lease lapses on its own.
+  // A closing tab's last chance: the drop may not finish, and then its record lapses on its own.
   const unload = (): void => void drop();
   addEventListener('pagehide', unload);
   beat();

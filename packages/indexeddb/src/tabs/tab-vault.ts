@@ -137,7 +137,7 @@ export interface TabVault {
  * yourself: the leading tab runs it.
  *
  * @example
- * const { vault, tabs } = await openTabVault({ name: 'journal', remote: () => openRelayRemote(url) });
+ * const { vault, tabs } = await openTabVault({ name: 'journal', remote: async () => openRelayRemote(url) });
  * vault.subscribe('notes', {}, render); // sees every tab's writes
  */
 export async function openTabVault(o: TabVaultOptions): Promise<TabVault> {
