@@ -26,7 +26,18 @@ interface ChangeNotice {
 export interface TabCoordinatorOptions {
   /** Auto-sync interval of the leading tab (ms; default 30 s); it also syncs soon after writes and on remote pushes. */
   readonly intervalMs?: number;
+  /**
+   * The store's collections (`store.read((tx) => tx.listCollections())`):
+   * after this tab was frozen or hung, notices sent meanwhile may be lost,
+   * so it tells its subscriptions that every collection changed.
+   * `openTabVault` passes it.
+   */
+  readonly listCollections?: () => Promise<string[]>;
 }
+
+/** A gap this long between two ticks means this tab slept (frozen, paused, or throttled hard). */
+const SLEPT_MS = 2000;
+const TICK_MS = 500;
 
 /** Default auto-sync interval of the leading tab. */
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -47,6 +58,8 @@ export class TabCoordinator {
   #turn: Promise<void> = Promise.resolve();
   // Set while a notice from another tab is emitted here, so it is not echoed back.
   #relaying = false;
+  readonly #offWake: () => void;
+  readonly #catchUp: () => void;
 
   constructor(vault: Vault, name: string, o: TabCoordinatorOptions = {}) {
     this.#vault = vault;
@@ -55,6 +68,8 @@ export class TabCoordinator {
     this.#channel.onmessage = (m: MessageEvent<ChangeNotice>) => this.#heard(m.data);
     this.#offChange = vault.on('change', (e) => this.#tell(e));
     this.#leadership = electLeader(`kith-tabs/${name}`, (leader) => this.#lead(leader));
+    this.#catchUp = o.listCollections ? () => this.#caughtUp(o.listCollections!) : () => undefined;
+    this.#offWake = onWake(this.#catchUp);
   }
 
   /** Whether this tab syncs now. */
@@ -76,6 +91,7 @@ export class TabCoordinator {
   /** Stops leading (another tab takes over) and relaying; the vault stays open. */
   async close(): Promise<void> {
     await this.#leadership.close();
+    this.#offWake();
     this.#offChange();
     this.#channel.close();
     await this.#turn;
@@ -96,7 +112,19 @@ export class TabCoordinator {
     }
   }
 
+  /** After a sleep: every collection may have changed meanwhile (and, for the leader, unpushed writes may wait). */
+  #caughtUp(list: () => Promise<string[]>): void {
+    list().then(
+      (collections) => {
+        if (collections.length > 0) this.#heard({ kind: 'change', collections, source: 'local' });
+      },
+      () => undefined, // the store closed or failed: the next wake or notice tries again
+    );
+  }
+
   #lead(leader: boolean): void {
+    // A change of leader may follow a sleep of this tab (its lock stolen, its lease lapsed) too short for the tick to see.
+    this.#catchUp();
     this.#turn = this.#turn.then(async () => {
       if (leader && !this.#autoSync) {
         // Its first round pushes whatever the outbox holds, other tabs' writes and the last leader's unpushed ones included.
@@ -117,7 +145,28 @@ export class TabCoordinator {
   }
 }
 
-export interface TabVaultOptions extends Omit<VaultOptions, 'store'>, TabCoordinatorOptions {
+/** Calls `wake` when the page resumes after a freeze or the back/forward cache, or its timers show it slept. */
+function onWake(wake: () => void): () => void {
+  let last = Date.now();
+  const tick = setInterval(() => {
+    const now = Date.now();
+    if (now - last > SLEPT_MS) wake();
+    last = now;
+  }, TICK_MS);
+  const shown = (e: Event): void => {
+    if (e.type === 'resume' || (e as PageTransitionEvent).persisted) wake();
+  };
+  const hasDocument = typeof document !== 'undefined';
+  if (hasDocument) document.addEventListener('resume', shown);
+  if (hasDocument) addEventListener('pageshow', shown);
+  return () => {
+    clearInterval(tick);
+    if (hasDocument) document.removeEventListener('resume', shown);
+    if (hasDocument) removeEventListener('pageshow', shown);
+  };
+}
+
+export interface TabVaultOptions extends Omit<VaultOptions, 'store'>, Omit<TabCoordinatorOptions, 'listCollections'> {
   /** The store's name (`openIndexedDbStore(name)`): the same name in every tab is the same device. */
   readonly name: string;
 }
@@ -150,7 +199,10 @@ export async function openTabVault(o: TabVaultOptions): Promise<TabVault> {
     await store.close();
     throw e;
   }
-  const tabs = new TabCoordinator(vault, name, intervalMs !== undefined ? { intervalMs } : {});
+  const tabs = new TabCoordinator(vault, name, {
+    ...(intervalMs !== undefined ? { intervalMs } : {}),
+    listCollections: () => store.read((tx) => tx.listCollections()),
+  });
   return {
     vault,
     tabs,

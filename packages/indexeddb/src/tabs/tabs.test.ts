@@ -138,6 +138,7 @@ async function scenario(label: string, withLocks: boolean): Promise<void> {
       const tabList = await call(other, 'ids');
       return [...expected].every((id) => cliList.includes(id)) && tabList.length === cliList.length;
     });
+    const convergedAt = Date.now();
     await cdp.send('Debugger.resume');
     await cdp.send('Debugger.disable');
     await cdp.detach();
@@ -148,6 +149,15 @@ async function scenario(label: string, withLocks: boolean): Promise<void> {
         return JSON.stringify(await call(p, 'ids')) === JSON.stringify(cliList);
       });
     }
+    // Each tab's subscription listed every record: its own writes, the other tabs' (relayed) and the Node device's (pulled by whichever tab led).
+    for (const [i, p] of pages.entries()) {
+      let missing: string[] = [];
+      await until('every subscription lists every record', async () => {
+        const seen = new Set((await call(p, 'stats')).seen);
+        missing = cliList.filter((id) => !seen.has(id));
+        return missing.length === 0;
+      }).catch((e: Error) => assert.fail(`${e.message}: tab ${i} (${p === frozen ? 'was paused' : 'ran'}) never listed ${missing.join(' ')}`));
+    }
     await until('nothing left to push', async () => (await call(other, 'pending')) === 0);
     assert.ok([...acked].every((id) => cliList.includes(id)));
     assert.equal(cliList.length, new Set(cliList).size);
@@ -156,7 +166,7 @@ async function scenario(label: string, withLocks: boolean): Promise<void> {
     await oneLeader(pages);
     const latencies = (await Promise.all(pages.map(async (p) => (await call(p, 'stats')).latencies))).flat();
     process.stdout.write(
-      `# ${label}: ${acked.size} acknowledged writes in tabs; handover after close ${takenOver - closedAt} ms, after freeze ${afterFreeze - frozenAt} ms; ` +
+      `# ${label}: ${acked.size} acknowledged writes in tabs; handover after close ${takenOver - closedAt} ms, after freeze ${afterFreeze - frozenAt} ms (all converged ${convergedAt - frozenAt} ms after it); ` +
         `cross-tab write→subscription p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (${latencies.length} samples)\n`,
     );
   } finally {

@@ -71,8 +71,8 @@ const page = {
     return (await tab!.vault.status()).pending;
   },
 
-  stats(): { latencies: number[]; leaderLog: [boolean, number][]; seen: number } {
-    return { latencies, leaderLog, seen: seen.size };
+  stats(): { latencies: number[]; leaderLog: [boolean, number][]; seen: string[] } {
+    return { latencies, leaderLog, seen: [...seen.keys()] };
   },
 
   async close(): Promise<void> {
