@@ -231,6 +231,15 @@ export class Vault {
     return this.#autoSync.start(o);
   }
 
+  /**
+   * Tells this instance that another one on the same store (another tab)
+   * changed records: its subscriptions re-read and, for `source: 'local'`,
+   * its auto-sync pushes them, as after its own writes.
+   */
+  changedElsewhere(e: VaultEvents['change']): void {
+    this.#s.events.emit('change', { collections: [...e.collections], source: e.source });
+  }
+
   /** Listens to an event; returns a function that stops listening. */
   on<E extends keyof VaultEvents>(event: E, fn: (e: VaultEvents[E]) => void): () => void {
     return this.#s.events.on(event, fn);
