@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kith, kithJsonAsync } from 'kith/testing';
+import { kithJsonAsync } from 'kith/testing';
 import { HOUR, startCliBrowserFixture, WAIT, type CliBrowserFixture } from './cli-fixture.js';
 import { inPage, openPage } from './pages.js';
 
@@ -33,13 +33,12 @@ test(
   async () => {
     const { home, url, recoveryCode } = await f.cliVault('journal');
     const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: `n${String(i).padStart(3, '0')}`, title: `note ${i}`, kind: 'bulk' }));
-    const imported = await kith(home, ['import', 'notes', '-', '--json'], { input: lines.join('\n') });
-    assert.equal(imported.code, 0, imported.stderr);
+    await kithJsonAsync(home, ['import', 'notes', '-'], lines.join('\n'));
     await kithJsonAsync(home, ['push']);
 
     const { page } = await openPage(f.chromium, f.site.origin);
     // Polling and the auto-sync interval are an hour: within the test, only push brings the CLI's live write.
-    const first = await inPage<{ count: number; deviceId: string }>(
+    const first = await inPage<{ count: number }>(
       page,
       `${LIST_ALL}
        const remote = web.openRelayRemote(arg.url, { pollMs: ${HOUR} });
@@ -52,7 +51,7 @@ test(
        globalThis.auto = vault.startAutoSync({ intervalMs: ${HOUR} });
        await vault.put('notes', 'from-page', { title: 'written in the page', kind: 'page' });
        await vault.sync();
-       return { count: (await listAll(vault, 'notes')).length, deviceId: vault.deviceId };`,
+       return { count: (await listAll(vault, 'notes')).length };`,
       { url, recoveryCode },
     );
     assert.equal(first.count, 501);
@@ -69,33 +68,47 @@ test(
     await page.reload();
     await page.waitForFunction(() => 'kithWeb' in globalThis);
     await f.chromium.context.setOffline(true);
-    const offline = await inPage<{ count: number; live: unknown; sync: string }>(
+    const offline = await inPage<{ count: number; live: unknown }>(
       page,
       `${LIST_ALL}
        const vault = await web.Vault.open({ store: await web.openIndexedDbStore('journal'), remote: () => new Promise(() => {}) });
        const count = (await listAll(vault, 'notes')).length;
        const live = await vault.get('notes', 'from-cli');
-       globalThis.vault = vault;
-       return { count, live, sync: 'not tried' };`,
+       await vault.close();
+       return { count, live };`,
       null,
     );
-    assert.deepEqual(offline, { count: 502, live: { id: 'from-cli', title: 'pushed to the page', kind: 'live' }, sync: 'not tried' });
+    assert.deepEqual(offline, { count: 502, live: { id: 'from-cli', title: 'pushed to the page', kind: 'live' } });
 
-    // Offline edits: written locally, the sync fails while offline, and goes through once the browser is online again.
-    const queued = await inPage<{ sync: string; pending: unknown }>(
+    // Offline edits: written locally while auto-sync fails; once the browser is online again, auto-sync
+    // (its backoff ends within a minute) pushes them without the app asking.
+    const queued = await inPage<{ pending: number }>(
       page,
       `const vault = await web.Vault.open({ store: await web.openIndexedDbStore('journal'), remote: web.openRelayRemote(arg.url, { pollMs: ${HOUR}, retry: { maxAttempts: 1 } }) });
        globalThis.vault = vault;
+       globalThis.errors = [];
+       globalThis.synced = 0;
+       vault.on('error', (e) => { globalThis.errors.push(e.error.code ?? e.error.name); });
+       vault.on('synced', () => { globalThis.synced++; });
        await vault.put('notes', 'offline-1', { title: 'written offline', kind: 'offline' });
        await vault.put('notes', 'offline-2', { title: 'also offline', kind: 'offline' });
-       let sync = 'synced';
-       try { await vault.sync(); } catch (e) { sync = e.code ?? e.name; }
-       return { sync, pending: (await vault.get('notes', 'offline-1'))?.title };`,
+       globalThis.auto = vault.startAutoSync({ intervalMs: 2000 });
+       return { pending: (await vault.status()).pending };`,
       { url },
     );
-    assert.deepEqual(queued, { sync: 'KITH_REMOTE_UNAVAILABLE', pending: 'written offline' });
+    assert.ok(queued.pending > 0, 'the offline edits wait to be pushed');
+    await page.waitForFunction(() => (globalThis as unknown as { errors: string[] }).errors.length > 0, undefined, WAIT);
+    const failed = await page.evaluate(() => (globalThis as unknown as { errors: string[]; synced: number }).errors);
+    assert.equal(failed[0], 'KITH_REMOTE_UNAVAILABLE');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { synced: number }).synced), 0);
     await f.chromium.context.setOffline(false);
-    await inPage(page, `await globalThis.vault.sync(); await globalThis.vault.close();`, null);
+    await page.waitForFunction(() => (globalThis as unknown as { synced: number }).synced > 0, undefined, WAIT);
+    const pendingAfter = await inPage<number>(
+      page,
+      `await globalThis.auto.stop(); const { pending } = await globalThis.vault.status(); await globalThis.vault.close(); return pending;`,
+      null,
+    );
+    assert.equal(pendingAfter, 0);
     await kithJsonAsync(home, ['pull']);
     const offlineDocs = await kithJsonAsync<Doc[]>(home, ['ls', 'notes', '--where', 'kind=offline']);
     assert.deepEqual(offlineDocs.map((d) => d.id).sort(), ['offline-1', 'offline-2']);
