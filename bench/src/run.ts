@@ -9,7 +9,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { KithError } from '@kith/core';
-import { measureBrowser } from './browser/measure.js';
 import { measureCliStart } from './cli-start.js';
 import type { Figures } from './measure.js';
 import { parseOptions, type Section } from './options.js';
@@ -181,6 +180,8 @@ try {
   if (opts.only.has('browser')) {
     process.stderr.write('browser (headless Chromium)\n');
     try {
+      // Loaded only here: it brings playwright-core and esbuild, which no other section needs.
+      const { measureBrowser } = await import('./browser/measure.js');
       results.browser = await measureBrowser(opts.quick ? 1000 : 10_000, opts.runs('browser', 0), (l) => void process.stderr.write(`${l}\n`));
     } catch (e) {
       process.stderr.write(`  FAILED browser: ${(e as Error).message}\n`);

@@ -34,10 +34,6 @@ export interface BrowserResults {
   readonly tabs: TabFigures;
 }
 
-/** The target: the page's bootstrap within this many times the floor measured beside it. */
-export const BROWSER_BOOTSTRAP_TARGET = 2;
-/** The target: Kith's main chunk within this many times the Yjs app's bundle (gzip). */
-export const BROWSER_BUNDLE_TARGET = 2;
 const WARM_N = 100;
 
 const call = pageApi<BenchPage>('kithBench');
