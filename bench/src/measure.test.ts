@@ -70,6 +70,13 @@ describe('parseOptions', () => {
     assert.equal(scale.runs('scale', scale.scaleN), 1);
     assert.equal(parseOptions(['--quick', '--only', 'scale'], '/r.json').scaleN, 20_000);
   });
+  test('the browser section (Chromium) runs only when --only names it, so npm test never needs a browser', () => {
+    assert.ok(!parseOptions([], '/r.json').only.has('browser'));
+    assert.ok(!parseOptions(['--quick'], '/r.json').only.has('browser'));
+    const browser = parseOptions(['--only', 'browser'], '/r.json');
+    assert.deepEqual([...browser.only], ['browser']);
+    assert.equal(browser.runs('browser', 0), 3);
+  });
   test('bad options are usage errors with a hint', () => {
     for (const argv of [['--only', 'nope'], ['--runs', '0'], ['--runs'], ['--fast']]) {
       assert.throws(

@@ -5,9 +5,9 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale'] as const;
-/** Sections only `--only` runs: `scale` takes many minutes (a million-record vault). */
-const OPT_IN: readonly Section[] = ['scale'];
+export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale', 'browser'] as const;
+/** Sections only `--only` runs: `scale` takes many minutes (a million-record vault), `browser` needs Chromium. */
+const OPT_IN: readonly Section[] = ['scale', 'browser'];
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
 
@@ -86,6 +86,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     if (forced !== undefined) return forced;
     // A relay run is a distribution already (percentiles over its changes or deliveries).
     if (section === 'relay' || section === 'scale') return 1;
+    // Each browser run fills IndexedDB with the whole vault, in a page on a shared machine.
+    if (section === 'browser') return quick ? 1 : 3;
     // Each CLI run is one process start, tens of milliseconds: medians and p90 want many.
     if (section === 'cli') return quick ? 5 : 20;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;

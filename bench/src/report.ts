@@ -4,6 +4,8 @@
  */
 import type { Figures } from './measure.js';
 import type { RelayResults } from './relay-runs.js';
+import type { BrowserResults } from './browser/measure.js';
+import { browserTables } from './browser/report.js';
 import { cliStartTables, type CliStartResults } from './cli-start.js';
 import { relayTables } from './report-relay.js';
 import { num, ms } from './report-format.js';
@@ -24,6 +26,8 @@ export interface Results {
   blobs?: Entry & { mib: number };
   relay?: RelayResults;
   cli?: CliStartResults;
+  /** The opt-in browser section (`--only browser`). */
+  browser?: BrowserResults;
   /** Caveats printed under the tables. */
   notes: string[];
   failures: string[];
@@ -216,6 +220,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
 
   if (r.relay) out.push(...relayTables(r.relay, judge));
   if (r.cli) out.push(...cliStartTables(r.cli, judge));
+  if (r.browser) out.push(...browserTables(r.browser, judge));
 
   if (r.notes.length) out.push('', '### Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('', '### Targets', '', ...targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.target} — ${t.detail}`));

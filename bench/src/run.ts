@@ -177,19 +177,36 @@ try {
       (label, n, run) => fresh('relay', label, n, (d) => run(d)),
       (m) => void results.failures.push(m),
     );
+  if (opts.only.has('browser')) {
+    process.stderr.write('browser (headless Chromium)\n');
+    try {
+      // Loaded only here: it brings playwright-core and esbuild, which no other section needs.
+      const { measureBrowser } = await import('./browser/measure.js');
+      results.browser = await measureBrowser(opts.quick ? 1000 : 10_000, opts.runs('browser', 0), (l) => void process.stderr.write(`${l}\n`));
+    } catch (e) {
+      process.stderr.write(`  FAILED browser: ${(e as Error).message}\n`);
+      results.failures.push(`browser: ${(e as Error).message}`);
+    }
+  }
 } finally {
   scratch.dispose();
 }
 
 const { table, targets } = report(results);
-// The fault soak (`npm run soak -- --record`) records its own section in this file: a bench run keeps it.
-const soak = (() => {
+const previous = (() => {
   try {
-    return (JSON.parse(readFileSync(opts.out, 'utf8')) as { soak?: unknown }).soak;
+    return JSON.parse(readFileSync(opts.out, 'utf8')) as Record<string, unknown>;
   } catch {
-    return undefined;
+    return {};
   }
 })();
-writeFileSync(opts.out, JSON.stringify({ ...results, targets, table, ...(soak === undefined ? {} : { soak }) }, null, 2) + '\n');
+// The fault soak (`npm run soak -- --record`) and the opt-in browser section record their own parts of this file: a run
+// keeps them. A browser-only run is merged into the file as it was, so the other sections' last run stays.
+const kept = { soak: previous['soak'], browser: previous['browser'] };
+const written =
+  opts.only.size === 1 && opts.only.has('browser')
+    ? { ...previous, browser: results.browser, browserTable: table, browserTargets: targets, browserDate: results.date }
+    : { ...results, targets, table, ...Object.fromEntries(Object.entries(kept).filter(([k, v]) => v !== undefined && !(k in results))) };
+writeFileSync(opts.out, JSON.stringify(written, null, 2) + '\n');
 process.stdout.write(table + '\n');
 if (results.failures.length) process.exitCode = 1;
