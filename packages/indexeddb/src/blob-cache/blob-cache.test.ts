@@ -3,8 +3,8 @@
  * cache's test checks (put, get, touch, list with sizes, delete, bad keys,
  * concurrent and repeated writes) on both backends — OPFS, and IndexedDB
  * with `navigator.storage.getDirectory` hidden as in a browser without OPFS —
- * each surviving a reload; and a Vault in a page reading a blob after a
- * reload from the cache alone, its remote unreachable.
+ * each surviving a reload; a full quota; and a Vault in a page reading a
+ * blob after a reload from the cache alone, its remote unreachable.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,7 +79,7 @@ for (const backend of ['opfs', 'indexeddb'] as const) {
           page,
           `${HELPERS}
            const [ID, IDS, BIG] = arg;
-           const cache = await k.openBrowserBlobCache('behaviour');
+           const cache = await k.openBrowserBlobCache('behaviour-' + arg[3]);
            const out = { backend: cache.backend };
            out.missing = await cache.get('c/' + ID);
            await cache.put('c/' + ID, bytes(1, 2, 3));
@@ -119,7 +119,7 @@ for (const backend of ['opfs', 'indexeddb'] as const) {
            out.final = await sorted(cache);
            cache.close();
            return out;`,
-          [ID, IDS, BIG],
+          [ID, IDS, BIG, backend],
         );
         assert.equal(first['backend'], backend);
         assert.equal(first['missing'], null);
@@ -152,7 +152,7 @@ for (const backend of ['opfs', 'indexeddb'] as const) {
           page,
           `${HELPERS}
            const [ID, IDS, BIG] = arg;
-           const cache = await k.openBrowserBlobCache('behaviour');
+           const cache = await k.openBrowserBlobCache('behaviour-' + arg[3]);
            const big = new Uint8Array(BIG).map((_, i) => i % 251);
            const out = { backend: cache.backend, listed: await sorted(cache) };
            out.got = [Array.from(await cache.get('m/' + ID)), Array.from(await cache.get('c/' + IDS[0])), same(await cache.get('c/' + IDS[2]), big.subarray(2))];
@@ -161,14 +161,14 @@ for (const backend of ['opfs', 'indexeddb'] as const) {
            out.other = await other.list();
            other.close();
            if (cache.backend === 'opfs') {
-             const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('kith-blobs')).getDirectoryHandle('behaviour');
+             const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('kith-blobs')).getDirectoryHandle('behaviour-opfs');
              out.file = (await (await (await dir.getDirectoryHandle('m')).getFileHandle(ID)).getFile()).size;
            }
            for (const [key] of out.listed) await cache.delete(key);
            out.emptied = await cache.list();
            cache.close();
            return out;`,
-          [ID, IDS, BIG],
+          [ID, IDS, BIG, backend],
         );
         assert.equal(second['backend'], backend);
         assert.deepEqual(second['listed'], first['final']);
@@ -182,6 +182,27 @@ for (const backend of ['opfs', 'indexeddb'] as const) {
     });
   });
 }
+
+test('a cache whose backend changed (OPFS gone) lists only the objects it can read', async () => {
+  const withOpfs = await openPage(false);
+  const withoutOpfs = await openPage(true);
+  try {
+    const body = `${HELPERS}
+      const cache = await k.openBrowserBlobCache('switch');
+      const out = { backend: cache.backend };
+      if (arg[1]) { await cache.put('c/' + arg[0], bytes(5, 6)); await cache.touch('c/' + arg[0]); }
+      out.listed = await sorted(cache);
+      const got = await cache.get('c/' + arg[0]);
+      out.got = got && Array.from(got);
+      cache.close();
+      return out;`;
+    assert.deepEqual(await inPage(withOpfs, body, [ID, true]), { backend: 'opfs', listed: [[`c/${ID}`, 2]], got: [5, 6] });
+    assert.deepEqual(await inPage(withoutOpfs, body, [ID, false]), { backend: 'indexeddb', listed: [], got: null });
+  } finally {
+    await withOpfs.close();
+    await withoutOpfs.close();
+  }
+});
 
 describe('browser blob cache in a full quota', () => {
   for (const backend of ['opfs', 'indexeddb'] as const) {

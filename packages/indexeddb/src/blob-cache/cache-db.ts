@@ -1,9 +1,10 @@
 /**
  * @module blob-cache/cache-db
  * What both browser blob caches share: the key rule, error mapping, and the
- * IndexedDB database `kith-blobs/<name>` whose `used` store holds each
- * object's size and last use (so listing for eviction never loads a byte of
- * an object) and whose `objects` store holds the bytes when OPFS is absent.
+ * IndexedDB database `kith-blobs/<name>`. Without OPFS its `objects` store
+ * holds the bytes and `used` each object's size and last use (so listing for
+ * eviction never loads a byte of an object); with OPFS, `opfsUsed` holds
+ * the last reads and touches of its files.
  */
 import { ErrorCode, KithError } from '@kith/core';
 import { isQuotaError, toStoreError } from '../idb-errors.js';
@@ -39,7 +40,10 @@ export interface Used {
 }
 
 export const OBJECTS = 'objects';
+/** Size and last use of each object of the IndexedDB backend (written with the object). */
 export const USED = 'used';
+/** Last reads and touches of the OPFS backend's files: apart, so a switch of backend never lists the other's objects. */
+export const OPFS_USED = 'opfsUsed';
 
 /** The IndexedDB database of the cache `name`: apart from the stores' `kith/<name>`. */
 export function cacheDatabaseName(name: string): string {
@@ -60,6 +64,7 @@ export function openCacheDatabase(name: string): Promise<IDBDatabase> {
     req.onupgradeneeded = () => {
       req.result.createObjectStore(OBJECTS);
       req.result.createObjectStore(USED);
+      req.result.createObjectStore(OPFS_USED);
     };
     req.onerror = () => reject(cacheError(req.error, name));
     req.onsuccess = () => {
@@ -86,9 +91,9 @@ export function ownBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
     : bytes.slice();
 }
 
-/** Every `used` entry, read in `tx` (keys are always the strings put). */
-export async function readUsed(tx: IDBTransaction): Promise<Map<string, Used>> {
-  const store = tx.objectStore(USED);
+/** Every entry of the store `name` (USED or OPFS_USED), read in `tx` (keys are always the strings put). */
+export async function readUsed(tx: IDBTransaction, name: string): Promise<Map<string, Used>> {
+  const store = tx.objectStore(name);
   const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
   return new Map(keys.map((key, i) => [key as string, values[i] as Used]));
 }

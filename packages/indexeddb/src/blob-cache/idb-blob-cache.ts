@@ -73,7 +73,7 @@ export class IdbBlobCache implements BlobCache {
   }
 
   async list(): Promise<CachedObject[]> {
-    return this.#run([USED], 'readonly', async (tx) => [...(await readUsed(tx))].map(([key, u]) => ({ key, size: u.size, usedAt: u.usedAt })));
+    return this.#run([USED], 'readonly', async (tx) => [...(await readUsed(tx, USED))].map(([key, u]) => ({ key, size: u.size, usedAt: u.usedAt })));
   }
 
   close(): void {

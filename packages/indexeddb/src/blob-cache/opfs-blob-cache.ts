@@ -6,11 +6,11 @@
  * one step on `close()`, so a reader sees the old object or the new one;
  * a new file is empty until then, and an empty file counts as absent.
  * OPFS has no way to set a file's time, so a read's or touch's "used now"
- * is kept in the cache's IndexedDB `used` store; a file's last use is the
+ * is kept in the cache's IndexedDB `opfsUsed` store; a file's last use is the
  * later of that and its last write.
  */
 import type { BlobCache, CachedObject } from '@kith/core/adapter';
-import { cacheError, checkKey, checkPut, committed, ownBytes, readUsed, USED, type Used } from './cache-db.js';
+import { cacheError, checkKey, checkPut, committed, ownBytes, readUsed, OPFS_USED, type Used } from './cache-db.js';
 
 /** Directory iteration: in every browser with OPFS, missing from TypeScript's DOM lib without DOM.AsyncIterable. */
 type Listable = FileSystemDirectoryHandle & { keys(): AsyncIterable<string> };
@@ -54,8 +54,8 @@ export class OpfsBlobCache implements BlobCache {
 
   async #used(update: (store: IDBObjectStore) => void): Promise<void> {
     try {
-      const tx = this.db.transaction([USED], 'readwrite');
-      update(tx.objectStore(USED));
+      const tx = this.db.transaction([OPFS_USED], 'readwrite');
+      update(tx.objectStore(OPFS_USED));
       await committed(tx, () => undefined);
     } catch (e) {
       throw cacheError(e, this.name);
@@ -148,7 +148,7 @@ export class OpfsBlobCache implements BlobCache {
   async list(): Promise<CachedObject[]> {
     let used: Map<string, Used>;
     try {
-      used = await readUsed(this.db.transaction([USED], 'readonly'));
+      used = await readUsed(this.db.transaction([OPFS_USED], 'readonly'), OPFS_USED);
     } catch (e) {
       throw cacheError(e, this.name);
     }
