@@ -4,7 +4,8 @@
  * concurrent and repeated writes) on both backends — OPFS, and IndexedDB
  * with `navigator.storage.getDirectory` hidden as in a browser without OPFS —
  * each surviving a reload; a full quota; and a Vault in a page reading a
- * blob after a reload from the cache alone, its remote unreachable.
+ * blob after a reload from the cache alone, its remote unreachable, and
+ * trimming the cache to its `cacheBytes` through `list` and `delete`.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -302,6 +303,42 @@ describe('a Vault in a page with the browser blob cache', () => {
         assert.equal(read.digest, put.digest, 'the blob read back is byte-identical');
         assert.equal(read.opened, 1, 'only the read without the cache tried to open the remote');
         assert.match(read.uncached, /offline/);
+      } finally {
+        await page.close();
+      }
+    });
+
+    test(`${backend}: the vault's cacheBytes trims the cache least recently used first`, async () => {
+      const page = await openPage(backend === 'indexeddb');
+      try {
+        const out = await inPage<{ evicted: number; bChunks: number; cached: Record<string, number>; aBytes: number; aSize: number; readAfter: boolean }>(
+          page,
+          `const name = 'trim-' + arg;
+           const blobCache = await k.openBrowserBlobCache(name);
+           const { vault } = await k.Vault.create({ store: await k.openIndexedDbStore(name), remote: k.openMemoryRemote(new Map()), remoteUrl: 'memory:', deviceName: 'page', blobCache });
+           const random = (n) => { const d = new Uint8Array(n); for (let at = 0; at < n; at += 65536) crypto.getRandomValues(d.subarray(at, at + 65536)); return d; };
+           const a = random(1536 * 1024), b = random(1536 * 1024);
+           const refA = (await vault.blobs.put(a, { name: 'a' })).ref;
+           const refB = (await vault.blobs.put(b, { name: 'b' })).ref;
+           // A read after B's upload makes A the most recently used.
+           for (const start = Date.now(); Date.now() <= start;) await new Promise((r) => setTimeout(r, 5));
+           await vault.blobs.bytes(refA);
+           const sizes = new Map((await blobCache.list()).map((e) => [e.key, e.size]));
+           const chunksOf = async (ref) => (await vault.blobs.manifest(ref)).chunks.map(([id]) => 'c/' + id);
+           const aBytes = (await chunksOf(refA)).reduce((n, key) => n + sizes.get(key), 0);
+           const { evicted } = await vault.blobs.prefetch({ policy: 'none', cacheBytes: aBytes });
+           const cached = Object.fromEntries((await vault.blobs.list()).map((e) => [e.name, e.cached]));
+           const readAfter = (await vault.blobs.bytes(refA)).length === a.length;
+           const bChunks = (await chunksOf(refB)).length;
+           for (const e of await blobCache.list()) await blobCache.delete(e.key);
+           await vault.close();
+           blobCache.close();
+           return { evicted, bChunks, cached, aBytes, aSize: a.length, readAfter };`,
+          backend,
+        );
+        assert.equal(out.evicted, out.bChunks, 'every chunk of the older blob went');
+        assert.deepEqual(out.cached, { a: out.aBytes, b: 0 }, 'the blob read last stays whole');
+        assert.ok(out.readAfter);
       } finally {
         await page.close();
       }
