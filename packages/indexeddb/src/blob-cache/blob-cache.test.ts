@@ -214,7 +214,15 @@ describe('browser blob cache in a full quota', () => {
       const page = await openPage(backend === 'indexeddb', site);
       const quota = await overrideQuota(page, site.origin, 2 * 1024 * 1024);
       try {
-        const out = await inPage<{ backend: string; code: string; failed: string; written: string[]; listed: [string, number][]; got: unknown }>(
+        const out = await inPage<{
+          backend: string;
+          code: string;
+          failed: string;
+          written: string[];
+          listed: [string, number][];
+          got: unknown;
+          files?: string[];
+        }>(
           page,
           `${HELPERS}
            const cache = await k.openBrowserBlobCache('quota-' + arg);
@@ -230,6 +238,12 @@ describe('browser blob cache in a full quota', () => {
              else { code = c; failed = key; }
            }
            const out = { backend: cache.backend, code, failed, written, listed: await sorted(cache), got: failed && (await cache.get(failed)) };
+           if (cache.backend === 'opfs') {
+             const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('kith-blobs')).getDirectoryHandle('quota-opfs');
+             out.files = [];
+             for await (const name of (await dir.getDirectoryHandle('c')).keys()) out.files.push('c/' + name);
+             out.files.sort();
+           }
            for (const [key] of out.listed) await cache.delete(key);
            cache.close();
            return out;`,
@@ -238,6 +252,7 @@ describe('browser blob cache in a full quota', () => {
         assert.equal(out.backend, backend);
         assert.equal(out.code, 'KITH_STORAGE_FULL');
         assert.equal(out.got, null, 'nothing of the failed put is cached');
+        if (backend === 'opfs') assert.deepEqual(out.files, out.written, 'no file left of the failed put');
         assert.deepEqual(
           out.listed,
           out.written.map((k) => [k, 512 * 1024]),

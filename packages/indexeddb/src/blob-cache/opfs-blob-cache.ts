@@ -52,6 +52,11 @@ export class OpfsBlobCache implements BlobCache {
     }
   }
 
+  /** Marks `key` used now; a cache whose stamp fails (say a full quota) still serves the object, as the Node cache does. */
+  async #stamp(key: string, size: number): Promise<void> {
+    await this.#used((s) => s.put({ size, usedAt: Date.now() } satisfies Used, key)).catch(() => undefined);
+  }
+
   async #used(update: (store: IDBObjectStore) => void): Promise<void> {
     try {
       const tx = this.db.transaction([OPFS_USED], 'readwrite');
@@ -78,7 +83,7 @@ export class OpfsBlobCache implements BlobCache {
       if (again && (isMissing(e) || (e as { name?: unknown }).name === 'NotReadableError')) return this.#read(key, false);
       throw cacheError(e, this.name);
     }
-    await this.#used((s) => s.put({ size: bytes.length, usedAt: Date.now() } satisfies Used, key));
+    await this.#stamp(key, bytes.length);
     return bytes;
   }
 
@@ -86,7 +91,7 @@ export class OpfsBlobCache implements BlobCache {
     checkKey(key);
     const file = await this.#file(key);
     if (file === undefined) return false;
-    await this.#used((s) => s.put({ size: file.size, usedAt: Date.now() } satisfies Used, key));
+    await this.#stamp(key, file.size);
     return true;
   }
 
@@ -130,8 +135,7 @@ export class OpfsBlobCache implements BlobCache {
     } catch (e) {
       throw cacheError(e, this.name);
     }
-    // A write is a use: an older "used" entry must not make the new object look stale.
-    await this.#used((s) => s.put({ size: bytes.length, usedAt: Date.now() } satisfies Used, key));
+    // No stamp: a file's last use is the later of its last write and its stamp, so the write itself counts.
   }
 
   async delete(key: string): Promise<void> {
@@ -154,7 +158,7 @@ export class OpfsBlobCache implements BlobCache {
     }
     const out: CachedObject[] = [];
     for (const kind of ['c', 'm']) {
-      const dir = (await this.#kindDir(kind, false)) as Listable | undefined;
+      const dir = (await this.#kindDir(kind, false).catch((e: unknown) => Promise.reject(cacheError(e, this.name)))) as Listable | undefined;
       if (dir === undefined) continue;
       for await (const id of dir.keys()) {
         if (!/^[0-9a-f]{64}$/.test(id)) continue; // a browser's swap file, or anything not ours
