@@ -133,6 +133,13 @@ export class OpfsBlobCache implements BlobCache {
         break;
       }
     } catch (e) {
+      // A file this write created stays empty (absent to readers): remove it rather than leave it behind.
+      const dir = await this.#kindDir(kind, false).catch(() => undefined);
+      const left = await dir
+        ?.getFileHandle(id)
+        .then((h) => h.getFile())
+        .catch(() => undefined);
+      if (left?.size === 0) await dir?.removeEntry(id).catch(() => undefined);
       throw cacheError(e, this.name);
     }
     // No stamp: a file's last use is the later of its last write and its stamp, so the write itself counts.
