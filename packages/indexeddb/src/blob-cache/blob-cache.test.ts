@@ -19,7 +19,7 @@ interface Browser {
 }
 
 let bundled: Promise<string> | undefined;
-const script = (): Promise<string> => (bundled ??= bundleForBrowser(fileURLToPath(new URL('./cache-page.js', import.meta.url))));
+const script = (): Promise<string> => (bundled ??= bundleForBrowser(fileURLToPath(new URL('../testing/cache-page.js', import.meta.url))));
 
 let shared: Promise<Browser> | undefined;
 /** One browser for the file: launching Chromium is the expensive part. */
