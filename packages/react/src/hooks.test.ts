@@ -5,9 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
-import { launchChromium, pageWithScript, serveStatic, type ChromiumProfile, type StaticSite } from '@kith/indexeddb/testing';
+import { bundleForBrowser, launchChromium, pageWithScript, serveStatic, type ChromiumProfile, type StaticSite } from '@kith/indexeddb/testing';
 
 const WAIT = 120_000;
 let chromium: ChromiumProfile;
@@ -17,18 +16,8 @@ let page: Page;
 before(async () => {
   const entry = fileURLToPath(new URL('./hooks.test.page.js', import.meta.url));
   // React reads process.env.NODE_ENV, which a page does not have.
-  const out = await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    write: false,
-    logLevel: 'silent',
-    external: ['node:*'],
-    define: { 'process.env.NODE_ENV': '"development"' },
-  });
-  site = await serveStatic(pageWithScript(out.outputFiles[0]!.text));
+  const script = await bundleForBrowser(entry, { define: { 'process.env.NODE_ENV': '"development"' } });
+  site = await serveStatic(pageWithScript(script));
   chromium = await launchChromium();
   page = await chromium.context.newPage();
   await page.goto(`${site.origin}/`);

@@ -21,6 +21,7 @@ import {
   sha256,
   toBase64url,
   type BoxKeyPair,
+  type DeviceKeys,
   type SigningKeyPair,
 } from '../crypto/index.js';
 import { encodeVaultHeader, remoteKeys } from '../format/index.js';
@@ -43,6 +44,7 @@ import {
 } from '../identity/join.js';
 import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
+import type { SyncWarning } from '../base/warnings.js';
 import { VaultSession } from './session.js';
 import type { CreateVaultOptions, JoinOptions, RestoreVaultOptions, StoredVaultConfig, VaultOptions } from './vault-types.js';
 
@@ -115,13 +117,12 @@ export async function createVault(o: CreateVaultOptions, remote: Remote): Promis
       recoverySignPub: b64(recovery.sign.pub),
       recoveryBoxPub: b64(recovery.box.pub),
     },
-    device: { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
+    device: deviceMetaOf(device, name),
     epochs: { 0: b64(epochKey) },
     registry: registry.state,
     caughtUp: true,
   };
-  const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-  return { session: new VaultSession(o.store, remote, o, deps, joined, localKey), recoveryCode: code };
+  return { session: await startSession(o, remote, deps, joined), recoveryCode: code };
 }
 
 /**
@@ -181,16 +182,8 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   );
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
-  const joined = joinedState(
-    header,
-    o.remoteUrl,
-    { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
-    epoch,
-    epochKey,
-    registry,
-  );
-  const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-  return new VaultSession(o.store, remote, o, deps, joined, localKey, warnings);
+  const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
+  return startSession(o, remote, deps, joined, warnings);
 }
 
 /**
@@ -219,16 +212,8 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
   const epoch = registry.epoch;
   const epochKey = await openSealedKey({ remote: remote, registry, vaultId: header.vaultId }, epoch, device.deviceId, device.box.secret);
   if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
-  const joined = joinedState(
-    header,
-    o.remoteUrl,
-    { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) },
-    epoch,
-    epochKey,
-    registry,
-  );
-  const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
-  return new VaultSession(o.store, remote, o, deps, joined, localKey, warnings);
+  const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
+  return startSession(o, remote, deps, joined, warnings);
 }
 
 /** Opens the vault this store holds (KITH_NO_VAULT if none). */
@@ -269,6 +254,17 @@ export async function setLocalPassphrase(s: VaultSession, passphrase: string | n
     });
     s.localKey = next.key;
   });
+}
+
+/** What the store keeps of a new device: its id, name and secrets. */
+function deviceMetaOf(device: DeviceKeys, name: string): DeviceMeta {
+  return { deviceId: device.deviceId, name, signSeed: b64(device.sign.seed), boxSecret: b64(device.box.secret) };
+}
+
+/** Writes a new device's state (sealed under the local passphrase if one is given) and opens its session. */
+async function startSession(o: VaultOptions, remote: Remote, deps: Deps, joined: JoinedState, warnings: readonly SyncWarning[] = []): Promise<VaultSession> {
+  const localKey = await persistJoinedSealed(o.store, joined, o.localPassphrase, deps);
+  return new VaultSession(o.store, remote, o, deps, joined, localKey, warnings);
 }
 
 /** Writes a new device's state, sealed under `passphrase` if one is given; returns the sealing key. */

@@ -99,9 +99,10 @@ export async function serveStatic(files: Readonly<Record<string, string>>): Prom
  * Bundles a compiled ES module and everything it imports into one script for
  * the page. `node:*` stays external: `@kith/core/testing` imports node:test
  * in modules a page never uses, which tree shaking drops (a page that did use
- * one would fail to load, visibly).
+ * one would fail to load, visibly). `define` replaces globals a page lacks
+ * (React reads `process.env.NODE_ENV`).
  */
-export async function bundleForBrowser(entry: string): Promise<string> {
+export async function bundleForBrowser(entry: string, o: { define?: Record<string, string> } = {}): Promise<string> {
   const out = await build({
     entryPoints: [entry],
     bundle: true,
@@ -111,6 +112,7 @@ export async function bundleForBrowser(entry: string): Promise<string> {
     write: false,
     logLevel: 'silent',
     external: ['node:*'],
+    ...(o.define ? { define: o.define } : {}),
   });
   return out.outputFiles[0]!.text;
 }
