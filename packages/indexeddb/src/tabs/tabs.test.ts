@@ -2,13 +2,11 @@
  * Tabs that cooperate, in real headless Chromium against a real relay and a
  * Node device: three tabs of one origin on one IndexedDB device write at
  * once; the syncing tab is closed in the middle of its writes; then the
- * next one is frozen (CDP `Page.setWebLifecycleState`). Every write a tab
+ * next one is stopped as a frozen tab would be (Debugger.pause). Every write a tab
  * acknowledged must reach the Node device and every tab, with one leader at
  * a time; once with Web Locks and once with `navigator.locks` deleted (the
- * IndexedDB lease). The page reaches the relay through its own origin (a
- * byte-for-byte proxy, testing/relay-proxy.ts) because the relay does not
- * answer CORS yet. Timings (handover, cross-tab latency) are printed, not
- * asserted.
+ * IndexedDB lease). The relay lets the test page's origin in by CORS.
+ * Timings (handover, cross-tab latency) are printed, not asserted.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,8 +16,7 @@ import { openMemoryStore } from '@kith/core/testing';
 import { openRelayRemote } from '@kith/relay';
 import { startTestRelay, type TestRelay } from '@kith/relay-server/testing';
 import type { Page } from 'playwright-core';
-import { bundleForBrowser, launchChromium, pageWithScript, type ChromiumProfile, type StaticSite } from '../testing/index.js';
-import { serveWithRelay } from '../testing/relay-proxy.js';
+import { bundleForBrowser, launchChromium, pageWithScript, serveStatic, type ChromiumProfile, type StaticSite } from '../testing/index.js';
 import type { TabsPage } from '../testing/tabs-page.js';
 
 const WAIT_MS = Number(process.env['KITH_TABS_WAIT_MS'] ?? 180_000);
@@ -29,9 +26,9 @@ let site: StaticSite;
 let chromium: ChromiumProfile;
 
 before(async () => {
-  relay = await startTestRelay();
   const script = await bundleForBrowser(fileURLToPath(new URL('../testing/tabs-page.js', import.meta.url)));
-  site = await serveWithRelay(pageWithScript(script), relay.relay.url);
+  site = await serveStatic(pageWithScript(script));
+  relay = await startTestRelay({ allowOrigins: [site.origin] });
   chromium = await launchChromium();
 });
 
@@ -72,7 +69,6 @@ const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a
 async function scenario(label: string, withLocks: boolean): Promise<void> {
   const name = `tabs-${label}`;
   const relayUrl = `${relay.relay.url}/${name}`;
-  const pageUrl = `${site.origin}/${name}`;
   const { vault: cli, recoveryCode } = await Vault.create({
     store: openMemoryStore(),
     remote: openRelayRemote(relayUrl),
@@ -91,9 +87,9 @@ async function scenario(label: string, withLocks: boolean): Promise<void> {
   let pages: Page[] = [];
   try {
     pages = [await newTab(), await newTab(), await newTab()];
-    await call(pages[0]!, 'restore', name, pageUrl, recoveryCode);
+    await call(pages[0]!, 'restore', name, relayUrl, recoveryCode);
     for (const [i, p] of pages.entries()) {
-      const { mode } = await call(p, 'open', name, pageUrl, `tab${i}`);
+      const { mode } = await call(p, 'open', name, relayUrl, `tab${i}`);
       assert.equal(mode, withLocks ? 'locks' : 'lease');
     }
 
