@@ -54,6 +54,15 @@ export interface CreateVaultOptions extends VaultOptions {
   readonly deviceName?: string;
 }
 
+/** Options of `Vault.create()`. */
+export interface NewVaultOptions extends CreateVaultOptions {
+  /**
+   * The vault's recovery code, made beforehand with `newRecoveryCode()` when
+   * the remote is named by its `vaultLocator`; default: a fresh one.
+   */
+  readonly recoveryCode?: string;
+}
+
 export type RestoreVaultOptions = CreateVaultOptions & ({ readonly recoveryCode: string } | { readonly password: string });
 
 /** One device of the vault's registry, as `devices()` lists it. */
