@@ -1,0 +1,55 @@
+/**
+ * @module vault-locator
+ * A relay URL that names no vault (`http://host:port`, or a path ending in
+ * `/`) stands for the vault its recovery code finds: `kith init` and `kith
+ * restore` put it at `<base>/<locator>` (docs/FORMAT.md, "Vault locator").
+ * Folder paths and S3 prefixes ending in `/` already name a location, and
+ * keep naming it.
+ */
+import { ErrorCode, KithError, vaultLocator } from '@kith/core';
+
+/** True for an http(s) URL whose path names no vault: empty or ending in `/`. */
+export function namesNoVault(url: string): boolean {
+  if (!/^https?:\/\//i.test(url)) return false;
+  try {
+    return new URL(url).pathname.endsWith('/');
+  } catch {
+    return false; // left for the relay client to refuse, as before
+  }
+}
+
+/** `url` (see {@link namesNoVault}) with the locator of `recoveryCode`'s vault as its last path segment. */
+export function locatedUrl(url: string, recoveryCode: string): string {
+  const u = new URL(url);
+  u.pathname += vaultLocator(recoveryCode);
+  return u.toString();
+}
+
+/** Where `kith restore` looks: `url`, or with a recovery code and a URL naming no vault, the code's locator under it. */
+export function restoreUrl(url: string, recoveryCode: string | undefined): string {
+  if (!namesNoVault(url)) return url;
+  if (recoveryCode === undefined) {
+    // A name derived from the password would let whoever lists the relay's names test guesses offline.
+    throw new KithError(
+      ErrorCode.Usage,
+      `restoring with --password needs the vault's full URL (${url.replace(/\/?$/, '/')}<vault-name>), not only the relay's`,
+      {
+        hint: 'only a recovery code finds a vault by itself; `kith status` on any of its devices shows the URL',
+      },
+    );
+  }
+  return locatedUrl(url, recoveryCode);
+}
+
+/** A restore that looked under a code's locator (`url` is not `given`): a missing vault there is explained. */
+export async function explainedByCode<T>(given: string, url: string, restoring: Promise<T>): Promise<T> {
+  try {
+    return await restoring;
+  } catch (e) {
+    if (url === given || !KithError.is(e, ErrorCode.RemoteEmpty)) throw e;
+    throw new KithError(ErrorCode.RemoteEmpty, `no vault on ${given} was created with this recovery code`, {
+      hint: "a code from `kith recovery rotate` finds nothing by itself: give the vault's full URL (`kith status` on one of its devices shows it)",
+      cause: e,
+    });
+  }
+}
