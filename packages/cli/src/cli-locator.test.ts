@@ -67,6 +67,16 @@ describe('a vault found on a relay by its recovery code alone', () => {
     assertError(runKith(c, ['status']), 1, 'KITH_NO_VAULT');
   });
 
+  test('a path ending in / is where the relay is mounted: under a wrong one, one line says so and nothing is made', { timeout: 120_000 }, () => {
+    const g = home('mounted-elsewhere');
+    const before = storedNames();
+    const r = runKith(g, ['init', '--remote', `${relay.url}/family/`]);
+    assertError(r, 1, 'KITH_BAD_REMOTE_URL');
+    assert.match(r.stderr, /no relay answers under http:\/\/127\.0\.0\.1:\d+\/family\/; .*drop the '\/' to name a vault/);
+    assertError(runKith(g, ['status']), 1, 'KITH_NO_VAULT');
+    assert.deepEqual(storedNames(), before);
+  });
+
   test('a relay URL with a vault name works as before; a code of another vault finds nothing by itself', { timeout: 180_000 }, () => {
     const [d, e, f] = [home('named-1'), home('named-2'), home('stranger')];
     const named = `${relay.url}/family`;

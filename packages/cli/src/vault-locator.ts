@@ -41,15 +41,25 @@ export function restoreUrl(url: string, recoveryCode: string | undefined): strin
   return locatedUrl(url, recoveryCode);
 }
 
-/** A restore that looked under a code's locator (`url` is not `given`): a missing vault there is explained. */
-export async function explainedByCode<T>(given: string, url: string, restoring: Promise<T>): Promise<T> {
+/** Awaits `setup` (an init or a restore); when it ran under a locator (`located`) of the `given` relay URL, explains the failures that come from that. */
+export async function underLocator<T>(given: string, located: boolean, setup: Promise<T>): Promise<T> {
   try {
-    return await restoring;
+    return await setup;
   } catch (e) {
-    if (url === given || !KithError.is(e, ErrorCode.RemoteEmpty)) throw e;
-    throw new KithError(ErrorCode.RemoteEmpty, `no vault on ${given} was created with this recovery code`, {
-      hint: "a code from `kith recovery rotate` finds nothing by itself: give the vault's full URL (`kith status` on one of its devices shows it)",
-      cause: e,
-    });
+    if (!located) throw e;
+    if (KithError.is(e, ErrorCode.RemoteEmpty)) {
+      throw new KithError(ErrorCode.RemoteEmpty, `no vault on ${given} was created with this recovery code`, {
+        hint: "a code from `kith recovery rotate` finds nothing by itself: give the vault's full URL (`kith status` on one of its devices shows it)",
+        cause: e,
+      });
+    }
+    if (KithError.is(e, ErrorCode.NotFound)) {
+      // The relay has no such route: the path before the last `/` is not where it is mounted.
+      throw new KithError(ErrorCode.BadRemoteUrl, `no relay answers under ${given}`, {
+        hint: "a relay URL ending in '/' names where the relay is mounted, not a vault: drop the '/' to name a vault",
+        cause: e,
+      });
+    }
+    throw e;
   }
 }

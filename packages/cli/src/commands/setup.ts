@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
-import { explainedByCode, locatedUrl, namesNoVault, restoreUrl } from '../vault-locator.js';
+import { locatedUrl, namesNoVault, restoreUrl, underLocator } from '../vault-locator.js';
 import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
@@ -68,7 +68,8 @@ export function registerSetup(program: Command): void {
       const code = namesNoVault(o.remote) ? newRecoveryCode() : undefined;
       const remote = normalizeRemoteUrl(code === undefined ? o.remote : locatedUrl(o.remote, code));
       const given = code === undefined ? {} : { recoveryCode: code };
-      const { vault, recoveryCode } = await fresh(cmd, remote, true, (a) => Vault.create({ ...a, ...given, deviceName: o.name }));
+      const creating = fresh(cmd, remote, true, (a) => Vault.create({ ...a, ...given, deviceName: o.name }));
+      const { vault, recoveryCode } = await underLocator(o.remote, code !== undefined, creating);
       await vault.close();
       out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, recoveryCode, remote }, () =>
         [
@@ -103,9 +104,9 @@ export function registerSetup(program: Command): void {
     if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
     const url = restoreUrl(o.remote, recoveryCode); // before a password is asked for that could not be used
     const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
-    const vault = await explainedByCode(
+    const vault = await underLocator(
       o.remote,
-      url,
+      url !== o.remote,
       fresh(cmd, url, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) })),
     );
     await vault.close();
