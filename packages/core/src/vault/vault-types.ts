@@ -58,7 +58,8 @@ export interface CreateVaultOptions extends VaultOptions {
 export interface NewVaultOptions extends CreateVaultOptions {
   /**
    * The vault's recovery code, made beforehand with `newRecoveryCode()` when
-   * the remote is named by its `vaultLocator`; default: a fresh one.
+   * the remote is named by its `vaultLocator`; default: a fresh one. One
+   * code per vault: it holds the vault's recovery keys.
    */
   readonly recoveryCode?: string;
 }
