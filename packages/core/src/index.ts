@@ -21,6 +21,7 @@ export type {
   ListPage,
   ListQuery,
   LogEntry,
+  NewVaultOptions,
   PairOptions,
   Resolution,
   RestoreVaultOptions,
@@ -50,6 +51,7 @@ export { MAX_RECORD_BYTES, MAX_VALUE_BYTES, checkFields } from './model/json.js'
 export { MAX_NAME_LENGTH, checkCollection, checkRecordId } from './model/names.js';
 export { MIN_PASSWORD_LENGTH, checkPassword } from './crypto/password.js';
 export { parseRecoveryCode } from './crypto/recovery.js';
+export { newRecoveryCode, vaultLocator } from './crypto/locator.js';
 export { stampTime } from './model/hlc.js';
 
 // Sync freshness and `vault.check()`.

@@ -3,11 +3,12 @@
  * Making this home a device of a vault: init, restore, join, pair.
  */
 import { createInterface } from 'node:readline/promises';
-import { ErrorCode, KithError, parseRecoveryCode, Vault } from '@kith/core';
+import { ErrorCode, KithError, newRecoveryCode, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
+import { locatedUrl, namesNoVault, restoreUrl, underLocator } from '../vault-locator.js';
 import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
@@ -58,16 +59,22 @@ export function registerSetup(program: Command): void {
   program
     .command('init')
     .description('create a new vault on a remote, with this home as its first device')
-    .requiredOption('--remote <url>', 'folder path, file:///dir or s3://bucket/prefix')
+    .requiredOption('--remote <url>', 'folder path, file:///dir, s3://bucket/prefix, or http(s)://relay/<vault> (no <vault>: named from the recovery code)')
     .option('--name <name>', 'a name for this device', 'device')
     .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)")
     .action(async (o: { remote: string; name: string }, cmd: Command) => {
       const { out } = contextOf(cmd);
-      const { vault, recoveryCode } = await fresh(cmd, o.remote, true, (a) => Vault.create({ ...a, deviceName: o.name }));
+      // A relay URL naming no vault: the vault goes under the locator of a code made now (see vault-locator.ts).
+      const code = namesNoVault(o.remote) ? newRecoveryCode() : undefined;
+      const remote = normalizeRemoteUrl(code === undefined ? o.remote : locatedUrl(o.remote, code));
+      const given = code === undefined ? {} : { recoveryCode: code };
+      const creating = fresh(cmd, remote, true, (a) => Vault.create({ ...a, ...given, deviceName: o.name }));
+      const { vault, recoveryCode } = await underLocator(o.remote, code !== undefined, creating);
       await vault.close();
-      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, recoveryCode }, () =>
+      out.result({ vaultId: vault.vaultId, deviceId: vault.deviceId, recoveryCode, remote }, () =>
         [
-          `Created vault ${vault.vaultId} on ${o.remote}; this device is ${vault.deviceId}.`,
+          `Created vault ${vault.vaultId} on ${remote}; this device is ${vault.deviceId}.`,
+          ...(code === undefined ? [] : [`The relay's address and the recovery code below are enough to find it again.`]),
           '',
           'Recovery code (shown only now; store it somewhere safe, e.g. a password manager or on paper):',
           '',
@@ -82,7 +89,7 @@ export function registerSetup(program: Command): void {
     program
       .command('restore')
       .description('join an existing vault as a new device with the recovery code or the vault password')
-      .requiredOption('--remote <url>', 'where the vault lives')
+      .requiredOption('--remote <url>', 'where the vault lives (a relay URL without a vault name: found by the recovery code)')
       .option('--recovery-code <code>', 'the recovery code printed by `kith init`, or - to read it from stdin (default: $KITH_RECOVERY_CODE)')
       .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a hidden prompt)')
       .option('--name <name>', 'a name for this device', 'device')
@@ -95,8 +102,13 @@ export function registerSetup(program: Command): void {
       throw new KithError(ErrorCode.Usage, 'give --recovery-code CODE (- reads it from stdin), $KITH_RECOVERY_CODE, or --password');
     }
     if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
+    const url = restoreUrl(o.remote, recoveryCode); // before a password is asked for that could not be used
     const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
-    const vault = await fresh(cmd, o.remote, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) }));
+    const vault = await underLocator(
+      o.remote,
+      url !== o.remote,
+      fresh(cmd, url, false, (a) => Vault.restore({ ...a, ...secret, deviceName: o.name, ...staleAfterMs(o) })),
+    );
     await vault.close();
     out.warnings(vault.warnings);
     out.result(

@@ -7,5 +7,6 @@ export * from './primitives.js';
 export * from './compress.js';
 export * from './keys.js';
 export * from './recovery.js';
+export * from './locator.js';
 export * from './password.js';
 export * from './local-seal.js';

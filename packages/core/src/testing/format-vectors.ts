@@ -8,6 +8,7 @@ import {
   bytesToHex,
   recoveryKeys,
   formatRecoveryCode,
+  locatorOf,
   signingKeyFromSeed,
   boxKeyFromSecret,
   compress,
@@ -141,6 +142,9 @@ export interface Vectors {
   readonly gearTableSha256: string;
   readonly cdcChunkLengths: readonly number[];
   readonly merge: MergeVector;
+  /** The vault locators of the recovery secret and of the rotated one. */
+  readonly vaultLocator: string;
+  readonly rotatedVaultLocator: string;
 }
 
 /** A record after the merge ops, in the spec's terms: values, liveness, each field's heads (winner first), conflicts. */
@@ -242,6 +246,8 @@ export async function buildVectors(): Promise<Vectors> {
     ...(await blobVectors()),
     ...chunkingVectors(),
     merge: mergeVector(VECTOR_INPUTS.mergeOps),
+    vaultLocator: locatorOf(hex(v.recoverySecret)),
+    rotatedVaultLocator: locatorOf(hex(v.rotatedRecoverySecret)),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   bytesToHex,
   generateDeviceKeys,
   generateRecoveryCode,
+  givenRecoveryCode,
   newEpochKey,
   newVaultId,
   parseRecoveryCode,
@@ -46,7 +47,7 @@ import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
 import { VaultSession } from './session.js';
-import type { CreateVaultOptions, JoinOptions, RestoreVaultOptions, StoredVaultConfig, VaultOptions } from './vault-types.js';
+import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, StoredVaultConfig, VaultOptions } from './vault-types.js';
 
 /** Reads the home's vault identity without touching the remote (undefined if none). */
 export async function readConfig(store: Store): Promise<StoredVaultConfig | undefined> {
@@ -63,7 +64,7 @@ export async function readConfig(store: Store): Promise<StoredVaultConfig | unde
  * device. Returns the recovery code: show it once; it is the only way
  * back in if every device is lost.
  */
-export async function createVault(o: CreateVaultOptions, remote: Remote): Promise<{ session: VaultSession; recoveryCode: string }> {
+export async function createVault(o: NewVaultOptions, remote: Remote): Promise<{ session: VaultSession; recoveryCode: string }> {
   const deps = { ...systemDeps, ...o.deps };
   const name = checkDeviceName(o.deviceName);
   checkStaleAfter(o.staleAfterMs);
@@ -76,7 +77,7 @@ export async function createVault(o: CreateVaultOptions, remote: Remote): Promis
   }
   const vaultId = newVaultId(deps.random);
   const device = generateDeviceKeys(deps.random);
-  const { code, secret } = generateRecoveryCode(deps.random);
+  const { code, secret } = o.recoveryCode === undefined ? generateRecoveryCode(deps.random) : givenRecoveryCode(o.recoveryCode);
   const recovery = recoveryKeys(secret);
   const epochKey = newEpochKey(deps.random);
   const now = deps.now();

@@ -54,6 +54,16 @@ export interface CreateVaultOptions extends VaultOptions {
   readonly deviceName?: string;
 }
 
+/** Options of `Vault.create()`. */
+export interface NewVaultOptions extends CreateVaultOptions {
+  /**
+   * The vault's recovery code, made beforehand with `newRecoveryCode()` when
+   * the remote is named by its `vaultLocator`; default: a fresh one. One
+   * code per vault: it holds the vault's recovery keys.
+   */
+  readonly recoveryCode?: string;
+}
+
 export type RestoreVaultOptions = CreateVaultOptions & ({ readonly recoveryCode: string } | { readonly password: string });
 
 /** One device of the vault's registry, as `devices()` lists it. */

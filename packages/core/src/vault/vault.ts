@@ -26,11 +26,11 @@ import { Syncer } from './syncer.js';
 import type {
   BatchWriter,
   Conflict,
-  CreateVaultOptions,
   Doc,
   JoinOptions,
   ListPage,
   ListQuery,
+  NewVaultOptions,
   Resolution,
   RestoreVaultOptions,
   StoredVaultConfig,
@@ -86,7 +86,7 @@ export class Vault {
    * device. Returns the recovery code: show it once; it is the only way
    * back in if every device is lost.
    */
-  static async create(o: CreateVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
+  static async create(o: NewVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
     const { session, recoveryCode } = await withOpenedRemote(o.remote, (remote) => createVault(o, remote));
     return { vault: new Vault(session), recoveryCode };
   }
