@@ -11,6 +11,7 @@ import { showSyncProgress } from '../progress.js';
 import { contextOf, positiveNumber, staleAfterMs, staleAfterOption } from './shared.js';
 import { describeError, errorJson, stdoutClosed } from '../output.js';
 import { describePrefetch } from './blobs.js';
+import { deliveryJson, deliveryLines } from './delivery.js';
 
 const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
 
@@ -163,11 +164,13 @@ export function registerSync(program: Command): void {
 
   program
     .command('status')
-    .description('this device, its vault and remote, pending changes, last sync, conflicts')
-    .action(async (_o: object, cmd: Command) => {
+    .description('this device, its vault and remote, pending changes, last sync, conflicts, how far other devices have your changes')
+    .option('--delivery', 'with --json: add "delivery", how far each other active device has your changes')
+    .action(async (o: { delivery?: boolean }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const s = await withVault(opts, (v) => v.status());
-      out.result(s, () =>
+      const { s, delivery } = await withVault(opts, async (v) => ({ s: await v.status(), delivery: await v.delivery() }));
+      // Opt-in in JSON for now: `devices` (the contract's name) already lists every device for staleness (see commands/delivery).
+      out.result(o.delivery ? { ...s, delivery: deliveryJson(delivery) } : s, () =>
         [
           `vault     ${s.vaultId}`,
           `device    ${s.deviceId} (${s.deviceName})`,
@@ -181,6 +184,7 @@ export function registerSync(program: Command): void {
           ...s.devices.map(
             (d) => `  ${d.deviceId} ${d.name}${d.current ? ' (this device)' : ''}${d.revoked ? ' [revoked]' : ''}  last head ${d.lastHeadAt ?? 'never seen'}`,
           ),
+          ...deliveryLines(delivery),
         ].join('\n'),
       );
     });
