@@ -12,7 +12,9 @@
  * forward: a remote that serves an older (validly signed) head again cannot
  * take an acknowledgement back.
  */
-import type { HeadAcks, Head } from '../format/index.js';
+import { decodeSegment, MAX_SEGMENT_PAYLOAD, type HeadAcks, type Head } from '../format/index.js';
+import { stampTime } from '../model/hlc.js';
+import { decodePayload } from '../model/ops.js';
 import type { DeviceRegistry } from '../identity/registry.js';
 import type { StoreTx } from '../ports/store.js';
 import { META, readMeta, writeMeta, type Cursor, type StatusMeta } from '../ports/store-meta.js';
@@ -138,4 +140,41 @@ export async function noteWritten(tx: StoreTx, registry: DeviceRegistry, self: s
 export async function writtenUntil(tx: StoreTx, seq: number): Promise<number | undefined> {
   const written = (await readMeta<Written>(tx, WRITTEN)) ?? [];
   return written.findLast(([s]) => s <= seq)?.[1];
+}
+
+/**
+ * Finds the write time of own segment `seq` from the bytes this store kept
+ * of it (segments pushed before write times were recorded), and records it.
+ * Local only: undefined when the segment is not kept or its epoch key is
+ * not in memory.
+ */
+export async function recoverWritten(ctx: EngineContext, seq: number): Promise<number | undefined> {
+  const bytes = (await ctx.store.read((tx) => tx.getOwnSegments([seq]))).get(seq);
+  const signPub = ctx.registry.deviceSignPub(ctx.deviceId);
+  if (!bytes || !signPub) return undefined;
+  let ms: number;
+  try {
+    const seg = await decodeSegment(bytes, {
+      vaultId: ctx.vaultId,
+      deviceId: ctx.deviceId,
+      seq,
+      signPub,
+      epochKey: (e) => ctx.epochKeys.get(e),
+      maxPayloadBytes: MAX_SEGMENT_PAYLOAD,
+    });
+    ms = decodePayload(seg.payload, undefined).reduce((max, op) => Math.max(max, stampTime(op.t)), 0);
+  } catch {
+    return undefined; // a key not loaded, or damaged kept bytes (repair's business): the time stays unknown
+  }
+  await ctx.store.write(async (tx) => {
+    const written = (await readMeta<Written>(tx, WRITTEN)) ?? [];
+    if (written.some(([s]) => s === seq)) return;
+    const next: Written = [...written, [seq, ms]];
+    await writeMeta(
+      tx,
+      WRITTEN,
+      next.sort(([x], [y]) => x - y),
+    );
+  });
+  return ms;
 }

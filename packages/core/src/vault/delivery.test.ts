@@ -10,7 +10,7 @@ import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { remoteKeys } from '../format/index.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
-import { openMemoryStore } from '../testing/memory-store.js';
+import { newMemoryStoreData, openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from './vault.js';
 import type { DeviceDelivery } from './delivery.js';
 
@@ -22,8 +22,9 @@ async function devices(n: number, seed: number) {
   const objects = new Map<string, Uint8Array>();
   const clock = { t: T0 };
   const deps = (i: number) => ({ random: seededRandom(seed * 10 + i), now: () => clock.t });
+  const stores = Array.from({ length: n }, () => newMemoryStoreData());
   const { vault: a, recoveryCode } = await Vault.create({
-    store: openMemoryStore(),
+    store: openMemoryStore(stores[0]),
     remote: openMemoryRemote(objects),
     remoteUrl: 'memory:',
     deviceName: 'd0',
@@ -33,7 +34,7 @@ async function devices(n: number, seed: number) {
   for (let i = 1; i < n; i++) {
     all.push(
       await Vault.restore({
-        store: openMemoryStore(),
+        store: openMemoryStore(stores[i]),
         remote: openMemoryRemote(objects),
         remoteUrl: 'memory:',
         deviceName: `d${i}`,
@@ -44,7 +45,7 @@ async function devices(n: number, seed: number) {
   }
   // Everyone learns of everyone (the joins are registry entries).
   for (let pass = 0; pass < 2; pass++) for (const v of all) await v.sync();
-  return { all, objects, clock, close: () => Promise.all(all.map((v) => v.close())) };
+  return { all, stores, objects, clock, close: () => Promise.all(all.map((v) => v.close())) };
 }
 
 const of = (list: DeviceDelivery[], deviceId: string): DeviceDelivery => {
@@ -52,6 +53,14 @@ const of = (list: DeviceDelivery[], deviceId: string): DeviceDelivery => {
   assert.ok(d, `device ${deviceId} listed`);
   return d;
 };
+
+/** At `at`, A writes record `id` and syncs, then B syncs (applies it, and publishes that in its head). */
+async function writeThenDeliver(a: Vault, b: Vault, clock: { t: number }, at: number, id: string): Promise<void> {
+  clock.t = at;
+  await a.put('notes', id, { title: id });
+  await a.sync();
+  await b.sync();
+}
 
 test('delivery: after B syncs, A sees B has everything A wrote until its last write; after A writes more, the older time', async () => {
   const { all, objects, clock, close } = await devices(2, 1);
@@ -106,15 +115,9 @@ test('delivery: an older head of B served again takes no acknowledgement back; a
   const { all, objects, clock, close } = await devices(2, 2);
   const [a, b] = all as [Vault, Vault];
   try {
-    clock.t = T0 + 60_000;
-    await a.put('notes', 'n1', { title: 'one' });
-    await a.sync();
-    await b.sync();
+    await writeThenDeliver(a, b, clock, T0 + 60_000, 'n1');
     const older = objects.get(remoteKeys.head(b.deviceId))!; // acknowledges n1's segment
-    clock.t = T0 + 120_000;
-    await a.put('notes', 'n2', { title: 'two' });
-    await a.sync();
-    await b.sync();
+    await writeThenDeliver(a, b, clock, T0 + 120_000, 'n2');
     await a.sync();
     assert.equal(of(await a.delivery(), b.deviceId).hasYourChangesUntil, iso(T0 + 120_000));
     const good = objects.get(remoteKeys.head(b.deviceId))!;
@@ -128,6 +131,21 @@ test('delivery: an older head of B served again takes no acknowledgement back; a
     objects.set(remoteKeys.head(b.deviceId), forged);
     await assert.rejects(a.sync(), (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt));
     assert.equal(of(await a.delivery(), b.deviceId).hasYourChangesUntil, iso(T0 + 120_000));
+  } finally {
+    await close();
+  }
+});
+
+test('delivery: segments pushed before write times were kept get their time from the kept bytes', async () => {
+  const { all, stores, clock, close } = await devices(2, 4);
+  const [a, b] = all as [Vault, Vault];
+  try {
+    await writeThenDeliver(a, b, clock, T0 + 60_000, 'n1');
+    // As a store of the previous version: no write times recorded.
+    stores[0]!.meta.delete('acks.written');
+    await a.sync();
+    assert.equal(of(await a.delivery(), b.deviceId).hasYourChangesUntil, iso(T0 + 60_000));
+    assert.equal(stores[0]!.meta.get('acks.written'), JSON.stringify([[1, T0 + 60_000]]), 'found once, then kept');
   } finally {
     await close();
   }

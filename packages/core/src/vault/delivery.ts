@@ -8,7 +8,8 @@
 import type { DeviceRegistry } from '../identity/registry.js';
 import type { StoreTx } from '../ports/store.js';
 import { emptyPush, META, readMeta, type PushMeta } from '../ports/store-meta.js';
-import { seenAcks, writtenUntil } from '../sync/acks.js';
+import type { EngineContext } from '../sync/context.js';
+import { recoverWritten, seenAcks, writtenUntil } from '../sync/acks.js';
 import { deviceStatuses } from '../sync/staleness.js';
 
 /** How far one other device has this device's changes, as far as this device knows. */
@@ -20,7 +21,8 @@ export interface DeviceDelivery {
   /**
    * ISO time of the newest of this device's writes it has acknowledged
    * (it has that one and every earlier one), or null when it has
-   * acknowledged none, or its head predates acknowledgements.
+   * acknowledged none, its head predates acknowledgements, or the time of
+   * what it acknowledged is no longer known here.
    */
   readonly hasYourChangesUntil: string | null;
   /** It has acknowledged every change this device has pushed, and nothing is waiting to be pushed. */
@@ -28,19 +30,31 @@ export interface DeviceDelivery {
 }
 
 /** Every registered, unrevoked device but this one, in registry order. */
-export async function deliveryOf(tx: StoreTx, registry: DeviceRegistry, self: string): Promise<DeviceDelivery[]> {
+export async function deliveryOf(ctx: EngineContext): Promise<DeviceDelivery[]> {
+  const read = () => ctx.store.read((tx) => listDelivery(tx, ctx.registry, ctx.deviceId));
+  const first = await read();
+  if (first.unknown.size === 0) return first.list;
+  // Segments pushed before write times were kept: their time is inside the kept bytes, once.
+  let found = false;
+  for (const seq of first.unknown) found = (await recoverWritten(ctx, seq)) !== undefined || found;
+  return found ? (await read()).list : first.list;
+}
+
+async function listDelivery(tx: StoreTx, registry: DeviceRegistry, self: string): Promise<{ list: DeviceDelivery[]; unknown: Set<number> }> {
   const pushed = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
   const pending = await tx.countOutbox();
   const acks = await seenAcks(tx);
   const seen = new Map((await deviceStatuses(tx, registry, self)).map((d) => [d.deviceId, d.lastHeadAt]));
-  const out: DeviceDelivery[] = [];
+  const list: DeviceDelivery[] = [];
+  const unknown = new Set<number>();
   for (const [id, d] of registry.devices()) {
     if (id === self || d.revoked) continue;
     const acked = acks.get(id)?.applied[self];
     // Never more than was pushed from this store (a head can outrun a store restored from an old backup).
     const until = acked === undefined ? 0 : Math.min(acked, pushed.seq);
     const at = until > 0 ? await writtenUntil(tx, until) : undefined;
-    out.push({
+    if (until > 0 && at === undefined) unknown.add(until);
+    list.push({
       deviceId: id,
       name: d.name,
       lastSeen: seen.get(id) ?? null,
@@ -48,5 +62,5 @@ export async function deliveryOf(tx: StoreTx, registry: DeviceRegistry, self: st
       hasEverything: pending === 0 && (pushed.seq === 0 || (acked ?? 0) >= pushed.seq),
     });
   }
-  return out;
+  return { list, unknown };
 }

@@ -225,7 +225,7 @@ export class Vault {
 
   /** For each other active device: when it was last seen and until when it has this device's changes (from the store; as of the last pull). */
   delivery(): Promise<DeviceDelivery[]> {
-    return this.#s.store.read((tx) => deliveryOf(tx, this.#s.ctx.registry, this.deviceId));
+    return deliveryOf(this.#s.ctx);
   }
 
   /**
