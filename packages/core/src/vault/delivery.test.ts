@@ -151,16 +151,39 @@ test('delivery: segments pushed before write times were kept get their time from
   }
 });
 
-test('delivery: a revoked device leaves the list', async () => {
-  const { all, close } = await devices(3, 3);
+/** The devices a version 3 head acknowledges, read from its bytes (layout in docs/FORMAT.md, Head). */
+function acknowledged(head: Uint8Array): string[] {
+  assert.equal(head[5], 3);
+  let at = 6 + 8 + 8 + 32 + 8 + 32 + 8 + 8;
+  const n = (head[at]! << 8) | head[at + 1]!;
+  at += 2;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(Buffer.from(head.subarray(at, at + 8)).toString('hex'));
+    at += 8;
+    while (head[at++]! & 0x80);
+  }
+  return out;
+}
+
+test('delivery: a revoked device leaves the list, and the heads: they acknowledge active devices only', async () => {
+  const { all, objects, close } = await devices(3, 3);
   const [a, b, c] = all as [Vault, Vault, Vault];
   try {
+    await c.put('notes', 'c1', { from: 'tablet' });
+    await c.sync();
+    await b.put('notes', 'b1', { from: 'phone' });
+    await b.sync();
+    await a.sync();
+    assert.deepEqual(acknowledged(objects.get(remoteKeys.head(a.deviceId))!), [b.deviceId, c.deviceId].sort());
     assert.deepEqual((await a.delivery()).map((d) => d.deviceId).sort(), [b.deviceId, c.deviceId].sort());
     await a.devices.revoke(c.deviceId);
     assert.deepEqual(
       (await a.delivery()).map((d) => d.deviceId),
       [b.deviceId],
     );
+    await a.sync();
+    assert.deepEqual(acknowledged(objects.get(remoteKeys.head(a.deviceId))!), [b.deviceId], "the revoked device's entry is gone from A's head");
     await b.sync();
     assert.deepEqual(
       (await b.delivery()).map((d) => d.deviceId),
