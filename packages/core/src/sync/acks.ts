@@ -48,7 +48,8 @@ export async function ownAcks(tx: StoreTx, registry: DeviceRegistry, self: strin
     if (seq > 0) applied.set(id, seq);
   }
   const lastPull = (await readMeta<StatusMeta>(tx, META.status))?.lastPull;
-  return { pulledAt: lastPull ? Date.parse(lastPull) : 0, applied };
+  const pulledAt = lastPull ? Date.parse(lastPull) : 0;
+  return { pulledAt: Number.isSafeInteger(pulledAt) && pulledAt > 0 ? pulledAt : 0, applied };
 }
 
 /** Whether `acks` acknowledges more than the last head this device wrote (the pull time alone does not count: see push). */
