@@ -28,6 +28,8 @@ interface DeviceStatus {
   revoked: boolean;
   current: boolean;
   lastHeadAt: string | null;
+  lastSeen: string | null;
+  hasYourChangesUntil: string | null;
 }
 
 const warningLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('kith: warning: '));
@@ -58,10 +60,12 @@ describe('kith CLI: staleness signals', () => {
 
     const { devices } = kithJson<{ devices: DeviceStatus[] }>(a, ['status']);
     assert.deepEqual(
-      devices.map((d) => ({ ...d, lastHeadAt: typeof d.lastHeadAt })).sort((x, y) => x.name.localeCompare(y.name)),
+      devices
+        .map((d) => ({ ...d, lastHeadAt: typeof d.lastHeadAt, lastSeen: typeof d.lastSeen, hasYourChangesUntil: typeof d.hasYourChangesUntil }))
+        .sort((x, y) => x.name.localeCompare(y.name)),
       [
-        { deviceId: devA, name: 'laptop', revoked: false, current: true, lastHeadAt: 'string' },
-        { deviceId: devB, name: 'phone', revoked: false, current: false, lastHeadAt: 'string' },
+        { deviceId: devA, name: 'laptop', revoked: false, current: true, lastHeadAt: 'string', lastSeen: 'string', hasYourChangesUntil: 'object' },
+        { deviceId: devB, name: 'phone', revoked: false, current: false, lastHeadAt: 'string', lastSeen: 'string', hasYourChangesUntil: 'string' },
       ],
     );
     for (const d of devices) assert.ok(Math.abs(Date.parse(d.lastHeadAt!) - Date.now()) < DAY, `${d.name}: ${d.lastHeadAt}`);

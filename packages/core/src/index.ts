@@ -32,6 +32,7 @@ export type {
   VaultOptions,
   VaultStatus,
 } from './vault/vault-types.js';
+export type { DeviceDelivery } from './vault/delivery.js';
 export { Collection } from './vault/collection.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 

@@ -11,6 +11,7 @@ import { showSyncProgress } from '../progress.js';
 import { contextOf, positiveNumber, staleAfterMs, staleAfterOption } from './shared.js';
 import { describeError, errorJson, stdoutClosed } from '../output.js';
 import { describePrefetch } from './blobs.js';
+import { deliveryJson, deliveryLines, withDelivery } from './delivery.js';
 
 const summary = (r: SyncResult): string => `pushed ${r.pushed}, pulled ${r.pulled}, conflicts ${r.conflicts}`;
 
@@ -163,11 +164,15 @@ export function registerSync(program: Command): void {
 
   program
     .command('status')
-    .description('this device, its vault and remote, pending changes, last sync, conflicts')
-    .action(async (_o: object, cmd: Command) => {
+    .description('this device, its vault and remote, pending changes, last sync, conflicts, how far other devices have your changes')
+    .option('--delivery', 'with --json: add "delivery", how far each other active device has your changes')
+    .action(async (o: { delivery?: boolean }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const s = await withVault(opts, (v) => v.status());
-      out.result(s, () =>
+      const { s, delivery } = await withVault(opts, async (v) => ({ s: await v.status(), delivery: await v.delivery() }));
+      // `devices` lists every device (revoked ones too, for staleness) with the contract's delivery fields;
+      // `--delivery` adds the active other devices alone as `delivery`.
+      const status = { ...s, devices: withDelivery(s.devices, delivery) };
+      out.result(o.delivery ? { ...status, delivery: deliveryJson(delivery) } : status, () =>
         [
           `vault     ${s.vaultId}`,
           `device    ${s.deviceId} (${s.deviceName})`,
@@ -181,6 +186,7 @@ export function registerSync(program: Command): void {
           ...s.devices.map(
             (d) => `  ${d.deviceId} ${d.name}${d.current ? ' (this device)' : ''}${d.revoked ? ' [revoked]' : ''}  last head ${d.lastHeadAt ?? 'never seen'}`,
           ),
+          ...deliveryLines(delivery),
         ].join('\n'),
       );
     });

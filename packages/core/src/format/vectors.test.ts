@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, hexToBytes, recoveryKeys } from '../crypto/index.js';
-import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, epochKeyCheck, openEpochKey } from './index.js';
+import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, epochKeyCheck, HEAD_VERSION, openEpochKey } from './index.js';
 import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from '../testing/format-vectors.js';
 import { decodeBlobObject, decodeManifestPlaintext } from './blob-format.js';
 import { AVG_CHUNK, gearTable, MAX_CHUNK, MIN_CHUNK } from '../blobs/chunker.js';
@@ -207,9 +207,35 @@ test('test vectors: a version 1 head (no signed time) still decodes', async () =
     is(ErrorCode.IntegrityCorrupt),
   );
   const future = bytes.slice();
-  future[5] = 3;
+  future[5] = HEAD_VERSION + 1;
   await assert.rejects(
     decodeHead(future, { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) }),
     is(ErrorCode.UnsupportedFormat),
   );
+});
+
+test('test vectors: the version 3 head carries its signed acknowledgements; version 2 heads (none known) still decode', async () => {
+  const out = committed.outputs;
+  const opts = { vaultId: V.vaultId, deviceId: V.deviceId, signPub: hexToBytes(out.deviceSignPub) };
+  const bytes = hexToBytes(out.headAcks);
+  assert.equal(bytes[5], 3);
+  const head = await decodeHead(bytes, opts);
+  assert.deepEqual(head, {
+    seq: 1,
+    hash: hexToBytes(out.segmentHash),
+    registrySeq: 1,
+    registryHash: hexToBytes(out.registryEntryHash),
+    at: V.headAt,
+    acks: { pulledAt: V.headPulledAt, applied: new Map(V.headAcked) },
+  });
+  // Same fields before the acknowledgements as the version 2 head, which decodes with none.
+  const v2 = hexToBytes(out.head);
+  assert.deepEqual(bytes.subarray(6, v2.length - 64), v2.subarray(6, v2.length - 64));
+  assert.equal('acks' in (await decodeHead(v2, opts)), false);
+  // Signed: one acknowledged seq raised (300 → 301) is refused, not believed.
+  const forged = bytes.slice();
+  const at = bytes.length - 64 - 1 - 8 - 2;
+  assert.equal(forged[at], 0xac);
+  forged[at] = 0xad;
+  await assert.rejects(decodeHead(forged, opts), is(ErrorCode.IntegrityCorrupt));
 });

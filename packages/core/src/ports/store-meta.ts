@@ -73,6 +73,8 @@ export interface PendingSegment {
   /** Outbox entries up to this seq are inside it. */
   through: number;
   ops: number;
+  /** When the newest op inside was written (ms, from its stamp): what an acknowledgement of this seq means (sync/acks). */
+  writtenAt?: number;
 }
 
 /** How far this device has applied another device's chain. */

@@ -23,6 +23,7 @@ import { loadOwnState, lookAtOwnHead } from './own-head.js';
 import { ownHeadUnverified, repairOwnChain } from './repair.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { HeadWatch } from './staleness.js';
+import { AckBook } from './acks.js';
 import type { SyncWarning } from '../base/warnings.js';
 
 export interface PullOutcome {
@@ -50,6 +51,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
   const opts = signal ? { signal } : {};
   const ownState = await loadOwnState(ctx);
   const watch = await HeadWatch.load(ctx, ownState.pushed);
+  const acks = await AckBook.load(ctx);
   const heads = await ctx.remote.list(remoteKeys.headsPrefix, opts);
   const cursors = await ctx.store.read(async (tx) => {
     const out = new Map<string, Cursor>();
@@ -74,7 +76,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
       const cursor = cursors.get(device) ?? emptyCursor;
       if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
       try {
-        const m = await readHead(ctx, device, info, cursor, watch, signal);
+        const m = await readHead(ctx, device, info, cursor, { watch, acks }, signal);
         if (m) moved.push(m);
       } catch (e) {
         if (!isIntegrityError(e)) throw e;
@@ -94,8 +96,9 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
       }
     }
   } catch (e) {
-    // A head verified before the failure counts as seen (see `headEtag`).
+    // A head verified before the failure counts as seen (see `headEtag`), and so do its acknowledgements.
     await watch.save().catch(() => undefined);
+    await acks.save().catch(() => undefined);
     throw e;
   }
   await ctx.store.write(async (tx) => {
@@ -103,6 +106,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
     await writeMeta<StatusMeta>(tx, META.status, { lastPush: null, caughtUp: false, ...status, lastPull: new Date(ctx.deps.now()).toISOString() });
   });
   outcome.warnings = await watch.finish(heads);
+  await acks.save();
   if (firstError) throw firstError;
   return outcome;
 }
@@ -113,7 +117,7 @@ async function readHead(
   device: string,
   info: RemoteObjectInfo,
   cursor: Cursor,
-  watch: HeadWatch,
+  { watch, acks }: { watch: HeadWatch; acks: AckBook },
   signal?: AbortSignal,
 ): Promise<Moved | undefined> {
   if (!ctx.registry.device(device) && (await ctx.registry.sync(ctx.remote, undefined, signal)) > 0) await ctx.saveRegistry();
@@ -128,6 +132,7 @@ async function readHead(
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   const etags = headEtag(cursor, info.etag, watch.saw(device, head, info.etag));
+  acks.saw(device, head);
   // The head names the registry its writer had seen: we must have at least that much.
   await catchUpRegistry(ctx, signal, { seq: head.registrySeq, hash: head.registryHash, by: device });
   const headHash = hex.encode(head.hash);

@@ -16,6 +16,8 @@ import { catchUpRegistry } from './catch-up.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import { noteOwnHead } from './repair.js';
 import { HEAD_REFRESH_MS } from './staleness.js';
+import { acksMoved, noteAcksSent, noteWritten, ownAcks } from './acks.js';
+import { stampTime } from '../model/hlc.js';
 
 /** Pushes every pending local write; returns the number of ops sent. */
 export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
@@ -33,17 +35,23 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       await tx.deleteOutbox(current.through);
       // Kept byte for byte: if the remote loses it, only these bytes can take its place (sync/repair).
       await tx.putOwnSegment(current.seq, unb64(current.bytes));
+      if (current.writtenAt !== undefined) await noteWritten(tx, ctx.registry, ctx.deviceId, current.seq, current.writtenAt);
       await writeMeta<PushMeta>(tx, META.push, { seq: current.seq, hash: current.hash, headDirty: true });
       await writeMeta(tx, META.pendingSegment, undefined);
     });
     pushed += pending.ops;
     ctx.progress({ phase: 'push', done: ++done, total: Math.max(total, done) });
   }
-  const state = (await ctx.store.read((tx) => readMeta<PushMeta>(tx, META.push))) ?? emptyPush;
+  const { state, acks, moved } = await ctx.store.read(async (tx) => {
+    const acks = await ownAcks(tx, ctx.registry, ctx.deviceId);
+    return { state: (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush, acks, moved: await acksMoved(tx, acks) };
+  });
   const at = ctx.deps.now();
   // The head also carries the registry position, so readers insist on at least that much registry,
-  // and a signed time, refreshed daily, so a remote serving an old state shows its age (sync/staleness).
-  if (state.headDirty || (state.registrySeq ?? 0) < ctx.registry.seq || state.headAt === undefined || at - state.headAt >= HEAD_REFRESH_MS) {
+  // a signed time, refreshed daily, so a remote serving an old state shows its age (sync/staleness),
+  // and what this device has applied of the others (sync/acks), rewritten when that moves: a new pull
+  // time alone does not rewrite it, or two idle devices would keep answering each other's heads.
+  if (moved || state.headDirty || (state.registrySeq ?? 0) < ctx.registry.seq || state.headAt === undefined || at - state.headAt >= HEAD_REFRESH_MS) {
     const registrySeq = ctx.registry.seq;
     const head = await encodeHead({
       vaultId: ctx.vaultId,
@@ -53,10 +61,12 @@ export async function push(ctx: EngineContext, signal?: AbortSignal): Promise<nu
       registrySeq,
       registryHash: ctx.registry.hash,
       at,
+      acks,
       signSeed: ctx.signSeed,
     });
     await ctx.remote.put(remoteKeys.head(ctx.deviceId), head, signal ? { signal } : {});
     await ctx.store.write(async (tx) => {
+      await noteAcksSent(tx, acks);
       const now = (await readMeta<PushMeta>(tx, META.push)) ?? emptyPush;
       if (now.seq === state.seq) await writeMeta<PushMeta>(tx, META.push, { ...now, headDirty: false, registrySeq, headAt: at });
       const status = await readMeta<StatusMeta>(tx, META.status);
@@ -98,7 +108,8 @@ async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promis
     signSeed: ctx.signSeed,
     random: ctx.deps.random,
   });
-  const candidate: PendingSegment = { seq, hash: hex.encode(hash), bytes: b64(bytes), through: batch[batch.length - 1]!.seq, ops: batch.length };
+  const writtenAt = batch.reduce((max, e) => Math.max(max, stampTime((e.op as unknown as Op).t)), 0);
+  const candidate: PendingSegment = { seq, hash: hex.encode(hash), bytes: b64(bytes), through: batch[batch.length - 1]!.seq, ops: batch.length, writtenAt };
   // Record it unless another process got there first; either way upload what is recorded.
   return ctx.store
     .write(async (tx) => {

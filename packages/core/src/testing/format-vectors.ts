@@ -57,6 +57,12 @@ export const VECTOR_INPUTS = {
   sealEphemeralSecret: bytesToHex(fill(32, 0x77)),
   revokedDeviceId: '0807060504030201',
   headAt: 1_767_229_200_000, // 2026-01-01T01:00:00Z
+  // The version 3 head (same fields) acknowledges two devices: seq 300 (a two-byte varint) and seq 1.
+  headPulledAt: 1_767_229_140_000, // 2026-01-01T00:59:00Z
+  headAcked: [
+    ['0807060504030201', 300],
+    ['a0a1a2a3a4a5a6a7', 1],
+  ] as [string, number][],
   ops: [{ c: 'notes', i: 'n1', t: '0mjve0w000000', k: 'p' as const, s: { title: 'Hello' }, a: true }],
   // Registry entries 2–6 after entry 1, one of each kind 2–6 (at = createdAt + seq s).
   renamedTo: 'laptop ✓',
@@ -121,6 +127,7 @@ export interface Vectors {
   readonly segment: string;
   readonly segmentHash: string;
   readonly head: string;
+  readonly headAcks: string;
   readonly epochKeyCheck: string;
   readonly sealedKeyPlace: string;
   readonly revokeEntry: string;
@@ -198,7 +205,7 @@ export async function buildVectors(): Promise<Vectors> {
     signSeed: sign.seed,
     random: scripted(hex(v.segmentSalt), hex(v.segmentNonce)),
   });
-  const head = await encodeHead({
+  const headFields = {
     vaultId: v.vaultId,
     deviceId: v.deviceId,
     seq: v.segmentSeq,
@@ -207,7 +214,9 @@ export async function buildVectors(): Promise<Vectors> {
     registryHash: registryEntry.hash,
     at: v.headAt,
     signSeed: sign.seed,
-  });
+  };
+  const head = await encodeHead(headFields);
+  const headAcks = await encodeHead({ ...headFields, acks: { pulledAt: v.headPulledAt, applied: new Map(v.headAcked) } });
   // Entry 2 revokes another device and opens epoch 1, whose key (the same 32 × 0x44) it commits to.
   const keyCheck = epochKeyCheck(v.vaultId, v.epoch + 1, hex(v.epochKey));
   const revokeEntry = await encodeRegistryEntry(
@@ -237,6 +246,7 @@ export async function buildVectors(): Promise<Vectors> {
     segment: bytesToHex(segment.bytes),
     segmentHash: bytesToHex(segment.hash),
     head: bytesToHex(head),
+    headAcks: bytesToHex(headAcks),
     epochKeyCheck: bytesToHex(keyCheck),
     sealedKeyPlace: remoteKeys.sealedKey(v.epoch + 1, v.deviceId, epochKeyId(keyCheck)),
     revokeEntry: bytesToHex(revokeEntry.bytes),

@@ -18,6 +18,7 @@ import type { CheckOptions, CheckReport } from '../check/index.js';
 import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
+import { deliveryOf, type DeviceDelivery } from './delivery.js';
 import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
 import { Records } from './records.js';
 import { withOpenedRemote } from './remote-slot.js';
@@ -220,6 +221,11 @@ export class Vault {
   /** This device's view of the vault, from the store alone. */
   status(): Promise<VaultStatus> {
     return this.#sync.status();
+  }
+
+  /** For each other active device: when it was last seen and until when it has this device's changes (from the store; as of the last pull). */
+  delivery(): Promise<DeviceDelivery[]> {
+    return deliveryOf(this.#s.ctx);
   }
 
   /**
