@@ -7,7 +7,7 @@
 import type { RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { utf8 } from './bytes.js';
-import { boxKeyFromSecret, hkdfSha256, signingKeyFromSeed, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
+import { hkdfSha256, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
 
 export interface Argon2Params {
   readonly memoryKiB: number;
@@ -42,6 +42,8 @@ export async function passwordKeys(password: string, params: Argon2Params): Prom
     hashLength: 32,
     outputType: 'binary',
   });
+  // `@kith/core` names this module (checkPassword), so the curve code comes on demand too.
+  const { boxKeyFromSecret, signingKeyFromSeed } = await import('./curves.js');
   const salt = utf8('kith/v1/password');
   return { sign: signingKeyFromSeed(hkdfSha256(seed, salt, utf8('sign'), 32)), box: boxKeyFromSecret(hkdfSha256(seed, salt, utf8('box'), 32)) };
 }

@@ -18,7 +18,7 @@ import type { CheckOptions, CheckReport } from '../check/index.js';
 import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
-import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
+import { openVault, readConfig } from './open.js';
 import { Records } from './records.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
@@ -41,6 +41,9 @@ import type {
 } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
+
+/** Create, restore and join, loaded when first called: a returning device only opens, and its page fetches none of them. */
+const lifecycle = (): Promise<typeof import('./lifecycle.js')> => import('./lifecycle.js');
 
 export class Vault {
   readonly vaultId: string;
@@ -87,6 +90,7 @@ export class Vault {
    * back in if every device is lost.
    */
   static async create(o: CreateVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
+    const { createVault } = await lifecycle();
     const { session, recoveryCode } = await withOpenedRemote(o.remote, (remote) => createVault(o, remote));
     return { vault: new Vault(session), recoveryCode };
   }
@@ -98,6 +102,7 @@ export class Vault {
    * home reusable.
    */
   static async restore(o: RestoreVaultOptions): Promise<Vault> {
+    const { restoreVault } = await lifecycle();
     return new Vault(await withOpenedRemote(o.remote, (remote) => restoreVault(o, remote)));
   }
 
@@ -108,6 +113,7 @@ export class Vault {
    * user confirms.
    */
   static async join(o: JoinOptions): Promise<Vault> {
+    const { joinVault } = await lifecycle();
     return new Vault(await withOpenedRemote(o.remote, (remote) => joinVault(o, remote)));
   }
 
@@ -120,7 +126,8 @@ export class Vault {
    * Seals this device's private keys and epoch keys in its store under a
    * local passphrase (Argon2id), or with `null` stores them unsealed again.
    */
-  setLocalPassphrase(passphrase: string | null): Promise<void> {
+  async setLocalPassphrase(passphrase: string | null): Promise<void> {
+    const { setLocalPassphrase } = await lifecycle();
     return setLocalPassphrase(this.#s, passphrase);
   }
 
