@@ -10,4 +10,5 @@ export * from './keys.js';
 export * from './padding.js';
 export * from './recovery.js';
 export * from './password.js';
+export * from './password-keys.js';
 export * from './local-seal.js';

@@ -3,9 +3,9 @@
  * What `vault.devices` changes: rename, revoke (a new epoch), pairing,
  * the vault password and the recovery code. Every change is a signed
  * registry entry; each runs after the session's other remote work.
- * `Devices` imports this module on the first such call, so a page that only
- * opens a vault and syncs never fetches pairing, epoch sealing or the
- * key derivations behind them.
+ * `Devices` imports it (through on-demand.ts) on the first such call, so a
+ * page that only opens a vault and syncs never fetches pairing, epoch
+ * sealing or the key derivations behind them.
  */
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { bytesToHex, checkPassword, generateRecoveryCode, newArgon2Params, newEpochKey, passwordKeys, recoveryKeys, sha256 } from '../crypto/index.js';

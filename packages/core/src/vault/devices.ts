@@ -3,14 +3,14 @@
  * `vault.devices`: the vault's devices and its ways back in. Lists,
  * renames, revokes (a new epoch), pairs new devices, and manages the
  * vault password and recovery code. Reading is here; every change is in
- * device-admin.ts, loaded on the first one (a page that opens a vault and
- * syncs never fetches it).
+ * device-admin.ts, loaded on the first one through on-demand.ts (a page
+ * that opens a vault and syncs never fetches it).
  */
 import type { PairOptions } from '../identity/pairing.js';
 import type { VaultSession } from './session.js';
 import type { DeviceInfo } from './vault-types.js';
 
-const admin = (): Promise<typeof import('./device-admin.js')> => import('./device-admin.js');
+const admin = (): Promise<typeof import('./on-demand.js')> => import('./on-demand.js');
 
 export class Devices {
   readonly #s: VaultSession;

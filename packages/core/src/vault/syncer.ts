@@ -53,7 +53,7 @@ export class Syncer {
   async check(o: CheckOptions = {}): Promise<CheckReport> {
     const ctx = await this.#s.connect();
     // Loaded on first use: a page that only reads and writes records never fetches the checker.
-    const { checkRemote } = await import('../check/index.js');
+    const { checkRemote } = await import('./on-demand.js');
     return checkRemote(ctx, await this.#s.blobs.referenced(), o);
   }
 

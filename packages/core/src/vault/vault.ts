@@ -42,8 +42,8 @@ import type {
 
 type Call = { signal?: AbortSignal };
 
-/** Create, restore and join, loaded when first called: a returning device only opens, and its page fetches none of them. */
-const lifecycle = (): Promise<typeof import('./lifecycle.js')> => import('./lifecycle.js');
+/** Create, restore and join, loaded when first called (with the other on-demand code): a returning device only opens, and its page fetches none of them. */
+const onDemand = (): Promise<typeof import('./on-demand.js')> => import('./on-demand.js');
 
 export class Vault {
   readonly vaultId: string;
@@ -90,7 +90,7 @@ export class Vault {
    * back in if every device is lost.
    */
   static async create(o: CreateVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
-    const { createVault } = await lifecycle();
+    const { createVault } = await onDemand();
     const { session, recoveryCode } = await withOpenedRemote(o.remote, (remote) => createVault(o, remote));
     return { vault: new Vault(session), recoveryCode };
   }
@@ -102,7 +102,7 @@ export class Vault {
    * home reusable.
    */
   static async restore(o: RestoreVaultOptions): Promise<Vault> {
-    const { restoreVault } = await lifecycle();
+    const { restoreVault } = await onDemand();
     return new Vault(await withOpenedRemote(o.remote, (remote) => restoreVault(o, remote)));
   }
 
@@ -113,7 +113,7 @@ export class Vault {
    * user confirms.
    */
   static async join(o: JoinOptions): Promise<Vault> {
-    const { joinVault } = await lifecycle();
+    const { joinVault } = await onDemand();
     return new Vault(await withOpenedRemote(o.remote, (remote) => joinVault(o, remote)));
   }
 
@@ -127,7 +127,7 @@ export class Vault {
    * local passphrase (Argon2id), or with `null` stores them unsealed again.
    */
   async setLocalPassphrase(passphrase: string | null): Promise<void> {
-    const { setLocalPassphrase } = await lifecycle();
+    const { setLocalPassphrase } = await onDemand();
     return setLocalPassphrase(this.#s, passphrase);
   }
 
