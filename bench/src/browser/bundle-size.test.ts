@@ -24,9 +24,11 @@ const LAZY = [
   'node_modules/hash-wasm/', // Argon2: a password
   'node_modules/@noble/curves/', // X25519 and Ed25519 public keys: making keys, sealing and opening epoch keys, pairing
   'packages/core/dist/crypto/curves.js',
+  'packages/core/dist/crypto/password-keys.js', // Argon2 and the password's key pairs
   'packages/core/dist/identity/pairing.js', // vault.devices.pair, Vault.join
   'packages/core/dist/identity/epoch-seals.js', // sealing epoch keys, opening one this device lacks
   'packages/core/dist/identity/remote-auth.js', // a key lent before the device is in its registry
+  // Through vault/on-demand.js:
   'packages/core/dist/vault/lifecycle.js', // create, restore, join: a returning device only opens
   'packages/core/dist/vault/device-admin.js', // rename, revoke, password, recovery code
   'packages/core/dist/check/index.js', // vault.check()
