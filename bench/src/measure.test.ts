@@ -77,6 +77,11 @@ describe('parseOptions', () => {
     assert.deepEqual([...browser.only], ['browser']);
     assert.equal(browser.runs('browser', 0), 3);
   });
+  test("the bundle sizes alone (esbuild, no Chromium) run only when --only names 'bundle'", () => {
+    assert.ok(!parseOptions([], '/r.json').only.has('bundle'));
+    assert.ok(!parseOptions(['--quick'], '/r.json').only.has('bundle'));
+    assert.deepEqual([...parseOptions(['--only', 'bundle'], '/r.json').only], ['bundle']);
+  });
   test('bad options are usage errors with a hint', () => {
     for (const argv of [['--only', 'nope'], ['--runs', '0'], ['--runs'], ['--fast']]) {
       assert.throws(

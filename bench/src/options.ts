@@ -5,9 +5,12 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale', 'browser'] as const;
-/** Sections only `--only` runs: `scale` takes many minutes (a million-record vault), `browser` needs Chromium. */
-const OPT_IN: readonly Section[] = ['scale', 'browser'];
+export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale', 'browser', 'bundle'] as const;
+/**
+ * Sections only `--only` runs: `scale` takes many minutes (a million-record vault), `browser` needs Chromium;
+ * `bundle` is the browser section's bundle sizes alone (esbuild, no Chromium, seconds).
+ */
+const OPT_IN: readonly Section[] = ['scale', 'browser', 'bundle'];
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
 

@@ -5,7 +5,7 @@
 import type { Figures } from './measure.js';
 import type { RelayResults } from './relay-runs.js';
 import type { BrowserResults } from './browser/measure.js';
-import { browserTables } from './browser/report.js';
+import { browserTables, bundleTables } from './browser/report.js';
 import { cliStartTables, type CliStartResults } from './cli-start.js';
 import { relayTables } from './report-relay.js';
 import { num, ms } from './report-format.js';
@@ -28,6 +28,8 @@ export interface Results {
   cli?: CliStartResults;
   /** The opt-in browser section (`--only browser`). */
   browser?: BrowserResults;
+  /** The browser section's bundle sizes measured alone (`--only bundle`). */
+  bundle?: BrowserResults['bundle'];
   /** Caveats printed under the tables. */
   notes: string[];
   failures: string[];
@@ -221,6 +223,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
   if (r.relay) out.push(...relayTables(r.relay, judge));
   if (r.cli) out.push(...cliStartTables(r.cli, judge));
   if (r.browser) out.push(...browserTables(r.browser, judge));
+  else if (r.bundle) out.push(...bundleTables(r.bundle, judge));
 
   if (r.notes.length) out.push('', '### Notes', '', ...r.notes.map((n) => `- ${n}`));
   out.push('', '### Targets', '', ...targets.map((t) => `- ${t.met ? 'met' : '**not met**'}: ${t.target} — ${t.detail}`));

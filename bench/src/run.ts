@@ -188,11 +188,20 @@ try {
       results.failures.push(`browser: ${(e as Error).message}`);
     }
   }
+  if (opts.only.has('bundle') && !opts.only.has('browser')) {
+    process.stderr.write('bundle sizes (esbuild)\n');
+    try {
+      const { bundleSizes } = await import('./browser/bundle-size.js');
+      results.bundle = await bundleSizes();
+    } catch (e) {
+      process.stderr.write(`  FAILED bundle: ${(e as Error).message}\n`);
+      results.failures.push(`bundle: ${(e as Error).message}`);
+    }
+  }
 } finally {
   scratch.dispose();
 }
 
-const { table, targets } = report(results);
 const previous = (() => {
   try {
     return JSON.parse(readFileSync(opts.out, 'utf8')) as Record<string, unknown>;
@@ -200,11 +209,24 @@ const previous = (() => {
     return {};
   }
 })();
+// A bundle-only run replaces the bundle figures of the last browser run (its bootstrap and tabs stay, dated `browserDate`).
+const bundleOnly = opts.only.size === 1 && results.bundle !== undefined;
+const lastBrowser = previous['browser'] as Results['browser'];
+if (bundleOnly && lastBrowser) {
+  results.browser = { ...lastBrowser, bundle: results.bundle! };
+  results.notes.push(`Browser bootstrap and tabs: the Chromium run of ${String(previous['browserDate'])}; bundle sizes: this run.`);
+}
+const { table, targets } = report(results);
 // The fault soak (`npm run soak -- --record`) and the opt-in browser section record their own parts of this file: a run
 // keeps them. A browser-only run is merged into the file as it was, so the other sections' last run stays.
 const kept = { soak: previous['soak'], browser: previous['browser'] };
-const written =
-  opts.only.size === 1 && opts.only.has('browser')
+const written = bundleOnly
+  ? {
+      ...previous,
+      ...(results.browser ? { browser: results.browser, browserTable: table, browserTargets: targets } : { bundle: results.bundle }),
+      bundleDate: results.date,
+    }
+  : opts.only.size === 1 && opts.only.has('browser')
     ? { ...previous, browser: results.browser, browserTable: table, browserTargets: targets, browserDate: results.date }
     : { ...results, targets, table, ...Object.fromEntries(Object.entries(kept).filter(([k, v]) => v !== undefined && !(k in results))) };
 writeFileSync(opts.out, JSON.stringify(written, null, 2) + '\n');

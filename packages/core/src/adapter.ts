@@ -7,6 +7,8 @@
  * `@kith/core/testing`.
  */
 export { ErrorCode, KithError, isIntegrityError } from './base/errors.js';
+// Byte helpers remotes need (comparing keys, base64url on the wire), without `@kith/core/relay`'s key code.
+export { bytesEqual, fromBase64url, toBase64url } from './crypto/bytes.js';
 
 // Remote: bytes under opaque keys.
 export type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from './ports/remote.js';

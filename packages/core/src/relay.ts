@@ -10,7 +10,7 @@ export { decodeVaultHeader, encodeVaultHeader, type VaultHeader } from './format
 export { encodeRegistryEntry, type PasswordParams, type RegistryChange, type RegistryEntry } from './format/registry-entry.js';
 export { RegistryReplay, remoteAuthMessage, remoteDeviceKey, verifyRemoteAuth } from './identity/remote-auth.js';
 export { generateDeviceKeys, newVaultId, type DeviceKeys } from './crypto/keys.js';
-export { recoveryKeys } from './crypto/recovery.js';
+export { recoveryKeys } from './crypto/curves.js';
 export type { BoxKeyPair, SigningKeyPair } from './crypto/primitives.js';
 export { sha256 } from './crypto/primitives.js';
 export { bytesEqual, bytesToHex, fromBase64url, hexToBytes, toBase64url } from './crypto/bytes.js';

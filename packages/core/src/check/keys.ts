@@ -12,7 +12,8 @@
 import { bytesEqual } from '../crypto/index.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { EngineContext } from '../sync/context.js';
-import { epochBoxKey, loadEpochKey, openSealedKeyBytes, sealedKeyPlace, verifySealedKeyAt, type Admits, type KeyRules } from '../identity/epochs.js';
+import { epochBoxKey, openSealedKeyBytes, sealedKeyPlace, verifySealedKeyAt, type Admits, type KeyRules } from '../identity/epoch-seals.js';
+import { loadEpochKey } from '../identity/epochs.js';
 import type { SealedKeyName } from './layout.js';
 import type { CheckRun } from './run.js';
 

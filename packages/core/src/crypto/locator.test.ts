@@ -6,7 +6,8 @@ import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { committed } from '../format/vectors.test.support.js';
 import { bytesEqual, bytesToHex, hexToBytes } from './bytes.js';
-import { formatRecoveryCode, parseRecoveryCode, recoveryKeys } from './recovery.js';
+import { formatRecoveryCode, parseRecoveryCode } from './recovery.js';
+import { recoveryKeys } from './curves.js';
 import { givenRecoveryCode, locatorOf, newRecoveryCode, vaultLocator } from './locator.js';
 
 /** A relay vault name (packages/relay's protocol), which every locator must be. */

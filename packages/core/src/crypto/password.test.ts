@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { checkPassword, MIN_PASSWORD_LENGTH, passwordKeys } from './password.js';
+import { checkPassword, MIN_PASSWORD_LENGTH } from './password.js';
+import { passwordKeys } from './password-keys.js';
 
 const weak = (e: unknown) => KithError.is(e, ErrorCode.WeakPassword);
 const verdict = (pw: string): 'ok' | 'weak' => {

@@ -1,13 +1,15 @@
 /**
  * @module crypto/password
- * The password key: Argon2id (hash-wasm, WebAssembly, runs in browsers
- * too) stretches a password into a seed for a signing and a box key pair,
- * exactly like the recovery code's keys. Parameters travel in the registry.
+ * The vault password: its Argon2id parameters (they travel in the
+ * registry) and the rules a new password must meet. The key derivation
+ * (Argon2id through hash-wasm, WebAssembly, runs in browsers too, then a
+ * signing and a box key pair as for the recovery code) is in
+ * password-keys.ts: `@kith/core` names this module (`checkPassword`), so
+ * every page loads it, and the derivation needs the curve code that only
+ * pages using a password should fetch.
  */
 import type { RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { utf8 } from './bytes.js';
-import { boxKeyFromSecret, hkdfSha256, signingKeyFromSeed, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
 
 export interface Argon2Params {
   readonly memoryKiB: number;
@@ -18,32 +20,9 @@ export interface Argon2Params {
 
 /** About half a second on a 2-core VM (see docs/FORMAT.md "Password"). */
 export const DEFAULT_ARGON2 = { memoryKiB: 64 * 1024, iterations: 3, parallelism: 1 } as const;
-/** Refuse parameters that would take minutes or gigabytes (a hostile registry entry). */
-const MAX_MEMORY_KIB = 1024 * 1024;
-const MAX_ITERATIONS = 64;
 
 export function newArgon2Params(random: RandomBytes, base: Omit<Argon2Params, 'salt'> = DEFAULT_ARGON2): Argon2Params {
   return { ...base, salt: random(16) };
-}
-
-/** The key pairs a password stands for under `params`. */
-export async function passwordKeys(password: string, params: Argon2Params): Promise<{ sign: SigningKeyPair; box: BoxKeyPair }> {
-  if (params.memoryKiB > MAX_MEMORY_KIB || params.iterations > MAX_ITERATIONS || params.parallelism < 1 || params.parallelism > 16) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, 'the password parameters in the registry are out of range');
-  }
-  // Loaded on first use: its WebAssembly bundle is most of what a CLI start would otherwise parse.
-  const { argon2id } = await import('hash-wasm');
-  const seed = await argon2id({
-    password: password.normalize('NFC'),
-    salt: params.salt,
-    iterations: params.iterations,
-    memorySize: params.memoryKiB,
-    parallelism: params.parallelism,
-    hashLength: 32,
-    outputType: 'binary',
-  });
-  const salt = utf8('kith/v1/password');
-  return { sign: signingKeyFromSeed(hkdfSha256(seed, salt, utf8('sign'), 32)), box: boxKeyFromSecret(hkdfSha256(seed, salt, utf8('box'), 32)) };
 }
 
 /**

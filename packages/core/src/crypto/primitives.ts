@@ -2,9 +2,10 @@
  * @module crypto/primitives
  * Thin wrappers over audited primitives: WebCrypto for the hot path
  * (AES-256-GCM, Ed25519, SHA-256), @noble for what WebCrypto lacks or makes
- * async where we need sync (HKDF, X25519 key agreement, public-key derivation).
+ * async where we need sync (HKDF, sync SHA-256). X25519 and public-key
+ * derivation are in curves.ts, apart, so that a page which only opens a
+ * vault and syncs never loads @noble/curves.
  */
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
@@ -58,14 +59,6 @@ export interface BoxKeyPair {
   readonly pub: Uint8Array;
 }
 
-export function signingKeyFromSeed(seed: Uint8Array): SigningKeyPair {
-  return { seed, pub: ed25519.getPublicKey(seed) };
-}
-
-export function boxKeyFromSecret(secret: Uint8Array): BoxKeyPair {
-  return { secret, pub: x25519.getPublicKey(secret) };
-}
-
 // RFC 8410 PKCS#8 wrapping of a raw Ed25519 seed, so WebCrypto can import it.
 const PKCS8_ED25519_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
 
@@ -102,14 +95,5 @@ export async function ed25519Verify(pub: Uint8Array, message: Uint8Array, sig: U
   } catch {
     verifyKeys.delete(bytesToHex(pub));
     return false;
-  }
-}
-
-/** X25519 shared secret; an all-zero result (low-order point) is refused. */
-export function x25519Shared(secret: Uint8Array, pub: Uint8Array): Uint8Array {
-  try {
-    return x25519.getSharedSecret(secret, pub);
-  } catch (cause) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, 'invalid X25519 public key', { cause });
   }
 }

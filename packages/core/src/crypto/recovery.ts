@@ -7,7 +7,7 @@ import { base32crockford } from '@scure/base';
 import type { RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, concatBytes, utf8 } from './bytes.js';
-import { hkdfSha256, sha256Sync, signingKeyFromSeed, boxKeyFromSecret, type BoxKeyPair, type SigningKeyPair } from './primitives.js';
+import { sha256Sync } from './primitives.js';
 
 export const RECOVERY_VERSION = 1;
 const SECRET_BYTES = 16;
@@ -49,13 +49,4 @@ export function parseRecoveryCode(text: string): Uint8Array {
   const secret = raw.subarray(1, 1 + SECRET_BYTES);
   if (!bytesEqual(raw.subarray(1 + SECRET_BYTES), checksum(version, secret))) throw mistyped('checksum mismatch');
   return secret.slice();
-}
-
-/** The key pairs a recovery secret stands for. */
-export function recoveryKeys(secret: Uint8Array): { sign: SigningKeyPair; box: BoxKeyPair } {
-  const salt = utf8('kith/v1/recovery');
-  return {
-    sign: signingKeyFromSeed(hkdfSha256(secret, salt, utf8('sign'), 32)),
-    box: boxKeyFromSecret(hkdfSha256(secret, salt, utf8('box'), 32)),
-  };
 }

@@ -7,7 +7,7 @@ import { decodeHead, decodeRegistryEntry, decodeSegment, decodeVaultHeader, epoc
 import { buildVectors, cdcInput, mergeVector, VECTOR_INPUTS } from '../testing/format-vectors.js';
 import { decodeBlobObject, decodeManifestPlaintext } from './blob-format.js';
 import { AVG_CHUNK, gearTable, MAX_CHUNK, MIN_CHUNK } from '../blobs/chunker.js';
-import { epochBoxKey } from '../identity/epochs.js';
+import { epochBoxKey } from '../identity/epoch-seals.js';
 import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
 import { committed } from './vectors.test.support.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signingKeyFromSeed } from '../crypto/primitives.js';
+import { signingKeyFromSeed } from '../crypto/curves.js';
 import { remoteDeviceKey, verifyRemoteAuth } from './remote-auth.js';
 
 const VAULT = '00112233445566778899aabbccddeeff';

@@ -7,20 +7,15 @@
  * the signers the registry admits now, so a server never re-implements the
  * chain rules. See docs/FORMAT.md "Remote authentication".
  */
-import { bytesToHex, concatBytes, ed25519Sign, ed25519Verify, hexToBytes, signingKeyFromSeed, utf8 } from '../crypto/index.js';
+import { bytesToHex, ed25519Verify, signingKeyFromSeed } from '../crypto/index.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { RemoteDeviceKey } from '../ports/remote.js';
 export type { RemoteDeviceKey };
 import { decodeVaultHeader, type PasswordParams, type VaultHeader } from '../format/index.js';
 import { DeviceRegistry, initialRegistry } from './registry.js';
+import { deviceKeyOf, remoteAuthMessage } from './device-key.js';
 
-/** Domain of every remote-auth signature; no object signature starts with it. */
-export const REMOTE_AUTH_DOMAIN = 'kith/v1/remote-auth';
-
-/** `kith/v1/remote-auth ‖ 0x00 ‖ vaultId (16 bytes) ‖ challenge`: what a {@link RemoteDeviceKey} signs. */
-export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8Array {
-  return concatBytes(utf8(REMOTE_AUTH_DOMAIN), Uint8Array.of(0), hexToBytes(vaultId), challenge);
-}
+export { REMOTE_AUTH_DOMAIN, remoteAuthMessage } from './device-key.js';
 
 /**
  * The {@link RemoteDeviceKey} of a signing seed.
@@ -31,14 +26,7 @@ export function remoteAuthMessage(vaultId: string, challenge: Uint8Array): Uint8
 export function remoteDeviceKey(vaultId: string, signer: string, seed: Uint8Array): RemoteDeviceKey {
   // Derived on first read: most vault opens never meet a remote that asks, and the first derivation costs ~50 ms of CPU (noble builds its tables).
   let pub: Uint8Array | undefined;
-  return {
-    vaultId,
-    signer,
-    get signPub() {
-      return (pub ??= signingKeyFromSeed(seed).pub);
-    },
-    sign: (challenge) => ed25519Sign(seed, remoteAuthMessage(vaultId, challenge)),
-  };
+  return deviceKeyOf(vaultId, signer, seed, () => (pub ??= signingKeyFromSeed(seed).pub));
 }
 
 /** Checks a {@link RemoteDeviceKey} signature; false for any malformed input. */

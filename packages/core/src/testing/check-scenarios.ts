@@ -15,7 +15,7 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { seededRandom } from '../base/deps.js';
 import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys } from '../format/index.js';
-import { sealKeyTo } from '../identity/epochs.js';
+import { sealKeyTo } from '../identity/epoch-seals.js';
 import { blobKeys, parseBlobRef } from '../format/blob-format.js';
 import type { Remote } from '../ports/remote.js';
 import { countingRemote, type CountingRemote } from '../ports/counting.js';

@@ -22,7 +22,7 @@ import { Chunker, gearTable } from '../blobs/chunker.js';
 import type { JsonValue } from '../model/json.js';
 import { applyOp, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
 import { encodePayload, type Op } from '../model/ops.js';
-import { epochBoxKey, sealKeyTo } from '../identity/epochs.js';
+import { epochBoxKey, sealKeyTo } from '../identity/epoch-seals.js';
 import { encodeRegistryEntry } from '../format/registry-entry.js';
 import { encodeHead } from '../format/head.js';
 import { epochKeyCheck, epochKeyId } from '../format/sealed-key.js';

@@ -15,7 +15,7 @@ import { base64 } from '@scure/base';
 import { seededRandom } from '../base/deps.js';
 import { stampTime } from '../model/hlc.js';
 import { decodeSegment, encodeHead, encodeRegistryEntry, encodeSegment, remoteKeys } from '../format/index.js';
-import { sealKeyTo } from '../identity/epochs.js';
+import { sealKeyTo } from '../identity/epoch-seals.js';
 import type { Remote } from '../ports/remote.js';
 import type { BatchGetRemote } from '../ports/capabilities.js';
 import { countingRemote, type CountingRemote } from '../ports/counting.js';

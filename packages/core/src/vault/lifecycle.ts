@@ -1,9 +1,10 @@
 /**
  * @module vault/lifecycle
  * How a device comes to hold a vault: create (the first device), restore
- * (recovery code or password), join (a pairing code), open (this store's
- * vault again); and how its keys are sealed in its store. Each returns
- * the session the Vault facade runs on.
+ * (recovery code or password), join (a pairing code); and how its keys are
+ * sealed in its store. Each returns the session the Vault facade runs on.
+ * The Vault imports this module when one of them is called (a returning
+ * device only opens: vault/open.ts).
  */
 import { lendDeviceKey } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
@@ -28,11 +29,11 @@ import {
 import { encodeVaultHeader, remoteKeys } from '../format/index.js';
 import type { Remote } from '../ports/remote.js';
 import type { Store } from '../ports/store.js';
-import { META, b64, readMeta, requireVault, writeMeta, type DeviceMeta, type VaultMeta } from '../ports/store-meta.js';
+import { META, b64, readMeta, writeMeta, type DeviceMeta } from '../ports/store-meta.js';
 import { remoteDeviceKey } from '../identity/remote-auth.js';
-import { DeviceRegistry, initialRegistry, type RegistryState } from '../identity/registry.js';
-import { openSealedKey, sealTo } from '../identity/epochs.js';
-import { sealSecrets, unsealSecrets } from '../identity/local-keys.js';
+import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
+import { openSealedKey, sealTo } from '../identity/epoch-seals.js';
+import { sealSecrets } from '../identity/local-keys.js';
 import {
   catchUpWithHeads,
   checkDeviceName,
@@ -47,17 +48,7 @@ import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
 import { VaultSession } from './session.js';
-import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, StoredVaultConfig, VaultOptions } from './vault-types.js';
-
-/** Reads the home's vault identity without touching the remote (undefined if none). */
-export async function readConfig(store: Store): Promise<StoredVaultConfig | undefined> {
-  return store.read(async (tx) => {
-    const vault = await readMeta<VaultMeta>(tx, META.vault);
-    const device = await readMeta<DeviceMeta>(tx, META.device);
-    if (!vault || !device) return undefined;
-    return { vaultId: vault.vaultId, deviceId: device.deviceId, deviceName: device.name, remoteUrl: vault.remoteUrl };
-  });
-}
+import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
 
 /**
  * Creates a new vault on an empty remote, with this store as its first
@@ -215,25 +206,6 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
   if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
   const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
   return startSession(o, remote, deps, joined, warnings);
-}
-
-/** Opens the vault this store holds (KITH_NO_VAULT if none). */
-export async function openVault(o: VaultOptions): Promise<VaultSession> {
-  const deps = { ...systemDeps, ...o.deps };
-  checkStaleAfter(o.staleAfterMs);
-  const m = await o.store.read(async (tx) => {
-    const { vault, device } = await requireVault(tx);
-    const registry = await readMeta<RegistryState>(tx, META.registry);
-    if (!registry || !Array.isArray(registry.hashes)) {
-      throw new KithError(ErrorCode.StoreTooNew, 'this store was made by an older development build of Kith', {
-        hint: 'set this device up again in a new, empty store',
-        reason: 'development-store',
-      });
-    }
-    return { vault, device, epochs: (await readMeta<Record<string, string>>(tx, META.epochs)) ?? {}, registry };
-  });
-  const plain = await unsealSecrets({ device: m.device, epochs: m.epochs }, o.localPassphrase);
-  return new VaultSession(o.store, o.remote, o, deps, { ...m, device: plain.device, epochs: plain.epochs }, plain.key);
 }
 
 /**

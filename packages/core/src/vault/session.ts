@@ -12,7 +12,7 @@ import type { BlobCache } from '../ports/blob-cache.js';
 import type { Remote } from '../ports/remote.js';
 import type { Store } from '../ports/store.js';
 import { META, b64, readMeta, unb64, writeMeta } from '../ports/store-meta.js';
-import { remoteDeviceKey } from '../identity/remote-auth.js';
+import { deviceKeyOf } from '../identity/device-key.js';
 import { DeviceRegistry } from '../identity/registry.js';
 import type { JoinedState } from '../identity/join.js';
 import { sealEpochValue } from '../identity/local-keys.js';
@@ -57,10 +57,12 @@ export class VaultSession {
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
     const signSeed = unb64(j.device.signSeed);
-    this.slot = new RemoteSlot(remote, (r) => lendDeviceKey(r, remoteDeviceKey(vaultId, deviceId, signSeed)));
+    const registry = new DeviceRegistry(vaultId, j.registry);
+    // The public key the registry holds for this device (its own, checked when it joined): no curve arithmetic at open.
+    const signPub = (): Uint8Array => registry.deviceSignPub(deviceId) ?? new Uint8Array(0);
+    this.slot = new RemoteSlot(remote, (r) => lendDeviceKey(r, deviceKeyOf(vaultId, deviceId, signSeed, signPub)));
     const slot = this.slot;
     const epochKeys = new Map(Object.entries(j.epochs).map(([k, v]) => [Number(k), unb64(v)] as const));
-    const registry = new DeviceRegistry(vaultId, j.registry);
     this.ctx = {
       store,
       // Every path that reaches the remote goes through `connect()` first.

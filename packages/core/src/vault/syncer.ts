@@ -10,7 +10,7 @@ import type { EngineContext } from '../sync/context.js';
 import { pull } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import { deviceStatuses } from '../sync/staleness.js';
-import { checkRemote, type CheckOptions, type CheckReport } from '../check/index.js';
+import type { CheckOptions, CheckReport } from '../check/index.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
@@ -52,6 +52,8 @@ export class Syncer {
 
   async check(o: CheckOptions = {}): Promise<CheckReport> {
     const ctx = await this.#s.connect();
+    // Loaded on first use: a page that only reads and writes records never fetches the checker.
+    const { checkRemote } = await import('./on-demand.js');
     return checkRemote(ctx, await this.#s.blobs.referenced(), o);
   }
 

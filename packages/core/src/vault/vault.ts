@@ -19,7 +19,7 @@ import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
 import { deliveryOf, type DeviceDelivery } from './delivery.js';
-import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
+import { openVault, readConfig } from './open.js';
 import { Records } from './records.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
@@ -42,6 +42,9 @@ import type {
 } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
+
+/** Create, restore and join, loaded when first called (with the other on-demand code): a returning device only opens, and its page fetches none of them. */
+const onDemand = (): Promise<typeof import('./on-demand.js')> => import('./on-demand.js');
 
 export class Vault {
   readonly vaultId: string;
@@ -88,6 +91,7 @@ export class Vault {
    * back in if every device is lost.
    */
   static async create(o: NewVaultOptions): Promise<{ vault: Vault; recoveryCode: string }> {
+    const { createVault } = await onDemand();
     const { session, recoveryCode } = await withOpenedRemote(o.remote, (remote) => createVault(o, remote));
     return { vault: new Vault(session), recoveryCode };
   }
@@ -99,6 +103,7 @@ export class Vault {
    * home reusable.
    */
   static async restore(o: RestoreVaultOptions): Promise<Vault> {
+    const { restoreVault } = await onDemand();
     return new Vault(await withOpenedRemote(o.remote, (remote) => restoreVault(o, remote)));
   }
 
@@ -109,6 +114,7 @@ export class Vault {
    * user confirms.
    */
   static async join(o: JoinOptions): Promise<Vault> {
+    const { joinVault } = await onDemand();
     return new Vault(await withOpenedRemote(o.remote, (remote) => joinVault(o, remote)));
   }
 
@@ -121,7 +127,8 @@ export class Vault {
    * Seals this device's private keys and epoch keys in its store under a
    * local passphrase (Argon2id), or with `null` stores them unsealed again.
    */
-  setLocalPassphrase(passphrase: string | null): Promise<void> {
+  async setLocalPassphrase(passphrase: string | null): Promise<void> {
+    const { setLocalPassphrase } = await onDemand();
     return setLocalPassphrase(this.#s, passphrase);
   }
 

@@ -6,8 +6,7 @@
  * for a bearer token, which it reuses until shortly before it expires or
  * the relay refuses it.
  */
-import { ErrorCode, KithError, type RemoteDeviceKey } from '@kith/core/adapter';
-import { fromBase64url, toBase64url } from '@kith/core/relay';
+import { ErrorCode, KithError, fromBase64url, toBase64url, type RemoteDeviceKey } from '@kith/core/adapter';
 import { API_PREFIX, decodeChallenge, type ChallengeAnswer, type TokenAnswer } from '../protocol.js';
 import { describeNetworkError, failure, readJson } from './answers.js';
 import type { RelayLocation } from './relay-url.js';

@@ -8,6 +8,8 @@ import { ErrorCode, KithError } from '@kith/core';
 import {
   assertRemoteKey,
   assertRemotePrefix,
+  bytesEqual,
+  fromBase64url,
   remoteKeys,
   throwIfAborted,
   TrafficReports,
@@ -24,7 +26,6 @@ import {
   type TrafficReportingRemote,
   type WatchableRemote,
 } from '@kith/core/adapter';
-import { bytesEqual, fromBase64url } from '@kith/core/relay';
 import {
   API_PREFIX,
   BEARER_PROTOCOL_PREFIX,

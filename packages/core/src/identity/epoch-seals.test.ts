@@ -9,7 +9,7 @@ import type { Remote } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault/vault.js';
-import { epochBoxKey, openSealedKey, sealKeyTo, sealTo, verifySealedKeyAt, type KeySigner, type Sealer } from './epochs.js';
+import { epochBoxKey, openSealedKey, sealKeyTo, sealTo, verifySealedKeyAt, type KeySigner, type Sealer } from './epoch-seals.js';
 import { readVault } from './join.js';
 import { unb64 } from '../ports/store-meta.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
