@@ -24,6 +24,8 @@ test('npm run bench -- --quick prints every contender row and writes a results f
       '### Blobs',
       'bound attach MiB/s',
       'blobs: fetch ≥ ½ the floor',
+      'restic backup MiB/s',
+      'blobs: attach ≥ restic backup',
       '### Relay: propagation',
       '### Relay under load',
       '### CLI start',

@@ -157,7 +157,7 @@ try {
   const mib = opts.blobMiB;
   const blobs = fresh('blobs', `blobs, ${mib} MiB`, mib, (d) => {
     task('blobs.prep', mib, d);
-    return { ...task('blobs.floor', mib, d), ...task('blobs.kith', mib, d), ...task('blobs.bound', mib, d) };
+    return { ...task('blobs.floor', mib, d), ...task('blobs.kith', mib, d), ...task('blobs.restic', mib, d), ...task('blobs.bound', mib, d) };
   });
   if (blobs) results.blobs = { mib, ...blobs };
 

@@ -4,7 +4,7 @@
  * @module
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Vault } from '@kith/core';
@@ -15,6 +15,7 @@ import { openSqliteStore } from '@kith/sqlite';
 import { check, peakRssMiB, time, type Task } from '../measure.js';
 import { cpuStallUs } from '../proc-stats.js';
 import { blobBound } from './blob-bound.js';
+import { resticRoundTrip } from './blob-restic.js';
 
 const MiB = 1 << 20;
 
@@ -45,6 +46,14 @@ interface Cost {
   cpuMs: number;
   /** Share of the step in which some task of this machine waited for a CPU (Linux PSI); other work's load shows here. */
   stallPct: number;
+}
+
+/** CPU time of this process's waited-for children (user + system), in milliseconds: restic's, spawned synchronously. */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime are fields 16 and 17 of the line, 14 and 15 after the name; USER_HZ is 100.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
 }
 
 async function costOf<T>(fn: () => Promise<T>): Promise<[T, Cost]> {
@@ -135,7 +144,25 @@ async function bound(file: string, base: string): Promise<{ put: Cost; get: Cost
   return r;
 }
 
-/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor`, `kith` and `bound` measure it. */
+/**
+ * restic's backup of `file` into a new local repository under `base` and
+ * its restore into a new directory, each timed (with restic's CPU, as a
+ * child's), the restored copy checked byte-identical and removed (untimed).
+ */
+async function restic(file: string, base: string): Promise<{ put: Cost; get: Cost } | undefined> {
+  execFileSync('sync');
+  const r = await resticRoundTrip(file, base, async (fn) => {
+    const before = childCpuMs();
+    const [, cost] = await costOf(fn);
+    return { ...cost, cpuMs: cost.cpuMs + childCpuMs() - before };
+  });
+  if (!r) return undefined;
+  check((await sha256Of(r.restored)) === (await sha256Of(file)), 'blobs: restic restored a file that differs from the backed-up one');
+  rmSync(join(base, 'restic'), { recursive: true, force: true });
+  return r;
+}
+
+/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor`, `kith`, `restic` and `bound` measure it. */
 export const tasks: Record<string, Task> = {
   async prep(n, dir) {
     const out = createWriteStream(join(dir, 'blob.bin'));
@@ -167,6 +194,17 @@ export const tasks: Record<string, Task> = {
       getCpuSPerGiB: cpuSPerGiB(r.get, n),
       ...stall('putStallPct', r.put),
       ...stall('getStallPct', r.get),
+    };
+  },
+  /** restic, the peer: nothing when it is not installed and cannot be (the report says so). */
+  async restic(n, dir) {
+    if (!(await restic(join(dir, 'warm.bin'), join(dir, 'warm')))) return {};
+    const r = (await restic(join(dir, 'blob.bin'), dir))!;
+    return {
+      resticBackupMiBs: mibPerS(r.put, n),
+      resticRestoreMiBs: mibPerS(r.get, n),
+      resticBackupCpuSPerGiB: cpuSPerGiB(r.put, n),
+      resticRestoreCpuSPerGiB: cpuSPerGiB(r.get, n),
     };
   },
   async bound(n, dir) {
