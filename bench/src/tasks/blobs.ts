@@ -8,7 +8,6 @@ import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Vault } from '@kith/core';
-import { AVG_CHUNK } from '@kith/core/testing';
 import { openFolderRemote } from '@kith/folder';
 import { openFsBlobCache } from '@kith/node';
 import { openSqliteStore } from '@kith/sqlite';
@@ -137,6 +136,8 @@ async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: 
 async function bound(file: string, base: string): Promise<{ put: Cost; get: Cost }> {
   execFileSync('sync');
   const out = join(base, 'bound.out');
+  // Loaded here only: the testing entry builds fast-check arbitraries on import (~200 MiB peak RSS), which the kith task must not carry.
+  const { AVG_CHUNK } = await import('@kith/core/testing');
   const r = await blobBound(file, join(base, 'bound'), out, AVG_CHUNK, async (fn) => (await costOf(fn))[1]);
   check((await sha256Of(out)) === (await sha256Of(file)), 'blobs: the bound fetched a file that differs from the attached one');
   rmSync(join(base, 'bound'), { recursive: true, force: true });
