@@ -26,6 +26,7 @@ test('npm run bench -- --quick prints every contender row and writes a results f
       'blobs: fetch ≥ ½ the floor',
       'restic backup MiB/s',
       'blobs: attach ≥ restic backup',
+      'Through the S3 remote',
       '### Relay: propagation',
       '### Relay under load',
       '### CLI start',

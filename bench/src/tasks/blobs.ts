@@ -7,7 +7,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Vault } from '@kith/core';
+import { Vault, type Remote } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openFsBlobCache } from '@kith/node';
 import { openSqliteStore } from '@kith/sqlite';
@@ -84,17 +84,25 @@ async function floor(file: string, copy: string): Promise<Cost> {
   return cost;
 }
 
+/** The remote at `url`: an s3:// URL (the S3 variant, s3rver's), else a folder (made if missing). */
+async function openRemote(url: string, create: boolean): Promise<Remote> {
+  if (!url.startsWith('s3://')) return openFolderRemote(url, { create });
+  const { openS3Remote } = await import('@kith/s3');
+  return openS3Remote(url);
+}
+
 /**
  * Attaches `file` on a new vault in `base` (timed: from the file to every
- * chunk durable on the folder remote and the ref returned), then streams
- * it back to a file on a second device restored from it (timed: from the
- * remote to the last byte written), and checks the copy is byte-identical.
+ * chunk durable on the remote, a folder in `base` unless `remoteUrl` says
+ * otherwise, and the ref returned), then streams it back to a file on a
+ * second device restored from it (timed: from the remote to the last byte
+ * written), and checks the copy is byte-identical.
  */
-async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
-  const url = join(base, 'remote');
+async function roundTrip(file: string, base: string, remoteUrl?: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
+  const url = remoteUrl ?? join(base, 'remote');
   const { vault, recoveryCode } = await Vault.create({
     store: await openSqliteStore(join(base, 'a', 'kith.db')),
-    remote: await openFolderRemote(url, { create: true }),
+    remote: await openRemote(url, true),
     remoteUrl: url,
     blobCache: openFsBlobCache(join(base, 'a', 'blobs')),
   });
@@ -102,7 +110,7 @@ async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: 
   await vault.close();
   const reader = await Vault.restore({
     store: await openSqliteStore(join(base, 'b', 'kith.db')),
-    remote: await openFolderRemote(url),
+    remote: await openRemote(url, false),
     remoteUrl: url,
     recoveryCode,
     blobCache: openFsBlobCache(join(base, 'b', 'blobs')),
@@ -196,6 +204,15 @@ export const tasks: Record<string, Task> = {
       ...stall('putStallPct', r.put),
       ...stall('getStallPct', r.get),
     };
+  },
+  /** Kith through the S3 remote at KITH_BENCH_BLOB_S3 (s3rver, started by the runner; its warm-up at KITH_BENCH_BLOB_S3_WARM). */
+  async s3(n, dir) {
+    const [url, warm] = [process.env['KITH_BENCH_BLOB_S3'], process.env['KITH_BENCH_BLOB_S3_WARM']];
+    check(url !== undefined && warm !== undefined, 'blobs.s3: KITH_BENCH_BLOB_S3 and KITH_BENCH_BLOB_S3_WARM must be set');
+    // Devices of their own: the folder round trip's are in `dir` already.
+    await roundTrip(join(dir, 'warm.bin'), join(dir, 's3-warm'), warm);
+    const r = await roundTrip(join(dir, 'blob.bin'), join(dir, 's3'), url);
+    return { s3PutMiBs: mibPerS(r.put, n), s3GetMiBs: mibPerS(r.get, n), s3PutCpuSPerGiB: cpuSPerGiB(r.put, n), s3GetCpuSPerGiB: cpuSPerGiB(r.get, n) };
   },
   /** restic, the peer: nothing when it is not installed and cannot be (the report says so). */
   async restic(n, dir) {
