@@ -201,12 +201,26 @@ export function report(r: Results): { table: string; targets: Target[] } {
       '',
       `### Blobs, ${r.blobs.mib} MiB file (${r.blobs.runs} runs)`,
       '',
-      '| attach MiB/s | fetch MiB/s | floor (copy + AES-GCM) MiB/s | bound attach MiB/s | bound fetch MiB/s | peak RSS MiB |',
-      '|--:|--:|--:|--:|--:|--:|',
+      '| attach MiB/s | fetch MiB/s | restic backup MiB/s | restic restore MiB/s | floor (copy + AES-GCM) MiB/s | bound attach MiB/s | bound fetch MiB/s | peak RSS MiB |',
+      '|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     out.push(
-      `| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['boundPutMiBs'], 1)} | ${num(f['boundGetMiBs'], 1)} | ${num(f['blobRssMiB'])} |`,
+      `| ${num(f['putMiBs'], 1)} | ${num(f['getMiBs'], 1)} | ${num(f['resticBackupMiBs'], 1)} | ${num(f['resticRestoreMiBs'], 1)} | ${num(f['floorMiBs'], 1)} | ${num(f['boundPutMiBs'], 1)} | ${num(f['boundGetMiBs'], 1)} | ${num(f['blobRssMiB'])} |`,
     );
+    if (f['s3PutMiBs'] !== undefined)
+      out.push(
+        '',
+        `Through the S3 remote (s3rver on loopback, the same file): attach ${num(f['s3PutMiBs'], 1)} MiB/s, fetch ${num(f['s3GetMiBs'], 1)} MiB/s (CPU per GiB, this process only: ${num(f['s3PutCpuSPerGiB'], 1)} s and ${num(f['s3GetCpuSPerGiB'], 1)} s).`,
+      );
+    if (f['resticBackupMiBs'] === undefined) out.push('', 'restic: not measured (not installed, and bench/scripts/peers.sh could not install it).');
+    for (const [step, kith, peer, label] of [
+      ['attach', f['putMiBs'], f['resticBackupMiBs'], 'restic backup'],
+      ['fetch', f['getMiBs'], f['resticRestoreMiBs'], 'restic restore'],
+    ] as const) {
+      if (kith === undefined) continue;
+      const detail = peer === undefined ? 'restic not measured' : `${num(kith, 1)} vs ${label} ${num(peer, 1)} MiB/s (${num(kith / peer, 2)}×)`;
+      judge(`blobs: ${step} ≥ ${label}`, peer !== undefined && kith >= peer, detail);
+    }
     const floor = f['floorMiBs'];
     for (const [step, kith, bound] of [
       ['attach', f['putMiBs'], f['boundPutMiBs']],

@@ -154,12 +154,23 @@ try {
     }
   }
 
-  const mib = opts.blobMiB;
-  const blobs = fresh('blobs', `blobs, ${mib} MiB`, mib, (d) => {
-    task('blobs.prep', mib, d);
-    return { ...task('blobs.floor', mib, d), ...task('blobs.kith', mib, d), ...task('blobs.bound', mib, d) };
-  });
-  if (blobs) results.blobs = { mib, ...blobs };
+  if (opts.only.has('blobs')) {
+    const mib = opts.blobMiB;
+    const { startS3rver } = await import('@kith/s3/testing');
+    const s3 = await startS3rver();
+    try {
+      const bucket = await s3.bucket();
+      const s3Env = (i: number) => ({ KITH_BENCH_BLOB_S3: s3.url(bucket, `blob${i}`), KITH_BENCH_BLOB_S3_WARM: s3.url(bucket, `blobwarm${i}`) });
+      const blobs = fresh('blobs', `blobs, ${mib} MiB`, mib, (d, i) => {
+        task('blobs.prep', mib, d);
+        const figures = { ...task('blobs.floor', mib, d), ...task('blobs.kith', mib, d), ...task('blobs.restic', mib, d), ...task('blobs.bound', mib, d) };
+        return { ...figures, ...task('blobs.s3', mib, d, s3Env(i)) };
+      });
+      if (blobs) results.blobs = { mib, ...blobs };
+    } finally {
+      await s3.stop();
+    }
+  }
 
   if (opts.only.has('cli')) {
     process.stderr.write('CLI start\n');

@@ -4,17 +4,17 @@
  * @module
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, openSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Vault } from '@kith/core';
-import { AVG_CHUNK } from '@kith/core/testing';
+import { Vault, type Remote } from '@kith/core';
 import { openFolderRemote } from '@kith/folder';
 import { openFsBlobCache } from '@kith/node';
 import { openSqliteStore } from '@kith/sqlite';
 import { check, peakRssMiB, time, type Task } from '../measure.js';
 import { cpuStallUs } from '../proc-stats.js';
 import { blobBound } from './blob-bound.js';
+import { resticRoundTrip } from './blob-restic.js';
 
 const MiB = 1 << 20;
 
@@ -47,6 +47,14 @@ interface Cost {
   stallPct: number;
 }
 
+/** CPU time of this process's waited-for children (user + system), in milliseconds: restic's, spawned synchronously. */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime are fields 16 and 17 of the line, 14 and 15 after the name; USER_HZ is 100.
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
 async function costOf<T>(fn: () => Promise<T>): Promise<[T, Cost]> {
   const cpu = process.cpuUsage();
   const stall = cpuStallUs();
@@ -76,17 +84,25 @@ async function floor(file: string, copy: string): Promise<Cost> {
   return cost;
 }
 
+/** The remote at `url`: an s3:// URL (the S3 variant, s3rver's), else a folder (made if missing). */
+async function openRemote(url: string, create: boolean): Promise<Remote> {
+  if (!url.startsWith('s3://')) return openFolderRemote(url, { create });
+  const { openS3Remote } = await import('@kith/s3');
+  return openS3Remote(url);
+}
+
 /**
  * Attaches `file` on a new vault in `base` (timed: from the file to every
- * chunk durable on the folder remote and the ref returned), then streams
- * it back to a file on a second device restored from it (timed: from the
- * remote to the last byte written), and checks the copy is byte-identical.
+ * chunk durable on the remote, a folder in `base` unless `remoteUrl` says
+ * otherwise, and the ref returned), then streams it back to a file on a
+ * second device restored from it (timed: from the remote to the last byte
+ * written), and checks the copy is byte-identical.
  */
-async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
-  const url = join(base, 'remote');
+async function roundTrip(file: string, base: string, remoteUrl?: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
+  const url = remoteUrl ?? join(base, 'remote');
   const { vault, recoveryCode } = await Vault.create({
     store: await openSqliteStore(join(base, 'a', 'kith.db')),
-    remote: await openFolderRemote(url, { create: true }),
+    remote: await openRemote(url, true),
     remoteUrl: url,
     blobCache: openFsBlobCache(join(base, 'a', 'blobs')),
   });
@@ -94,7 +110,7 @@ async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: 
   await vault.close();
   const reader = await Vault.restore({
     store: await openSqliteStore(join(base, 'b', 'kith.db')),
-    remote: await openFolderRemote(url),
+    remote: await openRemote(url, false),
     remoteUrl: url,
     recoveryCode,
     blobCache: openFsBlobCache(join(base, 'b', 'blobs')),
@@ -128,6 +144,8 @@ async function roundTrip(file: string, base: string): Promise<{ put: Cost; get: 
 async function bound(file: string, base: string): Promise<{ put: Cost; get: Cost }> {
   execFileSync('sync');
   const out = join(base, 'bound.out');
+  // Loaded here only: the testing entry builds fast-check arbitraries on import (~200 MiB peak RSS), which the kith task must not carry.
+  const { AVG_CHUNK } = await import('@kith/core/testing');
   const r = await blobBound(file, join(base, 'bound'), out, AVG_CHUNK, async (fn) => (await costOf(fn))[1]);
   check((await sha256Of(out)) === (await sha256Of(file)), 'blobs: the bound fetched a file that differs from the attached one');
   rmSync(join(base, 'bound'), { recursive: true, force: true });
@@ -135,7 +153,25 @@ async function bound(file: string, base: string): Promise<{ put: Cost; get: Cost
   return r;
 }
 
-/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor`, `kith` and `bound` measure it. */
+/**
+ * restic's backup of `file` into a new local repository under `base` and
+ * its restore into a new directory, each timed (with restic's CPU, as a
+ * child's), the restored copy checked byte-identical and removed (untimed).
+ */
+async function restic(file: string, base: string): Promise<{ put: Cost; get: Cost } | undefined> {
+  execFileSync('sync');
+  const r = await resticRoundTrip(file, base, async (fn) => {
+    const before = childCpuMs();
+    const [, cost] = await costOf(fn);
+    return { ...cost, cpuMs: cost.cpuMs + childCpuMs() - before };
+  });
+  if (!r) return undefined;
+  check((await sha256Of(r.restored)) === (await sha256Of(file)), 'blobs: restic restored a file that differs from the backed-up one');
+  rmSync(join(base, 'restic'), { recursive: true, force: true });
+  return r;
+}
+
+/** Blob tasks, N in MiB: `prep` writes an incompressible file; `floor`, `kith`, `restic` and `bound` measure it. */
 export const tasks: Record<string, Task> = {
   async prep(n, dir) {
     const out = createWriteStream(join(dir, 'blob.bin'));
@@ -167,6 +203,26 @@ export const tasks: Record<string, Task> = {
       getCpuSPerGiB: cpuSPerGiB(r.get, n),
       ...stall('putStallPct', r.put),
       ...stall('getStallPct', r.get),
+    };
+  },
+  /** Kith through the S3 remote at KITH_BENCH_BLOB_S3 (s3rver, started by the runner; its warm-up at KITH_BENCH_BLOB_S3_WARM). */
+  async s3(n, dir) {
+    const [url, warm] = [process.env['KITH_BENCH_BLOB_S3'], process.env['KITH_BENCH_BLOB_S3_WARM']];
+    check(url !== undefined && warm !== undefined, 'blobs.s3: KITH_BENCH_BLOB_S3 and KITH_BENCH_BLOB_S3_WARM must be set');
+    // Devices of their own: the folder round trip's are in `dir` already.
+    await roundTrip(join(dir, 'warm.bin'), join(dir, 's3-warm'), warm);
+    const r = await roundTrip(join(dir, 'blob.bin'), join(dir, 's3'), url);
+    return { s3PutMiBs: mibPerS(r.put, n), s3GetMiBs: mibPerS(r.get, n), s3PutCpuSPerGiB: cpuSPerGiB(r.put, n), s3GetCpuSPerGiB: cpuSPerGiB(r.get, n) };
+  },
+  /** restic, the peer: nothing when it is not installed and cannot be (the report says so). */
+  async restic(n, dir) {
+    if (!(await restic(join(dir, 'warm.bin'), join(dir, 'warm')))) return {};
+    const r = (await restic(join(dir, 'blob.bin'), dir))!;
+    return {
+      resticBackupMiBs: mibPerS(r.put, n),
+      resticRestoreMiBs: mibPerS(r.get, n),
+      resticBackupCpuSPerGiB: cpuSPerGiB(r.put, n),
+      resticRestoreCpuSPerGiB: cpuSPerGiB(r.get, n),
     };
   },
   async bound(n, dir) {
