@@ -31,6 +31,7 @@ export type {
   VaultOptions,
   VaultStatus,
 } from './vault/vault-types.js';
+export type { ExportPage } from './vault/export.js';
 export { Collection } from './vault/collection.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 

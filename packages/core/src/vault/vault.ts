@@ -18,6 +18,7 @@ import type { CheckOptions, CheckReport } from '../check/index.js';
 import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
+import { exportRecords, type ExportPage } from './export.js';
 import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
 import { Records } from './records.js';
 import { withOpenedRemote } from './remote-slot.js';
@@ -185,6 +186,11 @@ export class Vault {
   /** Resolves a record's conflicts (one field, or all); the choice syncs like any write. */
   resolve(collection: string, id: string, field: string | null | undefined, how: Resolution): Promise<void> {
     return this.#records.resolve(collection, id, field, how);
+  }
+
+  /** Every live record, a page at a time, collection by collection (for exports: `kith export`). */
+  exportRecords(): AsyncIterable<ExportPage> {
+    return exportRecords(this.#s, this.#records);
   }
 
   /** The history of record changes this device holds (local and pulled), filtered. */
