@@ -5,9 +5,10 @@
  * `kith restore --from-backup`, see restore-backup.ts).
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ErrorCode, KithError, formatBlobRef, type Vault } from '@kith/core';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ErrorCode, KithError, formatBlobRef, type BackupResult, type BackupSource, type Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
 import { objectBar } from '../progress.js';
@@ -109,6 +110,45 @@ async function exportVault(vault: Vault, dir: string, bar: ReturnType<typeof obj
   return manifest;
 }
 
+/** A backup file on disk as the library reads it (KITH_BAD_INPUT if it is not a readable file). */
+export function backupFile(path: string): BackupSource {
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    // reported below
+  }
+  if (!isFile) throw new KithError(ErrorCode.BadInput, `no such backup file: ${path}`);
+  return { name: path, open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
+}
+
+/** The other files of a backup's chain live beside it, under the names it recorded. */
+export const besideBackup =
+  (path: string) =>
+  (name: string): BackupSource | undefined => {
+    const p = join(dirname(resolve(path)), basename(name));
+    return existsSync(p) ? backupFile(p) : undefined;
+  };
+
+/** Writes the backup to a temporary file beside `file`, flushed to disk, then renamed: `file` appears only when complete. */
+async function writeAtomically(file: string, write: (sink: (bytes: Uint8Array) => Promise<void>) => Promise<BackupResult>): Promise<BackupResult> {
+  const tmp = join(dirname(resolve(file)), `.${basename(file)}.${process.pid}.tmp`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    const r = await write(async (bytes) => {
+      await fh.write(bytes);
+    });
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, file);
+    return r;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
 /** Adds `export` and `backup` to the program. */
 export function registerBackup(program: Command): void {
   program
@@ -129,6 +169,35 @@ export function registerBackup(program: Command): void {
       out.result(
         { collections: manifest.collections.length, records, blobs: manifest.blobs.length },
         () => `exported ${records} record(s) in ${manifest.collections.length} collection(s) and ${manifest.blobs.length} blob(s) to ${dir} (plaintext)`,
+      );
+    });
+
+  program
+    .command('backup')
+    .description('write one encrypted file of the whole vault (records, registry, keys, blobs); the recovery code opens it (`kith restore --from-backup`)')
+    .argument('<file>', 'the backup file to write (must not exist)')
+    .option('--no-blobs', 'leave blobs out')
+    .option('--incremental <previous>', 'write only what changed since this earlier backup (keep it beside the new one)')
+    .action(async (file: string, o: { blobs: boolean; incremental?: string }, cmd: Command) => {
+      const { opts, out } = contextOf(cmd);
+      if (existsSync(file)) throw new KithError(ErrorCode.BadInput, `${file} already exists`, { hint: 'give a new file name' });
+      const previous = o.incremental === undefined ? undefined : backupFile(o.incremental);
+      const bar = objectBar(out.json, 'backing up');
+      let r: BackupResult;
+      try {
+        r = await withVault(opts, (v) =>
+          writeAtomically(file, (write) =>
+            v.backup({ write, blobs: o.blobs, ...(previous ? { previous } : {}), onProgress: (p) => bar.update(p.records + p.blobs, p.records + p.blobs) }),
+          ),
+        );
+      } finally {
+        bar.stop();
+      }
+      if (r.missingBlobs > 0) out.note(`kith: warning: ${r.missingBlobs} referenced blob(s) are missing from the remote and are not in the backup`);
+      out.result(
+        { file, bytes: r.bytes, records: r.records, blobs: r.blobs },
+        () =>
+          `wrote ${r.incremental ? 'an incremental' : 'a'} backup of ${r.records} record(s) and ${r.blobs} blob(s) to ${file} (${r.bytes} bytes); the recovery code opens it`,
       );
     });
 }

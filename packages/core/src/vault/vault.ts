@@ -19,6 +19,8 @@ import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
 import { exportRecords, type ExportPage } from './export.js';
+import { backupVault, type BackupOptions, type BackupResult } from './backup.js';
+import { restoreFromBackup, type BackupRestoreResult, type RestoreFromBackupOptions } from './backup-restore.js';
 import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
 import { Records } from './records.js';
 import { withOpenedRemote } from './remote-slot.js';
@@ -112,6 +114,19 @@ export class Vault {
     return new Vault(await withOpenedRemote(o.remote, (remote) => joinVault(o, remote)));
   }
 
+  /**
+   * Recreates a vault from a backup (`vault.backup()`) on a new, empty
+   * remote, keeping its id, registry and recovery key, with this store as a
+   * new device; pushes the records before it returns. Other devices join
+   * it again by pairing. Every file is verified before anything is written.
+   */
+  static async restoreFromBackup(o: RestoreFromBackupOptions): Promise<{ vault: Vault; restored: BackupRestoreResult }> {
+    const { session, result } = await withOpenedRemote(o.remote, (remote) => restoreFromBackup(o, remote));
+    const vault = new Vault(session);
+    await vault.push();
+    return { vault, restored: result };
+  }
+
   /** Opens the vault this store holds (KITH_NO_VAULT if none); the remote is opened when first needed. */
   static async open(o: VaultOptions): Promise<Vault> {
     return new Vault(await openVault(o));
@@ -191,6 +206,16 @@ export class Vault {
   /** Every live record, a page at a time, collection by collection (for exports: `kith export`). */
   exportRecords(): AsyncIterable<ExportPage> {
     return exportRecords(this.#s, this.#records);
+  }
+
+  /**
+   * Writes one encrypted backup file of the vault through `o.write`: its
+   * records, registry and keys (the recovery code alone opens it), and its
+   * blobs unless `blobs: false`; with `previous`, only what changed since
+   * that backup. Restore it with {@link Vault.restoreFromBackup}.
+   */
+  backup(o: BackupOptions): Promise<BackupResult> {
+    return backupVault(this.#s, this.#records, o);
   }
 
   /** The history of record changes this device holds (local and pulled), filtered. */
