@@ -227,7 +227,7 @@ describe('kith backup and kith restore --from-backup', () => {
     kithJson(b, ['put', 'notes', 'x', '{"title":"x"}']);
     kithJson(b, ['backup', file]);
     const bytes = readFileSync(file);
-    for (const at of [8, 40, 200, Math.floor(bytes.length / 2), bytes.length - 1]) {
+    for (const at of [8, 40, 50, 200, Math.floor(bytes.length / 2), bytes.length - 1]) {
       const bad = Buffer.from(bytes);
       bad[at]! ^= 0x01;
       const t = join(dir, `tampered-${at}.kbk`);

@@ -233,6 +233,24 @@ export async function openBackupKey(
   return aesGcmDecrypt(key, ZERO_NONCE, s.ct, p.aad);
 }
 
+/** Where the header holds the recovery signing key: preamble 6, length 4, suite 1, flags 1, vaultId 16, deviceId 8, createdAt 8. */
+const RECOVERY_KEY_AT = 44;
+
+/**
+ * Whether the recovery stanza opens once the header's recovery key field
+ * says `signPub`: when a code's key differs from the header's, this tells
+ * an altered header (it opens) from a code of another vault (it does not).
+ */
+export async function opensWithRecoveryKey(p: ParsedBackupHeader, signPub: Uint8Array, boxSecret: Uint8Array): Promise<boolean> {
+  const aad = p.aad.slice();
+  aad.set(signPub, RECOVERY_KEY_AT);
+  try {
+    return (await openBackupKey({ ...p, aad }, { recipient: 'recovery', boxSecret })) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 // ---------------------------------------------------------------- frames
 
 /** The 12-byte nonce of frame `index`: the frame key is the file's own, so a counter never repeats under it. */

@@ -12,7 +12,7 @@
 import { lendDeviceKey } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, hexToBytes, parseRecoveryCode, passwordKeys, recoveryKeys } from '../crypto/index.js';
-import { BackupFileReader, openBackupKey, type BackupFrame, type BackupRecord, type BackupState } from '../format/backup-file.js';
+import { BackupFileReader, openBackupKey, opensWithRecoveryKey, type BackupFrame, type BackupRecord, type BackupState } from '../format/backup-file.js';
 import { blobKeys } from '../format/blob-format.js';
 import { decodeVaultHeader, remoteKeys } from '../format/index.js';
 import { checkDeviceName, refuseExistingVault } from '../identity/join.js';
@@ -31,6 +31,8 @@ export type RestoreFromBackupOptions = RestoreVaultOptions & {
   readonly backup: BackupSource;
   /** The file of the chain named `name` (where `backup` lies), or undefined if there is none. */
   readonly beside?: (name: string) => BackupSource | undefined;
+  /** Called as records and blobs are put back. */
+  readonly onProgress?: (p: { readonly records: number; readonly blobs: number }) => void;
 };
 
 /** What a restore from backup brought back. */
@@ -67,6 +69,9 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
     if (secret) {
       const keys = recoveryKeys(secret);
       if (!bytesEqual(keys.sign.pub, h.recoverySignPub)) {
+        if (await opensWithRecoveryKey(newest.parsed, keys.sign.pub, keys.box.secret)) {
+          throw new KithError(ErrorCode.IntegrityCorrupt, `${o.backup.name} is corrupt: its header was altered`, { hint: 'nothing from it was used' });
+        }
         throw new KithError(ErrorCode.WrongRecoveryCode, `this recovery code does not open ${o.backup.name}`, {
           hint: 'use the recovery code of the vault this backup is of (after a rotation: the newest one)',
         });
@@ -121,6 +126,7 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
         if (pending.length === 0) return;
         written += await records.write(pending.map(([collection, id, fields]) => ({ kind: 'put', collection, id, fields: fields as JsonObject })));
         pending = [];
+        o.onProgress?.({ records: written, blobs });
       };
       for (let frame = await reader.next(); frame && frame.type !== 'end'; frame = await reader.next()) {
         if (frame.type === 'blob') {
@@ -128,7 +134,7 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
           if (putBlobs.has(key)) continue;
           await remote.put(key, frame.bytes, { ifAbsent: true });
           putBlobs.add(key);
-          if (frame.kind === 'manifest') blobs++;
+          if (frame.kind === 'manifest') o.onProgress?.({ records: written, blobs: ++blobs });
         } else if (frame.type === 'records') {
           for (const r of frame.records) {
             let ids = seen.get(r[0]);
