@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertError, KITH_BIN, kithJson, kithJsonAsync, runKith, serveRelay } from './testing/index.js';
+import { assertError, KITH_BIN, kith, kithJson, kithJsonAsync, runKith, serveRelay } from './testing/index.js';
 
 type Doc = { id: string; [k: string]: unknown };
 
@@ -306,11 +306,17 @@ describe('kith backup and kith restore --from-backup', () => {
       kithJson(r, ['put', 'notes', 'r1', '{"title":"through the relay"}']);
       const ref = kithJson<{ ref: string }>(r, ['blob', 'put', join(dir, 'photo.bin')]).ref;
       kithJson(r, ['put', 'notes', 'r2', JSON.stringify({ photo: ref })]);
+      kithJson(r, ['password', 'set'], 'long enough password\n');
       kithJson(r, ['sync']);
       const file = join(dir, 'relay.kbk');
       await kithJsonAsync(r, ['backup', file]);
       const home = join(dir, 'relay-restored');
       const remote = `${relay.url}/new`;
+      // The relay takes a new vault's registry from the recovery key only: refused before anything is written.
+      const byPassword = await kith(join(dir, 'relay-pw'), ['restore', '--from-backup', file, '--remote', remote, '--password'], {
+        input: 'long enough password\n',
+      });
+      assertError({ status: byPassword.code, stdout: byPassword.stdout, stderr: byPassword.stderr }, 1, 'KITH_BAD_INPUT');
       await kithJsonAsync(home, ['restore', '--from-backup', file, '--remote', remote, '--recovery-code', rCode]);
       const phone = join(dir, 'relay-phone');
       await pairNewDevice(home, phone, remote);

@@ -9,7 +9,7 @@
  * objects, so every ref still resolves. Every file is read and verified in
  * full before anything is written anywhere.
  */
-import { lendDeviceKey } from '../ports/capabilities.js';
+import { lendDeviceKey, usesDeviceKey } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, hexToBytes, parseRecoveryCode, passwordKeys, recoveryKeys } from '../crypto/index.js';
 import { BackupFileReader, openBackupKey, opensWithRecoveryKey, type BackupFrame, type BackupRecord, type BackupState } from '../format/backup-file.js';
@@ -60,6 +60,12 @@ const WRITE_BATCH = 1000;
 export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Remote): Promise<{ session: VaultSession; result: BackupRestoreResult }> {
   const secret = 'recoveryCode' in o ? parseRecoveryCode(o.recoveryCode) : undefined; // a typo fails before anything is read
   checkDeviceName(o.deviceName);
+  if (!secret && usesDeviceKey(remote)) {
+    // Such a remote (the relay) takes the registry's first entries only from the recovery key, which signs entry 1.
+    throw new KithError(ErrorCode.BadInput, `a backup can be restored onto ${remote.url} with the recovery code only`, {
+      hint: "this remote authenticates every write, and only the recovery key may write a new vault's first registry entries",
+    });
+  }
   await refuseExistingVault(o.store); // before the remote is written to
   const newest = await BackupFileReader.open(o.backup.open(), o.backup.name);
   let fileKey: Uint8Array | undefined;
