@@ -179,7 +179,13 @@ describe('kith backup and kith restore --from-backup', () => {
 
   test('an incremental backup after more writes restores to the newest state; a missing chain file is named', () => {
     const full = join(dir, 'chain-full.kbk');
+    const b = join(dir, 'a-second-device');
+    kithJson(b, ['restore', '--remote', join(dir, 'remote-a'), '--recovery-code', code]);
+    kithJson(a, ['sync']);
     kithJson(a, ['backup', full]);
+    // Written on another device after the full backup, pulled here before the incremental one.
+    kithJson(b, ['put', 'notes', 'from-b', '{"title":"written elsewhere"}', '--sync']);
+    kithJson(a, ['pull']);
     kithJson(a, ['put', 'notes', 'n1', '{"title":"changed"}']);
     kithJson(a, ['rm', 'notes', 'n2']);
     kithJson(a, ['put', 'notes', 'new', '{"title":"new"}']);
@@ -189,14 +195,14 @@ describe('kith backup and kith restore --from-backup', () => {
     kithJson(a, ['put', 'tasks', 't3', JSON.stringify({ file: laterRef })]);
     const inc = join(dir, 'chain-inc.kbk');
     const r = kithJson<{ records: number; blobs: number; bytes: number }>(a, ['backup', inc, '--incremental', full]);
-    assert.equal(r.records, 4, 'only the changed records: n1, n2 (deleted), new, t3');
+    assert.equal(r.records, 5, 'only the changed records: from-b, n1, n2 (deleted), new, t3');
     assert.equal(r.blobs, 1, 'only the new blob');
     assert.ok(r.bytes < readFileSync(full).length / 10);
     const home = join(dir, 'restored-inc');
     const remote = join(dir, 'remote-inc');
     kithJson(home, ['restore', '--from-backup', inc, '--remote', remote, '--recovery-code', code]);
     assert.deepEqual(allRecords(home, collections), allRecords(a, collections));
-    assert.equal(kithJson<Doc[]>(home, ['ls', 'notes']).length, 1500);
+    assert.equal(kithJson<Doc[]>(home, ['ls', 'notes']).length, 1501);
     const out = join(dir, 'later-restored.txt');
     kithJson(home, ['blob', 'get', laterRef, '-o', out]);
     assert.ok(readFileSync(out).equals(note));

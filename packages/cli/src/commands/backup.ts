@@ -193,6 +193,8 @@ export function registerBackup(program: Command): void {
       } finally {
         bar.stop();
       }
+      if (o.incremental !== undefined && dirname(resolve(o.incremental)) !== dirname(resolve(file)))
+        out.note(`kith: note: keep ${basename(o.incremental)} beside ${basename(file)}: restoring ${basename(file)} looks for it there`);
       if (r.missingBlobs > 0) out.note(`kith: warning: ${r.missingBlobs} referenced blob(s) are missing from the remote and are not in the backup`);
       out.result(
         { file, bytes: r.bytes, records: r.records, blobs: r.blobs },
