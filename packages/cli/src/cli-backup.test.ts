@@ -226,6 +226,21 @@ describe('kith backup and kith restore --from-backup', () => {
     assert.ok(!existsSync(join(dir, 'remote-no-chain', 'vault')));
   });
 
+  test('after a revocation (a new key epoch): the restore reads blobs of the old epoch and records of the new one', () => {
+    const c = join(dir, 'to-revoke');
+    const { deviceId } = kithJson<{ deviceId: string }>(c, ['restore', '--remote', join(dir, 'remote-a'), '--recovery-code', code]);
+    kithJson(a, ['devices', 'revoke', deviceId]);
+    kithJson(a, ['put', 'notes', 'after-revoke', '{"title":"epoch 1"}', '--sync']);
+    const file = join(dir, 'after-revoke.kbk');
+    kithJson(a, ['backup', file]);
+    const home = join(dir, 'restored-after-revoke');
+    kithJson(home, ['restore', '--from-backup', file, '--remote', join(dir, 'remote-after-revoke'), '--recovery-code', code]);
+    assert.deepEqual(allRecords(home, collections), allRecords(a, collections));
+    kithJson(home, ['blob', 'get', photoRef, '-o', join(dir, 'photo-after-revoke.bin')]);
+    assert.ok(readFileSync(join(dir, 'photo-after-revoke.bin')).equals(photo), 'a blob of epoch 0, through the previous-epoch link');
+    assert.equal(kithJson<{ deviceId: string; revoked: boolean }[]>(home, ['devices']).find((d) => d.deviceId === deviceId)?.revoked, true);
+  });
+
   test('a tampered byte anywhere is KITH_INTEGRITY_ and nothing is written; a wrong recovery code is refused clearly', () => {
     const file = join(dir, 'small.kbk');
     const b = join(dir, 'b');

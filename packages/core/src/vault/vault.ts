@@ -123,7 +123,12 @@ export class Vault {
   static async restoreFromBackup(o: RestoreFromBackupOptions): Promise<{ vault: Vault; restored: BackupRestoreResult }> {
     const { session, result } = await withOpenedRemote(o.remote, (remote) => restoreFromBackup(o, remote));
     const vault = new Vault(session);
-    await vault.push();
+    try {
+      await vault.push();
+    } catch (e) {
+      await vault.close(); // the store holds the restored vault: a later sync sends what this push could not
+      throw e;
+    }
     return { vault, restored: result };
   }
 
