@@ -224,6 +224,19 @@ describe('kith backup and kith restore --from-backup', () => {
     assertError(missing, 1, 'KITH_NOT_FOUND');
     assert.match(missing.stderr, /chain-full\.kbk/);
     assert.ok(!existsSync(join(dir, 'remote-no-chain', 'vault')));
+    // Another file under that name is not the one the chain names.
+    kithJson(a, ['backup', join(lonely, 'chain-full.kbk'), '--no-blobs']);
+    const wrong = runKith(join(dir, 'no-chain'), [
+      'restore',
+      '--from-backup',
+      join(lonely, 'inc.kbk'),
+      '--remote',
+      join(dir, 'remote-no-chain'),
+      '--recovery-code',
+      code,
+    ]);
+    assertError(wrong, 1, 'KITH_INTEGRITY_CORRUPT');
+    assert.ok(!existsSync(join(dir, 'remote-no-chain', 'vault')));
   });
 
   test('after a revocation (a new key epoch): the restore reads blobs of the old epoch and records of the new one', () => {
