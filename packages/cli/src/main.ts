@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ErrorCode, KithError } from '@kith/core';
+import { registerBackup } from './commands/backup.js';
 import { registerBlobs } from './commands/blobs.js';
 import { registerCheck } from './commands/check.js';
 import { registerDevices } from './commands/devices.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerBlobs(program);
   registerCheck(program);
   registerRelay(program);
+  registerBackup(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   return program;

@@ -33,6 +33,9 @@ export type {
   VaultStatus,
 } from './vault/vault-types.js';
 export type { DeviceDelivery } from './vault/delivery.js';
+export type { ExportPage } from './vault/export.js';
+export type { BackupOptions, BackupResult, BackupSource } from './vault/backup.js';
+export type { BackupRestoreResult, RestoreFromBackupOptions } from './vault/backup-restore.js';
 export { Collection } from './vault/collection.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 

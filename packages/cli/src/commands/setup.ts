@@ -10,6 +10,7 @@ import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
 import { locatedUrl, namesNoVault, restoreUrl, underLocator } from '../vault-locator.js';
 import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
+import { restoreFromBackupFile } from './restore-backup.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
 async function fresh<T>(
@@ -93,8 +94,9 @@ export function registerSetup(program: Command): void {
       .option('--recovery-code <code>', 'the recovery code printed by `kith init`, or - to read it from stdin (default: $KITH_RECOVERY_CODE)')
       .option('--password', 'use the vault password instead ($KITH_PASSWORD, stdin, or a hidden prompt)')
       .option('--name <name>', 'a name for this device', 'device')
+      .option('--from-backup <file>', 'recreate the vault from this backup (`kith backup`) on a new, empty remote')
       .option('--local-passphrase', "seal this device's keys at rest with a passphrase ($KITH_PASSPHRASE or a prompt; give it again via $KITH_PASSPHRASE)"),
-  ).action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string; staleAfter: number }, cmd: Command) => {
+  ).action(async (o: { remote: string; recoveryCode?: string; password?: boolean; name: string; staleAfter: number; fromBackup?: string }, cmd: Command) => {
     const { out } = contextOf(cmd);
     if (o.recoveryCode !== undefined && o.password) throw new KithError(ErrorCode.Usage, 'give either --recovery-code or --password, not both');
     const recoveryCode = o.password ? undefined : await recoveryCodeFrom(o.recoveryCode);
@@ -104,6 +106,10 @@ export function registerSetup(program: Command): void {
     if (recoveryCode !== undefined) parseRecoveryCode(recoveryCode); // a typo fails before the remote is touched
     const url = restoreUrl(o.remote, recoveryCode); // before a password is asked for that could not be used
     const secret = recoveryCode === undefined ? { password: await readSecret('KITH_PASSWORD', 'vault password: ') } : { recoveryCode };
+    if (o.fromBackup !== undefined) {
+      const opts = { secret, deviceName: o.name, ...staleAfterMs(o) };
+      return restoreFromBackupFile(out, o.fromBackup, (fn) => fresh(cmd, url, true, fn), opts);
+    }
     const vault = await underLocator(
       o.remote,
       url !== o.remote,

@@ -20,6 +20,9 @@ import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
 import { deliveryOf, type DeviceDelivery } from './delivery.js';
 import { openVault, readConfig } from './open.js';
+import { exportRecords, type ExportPage } from './export.js';
+import type { BackupOptions, BackupResult } from './backup.js';
+import type { BackupRestoreResult, RestoreFromBackupOptions } from './backup-restore.js';
 import { Records } from './records.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
@@ -118,6 +121,25 @@ export class Vault {
     return new Vault(await withOpenedRemote(o.remote, (remote) => joinVault(o, remote)));
   }
 
+  /**
+   * Recreates a vault from a backup (`vault.backup()`) on a new, empty
+   * remote, keeping its id, registry and recovery key, with this store as a
+   * new device; pushes the records before it returns. Other devices join
+   * it again by pairing. Every file is verified before anything is written.
+   */
+  static async restoreFromBackup(o: RestoreFromBackupOptions): Promise<{ vault: Vault; restored: BackupRestoreResult }> {
+    const { restoreFromBackup } = await onDemand();
+    const { session, result } = await withOpenedRemote(o.remote, (remote) => restoreFromBackup(o, remote));
+    const vault = new Vault(session);
+    try {
+      await vault.push();
+    } catch (e) {
+      await vault.close(); // the store holds the restored vault: a later sync sends what this push could not
+      throw e;
+    }
+    return { vault, restored: result };
+  }
+
   /** Opens the vault this store holds (KITH_NO_VAULT if none); the remote is opened when first needed. */
   static async open(o: VaultOptions): Promise<Vault> {
     return new Vault(await openVault(o));
@@ -193,6 +215,22 @@ export class Vault {
   /** Resolves a record's conflicts (one field, or all); the choice syncs like any write. */
   resolve(collection: string, id: string, field: string | null | undefined, how: Resolution): Promise<void> {
     return this.#records.resolve(collection, id, field, how);
+  }
+
+  /** Every live record, a page at a time, collection by collection (for exports: `kith export`). */
+  exportRecords(): AsyncIterable<ExportPage> {
+    return exportRecords(this.#s, this.#records);
+  }
+
+  /**
+   * Writes one encrypted backup file of the vault through `o.write`: its
+   * records, registry and keys (the recovery code alone opens it), and its
+   * blobs unless `blobs: false`; with `previous`, only what changed since
+   * that backup. Restore it with {@link Vault.restoreFromBackup}.
+   */
+  async backup(o: BackupOptions): Promise<BackupResult> {
+    const { backupVault } = await onDemand();
+    return backupVault(this.#s, this.#records, o);
   }
 
   /** The history of record changes this device holds (local and pulled), filtered. */

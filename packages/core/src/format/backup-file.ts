@@ -1,0 +1,574 @@
+/**
+ * @module format/backup-file
+ * The backup file (`kith backup`): one file holding a whole vault, or what
+ * changed since a previous backup. A cleartext header names the vault and
+ * seals a random file key to its recipients (the recovery key, the
+ * password key, and the epoch key for the vault's own devices); then
+ * AES-256-GCM frames under a key derived from the file key, numbered, so a
+ * frame cannot be moved, dropped or replayed; the last frame carries a
+ * signature by the writing device over everything before it. Read and
+ * written as a stream: memory holds one frame. docs/FORMAT.md "Backup file"
+ * is the byte-level spec.
+ */
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import type { RandomBytes } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  boxKeyFromSecret,
+  bytesToHex,
+  compress,
+  concatBytes,
+  decompress,
+  ed25519Sign,
+  ed25519Verify,
+  fromUtf8,
+  hexToBytes,
+  hkdfSha256,
+  u32,
+  u64,
+  utf8,
+  x25519Shared,
+  type Argon2Params,
+} from '../crypto/index.js';
+import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt, signatureInput } from './framing.js';
+
+export const BACKUP_VERSION = 1;
+export const BACKUP_DOMAIN = 'kith/v1/backup';
+const KEY_INFO = 'kith/v1/backup-key';
+const FRAME_INFO = 'kith/v1/backup-frame';
+/** Largest header: a few stanzas; anything bigger is not a backup. */
+const MAX_HEADER = 64 * 1024;
+/** Largest frame plaintext: a record may hold 16 MiB of JSON (FORMAT.md "Field values"). */
+export const MAX_FRAME_BYTES = 24 * 1024 * 1024;
+const FLAG_BLOBS = 1;
+const FLAG_INCREMENTAL = 2;
+const ZERO_NONCE = new Uint8Array(12);
+const TAG = 16;
+
+/** Frame types (the first plaintext byte). */
+export const FrameType = { State: 1, Object: 2, Records: 3, Blob: 4, End: 0xff } as const;
+
+/** The cleartext header's fields. */
+export interface BackupHeader {
+  readonly vaultId: string;
+  /** The device that wrote the file (its signature ends it). */
+  readonly deviceId: string;
+  readonly createdAt: number;
+  /** The vault's current recovery signing key: a wrong code is told apart before any decryption. */
+  readonly recoverySignPub: Uint8Array;
+  /** 16 random bytes: every key of the file is derived with it. */
+  readonly salt: Uint8Array;
+  readonly blobs: boolean;
+  /** For an incremental backup: the previous file of the chain, its SHA-256 and its name when written. */
+  readonly previous?: { readonly hash: Uint8Array; readonly name: string };
+}
+
+/** Who can open the file key. */
+export type BackupStanza =
+  | { readonly kind: 'recovery'; readonly ephPub: Uint8Array; readonly ct: Uint8Array }
+  | { readonly kind: 'password'; readonly params: Argon2Params; readonly signPub: Uint8Array; readonly ephPub: Uint8Array; readonly ct: Uint8Array }
+  | { readonly kind: 'epoch'; readonly epoch: number; readonly ct: Uint8Array };
+
+/** What the writer seals the file key to. */
+export interface BackupRecipients {
+  readonly recoveryBoxPub: Uint8Array;
+  readonly password?: { readonly params: Argon2Params; readonly signPub: Uint8Array; readonly boxPub: Uint8Array };
+  readonly epoch?: { readonly epoch: number; readonly key: Uint8Array };
+}
+
+/** A record in a records frame: its fields, or null when the backup says it was deleted. */
+export type BackupRecord = [collection: string, id: string, fields: Record<string, unknown> | null];
+
+/** The first frame: what a later incremental backup needs to know of this one. */
+export interface BackupState {
+  readonly v: 1;
+  /** Per device, the newest stamp (13 characters) whose writes this file's chain holds. */
+  readonly vv: Record<string, string>;
+  /** Manifest ids of every blob the chain up to this file holds. */
+  readonly blobs: string[];
+  /** The previous file's key (hex), so the newest file's recipients open the whole chain. */
+  readonly previousKey?: string;
+}
+
+export type BackupFrame =
+  | { readonly type: 'state'; readonly state: BackupState }
+  | { readonly type: 'object'; readonly key: string; readonly bytes: Uint8Array }
+  | { readonly type: 'records'; readonly records: BackupRecord[] }
+  | { readonly type: 'blob'; readonly kind: 'chunk' | 'manifest'; readonly id: string; readonly bytes: Uint8Array }
+  | { readonly type: 'end'; readonly records: number; readonly blobs: number; readonly signature: Uint8Array };
+
+const backupCorrupt = (what: string, why: string): KithError =>
+  new KithError(ErrorCode.IntegrityCorrupt, `${what} is corrupt: ${why}`, { hint: 'the file was altered or damaged; nothing from it was used' });
+
+// ---------------------------------------------------------------- header
+
+const stanzaSize = (s: BackupStanza['kind']): number => 1 + s.length + (s === 'recovery' ? 32 + 48 : s === 'password' ? 4 + 4 + 1 + 16 + 32 + 32 + 48 : 4 + 48);
+
+function fixedPart(h: BackupHeader, length: number): Uint8Array {
+  const w = new ObjectWriter(ObjectType.Backup, BACKUP_VERSION)
+    .u32(length)
+    .u8(SUITE)
+    .u8((h.blobs ? FLAG_BLOBS : 0) | (h.previous ? FLAG_INCREMENTAL : 0))
+    .hex(h.vaultId, 16)
+    .hex(h.deviceId, 8)
+    .u64(h.createdAt)
+    .bytes(h.recoverySignPub)
+    .bytes(h.salt)
+    .bytes(h.previous?.hash ?? new Uint8Array(32))
+    .shortText(h.previous?.name ?? '');
+  return w.finish();
+}
+
+function x25519WrapKey(shared: Uint8Array, ephPub: Uint8Array, rcptPub: Uint8Array, h: BackupHeader, recipient: string): Uint8Array {
+  return hkdfSha256(shared, concatBytes(ephPub, rcptPub), concatBytes(utf8(KEY_INFO), hexToBytes(h.vaultId), h.salt, utf8(recipient)), 32);
+}
+
+function epochWrapKey(epochKey: Uint8Array, h: BackupHeader, epoch: number): Uint8Array {
+  return hkdfSha256(epochKey, h.salt, concatBytes(utf8(KEY_INFO), hexToBytes(h.vaultId), u32(epoch), utf8('epoch')), 32);
+}
+
+/** The key every frame is encrypted under. */
+export function backupFrameKey(fileKey: Uint8Array, h: BackupHeader): Uint8Array {
+  return hkdfSha256(fileKey, h.salt, concatBytes(utf8(FRAME_INFO), hexToBytes(h.vaultId)), 32);
+}
+
+/** The header with the file key sealed to each recipient (an ephemeral X25519 key each: `random(32)`). */
+export async function encodeBackupHeader(h: BackupHeader, fileKey: Uint8Array, to: BackupRecipients, random: RandomBytes): Promise<Uint8Array> {
+  const kinds: BackupStanza['kind'][] = ['recovery', ...(to.password ? (['password'] as const) : []), ...(to.epoch ? (['epoch'] as const) : [])];
+  const length = fixedPart(h, 0).length + 1 + kinds.reduce((n, k) => n + stanzaSize(k), 0);
+  const aad = fixedPart(h, length);
+  const parts: Uint8Array[] = [aad, Uint8Array.of(kinds.length)];
+  const sealX = async (recipient: string, rcptPub: Uint8Array): Promise<[Uint8Array, Uint8Array]> => {
+    const eph = boxKeyFromSecret(random(32));
+    const key = x25519WrapKey(x25519Shared(eph.secret, rcptPub), eph.pub, rcptPub, h, recipient);
+    return [eph.pub, await aesGcmEncrypt(key, ZERO_NONCE, fileKey, aad)];
+  };
+  const [rEph, rCt] = await sealX('recovery', to.recoveryBoxPub);
+  parts.push(Uint8Array.of(8), utf8('recovery'), rEph, rCt);
+  if (to.password) {
+    const p = to.password;
+    const [pEph, pCt] = await sealX('password', p.boxPub);
+    parts.push(Uint8Array.of(8), utf8('password'), u32(p.params.memoryKiB), u32(p.params.iterations), Uint8Array.of(p.params.parallelism), p.params.salt);
+    parts.push(p.signPub, pEph, pCt);
+  }
+  if (to.epoch) {
+    // The salt is random per file, so this wrap key is used once and a zero nonce is safe.
+    const ct = await aesGcmEncrypt(epochWrapKey(to.epoch.key, h, to.epoch.epoch), ZERO_NONCE, fileKey, aad);
+    parts.push(Uint8Array.of(5), utf8('epoch'), u32(to.epoch.epoch), ct);
+  }
+  const out = concatBytes(...parts);
+  if (out.length !== length) throw new KithError(ErrorCode.Internal, 'backup header length mismatch');
+  return out;
+}
+
+/** A parsed header: its fields, stanzas, and the bytes stanzas are bound to. */
+export interface ParsedBackupHeader {
+  readonly header: BackupHeader;
+  readonly stanzas: readonly BackupStanza[];
+  readonly bytes: Uint8Array;
+  readonly aad: Uint8Array;
+}
+
+/** Parses a whole header (its length is the u32 after the preamble); any bad field is KITH_INTEGRITY_CORRUPT. */
+export function decodeBackupHeader(bytes: Uint8Array, what: string): ParsedBackupHeader {
+  const r = new ObjectReader(bytes, what, ObjectType.Backup, [BACKUP_VERSION]);
+  const length = r.u32();
+  if (length !== bytes.length) throw corrupt(what, 'wrong header length');
+  if (r.u8() !== SUITE) throw corrupt(what, 'unknown cipher suite');
+  const flags = r.u8();
+  if (flags & ~(FLAG_BLOBS | FLAG_INCREMENTAL)) throw corrupt(what, `unknown flags ${flags}`);
+  const vaultId = r.hex(16);
+  const deviceId = r.hex(8);
+  const createdAt = r.u64();
+  const recoverySignPub = r.take(32);
+  const salt = r.take(16);
+  const prevHash = r.take(32);
+  const prevName = r.shortText();
+  const incremental = (flags & FLAG_INCREMENTAL) !== 0;
+  const zero = prevHash.every((b) => b === 0);
+  if (incremental === zero || incremental === (prevName === '')) throw corrupt(what, 'the previous file is named only in part');
+  const aad = bytes.subarray(0, r.offset);
+  const n = r.u8();
+  if (n < 1 || n > 3) throw corrupt(what, 'wrong number of recipients');
+  const stanzas: BackupStanza[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = r.shortText();
+    if (stanzas.some((s) => s.kind === kind)) throw corrupt(what, `recipient ${kind} twice`);
+    if (kind === 'recovery') stanzas.push({ kind, ephPub: r.take(32), ct: r.take(48) });
+    else if (kind === 'password') {
+      const params = { memoryKiB: r.u32(), iterations: r.u32(), parallelism: r.u8(), salt: r.take(16) };
+      stanzas.push({ kind, params, signPub: r.take(32), ephPub: r.take(32), ct: r.take(48) });
+    } else if (kind === 'epoch') stanzas.push({ kind, epoch: r.u32(), ct: r.take(48) });
+    else throw corrupt(what, `unknown recipient ${JSON.stringify(kind)}`);
+  }
+  if (r.offset !== bytes.length) throw corrupt(what, 'trailing bytes in the header');
+  const header: BackupHeader = {
+    vaultId,
+    deviceId,
+    createdAt,
+    recoverySignPub,
+    salt,
+    blobs: (flags & FLAG_BLOBS) !== 0,
+    ...(incremental ? { previous: { hash: prevHash, name: prevName } } : {}),
+  };
+  return { header, stanzas, bytes, aad };
+}
+
+/** Opens the file key with the recovery or password box secret (`recipient`), or an epoch key; undefined if the header has no such stanza. */
+export async function openBackupKey(
+  p: ParsedBackupHeader,
+  how: { recipient: 'recovery' | 'password'; boxSecret: Uint8Array } | { recipient: 'epoch'; epoch: (n: number) => Promise<Uint8Array> },
+): Promise<Uint8Array | undefined> {
+  const s = p.stanzas.find((x) => x.kind === how.recipient);
+  if (!s) return undefined;
+  if (s.kind === 'epoch') {
+    if (how.recipient !== 'epoch') return undefined;
+    return aesGcmDecrypt(epochWrapKey(await how.epoch(s.epoch), p.header, s.epoch), ZERO_NONCE, s.ct, p.aad);
+  }
+  if (how.recipient === 'epoch') return undefined;
+  const rcptPub = boxKeyFromSecret(how.boxSecret).pub;
+  const key = x25519WrapKey(x25519Shared(how.boxSecret, s.ephPub), s.ephPub, rcptPub, p.header, s.kind);
+  return aesGcmDecrypt(key, ZERO_NONCE, s.ct, p.aad);
+}
+
+/** Where the header holds the recovery signing key: preamble 6, length 4, suite 1, flags 1, vaultId 16, deviceId 8, createdAt 8. */
+const RECOVERY_KEY_AT = 44;
+
+/**
+ * Whether the recovery stanza opens once the header's recovery key field
+ * says `signPub`: when a code's key differs from the header's, this tells
+ * an altered header (it opens) from a code of another vault (it does not).
+ */
+export async function opensWithRecoveryKey(p: ParsedBackupHeader, signPub: Uint8Array, boxSecret: Uint8Array): Promise<boolean> {
+  const aad = p.aad.slice();
+  aad.set(signPub, RECOVERY_KEY_AT);
+  try {
+    return (await openBackupKey({ ...p, aad }, { recipient: 'recovery', boxSecret })) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- frames
+
+/** The 12-byte nonce of frame `index`: the frame key is the file's own, so a counter never repeats under it. */
+const frameNonce = (index: number): Uint8Array => concatBytes(new Uint8Array(4), u64(index));
+const frameAad = (headerHash: Uint8Array, index: number): Uint8Array => concatBytes(utf8(FRAME_INFO), headerHash, u64(index));
+
+const OBJECT_KEY = /^(vault|registry\/\d{12}|keys\/\d{10}\/(?:[0-9a-f]{16}\/)?(?:[0-9a-f]{16}|recovery|password|previous))$/;
+const HEX32 = /^[0-9a-f]{64}$/;
+
+/** A frame's plaintext. Records frames are deflated unless `compressRecords` is false (the test vectors). */
+export async function encodeFrame(f: BackupFrame, o: { compressRecords?: boolean } = {}): Promise<Uint8Array> {
+  switch (f.type) {
+    case 'state':
+      return concatBytes(Uint8Array.of(FrameType.State), utf8(JSON.stringify(f.state)));
+    case 'object': {
+      const key = utf8(f.key);
+      return concatBytes(Uint8Array.of(FrameType.Object, key.length >> 8, key.length & 0xff), key, f.bytes);
+    }
+    case 'records': {
+      const json = utf8(JSON.stringify(f.records));
+      const packed = o.compressRecords === false ? undefined : await compress(json);
+      return concatBytes(Uint8Array.of(FrameType.Records, packed ? 1 : 0), packed ?? json);
+    }
+    case 'blob':
+      return concatBytes(Uint8Array.of(FrameType.Blob, f.kind === 'chunk' ? 0x43 : 0x4d), hexToBytes(f.id), f.bytes);
+    case 'end':
+      return concatBytes(Uint8Array.of(FrameType.End), u64(f.records), u64(f.blobs), f.signature);
+  }
+}
+
+function jsonOf(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(fromUtf8(bytes)) as unknown;
+  } catch {
+    throw backupCorrupt(what, 'a frame is not valid JSON');
+  }
+}
+
+const isRecord = (v: unknown): v is BackupRecord =>
+  Array.isArray(v) &&
+  v.length === 3 &&
+  typeof v[0] === 'string' &&
+  typeof v[1] === 'string' &&
+  (v[2] === null || (typeof v[2] === 'object' && !Array.isArray(v[2])));
+
+function isState(v: unknown): v is BackupState {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Partial<BackupState>;
+  return (
+    s.v === 1 &&
+    typeof s.vv === 'object' &&
+    s.vv !== null &&
+    Object.entries(s.vv).every(([d, t]) => /^[0-9a-f]{16}$/.test(d) && typeof t === 'string' && /^[0-9a-z]{13}$/.test(t)) &&
+    Array.isArray(s.blobs) &&
+    s.blobs.every((b) => typeof b === 'string' && HEX32.test(b)) &&
+    (s.previousKey === undefined || (typeof s.previousKey === 'string' && HEX32.test(s.previousKey)))
+  );
+}
+
+/** Parses a decrypted frame; anything out of shape is KITH_INTEGRITY_CORRUPT. */
+export async function decodeFrame(plain: Uint8Array, what: string): Promise<BackupFrame> {
+  const body = plain.subarray(1);
+  switch (plain[0]) {
+    case FrameType.State: {
+      const state = jsonOf(body, what);
+      if (!isState(state)) throw backupCorrupt(what, 'its state frame is malformed');
+      return { type: 'state', state };
+    }
+    case FrameType.Object: {
+      if (body.length < 2) throw backupCorrupt(what, 'truncated object frame');
+      const n = (body[0]! << 8) | body[1]!;
+      if (body.length < 2 + n) throw backupCorrupt(what, 'truncated object frame');
+      let key: string;
+      try {
+        key = fromUtf8(body.subarray(2, 2 + n));
+      } catch {
+        throw backupCorrupt(what, 'an object name is not UTF-8');
+      }
+      if (!OBJECT_KEY.test(key)) throw backupCorrupt(what, `it holds an object under ${JSON.stringify(key.slice(0, 80))}, which a backup never does`);
+      return { type: 'object', key, bytes: body.subarray(2 + n) };
+    }
+    case FrameType.Records: {
+      if (body.length < 1 || body[0]! > 1) throw backupCorrupt(what, 'unknown records encoding');
+      const json = body[0] === 1 ? await decompress(body.subarray(1), MAX_FRAME_BYTES) : body.subarray(1);
+      const records = jsonOf(json, what);
+      if (!Array.isArray(records) || !records.every(isRecord)) throw backupCorrupt(what, 'a records frame is malformed');
+      return { type: 'records', records };
+    }
+    case FrameType.Blob: {
+      if (body.length < 33 || (body[0] !== 0x43 && body[0] !== 0x4d)) throw backupCorrupt(what, 'malformed blob frame');
+      return { type: 'blob', kind: body[0] === 0x43 ? 'chunk' : 'manifest', id: bytesToHex(body.subarray(1, 33)), bytes: body.subarray(33) };
+    }
+    case FrameType.End: {
+      if (body.length !== 8 + 8 + 64) throw backupCorrupt(what, 'malformed end frame');
+      const dv = new DataView(body.buffer, body.byteOffset, 16);
+      const n = (at: number): number => {
+        const v = dv.getBigUint64(at);
+        if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw backupCorrupt(what, 'count out of range');
+        return Number(v);
+      };
+      return { type: 'end', records: n(0), blobs: n(8), signature: body.slice(16) };
+    }
+    default:
+      throw backupCorrupt(what, `unknown frame type ${plain[0]}`);
+  }
+}
+
+/** The message the end frame's signature covers: the SHA-256 of every byte of the file before the end frame. */
+export const backupSignatureInput = (vaultId: string, digest: Uint8Array): Uint8Array => signatureInput(BACKUP_DOMAIN, vaultId, digest);
+
+/**
+ * Writes a backup file as a stream: the header, then frames in order, then
+ * the signed end frame. `sink` receives the bytes in file order.
+ */
+export class BackupFileWriter {
+  readonly #sink: (bytes: Uint8Array) => Promise<void>;
+  readonly #frameKey: Uint8Array;
+  readonly #headerHash: Uint8Array;
+  readonly #vaultId: string;
+  readonly #hash = nobleSha256.create();
+  #index = 0;
+  #bytes = 0;
+
+  private constructor(sink: (bytes: Uint8Array) => Promise<void>, frameKey: Uint8Array, headerHash: Uint8Array, vaultId: string) {
+    this.#sink = sink;
+    this.#frameKey = frameKey;
+    this.#headerHash = headerHash;
+    this.#vaultId = vaultId;
+  }
+
+  /** Writes the header (its stanzas sealing `fileKey`); frames follow. */
+  static async start(
+    h: BackupHeader,
+    fileKey: Uint8Array,
+    to: BackupRecipients,
+    random: RandomBytes,
+    sink: (bytes: Uint8Array) => Promise<void>,
+  ): Promise<BackupFileWriter> {
+    const header = await encodeBackupHeader(h, fileKey, to, random);
+    const w = new BackupFileWriter(sink, backupFrameKey(fileKey, h), nobleSha256(header), h.vaultId);
+    await w.#write(header);
+    return w;
+  }
+
+  /** Bytes written so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#hash.update(bytes);
+    this.#bytes += bytes.length;
+    await this.#sink(bytes);
+  }
+
+  /** Encrypts and writes the next frame. */
+  async frame(f: Exclude<BackupFrame, { type: 'end' }>, o: { compressRecords?: boolean } = {}): Promise<void> {
+    const plain = await encodeFrame(f, o);
+    if (plain.length > MAX_FRAME_BYTES) throw new KithError(ErrorCode.TooLarge, 'a backup frame would exceed its size limit');
+    const index = this.#index++;
+    const ct = await aesGcmEncrypt(this.#frameKey, frameNonce(index), plain, frameAad(this.#headerHash, index));
+    await this.#write(concatBytes(u32(ct.length), ct));
+  }
+
+  /** Signs everything written so far and writes the end frame; the file is complete after it. */
+  async end(counts: { records: number; blobs: number }, signSeed: Uint8Array): Promise<void> {
+    const digest = this.#hash.clone().digest();
+    const signature = await ed25519Sign(signSeed, backupSignatureInput(this.#vaultId, digest));
+    const plain = await encodeFrame({ type: 'end', ...counts, signature });
+    const index = this.#index++;
+    const ct = await aesGcmEncrypt(this.#frameKey, frameNonce(index), plain, frameAad(this.#headerHash, index));
+    await this.#write(concatBytes(u32(ct.length), ct));
+  }
+}
+
+/** Exactly-n-bytes reads over a stream of pieces. */
+class ByteStream {
+  readonly #it: AsyncIterator<Uint8Array>;
+  #buf: Uint8Array = new Uint8Array(0);
+  #done = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#it = source[Symbol.asyncIterator]();
+  }
+
+  /** `n` bytes, or fewer only at the end of the stream. */
+  async take(n: number): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let have = 0;
+    while (have < n) {
+      if (this.#buf.length === 0) {
+        if (this.#done) break;
+        const r = await this.#it.next();
+        if (r.done) {
+          this.#done = true;
+          break;
+        }
+        this.#buf = r.value;
+        continue;
+      }
+      const piece = this.#buf.subarray(0, n - have);
+      this.#buf = this.#buf.subarray(piece.length);
+      parts.push(piece);
+      have += piece.length;
+    }
+    return parts.length === 1 ? parts[0]! : concatBytes(...parts);
+  }
+
+  async close(): Promise<void> {
+    await this.#it.return?.();
+  }
+}
+
+/**
+ * Reads a backup file as a stream: the header at once; frames one by one
+ * after {@link unlock}. Each frame is authenticated before it is returned;
+ * the end frame's signature is checked by the caller against
+ * {@link digestBeforeEnd}, with the writer's key from the vault's registry.
+ */
+export class BackupFileReader {
+  readonly parsed: ParsedBackupHeader;
+  readonly #in: ByteStream;
+  readonly #what: string;
+  readonly #hash = nobleSha256.create();
+  readonly #headerHash: Uint8Array;
+  #frameKey: Uint8Array | undefined;
+  #index = 0;
+  #ended = false;
+  #beforeEnd: Uint8Array | undefined;
+
+  private constructor(input: ByteStream, parsed: ParsedBackupHeader, what: string) {
+    this.#in = input;
+    this.parsed = parsed;
+    this.#what = what;
+    this.#headerHash = nobleSha256(parsed.bytes);
+    this.#hash.update(parsed.bytes);
+  }
+
+  /** Reads and parses the header of `source`; `what` names the file in errors. */
+  static async open(source: AsyncIterable<Uint8Array>, what: string): Promise<BackupFileReader> {
+    const input = new ByteStream(source);
+    const start = await input.take(10);
+    if (start.length < 10) throw backupCorrupt(what, 'too short to be a backup');
+    new ObjectReader(start, what, ObjectType.Backup, [BACKUP_VERSION]); // preamble and version first: a newer file is KITH_UNSUPPORTED_FORMAT
+    const length = new DataView(start.buffer, start.byteOffset + 6, 4).getUint32(0);
+    if (length < 10 || length > MAX_HEADER) throw backupCorrupt(what, 'wrong header length');
+    const rest = await input.take(length - 10);
+    if (rest.length !== length - 10) throw backupCorrupt(what, 'truncated header');
+    return new BackupFileReader(input, decodeBackupHeader(concatBytes(start, rest), what), what);
+  }
+
+  get header(): BackupHeader {
+    return this.parsed.header;
+  }
+
+  /** Frames can be read once the file key is known. */
+  unlock(fileKey: Uint8Array): void {
+    this.#frameKey = backupFrameKey(fileKey, this.parsed.header);
+  }
+
+  /** The next frame, authenticated and parsed; undefined after the end frame (trailing bytes are corrupt). */
+  async next(): Promise<BackupFrame | undefined> {
+    if (!this.#frameKey) throw new KithError(ErrorCode.Internal, 'a backup was read before it was unlocked');
+    if (this.#ended) return undefined;
+    const lenBytes = await this.#in.take(4);
+    if (lenBytes.length === 0) throw backupCorrupt(this.#what, 'it ends before its end frame (truncated)');
+    if (lenBytes.length < 4) throw backupCorrupt(this.#what, 'truncated');
+    const len = new DataView(lenBytes.buffer, lenBytes.byteOffset, 4).getUint32(0);
+    if (len < TAG + 1 || len > MAX_FRAME_BYTES + TAG) throw backupCorrupt(this.#what, 'a frame has an impossible length');
+    const ct = await this.#in.take(len);
+    if (ct.length !== len) throw backupCorrupt(this.#what, 'truncated');
+    const index = this.#index++;
+    const digestSoFar = this.#hash.clone().digest();
+    this.#hash.update(lenBytes).update(ct);
+    let plain: Uint8Array;
+    try {
+      plain = await aesGcmDecrypt(this.#frameKey, frameNonce(index), ct, frameAad(this.#headerHash, index));
+    } catch {
+      throw backupCorrupt(this.#what, `frame ${index} fails authentication (altered, moved or from another file)`);
+    }
+    const frame = await decodeFrame(plain, this.#what);
+    if ((index === 0) !== (frame.type === 'state')) throw backupCorrupt(this.#what, 'its state frame is missing or repeated');
+    if (frame.type === 'end') {
+      this.#ended = true;
+      this.#beforeEnd = digestSoFar;
+      if ((await this.#in.take(1)).length !== 0) throw backupCorrupt(this.#what, 'bytes follow its end frame');
+    }
+    return frame;
+  }
+
+  /** SHA-256 of every byte before the end frame (what its signature covers); after the end frame was read. */
+  get digestBeforeEnd(): Uint8Array {
+    if (!this.#beforeEnd) throw new KithError(ErrorCode.Internal, 'the end frame was not read');
+    return this.#beforeEnd;
+  }
+
+  /** Checks the end frame's signature with the writer's key. */
+  async verifyEnd(end: Extract<BackupFrame, { type: 'end' }>, writerPub: Uint8Array | undefined): Promise<void> {
+    if (!writerPub)
+      throw new KithError(ErrorCode.IntegrityUnknownSigner, `${this.#what} was written by ${this.header.deviceId}, which is not a device of this vault`);
+    if (!(await ed25519Verify(writerPub, backupSignatureInput(this.header.vaultId, this.digestBeforeEnd), end.signature))) {
+      throw backupCorrupt(this.#what, 'its signature does not match');
+    }
+  }
+
+  /** Reads the rest without decrypting; returns the SHA-256 of the whole file (how an incremental backup names it). */
+  async hashToEnd(): Promise<Uint8Array> {
+    for (let piece = await this.#in.take(1 << 20); piece.length > 0; piece = await this.#in.take(1 << 20)) this.#hash.update(piece);
+    return this.#hash.digest();
+  }
+
+  /** SHA-256 of the whole file, once it was read to its end frame. */
+  fileHash(): Uint8Array {
+    if (!this.#ended) throw new KithError(ErrorCode.Internal, 'the backup was not read to its end');
+    return this.#hash.clone().digest();
+  }
+
+  async close(): Promise<void> {
+    await this.#in.close();
+  }
+}
