@@ -25,7 +25,7 @@ function serviceWorker() {
       for (const f of publicFiles()) hash.update(f).update(readFileSync(`public/${f}`));
       const source = readFileSync('sw/sw.js', 'utf8')
         .replace("'__VERSION__'", JSON.stringify(hash.digest('hex').slice(0, 16)))
-        .replace('__SHELL__', JSON.stringify(shell));
+        .replace('const SHELL = __SHELL__;', `const SHELL = ${JSON.stringify(shell)};`);
       this.emitFile({ type: 'asset', fileName: 'sw.js', source });
     },
   };

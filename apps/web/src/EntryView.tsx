@@ -8,6 +8,7 @@ import { useDevices, useVault } from '@kith/react';
 import { ENTRIES, type Entry, type Photo } from './entries.js';
 import { formatBytes, fullSize } from './photos.js';
 import { describe } from './session.js';
+import { Tags } from './Tags.js';
 
 export function EntryView({ entry, conflicts, onEdit, onClose }: { entry: Entry | undefined; conflicts: Conflict[]; onEdit: () => void; onClose: () => void }) {
   const vault = useVault();
@@ -48,15 +49,7 @@ export function EntryView({ entry, conflicts, onEdit, onClose }: { entry: Entry 
           {entry.date || 'undated'}
         </time>
         <h2 data-testid="entry-view-title">{entry.title || 'Untitled'}</h2>
-        {entry.tags.length > 0 && (
-          <div className="tags">
-            {entry.tags.map((t) => (
-              <span key={t} className="tag">
-                #{t}
-              </span>
-            ))}
-          </div>
-        )}
+        <Tags tags={entry.tags} />
         <div className="text" data-testid="entry-text">
           {entry.text}
         </div>

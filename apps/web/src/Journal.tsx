@@ -12,6 +12,7 @@ import { Devices } from './Devices.js';
 import { EntryView } from './EntryView.js';
 import { EntryEditor } from './EntryEditor.js';
 import { Logo } from './Start.js';
+import { Tags } from './Tags.js';
 
 type View =
   { readonly kind: 'list' } | { readonly kind: 'entry'; readonly id: string } | { readonly kind: 'edit'; readonly id?: string } | { readonly kind: 'devices' };
@@ -116,15 +117,7 @@ function EntryList({ entries, loading, conflicted, onOpen }: { entries: Entry[];
                     {e.photos.slice(0, 4).map((p) => (p.thumb ? <img key={p.ref} src={p.thumb} alt={p.name} data-testid="entry-thumb" /> : null))}
                   </div>
                 )}
-                {e.tags.length > 0 && (
-                  <div className="tags">
-                    {e.tags.map((t) => (
-                      <span key={t} className="tag">
-                        #{t}
-                      </span>
-                    ))}
-                  </div>
-                )}
+                <Tags tags={e.tags} />
               </button>
             </li>
           ))}
