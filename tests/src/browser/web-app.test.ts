@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -265,5 +266,39 @@ test(
     assert.equal(await pair.exited, 0, pair.screen());
     await byId('screen-journal').waitFor(WAIT);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="entry-card"]').length === 3, undefined, WAIT);
+  },
+);
+
+test(
+  'npm start -- --serve ends with a link that opens the demo vault in the web app without typing (restored from the #restore= fragment)',
+  { timeout: 600_000 },
+  async () => {
+    const demo = spawn(process.execPath, [join(ROOT, 'packages/cli/dist/demo.js'), '--serve'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    demo.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    demo.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
+    try {
+      const link = await new Promise<string>((resolve, reject) => {
+        const check = (): void => {
+          const m = /^\s*(?:\x1b\[1m)?(http:\/\/127\.0\.0\.1:\d+\/#restore=[A-Za-z0-9_-]+)/m.exec(out);
+          if (m && /keeps running/.test(out)) resolve(m[1]!);
+        };
+        demo.stdout.on('data', check);
+        void exited.then((code) => reject(new Error(`the demo exited (${code}) before printing its link:\n${out}`)));
+      });
+      const tab = await chromium.context.newPage();
+      try {
+        await tab.goto(link);
+        await tab.getByTestId('screen-journal').waitFor(WAIT);
+        await tab.locator('[data-testid="entry-card"]', { hasText: 'The demo ran' }).waitFor(WAIT);
+        assert.equal(new URL(tab.url()).hash, '', 'the page drops the fragment once it used it');
+      } finally {
+        await tab.close();
+      }
+    } finally {
+      demo.kill('SIGINT');
+      assert.equal(await exited, 0, out);
+    }
   },
 );
