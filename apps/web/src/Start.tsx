@@ -46,11 +46,11 @@ export function Start({ onReady }: { onReady: (vaultUrl: string) => void }) {
           <summary>This device and relay</summary>
           <label>
             Device name
-            <input data-testid="device-name" value={deviceName} onChange={(e) => setDeviceName(e.target.value)} />
+            <input data-testid="start-device-name" value={deviceName} onChange={(e) => setDeviceName(e.target.value)} />
           </label>
           <label>
             Relay address
-            <input data-testid="relay-url" value={relay} onChange={(e) => setRelay(e.target.value)} inputMode="url" />
+            <input data-testid="start-relay-url" value={relay} onChange={(e) => setRelay(e.target.value)} inputMode="url" />
           </label>
         </details>
       </div>
