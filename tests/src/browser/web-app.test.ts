@@ -14,7 +14,8 @@ import { kithJsonAsync, onTerminal, serveRelay, type ServedRelay } from 'kith/te
 // real `kith relay serve` process at its own origin, driven in Chromium by
 // its data-testid attributes, beside a real `kith` CLI device. With
 // KITH_SCREENSHOTS=1 (`npm run screenshots`) it also saves the main screens
-// to docs/screenshots/.
+// to docs/screenshots/. The tests run in order on one page and one vault,
+// each starting where the one before left off.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SHOTS = process.env['KITH_SCREENSHOTS'] ? join(ROOT, 'docs/screenshots') : undefined;
 const WAIT = { timeout: 120_000 };
@@ -268,6 +269,32 @@ test(
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="entry-card"]').length === 3, undefined, WAIT);
   },
 );
+
+test('the page adds a device: it shows a pairing code, `kith join` enters it, both show the same SAS, and the page accepts', { timeout: 600_000 }, async () => {
+  await byId('nav-devices').click();
+  await byId('pair-start').click();
+  await byId('pair-code').waitFor(WAIT);
+  const code = (await byId('pair-code').textContent())!.trim();
+  assert.equal((await byId('pair-url').textContent())!.trim(), vaultUrl);
+  const tablet = join(dir, 'tablet');
+  const joining = onTerminal(tablet, ['join', code, '--remote', vaultUrl, '--name', 'tablet', '--timeout', '300']);
+  await joining.waitFor(/Check that the other device shows: (\d{3} ?\d{3})/);
+  const cliSas = /Check that the other device shows: (\d{3} ?\d{3})/.exec(joining.screen())![1]!;
+  await byId('pair-confirm').waitFor(WAIT);
+  assert.match((await byId('pair-confirm').textContent()) ?? '', /tablet/);
+  assert.equal((await byId('pair-sas').textContent())!.replace(/\D/g, ''), cliSas.replace(/\D/g, ''), 'the page and the CLI show the same SAS');
+  await shot('pair');
+  await byId('pair-accept').click();
+  assert.equal(await joining.exited, 0, joining.screen());
+  await byId('pair-done').waitFor(WAIT);
+  await page.locator('[data-testid="device"]', { hasText: 'tablet' }).waitFor(WAIT);
+  await kithJsonAsync(tablet, ['pull']);
+  assert.ok(
+    (await kithJsonAsync<Doc[]>(tablet, ['ls', 'entries'])).some((d) => d.title === 'First light'),
+    'the tablet reads the journal',
+  );
+  await byId('nav-journal').click();
+});
 
 test(
   'npm start -- --serve ends with a link that opens the demo vault in the web app without typing (restored from the #restore= fragment)',
