@@ -3,7 +3,7 @@
  * and add a device with a pairing code, comparing the six-digit SAS both
  * devices show before letting it in.
  */
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { DeviceInfo } from '@kith/core';
 import type { TabVault } from '@kith/indexeddb';
 import { useDevices, useVault } from '@kith/react';
@@ -13,13 +13,18 @@ import { describe } from './session.js';
 export function Devices({ tab, vaultUrl }: { tab: TabVault; vaultUrl: string }) {
   const { data, loading, reload } = useDevices();
   const [error, setError] = useState('');
+  const [leader, setLeader] = useState(tab.tabs.leader);
+  useEffect(() => {
+    setLeader(tab.tabs.leader);
+    return tab.tabs.onLeaderChange(setLeader);
+  }, [tab]);
   const devices = [...(data ?? [])].sort((a, b) => Number(a.revoked) - Number(b.revoked) || a.addedAt.localeCompare(b.addedAt));
   return (
     <main className="journal" data-testid="devices">
       <div className="row spread">
         <h2>Devices</h2>
         <span className="muted small" data-testid="tab-role">
-          {tab.tabs.leader ? 'this tab syncs' : 'another tab syncs'}
+          {leader ? 'this tab syncs' : 'another tab syncs'}
         </span>
       </div>
       <p className="muted small">

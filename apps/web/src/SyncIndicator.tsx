@@ -43,7 +43,7 @@ export function SyncIndicator({ onRevoked }: { onRevoked: () => void }) {
     <div className={`sync sync-${state}`} data-testid="sync-status" data-state={state} data-caught-up={String(status.caughtUp)} title={why || undefined}>
       <span className="dot" aria-hidden="true" />
       <span data-testid="sync-label">{label}</span>
-      <span className="muted small" data-testid="sync-pending" data-pending={status.pending} hidden={status.pending === 0}>
+      <span className="muted small" data-testid="sync-pending" data-pending={status.pending} hidden={status.pending === 0 || state === 'pending'}>
         ({status.pending} pending)
       </span>
       <span className="muted small sync-last" data-testid="sync-last" data-time={status.lastSync ?? ''}>

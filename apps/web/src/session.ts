@@ -105,8 +105,9 @@ export async function openDevice(vaultUrl: string): Promise<TabVault> {
 export async function forgetDevice(): Promise<void> {
   await Promise.all([deleteDatabase(databaseName(STORE)), deleteDatabase(cacheDatabaseName(STORE))]);
   try {
-    const root = await navigator.storage.getDirectory();
-    await root.removeEntry('kith-blobs', { recursive: true });
+    // The blob cache's OPFS folder (see @kith/indexeddb's openBrowserBlobCache).
+    const blobs = await (await navigator.storage.getDirectory()).getDirectoryHandle('kith-blobs');
+    await blobs.removeEntry(encodeURIComponent(STORE), { recursive: true });
   } catch {
     // No OPFS, or nothing there.
   }

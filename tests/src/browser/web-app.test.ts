@@ -201,6 +201,30 @@ test('the devices page lists this browser and the CLI; a rename shows', { timeou
   await byId('nav-journal').click();
 });
 
+test('a second tab opens the same device (one tab syncs); an edit made in it shows in the first', { timeout: 600_000 }, async () => {
+  const second = await chromium.context.newPage();
+  try {
+    await second.goto(`${relay.url}/`);
+    await second.getByTestId('screen-journal').waitFor(WAIT);
+    await second.waitForFunction(() => document.querySelectorAll('[data-testid="entry-card"]').length === 3, undefined, WAIT);
+    await second.getByTestId('nav-devices').click();
+    const roles = [await second.getByTestId('tab-role').textContent()];
+    await byId('nav-devices').click();
+    roles.push(await byId('tab-role').textContent());
+    assert.deepEqual(roles.sort(), ['another tab syncs', 'this tab syncs'], 'exactly one tab syncs');
+    await byId('nav-journal').click();
+    await second.getByTestId('nav-journal').click();
+    await second.locator('[data-testid="entry-card"]', { hasText: 'First light' }).click();
+    await second.getByTestId('entry-edit').click();
+    await second.getByTestId('editor-tags').fill('home, morning, tabs');
+    await second.getByTestId('editor-save').click();
+    await second.getByTestId('entry-view').waitFor(WAIT);
+    await page.locator('[data-testid="entry-card"]', { hasText: '#tabs' }).waitFor(WAIT);
+  } finally {
+    await second.close();
+  }
+});
+
 test('the app reloads offline from its service worker and still lists every entry; the worker never cached the relay API', { timeout: 600_000 }, async () => {
   await page.waitForFunction(async () => (await navigator.serviceWorker.ready) !== undefined && navigator.serviceWorker.controller !== null, undefined, WAIT);
   const count = await page.locator('[data-testid="entry-card"]').count();
