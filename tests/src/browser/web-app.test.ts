@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { launchChromium, type ChromiumProfile } from '@kith/indexeddb/testing';
-import { kithJsonAsync, onTerminal, serveRelay, type ServedRelay } from 'kith/testing';
+import { kithJsonAsync, onTerminal, runKith, serveRelay, type ServedRelay } from 'kith/testing';
 
 // The web app (apps/web, built by `npm run build`) end to end: served by a
 // real `kith relay serve` process at its own origin, driven in Chromium by
@@ -319,6 +319,34 @@ test('the page adds a device: it shows a pairing code, `kith join` enters it, bo
   );
   await byId('nav-journal').click();
 });
+
+test(
+  'another origin of the same relay (localhost: a browser profile of its own) restores with the vault URL and the password set on the CLI; a wrong password first changes nothing',
+  { timeout: 600_000 },
+  async () => {
+    const password = 'correct horse battery staple';
+    const set = runKith(laptop, ['password', 'set', '--json'], { env: { KITH_PASSWORD: password } });
+    assert.equal(set.status, 0, set.stderr);
+    const origin = relay.url.replace('127.0.0.1', 'localhost');
+    const other = await chromium.context.newPage();
+    try {
+      await other.goto(`${origin}/`);
+      await other.getByTestId('screen-start').waitFor(WAIT);
+      await other.getByTestId('start-restore').click();
+      await other.getByTestId('restore-with-password').check();
+      await other.getByTestId('restore-url').fill(vaultUrl.replace('127.0.0.1', 'localhost'));
+      await other.getByTestId('restore-password').fill('not the password at all');
+      await other.getByTestId('restore-vault').click();
+      await other.getByTestId('start-error').waitFor(WAIT);
+      await other.getByTestId('restore-password').fill(password);
+      await other.getByTestId('restore-vault').click();
+      await other.getByTestId('screen-journal').waitFor(WAIT);
+      await other.locator('[data-testid="entry-card"]', { hasText: 'First light' }).waitFor(WAIT);
+    } finally {
+      await other.close();
+    }
+  },
+);
 
 test(
   'npm start -- --serve ends with a link that opens the demo vault in the web app without typing (restored from the #restore= fragment)',
