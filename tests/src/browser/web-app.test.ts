@@ -225,32 +225,41 @@ test('a second tab opens the same device (one tab syncs); an edit made in it sho
   }
 });
 
-test('the app reloads offline from its service worker and still lists every entry; the worker never cached the relay API', { timeout: 600_000 }, async () => {
-  await page.waitForFunction(async () => (await navigator.serviceWorker.ready) !== undefined && navigator.serviceWorker.controller !== null, undefined, WAIT);
-  const count = await page.locator('[data-testid="entry-card"]').count();
-  assert.equal(count, 3);
-  await shot('journal');
-  await chromium.context.setOffline(true);
-  try {
-    await page.reload();
-    await byId('screen-journal').waitFor(WAIT);
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="entry-card"]').length === n, count, WAIT);
-    await page.waitForFunction(() => document.querySelector('[data-testid="sync-status"]')?.getAttribute('data-state') === 'offline', undefined, WAIT);
-    await shot('offline');
-    const cached = await page.evaluate(async () => {
-      const urls: string[] = [];
-      for (const name of await caches.keys()) for (const req of await (await caches.open(name)).keys()) urls.push(new URL(req.url).pathname);
-      return urls;
-    });
-    assert.ok(cached.includes('/index.html'), `the shell is cached: ${cached.join(' ')}`);
-    assert.deepEqual(
-      cached.filter((p) => p.startsWith('/v1') || p === '/health'),
-      [],
-    );
-  } finally {
-    await chromium.context.setOffline(false);
-  }
-});
+test(
+  'the app is installable, and reloads offline from its service worker and still lists every entry; the worker never cached the relay API',
+  { timeout: 600_000 },
+  async () => {
+    await page.waitForFunction(async () => (await navigator.serviceWorker.ready) !== undefined && navigator.serviceWorker.controller !== null, undefined, WAIT);
+    // Installable: Chromium finds the manifest valid and has nothing against installing the app.
+    const cdp = await chromium.context.newCDPSession(page);
+    assert.deepEqual((await cdp.send('Page.getAppManifest')).errors, []);
+    assert.deepEqual((await cdp.send('Page.getInstallabilityErrors')).installabilityErrors, []);
+    await cdp.detach();
+    const count = await page.locator('[data-testid="entry-card"]').count();
+    assert.equal(count, 3);
+    await shot('journal');
+    await chromium.context.setOffline(true);
+    try {
+      await page.reload();
+      await byId('screen-journal').waitFor(WAIT);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="entry-card"]').length === n, count, WAIT);
+      await page.waitForFunction(() => document.querySelector('[data-testid="sync-status"]')?.getAttribute('data-state') === 'offline', undefined, WAIT);
+      await shot('offline');
+      const cached = await page.evaluate(async () => {
+        const urls: string[] = [];
+        for (const name of await caches.keys()) for (const req of await (await caches.open(name)).keys()) urls.push(new URL(req.url).pathname);
+        return urls;
+      });
+      assert.ok(cached.includes('/index.html'), `the shell is cached: ${cached.join(' ')}`);
+      assert.deepEqual(
+        cached.filter((p) => p.startsWith('/v1') || p === '/health'),
+        [],
+      );
+    } finally {
+      await chromium.context.setOffline(false);
+    }
+  },
+);
 
 test('revoking the browser from the CLI makes the page say this device was removed', { timeout: 600_000 }, async () => {
   await page.reload();
