@@ -125,7 +125,7 @@ test("a record written on the CLI shows in the page's journal (pushed by the rel
 });
 
 test(
-  'a photo uploaded in the page (thumbnail made there) downloads byte-identical on the CLI; the page opens its full size',
+  'a photo uploaded in the page (thumbnail made there; another dropped on the editor) downloads byte-identical on the CLI; the page opens its full size',
   { timeout: 600_000 },
   async () => {
     // A real PNG (so the page can make a thumbnail) made large by bytes after its end, which decoders ignore.
@@ -136,11 +136,20 @@ test(
     await byId('photo-input').setInputFiles({ name: 'lighthouse.png', mimeType: 'image/png', buffer: photo });
     await byId('editor-photo').waitFor(WAIT);
     assert.match((await byId('editor-photo').locator('img').getAttribute('src')) ?? '', /^data:image\/jpeg;base64,/, 'a JPEG thumbnail made in the page');
+    // A second photo dropped on the editor (the drop zone takes files as the picker does).
+    const dropped = readFileSync(join(ROOT, 'apps/web/public/icon-192.png'));
+    const transfer = await page.evaluateHandle((b64) => {
+      const t = new DataTransfer();
+      t.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'dropped.png', { type: 'image/png' }));
+      return t;
+    }, dropped.toString('base64'));
+    await byId('photo-drop').dispatchEvent('drop', { dataTransfer: transfer });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="editor-photo"]').length === 2, undefined, WAIT);
     await shot('editor');
     const saved = Date.now();
     await byId('editor-save').click();
     await byId('entry-view').waitFor(WAIT);
-    await byId('photo').click();
+    await page.locator('[data-testid="photo"]', { has: page.locator('img[alt="lighthouse.png"]') }).click();
     await page.locator('[data-testid="photo-full"][data-state="loaded"]').waitFor(WAIT);
     await shot('photo');
     await byId('photo-close').click();
@@ -149,9 +158,11 @@ test(
 
     await kithJsonAsync(laptop, ['pull']);
     const entry = (await kithJsonAsync<Doc[]>(laptop, ['ls', 'entries'])).find((d) => d.title === 'The lighthouse');
-    const ref = entry?.photos?.[0]?.ref;
-    assert.ok(ref, `the entry references the photo: ${JSON.stringify(entry)}`);
-    assert.equal(entry.photos![0]!.size, photo.length);
+    const byName = new Map((entry?.photos ?? []).map((p) => [p.name, p]));
+    assert.deepEqual([...byName.keys()].sort(), ['dropped.png', 'lighthouse.png'], `the entry references both photos: ${JSON.stringify(entry)}`);
+    assert.equal(byName.get('dropped.png')!.size, dropped.length);
+    const ref = byName.get('lighthouse.png')!.ref;
+    assert.equal(byName.get('lighthouse.png')!.size, photo.length);
     const out = join(dir, 'lighthouse.png');
     await kithJsonAsync(laptop, ['blob', 'get', ref, '-o', out]);
     assert.equal(sha256(readFileSync(out)), sha256(photo), 'the CLI downloaded the bytes the page uploaded');
