@@ -112,9 +112,22 @@ export function App() {
             <p role="alert" data-testid="error">
               {screen.message}
             </p>
-            <button data-testid="retry" onClick={() => location.reload()}>
-              Try again
-            </button>
+            <div className="row">
+              <button data-testid="retry" onClick={() => location.reload()}>
+                Try again
+              </button>
+              {/* A create or restore cut short (the tab closed midway) can leave a device that never opens: starting over erases it. */}
+              <button
+                className="danger"
+                data-testid="start-over"
+                onClick={() => {
+                  if (confirm('Erase this browser’s copy of the journal and start over? Entries not yet synced are lost.'))
+                    void forgetDevice().finally(() => location.reload());
+                }}
+              >
+                Erase and start over
+              </button>
+            </div>
           </div>
         </main>
       );
