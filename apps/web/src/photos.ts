@@ -25,6 +25,9 @@ export async function thumbnailOf(file: Blob): Promise<string> {
     canvas.height = Math.max(1, Math.round(bitmap.height * scale));
     const g = canvas.getContext('2d');
     if (!g) return '';
+    // JPEG has no transparency: a transparent PNG's clear pixels would turn black, so they go on white.
+    g.fillStyle = '#fff';
+    g.fillRect(0, 0, canvas.width, canvas.height);
     g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     return canvas.toDataURL('image/jpeg', 0.72);
   } finally {

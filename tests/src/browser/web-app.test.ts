@@ -145,6 +145,21 @@ test(
     }, dropped.toString('base64'));
     await byId('photo-drop').dispatchEvent('drop', { dataTransfer: transfer });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="editor-photo"]').length === 2, undefined, WAIT);
+    // Its corners are transparent; a JPEG thumbnail has none, so they must come out white, not black.
+    const corner = await page.evaluate(async () => {
+      const img = document.querySelector<HTMLImageElement>('[data-testid="editor-photo"] img[alt="dropped.png"]')!;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const g = c.getContext('2d')!;
+      g.drawImage(img, 0, 0);
+      return [...g.getImageData(1, 1, 1, 1).data.slice(0, 3)];
+    });
+    assert.ok(
+      corner.every((v) => v > 230),
+      `the transparent corner of the dropped PNG is white in its thumbnail: rgb ${corner.join(',')}`,
+    );
     await shot('editor');
     const saved = Date.now();
     await byId('editor-save').click();
