@@ -4,7 +4,9 @@
  * and two devices syncing through it, all real `kith` processes, in a
  * temporary directory: real-time push, offline edits, a conflict. Exits 0
  * only if both devices end with identical records and conflict lists.
- * `--serve` leaves the relay running afterwards; `--keep` keeps the files.
+ * It ends with a URL that opens the same vault in the web app the relay
+ * serves (see webAppLink). `--serve` leaves the relay running afterwards;
+ * `--keep` keeps the files.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kith-demo-'));
 const homes = { A: join(dir, 'laptop'), B: join(dir, 'phone') };
 
 /** `kith relay serve` in its own process; resolves with its URL once it listens. */
-async function startRelay(): Promise<{ url: string; child: ChildProcess }> {
+async function startRelay(): Promise<{ url: string; app: string | null; child: ChildProcess }> {
   const child = spawn(process.execPath, [BIN, 'relay', 'serve', '--port', '0', '--data', join(dir, 'relay'), '--json'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -28,7 +30,8 @@ async function startRelay(): Promise<{ url: string; child: ChildProcess }> {
     child.once('exit', (code) => reject(new Error(`the relay exited (${code})`)));
     createInterface({ input: child.stdout }).once('line', resolve);
   });
-  return { url: (JSON.parse(line) as { url: string }).url, child };
+  const said = JSON.parse(line) as { url: string; app?: string | null };
+  return { url: said.url, app: said.app ?? null, child };
 }
 
 /** Stops a child with SIGTERM (graceful) and waits for it. */
@@ -51,7 +54,19 @@ function kith(device: 'A' | 'B', args: string[], input?: string): string {
 }
 const json = <T>(device: 'A' | 'B', args: string[], input?: string): T => JSON.parse(kith(device, [...args, '--json'], input)) as T;
 
-let relay: { url: string; child: ChildProcess } | undefined;
+/**
+ * The web app's address with the vault's URL and recovery code in the
+ * fragment (`#restore=`, base64url JSON): the page restores the vault as a
+ * new device without typing. A fragment is never sent to the server, but it
+ * stays in the browser's history: fine for a throwaway demo vault, never for
+ * a real one.
+ */
+function webAppLink(relayUrl: string, vaultUrl: string, recoveryCode: string): string {
+  return `${relayUrl}/#restore=${Buffer.from(JSON.stringify({ url: vaultUrl, code: recoveryCode })).toString('base64url')}`;
+}
+
+let relay: { url: string; app: string | null; child: ChildProcess } | undefined;
+let link: string | undefined;
 try {
   const started = Date.now();
   relay = await startRelay();
@@ -130,10 +145,26 @@ try {
   } else {
     console.log(bold(`\nConverged: identical records and conflicts on both devices (${((Date.now() - started) / 1000).toFixed(1)} s).`));
     console.log('Resolve the conflict with e.g. `kith resolve notes groceries --field body --keep`; see README.md for the CLI tour.');
+    if (relay.app) {
+      console.log(bold('\n6. The same vault in a browser: the relay serves the web app (a journal); the laptop writes two entries'));
+      const entries = [
+        { title: 'The demo ran', text: 'Two devices, a relay, and a conflict, all on this machine.', tags: ['kith'] },
+        { title: 'Groceries, again', text: 'Oat milk won, or did it? Open the notes conflict on the laptop.', tags: ['home'] },
+      ];
+      entries.forEach((e, i) => json('A', ['put', 'entries', `demo-${i + 1}`, JSON.stringify({ ...e, date: new Date().toISOString().slice(0, 10) })]));
+      json('A', ['push']);
+      link = webAppLink(relay.url, remote, recoveryCode);
+    }
   }
 } catch (e) {
   console.error(`\ndemo failed: ${(e as Error).message}`);
   process.exitCode = 1;
+}
+if (relay && process.exitCode !== 1) {
+  if (!link) console.log(`\n(No web app to show: \`npm run build\` builds it, and \`kith relay serve\` then serves it.)`);
+  else if (serve) console.log(`\nOpen the demo vault in a browser (it restores as a new device, no typing):\n  ${bold(link)}`);
+  else console.log(`\nWith \`npm start -- --serve\` the relay keeps running, and a link like this opens the vault in a browser:\n  ${link}`);
+  if (link) console.log("  (The link carries the demo vault's recovery code after the #, which browsers never send to a server; this is for the demo only.)");
 }
 if (relay && serve && process.exitCode !== 1) {
   console.log(bold(`\nThe relay keeps running at ${relay.url} — Ctrl-C stops it and removes its temporary data.`));

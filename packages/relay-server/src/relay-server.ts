@@ -18,6 +18,7 @@ import { assertFetchablePort } from '@kith/relay';
 import type { RouteKind } from './auth/access.js';
 import { errorAnswer } from './error-answer.js';
 import { installCors, parseAllowedOrigins } from './cors.js';
+import { openStaticApp, type StaticApp } from './static-app.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
@@ -84,6 +85,8 @@ export interface RelayOptions {
    * headers and their watch sockets are refused (see cors.ts).
    */
   readonly allowOrigins?: readonly string[];
+  /** A built web app to serve at `/` (GET and HEAD outside `/v1/` and `/health`; see static-app.ts); it must hold `index.html`. */
+  readonly staticDir?: string;
 }
 
 /** A running relay. */
@@ -124,6 +127,7 @@ const REMEASURE_MS = 5 * 60_000;
 export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   if (options.port !== undefined) assertFetchablePort(options.port, ErrorCode.Usage, 'a relay');
   const allowed = parseAllowedOrigins(options.allowOrigins ?? []);
+  const site = options.staticDir === undefined ? undefined : await openSite(options.staticDir);
   const log = options.logger ?? silentLogger;
   const secret = options.authSecret ?? randomBytes(32);
   if (secret.length < 32) throw new KithError(ErrorCode.Usage, 'the relay auth secret must be at least 32 bytes');
@@ -153,7 +157,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     done(null, payload);
   });
   try {
-    await buildRoutes(app, { db, bus, hub, log, auth, writes, allowed });
+    await buildRoutes(app, { db, bus, hub, log, auth, writes, allowed, site });
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (e) {
     await app.close().catch(() => {});
@@ -183,6 +187,14 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   };
 }
 
+async function openSite(dir: string): Promise<StaticApp> {
+  try {
+    return await openStaticApp(dir);
+  } catch {
+    throw new KithError(ErrorCode.Usage, `no web app to serve in ${dir}`, { hint: 'give the folder of a built app (it must hold index.html)' });
+  }
+}
+
 function requireDataDir(options: RelayOptions): string {
   if (options.dataDir === undefined) throw new KithError(ErrorCode.Usage, 'the relay needs a data directory or a storage');
   return options.dataDir;
@@ -196,9 +208,10 @@ interface RouteDeps {
   readonly auth: RelayAuth;
   readonly writes: GuardedWrites;
   readonly allowed: ReadonlySet<string>;
+  readonly site: StaticApp | undefined;
 }
 
-async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writes, allowed }: RouteDeps): Promise<void> {
+async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writes, allowed, site }: RouteDeps): Promise<void> {
   // The relay answers with its own sub-protocol; the bearer token a client offers beside it is never echoed.
   await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) } });
 
@@ -360,7 +373,10 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
   app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/auth/challenge`, authRoute, async (req) => auth.challenge(vaultOf(req), req.body));
   app.post<{ Params: VaultParams; Body: unknown }>(`${API_PREFIX}/:vault/auth/token`, authRoute, async (req) => auth.token(vaultOf(req), req.body));
 
-  app.setNotFoundHandler((_req, reply: FastifyReply) => void reply.code(404).send({ code: ErrorCode.NotFound, message: 'no such route' }));
+  app.setNotFoundHandler(async (req, reply: FastifyReply) => {
+    if (site && (await site.serve(req, reply))) return reply;
+    return reply.code(404).send({ code: ErrorCode.NotFound, message: 'no such route' });
+  });
 }
 
 /** The bearer token of a request: the `authorization` header, or for the watch socket the sub-protocol that carries it. */

@@ -5,11 +5,13 @@
  * --data) or scale-out (--postgres and --s3: any number of such processes
  * share PostgreSQL and a bucket, and the auth secret).
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KithError } from '@kith/core';
 import type { Command } from 'commander';
 import { contextOf, portNumber } from './shared.js';
+import { builtWebApp } from '../web-app.js';
 
 interface ServeOptions {
   port: number;
@@ -20,6 +22,7 @@ interface ServeOptions {
   inviteToken?: string;
   authSecretFile?: string;
   allowOrigin: string[];
+  app?: string | false;
 }
 
 /** Adds `relay serve` to the program. */
@@ -45,6 +48,8 @@ export function registerRelay(program: Command): void {
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
+    .option('--app <dir>', 'serve this built web app at / (default: the built @kith/web of this workspace, when there is one)')
+    .option('--no-app', 'serve no web app')
     .action(async (o: ServeOptions, cmd: Command) => {
       const { out } = contextOf(cmd);
       // Before anything opens: a relay that no fetch can reach is a mistake, not a deployment.
@@ -64,6 +69,10 @@ export function registerRelay(program: Command): void {
           hint: 'set KITH_RELAY_SECRET or --auth-secret-file (make one with `openssl rand -hex 32`), the same for every process',
         });
       }
+      const app = o.app === false ? undefined : o.app !== undefined ? resolve(o.app) : builtWebApp();
+      if (app !== undefined && !existsSync(join(app, 'index.html'))) {
+        throw new KithError(ErrorCode.Usage, `no web app to serve in ${app}`, { hint: 'give the folder of a built app (it holds index.html), or --no-app' });
+      }
       const logger = server.jsonLineLogger(process.stderr);
       const backend = scaleOut ? await server.openScaleOut({ postgres: o.postgres!, s3: o.s3!, logger }) : { dataDir: resolve(o.data) };
       const relay = await server.startRelay({
@@ -74,11 +83,13 @@ export function registerRelay(program: Command): void {
         ...(authSecret ? { authSecret } : {}),
         ...(o.inviteToken !== undefined ? { inviteToken: o.inviteToken } : {}),
         allowOrigins: o.allowOrigin,
+        ...(app !== undefined ? { staticDir: app } : {}),
       });
-      if (out.json) out.line({ url: relay.url });
+      if (out.json) out.line({ url: relay.url, app: app ?? null });
       else
         process.stdout.write(
-          `Kith relay (${scaleOut ? 'scale-out' : 'embedded'}) listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n`,
+          `Kith relay (${scaleOut ? 'scale-out' : 'embedded'}) listening on ${relay.url}\nUse it with: kith init --remote ${relay.url}/my-vault\n` +
+            (app !== undefined ? `The web app (${app}) opens at ${relay.url}/\n` : 'No web app served (build one with `npm run build`, or give --app DIR)\n'),
         );
       await new Promise<void>((done) => {
         process.once('SIGINT', done);

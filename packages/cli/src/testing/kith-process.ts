@@ -105,6 +105,8 @@ export function assertError(r: Run, exit: number, code: string): void {
 export interface ServedRelay {
   /** The URL it printed once listening (it took a free port). */
   readonly url: string;
+  /** The folder of the web app it serves at `/`, or null. */
+  readonly app: string | null;
   /** Its JSON-line log (stderr) so far; read as the test goes, so the pipe never fills. */
   log(): string;
   /** SIGTERM; resolves to its exit code. */
@@ -124,8 +126,10 @@ export async function serveRelay(home: string, args: readonly string[], env: Rec
     createInterface({ input: child.stdout }).once('line', resolve);
     void exited.then((code) => reject(new Error(`kith relay serve exited ${code}: ${log}`)));
   });
+  const said = JSON.parse(line) as { url: string; app: string | null };
   return {
-    url: (JSON.parse(line) as { url: string }).url,
+    url: said.url,
+    app: said.app,
     log: () => log,
     stop: () => {
       child.kill('SIGTERM');
