@@ -18,22 +18,16 @@ const ALIVE = '';
 
 /** True when `state` is exactly the one-write shape of `fields` and `updated`. */
 function isOneWrite(fields: JsonObject, state: JsonObject, updated: string): boolean {
+  // Object.keys, not for-in: the core's maps have no prototype, and for-in over them is several times slower.
+  const keys = Object.keys(state);
   const names = Object.keys(fields);
-  let i = 0;
-  for (const key in state) {
-    if (!Object.hasOwn(state, key)) return false;
-    if (i < names.length ? key !== names[i] : key !== ALIVE || i > names.length) return false;
-    const reg = state[key];
-    if (typeof reg !== 'object' || reg === null || Array.isArray(reg)) return false;
-    let n = 0;
-    for (const k in reg) {
-      if (k !== 'w' || reg[k] !== updated) return false;
-      n++;
-    }
-    if (n !== 1) return false;
-    i++;
+  if (keys.length !== names.length + 1 || keys[names.length] !== ALIVE) return false;
+  for (let i = 0; i < keys.length; i++) {
+    if (i < names.length && keys[i] !== names[i]) return false;
+    const reg = state[keys[i]!];
+    if (typeof reg !== 'object' || reg === null || Array.isArray(reg) || reg['w'] !== updated || Object.keys(reg).length !== 1) return false;
   }
-  return i === names.length + 1;
+  return true;
 }
 
 /** The column text of a row's state. */
