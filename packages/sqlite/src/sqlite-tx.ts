@@ -118,6 +118,7 @@ export class Statements {
   readonly setMeta: Database.Statement;
   readonly deleteMeta: Database.Statement;
   readonly getRecords: Database.Statement;
+  readonly getRecord: Database.Statement;
   readonly putRecords: BatchInsert<RecordRow>;
   readonly collections: Database.Statement;
   readonly conflictedAll: Database.Statement;
@@ -137,6 +138,8 @@ export class Statements {
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
     this.getRecords = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`);
+    // Single writes and gets read one record: a plain key lookup, without a JSON array to encode and decode.
+    this.getRecord = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id = ?`);
     this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
       p[at] = r.collection;
       p[at + 1] = r.id;
@@ -240,6 +243,11 @@ export class SqliteTx implements StoreTx {
   getRecords(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>> {
     return this.#run('getRecords', false, () => {
       const out = new Map<string, RecordRow>();
+      if (ids.length === 1) {
+        const r = this.#s.getRecord.get(collection, ids[0]) as Row | undefined;
+        if (r !== undefined) out.set(r.id, decodeRecord(r));
+        return out;
+      }
       for (let i = 0; i < ids.length; i += ID_CHUNK) {
         const rows = this.#s.getRecords.all(collection, JSON.stringify(ids.slice(i, i + ID_CHUNK))) as Row[];
         for (const r of rows) out.set(r.id, decodeRecord(r));
