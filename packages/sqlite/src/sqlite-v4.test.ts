@@ -161,6 +161,21 @@ describe('sqlite store schema 4', () => {
       const db = new Database(file, { readonly: true });
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       db.close();
+
+      // An outbox emptied by a push before the upgrade: the seqs it gave are not given again.
+      const emptied = join(dir, 'emptied.db');
+      const v3 = new Database(emptied);
+      for (const m of MIGRATIONS.slice(0, 3)) v3.exec(m);
+      v3.pragma(`application_id = ${APPLICATION_ID}`);
+      v3.pragma('user_version = 3');
+      for (let i = 0; i < 5; i++) v3.prepare('INSERT INTO outbox (op) VALUES (?)').run('{}');
+      v3.prepare('DELETE FROM outbox').run();
+      v3.close();
+      const upgraded = await openSqliteStore(emptied);
+      assert.equal(await upgraded.read((tx) => tx.countOutbox()), 0);
+      await upgraded.write((tx) => tx.appendOutbox([{ n: 'after' }]));
+      assert.equal((await upgraded.read((tx) => tx.readOutbox(1)))[0]!.seq, 6);
+      await upgraded.close();
     });
   });
 });
