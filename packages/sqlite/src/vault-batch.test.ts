@@ -9,8 +9,9 @@ import { inTempDir } from './sqlite-store.test.support.js';
 type Step = { kind: 'put' | 'patch'; id: string; fields: Record<string, string | number> };
 
 /**
- * A batch larger than the vault's merge rounds (2,000 writes), with records
- * written twice inside one round and across a round's edge, puts on
+ * A batch of many of the vault's merge rounds (250 writes each; 2,000 is a
+ * round's edge at any round size dividing it), with records written twice
+ * inside one round (2,001 and 2,100) and across a round's edge (1,999 and 2,001), puts on
  * records that exist and patches of records put earlier in the batch.
  */
 function steps(): Step[] {

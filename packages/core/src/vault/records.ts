@@ -23,8 +23,10 @@ import type { BatchWriter, Conflict, Doc, ListPage, ListQuery, Resolution } from
  * of 100,000 keeps a round's views in memory rather than the whole batch's
  * (the garbage collector's work grew with the batch). A record written again
  * in a later round is read back from the transaction, which sees its own writes.
+ * Measured on 100,000 puts: rounds of 250 cost about 6 % less CPU than rounds
+ * of 2,000 (what a round keeps dies young) and rounds of 8,000 about 20 % more.
  */
-const ROUND = 2000;
+const ROUND = 250;
 
 /** See `Records.#commit`. */
 type Round = (keys: readonly (readonly [string, string])[], make: (views: ViewSet) => Op[]) => Promise<void>;
