@@ -137,6 +137,11 @@ export function report(r: Results): { table: string; targets: Target[] } {
         '',
         `Floor in the same process right after: SQLite insert of the same ${r.local.n.toLocaleString('en-US')} rows, ${num(floor)} rows/s; Kith batch = ${num(batch / floor, 2)} × the floor.`,
       );
+      const [batchCpu, floorCpu] = [f['batchCpuMs'], f['floorCpuMs']];
+      if (batchCpu !== undefined && floorCpu !== undefined)
+        out.push(
+          `CPU time of the process (every thread): batch ${ms(batchCpu)} ms, floor ${ms(floorCpu)} ms; by CPU time the batch is ${num(floorCpu / batchCpu, 2)} × the floor (waiting for a core is left out).`,
+        );
       if (f['loadAvg'] !== undefined)
         out.push(
           `Load average at the end of the runs: ${num(f['loadAvg'], 1)} on ${r.machine.cpus} cores (above the core count, wall-clock tails include waiting for a core).`,

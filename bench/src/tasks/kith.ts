@@ -12,7 +12,7 @@ import { countingRemote, type CountingRemote, type RemoteStats } from '@kith/cor
 import { openFolderRemote } from '@kith/folder';
 import { openSqliteStore } from '@kith/sqlite';
 import { changed, fields, records } from '../data.js';
-import { insert } from './floors.js';
+import { cpuTime, insertTimed } from './floors.js';
 import { check, latencies, loadAverage, peakRssMiB, percentile, time, WARM_N, type Figures, type Task } from '../measure.js';
 
 /**
@@ -104,15 +104,18 @@ async function local(n: number, base: string): Promise<Figures> {
   });
   try {
     const recs = records(n);
-    const [, batchMs] = await time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) }))));
+    const [[, batchMs], batchCpuMs] = await cpuTime(() => time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) })))));
     const put = await latencies(500, (i) => vault.put('single', `s${i}`, { title: `single ${i}`, n: i }));
     const get = await latencies(500, (i) => vault.get('notes', recs[(i * 7919) % n]!.id));
     const list = await latencies(100, (i) => vault.list('notes', { where: { done: i % 2 === 0 }, limit: 50 }));
     // The floor of the same rows in the same process and moment, so load on the machine cancels out of the ratio.
-    const [, floorMs] = await insert(n, join(base, 'floor.db'));
+    const floor = await insertTimed(n, join(base, 'floor.db'));
     return {
       batchPerSec: n / (batchMs / 1000),
-      floorInsertPerSec: n / (floorMs / 1000),
+      floorInsertPerSec: n / (floor.ms / 1000),
+      // CPU time of the batch and of the floor (every thread of the process): their ratio moves far less with the machine's load.
+      batchCpuMs,
+      floorCpuMs: floor.cpuMs,
       putP50: percentile(put, 0.5),
       putP99: percentile(put, 0.99),
       getP50: percentile(get, 0.5),

@@ -65,6 +65,21 @@ export const MIGRATIONS: readonly string[] = [
     bytes BLOB NOT NULL
   );
   `,
+  // 3 → 4: the outbox holds ops in rows of many (outbox.ts), keeping every seq and the
+  // high-water mark of seqs given; records.state may be '' for the one-write state (state-codec.ts),
+  // which older builds would misread, hence the version.
+  `
+  CREATE TABLE outbox_rows (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- seq of the row's last op
+    first INTEGER NOT NULL,               -- seq of its first op: the row holds first..seq
+    ops TEXT NOT NULL                     -- JSON array of the ops
+  );
+  INSERT INTO outbox_rows (seq, first, ops) SELECT seq, seq, '[' || op || ']' FROM outbox ORDER BY seq;
+  DELETE FROM sqlite_sequence WHERE name = 'outbox_rows';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_rows', seq FROM sqlite_sequence WHERE name = 'outbox';
+  DROP TABLE outbox;
+  ALTER TABLE outbox_rows RENAME TO outbox;
+  `,
 ];
 
 /** The schema version this build writes and reads. */

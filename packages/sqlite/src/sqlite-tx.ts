@@ -21,6 +21,8 @@ import {
 } from '@kith/core/adapter';
 import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
+import { OutboxTable } from './outbox.js';
+import { decodeState, encodeState } from './state-codec.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -79,12 +81,13 @@ export class BatchInsert<T> {
 }
 
 function decodeRecord(r: Row): RecordRow {
+  const fields = JSON.parse(r.fields) as JsonObject;
   return {
     collection: r.collection,
     id: r.id,
-    fields: JSON.parse(r.fields) as JsonObject,
+    fields,
     deleted: r.deleted === 1,
-    state: JSON.parse(r.state) as JsonObject,
+    state: decodeState(r.state, fields, r.updated),
     conflicted: r.conflicted === 1,
     updated: r.updated,
   };
@@ -115,15 +118,13 @@ export class Statements {
   readonly setMeta: Database.Statement;
   readonly deleteMeta: Database.Statement;
   readonly getRecords: Database.Statement;
+  readonly getRecord: Database.Statement;
   readonly putRecords: BatchInsert<RecordRow>;
   readonly collections: Database.Statement;
   readonly conflictedAll: Database.Statement;
   readonly conflictedIn: Database.Statement;
   readonly appendLog: BatchInsert<LogEntry>;
-  readonly appendOutbox: BatchInsert<JsonObject>;
-  readonly readOutbox: Database.Statement;
-  readonly deleteOutbox: Database.Statement;
-  readonly countOutbox: Database.Statement;
+  readonly outbox: OutboxTable;
   readonly putOwnSegment: Database.Statement;
   readonly getOwnSegment: Database.Statement;
   readonly listOwnSegments: Database.Statement;
@@ -137,12 +138,14 @@ export class Statements {
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.deleteMeta = db.prepare('DELETE FROM meta WHERE key = ?');
     this.getRecords = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`);
+    // Single writes and gets read one record: a plain key lookup, without a JSON array to encode and decode.
+    this.getRecord = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id = ?`);
     this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
       p[at] = r.collection;
       p[at + 1] = r.id;
       p[at + 2] = JSON.stringify(r.fields);
       p[at + 3] = r.deleted ? 1 : 0;
-      p[at + 4] = JSON.stringify(r.state);
+      p[at + 4] = encodeState(r.fields, r.state, r.updated);
       p[at + 5] = r.conflicted ? 1 : 0;
       p[at + 6] = r.updated;
     });
@@ -157,12 +160,7 @@ export class Statements {
       p[at + 4] = e.kind;
       p[at + 5] = JSON.stringify(e.fields);
     });
-    this.appendOutbox = new BatchInsert<JsonObject>(db, 'INSERT INTO outbox (op)', '(?)', 1, (op, p, at) => {
-      p[at] = JSON.stringify(op);
-    });
-    this.readOutbox = db.prepare('SELECT seq, op FROM outbox ORDER BY seq LIMIT ?');
-    this.deleteOutbox = db.prepare('DELETE FROM outbox WHERE seq <= ?');
-    this.countOutbox = db.prepare('SELECT count(*) FROM outbox').pluck();
+    this.outbox = new OutboxTable(db);
     this.putOwnSegment = db.prepare('INSERT OR REPLACE INTO own_segments (seq, bytes) VALUES (?, ?)');
     this.getOwnSegment = db.prepare('SELECT bytes FROM own_segments WHERE seq = ?').pluck();
     this.listOwnSegments = db.prepare('SELECT seq FROM own_segments ORDER BY seq').pluck();
@@ -245,6 +243,11 @@ export class SqliteTx implements StoreTx {
   getRecords(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>> {
     return this.#run('getRecords', false, () => {
       const out = new Map<string, RecordRow>();
+      if (ids.length === 1) {
+        const r = this.#s.getRecord.get(collection, ids[0]) as Row | undefined;
+        if (r !== undefined) out.set(r.id, decodeRecord(r));
+        return out;
+      }
       for (let i = 0; i < ids.length; i += ID_CHUNK) {
         const rows = this.#s.getRecords.all(collection, JSON.stringify(ids.slice(i, i + ID_CHUNK))) as Row[];
         for (const r of rows) out.set(r.id, decodeRecord(r));
@@ -299,23 +302,19 @@ export class SqliteTx implements StoreTx {
   }
 
   appendOutbox(ops: readonly JsonObject[]): Promise<void> {
-    return this.#run('appendOutbox', true, () => this.#s.appendOutbox.run(ops));
+    return this.#run('appendOutbox', true, () => this.#s.outbox.append(ops));
   }
 
   readOutbox(limit: number): Promise<OutboxEntry[]> {
-    return this.#run('readOutbox', false, () =>
-      (this.#s.readOutbox.all(limit) as { seq: number; op: string }[]).map((r) => ({ seq: r.seq, op: JSON.parse(r.op) as JsonObject })),
-    );
+    return this.#run('readOutbox', false, () => this.#s.outbox.read(limit));
   }
 
   deleteOutbox(throughSeq: number): Promise<void> {
-    return this.#run('deleteOutbox', true, () => {
-      this.#s.deleteOutbox.run(throughSeq);
-    });
+    return this.#run('deleteOutbox', true, () => this.#s.outbox.delete(throughSeq));
   }
 
   countOutbox(): Promise<number> {
-    return this.#run('countOutbox', false, () => this.#s.countOutbox.get() as number);
+    return this.#run('countOutbox', false, () => this.#s.outbox.count());
   }
 
   putOwnSegment(seq: number, bytes: Uint8Array): Promise<void> {

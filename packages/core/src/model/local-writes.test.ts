@@ -1,0 +1,54 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { applyOp, rowOf, viewOf, type RecordView } from './merge.js';
+import { putOnEmpty, putOp } from './local-writes.js';
+import { copyFields, type JsonValue } from './json.js';
+
+const DEVICE = '0123456789abcdef';
+const T = '0mxbx3vvz0000';
+
+/** Field names as data brings them, prototype members among them. */
+const nameArb = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }), fc.constantFrom('__proto__', 'constructor', 'toString', '0', '10', 'a'));
+const fieldsArb = fc
+  .uniqueArray(fc.tuple(nameArb, fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>), { selector: ([k]) => k, maxLength: 6 })
+  .map((entries) => copyFields(Object.fromEntries<JsonValue>(entries), false));
+
+/** Everything observable of a view, key order included. */
+const snapshot = (v: RecordView): string => JSON.stringify({ ...rowOf(v), fields: Object.entries(v.fields), state: Object.entries(v.state) });
+
+describe('putOnEmpty', () => {
+  test('on a record the device holds nothing of, it makes the op and the view that putOp then applyOp make (property)', () => {
+    fc.assert(
+      fc.property(fieldsArb, (fields) => {
+        const general = viewOf(undefined, 'c', 'r');
+        const op = putOp(general, T, fields);
+        const stamp = T + DEVICE;
+        assert.equal(
+          applyOp(general, op, DEVICE, (s) => s !== stamp),
+          true,
+        );
+        const fast = viewOf(undefined, 'c', 'r');
+        const quick = putOnEmpty(fast, T, DEVICE, fields);
+        assert.ok(quick !== undefined);
+        assert.deepEqual(quick, op);
+        assert.equal(JSON.stringify(quick), JSON.stringify(op));
+        assert.equal(snapshot(fast), snapshot(general));
+        assert.equal(Object.getPrototypeOf(fast.fields), null);
+        assert.equal(Object.getPrototypeOf(fast.state), null);
+      }),
+    );
+  });
+
+  test('declines (and changes nothing) when the record exists, even as a tombstone or with no fields', () => {
+    const written = viewOf(undefined, 'c', 'r');
+    assert.ok(putOnEmpty(written, T, DEVICE, copyFields({ a: 1 }, false)));
+    const tombstone = viewOf({ ...rowOf(written), deleted: true, fields: {} }, 'c', 'r');
+    const bare = viewOf({ collection: 'c', id: 'r', fields: {}, deleted: false, state: { '': { w: 'x' } }, conflicted: false, updated: 'x' }, 'c', 'r');
+    for (const v of [written, tombstone, bare]) {
+      const before = snapshot(v);
+      assert.equal(putOnEmpty(v, '0mxbx3vvz0001', DEVICE, copyFields({ b: 2 }, false)), undefined);
+      assert.equal(snapshot(v), before);
+    }
+  });
+});
