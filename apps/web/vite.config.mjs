@@ -36,13 +36,6 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',
-    rollupOptions: {
-      // session.ts looks `vaultLocator` up on @kith/core's namespace and works without it (a restore then needs the vault URL).
-      onwarn(warning, warn) {
-        if (warning.code === 'IMPORT_IS_UNDEFINED' && warning.message.includes('vaultLocator')) return;
-        warn(warning);
-      },
-    },
   },
   plugins: [serviceWorker()],
 });

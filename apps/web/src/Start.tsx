@@ -4,7 +4,7 @@
  * pairing code from a device already in it.
  */
 import { useRef, useState, type FormEvent } from 'react';
-import { createVault, defaultRelay, describe, joinVault, newVaultUrl, restoreUrl, restoreVault, trimUrl, vaultLocator } from './session.js';
+import { createVault, defaultRelay, describe, joinVault, restoreUrl, restoreVault, trimUrl } from './session.js';
 import { CopyButton } from './CopyButton.js';
 
 type Mode = 'create' | 'restore' | 'join';
@@ -151,9 +151,8 @@ function Create({ relay, deviceName, onReady }: { relay: string; deviceName: str
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void run(async () => {
-      const url = newVaultUrl(relay);
-      const { recoveryCode } = await createVault(url, deviceName);
-      setMade({ url, code: recoveryCode });
+      const { recoveryCode, vaultUrl } = await createVault(relay, deviceName);
+      setMade({ url: vaultUrl, code: recoveryCode });
     });
   };
   return (
@@ -181,7 +180,7 @@ function Restore({ relay, deviceName, onReady }: { relay: string; deviceName: st
       onReady(url);
     });
   };
-  const urlNeeded = how === 'password' || !vaultLocator;
+  const urlNeeded = how === 'password';
   return (
     <form className="pane" onSubmit={submit}>
       <div className="segmented">
@@ -209,7 +208,7 @@ function Restore({ relay, deviceName, onReady }: { relay: string; deviceName: st
           data-testid="restore-url"
           value={vaultUrl}
           onChange={(e) => setVaultUrl(e.target.value)}
-          placeholder={`${trimUrl(relay)}/journal-…`}
+          placeholder={`${trimUrl(relay)}/…`}
           inputMode="url"
           required={urlNeeded}
         />

@@ -4,8 +4,7 @@
  * forgetting it. The device lives in one IndexedDB store (and one blob
  * cache) named {@link STORE}; its vault URL is stored in it.
  */
-import * as core from '@kith/core';
-import { ErrorCode, KithError, Vault } from '@kith/core';
+import { ErrorCode, KithError, Vault, newRecoveryCode, vaultLocator } from '@kith/core';
 import { cacheDatabaseName, databaseName, openBrowserBlobCache, openIndexedDbStore, openTabVault, type TabVault } from '@kith/indexeddb';
 import { openRelayRemote } from '@kith/relay';
 
@@ -22,30 +21,10 @@ export function trimUrl(url: string): string {
   return url.trim().replace(/\/+$/, '');
 }
 
-type Locator = (recoveryCode: string) => string;
-/**
- * `vaultLocator(code)` of @kith/core, when this build of it has one: the
- * vault's name on the relay derived from the recovery code, so a restore
- * needs only the relay address and the code. Without it, a restore also
- * needs the vault URL.
- */
-export const vaultLocator: Locator | undefined = (() => {
-  const f = (core as unknown as Record<string, unknown>)['vaultLocator'];
-  return typeof f === 'function' ? (f as Locator) : undefined;
-})();
-
-/** The vault URL a restore with `code` uses: the one given, else the relay's locator of the code. */
+/** The vault URL a restore with `code` uses: the one given, else the relay's locator of the code (FORMAT.md "Vault locator"). */
 export function restoreUrl(relay: string, vaultUrl: string, code: string): string {
   if (vaultUrl.trim() !== '') return trimUrl(vaultUrl);
-  if (!vaultLocator) throw new KithError(ErrorCode.BadInput, 'enter the vault URL as well', { hint: 'it was shown with the recovery code' });
   return `${trimUrl(relay)}/${vaultLocator(code.trim())}`;
-}
-
-/** A fresh vault name on the relay: unguessable, in the relay's alphabet. */
-export function newVaultUrl(relay: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(10));
-  const name = [...bytes].map((b) => 'abcdefghijklmnopqrstuvwxyz234567'[b & 31]).join('');
-  return `${trimUrl(relay)}/journal-${name}`;
 }
 
 /** Whether this browser already is a device of a vault; its vault URL if so. */
@@ -73,11 +52,17 @@ async function onFreshStore<T>(fn: (store: Awaited<ReturnType<typeof openIndexed
   }
 }
 
-export async function createVault(vaultUrl: string, deviceName: string): Promise<{ recoveryCode: string }> {
+/**
+ * Creates a vault on the relay under the locator of its recovery code, so
+ * that the relay address and the code alone find it again.
+ */
+export async function createVault(relay: string, deviceName: string): Promise<{ recoveryCode: string; vaultUrl: string }> {
+  const recoveryCode = newRecoveryCode();
+  const vaultUrl = `${trimUrl(relay)}/${vaultLocator(recoveryCode)}`;
   return onFreshStore(async (store) => {
-    const { vault, recoveryCode } = await Vault.create({ store, remote: openRelayRemote(vaultUrl), remoteUrl: vaultUrl, deviceName });
+    const { vault } = await Vault.create({ store, remote: openRelayRemote(vaultUrl), remoteUrl: vaultUrl, deviceName, recoveryCode });
     await vault.close();
-    return { recoveryCode };
+    return { recoveryCode, vaultUrl };
   });
 }
 

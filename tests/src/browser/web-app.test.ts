@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { vaultLocator } from '@kith/core';
 import { launchChromium, type ChromiumProfile } from '@kith/indexeddb/testing';
 import { kithJsonAsync, onTerminal, runKith, serveRelay, type ServedRelay } from 'kith/testing';
 
@@ -27,6 +28,7 @@ let page: Page;
 /** The CLI device's home, once it restored the vault the page created. */
 let laptop: string;
 let vaultUrl: string;
+let recoveryCode: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kith-web-app-'));
@@ -84,9 +86,9 @@ test(
     await shot('start');
     await byId('create-vault').click();
     await byId('recovery-code').waitFor(WAIT);
-    const recoveryCode = (await byId('recovery-code').textContent())!.trim();
+    recoveryCode = (await byId('recovery-code').textContent())!.trim();
     vaultUrl = (await byId('vault-url').textContent())!.trim();
-    assert.ok(vaultUrl.startsWith(`${relay.url}/`), `the vault lives on the page's relay: ${vaultUrl}`);
+    assert.equal(vaultUrl, `${relay.url}/${vaultLocator(recoveryCode)}`, "the vault lives on the page's relay under its code's locator");
     await shot('recovery-code');
     assert.equal(await byId('saved-it').isDisabled(), true, 'continuing needs "I saved it"');
     await byId('saved-check').check();
@@ -374,6 +376,30 @@ test(
       await other.getByTestId('restore-vault').click();
       await other.getByTestId('start-error').waitFor(WAIT);
       await other.getByTestId('restore-password').fill(password);
+      await other.getByTestId('restore-vault').click();
+      await other.getByTestId('screen-journal').waitFor(WAIT);
+      await other.locator('[data-testid="entry-card"]', { hasText: 'First light' }).waitFor(WAIT);
+    } finally {
+      await other.close();
+    }
+  },
+);
+
+test(
+  "another origin of the same relay (localhost, its storage cleared) restores with the recovery code alone: the vault is found under the code's locator",
+  { timeout: 600_000 },
+  async () => {
+    const origin = relay.url.replace('127.0.0.1', 'localhost');
+    const other = await chromium.context.newPage();
+    try {
+      const cdp = await chromium.context.newCDPSession(other);
+      await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+      await other.goto(`${origin}/`);
+      await other.getByTestId('screen-start').waitFor(WAIT);
+      await other.getByTestId('start-restore').click();
+      await other.getByTestId('restore-with-code').check();
+      await other.getByTestId('restore-code').fill(recoveryCode);
+      assert.equal(await other.getByTestId('restore-url').inputValue(), '', 'no vault URL is given');
       await other.getByTestId('restore-vault').click();
       await other.getByTestId('screen-journal').waitFor(WAIT);
       await other.locator('[data-testid="entry-card"]', { hasText: 'First light' }).waitFor(WAIT);
