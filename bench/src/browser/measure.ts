@@ -19,7 +19,8 @@ import { openSqliteStore } from '@kith/sqlite';
 import { fields, records } from '../data.js';
 import { median, type Figures } from '../measure.js';
 import { bundleSizes, type BundleSize } from './bundle-size.js';
-import type { BenchPage } from './page.js';
+import type { BenchPage, TxProfile } from './page.js';
+import { cpuProfiled, type CpuEntry } from './cpu-profile.js';
 import { pageApi } from './page-call.js';
 import { measureTabs, type TabFigures } from './tabs.js';
 
@@ -30,6 +31,10 @@ export interface BrowserResults {
   /** Medians: bootstrapMs (restoreMs + syncMs + the query), decryptMs, insertMs, floorMs, ratio (bootstrap / floor, each run's own), idbTransactions. */
   readonly bootstrap: Figures;
   readonly samples: readonly Figures[];
+  /** The IndexedDB transactions of the run with the median bootstrap, in order: phase, mode, requests by kind, ms. */
+  readonly transactions: readonly TxProfile[];
+  /** With KITH_BENCH_CPU_PROFILE: the functions with the most self time in one more (untimed) bootstrap. */
+  readonly cpuProfile?: readonly CpuEntry[];
   readonly bundle: { readonly kith: BundleSize; readonly yjs: BundleSize; readonly ratio: number };
   readonly tabs: TabFigures;
 }
@@ -57,6 +62,13 @@ async function fill(relay: TestRelay, name: string, n: number, dir: string): Pro
   }
 }
 
+/** One line for a transaction of the profile: `sync readwrite 812 ms (commit 31 ms): get 10000, put 10000`. */
+export function describeTx(t: TxProfile): string {
+  const requests = Object.entries(t.requests).map(([k, v]) => `${k} ${v}`);
+  const commit = t.commitMs > 0 ? ` (commit ${t.commitMs.toFixed(0)} ms)` : '';
+  return `${t.phase} ${t.mode} ${t.ms.toFixed(0)} ms${commit}: ${requests.length > 0 ? requests.join(', ') : 'no requests'}`;
+}
+
 /** Runs the whole section: `n` records, `runs` bootstraps (each after a warm-up on a small vault). */
 export async function measureBrowser(n: number, runs: number, log: (line: string) => void): Promise<BrowserResults> {
   const dir = mkdtempSync(join(tmpdir(), 'kith-bench-browser-'));
@@ -78,6 +90,7 @@ export async function measureBrowser(n: number, runs: number, log: (line: string
     const full = await fill(relay, 'full', n, dir);
     chromium = await launchChromium();
     const samples: Figures[] = [];
+    const profiles: TxProfile[][] = [];
     for (let i = 0; i < runs; i++) {
       // A fresh tab per run, warmed up on the small vault first (JIT, WebCrypto, IndexedDB).
       const page = await chromium.context.newPage();
@@ -90,18 +103,34 @@ export async function measureBrowser(n: number, runs: number, log: (line: string
       if (boot.listed === 0) throw new Error('the page bootstrapped, but its query found nothing');
       await page.close();
       const floorMs = floor.decryptMs + floor.insertMs;
-      const { listed: _listed, ...timed } = boot;
+      const { listed: _listed, transactions, ...timed } = boot;
       const s = { ...floor, floorMs, ...timed, ratio: boot.bootstrapMs / floorMs };
       log(`  run ${i + 1}: bootstrap ${s.bootstrapMs.toFixed(0)} ms, floor ${floorMs.toFixed(0)} ms (${s.ratio.toFixed(2)}×)`);
       samples.push(s);
+      profiles.push([...transactions]);
     }
     const bootstrap: Figures = {};
     for (const k of Object.keys(samples[0]!)) bootstrap[k] = median(samples.map((s) => s[k]!));
+    const mid = samples.map((s, i) => ({ ms: s['bootstrapMs']!, i })).sort((a, b) => a.ms - b.ms)[Math.floor((runs - 1) / 2)]!.i;
+    const transactions = profiles[mid]!;
+    for (const t of transactions) log(`    ${describeTx(t)}`);
+    const cpuFile = process.env['KITH_BENCH_CPU_PROFILE'];
+    let cpuProfile: CpuEntry[] | undefined;
+    if (cpuFile !== undefined && cpuFile !== '') {
+      log(`  one more bootstrap under the CPU profiler (${cpuFile})`);
+      const page = await chromium.context.newPage();
+      await page.goto(`${site.origin}/`);
+      await page.waitForFunction(() => 'kithBench' in globalThis);
+      await call(page, 'bootstrap', warm.url, warm.recoveryCode, 'warm-profiled');
+      cpuProfile = await cpuProfiled(page, cpuFile, () => call(page, 'bootstrap', full.url, full.recoveryCode, 'profiled'));
+      await page.close();
+      for (const e of cpuProfile) log(`    ${e.selfMs.toFixed(0).padStart(6)} ms  ${e.name}`);
+    }
     log('  bundle sizes');
     const bundle = await bundleSizes();
     log('  three tabs');
     const tabs = await measureTabs(chromium, relay, site.origin, dir, log);
-    return { n, runs, bootstrap, samples, bundle, tabs };
+    return { n, runs, bootstrap, samples, transactions, ...(cpuProfile ? { cpuProfile } : {}), bundle, tabs };
   } finally {
     await chromium?.dispose();
     await relay?.stop();
