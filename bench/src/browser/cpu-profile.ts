@@ -47,17 +47,17 @@ export function selfTimes(profile: CpuProfile, top = 25): CpuEntry[] {
     .slice(0, top);
 }
 
-/** Runs `fn` (a call into `page`) under the CPU profiler; writes the profile to `file` and returns its self times. */
-export async function cpuProfiled(page: Page, file: string, fn: () => Promise<unknown>): Promise<CpuEntry[]> {
+/** Runs `fn` (a call into `page`) under the CPU profiler; writes the profile to `file` and returns fn's result and the self times. */
+export async function cpuProfiled<T>(page: Page, file: string, fn: () => Promise<T>): Promise<[T, CpuEntry[]]> {
   const cdp = await page.context().newCDPSession(page);
   try {
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
     await cdp.send('Profiler.start');
-    await fn();
+    const out = await fn();
     const { profile } = (await cdp.send('Profiler.stop')) as unknown as { profile: CpuProfile };
     writeFileSync(file, JSON.stringify(profile));
-    return selfTimes(profile);
+    return [out, selfTimes(profile)];
   } finally {
     await cdp.detach();
   }

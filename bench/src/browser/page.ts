@@ -15,6 +15,8 @@ const HOUR = 3_600_000;
 export interface TxProfile {
   /** What the bootstrap was doing when the transaction was opened. */
   readonly phase: Phase;
+  /** When it was opened, in ms from the start of the bootstrap. */
+  readonly at: number;
   readonly mode: IDBTransactionMode;
   readonly requests: Record<string, number>;
   /** From `IDBDatabase.transaction` to `complete` or `abort` (includes the JavaScript that ran while it was open). */
@@ -27,6 +29,14 @@ export interface TxProfile {
 
 type Phase = 'restore' | 'sync' | 'query';
 
+/** One `fetch` of the relay client (with request counting): what, when (ms from the start) and how long until its body was read. */
+export interface FetchProfile {
+  readonly phase: Phase;
+  readonly at: number;
+  readonly what: string;
+  ms: number;
+}
+
 export interface BootstrapFigures {
   readonly bootstrapMs: number;
   readonly restoreMs: number;
@@ -36,19 +46,25 @@ export interface BootstrapFigures {
   readonly idbWriteTransactions: number;
   readonly idbRequests: number;
   readonly transactions: readonly TxProfile[];
+  readonly fetches: readonly FetchProfile[];
 }
 
 const REQUESTS = ['get', 'getAll', 'getAllKeys', 'getKey', 'put', 'add', 'delete', 'clear', 'count', 'openCursor', 'openKeyCursor'] as const;
 
 /**
- * Counts, until `stop`, every IndexedDB transaction opened and every request placed, by wrapping the
- * prototypes' methods (a counter per call: nothing that changes what IndexedDB does). Cursor
- * `continue`s are requests too, counted as `continue`.
+ * Counts, until `stop`, every IndexedDB transaction opened (by wrapping
+ * `IDBDatabase.prototype.transaction`) and, with `requests`, every request
+ * placed, by kind (wrapping the object stores', indexes' and cursors'
+ * methods; cursor `continue`s are counted as `continue`). A counter per call
+ * changes nothing IndexedDB does, but tens of thousands of wrapped calls
+ * cost time of their own: timed runs count transactions only.
  */
-function probeIndexedDb(): { transactions: TxProfile[]; phase: Phase; stop(): void } {
+function probeIndexedDb(requests: boolean): { transactions: TxProfile[]; fetches: FetchProfile[]; phase: Phase; stop(): void } {
   const transactions: TxProfile[] = [];
+  const fetches: FetchProfile[] = [];
   const undo: (() => void)[] = [];
-  const probe = { transactions, phase: 'restore' as Phase, stop: () => undo.forEach((u) => u()) };
+  const start = performance.now();
+  const probe = { transactions, fetches, phase: 'restore' as Phase, stop: () => undo.forEach((u) => u()) };
   const byTx = new Map<IDBTransaction, TxProfile>();
   const wrap = <T extends object>(proto: T, method: string, before: (self: T, out: unknown) => void): void => {
     const original = Object.getOwnPropertyDescriptor(proto, method)!.value as (...a: unknown[]) => unknown;
@@ -67,7 +83,7 @@ function probeIndexedDb(): { transactions: TxProfile[]; phase: Phase; stop(): vo
   wrap(IDBDatabase.prototype, 'transaction', (_db, out) => {
     const tx = out as IDBTransaction;
     const t0 = performance.now();
-    const t: TxProfile = { phase: probe.phase, mode: tx.mode, requests: {}, ms: 0, commitMs: 0 };
+    const t: TxProfile = { phase: probe.phase, at: t0 - start, mode: tx.mode, requests: {}, ms: 0, commitMs: 0 };
     transactions.push(t);
     byTx.set(tx, t);
     const end = (): void => {
@@ -79,6 +95,23 @@ function probeIndexedDb(): { transactions: TxProfile[]; phase: Phase; stop(): vo
     tx.addEventListener('complete', end);
     tx.addEventListener('abort', end);
   });
+  if (!requests) return probe;
+  const fetchOriginal = globalThis.fetch;
+  globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const t0 = performance.now();
+    const url = new URL(input instanceof Request ? input.url : input.toString());
+    const f: FetchProfile = { phase: probe.phase, at: t0 - start, what: `${init?.method ?? 'GET'} ${url.pathname}${url.search}`, ms: 0 };
+    fetches.push(f);
+    const res = await fetchOriginal(input, init);
+    // The time until the whole body is in: read a copy, hand the original on.
+    void res
+      .clone()
+      .arrayBuffer()
+      .then(() => (f.ms = performance.now() - t0))
+      .catch(() => undefined);
+    return res;
+  };
+  undo.push(() => void (globalThis.fetch = fetchOriginal));
   for (const kind of REQUESTS) {
     if (kind in IDBObjectStore.prototype) wrap(IDBObjectStore.prototype, kind, (s) => count(s.transaction, kind));
     if (kind in IDBIndex.prototype) wrap(IDBIndex.prototype, kind, (i) => count(i.objectStore.transaction, `index.${kind}`));
@@ -138,10 +171,10 @@ const bench = {
   /**
    * A new browser device of the vault at `url`: restore into IndexedDB `name`, sync, answer a query (50
    * records with done = true). Also counts, through {@link probeIndexedDb}, the IndexedDB transactions
-   * and requests it made, to show where the time against the one-transaction floor goes.
+   * (and with `countRequests` the requests) it made, to show where the time against the one-transaction floor goes.
    */
-  async bootstrap(url: string, recoveryCode: string, name: string): Promise<BootstrapFigures> {
-    const probe = probeIndexedDb();
+  async bootstrap(url: string, recoveryCode: string, name: string, countRequests = false): Promise<BootstrapFigures> {
+    const probe = probeIndexedDb(countRequests);
     try {
       const t0 = performance.now();
       const vault = await Vault.restore({
@@ -169,6 +202,7 @@ const bench = {
           idbWriteTransactions: txs.filter((t) => t.mode === 'readwrite').length,
           idbRequests: txs.reduce((n, t) => n + Object.values(t.requests).reduce((a, b) => a + b, 0), 0),
           transactions: txs,
+          fetches: probe.fetches,
         };
       } finally {
         await vault.close();

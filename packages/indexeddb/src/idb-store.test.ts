@@ -7,6 +7,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, KithError, type JsonObject, type Store } from '@kith/core';
 import { type LogEntry, type RecordRow } from '@kith/core/adapter';
@@ -368,6 +369,30 @@ describe('bulk reads and writes', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  test('a batch of rows past the quota rejects with KITH_STORAGE_FULL and keeps none of them', async () => {
+    const b = await browser();
+    await b.reload();
+    const quota = await overrideQuota(b.page, b.site.origin, 2 * 1024 * 1024);
+    try {
+      const store = await b.open('full-batch');
+      // Random text (Chromium compresses values): 40 rows of 96 KiB, twice the quota, in one putRecords.
+      const text = (): string => randomBytes(72 * 1024).toString('base64');
+      const rows = Array.from({ length: 40 }, (_, i) => row(`big${i}`, { text: text() }));
+      await store.write((tx) => tx.putRecords([row('small', { ok: true })]));
+      const failure = await store
+        .write((tx) => tx.putRecords(rows))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(KithError.is(failure, ErrorCode.StorageFull), `expected KITH_STORAGE_FULL, got ${failure instanceof Error ? failure.message : typeof failure}`);
+      assert.deepEqual(ids((await store.read((tx) => tx.query({ collection: 'notes' }))).rows), ['small']);
+      await store.close();
+    } finally {
+      await quota.lift();
     }
   });
 

@@ -10,7 +10,7 @@
 import { ErrorCode, KithError, type JsonObject, type JsonValue, type LogEntry } from '@kith/core';
 import { type LogFilter, type OutboxEntry, type RecordPage, type RecordQuery, type RecordRow, type StoreTx } from '@kith/core/adapter';
 import { checkQuery, compareCodePoints, decodeCursor, encodeCursor, idKey, matchesWhere, pageOf } from './idb-query.js';
-import { toStoreError } from './idb-errors.js';
+import { domErrorName, toStoreError } from './idb-errors.js';
 
 /** A record as kept in the `records` object store. */
 interface StoredRecord {
@@ -256,7 +256,9 @@ export class IdbTx implements StoreTx {
       return await op((n) => this.#tx.objectStore(n));
     } catch (e) {
       if (e instanceof KithError) throw e; // bad input: refused before any request, the transaction goes on
-      const mapped = toStoreError(e, this.#label);
+      // A request failed for an earlier one's failure (see putRecords): report that one.
+      const cause = domErrorName(e) === 'AbortError' && this.#tx.error !== null ? this.#tx.error : e;
+      const mapped = toStoreError(cause, this.#label);
       this.#failure ??= mapped;
       throw mapped;
     }
@@ -290,8 +292,12 @@ export class IdbTx implements StoreTx {
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, async (s) => {
       const records = s('records');
-      // Requests run in the order placed, so a later row with the same key replaces an earlier one.
-      await Promise.all(rows.map((r) => request(records.put(encodeRecord(r)))));
+      // Requests run and succeed in the order placed (so a later row with the same key replaces an earlier one):
+      // the last one's success is every one's. A failed one aborts the transaction, which fails the last one
+      // too (with AbortError; the cause is then the transaction's error). One promise, not one per row.
+      let last: IDBRequest | undefined;
+      for (const r of rows) last = records.put(encodeRecord(r));
+      if (last !== undefined) await request(last);
     });
   }
 
