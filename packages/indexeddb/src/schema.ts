@@ -12,7 +12,7 @@
  * - `log`, `outbox`: keyed by an auto-increment `seq`. IndexedDB's key
  *   generator never goes back, even after deletes and reopens, which is the
  *   outbox's "seqs are never reused". From version 2 a `log` row holds the
- *   entries of one `appendLog` call in one collection (`entries`); rows of
+ *   entries of one `appendLog` call in one collection (`entries`, JSON text); rows of
  *   version 1, one entry each, are read as they are (see idb-tx.ts).
  * - `segments`: this device's own segment bytes under their seq.
  *
