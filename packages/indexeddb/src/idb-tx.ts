@@ -10,7 +10,7 @@
 import { ErrorCode, KithError, type JsonObject, type JsonValue, type LogEntry } from '@kith/core';
 import { type LogFilter, type OutboxEntry, type RecordPage, type RecordQuery, type RecordRow, type StoreTx } from '@kith/core/adapter';
 import { checkQuery, compareCodePoints, decodeCursor, encodeCursor, idKey, matchesWhere, pageOf } from './idb-query.js';
-import { toStoreError } from './idb-errors.js';
+import { domErrorName, toStoreError } from './idb-errors.js';
 
 /** A record as kept in the `records` object store. */
 interface StoredRecord {
@@ -27,9 +27,53 @@ interface StoredRecord {
   readonly conflict?: [string, string];
 }
 
-interface StoredLog extends Omit<LogEntry, 'fields'> {
+/** A log row as schema version 1 wrote them: one entry each (still read, never written). */
+interface StoredLogEntry extends Omit<LogEntry, 'fields'> {
   readonly seq: number;
   readonly fields: string[];
+}
+
+/** One entry in a {@link StoredLogBatch}: id, stamp, device, kind, fields, and its place in its call. */
+type LogTuple = [id: string, stamp: string, device: string, kind: LogEntry['kind'], fields: string[], n: number];
+
+/**
+ * A log row from schema version 2 on: the entries one `appendLog` call made
+ * in one collection, in call order, as JSON text of {@link LogTuple}s (one
+ * string clones far faster than thousands of objects). A call spanning
+ * several collections writes a row for each; `first` (on all but the first
+ * of them) is the seq of the call's first row, so the call's order survives
+ * even across its rows.
+ */
+interface StoredLogBatch {
+  readonly seq: number;
+  readonly collection: string;
+  readonly first?: number;
+  readonly entries: string;
+}
+
+type StoredLog = StoredLogEntry | StoredLogBatch;
+
+/** An entry read back with where it sorts among equal stamps: by its call, then its place in the call. */
+interface Placed {
+  readonly entry: LogEntry;
+  readonly call: number;
+  readonly n: number;
+}
+
+function placedEntries(rows: readonly StoredLog[], id: string | undefined): Placed[] {
+  const out: Placed[] = [];
+  for (const r of rows) {
+    if (!('entries' in r)) {
+      const { collection, stamp, device, kind, fields } = r;
+      if (id === undefined || r.id === id) out.push({ entry: { collection, id: r.id, stamp, device, kind, fields }, call: r.seq, n: 0 });
+      continue;
+    }
+    const call = r.first ?? r.seq;
+    for (const [eid, stamp, device, kind, fields, n] of JSON.parse(r.entries) as LogTuple[]) {
+      if (id === undefined || eid === id) out.push({ entry: { collection: r.collection, id: eid, stamp, device, kind, fields }, call, n });
+    }
+  }
+  return out;
 }
 
 /** Settles with the request's result, or its error. */
@@ -79,6 +123,47 @@ async function pageById(records: IDBObjectStore, q: RecordQuery): Promise<Record
   if (rows.length < want) return { rows, next: null };
   const page = rows.slice(0, q.limit);
   return { rows: page, next: encodeCursor(q, { rank: 0, value: 0, id: page[page.length - 1]!.id }) };
+}
+
+/** From this many distinct ids on, {@link readRows} first learns which of them exist with one key read. */
+const BULK_READ = 32;
+/** That key read stops after this many keys per id asked: past it, the ids are too sparse in their collection for it to pay. */
+const KEYS_PER_ID = 4;
+
+/**
+ * The stored rows of `collection` under `keys` ({@link idKey}s, distinct)
+ * that exist. A few keys are a `get` each. Many keys first read which keys
+ * of the range they span exist (one `getAllKeys`, bounded): into an empty
+ * store (a first sync) that is the only request, and the rows that do exist
+ * come with one `getAll` of the range when they are most of it, else a
+ * `get` each. Only where the range holds more than {@link KEYS_PER_ID}
+ * times as many rows as asked for does every key get its own `get`.
+ */
+async function readRows(records: IDBObjectStore, collection: string, keys: readonly string[]): Promise<StoredRecord[]> {
+  let wanted = keys;
+  if (keys.length >= BULK_READ) {
+    // JavaScript's `<` and IndexedDB both compare strings by UTF-16 code unit.
+    let lo = keys[0]!;
+    let hi = lo;
+    for (const k of keys) {
+      if (k < lo) lo = k;
+      if (k > hi) hi = k;
+    }
+    const range = IDBKeyRange.bound([collection, lo], [collection, hi]);
+    const cap = keys.length * KEYS_PER_ID;
+    const present = (await request(records.getAllKeys(range, cap))) as [string, string][];
+    if (present.length < cap) {
+      const asked = new Set(keys);
+      wanted = present.map((k) => k[1]).filter((k) => asked.has(k));
+      if (wanted.length === 0) return [];
+      if (present.length <= 2 * wanted.length) {
+        const rows = (await request(records.getAll(range))) as StoredRecord[];
+        return rows.filter((r) => asked.has(r.key));
+      }
+    }
+  }
+  const found = await Promise.all(wanted.map((k) => request(records.get([collection, k])) as Promise<StoredRecord | undefined>));
+  return found.filter((r) => r !== undefined);
 }
 
 function decodeRecord(s: StoredRecord): RecordRow {
@@ -163,7 +248,9 @@ export class IdbTx implements StoreTx {
       return await op((n) => this.#tx.objectStore(n));
     } catch (e) {
       if (e instanceof KithError) throw e; // bad input: refused before any request, the transaction goes on
-      const mapped = toStoreError(e, this.#label);
+      // A request failed for an earlier one's failure (see putRecords): report that one.
+      const cause = domErrorName(e) === 'AbortError' && this.#tx.error !== null ? this.#tx.error : e;
+      const mapped = toStoreError(cause, this.#label);
       this.#failure ??= mapped;
       throw mapped;
     }
@@ -187,9 +274,9 @@ export class IdbTx implements StoreTx {
   getRecords(collection: string, ids: readonly string[]): Promise<Map<string, RecordRow>> {
     return this.#run('getRecords', false, async (s) => {
       const records = s('records');
-      const found = await Promise.all(ids.map((id) => request(records.get([collection, idKey(id)])) as Promise<StoredRecord | undefined>));
+      const found = await readRows(records, collection, [...new Set(ids.map(idKey))]);
       const out = new Map<string, RecordRow>();
-      for (const r of found) if (r !== undefined && !out.has(r.id)) out.set(r.id, decodeRecord(r));
+      for (const r of found) out.set(r.id, decodeRecord(r));
       return out;
     });
   }
@@ -197,8 +284,12 @@ export class IdbTx implements StoreTx {
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, async (s) => {
       const records = s('records');
-      // Requests run in the order placed, so a later row with the same key replaces an earlier one.
-      await Promise.all(rows.map((r) => request(records.put(encodeRecord(r)))));
+      // Requests run and succeed in the order placed (so a later row with the same key replaces an earlier one):
+      // the last one's success is every one's. A failed one aborts the transaction, which fails the last one
+      // too (with AbortError; the cause is then the transaction's error). One promise, not one per row.
+      let last: IDBRequest | undefined;
+      for (const r of rows) last = records.put(encodeRecord(r));
+      if (last !== undefined) await request(last);
     });
   }
 
@@ -245,21 +336,31 @@ export class IdbTx implements StoreTx {
 
   appendLog(entries: readonly LogEntry[]): Promise<void> {
     return this.#run('appendLog', true, async (s) => {
+      // One row per collection of the call, not per entry: a pulled batch of thousands of ops is a request or two.
+      const byCollection = new Map<string, LogTuple[]>();
+      for (const [n, e] of entries.entries()) {
+        let list = byCollection.get(e.collection);
+        if (list === undefined) byCollection.set(e.collection, (list = []));
+        list.push([e.id, e.stamp, e.device, e.kind, [...e.fields], n]);
+      }
       const log = s('log');
-      await Promise.all(
-        entries.map((e) => request(log.add({ collection: e.collection, id: e.id, stamp: e.stamp, device: e.device, kind: e.kind, fields: [...e.fields] }))),
-      );
+      let first: number | undefined;
+      for (const [collection, list] of byCollection) {
+        const row = { collection, ...(first === undefined ? {} : { first }), entries: JSON.stringify(list) };
+        const seq = (await request(log.add(row))) as number;
+        first ??= seq;
+      }
     });
   }
 
   readLog(filter: LogFilter): Promise<LogEntry[]> {
     return this.#run('readLog', false, async (s) => {
       const log = s('log');
-      const all = (await request(filter.collection === undefined ? log.getAll() : log.index('collection').getAll(filter.collection))) as StoredLog[];
-      const picked = filter.id === undefined ? all : all.filter((e) => e.id === filter.id);
-      picked.sort((a, b) => compareCodePoints(a.stamp, b.stamp) || a.seq - b.seq);
+      const rows = (await request(filter.collection === undefined ? log.getAll() : log.index('collection').getAll(filter.collection))) as StoredLog[];
+      const picked = placedEntries(rows, filter.id);
+      picked.sort((a, b) => compareCodePoints(a.entry.stamp, b.entry.stamp) || a.call - b.call || a.n - b.n);
       const newest = filter.limit === undefined ? picked : picked.slice(Math.max(0, picked.length - filter.limit));
-      return newest.map((e) => ({ collection: e.collection, id: e.id, stamp: e.stamp, device: e.device, kind: e.kind, fields: e.fields }));
+      return newest.map((p) => p.entry);
     });
   }
 
