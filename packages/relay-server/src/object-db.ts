@@ -79,6 +79,8 @@ export class ObjectDb implements RelayStorage {
   #mark: CommitMark;
   /** The reader's data_version when the mark was last found current. */
   #seenVersion: unknown;
+  /** Set while a check of the mark holds (see `#freshen`). */
+  #fresh = false;
 
   constructor(dataDir: string, durability: Durability = 'full') {
     const file = objectsFileIn(dataDir);
@@ -180,18 +182,34 @@ export class ObjectDb implements RelayStorage {
 
   /** The whole object, or `length` bytes from `offset`; null when missing. */
   get(vault: string, key: string, range?: ByteRange): Promise<Buffer | null> {
-    this.#freshen();
     return Promise.resolve(this.#read(vault, key, range));
   }
 
   /** Several whole objects, null for each missing one. */
   getMany(vault: string, keys: readonly string[]): Promise<(Buffer | null)[]> {
-    this.#freshen();
     return Promise.resolve(keys.map((k) => this.#read(vault, k)));
   }
 
-  /** Empties the cache if another ObjectDb committed to the file since the cache last agreed with it. */
+  /**
+   * What the cache knows of a key, once it is sure no other ObjectDb
+   * committed since it last agreed with the file (a miss needs no such
+   * check: storage answers it).
+   */
+  #cached(vault: string, key: string): ReturnType<ObjectCache['get']> {
+    if (this.#cache.get(vault, key) === undefined) return undefined;
+    this.#freshen();
+    return this.#cache.get(vault, key);
+  }
+
+  /**
+   * Empties the cache if another ObjectDb committed to the file since the
+   * cache last agreed with it. Checked once per run of synchronous code and
+   * its microtasks: everything they answer arrived before the check.
+   */
   #freshen(): void {
+    if (this.#fresh) return;
+    this.#fresh = true;
+    queueMicrotask(() => (this.#fresh = false));
     const version = this.#version.get();
     if (version === this.#seenVersion) return;
     this.#seenVersion = version;
@@ -204,7 +222,7 @@ export class ObjectDb implements RelayStorage {
   }
 
   #read(vault: string, key: string, range?: ByteRange): Buffer | null {
-    const cached = this.#cache.get(vault, key);
+    const cached = this.#cached(vault, key);
     if (cached !== undefined) return cached && (range ? cached.bytes.subarray(range.offset, range.offset + range.length) : cached.bytes);
     const row = range ? this.#getRange.get(range.offset + 1, range.length, vault, key) : this.#get.get(vault, key);
     if (row === undefined) {
@@ -219,8 +237,7 @@ export class ObjectDb implements RelayStorage {
 
   /** Size and etag, or null when missing. */
   head(vault: string, key: string): Promise<RemoteObjectInfo | null> {
-    this.#freshen();
-    const cached = this.#cache.get(vault, key);
+    const cached = this.#cached(vault, key);
     if (cached !== undefined) return Promise.resolve(cached && ObjectCache.info(key, cached));
     const info = (this.#head.get(vault, key) as RemoteObjectInfo | undefined) ?? null;
     if (!info) this.#cache.set(vault, key, null);
