@@ -15,15 +15,15 @@ import { etagOf } from './relay-storage.js';
 
 /** Objects up to this size are kept with their bytes (heads, segments, registry entries; not blob chunks). */
 export const CACHED_OBJECT_MAX = 16 * 1024;
-/** Bytes of cached objects at most (oldest dropped first). */
-const CACHE_BYTES = 64 * 1024 * 1024;
+/** Bytes of cached objects at most (oldest dropped first): the hot set under load is each vault's head and latest segments. */
+const CACHE_BYTES = 16 * 1024 * 1024;
 /** Entries at most, absent keys included. */
-const CACHE_ENTRIES = 200_000;
+const CACHE_ENTRIES = 50_000;
 
 /** A cached object (its etag computed on first use), or `null`: no object under the key. */
 type Entry = { readonly bytes: Buffer; etag?: string } | null;
 
-/** Small objects and absent keys by vault and key, least recently stored or read dropped first. */
+/** Small objects and absent keys by vault and key, the least recently stored (or read from storage) dropped first. */
 export class ObjectCache {
   readonly #entries = new Map<string, Entry>();
   #bytes = 0;
