@@ -27,7 +27,8 @@ export function openObjectsFile(file: string, durability: Durability): Database.
     // BINARY collation compares bytes: listing order is byte order, as the Remote contract asks.
     db.exec(`CREATE TABLE IF NOT EXISTS objects (
       vault TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, bytes BLOB NOT NULL,
-      PRIMARY KEY (vault, key)) WITHOUT ROWID`);
+      PRIMARY KEY (vault, key)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS commit_mark (id INTEGER PRIMARY KEY CHECK (id = 0), writer TEXT NOT NULL, n INTEGER NOT NULL)`);
     return db;
   } catch (e) {
     db.close();
@@ -44,11 +45,30 @@ export type WriteOp =
 export interface WriterData {
   readonly file: string;
   readonly durability: Durability;
+  /** This writer's name in the commit mark. */
+  readonly writer: string;
+}
+
+/**
+ * The last commit to the file: which writer made it, and a count every
+ * writer's commit moves on by one. Readers that cache (see ObjectDb) tell
+ * their own writer's commits from anyone else's by it.
+ */
+export interface CommitMark {
+  readonly writer: string;
+  readonly n: number;
+}
+
+/** Reads the file's commit mark (`{ writer: '', n: 0 }` before any writer kept one). */
+export function commitMarkOf(db: Database.Database): () => CommitMark {
+  const read = db.prepare('SELECT writer, n FROM commit_mark WHERE id = 0');
+  return () => (read.get() as CommitMark | undefined) ?? { writer: '', n: 0 };
 }
 
 /** To the writer: commit a batch (one transaction, in order), or close the file. */
 export type WriterRequest = { readonly type: 'batch'; readonly batch: readonly WriteOp[] } | { readonly type: 'close' };
 
-/** From the writer, one per batch: every result once committed, or why none was written. */
+/** From the writer, one per batch: every result once committed, with the commit mark before and after it; or why none was written. */
 export type WriterReply =
-  { readonly type: 'done'; readonly results: (number | null | boolean)[] } | { readonly type: 'failed'; readonly error: { message: string; code?: string } };
+  | { readonly type: 'done'; readonly results: (number | null | boolean)[]; readonly before: CommitMark; readonly after: CommitMark }
+  | { readonly type: 'failed'; readonly error: { message: string; code?: string } };

@@ -9,12 +9,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { etagOf } from './relay-storage.js';
-import { openObjectsFile, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
+import { openObjectsFile, commitMarkOf, type CommitMark, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
 
-const { file, durability } = workerData as WriterData;
+const { file, durability, writer } = workerData as WriterData;
 const port = parentPort!;
 let db: Database.Database;
-let storeAll: (batch: readonly WriteOp[]) => (number | null | boolean)[];
+let storeAll: (batch: readonly WriteOp[]) => { results: (number | null | boolean)[]; before: CommitMark; after: CommitMark };
 try {
   db = openObjectsFile(file, durability);
   const put = db.prepare('INSERT OR REPLACE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
@@ -27,8 +27,17 @@ try {
     put.run(w.vault, w.key, w.bytes.length, etagOf(w.bytes), w.bytes);
     return old ?? 0;
   };
+  const markNow = commitMarkOf(db);
+  const mark = db.prepare('INSERT OR REPLACE INTO commit_mark (id, writer, n) VALUES (0, ?, ?)');
+  const tx = db.transaction((batch: readonly WriteOp[]) => {
+    const results = batch.map(apply);
+    // The mark moves with the writes, in the same commit.
+    const before = markNow();
+    const after = { writer, n: before.n + 1 };
+    mark.run(after.writer, after.n);
+    return { results, before, after };
+  });
   // IMMEDIATE: each size read and its write are one step even when another process shares the file.
-  const tx = db.transaction((batch: readonly WriteOp[]) => batch.map(apply));
   storeAll = (batch) => tx.immediate(batch);
 } catch (e) {
   // Every batch then fails with the reason the file would not open.
@@ -46,7 +55,7 @@ port.on('message', (m: WriterRequest) => {
   }
   let reply: WriterReply;
   try {
-    reply = { type: 'done', results: storeAll(m.batch) };
+    reply = { type: 'done', ...storeAll(m.batch) };
   } catch (e) {
     reply = { type: 'failed', error: errorOf(e) };
   }

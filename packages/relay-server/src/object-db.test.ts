@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { CACHED_OBJECT_MAX } from './object-cache.js';
 import { ObjectDb } from './object-db.js';
+import { etagOf } from './relay-storage.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-objectdb-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -69,5 +72,55 @@ test('a commit that waits for the file holds up no reads: they answer while a pu
     if (other.inTransaction) other.exec('ROLLBACK');
     other.close();
     await db.close();
+  }
+});
+
+test('reads answered from the cache agree with storage: any mix of puts, put-if-absent, deletes and reads through two ObjectDbs sharing the file', async () => {
+  const sub = fs.mkdtempSync(path.join(dir, 'shared-'));
+  const dbs = [new ObjectDb(sub, 'normal'), new ObjectDb(sub, 'normal')] as const;
+  let run = 0;
+  try {
+    const key = fc.constantFrom('heads/a', 'heads/b', 'registry/000000000001');
+    // Small objects (cached with their bytes) and one past the cache's bound (only its absence is cached).
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 8 }), fc.constant(new Uint8Array(CACHED_OBJECT_MAX + 1).fill(9)));
+    const op = fc.record({
+      via: fc.constantFrom(0, 1),
+      what: fc.constantFrom('put', 'putIfAbsent', 'delete', 'get', 'head', 'range'),
+      key,
+      bytes,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+        const vault = `p${run++}`;
+        const model = new Map<string, Uint8Array>();
+        for (const o of ops) {
+          const db = dbs[o.via];
+          const had = model.get(o.key);
+          const label = `${o.what} ${o.key} via ${o.via}`;
+          if (o.what === 'put' || o.what === 'putIfAbsent') {
+            const ifAbsent = o.what === 'putIfAbsent';
+            const result = await db.put(vault, o.key, o.bytes, ifAbsent);
+            assert.equal(result, ifAbsent && had ? null : (had?.length ?? 0), label);
+            if (result !== null) model.set(o.key, o.bytes);
+          } else if (o.what === 'delete') {
+            assert.equal(await db.delete(vault, o.key), had !== undefined, label);
+            model.delete(o.key);
+          } else if (o.what === 'get') {
+            const got = await db.get(vault, o.key);
+            assert.deepEqual(got === null ? null : [...got], had === undefined ? null : [...had], label);
+          } else if (o.what === 'range') {
+            const got = await db.get(vault, o.key, { offset: 1, length: 3 });
+            assert.deepEqual(got === null ? null : [...got], had === undefined ? null : [...had.subarray(1, 4)], label);
+          } else {
+            const info = await db.head(vault, o.key);
+            assert.equal(info?.size, had?.length, label);
+            if (info && had) assert.equal(info.etag, etagOf(had), label);
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+  } finally {
+    await Promise.all(dbs.map((db) => db.close()));
   }
 });

@@ -8,13 +8,31 @@
  * arrive while it commits one batch make up the next (group commit: one
  * transaction and one fsync for all of them, each answered only after it),
  * and the fsync never stalls the event loop. Reads use this thread's own
- * connection and see every acknowledged write. Implements
- * {@link RelayStorage} for the embedded relay.
+ * connection and see every acknowledged write, most of them answered from
+ * an {@link ObjectCache} of small objects and absent keys that every
+ * committed write of this ObjectDb updates. Another ObjectDb may share the
+ * file (relays on shared storage): every writer moves the file's commit
+ * mark with its writes, and a read that finds the file changed (SQLite's
+ * data_version, far cheaper than a lookup) and the mark moved by someone
+ * else empties the cache first. Implements {@link RelayStorage} for the
+ * embedded relay.
  */
+import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { ErrorCode, KithError, type RemoteObjectInfo } from '@kith/core/adapter';
-import { objectsFileIn, openObjectsFile, type Durability, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
+import {
+  commitMarkOf,
+  objectsFileIn,
+  openObjectsFile,
+  type CommitMark,
+  type Durability,
+  type WriteOp,
+  type WriterData,
+  type WriterReply,
+  type WriterRequest,
+} from './object-db-file.js';
+import { ObjectCache, CACHED_OBJECT_MAX } from './object-cache.js';
 import { pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from './relay-storage.js';
 
 export type { Durability } from './object-db-file.js';
@@ -23,6 +41,16 @@ interface PendingWrite {
   readonly op: WriteOp;
   readonly resolve: (result: number | null | boolean) => void;
   readonly reject: (e: unknown) => void;
+}
+
+const sameMark = (a: CommitMark, b: CommitMark): boolean => a.writer === b.writer && a.n === b.n;
+
+/** `bytes` as a Buffer of its own: a small request body may be a slice of a shared pool, which a cached view would keep alive. */
+function owned(bytes: Uint8Array): Buffer {
+  if (bytes.length > CACHED_OBJECT_MAX || bytes.byteLength === bytes.buffer.byteLength) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  return copy;
 }
 
 /** The objects of all vaults a relay serves, in `<dataDir>/relay.sqlite`. */
@@ -42,6 +70,17 @@ export class ObjectDb implements RelayStorage {
   readonly #getRange: Database.Statement;
   readonly #head: Database.Statement;
   readonly #list: Database.Statement;
+  readonly #cache = new ObjectCache();
+  /** This ObjectDb's name in the file's commit mark. */
+  readonly #name = randomBytes(9).toString('base64url');
+  readonly #markNow: () => CommitMark;
+  readonly #version: Database.Statement;
+  /** The commit the cache agrees with (with this ObjectDb's batch in flight, maybe the one before it). */
+  #mark: CommitMark;
+  /** The reader's data_version when the mark was last found current. */
+  #seenVersion: unknown;
+  /** Set while a check of the mark holds (see `#freshen`). */
+  #fresh = false;
 
   constructor(dataDir: string, durability: Durability = 'full') {
     const file = objectsFileIn(dataDir);
@@ -54,8 +93,12 @@ export class ObjectDb implements RelayStorage {
     this.#list = this.#db.prepare(
       'SELECT key, size, etag, CASE WHEN size <= ? THEN bytes END AS body FROM objects WHERE vault = ? AND key >= ? AND key < ? AND key > ? ORDER BY key LIMIT ?',
     );
+    this.#markNow = commitMarkOf(this.#db);
+    this.#version = this.#db.prepare('PRAGMA data_version').pluck();
+    this.#mark = this.#markNow();
+    this.#seenVersion = this.#version.get();
     // By file beside this module: the package exports it (`./object-db-writer`) so a bundler can keep it there.
-    this.#writer = new Worker(new URL('./object-db-writer.js', import.meta.url), { workerData: { file, durability } satisfies WriterData });
+    this.#writer = new Worker(new URL('./object-db-writer.js', import.meta.url), { workerData: { file, durability, writer: this.#name } satisfies WriterData });
     // Idle, the writer keeps nobody's process alive; a batch in flight does.
     this.#writer.unref();
     this.#writer.on('message', (m: WriterReply) => this.#settle(m));
@@ -104,13 +147,27 @@ export class ObjectDb implements RelayStorage {
     const batch = this.#inFlight ?? [];
     this.#inFlight = undefined;
     this.#writer.unref();
-    if (m.type === 'done') batch.forEach((w, i) => w.resolve(m.results[i]!));
-    else {
+    if (m.type === 'done') {
+      // Someone else committed between this batch and the one before: what the cache holds may be stale.
+      if (!sameMark(m.before, this.#mark)) this.#cache.clear();
+      this.#mark = m.after;
+      // The cache learns each write before its caller does: a read after the answer sees it.
+      batch.forEach((w, i) => this.#learn(w.op, m.results[i]!));
+      batch.forEach((w, i) => w.resolve(m.results[i]!));
+    } else {
       const e = Object.assign(new Error(m.error.message), m.error.code !== undefined ? { code: m.error.code } : {});
       for (const w of batch) w.reject(e);
     }
     if (this.#pending.length > 0) this.#send();
     else this.#drained?.();
+  }
+
+  /** What a committed write left under its key. */
+  #learn(op: WriteOp, result: number | null | boolean): void {
+    if (op.op === 'delete') this.#cache.set(op.vault, op.key, null);
+    else if (result !== null) this.#cache.set(op.vault, op.key, owned(op.bytes));
+    // Put-if-absent found an object: whatever the cache said of the key, storage knows better.
+    else this.#cache.forget(op.vault, op.key);
   }
 
   /** The writer is gone: nothing waiting or in flight can be committed any more. */
@@ -133,16 +190,58 @@ export class ObjectDb implements RelayStorage {
     return Promise.resolve(keys.map((k) => this.#read(vault, k)));
   }
 
+  /**
+   * What the cache knows of a key, once it is sure no other ObjectDb
+   * committed since it last agreed with the file (a miss needs no such
+   * check: storage answers it).
+   */
+  #cached(vault: string, key: string): ReturnType<ObjectCache['get']> {
+    if (this.#cache.get(vault, key) === undefined) return undefined;
+    this.#freshen();
+    return this.#cache.get(vault, key);
+  }
+
+  /**
+   * Empties the cache if another ObjectDb committed to the file since the
+   * cache last agreed with it. Checked once per run of synchronous code and
+   * its microtasks: everything they answer arrived before the check.
+   */
+  #freshen(): void {
+    if (this.#fresh) return;
+    this.#fresh = true;
+    queueMicrotask(() => (this.#fresh = false));
+    const version = this.#version.get();
+    if (version === this.#seenVersion) return;
+    this.#seenVersion = version;
+    const mark = this.#markNow();
+    if (sameMark(mark, this.#mark)) return;
+    // This ObjectDb's own batch just committed: its answer, and what the cache learns from it, are on their way.
+    if (this.#inFlight && mark.writer === this.#name && mark.n === this.#mark.n + 1) return;
+    this.#cache.clear();
+    this.#mark = mark;
+  }
+
   #read(vault: string, key: string, range?: ByteRange): Buffer | null {
+    const cached = this.#cached(vault, key);
+    if (cached !== undefined) return cached && (range ? cached.bytes.subarray(range.offset, range.offset + range.length) : cached.bytes);
     const row = range ? this.#getRange.get(range.offset + 1, range.length, vault, key) : this.#get.get(vault, key);
-    if (row === undefined) return null;
+    if (row === undefined) {
+      this.#cache.set(vault, key, null);
+      return null;
+    }
     // substr() of an empty BLOB gives '' (text) in SQLite; normalise to bytes.
-    return Buffer.isBuffer(row) ? row : Buffer.alloc(0);
+    const bytes = Buffer.isBuffer(row) ? row : Buffer.alloc(0);
+    if (!range) this.#cache.set(vault, key, bytes);
+    return bytes;
   }
 
   /** Size and etag, or null when missing. */
   head(vault: string, key: string): Promise<RemoteObjectInfo | null> {
-    return Promise.resolve((this.#head.get(vault, key) as RemoteObjectInfo | undefined) ?? null);
+    const cached = this.#cached(vault, key);
+    if (cached !== undefined) return Promise.resolve(cached && ObjectCache.info(key, cached));
+    const info = (this.#head.get(vault, key) as RemoteObjectInfo | undefined) ?? null;
+    if (!info) this.#cache.set(vault, key, null);
+    return Promise.resolve(info);
   }
 
   /** Up to `limit` objects whose key starts with `prefix`, strictly after `after`, in byte order (with the bytes of those up to `bodiesUpTo`). */

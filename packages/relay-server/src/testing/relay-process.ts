@@ -41,7 +41,9 @@ export function spawnRelayProcess(from: string | RelayProcessOptions, port = 0):
   const o = typeof from === 'string' ? { dataDir: from } : from;
   const args = 'dataDir' in o ? [o.dataDir] : ['--postgres', o.postgres, '--s3', o.s3];
   const env = { ...process.env, ...(o.authSecret !== undefined ? { KITH_RELAY_SECRET: o.authSecret } : {}) };
-  const child = spawn(process.execPath, [MAIN, ...args, String(port)], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  // Node flags for the relay alone (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it under a benchmark's load).
+  const nodeArgs = (process.env['KITH_RELAY_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, ...args, String(port)], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ended = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
