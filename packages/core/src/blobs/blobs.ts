@@ -199,6 +199,27 @@ export class Blobs {
     return plain;
   }
 
+  /**
+   * Stores one chunk on its own, without a manifest (snapshots list their
+   * chunks themselves), under the registry's current epoch; returns its id
+   * and the bytes sent (0 when the remote already held it). The caller
+   * catches up with the registry first.
+   */
+  async putChunk(plain: Uint8Array, signal?: AbortSignal): Promise<{ id: string; sent: number }> {
+    await this.#ready();
+    const ctx = this.#ctx;
+    const epoch = ctx.registry.epoch;
+    const epochKey = await loadEpochKey(ctx, epoch);
+    const id = await blobId(epochKey, ctx.vaultId, plain);
+    const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
+    return { id, sent: await this.#storeObject('chunk', id, encode, signal) };
+  }
+
+  /** One chunk's plaintext, verified against its id. */
+  getChunk(id: string, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.#object('chunk', id, signal);
+  }
+
   /** A blob's manifest; the blob then shows in {@link list} as opened on this device. */
   async manifest(ref: string, signal?: AbortSignal): Promise<BlobManifest> {
     const id = parseBlobRef(ref);
