@@ -72,7 +72,7 @@ export async function bootstrapFromSnapshot(ctx: EngineContext, chunks: ChunkSto
       if (!isIntegrityError(e) && !KithError.is(e, ErrorCode.NotFound) && !KithError.is(e, ErrorCode.UnsupportedFormat)) throw e;
       warnings.push({
         code: WarningCode.SnapshotRefused,
-        message: e.message,
+        message: `${e.message} (${e.code})`,
         hint: 'bootstrapped from an older snapshot or the full history instead',
       });
     }
