@@ -65,10 +65,19 @@ export class Blobs {
   /** Opens the vault's remote if it is not yet: reads from the cache never need it. */
   readonly #ready: () => Promise<unknown>;
 
-  constructor(ctx: EngineContext, cache: BlobCache | undefined, ready: () => Promise<unknown> = async () => undefined) {
+  /** Chunks that snapshots need, which GC keeps (set by the vault: snapshots sit above this layer). */
+  readonly #alsoLive: ((signal?: AbortSignal) => Promise<ReadonlySet<string>>) | undefined;
+
+  constructor(
+    ctx: EngineContext,
+    cache: BlobCache | undefined,
+    ready: () => Promise<unknown> = async () => undefined,
+    alsoLive?: (signal?: AbortSignal) => Promise<ReadonlySet<string>>,
+  ) {
     this.#ctx = ctx;
     this.#cache = cache;
     this.#ready = ready;
+    this.#alsoLive = alsoLive;
   }
 
   /**
@@ -376,6 +385,7 @@ export class Blobs {
       () => this.referenced(),
       (id, signal) => this.#manifest(id, signal),
       o,
+      this.#alsoLive,
     );
   }
 

@@ -7,7 +7,7 @@
  * the threshold of the last known snapshot.
  */
 import { isIntegrityError } from '../base/errors.js';
-import { decodeSnapshot, peekSnapshot, snapshotKeys } from '../format/index.js';
+import { decodeSnapshot, peekSnapshot, snapshotKeys, type SnapshotManifest } from '../format/index.js';
 import { emptyPush, META, readMeta, writeMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
 import { epochKeyNamedBy } from '../sync/catch-up.js';
@@ -55,7 +55,7 @@ export async function maybeSnapshot(
   const listed = (await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})).map((i) => i.key).filter((k) => snapshotKeys.parse(k));
   const last = listed.sort().at(-1);
   if (last !== undefined && last !== newest?.key) {
-    const segments = await coveredBy(ctx, last, signal);
+    const segments = (await openListed(ctx, last, signal))?.devices.reduce((n, d) => n + d.seq, 0);
     if (segments !== undefined) {
       newest = { key: last, segments };
       await noteSnapshot(ctx, last, segments);
@@ -67,8 +67,8 @@ export async function maybeSnapshot(
   return result;
 }
 
-/** The segments a snapshot covers (its signature and encryption checked), or undefined if it does not open. */
-async function coveredBy(ctx: EngineContext, key: string, signal?: AbortSignal): Promise<number | undefined> {
+/** A listed snapshot's manifest (signature and encryption checked), or undefined if it is gone or does not open. */
+async function openListed(ctx: EngineContext, key: string, signal?: AbortSignal): Promise<SnapshotManifest | undefined> {
   const bytes = await ctx.remote.get(key, signal ? { signal } : {});
   if (!bytes) return undefined;
   try {
@@ -76,10 +76,23 @@ async function coveredBy(ctx: EngineContext, key: string, signal?: AbortSignal):
     const signPub = ctx.registry.deviceSignPub(header.deviceId);
     if (!signPub) return undefined;
     await epochKeyNamedBy(ctx, header.epoch, `snapshot ${key}`, signal);
-    const m = await decodeSnapshot(bytes, { vaultId: ctx.vaultId, key, signPub, epochKey: (e) => ctx.epochKeys.get(e) });
-    return m.devices.reduce((n, d) => n + d.seq, 0);
+    return await decodeSnapshot(bytes, { vaultId: ctx.vaultId, key, signPub, epochKey: (e) => ctx.epochKeys.get(e) });
   } catch (e) {
     if (isIntegrityError(e)) return undefined;
     throw e;
   }
+}
+
+/**
+ * The chunks the remote's snapshots need, for blob GC to keep. Any failure
+ * but a snapshot that does not open stops GC, so that no needed chunk is
+ * ever marked.
+ */
+export async function snapshotChunkIds(ctx: EngineContext, signal?: AbortSignal): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const info of await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})) {
+    if (!snapshotKeys.parse(info.key)) continue;
+    for (const c of (await openListed(ctx, info.key, signal))?.chunks ?? []) ids.add(c.id);
+  }
+  return ids;
 }

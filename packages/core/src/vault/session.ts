@@ -19,7 +19,7 @@ import { sealEpochValue } from '../identity/local-keys.js';
 import type { EngineContext } from '../sync/context.js';
 import { checkStaleAfter } from '../sync/staleness.js';
 import { Blobs, refsIn } from '../blobs/blobs.js';
-import { DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from '../snapshot/index.js';
+import { DEFAULT_SNAPSHOT_EVERY, snapshotChunkIds, type SnapshotEvery } from '../snapshot/index.js';
 import { VaultEmitter } from './events.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
 
@@ -98,7 +98,12 @@ export class VaultSession {
         if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
       },
     };
-    this.blobs = new Blobs(this.ctx, o.blobCache, () => this.connect());
+    this.blobs = new Blobs(
+      this.ctx,
+      o.blobCache,
+      () => this.connect(),
+      (signal) => snapshotChunkIds(this.ctx, signal),
+    );
   }
 
   /** The engine context with the remote open (opened now if need be). */
