@@ -1153,7 +1153,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       // Joining by pairing starts from the snapshot too.
       const { joined, remote } = await pairWith(a, 84);
       assert.equal(joined.status, 'fulfilled');
-      const paired = track({ vault: (joined as PromiseFulfilledResult<Vault>).value, remote });
+      const paired = track({ vault: joined.value, remote });
       assert.equal((await paired.vault.sync()).warnings, undefined);
       assert.deepEqual(await docs(paired.vault, 'notes'), await docs(a.vault, 'notes'));
       // The remote alters the newest snapshot: refused with a warning, the older one used, nothing lost.
