@@ -42,7 +42,7 @@ const WRITE_BATCH = 1000;
 
 const refuse = (key: string, why: string): KithError =>
   new KithError(ErrorCode.IntegritySnapshot, `snapshot ${key} was refused: ${why}`, {
-    hint: 'the device bootstraps from an older snapshot or the full history instead; a device that can should write a new snapshot (kith snapshot)',
+    hint: 'the device bootstraps from an older snapshot or the full history instead; a device that holds the vault can write a new snapshot',
   });
 
 /** True while this store has pulled nothing and holds no records: the only time a snapshot is applied. */
