@@ -118,7 +118,7 @@ test('bootstrap: a snapshot signed by a key the registry does not hold is refuse
   await s.vault.close();
 });
 
-test('bootstrap: a snapshot by a registered device whose vector is ahead of the signed head, or off the chain, is refused with KITH_INTEGRITY_SNAPSHOT', async () => {
+test('bootstrap: a snapshot by a registered device whose vector is ahead of the signed head or off the chain (KITH_INTEGRITY_SNAPSHOT), or whose registry position the remote does not reach (KITH_INTEGRITY_CHAIN), is refused', async () => {
   const s = await setUp();
   const expected = await dump(s.store);
   const seed = unb64(s.device.signSeed);
@@ -152,6 +152,23 @@ test('bootstrap: a snapshot by a registered device whose vector is ahead of the 
     r.warnings.join('\n'),
   );
   assert.equal(bytesToHex(peekSnapshot(s.objects.get(offChain)!, offChain).registryHash), bytesToHex(m.registryHash));
+  s.objects.delete(offChain);
+  // Made under a registry position the remote's registry does not reach, or forks from.
+  const beyond = await forge(s, { registrySeq: 99 }, seed);
+  r = await bootstrap(s);
+  assert.deepEqual(r.state, expected);
+  assert.ok(
+    r.warnings.some((w) => w.includes('entry 99') && /KITH_INTEGRITY_CHAIN/.test(w)),
+    r.warnings.join('\n'),
+  );
+  s.objects.delete(beyond);
+  await forge(s, { registryHash: new Uint8Array(32).fill(3) }, seed);
+  r = await bootstrap(s);
+  assert.deepEqual(r.state, expected);
+  assert.ok(
+    r.warnings.some((w) => /KITH_INTEGRITY_CHAIN/.test(w)),
+    r.warnings.join('\n'),
+  );
   await s.vault.close();
 });
 
