@@ -65,3 +65,55 @@ test("blob GC keeps the snapshots' chunks: a device bootstraps from the snapshot
   await vault.close();
   await fresh.close();
 });
+
+test('a snapshot cut short while storing its chunks leaves no manifest: new devices still start (older snapshot or full history), and the next snapshot reuses the chunks already stored', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const base = openMemoryRemote(objects);
+  let chunkPuts = 0;
+  let failAfter = Infinity;
+  const stored: string[] = [];
+  // The remote (or the process) dies after a few chunks are stored.
+  const flaky = {
+    ...base,
+    put: async (key: string, bytes: Uint8Array, o?: Parameters<typeof base.put>[2]) => {
+      if (key.startsWith('blobs/chunks/') && ++chunkPuts > failAfter) throw new Error('connection lost');
+      await base.put(key, bytes, o);
+      if (key.startsWith('blobs/chunks/')) stored.push(key);
+    },
+  };
+  const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: flaky, remoteUrl: 'memory:', deps: deps(3), snapshotEvery: false });
+  for (let i = 0; i < 400; i++) await vault.put('notes', `n${i}`, { title: `note ${i}`, body: `${i}`.repeat(200) });
+  await vault.sync();
+  failAfter = 3;
+  await assert.rejects(vault.snapshot(), /connection lost/);
+  assert.deepEqual(snapshotsIn(objects), []);
+  const before = new Set(stored);
+  assert.equal(before.size, 3);
+  const fresh = await Vault.restore({
+    store: openMemoryStore(),
+    remote: openMemoryRemote(objects),
+    remoteUrl: 'memory:',
+    recoveryCode,
+    deps: deps(4),
+    snapshotEvery: false,
+  });
+  assert.equal((await fresh.sync()).warnings, undefined);
+  assert.equal((await fresh.list('notes')).records.length, 400);
+  failAfter = Infinity;
+  const done = await vault.snapshot();
+  // Only the chunks the first attempt did not store are sent.
+  const sent = stored.slice(3);
+  assert.ok(sent.length > 0 && sent.every((k) => !before.has(k)), JSON.stringify({ before: [...before], sent }));
+  assert.ok(done.uploaded > 0);
+  const later = await Vault.restore({
+    store: openMemoryStore(),
+    remote: openMemoryRemote(objects),
+    remoteUrl: 'memory:',
+    recoveryCode,
+    deps: deps(5),
+    snapshotEvery: false,
+  });
+  assert.equal((await later.sync()).warnings, undefined);
+  assert.equal((await later.list('notes')).records.length, 400);
+  for (const v of [vault, fresh, later]) await v.close();
+});
