@@ -117,3 +117,21 @@ test('a snapshot cut short while storing its chunks leaves no manifest: new devi
   assert.equal((await later.list('notes')).records.length, 400);
   for (const v of [vault, fresh, later]) await v.close();
 });
+
+test('two snapshots in the same millisecond get two keys: the second does not report the first one as its own', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { vault } = await Vault.create({
+    store: openMemoryStore(),
+    remote: openMemoryRemote(objects),
+    remoteUrl: 'memory:',
+    deps: { random: seededRandom(6), now: () => T0 },
+    snapshotEvery: false,
+  });
+  await vault.put('notes', 'a', { v: 1 });
+  const first = await vault.snapshot();
+  await vault.put('notes', 'b', { v: 2 });
+  const second = await vault.snapshot();
+  assert.notEqual(first.snapshot, second.snapshot);
+  assert.deepEqual(snapshotsIn(objects).sort(), [first.snapshot, second.snapshot].sort());
+  await vault.close();
+});

@@ -9,6 +9,7 @@
  */
 import { hex } from '@scure/base';
 import { ErrorCode, KithError } from '../base/errors.js';
+import { bytesEqual } from '../crypto/index.js';
 import { encodeSnapshot, snapshotKeys, type SnapshotDevice } from '../format/index.js';
 import { fullStamp } from '../model/hlc.js';
 import type { RecordRow } from '../model/merge.js';
@@ -99,28 +100,38 @@ export async function writeSnapshot(ctx: EngineContext, chunks: ChunkStore, befo
     throw e;
   }
   await window.drain();
-  const at = ctx.deps.now();
-  const key = snapshotKeys.of(at, ctx.deviceId);
-  const bytes = await encodeSnapshot({
-    vaultId: ctx.vaultId,
-    deviceId: ctx.deviceId,
-    at,
-    epoch,
-    epochKey,
-    registrySeq: ctx.registry.seq,
-    registryHash: ctx.registry.hash,
-    devices: state.devices,
-    rows: state.rows.length,
-    live: state.rows.filter((r) => !r.deleted).length,
-    chunks: ids,
-    signSeed: ctx.signSeed,
-    random: ctx.deps.random,
-  });
-  // Only after every chunk is stored: a manifest never names a missing chunk.
-  await ctx.remote.put(key, bytes, { ifAbsent: true, ...(signal ? { signal } : {}) });
+  const live = state.rows.filter((r) => !r.deleted).length;
+  const opts = signal ? { signal } : {};
+  let at = ctx.deps.now();
+  let key: string;
+  let bytes: Uint8Array;
+  // Only after every chunk is stored: a manifest never names a missing chunk. Put-if-absent, read
+  // back: a snapshot this device wrote in the same millisecond keeps its place, this one takes the next.
+  for (let attempt = 0; ; attempt++, at++) {
+    key = snapshotKeys.of(at, ctx.deviceId);
+    bytes = await encodeSnapshot({
+      vaultId: ctx.vaultId,
+      deviceId: ctx.deviceId,
+      at,
+      epoch,
+      epochKey,
+      registrySeq: ctx.registry.seq,
+      registryHash: ctx.registry.hash,
+      devices: state.devices,
+      rows: state.rows.length,
+      live,
+      chunks: ids,
+      signSeed: ctx.signSeed,
+      random: ctx.deps.random,
+    });
+    await ctx.remote.put(key, bytes, { ifAbsent: true, ...opts });
+    const stored = await ctx.remote.get(key, opts);
+    if (stored && bytesEqual(stored, bytes)) break;
+    if (attempt === 2) throw new KithError(ErrorCode.RemoteUnavailable, `the remote did not keep snapshot ${key}`, { hint: 'try again later' });
+  }
   return {
     snapshot: key,
-    records: state.rows.filter((r) => !r.deleted).length,
+    records: live,
     bytes: pieces.reduce((n, p) => n + p.length, 0),
     uploaded: uploaded + bytes.length,
     segments: state.devices.reduce((n, d) => n + d.seq, 0),
