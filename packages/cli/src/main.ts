@@ -14,6 +14,7 @@ import { registerHistory } from './commands/history.js';
 import { registerRecords } from './commands/records.js';
 import { registerRelay } from './commands/relay.js';
 import { registerSetup } from './commands/setup.js';
+import { registerSnapshot } from './commands/snapshot.js';
 import { registerSync } from './commands/sync.js';
 import { describeError, quietOnClosedStdout } from './output.js';
 import { checkArgvUtf8 } from './input.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerDevices(program);
   registerBlobs(program);
   registerCheck(program);
+  registerSnapshot(program);
   registerRelay(program);
   registerBackup(program);
   // Subcommands inherit the error handling and quiet output.

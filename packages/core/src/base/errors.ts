@@ -43,6 +43,8 @@ export const ErrorCode = {
   IntegrityRollback: 'KITH_INTEGRITY_ROLLBACK',
   /** A device's segment chain has a gap or a reordered/replaced segment. */
   IntegrityChain: 'KITH_INTEGRITY_CHAIN',
+  /** A snapshot that does not match the vault: signed by a device the registry does not admit, or ahead of or off the devices' signed chains. */
+  IntegritySnapshot: 'KITH_INTEGRITY_SNAPSHOT',
   /** An object's format version or suite is not one this build reads. */
   UnsupportedFormat: 'KITH_UNSUPPORTED_FORMAT',
   /** The local store failed (disk full, I/O error, locked too long). */

@@ -13,6 +13,8 @@ export const WarningCode = {
   OldHead: 'KITH_STALE_HEAD',
   /** The device registry records a revocation newer than every head on the remote. */
   HeadsBehindRegistry: 'KITH_STALE_HEADS',
+  /** A snapshot on the remote failed its checks; the device bootstrapped without it (an older one, or the full history). */
+  SnapshotRefused: 'KITH_SNAPSHOT_REFUSED',
 } as const;
 export type WarningCode = (typeof WarningCode)[keyof typeof WarningCode];
 

@@ -65,10 +65,19 @@ export class Blobs {
   /** Opens the vault's remote if it is not yet: reads from the cache never need it. */
   readonly #ready: () => Promise<unknown>;
 
-  constructor(ctx: EngineContext, cache: BlobCache | undefined, ready: () => Promise<unknown> = async () => undefined) {
+  /** Chunks that snapshots need, which GC keeps (set by the vault: snapshots sit above this layer). */
+  readonly #alsoLive: ((signal?: AbortSignal) => Promise<ReadonlySet<string>>) | undefined;
+
+  constructor(
+    ctx: EngineContext,
+    cache: BlobCache | undefined,
+    ready: () => Promise<unknown> = async () => undefined,
+    alsoLive?: (signal?: AbortSignal) => Promise<ReadonlySet<string>>,
+  ) {
     this.#ctx = ctx;
     this.#cache = cache;
     this.#ready = ready;
+    this.#alsoLive = alsoLive;
   }
 
   /**
@@ -197,6 +206,27 @@ export class Blobs {
     const plain = await decode(bytes);
     await this.#cache?.put(cacheKey, bytes);
     return plain;
+  }
+
+  /**
+   * Stores one chunk on its own, without a manifest (snapshots list their
+   * chunks themselves), under the registry's current epoch; returns its id
+   * and the bytes sent (0 when the remote already held it). The caller
+   * catches up with the registry first.
+   */
+  async putChunk(plain: Uint8Array, signal?: AbortSignal): Promise<{ id: string; sent: number }> {
+    await this.#ready();
+    const ctx = this.#ctx;
+    const epoch = ctx.registry.epoch;
+    const epochKey = await loadEpochKey(ctx, epoch);
+    const id = await blobId(epochKey, ctx.vaultId, plain);
+    const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
+    return { id, sent: await this.#storeObject('chunk', id, encode, signal) };
+  }
+
+  /** One chunk's plaintext, verified against its id. */
+  getChunk(id: string, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.#object('chunk', id, signal);
   }
 
   /** A blob's manifest; the blob then shows in {@link list} as opened on this device. */
@@ -355,6 +385,7 @@ export class Blobs {
       () => this.referenced(),
       (id, signal) => this.#manifest(id, signal),
       o,
+      this.#alsoLive,
     );
   }
 

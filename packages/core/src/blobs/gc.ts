@@ -39,6 +39,8 @@ export async function collectGarbage(
   referenced: () => Promise<ReadonlySet<string>>,
   manifestOf: (id: string, signal?: AbortSignal) => Promise<BlobManifest>,
   o: GcOptions = {},
+  /** Chunks other objects than blobs need (snapshots): kept like live blobs' chunks. */
+  alsoLive?: (signal?: AbortSignal) => Promise<ReadonlySet<string>>,
 ): Promise<GcResult> {
   const remote = ctx.remote;
   const now = ctx.deps.now();
@@ -55,7 +57,7 @@ export async function collectGarbage(
   let marked = 0;
   let deleted = 0;
   let kept = 0;
-  const liveChunks = new Set<string>();
+  const liveChunks = new Set<string>(alsoLive ? await alsoLive(o.signal) : []);
   const sweep = async (name: string, key: string, isLive: boolean): Promise<boolean> => {
     const markedAt = marks.get(name);
     if (isLive) {

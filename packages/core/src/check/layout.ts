@@ -8,7 +8,7 @@
  */
 import { blobKeys } from '../format/blob-format.js';
 import { ErrorCode } from '../base/errors.js';
-import { remoteKeys } from '../format/index.js';
+import { remoteKeys, snapshotKeys } from '../format/index.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
 import type { CheckLog } from './report.js';
 
@@ -33,6 +33,8 @@ export interface RemoteLayout {
   /** Mark key → the key of the object it marks. */
   readonly marks: Map<string, string>;
   pairing: number;
+  /** Snapshot manifests (not verified by check yet: a bootstrap verifies what it uses). */
+  readonly snapshots: string[];
 }
 
 const DEVICE = '[0-9a-f]{16}';
@@ -60,6 +62,7 @@ export function sortListing(listing: readonly RemoteObjectInfo[], log: CheckLog)
     chunks: new Set(),
     marks: new Map(),
     pairing: 0,
+    snapshots: [],
   };
   for (const info of listing) {
     const key = info.key;
@@ -104,6 +107,8 @@ function place(l: RemoteLayout, info: RemoteObjectInfo): boolean {
     l.marks.set(key, m[1] === 'm' ? blobKeys.manifest(m[2]!) : blobKeys.chunk(m[2]!));
     return true;
   }
+  const snapshot = snapshotKeys.parse(key);
+  if (snapshot) return snapshotKeys.of(snapshot.at, snapshot.deviceId) === key && (l.snapshots.push(key), true);
   if ((m = PATTERNS.pairing.exec(key))) return remoteKeys.pairing(m[1]!, m[2] as 'offer') === key && (l.pairing++, true);
   return false;
 }

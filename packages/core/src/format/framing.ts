@@ -14,7 +14,18 @@ export const SIGNATURE_BYTES = 64;
 const MAGIC = utf8('KITH');
 
 /** Object types (the preamble's fifth byte). */
-export const ObjectType = { Vault: 'V', Device: 'D', SealedKey: 'K', Segment: 'S', Head: 'H', Registry: 'R', Chunk: 'C', Manifest: 'M', Backup: 'B' } as const;
+export const ObjectType = {
+  Vault: 'V',
+  Device: 'D',
+  SealedKey: 'K',
+  Segment: 'S',
+  Head: 'H',
+  Registry: 'R',
+  Chunk: 'C',
+  Manifest: 'M',
+  Backup: 'B',
+  Snapshot: 'N',
+} as const;
 export type ObjectType = (typeof ObjectType)[keyof typeof ObjectType];
 
 export const corrupt = (what: string, why: string): KithError =>

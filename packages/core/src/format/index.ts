@@ -9,3 +9,4 @@ export * from './registry-entry.js';
 export * from './sealed-key.js';
 export * from './segment.js';
 export * from './head.js';
+export * from './snapshot.js';

@@ -1125,6 +1125,52 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       await rejectsWith(c.vault.blobs.put(data), ErrorCode.Revoked);
     });
 
+    test('snapshots: restored and paired devices start from the newest one with under half the bytes of a replay; a tampered one is refused, the older one used', async () => {
+      const a = track(await founder(81));
+      const rnd = seededRandom(86);
+      // Values that do not compress away: the history is about six times the state.
+      for (let round = 0; round < 6; round++) {
+        await a.vault.batch((b) => {
+          for (let i = 0; i < 40; i++) b.put('notes', `n${i}`, { title: `note ${i} round ${round}`, body: base64.encode(rnd(48)) });
+        });
+        await a.vault.sync();
+      }
+      await a.vault.delete('notes', 'n0');
+      const replay = track(await joiner(a.code, 82, 'replay'));
+      await replay.vault.sync(); // no snapshot yet: the whole history
+      await a.vault.snapshot();
+      await a.vault.put('notes', 'tail', { title: 'between the snapshots' });
+      const newer = await a.vault.snapshot();
+      await a.vault.put('notes', 'tail2', { title: 'after the snapshots' });
+      await a.vault.sync();
+      const b = track(await joiner(a.code, 83, 'boot'));
+      assert.equal((await b.vault.sync()).warnings, undefined);
+      assert.deepEqual(await docs(b.vault, 'notes'), await docs(a.vault, 'notes'));
+      assert.ok(
+        b.remote.stats.bytesReceived < replay.remote.stats.bytesReceived / 2,
+        `bootstrap ${b.remote.stats.bytesReceived} bytes, replay ${replay.remote.stats.bytesReceived}`,
+      );
+      // Joining by pairing starts from the snapshot too.
+      const { joined, remote } = await pairWith(a, 84);
+      assert.equal(joined.status, 'fulfilled');
+      const paired = track({ vault: joined.value, remote });
+      assert.equal((await paired.vault.sync()).warnings, undefined);
+      assert.deepEqual(await docs(paired.vault, 'notes'), await docs(a.vault, 'notes'));
+      // The remote alters the newest snapshot: refused with a warning, the older one used, nothing lost.
+      const evil = await h.openRemote();
+      const bytes = (await evil.get(newer.snapshot))!;
+      bytes[bytes.length - 80]! ^= 1;
+      await evil.put(newer.snapshot, bytes);
+      await evil.close();
+      const c = track(await joiner(a.code, 85, 'after tampering'));
+      const warned = (await c.vault.sync()).warnings ?? [];
+      assert.deepEqual(
+        warned.map((w) => w.code),
+        [WarningCode.SnapshotRefused],
+      );
+      assert.deepEqual(await docs(c.vault, 'notes'), await docs(a.vault, 'notes'));
+    });
+
     test('three devices with random writes and syncs converge to the same records and conflicts', async () => {
       const a = track(await founder(71));
       await a.vault.push();

@@ -19,12 +19,14 @@ import { sealEpochValue } from '../identity/local-keys.js';
 import type { EngineContext } from '../sync/context.js';
 import { checkStaleAfter } from '../sync/staleness.js';
 import { Blobs, refsIn } from '../blobs/blobs.js';
+import { DEFAULT_SNAPSHOT_EVERY, snapshotChunkIds, type SnapshotEvery } from '../snapshot/index.js';
 import { VaultEmitter } from './events.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
 
 export interface SessionOptions {
   readonly blobCache?: BlobCache | undefined;
   readonly staleAfterMs?: number | undefined;
+  readonly snapshotEvery?: SnapshotEvery | undefined;
 }
 
 export class VaultSession {
@@ -38,6 +40,8 @@ export class VaultSession {
   readonly warnings: readonly SyncWarning[];
   /** Seals epoch keys written to the store when the device's secrets are passphrase-protected. */
   localKey: Uint8Array | undefined;
+  /** When a sync also writes a snapshot (see snapshot/auto). */
+  readonly snapshotEvery: SnapshotEvery;
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
 
@@ -53,6 +57,7 @@ export class VaultSession {
     this.store = store;
     this.deps = deps;
     this.localKey = localKey;
+    this.snapshotEvery = o.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.warnings = warnings;
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
@@ -95,7 +100,12 @@ export class VaultSession {
         if (refs.size > 0) await this.blobs.ensureUploaded(refs, signal);
       },
     };
-    this.blobs = new Blobs(this.ctx, o.blobCache, () => this.connect());
+    this.blobs = new Blobs(
+      this.ctx,
+      o.blobCache,
+      () => this.connect(),
+      (signal) => snapshotChunkIds(this.ctx, signal),
+    );
   }
 
   /** The engine context with the remote open (opened now if need be). */

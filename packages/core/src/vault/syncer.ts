@@ -11,6 +11,7 @@ import { pull } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import { deviceStatuses } from '../sync/staleness.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
+import { bootstrapFromSnapshot, maybeSnapshot, noteSnapshot, writeSnapshot, type SnapshotResult } from '../snapshot/index.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
@@ -44,8 +45,23 @@ export class Syncer {
     return this.#connected(async (ctx) => {
       const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
       const pushed = await push(ctx, o.signal);
+      // An optimisation only: a snapshot that fails now is tried again after a later sync.
+      await maybeSnapshot(ctx, this.#s.blobs, this.#s.snapshotEvery, () => push(ctx, o.signal), o.signal).catch(() => undefined);
       const result = { pushed, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
       this.#s.events.emit('synced', result);
+      return result;
+    });
+  }
+
+  /** Syncs, then writes a snapshot of the state (see snapshot/write). */
+  async snapshot(o: Call = {}): Promise<SnapshotResult> {
+    return this.#connected(async (ctx) => {
+      const before = async (): Promise<void> => {
+        await this.#pullOnce(ctx, o.signal);
+        await push(ctx, o.signal);
+      };
+      const result = await writeSnapshot(ctx, this.#s.blobs, before, o.signal);
+      await noteSnapshot(ctx, result.snapshot, result.segments);
       return result;
     });
   }
@@ -85,7 +101,11 @@ export class Syncer {
   async #pullOnce(ctx: EngineContext, signal?: AbortSignal): Promise<{ pulled: number; warnings: SyncWarning[] }> {
     const store = this.#s.store;
     const wasCaughtUp = (await store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
+    // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
+    const boot = wasCaughtUp ? undefined : await bootstrapFromSnapshot(ctx, this.#s.blobs, signal);
     const outcome = await pull(ctx, signal);
+    for (const c of boot?.applied?.collections ?? []) outcome.collections.add(c);
+    outcome.warnings.unshift(...(boot?.warnings ?? []));
     if (outcome.collections.size > 0) this.#s.events.emit('change', { collections: [...outcome.collections], source: 'remote' });
     if (!wasCaughtUp && outcome.complete) {
       await store.write(async (tx) => {

@@ -45,6 +45,12 @@ export interface VaultOptions {
    * remote is older than this (ms; default 7 days; `Infinity` turns it off).
    */
   readonly staleAfterMs?: number;
+  /**
+   * A sync also writes a snapshot of the state (see `snapshot()`) when this
+   * device has applied this many segments beyond the newest snapshot
+   * (default `{ segments: 1000 }`; `false` turns it off).
+   */
+  readonly snapshotEvery?: false | { readonly segments: number };
 }
 
 export interface CreateVaultOptions extends VaultOptions {

@@ -15,6 +15,7 @@ import type { JsonObject } from '../model/json.js';
 import type { LogEntry, Store } from '../ports/store.js';
 import type { Blobs } from '../blobs/blobs.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
+import type { SnapshotResult } from '../snapshot/index.js';
 import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
@@ -253,6 +254,15 @@ export class Vault {
   /** Pull, then push; `warnings` when the remote looks like it serves an old state. */
   sync(o: Call = {}): Promise<SyncResult> {
     return this.#sync.sync(o);
+  }
+
+  /**
+   * Syncs, then writes an encrypted, signed snapshot of the merged state,
+   * from which new devices start instead of replaying the whole history.
+   * Chunks the remote already holds are not sent again.
+   */
+  snapshot(o: Call = {}): Promise<SnapshotResult> {
+    return this.#sync.snapshot(o);
   }
 
   /**

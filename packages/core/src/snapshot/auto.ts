@@ -1,0 +1,98 @@
+/**
+ * @module snapshot/auto
+ * Snapshots written as history accumulates: after a sync, when the
+ * segments this device has applied exceed those the newest snapshot covers
+ * by `segments`, it writes one. One LIST and, when a newer snapshot than
+ * the last known appears, one GET; nothing at all while the count is below
+ * the threshold of the last known snapshot.
+ */
+import { isIntegrityError } from '../base/errors.js';
+import { decodeSnapshot, peekSnapshot, snapshotKeys, type SnapshotManifest } from '../format/index.js';
+import { emptyPush, META, readMeta, writeMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
+import type { EngineContext } from '../sync/context.js';
+import { epochKeyNamedBy } from '../sync/catch-up.js';
+import type { ChunkStore } from './chunks.js';
+import { writeSnapshot, type SnapshotResult } from './write.js';
+
+/** When a device writes a snapshot on its own: `false`, never; else after this many segments beyond the newest snapshot. */
+export type SnapshotEvery = false | { readonly segments: number };
+/** The default: about a thousand segments (a few thousand writes at least) between snapshots. */
+export const DEFAULT_SNAPSHOT_EVERY: SnapshotEvery = { segments: 1000 };
+
+/** Store meta entry: the newest snapshot this device knows of and the segments it covers. */
+const SNAPSHOT_META = 'snapshot.newest';
+interface NewestMeta {
+  key: string;
+  segments: number;
+}
+
+/** Segments this device has applied, its own included. */
+async function appliedSegments(ctx: EngineContext): Promise<number> {
+  return ctx.store.read(async (tx) => {
+    let n = ((await readMeta<PushMeta>(tx, META.push)) ?? emptyPush).seq;
+    for (const [deviceId] of ctx.registry.devices()) if (deviceId !== ctx.deviceId) n += (await readMeta<Cursor>(tx, META.cursor(deviceId)))?.seq ?? 0;
+    return n;
+  });
+}
+
+/** Remembers a snapshot as the newest known. */
+export async function noteSnapshot(ctx: EngineContext, key: string, segments: number): Promise<void> {
+  await ctx.store.write((tx) => writeMeta<NewestMeta>(tx, SNAPSHOT_META, { key, segments }));
+}
+
+/** Writes a snapshot if enough history accumulated since the newest one; `push` runs first if local writes are pending. */
+export async function maybeSnapshot(
+  ctx: EngineContext,
+  chunks: ChunkStore,
+  every: SnapshotEvery,
+  push: () => Promise<unknown>,
+  signal?: AbortSignal,
+): Promise<SnapshotResult | undefined> {
+  if (every === false || !(every.segments > 0)) return undefined;
+  const applied = await appliedSegments(ctx);
+  let newest = await ctx.store.read((tx) => readMeta<NewestMeta>(tx, SNAPSHOT_META));
+  if (applied - (newest?.segments ?? 0) < every.segments) return undefined;
+  const listed = (await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})).map((i) => i.key).filter((k) => snapshotKeys.parse(k));
+  const last = listed.sort().at(-1);
+  if (last !== undefined && last !== newest?.key) {
+    const segments = (await openListed(ctx, last, signal))?.devices.reduce((n, d) => n + d.seq, 0);
+    if (segments !== undefined) {
+      newest = { key: last, segments };
+      await noteSnapshot(ctx, last, segments);
+    }
+  }
+  if (applied - (newest?.segments ?? 0) < every.segments) return undefined;
+  const result = await writeSnapshot(ctx, chunks, push, signal);
+  await noteSnapshot(ctx, result.snapshot, result.segments);
+  return result;
+}
+
+/** A listed snapshot's manifest (signature and encryption checked), or undefined if it is gone or does not open. */
+async function openListed(ctx: EngineContext, key: string, signal?: AbortSignal): Promise<SnapshotManifest | undefined> {
+  const bytes = await ctx.remote.get(key, signal ? { signal } : {});
+  if (!bytes) return undefined;
+  try {
+    const header = peekSnapshot(bytes, key);
+    const signPub = ctx.registry.deviceSignPub(header.deviceId);
+    if (!signPub) return undefined;
+    await epochKeyNamedBy(ctx, header.epoch, `snapshot ${key}`, signal);
+    return await decodeSnapshot(bytes, { vaultId: ctx.vaultId, key, signPub, epochKey: (e) => ctx.epochKeys.get(e) });
+  } catch (e) {
+    if (isIntegrityError(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The chunks the remote's snapshots need, for blob GC to keep. Any failure
+ * but a snapshot that does not open stops GC, so that no needed chunk is
+ * ever marked.
+ */
+export async function snapshotChunkIds(ctx: EngineContext, signal?: AbortSignal): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (const info of await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})) {
+    if (!snapshotKeys.parse(info.key)) continue;
+    for (const c of (await openListed(ctx, info.key, signal))?.chunks ?? []) ids.add(c.id);
+  }
+  return ids;
+}

@@ -1,0 +1,191 @@
+/**
+ * @module snapshot/bootstrap
+ * A new device starts from the newest valid snapshot instead of the whole
+ * history: it checks the manifest (signer admitted by the registry at the
+ * position it names, V not ahead of any device's signed head, the chain
+ * hashes continued by each device's next segment), applies the state as
+ * one batch with the cursors at V, and the ordinary pull then fetches only
+ * the segments after V, chained from the snapshot's hashes. A snapshot that
+ * fails is skipped with a warning and the next older one tried; with none
+ * left, the device replays the full history as before. An old snapshot is
+ * harmless: the tail is just longer.
+ */
+import { hex } from '@scure/base';
+import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
+import { WarningCode, type SyncWarning } from '../base/warnings.js';
+import { bytesEqual } from '../crypto/index.js';
+import { decodeHead, decodeSnapshot, peekSnapshot, remoteKeys, snapshotKeys, type SnapshotManifest } from '../format/index.js';
+import { HybridClock, isDeviceId, stampDevice, stampLocal } from '../model/hlc.js';
+import { ALIVE } from '../model/ops.js';
+import type { RecordRow } from '../model/merge.js';
+import type { LogEntry, StoreTx } from '../ports/store.js';
+import { META, readMeta, writeMeta, type Cursor } from '../ports/store-meta.js';
+import type { EngineContext } from '../sync/context.js';
+import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
+import { fetchSegments, openSegment } from '../sync/segments.js';
+import { RowReader } from './state.js';
+import type { ChunkStore } from './chunks.js';
+
+export interface BootstrapOutcome {
+  /** The snapshot applied, if any. */
+  readonly applied?: { key: string; rows: number; collections: string[] };
+  /** Why snapshots were refused (each skipped for an older one or the full history). */
+  readonly warnings: SyncWarning[];
+}
+
+/** Snapshots tried, newest first, before falling back to the full history. */
+const MAX_TRIES = 3;
+/** Chunks fetched at once. */
+const READ_WINDOW = 6;
+/** Rows written per store call. */
+const WRITE_BATCH = 1000;
+
+const refuse = (key: string, why: string): KithError =>
+  new KithError(ErrorCode.IntegritySnapshot, `snapshot ${key} was refused: ${why}`, {
+    hint: 'the device bootstraps from an older snapshot or the full history instead; a device that holds the vault can write a new snapshot',
+  });
+
+/** True while this store has pulled nothing and holds no records: the only time a snapshot is applied. */
+async function isFresh(ctx: EngineContext, tx: StoreTx): Promise<boolean> {
+  if ((await tx.listCollections()).length > 0 || (await tx.countOutbox()) > 0) return false;
+  for (const [deviceId] of ctx.registry.devices()) if ((await readMeta<Cursor>(tx, META.cursor(deviceId)))?.seq) return false;
+  return true;
+}
+
+/** Applies the newest valid snapshot to a fresh store; does nothing on a store that holds anything. */
+export async function bootstrapFromSnapshot(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<BootstrapOutcome> {
+  const warnings: SyncWarning[] = [];
+  if (!(await ctx.store.read((tx) => isFresh(ctx, tx)))) return { warnings };
+  const opts = signal ? { signal } : {};
+  const listed = (await ctx.remote.list(snapshotKeys.prefix, opts)).map((i) => i.key).filter((k) => snapshotKeys.parse(k) !== undefined);
+  if (listed.length === 0) return { warnings };
+  await catchUpRegistry(ctx, signal);
+  const heads = await verifiedHeads(ctx, signal);
+  for (const key of listed.sort().reverse().slice(0, MAX_TRIES)) {
+    try {
+      const manifest = await checkedManifest(ctx, key, heads, signal);
+      const rows = await readRows(chunks, key, manifest, signal);
+      const collections = await apply(ctx, manifest, rows);
+      if (!collections) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
+      return { applied: { key, rows: rows.length, collections }, warnings };
+    } catch (e) {
+      if (!isIntegrityError(e) && !KithError.is(e, ErrorCode.NotFound) && !KithError.is(e, ErrorCode.UnsupportedFormat)) throw e;
+      warnings.push({
+        code: WarningCode.SnapshotRefused,
+        message: `${e.message} (${e.code})`,
+        hint: 'bootstrapped from an older snapshot or the full history instead',
+      });
+    }
+  }
+  return { warnings };
+}
+
+/** Every head on the remote that verifies, by device (a head that does not is simply absent). */
+async function verifiedHeads(ctx: EngineContext, signal?: AbortSignal): Promise<Map<string, { seq: number; hash: Uint8Array }>> {
+  const out = new Map<string, { seq: number; hash: Uint8Array }>();
+  const opts = signal ? { signal } : {};
+  for (const info of await ctx.remote.list(remoteKeys.headsPrefix, opts)) {
+    const device = info.key.slice(remoteKeys.headsPrefix.length);
+    const signPub = isDeviceId(device) ? ctx.registry.deviceSignPub(device) : undefined;
+    if (!signPub) continue;
+    const bytes = await ctx.remote.get(info.key, opts);
+    if (!bytes) continue;
+    try {
+      const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
+      out.set(device, { seq: head.seq, hash: head.hash });
+    } catch (e) {
+      if (!isIntegrityError(e)) throw e; // the pull reports it
+    }
+  }
+  return out;
+}
+
+/** Reads and checks a manifest: signer, registry position, V against the signed heads and the chains. */
+async function checkedManifest(
+  ctx: EngineContext,
+  key: string,
+  heads: ReadonlyMap<string, { seq: number; hash: Uint8Array }>,
+  signal?: AbortSignal,
+): Promise<SnapshotManifest> {
+  const bytes = await ctx.remote.get(key, signal ? { signal } : {});
+  if (!bytes) throw new KithError(ErrorCode.NotFound, `snapshot ${key} vanished from the remote`);
+  const header = peekSnapshot(bytes, key);
+  const writer = ctx.registry.device(header.deviceId);
+  const signPub = ctx.registry.deviceSignPub(header.deviceId);
+  if (!writer || !signPub || writer.revoked) throw refuse(key, `its writer ${header.deviceId} is not a device of the vault's registry`);
+  // The registry must reach the position the writer had verified, with the same hash.
+  if ((await ctx.registry.sync(ctx.remote, { seq: header.registrySeq, hash: header.registryHash, by: header.deviceId }, signal)) > 0) await ctx.saveRegistry();
+  await epochKeyNamedBy(ctx, header.epoch, `snapshot ${key}`, signal);
+  const m = await decodeSnapshot(bytes, { vaultId: ctx.vaultId, key, signPub, epochKey: (e) => ctx.epochKeys.get(e) });
+  for (const d of m.devices) {
+    const reg = ctx.registry.device(d.deviceId);
+    const pub = ctx.registry.deviceSignPub(d.deviceId);
+    if (!reg || !pub) throw refuse(key, `it covers device ${d.deviceId}, which the registry does not hold`);
+    if (reg.revoked && d.seq > reg.revoked.lastSeq) throw refuse(key, `it covers device ${d.deviceId} past its revocation`);
+    if (d.stamp !== '' && stampDevice(d.stamp) !== d.deviceId) throw refuse(key, `its stamp for device ${d.deviceId} names another device`);
+    const head = heads.get(d.deviceId);
+    if (!head || head.seq < d.seq) throw refuse(key, `it covers device ${d.deviceId} up to segment ${d.seq}, beyond that device's signed head`);
+    const last = reg.revoked ? Math.min(head.seq, reg.revoked.lastSeq) : head.seq;
+    if (head.seq === d.seq) {
+      if (!bytesEqual(head.hash, d.hash)) throw refuse(key, `its hash of device ${d.deviceId}'s segment ${d.seq} is not the one the signed head names`);
+    } else if (d.seq < last) {
+      // The next segment must name the covered one as its predecessor, or the tail would not chain.
+      const [next] = await fetchSegments(ctx, d.deviceId, [d.seq + 1], signal);
+      if (!next) throw new KithError(ErrorCode.IntegrityChain, `device ${d.deviceId}'s segment ${d.seq + 1} is missing from the remote`);
+      const seg = await openSegment(ctx, d.deviceId, pub, d.seq + 1, next);
+      if (!bytesEqual(seg.prevHash, d.hash)) throw refuse(key, `its hash of device ${d.deviceId}'s segment ${d.seq} does not chain to segment ${d.seq + 1}`);
+    }
+  }
+  return m;
+}
+
+/** Fetches the chunks (a few at once), checks their sizes and parses the rows in order. */
+async function readRows(chunks: ChunkStore, key: string, m: SnapshotManifest, signal?: AbortSignal): Promise<RecordRow[]> {
+  const reader = new RowReader(`snapshot ${key}`);
+  const rows: RecordRow[] = [];
+  for (let i = 0; i < m.chunks.length; i += READ_WINDOW) {
+    const group = m.chunks.slice(i, i + READ_WINDOW);
+    const got = await Promise.all(group.map((c) => chunks.getChunk(c.id, signal)));
+    for (const [j, plain] of got.entries()) {
+      const c = group[j]!;
+      if (plain.length !== c.size) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}: chunk ${c.id.slice(0, 12)}… has the wrong size`);
+      for (const r of reader.push(plain)) rows.push(r);
+    }
+  }
+  reader.end();
+  const live = rows.filter((r) => !r.deleted).length;
+  if (rows.length !== m.rows || live !== m.live) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key} holds other rows than its manifest counts`);
+  for (let i = 1; i < rows.length; i++) {
+    const a = rows[i - 1]!;
+    const b = rows[i]!;
+    if (a.collection > b.collection || (a.collection === b.collection && a.id >= b.id))
+      throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
+  }
+  return rows;
+}
+
+/** Writes the rows and the cursors at V in one transaction, if the store is still fresh; returns the collections, or undefined. */
+async function apply(ctx: EngineContext, m: SnapshotManifest, rows: RecordRow[]): Promise<string[] | undefined> {
+  return ctx.store.write(async (tx) => {
+    if (!(await isFresh(ctx, tx))) return undefined;
+    for (let i = 0; i < rows.length; i += WRITE_BATCH) await tx.putRecords(rows.slice(i, i + WRITE_BATCH));
+    // Deleted rows enter the history: it is how the next snapshot written here finds them (stores list live rows only).
+    const log: LogEntry[] = [];
+    for (const r of rows) if (r.deleted) log.push(tombstoneEntry(r));
+    for (let i = 0; i < log.length; i += WRITE_BATCH) await tx.appendLog(log.slice(i, i + WRITE_BATCH));
+    const clock = new HybridClock(ctx.deps.now, (await readMeta<{ last: string }>(tx, META.hlc))?.last);
+    for (const d of m.devices) {
+      await writeMeta<Cursor>(tx, META.cursor(d.deviceId), { seq: d.seq, hash: hex.encode(d.hash), stamp: d.stamp, etag: '' });
+      if (d.stamp !== '') clock.observe(stampLocal(d.stamp));
+    }
+    await writeMeta(tx, META.hlc, { last: clock.last });
+    return [...new Set(rows.map((r) => r.collection))];
+  });
+}
+
+/** The history entry of a deleted row: the write that decided its liveness. */
+function tombstoneEntry(r: RecordRow): LogEntry {
+  const state = r.state as Record<string, { w?: string }>;
+  const stamp = (Object.hasOwn(state, ALIVE) ? state[ALIVE]!.w : undefined) || r.updated;
+  return { collection: r.collection, id: r.id, stamp, device: stamp.length > 16 ? stampDevice(stamp) : '', kind: 'delete', fields: [] };
+}

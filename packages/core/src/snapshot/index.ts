@@ -1,0 +1,9 @@
+/**
+ * @module snapshot
+ * Snapshots of the merged state (docs/FORMAT.md "Snapshot"): writing
+ * them, by hand or as history accumulates, and bootstrapping from them.
+ */
+export { writeSnapshot, type SnapshotResult } from './write.js';
+export { bootstrapFromSnapshot, type BootstrapOutcome } from './bootstrap.js';
+export { maybeSnapshot, noteSnapshot, snapshotChunkIds, DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from './auto.js';
+export type { ChunkStore } from './chunks.js';
