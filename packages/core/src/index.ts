@@ -33,6 +33,7 @@ export type {
   VaultStatus,
 } from './vault/vault-types.js';
 export type { DeviceDelivery } from './vault/delivery.js';
+export type { RetentionRule } from './vault/retention.js';
 export { Collection } from './vault/collection.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 

@@ -157,6 +157,11 @@ export class Records {
     return writes.length;
   }
 
+  /** The engine's own writes (retention): `fn` applies local ops through `local` and may change other loaded views, in one write transaction. */
+  async commitInternal(fn: (tx: StoreTx, views: ViewSet, clock: HybridClock, local: (v: RecordView, op: Op) => Op) => Promise<Op[]>): Promise<void> {
+    await this.#commit((tx, views, clock) => fn(tx, views, clock, (v, op) => this.#applyLocal(views, v, op)));
+  }
+
   #applyLocal(views: ViewSet, v: RecordView, op: Op): Op {
     const deviceId = this.#s.ctx.deviceId;
     const stamp = op.t + deviceId;

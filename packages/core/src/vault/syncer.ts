@@ -20,10 +20,13 @@ type Call = { signal?: AbortSignal };
 export class Syncer {
   readonly #s: VaultSession;
   readonly #records: Records;
+  /** Runs after every pull (retention: expire what is due, apply floors other devices published). */
+  readonly #afterPull: () => Promise<unknown>;
 
-  constructor(session: VaultSession, records: Records) {
+  constructor(session: VaultSession, records: Records, afterPull: () => Promise<unknown> = async () => undefined) {
     this.#s = session;
     this.#records = records;
+    this.#afterPull = afterPull;
   }
 
   async push(o: Call = {}): Promise<SyncResult> {
@@ -84,6 +87,7 @@ export class Syncer {
     const store = this.#s.store;
     const wasCaughtUp = (await store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     const outcome = await pull(ctx, signal);
+    await this.#afterPull();
     if (outcome.collections.size > 0) this.#s.events.emit('change', { collections: [...outcome.collections], source: 'remote' });
     if (!wasCaughtUp && outcome.complete) {
       await store.write(async (tx) => {

@@ -21,6 +21,7 @@ import { Devices } from './devices.js';
 import { deliveryOf, type DeviceDelivery } from './delivery.js';
 import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
 import { Records } from './records.js';
+import { Retention, type RetentionRule } from './retention.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
 import { Syncer } from './syncer.js';
@@ -52,6 +53,7 @@ export class Vault {
   readonly devices: Devices;
   readonly #s: VaultSession;
   readonly #records: Records;
+  readonly #retention: Retention;
   readonly #sync: Syncer;
   readonly #autoSync: AutoSyncs;
 
@@ -62,7 +64,8 @@ export class Vault {
     this.blobs = session.blobs;
     this.devices = new Devices(session);
     this.#records = new Records(session);
-    this.#sync = new Syncer(session, this.#records);
+    this.#retention = new Retention(session, this.#records);
+    this.#sync = new Syncer(session, this.#records, () => this.#retention.run());
     this.#autoSync = new AutoSyncs({ sync: (o) => this.sync(o), events: session.events, watch: (prefix, fn) => session.slot.watch(prefix, fn) });
   }
 
@@ -114,7 +117,12 @@ export class Vault {
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none); the remote is opened when first needed. */
   static async open(o: VaultOptions): Promise<Vault> {
-    return new Vault(await openVault(o));
+    const vault = new Vault(await openVault(o));
+    await vault.#retention.run().catch(async (e: unknown) => {
+      await vault.close();
+      throw e;
+    });
+    return vault;
   }
 
   /**
@@ -191,6 +199,21 @@ export class Vault {
   /** The history of record changes this device holds (local and pulled), filtered. */
   log(filter: { collection?: string; id?: string; limit?: number } = {}): Promise<LogEntry[]> {
     return this.#records.log(filter);
+  }
+
+  /**
+   * Sets how long records of `collection` live after their newest write
+   * (`{ days }`), or turns retention off (`null`), for every device of the
+   * vault: the rule syncs like a record, and whichever device notices an
+   * expired record deletes it everywhere (on open and on every sync).
+   */
+  setRetention(collection: string, rule: { days: number } | null): Promise<void> {
+    return this.#retention.set(collection, rule);
+  }
+
+  /** The retention rules in force, by collection. */
+  retention(): Promise<RetentionRule[]> {
+    return this.#retention.rules();
   }
 
   // ---------------------------------------------------------------- sync
