@@ -12,6 +12,7 @@ import { registerDevices } from './commands/devices.js';
 import { registerHistory } from './commands/history.js';
 import { registerRecords } from './commands/records.js';
 import { registerRelay } from './commands/relay.js';
+import { registerRetention } from './commands/retention.js';
 import { registerSetup } from './commands/setup.js';
 import { registerSync } from './commands/sync.js';
 import { describeError, quietOnClosedStdout } from './output.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerBlobs(program);
   registerCheck(program);
   registerRelay(program);
+  registerRetention(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   return program;
