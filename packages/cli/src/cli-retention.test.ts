@@ -67,3 +67,34 @@ test('kith retention: a rule set on A reaches B and C; expired records vanish ev
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('kith log: history older than 90 days is pruned on open (each record keeps its newest entry), and log says where', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kith-history-'));
+  try {
+    const a = join(dir, 'a');
+    kithJson(a, ['init', '--remote', `file://${join(dir, 'remote')}`, '--name', 'a']);
+    at(0, a, ['put', 'notes', 'x', '{"v":1}']);
+    at(0, a, ['patch', 'notes', 'x', '{"v":2}']);
+    at(0, a, ['put', 'notes', 'y', '{"v":1}']);
+    at(50, a, ['patch', 'notes', 'x', '{"v":3}']);
+    assert.equal(at<unknown[]>(50, a, ['log']).length, 4);
+    const human = runKith(a, ['log'], { env: { KITH_TEST_CLOCK_OFFSET_MS: String(100 * DAY) } });
+    assert.equal(human.status, 0, human.stderr);
+    const cutoff = new Date(Date.now() + 10 * DAY).toISOString().slice(0, 10);
+    const first = human.stdout.split('\n')[0]!;
+    assert.match(first, /^history before \d{4}-\d{2}-\d{2} pruned/);
+    // The cut-off is 90 days before the (moved) clock: day 10 of this test, give or take the date line.
+    const shown = Date.parse(first.slice('history before '.length, 'history before '.length + 10));
+    assert.ok(Math.abs(shown - Date.parse(cutoff)) <= DAY, `${first} (expected about ${cutoff})`);
+    const left = at<{ id: string; kind: string }[]>(100, a, ['log']);
+    assert.deepEqual(
+      left.map((e) => [e.id, e.kind]),
+      [
+        ['y', 'put'],
+        ['x', 'patch'],
+      ],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -21,6 +21,7 @@ import {
 } from '@kith/core/adapter';
 import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
+import { LogPruner } from './prune.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -128,6 +129,7 @@ export class Statements {
   readonly getOwnSegment: Database.Statement;
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
+  readonly pruner: LogPruner;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -167,6 +169,7 @@ export class Statements {
     this.getOwnSegment = db.prepare('SELECT bytes FROM own_segments WHERE seq = ?').pluck();
     this.listOwnSegments = db.prepare('SELECT seq FROM own_segments ORDER BY seq').pluck();
     this.deleteOwnSegments = db.prepare('DELETE FROM own_segments WHERE seq <= ?');
+    this.pruner = new LogPruner(db);
   }
 
   /** A prepared statement for SQL built at run time (queries, log filters), kept for reuse. */

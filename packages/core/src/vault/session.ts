@@ -20,11 +20,13 @@ import type { EngineContext } from '../sync/context.js';
 import { checkStaleAfter } from '../sync/staleness.js';
 import { Blobs, refsIn } from '../blobs/blobs.js';
 import { VaultEmitter } from './events.js';
+import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
 
 export interface SessionOptions {
   readonly blobCache?: BlobCache | undefined;
   readonly staleAfterMs?: number | undefined;
+  readonly historyDays?: number | undefined;
 }
 
 export class VaultSession {
@@ -34,6 +36,8 @@ export class VaultSession {
   readonly slot: RemoteSlot;
   readonly events = new VaultEmitter();
   readonly blobs: Blobs;
+  /** Days of local history kept (see history-policy.ts). */
+  readonly historyDays: number;
   /** What `restore` or `join` noticed about the remote when this device joined. */
   readonly warnings: readonly SyncWarning[];
   /** Seals epoch keys written to the store when the device's secrets are passphrase-protected. */
@@ -54,6 +58,7 @@ export class VaultSession {
     this.deps = deps;
     this.localKey = localKey;
     this.warnings = warnings;
+    this.historyDays = checkHistoryDays(o.historyDays);
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
     const signSeed = unb64(j.device.signSeed);

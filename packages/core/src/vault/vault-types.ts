@@ -45,6 +45,8 @@ export interface VaultOptions {
    * remote is older than this (ms; default 7 days; `Infinity` turns it off).
    */
   readonly staleAfterMs?: number;
+  /** Days of local history (`log`) kept; older entries are pruned, except each record's newest (default 90; `Infinity` keeps all). */
+  readonly historyDays?: number;
 }
 
 export interface CreateVaultOptions extends VaultOptions {

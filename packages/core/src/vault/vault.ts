@@ -22,6 +22,7 @@ import { deliveryOf, type DeviceDelivery } from './delivery.js';
 import { createVault, joinVault, openVault, readConfig, restoreVault, setLocalPassphrase } from './lifecycle.js';
 import { Records } from './records.js';
 import { Retention, type RetentionRule } from './retention.js';
+import { historyPrunedBefore, pruneHistory } from './history-policy.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
 import { Syncer } from './syncer.js';
@@ -65,7 +66,7 @@ export class Vault {
     this.devices = new Devices(session);
     this.#records = new Records(session);
     this.#retention = new Retention(session, this.#records);
-    this.#sync = new Syncer(session, this.#records, () => this.#retention.run());
+    this.#sync = new Syncer(session, this.#records, () => this.#upkeep());
     this.#autoSync = new AutoSyncs({ sync: (o) => this.sync(o), events: session.events, watch: (prefix, fn) => session.slot.watch(prefix, fn) });
   }
 
@@ -118,7 +119,7 @@ export class Vault {
   /** Opens the vault this store holds (KITH_NO_VAULT if none); the remote is opened when first needed. */
   static async open(o: VaultOptions): Promise<Vault> {
     const vault = new Vault(await openVault(o));
-    await vault.#retention.run().catch(async (e: unknown) => {
+    await vault.#upkeep().catch(async (e: unknown) => {
       await vault.close();
       throw e;
     });
@@ -209,6 +210,17 @@ export class Vault {
    */
   setRetention(collection: string, rule: { days: number } | null): Promise<void> {
     return this.#retention.set(collection, rule);
+  }
+
+  /** Where this device pruned its history (`log` shows nothing older), as an ISO time, or null. */
+  historyPrunedBefore(): Promise<string | null> {
+    return historyPrunedBefore(this.#s.store);
+  }
+
+  /** On open and after every pull: retention expiry, then history pruning. */
+  async #upkeep(): Promise<void> {
+    await this.#retention.run();
+    await pruneHistory(this.#s.store, this.#s.deps.now(), this.#s.historyDays);
   }
 
   /** The retention rules in force, by collection. */
