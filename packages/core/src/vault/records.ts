@@ -6,7 +6,7 @@
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { checkFields, copyFields, orderedFields, type JsonObject } from '../model/json.js';
-import { checkCollection, checkNewRecordId, checkRecordId } from '../model/names.js';
+import { checkCollection, checkNewRecordId, checkRecordId, isReservedCollection } from '../model/names.js';
 import { HybridClock } from '../model/hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
 import { deleteOp, patchOp, putOp, resolveOp } from '../model/local-writes.js';
@@ -83,7 +83,7 @@ export class Records {
     if (collection !== undefined) checkCollection(collection);
     const rows = await this.#s.store.read((tx) => tx.listConflicted(collection));
     const out: Conflict[] = [];
-    for (const row of rows) {
+    for (const row of rows.filter(isAppRow)) {
       for (const c of conflictsOf(viewOf(row, row.collection, row.id))) {
         const [w, ...losers] = c.heads;
         out.push({
@@ -107,7 +107,7 @@ export class Records {
 
   /** Fields in conflict, vault-wide. */
   async conflictTotal(): Promise<number> {
-    const rows = await this.#s.store.read((tx) => tx.listConflicted());
+    const rows = (await this.#s.store.read((tx) => tx.listConflicted())).filter(isAppRow);
     return rows.reduce((n, r) => n + conflictCount(r), 0);
   }
 
@@ -190,6 +190,11 @@ export class Records {
 /** Fields in their documented order (see {@link orderedFields}), then the id. */
 function docOf(row: RecordRow): Doc {
   return { ...orderedFields(row.fields), id: row.id };
+}
+
+/** Reserved `_kith.` collections are the engine's (two devices publishing different retention floors is not the user's conflict). */
+function isAppRow(row: RecordRow): boolean {
+  return !isReservedCollection(row.collection);
 }
 
 function notFound(collection: string, id: string): KithError {

@@ -135,6 +135,31 @@ test('setRetention refuses bad input and reserved names, and changes nothing', a
   }
 });
 
+test('two devices publishing different floors for one record agree on the higher one, and list no conflict', { timeout: 120_000 }, async () => {
+  const d = await devices([0, 0], 3);
+  try {
+    const [a, b] = d.all as [Vault, Vault];
+    await a.setRetention('msgs', { days: 1 });
+    await a.put('msgs', 'm', { text: 'first' });
+    await d.syncAll();
+    d.clock.t += 3_600_000;
+    await b.patch('msgs', 'm', { text: 'second' }); // not pushed: A never sees it before expiring
+    d.clock.t += 2 * DAY_MS;
+    await a.sync(); // A expires at first + 1 day and publishes it
+    await d.reopen(1); // B expires on open, before pulling: at second + 1 day
+    await d.syncAll();
+    const floors = await Promise.all(d.stores.map(floorsIn));
+    assert.deepEqual(floors[0], floors[1]);
+    for (const v of d.all) {
+      assert.deepEqual(await records(v), []);
+      assert.deepEqual(await v.conflicts(), []);
+      assert.equal((await v.status()).conflicts, 0);
+    }
+  } finally {
+    await d.close();
+  }
+});
+
 type Cmd = { kind: 'put' | 'patch' | 'delete' | 'sync' | 'reopen'; dev: number; id: string; advance: number; value: number };
 
 test(

@@ -5,6 +5,7 @@
  */
 import type { SyncWarning } from '../base/warnings.js';
 import { conflictCount } from '../model/merge.js';
+import { isReservedCollection } from '../model/names.js';
 import { META, readMeta, requireVault, writeMeta, type StatusMeta } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
 import { pull } from '../sync/pull.js';
@@ -71,7 +72,7 @@ export class Syncer {
         pending: await tx.countOutbox(),
         lastPush: status?.lastPush ?? null,
         lastPull: status?.lastPull ?? null,
-        conflicts: conflicted.reduce((n, r) => n + conflictCount(r), 0),
+        conflicts: conflicted.reduce((n, r) => n + (isReservedCollection(r.collection) ? 0 : conflictCount(r)), 0),
         caughtUp: status?.caughtUp ?? false,
         devices: await deviceStatuses(tx, this.#s.ctx.registry, device.deviceId),
       };
