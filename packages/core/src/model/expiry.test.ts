@@ -101,22 +101,15 @@ describe('payload version of reserved collections', () => {
   });
 
   test('a reserved name in a version 1 payload is corrupt; version 2 still refuses names that are not valid', () => {
-    assert.throws(
-      () => decoded(1, '_kith.retention'),
-      (e) => e instanceof KithError && e.code === ErrorCode.IntegrityCorrupt,
-    );
-    assert.throws(
-      () => decoded(2, '_kith.'),
-      (e) => e instanceof KithError && e.code === ErrorCode.IntegrityCorrupt,
-    );
-    assert.throws(
-      () => decoded(2, '_other'),
-      (e) => e instanceof KithError && e.code === ErrorCode.IntegrityCorrupt,
-    );
-    assert.throws(
-      () => decoded(3, 'notes'),
-      (e) => e instanceof KithError && e.code === ErrorCode.UnsupportedFormat,
-    );
+    const refused = (v: number, c: string, code: ErrorCode): void =>
+      assert.throws(
+        () => decoded(v, c),
+        (e) => e instanceof KithError && e.code === code,
+      );
+    refused(1, '_kith.retention', ErrorCode.IntegrityCorrupt);
+    refused(2, '_kith.', ErrorCode.IntegrityCorrupt);
+    refused(2, '_other', ErrorCode.IntegrityCorrupt);
+    refused(3, 'notes', ErrorCode.UnsupportedFormat);
     assert.equal(decoded(2, 'notes')[0]!.c, 'notes');
   });
 });
