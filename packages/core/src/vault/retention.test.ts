@@ -160,6 +160,24 @@ test('two devices publishing different floors for one record agree on the higher
   }
 });
 
+test('a sync with nothing to expire reports no local change (auto-sync would answer it with another sync)', { timeout: 60_000 }, async () => {
+  const d = await devices([0], 4);
+  try {
+    const [a] = d.all as [Vault];
+    await a.setRetention('msgs', { days: 1 });
+    await a.put('msgs', 'm', { text: 'fresh' });
+    await a.sync();
+    const local: string[][] = [];
+    const off = a.on('change', (e) => e.source === 'local' && local.push([...e.collections]));
+    await a.sync();
+    await a.sync();
+    off();
+    assert.deepEqual(local, []);
+  } finally {
+    await d.close();
+  }
+});
+
 type Cmd = { kind: 'put' | 'patch' | 'delete' | 'sync' | 'reopen'; dev: number; id: string; advance: number; value: number };
 
 test(

@@ -72,10 +72,13 @@ export class Retention {
    */
   async run(): Promise<number> {
     let total = 0;
+    const now = this.#s.deps.now();
     for (;;) {
+      // Looked up in a read first: a write would emit a local change, which auto-sync answers with another sync.
+      if ((await this.#s.store.read((tx) => dueFloors(tx, now))).length === 0) return total;
       let n = 0;
       await this.#records.commitInternal(async (tx, views, clock, local) => {
-        const due = await dueFloors(tx, this.#s.deps.now());
+        const due = await dueFloors(tx, now);
         if (due.length === 0) return [];
         await views.load(due.map((d) => [d.collection, d.id] as const));
         const published = new Map<string, JsonObject>();
