@@ -91,3 +91,20 @@ test('an older store without incremental vacuum is converted once when small, le
     check.close();
   });
 });
+
+test('with nothing to prune, pruning takes no write lock (an open beside a busy writer does not wait for it)', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'kith.db');
+    const store = await openSqliteStore(file, { busyTimeoutMs: 50 });
+    const other = new Database(file);
+    try {
+      await store.write((tx) => tx.appendLog([{ collection: 'c', id: 'x', stamp: stamp(1000), device: 'a'.repeat(16), kind: 'put', fields: [] }]));
+      other.exec('BEGIN IMMEDIATE');
+      assert.equal(await store.pruneLog(stamp(2000).slice(0, 13), 100), 0);
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+});

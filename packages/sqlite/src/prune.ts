@@ -44,17 +44,23 @@ export function fileBytes(db: Database.Database): number {
 export class LogPruner {
   readonly #db: Database.Database;
   readonly #delete: Database.Statement;
+  readonly #any: Database.Statement;
 
   constructor(db: Database.Database) {
     this.#db = db;
     // Newest entry per record is kept: "at least the last version". Both lookups use the existing indexes.
-    this.#delete = db.prepare(`
-      DELETE FROM log WHERE seq IN (
-        SELECT l.seq FROM log l
-        WHERE l.stamp < @before
-          AND EXISTS (SELECT 1 FROM log n WHERE n.collection = l.collection AND n.id = l.id AND n.stamp > l.stamp)
-        ORDER BY l.stamp
-        LIMIT @limit)`);
+    const prunable = `
+      SELECT l.seq FROM log l
+      WHERE l.stamp < @before
+        AND EXISTS (SELECT 1 FROM log n WHERE n.collection = l.collection AND n.id = l.id AND n.stamp > l.stamp)
+      ORDER BY l.stamp`;
+    this.#delete = db.prepare(`DELETE FROM log WHERE seq IN (${prunable} LIMIT @limit)`);
+    this.#any = db.prepare(`${prunable} LIMIT 1`).pluck();
+  }
+
+  /** Whether {@link prune} would delete anything: checked in a read, so an open with nothing to prune takes no write lock. */
+  any(before: string): boolean {
+    return this.#any.get({ before }) !== undefined;
   }
 
   /** Inside the caller's write transaction: deletes up to `limit` entries, then frees the pages they held. */

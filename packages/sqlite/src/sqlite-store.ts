@@ -96,7 +96,8 @@ export class SqliteStore implements Store {
   }
 
   /** See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system. */
-  pruneLog(before: string, limit: number): Promise<number> {
+  async pruneLog(before: string, limit: number): Promise<number> {
+    if (!(await this.#transaction(() => Promise.resolve(this.#stmts.pruner.any(before)), false))) return 0;
     return this.#transaction(() => Promise.resolve(this.#stmts.pruner.prune(before, limit)), true);
   }
 
