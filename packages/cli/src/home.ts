@@ -11,6 +11,7 @@ import { openFsBlobCache } from '@kith/node';
 import { openSqliteStore } from '@kith/sqlite';
 import { openRemote } from './remote-url.js';
 import type { GlobalOptions } from './output.js';
+import { testClockDeps } from './test-clock.js';
 
 /** `--home`, else `$KITH_HOME`, else `~/.kith`. */
 export function homeDir(opts: GlobalOptions): string {
@@ -41,6 +42,7 @@ export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: num
       remote: () => openRemote(config.remoteUrl),
       blobCache: homeBlobCache(opts),
       ...(localPassphrase ? { localPassphrase } : {}),
+      ...testClockDeps(),
       ...extra,
     });
   } catch (e) {

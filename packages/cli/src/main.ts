@@ -13,6 +13,7 @@ import { registerDevices } from './commands/devices.js';
 import { registerHistory } from './commands/history.js';
 import { registerRecords } from './commands/records.js';
 import { registerRelay } from './commands/relay.js';
+import { registerRetention } from './commands/retention.js';
 import { registerSetup } from './commands/setup.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerSync } from './commands/sync.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerSnapshot(program);
   registerRelay(program);
   registerBackup(program);
+  registerRetention(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   return program;

@@ -36,6 +36,7 @@ export type { DeviceDelivery } from './vault/delivery.js';
 export type { ExportPage } from './vault/export.js';
 export type { BackupOptions, BackupResult, BackupSource } from './vault/backup.js';
 export type { BackupRestoreResult, RestoreFromBackupOptions } from './vault/backup-restore.js';
+export type { RetentionRule } from './vault/retention.js';
 export { Collection } from './vault/collection.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, KithError, type Store, type StoreTx } from '@kith/core/adapter';
 import { Mutex } from './mutex.js';
 import { migrate } from './schema.js';
+import { ensureIncrementalVacuum, preferIncrementalVacuum, type SpaceMode } from './prune.js';
 import { toStoreError } from './sqlite-errors.js';
 import { SqliteTx, Statements } from './sqlite-tx.js';
 
@@ -56,6 +57,8 @@ function prepareFile(file: string): void {
 export class SqliteStore implements Store {
   /** The database file. */
   readonly file: string;
+  /** Whether pruned history gives its space back to the file system (see prune.ts). */
+  readonly space: SpaceMode;
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
   readonly #stmts: Statements;
@@ -68,8 +71,10 @@ export class SqliteStore implements Store {
     try {
       prepareFile(file);
       db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
+      preferIncrementalVacuum(db);
       configure(db, options);
       migrate(db, file);
+      this.space = ensureIncrementalVacuum(db);
       // SQLite gives these the main file's mode when it creates them; an older or copied home may differ.
       for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
       this.#stmts = new Statements(db);
@@ -88,6 +93,12 @@ export class SqliteStore implements Store {
   /** Runs `fn` in one `BEGIN IMMEDIATE` transaction: committed when it resolves, rolled back when it rejects. */
   write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.#transaction(fn, true);
+  }
+
+  /** See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system. */
+  async pruneLog(before: string, limit: number): Promise<number> {
+    if (!(await this.#transaction(() => Promise.resolve(this.#stmts.pruner.any(before)), false))) return 0;
+    return this.#transaction(() => Promise.resolve(this.#stmts.pruner.prune(before, limit)), true);
   }
 
   /** Closes the file once running transactions finish; later transactions reject. */

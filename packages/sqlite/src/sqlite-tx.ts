@@ -23,6 +23,7 @@ import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './que
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
 import { OutboxTable } from './outbox.js';
 import { decodeState, encodeState } from './state-codec.js';
+import { LogPruner } from './prune.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -129,6 +130,7 @@ export class Statements {
   readonly getOwnSegment: Database.Statement;
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
+  readonly pruner: LogPruner;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -165,6 +167,7 @@ export class Statements {
     this.getOwnSegment = db.prepare('SELECT bytes FROM own_segments WHERE seq = ?').pluck();
     this.listOwnSegments = db.prepare('SELECT seq FROM own_segments ORDER BY seq').pluck();
     this.deleteOwnSegments = db.prepare('DELETE FROM own_segments WHERE seq <= ?');
+    this.pruner = new LogPruner(db);
   }
 
   /** A prepared statement for SQL built at run time (queries, log filters), kept for reuse. */

@@ -64,12 +64,15 @@ export function registerHistory(program: Command): void {
     .option('--limit <n>', 'only the newest n entries', positiveInt('--limit'))
     .action(async (collection: string | undefined, id: string | undefined, o: { limit?: number }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const entries = await withVault(opts, (v) =>
-        v.log({
-          ...(collection !== undefined ? { collection } : {}),
-          ...(id !== undefined ? { id } : {}),
-          ...(o.limit !== undefined ? { limit: o.limit } : {}),
-        }),
+      const [entries, prunedBefore] = await withVault(opts, (v) =>
+        Promise.all([
+          v.log({
+            ...(collection !== undefined ? { collection } : {}),
+            ...(id !== undefined ? { id } : {}),
+            ...(o.limit !== undefined ? { limit: o.limit } : {}),
+          }),
+          v.historyPrunedBefore(),
+        ]),
       );
       const rows = entries.map((e) => ({
         hlc: e.stamp,
@@ -82,7 +85,13 @@ export function registerHistory(program: Command): void {
       }));
       out.result(
         rows,
-        () => rows.map((r) => `${r.time} ${r.device} ${r.kind.padEnd(7)} ${r.collection}/${r.id} ${r.fields.join(',')}`).join('\n') || 'no history',
+        () =>
+          [...prunedLine(prunedBefore), ...rows.map((r) => `${r.time} ${r.device} ${r.kind.padEnd(7)} ${r.collection}/${r.id} ${r.fields.join(',')}`)].join(
+            '\n',
+          ) || 'no history',
       );
     });
 }
+
+/** "history before 2026-09-07 pruned (each record keeps its newest entry)", when this device pruned. */
+const prunedLine = (at: string | null): string[] => (at === null ? [] : [`history before ${at.slice(0, 10)} pruned (each record keeps its newest entry)`]);

@@ -34,7 +34,12 @@ export interface Register {
   l?: LoserEntry[];
   /** Stamps already replaced by an applied write but not yet received. */
   p?: string[];
+  /** Liveness register only: the retention floor the record was expired at (see expiry.ts); older writes are dropped. */
+  f?: string;
 }
+
+/** The reserved device of expiry stamps (never a real device: ids are random). */
+export const EXPIRY_DEVICE = 'ffffffffffffffff';
 
 /** A mutable working copy of one record during a transaction. */
 export interface RecordView {
@@ -49,7 +54,7 @@ export interface RecordView {
 /** Says whether a stamp's write has been applied on this device already. */
 export type IsApplied = (stamp: string) => boolean;
 
-interface Head {
+export interface Head {
   stamp: string;
   present: boolean;
   value: JsonValue | undefined;
@@ -84,7 +89,7 @@ export function rowOf(view: RecordView): RecordRow {
   };
 }
 
-function headsOf(view: RecordView, field: string): Head[] {
+export function headsOf(view: RecordView, field: string): Head[] {
   const reg = own(view.state, field);
   if (!reg) return [];
   const heads: Head[] = [];
@@ -110,7 +115,7 @@ function applyWrite(view: RecordView, field: string, write: Head, prevs: readonl
   for (const prev of prevs ?? []) {
     const j = heads.findIndex((h) => h.stamp === prev);
     if (j >= 0) heads.splice(j, 1);
-    else if (!isApplied(prev) && !pending.includes(prev)) pending.push(prev);
+    else if (!isApplied(prev) && !pending.includes(prev) && !prev.endsWith(EXPIRY_DEVICE) && !belowFloor(view, prev)) pending.push(prev);
   }
   if (!superseded && !heads.some((h) => h.stamp === write.stamp)) heads.push(write);
   setHeads(view, field, heads, pending);
@@ -123,6 +128,8 @@ function setHeads(view: RecordView, field: string, heads: Head[], pending: strin
   const reg: Register = { w: winner?.stamp ?? '' };
   if (losers.length > 0) reg.l = losers.map((h): LoserEntry => (h.present ? [h.stamp, h.value as JsonValue] : [h.stamp]));
   if (pending.length > 0) reg.p = pending.sort();
+  const floor = own(view.state, field)?.f;
+  if (floor !== undefined) reg.f = floor;
   view.state[field] = reg;
   if (field === ALIVE) {
     view.deleted = !(winner?.present === true && winner.value === true);
@@ -139,7 +146,7 @@ function setHeads(view: RecordView, field: string, heads: Head[], pending: strin
  */
 export function applyOp(view: RecordView, op: Op, device: string, isApplied: IsApplied): boolean {
   const stamp = op.t + device;
-  if (isApplied(stamp)) return false;
+  if (isApplied(stamp) || belowFloor(view, stamp)) return false;
   // op.r comes from data: a field named "constructor" must not find Object's.
   if (op.s) {
     for (const [field, value] of Object.entries(op.s)) {
@@ -150,6 +157,12 @@ export function applyOp(view: RecordView, op: Op, device: string, isApplied: IsA
   if (op.a !== undefined) applyWrite(view, ALIVE, { stamp, present: true, value: op.a }, own(op.r, ALIVE), isApplied);
   if (stamp > view.updated) view.updated = stamp;
   return true;
+}
+
+/** Writes older than an expired record's floor lost to the expiry (expiry stamps themselves are never received: never pending). */
+function belowFloor(view: RecordView, stamp: string): boolean {
+  const floor = own(view.state, ALIVE)?.f;
+  return floor !== undefined && stamp < floor;
 }
 
 function sameValue(a: Head, b: Head): boolean {

@@ -22,6 +22,17 @@ export function checkCollection(name: string): void {
 }
 
 /**
+ * Collections the engine keeps for itself (retention rules, expiry floors):
+ * `_kith.` + a valid name. App names start with a letter or digit, so an
+ * app can never write one by accident; only the engine's own APIs do.
+ */
+export const RESERVED_PREFIX = '_kith.';
+
+export function isReservedCollection(name: string): boolean {
+  return typeof name === 'string' && name.startsWith(RESERVED_PREFIX) && COLLECTION_RE.test(name.slice(RESERVED_PREFIX.length));
+}
+
+/**
  * Throws KITH_BAD_NAME unless `id` is a valid record id: 1–256 characters,
  * no control characters, no `/` or `\`, and not `.` or `..`.
  */

@@ -7,7 +7,7 @@
 import { ErrorCode, KithError } from '../base/errors.js';
 import { isStamp, parseLocal } from './hlc.js';
 import { isJsonObject, type JsonObject } from './json.js';
-import { checkCollection, checkRecordId } from './names.js';
+import { checkCollection, checkRecordId, isReservedCollection } from './names.js';
 
 export type OpKind = 'p' | 'm' | 'd' | 'r';
 
@@ -49,13 +49,16 @@ export const OP_KIND_NAMES: Record<OpKind, 'put' | 'patch' | 'delete' | 'resolve
 
 /** The payload format version inside a segment's plaintext. */
 export const PAYLOAD_VERSION = 1;
+/** Payloads with ops on reserved `_kith.` collections (retention): older builds say they need a newer version instead of refusing them as corrupt. */
+export const RESERVED_PAYLOAD_VERSION = 2;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes ops as a segment payload (UTF-8 JSON `{"v":1,"ops":[...]}`). */
 export function encodePayload(ops: readonly Op[]): Uint8Array {
-  return enc.encode(JSON.stringify({ v: PAYLOAD_VERSION, ops }));
+  const v = ops.some((op) => isReservedCollection(op.c)) ? RESERVED_PAYLOAD_VERSION : PAYLOAD_VERSION;
+  return enc.encode(JSON.stringify({ v, ops }));
 }
 
 function corrupt(msg: string): KithError {
@@ -76,7 +79,8 @@ export function decodePayload(bytes: Uint8Array, lastLocal: string | undefined):
     throw corrupt('not UTF-8 JSON');
   }
   if (!isJsonObject(v)) throw corrupt('not an object');
-  if (v['v'] !== PAYLOAD_VERSION) {
+  const version = v['v'];
+  if (version !== PAYLOAD_VERSION && version !== RESERVED_PAYLOAD_VERSION) {
     throw new KithError(ErrorCode.UnsupportedFormat, `segment payload version ${JSON.stringify(v['v'])} is not supported by this build`, {
       hint: 'this device needs a newer version of the software',
       reason: 'newer-format',
@@ -86,7 +90,7 @@ export function decodePayload(bytes: Uint8Array, lastLocal: string | undefined):
   if (!Array.isArray(ops)) throw corrupt('ops missing');
   let prev = lastLocal;
   for (const op of ops) {
-    checkOp(op);
+    checkOp(op, version === RESERVED_PAYLOAD_VERSION);
     if (prev !== undefined && op.t <= prev) throw corrupt('stamps do not increase');
     prev = op.t;
     dropNullPredecessors(op);
@@ -98,12 +102,12 @@ const KINDS = new Set(['p', 'm', 'd', 'r']);
 const OP_KEYS = new Set(['c', 'i', 't', 'k', 's', 'u', 'a', 'r']);
 
 /** Throws KITH_INTEGRITY_CORRUPT unless `op` is a well-formed Op. */
-export function checkOp(op: unknown): asserts op is Op {
+export function checkOp(op: unknown, reservedAllowed = false): asserts op is Op {
   if (!isJsonObject(op)) throw corrupt('op is not an object');
   for (const key of Object.keys(op)) if (!OP_KEYS.has(key)) throw corrupt(`unknown op key ${key}`);
   const { c, i, t, k, s, u, a, r } = op;
   try {
-    checkCollection(c as string);
+    if (!reservedAllowed || !isReservedCollection(c as string)) checkCollection(c as string);
     checkRecordId(i as string);
   } catch {
     throw corrupt('bad collection or id');

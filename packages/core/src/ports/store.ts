@@ -127,4 +127,11 @@ export interface Store {
   read<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * Optional (history policy): in one write transaction, deletes up to
+   * `limit` history entries stamped before `before`, oldest first, never a
+   * record's newest one, and gives the space back where the store can.
+   * Returns how many it deleted.
+   */
+  pruneLog?(before: string, limit: number): Promise<number>;
 }

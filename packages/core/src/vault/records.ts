@@ -6,12 +6,12 @@
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { checkFields, copyFields, orderedFields, type JsonObject } from '../model/json.js';
-import { checkCollection, checkNewRecordId, checkRecordId } from '../model/names.js';
+import { checkCollection, checkNewRecordId, checkRecordId, isReservedCollection } from '../model/names.js';
 import { HybridClock } from '../model/hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
 import { deleteOp, patchOp, putOnEmpty, putOp, resolveOp } from '../model/local-writes.js';
 import type { Op } from '../model/ops.js';
-import type { FieldFilter, LogEntry, RecordRow } from '../ports/store.js';
+import type { FieldFilter, LogEntry, RecordRow, StoreTx } from '../ports/store.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
 import { ViewSet, logEntryOf } from '../sync/apply.js';
 import type { VaultSession } from './session.js';
@@ -97,7 +97,7 @@ export class Records {
     if (collection !== undefined) checkCollection(collection);
     const rows = await this.#s.store.read((tx) => tx.listConflicted(collection));
     const out: Conflict[] = [];
-    for (const row of rows) {
+    for (const row of rows.filter(isAppRow)) {
       for (const c of conflictsOf(viewOf(row, row.collection, row.id))) {
         const [w, ...losers] = c.heads;
         out.push({
@@ -121,7 +121,7 @@ export class Records {
 
   /** Fields in conflict, vault-wide. */
   async conflictTotal(): Promise<number> {
-    const rows = await this.#s.store.read((tx) => tx.listConflicted());
+    const rows = (await this.#s.store.read((tx) => tx.listConflicted())).filter(isAppRow);
     return rows.reduce((n, r) => n + conflictCount(r), 0);
   }
 
@@ -181,6 +181,14 @@ export class Records {
     return writes.length;
   }
 
+  /** The engine's own writes (retention): `fn` applies local ops through `local` and may change other loaded views, in one write transaction. */
+  async commitInternal(fn: (tx: StoreTx, views: ViewSet, clock: HybridClock, local: (v: RecordView, op: Op) => Op) => Promise<Op[]>): Promise<void> {
+    await this.#transaction(async (tx, clock) => {
+      const views = new ViewSet(tx);
+      return this.#record(tx, views, await fn(tx, views, clock, (v, op) => this.#applyLocal(views, v, op)));
+    });
+  }
+
   #applyLocal(views: ViewSet, v: RecordView, op: Op): Op {
     const deviceId = this.#s.ctx.deviceId;
     const stamp = op.t + deviceId;
@@ -195,28 +203,45 @@ export class Records {
    * on them (it returns the ops it applied) and writes what they changed.
    */
   async #commit(fn: (clock: HybridClock, round: Round) => Promise<void>): Promise<void> {
-    const deviceId = this.#s.ctx.deviceId;
-    const collections = await this.#s.store.write(async (tx) => {
-      const clock = new HybridClock(this.#s.deps.now, (await readMeta<{ last: string }>(tx, META.hlc))?.last);
+    await this.#transaction(async (tx, clock) => {
       const touched = new Set<string>();
       await fn(clock, async (keys, make) => {
         const views = new ViewSet(tx);
         await views.load(keys);
-        const ops = make(views);
-        for (const c of await views.flush()) touched.add(c);
-        await tx.appendLog(ops.map((op) => logEntryOf(op, deviceId)));
-        await tx.appendOutbox(ops as unknown as JsonObject[]);
+        for (const c of await this.#record(tx, views, make(views))) touched.add(c);
       });
-      await writeMeta(tx, META.hlc, { last: clock.last });
       return [...touched];
     });
+  }
+
+  /** A write transaction with the device's clock, saved at the end; `fn` returns the collections it changed. */
+  async #transaction(fn: (tx: StoreTx, clock: HybridClock) => Promise<string[]>): Promise<void> {
+    const collections = await this.#s.store.write(async (tx) => {
+      const clock = new HybridClock(this.#s.deps.now, (await readMeta<{ last: string }>(tx, META.hlc))?.last);
+      const touched = await fn(tx, clock);
+      await writeMeta(tx, META.hlc, { last: clock.last });
+      return touched;
+    });
     this.#s.events.emit('change', { collections, source: 'local' });
+  }
+
+  /** Writes what `views` changed, then the ops' history entries and outbox rows; returns the changed collections. */
+  async #record(tx: StoreTx, views: ViewSet, ops: Op[]): Promise<string[]> {
+    const touched = await views.flush();
+    await tx.appendLog(ops.map((op) => logEntryOf(op, this.#s.ctx.deviceId)));
+    await tx.appendOutbox(ops as unknown as JsonObject[]);
+    return touched;
   }
 }
 
 /** Fields in their documented order (see {@link orderedFields}), then the id. */
 function docOf(row: RecordRow): Doc {
   return { ...orderedFields(row.fields), id: row.id };
+}
+
+/** Reserved `_kith.` collections are the engine's (two devices publishing different retention floors is not the user's conflict). */
+function isAppRow(row: RecordRow): boolean {
+  return !isReservedCollection(row.collection);
 }
 
 function notFound(collection: string, id: string): KithError {

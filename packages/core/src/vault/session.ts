@@ -21,12 +21,14 @@ import { checkStaleAfter } from '../sync/staleness.js';
 import { Blobs, refsIn } from '../blobs/blobs.js';
 import { DEFAULT_SNAPSHOT_EVERY, snapshotChunkIds, type SnapshotEvery } from '../snapshot/index.js';
 import { VaultEmitter } from './events.js';
+import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
 
 export interface SessionOptions {
   readonly blobCache?: BlobCache | undefined;
   readonly staleAfterMs?: number | undefined;
   readonly snapshotEvery?: SnapshotEvery | undefined;
+  readonly historyDays?: number | undefined;
 }
 
 export class VaultSession {
@@ -36,6 +38,8 @@ export class VaultSession {
   readonly slot: RemoteSlot;
   readonly events = new VaultEmitter();
   readonly blobs: Blobs;
+  /** Days of local history kept (see history-policy.ts). */
+  readonly historyDays: number;
   /** What `restore` or `join` noticed about the remote when this device joined. */
   readonly warnings: readonly SyncWarning[];
   /** Seals epoch keys written to the store when the device's secrets are passphrase-protected. */
@@ -59,6 +63,7 @@ export class VaultSession {
     this.localKey = localKey;
     this.snapshotEvery = o.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.warnings = warnings;
+    this.historyDays = checkHistoryDays(o.historyDays);
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
     const signSeed = unb64(j.device.signSeed);

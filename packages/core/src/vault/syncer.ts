@@ -5,6 +5,7 @@
  */
 import type { SyncWarning } from '../base/warnings.js';
 import { conflictCount } from '../model/merge.js';
+import { isReservedCollection } from '../model/names.js';
 import { META, readMeta, requireVault, writeMeta, type StatusMeta } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
 import { pull } from '../sync/pull.js';
@@ -21,10 +22,13 @@ type Call = { signal?: AbortSignal };
 export class Syncer {
   readonly #s: VaultSession;
   readonly #records: Records;
+  /** Runs after every pull (retention: expire what is due, apply floors other devices published). */
+  readonly #afterPull: () => Promise<unknown>;
 
-  constructor(session: VaultSession, records: Records) {
+  constructor(session: VaultSession, records: Records, afterPull: () => Promise<unknown> = async () => undefined) {
     this.#s = session;
     this.#records = records;
+    this.#afterPull = afterPull;
   }
 
   async push(o: Call = {}): Promise<SyncResult> {
@@ -86,7 +90,7 @@ export class Syncer {
         pending: await tx.countOutbox(),
         lastPush: status?.lastPush ?? null,
         lastPull: status?.lastPull ?? null,
-        conflicts: conflicted.reduce((n, r) => n + conflictCount(r), 0),
+        conflicts: conflicted.reduce((n, r) => n + (isReservedCollection(r.collection) ? 0 : conflictCount(r)), 0),
         caughtUp: status?.caughtUp ?? false,
         devices: await deviceStatuses(tx, this.#s.ctx.registry, device.deviceId),
       };
@@ -106,6 +110,7 @@ export class Syncer {
     const outcome = await pull(ctx, signal);
     for (const c of boot?.applied?.collections ?? []) outcome.collections.add(c);
     outcome.warnings.unshift(...(boot?.warnings ?? []));
+    await this.#afterPull();
     if (outcome.collections.size > 0) this.#s.events.emit('change', { collections: [...outcome.collections], source: 'remote' });
     if (!wasCaughtUp && outcome.complete) {
       await store.write(async (tx) => {

@@ -51,6 +51,8 @@ export interface VaultOptions {
    * (default `{ segments: 1000 }`; `false` turns it off).
    */
   readonly snapshotEvery?: false | { readonly segments: number };
+  /** Days of local history (`log`) kept; older entries are pruned, except each record's newest (default 90; `Infinity` keeps all). */
+  readonly historyDays?: number;
 }
 
 export interface CreateVaultOptions extends VaultOptions {

@@ -25,6 +25,8 @@ import { exportRecords, type ExportPage } from './export.js';
 import type { BackupOptions, BackupResult } from './backup.js';
 import type { BackupRestoreResult, RestoreFromBackupOptions } from './backup-restore.js';
 import { Records } from './records.js';
+import { Retention, type RetentionRule } from './retention.js';
+import { historyPrunedBefore, pruneHistory } from './history-policy.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
 import { Syncer } from './syncer.js';
@@ -59,6 +61,7 @@ export class Vault {
   readonly devices: Devices;
   readonly #s: VaultSession;
   readonly #records: Records;
+  readonly #retention: Retention;
   readonly #sync: Syncer;
   readonly #autoSync: AutoSyncs;
 
@@ -69,7 +72,8 @@ export class Vault {
     this.blobs = session.blobs;
     this.devices = new Devices(session);
     this.#records = new Records(session);
-    this.#sync = new Syncer(session, this.#records);
+    this.#retention = new Retention(session, this.#records);
+    this.#sync = new Syncer(session, this.#records, () => this.#upkeep());
     this.#autoSync = new AutoSyncs({ sync: (o) => this.sync(o), events: session.events, watch: (prefix, fn) => session.slot.watch(prefix, fn) });
   }
 
@@ -143,7 +147,12 @@ export class Vault {
 
   /** Opens the vault this store holds (KITH_NO_VAULT if none); the remote is opened when first needed. */
   static async open(o: VaultOptions): Promise<Vault> {
-    return new Vault(await openVault(o));
+    const vault = new Vault(await openVault(o));
+    await vault.#upkeep().catch(async (e: unknown) => {
+      await vault.close();
+      throw e;
+    });
+    return vault;
   }
 
   /**
@@ -237,6 +246,32 @@ export class Vault {
   /** The history of record changes this device holds (local and pulled), filtered. */
   log(filter: { collection?: string; id?: string; limit?: number } = {}): Promise<LogEntry[]> {
     return this.#records.log(filter);
+  }
+
+  /**
+   * Sets how long records of `collection` live after their newest write
+   * (`{ days }`), or turns retention off (`null`), for every device of the
+   * vault: the rule syncs like a record, and whichever device notices an
+   * expired record deletes it everywhere (on open and on every sync).
+   */
+  setRetention(collection: string, rule: { days: number } | null): Promise<void> {
+    return this.#retention.set(collection, rule);
+  }
+
+  /** Where this device pruned its history (`log` shows nothing older), as an ISO time, or null. */
+  historyPrunedBefore(): Promise<string | null> {
+    return historyPrunedBefore(this.#s.store);
+  }
+
+  /** On open and after every pull: retention expiry, then history pruning. */
+  async #upkeep(): Promise<void> {
+    await this.#retention.run();
+    await pruneHistory(this.#s.store, this.#s.deps.now(), this.#s.historyDays);
+  }
+
+  /** The retention rules in force, by collection. */
+  retention(): Promise<RetentionRule[]> {
+    return this.#retention.rules();
   }
 
   // ---------------------------------------------------------------- sync
