@@ -116,12 +116,26 @@ test('a schema that is not a Standard Schema is refused when the collection is m
   await vault.close();
 });
 
+test('a -0 the schema lets through is stored as 0: records are JSON, which has no negative zero', async () => {
+  const vault = await newVault();
+  const items = vault.collection('items', z.object({ n: z.number().int().min(0) }));
+  await items.put('a', { n: -0 });
+  const got = await items.get('a');
+  assert.ok(got !== undefined && Object.is(got.n, 0), `stored ${String(got?.n)}`);
+  await vault.close();
+});
+
 test('property: a put is stored exactly as the schema outputs it, or refused with KITH_SCHEMA leaving the store as it was', async () => {
   const vault = await newVault();
   const Item = z.object({ n: z.number().int().min(0).max(100), label: z.string().max(5) });
   const items = vault.collection('items', Item);
   const value = fc.record({
-    n: fc.oneof(fc.integer({ min: -20, max: 120 }), fc.double({ noNaN: true }), fc.string()),
+    // -0 aside: JSON has no negative zero, so it is stored as 0 (the test below).
+    n: fc.oneof(
+      fc.integer({ min: -20, max: 120 }),
+      fc.double({ noNaN: true }).filter((x) => !Object.is(x, -0)),
+      fc.string(),
+    ),
     label: fc.oneof(fc.string({ maxLength: 8 }), fc.integer()),
   });
   await fc.assert(
