@@ -21,7 +21,8 @@ export type OpenCache = (dir: string) => BlobCache & { close?: () => Promise<voi
 export const keyOf = (n: number, kind: 'c' | 'm' = 'c'): string => `${kind}/${createHash('sha256').update(`object ${n}`).digest('hex')}`;
 export function bytesOf(n: number, size: number): Uint8Array {
   const key = createHash('sha256').update(`bytes ${n}`).digest();
-  return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(new Uint8Array(size));
+  const b = createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(new Uint8Array(size));
+  return new Uint8Array(b.buffer, b.byteOffset, b.length); // a plain Uint8Array, as caches return
 }
 
 const sorted = async (c: BlobCache): Promise<[string, number][]> =>
@@ -71,6 +72,31 @@ export function blobCacheConformance(name: string, open: OpenCache): void {
         assert.equal(await c.touch(keyOf(1)), false);
         assert.deepEqual(await c.get(keyOf(1, 'm')), Uint8Array.of(4), 'the manifest of the same id is another object');
         assert.deepEqual((await sorted(c)).map((e) => e[0]).sort(), [keyOf(1, 'm'), keyOf(2)].sort());
+      } finally {
+        await c.close?.();
+      }
+    });
+  });
+
+  test(`${name}: a reader during a write sees nothing or the whole object`, { timeout: 60_000 }, async () => {
+    await withDir(async (dir) => {
+      const c = open(dir);
+      try {
+        for (const [n, size] of [
+          [1, 4 * 1024 * 1024],
+          [2, 3 * 1024 * 1024 + 17],
+        ] as const) {
+          let done = false;
+          const put = c.put(keyOf(n), bytesOf(n, size)).finally(() => (done = true));
+          let reads = 0;
+          while (!done) {
+            const got = await c.get(keyOf(n));
+            reads++;
+            if (got) assert.deepEqual(got, bytesOf(n, size), `read ${reads} during the write`);
+          }
+          await put;
+          assert.deepEqual(await c.get(keyOf(n)), bytesOf(n, size));
+        }
       } finally {
         await c.close?.();
       }
