@@ -195,7 +195,7 @@ test('blob policy: a device set to prefetch fetches on sync and reads offline; l
   writeFileSync(unwritable, noise(200_000, 83)); // under the least chunk size: one chunk
   const late = await kithJson<PutResult>(c, ['blob', 'put', unwritable]);
   await kithJson(c, ['put', 'notes', 'n2', JSON.stringify({ photo: late.ref }), '--sync']);
-  const cacheChunks = join(d, 'blobs', 'c');
+  const cacheChunks = join(d, 'blobs', 'packs');
   renameSync(cacheChunks, join(dir, 'cache.away'));
   writeFileSync(cacheChunks, 'not a directory');
   try {

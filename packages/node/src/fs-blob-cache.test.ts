@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFsBlobCache } from './fs-blob-cache.js';
+import { FsBlobCache } from './fs-blob-cache.js';
+
+const openFsBlobCache = (dir: string) => new FsBlobCache(dir);
 
 test('fs blob cache: put, get, list, delete; files 0600; bad keys refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kith-blobcache-'));

@@ -1,6 +1,6 @@
 /**
  * @module fs-blob-cache
- * The Node blob cache: encrypted chunk and manifest objects as files under
+ * The Node blob cache as it was before packs: encrypted chunk and manifest objects as files under
  * the home (`<home>/blobs/c/ab/abcd…`), written atomically (temp file,
  * rename), with the file's mtime as its last use for LRU trimming.
  *
@@ -16,13 +16,22 @@ import type { BlobCache, CachedObject } from '@kith/core/adapter';
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
 
+/** A cache key is `c/<id>` or `m/<id>`, the id 64 lowercase hex digits; anything else (a path) is refused. */
+export function checkBlobCacheKey(key: string): void {
+  if (!/^[cm]\/[0-9a-f]{64}$/.test(key)) throw new Error(`bad blob cache key ${key}`);
+}
+
+/**
+ * The file-per-object layout (before packs): one file per object under
+ * `<dir>/c/ab/abcd…`. `openFsBlobCache` opens a {@link PackBlobCache},
+ * which still reads, lists and evicts a cache left in this layout.
+ */
 export class FsBlobCache implements BlobCache {
   constructor(readonly dir: string) {}
 
   #path(key: string): string {
-    const [kind, id] = key.split('/') as [string, string];
-    if (!/^[cm]$/.test(kind) || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`bad blob cache key ${key}`);
-    return join(this.dir, kind, id.slice(0, 2), id);
+    checkBlobCacheKey(key);
+    return join(this.dir, key.slice(0, 1), key.slice(2, 4), key.slice(2));
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -102,9 +111,4 @@ export class FsBlobCache implements BlobCache {
     }
     return out;
   }
-}
-
-/** Opens (creating on first write) the blob cache in `dir`. */
-export function openFsBlobCache(dir: string): FsBlobCache {
-  return new FsBlobCache(dir);
 }

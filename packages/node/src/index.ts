@@ -4,4 +4,5 @@
  * with a registry of URL schemes, and the file-system blob cache.
  */
 export { openRemote, registerRemoteScheme, remoteSchemes, type OpenRemoteOptions, type RemoteOpener } from './open-remote.js';
-export { openFsBlobCache, FsBlobCache } from './fs-blob-cache.js';
+export { openFsBlobCache, PackBlobCache } from './pack-blob-cache.js';
+export { FsBlobCache } from './fs-blob-cache.js';
