@@ -14,10 +14,7 @@ import { epochKeyNamedBy } from '../sync/catch-up.js';
 import type { ChunkStore } from './chunks.js';
 import { writeSnapshot, type SnapshotResult } from './write.js';
 
-/** When a device writes a snapshot on its own: `false`, never; else after this many segments beyond the newest snapshot. */
-export type SnapshotEvery = false | { readonly segments: number };
-/** The default: about a thousand segments (a few thousand writes at least) between snapshots. */
-export const DEFAULT_SNAPSHOT_EVERY: SnapshotEvery = { segments: 1000 };
+import type { SnapshotEvery } from './options.js';
 
 /** Store meta entry: the newest snapshot this device knows of and the segments it covers. */
 const SNAPSHOT_META = 'snapshot.newest';

@@ -5,5 +5,6 @@
  */
 export { writeSnapshot, type SnapshotResult } from './write.js';
 export { bootstrapFromSnapshot, type BootstrapOutcome } from './bootstrap.js';
-export { maybeSnapshot, noteSnapshot, snapshotChunkIds, DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from './auto.js';
+export { maybeSnapshot, noteSnapshot, snapshotChunkIds } from './auto.js';
+export { DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from './options.js';
 export type { ChunkStore } from './chunks.js';

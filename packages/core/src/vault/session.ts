@@ -19,7 +19,7 @@ import { sealEpochValue } from '../identity/local-keys.js';
 import type { EngineContext } from '../sync/context.js';
 import { checkStaleAfter } from '../sync/staleness.js';
 import { Blobs, refsIn } from '../blobs/blobs.js';
-import { DEFAULT_SNAPSHOT_EVERY, snapshotChunkIds, type SnapshotEvery } from '../snapshot/index.js';
+import { DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from '../snapshot/options.js';
 import { VaultEmitter } from './events.js';
 import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
@@ -109,7 +109,7 @@ export class VaultSession {
       this.ctx,
       o.blobCache,
       () => this.connect(),
-      (signal) => snapshotChunkIds(this.ctx, signal),
+      async (signal) => (await import('../snapshot/index.js')).snapshotChunkIds(this.ctx, signal),
     );
   }
 

@@ -12,12 +12,15 @@ import { pull } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import { deviceStatuses } from '../sync/staleness.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
-import { bootstrapFromSnapshot, maybeSnapshot, noteSnapshot, writeSnapshot, type SnapshotResult } from '../snapshot/index.js';
+import type { SnapshotResult } from '../snapshot/index.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
+
+/** The snapshot code, loaded when a sync first needs it (a page that only opens, writes and lists never fetches it). */
+const snapshots = (): Promise<typeof import('../snapshot/index.js')> => import('../snapshot/index.js');
 
 export class Syncer {
   readonly #s: VaultSession;
@@ -49,8 +52,12 @@ export class Syncer {
     return this.#connected(async (ctx) => {
       const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
       const pushed = await push(ctx, o.signal);
-      // An optimisation only: a snapshot that fails now is tried again after a later sync.
-      await maybeSnapshot(ctx, this.#s.blobs, this.#s.snapshotEvery, () => push(ctx, o.signal), o.signal).catch(() => undefined);
+      // An optimisation only: a snapshot that fails now (its code not loaded included) is tried again after a later sync.
+      if (this.#s.snapshotEvery !== false) {
+        await snapshots()
+          .then(({ maybeSnapshot }) => maybeSnapshot(ctx, this.#s.blobs, this.#s.snapshotEvery, () => push(ctx, o.signal), o.signal))
+          .catch(() => undefined);
+      }
       const result = { pushed, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
       this.#s.events.emit('synced', result);
       return result;
@@ -64,6 +71,7 @@ export class Syncer {
         await this.#pullOnce(ctx, o.signal);
         await push(ctx, o.signal);
       };
+      const { writeSnapshot, noteSnapshot } = await snapshots();
       const result = await writeSnapshot(ctx, this.#s.blobs, before, o.signal);
       await noteSnapshot(ctx, result.snapshot, result.segments);
       return result;
@@ -106,7 +114,7 @@ export class Syncer {
     const store = this.#s.store;
     const wasCaughtUp = (await store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
-    const boot = wasCaughtUp ? undefined : await bootstrapFromSnapshot(ctx, this.#s.blobs, signal);
+    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal);
     const outcome = await pull(ctx, signal);
     for (const c of boot?.applied?.collections ?? []) outcome.collections.add(c);
     outcome.warnings.unshift(...(boot?.warnings ?? []));
