@@ -16,6 +16,9 @@ test('npm run bench -- --quick prints every contender row and writes a results f
     assert.equal(r.status, 0, r.stderr);
     for (const row of [
       '| kith |',
+      '| kith from snapshot |',
+      'bootstrap from snapshot within 1.3× the floor',
+      'bootstrap from snapshot faster than Yjs and Automerge',
       '| yjs |',
       '| automerge |',
       '| floor: SQLite insert + decrypt |',

@@ -5,7 +5,7 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale', 'browser', 'bundle'] as const;
+export const SECTIONS = ['kith', 'snapshot', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale', 'browser', 'bundle'] as const;
 /**
  * Sections only `--only` runs: `scale` takes many minutes (a million-record vault), `browser` needs Chromium;
  * `bundle` is the browser section's bundle sizes alone (esbuild, no Chromium, seconds).

@@ -8,6 +8,7 @@ import type { BrowserResults } from './browser/measure.js';
 import { browserTables, bundleTables } from './browser/report.js';
 import { cliStartTables, type CliStartResults } from './cli-start.js';
 import { relayTables } from './report-relay.js';
+import { snapshotLines } from './report-snapshot.js';
 import { num, ms } from './report-format.js';
 import type { Entry } from './series.js';
 
@@ -17,7 +18,7 @@ export interface Results {
   mode: 'quick' | 'full';
   command: string;
   date: string;
-  /** Per record count: kith, yjs, automerge, floors. */
+  /** Per record count: kith, snapshot (Kith bootstrapping from a snapshot), yjs, automerge, floors. */
   bootstrap: Record<number, Record<string, Entry>>;
   local?: Entry & { n: number };
   /** The opt-in million-record vault (`--only scale`). */
@@ -67,12 +68,12 @@ export function report(r: Results): { table: string; targets: Target[] } {
       '| contender | runs | bootstrap ms | bootstrap bytes | bootstrap peak RSS MiB | incremental ms (1,000 edits) | incremental bytes |',
       '|---|--:|--:|--:|--:|--:|--:|',
     );
-    for (const c of ['kith', 'yjs', 'automerge']) {
+    for (const c of ['kith', 'snapshot', 'yjs', 'automerge']) {
       const e = entries[c];
       if (!e) continue;
       const f = e.figures;
       out.push(
-        `| ${c} | ${e.runs} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalBytes'])} |`,
+        `| ${c === 'snapshot' ? 'kith from snapshot' : c} | ${e.runs} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['incrementalMs'])} | ${num(f['incrementalBytes'])} |`,
       );
     }
     const fl = entries['floors'];
@@ -116,6 +117,7 @@ export function report(r: Results): { table: string; targets: Target[] } {
           `${num(k['bootstrapRssMiB'])} MiB = ${num(k['bootstrapRssMiB'] * 1.048576)} MB`,
         );
     }
+    out.push(...snapshotLines(Number(n), entries, floor, judge));
   }
 
   if (r.local) {

@@ -108,6 +108,8 @@ try {
       );
     const entries = {
       kith: prepared('kith', n, true),
+      // Beside the full replay: A ends its prep with vault.snapshot(), B bootstraps from it (bootstrap only).
+      snapshot: prepared('snapshot', n, true, 'bootstrap'),
       yjs: prepared('yjs', n, false),
       automerge: n >= AUTOMERGE_INCREMENTAL_LIMIT ? prepared('automerge', n, false, 'bootstrap') : prepared('automerge', n, false),
       floors: fresh('floors', `floors, ${n.toLocaleString('en-US')} records`, n, (d) => ({ ...task('floors.insert', n, d), ...task('floors.crypto', n, d) })),

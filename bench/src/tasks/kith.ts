@@ -20,12 +20,12 @@ import { check, latencies, loadAverage, peakRssMiB, percentile, time, WARM_N, ty
  * environment (one for the measured vault, one for the warm-up's), else a
  * folder inside `base`.
  */
-function remoteUrl(base: string, warm: boolean): string {
+export function remoteUrl(base: string, warm: boolean): string {
   return process.env[warm ? 'KITH_BENCH_REMOTE_WARM' : 'KITH_BENCH_REMOTE'] ?? join(base, 'remote');
 }
 
 /** The remote for `url`, counting its requests (the figures report them). */
-async function openRemote(url: string): Promise<CountingRemote> {
+export async function openRemote(url: string): Promise<CountingRemote> {
   if (!url.startsWith('s3://')) return countingRemote(await openFolderRemote(url, { create: true }));
   const { openS3Remote } = await import('@kith/s3');
   return countingRemote(await openS3Remote(url));
@@ -34,15 +34,18 @@ async function openRemote(url: string): Promise<CountingRemote> {
 const requests = (s: RemoteStats): number => s.puts + s.gets + s.heads + s.lists + s.deletes;
 
 /** Runs `fn` and returns how many requests and bytes (both directions) it cost on `remote`. */
-async function traffic<T>(remote: CountingRemote, fn: () => Promise<T>): Promise<{ result: T; ms: number; bytes: number; requests: number }> {
+export async function traffic<T>(remote: CountingRemote, fn: () => Promise<T>): Promise<{ result: T; ms: number; bytes: number; requests: number }> {
   const before = { ...remote.stats };
   const [result, ms] = await time(fn);
   const s = remote.stats;
   return { result, ms, bytes: s.bytesSent - before.bytesSent + s.bytesReceived - before.bytesReceived, requests: requests(s) - requests(before) };
 }
 
-/** Device A: a vault of `n` records in `base/a`, pushed; the recovery code kept in `base/kith.json`. */
-async function prepare(n: number, base: string, warm: boolean): Promise<Figures> {
+/**
+ * Device A: a vault of `n` records in `base/a`, pushed; the recovery code kept in `base/kith.json`.
+ * With `snapshot`, A then writes a snapshot, so a new device starts from it instead of replaying the segments.
+ */
+export async function prepare(n: number, base: string, warm: boolean, snapshot = false): Promise<Figures> {
   const url = remoteUrl(base, warm);
   const remote = await openRemote(url);
   const { vault, recoveryCode } = await Vault.create({ store: await openSqliteStore(join(base, 'a', 'kith.db')), remote, remoteUrl: url });
@@ -50,26 +53,44 @@ async function prepare(n: number, base: string, warm: boolean): Promise<Figures>
     const recs = records(n);
     const [, batchMs] = await time(() => vault.batch((b) => recs.forEach((r) => b.put('notes', r.id, { ...fields(r) }))));
     const push = await traffic(remote, () => vault.push());
+    const snap = snapshot ? await traffic(remote, () => vault.snapshot()) : undefined;
     writeFileSync(join(base, 'kith.json'), JSON.stringify({ recoveryCode }));
-    return { batchMs, pushMs: push.ms, pushBytes: push.bytes, pushRequests: push.requests };
+    return {
+      batchMs,
+      pushMs: push.ms,
+      pushBytes: push.bytes,
+      pushRequests: push.requests,
+      ...(snap ? { snapshotMs: snap.ms, snapshotBytes: snap.bytes, snapshotRequests: snap.requests } : {}),
+    };
   } finally {
     await vault.close();
   }
 }
 
+/**
+ * Device B restores from the recovery code, pulls and queries; returns B open and what that cost.
+ * `snapshot`: A wrote one, and B must have started from it (its pull replays no segment of A's).
+ */
+export async function bootstrap(n: number, base: string, warm: boolean, snapshot = false) {
+  const url = remoteUrl(base, warm);
+  const { recoveryCode } = JSON.parse(readFileSync(join(base, 'kith.json'), 'utf8')) as { recoveryCode: string };
+  const remote = await openRemote(url);
+  const boot = await traffic(remote, async () => {
+    const v = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote, remoteUrl: url, recoveryCode });
+    const pulled = await v.pull();
+    const hits = (await v.list('notes', { where: { done: true }, limit: 50 })).records.length;
+    check(hits > 0, 'kith: query found nothing');
+    if (snapshot) check(pulled.pulled < n && !pulled.warnings, `kith: no bootstrap from the snapshot (pulled ${pulled.pulled} changes)`);
+    return v;
+  });
+  return { ...boot, remote, rssMiB: peakRssMiB() };
+}
+
 /** Device B bootstraps from the remote and queries; A then edits and pushes; B catches up. */
 async function sync(n: number, base: string, warm: boolean): Promise<Figures> {
   const url = remoteUrl(base, warm);
-  const { recoveryCode } = JSON.parse(readFileSync(join(base, 'kith.json'), 'utf8')) as { recoveryCode: string };
-  const remoteB = await openRemote(url);
-  const boot = await traffic(remoteB, async () => {
-    const v = await Vault.restore({ store: await openSqliteStore(join(base, 'b', 'kith.db')), remote: remoteB, remoteUrl: url, recoveryCode });
-    await v.pull();
-    const hits = (await v.list('notes', { where: { done: true }, limit: 50 })).records.length;
-    check(hits > 0, 'kith: query found nothing');
-    return v;
-  });
-  const bootstrapRssMiB = peakRssMiB();
+  const boot = await bootstrap(n, base, warm);
+  const { remote: remoteB, rssMiB: bootstrapRssMiB } = boot;
   const vb = boot.result;
   try {
     const edits = changed(n);
