@@ -36,7 +36,7 @@ test('head v3: any acknowledgement vector round-trips, whatever order it is give
         assert.equal(bytes[5], 3);
         const head = await decodeHead(bytes, opts);
         assert.equal(head.acks?.pulledAt, pulledAt);
-        assert.deepEqual(new Map([...head.acks?.applied ?? []].sort()), new Map([...applied].sort()));
+        assert.deepEqual(new Map([...(head.acks?.applied ?? [])].sort()), new Map([...applied].sort()));
         // Canonical: the same vector in another order gives the same bytes.
         const reversed = await encodeHead({ ...base, acks: { pulledAt, applied: new Map([...applied].reverse()) } });
         assert.deepEqual(reversed, bytes);
