@@ -68,6 +68,27 @@ async function synced(since: number): Promise<void> {
   );
 }
 
+/**
+ * Opens the app on another origin of the same relay (localhost: a browser profile of its own, its storage
+ * cleared first if asked) at the restore form; `fill` restores from there, and the journal must then list
+ * the page's first entry.
+ */
+async function restoreOnLocalhost(fill: (other: Page) => Promise<void>, o: { clearStorage?: boolean } = {}): Promise<void> {
+  const origin = relay.url.replace('127.0.0.1', 'localhost');
+  const other = await chromium.context.newPage();
+  try {
+    if (o.clearStorage) await (await chromium.context.newCDPSession(other)).send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
+    await other.goto(`${origin}/`);
+    await other.getByTestId('screen-start').waitFor(WAIT);
+    await other.getByTestId('start-restore').click();
+    await fill(other);
+    await other.getByTestId('screen-journal').waitFor(WAIT);
+    await other.locator('[data-testid="entry-card"]', { hasText: 'First light' }).waitFor(WAIT);
+  } finally {
+    await other.close();
+  }
+}
+
 async function writeEntry(title: string, text: string, tags: string): Promise<void> {
   await byId('new-entry').click();
   await byId('editor-title').fill(title);
@@ -364,12 +385,7 @@ test(
     const password = 'correct horse battery staple';
     const set = runKith(laptop, ['password', 'set', '--json'], { env: { KITH_PASSWORD: password } });
     assert.equal(set.status, 0, set.stderr);
-    const origin = relay.url.replace('127.0.0.1', 'localhost');
-    const other = await chromium.context.newPage();
-    try {
-      await other.goto(`${origin}/`);
-      await other.getByTestId('screen-start').waitFor(WAIT);
-      await other.getByTestId('start-restore').click();
+    await restoreOnLocalhost(async (other) => {
       await other.getByTestId('restore-with-password').check();
       await other.getByTestId('restore-url').fill(vaultUrl.replace('127.0.0.1', 'localhost'));
       await other.getByTestId('restore-password').fill('not the password at all');
@@ -377,11 +393,7 @@ test(
       await other.getByTestId('start-error').waitFor(WAIT);
       await other.getByTestId('restore-password').fill(password);
       await other.getByTestId('restore-vault').click();
-      await other.getByTestId('screen-journal').waitFor(WAIT);
-      await other.locator('[data-testid="entry-card"]', { hasText: 'First light' }).waitFor(WAIT);
-    } finally {
-      await other.close();
-    }
+    });
   },
 );
 
@@ -389,23 +401,15 @@ test(
   "another origin of the same relay (localhost, its storage cleared) restores with the recovery code alone: the vault is found under the code's locator",
   { timeout: 600_000 },
   async () => {
-    const origin = relay.url.replace('127.0.0.1', 'localhost');
-    const other = await chromium.context.newPage();
-    try {
-      const cdp = await chromium.context.newCDPSession(other);
-      await cdp.send('Storage.clearDataForOrigin', { origin, storageTypes: 'all' });
-      await other.goto(`${origin}/`);
-      await other.getByTestId('screen-start').waitFor(WAIT);
-      await other.getByTestId('start-restore').click();
-      await other.getByTestId('restore-with-code').check();
-      await other.getByTestId('restore-code').fill(recoveryCode);
-      assert.equal(await other.getByTestId('restore-url').inputValue(), '', 'no vault URL is given');
-      await other.getByTestId('restore-vault').click();
-      await other.getByTestId('screen-journal').waitFor(WAIT);
-      await other.locator('[data-testid="entry-card"]', { hasText: 'First light' }).waitFor(WAIT);
-    } finally {
-      await other.close();
-    }
+    await restoreOnLocalhost(
+      async (other) => {
+        await other.getByTestId('restore-with-code').check();
+        await other.getByTestId('restore-code').fill(recoveryCode);
+        assert.equal(await other.getByTestId('restore-url').inputValue(), '', 'no vault URL is given');
+        await other.getByTestId('restore-vault').click();
+      },
+      { clearStorage: true },
+    );
   },
 );
 
