@@ -212,29 +212,15 @@ describe('kith backup and kith restore --from-backup', () => {
     const lonely = join(dir, 'lonely');
     mkdirSync(lonely);
     writeFileSync(join(lonely, 'inc.kbk'), readFileSync(inc));
-    const missing = runKith(join(dir, 'no-chain'), [
-      'restore',
-      '--from-backup',
-      join(lonely, 'inc.kbk'),
-      '--remote',
-      join(dir, 'remote-no-chain'),
-      '--recovery-code',
-      code,
-    ]);
+    const restoreLonely = (): ReturnType<typeof runKith> =>
+      runKith(join(dir, 'no-chain'), ['restore', '--from-backup', join(lonely, 'inc.kbk'), '--remote', join(dir, 'remote-no-chain'), '--recovery-code', code]);
+    const missing = restoreLonely();
     assertError(missing, 1, 'KITH_NOT_FOUND');
     assert.match(missing.stderr, /chain-full\.kbk/);
     assert.ok(!existsSync(join(dir, 'remote-no-chain', 'vault')));
     // Another file under that name is not the one the chain names.
     kithJson(a, ['backup', join(lonely, 'chain-full.kbk'), '--no-blobs']);
-    const wrong = runKith(join(dir, 'no-chain'), [
-      'restore',
-      '--from-backup',
-      join(lonely, 'inc.kbk'),
-      '--remote',
-      join(dir, 'remote-no-chain'),
-      '--recovery-code',
-      code,
-    ]);
+    const wrong = restoreLonely();
     assertError(wrong, 1, 'KITH_INTEGRITY_CORRUPT');
     assert.ok(!existsSync(join(dir, 'remote-no-chain', 'vault')));
   });
