@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { bytesToHex, concatBytes, hexToBytes, passwordKeys, recoveryKeys, sha256Sync, signingKeyFromSeed } from '../crypto/index.js';
 import { VECTOR_INPUTS } from '../testing/format-vectors.js';
-import { BackupFileReader, BackupFileWriter, openBackupKey, type BackupFrame } from './backup-file.js';
+import { BackupFileReader, BackupFileWriter } from './backup-file.js';
+import { openBackupKey, type BackupFrame } from './backup-header.js';
 
 const V = VECTOR_INPUTS;
 const VECTORS = new URL('../../src/format/vectors.json', import.meta.url);

@@ -12,7 +12,8 @@
 import { lendDeviceKey, usesDeviceKey } from '../ports/capabilities.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, hexToBytes, parseRecoveryCode, passwordKeys, recoveryKeys } from '../crypto/index.js';
-import { BackupFileReader, openBackupKey, opensWithRecoveryKey, type BackupFrame, type BackupRecord, type BackupState } from '../format/backup-file.js';
+import { BackupFileReader } from '../format/backup-file.js';
+import { openBackupKey, opensWithRecoveryKey, type BackupFrame, type BackupRecord, type BackupState } from '../format/backup-header.js';
 import { blobKeys } from '../format/blob-format.js';
 import { decodeVaultHeader, remoteKeys } from '../format/index.js';
 import { checkDeviceName, refuseExistingVault } from '../identity/join.js';

@@ -10,7 +10,8 @@
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, sha256 } from '../crypto/index.js';
 import { blobKeys, decodeBlobObject, decodeManifestPlaintext, MAX_MANIFEST_BYTES, peekBlobEpoch } from '../format/blob-format.js';
-import { BackupFileReader, BackupFileWriter, openBackupKey, type BackupRecord, type BackupState } from '../format/backup-file.js';
+import { BackupFileReader, BackupFileWriter } from '../format/backup-file.js';
+import { openBackupKey, type BackupRecord, type BackupState } from '../format/backup-header.js';
 import { remoteKeys } from '../format/remote-keys.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import { META, readMeta, type Cursor } from '../ports/store-meta.js';
