@@ -22,4 +22,6 @@ export interface BlobCache {
   put(key: string, bytes: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   list(): Promise<CachedObject[]>;
+  /** Flushes and releases files; `Vault.close` calls it, as it closes the store it was given. */
+  close?(): void | Promise<void>;
 }

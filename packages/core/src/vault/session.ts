@@ -48,6 +48,7 @@ export class VaultSession {
   readonly snapshotEvery: SnapshotEvery;
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
+  readonly #blobCache: BlobCache | undefined;
 
   constructor(
     store: Store,
@@ -59,6 +60,7 @@ export class VaultSession {
     warnings: readonly SyncWarning[] = [],
   ) {
     this.store = store;
+    this.#blobCache = o.blobCache;
     this.deps = deps;
     this.localKey = localKey;
     this.snapshotEvery = o.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
@@ -126,10 +128,11 @@ export class VaultSession {
     return run;
   }
 
-  /** Waits for remote work under way, then closes the store and the remote. */
+  /** Waits for remote work under way, then closes the store, the blob cache and the remote. */
   async close(): Promise<void> {
     await this.#syncing.catch(() => undefined);
     await this.store.close();
+    await this.#blobCache?.close?.();
     await this.slot.close();
   }
 }

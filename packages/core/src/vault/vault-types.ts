@@ -36,7 +36,7 @@ export interface VaultOptions {
   readonly remote: Remote | RemoteOpener;
   /** Seals (create/restore/join) or unseals (open) this device's keys in its store; see `setLocalPassphrase`. */
   readonly localPassphrase?: string;
-  /** Where blob chunks are kept locally (Node: `openFsBlobCache` from @kith/node); without one, every read fetches. */
+  /** Where blob chunks are kept locally (Node: `openFsBlobCache` from @kith/node); without one, every read fetches. `close` closes it. */
   readonly blobCache?: BlobCache;
   /** Injected randomness and clock (tests); defaults to WebCrypto and Date.now. */
   readonly deps?: Partial<Deps>;

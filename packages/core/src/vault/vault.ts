@@ -164,7 +164,7 @@ export class Vault {
     return setLocalPassphrase(this.#s, passphrase);
   }
 
-  /** Stops auto-sync and closes the store and the remote (if it was opened). */
+  /** Stops auto-sync and closes the store, the blob cache and the remote (if it was opened). */
   async close(): Promise<void> {
     await this.#autoSync.stopAll();
     await this.#s.close();
