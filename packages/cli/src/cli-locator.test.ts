@@ -77,6 +77,19 @@ describe('a vault found on a relay by its recovery code alone', () => {
     assert.deepEqual(storedNames(), before);
   });
 
+  // A join has no code to locate the vault with; `http://h/family/` used to mean vault "family" here and a mount point to init.
+  test('join with a URL that names only a relay: one line asking for the full URL, nothing made or sent', { timeout: 120_000 }, () => {
+    const j = home('join-without-vault');
+    const before = storedNames();
+    for (const url of [relay.url, `${relay.url}/family/`]) {
+      const r = runKith(j, ['join', '123456', '--remote', url]);
+      assertError(r, 2, 'KITH_USAGE');
+      assert.match(r.stderr, /kith join needs the vault's full URL, and http:\/\/127\.0\.0\.1:\d+(\/family\/)? names only a relay; .*kith status/);
+    }
+    assertError(runKith(j, ['status']), 1, 'KITH_NO_VAULT');
+    assert.deepEqual(storedNames(), before);
+  });
+
   test('a relay URL with a vault name works as before; a code of another vault finds nothing by itself', { timeout: 180_000 }, () => {
     const [d, e, f] = [home('named-1'), home('named-2'), home('stranger')];
     const named = `${relay.url}/family`;

@@ -18,6 +18,18 @@ export function namesNoVault(url: string): boolean {
   }
 }
 
+/**
+ * Refuses a relay URL that names no vault where only a vault's own URL will
+ * do (a join has no recovery code to locate it with): `http://h/v/` means "a
+ * relay mounted at /v" to `init` and `restore`, so it must not mean "vault v" here.
+ */
+export function assertNamesVault(url: string, command: string): void {
+  if (!namesNoVault(url)) return;
+  throw new KithError(ErrorCode.Usage, `${command} needs the vault's full URL, and ${url} names only a relay`, {
+    hint: "`kith status` on the other device shows the vault's URL (a URL ending in '/' names where a relay is mounted)",
+  });
+}
+
 /** `url` (see {@link namesNoVault}) with the locator of `recoveryCode`'s vault as its last path segment. */
 export function locatedUrl(url: string, recoveryCode: string): string {
   const u = new URL(url);

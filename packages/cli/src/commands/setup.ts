@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
-import { locatedUrl, namesNoVault, restoreUrl, underLocator } from '../vault-locator.js';
+import { assertNamesVault, locatedUrl, namesNoVault, restoreUrl, underLocator } from '../vault-locator.js';
 import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
 import { restoreFromBackupFile } from './restore-backup.js';
 
@@ -134,6 +134,7 @@ export function registerSetup(program: Command): void {
       .option('--timeout <seconds>', 'how long to wait for the other device', positiveInt('--timeout'), 600),
   ).action(async (code: string, o: { remote: string; name: string; timeout: number; staleAfter: number }, cmd: Command) => {
     const { out } = contextOf(cmd);
+    assertNamesVault(o.remote, 'kith join');
     let sas = '';
     const vault = await fresh(cmd, o.remote, false, (a) =>
       Vault.join({
