@@ -207,3 +207,26 @@ test('invite: the invitee refuses a chain that is not the offered one, or an inv
   assert.throws(() => checkAdmission(m, { ...join, admin: carol }, admitted), is(ErrorCode.IntegrityUnknownSigner));
   checkAdmission(m, join, admitted);
 });
+
+test('invite: bad input is refused before anything is written; a malformed message from a code holder is refused as corrupt', async () => {
+  const { remote, admin, m, invite } = await setup();
+  await assert.rejects(
+    offerInvite(remote, { spaceId: m.spaceId, role: 'owner' as 'admin', admin: alice, chain: m.pin, ttlMs: TTL }, admin),
+    is(ErrorCode.BadInput),
+  );
+  await assert.rejects(offerInvite(remote, { spaceId: m.spaceId, role: 'reader', admin: alice, chain: m.pin, ttlMs: 0 }, admin), is(ErrorCode.BadInput));
+  assert.equal((await remote.list('invites/')).length, 1, 'only the first offer is there');
+  await assert.rejects(answerInvite(remote, invite.code, bob, 'B'.repeat(201), deps(40)), is(ErrorCode.BadInput));
+  assert.equal(await remote.get(inviteKey(invite.c.inviteId, 'answer')), null);
+  // Someone holding the code writes an answer whose fields are not what they should be.
+  const channel = { id: invite.c.inviteId, secret: invite.c.secret };
+  const garbage = await sealMessage(
+    INVITE,
+    channel,
+    'answer',
+    { v: 1, personId: bob.personId, name: 'Bob', signPub: 'not base64!', boxPub: 7, eph: '', sig: '' },
+    seededRandom(41),
+  );
+  await remote.put(inviteKey(invite.c.inviteId, 'answer'), garbage);
+  await assert.rejects(readInviteAnswer(remote, invite, admin), is(ErrorCode.IntegrityCorrupt));
+});

@@ -113,11 +113,38 @@ interface Done {
   hash?: string;
 }
 
-const personOf = (p: { personId: string; signPub: string; boxPub: string }): PersonPublic => ({
-  personId: p.personId,
-  signPub: fromBase64url(p.signPub),
-  boxPub: fromBase64url(p.boxPub),
-});
+/** Longest invitee name, in UTF-8 bytes. */
+export const MAX_INVITEE_NAME_BYTES = 200;
+
+const malformed = (m: Message): KithError =>
+  new KithError(ErrorCode.IntegrityCorrupt, `the invite ${m} message is malformed`, { hint: 'start the invite again' });
+
+/** Only a holder of the code can write a message, yet what it holds is checked before use: a 32- or 64-byte base64url value. */
+function bytesIn(m: Message, s: unknown, n: number): Uint8Array {
+  if (typeof s === 'string') {
+    try {
+      const b = fromBase64url(s);
+      if (b.length === n) return b;
+    } catch {
+      // falls through to the refusal
+    }
+  }
+  throw malformed(m);
+}
+
+function personIn(m: Message, p: unknown): PersonPublic {
+  const o = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+  const person = { personId: String(o.personId), signPub: bytesIn(m, o.signPub, 32), boxPub: bytesIn(m, o.boxPub, 32) };
+  if (!isPersonConsistent(person)) throw new KithError(ErrorCode.IntegrityCorrupt, `the invite ${m} names an identity whose id does not match its key`);
+  return person;
+}
+
+function pinIn(m: Message, seq: unknown, hash: unknown): MembershipPin {
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) throw malformed(m);
+  return { seq: seq as number, hash: hexToBytes(hash) };
+}
+
+const nameOk = (name: unknown): name is string => typeof name === 'string' && utf8(name).length <= MAX_INVITEE_NAME_BYTES;
 
 /** What the invitee signs with their identity key: they hold it, and answer this very offer. */
 function answerProof(c: InviteCode, offerHash: Uint8Array, a: Omit<Answer, 'sig' | 'v'>): Uint8Array {
@@ -169,6 +196,8 @@ export interface OfferOptions {
 /** Step 1 (admin): writes the offer and returns the code to show. */
 export async function offerInvite(remote: Remote, o: OfferOptions, deps: Deps): Promise<PendingInvite> {
   if (!ROLES.includes(o.role)) throw new KithError(ErrorCode.BadInput, `unknown role ${String(o.role)}: use admin, writer or reader`);
+  if (!Number.isSafeInteger(o.ttlMs) || o.ttlMs <= 0)
+    throw new KithError(ErrorCode.BadInput, 'an invite must be valid for a positive whole number of milliseconds');
   const c = generateInviteCode(deps.random);
   const eph = boxKeyFromSecret(deps.random(32));
   const expiresAt = deps.now() + o.ttlMs;
@@ -207,12 +236,13 @@ export async function readInviteAnswer(remote: Remote, p: PendingInvite, deps: D
   await remote.delete(inviteKey(p.c.inviteId, 'offer'));
   if (deps.now() > p.expiresAt) throw gone('was answered after it expired', 'expired');
   const a = await open<Answer>(p.c, 'answer', answerBytes);
-  const person = personOf(a);
-  if (!isPersonConsistent(person)) throw new KithError(ErrorCode.IntegrityCorrupt, 'the invitee sent an identity whose id does not match its key');
-  if (typeof a.name !== 'string' || !(await ed25519Verify(person.signPub, answerProof(p.c, await sha256(p.offerBytes), a), fromBase64url(a.sig)))) {
+  const person = personIn('answer', a);
+  const eph = bytesIn('answer', a.eph, 32);
+  if (!nameOk(a.name)) throw malformed('answer');
+  if (!(await ed25519Verify(person.signPub, answerProof(p.c, await sha256(p.offerBytes), a), bytesIn('answer', a.sig, 64)))) {
     throw new KithError(ErrorCode.IntegrityCorrupt, 'the invitee did not prove they hold their identity key');
   }
-  const sas = await inviteSas(p.c, x25519Shared(p.eph.secret, fromBase64url(a.eph)), p.admin.signPub, person.signPub, p.offerBytes, answerBytes);
+  const sas = await inviteSas(p.c, x25519Shared(p.eph.secret, eph), p.admin.signPub, person.signPub, p.offerBytes, answerBytes);
   return { person, name: a.name, sas };
 }
 
@@ -261,16 +291,18 @@ export interface PendingJoin {
 
 /** Step 2 (invitee): reads the offer and answers it with the person's identity. */
 export async function answerInvite(remote: Remote, codeText: string, person: PersonKeys, name: string, deps: Deps): Promise<PendingJoin> {
+  if (!nameOk(name)) throw new KithError(ErrorCode.BadInput, `a name is at most ${MAX_INVITEE_NAME_BYTES} bytes`);
   const c = parseInviteCode(codeText);
   const offerBytes = await remote.get(inviteKey(c.inviteId, 'offer'));
   if (!offerBytes) throw gone('expired or was already used', 'code-gone');
   const offer = await open<Offer>(c, 'offer', offerBytes);
+  if (typeof offer.expiresAt !== 'number') throw malformed('offer');
   if (!(offer.expiresAt >= deps.now())) throw gone('expired', 'expired');
   if (await remote.head(inviteKey(c.inviteId, 'done'))) throw gone('was already used', 'used');
-  const admin = personOf(offer.admin);
-  if (!isPersonConsistent(admin) || !ROLES.includes(offer.role) || !/^[0-9a-f]{32}$/.test(offer.spaceId)) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, 'the invite offer is malformed');
-  }
+  const admin = personIn('offer', offer.admin);
+  const chain = pinIn('offer', offer.chain?.seq, offer.chain?.hash);
+  const adminEph = bytesIn('offer', offer.eph, 32);
+  if (!ROLES.includes(offer.role) || typeof offer.spaceId !== 'string' || !/^[0-9a-f]{32}$/.test(offer.spaceId)) throw malformed('offer');
   const eph = boxKeyFromSecret(deps.random(32));
   const body: Omit<Answer, 'sig' | 'v'> = {
     personId: person.personId,
@@ -290,9 +322,9 @@ export async function answerInvite(remote: Remote, codeText: string, person: Per
     spaceId: offer.spaceId,
     role: offer.role,
     admin,
-    chain: { seq: offer.chain.seq, hash: hexToBytes(offer.chain.hash) },
+    chain,
     person,
-    sas: await inviteSas(c, x25519Shared(eph.secret, fromBase64url(offer.eph)), admin.signPub, person.signPub, offerBytes, answerBytes),
+    sas: await inviteSas(c, x25519Shared(eph.secret, adminEph), admin.signPub, person.signPub, offerBytes, answerBytes),
   };
 }
 
@@ -310,8 +342,7 @@ export async function readInviteDone(remote: Remote, j: PendingJoin): Promise<Me
     if (done.reason === 'cancelled' || done.reason === 'expired') throw gone(`was ${done.reason} by the admin`, `admin-${done.reason}`);
     throw new KithError(ErrorCode.InviteDeclined, 'the admin declined the invite', { hint: 'compare the six digits on both screens and try again' });
   }
-  if (typeof done.seq !== 'number' || typeof done.hash !== 'string') throw new KithError(ErrorCode.IntegrityCorrupt, 'the invite done message is malformed');
-  return { seq: done.seq, hash: hexToBytes(done.hash) };
+  return pinIn('done', done.seq, done.hash);
 }
 
 /**

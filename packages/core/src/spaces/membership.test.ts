@@ -230,3 +230,16 @@ test('membership: any interleaving of two admins changing membership concurrentl
   );
   assert.ok(races > 0, 'the interleavings included lost races');
 });
+
+test('membership: bad input is refused before anything is written', async () => {
+  const { remote, m, deps } = await space(4);
+  const before = await entries(remote);
+  const bad = async (intent: MembershipIntent) => assert.rejects(appendMembership(remote, m, alice, intent, deps), is(ErrorCode.BadInput));
+  await bad({ kind: 'add', person: { ...erin, personId: dave.personId }, role: 'reader' });
+  await bad({ kind: 'add', person: erin, role: 'owner' as Role });
+  await bad({ kind: 'role', personId: carol.personId, role: 'superuser' as Role });
+  await bad({ kind: 'remove', personId: 'not-a-person' });
+  await bad({ kind: 'rename' } as unknown as MembershipIntent);
+  assert.deepEqual(await entries(remote), before);
+  assert.equal(m.seq, before.length);
+});

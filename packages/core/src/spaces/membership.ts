@@ -28,7 +28,7 @@ import {
   type MembershipEntry,
   type Role,
 } from './membership-entry.js';
-import type { PersonKeys, PersonPublic } from './person.js';
+import { isPersonConsistent, type PersonKeys, type PersonPublic } from './person.js';
 
 export interface Member extends PersonPublic {
   readonly role: Role;
@@ -226,6 +226,18 @@ export class Membership {
   }
 }
 
+const ROLES: readonly Role[] = ['admin', 'writer', 'reader'];
+
+/** Bad input is refused before anything is written: an entry readers would refuse would block the chain for everyone. */
+function assertIntent(intent: MembershipIntent): void {
+  const bad = (why: string) => new KithError(ErrorCode.BadInput, `cannot change the membership: ${why}`);
+  if ((intent.kind === 'add' || intent.kind === 'role') && !ROLES.includes(intent.role))
+    throw bad(`unknown role ${String(intent.role)}: use admin, writer or reader`);
+  if (intent.kind === 'add' && !isPersonConsistent(intent.person)) throw bad('the person’s id does not match their key');
+  if ((intent.kind === 'role' || intent.kind === 'remove') && !/^[0-9a-f]{32}$/.test(intent.personId)) throw bad('a personId is 32 lowercase hex characters');
+  if (!['add', 'role', 'remove', 'leave'].includes(intent.kind)) throw bad(`unknown change ${String(intent.kind)}`);
+}
+
 /**
  * Founds a space: writes entry 1 with put-if-absent. The spaceId comes
  * from the founder's key and a random nonce, so it is fresh and no one
@@ -274,6 +286,7 @@ export async function appendMembership(
   intent: MembershipIntent,
   deps: { now: Clock },
 ): Promise<AppendResult> {
+  assertIntent(intent);
   for (let lost = 0; lost < MAX_APPEND_ATTEMPTS; lost++) {
     await m.refresh(remote);
     const change = m.plan(signer.personId, intent);
