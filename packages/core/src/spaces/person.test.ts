@@ -6,7 +6,7 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { generateDeviceKeys } from '../crypto/index.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { DeviceCertificates, decodeDeviceCert, deviceCertKey, encodeDeviceCert, publishDeviceCert, type CertifiedDevice } from './device-cert.js';
-import { newPersonKeys, openIdentity, personIdOf, personKeysFromSecret, sealIdentity } from './person.js';
+import { newPersonKeys, openIdentity, personIdOf, personKeysFromSecret, publishIdentity, readOwnIdentity, sealIdentity, sealedIdentityKey } from './person.js';
 
 const is = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
 const integrity = (e: unknown) => e instanceof KithError && (e.code.startsWith('KITH_INTEGRITY_') || e.code === ErrorCode.UnsupportedFormat);
@@ -145,4 +145,18 @@ test('device certificates: tampering, another person’s signature, replay, roll
   assert.throws(() => fork.checkPin(pin), is(ErrorCode.IntegrityChain));
   await replay.accept(v2);
   replay.checkPin(pin);
+});
+
+test('sealed identity: published to every device of the vault, each opens its own; an object raced in first is replaced', async () => {
+  const remote = openMemoryRemote();
+  await remote.put(sealedIdentityKey(tablet.deviceId), new Uint8Array([1, 2, 3]));
+  await publishIdentity(remote, { vaultId, person, signerId: laptop.deviceId, signerSeed: laptop.sign.seed, random }, [
+    { deviceId: phone.deviceId, boxPub: phone.box.pub },
+    { deviceId: tablet.deviceId, boxPub: tablet.box.pub },
+  ]);
+  for (const d of [phone, tablet]) {
+    const own = await readOwnIdentity(remote, { vaultId, recipientId: d.deviceId, recipientBoxSecret: d.box.secret, signerPub: signers });
+    assert.equal(own?.personId, person.personId);
+  }
+  assert.equal(await readOwnIdentity(remote, { vaultId, recipientId: laptop.deviceId, recipientBoxSecret: laptop.box.secret, signerPub: signers }), null);
 });

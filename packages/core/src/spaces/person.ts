@@ -27,6 +27,7 @@ import {
   type SigningKeyPair,
 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from '../format/framing.js';
+import type { Remote } from '../ports/remote.js';
 
 export const SEALED_IDENTITY_DOMAIN = 'kith/v1/sealed-identity';
 const PERSON_SALT = 'kith/v1/person';
@@ -141,4 +142,36 @@ export async function openIdentity(bytes: Uint8Array, a: OpenIdentityArgs): Prom
     throw corrupt(what, 'the sealed secret is not the identity it names');
   }
   return { person, signerId };
+}
+
+/**
+ * Seals the identity to each of `recipients` (devices of the person's
+ * vault) in the personal space, as sealed epoch keys are written:
+ * put-if-absent, read back, and if the remote holds other bytes there
+ * (someone raced in an object) replace them once with a plain put; fail
+ * with KITH_REMOTE_UNAVAILABLE if it still holds other bytes.
+ */
+export async function publishIdentity(
+  remote: Remote,
+  a: Omit<SealIdentityArgs, 'recipientId' | 'recipientBoxPub'>,
+  recipients: readonly { readonly deviceId: string; readonly boxPub: Uint8Array }[],
+): Promise<void> {
+  for (const r of recipients) {
+    const bytes = await sealIdentity({ ...a, recipientId: r.deviceId, recipientBoxPub: r.boxPub });
+    const key = sealedIdentityKey(r.deviceId);
+    await remote.put(key, bytes, { ifAbsent: true });
+    let stored = await remote.get(key);
+    if (stored && bytesEqual(stored, bytes)) continue;
+    await remote.put(key, bytes);
+    stored = await remote.get(key);
+    if (!stored || !bytesEqual(stored, bytes)) {
+      throw new KithError(ErrorCode.RemoteUnavailable, `the remote does not keep the identity sealed to ${r.deviceId}`, { hint: 'try again later' });
+    }
+  }
+}
+
+/** This device's copy of the person's identity from the personal space, or null if none was sealed to it yet. */
+export async function readOwnIdentity(remote: Remote, a: OpenIdentityArgs): Promise<PersonKeys | null> {
+  const bytes = await remote.get(sealedIdentityKey(a.recipientId));
+  return bytes ? (await openIdentity(bytes, a)).person : null;
 }
