@@ -32,12 +32,11 @@ import {
 } from '../crypto/index.js';
 import type { Remote } from '../ports/remote.js';
 import { generateCode, openMessage, parseCode, sasDigits, sealMessage, type CodeProtocol } from '../identity/one-time-code.js';
-import type { Role } from './membership-entry.js';
+import { ROLES, type Role } from './membership-entry.js';
 import type { Membership, MembershipPin } from './membership.js';
 import { isPersonConsistent, type PersonKeys, type PersonPublic } from './person.js';
 
 const INVITE: CodeProtocol = { version: 3, domain: 'kith/v1/invite' }; // recovery codes use 1, pairing codes 2
-const ROLES: readonly Role[] = ['admin', 'writer', 'reader'];
 
 export interface InviteCode {
   readonly inviteId: string;

@@ -14,6 +14,7 @@ export const MEMBERSHIP_DOMAIN = 'kith/v1/membership';
 const SPACE_ID_DOMAIN = 'kith/v1/space-id';
 
 export type Role = 'admin' | 'writer' | 'reader';
+export const ROLES: readonly Role[] = ['admin', 'writer', 'reader'];
 const ROLE_CODES = { admin: 1, writer: 2, reader: 3 } as const;
 const ROLE_NAMES: Record<number, Role> = { 1: 'admin', 2: 'writer', 3: 'reader' };
 

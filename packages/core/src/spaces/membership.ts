@@ -20,6 +20,7 @@ import { bytesEqual } from '../crypto/index.js';
 import { corrupt } from '../format/framing.js';
 import type { Remote } from '../ports/remote.js';
 import {
+  ROLES,
   decodeMembershipEntry,
   encodeMembershipEntry,
   membershipKey,
@@ -225,8 +226,6 @@ export class Membership {
     }
   }
 }
-
-const ROLES: readonly Role[] = ['admin', 'writer', 'reader'];
 
 /** Bad input is refused before anything is written: an entry readers would refuse would block the chain for everyone. */
 function assertIntent(intent: MembershipIntent): void {
