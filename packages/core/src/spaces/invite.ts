@@ -43,8 +43,9 @@ export interface InviteCode {
   readonly secret: Uint8Array;
 }
 
-type Message = 'offer' | 'answer' | 'done';
-export const inviteKey = (inviteId: string, m: Message): string => `invites/${inviteId}/${m}`;
+/** The three messages of an invite. */
+export type InviteMessage = 'offer' | 'answer' | 'done';
+export const inviteKey = (inviteId: string, m: InviteMessage): string => `invites/${inviteId}/${m}`;
 
 /** A fresh one-time invite code: 32 Crockford base32 characters in 8 groups. */
 export function generateInviteCode(random: (n: number) => Uint8Array): InviteCode & { code: string } {
@@ -67,10 +68,10 @@ export function parseInviteCode(text: string): InviteCode {
 }
 
 const channel = (c: InviteCode) => ({ id: c.inviteId, secret: c.secret });
-const seal = (c: InviteCode, m: Message, body: object, random: (n: number) => Uint8Array): Promise<Uint8Array> =>
+const seal = (c: InviteCode, m: InviteMessage, body: object, random: (n: number) => Uint8Array): Promise<Uint8Array> =>
   sealMessage(INVITE, channel(c), m, body, random);
 
-async function open<T>(c: InviteCode, m: Message, bytes: Uint8Array): Promise<T> {
+async function open<T>(c: InviteCode, m: InviteMessage, bytes: Uint8Array): Promise<T> {
   try {
     return await openMessage<T>(INVITE, channel(c), m, bytes, 'start the invite again');
   } catch (e) {
@@ -101,12 +102,13 @@ interface Answer {
   sig: string;
 }
 
-type Refusal = 'declined' | 'cancelled' | 'expired';
+/** Why an admin closed an invite without admitting anyone. */
+export type InviteRefusal = 'declined' | 'cancelled' | 'expired';
 
 interface Done {
   v: 1;
   ok: boolean;
-  reason?: Refusal;
+  reason?: InviteRefusal;
   /** On ok: the membership entry that added the invitee. */
   seq?: number;
   hash?: string;
@@ -115,11 +117,11 @@ interface Done {
 /** Longest invitee name, in UTF-8 bytes. */
 export const MAX_INVITEE_NAME_BYTES = 200;
 
-const malformed = (m: Message): KithError =>
+const malformed = (m: InviteMessage): KithError =>
   new KithError(ErrorCode.IntegrityCorrupt, `the invite ${m} message is malformed`, { hint: 'start the invite again' });
 
 /** Only a holder of the code can write a message, yet what it holds is checked before use: a 32- or 64-byte base64url value. */
-function bytesIn(m: Message, s: unknown, n: number): Uint8Array {
+function bytesIn(m: InviteMessage, s: unknown, n: number): Uint8Array {
   if (typeof s === 'string') {
     try {
       const b = fromBase64url(s);
@@ -131,14 +133,14 @@ function bytesIn(m: Message, s: unknown, n: number): Uint8Array {
   throw malformed(m);
 }
 
-function personIn(m: Message, p: unknown): PersonPublic {
+function personIn(m: InviteMessage, p: unknown): PersonPublic {
   const o = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
   const person = { personId: String(o.personId), signPub: bytesIn(m, o.signPub, 32), boxPub: bytesIn(m, o.boxPub, 32) };
   if (!isPersonConsistent(person)) throw new KithError(ErrorCode.IntegrityCorrupt, `the invite ${m} names an identity whose id does not match its key`);
   return person;
 }
 
-function pinIn(m: Message, seq: unknown, hash: unknown): MembershipPin {
+function pinIn(m: InviteMessage, seq: unknown, hash: unknown): MembershipPin {
   if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) throw malformed(m);
   return { seq: seq as number, hash: hexToBytes(hash) };
 }
@@ -255,7 +257,7 @@ export async function readInviteAnswer(remote: Remote, p: PendingInvite, deps: D
 export async function closeInvite(
   remote: Remote,
   p: PendingInvite,
-  result: { readonly ok: true; readonly admitted: MembershipPin } | { readonly ok: false; readonly reason: Refusal },
+  result: { readonly ok: true; readonly admitted: MembershipPin } | { readonly ok: false; readonly reason: InviteRefusal },
   deps: Deps,
 ): Promise<void> {
   const done: Done = result.ok
