@@ -133,6 +133,7 @@ test('invite: an expired code is refused by the invitee, and an answer after exp
   const quiet = await setup();
   quiet.admin.advance(TTL + 1000);
   await assert.rejects(readInviteAnswer(quiet.remote, quiet.invite, quiet.admin), is(ErrorCode.InviteExpired, 'expired'));
+  assert.equal(await quiet.remote.get(inviteKey(quiet.invite.c.inviteId, 'offer')), null, 'the expired offer is removed');
 });
 
 const INVITE = { version: 3, domain: 'kith/v1/invite' };

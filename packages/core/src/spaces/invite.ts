@@ -231,8 +231,9 @@ export interface InviteAnswer {
 export async function readInviteAnswer(remote: Remote, p: PendingInvite, deps: Deps): Promise<InviteAnswer | null> {
   const answerBytes = await remote.get(inviteKey(p.c.inviteId, 'answer'));
   if (!answerBytes) {
-    if (deps.now() > p.expiresAt) throw gone('expired before anyone answered', 'expired');
-    return null;
+    if (deps.now() <= p.expiresAt) return null;
+    await remote.delete(inviteKey(p.c.inviteId, 'offer'));
+    throw gone('expired before anyone answered', 'expired');
   }
   await remote.delete(inviteKey(p.c.inviteId, 'offer'));
   if (deps.now() > p.expiresAt) throw gone('was answered after it expired', 'expired');
