@@ -62,3 +62,4 @@ export {
   type InviteMessage,
   type InviteRefusal,
 } from './invite.js';
+export { checkWriter, type WriterClaim } from './writer.js';

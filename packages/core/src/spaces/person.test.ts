@@ -6,6 +6,8 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { generateDeviceKeys } from '../crypto/index.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { DeviceCertificates, decodeDeviceCert, deviceCertKey, encodeDeviceCert, publishDeviceCert, type CertifiedDevice } from './device-cert.js';
+import { appendMembership, createSpace } from './membership.js';
+import { checkWriter } from './writer.js';
 import { newPersonKeys, openIdentity, personIdOf, personKeysFromSecret, publishIdentity, readOwnIdentity, sealIdentity, sealedIdentityKey } from './person.js';
 
 const is = (code: ErrorCode) => (e: unknown) => KithError.is(e, code);
@@ -159,4 +161,25 @@ test('sealed identity: published to every device of the vault, each opens its ow
     assert.equal(own?.personId, person.personId);
   }
   assert.equal(await readOwnIdentity(remote, { vaultId, recipientId: laptop.deviceId, recipientBoxSecret: laptop.box.secret, signerPub: signers }), null);
+});
+
+test('checkWriter: a segment’s writer is a certified device of a person who could write at the named membership seq', async () => {
+  const remote = openMemoryRemote();
+  const d = { random: seededRandom(12), now: () => 1 };
+  const admin = newPersonKeys(random);
+  const m = await createSpace(remote, admin, d);
+  await appendMembership(remote, m, admin, { kind: 'add', person, role: 'reader' }, d);
+  await appendMembership(remote, m, admin, { kind: 'role', personId: person.personId, role: 'writer' }, d);
+  const certs = new DeviceCertificates(person);
+  await publishDeviceCert(remote, certs, person, [cert(phone), cert(laptop)], 1);
+  await publishDeviceCert(remote, certs, person, [cert(laptop)], 2);
+  const claim = { personId: person.personId, deviceId: laptop.deviceId, signPub: laptop.sign.pub, membershipSeq: 3, certVersion: 2 };
+  checkWriter(m, certs, claim);
+  checkWriter(m, certs, { ...claim, deviceId: phone.deviceId, signPub: phone.sign.pub, certVersion: 1 });
+  const refused = (reason: string) => (e: unknown) => KithError.is(e, ErrorCode.IntegrityUnknownSigner) && e.reason === reason;
+  assert.throws(() => checkWriter(m, certs, { ...claim, membershipSeq: 2 }), refused('not-a-writer'), 'a reader then');
+  assert.throws(() => checkWriter(m, certs, { ...claim, membershipSeq: 4 }), refused('not-a-writer'), 'a seq not verified yet');
+  assert.throws(() => checkWriter(m, certs, { ...claim, deviceId: phone.deviceId, signPub: phone.sign.pub }), refused('not-certified'), 'dropped in version 2');
+  assert.throws(() => checkWriter(m, certs, { ...claim, signPub: tablet.sign.pub }), refused('not-certified'), 'another key');
+  assert.throws(() => checkWriter(m, certs, { ...claim, certVersion: 3 }), refused('not-certified'), 'a version not verified yet');
 });
