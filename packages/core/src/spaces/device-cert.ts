@@ -13,7 +13,7 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, sha256 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from '../format/framing.js';
 import type { Remote } from '../ports/remote.js';
-import type { PersonKeys, PersonPublic } from './person.js';
+import { isPersonConsistent, type PersonKeys, type PersonPublic } from './person.js';
 
 export const DEVICE_CERT_DOMAIN = 'kith/v1/device-cert';
 /** Most devices one certificate lists. */
@@ -79,7 +79,9 @@ export async function decodeDeviceCert(
 export class DeviceCertificates {
   readonly #certs: DeviceCertificate[] = [];
   readonly #hashes: Uint8Array[] = [];
-  constructor(readonly person: PersonPublic) {}
+  constructor(readonly person: PersonPublic) {
+    if (!isPersonConsistent(person)) throw new KithError(ErrorCode.BadInput, 'the person’s id does not match their key');
+  }
 
   get version(): number {
     return this.#certs.length;

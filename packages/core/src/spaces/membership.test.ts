@@ -243,6 +243,7 @@ test('membership: bad input is refused before anything is written', async () => 
   await bad({ kind: 'rename' } as unknown as MembershipIntent);
   assert.deepEqual(await entries(remote), before);
   assert.equal(m.seq, before.length);
+  assert.throws(() => Membership.empty('not-a-space'), is(ErrorCode.BadInput));
 });
 
 /** The role rules written plainly, apart from the chain's code: what the chain must agree with. */

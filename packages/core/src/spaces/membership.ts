@@ -61,7 +61,9 @@ export class Membership {
   readonly #hashes: Uint8Array[] = [];
   #closed = false;
 
-  private constructor(readonly spaceId: string) {}
+  private constructor(readonly spaceId: string) {
+    if (!/^[0-9a-f]{32}$/.test(spaceId)) throw new KithError(ErrorCode.BadInput, 'a spaceId is 32 lowercase hex characters');
+  }
 
   /** The seq of the last verified entry (0: none yet). */
   get seq(): number {
