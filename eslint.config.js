@@ -8,7 +8,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 const nodeOnlyMessage = '@kith/core must run in a browser: no Node-only imports';
 // @kith/core's folders are its layers, lowest first; a folder may import its
 // own layer and the ones below it, never one above (CONTRIBUTING.md).
-const coreLayers = ['base', 'crypto', 'model', 'format', 'ports', 'identity', 'sync', 'blobs', 'snapshot', 'check', 'vault'];
+const coreLayers = ['base', 'crypto', 'model', 'format', 'ports', 'identity', 'spaces', 'sync', 'blobs', 'snapshot', 'check', 'vault'];
 const nodeOnly = ['fs', 'fs/promises', 'path', 'os', 'crypto', 'child_process', 'zlib', 'stream', 'http', 'https', 'net', 'url', 'better-sqlite3'];
 
 export default tseslint.config(

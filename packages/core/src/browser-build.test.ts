@@ -20,7 +20,7 @@ test('the public entry bundles for the browser with no Node built-ins', async ()
 });
 
 // Browser adapters and the relay client import these entries too.
-for (const name of ['adapter', 'relay']) {
+for (const name of ['adapter', 'relay', 'spaces/index']) {
   test(`the ${name} entry bundles for the browser with no Node built-ins`, async () => {
     const entry = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
     const result = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });

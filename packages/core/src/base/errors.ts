@@ -67,6 +67,12 @@ export const ErrorCode = {
   PairingExpired: 'KITH_PAIRING_EXPIRED',
   /** The other device declined the pairing, or it timed out. */
   PairingDeclined: 'KITH_PAIRING_DECLINED',
+  /** A space invite code is malformed, mistyped, or does not open the invite it names. */
+  BadInviteCode: 'KITH_BAD_INVITE_CODE',
+  /** A space invite expired, was already used, or was cancelled. */
+  InviteExpired: 'KITH_INVITE_EXPIRED',
+  /** The admin declined the invite (the short authentication strings differed, or they said no). */
+  InviteDeclined: 'KITH_INVITE_DECLINED',
   /** The password does not open this vault (or no password is set). */
   WrongPassword: 'KITH_WRONG_PASSWORD',
   /** A new vault password is too easy to guess offline (too short, or a pattern). */

@@ -16,6 +16,7 @@ const MAGIC = utf8('KITH');
 /** Object types (the preamble's fifth byte). */
 export const ObjectType = {
   Vault: 'V',
+  /** A person's device certificate (spaces/device-cert.ts). */
   Device: 'D',
   SealedKey: 'K',
   Segment: 'S',
@@ -25,6 +26,10 @@ export const ObjectType = {
   Manifest: 'M',
   Backup: 'B',
   Snapshot: 'N',
+  /** A space's membership entry (spaces/membership-entry.ts). */
+  Membership: 'P',
+  /** A person's identity secret sealed to one of their devices (spaces/person.ts). */
+  SealedIdentity: 'I',
 } as const;
 export type ObjectType = (typeof ObjectType)[keyof typeof ObjectType];
 

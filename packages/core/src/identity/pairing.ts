@@ -8,23 +8,17 @@
  * transcript; the inviter's user compares and confirms, and the inviter
  * signs the newcomer into the registry. See docs/FORMAT.md "Pairing".
  */
-import { base32crockford } from '@scure/base';
 import type { Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import {
-  aesGcmDecrypt,
-  aesGcmEncrypt,
   boxKeyFromSecret,
   bytesEqual,
-  bytesToHex,
   concatBytes,
   ed25519Sign,
   ed25519Verify,
   fromBase64url,
   hexToBytes,
-  hkdfSha256,
   sha256,
-  sha256Sync,
   toBase64url,
   utf8,
   x25519Shared,
@@ -32,11 +26,9 @@ import {
 } from '../crypto/index.js';
 import { remoteKeys } from '../format/index.js';
 import { abortableSleep, type Remote } from '../ports/remote.js';
+import { generateCode, parseCode, sasDigits, sealMessage, openMessage, type CodeProtocol } from './one-time-code.js';
 
-const CODE_VERSION = 2; // recovery codes use 1
-const ID_BYTES = 6;
-const SECRET_BYTES = 11;
-const CHECK_BYTES = 2;
+const PAIRING: CodeProtocol = { version: 2, domain: 'kith/v1/pairing' }; // recovery codes use 1
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_POLL_MS = 500;
 
@@ -45,60 +37,33 @@ export interface PairingCode {
   readonly secret: Uint8Array;
 }
 
-const check = (body: Uint8Array): Uint8Array => sha256Sync(concatBytes(utf8('kith/v1/pairing-check'), body)).subarray(0, CHECK_BYTES);
-
 /** A fresh one-time pairing code: 32 Crockford base32 characters in 8 groups. */
 export function generatePairingCode(random: (n: number) => Uint8Array): PairingCode & { code: string } {
-  const pairingId = random(ID_BYTES);
-  const secret = random(SECRET_BYTES);
-  const body = concatBytes(Uint8Array.of(CODE_VERSION), pairingId, secret);
-  const code = base32crockford
-    .encode(concatBytes(body, check(body)))
-    .match(/.{4}/g)!
-    .join('-');
-  return { code, pairingId: bytesToHex(pairingId), secret };
+  const { code, id, secret } = generateCode(PAIRING, random);
+  return { code, pairingId: id, secret };
 }
 
 /** Parses a pairing code (case, spaces, dashes and Crockford aliases forgiven). */
 export function parsePairingCode(text: string): PairingCode {
   const bad = (why: string) =>
     new KithError(ErrorCode.BadPairingCode, `the pairing code looks mistyped (${why})`, { hint: 'copy it again from the other device' });
-  const clean = text.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
-  if (clean.length !== 32) throw bad(`${clean.length} characters instead of 32`);
-  if (!/^[0-9A-HJKMNP-TV-Z]+$/.test(clean)) throw bad('it contains a character that is not in the alphabet');
-  const raw = base32crockford.decode(clean);
-  if (raw[0] === 1)
-    throw new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', {
-      hint: 'restore the vault with it instead of pairing',
-      reason: 'recovery-code-given',
-    });
-  if (raw[0] !== CODE_VERSION) throw bad(`unknown version ${raw[0]}`);
-  const body = raw.subarray(0, 1 + ID_BYTES + SECRET_BYTES);
-  if (!bytesEqual(raw.subarray(body.length), check(body))) throw bad('checksum mismatch');
-  return { pairingId: bytesToHex(body.subarray(1, 1 + ID_BYTES)), secret: body.slice(1 + ID_BYTES) };
+  const recovery = (v: number) =>
+    v === 1
+      ? new KithError(ErrorCode.BadPairingCode, 'this is a recovery code, not a pairing code', {
+          hint: 'restore the vault with it instead of pairing',
+          reason: 'recovery-code-given',
+        })
+      : undefined;
+  const { id, secret } = parseCode(PAIRING, text, bad, recovery);
+  return { pairingId: id, secret };
 }
 
 type Message = 'offer' | 'join' | 'done';
 
-function channelKey(c: PairingCode): Uint8Array {
-  return hkdfSha256(c.secret, hexToBytes(c.pairingId), utf8('kith/v1/pairing'), 32);
-}
-
-const aadOf = (c: PairingCode, m: Message): Uint8Array => concatBytes(utf8(`kith/v1/pairing/${m}`), hexToBytes(c.pairingId));
-
-async function seal(c: PairingCode, m: Message, body: object, random: (n: number) => Uint8Array): Promise<Uint8Array> {
-  const nonce = random(12);
-  return concatBytes(nonce, await aesGcmEncrypt(channelKey(c), nonce, utf8(JSON.stringify(body)), aadOf(c, m)));
-}
-
-async function open<T>(c: PairingCode, m: Message, bytes: Uint8Array): Promise<T> {
-  try {
-    const plain = await aesGcmDecrypt(channelKey(c), bytes.subarray(0, 12), bytes.subarray(12), aadOf(c, m));
-    return JSON.parse(new TextDecoder().decode(plain)) as T;
-  } catch (cause) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, `the pairing ${m} message was altered on the remote`, { cause, hint: 'start the pairing again' });
-  }
-}
+const channel = (c: PairingCode) => ({ id: c.pairingId, secret: c.secret });
+const seal = (c: PairingCode, m: Message, body: object, random: (n: number) => Uint8Array): Promise<Uint8Array> =>
+  sealMessage(PAIRING, channel(c), m, body, random);
+const open = <T>(c: PairingCode, m: Message, bytes: Uint8Array): Promise<T> => openMessage<T>(PAIRING, channel(c), m, bytes, 'start the pairing again');
 
 interface Offer {
   v: 1;
@@ -135,11 +100,7 @@ function joinProof(c: PairingCode, offerHash: Uint8Array, j: Omit<Join, 'sig' | 
 
 /** Six digits both screens show: from the ephemeral agreement and both messages. */
 async function sas(c: PairingCode, shared: Uint8Array, offerBytes: Uint8Array, joinBytes: Uint8Array): Promise<string> {
-  const info = concatBytes(utf8('kith/v1/sas'), await sha256(offerBytes), await sha256(joinBytes));
-  const b = hkdfSha256(shared, hexToBytes(c.pairingId), info, 4);
-  const n = (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) % 1_000_000;
-  const digits = String(n).padStart(6, '0');
-  return `${digits.slice(0, 3)} ${digits.slice(3)}`;
+  return sasDigits(shared, hexToBytes(c.pairingId), concatBytes(utf8('kith/v1/sas'), await sha256(offerBytes), await sha256(joinBytes)));
 }
 
 export interface Joiner {

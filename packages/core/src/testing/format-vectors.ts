@@ -30,10 +30,10 @@ import { remoteKeys } from '../format/remote-keys.js';
 import { encodeSegment } from '../format/segment.js';
 import { encodeVaultHeader } from '../format/vault-header.js';
 
-const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
+export const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
 
 /** Returns the given byte strings in order, as an injected RandomBytes. */
-function scripted(...outputs: Uint8Array[]): (n: number) => Uint8Array {
+export function scripted(...outputs: Uint8Array[]): (n: number) => Uint8Array {
   return (n) => {
     const next = outputs.shift();
     if (!next || next.length !== n) throw new Error(`vector randomness: expected a request for ${next?.length} bytes, got ${n}`);

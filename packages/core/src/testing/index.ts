@@ -9,6 +9,7 @@ export { compareCodePoints, referenceQuery } from './store-conformance.js';
 export { runRemoteConformance, type RemoteConformanceOptions, type RemoteHarness } from './remote-conformance.js';
 export { runSyncScenarios, type ScenarioHarness, type ScenarioOptions } from './sync-scenarios.js';
 export { runCheckScenarios } from './check-scenarios.js';
+export { runSpaceScenarios, type SpaceScenarioHarness } from './space-scenarios.js';
 export { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from './memory-store.js';
 export { openMemoryRemote } from './memory-remote.js';
 export { MemoryBlobCache } from './memory-blob-cache.js';

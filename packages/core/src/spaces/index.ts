@@ -1,0 +1,65 @@
+/**
+ * @module @kith/core/spaces
+ * Shared spaces, first layer: person identities, the membership chain,
+ * device certificates and invites (docs/FORMAT.md "Person identity" to
+ * "Invite"). Not yet wired into the Vault: the next layer opens spaces
+ * from a vault and adds their epochs and segments. Isomorphic, like the
+ * rest of the core.
+ */
+export {
+  newPersonKeys,
+  personKeysFromSecret,
+  personIdOf,
+  isPersonConsistent,
+  sealIdentity,
+  openIdentity,
+  publishIdentity,
+  readOwnIdentity,
+  sealedIdentityKey,
+  type PersonPublic,
+  type PersonKeys,
+  type SealIdentityArgs,
+  type OpenIdentityArgs,
+} from './person.js';
+export {
+  ROLES,
+  spaceIdOf,
+  membershipKey,
+  encodeMembershipEntry,
+  decodeMembershipEntry,
+  type Role,
+  type MembershipChange,
+  type MembershipEntry,
+} from './membership-entry.js';
+export { Membership, createSpace, appendMembership, type Member, type MembershipIntent, type MembershipPin, type AppendResult } from './membership.js';
+export {
+  DeviceCertificates,
+  encodeDeviceCert,
+  decodeDeviceCert,
+  publishDeviceCert,
+  deviceCertKey,
+  MAX_CERT_DEVICES,
+  type CertifiedDevice,
+  type DeviceCertificate,
+} from './device-cert.js';
+export {
+  generateInviteCode,
+  parseInviteCode,
+  inviteKey,
+  offerInvite,
+  readInviteAnswer,
+  closeInvite,
+  inviteClosed,
+  answerInvite,
+  readInviteDone,
+  checkAdmission,
+  MAX_INVITEE_NAME_BYTES,
+  type InviteCode,
+  type PendingInvite,
+  type OfferOptions,
+  type InviteAnswer,
+  type PendingJoin,
+  type InviteMessage,
+  type InviteRefusal,
+} from './invite.js';
+export { checkWriter, type WriterClaim } from './writer.js';

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { boxKeyFromSecret, bytesToHex, hexToBytes, signingKeyFromSeed } from '../crypto/index.js';
+import { committed, quotedVectors } from '../format/vectors.test.support.js';
+import { buildSpaceVectors, SPACE_VECTOR_INPUTS, spaceVectorChanges } from '../testing/space-vectors.js';
+import { DeviceCertificates } from './device-cert.js';
+import { parseInviteCode } from './invite.js';
+import { Membership } from './membership.js';
+import { openIdentity, personKeysFromSecret } from './person.js';
+
+const spaces = (committed as unknown as { spaces: { inputs: unknown; outputs: Awaited<ReturnType<typeof buildSpaceVectors>> } }).spaces;
+const V = SPACE_VECTOR_INPUTS;
+
+test('space vectors: the fixed inputs encode to exactly the committed bytes', async () => {
+  assert.deepEqual(spaces.inputs, JSON.parse(JSON.stringify(V)));
+  assert.deepEqual(await buildSpaceVectors(), spaces.outputs);
+});
+
+test('space vectors: the committed bytes decode back to the inputs', async () => {
+  const out = spaces.outputs;
+  const founder = personKeysFromSecret(hexToBytes(V.founderSecret));
+  const member = personKeysFromSecret(hexToBytes(V.memberSecret));
+  const device = { sign: signingKeyFromSeed(hexToBytes(V.deviceSignSeed)), box: boxKeyFromSecret(hexToBytes(V.deviceBoxSecret)) };
+  const { person } = await openIdentity(hexToBytes(out.sealedIdentity), {
+    vaultId: V.vaultId,
+    recipientId: V.deviceId,
+    recipientBoxSecret: device.box.secret,
+    signerPub: (id) => (id === V.deviceId ? device.sign.pub : undefined),
+  });
+  assert.equal(bytesToHex(person.secret), V.founderSecret);
+  assert.equal(person.personId, out.founderPersonId);
+  // The chain verifies entry by entry, with the role at every seq.
+  const entries = out.membership.map(hexToBytes);
+  const m = Membership.empty(out.spaceId);
+  const changes = spaceVectorChanges();
+  for (const [i, bytes] of entries.entries()) assert.deepEqual((await m.accept(bytes)).change, changes[i]);
+  assert.deepEqual(
+    out.membershipHashes,
+    entries.map((_, i) => bytesToHex(m.hashAt(i + 1)!)),
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((seq) => m.roleAt(member.personId, seq)),
+    [null, 'admin', 'writer', null, 'reader', null],
+  );
+  assert.deepEqual(
+    m.members().map((x) => [x.personId, x.role]),
+    [[founder.personId, 'admin']],
+  );
+  const certs = new DeviceCertificates(founder);
+  const cert = await certs.accept(hexToBytes(out.deviceCert));
+  assert.deepEqual(
+    cert.devices.map((d) => d.deviceId),
+    [V.deviceId, V.secondDeviceId],
+  );
+  assert.ok(certs.deviceAt(V.secondDeviceId, 1));
+  assert.deepEqual(parseInviteCode(out.inviteCode), { inviteId: V.inviteId, secret: hexToBytes(V.inviteSecret) });
+});
+
+test("FORMAT.md's spaces sections quote the committed space vectors exactly", () => {
+  const quoted = quotedVectors('## Person identity', '## Threat model');
+  const out = spaces.outputs as unknown as Record<string, string | string[]>;
+  const valueOf = (name: string): string | undefined => {
+    const at = /^(\w+)\[(\d)\]$/.exec(name);
+    return at ? (out[at[1]!] as string[])[Number(at[2])] : (out[name] as string);
+  };
+  assert.ok(quoted.size >= 10, `FORMAT.md quotes ${quoted.size} space vectors`);
+  for (const [name, text] of quoted) assert.equal(text, valueOf(name), `FORMAT.md's ${name}`);
+});
