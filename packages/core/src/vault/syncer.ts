@@ -12,12 +12,18 @@ import { pull } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import { deviceStatuses } from '../sync/staleness.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
-import type { SnapshotResult } from '../snapshot/index.js';
+import type { CompactResult, SnapshotResult } from '../snapshot/index.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
+/** Options of `compact()`: the grace period may be given per call; the horizon is the vault's policy. */
+export interface CompactCall extends Call {
+  readonly graceHours?: number;
+  readonly dryRun?: boolean;
+  readonly onProgress?: (p: { done: number; total: number }) => void;
+}
 
 /** The snapshot code, loaded when a sync first needs it (a page that only opens, writes and lists never fetches it). */
 const snapshots = (): Promise<typeof import('../snapshot/index.js')> => import('../snapshot/index.js');
@@ -74,6 +80,21 @@ export class Syncer {
       const { writeSnapshot, noteSnapshot } = await snapshots();
       const result = await writeSnapshot(ctx, this.#s.blobs, before, o.signal);
       await noteSnapshot(ctx, result.snapshot, result.segments);
+      return result;
+    });
+  }
+
+  /**
+   * Syncs, then compacts the remote (see snapshot/compact); when old
+   * snapshots went, blob GC marks their chunks (deleted by a later GC).
+   */
+  async compact(o: CompactCall = {}): Promise<CompactResult> {
+    return this.#connected(async (ctx) => {
+      await this.#pullOnce(ctx, o.signal);
+      await push(ctx, o.signal);
+      const { compactRemote } = await snapshots();
+      const result = await compactRemote(ctx, { ...this.#s.compaction, ...o });
+      if (o.dryRun !== true && result.deleted > 0) await this.#s.blobs.gc(o.signal ? { signal: o.signal } : {});
       return result;
     });
   }
