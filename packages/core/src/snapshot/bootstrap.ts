@@ -170,7 +170,7 @@ async function apply(ctx: EngineContext, m: SnapshotManifest, rows: RecordRow[])
 }
 
 /** The history entry of a deleted row: the write that decided its liveness. */
-function tombstoneEntry(r: RecordRow): LogEntry {
+export function tombstoneEntry(r: RecordRow): LogEntry {
   const state = r.state as Record<string, { w?: string }>;
   const stamp = (Object.hasOwn(state, ALIVE) ? state[ALIVE]!.w : undefined) || r.updated;
   return { collection: r.collection, id: r.id, stamp, device: stamp.length > 16 ? stampDevice(stamp) : '', kind: 'delete', fields: [] };

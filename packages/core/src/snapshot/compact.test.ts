@@ -10,7 +10,6 @@ import { Vault } from '../vault/vault.js';
 const T0 = 1_767_225_600_000;
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-void DAY;
 /** One clock for every device of a test, moved by hand (plus a tick per read: snapshot keys are per ms). */
 function clock() {
   let now = T0;
@@ -70,6 +69,79 @@ test('compact deletes only what a snapshot older than the grace period covers an
   await b.sync();
   assert.deepEqual((await b.get('notes', 'after'))?.['x'], 1);
   assert.equal(snapshotsIn(objects).length, 1);
+  await a.close();
+  await b.close();
+});
+
+const docs = async (v: Vault) => (await v.list('notes', { limit: 1000 })).records.map((d) => ({ ...d }));
+
+test('a device back after the horizon merges the newest snapshot into its store, keeps and pushes its unpushed writes, and sees no deleted record again', async () => {
+  const { objects, c, a, b } = await twoDevices();
+  for (let i = 0; i < 4; i++) await a.put('notes', `n${i}`, { v: 0 });
+  await a.sync();
+  await b.sync();
+  // B goes away with a write it never pushed; A deletes what B holds and goes on.
+  await b.put('notes', 'offline', { by: 'b' });
+  await b.patch('notes', 'n3', { b: true });
+  await a.delete('notes', 'n0');
+  await a.sync();
+  await a.put('notes', 'n1', { v: 1 });
+  await a.sync();
+  c.advance(91 * DAY);
+  await a.put('notes', 'n2', { v: 2 });
+  await a.sync();
+  await a.snapshot();
+  c.advance(25 * HOUR);
+  await a.put('notes', 'tail', { v: 3 });
+  await a.sync();
+  const r = await a.compact();
+  assert.ok(r.deleted > 0, JSON.stringify(r));
+  assert.deepEqual(segmentsOf(objects, a.deviceId).includes(1), false, "A's first segment, which B never pulled, is gone");
+  await b.sync();
+  await a.sync();
+  const want = [
+    { id: 'n1', v: 1 },
+    { id: 'n2', v: 2 },
+    { id: 'n3', v: 0, b: true },
+    { id: 'offline', by: 'b' },
+    { id: 'tail', v: 3 },
+  ];
+  assert.deepEqual(await docs(b), want);
+  assert.deepEqual(await docs(a), want);
+  assert.equal((await b.status()).pending, 0);
+  await a.close();
+  await b.close();
+});
+
+test('a segment missing above the snapshot vector is refused as KITH_INTEGRITY_WITHHELD, one below it is read from the snapshot', async () => {
+  const { objects, c, a, b } = await twoDevices();
+  await a.put('notes', 'x', { v: 1 });
+  await a.sync();
+  await b.sync();
+  for (let i = 0; i < 3; i++) {
+    await a.put('notes', `s${i}`, { i });
+    await a.sync();
+  }
+  await a.snapshot();
+  c.advance(25 * HOUR);
+  for (let i = 0; i < 3; i++) {
+    await a.put('notes', `t${i}`, { i });
+    await a.sync();
+  }
+  const segs = segmentsOf(objects, a.deviceId).sort((x, y) => x - y);
+  const head = segs.at(-1)!;
+  // The remote drops one segment below the snapshot's vector and one above it (not the newest).
+  objects.delete(remoteKeys.segment(a.deviceId, 2));
+  const above = objects.get(remoteKeys.segment(a.deviceId, head - 1))!;
+  objects.delete(remoteKeys.segment(a.deviceId, head - 1));
+  await assert.rejects(b.pull(), (e: unknown) => (e as { code?: string }).code === ErrorCode.IntegrityWithheld);
+  assert.equal(await b.get('notes', 't2'), undefined, 'nothing after the withheld segment applied');
+  objects.set(remoteKeys.segment(a.deviceId, head - 1), above);
+  await b.pull();
+  assert.deepEqual(
+    (await docs(b)).map((d: { id: string }) => d.id),
+    ['s0', 's1', 's2', 't0', 't1', 't2', 'x'],
+  );
   await a.close();
   await b.close();
 });
