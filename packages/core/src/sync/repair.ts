@@ -26,7 +26,7 @@ import { emptyPush, META, readMeta, writeMeta, type OwnChainMeta, type PushMeta 
 import type { OwnHeadLook, OwnHeadRead } from './own-head.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { noteOwnHeadSeen } from './staleness.js';
-import { snapshotCover } from './snapshot-cover.js';
+import { snapshotCovers } from './snapshot-cover.js';
 
 /** How often at most the own segments are listed while the own head looks right. */
 export const AUDIT_INTERVAL_MS = 24 * 3600 * 1000;
@@ -130,7 +130,7 @@ async function auditSegments(ctx: EngineContext, through: number, signal?: Abort
   let compacted = 0;
   for (let seq = 1; seq < through && !present.has(seq); seq++) compacted = seq;
   if (compacted > 0) {
-    compacted = Math.min(compacted, await snapshotCover(ctx, ctx.deviceId, signal));
+    compacted = Math.min(compacted, (await snapshotCovers(ctx, signal)).get(ctx.deviceId) ?? 0);
     if (compacted > 0) await ctx.store.write((tx) => tx.deleteOwnSegments(compacted));
   }
   const missing: number[] = [];

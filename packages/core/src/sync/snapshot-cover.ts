@@ -27,14 +27,13 @@ export async function openSnapshotManifest(ctx: EngineContext, key: string, sign
   }
 }
 
-/** The highest seq of `device`'s chain that a signed snapshot by an unrevoked device covers (0: none). */
-export async function snapshotCover(ctx: EngineContext, device: string, signal?: AbortSignal): Promise<number> {
-  let best = 0;
+/** Per device, the highest seq of its chain that a signed snapshot by an unrevoked device covers (absent: none). */
+export async function snapshotCovers(ctx: EngineContext, signal?: AbortSignal): Promise<Map<string, number>> {
+  const best = new Map<string, number>();
   for (const info of await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})) {
     const named = snapshotKeys.parse(info.key);
     if (!named || ctx.registry.device(named.deviceId)?.revoked) continue;
-    const m = await openSnapshotManifest(ctx, info.key, signal);
-    best = Math.max(best, m?.devices.find((d) => d.deviceId === device)?.seq ?? 0);
+    for (const d of (await openSnapshotManifest(ctx, info.key, signal))?.devices ?? []) best.set(d.deviceId, Math.max(d.seq, best.get(d.deviceId) ?? 0));
   }
   return best;
 }
