@@ -192,3 +192,32 @@ test('old snapshots: every one younger than the grace period and the newest two 
   await a.close();
   await b.close();
 });
+
+test('a device seen within the horizon holds back what it has not acknowledged; past the horizon it no longer does', async () => {
+  const { objects, c, a, b } = await twoDevices();
+  await a.put('notes', 'one', { i: 1 });
+  await a.sync();
+  await b.sync(); // B acknowledges A's segment 1, and no more
+  for (const id of ['two', 'three']) {
+    await a.put('notes', id, { i: 2 });
+    await a.sync();
+  }
+  await a.snapshot();
+  c.advance(25 * HOUR);
+  assert.equal((await a.compact()).deleted, 1, 'segment 1 only: B has not acknowledged 2');
+  assert.deepEqual(segmentsOf(objects, a.deviceId).sort(), [2, 3]);
+  c.advance(90 * DAY);
+  await a.put('notes', 'four', { i: 4 });
+  await a.sync();
+  await a.snapshot();
+  c.advance(25 * HOUR);
+  assert.ok((await a.compact()).deleted >= 2, 'B, unseen past the horizon, holds nothing back');
+  assert.deepEqual(segmentsOf(objects, a.deviceId), [4]);
+  await b.sync();
+  assert.deepEqual(
+    (await docs(b)).map((d: { id: string }) => d.id),
+    ['four', 'one', 'three', 'two'],
+  );
+  await a.close();
+  await b.close();
+});
