@@ -95,6 +95,14 @@ export class SqliteStore implements Store {
     return this.#transaction(fn, true);
   }
 
+  /**
+   * See {@link Store.bulkLoad}: a write transaction already holds the file's lock across awaits (the mutex
+   * keeps this process's other transactions out), so `fn` may fetch from the network between its writes.
+   */
+  bulkLoad<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.#transaction(fn, true);
+  }
+
   /** See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system. */
   async pruneLog(before: string, limit: number): Promise<number> {
     if (!(await this.#transaction(() => Promise.resolve(this.#stmts.pruner.any(before)), false))) return 0;

@@ -134,4 +134,12 @@ export interface Store {
    * Returns how many it deleted.
    */
   pruneLog?(before: string, limit: number): Promise<number>;
+  /**
+   * Optional (bootstrap from a snapshot): one write transaction, atomic like
+   * `write`, in which `fn` may also await other I/O (the snapshot's chunks
+   * arrive from the network while rows go in), so a large state never has
+   * to be held in memory whole. Stores whose transactions cannot outlive an
+   * idle moment (IndexedDB) leave it out and get one `write` of every row.
+   */
+  bulkLoad?<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
 }

@@ -3,8 +3,9 @@
  * A new device starts from the newest valid snapshot instead of the whole
  * history: it checks the manifest (signer admitted by the registry at the
  * position it names, V not ahead of any device's signed head, the chain
- * hashes continued by each device's next segment), applies the state as
- * one batch with the cursors at V, and the ordinary pull then fetches only
+ * hashes continued by each device's next segment), applies the state with
+ * the cursors at V in one transaction (rows going in as the chunks arrive,
+ * where the store can), and the ordinary pull then fetches only
  * the segments after V, chained from the snapshot's hashes. A snapshot that
  * fails is skipped with a warning and the next older one tried; with none
  * left, the device replays the full history as before. An old snapshot is
@@ -24,7 +25,8 @@ import type { EngineContext } from '../sync/context.js';
 import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
 import { fetchSegments, openSegment } from '../sync/segments.js';
 import { readVerifiedHeads } from '../sync/remote-heads.js';
-import { RowReader } from './state.js';
+import { chunksWithKnownKeys, readSnapshotRows } from './read.js';
+import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
 
 export interface BootstrapOutcome {
@@ -36,10 +38,6 @@ export interface BootstrapOutcome {
 
 /** Snapshots tried, newest first, before falling back to the full history. */
 const MAX_TRIES = 3;
-/** Chunks fetched at once. */
-const READ_WINDOW = 6;
-/** Rows written per store call. */
-const WRITE_BATCH = 1000;
 
 const refuse = (key: string, why: string): KithError =>
   new KithError(ErrorCode.IntegritySnapshot, `snapshot ${key} was refused: ${why}`, {
@@ -65,10 +63,9 @@ export async function bootstrapFromSnapshot(ctx: EngineContext, chunks: ChunkSto
   for (const key of listed.sort().reverse().slice(0, MAX_TRIES)) {
     try {
       const manifest = await checkedManifest(ctx, key, heads, signal);
-      const rows = await readRows(chunks, key, manifest, signal);
-      const collections = await apply(ctx, manifest, rows);
-      if (!collections) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
-      return { applied: { key, rows: rows.length, collections }, warnings };
+      const applied = await apply(ctx, chunks, key, manifest, signal);
+      if (!applied) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
+      return { applied: { key, ...applied }, warnings };
     } catch (e) {
       if (!isIntegrityError(e) && !KithError.is(e, ErrorCode.NotFound) && !KithError.is(e, ErrorCode.UnsupportedFormat)) throw e;
       warnings.push({
@@ -125,47 +122,69 @@ export async function checkedManifest(
   return m;
 }
 
-/** Fetches the chunks (a few at once), checks their sizes and parses the rows in order. */
+/** Fetches, checks and parses the whole state of snapshot `key` (a merge into existing state needs every row at once). */
 export async function readRows(chunks: ChunkStore, key: string, m: SnapshotManifest, signal?: AbortSignal): Promise<RecordRow[]> {
-  const reader = new RowReader(`snapshot ${key}`);
   const rows: RecordRow[] = [];
-  for (let i = 0; i < m.chunks.length; i += READ_WINDOW) {
-    const group = m.chunks.slice(i, i + READ_WINDOW);
-    const got = await Promise.all(group.map((c) => chunks.getChunk(c.id, signal)));
-    for (const [j, plain] of got.entries()) {
-      const c = group[j]!;
-      if (plain.length !== c.size) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}: chunk ${c.id.slice(0, 12)}… has the wrong size`);
-      for (const r of reader.push(plain)) rows.push(r);
-    }
-  }
-  reader.end();
-  const live = rows.filter((r) => !r.deleted).length;
-  if (rows.length !== m.rows || live !== m.live) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key} holds other rows than its manifest counts`);
-  for (let i = 1; i < rows.length; i++) {
-    const a = rows[i - 1]!;
-    const b = rows[i]!;
-    if (a.collection > b.collection || (a.collection === b.collection && a.id >= b.id))
-      throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
-  }
+  await readSnapshotRows(chunks, key, m, async (batch) => void rows.push(...batch), signal);
   return rows;
 }
 
-/** Writes the rows and the cursors at V in one transaction, if the store is still fresh; returns the collections, or undefined. */
-async function apply(ctx: EngineContext, m: SnapshotManifest, rows: RecordRow[]): Promise<string[] | undefined> {
-  return ctx.store.write(async (tx) => {
-    if (!(await isFresh(ctx, tx))) return undefined;
-    for (let i = 0; i < rows.length; i += WRITE_BATCH) await tx.putRecords(rows.slice(i, i + WRITE_BATCH));
+/**
+ * Reads the state and writes it with the cursors at V in one transaction, if the store is still
+ * fresh; returns the collections and rows, or undefined. A store with `bulkLoad` takes the rows
+ * as they arrive; any other gets them all in one `write` once every chunk is read and checked.
+ */
+async function apply(
+  ctx: EngineContext,
+  chunks: ChunkStore,
+  key: string,
+  m: SnapshotManifest,
+  signal?: AbortSignal,
+): Promise<{ collections: string[]; rows: number } | undefined> {
+  const collections = new Set<string>();
+  const load = async (tx: StoreTx, rows: RecordRow[]): Promise<void> => {
+    await tx.putRecords(rows);
     // Deleted rows enter the history: it is how the next snapshot written here finds them (stores list live rows only).
     const log: LogEntry[] = [];
-    for (const r of rows) if (r.deleted) log.push(tombstoneEntry(r));
-    for (let i = 0; i < log.length; i += WRITE_BATCH) await tx.appendLog(log.slice(i, i + WRITE_BATCH));
+    for (const r of rows) {
+      if (r.deleted) log.push(tombstoneEntry(r));
+      collections.add(r.collection);
+    }
+    if (log.length > 0) await tx.appendLog(log);
+  };
+  const finish = async (tx: StoreTx, rows: number): Promise<{ collections: string[]; rows: number }> => {
     const clock = new HybridClock(ctx.deps.now, (await readMeta<{ last: string }>(tx, META.hlc))?.last);
     for (const d of m.devices) {
       await writeMeta<Cursor>(tx, META.cursor(d.deviceId), { seq: d.seq, hash: hex.encode(d.hash), stamp: d.stamp, etag: '' });
       if (d.stamp !== '') clock.observe(stampLocal(d.stamp));
     }
     await writeMeta(tx, META.hlc, { last: clock.last });
-    return [...new Set(rows.map((r) => r.collection))];
+    return { collections: [...collections].sort(), rows };
+  };
+  const store = ctx.store;
+  if (store.bulkLoad) {
+    // Every key a chunk may be under, loaded before the transaction: loading one writes to the store.
+    for (let e = 0; e <= ctx.registry.epoch; e++)
+      await loadEpochKey(ctx, e).catch((err: unknown) => {
+        if (!isIntegrityError(err)) throw err; // a key this device cannot have: a chunk under it is refused
+      });
+    const direct = chunksWithKnownKeys(ctx);
+    return store.bulkLoad(async (tx) => {
+      if (!(await isFresh(ctx, tx))) return undefined;
+      const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), signal);
+      return finish(tx, counts.rows);
+    });
+  }
+  const all: RecordRow[][] = [];
+  await readSnapshotRows(chunks, key, m, async (rows) => void all.push(rows), signal);
+  return store.write(async (tx) => {
+    if (!(await isFresh(ctx, tx))) return undefined;
+    let rows = 0;
+    for (const batch of all) {
+      await load(tx, batch);
+      rows += batch.length;
+    }
+    return finish(tx, rows);
   });
 }
 

@@ -15,8 +15,27 @@ import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
 import { checkCollection, checkRecordId } from '../model/names.js';
 import type { StoreTx } from '../ports/store.js';
 
-/** Average chunk size aimed at: small enough that a few changed rows re-upload little. */
+/** Average chunk size of a small state: a change to a few rows re-uploads one chunk each, small beside the state. */
 export const SNAPSHOT_CHUNK_TARGET = 32 * 1024;
+/** The average doubles at most this often (to 128 KiB). */
+const MAX_DOUBLINGS = 2;
+/** ...and only while the state still makes this many chunks of the doubled size. */
+const MIN_CHUNKS = 32;
+
+/**
+ * The average chunk size for a state of `bytes`: 32 KiB, doubled while
+ * the state still makes at least 32 chunks of the doubled size, at most
+ * twice (64 KiB from 2 MiB, 128 KiB from 4 MiB). At 32 KiB the costs of
+ * each chunk (a request, a decryption, an inflate) were most of a large
+ * state's bootstrap; a small state keeps small chunks, so a change
+ * re-uploads little of it. When a state crosses 2 or 4 MiB its chunks
+ * change size: that snapshot re-uploads them all, once.
+ */
+export function snapshotChunkTarget(bytes: number): number {
+  let target = SNAPSHOT_CHUNK_TARGET;
+  for (let k = 0; k < MAX_DOUBLINGS && bytes >= MIN_CHUNKS * target * 2; k++) target *= 2;
+  return target;
+}
 /** A chunk is cut here at the latest (mid-row if one row is larger). Below the blob layer's 4 MiB. */
 export const SNAPSHOT_CHUNK_MAX = 1024 * 1024;
 const NEWLINE = 0x0a;
@@ -58,10 +77,18 @@ export function cutKey(epochKey: Uint8Array, vaultId: string): Uint8Array {
  * Cuts rows into chunk plaintexts. After a row of n bytes (with its
  * newline) the chunk ends when the first 4 bytes of SHA-256(cutKey ‖
  * collection ‖ 0x00 ‖ id), as a u32, are below 2^32 · n / target: chunks
- * average `target` bytes whatever the row sizes. A chunk reaching `max`
- * is cut there.
+ * average `target` bytes (by default {@link snapshotChunkTarget} of the
+ * whole state) whatever the row sizes. A chunk reaching `max` is cut there.
  */
-export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target = SNAPSHOT_CHUNK_TARGET, max = SNAPSHOT_CHUNK_MAX): Uint8Array[] {
+export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX): Uint8Array[] {
+  const lines: { line: Uint8Array; r: RecordRow }[] = [];
+  let total = 0;
+  for (const r of rows) {
+    const line = utf8(rowLine(r) + '\n');
+    lines.push({ line, r });
+    total += line.length;
+  }
+  const average = target ?? snapshotChunkTarget(total);
   const chunks: Uint8Array[] = [];
   let parts: Uint8Array[] = [];
   let size = 0;
@@ -75,13 +102,12 @@ export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target = SNA
     parts = [];
     size = 0;
   };
-  for (const r of rows) {
-    const line = utf8(rowLine(r) + '\n');
+  for (const { line, r } of lines) {
     parts.push(line);
     size += line.length;
     const h = sha256Sync(concatBytes(key, utf8(r.collection), Uint8Array.of(0), utf8(r.id)));
     const draw = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
-    if (draw < (2 ** 32 * line.length) / target || size >= max) flush();
+    if (draw < (2 ** 32 * line.length) / average || size >= max) flush();
   }
   flush();
   return chunks;
@@ -99,14 +125,21 @@ export class RowReader {
 
   push(chunk: Uint8Array): RecordRow[] {
     const bytes = this.#carry.length > 0 ? concatBytes(this.#carry, chunk) : chunk;
-    const out: RecordRow[] = [];
-    let start = 0;
-    for (let i = bytes.indexOf(NEWLINE); i >= 0; i = bytes.indexOf(NEWLINE, start)) {
-      out.push(this.#row(bytes.subarray(start, i)));
-      start = i + 1;
+    const end = bytes.lastIndexOf(NEWLINE);
+    if (end < 0) {
+      this.#carry = bytes.slice();
+      return [];
     }
-    this.#carry = bytes.slice(start);
-    return out;
+    // One decode per chunk rather than per row: the complete lines end at a newline, never inside a character.
+    let text: string;
+    try {
+      text = this.#decoder.decode(bytes.subarray(0, end));
+    } catch {
+      throw corrupt(this.#what, 'a row is not JSON');
+    }
+    this.#carry = bytes.slice(end + 1);
+    // JSON text escapes newlines inside strings: every '\n' in the text ends a row.
+    return text.split('\n').map((line) => this.#row(line));
   }
 
   /** After the last chunk: nothing may be left over. */
@@ -114,10 +147,10 @@ export class RowReader {
     if (this.#carry.length > 0) throw corrupt(this.#what, 'the state ends inside a row');
   }
 
-  #row(line: Uint8Array): RecordRow {
+  #row(line: string): RecordRow {
     let v: unknown;
     try {
-      v = JSON.parse(this.#decoder.decode(line));
+      v = JSON.parse(line);
     } catch {
       throw corrupt(this.#what, 'a row is not JSON');
     }
@@ -133,6 +166,7 @@ export class RowReader {
     if ((deleted !== 0 && deleted !== 1) || typeof updated !== 'string' || !isPlainObject(fields) || !isPlainObject(state)) {
       throw corrupt(this.#what, `row ${String(collection)}/${String(id)} is malformed`);
     }
+    let losers = false;
     for (const reg of Object.values(state)) {
       if (
         !isPlainObject(reg) ||
@@ -142,10 +176,13 @@ export class RowReader {
       ) {
         throw corrupt(this.#what, `row ${String(collection)}/${String(id)} has a malformed register`);
       }
+      if (reg.l !== undefined) losers = true;
     }
     const c = collection as string;
     const i = id as string;
-    // Through the merge's own view: `conflicted` is derived, never taken from the bytes.
+    // `conflicted` is derived, never taken from the bytes: without losing heads there is no conflict, and the
+    // parsed objects are the row's own (the merge's view would only copy them); else through the merge's view.
+    if (!losers) return { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
     return rowOf(viewOf({ collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false }, c, i));
   }
 }

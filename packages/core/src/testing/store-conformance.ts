@@ -881,6 +881,48 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
     });
 
     describe('transactions', () => {
+      test('bulkLoad (where offered): awaits other I/O between its writes, keeps them all when fn resolves and none when it rejects', async () => {
+        await withStore(async (store) => {
+          if (!store.bulkLoad) return;
+          const elsewhere = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5)); // a network fetch, say
+          const batch = (from: number): RecordRow[] => Array.from({ length: 500 }, (_, i) => row('bulk', `r${from + i}`, { i: from + i }));
+          const boom = new Error('boom');
+          await assert.rejects(
+            store.bulkLoad(async (tx) => {
+              for (let b = 0; b < 3; b++) {
+                await elsewhere();
+                await tx.putRecords(batch(b * 500));
+                await tx.appendLog([logEntry('bulk', `r${b}`, b)]);
+              }
+              await tx.setMeta('cursor', 3);
+              await elsewhere();
+              throw boom;
+            }),
+            (e) => e === boom,
+          );
+          await store.read(async (tx) => {
+            assert.deepEqual(await tx.listCollections(), []);
+            assert.deepEqual(await tx.readLog({}), []);
+            assert.equal(await tx.getMeta('cursor'), undefined);
+          });
+          assert.equal(
+            await store.bulkLoad(async (tx) => {
+              for (let b = 0; b < 3; b++) {
+                await elsewhere();
+                await tx.putRecords(batch(b * 500));
+              }
+              await tx.setMeta('cursor', 3);
+              return 'done';
+            }),
+            'done',
+          );
+          await store.read(async (tx) => {
+            assert.equal((await tx.query({ collection: 'bulk' })).rows.length, 1500);
+            assert.equal(await tx.getMeta('cursor'), 3);
+          });
+        });
+      });
+
       test('write and read pass on the value fn returns', async () => {
         await withStore(async (store) => {
           assert.deepEqual(await store.write(async () => ({ ok: 1 })), { ok: 1 });

@@ -1,0 +1,101 @@
+/**
+ * @module snapshot/read
+ * Reading a snapshot's state as a stream: its chunks fetched a window
+ * ahead (network and decryption overlap the parsing and the store's
+ * writes), each checked against its size and parsed into rows handed on
+ * in batches, so only a window of the state is ever in memory. Every
+ * check of docs/FORMAT.md "Snapshot" holds over the whole stream (order,
+ * counts); a failure rejects, and the caller's transaction keeps nothing.
+ */
+import { ErrorCode, KithError } from '../base/errors.js';
+import type { SnapshotManifest } from '../format/index.js';
+import { blobKeys, decodeBlobObject } from '../format/blob-format.js';
+import type { RecordRow } from '../model/merge.js';
+import type { EngineContext } from '../sync/context.js';
+import { MAX_CHUNK } from '../blobs/chunker.js';
+import { RowReader } from './state.js';
+import type { ChunkStore } from './chunks.js';
+
+/** Chunks fetched ahead of the one being parsed. */
+const READ_AHEAD = 12;
+/** Rows handed on at once. */
+const BATCH_ROWS = 2000;
+
+/** What a whole stream held. */
+export interface SnapshotRowCounts {
+  readonly rows: number;
+  readonly live: number;
+}
+
+/**
+ * Fetches, checks and parses the state of snapshot `key` (its manifest
+ * `m`, already verified), handing rows to `onRows` in order, in batches;
+ * resolves once every row was handed on and the counts match the
+ * manifest's. No fetch outlives the call.
+ */
+export async function readSnapshotRows(
+  chunks: Pick<ChunkStore, 'getChunk'>,
+  key: string,
+  m: SnapshotManifest,
+  onRows: (rows: RecordRow[]) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<SnapshotRowCounts> {
+  const reader = new RowReader(`snapshot ${key}`);
+  const ahead: Promise<Uint8Array>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (next < m.chunks.length && ahead.length < READ_AHEAD) {
+      const fetched = chunks.getChunk(m.chunks[next++]!.id, signal);
+      fetched.catch(() => undefined); // awaited in turn, or settled below
+      ahead.push(fetched);
+    }
+  };
+  let rows = 0;
+  let live = 0;
+  let last: RecordRow | undefined;
+  let batch: RecordRow[] = [];
+  try {
+    for (const c of m.chunks) {
+      fill();
+      const plain = await ahead.shift()!;
+      if (plain.length !== c.size) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}: chunk ${c.id.slice(0, 12)}… has the wrong size`);
+      for (const r of reader.push(plain)) {
+        if (last && (last.collection > r.collection || (last.collection === r.collection && last.id >= r.id)))
+          throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
+        last = r;
+        rows++;
+        if (!r.deleted) live++;
+        batch.push(r);
+      }
+      if (batch.length >= BATCH_ROWS) {
+        await onRows(batch);
+        batch = [];
+      }
+    }
+    reader.end();
+    if (rows !== m.rows || live !== m.live) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key} holds other rows than its manifest counts`);
+    if (batch.length > 0) await onRows(batch);
+  } finally {
+    await Promise.allSettled(ahead);
+  }
+  return { rows, live };
+}
+
+/**
+ * Chunks read straight from the remote with the epoch keys this device
+ * already holds: never a store call, so a reader may run inside a store
+ * transaction (the blob layer would write a newly learnt key or registry
+ * entry to the store, and wait for that very transaction). The caller
+ * loads the keys first; a chunk under any other epoch is refused as the
+ * blob layer refuses one under an unknown key.
+ */
+export function chunksWithKnownKeys(ctx: EngineContext): Pick<ChunkStore, 'getChunk'> {
+  return {
+    async getChunk(id, signal) {
+      const bytes = await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {});
+      if (!bytes)
+        throw new KithError(ErrorCode.NotFound, `blob chunk ${id.slice(0, 12)}… is missing from the remote`, { hint: 'the remote lost part of a snapshot' });
+      return decodeBlobObject('chunk', bytes, { vaultId: ctx.vaultId, expectId: id, epochKey: (e: number) => ctx.epochKeys.get(e), maxBytes: MAX_CHUNK });
+    },
+  };
+}
