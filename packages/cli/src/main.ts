@@ -16,6 +16,7 @@ import { registerRelay } from './commands/relay.js';
 import { registerRetention } from './commands/retention.js';
 import { registerSetup } from './commands/setup.js';
 import { registerSnapshot } from './commands/snapshot.js';
+import { registerCompact } from './commands/compact.js';
 import { registerSync } from './commands/sync.js';
 import { describeError, quietOnClosedStdout } from './output.js';
 import { checkArgvUtf8 } from './input.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerBlobs(program);
   registerCheck(program);
   registerSnapshot(program);
+  registerCompact(program);
   registerRelay(program);
   registerBackup(program);
   registerRetention(program);

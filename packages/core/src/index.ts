@@ -66,6 +66,8 @@ export type { CheckCounts, CheckOptions, CheckProblem, CheckProblemKind, CheckPr
 // Blobs (`vault.blobs`): references stored in records, policies, results.
 export type { Blobs } from './blobs/blobs.js';
 export type { BlobInfo, BlobPolicy, BlobPolicyChange, BlobPutResult, BlobSource, GcResult, PrefetchPolicy, PrefetchResult } from './blobs/blobs.js';
-export type { SnapshotResult } from './snapshot/index.js';
+export type { CompactResult, SnapshotResult } from './snapshot/index.js';
+export type { CompactionPolicy } from './snapshot/compact-options.js';
+export type { CompactCall } from './vault/syncer.js';
 export { DEFAULT_BLOB_POLICY, DEFAULT_GC_GRACE_MS, policyActs } from './blobs/blobs.js';
 export { BLOB_REF_PREFIX, formatBlobRef, isBlobRef, parseBlobRef, type BlobManifest } from './format/blob-format.js';

@@ -45,6 +45,8 @@ export const ErrorCode = {
   IntegrityChain: 'KITH_INTEGRITY_CHAIN',
   /** A snapshot that does not match the vault: signed by a device the registry does not admit, or ahead of or off the devices' signed chains. */
   IntegritySnapshot: 'KITH_INTEGRITY_SNAPSHOT',
+  /** A segment a device still needs is missing above every snapshot's vector: not compaction, the remote lost or withholds it. */
+  IntegrityWithheld: 'KITH_INTEGRITY_WITHHELD',
   /** An object's format version or suite is not one this build reads. */
   UnsupportedFormat: 'KITH_UNSUPPORTED_FORMAT',
   /** The local store failed (disk full, I/O error, locked too long). */

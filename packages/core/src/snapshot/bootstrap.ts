@@ -14,8 +14,8 @@ import { hex } from '@scure/base';
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { WarningCode, type SyncWarning } from '../base/warnings.js';
 import { bytesEqual } from '../crypto/index.js';
-import { decodeHead, decodeSnapshot, peekSnapshot, remoteKeys, snapshotKeys, type SnapshotManifest } from '../format/index.js';
-import { HybridClock, isDeviceId, stampDevice, stampLocal } from '../model/hlc.js';
+import { decodeSnapshot, peekSnapshot, snapshotKeys, type SnapshotManifest } from '../format/index.js';
+import { HybridClock, stampDevice, stampLocal } from '../model/hlc.js';
 import { ALIVE } from '../model/ops.js';
 import type { RecordRow } from '../model/merge.js';
 import type { LogEntry, StoreTx } from '../ports/store.js';
@@ -23,6 +23,7 @@ import { META, readMeta, writeMeta, type Cursor } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
 import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
 import { fetchSegments, openSegment } from '../sync/segments.js';
+import { readVerifiedHeads } from '../sync/remote-heads.js';
 import { RowReader } from './state.js';
 import type { ChunkStore } from './chunks.js';
 
@@ -82,26 +83,11 @@ export async function bootstrapFromSnapshot(ctx: EngineContext, chunks: ChunkSto
 
 /** Every head on the remote that verifies, by device (a head that does not is simply absent). */
 async function verifiedHeads(ctx: EngineContext, signal?: AbortSignal): Promise<Map<string, { seq: number; hash: Uint8Array }>> {
-  const out = new Map<string, { seq: number; hash: Uint8Array }>();
-  const opts = signal ? { signal } : {};
-  for (const info of await ctx.remote.list(remoteKeys.headsPrefix, opts)) {
-    const device = info.key.slice(remoteKeys.headsPrefix.length);
-    const signPub = isDeviceId(device) ? ctx.registry.deviceSignPub(device) : undefined;
-    if (!signPub) continue;
-    const bytes = await ctx.remote.get(info.key, opts);
-    if (!bytes) continue;
-    try {
-      const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
-      out.set(device, { seq: head.seq, hash: head.hash });
-    } catch (e) {
-      if (!isIntegrityError(e)) throw e; // the pull reports it
-    }
-  }
-  return out;
+  return readVerifiedHeads(ctx, signal);
 }
 
 /** Reads and checks a manifest: signer, registry position, V against the signed heads and the chains. */
-async function checkedManifest(
+export async function checkedManifest(
   ctx: EngineContext,
   key: string,
   heads: ReadonlyMap<string, { seq: number; hash: Uint8Array }>,
@@ -140,7 +126,7 @@ async function checkedManifest(
 }
 
 /** Fetches the chunks (a few at once), checks their sizes and parses the rows in order. */
-async function readRows(chunks: ChunkStore, key: string, m: SnapshotManifest, signal?: AbortSignal): Promise<RecordRow[]> {
+export async function readRows(chunks: ChunkStore, key: string, m: SnapshotManifest, signal?: AbortSignal): Promise<RecordRow[]> {
   const reader = new RowReader(`snapshot ${key}`);
   const rows: RecordRow[] = [];
   for (let i = 0; i < m.chunks.length; i += READ_WINDOW) {
@@ -184,7 +170,7 @@ async function apply(ctx: EngineContext, m: SnapshotManifest, rows: RecordRow[])
 }
 
 /** The history entry of a deleted row: the write that decided its liveness. */
-function tombstoneEntry(r: RecordRow): LogEntry {
+export function tombstoneEntry(r: RecordRow): LogEntry {
   const state = r.state as Record<string, { w?: string }>;
   const stamp = (Object.hasOwn(state, ALIVE) ? state[ALIVE]!.w : undefined) || r.updated;
   return { collection: r.collection, id: r.id, stamp, device: stamp.length > 16 ? stampDevice(stamp) : '', kind: 'delete', fields: [] };

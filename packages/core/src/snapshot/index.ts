@@ -8,3 +8,5 @@ export { bootstrapFromSnapshot, type BootstrapOutcome } from './bootstrap.js';
 export { maybeSnapshot, noteSnapshot, snapshotChunkIds } from './auto.js';
 export { DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from './options.js';
 export type { ChunkStore } from './chunks.js';
+export { mergeSnapshot, type MergeOutcome } from './merge.js';
+export { compactRemote, planCompaction, type CompactOptions, type CompactResult } from './compact.js';

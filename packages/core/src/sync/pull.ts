@@ -26,6 +26,9 @@ import { HeadWatch } from './staleness.js';
 import { AckBook } from './acks.js';
 import type { SyncWarning } from '../base/warnings.js';
 
+/** `reason` of the error for a segment missing below a device's head: compaction's, if a snapshot covers it (see snapshot/merge). */
+export const SEGMENT_MISSING = 'segment-missing';
+
 export interface PullOutcome {
   /** Ops applied. */
   pulled: number;
@@ -185,6 +188,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
       if (!bytes) {
         throw new KithError(ErrorCode.IntegrityChain, `device ${m.device}'s segment ${seq} is missing from the remote`, {
           hint: 'its head names a later segment; the remote lost or withholds this one (nothing after it was applied)',
+          reason: SEGMENT_MISSING,
         });
       }
       const seg = await openSegment(ctx, m.device, signPub, seq, bytes);

@@ -20,6 +20,7 @@ import type { EngineContext } from '../sync/context.js';
 import { checkStaleAfter } from '../sync/staleness.js';
 import { Blobs, refsIn } from '../blobs/blobs.js';
 import { DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from '../snapshot/options.js';
+import { checkPolicy, type CompactionPolicy } from '../snapshot/compact-options.js';
 import { VaultEmitter } from './events.js';
 import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
@@ -29,6 +30,7 @@ export interface SessionOptions {
   readonly staleAfterMs?: number | undefined;
   readonly snapshotEvery?: SnapshotEvery | undefined;
   readonly historyDays?: number | undefined;
+  readonly compaction?: CompactionPolicy | undefined;
 }
 
 export class VaultSession {
@@ -46,6 +48,8 @@ export class VaultSession {
   localKey: Uint8Array | undefined;
   /** When a sync also writes a snapshot (see snapshot/auto). */
   readonly snapshotEvery: SnapshotEvery;
+  /** When `compact()` may delete (see snapshot/compact). */
+  readonly compaction: CompactionPolicy;
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
 
@@ -64,6 +68,8 @@ export class VaultSession {
     this.snapshotEvery = o.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY;
     this.warnings = warnings;
     this.historyDays = checkHistoryDays(o.historyDays);
+    checkPolicy(o.compaction ?? {});
+    this.compaction = o.compaction ?? {};
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
     const signSeed = unb64(j.device.signSeed);

@@ -3,21 +3,28 @@
  * Moving ciphertext: push, pull and sync (one at a time per instance),
  * the remote check, and the status the store records of them.
  */
+import { ErrorCode, KithError } from '../base/errors.js';
 import type { SyncWarning } from '../base/warnings.js';
 import { conflictCount } from '../model/merge.js';
 import { isReservedCollection } from '../model/names.js';
 import { META, readMeta, requireVault, writeMeta, type StatusMeta } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
-import { pull } from '../sync/pull.js';
+import { pull, SEGMENT_MISSING, type PullOutcome } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import { deviceStatuses } from '../sync/staleness.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
-import type { SnapshotResult } from '../snapshot/index.js';
+import type { ChunkStore, CompactResult, SnapshotResult } from '../snapshot/index.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
+/** Options of `compact()`: the grace period may be given per call; the horizon is the vault's policy. */
+export interface CompactCall extends Call {
+  readonly graceHours?: number;
+  readonly dryRun?: boolean;
+  readonly onProgress?: (p: { done: number; total: number }) => void;
+}
 
 /** The snapshot code, loaded when a sync first needs it (a page that only opens, writes and lists never fetches it). */
 const snapshots = (): Promise<typeof import('../snapshot/index.js')> => import('../snapshot/index.js');
@@ -78,6 +85,21 @@ export class Syncer {
     });
   }
 
+  /**
+   * Syncs, then compacts the remote (see snapshot/compact); when old
+   * snapshots went, blob GC marks their chunks (deleted by a later GC).
+   */
+  async compact(o: CompactCall = {}): Promise<CompactResult> {
+    return this.#connected(async (ctx) => {
+      await this.#pullOnce(ctx, o.signal);
+      await push(ctx, o.signal);
+      const { compactRemote } = await snapshots();
+      const result = await compactRemote(ctx, { ...this.#s.compaction, ...o });
+      if (o.dryRun !== true && result.deleted > 0) await this.#s.blobs.gc(o.signal ? { signal: o.signal } : {});
+      return result;
+    });
+  }
+
   async check(o: CheckOptions = {}): Promise<CheckReport> {
     const ctx = await this.#s.connect();
     // Loaded on first use: a page that only reads and writes records never fetches the checker.
@@ -115,8 +137,8 @@ export class Syncer {
     const wasCaughtUp = (await store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
     const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal);
-    const outcome = await pull(ctx, signal);
-    for (const c of boot?.applied?.collections ?? []) outcome.collections.add(c);
+    const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal);
+    for (const c of [...(boot?.applied?.collections ?? []), ...merged]) outcome.collections.add(c);
     outcome.warnings.unshift(...(boot?.warnings ?? []));
     await this.#afterPull();
     if (outcome.collections.size > 0) this.#s.events.emit('change', { collections: [...outcome.collections], source: 'remote' });
@@ -130,3 +152,30 @@ export class Syncer {
     return { pulled: outcome.pulled, warnings: outcome.warnings };
   }
 }
+
+/**
+ * Pulls; when a segment this device needs is missing, merges the newest
+ * valid snapshot ahead of its cursors (compaction deleted what it covers:
+ * see snapshot/merge) and pulls again. A segment missing with no snapshot
+ * ahead to explain it, while snapshots exist, is withheld.
+ */
+async function pullPastCompaction(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<{ outcome: PullOutcome; merged: string[] }> {
+  try {
+    return { outcome: await pull(ctx, signal), merged: [] };
+  } catch (e) {
+    if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
+    const merge = await (await snapshots()).mergeSnapshot(ctx, chunks, signal);
+    if (!merge.applied) throw merge.anyValid ? withheld(e) : e;
+    try {
+      return { outcome: await pull(ctx, signal), merged: merge.applied.collections };
+    } catch (again) {
+      throw KithError.is(again) && again.reason === SEGMENT_MISSING ? withheld(again) : again;
+    }
+  }
+}
+
+const withheld = (e: KithError): KithError =>
+  new KithError(ErrorCode.IntegrityWithheld, `${e.message}, above what every snapshot on the remote covers`, {
+    hint: 'compaction never deletes a segment no snapshot covers: the remote lost or withholds it (nothing after it was applied)',
+    reason: SEGMENT_MISSING,
+  });

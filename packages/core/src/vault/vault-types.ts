@@ -15,6 +15,7 @@ export type { DeviceStatus };
 import type { Resolution } from '../model/local-writes.js';
 export type { Resolution };
 import type { SyncProgress } from '../sync/context.js';
+import type { CompactionPolicy } from '../snapshot/compact-options.js';
 export type { SyncProgress };
 export type { LogEntry };
 
@@ -53,6 +54,8 @@ export interface VaultOptions {
   readonly snapshotEvery?: false | { readonly segments: number };
   /** Days of local history (`log`) kept; older entries are pruned, except each record's newest (default 90; `Infinity` keeps all). */
   readonly historyDays?: number;
+  /** When `compact()` may delete: the device horizon (days, default 90) and grace period (hours, default 24); see docs/FORMAT.md "Compaction". */
+  readonly compaction?: CompactionPolicy;
 }
 
 export interface CreateVaultOptions extends VaultOptions {

@@ -15,7 +15,7 @@ import type { JsonObject } from '../model/json.js';
 import type { LogEntry, Store } from '../ports/store.js';
 import type { Blobs } from '../blobs/blobs.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
-import type { SnapshotResult } from '../snapshot/index.js';
+import type { CompactResult, SnapshotResult } from '../snapshot/index.js';
 import { AutoSyncs, type AutoSync } from './auto-sync.js';
 import { Collection, type RecordSchema } from './collection.js';
 import { Devices } from './devices.js';
@@ -29,7 +29,7 @@ import { Retention, type RetentionRule } from './retention.js';
 import { historyPrunedBefore, pruneHistory } from './history-policy.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
-import { Syncer } from './syncer.js';
+import { Syncer, type CompactCall } from './syncer.js';
 import type {
   BatchWriter,
   Conflict,
@@ -298,6 +298,16 @@ export class Vault {
    */
   snapshot(o: Call = {}): Promise<SnapshotResult> {
     return this.#sync.snapshot(o);
+  }
+
+  /**
+   * Syncs, then deletes from the remote the segments every snapshot covers
+   * and every active device acknowledged, once a snapshot is older than the
+   * grace period, and snapshots beyond the newest two old ones (see
+   * docs/FORMAT.md "Compaction"). `dryRun` reports without deleting.
+   */
+  compact(o: CompactCall = {}): Promise<CompactResult> {
+    return this.#sync.compact(o);
   }
 
   /**
