@@ -1,14 +1,18 @@
 /**
  * Churn through a real remote (issue #15): two devices update 1,000 records
- * 50 times each, then snapshot; a new device must start from the snapshot,
- * and a device that was offline through all of it must converge and keep
- * the writes it made while away.
+ * 50 times each, snapshot and compact (grace 0, the third device being away
+ * past the horizon). The remote must then hold within 2× of a fresh
+ * snapshot of the live data, in bytes and in objects; a new device must
+ * start from the snapshot, moving within 1.5× of it; and the device that
+ * was offline through all of it must converge and keep the writes it made
+ * while away.
  *
  * "A fresh snapshot of the live data" is made concretely: a brand-new vault
  * on its own location of the same remote, one device, the churned vault's
- * live records written in one batch, pushed and snapshotted. What its
- * remote holds then (every object, listed) is the yardstick: the cost of
- * the live data with no history behind it.
+ * live records written in one batch, pushed, snapshotted and compacted
+ * (grace 0). What its remote holds then (every object, listed: header,
+ * registry, keys, head, its one segment, the snapshot's manifest and
+ * chunks) is the yardstick: the cost of the live data with no history.
  */
 import assert from 'node:assert/strict';
 import { Vault, type Doc } from '@kith/core';
@@ -30,6 +34,7 @@ export const UPDATES = 50;
 const AWAY = 20;
 
 const REMOTE_URL = 'churn://remote';
+const DAY = 86_400_000;
 
 /** Every object under `location` as the remote lists it: how many, how many bytes. */
 export async function measureRemote(remote: Remote): Promise<{ objects: number; bytes: number }> {
@@ -47,6 +52,8 @@ async function docs(v: Vault): Promise<Doc[]> {
 const body = (i: number): string => `record ${i} `.padEnd(200, String.fromCharCode(97 + (i % 26)));
 
 export interface ChurnFigures {
+  /** Before compaction. */
+  history: { objects: number; bytes: number };
   churned: { objects: number; bytes: number };
   fresh: { objects: number; bytes: number };
   bootstrapBytes: number;
@@ -107,10 +114,22 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
     await a.sync();
     const snap = await a.snapshot();
     assert.equal(snap.records, RECORDS);
+    // C has been away past the device horizon (default 90 days), so it no longer holds compaction back.
+    now += 91 * DAY;
     await b.sync();
+    await a.sync();
     const live = await docs(a);
     assert.deepEqual(await docs(b), live);
+    const before = await measureRemote(remoteA);
+    const dry = await a.compact({ graceHours: 0, dryRun: true });
+    assert.deepEqual(await measureRemote(remoteA), before, 'a dry run deletes nothing');
+    const compacted = await a.compact({ graceHours: 0 });
+    assert.deepEqual(compacted, dry);
+    // Every churned segment but each writer's newest (its chain's anchor): UPDATES + 1 pushes, two writers.
+    assert.equal(compacted.deleted, UPDATES - 1, `compaction deleted ${compacted.deleted} objects`);
     const churned = await measureRemote(remoteA);
+    assert.equal(churned.objects, before.objects - compacted.deleted);
+    assert.equal(churned.bytes, before.bytes - compacted.bytes);
 
     // The yardstick: the live records in a brand-new vault, pushed and snapshotted, its whole remote listed.
     const remoteF = countingRemote(await h.openRemote('fresh'));
@@ -121,7 +140,11 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
     });
     await f.push();
     assert.equal((await f.snapshot()).records, RECORDS);
+    await f.compact({ graceHours: 0 });
     const fresh = await measureRemote(remoteF);
+    const within = `churned and compacted: ${JSON.stringify(churned)}; fresh: ${JSON.stringify(fresh)}`;
+    assert.ok(churned.bytes <= 2 * fresh.bytes, within);
+    assert.ok(churned.objects <= 2 * fresh.objects, within);
 
     // A new device starts from the snapshot: it replays none of the churn, and downloads about what the fresh vault holds.
     const remoteD = countingRemote(await h.openRemote('main'));
@@ -134,7 +157,7 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
     assert.ok(bootstrapBytes <= 1.5 * fresh.bytes, `bootstrap moved ${bootstrapBytes} bytes; the fresh vault's remote holds ${fresh.bytes}`);
 
     // C comes back weeks later: it converges, and what it wrote while away reaches every device.
-    now += 100 * 86_400_000;
+    now += 9 * DAY;
     const back = track(await Vault.open({ store: await h.openStore('C'), remote: countingRemote(await h.openRemote('main')), deps: deps(6) }));
     await back.sync();
     for (const v of [a, b, d, back]) await v.sync();
@@ -149,7 +172,7 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
       assert.equal(annotated['title'], `note ${i * 37} v${UPDATES}`, 'the churned title survives C beside its annotation');
     }
     assert.equal((await back.status()).pending, 0);
-    return { churned, fresh, bootstrapBytes, bootstrapPulled: pulled.pulled };
+    return { history: before, churned, fresh, bootstrapBytes, bootstrapPulled: pulled.pulled };
   } finally {
     for (const v of open) await v.close().catch(() => undefined);
   }
