@@ -32,6 +32,8 @@ export const RECORDS = 1000;
 export const UPDATES = 50;
 /** Records the offline device adds, and existing records it annotates, while away. */
 const AWAY = 20;
+/** Records deleted after the churn (none of them one the offline device annotates): they must stay deleted. */
+const DELETED = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9'];
 
 const REMOTE_URL = 'churn://remote';
 const DAY = 86_400_000;
@@ -60,10 +62,7 @@ export interface ChurnFigures {
   bootstrapPulled: number;
 }
 
-/**
- * Runs the churn on `h` and checks every promise that does not need
- * compaction; returns the figures it measured.
- */
+/** Runs the churn on `h` and checks every promise; returns the figures it measured. */
 export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
   // One clock for every device, moved by hand: the offline device's absence spans weeks.
   let now = Date.UTC(2026, 10, 1);
@@ -111,9 +110,11 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
       await writer.sync();
       await reader.sync();
     }
+    await b.batch((w) => DELETED.forEach((id) => w.delete('notes', id)));
+    await b.sync();
     await a.sync();
     const snap = await a.snapshot();
-    assert.equal(snap.records, RECORDS);
+    assert.equal(snap.records, RECORDS - DELETED.length);
     // C has been away past the device horizon (default 90 days), so it no longer holds compaction back.
     now += 91 * DAY;
     await b.sync();
@@ -125,8 +126,8 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
     assert.deepEqual(await measureRemote(remoteA), before, 'a dry run deletes nothing');
     const compacted = await a.compact({ graceHours: 0 });
     assert.deepEqual(compacted, dry);
-    // Every churned segment but each writer's newest (its chain's anchor): UPDATES + 1 pushes, two writers.
-    assert.equal(compacted.deleted, UPDATES - 1, `compaction deleted ${compacted.deleted} objects`);
+    // Every segment but each writer's newest (its chain's anchor): UPDATES + 2 pushes (the first records, the deletions), two writers.
+    assert.equal(compacted.deleted, UPDATES, `compaction deleted ${compacted.deleted} objects`);
     const churned = await measureRemote(remoteA);
     assert.equal(churned.objects, before.objects - compacted.deleted);
     assert.equal(churned.bytes, before.bytes - compacted.bytes);
@@ -139,7 +140,7 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
       for (const { id, ...fields } of live) w.put('notes', id, fields);
     });
     await f.push();
-    assert.equal((await f.snapshot()).records, RECORDS);
+    assert.equal((await f.snapshot()).records, RECORDS - DELETED.length);
     await f.compact({ graceHours: 0 });
     const fresh = await measureRemote(remoteF);
     const within = `churned and compacted: ${JSON.stringify(churned)}; fresh: ${JSON.stringify(fresh)}`;
@@ -162,9 +163,10 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
     await back.sync();
     for (const v of [a, b, d, back]) await v.sync();
     const final = await docs(a);
-    assert.equal(final.length, RECORDS + AWAY);
+    assert.equal(final.length, RECORDS - DELETED.length + AWAY);
     for (const v of [b, d, back]) assert.deepEqual(await docs(v), final);
     const byId = new Map(final.map((r) => [r.id, r]));
+    for (const id of DELETED) assert.equal(byId.get(id), undefined, `${id} came back (C held it from before its deletion)`);
     for (let i = 0; i < AWAY; i++) {
       assert.deepEqual(byId.get(`away${i}`), { id: `away${i}`, title: `written offline ${i}`, body: 'from C' });
       const annotated = byId.get(`n${i * 37}`)!;
