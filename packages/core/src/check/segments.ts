@@ -13,6 +13,7 @@ import { decodePayload } from '../model/ops.js';
 import { refsIn } from '../blobs/blobs.js';
 import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
 import type { OwnChainMeta } from '../ports/store-meta.js';
+import { snapshotCovers } from '../sync/snapshot-cover.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote';
@@ -20,13 +21,16 @@ const RESTORE = 'restore it from another copy of the remote';
 /** Checks every device's head and segments; adds every blob ref an op sets to `refs`. */
 export async function checkSegments(run: CheckRun, refs: Set<string>): Promise<void> {
   const devices = new Set([...run.layout.heads.keys(), ...run.layout.segments.keys()]);
+  let covers: Promise<Map<string, number>> | undefined; // read once, and only if some chain starts with a gap
+  const compacted = async (device: string, first: number): Promise<number> =>
+    first <= 1 ? 0 : Math.min(first - 1, (await (covers ??= snapshotCovers(run.ctx, run.signal ?? undefined))).get(device) ?? 0);
   for (const device of [...devices].sort()) {
     throwIfAborted(run.signal);
-    await checkDevice(run, device, refs);
+    await checkDevice(run, device, refs, compacted);
   }
 }
 
-async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Promise<void> {
+async function checkDevice(run: CheckRun, device: string, refs: Set<string>, compactedOf: (device: string, first: number) => Promise<number>): Promise<void> {
   const { log, layout, ctx } = run;
   const headKey = remoteKeys.head(device);
   const listed = layout.segments.get(device) ?? new Map<number, string>();
@@ -45,6 +49,8 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
     log.add('missing', headKey, ErrorCode.NotFound, `device ${device} has segments but no head`, 'other devices do not see its segments until it pushes again');
   }
   const restoreHint = await missingHint(run, device);
+  // A gap at the start of a chain that a signed snapshot covers is compaction's (docs/FORMAT.md "Compaction").
+  const compacted = await compactedOf(device, listed.size === 0 ? 1 : Math.min(...listed.keys()));
   let prev: string | undefined = ZERO_HASH_HEX; // hash of the previous segment, once verified
   let lastLocal: string | undefined;
   const readable = (seq: number): boolean => listed.has(seq) && !(revoked && seq > revoked.lastSeq);
@@ -70,7 +76,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>): Pr
       continue;
     }
     if (!listed.has(seq)) {
-      if (named || seq < top)
+      if ((named || seq < top) && seq > compacted)
         log.add(
           'missing',
           key,

@@ -6,11 +6,10 @@
  * the last known appears, one GET; nothing at all while the count is below
  * the threshold of the last known snapshot.
  */
-import { isIntegrityError } from '../base/errors.js';
-import { decodeSnapshot, peekSnapshot, snapshotKeys, type SnapshotManifest } from '../format/index.js';
+import { snapshotKeys } from '../format/index.js';
 import { emptyPush, META, readMeta, writeMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
-import { epochKeyNamedBy } from '../sync/catch-up.js';
+import { openSnapshotManifest } from '../sync/snapshot-cover.js';
 import type { ChunkStore } from './chunks.js';
 import { writeSnapshot, type SnapshotResult } from './write.js';
 
@@ -52,7 +51,7 @@ export async function maybeSnapshot(
   const listed = (await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})).map((i) => i.key).filter((k) => snapshotKeys.parse(k));
   const last = listed.sort().at(-1);
   if (last !== undefined && last !== newest?.key) {
-    const segments = (await openListed(ctx, last, signal))?.devices.reduce((n, d) => n + d.seq, 0);
+    const segments = (await openSnapshotManifest(ctx, last, signal))?.devices.reduce((n, d) => n + d.seq, 0);
     if (segments !== undefined) {
       newest = { key: last, segments };
       await noteSnapshot(ctx, last, segments);
@@ -64,22 +63,6 @@ export async function maybeSnapshot(
   return result;
 }
 
-/** A listed snapshot's manifest (signature and encryption checked), or undefined if it is gone or does not open. */
-async function openListed(ctx: EngineContext, key: string, signal?: AbortSignal): Promise<SnapshotManifest | undefined> {
-  const bytes = await ctx.remote.get(key, signal ? { signal } : {});
-  if (!bytes) return undefined;
-  try {
-    const header = peekSnapshot(bytes, key);
-    const signPub = ctx.registry.deviceSignPub(header.deviceId);
-    if (!signPub) return undefined;
-    await epochKeyNamedBy(ctx, header.epoch, `snapshot ${key}`, signal);
-    return await decodeSnapshot(bytes, { vaultId: ctx.vaultId, key, signPub, epochKey: (e) => ctx.epochKeys.get(e) });
-  } catch (e) {
-    if (isIntegrityError(e)) return undefined;
-    throw e;
-  }
-}
-
 /**
  * The chunks the remote's snapshots need, for blob GC to keep. Any failure
  * but a snapshot that does not open stops GC, so that no needed chunk is
@@ -89,7 +72,7 @@ export async function snapshotChunkIds(ctx: EngineContext, signal?: AbortSignal)
   const ids = new Set<string>();
   for (const info of await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})) {
     if (!snapshotKeys.parse(info.key)) continue;
-    for (const c of (await openListed(ctx, info.key, signal))?.chunks ?? []) ids.add(c.id);
+    for (const c of (await openSnapshotManifest(ctx, info.key, signal))?.chunks ?? []) ids.add(c.id);
   }
   return ids;
 }

@@ -30,8 +30,8 @@ import { readAllRows } from './state.js';
 export interface MergeOutcome {
   /** The snapshot merged, if one was ahead of this device's cursors. */
   readonly applied?: { key: string; collections: string[] };
-  /** Whether the remote holds any snapshot that passed the checks. */
-  readonly anyValid: boolean;
+  /** Whether the remote lists any snapshot (valid or not: one whose next segment is withheld fails its checks too). */
+  readonly anyListed: boolean;
 }
 
 /** Rows written per store call. */
@@ -54,11 +54,10 @@ const aheadOf = (ctx: EngineContext, m: SnapshotManifest, cursors: ReadonlyMap<s
 /** Merges the newest valid snapshot ahead of this store's cursors; does nothing when none is. */
 export async function mergeSnapshot(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<MergeOutcome> {
   const listed = (await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})).map((i) => i.key).filter((k) => snapshotKeys.parse(k) !== undefined);
-  if (listed.length === 0) return { anyValid: false };
+  if (listed.length === 0) return { anyListed: false };
   await catchUpRegistry(ctx, signal);
   const heads = await readVerifiedHeads(ctx, signal);
   const cursors = await ctx.store.read((tx) => cursorsOf(ctx, tx));
-  let anyValid = false;
   for (const key of listed.sort().reverse()) {
     let m: SnapshotManifest;
     try {
@@ -67,13 +66,12 @@ export async function mergeSnapshot(ctx: EngineContext, chunks: ChunkStore, sign
       if (!isIntegrityError(e) && !KithError.is(e, ErrorCode.NotFound) && !KithError.is(e, ErrorCode.UnsupportedFormat)) throw e;
       continue;
     }
-    anyValid = true;
     if (!aheadOf(ctx, m, cursors)) continue;
     const rows = await readRows(chunks, key, m, signal);
     const collections = await joinInto(ctx, m, rows);
-    return { applied: { key, collections }, anyValid };
+    return { applied: { key, collections }, anyListed: true };
   }
-  return { anyValid };
+  return { anyListed: true };
 }
 
 /** Joins the snapshot's rows into the store and moves the cursors up to V, in one transaction. */

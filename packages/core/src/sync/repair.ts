@@ -26,6 +26,7 @@ import { emptyPush, META, readMeta, writeMeta, type OwnChainMeta, type PushMeta 
 import type { OwnHeadLook, OwnHeadRead } from './own-head.js';
 import { fetchSegments, openSegment } from './segments.js';
 import { noteOwnHeadSeen } from './staleness.js';
+import { snapshotCovers } from './snapshot-cover.js';
 
 /** How often at most the own segments are listed while the own head looks right. */
 export const AUDIT_INTERVAL_MS = 24 * 3600 * 1000;
@@ -125,9 +126,16 @@ async function auditSegments(ctx: EngineContext, through: number, signal?: Abort
   const present = new Set<number>();
   for (const info of await ctx.remote.list(prefix, opts)) present.add(Number(info.key.slice(prefix.length)));
   const kept = new Set(await ctx.store.read((tx) => tx.listOwnSegments()));
+  // Segments a snapshot covers may be gone on purpose (compaction; never the newest): left gone, their kept copies dropped.
+  let compacted = 0;
+  for (let seq = 1; seq < through && !present.has(seq); seq++) compacted = seq;
+  if (compacted > 0) {
+    compacted = Math.min(compacted, (await snapshotCovers(ctx, signal)).get(ctx.deviceId) ?? 0);
+    if (compacted > 0) await ctx.store.write((tx) => tx.deleteOwnSegments(compacted));
+  }
   const missing: number[] = [];
   const uncopied: number[] = [];
-  for (let seq = 1; seq <= through; seq++) {
+  for (let seq = compacted + 1; seq <= through; seq++) {
     if (!present.has(seq)) (kept.has(seq) ? missing : lost).push(seq);
     else if (!kept.has(seq)) uncopied.push(seq);
   }

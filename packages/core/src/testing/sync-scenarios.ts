@@ -1171,6 +1171,48 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
       assert.deepEqual(await docs(c.vault, 'notes'), await docs(a.vault, 'notes'));
     });
 
+    test('compaction: covered segments go; a device away past the horizon merges the snapshot and keeps its unpushed writes; a segment withheld above the snapshot is KITH_INTEGRITY_WITHHELD', async () => {
+      const a = track(await founder(91));
+      const b = track(await joiner(a.code, 92));
+      for (let i = 0; i < 4; i++) {
+        await a.vault.put('notes', `n${i}`, { i });
+        await a.vault.sync();
+      }
+      await b.vault.sync();
+      await b.vault.put('notes', 'offline', { by: 'b' }); // never pushed while B is away
+      await a.vault.delete('notes', 'n0');
+      await a.vault.sync();
+      now += 91 * 86_400_000; // B is not seen for longer than the horizon
+      await a.vault.put('notes', 'n1', { i: 10 });
+      await a.vault.sync();
+      await a.vault.snapshot();
+      now += 25 * 3_600_000; // the snapshot is older than the grace period
+      for (const id of ['t1', 't2']) {
+        await a.vault.put('notes', id, { tail: true });
+        await a.vault.sync();
+      }
+      const r = await a.vault.compact();
+      assert.ok(r.deleted >= 5 && r.bytes > 0, JSON.stringify(r));
+      const evil = await h.openRemote();
+      const segs = (await evil.list(remoteKeys.segmentPrefix(a.vault.deviceId))).map((i) => Number(i.key.split('/').pop()));
+      assert.ok(!segs.includes(1), `segment 1 was compacted: ${segs.join(',')}`);
+      // The remote withholds a segment above the snapshot's vector (not the newest): refused, not taken for compaction.
+      const above = remoteKeys.segment(a.vault.deviceId, Math.max(...segs) - 1);
+      const kept = (await evil.get(above))!;
+      await evil.delete(above);
+      await rejectsWith(b.vault.sync(), ErrorCode.IntegrityWithheld);
+      await evil.put(above, kept);
+      await evil.close();
+      await b.vault.sync();
+      await a.vault.sync();
+      const want = await docs(a.vault, 'notes');
+      assert.deepEqual(
+        want.map((d) => d.id),
+        ['n1', 'n2', 'n3', 'offline', 't1', 't2'],
+      );
+      assert.deepEqual(await docs(b.vault, 'notes'), want);
+    });
+
     test('three devices with random writes and syncs converge to the same records and conflicts', async () => {
       const a = track(await founder(71));
       await a.vault.push();

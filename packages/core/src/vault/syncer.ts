@@ -165,7 +165,7 @@ async function pullPastCompaction(ctx: EngineContext, chunks: ChunkStore, signal
   } catch (e) {
     if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
     const merge = await (await snapshots()).mergeSnapshot(ctx, chunks, signal);
-    if (!merge.applied) throw merge.anyValid ? withheld(e) : e;
+    if (!merge.applied) throw merge.anyListed ? withheld(e) : e;
     try {
       return { outcome: await pull(ctx, signal), merged: merge.applied.collections };
     } catch (again) {
