@@ -7,8 +7,7 @@
  * Afterwards every device, a new one included, syncs; no acknowledged write
  * is lost, the devices agree, a snapshot and a compaction complete, the new
  * device starts from the snapshot, and `kith check --read-data` finds no
- * problem but those it reports after any snapshot or compaction (see
- * knownGaps).
+ * problem but those it reports after any snapshot (see knownGap).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,22 +32,11 @@ export type Killed = 'snapshot' | 'compact';
 type Problem = { kind: string; key: string; code: string };
 
 /**
- * What `kith check` reports today beside real damage, found at 61cd868 (check knows neither snapshots nor
- * compaction): every snapshot chunk as "unreferenced" (after one clean `kith snapshot` too), beside the
- * chunks a killed or deleted snapshot left, which are; and the segments a compaction deleted as "missing"
- * (after one clean `kith compact` too). Compaction deletes the oldest segments of a chain, so those are
- * accepted only as a prefix of each device's chain (1..k); a hole above a present segment is not.
+ * What `kith check` reports today beside real damage, found at 61cd868 (check knows no snapshot): every
+ * snapshot chunk as "unreferenced" (after one clean `kith snapshot` too), beside the chunks a killed or
+ * deleted snapshot left, which are. Only such chunks pass; a compacted segment reported missing does not.
  */
-function knownGaps(problems: readonly Problem[]): Set<Problem> {
-  const gaps = new Set(problems.filter((p) => p.kind === 'unreferenced' && p.code === 'KITH_UNREFERENCED_OBJECT' && p.key.startsWith('blobs/chunks/')));
-  const missing = new Map<string, { p: Problem; seq: number }[]>();
-  for (const p of problems) {
-    const m = /^segments\/([^/]+)\/(\d+)$/.exec(p.key);
-    if (p.kind === 'missing' && p.code === 'KITH_INTEGRITY_CHAIN' && m) missing.set(m[1]!, [...(missing.get(m[1]!) ?? []), { p, seq: Number(m[2]) }]);
-  }
-  for (const segs of missing.values()) if (segs.every(({ seq }) => seq <= segs.length)) segs.forEach(({ p }) => gaps.add(p));
-  return gaps;
-}
+const knownGap = (p: Problem): boolean => p.kind === 'unreferenced' && p.code === 'KITH_UNREFERENCED_OBJECT' && p.key.startsWith('blobs/chunks/');
 
 /** Files in `dir`, or in its subdirectories with `deep`. */
 function files(dir: string | undefined, deep = false): number {
@@ -150,9 +138,8 @@ export async function runLifetimeCrashRounds(killed: Killed, rounds: number, rem
       // `check` exits 1 when it finds a problem: read its report either way.
       const r = await kith(home, ['check', '--read-data', '--json']);
       const report = JSON.parse(r.stdout) as { problems: Problem[] };
-      const gaps = knownGaps(report.problems);
       assert.deepEqual(
-        report.problems.filter((p) => !gaps.has(p)),
+        report.problems.filter((p) => !knownGap(p)),
         [],
       );
       assert.equal(r.code, report.problems.length ? 1 : 0, r.stderr);
