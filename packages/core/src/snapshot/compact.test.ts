@@ -157,3 +157,67 @@ test('a segment missing above the snapshot vector is refused as KITH_INTEGRITY_W
   await a.close();
   await b.close();
 });
+
+test('old snapshots: every one younger than the grace period and the newest two older stay; blob GC then marks the chunks only the others held', async () => {
+  const { objects, c, a, b, recoveryCode } = await twoDevices();
+  const keys: string[] = [];
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < 3; i++) await a.put('notes', `n${i}`, { round, body: `${round}-${i}`.repeat(50) });
+    await a.sync();
+    keys.push((await a.snapshot()).snapshot);
+    c.advance(25 * HOUR);
+  }
+  await a.put('notes', 'young', { x: 1 });
+  await a.sync();
+  keys.push((await a.snapshot()).snapshot); // younger than the grace period
+  await b.sync();
+  const chunksBefore = [...objects.keys()].filter((k) => k.startsWith('blobs/chunks/')).length;
+  const r = await a.compact();
+  assert.deepEqual(snapshotsIn(objects).sort(), [keys[2], keys[3], keys[4]], 'the two oldest went');
+  assert.ok(r.deleted >= 2, JSON.stringify(r));
+  const marks = [...objects.keys()].filter((k) => k.startsWith('blobs/gc/'));
+  assert.ok(marks.length > 0 && marks.length < chunksBefore, `GC marked the old snapshots' chunks only (${marks.length} of ${chunksBefore})`);
+  // A new device still starts from the newest snapshot, and every record is there.
+  const fresh = await Vault.restore({
+    remoteUrl: 'memory:',
+    snapshotEvery: false,
+    store: openMemoryStore(),
+    remote: openMemoryRemote(objects),
+    recoveryCode,
+    deps: { random: seededRandom(3), now: c.now },
+  });
+  await fresh.sync();
+  assert.deepEqual(await docs(fresh), await docs(a));
+  await fresh.close();
+  await a.close();
+  await b.close();
+});
+
+test('a device seen within the horizon holds back what it has not acknowledged; past the horizon it no longer does', async () => {
+  const { objects, c, a, b } = await twoDevices();
+  await a.put('notes', 'one', { i: 1 });
+  await a.sync();
+  await b.sync(); // B acknowledges A's segment 1, and no more
+  for (const id of ['two', 'three']) {
+    await a.put('notes', id, { i: 2 });
+    await a.sync();
+  }
+  await a.snapshot();
+  c.advance(25 * HOUR);
+  assert.equal((await a.compact()).deleted, 1, 'segment 1 only: B has not acknowledged 2');
+  assert.deepEqual(segmentsOf(objects, a.deviceId).sort(), [2, 3]);
+  c.advance(90 * DAY);
+  await a.put('notes', 'four', { i: 4 });
+  await a.sync();
+  await a.snapshot();
+  c.advance(25 * HOUR);
+  assert.ok((await a.compact()).deleted >= 2, 'B, unseen past the horizon, holds nothing back');
+  assert.deepEqual(segmentsOf(objects, a.deviceId), [4]);
+  await b.sync();
+  assert.deepEqual(
+    (await docs(b)).map((d: { id: string }) => d.id),
+    ['four', 'one', 'three', 'two'],
+  );
+  await a.close();
+  await b.close();
+});

@@ -153,23 +153,27 @@ export class Syncer {
   }
 }
 
+/** Snapshots merged at most per pull: each moves some cursor forward, so this only bounds a remote that keeps failing. */
+const MAX_MERGES = 3;
+
 /**
  * Pulls; when a segment this device needs is missing, merges the newest
  * valid snapshot ahead of its cursors (compaction deleted what it covers:
- * see snapshot/merge) and pulls again. A segment missing with no snapshot
- * ahead to explain it, while snapshots exist, is withheld.
+ * see snapshot/merge) and pulls again, a few times at most (a snapshot
+ * written by a device that lagged may not reach far enough). A segment
+ * missing with no snapshot ahead to explain it, while snapshots exist, is
+ * withheld.
  */
 async function pullPastCompaction(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<{ outcome: PullOutcome; merged: string[] }> {
-  try {
-    return { outcome: await pull(ctx, signal), merged: [] };
-  } catch (e) {
-    if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
-    const merge = await (await snapshots()).mergeSnapshot(ctx, chunks, signal);
-    if (!merge.applied) throw merge.anyListed ? withheld(e) : e;
+  const merged = new Set<string>();
+  for (let merges = 0; ; merges++) {
     try {
-      return { outcome: await pull(ctx, signal), merged: merge.applied.collections };
-    } catch (again) {
-      throw KithError.is(again) && again.reason === SEGMENT_MISSING ? withheld(again) : again;
+      return { outcome: await pull(ctx, signal), merged: [...merged] };
+    } catch (e) {
+      if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
+      const merge = merges < MAX_MERGES ? await (await snapshots()).mergeSnapshot(ctx, chunks, signal) : { anyListed: true };
+      if (!merge.applied) throw merge.anyListed ? withheld(e) : e;
+      for (const c of merge.applied.collections) merged.add(c);
     }
   }
 }
