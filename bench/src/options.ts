@@ -5,12 +5,27 @@
 import { ErrorCode, KithError } from '@kith/core';
 
 /** The sections a run can be narrowed to with `--only`. */
-export const SECTIONS = ['kith', 'snapshot', 'yjs', 'automerge', 'floors', 'local', 'remotes', 'blobs', 'relay', 'cli', 'scale', 'browser', 'bundle'] as const;
+export const SECTIONS = [
+  'kith',
+  'snapshot',
+  'yjs',
+  'automerge',
+  'floors',
+  'local',
+  'remotes',
+  'blobs',
+  'relay',
+  'cli',
+  'scale',
+  'churn',
+  'browser',
+  'bundle',
+] as const;
 /**
  * Sections only `--only` runs: `scale` takes many minutes (a million-record vault), `browser` needs Chromium;
  * `bundle` is the browser section's bundle sizes alone (esbuild, no Chromium, seconds).
  */
-const OPT_IN: readonly Section[] = ['scale', 'browser', 'bundle'];
+const OPT_IN: readonly Section[] = ['scale', 'churn', 'browser', 'bundle'];
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
 
@@ -40,6 +55,8 @@ export interface Options {
   readonly localN: number;
   /** Records in the opt-in scale vault (`--only scale`). */
   readonly scaleN: number;
+  /** Records each updated 100 times in the opt-in churn section (`--only churn`). */
+  readonly churnN: number;
   /** Records pushed and bootstrapped through each remote. */
   readonly remotesN: number;
   /** Size of the blob file, MiB. */
@@ -89,6 +106,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     if (forced !== undefined) return forced;
     // A relay run is a distribution already (percentiles over its changes or deliveries).
     if (section === 'relay' || section === 'scale') return 1;
+    // Each churn bootstrap run copies a device that made a million changes.
+    if (section === 'churn') return quick ? 1 : 3;
     // Each browser run fills IndexedDB with the whole vault, in a page on a shared machine.
     if (section === 'browser') return quick ? 1 : 3;
     // Each CLI run is one process start, tens of milliseconds: medians and p90 want many.
@@ -103,6 +122,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
         sizes: [1000],
         localN: 1000,
         scaleN: 20_000,
+        churnN: 1000,
         remotesN: 1000,
         blobMiB: 8,
         relay: { changes: 30, devices: 100, rate: 50, seconds: 2, sweepSteps: 0 },
@@ -115,6 +135,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
         sizes: [10_000, 100_000],
         localN: 100_000,
         scaleN: 1_000_000,
+        churnN: 10_000,
         remotesN: 10_000,
         blobMiB: 1024,
         relay: { changes: 1000, devices: 1000, rate: 200, seconds: 20, sweepSteps: 4 },

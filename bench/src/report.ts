@@ -9,6 +9,7 @@ import { browserTables, bundleTables } from './browser/report.js';
 import { cliStartTables, type CliStartResults } from './cli-start.js';
 import { relayTables } from './report-relay.js';
 import { snapshotLines } from './report-snapshot.js';
+import { churnTables, type ChurnResults } from './report-churn.js';
 import { num, ms } from './report-format.js';
 import type { Entry } from './series.js';
 
@@ -23,6 +24,8 @@ export interface Results {
   local?: Entry & { n: number };
   /** The opt-in million-record vault (`--only scale`). */
   scale?: Entry & { n: number };
+  /** The opt-in churn section (`--only churn`). */
+  churn?: ChurnResults;
   remotes?: { n: number; folder?: Entry; s3?: Entry };
   blobs?: Entry & { mib: number };
   relay?: RelayResults;
@@ -181,6 +184,8 @@ export function report(r: Results): { table: string; targets: Target[] } {
         `${num(f['scaleRssMiB'])} MiB = ${num(f['scaleRssMiB'] * 1.048576)} MB`,
       );
   }
+
+  if (r.churn) out.push(...churnTables(r.churn));
 
   if (r.remotes) {
     out.push(

@@ -127,6 +127,27 @@ try {
     ),
   );
   if (scale) results.scale = { n: opts.scaleN, ...scale };
+  if (opts.only.has('churn')) {
+    const { UPDATES } = await import('./tasks/churn.js');
+    const n = opts.churnN;
+    // Each contender churns once (its figures kept), then a new device bootstraps from a copy of the result, each run.
+    const churned = (who: 'kith' | 'yjs'): Entry | undefined =>
+      section('churn', `churn, ${who}, ${n.toLocaleString('en-US')} records × ${UPDATES} updates`, () => {
+        const prep = scratch.dir();
+        try {
+          return series(
+            `churn ${who}`,
+            opts.runs('churn', n),
+            () => task(`churn.${who}Churn`, n, prep),
+            () => scratch.use((d) => task(`churn.${who}Bootstrap`, n, d), prep),
+          );
+        } finally {
+          scratch.drop(prep);
+        }
+      });
+    const [kith, yjs] = [churned('kith'), churned('yjs')];
+    results.churn = { n, updates: UPDATES, ...(kith ? { kith } : {}), ...(yjs ? { yjs } : {}) };
+  }
 
   if (opts.only.has('remotes')) {
     const n = opts.remotesN;
