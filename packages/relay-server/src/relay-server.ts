@@ -31,6 +31,7 @@ import {
   INVITE_HEADER,
   LIST_BODY_MAX,
   MAX_PAGE,
+  PUSH_BODY_MAX,
   SIZE_HEADER,
   WS_PROTOCOL,
 } from '@kith/relay/protocol';
@@ -145,9 +146,10 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const quota = new QuotaMeter(db, options.quotaBytes ?? DEFAULT_QUOTA_BYTES, options.bus ? REMEASURE_MS : Infinity);
   const writes = new GuardedWrites(db, auth.registries, quota, options.inviteToken);
   const unsubscribe = bus.subscribe((c) => {
-    hub.changed(c.vault, c.key, c.writer);
     if (c.vault === MISSED_CHANGES.vault) auth.changesMissed();
-    else if (c.key.startsWith('registry/')) auth.registryChanged(c.vault);
+    // Before the notice goes out: no bodies to this vault's sockets until revoked signers' sockets are closed.
+    else if (c.key.startsWith('registry/')) hub.holdBodies(c.vault, auth.registryChanged(c.vault));
+    hub.changed(c.vault, c.key, c.writer, c.body);
   });
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;
@@ -306,7 +308,7 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     const ifAbsent = req.headers['if-none-match'] === '*';
     const outcome = await writes.put(vault, key, body, { ifAbsent, who: principals.get(req), invite: header(req, INVITE_HEADER) });
     if (outcome === 'exists') return reply.code(412).send({ code: ErrorCode.RemoteInUse, message: 'an object already exists under this key' });
-    await bus.publish({ vault, key, writer: writer(req) });
+    await bus.publish({ vault, key, writer: writer(req), ...(body.length <= PUSH_BODY_MAX ? { body } : {}) });
     return reply.code(204).send();
   });
 
