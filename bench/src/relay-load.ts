@@ -9,8 +9,10 @@
  * protocol without them) a device asks for bodies on its socket and does
  * what `@kith/relay`'s client does with them: while its view of `heads/`
  * holds (seeded by a listing of `heads/` at most 5 s old, every notice since
- * with the head's bytes), it reads only the segment the pushed head names;
- * otherwise it lists `heads/` (with bodies) first. Everything is timed from when a change was due (open loop), so
+ * with the head's bytes), it takes the head from the notice, otherwise it
+ * lists `heads/` (with bodies) first; once bodies are granted it watches
+ * `segments/` too, and reads the segment the head names only when no notice
+ * brought its bytes. Everything is timed from when a change was due (open loop), so
  * a relay that falls behind shows as latency, not as a slower schedule.
  * @module
  */
@@ -68,6 +70,8 @@ interface Device {
   bodies?: boolean;
   /** Until when its view of `heads/` (from a listing, moved by pushed bodies) answers; 0 until a listing seeds it. */
   viewUntil: number;
+  /** Segments whose bytes a notice brought, not yet read. */
+  readonly pushed: Set<string>;
 }
 
 interface Change {
@@ -164,8 +168,12 @@ function connect(d: Device, bodies: boolean, onChanged: (d: Device, key: string,
         if (msg.connection) d.connection = msg.connection;
         socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/'], ...(bodies ? { bodies: true } : {}) }));
       } else if (msg.type === 'watching') {
+        // As the client does: once bodies are granted, segments are watched too (bytes of what a pull reads next).
+        if (msg.bodies === true && !d.bodies) socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/', 'segments/'], bodies: true }));
+        else resolve();
         d.bodies = msg.bodies === true;
-        resolve();
+      } else if (msg.type === 'changed' && msg.key?.startsWith('segments/')) {
+        if (msg.body !== undefined) d.pushed.add(msg.key);
       } else if (msg.type === 'changed' && msg.key) onChanged(d, msg.key, msg.body);
     });
   });
@@ -204,6 +212,7 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     headers: {},
     seen: new Map(),
     viewUntil: 0,
+    pushed: new Set(),
   }));
   const writers = new Map<string, Writer>();
   for (let v = 0; v < vaults; v++) {
@@ -260,9 +269,12 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
       }
       // The head read or listed may already be a later one than this notice's: read the segment it names.
       const seq = Number(JSON.parse(headBytes.toString('utf8') || '{}').seq);
-      const seg = await request(agent, d, objectUrl(d, `segments/${w.device.key.signer}/${seq}`), 'GET', d.headers);
-      if (seg.status !== 200) throw new Error(`segment read answered ${seg.status}`);
-      if (inWindow()) tally.reads++;
+      const segment = `segments/${w.device.key.signer}/${seq}`;
+      if (!d.pushed.delete(segment)) {
+        const seg = await request(agent, d, objectUrl(d, segment), 'GET', d.headers);
+        if (seg.status !== 200) throw new Error(`segment read answered ${seg.status}`);
+        if (inWindow()) tally.reads++;
+      }
       if (change.measured) fetched.push(performance.now() - change.due);
     })().catch(failed);
   };

@@ -83,7 +83,7 @@ describe('push bodies (docs/RELAY.md "Push")', () => {
     await writer.close();
   });
 
-  test('a told client lists heads/ and reads the heads that moved without a request while its pushed view holds; its own write makes it ask again', async () => {
+  test('a told client lists heads/ and reads the heads that moved and the segments they name without a request while its pushed view holds; its own write makes it list again', async () => {
     const tv = await createTestVault(t.relay.url, fresh(), { devices: 2 });
     const writer = tv.remote(0);
     const reader = tv.remote(1, { pollMs: 3_600_000 });
@@ -101,14 +101,19 @@ describe('push bodies (docs/RELAY.md "Push")', () => {
     }
     const before = { ...reader.stats };
     for (let i = 2; i <= 4; i++) {
+      await writer.put(`segments/w/${i}`, new Uint8Array(1024).fill(i), { ifAbsent: true });
       await writer.put('heads/w', Uint8Array.of(i));
       await until(() => told === i - 1, `notice ${i}`);
       const [listed] = await reader.list('heads/');
       assert.deepEqual(await reader.get('heads/w', { listed: listed!.etag }), Uint8Array.of(i));
+      assert.deepEqual(await reader.get(`segments/w/${i}`), new Uint8Array(1024).fill(i));
       assert.deepEqual(listed, (await writer.list('heads/'))[0], 'what the relay lists');
     }
     assert.equal(reader.stats.lists, before.lists, 'no listing sent');
     assert.equal(reader.stats.gets, before.gets, 'no read sent');
+    // Pushed bytes answer one read: the next one asks the relay.
+    assert.deepEqual(await reader.get('segments/w/4'), new Uint8Array(1024).fill(4));
+    assert.equal(reader.stats.gets, before.gets + 1);
     // Its own write: the relay does not tell it the new etag, so it lists again.
     await reader.put('heads/r', Uint8Array.of(9));
     assert.deepEqual(

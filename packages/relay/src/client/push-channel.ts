@@ -46,6 +46,11 @@ export interface PushChannelDeps {
    * etag of a small write when the relay sent them (see {@link PushChannel.bodiesStamp}).
    */
   readonly onPushed?: (key: string, pushed: { etag: string; body: Uint8Array } | undefined) => void;
+  /**
+   * Prefixes watched too once the relay granted bodies (a relay that sends
+   * none is not asked, so it does not tell of keys no watcher wants).
+   */
+  readonly withBodies?: readonly string[];
 }
 
 interface Watcher {
@@ -74,6 +79,8 @@ export class PushChannel {
   #bodiesFor: readonly string[] = [];
   /** Bumped whenever the socket's subscription may have a gap: connect, disconnect, a new watch request. */
   #epoch = 0;
+  /** This connection's relay granted bodies once (so watch requests add `withBodies`). */
+  #granted = false;
 
   constructor(deps: PushChannelDeps) {
     this.#deps = deps;
@@ -165,6 +172,7 @@ export class PushChannel {
     if (!s || s.readyState !== 1) return;
     const prefixes = new Set([...this.#watchers].map((w) => w.prefix));
     if (this.#deps.vouchFor !== undefined) prefixes.add(this.#deps.vouchFor);
+    if (this.#granted) for (const p of this.#deps.withBodies ?? []) prefixes.add(p);
     // Until the relay answers, the prefixes it tells of (with bodies or not) may be changing.
     this.#noBodies();
     s.send(JSON.stringify({ type: 'watch', prefixes: [...prefixes], ...(this.#deps.onPushed ? { bodies: true } : {}) }));
@@ -180,6 +188,7 @@ export class PushChannel {
     if (msg.type === 'hello') {
       this.#unvouch();
       this.#connection = msg.connection;
+      this.#granted = false;
       this.#attempt = 0;
       clearTimeout(this.#pollTimer);
       this.#pollTimer = undefined;
@@ -189,7 +198,13 @@ export class PushChannel {
     } else if (msg.type === 'watching' && Array.isArray(msg.prefixes)) {
       const v = this.#deps.vouchFor;
       if (v !== undefined && msg.prefixes.some((p) => typeof p === 'string' && v.startsWith(p))) this.#vouched = true;
-      if (msg.bodies === true && this.#deps.onPushed) this.#bodiesFor = msg.prefixes.filter((p) => typeof p === 'string');
+      if (msg.bodies === true && this.#deps.onPushed) {
+        this.#bodiesFor = msg.prefixes.filter((p) => typeof p === 'string');
+        // Once per connection: a relay that keeps fewer prefixes than asked is not asked again and again.
+        const first = !this.#granted;
+        this.#granted = true;
+        if (first && (this.#deps.withBodies ?? []).some((p) => !this.#bodiesFor.includes(p))) this.#subscribe();
+      }
     } else if (msg.type === 'changed' && typeof msg.key === 'string') {
       if (this.#deps.vouchFor !== undefined && msg.key.startsWith(this.#deps.vouchFor)) this.#moves++;
       this.#deps.onPushed?.(msg.key, pushedBody(msg));

@@ -43,6 +43,7 @@ import { parseRelayUrl, type RelayLocation } from './relay-url.js';
 import { DEFAULT_RELAY_RETRY, TransientError, withRetry, type RelayRetryPolicy } from './retry.js';
 import { PushChannel, type WebSocketFactory, type WebSocketLike } from './push-channel.js';
 import { PushedListing } from './pushed-listing.js';
+import { PushedObjects } from './pushed-objects.js';
 
 export type { RelayAuthProvider } from './device-auth.js';
 
@@ -88,6 +89,9 @@ const LISTED_BODY_MS = 1000;
  * bounds how stale the answer gets if the relay loses a notice.
  */
 const PUSHED_HEADS_MS = 5000;
+/** Segments are never rewritten: their pushed bytes answer one read each, within this long and this many bytes. */
+const SEGMENTS = 'segments/';
+const PUSHED_SEGMENTS = { ms: 30_000, bytes: 8 * 1024 * 1024 } as const;
 
 /**
  * The relay {@link Remote}. Beyond the contract it offers
@@ -112,6 +116,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
   #listedBodies = new Map<string, { etag: string; body: Uint8Array; until: number }>();
   /** `heads/` as the relay last listed it, moved on by what the push socket brought since. */
   readonly #pushedHeads = new PushedListing(remoteKeys.headsPrefix, PUSHED_HEADS_MS);
+  /** Segments other devices wrote, as the push socket brought them (a pull reads them next). */
+  readonly #pushedSegments = new PushedObjects(SEGMENTS, PUSHED_SEGMENTS.ms, PUSHED_SEGMENTS.bytes);
 
   constructor(url: string, o: RelayRemoteOptions = {}) {
     this.location = parseRelayUrl(url);
@@ -134,7 +140,11 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       reconnectBaseMs: o.reconnectMs?.base ?? 200,
       reconnectMaxMs: o.reconnectMs?.max ?? 15_000,
       vouchFor: remoteKeys.registryPrefix,
-      onPushed: (key, pushed) => this.#pushedHeads.changed(key, pushed),
+      onPushed: (key, pushed) => {
+        this.#pushedHeads.changed(key, pushed);
+        this.#pushedSegments.changed(key, pushed?.body, Date.now());
+      },
+      withBodies: [SEGMENTS],
     });
   }
 
@@ -195,6 +205,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       // The caller asks for the version its listing named (or newer): this is it, read with that listing.
       if (!o.range && listed.etag === o.listed && Date.now() < listed.until) return listed.body;
     }
+    const pushed = o.range ? undefined : this.#pushedSegments.take(key, Date.now());
+    if (pushed) return pushed;
     const headers: Record<string, string> = {};
     if (o.range) {
       // HTTP cannot ask for zero bytes; whether the object exists still decides between empty and null.
