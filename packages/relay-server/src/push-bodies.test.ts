@@ -114,6 +114,22 @@ describe('push bodies (docs/RELAY.md "Push")', () => {
     // Pushed bytes answer one read: the next one asks the relay.
     assert.deepEqual(await reader.get('segments/w/4'), new Uint8Array(1024).fill(4));
     assert.equal(reader.stats.gets, before.gets + 1);
+    // A pull reads segments in a batch: the pushed ones are not asked for.
+    await writer.put('segments/w/5', new Uint8Array(1024).fill(5), { ifAbsent: true });
+    await writer.put('heads/w', Uint8Array.of(5));
+    await until(() => told === 4, 'notice 5');
+    assert.deepEqual(await reader.getMany(['segments/w/5']), new Map([['segments/w/5', new Uint8Array(1024).fill(5)]]));
+    assert.equal(reader.stats.gets, before.gets + 1, 'no request');
+    const batch = await reader.getMany(['segments/w/5', 'segments/w/3', 'segments/w/9']);
+    assert.deepEqual(
+      [...batch],
+      [
+        ['segments/w/5', new Uint8Array(1024).fill(5)],
+        ['segments/w/3', new Uint8Array(1024).fill(3)],
+        ['segments/w/9', null],
+      ],
+    );
+    assert.equal(reader.stats.gets, before.gets + 2, 'once taken, asked for');
     // Its own write: the relay does not tell it the new etag, so it lists again.
     await reader.put('heads/r', Uint8Array.of(9));
     assert.deepEqual(

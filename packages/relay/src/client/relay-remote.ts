@@ -333,14 +333,23 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
 
   /**
    * Reads many objects in as few round trips as possible (1,000 keys a
-   * request): the bootstrap path. Missing keys map to null.
+   * request): the bootstrap path, and a pull's segments. Missing keys map
+   * to null; segments the push socket brought are answered from it.
    */
   async getMany(keys: readonly string[], o: RemoteCallOptions = {}): Promise<Map<string, Uint8Array | null>> {
     keys.forEach(assertRemoteKey);
     throwIfAborted(o.signal);
     const out = new Map<string, Uint8Array | null>();
-    for (let i = 0; i < keys.length; i += MAX_PAGE) {
-      const batch = keys.slice(i, i + MAX_PAGE);
+    // Segments the push socket brought need no request (a pull reads the ones a pushed head names).
+    const now = Date.now();
+    const asked: string[] = [];
+    for (const k of keys) {
+      const pushed = this.#pushedSegments.take(k, now);
+      if (pushed) out.set(k, pushed);
+      else asked.push(k);
+    }
+    for (let i = 0; i < asked.length; i += MAX_PAGE) {
+      const batch = asked.slice(i, i + MAX_PAGE);
       const body = JSON.stringify({ keys: batch });
       const got = await this.#call(
         'batch-get',
@@ -358,7 +367,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       );
       for (const k of batch) out.set(k, got.get(k) ?? null);
     }
-    return out;
+    // In the order asked, as before.
+    return new Map(keys.map((k) => [k, out.get(k) ?? null]));
   }
 
   watch(prefix: string, onChange: () => void): () => void {
