@@ -12,7 +12,7 @@ import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith
 import { toBase64url } from '@kith/core/relay';
 import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
-import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
+import { etagOf, LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
 import { assertFetchablePort } from '@kith/relay';
 import type { RouteKind } from './auth/access.js';
@@ -308,7 +308,10 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     const ifAbsent = req.headers['if-none-match'] === '*';
     const outcome = await writes.put(vault, key, body, { ifAbsent, who: principals.get(req), invite: header(req, INVITE_HEADER) });
     if (outcome === 'exists') return reply.code(412).send({ code: ErrorCode.RemoteInUse, message: 'an object already exists under this key' });
-    await bus.publish({ vault, key, writer: writer(req), ...(body.length <= PUSH_BODY_MAX ? { body } : {}) });
+    const small = body.length <= PUSH_BODY_MAX;
+    await bus.publish({ vault, key, writer: writer(req), ...(small ? { body } : {}) });
+    // A small object's etag, so a client that keeps a pushed view of it (its own head) knows what it wrote.
+    if (small) void reply.header('etag', `"${etagOf(body)}"`);
     return reply.code(204).send();
   });
 

@@ -4,9 +4,11 @@
  * by a listing from the relay, then moved by every `changed` message that
  * brings the object's etag and bytes. While it holds, listing the prefix
  * and reading what moved need no request: a device told of a new head reads
- * only the segments it names. Anything it cannot follow exactly (a change
- * without bytes, a gap in the socket's subscription, this client's own
- * write, whose etag only the relay names) drops it until the next listing;
+ * only the segments it names. This client's own writes, which the relay
+ * does not push back, come in with the etag the relay answered them with.
+ * Anything it cannot follow exactly (a change without bytes, a gap in the
+ * socket's subscription, an own write answered without an etag, two own
+ * writes of one key at once) drops it until the next listing;
  * and it answers only for a while after the listing that seeded it, which
  * bounds how stale it gets if the relay loses a notice.
  */
@@ -33,6 +35,8 @@ export class PushedListing {
   #until = 0;
   /** Changes under the prefix told so far (a listing during which one came is not used to seed). */
   #changes = 0;
+  /** This client's writes by key: how many began (a later one makes an earlier one's answer moot). */
+  readonly #writes = new Map<string, number>();
 
   constructor(prefix: string, trustMs: number) {
     this.prefix = prefix;
@@ -64,6 +68,28 @@ export class PushedListing {
   drop(): void {
     this.#changes++;
     this.#entries = undefined;
+  }
+
+  /**
+   * This client is writing `key`: a listing in flight no longer seeds the
+   * view (it may show the key before or after). Returns the function to
+   * call with the outcome: the etag the relay answered (a relay older than
+   * push bodies names none) and the bytes, or undefined when the write
+   * failed; without an etag, or when another write of the key began
+   * meanwhile, the view is dropped.
+   */
+  writing(key: string): (done: { etag: string; body: Uint8Array } | undefined) => void {
+    if (!key.startsWith(this.prefix)) return () => undefined;
+    this.#changes++;
+    const n = (this.#writes.get(key) ?? 0) + 1;
+    this.#writes.set(key, n);
+    return (done) => {
+      const alone = this.#writes.get(key) === n;
+      if (alone) this.#writes.delete(key);
+      this.#changes++;
+      if (done && alone) this.#entries?.set(key, { key, size: done.body.length, etag: done.etag, body: done.body });
+      else this.#entries = undefined;
+    };
   }
 
   /** The listing, in key order, while the view holds under push stamp `stamp`; else undefined. */

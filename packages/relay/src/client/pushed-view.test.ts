@@ -8,7 +8,8 @@ import { PushedObjects } from './pushed-objects.js';
 type Op =
   | { kind: 'pushed'; key: string; etag: string } // another client's write, with its bytes
   | { kind: 'bare'; key: string } // another's write or delete told without bytes
-  | { kind: 'own'; key: string; etag: string } // this client's write (not told)
+  | { kind: 'own'; key: string; etag: string; answered: boolean } // this client's write (not told), its etag answered or not (an older relay)
+  | { kind: 'racing'; key: string; etag: string } // two writes of this client overlapping (answers in either order)
   | { kind: 'gap' } // reconnect or new watch request: the push stamp moves
   | { kind: 'list' }; // a listing from the relay, with nothing told during it
 
@@ -17,7 +18,8 @@ const etag = fc.string({ minLength: 1, maxLength: 3 });
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('pushed' as const), key, etag }),
   fc.record({ kind: fc.constant('bare' as const), key }),
-  fc.record({ kind: fc.constant('own' as const), key, etag }),
+  fc.record({ kind: fc.constant('own' as const), key, etag, answered: fc.boolean() }),
+  fc.record({ kind: fc.constant('racing' as const), key, etag }),
   fc.constant({ kind: 'gap' as const }),
   fc.constant({ kind: 'list' as const }),
 );
@@ -38,9 +40,15 @@ describe('pushed view of heads/ (client)', () => {
             relay.delete(o.key);
             view.changed(o.key, undefined);
           } else if (o.kind === 'own') {
-            view.drop();
+            const done = view.writing(o.key);
             relay.set(o.key, o.etag);
-            view.drop();
+            done(o.answered ? { etag: o.etag, body: Uint8Array.of(1) } : undefined);
+          } else if (o.kind === 'racing') {
+            const first = view.writing(o.key);
+            const second = view.writing(o.key);
+            relay.set(o.key, o.etag); // the second landed last
+            second({ etag: o.etag, body: Uint8Array.of(1) });
+            first({ etag: `${o.etag}-first`, body: Uint8Array.of(1) });
           } else if (o.kind === 'gap') stamp++;
           else view.seed(view.mark(stamp), stamp, listing(), 0);
           const answer = view.answer(stamp, 1);

@@ -175,7 +175,10 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     if (connection) headers[CONNECTION_HEADER] = connection;
     // The relay does not tell us of our own writes: forget what we vouched for.
     if (key.startsWith(remoteKeys.registryPrefix)) this.#registryQuiet = undefined;
-    this.#forget(key);
+    this.#listedBodies.delete(key);
+    // The pushed view of heads/ learns this write from the relay's answer (its etag), as it is not told of it.
+    const wrote = this.#pushedHeads.writing(key);
+    let etag: string | undefined;
     try {
       await this.#call(
         `PUT ${key}`,
@@ -185,14 +188,15 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
         { headers, body: bytes as Uint8Array<ArrayBuffer> },
         async (res) => {
           this.#traffic.report({ request: 'put', bytesSent: bytes.length });
+          if (res.status === 204 || res.status === 200) etag = res.headers.get('etag')?.replace(/"/g, '') || undefined;
           // 412: the object exists, which is all put-if-absent asks.
           if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
           throw await failure(res);
         },
       );
     } finally {
-      // A listing made while the write was in flight may show the key before it.
-      this.#forget(key);
+      this.#listedBodies.delete(key);
+      wrote(etag === undefined ? undefined : { etag, body: bytes.slice() });
     }
   }
 
