@@ -5,7 +5,14 @@
  * `heads/`; one device per vault writes changes at a steady overall rate
  * (a segment PUT, then its head PUT, as a push does); the other devices of
  * the vault are told by the relay and read the head and the segment, as a
- * pull does. Everything is timed from when a change was due (open loop), so
+ * pull does. With push bodies (the default; `pushBodies: false` for the
+ * protocol without them) a device asks for bodies on its socket and does
+ * what `@kith/relay`'s client does with them: while its view of `heads/`
+ * holds (seeded by a listing of `heads/` at most 5 s old, every notice since
+ * with the head's bytes), it takes the head from the notice, otherwise it
+ * lists `heads/` (with bodies) first; once bodies are granted it watches
+ * `segments/` too, and reads the segment the head names only when no notice
+ * brought its bytes. Everything is timed from when a change was due (open loop), so
  * a relay that falls behind shows as latency, not as a slower schedule.
  * @module
  */
@@ -35,7 +42,12 @@ export interface LoadOptions {
   readonly warmSeconds: number;
   /** Bytes of each segment a writer puts. */
   readonly segmentBytes: number;
+  /** Ask the relay for bodies with notices (default true). */
+  readonly pushBodies?: boolean;
 }
+
+/** How long a device's pushed view of `heads/` answers after the listing that seeded it (the client's PUSHED_HEADS_MS). */
+const PUSHED_VIEW_MS = 5000;
 
 interface Device {
   /** The relay process it talks to (`http://host:port`). */
@@ -54,6 +66,12 @@ interface Device {
   connection?: string;
   /** Notifications seen per head key: the n-th is that writer's n-th change (one socket keeps order, a writer one change at a time). */
   readonly seen: Map<string, number>;
+  /** The relay confirmed bodies on this socket. */
+  bodies?: boolean;
+  /** Until when its view of `heads/` (from a listing, moved by pushed bodies) answers; 0 until a listing seeds it. */
+  viewUntil: number;
+  /** Segments whose bytes a notice brought, not yet read. */
+  readonly pushed: Set<string>;
 }
 
 interface Change {
@@ -134,7 +152,7 @@ async function copyVault(agent: http.Agent, d: Device, t: DeviceTemplate): Promi
 }
 
 /** Opens `d`'s watch socket and resolves once the relay said hello and got the watch request. */
-function connect(d: Device, onChanged: (d: Device, key: string) => void): Promise<void> {
+function connect(d: Device, bodies: boolean, onChanged: (d: Device, key: string, body: string | undefined) => void): Promise<void> {
   const token = d.headers['authorization']?.replace(/^Bearer /, '');
   const url = `${d.base.replace(/^http/, 'ws')}${API}/${d.vault}/watch`;
   return new Promise((resolve, reject) => {
@@ -145,12 +163,18 @@ function connect(d: Device, onChanged: (d: Device, key: string) => void): Promis
     d.socket = socket;
     socket.once('error', reject);
     socket.on('message', (data: Buffer) => {
-      const msg = JSON.parse(data.toString('utf8')) as { type: string; connection?: string; key?: string };
+      const msg = JSON.parse(data.toString('utf8')) as { type: string; connection?: string; key?: string; body?: string; bodies?: boolean };
       if (msg.type === 'hello') {
         if (msg.connection) d.connection = msg.connection;
-        socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/'] }));
-        resolve();
-      } else if (msg.type === 'changed' && msg.key) onChanged(d, msg.key);
+        socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/'], ...(bodies ? { bodies: true } : {}) }));
+      } else if (msg.type === 'watching') {
+        // As the client does: once bodies are granted, segments are watched too (bytes of what a pull reads next).
+        if (msg.bodies === true && !d.bodies) socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/', 'segments/'], bodies: true }));
+        else resolve();
+        d.bodies = msg.bodies === true;
+      } else if (msg.type === 'changed' && msg.key?.startsWith('segments/')) {
+        if (msg.body !== undefined) d.pushed.add(msg.key);
+      } else if (msg.type === 'changed' && msg.key) onChanged(d, msg.key, msg.body);
     });
   });
 }
@@ -187,6 +211,8 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     address: addressOf(i),
     headers: {},
     seen: new Map(),
+    viewUntil: 0,
+    pushed: new Set(),
   }));
   const writers = new Map<string, Writer>();
   for (let v = 0; v < vaults; v++) {
@@ -194,6 +220,7 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     writers.set(`${device.vault}/heads/${device.key.signer}`, { device, key: `heads/${device.key.signer}`, changes: [], queue: Promise.resolve() });
   }
   const objectUrl = (d: Device, key: string): URL => new URL(`${d.base}${API}/${d.vault}/objects/${key}`);
+  const listUrl = (d: Device): URL => new URL(`${d.base}${API}/${d.vault}/list?prefix=heads%2F&bodies=1`);
 
   // Latencies of the changes due in the measured window, wherever they arrive...
   const delivered: number[] = [];
@@ -212,7 +239,7 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
   };
   let expected = 0;
 
-  const onChanged = (d: Device, key: string): void => {
+  const onChanged = (d: Device, key: string, body: string | undefined): void => {
     const w = writers.get(`${d.vault}/${key}`);
     if (!w) return;
     const n = d.seen.get(key) ?? 0;
@@ -221,13 +248,33 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     if (!change) return failed(new Error(`a notification for ${key} beyond its writes`));
     if (change.measured) delivered.push(performance.now() - change.due);
     if (inWindow()) tally.delivered++;
-    // A device that was told reads what moved: the head, then the segment it names.
+    // A device that was told reads what moved: the head (pushed, or read), then the segment it names.
     void (async () => {
-      const head = await request(agent, d, objectUrl(d, key), 'GET', d.headers);
-      const seq = Number(JSON.parse(head.body.toString('utf8') || '{}').seq);
-      const seg = await request(agent, d, objectUrl(d, `segments/${w.device.key.signer}/${seq}`), 'GET', d.headers);
-      if (head.status !== 200 || seg.status !== 200) throw new Error(`read answered ${head.status}/${seg.status}`);
-      if (inWindow()) tally.reads += 2;
+      let headBytes: Buffer;
+      if (body !== undefined && d.bodies && performance.now() < d.viewUntil) headBytes = Buffer.from(body, 'base64url');
+      else if (d.bodies) {
+        // The client's pushed view of heads/ does not hold: it lists them (with bodies), which seeds it again.
+        const listedAt = performance.now();
+        const list = await request(agent, d, listUrl(d), 'GET', d.headers);
+        if (list.status !== 200) throw new Error(`list answered ${list.status}`);
+        const item = (JSON.parse(list.body.toString('utf8')) as { items: { key: string; body?: string }[] }).items.find((i) => i.key === key);
+        headBytes = Buffer.from(item?.body ?? '', 'base64url');
+        d.viewUntil = listedAt + PUSHED_VIEW_MS;
+        if (inWindow()) tally.reads++;
+      } else {
+        const head = await request(agent, d, objectUrl(d, key), 'GET', d.headers);
+        if (head.status !== 200) throw new Error(`head read answered ${head.status}`);
+        headBytes = head.body;
+        if (inWindow()) tally.reads++;
+      }
+      // The head read or listed may already be a later one than this notice's: read the segment it names.
+      const seq = Number(JSON.parse(headBytes.toString('utf8') || '{}').seq);
+      const segment = `segments/${w.device.key.signer}/${seq}`;
+      if (!d.pushed.delete(segment)) {
+        const seg = await request(agent, d, objectUrl(d, segment), 'GET', d.headers);
+        if (seg.status !== 200) throw new Error(`segment read answered ${seg.status}`);
+        if (inWindow()) tally.reads++;
+      }
       if (change.measured) fetched.push(performance.now() - change.due);
     })().catch(failed);
   };
@@ -259,7 +306,8 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
   try {
     await pooled([...writers.values()].slice(1), 16, (w) => copyVault(agent, w.device, t));
     await pooled(devices, 32, async (d) => void (d.headers = await signIn(agent, d, d.key)));
-    await pooled(devices, 32, (d) => connect(d, onChanged));
+    const bodies = o.pushBodies ?? true;
+    await pooled(devices, 32, (d) => connect(d, bodies, onChanged));
     const relayCpuMsNow = (): number => pids.reduce((sum, pid) => sum + procCpuMs(pid), 0);
     const idleRssMiB = Math.max(...pids.map((pid) => procMemMiB(pid).now));
     const all = [...writers.values()];
@@ -300,6 +348,7 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     for (const [what, count] of errors) process.stderr.write(`relay load: ${count} × ${what}\n`);
     return {
       relayProcesses: pids.length,
+      pushBodies: bodies && devices.every((d) => d.bodies) ? 1 : 0,
       devices: o.devices,
       vaults,
       writers: all.length,

@@ -230,7 +230,8 @@ const env = (name: string, fallback: number): number => Number(process.env[name]
  * `KITH_BENCH_S3` name a database and a bucket. `load`: `n`
  * device connections in vaults of 5 (spread over both scale-out processes
  * when there are two), `KITH_BENCH_RATE` changes/s (default
- * 200) for `KITH_BENCH_SECONDS` (default 20) after a warm-up of a fifth of that (at least 2 s).
+ * 200) for `KITH_BENCH_SECONDS` (default 20) after a warm-up of a fifth of that (at least 2 s);
+ * `KITH_BENCH_PUSH_BODIES=0` makes devices speak the protocol without push bodies (each reads the head).
  */
 export const tasks: Record<string, Task> = {
   latency: (n, dir) => onRelays(dir, (relays) => propagate(n, dir, pair(relays), 'autoSync')),
@@ -243,7 +244,14 @@ export const tasks: Record<string, Task> = {
         relays.map((r) => r.url),
         relays.map((r) => r.child.pid!),
         template,
-        { devices: n, rate: env('KITH_BENCH_RATE', 200), seconds, warmSeconds: Math.max(2, seconds / 5), segmentBytes: 1024 },
+        {
+          devices: n,
+          rate: env('KITH_BENCH_RATE', 200),
+          seconds,
+          warmSeconds: Math.max(2, seconds / 5),
+          segmentBytes: 1024,
+          pushBodies: env('KITH_BENCH_PUSH_BODIES', 1) !== 0,
+        },
       );
     });
   },

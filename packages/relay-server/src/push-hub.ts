@@ -1,16 +1,22 @@
 /**
  * @module server/push-hub
- * Fan-out of "this key changed" to the watch sockets of a vault. Only keys
- * go out, never bytes; a client that wants the object reads it over HTTP.
+ * Fan-out of "this key changed" to the watch sockets of a vault. A socket
+ * that asked for bodies also gets the bytes of a small write (a head) with
+ * the notice, so a told device need not read it back over HTTP: of the
+ * requests a change causes, those reads were most. Larger objects and
+ * deletes go out as keys only.
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { PushMessage, WatchRequest } from '@kith/relay/protocol';
-import { MISSED_CHANGES } from './relay-storage.js';
+import { toBase64url } from '@kith/core/relay';
+import { PUSH_BODY_MAX, type PushMessage, type WatchRequest } from '@kith/relay/protocol';
+import { etagOf, MISSED_CHANGES } from './relay-storage.js';
 
 interface Subscriber {
   readonly socket: WebSocket;
   prefixes: readonly string[];
+  /** It asked for bodies with its notices (protocol `watch` with `bodies`). */
+  bodies: boolean;
 }
 
 /** Most prefixes one socket may watch: a bound on per-message work. */
@@ -19,13 +25,20 @@ const MAX_PREFIXES = 16;
 /** The watch sockets of every vault of one relay process. */
 export class PushHub {
   readonly #byVault = new Map<string, Map<string, Subscriber>>();
+  /**
+   * Vaults whose registry moved and is being read again: until the relay
+   * has closed the sockets of signers it no longer admits, their notices
+   * carry no bodies (a revoked device may still be listening; a read it
+   * makes over HTTP is checked against the registry on its own).
+   */
+  readonly #held = new Map<string, Promise<unknown>>();
 
   /** Registers a socket for `vault`; it is told its connection id and removed when it closes. */
   add(vault: string, socket: WebSocket): void {
     const id = randomBytes(12).toString('base64url');
     let subs = this.#byVault.get(vault);
     if (!subs) this.#byVault.set(vault, (subs = new Map()));
-    const sub: Subscriber = { socket, prefixes: [] };
+    const sub: Subscriber = { socket, prefixes: [], bodies: false };
     subs.set(id, sub);
     socket.on('message', (data, isBinary) => {
       // Text frames arrive as a Buffer (or fragments); anything else is not a watch request.
@@ -33,7 +46,8 @@ export class PushHub {
       const req = parseWatchRequest(raw);
       if (req) {
         sub.prefixes = req.prefixes.slice(0, MAX_PREFIXES);
-        send(socket, { type: 'watching', prefixes: sub.prefixes });
+        sub.bodies = req.bodies === true;
+        send(socket, { type: 'watching', prefixes: sub.prefixes, ...(sub.bodies ? { bodies: true as const } : {}) });
       } else socket.close(1008, 'bad watch request');
     });
     socket.on('close', () => {
@@ -44,22 +58,44 @@ export class PushHub {
   }
 
   /**
+   * Sends no bodies to `vault`'s sockets until `settled` resolves (the
+   * registry read again, the sockets of signers it refuses closed). A later
+   * hold replaces an earlier one; a hold whose look failed stays until one
+   * succeeds.
+   */
+  holdBodies(vault: string, settled: Promise<unknown>): void {
+    this.#held.set(vault, settled);
+    settled.then(
+      () => {
+        if (this.#held.get(vault) === settled) this.#held.delete(vault);
+      },
+      () => undefined,
+    );
+  }
+
+  /**
    * Tells every socket of `vault` watching a prefix of `key`, except the
-   * writer's own. {@link MISSED_CHANGES} (the bus lost notices) closes every
+   * writer's own; `body` is what a write stored, sent along to sockets that
+   * asked for bodies when it is small and no registry change is pending.
+   * {@link MISSED_CHANGES} (the bus lost notices) closes every
    * socket with 1012: clients reconnect, and a client coming back reports a
    * change once, so nothing missed stays unseen until its next poll.
    */
-  changed(vault: string, key: string, writer: string | undefined): void {
+  changed(vault: string, key: string, writer: string | undefined, body?: Uint8Array): void {
     if (vault === MISSED_CHANGES.vault) {
       for (const subs of this.#byVault.values()) for (const sub of subs.values()) sub.socket.close(1012, 'changes may have been missed; reconnect');
       return;
     }
     const subs = this.#byVault.get(vault);
     if (!subs) return;
+    const carry = body !== undefined && body.length <= PUSH_BODY_MAX && !this.#held.has(vault);
     // Encoded once for every socket told, not once per socket.
-    let frame: Buffer | undefined;
+    let plain: Buffer | undefined;
+    let full: Buffer | undefined;
     for (const [id, sub] of subs) {
-      if (id !== writer && sub.prefixes.some((p) => key.startsWith(p))) send(sub.socket, (frame ??= encode({ type: 'changed', key })));
+      if (id === writer || !sub.prefixes.some((p) => key.startsWith(p))) continue;
+      if (carry && sub.bodies) send(sub.socket, (full ??= encode({ type: 'changed', key, etag: etagOf(body), body: toBase64url(body) })));
+      else send(sub.socket, (plain ??= encode({ type: 'changed', key })));
     }
   }
 
@@ -87,7 +123,7 @@ function parseWatchRequest(raw: string): WatchRequest | null {
   try {
     const v = JSON.parse(raw) as Partial<WatchRequest>;
     if (v?.type !== 'watch' || !Array.isArray(v.prefixes) || !v.prefixes.every((p) => typeof p === 'string' && p.length <= 512)) return null;
-    return { type: 'watch', prefixes: v.prefixes };
+    return { type: 'watch', prefixes: v.prefixes, bodies: v.bodies === true };
   } catch {
     return null;
   }

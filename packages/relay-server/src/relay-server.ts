@@ -12,7 +12,7 @@ import { assertRemoteKey, assertRemotePrefix, ErrorCode, KithError } from '@kith
 import { toBase64url } from '@kith/core/relay';
 import { ObjectDb, type Durability } from './object-db.js';
 import { PushHub } from './push-hub.js';
-import { LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
+import { etagOf, LocalChangeBus, MISSED_CHANGES, type ChangeBus, type RelayStorage } from './relay-storage.js';
 import { silentLogger, type RelayLogger } from './relay-log.js';
 import { assertFetchablePort } from '@kith/relay';
 import type { RouteKind } from './auth/access.js';
@@ -31,6 +31,7 @@ import {
   INVITE_HEADER,
   LIST_BODY_MAX,
   MAX_PAGE,
+  PUSH_BODY_MAX,
   SIZE_HEADER,
   WS_PROTOCOL,
 } from '@kith/relay/protocol';
@@ -145,9 +146,10 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   const quota = new QuotaMeter(db, options.quotaBytes ?? DEFAULT_QUOTA_BYTES, options.bus ? REMEASURE_MS : Infinity);
   const writes = new GuardedWrites(db, auth.registries, quota, options.inviteToken);
   const unsubscribe = bus.subscribe((c) => {
-    hub.changed(c.vault, c.key, c.writer);
     if (c.vault === MISSED_CHANGES.vault) auth.changesMissed();
-    else if (c.key.startsWith('registry/')) auth.registryChanged(c.vault);
+    // Before the notice goes out: no bodies to this vault's sockets until revoked signers' sockets are closed.
+    else if (c.key.startsWith('registry/')) hub.holdBodies(c.vault, auth.registryChanged(c.vault));
+    hub.changed(c.vault, c.key, c.writer, c.body);
   });
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
   let closing: Promise<void> | undefined;
@@ -306,7 +308,10 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
     const ifAbsent = req.headers['if-none-match'] === '*';
     const outcome = await writes.put(vault, key, body, { ifAbsent, who: principals.get(req), invite: header(req, INVITE_HEADER) });
     if (outcome === 'exists') return reply.code(412).send({ code: ErrorCode.RemoteInUse, message: 'an object already exists under this key' });
-    await bus.publish({ vault, key, writer: writer(req) });
+    const small = body.length <= PUSH_BODY_MAX;
+    await bus.publish({ vault, key, writer: writer(req), ...(small ? { body } : {}) });
+    // A small object's etag, so a client that keeps a pushed view of it (its own head) knows what it wrote.
+    if (small) void reply.header('etag', `"${etagOf(body)}"`);
     return reply.code(204).send();
   });
 

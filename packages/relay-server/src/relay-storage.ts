@@ -66,11 +66,16 @@ export function pageOf(rows: ListedObject[], limit: number): ObjectPage {
   return { items: rows, next: rows[limit - 1]!.key };
 }
 
-/** A change to fan out: `writer` is the push connection that made it (not told of its own write). */
+/**
+ * A change to fan out: `writer` is the push connection that made it (not
+ * told of its own write); `body`, the bytes a small write stored, which
+ * sockets that asked for bodies get with the notice.
+ */
 export interface KeyChange {
   readonly vault: string;
   readonly key: string;
   readonly writer?: string | undefined;
+  readonly body?: Uint8Array | undefined;
 }
 
 /**

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { runRemoteConformance, runSyncScenarios } from '@kith/core/testing';
+import { countingRemote } from '@kith/core/adapter';
 import { openS3Remote, type S3Remote } from '@kith/s3';
 import { startFaultProxy } from '@kith/s3/testing';
 import { openPgS3Storage, openScaleOut, SCHEMA_VERSION, startRelay, type PgS3Storage, type RunningRelay } from './index.js';
@@ -300,6 +301,42 @@ describe('scale-out auth', () => {
       assert.deepEqual(await r0.list('heads/'), [], 'the other device goes on');
     } finally {
       await Promise.all([r0.close(), r1.close()]);
+      await other.close();
+    }
+  });
+});
+
+describe('scale-out push bodies', () => {
+  test('a head written through one process reaches a device on another with its bytes: that device lists and reads it without a request', async () => {
+    const other = await startRelay({ ...(await openScaleOut(target)), rateLimit: GENEROUS_LIMITS });
+    const name = fresh();
+    const tv = await createTestVault(relay.url, name, { devices: 2 });
+    const writer = tv.remote(0);
+    const reader = countingRemote(openRelayRemote(`${other.url}/${name}`, { pollMs: 3_600_000 }));
+    reader.useDeviceKey(tv.key(1));
+    let told = 0;
+    const stop = reader.watch('heads/', () => void told++);
+    try {
+      await writer.put('heads/w', Uint8Array.of(1));
+      // Listings seed the view once the relay confirmed bodies: the second of two in a row then sends nothing.
+      for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 10))) {
+        await reader.list('heads/');
+        const n = reader.stats.lists;
+        await reader.list('heads/');
+        if (reader.stats.lists === n) break;
+        assert.ok(Date.now() - t0 < 10_000, 'the view is seeded');
+      }
+      const before = { ...reader.stats };
+      const seen = told;
+      await writer.put('heads/w', Uint8Array.of(2));
+      for (const t0 = Date.now(); told === seen; await new Promise((r) => setTimeout(r, 5))) assert.ok(Date.now() - t0 < 10_000, 'told through the bus');
+      const listed = await reader.list('heads/');
+      assert.deepEqual(listed, await writer.list('heads/'));
+      assert.deepEqual(await reader.get('heads/w', { listed: listed[0]!.etag }), Uint8Array.of(2));
+      assert.deepEqual([reader.stats.lists, reader.stats.gets], [before.lists, before.gets], 'no request');
+    } finally {
+      stop();
+      await Promise.all([writer.close(), reader.close()]);
       await other.close();
     }
   });

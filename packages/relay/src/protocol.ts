@@ -43,6 +43,9 @@ export function objectPath(vault: string, key: string): string {
   return `${API_PREFIX}/${vault}/objects/${key}`;
 }
 
+/** Largest object whose bytes a `changed` message carries to a socket that asked for bodies (heads are a few hundred bytes). */
+export const PUSH_BODY_MAX = LIST_BODY_MAX;
+
 /**
  * A message the relay pushes over the watch socket.
  * - `hello`: sent once on connect; `connection` is this socket's id, to be
@@ -50,17 +53,30 @@ export function objectPath(vault: string, key: string): string {
  * - `watching`: the answer to a {@link WatchRequest}, once the relay
  *   tells this socket of changes under `prefixes` (what it kept of them):
  *   a listing started after it cannot miss a change without a `changed`.
- * - `changed`: `key` was written or deleted by another client.
+ *   `bodies` is set when the request asked for bodies and the relay sends
+ *   them (a relay older than bodies leaves it out).
+ * - `changed`: `key` was written or deleted by another client. To a socket
+ *   whose `watching` said `bodies`, a write of at most
+ *   {@link PUSH_BODY_MAX} bytes comes with the object's `etag` (as a listing
+ *   names it) and its bytes (`body`, base64url); a change without them
+ *   (a delete, a larger object, or one the relay would not vouch for) is
+ *   read or listed as before.
  */
 export type PushMessage =
   | { readonly type: 'hello'; readonly connection: string }
-  | { readonly type: 'watching'; readonly prefixes: readonly string[] }
-  | { readonly type: 'changed'; readonly key: string };
+  | { readonly type: 'watching'; readonly prefixes: readonly string[]; readonly bodies?: true }
+  | { readonly type: 'changed'; readonly key: string; readonly etag?: string; readonly body?: string };
 
-/** A message a client sends over the watch socket: which prefixes it wants news of. */
+/**
+ * A message a client sends over the watch socket: which prefixes it wants
+ * news of, and whether small objects' bytes should come with the news (a
+ * relay older than bodies ignores the field, and its `watching` says nothing
+ * of bodies).
+ */
 export interface WatchRequest {
   readonly type: 'watch';
   readonly prefixes: readonly string[];
+  readonly bodies?: boolean;
 }
 
 const text = new TextEncoder();

@@ -151,10 +151,17 @@ export class RelayAuth {
     this.#watchers.track(p.vault, p.signer, socket);
   }
 
-  /** A `registry/*` key of `vault` moved (maybe in another process): catch up if anyone here cares. */
-  registryChanged(vault: string): void {
+  /**
+   * A `registry/*` key of `vault` moved (maybe in another process): catch up
+   * if anyone here cares (a cached registry, or sockets, which are closed if
+   * their signer is refused). Resolves once that is done.
+   */
+  registryChanged(vault: string): Promise<unknown> {
     this.registries.distrust(vault);
-    if (this.registries.has(vault)) void this.registries.current(vault).catch(() => undefined);
+    if (!this.registries.has(vault) && !this.#watchers.has(vault)) return Promise.resolve();
+    const settled = this.registries.current(vault);
+    settled.catch(() => undefined);
+    return settled;
   }
 
   /** The change bus may have lost notices: no cached registry is trusted until checked again. */

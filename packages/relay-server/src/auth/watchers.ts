@@ -24,6 +24,11 @@ export class Watchers {
     });
   }
 
+  /** True when `vault` has an open socket. */
+  has(vault: string): boolean {
+    return this.#byVault.has(vault);
+  }
+
   /** Vaults with at least one open socket. */
   vaults(): string[] {
     return [...this.#byVault.keys()];

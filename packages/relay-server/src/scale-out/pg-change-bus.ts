@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { abortableSleep, ErrorCode, KithError } from '@kith/core/adapter';
+import { abortableSleep, ErrorCode, fromBase64url, KithError, toBase64url } from '@kith/core/adapter';
 import { MISSED_CHANGES, type ChangeBus, type KeyChange } from '../relay-storage.js';
 import { silentLogger, type RelayLogger } from '../relay-log.js';
 import { BUS_APPLICATION_NAME, parsePostgresUrl, postgresError, type PostgresTarget } from './pg-connect.js';
@@ -167,9 +167,9 @@ export class PgChangeBus implements ChangeBus {
   #received(payload: string): void {
     let change: KeyChange;
     try {
-      const [origin, vault, key, writer] = JSON.parse(payload) as [string, string, string, string | null];
+      const [origin, vault, key, writer, body] = JSON.parse(payload) as [string, string, string, string | null, string | undefined];
       if (origin === this.#origin) return;
-      change = { vault, key, writer: writer ?? undefined };
+      change = { vault, key, writer: writer ?? undefined, ...(typeof body === 'string' ? { body: fromBase64url(body) } : {}) };
     } catch {
       return; // not ours: someone else NOTIFYing on the channel
     }
@@ -194,7 +194,10 @@ export class PgChangeBus implements ChangeBus {
   }
 
   async #notify(change: KeyChange): Promise<void> {
-    const payload = JSON.stringify([this.#origin, change.vault, change.key, change.writer ?? null]);
+    const head = [this.#origin, change.vault, change.key, change.writer ?? null];
+    // A small write's bytes ride along (a fifth element, which processes older than bodies ignore) when they fit NOTIFY.
+    const withBody = change.body ? JSON.stringify([...head, toBase64url(change.body)]) : undefined;
+    const payload = withBody !== undefined && Buffer.byteLength(withBody) <= NOTIFY_PAYLOAD_LIMIT ? withBody : JSON.stringify(head);
     // Vault names (≤ 128) and keys (≤ 512 bytes) are checked before a write, so this never trips.
     if (Buffer.byteLength(payload) > NOTIFY_PAYLOAD_LIMIT) {
       this.#log({ level: 'error', msg: 'change notice too large for NOTIFY; other processes rely on polling' });

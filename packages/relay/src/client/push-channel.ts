@@ -10,7 +10,7 @@
  * remote can answer "has anything moved under it?" without a listing:
  * see {@link PushChannel.quietStamp}.
  */
-import { type RemoteObjectInfo, backoff } from '@kith/core/adapter';
+import { type RemoteObjectInfo, backoff, fromBase64url } from '@kith/core/adapter';
 import type { PushMessage } from '../protocol.js';
 
 /** The part of the WebSocket API the channel uses (browser and `ws` alike). */
@@ -41,6 +41,16 @@ export interface PushChannelDeps {
   readonly reconnectMaxMs: number;
   /** A prefix watched whenever the socket is open, so {@link PushChannel.quietStamp} can vouch for it. */
   readonly vouchFor?: string;
+  /**
+   * Told of every `changed` message before any watcher, with the bytes and
+   * etag of a small write when the relay sent them (see {@link PushChannel.bodiesStamp}).
+   */
+  readonly onPushed?: (key: string, pushed: { etag: string; body: Uint8Array } | undefined) => void;
+  /**
+   * Prefixes watched too once the relay granted bodies (a relay that sends
+   * none is not asked, so it does not tell of keys no watcher wants).
+   */
+  readonly withBodies?: readonly string[];
 }
 
 interface Watcher {
@@ -65,6 +75,12 @@ export class PushChannel {
   #vouched = false;
   /** Bumped by every change under `vouchFor` told, and by every connect and disconnect. */
   #moves = 0;
+  /** Prefixes the relay confirmed it tells this socket of with bodies (empty: none, or a relay older than bodies). */
+  #bodiesFor: readonly string[] = [];
+  /** Bumped whenever the socket's subscription may have a gap: connect, disconnect, a new watch request. */
+  #epoch = 0;
+  /** This connection's relay granted bodies once (so watch requests add `withBodies`). */
+  #granted = false;
 
   constructor(deps: PushChannelDeps) {
     this.#deps = deps;
@@ -90,6 +106,16 @@ export class PushChannel {
    */
   get quietStamp(): number | undefined {
     return this.live && this.#vouched ? this.#moves : undefined;
+  }
+
+  /**
+   * A number that stays the same while every change under `prefix` reaches
+   * {@link PushChannelDeps.onPushed} in order, with its bytes when small:
+   * the socket is open and the relay confirmed it sends bodies for a
+   * watched prefix of `prefix`. Undefined otherwise.
+   */
+  bodiesStamp(prefix: string): number | undefined {
+    return this.live && this.#bodiesFor.some((p) => prefix.startsWith(p)) ? this.#epoch : undefined;
   }
 
   /** Starts telling `onChange` of changes under `prefix`; returns the stop function. */
@@ -146,7 +172,10 @@ export class PushChannel {
     if (!s || s.readyState !== 1) return;
     const prefixes = new Set([...this.#watchers].map((w) => w.prefix));
     if (this.#deps.vouchFor !== undefined) prefixes.add(this.#deps.vouchFor);
-    s.send(JSON.stringify({ type: 'watch', prefixes: [...prefixes] }));
+    if (this.#granted) for (const p of this.#deps.withBodies ?? []) prefixes.add(p);
+    // Until the relay answers, the prefixes it tells of (with bodies or not) may be changing.
+    this.#noBodies();
+    s.send(JSON.stringify({ type: 'watch', prefixes: [...prefixes], ...(this.#deps.onPushed ? { bodies: true } : {}) }));
   }
 
   #message(data: unknown): void {
@@ -159,6 +188,7 @@ export class PushChannel {
     if (msg.type === 'hello') {
       this.#unvouch();
       this.#connection = msg.connection;
+      this.#granted = false;
       this.#attempt = 0;
       clearTimeout(this.#pollTimer);
       this.#pollTimer = undefined;
@@ -168,8 +198,16 @@ export class PushChannel {
     } else if (msg.type === 'watching' && Array.isArray(msg.prefixes)) {
       const v = this.#deps.vouchFor;
       if (v !== undefined && msg.prefixes.some((p) => typeof p === 'string' && v.startsWith(p))) this.#vouched = true;
+      if (msg.bodies === true && this.#deps.onPushed) {
+        this.#bodiesFor = msg.prefixes.filter((p) => typeof p === 'string');
+        // Once per connection: a relay that keeps fewer prefixes than asked is not asked again and again.
+        const first = !this.#granted;
+        this.#granted = true;
+        if (first && (this.#deps.withBodies ?? []).some((p) => !this.#bodiesFor.includes(p))) this.#subscribe();
+      }
     } else if (msg.type === 'changed' && typeof msg.key === 'string') {
       if (this.#deps.vouchFor !== undefined && msg.key.startsWith(this.#deps.vouchFor)) this.#moves++;
+      this.#deps.onPushed?.(msg.key, pushedBody(msg));
       this.#notify((w) => msg.key.startsWith(w.prefix));
     }
   }
@@ -177,6 +215,12 @@ export class PushChannel {
   #unvouch(): void {
     this.#vouched = false;
     this.#moves++;
+    this.#noBodies();
+  }
+
+  #noBodies(): void {
+    this.#bodiesFor = [];
+    this.#epoch++;
   }
 
   #notify(match: (w: Watcher) => boolean): void {
@@ -218,5 +262,15 @@ export class PushChannel {
     }
     if (this.#pollTimer !== undefined && !this.live && this.#watchers.size > 0) this.#schedulePoll(this.#deps.pollMs);
     else this.#pollTimer = undefined;
+  }
+}
+
+/** The etag and bytes a `changed` message carries, if well-formed. */
+function pushedBody(msg: { etag?: unknown; body?: unknown }): { etag: string; body: Uint8Array } | undefined {
+  if (typeof msg.etag !== 'string' || typeof msg.body !== 'string') return undefined;
+  try {
+    return { etag: msg.etag, body: fromBase64url(msg.body) };
+  } catch {
+    return undefined;
   }
 }

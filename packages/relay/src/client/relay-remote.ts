@@ -42,6 +42,8 @@ import { relayDeviceAuth, type RelayAuthProvider } from './device-auth.js';
 import { parseRelayUrl, type RelayLocation } from './relay-url.js';
 import { DEFAULT_RELAY_RETRY, TransientError, withRetry, type RelayRetryPolicy } from './retry.js';
 import { PushChannel, type WebSocketFactory, type WebSocketLike } from './push-channel.js';
+import { PushedListing } from './pushed-listing.js';
+import { PushedObjects } from './pushed-objects.js';
 
 export type { RelayAuthProvider } from './device-auth.js';
 
@@ -81,6 +83,15 @@ const REGISTRY_QUIET_MS = 1000;
  * round trip per moved head. Reads without `listed` always ask the relay.
  */
 const LISTED_BODY_MS = 1000;
+/**
+ * How long a listing of `heads/` kept current by the push socket (see
+ * pushed-listing.ts) answers for after the listing that seeded it: it
+ * bounds how stale the answer gets if the relay loses a notice.
+ */
+const PUSHED_HEADS_MS = 5000;
+/** Segments are never rewritten: their pushed bytes answer one read each, within this long and this many bytes. */
+const SEGMENTS = 'segments/';
+const PUSHED_SEGMENTS = { ms: 30_000, bytes: 8 * 1024 * 1024 } as const;
 
 /**
  * The relay {@link Remote}. Beyond the contract it offers
@@ -103,6 +114,10 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
   #registryQuiet: { after: string; stamp: number; until: number } | undefined;
   /** Bytes of heads from the last listing of `heads/`, for one read that names their etag (see {@link LISTED_BODY_MS}). */
   #listedBodies = new Map<string, { etag: string; body: Uint8Array; until: number }>();
+  /** `heads/` as the relay last listed it, moved on by what the push socket brought since. */
+  readonly #pushedHeads = new PushedListing(remoteKeys.headsPrefix, PUSHED_HEADS_MS);
+  /** Segments other devices wrote, as the push socket brought them (a pull reads them next). */
+  readonly #pushedSegments = new PushedObjects(SEGMENTS, PUSHED_SEGMENTS.ms, PUSHED_SEGMENTS.bytes);
 
   constructor(url: string, o: RelayRemoteOptions = {}) {
     this.location = parseRelayUrl(url);
@@ -125,6 +140,11 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       reconnectBaseMs: o.reconnectMs?.base ?? 200,
       reconnectMaxMs: o.reconnectMs?.max ?? 15_000,
       vouchFor: remoteKeys.registryPrefix,
+      onPushed: (key, pushed) => {
+        this.#pushedHeads.changed(key, pushed);
+        this.#pushedSegments.changed(key, pushed?.body, Date.now());
+      },
+      withBodies: [SEGMENTS],
     });
   }
 
@@ -156,12 +176,28 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     // The relay does not tell us of our own writes: forget what we vouched for.
     if (key.startsWith(remoteKeys.registryPrefix)) this.#registryQuiet = undefined;
     this.#listedBodies.delete(key);
-    await this.#call(`PUT ${key}`, 'PUT', objectPath(this.location.vault, key), o.signal, { headers, body: bytes as Uint8Array<ArrayBuffer> }, async (res) => {
-      this.#traffic.report({ request: 'put', bytesSent: bytes.length });
-      // 412: the object exists, which is all put-if-absent asks.
-      if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
-      throw await failure(res);
-    });
+    // The pushed view of heads/ learns this write from the relay's answer (its etag), as it is not told of it.
+    const wrote = this.#pushedHeads.writing(key);
+    let etag: string | undefined;
+    try {
+      await this.#call(
+        `PUT ${key}`,
+        'PUT',
+        objectPath(this.location.vault, key),
+        o.signal,
+        { headers, body: bytes as Uint8Array<ArrayBuffer> },
+        async (res) => {
+          this.#traffic.report({ request: 'put', bytesSent: bytes.length });
+          if (res.status === 204 || res.status === 200) etag = res.headers.get('etag')?.replace(/"/g, '') || undefined;
+          // 412: the object exists, which is all put-if-absent asks.
+          if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
+          throw await failure(res);
+        },
+      );
+    } finally {
+      this.#listedBodies.delete(key);
+      wrote(etag === undefined ? undefined : { etag, body: bytes.slice() });
+    }
   }
 
   async get(key: string, o: ListedGetOptions = {}): Promise<Uint8Array | null> {
@@ -173,6 +209,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       // The caller asks for the version its listing named (or newer): this is it, read with that listing.
       if (!o.range && listed.etag === o.listed && Date.now() < listed.until) return listed.body;
     }
+    const pushed = o.range ? undefined : this.#pushedSegments.take(key, Date.now());
+    if (pushed) return pushed;
     const headers: Record<string, string> = {};
     if (o.range) {
       // HTTP cannot ask for zero bytes; whether the object exists still decides between empty and null.
@@ -216,10 +254,42 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     const quiet = this.#registryQuiet;
     if (registry && quiet && (o.after ?? '') >= quiet.after && this.#push.quietStamp === quiet.stamp && Date.now() < quiet.until) return [];
     const stamp = registry ? this.#push.quietStamp : undefined;
+    if (prefix === remoteKeys.headsPrefix && o.after === undefined && o.limit === undefined) return this.#listHeads(o);
     const out = await this.#list(prefix, o, prefix === remoteKeys.headsPrefix);
     if (stamp !== undefined && out.length === 0 && this.#push.quietStamp === stamp)
       this.#registryQuiet = { after: o.after ?? '', stamp, until: Date.now() + REGISTRY_QUIET_MS };
     return out;
+  }
+
+  /**
+   * Lists every head: from the pushed view while it holds (its bytes then
+   * answer the reads that follow, as a listing's would), else from the
+   * relay, seeding the view.
+   */
+  async #listHeads(o: ListOptions): Promise<RemoteObjectInfo[]> {
+    const heads = this.#pushedHeads;
+    const pushed = heads.answer(this.#push.bodiesStamp(heads.prefix), Date.now());
+    if (pushed) {
+      this.#listedBodies.clear();
+      const until = Date.now() + LISTED_BODY_MS;
+      for (const i of pushed) if (i.body) this.#listedBodies.set(i.key, { etag: i.etag, body: i.body, until });
+      return pushed.map(({ key, size, etag }) => ({ key, size, etag }));
+    }
+    const mark = heads.mark(this.#push.bodiesStamp(heads.prefix));
+    const out = await this.#list(heads.prefix, o, true);
+    heads.seed(
+      mark,
+      this.#push.bodiesStamp(heads.prefix),
+      out.map((i) => ({ ...i, ...(this.#listedBodies.get(i.key)?.etag === i.etag ? { body: this.#listedBodies.get(i.key)!.body } : {}) })),
+      Date.now(),
+    );
+    return out;
+  }
+
+  /** This client writes `key`: what it knew of the key's bytes no longer holds (the relay does not tell a writer of its own writes). */
+  #forget(key: string): void {
+    this.#listedBodies.delete(key);
+    if (key.startsWith(this.#pushedHeads.prefix)) this.#pushedHeads.drop();
   }
 
   /** Lists page by page; with `bodies`, small objects' bytes come along and answer their next read. */
@@ -254,23 +324,36 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     const headers: Record<string, string> = {};
     const connection = this.#push.connection;
     if (connection) headers[CONNECTION_HEADER] = connection;
-    this.#listedBodies.delete(key);
-    await this.#call(`DELETE ${key}`, 'DELETE', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
-      this.#traffic.report({ request: 'delete' });
-      if (res.status !== 204 && res.status !== 200) throw await failure(res);
-    });
+    this.#forget(key);
+    try {
+      await this.#call(`DELETE ${key}`, 'DELETE', objectPath(this.location.vault, key), o.signal, { headers }, async (res) => {
+        this.#traffic.report({ request: 'delete' });
+        if (res.status !== 204 && res.status !== 200) throw await failure(res);
+      });
+    } finally {
+      this.#forget(key);
+    }
   }
 
   /**
    * Reads many objects in as few round trips as possible (1,000 keys a
-   * request): the bootstrap path. Missing keys map to null.
+   * request): the bootstrap path, and a pull's segments. Missing keys map
+   * to null; segments the push socket brought are answered from it.
    */
   async getMany(keys: readonly string[], o: RemoteCallOptions = {}): Promise<Map<string, Uint8Array | null>> {
     keys.forEach(assertRemoteKey);
     throwIfAborted(o.signal);
     const out = new Map<string, Uint8Array | null>();
-    for (let i = 0; i < keys.length; i += MAX_PAGE) {
-      const batch = keys.slice(i, i + MAX_PAGE);
+    // Segments the push socket brought need no request (a pull reads the ones a pushed head names).
+    const now = Date.now();
+    const asked: string[] = [];
+    for (const k of keys) {
+      const pushed = this.#pushedSegments.take(k, now);
+      if (pushed) out.set(k, pushed);
+      else asked.push(k);
+    }
+    for (let i = 0; i < asked.length; i += MAX_PAGE) {
+      const batch = asked.slice(i, i + MAX_PAGE);
       const body = JSON.stringify({ keys: batch });
       const got = await this.#call(
         'batch-get',
@@ -288,7 +371,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
       );
       for (const k of batch) out.set(k, got.get(k) ?? null);
     }
-    return out;
+    // In the order asked, as before.
+    return new Map(keys.map((k) => [k, out.get(k) ?? null]));
   }
 
   watch(prefix: string, onChange: () => void): () => void {
