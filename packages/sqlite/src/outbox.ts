@@ -1,6 +1,6 @@
 /**
  * @module outbox
- * The outbox table (schema 4): a write's ops in rows of up to
+ * The outbox table (schema 4, 5): a write's ops in rows of up to
  * {@link OUTBOX_ROW_OPS}, each row one JSON array. A row's key is the seq of
  * its last op and `first` the seq of its first, so the ops of a row have the
  * consecutive seqs `first..seq`. One row per op cost a b-tree insert, a row
@@ -10,9 +10,15 @@
  * Seqs are never reused: the key is AUTOINCREMENT, whose high-water mark
  * (`sqlite_sequence`) survives the table emptying, and the next seq is read
  * from it. Deleting through a seq inside a row rewrites that row's tail.
+ *
+ * A row with a `device` (schema 5, {@link OutboxTable.append} of own ops)
+ * also stands for its ops' history: a local write then writes one row per
+ * 256 ops instead of one history row and three b-tree entries per op. The
+ * entries are derived by the core's `historyOfOwnOp` when read, and moved
+ * into the log when the ops leave the outbox (push), off the write path.
  */
 import type Database from 'better-sqlite3';
-import type { JsonObject, OutboxEntry } from '@kith/core/adapter';
+import { historyOfOwnOp, type JsonObject, type LogEntry, type OutboxEntry } from '@kith/core/adapter';
 
 /**
  * Ops per outbox row. Push reads up to 10,000 ops and deletes through the
@@ -21,11 +27,13 @@ import type { JsonObject, OutboxEntry } from '@kith/core/adapter';
  */
 export const OUTBOX_ROW_OPS = 256;
 
-type OutboxRow = { seq: number; first: number; ops: string };
+type OutboxRow = { seq: number; first: number; ops: string; device: string | null };
 
-/** The outbox's prepared statements and the four operations of the Store port. */
+/** The outbox's prepared statements and the operations of the Store port. */
 export class OutboxTable {
   readonly #insert: Database.Statement;
+  readonly #historyThrough: Database.Statement;
+  readonly #history: Database.Statement;
   readonly #highWater: Database.Statement;
   readonly #rows: Database.Statement;
   readonly #deleteThrough: Database.Statement;
@@ -34,23 +42,29 @@ export class OutboxTable {
   readonly #count: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops) VALUES (?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device) VALUES (?, ?, ?, ?)');
+    this.#historyThrough = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq <= ? AND device IS NOT NULL ORDER BY seq');
+    // instr() on the JSON text skips rows that cannot hold the collection or id asked for (instr(x, '') is 1).
+    this.#history = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE device IS NOT NULL AND instr(ops, ?) > 0 AND instr(ops, ?) > 0 ORDER BY seq');
     this.#highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck();
     this.#rows = db.prepare('SELECT seq, first, ops FROM outbox ORDER BY seq');
     this.#deleteThrough = db.prepare('DELETE FROM outbox WHERE seq <= ?');
-    this.#straddling = db.prepare('SELECT seq, first, ops FROM outbox WHERE first <= ? ORDER BY seq LIMIT 1');
+    this.#straddling = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE first <= ? ORDER BY seq LIMIT 1');
     this.#rewrite = db.prepare('UPDATE outbox SET first = ?, ops = ? WHERE seq = ?');
     this.#count = db.prepare('SELECT coalesce(sum(seq - first + 1), 0) FROM outbox').pluck();
   }
 
-  /** Appends `ops` in order, numbered on from the highest seq ever given. */
-  append(ops: readonly JsonObject[]): void {
+  /**
+   * Appends `ops` in order, numbered on from the highest seq ever given.
+   * With `device`, the rows also stand for the ops' history (see the module).
+   */
+  append(ops: readonly JsonObject[], device: string | null = null): void {
     if (ops.length === 0) return;
     let next = ((this.#highWater.get() as number | undefined) ?? 0) + 1;
     for (let i = 0; i < ops.length; i += OUTBOX_ROW_OPS) {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
-      this.#insert.run(last, next, JSON.stringify(part));
+      this.#insert.run(last, next, JSON.stringify(part), device);
       next = last + 1;
     }
   }
@@ -67,13 +81,40 @@ export class OutboxTable {
     return out;
   }
 
-  /** Removes every entry with seq <= `through`, rewriting the row it falls inside, if any. */
-  delete(through: number): void {
+  /**
+   * Removes every entry with seq <= `through`, rewriting the row it falls
+   * inside, if any. Returns the history entries the removed ops stood for,
+   * in seq order, for the caller to append to the log.
+   */
+  delete(through: number): LogEntry[] {
+    const moved: LogEntry[] = [];
+    for (const row of this.#historyThrough.iterate(through) as IterableIterator<OutboxRow>) {
+      for (const op of JSON.parse(row.ops) as JsonObject[]) moved.push(historyOfOwnOp(op, row.device!));
+    }
     this.#deleteThrough.run(through);
     const row = this.#straddling.get(through) as OutboxRow | undefined;
-    if (row === undefined) return;
+    if (row === undefined) return moved;
     const ops = JSON.parse(row.ops) as JsonObject[];
-    this.#rewrite.run(through + 1, JSON.stringify(ops.slice(through + 1 - row.first)), row.seq);
+    const cut = through + 1 - row.first;
+    if (row.device !== null) for (const op of ops.slice(0, cut)) moved.push(historyOfOwnOp(op, row.device));
+    this.#rewrite.run(through + 1, JSON.stringify(ops.slice(cut)), row.seq);
+    return moved;
+  }
+
+  /**
+   * The history entries the outbox still stands for, in seq order, of one
+   * collection (and record) when given.
+   */
+  history(collection: string | undefined, id: string | undefined): LogEntry[] {
+    const out: LogEntry[] = [];
+    const needle = (s: string | undefined): string => (s === undefined ? '' : JSON.stringify(s));
+    for (const row of this.#history.iterate(needle(collection), needle(id)) as IterableIterator<OutboxRow>) {
+      for (const op of JSON.parse(row.ops) as JsonObject[]) {
+        const e = historyOfOwnOp(op, row.device!);
+        if ((collection === undefined || e.collection === collection) && (id === undefined || e.id === id)) out.push(e);
+      }
+    }
+    return out;
   }
 
   count(): number {

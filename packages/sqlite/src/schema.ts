@@ -80,6 +80,12 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE outbox;
   ALTER TABLE outbox_rows RENAME TO outbox;
   `,
+  // 4 → 5: an outbox row may also stand for its ops' history (StoreTx.appendOwnOps): \`device\` names
+  // their writer, and deleting the row moves their entries into \`log\` (outbox.ts). NULL: the history is
+  // in \`log\` already. Older builds would drop that history on push, hence the version.
+  `
+  ALTER TABLE outbox ADD COLUMN device TEXT;
+  `,
 ];
 
 /** The schema version this build writes and reads. */

@@ -300,7 +300,12 @@ export class SqliteTx implements StoreTx {
       if (filter.id !== undefined) params['id'] = filter.id;
       if (filter.limit !== undefined) params['limit'] = filter.limit;
       const sql = logSql(filter.collection !== undefined, filter.id !== undefined, filter.limit !== undefined);
-      return (this.#s.cached(sql).all(params) as LogRow[]).map(decodeLog);
+      const logged = (this.#s.cached(sql).all(params) as LogRow[]).map(decodeLog);
+      const pending = this.#s.outbox.history(filter.collection, filter.id);
+      if (pending.length === 0) return logged;
+      // Entries the outbox stands for come after the log's in seq order; a stable sort keeps that for equal stamps.
+      const all = [...logged, ...pending].sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0));
+      return filter.limit === undefined ? all : all.slice(Math.max(0, all.length - filter.limit));
     });
   }
 
@@ -308,12 +313,17 @@ export class SqliteTx implements StoreTx {
     return this.#run('appendOutbox', true, () => this.#s.outbox.append(ops));
   }
 
+  /** The outbox rows stand for the ops' history until `deleteOutbox` moves it into the log (outbox.ts). */
+  appendOwnOps(ops: readonly JsonObject[], device: string): Promise<void> {
+    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device));
+  }
+
   readOutbox(limit: number): Promise<OutboxEntry[]> {
     return this.#run('readOutbox', false, () => this.#s.outbox.read(limit));
   }
 
   deleteOutbox(throughSeq: number): Promise<void> {
-    return this.#run('deleteOutbox', true, () => this.#s.outbox.delete(throughSeq));
+    return this.#run('deleteOutbox', true, () => this.#s.appendLog.run(this.#s.outbox.delete(throughSeq)));
   }
 
   countOutbox(): Promise<number> {

@@ -228,8 +228,13 @@ export class Records {
   /** Writes what `views` changed, then the ops' history entries and outbox rows; returns the changed collections. */
   async #record(tx: StoreTx, views: ViewSet, ops: Op[]): Promise<string[]> {
     const touched = await views.flush();
-    await tx.appendLog(ops.map((op) => logEntryOf(op, this.#s.ctx.deviceId)));
-    await tx.appendOutbox(ops as unknown as JsonObject[]);
+    const device = this.#s.ctx.deviceId;
+    // A store that can keeps the history inside the outbox rows until push: one write per op instead of two.
+    if (tx.appendOwnOps) await tx.appendOwnOps(ops as unknown as JsonObject[], device);
+    else {
+      await tx.appendLog(ops.map((op) => logEntryOf(op, device)));
+      await tx.appendOutbox(ops as unknown as JsonObject[]);
+    }
     return touched;
   }
 }
