@@ -29,6 +29,26 @@ export const OUTBOX_ROW_OPS = 256;
 
 type OutboxRow = { seq: number; first: number; ops: string; device: string | null };
 
+/**
+ * `JSON.stringify(op)`, taking the text of `op.s` from `known` when that
+ * object was serialized already (same keys, same order, same skipping of
+ * undefined values).
+ */
+function opText(op: JsonObject, known: ReadonlyMap<object, string>): string {
+  const set = op['s'];
+  const cached = typeof set === 'object' && set !== null ? known.get(set) : undefined;
+  if (cached === undefined) return JSON.stringify(op);
+  let out = '';
+  for (const key of Object.keys(op)) {
+    const value = op[key];
+    if (value === undefined) continue;
+    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${key === 's' ? cached : JSON.stringify(value)}`;
+  }
+  return `${out === '' ? '{' : out}}`;
+}
+
+const NOTHING_KNOWN: ReadonlyMap<object, string> = new Map();
+
 /** The outbox's prepared statements and the operations of the Store port. */
 export class OutboxTable {
   readonly #insert: Database.Statement;
@@ -58,13 +78,14 @@ export class OutboxTable {
    * Appends `ops` in order, numbered on from the highest seq ever given.
    * With `device`, the rows also stand for the ops' history (see the module).
    */
-  append(ops: readonly JsonObject[], device: string | null = null): void {
+  append(ops: readonly JsonObject[], device: string | null = null, known: ReadonlyMap<object, string> = NOTHING_KNOWN): void {
     if (ops.length === 0) return;
     let next = ((this.#highWater.get() as number | undefined) ?? 0) + 1;
     for (let i = 0; i < ops.length; i += OUTBOX_ROW_OPS) {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
-      this.#insert.run(last, next, JSON.stringify(part), device);
+      const text = known.size === 0 ? JSON.stringify(part) : `[${part.map((op) => opText(op, known)).join(',')}]`;
+      this.#insert.run(last, next, text, device);
       next = last + 1;
     }
   }

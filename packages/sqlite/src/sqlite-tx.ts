@@ -131,6 +131,13 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
+  /**
+   * The JSON text of each fields object the last `putRecords` wrote, so an
+   * own op whose `s` is that very object (a put on an empty record, see the
+   * core's putOnEmpty) is not serialized twice. Cleared by every
+   * `putRecords` and at the end of each transaction.
+   */
+  readonly fieldsText = new Map<object, string>();
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -145,7 +152,9 @@ export class Statements {
     this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
       p[at] = r.collection;
       p[at + 1] = r.id;
-      p[at + 2] = JSON.stringify(r.fields);
+      const text = JSON.stringify(r.fields);
+      this.fieldsText.set(r.fields, text);
+      p[at + 2] = text;
       p[at + 3] = r.deleted ? 1 : 0;
       p[at + 4] = encodeState(r.fields, r.state, r.updated);
       p[at + 5] = r.conflicted ? 1 : 0;
@@ -203,6 +212,7 @@ export class SqliteTx implements StoreTx {
   /** Called when the transaction commits or rolls back. */
   end(): void {
     this.#open = false;
+    this.#s.fieldsText.clear();
   }
 
   /**
@@ -260,7 +270,10 @@ export class SqliteTx implements StoreTx {
   }
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
-    return this.#run('putRecords', true, () => this.#s.putRecords.run(rows));
+    return this.#run('putRecords', true, () => {
+      this.#s.fieldsText.clear();
+      this.#s.putRecords.run(rows);
+    });
   }
 
   query(q: RecordQuery): Promise<RecordPage> {
@@ -315,7 +328,7 @@ export class SqliteTx implements StoreTx {
 
   /** The outbox rows stand for the ops' history until `deleteOutbox` moves it into the log (outbox.ts). */
   appendOwnOps(ops: readonly JsonObject[], device: string): Promise<void> {
-    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device));
+    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device, this.#s.fieldsText));
   }
 
   readOutbox(limit: number): Promise<OutboxEntry[]> {

@@ -2,8 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { Vault } from '@kith/core';
-import type { JsonObject, LogEntry } from '@kith/core/adapter';
+import type { JsonObject, JsonValue, LogEntry, RecordRow } from '@kith/core/adapter';
 import { openMemoryRemote, seededRandom } from '@kith/core/testing';
 import { openSqliteStore } from './index.js';
 import { OUTBOX_ROW_OPS } from './outbox.js';
@@ -65,6 +66,44 @@ describe('sqlite store schema 5', () => {
         assert.deepEqual(await vault.log({ collection: 'notes', id: 'r1' }), [mine[1], mine.at(-3)]);
       } finally {
         await vault.close();
+      }
+    });
+  });
+
+  test('an own op whose fields object the same transaction wrote as a row reads back from the outbox exactly, key order included (property)', async () => {
+    await inTempDir(async (dir) => {
+      const store = await openSqliteStore(join(dir, 'kith.db'));
+      try {
+        const nameArb = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }), fc.constantFrom('__proto__', 'constructor', '0', '10', 's'));
+        const fieldsArb = fc
+          .uniqueArray(fc.tuple(nameArb, fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>), { selector: ([k]) => k, maxLength: 6 })
+          .map((entries) => Object.assign(Object.create(null) as JsonObject, Object.fromEntries(entries)));
+        const opArb = fc.record({ fields: fieldsArb, shared: fc.boolean(), extra: fc.option(fc.jsonValue({ maxDepth: 1 }) as fc.Arbitrary<JsonValue>) });
+        let n = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 8 }), async (specs) => {
+            const rows: RecordRow[] = [];
+            const ops: JsonObject[] = specs.map(({ fields, shared, extra }) => {
+              const id = `r${n++}`;
+              rows.push({ collection: 'c', id, fields, deleted: false, state: {}, conflicted: false, updated: 'u' });
+              const op: Record<string, JsonValue | undefined> = { c: 'c', i: id, t: '0000000000001', k: 'p', s: shared ? fields : { ...fields }, a: true };
+              // Keys after s, and an undefined one JSON.stringify leaves out.
+              if (extra !== null) op['x'] = extra;
+              op['gone'] = undefined;
+              return op as JsonObject;
+            });
+            const before = (await store.read((tx) => tx.readOutbox(1e6))).length;
+            await store.write(async (tx) => {
+              await tx.putRecords(rows);
+              await tx.appendOwnOps!(ops, 'dev1');
+            });
+            const back = (await store.read((tx) => tx.readOutbox(1e6))).slice(before).map((e) => e.op);
+            assert.equal(JSON.stringify(back), JSON.stringify(ops));
+          }),
+          { seed: 0x6b697468, numRuns: 60 },
+        );
+      } finally {
+        await store.close();
       }
     });
   });

@@ -5,7 +5,8 @@
  * the local history.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
-import { checkFields, copyFields, orderedFields, type JsonObject } from '../model/json.js';
+import { dict } from '../base/data-keys.js';
+import { checkFields, copyFields, orderedFields, type JsonObject, type JsonValue } from '../model/json.js';
 import { checkCollection, checkNewRecordId, checkRecordId, isReservedCollection } from '../model/names.js';
 import { HybridClock } from '../model/hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
@@ -38,6 +39,8 @@ export type Write =
 
 export class Records {
   readonly #s: VaultSession;
+  /** Views whose fields object is also a pending op's `s` (see putOnEmpty). */
+  readonly #sharedFields = new WeakSet<RecordView>();
 
   constructor(session: VaultSession) {
     this.#s = session;
@@ -168,6 +171,7 @@ export class Records {
               if (w.kind === 'put') {
                 const op = putOnEmpty(v, t, deviceId, w.fields);
                 if (op !== undefined) {
+                  this.#sharedFields.add(v);
                   views.touch(w.collection, w.id);
                   return op;
                 }
@@ -190,6 +194,8 @@ export class Records {
   }
 
   #applyLocal(views: ViewSet, v: RecordView, op: Op): Op {
+    // A view filled by putOnEmpty shares its fields with that op, which is not written yet: copy before changing them.
+    if (this.#sharedFields.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
     const deviceId = this.#s.ctx.deviceId;
     const stamp = op.t + deviceId;
     applyOp(v, op, deviceId, (s) => s !== stamp);
