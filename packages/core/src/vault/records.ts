@@ -39,8 +39,6 @@ export type Write =
 
 export class Records {
   readonly #s: VaultSession;
-  /** Views whose fields object is also a pending op's `s` (see putOnEmpty). */
-  readonly #sharedFields = new WeakSet<RecordView>();
 
   constructor(session: VaultSession) {
     this.#s = session;
@@ -162,23 +160,27 @@ export class Records {
         const part = writes.length <= ROUND ? writes : writes.slice(i, i + ROUND);
         await round(
           part.map((w) => [w.collection, w.id] as const),
-          (views) =>
-            part.map((w) => {
+          (views) => {
+            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, so a later write copies them first.
+            const shared = new Set<RecordView>();
+            return part.map((w) => {
               const v = views.view(w.collection, w.id);
+              if (shared.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
               const t = clock.next();
               // Patch and delete need a live record (put creates one); the throw rolls the whole batch back.
               if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
               if (w.kind === 'put') {
                 const op = putOnEmpty(v, t, deviceId, w.fields);
                 if (op !== undefined) {
-                  this.#sharedFields.add(v);
+                  shared.add(v);
                   views.touch(w.collection, w.id);
                   return op;
                 }
                 return this.#applyLocal(views, v, putOp(v, t, w.fields));
               }
               return this.#applyLocal(views, v, w.kind === 'patch' ? patchOp(v, t, w.fields) : deleteOp(v, t));
-            }),
+            });
+          },
         );
       }
     });
@@ -194,8 +196,6 @@ export class Records {
   }
 
   #applyLocal(views: ViewSet, v: RecordView, op: Op): Op {
-    // A view filled by putOnEmpty shares its fields with that op, which is not written yet: copy before changing them.
-    if (this.#sharedFields.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
     const deviceId = this.#s.ctx.deviceId;
     const stamp = op.t + deviceId;
     applyOp(v, op, deviceId, (s) => s !== stamp);
