@@ -18,7 +18,7 @@
  * into the log when the ops leave the outbox (push), off the write path.
  */
 import type Database from 'better-sqlite3';
-import { historyOfOwnOp, type JsonObject, type LogEntry, type OutboxEntry } from '@kith/core/adapter';
+import { historyOfOwnOp, ownOpStamp, type JsonObject, type LogEntry, type OutboxEntry } from '@kith/core/adapter';
 
 /**
  * Ops per outbox row. Push reads up to 10,000 ops and deletes through the
@@ -49,11 +49,22 @@ function opText(op: JsonObject, known: ReadonlyMap<object, string>): string {
 
 const NOTHING_KNOWN: ReadonlyMap<object, string> = new Map();
 
+/** The greatest history stamp of `ops` by `device`. */
+function greatestStamp(ops: readonly JsonObject[], device: string): string {
+  let last = '';
+  for (const op of ops) {
+    const stamp = ownOpStamp(op, device);
+    if (stamp > last) last = stamp;
+  }
+  return last;
+}
+
 /** The outbox's prepared statements and the operations of the Store port. */
 export class OutboxTable {
   readonly #insert: Database.Statement;
   readonly #historyThrough: Database.Statement;
-  readonly #history: Database.Statement;
+  readonly #historyRows: Database.Statement;
+  readonly #row: Database.Statement;
   readonly #highWater: Database.Statement;
   readonly #rows: Database.Statement;
   readonly #deleteThrough: Database.Statement;
@@ -62,10 +73,11 @@ export class OutboxTable {
   readonly #count: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device) VALUES (?, ?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device, last) VALUES (?, ?, ?, ?, ?)');
     this.#historyThrough = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq <= ? AND device IS NOT NULL ORDER BY seq');
     // instr() on the JSON text skips rows that cannot hold the collection or id asked for (instr(x, '') is 1).
-    this.#history = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE device IS NOT NULL AND instr(ops, ?) > 0 AND instr(ops, ?) > 0 ORDER BY seq');
+    this.#historyRows = db.prepare('SELECT seq, last FROM outbox WHERE device IS NOT NULL AND instr(ops, ?) > 0 AND instr(ops, ?) > 0');
+    this.#row = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq = ?');
     this.#highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck();
     this.#rows = db.prepare('SELECT seq, first, ops FROM outbox ORDER BY seq');
     this.#deleteThrough = db.prepare('DELETE FROM outbox WHERE seq <= ?');
@@ -85,7 +97,7 @@ export class OutboxTable {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
       const text = known.size === 0 ? JSON.stringify(part) : `[${part.map((op) => opText(op, known)).join(',')}]`;
-      this.#insert.run(last, next, text, device);
+      this.#insert.run(last, next, text, device, device === null ? null : greatestStamp(part, device));
       next = last + 1;
     }
   }
@@ -123,19 +135,36 @@ export class OutboxTable {
   }
 
   /**
-   * The history entries the outbox still stands for, in seq order, of one
-   * collection (and record) when given.
+   * `logged` (the log's entries in order: all that match, or the newest
+   * `limit`) with the history entries the outbox stands for merged in by
+   * stamp, of one collection (and record) when given; with `limit`, the
+   * newest `limit`. Rows are parsed greatest `last` first, and only as far
+   * as the limit needs.
    */
-  history(collection: string | undefined, id: string | undefined): LogEntry[] {
-    const out: LogEntry[] = [];
+  readHistory(logged: LogEntry[], collection: string | undefined, id: string | undefined, limit: number | undefined): LogEntry[] {
     const needle = (s: string | undefined): string => (s === undefined ? '' : JSON.stringify(s));
-    for (const row of this.#history.iterate(needle(collection), needle(id)) as IterableIterator<OutboxRow>) {
-      for (const op of JSON.parse(row.ops) as JsonObject[]) {
-        const e = historyOfOwnOp(op, row.device!);
-        if ((collection === undefined || e.collection === collection) && (id === undefined || e.id === id)) out.push(e);
+    const rows = this.#historyRows.all(needle(collection), needle(id)) as { seq: number; last: string }[];
+    if (rows.length === 0 || limit === 0) return logged;
+    rows.sort((a, b) => (a.last < b.last ? 1 : a.last > b.last ? -1 : 0));
+    const pending: { seq: number; entry: LogEntry }[] = [];
+    let cutoff: string | undefined; // the limit-th greatest stamp so far: a row whose last is below it adds nothing
+    for (const { seq, last } of rows) {
+      if (cutoff !== undefined && last < cutoff) break;
+      const row = this.#row.get(seq) as OutboxRow;
+      (JSON.parse(row.ops) as JsonObject[]).forEach((op, k) => {
+        const entry = historyOfOwnOp(op, row.device!);
+        if ((collection === undefined || entry.collection === collection) && (id === undefined || entry.id === id)) pending.push({ seq: row.first + k, entry });
+      });
+      if (limit !== undefined && logged.length + pending.length >= limit) {
+        const stamps = [...logged.map((e) => e.stamp), ...pending.map((p) => p.entry.stamp)].sort();
+        cutoff = stamps[stamps.length - limit];
       }
     }
-    return out;
+    if (pending.length === 0) return logged;
+    // The outbox's entries after the log's, in seq order: a stable sort by stamp keeps that order for equal stamps.
+    pending.sort((a, b) => a.seq - b.seq);
+    const all = [...logged, ...pending.map((p) => p.entry)].sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0));
+    return limit === undefined ? all : all.slice(Math.max(0, all.length - limit));
   }
 
   count(): number {

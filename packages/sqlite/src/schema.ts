@@ -80,11 +80,13 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE outbox;
   ALTER TABLE outbox_rows RENAME TO outbox;
   `,
-  // 4 → 5: an outbox row may also stand for its ops' history (StoreTx.appendOwnOps): \`device\` names
-  // their writer, and deleting the row moves their entries into \`log\` (outbox.ts). NULL: the history is
-  // in \`log\` already. Older builds would drop that history on push, hence the version.
+  // 4 → 5: an outbox row may also stand for its ops' history (StoreTx.appendOwnOps): 'device' names
+  // their writer, 'last' is the greatest stamp of their entries, and deleting the row moves the entries
+  // into 'log' (outbox.ts). NULL: the history is in 'log' already. Older builds would drop that history
+  // on push, hence the version.
   `
   ALTER TABLE outbox ADD COLUMN device TEXT;
+  ALTER TABLE outbox ADD COLUMN last TEXT;
   `,
 ];
 

@@ -314,11 +314,7 @@ export class SqliteTx implements StoreTx {
       if (filter.limit !== undefined) params['limit'] = filter.limit;
       const sql = logSql(filter.collection !== undefined, filter.id !== undefined, filter.limit !== undefined);
       const logged = (this.#s.cached(sql).all(params) as LogRow[]).map(decodeLog);
-      const pending = this.#s.outbox.history(filter.collection, filter.id);
-      if (pending.length === 0) return logged;
-      // Entries the outbox stands for come after the log's in seq order; a stable sort keeps that for equal stamps.
-      const all = [...logged, ...pending].sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0));
-      return filter.limit === undefined ? all : all.slice(Math.max(0, all.length - filter.limit));
+      return this.#s.outbox.readHistory(logged, filter.collection, filter.id, filter.limit);
     });
   }
 

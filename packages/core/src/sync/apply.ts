@@ -79,6 +79,11 @@ export function historyOfOwnOp(op: JsonObject, device: string): LogEntry {
   return logEntryOf(op as unknown as Op, device);
 }
 
+/** The `stamp` of {@link historyOfOwnOp}'s entry, without making the entry. */
+export function ownOpStamp(op: JsonObject, device: string): string {
+  return (op as unknown as Op).t + device;
+}
+
 /**
  * Applies remote ops from `device` (in their order). `isApplied` must see
  * the ops applied so far: the caller advances its notion of the device's
