@@ -49,14 +49,16 @@ function opText(op: JsonObject, known: ReadonlyMap<object, string>): string {
 
 const NOTHING_KNOWN: ReadonlyMap<object, string> = new Map();
 
-/** The greatest history stamp of `ops` by `device`. */
-function greatestStamp(ops: readonly JsonObject[], device: string): string {
+/** The least and greatest history stamps of `ops` by `device`. */
+function stampRange(ops: readonly JsonObject[], device: string): [string, string] {
+  let oldest = '';
   let last = '';
   for (const op of ops) {
     const stamp = ownOpStamp(op, device);
+    if (oldest === '' || stamp < oldest) oldest = stamp;
     if (stamp > last) last = stamp;
   }
-  return last;
+  return [oldest, last];
 }
 
 /** The outbox's prepared statements and the operations of the Store port. */
@@ -64,6 +66,9 @@ export class OutboxTable {
   readonly #insert: Database.Statement;
   readonly #historyThrough: Database.Statement;
   readonly #historyRows: Database.Statement;
+  readonly #historyBefore: Database.Statement;
+  readonly #allHistory: Database.Statement;
+  readonly #settle: Database.Statement;
   readonly #row: Database.Statement;
   readonly #highWater: Database.Statement;
   readonly #rows: Database.Statement;
@@ -73,7 +78,10 @@ export class OutboxTable {
   readonly #count: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device, last) VALUES (?, ?, ?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device, oldest, last) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#historyBefore = db.prepare('SELECT 1 FROM outbox WHERE device IS NOT NULL AND oldest < ? LIMIT 1').pluck();
+    this.#allHistory = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE device IS NOT NULL ORDER BY seq');
+    this.#settle = db.prepare('UPDATE outbox SET device = NULL, oldest = NULL, last = NULL WHERE device IS NOT NULL');
     this.#historyThrough = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq <= ? AND device IS NOT NULL ORDER BY seq');
     // instr() on the JSON text skips rows that cannot hold the collection or id asked for (instr(x, '') is 1).
     this.#historyRows = db.prepare('SELECT seq, last FROM outbox WHERE device IS NOT NULL AND instr(ops, ?) > 0 AND instr(ops, ?) > 0');
@@ -97,7 +105,8 @@ export class OutboxTable {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
       const text = known.size === 0 ? JSON.stringify(part) : `[${part.map((op) => opText(op, known)).join(',')}]`;
-      this.#insert.run(last, next, text, device, device === null ? null : greatestStamp(part, device));
+      const [oldest, newest] = device === null ? [null, null] : stampRange(part, device);
+      this.#insert.run(last, next, text, device, oldest, newest);
       next = last + 1;
     }
   }
@@ -165,6 +174,26 @@ export class OutboxTable {
     pending.sort((a, b) => a.seq - b.seq);
     const all = [...logged, ...pending.map((p) => p.entry)].sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0));
     return limit === undefined ? all : all.slice(Math.max(0, all.length - limit));
+  }
+
+  /** Whether the outbox stands for any history entry stamped before `before` (which pruning must see). */
+  hasHistoryBefore(before: string): boolean {
+    return this.#historyBefore.get(before) !== undefined;
+  }
+
+  /**
+   * Hands every history entry the outbox stands for to the caller (for the
+   * log), in seq order, and marks the rows as holding ops only: done before
+   * pruning, which works on the log alone and must see a record's newer
+   * entries wherever they are.
+   */
+  settleHistory(): LogEntry[] {
+    const moved: LogEntry[] = [];
+    for (const row of this.#allHistory.iterate() as IterableIterator<OutboxRow>) {
+      for (const op of JSON.parse(row.ops) as JsonObject[]) moved.push(historyOfOwnOp(op, row.device!));
+    }
+    this.#settle.run();
+    return moved;
   }
 
   count(): number {

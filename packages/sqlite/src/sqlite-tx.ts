@@ -39,6 +39,8 @@ const QUERY_CACHE = 200;
  * than one row per run, and stays far below SQLite's parameter limit.
  */
 const INSERT_BATCH = 50;
+/** Rows of a `putRecords` call whose fields' JSON text is kept for the transaction's own ops (the core's rounds are 250 writes). */
+const FIELDS_TEXT_ROWS = 1024;
 
 /**
  * An INSERT of many rows in few statement runs: `INSERT_BATCH` rows at a
@@ -135,9 +137,12 @@ export class Statements {
    * The JSON text of each fields object the last `putRecords` wrote, so an
    * own op whose `s` is that very object (a put on an empty record, see the
    * core's putOnEmpty) is not serialized twice. Cleared by every
-   * `putRecords` and at the end of each transaction.
+   * `putRecords` and at the end of each transaction; kept only for calls of
+   * up to {@link FIELDS_TEXT_ROWS} rows (a local write's round), so a large
+   * pull's rows are not held to the end of its transaction.
    */
   readonly fieldsText = new Map<object, string>();
+  keepFieldsText = false;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -153,7 +158,7 @@ export class Statements {
       p[at] = r.collection;
       p[at + 1] = r.id;
       const text = JSON.stringify(r.fields);
-      this.fieldsText.set(r.fields, text);
+      if (this.keepFieldsText) this.fieldsText.set(r.fields, text);
       p[at + 2] = text;
       p[at + 3] = r.deleted ? 1 : 0;
       p[at + 4] = encodeState(r.fields, r.state, r.updated);
@@ -272,6 +277,7 @@ export class SqliteTx implements StoreTx {
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, () => {
       this.#s.fieldsText.clear();
+      this.#s.keepFieldsText = rows.length <= FIELDS_TEXT_ROWS;
       this.#s.putRecords.run(rows);
     });
   }

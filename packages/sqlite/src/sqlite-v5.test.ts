@@ -108,6 +108,32 @@ describe('sqlite store schema 5', () => {
     });
   });
 
+  test('pruning sees the history the outbox stands for: old entries go, each record keeps its newest, the ops stay until pushed', async () => {
+    await inTempDir(async (dir) => {
+      const store = await openSqliteStore(join(dir, 'kith.db'));
+      try {
+        const op = (id: string, t: number): JsonObject => ({ c: 'notes', i: id, t: String(t).padStart(13, '0'), k: 'p', s: { t }, a: true });
+        const ops = [op('x', 1), op('x', 2), op('y', 3), op('x', 50)];
+        await store.write((tx) => tx.appendOwnOps!(ops.slice(0, 3), 'dev1'));
+        await store.write((tx) => tx.appendOwnOps!(ops.slice(3), 'dev1'));
+        const before = '0000000000010';
+        assert.equal(await store.pruneLog(before, 100), 2, "x's two old entries go: x has a newer one, still in the outbox");
+        const ids = async (): Promise<string[]> => (await store.read((tx) => tx.readLog({}))).map((e) => `${e.id}${Number(e.stamp.slice(0, 13))}`);
+        assert.deepEqual(await ids(), ['y3', 'x50']);
+        assert.equal(await store.pruneLog(before, 100), 0);
+        assert.deepEqual(
+          (await store.read((tx) => tx.readOutbox(10))).map((e) => e.op),
+          ops,
+          'the ops wait for their push',
+        );
+        await store.write((tx) => tx.deleteOutbox(4));
+        assert.deepEqual(await ids(), ['y3', 'x50'], 'pushing adds no entry twice');
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   test('a store written at schema version 4 opens with its history and outbox; pushing its old outbox rows adds no history twice', async () => {
     await inTempDir(async (dir) => {
       const file = join(dir, 'kith.db');

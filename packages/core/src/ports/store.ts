@@ -97,8 +97,8 @@ export interface StoreTx {
    * `appendOutbox(ops)` then `appendLog(ops.map((op) => historyOfOwnOp(op, device)))`
    * (`historyOfOwnOp` from `@kith/core/adapter`), as seen by every later read. The
    * store may keep the history inside the outbox rows and move it into the log
-   * only when `deleteOutbox` removes them; entries still in the outbox are never
-   * pruned.
+   * only when `deleteOutbox` removes them; `pruneLog` still prunes those
+   * entries as any other.
    */
   appendOwnOps?(ops: readonly JsonObject[], device: string): Promise<void>;
   /** The oldest entries, ascending seq, at most `limit`. */
