@@ -40,13 +40,18 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Latencies of `k` sequential calls of `fn`, in milliseconds. */
-export async function latencies(k: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+/** Latencies of `k` sequential calls of `fn`, in milliseconds; with `cpu`, each call's CPU time (every thread) is pushed onto it too. */
+export async function latencies(k: number, fn: (i: number) => Promise<unknown>, cpu?: number[]): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < k; i++) {
+    const c = cpu && process.cpuUsage();
     const t = performance.now();
     await fn(i);
     out.push(performance.now() - t);
+    if (cpu && c) {
+      const used = process.cpuUsage(c);
+      cpu.push((used.user + used.system) / 1000);
+    }
   }
   return out;
 }

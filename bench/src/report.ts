@@ -147,6 +147,8 @@ export function report(r: Results): { table: string; targets: Target[] } {
         out.push(
           `CPU time of the process (every thread): batch ${ms(batchCpu)} ms, floor ${ms(floorCpu)} ms; by CPU time the batch is ${num(floorCpu / batchCpu, 2)} × the floor (waiting for a core is left out).`,
         );
+      if (f['putCpuP99'] !== undefined)
+        out.push(`Single puts by CPU time (every thread): p99 ${num(f['putCpuP99'], 3)} ms (the wall-clock p99 above includes waiting for a core).`);
       if (f['loadAvg'] !== undefined)
         out.push(
           `Load average at the end of the runs: ${num(f['loadAvg'], 1)} on ${r.machine.cpus} cores (above the core count, wall-clock tails include waiting for a core).`,

@@ -30,6 +30,8 @@ export { blobKeys } from './format/blob-format.js';
 // Store: the device's local copy.
 export type { FieldFilter, LogEntry, LogFilter, OutboxEntry, RecordPage, RecordQuery, RecordRow, Store, StoreTx } from './ports/store.js';
 export type { JsonObject, JsonPrimitive, JsonValue } from './model/json.js';
+// The history entry an own op stands for (StoreTx.appendOwnOps).
+export { historyOfOwnOp, ownOpStamp } from './sync/apply.js';
 
 // BlobCache: decrypted blob bytes kept on the device.
 export type { BlobCache, CachedObject } from './ports/blob-cache.js';

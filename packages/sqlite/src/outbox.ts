@@ -1,6 +1,6 @@
 /**
  * @module outbox
- * The outbox table (schema 4): a write's ops in rows of up to
+ * The outbox table (schema 4, 5): a write's ops in rows of up to
  * {@link OUTBOX_ROW_OPS}, each row one JSON array. A row's key is the seq of
  * its last op and `first` the seq of its first, so the ops of a row have the
  * consecutive seqs `first..seq`. One row per op cost a b-tree insert, a row
@@ -10,9 +10,15 @@
  * Seqs are never reused: the key is AUTOINCREMENT, whose high-water mark
  * (`sqlite_sequence`) survives the table emptying, and the next seq is read
  * from it. Deleting through a seq inside a row rewrites that row's tail.
+ *
+ * A row with a `device` (schema 5, {@link OutboxTable.append} of own ops)
+ * also stands for its ops' history: a local write then writes one row per
+ * 256 ops instead of one history row and three b-tree entries per op. The
+ * entries are derived by the core's `historyOfOwnOp` when read, and moved
+ * into the log when the ops leave the outbox (push), off the write path.
  */
 import type Database from 'better-sqlite3';
-import type { JsonObject, OutboxEntry } from '@kith/core/adapter';
+import { historyOfOwnOp, ownOpStamp, type JsonObject, type LogEntry, type OutboxEntry } from '@kith/core/adapter';
 
 /**
  * Ops per outbox row. Push reads up to 10,000 ops and deletes through the
@@ -21,11 +27,49 @@ import type { JsonObject, OutboxEntry } from '@kith/core/adapter';
  */
 export const OUTBOX_ROW_OPS = 256;
 
-type OutboxRow = { seq: number; first: number; ops: string };
+type OutboxRow = { seq: number; first: number; ops: string; device: string | null };
 
-/** The outbox's prepared statements and the four operations of the Store port. */
+/**
+ * `JSON.stringify(op)`, taking the text of `op.s` from `known` when that
+ * object was serialized already (same keys, same order, same skipping of
+ * undefined values).
+ */
+function opText(op: JsonObject, known: ReadonlyMap<object, string>): string {
+  const set = op['s'];
+  const cached = typeof set === 'object' && set !== null ? known.get(set) : undefined;
+  if (cached === undefined) return JSON.stringify(op);
+  let out = '';
+  for (const key of Object.keys(op)) {
+    const value = op[key];
+    if (value === undefined) continue;
+    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${key === 's' ? cached : JSON.stringify(value)}`;
+  }
+  return `${out === '' ? '{' : out}}`;
+}
+
+const NOTHING_KNOWN: ReadonlyMap<object, string> = new Map();
+
+/** The least and greatest history stamps of `ops` by `device`. */
+function stampRange(ops: readonly JsonObject[], device: string): [string, string] {
+  let oldest = '';
+  let last = '';
+  for (const op of ops) {
+    const stamp = ownOpStamp(op, device);
+    if (oldest === '' || stamp < oldest) oldest = stamp;
+    if (stamp > last) last = stamp;
+  }
+  return [oldest, last];
+}
+
+/** The outbox's prepared statements and the operations of the Store port. */
 export class OutboxTable {
   readonly #insert: Database.Statement;
+  readonly #historyThrough: Database.Statement;
+  readonly #historyRows: Database.Statement;
+  readonly #historyBefore: Database.Statement;
+  readonly #allHistory: Database.Statement;
+  readonly #settle: Database.Statement;
+  readonly #row: Database.Statement;
   readonly #highWater: Database.Statement;
   readonly #rows: Database.Statement;
   readonly #deleteThrough: Database.Statement;
@@ -34,23 +78,35 @@ export class OutboxTable {
   readonly #count: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops) VALUES (?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device, oldest, last) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#historyBefore = db.prepare('SELECT 1 FROM outbox WHERE device IS NOT NULL AND oldest < ? LIMIT 1').pluck();
+    this.#allHistory = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE device IS NOT NULL ORDER BY seq');
+    this.#settle = db.prepare('UPDATE outbox SET device = NULL, oldest = NULL, last = NULL WHERE device IS NOT NULL');
+    this.#historyThrough = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq <= ? AND device IS NOT NULL ORDER BY seq');
+    // instr() on the JSON text skips rows that cannot hold the collection or id asked for (instr(x, '') is 1).
+    this.#historyRows = db.prepare('SELECT seq, last FROM outbox WHERE device IS NOT NULL AND instr(ops, ?) > 0 AND instr(ops, ?) > 0');
+    this.#row = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq = ?');
     this.#highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck();
     this.#rows = db.prepare('SELECT seq, first, ops FROM outbox ORDER BY seq');
     this.#deleteThrough = db.prepare('DELETE FROM outbox WHERE seq <= ?');
-    this.#straddling = db.prepare('SELECT seq, first, ops FROM outbox WHERE first <= ? ORDER BY seq LIMIT 1');
+    this.#straddling = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE first <= ? ORDER BY seq LIMIT 1');
     this.#rewrite = db.prepare('UPDATE outbox SET first = ?, ops = ? WHERE seq = ?');
     this.#count = db.prepare('SELECT coalesce(sum(seq - first + 1), 0) FROM outbox').pluck();
   }
 
-  /** Appends `ops` in order, numbered on from the highest seq ever given. */
-  append(ops: readonly JsonObject[]): void {
+  /**
+   * Appends `ops` in order, numbered on from the highest seq ever given.
+   * With `device`, the rows also stand for the ops' history (see the module).
+   */
+  append(ops: readonly JsonObject[], device: string | null = null, known: ReadonlyMap<object, string> = NOTHING_KNOWN): void {
     if (ops.length === 0) return;
     let next = ((this.#highWater.get() as number | undefined) ?? 0) + 1;
     for (let i = 0; i < ops.length; i += OUTBOX_ROW_OPS) {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
-      this.#insert.run(last, next, JSON.stringify(part));
+      const text = known.size === 0 ? JSON.stringify(part) : `[${part.map((op) => opText(op, known)).join(',')}]`;
+      const [oldest, newest] = device === null ? [null, null] : stampRange(part, device);
+      this.#insert.run(last, next, text, device, oldest, newest);
       next = last + 1;
     }
   }
@@ -67,13 +123,77 @@ export class OutboxTable {
     return out;
   }
 
-  /** Removes every entry with seq <= `through`, rewriting the row it falls inside, if any. */
-  delete(through: number): void {
+  /**
+   * Removes every entry with seq <= `through`, rewriting the row it falls
+   * inside, if any. Returns the history entries the removed ops stood for,
+   * in seq order, for the caller to append to the log.
+   */
+  delete(through: number): LogEntry[] {
+    const moved: LogEntry[] = [];
+    for (const row of this.#historyThrough.iterate(through) as IterableIterator<OutboxRow>) {
+      for (const op of JSON.parse(row.ops) as JsonObject[]) moved.push(historyOfOwnOp(op, row.device!));
+    }
     this.#deleteThrough.run(through);
     const row = this.#straddling.get(through) as OutboxRow | undefined;
-    if (row === undefined) return;
+    if (row === undefined) return moved;
     const ops = JSON.parse(row.ops) as JsonObject[];
-    this.#rewrite.run(through + 1, JSON.stringify(ops.slice(through + 1 - row.first)), row.seq);
+    const cut = through + 1 - row.first;
+    if (row.device !== null) for (const op of ops.slice(0, cut)) moved.push(historyOfOwnOp(op, row.device));
+    this.#rewrite.run(through + 1, JSON.stringify(ops.slice(cut)), row.seq);
+    return moved;
+  }
+
+  /**
+   * `logged` (the log's entries in order: all that match, or the newest
+   * `limit`) with the history entries the outbox stands for merged in by
+   * stamp, of one collection (and record) when given; with `limit`, the
+   * newest `limit`. Rows are parsed greatest `last` first, and only as far
+   * as the limit needs.
+   */
+  readHistory(logged: LogEntry[], collection: string | undefined, id: string | undefined, limit: number | undefined): LogEntry[] {
+    const needle = (s: string | undefined): string => (s === undefined ? '' : JSON.stringify(s));
+    const rows = this.#historyRows.all(needle(collection), needle(id)) as { seq: number; last: string }[];
+    if (rows.length === 0 || limit === 0) return logged;
+    rows.sort((a, b) => (a.last < b.last ? 1 : a.last > b.last ? -1 : 0));
+    const pending: { seq: number; entry: LogEntry }[] = [];
+    let cutoff: string | undefined; // the limit-th greatest stamp so far: a row whose last is below it adds nothing
+    for (const { seq, last } of rows) {
+      if (cutoff !== undefined && last < cutoff) break;
+      const row = this.#row.get(seq) as OutboxRow;
+      (JSON.parse(row.ops) as JsonObject[]).forEach((op, k) => {
+        const entry = historyOfOwnOp(op, row.device!);
+        if ((collection === undefined || entry.collection === collection) && (id === undefined || entry.id === id)) pending.push({ seq: row.first + k, entry });
+      });
+      if (limit !== undefined && logged.length + pending.length >= limit) {
+        const stamps = [...logged.map((e) => e.stamp), ...pending.map((p) => p.entry.stamp)].sort();
+        cutoff = stamps[stamps.length - limit];
+      }
+    }
+    if (pending.length === 0) return logged;
+    // The outbox's entries after the log's, in seq order: a stable sort by stamp keeps that order for equal stamps.
+    pending.sort((a, b) => a.seq - b.seq);
+    const all = [...logged, ...pending.map((p) => p.entry)].sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : 0));
+    return limit === undefined ? all : all.slice(Math.max(0, all.length - limit));
+  }
+
+  /** Whether the outbox stands for any history entry stamped before `before` (which pruning must see). */
+  hasHistoryBefore(before: string): boolean {
+    return this.#historyBefore.get(before) !== undefined;
+  }
+
+  /**
+   * Hands every history entry the outbox stands for to the caller (for the
+   * log), in seq order, and marks the rows as holding ops only: done before
+   * pruning, which works on the log alone and must see a record's newer
+   * entries wherever they are.
+   */
+  settleHistory(): LogEntry[] {
+    const moved: LogEntry[] = [];
+    for (const row of this.#allHistory.iterate() as IterableIterator<OutboxRow>) {
+      for (const op of JSON.parse(row.ops) as JsonObject[]) moved.push(historyOfOwnOp(op, row.device!));
+    }
+    this.#settle.run();
+    return moved;
   }
 
   count(): number {

@@ -80,6 +80,16 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE outbox;
   ALTER TABLE outbox_rows RENAME TO outbox;
   `,
+  // 4 → 5: an outbox row may also stand for its ops' history (StoreTx.appendOwnOps): 'device' names
+  // their writer, 'oldest' and 'last' are the least and greatest stamps of their entries, and deleting
+  // the row (or pruning history older than 'oldest') moves the entries into 'log' (outbox.ts). NULL: the
+  // history is in 'log' already. Older builds would drop that history on push, hence the version.
+  `
+  ALTER TABLE outbox ADD COLUMN device TEXT;
+  ALTER TABLE outbox ADD COLUMN oldest TEXT;
+  ALTER TABLE outbox ADD COLUMN last TEXT;
+  CREATE INDEX outbox_history ON outbox (oldest) WHERE device IS NOT NULL;
+  `,
 ];
 
 /** The schema version this build writes and reads. */

@@ -103,10 +103,18 @@ export class SqliteStore implements Store {
     return this.#transaction(fn, true);
   }
 
-  /** See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system. */
+  /**
+   * See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system.
+   * History the outbox stands for (own writes not pushed yet) moves into the log first when any of it is
+   * old enough, so pruning sees every entry.
+   */
   async pruneLog(before: string, limit: number): Promise<number> {
-    if (!(await this.#transaction(() => Promise.resolve(this.#stmts.pruner.any(before)), false))) return 0;
-    return this.#transaction(() => Promise.resolve(this.#stmts.pruner.prune(before, limit)), true);
+    const s = this.#stmts;
+    if (!(await this.#transaction(() => Promise.resolve(s.outbox.hasHistoryBefore(before) || s.pruner.any(before)), false))) return 0;
+    return this.#transaction(() => {
+      if (s.outbox.hasHistoryBefore(before)) s.appendLog.run(s.outbox.settleHistory());
+      return Promise.resolve(s.pruner.prune(before, limit));
+    }, true);
   }
 
   /** Closes the file once running transactions finish; later transactions reject. */

@@ -39,6 +39,8 @@ const QUERY_CACHE = 200;
  * than one row per run, and stays far below SQLite's parameter limit.
  */
 const INSERT_BATCH = 50;
+/** Rows of a `putRecords` call whose fields' JSON text is kept for the transaction's own ops (the core's rounds are 250 writes). */
+const FIELDS_TEXT_ROWS = 1024;
 
 /**
  * An INSERT of many rows in few statement runs: `INSERT_BATCH` rows at a
@@ -131,6 +133,16 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
+  /**
+   * The JSON text of each fields object the last `putRecords` wrote, so an
+   * own op whose `s` is that very object (a put on an empty record, see the
+   * core's putOnEmpty) is not serialized twice. Cleared by every
+   * `putRecords` and at the end of each transaction; kept only for calls of
+   * up to {@link FIELDS_TEXT_ROWS} rows (a local write's round), so a large
+   * pull's rows are not held to the end of its transaction.
+   */
+  readonly fieldsText = new Map<object, string>();
+  keepFieldsText = false;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -145,7 +157,9 @@ export class Statements {
     this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
       p[at] = r.collection;
       p[at + 1] = r.id;
-      p[at + 2] = JSON.stringify(r.fields);
+      const text = JSON.stringify(r.fields);
+      if (this.keepFieldsText) this.fieldsText.set(r.fields, text);
+      p[at + 2] = text;
       p[at + 3] = r.deleted ? 1 : 0;
       p[at + 4] = encodeState(r.fields, r.state, r.updated);
       p[at + 5] = r.conflicted ? 1 : 0;
@@ -203,6 +217,7 @@ export class SqliteTx implements StoreTx {
   /** Called when the transaction commits or rolls back. */
   end(): void {
     this.#open = false;
+    this.#s.fieldsText.clear();
   }
 
   /**
@@ -260,7 +275,11 @@ export class SqliteTx implements StoreTx {
   }
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
-    return this.#run('putRecords', true, () => this.#s.putRecords.run(rows));
+    return this.#run('putRecords', true, () => {
+      this.#s.fieldsText.clear();
+      this.#s.keepFieldsText = rows.length <= FIELDS_TEXT_ROWS;
+      this.#s.putRecords.run(rows);
+    });
   }
 
   query(q: RecordQuery): Promise<RecordPage> {
@@ -300,7 +319,8 @@ export class SqliteTx implements StoreTx {
       if (filter.id !== undefined) params['id'] = filter.id;
       if (filter.limit !== undefined) params['limit'] = filter.limit;
       const sql = logSql(filter.collection !== undefined, filter.id !== undefined, filter.limit !== undefined);
-      return (this.#s.cached(sql).all(params) as LogRow[]).map(decodeLog);
+      const logged = (this.#s.cached(sql).all(params) as LogRow[]).map(decodeLog);
+      return this.#s.outbox.readHistory(logged, filter.collection, filter.id, filter.limit);
     });
   }
 
@@ -308,12 +328,17 @@ export class SqliteTx implements StoreTx {
     return this.#run('appendOutbox', true, () => this.#s.outbox.append(ops));
   }
 
+  /** The outbox rows stand for the ops' history until `deleteOutbox` moves it into the log (outbox.ts). */
+  appendOwnOps(ops: readonly JsonObject[], device: string): Promise<void> {
+    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device, this.#s.fieldsText));
+  }
+
   readOutbox(limit: number): Promise<OutboxEntry[]> {
     return this.#run('readOutbox', false, () => this.#s.outbox.read(limit));
   }
 
   deleteOutbox(throughSeq: number): Promise<void> {
-    return this.#run('deleteOutbox', true, () => this.#s.outbox.delete(throughSeq));
+    return this.#run('deleteOutbox', true, () => this.#s.appendLog.run(this.#s.outbox.delete(throughSeq)));
   }
 
   countOutbox(): Promise<number> {

@@ -40,16 +40,19 @@ export function putOp(view: RecordView, t: string, fields: JsonObject): Op {
  * made directly. Such a put replaces nothing, so every register gets the one
  * write; bulk imports are made of these, and the general merge costs several
  * times this per record. Returns undefined when the view is not empty.
+ *
+ * The view's `fields` become `fields` itself, the op's `s`, so a store can
+ * serialize them once for the row and the outbox: the caller owns `fields`
+ * (a copy of the user's) and must give the view a copy of its own before
+ * changing it again.
  */
 export function putOnEmpty(view: RecordView, t: string, device: string, fields: JsonObject): Op | undefined {
   if (view.updated !== '') return undefined;
   for (const _ in view.state) return undefined;
   for (const _ in view.fields) return undefined;
   const stamp = t + device;
-  for (const f of Object.keys(fields)) {
-    view.state[f] = { w: stamp };
-    view.fields[f] = fields[f]!;
-  }
+  for (const f of Object.keys(fields)) view.state[f] = { w: stamp };
+  view.fields = fields;
   view.state[ALIVE] = { w: stamp };
   view.deleted = false;
   view.updated = stamp;

@@ -75,8 +75,13 @@ export function viewOf(row: RecordRow | undefined, collection: string, id: strin
 
 export function rowOf(view: RecordView): RecordRow {
   let conflicted = false;
-  for (const [field, reg] of Object.entries(view.state)) {
-    if (reg.l && reg.l.length > 0 && isConflicted(headsOf(view, field))) conflicted = true;
+  // Object.keys, not entries: this runs for every row a transaction writes, and entries allocates a pair per field.
+  for (const field of Object.keys(view.state)) {
+    const reg = view.state[field]!;
+    if (reg.l && reg.l.length > 0 && isConflicted(headsOf(view, field))) {
+      conflicted = true;
+      break;
+    }
   }
   return {
     collection: view.collection,

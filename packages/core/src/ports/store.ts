@@ -92,6 +92,15 @@ export interface StoreTx {
   readLog(filter: LogFilter): Promise<LogEntry[]>;
   /** Appends in order; seqs increase across calls and are never reused. */
   appendOutbox(ops: readonly JsonObject[]): Promise<void>;
+  /**
+   * Optional (a store that can write less per local write): the same as
+   * `appendOutbox(ops)` then `appendLog(ops.map((op) => historyOfOwnOp(op, device)))`
+   * (`historyOfOwnOp` from `@kith/core/adapter`), as seen by every later read. The
+   * store may keep the history inside the outbox rows and move it into the log
+   * only when `deleteOutbox` removes them; `pruneLog` still prunes those
+   * entries as any other.
+   */
+  appendOwnOps?(ops: readonly JsonObject[], device: string): Promise<void>;
   /** The oldest entries, ascending seq, at most `limit`. */
   readOutbox(limit: number): Promise<OutboxEntry[]>;
   /** Removes every entry with seq <= `throughSeq`. */

@@ -5,6 +5,7 @@
  * writes and for pulled segments, so both paths produce identical state.
  */
 import { applyOp, rowOf, viewOf, type IsApplied, type RecordView } from '../model/merge.js';
+import type { JsonObject } from '../model/json.js';
 import { OP_KIND_NAMES, type Op } from '../model/ops.js';
 import type { LogEntry, StoreTx } from '../ports/store.js';
 
@@ -67,6 +68,20 @@ export function logEntryOf(op: Op, device: string): LogEntry {
     kind: OP_KIND_NAMES[op.k],
     fields: [...Object.keys(op.s ?? {}), ...(op.u ?? [])],
   };
+}
+
+/**
+ * The history entry of one of this device's own ops as a store holds it
+ * (parsed outbox JSON): what {@link StoreTx.appendOwnOps} stands for, so
+ * the entry's meaning stays in the core.
+ */
+export function historyOfOwnOp(op: JsonObject, device: string): LogEntry {
+  return logEntryOf(op as unknown as Op, device);
+}
+
+/** The `stamp` of {@link historyOfOwnOp}'s entry, without making the entry. */
+export function ownOpStamp(op: JsonObject, device: string): string {
+  return (op as unknown as Op).t + device;
 }
 
 /**

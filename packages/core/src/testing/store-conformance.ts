@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { own } from '../base/data-keys.js';
 import type { JsonObject, JsonPrimitive, JsonValue } from '../model/json.js';
 import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../ports/store.js';
+import { historyOfOwnOp } from '../sync/apply.js';
 
 /** What a store adapter's test gives the suite: a fresh, empty store. */
 export interface StoreHarness {
@@ -758,6 +759,60 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             }),
             { seed: SEED, numRuns: 40 },
           );
+        });
+      });
+      test('appendOwnOps (if the store has it): the history of own ops reads as appendLog would have written it, before and after deleteOutbox (property)', async (t) => {
+        await withStore(async (store) => {
+          if (!(await store.read((tx) => Promise.resolve(typeof tx.appendOwnOps === 'function')))) return t.skip('the store has no appendOwnOps');
+          const device = '00000000000000b2';
+          const kinds = ['p', 'm', 'd', 'r'] as const;
+          const step = fc.oneof(
+            fc.record({ own: fc.array(fc.tuple(fc.constantFrom('x', 'y', 'z'), fc.constantFrom(...kinds), fc.boolean()), { minLength: 1, maxLength: 40 }) }),
+            fc.record({ log: fc.array(fc.constantFrom('x', 'y'), { minLength: 1, maxLength: 5 }) }),
+            fc.record({ push: fc.double({ min: 0, max: 1, noNaN: true }) }),
+          );
+          let run = 0;
+          await fc.assert(
+            fc.asyncProperty(fc.array(step, { maxLength: 8 }), fc.integer({ min: 1, max: 30 }), async (steps, limit) => {
+              const collection = `own${run++}`;
+              const model: LogEntry[] = [];
+              let n = 0;
+              // Unique stamps, not in append order: own ops and pulled entries interleave by stamp.
+              const stamp = (): string => ((((n++ * 7919) % 997) + 1) * 1000 + n).toString(36).padStart(13, '0');
+              for (const s of steps) {
+                if ('own' in s) {
+                  const ops = s.own.map(([id, k, unset]): JsonObject => {
+                    const op: JsonObject = { c: collection, i: id, t: stamp(), k, a: k !== 'd' };
+                    if (k !== 'd') op['s'] = { title: `v${n}`, 'é😀': n };
+                    if (unset) op['u'] = ['gone'];
+                    return op;
+                  });
+                  await store.write((tx) => tx.appendOwnOps!(ops, device));
+                  model.push(...ops.map((op) => historyOfOwnOp(op, device)));
+                } else if ('log' in s) {
+                  const entries = s.log.map((id) => ({ ...logEntry(collection, id, 0), stamp: stamp() + '00000000000000a1' }));
+                  await store.write((tx) => tx.appendLog(entries));
+                  model.push(...entries);
+                } else {
+                  const pending = await store.read((tx) => tx.readOutbox(1e6));
+                  const cut = pending[Math.floor(s.push * pending.length)];
+                  if (cut) await store.write((tx) => tx.deleteOutbox(cut.seq));
+                }
+                const sorted = [...model].sort((a, b) => compareCodePoints(a.stamp, b.stamp));
+                assert.deepEqual(await store.read((tx) => tx.readLog({ collection })), sorted);
+                assert.deepEqual(await store.read((tx) => tx.readLog({ collection, limit })), sorted.slice(-limit));
+                const xs = sorted.filter((e) => e.id === 'x');
+                assert.deepEqual(await store.read((tx) => tx.readLog({ collection, id: 'x', limit })), xs.slice(-limit));
+              }
+            }),
+            { seed: SEED, numRuns: 40 },
+          );
+          // The ops themselves are in the outbox as appendOutbox would keep them.
+          const ops: JsonObject[] = [{ c: 'plain', i: 'a', t: '0000000000001', k: 'p', s: { n: 1 }, a: true }];
+          await store.write((tx) => tx.appendOwnOps!(ops, device));
+          const last = await store.read((tx) => tx.readOutbox(1e6));
+          assert.deepEqual(last.at(-1)?.op, ops[0]);
+          return undefined;
         });
       });
     });

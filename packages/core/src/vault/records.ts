@@ -5,7 +5,8 @@
  * the local history.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
-import { checkFields, copyFields, orderedFields, type JsonObject } from '../model/json.js';
+import { dict } from '../base/data-keys.js';
+import { checkFields, copyFields, orderedFields, type JsonObject, type JsonValue } from '../model/json.js';
 import { checkCollection, checkNewRecordId, checkRecordId, isReservedCollection } from '../model/names.js';
 import { HybridClock } from '../model/hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
@@ -159,22 +160,27 @@ export class Records {
         const part = writes.length <= ROUND ? writes : writes.slice(i, i + ROUND);
         await round(
           part.map((w) => [w.collection, w.id] as const),
-          (views) =>
-            part.map((w) => {
+          (views) => {
+            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, so a later write copies them first.
+            const shared = new Set<RecordView>();
+            return part.map((w) => {
               const v = views.view(w.collection, w.id);
+              if (shared.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
               const t = clock.next();
               // Patch and delete need a live record (put creates one); the throw rolls the whole batch back.
               if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
               if (w.kind === 'put') {
                 const op = putOnEmpty(v, t, deviceId, w.fields);
                 if (op !== undefined) {
+                  shared.add(v);
                   views.touch(w.collection, w.id);
                   return op;
                 }
                 return this.#applyLocal(views, v, putOp(v, t, w.fields));
               }
               return this.#applyLocal(views, v, w.kind === 'patch' ? patchOp(v, t, w.fields) : deleteOp(v, t));
-            }),
+            });
+          },
         );
       }
     });
@@ -228,8 +234,13 @@ export class Records {
   /** Writes what `views` changed, then the ops' history entries and outbox rows; returns the changed collections. */
   async #record(tx: StoreTx, views: ViewSet, ops: Op[]): Promise<string[]> {
     const touched = await views.flush();
-    await tx.appendLog(ops.map((op) => logEntryOf(op, this.#s.ctx.deviceId)));
-    await tx.appendOutbox(ops as unknown as JsonObject[]);
+    const device = this.#s.ctx.deviceId;
+    // A store that can keeps the history inside the outbox rows until push: one write per op instead of two.
+    if (tx.appendOwnOps) await tx.appendOwnOps(ops as unknown as JsonObject[], device);
+    else {
+      await tx.appendLog(ops.map((op) => logEntryOf(op, device)));
+      await tx.appendOutbox(ops as unknown as JsonObject[]);
+    }
     return touched;
   }
 }

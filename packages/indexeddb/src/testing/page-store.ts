@@ -34,7 +34,9 @@ const METHODS = [
   'listOwnSegments',
   'deleteOwnSegments',
 ] as const satisfies readonly (keyof StoreTx)[];
-const allListed: Exclude<keyof StoreTx, (typeof METHODS)[number]> extends never ? true : false = true;
+/** Optional StoreTx methods the IndexedDB store does not have, so the bridge does not offer them either. */
+type NotBridged = 'appendOwnOps';
+const allListed: Exclude<keyof StoreTx, (typeof METHODS)[number] | NotBridged> extends never ? true : false = true;
 void allListed;
 
 /** The value of wire text from the page, or the page's error rebuilt (a KithError keeps its code). */
