@@ -103,6 +103,14 @@ export class SqliteStore implements Store {
     return this.#transaction(fn, true);
   }
 
+  /**
+   * See {@link Store.bulkRead}: the mutex keeps this process's writes out until `fn` settles (other
+   * processes' writes wait on the file's lock or, in WAL, go beside it unseen), so `fn` may upload between reads.
+   */
+  bulkRead<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.#transaction(fn, false);
+  }
+
   /** See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system. */
   async pruneLog(before: string, limit: number): Promise<number> {
     if (!(await this.#transaction(() => Promise.resolve(this.#stmts.pruner.any(before)), false))) return 0;

@@ -41,6 +41,8 @@ export function openMemoryStore(data: MemoryStoreData = newMemoryStoreData()): S
   };
   return {
     read: (fn) => serial(async () => (check(), scoped(fn, data, false))),
+    // The queue keeps writes out until fn settles, whatever else it awaits.
+    bulkRead: (fn) => serial(async () => (check(), scoped(fn, data, false))),
     // Copy-on-write: the transaction works on a copy that replaces the data only on success.
     write: (fn) =>
       serial(async () => {
@@ -128,6 +130,11 @@ function txOver(d: MemoryStoreData): StoreTx {
       allRows()
         .filter((r) => r.conflicted && (collection === undefined || r.collection === collection))
         .sort((a, b) => compareCodePoints(a.collection, b.collection) || compareCodePoints(a.id, b.id)),
+    scanRows: async (collection, after, limit) =>
+      allRows()
+        .filter((r) => r.collection === collection && (after === undefined || compareCodePoints(r.id, after) > 0))
+        .sort((a, b) => compareCodePoints(a.id, b.id))
+        .slice(0, limit),
     appendLog: async (entries) => {
       d.log.push(...clone(entries as LogEntry[]));
     },
