@@ -48,7 +48,7 @@ export function churnTables(r: ChurnResults): string[] {
   if (k)
     out.push(
       '',
-      `Kith, after the churn: snapshot ${ms(k['snapshotMs'])} ms (${num(k['snapshotUploadedBytes'])} bytes uploaded), compaction ${ms(k['compactMs'])} ms (${num(k['compactDeleted'])} objects deleted); churning took ${ms(k['churnMs'])} ms (one batch and one push per round), peak RSS ${num(k['churnRssMiB'])} MiB. Its local bytes include the history the default policy keeps (90 days).`,
+      `Kith, after the churn: snapshot ${ms(k['snapshotMs'])} ms (${num(k['snapshotUploadedBytes'])} bytes uploaded, RSS up to ${num(k['snapshotRssMiB'])} MiB while it ran), compaction ${ms(k['compactMs'])} ms (${num(k['compactDeleted'])} objects deleted); churning took ${ms(k['churnMs'])} ms (one batch and one push per round), peak RSS ${num(k['churnRssMiB'])} MiB. Its local bytes include the history the default policy keeps (90 days).`,
     );
   if (k && y) {
     const wins = COMPARED.filter(([, key]) => k[key] !== undefined && y[key] !== undefined && k[key] < y[key]).map(

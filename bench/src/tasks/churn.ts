@@ -49,6 +49,17 @@ const kithModules = async () => {
   return { Vault, countingRemote, openFolderRemote, openSqliteStore };
 };
 
+/** `fn`'s result and the highest resident set size seen while it ran (sampled every 10 ms), in MiB: one call's peak, not the process's. */
+async function rssDuring<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  try {
+    return [await fn(), Math.round(Math.max(peak, process.memoryUsage().rss) / 1048576)];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function listed(remote: { list(prefix: string): Promise<readonly { size: number }[]> }): Promise<{ objects: number; bytes: number }> {
   const items = await remote.list('');
   return { objects: items.length, bytes: items.reduce((n, i) => n + i.size, 0) };
@@ -73,7 +84,7 @@ async function kithChurn(n: number, base: string): Promise<Figures> {
       }
     });
     const history = await listed(remote);
-    const [snap, snapshotMs] = await time(() => vault.snapshot());
+    const [[snap, snapshotRssMiB], snapshotMs] = await time(() => rssDuring(() => vault.snapshot()));
     const [compacted, compactMs] = await time(() => vault.compact({ graceHours: 0 }));
     check(compacted.deleted >= UPDATES - 1, `kith: compaction deleted ${compacted.deleted} objects`);
     const after = await listed(remote);
@@ -85,6 +96,7 @@ async function kithChurn(n: number, base: string): Promise<Figures> {
       historyRemoteObjects: history.objects,
       snapshotMs,
       snapshotUploadedBytes: snap.uploaded,
+      snapshotRssMiB,
       compactMs,
       compactDeleted: compacted.deleted,
       remoteBytes: after.bytes,

@@ -305,6 +305,14 @@ export class IdbTx implements StoreTx {
     });
   }
 
+  scanRows(collection: string, after: string | undefined, limit: number): Promise<RecordRow[]> {
+    return this.#run('scanRows', false, async (s) => {
+      // Keys are idKey(id): the range walks ids in code point order, deleted rows included.
+      const range = IDBKeyRange.bound(after === undefined ? [collection] : [collection, idKey(after)], [collection, []], after !== undefined, false);
+      return ((await request(s('records').getAll(range, limit))) as StoredRecord[]).map(decodeRecord);
+    });
+  }
+
   listCollections(): Promise<string[]> {
     return this.#run('listCollections', false, (s) => {
       // One key per collection: after each, jump past the rest of its collection.

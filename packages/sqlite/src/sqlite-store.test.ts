@@ -200,6 +200,35 @@ describe('sqlite store specifics', () => {
     });
   });
 
+  test(
+    'bulkRead holds no write back: this process writes and commits while a long read goes on, and the read keeps its own state',
+    { timeout: 60_000 },
+    async () => {
+      await inTempDir(async (dir) => {
+        const store = await openSqliteStore(join(dir, 'kith.db'));
+        await store.write((tx) => tx.putRecords([record('a')]));
+        const seen = await store.bulkRead(async (tx) => {
+          const before = ids((await tx.query({ collection: 'c' })).rows);
+          // On one connection this write would wait for the read to end: awaiting it here would never return.
+          await store.write((w) => w.putRecords([record('b')]));
+          const committed = ids((await store.read((r) => r.query({ collection: 'c' }))).rows);
+          return { before, committed, after: ids((await tx.query({ collection: 'c' })).rows) };
+        });
+        assert.deepEqual(seen, { before: ['a'], committed: ['a', 'b'], after: ['a'] });
+        const closing = store.bulkRead(async (tx) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return (await tx.query({ collection: 'c' })).rows.length;
+        });
+        await store.close();
+        assert.equal(await closing, 2);
+        await assert.rejects(
+          store.bulkRead(async () => 1),
+          storeFailed(/closed/),
+        );
+      });
+    },
+  );
+
   test('a closed store rejects transactions; closing twice is harmless', async () => {
     await inTempDir(async (dir) => {
       const store = await openSqliteStore(join(dir, 'kith.db'));

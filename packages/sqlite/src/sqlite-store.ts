@@ -62,11 +62,16 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
   readonly #stmts: Statements;
+  readonly #options: SqliteStoreOptions;
+  /** The connection of {@link bulkRead}, opened on its first use, and its own mutex. */
+  #reader: { db: Database.Database; stmts: Statements } | undefined;
+  readonly #readerMutex = new Mutex();
   #closed = false;
 
   /** Opens (creating and migrating) the store at `file`; prefer {@link openSqliteStore}. */
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
+    this.#options = options;
     let db: Database.Database | undefined;
     try {
       prepareFile(file);
@@ -104,6 +109,19 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * See {@link Store.bulkRead}: on a second connection of its own, so `fn` may upload between reads while
+   * this process's writes go on through the first (WAL gives the reader the snapshot of its first read;
+   * on the one connection, the mutex would hold every write back for the whole upload).
+   */
+  bulkRead<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.#readerMutex.run(async () => {
+      this.#checkOpen();
+      const reader = this.#reader ?? this.#openReader();
+      return this.#run(reader.db, reader.stmts, fn, false);
+    });
+  }
+
+  /**
    * See {@link Store.pruneLog}: one write transaction, then the freed pages go back to the file system.
    * History the outbox stands for (own writes not pushed yet) moves into the log first when any of it is
    * old enough, so pruning sees every entry.
@@ -119,43 +137,68 @@ export class SqliteStore implements Store {
 
   /** Closes the file once running transactions finish; later transactions reject. */
   async close(): Promise<void> {
-    await this.#mutex.run(async () => {
-      if (this.#closed) return;
-      this.#closed = true;
-      this.#db.close();
-    });
+    await this.#readerMutex.run(() =>
+      this.#mutex.run(async () => {
+        if (this.#closed) return;
+        this.#closed = true;
+        this.#reader?.db.close();
+        this.#db.close();
+      }),
+    );
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new KithError(ErrorCode.StoreFailed, `the store ${this.file} is closed`, { hint: 'open the store again' });
+  }
+
+  #openReader(): { db: Database.Database; stmts: Statements } {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(this.file, { timeout: this.#options.busyTimeoutMs ?? 10_000 });
+      configure(db, this.#options);
+      this.#reader = { db, stmts: new Statements(db) };
+      return this.#reader;
+    } catch (e) {
+      db?.close();
+      throw toStoreError(e, this.file);
+    }
   }
 
   #transaction<T>(fn: (tx: StoreTx) => Promise<T>, writable: boolean): Promise<T> {
     return this.#mutex.run(async () => {
-      if (this.#closed) throw new KithError(ErrorCode.StoreFailed, `the store ${this.file} is closed`, { hint: 'open the store again' });
-      try {
-        // IMMEDIATE takes the write lock up front (waiting up to busy_timeout for other processes), so a
-        // write never fails half-way with SQLITE_BUSY when it upgrades from reading to writing.
-        this.#db.exec(writable ? 'BEGIN IMMEDIATE' : 'BEGIN');
-      } catch (e) {
-        throw toStoreError(e, this.file);
-      }
-      const tx = new SqliteTx(this.#stmts, writable, this.file);
-      try {
-        const out = await fn(tx);
-        if (tx.failure !== undefined) throw tx.failure;
-        this.#db.exec('COMMIT');
-        return out;
-      } catch (e) {
-        this.#rollback();
-        throw toStoreError(e, this.file);
-      } finally {
-        tx.end();
-      }
+      this.#checkOpen();
+      return this.#run(this.#db, this.#stmts, fn, writable);
     });
   }
 
-  /** Never leaves a transaction open, even when ROLLBACK itself fails. */
-  #rollback(): void {
-    if (!this.#db.inTransaction) return; // SQLite already rolled back (e.g. after SQLITE_FULL on some statements)
+  /** One transaction on `db`: committed when `fn` resolves, rolled back when it rejects. */
+  async #run<T>(db: Database.Database, stmts: Statements, fn: (tx: StoreTx) => Promise<T>, writable: boolean): Promise<T> {
     try {
-      this.#db.exec('ROLLBACK');
+      // IMMEDIATE takes the write lock up front (waiting up to busy_timeout for other processes), so a
+      // write never fails half-way with SQLITE_BUSY when it upgrades from reading to writing.
+      db.exec(writable ? 'BEGIN IMMEDIATE' : 'BEGIN');
+    } catch (e) {
+      throw toStoreError(e, this.file);
+    }
+    const tx = new SqliteTx(stmts, writable, this.file);
+    try {
+      const out = await fn(tx);
+      if (tx.failure !== undefined) throw tx.failure;
+      db.exec('COMMIT');
+      return out;
+    } catch (e) {
+      this.#rollback(db);
+      throw toStoreError(e, this.file);
+    } finally {
+      tx.end();
+    }
+  }
+
+  /** Never leaves a transaction open, even when ROLLBACK itself fails. */
+  #rollback(db: Database.Database): void {
+    if (!db.inTransaction) return; // SQLite already rolled back (e.g. after SQLITE_FULL on some statements)
+    try {
+      db.exec('ROLLBACK');
     } catch {
       // The connection is broken (I/O error): nothing more can be undone here, and the next
       // BEGIN reports the failure; the error that matters is the one being rethrown.

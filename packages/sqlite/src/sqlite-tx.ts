@@ -126,6 +126,8 @@ export class Statements {
   readonly collections: Database.Statement;
   readonly conflictedAll: Database.Statement;
   readonly conflictedIn: Database.Statement;
+  readonly scanFirst: Database.Statement;
+  readonly scanAfter: Database.Statement;
   readonly appendLog: BatchInsert<LogEntry>;
   readonly outbox: OutboxTable;
   readonly putOwnSegment: Database.Statement;
@@ -168,6 +170,9 @@ export class Statements {
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
     this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
     this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);
+    // The primary key's order (code point order of UTF-8 text), deleted rows included: a range scan of the index.
+    this.scanFirst = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? ORDER BY id LIMIT ?`);
+    this.scanAfter = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id > ? ORDER BY id LIMIT ?`);
     this.appendLog = new BatchInsert<LogEntry>(db, 'INSERT INTO log (collection, id, stamp, device, kind, fields)', '(?, ?, ?, ?, ?, ?)', 6, (e, p, at) => {
       p[at] = e.collection;
       p[at + 1] = e.id;
@@ -304,6 +309,13 @@ export class SqliteTx implements StoreTx {
   listConflicted(collection?: string): Promise<RecordRow[]> {
     return this.#run('listConflicted', false, () => {
       const rows = (collection === undefined ? this.#s.conflictedAll.all() : this.#s.conflictedIn.all(collection)) as Row[];
+      return rows.map(decodeRecord);
+    });
+  }
+
+  scanRows(collection: string, after: string | undefined, limit: number): Promise<RecordRow[]> {
+    return this.#run('scanRows', false, () => {
+      const rows = (after === undefined ? this.#s.scanFirst.all(collection, limit) : this.#s.scanAfter.all(collection, after, limit)) as Row[];
       return rows.map(decodeRecord);
     });
   }

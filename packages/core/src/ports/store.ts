@@ -87,6 +87,14 @@ export interface StoreTx {
   listCollections(): Promise<string[]>;
   /** Rows with `conflicted`, deleted or not, by collection then id. */
   listConflicted(collection?: string): Promise<RecordRow[]>;
+  /**
+   * Optional (snapshots): up to `limit` rows of `collection`, deleted ones
+   * included, with ids after `after` (from the first when undefined),
+   * ascending by id in code point order or in code-unit order (the store's
+   * own; they differ only where ids hold characters from U+E000 up). A
+   * snapshot then reads the rows, not the history, to find deleted ones.
+   */
+  scanRows?(collection: string, after: string | undefined, limit: number): Promise<RecordRow[]>;
   appendLog(entries: readonly LogEntry[]): Promise<void>;
   /** Entries in stamp order (oldest first); with `limit`, the newest `limit` of them. */
   readLog(filter: LogFilter): Promise<LogEntry[]>;
@@ -151,4 +159,12 @@ export interface Store {
    * idle moment (IndexedDB) leave it out and get one `write` of every row.
    */
   bulkLoad?<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Optional (writing a snapshot): one read transaction, consistent like
+   * `read`, in which `fn` may also await other I/O (the state's chunks go
+   * to the network while rows are read), so a large state never has to be
+   * held in memory whole. Stores that leave it out get one `read` of every
+   * row, uploaded after it.
+   */
+  bulkRead?<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
 }

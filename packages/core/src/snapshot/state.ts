@@ -39,28 +39,87 @@ export function snapshotChunkTarget(bytes: number): number {
 /** A chunk is cut here at the latest (mid-row if one row is larger). Below the blob layer's 4 MiB. */
 export const SNAPSHOT_CHUNK_MAX = 1024 * 1024;
 const NEWLINE = 0x0a;
-/** Ids read per store call when fetching deleted rows. */
+/** Ids read per store call when fetching deleted rows, and rows per {@link StoreTx.scanRows} page. */
 const BATCH = 500;
 
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Ids whose place differs between code point and code-unit order hold a code unit from 0xD800 up (U+E000 and above). */
+const HIGH_UNIT = /[\uD800-\uFFFF]/;
+
 /**
- * Every row the store holds, by (collection, id) in code-unit order. The
- * store lists live rows only; deleted ones are found through the history
- * (every row was written by an op that history recorded, or arrived in a
- * snapshot, whose deleted rows are entered in history when applied).
+ * Every row the store holds, by (collection, id) in code-unit order, one
+ * at a time: what a snapshot holds. Through {@link StoreTx.scanRows} where
+ * the store has it (the cost follows the rows); else the store lists live
+ * rows only and deleted ones are found through the history (every row was
+ * written by an op that history recorded, or arrived in a snapshot, whose
+ * deleted rows are entered in history when applied).
  */
+export async function* streamAllRows(tx: StoreTx): AsyncGenerator<RecordRow> {
+  for (const collection of (await tx.listCollections()).sort()) {
+    if (tx.scanRows) yield* scanInCodeUnitOrder(tx, collection);
+    else yield* await rowsFromHistory(tx, collection);
+  }
+}
+
+/** {@link streamAllRows} as one array (for callers that need the whole state at once). */
 export async function readAllRows(tx: StoreTx): Promise<RecordRow[]> {
   const out: RecordRow[] = [];
-  for (const collection of (await tx.listCollections()).sort()) {
-    const rows = new Map<string, RecordRow>();
-    for (const r of (await tx.query({ collection })).rows) rows.set(r.id, r);
-    const others = new Set<string>();
-    for (const e of await tx.readLog({ collection })) if (!rows.has(e.id)) others.add(e.id);
-    for (const r of await tx.listConflicted(collection)) if (!rows.has(r.id)) others.add(r.id);
-    const ids = [...others];
-    for (let i = 0; i < ids.length; i += BATCH) for (const [id, r] of await tx.getRecords(collection, ids.slice(i, i + BATCH))) rows.set(id, r);
-    out.push(...[...rows.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-  }
+  for await (const r of streamAllRows(tx)) out.push(r);
   return out;
+}
+
+/** One collection's rows for a store without `scanRows`: live rows, plus the others history and conflicts name. */
+async function rowsFromHistory(tx: StoreTx, collection: string): Promise<RecordRow[]> {
+  const rows = new Map<string, RecordRow>();
+  for (const r of (await tx.query({ collection })).rows) rows.set(r.id, r);
+  const others = new Set<string>();
+  for (const e of await tx.readLog({ collection })) if (!rows.has(e.id)) others.add(e.id);
+  for (const r of await tx.listConflicted(collection)) if (!rows.has(r.id)) others.add(r.id);
+  const ids = [...others];
+  for (let i = 0; i < ids.length; i += BATCH) for (const [id, r] of await tx.getRecords(collection, ids.slice(i, i + BATCH))) rows.set(id, r);
+  return [...rows.values()].sort((a, b) => byCodeUnits(a.id, b.id));
+}
+
+/**
+ * One collection's rows from `scanRows` pages, put in code-unit order. A
+ * store pages in code point order (SQLite) or code-unit order; the two
+ * agree on any pair where one id has no code unit from 0xD800 up. So the
+ * rows of such "plain" ids stream through in store order, and the ids of
+ * the others wait (ids only, never rows) until a plain id passes them,
+ * then come out sorted, their rows read again by id in the same transaction.
+ */
+async function* scanInCodeUnitOrder(tx: StoreTx, collection: string): AsyncGenerator<RecordRow> {
+  let waiting: string[] = [];
+  const release = async function* (below: string | undefined): AsyncGenerator<RecordRow> {
+    if (waiting.length === 0) return;
+    waiting.sort(byCodeUnits);
+    let n = waiting.findIndex((id) => below !== undefined && id > below);
+    if (n < 0) n = waiting.length;
+    const out = waiting.slice(0, n);
+    waiting = waiting.slice(n);
+    for (let i = 0; i < out.length; i += BATCH) {
+      const ids = out.slice(i, i + BATCH);
+      const rows = await tx.getRecords(collection, ids);
+      for (const id of ids) {
+        const r = rows.get(id);
+        if (r) yield r;
+      }
+    }
+  };
+  let after: string | undefined;
+  for (;;) {
+    const page = await tx.scanRows!(collection, after, BATCH);
+    for (const r of page) {
+      if (HIGH_UNIT.test(r.id)) waiting.push(r.id);
+      else {
+        yield* release(r.id);
+        yield r;
+      }
+    }
+    if (page.length < BATCH) break;
+    after = page[page.length - 1]!.id;
+  }
+  yield* release(undefined);
 }
 
 /** One row as its line (without the newline). */
@@ -73,6 +132,9 @@ export function cutKey(epochKey: Uint8Array, vaultId: string): Uint8Array {
   return hkdfSha256(epochKey, new Uint8Array(0), concatBytes(utf8('kith/v1/snapshot-cut'), hexToBytes(vaultId)), 32);
 }
 
+/** From this size on {@link snapshotChunkTarget} no longer grows: a cutter that has seen this much knows its target. */
+const TARGET_SETTLED = MIN_CHUNKS * SNAPSHOT_CHUNK_TARGET * 2 ** MAX_DOUBLINGS;
+
 /**
  * Cuts rows into chunk plaintexts. After a row of n bytes (with its
  * newline) the chunk ends when the first 4 bytes of SHA-256(cutKey ‖
@@ -81,36 +143,80 @@ export function cutKey(epochKey: Uint8Array, vaultId: string): Uint8Array {
  * whole state) whatever the row sizes. A chunk reaching `max` is cut there.
  */
 export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX): Uint8Array[] {
-  const lines: { line: Uint8Array; r: RecordRow }[] = [];
-  let total = 0;
-  for (const r of rows) {
-    const line = utf8(rowLine(r) + '\n');
-    lines.push({ line, r });
-    total += line.length;
-  }
-  const average = target ?? snapshotChunkTarget(total);
+  const cutter = new RowCutter(key, target, max);
   const chunks: Uint8Array[] = [];
-  let parts: Uint8Array[] = [];
-  let size = 0;
-  const flush = (): void => {
-    let all = concatBytes(...parts);
-    while (all.length > max) {
-      chunks.push(all.slice(0, max));
-      all = all.subarray(max);
-    }
-    if (all.length > 0) chunks.push(all.slice());
-    parts = [];
-    size = 0;
-  };
-  for (const { line, r } of lines) {
-    parts.push(line);
-    size += line.length;
-    const h = sha256Sync(concatBytes(key, utf8(r.collection), Uint8Array.of(0), utf8(r.id)));
-    const draw = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
-    if (draw < (2 ** 32 * line.length) / average || size >= max) flush();
-  }
-  flush();
+  for (const r of rows) chunks.push(...cutter.push(r));
+  chunks.push(...cutter.end());
   return chunks;
+}
+
+/**
+ * {@link cutRows} a row at a time, for a state streamed from the store:
+ * it holds the open chunk, and (without an explicit target) the first
+ * rows until their size settles the target (4 MiB at most) or the state
+ * ends. Gives the same chunks as `cutRows` over the same rows.
+ */
+export class RowCutter {
+  readonly #key: Uint8Array;
+  readonly #max: number;
+  #target: number | undefined;
+  /** Lines seen before the target was known, with the draw of their key. */
+  #held: { line: Uint8Array; draw: number }[] = [];
+  #heldBytes = 0;
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  constructor(key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX) {
+    this.#key = key;
+    this.#target = target;
+    this.#max = max;
+  }
+
+  /** Adds the next row; returns the chunks it completed. */
+  push(r: RecordRow): Uint8Array[] {
+    const line = utf8(rowLine(r) + '\n');
+    const h = sha256Sync(concatBytes(this.#key, utf8(r.collection), Uint8Array.of(0), utf8(r.id)));
+    const draw = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+    const out: Uint8Array[] = [];
+    if (this.#target !== undefined) this.#add(line, draw, out);
+    else {
+      this.#held.push({ line, draw });
+      this.#heldBytes += line.length;
+      if (this.#heldBytes >= TARGET_SETTLED) this.#settle(out);
+    }
+    return out;
+  }
+
+  /** After the last row: the remaining chunks. */
+  end(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (this.#target === undefined) this.#settle(out);
+    this.#flush(out);
+    return out;
+  }
+
+  #settle(out: Uint8Array[]): void {
+    this.#target = snapshotChunkTarget(this.#heldBytes);
+    for (const { line, draw } of this.#held) this.#add(line, draw, out);
+    this.#held = [];
+  }
+
+  #add(line: Uint8Array, draw: number, out: Uint8Array[]): void {
+    this.#parts.push(line);
+    this.#size += line.length;
+    if (draw < (2 ** 32 * line.length) / this.#target! || this.#size >= this.#max) this.#flush(out);
+  }
+
+  #flush(out: Uint8Array[]): void {
+    let all = concatBytes(...this.#parts);
+    while (all.length > this.#max) {
+      out.push(all.slice(0, this.#max));
+      all = all.subarray(this.#max);
+    }
+    if (all.length > 0) out.push(all.slice());
+    this.#parts = [];
+    this.#size = 0;
+  }
 }
 
 /** Reads rows back from chunk plaintexts fed in order; refuses anything that is not a well-formed row. */

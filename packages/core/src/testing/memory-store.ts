@@ -41,6 +41,8 @@ export function openMemoryStore(data: MemoryStoreData = newMemoryStoreData()): S
   };
   return {
     read: (fn) => serial(async () => (check(), scoped(fn, data, false))),
+    // The queue keeps writes out until fn settles, whatever else it awaits.
+    bulkRead: (fn) => serial(async () => (check(), scoped(fn, data, false))),
     // Copy-on-write: the transaction works on a copy that replaces the data only on success.
     write: (fn) =>
       serial(async () => {
@@ -128,6 +130,19 @@ function txOver(d: MemoryStoreData): StoreTx {
       allRows()
         .filter((r) => r.conflicted && (collection === undefined || r.collection === collection))
         .sort((a, b) => compareCodePoints(a.collection, b.collection) || compareCodePoints(a.id, b.id)),
+    // Ids from the keys, and only the page's rows parsed: a scan of a large store stays cheap per page.
+    scanRows: async (collection, after, limit) => {
+      const prefix = recordKey(collection, '');
+      const ids: string[] = [];
+      for (const key of d.records.keys()) {
+        const id = key.slice(prefix.length);
+        if (key.startsWith(prefix) && (after === undefined || compareCodePoints(id, after) > 0)) ids.push(id);
+      }
+      return ids
+        .sort(compareCodePoints)
+        .slice(0, limit)
+        .map((id) => JSON.parse(d.records.get(recordKey(collection, id))!) as RecordRow);
+    },
     appendLog: async (entries) => {
       d.log.push(...clone(entries as LogEntry[]));
     },

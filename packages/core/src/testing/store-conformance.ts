@@ -564,6 +564,44 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
         });
       });
 
+      test('scanRows (where offered): every row of the collection, deleted ones included, by id in code point or code-unit order, in pages after a cursor', async () => {
+        await withStore(async (store) => {
+          const probe = await store.read(async (tx) => typeof tx.scanRows === 'function');
+          if (!probe) return;
+          // Ids where code point and code-unit order differ (U+E000 and up against astral characters), and enough for many pages.
+          const odd = ['b', 'b\ue000', 'b\u{1f600}', '\uff71', '\u{1f600}x', '\u{10000}', '\uffff', 'z', 'b\ue000\u{1f600}', 'b\u{1f600}\ue000'];
+          const ids = [...odd, ...Array.from({ length: 300 }, (_, i) => `r${i}${i % 7 === 0 ? '\u{1f601}' : i % 5 === 0 ? '\uff10' : ''}`)];
+          await put(
+            store,
+            ids.map((id, i) => row('scan', id, { i }, i % 3 === 0 ? { deleted: true, fields: {} } : {})),
+          );
+          await put(store, [row('other', 'a', {}), row('scan0', 'a', {})]);
+          const pages: RecordRow[][] = [];
+          await store.read(async (tx) => {
+            let after: string | undefined;
+            for (;;) {
+              const page = await tx.scanRows!('scan', after, 7);
+              pages.push(page);
+              if (page.length < 7) break;
+              after = page[page.length - 1]!.id;
+            }
+            assert.deepEqual(await tx.scanRows!('missing', undefined, 10), []);
+          });
+          const got = pages.flat();
+          assert.ok(pages.slice(0, -1).every((p) => p.length === 7));
+          const byUnits = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+          const byPoints = [...ids].sort(compareCodePoints);
+          const order = got.map((r) => r.id);
+          assert.ok(JSON.stringify(order) === JSON.stringify(byPoints) || JSON.stringify(order) === JSON.stringify(byUnits), 'ids in one of the two orders');
+          const stored = await get(store, 'scan', ids);
+          assert.deepEqual(
+            got.map((r) => [r.collection, r.deleted, r.fields]),
+            order.map((id) => ['scan', stored.get(id)!.deleted, stored.get(id)!.fields]),
+          );
+          assert.equal(got.filter((r) => r.deleted).length, ids.filter((_, i) => i % 3 === 0).length);
+        });
+      });
+
       test('listCollections names every collection with a row, in code point order', async () => {
         await withStore(async (store) => {
           assert.deepEqual(await store.read((tx) => tx.listCollections()), []);
@@ -975,6 +1013,29 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
             assert.equal((await tx.query({ collection: 'bulk' })).rows.length, 1500);
             assert.equal(await tx.getMeta('cursor'), 3);
           });
+        });
+      });
+
+      test('bulkRead (where offered): awaits other I/O between its reads and sees one state throughout; a write waits or stays unseen; it cannot write', async () => {
+        await withStore(async (store) => {
+          if (!store.bulkRead) return;
+          const elsewhere = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5)); // an upload, say
+          await put(store, [row('c', 'a', { v: 1 })]);
+          let writing: Promise<void> | undefined;
+          const seen = await store.bulkRead(async (tx) => {
+            const first = (await tx.query({ collection: 'c' })).rows.length;
+            writing = put(store, [row('c', 'b', { v: 2 })]);
+            const counts = [first];
+            for (let i = 0; i < 3; i++) {
+              await elsewhere();
+              counts.push((await tx.query({ collection: 'c' })).rows.length);
+            }
+            await assert.rejects(tx.putRecords([row('c', 'x', {})]));
+            return counts;
+          });
+          assert.deepEqual(seen, [1, 1, 1, 1]);
+          await writing;
+          assert.equal((await store.read((tx) => tx.query({ collection: 'c' }))).rows.length, 2);
         });
       });
 

@@ -23,6 +23,7 @@ const METHODS = [
   'query',
   'listCollections',
   'listConflicted',
+  'scanRows',
   'appendLog',
   'readLog',
   'appendOutbox',
