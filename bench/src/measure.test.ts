@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { median, percentile } from './measure.js';
 import { medians } from './series.js';
 import { parseOptions } from './options.js';
+import { snapshotLines } from './report-snapshot.js';
 
 const sample = fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e9, max: 1e9 }), { minLength: 1, maxLength: 50 });
 
@@ -90,5 +91,23 @@ describe('parseOptions', () => {
         argv.join(' '),
       );
     }
+  });
+});
+
+describe('snapshot report', () => {
+  test('shows the CPU time of the bootstrap beside the floor CPU, and still judges the wall time', () => {
+    const entry = (figures: Record<string, number>) => ({ runs: 1, figures, samples: [figures] });
+    const judged: [string, boolean][] = [];
+    const lines = snapshotLines(
+      10_000,
+      {
+        snapshot: entry({ bootstrapMs: 300, bootstrapCpuMs: 200, snapshotMs: 1, snapshotBytes: 1, snapshotRequests: 1, bootstrapRequests: 1 }),
+        floors: entry({ insertMs: 100, decryptMs: 100, insertCpuMs: 60, decryptCpuMs: 40 }),
+      },
+      200,
+      (target, met) => void judged.push([target, met]),
+    );
+    assert.ok(lines.includes('CPU time: bootstrap from snapshot 200 ms vs floor 100 ms (2.00×).'), lines.join('\n'));
+    assert.deepEqual(judged, [['10,000 records: bootstrap from snapshot within 1.3× the floor', false]]);
   });
 });

@@ -11,6 +11,7 @@ type Judge = (target: string, met: boolean, detail: string) => void;
 
 /** Lines under the bootstrap table of `n` records, judging the snapshot targets; none when the section did not run. */
 export function snapshotLines(n: number, entries: Record<string, Entry>, floor: number | undefined, judge: Judge): string[] {
+  const floors = entries['floors']?.figures;
   const s = entries['snapshot']?.figures;
   if (!s) return [];
   const count = n.toLocaleString('en-US');
@@ -23,6 +24,11 @@ export function snapshotLines(n: number, entries: Record<string, Entry>, floor: 
   if (replay !== undefined) out.push(`Kith bootstrap from snapshot = ${num(sb / replay, 2)} × the full replay.`);
   if (floor !== undefined) {
     out.push(`Kith bootstrap from snapshot = ${num(sb / floor, 2)} × the floor.`);
+    // CPU time (every thread) moves far less with the machine's load than wall time: shown beside it, not judged.
+    const cpu = s['bootstrapCpuMs'];
+    const floorCpu = floors?.['insertCpuMs'] !== undefined && floors['decryptCpuMs'] !== undefined ? floors['insertCpuMs'] + floors['decryptCpuMs'] : undefined;
+    if (cpu !== undefined && floorCpu !== undefined)
+      out.push(`CPU time: bootstrap from snapshot ${ms(cpu)} ms vs floor ${ms(floorCpu)} ms (${num(cpu / floorCpu, 2)}×).`);
     judge(
       `${count} records: bootstrap from snapshot within 1.3× the floor`,
       sb <= 1.3 * floor,

@@ -47,7 +47,7 @@ async function pipe(bytes: Uint8Array<ArrayBuffer>, stream: ReadableWritablePair
   return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(stream)).arrayBuffer());
 }
 
-async function roundTrip(n: number): Promise<{ encryptMs: number; decryptMs: number; sealedBytes: number }> {
+async function roundTrip(n: number): Promise<{ encryptMs: number; decryptMs: number; decryptCpuMs: number; sealedBytes: number }> {
   const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const recs = records(n);
@@ -55,20 +55,22 @@ async function roundTrip(n: number): Promise<{ encryptMs: number; decryptMs: num
     const plain = await pipe(new TextEncoder().encode(JSON.stringify(recs)), new CompressionStream('deflate-raw'));
     return new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, plain));
   });
-  const [back, decryptMs] = await time(async () => {
-    const plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed));
-    return JSON.parse(new TextDecoder().decode(await pipe(plain, new DecompressionStream('deflate-raw')))) as unknown[];
-  });
+  const [[back, decryptMs], decryptCpuMs] = await cpuTime(() =>
+    time(async () => {
+      const plain = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed));
+      return JSON.parse(new TextDecoder().decode(await pipe(plain, new DecompressionStream('deflate-raw')))) as unknown[];
+    }),
+  );
   check(back.length === n, 'floor: round trip lost records');
-  return { encryptMs, decryptMs, sealedBytes: sealed.length };
+  return { encryptMs, decryptMs, decryptCpuMs, sealedBytes: sealed.length };
 }
 
 /** Floor tasks: `insert` (SQLite) and `crypto` (compress + encrypt and back), each after a small warm-up. */
 export const tasks: Record<string, Task> = {
   async insert(n, dir) {
     await insert(WARM_N, join(dir, 'warm.db'));
-    const [, ms] = await insert(n, join(dir, 'floor.db'));
-    return { insertMs: ms, insertRssMiB: peakRssMiB() };
+    const { ms, cpuMs } = await insertTimed(n, join(dir, 'floor.db'));
+    return { insertMs: ms, insertCpuMs: cpuMs, insertRssMiB: peakRssMiB() };
   },
   async crypto(n) {
     await roundTrip(WARM_N);

@@ -7,13 +7,17 @@
  */
 import { join } from 'node:path';
 import { WARM_N, type Task } from '../measure.js';
+import { cpuTime } from './floors.js';
 import { bootstrap, prepare } from './kith.js';
 
-/** Device B's bootstrap alone: time, bytes and requests it moved, peak RSS. */
+/**
+ * Device B's bootstrap alone: time, bytes and requests it moved, peak RSS, and the process's CPU time over
+ * it (every thread; opening the remote included, about a millisecond), which moves far less with the load.
+ */
 async function measure(n: number, base: string, warm: boolean) {
-  const boot = await bootstrap(n, base, warm, true);
+  const [boot, bootstrapCpuMs] = await cpuTime(() => bootstrap(n, base, warm, true));
   await boot.result.close();
-  return { bootstrapMs: boot.ms, bootstrapBytes: boot.bytes, bootstrapRequests: boot.requests, bootstrapRssMiB: boot.rssMiB };
+  return { bootstrapMs: boot.ms, bootstrapCpuMs, bootstrapBytes: boot.bytes, bootstrapRequests: boot.requests, bootstrapRssMiB: boot.rssMiB };
 }
 
 /** Snapshot tasks: `prep` (device A, once per size, ends with a snapshot), `bootstrap` (device B), each after a small warm-up. */

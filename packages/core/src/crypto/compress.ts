@@ -2,6 +2,11 @@
  * @module crypto/compress
  * deflate-raw through the platform's CompressionStream (Node ≥ 18, all
  * current browsers), so the core carries no compression code of its own.
+ * On Node, decompression of small payloads goes through node:zlib's
+ * synchronous inflate instead (reached through `process.getBuiltinModule`,
+ * so browser bundles never see it): DecompressionStream costs about ten
+ * times its CPU there (a thread-pool job and stream plumbing per 16 KiB),
+ * most of a snapshot chunk's decoding.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes } from './bytes.js';
@@ -40,11 +45,42 @@ export function compress(bytes: Uint8Array): Promise<Uint8Array> {
   });
 }
 
+/** What this module needs of node:zlib. */
+interface NodeZlib {
+  inflateRawSync(bytes: Uint8Array, options: { maxOutputLength: number }): Uint8Array;
+}
+
+/** node:zlib where the platform has it (Node ≥ 20.16), else undefined (browsers). */
+const nodeZlib = ((globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:zlib') ?? undefined) as
+  NodeZlib | undefined;
+/**
+ * Inflated synchronously: payloads up to 4 MiB with a cap up to 64 MiB (a segment's), so the event loop
+ * waits at most the time of inflating 64 MiB (the cap stops a bomb there); anything larger streams.
+ */
+const SYNC_INFLATE_MAX = 4 * 1024 * 1024;
+const SYNC_OUTPUT_MAX = 64 * 1024 * 1024;
+
+/** Synchronous inflate with the same outcomes as the stream: the bytes, a bomb stopped at the cap, or malformed. */
+function inflateSync(zlib: NodeZlib, bytes: Uint8Array, maxBytes: number): Uint8Array {
+  const over = (): KithError => new KithError(ErrorCode.IntegrityCorrupt, `compressed payload expands beyond ${maxBytes} bytes`);
+  let out: Uint8Array;
+  try {
+    // maxOutputLength must be at least 1: a cap of 0 is checked below.
+    out = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(1, maxBytes) });
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw over();
+    throw new KithError(ErrorCode.IntegrityCorrupt, 'compressed payload is malformed', { cause });
+  }
+  if (out.length > maxBytes) throw over();
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
 /**
  * deflate-raw decompression that stops as soon as the output passes
  * `maxBytes` (a decompression bomb never gets allocated in full).
  */
 export async function decompress(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  if (nodeZlib && bytes.length <= SYNC_INFLATE_MAX && maxBytes <= SYNC_OUTPUT_MAX) return inflateSync(nodeZlib, bytes, maxBytes);
   try {
     return await transform(bytes, new DecompressionStream('deflate-raw'), maxBytes, () => {
       throw new KithError(ErrorCode.IntegrityCorrupt, `compressed payload expands beyond ${maxBytes} bytes`);

@@ -113,3 +113,25 @@ test('decompress stops a bomb at the cap and refuses garbage', async () => {
   await assert.rejects(decompress(bomb, 1024 * 1024), /expands beyond 1048576 bytes/);
   await assert.rejects(decompress(Uint8Array.of(0xff, 0xff, 0xff), 1000), rejectsWith(ErrorCode.IntegrityCorrupt));
 });
+
+test('decompress on Node inflates without DecompressionStream, with the same outcomes', async () => {
+  const bytes = new Uint8Array(100_000).map((_, i) => i % 251);
+  const packed = await compress(bytes);
+  const bomb = await compress(new Uint8Array(8 * 1024 * 1024));
+  const platform = globalThis.DecompressionStream;
+  // Its per-16-KiB thread-pool jobs and stream plumbing were most of a snapshot chunk's decoding.
+  globalThis.DecompressionStream = class {
+    constructor() {
+      throw new Error('DecompressionStream used');
+    }
+  } as unknown as typeof DecompressionStream;
+  try {
+    assert.deepEqual(await decompress(packed, bytes.length), bytes);
+    await assert.rejects(decompress(packed, bytes.length - 1), /expands beyond 99999 bytes/);
+    await assert.rejects(decompress(bomb, 1024 * 1024), /expands beyond 1048576 bytes/);
+    await assert.rejects(decompress(packed.subarray(0, packed.length - 1), bytes.length), rejectsWith(ErrorCode.IntegrityCorrupt));
+    assert.deepEqual(await decompress(await compress(new Uint8Array(0)), 0), new Uint8Array(0));
+  } finally {
+    globalThis.DecompressionStream = platform;
+  }
+});

@@ -184,3 +184,43 @@ test('bootstrap: a rolled-back remote that serves only an older snapshot still g
   assert.deepEqual((await bootstrap(s)).state, expected);
   await s.vault.close();
 });
+
+test('bootstrap: the round trips before the first chunk overlap (snapshot listing with the registry, the newest manifest with the heads)', async () => {
+  const s = await setUp();
+  let recording = false;
+  const inFlight = new Set<string>();
+  /** For each call made before the first chunk: the calls in flight when it started. */
+  const seen: { call: string; during: string[] }[] = [];
+  const base = openMemoryRemote(s.objects);
+  const traced = new Proxy(base, {
+    get(target, name, receiver) {
+      const v = Reflect.get(target, name, receiver) as unknown;
+      if (typeof v !== 'function' || !['get', 'list'].includes(String(name))) return v;
+      return async (key: string, ...rest: unknown[]) => {
+        const call = `${String(name)} ${key.split('/')[0]}`;
+        if (recording && !seen.some((c) => c.call === 'get blobs')) seen.push({ call, during: [...inFlight] });
+        inFlight.add(call);
+        try {
+          await new Promise((r) => setTimeout(r, 5)); // a remote with latency, so overlapping calls are in flight together
+          return await (v as (...a: unknown[]) => Promise<unknown>).call(target, key, ...rest);
+        } finally {
+          inFlight.delete(call);
+        }
+      };
+    },
+  });
+  const fresh = await Vault.restore({
+    store: openMemoryStore(),
+    remote: traced,
+    remoteUrl: 'memory:',
+    recoveryCode: s.recoveryCode,
+    deps: deps(300),
+    snapshotEvery: false,
+  });
+  recording = true;
+  await fresh.sync();
+  await fresh.close();
+  const overlapped = (a: string, b: string): boolean => seen.some((c) => (c.call === a && c.during.includes(b)) || (c.call === b && c.during.includes(a)));
+  assert.ok(overlapped('list snapshots', 'list registry'), JSON.stringify(seen));
+  assert.ok(overlapped('get snapshots', 'list heads'), JSON.stringify(seen));
+});

@@ -56,13 +56,22 @@ export async function bootstrapFromSnapshot(ctx: EngineContext, chunks: ChunkSto
   const warnings: SyncWarning[] = [];
   if (!(await ctx.store.read((tx) => isFresh(ctx, tx)))) return { warnings };
   const opts = signal ? { signal } : {};
-  const listed = (await ctx.remote.list(snapshotKeys.prefix, opts)).map((i) => i.key).filter((k) => snapshotKeys.parse(k) !== undefined);
-  if (listed.length === 0) return { warnings };
-  await catchUpRegistry(ctx, signal);
+  // Round trips before the first chunk, overlapped: the listing with the registry's catch-up, then the
+  // newest manifest's bytes with the heads (verifying heads needs the registry; the bytes are checked later).
+  const [found] = await Promise.all([ctx.remote.list(snapshotKeys.prefix, opts), catchUpRegistry(ctx, signal)]);
+  const tries = found
+    .map((i) => i.key)
+    .filter((k) => snapshotKeys.parse(k) !== undefined)
+    .sort()
+    .reverse()
+    .slice(0, MAX_TRIES);
+  if (tries.length === 0) return { warnings };
+  const newest = ctx.remote.get(tries[0]!, opts);
+  newest.catch(() => undefined); // awaited by its manifest check, unless the heads fail first
   const heads = await verifiedHeads(ctx, signal);
-  for (const key of listed.sort().reverse().slice(0, MAX_TRIES)) {
+  for (const [i, key] of tries.entries()) {
     try {
-      const manifest = await checkedManifest(ctx, key, heads, signal);
+      const manifest = await checkedManifest(ctx, key, heads, signal, i === 0 ? newest : undefined);
       const applied = await apply(ctx, chunks, key, manifest, signal);
       if (!applied) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
       return { applied: { key, ...applied }, warnings };
@@ -83,14 +92,15 @@ async function verifiedHeads(ctx: EngineContext, signal?: AbortSignal): Promise<
   return readVerifiedHeads(ctx, signal);
 }
 
-/** Reads and checks a manifest: signer, registry position, V against the signed heads and the chains. */
+/** Reads (or takes the `fetched` bytes of) and checks a manifest: signer, registry position, V against the signed heads and the chains. */
 export async function checkedManifest(
   ctx: EngineContext,
   key: string,
   heads: ReadonlyMap<string, { seq: number; hash: Uint8Array }>,
   signal?: AbortSignal,
+  fetched?: Promise<Uint8Array | null>,
 ): Promise<SnapshotManifest> {
-  const bytes = await ctx.remote.get(key, signal ? { signal } : {});
+  const bytes = await (fetched ?? ctx.remote.get(key, signal ? { signal } : {}));
   if (!bytes) throw new KithError(ErrorCode.NotFound, `snapshot ${key} vanished from the remote`);
   const header = peekSnapshot(bytes, key);
   const writer = ctx.registry.device(header.deviceId);
