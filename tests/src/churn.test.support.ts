@@ -62,6 +62,8 @@ export interface ChurnFigures {
   bootstrapPulled: number;
 }
 
+const MANUAL = { everyHours: false } as const;
+
 /** Runs the churn on `h` and checks every promise; returns the figures it measured. */
 export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
   // One clock for every device, moved by hand: the offline device's absence spans weeks.
@@ -76,6 +78,8 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
       remote: remoteA,
       remoteUrl: REMOTE_URL,
       deviceName: 'A',
+      // The compactions measured here are the explicit ones: none runs by itself after a sync.
+      compaction: MANUAL,
       deps: deps(1),
     });
     track(a);
@@ -84,7 +88,7 @@ export async function runChurn(h: ChurnHarness): Promise<ChurnFigures> {
     });
     await a.push();
     const restore = async (name: string, seed: number, store: Store, remote: CountingRemote): Promise<Vault> =>
-      track(await Vault.restore({ store, remote, remoteUrl: REMOTE_URL, recoveryCode, deviceName: name, deps: deps(seed) }));
+      track(await Vault.restore({ store, remote, remoteUrl: REMOTE_URL, recoveryCode, deviceName: name, compaction: MANUAL, deps: deps(seed) }));
     const b = await restore('B', 2, await h.openStore('B'), countingRemote(await h.openRemote('main')));
     await b.pull();
 

@@ -15,6 +15,8 @@ export const WarningCode = {
   HeadsBehindRegistry: 'KITH_STALE_HEADS',
   /** A snapshot on the remote failed its checks; the device bootstrapped without it (an older one, or the full history). */
   SnapshotRefused: 'KITH_SNAPSHOT_REFUSED',
+  /** Compaction run by a sync failed; the sync itself succeeded and compaction is tried again later. */
+  CompactionFailed: 'KITH_COMPACTION_FAILED',
 } as const;
 export type WarningCode = (typeof WarningCode)[keyof typeof WarningCode];
 

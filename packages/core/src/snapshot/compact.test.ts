@@ -2,42 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '../base/deps.js';
 import { ErrorCode } from '../base/errors.js';
-import { remoteKeys, snapshotKeys } from '../format/index.js';
+import { remoteKeys } from '../format/index.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault/vault.js';
-
-const T0 = 1_767_225_600_000;
-const HOUR = 3600_000;
-const DAY = 24 * HOUR;
-/** One clock for every device of a test, moved by hand (plus a tick per read: snapshot keys are per ms). */
-function clock() {
-  let now = T0;
-  return { now: () => ++now, advance: (ms: number) => (now += ms) };
-}
-const segmentsOf = (objects: Map<string, Uint8Array>, device: string): number[] =>
-  [...objects.keys()].filter((k) => k.startsWith(remoteKeys.segmentPrefix(device))).map((k) => Number(k.slice(-12)));
-const snapshotsIn = (objects: Map<string, Uint8Array>): string[] => [...objects.keys()].filter((k) => k.startsWith(snapshotKeys.prefix));
-
-async function twoDevices() {
-  const objects = new Map<string, Uint8Array>();
-  const c = clock();
-  const opts = { remoteUrl: 'memory:', snapshotEvery: false as const };
-  const { vault: a, recoveryCode } = await Vault.create({
-    ...opts,
-    store: openMemoryStore(),
-    remote: openMemoryRemote(objects),
-    deps: { random: seededRandom(1), now: c.now },
-  });
-  const b = await Vault.restore({
-    ...opts,
-    store: openMemoryStore(),
-    remote: openMemoryRemote(objects),
-    recoveryCode,
-    deps: { random: seededRandom(2), now: c.now },
-  });
-  return { objects, c, a, b, recoveryCode, opts };
-}
+import { DAY, HOUR, segmentsOf, snapshotsIn, twoDevices } from './compact.test.support.js';
 
 test('compact deletes only what a snapshot older than the grace period covers and every active device acknowledged, never a newest segment', async () => {
   const { objects, c, a, b } = await twoDevices();

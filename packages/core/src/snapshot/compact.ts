@@ -7,7 +7,10 @@
  * remote covers it (V[d] ≥ s) and at least one of them is older than the
  * grace period, (2) every active device's signed head acknowledges it
  * (active: registered, not revoked, head signed within the horizon), and
- * (3) it is not `d`'s newest segment (the head's chain anchor). Requiring
+ * (3) it is not `d`'s newest segment (the head's chain anchor). A revoked
+ * device's chain, which ends at its revocation point and which no head
+ * acknowledges, goes under (1) alone but for its last segment: a device
+ * that had not applied it merges a snapshot instead. Requiring
  * every remaining snapshot to cover it, not just one, is what lets a
  * reader start from any of them: a reader that finds a segment missing
  * below a snapshot's V merges that snapshot; above every V it is withheld.
@@ -113,12 +116,12 @@ export async function planCompaction(ctx: EngineContext, o: CompactOptions = {})
   let kept = staying.length;
   for (const [id, d] of ctx.registry.devices()) {
     const head = heads.get(id);
-    if (!head || d.revoked) {
-      // A revoked device's chain is not acknowledged by anyone (heads list active devices only): left alone.
-      continue;
-    }
-    const acked = Math.min(...active.map((a) => a.get(id) ?? 0));
-    const limit = Math.min(cover.get(id) ?? 0, acked, head.seq - 1);
+    if (!head) continue;
+    // A revoked chain ends at its revocation point and no head acknowledges it: what the staying snapshots cover goes but
+    // its last segment, which shows `check` (and any auditor) that the gap below it is compaction's, for one segment a device.
+    const end = d.revoked ? Math.min(head.seq, d.revoked.lastSeq) : head.seq;
+    const acked = d.revoked ? end : Math.min(...active.map((a) => a.get(id) ?? 0));
+    const limit = Math.min(cover.get(id) ?? 0, acked, end - 1);
     const prefix = remoteKeys.segmentPrefix(id);
     for (const info of await ctx.remote.list(prefix, signal ? { signal } : {})) {
       const seq = Number(info.key.slice(prefix.length));

@@ -9,4 +9,5 @@ export { maybeSnapshot, noteSnapshot, snapshotChunkIds } from './auto.js';
 export { DEFAULT_SNAPSHOT_EVERY, type SnapshotEvery } from './options.js';
 export type { ChunkStore } from './chunks.js';
 export { mergeSnapshot, type MergeOutcome } from './merge.js';
+export { maybeCompact, type AutoCompactOutcome } from './auto-compact.js';
 export { compactRemote, planCompaction, type CompactOptions, type CompactResult } from './compact.js';

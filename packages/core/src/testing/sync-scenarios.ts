@@ -24,6 +24,7 @@ import type { Doc } from '../vault/vault-types.js';
 import { AUDIT_INTERVAL_MS } from '../sync/repair.js';
 import type { JsonObject } from '../model/json.js';
 import { WarningCode } from '../base/warnings.js';
+import type { CompactionPolicy } from '../snapshot/compact-options.js';
 
 /** What a remote's test gives the scenarios. */
 export interface ScenarioHarness {
@@ -150,10 +151,17 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
     /** Each device has its own randomness and a clock `skew` ms off the true time. */
     const deps = (seed: number, skew = 0) => ({ random: seededRandom(seed), now: () => (now += 7) + skew });
     // A device's own remote counts its requests (the idle-cost checks read them).
-    const founder = async (seed = 1, location?: string): Promise<Device & { code: string; remote: CountingRemote }> => {
+    const founder = async (seed = 1, location?: string, compaction?: CompactionPolicy): Promise<Device & { code: string; remote: CountingRemote }> => {
       const remote = countingRemote(await h.openRemote(location));
       const store = await h.openStore();
-      const { vault, recoveryCode } = await Vault.create({ store, remote, remoteUrl: options.remoteUrl, deviceName: 'A', deps: deps(seed) });
+      const { vault, recoveryCode } = await Vault.create({
+        store,
+        remote,
+        remoteUrl: options.remoteUrl,
+        deviceName: 'A',
+        deps: deps(seed),
+        ...(compaction ? { compaction } : {}),
+      });
       return { vault, remote, store, code: recoveryCode };
     };
     const joiner = async (code: string, seed = 2, nameOf = 'B', skew = 0): Promise<Device & { remote: CountingRemote }> => {
@@ -1172,7 +1180,7 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
     });
 
     test('compaction: covered segments go; a device away past the horizon merges the snapshot and keeps its unpushed writes; a segment withheld above the snapshot is KITH_INTEGRITY_WITHHELD', async () => {
-      const a = track(await founder(91));
+      const a = track(await founder(91, undefined, { everyHours: false })); // A compacts when told to only
       const b = track(await joiner(a.code, 92));
       for (let i = 0; i < 4; i++) {
         await a.vault.put('notes', `n${i}`, { i });

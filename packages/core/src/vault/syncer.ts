@@ -13,7 +13,8 @@ import { pull, SEGMENT_MISSING, type PullOutcome } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import { deviceStatuses } from '../sync/staleness.js';
 import type { CheckOptions, CheckReport } from '../check/index.js';
-import type { ChunkStore, CompactResult, SnapshotResult } from '../snapshot/index.js';
+import type { AutoCompactOutcome, ChunkStore, CompactResult, SnapshotResult } from '../snapshot/index.js';
+import { autoCompactEvery } from '../snapshot/compact-options.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
@@ -65,10 +66,22 @@ export class Syncer {
           .then(({ maybeSnapshot }) => maybeSnapshot(ctx, this.#s.blobs, this.#s.snapshotEvery, () => push(ctx, o.signal), o.signal))
           .catch(() => undefined);
       }
+      const compacted = await this.#maybeCompact(ctx, o.signal);
+      if (compacted?.warning) warnings.push(compacted.warning);
       const result = { pushed, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
       this.#s.events.emit('synced', result);
       return result;
     });
+  }
+
+  /** Compaction when it is due (see snapshot/auto-compact); its failures come back as a warning, never as the sync's. */
+  async #maybeCompact(ctx: EngineContext, signal?: AbortSignal): Promise<AutoCompactOutcome | undefined> {
+    const every = autoCompactEvery(this.#s.compaction, this.#s.snapshotEvery !== false);
+    if (every === false) return undefined;
+    const gc = (): Promise<unknown> => this.#s.blobs.gc(signal ? { signal } : {});
+    // Like the automatic snapshot, an optimisation only: code that fails to load is tried again after a later sync.
+    const code = await snapshots().catch(() => undefined);
+    return code?.maybeCompact(ctx, this.#s.compaction, every, gc, signal);
   }
 
   /** Syncs, then writes a snapshot of the state (see snapshot/write). */

@@ -54,7 +54,7 @@ export interface VaultOptions {
   readonly snapshotEvery?: false | { readonly segments: number };
   /** Days of local history (`log`) kept; older entries are pruned, except each record's newest (default 90; `Infinity` keeps all). */
   readonly historyDays?: number;
-  /** When `compact()` may delete: the device horizon (days, default 90) and grace period (hours, default 24); see docs/FORMAT.md "Compaction". */
+  /** When compaction may delete and how often a sync runs it (see CompactionPolicy): horizon (days, default 90), grace period (hours, default 24), `everyHours`; docs/FORMAT.md "Compaction". */
   readonly compaction?: CompactionPolicy;
 }
 
