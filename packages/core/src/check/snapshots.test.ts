@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { seededRandom } from '../base/deps.js';
 import { ErrorCode } from '../base/errors.js';
 import { generateDeviceKeys, signingKeyFromSeed } from '../crypto/index.js';
-import { decodeSnapshot, encodeSnapshot, snapshotKeys, type SnapshotManifest } from '../format/index.js';
+import { decodeSnapshot, encodeSnapshot, remoteKeys, snapshotKeys, type SnapshotManifest } from '../format/index.js';
 import { blobKeys } from '../format/blob-format.js';
 import { unb64 } from '../ports/store-meta.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
@@ -165,5 +165,31 @@ test('check: a forged or altered manifest is reported with the code a bootstrap 
   // Written by a device the registry never admitted.
   const stranger = generateDeviceKeys(seededRandom(11));
   await forged(() => s.forge({}, stranger.sign.seed, stranger.deviceId), [['foreign', ErrorCode.IntegrityUnknownSigner]]);
+  await vault.close();
+});
+
+test('check: an older snapshot whose next segment compaction deleted under a newer one is unreferenced, not damaged', async () => {
+  const { objects, vault, older, newer, device, manifest } = await vaultWithSnapshots();
+  const below = (await manifest(newer)).devices[0]!.seq;
+  const olderSeq = (await manifest(older)).devices[0]!.seq;
+  assert.ok(olderSeq < below);
+  // What a compaction killed between its segments and its snapshots leaves: the chain starts after the newer V, the older snapshot stays.
+  await withDamage(
+    objects,
+    () => {
+      for (let seq = 1; seq <= below; seq++) objects.delete(remoteKeys.segment(device.deviceId, seq));
+    },
+    async () => assert.deepEqual(problems(await vault.check({ readData: true })), [['unreferenced', older, ErrorCode.UnreferencedObject]]),
+  );
+  // The same segment gone from the middle of the chain is damage: reported as missing, and the snapshot refused.
+  await withDamage(
+    objects,
+    () => objects.delete(remoteKeys.segment(device.deviceId, olderSeq + 1)),
+    async () =>
+      assert.deepEqual(problems(await vault.check()), [
+        ['missing', remoteKeys.segment(device.deviceId, olderSeq + 1), ErrorCode.IntegrityChain],
+        ['damaged', older, ErrorCode.IntegrityChain],
+      ]),
+  );
   await vault.close();
 });

@@ -36,6 +36,9 @@ export interface SnapshotChunks {
  */
 export async function checkSnapshots(run: CheckRun, ctx: EngineContext, heads: ReadonlyMap<string, Head>, readData: boolean): Promise<SnapshotChunks> {
   const chunks: SnapshotChunks = { sizes: new Map(), read: new Set() };
+  /** Per device, the highest seq a snapshot that passed covers. */
+  const covered = new Map<string, number>();
+  const refused: { key: string; opened: SnapshotManifest | undefined; error: unknown }[] = [];
   for (const key of [...run.layout.snapshots].sort()) {
     throwIfAborted(run.signal);
     const bytes = await run.read(key);
@@ -54,7 +57,8 @@ export async function checkSnapshots(run: CheckRun, ctx: EngineContext, heads: R
       );
       continue;
     }
-    for (const c of (await openSnapshotManifest(one, key, run.signal))?.chunks ?? []) chunks.sizes.set(c.id, c.size);
+    const opened = await openSnapshotManifest(one, key, run.signal);
+    for (const c of opened?.chunks ?? []) chunks.sizes.set(c.id, c.size);
     if (reg.revoked) {
       run.log.add(
         'unreferenced',
@@ -68,10 +72,11 @@ export async function checkSnapshots(run: CheckRun, ctx: EngineContext, heads: R
     let m: SnapshotManifest;
     try {
       m = await checkedManifest(one, key, heads, run.signal);
-    } catch (e) {
-      run.log.failed(key, e, REWRITE);
+    } catch (error) {
+      refused.push({ key, opened, error });
       continue;
     }
+    for (const d of m.devices) covered.set(d.deviceId, Math.max(d.seq, covered.get(d.deviceId) ?? 0));
     let complete = true;
     for (const c of m.chunks) {
       if (run.layout.chunks.has(c.id)) continue;
@@ -80,7 +85,31 @@ export async function checkSnapshots(run: CheckRun, ctx: EngineContext, heads: R
     }
     if (readData && complete) await readState(run, key, m, chunks.read);
   }
+  for (const { key, opened, error } of refused) {
+    const gone = opened && compactedAway(run, opened, covered);
+    if (!gone || !KithError.is(error, ErrorCode.IntegrityChain)) run.log.failed(key, error, REWRITE);
+    else
+      run.log.add(
+        'unreferenced',
+        key,
+        ErrorCode.UnreferencedObject,
+        `snapshot ${key} needs device ${gone.deviceId}'s segment ${gone.seq + 1}, which compaction deleted under a newer snapshot: no device starts from it`,
+        'left by an interrupted compaction (later ones leave it too); harmless: delete it',
+      );
+  }
   return chunks;
+}
+
+/**
+ * The device entry of `m` whose next segment went with the start of its
+ * chain under a snapshot that passed: compaction removed it, so `m` is
+ * merely superseded (a compaction stopped between deleting segments and
+ * deleting the snapshots they made useless).
+ */
+function compactedAway(run: CheckRun, m: SnapshotManifest, covered: ReadonlyMap<string, number>): SnapshotManifest['devices'][number] | undefined {
+  // As the segment check judges a gap: compaction's when it starts the chain, and a signed snapshot covers it.
+  const first = (device: string): number => Math.min(...(run.layout.segments.get(device)?.keys() ?? []));
+  return m.devices.find((d) => first(d.deviceId) > d.seq + 1 && (covered.get(d.deviceId) ?? 0) >= d.seq + 1);
 }
 
 /** Reads the whole state of snapshot `key` as a bootstrap does, reporting the first failure against its chunk (or the snapshot). */
