@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, KithError } from '@kith/core';
-import { cliHintKeys } from './hints.js';
+import { cliCodeHintKeys, cliHintKeys } from './hints.js';
 import { describeError, errorJson } from './output.js';
 import { kithJson, runKith } from './testing/index.js';
 
@@ -49,6 +49,24 @@ describe('kith CLI: its own hints for core errors', { timeout: 180_000 }, () => 
     assert.equal(errorJson(plain).error.hint, 'as given');
     assert.equal(errorJson(new KithError(ErrorCode.NoConflict, 'x', { hint: 'as given', reason: 'unheard-of' })).error.hint, 'as given');
     assert.deepEqual(Object.keys(errorJson(new KithError(ErrorCode.BadInput, 'x')).error), ['code', 'message']);
+  });
+
+  test('a code the CLI words in every case is still thrown by core: KITH_INTEGRITY_WITHHELD names `kith check`', () => {
+    const core = coreRuntimeText();
+    for (const code of cliCodeHintKeys) {
+      const name = Object.entries(ErrorCode).find(([, v]) => v === code)?.[0];
+      assert.ok(name !== undefined, code);
+      assert.ok(core.includes(`new KithError(ErrorCode.${name},`), `core no longer throws ${code}`);
+    }
+    const withheld = new KithError(ErrorCode.IntegrityWithheld, "device d's segment 4 is missing from the remote, above what every snapshot covers", {
+      hint: 'as core words it',
+      reason: 'segment-missing',
+    });
+    assert.match(
+      describeError(withheld, false).line,
+      /; .*`kith check` lists what is missing; restore it from another copy of the remote \(KITH_INTEGRITY_WITHHELD\)$/,
+    );
+    assert.match(errorJson(withheld).error.hint ?? '', /`kith check`/);
   });
 
   let dir: string;

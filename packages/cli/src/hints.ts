@@ -36,10 +36,21 @@ const table: ReadonlyMap<string, string> = new Map([
   ],
 ]);
 
+/** Codes the CLI words one way whatever the case (a reason-keyed entry above still wins). */
+const byCode: ReadonlyMap<string, string> = new Map([
+  [
+    ErrorCode.IntegrityWithheld,
+    'compaction never deletes a segment no snapshot covers, so the remote lost or withholds it (nothing after it was applied): `kith check` lists what is missing; restore it from another copy of the remote',
+  ],
+]);
+
 /** The hint the CLI prints for `e`: its own wording where it has one, else the hint `e` came with. */
 export function cliHint(e: KithError): string | undefined {
-  return (e.reason === undefined ? undefined : table.get(`${e.code}/${e.reason}`)) ?? e.hint;
+  return (e.reason === undefined ? undefined : table.get(`${e.code}/${e.reason}`)) ?? byCode.get(e.code) ?? e.hint;
 }
 
 /** The code/reason pairs the CLI words its own way (a test checks that core still gives each). */
 export const cliHintKeys: readonly string[] = [...table.keys()];
+
+/** The codes the CLI words its own way in every case. */
+export const cliCodeHintKeys: readonly string[] = [...byCode.keys()];

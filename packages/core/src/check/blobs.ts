@@ -10,6 +10,7 @@ import { MAX_CHUNK } from '../blobs/chunker.js';
 import { ErrorCode } from '../base/errors.js';
 import { throwIfAborted } from '../ports/remote.js';
 import { readInOrder, type CheckRun } from './run.js';
+import type { SnapshotChunks } from './snapshots.js';
 
 const REUPLOAD = 'store the file again from a device that has it, or restore the object from another copy of the remote';
 const COLLECTED = 'blob garbage collection marks it and deletes it after the grace period; nothing is lost';
@@ -17,12 +18,19 @@ const MARK_BYTES = 8;
 
 /**
  * `live`: manifest ids live records reference (this device's copy);
- * `mentioned`: manifest ids any op on the remote ever set.
+ * `mentioned`: manifest ids any op on the remote ever set; `snapshots`:
+ * the chunks snapshots reference, and those the snapshot check has read.
  */
-export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, mentioned: ReadonlySet<string>, readData: boolean): Promise<void> {
+export async function checkBlobs(
+  run: CheckRun,
+  live: ReadonlySet<string>,
+  mentioned: ReadonlySet<string>,
+  snapshots: SnapshotChunks,
+  readData: boolean,
+): Promise<void> {
   const { log, layout } = run;
-  /** chunk id → size some manifest gives it. */
-  const wanted = new Map<string, number>();
+  /** chunk id → size some manifest (blob or snapshot) gives it. */
+  const wanted = new Map<string, number>(snapshots.sizes);
   const manifests = [...layout.manifests].sort();
   const manifestReads = readInOrder(run, manifests.map(blobKeys.manifest));
   for (const id of manifests) {
@@ -77,7 +85,9 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
     }
   }
   const chunks = [...layout.chunks].sort();
-  const chunkReads = readData ? readInOrder(run, chunks.map(blobKeys.chunk)) : undefined;
+  // A chunk the snapshot check read and verified is not read again.
+  const toRead = chunks.filter((id) => !snapshots.read.has(id));
+  const chunkReads = readData ? readInOrder(run, toRead.map(blobKeys.chunk)) : undefined;
   for (const id of chunks) {
     throwIfAborted(run.signal);
     log.counts.chunks++;
@@ -88,11 +98,11 @@ export async function checkBlobs(run: CheckRun, live: ReadonlySet<string>, menti
         'unreferenced',
         key,
         ErrorCode.UnreferencedObject,
-        `blob chunk ${id.slice(0, 12)}… belongs to no blob`,
+        `blob chunk ${id.slice(0, 12)}… belongs to no blob or snapshot`,
         `left by an interrupted upload or a blob's removal; ${COLLECTED}`,
       );
     }
-    if (!chunkReads) continue;
+    if (!chunkReads || snapshots.read.has(id)) continue;
     const bytes = (await chunkReads.next()).value;
     if (!bytes) continue;
     try {

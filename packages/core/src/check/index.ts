@@ -18,8 +18,9 @@ import { checkSealedKeys } from './keys.js';
 import { sortListing } from './layout.js';
 import { checkRegistry } from './registry.js';
 import { CheckLog, type CheckOptions, type CheckReport } from './report.js';
-import { readOnly, type CheckRun } from './run.js';
+import { detachedContext, readOnly, type CheckRun } from './run.js';
 import { checkSegments } from './segments.js';
+import { checkSnapshots } from './snapshots.js';
 
 export type { CheckCounts, CheckOptions, CheckProblem, CheckProblemKind, CheckProgress, CheckReport } from './report.js';
 
@@ -44,6 +45,7 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
     layout.heads.size +
     [...layout.segments.values()].reduce((n, s) => n + s.size, 0) +
     layout.manifests.size +
+    layout.snapshots.length +
     layout.marks.size +
     (readData ? layout.chunks.size : 0);
   let done = 0;
@@ -69,8 +71,11 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
   run.registry.assertNotRevoked(ctx.deviceId);
   await checkSealedKeys(run);
   const mentioned = new Set<string>();
-  await checkSegments(run, mentioned);
-  await checkBlobs(run, live, mentioned, readData);
+  // Snapshots are opened (covers, manifests) with a copy of the registry: what catching it up learns stays in the check.
+  const snapshots = detachedContext(run);
+  const heads = await checkSegments(run, mentioned, snapshots);
+  const snapshotChunks = await checkSnapshots(run, snapshots, heads, readData);
+  await checkBlobs(run, live, mentioned, snapshotChunks, readData);
   // Objects judged by their name alone (foreign, or sealed for an epoch that never started) were never read.
   if (done < total) o.onProgress?.({ done: total, total });
   return log.report(readData);

@@ -15,21 +15,9 @@ import type { EngineContext } from '../sync/context.js';
 import { epochBoxKey, openSealedKeyBytes, sealedKeyPlace, verifySealedKeyAt, type Admits, type KeyRules } from '../identity/epoch-seals.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import type { SealedKeyName } from './layout.js';
-import type { CheckRun } from './run.js';
+import { checkContext, type CheckRun } from './run.js';
 
 const RESEAL = 'remove it; a device that holds this epoch key can seal it again';
-
-/** A context for `loadEpochKey` that keeps keys in `keys` only (never in the store) and reads through the check's read-only remote. */
-function keyContext(run: CheckRun, keys: Map<number, Uint8Array>): EngineContext {
-  return {
-    ...run.ctx,
-    remote: run.remote,
-    registry: run.registry,
-    epochKeys: keys,
-    rememberEpochKey: async (epoch, key) => void keys.set(epoch, key),
-    saveRegistry: async () => undefined,
-  };
-}
 
 /** Loads what it can, quietly: a key that cannot be had shows up as the objects that need it failing. */
 async function tryLoad(ctx: EngineContext, epoch: number): Promise<Uint8Array | undefined> {
@@ -45,7 +33,7 @@ export async function checkSealedKeys(run: CheckRun): Promise<void> {
   const { ctx, log, layout } = run;
   const epoch = run.registry.epoch;
   for (const [e, k] of ctx.epochKeys) run.epochKeys.set(e, k);
-  const own = keyContext(run, run.epochKeys);
+  const own = checkContext(run);
   for (let e = epoch; e >= 0; e--) if (!run.epochKeys.has(e)) await tryLoad(own, e);
 
   const listed = new Set(layout.keys.map((k) => k.key));

@@ -33,7 +33,7 @@ export interface RemoteLayout {
   /** Mark key → the key of the object it marks. */
   readonly marks: Map<string, string>;
   pairing: number;
-  /** Snapshot manifests (not verified by check yet: a bootstrap verifies what it uses). */
+  /** Snapshot manifest keys (check/snapshots verifies them). */
   readonly snapshots: string[];
 }
 

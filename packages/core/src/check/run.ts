@@ -8,7 +8,7 @@ import { invariant } from '../base/errors.js';
 import type { Remote } from '../ports/remote.js';
 import { decorateRemote } from '../ports/capabilities.js';
 import type { EngineContext } from '../sync/context.js';
-import type { DeviceRegistry } from '../identity/registry.js';
+import { DeviceRegistry } from '../identity/registry.js';
 import type { RemoteLayout } from './layout.js';
 import type { CheckLog } from './report.js';
 
@@ -62,4 +62,31 @@ export function withWrites(remote: Remote, o: Partial<Pick<Remote, 'put' | 'dele
 export function readOnly(remote: Remote): Remote {
   const refuse = async (): Promise<void> => invariant(false, 'the check tried to write to the remote');
   return withWrites(remote, { put: refuse, delete: refuse, close: async () => undefined });
+}
+
+/**
+ * An engine context for the sync and snapshot helpers a check reuses: it
+ * reads through the check's read-only remote, and keeps what it learns in
+ * memory only (epoch keys in `keys`, registry catch-ups in `registry`).
+ */
+export function checkContext(run: CheckRun, registry: DeviceRegistry = run.registry, keys: Map<number, Uint8Array> = run.epochKeys): EngineContext {
+  return {
+    ...run.ctx,
+    remote: run.remote,
+    registry,
+    epochKeys: keys,
+    rememberEpochKey: async (epoch, key) => void keys.set(epoch, key),
+    saveRegistry: async () => undefined,
+    progress: () => undefined,
+  };
+}
+
+/** {@link checkContext} over a copy of the check's registry: helpers that catch the registry up (snapshot checks) leave the vault's own untouched. */
+export function detachedContext(run: CheckRun): EngineContext {
+  return checkContext(run, new DeviceRegistry(run.ctx.vaultId, run.registry.state));
+}
+
+/** `remote`, answering a read of `key` with `bytes` (already read and counted). */
+export function withObject(remote: Remote, key: string, bytes: Uint8Array): Remote {
+  return decorateRemote(remote, { get: async (k, o) => (k === key ? bytes : remote.get(k, o)) });
 }

@@ -13,24 +13,38 @@ import { decodePayload } from '../model/ops.js';
 import { refsIn } from '../blobs/blobs.js';
 import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
 import type { OwnChainMeta } from '../ports/store-meta.js';
+import type { EngineContext } from '../sync/context.js';
 import { snapshotCovers } from '../sync/snapshot-cover.js';
 import { readInOrder, type CheckRun } from './run.js';
 
 const RESTORE = 'restore it from another copy of the remote';
 
-/** Checks every device's head and segments; adds every blob ref an op sets to `refs`. */
-export async function checkSegments(run: CheckRun, refs: Set<string>): Promise<void> {
+/**
+ * Checks every device's head and segments; adds every blob ref an op sets
+ * to `refs`. Returns the heads that verified, by device (the snapshot check
+ * judges manifests against them). `snapshots` opens manifests for the
+ * covers (a context that keeps what it learns to the check).
+ */
+export async function checkSegments(run: CheckRun, refs: Set<string>, snapshots: EngineContext): Promise<Map<string, Head>> {
+  const heads = new Map<string, Head>();
   const devices = new Set([...run.layout.heads.keys(), ...run.layout.segments.keys()]);
   let covers: Promise<Map<string, number>> | undefined; // read once, and only if some chain starts with a gap
   const compacted = async (device: string, first: number): Promise<number> =>
-    first <= 1 ? 0 : Math.min(first - 1, (await (covers ??= snapshotCovers(run.ctx, run.signal ?? undefined))).get(device) ?? 0);
+    first <= 1 ? 0 : Math.min(first - 1, (await (covers ??= snapshotCovers(snapshots, run.signal ?? undefined))).get(device) ?? 0);
   for (const device of [...devices].sort()) {
     throwIfAborted(run.signal);
-    await checkDevice(run, device, refs, compacted);
+    const head = await checkDevice(run, device, refs, compacted);
+    if (head) heads.set(device, head);
   }
+  return heads;
 }
 
-async function checkDevice(run: CheckRun, device: string, refs: Set<string>, compactedOf: (device: string, first: number) => Promise<number>): Promise<void> {
+async function checkDevice(
+  run: CheckRun,
+  device: string,
+  refs: Set<string>,
+  compactedOf: (device: string, first: number) => Promise<number>,
+): Promise<Head | undefined> {
   const { log, layout, ctx } = run;
   const headKey = remoteKeys.head(device);
   const listed = layout.segments.get(device) ?? new Map<number, string>();
@@ -40,7 +54,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>, com
     const hint = 'no device of this vault wrote it, and every device ignores it; delete it';
     if (layout.heads.has(device)) log.add('foreign', headKey, ErrorCode.IntegrityUnknownSigner, `the head of ${why}`, hint);
     for (const key of listed.values()) log.add('foreign', key, ErrorCode.IntegrityUnknownSigner, `a segment of ${why}`, hint);
-    return;
+    return undefined;
   }
   const head = layout.heads.has(device) ? await checkHead(run, device) : undefined;
   const revoked = run.registry.device(device)?.revoked;
@@ -139,6 +153,7 @@ async function checkDevice(run: CheckRun, device: string, refs: Set<string>, com
       lastLocal = undefined;
     }
   }
+  return head;
 }
 
 /** What to do about a missing segment of `device`: this device puts back its own from the copies it keeps (sync/repair). */
