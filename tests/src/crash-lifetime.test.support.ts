@@ -31,13 +31,6 @@ export type Killed = 'snapshot' | 'compact';
 
 type Problem = { kind: string; key: string; code: string };
 
-/**
- * A known gap of compaction (snapshot/compact.ts), not of check: killed between deleting segments and
- * deleting the old snapshots they made useless, it leaves those snapshots, and no later compaction
- * deletes them (it counts only snapshots a reader accepts). Check reports each as unreferenced.
- */
-const leftByCompaction = (p: Problem): boolean => p.kind === 'unreferenced' && p.code === 'KITH_UNREFERENCED_OBJECT' && p.key.startsWith('snapshots/');
-
 /** Files in `dir`, or in its subdirectories with `deep`. */
 function files(dir: string | undefined, deep = false): number {
   if (!dir || !existsSync(dir)) return 0;
@@ -148,7 +141,7 @@ export async function runLifetimeCrashRounds(killed: Killed, rounds: number, rem
       // Nothing but chunks no snapshot lists, which GC collects: a live snapshot's chunks are referenced.
       const strays = report.problems.filter((p) => p.kind === 'unreferenced' && p.code === 'KITH_UNREFERENCED_OBJECT' && p.key.startsWith('blobs/chunks/'));
       assert.deepEqual(
-        report.problems.filter((p) => !strays.includes(p) && !(killed === 'compact' && leftByCompaction(p))),
+        report.problems.filter((p) => !strays.includes(p)),
         [],
       );
       const { checked } = report;

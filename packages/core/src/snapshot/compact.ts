@@ -140,12 +140,14 @@ function withSelf(applied: ReadonlyMap<string, number>, id: string, seq: number)
 
 /**
  * Compacts the remote now (see the module comment); with `dryRun`, reports
- * only. Segments go first, oldest first per device, then old snapshots:
- * a crash at any point leaves a remote every reader can use.
+ * only. Old snapshots go first, then segments, oldest first per device: a
+ * crash at any point leaves a remote every reader can use, and nothing a
+ * later run cannot find (segments first left old snapshots whose chain
+ * check fails once the segment after them is gone, which no run deleted).
  */
 export async function compactRemote(ctx: EngineContext, o: CompactOptions = {}): Promise<CompactResult> {
   const plan = await planCompaction(ctx, o);
-  const doomed = [...plan.segments, ...plan.snapshots];
+  const doomed = [...plan.snapshots, ...plan.segments];
   const bytes = doomed.reduce((n, d) => n + d.size, 0);
   if (o.dryRun === true) return { deleted: doomed.length, kept: plan.kept, bytes };
   const opts = o.signal ? { signal: o.signal } : {};
