@@ -58,7 +58,7 @@ export async function maybeCompact(
       warning: {
         code: WarningCode.CompactionFailed,
         message: `compaction after this sync failed: ${message} (${code})`,
-        hint: 'the sync itself succeeded; compaction is tried again after its interval, or run `kith compact` to see the error',
+        hint: 'the sync itself succeeded; compaction is tried again after its interval, or compact the vault now to see the error',
       },
     };
   }
