@@ -23,6 +23,27 @@ const latencies: number[] = [];
 const leaderLog: [boolean, number][] = [];
 let me = '';
 
+/**
+ * IndexedDB transactions of this tab not yet complete or aborted. A tab
+ * stopped inside one would block every other tab's writes to the store for
+ * as long as it stays stopped (IndexedDB's rule, not Kith's), so the test
+ * stops a tab only when this is 0, between tasks, as a browser freezes one.
+ */
+let openTransactions = 0;
+const transaction = Reflect.get(IDBDatabase.prototype, 'transaction') as (this: IDBDatabase, ...a: Parameters<IDBDatabase['transaction']>) => IDBTransaction;
+IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>): IDBTransaction {
+  const tx = transaction.apply(this, args);
+  openTransactions++;
+  let done = false;
+  const end = (): void => {
+    if (!done) openTransactions--;
+    done = true;
+  };
+  tx.addEventListener('complete', end);
+  tx.addEventListener('abort', end);
+  return tx;
+};
+
 const page = {
   /** Makes this browser a device of the vault at `url` (the relay, through the page's origin). */
   async restore(name: string, url: string, recoveryCode: string): Promise<void> {
@@ -62,6 +83,17 @@ const page = {
       void report?.(id);
     }
     return acked;
+  },
+
+  /**
+   * Stops this tab's JavaScript at a `debugger` statement (the test enabled
+   * the DevTools debugger) in a task that holds no IndexedDB transaction;
+   * returns once the test resumes it.
+   */
+  async stopWhenIdle(): Promise<void> {
+    while (openTransactions > 0) await new Promise((r) => setTimeout(r, 0));
+    // eslint-disable-next-line no-debugger -- the stop itself: nothing runs in this tab until the test resumes it
+    debugger;
   },
 
   leader(): boolean {
