@@ -2,7 +2,7 @@
  * Tabs that cooperate, in real headless Chromium against a real relay and a
  * Node device: three tabs of one origin on one IndexedDB device write at
  * once; the syncing tab is closed in the middle of its writes; then the
- * next one is stopped as a frozen tab would be (Debugger.pause). Every write a tab
+ * next one is stopped as a frozen tab would be (paused at a `debugger` statement between tasks). Every write a tab
  * acknowledged must reach the Node device and every tab, with one leader at
  * a time; once with Web Locks and once with `navigator.locks` deleted (the
  * IndexedDB lease). The relay lets the test page's origin in by CORS.
