@@ -134,6 +134,52 @@ export function pageWithScript(script: string): Record<string, string> {
 export async function overrideQuota(page: Page, origin: string, bytes: number): Promise<{ lift(): Promise<void> }> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: bytes });
+  // Chromium's IndexedDB lets a write through on the space it last found free (cached for a moment) without asking
+  // the quota again, so a write right after the override could still see the disk's quota. Writing more than
+  // the quota until one is refused proves the override is in force, and refreshes what IndexedDB knows.
+  const enforced = await page.evaluate(
+    async ([size, tries]) => {
+      const open = (): Promise<IDBDatabase> =>
+        new Promise((resolve, reject) => {
+          const r = indexedDB.open('kith-quota-probe', 1);
+          r.onupgradeneeded = () => r.result.createObjectStore('probe');
+          r.onsuccess = () => resolve(r.result);
+          r.onerror = () => reject(r.error ?? new Error('the probe database did not open'));
+        });
+      const db = await open();
+      // Random bytes: Chromium compresses values.
+      const value = new Uint8Array(size);
+      for (let o = 0; o < size; o += 65536) crypto.getRandomValues(value.subarray(o, Math.min(size, o + 65536)));
+      let refused = false;
+      for (let i = 0; i < tries && !refused; i++) {
+        refused = await new Promise<boolean>((resolve) => {
+          const tx = db.transaction('probe', 'readwrite');
+          tx.objectStore('probe').put(value, 'probe');
+          tx.oncomplete = () => resolve(false);
+          tx.onabort = () => resolve(tx.error?.name === 'QuotaExceededError');
+        });
+        if (!refused) {
+          await new Promise<void>((resolve) => {
+            const tx = db.transaction('probe', 'readwrite');
+            tx.objectStore('probe').clear();
+            tx.oncomplete = tx.onabort = () => resolve();
+          });
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
+      db.close();
+      await new Promise((resolve) => {
+        const r = indexedDB.deleteDatabase('kith-quota-probe');
+        r.onsuccess = r.onerror = r.onblocked = resolve;
+      });
+      return refused;
+    },
+    [bytes + 1024 * 1024, 120] as const,
+  );
+  if (!enforced) {
+    await cdp.detach();
+    throw new Error(`Chromium did not enforce a quota of ${bytes} bytes on ${origin} within 30 s`);
+  }
   return {
     lift: async () => {
       await cdp.send('Storage.overrideQuotaForOrigin', { origin });
