@@ -85,31 +85,46 @@ export function ownOpStamp(op: JsonObject, device: string): string {
 }
 
 /**
- * Applies remote ops from `device` (in their order). `isApplied` must see
- * the ops applied so far: the caller advances its notion of the device's
- * last stamp through `onApplied`. Returns the number of ops that changed
- * something (re-delivered ops are skipped).
+ * Ops merged per round when applying remote ops: a round's views, rows and
+ * history entries are written and let go before the next round loads its
+ * own, so a replay of a 10,000-op segment never holds the working set of
+ * all of it (a record a later round touches again is read back from the
+ * transaction, which sees its own writes).
+ */
+export const APPLY_ROUND = 2_000;
+
+/**
+ * Applies remote ops from `device` (in their order), in rounds of
+ * {@link APPLY_ROUND}. `isApplied` must see the ops applied so far: the
+ * caller advances its notion of the device's last stamp through
+ * `onApplied`. Adds the collections written to `collections`; returns the
+ * number of ops that changed something (re-delivered ops are skipped).
  */
 export async function applyRemoteOps(
   tx: StoreTx,
-  views: ViewSet,
   ops: readonly Op[],
   device: string,
   isApplied: IsApplied,
   onApplied: (stamp: string) => void,
+  collections: Set<string>,
 ): Promise<number> {
-  await views.load(ops.map((op) => [op.c, op.i] as const));
-  const log: LogEntry[] = [];
   let applied = 0;
-  for (const op of ops) {
-    const v = views.view(op.c, op.i);
-    if (applyOp(v, op, device, isApplied)) {
-      views.touch(op.c, op.i);
-      log.push(logEntryOf(op, device));
-      applied++;
+  for (let from = 0; from < ops.length; from += APPLY_ROUND) {
+    const round = ops.slice(from, from + APPLY_ROUND);
+    const views = new ViewSet(tx);
+    await views.load(round.map((op) => [op.c, op.i] as const));
+    const log: LogEntry[] = [];
+    for (const op of round) {
+      const v = views.view(op.c, op.i);
+      if (applyOp(v, op, device, isApplied)) {
+        views.touch(op.c, op.i);
+        log.push(logEntryOf(op, device));
+        applied++;
+      }
+      onApplied(op.t + device);
     }
-    onApplied(op.t + device);
+    if (log.length > 0) await tx.appendLog(log);
+    for (const c of await views.flush()) collections.add(c);
   }
-  if (log.length > 0) await tx.appendLog(log);
   return applied;
 }

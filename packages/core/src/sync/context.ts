@@ -39,6 +39,12 @@ export const TARGET_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const PULL_CONCURRENCY = 4;
 /** Segments asked for in one batched read on remotes with `getMany` (each is at most ~8 MiB before compression). */
 export const PULL_BATCH = 16;
+/**
+ * Ops a pull applies in one write transaction at most (a segment with more
+ * is applied alone): a replay holds the decoded ops of that much, not of a
+ * whole fetched batch (up to {@link PULL_BATCH} segments of 10,000 ops).
+ */
+export const PULL_APPLY_OPS = MAX_OPS_PER_SEGMENT;
 
 /** Progress of a push or pull, for progress bars. */
 export interface SyncProgress {

@@ -15,8 +15,8 @@ import { isDeviceId, stampDevice, stampLocal, HybridClock } from '../model/hlc.j
 import { decodePayload, type Op } from '../model/ops.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
 import { canGetMany, getListed } from '../ports/capabilities.js';
-import { applyRemoteOps, ViewSet } from './apply.js';
-import { PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
+import { applyRemoteOps } from './apply.js';
+import { PULL_APPLY_OPS, PULL_BATCH, PULL_CONCURRENCY, type EngineContext } from './context.js';
 import { emptyCursor, META, readMeta, writeMeta, type Cursor, type StatusMeta } from '../ports/store-meta.js';
 import { catchUpRegistry } from './catch-up.js';
 import { loadOwnState, lookAtOwnHead } from './own-head.js';
@@ -172,17 +172,41 @@ function headEtag(cursor: Cursor, listed: string, fresh: boolean): Pick<Cursor, 
   return fresh || cursor.pending === listed ? { etag: listed } : { etag: cursor.etag, pending: listed };
 }
 
-/** Fetches, verifies and applies a device's new segments in order. */
+/** A segment that passed every check, decoded, waiting to be applied. */
+interface Verified {
+  seq: number;
+  hash: string;
+  ops: Op[];
+}
+
+/**
+ * Fetches, verifies and applies a device's new segments in order. Segments
+ * are fetched a batch at a time, then checked and decoded one by one and
+ * applied in groups of up to {@link PULL_APPLY_OPS} ops, each group with its
+ * cursor advance in one transaction: nothing from a bad segment or after it
+ * is applied, the verified segments before it are.
+ */
 async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, done: number, total: number, signal?: AbortSignal): Promise<number> {
   const signPub = ctx.registry.deviceSignPub(m.device)!;
   let prevHash = m.cursor.hash;
   let lastLocal = m.cursor.stamp === '' ? undefined : stampLocal(m.cursor.stamp);
   const step = canGetMany(ctx.remote) ? PULL_BATCH : PULL_CONCURRENCY;
+  let group: Verified[] = [];
+  let groupOps = 0;
+  const applyGroup = async (): Promise<void> => {
+    const last = group[group.length - 1]!;
+    const applied = await applySegments(ctx, m, group, last.seq === m.headSeq ? m.etags : { etag: '' });
+    outcome.pulled += applied.count;
+    for (const c of applied.collections) outcome.collections.add(c);
+    done += group.length;
+    group = [];
+    groupOps = 0;
+    ctx.progress({ phase: 'pull', done, total, device: m.device });
+  };
   for (let from = m.cursor.seq + 1; from <= m.headSeq; from += step) {
     signal?.throwIfAborted();
     const seqs = Array.from({ length: Math.min(step, m.headSeq - from + 1) }, (_, i) => from + i);
     const fetched = await fetchSegments(ctx, m.device, seqs, signal);
-    const segments: { seq: number; hash: string; ops: Op[] }[] = [];
     for (const [i, seq] of seqs.entries()) {
       const bytes = fetched[i];
       if (!bytes) {
@@ -191,6 +215,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
           reason: SEGMENT_MISSING,
         });
       }
+      fetched[i] = null; // its bytes go once checked
       const seg = await openSegment(ctx, m.device, signPub, seq, bytes);
       const expectedPrev = seq === 1 ? ZERO_HASH_HEX : prevHash;
       if (hex.encode(seg.prevHash) !== expectedPrev) {
@@ -206,16 +231,13 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
       }
       const ops = decodePayload(seg.payload, lastLocal);
       if (ops.length > 0) lastLocal = ops[ops.length - 1]!.t;
-      segments.push({ seq, hash, ops });
       prevHash = hash;
+      if (group.length > 0 && groupOps + ops.length > PULL_APPLY_OPS) await applyGroup();
+      group.push({ seq, hash, ops });
+      groupOps += ops.length;
     }
-    const last = segments[segments.length - 1]!;
-    const applied = await applySegments(ctx, m, segments, last.seq === m.headSeq ? m.etags : { etag: '' });
-    outcome.pulled += applied.count;
-    for (const c of applied.collections) outcome.collections.add(c);
-    done += segments.length;
-    ctx.progress({ phase: 'pull', done, total, device: m.device });
   }
+  if (group.length > 0) await applyGroup();
   return done;
 }
 
@@ -223,7 +245,7 @@ async function pullDevice(ctx: EngineContext, m: Moved, outcome: PullOutcome, do
 async function applySegments(
   ctx: EngineContext,
   m: Moved,
-  segments: { seq: number; hash: string; ops: Op[] }[],
+  segments: readonly Verified[],
   etags: Pick<Cursor, 'etag' | 'pending'>,
 ): Promise<{ count: number; collections: string[] }> {
   return ctx.store.write(async (tx) => {
@@ -246,23 +268,23 @@ async function applySegments(
       const max = applied.get(stampDevice(stamp));
       return max !== undefined && max !== '' && stamp <= max;
     };
-    const views = new ViewSet(tx);
+    const collections = new Set<string>();
     let count = 0;
     let stamp = cursor.stamp;
     const hlc = (await readMeta<{ last: string }>(tx, META.hlc))?.last;
     const clock = new HybridClock(ctx.deps.now, hlc);
     for (const seg of todo) {
-      count += await applyRemoteOps(tx, views, seg.ops, m.device, isApplied, (s) => {
+      const onApplied = (s: string): void => {
         applied.set(m.device, s);
         stamp = s;
-      });
+      };
+      count += await applyRemoteOps(tx, seg.ops, m.device, isApplied, onApplied, collections);
       const lastOp = seg.ops[seg.ops.length - 1];
       if (lastOp) clock.observe(lastOp.t);
     }
-    const collections = await views.flush();
     const last = todo[todo.length - 1]!;
     await writeMeta<Cursor>(tx, META.cursor(m.device), { seq: last.seq, hash: last.hash, stamp, ...etags });
     await writeMeta(tx, META.hlc, { last: clock.last });
-    return { count, collections };
+    return { count, collections: [...collections] };
   });
 }
