@@ -62,15 +62,7 @@ export {
   type InviteMessage,
   type InviteRefusal,
 } from './invite.js';
-export {
-  encodeSpaceEpoch,
-  decodeSpaceEpoch,
-  spaceEpochKey,
-  MAX_EPOCH_MEMBERS,
-  type SpaceEpochEntry,
-  type EpochMember,
-  type EpochCut,
-} from './epoch-entry.js';
+export { encodeSpaceEpoch, decodeSpaceEpoch, spaceEpochKey, MAX_EPOCH_MEMBERS, type SpaceEpochEntry, type EpochMember, type EpochCut } from './epoch-entry.js';
 export {
   SpaceEpochs,
   startEpoch,

@@ -234,7 +234,7 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
       altered[altered.length - 1]! ^= 1;
       await replace(altered);
       await assert.rejects(read(), integrity);
-      await replace((await remote.get(spaceEpochKey(0))));
+      await replace(await remote.get(spaceEpochKey(0)));
       await assert.rejects(read(), (e: unknown) => KithError.is(e, ErrorCode.IntegrityChain));
       await replace(null);
       const behind = await read();
