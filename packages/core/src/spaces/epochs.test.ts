@@ -171,6 +171,8 @@ test('space epochs: altered, replayed, forged, withheld or rolled-back epoch ent
   await refusedVariant(objects, s, ErrorCode.IntegrityUnknownSigner, (e) => ({ ...e, signer: carol.keys.personId, sealer: carol.devices[0]!.deviceId }), carol);
   // Signed by the removed person, at a seq where they are no member.
   await refusedVariant(objects, s, ErrorCode.IntegrityUnknownSigner, (e) => ({ ...e, signer: bob.keys.personId, sealer: bob.devices[0]!.deviceId }), bob);
+  // Sealed by a device that is not the signer's.
+  await refusedVariant(objects, s, ErrorCode.IntegrityUnknownSigner, (e) => ({ ...e, sealer: carol.devices[0]!.deviceId }));
   // The members at that seq, wrong: bob kept on.
   const bobListed = { personId: bob.keys.personId, certVersion: 1, certHash: s.certs(bob.keys.personId)!.hashAt(1)! };
   const withBob = (e: SpaceEpochEntry) => [...e.members, bobListed].sort((x, y) => (x.personId < y.personId ? -1 : 1));
