@@ -117,6 +117,18 @@ test('space epochs: a member who revokes a device starts the epoch; the device i
     is(ErrorCode.IntegrityUnknownSigner, 'not-certified'),
   );
   checkSpaceWriter(other.m, certs, other.epochs, { ...claim, deviceId: kept.deviceId, signPub: kept.sign.pub, certVersion: 2, epoch: 1, segmentSeq: 100 });
+  // A later epoch may not go back to the certificate that still listed the revoked device.
+  await change(remote, s, alice, { kind: 'remove', personId: dave.keys.personId }, deps);
+  assert.equal((await start(remote, s, alice, deps)).epoch, 2);
+  const v1 = { certVersion: 1, certHash: s.certs(carol.keys.personId)!.hashAt(1)! };
+  await refusedVariant(
+    objects,
+    s,
+    ErrorCode.IntegrityRollback,
+    (e) => ({ ...e, members: e.members.map((x) => (x.personId === carol.keys.personId ? { ...x, ...v1 } : x)) }),
+    alice,
+    2,
+  );
   // A reader's device, a write under an epoch the space lacks, or before its epoch began.
   const d = dave.devices[0]!;
   const daves = other.certs(dave.keys.personId)!;
@@ -134,10 +146,17 @@ test('space epochs: a member who revokes a device starts the epoch; the device i
 });
 
 /** Signs a variant of epoch 1 and puts it in place of the real one on a copy of the remote; a fresh reader must refuse it. */
-async function refusedVariant(objects: Map<string, Uint8Array>, s: SpaceState, code: ErrorCode, edit: (e: SpaceEpochEntry) => SpaceEpochEntry, signer = alice) {
+async function refusedVariant(
+  objects: Map<string, Uint8Array>,
+  s: SpaceState,
+  code: ErrorCode,
+  edit: (e: SpaceEpochEntry) => SpaceEpochEntry,
+  signer = alice,
+  epoch = 1,
+) {
   const copy = new Map(objects);
-  const { bytes } = await encodeSpaceEpoch(s.spaceId, edit(s.epochs.entry(1)!), signer.keys.sign.seed);
-  copy.set(spaceEpochKey(1), bytes);
+  const { bytes } = await encodeSpaceEpoch(s.spaceId, edit(s.epochs.entry(epoch)!), signer.keys.sign.seed);
+  copy.set(spaceEpochKey(epoch), bytes);
   await assert.rejects(fresh(openMemoryRemote(copy), s.spaceId), is(code));
 }
 
