@@ -30,6 +30,8 @@ export const ObjectType = {
   Membership: 'P',
   /** A person's identity secret sealed to one of their devices (spaces/person.ts). */
   SealedIdentity: 'I',
+  /** The entry that starts a key epoch of a space (spaces/epoch-entry.ts). */
+  SpaceEpoch: 'E',
 } as const;
 export type ObjectType = (typeof ObjectType)[keyof typeof ObjectType];
 

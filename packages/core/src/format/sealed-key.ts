@@ -34,9 +34,50 @@ export function epochKeyId(keyCheck: Uint8Array): string {
 // The wrap key is single-use (fresh ephemeral key), so a fixed nonce is safe.
 const ZERO_NONCE = new Uint8Array(12);
 
-function wrapKey(shared: Uint8Array, ephPub: Uint8Array, rcptPub: Uint8Array, vaultId: string, epoch: number, recipientId: string): Uint8Array {
-  return hkdfSha256(shared, concatBytes(ephPub, rcptPub), concatBytes(utf8(SEALED_KEY_DOMAIN), hexToBytes(vaultId), u32(epoch), utf8(recipientId)), 32);
+/** The one-time key: HKDF-SHA256(ikm = X25519 shared secret, salt = E ‖ R, info). */
+const wrapKey = (shared: Uint8Array, ephPub: Uint8Array, rcptPub: Uint8Array, info: Uint8Array): Uint8Array =>
+  hkdfSha256(shared, concatBytes(ephPub, rcptPub), info, 32);
+
+/**
+ * Seals 32 secret bytes to one X25519 key, age-style, into a signed
+ * object: appends a fresh ephemeral public key to the header `w`, then the
+ * AES-GCM ciphertext under the one-time key (AAD = every byte before it),
+ * and signs. What sealed epoch keys (`K`) and sealed identities (`I`)
+ * share; `info` binds the object's place.
+ */
+export async function sealTo(
+  w: ObjectWriter,
+  a: {
+    readonly recipientBoxPub: Uint8Array;
+    readonly info: Uint8Array;
+    readonly secret: Uint8Array;
+    readonly random: RandomBytes;
+    readonly domain: string;
+    readonly vaultId: string;
+    readonly signerSeed: Uint8Array;
+  },
+): Promise<Uint8Array> {
+  const eph = boxKeyFromSecret(a.random(32));
+  const key = wrapKey(x25519Shared(eph.secret, a.recipientBoxPub), eph.pub, a.recipientBoxPub, a.info);
+  w.bytes(eph.pub);
+  const ct = await aesGcmEncrypt(key, ZERO_NONCE, a.secret, w.finish());
+  return w.bytes(ct).sign(a.domain, a.vaultId, a.signerSeed);
 }
+
+/** Opens what {@link sealTo} sealed, given the parts read from the object (its signature checked by the caller). */
+export async function openSealed(a: {
+  readonly recipientBoxSecret: Uint8Array;
+  readonly ephPub: Uint8Array;
+  readonly info: Uint8Array;
+  readonly ct: Uint8Array;
+  readonly aad: Uint8Array;
+}): Promise<Uint8Array> {
+  const rcptPub = boxKeyFromSecret(a.recipientBoxSecret).pub;
+  return aesGcmDecrypt(wrapKey(x25519Shared(a.recipientBoxSecret, a.ephPub), a.ephPub, rcptPub, a.info), ZERO_NONCE, a.ct, a.aad);
+}
+
+const sealedKeyInfo = (vaultId: string, epoch: number, recipientId: string): Uint8Array =>
+  concatBytes(utf8(SEALED_KEY_DOMAIN), hexToBytes(vaultId), u32(epoch), utf8(recipientId));
 
 export interface SealArgs {
   readonly vaultId: string;
@@ -50,11 +91,15 @@ export interface SealArgs {
 }
 
 export async function sealEpochKey(a: SealArgs): Promise<Uint8Array> {
-  const eph = boxKeyFromSecret(a.random(32));
-  const key = wrapKey(x25519Shared(eph.secret, a.recipientBoxPub), eph.pub, a.recipientBoxPub, a.vaultId, a.epoch, a.recipientId);
-  const w = new ObjectWriter(ObjectType.SealedKey).u32(a.epoch).shortText(a.recipientId).hex(a.signerId, 8).bytes(eph.pub);
-  const ct = await aesGcmEncrypt(key, ZERO_NONCE, a.epochKey, w.finish());
-  return w.bytes(ct).sign(SEALED_KEY_DOMAIN, a.vaultId, a.signerSeed);
+  return sealTo(new ObjectWriter(ObjectType.SealedKey).u32(a.epoch).shortText(a.recipientId).hex(a.signerId, 8), {
+    recipientBoxPub: a.recipientBoxPub,
+    info: sealedKeyInfo(a.vaultId, a.epoch, a.recipientId),
+    secret: a.epochKey,
+    random: a.random,
+    domain: SEALED_KEY_DOMAIN,
+    vaultId: a.vaultId,
+    signerSeed: a.signerSeed,
+  });
 }
 
 export interface VerifyArgs {
@@ -102,8 +147,6 @@ export async function verifySealedKey(bytes: Uint8Array, a: VerifyArgs): Promise
 
 export async function openEpochKey(bytes: Uint8Array, a: OpenArgs): Promise<{ epochKey: Uint8Array; signerId: string }> {
   const { signerId, ephPub, aad, ct } = await readSealed(bytes, a);
-  const rcptPub = boxKeyFromSecret(a.recipientBoxSecret).pub;
-  const key = wrapKey(x25519Shared(a.recipientBoxSecret, ephPub), ephPub, rcptPub, a.vaultId, a.epoch, a.recipientId);
-  const epochKey = await aesGcmDecrypt(key, ZERO_NONCE, ct, aad);
+  const epochKey = await openSealed({ recipientBoxSecret: a.recipientBoxSecret, ephPub, info: sealedKeyInfo(a.vaultId, a.epoch, a.recipientId), ct, aad });
   return { epochKey, signerId };
 }

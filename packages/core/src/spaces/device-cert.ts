@@ -94,6 +94,11 @@ export class DeviceCertificates {
     return this.#certs[version - 1];
   }
 
+  /** The hash of the certificate at `version` (32 zero bytes for version 0, none yet), if verified. */
+  hashAt(version: number): Uint8Array | undefined {
+    return version === 0 ? new Uint8Array(32) : this.#hashes[version - 1];
+  }
+
   /** The device's keys if `deviceId` is a device of the person at certificate `version`, else undefined. */
   deviceAt(deviceId: string, version: number): CertifiedDevice | undefined {
     return this.at(version)?.devices.find((d) => d.deviceId === deviceId);

@@ -1,9 +1,9 @@
 /**
  * @module @kith/core/spaces
- * Shared spaces, first layer: person identities, the membership chain,
- * device certificates and invites (docs/FORMAT.md "Person identity" to
- * "Invite"). Not yet wired into the Vault: the next layer opens spaces
- * from a vault and adds their epochs and segments. Isomorphic, like the
+ * Shared spaces: person identities, the membership chain, device
+ * certificates, invites and key epochs (docs/FORMAT.md "Person identity"
+ * to "Space epoch"). Not yet wired into the Vault: the next layer opens
+ * spaces from a vault and adds their segments. Isomorphic, like the
  * rest of the core.
  */
 export {
@@ -62,4 +62,19 @@ export {
   type InviteMessage,
   type InviteRefusal,
 } from './invite.js';
-export { checkWriter, type WriterClaim } from './writer.js';
+export { encodeSpaceEpoch, decodeSpaceEpoch, spaceEpochKey, MAX_EPOCH_MEMBERS, type SpaceEpochEntry, type EpochMember, type EpochCut } from './epoch-entry.js';
+export {
+  SpaceEpochs,
+  startEpoch,
+  openSpaceEpochKey,
+  shareEpochKey,
+  checkEpochSeals,
+  spaceSealedKeyKey,
+  type CertsOf,
+  type EpochPin,
+  type EpochActor,
+  type StartEpochArgs,
+  type StartEpochResult,
+} from './epochs.js';
+export { SpaceState } from './space-state.js';
+export { checkWriter, checkSpaceWriter, type WriterClaim, type SpaceWriterClaim } from './writer.js';

@@ -5,6 +5,7 @@ import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { Remote } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
+import { scheduledRemote } from '../testing/space-people.js';
 import { encodeMembershipEntry, membershipKey, type MembershipChange, type Role } from './membership-entry.js';
 import { appendMembership, createSpace, Membership, type MembershipIntent } from './membership.js';
 import { personKeysFromSecret, type PersonKeys } from './person.js';
@@ -174,16 +175,6 @@ test('membership verification refuses tampering, replay, reordering, rollback, f
   // The untouched chain still verifies at its pin.
   assert.equal((await Membership.verify(m.spaceId, bytes, m.pin)).seq, 4);
 });
-
-/** The remote's calls run when the scheduler says so: every interleaving of the admins' reads and writes. */
-function scheduledRemote(r: Remote, s: fc.Scheduler): Remote {
-  return {
-    ...r,
-    get: s.scheduleFunction((key: string) => r.get(key)),
-    put: s.scheduleFunction((key: string, b: Uint8Array, o?: { ifAbsent?: boolean }) => r.put(key, b, o)),
-    delete: s.scheduleFunction((key: string) => r.delete(key)),
-  };
-}
 
 const people = [alice, bob, carol, dave, erin];
 const roleArb = fc.constantFrom<Role>('admin', 'writer', 'reader');

@@ -59,6 +59,8 @@ export class Membership {
   /** Per person, the role from each seq on (null: not a member), ascending. */
   readonly #history = new Map<string, { seq: number; role: Role | null }[]>();
   readonly #hashes: Uint8Array[] = [];
+  /** Everyone who was ever a member, with the keys the chain gave them. */
+  readonly #people = new Map<string, PersonPublic>();
   #closed = false;
 
   private constructor(readonly spaceId: string) {
@@ -96,6 +98,21 @@ export class Membership {
       role = h.role;
     }
     return role;
+  }
+
+  /** The people who were members just after entry `seq`, in personId order. */
+  membersAt(seq: number): string[] {
+    return [...this.#history.keys()].filter((p) => this.roleAt(p, seq) !== null).sort();
+  }
+
+  /** Everyone who is or was a member, in personId order. */
+  everyone(): string[] {
+    return [...this.#people.keys()].sort();
+  }
+
+  /** The public keys of someone who is or was a member. */
+  person(personId: string): PersonPublic | undefined {
+    return this.#people.get(personId);
   }
 
   /** True when the person could write to the space's data at membership seq `seq` (a writer or admin then). */
@@ -204,6 +221,7 @@ export class Membership {
     const set = (person: PersonPublic, role: Role | null): void => {
       if (role === null) this.#members.delete(person.personId);
       else this.#members.set(person.personId, { personId: person.personId, signPub: person.signPub, boxPub: person.boxPub, role, since: e.seq });
+      if (role !== null) this.#people.set(person.personId, { personId: person.personId, signPub: person.signPub, boxPub: person.boxPub });
       const h = this.#history.get(person.personId) ?? [];
       h.push({ seq: e.seq, role });
       this.#history.set(person.personId, h);

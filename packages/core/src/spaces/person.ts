@@ -11,8 +11,6 @@
 import type { RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import {
-  aesGcmDecrypt,
-  aesGcmEncrypt,
   boxKeyFromSecret,
   bytesEqual,
   bytesToHex,
@@ -22,11 +20,11 @@ import {
   sha256Sync,
   signingKeyFromSeed,
   utf8,
-  x25519Shared,
   type BoxKeyPair,
   type SigningKeyPair,
 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from '../format/framing.js';
+import { openSealed, sealTo } from '../format/sealed-key.js';
 import type { Remote } from '../ports/remote.js';
 
 export const SEALED_IDENTITY_DOMAIN = 'kith/v1/sealed-identity';
@@ -69,17 +67,8 @@ export const isPersonConsistent = (p: PersonPublic): boolean => p.signPub.length
 /** Where the identity sealed to `deviceId` lives in the personal space. */
 export const sealedIdentityKey = (deviceId: string): string => `keys/identity/${deviceId}`;
 
-// Every wrap key is used once (fresh ephemeral key), so a fixed nonce is safe.
-const ZERO_NONCE = new Uint8Array(12);
-
-function wrapKey(shared: Uint8Array, ephPub: Uint8Array, rcptPub: Uint8Array, vaultId: string, personId: string, recipientId: string): Uint8Array {
-  return hkdfSha256(
-    shared,
-    concatBytes(ephPub, rcptPub),
-    concatBytes(utf8(SEALED_IDENTITY_DOMAIN), hexToBytes(vaultId), hexToBytes(personId), utf8(recipientId)),
-    32,
-  );
-}
+const identityInfo = (vaultId: string, personId: string, recipientId: string): Uint8Array =>
+  concatBytes(utf8(SEALED_IDENTITY_DOMAIN), hexToBytes(vaultId), hexToBytes(personId), utf8(recipientId));
 
 export interface SealIdentityArgs {
   /** The personal space (the person's vault) the object belongs to. */
@@ -94,17 +83,21 @@ export interface SealIdentityArgs {
 
 /** Seals the person's identity secret to one of their devices, signed by the sealing device. */
 export async function sealIdentity(a: SealIdentityArgs): Promise<Uint8Array> {
-  const eph = boxKeyFromSecret(a.random(32));
-  const key = wrapKey(x25519Shared(eph.secret, a.recipientBoxPub), eph.pub, a.recipientBoxPub, a.vaultId, a.person.personId, a.recipientId);
   const w = new ObjectWriter(ObjectType.SealedIdentity)
     .hex(a.person.personId, 16)
     .bytes(a.person.signPub)
     .bytes(a.person.boxPub)
     .shortText(a.recipientId)
-    .hex(a.signerId, 8)
-    .bytes(eph.pub);
-  const ct = await aesGcmEncrypt(key, ZERO_NONCE, a.person.secret, w.finish());
-  return w.bytes(ct).sign(SEALED_IDENTITY_DOMAIN, a.vaultId, a.signerSeed);
+    .hex(a.signerId, 8);
+  return sealTo(w, {
+    recipientBoxPub: a.recipientBoxPub,
+    info: identityInfo(a.vaultId, a.person.personId, a.recipientId),
+    secret: a.person.secret,
+    random: a.random,
+    domain: SEALED_IDENTITY_DOMAIN,
+    vaultId: a.vaultId,
+    signerSeed: a.signerSeed,
+  });
 }
 
 export interface OpenIdentityArgs {
@@ -135,9 +128,8 @@ export async function openIdentity(bytes: Uint8Array, a: OpenIdentityArgs): Prom
   const pub = a.signerPub(signerId);
   if (!pub) throw new KithError(ErrorCode.IntegrityUnknownSigner, `${what} is signed by ${signerId}, which is not a device of this vault`);
   await r.verify(SEALED_IDENTITY_DOMAIN, a.vaultId, pub);
-  const rcptPub = boxKeyFromSecret(a.recipientBoxSecret).pub;
-  const key = wrapKey(x25519Shared(a.recipientBoxSecret, ephPub), ephPub, rcptPub, a.vaultId, personId, a.recipientId);
-  const person = personKeysFromSecret(await aesGcmDecrypt(key, ZERO_NONCE, ct, aad));
+  const secret = await openSealed({ recipientBoxSecret: a.recipientBoxSecret, ephPub, info: identityInfo(a.vaultId, personId, a.recipientId), ct, aad });
+  const person = personKeysFromSecret(secret);
   if (person.personId !== personId || !bytesEqual(person.signPub, signPub) || !bytesEqual(person.boxPub, boxPub)) {
     throw corrupt(what, 'the sealed secret is not the identity it names');
   }

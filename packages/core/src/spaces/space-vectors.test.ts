@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { boxKeyFromSecret, bytesToHex, hexToBytes, signingKeyFromSeed } from '../crypto/index.js';
 import { committed, quotedVectors } from '../format/vectors.test.support.js';
 import { buildSpaceVectors, SPACE_VECTOR_INPUTS, spaceVectorChanges } from '../testing/space-vectors.js';
+import { openEpochKey } from '../format/sealed-key.js';
 import { DeviceCertificates } from './device-cert.js';
+import { SpaceEpochs, spaceSealedKeyKey } from './epochs.js';
 import { parseInviteCode } from './invite.js';
 import { Membership } from './membership.js';
 import { openIdentity, personKeysFromSecret } from './person.js';
@@ -54,6 +56,22 @@ test('space vectors: the committed bytes decode back to the inputs', async () =>
   );
   assert.ok(certs.deviceAt(V.secondDeviceId, 1));
   assert.deepEqual(parseInviteCode(out.inviteCode), { inviteId: V.inviteId, secret: hexToBytes(V.inviteSecret) });
+  // The key epochs verify against that chain and the founder's certificates, and epoch 0's key opens on the vector device.
+  await certs.accept(hexToBytes(out.deviceCert2));
+  const epochs = new SpaceEpochs(out.spaceId);
+  const certsOf = (p: string) => (p === founder.personId ? certs : undefined);
+  for (const bytes of out.spaceEpochs) await epochs.accept(hexToBytes(bytes), m, certsOf);
+  assert.deepEqual(epochs.pin, { count: 2, hash: hexToBytes(out.spaceEpochHashes[1]!) });
+  assert.deepEqual(epochs.entry(1)!.cuts, [{ deviceId: V.secondDeviceId, lastSeq: V.epochCutLastSeq }]);
+  const { epochKey } = await openEpochKey(hexToBytes(out.spaceSealedKey), {
+    vaultId: out.spaceId,
+    epoch: 0,
+    recipientId: V.deviceId,
+    recipientBoxSecret: device.box.secret,
+    signerPub: (id) => (id === V.deviceId ? device.sign.pub : undefined),
+  });
+  assert.equal(bytesToHex(epochKey), V.epochKeys[0]);
+  assert.equal(out.spaceSealedKeyPlace, spaceSealedKeyKey(epochs.entry(0)!, V.deviceId));
 });
 
 test("FORMAT.md's spaces sections quote the committed space vectors exactly", () => {

@@ -3,12 +3,19 @@
  * Whether a space's object was written by someone allowed to: the writing
  * device certified by its person at the certificate version the object
  * names, and that person a writer or admin at the membership seq it names.
- * What a segment of a shared space will carry (next layer); the cut-off
- * for a device a later certificate drops is that layer's rule too.
+ * What a segment of a shared space will carry (next layer).
+ *
+ * A device dropped from its person's certificate, or whose person was
+ * removed, is cut by the first epoch that no longer reaches it: that
+ * entry carries the last segment seq the starter saw from it, and
+ * `checkSpaceWriter` refuses its later segments under an older epoch (it
+ * holds no key of the newer ones, and the newer listings name a
+ * certificate version without it). See docs/FORMAT.md "Space epoch".
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
 import type { DeviceCertificates } from './device-cert.js';
+import type { SpaceEpochs } from './epochs.js';
 import type { Membership } from './membership.js';
 
 export interface WriterClaim {
@@ -37,4 +44,40 @@ export function checkWriter(m: Membership, certs: DeviceCertificates, w: WriterC
   if (!m.canWriteAt(w.personId, w.membershipSeq)) throw refuse(`was not a writer of the space at membership entry ${w.membershipSeq}`, 'not-a-writer');
   const device = certs.deviceAt(w.deviceId, w.certVersion);
   if (!device || !bytesEqual(device.signPub, w.signPub)) throw refuse(`is not in version ${w.certVersion} of the person's device certificate`, 'not-certified');
+}
+
+/** What a segment of a shared space names about its writer. */
+export interface SpaceWriterClaim extends WriterClaim {
+  /** The epoch whose key encrypts it. */
+  readonly epoch: number;
+  /** Its seq in the writing device's chain of segments in the space. */
+  readonly segmentSeq: number;
+}
+
+/**
+ * "May device D write in space S at membership seq n": {@link checkWriter},
+ * and against the verified epochs: the epoch exists and began at or before
+ * seq n; the certificate version is not older than the one the epoch
+ * lists for the person; and if a later epoch cut the device, the segment
+ * is not past the cut's lastSeq. Pure: the caller catches the chains up
+ * first. Throws KITH_INTEGRITY_UNKNOWN_SIGNER.
+ */
+export function checkSpaceWriter(m: Membership, certs: DeviceCertificates, epochs: SpaceEpochs, w: SpaceWriterClaim): void {
+  checkWriter(m, certs, w);
+  const refuse = (why: string, reason: string) =>
+    new KithError(ErrorCode.IntegrityUnknownSigner, `device ${w.deviceId} of ${w.personId} ${why}`, {
+      hint: 'a device without the right to write to this space tried to; remove the object',
+      reason,
+    });
+  const entry = epochs.entry(w.epoch);
+  if (!entry) throw refuse(`wrote under epoch ${w.epoch}, which the space does not have`, 'unknown-epoch');
+  if (w.membershipSeq < entry.membershipSeq) throw refuse(`names membership entry ${w.membershipSeq}, before epoch ${w.epoch} began`, 'before-epoch');
+  const listed = entry.members.find((x) => x.personId === w.personId);
+  if (listed && w.certVersion < listed.certVersion) throw refuse(`names certificate ${w.certVersion}, older than epoch ${w.epoch}’s`, 'stale-certificate');
+  for (let e = w.epoch + 1; e < epochs.count; e++) {
+    const cut = epochs.entry(e)!.cuts.find((c) => c.deviceId === w.deviceId);
+    if (!cut) continue;
+    if (w.segmentSeq > cut.lastSeq) throw refuse(`was cut by epoch ${e} after segment ${cut.lastSeq}`, 'cut');
+    break;
+  }
 }

@@ -2,7 +2,9 @@
  * @module testing/space-scenarios
  * Spaces through a real remote: two admins on two clients of one remote
  * changing membership at the same time, an invite from offer to admission,
- * and a tampered membership entry. Every Remote adapter with an atomic
+ * a tampered membership entry, and key epochs: removal and a member's
+ * device revocation start an epoch the cut devices cannot open; tampered,
+ * replayed and withheld epoch entries are refused. Every Remote adapter with an atomic
  * put-if-absent can run them (`runSpaceScenarios`); the convergence
  * scenario is skipped on a remote without one (see
  * `capabilities.putIfAbsent`).
@@ -16,6 +18,10 @@ import { answerInvite, checkAdmission, closeInvite, offerInvite, readInviteAnswe
 import { encodeMembershipEntry, membershipKey } from '../spaces/membership-entry.js';
 import { appendMembership, createSpace, Membership, type MembershipIntent } from '../spaces/membership.js';
 import { personKeysFromSecret, type PersonKeys } from '../spaces/person.js';
+import { spaceEpochKey } from '../spaces/epoch-entry.js';
+import { openSpaceEpochKey, shareEpochKey, startEpoch } from '../spaces/epochs.js';
+import { SpaceState } from '../spaces/space-state.js';
+import { actorOf, certify, testPerson, type TestDevice, type TestPerson } from './space-people.js';
 
 export interface SpaceScenarioHarness {
   /** A new client of the one remote location of this harness (call it several times for several devices). */
@@ -148,6 +154,96 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
         () => shorter.checkPin(pin),
         (e: unknown) => KithError.is(e, ErrorCode.IntegrityRollback),
       );
+    } finally {
+      await remote.close();
+    }
+  });
+
+  /** Alice's space on `remote` with epoch 0, and bob (writer) and carol (reader) holding its key through their certificates. */
+  const epochWorld = async (remote: Remote, seed: number) => {
+    const d = deps(seed);
+    const [a, b, c] = [testPerson(11, [111, 112]), testPerson(12, [121, 122]), testPerson(13, [131, 132])] as [TestPerson, TestPerson, TestPerson];
+    const m = await createSpace(remote, a.keys, d);
+    await certify(remote, a, d.now());
+    const s = await new SpaceState(m.spaceId).refresh(remote);
+    const first = await startEpoch(remote, { m: s.m, epochs: s.epochs, certs: s.certs, actor: actorOf(a), lastSeqOf: async () => 0 }, d);
+    await appendMembership(remote, s.m, a.keys, { kind: 'add', person: b.keys, role: 'writer' }, d);
+    await appendMembership(remote, s.m, a.keys, { kind: 'add', person: c.keys, role: 'reader' }, d);
+    await certify(remote, b, d.now());
+    await certify(remote, c, d.now());
+    await s.refresh(remote);
+    await shareEpochKey(remote, { m: s.m, epochs: s.epochs, certs: s.certs, epochKey: first.epochKey!, actor: actorOf(a) }, d);
+    return { d, a, b, c, s };
+  };
+  const openOn = async (remote: Remote, spaceId: string, epoch: number, device: TestDevice) => {
+    const s = await new SpaceState(spaceId).refresh(remote);
+    return openSpaceEpochKey(remote, { m: s.m, epochs: s.epochs, certs: s.certs, epoch, deviceId: device.deviceId, boxSecret: device.box.secret });
+  };
+
+  scenario('removing a member starts an epoch that none of their devices can open; everyone else can', async (h) => {
+    const remote = await h.openRemote();
+    const bobs = await h.openRemote();
+    try {
+      const { d, a, b, c, s } = await epochWorld(remote, 7);
+      for (const x of b.devices) assert.ok(await openOn(bobs, s.spaceId, 0, x), 'bob holds epoch 0');
+      await appendMembership(remote, s.m, a.keys, { kind: 'remove', personId: b.keys.personId }, d);
+      const next = await startEpoch(remote, { m: s.m, epochs: s.epochs, certs: s.certs, actor: actorOf(a, a.devices[1]), lastSeqOf: async () => 3 }, d);
+      assert.equal(next.epoch, 1);
+      for (const x of b.devices) assert.equal(await openOn(bobs, s.spaceId, 1, x), null, 'nothing of epoch 1 reaches bob');
+      for (const x of [...a.devices, ...c.devices]) assert.deepEqual(await openOn(await h.openRemote(), s.spaceId, 1, x), next.epochKey);
+    } finally {
+      await remote.close();
+      await bobs.close();
+    }
+  });
+
+  scenario('a member who revokes one of their devices starts an epoch that device cannot open', async (h) => {
+    const remote = await h.openRemote();
+    const carols = await h.openRemote();
+    try {
+      const { d, c, s } = await epochWorld(remote, 8);
+      const [kept, lost] = c.devices as [TestDevice, TestDevice];
+      await certify(carols, c, d.now(), [kept]);
+      const mine = await new SpaceState(s.spaceId).refresh(carols);
+      const next = await startEpoch(carols, { m: mine.m, epochs: mine.epochs, certs: mine.certs, actor: actorOf(c, kept), lastSeqOf: async () => 0 }, d);
+      assert.equal(next.epoch, 1);
+      assert.deepEqual(mine.epochs.entry(1)!.cuts, [{ deviceId: lost.deviceId, lastSeq: 0 }]);
+      assert.equal(await openOn(remote, s.spaceId, 1, lost), null);
+      assert.deepEqual(await openOn(remote, s.spaceId, 1, kept), next.epochKey);
+    } finally {
+      await remote.close();
+      await carols.close();
+    }
+  });
+
+  scenario('an epoch entry altered, replayed or withheld on the remote is refused', async (h) => {
+    const remote = await h.openRemote();
+    try {
+      const { d, a, b, s } = await epochWorld(remote, 9);
+      await appendMembership(remote, s.m, a.keys, { kind: 'remove', personId: b.keys.personId }, d);
+      await startEpoch(remote, { m: s.m, epochs: s.epochs, certs: s.certs, actor: actorOf(a), lastSeqOf: async () => 0 }, d);
+      const pin = s.epochs.pin;
+      const integrity = (e: unknown) => e instanceof KithError && e.code.startsWith('KITH_INTEGRITY_');
+      const read = () => new SpaceState(s.spaceId).refresh(remote);
+      const original = (await remote.get(spaceEpochKey(1)))!;
+      const replace = async (bytes: Uint8Array | null) => {
+        await remote.delete(spaceEpochKey(1));
+        if (bytes) await remote.put(spaceEpochKey(1), bytes);
+      };
+      const altered = original.slice();
+      altered[altered.length - 1]! ^= 1;
+      await replace(altered);
+      await assert.rejects(read(), integrity);
+      await replace(await remote.get(spaceEpochKey(0)));
+      await assert.rejects(read(), (e: unknown) => KithError.is(e, ErrorCode.IntegrityChain));
+      await replace(null);
+      const behind = await read();
+      assert.throws(
+        () => behind.epochs.checkPin(pin),
+        (e: unknown) => KithError.is(e, ErrorCode.IntegrityRollback),
+      );
+      await replace(original);
+      (await read()).epochs.checkPin(pin);
     } finally {
       await remote.close();
     }

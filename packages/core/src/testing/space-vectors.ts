@@ -8,6 +8,9 @@
  */
 import { boxKeyFromSecret, bytesToHex, hexToBytes, signingKeyFromSeed } from '../crypto/index.js';
 import { encodeDeviceCert, deviceCertKey } from '../spaces/device-cert.js';
+import { encodeSpaceEpoch, spaceEpochKey, type SpaceEpochEntry } from '../spaces/epoch-entry.js';
+import { spaceSealedKeyKey } from '../spaces/epochs.js';
+import { epochKeyCheck, sealEpochKey } from '../format/sealed-key.js';
 import { answerInvite, inviteKey, offerInvite, readInviteAnswer } from '../spaces/invite.js';
 import { encodeMembershipEntry, membershipKey, spaceIdOf, type MembershipChange } from '../spaces/membership-entry.js';
 import { personKeysFromSecret, sealIdentity, sealedIdentityKey } from '../spaces/person.js';
@@ -42,6 +45,11 @@ export const SPACE_VECTOR_INPUTS = {
   inviteeEphemeralSecret: bytesToHex(fill(32, 0x75)),
   answerNonce: bytesToHex(fill(12, 0x76)),
   inviteeName: 'Bob',
+  // Key epochs: epoch 0 after entry 1 (the founder's certificate version 1), sealed to the vector device; the founder's
+  // certificate version 2 drops the second device; epoch 1 after entry 4 cuts it after its segment 9.
+  epochKeys: [bytesToHex(fill(32, 0x67)), bytesToHex(fill(32, 0x69))],
+  epochSealEphemeralSecret: bytesToHex(fill(32, 0x68)),
+  epochCutLastSeq: 9,
 };
 
 export interface SpaceVectors {
@@ -63,6 +71,14 @@ export interface SpaceVectors {
   readonly inviteOffer: string;
   readonly inviteAnswer: string;
   readonly inviteSas: string;
+  readonly deviceCert2: string;
+  readonly spaceEpochPlace: string;
+  /** Epochs 0 and 1. */
+  readonly spaceEpochs: readonly string[];
+  readonly spaceEpochHashes: readonly string[];
+  readonly spaceSealedKeyPlace: string;
+  /** Epoch 0's key sealed to the vector device. */
+  readonly spaceSealedKey: string;
 }
 
 /** The changes of entries 1–6, in order. */
@@ -110,7 +126,7 @@ export async function buildSpaceVectors(): Promise<SpaceVectors> {
     membershipHashes.push(bytesToHex(hash));
     prevHash = hash;
   }
-  const { bytes: cert } = await encodeDeviceCert(
+  const { bytes: cert, hash: certHash } = await encodeDeviceCert(
     {
       personId: founder.personId,
       version: 1,
@@ -123,6 +139,55 @@ export async function buildSpaceVectors(): Promise<SpaceVectors> {
     },
     founder,
   );
+  const { bytes: cert2, hash: cert2Hash } = await encodeDeviceCert(
+    {
+      personId: founder.personId,
+      version: 2,
+      prevHash: certHash,
+      at: V.at + 4,
+      devices: [{ deviceId: V.deviceId, signPub: device.sign.pub, boxPub: device.box.pub }],
+    },
+    founder,
+  );
+  const epochKeys = V.epochKeys.map(hexToBytes);
+  const epochs: SpaceEpochEntry[] = [
+    {
+      epoch: 0,
+      prevHash: new Uint8Array(32),
+      membershipSeq: 1,
+      membershipHash: hexToBytes(membershipHashes[0]!),
+      at: V.at + 1,
+      signer: founder.personId,
+      sealer: V.deviceId,
+      keyCheck: epochKeyCheck(spaceId, 0, epochKeys[0]!),
+      members: [{ personId: founder.personId, certVersion: 1, certHash }],
+      cuts: [],
+    },
+  ];
+  const epoch0 = await encodeSpaceEpoch(spaceId, epochs[0]!, founder.sign.seed);
+  epochs.push({
+    epoch: 1,
+    prevHash: epoch0.hash,
+    membershipSeq: 4,
+    membershipHash: hexToBytes(membershipHashes[3]!),
+    at: V.at + 4,
+    signer: founder.personId,
+    sealer: V.deviceId,
+    keyCheck: epochKeyCheck(spaceId, 1, epochKeys[1]!),
+    members: [{ personId: founder.personId, certVersion: 2, certHash: cert2Hash }],
+    cuts: [{ deviceId: V.secondDeviceId, lastSeq: V.epochCutLastSeq }],
+  });
+  const epoch1 = await encodeSpaceEpoch(spaceId, epochs[1]!, founder.sign.seed);
+  const sealedKey = await sealEpochKey({
+    vaultId: spaceId,
+    epoch: 0,
+    recipientId: V.deviceId,
+    recipientBoxPub: device.box.pub,
+    epochKey: epochKeys[0]!,
+    signerId: V.deviceId,
+    signerSeed: device.sign.seed,
+    random: scripted(hexToBytes(V.epochSealEphemeralSecret)),
+  });
   // The invite runs through a memory remote with scripted randomness and a fixed clock.
   const remote = openMemoryRemote();
   const now = () => V.at;
@@ -159,5 +224,11 @@ export async function buildSpaceVectors(): Promise<SpaceVectors> {
     inviteOffer: bytesToHex(offerBytes),
     inviteAnswer: bytesToHex(answerBytes),
     inviteSas: answer.sas,
+    deviceCert2: bytesToHex(cert2),
+    spaceEpochPlace: spaceEpochKey(0),
+    spaceEpochs: [bytesToHex(epoch0.bytes), bytesToHex(epoch1.bytes)],
+    spaceEpochHashes: [bytesToHex(epoch0.hash), bytesToHex(epoch1.hash)],
+    spaceSealedKeyPlace: spaceSealedKeyKey(epochs[0]!, V.deviceId),
+    spaceSealedKey: bytesToHex(sealedKey),
   };
 }
