@@ -76,7 +76,7 @@ export interface CheckReport {
   readonly ok: boolean;
   readonly readData: boolean;
   readonly checked: CheckCounts;
-  /** In the order found: vault, registry, keys, heads and segments, blobs, other objects. */
+  /** In the order found: vault, registry, keys, heads and segments, blobs (then the spaces' identities, spaces and invites), other objects. */
   readonly problems: CheckProblem[];
 }
 
