@@ -4,10 +4,14 @@
  * "Spaces"): each membership chain replayed from its first entry with the
  * spaces layer's verifier (signatures, chain hashes, the role rules), and
  * each person's device certificates as a chain signed by the identity key
- * that membership chain holds for them. Only public keys are needed, so
+ * that membership chain holds for them; a person's chain is the same in
+ * every space, so two spaces holding different objects at one version is
+ * a fork, reported in the space whose id sorts later. Only public keys
+ * are needed, so
  * any device of the vault checks every space stored with it, member or not.
  */
-import { ErrorCode } from '../base/errors.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { bytesToHex } from '../crypto/index.js';
 import { DeviceCertificates, deviceCertKey } from '../spaces/device-cert.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { Membership } from '../spaces/membership.js';
@@ -24,10 +28,14 @@ export async function checkSpaces(run: CheckRun, pins: ReadonlyMap<string, Check
   if (layout.spaces.size === 0) return;
   log.counts.members = 0;
   log.counts.certificates = 0;
-  for (const spaceId of [...layout.spaces.keys()].sort()) await checkSpace(run, spaceId, layout.spaces.get(spaceId)!, pins?.get(spaceId));
+  const seen: SeenCertificates = new Map();
+  for (const spaceId of [...layout.spaces.keys()].sort()) await checkSpace(run, spaceId, layout.spaces.get(spaceId)!, pins?.get(spaceId), seen);
 }
 
-async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pins: CheckSpacePins | undefined): Promise<void> {
+/** personId → version → the hash (hex) of the certificate verified there, and the space it was in. */
+type SeenCertificates = Map<string, Map<number, { hash: string; spaceId: string }>>;
+
+async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pins: CheckSpacePins | undefined, seen: SeenCertificates): Promise<void> {
   const { log } = run;
   const root = spaceRoot(spaceId);
   const chain = Membership.empty(spaceId);
@@ -81,6 +89,19 @@ async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pi
       hint: RESTORE,
       accept: async (bytes) => {
         await certs.accept(bytes);
+        // One chain per person, copied to every space they are in: another valid version here is a fork, even with no pin.
+        const hash = bytesToHex(certs.hash);
+        const versions = seen.get(personId) ?? new Map<number, { hash: string; spaceId: string }>();
+        seen.set(personId, versions);
+        const prior = versions.get(certs.version);
+        if (prior && prior.hash !== hash) {
+          throw new KithError(
+            ErrorCode.IntegrityChain,
+            `device certificate ${certs.version} of ${personId} differs from the one in space ${prior.spaceId}: the person's certificates forked`,
+            { hint: 'a device of that person can write the next version again from the right one; until then this space verifies its devices differently' },
+          );
+        }
+        versions.set(certs.version, prior ?? { hash, spaceId });
         log.counts.certificates!++;
         return certs.hash;
       },

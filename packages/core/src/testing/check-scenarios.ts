@@ -25,7 +25,7 @@ import type { ScenarioHarness } from './sync-scenarios.js';
 import { membershipKey, encodeMembershipEntry } from '../spaces/membership-entry.js';
 import { decodeDeviceCert, deviceCertKey, encodeDeviceCert } from '../spaces/device-cert.js';
 import { sealedIdentityKey, sealIdentity } from '../spaces/person.js';
-import { deviceSecrets, person, remoteRegistry, writeSpaceFixture, type SpaceFixture } from './check-spaces.js';
+import { deviceSecrets, foundSpace, person, remoteRegistry, writeSpaceFixture, type SpaceFixture } from './check-spaces.js';
 
 type Expected = [kind: CheckProblemKind, key: string, code: string];
 
@@ -520,6 +520,35 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
         const stranger = person(0x50);
         const theirs = await encodeDeviceCert({ personId: stranger.personId, version: 1, prevHash: new Uint8Array(32), at: now, devices: [] }, stranger);
         await found(add(cert(stranger.personId, 1), theirs.bytes), [['foreign', cert(stranger.personId, 1), ErrorCode.IntegrityUnknownSigner]]);
+      });
+
+      test("a person's certificates that differ between two spaces are a fork, reported in the space whose id sorts later", async () => {
+        const { space, root } = await foundSpace(evil, fx.person, deps(8));
+        const alice = fx.person.personId;
+        const genuine = (await evil.get(cert(alice, 1)))!;
+        const { cert: v1 } = await decodeDeviceCert(genuine, fx.person, { version: 1, prevHash: new Uint8Array(32) });
+        const forked = (await encodeDeviceCert({ ...v1, devices: [] }, fx.person)).bytes;
+        const copies = [root + membershipKey(1), root + deviceCertKey(alice, 1)];
+        try {
+          await evil.put(copies[1]!, genuine);
+          const r = await a.check();
+          assert.deepEqual(r.problems, []);
+          assert.equal(r.checked.certificates, 4);
+          // Whichever copy is the forked one, the space whose id sorts later is the one reported.
+          const expected: Expected[] =
+            space.spaceId > fx.space.spaceId
+              ? [['damaged', copies[1]!, ErrorCode.IntegrityChain]]
+              : [
+                  ['damaged', cert(alice, 1), ErrorCode.IntegrityChain],
+                  ['damaged', cert(alice, 2), ErrorCode.IntegrityChain],
+                ];
+          await found(
+            replace(copies[1]!, () => forked),
+            expected,
+          );
+        } finally {
+          for (const key of copies) await evil.delete(key);
+        }
       });
 
       test('identities: a flipped bit, one sealed by a stranger, another person sealed, one removed, one to a device never added, one to a revoked device', async () => {

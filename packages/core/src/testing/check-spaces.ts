@@ -59,6 +59,16 @@ export interface SpaceFixture {
   readonly invite: { readonly answer: string; readonly done: string; readonly offer: string };
 }
 
+/** Founds a space of `founder` under `spaces/<spaceId>/` of `remote`. */
+export async function foundSpace(remote: Remote, founder: PersonKeys, deps: Deps): Promise<{ space: Membership; root: string }> {
+  // The spaceId comes from entry 1: found the space aside, then copy that entry to its root.
+  const aside = openMemoryRemote(new Map());
+  const space = await createSpace(aside, founder, deps);
+  const root = `spaces/${space.spaceId}/`;
+  await remote.put(root + membershipKey(1), (await aside.get(membershipKey(1)))!);
+  return { space, root };
+}
+
 export const person = (n: number): PersonKeys => personKeysFromSecret(new Uint8Array(32).fill(n));
 
 /**
@@ -79,12 +89,8 @@ export async function writeSpaceFixture(remote: Remote, vaultId: string, signerI
     { vaultId, person: alice, signerId, signerSeed: signSeed, random: deps.random },
     active.map(([deviceId, boxPub]) => ({ deviceId, boxPub })),
   );
-  // The spaceId comes from entry 1: found the space aside, then copy that entry to its root.
-  const aside = openMemoryRemote(new Map());
-  const space = await createSpace(aside, alice, deps);
-  const root = `spaces/${space.spaceId}/`;
+  const { space, root } = await foundSpace(remote, alice, deps);
   const s = underPrefix(remote, root);
-  await s.put(membershipKey(1), (await aside.get(membershipKey(1)))!);
   await appendMembership(s, space, alice, { kind: 'add', person: bob, role: 'writer' }, deps);
   await appendMembership(s, space, alice, { kind: 'add', person: carol, role: 'reader' }, deps);
   await appendMembership(s, space, alice, { kind: 'role', personId: carol.personId, role: 'writer' }, deps);
