@@ -8,9 +8,10 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeMembershipEntry, membershipKey, personKeysFromSecret, spaceIdOf } from '@kith/core/spaces';
 import { assertError, KITH_BIN, kithJson, runKith } from './testing/index.js';
 
 interface Report {
@@ -162,6 +163,37 @@ describe('kith check over a folder remote', { timeout: 300_000 }, () => {
     } finally {
       undo();
     }
+  });
+
+  test("a shared space's membership chain on the remote is checked and named in the summary; a flipped bit in it exits 1", async () => {
+    const founder = personKeysFromSecret(new Uint8Array(32).fill(7));
+    const nonce = new Uint8Array(16).fill(8);
+    const spaceId = spaceIdOf(founder.signPub, nonce);
+    const create = { kind: 'create', nonce, signPub: founder.signPub, boxPub: founder.boxPub } as const;
+    const { bytes } = await encodeMembershipEntry(
+      spaceId,
+      { seq: 1, prevHash: new Uint8Array(32), at: 1, signer: founder.personId, change: create },
+      founder.sign.seed,
+    );
+    const key = `spaces/${spaceId}/${membershipKey(1)}`;
+    mkdirSync(join(remote, 'spaces', spaceId, 'members'), { recursive: true });
+    writeFileSync(join(remote, key), bytes);
+    try {
+      const human = runKith(a, ['check']);
+      assert.equal(human.status, 0, human.stdout);
+      assert.match(human.stdout.split('\n')[0]!, /^checked 15 objects: .+, 1 membership entry$/);
+      assert.equal(checkJson().report.checked['members'], 1);
+      flip(join(remote, key), 30);
+      const { status, report } = checkJson();
+      assert.equal(status, 1);
+      assert.deepEqual(
+        report.problems.map((p) => [p.kind, p.key, p.code]),
+        [['damaged', key, 'KITH_INTEGRITY_CHAIN']],
+      );
+    } finally {
+      rmSync(join(remote, 'spaces'), { recursive: true, force: true });
+    }
+    assert.equal(runKith(a, ['check']).status, 0);
   });
 
   test('an unknown flag is a usage error; a home without a vault is KITH_NO_VAULT; neither prints a report', () => {

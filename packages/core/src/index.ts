@@ -61,7 +61,7 @@ export { stampTime } from './model/hlc.js';
 
 // Sync freshness and `vault.check()`.
 export { DEFAULT_STALE_AFTER_MS } from './sync/staleness.js';
-export type { CheckCounts, CheckOptions, CheckProblem, CheckProblemKind, CheckProgress, CheckReport } from './check/index.js';
+export type { CheckCounts, CheckOptions, CheckPin, CheckProblem, CheckProblemKind, CheckProgress, CheckReport, CheckSpacePins } from './check/index.js';
 
 // Blobs (`vault.blobs`): references stored in records, policies, results.
 export type { Blobs } from './blobs/blobs.js';

@@ -22,6 +22,11 @@ function describeCounts(c: CheckCounts, readData: boolean): string {
   ];
   if (c.marks > 0) parts.push(plural(c.marks, 'GC mark'));
   if (c.pairing > 0) parts.push(plural(c.pairing, 'pairing message'));
+  // Present only when the remote holds shared spaces' objects.
+  if (c.identities) parts.push(plural(c.identities, 'sealed identity', 'sealed identities'));
+  if (c.members) parts.push(plural(c.members, 'membership entry', 'membership entries'));
+  if (c.certificates) parts.push(plural(c.certificates, 'device certificate'));
+  if (c.invites) parts.push(plural(c.invites, 'invite message'));
   return `checked ${plural(c.objects, 'object')}: ${parts.join(', ')}`;
 }
 

@@ -14,6 +14,8 @@
 import { throwIfAborted } from '../ports/remote.js';
 import type { EngineContext } from '../sync/context.js';
 import { checkBlobs } from './blobs.js';
+import { checkIdentities } from './identities.js';
+import { checkInvites } from './invites.js';
 import { checkSealedKeys } from './keys.js';
 import { sortListing } from './layout.js';
 import { checkRegistry } from './registry.js';
@@ -21,8 +23,9 @@ import { CheckLog, type CheckOptions, type CheckReport } from './report.js';
 import { detachedContext, readOnly, type CheckRun } from './run.js';
 import { checkSegments } from './segments.js';
 import { checkSnapshots } from './snapshots.js';
+import { checkSpaces } from './spaces.js';
 
-export type { CheckCounts, CheckOptions, CheckProblem, CheckProblemKind, CheckProgress, CheckReport } from './report.js';
+export type { CheckCounts, CheckOptions, CheckPin, CheckProblem, CheckProblemKind, CheckProgress, CheckReport, CheckSpacePins } from './report.js';
 
 /**
  * Checks everything on `ctx.remote`. `live` holds the manifest ids that
@@ -47,6 +50,8 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
     layout.manifests.size +
     layout.snapshots.length +
     layout.marks.size +
+    layout.identities.size +
+    [...layout.spaces.values()].reduce((n, s) => n + s.members.size + [...s.certificates.values()].reduce((k, c) => k + c.size, 0), 0) +
     (readData ? layout.chunks.size : 0);
   let done = 0;
   const run: CheckRun = {
@@ -76,6 +81,9 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
   const heads = await checkSegments(run, mentioned, snapshots);
   const snapshotChunks = await checkSnapshots(run, snapshots, heads, readData);
   await checkBlobs(run, live, mentioned, snapshotChunks, readData);
+  await checkIdentities(run);
+  await checkSpaces(run, o.spaces);
+  checkInvites(run);
   // Objects judged by their name alone (foreign, or sealed for an epoch that never started) were never read.
   if (done < total) o.onProgress?.({ done: total, total });
   return log.report(readData);

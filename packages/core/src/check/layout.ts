@@ -10,6 +10,10 @@ import { blobKeys } from '../format/blob-format.js';
 import { ErrorCode } from '../base/errors.js';
 import { remoteKeys, snapshotKeys } from '../format/index.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
+import { inviteKey, type InviteMessage } from '../spaces/invite.js';
+import { membershipKey } from '../spaces/membership-entry.js';
+import { deviceCertKey } from '../spaces/device-cert.js';
+import { sealedIdentityKey } from '../spaces/person.js';
 import type { CheckLog } from './report.js';
 
 export interface SealedKeyName {
@@ -35,7 +39,23 @@ export interface RemoteLayout {
   pairing: number;
   /** Snapshot manifest keys (check/snapshots verifies them). */
   readonly snapshots: string[];
+  /** Sealed person identities: recipient deviceId → key (`keys/identity/<deviceId>`). */
+  readonly identities: Map<string, string>;
+  /** Shared spaces hosted here, by spaceId (`spaces/<spaceId>/…`). */
+  readonly spaces: Map<string, SpaceLayout>;
+  /** Invite messages, by inviteId (`invites/<inviteId>/<message>`). */
+  readonly invites: Map<string, Map<InviteMessage, RemoteObjectInfo>>;
 }
+
+export interface SpaceLayout {
+  /** Membership entries: seq → key. */
+  readonly members: Map<number, string>;
+  /** Device certificates: personId → version → key. */
+  readonly certificates: Map<string, Map<number, string>>;
+}
+
+/** The root of a shared space on a folder or bucket (docs/FORMAT.md "Spaces"). */
+export const spaceRoot = (spaceId: string): string => `spaces/${spaceId}/`;
 
 const DEVICE = '[0-9a-f]{16}';
 const BLOB_ID = '[0-9a-f]{64}';
@@ -48,6 +68,10 @@ const PATTERNS = {
   chunk: new RegExp(`^blobs/chunks/(${BLOB_ID})$`),
   mark: new RegExp(`^blobs/gc/([mc])-(${BLOB_ID})$`),
   pairing: /^pairing\/([0-9a-f]{12})\/(offer|join|done)$/,
+  identity: new RegExp(`^keys/identity/(${DEVICE})$`),
+  member: /^spaces\/([0-9a-f]{32})\/(members\/(\d{12}))$/,
+  certificate: /^spaces\/([0-9a-f]{32})\/(people\/([0-9a-f]{32})\/devices\/(\d{12}))$/,
+  invite: /^invites\/([0-9a-f]{12})\/(offer|answer|done)$/,
 };
 
 /** Sorts `listing` into a layout; reports keys that fit nowhere as foreign. */
@@ -63,6 +87,9 @@ export function sortListing(listing: readonly RemoteObjectInfo[], log: CheckLog)
     marks: new Map(),
     pairing: 0,
     snapshots: [],
+    identities: new Map(),
+    spaces: new Map(),
+    invites: new Map(),
   };
   for (const info of listing) {
     const key = info.key;
@@ -110,5 +137,40 @@ function place(l: RemoteLayout, info: RemoteObjectInfo): boolean {
   const snapshot = snapshotKeys.parse(key);
   if (snapshot) return snapshotKeys.of(snapshot.at, snapshot.deviceId) === key && (l.snapshots.push(key), true);
   if ((m = PATTERNS.pairing.exec(key))) return remoteKeys.pairing(m[1]!, m[2] as 'offer') === key && (l.pairing++, true);
+  return placeSpaceObject(l, info);
+}
+
+/** The objects of shared spaces (FORMAT.md "Person identity" to "Invite"). */
+function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
+  const key = info.key;
+  let m: RegExpExecArray | null;
+  if ((m = PATTERNS.identity.exec(key))) return sealedIdentityKey(m[1]!) === key && (l.identities.set(m[1]!, key), true);
+  if ((m = PATTERNS.member.exec(key))) {
+    const seq = Number(m[3]);
+    return seq >= 1 && membershipKey(seq) === m[2] && (space(l, m[1]!).members.set(seq, key), true);
+  }
+  if ((m = PATTERNS.certificate.exec(key))) {
+    const [person, version] = [m[3]!, Number(m[4])];
+    if (version < 1 || deviceCertKey(person, version) !== m[2]) return false;
+    const certs = space(l, m[1]!).certificates;
+    let byVersion = certs.get(person);
+    if (!byVersion) certs.set(person, (byVersion = new Map()));
+    byVersion.set(version, key);
+    return true;
+  }
+  if ((m = PATTERNS.invite.exec(key))) {
+    const message = m[2] as InviteMessage;
+    if (inviteKey(m[1]!, message) !== key) return false;
+    let messages = l.invites.get(m[1]!);
+    if (!messages) l.invites.set(m[1]!, (messages = new Map()));
+    messages.set(message, info);
+    return true;
+  }
   return false;
+}
+
+function space(l: RemoteLayout, spaceId: string): SpaceLayout {
+  let s = l.spaces.get(spaceId);
+  if (!s) l.spaces.set(spaceId, (s = { members: new Map(), certificates: new Map() }));
+  return s;
 }

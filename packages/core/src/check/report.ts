@@ -6,7 +6,8 @@ import { ErrorCode, KithError } from '../base/errors.js';
 
 /**
  * - `missing`: something the vault needs is not on the remote (a segment a
- *   head names, a chunk a manifest lists, a registry entry a device saw).
+ *   head names, a chunk a manifest lists, a registry entry a device saw, a
+ *   membership entry or device certificate later ones follow).
  * - `damaged`: the object is there but fails verification.
  * - `unreferenced`: a valid object nothing refers to (an interrupted push or
  *   upload, a stale GC mark); harmless, collected or completed later.
@@ -45,6 +46,29 @@ export interface CheckCounts {
   marks: number;
   /** Pairing messages (short-lived; sealed under a one-time code, so only their names are checked). */
   pairing: number;
+  // The spaces' objects: each count is present only when the remote holds objects of its kind.
+  /** Person identities sealed to this vault's devices (`keys/identity/<deviceId>`). */
+  identities?: number;
+  /** Membership entries of the shared spaces hosted on the remote. */
+  members?: number;
+  /** Device certificates in those spaces. */
+  certificates?: number;
+  /** Invite messages (sealed under the invite code, so only their names, sizes and which of them remain are checked). */
+  invites?: number;
+}
+
+/** A chain position verified before: a chain on the remote that ends before it is a rollback, another object at its seq a fork. */
+export interface CheckPin {
+  readonly seq: number;
+  readonly hash: Uint8Array;
+}
+
+/** What this device verified before in one shared space. */
+export interface CheckSpacePins {
+  /** The membership entry (seq, hash) verified before. */
+  readonly members?: CheckPin;
+  /** personId → the device certificate (version, hash) verified before. */
+  readonly certificates?: ReadonlyMap<string, CheckPin>;
 }
 
 export interface CheckReport {
@@ -52,7 +76,7 @@ export interface CheckReport {
   readonly ok: boolean;
   readonly readData: boolean;
   readonly checked: CheckCounts;
-  /** In the order found: vault, registry, keys, heads and segments, blobs, other objects. */
+  /** In the order found: vault, registry, keys, heads and segments, blobs (then the spaces' identities, spaces and invites), other objects. */
   readonly problems: CheckProblem[];
 }
 
@@ -69,6 +93,8 @@ export interface CheckOptions {
   readonly signal?: AbortSignal;
   /** Called after each object read. */
   readonly onProgress?: (p: CheckProgress) => void;
+  /** spaceId → the chain positions this device verified in that space: the chains on the remote must reach them with the same hashes. */
+  readonly spaces?: ReadonlyMap<string, CheckSpacePins>;
 }
 
 /** Problems and counts as the checks find them. */

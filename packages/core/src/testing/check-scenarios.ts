@@ -22,6 +22,10 @@ import { countingRemote, type CountingRemote } from '../ports/counting.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
 import { withWrites } from '../check/run.js';
 import type { ScenarioHarness } from './sync-scenarios.js';
+import { membershipKey, encodeMembershipEntry } from '../spaces/membership-entry.js';
+import { decodeDeviceCert, deviceCertKey, encodeDeviceCert } from '../spaces/device-cert.js';
+import { sealedIdentityKey, sealIdentity } from '../spaces/person.js';
+import { deviceSecrets, foundSpace, person, remoteRegistry, writeSpaceFixture, type SpaceFixture } from './check-spaces.js';
 
 type Expected = [kind: CheckProblemKind, key: string, code: string];
 
@@ -356,9 +360,9 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       await assert.rejects(revoked.check(), (e: unknown) => e instanceof KithError && e.code === ErrorCode.Revoked);
     });
 
-    test('property: one flipped bit anywhere in any object is reported against that object (with readData)', async () => {
-      const keys = (await evil.list('')).map((i) => i.key);
-      await fc.assert(
+    /** Flips one random bit of one of `keys` at a time: the check must report that very object (not as merely unreferenced). */
+    const flippedBitsFound = (keys: readonly string[], o: { readData?: boolean }, seed: number) =>
+      fc.assert(
         fc.asyncProperty(fc.nat(keys.length - 1), fc.nat(), fc.nat(7), async (k, at, bit) => {
           const key = keys[k]!;
           const orig = (await evil.get(key))!;
@@ -366,7 +370,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
           bad[at % bad.length]! ^= 1 << bit;
           await evil.put(key, bad);
           try {
-            const r = await a.check({ readData: true });
+            const r = await a.check(o);
             assert.ok(
               r.problems.some((p) => p.key === key && p.kind !== 'unreferenced'),
               `${key} byte ${at % bad.length}: ${JSON.stringify(r.problems)}`,
@@ -375,8 +379,12 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
             await evil.put(key, orig);
           }
         }),
-        { numRuns: 20, seed: 12 },
+        { numRuns: 20, seed },
       );
+
+    test('property: one flipped bit anywhere in any object is reported against that object (with readData)', async () => {
+      const keys = (await evil.list('')).map((i) => i.key);
+      await flippedBitsFound(keys, { readData: true }, 12);
       assert.deepEqual((await a.check({ readData: true })).problems, []);
     });
 
@@ -414,6 +422,184 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
       const head = remoteKeys.head(stranger.deviceId);
       await found(add('junk/notes.txt', new TextEncoder().encode('hello')), [['foreign', 'junk/notes.txt', ErrorCode.ForeignObject]]);
       await found(add(head, (await evil.get(remoteKeys.head(a.deviceId)))!), [['foreign', head, ErrorCode.IntegrityUnknownSigner]]);
+    });
+
+    describe('the spaces: sealed identities, a shared space, an invite', () => {
+      let e: Vault;
+      let fx: SpaceFixture;
+      let signSeed: Uint8Array;
+      const member = (seq: number) => fx.root + membershipKey(seq);
+      const cert = (personId: string, version: number) => fx.root + deviceCertKey(personId, version);
+      before(async () => {
+        const store = await h.openStore();
+        e = await Vault.restore({ store, remote: await h.openRemote(), remoteUrl: options.remoteUrl, recoveryCode: code, deviceName: 'E', deps: deps(6) });
+        opened.push(e);
+        signSeed = (await deviceSecrets(store)).signSeed;
+        fx = await writeSpaceFixture(evil, a.vaultId, e.deviceId, signSeed, deps(7));
+      });
+      after(async () => {
+        for (const key of fx?.keys ?? []) await evil.delete(key);
+      });
+
+      test('a vault with a shared space is ok: every object of it verified, from the sealing device and from another', async () => {
+        for (const v of [a, e]) {
+          const r = await v.check();
+          assert.deepEqual(r.problems, []);
+          assert.equal(r.checked.identities, 4, 'A, B, D and E (C is revoked)');
+          assert.equal(r.checked.members, 4);
+          assert.equal(r.checked.certificates, 3);
+          assert.equal(r.checked.invites, 2, 'the answer and the done');
+        }
+      });
+
+      test('membership: a flipped bit, a gap, a replayed entry, a change by a non-admin, each reported against its object', async () => {
+        await found(
+          replace(member(4), (b) => ((b[b.length - 3]! ^= 1), b)),
+          [['damaged', member(4), ErrorCode.IntegrityCorrupt]],
+        );
+        // Bob joined at entry 2: with the chain broken there, his certificate has no key to be checked with.
+        await found(remove(member(2)), [
+          ['missing', member(2), ErrorCode.IntegrityChain],
+          ['damaged', member(3), ErrorCode.IntegrityChain],
+          ['damaged', member(4), ErrorCode.IntegrityChain],
+          ['damaged', cert(fx.bob.personId, 1), ErrorCode.IntegrityChain],
+        ]);
+        await found(add(member(5), (await evil.get(member(2)))!), [['damaged', member(5), ErrorCode.IntegrityChain]]);
+        const { bytes } = await encodeMembershipEntry(
+          fx.space.spaceId,
+          { seq: 5, prevHash: fx.space.hash, at: now, signer: fx.bob.personId, change: { kind: 'remove', personId: fx.carol.personId } },
+          fx.bob.sign.seed,
+        );
+        await found(add(member(5), bytes), [['foreign', member(5), ErrorCode.IntegrityUnknownSigner]]);
+      });
+
+      test('membership and certificates against positions this device verified: a rollback is missing, a fork damaged; without the pin neither shows', async () => {
+        const pins = new Map([
+          [
+            fx.space.spaceId,
+            {
+              members: fx.space.pin,
+              certificates: new Map([[fx.person.personId, { seq: 2, hash: await sha256((await evil.get(cert(fx.person.personId, 2)))!) }]]),
+            },
+          ],
+        ]);
+        const withPins = async (expected: Expected[]) => {
+          assert.deepEqual(problemsOf(await a.check({ spaces: pins })), expected);
+          assert.deepEqual(problemsOf(await a.check()), []);
+        };
+        assert.deepEqual(problemsOf(await a.check({ spaces: pins })), []);
+        let undo = await remove(member(4))();
+        await withPins([['missing', member(4), ErrorCode.IntegrityRollback]]).finally(undo);
+        const { bytes } = await encodeMembershipEntry(
+          fx.space.spaceId,
+          { seq: 4, prevHash: fx.space.hashAt(3)!, at: now, signer: fx.person.personId, change: { kind: 'role', personId: fx.carol.personId, role: 'admin' } },
+          fx.person.sign.seed,
+        );
+        undo = await replace(member(4), () => bytes)();
+        await withPins([['damaged', member(4), ErrorCode.IntegrityChain]]).finally(undo);
+        undo = await remove(cert(fx.person.personId, 2))();
+        await withPins([['missing', cert(fx.person.personId, 2), ErrorCode.IntegrityRollback]]).finally(undo);
+      });
+
+      test('certificates: a gap, a replayed version, one signed by another person, one of a person the space never admitted', async () => {
+        const alice = fx.person.personId;
+        await found(remove(cert(alice, 1)), [
+          ['missing', cert(alice, 1), ErrorCode.IntegrityChain],
+          ['damaged', cert(alice, 2), ErrorCode.IntegrityChain],
+        ]);
+        await found(add(cert(alice, 3), (await evil.get(cert(alice, 1)))!), [['damaged', cert(alice, 3), ErrorCode.IntegrityChain]]);
+        const bobs = (await evil.get(cert(fx.bob.personId, 1)))!;
+        // Bob's devices, certified under his id but signed by Carol (a member too): the signature fails under Bob's key.
+        const { cert: listed } = await decodeDeviceCert(bobs, fx.bob, { version: 1, prevHash: new Uint8Array(32) });
+        const carolSigned = new Uint8Array(bobs);
+        carolSigned.set((await encodeDeviceCert({ ...listed, personId: fx.carol.personId }, fx.carol)).bytes.subarray(-64), bobs.length - 64);
+        await found(
+          replace(cert(fx.bob.personId, 1), () => carolSigned),
+          [['damaged', cert(fx.bob.personId, 1), ErrorCode.IntegrityCorrupt]],
+        );
+        const stranger = person(0x50);
+        const theirs = await encodeDeviceCert({ personId: stranger.personId, version: 1, prevHash: new Uint8Array(32), at: now, devices: [] }, stranger);
+        await found(add(cert(stranger.personId, 1), theirs.bytes), [['foreign', cert(stranger.personId, 1), ErrorCode.IntegrityUnknownSigner]]);
+      });
+
+      test("a person's certificates that differ between two spaces are a fork, reported in the space whose id sorts later", async () => {
+        const { space, root } = await foundSpace(evil, fx.person, deps(8));
+        const alice = fx.person.personId;
+        const genuine = (await evil.get(cert(alice, 1)))!;
+        const { cert: v1 } = await decodeDeviceCert(genuine, fx.person, { version: 1, prevHash: new Uint8Array(32) });
+        const forked = (await encodeDeviceCert({ ...v1, devices: [] }, fx.person)).bytes;
+        const copies = [root + membershipKey(1), root + deviceCertKey(alice, 1)];
+        try {
+          await evil.put(copies[1]!, genuine);
+          const r = await a.check();
+          assert.deepEqual(r.problems, []);
+          assert.equal(r.checked.certificates, 4);
+          // Whichever copy is the forked one, the space whose id sorts later is the one reported.
+          const expected: Expected[] =
+            space.spaceId > fx.space.spaceId
+              ? [['damaged', copies[1]!, ErrorCode.IntegrityChain]]
+              : [
+                  ['damaged', cert(alice, 1), ErrorCode.IntegrityChain],
+                  ['damaged', cert(alice, 2), ErrorCode.IntegrityChain],
+                ];
+          await found(
+            replace(copies[1]!, () => forked),
+            expected,
+          );
+        } finally {
+          for (const key of copies) await evil.delete(key);
+        }
+      });
+
+      test('identities: a flipped bit, one sealed by a stranger, another person sealed, one removed, one to a device never added, one to a revoked device', async () => {
+        const own = sealedIdentityKey(a.deviceId);
+        await found(
+          replace(own, (b) => ((b[b.length - 70]! ^= 1), b)),
+          [['damaged', own, ErrorCode.IntegrityCorrupt]],
+        );
+        const other = sealedIdentityKey(otherId);
+        const reg = await remoteRegistry(evil, a.vaultId);
+        const boxOf = (id: string) => reg.recipients().find(([d]) => d === id)![1];
+        const stranger = generateDeviceKeys(seededRandom(95));
+        const sealed = (signerId: string, signerSeed: Uint8Array, who = fx.person, to = otherId, boxPub = boxOf(otherId)) =>
+          sealIdentity({ vaultId: a.vaultId, person: who, recipientId: to, recipientBoxPub: boxPub, signerId, signerSeed, random: seededRandom(94) });
+        await found(
+          replace(other, () => sealed(stranger.deviceId, stranger.sign.seed)),
+          [['foreign', other, ErrorCode.IntegrityUnknownSigner]],
+        );
+        await found(
+          replace(other, () => sealed(e.deviceId, signSeed, fx.bob)),
+          [['damaged', other, ErrorCode.IntegrityCorrupt]],
+        );
+        await found(remove(other), [['missing', other, ErrorCode.NotFound]]);
+        const nobody = sealedIdentityKey(stranger.deviceId);
+        await found(add(nobody, await sealed(e.deviceId, signSeed, fx.person, stranger.deviceId, stranger.box.pub)), [
+          ['foreign', nobody, ErrorCode.UnknownDevice],
+        ]);
+        const gone = sealedIdentityKey(revokedId);
+        await found(add(gone, await sealed(e.deviceId, signSeed, fx.person, revokedId, new Uint8Array(32).fill(9))), [
+          ['unreferenced', gone, ErrorCode.UnreferencedObject],
+        ]);
+      });
+
+      test('invites: an offer left beside its done is unreferenced, a message of an impossible size damaged, a stray name foreign', async () => {
+        await found(add(fx.invite.offer, new Uint8Array(200).fill(1)), [['unreferenced', fx.invite.offer, ErrorCode.UnreferencedObject]]);
+        await found(
+          replace(fx.invite.done, () => new Uint8Array(5)),
+          [['damaged', fx.invite.done, ErrorCode.IntegrityCorrupt]],
+        );
+        const stray = fx.invite.done.replace(/done$/, 'later');
+        await found(add(stray, new Uint8Array(200)), [['foreign', stray, ErrorCode.ForeignObject]]);
+      });
+
+      test('property: one flipped bit in any identity, membership entry or certificate is reported against that object', async () => {
+        await flippedBitsFound(
+          fx.keys.filter((k) => !k.startsWith('invites/')),
+          {},
+          13,
+        );
+        assert.deepEqual((await a.check()).problems, []);
+      });
     });
   });
 }
