@@ -49,7 +49,7 @@ export interface LoadOptions {
 }
 
 /** How long a device's pushed view of `heads/` answers after the listing that seeded it (the client's PUSHED_HEADS_MS). */
-const PUSHED_VIEW_MS = 5000;
+const PUSHED_VIEW_MS = 30_000;
 
 interface Device {
   /** The relay process it talks to (`http://host:port`). */

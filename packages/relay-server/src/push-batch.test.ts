@@ -1,11 +1,11 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { WebSocketLike } from '@kith/relay';
 import type { PushMessage } from '@kith/relay/protocol';
 import { createTestVault, startTestRelay, type TestRelay } from './testing/test-vaults.js';
 import { PushHub } from './push-hub.js';
-import { FakeSocket, until } from './push-hub.test.support.js';
+import { FakeSocket, seedPushedHeads, until } from './push-hub.test.support.js';
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const b64 = (...bytes: number[]): string => Buffer.from(bytes).toString('base64url');
@@ -145,4 +145,30 @@ describe('relay client and batch frames', () => {
       },
     );
   }
+
+  test('a told client\u2019s pushed view of heads/ answers listings for 30 s after the listing that seeded it, then lists again', async () => {
+    const tv = await createTestVault(t.relay.url, 'pbatchtrust', { devices: 2 });
+    const writer = tv.remote(0);
+    const reader = tv.remote(1, { pollMs: 3_600_000 });
+    await writer.put('heads/w', Uint8Array.of(1));
+    let told = 0;
+    const stop = reader.watch('heads/', () => void told++);
+    await seedPushedHeads(reader);
+    const lists = reader.stats.lists;
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      mock.timers.tick(20_000);
+      await writer.put('heads/w', Uint8Array.of(2));
+      await until(() => told === 1, 'notice');
+      assert.deepEqual(await reader.list('heads/'), await writer.list('heads/'), '20 s on, the view answers, moved by the notice');
+      assert.equal(reader.stats.lists, lists, 'no listing sent');
+      mock.timers.tick(11_000);
+      await reader.list('heads/');
+      assert.equal(reader.stats.lists, lists + 1, 'past 30 s it lists');
+    } finally {
+      mock.timers.reset();
+    }
+    stop();
+    await Promise.all([writer.close(), reader.close()]);
+  });
 });

@@ -5,7 +5,7 @@ import { parseRelayUrl, relayDeviceAuth, type WebSocketLike } from '@kith/relay'
 import { PUSH_BODY_MAX, type PushMessage } from '@kith/relay/protocol';
 import { createTestVault, startTestRelay, type TestRelay, type TestVault } from './testing/test-vaults.js';
 import { PushHub } from './push-hub.js';
-import { FakeSocket, until } from './push-hub.test.support.js';
+import { FakeSocket, seedPushedHeads, until } from './push-hub.test.support.js';
 
 let t: TestRelay;
 let names = 0;
@@ -86,15 +86,7 @@ describe('push bodies (docs/RELAY.md "Push")', () => {
     await writer.put('heads/w', Uint8Array.of(1));
     let told = 0;
     const stop = reader.watch('heads/', () => void told++);
-    // Listings seed the view once the relay confirmed bodies: the second of two in a row then sends nothing.
-    for (const t0 = Date.now(); ;) {
-      await reader.list('heads/');
-      const n = reader.stats.lists;
-      await reader.list('heads/');
-      if (reader.stats.lists === n) break;
-      assert.ok(Date.now() - t0 < 10_000, 'the view is seeded');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await seedPushedHeads(reader);
     const before = { ...reader.stats };
     for (let i = 2; i <= 4; i++) {
       await writer.put(`segments/w/${i}`, new Uint8Array(1024).fill(i), { ifAbsent: true });

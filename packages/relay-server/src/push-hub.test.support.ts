@@ -24,3 +24,14 @@ export class FakeSocket extends EventEmitter {
 export const until = async (ok: () => boolean, what: string): Promise<void> => {
   for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 5))) assert.ok(Date.now() - t0 < 10_000, what);
 };
+
+/** Lists `heads/` until the client's pushed view is seeded (the relay confirmed bodies): then the second of two listings in a row sends nothing. */
+export async function seedPushedHeads(reader: { list(prefix: string): Promise<unknown>; readonly stats: { readonly lists: number } }): Promise<void> {
+  for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 10))) {
+    await reader.list('heads/');
+    const n = reader.stats.lists;
+    await reader.list('heads/');
+    if (reader.stats.lists === n) return;
+    assert.ok(Date.now() - t0 < 10_000, 'the view is seeded');
+  }
+}
