@@ -46,6 +46,8 @@ export interface LoadOptions {
   readonly pushBodies?: boolean;
   /** Ask the relay for several notices per frame (default true). */
   readonly pushBatch?: boolean;
+  /** How long a device's pushed view of `heads/` answers (default the client's, {@link PUSHED_VIEW_MS}). */
+  readonly pushedViewMs?: number;
 }
 
 /** How long a device's pushed view of `heads/` answers after the listing that seeded it (the client's PUSHED_HEADS_MS). */
@@ -271,7 +273,7 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
         if (list.status !== 200) throw new Error(`list answered ${list.status}`);
         const item = (JSON.parse(list.body.toString('utf8')) as { items: { key: string; body?: string }[] }).items.find((i) => i.key === key);
         headBytes = Buffer.from(item?.body ?? '', 'base64url');
-        d.viewUntil = listedAt + PUSHED_VIEW_MS;
+        d.viewUntil = listedAt + (o.pushedViewMs ?? PUSHED_VIEW_MS);
         if (inWindow()) tally.reads++;
       } else {
         const head = await request(agent, d, objectUrl(d, key), 'GET', d.headers);
@@ -356,6 +358,8 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     const drainEnd = performance.now() + 5000;
     while ((delivered.length < expected || fetched.length < expected) && performance.now() < drainEnd) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(all.map((w) => w.queue));
+    // A relay that sends notices at the end of its turn (batch frames) answers a write before telling of it: the last ones are in flight.
+    for (const settle = performance.now() + 2000; delivered.length < expected && performance.now() < settle;) await new Promise((r) => setTimeout(r, 10));
     const peakRssMiB = Math.max(...pids.map((pid) => procMemMiB(pid).peak));
     // What went wrong, for whoever reads the worker's stderr (the figures count it).
     for (const [what, count] of errors) process.stderr.write(`relay load: ${count} × ${what}\n`);
