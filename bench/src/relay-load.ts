@@ -173,8 +173,16 @@ function connect(d: Device, ask: { bodies: boolean; batch: boolean }, onChanged:
         if (msg.body !== undefined) d.pushed.add(msg.key);
       } else if (msg.key) onChanged(d, msg.key, msg.body);
     };
-    const watch = (prefixes: string[]): void =>
-      socket.send(JSON.stringify({ type: 'watch', prefixes, ...(ask.bodies ? { bodies: true } : {}), ...(ask.batch ? { batch: true } : {}) }));
+    // As the client does, segments (watched for their bytes alone) are lazy: their notices come in the head's frame.
+    const watch = (prefixes: string[], lazy: string[] = []): void =>
+      socket.send(
+        JSON.stringify({
+          type: 'watch',
+          prefixes,
+          ...(ask.bodies ? { bodies: true } : {}),
+          ...(ask.batch ? { batch: true, ...(lazy.length > 0 ? { lazy } : {}) } : {}),
+        }),
+      );
     socket.on('message', (data: Buffer) => {
       type Changed = { key?: string; body?: string };
       const msg = JSON.parse(data.toString('utf8')) as Changed & { type: string; connection?: string; bodies?: boolean; batch?: boolean; changes?: Changed[] };
@@ -183,7 +191,7 @@ function connect(d: Device, ask: { bodies: boolean; batch: boolean }, onChanged:
         watch(['heads/']);
       } else if (msg.type === 'watching') {
         // As the client does: once bodies are granted, segments are watched too (bytes of what a pull reads next).
-        if (msg.bodies === true && !d.bodies) watch(['heads/', 'segments/']);
+        if (msg.bodies === true && !d.bodies) watch(['heads/', 'segments/'], ['segments/']);
         else resolve();
         d.bodies = msg.bodies === true;
         d.batch = msg.batch === true;

@@ -2,41 +2,60 @@ import { after, before, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { WebSocketLike } from '@kith/relay';
-import type { PushMessage } from '@kith/relay/protocol';
+import { PUSH_LAZY_MS, type PushMessage } from '@kith/relay/protocol';
 import { createTestVault, startTestRelay, type TestRelay } from './testing/test-vaults.js';
 import { PushHub } from './push-hub.js';
 import { FakeSocket, seedPushedHeads, until } from './push-hub.test.support.js';
 
-const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const b64 = (...bytes: number[]): string => Buffer.from(bytes).toString('base64url');
 
 describe('push hub: batch frames (docs/RELAY.md "Push")', () => {
-  test('a socket that reads batches gets the notices of one turn in one frame, in order; one that does not (an older client), a frame per notice', async () => {
+  test('a socket that reads batches gets its lazy notices in the frame of its next other notice, in order; one that does not (an older client), each at once', () => {
     const hub = new PushHub();
     const [batching, old] = [new FakeSocket(), new FakeSocket()];
     hub.add('v', batching as unknown as WebSocket);
     hub.add('v', old as unknown as WebSocket);
-    batching.watch({ prefixes: ['heads/', 'segments/'], bodies: true, batch: true });
-    old.watch({ prefixes: ['heads/', 'segments/'], bodies: true });
-    assert.deepEqual(batching.sent.at(-1), { type: 'watching', prefixes: ['heads/', 'segments/'], bodies: true, batch: true });
+    batching.watch({ prefixes: ['heads/', 'segments/'], bodies: true, batch: true, lazy: ['segments/', 'blobs/'] });
+    old.watch({ prefixes: ['heads/', 'segments/'], bodies: true, lazy: ['segments/'] });
+    assert.deepEqual(batching.sent.at(-1), { type: 'watching', prefixes: ['heads/', 'segments/'], bodies: true, batch: true, lazy: ['segments/'] });
     assert.deepEqual(old.sent.at(-1), { type: 'watching', prefixes: ['heads/', 'segments/'], bodies: true });
     hub.changed('v', 'segments/a/1', undefined, Uint8Array.of(1));
+    hub.changed('v', 'segments/a/2', undefined);
+    assert.equal(batching.sent.length, 2, 'lazy notices wait');
+    assert.equal(old.sent.length, 4, 'an older client is told at once');
     hub.changed('v', 'heads/a', undefined, Uint8Array.of(2));
-    hub.changed('v', 'blobs/x', undefined, Uint8Array.of(3));
-    hub.changed('v', 'heads/b', undefined);
-    assert.equal(batching.sent.length, 2, 'nothing sent before the turn ends');
-    await turn();
     const told = [
       { type: 'changed', key: 'segments/a/1', etag: (old.sent[2] as { etag: string }).etag, body: b64(1) },
-      { type: 'changed', key: 'heads/a', etag: (old.sent[3] as { etag: string }).etag, body: b64(2) },
-      { type: 'changed', key: 'heads/b' },
+      { type: 'changed', key: 'segments/a/2' },
+      { type: 'changed', key: 'heads/a', etag: (old.sent[4] as { etag: string }).etag, body: b64(2) },
     ];
-    assert.deepEqual(batching.sent.slice(2), [{ type: 'batch', changes: told }]);
+    assert.deepEqual(batching.sent.slice(2), [{ type: 'batch', changes: told }], 'sent with the head, before the writer is answered');
     assert.deepEqual(old.sent.slice(2), told);
-    // A lone notice goes as itself.
-    hub.changed('v', 'heads/c', undefined);
-    await turn();
-    assert.deepEqual(batching.sent.at(-1), { type: 'changed', key: 'heads/c' });
+    // A notice with none waiting goes as itself, at once.
+    hub.changed('v', 'heads/b', undefined);
+    assert.deepEqual(batching.sent.at(-1), { type: 'changed', key: 'heads/b' });
+  });
+
+  test('a lazy notice that no other follows goes alone after PUSH_LAZY_MS; one to a socket that closed meanwhile, nowhere', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      const hub = new PushHub();
+      const [s, gone] = [new FakeSocket(), new FakeSocket()];
+      hub.add('v', s as unknown as WebSocket);
+      hub.add('v', gone as unknown as WebSocket);
+      for (const x of [s, gone]) x.watch({ prefixes: ['segments/'], batch: true, lazy: ['segments/'] });
+      hub.changed('v', 'segments/a/1', undefined);
+      gone.close();
+      mock.timers.tick(PUSH_LAZY_MS - 1);
+      assert.equal(s.sent.length, 2);
+      mock.timers.tick(1);
+      assert.deepEqual(s.sent.at(-1), { type: 'changed', key: 'segments/a/1' });
+      assert.equal(gone.sent.length, 2);
+      assert.equal(hub.size, 1);
+      hub.closeAll();
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   test('with a window, notices wait for it; a new watch request first sends what was told under the last one', async () => {
@@ -62,27 +81,21 @@ describe('push hub: batch frames (docs/RELAY.md "Push")', () => {
     hub.closeAll();
   });
 
-  test('a notice queued before a registry change was noticed goes without its bytes while the change is looked at', async () => {
+  test('a notice queued before a registry change was noticed goes without its bytes while the change is looked at', () => {
     const hub = new PushHub();
     const s = new FakeSocket();
     hub.add('v', s as unknown as WebSocket);
-    s.watch({ prefixes: ['heads/'], bodies: true, batch: true });
-    hub.changed('v', 'heads/a', undefined, Uint8Array.of(1));
+    s.watch({ prefixes: ['heads/', 'segments/'], bodies: true, batch: true, lazy: ['segments/'] });
+    hub.changed('v', 'segments/a/1', undefined, Uint8Array.of(1));
     hub.holdBodies('v', new Promise(() => {}));
-    await turn();
-    assert.deepEqual(s.sent.at(-1), { type: 'changed', key: 'heads/a' });
-  });
-
-  test('a socket that closed with notices queued is sent nothing', async () => {
-    const hub = new PushHub();
-    const s = new FakeSocket();
-    hub.add('v', s as unknown as WebSocket);
-    s.watch({ prefixes: ['heads/'], batch: true });
-    hub.changed('v', 'heads/a', undefined);
-    s.close();
-    await turn();
-    assert.equal(s.sent.length, 2);
-    assert.equal(hub.size, 0);
+    hub.changed('v', 'heads/a', undefined, Uint8Array.of(2));
+    assert.deepEqual(s.sent.at(-1), {
+      type: 'batch',
+      changes: [
+        { type: 'changed', key: 'segments/a/1' },
+        { type: 'changed', key: 'heads/a' },
+      ],
+    });
   });
 });
 
@@ -112,30 +125,24 @@ describe('relay client and batch frames', () => {
     test(
       strip
         ? 'against a relay that does not confirm batches (an older one), the client is told of every change, a frame each'
-        : 'the client asks for batches and is told of every change a batch frame brings, with its bytes',
+        : 'the client makes segments lazy: their notices come with the head that names them, in one frame, and their bytes answer its reads',
       async () => {
         const tv = await createTestVault(t.relay.url, `pbatch${strip ? 'old' : 'new'}`, { devices: 2 });
         const writer = tv.remote(0);
         const frames: PushMessage[] = [];
         const reader = tv.remote(1, { pollMs: 3_600_000, webSocket: recording(frames, strip) });
-        const told: string[] = [];
-        const stop = reader.watch('segments/', () => void told.push('segments/'));
-        await until(() => frames.some((f) => f.type === 'watching'), 'watching');
-        assert.equal(
-          frames.some((f) => f.type === 'watching' && f.batch === true),
-          !strip,
-        );
-        // Bursts written at once, which the relay commits together and tells of in one turn (until a batch came, at most 20).
-        const keys: string[] = [];
-        const kinds = (): string[] => frames.filter((f) => f.type === 'changed' || f.type === 'batch').map((f) => f.type);
-        for (let round = 0; round < (strip ? 1 : 20) && !kinds().includes('batch'); round++) {
-          const burst = [1, 2, 3, 4, 5].map((i) => `segments/w/${round}-${i}`);
-          keys.push(...burst);
-          await Promise.all(burst.map((k) => writer.put(k, new Uint8Array(64).fill(keys.indexOf(k)))));
-          await until(() => told.length === keys.length, 'told of every change');
-        }
-        if (strip) assert.deepEqual(kinds(), ['changed', 'changed', 'changed', 'changed', 'changed']);
-        else assert.ok(kinds().includes('batch'), `a batch frame came (${kinds().join(', ')})`);
+        let told = 0;
+        const stop = reader.watch('heads/', () => void told++);
+        // Once bodies are granted the client watches segments/ too (for their bytes alone).
+        await until(() => frames.some((f) => f.type === 'watching' && f.prefixes.includes('segments/')), 'watching segments/');
+        const watching = frames.filter((f) => f.type === 'watching').at(-1);
+        assert.deepEqual(watching && 'lazy' in watching ? watching.lazy : undefined, strip ? undefined : ['segments/']);
+        const keys = [1, 2, 3].map((i) => `segments/w/${i}`);
+        for (const [i, k] of keys.entries()) await writer.put(k, new Uint8Array(64).fill(i), { ifAbsent: true });
+        await writer.put('heads/w', Uint8Array.of(1));
+        await until(() => told === 1, 'told of the head');
+        const kinds = frames.filter((f) => f.type === 'changed' || f.type === 'batch').map((f) => f.type);
+        assert.deepEqual(kinds, strip ? ['changed', 'changed', 'changed', 'changed'] : ['batch']);
         // The bytes a notice (alone or batched) brought answer the read: no request.
         const gets = reader.stats.gets;
         for (const [i, k] of keys.entries()) assert.deepEqual(await reader.get(k), new Uint8Array(64).fill(i));

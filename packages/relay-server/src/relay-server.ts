@@ -86,7 +86,7 @@ export interface RelayOptions {
    * headers and their watch sockets are refused (see cors.ts).
    */
   readonly allowOrigins?: readonly string[];
-  /** How long notices to a socket that reads batches wait to share one frame (default `PUSH_BATCH_MS`: 0, the end of the event loop's turn). */
+  /** How long notices to a socket that reads batches wait to share one frame (default `PUSH_BATCH_MS`: 0, none waits but those under the socket's lazy prefixes). */
   readonly pushBatchMs?: number;
   /** A built web app to serve at `/` (GET and HEAD outside `/v1/` and `/health`; see static-app.ts); it must hold `index.html`. */
   readonly staticDir?: string;

@@ -172,11 +172,21 @@ export class PushChannel {
     if (!s || s.readyState !== 1) return;
     const prefixes = new Set([...this.#watchers].map((w) => w.prefix));
     if (this.#deps.vouchFor !== undefined) prefixes.add(this.#deps.vouchFor);
-    if (this.#granted) for (const p of this.#deps.withBodies ?? []) prefixes.add(p);
+    // Watched only for their bytes (segments): their news may wait for the next other news, the head that names them.
+    const lazy = this.#granted ? (this.#deps.withBodies ?? []).filter((p) => !prefixes.has(p)) : [];
+    for (const p of lazy) prefixes.add(p);
     // Until the relay answers, the prefixes it tells of (with bodies or not) may be changing.
     this.#noBodies();
-    // `batch`: this client reads several notices in one frame (a relay older than batches ignores it).
-    s.send(JSON.stringify({ type: 'watch', prefixes: [...prefixes], ...(this.#deps.onPushed ? { bodies: true } : {}), batch: true }));
+    // `batch`: this client reads several notices in one frame (a relay older than batches ignores it, and `lazy`).
+    s.send(
+      JSON.stringify({
+        type: 'watch',
+        prefixes: [...prefixes],
+        ...(this.#deps.onPushed ? { bodies: true } : {}),
+        batch: true,
+        ...(lazy.length > 0 ? { lazy } : {}),
+      }),
+    );
   }
 
   #message(data: unknown): void {
