@@ -44,10 +44,14 @@ export interface LoadOptions {
   readonly segmentBytes: number;
   /** Ask the relay for bodies with notices (default true). */
   readonly pushBodies?: boolean;
+  /** Ask the relay for several notices per frame (default true). */
+  readonly pushBatch?: boolean;
+  /** How long a device's pushed view of `heads/` answers (default the client's, {@link PUSHED_VIEW_MS}). */
+  readonly pushedViewMs?: number;
 }
 
 /** How long a device's pushed view of `heads/` answers after the listing that seeded it (the client's PUSHED_HEADS_MS). */
-const PUSHED_VIEW_MS = 5000;
+const PUSHED_VIEW_MS = 30_000;
 
 interface Device {
   /** The relay process it talks to (`http://host:port`). */
@@ -68,6 +72,8 @@ interface Device {
   readonly seen: Map<string, number>;
   /** The relay confirmed bodies on this socket. */
   bodies?: boolean;
+  /** The relay confirmed batch frames on this socket. */
+  batch?: boolean;
   /** Until when its view of `heads/` (from a listing, moved by pushed bodies) answers; 0 until a listing seeds it. */
   viewUntil: number;
   /** Segments whose bytes a notice brought, not yet read. */
@@ -152,7 +158,7 @@ async function copyVault(agent: http.Agent, d: Device, t: DeviceTemplate): Promi
 }
 
 /** Opens `d`'s watch socket and resolves once the relay said hello and got the watch request. */
-function connect(d: Device, bodies: boolean, onChanged: (d: Device, key: string, body: string | undefined) => void): Promise<void> {
+function connect(d: Device, ask: { bodies: boolean; batch: boolean }, onChanged: (d: Device, key: string, body: string | undefined) => void): Promise<void> {
   const token = d.headers['authorization']?.replace(/^Bearer /, '');
   const url = `${d.base.replace(/^http/, 'ws')}${API}/${d.vault}/watch`;
   return new Promise((resolve, reject) => {
@@ -162,19 +168,35 @@ function connect(d: Device, bodies: boolean, onChanged: (d: Device, key: string,
     });
     d.socket = socket;
     socket.once('error', reject);
+    const changed = (msg: { key?: string; body?: string }): void => {
+      if (msg.key?.startsWith('segments/')) {
+        if (msg.body !== undefined) d.pushed.add(msg.key);
+      } else if (msg.key) onChanged(d, msg.key, msg.body);
+    };
+    // As the client does, segments (watched for their bytes alone) are lazy: their notices come in the head's frame.
+    const watch = (prefixes: string[], lazy: string[] = []): void =>
+      socket.send(
+        JSON.stringify({
+          type: 'watch',
+          prefixes,
+          ...(ask.bodies ? { bodies: true } : {}),
+          ...(ask.batch ? { batch: true, ...(lazy.length > 0 ? { lazy } : {}) } : {}),
+        }),
+      );
     socket.on('message', (data: Buffer) => {
-      const msg = JSON.parse(data.toString('utf8')) as { type: string; connection?: string; key?: string; body?: string; bodies?: boolean };
+      type Changed = { key?: string; body?: string };
+      const msg = JSON.parse(data.toString('utf8')) as Changed & { type: string; connection?: string; bodies?: boolean; batch?: boolean; changes?: Changed[] };
       if (msg.type === 'hello') {
         if (msg.connection) d.connection = msg.connection;
-        socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/'], ...(bodies ? { bodies: true } : {}) }));
+        watch(['heads/']);
       } else if (msg.type === 'watching') {
         // As the client does: once bodies are granted, segments are watched too (bytes of what a pull reads next).
-        if (msg.bodies === true && !d.bodies) socket.send(JSON.stringify({ type: 'watch', prefixes: ['heads/', 'segments/'], bodies: true }));
+        if (msg.bodies === true && !d.bodies) watch(['heads/', 'segments/'], ['segments/']);
         else resolve();
         d.bodies = msg.bodies === true;
-      } else if (msg.type === 'changed' && msg.key?.startsWith('segments/')) {
-        if (msg.body !== undefined) d.pushed.add(msg.key);
-      } else if (msg.type === 'changed' && msg.key) onChanged(d, msg.key, msg.body);
+        d.batch = msg.batch === true;
+      } else if (msg.type === 'changed') changed(msg);
+      else if (msg.type === 'batch') msg.changes?.forEach(changed);
     });
   });
 }
@@ -259,7 +281,7 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
         if (list.status !== 200) throw new Error(`list answered ${list.status}`);
         const item = (JSON.parse(list.body.toString('utf8')) as { items: { key: string; body?: string }[] }).items.find((i) => i.key === key);
         headBytes = Buffer.from(item?.body ?? '', 'base64url');
-        d.viewUntil = listedAt + PUSHED_VIEW_MS;
+        d.viewUntil = listedAt + (o.pushedViewMs ?? PUSHED_VIEW_MS);
         if (inWindow()) tally.reads++;
       } else {
         const head = await request(agent, d, objectUrl(d, key), 'GET', d.headers);
@@ -307,7 +329,8 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     await pooled([...writers.values()].slice(1), 16, (w) => copyVault(agent, w.device, t));
     await pooled(devices, 32, async (d) => void (d.headers = await signIn(agent, d, d.key)));
     const bodies = o.pushBodies ?? true;
-    await pooled(devices, 32, (d) => connect(d, bodies, onChanged));
+    const batch = o.pushBatch ?? true;
+    await pooled(devices, 32, (d) => connect(d, { bodies, batch }, onChanged));
     const relayCpuMsNow = (): number => pids.reduce((sum, pid) => sum + procCpuMs(pid), 0);
     const idleRssMiB = Math.max(...pids.map((pid) => procMemMiB(pid).now));
     const all = [...writers.values()];
@@ -343,12 +366,15 @@ export async function runLoad(bases: readonly string[], pids: readonly number[],
     const drainEnd = performance.now() + 5000;
     while ((delivered.length < expected || fetched.length < expected) && performance.now() < drainEnd) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(all.map((w) => w.queue));
+    // A relay that sends notices at the end of its turn (batch frames) answers a write before telling of it: the last ones are in flight.
+    for (const settle = performance.now() + 2000; delivered.length < expected && performance.now() < settle;) await new Promise((r) => setTimeout(r, 10));
     const peakRssMiB = Math.max(...pids.map((pid) => procMemMiB(pid).peak));
     // What went wrong, for whoever reads the worker's stderr (the figures count it).
     for (const [what, count] of errors) process.stderr.write(`relay load: ${count} × ${what}\n`);
     return {
       relayProcesses: pids.length,
       pushBodies: bodies && devices.every((d) => d.bodies) ? 1 : 0,
+      pushBatch: batch && devices.every((d) => d.batch) ? 1 : 0,
       devices: o.devices,
       vaults,
       writers: all.length,

@@ -231,7 +231,9 @@ const env = (name: string, fallback: number): number => Number(process.env[name]
  * device connections in vaults of 5 (spread over both scale-out processes
  * when there are two), `KITH_BENCH_RATE` changes/s (default
  * 200) for `KITH_BENCH_SECONDS` (default 20) after a warm-up of a fifth of that (at least 2 s);
- * `KITH_BENCH_PUSH_BODIES=0` makes devices speak the protocol without push bodies (each reads the head).
+ * `KITH_BENCH_PUSH_BODIES=0` makes devices speak the protocol without push bodies (each reads the head);
+ * `KITH_BENCH_PUSH_BATCH=0` without batch frames (one frame per notice); `KITH_BENCH_PUSHED_VIEW_MS` sets how long a
+ * device's pushed view of `heads/` answers (default the client's 30 s; 5000 as before it).
  */
 export const tasks: Record<string, Task> = {
   latency: (n, dir) => onRelays(dir, (relays) => propagate(n, dir, pair(relays), 'autoSync')),
@@ -251,6 +253,8 @@ export const tasks: Record<string, Task> = {
           warmSeconds: Math.max(2, seconds / 5),
           segmentBytes: 1024,
           pushBodies: env('KITH_BENCH_PUSH_BODIES', 1) !== 0,
+          pushBatch: env('KITH_BENCH_PUSH_BATCH', 1) !== 0,
+          pushedViewMs: env('KITH_BENCH_PUSHED_VIEW_MS', 30_000),
         },
       );
     });

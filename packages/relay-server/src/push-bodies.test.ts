@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
 import { parseRelayUrl, relayDeviceAuth, type WebSocketLike } from '@kith/relay';
 import { PUSH_BODY_MAX, type PushMessage } from '@kith/relay/protocol';
 import { createTestVault, startTestRelay, type TestRelay, type TestVault } from './testing/test-vaults.js';
 import { PushHub } from './push-hub.js';
+import { FakeSocket, seedPushedHeads, until } from './push-hub.test.support.js';
 
 let t: TestRelay;
 let names = 0;
@@ -17,10 +17,6 @@ before(async () => {
 after(async () => {
   await t.stop();
 });
-
-const until = async (ok: () => boolean, what: string): Promise<void> => {
-  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 5))) assert.ok(Date.now() - t0 < 10_000, what);
-};
 
 /** A raw watch socket of device `i` (protocol as a client of any version speaks it); `watch` is the watch request it sends. */
 async function rawSocket(tv: TestVault, i: number, watch: object): Promise<{ messages: PushMessage[]; close: () => void }> {
@@ -90,15 +86,7 @@ describe('push bodies (docs/RELAY.md "Push")', () => {
     await writer.put('heads/w', Uint8Array.of(1));
     let told = 0;
     const stop = reader.watch('heads/', () => void told++);
-    // Listings seed the view once the relay confirmed bodies: the second of two in a row then sends nothing.
-    for (const t0 = Date.now(); ;) {
-      await reader.list('heads/');
-      const n = reader.stats.lists;
-      await reader.list('heads/');
-      if (reader.stats.lists === n) break;
-      assert.ok(Date.now() - t0 < 10_000, 'the view is seeded');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await seedPushedHeads(reader);
     const before = { ...reader.stats };
     for (let i = 2; i <= 4; i++) {
       await writer.put(`segments/w/${i}`, new Uint8Array(1024).fill(i), { ifAbsent: true });
@@ -170,20 +158,6 @@ describe('push bodies (docs/RELAY.md "Push")', () => {
 });
 
 describe('push hub: bodies and registry changes', () => {
-  /** A stand-in for a `ws` socket: records what is sent. */
-  class FakeSocket extends EventEmitter {
-    readonly OPEN = 1;
-    readyState = 1;
-    readonly sent: PushMessage[] = [];
-    send(data: Buffer): void {
-      this.sent.push(JSON.parse(data.toString('utf8')) as PushMessage);
-    }
-    close(): void {
-      this.readyState = 3;
-      this.emit('close');
-    }
-  }
-
   test('while a registry change is being looked at, notices go without bodies; once it settled, with them again', async () => {
     const hub = new PushHub();
     const s = new FakeSocket();

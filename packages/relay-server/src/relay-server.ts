@@ -86,6 +86,8 @@ export interface RelayOptions {
    * headers and their watch sockets are refused (see cors.ts).
    */
   readonly allowOrigins?: readonly string[];
+  /** How long notices to a socket that reads batches wait to share one frame (default `PUSH_BATCH_MS`: 0, none waits but those under the socket's lazy prefixes). */
+  readonly pushBatchMs?: number;
   /** A built web app to serve at `/` (GET and HEAD outside `/v1/` and `/health`; see static-app.ts); it must hold `index.html`. */
   readonly staticDir?: string;
 }
@@ -134,7 +136,7 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
   if (secret.length < 32) throw new KithError(ErrorCode.Usage, 'the relay auth secret must be at least 32 bytes');
   const db = options.storage ?? new ObjectDb(requireDataDir(options), options.durability);
   const bus = options.bus ?? new LocalChangeBus();
-  const hub = new PushHub();
+  const hub = new PushHub(options.pushBatchMs);
   const continuity = bus.continuity?.bind(bus);
   const trustMs = options.registryTrustMs ?? (options.bus && continuity ? DEFAULT_SCALE_OUT_REGISTRY_TRUST_MS : 0);
   const auth = new RelayAuth(db, log, {

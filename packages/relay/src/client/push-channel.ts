@@ -11,7 +11,7 @@
  * see {@link PushChannel.quietStamp}.
  */
 import { type RemoteObjectInfo, backoff, fromBase64url } from '@kith/core/adapter';
-import type { PushMessage } from '../protocol.js';
+import type { ChangedMessage, PushMessage } from '../protocol.js';
 
 /** The part of the WebSocket API the channel uses (browser and `ws` alike). */
 export interface WebSocketLike {
@@ -172,10 +172,21 @@ export class PushChannel {
     if (!s || s.readyState !== 1) return;
     const prefixes = new Set([...this.#watchers].map((w) => w.prefix));
     if (this.#deps.vouchFor !== undefined) prefixes.add(this.#deps.vouchFor);
-    if (this.#granted) for (const p of this.#deps.withBodies ?? []) prefixes.add(p);
+    // Watched only for their bytes (segments): their news may wait for the next other news, the head that names them.
+    const lazy = this.#granted ? (this.#deps.withBodies ?? []).filter((p) => !prefixes.has(p)) : [];
+    for (const p of lazy) prefixes.add(p);
     // Until the relay answers, the prefixes it tells of (with bodies or not) may be changing.
     this.#noBodies();
-    s.send(JSON.stringify({ type: 'watch', prefixes: [...prefixes], ...(this.#deps.onPushed ? { bodies: true } : {}) }));
+    // `batch`: this client reads several notices in one frame (a relay older than batches ignores it, and `lazy`).
+    s.send(
+      JSON.stringify({
+        type: 'watch',
+        prefixes: [...prefixes],
+        ...(this.#deps.onPushed ? { bodies: true } : {}),
+        batch: true,
+        ...(lazy.length > 0 ? { lazy } : {}),
+      }),
+    );
   }
 
   #message(data: unknown): void {
@@ -205,11 +216,15 @@ export class PushChannel {
         this.#granted = true;
         if (first && (this.#deps.withBodies ?? []).some((p) => !this.#bodiesFor.includes(p))) this.#subscribe();
       }
-    } else if (msg.type === 'changed' && typeof msg.key === 'string') {
-      if (this.#deps.vouchFor !== undefined && msg.key.startsWith(this.#deps.vouchFor)) this.#moves++;
-      this.#deps.onPushed?.(msg.key, pushedBody(msg));
-      this.#notify((w) => msg.key.startsWith(w.prefix));
-    }
+    } else if (msg.type === 'changed') this.#changed(msg);
+    else if (msg.type === 'batch' && Array.isArray(msg.changes)) for (const c of msg.changes) if (c?.type === 'changed') this.#changed(c);
+  }
+
+  #changed(msg: ChangedMessage): void {
+    if (typeof msg.key !== 'string') return;
+    if (this.#deps.vouchFor !== undefined && msg.key.startsWith(this.#deps.vouchFor)) this.#moves++;
+    this.#deps.onPushed?.(msg.key, pushedBody(msg));
+    this.#notify((w) => msg.key.startsWith(w.prefix));
   }
 
   #unvouch(): void {

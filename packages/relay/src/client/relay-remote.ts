@@ -86,9 +86,13 @@ const LISTED_BODY_MS = 1000;
 /**
  * How long a listing of `heads/` kept current by the push socket (see
  * pushed-listing.ts) answers for after the listing that seeded it: it
- * bounds how stale the answer gets if the relay loses a notice.
+ * bounds how stale the answer gets if the relay loses a notice. Every gap
+ * the socket knows of (a reconnect, the relay's 1012 when a scale-out
+ * process lost its change bus, a new watch request) drops the view at once,
+ * so this only guards against a notice lost without one; at 5 s, a thousand
+ * told devices listed `heads/` 200 times a second between them.
  */
-const PUSHED_HEADS_MS = 5000;
+const PUSHED_HEADS_MS = 30_000;
 /** Segments are never rewritten: their pushed bytes answer one read each, within this long and this many bytes. */
 const SEGMENTS = 'segments/';
 const PUSHED_SEGMENTS = { ms: 30_000, bytes: 8 * 1024 * 1024 } as const;
