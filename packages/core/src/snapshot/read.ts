@@ -8,6 +8,7 @@
  * counts); a failure rejects, and the caller's transaction keeps nothing.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
+import { nextTurn } from '../base/next-turn.js';
 import type { SnapshotManifest } from '../format/index.js';
 import { blobKeys, decodeBlobObject } from '../format/blob-format.js';
 import type { RecordRow } from '../model/merge.js';
@@ -71,6 +72,9 @@ export async function readSnapshotRows(
         await onRows(batch);
         batch = [];
       }
+      // Parsing and the store's writes are synchronous: without a turn of the event loop here the fetches
+      // ahead would not advance (each needs several), and the window would drain before they did.
+      if (next < m.chunks.length || ahead.length > 0) await nextTurn();
     }
     reader.end();
     if (rows !== m.rows || live !== m.live) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key} holds other rows than its manifest counts`);
