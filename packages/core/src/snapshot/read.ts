@@ -15,10 +15,9 @@ import type { RecordRow } from '../model/merge.js';
 import type { EngineContext } from '../sync/context.js';
 import { MAX_CHUNK } from '../blobs/chunker.js';
 import { RowReader } from './state.js';
-import type { ChunkStore } from './chunks.js';
+import { READ_AHEAD, type ChunkStore } from './chunks.js';
+import type { SnapshotPrefetch } from './prefetch.js';
 
-/** Chunks fetched ahead of the one being parsed. */
-const READ_AHEAD = 12;
 /** Rows handed on at once. */
 const BATCH_ROWS = 2000;
 
@@ -91,12 +90,13 @@ export async function readSnapshotRows(
  * transaction (the blob layer would write a newly learnt key or registry
  * entry to the store, and wait for that very transaction). The caller
  * loads the keys first; a chunk under any other epoch is refused as the
- * blob layer refuses one under an unknown key.
+ * blob layer refuses one under an unknown key. Bytes read ahead (`prefetch`)
+ * stand for the first reads, checked the same.
  */
-export function chunksWithKnownKeys(ctx: EngineContext): Pick<ChunkStore, 'getChunk'> {
+export function chunksWithKnownKeys(ctx: EngineContext, prefetch?: SnapshotPrefetch): Pick<ChunkStore, 'getChunk'> {
   return {
     async getChunk(id, signal) {
-      const bytes = await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {});
+      const bytes = (await prefetch?.chunk(id)) ?? (await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {}));
       if (!bytes)
         throw new KithError(ErrorCode.NotFound, `blob chunk ${id.slice(0, 12)}… is missing from the remote`, { hint: 'the remote lost part of a snapshot' });
       return decodeBlobObject('chunk', bytes, { vaultId: ctx.vaultId, expectId: id, epochKey: (e: number) => ctx.epochKeys.get(e), maxBytes: MAX_CHUNK });
