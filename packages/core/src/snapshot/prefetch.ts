@@ -20,7 +20,8 @@ export class SnapshotPrefetch {
   readonly #newest: Promise<{ key: string; bytes: Promise<Uint8Array | null | undefined> } | undefined>;
   readonly #chunks: Promise<Map<string, Promise<Uint8Array | null | undefined>>>;
 
-  constructor(remote: Remote, vaultId: string, registry: DeviceRegistry, epochKey: (epoch: number) => Uint8Array | undefined) {
+  /** `withChunks`: the first chunks too (only a store with `bulkLoad` reads them straight from the remote; others go through the blob layer). */
+  constructor(remote: Remote, vaultId: string, registry: DeviceRegistry, epochKey: (epoch: number) => Uint8Array | undefined, withChunks: boolean) {
     const quiet = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
     this.#listing = quiet(remote.list(snapshotKeys.prefix));
     this.#newest = this.#listing.then((found) => {
@@ -31,7 +32,7 @@ export class SnapshotPrefetch {
     this.#chunks = this.#newest.then(async (newest) => {
       const chunks = new Map<string, Promise<Uint8Array | null | undefined>>();
       const bytes = await newest?.bytes;
-      if (!newest || !bytes) return chunks;
+      if (!withChunks || !newest || !bytes) return chunks;
       try {
         const signPub = registry.deviceSignPub(peekSnapshot(bytes, newest.key).deviceId);
         if (!signPub) return chunks;

@@ -166,7 +166,7 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   if (!epochKey)
     throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
   // The first pull's snapshot reads, started while this device writes itself in (checked when used).
-  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, (e) => (e === epoch ? epochKey : undefined));
+  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, (e) => (e === epoch ? epochKey : undefined), o.store.bulkLoad !== undefined);
   const device = generateDeviceKeys(deps.random);
   await registry.append(
     remote,
