@@ -8,7 +8,9 @@
 
 type Immediate = (fn: () => void) => unknown;
 
-let channel: { port: MessagePort; waiting: (() => void)[] } | undefined;
+type Port = MessagePort & { ref?: () => void; unref?: () => void };
+
+let channel: { port: Port; send: MessagePort; waiting: (() => void)[] } | undefined;
 
 /** Resolves on a later task of the event loop, after the I/O callbacks that were ready. */
 export function nextTurn(): Promise<void> {
@@ -19,13 +21,18 @@ export function nextTurn(): Promise<void> {
   const c = channel;
   return new Promise((resolve) => {
     c.waiting.push(resolve);
-    c.port.postMessage(null);
+    c.port.ref?.(); // where ports keep a process alive (Node, Deno): only while a turn is awaited
+    c.send.postMessage(null);
   });
 }
 
-function openChannel(): { port: MessagePort; waiting: (() => void)[] } {
+function openChannel(): { port: Port; send: MessagePort; waiting: (() => void)[] } {
   const { port1, port2 } = new MessageChannel();
   const waiting: (() => void)[] = [];
-  port1.onmessage = () => waiting.shift()?.();
-  return { port: port2, waiting };
+  const port = port1 as Port;
+  port.onmessage = () => {
+    waiting.shift()?.();
+    if (waiting.length === 0) port.unref?.();
+  };
+  return { port, send: port2, waiting };
 }
