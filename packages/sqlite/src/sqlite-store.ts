@@ -32,22 +32,41 @@ export interface SqliteStoreOptions {
 
 /** Connection settings; the pragmas are per connection, so every open sets them. */
 function configure(db: Database.Database, options: SqliteStoreOptions): void {
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma('foreign_keys = OFF');
   // Bulk writes (imports, first pulls) are the common heavy case: a bigger page cache and
-  // fewer, larger checkpoints keep them close to raw insert speed.
-  db.pragma('cache_size = -65536');
-  db.pragma('wal_autocheckpoint = 10000');
-  db.pragma('temp_store = MEMORY');
-  if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
+  // fewer, larger checkpoints keep them close to raw insert speed. One exec: one call into SQLite.
+  db.exec(
+    [
+      'journal_mode = WAL',
+      `synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`,
+      'foreign_keys = OFF',
+      'cache_size = -65536',
+      'wal_autocheckpoint = 10000',
+      'temp_store = MEMORY',
+      ...(options.maxPageCount !== undefined ? [`max_page_count = ${Math.floor(options.maxPageCount)}`] : []),
+    ]
+      .map((p) => `PRAGMA ${p};`)
+      .join(' '),
+  );
 }
 
-/** Creates the file with mode 0600 (it holds device private keys) before SQLite opens it. */
-function prepareFile(file: string): void {
+/** Creates the file with mode 0600 (it holds device private keys) before SQLite opens it; true if it was created. */
+function prepareFile(file: string): boolean {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  const created = !existsSync(file);
+  if (created) closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
+  return created;
+}
+
+/**
+ * On a file just created, empty: its first writes (page 1, then the switch to WAL) would each be a
+ * rollback-journal transaction of four fsyncs, most of the cost of a new store. Without a journal file
+ * and fsyncs they are one page each, whole after a crash of the process; after a crash of the machine
+ * the new file may be empty or unreadable, but it held nothing yet (the first WAL checkpoint makes it
+ * durable, as it does the transactions after it). `configure` sets the real settings next.
+ */
+function createQuickly(db: Database.Database): void {
+  db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF');
 }
 
 /**
@@ -74,8 +93,9 @@ export class SqliteStore implements Store {
     this.#options = options;
     let db: Database.Database | undefined;
     try {
-      prepareFile(file);
+      const created = prepareFile(file);
       db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
+      if (created && options.durability !== 'full') createQuickly(db);
       preferIncrementalVacuum(db);
       configure(db, options);
       migrate(db, file);

@@ -28,6 +28,8 @@ import { readVerifiedHeads } from '../sync/remote-heads.js';
 import { chunksWithKnownKeys, readSnapshotRows } from './read.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
+import { snapshotKeysNewestFirst, type SnapshotPrefetch } from './prefetch.js';
+import type { RemoteObjectInfo } from '../ports/remote.js';
 
 export interface BootstrapOutcome {
   /** The snapshot applied, if any. */
@@ -52,27 +54,33 @@ async function isFresh(ctx: EngineContext, tx: StoreTx): Promise<boolean> {
 }
 
 /** Applies the newest valid snapshot to a fresh store; does nothing on a store that holds anything. */
-export async function bootstrapFromSnapshot(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<BootstrapOutcome> {
+export async function bootstrapFromSnapshot(
+  ctx: EngineContext,
+  chunks: ChunkStore,
+  signal?: AbortSignal,
+  prefetch?: SnapshotPrefetch,
+): Promise<BootstrapOutcome> {
   const warnings: SyncWarning[] = [];
   if (!(await ctx.store.read((tx) => isFresh(ctx, tx)))) return { warnings };
   const opts = signal ? { signal } : {};
   // Round trips before the first chunk, overlapped: the listing with the registry's catch-up, then the
   // newest manifest's bytes with the heads (verifying heads needs the registry; the bytes are checked later).
-  const [found] = await Promise.all([ctx.remote.list(snapshotKeys.prefix, opts), catchUpRegistry(ctx, signal)]);
-  const tries = found
-    .map((i) => i.key)
-    .filter((k) => snapshotKeys.parse(k) !== undefined)
-    .sort()
-    .reverse()
-    .slice(0, MAX_TRIES);
+  // What a restore read ahead stands for the first reads (an older listing at worst names an older snapshot);
+  // one that named none is read again, as a snapshot may have come since.
+  const listing = async (): Promise<RemoteObjectInfo[]> => {
+    const ahead = await prefetch?.listing();
+    return ahead && snapshotKeysNewestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
+  };
+  const [found] = await Promise.all([listing(), catchUpRegistry(ctx, signal)]);
+  const tries = snapshotKeysNewestFirst(found).slice(0, MAX_TRIES);
   if (tries.length === 0) return { warnings };
-  const newest = ctx.remote.get(tries[0]!, opts);
+  const newest = (async () => (await prefetch?.manifest(tries[0]!)) ?? ctx.remote.get(tries[0]!, opts))();
   newest.catch(() => undefined); // awaited by its manifest check, unless the heads fail first
   const heads = await verifiedHeads(ctx, signal);
   for (const [i, key] of tries.entries()) {
     try {
       const manifest = await checkedManifest(ctx, key, heads, signal, i === 0 ? newest : undefined);
-      const applied = await apply(ctx, chunks, key, manifest, signal);
+      const applied = await apply(ctx, chunks, key, manifest, signal, i === 0 ? prefetch : undefined);
       if (!applied) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
       return { applied: { key, ...applied }, warnings };
     } catch (e) {
@@ -150,6 +158,7 @@ async function apply(
   key: string,
   m: SnapshotManifest,
   signal?: AbortSignal,
+  prefetch?: SnapshotPrefetch,
 ): Promise<{ collections: string[]; rows: number } | undefined> {
   const collections = new Set<string>();
   const load = async (tx: StoreTx, rows: RecordRow[]): Promise<void> => {
@@ -178,7 +187,7 @@ async function apply(
       await loadEpochKey(ctx, e).catch((err: unknown) => {
         if (!isIntegrityError(err)) throw err; // a key this device cannot have: a chunk under it is refused
       });
-    const direct = chunksWithKnownKeys(ctx);
+    const direct = chunksWithKnownKeys(ctx, prefetch);
     return store.bulkLoad(async (tx) => {
       if (!(await isFresh(ctx, tx))) return undefined;
       const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), signal);

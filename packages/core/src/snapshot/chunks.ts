@@ -10,3 +10,6 @@ export interface ChunkStore {
   /** A chunk's plaintext, verified against its id. */
   getChunk(id: string, signal?: AbortSignal): Promise<Uint8Array>;
 }
+
+/** Chunks of a snapshot's state fetched ahead of the one being parsed. */
+export const READ_AHEAD = 12;

@@ -8,16 +8,16 @@
  * counts); a failure rejects, and the caller's transaction keeps nothing.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
+import { nextTurn } from '../base/next-turn.js';
 import type { SnapshotManifest } from '../format/index.js';
 import { blobKeys, decodeBlobObject } from '../format/blob-format.js';
 import type { RecordRow } from '../model/merge.js';
 import type { EngineContext } from '../sync/context.js';
 import { MAX_CHUNK } from '../blobs/chunker.js';
 import { RowReader } from './state.js';
-import type { ChunkStore } from './chunks.js';
+import { READ_AHEAD, type ChunkStore } from './chunks.js';
+import type { SnapshotPrefetch } from './prefetch.js';
 
-/** Chunks fetched ahead of the one being parsed. */
-const READ_AHEAD = 12;
 /** Rows handed on at once. */
 const BATCH_ROWS = 2000;
 
@@ -71,6 +71,9 @@ export async function readSnapshotRows(
         await onRows(batch);
         batch = [];
       }
+      // Parsing and the store's writes are synchronous: without a turn of the event loop here the fetches
+      // ahead would not advance (each needs several), and the window would drain before they did.
+      if (next < m.chunks.length || ahead.length > 0) await nextTurn();
     }
     reader.end();
     if (rows !== m.rows || live !== m.live) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key} holds other rows than its manifest counts`);
@@ -87,12 +90,13 @@ export async function readSnapshotRows(
  * transaction (the blob layer would write a newly learnt key or registry
  * entry to the store, and wait for that very transaction). The caller
  * loads the keys first; a chunk under any other epoch is refused as the
- * blob layer refuses one under an unknown key.
+ * blob layer refuses one under an unknown key. Bytes read ahead (`prefetch`)
+ * stand for the first reads, checked the same.
  */
-export function chunksWithKnownKeys(ctx: EngineContext): Pick<ChunkStore, 'getChunk'> {
+export function chunksWithKnownKeys(ctx: EngineContext, prefetch?: SnapshotPrefetch): Pick<ChunkStore, 'getChunk'> {
   return {
     async getChunk(id, signal) {
-      const bytes = await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {});
+      const bytes = (await prefetch?.chunk(id)) ?? (await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {}));
       if (!bytes)
         throw new KithError(ErrorCode.NotFound, `blob chunk ${id.slice(0, 12)}… is missing from the remote`, { hint: 'the remote lost part of a snapshot' });
       return decodeBlobObject('chunk', bytes, { vaultId: ctx.vaultId, expectId: id, epochKey: (e: number) => ctx.epochKeys.get(e), maxBytes: MAX_CHUNK });

@@ -47,6 +47,7 @@ import {
 import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
+import { SnapshotPrefetch } from '../snapshot/prefetch.js';
 import { VaultSession } from './session.js';
 import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
 
@@ -164,6 +165,8 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   const epochKey = await openSealedKey(place, epoch, signer, keys.box.secret);
   if (!epochKey)
     throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
+  // The first pull's snapshot reads, started while this device writes itself in (checked when used).
+  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, (e) => (e === epoch ? epochKey : undefined), o.store.bulkLoad !== undefined);
   const device = generateDeviceKeys(deps.random);
   await registry.append(
     remote,
@@ -175,7 +178,9 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
   const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
-  return startSession(o, remote, deps, joined, warnings);
+  const session = await startSession(o, remote, deps, joined, warnings);
+  session.snapshotPrefetch = prefetch;
+  return session;
 }
 
 /**

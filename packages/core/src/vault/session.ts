@@ -24,6 +24,7 @@ import { checkPolicy, type CompactionPolicy } from '../snapshot/compact-options.
 import { VaultEmitter } from './events.js';
 import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
+import type { SnapshotPrefetch } from '../snapshot/prefetch.js';
 
 export interface SessionOptions {
   readonly blobCache?: BlobCache | undefined;
@@ -50,6 +51,8 @@ export class VaultSession {
   readonly snapshotEvery: SnapshotEvery;
   /** When `compact()` may delete (see snapshot/compact). */
   readonly compaction: CompactionPolicy;
+  /** What `restore` read ahead for the first pull's snapshot bootstrap (see snapshot/prefetch); taken by it. */
+  snapshotPrefetch: SnapshotPrefetch | undefined;
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
   readonly #blobCache: BlobCache | undefined;

@@ -149,7 +149,9 @@ export class Syncer {
     const store = this.#s.store;
     const wasCaughtUp = (await store.read((tx) => readMeta<StatusMeta>(tx, META.status)))?.caughtUp ?? false;
     // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
-    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal);
+    const prefetch = this.#s.snapshotPrefetch;
+    this.#s.snapshotPrefetch = undefined;
+    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal, prefetch);
     const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal);
     for (const c of [...(boot?.applied?.collections ?? []), ...merged]) outcome.collections.add(c);
     outcome.warnings.unshift(...(boot?.warnings ?? []));
