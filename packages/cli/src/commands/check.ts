@@ -26,6 +26,8 @@ function describeCounts(c: CheckCounts, readData: boolean): string {
   if (c.identities) parts.push(plural(c.identities, 'sealed identity', 'sealed identities'));
   if (c.members) parts.push(plural(c.members, 'membership entry', 'membership entries'));
   if (c.certificates) parts.push(plural(c.certificates, 'device certificate'));
+  if (c.epochs) parts.push(plural(c.epochs, 'space key epoch'));
+  if (c.spaceKeys) parts.push(plural(c.spaceKeys, 'space sealed key'));
   if (c.invites) parts.push(plural(c.invites, 'invite message'));
   return `checked ${plural(c.objects, 'object')}: ${parts.join(', ')}`;
 }

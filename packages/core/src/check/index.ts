@@ -51,7 +51,10 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
     layout.snapshots.length +
     layout.marks.size +
     layout.identities.size +
-    [...layout.spaces.values()].reduce((n, s) => n + s.members.size + [...s.certificates.values()].reduce((k, c) => k + c.size, 0), 0) +
+    [...layout.spaces.values()].reduce(
+      (n, s) => n + s.members.size + s.epochs.size + s.keys.length + [...s.certificates.values()].reduce((k, c) => k + c.size, 0),
+      0,
+    ) +
     (readData ? layout.chunks.size : 0);
   let done = 0;
   const run: CheckRun = {

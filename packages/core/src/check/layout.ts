@@ -14,6 +14,7 @@ import { inviteKey, type InviteMessage } from '../spaces/invite.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { deviceCertKey } from '../spaces/device-cert.js';
 import { sealedIdentityKey } from '../spaces/person.js';
+import { spaceEpochKey } from '../spaces/epoch-entry.js';
 import type { CheckLog } from './report.js';
 
 export interface SealedKeyName {
@@ -52,6 +53,17 @@ export interface SpaceLayout {
   readonly members: Map<number, string>;
   /** Device certificates: personId → version → key. */
   readonly certificates: Map<string, Map<number, string>>;
+  /** Key epoch entries: epoch → key. */
+  readonly epochs: Map<number, string>;
+  /** The space's sealed epoch keys (`keys/<epoch>/<keyId>/<deviceId>` under its root). */
+  readonly keys: SpaceKeyName[];
+}
+
+export interface SpaceKeyName {
+  readonly key: string;
+  readonly epoch: number;
+  readonly keyId: string;
+  readonly deviceId: string;
 }
 
 /** The root of a shared space on a folder or bucket (docs/FORMAT.md "Spaces"). */
@@ -71,6 +83,8 @@ const PATTERNS = {
   identity: new RegExp(`^keys/identity/(${DEVICE})$`),
   member: /^spaces\/([0-9a-f]{32})\/(members\/(\d{12}))$/,
   certificate: /^spaces\/([0-9a-f]{32})\/(people\/([0-9a-f]{32})\/devices\/(\d{12}))$/,
+  epoch: /^spaces\/([0-9a-f]{32})\/(epochs\/(\d{10}))$/,
+  spaceKey: new RegExp(`^spaces/([0-9a-f]{32})/(keys/(\\d{10})/([0-9a-f]{16})/(${DEVICE}))$`),
   invite: /^invites\/([0-9a-f]{12})\/(offer|answer|done)$/,
 };
 
@@ -158,6 +172,11 @@ function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
     byVersion.set(version, key);
     return true;
   }
+  if ((m = PATTERNS.epoch.exec(key))) return spaceEpochKey(Number(m[3])) === m[2] && (space(l, m[1]!).epochs.set(Number(m[3]), key), true);
+  if ((m = PATTERNS.spaceKey.exec(key))) {
+    const [epoch, keyId, deviceId] = [Number(m[3]), m[4]!, m[5]!];
+    return remoteKeys.sealedKey(epoch, deviceId, keyId) === m[2] && (space(l, m[1]!).keys.push({ key, epoch, keyId, deviceId }), true);
+  }
   if ((m = PATTERNS.invite.exec(key))) {
     const message = m[2] as InviteMessage;
     if (inviteKey(m[1]!, message) !== key) return false;
@@ -171,6 +190,6 @@ function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
 
 function space(l: RemoteLayout, spaceId: string): SpaceLayout {
   let s = l.spaces.get(spaceId);
-  if (!s) l.spaces.set(spaceId, (s = { members: new Map(), certificates: new Map() }));
+  if (!s) l.spaces.set(spaceId, (s = { members: new Map(), certificates: new Map(), epochs: new Map(), keys: [] }));
   return s;
 }

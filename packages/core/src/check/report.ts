@@ -7,12 +7,14 @@ import { ErrorCode, KithError } from '../base/errors.js';
 /**
  * - `missing`: something the vault needs is not on the remote (a segment a
  *   head names, a chunk a manifest lists, a registry entry a device saw, a
- *   membership entry or device certificate later ones follow).
+ *   membership entry, device certificate or space epoch later ones follow,
+ *   a space's epoch key sealed to a device the epoch reached).
  * - `damaged`: the object is there but fails verification.
  * - `unreferenced`: a valid object nothing refers to (an interrupted push or
  *   upload, a stale GC mark); harmless, collected or completed later.
  * - `foreign`: an object no valid writer of this vault could have written
- *   (an unknown key, a signer the registry never admitted or had revoked).
+ *   (an unknown key, a signer the registry never admitted or had revoked, a
+ *   space's epoch key sealed to a device of none of its members).
  */
 export type CheckProblemKind = 'missing' | 'damaged' | 'unreferenced' | 'foreign';
 
@@ -53,6 +55,10 @@ export interface CheckCounts {
   members?: number;
   /** Device certificates in those spaces. */
   certificates?: number;
+  /** Key epoch entries of those spaces (present when some space has epochs or sealed keys). */
+  epochs?: number;
+  /** Epoch keys sealed under those spaces' roots (`keys/<epoch>/<keyId>/<deviceId>`), addressing and signature verified. */
+  spaceKeys?: number;
   /** Invite messages (sealed under the invite code, so only their names, sizes and which of them remain are checked). */
   invites?: number;
 }
@@ -69,6 +75,8 @@ export interface CheckSpacePins {
   readonly members?: CheckPin;
   /** personId → the device certificate (version, hash) verified before. */
   readonly certificates?: ReadonlyMap<string, CheckPin>;
+  /** The key epochs verified before: seq is the number of epochs (SpaceEpochs.pin.count), hash the last one's. */
+  readonly epochs?: CheckPin;
 }
 
 export interface CheckReport {

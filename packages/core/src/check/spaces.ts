@@ -6,7 +6,8 @@
  * each person's device certificates as a chain signed by the identity key
  * that membership chain holds for them; a person's chain is the same in
  * every space, so two spaces holding different objects at one version is
- * a fork, reported in the space whose id sorts later. Only public keys
+ * a fork, reported in the space whose id sorts later. Then the space's
+ * key epochs and sealed keys (check/space-epochs). Only public keys
  * are needed, so
  * any device of the vault checks every space stored with it, member or not.
  */
@@ -15,9 +16,11 @@ import { bytesToHex } from '../crypto/index.js';
 import { DeviceCertificates, deviceCertKey } from '../spaces/device-cert.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { Membership } from '../spaces/membership.js';
+import { SpaceEpochs } from '../spaces/epochs.js';
 import type { PersonPublic } from '../spaces/person.js';
 import { walkChain } from './chain.js';
 import { spaceRoot, type SpaceLayout } from './layout.js';
+import { checkSpaceEpochs } from './space-epochs.js';
 import type { CheckSpacePins } from './report.js';
 import type { CheckRun } from './run.js';
 
@@ -28,6 +31,10 @@ export async function checkSpaces(run: CheckRun, pins: ReadonlyMap<string, Check
   if (layout.spaces.size === 0) return;
   log.counts.members = 0;
   log.counts.certificates = 0;
+  if ([...layout.spaces.values()].some((s) => s.epochs.size > 0 || s.keys.length > 0)) {
+    log.counts.epochs = 0;
+    log.counts.spaceKeys = 0;
+  }
   const seen: SeenCertificates = new Map();
   for (const spaceId of [...layout.spaces.keys()].sort()) await checkSpace(run, spaceId, layout.spaces.get(spaceId)!, pins?.get(spaceId), seen);
 }
@@ -41,6 +48,8 @@ async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pi
   const chain = Membership.empty(spaceId);
   /** Everyone the chain named, with the keys it gave them: a removed member's certificates stay verifiable. */
   const people = new Map<string, PersonPublic>();
+  /** The certificates verified of each person (as far as they verified): what the epochs are checked against. */
+  const verified = new Map<string, DeviceCertificates>();
   const broken = await walkChain(run, {
     name: (seq) => `membership entry ${seq} of space ${spaceId}`,
     listed: space.members,
@@ -81,6 +90,7 @@ async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pi
       continue;
     }
     const certs = new DeviceCertificates(person);
+    verified.set(personId, certs);
     await walkChain(run, {
       name: (version) => `device certificate ${version} of ${personId}`,
       listed,
@@ -107,4 +117,7 @@ async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pi
       },
     });
   }
+  if (space.epochs.size === 0 && space.keys.length === 0 && !pins?.epochs) return;
+  const epochs = new SpaceEpochs(spaceId);
+  await checkSpaceEpochs(run, { spaceId, root, m: chain, certs: (p) => verified.get(p), epochs }, space, pins?.epochs);
 }

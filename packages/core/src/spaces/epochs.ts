@@ -338,7 +338,7 @@ export async function startEpoch(remote: Remote, a: StartEpochArgs, deps: { rand
  * device, a member added since) a device in the newest verified
  * certificate of a current member.
  */
-function sealerPub(entry: SpaceEpochEntry, m: Membership, certs: CertsOf): (deviceId: string) => Uint8Array | undefined {
+export function sealerPub(entry: SpaceEpochEntry, m: Membership, certs: CertsOf): (deviceId: string) => Uint8Array | undefined {
   return (deviceId) => {
     const starter = entry.members.find((x) => x.personId === entry.signer)!;
     if (deviceId === entry.sealer) return certs(entry.signer)?.deviceAt(deviceId, starter.certVersion)?.signPub;

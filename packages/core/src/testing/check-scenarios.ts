@@ -25,7 +25,19 @@ import type { ScenarioHarness } from './sync-scenarios.js';
 import { membershipKey, encodeMembershipEntry } from '../spaces/membership-entry.js';
 import { decodeDeviceCert, deviceCertKey, encodeDeviceCert } from '../spaces/device-cert.js';
 import { sealedIdentityKey, sealIdentity } from '../spaces/person.js';
-import { deviceSecrets, foundSpace, person, remoteRegistry, writeSpaceFixture, type SpaceFixture } from './check-spaces.js';
+import { encodeSpaceEpoch, spaceEpochKey, type SpaceEpochEntry } from '../spaces/epoch-entry.js';
+import { sealEpochKey } from '../format/sealed-key.js';
+import {
+  deviceSecrets,
+  foundSpace,
+  person,
+  remoteRegistry,
+  writeEpochSpaceFixture,
+  writeSpaceFixture,
+  type EpochSpaceFixture,
+  type SpaceFixture,
+} from './check-spaces.js';
+import { testDevice, type TestDevice, type TestPerson } from './space-people.js';
 
 type Expected = [kind: CheckProblemKind, key: string, code: string];
 
@@ -599,6 +611,117 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
           13,
         );
         assert.deepEqual((await a.check()).problems, []);
+      });
+
+      describe('key epochs: a second space with epochs 0 and 1 (after a removal) and their sealed keys', () => {
+        let ex: EpochSpaceFixture;
+        const epochAt = (epoch: number) => ex.root + spaceEpochKey(epoch);
+        const [d61, d62, d63, d64] = [0x61, 0x62, 0x63, 0x64].map(testDevice) as [TestDevice, TestDevice, TestDevice, TestDevice];
+        /** The sealed keys of `epoch` (by device, in key order), each damaged because the chain broke before it. */
+        const unverifiable = (epoch: number, devices: readonly TestDevice[]): Expected[] =>
+          devices.map((d) => ['damaged', ex.sealedAt(epoch, d), ErrorCode.IntegrityChain]);
+        /** The next epoch as `who` would write it through their first device: the members at the chain's end, nobody cut. */
+        const nextEpochBy = async (who: TestPerson) => {
+          const { m, epochs, certs } = ex.state;
+          const entry: SpaceEpochEntry = {
+            epoch: epochs.count,
+            prevHash: epochs.pin.hash,
+            membershipSeq: m.seq,
+            membershipHash: m.hash,
+            at: now,
+            signer: who.keys.personId,
+            sealer: who.devices[0]!.deviceId,
+            keyCheck: new Uint8Array(32).fill(7),
+            members: epochs.plan(m, certs),
+            cuts: [],
+          };
+          return (await encodeSpaceEpoch(ex.state.spaceId, entry, who.keys.sign.seed)).bytes;
+        };
+        before(async () => {
+          ex = await writeEpochSpaceFixture(evil, deps(9));
+        });
+        after(async () => {
+          for (const key of ex?.keys ?? []) await evil.delete(key);
+        });
+
+        test('a clean space with epochs is ok: both entries and every sealed key verified, from any device of the vault', async () => {
+          assert.equal(ex.state.epochs.count, 2);
+          for (const v of [a, e]) {
+            const r = await v.check();
+            assert.deepEqual(r.problems, []);
+            assert.equal(r.checked.epochs, 2);
+            assert.equal(r.checked.spaceKeys, 7, "epoch 0 to all four devices (bob's and carol's shared later), epoch 1 to three");
+          }
+        });
+
+        test('epochs: a flipped bit, a gap, a replayed entry, one started by a member who may not, each against its object; what follows a break cannot be verified', async () => {
+          await found(
+            replace(epochAt(1), (b) => ((b[b.length - 3]! ^= 1), b)),
+            [['damaged', epochAt(1), ErrorCode.IntegrityCorrupt], ...unverifiable(1, [d61, d62, d64])],
+          );
+          await found(remove(epochAt(0)), [
+            ['missing', epochAt(0), ErrorCode.IntegrityChain],
+            ['damaged', epochAt(1), ErrorCode.IntegrityChain],
+            ...unverifiable(0, [d61, d62, d63, d64]),
+            ...unverifiable(1, [d61, d62, d64]),
+          ]);
+          await found(add(epochAt(2), (await evil.get(epochAt(0)))!), [['damaged', epochAt(2), ErrorCode.IntegrityChain]]);
+          // Carol is a writer whose devices did not change: she may not start an epoch.
+          await found(add(epochAt(2), await nextEpochBy(ex.carol)), [['foreign', epochAt(2), ErrorCode.IntegrityUnknownSigner]]);
+        });
+
+        test('epochs against the position this device verified: a rollback is missing, a fork damaged; without the pin neither shows', async () => {
+          const pins = new Map([[ex.state.spaceId, { epochs: { seq: ex.state.epochs.pin.count, hash: ex.state.epochs.pin.hash } }]]);
+          const withPins = async (expected: Expected[], unpinned: Expected[] = []) => {
+            assert.deepEqual(problemsOf(await a.check({ spaces: pins })), expected);
+            assert.deepEqual(problemsOf(await a.check()), unpinned);
+          };
+          assert.deepEqual(problemsOf(await a.check({ spaces: pins })), []);
+          let undo = await remove(epochAt(1))();
+          // Without the pin, epoch 1's keys are left over from a start that never finished.
+          const leftovers: Expected[] = [d61, d62, d64].map((d) => ['unreferenced', ex.sealedAt(1, d), ErrorCode.UnreferencedObject]);
+          await withPins([['missing', epochAt(1), ErrorCode.IntegrityRollback], ...unverifiable(1, [d61, d62, d64])], leftovers).finally(undo);
+          const entry = ex.state.epochs.entry(1)!;
+          const forked = (await encodeSpaceEpoch(ex.state.spaceId, { ...entry, at: entry.at + 1 }, ex.founder.keys.sign.seed)).bytes;
+          undo = await replace(epochAt(1), () => forked)();
+          await withPins([['damaged', epochAt(1), ErrorCode.IntegrityChain]]).finally(undo);
+        });
+
+        test('sealed keys: a flipped bit, one removed, one sealed to a cut device, one by a stranger, leftovers under another keyId or for an epoch never started', async () => {
+          const carols = ex.sealedAt(1, d64);
+          await found(
+            replace(carols, (b) => ((b[b.length - 3]! ^= 1), b)),
+            [['damaged', carols, ErrorCode.IntegrityCorrupt]],
+          );
+          await found(remove(carols), [['missing', carols, ErrorCode.IntegrityWithheld]]);
+          // Bob was removed and cut by epoch 1: its key sealed to his device hands him what he must not read.
+          const bobs = ex.sealedAt(1, d63);
+          await found(add(bobs, (await evil.get(carols))!), [['foreign', bobs, ErrorCode.IntegrityCorrupt]]);
+          const stranger = generateDeviceKeys(seededRandom(93));
+          const sealed = await sealEpochKey({
+            vaultId: ex.state.spaceId,
+            epoch: 1,
+            recipientId: d64.deviceId,
+            recipientBoxPub: d64.box.pub,
+            epochKey: new Uint8Array(32).fill(5),
+            signerId: stranger.deviceId,
+            signerSeed: stranger.sign.seed,
+            random: seededRandom(92),
+          });
+          await found(
+            replace(carols, () => sealed),
+            [['foreign', carols, ErrorCode.IntegrityUnknownSigner]],
+          );
+          const otherKeyId = ex.root + remoteKeys.sealedKey(1, d64.deviceId, 'ab'.repeat(8));
+          await found(add(otherKeyId, sealed), [['unreferenced', otherKeyId, ErrorCode.UnreferencedObject]]);
+          const unstarted = ex.root + remoteKeys.sealedKey(2, d64.deviceId, 'ab'.repeat(8));
+          await found(add(unstarted, sealed), [['unreferenced', unstarted, ErrorCode.UnreferencedObject]]);
+        });
+
+        test('property: one flipped bit in any epoch entry or sealed key of the space is reported against that object', async () => {
+          await flippedBitsFound(ex.keys, {}, 14);
+          assert.deepEqual((await a.check()).problems, []);
+        });
       });
     });
   });

@@ -3,7 +3,8 @@
  * What the check scenarios put on a vault's remote to check the spaces'
  * objects: the person's identity sealed to every active device, a shared
  * space under `spaces/<spaceId>/` (a membership chain, device
- * certificates) and a declined invite, written with the spaces layer's
+ * certificates), a declined invite, and a second space with key epochs
+ * and their sealed keys, written with the spaces layer's
  * own writers by a device of the vault.
  */
 import { base64 } from '@scure/base';
@@ -19,6 +20,9 @@ import { answerInvite, closeInvite, inviteKey, offerInvite, readInviteAnswer } f
 import { appendMembership, createSpace, type Membership } from '../spaces/membership.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { personKeysFromSecret, publishIdentity, type PersonKeys } from '../spaces/person.js';
+import { shareEpochKey, spaceSealedKeyKey, startEpoch } from '../spaces/epochs.js';
+import { SpaceState } from '../spaces/space-state.js';
+import { actorOf, certify, testPerson, type TestDevice, type TestPerson } from './space-people.js';
 
 /** `remote` seen from `prefix`: a space's root on a folder or bucket. */
 export function underPrefix(remote: Remote, prefix: string): Remote {
@@ -114,4 +118,50 @@ export async function writeSpaceFixture(remote: Remote, vaultId: string, signerI
     keys,
     invite: { answer: inviteKey(id, 'answer'), done: inviteKey(id, 'done'), offer: inviteKey(id, 'offer') },
   };
+}
+
+export interface EpochSpaceFixture {
+  readonly state: SpaceState;
+  readonly root: string;
+  readonly founder: TestPerson;
+  /** A writer, removed after epoch 0: epoch 1 cuts his device. */
+  readonly bob: TestPerson;
+  readonly carol: TestPerson;
+  /** The keys written (all under `root`). */
+  readonly keys: string[];
+  /** Where epoch `epoch`'s key is sealed to `device`. */
+  sealedAt(epoch: number, device: TestDevice): string;
+}
+
+/**
+ * Writes a second space with key epochs under `spaces/<spaceId>/` of
+ * `remote`, with people of its own (their certificates are in no other
+ * space): the founder (devices 0x61, 0x62) starts epoch 0; bob (0x63) and
+ * carol (0x64) join as writers and receive its key; bob is removed and
+ * epoch 1 reaches the founder's and carol's devices, cutting bob's.
+ */
+export async function writeEpochSpaceFixture(remote: Remote, deps: Deps): Promise<EpochSpaceFixture> {
+  const before = new Set((await remote.list('')).map((i) => i.key));
+  const founder = testPerson(0x51, [0x61, 0x62]);
+  const [bob, carol] = [testPerson(0x52, [0x63]), testPerson(0x53, [0x64])];
+  const { space, root } = await foundSpace(remote, founder.keys, deps);
+  const s = underPrefix(remote, root);
+  const state = new SpaceState(space.spaceId);
+  const noSegments = async (): Promise<number> => 0;
+  const start = async () => {
+    await state.refresh(s);
+    return startEpoch(s, { m: state.m, epochs: state.epochs, certs: state.certs, actor: actorOf(founder), lastSeqOf: noSegments }, deps);
+  };
+  await certify(s, founder, deps.now());
+  const first = await start();
+  for (const p of [bob, carol]) {
+    await appendMembership(s, state.m, founder.keys, { kind: 'add', person: p.keys, role: 'writer' }, deps);
+    await certify(s, p, deps.now());
+  }
+  await state.refresh(s);
+  await shareEpochKey(s, { m: state.m, epochs: state.epochs, certs: state.certs, epochKey: first.epochKey!, actor: actorOf(founder) }, deps);
+  await appendMembership(s, state.m, founder.keys, { kind: 'remove', personId: bob.keys.personId }, deps);
+  if ((await start()).epoch !== 1) throw new Error('the fixture expected epoch 1 to start');
+  const keys = (await remote.list('')).map((i) => i.key).filter((k) => !before.has(k));
+  return { state, root, founder, bob, carol, keys, sealedAt: (epoch, device) => root + spaceSealedKeyKey(state.epochs.entry(epoch)!, device.deviceId) };
 }
