@@ -63,6 +63,10 @@ export const ErrorCode = {
   Aborted: 'KITH_ABORTED',
   /** This device was revoked from the vault: it can no longer read or write it. */
   Revoked: 'KITH_REVOKED',
+  /** This person may not do that in the space: a reader writing, or someone who is not a member; refused locally before anything is sent. */
+  Forbidden: 'KITH_FORBIDDEN',
+  /** This person was removed from the space (or left it): they can no longer read its new data or write to it. */
+  Removed: 'KITH_REMOVED',
   /** The pairing code is malformed or its checksum does not match (typo). */
   BadPairingCode: 'KITH_BAD_PAIRING_CODE',
   /** The pairing code expired, was already used, or was cancelled. */

@@ -77,9 +77,9 @@ export async function decodeHead(bytes: Uint8Array, a: { readonly vaultId: strin
   return at === undefined ? head : acks === undefined ? { ...head, at } : { ...head, at, acks };
 }
 
-// Entries in ascending deviceId order, each id once, never the head's own device, seq ≥ 1 as a minimal
+// (Also a shared space's heads, spaces/space-head.ts.) Entries in ascending deviceId order, each id once, never the head's own device, seq ≥ 1 as a minimal
 // LEB128 varint: one canonical encoding per vector, so equal acknowledgements are equal bytes.
-function writeAcks(w: ObjectWriter, self: string, acks: HeadAcks): void {
+export function writeAcks(w: ObjectWriter, self: string, acks: HeadAcks): void {
   const entries = [...acks.applied].filter(([, seq]) => seq > 0).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   if (entries.length > MAX_HEAD_ACKS) throw new KithError(ErrorCode.Internal, `a head holds at most ${MAX_HEAD_ACKS} acknowledgements`);
   w.u64(acks.pulledAt);
@@ -90,7 +90,7 @@ function writeAcks(w: ObjectWriter, self: string, acks: HeadAcks): void {
   }
 }
 
-function readAcks(r: ObjectReader, self: string): HeadAcks {
+export function readAcks(r: ObjectReader, self: string): HeadAcks {
   const pulledAt = r.u64();
   const n = r.u16();
   if (n > MAX_HEAD_ACKS) throw corrupt(r.what, `it holds ${n} acknowledgements`);

@@ -1,7 +1,10 @@
 /**
  * @module format/segment
  * `segments/<device>/<seq>`: one device's batch of ops, compressed, padded,
- * encrypted under a per-object key, signed and hash-chained.
+ * encrypted under a per-object key, signed and hash-chained. Version 1 in
+ * the personal space; version 2 in a shared space, where the header also
+ * names the writer's person, the membership seq and the certificate
+ * version it wrote under (see spaces/space-segments.ts).
  */
 import type { RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
@@ -24,6 +27,26 @@ function objectKey(epochKey: Uint8Array, salt: Uint8Array, vaultId: string, devi
   return hkdfSha256(epochKey, salt, concatBytes(utf8(SEGMENT_DOMAIN), hexToBytes(vaultId), hexToBytes(deviceId), u64(seq)), 32);
 }
 
+/** Segment versions: 1 in the personal space, 2 (with {@link SegmentSpaceFields}) in a shared space. */
+const PERSONAL_VERSION = 1;
+const SPACE_VERSION = 2;
+
+/** What a shared space's segment (version 2) says of its writer, so a reader can check the right to write before decrypting. */
+export interface SegmentSpaceFields {
+  readonly personId: string;
+  /** The membership entry the writer wrote under. */
+  readonly membershipSeq: number;
+  /** The version of the person's device certificate that lists the writing device. */
+  readonly certVersion: number;
+}
+
+/** A version 2 segment's unverified header, handed to the reader to find the signing key and check the writer. */
+export interface SegmentWriterClaim extends SegmentSpaceFields {
+  readonly deviceId: string;
+  readonly seq: number;
+  readonly epoch: number;
+}
+
 const aadOf = (vaultId: string, headerBytes: Uint8Array): Uint8Array => concatBytes(utf8(SEGMENT_DOMAIN), hexToBytes(vaultId), headerBytes);
 
 export interface EncodeSegmentArgs {
@@ -38,6 +61,8 @@ export interface EncodeSegmentArgs {
   readonly epochKey: Uint8Array;
   readonly signSeed: Uint8Array;
   readonly random: RandomBytes;
+  /** Present in a shared space (vaultId = the spaceId): writes version 2. */
+  readonly space?: SegmentSpaceFields;
 }
 
 export async function encodeSegment(a: EncodeSegmentArgs): Promise<{ bytes: Uint8Array; hash: Uint8Array }> {
@@ -50,13 +75,15 @@ export async function encodeSegment(a: EncodeSegmentArgs): Promise<{ bytes: Uint
   plain.set(packed, 4);
   const salt = a.random(SALT_BYTES);
   const nonce = a.random(NONCE_BYTES);
-  const header = new ObjectWriter(ObjectType.Segment)
+  const header = new ObjectWriter(ObjectType.Segment, a.space ? SPACE_VERSION : PERSONAL_VERSION)
     .u8(SUITE)
     .u8(FLAG_DEFLATE)
     .u32(a.epoch)
     .hex(a.deviceId, 8)
     .u64(a.seq)
-    .bytes(a.prevHash)
+    .bytes(a.prevHash);
+  if (a.space) header.hex(a.space.personId, 16).u64(a.space.membershipSeq).u64(a.space.certVersion);
+  header
     .bytes(salt)
     .bytes(nonce)
     .u32(plain.length + TAG_BYTES);
@@ -69,7 +96,13 @@ export interface DecodeSegmentArgs {
   readonly vaultId: string;
   readonly deviceId: string;
   readonly seq: number;
-  readonly signPub: Uint8Array;
+  /**
+   * The writing device's key. In a shared space (`space`), a function of the
+   * header: it throws unless the claimed writer may write there.
+   */
+  readonly signPub: Uint8Array | ((claim: SegmentWriterClaim) => Uint8Array);
+  /** True to read a shared space's segment (version 2 only); otherwise version 1 only. */
+  readonly space?: boolean;
   readonly epochKey: (epoch: number) => Uint8Array | undefined;
   readonly maxPayloadBytes: number;
 }
@@ -79,15 +112,18 @@ export interface DecodedSegment {
   readonly prevHash: Uint8Array;
   readonly hash: Uint8Array;
   readonly epoch: number;
+  /** Version 2 (shared space) only. */
+  readonly space?: SegmentSpaceFields;
 }
 
 /**
  * Check order: preamble → framing → device and seq (a moved or replayed
- * object is KITH_INTEGRITY_CHAIN) → signature → decrypt → padding → inflate.
+ * object is KITH_INTEGRITY_CHAIN) → (shared space) signer and right to
+ * write → signature → decrypt → padding → inflate.
  */
 export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Promise<DecodedSegment> {
   const what = `segment ${a.deviceId}/${a.seq}`;
-  const r = new ObjectReader(bytes, what, ObjectType.Segment);
+  const r = new ObjectReader(bytes, what, ObjectType.Segment, [a.space ? SPACE_VERSION : PERSONAL_VERSION]);
   const suite = r.u8();
   if (suite !== SUITE) throw corrupt(what, `unknown cipher suite ${suite}`);
   const flags = r.u8();
@@ -96,6 +132,7 @@ export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Pr
   const deviceId = r.hex(8);
   const seq = r.u64();
   const prevHash = r.take(HASH_BYTES).slice();
+  const space = a.space ? { personId: r.hex(16), membershipSeq: r.u64(), certVersion: r.u64() } : undefined;
   const salt = r.take(SALT_BYTES);
   const nonce = r.take(NONCE_BYTES);
   const ctLen = r.u32();
@@ -106,7 +143,8 @@ export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Pr
       hint: 'the remote is serving an object under the wrong name; restore the right one',
     });
   }
-  await r.verify(SEGMENT_DOMAIN, a.vaultId, a.signPub);
+  const signPub = typeof a.signPub === 'function' ? a.signPub({ deviceId, seq, epoch, ...space! }) : a.signPub;
+  await r.verify(SEGMENT_DOMAIN, a.vaultId, signPub);
   const epochKey = a.epochKey(epoch);
   if (!epochKey) throw corrupt(what, `it is encrypted under epoch ${epoch}, whose key this device does not hold`);
   const plain = await aesGcmDecrypt(objectKey(epochKey, salt, a.vaultId, deviceId, seq), nonce, ct, aadOf(a.vaultId, header));
@@ -115,7 +153,8 @@ export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Pr
   if (4 + packedLen > plain.length || padme(4 + packedLen) !== plain.length) throw corrupt(what, 'bad padding');
   for (let i = 4 + packedLen; i < plain.length; i++) if (plain[i] !== 0) throw corrupt(what, 'bad padding');
   const payload = await decompress(plain.subarray(4, 4 + packedLen), Math.min(a.maxPayloadBytes, MAX_SEGMENT_PAYLOAD));
-  return { payload, prevHash, hash: await sha256(bytes), epoch };
+  const out = { payload, prevHash, hash: await sha256(bytes), epoch };
+  return space ? { ...out, space } : out;
 }
 
 /** The epoch a segment says it is encrypted under (unverified; to fetch its key before decoding). */

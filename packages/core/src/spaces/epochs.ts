@@ -109,6 +109,10 @@ export class SpaceEpochs {
   entry(epoch: number): SpaceEpochEntry | undefined {
     return this.#entries[epoch];
   }
+  /** The hash of epoch entry `epoch`, if verified. */
+  hashAt(epoch: number): Uint8Array | undefined {
+    return this.#hashes[epoch];
+  }
   /** The devices epoch `epoch` was sealed to when it started. */
   reached(epoch: number): ReadonlyMap<string, CertifiedDevice> {
     return this.#reached[epoch] ?? new Map();

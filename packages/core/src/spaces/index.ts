@@ -1,10 +1,10 @@
 /**
  * @module @kith/core/spaces
  * Shared spaces: person identities, the membership chain, device
- * certificates, invites and key epochs (docs/FORMAT.md "Person identity"
- * to "Space epoch"). Not yet wired into the Vault: the next layer opens
- * spaces from a vault and adds their segments. Isomorphic, like the
- * rest of the core.
+ * certificates, invites, key epochs and the space's segments and heads
+ * (docs/FORMAT.md "Person identity" to "Space segment and head"). Not yet
+ * wired into the Vault: the next layer opens spaces from a vault.
+ * Isomorphic, like the rest of the core.
  */
 export {
   newPersonKeys,
@@ -78,3 +78,18 @@ export {
 } from './epochs.js';
 export { SpaceState } from './space-state.js';
 export { checkWriter, checkSpaceWriter, type WriterClaim, type SpaceWriterClaim } from './writer.js';
+export {
+  pushSpaceSegment,
+  readSpaceSegments,
+  assertMayWrite,
+  spaceSegmentKey,
+  SPACE_CHAIN_START,
+  type SpaceDevice,
+  type SpaceChainPos,
+  type SpaceCursor,
+  type SpaceSegmentRead,
+  type SpaceReadResult,
+  type PushSpaceSegmentArgs,
+  type ReadSpaceSegmentsArgs,
+} from './space-segments.js';
+export { encodeSpaceHead, decodeSpaceHead, spaceHeadKey, SPACE_HEAD_VERSION, type SpaceHead } from './space-head.js';

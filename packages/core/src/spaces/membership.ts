@@ -59,6 +59,8 @@ export class Membership {
   /** Per person, the role from each seq on (null: not a member), ascending. */
   readonly #history = new Map<string, { seq: number; role: Role | null }[]>();
   readonly #hashes: Uint8Array[] = [];
+  /** Who signed each entry and when (index seq − 1): what KITH_REMOVED tells a removed member. */
+  readonly #signed: { signer: string; at: number }[] = [];
   /** Everyone who was ever a member, with the keys the chain gave them. */
   readonly #people = new Map<string, PersonPublic>();
   #closed = false;
@@ -121,6 +123,19 @@ export class Membership {
     return role === 'admin' || role === 'writer';
   }
 
+  /**
+   * The entry that last ended the person's membership (a remove or their
+   * leave): its seq, signer and time; undefined if they are a member or
+   * never were.
+   */
+  removal(personId: string): { seq: number; by: string; at: number } | undefined {
+    const h = this.#history.get(personId);
+    const last = h?.[h.length - 1];
+    if (!last || last.role !== null) return undefined;
+    const { signer, at } = this.#signed[last.seq - 1]!;
+    return { seq: last.seq, by: signer, at };
+  }
+
   /** The hash of entry `seq` (1-based), if verified. */
   hashAt(seq: number): Uint8Array | undefined {
     return this.#hashes[seq - 1];
@@ -166,6 +181,7 @@ export class Membership {
     const { entry, hash } = await decodeMembershipEntry(bytes, { spaceId: this.spaceId, seq, prevHash: this.hash }, (p) => this.#members.get(p)?.signPub);
     this.#apply(entry);
     this.#hashes.push(hash);
+    this.#signed.push({ signer: entry.signer, at: entry.at });
     return entry;
   }
 

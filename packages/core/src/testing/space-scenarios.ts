@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRandom, type Deps } from '../base/deps.js';
+import type { Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import type { Remote } from '../ports/remote.js';
 import { answerInvite, checkAdmission, closeInvite, offerInvite, readInviteAnswer, readInviteDone } from '../spaces/invite.js';
@@ -19,9 +19,11 @@ import { encodeMembershipEntry, membershipKey } from '../spaces/membership-entry
 import { appendMembership, createSpace, Membership, type MembershipIntent } from '../spaces/membership.js';
 import { personKeysFromSecret, type PersonKeys } from '../spaces/person.js';
 import { spaceEpochKey } from '../spaces/epoch-entry.js';
-import { openSpaceEpochKey, shareEpochKey, startEpoch } from '../spaces/epochs.js';
+import { openSpaceEpochKey, startEpoch } from '../spaces/epochs.js';
 import { SpaceState } from '../spaces/space-state.js';
-import { actorOf, certify, testPerson, type TestDevice, type TestPerson } from './space-people.js';
+import { actorOf, certify, type TestDevice } from './space-people.js';
+import { runSpaceSegmentScenarios } from './space-segment-scenarios.js';
+import { spaceDeps, spaceWorld } from './space-world.js';
 
 export interface SpaceScenarioHarness {
   /** A new client of the one remote location of this harness (call it several times for several devices). */
@@ -31,10 +33,7 @@ export interface SpaceScenarioHarness {
 
 const person = (n: number): PersonKeys => personKeysFromSecret(new Uint8Array(32).fill(n));
 
-function deps(seed: number): Deps {
-  let t = 1_767_225_600_000;
-  return { random: seededRandom(seed), now: () => t++ };
-}
+const deps = spaceDeps;
 
 async function readChain(remote: Remote, spaceId: string): Promise<Membership> {
   const m = Membership.empty(spaceId);
@@ -159,22 +158,7 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
     }
   });
 
-  /** Alice's space on `remote` with epoch 0, and bob (writer) and carol (reader) holding its key through their certificates. */
-  const epochWorld = async (remote: Remote, seed: number) => {
-    const d = deps(seed);
-    const [a, b, c] = [testPerson(11, [111, 112]), testPerson(12, [121, 122]), testPerson(13, [131, 132])] as [TestPerson, TestPerson, TestPerson];
-    const m = await createSpace(remote, a.keys, d);
-    await certify(remote, a, d.now());
-    const s = await new SpaceState(m.spaceId).refresh(remote);
-    const first = await startEpoch(remote, { m: s.m, epochs: s.epochs, certs: s.certs, actor: actorOf(a), lastSeqOf: async () => 0 }, d);
-    await appendMembership(remote, s.m, a.keys, { kind: 'add', person: b.keys, role: 'writer' }, d);
-    await appendMembership(remote, s.m, a.keys, { kind: 'add', person: c.keys, role: 'reader' }, d);
-    await certify(remote, b, d.now());
-    await certify(remote, c, d.now());
-    await s.refresh(remote);
-    await shareEpochKey(remote, { m: s.m, epochs: s.epochs, certs: s.certs, epochKey: first.epochKey!, actor: actorOf(a) }, d);
-    return { d, a, b, c, s };
-  };
+  const epochWorld = spaceWorld;
   const openOn = async (remote: Remote, spaceId: string, epoch: number, device: TestDevice) => {
     const s = await new SpaceState(spaceId).refresh(remote);
     return openSpaceEpochKey(remote, { m: s.m, epochs: s.epochs, certs: s.certs, epoch, deviceId: device.deviceId, boxSecret: device.box.secret });
@@ -248,4 +232,6 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
       await remote.close();
     }
   });
+
+  runSpaceSegmentScenarios(scenario);
 }
