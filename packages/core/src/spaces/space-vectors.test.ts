@@ -4,6 +4,13 @@ import { boxKeyFromSecret, bytesToHex, hexToBytes, signingKeyFromSeed } from '..
 import { committed, quotedVectors } from '../format/vectors.test.support.js';
 import { buildSpaceVectors, SPACE_VECTOR_INPUTS, spaceVectorChanges } from '../testing/space-vectors.js';
 import { openEpochKey } from '../format/sealed-key.js';
+import { decodeSegment } from '../format/segment.js';
+import { decodeHead } from '../format/head.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { decodePayload } from '../model/ops.js';
+import { VECTOR_INPUTS } from '../testing/format-vectors.js';
+import { decodeSpaceHead } from './space-head.js';
+import { checkSpaceWriter } from './writer.js';
 import { DeviceCertificates } from './device-cert.js';
 import { SpaceEpochs, spaceSealedKeyKey } from './epochs.js';
 import { parseInviteCode } from './invite.js';
@@ -72,6 +79,49 @@ test('space vectors: the committed bytes decode back to the inputs', async () =>
   });
   assert.equal(bytesToHex(epochKey), V.epochKeys[0]);
   assert.equal(out.spaceSealedKeyPlace, spaceSealedKeyKey(epochs.entry(0)!, V.deviceId));
+  // The space's segment passes the writer check at the seq it names and opens under epoch 0's key; its head names it.
+  const seg = await decodeSegment(hexToBytes(out.spaceSegment), {
+    vaultId: out.spaceId,
+    deviceId: V.deviceId,
+    seq: 1,
+    space: true,
+    signPub: (c) => {
+      const signPub = certs.deviceAt(c.deviceId, c.certVersion)!.signPub;
+      checkSpaceWriter(m, certs, epochs, { ...c, signPub, segmentSeq: c.seq });
+      return signPub;
+    },
+    epochKey: (e) => (e === 0 ? epochKey : undefined),
+    maxPayloadBytes: 1 << 20,
+  });
+  assert.deepEqual(seg.space, { personId: founder.personId, membershipSeq: V.spaceSegmentMembershipSeq, certVersion: 1 });
+  assert.deepEqual(decodePayload(seg.payload, undefined), VECTOR_INPUTS.ops);
+  assert.equal(bytesToHex(seg.hash), out.spaceSegmentHash);
+  assert.equal(out.spaceSegmentPlace, `segments/${V.deviceId}/000000000001`);
+  const head = await decodeSpaceHead(hexToBytes(out.spaceHead), {
+    spaceId: out.spaceId,
+    deviceId: V.deviceId,
+    signPub: (_, v) => certs.deviceAt(V.deviceId, v)!.signPub,
+  });
+  assert.deepEqual(
+    [head.seq, bytesToHex(head.hash), head.membershipSeq, head.epochs, bytesToHex(head.epochHash)],
+    [1, out.spaceSegmentHash, 6, 2, out.spaceEpochHashes[1]],
+  );
+  assert.deepEqual([...head.acks.applied], [[V.secondDeviceId, V.epochCutLastSeq]]);
+  // Neither is read as a personal space's object: the version says which it is, under the signature.
+  await assert.rejects(
+    decodeSegment(hexToBytes(out.spaceSegment), {
+      vaultId: out.spaceId,
+      deviceId: V.deviceId,
+      seq: 1,
+      signPub: device.sign.pub,
+      epochKey: () => epochKey,
+      maxPayloadBytes: 1 << 20,
+    }),
+    (e: unknown) => KithError.is(e, ErrorCode.UnsupportedFormat),
+  );
+  await assert.rejects(decodeHead(hexToBytes(out.spaceHead), { vaultId: out.spaceId, deviceId: V.deviceId, signPub: device.sign.pub }), (e: unknown) =>
+    KithError.is(e, ErrorCode.UnsupportedFormat),
+  );
 });
 
 test("FORMAT.md's spaces sections quote the committed space vectors exactly", () => {

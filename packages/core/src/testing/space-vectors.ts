@@ -1,12 +1,16 @@
 /**
  * @module testing/space-vectors
  * Fixed inputs for the test vectors of docs/FORMAT.md "Person identity",
- * "Membership entry", "Device certificate" and "Invite" (`spaces` in
+ * "Membership entry", "Device certificate", "Invite", "Space epoch" and
+ * "Space segment and head" (`spaces` in
  * vectors.json): `buildSpaceVectors()` encodes them, and
  * spaces/space-vectors.test.ts checks the result against the committed
  * bytes.
  */
 import { boxKeyFromSecret, bytesToHex, hexToBytes, signingKeyFromSeed } from '../crypto/index.js';
+import { encodeSegment } from '../format/segment.js';
+import { encodeSpaceHead, spaceHeadKey } from '../spaces/space-head.js';
+import { spaceSegmentKey } from '../spaces/space-segments.js';
 import { encodeDeviceCert, deviceCertKey } from '../spaces/device-cert.js';
 import { encodeSpaceEpoch, spaceEpochKey, type SpaceEpochEntry } from '../spaces/epoch-entry.js';
 import { spaceSealedKeyKey } from '../spaces/epochs.js';
@@ -14,7 +18,8 @@ import { epochKeyCheck, sealEpochKey } from '../format/sealed-key.js';
 import { answerInvite, inviteKey, offerInvite, readInviteAnswer } from '../spaces/invite.js';
 import { encodeMembershipEntry, membershipKey, spaceIdOf, type MembershipChange } from '../spaces/membership-entry.js';
 import { personKeysFromSecret, sealIdentity, sealedIdentityKey } from '../spaces/person.js';
-import { fill, scripted } from './format-vectors.js';
+import { fill, scripted, VECTOR_INPUTS } from './format-vectors.js';
+import { encodePayload } from '../model/ops.js';
 import { openMemoryRemote } from './memory-remote.js';
 
 export const SPACE_VECTOR_INPUTS = {
@@ -50,6 +55,13 @@ export const SPACE_VECTOR_INPUTS = {
   epochKeys: [bytesToHex(fill(32, 0x67)), bytesToHex(fill(32, 0x69))],
   epochSealEphemeralSecret: bytesToHex(fill(32, 0x68)),
   epochCutLastSeq: 9,
+  // A segment of the vector device in the space: seq 1 under epoch 0, written at membership entry 3 through the founder's
+  // certificate version 1, with the payload of the main segment vector; then its head, acknowledging the second device's seq 9.
+  spaceSegmentMembershipSeq: 3,
+  spaceSegmentSalt: bytesToHex(fill(16, 0x6a)),
+  spaceSegmentNonce: bytesToHex(fill(12, 0x6b)),
+  spaceHeadAt: 1_767_240_000_000, // 2026-01-01T04:00:00Z
+  spaceHeadPulledAt: 1_767_239_940_000,
 };
 
 export interface SpaceVectors {
@@ -79,6 +91,13 @@ export interface SpaceVectors {
   readonly spaceSealedKeyPlace: string;
   /** Epoch 0's key sealed to the vector device. */
   readonly spaceSealedKey: string;
+  readonly spaceSegmentPlace: string;
+  /** Version 2 segment (see the inputs); its compressed payload is the main vectors' `segmentCompressed`. */
+  readonly spaceSegment: string;
+  readonly spaceSegmentHash: string;
+  readonly spaceHeadPlace: string;
+  /** Version 4 head naming that segment, membership entry 6 and epoch 1. */
+  readonly spaceHead: string;
 }
 
 /** The changes of entries 1–6, in order. */
@@ -188,6 +207,35 @@ export async function buildSpaceVectors(): Promise<SpaceVectors> {
     signerSeed: device.sign.seed,
     random: scripted(hexToBytes(V.epochSealEphemeralSecret)),
   });
+  const segment = await encodeSegment({
+    vaultId: spaceId,
+    deviceId: V.deviceId,
+    epoch: 0,
+    seq: 1,
+    prevHash: new Uint8Array(32),
+    payload: encodePayload(VECTOR_INPUTS.ops),
+    epochKey: epochKeys[0]!,
+    signSeed: device.sign.seed,
+    random: scripted(hexToBytes(V.spaceSegmentSalt), hexToBytes(V.spaceSegmentNonce)),
+    space: { personId: founder.personId, membershipSeq: V.spaceSegmentMembershipSeq, certVersion: 1 },
+  });
+  const head = await encodeSpaceHead(
+    spaceId,
+    {
+      deviceId: V.deviceId,
+      seq: 1,
+      hash: segment.hash,
+      personId: founder.personId,
+      certVersion: 1,
+      membershipSeq: 6,
+      membershipHash: hexToBytes(membershipHashes[5]!),
+      epochs: 2,
+      epochHash: epoch1.hash,
+      at: V.spaceHeadAt,
+      acks: { pulledAt: V.spaceHeadPulledAt, applied: new Map([[V.secondDeviceId, V.epochCutLastSeq]]) },
+    },
+    device.sign.seed,
+  );
   // The invite runs through a memory remote with scripted randomness and a fixed clock.
   const remote = openMemoryRemote();
   const now = () => V.at;
@@ -230,5 +278,10 @@ export async function buildSpaceVectors(): Promise<SpaceVectors> {
     spaceEpochHashes: [bytesToHex(epoch0.hash), bytesToHex(epoch1.hash)],
     spaceSealedKeyPlace: spaceSealedKeyKey(epochs[0]!, V.deviceId),
     spaceSealedKey: bytesToHex(sealedKey),
+    spaceSegmentPlace: spaceSegmentKey(V.deviceId, 1),
+    spaceSegment: bytesToHex(segment.bytes),
+    spaceSegmentHash: bytesToHex(segment.hash),
+    spaceHeadPlace: spaceHeadKey(V.deviceId),
+    spaceHead: bytesToHex(head),
   };
 }
