@@ -34,8 +34,8 @@ import { spaceWorld } from './space-world.js';
 type Scenario = (title: string, body: (h: { openRemote(): Promise<Remote> }) => Promise<void>) => void;
 
 let clock = 0;
-/** A put of one record, with a stamp above every earlier one. */
-const op = (text: string): Op => ({
+/** A put of one record, with a stamp above every earlier one (helpers exported for spaces/space-segments.test.ts). */
+export const op = (text: string): Op => ({
   c: 'notes',
   i: `n${++clock}`,
   t: formatLocal({ wall: 1_767_225_600_000 + clock, counter: 0 }),
@@ -44,7 +44,7 @@ const op = (text: string): Op => ({
   a: true,
 });
 
-const as = (p: TestPerson, d: TestDevice): SpaceDevice => ({ person: p.keys, deviceId: d.deviceId, signSeed: d.sign.seed, boxSecret: d.box.secret });
+export const as = (p: TestPerson, d: TestDevice): SpaceDevice => ({ person: p.keys, deviceId: d.deviceId, signSeed: d.sign.seed, boxSecret: d.box.secret });
 
 /** A device's own fresh view of the space, as a separate client would have. */
 const viewOf = (spaceId: string) => new SpaceState(spaceId);
@@ -53,9 +53,9 @@ async function read(remote: Remote, spaceId: string, p: TestPerson, d: TestDevic
   return readSpaceSegments(remote, { state: viewOf(spaceId), me: { personId: p.keys.personId, deviceId: d.deviceId, boxSecret: d.box.secret } });
 }
 
-const texts = (r: SpaceReadResult, deviceId: string): string[] =>
+export const texts = (r: SpaceReadResult, deviceId: string): string[] =>
   r.segments.filter((x) => x.deviceId === deviceId).flatMap((x) => x.ops.map((o) => String(o.s!['text'] as string)));
-const refusal = (r: SpaceReadResult, deviceId: string) => r.refused.find((x) => x.deviceId === deviceId);
+export const refusal = (r: SpaceReadResult, deviceId: string) => r.refused.find((x) => x.deviceId === deviceId);
 const isCode = (code: ErrorCode, reason?: string) => (e: unknown) => KithError.is(e, code) && (reason === undefined || e.reason === reason);
 
 /** Writes as `who` with no local checks, under the key it holds of `epoch` (what a modified client could send). */

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { openMemoryRemote } from '../testing/memory-remote.js';
+import { as, op, refusal, texts } from '../testing/space-segment-scenarios.js';
+import { spaceWorld } from '../testing/space-world.js';
+import type { TestDevice } from '../testing/space-people.js';
+import { appendMembership } from './membership.js';
+import { pushSpaceSegment, readSpaceSegments, SPACE_CHAIN_START, writeSpaceSegment, type SpaceChainPos } from './space-segments.js';
+import { SpaceState } from './space-state.js';
+
+type Step = 'role' | 'admin writes' | 'bob writes';
+
+test(
+  'space segments: under any interleaving of role changes and writes, a writer’s segment is accepted iff they were a writer at the seq it names; a reader is refused locally',
+  { timeout: 600_000 },
+  async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom<Step>('role', 'admin writes', 'bob writes'), { minLength: 1, maxLength: 8 }), async (steps) => {
+        const remote = openMemoryRemote();
+        const { d, a, b, c, s, epoch0Key } = await spaceWorld(remote, 31);
+        const [a0, b0, c0] = [a.devices[0], b.devices[0], c.devices[0]] as [TestDevice, TestDevice, TestDevice];
+        let role: 'writer' | 'reader' = 'writer';
+        let aChain: SpaceChainPos = SPACE_CHAIN_START;
+        let bChain: SpaceChainPos = SPACE_CHAIN_START;
+        const fromA: string[] = [];
+        const fromB: string[] = [];
+        let forged = false;
+        for (const [i, step] of steps.entries()) {
+          const text = `${step} ${i}`;
+          if (step === 'role') {
+            role = role === 'writer' ? 'reader' : 'writer';
+            await appendMembership(remote, s.m, a.keys, { kind: 'role', personId: b.keys.personId, role }, d);
+          } else if (step === 'admin writes') {
+            aChain = await pushSpaceSegment(remote, { state: new SpaceState(s.spaceId), me: as(a, a0), ops: [op(text)], chain: aChain }, d);
+            fromA.push(text);
+          } else {
+            const push = pushSpaceSegment(remote, { state: new SpaceState(s.spaceId), me: as(b, b0), ops: [op(text)], chain: bChain }, d);
+            if (role === 'writer') {
+              bChain = await push;
+              // A device's chain is read up to its first refused segment and no further.
+              if (!forged) fromB.push(text);
+              continue;
+            }
+            await assert.rejects(push, (e: unknown) => KithError.is(e, ErrorCode.Forbidden));
+            // The same write by a modified client, at the newest membership seq: every member refuses it.
+            const state = await new SpaceState(s.spaceId).refresh(remote);
+            bChain = await writeSpaceSegment(remote, { state, me: as(b, b0), ops: [op(text)], chain: bChain, epoch: 0, epochKey: epoch0Key }, d);
+            forged = true;
+          }
+        }
+        const r = await readSpaceSegments(remote, {
+          state: new SpaceState(s.spaceId),
+          me: { personId: c.keys.personId, deviceId: c0.deviceId, boxSecret: c0.box.secret },
+        });
+        assert.deepEqual(texts(r, a0.deviceId), fromA);
+        assert.deepEqual(texts(r, b0.deviceId), fromB);
+        const refused = refusal(r, b0.deviceId);
+        assert.equal(refused !== undefined, forged);
+        if (refused) assert.ok(KithError.is(refused.error, ErrorCode.IntegrityUnknownSigner) && refused.error.reason === 'not-a-writer');
+        assert.equal(refusal(r, a0.deviceId), undefined);
+      }),
+      { numRuns: 25 },
+    );
+  },
+);
