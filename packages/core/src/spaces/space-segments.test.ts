@@ -7,6 +7,7 @@ import { as, op, refusal, texts } from '../testing/space-segment-scenarios.js';
 import { spaceWorld } from '../testing/space-world.js';
 import type { TestDevice } from '../testing/space-people.js';
 import { appendMembership } from './membership.js';
+import { spaceHeadKey } from './space-head.js';
 import { pushSpaceSegment, readSpaceSegments, SPACE_CHAIN_START, writeSpaceSegment, type SpaceChainPos } from './space-segments.js';
 import { SpaceState } from './space-state.js';
 
@@ -65,3 +66,15 @@ test(
     );
   },
 );
+
+test('space segments: a push from a chain position behind the remote is refused and leaves the head as it was', async () => {
+  const remote = openMemoryRemote();
+  const { d, a, s } = await spaceWorld(remote, 32);
+  const me = as(a, a.devices[0]!);
+  await pushSpaceSegment(remote, { state: new SpaceState(s.spaceId), me, ops: [op('first')], chain: SPACE_CHAIN_START }, d);
+  const head = await remote.get(spaceHeadKey(me.deviceId));
+  await assert.rejects(pushSpaceSegment(remote, { state: new SpaceState(s.spaceId), me, ops: [op('again')], chain: SPACE_CHAIN_START }, d), (e: unknown) =>
+    KithError.is(e, ErrorCode.BadInput),
+  );
+  assert.deepEqual(await remote.get(spaceHeadKey(me.deviceId)), head);
+});

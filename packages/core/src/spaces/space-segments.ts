@@ -172,7 +172,15 @@ export async function writeSpaceSegment(
     random: deps.random,
     space: { personId, membershipSeq, certVersion },
   });
-  await remote.put(spaceSegmentKey(me.deviceId, seq), bytes, { ifAbsent: true });
+  const key = spaceSegmentKey(me.deviceId, seq);
+  await remote.put(key, bytes, { ifAbsent: true });
+  // Another segment there means the chain given is behind the remote's: a head naming ours would break the chain for readers.
+  const stored = await remote.get(key);
+  if (!stored || !bytesEqual(stored, bytes)) {
+    throw new KithError(ErrorCode.BadInput, `segment ${me.deviceId}/${seq} of the space already holds another segment: the chain position given is behind`, {
+      hint: 'continue from the device’s newest segment in the space',
+    });
+  }
   const head: SpaceHead = {
     deviceId: me.deviceId,
     seq,
@@ -232,7 +240,7 @@ export interface ReadSpaceSegmentsArgs {
  * its chain (KITH_INTEGRITY_CHAIN), the epoch key and its payload. A head
  * behind the reader's cursor is a rollback. A device whose chain breaks is
  * listed in `refused` and read no further; the others still are. A removed
- * member gets KITH_REMOVED.
+ * member gets KITH_REMOVED, a device its person dropped KITH_REVOKED.
  */
 export async function readSpaceSegments(remote: Remote, a: ReadSpaceSegmentsArgs): Promise<SpaceReadResult> {
   const { state, me } = a;
@@ -240,6 +248,7 @@ export async function readSpaceSegments(remote: Remote, a: ReadSpaceSegmentsArgs
   if (a.pins?.membership) state.m.checkPin(a.pins.membership);
   if (a.pins?.epochs) state.epochs.checkPin(a.pins.epochs);
   assertMember(state, me.personId);
+  assertCertified(state, me);
   const cursors = new Map(a.cursors ?? []);
   const keys = new Map<number, Uint8Array | null>();
   const keyOf = async (epoch: number): Promise<Uint8Array | null> => {

@@ -181,6 +181,7 @@ export function runSpaceSegmentScenarios(scenario: Scenario): void {
         pushSpaceSegment(remote, { state: viewOf(s.spaceId), me: as(b, lost), ops: [op('x')], chain: lostChain }, d),
         isCode(ErrorCode.Revoked),
       );
+      await assert.rejects(read(remote, s.spaceId, b, lost), isCode(ErrorCode.Revoked));
       // Its forged segment under the only key it holds, naming the certificate that still listed it.
       await forge(remote, s.spaceId, as(b, lost), lostChain, 0, epoch0Key, 'lost, after', d, { certVersion: 1 });
       const r = await read(remote, s.spaceId, a, a0);
