@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { as, op, refusal, texts } from '../testing/space-segment-scenarios.js';
-import { spaceWorld } from '../testing/space-world.js';
+import { spaceDeps, spaceWorld } from '../testing/space-world.js';
+import { spaceEpochKey } from './epoch-entry.js';
+import { membershipKey } from './membership-entry.js';
 import type { TestDevice } from '../testing/space-people.js';
 import { appendMembership } from './membership.js';
 import { spaceHeadKey } from './space-head.js';
@@ -77,4 +79,24 @@ test('space segments: a push from a chain position behind the remote is refused 
     KithError.is(e, ErrorCode.BadInput),
   );
   assert.deepEqual(await remote.get(spaceHeadKey(me.deviceId)), head);
+});
+
+test('space segments: a reader holding pins refuses a membership chain or key epochs the remote rolled back', async () => {
+  const remote = openMemoryRemote();
+  const { a, c, s } = await spaceWorld(remote, 33);
+  const c0 = c.devices[0]!;
+  const me = { personId: c.keys.personId, deviceId: c0.deviceId, boxSecret: c0.box.secret };
+  const first = await readSpaceSegments(remote, { state: new SpaceState(s.spaceId), me });
+  assert.equal(first.refused.length, 0);
+  const pins = { membership: s.m.pin, epochs: s.epochs.pin };
+  // An entry after carol's admission, then withheld: the reader who saw it refuses the shorter chain.
+  await appendMembership(remote, s.m, a.keys, { kind: 'role', personId: c.keys.personId, role: 'writer' }, spaceDeps(34));
+  const later = { membership: s.m.pin, epochs: pins.epochs };
+  await remote.delete(membershipKey(s.m.seq));
+  await assert.rejects(readSpaceSegments(remote, { state: new SpaceState(s.spaceId), me, pins: later }), (e: unknown) =>
+    KithError.is(e, ErrorCode.IntegrityRollback),
+  );
+  await readSpaceSegments(remote, { state: new SpaceState(s.spaceId), me, pins });
+  await remote.delete(spaceEpochKey(0));
+  await assert.rejects(readSpaceSegments(remote, { state: new SpaceState(s.spaceId), me, pins }), (e: unknown) => KithError.is(e, ErrorCode.IntegrityRollback));
 });
