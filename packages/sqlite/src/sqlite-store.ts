@@ -52,8 +52,14 @@ function configure(db: Database.Database, options: SqliteStoreOptions): void {
 /** Creates the file with mode 0600 (it holds device private keys) before SQLite opens it; true if it was created. */
 function prepareFile(file: string): boolean {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const created = !existsSync(file);
-  if (created) closeSync(openSync(file, 'a', 0o600));
+  // 'wx': of several processes creating the store at once, exactly one is told it created the file.
+  let created = true;
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    created = false;
+  }
   chmodSync(file, 0o600);
   return created;
 }
@@ -66,7 +72,13 @@ function prepareFile(file: string): boolean {
  * durable, as it does the transactions after it). `configure` sets the real settings next.
  */
 function createQuickly(db: Database.Database): void {
-  db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF');
+  try {
+    db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF');
+  } catch (e) {
+    // Another process opened the new file meanwhile (and may have switched it to WAL, which only a lone
+    // connection can leave): the usual path creates it, with its fsyncs.
+    if ((e as { code?: unknown }).code !== 'SQLITE_BUSY') throw e;
+  }
 }
 
 /**
