@@ -299,7 +299,7 @@ export class RowReader {
     const oneWrite = head.length === 4;
     // The registers are rebuilt only after the fields are known to be an object (checked again below).
     const state = oneWrite && typeof updated === 'string' && isPlainObject(fields) ? oneWriteState(fields, updated) : given;
-    const row = this.#checked(collection, id, deleted, updated, fields, state);
+    const row = this.#checked(collection, id, deleted, updated, fields, state, oneWrite);
     // The text stands for the row's fields only while they are the parsed object (a conflicted row's are the merge's copy).
     return row.fields === fields ? withRowText(row, { fields: fieldsText, oneWrite }) : row;
   }
@@ -312,7 +312,8 @@ export class RowReader {
     }
   }
 
-  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown): RecordRow {
+  /** `built`: the registers are the one-write state this reader made (well-formed, no losers), not read. */
+  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false): RecordRow {
     try {
       checkCollection(collection as string);
       checkRecordId(id as string);
@@ -324,17 +325,18 @@ export class RowReader {
       throw corrupt(this.#what, `row ${String(collection)}/${String(id)} is malformed`);
     }
     let losers = false;
-    for (const reg of Object.values(state)) {
-      if (
-        !isPlainObject(reg) ||
-        typeof reg.w !== 'string' ||
-        (reg.l !== undefined && !Array.isArray(reg.l)) ||
-        (reg.p !== undefined && !Array.isArray(reg.p))
-      ) {
-        throw corrupt(this.#what, `row ${String(collection)}/${String(id)} has a malformed register`);
+    if (!built)
+      for (const reg of Object.values(state)) {
+        if (
+          !isPlainObject(reg) ||
+          typeof reg.w !== 'string' ||
+          (reg.l !== undefined && !Array.isArray(reg.l)) ||
+          (reg.p !== undefined && !Array.isArray(reg.p))
+        ) {
+          throw corrupt(this.#what, `row ${String(collection)}/${String(id)} has a malformed register`);
+        }
+        if (reg.l !== undefined) losers = true;
       }
-      if (reg.l !== undefined) losers = true;
-    }
     const c = collection as string;
     const i = id as string;
     // `conflicted` is derived, never taken from the bytes: without losing heads there is no conflict, and the
