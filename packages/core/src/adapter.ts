@@ -30,6 +30,10 @@ export { blobKeys } from './format/blob-format.js';
 // Store: the device's local copy.
 export type { FieldFilter, LogEntry, LogFilter, OutboxEntry, RecordPage, RecordQuery, RecordRow, Store, StoreTx } from './ports/store.js';
 export type { JsonObject, JsonPrimitive, JsonValue } from './model/json.js';
+// The one-write merge state, which stores may keep as a marker; column text a reader attached to rows it parsed.
+export { isOneWriteState, oneWriteState } from './model/one-write.js';
+export type { RowText } from './ports/row-text.js';
+export { rowText } from './ports/row-text.js';
 // The history entry an own op stands for (StoreTx.appendOwnOps).
 export { historyOfOwnOp, ownOpStamp } from './sync/apply.js';
 

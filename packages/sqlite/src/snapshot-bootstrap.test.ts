@@ -160,3 +160,32 @@ test('sqlite: a chunk found damaged after rows were loaded leaves nothing of the
     await vault.close();
   });
 });
+
+test('sqlite: fields named "__proto__" and "constructor", tabs and newlines in values, one-write and patched rows come out of a snapshot into SQLite as A holds them', async () => {
+  await inTempDir(async (dir) => {
+    const objects = new Map<string, Uint8Array>();
+    const aStore = await openSqliteStore(join(dir, 'a', 'kith.db'));
+    const { vault: a, recoveryCode } = await Vault.create({ store: aStore, remote: openMemoryRemote(objects), remoteUrl: 'memory:', snapshotEvery: false });
+    const tricky = JSON.parse('{"__proto__":{"polluted":true},"constructor":1,"10":"ten","a\\tb":"x\\ty\\nz","title":"ok"}') as Record<string, unknown>;
+    await a.put('notes', 'one-write', tricky as never);
+    await a.put('notes', 'patched', tricky as never);
+    await a.patch('notes', 'patched', JSON.parse('{"__proto__":"patched","title":null}') as never);
+    await a.put('notes', 'gone', { title: 'x' });
+    await a.delete('notes', 'gone');
+    await a.push();
+    await a.snapshot();
+    const ids = ['one-write', 'patched', 'gone'];
+    // Rows as text, key order and the "__proto__" own key included.
+    const rows = (store: Store) => store.read(async (tx) => JSON.stringify([...(await tx.getRecords('notes', ids))].sort()));
+    const bStore = await openSqliteStore(join(dir, 'b', 'kith.db'));
+    const b = await Vault.restore({ store: bStore, remote: openMemoryRemote(objects), remoteUrl: 'memory:', recoveryCode });
+    const pulled = await b.pull();
+    assert.equal(pulled.warnings, undefined);
+    assert.equal(pulled.pulled, 0, 'everything came from the snapshot');
+    assert.equal(await rows(bStore), await rows(aStore));
+    assert.equal(JSON.stringify(await b.get('notes', 'one-write')), JSON.stringify(await a.get('notes', 'one-write')));
+    assert.equal((await b.list('notes', { where: { constructor: 1 } })).records.length, 2);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    for (const v of [a, b]) await v.close();
+  });
+});

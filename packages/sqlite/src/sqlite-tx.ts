@@ -18,6 +18,7 @@ import {
   type RecordQuery,
   type RecordRow,
   type StoreTx,
+  rowText,
 } from '@kith/core/adapter';
 import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
@@ -159,11 +160,13 @@ export class Statements {
     this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
       p[at] = r.collection;
       p[at + 1] = r.id;
-      const text = JSON.stringify(r.fields);
+      // A snapshot's rows carry their fields' text as read, and whether the state is the one-write shape.
+      const given = rowText(r);
+      const text = given ? given.fields : JSON.stringify(r.fields);
       if (this.keepFieldsText) this.fieldsText.set(r.fields, text);
       p[at + 2] = text;
       p[at + 3] = r.deleted ? 1 : 0;
-      p[at + 4] = encodeState(r.fields, r.state, r.updated);
+      p[at + 4] = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
       p[at + 5] = r.conflicted ? 1 : 0;
       p[at + 6] = r.updated;
     });

@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { bytesToHex, hexToBytes, signingKeyFromSeed } from '../crypto/index.js';
 import { decodeSnapshot, peekSnapshot, snapshotKeys } from './snapshot.js';
-import { buildSnapshotVectors, SNAPSHOT_VECTOR_INPUTS, snapshotVectorState } from '../testing/snapshot-vectors.js';
+import {
+  buildSnapshotV2Vectors,
+  buildSnapshotVectors,
+  SNAPSHOT_V2_VECTOR_INPUTS,
+  SNAPSHOT_VECTOR_INPUTS,
+  snapshotVectorState,
+} from '../testing/snapshot-vectors.js';
+import { rowText } from '../ports/row-text.js';
 import { RowReader } from '../snapshot/state.js';
 import { committed } from './vectors.test.support.js';
 
@@ -94,4 +101,71 @@ test("FORMAT.md's Snapshot section quotes the committed snapshot vectors exactly
   const out = snapshot.outputs as unknown as Record<string, string>;
   assert.deepEqual([...quoted.keys()].sort(), ['chunkId', 'cutKey', 'key', 'manifest', 'stateLine']);
   for (const [name, text] of quoted) assert.equal(text, out[name], `FORMAT.md's ${name}`);
+});
+
+const snapshotV2 = (committed as unknown as { snapshotV2: { inputs: unknown; outputs: Awaited<ReturnType<typeof buildSnapshotV2Vectors>> } }).snapshotV2;
+
+test('snapshot v2 vectors: the fixed inputs encode to exactly the committed bytes, and decode back (version 2, rows v2 with their fields text)', async () => {
+  assert.deepEqual(snapshotV2.inputs, JSON.parse(JSON.stringify(SNAPSHOT_V2_VECTOR_INPUTS)));
+  const out = await buildSnapshotV2Vectors();
+  assert.deepEqual(out, snapshotV2.outputs);
+  const m = await decodeSnapshot(hexToBytes(out.manifest), args);
+  assert.equal(m.version, 2);
+  assert.equal((await decodeSnapshot(hexToBytes(snapshot.outputs.manifest), args)).version, 1);
+  assert.equal(out.chunks.join(''), out.stateLine + '\n');
+  const rows = new RowReader('vector', 2).push(new TextEncoder().encode(out.chunks[0]));
+  assert.deepEqual(JSON.parse(JSON.stringify(rows)), SNAPSHOT_V2_VECTOR_INPUTS.rows);
+  assert.deepEqual(
+    rows.map((r) => rowText(r)),
+    [
+      { fields: '{"title":"Hello","tags":["a\\tb"]}', oneWrite: true },
+      undefined, // conflicted: its fields are the merge's view, not the parsed text
+    ],
+  );
+});
+
+test('snapshot state v2: a line that is not a head, a tab and a fields object, or with a bad register or name, is corrupt', () => {
+  const S = '"0mjve0w0000000102030405060708"';
+  const bad = [
+    `["notes","n1",0,${S}]`,
+    `["notes","n1",0,${S}]\tnope`,
+    `["notes","n1",0,${S}]\t[1]`,
+    `["notes","n1",0]\t{}`,
+    `["notes","n1",0,${S},{"":{"w":${S}}},1]\t{}`,
+    `["notes","n1",0,${S},{"f":{"x":1}}]\t{}`,
+    `["notes","n1",0,${S},[]]\t{}`,
+    `["notes","n1",2,${S}]\t{}`,
+    `["notes","n1",0,7]\t{}`,
+    `["../x","n1",0,${S}]\t{}`,
+    `["notes","",0,${S}]\t{}`,
+    `{"notes":1}\t{}`,
+    `["notes","n1",0,${S},{}]{}`,
+  ];
+  for (const line of bad) {
+    assert.throws(
+      () => new RowReader('t', 2).push(new TextEncoder().encode(line + '\n')),
+      (e) => KithError.is(e, ErrorCode.IntegrityCorrupt),
+      line,
+    );
+  }
+  // A v1 line is not a v2 line, nor the other way round.
+  assert.throws(
+    () => new RowReader('t', 2).push(snapshotVectorState()),
+    (e) => KithError.is(e, ErrorCode.IntegrityCorrupt),
+  );
+  assert.throws(
+    () => new RowReader('t', 1).push(new TextEncoder().encode(snapshotV2.outputs.chunks[0])),
+    (e) => KithError.is(e, ErrorCode.IntegrityCorrupt),
+  );
+});
+
+test("FORMAT.md's Snapshot section quotes the committed v2 snapshot vectors exactly (its ~~~text block)", () => {
+  const md = readFileSync(new URL('../../../../docs/FORMAT.md', import.meta.url), 'utf8');
+  const section = md.slice(md.indexOf('## Snapshot ('), md.indexOf('## Compaction'));
+  // One block; a line indented by four spaces continues the value before it.
+  const block = /^~~~text\n([\s\S]*?)^~~~/m.exec(section)?.[1]?.replace(/\n {4}/g, '') ?? '';
+  const quoted = new Map([...block.matchAll(/^v2\.(\w+) = (.*)$/gm)].map((m) => [m[1]!, m[2]!] as const));
+  const out = snapshotV2.outputs as unknown as Record<string, string>;
+  assert.deepEqual([...quoted.keys()].sort(), ['chunkId', 'manifest', 'stateLine']);
+  for (const [name, text] of quoted) assert.equal(text, out[name]!.replaceAll('\t', '<TAB>').replaceAll('\n', '<LF>'), `FORMAT.md's v2.${name}`);
 });

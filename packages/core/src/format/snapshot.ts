@@ -16,7 +16,9 @@ import { isStamp } from '../model/hlc.js';
 import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framing.js';
 
 export const SNAPSHOT_DOMAIN = 'kith/v1/snapshot';
-export const SNAPSHOT_VERSION = 1;
+/** Written now: version 2 says the state is in rows v2 (snapshot/state.ts); version 1, rows v1, is still read. */
+export const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSIONS = [1, 2] as const;
 const SALT_BYTES = 16;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
@@ -55,6 +57,8 @@ export interface SnapshotChunk {
 }
 
 export interface SnapshotManifest {
+  /** The object's version, which names the state's row format: 1 or 2 (the default when writing). */
+  readonly version?: 1 | 2;
   /** Writer's clock (ms); also in the key. */
   readonly at: number;
   /** The writing device; also in the key. */
@@ -152,7 +156,7 @@ export async function encodeSnapshot(a: EncodeSnapshotArgs): Promise<Uint8Array>
   const plain = encodeBody(a);
   const salt = a.random(SALT_BYTES);
   const nonce = a.random(NONCE_BYTES);
-  const header = new ObjectWriter(ObjectType.Snapshot, SNAPSHOT_VERSION)
+  const header = new ObjectWriter(ObjectType.Snapshot, a.version ?? SNAPSHOT_VERSION)
     .u8(SUITE)
     .u32(a.epoch)
     .hex(a.deviceId, 8)
@@ -177,7 +181,7 @@ export interface SnapshotHeader {
 
 /** Reads the clear header without verifying anything (to look up the signer and the key); decodeSnapshot verifies. */
 export function peekSnapshot(bytes: Uint8Array, key: string): SnapshotHeader {
-  const r = new ObjectReader(bytes, `snapshot ${key}`, ObjectType.Snapshot, [SNAPSHOT_VERSION]);
+  const r = new ObjectReader(bytes, `snapshot ${key}`, ObjectType.Snapshot, SNAPSHOT_VERSIONS);
   if (r.u8() !== SUITE) throw corrupt(`snapshot ${key}`, 'unknown cipher suite');
   return { epoch: r.u32(), deviceId: r.hex(8), at: r.u64(), registrySeq: r.u64(), registryHash: r.take(HASH_BYTES).slice() };
 }
@@ -196,7 +200,8 @@ export interface DecodeSnapshotArgs {
  */
 export async function decodeSnapshot(bytes: Uint8Array, a: DecodeSnapshotArgs): Promise<SnapshotManifest> {
   const what = `snapshot ${a.key}`;
-  const r = new ObjectReader(bytes, what, ObjectType.Snapshot, [SNAPSHOT_VERSION]);
+  const r = new ObjectReader(bytes, what, ObjectType.Snapshot, SNAPSHOT_VERSIONS);
+  const version = r.version as 1 | 2;
   if (r.u8() !== SUITE) throw corrupt(what, 'unknown cipher suite');
   const epoch = r.u32();
   const deviceId = r.hex(8);
@@ -219,5 +224,5 @@ export async function decodeSnapshot(bytes: Uint8Array, a: DecodeSnapshotArgs): 
   const epochKey = a.epochKey(epoch);
   if (!epochKey) throw corrupt(what, `it is encrypted under epoch ${epoch}, whose key this device does not hold`);
   const plain = await aesGcmDecrypt(objectKey(epochKey, salt, a.vaultId, deviceId, at), nonce, ct, aadOf(a.vaultId, header));
-  return { at, deviceId, epoch, registrySeq, registryHash, ...decodeBody(plain, what) };
+  return { version, at, deviceId, epoch, registrySeq, registryHash, ...decodeBody(plain, what) };
 }

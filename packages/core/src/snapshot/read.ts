@@ -40,7 +40,7 @@ export async function readSnapshotRows(
   onRows: (rows: RecordRow[]) => Promise<void>,
   signal?: AbortSignal,
 ): Promise<SnapshotRowCounts> {
-  const reader = new RowReader(`snapshot ${key}`);
+  const reader = new RowReader(`snapshot ${key}`, m.version ?? 1);
   const ahead: Promise<Uint8Array>[] = [];
   let next = 0;
   const fill = (): void => {

@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { RecordRow } from '../model/merge.js';
-import { cutRows, RowReader, snapshotChunkTarget } from './state.js';
+import type { JsonObject, JsonValue } from '../model/json.js';
+import { isOneWriteState } from '../model/one-write.js';
+import { rowText } from '../ports/row-text.js';
+import { chunkTargetOf, cutRows, RowReader, snapshotChunkTarget } from './state.js';
 
 const KEY = new Uint8Array(32).fill(7);
 const STAMP = '0mjve0w0000000102030405060708';
@@ -59,5 +62,71 @@ test('property: a change to one row of a large state changes at most two chunks,
       assert.ok(after.filter((c) => !before.has(Buffer.from(c).toString('base64'))).length <= 2);
     }),
     { numRuns: 8 },
+  );
+});
+
+/** A row's own data as text, key order included (JSON.stringify keeps a "__proto__" own key). */
+const asText = (r: RecordRow): string => JSON.stringify([r.collection, r.id, r.deleted, r.updated, r.fields, r.state, r.conflicted]);
+
+test('property: rows v2 read back exactly as written (key order, "__proto__" and tab-holding fields, one-write or other registers), with their fields text', () => {
+  const name = fc.oneof(fc.string({ minLength: 1, maxLength: 6 }), fc.constantFrom('__proto__', 'constructor', 'toString', '0', '10', 'a\tb', 'x\ny'));
+  const value = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as JsonValue);
+  // Object.fromEntries makes own properties, as JSON.parse does: a "__proto__" key is a key.
+  const object = <T>(entries: [string, T][]): Record<string, T> => Object.fromEntries(entries);
+  const row = fc
+    .record({
+      fields: fc.uniqueArray(fc.tuple(name, value), { selector: (e) => e[0], maxLength: 5 }),
+      deleted: fc.boolean(),
+      shape: fc.constantFrom('one-write', 'other', 'conflict'),
+    })
+    .map(({ fields, deleted, shape }): RecordRow => {
+      const f = object(fields);
+      const names = Object.keys(f);
+      const state =
+        shape === 'one-write'
+          ? object([...names.map((n): [string, unknown] => [n, { w: STAMP }]), ['', { w: STAMP }]])
+          : shape === 'other'
+            ? object([['', { w: STAMP, p: [STAMP] }], ...names.map((n): [string, unknown] => [n, { w: STAMP }])])
+            : object([...names.map((n): [string, unknown] => [n, { w: STAMP, l: [[STAMP, 1]] }]), ['', { w: STAMP }]]);
+      return {
+        collection: 'notes',
+        id: '',
+        fields: f,
+        deleted,
+        state: state as JsonObject,
+        conflicted: shape === 'conflict' && names.length > 0,
+        updated: STAMP,
+      };
+    });
+  fc.assert(
+    fc.property(fc.array(row, { maxLength: 30 }), fc.integer({ min: 40, max: 4000 }), (list, target) => {
+      const rowsIn = list.map((r, i) => ({ ...r, id: `n${String(i).padStart(3, '0')}` }));
+      const reader = new RowReader('t', 2);
+      const out = cutRows(rowsIn, KEY, target, undefined, 2).flatMap((c) => reader.push(c));
+      reader.end();
+      assert.deepEqual(out.map(asText), rowsIn.map(asText));
+      for (const [i, r] of out.entries()) {
+        const text = rowText(r);
+        if (r.conflicted) continue; // a conflicted row's fields come from the merge's view, without the text
+        assert.equal(text?.fields, JSON.stringify(rowsIn[i]!.fields));
+        assert.equal(text?.oneWrite, isOneWriteState(rowsIn[i]!.fields, rowsIn[i]!.state, STAMP));
+      }
+      assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('rows v2: a small state still makes several chunks, and its lines are a third shorter than v1 for one-write rows', () => {
+  const base = rows(300, 700);
+  assert.ok(cutRows(base, KEY, undefined, undefined, 2).length >= 3);
+  const short = rows(40, 200);
+  const v1 = total(cutRows(short, KEY));
+  const v2 = cutRows(short, KEY, undefined, undefined, 2);
+  assert.ok(v2.length >= 4, `${v2.length} chunks`);
+  assert.ok(total(v2) < v1 * 0.8, `${total(v2)} vs ${v1}`);
+  assert.deepEqual(
+    [0, 128 * 1024 - 1, 128 * 1024, 1024 * 1024, 2 * 1024 * 1024, 4 * 1024 * 1024, 1 << 30].map((n) => chunkTargetOf(2, n)),
+    [2048, 2048, 4096, 32 * 1024, 64 * 1024, 128 * 1024, 128 * 1024],
   );
 });

@@ -14,28 +14,44 @@ import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
 import { checkCollection, checkRecordId } from '../model/names.js';
 import type { StoreTx } from '../ports/store.js';
+import { rowText, withRowText } from '../ports/row-text.js';
+import { isOneWriteState, oneWriteState } from '../model/one-write.js';
 
-/** Average chunk size of a small state: a change to a few rows re-uploads one chunk each, small beside the state. */
+/**
+ * How a state's lines are written: 1, one JSON array per row; 2 (written
+ * since), the row's head as a JSON array without the registers when they
+ * are the one-write state, a tab, then the fields' JSON text, which a
+ * reader may hand to the store as it is. The manifest's version byte says which.
+ */
+export type RowFormat = 1 | 2;
+
+/** Average chunk size of a small state (rows v1): a change to a few rows re-uploads one chunk each, small beside the state. */
 export const SNAPSHOT_CHUNK_TARGET = 32 * 1024;
-/** The average doubles at most this often (to 128 KiB). */
-const MAX_DOUBLINGS = 2;
-/** ...and only while the state still makes this many chunks of the doubled size. */
+/** Rows v2 start smaller: their lines are about a third shorter, and a small state must still make several chunks. */
+const V2_CHUNK_FLOOR = 2 * 1024;
+/** The average grows to this at most. */
+const CHUNK_CEILING = 128 * 1024;
+/** ...and doubles only while the state still makes this many chunks of the doubled size. */
 const MIN_CHUNKS = 32;
 
 /**
- * The average chunk size for a state of `bytes`: 32 KiB, doubled while
- * the state still makes at least 32 chunks of the doubled size, at most
- * twice (64 KiB from 2 MiB, 128 KiB from 4 MiB). At 32 KiB the costs of
- * each chunk (a request, a decryption, an inflate) were most of a large
- * state's bootstrap; a small state keeps small chunks, so a change
- * re-uploads little of it. When a state crosses 2 or 4 MiB its chunks
- * change size: that snapshot re-uploads them all, once.
+ * The average chunk size for a state of `bytes`: 32 KiB (rows v1) or
+ * 2 KiB (rows v2), doubled while the state still makes at least 32 chunks
+ * of the doubled size, up to 128 KiB (so both give 64 KiB from 2 MiB and
+ * 128 KiB from 4 MiB). At 32 KiB the costs of each chunk (a request, a
+ * decryption, an inflate) were most of a large state's bootstrap; a small
+ * state keeps small chunks, so a change re-uploads little of it. When a
+ * state crosses a step its chunks change size: that snapshot re-uploads
+ * them all, once.
  */
-export function snapshotChunkTarget(bytes: number): number {
-  let target = SNAPSHOT_CHUNK_TARGET;
-  for (let k = 0; k < MAX_DOUBLINGS && bytes >= MIN_CHUNKS * target * 2; k++) target *= 2;
+export function chunkTargetOf(format: RowFormat, bytes: number): number {
+  let target = format === 1 ? SNAPSHOT_CHUNK_TARGET : V2_CHUNK_FLOOR;
+  while (target < CHUNK_CEILING && bytes >= MIN_CHUNKS * target * 2) target *= 2;
   return target;
 }
+
+/** {@link chunkTargetOf} rows v1. */
+export const snapshotChunkTarget = (bytes: number): number => chunkTargetOf(1, bytes);
 /** A chunk is cut here at the latest (mid-row if one row is larger). Below the blob layer's 4 MiB. */
 export const SNAPSHOT_CHUNK_MAX = 1024 * 1024;
 const NEWLINE = 0x0a;
@@ -122,9 +138,16 @@ async function* scanInCodeUnitOrder(tx: StoreTx, collection: string): AsyncGener
   yield* release(undefined);
 }
 
-/** One row as its line (without the newline). */
+/** One row as its line in rows v1 (without the newline). */
 export function rowLine(r: RecordRow): string {
   return JSON.stringify([r.collection, r.id, r.deleted ? 1 : 0, r.updated, r.fields, r.state]);
+}
+
+/** One row as its line in rows v2 (without the newline): JSON text never holds a raw tab, so the first one ends the head. */
+export function rowLineV2(r: RecordRow): string {
+  const deleted = r.deleted ? 1 : 0;
+  const head = isOneWriteState(r.fields, r.state, r.updated) ? [r.collection, r.id, deleted, r.updated] : [r.collection, r.id, deleted, r.updated, r.state];
+  return `${JSON.stringify(head)}\t${rowText(r)?.fields ?? JSON.stringify(r.fields)}`;
 }
 
 /** The key under which cut points are chosen: a vault secret, so the remote cannot tell which rows chunk sizes follow. */
@@ -133,7 +156,7 @@ export function cutKey(epochKey: Uint8Array, vaultId: string): Uint8Array {
 }
 
 /** From this size on {@link snapshotChunkTarget} no longer grows: a cutter that has seen this much knows its target. */
-const TARGET_SETTLED = MIN_CHUNKS * SNAPSHOT_CHUNK_TARGET * 2 ** MAX_DOUBLINGS;
+const TARGET_SETTLED = MIN_CHUNKS * CHUNK_CEILING;
 
 /**
  * Cuts rows into chunk plaintexts. After a row of n bytes (with its
@@ -142,8 +165,8 @@ const TARGET_SETTLED = MIN_CHUNKS * SNAPSHOT_CHUNK_TARGET * 2 ** MAX_DOUBLINGS;
  * average `target` bytes (by default {@link snapshotChunkTarget} of the
  * whole state) whatever the row sizes. A chunk reaching `max` is cut there.
  */
-export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX): Uint8Array[] {
-  const cutter = new RowCutter(key, target, max);
+export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX, format: RowFormat = 1): Uint8Array[] {
+  const cutter = new RowCutter(key, target, max, format);
   const chunks: Uint8Array[] = [];
   for (const r of rows) chunks.push(...cutter.push(r));
   chunks.push(...cutter.end());
@@ -159,6 +182,7 @@ export function cutRows(rows: Iterable<RecordRow>, key: Uint8Array, target?: num
 export class RowCutter {
   readonly #key: Uint8Array;
   readonly #max: number;
+  readonly #format: RowFormat;
   #target: number | undefined;
   /** Lines seen before the target was known, with the draw of their key. */
   #held: { line: Uint8Array; draw: number }[] = [];
@@ -166,15 +190,16 @@ export class RowCutter {
   #parts: Uint8Array[] = [];
   #size = 0;
 
-  constructor(key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX) {
+  constructor(key: Uint8Array, target?: number, max = SNAPSHOT_CHUNK_MAX, format: RowFormat = 1) {
     this.#key = key;
     this.#target = target;
     this.#max = max;
+    this.#format = format;
   }
 
   /** Adds the next row; returns the chunks it completed. */
   push(r: RecordRow): Uint8Array[] {
-    const line = utf8(rowLine(r) + '\n');
+    const line = utf8((this.#format === 1 ? rowLine(r) : rowLineV2(r)) + '\n');
     const h = sha256Sync(concatBytes(this.#key, utf8(r.collection), Uint8Array.of(0), utf8(r.id)));
     const draw = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
     const out: Uint8Array[] = [];
@@ -196,7 +221,7 @@ export class RowCutter {
   }
 
   #settle(out: Uint8Array[]): void {
-    this.#target = snapshotChunkTarget(this.#heldBytes);
+    this.#target = chunkTargetOf(this.#format, this.#heldBytes);
     for (const { line, draw } of this.#held) this.#add(line, draw, out);
     this.#held = [];
   }
@@ -222,11 +247,13 @@ export class RowCutter {
 /** Reads rows back from chunk plaintexts fed in order; refuses anything that is not a well-formed row. */
 export class RowReader {
   readonly #what: string;
+  readonly #format: RowFormat;
   #carry: Uint8Array = new Uint8Array(0);
   readonly #decoder = new TextDecoder('utf-8', { fatal: true });
 
-  constructor(what: string) {
+  constructor(what: string, format: RowFormat = 1) {
     this.#what = what;
+    this.#format = format;
   }
 
   push(chunk: Uint8Array): RecordRow[] {
@@ -245,7 +272,7 @@ export class RowReader {
     }
     this.#carry = bytes.slice(end + 1);
     // JSON text escapes newlines inside strings: every '\n' in the text ends a row.
-    return text.split('\n').map((line) => this.#row(line));
+    return text.split('\n').map((line) => (this.#format === 1 ? this.#rowV1(line) : this.#rowV2(line)));
   }
 
   /** After the last chunk: nothing may be left over. */
@@ -253,15 +280,40 @@ export class RowReader {
     if (this.#carry.length > 0) throw corrupt(this.#what, 'the state ends inside a row');
   }
 
-  #row(line: string): RecordRow {
-    let v: unknown;
+  #rowV1(line: string): RecordRow {
+    const v = this.#json(line);
+    if (!Array.isArray(v) || v.length !== 6) throw corrupt(this.#what, 'a row is not a 6-element array');
+    const [collection, id, deleted, updated, fields, state] = v as unknown[];
+    return this.#checked(collection, id, deleted, updated, fields, state);
+  }
+
+  /** A v2 line: the head array (4 elements, or 5 with the registers), a tab, the fields' JSON text. */
+  #rowV2(line: string): RecordRow {
+    const tab = line.indexOf('\t');
+    if (tab < 0) throw corrupt(this.#what, 'a row has no fields');
+    const head = this.#json(line.slice(0, tab));
+    if (!Array.isArray(head) || (head.length !== 4 && head.length !== 5)) throw corrupt(this.#what, 'a row head is not a 4- or 5-element array');
+    const fieldsText = line.slice(tab + 1);
+    const fields = this.#json(fieldsText);
+    const [collection, id, deleted, updated, given] = head as unknown[];
+    const oneWrite = head.length === 4;
+    // The registers are rebuilt only after the fields are known to be an object (checked again below).
+    const state = oneWrite && typeof updated === 'string' && isPlainObject(fields) ? oneWriteState(fields, updated) : given;
+    const row = this.#checked(collection, id, deleted, updated, fields, state, oneWrite);
+    // The text stands for the row's fields only while they are the parsed object (a conflicted row's are the merge's copy).
+    return row.fields === fields ? withRowText(row, { fields: fieldsText, oneWrite }) : row;
+  }
+
+  #json(text: string): unknown {
     try {
-      v = JSON.parse(line);
+      return JSON.parse(text);
     } catch {
       throw corrupt(this.#what, 'a row is not JSON');
     }
-    if (!Array.isArray(v) || v.length !== 6) throw corrupt(this.#what, 'a row is not a 6-element array');
-    const [collection, id, deleted, updated, fields, state] = v as unknown[];
+  }
+
+  /** `built`: the registers are the one-write state this reader made (well-formed, no losers), not read. */
+  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false): RecordRow {
     try {
       checkCollection(collection as string);
       checkRecordId(id as string);
@@ -273,17 +325,18 @@ export class RowReader {
       throw corrupt(this.#what, `row ${String(collection)}/${String(id)} is malformed`);
     }
     let losers = false;
-    for (const reg of Object.values(state)) {
-      if (
-        !isPlainObject(reg) ||
-        typeof reg.w !== 'string' ||
-        (reg.l !== undefined && !Array.isArray(reg.l)) ||
-        (reg.p !== undefined && !Array.isArray(reg.p))
-      ) {
-        throw corrupt(this.#what, `row ${String(collection)}/${String(id)} has a malformed register`);
+    if (!built)
+      for (const reg of Object.values(state)) {
+        if (
+          !isPlainObject(reg) ||
+          typeof reg.w !== 'string' ||
+          (reg.l !== undefined && !Array.isArray(reg.l)) ||
+          (reg.p !== undefined && !Array.isArray(reg.p))
+        ) {
+          throw corrupt(this.#what, `row ${String(collection)}/${String(id)} has a malformed register`);
+        }
+        if (reg.l !== undefined) losers = true;
       }
-      if (reg.l !== undefined) losers = true;
-    }
     const c = collection as string;
     const i = id as string;
     // `conflicted` is derived, never taken from the bytes: without losing heads there is no conflict, and the

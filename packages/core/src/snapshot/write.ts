@@ -70,7 +70,7 @@ async function vectorOf(ctx: EngineContext, tx: StoreTx): Promise<SnapshotDevice
 
 /** Cuts `rows` and stores each chunk as it is cut, a few at once. */
 async function storeRows(rows: AsyncIterable<RecordRow> | Iterable<RecordRow>, key: Uint8Array, chunks: ChunkStore, signal?: AbortSignal) {
-  const cutter = new RowCutter(key);
+  const cutter = new RowCutter(key, undefined, undefined, 2);
   const ids: { id: string; size: number }[] = [];
   let count = 0;
   let live = 0;
@@ -150,6 +150,7 @@ export async function writeSnapshot(ctx: EngineContext, chunks: ChunkStore, befo
   for (let attempt = 0; ; attempt++, at++) {
     key = snapshotKeys.of(at, ctx.deviceId);
     bytes = await encodeSnapshot({
+      version: 2,
       vaultId: ctx.vaultId,
       deviceId: ctx.deviceId,
       at,

@@ -3,13 +3,14 @@
  * Fixed inputs for the snapshot test vectors of docs/FORMAT.md "Snapshot"
  * (`snapshot` in vectors.json, beside the other objects' vectors):
  * `buildSnapshotVectors()` encodes them, and format/snapshot.test.ts checks
- * the result against the committed bytes.
+ * the result against the committed bytes. `snapshot` is version 1 (rows
+ * v1), which readers still take; `snapshotV2` is what writers write now.
  */
 import { bytesToHex, hexToBytes, signingKeyFromSeed, utf8 } from '../crypto/index.js';
 import { blobId } from '../format/blob-format.js';
 import { encodeSnapshot, snapshotKeys } from '../format/snapshot.js';
 import type { RecordRow } from '../model/merge.js';
-import { cutKey, cutRows, rowLine } from '../snapshot/state.js';
+import { cutKey, cutRows, rowLine, rowLineV2, type RowFormat } from '../snapshot/state.js';
 
 const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
 
@@ -40,6 +41,34 @@ export const SNAPSHOT_VECTOR_INPUTS = {
   nonce: bytesToHex(fill(12, 0x13)),
 };
 
+const V2_STAMP = '0mjve0w0000000102030405060708';
+const V2_OTHER = '0mjve0w0000010807060504030201';
+
+/** Version 2: the same manifest inputs over two rows, one with the one-write state (no registers in its line) and one conflicted. */
+export const SNAPSHOT_V2_VECTOR_INPUTS = {
+  ...Object.fromEntries(Object.entries(SNAPSHOT_VECTOR_INPUTS).filter(([k]) => k !== 'row')),
+  rows: [
+    {
+      collection: 'notes',
+      id: 'n1',
+      fields: { title: 'Hello', tags: ['a\tb'] },
+      deleted: false,
+      state: { title: { w: V2_STAMP }, tags: { w: V2_STAMP }, '': { w: V2_STAMP } },
+      conflicted: false,
+      updated: V2_STAMP,
+    },
+    {
+      collection: 'notes',
+      id: 'n2',
+      fields: { title: 'Hi' },
+      deleted: false,
+      state: { title: { w: V2_OTHER, l: [[V2_STAMP, 'Ho']] }, '': { w: V2_STAMP } },
+      conflicted: true,
+      updated: V2_OTHER,
+    },
+  ],
+} as unknown as Omit<typeof SNAPSHOT_VECTOR_INPUTS, 'row'> & { rows: RecordRow[] };
+
 export interface SnapshotVectors {
   readonly key: string;
   readonly stateLine: string;
@@ -49,15 +78,23 @@ export interface SnapshotVectors {
   readonly manifest: string;
 }
 
-export async function buildSnapshotVectors(): Promise<SnapshotVectors> {
-  const V = SNAPSHOT_VECTOR_INPUTS;
+export function buildSnapshotVectors(): Promise<SnapshotVectors> {
+  return buildVectors(1, SNAPSHOT_VECTOR_INPUTS, [SNAPSHOT_VECTOR_INPUTS.row]);
+}
+
+export function buildSnapshotV2Vectors(): Promise<SnapshotVectors> {
+  return buildVectors(2, SNAPSHOT_V2_VECTOR_INPUTS, SNAPSHOT_V2_VECTOR_INPUTS.rows);
+}
+
+async function buildVectors(version: RowFormat, V: Omit<typeof SNAPSHOT_VECTOR_INPUTS, 'row'>, rows: RecordRow[]): Promise<SnapshotVectors> {
   const epochKey = hexToBytes(V.epochKey);
-  const row = V.row as unknown as RecordRow;
   const key = cutKey(epochKey, V.vaultId);
-  const chunks = cutRows([row], key);
+  const chunks = cutRows(rows, key, undefined, undefined, version);
+  if (chunks.length !== 1) throw new Error('the vector state is one chunk');
   const chunkId = await blobId(epochKey, V.vaultId, chunks[0]!);
   const random = [hexToBytes(V.salt), hexToBytes(V.nonce)];
   const manifest = await encodeSnapshot({
+    version,
     vaultId: V.vaultId,
     deviceId: V.deviceId,
     at: V.at,
@@ -66,8 +103,8 @@ export async function buildSnapshotVectors(): Promise<SnapshotVectors> {
     registrySeq: V.registrySeq,
     registryHash: hexToBytes(V.registryHash),
     devices: [{ deviceId: V.deviceId, seq: V.coveredSeq, hash: hexToBytes(V.coveredHash), stamp: V.coveredStamp }],
-    rows: 1,
-    live: 1,
+    rows: rows.length,
+    live: rows.filter((r) => !r.deleted).length,
     chunks: [{ id: chunkId, size: chunks[0]!.length }],
     signSeed: signingKeyFromSeed(hexToBytes(V.deviceSignSeed)).seed,
     random: (n) => {
@@ -78,7 +115,7 @@ export async function buildSnapshotVectors(): Promise<SnapshotVectors> {
   });
   return {
     key: snapshotKeys.of(V.at, V.deviceId),
-    stateLine: rowLine(row),
+    stateLine: rows.map(version === 1 ? rowLine : rowLineV2).join('\n'),
     cutKey: bytesToHex(key),
     chunks: chunks.map((c) => new TextDecoder().decode(c)),
     chunkId,
