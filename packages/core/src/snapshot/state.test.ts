@@ -127,6 +127,6 @@ test('rows v2: a small state still makes several chunks, and its lines are a thi
   assert.ok(total(v2) < v1 * 0.8, `${total(v2)} vs ${v1}`);
   assert.deepEqual(
     [0, 128 * 1024 - 1, 128 * 1024, 1024 * 1024, 2 * 1024 * 1024, 4 * 1024 * 1024, 1 << 30].map((n) => chunkTargetOf(2, n)),
-    [2048, 2048, 4096, 32 * 1024, 64 * 1024, 128 * 1024, 128 * 1024],
+    [2048, 8192, 16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024, 128 * 1024],
   );
 });

@@ -31,22 +31,28 @@ export const SNAPSHOT_CHUNK_TARGET = 32 * 1024;
 const V2_CHUNK_FLOOR = 2 * 1024;
 /** The average grows to this at most. */
 const CHUNK_CEILING = 128 * 1024;
-/** ...and doubles only while the state still makes this many chunks of the doubled size. */
+/** ...and doubles only while the state still makes this many chunks of the doubled size (rows v1)... */
 const MIN_CHUNKS = 32;
+/** ...or this many (rows v2), never above rows v1's size for the state: a small state in a few chunks, not dozens. */
+const MIN_CHUNKS_V2 = 8;
 
 /**
- * The average chunk size for a state of `bytes`: 32 KiB (rows v1) or
- * 2 KiB (rows v2), doubled while the state still makes at least 32 chunks
- * of the doubled size, up to 128 KiB (so both give 64 KiB from 2 MiB and
- * 128 KiB from 4 MiB). At 32 KiB the costs of each chunk (a request, a
- * decryption, an inflate) were most of a large state's bootstrap; a small
- * state keeps small chunks, so a change re-uploads little of it. When a
- * state crosses a step its chunks change size: that snapshot re-uploads
- * them all, once.
+ * The average chunk size for a state of `bytes`. Rows v1: 32 KiB, doubled
+ * while the state still makes at least 32 chunks of the doubled size, up
+ * to 128 KiB (64 KiB from 2 MiB, 128 KiB from 4 MiB). At 32 KiB the costs
+ * of each chunk (a request, a decryption, an inflate) were most of a large
+ * state's bootstrap. Rows v2: 2 KiB, doubled while the state still makes
+ * at least 8 chunks of the doubled size, but never above rows v1's size:
+ * a small state keeps a few small chunks, so a change re-uploads little of
+ * it without a bootstrap paying a request per 2 KiB. When a state crosses
+ * a step its chunks change size: that snapshot re-uploads them all, once.
  */
 export function chunkTargetOf(format: RowFormat, bytes: number): number {
-  let target = format === 1 ? SNAPSHOT_CHUNK_TARGET : V2_CHUNK_FLOOR;
-  while (target < CHUNK_CEILING && bytes >= MIN_CHUNKS * target * 2) target *= 2;
+  let v1 = SNAPSHOT_CHUNK_TARGET;
+  while (v1 < CHUNK_CEILING && bytes >= MIN_CHUNKS * v1 * 2) v1 *= 2;
+  if (format === 1) return v1;
+  let target = V2_CHUNK_FLOOR;
+  while (target < v1 && bytes >= MIN_CHUNKS_V2 * target * 2) target *= 2;
   return target;
 }
 
