@@ -6,8 +6,11 @@
  */
 import { b64 } from '../ports/store-meta.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type VaultHeader } from '../format/index.js';
-import type { Remote } from '../ports/remote.js';
+import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type Head, type VaultHeader } from '../format/index.js';
+import { isDeviceId } from '../model/hlc.js';
+import { canGetMany } from '../ports/capabilities.js';
+import type { Remote, RemoteObjectInfo } from '../ports/remote.js';
+import type { HeadsRead } from './heads-read.js';
 import type { Store, StoreTx } from '../ports/store.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
 import { META, readMeta, writeMeta, type DeviceMeta, type StatusMeta, type VaultMeta } from '../ports/store-meta.js';
@@ -21,11 +24,11 @@ export interface StoredVault {
 
 /**
  * Reads the vault header and the whole verified registry from a remote,
- * then catches up with every device's head; returns the heads' times too.
+ * then catches up with every device's head; returns the heads as read too.
  */
-export async function readVault(remote: Remote): Promise<StoredVault & { heads: HeadTime[] }> {
+export async function readVault(remote: Remote, now: () => number = Date.now): Promise<StoredVault & { heads: HeadsRead & { times: HeadTime[] } }> {
   const stored = await readHeaderAndRegistry(remote);
-  return { ...stored, heads: await catchUpWithHeads(remote, stored) };
+  return { ...stored, heads: await catchUpWithHeads(remote, stored, now) };
 }
 
 /** A registered device's verified head time (absent for version 1 heads). */
@@ -57,19 +60,38 @@ export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault
  * Every device's signed head names the registry it had seen: a newcomer
  * must see at least that much before it appends, or a remote that dropped
  * the newest entries (a revocation) could make it write into the gap.
+ * Every listed head is fetched at once (one round trip, or one batch);
+ * they are then verified one by one in listing order, each against the
+ * registry as the heads before it brought it up to date. Returns what was
+ * read, for the first pull (see identity/heads-read).
  */
-export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<HeadTime[]> {
-  const heads: HeadTime[] = [];
-  for (const info of await remote.list(remoteKeys.headsPrefix)) {
+export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault, now: () => number): Promise<HeadsRead & { times: HeadTime[] }> {
+  const at = now();
+  const listing = await remote.list(remoteKeys.headsPrefix);
+  const bytes = await readHeads(remote, listing);
+  const times: HeadTime[] = [];
+  const verified = new Map<string, Head>();
+  for (const info of listing) {
     const deviceId = info.key.slice(remoteKeys.headsPrefix.length);
     const signPub = registry.deviceSignPub(deviceId);
-    const bytes = signPub && (await remote.get(info.key));
-    if (!signPub || !bytes) continue; // strangers' heads are refused when pulling
-    const head = await decodeHead(bytes, { vaultId: header.vaultId, deviceId, signPub });
+    const got = bytes.get(info.key);
+    if (!signPub || !got) continue; // strangers' heads are refused when pulling
+    const head = await decodeHead(got, { vaultId: header.vaultId, deviceId, signPub });
     await registry.sync(remote, { seq: head.registrySeq, hash: head.registryHash, by: deviceId });
-    heads.push(head.at === undefined ? { device: deviceId } : { device: deviceId, at: head.at });
+    verified.set(deviceId, head);
+    times.push(head.at === undefined ? { device: deviceId } : { device: deviceId, at: head.at });
   }
-  return heads;
+  return { listing, bytes, verified, at, times };
+}
+
+/** The bytes of every listed head that names a device id, read together. */
+async function readHeads(remote: Remote, listing: readonly RemoteObjectInfo[]): Promise<Map<string, Uint8Array>> {
+  const keys = listing.map((i) => i.key).filter((k) => isDeviceId(k.slice(remoteKeys.headsPrefix.length)));
+  const out = new Map<string, Uint8Array>();
+  if (keys.length === 0) return out;
+  const got = canGetMany(remote) ? [...(await remote.getMany(keys))] : await Promise.all(keys.map(async (k) => [k, await remote.get(k)] as const));
+  for (const [k, b] of got) if (b) out.set(k, b);
+  return out;
 }
 
 export interface JoinedState {

@@ -30,6 +30,7 @@ import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
 import { snapshotKeysNewestFirst, type SnapshotPrefetch } from './prefetch.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
+import type { HeadsRead } from '../identity/heads-read.js';
 
 export interface BootstrapOutcome {
   /** The snapshot applied, if any. */
@@ -59,6 +60,7 @@ export async function bootstrapFromSnapshot(
   chunks: ChunkStore,
   signal?: AbortSignal,
   prefetch?: SnapshotPrefetch,
+  given?: HeadsRead,
 ): Promise<BootstrapOutcome> {
   const warnings: SyncWarning[] = [];
   if (!(await ctx.store.read((tx) => isFresh(ctx, tx)))) return { warnings };
@@ -71,15 +73,28 @@ export async function bootstrapFromSnapshot(
     const ahead = await prefetch?.listing();
     return ahead && snapshotKeysNewestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
   };
-  const [found] = await Promise.all([listing(), catchUpRegistry(ctx, signal)]);
+  // Heads a restore just read were verified against the registry it caught up and appended to: they
+  // stand for this bootstrap's, and that registry for its catch-up (a manifest naming a newer registry
+  // position still syncs to it).
+  const [found] = await Promise.all([listing(), given ? undefined : catchUpRegistry(ctx, signal)]);
   const tries = snapshotKeysNewestFirst(found).slice(0, MAX_TRIES);
   if (tries.length === 0) return { warnings };
   const newest = (async () => (await prefetch?.manifest(tries[0]!)) ?? ctx.remote.get(tries[0]!, opts))();
   newest.catch(() => undefined); // awaited by its manifest check, unless the heads fail first
-  const heads = await verifiedHeads(ctx, signal);
+  let heads = given ? given.verified : await verifiedHeads(ctx, signal);
+  let handed = given !== undefined;
   for (const [i, key] of tries.entries()) {
     try {
-      const manifest = await checkedManifest(ctx, key, heads, signal, i === 0 ? newest : undefined);
+      const fetched = i === 0 ? newest : undefined;
+      const manifest = await checkedManifest(ctx, key, heads, signal, fetched).catch(async (e: unknown) => {
+        // Those heads were read before this listing, so a snapshot written since is ahead of them:
+        // judged again against heads read now, before it is refused.
+        if (!handed || !KithError.is(e, ErrorCode.IntegritySnapshot)) throw e;
+        handed = false;
+        await catchUpRegistry(ctx, signal);
+        heads = await verifiedHeads(ctx, signal);
+        return checkedManifest(ctx, key, heads, signal, fetched);
+      });
       const applied = await apply(ctx, chunks, key, manifest, signal, i === 0 ? prefetch : undefined);
       if (!applied) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
       return { applied: { key, ...applied }, warnings };

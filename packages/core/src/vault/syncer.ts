@@ -17,6 +17,7 @@ import type { AutoCompactOutcome, ChunkStore, CompactResult, SnapshotResult } fr
 import { autoCompactEvery } from '../snapshot/compact-options.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
+import { HANDOVER_MS, type HeadsRead } from '../identity/heads-read.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
@@ -151,8 +152,10 @@ export class Syncer {
     // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
     const prefetch = this.#s.snapshotPrefetch;
     this.#s.snapshotPrefetch = undefined;
-    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal, prefetch);
-    const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal);
+    const heads = freshHeads(this.#s.headsRead, this.#s.deps.now());
+    this.#s.headsRead = undefined;
+    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal, prefetch, heads);
+    const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal, heads);
     for (const c of [...(boot?.applied?.collections ?? []), ...merged]) outcome.collections.add(c);
     outcome.warnings.unshift(...(boot?.warnings ?? []));
     await this.#afterPull();
@@ -179,11 +182,17 @@ const MAX_MERGES = 3;
  * missing with no snapshot ahead to explain it, while snapshots exist, is
  * withheld.
  */
-async function pullPastCompaction(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<{ outcome: PullOutcome; merged: string[] }> {
+async function pullPastCompaction(
+  ctx: EngineContext,
+  chunks: ChunkStore,
+  signal?: AbortSignal,
+  heads?: HeadsRead,
+): Promise<{ outcome: PullOutcome; merged: string[] }> {
   const merged = new Set<string>();
   for (let merges = 0; ; merges++) {
     try {
-      return { outcome: await pull(ctx, signal), merged: [...merged] };
+      // What restore read stands for the first attempt's heads only: after a merge, they are read again.
+      return { outcome: await pull(ctx, signal, merges === 0 ? heads : undefined), merged: [...merged] };
     } catch (e) {
       if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
       const merge = merges < MAX_MERGES ? await (await snapshots()).mergeSnapshot(ctx, chunks, signal) : { anyListed: true };
@@ -191,6 +200,11 @@ async function pullPastCompaction(ctx: EngineContext, chunks: ChunkStore, signal
       for (const c of merge.applied.collections) merged.add(c);
     }
   }
+}
+
+/** What restore read of the heads, if read recently enough to stand for a first pull's own reads. */
+function freshHeads(heads: HeadsRead | undefined, now: number): HeadsRead | undefined {
+  return heads && now - heads.at >= 0 && now - heads.at <= HANDOVER_MS ? heads : undefined;
 }
 
 const withheld = (e: KithError): KithError =>
