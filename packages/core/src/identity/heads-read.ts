@@ -1,11 +1,11 @@
 /**
  * @module identity/heads-read
- * The `heads/` listing and head bytes a restoring or pairing device read
- * to catch up with the registry, handed to its first pull (snapshot
- * bootstrap included) so that pull reads them no second time. Nothing in
- * it is trusted by the taker beyond what it checks again: the pull
- * verifies every head's signature as it would; only `verified` is taken
- * as is, by the bootstrap, and it was verified against the registry then.
+ * A `heads/` listing with the head bytes read and the heads verified.
+ * What a restoring or pairing device read to catch up with the registry
+ * is handed to its first pull, which lists the heads again (a pull sees
+ * the remote as it is when called) but reads only the heads whose etag
+ * moved since; that pull's bootstrap and the pull itself then share one
+ * listing and one read of each head. The pull verifies every head again.
  */
 import type { Head } from '../format/index.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
@@ -17,9 +17,4 @@ export interface HeadsRead {
   readonly bytes: ReadonlyMap<string, Uint8Array>;
   /** The heads that verified against the registry, by device. */
   readonly verified: ReadonlyMap<string, Head>;
-  /** When the listing was read (`deps.now()`): a handover older than {@link HANDOVER_MS} is not taken. */
-  readonly at: number;
 }
-
-/** How long a first pull may take what restore read instead of reading the heads again. */
-export const HANDOVER_MS = 30_000;

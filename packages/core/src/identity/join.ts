@@ -8,7 +8,7 @@ import { b64 } from '../ports/store-meta.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type Head, type VaultHeader } from '../format/index.js';
 import { isDeviceId } from '../model/hlc.js';
-import { canGetMany } from '../ports/capabilities.js';
+import { getListed } from '../ports/capabilities.js';
 import type { Remote, RemoteObjectInfo } from '../ports/remote.js';
 import type { HeadsRead } from './heads-read.js';
 import type { Store, StoreTx } from '../ports/store.js';
@@ -26,9 +26,9 @@ export interface StoredVault {
  * Reads the vault header and the whole verified registry from a remote,
  * then catches up with every device's head; returns the heads as read too.
  */
-export async function readVault(remote: Remote, now: () => number = Date.now): Promise<StoredVault & { heads: HeadsRead & { times: HeadTime[] } }> {
+export async function readVault(remote: Remote): Promise<StoredVault & { heads: HeadsRead & { times: HeadTime[] } }> {
   const stored = await readHeaderAndRegistry(remote);
-  return { ...stored, heads: await catchUpWithHeads(remote, stored, now) };
+  return { ...stored, heads: await catchUpWithHeads(remote, stored) };
 }
 
 /** A registered device's verified head time (absent for version 1 heads). */
@@ -65,10 +65,9 @@ export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault
  * registry as the heads before it brought it up to date. Returns what was
  * read, for the first pull (see identity/heads-read).
  */
-export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault, now: () => number): Promise<HeadsRead & { times: HeadTime[] }> {
-  const at = now();
+export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<HeadsRead & { times: HeadTime[] }> {
   const listing = await remote.list(remoteKeys.headsPrefix);
-  const bytes = await readHeads(remote, listing);
+  const bytes = await readListedHeads(remote, listing);
   const times: HeadTime[] = [];
   const verified = new Map<string, Head>();
   for (const info of listing) {
@@ -81,16 +80,30 @@ export async function catchUpWithHeads(remote: Remote, { header, registry }: Sto
     verified.set(deviceId, head);
     times.push(head.at === undefined ? { device: deviceId } : { device: deviceId, at: head.at });
   }
-  return { listing, bytes, verified, at, times };
+  return { listing, bytes, verified, times };
 }
 
-/** The bytes of every listed head that names a device id, read together. */
-async function readHeads(remote: Remote, listing: readonly RemoteObjectInfo[]): Promise<Map<string, Uint8Array>> {
-  const keys = listing.map((i) => i.key).filter((k) => isDeviceId(k.slice(remoteKeys.headsPrefix.length)));
+/**
+ * The bytes of every listed head that names a device id, read together (each in the version the
+ * listing names, from the listing where the remote can); `known` stands for a head whose listed
+ * etag is the one it was read under.
+ */
+export async function readListedHeads(
+  remote: Remote,
+  listing: readonly RemoteObjectInfo[],
+  known?: HeadsRead,
+  signal?: AbortSignal,
+): Promise<Map<string, Uint8Array>> {
+  const before = new Map((known?.listing ?? []).map((i) => [i.key, i.etag] as const));
   const out = new Map<string, Uint8Array>();
-  if (keys.length === 0) return out;
-  const got = canGetMany(remote) ? [...(await remote.getMany(keys))] : await Promise.all(keys.map(async (k) => [k, await remote.get(k)] as const));
-  for (const [k, b] of got) if (b) out.set(k, b);
+  await Promise.all(
+    listing.map(async ({ key, etag }) => {
+      if (!isDeviceId(key.slice(remoteKeys.headsPrefix.length))) return;
+      const same = etag !== '' && before.get(key) === etag ? known?.bytes.get(key) : undefined;
+      const bytes = same ?? (await getListed(remote, key, etag, signal));
+      if (bytes) out.set(key, bytes);
+    }),
+  );
   return out;
 }
 

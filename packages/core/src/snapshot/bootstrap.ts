@@ -73,9 +73,9 @@ export async function bootstrapFromSnapshot(
     const ahead = await prefetch?.listing();
     return ahead && snapshotKeysNewestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
   };
-  // Heads a restore just read were verified against the registry it caught up and appended to: they
-  // stand for this bootstrap's, and that registry for its catch-up (a manifest naming a newer registry
-  // position still syncs to it).
+  // `given`: the heads this pull listed, after the snapshot listing was read. They were verified against
+  // the registry a restore just caught up and appended to, which stands for the catch-up here (a manifest
+  // naming a newer registry position still syncs to it; a head of a device added since is caught up below).
   const [found] = await Promise.all([listing(), given ? undefined : catchUpRegistry(ctx, signal)]);
   const tries = snapshotKeysNewestFirst(found).slice(0, MAX_TRIES);
   if (tries.length === 0) return { warnings };
@@ -87,8 +87,7 @@ export async function bootstrapFromSnapshot(
     try {
       const fetched = i === 0 ? newest : undefined;
       const manifest = await checkedManifest(ctx, key, heads, signal, fetched).catch(async (e: unknown) => {
-        // Those heads were read before this listing, so a snapshot written since is ahead of them:
-        // judged again against heads read now, before it is refused.
+        // Refused against heads verified without a registry catch-up: judged again after one, before it is refused.
         if (!handed || !KithError.is(e, ErrorCode.IntegritySnapshot)) throw e;
         handed = false;
         await catchUpRegistry(ctx, signal);

@@ -52,9 +52,9 @@ interface Moved {
 }
 
 /**
- * `given`: the heads a restore or pairing just read (see identity/heads-read), taken instead of a
- * listing and reads of its own while this device has pushed nothing (its own head then cannot have
- * moved since); every head is verified again as if read now.
+ * `given`: the heads the caller listed and read just before (see vault/syncer: a first pull's bootstrap
+ * shares them), taken instead of a listing and reads of this pull's own while this device has pushed
+ * nothing (its own head then cannot have moved since); every head is verified again as if read now.
  */
 export async function pull(ctx: EngineContext, signal?: AbortSignal, given?: HeadsRead): Promise<PullOutcome> {
   const opts = signal ? { signal } : {};

@@ -151,7 +151,6 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
   const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, signer, keys.box.secret, {
     withChunks: o.store.bulkLoad !== undefined,
-    now: deps.now,
   });
   const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads: heads.times, registry });
   const epoch = registry.epoch;
@@ -196,7 +195,6 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
   }
   const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, device.deviceId, device.box.secret, {
     withChunks: o.store.bulkLoad !== undefined,
-    now: deps.now,
     check: () => {
       const me = registry.device(device.deviceId);
       if (!me || me.signPub !== toBase64url(device.sign.pub) || me.addedBy !== accepted.inviter) {

@@ -61,7 +61,7 @@ export async function readAsNewcomer(
   stored: StoredVault,
   recipientId: string,
   boxSecret: Uint8Array,
-  o: { withChunks: boolean; now: () => number; check?: () => void },
+  o: { withChunks: boolean; check?: () => void },
 ): Promise<NewcomerReads> {
   const { header, registry } = stored;
   const place = { remote, registry, vaultId: header.vaultId };
@@ -76,7 +76,7 @@ export async function readAsNewcomer(
   };
   const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, keyOf, o.withChunks);
   try {
-    const heads = await catchUpWithHeads(remote, stored, o.now);
+    const heads = await catchUpWithHeads(remote, stored);
     o.check?.();
     epochKey = await openSealedAhead(place, registry.epoch, recipientId, boxSecret, sealed);
     return { heads, epochKey, prefetch };

@@ -17,7 +17,8 @@ import type { AutoCompactOutcome, ChunkStore, CompactResult, SnapshotResult } fr
 import { autoCompactEvery } from '../snapshot/compact-options.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
-import { HANDOVER_MS, type HeadsRead } from '../identity/heads-read.js';
+import type { HeadsRead } from '../identity/heads-read.js';
+import { listHeads } from '../sync/remote-heads.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
@@ -152,8 +153,10 @@ export class Syncer {
     // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
     const prefetch = this.#s.snapshotPrefetch;
     this.#s.snapshotPrefetch = undefined;
-    const heads = freshHeads(this.#s.headsRead, this.#s.deps.now());
+    // After a restore or pairing: one listing of the heads for the bootstrap and the pull both, reading only heads that moved since.
+    const known = this.#s.headsRead;
     this.#s.headsRead = undefined;
+    const heads = known && !wasCaughtUp ? await listHeads(ctx, known, signal) : undefined;
     const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal, prefetch, heads);
     const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal, heads);
     for (const c of [...(boot?.applied?.collections ?? []), ...merged]) outcome.collections.add(c);
@@ -191,7 +194,7 @@ async function pullPastCompaction(
   const merged = new Set<string>();
   for (let merges = 0; ; merges++) {
     try {
-      // What restore read stands for the first attempt's heads only: after a merge, they are read again.
+      // The heads read for this pull stand for its first attempt only: after a merge, they are read again.
       return { outcome: await pull(ctx, signal, merges === 0 ? heads : undefined), merged: [...merged] };
     } catch (e) {
       if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
@@ -200,11 +203,6 @@ async function pullPastCompaction(
       for (const c of merge.applied.collections) merged.add(c);
     }
   }
-}
-
-/** What restore read of the heads, if read recently enough to stand for a first pull's own reads. */
-function freshHeads(heads: HeadsRead | undefined, now: number): HeadsRead | undefined {
-  return heads && now - heads.at >= 0 && now - heads.at <= HANDOVER_MS ? heads : undefined;
 }
 
 const withheld = (e: KithError): KithError =>
