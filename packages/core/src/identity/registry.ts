@@ -60,6 +60,9 @@ export function initialRegistry(recoverySignPub: Uint8Array, recoveryBoxPub: Uin
 
 const APPEND_ATTEMPTS = 5;
 
+/** Registry entries read ahead of the one being verified. */
+const READ_AHEAD = 32;
+
 export class DeviceRegistry {
   #s: RegistryState;
   readonly #vaultId: string;
@@ -164,11 +167,20 @@ export class DeviceRegistry {
     if (atLeast && atLeast.seq <= this.#s.seq) return 0;
     const opts = signal ? { signal } : {};
     const listed = await remote.list(remoteKeys.registryPrefix, { ...opts, after: remoteKeys.registryEntry(this.#s.seq) });
+    // Listed entries are read READ_AHEAD at a time (a round trip per window, not per entry), then verified and applied in order.
+    const reads: Promise<Uint8Array | null>[] = [];
+    const read = (i: number): Promise<Uint8Array | null> => {
+      for (let j = reads.length; j < Math.min(listed.length, i + READ_AHEAD); j++) {
+        reads.push(remote.get(listed[j]!.key, opts));
+        reads[j]!.catch(() => undefined); // awaited in order below, unless an earlier entry fails first
+      }
+      return reads[i]!;
+    };
     let applied = 0;
-    for (const info of listed) {
+    for (const [i, info] of listed.entries()) {
       const seq = this.#s.seq + 1;
       if (info.key !== remoteKeys.registryEntry(seq)) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} is missing from the remote`);
-      const bytes = await remote.get(info.key, opts);
+      const bytes = await read(i);
       if (!bytes) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} vanished from the remote`);
       await this.applyNext(bytes);
       applied++;
