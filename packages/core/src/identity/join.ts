@@ -43,6 +43,9 @@ export interface HeadTime {
  * key to prove). Not enough to append: see {@link catchUpWithHeads}.
  */
 export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault> {
+  // Listed while the header is read; the entries are verified once the header says by which keys.
+  const listing = remote.list(remoteKeys.registryPrefix, { after: remoteKeys.registryEntry(0) });
+  listing.catch(() => undefined); // awaited below, unless there is no vault
   const headerBytes = await remote.get(remoteKeys.vault);
   if (!headerBytes) {
     throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, {
@@ -52,7 +55,7 @@ export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault
   }
   const header = await decodeVaultHeader(headerBytes);
   const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
-  await registry.sync(remote);
+  await registry.sync(remote, undefined, undefined, listing);
   return { header, headerBytes, registry };
 }
 

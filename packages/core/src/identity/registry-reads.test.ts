@@ -25,7 +25,8 @@ function timeline(remote: Remote, events: string[]): Remote {
   });
 }
 
-test('a newcomer reads the registry entries together, not one round trip per entry, and verifies them in order', async () => {
+/** A vault on a memory remote, with its founding device. */
+async function founded(): Promise<{ objects: Map<string, Uint8Array>; vault: Vault; recoveryCode: string }> {
   const objects = new Map<string, Uint8Array>();
   const { vault, recoveryCode } = await Vault.create({
     store: openMemoryStore(),
@@ -33,6 +34,11 @@ test('a newcomer reads the registry entries together, not one round trip per ent
     remoteUrl: 'memory:',
     deps: { random: seededRandom(1) },
   });
+  return { objects, vault, recoveryCode };
+}
+
+test('a newcomer reads the registry entries together, not one round trip per entry, and verifies them in order', async () => {
+  const { objects, vault, recoveryCode } = await founded();
   for (let i = 0; i < 3; i++) {
     const d = await Vault.restore({
       store: openMemoryStore(),
@@ -54,4 +60,42 @@ test('a newcomer reads the registry entries together, not one round trip per ent
     [1, 2, 3, 4].map((s) => remoteKeys.registryEntry(s)),
     entries.join('\n'),
   );
+});
+
+test('a restore whose registry grew after it read it appends after the new entry: its first try fails the read-back, the next catches up', async () => {
+  const { objects, vault, recoveryCode } = await founded();
+  const inner = openMemoryRemote(objects);
+  let raced = false;
+  // Another device restores between this one's registry read and its append (while it lists the heads).
+  const racing = new Proxy(inner, {
+    get(target, p, receiver) {
+      const v: unknown = Reflect.get(target, p, receiver);
+      if (p !== 'list') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return async (prefix: string, o?: Parameters<Remote['list']>[1]) => {
+        if (prefix === remoteKeys.headsPrefix && !raced) {
+          raced = true;
+          const other = await Vault.restore({
+            store: openMemoryStore(),
+            remote: openMemoryRemote(objects),
+            remoteUrl: 'memory:',
+            recoveryCode,
+            deps: { random: seededRandom(9) },
+          });
+          await other.close();
+        }
+        return target.list(prefix, o);
+      };
+    },
+  });
+  const late = await Vault.restore({ store: openMemoryStore(), remote: racing, remoteUrl: 'memory:', recoveryCode, deps: { random: seededRandom(3) } });
+  assert.ok(raced);
+  const { registry } = await readVault(openMemoryRemote(objects));
+  assert.equal(registry.seq, 3);
+  assert.ok(registry.device(late.deviceId), 'the late device is registered after the racing one');
+  await late.put('notes', 'x', { v: 1 });
+  await late.sync();
+  await vault.sync();
+  assert.deepEqual(await vault.get('notes', 'x'), { v: 1, id: 'x' });
+  await late.close();
+  await vault.close();
 });

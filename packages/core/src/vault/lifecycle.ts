@@ -163,6 +163,7 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
     signer,
     keys.sign.seed,
     deps.now(),
+    { synced: true },
   );
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   const place = { remote: remote, registry, vaultId: header.vaultId };
