@@ -73,9 +73,10 @@ export async function bootstrapFromSnapshot(
     const ahead = await prefetch?.listing();
     return ahead && snapshotKeysNewestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
   };
-  // `given`: the heads this pull listed, after the snapshot listing was read. They were verified against
-  // the registry a restore just caught up and appended to, which stands for the catch-up here (a manifest
-  // naming a newer registry position still syncs to it; a head of a device added since is caught up below).
+  // `given`: the heads this pull listed, verified against the registry a restore just caught up and
+  // appended to, which stands for the catch-up here (a manifest naming a newer registry position still
+  // syncs to it). A snapshot they refuse (one listed after them, or covering a device added since) is
+  // judged again below against a caught-up registry and heads read then.
   const [found] = await Promise.all([listing(), given ? undefined : catchUpRegistry(ctx, signal)]);
   const tries = snapshotKeysNewestFirst(found).slice(0, MAX_TRIES);
   if (tries.length === 0) return { warnings };
