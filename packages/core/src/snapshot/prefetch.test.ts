@@ -174,3 +174,26 @@ test('joining by pairing reads the snapshot ahead, and it and its first pull rea
     await a.close();
   }
 });
+
+test('a snapshot covering a device added after a restore is not refused by that restore’s first pull: its registry catches up first', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', deps: deps(11) });
+  const restore = (seed: number) =>
+    Vault.restore({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', recoveryCode, deps: deps(seed) });
+  await a.put('notes', 'a', { v: 1 });
+  await a.sync();
+  const late = await restore(12);
+  // After that restore: a device joins and writes, and a snapshot covers its writes.
+  const c = await restore(13);
+  await c.put('notes', 'c', { v: 2 });
+  await c.sync();
+  await a.sync();
+  await a.snapshot();
+  try {
+    const pulled = await late.pull();
+    assert.equal(pulled.warnings, undefined, JSON.stringify(pulled.warnings));
+    assert.deepEqual(await late.get('notes', 'c'), { v: 2, id: 'c' });
+  } finally {
+    for (const v of [late, c, a]) await v.close();
+  }
+});
