@@ -6,8 +6,11 @@
  */
 import { b64 } from '../ports/store-meta.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type VaultHeader } from '../format/index.js';
-import type { Remote } from '../ports/remote.js';
+import { decodeHead, decodeVaultHeader, MAX_DEVICE_NAME_BYTES, remoteKeys, type Head, type VaultHeader } from '../format/index.js';
+import { isDeviceId } from '../model/hlc.js';
+import { getListed } from '../ports/capabilities.js';
+import type { Remote, RemoteObjectInfo } from '../ports/remote.js';
+import type { HeadsRead } from './heads-read.js';
 import type { Store, StoreTx } from '../ports/store.js';
 import { DeviceRegistry, initialRegistry, type RegistryState } from './registry.js';
 import { META, readMeta, writeMeta, type DeviceMeta, type StatusMeta, type VaultMeta } from '../ports/store-meta.js';
@@ -21,9 +24,9 @@ export interface StoredVault {
 
 /**
  * Reads the vault header and the whole verified registry from a remote,
- * then catches up with every device's head; returns the heads' times too.
+ * then catches up with every device's head; returns the heads as read too.
  */
-export async function readVault(remote: Remote): Promise<StoredVault & { heads: HeadTime[] }> {
+export async function readVault(remote: Remote): Promise<StoredVault & { heads: HeadsRead & { times: HeadTime[] } }> {
   const stored = await readHeaderAndRegistry(remote);
   return { ...stored, heads: await catchUpWithHeads(remote, stored) };
 }
@@ -40,6 +43,9 @@ export interface HeadTime {
  * key to prove). Not enough to append: see {@link catchUpWithHeads}.
  */
 export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault> {
+  // Listed while the header is read; the entries are verified once the header says by which keys.
+  const listing = remote.list(remoteKeys.registryPrefix, { after: remoteKeys.registryEntry(0) });
+  listing.catch(() => undefined); // awaited below, unless there is no vault
   const headerBytes = await remote.get(remoteKeys.vault);
   if (!headerBytes) {
     throw new KithError(ErrorCode.RemoteEmpty, `there is no vault at ${remote.url}`, {
@@ -49,7 +55,7 @@ export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault
   }
   const header = await decodeVaultHeader(headerBytes);
   const registry = new DeviceRegistry(header.vaultId, initialRegistry(header.recoverySignPub, header.recoveryBoxPub));
-  await registry.sync(remote);
+  await registry.sync(remote, undefined, undefined, listing);
   return { header, headerBytes, registry };
 }
 
@@ -57,19 +63,51 @@ export async function readHeaderAndRegistry(remote: Remote): Promise<StoredVault
  * Every device's signed head names the registry it had seen: a newcomer
  * must see at least that much before it appends, or a remote that dropped
  * the newest entries (a revocation) could make it write into the gap.
+ * Every listed head is fetched at once (one round trip, or one batch);
+ * they are then verified one by one in listing order, each against the
+ * registry as the heads before it brought it up to date. Returns what was
+ * read, for the first pull (see identity/heads-read).
  */
-export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<HeadTime[]> {
-  const heads: HeadTime[] = [];
-  for (const info of await remote.list(remoteKeys.headsPrefix)) {
+export async function catchUpWithHeads(remote: Remote, { header, registry }: StoredVault): Promise<HeadsRead & { times: HeadTime[] }> {
+  const listing = await remote.list(remoteKeys.headsPrefix);
+  const bytes = await readListedHeads(remote, listing);
+  const times: HeadTime[] = [];
+  const verified = new Map<string, Head>();
+  for (const info of listing) {
     const deviceId = info.key.slice(remoteKeys.headsPrefix.length);
     const signPub = registry.deviceSignPub(deviceId);
-    const bytes = signPub && (await remote.get(info.key));
-    if (!signPub || !bytes) continue; // strangers' heads are refused when pulling
-    const head = await decodeHead(bytes, { vaultId: header.vaultId, deviceId, signPub });
+    const got = bytes.get(info.key);
+    if (!signPub || !got) continue; // strangers' heads are refused when pulling
+    const head = await decodeHead(got, { vaultId: header.vaultId, deviceId, signPub });
     await registry.sync(remote, { seq: head.registrySeq, hash: head.registryHash, by: deviceId });
-    heads.push(head.at === undefined ? { device: deviceId } : { device: deviceId, at: head.at });
+    verified.set(deviceId, head);
+    times.push(head.at === undefined ? { device: deviceId } : { device: deviceId, at: head.at });
   }
-  return heads;
+  return { listing, bytes, verified, times };
+}
+
+/**
+ * The bytes of every listed head that names a device id, read together (each in the version the
+ * listing names, from the listing where the remote can); `known` stands for a head whose listed
+ * etag is the one it was read under.
+ */
+export async function readListedHeads(
+  remote: Remote,
+  listing: readonly RemoteObjectInfo[],
+  known?: HeadsRead,
+  signal?: AbortSignal,
+): Promise<Map<string, Uint8Array>> {
+  const before = new Map((known?.listing ?? []).map((i) => [i.key, i.etag] as const));
+  const out = new Map<string, Uint8Array>();
+  await Promise.all(
+    listing.map(async ({ key, etag }) => {
+      if (!isDeviceId(key.slice(remoteKeys.headsPrefix.length))) return;
+      const same = etag !== '' && before.get(key) === etag ? known?.bytes.get(key) : undefined;
+      const bytes = same ?? (await getListed(remote, key, etag, signal));
+      if (bytes) out.set(key, bytes);
+    }),
+  );
+  return out;
 }
 
 export interface JoinedState {

@@ -17,7 +17,7 @@ import {
   type RegistryChange,
   type RegistryEntry,
 } from '../format/index.js';
-import type { Remote } from '../ports/remote.js';
+import type { Remote, RemoteObjectInfo } from '../ports/remote.js';
 
 /** What the registry says about one device (JSON-safe, kept in the store). */
 export interface DeviceRecord {
@@ -59,6 +59,9 @@ export function initialRegistry(recoverySignPub: Uint8Array, recoveryBoxPub: Uin
 }
 
 const APPEND_ATTEMPTS = 5;
+
+/** Registry entries read ahead of the one being verified. */
+const READ_AHEAD = 32;
 
 export class DeviceRegistry {
   #s: RegistryState;
@@ -153,22 +156,37 @@ export class DeviceRegistry {
    * Fetches and verifies entries after the ones already known. Returns how
    * many were applied. `atLeast`, when given, is a registry position some
    * signed head names (the head of device `by`): the chain must reach it,
-   * with the same hash.
+   * with the same hash. `listing`: the entries after the known ones, as
+   * listed already (a newcomer lists them while it reads the header).
    */
-  sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal): Promise<number> {
-    return this.#serial(() => this.#sync(remote, atLeast, signal));
+  sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal, listing?: Promise<RemoteObjectInfo[]>): Promise<number> {
+    return this.#serial(() => this.#sync(remote, atLeast, signal, listing));
   }
 
-  async #sync(remote: Remote, atLeast?: { seq: number; hash: Uint8Array; by?: string }, signal?: AbortSignal): Promise<number> {
+  async #sync(
+    remote: Remote,
+    atLeast?: { seq: number; hash: Uint8Array; by?: string },
+    signal?: AbortSignal,
+    listing?: Promise<RemoteObjectInfo[]>,
+  ): Promise<number> {
     if (atLeast && atLeast.seq <= this.#s.seq && !this.#matches(atLeast)) throw forked(atLeast.seq, atLeast.by);
     if (atLeast && atLeast.seq <= this.#s.seq) return 0;
     const opts = signal ? { signal } : {};
-    const listed = await remote.list(remoteKeys.registryPrefix, { ...opts, after: remoteKeys.registryEntry(this.#s.seq) });
+    const listed = await (listing ?? remote.list(remoteKeys.registryPrefix, { ...opts, after: remoteKeys.registryEntry(this.#s.seq) }));
+    // Listed entries are read READ_AHEAD at a time (a round trip per window, not per entry), then verified and applied in order.
+    const reads: Promise<Uint8Array | null>[] = [];
+    const read = (i: number): Promise<Uint8Array | null> => {
+      for (let j = reads.length; j < Math.min(listed.length, i + READ_AHEAD); j++) {
+        reads.push(remote.get(listed[j]!.key, opts));
+        reads[j]!.catch(() => undefined); // awaited in order below, unless an earlier entry fails first
+      }
+      return reads[i]!;
+    };
     let applied = 0;
-    for (const info of listed) {
+    for (const [i, info] of listed.entries()) {
       const seq = this.#s.seq + 1;
       if (info.key !== remoteKeys.registryEntry(seq)) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} is missing from the remote`);
-      const bytes = await remote.get(info.key, opts);
+      const bytes = await read(i);
       if (!bytes) throw new KithError(ErrorCode.IntegrityChain, `registry entry ${seq} vanished from the remote`);
       await this.applyNext(bytes);
       applied++;
@@ -200,15 +218,18 @@ export class DeviceRegistry {
 
   /**
    * Appends a change signed by `signer`, retrying at the next seq if another
-   * device took this one first. Returns the entry written.
+   * device took this one first. Returns the entry written. `synced`: the
+   * registry was just read (a restore): no listing before the first try.
    */
-  append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number): Promise<RegistryEntry> {
-    return this.#serial(() => this.#append(remote, change, signer, signerSeed, at));
+  append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number, o: { synced?: boolean } = {}): Promise<RegistryEntry> {
+    return this.#serial(() => this.#append(remote, change, signer, signerSeed, at, o.synced === true));
   }
 
-  async #append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number): Promise<RegistryEntry> {
+  async #append(remote: Remote, change: RegistryChange, signer: string, signerSeed: Uint8Array, at: number, synced: boolean): Promise<RegistryEntry> {
     for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
-      await this.#sync(remote);
+      // `synced`: the caller has just read the registry, so the first try goes straight to the put (an
+      // entry written there since fails the read-back below, and the next try catches up first).
+      if (attempt > 0 || !synced) await this.#sync(remote);
       const entry: RegistryEntry = { seq: this.#s.seq + 1, prevHash: this.hash, at, signer, change };
       this.#check(entry); // refuse locally what every reader would refuse
       const { bytes, hash } = await encodeRegistryEntry(this.#vaultId, entry, signerSeed);

@@ -30,6 +30,7 @@ import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
 import { snapshotKeysNewestFirst, type SnapshotPrefetch } from './prefetch.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
+import type { HeadsRead } from '../identity/heads-read.js';
 
 export interface BootstrapOutcome {
   /** The snapshot applied, if any. */
@@ -59,6 +60,7 @@ export async function bootstrapFromSnapshot(
   chunks: ChunkStore,
   signal?: AbortSignal,
   prefetch?: SnapshotPrefetch,
+  given?: HeadsRead,
 ): Promise<BootstrapOutcome> {
   const warnings: SyncWarning[] = [];
   if (!(await ctx.store.read((tx) => isFresh(ctx, tx)))) return { warnings };
@@ -71,15 +73,28 @@ export async function bootstrapFromSnapshot(
     const ahead = await prefetch?.listing();
     return ahead && snapshotKeysNewestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
   };
-  const [found] = await Promise.all([listing(), catchUpRegistry(ctx, signal)]);
+  // `given`: the heads this pull listed, verified against the registry a restore just caught up and
+  // appended to, which stands for the catch-up here (a manifest naming a newer registry position still
+  // syncs to it). A snapshot they refuse (one listed after them, or covering a device added since) is
+  // judged again below against a caught-up registry and heads read then.
+  const [found] = await Promise.all([listing(), given ? undefined : catchUpRegistry(ctx, signal)]);
   const tries = snapshotKeysNewestFirst(found).slice(0, MAX_TRIES);
   if (tries.length === 0) return { warnings };
   const newest = (async () => (await prefetch?.manifest(tries[0]!)) ?? ctx.remote.get(tries[0]!, opts))();
   newest.catch(() => undefined); // awaited by its manifest check, unless the heads fail first
-  const heads = await verifiedHeads(ctx, signal);
+  let heads = given ? given.verified : await verifiedHeads(ctx, signal);
+  let handed = given !== undefined;
   for (const [i, key] of tries.entries()) {
     try {
-      const manifest = await checkedManifest(ctx, key, heads, signal, i === 0 ? newest : undefined);
+      const fetched = i === 0 ? newest : undefined;
+      const manifest = await checkedManifest(ctx, key, heads, signal, fetched).catch(async (e: unknown) => {
+        // Refused against heads verified without a registry catch-up: judged again after one, before it is refused.
+        if (!handed || !KithError.is(e, ErrorCode.IntegritySnapshot)) throw e;
+        handed = false;
+        await catchUpRegistry(ctx, signal);
+        heads = await verifiedHeads(ctx, signal);
+        return checkedManifest(ctx, key, heads, signal, fetched);
+      });
       const applied = await apply(ctx, chunks, key, manifest, signal, i === 0 ? prefetch : undefined);
       if (!applied) return { warnings }; // something was written meanwhile: the ordinary pull goes on from there
       return { applied: { key, ...applied }, warnings };

@@ -76,3 +76,124 @@ test('restore reads the snapshot listing, manifest and first chunks while the de
     await fresh.close();
   }
 });
+
+/** A vault of two devices (the second restored) with a snapshot and a tail after it. */
+async function vaultWithSnapshot(objects: Map<string, Uint8Array>): Promise<{ a: Vault; recoveryCode: string }> {
+  const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', deps: deps(1) });
+  const b = await Vault.restore({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', recoveryCode, deps: deps(2) });
+  await a.batch((w) => {
+    for (let i = 0; i < 200; i++) w.put('notes', `n${String(i).padStart(4, '0')}`, { title: `note ${i}` });
+  });
+  await a.sync();
+  await b.put('notes', 'from-b', { title: 'b' });
+  await b.sync();
+  await a.sync();
+  await a.snapshot();
+  await a.put('notes', 'tail', { title: 'after the snapshot' });
+  await a.sync();
+  await b.close();
+  return { a, recoveryCode };
+}
+
+/** Each object restore and the first pull read: listings and reads by key, and how often. */
+function readsOf(calls: string[]): { heads: string[]; registryListings: number } {
+  return {
+    heads: calls.filter((c) => c.startsWith('list heads/') || c.startsWith('get heads/') || c.startsWith('getMany heads/')),
+    registryListings: calls.filter((c) => c.startsWith('list registry/')).length,
+  };
+}
+
+test('a restore from a snapshot lists the heads once, its first pull once for the bootstrap and the pull both, and each head is read once', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { a, recoveryCode } = await vaultWithSnapshot(objects);
+  const calls: string[] = [];
+  const fresh = await Vault.restore({
+    store: openMemoryStore(),
+    remote: logged(openMemoryRemote(objects), calls),
+    remoteUrl: 'memory:',
+    recoveryCode,
+    deps: deps(3),
+  });
+  try {
+    const pulled = await fresh.pull();
+    assert.ok(pulled.pulled < 200 && !pulled.warnings, JSON.stringify(pulled));
+    assert.equal((await fresh.list('notes', { limit: 500 })).records.length, 202);
+    const { heads, registryListings } = readsOf(calls);
+    // A pull sees the remote as it is when called: one listing there, and none other.
+    assert.equal(heads.filter((c) => c === 'list heads/').length, 2, calls.join('\n'));
+    const gets = heads.filter((c) => c.startsWith('get '));
+    assert.equal(gets.length, 2, calls.join('\n'));
+    assert.equal(new Set(gets).size, gets.length, 'a head read twice');
+    // Listed once, while the header is read: the append that follows goes straight to its put-if-absent
+    // (an entry written there since fails its read-back, and the retry catches up first).
+    assert.equal(registryListings, 1, calls.join('\n'));
+    assert.ok(calls.indexOf('list registry/') < calls.indexOf('get vault'), calls.join('\n'));
+    // The next pull reads the remote again, as any pull does.
+    const before = calls.length;
+    await a.put('notes', 'later', { title: 'later' });
+    await a.sync();
+    await fresh.pull();
+    assert.equal(await fresh.get('notes', 'later').then((r) => r?.['title']), 'later');
+    assert.ok(calls.slice(before).includes('list heads/'));
+  } finally {
+    await fresh.close();
+    await a.close();
+  }
+});
+
+test('joining by pairing reads the snapshot ahead, and it and its first pull read the heads as a restore does', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { a } = await vaultWithSnapshot(objects);
+  let onCode: (c: string) => void = () => undefined;
+  const codeReady = new Promise<string>((resolve) => (onCode = resolve));
+  let joinerSas: (s: string) => void = () => undefined;
+  const sas = new Promise<string>((resolve) => (joinerSas = resolve));
+  const inviter = a.devices.pair({ pollMs: 10, timeoutMs: 20_000, onCode: (c) => onCode(c), confirm: async (j) => j.sas === (await sas) });
+  const calls: string[] = [];
+  const joined = await Vault.join({
+    store: openMemoryStore(),
+    remote: logged(openMemoryRemote(objects), calls),
+    remoteUrl: 'memory:',
+    code: await codeReady,
+    deps: deps(4),
+    pollMs: 10,
+    onSas: (s) => joinerSas(s),
+  });
+  await inviter;
+  try {
+    const pulled = await joined.pull();
+    assert.ok(pulled.pulled < 200 && !pulled.warnings, JSON.stringify(pulled));
+    assert.equal((await joined.list('notes', { limit: 500 })).records.length, 202);
+    assert.equal(calls.filter((c) => c === 'list snapshots/').length, 1, calls.join('\n'));
+    const { heads } = readsOf(calls);
+    assert.equal(heads.filter((c) => c === 'list heads/').length, 2, calls.join('\n'));
+    const gets = heads.filter((c) => c.startsWith('get '));
+    assert.equal(new Set(gets).size, gets.length, 'a head read twice');
+  } finally {
+    await joined.close();
+    await a.close();
+  }
+});
+
+test('a snapshot covering a device added after a restore is not refused by that restore’s first pull: its registry catches up first', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { vault: a, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', deps: deps(11) });
+  const restore = (seed: number) =>
+    Vault.restore({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', recoveryCode, deps: deps(seed) });
+  await a.put('notes', 'a', { v: 1 });
+  await a.sync();
+  const late = await restore(12);
+  // After that restore: a device joins and writes, and a snapshot covers its writes.
+  const c = await restore(13);
+  await c.put('notes', 'c', { v: 2 });
+  await c.sync();
+  await a.sync();
+  await a.snapshot();
+  try {
+    const pulled = await late.pull();
+    assert.equal(pulled.warnings, undefined, JSON.stringify(pulled.warnings));
+    assert.deepEqual(await late.get('notes', 'c'), { v: 2, id: 'c' });
+  } finally {
+    for (const v of [late, c, a]) await v.close();
+  }
+});

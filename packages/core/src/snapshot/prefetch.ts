@@ -20,8 +20,17 @@ export class SnapshotPrefetch {
   readonly #newest: Promise<{ key: string; bytes: Promise<Uint8Array | null | undefined> } | undefined>;
   readonly #chunks: Promise<Map<string, Promise<Uint8Array | null | undefined>>>;
 
-  /** `withChunks`: the first chunks too (only a store with `bulkLoad` reads them straight from the remote; others go through the blob layer). */
-  constructor(remote: Remote, vaultId: string, registry: DeviceRegistry, epochKey: (epoch: number) => Uint8Array | undefined, withChunks: boolean) {
+  /**
+   * `withChunks`: the first chunks too (only a store with `bulkLoad` reads them straight from the remote; others go through the blob layer).
+   * `epochKey` may settle later than the manifest arrives (the device may still be opening its sealed key): only naming the chunks waits for it.
+   */
+  constructor(
+    remote: Remote,
+    vaultId: string,
+    registry: DeviceRegistry,
+    epochKey: (epoch: number) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
+    withChunks: boolean,
+  ) {
     const quiet = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
     this.#listing = quiet(remote.list(snapshotKeys.prefix));
     this.#newest = this.#listing.then((found) => {
@@ -34,9 +43,11 @@ export class SnapshotPrefetch {
       const bytes = await newest?.bytes;
       if (!withChunks || !newest || !bytes) return chunks;
       try {
-        const signPub = registry.deviceSignPub(peekSnapshot(bytes, newest.key).deviceId);
-        if (!signPub) return chunks;
-        const m = await decodeSnapshot(bytes, { vaultId, key: newest.key, signPub, epochKey });
+        const header = peekSnapshot(bytes, newest.key);
+        const signPub = registry.deviceSignPub(header.deviceId);
+        const key = signPub && (await epochKey(header.epoch));
+        if (!signPub || !key) return chunks;
+        const m = await decodeSnapshot(bytes, { vaultId, key: newest.key, signPub, epochKey: (e) => (e === header.epoch ? key : undefined) });
         for (const c of m.chunks.slice(0, READ_AHEAD)) chunks.set(c.id, quiet(remote.get(blobKeys.chunk(c.id))));
       } catch {
         // Refused here, refused by the bootstrap's own checks too: nothing to fetch ahead.

@@ -25,6 +25,7 @@ import { fetchSegments, openSegment } from './segments.js';
 import { HeadWatch } from './staleness.js';
 import { AckBook } from './acks.js';
 import type { SyncWarning } from '../base/warnings.js';
+import type { HeadsRead } from '../identity/heads-read.js';
 
 /** `reason` of the error for a segment missing below a device's head: compaction's, if a snapshot covers it (see snapshot/merge). */
 export const SEGMENT_MISSING = 'segment-missing';
@@ -50,12 +51,18 @@ interface Moved {
   etags: Pick<Cursor, 'etag' | 'pending'>;
 }
 
-export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<PullOutcome> {
+/**
+ * `given`: the heads the caller listed and read just before (see vault/syncer: a first pull's bootstrap
+ * shares them), taken instead of a listing and reads of this pull's own while this device has pushed
+ * nothing (its own head then cannot have moved since); every head is verified again as if read now.
+ */
+export async function pull(ctx: EngineContext, signal?: AbortSignal, given?: HeadsRead): Promise<PullOutcome> {
   const opts = signal ? { signal } : {};
   const ownState = await loadOwnState(ctx);
   const watch = await HeadWatch.load(ctx, ownState.pushed);
   const acks = await AckBook.load(ctx);
-  const heads = await ctx.remote.list(remoteKeys.headsPrefix, opts);
+  const handed = given && ownState.pushed.seq === 0 ? given : undefined;
+  const heads = handed ? [...handed.listing] : await ctx.remote.list(remoteKeys.headsPrefix, opts);
   const cursors = await ctx.store.read(async (tx) => {
     const out = new Map<string, Cursor>();
     for (const h of heads) {
@@ -79,7 +86,7 @@ export async function pull(ctx: EngineContext, signal?: AbortSignal): Promise<Pu
       const cursor = cursors.get(device) ?? emptyCursor;
       if (cursor.etag !== '' && cursor.etag === info.etag) continue; // idle: nothing moved
       try {
-        const m = await readHead(ctx, device, info, cursor, { watch, acks }, signal);
+        const m = await readHead(ctx, device, info, cursor, { watch, acks, read: handed?.bytes.get(info.key) }, signal);
         if (m) moved.push(m);
       } catch (e) {
         if (!isIntegrityError(e)) throw e;
@@ -120,7 +127,7 @@ async function readHead(
   device: string,
   info: RemoteObjectInfo,
   cursor: Cursor,
-  { watch, acks }: { watch: HeadWatch; acks: AckBook },
+  { watch, acks, read }: { watch: HeadWatch; acks: AckBook; read?: Uint8Array | undefined },
   signal?: AbortSignal,
 ): Promise<Moved | undefined> {
   if (!ctx.registry.device(device) && (await ctx.registry.sync(ctx.remote, undefined, signal)) > 0) await ctx.saveRegistry();
@@ -131,7 +138,7 @@ async function readHead(
       reason: 'unknown-writer',
     });
   }
-  const bytes = await getListed(ctx.remote, info.key, info.etag, signal);
+  const bytes = read ?? (await getListed(ctx.remote, info.key, info.etag, signal));
   if (!bytes) return undefined; // vanished between list and get: nothing to do now
   const head = await decodeHead(bytes, { vaultId: ctx.vaultId, deviceId: device, signPub });
   const etags = headEtag(cursor, info.etag, watch.saw(device, head, info.etag));

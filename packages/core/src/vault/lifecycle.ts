@@ -32,23 +32,14 @@ import type { Store } from '../ports/store.js';
 import { META, b64, readMeta, writeMeta, type DeviceMeta } from '../ports/store-meta.js';
 import { remoteDeviceKey } from '../identity/remote-auth.js';
 import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
-import { openSealedKey, sealTo } from '../identity/epoch-seals.js';
+import { sealTo } from '../identity/epoch-seals.js';
 import { sealSecrets } from '../identity/local-keys.js';
-import {
-  catchUpWithHeads,
-  checkDeviceName,
-  joinedState,
-  persistJoined,
-  readHeaderAndRegistry,
-  readVault,
-  refuseExistingVault,
-  type JoinedState,
-} from '../identity/join.js';
+import { checkDeviceName, joinedState, persistJoined, readHeaderAndRegistry, refuseExistingVault, type JoinedState } from '../identity/join.js';
 import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
-import { SnapshotPrefetch } from '../snapshot/prefetch.js';
 import { VaultSession } from './session.js';
+import { readAsNewcomer } from './read-ahead.js';
 import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
 
 /**
@@ -158,15 +149,13 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
     if (!bytesEqual(keys.sign.pub, params.signPub)) throw new KithError(ErrorCode.WrongPassword, 'wrong password for this vault');
   }
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
-  const heads = await catchUpWithHeads(remote, stored);
-  const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
+  const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, signer, keys.box.secret, {
+    withChunks: o.store.bulkLoad !== undefined,
+  });
+  const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads: heads.times, registry });
   const epoch = registry.epoch;
-  const place = { remote: remote, registry, vaultId: header.vaultId };
-  const epochKey = await openSealedKey(place, epoch, signer, keys.box.secret);
   if (!epochKey)
     throw new KithError(ErrorCode.IntegrityCorrupt, `the vault key for the ${signer === 'recovery' ? 'recovery code' : 'password'} is missing from the remote`);
-  // The first pull's snapshot reads, started while this device writes itself in (checked when used).
-  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, (e) => (e === epoch ? epochKey : undefined), o.store.bulkLoad !== undefined);
   const device = generateDeviceKeys(deps.random);
   await registry.append(
     remote,
@@ -174,12 +163,15 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
     signer,
     keys.sign.seed,
     deps.now(),
+    { synced: true },
   );
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
+  const place = { remote: remote, registry, vaultId: header.vaultId };
   await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
   const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
   const session = await startSession(o, remote, deps, joined, warnings);
   session.snapshotPrefetch = prefetch;
+  session.headsRead = heads;
   return session;
 }
 
@@ -197,20 +189,28 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
   const accepted = await joinPairing(remote, o.code, device, name, deps, o);
   // The inviter put this device in the registry before it answered: from here on it authenticates.
   lendDeviceKey(remote, remoteDeviceKey(accepted.vaultId, device.deviceId, device.sign.seed));
-  const { header, headerBytes, registry, heads } = await readVault(remote);
-  const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads, registry });
+  const stored = await readHeaderAndRegistry(remote);
+  const { header, headerBytes, registry } = stored;
   if (header.vaultId !== accepted.vaultId || bytesToHex(await sha256(headerBytes)) !== accepted.headerHash) {
     throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');
   }
-  const me = registry.device(device.deviceId);
-  if (!me || me.signPub !== toBase64url(device.sign.pub) || me.addedBy !== accepted.inviter) {
-    throw new KithError(ErrorCode.IntegrityCorrupt, 'the device registry does not hold this device as the inviting device added it');
-  }
+  const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, device.deviceId, device.box.secret, {
+    withChunks: o.store.bulkLoad !== undefined,
+    check: () => {
+      const me = registry.device(device.deviceId);
+      if (!me || me.signPub !== toBase64url(device.sign.pub) || me.addedBy !== accepted.inviter) {
+        throw new KithError(ErrorCode.IntegrityCorrupt, 'the device registry does not hold this device as the inviting device added it');
+      }
+    },
+  });
+  const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads: heads.times, registry });
   const epoch = registry.epoch;
-  const epochKey = await openSealedKey({ remote: remote, registry, vaultId: header.vaultId }, epoch, device.deviceId, device.box.secret);
   if (!epochKey) throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault key sealed to this device is missing from the remote');
   const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
-  return startSession(o, remote, deps, joined, warnings);
+  const session = await startSession(o, remote, deps, joined, warnings);
+  session.snapshotPrefetch = prefetch;
+  session.headsRead = heads;
+  return session;
 }
 
 /**

@@ -25,6 +25,7 @@ import { VaultEmitter } from './events.js';
 import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
 import type { SnapshotPrefetch } from '../snapshot/prefetch.js';
+import type { HeadsRead } from '../identity/heads-read.js';
 
 export interface SessionOptions {
   readonly blobCache?: BlobCache | undefined;
@@ -53,6 +54,8 @@ export class VaultSession {
   readonly compaction: CompactionPolicy;
   /** What `restore` read ahead for the first pull's snapshot bootstrap (see snapshot/prefetch); taken by it. */
   snapshotPrefetch: SnapshotPrefetch | undefined;
+  /** The heads `restore` or `join` read (see identity/heads-read); taken by the first pull. */
+  headsRead: HeadsRead | undefined;
   /** Serializes push/pull of this instance (other processes are safe through the store). */
   #syncing: Promise<unknown> = Promise.resolve();
   readonly #blobCache: BlobCache | undefined;

@@ -17,6 +17,8 @@ import type { AutoCompactOutcome, ChunkStore, CompactResult, SnapshotResult } fr
 import { autoCompactEvery } from '../snapshot/compact-options.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
+import type { HeadsRead } from '../identity/heads-read.js';
+import { listHeads } from '../sync/remote-heads.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
 
 type Call = { signal?: AbortSignal };
@@ -151,8 +153,12 @@ export class Syncer {
     // A device that has pulled nothing yet starts from the newest valid snapshot, if there is one.
     const prefetch = this.#s.snapshotPrefetch;
     this.#s.snapshotPrefetch = undefined;
-    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal, prefetch);
-    const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal);
+    // After a restore or pairing: one listing of the heads for the bootstrap and the pull both, reading only heads that moved since.
+    const known = this.#s.headsRead;
+    this.#s.headsRead = undefined;
+    const heads = known && !wasCaughtUp ? await listHeads(ctx, known, signal) : undefined;
+    const boot = wasCaughtUp ? undefined : await (await snapshots()).bootstrapFromSnapshot(ctx, this.#s.blobs, signal, prefetch, heads);
+    const { outcome, merged } = await pullPastCompaction(ctx, this.#s.blobs, signal, heads);
     for (const c of [...(boot?.applied?.collections ?? []), ...merged]) outcome.collections.add(c);
     outcome.warnings.unshift(...(boot?.warnings ?? []));
     await this.#afterPull();
@@ -179,11 +185,17 @@ const MAX_MERGES = 3;
  * missing with no snapshot ahead to explain it, while snapshots exist, is
  * withheld.
  */
-async function pullPastCompaction(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<{ outcome: PullOutcome; merged: string[] }> {
+async function pullPastCompaction(
+  ctx: EngineContext,
+  chunks: ChunkStore,
+  signal?: AbortSignal,
+  heads?: HeadsRead,
+): Promise<{ outcome: PullOutcome; merged: string[] }> {
   const merged = new Set<string>();
   for (let merges = 0; ; merges++) {
     try {
-      return { outcome: await pull(ctx, signal), merged: [...merged] };
+      // The heads read for this pull stand for its first attempt only: after a merge, they are read again.
+      return { outcome: await pull(ctx, signal, merges === 0 ? heads : undefined), merged: [...merged] };
     } catch (e) {
       if (!KithError.is(e) || e.reason !== SEGMENT_MISSING) throw e;
       const merge = merges < MAX_MERGES ? await (await snapshots()).mergeSnapshot(ctx, chunks, signal) : { anyListed: true };
