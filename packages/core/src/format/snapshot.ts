@@ -36,6 +36,13 @@ export const snapshotKeys = {
     const m = /^snapshots\/(\d{16})-([0-9a-f]{16})$/.exec(key);
     return m ? { at: Number(m[1]), deviceId: m[2]! } : undefined;
   },
+  /** The snapshot keys of a listing, newest first (other keys left out). */
+  newestFirst: (listed: readonly { readonly key: string }[]): string[] =>
+    listed
+      .map((i) => i.key)
+      .filter((k) => snapshotKeys.parse(k) !== undefined)
+      .sort()
+      .reverse(),
 } as const;
 
 /** How far the snapshot covers one device's chain. */

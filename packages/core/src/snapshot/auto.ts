@@ -48,8 +48,7 @@ export async function maybeSnapshot(
   const applied = await appliedSegments(ctx);
   let newest = await ctx.store.read((tx) => readMeta<NewestMeta>(tx, SNAPSHOT_META));
   if (applied - (newest?.segments ?? 0) < every.segments) return undefined;
-  const listed = (await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})).map((i) => i.key).filter((k) => snapshotKeys.parse(k));
-  const last = listed.sort().at(-1);
+  const last = snapshotKeys.newestFirst(await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {}))[0];
   if (last !== undefined && last !== newest?.key) {
     const segments = (await openSnapshotManifest(ctx, last, signal))?.devices.reduce((n, d) => n + d.seq, 0);
     if (segments !== undefined) {

@@ -28,7 +28,7 @@ import { readVerifiedHeads } from '../sync/remote-heads.js';
 import { chunksWithKnownKeys, readSnapshotRows } from './read.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
-import { snapshotKeysNewestFirst, type SnapshotPrefetch } from './prefetch.js';
+import type { SnapshotPrefetch } from './prefetch.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
 import type { HeadsRead } from '../identity/heads-read.js';
 
@@ -71,14 +71,14 @@ export async function bootstrapFromSnapshot(
   // one that named none is read again, as a snapshot may have come since.
   const listing = async (): Promise<RemoteObjectInfo[]> => {
     const ahead = await prefetch?.listing();
-    return ahead && snapshotKeysNewestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
+    return ahead && snapshotKeys.newestFirst(ahead).length > 0 ? ahead : ctx.remote.list(snapshotKeys.prefix, opts);
   };
   // `given`: the heads this pull listed, verified against the registry a restore just caught up and
   // appended to, which stands for the catch-up here (a manifest naming a newer registry position still
   // syncs to it). A snapshot they refuse (one listed after them, or covering a device added since) is
   // judged again below against a caught-up registry and heads read then.
   const [found] = await Promise.all([listing(), given ? undefined : catchUpRegistry(ctx, signal)]);
-  const tries = snapshotKeysNewestFirst(found).slice(0, MAX_TRIES);
+  const tries = snapshotKeys.newestFirst(found).slice(0, MAX_TRIES);
   if (tries.length === 0) return { warnings };
   const newest = (async () => (await prefetch?.manifest(tries[0]!)) ?? ctx.remote.get(tries[0]!, opts))();
   newest.catch(() => undefined); // awaited by its manifest check, unless the heads fail first

@@ -53,12 +53,12 @@ const aheadOf = (ctx: EngineContext, m: SnapshotManifest, cursors: ReadonlyMap<s
 
 /** Merges the newest valid snapshot ahead of this store's cursors; does nothing when none is. */
 export async function mergeSnapshot(ctx: EngineContext, chunks: ChunkStore, signal?: AbortSignal): Promise<MergeOutcome> {
-  const listed = (await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {})).map((i) => i.key).filter((k) => snapshotKeys.parse(k) !== undefined);
+  const listed = snapshotKeys.newestFirst(await ctx.remote.list(snapshotKeys.prefix, signal ? { signal } : {}));
   if (listed.length === 0) return { anyListed: false };
   await catchUpRegistry(ctx, signal);
   const heads = await readVerifiedHeads(ctx, signal);
   const cursors = await ctx.store.read((tx) => cursorsOf(ctx, tx));
-  for (const key of listed.sort().reverse()) {
+  for (const key of listed) {
     let m: SnapshotManifest;
     try {
       m = await checkedManifest(ctx, key, heads, signal);

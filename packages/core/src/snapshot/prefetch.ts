@@ -34,7 +34,7 @@ export class SnapshotPrefetch {
     const quiet = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
     this.#listing = quiet(remote.list(snapshotKeys.prefix));
     this.#newest = this.#listing.then((found) => {
-      const key = newestKey(found ?? []);
+      const key = snapshotKeys.newestFirst(found ?? [])[0];
       return key === undefined ? undefined : { key, bytes: quiet(remote.get(key)) };
     });
     // The chunk ids are inside the manifest: decoded here only to name what to fetch.
@@ -74,18 +74,4 @@ export class SnapshotPrefetch {
     chunks.delete(id);
     return p;
   }
-}
-
-/** The key of the newest snapshot in a listing. */
-export function newestKey(found: readonly RemoteObjectInfo[]): string | undefined {
-  return snapshotKeysNewestFirst(found)[0];
-}
-
-/** The snapshot keys of a listing, newest first. */
-export function snapshotKeysNewestFirst(found: readonly RemoteObjectInfo[]): string[] {
-  return found
-    .map((i) => i.key)
-    .filter((k) => snapshotKeys.parse(k) !== undefined)
-    .sort()
-    .reverse();
 }
