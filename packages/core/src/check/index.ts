@@ -52,7 +52,13 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
     layout.marks.size +
     layout.identities.size +
     [...layout.spaces.values()].reduce(
-      (n, s) => n + s.members.size + s.epochs.size + s.keys.length + [...s.certificates.values()].reduce((k, c) => k + c.size, 0),
+      (n, s) =>
+        n +
+        s.members.size +
+        s.epochs.size +
+        s.keys.length +
+        s.heads.size +
+        [...s.certificates.values(), ...s.segments.values()].reduce((k, c) => k + c.size, 0),
       0,
     ) +
     (readData ? layout.chunks.size : 0);

@@ -1,7 +1,7 @@
 /**
  * @module check/invites
- * Invite messages (`invites/<inviteId>/offer|answer|done`, FORMAT.md
- * "Invite"). They are sealed under the one-time code, which no device
+ * Invite messages (`invites/<inviteId>/offer|answer|done`, at the
+ * remote's root or under a space's root; FORMAT.md "Invite"). They are sealed under the one-time code, which no device
  * keeps, and listings carry no dates, so a check cannot open them nor
  * tell an expired invite from a pending one. It checks what it can: the
  * names (the layout), each size against what a sealed message of that
@@ -12,7 +12,6 @@
  * invitee's device may not have read the outcome yet.
  */
 import { ErrorCode } from '../base/errors.js';
-import { inviteKey } from '../spaces/invite.js';
 import type { CheckRun } from './run.js';
 
 /** A sealed message: 12-byte nonce, the JSON (at least `{}`), a 16-byte tag. */
@@ -24,8 +23,9 @@ export function checkInvites(run: CheckRun): void {
   const { log, layout } = run;
   if (layout.invites.size === 0) return;
   log.counts.invites = 0;
-  for (const inviteId of [...layout.invites.keys()].sort()) {
-    const messages = layout.invites.get(inviteId)!;
+  for (const folder of [...layout.invites.keys()].sort()) {
+    const messages = layout.invites.get(folder)!;
+    const inviteId = folder.slice(folder.lastIndexOf('/') + 1);
     for (const [message, info] of messages) {
       if (info.size < MIN_MESSAGE || info.size > MAX_INVITE_MESSAGE) {
         log.add(
@@ -38,7 +38,7 @@ export function checkInvites(run: CheckRun): void {
       } else if (message === 'offer' && messages.has('done')) {
         log.add(
           'unreferenced',
-          inviteKey(inviteId, 'offer'),
+          info.key,
           ErrorCode.UnreferencedObject,
           `the offer of invite ${inviteId}, which was closed: no one can answer it`,
           'left by an interrupted close; harmless, and safe to delete',

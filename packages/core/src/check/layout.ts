@@ -15,6 +15,7 @@ import { membershipKey } from '../spaces/membership-entry.js';
 import { deviceCertKey } from '../spaces/device-cert.js';
 import { sealedIdentityKey } from '../spaces/person.js';
 import { spaceEpochKey } from '../spaces/epoch-entry.js';
+import { spaceHeadKey } from '../spaces/space-head.js';
 import type { CheckLog } from './report.js';
 
 export interface SealedKeyName {
@@ -44,7 +45,7 @@ export interface RemoteLayout {
   readonly identities: Map<string, string>;
   /** Shared spaces hosted here, by spaceId (`spaces/<spaceId>/…`). */
   readonly spaces: Map<string, SpaceLayout>;
-  /** Invite messages, by inviteId (`invites/<inviteId>/<message>`). */
+  /** Invite messages, by their folder (`invites/<inviteId>`, or `spaces/<spaceId>/invites/<inviteId>`). */
   readonly invites: Map<string, Map<InviteMessage, RemoteObjectInfo>>;
 }
 
@@ -57,6 +58,10 @@ export interface SpaceLayout {
   readonly epochs: Map<number, string>;
   /** The space's sealed epoch keys (`keys/<epoch>/<keyId>/<deviceId>` under its root). */
   readonly keys: SpaceKeyName[];
+  /** Heads of the devices writing to the space: deviceId → key. */
+  readonly heads: Map<string, string>;
+  /** Segments: deviceId → seq → key. */
+  readonly segments: Map<string, Map<number, string>>;
 }
 
 export interface SpaceKeyName {
@@ -85,7 +90,10 @@ const PATTERNS = {
   certificate: /^spaces\/([0-9a-f]{32})\/(people\/([0-9a-f]{32})\/devices\/(\d{12}))$/,
   epoch: /^spaces\/([0-9a-f]{32})\/(epochs\/(\d{10}))$/,
   spaceKey: new RegExp(`^spaces/([0-9a-f]{32})/(keys/(\\d{10})/([0-9a-f]{16})/(${DEVICE}))$`),
-  invite: /^invites\/([0-9a-f]{12})\/(offer|answer|done)$/,
+  spaceHead: new RegExp(`^spaces/([0-9a-f]{32})/(heads/(${DEVICE}))$`),
+  spaceSegment: new RegExp(`^spaces/([0-9a-f]{32})/(segments/(${DEVICE})/(\\d{12}))$`),
+  // Invites at the remote's root (the first layer's place) or under a space's root (where the invite code's URL points).
+  invite: /^(?:spaces\/[0-9a-f]{32}\/)?invites\/([0-9a-f]{12})\/(offer|answer|done)$/,
 };
 
 /** Sorts `listing` into a layout; reports keys that fit nowhere as foreign. */
@@ -177,11 +185,22 @@ function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
     const [epoch, keyId, deviceId] = [Number(m[3]), m[4]!, m[5]!];
     return remoteKeys.sealedKey(epoch, deviceId, keyId) === m[2] && (space(l, m[1]!).keys.push({ key, epoch, keyId, deviceId }), true);
   }
+  if ((m = PATTERNS.spaceHead.exec(key))) return spaceHeadKey(m[3]!) === m[2] && (space(l, m[1]!).heads.set(m[3]!, key), true);
+  if ((m = PATTERNS.spaceSegment.exec(key))) {
+    const [deviceId, seq] = [m[3]!, Number(m[4])];
+    if (seq < 1 || remoteKeys.segment(deviceId, seq) !== m[2]) return false;
+    const segments = space(l, m[1]!).segments;
+    let bySeq = segments.get(deviceId);
+    if (!bySeq) segments.set(deviceId, (bySeq = new Map()));
+    bySeq.set(seq, key);
+    return true;
+  }
   if ((m = PATTERNS.invite.exec(key))) {
     const message = m[2] as InviteMessage;
-    if (inviteKey(m[1]!, message) !== key) return false;
-    let messages = l.invites.get(m[1]!);
-    if (!messages) l.invites.set(m[1]!, (messages = new Map()));
+    if (!key.endsWith(inviteKey(m[1]!, message))) return false;
+    const folder = key.slice(0, key.lastIndexOf('/'));
+    let messages = l.invites.get(folder);
+    if (!messages) l.invites.set(folder, (messages = new Map()));
     messages.set(message, info);
     return true;
   }
@@ -190,6 +209,6 @@ function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
 
 function space(l: RemoteLayout, spaceId: string): SpaceLayout {
   let s = l.spaces.get(spaceId);
-  if (!s) l.spaces.set(spaceId, (s = { members: new Map(), certificates: new Map(), epochs: new Map(), keys: [] }));
+  if (!s) l.spaces.set(spaceId, (s = { members: new Map(), certificates: new Map(), epochs: new Map(), keys: [], heads: new Map(), segments: new Map() }));
   return s;
 }

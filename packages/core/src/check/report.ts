@@ -59,6 +59,10 @@ export interface CheckCounts {
   epochs?: number;
   /** Epoch keys sealed under those spaces' roots (`keys/<epoch>/<keyId>/<deviceId>`), addressing and signature verified. */
   spaceKeys?: number;
+  /** Heads of devices in those spaces (signature and the membership and epoch positions they name). */
+  spaceHeads?: number;
+  /** Segments in those spaces: name, writer's right, signature and chain (not decrypted: no device of the vault need hold the space's key). */
+  spaceSegments?: number;
   /** Invite messages (sealed under the invite code, so only their names, sizes and which of them remain are checked). */
   invites?: number;
 }

@@ -21,6 +21,7 @@ import type { PersonPublic } from '../spaces/person.js';
 import { walkChain } from './chain.js';
 import { spaceRoot, type SpaceLayout } from './layout.js';
 import { checkSpaceEpochs } from './space-epochs.js';
+import { checkSpaceSegments } from './space-segments.js';
 import type { CheckSpacePins } from './report.js';
 import type { CheckRun } from './run.js';
 
@@ -117,7 +118,7 @@ async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pi
       },
     });
   }
-  if (space.epochs.size === 0 && space.keys.length === 0 && !pins?.epochs) return;
-  const epochs = new SpaceEpochs(spaceId);
-  await checkSpaceEpochs(run, { spaceId, root, m: chain, certs: (p) => verified.get(p), epochs }, space, pins?.epochs);
+  const s = { spaceId, root, m: chain, certs: (p: string) => verified.get(p), epochs: new SpaceEpochs(spaceId) };
+  if (space.epochs.size > 0 || space.keys.length > 0 || pins?.epochs) await checkSpaceEpochs(run, s, space, pins?.epochs);
+  await checkSpaceSegments(run, s, space);
 }

@@ -105,6 +105,12 @@ export interface DecodeSegmentArgs {
   readonly space?: boolean;
   readonly epochKey: (epoch: number) => Uint8Array | undefined;
   readonly maxPayloadBytes: number;
+  /**
+   * Stop after the signature (the payload comes back empty): what a device
+   * without the epoch's key can verify, e.g. `kith check` of a space it
+   * is not a member of.
+   */
+  readonly signatureOnly?: boolean;
 }
 
 export interface DecodedSegment {
@@ -145,6 +151,10 @@ export async function decodeSegment(bytes: Uint8Array, a: DecodeSegmentArgs): Pr
   }
   const signPub = typeof a.signPub === 'function' ? a.signPub({ deviceId, seq, epoch, ...space! }) : a.signPub;
   await r.verify(SEGMENT_DOMAIN, a.vaultId, signPub);
+  if (a.signatureOnly === true) {
+    const signed = { payload: new Uint8Array(0), prevHash, hash: await sha256(bytes), epoch };
+    return space ? { ...signed, space } : signed;
+  }
   const epochKey = a.epochKey(epoch);
   if (!epochKey) throw corrupt(what, `it is encrypted under epoch ${epoch}, whose key this device does not hold`);
   const plain = await aesGcmDecrypt(objectKey(epochKey, salt, a.vaultId, deviceId, seq), nonce, ct, aadOf(a.vaultId, header));

@@ -302,8 +302,11 @@ export async function readSpaceSegments(remote: Remote, a: ReadSpaceSegmentsArgs
   return { segments, cursors, refused };
 }
 
+/** What verifying a device's objects in a space needs: a verified membership chain, certificates and epochs. */
+export type SpaceView = Pick<SpaceState, 'm' | 'epochs' | 'certs'>;
+
 /** The key of `deviceId` in version `v` of the person's certificate (KITH_INTEGRITY_UNKNOWN_SIGNER if none). */
-function deviceKey(state: SpaceState, personId: string, deviceId: string, v: number): Uint8Array {
+export function deviceKey(state: SpaceView, personId: string, deviceId: string, v: number): Uint8Array {
   const d = state.certs(personId)?.deviceAt(deviceId, v);
   if (!d) {
     throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${deviceId} is not in version ${v} of the device certificate of ${personId}`, {
@@ -315,7 +318,7 @@ function deviceKey(state: SpaceState, personId: string, deviceId: string, v: num
 }
 
 /** A head names positions of the membership and epoch chains: the reader must hold them, with the same hashes. */
-function checkHeadPositions(state: SpaceState, head: SpaceHead): void {
+export function checkHeadPositions(state: SpaceView, head: SpaceHead): void {
   const who = `the head of device ${head.deviceId} in the space`;
   const m = state.m.hashAt(head.membershipSeq) ?? (head.membershipSeq === 0 ? ZERO_HASH : undefined);
   if (!m || !bytesEqual(m, head.membershipHash)) {
