@@ -68,6 +68,19 @@ describe('relay: space vaults', () => {
     }
   });
 
+  test('a relay remote lent the person key, then the device key, signs in again as the device (as the core lends them)', async () => {
+    const bob = openRelayRemote(space.url, { pollMs: 3_600_000 });
+    bob.useDeviceKey(space.key(space.bob, 'person'));
+    assert.ok(await bob.get(membershipKey(1)));
+    const head = `heads/${space.bob.device.deviceId}`;
+    await assert.rejects(bob.put(head, Uint8Array.of(1)), isCode(ErrorCode.RemoteAuth));
+    bob.useDeviceKey(space.key(space.bob));
+    await bob.put(head, Uint8Array.of(1));
+    assert.deepEqual(await bob.get(head), Uint8Array.of(1));
+    await bob.delete(head);
+    await bob.close();
+  });
+
   test('a non-member’s sign-in is refused, as device and as person', async () => {
     const dave = testPerson();
     assert.equal(await signInRefusal(space.url, space.key(dave)), ErrorCode.RemoteAuth);
