@@ -12,7 +12,7 @@ import { ErrorCode, KithError } from '@kith/core/adapter';
 import { fromBase64url, verifyRemoteAuth, type RegistryReplay } from '@kith/core/relay';
 import { personIdOf, type SpaceState } from '@kith/core/spaces';
 import type { WebSocket } from 'ws';
-import { assertSigner, personOfSigner, type ChallengeAnswer, type TokenAnswer } from '@kith/relay/protocol';
+import { assertSigner, FIRST_MEMBERSHIP_KEY, personOfSigner, type ChallengeAnswer, type TokenAnswer } from '@kith/relay/protocol';
 import type { RelayLogger } from '../relay-log.js';
 import type { RelayStorage } from '../relay-storage.js';
 import { ANONYMOUS_BODY_LIMIT, inviteMessage, openWithoutToken, RelayError, type RouteKind } from './access.js';
@@ -209,9 +209,12 @@ export class RelayAuth {
     const space = await this.spaces.current(f.vault);
     const who = { vault: f.vault, vaultId: claims.vaultId, signer: claims.signer, person };
     if (!space) {
-      // The founder's person, before entry 1: it may write entry 1 and read (nothing yet), no more (writes.ts).
-      if (claims.vaultId === f.vault && personOfSigner(claims.signer) === person) return who;
-      throw this.#refuse(401, 'vault replaced', 'the token belongs to a vault that no longer exists under this name');
+      // The founder's person, before entry 1: entry 1 is all it may touch (whatever else the name may come to hold, a vault above all).
+      const founding = f.kind === 'object' && f.key === FIRST_MEMBERSHIP_KEY && ['PUT', 'GET', 'HEAD'].includes(f.method);
+      if (claims.vaultId !== f.vault || personOfSigner(claims.signer) !== person)
+        throw this.#refuse(401, 'vault replaced', 'the token belongs to a vault that no longer exists under this name');
+      if (!founding) throw this.#refuse(403, 'no space yet', 'the space does not exist yet: its founder writes its first membership entry first');
+      return who;
     }
     if (space.spaceId !== claims.vaultId) throw this.#refuse(401, 'vault replaced', 'the token belongs to a vault that no longer exists under this name');
     try {

@@ -211,9 +211,15 @@ describe('relay: space vaults', () => {
     const wrong = await call('PUT', objectUrl(url(elsewhere), membershipKey(1)), { token: zoeThere, body: entry1 });
     assert.deepEqual([wrong.status, wrong.code], [422, ErrorCode.IntegrityCorrupt]);
     assert.equal(await t.db.head(elsewhere, membershipKey(1)), null);
-    // Before entry 1, the founder's token writes nothing else.
+    // Before entry 1, the founder's token touches nothing else.
     const zoeHere = await tokenFor(url(spaceId), personKey(spaceId, zoe));
     assert.equal((await call('PUT', objectUrl(url(spaceId), 'heads/0011223344556677'), { token: zoeHere, body: Uint8Array.of(1) })).status, 403);
+    assert.equal((await call('GET', objectUrl(url(spaceId), membershipKey(1)), { token: zoeHere })).status, 404);
+    // A personal vault made under the name meanwhile is no space, and the founding token reads nothing of it.
+    const other = spaceIdOf(testPerson().keys.signPub, nonce);
+    const early = await tokenFor(url(other), personKey(other, zoe));
+    await createTestVault(t.relay.url, other);
+    assert.equal((await call('GET', objectUrl(url(other), 'registry/000000000001'), { token: early })).status, 403);
     // Someone else's person cannot found it (their key makes another spaceId), nor sign in as its founder with their key.
     const eve = testPerson();
     const eveHere = await tokenFor(url(spaceId), personKey(spaceId, eve));
