@@ -84,6 +84,13 @@ function decodeKey(text: string): Uint8Array | undefined {
   }
 }
 
+/** True for a read of a membership entry up to the one that ended `person`'s membership. */
+function readsOwnRemoval(space: SpaceState, person: string, f: RequestFacts): boolean {
+  const gone = space.m.removal(person);
+  const seq = f.key === undefined ? undefined : /^members\/(\d{12})$/.exec(f.key)?.[1];
+  return gone !== undefined && f.kind === 'object' && (f.method === 'GET' || f.method === 'HEAD') && seq !== undefined && Number(seq) <= gone.seq;
+}
+
 /** Authentication and rate limits of one relay process. */
 export class RelayAuth {
   readonly registries: RegistryCache;
@@ -220,7 +227,8 @@ export class RelayAuth {
     try {
       assertSpaceAdmits(space, { person, device: personOfSigner(claims.signer) === undefined ? claims.signer : undefined });
     } catch (e) {
-      throw this.#logged(e);
+      // Someone just gone still reads the entries up to the one that ended their membership (a leave's read-back, who removed them).
+      if (!readsOwnRemoval(space, person, f)) throw this.#logged(e);
     }
     return { ...who, space };
   }

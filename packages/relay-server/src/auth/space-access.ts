@@ -52,10 +52,11 @@ function notMember(state: SpaceState, person: string): RelayError {
   const gone = state.m.removal(person);
   if (!gone) return forbidden('this key is not a member’s of the space', 'ask an admin of the space for an invite');
   const left = gone.by === person;
+  const entry = `membership entry ${gone.seq}, ${new Date(gone.at).toISOString()}`;
   return new RelayError(
     403,
     ErrorCode.Removed,
-    `${left ? 'this person left the space' : 'this person was removed from the space'} (membership entry ${gone.seq})`,
+    left ? `this person left the space (${entry})` : `this person was removed from the space by ${gone.by} (${entry})`,
     {
       hint: 'ask an admin of the space for a new invite',
     },

@@ -4,7 +4,13 @@ import { WebSocket } from 'ws';
 import { ErrorCode } from '@kith/core/adapter';
 import {
   appendMembership,
+  DeviceCertificates,
+  deviceCertKey,
+  encodeDeviceCert,
   encodeMembershipEntry,
+  encodeSpaceEpoch,
+  spaceEpochKey,
+  startEpoch,
   membershipKey,
   pushSpaceSegment,
   SPACE_CHAIN_START,
@@ -18,6 +24,7 @@ import { remoteDeviceKey } from '@kith/core/relay';
 import { openRelayRemote } from '@kith/relay';
 import { createTestVault, operatorRemote, startTestRelay, type TestRelay } from '../testing/test-vaults.js';
 import {
+  actorOf,
   call,
   certified,
   certify,
@@ -278,6 +285,59 @@ describe('relay: space vaults', () => {
     // Certified again, the device signs in again.
     await certify(r, s.bob, [...certified(s.bob)]);
     assert.ok(await tokenFor(s.url, s.key(s.bob)));
+    await r.close();
+  });
+
+  test('a member may leave (then KITH_REMOVED, reason left); an epoch by a member who may not start one is refused, an admin’s is stored', async () => {
+    const s = await relaySpace(t.relay.url);
+    const carol = s.remote(s.carol);
+    // The leave's read-back is the one thing a departed person still reads: the entries up to their own leave.
+    const left = await appendMembership(carol, (await s.state(carol)).m, s.carol.keys, { kind: 'leave' }, deps);
+    assert.equal(left.seq, 4);
+    await assert.rejects(carol.get(membershipKey(5)), isCode(ErrorCode.Removed));
+    await assert.rejects(carol.get(`heads/${s.carol.device.deviceId}`), isCode(ErrorCode.Removed));
+    await assert.rejects(carol.put(`heads/${s.carol.device.deviceId}`, Uint8Array.of(1)), isCode(ErrorCode.Removed));
+    await carol.close();
+    // Bob, a writer whose devices did not change, forges the epoch that cuts carol's device.
+    const a = s.remote(s.alice);
+    const state = await s.state(a);
+    const entry = {
+      epoch: 1,
+      prevHash: state.epochs.pin.hash,
+      membershipSeq: state.m.seq,
+      membershipHash: state.m.hash,
+      at: Date.now(),
+      signer: s.bob.keys.personId,
+      sealer: s.bob.device.deviceId,
+      keyCheck: state.epochs.current!.keyCheck,
+      members: state.epochs.plan(state.m, state.certs),
+      cuts: [{ deviceId: s.carol.device.deviceId, lastSeq: 0 }],
+    };
+    const forged = await encodeSpaceEpoch(s.spaceId, entry, s.bob.keys.sign.seed);
+    const bob = await tokenFor(s.url, s.key(s.bob));
+    const refused = await call('PUT', objectUrl(s.url, spaceEpochKey(1)), { token: bob, body: forged.bytes });
+    assert.deepEqual([refused.status, refused.code], [422, ErrorCode.IntegrityUnknownSigner]);
+    const started = await startEpoch(a, { m: state.m, epochs: state.epochs, certs: state.certs, actor: actorOf(s.alice), lastSeqOf: async () => 0 }, deps);
+    assert.equal(started.epoch, 1);
+    assert.equal((await call('PUT', objectUrl(s.url, spaceEpochKey(1)), { token: bob, body: forged.bytes })).status, 412);
+    await a.close();
+  });
+
+  test('a person’s certificates take only the verified next version: a fork is refused, a gap too', async () => {
+    const s = await relaySpace(t.relay.url);
+    const r = s.remote(s.bob, 'person');
+    await certify(r, s.bob);
+    const certs = new DeviceCertificates(s.bob.keys);
+    await certs.refresh(r);
+    assert.equal(certs.version, 2);
+    const fork = await encodeDeviceCert({ personId: s.bob.keys.personId, version: 2, prevHash: certs.hashAt(1)!, at: Date.now(), devices: [] }, s.bob.keys);
+    const bob = await tokenFor(s.url, s.key(s.bob));
+    const again = await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 2)), { token: bob, body: fork.bytes });
+    assert.deepEqual([again.status, again.code], [412, ErrorCode.RemoteInUse]);
+    const gap = await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 4)), { token: bob, body: fork.bytes });
+    assert.equal(gap.status, 400);
+    const bad = await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 3)), { token: bob, body: fork.bytes });
+    assert.equal(bad.status, 422);
     await r.close();
   });
 });
