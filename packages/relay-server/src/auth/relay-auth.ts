@@ -110,8 +110,7 @@ export class RelayAuth {
     this.#device = new RateLimiter(o.rateLimit?.device ?? DEFAULT_RATE_LIMITS.device, o.now);
     this.#anonymous = new RateLimiter(o.rateLimit?.anonymous ?? DEFAULT_RATE_LIMITS.anonymous, o.now);
     this.#sweep = setInterval(() => {
-      for (const vault of this.#watchers.vaults())
-        void (this.spaces.has(vault) ? this.spaces.current(vault) : this.registries.current(vault)).catch(() => undefined);
+      for (const vault of this.#watchers.vaults()) void this.#recheck(vault).catch(() => undefined);
     }, o.sweepMs ?? 30_000);
     this.#sweep.unref();
   }
@@ -157,7 +156,7 @@ export class RelayAuth {
 
   /** `POST .../auth/token`: a token for a challenge signed by a key the registry admits now. */
   async token(vault: string, body: unknown): Promise<TokenAnswer> {
-    const b = body as { challenge?: unknown; signature?: unknown } | undefined;
+    const b = body as { challenge?: unknown; signature?: unknown; signPub?: unknown } | undefined;
     if (typeof b?.challenge !== 'string' || typeof b.signature !== 'string' || b.challenge.length > 1024 || b.signature.length > 128) {
       throw new KithError(ErrorCode.BadInput, 'a token request wants { "challenge": ..., "signature": ... } in base64url');
     }
@@ -172,9 +171,8 @@ export class RelayAuth {
     const fields = this.#tokens.spendChallenge(challenge, vault);
     if (typeof fields === 'string')
       throw this.#refuse(401, fields, fields === 'replayed' ? REFUSED.replayed : `the challenge is ${fields === 'expired' ? 'expired' : 'not valid here'}`);
-    const b2 = body as { signPub?: unknown };
     const replay = this.spaces.has(vault) ? null : await this.registries.current(vault);
-    if (!replay) return this.#spaceToken(vault, fields.signer, challenge, signature, b2.signPub);
+    if (!replay) return this.#spaceToken(vault, fields.signer, challenge, signature, b.signPub);
     const pub = this.#admitted(replay, fields.signer);
     if (!(await verifyRemoteAuth(replay.vaultId, pub, challenge, signature)))
       throw this.#refuse(401, 'bad signature', 'the challenge signature does not verify');
@@ -302,6 +300,11 @@ export class RelayAuth {
   #registryMoved(vault: string, replay: RegistryReplay): void {
     const closed = this.#watchers.closeRefused(vault, (signer) => replay.signPubOf(signer) !== undefined);
     if (closed > 0) this.#log({ level: 'info', msg: 'watch sockets closed', reason: 'revoked', sockets: closed });
+  }
+
+  /** Catches up whichever cache serves `vault` (a space dropped from its cache is found again behind the registry's miss). */
+  async #recheck(vault: string): Promise<void> {
+    if (this.spaces.has(vault) || !(await this.registries.current(vault))) await this.spaces.current(vault);
   }
 
   #spaceMoved(vault: string, state: SpaceState): void {

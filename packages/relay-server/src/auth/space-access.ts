@@ -157,7 +157,8 @@ export class SpaceWrites {
     if (isSpaceChain(key)) throw new RelayError(400, ErrorCode.BadName, 'not a key of a space’s chains');
     // Sealed keys are written once (a member's device shares the epoch key); invites by a member's device.
     if (key.startsWith('keys/')) return { ifAbsent: true };
-    if (inviteMessage(key) !== undefined) return { ifAbsent };
+    // An answer is one per offer, whoever sends it.
+    if (inviteMessage(key) !== undefined) return { ifAbsent: ifAbsent || inviteMessage(key) === 'answer' };
     assertWriter(state, who.person);
     return { ifAbsent };
   }
