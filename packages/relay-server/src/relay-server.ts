@@ -22,6 +22,7 @@ import { openStaticApp, type StaticApp } from './static-app.js';
 import { DEFAULT_QUOTA_BYTES, QuotaMeter, type RelayRateLimits } from './auth/limits.js';
 import { RelayAuth, type Principal } from './auth/relay-auth.js';
 import { GuardedWrites } from './auth/writes.js';
+import { movesSpaceState } from './auth/space-cache.js';
 import {
   API_PREFIX,
   assertVaultName,
@@ -146,11 +147,13 @@ export async function startRelay(options: RelayOptions): Promise<RunningRelay> {
     ...(continuity && trustMs > 0 ? { registryTrust: { ms: trustMs, continuity } } : {}),
   });
   const quota = new QuotaMeter(db, options.quotaBytes ?? DEFAULT_QUOTA_BYTES, options.bus ? REMEASURE_MS : Infinity);
-  const writes = new GuardedWrites(db, auth.registries, quota, options.inviteToken);
+  const writes = new GuardedWrites(db, auth.registries, auth.spaces, quota, options.inviteToken);
   const unsubscribe = bus.subscribe((c) => {
     if (c.vault === MISSED_CHANGES.vault) auth.changesMissed();
     // Before the notice goes out: no bodies to this vault's sockets until revoked signers' sockets are closed.
     else if (c.key.startsWith('registry/')) hub.holdBodies(c.vault, auth.registryChanged(c.vault));
+    // Likewise for a space: a removal or a dropped device closes sockets before the next notice goes out.
+    else if (movesSpaceState(c.key)) hub.holdBodies(c.vault, auth.spaceChanged(c.vault));
     hub.changed(c.vault, c.key, c.writer, c.body);
   });
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, exposeHeadRoutes: false, return503OnClosing: true });
@@ -337,7 +340,7 @@ async function buildRoutes(app: FastifyInstance, { db, bus, hub, log, auth, writ
 
   app.delete<{ Params: ObjectParams }>(objectRoute, object, async (req, reply) => {
     const { vault, key } = target(req);
-    if (await writes.delete(vault, key)) await bus.publish({ vault, key, writer: writer(req) });
+    if (await writes.delete(vault, key, principals.get(req))) await bus.publish({ vault, key, writer: writer(req) });
     return reply.code(204).send();
   });
 

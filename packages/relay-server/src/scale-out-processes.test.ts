@@ -2,11 +2,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openS3Remote } from '@kith/s3';
-import { countingRemote, type CountingRemote } from '@kith/core/adapter';
+import { countingRemote, ErrorCode, type CountingRemote } from '@kith/core/adapter';
 import { openRelayRemote, parseRelayUrl, relayDeviceAuth, type RelayRemote } from '@kith/relay';
 import { openPgS3Storage, PROBE_KEY, UPLOADS } from './index.js';
 import { spawnRelayProcess, startScaleOutServices, writeUntilKilled, type RelayProcess, type ScaleOutServices } from './testing/index.js';
 import { createTestVault, until, watchHeads, type TestVault } from './testing/test-vaults.js';
+import { WebSocket } from 'ws';
+import { appendMembership, spaceEpochKey } from '@kith/core/spaces';
+import { call, deps as spaceDeps, objectUrl, relaySpace, signInRefusal, tokenFor, watchUrl } from './space-world.test.support.js';
 
 let services: ScaleOutServices;
 let target: { postgres: string; s3: string; authSecret: string };
@@ -181,5 +184,32 @@ describe('scale-out: several relay processes', () => {
       await reader.close();
       await proc.stop();
     }
+  });
+
+  test('a space member removed through one process is refused by the other (KITH_REMOVED), and its watch socket there is closed', async () => {
+    const s = await relaySpace(relayA.url);
+    const onB = s.url.replace(relayA.url, relayB.url);
+    // Both processes have the space cached and trusted before the removal.
+    const carol = await tokenFor(onB, s.key(s.carol));
+    assert.equal((await call('GET', objectUrl(onB, spaceEpochKey(0)), { token: carol })).status, 200);
+    const ws = new WebSocket(watchUrl(onB), ['kith.v1', `kith.bearer.${carol}`]);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const a = s.remote(s.alice);
+    await appendMembership(a, (await s.state(a)).m, s.alice.keys, { kind: 'remove', personId: s.carol.keys.personId }, spaceDeps);
+    // Closed by the bus's notice (B serves no request meanwhile), long before its 30 s sweep would look.
+    assert.equal(await Promise.race([closed, new Promise((r) => setTimeout(() => r('still open'), 10_000))]), 1008);
+    // The bus brings the notice at once; without it, B trusts its cache for at most registryTrustMs (1 s) before it looks again.
+    let refused = await call('GET', objectUrl(onB, spaceEpochKey(0)), { token: carol });
+    for (const end = Date.now() + 10_000; refused.status === 200 && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 20));
+      refused = await call('GET', objectUrl(onB, spaceEpochKey(0)), { token: carol });
+    }
+    assert.deepEqual([refused.status, refused.code], [403, ErrorCode.Removed]);
+    assert.equal(await signInRefusal(onB, s.key(s.carol)), ErrorCode.Removed);
+    // The others go on through either process.
+    const bob = s.remote(s.bob, 'device', relayB.url);
+    assert.equal((await s.state(bob)).m.member(s.carol.keys.personId), undefined);
+    await Promise.all([a.close(), bob.close()]);
   });
 });

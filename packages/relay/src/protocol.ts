@@ -21,6 +21,8 @@ export const CONNECTION_HEADER = 'x-kith-connection';
 export const SIZE_HEADER = 'x-kith-size';
 /** Header with the operator's invite token, wanted by a relay that gates vault creation. */
 export const INVITE_HEADER = 'x-kith-invite';
+/** A space vault's first object: its founding membership entry (FORMAT.md "Membership entry"), which creates it on a relay. */
+export const FIRST_MEMBERSHIP_KEY = 'members/000000000001';
 /** The watch socket's sub-protocol, which the relay selects; the token travels as a second one. */
 export const WS_PROTOCOL = 'kith.v1';
 /** Prefix of the sub-protocol that carries the bearer token (browsers cannot set headers on a WebSocket). */
@@ -174,7 +176,7 @@ export function decodeBatch(body: Uint8Array): Map<string, Uint8Array | null> {
   return out;
 }
 
-/** `POST .../auth/challenge` body: who will sign (a deviceId, `recovery` or `password`). */
+/** `POST .../auth/challenge` body: who will sign (a deviceId, `recovery`, `password`, or in a space `person:<personId>`). */
 export interface ChallengeRequest {
   readonly signer: string;
 }
@@ -182,10 +184,16 @@ export interface ChallengeRequest {
 export interface ChallengeAnswer {
   readonly challenge: string;
 }
-/** `POST .../auth/token` body: the challenge as received and the signature over it (base64url both). */
+/**
+ * `POST .../auth/token` body: the challenge as received and the signature
+ * over it (base64url both). A person signer also sends its `signPub`
+ * (base64url): the founder of a space proves the key its first membership
+ * entry will name before that entry exists.
+ */
 export interface TokenRequest {
   readonly challenge: string;
   readonly signature: string;
+  readonly signPub?: string;
 }
 /** A bearer token, when it stops working (the relay's clock, ms since the epoch) and how long from now (no clock to trust). */
 export interface TokenAnswer {
@@ -229,10 +237,17 @@ export const RELAY_ERROR_STATUSES: readonly RelayErrorStatus[] = [
   {
     code: ErrorCode.RemoteAuth,
     status: 403,
-    when: 'signed in, but not allowed this: a key not in the registry, the append-only header and registry, a vault created without the invite token, a pairing slot not offered',
+    when: 'signed in, but not allowed this: a key not in the registry (or not a space member\u2019s), the append-only header, registry and space chains, a vault created without the invite token, a pairing or invite slot not offered, a person signer\u2019s write other than its certificate or a membership entry',
     fallback: true,
   },
-  { code: ErrorCode.Revoked, status: 403, when: 'the signer was revoked from the vault', byDefault: true },
+  {
+    code: ErrorCode.Revoked,
+    status: 403,
+    when: 'the signer was revoked from the vault (in a space: the device is not in its person\u2019s newest certificate)',
+    byDefault: true,
+  },
+  { code: ErrorCode.Removed, status: 403, when: 'the signer\u2019s person was removed from the space, or left it', byDefault: true },
+  { code: ErrorCode.Forbidden, status: 403, when: 'a space member\u2019s write its role does not allow (a reader\u2019s segment)', byDefault: true },
   { code: ErrorCode.NotFound, status: 404, when: 'no such object (GET) or route' },
   { code: ErrorCode.RemoteEmpty, status: 404, when: 'no vault under this name (auth challenge)', byDefault: true },
   { code: ErrorCode.RemoteInUse, status: 409, when: 'the name holds objects but no vault header' },
@@ -241,7 +256,7 @@ export const RELAY_ERROR_STATUSES: readonly RelayErrorStatus[] = [
   ...([ErrorCode.IntegrityCorrupt, ErrorCode.IntegrityUnknownSigner, ErrorCode.IntegrityRollback, ErrorCode.IntegrityChain] as const).map((code) => ({
     code,
     status: 422,
-    when: 'a registry entry that does not verify against the chain before it',
+    when: 'a registry entry, or a space\u2019s membership entry, certificate, epoch or segment header, that does not verify against the chains before it',
   })),
   { code: ErrorCode.RateLimited, status: 429, when: 'too many requests from this signer or address (`retry-after` says when to come back)' },
   { code: ErrorCode.Internal, status: 500, when: 'anything else (the relay logs it)' },
@@ -288,12 +303,20 @@ export interface ChallengeFields {
   readonly nonce: Uint8Array;
 }
 
-const SIGNER_RE = /^(?:[0-9a-f]{16}|recovery|password)$/;
+const SIGNER_RE = /^(?:[0-9a-f]{16}|recovery|password|person:[0-9a-f]{32})$/;
 
-/** Throws KITH_BAD_INPUT unless `signer` names a registry signer (a deviceId, `recovery`, `password`). */
+/** The prefix of a person signer: a space member signing in with their identity key (`person:<personId>`). */
+export const PERSON_SIGNER_PREFIX = 'person:';
+
+/** The personId a `person:<personId>` signer names, or undefined for any other signer. */
+export function personOfSigner(signer: string): string | undefined {
+  return signer.startsWith(PERSON_SIGNER_PREFIX) ? signer.slice(PERSON_SIGNER_PREFIX.length) : undefined;
+}
+
+/** Throws KITH_BAD_INPUT unless `signer` names a signer: a deviceId, `recovery`, `password` (a registry's) or `person:<personId>` (a space's). */
 export function assertSigner(signer: unknown): asserts signer is string {
   if (typeof signer !== 'string' || !SIGNER_RE.test(signer))
-    throw new KithError(ErrorCode.BadInput, 'signer must be a device id (16 hex), "recovery" or "password"');
+    throw new KithError(ErrorCode.BadInput, 'signer must be a device id (16 hex), "recovery", "password" or "person:<personId>"');
 }
 
 /**

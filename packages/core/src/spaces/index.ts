@@ -93,3 +93,5 @@ export {
   type ReadSpaceSegmentsArgs,
 } from './space-segments.js';
 export { encodeSpaceHead, decodeSpaceHead, spaceHeadKey, SPACE_HEAD_VERSION, type SpaceHead } from './space-head.js';
+export { peekSpaceSegmentClaim } from './relay-segment-claim.js';
+export type { SegmentWriterClaim } from '../format/segment.js';

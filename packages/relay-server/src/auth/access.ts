@@ -2,8 +2,9 @@
  * @module server/auth/access
  * What a request without a token may do. A device needs a few routes
  * before it is in the registry: creating a vault (the header), reading the
- * header and registry (they say which key to prove), and the pairing
- * mailbox of a device that joins. Everything else wants a token.
+ * header and registry (they say which key to prove), the pairing mailbox
+ * of a device that joins, and a space's invite mailbox for a person who
+ * joins. Everything else wants a token.
  */
 import { ErrorCode, KithError } from '@kith/core/adapter';
 import { isRelayErrorStatus } from '@kith/relay/protocol';
@@ -13,6 +14,13 @@ export const ANONYMOUS_BODY_LIMIT = 16 * 1024;
 
 /** `pairing/<12 hex>/<message>`: one pairing mailbox (FORMAT.md "Pairing"). */
 const PAIRING_RE = /^pairing\/[0-9a-f]{12}\/(offer|join|done)$/;
+/** `invites/<12 hex>/<message>`: one invite mailbox of a space (FORMAT.md "Invite"); open only on a space vault (relay-auth.ts checks). */
+const INVITE_RE = /^invites\/[0-9a-f]{12}\/(offer|answer|done)$/;
+
+/** The message of an invite key (`offer`, `answer`, `done`), or undefined for any other key. */
+export function inviteMessage(key: string): string | undefined {
+  return INVITE_RE.exec(key)?.[1];
+}
 
 /** The kinds of vault route. */
 export type RouteKind = 'object' | 'list' | 'batch' | 'watch' | 'auth';
@@ -31,8 +39,9 @@ export function openWithoutToken(kind: RouteKind, method: string, key = '', pref
       return prefix.startsWith('registry/');
     case 'object': {
       const pairing = pairingMessage(key);
-      if (method === 'GET' || method === 'HEAD') return key === 'vault' || key.startsWith('registry/') || pairing !== undefined;
-      if (method === 'PUT') return key === 'vault' || pairing === 'join';
+      const invite = inviteMessage(key);
+      if (method === 'GET' || method === 'HEAD') return key === 'vault' || key.startsWith('registry/') || pairing !== undefined || invite !== undefined;
+      if (method === 'PUT') return key === 'vault' || pairing === 'join' || invite === 'answer';
       if (method === 'DELETE') return pairing === 'join' || pairing === 'done';
       return false;
     }

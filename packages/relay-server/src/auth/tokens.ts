@@ -21,6 +21,8 @@ export interface TokenClaims {
   readonly vault: string;
   readonly vaultId: string;
   readonly signer: string;
+  /** In a space: the person the signer acts for (its own id for `person:<personId>`, the certifying person for a device). */
+  readonly person?: string;
   readonly expiresAt: number;
 }
 
@@ -84,7 +86,15 @@ export class AuthTokens {
   /** A token for `claims`, valid for the configured lifetime. */
   issue(claims: Omit<TokenClaims, 'expiresAt'>): TokenAnswer {
     const expiresAt = this.#now() + this.#ttlMs;
-    const payload = Buffer.from(JSON.stringify({ vault: claims.vault, vaultId: claims.vaultId, signer: claims.signer, expiresAt }));
+    const payload = Buffer.from(
+      JSON.stringify({
+        vault: claims.vault,
+        vaultId: claims.vaultId,
+        signer: claims.signer,
+        ...(claims.person !== undefined ? { person: claims.person } : {}),
+        expiresAt,
+      }),
+    );
     return { token: `v1.${toBase64url(payload)}.${toBase64url(hmac(this.#tokenKey, payload))}`, expiresAt, expiresInMs: this.#ttlMs };
   }
 

@@ -7,7 +7,7 @@
  * the relay refuses it.
  */
 import { ErrorCode, KithError, fromBase64url, toBase64url, type RemoteDeviceKey } from '@kith/core/adapter';
-import { API_PREFIX, decodeChallenge, type ChallengeAnswer, type TokenAnswer } from '../protocol.js';
+import { API_PREFIX, decodeChallenge, personOfSigner, type ChallengeAnswer, type TokenAnswer, type TokenRequest } from '../protocol.js';
 import { describeNetworkError, failure, readJson } from './answers.js';
 import type { RelayLocation } from './relay-url.js';
 import { TransientError } from './retry.js';
@@ -60,7 +60,10 @@ export function relayDeviceAuth(location: RelayLocation, key: RemoteDeviceKey, o
     if (fields.vault !== location.vault || fields.signer !== key.signer)
       throw new KithError(ErrorCode.RemoteAuth, 'the relay sent a challenge for another vault or signer');
     const signature = toBase64url(await key.sign(bytes));
-    const answer = (await post('token', { challenge, signature })) as TokenAnswer;
+    // A person names its key: the founder of a space signs in before the entry that names it exists.
+    const request: TokenRequest =
+      personOfSigner(key.signer) === undefined ? { challenge, signature } : { challenge, signature, signPub: toBase64url(key.signPub) };
+    const answer = (await post('token', request)) as TokenAnswer;
     const lifetime = Number(answer.expiresInMs);
     token = { value: String(answer.token), renewAt: Date.now() + lifetime - Math.min(RENEW_EARLY_MS, lifetime / 4) };
     return token.value;

@@ -31,6 +31,7 @@ import {
   BEARER_PROTOCOL_PREFIX,
   CONNECTION_HEADER,
   decodeBatch,
+  FIRST_MEMBERSHIP_KEY,
   INVITE_HEADER,
   MAX_PAGE,
   objectPath,
@@ -174,7 +175,8 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     throwIfAborted(o.signal);
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (o.ifAbsent) headers['if-none-match'] = '*';
-    if (key === remoteKeys.vault && this.#inviteToken !== undefined) headers[INVITE_HEADER] = this.#inviteToken;
+    // Creating a vault, or a space (its first membership entry), is what a gated relay asks the invite token for.
+    if ((key === remoteKeys.vault || key === FIRST_MEMBERSHIP_KEY) && this.#inviteToken !== undefined) headers[INVITE_HEADER] = this.#inviteToken;
     const connection = this.#push.connection;
     if (connection) headers[CONNECTION_HEADER] = connection;
     // The relay does not tell us of our own writes: forget what we vouched for.
