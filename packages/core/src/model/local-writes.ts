@@ -41,10 +41,9 @@ export function putOp(view: RecordView, t: string, fields: JsonObject): Op {
  * write; bulk imports are made of these, and the general merge costs several
  * times this per record. Returns undefined when the view is not empty.
  *
- * The view's `fields` become `fields` itself, the op's `s`, so a store can
- * serialize them once for the row and the outbox: the caller owns `fields`
- * (a copy of the user's) and must give the view a copy of its own before
- * changing it again.
+ * The view's `fields` become `fields` itself, the op's `s`, rather than a
+ * copy of it: the caller owns `fields` (a copy of the user's) and must give
+ * the view a copy of its own before changing it again.
  */
 export function putOnEmpty(view: RecordView, t: string, device: string, fields: JsonObject): Op | undefined {
   if (view.updated !== '') return undefined;
