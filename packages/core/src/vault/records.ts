@@ -161,7 +161,8 @@ export class Records {
         await round(
           part.map((w) => [w.collection, w.id] as const),
           (views) => {
-            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, so a later write copies them first.
+            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, and an ordinary object (putFields),
+            // so a later write copies them first, into a null-prototype one where a field named `__proto__` can be added.
             const shared = new Set<RecordView>();
             return part.map((w) => {
               const v = views.view(w.collection, w.id);
