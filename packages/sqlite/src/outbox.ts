@@ -29,26 +29,6 @@ export const OUTBOX_ROW_OPS = 256;
 
 type OutboxRow = { seq: number; first: number; ops: string; device: string | null };
 
-/**
- * `JSON.stringify(op)`, taking the text of `op.s` from `known` when that
- * object was serialized already (same keys, same order, same skipping of
- * undefined values).
- */
-function opText(op: JsonObject, known: ReadonlyMap<object, string>): string {
-  const set = op['s'];
-  const cached = typeof set === 'object' && set !== null ? known.get(set) : undefined;
-  if (cached === undefined) return JSON.stringify(op);
-  let out = '';
-  for (const key of Object.keys(op)) {
-    const value = op[key];
-    if (value === undefined) continue;
-    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${key === 's' ? cached : JSON.stringify(value)}`;
-  }
-  return `${out === '' ? '{' : out}}`;
-}
-
-const NOTHING_KNOWN: ReadonlyMap<object, string> = new Map();
-
 /** The least and greatest history stamps of `ops` by `device`. */
 function stampRange(ops: readonly JsonObject[], device: string): [string, string] {
   let oldest = '';
@@ -98,13 +78,14 @@ export class OutboxTable {
    * Appends `ops` in order, numbered on from the highest seq ever given.
    * With `device`, the rows also stand for the ops' history (see the module).
    */
-  append(ops: readonly JsonObject[], device: string | null = null, known: ReadonlyMap<object, string> = NOTHING_KNOWN): void {
+  append(ops: readonly JsonObject[], device: string | null = null): void {
     if (ops.length === 0) return;
     let next = ((this.#highWater.get() as number | undefined) ?? 0) + 1;
     for (let i = 0; i < ops.length; i += OUTBOX_ROW_OPS) {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
-      const text = known.size === 0 ? JSON.stringify(part) : `[${part.map((op) => opText(op, known)).join(',')}]`;
+      // One JSON.stringify of the row's ops: about twice as fast as joining each op's text, even when an op's fields' text is at hand.
+      const text = JSON.stringify(part);
       const [oldest, newest] = device === null ? [null, null] : stampRange(part, device);
       this.#insert.run(last, next, text, device, oldest, newest);
       next = last + 1;

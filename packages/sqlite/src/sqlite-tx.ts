@@ -40,8 +40,6 @@ const QUERY_CACHE = 200;
  * than one row per run, and stays far below SQLite's parameter limit.
  */
 const INSERT_BATCH = 50;
-/** Rows of a `putRecords` call whose fields' JSON text is kept for the transaction's own ops (the core's rounds are 250 writes). */
-const FIELDS_TEXT_ROWS = 1024;
 
 /**
  * An INSERT of many rows in few statement runs: `INSERT_BATCH` rows at a
@@ -136,16 +134,6 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
-  /**
-   * The JSON text of each fields object the last `putRecords` wrote, so an
-   * own op whose `s` is that very object (a put on an empty record, see the
-   * core's putOnEmpty) is not serialized twice. Cleared by every
-   * `putRecords` and at the end of each transaction; kept only for calls of
-   * up to {@link FIELDS_TEXT_ROWS} rows (a local write's round), so a large
-   * pull's rows are not held to the end of its transaction.
-   */
-  readonly fieldsText = new Map<object, string>();
-  keepFieldsText = false;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -162,9 +150,7 @@ export class Statements {
       p[at + 1] = r.id;
       // A snapshot's rows carry their fields' text as read, and whether the state is the one-write shape.
       const given = rowText(r);
-      const text = given ? given.fields : JSON.stringify(r.fields);
-      if (this.keepFieldsText) this.fieldsText.set(r.fields, text);
-      p[at + 2] = text;
+      p[at + 2] = given ? given.fields : JSON.stringify(r.fields);
       p[at + 3] = r.deleted ? 1 : 0;
       p[at + 4] = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
       p[at + 5] = r.conflicted ? 1 : 0;
@@ -225,7 +211,6 @@ export class SqliteTx implements StoreTx {
   /** Called when the transaction commits or rolls back. */
   end(): void {
     this.#open = false;
-    this.#s.fieldsText.clear();
   }
 
   /**
@@ -284,8 +269,6 @@ export class SqliteTx implements StoreTx {
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, () => {
-      this.#s.fieldsText.clear();
-      this.#s.keepFieldsText = rows.length <= FIELDS_TEXT_ROWS;
       this.#s.putRecords.run(rows);
     });
   }
@@ -345,7 +328,7 @@ export class SqliteTx implements StoreTx {
 
   /** The outbox rows stand for the ops' history until `deleteOutbox` moves it into the log (outbox.ts). */
   appendOwnOps(ops: readonly JsonObject[], device: string): Promise<void> {
-    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device, this.#s.fieldsText));
+    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device));
   }
 
   readOutbox(limit: number): Promise<OutboxEntry[]> {

@@ -65,6 +65,39 @@ describe('vault batches on the sqlite store', () => {
     });
   });
 
+  test('fields named after Object.prototype members stay fields when one round puts a record and then writes it again', async () => {
+    await inTempDir(async (dir) => {
+      await withVault(dir, 'v', async (vault) => {
+        // Built as JSON.parse builds objects: "__proto__" as an own key.
+        const tricky = JSON.parse('{"__proto__":{"p":1},"constructor":2,"toString":"s"}') as Record<string, unknown>;
+        await vault.batch((b) => {
+          b.put('notes', 'a', { title: 'a' });
+          b.patch('notes', 'a', tricky as never);
+          b.put('notes', 'b', tricky as never);
+          b.put('notes', 'b', { ...(tricky as object), hasOwnProperty: 3 });
+          b.put('notes', 'c', { title: 'c' });
+          b.put('notes', 'c', tricky as never);
+        });
+        const expected = (extra: Record<string, unknown>): Record<string, unknown> =>
+          Object.assign(JSON.parse('{"__proto__":{"p":1},"constructor":2,"toString":"s"}') as Record<string, unknown>, extra);
+        const own = (doc: unknown): [string, unknown][] => Object.entries(doc as object).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+        assert.deepEqual(own(await vault.get('notes', 'a')), own(expected({ title: 'a', id: 'a' })));
+        assert.deepEqual(own(await vault.get('notes', 'b')), own(expected({ hasOwnProperty: 3, id: 'b' })));
+        assert.deepEqual(own(await vault.get('notes', 'c')), own(expected({ id: 'c' })));
+        assert.equal(({} as Record<string, unknown>)['p'], undefined, 'no prototype was changed');
+        const log = (await vault.log()).filter((e) => e.collection === 'notes').map((e) => `${e.id} ${e.kind} ${[...e.fields].sort().join(',')}`);
+        assert.deepEqual(log, [
+          'a put title',
+          'a patch __proto__,constructor,toString',
+          'b put __proto__,constructor,toString',
+          'b put __proto__,constructor,hasOwnProperty,toString',
+          'c put title',
+          'c put __proto__,constructor,title,toString', // a put lists the fields it unsets too
+        ]);
+      });
+    });
+  });
+
   test('a batch that fails in a late round keeps nothing of the earlier rounds', async () => {
     await inTempDir(async (dir) => {
       await withVault(dir, 'v', async (vault) => {

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyOp, rowOf, viewOf, type RecordView } from './merge.js';
-import { putOnEmpty, putOp } from './local-writes.js';
+import { putFields, putOnEmpty, putOp } from './local-writes.js';
 import { copyFields, type JsonValue } from './json.js';
 
 const DEVICE = '0123456789abcdef';
@@ -50,5 +50,29 @@ describe('putOnEmpty', () => {
       assert.equal(putOnEmpty(v, '0mxbx3vvz0001', DEVICE, copyFields({ b: 2 }, false)), undefined);
       assert.equal(snapshot(v), before);
     }
+  });
+});
+
+describe('putFields', () => {
+  test('copies what copyFields copies, keys and their order included, `__proto__` as an own field, without touching any prototype (property)', () => {
+    const entryArb = fc.tuple(nameArb, fc.option(fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>, { nil: undefined }));
+    fc.assert(
+      fc.property(fc.uniqueArray(entryArb, { selector: ([k]) => k, maxLength: 6 }), (entries) => {
+        const given = Object.create(null) as Record<string, JsonValue>;
+        for (const [k, v] of entries) given[k] = v as JsonValue;
+        const copy = putFields(given);
+        const reference = copyFields(given, false);
+        assert.deepEqual(Object.entries(copy), Object.entries(reference));
+        assert.equal(JSON.stringify(copy), JSON.stringify(reference));
+        assert.equal(Object.getPrototypeOf(copy), Object.prototype);
+        assert.equal(Object.hasOwn(copy, '__proto__'), Object.hasOwn(reference, '__proto__'));
+        assert.equal(Object.getPrototypeOf({}), Object.prototype);
+        // As the merge reads them: a put on an empty record makes the same op and view from either copy.
+        const a = viewOf(undefined, 'c', 'r');
+        const b = viewOf(undefined, 'c', 'r');
+        assert.equal(JSON.stringify(putOnEmpty(a, T, DEVICE, copy)), JSON.stringify(putOnEmpty(b, T, DEVICE, reference)));
+        assert.equal(snapshot(a), snapshot(b));
+      }),
+    );
   });
 });

@@ -41,10 +41,9 @@ export function putOp(view: RecordView, t: string, fields: JsonObject): Op {
  * write; bulk imports are made of these, and the general merge costs several
  * times this per record. Returns undefined when the view is not empty.
  *
- * The view's `fields` become `fields` itself, the op's `s`, so a store can
- * serialize them once for the row and the outbox: the caller owns `fields`
- * (a copy of the user's) and must give the view a copy of its own before
- * changing it again.
+ * The view's `fields` become `fields` itself, the op's `s`, rather than a
+ * copy of it: the caller owns `fields` (a copy of the user's) and must give
+ * the view a copy of its own before changing it again.
  */
 export function putOnEmpty(view: RecordView, t: string, device: string, fields: JsonObject): Op | undefined {
   if (view.updated !== '') return undefined;
@@ -57,6 +56,28 @@ export function putOnEmpty(view: RecordView, t: string, device: string, fields: 
   view.deleted = false;
   view.updated = stamp;
   return { c: view.collection, i: view.id, t, k: 'p', s: fields, a: true };
+}
+
+/**
+ * A checked put's fields as a copy with the ordinary prototype, `undefined`
+ * values dropped: what {@link copyFields} gives, own keys and their order
+ * included, but an object V8 keeps with fast properties (serializing a
+ * null-prototype copy took about 1.7 times as long, and copying into one
+ * four times as long as this). Only for {@link putOnEmpty} and {@link putOp}
+ * in one write round, which read it by own keys only and never add a key
+ * to it (a view that a later write changes gets a null-prototype copy
+ * first): so a field named `__proto__` is defined as an own key here and
+ * inherited members are never read as fields.
+ */
+export function putFields(fields: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const name of Object.keys(fields)) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
+  }
+  return out;
 }
 
 /** Patch: set the given fields (an `undefined` value unsets it), keep the rest. */

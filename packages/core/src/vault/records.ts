@@ -10,7 +10,7 @@ import { checkFields, copyFields, orderedFields, type JsonObject, type JsonValue
 import { checkCollection, checkNewRecordId, checkRecordId, isReservedCollection } from '../model/names.js';
 import { HybridClock } from '../model/hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
-import { deleteOp, patchOp, putOnEmpty, putOp, resolveOp } from '../model/local-writes.js';
+import { deleteOp, patchOp, putFields, putOnEmpty, putOp, resolveOp } from '../model/local-writes.js';
 import type { Op } from '../model/ops.js';
 import type { FieldFilter, LogEntry, RecordRow, StoreTx } from '../ports/store.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
@@ -150,7 +150,7 @@ export class Records {
       checkNewRecordId(w.id);
       if (w.kind !== 'delete') {
         checkFields(w.fields);
-        w.fields = copyFields(w.fields, w.kind === 'patch');
+        w.fields = w.kind === 'put' ? putFields(w.fields) : copyFields(w.fields, true);
       }
     }
     if (writes.length === 0) return 0;
@@ -161,7 +161,8 @@ export class Records {
         await round(
           part.map((w) => [w.collection, w.id] as const),
           (views) => {
-            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, so a later write copies them first.
+            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, and an ordinary object (putFields),
+            // so a later write copies them first, into a null-prototype one where a field named `__proto__` can be added.
             const shared = new Set<RecordView>();
             return part.map((w) => {
               const v = views.view(w.collection, w.id);
