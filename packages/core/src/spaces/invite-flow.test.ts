@@ -75,8 +75,8 @@ test('invite flow: the admin and the invitee run at once, see the same string, a
   const { a, j } = await inviteAndJoin(remote, state, bob);
   assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
   assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
-  const admin = (a).value;
-  const joined = (j).value;
+  const admin = a.value;
+  const joined = j.value;
   assert.equal(admin.sas, joined.sas);
   assert.match(admin.sas, /^\d{3} \d{3}$/);
   assert.deepEqual([admin.personId, admin.name, admin.role], [bob.keys.personId, 'Bob', 'writer']);
@@ -132,6 +132,9 @@ test('invite flow: a mistyped or unknown code is refused on the invitee’s side
   // A well-formed code nobody offered.
   await assert.rejects(join(generateInviteCode(seededRandom(8)).code), is(ErrorCode.InviteExpired, 'code-gone'));
   const { inviteId } = parseInviteCode(real);
+  // Devices that leave out the joining device: refused before anything is answered.
+  await assert.rejects(joinInvite(remote, real, spaceActorOf(bob), ownDevices([bob.devices[1]!]), 'Bob', { pollMs: POLL }, depsOf(8)), is(ErrorCode.BadInput));
+  assert.equal(await remote.get(inviteKey(inviteId, 'answer')), null);
   stop.abort();
   await assert.rejects(admin, is(ErrorCode.Aborted));
   const fresh = await new SpaceState(spaceId).refresh(remote);

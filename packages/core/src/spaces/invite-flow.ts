@@ -23,7 +23,15 @@ import {
 } from './invite.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership } from './membership.js';
-import { certifyOwnDevices, currentSpaceKey, shareKeysWithNewDevices, type OwnDevices, type SpaceActor, type SpaceOpsDeps } from './space-ops.js';
+import {
+  assertOwnDevices,
+  certifyOwnDevices,
+  currentSpaceKey,
+  shareKeysWithNewDevices,
+  type OwnDevices,
+  type SpaceActor,
+  type SpaceOpsDeps,
+} from './space-ops.js';
 import { assertMember } from './space-segments.js';
 import { SpaceState } from './space-state.js';
 
@@ -168,6 +176,7 @@ export async function joinInvite(
 ): Promise<JoinInviteResult> {
   const pollMs = o.pollMs ?? DEFAULT_POLL_MS;
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  assertOwnDevices(me, devices); // before answering: nothing is sent for a join this device could not finish
   const j = await answerInvite(remote, code, me.person, name, deps);
   o.onSas?.(j.sas);
   const decideBy = deps.now() + timeoutMs;

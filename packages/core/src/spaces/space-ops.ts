@@ -10,6 +10,8 @@
 import type { Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
+import { remoteKeys } from '../format/remote-keys.js';
+import { epochKeyId } from '../format/sealed-key.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
 import { openSpaceEpochKey, shareEpochKey, startEpoch } from './epochs.js';
@@ -48,7 +50,7 @@ export interface KeepKeysResult {
 const MAX_CERT_ATTEMPTS = 16;
 
 /** The devices must be well formed and include the acting one: a certificate without it would lock this device out. */
-function assertOwnDevices(me: SpaceActor, devices: OwnDevices): void {
+export function assertOwnDevices(me: SpaceActor, devices: OwnDevices): void {
   const bad = (why: string) => new KithError(ErrorCode.BadInput, `cannot certify the devices: ${why}`);
   const ids = new Set<string>();
   for (const d of devices) {
@@ -173,6 +175,15 @@ export async function shareKeysWithNewDevices(remote: Remote, state: SpaceState,
   const current = await currentSpaceKey(remote, state, me);
   if (!current || !state.m.member(me.person.personId) || !certified(state, me)) return 0;
   const { m, epochs, certs } = state;
+  // Every sync runs this: one listing settles the usual case (every device has the key) instead of one request per device.
+  const entry = epochs.current!;
+  const prefix = remoteKeys.sealedKey(entry.epoch, '', epochKeyId(entry.keyCheck));
+  const sealed = new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+  const lacking = m.members().some((x) => {
+    const c = certs(x.personId);
+    return c?.at()?.devices.some((d) => !sealed.has(d.deviceId)) ?? false;
+  });
+  if (!lacking) return 0;
   return (await shareEpochKey(remote, { m, epochs, certs, epochKey: current.epochKey, actor: me }, deps)).length;
 }
 
