@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom, type Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { concatBytes, ed25519Sign, hexToBytes, sha256, toBase64url, utf8 } from '../crypto/index.js';
+import { bytesEqual, concatBytes, ed25519Sign, hexToBytes, sha256, toBase64url, utf8 } from '../crypto/index.js';
 import { openMessage, sealMessage } from '../identity/one-time-code.js';
-import type { Remote } from '../ports/remote.js';
+import type { Remote, RemoteDeviceKey } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
-import { ownDevices, spaceActorOf, testPerson, type TestPerson } from '../testing/space-people.js';
+import { ownDevices, spaceActorOf, testDevice, testPerson, type TestDevice, type TestPerson } from '../testing/space-people.js';
 import { adminInvite, joinInvite, type AdminInviteOptions } from './invite-flow.js';
 import { generateInviteCode, inviteKey, parseInviteCode } from './invite.js';
-import { createSharedSpace, currentSpaceKey } from './space-ops.js';
+import { certifyOwnDevices, createSharedSpace, currentSpaceKey, keepSpaceKeys } from './space-ops.js';
 import { SpaceState } from './space-state.js';
 
 const is = (code: ErrorCode, reason?: string) => (e: unknown) => KithError.is(e, code) && (reason === undefined || e.reason === reason);
@@ -261,4 +261,67 @@ test('invite flow: a man-in-the-middle remote that substitutes keys shows two di
     const fresh = await new SpaceState(spaceId).refresh(remote);
     assert.equal(fresh.certs(bob.keys.personId), undefined, 'bob certified nothing in a space that did not admit him');
   }
+});
+
+/**
+ * A relay's rules for a space, simplified: `invites/` needs no key; the
+ * rest needs one lent for this space. The person's key reads and writes
+ * the person's own certificates (and founds the space: entry 1); a
+ * device's key does anything, if the device is in the newest certificate
+ * of a current member with that key. Each device has its own view, as
+ * each has its own connection.
+ */
+function relayLike(inner: Remote): Remote & { useDeviceKey(k: RemoteDeviceKey): void } {
+  let key: RemoteDeviceKey | undefined;
+  const refuse = (what: string) => {
+    throw new KithError(ErrorCode.Forbidden, `relay: ${key?.signer ?? 'nobody'} may not ${what}`);
+  };
+  const check = async (k: string, write: boolean) => {
+    if (k.startsWith('invites/')) return;
+    if (!key) return refuse(`touch ${k}`);
+    const s = await new SpaceState(key.vaultId).refresh(inner);
+    if (key.signer.startsWith('person:')) {
+      const personId = key.signer.slice('person:'.length);
+      assert.ok(bytesEqual(key.signPub, testPersonPub(personId)), 'the person key is the person’s identity key');
+      if (write && !k.startsWith(`people/${personId}/devices/`) && !(k === 'members/000000000001' && s.m.seq === 0)) refuse(`write ${k}`);
+      return;
+    }
+    const listed = s.m.members().some((m) => {
+      const c = s.certs(m.personId);
+      const d = c?.deviceAt(key!.signer, c.version);
+      return !!d && bytesEqual(d.signPub, key!.signPub);
+    });
+    if (!listed) refuse(`${write ? 'write' : 'read'} ${k}: the device is in no member’s newest certificate`);
+  };
+  return {
+    ...inner,
+    useDeviceKey: (k) => void (key = k),
+    get: async (k, o) => (await check(k, false), inner.get(k, o)),
+    head: async (k) => (await check(k, false), inner.head(k)),
+    list: async (p, o) => (await check(p, false), inner.list(p, o)),
+    put: async (k, b, o) => (await check(k, true), inner.put(k, b, o)),
+    delete: async (k) => (await check(k, true), inner.delete(k)),
+  };
+}
+const testPersonPub = (personId: string): Uint8Array => [alice, bob, carol, mallory].find((p) => p.keys.personId === personId)!.keys.signPub;
+
+test('invite flow: on a remote that signs devices in, the person’s key serves only until a certificate lists the device', async () => {
+  const shared = openMemoryRemote();
+  const alices = relayLike(shared);
+  const { spaceId, state } = await space(alices);
+  const { a, j } = await inviteAndJoin(alices, state, bob, { inviteeRemote: async () => relayLike(shared) });
+  assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+  assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
+  // Bob's second device, certified by his first, signs in as a device at once; a third, not yet listed, certifies as the person.
+  const [b1, b2] = bob.devices as [TestDevice, TestDevice];
+  const b3 = testDevice(23);
+  const b1s = relayLike(shared);
+  const s1 = new SpaceState(spaceId);
+  await certifyOwnDevices(b1s, s1, spaceActorOf(bob, b1), ownDevices([b1, b2]), depsOf(20));
+  const b3s = relayLike(shared);
+  assert.equal(await certifyOwnDevices(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3), ownDevices([b1, b2, b3]), depsOf(21)), true);
+  assert.equal(await currentSpaceKey(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3)), null, 'b3 reads as a device; it holds no key yet');
+  // Any member's next sync seals it the key.
+  assert.equal((await keepSpaceKeys(b1s, s1, spaceActorOf(bob, b1), depsOf(22))).shared, 1);
+  assert.ok(await currentSpaceKey(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3)));
 });

@@ -28,6 +28,7 @@ import {
   certifyOwnDevices,
   currentSpaceKey,
   shareKeysWithNewDevices,
+  signInToSpace,
   type OwnDevices,
   type SpaceActor,
   type SpaceOpsDeps,
@@ -178,6 +179,8 @@ export async function joinInvite(
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   assertOwnDevices(me, devices); // before answering: nothing is sent for a join this device could not finish
   const j = await answerInvite(remote, code, me.person, name, deps);
+  // Invites need no key; the space's objects do, and until its first certificate the person's is the one it has.
+  signInToSpace(remote, j.spaceId, me, 'person');
   o.onSas?.(j.sas);
   const decideBy = deps.now() + timeoutMs;
   let admitted;

@@ -12,11 +12,14 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
 import { remoteKeys } from '../format/remote-keys.js';
 import { epochKeyId } from '../format/sealed-key.js';
+import { deviceKeyOf } from '../identity/device-key.js';
+import { lendDeviceKey } from '../ports/capabilities.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
 import { openSpaceEpochKey, shareEpochKey, startEpoch } from './epochs.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
+import { spaceIdOf } from './membership-entry.js';
 import { SpaceState } from './space-state.js';
 import { assertMember, spaceSegmentKey, type SpaceDevice } from './space-segments.js';
 
@@ -103,6 +106,28 @@ function mayStartNow(state: SpaceState, personId: string): boolean {
 }
 
 /**
+ * On a remote that signs devices in (a relay), which key the space's remote
+ * uses: the person's identity key (signer `person:<personId>`: reading,
+ * and writing the person's own certificates, before one lists this
+ * device), or this device's key. A no-op on other remotes.
+ */
+export function signInToSpace(remote: Remote, spaceId: string, me: SpaceActor, as: 'person' | 'device'): void {
+  lendDeviceKey(
+    remote,
+    as === 'person'
+      ? deviceKeyOf(spaceId, `person:${me.person.personId}`, me.person.sign.seed, () => me.person.signPub)
+      : deviceKeyOf(spaceId, me.deviceId, me.signSeed, () => me.signPub),
+  );
+}
+
+/** True when the person's newest certificate this state knows lists this device with its key. */
+function listsMe(state: SpaceState, me: SpaceActor): boolean {
+  const c = state.certs(me.person.personId);
+  const d = c?.deviceAt(me.deviceId, c.version);
+  return !!d && bytesEqual(d.signPub, me.signPub);
+}
+
+/**
  * Founds a space on `remote` (empty, rooted at the new space): entry 1,
  * the founder's first device certificate listing `devices` (which must
  * include the acting device), and epoch 0 sealed to them.
@@ -114,10 +139,15 @@ export async function createSharedSpace(
   deps: SpaceOpsDeps,
 ): Promise<{ spaceId: string; state: SpaceState }> {
   assertOwnDevices(me, devices);
-  const { spaceId } = await createSpace(remote, me.person, deps);
+  const nonce = deps.random(16);
+  const spaceId = spaceIdOf(me.person.signPub, nonce);
+  // No certificate lists this device before the founder writes one: found the space as the person.
+  signInToSpace(remote, spaceId, me, 'person');
+  await createSpace(remote, me.person, deps, nonce);
   const state = await new SpaceState(spaceId).refresh(remote);
   const { written } = await publishDeviceCert(remote, state.certs(me.person.personId)!, me.person, devices, deps.now());
   if (!written) throw new KithError(ErrorCode.RemoteUnavailable, `the remote did not keep the first device certificate of space ${spaceId}`);
+  signInToSpace(remote, spaceId, me, 'device');
   await state.refresh(remote);
   await keepSpaceKeys(remote, state, me, deps);
   return { spaceId, state };
@@ -132,15 +162,22 @@ export async function createSharedSpace(
  */
 export async function certifyOwnDevices(remote: Remote, state: SpaceState, me: SpaceActor, devices: OwnDevices, deps: SpaceOpsDeps): Promise<boolean> {
   assertOwnDevices(me, devices);
-  await state.refresh(remote);
-  assertMember(state, me.person.personId);
-  const certs = state.certs(me.person.personId)!;
+  // A device no certificate lists yet (a joiner's, a newly paired one) reads and certifies as its person.
+  const asPerson = !listsMe(state, me);
+  if (asPerson) signInToSpace(remote, state.spaceId, me, 'person');
   let wrote = false;
-  for (let attempt = 0; attempt < MAX_CERT_ATTEMPTS && !wrote; attempt++) {
-    await certs.refresh(remote);
-    if (certs.version > 0 && sameDevices(certs.at()!.devices, devices)) break;
-    // Another device of the person may win the version: decide again on top of theirs.
-    wrote = (await publishDeviceCert(remote, certs, me.person, devices, deps.now())).written;
+  try {
+    await state.refresh(remote);
+    assertMember(state, me.person.personId);
+    const certs = state.certs(me.person.personId)!;
+    for (let attempt = 0; attempt < MAX_CERT_ATTEMPTS && !wrote; attempt++) {
+      await certs.refresh(remote);
+      if (certs.version > 0 && sameDevices(certs.at()!.devices, devices)) break;
+      // Another device of the person may win the version: decide again on top of theirs.
+      wrote = (await publishDeviceCert(remote, certs, me.person, devices, deps.now())).written;
+    }
+  } finally {
+    if (asPerson) signInToSpace(remote, state.spaceId, me, 'device');
   }
   await keepSpaceKeys(remote, state, me, deps);
   return wrote;
