@@ -93,6 +93,12 @@ test('invite flow: the admin and the invitee run at once, see the same string, a
     [],
     'no offer is left',
   );
+  // Bob, a writer, may not invite: refused before any offer is written.
+  await assert.rejects(
+    adminInvite(remote, fresh, spaceActorOf(bob), { onCode: () => assert.fail('no code'), confirm: async () => true }, depsOf(4)),
+    is(ErrorCode.Forbidden, 'not-admin'),
+  );
+  assert.equal((await remote.list('invites/')).filter((o) => o.key.endsWith('/offer')).length, 0);
 });
 
 test('invite flow: a reused code is refused, and the person it admitted stays the only one admitted', async () => {

@@ -68,6 +68,10 @@ test('space ops: founding writes entry 1, the founder’s certificate and epoch 
   // Certifying the same devices again writes nothing.
   assert.equal(await certifyOwnDevices(remote, state, spaceActorOf(alice), ownDevices(alice.devices), deps), false);
   assert.equal(state.certs(alice.keys.personId)!.version, 1);
+  // The last member leaving closes the space: nothing more is started or sealed.
+  await leaveSpace(remote, state, spaceActorOf(alice), deps);
+  assert.ok(state.m.closed);
+  await assert.rejects(keepSpaceKeys(remote, state, spaceActorOf(alice), deps), is(ErrorCode.Removed, 'left'));
 });
 
 test('space ops: roles change by admins only; removal starts an epoch the removed person’s devices cannot open, cut after their last segment', async () => {
