@@ -331,3 +331,25 @@ test('invite flow: on a remote that signs devices in, the person’s key serves 
   assert.equal((await keepSpaceKeys(b1s, s1, spaceActorOf(bob, b1), depsOf(22))).shared, 1);
   assert.ok(await currentSpaceKey(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3)));
 });
+
+test('invite flow: once admitted, a failure to certify does not lose the space: the join returns uncertified and the next sync finishes it', async () => {
+  const { remote, spaceId, state } = await space();
+  let failing = true;
+  const flaky: Remote = {
+    ...remote,
+    put: async (k, b, o) => {
+      if (failing && k.startsWith('people/')) throw new KithError(ErrorCode.RemoteUnavailable, 'the remote is down');
+      return remote.put(k, b, o);
+    },
+  };
+  const { a, j } = await inviteAndJoin(remote, state, bob, { inviteeRemote: async () => flaky });
+  assert.equal(a.status, 'fulfilled');
+  assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
+  const joined = (j as PromiseFulfilledResult<Awaited<ReturnType<typeof joinInvite>>>).value;
+  assert.deepEqual([joined.certified, joined.epochKey], [false, null]);
+  assert.equal(joined.state.m.member(bob.keys.personId)?.role, 'writer', 'bob is a member all the same');
+  failing = false;
+  assert.equal(await certifyOwnDevices(flaky, joined.state, spaceActorOf(bob), ownDevices(bob.devices), depsOf(30)), true);
+  await keepSpaceKeys(remote, await new SpaceState(spaceId).refresh(remote), spaceActorOf(alice), depsOf(31));
+  assert.ok(await currentSpaceKey(remote, joined.state, spaceActorOf(bob)));
+});

@@ -156,6 +156,8 @@ export interface JoinInviteResult {
   readonly role: Role;
   readonly sas: string;
   readonly state: SpaceState;
+  /** False when publishing the person's certificate failed (the join stands; the next sync certifies). */
+  readonly certified: boolean;
   /** The current epoch's key sealed to this device, or null if none came in time (a member's later sync seals it). */
   readonly epochKey: Uint8Array | null;
 }
@@ -190,13 +192,19 @@ export async function joinInvite(
   }
   const state = await new SpaceState(j.spaceId).refresh(remote);
   checkAdmission(state.m, j, admitted);
-  await certifyOwnDevices(remote, state, me, devices, deps);
-  // A member now: from here a stop only ends the wait for the key (a member's sync seals it later).
-  const keyBy = deps.now() + timeoutMs;
-  let key = await currentSpaceKey(remote, state, me);
-  while (!key && deps.now() <= keyBy && !o.signal?.aborted) {
-    await abortableSleep(pollMs, o.signal).catch(() => undefined);
-    key = await currentSpaceKey(remote, state, me);
+  // A member now, and the code is spent: from here a failure must not lose the space, so it ends the join early
+  // (`certified` false or no key) and the next sync, which certifies and seals keys too, finishes it.
+  let certified = false;
+  let key: { epochKey: Uint8Array } | null = null;
+  try {
+    await certifyOwnDevices(remote, state, me, devices, deps);
+    certified = true;
+    const keyBy = deps.now() + timeoutMs;
+    while (!(key = await currentSpaceKey(remote, state, me)) && deps.now() <= keyBy && !o.signal?.aborted) {
+      await abortableSleep(pollMs, o.signal).catch(() => undefined);
+    }
+  } catch (e) {
+    if (!(e instanceof KithError)) throw e; // a bug, not the remote or the space refusing
   }
-  return { spaceId: j.spaceId, role: j.role, sas: j.sas, state, epochKey: key?.epochKey ?? null };
+  return { spaceId: j.spaceId, role: j.role, sas: j.sas, state, certified, epochKey: key?.epochKey ?? null };
 }

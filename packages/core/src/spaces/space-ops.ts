@@ -256,7 +256,7 @@ const intentTarget = (intent: MembershipIntent): string => (intent.kind === 'rol
  * can act on), and appends. A change another admin made moot meanwhile
  * is reported the same way.
  */
-async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActor, intent: MembershipIntent, deps: SpaceOpsDeps): Promise<number> {
+async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActor, intent: MembershipIntent, deps: SpaceOpsDeps): Promise<void> {
   await state.refresh(remote);
   assertMember(state, me.person.personId);
   refuse(state, me.person.personId, intent);
@@ -265,13 +265,10 @@ async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActo
     assertMember(state, me.person.personId);
     refuse(state, me.person.personId, intent);
   }
-  return seq ?? state.m.seq;
 }
 
 /** Gives a member another role (admins only). Giving the role they have is a no-op. */
 export async function setMemberRole(remote: Remote, state: SpaceState, me: SpaceActor, personId: string, role: Role, deps: SpaceOpsDeps): Promise<void> {
-  await state.refresh(remote);
-  if (state.m.member(personId)?.role === role) return;
   await changeMembership(remote, state, me, { kind: 'role', personId, role }, deps);
 }
 
