@@ -345,7 +345,7 @@ test('invite flow: once admitted, a failure to certify does not lose the space: 
   const { a, j } = await inviteAndJoin(remote, state, bob, { inviteeRemote: async () => flaky });
   assert.equal(a.status, 'fulfilled');
   assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
-  const joined = (j).value;
+  const joined = j.value;
   assert.deepEqual([joined.certified, joined.epochKey], [false, null]);
   assert.equal(joined.state.m.member(bob.keys.personId)?.role, 'writer', 'bob is a member all the same');
   failing = false;
