@@ -170,17 +170,24 @@ test('invite flow: an expired code is refused; an admin who never confirms lets 
   assert.equal((await new SpaceState(spaceId).refresh(remote)).m.seq, 1);
 });
 
+/**
+ * The admin's user never answers. Both clocks stand still, so however slow
+ * the machine the invitee finds the offer valid and answers; only the
+ * confirmation's own timer (the code's time) ends the wait.
+ */
 async function inviteAndJoinWithin(remote: Remote, state: SpaceState, timeoutMs: number) {
+  const t = Date.now();
+  const frozen = (seed: number): Deps => ({ random: seededRandom(seed), now: () => t });
   const code = later<string>();
   const admin = adminInvite(
     remote,
     state,
     spaceActorOf(alice),
     { pollMs: POLL, timeoutMs, onCode: code.resolve, confirm: () => new Promise<boolean>(() => undefined) },
-    depsOf(12),
+    frozen(12),
   );
   const join = (async () =>
-    joinInvite(remote, await code.promise, spaceActorOf(bob), ownDevices(bob.devices), 'Bob', { pollMs: POLL, timeoutMs: 120_000 }, depsOf(13)))();
+    joinInvite(remote, await code.promise, spaceActorOf(bob), ownDevices(bob.devices), 'Bob', { pollMs: POLL, timeoutMs: 120_000 }, frozen(13)))();
   const [a, j] = await Promise.allSettled([admin, join]);
   return { a, j };
 }
