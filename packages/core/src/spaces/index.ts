@@ -95,3 +95,19 @@ export {
 export { encodeSpaceHead, decodeSpaceHead, spaceHeadKey, SPACE_HEAD_VERSION, type SpaceHead } from './space-head.js';
 export { peekSpaceSegmentClaim } from './relay-segment-claim.js';
 export type { SegmentWriterClaim } from '../format/segment.js';
+export {
+  createSharedSpace,
+  certifyOwnDevices,
+  keepSpaceKeys,
+  shareKeysWithNewDevices,
+  currentSpaceKey,
+  setMemberRole,
+  removeMember,
+  leaveSpace,
+  signInToSpace,
+  type SpaceActor,
+  type OwnDevices,
+  type SpaceOpsDeps,
+  type KeepKeysResult,
+} from './space-ops.js';
+export { adminInvite, joinInvite, type AdminInviteOptions, type AdminInviteResult, type JoinInviteOptions, type JoinInviteResult } from './invite-flow.js';

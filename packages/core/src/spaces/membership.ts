@@ -194,11 +194,13 @@ export class Membership {
 
   /** The change that carries `intent` out on top of this chain, or null when it no longer applies. */
   plan(signer: string, intent: MembershipIntent): MembershipChange | null {
-    const change: MembershipChange =
-      intent.kind === 'add'
-        ? { kind: 'add', personId: intent.person.personId, signPub: intent.person.signPub, boxPub: intent.person.boxPub, role: intent.role }
-        : intent;
+    const change = changeOf(intent);
     return this.#violation(signer, change) === null ? change : null;
+  }
+
+  /** Why `intent` by `signer` would break a rule on top of this chain (to tell the user), or null when it applies. */
+  refusal(signer: string, intent: MembershipIntent): string | null {
+    return this.#violation(signer, changeOf(intent));
   }
 
   /** Why `change` by `signer` breaks a rule here, or null. */
@@ -263,6 +265,11 @@ export class Membership {
   }
 }
 
+const changeOf = (intent: MembershipIntent): MembershipChange =>
+  intent.kind === 'add'
+    ? { kind: 'add', personId: intent.person.personId, signPub: intent.person.signPub, boxPub: intent.person.boxPub, role: intent.role }
+    : intent;
+
 /** Bad input is refused before anything is written: an entry readers would refuse would block the chain for everyone. */
 function assertIntent(intent: MembershipIntent): void {
   const bad = (why: string) => new KithError(ErrorCode.BadInput, `cannot change the membership: ${why}`);
@@ -276,10 +283,16 @@ function assertIntent(intent: MembershipIntent): void {
 /**
  * Founds a space: writes entry 1 with put-if-absent. The spaceId comes
  * from the founder's key and a random nonce, so it is fresh and no one
- * else can write its first entry.
+ * else can write its first entry. Pass the nonce to know the spaceId
+ * before anything is written ({@link spaceIdOf}), e.g. to sign in to it.
  */
-export async function createSpace(remote: Remote, founder: PersonKeys, deps: { random: (n: number) => Uint8Array; now: Clock }): Promise<Membership> {
-  const nonce = deps.random(16);
+export async function createSpace(
+  remote: Remote,
+  founder: PersonKeys,
+  deps: { random: (n: number) => Uint8Array; now: Clock },
+  nonce = deps.random(16),
+): Promise<Membership> {
+  if (nonce.length !== 16) throw new KithError(ErrorCode.BadInput, 'a space nonce is 16 bytes');
   const spaceId = spaceIdOf(founder.signPub, nonce);
   const m = Membership.empty(spaceId);
   const entry: MembershipEntry = {
