@@ -128,7 +128,7 @@ test("a member's new device sees the space after a sync, with no admin step; set
       await a.vault.sync();
       await b.vault.sync();
       await b2.vault.sync();
-      assert.deepEqual(await ids(b.vault, 'Club'), ['n1', 'p1']);
+      assert.deepEqual(await ids(b.vault, 'Club'), ['n1'], 'not pulled since it was turned off');
       assert.deepEqual(await ids(b2.vault, 'Club'), ['n1', 'n2', 'p1']);
       await b.vault.spaces.setSynced('Club', true);
       await b.vault.sync();
