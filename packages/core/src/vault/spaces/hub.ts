@@ -94,11 +94,11 @@ export class SpaceHub {
 
   async invite(space: string, o: SpaceInviteOptions): Promise<SpaceInvited> {
     const local = await this.open(space);
-    const me = local.me;
+    const state = await local.refresh(true);
     const invited = await adminInvite(
       local.remote,
-      await local.refresh(true),
-      me,
+      state,
+      local.me,
       {
         role: o.role ?? DEFAULT_ROLE,
         ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
@@ -271,8 +271,8 @@ export class SpaceHub {
     if (!p) {
       p = (async () => {
         const { remotes, store } = this.#options();
-        const me = await this.#actor(await this.#s.connect());
-        return LocalSpace.open(entry.spaceId, entry.url, await store(entry.spaceId), await remotes.open(entry.url), me, this.#s.deps);
+        const actor = async (): Promise<SpaceActor> => this.#actor(await this.#s.connect());
+        return LocalSpace.open(entry.spaceId, entry.url, await store(entry.spaceId), await remotes.open(entry.url), this.#s.ctx.deviceId, actor, this.#s.deps);
       })();
       this.#open.set(entry.spaceId, p);
       p.catch(() => this.#open.delete(entry.spaceId));
@@ -296,7 +296,7 @@ export class SpaceHub {
       await remote.close().catch(() => undefined);
       throw e;
     }
-    const local = await LocalSpace.open(id!, url, await openStore(id!), remote, me, this.#s.deps);
+    const local = await LocalSpace.open(id!, url, await openStore(id!), remote, me.deviceId, async () => me, this.#s.deps);
     this.#open.set(id!, Promise.resolve(local));
     return local;
   }

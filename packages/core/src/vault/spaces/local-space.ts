@@ -58,28 +58,55 @@ export class LocalSpace {
   readonly events = new VaultEmitter();
   /** The state was caught up with the remote in this session. */
   #fresh = false;
+  #me: SpaceActor | undefined;
+  readonly #actor: () => Promise<SpaceActor>;
 
+  /** `actor` is loaded on the first network call (it reads the person's identity): local reads and writes work offline. */
   constructor(
     readonly spaceId: string,
     readonly url: string,
     readonly store: Store,
     readonly remote: Remote,
-    readonly me: SpaceActor,
+    deviceId: string,
+    actor: () => Promise<SpaceActor>,
     readonly deps: Deps,
   ) {
     this.state = new SpaceState(spaceId);
-    this.records = new Records({ store, deps, events: this.events, ctx: { deviceId: me.deviceId } });
-    this.lendDeviceKey();
+    this.records = new Records({ store, deps, events: this.events, ctx: { deviceId } });
+    this.#actor = actor;
+  }
+
+  /** This device acting for its person (after {@link ready}). */
+  get me(): SpaceActor {
+    if (!this.#me) throw new KithError(ErrorCode.Internal, 'internal error: the space was used before its actor was loaded');
+    return this.#me;
+  }
+
+  /** Loads the actor and signs in to the space's remote with the device key. */
+  async ready(): Promise<SpaceActor> {
+    if (!this.#me) {
+      this.#me = await this.#actor();
+      this.lendDeviceKey();
+    }
+    return this.#me;
   }
 
   /** Opens a space's store and notes which space it holds (a store of another space is refused). */
-  static async open(spaceId: string, url: string, store: Store, remote: Remote, me: SpaceActor, deps: Deps): Promise<LocalSpace> {
+  static async open(
+    spaceId: string,
+    url: string,
+    store: Store,
+    remote: Remote,
+    deviceId: string,
+    actor: () => Promise<SpaceActor>,
+    deps: Deps,
+  ): Promise<LocalSpace> {
     await store.write(async (tx) => {
       const held = await readMeta<{ spaceId: string; url: string }>(tx, SPACE_META.space);
       if (held && held.spaceId !== spaceId) throw new KithError(ErrorCode.BadInput, `the store given for space ${spaceId} holds space ${held.spaceId}`);
       if (!held) await writeMeta(tx, SPACE_META.space, { spaceId, url });
     });
-    return new LocalSpace(spaceId, url, store, remote, me, deps);
+    return new LocalSpace(spaceId, url, store, remote, deviceId, actor, deps);
   }
 
   /** Signs in to the space's remote (a relay) with this device's key. */
@@ -93,6 +120,7 @@ export class LocalSpace {
   /** Catches the state up with the remote (once per session unless `again`), checking the pinned positions and noting the summary. */
   async refresh(again = false): Promise<SpaceState> {
     if (this.#fresh && !again) return this.state;
+    await this.ready();
     await this.state.refresh(this.remote);
     const pins = await this.store.read((tx) => readMeta<Pins>(tx, SPACE_META.pins));
     if (pins) {
@@ -125,11 +153,19 @@ export class LocalSpace {
   /** Refuses locally what members would refuse (KITH_FORBIDDEN, KITH_REMOVED, KITH_REVOKED), from the state as last caught up. */
   async assertMayWrite(): Promise<void> {
     await this.refresh().catch(() => undefined); // offline: judged on what was verified before
+    if (!this.#me) {
+      // Offline before any verification this session: judged on the role verified last (the push checks again).
+      if ((await this.summary())?.role === 'reader') {
+        throw new KithError(ErrorCode.Forbidden, `you are a reader of space ${this.spaceId}: you cannot write to it`, { reason: 'reader' });
+      }
+      return;
+    }
     assertMayWrite(this.state, { personId: this.me.person.personId, deviceId: this.me.deviceId });
   }
 
   /** Sends this device's pending writes in the space, a segment at a time; returns the number of ops sent. */
   async push(): Promise<number> {
+    await this.ready();
     let pushed = 0;
     for (;;) {
       const { entries, chain } = await this.store.read(async (tx) => ({
@@ -153,6 +189,7 @@ export class LocalSpace {
 
   /** Reads and applies what other devices wrote in the space; returns the ops applied. */
   async pull(): Promise<{ pulled: number; collections: string[] }> {
+    await this.ready();
     const stored = await this.store.read(async (tx) => ({
       cursors: (await readMeta<Record<string, StoredCursor>>(tx, SPACE_META.cursors)) ?? {},
       pins: await readMeta<Pins>(tx, SPACE_META.pins),

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Vault } from '../vault.js';
+import { ErrorCode, KithError } from '../../base/errors.js';
+import type { Remote } from '../../ports/remote.js';
+import { Vault } from '../vault.js';
 import type { Role } from './space-types.js';
 import { newPerson, pairDevice, World } from './people.test.support.js';
 
@@ -151,8 +153,41 @@ test('spaces by name: an unknown one is KITH_NOT_FOUND, a name two spaces share 
     await assert.rejects(a.vault.space('Twins').get('notes', 'x'), { code: 'KITH_BAD_INPUT' });
     assert.equal(await a.vault.space(one.spaceId).get('notes', 'x'), undefined);
     await assert.rejects(a.vault.spaces.create(''), { code: 'KITH_BAD_INPUT' });
+    await assert.rejects(a.vault.spaces.join('ABCD-EFGH'), { code: 'KITH_BAD_INVITE_CODE', reason: 'no-url' });
     assert.equal((await a.vault.spaces.list()).length, 2);
   } finally {
     await a.vault.close();
+  }
+});
+
+test('a space reads and writes offline: its records are local, the identity is needed only to sync', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 41);
+  const offline = (): Promise<never> => Promise.reject(new KithError(ErrorCode.RemoteUnavailable, 'offline'));
+  let spaceId = '';
+  try {
+    spaceId = (await a.vault.spaces.create('Trip')).spaceId;
+    await a.vault.space('Trip').put('notes', 'n1', { text: 'one' });
+  } finally {
+    await a.vault.close();
+  }
+  const unreachable: Remote = Object.assign(world.remote('memory://nowhere'), { get: offline, list: offline, put: offline, head: offline });
+  const vault = await Vault.open({ ...a.device.options(), remote: offline, spaceRemotes: { ...world.spaceRemotes, open: async () => unreachable } });
+  try {
+    assert.deepEqual(await ids(vault, 'Trip'), ['n1']);
+    await vault.space('Trip').put('notes', 'n2', { text: 'two' });
+    assert.deepEqual(await ids(vault, 'Trip'), ['n1', 'n2']);
+    await assert.rejects(vault.sync(), { code: 'KITH_REMOTE_UNAVAILABLE' });
+  } finally {
+    await vault.close();
+  }
+  const back = await Vault.open(a.device.options());
+  try {
+    const segments = () => [...world.objects(`memory://ana/spaces/${spaceId}`).keys()].filter((k) => k.startsWith('segments/'));
+    assert.equal(segments().length, 1, 'the names, written by create');
+    await back.sync();
+    assert.equal(segments().length, 2, 'both offline writes, sent by the next sync');
+  } finally {
+    await back.close();
   }
 });
