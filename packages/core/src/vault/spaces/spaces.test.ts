@@ -87,7 +87,9 @@ test('a space: create, invite a writer and a reader, converge; readers and remov
     await a.vault.sync();
     await b.vault.sync();
     assert.deepEqual(await ids(b.vault, 'Family'), ['n1', 'n2']);
-    await assert.rejects(b.vault.space('Family').put('notes', 'b2', { text: 'still here?' }), { code: 'KITH_REMOVED' });
+    await assert.rejects(b.vault.space('Family').put('notes', 'b2', { text: 'still here?' }), { code: 'KITH_REMOVED', reason: 'removed' });
+    assert.deepEqual(await b.vault.spaces.list(), [], 'a removed member no longer lists or syncs the space');
+    await b.vault.sync();
     await c.vault.sync();
     assert.deepEqual(await ids(c.vault, 'Family'), ['n1', 'n2', 'n3']);
 
