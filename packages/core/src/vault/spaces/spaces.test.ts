@@ -249,3 +249,31 @@ test('roles change through the facade, a member leaves, and a revoked device of 
     for (const p of [a, c]) await p.vault.close();
   }
 });
+
+test('the membership position a device verified is pinned in the space’s store: a remote rolled back to an older chain is caught after a restart', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 61);
+  const b = await newPerson(world, 'ben', 62);
+  let spaceId = '';
+  try {
+    spaceId = (await a.vault.spaces.create('Pinned')).spaceId;
+    await invite(a.vault, 'Pinned', b.vault, 'writer', 'Ben');
+    await a.vault.sync();
+  } finally {
+    await b.vault.close();
+    await a.vault.close();
+  }
+  // The remote forgets the entry that added Ben (as an old copy of it would): a valid chain, one entry shorter.
+  const objects = world.objects(`memory://ana/spaces/${spaceId}`);
+  const last = [...objects.keys()]
+    .filter((k) => k.startsWith('members/'))
+    .sort()
+    .at(-1)!;
+  objects.delete(last);
+  const again = await Vault.open(a.device.options());
+  try {
+    await assert.rejects(again.sync(), { code: 'KITH_INTEGRITY_ROLLBACK' });
+  } finally {
+    await again.close();
+  }
+});
