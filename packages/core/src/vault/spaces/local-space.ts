@@ -25,6 +25,8 @@ import type { SpaceActor } from '../../spaces/space-ops.js';
 import type { Role } from '../../spaces/membership-entry.js';
 import { VaultEmitter } from '../events.js';
 import { Records } from '../records.js';
+import { spaceBlobs } from './space-blobs.js';
+import type { SpaceBlobs } from './space-records.js';
 
 /** Meta entries of a space's store (a store holds one space). */
 const SPACE_META = {
@@ -76,6 +78,13 @@ export class LocalSpace {
     this.state = new SpaceState(spaceId);
     this.records = new Records({ store, deps, events: this.events, ctx: { deviceId } });
     this.#actor = actor;
+  }
+
+  #blobs: SpaceBlobs | undefined;
+
+  /** The space's attachments (made on first use). */
+  blobs(): SpaceBlobs {
+    return (this.#blobs ??= spaceBlobs(this));
   }
 
   /** This device acting for its person (after {@link ready}). */

@@ -277,3 +277,32 @@ test('the membership position a device verified is pinned in the space’s store
     await again.close();
   }
 });
+
+test('blobs in a space: a writer stores one under the space’s root, a member reads it; a reader cannot store one', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 71);
+  const c = await newPerson(world, 'cat', 72);
+  try {
+    const { spaceId } = await a.vault.spaces.create('Photos');
+    await invite(a.vault, 'Photos', c.vault, 'reader', 'Cat');
+    const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) % 251);
+    const { ref } = await a.vault.space('Photos').blobs.put(bytes, { name: 'p.bin' });
+    await a.vault.space('Photos').put('photos', 'p1', { file: ref });
+    await a.vault.sync();
+    const space = world.objects(`memory://ana/spaces/${spaceId}`);
+    assert.ok(
+      [...space.keys()].some((k) => k.startsWith('blobs/manifests/')),
+      'under the space’s root',
+    );
+    assert.ok(![...world.objects('memory://ana').keys()].some((k) => k.startsWith('blobs/')), 'not in the personal space');
+    await c.vault.sync();
+    const got = (await c.vault.space('Photos').get('photos', 'p1'))!;
+    const read = new Uint8Array(await new Response(c.vault.space('Photos').blobs.get(got['file'] as string)).arrayBuffer());
+    assert.deepEqual(read, bytes);
+    const before = world.calls.length;
+    await assert.rejects(c.vault.space('Photos').blobs.put(new Uint8Array(10)), { code: 'KITH_FORBIDDEN' });
+    assert.equal(world.calls.filter((x, i) => i >= before && x.includes('/spaces/')).length, 0);
+  } finally {
+    for (const p of [a, c]) await p.vault.close();
+  }
+});
