@@ -306,3 +306,46 @@ test('blobs in a space: a writer stores one under the space’s root, a member r
     for (const p of [a, c]) await p.vault.close();
   }
 });
+
+test('a crash after a space segment was uploaded and before the store noted it: the next sync takes it as sent, each write arrives once', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 81);
+  const b = await newPerson(world, 'ben', 82);
+  let crash = false;
+  // The write that would drop the sent ops from the outbox fails once, as if the process died there.
+  a.device.wrapSpaceStore = (store) => ({
+    ...store,
+    read: (fn) => store.read(fn),
+    close: () => store.close(),
+    write: (fn) =>
+      store.write((tx) =>
+        fn(
+          Object.assign(Object.create(tx) as typeof tx, {
+            deleteOutbox: async (through: number) => {
+              if (crash) {
+                crash = false;
+                throw new Error('crash');
+              }
+              return tx.deleteOutbox(through);
+            },
+          }),
+        ),
+      ),
+  });
+  try {
+    const { spaceId } = await a.vault.spaces.create('Crash');
+    await invite(a.vault, 'Crash', b.vault, 'writer', 'Ben');
+    await a.vault.space('Crash').put('notes', 'n1', { text: 'one' });
+    crash = true;
+    await assert.rejects(a.vault.sync(), /crash/);
+    await a.vault.space('Crash').put('notes', 'n2', { text: 'two' });
+    await a.vault.sync();
+    await b.vault.sync();
+    assert.deepEqual(await ids(b.vault, 'Crash'), ['n1', 'n2']);
+    assert.equal((await b.vault.space('Crash').log({ collection: 'notes' })).length, 2, 'each write once');
+    const segments = [...world.objects(`memory://ana/spaces/${spaceId}`).keys()].filter((k) => k.startsWith(`segments/${a.vault.deviceId}/`));
+    assert.equal(segments.length, 4, 'names, the invitee’s name, n1, n2: none sent twice');
+  } finally {
+    for (const p of [a, b]) await p.vault.close();
+  }
+});
