@@ -16,6 +16,7 @@ import { lendDeviceKey } from '../../ports/capabilities.js';
 import { deviceKeyOf } from '../../identity/device-key.js';
 import { spaceIdOf } from '../../spaces/membership-entry.js';
 import type { PersonKeys } from '../../spaces/person.js';
+import { SpaceState } from '../../spaces/space-state.js';
 import { adminInvite, joinInvite } from '../../spaces/invite-flow.js';
 import { certifyOwnDevices, createSharedSpace, keepSpaceKeys, leaveSpace, removeMember, setMemberRole, type SpaceActor } from '../../spaces/space-ops.js';
 import type { VaultSession } from '../session.js';
@@ -94,10 +95,11 @@ export class SpaceHub {
 
   async invite(space: string, o: SpaceInviteOptions): Promise<SpaceInvited> {
     const local = await this.open(space);
-    const state = await local.refresh(true);
+    await local.refresh(true); // checks the pins, and that the actor is loaded
+    // Its own state: the invite appends to the chain while it waits, beside syncs that catch the space's state up.
     const invited = await adminInvite(
       local.remote,
-      state,
+      new SpaceState(local.spaceId),
       local.me,
       {
         role: o.role ?? DEFAULT_ROLE,

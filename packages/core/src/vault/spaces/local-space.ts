@@ -86,7 +86,7 @@ export class LocalSpace {
     actor: () => Promise<SpaceActor>,
     readonly deps: Deps,
   ) {
-    this.state = new SpaceState(spaceId);
+    this.state = serializedRefresh(new SpaceState(spaceId));
     this.records = new Records({ store, deps, events: this.events, ctx: { deviceId } });
     this.#actor = actor;
   }
@@ -295,6 +295,22 @@ export class LocalSpace {
     await this.store.close();
     await this.remote.close();
   }
+}
+
+/**
+ * The state with its catch-ups one at a time: a write's check, a sync and
+ * the operations all refresh it, and two refreshes reading the same next
+ * entry would both try to apply it (the second fails as a broken chain).
+ */
+function serializedRefresh(state: SpaceState): SpaceState {
+  const refresh = state.refresh.bind(state);
+  let last: Promise<unknown> = Promise.resolve();
+  state.refresh = (remote) => {
+    const run = last.catch(() => undefined).then(() => refresh(remote));
+    last = run;
+    return run;
+  };
+  return state;
 }
 
 /** The last stamp applied of each device (this device's own: all of them). */

@@ -374,3 +374,27 @@ test('a space whose remote is down does not keep the other spaces from syncing; 
     for (const p of [a, b]) await p.vault.close();
   }
 });
+
+test('a write’s check and a sync catching the same space up at once (after a restart) do not trip over each other', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 101);
+  const b = await newPerson(world, 'ben', 102);
+  try {
+    await a.vault.spaces.create('Busy');
+    await invite(a.vault, 'Busy', b.vault, 'writer', 'Ben');
+    await a.vault.sync();
+    await b.vault.sync();
+  } finally {
+    await b.vault.close();
+  }
+  const again = await Vault.open(b.device.options());
+  try {
+    await Promise.all([again.sync(), again.space('Busy').put('notes', 'x', { text: 'x' }), again.space('Busy').put('notes', 'y', { text: 'y' })]);
+    await again.sync();
+    await a.vault.sync();
+    assert.deepEqual(await ids(a.vault, 'Busy'), ['x', 'y']);
+  } finally {
+    await again.close();
+    await a.vault.close();
+  }
+});
