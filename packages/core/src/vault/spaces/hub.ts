@@ -77,7 +77,7 @@ export class SpaceHub {
       await writeReserved(local.records, NAMES, SPACE_NAME_ID, { name: clean });
       await writeReserved(local.records, NAMES, me.person.personId, { name: await this.#deviceName() });
       await saveEntry(this.#records, { spaceId, name: clean, url, role: 'admin' });
-      await local.push();
+      await local.push().catch(() => undefined); // the space exists: the names go with the next sync
       return { spaceId, name: clean };
     });
   }
@@ -113,7 +113,7 @@ export class SpaceHub {
     );
     // Names live in the space's records (never in membership entries): the invitee's came in their encrypted answer.
     await writeReserved(local.records, NAMES, invited.personId, { name: invited.name });
-    await this.#s.exclusive(() => local.push());
+    await this.#s.exclusive(() => local.push()).catch(() => undefined); // they are a member already: the name goes with the next sync
     return { personId: invited.personId, name: invited.name, role: invited.role, sas: invited.sas };
   }
 
@@ -152,7 +152,7 @@ export class SpaceHub {
       return joined.spaceId;
     });
     const j = joined!;
-    await this.#s.exclusive(() => local.pull());
+    await this.#s.exclusive(() => local.pull()).catch(() => undefined); // a member already: the next sync reads what this could not
     const spaceName = (await readNames(local.store)).get(SPACE_NAME_ID) ?? j.spaceId;
     await saveEntry(this.#records, { spaceId: j.spaceId, name: spaceName, url, role: j.role });
     return { spaceId: j.spaceId, name: spaceName, role: j.role, sas: j.sas };
