@@ -102,6 +102,7 @@ export {
   setMemberRole,
   removeMember,
   leaveSpace,
+  signInToSpace,
   type SpaceActor,
   type OwnDevices,
   type SpaceOpsDeps,

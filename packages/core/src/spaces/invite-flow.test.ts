@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom, type Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { concatBytes, ed25519Sign, hexToBytes, sha256, toBase64url, utf8 } from '../crypto/index.js';
+import { bytesEqual, concatBytes, ed25519Sign, hexToBytes, sha256, toBase64url, utf8 } from '../crypto/index.js';
 import { openMessage, sealMessage } from '../identity/one-time-code.js';
-import type { Remote } from '../ports/remote.js';
+import type { Remote, RemoteDeviceKey } from '../ports/remote.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
-import { ownDevices, spaceActorOf, testPerson, type TestPerson } from '../testing/space-people.js';
+import { ownDevices, spaceActorOf, testDevice, testPerson, type TestDevice, type TestPerson } from '../testing/space-people.js';
 import { adminInvite, joinInvite, type AdminInviteOptions } from './invite-flow.js';
 import { generateInviteCode, inviteKey, parseInviteCode } from './invite.js';
-import { createSharedSpace, currentSpaceKey } from './space-ops.js';
+import { certifyOwnDevices, createSharedSpace, currentSpaceKey, keepSpaceKeys } from './space-ops.js';
 import { SpaceState } from './space-state.js';
 
 const is = (code: ErrorCode, reason?: string) => (e: unknown) => KithError.is(e, code) && (reason === undefined || e.reason === reason);
@@ -75,8 +75,8 @@ test('invite flow: the admin and the invitee run at once, see the same string, a
   const { a, j } = await inviteAndJoin(remote, state, bob);
   assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
   assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
-  const admin = (a).value;
-  const joined = (j).value;
+  const admin = a.value;
+  const joined = j.value;
   assert.equal(admin.sas, joined.sas);
   assert.match(admin.sas, /^\d{3} \d{3}$/);
   assert.deepEqual([admin.personId, admin.name, admin.role], [bob.keys.personId, 'Bob', 'writer']);
@@ -93,6 +93,12 @@ test('invite flow: the admin and the invitee run at once, see the same string, a
     [],
     'no offer is left',
   );
+  // Bob, a writer, may not invite: refused before any offer is written.
+  await assert.rejects(
+    adminInvite(remote, fresh, spaceActorOf(bob), { onCode: () => assert.fail('no code'), confirm: async () => true }, depsOf(4)),
+    is(ErrorCode.Forbidden, 'not-admin'),
+  );
+  assert.equal((await remote.list('invites/')).filter((o) => o.key.endsWith('/offer')).length, 0);
 });
 
 test('invite flow: a reused code is refused, and the person it admitted stays the only one admitted', async () => {
@@ -132,6 +138,9 @@ test('invite flow: a mistyped or unknown code is refused on the invitee’s side
   // A well-formed code nobody offered.
   await assert.rejects(join(generateInviteCode(seededRandom(8)).code), is(ErrorCode.InviteExpired, 'code-gone'));
   const { inviteId } = parseInviteCode(real);
+  // Devices that leave out the joining device: refused before anything is answered.
+  await assert.rejects(joinInvite(remote, real, spaceActorOf(bob), ownDevices([bob.devices[1]!]), 'Bob', { pollMs: POLL }, depsOf(8)), is(ErrorCode.BadInput));
+  assert.equal(await remote.get(inviteKey(inviteId, 'answer')), null);
   stop.abort();
   await assert.rejects(admin, is(ErrorCode.Aborted));
   const fresh = await new SpaceState(spaceId).refresh(remote);
@@ -161,17 +170,24 @@ test('invite flow: an expired code is refused; an admin who never confirms lets 
   assert.equal((await new SpaceState(spaceId).refresh(remote)).m.seq, 1);
 });
 
+/**
+ * The admin's user never answers. Both clocks stand still, so however slow
+ * the machine the invitee finds the offer valid and answers; only the
+ * confirmation's own timer (the code's time) ends the wait.
+ */
 async function inviteAndJoinWithin(remote: Remote, state: SpaceState, timeoutMs: number) {
+  const t = Date.now();
+  const frozen = (seed: number): Deps => ({ random: seededRandom(seed), now: () => t });
   const code = later<string>();
   const admin = adminInvite(
     remote,
     state,
     spaceActorOf(alice),
     { pollMs: POLL, timeoutMs, onCode: code.resolve, confirm: () => new Promise<boolean>(() => undefined) },
-    depsOf(12),
+    frozen(12),
   );
   const join = (async () =>
-    joinInvite(remote, await code.promise, spaceActorOf(bob), ownDevices(bob.devices), 'Bob', { pollMs: POLL, timeoutMs: 120_000 }, depsOf(13)))();
+    joinInvite(remote, await code.promise, spaceActorOf(bob), ownDevices(bob.devices), 'Bob', { pollMs: POLL, timeoutMs: 120_000 }, frozen(13)))();
   const [a, j] = await Promise.allSettled([admin, join]);
   return { a, j };
 }
@@ -258,4 +274,89 @@ test('invite flow: a man-in-the-middle remote that substitutes keys shows two di
     const fresh = await new SpaceState(spaceId).refresh(remote);
     assert.equal(fresh.certs(bob.keys.personId), undefined, 'bob certified nothing in a space that did not admit him');
   }
+});
+
+/**
+ * A relay's rules for a space, simplified: `invites/` needs no key; the
+ * rest needs one lent for this space. The person's key reads and writes
+ * the person's own certificates (and founds the space: entry 1); a
+ * device's key does anything, if the device is in the newest certificate
+ * of a current member with that key. Each device has its own view, as
+ * each has its own connection.
+ */
+function relayLike(inner: Remote): Remote & { useDeviceKey(k: RemoteDeviceKey): void } {
+  let key: RemoteDeviceKey | undefined;
+  const refuse = (what: string) => {
+    throw new KithError(ErrorCode.Forbidden, `relay: ${key?.signer ?? 'nobody'} may not ${what}`);
+  };
+  const check = async (k: string, write: boolean) => {
+    if (k.startsWith('invites/')) return;
+    if (!key) return refuse(`touch ${k}`);
+    const s = await new SpaceState(key.vaultId).refresh(inner);
+    if (key.signer.startsWith('person:')) {
+      const personId = key.signer.slice('person:'.length);
+      assert.ok(bytesEqual(key.signPub, testPersonPub(personId)), 'the person key is the person’s identity key');
+      if (write && !k.startsWith(`people/${personId}/devices/`) && !(k === 'members/000000000001' && s.m.seq === 0)) refuse(`write ${k}`);
+      return;
+    }
+    const listed = s.m.members().some((m) => {
+      const c = s.certs(m.personId);
+      const d = c?.deviceAt(key!.signer, c.version);
+      return !!d && bytesEqual(d.signPub, key!.signPub);
+    });
+    if (!listed) refuse(`${write ? 'write' : 'read'} ${k}: the device is in no member’s newest certificate`);
+  };
+  return {
+    ...inner,
+    useDeviceKey: (k) => void (key = k),
+    get: async (k, o) => (await check(k, false), inner.get(k, o)),
+    head: async (k) => (await check(k, false), inner.head(k)),
+    list: async (p, o) => (await check(p, false), inner.list(p, o)),
+    put: async (k, b, o) => (await check(k, true), inner.put(k, b, o)),
+    delete: async (k) => (await check(k, true), inner.delete(k)),
+  };
+}
+const testPersonPub = (personId: string): Uint8Array => [alice, bob, carol, mallory].find((p) => p.keys.personId === personId)!.keys.signPub;
+
+test('invite flow: on a remote that signs devices in, the person’s key serves only until a certificate lists the device', async () => {
+  const shared = openMemoryRemote();
+  const alices = relayLike(shared);
+  const { spaceId, state } = await space(alices);
+  const { a, j } = await inviteAndJoin(alices, state, bob, { inviteeRemote: async () => relayLike(shared) });
+  assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+  assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
+  // Bob's second device, certified by his first, signs in as a device at once; a third, not yet listed, certifies as the person.
+  const [b1, b2] = bob.devices as [TestDevice, TestDevice];
+  const b3 = testDevice(23);
+  const b1s = relayLike(shared);
+  const s1 = new SpaceState(spaceId);
+  await certifyOwnDevices(b1s, s1, spaceActorOf(bob, b1), ownDevices([b1, b2]), depsOf(20));
+  const b3s = relayLike(shared);
+  assert.equal(await certifyOwnDevices(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3), ownDevices([b1, b2, b3]), depsOf(21)), true);
+  assert.equal(await currentSpaceKey(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3)), null, 'b3 reads as a device; it holds no key yet');
+  // Any member's next sync seals it the key.
+  assert.equal((await keepSpaceKeys(b1s, s1, spaceActorOf(bob, b1), depsOf(22))).shared, 1);
+  assert.ok(await currentSpaceKey(b3s, new SpaceState(spaceId), spaceActorOf(bob, b3)));
+});
+
+test('invite flow: once admitted, a failure to certify does not lose the space: the join returns uncertified and the next sync finishes it', async () => {
+  const { remote, spaceId, state } = await space();
+  let failing = true;
+  const flaky: Remote = {
+    ...remote,
+    put: async (k, b, o) => {
+      if (failing && k.startsWith('people/')) throw new KithError(ErrorCode.RemoteUnavailable, 'the remote is down');
+      return remote.put(k, b, o);
+    },
+  };
+  const { a, j } = await inviteAndJoin(remote, state, bob, { inviteeRemote: async () => flaky });
+  assert.equal(a.status, 'fulfilled');
+  assert.equal(j.status, 'fulfilled', String((j as PromiseRejectedResult).reason));
+  const joined = j.value;
+  assert.deepEqual([joined.certified, joined.epochKey], [false, null]);
+  assert.equal(joined.state.m.member(bob.keys.personId)?.role, 'writer', 'bob is a member all the same');
+  failing = false;
+  assert.equal(await certifyOwnDevices(flaky, joined.state, spaceActorOf(bob), ownDevices(bob.devices), depsOf(30)), true);
+  await keepSpaceKeys(remote, await new SpaceState(spaceId).refresh(remote), spaceActorOf(alice), depsOf(31));
+  assert.ok(await currentSpaceKey(remote, joined.state, spaceActorOf(bob)));
 });

@@ -23,7 +23,16 @@ import {
 } from './invite.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership } from './membership.js';
-import { certifyOwnDevices, currentSpaceKey, shareKeysWithNewDevices, type OwnDevices, type SpaceActor, type SpaceOpsDeps } from './space-ops.js';
+import {
+  assertOwnDevices,
+  certifyOwnDevices,
+  currentSpaceKey,
+  shareKeysWithNewDevices,
+  signInToSpace,
+  type OwnDevices,
+  type SpaceActor,
+  type SpaceOpsDeps,
+} from './space-ops.js';
 import { assertMember } from './space-segments.js';
 import { SpaceState } from './space-state.js';
 
@@ -147,6 +156,8 @@ export interface JoinInviteResult {
   readonly role: Role;
   readonly sas: string;
   readonly state: SpaceState;
+  /** False when publishing the person's certificate failed (the join stands; the next sync certifies). */
+  readonly certified: boolean;
   /** The current epoch's key sealed to this device, or null if none came in time (a member's later sync seals it). */
   readonly epochKey: Uint8Array | null;
 }
@@ -168,7 +179,10 @@ export async function joinInvite(
 ): Promise<JoinInviteResult> {
   const pollMs = o.pollMs ?? DEFAULT_POLL_MS;
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  assertOwnDevices(me, devices); // before answering: nothing is sent for a join this device could not finish
   const j = await answerInvite(remote, code, me.person, name, deps);
+  // Invites need no key; the space's objects do, and until its first certificate the person's is the one it has.
+  signInToSpace(remote, j.spaceId, me, 'person');
   o.onSas?.(j.sas);
   const decideBy = deps.now() + timeoutMs;
   let admitted;
@@ -178,13 +192,19 @@ export async function joinInvite(
   }
   const state = await new SpaceState(j.spaceId).refresh(remote);
   checkAdmission(state.m, j, admitted);
-  await certifyOwnDevices(remote, state, me, devices, deps);
-  // A member now: from here a stop only ends the wait for the key (a member's sync seals it later).
-  const keyBy = deps.now() + timeoutMs;
-  let key = await currentSpaceKey(remote, state, me);
-  while (!key && deps.now() <= keyBy && !o.signal?.aborted) {
-    await abortableSleep(pollMs, o.signal).catch(() => undefined);
-    key = await currentSpaceKey(remote, state, me);
+  // A member now, and the code is spent: from here a failure must not lose the space, so it ends the join early
+  // (`certified` false or no key) and the next sync, which certifies and seals keys too, finishes it.
+  let certified = false;
+  let key: { epochKey: Uint8Array } | null = null;
+  try {
+    await certifyOwnDevices(remote, state, me, devices, deps);
+    certified = true;
+    const keyBy = deps.now() + timeoutMs;
+    while (!(key = await currentSpaceKey(remote, state, me)) && deps.now() <= keyBy && !o.signal?.aborted) {
+      await abortableSleep(pollMs, o.signal).catch(() => undefined);
+    }
+  } catch (e) {
+    if (!(e instanceof KithError)) throw e; // a bug, not the remote or the space refusing
   }
-  return { spaceId: j.spaceId, role: j.role, sas: j.sas, state, epochKey: key?.epochKey ?? null };
+  return { spaceId: j.spaceId, role: j.role, sas: j.sas, state, certified, epochKey: key?.epochKey ?? null };
 }

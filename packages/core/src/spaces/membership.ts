@@ -283,10 +283,16 @@ function assertIntent(intent: MembershipIntent): void {
 /**
  * Founds a space: writes entry 1 with put-if-absent. The spaceId comes
  * from the founder's key and a random nonce, so it is fresh and no one
- * else can write its first entry.
+ * else can write its first entry. Pass the nonce to know the spaceId
+ * before anything is written ({@link spaceIdOf}), e.g. to sign in to it.
  */
-export async function createSpace(remote: Remote, founder: PersonKeys, deps: { random: (n: number) => Uint8Array; now: Clock }): Promise<Membership> {
-  const nonce = deps.random(16);
+export async function createSpace(
+  remote: Remote,
+  founder: PersonKeys,
+  deps: { random: (n: number) => Uint8Array; now: Clock },
+  nonce = deps.random(16),
+): Promise<Membership> {
+  if (nonce.length !== 16) throw new KithError(ErrorCode.BadInput, 'a space nonce is 16 bytes');
   const spaceId = spaceIdOf(founder.signPub, nonce);
   const m = Membership.empty(spaceId);
   const entry: MembershipEntry = {

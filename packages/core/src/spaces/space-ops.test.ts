@@ -68,6 +68,10 @@ test('space ops: founding writes entry 1, the founder’s certificate and epoch 
   // Certifying the same devices again writes nothing.
   assert.equal(await certifyOwnDevices(remote, state, spaceActorOf(alice), ownDevices(alice.devices), deps), false);
   assert.equal(state.certs(alice.keys.personId)!.version, 1);
+  // The last member leaving closes the space: nothing more is started or sealed.
+  await leaveSpace(remote, state, spaceActorOf(alice), deps);
+  assert.ok(state.m.closed);
+  await assert.rejects(keepSpaceKeys(remote, state, spaceActorOf(alice), deps), is(ErrorCode.Removed, 'left'));
 });
 
 test('space ops: roles change by admins only; removal starts an epoch the removed person’s devices cannot open, cut after their last segment', async () => {
@@ -141,8 +145,11 @@ test('space ops: a member’s second device certified later gets the current key
     me: { personId: bob.keys.personId, deviceId: b2.deviceId, boxSecret: b2.box.secret },
   });
   assert.deepEqual(texts(fromB2, alice.devices[0]!.deviceId), ['hello']);
-  // Nothing is left to share.
-  assert.equal(await shareKeysWithNewDevices(remote, state, spaceActorOf(alice), deps), 0);
+  // Nothing is left to share, and finding that out takes no request per device.
+  let heads = 0;
+  const counting: Remote = { ...remote, head: async (key) => (heads++, remote.head(key)) };
+  assert.equal(await shareKeysWithNewDevices(counting, state, spaceActorOf(alice), deps), 0);
+  assert.equal(heads, 0);
 });
 
 test('space ops: a member who drops a revoked device publishes a new certificate and starts an epoch the device cannot open', async () => {

@@ -10,11 +10,16 @@
 import type { Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
+import { remoteKeys } from '../format/remote-keys.js';
+import { epochKeyId } from '../format/sealed-key.js';
+import { deviceKeyOf } from '../identity/device-key.js';
+import { lendDeviceKey } from '../ports/capabilities.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
 import { openSpaceEpochKey, shareEpochKey, startEpoch } from './epochs.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
+import { spaceIdOf } from './membership-entry.js';
 import { SpaceState } from './space-state.js';
 import { assertMember, spaceSegmentKey, type SpaceDevice } from './space-segments.js';
 
@@ -48,7 +53,7 @@ export interface KeepKeysResult {
 const MAX_CERT_ATTEMPTS = 16;
 
 /** The devices must be well formed and include the acting one: a certificate without it would lock this device out. */
-function assertOwnDevices(me: SpaceActor, devices: OwnDevices): void {
+export function assertOwnDevices(me: SpaceActor, devices: OwnDevices): void {
   const bad = (why: string) => new KithError(ErrorCode.BadInput, `cannot certify the devices: ${why}`);
   const ids = new Set<string>();
   for (const d of devices) {
@@ -101,6 +106,28 @@ function mayStartNow(state: SpaceState, personId: string): boolean {
 }
 
 /**
+ * On a remote that signs devices in (a relay), which key the space's remote
+ * uses: the person's identity key (signer `person:<personId>`: reading,
+ * and writing the person's own certificates, before one lists this
+ * device), or this device's key. A no-op on other remotes.
+ */
+export function signInToSpace(remote: Remote, spaceId: string, me: SpaceActor, as: 'person' | 'device'): void {
+  lendDeviceKey(
+    remote,
+    as === 'person'
+      ? deviceKeyOf(spaceId, `person:${me.person.personId}`, me.person.sign.seed, () => me.person.signPub)
+      : deviceKeyOf(spaceId, me.deviceId, me.signSeed, () => me.signPub),
+  );
+}
+
+/** True when the person's newest certificate this state knows lists this device with its key. */
+function listsMe(state: SpaceState, me: SpaceActor): boolean {
+  const c = state.certs(me.person.personId);
+  const d = c?.deviceAt(me.deviceId, c.version);
+  return !!d && bytesEqual(d.signPub, me.signPub);
+}
+
+/**
  * Founds a space on `remote` (empty, rooted at the new space): entry 1,
  * the founder's first device certificate listing `devices` (which must
  * include the acting device), and epoch 0 sealed to them.
@@ -112,10 +139,15 @@ export async function createSharedSpace(
   deps: SpaceOpsDeps,
 ): Promise<{ spaceId: string; state: SpaceState }> {
   assertOwnDevices(me, devices);
-  const { spaceId } = await createSpace(remote, me.person, deps);
+  const nonce = deps.random(16);
+  const spaceId = spaceIdOf(me.person.signPub, nonce);
+  // No certificate lists this device before the founder writes one: found the space as the person.
+  signInToSpace(remote, spaceId, me, 'person');
+  await createSpace(remote, me.person, deps, nonce);
   const state = await new SpaceState(spaceId).refresh(remote);
   const { written } = await publishDeviceCert(remote, state.certs(me.person.personId)!, me.person, devices, deps.now());
   if (!written) throw new KithError(ErrorCode.RemoteUnavailable, `the remote did not keep the first device certificate of space ${spaceId}`);
+  signInToSpace(remote, spaceId, me, 'device');
   await state.refresh(remote);
   await keepSpaceKeys(remote, state, me, deps);
   return { spaceId, state };
@@ -130,15 +162,22 @@ export async function createSharedSpace(
  */
 export async function certifyOwnDevices(remote: Remote, state: SpaceState, me: SpaceActor, devices: OwnDevices, deps: SpaceOpsDeps): Promise<boolean> {
   assertOwnDevices(me, devices);
-  await state.refresh(remote);
-  assertMember(state, me.person.personId);
-  const certs = state.certs(me.person.personId)!;
+  // A device no certificate lists yet (a joiner's, a newly paired one) reads and certifies as its person.
+  const asPerson = !listsMe(state, me);
+  if (asPerson) signInToSpace(remote, state.spaceId, me, 'person');
   let wrote = false;
-  for (let attempt = 0; attempt < MAX_CERT_ATTEMPTS && !wrote; attempt++) {
-    await certs.refresh(remote);
-    if (certs.version > 0 && sameDevices(certs.at()!.devices, devices)) break;
-    // Another device of the person may win the version: decide again on top of theirs.
-    wrote = (await publishDeviceCert(remote, certs, me.person, devices, deps.now())).written;
+  try {
+    await state.refresh(remote);
+    assertMember(state, me.person.personId);
+    const certs = state.certs(me.person.personId)!;
+    for (let attempt = 0; attempt < MAX_CERT_ATTEMPTS && !wrote; attempt++) {
+      await certs.refresh(remote);
+      if (certs.version > 0 && sameDevices(certs.at()!.devices, devices)) break;
+      // Another device of the person may win the version: decide again on top of theirs.
+      wrote = (await publishDeviceCert(remote, certs, me.person, devices, deps.now())).written;
+    }
+  } finally {
+    if (asPerson) signInToSpace(remote, state.spaceId, me, 'device');
   }
   await keepSpaceKeys(remote, state, me, deps);
   return wrote;
@@ -173,6 +212,15 @@ export async function shareKeysWithNewDevices(remote: Remote, state: SpaceState,
   const current = await currentSpaceKey(remote, state, me);
   if (!current || !state.m.member(me.person.personId) || !certified(state, me)) return 0;
   const { m, epochs, certs } = state;
+  // Every sync runs this: one listing settles the usual case (every device has the key) instead of one request per device.
+  const entry = epochs.current!;
+  const prefix = remoteKeys.sealedKey(entry.epoch, '', epochKeyId(entry.keyCheck));
+  const sealed = new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+  const lacking = m.members().some((x) => {
+    const c = certs(x.personId);
+    return c?.at()?.devices.some((d) => !sealed.has(d.deviceId)) ?? false;
+  });
+  if (!lacking) return 0;
   return (await shareEpochKey(remote, { m, epochs, certs, epochKey: current.epochKey, actor: me }, deps)).length;
 }
 
@@ -208,7 +256,7 @@ const intentTarget = (intent: MembershipIntent): string => (intent.kind === 'rol
  * can act on), and appends. A change another admin made moot meanwhile
  * is reported the same way.
  */
-async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActor, intent: MembershipIntent, deps: SpaceOpsDeps): Promise<number> {
+async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActor, intent: MembershipIntent, deps: SpaceOpsDeps): Promise<void> {
   await state.refresh(remote);
   assertMember(state, me.person.personId);
   refuse(state, me.person.personId, intent);
@@ -217,13 +265,10 @@ async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActo
     assertMember(state, me.person.personId);
     refuse(state, me.person.personId, intent);
   }
-  return seq ?? state.m.seq;
 }
 
 /** Gives a member another role (admins only). Giving the role they have is a no-op. */
 export async function setMemberRole(remote: Remote, state: SpaceState, me: SpaceActor, personId: string, role: Role, deps: SpaceOpsDeps): Promise<void> {
-  await state.refresh(remote);
-  if (state.m.member(personId)?.role === role) return;
   await changeMembership(remote, state, me, { kind: 'role', personId, role }, deps);
 }
 
