@@ -1,7 +1,8 @@
 /**
  * @module home
  * A device's home directory: its SQLite store (`kith.db`, mode 0600 in a
- * 0700 directory) and, through the vault it holds, its remote.
+ * 0700 directory), one more per shared space it keeps (`spaces/<spaceId>.db`)
+ * and, through the vault it holds, its remote.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -41,6 +42,7 @@ export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: num
       store,
       remote: () => openRemote(config.remoteUrl),
       blobCache: homeBlobCache(opts),
+      spaceStore: (spaceId) => openSqliteStore(join(homeDir(opts), 'spaces', `${spaceId}.db`)),
       ...(localPassphrase ? { localPassphrase } : {}),
       ...testClockDeps(),
       ...extra,
