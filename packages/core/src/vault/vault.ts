@@ -186,7 +186,7 @@ export class Vault {
    * same calls as the vault's own. The space is looked up on the first call.
    */
   space(space: string): SpaceRecords {
-    return new SpaceRecords(() => this.#hub.open(space));
+    return new SpaceRecords(() => this.#hub.host(space));
   }
 
   /** Replaces a record (fields not given are removed). */

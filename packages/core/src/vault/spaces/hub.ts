@@ -36,6 +36,7 @@ import {
 } from './directory.js';
 import { loadIdentity, ownDevices } from './identity.js';
 import { LocalSpace } from './local-space.js';
+import { shareOlderKeysWithOwnDevices } from './older-keys.js';
 import type { SpaceRecordsHost } from './space-records.js';
 import { SpaceBlobsUnwired } from './space-blobs.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
@@ -199,9 +200,23 @@ export class SpaceHub {
   }
 
   /** The space `space` names, opened locally (no network). */
-  async open(space: string): Promise<LocalSpace & SpaceRecordsHost> {
-    const local = await this.#local(findSpace(await readDirectory(this.#s.store), space));
-    return Object.assign(local, { blobs: SpaceBlobsUnwired });
+  async open(space: string): Promise<LocalSpace> {
+    return this.#local(findSpace(await readDirectory(this.#s.store), space));
+  }
+
+  /** What `vault.space(space)` runs on. */
+  async host(space: string): Promise<SpaceRecordsHost> {
+    const local = await this.open(space);
+    const { registry, deviceId } = this.#s.ctx;
+    return {
+      records: local.records,
+      blobs: SpaceBlobsUnwired,
+      // A device its vault revoked learns it from its registry (any sync); the space's certificates say the same once the person's other device dropped it.
+      assertMayWrite: async () => {
+        registry.assertNotRevoked(deviceId);
+        await local.assertMayWrite();
+      },
+    };
   }
 
   /**
@@ -263,6 +278,7 @@ export class SpaceHub {
         local.lendDeviceKey();
       }
     } else await keepSpaceKeys(local.remote, state, local.me, this.#s.deps);
+    await shareOlderKeysWithOwnDevices(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
   }
 
   /** The LocalSpace of a directory entry (opened once). */

@@ -59,6 +59,8 @@ export class LocalSpace {
   /** The state was caught up with the remote in this session. */
   #fresh = false;
   #me: SpaceActor | undefined;
+  /** Positions at which earlier epochs' keys were shared with the person's devices this session (see older-keys.ts). */
+  readonly olderKeysShared = new Set<string>();
   readonly #actor: () => Promise<SpaceActor>;
 
   /** `actor` is loaded on the first network call (it reads the person's identity): local reads and writes work offline. */

@@ -191,3 +191,59 @@ test('a space reads and writes offline: its records are local, the identity is n
     await back.close();
   }
 });
+
+test('roles change through the facade, a member leaves, and a revoked device of a member is refused', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 51);
+  const c = await newPerson(world, 'cat', 52);
+  try {
+    await a.vault.spaces.create('Team');
+    await a.vault.space('Team').put('notes', 'n1', { text: 'one' });
+    await a.vault.sync();
+    const { invited } = await invite(a.vault, 'Team', c.vault, 'reader', 'Cat');
+    await c.vault.sync();
+    await assert.rejects(c.vault.space('Team').put('notes', 'c1', { text: 'x' }), { code: 'KITH_FORBIDDEN' });
+    await a.vault.spaces.setRole('Team', invited.personId, 'writer');
+    await c.vault.sync();
+    assert.equal((await c.vault.spaces.list())[0]?.role, 'writer');
+    await c.vault.space('Team').put('notes', 'c1', { text: 'now a writer' });
+    await c.vault.sync();
+    await a.vault.sync();
+    assert.deepEqual(await ids(a.vault, 'Team'), ['c1', 'n1']);
+
+    await c.vault.spaces.leave('Team');
+    assert.deepEqual(await c.vault.spaces.list(), []);
+    await a.vault.sync(); // an admin's sync starts the epoch that leaves the leaver out
+    assert.deepEqual(
+      (await a.vault.spaces.members('Team')).map((m) => m.name),
+      ['ana'],
+    );
+    await a.vault.space('Team').put('notes', 'n2', { text: 'after cat left' });
+    await a.vault.sync();
+    await c.vault.sync();
+    assert.deepEqual(await ids(c.vault, 'Team'), ['c1', 'n1']);
+    await assert.rejects(c.vault.space('Team').put('notes', 'c2', { text: 'x' }), { code: 'KITH_REMOVED', reason: 'left' });
+
+    // A second device of ana, revoked: ana's next sync drops it from her certificate and starts an epoch it cannot open.
+    const a2 = await pairDevice(a.vault, a.device, 'ana-phone', 53);
+    try {
+      await a2.vault.sync();
+      await a.vault.sync();
+      await a2.vault.sync();
+      assert.deepEqual(await ids(a2.vault, 'Team'), ['c1', 'n1', 'n2']);
+      await a.vault.devices.revoke(a2.vault.deviceId);
+      await a.vault.sync();
+      assert.equal((await a.vault.spaces.members('Team'))[0]?.devices, 1);
+      await a.vault.space('Team').put('notes', 'n3', { text: 'after the phone was lost' });
+      await a.vault.sync();
+      await assert.rejects(a2.vault.sync(), { code: 'KITH_REVOKED' });
+      await assert.rejects(a2.vault.space('Team').put('notes', 'p1', { text: 'x' }), { code: 'KITH_REVOKED' });
+      assert.deepEqual(await ids(a2.vault, 'Team'), ['c1', 'n1', 'n2']);
+      assert.ok(!a2.device.everything().includes('after the phone was lost'));
+    } finally {
+      await a2.vault.close();
+    }
+  } finally {
+    for (const p of [a, c]) await p.vault.close();
+  }
+});
