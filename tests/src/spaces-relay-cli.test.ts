@@ -1,4 +1,9 @@
-/** Issue #16's three people through one relay process (see spaces-cli.test.support.ts): each person's vault and the space are relay vaults. */
+/**
+ * Issue #16's three people through one relay process (see
+ * spaces-cli.test.support.ts): each person's vault and the space are relay
+ * vaults. Needs the relay's space authorization (spacerelay branch: space
+ * vaults, the person signer) in both the relay server and its client.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
