@@ -138,12 +138,21 @@ export function threePeopleScenario(label: string, setup: () => Promise<SpacesCl
       assertFails(await kith(c1, ['rm', '--space', 'family', 'recipes', 'r1']), 'KITH_FORBIDDEN');
       assert.equal((await kith(c1, ['get', '--space', 'family', 'recipes', 'c1'])).code, 1);
 
+      // B revokes the phone: it is refused, and A's laptop counts one device for B.
+      const bPhone = (await kithJson<{ deviceId: string; name: string }[]>(b1, ['devices'])).find((d) => d.name === 'b-phone')!;
+      await kithJson(b1, ['devices', 'revoke', bPhone.deviceId]);
+      await kithJson(b1, ['sync']); // drops the phone from B's certificate in the space
+      assertFails(await kith(b2, ['put', '--space', 'family', 'recipes', 'r5', '{"title":"from a revoked phone"}', '--sync']), 'KITH_REVOKED');
+      await kithJson(a1, ['sync']);
+      assert.equal((await kithJson<{ name: string; devices: number }[]>(a1, ['space', 'members', 'family'])).find((m) => m.name === 'Bob')?.devices, 1);
+      assertFails(await kith(a1, ['get', '--space', 'family', 'recipes', 'r5']), 'KITH_NOT_FOUND');
+
       // A removes B: what A writes afterwards never reaches B's devices; C still reads it.
       assert.deepEqual(await kithJson(a1, ['space', 'remove', 'family', 'Bob']), { ok: true });
       await kithJson(a1, ['put', '--space', 'family', 'recipes', 'r4', '{"title":"after-removal-4b1e"}', '--sync']);
       for (const h of [b1, b2]) {
-        const synced = await kith(h, ['sync', '--json']);
-        if (synced.code !== 0) assertFails(synced, 'KITH_REMOVED');
+        const synced = await kith(h, ['sync']);
+        if (synced.code !== 0) assertFails(synced, 'KITH_REMOVED', 'KITH_REVOKED'); // (the phone was revoked above)
         assertFails(await kith(h, ['get', '--space', created.spaceId, 'recipes', 'r4']), 'KITH_NOT_FOUND', 'KITH_REMOVED');
         assert.ok(!bytesUnder(h).includes('after-removal-4b1e'), `${h} holds nothing written after the removal`);
       }
