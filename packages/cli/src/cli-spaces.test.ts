@@ -70,7 +70,13 @@ describe('kith space: the commands, their errors and --space', { timeout: 300_00
     assert.deepEqual(kithJson(a2, ['space', 'sync', spaceId, 'off']), { ok: true });
     assert.equal(kithJson<{ synced: boolean }[]>(a2, ['space', 'ls'])[0]!.synced, false);
     assert.equal(kithJson<{ synced: boolean }[]>(a1, ['space', 'ls'])[0]!.synced, true, 'synced is chosen per device');
+    // Off: this device's sync leaves the space alone; on again: it catches up.
+    kithJson(a1, ['put', '--space', 'notebook', 'kept', 'k1', '{"while":"off"}', '--sync']);
+    kithJson(a2, ['sync']);
+    assertError(runKith(a2, ['get', '--space', 'notebook', 'kept', 'k1']), 1, 'KITH_NOT_FOUND');
     assert.deepEqual(kithJson(a2, ['space', 'sync', 'notebook', 'on']), { ok: true });
+    kithJson(a2, ['sync']);
+    assert.deepEqual(kithJson(a2, ['get', '--space', 'notebook', 'kept', 'k1']), { id: 'k1', while: 'off' });
     assert.equal(kithJson<{ synced: boolean }[]>(a2, ['space', 'ls'])[0]!.synced, true);
   });
 
@@ -129,7 +135,8 @@ describe('kith space: the commands, their errors and --space', { timeout: 300_00
     assert.equal(kithJson<unknown[]>(a1, ['log', 'notes', 'n3']).length, 0, "the personal log has none of the space's changes");
   });
 
-  test('blob put, get and ls with --space: stored in the space, fetched by another device through it', () => {
+  // todo until the core stores blobs in spaces (it says KITH_BAD_INPUT "not available yet" for now).
+  test('blob put, get and ls with --space: stored in the space, fetched by another device through it', { todo: 'blobs in shared spaces' }, () => {
     const file = join(dir, 'photo.bin');
     writeFileSync(file, Buffer.alloc(300_000, 7));
     const put = kithJson<{ ref: string; size: number }>(a1, ['blob', 'put', '--space', 'notebook', file, '--type', 'application/octet-stream']);
