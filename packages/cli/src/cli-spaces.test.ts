@@ -91,6 +91,8 @@ describe('kith space: the commands, their errors and --space', { timeout: 300_00
     assertError(runKith(a1, ['get', '--space', 'no-such-space', 'notes', 'n1']), 1, 'KITH_NOT_FOUND');
     assertError(runKith(a1, ['put', '--space', 'no-such-space', 'notes', 'n1', '{}']), 1, 'KITH_NOT_FOUND');
     assertError(runKith(a1, ['space', 'members', 'no-such-space']), 1, 'KITH_NOT_FOUND');
+    assertError(runKith(a1, ['space', 'remove', 'notebook', 'nobody']), 1, 'KITH_NOT_FOUND');
+    assertError(runKith(a1, ['space', 'join', 'XXXX@/nowhere']), 1, 'KITH_BAD_INVITE_CODE');
     assertError(runKith(join(dir, 'nobody'), ['space', 'ls']), 1, 'KITH_NO_VAULT');
     assert.equal(kithJson<unknown[]>(a1, ['space', 'ls']).length, 1);
   });
