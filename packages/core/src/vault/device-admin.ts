@@ -109,8 +109,8 @@ export async function pair(s: VaultSession, o: PairOptions): Promise<{ deviceId:
       // The current epoch's key, sealed to the new device.
       const epoch = ctx.registry.epoch;
       await sealTo(sealerOf(ctx), epoch, await loadEpochKey(ctx, epoch), joiner.deviceId, joiner.boxPub);
-      // The person's identity (shared spaces): loading it seals it to every admitted device lacking it, the new one included.
-      await loadIdentity(ctx).catch((e: unknown) => {
+      // The person's identity (shared spaces), if they have one: loading it seals it to every admitted device lacking it, the new one included.
+      await loadIdentity(ctx, { create: false }).catch((e: unknown) => {
         if (!KithError.is(e, ErrorCode.RemoteUnavailable)) throw e; // not sealed to this device yet: the device holding it seals it later
       });
     });

@@ -38,7 +38,6 @@ import { checkDeviceName, joinedState, persistJoined, readHeaderAndRegistry, ref
 import { joinPairing } from '../identity/pairing.js';
 import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
-import { newPersonKeys, publishIdentity } from '../spaces/person.js';
 import { VaultSession } from './session.js';
 import { readAsNewcomer } from './read-ahead.js';
 import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
@@ -93,9 +92,6 @@ export async function createVault(o: NewVaultOptions, remote: Remote): Promise<{
   lendDeviceKey(remote, remoteDeviceKey(vaultId, device.deviceId, device.sign.seed));
   const sealer = { remote: remote, registry, vaultId, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random };
   for (const [recipientId, recipientBoxPub] of registry.recipients()) await sealTo(sealer, 0, epochKey, recipientId, recipientBoxPub);
-  // The person's identity (shared spaces), sealed to this first device; pairing seals it to the next ones.
-  const person = { vaultId, person: newPersonKeys(deps.random), signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random };
-  await publishIdentity(remote, person, [{ deviceId: device.deviceId, boxPub: device.box.pub }]);
   const joined: JoinedState = {
     vault: {
       vaultId,

@@ -1,21 +1,28 @@
 /**
  * @module vault/spaces/identity
- * The person's identity in the vault: created with the vault, sealed to
- * each of its devices (`keys/identity/<deviceId>`, docs/FORMAT.md "Person
- * identity"), sealed to a device when it is paired, and created on first
- * need in a vault made before identities existed.
+ * The person's identity in the vault (docs/FORMAT.md "Person identity"):
+ * sealed to each of its devices at `keys/identity/<deviceId>`, created on
+ * the person's first space operation, and sealed to a device when it is
+ * paired (and by any device holding it to admitted devices that lack it).
  *
- * Two devices of such an old vault creating it at the same moment: each
- * first looks for `keys/identity/*` of a device the registry admits (one
- * there means the person already has an identity: this device waits for
- * it to be sealed to it, which any device holding it does on its next
- * space operation). Otherwise it seals a new identity to every admitted
- * device in deviceId order with put-if-absent, starting with the lowest:
- * the device that loses the lowest slot has written nothing, stops, and
- * takes what the winner seals to it (KITH_REMOTE_UNAVAILABLE until then).
- * Limit: two devices that see different registries (a device added between
- * their reads) can start at different slots and split the person; a
- * third-device check (`kith check`) reports identities that name two people.
+ * Not created by `Vault.create`: a device joining by the recovery code or
+ * password cannot open an identity sealed to devices only, so every
+ * restored device of a vault that never used spaces would show in
+ * `kith check` as missing it. Created on first need, only vaults that use
+ * spaces have one.
+ *
+ * Two devices creating it at the same moment: each first looks for
+ * `keys/identity/*` of a device the registry admits (one there means the
+ * person already has an identity: this device waits for it to be sealed
+ * to it, which any device holding it does on its next space operation or
+ * pairing). Otherwise it seals a new identity to every admitted device in
+ * deviceId order with put-if-absent, starting with the lowest: the device
+ * that loses the lowest slot has written nothing, stops, and takes what
+ * the winner seals to it (KITH_REMOTE_UNAVAILABLE, reason
+ * `identity-not-sealed`, until then). Limit: two devices that see
+ * different registries (a device added between their reads) can start at
+ * different slots and split the person; `kith check` reports identities
+ * that name two people.
  */
 import { ErrorCode, KithError } from '../../base/errors.js';
 import { bytesEqual } from '../../crypto/index.js';
@@ -73,12 +80,15 @@ async function readOwn(ctx: EngineContext): Promise<PersonKeys | null> {
  * on racing devices). Then seals it to admitted devices that lack it
  * (paired by an older build, or restored), so they can act for the person.
  */
-export async function loadIdentity(ctx: EngineContext): Promise<PersonKeys> {
+export async function loadIdentity(ctx: EngineContext): Promise<PersonKeys>;
+export async function loadIdentity(ctx: EngineContext, o: { create: false }): Promise<PersonKeys | null>;
+export async function loadIdentity(ctx: EngineContext, o: { create?: boolean } = {}): Promise<PersonKeys | null> {
   const devices = ownDevices(ctx);
   const sealed = new Set((await ctx.remote.list('keys/identity/')).map((o) => o.key.slice('keys/identity/'.length)));
   let person = sealed.has(ctx.deviceId) ? await readOwn(ctx) : null;
   if (!person) {
     if (devices.some((d) => sealed.has(d.deviceId))) throw notYetSealed();
+    if (o.create === false) return null;
     person = await createFirst(ctx.remote, ctx, devices);
   }
   const missing = devices.filter((d) => !sealed.has(d.deviceId) && d.deviceId !== ctx.deviceId);
