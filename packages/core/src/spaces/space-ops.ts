@@ -158,7 +158,12 @@ export async function keepSpaceKeys(remote: Remote, state: SpaceState, me: Space
   let started: number | null = null;
   if (state.epochs.needed(state.m, state.certs) && mayStartNow(state, personId)) {
     const lastSeqOf = deps.lastSeqOf ?? ((deviceId: string) => listedLastSeq(remote, deviceId));
-    started = (await startEpoch(remote, { m: state.m, epochs: state.epochs, certs: state.certs, actor: me, lastSeqOf }, deps)).epoch;
+    try {
+      started = (await startEpoch(remote, { m: state.m, epochs: state.epochs, certs: state.certs, actor: me, lastSeqOf }, deps)).epoch;
+    } catch (e) {
+      // Between the check and the start, another device changed what this one may do (a demotion, a newer certificate): not ours to start now.
+      if (!KithError.is(e, ErrorCode.BadInput)) throw e;
+    }
   }
   return { started, shared: await shareKeysWithNewDevices(remote, state, me, deps) };
 }

@@ -38,7 +38,6 @@ import { loadIdentity, ownDevices } from './identity.js';
 import { LocalSpace } from './local-space.js';
 import { shareOlderKeysWithOwnDevices } from './older-keys.js';
 import type { SpaceRecordsHost } from './space-records.js';
-import { SpaceBlobsUnwired } from './space-blobs.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
 
 const DEFAULT_ROLE: Role = 'writer';
@@ -210,7 +209,7 @@ export class SpaceHub {
     const { registry, deviceId } = this.#s.ctx;
     return {
       records: local.records,
-      blobs: SpaceBlobsUnwired,
+      blobs: local.blobs(),
       // A device its vault revoked learns it from its registry (any sync); the space's certificates say the same once the person's other device dropped it.
       assertMayWrite: async () => {
         registry.assertNotRevoked(deviceId);

@@ -10,21 +10,34 @@
 import type { Deps } from '../../base/deps.js';
 import { ErrorCode, KithError } from '../../base/errors.js';
 import { stampDevice, HybridClock } from '../../model/hlc.js';
-import type { Op } from '../../model/ops.js';
+import { decodePayload, type Op } from '../../model/ops.js';
+import { bytesEqual } from '../../crypto/index.js';
+import { decodeSegment, MAX_SEGMENT_PAYLOAD, peekSegmentEpoch } from '../../format/segment.js';
 import type { Remote } from '../../ports/remote.js';
-import type { Store } from '../../ports/store.js';
+import type { OutboxEntry, Store } from '../../ports/store.js';
 import { b64, readMeta, unb64, writeMeta } from '../../ports/store-meta.js';
 import { lendDeviceKey } from '../../ports/capabilities.js';
 import { deviceKeyOf } from '../../identity/device-key.js';
 import { applyRemoteOps } from '../../sync/apply.js';
 import { MAX_OPS_PER_SEGMENT } from '../../sync/context.js';
 import { takeBatch } from '../../sync/push.js';
-import { assertMayWrite, pushSpaceSegment, readSpaceSegments, SPACE_CHAIN_START, type SpaceCursor } from '../../spaces/space-segments.js';
+import {
+  assertMayWrite,
+  pushSpaceSegment,
+  readSpaceSegments,
+  spaceSegmentKey,
+  SPACE_CHAIN_START,
+  type SpaceChainPos,
+  type SpaceCursor,
+} from '../../spaces/space-segments.js';
 import { SpaceState } from '../../spaces/space-state.js';
 import type { SpaceActor } from '../../spaces/space-ops.js';
 import type { Role } from '../../spaces/membership-entry.js';
 import { VaultEmitter } from '../events.js';
 import { Records } from '../records.js';
+import { ownEpochKey } from './older-keys.js';
+import { spaceBlobs } from './space-blobs.js';
+import type { SpaceBlobs } from './space-records.js';
 
 /** Meta entries of a space's store (a store holds one space). */
 const SPACE_META = {
@@ -76,6 +89,13 @@ export class LocalSpace {
     this.state = new SpaceState(spaceId);
     this.records = new Records({ store, deps, events: this.events, ctx: { deviceId } });
     this.#actor = actor;
+  }
+
+  #blobs: SpaceBlobs | undefined;
+
+  /** The space's attachments (made on first use). */
+  blobs(): SpaceBlobs {
+    return (this.#blobs ??= spaceBlobs(this));
   }
 
   /** This device acting for its person (after {@link ready}). */
@@ -177,8 +197,14 @@ export class LocalSpace {
       if (entries.length === 0) return pushed;
       const batch = takeBatch(entries);
       const from = chain ? { seq: chain.seq, hash: unb64(chain.hash) } : SPACE_CHAIN_START;
-      // Known limit: a crash between the upload and this write leaves the outbox behind the remote's chain; the next push then fails (KITH_BAD_INPUT) instead of resending the same bytes.
-      const pos = await pushSpaceSegment(this.remote, { state: this.state, me: this.me, ops: batch.map((e) => e.op as unknown as Op), chain: from }, this.deps);
+      let pos: SpaceChainPos;
+      try {
+        pos = await pushSpaceSegment(this.remote, { state: this.state, me: this.me, ops: batch.map((e) => e.op as unknown as Op), chain: from }, this.deps);
+      } catch (e) {
+        // A crash after an upload and before the store noted it leaves the outbox behind the remote's chain: take that segment as sent.
+        if (!KithError.is(e, ErrorCode.BadInput) || !(await this.#adoptUploaded(from, entries))) throw e;
+        continue;
+      }
       this.#fresh = true;
       await this.store.write(async (tx) => {
         await tx.deleteOutbox(batch[batch.length - 1]!.seq);
@@ -187,6 +213,38 @@ export class LocalSpace {
       });
       pushed += batch.length;
     }
+  }
+
+  /**
+   * The remote holds this device's segment after `from` (uploaded before a
+   * crash kept the store from noting it): if it is ours, follows `from` and
+   * holds the outbox's first ops (by stamp), those leave the outbox and the
+   * chain moves to it. False when it is anything else.
+   */
+  async #adoptUploaded(from: SpaceChainPos, entries: readonly OutboxEntry[]): Promise<boolean> {
+    const seq = from.seq + 1;
+    const bytes = await this.remote.get(spaceSegmentKey(this.me.deviceId, seq));
+    const epoch = bytes ? peekSegmentEpoch(bytes) : undefined;
+    if (!bytes || epoch === undefined) return false;
+    const epochKey = await ownEpochKey(this.remote, this.state, this.me, epoch);
+    if (!epochKey) return false;
+    const seg = await decodeSegment(bytes, {
+      vaultId: this.spaceId,
+      deviceId: this.me.deviceId,
+      seq,
+      space: true,
+      signPub: this.me.signPub,
+      epochKey: () => epochKey,
+      maxPayloadBytes: MAX_SEGMENT_PAYLOAD,
+    });
+    if (!bytesEqual(seg.prevHash, from.hash)) return false;
+    const ops = decodePayload(seg.payload, undefined);
+    if (ops.length === 0 || ops.length > entries.length || ops.some((op, i) => op.t !== (entries[i]!.op as unknown as Op).t)) return false;
+    await this.store.write(async (tx) => {
+      await tx.deleteOutbox(entries[ops.length - 1]!.seq);
+      await writeMeta<Pos>(tx, SPACE_META.chain, { seq, hash: b64(seg.hash) });
+    });
+    return true;
   }
 
   /** Reads and applies what other devices wrote in the space; returns the ops applied. */

@@ -15,6 +15,11 @@ import { openSpaceEpochKey, spaceSealedKeyKey } from '../../spaces/epochs.js';
 import type { SpaceActor } from '../../spaces/space-ops.js';
 import type { SpaceState } from '../../spaces/space-state.js';
 
+/** The key of `epoch` as sealed to this device (null if none was). */
+export function ownEpochKey(remote: Remote, state: SpaceState, me: Pick<SpaceActor, 'deviceId' | 'boxSecret'>, epoch: number): Promise<Uint8Array | null> {
+  return openSpaceEpochKey(remote, { m: state.m, epochs: state.epochs, certs: state.certs, epoch, deviceId: me.deviceId, boxSecret: me.boxSecret });
+}
+
 /** Seals earlier epochs' keys to the person's own devices lacking them; returns how many keys it sealed. `done` (per space, kept by the caller) skips positions already handled. */
 export async function shareOlderKeysWithOwnDevices(remote: Remote, state: SpaceState, me: SpaceActor, random: RandomBytes, done: Set<string>): Promise<number> {
   const newest = state.certs(me.person.personId)?.at();
@@ -29,14 +34,7 @@ export async function shareOlderKeysWithOwnDevices(remote: Remote, state: SpaceS
     const lacking = [];
     for (const d of others) if (!(await remote.head(spaceSealedKeyKey(entry, d.deviceId)))) lacking.push(d);
     if (lacking.length === 0) continue;
-    const epochKey = await openSpaceEpochKey(remote, {
-      m: state.m,
-      epochs: state.epochs,
-      certs: state.certs,
-      epoch,
-      deviceId: me.deviceId,
-      boxSecret: me.boxSecret,
-    });
+    const epochKey = await ownEpochKey(remote, state, me, epoch);
     if (!epochKey) continue; // this device never held it: another of the person's may
     for (const d of lacking) {
       const bytes = await sealEpochKey({

@@ -5,6 +5,7 @@
  */
 import { seededRandom } from '../../base/deps.js';
 import type { Remote } from '../../ports/remote.js';
+import type { Store } from '../../ports/store.js';
 import { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from '../../testing/memory-store.js';
 import { openMemoryRemote } from '../../testing/memory-remote.js';
 import { Vault } from '../vault.js';
@@ -43,6 +44,8 @@ export class World {
 export class Device {
   readonly data: MemoryStoreData = newMemoryStoreData();
   readonly spaceData = new Map<string, MemoryStoreData>();
+  /** Wraps each space store this device opens (tests that crash a write). */
+  wrapSpaceStore: (store: Store) => Store = (store) => store;
 
   constructor(
     readonly world: World,
@@ -61,7 +64,7 @@ export class Device {
       spaceStore: async (spaceId) => {
         let d = this.spaceData.get(spaceId);
         if (!d) this.spaceData.set(spaceId, (d = newMemoryStoreData()));
-        return openMemoryStore(d);
+        return this.wrapSpaceStore(openMemoryStore(d));
       },
     };
   }

@@ -87,7 +87,9 @@ test('a space: create, invite a writer and a reader, converge; readers and remov
     await a.vault.sync();
     await b.vault.sync();
     assert.deepEqual(await ids(b.vault, 'Family'), ['n1', 'n2']);
-    await assert.rejects(b.vault.space('Family').put('notes', 'b2', { text: 'still here?' }), { code: 'KITH_REMOVED' });
+    await assert.rejects(b.vault.space('Family').put('notes', 'b2', { text: 'still here?' }), { code: 'KITH_REMOVED', reason: 'removed' });
+    assert.deepEqual(await b.vault.spaces.list(), [], 'a removed member no longer lists or syncs the space');
+    await b.vault.sync();
     await c.vault.sync();
     assert.deepEqual(await ids(c.vault, 'Family'), ['n1', 'n2', 'n3']);
 
@@ -245,5 +247,105 @@ test('roles change through the facade, a member leaves, and a revoked device of 
     }
   } finally {
     for (const p of [a, c]) await p.vault.close();
+  }
+});
+
+test('the membership position a device verified is pinned in the space’s store: a remote rolled back to an older chain is caught after a restart', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 61);
+  const b = await newPerson(world, 'ben', 62);
+  let spaceId = '';
+  try {
+    spaceId = (await a.vault.spaces.create('Pinned')).spaceId;
+    await invite(a.vault, 'Pinned', b.vault, 'writer', 'Ben');
+    await a.vault.sync();
+  } finally {
+    await b.vault.close();
+    await a.vault.close();
+  }
+  // The remote forgets the entry that added Ben (as an old copy of it would): a valid chain, one entry shorter.
+  const objects = world.objects(`memory://ana/spaces/${spaceId}`);
+  const last = [...objects.keys()]
+    .filter((k) => k.startsWith('members/'))
+    .sort()
+    .at(-1)!;
+  objects.delete(last);
+  const again = await Vault.open(a.device.options());
+  try {
+    await assert.rejects(again.sync(), { code: 'KITH_INTEGRITY_ROLLBACK' });
+  } finally {
+    await again.close();
+  }
+});
+
+test('blobs in a space: a writer stores one under the space’s root, a member reads it; a reader cannot store one', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 71);
+  const c = await newPerson(world, 'cat', 72);
+  try {
+    const { spaceId } = await a.vault.spaces.create('Photos');
+    await invite(a.vault, 'Photos', c.vault, 'reader', 'Cat');
+    const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) % 251);
+    const { ref } = await a.vault.space('Photos').blobs.put(bytes, { name: 'p.bin' });
+    await a.vault.space('Photos').put('photos', 'p1', { file: ref });
+    await a.vault.sync();
+    const space = world.objects(`memory://ana/spaces/${spaceId}`);
+    assert.ok(
+      [...space.keys()].some((k) => k.startsWith('blobs/manifests/')),
+      'under the space’s root',
+    );
+    assert.ok(![...world.objects('memory://ana').keys()].some((k) => k.startsWith('blobs/')), 'not in the personal space');
+    await c.vault.sync();
+    const got = (await c.vault.space('Photos').get('photos', 'p1'))!;
+    const read = new Uint8Array(await new Response(c.vault.space('Photos').blobs.get(got['file'] as string)).arrayBuffer());
+    assert.deepEqual(read, bytes);
+    const before = world.calls.length;
+    await assert.rejects(c.vault.space('Photos').blobs.put(new Uint8Array(10)), { code: 'KITH_FORBIDDEN' });
+    assert.equal(world.calls.filter((x, i) => i >= before && x.includes('/spaces/')).length, 0);
+  } finally {
+    for (const p of [a, c]) await p.vault.close();
+  }
+});
+
+test('a crash after a space segment was uploaded and before the store noted it: the next sync takes it as sent, each write arrives once', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 81);
+  const b = await newPerson(world, 'ben', 82);
+  let crash = false;
+  // The write that would drop the sent ops from the outbox fails once, as if the process died there.
+  a.device.wrapSpaceStore = (store) => ({
+    ...store,
+    read: (fn) => store.read(fn),
+    close: () => store.close(),
+    write: (fn) =>
+      store.write((tx) =>
+        fn(
+          Object.assign(Object.create(tx) as typeof tx, {
+            deleteOutbox: async (through: number) => {
+              if (crash) {
+                crash = false;
+                throw new Error('crash');
+              }
+              return tx.deleteOutbox(through);
+            },
+          }),
+        ),
+      ),
+  });
+  try {
+    const { spaceId } = await a.vault.spaces.create('Crash');
+    await invite(a.vault, 'Crash', b.vault, 'writer', 'Ben');
+    await a.vault.space('Crash').put('notes', 'n1', { text: 'one' });
+    crash = true;
+    await assert.rejects(a.vault.sync(), /crash/);
+    await a.vault.space('Crash').put('notes', 'n2', { text: 'two' });
+    await a.vault.sync();
+    await b.vault.sync();
+    assert.deepEqual(await ids(b.vault, 'Crash'), ['n1', 'n2']);
+    assert.equal((await b.vault.space('Crash').log({ collection: 'notes' })).length, 2, 'each write once');
+    const segments = [...world.objects(`memory://ana/spaces/${spaceId}`).keys()].filter((k) => k.startsWith(`segments/${a.vault.deviceId}/`));
+    assert.equal(segments.length, 4, 'names, the invitee’s name, n1, n2: none sent twice');
+  } finally {
+    for (const p of [a, b]) await p.vault.close();
   }
 });
