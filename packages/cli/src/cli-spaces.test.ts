@@ -137,8 +137,7 @@ describe('kith space: the commands, their errors and --space', { timeout: 300_00
     assert.equal(kithJson<unknown[]>(a1, ['log', 'notes', 'n3']).length, 0, "the personal log has none of the space's changes");
   });
 
-  // todo until the core stores blobs in spaces (it says KITH_BAD_INPUT "not available yet" for now).
-  test('blob put, get and ls with --space: stored in the space, fetched by another device through it', { todo: 'blobs in shared spaces' }, () => {
+  test('blob put, get and ls with --space: stored in the space, fetched by another device through it', () => {
     const file = join(dir, 'photo.bin');
     writeFileSync(file, Buffer.alloc(300_000, 7));
     const put = kithJson<{ ref: string; size: number }>(a1, ['blob', 'put', '--space', 'notebook', file, '--type', 'application/octet-stream']);
