@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kith, kithJsonAsync as kithJson, startKith, type KithRun } from 'kith/testing';
 
@@ -160,6 +160,17 @@ export function threePeopleScenario(label: string, setup: () => Promise<SpacesCl
       assert.equal((await kithJson<Doc>(c1, ['get', '--space', 'family', 'recipes', 'r4']))['title'], 'after-removal-4b1e');
       const after = await kithJson<{ name: string }[]>(a1, ['space', 'members', 'family']);
       assert.ok(!after.some((m) => m.name === 'Bob'));
+
+      // A blob A stores after the removal: C fetches it, B cannot.
+      const photo = join(world.dir, 'photo.txt');
+      writeFileSync(photo, 'blob-after-removal-93d2');
+      const { ref } = await kithJson<{ ref: string }>(a1, ['blob', 'put', '--space', 'family', photo]);
+      await kithJson(a1, ['put', '--space', 'family', 'photos', 'p1', JSON.stringify({ blob: ref }), '--sync']);
+      await kithJson(c1, ['sync']);
+      await kithJson(c1, ['blob', 'get', '--space', 'family', ref, '-o', join(world.dir, 'c-photo.txt')]);
+      assert.equal(readFileSync(join(world.dir, 'c-photo.txt'), 'utf8'), 'blob-after-removal-93d2');
+      assertFails(await kith(b1, ['blob', 'get', '--space', created.spaceId, ref, '-o', join(world.dir, 'b-photo.txt')]), 'KITH_REMOVED');
+      assert.ok(!bytesUnder(b1).includes('blob-after-removal-93d2'));
 
       // A's personal records never reach B or C.
       for (const h of [b1, b2, c1]) {
