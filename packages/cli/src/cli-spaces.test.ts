@@ -214,22 +214,34 @@ describe('kith space: the commands, their errors and --space', { timeout: 300_00
       assert.deepEqual(kithJson(f, ['space', 'ls']), []);
     });
 
-    test('a "no" at the prompt: the invitee hears KITH_INVITE_DECLINED and is not a member', async () => {
+    /** Invites on a terminal; `home` joins as `name`; once the question shows, `answer` types on the terminal. */
+    async function inviteThenAnswer(home: string, name: string, answer: string): Promise<{ joined: KithRun; adminExit: number | null }> {
       const t = onTerminal(a1, ['space', 'invite', 'notebook', '--timeout', '120']);
       await t.waitFor(/kith space join '([^']+)'/);
       const code = /kith space join '([^']+)'/.exec(t.screen())![1]!;
-      const g = join(dir, 'g');
-      kithJson(g, ['init', '--remote', join(dir, 'remote-g'), '--name', 'g-laptop']);
-      const joining = kith(g, ['space', 'join', code, '--name', 'Gus', '--timeout', '60']);
+      kithJson(home, ['init', '--remote', `${home}-remote`, '--name', `${name}-laptop`]);
+      const joining = kith(home, ['space', 'join', code, '--name', name, '--timeout', '60']);
       await t.waitFor(/\[y\/N\] $/);
-      assert.match(t.screen(), /"Gus" \(\w+\) wants to join notebook as writer/);
-      t.type('n\r');
+      assert.match(t.screen(), new RegExp(`"${name}" \\(\\w+\\) wants to join notebook as writer`));
+      t.type(answer);
       const joined = await joining;
-      assertLastLineError(joined, 'KITH_INVITE_DECLINED');
       assert.match(joined.stderr, /Check that the admin's device shows: \d/);
-      assert.equal(await t.exited, 1);
-      assert.deepEqual(kithJson(g, ['space', 'ls']), []);
-      assert.ok(!kithJson<{ name: string }[]>(a1, ['space', 'members', 'notebook']).some((m) => m.name === 'Gus'));
+      assert.deepEqual(kithJson(home, ['space', 'ls']), []);
+      assert.ok(!kithJson<{ name: string }[]>(a1, ['space', 'members', 'notebook']).some((m) => m.name === name));
+      return { joined, adminExit: await t.exited };
+    }
+
+    test('a "no" at the prompt: the invitee hears KITH_INVITE_DECLINED and is not a member', async () => {
+      const r = await inviteThenAnswer(join(dir, 'g'), 'Gus', 'n\r');
+      assertLastLineError(r.joined, 'KITH_INVITE_DECLINED');
+      assert.equal(r.adminExit, 1);
+    });
+
+    test('Ctrl-C at the prompt: the invitee hears at once that the invite is off', async () => {
+      const r = await inviteThenAnswer(join(dir, 'h'), 'Hal', '\u0003');
+      assertLastLineError(r.joined, 'KITH_INVITE_EXPIRED');
+      assert.match(r.joined.stderr, /cancelled by the admin/);
+      assert.notEqual(r.adminExit, 0);
     });
   });
 });
