@@ -228,6 +228,7 @@ export class SpaceHub {
     if (!this.#s.spaceOptions.spaceRemotes || !this.#s.spaceOptions.spaceStore) return { pushed: 0, pulled: 0 };
     let pushed = 0;
     let pulled = 0;
+    let failed: Error | undefined;
     for (const entry of await readDirectory(this.#s.store)) {
       if (entry.removed || !(await isSynced(this.#s.store, entry.spaceId))) continue;
       const local = await this.#local(entry);
@@ -237,10 +238,12 @@ export class SpaceHub {
         if (how.push) pushed += await local.push();
         await this.#noteChanges(entry, local);
       } catch (e) {
-        if (!KithError.is(e, ErrorCode.Removed)) throw e;
-        await saveEntry(this.#records, { ...entry, removed: true });
+        // One space's failure (its remote down, a broken chain) does not keep the others from syncing: the first is thrown after them.
+        if (KithError.is(e, ErrorCode.Removed)) await saveEntry(this.#records, { ...entry, removed: true });
+        else failed ??= e as Error;
       }
     }
+    if (failed !== undefined) throw failed;
     return { pushed, pulled };
   }
 

@@ -4,6 +4,7 @@
  * space's remote (`<vault url>/spaces/<id>`) is reachable by every person.
  */
 import { seededRandom } from '../../base/deps.js';
+import { ErrorCode, KithError } from '../../base/errors.js';
 import type { Remote } from '../../ports/remote.js';
 import type { Store } from '../../ports/store.js';
 import { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from '../../testing/memory-store.js';
@@ -23,14 +24,23 @@ export class World {
     return m;
   }
 
+  /** URLs whose remote fails every call, as an unreachable one does. */
+  readonly down = new Set<string>();
+
   remote(url: string): Remote {
     const r = openMemoryRemote(this.objects(url), url);
-    const put = r.put.bind(r);
+    const { put, get, list } = { put: r.put.bind(r), get: r.get.bind(r), list: r.list.bind(r) };
+    const reach = (): void => {
+      if (this.down.has(url)) throw new KithError(ErrorCode.RemoteUnavailable, `${url} is unreachable`);
+    };
     return Object.assign(r, {
-      put: (key: string, bytes: Uint8Array, o?: Parameters<Remote['put']>[2]) => {
+      put: async (key: string, bytes: Uint8Array, o?: Parameters<Remote['put']>[2]) => {
+        reach();
         this.calls.push(`put ${url} ${key}`);
         return put(key, bytes, o);
       },
+      get: async (key: string, o?: Parameters<Remote['get']>[1]) => (reach(), get(key, o)),
+      list: async (prefix: string, o?: Parameters<Remote['list']>[1]) => (reach(), list(prefix, o)),
     });
   }
 

@@ -349,3 +349,28 @@ test('a crash after a space segment was uploaded and before the store noted it: 
     for (const p of [a, b]) await p.vault.close();
   }
 });
+
+test('a space whose remote is down does not keep the other spaces from syncing; the sync then reports its failure', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 91);
+  const b = await newPerson(world, 'ben', 92);
+  try {
+    // Spaces sync in spaceId order: the one that fails is the first.
+    const made = [await a.vault.spaces.create('One'), await a.vault.spaces.create('Two')].sort((x, y) => (x.spaceId < y.spaceId ? -1 : 1));
+    const [first, second] = made.map((m) => m.spaceId) as [string, string];
+    for (const id of [first, second]) {
+      await invite(a.vault, id, b.vault, 'writer', 'Ben');
+      await a.vault.space(id).put('notes', 'n', { text: id });
+    }
+    await a.vault.sync();
+    world.down.add(`memory://ana/spaces/${first}`);
+    await assert.rejects(b.vault.sync(), { code: 'KITH_REMOTE_UNAVAILABLE' });
+    assert.deepEqual(await ids(b.vault, second), ['n'], 'the second space synced all the same');
+    assert.deepEqual(await ids(b.vault, first), []);
+    world.down.clear();
+    await b.vault.sync();
+    assert.deepEqual(await ids(b.vault, first), ['n']);
+  } finally {
+    for (const p of [a, b]) await p.vault.close();
+  }
+});
