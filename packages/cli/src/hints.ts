@@ -20,6 +20,8 @@ const table: ReadonlyMap<string, string> = new Map([
   [`${ErrorCode.WrongPassphrase}/passphrase-wrong`, "the passphrase that protects this device's keys (KITH_PASSPHRASE)"],
   [`${ErrorCode.Revoked}/device-revoked`, 'it can no longer read new data; join again with `kith pair` from another device or `kith restore` in a new home'],
   [`${ErrorCode.UnknownDevice}/unknown-device`, 'list the devices with `kith devices`'],
+  [`${ErrorCode.Forbidden}/reader`, 'an admin of the space can make you a writer with `kith space role SPACE PERSON writer`'],
+  [`${ErrorCode.Forbidden}/not-a-member`, 'an admin of the space can invite you with `kith space invite SPACE`; then run `kith space join CODE` here'],
   [`${ErrorCode.NoConflict}/no-conflict`, 'list conflicts with `kith conflicts`'],
   [`${ErrorCode.BadPairingCode}/recovery-code-given`, 'use `kith restore --recovery-code` with it'],
   [`${ErrorCode.PairingExpired}/no-answer`, 'run `kith pair` again'],
@@ -38,6 +40,10 @@ const table: ReadonlyMap<string, string> = new Map([
 
 /** Codes the CLI words one way whatever the case (a reason-keyed entry above still wins). */
 const byCode: ReadonlyMap<string, string> = new Map([
+  [
+    ErrorCode.Removed,
+    "the space's new data no longer reaches you: an admin can invite you again (`kith space invite` there, `kith space join CODE` here); `kith space sync SPACE off` stops syncing it here",
+  ],
   [
     ErrorCode.IntegrityWithheld,
     'compaction never deletes a segment no snapshot covers, so the remote lost or withholds it (nothing after it was applied): `kith check` lists what is missing; restore it from another copy of the remote',

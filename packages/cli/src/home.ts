@@ -1,15 +1,16 @@
 /**
  * @module home
  * A device's home directory: its SQLite store (`kith.db`, mode 0600 in a
- * 0700 directory) and, through the vault it holds, its remote.
+ * 0700 directory), one more per shared space it keeps (`spaces/<spaceId>.db`)
+ * and, through the vault it holds, its remote.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KithError, Vault, type Store } from '@kith/core';
-import { openFsBlobCache } from '@kith/node';
+import { nodeSpaceRemotes, openFsBlobCache } from '@kith/node';
 import { openSqliteStore } from '@kith/sqlite';
-import { openRemote } from './remote-url.js';
+import { openRemote, remoteOptions } from './remote-url.js';
 import type { GlobalOptions } from './output.js';
 import { testClockDeps } from './test-clock.js';
 
@@ -41,6 +42,8 @@ export async function openVault(opts: GlobalOptions, extra: { staleAfterMs?: num
       store,
       remote: () => openRemote(config.remoteUrl),
       blobCache: homeBlobCache(opts),
+      spaceRemotes: nodeSpaceRemotes(remoteOptions()),
+      spaceStore: (spaceId) => openSqliteStore(join(homeDir(opts), 'spaces', `${spaceId}.db`)),
       ...(localPassphrase ? { localPassphrase } : {}),
       ...testClockDeps(),
       ...extra,

@@ -16,6 +16,7 @@ import { registerRelay } from './commands/relay.js';
 import { registerRetention } from './commands/retention.js';
 import { registerSetup } from './commands/setup.js';
 import { registerSnapshot } from './commands/snapshot.js';
+import { registerSpaces } from './commands/spaces.js';
 import { registerCompact } from './commands/compact.js';
 import { registerSync } from './commands/sync.js';
 import { describeError, quietOnClosedStdout } from './output.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerRelay(program);
   registerBackup(program);
   registerRetention(program);
+  registerSpaces(program);
   // Subcommands inherit the error handling and quiet output.
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   return program;

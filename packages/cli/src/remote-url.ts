@@ -10,7 +10,7 @@
  */
 import { type Remote } from '@kith/core';
 import { parseFolderUrl } from '@kith/folder';
-import { openRemote as openUrlRemote } from '@kith/node';
+import { openRemote as openUrlRemote, type OpenRemoteOptions } from '@kith/node';
 
 /** A URL as stored in the vault: folder locations become absolute paths; s3:// and http(s):// stay as given. */
 export function normalizeRemoteUrl(url: string): string {
@@ -18,8 +18,13 @@ export function normalizeRemoteUrl(url: string): string {
   return parseFolderUrl(url);
 }
 
+/** What every remote the CLI opens is given: the relay operator's token for creating a vault (or a space) where the relay gates creation. */
+export function remoteOptions(): OpenRemoteOptions {
+  const inviteToken = process.env['KITH_RELAY_INVITE_TOKEN'];
+  return inviteToken ? { relay: { inviteToken } } : {};
+}
+
 /** Opens the remote for `url` now (see `@kith/node`'s `openRemote`). `create` makes a missing folder (for `kith init`). */
 export async function openRemote(url: string, o: { create?: boolean } = {}): Promise<Remote> {
-  const inviteToken = process.env['KITH_RELAY_INVITE_TOKEN'];
-  return openUrlRemote(url, { ...(o.create ? { create: true } : {}), ...(inviteToken ? { relay: { inviteToken } } : {}) });
+  return openUrlRemote(url, { ...(o.create ? { create: true } : {}), ...remoteOptions() });
 }

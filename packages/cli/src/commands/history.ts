@@ -7,16 +7,16 @@ import type { Command } from 'commander';
 import { withVault } from '../home.js';
 import { jsonValueArg } from '../input.js';
 import { contextOf, positiveInt } from './shared.js';
+import { inSpace, spaceOption } from './in-space.js';
 
 /** Adds `conflicts`, `resolve` and `log` to the program. */
 export function registerHistory(program: Command): void {
-  program
-    .command('conflicts')
+  spaceOption(program.command('conflicts'))
     .description('list unresolved conflicts (concurrent writes to one field), identical on every device')
     .argument('[collection]')
-    .action(async (collection: string | undefined, _o: object, cmd: Command) => {
+    .action(async (collection: string | undefined, o: { space?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const list = await withVault(opts, (v) => v.conflicts(collection));
+      const list = await withVault(opts, (v) => inSpace(v, o).conflicts(collection));
       const rows = list.map((c) => ({
         collection: c.collection,
         id: c.id,
@@ -38,8 +38,7 @@ export function registerHistory(program: Command): void {
       );
     });
 
-  program
-    .command('resolve')
+  spaceOption(program.command('resolve'))
     .description("resolve a conflict: keep the winner, take a device's value, or set a new value")
     .argument('<collection>')
     .argument('<id>')
@@ -47,31 +46,30 @@ export function registerHistory(program: Command): void {
     .option('--keep', 'keep the current winner')
     .option('--take <deviceId>', "take that device's value")
     .option('--value <json>', 'set this value')
-    .action(async (collection: string, id: string, o: { field?: string; keep?: boolean; take?: string; value?: string }, cmd: Command) => {
+    .action(async (collection: string, id: string, o: { field?: string; keep?: boolean; take?: string; value?: string; space?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       const chosen = [o.keep !== undefined, o.take !== undefined, o.value !== undefined].filter(Boolean).length;
       if (chosen !== 1) throw new KithError(ErrorCode.Usage, 'give exactly one of --keep, --take DEVICE_ID and --value JSON');
       const how: Resolution = o.keep ? { keep: true } : o.take !== undefined ? { take: o.take } : { value: jsonValueArg(o.value!, '--value') };
-      await withVault(opts, (v) => v.resolve(collection, id, o.field, how));
+      await withVault(opts, (v) => inSpace(v, o).resolve(collection, id, o.field, how));
       out.result({ ok: true, collection, id, field: o.field ?? null }, () => 'resolved');
     });
 
-  program
-    .command('log')
+  spaceOption(program.command('log'))
     .description('history of changes: HLC stamp, time, device, kind, fields')
     .argument('[collection]')
     .argument('[id]')
     .option('--limit <n>', 'only the newest n entries', positiveInt('--limit'))
-    .action(async (collection: string | undefined, id: string | undefined, o: { limit?: number }, cmd: Command) => {
+    .action(async (collection: string | undefined, id: string | undefined, o: { limit?: number; space?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       const [entries, prunedBefore] = await withVault(opts, (v) =>
         Promise.all([
-          v.log({
+          inSpace(v, o).log({
             ...(collection !== undefined ? { collection } : {}),
             ...(id !== undefined ? { id } : {}),
             ...(o.limit !== undefined ? { limit: o.limit } : {}),
           }),
-          v.historyPrunedBefore(),
+          o.space === undefined ? v.historyPrunedBefore() : null, // pruning is the personal space's
         ]),
       );
       const rows = entries.map((e) => ({

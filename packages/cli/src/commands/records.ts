@@ -2,26 +2,27 @@
  * @module commands/records
  * Reading and writing records: put, patch, rm, import, get, ls.
  */
-import { ErrorCode, KithError, type Doc, type ListQuery, type SyncResult, type Vault } from '@kith/core';
+import { ErrorCode, KithError, type Doc, type ListQuery, type SyncResult } from '@kith/core';
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
 import { jsonObjectArg, readJsonLines, whereValue } from '../input.js';
 import { lineCounter, showSyncProgress } from '../progress.js';
 import { collect, contextOf, positiveInt } from './shared.js';
+import { inSpace, spaceOption, type Records } from './in-space.js';
 
 /** Runs one write, pushes it when --sync asks, and prints the contract's `{"ok":true,...}` result. */
 async function writeAndReport(
   cmd: Command,
   collection: string,
   id: string,
-  sync: boolean | undefined,
-  write: (v: Vault) => Promise<void>,
+  o: { sync?: boolean; space?: string },
+  write: (r: Records) => Promise<void>,
   human: (pushed: SyncResult | undefined) => string,
 ): Promise<void> {
   const { opts, out } = contextOf(cmd);
   const pushed = await withVault(opts, async (v) => {
-    await write(v);
-    if (!sync) return undefined;
+    await write(inSpace(v, o));
+    if (!o.sync) return undefined;
     const stop = showSyncProgress(v, out.json);
     try {
       return await v.push();
@@ -57,35 +58,32 @@ export function registerRecords(program: Command): void {
     },
   ] as const;
   for (const w of writes) {
-    program
-      .command(w.name)
+    spaceOption(program.command(w.name))
       .description(w.description)
       .argument('<collection>')
       .argument('<id>')
       .argument('<json>', w.json)
       .option('--sync', 'push right after the write')
-      .action(async (collection: string, id: string, json: string, o: { sync?: boolean }, cmd: Command) => {
+      .action(async (collection: string, id: string, json: string, o: { sync?: boolean; space?: string }, cmd: Command) => {
         const fields = await jsonObjectArg(json, w.what);
-        await writeAndReport(cmd, collection, id, o.sync, (v) => v[w.method](collection, id, fields), done('saved'));
+        await writeAndReport(cmd, collection, id, o, (r) => r[w.method](collection, id, fields), done('saved'));
       });
   }
 
-  program
-    .command('rm')
+  spaceOption(program.command('rm'))
     .description('delete a record')
     .argument('<collection>')
     .argument('<id>')
     .option('--sync', 'push right after the write')
-    .action(async (collection: string, id: string, o: { sync?: boolean }, cmd: Command) => {
-      await writeAndReport(cmd, collection, id, o.sync, (v) => v.delete(collection, id), done('deleted'));
+    .action(async (collection: string, id: string, o: { sync?: boolean; space?: string }, cmd: Command) => {
+      await writeAndReport(cmd, collection, id, o, (r) => r.delete(collection, id), done('deleted'));
     });
 
-  program
-    .command('import')
+  spaceOption(program.command('import'))
     .description('import JSON Lines (one object with an "id" per line) in one transaction: all or nothing')
     .argument('<collection>')
     .argument('<file>', 'a .jsonl file, or - for stdin')
-    .action(async (collection: string, file: string, _o: object, cmd: Command) => {
+    .action(async (collection: string, file: string, o: { space?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       const counter = lineCounter(out.json);
       let lines;
@@ -94,30 +92,28 @@ export function registerRecords(program: Command): void {
       } finally {
         counter.stop();
       }
-      const imported = await withVault(opts, (v) => v.batch((b) => lines.forEach((l) => b.put(collection, l.id, l.fields))));
+      const imported = await withVault(opts, (v) => inSpace(v, o).batch((b) => lines.forEach((l) => b.put(collection, l.id, l.fields))));
       out.result({ imported }, () => `imported ${imported} record(s) into ${collection}`);
     });
 
-  program
-    .command('get')
+  spaceOption(program.command('get'))
     .description('print a record as JSON')
     .argument('<collection>')
     .argument('<id>')
-    .action(async (collection: string, id: string, _o: object, cmd: Command) => {
+    .action(async (collection: string, id: string, o: { space?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
-      const doc = await withVault(opts, (v) => v.get(collection, id));
+      const doc = await withVault(opts, (v) => inSpace(v, o).get(collection, id));
       if (!doc) throw new KithError(ErrorCode.NotFound, `no record ${JSON.stringify(id)} in ${collection}`);
       out.result(doc);
     });
 
-  program
-    .command('ls')
+  spaceOption(program.command('ls'))
     .description('list records of a collection')
     .argument('<collection>')
     .option('--where <field=value>', 'only records whose field equals value (JSON or text); repeatable', collect)
     .option('--limit <n>', 'at most n records', positiveInt('--limit'))
     .option('--order <field>', 'order by a field; -field for descending')
-    .action(async (collection: string, o: { where?: string[]; limit?: number; order?: string }, cmd: Command) => {
+    .action(async (collection: string, o: { where?: string[]; limit?: number; order?: string; space?: string }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       // fromEntries, not assignment: a field named __proto__ stays a key.
       const where = Object.fromEntries(
@@ -127,7 +123,8 @@ export function registerRecords(program: Command): void {
           return [w.slice(0, at), whereValue(w.slice(at + 1))];
         }),
       );
-      const docs = await withVault(opts, async (v) => {
+      const docs = await withVault(opts, async (vault) => {
+        const v = inSpace(vault, o);
         const all: Doc[] = [];
         let after: string | null | undefined;
         do {

@@ -2,15 +2,15 @@
  * @module commands/setup
  * Making this home a device of a vault: init, restore, join, pair.
  */
-import { createInterface } from 'node:readline/promises';
 import { ErrorCode, KithError, newRecoveryCode, parseRecoveryCode, Vault } from '@kith/core';
 import type { Command } from 'commander';
-import { homeBlobCache, homeDir, openHomeStore, withVault } from '../home.js';
+import { homeBlobCache, homeDir, openHomeStore } from '../home.js';
 import { normalizeRemoteUrl, openRemote } from '../remote-url.js';
 import { readNewSecret, readSecret, recoveryCodeFrom } from '../secrets.js';
 import { assertNamesVault, locatedUrl, namesNoVault, restoreUrl, underLocator } from '../vault-locator.js';
 import { contextOf, positiveInt, staleAfterMs, staleAfterOption } from './shared.js';
 import { restoreFromBackupFile } from './restore-backup.js';
+import { admitting } from './confirm.js';
 
 /** Opens store and remote for a home that is about to join a vault; closes both on failure. */
 async function fresh<T>(
@@ -41,17 +41,6 @@ async function fresh<T>(
     await remote?.close();
     await store.close();
     throw e;
-  }
-}
-
-/** A yes/no question on the terminal; Ctrl-C there calls `onInterrupt`, and `signal` withdraws the question. */
-async function ask(question: string, signal: AbortSignal, onInterrupt: () => void): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  rl.on('SIGINT', onInterrupt);
-  try {
-    return /^y(es)?$/i.test((await rl.question(question, { signal })).trim());
-  } finally {
-    rl.close();
   }
 }
 
@@ -163,36 +152,23 @@ export function registerSetup(program: Command): void {
     .option('--timeout <seconds>', 'how long the code stays valid', positiveInt('--timeout'), 600)
     .option('--yes', 'admit the device without asking (for scripts)')
     .action(async (o: { timeout: number; yes?: boolean }, cmd: Command) => {
-      const { opts, out } = contextOf(cmd);
-      // Refused before a code exists: otherwise a device could join, then wait for an answer nobody can give.
-      if (!o.yes && !process.stdin.isTTY) {
-        throw new KithError(ErrorCode.Usage, 'kith pair asks you to compare six digits, and there is no terminal to ask on', {
-          hint: 'run it in a terminal, or pass --yes to admit the first device that joins',
-        });
-      }
-      // Ctrl-C or SIGTERM cancels, and a device that already joined is told at once.
-      const cancel = new AbortController();
-      const onSignal = (): void => cancel.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      const joined = await withVault(opts, (vault) =>
-        vault.devices.pair({
-          timeoutMs: o.timeout * 1000,
-          signal: cancel.signal,
-          onCode: (code) => {
-            if (out.json) out.line({ code });
-            else
-              process.stdout.write(
-                `Pairing code (valid ${Math.round(o.timeout / 60)} min, works once):\n\n    ${code}\n\nOn the new device run:  kith join ${code} --remote <same remote>\n`,
-              );
-          },
-          confirm: async (j, { signal }) => {
-            out.note(`Device "${j.name}" (${j.deviceId}) wants to join. It shows: ${j.sas}`);
-            if (o.yes) return true;
-            return ask(`Does the other device show ${j.sas}? [y/N] `, signal, onSignal);
-          },
-        }),
-      ).finally(() => process.off('SIGINT', onSignal).off('SIGTERM', onSignal));
-      if (out.json) out.line(joined);
-      else process.stdout.write(`Added device "${joined.name}" (${joined.deviceId}).\n`);
+      const mins = Math.round(o.timeout / 60);
+      await admitting(
+        cmd,
+        { command: 'kith pair', yes: o.yes, admits: 'the first device that joins', timeout: o.timeout },
+        (vault, a) =>
+          vault.devices.pair({
+            timeoutMs: a.timeoutMs,
+            signal: a.signal,
+            onCode: (code) =>
+              a.showCode(
+                code,
+                `Pairing code (valid ${mins} min, works once):\n\n    ${code}\n\nOn the new device run:  kith join ${code} --remote <same remote>\n`,
+              ),
+            confirm: (j, { signal }) =>
+              a.confirm(`Device "${j.name}" (${j.deviceId}) wants to join. It shows: ${j.sas}`, `Does the other device show ${j.sas}? [y/N] `, signal),
+          }),
+        (joined) => `Added device "${joined.name}" (${joined.deviceId}).\n`,
+      );
     });
 }

@@ -58,18 +58,21 @@ export interface KithRun {
  * Starts `kith --home HOME ...args` without blocking the event loop (for
  * tests that serve a remote in-process); `env` replaces the environment;
  * `killAfterMs` sends SIGKILL at that moment, `killWhen` as soon as it
- * holds (checked every 10 ms).
+ * holds (checked every 10 ms); `onStdout` sees stdout so far as it grows.
  */
 export function kith(
   home: string,
   args: readonly string[],
-  o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv } = {},
+  o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv; onStdout?: (soFar: string) => void } = {},
 ): Promise<KithRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, kithArgv(home, args), { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      o.onStdout?.(stdout);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin.on('error', () => undefined); // killed before reading its input
     child.stdin.end(o.input ?? '');
@@ -83,6 +86,28 @@ export function kith(
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** A {@link kith} process that prints a first line and keeps running (`pair --json`, `space invite --json`: the code first). */
+export interface Started {
+  /** Its first stdout line; rejects if it ended without one. */
+  readonly firstLine: Promise<string>;
+  /** How it ended. */
+  readonly done: Promise<KithRun>;
+}
+
+/** Starts `kith --home HOME ...args` (see {@link kith}) and hands over its first stdout line as soon as it is printed. */
+export function startKith(home: string, args: readonly string[]): Started {
+  let said: (line: string) => void = () => undefined;
+  const firstLine = new Promise<string>((resolve) => (said = resolve));
+  const done = kith(home, args, { onStdout: (s) => s.includes('\n') && said(s.slice(0, s.indexOf('\n'))) });
+  return {
+    firstLine: Promise.race([
+      firstLine,
+      done.then((r) => Promise.reject(new Error(`kith ${args.join(' ')} exited ${r.code} without a line: ${r.stderr.trim()}`))),
+    ]),
+    done,
+  };
 }
 
 /** {@link kithJson} through {@link kith}: does not block the event loop. */
