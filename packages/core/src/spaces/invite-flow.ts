@@ -181,15 +181,16 @@ export async function joinInvite(
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   assertOwnDevices(me, devices); // before answering: nothing is sent for a join this device could not finish
   const j = await answerInvite(remote, code, me.person, name, deps);
-  // Invites need no key; the space's objects do, and until its first certificate the person's is the one it has.
-  signInToSpace(remote, j.spaceId, me, 'person');
   o.onSas?.(j.sas);
   const decideBy = deps.now() + timeoutMs;
   let admitted;
+  // Invites need no key, and a relay refuses a person's sign-in until the chain admits them: wait unsigned.
   while (!(admitted = await readInviteDone(remote, j))) {
     if (deps.now() > decideBy) throw expired('the admin did not decide in time');
     await abortableSleep(pollMs, o.signal, 'joining cancelled');
   }
+  // The space's objects need a key, and until its first certificate the person's is the one this device has.
+  signInToSpace(remote, j.spaceId, me, 'person');
   const state = await new SpaceState(j.spaceId).refresh(remote);
   checkAdmission(state.m, j, admitted);
   // A member now, and the code is spent: from here a failure must not lose the space, so it ends the join early
