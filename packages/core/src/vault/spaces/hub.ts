@@ -12,8 +12,6 @@ import { META, readMeta, type DeviceMeta, type VaultMeta } from '../../ports/sto
 import type { Remote } from '../../ports/remote.js';
 import type { Store } from '../../ports/store.js';
 import type { EngineContext } from '../../sync/context.js';
-import { lendDeviceKey } from '../../ports/capabilities.js';
-import { deviceKeyOf } from '../../identity/device-key.js';
 import { spaceIdOf } from '../../spaces/membership-entry.js';
 import type { PersonKeys } from '../../spaces/person.js';
 import { SpaceState } from '../../spaces/space-state.js';
@@ -69,7 +67,6 @@ export class SpaceHub {
       const url = remotes.urlFor(await this.#vaultUrl(), spaceId);
       const remote = await remotes.open(url);
       const local = await this.#adopt(spaceId, url, remote, openStore, me, async () => {
-        lendPersonKey(remote, spaceId, me.person);
         const made = await createSharedSpace(remote, me, ownDevices(ctx), { ...this.#s.deps, random: firstDraw(nonce, this.#s.deps.random) });
         if (made.spaceId !== spaceId) throw new KithError(ErrorCode.Internal, 'internal error: the space was founded under another id');
       });
@@ -133,8 +130,6 @@ export class SpaceHub {
     const remote = await remotes.open(url);
     let joined: Awaited<ReturnType<typeof joinInvite>> | undefined;
     const local = await this.#adopt(null, url, remote, openStore, me, async () => {
-      // The first certificate cannot be found before it is written: sign in as the person until it is.
-      lendPersonKey(remote, null, me.person);
       joined = await joinInvite(
         remote,
         code.slice(0, at),
@@ -274,13 +269,9 @@ export class SpaceHub {
     const devices = ownDevices(ctx);
     const newest = state.certs(me)?.at()?.devices ?? [];
     const same = newest.length === devices.length && devices.every((d) => newest.some((n) => n.deviceId === d.deviceId));
+    // certifyOwnDevices signs in as the person while no certificate lists this device (a relay), then as the device.
     if (!same) {
-      if (!newest.some((n) => n.deviceId === local.me.deviceId)) lendPersonKey(local.remote, local.spaceId, local.me.person);
-      try {
-        await certifyOwnDevices(local.remote, state, local.me, devices, this.#s.deps);
-      } finally {
-        local.lendDeviceKey();
-      }
+      await certifyOwnDevices(local.remote, state, local.me, devices, this.#s.deps);
     } else await keepSpaceKeys(local.remote, state, local.me, this.#s.deps);
     await shareOlderKeysWithOwnDevices(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
   }
@@ -356,16 +347,6 @@ export class SpaceHub {
   async #deviceName(): Promise<string> {
     return (await this.#s.store.read((tx) => readMeta<DeviceMeta>(tx, META.device)))?.name ?? 'device';
   }
-}
-
-/** Signs in to a space's remote (a relay) as the person: allowed to read and to write the person's own certificate. */
-function lendPersonKey(remote: Remote, spaceId: string | null, person: PersonKeys): void {
-  // A joining device learns the spaceId inside joinInvite, after it was lent a key: on a relay it needs joinInvite to lend it (see the report).
-  if (spaceId !== null)
-    lendDeviceKey(
-      remote,
-      deviceKeyOf(spaceId, `person:${person.personId}`, person.sign.seed, () => person.signPub),
-    );
 }
 
 /** Randomness whose first draw is `first` (the nonce drawn beforehand), then `random`'s. */

@@ -16,8 +16,6 @@ import { decodeSegment, MAX_SEGMENT_PAYLOAD, peekSegmentEpoch } from '../../form
 import type { Remote } from '../../ports/remote.js';
 import type { OutboxEntry, Store } from '../../ports/store.js';
 import { b64, readMeta, unb64, writeMeta } from '../../ports/store-meta.js';
-import { lendDeviceKey } from '../../ports/capabilities.js';
-import { deviceKeyOf } from '../../identity/device-key.js';
 import { applyRemoteOps } from '../../sync/apply.js';
 import { MAX_OPS_PER_SEGMENT } from '../../sync/context.js';
 import { takeBatch } from '../../sync/push.js';
@@ -31,7 +29,7 @@ import {
   type SpaceCursor,
 } from '../../spaces/space-segments.js';
 import { SpaceState } from '../../spaces/space-state.js';
-import type { SpaceActor } from '../../spaces/space-ops.js';
+import { signInToSpace, type SpaceActor } from '../../spaces/space-ops.js';
 import type { Role } from '../../spaces/membership-entry.js';
 import { VaultEmitter } from '../events.js';
 import { Records } from '../records.js';
@@ -108,7 +106,8 @@ export class LocalSpace {
   async ready(): Promise<SpaceActor> {
     if (!this.#me) {
       this.#me = await this.#actor();
-      this.lendDeviceKey();
+      // On a relay, until a verified certificate lists this device it reads as its person (see signIn).
+      signInToSpace(this.remote, this.spaceId, this.#me, 'person');
     }
     return this.#me;
   }
@@ -131,12 +130,17 @@ export class LocalSpace {
     return new LocalSpace(spaceId, url, store, remote, deviceId, actor, deps);
   }
 
-  /** Signs in to the space's remote (a relay) with this device's key. */
-  lendDeviceKey(): void {
-    lendDeviceKey(
-      this.remote,
-      deviceKeyOf(this.spaceId, this.me.deviceId, this.me.signSeed, () => this.me.signPub),
-    );
+  /**
+   * Signs in to the space's remote (a relay) as this device once the
+   * person's newest verified certificate lists it, else as the person
+   * (reading, and writing their own certificate: a new device's first
+   * sync, or a session that has verified nothing yet).
+   */
+  #signIn(): void {
+    const me = this.me;
+    const certs = this.state.certs(me.person.personId);
+    const listed = certs?.deviceAt(me.deviceId, certs.version);
+    signInToSpace(this.remote, this.spaceId, me, listed && bytesEqual(listed.signPub, me.signPub) ? 'device' : 'person');
   }
 
   /** Catches the state up with the remote (once per session unless `again`), checking the pinned positions and noting the summary. */
@@ -144,6 +148,7 @@ export class LocalSpace {
     if (this.#fresh && !again) return this.state;
     await this.ready();
     await this.state.refresh(this.remote);
+    this.#signIn();
     const pins = await this.store.read((tx) => readMeta<Pins>(tx, SPACE_META.pins));
     if (pins) {
       this.state.m.checkPin({ seq: pins.m.seq, hash: unb64(pins.m.hash) });

@@ -5,7 +5,9 @@
  */
 import { seededRandom } from '../../base/deps.js';
 import { ErrorCode, KithError } from '../../base/errors.js';
-import type { Remote } from '../../ports/remote.js';
+import type { Remote, RemoteDeviceKey } from '../../ports/remote.js';
+import { bytesEqual } from '../../crypto/index.js';
+import { SpaceState } from '../../spaces/space-state.js';
 import type { Store } from '../../ports/store.js';
 import { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from '../../testing/memory-store.js';
 import { openMemoryRemote } from '../../testing/memory-remote.js';
@@ -44,9 +46,12 @@ export class World {
     });
   }
 
+  /** Space remotes follow a relay's sign-in rules (see {@link signerRules}). */
+  relayRules = false;
+
   readonly spaceRemotes: SpaceRemotes = {
     urlFor: (vaultUrl, spaceId) => `${vaultUrl}/spaces/${spaceId}`,
-    open: async (url) => this.remote(url),
+    open: async (url) => (this.relayRules ? signerRules(this.remote(url)) : this.remote(url)),
   };
 }
 
@@ -104,4 +109,42 @@ export async function pairDevice(vault: Vault, first: Device, name: string, seed
   const joined = await Vault.join({ ...device.options(), remoteUrl: device.url, deviceName: name, code: await code, pollMs: 5, onSas: (s) => onSas(s) });
   await inviter;
   return { vault: joined, device };
+}
+
+/**
+ * A space's remote with the relay's sign-in rules, simplified (each opened
+ * remote is one connection with the key last lent to it): `invites/` is
+ * open; anything else needs a key for the space. A person key
+ * (`person:<id>`) reads, and writes that person's certificates (and entry
+ * 1 of an empty space); a device key does anything while the device is in
+ * the newest certificate of a current member, with that key.
+ */
+export function signerRules(inner: Remote): Remote {
+  let lent: RemoteDeviceKey | undefined;
+  const allow = async (key: string, writing: boolean): Promise<void> => {
+    if (key.startsWith('invites/')) return;
+    const no = (why: string) => new KithError(ErrorCode.Forbidden, `relay: ${lent?.signer ?? 'nobody'} may not ${writing ? 'write' : 'read'} ${key}: ${why}`);
+    if (!lent) throw no('no key lent');
+    const space = await new SpaceState(lent.vaultId).refresh(inner);
+    if (lent.signer.startsWith('person:')) {
+      const personId = lent.signer.slice('person:'.length);
+      const founding = key === 'members/000000000001' && space.m.seq === 0;
+      if (writing && !founding && !key.startsWith(`people/${personId}/devices/`)) throw no('a person key writes its own certificates only');
+      return;
+    }
+    const admitted = space.m.members().some((m) => {
+      const certs = space.certs(m.personId);
+      const device = certs?.deviceAt(lent!.signer, certs.version);
+      return device !== undefined && bytesEqual(device.signPub, lent!.signPub);
+    });
+    if (!admitted) throw no('the device is in no member’s newest certificate');
+  };
+  return Object.assign(Object.create(inner) as Remote, {
+    useDeviceKey: (k: RemoteDeviceKey) => void (lent = k),
+    get: async (k: string, o?: Parameters<Remote['get']>[1]) => (await allow(k, false), inner.get(k, o)),
+    head: async (k: string, o?: Parameters<Remote['head']>[1]) => (await allow(k, false), inner.head(k, o)),
+    list: async (p: string, o?: Parameters<Remote['list']>[1]) => (await allow(p, false), inner.list(p, o)),
+    put: async (k: string, b: Uint8Array, o?: Parameters<Remote['put']>[2]) => (await allow(k, true), inner.put(k, b, o)),
+    delete: async (k: string, o?: Parameters<Remote['delete']>[1]) => (await allow(k, true), inner.delete(k, o)),
+  });
 }

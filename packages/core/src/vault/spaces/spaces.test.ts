@@ -398,3 +398,32 @@ test('a write’s check and a sync catching the same space up at once (after a r
     await a.vault.close();
   }
 });
+
+test('on remotes that sign devices in as a relay does: create, invite, a new device of a member, all through the facade', async () => {
+  const world = new World();
+  world.relayRules = true;
+  const a = await newPerson(world, 'ana', 111);
+  const b = await newPerson(world, 'ben', 112);
+  try {
+    await a.vault.spaces.create('Relay');
+    await a.vault.space('Relay').put('notes', 'n1', { text: 'one' });
+    await a.vault.sync();
+    await invite(a.vault, 'Relay', b.vault, 'writer', 'Ben');
+    await b.vault.sync();
+    assert.deepEqual(await ids(b.vault, 'Relay'), ['n1']);
+    const b2 = await pairDevice(b.vault, b.device, 'ben-phone', 113);
+    try {
+      await b2.vault.sync(); // reads as the person, certifies itself, then signs in as the device
+      await b.vault.sync();
+      await b2.vault.sync();
+      await b2.vault.space('Relay').put('notes', 'p1', { text: 'from the phone' });
+      await b2.vault.sync();
+      await a.vault.sync();
+      assert.deepEqual(await ids(a.vault, 'Relay'), ['n1', 'p1']);
+    } finally {
+      await b2.vault.close();
+    }
+  } finally {
+    for (const p of [a, b]) await p.vault.close();
+  }
+});
