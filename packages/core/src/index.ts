@@ -25,6 +25,7 @@ export type {
   PairOptions,
   Resolution,
   RestoreVaultOptions,
+  SpaceRemotes,
   StoredVaultConfig,
   SyncProgress,
   SyncResult,
@@ -38,6 +39,9 @@ export type { BackupOptions, BackupResult, BackupSource } from './vault/backup.j
 export type { BackupRestoreResult, RestoreFromBackupOptions } from './vault/backup-restore.js';
 export type { RetentionRule } from './vault/retention.js';
 export { Collection } from './vault/collection.js';
+export type { Spaces } from './vault/spaces/spaces.js';
+export type { SpaceRecords, SpaceBlobs } from './vault/spaces/space-records.js';
+export type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './vault/spaces/space-types.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 
 // Errors and warnings: codes are stable, messages are not.

@@ -6,3 +6,4 @@
 export { openRemote, registerRemoteScheme, remoteSchemes, type OpenRemoteOptions, type RemoteOpener } from './open-remote.js';
 export { openFsBlobCache, PackBlobCache } from './pack-blob-cache.js';
 export { FsBlobCache } from './fs-blob-cache.js';
+export { nodeSpaceRemotes, spaceRemoteUrl } from './space-remotes.js';

@@ -87,3 +87,36 @@ export function sasDigits(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array): 
   const digits = String((((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) % 1_000_000).padStart(6, '0');
   return `${digits.slice(0, 3)} ${digits.slice(3)}`;
 }
+
+/**
+ * The user's answer to "do both screens show the same digits?", unless
+ * `ms` runs out (rejects with `late()`) or `signal` fires first
+ * (KITH_ABORTED with `cancelled`); `ask` is told through its own signal to
+ * stop asking.
+ */
+export async function answerWithin(
+  ms: number,
+  signal: AbortSignal | undefined,
+  ask: (signal: AbortSignal) => Promise<boolean>,
+  late: () => KithError,
+  cancelled: string,
+): Promise<boolean> {
+  const stop = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort = (): void => undefined;
+  try {
+    return await Promise.race([
+      ask(stop.signal),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(late()), Math.max(0, ms));
+        onAbort = () => reject(new KithError(ErrorCode.Aborted, cancelled));
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    stop.abort();
+  }
+}

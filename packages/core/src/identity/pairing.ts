@@ -26,7 +26,7 @@ import {
 } from '../crypto/index.js';
 import { remoteKeys } from '../format/index.js';
 import { abortableSleep, type Remote } from '../ports/remote.js';
-import { generateCode, parseCode, sasDigits, sealMessage, openMessage, type CodeProtocol } from './one-time-code.js';
+import { answerWithin, generateCode, parseCode, sasDigits, sealMessage, openMessage, type CodeProtocol } from './one-time-code.js';
 
 const PAIRING: CodeProtocol = { version: 2, domain: 'kith/v1/pairing' }; // recovery codes use 1
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
@@ -153,8 +153,12 @@ export async function invitePairing(
     const code = await sas(c, x25519Shared(eph.secret, fromBase64url(join.eph)), offerBytes, joinBytes);
     const joiner: Joiner = { deviceId: join.deviceId, name: join.name, signPub, boxPub: fromBase64url(join.boxPub) };
     // The answer is due while the code is valid: the joiner is waiting for it.
-    const ok = await answerWithin(started + timeoutMs - Date.now(), timeoutMs, o.signal, (signal) =>
-      o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code }, { signal }),
+    const ok = await answerWithin(
+      started + timeoutMs - Date.now(),
+      o.signal,
+      (signal) => o.confirm({ deviceId: joiner.deviceId, name: joiner.name, sas: code }, { signal }),
+      () => expired(timeoutMs, 'no answer came'),
+      'pairing cancelled',
     );
     if (!ok) throw new KithError(ErrorCode.PairingDeclined, 'pairing declined: the codes did not match or you said no');
     await admit(joiner);
@@ -178,28 +182,6 @@ const expired = (timeoutMs: number, what: string): KithError =>
     hint: 'start the pairing again for a new code',
     reason: 'no-answer',
   });
-
-/** The user's answer, unless the time runs out or `signal` fires first; `ask` is told through its own signal to stop asking. */
-async function answerWithin(ms: number, timeoutMs: number, signal: AbortSignal | undefined, ask: (signal: AbortSignal) => Promise<boolean>): Promise<boolean> {
-  const stop = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let cancelled = (): void => undefined;
-  try {
-    return await Promise.race([
-      ask(stop.signal),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(expired(timeoutMs, 'no answer came')), Math.max(0, ms));
-        cancelled = () => reject(new KithError(ErrorCode.Aborted, 'pairing cancelled'));
-        if (signal?.aborted) cancelled();
-        else signal?.addEventListener('abort', cancelled, { once: true });
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', cancelled);
-    stop.abort();
-  }
-}
 
 /** The joining side: posts this device's keys and waits for the inviter's answer. */
 export async function joinPairing(

@@ -93,3 +93,18 @@ export {
   type ReadSpaceSegmentsArgs,
 } from './space-segments.js';
 export { encodeSpaceHead, decodeSpaceHead, spaceHeadKey, SPACE_HEAD_VERSION, type SpaceHead } from './space-head.js';
+export {
+  createSharedSpace,
+  certifyOwnDevices,
+  keepSpaceKeys,
+  shareKeysWithNewDevices,
+  currentSpaceKey,
+  setMemberRole,
+  removeMember,
+  leaveSpace,
+  type SpaceActor,
+  type OwnDevices,
+  type SpaceOpsDeps,
+  type KeepKeysResult,
+} from './space-ops.js';
+export { adminInvite, joinInvite, type AdminInviteOptions, type AdminInviteResult, type JoinInviteOptions, type JoinInviteResult } from './invite-flow.js';

@@ -194,11 +194,13 @@ export class Membership {
 
   /** The change that carries `intent` out on top of this chain, or null when it no longer applies. */
   plan(signer: string, intent: MembershipIntent): MembershipChange | null {
-    const change: MembershipChange =
-      intent.kind === 'add'
-        ? { kind: 'add', personId: intent.person.personId, signPub: intent.person.signPub, boxPub: intent.person.boxPub, role: intent.role }
-        : intent;
+    const change = changeOf(intent);
     return this.#violation(signer, change) === null ? change : null;
+  }
+
+  /** Why `intent` by `signer` would break a rule on top of this chain (to tell the user), or null when it applies. */
+  refusal(signer: string, intent: MembershipIntent): string | null {
+    return this.#violation(signer, changeOf(intent));
   }
 
   /** Why `change` by `signer` breaks a rule here, or null. */
@@ -262,6 +264,11 @@ export class Membership {
     }
   }
 }
+
+const changeOf = (intent: MembershipIntent): MembershipChange =>
+  intent.kind === 'add'
+    ? { kind: 'add', personId: intent.person.personId, signPub: intent.person.signPub, boxPub: intent.person.boxPub, role: intent.role }
+    : intent;
 
 /** Bad input is refused before anything is written: an entry readers would refuse would block the chain for everyone. */
 function assertIntent(intent: MembershipIntent): void {

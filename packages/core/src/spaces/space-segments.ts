@@ -55,7 +55,7 @@ const when = (at: number): string => new Date(at).toISOString();
  * KITH_REMOVED when the person was a member and is not any more (naming
  * who removed them and when), KITH_FORBIDDEN when they never were.
  */
-function assertMember(state: SpaceState, personId: string): void {
+export function assertMember(state: SpaceState, personId: string): void {
   if (state.m.member(personId)) return;
   const gone = state.m.removal(personId);
   if (!gone) {

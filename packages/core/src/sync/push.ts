@@ -125,7 +125,7 @@ async function preparedSegment(ctx: EngineContext, signal?: AbortSignal): Promis
 }
 
 /** The longest prefix of entries within the segment size target (at least one). */
-function takeBatch(entries: OutboxEntry[]): OutboxEntry[] {
+export function takeBatch(entries: OutboxEntry[]): OutboxEntry[] {
   let size = 0;
   for (let i = 0; i < entries.length; i++) {
     size += JSON.stringify(entries[i]!.op).length;

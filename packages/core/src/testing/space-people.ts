@@ -9,6 +9,7 @@ import type { Remote } from '../ports/remote.js';
 import { DeviceCertificates, publishDeviceCert } from '../spaces/device-cert.js';
 import type { EpochActor } from '../spaces/epochs.js';
 import { personKeysFromSecret, type PersonKeys } from '../spaces/person.js';
+import type { OwnDevices, SpaceActor } from '../spaces/space-ops.js';
 
 export interface TestDevice {
   readonly deviceId: string;
@@ -56,3 +57,17 @@ export function scheduledRemote(r: Remote, s: fc.Scheduler): Remote {
     delete: s.scheduleFunction((key: string) => r.delete(key)),
   };
 }
+
+/** The person acting through one of their devices, with the device's public keys (what spaces/space-ops.ts takes). */
+export const spaceActorOf = (p: TestPerson, d = p.devices[0]!): SpaceActor => ({
+  person: p.keys,
+  deviceId: d.deviceId,
+  signSeed: d.sign.seed,
+  boxSecret: d.box.secret,
+  signPub: d.sign.pub,
+  boxPub: d.box.pub,
+});
+
+/** Devices as a personal vault's registry would list them. */
+export const ownDevices = (devices: readonly TestDevice[]): OwnDevices =>
+  devices.map((d) => ({ deviceId: d.deviceId, signPub: d.sign.pub, boxPub: d.box.pub }));

@@ -22,6 +22,7 @@ import { referencedBlobs } from '../blobs/refs.js';
 import { exportRecords } from './export.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
+import { sealedIdentityKey } from '../spaces/person.js';
 
 /** A backup file to read: the CLI opens it from disk, an app from wherever it keeps it. */
 export interface BackupSource {
@@ -236,9 +237,12 @@ async function vaultObjects(ctx: EngineContext, signal?: AbortSignal): Promise<[
     }
     out.push([key, bytes]);
   }
-  for (const info of await ctx.remote.list('keys/', call)) out.push([info.key, await get(info.key)]);
+  // Not the person's identity (keys/identity/): it is sealed to devices, none of which a restore brings back.
+  for (const info of await ctx.remote.list('keys/', call)) if (!info.key.startsWith(IDENTITY_PREFIX)) out.push([info.key, await get(info.key)]);
   return out;
 }
+
+const IDENTITY_PREFIX = sealedIdentityKey('');
 
 /** The manifest object and chunks of each blob whose manifest the remote holds (verified); the others are left out. */
 async function presentBlobs(

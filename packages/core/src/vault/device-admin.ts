@@ -20,6 +20,7 @@ import { catchUpRegistry } from '../sync/catch-up.js';
 import { pull } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import type { VaultSession } from './session.js';
+import { loadIdentity } from './spaces/identity.js';
 
 /** Runs `fn` after the session's other remote work, with the remote open and the registry caught up. */
 export async function withRegistry<T>(s: VaultSession, fn: (ctx: EngineContext) => Promise<T>): Promise<T> {
@@ -108,6 +109,10 @@ export async function pair(s: VaultSession, o: PairOptions): Promise<{ deviceId:
       // The current epoch's key, sealed to the new device.
       const epoch = ctx.registry.epoch;
       await sealTo(sealerOf(ctx), epoch, await loadEpochKey(ctx, epoch), joiner.deviceId, joiner.boxPub);
+      // The person's identity (shared spaces), if they have one: loading it seals it to every admitted device lacking it, the new one included.
+      await loadIdentity(ctx, { create: false }).catch((e: unknown) => {
+        if (!KithError.is(e, ErrorCode.RemoteUnavailable)) throw e; // not sealed to this device yet: the device holding it seals it later
+      });
     });
   });
 }

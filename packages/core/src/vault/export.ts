@@ -5,6 +5,7 @@
  * time so memory stays bounded. Writing files is the caller's (the core
  * runs in browsers too); blobs are read with `vault.blobs`.
  */
+import { isReservedCollection } from '../model/names.js';
 import type { Records } from './records.js';
 import type { Doc } from './vault-types.js';
 import type { VaultSession } from './session.js';
@@ -19,9 +20,10 @@ export interface ExportPage {
 /** Records per page: a page is one store read. */
 const PAGE = 1000;
 
-/** Every live record, collection by collection (code point order), never an empty page. */
+/** Every live record, collection by collection (code point order), never an empty page; the engine's reserved `_kith.` collections are left out. */
 export async function* exportRecords(s: VaultSession, records: Records): AsyncGenerator<ExportPage> {
-  const collections = await s.store.read((tx) => tx.listCollections());
+  // Reserved collections (retention rules, the spaces directory) are not the app's records, and `list` refuses their names.
+  const collections = (await s.store.read((tx) => tx.listCollections())).filter((c) => !isReservedCollection(c));
   for (const collection of collections) {
     let after: string | null | undefined;
     do {

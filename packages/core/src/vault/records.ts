@@ -15,7 +15,9 @@ import type { Op } from '../model/ops.js';
 import type { FieldFilter, LogEntry, RecordRow, StoreTx } from '../ports/store.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
 import { ViewSet, logEntryOf } from '../sync/apply.js';
-import type { VaultSession } from './session.js';
+import type { Deps } from '../base/deps.js';
+import type { Store } from '../ports/store.js';
+import type { VaultEmitter } from './events.js';
 import type { BatchWriter, Conflict, Doc, ListPage, ListQuery, Resolution } from './vault-types.js';
 
 /**
@@ -37,10 +39,18 @@ export type Write =
   | { kind: 'patch'; collection: string; id: string; fields: JsonObject }
   | { kind: 'delete'; collection: string; id: string };
 
-export class Records {
-  readonly #s: VaultSession;
+/** What Records needs of the vault's session (a shared space's store gives the same). */
+export interface RecordsHost {
+  readonly store: Store;
+  readonly deps: Pick<Deps, 'now'>;
+  readonly events: VaultEmitter;
+  readonly ctx: { readonly deviceId: string };
+}
 
-  constructor(session: VaultSession) {
+export class Records {
+  readonly #s: RecordsHost;
+
+  constructor(session: RecordsHost) {
     this.#s = session;
   }
 

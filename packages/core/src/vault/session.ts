@@ -26,6 +26,7 @@ import { checkHistoryDays } from './history-policy.js';
 import { RemoteSlot, type RemoteSource } from './remote-slot.js';
 import type { SnapshotPrefetch } from '../snapshot/prefetch.js';
 import type { HeadsRead } from '../identity/heads-read.js';
+import type { SpaceRemotes } from './vault-types.js';
 
 export interface SessionOptions {
   readonly blobCache?: BlobCache | undefined;
@@ -33,6 +34,8 @@ export interface SessionOptions {
   readonly snapshotEvery?: SnapshotEvery | undefined;
   readonly historyDays?: number | undefined;
   readonly compaction?: CompactionPolicy | undefined;
+  readonly spaceRemotes?: SpaceRemotes | undefined;
+  readonly spaceStore?: ((spaceId: string) => Promise<Store>) | undefined;
 }
 
 export class VaultSession {
@@ -52,6 +55,8 @@ export class VaultSession {
   readonly snapshotEvery: SnapshotEvery;
   /** When `compact()` may delete (see snapshot/compact). */
   readonly compaction: CompactionPolicy;
+  /** Where shared spaces live and are kept locally (see VaultOptions.spaceRemotes, spaceStore). */
+  readonly spaceOptions: Pick<SessionOptions, 'spaceRemotes' | 'spaceStore'>;
   /** What `restore` read ahead for the first pull's snapshot bootstrap (see snapshot/prefetch); taken by it. */
   snapshotPrefetch: SnapshotPrefetch | undefined;
   /** The heads `restore` or `join` read (see identity/heads-read); taken by the first pull. */
@@ -78,6 +83,7 @@ export class VaultSession {
     this.historyDays = checkHistoryDays(o.historyDays);
     checkPolicy(o.compaction ?? {});
     this.compaction = o.compaction ?? {};
+    this.spaceOptions = { spaceRemotes: o.spaceRemotes, spaceStore: o.spaceStore };
     const vaultId = j.vault.vaultId;
     const deviceId = j.device.deviceId;
     const signSeed = unb64(j.device.signSeed);

@@ -20,6 +20,7 @@ import type { VaultSession } from './session.js';
 import type { HeadsRead } from '../identity/heads-read.js';
 import { listHeads } from '../sync/remote-heads.js';
 import type { SyncResult, VaultStatus } from './vault-types.js';
+import type { SpaceHub } from './spaces/hub.js';
 
 type Call = { signal?: AbortSignal };
 /** Options of `compact()`: the grace period may be given per call; the horizon is the vault's policy. */
@@ -37,24 +38,29 @@ export class Syncer {
   readonly #records: Records;
   /** Runs after every pull (retention: expire what is due, apply floors other devices published). */
   readonly #afterPull: () => Promise<unknown>;
+  /** The shared spaces this device keeps: synced after the personal space. */
+  readonly #spaces: Pick<SpaceHub, 'syncAll'> | undefined;
 
-  constructor(session: VaultSession, records: Records, afterPull: () => Promise<unknown> = async () => undefined) {
+  constructor(session: VaultSession, records: Records, afterPull: () => Promise<unknown> = async () => undefined, spaces?: Pick<SpaceHub, 'syncAll'>) {
     this.#s = session;
     this.#records = records;
     this.#afterPull = afterPull;
+    this.#spaces = spaces;
   }
 
   async push(o: Call = {}): Promise<SyncResult> {
     return this.#connected(async (ctx) => {
       const pushed = await push(ctx, o.signal);
-      return { pushed, pulled: 0, conflicts: await this.#records.conflictTotal() };
+      const spaces = await this.#syncSpaces({ pull: false, push: true }, o.signal);
+      return { pushed: pushed + spaces.pushed, pulled: 0, conflicts: await this.#records.conflictTotal() };
     });
   }
 
   async pull(o: Call = {}): Promise<SyncResult> {
     return this.#connected(async (ctx) => {
       const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
-      return { pushed: 0, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
+      const spaces = await this.#syncSpaces({ pull: true, push: false }, o.signal);
+      return { pushed: 0, pulled: pulled + spaces.pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
     });
   }
 
@@ -70,10 +76,21 @@ export class Syncer {
       }
       const compacted = await this.#maybeCompact(ctx, o.signal);
       if (compacted?.warning) warnings.push(compacted.warning);
-      const result = { pushed, pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
+      const spaces = await this.#syncSpaces({ pull: true, push: true }, o.signal);
+      const result = {
+        pushed: pushed + spaces.pushed,
+        pulled: pulled + spaces.pulled,
+        conflicts: await this.#records.conflictTotal(),
+        ...(warnings.length > 0 ? { warnings } : {}),
+      };
       this.#s.events.emit('synced', result);
       return result;
     });
+  }
+
+  /** The spaces this device keeps, after the personal space (whose directory lists them). */
+  async #syncSpaces(how: { pull: boolean; push: boolean }, signal?: AbortSignal): Promise<{ pushed: number; pulled: number }> {
+    return this.#spaces ? this.#spaces.syncAll(how, signal) : { pushed: 0, pulled: 0 };
   }
 
   /** Compaction when it is due (see snapshot/auto-compact); its failures come back as a warning, never as the sync's. */

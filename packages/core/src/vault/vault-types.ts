@@ -56,6 +56,18 @@ export interface VaultOptions {
   readonly historyDays?: number;
   /** When compaction may delete and how often a sync runs it (see CompactionPolicy): horizon (days, default 90), grace period (hours, default 24), `everyHours`; docs/FORMAT.md "Compaction". */
   readonly compaction?: CompactionPolicy;
+  /** How shared spaces' remotes are named and opened (Node: `nodeSpaceRemotes` from @kith/node); without it, space operations fail with KITH_BAD_INPUT. */
+  readonly spaceRemotes?: SpaceRemotes;
+  /** Opens the local store of a shared space this device keeps (one store per space); without it, space operations fail with KITH_BAD_INPUT. */
+  readonly spaceStore?: (spaceId: string) => Promise<Store>;
+}
+
+/** Where shared spaces live: the core knows no URL schemes (see docs/FORMAT.md "Spaces"). */
+export interface SpaceRemotes {
+  /** The URL of a new space next to the vault's remote. */
+  urlFor(vaultRemoteUrl: string, spaceId: string): string;
+  /** Opens a space's remote (rooted at the space: keys `members/…`, `segments/…`). */
+  open(url: string): Promise<Remote>;
 }
 
 export interface CreateVaultOptions extends VaultOptions {

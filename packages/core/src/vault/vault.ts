@@ -30,6 +30,9 @@ import { historyPrunedBefore, pruneHistory } from './history-policy.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
 import { Syncer, type CompactCall } from './syncer.js';
+import { SpaceHub } from './spaces/hub.js';
+import { SpaceRecords } from './spaces/space-records.js';
+import { Spaces } from './spaces/spaces.js';
 import type {
   BatchWriter,
   Conflict,
@@ -59,7 +62,10 @@ export class Vault {
   readonly blobs: Blobs;
   /** The vault's devices and ways back in: list, rename, revoke, pair, password, recovery code. */
   readonly devices: Devices;
+  /** The shared spaces this person is in: create, list, invite, join, members, roles, leave, selective sync. */
+  readonly spaces: Spaces;
   readonly #s: VaultSession;
+  readonly #hub: SpaceHub;
   readonly #records: Records;
   readonly #retention: Retention;
   readonly #sync: Syncer;
@@ -73,7 +79,9 @@ export class Vault {
     this.devices = new Devices(session);
     this.#records = new Records(session);
     this.#retention = new Retention(session, this.#records);
-    this.#sync = new Syncer(session, this.#records, () => this.#upkeep());
+    this.#hub = new SpaceHub(session, this.#records);
+    this.spaces = new Spaces(this.#hub);
+    this.#sync = new Syncer(session, this.#records, () => this.#upkeep(), this.#hub);
     this.#autoSync = new AutoSyncs({ sync: (o) => this.sync(o), events: session.events, watch: (prefix, fn) => session.slot.watch(prefix, fn) });
   }
 
@@ -167,10 +175,19 @@ export class Vault {
   /** Stops auto-sync and closes the store, the blob cache and the remote (if it was opened). */
   async close(): Promise<void> {
     await this.#autoSync.stopAll();
+    await this.#hub.close();
     await this.#s.close();
   }
 
   // ---------------------------------------------------------------- records
+
+  /**
+   * One shared space's records and blobs (by name or spaceId), with the
+   * same calls as the vault's own. The space is looked up on the first call.
+   */
+  space(space: string): SpaceRecords {
+    return new SpaceRecords(() => this.#hub.host(space));
+  }
 
   /** Replaces a record (fields not given are removed). */
   async put(collection: string, id: string, fields: JsonObject): Promise<void> {

@@ -1,0 +1,238 @@
+/**
+ * @module spaces/space-ops
+ * Membership operations over a remote rooted at one space, with explicit
+ * arguments (no Vault, no Store): founding a space, publishing the acting
+ * person's device certificate, changing roles, removing and leaving, and
+ * keeping the key epochs due (a new epoch when a device must lose access,
+ * the current key sealed to devices that lack it). The Vault calls these
+ * from `vault.spaces.*` and from every sync of a space.
+ */
+import type { Deps } from '../base/deps.js';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { bytesEqual } from '../crypto/index.js';
+import type { Remote } from '../ports/remote.js';
+import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
+import { openSpaceEpochKey, shareEpochKey, startEpoch } from './epochs.js';
+import type { Role } from './membership-entry.js';
+import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
+import { SpaceState } from './space-state.js';
+import { assertMember, spaceSegmentKey, type SpaceDevice } from './space-segments.js';
+
+/** One device acting for its person in a space: the person's identity and the device's own keys. */
+export interface SpaceActor extends SpaceDevice {
+  readonly signPub: Uint8Array;
+  readonly boxPub: Uint8Array;
+}
+
+/** The person's devices as their personal vault's registry lists them (revoked ones left out). */
+export type OwnDevices = readonly CertifiedDevice[];
+
+/**
+ * Randomness and time, and optionally the last segment seq this device saw
+ * from a device about to be cut by a new epoch (default: the highest seq
+ * the remote lists under `segments/<deviceId>/`).
+ */
+export interface SpaceOpsDeps extends Deps {
+  readonly lastSeqOf?: (deviceId: string) => Promise<number>;
+}
+
+/** What {@link keepSpaceKeys} did. */
+export interface KeepKeysResult {
+  /** The epoch this device started, or null. */
+  readonly started: number | null;
+  /** How many devices the current key was sealed to. */
+  readonly shared: number;
+}
+
+/** Most times a certificate is decided again after another device of the person wrote the same version first. */
+const MAX_CERT_ATTEMPTS = 16;
+
+/** The devices must be well formed and include the acting one: a certificate without it would lock this device out. */
+function assertOwnDevices(me: SpaceActor, devices: OwnDevices): void {
+  const bad = (why: string) => new KithError(ErrorCode.BadInput, `cannot certify the devices: ${why}`);
+  const ids = new Set<string>();
+  for (const d of devices) {
+    if (!/^[0-9a-f]{16}$/.test(d.deviceId) || d.signPub.length !== 32 || d.boxPub.length !== 32) throw bad(`device ${String(d.deviceId)} is malformed`);
+    if (ids.has(d.deviceId)) throw bad(`device ${d.deviceId} is listed twice`);
+    ids.add(d.deviceId);
+  }
+  const self = devices.find((d) => d.deviceId === me.deviceId);
+  if (!self || !bytesEqual(self.signPub, me.signPub) || !bytesEqual(self.boxPub, me.boxPub)) throw bad('this device is not among them with its own keys');
+}
+
+/** True when `a` and `b` list the same devices with the same keys. */
+function sameDevices(a: readonly CertifiedDevice[], b: OwnDevices): boolean {
+  if (a.length !== b.length) return false;
+  const byId = new Map(b.map((d) => [d.deviceId, d]));
+  return a.every((d) => {
+    const o = byId.get(d.deviceId);
+    return !!o && bytesEqual(o.signPub, d.signPub) && bytesEqual(o.boxPub, d.boxPub);
+  });
+}
+
+/** The highest segment seq the remote lists for a device: what was written before it is cut. */
+async function listedLastSeq(remote: Remote, deviceId: string): Promise<number> {
+  const prefix = spaceSegmentKey(deviceId, 0).replace(/[^/]*$/, '');
+  let last = 0;
+  for (const o of await remote.list(prefix)) {
+    const seq = Number(o.key.slice(prefix.length));
+    if (Number.isSafeInteger(seq) && seq > last) last = seq;
+  }
+  return last;
+}
+
+/** The acting device is in its person's newest certificate (what sealing and starting epochs need). */
+const certified = (state: SpaceState, me: SpaceActor): boolean => {
+  const c = state.certs(me.person.personId);
+  return !!c && c.version > 0 && !!c.deviceAt(me.deviceId, c.version);
+};
+
+/**
+ * Whether this person may start the next epoch now: an admin, or a member
+ * whose newest certificate is newer than the one the current epoch listed
+ * (their first, if it listed none): the rule readers check (epochs.ts).
+ */
+function mayStartNow(state: SpaceState, personId: string): boolean {
+  if (state.m.member(personId)?.role === 'admin') return true;
+  const prev = state.epochs.current;
+  if (!prev) return false;
+  const listed = prev.members.find((x) => x.personId === personId)?.certVersion ?? 1;
+  return (state.certs(personId)?.version ?? 0) > Math.max(1, listed);
+}
+
+/**
+ * Founds a space on `remote` (empty, rooted at the new space): entry 1,
+ * the founder's first device certificate listing `devices` (which must
+ * include the acting device), and epoch 0 sealed to them.
+ */
+export async function createSharedSpace(
+  remote: Remote,
+  me: SpaceActor,
+  devices: OwnDevices,
+  deps: SpaceOpsDeps,
+): Promise<{ spaceId: string; state: SpaceState }> {
+  assertOwnDevices(me, devices);
+  const { spaceId } = await createSpace(remote, me.person, deps);
+  const state = await new SpaceState(spaceId).refresh(remote);
+  const { written } = await publishDeviceCert(remote, state.certs(me.person.personId)!, me.person, devices, deps.now());
+  if (!written) throw new KithError(ErrorCode.RemoteUnavailable, `the remote did not keep the first device certificate of space ${spaceId}`);
+  await state.refresh(remote);
+  await keepSpaceKeys(remote, state, me, deps);
+  return { spaceId, state };
+}
+
+/**
+ * Publishes a new version of the acting person's certificate when their
+ * devices differ from the newest one (a paired or revoked device), then
+ * keeps the keys (see {@link keepSpaceKeys}): the current key reaches new
+ * devices, and a dropped device starts a new epoch (any member may, for
+ * their own devices). True when a certificate was written.
+ */
+export async function certifyOwnDevices(remote: Remote, state: SpaceState, me: SpaceActor, devices: OwnDevices, deps: SpaceOpsDeps): Promise<boolean> {
+  assertOwnDevices(me, devices);
+  await state.refresh(remote);
+  assertMember(state, me.person.personId);
+  const certs = state.certs(me.person.personId)!;
+  let wrote = false;
+  for (let attempt = 0; attempt < MAX_CERT_ATTEMPTS && !wrote; attempt++) {
+    await certs.refresh(remote);
+    if (certs.version > 0 && sameDevices(certs.at()!.devices, devices)) break;
+    // Another device of the person may win the version: decide again on top of theirs.
+    wrote = (await publishDeviceCert(remote, certs, me.person, devices, deps.now())).written;
+  }
+  await keepSpaceKeys(remote, state, me, deps);
+  return wrote;
+}
+
+/**
+ * What every sync of a space runs after catching up: starts the epoch that
+ * is due if this device may (an admin's, or the member's whose devices
+ * changed), then seals the current key to certified devices of members
+ * that lack it.
+ */
+export async function keepSpaceKeys(remote: Remote, state: SpaceState, me: SpaceActor, deps: SpaceOpsDeps): Promise<KeepKeysResult> {
+  await state.refresh(remote);
+  const personId = me.person.personId;
+  assertMember(state, personId);
+  if (!certified(state, me)) return { started: null, shared: 0 };
+  let started: number | null = null;
+  if (state.epochs.needed(state.m, state.certs) && mayStartNow(state, personId)) {
+    const lastSeqOf = deps.lastSeqOf ?? ((deviceId: string) => listedLastSeq(remote, deviceId));
+    started = (await startEpoch(remote, { m: state.m, epochs: state.epochs, certs: state.certs, actor: me, lastSeqOf }, deps)).epoch;
+  }
+  return { started, shared: await shareKeysWithNewDevices(remote, state, me, deps) };
+}
+
+/** Seals the current epoch's key (opened with this device's copy) to every certified device of a member that lacks it. */
+export async function shareKeysWithNewDevices(remote: Remote, state: SpaceState, me: SpaceActor, deps: SpaceOpsDeps): Promise<number> {
+  const current = await currentSpaceKey(remote, state, me);
+  if (!current || !state.m.member(me.person.personId) || !certified(state, me)) return 0;
+  const { m, epochs, certs } = state;
+  return (await shareEpochKey(remote, { m, epochs, certs, epochKey: current.epochKey, actor: me }, deps)).length;
+}
+
+/** The current epoch's key as sealed to this device, or null while none is (the state is refreshed first). */
+export async function currentSpaceKey(remote: Remote, state: SpaceState, me: SpaceActor): Promise<{ epoch: number; epochKey: Uint8Array } | null> {
+  await state.refresh(remote);
+  const entry = state.epochs.current;
+  if (!entry) return null;
+  const { m, epochs, certs } = state;
+  const epochKey = await openSpaceEpochKey(remote, { m, epochs, certs, epoch: entry.epoch, deviceId: me.deviceId, boxSecret: me.boxSecret });
+  return epochKey ? { epoch: entry.epoch, epochKey } : null;
+}
+
+/** Tells the user why a change cannot be made, before anything is written. */
+function refuse(state: SpaceState, personId: string, intent: MembershipIntent): void {
+  const why = state.m.refusal(personId, intent);
+  // Someone already gave the person that role: what was asked holds.
+  if (why === null || why === 'the person already has that role') return;
+  if (why === 'only admins change membership') {
+    throw new KithError(ErrorCode.Forbidden, `only admins of space ${state.spaceId} change its members`, {
+      hint: 'ask an admin of the space',
+      reason: 'not-admin',
+    });
+  }
+  if (why === 'the person is not a member') throw new KithError(ErrorCode.NotFound, `${intentTarget(intent)} is not a member of space ${state.spaceId}`);
+  throw new KithError(ErrorCode.BadInput, `cannot change the members of space ${state.spaceId}: ${why}`);
+}
+
+const intentTarget = (intent: MembershipIntent): string => (intent.kind === 'role' || intent.kind === 'remove' ? intent.personId : 'that person');
+
+/**
+ * Catches up, refuses what the chain would refuse (with a code the user
+ * can act on), and appends. A change another admin made moot meanwhile
+ * is reported the same way.
+ */
+async function changeMembership(remote: Remote, state: SpaceState, me: SpaceActor, intent: MembershipIntent, deps: SpaceOpsDeps): Promise<number> {
+  await state.refresh(remote);
+  assertMember(state, me.person.personId);
+  refuse(state, me.person.personId, intent);
+  const { seq } = await appendMembership(remote, state.m, me.person, intent, deps);
+  if (seq === null) {
+    assertMember(state, me.person.personId);
+    refuse(state, me.person.personId, intent);
+  }
+  return seq ?? state.m.seq;
+}
+
+/** Gives a member another role (admins only). Giving the role they have is a no-op. */
+export async function setMemberRole(remote: Remote, state: SpaceState, me: SpaceActor, personId: string, role: Role, deps: SpaceOpsDeps): Promise<void> {
+  await state.refresh(remote);
+  if (state.m.member(personId)?.role === role) return;
+  await changeMembership(remote, state, me, { kind: 'role', personId, role }, deps);
+}
+
+/** Removes a member (admins only), then starts the epoch that cuts their devices. */
+export async function removeMember(remote: Remote, state: SpaceState, me: SpaceActor, personId: string, deps: SpaceOpsDeps): Promise<void> {
+  await changeMembership(remote, state, me, { kind: 'remove', personId }, deps);
+  await keepSpaceKeys(remote, state, me, deps);
+}
+
+/**
+ * Leaves the space. The leaver cannot start the epoch that cuts them (they
+ * are no member any more): a remaining admin's next sync does
+ * ({@link keepSpaceKeys}).
+ */
+export async function leaveSpace(remote: Remote, state: SpaceState, me: SpaceActor, deps: SpaceOpsDeps): Promise<void> {
+  await changeMembership(remote, state, me, { kind: 'leave' }, deps);
+}

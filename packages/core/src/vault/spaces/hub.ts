@@ -1,0 +1,377 @@
+/**
+ * @module vault/spaces/hub
+ * What `vault.spaces` and `vault.space(...)` run on: the person's
+ * identity, the directory of joined spaces, and the spaces opened locally
+ * (one LocalSpace per space, opened on first use and kept until close).
+ * Network work runs inside the session's remote lock only when called from
+ * a sync (which holds it); the facade's own calls take it themselves.
+ */
+import { ErrorCode, KithError } from '../../base/errors.js';
+import type { Deps } from '../../base/deps.js';
+import { META, readMeta, type DeviceMeta, type VaultMeta } from '../../ports/store-meta.js';
+import type { Remote } from '../../ports/remote.js';
+import type { Store } from '../../ports/store.js';
+import type { EngineContext } from '../../sync/context.js';
+import { lendDeviceKey } from '../../ports/capabilities.js';
+import { deviceKeyOf } from '../../identity/device-key.js';
+import { spaceIdOf } from '../../spaces/membership-entry.js';
+import type { PersonKeys } from '../../spaces/person.js';
+import { adminInvite, joinInvite } from '../../spaces/invite-flow.js';
+import { certifyOwnDevices, createSharedSpace, keepSpaceKeys, leaveSpace, removeMember, setMemberRole, type SpaceActor } from '../../spaces/space-ops.js';
+import type { VaultSession } from '../session.js';
+import type { Records } from '../records.js';
+import type { SpaceRemotes } from '../vault-types.js';
+import {
+  NAMES,
+  SPACE_NAME_ID,
+  checkSpaceName,
+  findSpace,
+  isSynced,
+  readDirectory,
+  readNames,
+  saveEntry,
+  setSynced,
+  writeReserved,
+  type SpaceEntry,
+} from './directory.js';
+import { loadIdentity, ownDevices } from './identity.js';
+import { LocalSpace } from './local-space.js';
+import { shareOlderKeysWithOwnDevices } from './older-keys.js';
+import type { SpaceRecordsHost } from './space-records.js';
+import { SpaceBlobsUnwired } from './space-blobs.js';
+import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
+
+const DEFAULT_ROLE: Role = 'writer';
+
+export class SpaceHub {
+  readonly #s: VaultSession;
+  /** The personal space's records (the directory is a reserved collection of it). */
+  readonly #records: Records;
+  #person: Promise<PersonKeys> | undefined;
+  readonly #open = new Map<string, Promise<LocalSpace>>();
+
+  constructor(session: VaultSession, records: Records) {
+    this.#s = session;
+    this.#records = records;
+  }
+
+  // ---------------------------------------------------------------- the facade
+
+  async create(name: string): Promise<{ spaceId: string; name: string }> {
+    const clean = checkSpaceName(name);
+    const { remotes, store: openStore } = this.#options();
+    return this.#s.exclusive(async () => {
+      const ctx = await this.#s.connect();
+      const me = await this.#actor(ctx);
+      // The spaceId comes from the founder's key and entry 1's nonce: drawn here so the space's remote can be named before it exists.
+      const nonce = this.#s.deps.random(16);
+      const spaceId = spaceIdOf(me.person.signPub, nonce);
+      const url = remotes.urlFor(await this.#vaultUrl(), spaceId);
+      const remote = await remotes.open(url);
+      const local = await this.#adopt(spaceId, url, remote, openStore, me, async () => {
+        lendPersonKey(remote, spaceId, me.person);
+        const made = await createSharedSpace(remote, me, ownDevices(ctx), { ...this.#s.deps, random: firstDraw(nonce, this.#s.deps.random) });
+        if (made.spaceId !== spaceId) throw new KithError(ErrorCode.Internal, 'internal error: the space was founded under another id');
+      });
+      await local.refresh(true);
+      await writeReserved(local.records, NAMES, SPACE_NAME_ID, { name: clean });
+      await writeReserved(local.records, NAMES, me.person.personId, { name: await this.#deviceName() });
+      await saveEntry(this.#records, { spaceId, name: clean, url, role: 'admin' });
+      await local.push();
+      return { spaceId, name: clean };
+    });
+  }
+
+  async list(): Promise<SpaceInfo[]> {
+    const out: SpaceInfo[] = [];
+    for (const e of await readDirectory(this.#s.store)) {
+      if (e.removed) continue;
+      const synced = await isSynced(this.#s.store, e.spaceId);
+      const summary = this.#s.spaceOptions.spaceStore ? await (await this.#local(e)).summary() : undefined;
+      out.push({ spaceId: e.spaceId, name: e.name, role: summary?.role ?? e.role, members: summary?.members ?? 0, synced });
+    }
+    return out;
+  }
+
+  async invite(space: string, o: SpaceInviteOptions): Promise<SpaceInvited> {
+    const local = await this.open(space);
+    const state = await local.refresh(true);
+    const invited = await adminInvite(
+      local.remote,
+      state,
+      local.me,
+      {
+        role: o.role ?? DEFAULT_ROLE,
+        ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+        ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+        onCode: (code) => o.onCode(`${code}@${local.url}`),
+        confirm: (sas, who) => o.confirm(sas, who),
+      },
+      this.#s.deps,
+    );
+    // Names live in the space's records (never in membership entries): the invitee's came in their encrypted answer.
+    await writeReserved(local.records, NAMES, invited.personId, { name: invited.name });
+    await this.#s.exclusive(() => local.push());
+    return { personId: invited.personId, name: invited.name, role: invited.role, sas: invited.sas };
+  }
+
+  async join(code: string, o: JoinSpaceOptions): Promise<SpaceJoined> {
+    const at = typeof code === 'string' ? code.indexOf('@') : -1;
+    if (at <= 0 || at === code.length - 1) {
+      throw new KithError(ErrorCode.BadInviteCode, 'the invite code has no space address after "@"', {
+        hint: 'copy the whole code, with the part after "@", from the person who invited you',
+        reason: 'no-url',
+      });
+    }
+    const url = code.slice(at + 1).trim();
+    const name = checkSpaceName(o.name ?? (await this.#deviceName()), 'name');
+    const { remotes, store: openStore } = this.#options();
+    const ctx = await this.#s.connect();
+    const me = await this.#actor(ctx);
+    const remote = await remotes.open(url);
+    let joined: Awaited<ReturnType<typeof joinInvite>> | undefined;
+    const local = await this.#adopt(null, url, remote, openStore, me, async () => {
+      // The first certificate cannot be found before it is written: sign in as the person until it is.
+      lendPersonKey(remote, null, me.person);
+      joined = await joinInvite(
+        remote,
+        code.slice(0, at),
+        me,
+        ownDevices(ctx),
+        name,
+        {
+          ...(o.onSas ? { onSas: o.onSas } : {}),
+          ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+          ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        },
+        this.#s.deps,
+      );
+      return joined.spaceId;
+    });
+    const j = joined!;
+    await this.#s.exclusive(() => local.pull());
+    const spaceName = (await readNames(local.store)).get(SPACE_NAME_ID) ?? j.spaceId;
+    await saveEntry(this.#records, { spaceId: j.spaceId, name: spaceName, url, role: j.role });
+    return { spaceId: j.spaceId, name: spaceName, role: j.role, sas: j.sas };
+  }
+
+  async members(space: string): Promise<SpaceMember[]> {
+    const local = await this.open(space);
+    const state = await this.#s.exclusive(() => local.refresh(true)).catch(() => local.state); // offline: as verified before
+    const names = await readNames(local.store);
+    return state.m.members().map((m) => ({
+      personId: m.personId,
+      name: names.get(m.personId) ?? m.personId,
+      role: m.role,
+      devices: state.certs(m.personId)?.at()?.devices.length ?? 0,
+    }));
+  }
+
+  async setRole(space: string, personId: string, role: Role): Promise<void> {
+    const local = await this.open(space);
+    await this.#s.exclusive(async () => setMemberRole(local.remote, await local.refresh(true), local.me, personId, role, this.#s.deps));
+  }
+
+  async remove(space: string, personId: string): Promise<void> {
+    const local = await this.open(space);
+    await this.#s.exclusive(async () => {
+      // What they wrote up to now stays valid: pull it first, so the cut the new epoch records covers it.
+      await local.pull().catch(() => undefined);
+      await removeMember(local.remote, await local.refresh(true), local.me, personId, this.#s.deps);
+    });
+  }
+
+  async leave(space: string): Promise<void> {
+    const local = await this.open(space);
+    await this.#s.exclusive(async () => {
+      await local.push().catch(() => undefined); // what this device wrote before leaving still reaches the others
+      await leaveSpace(local.remote, await local.refresh(true), local.me, this.#s.deps);
+    });
+    const entry = findSpace(await readDirectory(this.#s.store), local.spaceId);
+    await saveEntry(this.#records, { ...entry, removed: true });
+  }
+
+  async setSynced(space: string, on: boolean): Promise<void> {
+    if (typeof on !== 'boolean') throw new KithError(ErrorCode.BadInput, 'synced is true or false');
+    const entry = findSpace(await readDirectory(this.#s.store), space);
+    await setSynced(this.#s.store, entry.spaceId, on);
+  }
+
+  /** The space `space` names, opened locally (no network). */
+  async open(space: string): Promise<LocalSpace> {
+    return this.#local(findSpace(await readDirectory(this.#s.store), space));
+  }
+
+  /** What `vault.space(space)` runs on. */
+  async host(space: string): Promise<SpaceRecordsHost> {
+    const local = await this.open(space);
+    const { registry, deviceId } = this.#s.ctx;
+    return {
+      records: local.records,
+      blobs: SpaceBlobsUnwired,
+      // A device its vault revoked learns it from its registry (any sync); the space's certificates say the same once the person's other device dropped it.
+      assertMayWrite: async () => {
+        registry.assertNotRevoked(deviceId);
+        await local.assertMayWrite();
+      },
+    };
+  }
+
+  /**
+   * Every space this device keeps in sync, after the personal space (the
+   * caller holds the session's remote lock): certify this person's
+   * devices where they changed, keep the key epochs due, pull, push. A
+   * space that removed this person is marked so and left out from then on.
+   */
+  async syncAll(how: { pull: boolean; push: boolean }, _signal?: AbortSignal): Promise<{ pushed: number; pulled: number }> {
+    if (!this.#s.spaceOptions.spaceRemotes || !this.#s.spaceOptions.spaceStore) return { pushed: 0, pulled: 0 };
+    let pushed = 0;
+    let pulled = 0;
+    for (const entry of await readDirectory(this.#s.store)) {
+      if (entry.removed || !(await isSynced(this.#s.store, entry.spaceId))) continue;
+      const local = await this.#local(entry);
+      try {
+        await this.#upkeep(local);
+        if (how.pull) pulled += (await local.pull()).pulled;
+        if (how.push) pushed += await local.push();
+        await this.#noteChanges(entry, local);
+      } catch (e) {
+        if (!KithError.is(e, ErrorCode.Removed)) throw e;
+        await saveEntry(this.#records, { ...entry, removed: true });
+      }
+    }
+    return { pushed, pulled };
+  }
+
+  /** Closes the spaces opened locally. */
+  async close(): Promise<void> {
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    for (const p of open) await (await p.catch(() => undefined))?.close();
+  }
+
+  // ---------------------------------------------------------------- inside
+
+  /** The directory follows the space: its name (from `_kith.names`) and this person's role. */
+  async #noteChanges(entry: SpaceEntry, local: LocalSpace): Promise<void> {
+    const name = (await readNames(local.store)).get(SPACE_NAME_ID) ?? entry.name;
+    const role = local.summaryNow().role ?? entry.role;
+    if (name !== entry.name || role !== entry.role) await saveEntry(this.#records, { ...entry, name, role });
+  }
+
+  /** Before a space's pull: this person's certificate lists exactly their admitted devices, and the keys due are shared. */
+  async #upkeep(local: LocalSpace): Promise<void> {
+    const ctx = await this.#s.connect();
+    const state = await local.refresh(true);
+    const me = local.me.person.personId;
+    if (!state.m.member(me)) return; // the pull says why (KITH_REMOVED)
+    const devices = ownDevices(ctx);
+    const newest = state.certs(me)?.at()?.devices ?? [];
+    const same = newest.length === devices.length && devices.every((d) => newest.some((n) => n.deviceId === d.deviceId));
+    if (!same) {
+      if (!newest.some((n) => n.deviceId === local.me.deviceId)) lendPersonKey(local.remote, local.spaceId, local.me.person);
+      try {
+        await certifyOwnDevices(local.remote, state, local.me, devices, this.#s.deps);
+      } finally {
+        local.lendDeviceKey();
+      }
+    } else await keepSpaceKeys(local.remote, state, local.me, this.#s.deps);
+    await shareOlderKeysWithOwnDevices(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
+  }
+
+  /** The LocalSpace of a directory entry (opened once). */
+  #local(entry: SpaceEntry): Promise<LocalSpace> {
+    let p = this.#open.get(entry.spaceId);
+    if (!p) {
+      p = (async () => {
+        const { remotes, store } = this.#options();
+        const actor = async (): Promise<SpaceActor> => this.#actor(await this.#s.connect());
+        return LocalSpace.open(entry.spaceId, entry.url, await store(entry.spaceId), await remotes.open(entry.url), this.#s.ctx.deviceId, actor, this.#s.deps);
+      })();
+      this.#open.set(entry.spaceId, p);
+      p.catch(() => this.#open.delete(entry.spaceId));
+    }
+    return p;
+  }
+
+  /** Runs `found` (which founds or joins the space on `remote`, returning its id if not known yet), then keeps the space open locally. */
+  async #adopt(
+    spaceId: string | null,
+    url: string,
+    remote: Remote,
+    openStore: (spaceId: string) => Promise<Store>,
+    me: SpaceActor,
+    found: () => Promise<string | void>,
+  ): Promise<LocalSpace> {
+    let id = spaceId;
+    try {
+      id = (await found()) ?? spaceId;
+    } catch (e) {
+      await remote.close().catch(() => undefined);
+      throw e;
+    }
+    const local = await LocalSpace.open(id!, url, await openStore(id!), remote, me.deviceId, async () => me, this.#s.deps);
+    this.#open.set(id!, Promise.resolve(local));
+    return local;
+  }
+
+  #options(): { remotes: SpaceRemotes; store: (spaceId: string) => Promise<Store> } {
+    const { spaceRemotes, spaceStore } = this.#s.spaceOptions;
+    if (!spaceRemotes || !spaceStore) {
+      throw new KithError(ErrorCode.BadInput, 'this vault was opened without spaceRemotes and spaceStore: shared spaces are not available', {
+        hint: 'pass VaultOptions.spaceRemotes (Node: nodeSpaceRemotes from @kith/node) and spaceStore',
+        reason: 'no-space-remotes',
+      });
+    }
+    return { remotes: spaceRemotes, store: spaceStore };
+  }
+
+  /** This device acting for its person (the identity loaded, or created, on first need). */
+  async #actor(ctx: EngineContext): Promise<SpaceActor> {
+    if (!this.#person) {
+      this.#person = loadIdentity(ctx);
+      this.#person.catch(() => (this.#person = undefined));
+    }
+    const box = new Map(ctx.registry.recipients());
+    return {
+      person: await this.#person,
+      deviceId: ctx.deviceId,
+      signSeed: ctx.signSeed,
+      boxSecret: ctx.boxSecret,
+      signPub: ctx.registry.deviceSignPub(ctx.deviceId)!,
+      boxPub: box.get(ctx.deviceId)!,
+    };
+  }
+
+  async #vaultUrl(): Promise<string> {
+    return (await this.#s.store.read((tx) => readMeta<VaultMeta>(tx, META.vault)))!.remoteUrl;
+  }
+
+  async #deviceName(): Promise<string> {
+    return (await this.#s.store.read((tx) => readMeta<DeviceMeta>(tx, META.device)))?.name ?? 'device';
+  }
+}
+
+/** Signs in to a space's remote (a relay) as the person: allowed to read and to write the person's own certificate. */
+function lendPersonKey(remote: Remote, spaceId: string | null, person: PersonKeys): void {
+  // A joining device learns the spaceId inside joinInvite, after it was lent a key: on a relay it needs joinInvite to lend it (see the report).
+  if (spaceId !== null)
+    lendDeviceKey(
+      remote,
+      deviceKeyOf(spaceId, `person:${person.personId}`, person.sign.seed, () => person.signPub),
+    );
+}
+
+/** Randomness whose first draw is `first` (the nonce drawn beforehand), then `random`'s. */
+function firstDraw(first: Uint8Array, random: Deps['random']): Deps['random'] {
+  let used = false;
+  return (n) => {
+    if (!used && n === first.length) {
+      used = true;
+      return first;
+    }
+    return random(n);
+  };
+}
