@@ -17,10 +17,11 @@ export function spacesLines(s: (Entry & { n: number }) | undefined, personal: nu
     '',
     `### Shared space: 5 people × 2 devices, ${count} records (${s.runs} runs)`,
     '',
-    '| founder batch ms | founder push ms | invite + join ms | new member bootstrap ms | bytes | requests | peak RSS MiB | their 2nd device ms | remove a member ms | bytes | requests |',
-    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-    `| ${ms(f['batchMs'])} | ${ms(f['pushMs'])} | ${ms(f['joinMs'])} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRequests'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['secondDeviceMs'])} | ${ms(f['removeMs'])} | ${num(f['removeBytes'])} | ${num(f['removeRequests'])} |`,
+    '| founder batch ms | founder push ms | new member: join ms | bytes | requests | peak RSS MiB | their 2nd device ms | bytes | requests | remove a member ms | bytes | requests |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| ${ms(f['batchMs'])} | ${ms(f['pushMs'])} | ${ms(f['bootstrapMs'])} | ${num(f['bootstrapBytes'])} | ${num(f['bootstrapRequests'])} | ${num(f['bootstrapRssMiB'])} | ${ms(f['secondDeviceMs'])} | ${num(f['secondDeviceBytes'])} | ${num(f['secondDeviceRequests'])} | ${ms(f['removeMs'])} | ${num(f['removeBytes'])} | ${num(f['removeRequests'])} |`,
     '',
+    "The new member's join runs from the code in hand to the space pulled (the admin confirming at once); its bytes and requests are those of the member's space remote. The second device's figure is its sync, the first device's sync that shares the key with it, and its sync again.",
     personal !== undefined && f['bootstrapMs'] !== undefined
       ? `Beside the personal space: a new device's bootstrap of the same ${count} records (the kith row) took ${ms(personal)} ms; the new member's = ${num(f['bootstrapMs'] / personal, 2)} × that.`
       : `The personal-space bootstrap of ${count} records is the kith row of the bootstrap table (not run this time).`,

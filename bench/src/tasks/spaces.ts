@@ -42,7 +42,8 @@ class CountedSpaces implements SpaceRemotes {
 
 interface Person {
   readonly vaults: Vault[];
-  readonly remote: CountingRemote;
+  /** The space remotes each device opened (by device), counting their traffic. */
+  readonly spaces: CountedSpaces[];
 }
 
 /** A device of person `p`: its own SQLite file and spaces' stores under `base/p<p>/d<d>`. */
@@ -53,12 +54,13 @@ function deviceOptions(base: string, p: number, d: number, spaces: SpaceRemotes)
 }
 
 /** Person `p`'s vault on device 1, and device 2 paired to it. */
-async function person(base: string, p: number, spaces: SpaceRemotes): Promise<Person> {
+async function person(base: string, p: number): Promise<Person> {
   const url = join(base, `remote-p${p}`);
   const remote = countingRemote(await openFolderRemote(url, { create: true }));
-  const one = deviceOptions(base, p, 1, spaces);
+  const spaces = [new CountedSpaces(), new CountedSpaces()];
+  const one = deviceOptions(base, p, 1, spaces[0]!);
   const { vault } = await Vault.create({ ...one, store: await openSqliteStore(join(one.home, 'kith.db')), remote, remoteUrl: url, deviceName: `p${p}-phone` });
-  const two = deviceOptions(base, p, 2, spaces);
+  const two = deviceOptions(base, p, 2, spaces[1]!);
   let code!: (c: string) => void;
   const handed = new Promise<string>((r) => (code = r));
   const [, second] = await Promise.all([
@@ -75,25 +77,28 @@ async function person(base: string, p: number, spaces: SpaceRemotes): Promise<Pe
       }),
     ),
   ]);
-  return { vaults: [vault, second], remote };
+  return { vaults: [vault, second], spaces };
 }
 
-/** `admin` invites `who` (on their first device) as a writer; both sides run at once, as two people would. */
-async function invite(admin: Vault, space: string, who: Vault): Promise<void> {
+/**
+ * `admin` invites `who` (on their first device) as a writer; both sides run at once, as two people would.
+ * Returns how long the invitee's `join` took: from the code in hand to the space pulled (its bootstrap).
+ */
+async function invite(admin: Vault, space: string, who: Vault): Promise<number> {
   let code!: (c: string) => void;
   const handed = new Promise<string>((r) => (code = r));
-  const [invited, joined] = await Promise.all([
+  const [invited, [joined, joinMs]] = await Promise.all([
     admin.spaces.invite(space, { role: 'writer', onCode: code, confirm: async () => true, pollMs: 20 }),
-    handed.then((c) => who.spaces.join(c, { pollMs: 20 })),
+    handed.then((c) => time(() => who.spaces.join(c, { pollMs: 20 }))),
   ]);
   check(invited.sas === joined.sas, 'spaces: the two sides saw different SAS');
+  return joinMs;
 }
 
 async function run(n: number, base: string): Promise<Figures> {
-  const spaces = new CountedSpaces();
   const people: Person[] = [];
   try {
-    for (let p = 0; p < PEOPLE; p++) people.push(await person(base, p, spaces));
+    for (let p = 0; p < PEOPLE; p++) people.push(await person(base, p));
     const founder = people[0]!.vaults[0]!;
     const { spaceId } = await founder.spaces.create('jar');
     const recs = records(n);
@@ -105,20 +110,27 @@ async function run(n: number, base: string): Promise<Figures> {
       for (const v of people[p]!.vaults) await v.sync();
     }
     const [newcomer, newcomerLaptop] = people[PEOPLE - 1]!.vaults as [Vault, Vault];
-    const [, joinMs] = await time(() => invite(founder, spaceId, newcomer));
-    const before = spaces.totals();
-    const [, bootstrapMs] = await time(() => newcomer.sync());
-    const after = spaces.totals();
+    const [newcomerSpaces, laptopSpaces] = people[PEOPLE - 1]!.spaces as [CountedSpaces, CountedSpaces];
+    // The join admits the person and pulls the space: the new member's bootstrap.
+    const bootstrapMs = await invite(founder, spaceId, newcomer);
+    const boot = newcomerSpaces.totals();
     const hits = (await newcomer.space(spaceId).list('notes', { where: { done: true }, limit: 50 })).records.length;
     check(hits > 0, 'spaces: the new member found nothing');
-    const [, secondDeviceMs] = await time(() => newcomerLaptop.sync());
+    // Their second device learns of the space from the personal space, certifies itself and pulls it.
+    const [, secondDeviceMs] = await time(async () => {
+      await newcomerLaptop.sync();
+      await newcomer.sync(); // shares the space's key with the newly certified device
+      await newcomerLaptop.sync();
+    });
+    const second = laptopSpaces.totals();
     check((await newcomerLaptop.space(spaceId).get('notes', recs[0]!.id)) !== undefined, "spaces: the new member's second device did not get the space");
     const bootstrapRssMiB = peakRssMiB();
     // Removal: person 1 goes; a new epoch is sealed to the 3 remaining people's 6 devices and the founder's 2.
     const removed = await memberId(founder, spaceId, 1);
-    const beforeRemoval = spaces.totals();
+    const founderSpaces = people[0]!.spaces[0]!;
+    const beforeRemoval = founderSpaces.totals();
     const [, removeMs] = await time(() => founder.spaces.remove(spaceId, removed));
-    const afterRemoval = spaces.totals();
+    const afterRemoval = founderSpaces.totals();
     await founder.space(spaceId).put('notes', 'after-removal', { title: 'after' });
     await founder.sync();
     await people[1]!.vaults[0]!.sync().catch(() => undefined);
@@ -131,12 +143,13 @@ async function run(n: number, base: string): Promise<Figures> {
     return {
       batchMs,
       pushMs,
-      joinMs,
       bootstrapMs,
-      bootstrapBytes: after.bytes - before.bytes,
-      bootstrapRequests: after.requests - before.requests,
+      bootstrapBytes: boot.bytes,
+      bootstrapRequests: boot.requests,
       bootstrapRssMiB,
       secondDeviceMs,
+      secondDeviceBytes: second.bytes,
+      secondDeviceRequests: second.requests,
       removeMs,
       removeBytes: afterRemoval.bytes - beforeRemoval.bytes,
       removeRequests: afterRemoval.requests - beforeRemoval.requests,
