@@ -20,12 +20,14 @@ export const SECTIONS = [
   'churn',
   'browser',
   'bundle',
+  'spaces',
 ] as const;
 /**
  * Sections only `--only` runs: `scale` takes many minutes (a million-record vault), `browser` needs Chromium;
- * `bundle` is the browser section's bundle sizes alone (esbuild, no Chromium, seconds).
+ * `bundle` is the browser section's bundle sizes alone (esbuild, no Chromium, seconds); `spaces` is the shared-space
+ * scenario (10 devices, several minutes at 10,000 records).
  */
-const OPT_IN: readonly Section[] = ['scale', 'churn', 'browser', 'bundle'];
+const OPT_IN: readonly Section[] = ['scale', 'churn', 'browser', 'bundle', 'spaces'];
 /** One section of the benchmark. */
 export type Section = (typeof SECTIONS)[number];
 
@@ -110,6 +112,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     if (section === 'churn') return quick ? 1 : 3;
     // Each browser run fills IndexedDB with the whole vault, in a page on a shared machine.
     if (section === 'browser') return quick ? 1 : 3;
+    // Each spaces run sets up 10 devices (pairings and invites) before it measures.
+    if (section === 'spaces') return quick ? 1 : 3;
     // Each CLI run is one process start, tens of milliseconds: medians and p90 want many.
     if (section === 'cli') return quick ? 5 : 20;
     if (quick) return section === 'remotes' || section === 'blobs' ? 1 : 3;

@@ -9,6 +9,7 @@ import { browserTables, bundleTables } from './browser/report.js';
 import { cliStartTables, type CliStartResults } from './cli-start.js';
 import { relayTables } from './report-relay.js';
 import { snapshotLines } from './report-snapshot.js';
+import { spacesLines } from './report-spaces.js';
 import { churnTables, type ChurnResults } from './report-churn.js';
 import { num, ms } from './report-format.js';
 import type { Entry } from './series.js';
@@ -34,6 +35,8 @@ export interface Results {
   browser?: BrowserResults;
   /** The browser section's bundle sizes measured alone (`--only bundle`). */
   bundle?: BrowserResults['bundle'];
+  /** The opt-in shared-space section (`--only spaces`). */
+  spaces?: Entry & { n: number };
   /** Caveats printed under the tables. */
   notes: string[];
   failures: string[];
@@ -161,6 +164,8 @@ export function report(r: Results): { table: string; targets: Target[] } {
     }
     if (f['putP99'] !== undefined) judge(`single put p99 < 1 ms at ${r.local.n.toLocaleString('en-US')} records`, f['putP99'] < 1, `${num(f['putP99'], 3)} ms`);
   }
+
+  out.push(...spacesLines(r.spaces, r.spaces ? r.bootstrap[r.spaces.n]?.['kith']?.figures['bootstrapMs'] : undefined));
 
   if (r.scale) {
     const f = r.scale.figures;

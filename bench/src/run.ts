@@ -118,6 +118,9 @@ try {
   }
   const local = fresh('local', `local writes, ${opts.localN.toLocaleString('en-US')} records`, opts.localN, (d) => task('kith.local', opts.localN, d));
   if (local) results.local = { n: opts.localN, ...local };
+  const spacesN = opts.sizes[0]!;
+  const spaces = fresh('spaces', `spaces, 5 people × 2 devices, ${spacesN.toLocaleString('en-US')} records`, spacesN, (d) => task('spaces.run', spacesN, d));
+  if (spaces) results.spaces = { n: spacesN, ...spaces };
   const scale = section('scale', `scale, ${opts.scaleN.toLocaleString('en-US')} records`, () =>
     series(
       'scale',
