@@ -43,6 +43,8 @@ async function sha256Of(file: string): Promise<string> {
 interface Cost {
   ms: number;
   cpuMs: number;
+  /** The kernel's share of cpuMs (page-cache writes, fsync writeback done in this process's threads). */
+  sysMs: number;
   /** Share of the step in which some task of this machine waited for a CPU (Linux PSI); other work's load shows here. */
   stallPct: number;
 }
@@ -60,13 +62,15 @@ async function costOf<T>(fn: () => Promise<T>): Promise<[T, Cost]> {
   const stall = cpuStallUs();
   const [r, ms] = await time(fn);
   const used = process.cpuUsage(cpu);
-  return [r, { ms, cpuMs: (used.user + used.system) / 1000, stallPct: ((cpuStallUs() - stall) / 1000 / ms) * 100 }];
+  return [r, { ms, cpuMs: (used.user + used.system) / 1000, sysMs: used.system / 1000, stallPct: ((cpuStallUs() - stall) / 1000 / ms) * 100 }];
 }
 
 /** A step's throughput over an `n`-MiB file, in MiB/s. */
 const mibPerS = (c: Cost, n: number): number => n / (c.ms / 1000);
 /** A step's CPU seconds (every thread of the process) per GiB of an `n`-MiB file: on a busy machine throughput follows these. */
 const cpuSPerGiB = (c: Cost, n: number): number => c.cpuMs / n / (1000 / 1024);
+/** The same for the kernel's share alone. */
+const sysSPerGiB = (c: Cost, n: number): number => c.sysMs / n / (1000 / 1024);
 
 /** A stall figure, left out where the kernel reports no stall (a quiet machine, or no PSI), as results hold only positive figures. */
 const stall = (name: string, c: Cost): Record<string, number> => (c.stallPct > 0 ? { [name]: c.stallPct } : {});
@@ -98,13 +102,14 @@ async function openRemote(url: string, create: boolean): Promise<Remote> {
  * second device restored from it (timed: from the remote to the last byte
  * written), and checks the copy is byte-identical.
  */
-async function roundTrip(file: string, base: string, remoteUrl?: string): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
+async function roundTrip(file: string, base: string, remoteUrl?: string, o: { cache?: boolean } = {}): Promise<{ put: Cost; get: Cost; rssMiB: number }> {
   const url = remoteUrl ?? join(base, 'remote');
+  const cacheIn = (dir: string) => (o.cache === false ? {} : { blobCache: openFsBlobCache(join(base, dir, 'blobs')) });
   const { vault, recoveryCode } = await Vault.create({
     store: await openSqliteStore(join(base, 'a', 'kith.db')),
     remote: await openRemote(url, true),
     remoteUrl: url,
-    blobCache: openFsBlobCache(join(base, 'a', 'blobs')),
+    ...cacheIn('a'),
   });
   const [put, putCost] = await costOf(() => vault.blobs.put(createReadStream(file, { highWaterMark: MiB })));
   await vault.close();
@@ -113,7 +118,7 @@ async function roundTrip(file: string, base: string, remoteUrl?: string): Promis
     remote: await openRemote(url, false),
     remoteUrl: url,
     recoveryCode,
-    blobCache: openFsBlobCache(join(base, 'b', 'blobs')),
+    ...cacheIn('b'),
   });
   try {
     const [size, getCost] = await costOf(async () => {
@@ -195,14 +200,26 @@ export const tasks: Record<string, Task> = {
   async kith(n, dir) {
     await roundTrip(join(dir, 'warm.bin'), join(dir, 'warm'));
     const r = await roundTrip(join(dir, 'blob.bin'), dir);
+    // Diagnostic, after the peak RSS is read: the same round trip on devices without a blob cache, so the
+    // run shows what the cache copy (every byte written twice) costs beside the rest. No target reads it.
+    rmSync(join(dir, 'blob.out'));
+    execFileSync('sync');
+    const bare = await roundTrip(join(dir, 'blob.bin'), join(dir, 'nocache'), undefined, { cache: false });
+    rmSync(join(dir, 'nocache'), { recursive: true, force: true });
     return {
       putMiBs: mibPerS(r.put, n),
       getMiBs: mibPerS(r.get, n),
       blobRssMiB: r.rssMiB,
       putCpuSPerGiB: cpuSPerGiB(r.put, n),
       getCpuSPerGiB: cpuSPerGiB(r.get, n),
+      putSysSPerGiB: sysSPerGiB(r.put, n),
+      getSysSPerGiB: sysSPerGiB(r.get, n),
       ...stall('putStallPct', r.put),
       ...stall('getStallPct', r.get),
+      noCachePutMiBs: mibPerS(bare.put, n),
+      noCacheGetMiBs: mibPerS(bare.get, n),
+      noCachePutCpuSPerGiB: cpuSPerGiB(bare.put, n),
+      noCacheGetCpuSPerGiB: cpuSPerGiB(bare.get, n),
     };
   },
   /** Kith through the S3 remote at KITH_BENCH_BLOB_S3 (s3rver, started by the runner; its warm-up at KITH_BENCH_BLOB_S3_WARM). */
