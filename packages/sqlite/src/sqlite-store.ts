@@ -30,14 +30,20 @@ export interface SqliteStoreOptions {
   readonly maxPageCount?: number;
 }
 
-/** Connection settings; the pragmas are per connection, so every open sets them. */
-function configure(db: Database.Database, options: SqliteStoreOptions): void {
+/** The `synchronous` setting of a connection once the store is open. */
+const synchronous = (options: SqliteStoreOptions): string => (options.durability === 'full' ? 'FULL' : 'NORMAL');
+
+/**
+ * Connection settings; the pragmas are per connection, so every open sets them. `creating`: the file was
+ * just created quickly (see `createQuickly`), and its schema goes in without an fsync (set back after).
+ */
+function configure(db: Database.Database, options: SqliteStoreOptions, creating: boolean): void {
   // Bulk writes (imports, first pulls) are the common heavy case: a bigger page cache and
   // fewer, larger checkpoints keep them close to raw insert speed. One exec: one call into SQLite.
   db.exec(
     [
       'journal_mode = WAL',
-      `synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`,
+      `synchronous = ${creating ? 'OFF' : synchronous(options)}`,
       'foreign_keys = OFF',
       'cache_size = -65536',
       'wal_autocheckpoint = 10000',
@@ -69,15 +75,21 @@ function prepareFile(file: string): boolean {
  * rollback-journal transaction of four fsyncs, most of the cost of a new store. Without a journal file
  * and fsyncs they are one page each, whole after a crash of the process; after a crash of the machine
  * the new file may be empty or unreadable, but it held nothing yet (the first WAL checkpoint makes it
- * durable, as it does the transactions after it). `configure` sets the real settings next.
+ * durable, as it does the transactions after it). `configure` sets the real settings next, but for
+ * `synchronous`, OFF until the schema is in: the schema's commit is the WAL's first, whose header SQLite
+ * would otherwise fsync, with the directory (two fsyncs, most of a new store's time). A crash of the
+ * process loses nothing either way (a WAL commit is whole or absent); a crash of the machine before the
+ * first checkpoint may lose the schema, leaving an empty file that the next open migrates again.
  */
-function createQuickly(db: Database.Database): void {
+function createQuickly(db: Database.Database): boolean {
   try {
     db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF');
+    return true;
   } catch (e) {
     // Another process opened the new file meanwhile (and may have switched it to WAL, which only a lone
     // connection can leave): the usual path creates it, with its fsyncs.
     if ((e as { code?: unknown }).code !== 'SQLITE_BUSY') throw e;
+    return false;
   }
 }
 
@@ -107,10 +119,11 @@ export class SqliteStore implements Store {
     try {
       const created = prepareFile(file);
       db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
-      if (created && options.durability !== 'full') createQuickly(db);
+      const creating = created && options.durability !== 'full' && createQuickly(db);
       preferIncrementalVacuum(db);
-      configure(db, options);
+      configure(db, options, creating);
       migrate(db, file);
+      if (creating) db.exec(`PRAGMA synchronous = ${synchronous(options)}`);
       this.space = ensureIncrementalVacuum(db);
       // SQLite gives these the main file's mode when it creates them; an older or copied home may differ.
       for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
@@ -187,7 +200,7 @@ export class SqliteStore implements Store {
     let db: Database.Database | undefined;
     try {
       db = new Database(this.file, { timeout: this.#options.busyTimeoutMs ?? 10_000 });
-      configure(db, this.#options);
+      configure(db, this.#options, false);
       this.#reader = { db, stmts: new Statements(db) };
       return this.#reader;
     } catch (e) {

@@ -6,6 +6,7 @@ import type { Store } from '../ports/store.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault/vault.js';
+import { READ_AHEAD } from './chunks.js';
 
 const T0 = 1_767_225_600_000;
 let tick = 0;
@@ -36,6 +37,11 @@ function bulkLoading(store: Store): Store {
   });
 }
 
+/** Restores onto a store that streams its bootstrap (see {@link bulkLoading}), without automatic snapshots. */
+function restoreBulkLoading(remote: Remote, recoveryCode: string, seed: number): Promise<Vault> {
+  return Vault.restore({ store: bulkLoading(openMemoryStore()), remote, remoteUrl: 'memory:', recoveryCode, deps: deps(seed), snapshotEvery: false });
+}
+
 test('restore reads the snapshot listing, manifest and first chunks while the device writes itself in; the first pull starts from them without reading them again', async () => {
   const objects = new Map<string, Uint8Array>();
   const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', deps: deps(1) });
@@ -48,14 +54,7 @@ test('restore reads the snapshot listing, manifest and first chunks while the de
   const chunkReads = (calls: string[]): string[] => calls.filter((c) => c.startsWith('get blobs/chunks/'));
 
   const calls: string[] = [];
-  const fresh = await Vault.restore({
-    store: bulkLoading(openMemoryStore()),
-    remote: logged(openMemoryRemote(objects), calls),
-    remoteUrl: 'memory:',
-    recoveryCode,
-    deps: deps(2),
-    snapshotEvery: false,
-  });
+  const fresh = await restoreBulkLoading(logged(openMemoryRemote(objects), calls), recoveryCode, 2);
   try {
     // Read ahead as soon as the vault key is known: before the registry entry and the key seal are written.
     const listed = calls.indexOf('list snapshots/');
@@ -195,5 +194,77 @@ test('a snapshot covering a device added after a restore is not refused by that 
     assert.deepEqual(await late.get('notes', 'c'), { v: 2, id: 'c' });
   } finally {
     for (const v of [late, c, a]) await v.close();
+  }
+});
+
+/** A vault of `n` records of `bodyBytes` each, synced, with a snapshot of them; closed. */
+async function snapshotted(objects: Map<string, Uint8Array>, n: number, bodyBytes: number): Promise<{ recoveryCode: string; snapshot: string }> {
+  const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: openMemoryRemote(objects), remoteUrl: 'memory:', deps: deps(21) });
+  await vault.batch((b) => {
+    for (let i = 0; i < n; i++) b.put('notes', `n${String(i).padStart(4, '0')}`, { title: `note ${i}`, body: 'z'.repeat(bodyBytes) });
+  });
+  await vault.sync();
+  const { snapshot } = await vault.snapshot();
+  await vault.close();
+  return { recoveryCode, snapshot };
+}
+
+test('restore reads and decrypts every chunk of a small snapshot while it writes itself in, not only the first few: its first pull reads no chunk', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { recoveryCode } = await snapshotted(objects, 2000, 300);
+  const chunkCount = [...objects.keys()].filter((k) => k.startsWith('blobs/chunks/')).length;
+  assert.ok(chunkCount > READ_AHEAD, `${chunkCount} chunks`);
+  const calls: string[] = [];
+  let read = 0;
+  let allRead: () => void = () => undefined;
+  const everyChunk = new Promise<void>((resolve) => (allRead = resolve));
+  const remote = openMemoryRemote(objects);
+  const slow: Remote = new Proxy(remote, {
+    get(target, p, receiver) {
+      const v: unknown = Reflect.get(target, p, receiver);
+      if (p === 'get')
+        return (key: string, o?: object) => {
+          if (key.startsWith('blobs/chunks/') && ++read === chunkCount) allRead();
+          return target.get(key, o);
+        };
+      // The key seal is the restore's last write: it waits (5 s at most) for the chunks, as a slow remote would make it.
+      if (p === 'put')
+        return async (key: string, bytes: Uint8Array, o?: object) => {
+          if (key.startsWith('keys/')) await Promise.race([everyChunk, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+          return target.put(key, bytes, o);
+        };
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const fresh = await restoreBulkLoading(logged(slow, calls), recoveryCode, 22);
+  try {
+    assert.equal(read, chunkCount);
+    const pulled = await fresh.pull();
+    assert.ok(pulled.pulled < 2000 && !pulled.warnings, JSON.stringify(pulled));
+    assert.equal(read, chunkCount, 'the first pull read a chunk again');
+    assert.equal((await fresh.list('notes', { limit: 2000 })).records.length, 2000);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('a chunk read ahead that fails its checks is read again by the bootstrap and refused as before (KITH_INTEGRITY_CORRUPT); the device replays the history instead', async () => {
+  const objects = new Map<string, Uint8Array>();
+  const { recoveryCode } = await snapshotted(objects, 100, 100);
+  const key = [...objects.keys()].find((k) => k.startsWith('blobs/chunks/'))!;
+  const altered = objects.get(key)!.slice();
+  altered[altered.length - 1]! ^= 1;
+  objects.set(key, altered);
+  const calls: string[] = [];
+  const fresh = await restoreBulkLoading(logged(openMemoryRemote(objects), calls), recoveryCode, 23);
+  try {
+    const pulled = await fresh.pull();
+    assert.equal(pulled.pulled, 100);
+    assert.equal(pulled.warnings?.length, 1, JSON.stringify(pulled.warnings));
+    assert.match(pulled.warnings[0]!.message, /KITH_INTEGRITY_CORRUPT/);
+    assert.equal(calls.filter((c) => c === `get ${key}`).length, 2, calls.join('\n'));
+    assert.equal((await fresh.list('notes', { limit: 500 })).records.length, 100);
+  } finally {
+    await fresh.close();
   }
 });

@@ -2,23 +2,34 @@
  * @module snapshot/prefetch
  * What a restoring device reads ahead of its first pull, while it writes
  * itself into the registry and seals its key: the snapshot listing, the
- * newest manifest's bytes and its first chunks' bytes, exactly as stored.
- * Nothing read here is trusted: the bootstrap takes the bytes in place of
- * its own reads and checks them all as it would (manifest against the
- * registry and the signed heads, each chunk against its id and size).
- * Best effort: whatever fails or is missing is read again then.
+ * newest manifest's bytes, and its first chunks, decrypted and checked
+ * against their ids with the vault key the device just opened, exactly as
+ * the bootstrap checks a chunk it reads (a chunk's id is a keyed hash of its
+ * plaintext: whichever manifest names it, the plaintext is that chunk's).
+ * Nothing else read here is trusted: the bootstrap takes the manifest's
+ * bytes in place of its own read and checks them as it would (against the
+ * registry and the signed heads), and each chunk's size. Best effort:
+ * whatever fails or is missing is read and checked again then.
  */
 import { blobKeys } from '../format/blob-format.js';
 import { decodeSnapshot, peekSnapshot, snapshotKeys } from '../format/index.js';
 import type { Remote, RemoteObjectInfo } from '../ports/remote.js';
 import type { DeviceRegistry } from '../identity/registry.js';
-import { READ_AHEAD } from './chunks.js';
+import { TaskWindow } from '../blobs/task-window.js';
+import { openChunk, READ_AHEAD } from './chunks.js';
 
-/** Bytes read ahead, by remote key; each taken at most once. */
+/**
+ * Plaintext read ahead at most, beyond the first {@link READ_AHEAD} chunks: the whole state of
+ * 10,000 typical records (about 2 MiB), which is then read and decrypted while the device writes
+ * itself in, leaving the bootstrap only the parsing and the writes; a larger state starts with this much.
+ */
+export const AHEAD_BYTES = 4 * 1024 * 1024;
+
+/** What was read ahead: each taken at most once. */
 export class SnapshotPrefetch {
   readonly #listing: Promise<RemoteObjectInfo[] | undefined>;
   readonly #newest: Promise<{ key: string; bytes: Promise<Uint8Array | null | undefined> } | undefined>;
-  readonly #chunks: Promise<Map<string, Promise<Uint8Array | null | undefined>>>;
+  readonly #chunks: Promise<Map<string, Promise<Uint8Array | undefined>>>;
 
   /**
    * `withChunks`: the first chunks too (only a store with `bulkLoad` reads them straight from the remote; others go through the blob layer).
@@ -39,7 +50,7 @@ export class SnapshotPrefetch {
     });
     // The chunk ids are inside the manifest: decoded here only to name what to fetch.
     this.#chunks = this.#newest.then(async (newest) => {
-      const chunks = new Map<string, Promise<Uint8Array | null | undefined>>();
+      const chunks = new Map<string, Promise<Uint8Array | undefined>>();
       const bytes = await newest?.bytes;
       if (!withChunks || !newest || !bytes) return chunks;
       try {
@@ -47,8 +58,26 @@ export class SnapshotPrefetch {
         const signPub = registry.deviceSignPub(header.deviceId);
         const key = signPub && (await epochKey(header.epoch));
         if (!signPub || !key) return chunks;
-        const m = await decodeSnapshot(bytes, { vaultId, key: newest.key, signPub, epochKey: (e) => (e === header.epoch ? key : undefined) });
-        for (const c of m.chunks.slice(0, READ_AHEAD)) chunks.set(c.id, quiet(remote.get(blobKeys.chunk(c.id))));
+        const keyOf = (e: number): Uint8Array | undefined => (e === header.epoch ? key : undefined);
+        const m = await decodeSnapshot(bytes, { vaultId, key: newest.key, signPub, epochKey: keyOf });
+        const ahead: { id: string; settle: (plain: Uint8Array | undefined) => void }[] = [];
+        let planned = 0;
+        for (const [i, c] of m.chunks.entries()) {
+          if (i >= READ_AHEAD && planned + c.size > AHEAD_BYTES) break;
+          planned += c.size;
+          chunks.set(c.id, new Promise((settle) => ahead.push({ id: c.id, settle })));
+        }
+        // In order, a window at a time. A chunk under another epoch, or one that fails its checks, is
+        // undefined here: the bootstrap reads it again, and refuses it as it would have.
+        void (async () => {
+          const window = new TaskWindow(READ_AHEAD);
+          for (const { id, settle } of ahead) {
+            await window.add(async () => {
+              const stored = await quiet(remote.get(blobKeys.chunk(id)));
+              settle(stored ? await quiet(openChunk(stored, id, vaultId, keyOf)) : undefined);
+            });
+          }
+        })();
       } catch {
         // Refused here, refused by the bootstrap's own checks too: nothing to fetch ahead.
       }
@@ -67,8 +96,8 @@ export class SnapshotPrefetch {
     return newest?.key === key ? newest.bytes : undefined;
   }
 
-  /** The stored bytes of chunk `id` as read ahead, at most once; undefined if they were not read. */
-  async chunk(id: string): Promise<Uint8Array | null | undefined> {
+  /** The plaintext of chunk `id` as read ahead and checked against its id, at most once; undefined if it was not read or failed. */
+  async chunk(id: string): Promise<Uint8Array | undefined> {
     const chunks = await this.#chunks;
     const p = chunks.get(id);
     chunks.delete(id);

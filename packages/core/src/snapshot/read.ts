@@ -10,12 +10,11 @@
 import { ErrorCode, KithError } from '../base/errors.js';
 import { nextTurn } from '../base/next-turn.js';
 import type { SnapshotManifest } from '../format/index.js';
-import { blobKeys, decodeBlobObject } from '../format/blob-format.js';
+import { blobKeys } from '../format/blob-format.js';
 import type { RecordRow } from '../model/merge.js';
 import type { EngineContext } from '../sync/context.js';
-import { MAX_CHUNK } from '../blobs/chunker.js';
 import { RowReader } from './state.js';
-import { READ_AHEAD, type ChunkStore } from './chunks.js';
+import { openChunk, READ_AHEAD, type ChunkStore } from './chunks.js';
 import type { SnapshotPrefetch } from './prefetch.js';
 
 /** Rows handed on at once. */
@@ -90,16 +89,18 @@ export async function readSnapshotRows(
  * transaction (the blob layer would write a newly learnt key or registry
  * entry to the store, and wait for that very transaction). The caller
  * loads the keys first; a chunk under any other epoch is refused as the
- * blob layer refuses one under an unknown key. Bytes read ahead (`prefetch`)
- * stand for the first reads, checked the same.
+ * blob layer refuses one under an unknown key. Chunks read ahead (`prefetch`)
+ * stand for the first reads: checked the same, with the same key.
  */
 export function chunksWithKnownKeys(ctx: EngineContext, prefetch?: SnapshotPrefetch): Pick<ChunkStore, 'getChunk'> {
   return {
     async getChunk(id, signal) {
-      const bytes = (await prefetch?.chunk(id)) ?? (await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {}));
+      const ahead = await prefetch?.chunk(id);
+      if (ahead) return ahead;
+      const bytes = await ctx.remote.get(blobKeys.chunk(id), signal ? { signal } : {});
       if (!bytes)
         throw new KithError(ErrorCode.NotFound, `blob chunk ${id.slice(0, 12)}… is missing from the remote`, { hint: 'the remote lost part of a snapshot' });
-      return decodeBlobObject('chunk', bytes, { vaultId: ctx.vaultId, expectId: id, epochKey: (e: number) => ctx.epochKeys.get(e), maxBytes: MAX_CHUNK });
+      return openChunk(bytes, id, ctx.vaultId, (e) => ctx.epochKeys.get(e));
     },
   };
 }
