@@ -42,7 +42,7 @@ async function vaultWithSpaceSegments() {
   let now = T0;
   const deps = { random: seededRandom(7), now: () => ++now };
   const { vault } = await Vault.create({ store: openMemoryStore(), remote, remoteUrl: 'memory:', deps, snapshotEvery: false });
-    const ex = await writeEpochSpaceFixture(remote, deps);
+  const ex = await writeEpochSpaceFixture(remote, deps);
   const s = underPrefix(remote, ex.root);
   const state = await new SpaceState(ex.state.spaceId).refresh(s);
   const push = (who: SpaceDevice, chain: SpaceChainPos, text: string) => pushSpaceSegment(s, { state, me: who, ops: [op(text)], chain }, deps);
