@@ -8,11 +8,12 @@
  * signature checked (no device of this vault need be a member): the
  * signer must be one a reader accepts (the sealer, or a device of a
  * current member's newest certificate), and the recipient a device that
- * may hold the key: one the epoch reached, or one sealed to later while
- * it was current (for the newest verified epoch, a device of anyone who
- * was a member since it began, as SpaceEpochs.exposed counts them; for an
- * older one, a device the next epoch reached or cut). Any other recipient is foreign: no reader's rule writes it,
- * and it may have handed the key to someone outside the space.
+ * may hold the key: one the epoch reached, or one sealed to later (a
+ * device of anyone who was a member since it began, as SpaceEpochs.exposed
+ * counts them: members read the whole history, so earlier keys reach
+ * later members; for an older epoch also a device the next one reached or
+ * cut). Any other recipient is foreign: no reader's rule writes it, and it
+ * may have handed the key to someone outside the space.
  */
 import { ErrorCode } from '../base/errors.js';
 import { verifySealedKey, epochKeyId } from '../format/sealed-key.js';
@@ -74,15 +75,14 @@ export async function checkSpaceEpochs(run: CheckRun, s: VerifiedSpace, space: S
 
 /** The devices that may hold `epoch`'s key (see the module comment). */
 function mayHold(s: VerifiedSpace, epoch: number): Set<string> {
-  const out = new Set(s.epochs.reached(epoch).keys());
+  // The spaces layer's own "may hold" set: reached at the start, or certified since by someone who was a member since then.
+  const out = s.epochs.exposed(s.m, s.certs, epoch);
   const next = s.epochs.entry(epoch + 1);
   if (next) {
     for (const d of s.epochs.reached(epoch + 1).keys()) out.add(d);
     for (const c of next.cuts) out.add(c.deviceId);
-    return out;
   }
-  // The newest verified epoch (current, or the last before a break): the spaces layer's own "may hold" set.
-  return s.epochs.exposed(s.m, s.certs);
+  return out;
 }
 
 async function checkSpaceKey(run: CheckRun, s: VerifiedSpace, k: SpaceKeyName, brokenAt: number | undefined): Promise<void> {

@@ -9,14 +9,16 @@ import { seededRandom } from '../base/deps.js';
 import { ErrorCode } from '../base/errors.js';
 import { formatLocal } from '../model/hlc.js';
 import type { Op } from '../model/ops.js';
-import { openSpaceEpochKey } from '../spaces/epochs.js';
+import { sealEpochKey } from '../format/sealed-key.js';
+import { openSpaceEpochKey, spaceSealedKeyKey } from '../spaces/epochs.js';
+import { appendMembership } from '../spaces/membership.js';
 import { spaceHeadKey } from '../spaces/space-head.js';
 import { pushSpaceSegment, spaceSegmentKey, SPACE_CHAIN_START, writeSpaceSegment, type SpaceChainPos, type SpaceDevice } from '../spaces/space-segments.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { underPrefix, writeEpochSpaceFixture } from '../testing/check-spaces.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
-import type { TestDevice, TestPerson } from '../testing/space-people.js';
+import { certify, testDevice, testPerson, type TestDevice, type TestPerson } from '../testing/space-people.js';
 import { Vault } from '../vault/vault.js';
 import type { CheckReport } from './index.js';
 
@@ -122,4 +124,42 @@ test("a removed member's forged segment (after his device's cut) is foreign, as 
   const { vault, forge, key, bob } = await vaultWithSpaceSegments();
   await forge();
   assert.deepEqual(problems(await vault.check()), [['foreign', key(bob, 1), ErrorCode.IntegrityUnknownSigner]]);
+});
+
+test('an earlier epoch’s key sealed to a person added later is no foreign object (members read the whole history); to a stranger it is', async () => {
+  const { vault, ex, s } = await vaultWithSpaceSegments();
+  const dan = testPerson(0x54, [0x65]);
+  const stranger = testDevice(0x66);
+  const state = await new SpaceState(ex.state.spaceId).refresh(s);
+  await appendMembership(s, state.m, ex.founder.keys, { kind: 'add', person: dan.keys, role: 'reader' }, { now: () => T0 + 1e6 });
+  await certify(s, dan, T0 + 1e6);
+  await state.refresh(s);
+  const founder = ex.founder.devices[0]!;
+  const epoch0 = (await openSpaceEpochKey(s, {
+    m: state.m,
+    epochs: state.epochs,
+    certs: state.certs,
+    epoch: 0,
+    deviceId: founder.deviceId,
+    boxSecret: founder.box.secret,
+  }))!;
+  const seal = async (to: { deviceId: string; box: { pub: Uint8Array } }) => {
+    const key = ex.root + spaceSealedKeyKey(state.epochs.entry(0)!, to.deviceId);
+    const bytes = await sealEpochKey({
+      vaultId: state.spaceId,
+      epoch: 0,
+      recipientId: to.deviceId,
+      recipientBoxPub: to.box.pub,
+      epochKey: epoch0,
+      signerId: founder.deviceId,
+      signerSeed: founder.sign.seed,
+      random: seededRandom(4),
+    });
+    await s.put(spaceSealedKeyKey(state.epochs.entry(0)!, to.deviceId), bytes);
+    return key;
+  };
+  await seal(dan.devices[0]!);
+  assert.deepEqual(problems(await vault.check()), []);
+  const strangers = await seal(stranger);
+  assert.deepEqual(problems(await vault.check()), [['foreign', strangers, ErrorCode.IntegrityCorrupt]]);
 });

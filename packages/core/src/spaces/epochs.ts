@@ -220,13 +220,14 @@ export class SpaceEpochs {
   }
 
   /**
-   * The devices that may hold the current key: those it reached when it
-   * started, and every device since certified by someone who was a
-   * member at some point of the epoch (the key may have been sealed to
-   * them later: see {@link shareEpochKey}).
+   * The devices that may hold the key of `epoch` (default the current one):
+   * those it reached when it started, and every device since certified by
+   * someone who was a member at some point since it began (the key may
+   * have been sealed to them later: see {@link shareEpochKey}; members
+   * read the whole history, so an earlier key reaches later members too).
    */
-  exposed(m: Membership, certs: CertsOf): Set<string> {
-    const entry = this.current;
+  exposed(m: Membership, certs: CertsOf, epoch?: number): Set<string> {
+    const entry = epoch === undefined ? this.current : this.entry(epoch);
     if (!entry) return new Set();
     const out = new Set(this.reached(entry.epoch).keys());
     for (const p of m.everyone()) {

@@ -35,7 +35,7 @@ import {
 } from './directory.js';
 import { loadIdentity, ownDevices } from './identity.js';
 import { LocalSpace } from './local-space.js';
-import { shareOlderKeysWithOwnDevices } from './older-keys.js';
+import { shareOlderKeys } from './older-keys.js';
 import type { SpaceRecordsHost } from './space-records.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
 
@@ -273,7 +273,7 @@ export class SpaceHub {
     if (!same) {
       await certifyOwnDevices(local.remote, state, local.me, devices, this.#s.deps);
     } else await keepSpaceKeys(local.remote, state, local.me, this.#s.deps);
-    await shareOlderKeysWithOwnDevices(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
+    await shareOlderKeys(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
   }
 
   /** The LocalSpace of a directory entry (opened once). */

@@ -1,12 +1,12 @@
 /**
  * @module vault/spaces/older-keys
- * A person's new device reads the space's history as the person did: the
- * keys of earlier epochs that this device holds are sealed to the
- * person's own certified devices that lack them (spaceops' sharing seals
- * the current epoch only). Any current member's device may seal a key
- * again (`sealerPub` in spaces/epochs.ts), and only devices in the
- * person's newest certificate receive them, so a dropped device never
- * does. Other members added later still read from their epoch on.
+ * Members read the space's whole history: a person's new device, and a
+ * person added after a key epoch began, get the keys of earlier epochs
+ * from any current member's device that holds them (spaceops' sharing
+ * seals the current epoch only). Any current member's device may seal a
+ * key again (`sealerPub` in spaces/epochs.ts), and only devices in
+ * current members' newest certificates receive them, so a dropped device
+ * or a removed person never does.
  */
 import type { RandomBytes } from '../../base/deps.js';
 import { sealEpochKey } from '../../format/sealed-key.js';
@@ -20,22 +20,35 @@ export function ownEpochKey(remote: Remote, state: SpaceState, me: Pick<SpaceAct
   return openSpaceEpochKey(remote, { m: state.m, epochs: state.epochs, certs: state.certs, epoch, deviceId: me.deviceId, boxSecret: me.boxSecret });
 }
 
-/** Seals earlier epochs' keys to the person's own devices lacking them; returns how many keys it sealed. `done` (per space, kept by the caller) skips positions already handled. */
-export async function shareOlderKeysWithOwnDevices(remote: Remote, state: SpaceState, me: SpaceActor, random: RandomBytes, done: Set<string>): Promise<number> {
-  const newest = state.certs(me.person.personId)?.at();
+/**
+ * Seals earlier epochs' keys to the devices of current members (newest
+ * certificates) that lack them: a member added later reads the space's
+ * history, as a person's new device does (docs/design/lifetime-and-spaces.md,
+ * "Who reads what"). One listing per earlier epoch finds who holds it.
+ * Returns how many keys it sealed. `done` (per space, kept by the caller)
+ * skips positions already handled.
+ */
+export async function shareOlderKeys(remote: Remote, state: SpaceState, me: SpaceActor, random: RandomBytes, done: Set<string>): Promise<number> {
   const current = state.epochs.current;
-  if (!newest || !current || current.epoch === 0) return 0;
-  const others = newest.devices.filter((d) => d.deviceId !== me.deviceId);
-  const mark = `${current.epoch}:${others.map((d) => d.deviceId).join(',')}`;
-  if (others.length === 0 || done.has(mark)) return 0;
+  if (!current || current.epoch === 0) return 0;
+  const devices = state.m
+    .members()
+    .flatMap((p) => state.certs(p.personId)?.at()?.devices ?? [])
+    .filter((d) => d.deviceId !== me.deviceId);
+  const mark = `${current.epoch}:${devices
+    .map((d) => d.deviceId)
+    .sort()
+    .join(',')}`;
+  if (devices.length === 0 || done.has(mark)) return 0;
   let sealed = 0;
   for (let epoch = 0; epoch < current.epoch; epoch++) {
     const entry = state.epochs.entry(epoch)!;
-    const lacking = [];
-    for (const d of others) if (!(await remote.head(spaceSealedKeyKey(entry, d.deviceId)))) lacking.push(d);
+    const prefix = spaceSealedKeyKey(entry, '');
+    const holders = new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+    const lacking = devices.filter((d) => !holders.has(d.deviceId));
     if (lacking.length === 0) continue;
     const epochKey = await ownEpochKey(remote, state, me, epoch);
-    if (!epochKey) continue; // this device never held it: another of the person's may
+    if (!epochKey) continue; // this device never held it: another member's may
     for (const d of lacking) {
       const bytes = await sealEpochKey({
         vaultId: state.spaceId,

@@ -427,3 +427,35 @@ test('on remotes that sign devices in as a relay does: create, invite, a new dev
     for (const p of [a, b]) await p.vault.close();
   }
 });
+
+test('a person added after a removal reads the whole history: earlier epochs’ keys reach them from a member’s next sync', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 21);
+  const b = await newPerson(world, 'ben', 22);
+  const d = await newPerson(world, 'dan', 23);
+  try {
+    const { spaceId } = await a.vault.spaces.create('Jar');
+    await a.vault.space('Jar').put('notes', 'old', { text: 'under epoch 0' });
+    await a.vault.sync();
+    await invite(a.vault, 'Jar', b.vault, 'writer', 'Ben');
+    const ben = (await a.vault.spaces.members('Jar')).find((m) => m.name === 'Ben')!.personId;
+    await a.vault.spaces.remove('Jar', ben); // epoch 1 begins
+    await a.vault.space('Jar').put('notes', 'new', { text: 'under epoch 1' });
+    await a.vault.sync();
+    await invite(a.vault, 'Jar', d.vault, 'reader', 'Dan');
+    await a.vault.sync(); // seals epoch 0's key to Dan's device
+    await d.vault.sync();
+    assert.deepEqual(await ids(d.vault, spaceId), ['new', 'old']);
+    // Ben, removed before Dan came, got no key of epoch 1 from it.
+    await b.vault.sync();
+    assert.equal(
+      await b.vault
+        .space(spaceId)
+        .get('notes', 'new')
+        .catch(() => undefined),
+      undefined,
+    );
+  } finally {
+    for (const p of [a, b, d]) await p.vault.close();
+  }
+});
