@@ -12,8 +12,9 @@
  *   the working directory; `photo.jpg` is put there first (random bytes).
  * - A placeholder is the first match of its pattern in the stdout of the
  *   most recent earlier command of the kind that prints it (see SOURCES).
- * - `pair` runs in the background with `--yes` (there is no terminal to
- *   confirm the SAS on) until the next command, its `join`, has finished.
+ * - `pair` and `space invite` run in the background with `--yes` (there is
+ *   no terminal to confirm the SAS on) until the next command, their `join`,
+ *   has finished.
  * - `password set` and `restore --password` read $KITH_PASSWORD.
  * - `--recovery-code -` reads, on stdin, the code the latest `init` printed.
  * - `sync --watch` is stopped with SIGINT after its first round.
@@ -40,6 +41,7 @@ const SOURCES: readonly { placeholder: RegExp; from: RegExp; value: RegExp }[] =
   { placeholder: /<CODE>/, from: / pair\b/, value: new RegExp(GROUP4) },
   { placeholder: /<DEVICE_ID>/, from: / (?:conflicts|join) /, value: /\b[0-9a-f]{16}\b/ },
   { placeholder: /kith:blob:…/, from: / blob put /, value: /kith:blob:[0-9a-f]{64}/ },
+  { placeholder: /<INVITE>/, from: / space invite /, value: new RegExp(`${GROUP4}@[^"\\s]+`) },
 ];
 
 /** The tour's commands, in order. */
@@ -144,10 +146,10 @@ test('the README CLI tour runs as written', { timeout: 600_000 }, async () => {
         await s3.bucket(s3url[1]);
         command = command.replace(s3url[2]!, s3.endpoint);
       }
-      if (/ pair$/.test(command)) {
+      if (/ pair$| space invite /.test(command)) {
         background = { command: original, run: start(`${command} --yes`, dir) };
         const pairing = background.run;
-        await until('the pairing code', () => new RegExp(GROUP4).test(pairing.stdout()));
+        await until('the code', () => new RegExp(`${GROUP4}[^\n]*\n`).test(pairing.stdout()));
         outputs.push({ command, stdout: pairing.stdout() });
         continue;
       }
@@ -170,7 +172,7 @@ test('the README CLI tour runs as written', { timeout: 600_000 }, async () => {
         background = undefined;
       }
     }
-    assert.equal(background, undefined, 'the tour ends with a `pair` nobody joined');
+    assert.equal(background, undefined, 'the tour ends with a `pair` or `space invite` nobody joined');
     assert.deepEqual(readFileSync(join(dir, 'photo-copy.jpg')), photo, 'blob get returned the bytes blob put took');
   } finally {
     background?.run.interrupt();
