@@ -211,3 +211,36 @@ test('pack cache: bytes past the index (a torn tail) are ignored and written ove
     }
   });
 });
+
+/** SQLite commits since the write-ahead log was last reset, counted as its commit frames would be: frames over the pages one commit touches. */
+const walFrames = (dir: string): number => {
+  const wal = join(dir, 'index.db-wal');
+  return existsSync(wal) ? Math.max(0, (statSync(wal).size - 32) / (4096 + 24)) : 0;
+};
+
+test('pack cache: puts finishing together share an index commit, and reads commit nothing of their own', { timeout: 120_000 }, async () => {
+  await withDir(async (dir) => {
+    const c = new PackBlobCache(dir);
+    try {
+      await c.put(keyOf(0), bytesOf(0, 1000)); // opens the index and claims a pack
+      const before = walFrames(dir);
+      await Promise.all(Array.from({ length: 64 }, (_, i) => c.put(keyOf(i + 1), bytesOf(i + 1, 1000))));
+      // One commit per put writes at least two pages each (the object's row and the pack's), 128 frames or more.
+      const puts = walFrames(dir) - before;
+      assert.ok(puts < 64, `64 puts wrote ${puts} log frames`);
+      for (let i = 1; i <= 64; i++) assert.deepEqual(await c.get(keyOf(i)), bytesOf(i, 1000), `object ${i}`);
+      for (let i = 1; i <= 64; i++) assert.equal(await c.touch(keyOf(i)), true);
+      const reads = walFrames(dir) - before - puts;
+      assert.ok(reads < 64, `128 reads wrote ${reads} log frames`);
+      assert.equal((await c.list()).length, 65);
+    } finally {
+      await c.close();
+    }
+    const again = new PackBlobCache(dir);
+    try {
+      for (let i = 0; i <= 64; i++) assert.deepEqual(await again.get(keyOf(i)), bytesOf(i, 1000), `object ${i}`);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -10,7 +10,10 @@
  * so processes sharing a home never append to the same pack), and an
  * object's index row is committed only after its bytes are written: a
  * process killed mid-write leaves bytes no row names, and the next owner
- * appends over them. Durability: packs are fsynced when full or released,
+ * appends over them. Rows of puts that finish together are committed in
+ * one transaction (a put resolves once its row is), and last-use times
+ * are written with the next batch: one SQLite commit per chunk on the main
+ * thread was most of the cache's cost. Durability: packs are fsynced when full or released,
  * which records how far each is durable (`synced`); after a reboot the
  * rows past that point (written, never fsynced, so possibly torn by the
  * power cut) are dropped on open. The cache is never what an
@@ -99,6 +102,46 @@ interface Writer {
   readonly inflight: Set<Promise<unknown>>;
 }
 
+/** An object row waiting for the next batch commit. */
+interface PendingRow {
+  key: string;
+  pack: number;
+  offset: number;
+  length: number;
+}
+
+/** Waiters of one batch commit. */
+interface Batch {
+  readonly rows: PendingRow[];
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined); // a batch nobody waits for (last-use times only) must not reject unhandled
+  return { rows: [], promise, resolve, reject };
+}
+
+/** The statements of the hot paths, prepared once per index. */
+function statementsOf(db: Database) {
+  return {
+    find: db.prepare('SELECT o.pack, o.offset, o.length, p.name FROM objects o JOIN packs p ON p.id = o.pack WHERE o.key = ?'),
+    exists: db.prepare('SELECT 1 FROM objects WHERE key = ?').pluck(),
+    old: db.prepare('SELECT pack, length FROM objects WHERE key = ?'),
+    upsert: db.prepare('INSERT OR REPLACE INTO objects (key, pack, offset, length, used_at) VALUES (?, ?, ?, ?, ?)'),
+    grow: db.prepare('UPDATE packs SET live = live + ?, size = MAX(size, ?) WHERE id = ?'),
+    shrink: db.prepare('UPDATE packs SET live = live - ? WHERE id = ?'),
+    used: db.prepare('UPDATE objects SET used_at = ? WHERE key = ?'),
+  };
+}
+
 /** Instances with a pack claimed: released (not fsynced) when the process exits, so the next process can append to it. */
 const claimers = new Set<PackBlobCache>();
 let exitHooked = false;
@@ -128,6 +171,10 @@ export class PackBlobCache implements BlobCache {
   readonly #boot: string;
   #opening: Promise<Database> | undefined;
   #db: Database | undefined;
+  #sql: ReturnType<typeof statementsOf> | undefined;
+  /** Rows and last-use times for the next commit (scheduled once any is queued). */
+  #batch: Batch | undefined;
+  readonly #usedAt = new Map<string, number>();
   #legacy: FsBlobCache | undefined;
   #writer: Writer | undefined;
   /** Read descriptors by pack name (names are never reused; ids may be). */
@@ -175,6 +222,7 @@ export class PackBlobCache implements BlobCache {
     }
     if (existsSync(join(this.dir, 'c')) || existsSync(join(this.dir, 'm'))) this.#legacy = new FsBlobCache(this.dir);
     this.#db = db;
+    this.#sql = statementsOf(db);
     this.#track(this.#syncOrphans(db));
     return db;
   }
@@ -284,6 +332,7 @@ export class PackBlobCache implements BlobCache {
   /** Lets other instances append to the pack once this one's writes have settled; `sync` fsyncs it first and records it durable. */
   async #release(w: Writer, sync: boolean): Promise<void> {
     await Promise.allSettled([...w.inflight]);
+    this.#commitNow(); // the pack's rows before its size is recorded durable
     try {
       if (sync) await syncFd(w.fd);
       const db = this.#db!;
@@ -299,18 +348,71 @@ export class PackBlobCache implements BlobCache {
   /** At process exit: release the claim without waiting (writes still in flight are not indexed, so nothing is lost but space). */
   #releaseNow(): void {
     try {
+      this.#commitNow(); // written objects not yet indexed: their puts never resolved, but the bytes are whole
       this.#db?.prepare('UPDATE packs SET owner = NULL WHERE owner = ?').run(this.#me);
     } catch {
       // The index is already closed or unwritable: the next open clears a dead process's claim anyway.
     }
   }
 
+  /** The batch rows and last-use times join; committed on the next turn of the event loop, so puts finishing together share it. */
+  #nextBatch(): Batch {
+    if (this.#batch) return this.#batch;
+    const b = (this.#batch = newBatch());
+    setImmediate(() => this.#commit(b));
+    return b;
+  }
+
+  /** Commits the open batch now (a release, a listing, process exit): after it, the index holds every row queued so far. */
+  #commitNow(): void {
+    if (this.#batch) this.#commit(this.#batch);
+  }
+
+  #commit(b: Batch): void {
+    if (this.#batch !== b) return; // committed early
+    this.#batch = undefined;
+    const db = this.#db;
+    const sql = this.#sql;
+    if (!db || !sql) return b.resolve(); // closed: the rows' puts resolve unindexed, as a put finishing after close always did
+    const used = [...this.#usedAt];
+    this.#usedAt.clear();
+    let emptied: number[];
+    try {
+      emptied = db.transaction(() => {
+        const now = Date.now();
+        const packs = new Map<number, { live: number; end: number }>();
+        const shrunk = new Set<number>();
+        for (const r of b.rows) {
+          const old = sql.old.get(r.key) as ObjectRow | undefined;
+          sql.upsert.run(r.key, r.pack, r.offset, r.length, now);
+          const p = packs.get(r.pack) ?? { live: 0, end: 0 };
+          p.live += r.length;
+          p.end = Math.max(p.end, r.offset + r.length);
+          packs.set(r.pack, p);
+          if (old) {
+            if (packs.has(old.pack)) packs.get(old.pack)!.live -= old.length;
+            else sql.shrink.run(old.length, old.pack);
+            if (old.pack !== r.pack) shrunk.add(old.pack);
+          }
+        }
+        for (const [id, p] of packs) sql.grow.run(p.live, p.end, id);
+        for (const [key, at] of used) sql.used.run(at, key);
+        return [...shrunk];
+      })();
+    } catch (e) {
+      return b.reject(e);
+    }
+    if (emptied.length === 0) return b.resolve();
+    // Packs that lost objects to replacements may now be mostly dead: the puts resolve once they are dealt with.
+    const reclaimed = Promise.allSettled(emptied.map((id) => this.#reclaim(id))).then(() => b.resolve());
+    this.#track(reclaimed);
+  }
+
   async get(key: string): Promise<Uint8Array | null> {
     checkBlobCacheKey(key);
-    const db = await this.#ready();
+    await this.#ready();
     for (let attempt = 0; attempt < 2; attempt++) {
-      const row = db.prepare('SELECT o.pack, o.offset, o.length, p.name FROM objects o JOIN packs p ON p.id = o.pack WHERE o.key = ?').get(key) as
-        (ObjectRow & { name: string }) | undefined;
+      const row = this.#sql!.find.get(key) as (ObjectRow & { name: string }) | undefined;
       if (!row) return this.#legacy ? this.#legacy.get(key) : null;
       const bytes = await this.#readObject(row.name, row.offset, row.length);
       if (bytes === 'gone') continue; // compacted away between the lookup and the read: look again
@@ -319,7 +421,7 @@ export class PackBlobCache implements BlobCache {
         await this.delete(key);
         return null;
       }
-      db.prepare('UPDATE objects SET used_at = ? WHERE key = ?').run(Date.now(), key);
+      this.#usedLater(key);
       return bytes;
     }
     return null;
@@ -365,9 +467,18 @@ export class PackBlobCache implements BlobCache {
 
   async touch(key: string): Promise<boolean> {
     checkBlobCacheKey(key);
-    const db = await this.#ready();
-    if (db.prepare('UPDATE objects SET used_at = ? WHERE key = ?').run(Date.now(), key).changes > 0) return true;
+    await this.#ready();
+    if (this.#sql!.exists.get(key) !== undefined) {
+      this.#usedLater(key);
+      return true;
+    }
     return this.#legacy ? this.#legacy.touch(key) : false;
+  }
+
+  /** Last use is for eviction order only: written with the next batch, not a commit of its own. */
+  #usedLater(key: string): void {
+    this.#usedAt.set(key, Date.now());
+    this.#nextBatch();
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
@@ -376,30 +487,29 @@ export class PackBlobCache implements BlobCache {
     const w = this.#writerFor(db, bytes.length);
     const offset = w.end;
     w.end += bytes.length;
-    const written = (async () => {
+    // The row is queued only once the bytes are written (a reader never meets a partial object, a crash leaves none
+    // indexed), and within the write's promise, so a release waiting for the pack's writes commits it first.
+    const written = (async (): Promise<Batch | undefined> => {
       for (let at = 0; at < bytes.length;) at += (await writeAt(w.fd, bytes, at, bytes.length - at, offset + at)).bytesWritten;
+      if (this.#closed) return undefined;
+      const b = this.#nextBatch();
+      b.rows.push({ key, pack: w.id, offset, length: bytes.length });
+      return b;
     })();
     w.inflight.add(written);
+    let batch: Batch | undefined;
     try {
-      await written;
+      batch = await written;
     } finally {
       w.inflight.delete(written);
     }
-    if (this.#closed) return;
-    // The row only after the bytes are written: a reader never meets a partial object, a crash leaves none indexed.
-    const replaced = db.transaction(() => {
-      const old = db.prepare('SELECT pack, length FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
-      db.prepare('INSERT OR REPLACE INTO objects (key, pack, offset, length, used_at) VALUES (?, ?, ?, ?, ?)').run(key, w.id, offset, bytes.length, Date.now());
-      db.prepare('UPDATE packs SET live = live + ?, size = MAX(size, ?) WHERE id = ?').run(bytes.length, offset + bytes.length, w.id);
-      if (old) db.prepare('UPDATE packs SET live = live - ? WHERE id = ?').run(old.length, old.pack);
-      return old?.pack;
-    })();
-    if (replaced !== undefined && replaced !== w.id) await this.#reclaim(replaced);
+    await batch?.promise;
   }
 
   async delete(key: string): Promise<void> {
     checkBlobCacheKey(key);
     const db = await this.#ready();
+    this.#commitNow(); // a put of this key that has finished writing lands first, as it would have unbatched
     const pack = db.transaction(() => {
       const old = db.prepare('SELECT pack, length FROM objects WHERE key = ?').get(key) as ObjectRow | undefined;
       if (!old) return undefined;
@@ -468,6 +578,7 @@ export class PackBlobCache implements BlobCache {
 
   async list(): Promise<CachedObject[]> {
     const db = await this.#ready();
+    this.#commitNow();
     const out = (db.prepare('SELECT key, length AS size, used_at AS usedAt FROM objects').all() as CachedObject[]).map((o) => ({ ...o }));
     if (this.#legacy) {
       const indexed = new Set(out.map((o) => o.key));
@@ -488,11 +599,13 @@ export class PackBlobCache implements BlobCache {
     if (w) await this.#release(w, true);
     this.#closed = true;
     claimers.delete(this);
+    this.#commitNow();
     await Promise.allSettled([...this.#background]);
     for (const r of this.#readers.values()) await r.fd.then((fd) => closeFd(fd)).catch(() => undefined);
     this.#readers.clear();
     this.#db?.close();
     this.#db = undefined;
+    this.#sql = undefined;
   }
 }
 
