@@ -46,3 +46,15 @@ test('a removed member is told: a KITH_REMOVED warning from sync() or pull() onc
     for (const p of [a, b, c]) await p.vault.close();
   }
 });
+
+test('an unknown space: KITH_NOT_FOUND, reason unknown-space, with a hint that names no CLI command', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 1);
+  try {
+    for (const call of [() => a.vault.spaces.members('nope'), () => a.vault.space('nope').put('notes', 'n1', {})]) {
+      await assert.rejects(call(), (e: unknown) => KithError.is(e, ErrorCode.NotFound) && e.reason === 'unknown-space' && !/kith /.test(e.hint ?? ''));
+    }
+  } finally {
+    await a.vault.close();
+  }
+});
