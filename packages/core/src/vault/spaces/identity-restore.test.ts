@@ -103,3 +103,20 @@ test('kith check: the identity sealed to the recovery and password keys is valid
   assert.ok(!world.objects('memory://ana').has('keys/identity/password'), 'removing the password deletes its copy');
   await v.close();
 });
+
+test('a vault whose identity has no recovery copy (an old vault) gets one from a device holding it, on its next space operation', async () => {
+  const world = new World();
+  const first = new Device(world, 'memory://ana', 'ana', 1);
+  const made = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'ana' });
+  await made.vault.spaces.create('Home');
+  await made.vault.close();
+  world.objects('memory://ana').delete('keys/identity/recovery');
+  const v = await Vault.open(first.options());
+  await v.spaces.create('Work');
+  assert.ok(world.objects('memory://ana').has('keys/identity/recovery'));
+  await v.close();
+  const d = new Device(world, 'memory://ana', 'ana-new', 7);
+  const r = await Vault.restore({ ...d.options(), remoteUrl: d.url, deviceName: 'ana-new', recoveryCode: made.recoveryCode });
+  assert.ok(world.objects('memory://ana').has('keys/identity/' + (await r.devices.list()).find((x) => x.current)!.deviceId), 'sealed to the restored device');
+  await r.close();
+});
