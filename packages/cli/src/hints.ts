@@ -22,6 +22,7 @@ const table: ReadonlyMap<string, string> = new Map([
   [`${ErrorCode.UnknownDevice}/unknown-device`, 'list the devices with `kith devices`'],
   [`${ErrorCode.Forbidden}/reader`, 'an admin of the space can make you a writer with `kith space role SPACE PERSON writer`'],
   [`${ErrorCode.Forbidden}/not-a-member`, 'an admin of the space can invite you with `kith space invite SPACE`; then run `kith space join CODE` here'],
+  [`${ErrorCode.NotFound}/unknown-space`, 'see the spaces you joined with `kith space ls`'],
   [`${ErrorCode.NoConflict}/no-conflict`, 'list conflicts with `kith conflicts`'],
   [`${ErrorCode.BadPairingCode}/recovery-code-given`, 'use `kith restore --recovery-code` with it'],
   [`${ErrorCode.PairingExpired}/no-answer`, 'run `kith pair` again'],

@@ -17,6 +17,8 @@ export const WarningCode = {
   SnapshotRefused: 'KITH_SNAPSHOT_REFUSED',
   /** Compaction run by a sync failed; the sync itself succeeded and compaction is tried again later. */
   CompactionFailed: 'KITH_COMPACTION_FAILED',
+  /** This person is no longer a member of a shared space (an admin removed them, or another of their devices left): said once, then the space is not synced. */
+  Removed: 'KITH_REMOVED',
 } as const;
 export type WarningCode = (typeof WarningCode)[keyof typeof WarningCode];
 

@@ -5,7 +5,10 @@
  * as the spaces layer opens it (signer, decryption, the secret deriving
  * the keys it names); the others can only have their addressing, signer
  * and signature checked, and must name the same person. Once the person
- * has an identity, every device the registry admits should hold it.
+ * has an identity, every device the registry admits should hold it. The
+ * copies sealed to the recovery and password keys (`keys/identity/recovery|password`)
+ * are checked as another device's are; a password copy with no password
+ * set is left over.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
@@ -24,12 +27,23 @@ export async function checkIdentities(run: CheckRun): Promise<void> {
   const named = new Map<string, PersonPublic>();
   let own: PersonPublic | undefined;
   for (const [deviceId, key] of [...layout.identities].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const device = run.registry.device(deviceId);
-    if (!device) {
+    const byKey = deviceId === 'recovery' || deviceId === 'password';
+    if (deviceId === 'password' && !run.registry.passwordParams()) {
+      log.add(
+        'unreferenced',
+        key,
+        ErrorCode.UnreferencedObject,
+        'the identity sealed to the password key, with no password set',
+        'harmless, and safe to delete',
+      );
+      continue;
+    }
+    const device = byKey ? undefined : run.registry.device(deviceId);
+    if (!byKey && !device) {
       log.add('foreign', key, ErrorCode.UnknownDevice, `the identity sealed to ${deviceId} is addressed to a device this vault never added`, 'delete it');
       continue;
     }
-    if (device.revoked) {
+    if (device?.revoked) {
       log.add(
         'unreferenced',
         key,

@@ -85,7 +85,7 @@ const PATTERNS = {
   chunk: new RegExp(`^blobs/chunks/(${BLOB_ID})$`),
   mark: new RegExp(`^blobs/gc/([mc])-(${BLOB_ID})$`),
   pairing: /^pairing\/([0-9a-f]{12})\/(offer|join|done)$/,
-  identity: new RegExp(`^keys/identity/(${DEVICE})$`),
+  identity: new RegExp(`^keys/identity/(recovery|password|${DEVICE})$`),
   member: /^spaces\/([0-9a-f]{32})\/(members\/(\d{12}))$/,
   certificate: /^spaces\/([0-9a-f]{32})\/(people\/([0-9a-f]{32})\/devices\/(\d{12}))$/,
   epoch: /^spaces\/([0-9a-f]{32})\/(epochs\/(\d{10}))$/,

@@ -2,9 +2,9 @@
  * @module spaces/person
  * A person's identity: one 32-byte secret from which their Ed25519 and
  * X25519 key pairs are derived, held by every device of the person. It is
- * kept in the personal space sealed to each device (`I` objects at
- * `keys/identity/<deviceId>`), signed by the sealing device, as an epoch
- * key is. The personId is derived from the signing key, so a chain entry
+ * kept in the personal space sealed to each device and to the vault's
+ * recovery and password keys (`I` objects at `keys/identity/<recipient>`),
+ * signed by the sealing device, as an epoch key is. The personId is derived from the signing key, so a chain entry
  * naming a person and a key cannot pair them wrongly. See docs/FORMAT.md
  * "Person identity".
  */
@@ -64,7 +64,7 @@ export const newPersonKeys = (random: RandomBytes): PersonKeys => personKeysFrom
 /** True when `p` is self-consistent: its personId is the one its signing key stands for. */
 export const isPersonConsistent = (p: PersonPublic): boolean => p.signPub.length === 32 && p.boxPub.length === 32 && personIdOf(p.signPub) === p.personId;
 
-/** Where the identity sealed to `deviceId` lives in the personal space. */
+/** Where the identity sealed to `deviceId` (or to `recovery` / `password`) lives in the personal space. */
 export const sealedIdentityKey = (deviceId: string): string => `keys/identity/${deviceId}`;
 
 const identityInfo = (vaultId: string, personId: string, recipientId: string): Uint8Array =>

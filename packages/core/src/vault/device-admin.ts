@@ -20,7 +20,7 @@ import { catchUpRegistry } from '../sync/catch-up.js';
 import { pull } from '../sync/pull.js';
 import { push } from '../sync/push.js';
 import type { VaultSession } from './session.js';
-import { loadIdentity } from './spaces/identity.js';
+import { loadIdentity, resealIdentityTo } from './spaces/identity.js';
 
 /** Runs `fn` after the session's other remote work, with the remote open and the registry caught up. */
 export async function withRegistry<T>(s: VaultSession, fn: (ctx: EngineContext) => Promise<T>): Promise<T> {
@@ -73,6 +73,7 @@ export async function rotateRecoveryCode(s: VaultSession): Promise<string> {
       (epoch, keyCheck) => ({ kind: 'recovery', signPub: fresh.sign.pub, boxPub: fresh.box.pub, epoch, keyCheck }),
       (draft) => draft.map(([id, pub]) => (id === 'recovery' ? [id, fresh.box.pub] : [id, pub])),
     );
+    await resealIdentityTo(ctx, 'recovery', fresh.box.pub);
     return code;
   });
 }
@@ -85,6 +86,7 @@ export async function setPassword(s: VaultSession, password: string): Promise<vo
     await append(ctx, { kind: 'password', signPub: keys.sign.pub, boxPub: keys.box.pub, params });
     // Seal every epoch key this device holds, so a password restore can read the whole history.
     for (const [epoch, key] of ctx.epochKeys) await sealTo(sealerOf(ctx), epoch, key, 'password', keys.box.pub);
+    await resealIdentityTo(ctx, 'password', keys.box.pub);
   });
 }
 

@@ -40,6 +40,7 @@ import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
 import { VaultSession } from './session.js';
 import { readAsNewcomer } from './read-ahead.js';
+import { adoptRestoredIdentity } from './spaces/identity.js';
 import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
 
 /**
@@ -168,6 +169,16 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   const place = { remote: remote, registry, vaultId: header.vaultId };
   await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
+  // The person's identity (shared spaces), sealed to the key this device proved: without it a person who lost every device loses their spaces.
+  await adoptRestoredIdentity({
+    ...place,
+    via: signer,
+    viaBoxSecret: keys.box.secret,
+    deviceId: device.deviceId,
+    signSeed: device.sign.seed,
+    boxPub: device.box.pub,
+    random: deps.random,
+  });
   const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
   const session = await startSession(o, remote, deps, joined, warnings);
   session.snapshotPrefetch = prefetch;

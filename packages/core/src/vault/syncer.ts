@@ -52,7 +52,8 @@ export class Syncer {
     return this.#connected(async (ctx) => {
       const pushed = await push(ctx, o.signal);
       const spaces = await this.#syncSpaces({ pull: false, push: true }, o.signal);
-      return { pushed: pushed + spaces.pushed, pulled: 0, conflicts: await this.#records.conflictTotal() };
+      const warnings = spaces.warnings;
+      return { pushed: pushed + spaces.pushed, pulled: 0, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
     });
   }
 
@@ -60,6 +61,7 @@ export class Syncer {
     return this.#connected(async (ctx) => {
       const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
       const spaces = await this.#syncSpaces({ pull: true, push: false }, o.signal);
+      warnings.push(...spaces.warnings);
       return { pushed: 0, pulled: pulled + spaces.pulled, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
     });
   }
@@ -77,6 +79,7 @@ export class Syncer {
       const compacted = await this.#maybeCompact(ctx, o.signal);
       if (compacted?.warning) warnings.push(compacted.warning);
       const spaces = await this.#syncSpaces({ pull: true, push: true }, o.signal);
+      warnings.push(...spaces.warnings);
       const result = {
         pushed: pushed + spaces.pushed,
         pulled: pulled + spaces.pulled,
@@ -89,8 +92,8 @@ export class Syncer {
   }
 
   /** The spaces this device keeps, after the personal space (whose directory lists them). */
-  async #syncSpaces(how: { pull: boolean; push: boolean }, signal?: AbortSignal): Promise<{ pushed: number; pulled: number }> {
-    return this.#spaces ? this.#spaces.syncAll(how, signal) : { pushed: 0, pulled: 0 };
+  async #syncSpaces(how: { pull: boolean; push: boolean }, signal?: AbortSignal): Promise<{ pushed: number; pulled: number; warnings: SyncWarning[] }> {
+    return this.#spaces ? this.#spaces.syncAll(how, signal) : { pushed: 0, pulled: 0, warnings: [] };
   }
 
   /** Compaction when it is due (see snapshot/auto-compact); its failures come back as a warning, never as the sync's. */

@@ -58,7 +58,10 @@ export function findSpace(entries: readonly SpaceEntry[], space: string): SpaceE
       hint: `name one by its id: ${named.map((e) => e.spaceId).join(', ')}`,
     });
   }
-  throw new KithError(ErrorCode.NotFound, `no space ${JSON.stringify(space)}`, { hint: 'see the spaces you joined with `kith space list`' });
+  throw new KithError(ErrorCode.NotFound, `no space ${JSON.stringify(space)}`, {
+    hint: 'name a space you joined, by its name or id (list them to see which)',
+    reason: 'unknown-space',
+  });
 }
 
 /** Writes (or with `null` deletes) a record of a reserved collection through `records` (one local transaction; it syncs like any write). */

@@ -34,12 +34,15 @@ import {
   type SpaceEntry,
 } from './directory.js';
 import { loadIdentity, ownDevices } from './identity.js';
+import { assertMember } from '../../spaces/space-segments.js';
+import { WarningCode, type SyncWarning } from '../../base/warnings.js';
 import { LocalSpace } from './local-space.js';
 import { shareOlderKeys } from './older-keys.js';
 import type { SpaceRecordsHost } from './space-records.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
 
 const DEFAULT_ROLE: Role = 'writer';
+const REMOVED_HINT = 'ask an admin of the space for a new invite';
 
 export class SpaceHub {
   readonly #s: VaultSession;
@@ -154,8 +157,11 @@ export class SpaceHub {
   }
 
   async members(space: string): Promise<SpaceMember[]> {
-    const local = await this.open(space);
+    const entry = findSpace(await readDirectory(this.#s.store), space);
+    const local = await this.#local(entry);
     const state = await this.#s.exclusive(() => local.refresh(true)).catch(() => local.state); // offline: as verified before
+    // A removed person's copy is frozen at their removal: say so (who, when) rather than list members as they were.
+    if (entry.removed) assertMember(state, (await this.#actor(await this.#s.connect())).person.personId);
     const names = await readNames(local.store);
     return state.m.members().map((m) => ({
       personId: m.personId,
@@ -221,8 +227,9 @@ export class SpaceHub {
    * devices where they changed, keep the key epochs due, pull, push. A
    * space that removed this person is marked so and left out from then on.
    */
-  async syncAll(how: { pull: boolean; push: boolean }, _signal?: AbortSignal): Promise<{ pushed: number; pulled: number }> {
-    if (!this.#s.spaceOptions.spaceRemotes || !this.#s.spaceOptions.spaceStore) return { pushed: 0, pulled: 0 };
+  async syncAll(how: { pull: boolean; push: boolean }, _signal?: AbortSignal): Promise<{ pushed: number; pulled: number; warnings: SyncWarning[] }> {
+    const warnings: SyncWarning[] = [];
+    if (!this.#s.spaceOptions.spaceRemotes || !this.#s.spaceOptions.spaceStore) return { pushed: 0, pulled: 0, warnings };
     let pushed = 0;
     let pulled = 0;
     let failed: Error | undefined;
@@ -236,12 +243,15 @@ export class SpaceHub {
         await this.#noteChanges(entry, local);
       } catch (e) {
         // One space's failure (its remote down, a broken chain) does not keep the others from syncing: the first is thrown after them.
-        if (KithError.is(e, ErrorCode.Removed)) await saveEntry(this.#records, { ...entry, removed: true });
-        else failed ??= e as Error;
+        if (KithError.is(e, ErrorCode.Removed)) {
+          // Said once: the entry marked removed is not synced again.
+          await saveEntry(this.#records, { ...entry, removed: true });
+          warnings.push({ code: WarningCode.Removed, message: `space ${JSON.stringify(entry.name)}: ${e.message}`, hint: e.hint ?? REMOVED_HINT });
+        } else failed ??= e as Error;
       }
     }
     if (failed !== undefined) throw failed;
-    return { pushed, pulled };
+    return { pushed, pulled, warnings };
   }
 
   /** Closes the spaces opened locally. */

@@ -3,6 +3,7 @@
  * personal remote), all sharing one world of memory remotes by URL, so a
  * space's remote (`<vault url>/spaces/<id>`) is reachable by every person.
  */
+import assert from 'node:assert/strict';
 import { seededRandom } from '../../base/deps.js';
 import { ErrorCode, KithError } from '../../base/errors.js';
 import type { Remote, RemoteDeviceKey } from '../../ports/remote.js';
@@ -13,6 +14,7 @@ import { newMemoryStoreData, openMemoryStore, type MemoryStoreData } from '../..
 import { openMemoryRemote } from '../../testing/memory-remote.js';
 import { Vault } from '../vault.js';
 import type { SpaceRemotes, VaultOptions } from '../vault-types.js';
+import type { Role } from './space-types.js';
 
 /** Memory remotes by URL: what a folder tree is to `nodeSpaceRemotes`. */
 export class World {
@@ -147,4 +149,32 @@ export function signerRules(inner: Remote): Remote {
     put: async (k: string, b: Uint8Array, o?: Parameters<Remote['put']>[2]) => (await allow(k, true), inner.put(k, b, o)),
     delete: async (k: string, o?: Parameters<Remote['delete']>[1]) => (await allow(k, true), inner.delete(k, o)),
   });
+}
+
+/** Runs both sides of an invite at once; each side confirms with the string the other saw. */
+export async function invite(admin: Vault, space: string, invitee: Vault, role: Role, name: string) {
+  let onCode: (c: string) => void = () => undefined;
+  const code = new Promise<string>((resolve) => (onCode = resolve));
+  let onSas: (s: string) => void = () => undefined;
+  const joinerSas = new Promise<string>((resolve) => (onSas = resolve));
+  const seen: { admin?: string; who?: string } = {};
+  const inviting = admin.spaces.invite(space, {
+    role,
+    pollMs: 5,
+    timeoutMs: 60_000,
+    onCode: (c) => onCode(c),
+    confirm: async (sas, who) => {
+      seen.admin = sas;
+      seen.who = who.name;
+      return sas === (await joinerSas);
+    },
+  });
+  const joined = await invitee.spaces.join(await code, { name, pollMs: 5, timeoutMs: 60_000, onSas: (s) => onSas(s) });
+  const invited = await inviting;
+  assert.equal(invited.sas, joined.sas);
+  assert.equal(seen.admin, await joinerSas);
+  assert.equal(seen.who, name);
+  assert.equal(invited.role, role);
+  assert.equal(joined.role, role);
+  return { joined, invited, code: await code };
 }

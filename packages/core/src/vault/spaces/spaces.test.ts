@@ -3,36 +3,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, KithError } from '../../base/errors.js';
 import type { Remote } from '../../ports/remote.js';
 import { Vault } from '../vault.js';
-import type { Role } from './space-types.js';
-import { newPerson, pairDevice, World } from './people.test.support.js';
-
-/** Runs both sides of an invite at once; each side confirms with the string the other saw. */
-async function invite(admin: Vault, space: string, invitee: Vault, role: Role, name: string) {
-  let onCode: (c: string) => void = () => undefined;
-  const code = new Promise<string>((resolve) => (onCode = resolve));
-  let onSas: (s: string) => void = () => undefined;
-  const joinerSas = new Promise<string>((resolve) => (onSas = resolve));
-  const seen: { admin?: string; who?: string } = {};
-  const inviting = admin.spaces.invite(space, {
-    role,
-    pollMs: 5,
-    timeoutMs: 60_000,
-    onCode: (c) => onCode(c),
-    confirm: async (sas, who) => {
-      seen.admin = sas;
-      seen.who = who.name;
-      return sas === (await joinerSas);
-    },
-  });
-  const joined = await invitee.spaces.join(await code, { name, pollMs: 5, timeoutMs: 60_000, onSas: (s) => onSas(s) });
-  const invited = await inviting;
-  assert.equal(invited.sas, joined.sas);
-  assert.equal(seen.admin, await joinerSas);
-  assert.equal(seen.who, name);
-  assert.equal(invited.role, role);
-  assert.equal(joined.role, role);
-  return { joined, invited, code: await code };
-}
+import { invite, newPerson, pairDevice, World } from './people.test.support.js';
 
 const ids = async (v: Vault, space: string, collection = 'notes'): Promise<string[]> => (await v.space(space).list(collection)).records.map((r) => r.id);
 
