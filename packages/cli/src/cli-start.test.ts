@@ -73,8 +73,10 @@ test('kith --version, get and status start from the bundle and load no S3, Argon
         ),
       ];
       const own = files.filter((f) => f.startsWith('file:') && !f.includes('/node_modules/'));
-      // bin/kith.js, the bundle's entry and its shared chunks (3 today; esbuild may split more as code grows); unbundled, about 80 files.
-      assert.ok(own.length <= 8, `kith ${args.join(' ')} loaded ${own.length} files of its own:\n${own.join('\n')}`);
+      // bin/kith.js, the bundle's entry and its shared chunks (8 since the spaces code became a lazy chunk of its own: esbuild
+      // groups the modules it shares with the entry by which dynamic imports reach them); unbundled, about 80 files. The time a
+      // start takes is judged by the benchmark (`--only cli`), not here.
+      assert.ok(own.length <= 12, `kith ${args.join(' ')} loaded ${own.length} files of its own:\n${own.join('\n')}`);
       const lazy = [...packagesIn(files)].filter((p) => LAZY.test(p));
       assert.deepEqual(lazy, [], `kith ${args.join(' ')} loaded ${lazy.join(', ')}`);
     }

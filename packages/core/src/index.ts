@@ -41,6 +41,7 @@ export type { RetentionRule } from './vault/retention.js';
 export { Collection } from './vault/collection.js';
 export type { Spaces } from './vault/spaces/spaces.js';
 export type { SpaceRecords, SpaceBlobs } from './vault/spaces/space-records.js';
+export { ROLES } from './spaces/roles.js';
 export type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './vault/spaces/space-types.js';
 export type { CollectionHost, RecordSchema, StandardSchemaV1, TypedDoc, TypedPage } from './vault/collection.js';
 

@@ -3,8 +3,7 @@
  * Sharing with other people: `kith space create|ls|invite|join|members|role|remove|leave|sync`.
  * Each maps one to one to `vault.spaces.*` (see docs/design/lifetime-and-spaces.md).
  */
-import { ErrorCode, KithError, type Vault } from '@kith/core';
-import { ROLES, type Role } from '@kith/core/spaces';
+import { ErrorCode, KithError, ROLES, type Role, type Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { withVault } from '../home.js';
 import { admitting } from './confirm.js';

@@ -27,6 +27,8 @@ export function checkCollection(name: string): void {
  * app can never write one by accident; only the engine's own APIs do.
  */
 export const RESERVED_PREFIX = '_kith.';
+/** The personal space's directory of joined shared spaces (one record per space; see vault/spaces/directory). */
+export const SPACES_DIRECTORY = `${RESERVED_PREFIX}spaces`;
 
 export function isReservedCollection(name: string): boolean {
   return typeof name === 'string' && name.startsWith(RESERVED_PREFIX) && COLLECTION_RE.test(name.slice(RESERVED_PREFIX.length));

@@ -9,12 +9,12 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, concatBytes, sha256, sha256Sync, utf8 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from '../format/framing.js';
 import { personIdOf } from './person.js';
+import type { Role } from './roles.js';
 
 export const MEMBERSHIP_DOMAIN = 'kith/v1/membership';
 const SPACE_ID_DOMAIN = 'kith/v1/space-id';
 
-export type Role = 'admin' | 'writer' | 'reader';
-export const ROLES: readonly Role[] = ['admin', 'writer', 'reader'];
+export { ROLES, type Role } from './roles.js';
 const ROLE_CODES = { admin: 1, writer: 2, reader: 3 } as const;
 const ROLE_NAMES: Record<number, Role> = { 1: 'admin', 2: 'writer', 3: 'reader' };
 

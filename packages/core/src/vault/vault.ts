@@ -30,7 +30,7 @@ import { historyPrunedBefore, pruneHistory } from './history-policy.js';
 import { withOpenedRemote } from './remote-slot.js';
 import type { VaultSession } from './session.js';
 import { Syncer, type CompactCall } from './syncer.js';
-import { SpaceHub } from './spaces/hub.js';
+import { LazySpaceHub } from './spaces/lazy-hub.js';
 import { SpaceRecords } from './spaces/space-records.js';
 import { Spaces } from './spaces/spaces.js';
 import type {
@@ -65,7 +65,7 @@ export class Vault {
   /** The shared spaces this person is in: create, list, invite, join, members, roles, leave, selective sync. */
   readonly spaces: Spaces;
   readonly #s: VaultSession;
-  readonly #hub: SpaceHub;
+  readonly #hub: LazySpaceHub;
   readonly #records: Records;
   readonly #retention: Retention;
   readonly #sync: Syncer;
@@ -79,7 +79,7 @@ export class Vault {
     this.devices = new Devices(session);
     this.#records = new Records(session);
     this.#retention = new Retention(session, this.#records);
-    this.#hub = new SpaceHub(session, this.#records);
+    this.#hub = new LazySpaceHub(session, this.#records);
     this.spaces = new Spaces(this.#hub);
     this.#sync = new Syncer(session, this.#records, () => this.#upkeep(), this.#hub);
     this.#autoSync = new AutoSyncs({ sync: (o) => this.sync(o), events: session.events, watch: (prefix, fn) => session.slot.watch(prefix, fn) });

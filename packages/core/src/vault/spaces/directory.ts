@@ -15,8 +15,9 @@ import type { Store, StoreTx } from '../../ports/store.js';
 import { readMeta, writeMeta } from '../../ports/store-meta.js';
 import type { Role } from '../../spaces/membership-entry.js';
 import type { Records } from '../records.js';
+import { SPACES_DIRECTORY } from '../../model/names.js';
 
-export const DIRECTORY = '_kith.spaces';
+export const DIRECTORY = SPACES_DIRECTORY;
 export const NAMES = '_kith.names';
 export const SPACE_NAME_ID = 'space';
 const SYNCED_META = 'spaces.synced';

@@ -3,7 +3,7 @@
  * The public shapes of `vault.spaces` and `vault.space(...)` (the contract
  * the CLI maps one to one: `kith space …`).
  */
-import type { Role } from '../../spaces/membership-entry.js';
+import type { Role } from '../../spaces/roles.js';
 export type { Role };
 
 /** One space this person joined, as `vault.spaces.list()` shows it. */

@@ -6,14 +6,14 @@
  * (KITH_NOT_FOUND for an unknown one, KITH_BAD_INPUT for a name two spaces
  * share).
  */
-import type { SpaceHub } from './hub.js';
+import type { SpacesHub } from './lazy-hub.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
 
 export class Spaces {
-  readonly #hub: SpaceHub;
+  readonly #hub: SpacesHub;
 
   /** @internal The vault makes its own (`vault.spaces`). */
-  constructor(hub: SpaceHub) {
+  constructor(hub: SpacesHub) {
     this.#hub = hub;
   }
 
