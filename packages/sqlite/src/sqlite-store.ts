@@ -94,6 +94,24 @@ function createQuickly(db: Database.Database): boolean {
 }
 
 /**
+ * Runs `fn` again while SQLite answers SQLITE_BUSY, until `timeoutMs`: a connection switching a file's
+ * journal mode needs a lock SQLite does not wait for with the busy handler when another process holds
+ * one it might deadlock with (several processes opening a store just created), so it answers at once.
+ * Synchronous like the rest of opening: the pauses block this thread (1 ms, doubling up to 50 ms).
+ */
+function retryBusy<T>(fn: () => T, timeoutMs: number): T {
+  const end = Date.now() + timeoutMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      return fn();
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() >= end) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    }
+  }
+}
+
+/**
  * A {@link Store} in one SQLite file. Open it with {@link openSqliteStore};
  * one instance per process and file (other processes may open the same file).
  */
@@ -120,8 +138,9 @@ export class SqliteStore implements Store {
       const created = prepareFile(file);
       db = new Database(file, { timeout: options.busyTimeoutMs ?? 10_000 });
       const creating = created && options.durability !== 'full' && createQuickly(db);
-      preferIncrementalVacuum(db);
-      configure(db, options, creating);
+      const timeoutMs = options.busyTimeoutMs ?? 10_000;
+      retryBusy(() => preferIncrementalVacuum(db!), timeoutMs);
+      retryBusy(() => configure(db!, options, creating), timeoutMs);
       migrate(db, file);
       if (creating) db.exec(`PRAGMA synchronous = ${synchronous(options)}`);
       this.space = ensureIncrementalVacuum(db);
