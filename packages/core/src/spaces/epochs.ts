@@ -42,6 +42,12 @@ const MAX_START_ATTEMPTS = 64;
 /** Where the key of `entry` is sealed to `deviceId`. */
 export const spaceSealedKeyKey = (entry: SpaceEpochEntry, deviceId: string): string => remoteKeys.sealedKey(entry.epoch, deviceId, epochKeyId(entry.keyCheck));
 
+/** The devices the key of `entry` is sealed to, from one listing (not one request per device). */
+export async function sealedRecipients(remote: Remote, entry: SpaceEpochEntry): Promise<Set<string>> {
+  const prefix = spaceSealedKeyKey(entry, '');
+  return new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+}
+
 /** The devices an epoch listing reaches: every device of each member's named certificate. */
 function reachedBy(members: readonly EpochMember[], certs: CertsOf): Map<string, CertifiedDevice> {
   const out = new Map<string, CertifiedDevice>();
@@ -436,14 +442,18 @@ export async function checkEpochSeals(
 ): Promise<void> {
   const entry = a.epochs.entry(a.epoch);
   if (!entry) throw new KithError(ErrorCode.BadInput, `epoch ${a.epoch} of the space is not verified yet`);
-  const prefix = remoteKeys.sealedKey(entry.epoch, '', epochKeyId(entry.keyCheck));
-  const present = new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+  const present = await sealedRecipients(remote, entry);
   for (const d of a.epochs.reached(a.epoch).keys()) {
     if (!present.has(d)) throw new KithError(ErrorCode.IntegrityWithheld, `epoch ${a.epoch} of the space is not sealed to device ${d}, which it reached`);
   }
   const allowed = new Set([...a.epochs.reached(a.epoch).keys(), ...reachedBy(a.epochs.plan(a.m, a.certs), a.certs).keys()]);
   for (const d of present) {
     if (!allowed.has(d)) throw corrupt(`sealed key ${a.epoch}/${d}`, 'it is sealed to a device of no member');
-    await verifySealedKey((await remote.get(prefix + d))!, { vaultId: a.m.spaceId, epoch: a.epoch, recipientId: d, signerPub: sealerPub(entry, a.m, a.certs) });
+    await verifySealedKey((await remote.get(spaceSealedKeyKey(entry, d)))!, {
+      vaultId: a.m.spaceId,
+      epoch: a.epoch,
+      recipientId: d,
+      signerPub: sealerPub(entry, a.m, a.certs),
+    });
   }
 }

@@ -10,13 +10,11 @@
 import type { Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
-import { remoteKeys } from '../format/remote-keys.js';
-import { epochKeyId } from '../format/sealed-key.js';
 import { deviceKeyOf } from '../identity/device-key.js';
 import { lendDeviceKey } from '../ports/capabilities.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
-import { openSpaceEpochKey, shareEpochKey, startEpoch } from './epochs.js';
+import { openSpaceEpochKey, sealedRecipients, shareEpochKey, startEpoch } from './epochs.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
 import { spaceIdOf } from './membership-entry.js';
@@ -214,8 +212,7 @@ export async function shareKeysWithNewDevices(remote: Remote, state: SpaceState,
   const { m, epochs, certs } = state;
   // Every sync runs this: one listing settles the usual case (every device has the key) instead of one request per device.
   const entry = epochs.current!;
-  const prefix = remoteKeys.sealedKey(entry.epoch, '', epochKeyId(entry.keyCheck));
-  const sealed = new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+  const sealed = await sealedRecipients(remote, entry);
   const lacking = m.members().some((x) => {
     const c = certs(x.personId);
     return c?.at()?.devices.some((d) => !sealed.has(d.deviceId)) ?? false;

@@ -11,7 +11,7 @@
 import type { RandomBytes } from '../../base/deps.js';
 import { sealEpochKey } from '../../format/sealed-key.js';
 import type { Remote } from '../../ports/remote.js';
-import { openSpaceEpochKey, spaceSealedKeyKey } from '../../spaces/epochs.js';
+import { openSpaceEpochKey, sealedRecipients, spaceSealedKeyKey } from '../../spaces/epochs.js';
 import type { SpaceActor } from '../../spaces/space-ops.js';
 import type { SpaceState } from '../../spaces/space-state.js';
 
@@ -43,8 +43,7 @@ export async function shareOlderKeys(remote: Remote, state: SpaceState, me: Spac
   let sealed = 0;
   for (let epoch = 0; epoch < current.epoch; epoch++) {
     const entry = state.epochs.entry(epoch)!;
-    const prefix = spaceSealedKeyKey(entry, '');
-    const holders = new Set((await remote.list(prefix)).map((o) => o.key.slice(prefix.length)));
+    const holders = await sealedRecipients(remote, entry);
     const lacking = devices.filter((d) => !holders.has(d.deviceId));
     if (lacking.length === 0) continue;
     const epochKey = await ownEpochKey(remote, state, me, epoch);
