@@ -8,14 +8,15 @@
 import { bytesToHex } from '../crypto/index.js';
 import { ErrorCode } from '../base/errors.js';
 import { throwIfAborted } from '../ports/remote.js';
-import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, ZERO_HASH_HEX, type Head } from '../format/index.js';
+import { decodeHead, decodeSegment, MAX_SEGMENT_PAYLOAD, remoteKeys, type Head } from '../format/index.js';
 import { decodePayload } from '../model/ops.js';
 import { refsIn } from '../blobs/blobs.js';
 import { emptyCursor, emptyPush, META, readMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
 import type { OwnChainMeta } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
 import { snapshotCovers } from '../sync/snapshot-cover.js';
-import { readInOrder, type CheckRun } from './run.js';
+import type { CheckRun } from './run.js';
+import { walkSegmentChain } from './segment-chain.js';
 
 const RESTORE = 'restore it from another copy of the remote';
 
@@ -57,102 +58,41 @@ async function checkDevice(
     return undefined;
   }
   const head = layout.heads.has(device) ? await checkHead(run, device) : undefined;
-  const revoked = run.registry.device(device)?.revoked;
-  const top = Math.max(0, head?.seq ?? 0, ...listed.keys());
   if (!layout.heads.has(device) && listed.size > 0) {
     log.add('missing', headKey, ErrorCode.NotFound, `device ${device} has segments but no head`, 'other devices do not see its segments until it pushes again');
   }
   const restoreHint = await missingHint(run, device);
   // A gap at the start of a chain that a signed snapshot covers is compaction's (docs/FORMAT.md "Compaction").
   const compacted = await compactedOf(device, listed.size === 0 ? 1 : Math.min(...listed.keys()));
-  let prev: string | undefined = ZERO_HASH_HEX; // hash of the previous segment, once verified
-  let lastLocal: string | undefined;
-  const readable = (seq: number): boolean => listed.has(seq) && !(revoked && seq > revoked.lastSeq);
-  const toRead = [...listed.keys()].filter(readable).sort((x, y) => x - y);
-  const reads = readInOrder(
-    run,
-    toRead.map((seq) => remoteKeys.segment(device, seq)),
-  );
-  for (let seq = 1; seq <= top; seq++) {
-    const key = remoteKeys.segment(device, seq);
-    // Without a verified head (missing or damaged, reported above) no segment is judged unreferenced.
-    const named = head === undefined || seq <= head.seq;
-    if (revoked && seq > revoked.lastSeq) {
-      if (listed.has(seq)) {
-        log.add(
-          'foreign',
-          key,
-          ErrorCode.Revoked,
-          `segment ${seq} of device ${device} was written after its revocation (it may write up to ${revoked.lastSeq})`,
-          'every device ignores it; delete it',
-        );
-      }
-      continue;
-    }
-    if (!listed.has(seq)) {
-      if ((named || seq < top) && seq > compacted)
-        log.add(
-          'missing',
-          key,
-          ErrorCode.IntegrityChain,
-          `segment ${seq} of device ${device} is missing`,
-          `devices that have not pulled it cannot read this device's later writes; ${restoreHint(seq)}`,
-        );
-      prev = undefined;
-      continue;
-    }
-    const bytes = (await reads.next()).value;
-    if (!bytes) {
-      prev = undefined;
-      continue;
-    }
-    try {
-      const seg = await decodeSegment(bytes, {
+  const revoked = run.registry.device(device)?.revoked;
+  let lastLocal: string | undefined; // the previous segment's last op time, which its successor's ops are encoded against
+  await walkSegmentChain(run, {
+    subject: `device ${device}`,
+    listed,
+    keyOf: (seq) => remoteKeys.segment(device, seq),
+    head,
+    restore: RESTORE,
+    ...(revoked ? { writableUpTo: revoked.lastSeq } : {}),
+    missingHint: (seq) => (seq > compacted ? `devices that have not pulled it cannot read this device's later writes; ${restoreHint(seq)}` : undefined),
+    decode: (bytes, seq) =>
+      decodeSegment(bytes, {
         vaultId: ctx.vaultId,
         deviceId: device,
         seq,
         signPub,
         epochKey: (e) => run.epochKeys.get(e),
         maxPayloadBytes: MAX_SEGMENT_PAYLOAD,
-      });
-      const hash = bytesToHex(seg.hash);
-      if (prev !== undefined && bytesToHex(seg.prevHash) !== prev) {
-        log.add(
-          'damaged',
-          key,
-          ErrorCode.IntegrityChain,
-          `segment ${seq} of device ${device} does not follow segment ${seq - 1}`,
-          `a segment was replaced or replayed; ${RESTORE}`,
-        );
-      } else if (head && seq === head.seq && hash !== bytesToHex(head.hash)) {
-        log.add(
-          'damaged',
-          key,
-          ErrorCode.IntegrityChain,
-          `segment ${seq} of device ${device} is not the one its head names`,
-          `the remote replaced the newest segment; ${RESTORE}`,
-        );
-      }
+      }),
+    // A segment whose link is broken is still read once reported: the blob refs it sets still count for the blob check.
+    brokenLink: 'report',
+    accept: (seg) => {
       const ops = decodePayload(seg.payload, lastLocal);
       lastLocal = ops.at(-1)?.t ?? lastLocal;
       for (const op of ops) refsIn(op.s, refs);
-      prev = hash;
       log.counts.segments++;
-      if (!named) {
-        log.add(
-          'unreferenced',
-          key,
-          ErrorCode.UnreferencedObject,
-          `segment ${seq} of device ${device} comes after the one its head names (${head?.seq ?? 0})`,
-          "left by an interrupted push; that device's next push completes it",
-        );
-      }
-    } catch (e) {
-      log.failed(key, e, RESTORE);
-      prev = undefined;
-      lastLocal = undefined;
-    }
-  }
+    },
+    failed: () => void (lastLocal = undefined),
+  });
   return head;
 }
 

@@ -10,14 +10,14 @@
  * device of this vault need hold, so it is not decrypted here: members'
  * pulls check it.
  */
-import { ErrorCode, KithError } from '../base/errors.js';
-import { bytesToHex } from '../crypto/index.js';
-import { decodeSegment, MAX_SEGMENT_PAYLOAD, ZERO_HASH_HEX } from '../format/segment.js';
+import { ErrorCode } from '../base/errors.js';
+import { decodeSegment, MAX_SEGMENT_PAYLOAD } from '../format/segment.js';
 import { checkSpaceWriter } from '../spaces/writer.js';
 import { checkHeadPositions, deviceKey, spaceSegmentKey } from '../spaces/space-segments.js';
 import { decodeSpaceHead, spaceHeadKey, type SpaceHead } from '../spaces/space-head.js';
 import type { SpaceLayout } from './layout.js';
-import { readInOrder, type CheckRun } from './run.js';
+import type { CheckRun } from './run.js';
+import { walkSegmentChain } from './segment-chain.js';
 import type { VerifiedSpace } from './space-epochs.js';
 
 const RESTORE = 'restore it from another copy of the remote, or remove it';
@@ -45,34 +45,15 @@ async function checkDevice(run: CheckRun, s: VerifiedSpace, space: SpaceLayout, 
       'members do not read its segments until it pushes again',
     );
   }
-  const top = Math.max(0, head?.seq ?? 0, ...listed.keys());
-  const reads = readInOrder(
-    run,
-    [...listed.keys()].sort((a, b) => a - b).map((seq) => s.root + spaceSegmentKey(deviceId, seq)),
-  );
-  let prev: string | undefined = ZERO_HASH_HEX; // the previous segment's hash, once verified
-  for (let seq = 1; seq <= top; seq++) {
-    const key = s.root + spaceSegmentKey(deviceId, seq);
-    // Without a verified head (missing or damaged, reported already) no segment is judged unreferenced.
-    const named = head === undefined || seq <= head.seq;
-    if (!listed.has(seq)) {
-      log.add(
-        'missing',
-        key,
-        ErrorCode.IntegrityChain,
-        `segment ${seq} of device ${deviceId} in space ${s.spaceId} is missing`,
-        `members cannot read this device's later writes; ${RESTORE}`,
-      );
-      prev = undefined;
-      continue;
-    }
-    const bytes = (await reads.next()).value;
-    if (!bytes) {
-      prev = undefined;
-      continue;
-    }
-    try {
-      const seg = await decodeSegment(bytes, {
+  await walkSegmentChain(run, {
+    subject: `device ${deviceId} in space ${s.spaceId}`,
+    listed,
+    keyOf: (seq) => s.root + spaceSegmentKey(deviceId, seq),
+    head,
+    restore: RESTORE,
+    missingHint: () => `members cannot read this device's later writes; ${RESTORE}`,
+    decode: (bytes, seq) =>
+      decodeSegment(bytes, {
         vaultId: s.spaceId,
         deviceId,
         seq,
@@ -85,34 +66,11 @@ async function checkDevice(run: CheckRun, s: VerifiedSpace, space: SpaceLayout, 
         },
         epochKey: () => undefined,
         maxPayloadBytes: MAX_SEGMENT_PAYLOAD,
-      });
-      const hash = bytesToHex(seg.hash);
-      if (prev !== undefined && bytesToHex(seg.prevHash) !== prev) {
-        throw new KithError(ErrorCode.IntegrityChain, `segment ${seq} of device ${deviceId} in space ${s.spaceId} does not follow segment ${seq - 1}`, {
-          hint: `a segment was replaced or replayed; ${RESTORE}`,
-        });
-      }
-      if (head && seq === head.seq && hash !== bytesToHex(head.hash)) {
-        throw new KithError(ErrorCode.IntegrityChain, `segment ${seq} of device ${deviceId} in space ${s.spaceId} is not the one its head names`, {
-          hint: `the remote replaced the newest segment; ${RESTORE}`,
-        });
-      }
-      prev = hash;
-      log.counts.spaceSegments!++;
-      if (!named) {
-        log.add(
-          'unreferenced',
-          key,
-          ErrorCode.UnreferencedObject,
-          `segment ${seq} of device ${deviceId} in space ${s.spaceId} comes after the one its head names (${head?.seq ?? 0})`,
-          "left by an interrupted push; that device's next push completes it",
-        );
-      }
-    } catch (e) {
-      log.failed(key, e, RESTORE);
-      prev = undefined;
-    }
-  }
+      }),
+    // Nothing is read from a space's payload here: a segment off its chain is only damaged, not counted as verified.
+    brokenLink: 'reject',
+    accept: () => void log.counts.spaceSegments!++,
+  });
 }
 
 /** Verifies a head against the space's verified chains; undefined if it does not verify. */
