@@ -13,7 +13,7 @@
  *   generator never goes back, even after deletes and reopens, which is the
  *   outbox's "seqs are never reused". From version 2 a `log` row holds the
  *   entries of one `appendLog` call in one collection (`entries`, JSON text); rows of
- *   version 1, one entry each, are read as they are (see idb-tx.ts).
+ *   version 1, one entry each, are read as they are (see idb-log.ts).
  * - `segments`: this device's own segment bytes under their seq.
  *
  * A migration to version N+1 goes in {@link upgrade} under `oldVersion <= N`;

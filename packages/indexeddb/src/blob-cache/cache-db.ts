@@ -8,7 +8,7 @@
  */
 import { ErrorCode, KithError } from '@kith/core';
 import { isQuotaError, toStoreError } from '../idb-errors.js';
-import { request } from '../idb-tx.js';
+import { request } from '../idb-request.js';
 
 /** `c/<id>` or `m/<id>`, the id 64 lowercase hex digits: anything else could name a path outside the cache. */
 const KEY = /^[cm]\/[0-9a-f]{64}$/;

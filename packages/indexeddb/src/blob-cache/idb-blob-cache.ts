@@ -5,7 +5,7 @@
  * its `used` entry, so a reader sees a whole object or none.
  */
 import type { BlobCache, CachedObject } from '@kith/core/adapter';
-import { request } from '../idb-tx.js';
+import { request } from '../idb-request.js';
 import { cacheError, checkKey, checkPut, committed, OBJECTS, ownBytes, readUsed, USED, type Used } from './cache-db.js';
 
 export class IdbBlobCache implements BlobCache {
