@@ -65,7 +65,7 @@ async function checkDevice(
   // A gap at the start of a chain that a signed snapshot covers is compaction's (docs/FORMAT.md "Compaction").
   const compacted = await compactedOf(device, listed.size === 0 ? 1 : Math.min(...listed.keys()));
   const revoked = run.registry.device(device)?.revoked;
-  let lastLocal: string | undefined; // the previous segment's last op time, which its successor's ops are encoded against
+  let lastLocal: string | undefined; // the stamp of the device's previous op: stamps must increase across segments
   await walkSegmentChain(run, {
     subject: `device ${device}`,
     listed,
