@@ -9,8 +9,15 @@ import { VaultEmitter } from '../events.js';
 import { Records } from '../records.js';
 import { Vault } from '../vault.js';
 import { writeReserved } from './directory.js';
-import { keyringId, readKeyring } from './keyring.js';
+import { keyringId, keyringKey, readKeyring } from './keyring.js';
 import { Device, invite, newPerson, pairDevice, World } from './people.test.support.js';
+import fc from 'fast-check';
+import { KithError } from '../../base/errors.js';
+import { openMemoryRemote } from '../../testing/memory-remote.js';
+import { ownDevices, spaceActorOf, testPerson } from '../../testing/space-people.js';
+import { spaceDeps } from '../../testing/space-world.js';
+import { createSharedSpace } from '../../spaces/space-ops.js';
+import { ownEpochKey } from './older-keys.js';
 
 const BLOB = new Uint8Array(200_000).map((_, i) => (i * 13) % 251);
 
@@ -29,7 +36,7 @@ async function blobOf(v: Vault, id: string): Promise<Uint8Array> {
  * share with anyone), a record in epoch 1, synced; then the device lost.
  * Nobody else can seal the space's keys to a restored device.
  */
-async function soleMember(world: World, o: { password?: string } = {}): Promise<{ code: string; spaceId: string }> {
+async function soleMember(world: World, o: { password?: string } = {}): Promise<{ code: string; spaceId: string; lost: string }> {
   const first = new Device(world, 'memory://ana', 'ana', 1);
   const made = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'ana' });
   const v = made.vault;
@@ -48,7 +55,7 @@ async function soleMember(world: World, o: { password?: string } = {}): Promise<
   assert.equal((await v.spaces.members('Home')).length, 1, 'ana is the only member');
   await v.close();
   await bob.close();
-  return { code: made.recoveryCode, spaceId };
+  return { code: made.recoveryCode, spaceId, lost: v.deviceId };
 }
 
 async function restore(
@@ -196,4 +203,62 @@ test('the keyring never leaves in plaintext: exports skip it, and the app cannot
   } finally {
     await a.vault.close();
   }
+});
+
+test('a restored device that then revokes the lost one starts a new epoch and keeps reading and writing', async () => {
+  const world = new World();
+  const made = await soleMember(world);
+  const r = await restore(world, 'ana-new', 7, { recoveryCode: made.code });
+  try {
+    await r.sync();
+    await r.devices.revoke(made.lost);
+    await r.sync(); // ana's certificate drops the lost device: epoch 2, which it never gets
+    const space = world.objects(`memory://ana/spaces/${made.spaceId}`);
+    assert.ok(space.has('epochs/0000000002'));
+    assert.ok(![...space.keys()].some((k) => k.startsWith('keys/0000000002/') && k.endsWith(made.lost)));
+    await r.space('Home').put('notes', 'n3', { text: 'in epoch 2' });
+    await r.sync();
+  } finally {
+    await r.close();
+  }
+  const again = await restore(world, 'ana-third', 9, { recoveryCode: made.code });
+  try {
+    await again.sync();
+    assert.deepEqual(await Promise.all(['n1', 'n2', 'n3'].map((id) => note(again, id))), ['in epoch 0', 'in epoch 1', 'in epoch 2']);
+    assert.deepEqual(await blobOf(again, 'b1'), BLOB);
+  } finally {
+    await again.close();
+  }
+});
+
+test('keyringKey: only the record holding the epoch’s own key opens; anything else is KITH_INTEGRITY_CORRUPT', async () => {
+  const alice = testPerson(1, [11]);
+  const remote = openMemoryRemote();
+  const { spaceId, state } = await createSharedSpace(remote, spaceActorOf(alice), ownDevices(alice.devices), spaceDeps(5));
+  const key = (await ownEpochKey(remote, state, spaceActorOf(alice), 0))!;
+  const good = { space: spaceId, epoch: 0, keyCheck: '', key: b64(key) };
+  assert.deepEqual(keyringKey(state, 0, good), key);
+  const field = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.base64String());
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        space: fc.oneof(fc.constant(spaceId), field),
+        epoch: fc.oneof(fc.constant(0), fc.constant(1), field),
+        key: fc.oneof(field, fc.uint8Array({ minLength: 32, maxLength: 32 }).map(b64)),
+      }),
+      async (fields) => {
+        fc.pre(!(fields.space === spaceId && fields.epoch === 0 && fields.key === good.key));
+        assert.throws(
+          () => keyringKey(state, 0, fields),
+          (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt),
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.throws(
+    () => keyringKey(state, 1, { ...good, epoch: 1 }),
+    (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt),
+    'an epoch not verified',
+  );
 });
