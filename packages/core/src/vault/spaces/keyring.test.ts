@@ -262,3 +262,28 @@ test('keyringKey: only the record holding the epoch’s own key opens; anything 
     'an epoch not verified',
   );
 });
+
+test('the keyring outlives compaction and history pruning: a restore from the snapshot alone still opens the space', async () => {
+  const world = new World();
+  const first = new Device(world, 'memory://ana', 'ana', 51);
+  const made = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'ana', historyDays: 1 });
+  const v = made.vault;
+  await v.spaces.create('Home');
+  await v.space('Home').put('notes', 'n1', { text: 'kept' });
+  await v.sync(); // the keyring record's segment: not the newest one after these
+  for (let i = 0; i < 2; i++) {
+    await v.put('todo', `t${i}`, { i });
+    await v.sync();
+  }
+  await v.snapshot();
+  const compacted = await v.compact({ graceHours: 0 });
+  assert.ok(compacted.deleted > 0, 'the segments holding the keyring record are gone: only the snapshot carries it');
+  await v.close();
+  const r = await restore(world, 'ana-new', 52, { recoveryCode: made.recoveryCode });
+  try {
+    await r.sync();
+    assert.equal(await note(r, 'n1'), 'kept');
+  } finally {
+    await r.close();
+  }
+});
