@@ -76,7 +76,8 @@ export class SpaceHub {
         if (made.spaceId !== spaceId) throw new KithError(ErrorCode.Internal, 'internal error: the space was founded under another id');
       });
       await local.refresh(true);
-      await recordSpaceKeys(this.#records, this.#s.store, local); // goes with the directory entry: the space survives losing this device
+      // Goes with the directory entry, so the space survives losing this device (if the remote fails here, the next sync records it).
+      await recordSpaceKeys(this.#records, this.#s.store, local).catch(() => undefined);
       await writeReserved(local.records, NAMES, SPACE_NAME_ID, { name: clean });
       await writeReserved(local.records, NAMES, me.person.personId, { name: await this.#deviceName() });
       await saveEntry(this.#records, { spaceId, name: clean, url, role: 'admin' });
@@ -186,7 +187,7 @@ export class SpaceHub {
       // What they wrote up to now stays valid: pull it first, so the cut the new epoch records covers it.
       await local.pull().catch(() => undefined);
       await removeMember(local.remote, await local.refresh(true), local.me, personId, this.#s.deps);
-      await recordSpaceKeys(this.#records, this.#s.store, local);
+      await recordSpaceKeys(this.#records, this.#s.store, local).catch(() => undefined); // the new epoch's key; else on the next sync
     });
   }
 

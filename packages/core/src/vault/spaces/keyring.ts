@@ -138,19 +138,17 @@ export async function sealFromKeyring(store: Store, s: KeyringSpace, random: Ran
   if (!listed || !bytesEqual(listed.signPub, me.signPub)) return 0;
   const known = sealedToMe.get(state) ?? new Set<number>();
   sealedToMe.set(state, known);
-  let have: Map<number, JsonObject> | undefined;
+  const have = await readKeyring(store, state.spaceId);
   let bad: KithError | undefined;
   let sealed = 0;
   for (let epoch = 0; epoch < state.epochs.count; epoch++) {
-    if (known.has(epoch)) continue;
+    const fields = have.get(epoch);
+    if (!fields || known.has(epoch)) continue;
     const at = spaceSealedKeyKey(state.epochs.entry(epoch)!, me.deviceId);
     if (await remote.head(at)) {
       known.add(epoch);
       continue;
     }
-    have ??= await readKeyring(store, state.spaceId);
-    const fields = have.get(epoch);
-    if (!fields) continue;
     let epochKey: Uint8Array;
     try {
       epochKey = keyringKey(state, epoch, fields);
