@@ -287,3 +287,34 @@ test('the keyring outlives compaction and history pruning: a restore from the sn
     await r.close();
   }
 });
+
+test('a member who joined someone else’s space keeps it through a restore while the admin stays offline', async () => {
+  const world = new World();
+  const ana = await newPerson(world, 'ana', 61);
+  const first = new Device(world, 'memory://bob', 'bob', 62);
+  const made = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'bob' });
+  try {
+    await ana.vault.spaces.create('Home');
+    const { joined } = await invite(ana.vault, 'Home', made.vault, 'writer', 'Bob');
+    assert.equal((await readKeyring(openMemoryStore(first.data), joined.spaceId)).size, 1, 'joining records the key at once');
+    await ana.vault.space('Home').put('notes', 'n1', { text: 'from ana' });
+    await ana.vault.sync();
+    await made.vault.sync();
+    assert.equal(await note(made.vault, 'n1'), 'from ana');
+    await made.vault.close(); // bob's only device is lost; ana does not sync again
+    const d = new Device(world, 'memory://bob', 'bob-new', 63);
+    const r = await Vault.restore({ ...d.options(), remoteUrl: d.url, deviceName: 'bob-new', recoveryCode: made.recoveryCode });
+    try {
+      await r.sync();
+      assert.equal(await note(r, 'n1'), 'from ana');
+      await r.space('Home').put('notes', 'b1', { text: 'from bob, restored' });
+      await r.sync();
+    } finally {
+      await r.close();
+    }
+    await ana.vault.sync();
+    assert.equal(await note(ana.vault, 'b1'), 'from bob, restored');
+  } finally {
+    await ana.vault.close();
+  }
+});
