@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { seededRandom } from '../../base/deps.js';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../base/errors.js';
 import { SPACE_KEYRING } from '../../model/names.js';
@@ -316,5 +317,26 @@ test('a member who joined someone else’s space keeps it through a restore whil
     assert.equal(await note(ana.vault, 'b1'), 'from bob, restored');
   } finally {
     await ana.vault.close();
+  }
+});
+
+test('retention never expires the keyring: a rule naming it (forged by a device) is ignored', async () => {
+  const world = new World();
+  const first = new Device(world, 'memory://ana', 'ana', 71);
+  const made = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'ana' });
+  const { spaceId } = await made.vault.spaces.create('Home');
+  await made.vault.close();
+  const store = openMemoryStore(first.data);
+  const records = new Records({ store, deps: { now: Date.now }, events: new VaultEmitter(), ctx: { deviceId: made.vault.deviceId } });
+  await writeReserved(records, '_kith.retention', SPACE_KEYRING, { days: 1 });
+  await store.close();
+  const later = Date.now() + 30 * 24 * 3600_000;
+  const v = await Vault.open({ ...first.options(), deps: { random: seededRandom(72), now: () => later } });
+  try {
+    await v.sync();
+    assert.deepEqual(await v.retention(), []);
+    assert.equal((await readKeyring(openMemoryStore(first.data), spaceId)).size, 1);
+  } finally {
+    await v.close();
   }
 });
