@@ -29,6 +29,8 @@ export function checkCollection(name: string): void {
 export const RESERVED_PREFIX = '_kith.';
 /** The personal space's directory of joined shared spaces (one record per space; see vault/spaces/directory). */
 export const SPACES_DIRECTORY = `${RESERVED_PREFIX}spaces`;
+/** The personal space's keyring of shared spaces' epoch keys (one record per space and epoch; see vault/spaces/keyring). */
+export const SPACE_KEYRING = `${RESERVED_PREFIX}spacekeys`;
 
 export function isReservedCollection(name: string): boolean {
   return typeof name === 'string' && name.startsWith(RESERVED_PREFIX) && COLLECTION_RE.test(name.slice(RESERVED_PREFIX.length));

@@ -130,3 +130,24 @@ test('rows v2: a small state still makes several chunks, and its lines are a thi
     [2048, 8192, 16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024, 128 * 1024],
   );
 });
+
+test('rows of the engine’s reserved collections (retention rules, the spaces directory and keyring) read back; other names outside a collection’s are corrupt', () => {
+  for (const version of [1, 2] as const) {
+    const state = [
+      { ...rows(1, 200)[0]!, collection: '_kith.retention', id: 'notes' },
+      { ...rows(1, 200)[0]!, collection: '_kith.spacekeys', id: `${'ab'.repeat(16)}.0` },
+      { ...rows(1, 200)[0]!, collection: 'notes', id: 'n1' },
+    ];
+    const reader = new RowReader('t', version);
+    const out = cutRows(state, KEY, 4096, undefined, version).flatMap((c) => reader.push(c));
+    reader.end();
+    assert.deepEqual(
+      out.map((r) => [r.collection, r.id]),
+      state.map((r) => [r.collection, r.id]),
+    );
+    const bad = new RowReader('t', version);
+    assert.throws(() => cutRows([{ ...state[0]!, collection: '_kith./x' }], KEY, 4096, undefined, version).flatMap((c) => bad.push(c)), {
+      code: 'KITH_INTEGRITY_CORRUPT',
+    });
+  }
+});

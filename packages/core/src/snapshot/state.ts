@@ -12,7 +12,7 @@ import { concatBytes, hexToBytes, hkdfSha256, sha256Sync, utf8 } from '../crypto
 import { corrupt } from '../format/framing.js';
 import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
-import { checkCollection, checkRecordId } from '../model/names.js';
+import { checkCollection, checkRecordId, isReservedCollection } from '../model/names.js';
 import type { StoreTx } from '../ports/store.js';
 import { rowText, withRowText } from '../ports/row-text.js';
 import { isOneWriteState, oneWriteState } from '../model/one-write.js';
@@ -321,7 +321,8 @@ export class RowReader {
   /** `built`: the registers are the one-write state this reader made (well-formed, no losers), not read. */
   #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false): RecordRow {
     try {
-      checkCollection(collection as string);
+      // The engine's reserved collections (retention, the spaces directory and keyring) are state too: writers include them.
+      if (!isReservedCollection(collection as string)) checkCollection(collection as string);
       checkRecordId(id as string);
     } catch (e) {
       if (KithError.is(e, ErrorCode.BadName)) throw corrupt(this.#what, e.message);

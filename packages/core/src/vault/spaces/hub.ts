@@ -38,6 +38,8 @@ import { assertMember } from '../../spaces/space-segments.js';
 import { WarningCode, type SyncWarning } from '../../base/warnings.js';
 import { LocalSpace } from './local-space.js';
 import { shareOlderKeys } from './older-keys.js';
+import { recordSpaceKeys, sealFromKeyring } from './keyring.js';
+import { push } from '../../sync/push.js';
 import type { SpaceRecordsHost } from './space-records.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
 
@@ -74,6 +76,8 @@ export class SpaceHub {
         if (made.spaceId !== spaceId) throw new KithError(ErrorCode.Internal, 'internal error: the space was founded under another id');
       });
       await local.refresh(true);
+      // Goes with the directory entry, so the space survives losing this device (if the remote fails here, the next sync records it).
+      await recordSpaceKeys(this.#records, this.#s.store, local).catch(() => undefined);
       await writeReserved(local.records, NAMES, SPACE_NAME_ID, { name: clean });
       await writeReserved(local.records, NAMES, me.person.personId, { name: await this.#deviceName() });
       await saveEntry(this.#records, { spaceId, name: clean, url, role: 'admin' });
@@ -151,6 +155,7 @@ export class SpaceHub {
     });
     const j = joined!;
     await this.#s.exclusive(() => local.pull()).catch(() => undefined); // a member already: the next sync reads what this could not
+    await this.#s.exclusive(() => recordSpaceKeys(this.#records, this.#s.store, local)).catch(() => undefined); // else on the next sync
     const spaceName = (await readNames(local.store)).get(SPACE_NAME_ID) ?? j.spaceId;
     await saveEntry(this.#records, { spaceId: j.spaceId, name: spaceName, url, role: j.role });
     return { spaceId: j.spaceId, name: spaceName, role: j.role, sas: j.sas };
@@ -182,6 +187,7 @@ export class SpaceHub {
       // What they wrote up to now stays valid: pull it first, so the cut the new epoch records covers it.
       await local.pull().catch(() => undefined);
       await removeMember(local.remote, await local.refresh(true), local.me, personId, this.#s.deps);
+      await recordSpaceKeys(this.#records, this.#s.store, local).catch(() => undefined); // the new epoch's key; else on the next sync
     });
   }
 
@@ -283,7 +289,11 @@ export class SpaceHub {
     if (!same) {
       await certifyOwnDevices(local.remote, state, local.me, devices, this.#s.deps);
     } else await keepSpaceKeys(local.remote, state, local.me, this.#s.deps);
+    // A device restored after the person lost every other one: keys no member's device sealed to it come from the person's keyring.
+    await sealFromKeyring(this.#s.store, local, this.#s.deps.random);
     await shareOlderKeys(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
+    // Keys this device opened or started: pushed with the personal space now, before the space's writes under them can outlive this device.
+    if ((await recordSpaceKeys(this.#records, this.#s.store, local)) > 0) await push(ctx).catch(() => undefined);
   }
 
   /** The LocalSpace of a directory entry (opened once). */
