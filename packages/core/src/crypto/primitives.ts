@@ -1,7 +1,8 @@
 /**
  * @module crypto/primitives
  * Thin wrappers over audited primitives: WebCrypto for the hot path
- * (AES-256-GCM, Ed25519, SHA-256), @noble for what WebCrypto lacks or makes
+ * (AES-256-GCM, Ed25519, SHA-256; AES-256-GCM on node:crypto where it
+ * exists, see node-aes-gcm.ts), @noble for what WebCrypto lacks or makes
  * async where we need sync (HKDF, sync SHA-256). X25519 and public-key
  * derivation are in curves.ts, apart, so that a page which only opens a
  * vault and syncs never loads @noble/curves.
@@ -10,6 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
+import { nodeAesGcm } from './node-aes-gcm.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -26,22 +28,38 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   return hkdf(nobleSha256, ikm, salt, info, length);
 }
 
-async function aesKey(key: Uint8Array, use: KeyUsage): Promise<CryptoKey> {
+function checkAesKey(key: Uint8Array): Uint8Array {
   if (key.length !== 32) throw new KithError(ErrorCode.Internal, 'AES-256-GCM needs a 32-byte key');
-  return subtle().importKey('raw', buf(key), 'AES-GCM', false, [use]);
+  return key;
+}
+
+async function aesKey(key: Uint8Array, use: KeyUsage): Promise<CryptoKey> {
+  return subtle().importKey('raw', buf(checkAesKey(key)), 'AES-GCM', false, [use]);
 }
 
 /** AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag. */
 export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  if (nodeAesGcm) return nodeAesGcm.encrypt(checkAesKey(key), nonce, plaintext, aad);
   const k = await aesKey(key, 'encrypt');
   return new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
 }
 
 /** AES-256-GCM decryption; a wrong key, nonce, AAD or any flipped bit → KITH_INTEGRITY_CORRUPT. */
 export async function aesGcmDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  if (nodeAesGcm) {
+    checkAesKey(key);
+    return decrypting(() => nodeAesGcm!.decrypt(key, nonce, ciphertext, aad));
+  }
   const k = await aesKey(key, 'decrypt');
+  return decrypting(
+    async () => new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(ciphertext))),
+  );
+}
+
+/** The plaintext `open` gives, any failure of it as KITH_INTEGRITY_CORRUPT. */
+async function decrypting(open: () => Uint8Array | Promise<Uint8Array>): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(ciphertext)));
+    return await open();
   } catch (cause) {
     throw new KithError(ErrorCode.IntegrityCorrupt, 'decryption failed: the object was altered or encrypted under another key', { cause });
   }
