@@ -2,7 +2,7 @@
  * @module crypto/primitives
  * Thin wrappers over audited primitives: WebCrypto for the hot path
  * (AES-256-GCM, Ed25519, SHA-256; AES-256-GCM on node:crypto where it
- * exists, see node-aes-gcm.ts), @noble for what WebCrypto lacks or makes
+ * exists, and HMAC-SHA256 on node:crypto where it exists, see node-crypto.ts), @noble for what WebCrypto lacks or makes
  * async where we need sync (HKDF, sync SHA-256). X25519 and public-key
  * derivation are in curves.ts, apart, so that a page which only opens a
  * vault and syncs never loads @noble/curves.
@@ -11,7 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
-import { nodeAesGcm } from './node-aes-gcm.js';
+import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -35,6 +35,16 @@ function checkAesKey(key: Uint8Array): Uint8Array {
 
 async function aesKey(key: Uint8Array, use: KeyUsage): Promise<CryptoKey> {
   return subtle().importKey('raw', buf(checkAesKey(key)), 'AES-GCM', false, [use]);
+}
+
+/** HMAC-SHA256 under `key`: a function that signs, the key imported once. */
+export function hmacSha256With(key: Uint8Array): (data: Uint8Array) => Promise<Uint8Array> {
+  if (nodeHmacSha256) {
+    const k = key.slice(); // the caller may reuse its buffer
+    return async (data) => nodeHmacSha256!(k, data);
+  }
+  const k = subtle().importKey('raw', buf(key.slice()), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return async (data) => new Uint8Array(await subtle().sign('HMAC', await k, buf(data)));
 }
 
 /** AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag. */

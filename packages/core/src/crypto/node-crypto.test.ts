@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { aesGcmDecrypt, aesGcmEncrypt } from './primitives.js';
-import { nodeAesGcm } from './node-aes-gcm.js';
+import { aesGcmDecrypt, aesGcmEncrypt, hmacSha256With } from './primitives.js';
+import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = globalThis.crypto.subtle;
 const webEncrypt = async (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> => {
@@ -60,4 +60,20 @@ test('on Node, a wrong key, nonce or AAD, a flipped bit, a cut tag or a short in
   const internal = (e: unknown) => KithError.is(e, ErrorCode.Internal);
   await assert.rejects(aesGcmDecrypt(new Uint8Array(16), nonce, ct, aad), internal);
   await assert.rejects(aesGcmEncrypt(new Uint8Array(31), nonce, ct, aad), internal);
+});
+
+test('on Node, HMAC-SHA256 goes through node:crypto, equal to WebCrypto; the signer keeps its own copy of the key', async () => {
+  assert.ok(nodeHmacSha256, 'node:crypto is reachable on Node');
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 5000 }), async (key, data) => {
+      const k = await subtle.importKey('raw', key.slice(), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const web = new Uint8Array(await subtle.sign('HMAC', k, data.slice()));
+      const sign = hmacSha256With(key);
+      key.fill(0); // the caller's buffer reused
+      const ours = await sign(data);
+      assert.deepEqual(ours, web);
+      assert.ok(isOwned(ours));
+    }),
+    { numRuns: 60 },
+  );
 });

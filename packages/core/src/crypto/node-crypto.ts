@@ -1,12 +1,12 @@
 /**
- * @module crypto/node-aes-gcm
- * AES-256-GCM through node:crypto where the platform has it (reached
- * through `process.getBuiltinModule`, so browser bundles never see it;
- * browsers keep WebCrypto). On Node, WebCrypto copies every input into a
- * thread-pool job and every output back, and splits the tag off with one
- * more copy: for blob chunks those copies, the job dispatch and the
- * garbage they left were a large share of the main thread's time, the
- * bottleneck of a fetch. node:crypto runs the same OpenSSL cipher in place,
+ * @module crypto/node-crypto
+ * AES-256-GCM and HMAC-SHA256 through node:crypto where the platform has
+ * it (reached through `process.getBuiltinModule`, so browser bundles never
+ * see it; browsers keep WebCrypto). On Node, WebCrypto copies every input
+ * into a thread-pool job and every output back, and splits the GCM tag off
+ * with one more copy: for blob chunks those copies, the job dispatch and
+ * the garbage they left were a large share of the main thread's time, the
+ * bottleneck of a fetch. node:crypto runs the same OpenSSL code in place,
  * synchronously (a 1 MiB chunk in about a millisecond).
  */
 
@@ -21,6 +21,7 @@ interface NodeGcm {
 
 /** What this module needs of node:crypto. */
 interface NodeCrypto {
+  createHmac(algorithm: 'sha256', key: Uint8Array): { update(data: Uint8Array): { digest(): Uint8Array } };
   createCipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeGcm;
   createDecipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeGcm;
 }
@@ -64,4 +65,9 @@ export const nodeAesGcm = nodeCrypto
         return owned(plain);
       },
     }
+  : undefined;
+
+/** HMAC-SHA256 on node:crypto; undefined where node:crypto is not available. */
+export const nodeHmacSha256 = nodeCrypto
+  ? (key: Uint8Array, data: Uint8Array): Uint8Array => owned(nodeCrypto.createHmac('sha256', key).update(data).digest())
   : undefined;
