@@ -29,6 +29,7 @@ test('on Node, AES-256-GCM goes through node:crypto, byte for byte what WebCrypt
         const ours = await aesGcmEncrypt(key, nonce, plain, aad);
         assert.deepEqual(ours, web);
         assert.ok(isOwned(ours));
+        assert.deepEqual(await aesGcmEncrypt(key, nonce, plain, aad, Uint8Array.of(fill, 1, 2)), Uint8Array.of(fill, 1, 2, ...web), 'after a prefix');
         const back = await aesGcmDecrypt(key, nonce, web, aad);
         assert.deepEqual(back, plain);
         assert.ok(isOwned(back), `a ${size}-byte plaintext owns its buffer`);

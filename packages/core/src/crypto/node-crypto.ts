@@ -42,15 +42,16 @@ const owned = (b: Uint8Array): Uint8Array =>
 /** AES-256-GCM on node:crypto, byte for byte what WebCrypto gives; undefined where node:crypto is not available. */
 export const nodeAesGcm = nodeCrypto
   ? {
-      /** Ciphertext ‖ 16-byte tag. */
-      encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+      /** `prefix` ‖ ciphertext ‖ 16-byte tag, in one buffer (the prefix spares the caller a copy of the whole). */
+      encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix: Uint8Array = new Uint8Array(0)): Uint8Array {
         const c = nodeCrypto.createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
         c.setAAD(aad);
-        const out = new Uint8Array(plaintext.length + GCM_TAG_BYTES);
-        out.set(c.update(plaintext));
+        const out = new Uint8Array(prefix.length + plaintext.length + GCM_TAG_BYTES);
+        out.set(prefix);
+        out.set(c.update(plaintext), prefix.length);
         const rest = c.final(); // empty for GCM, a stream mode
-        out.set(rest, plaintext.length);
-        out.set(c.getAuthTag(), plaintext.length + rest.length);
+        out.set(rest, prefix.length + plaintext.length);
+        out.set(c.getAuthTag(), prefix.length + plaintext.length + rest.length);
         return out;
       },
       /** The plaintext; throws (a node:crypto error) on a wrong key, nonce, AAD or tag, or input shorter than a tag. */

@@ -47,11 +47,12 @@ export function hmacSha256With(key: Uint8Array): (data: Uint8Array) => Promise<U
   return async (data) => new Uint8Array(await subtle().sign('HMAC', await k, buf(data)));
 }
 
-/** AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag. */
-export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-  if (nodeAesGcm) return nodeAesGcm.encrypt(checkAesKey(key), nonce, plaintext, aad);
+/** AES-256-GCM encryption; returns `prefix` (default none) ‖ ciphertext ‖ 16-byte tag. */
+export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Promise<Uint8Array> {
+  if (nodeAesGcm) return nodeAesGcm.encrypt(checkAesKey(key), nonce, plaintext, aad, prefix);
   const k = await aesKey(key, 'encrypt');
-  return new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
+  const sealed = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
+  return prefix ? concatBytes(prefix, sealed) : sealed;
 }
 
 /** AES-256-GCM decryption; a wrong key, nonce, AAD or any flipped bit → KITH_INTEGRITY_CORRUPT. */

@@ -109,7 +109,7 @@ export async function encodeBlobObject(
     .bytes(nonce)
     .finish();
   const aad = concatBytes(utf8(BLOB_DOMAIN), hexToBytes(a.vaultId), header);
-  return concatBytes(header, await aesGcmEncrypt(objectKey(a.epochKey, a.vaultId, idBytes), nonce, packed ?? a.plaintext, aad));
+  return aesGcmEncrypt(objectKey(a.epochKey, a.vaultId, idBytes), nonce, packed ?? a.plaintext, aad, header);
 }
 
 /** The epoch a blob object says it is under (unverified; to fetch the key first). */
