@@ -3,10 +3,10 @@
  * attaches and fetches a file the way Kith lays it out, and nothing else.
  * Attach: read each average-size chunk, HMAC-SHA256 it, AES-256-GCM it,
  * write it durably as its own remote object (temp file, fsync, rename, as
- * the folder remote does) and keep a copy in a local cache (temp file,
- * rename, no fsync, as the blob cache does). Fetch: read each object,
- * decrypt it, check its HMAC, keep a cache copy and write the plaintext
- * to the output file. No content-defined chunking, no manifest, no
+ * the folder remote does). Fetch: read each object, decrypt it, check its
+ * HMAC and write the plaintext to the output file. No blob cache copy: a
+ * folder remote on a local disk declares `capabilities.local`, and devices
+ * keep no second copy of what it holds. No content-defined chunking, no manifest, no
  * existence checks, no JavaScript between the steps: fixed blocks on
  * worker threads, several in flight, with node:crypto.
  *
@@ -62,7 +62,6 @@ const objectName = (i: number): string => String(i).padStart(8, '0');
 
 function runThread(j: Job): void {
   const remote = join(j.dir, 'remote');
-  const cache = join(j.dir, `cache-${j.phase}`);
   const input = j.phase === 'put' ? openSync(j.file, 'r') : -1;
   const output = j.phase === 'get' ? openSync(j.out, 'r+') : -1;
   try {
@@ -78,7 +77,6 @@ function runThread(j: Job): void {
         const c = createCipheriv('aes-256-gcm', j.key, nonce);
         const object = Buffer.concat([nonce, c.update(bytes), c.final(), c.getAuthTag()]);
         putFile(join(remote, name), object, true);
-        putFile(join(cache, name), object, false);
       } else {
         const fd = openSync(join(remote, name), 'r');
         let object: Buffer;
@@ -92,7 +90,6 @@ function runThread(j: Job): void {
         d.setAuthTag(object.subarray(object.length - TAG));
         const bytes = Buffer.concat([d.update(object.subarray(NONCE, object.length - TAG)), d.final()]);
         createHmac('sha256', j.key).update(bytes).digest();
-        putFile(join(cache, name), object, false);
         writeAll(output, bytes, i * j.block);
       }
     }
@@ -131,7 +128,7 @@ export async function blobBound<C>(
   block: number,
   timed: (fn: () => Promise<void>) => Promise<C>,
 ): Promise<{ put: C; get: C }> {
-  for (const d of ['remote', 'cache-put', 'cache-get']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['remote']) mkdirSync(join(dir, d), { recursive: true });
   const key = new Uint8Array(randomBytes(32));
   const size = statSync(file).size;
   const put = await timed(() => phase({ phase: 'put', block, file, size, out, dir, key }));

@@ -24,6 +24,7 @@ import {
   type RemoteCallOptions,
   type RemoteObjectInfo,
 } from '@kith/core/adapter';
+import { onLocalDisk } from './folder-disk.js';
 import { errnoOf, folderError, isMissing } from './folder-errors.js';
 import { placeDurably, readRange, syncDir, writeAll } from './folder-files.js';
 import { infoOf, walkFolder } from './folder-listing.js';
@@ -44,8 +45,8 @@ export class FolderRemote implements WatchableRemote {
   readonly url: string;
   /** The root directory, symlinks resolved. */
   readonly root: string;
-  /** Put-if-absent is atomic (`link()`); `watch` sees one directory level. */
-  readonly capabilities = { putIfAbsent: true, watch: true } as const;
+  /** Put-if-absent is atomic (`link()`); `watch` sees one directory level; `local`: on this machine's disk (see folder-disk). */
+  readonly capabilities: { readonly putIfAbsent: true; readonly watch: true; readonly local: boolean };
   /** Request counters since the remote was opened. */
   readonly #paths: FolderPaths;
   readonly #watchers = new Set<FSWatcher>();
@@ -53,8 +54,9 @@ export class FolderRemote implements WatchableRemote {
   #lastTmpClean = Date.now();
 
   /** Use {@link openFolderRemote}, which checks and prepares the directory. */
-  constructor(root: string) {
+  constructor(root: string, o: { local?: boolean } = {}) {
     this.root = root;
+    this.capabilities = { putIfAbsent: true, watch: true, local: o.local === true };
     this.#paths = new FolderPaths(root);
     this.url = pathToFileURL(root).href;
   }
@@ -267,6 +269,13 @@ function notFound(dir: string): KithError {
 export interface OpenFolderOptions {
   /** Make the directory (and its parents) if missing. Default: a missing directory is KITH_REMOTE_NOT_FOUND. */
   readonly create?: boolean;
+  /**
+   * Whether the folder is on this machine's own disk, so devices read blobs
+   * from it in place and keep no cache copy of them (`capabilities.local`).
+   * Default: told from the file system (a Linux disk file system is; a
+   * network share, FUSE mount or FAT/exFAT stick is not; other platforms: not).
+   */
+  readonly local?: boolean;
 }
 
 /**
@@ -286,7 +295,7 @@ export async function openFolderRemote(location: string, options: OpenFolderOpti
     if (!st?.isDirectory()) throw notFound(dir);
     const root = await realpath(dir);
     await mkdir(join(root, FOLDER_TMP_DIR), { recursive: true });
-    const remote = new FolderRemote(root);
+    const remote = new FolderRemote(root, { local: options.local ?? (await onLocalDisk(root)) });
     await remote.cleanStaleTemp();
     return remote;
   } catch (e) {

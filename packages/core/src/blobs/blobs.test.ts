@@ -5,6 +5,7 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { Vault } from '../vault/vault.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { countingRemote } from '../ports/counting.js';
+import { decorateRemote } from '../ports/capabilities.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { MemoryBlobCache } from '../testing/memory-blob-cache.js';
 import { blobKeys, parseBlobRef } from '../format/blob-format.js';
@@ -182,6 +183,40 @@ describe('blobs', () => {
       [recent.ref],
     );
     assert.deepEqual(await other.blobs.setPolicy({ cacheBytes: null }), { prefetch: 'none', recentDays: 30 });
+  });
+
+  test('a remote on this disk (capabilities.local) is read in place: no cache copy on attach or fetch; a prefetch policy and other remotes still fill the cache', async () => {
+    const objects = new Map<string, Uint8Array>();
+    const local = () => {
+      const inner = openMemoryRemote(objects);
+      return decorateRemote(inner, { capabilities: { ...inner.capabilities, local: true } });
+    };
+    const [cacheA, cacheB, cacheC] = [new MemoryBlobCache(), new MemoryBlobCache(), new MemoryBlobCache()];
+    const { vault, recoveryCode } = await Vault.create({ store: openMemoryStore(), remote: local(), remoteUrl: 'memory:', blobCache: cacheA });
+    const data = noise(3 * 1024 * 1024, 71);
+    const { ref } = await vault.blobs.put(data);
+    await vault.put('notes', 'n', { photo: ref });
+    await vault.sync();
+    assert.deepEqual(await cacheA.list(), [], 'attach wrote no cache copy');
+    const restore = (remote: ReturnType<typeof local>, blobCache: MemoryBlobCache) =>
+      Vault.restore({ store: openMemoryStore(), remote, remoteUrl: 'memory:', recoveryCode, blobCache });
+    const reader = await restore(local(), cacheB);
+    await reader.sync();
+    assert.deepEqual(await reader.blobs.bytes(ref), data);
+    assert.deepEqual(await cacheB.list(), [], 'fetch wrote no cache copy');
+    // A prefetch policy asks for the blobs on this device: kept, and readable with the remote's chunks gone.
+    const chunks = (await reader.blobs.manifest(ref)).chunks.length;
+    await reader.blobs.setPolicy({ prefetch: 'all' });
+    assert.equal((await reader.blobs.prefetch()).fetched, chunks);
+    assert.equal((await cacheB.list()).filter((e) => e.key.startsWith('c/')).length, chunks);
+    const saved = new Map(objects);
+    for (const k of [...objects.keys()]) if (k.startsWith('blobs/chunks/')) objects.delete(k);
+    assert.deepEqual(await reader.blobs.bytes(ref), data);
+    for (const [k, v] of saved) objects.set(k, v);
+    // The same objects through a remote that is not local: fetched chunks are cached, for offline reads.
+    const remote = await restore(openMemoryRemote(objects), cacheC);
+    assert.deepEqual(await remote.blobs.bytes(ref), data);
+    assert.equal((await cacheC.list()).length, chunks + 1);
   });
 
   test('gc marks, then after the grace period deletes what no record references; a later push re-uploads a blob it references', async () => {

@@ -163,18 +163,29 @@ export class Blobs {
     const check = exists?.next() ?? true;
     const found = check ? await this.#ctx.remote.head(key, call) : null;
     if (check) exists?.report(found !== null);
+    const cache = this.#cacheFor();
     if (found) {
-      if (this.#cache && !(await this.#cache.touch(cacheKey))) await this.#cache.put(cacheKey, await encode());
+      if (cache && !(await cache.touch(cacheKey))) await cache.put(cacheKey, await encode());
       return 0;
     }
     // Encrypting again costs about what reading a cached copy would, so the cache is not consulted.
     const bytes = await encode();
-    await Promise.all([this.#cache?.put(cacheKey, bytes), this.#ctx.remote.put(key, bytes, call)]);
+    await Promise.all([cache?.put(cacheKey, bytes), this.#ctx.remote.put(key, bytes, call)]);
     return bytes.length;
   }
 
-  /** A verified object: from the cache, else the remote (then cached). */
-  async #object(kind: 'chunk' | 'manifest', id: string, signal?: AbortSignal): Promise<Uint8Array> {
+  /**
+   * The cache to write what goes to or comes from the open remote into:
+   * none when the remote is on this machine's own disk (`capabilities.local`),
+   * whose objects are as readable offline as a cached copy; the copy would
+   * only double every byte written.
+   */
+  #cacheFor(): BlobCache | undefined {
+    return this.#ctx.remote.capabilities.local === true ? undefined : this.#cache;
+  }
+
+  /** A verified object: from the cache, else the remote (then cached, unless the remote is local and `keep` is not asked). */
+  async #object(kind: 'chunk' | 'manifest', id: string, signal?: AbortSignal, keep = false): Promise<Uint8Array> {
     const cacheKey = `${kind[0]}/${id}`;
     const cached = await this.#cache?.get(cacheKey);
     const decode = async (bytes: Uint8Array) => {
@@ -204,7 +215,7 @@ export class Blobs {
       });
     }
     const plain = await decode(bytes);
-    await this.#cache?.put(cacheKey, bytes);
+    await (keep ? this.#cache : this.#cacheFor())?.put(cacheKey, bytes);
     return plain;
   }
 
@@ -361,10 +372,10 @@ export class Blobs {
         try {
           const m = await this.manifest(formatBlobRef(id), o.signal);
           for (const [chunk] of m.chunks) {
-            if (!(await this.#cache?.touch(`c/${chunk}`))) {
-              await this.#object('chunk', chunk, o.signal);
-              fetched++;
-            }
+            if (await this.#cache?.touch(`c/${chunk}`)) continue;
+            // Kept even from a remote on this disk: the policy asks for these blobs on this device.
+            await this.#object('chunk', chunk, o.signal, true);
+            fetched++;
           }
         } catch (e) {
           // One missing or damaged blob does not hold up the others; reading it reports why.

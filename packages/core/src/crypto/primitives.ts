@@ -1,7 +1,8 @@
 /**
  * @module crypto/primitives
  * Thin wrappers over audited primitives: WebCrypto for the hot path
- * (AES-256-GCM, Ed25519, SHA-256), @noble for what WebCrypto lacks or makes
+ * (AES-256-GCM, Ed25519, SHA-256; AES-256-GCM on node:crypto where it
+ * exists, and HMAC-SHA256 on node:crypto where it exists, see node-crypto.ts), @noble for what WebCrypto lacks or makes
  * async where we need sync (HKDF, sync SHA-256). X25519 and public-key
  * derivation are in curves.ts, apart, so that a page which only opens a
  * vault and syncs never loads @noble/curves.
@@ -10,6 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
+import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -26,22 +28,49 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
   return hkdf(nobleSha256, ikm, salt, info, length);
 }
 
-async function aesKey(key: Uint8Array, use: KeyUsage): Promise<CryptoKey> {
+function checkAesKey(key: Uint8Array): Uint8Array {
   if (key.length !== 32) throw new KithError(ErrorCode.Internal, 'AES-256-GCM needs a 32-byte key');
-  return subtle().importKey('raw', buf(key), 'AES-GCM', false, [use]);
+  return key;
 }
 
-/** AES-256-GCM encryption; returns ciphertext ‖ 16-byte tag. */
-export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+async function aesKey(key: Uint8Array, use: KeyUsage): Promise<CryptoKey> {
+  return subtle().importKey('raw', buf(checkAesKey(key)), 'AES-GCM', false, [use]);
+}
+
+/** HMAC-SHA256 under `key`: a function that signs, the key imported once. */
+export function hmacSha256With(key: Uint8Array): (data: Uint8Array) => Promise<Uint8Array> {
+  if (nodeHmacSha256) {
+    const k = key.slice(); // the caller may reuse its buffer
+    return async (data) => nodeHmacSha256!(k, data);
+  }
+  const k = subtle().importKey('raw', buf(key.slice()), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return async (data) => new Uint8Array(await subtle().sign('HMAC', await k, buf(data)));
+}
+
+/** AES-256-GCM encryption; returns `prefix` (default none) ‖ ciphertext ‖ 16-byte tag. */
+export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Promise<Uint8Array> {
+  if (nodeAesGcm) return nodeAesGcm.encrypt(checkAesKey(key), nonce, plaintext, aad, prefix);
   const k = await aesKey(key, 'encrypt');
-  return new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
+  const sealed = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
+  return prefix ? concatBytes(prefix, sealed) : sealed;
 }
 
 /** AES-256-GCM decryption; a wrong key, nonce, AAD or any flipped bit → KITH_INTEGRITY_CORRUPT. */
 export async function aesGcmDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  if (nodeAesGcm) {
+    checkAesKey(key);
+    return decrypting(() => nodeAesGcm!.decrypt(key, nonce, ciphertext, aad));
+  }
   const k = await aesKey(key, 'decrypt');
+  return decrypting(
+    async () => new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(ciphertext))),
+  );
+}
+
+/** The plaintext `open` gives, any failure of it as KITH_INTEGRITY_CORRUPT. */
+async function decrypting(open: () => Uint8Array | Promise<Uint8Array>): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(ciphertext)));
+    return await open();
   } catch (cause) {
     throw new KithError(ErrorCode.IntegrityCorrupt, 'decryption failed: the object was altered or encrypted under another key', { cause });
   }

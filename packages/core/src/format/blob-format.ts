@@ -8,7 +8,19 @@
  * "Blobs".
  */
 import { ErrorCode, KithError } from '../base/errors.js';
-import { aesGcmDecrypt, aesGcmEncrypt, buf, bytesEqual, bytesToHex, compress, concatBytes, decompress, hexToBytes, hkdfSha256, utf8 } from '../crypto/index.js';
+import {
+  aesGcmDecrypt,
+  aesGcmEncrypt,
+  bytesEqual,
+  bytesToHex,
+  compress,
+  concatBytes,
+  decompress,
+  hexToBytes,
+  hkdfSha256,
+  hmacSha256With,
+  utf8,
+} from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framing.js';
 import type { RandomBytes } from '../base/deps.js';
 
@@ -44,19 +56,18 @@ export function parseBlobRef(ref: string): string {
 export const isBlobRef = (v: unknown): v is string =>
   typeof v === 'string' && v.startsWith(BLOB_REF_PREFIX) && /^[0-9a-f]{64}$/.test(v.slice(BLOB_REF_PREFIX.length));
 
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const idSigners = new Map<string, (data: Uint8Array) => Promise<Uint8Array>>();
 
 /** Keyed content id: HMAC-SHA256(idKey, plaintext), idKey = HKDF(epochKey, "", "kith/v1/blob-id" ‖ vaultId). */
 export async function blobId(epochKey: Uint8Array, vaultId: string, plaintext: Uint8Array): Promise<string> {
   const cacheKey = bytesToHex(epochKey) + vaultId;
-  let key = hmacKeys.get(cacheKey);
-  if (!key) {
-    const raw = hkdfSha256(epochKey, new Uint8Array(0), concatBytes(utf8('kith/v1/blob-id'), hexToBytes(vaultId)), 32);
-    key = globalThis.crypto.subtle.importKey('raw', buf(raw), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    if (hmacKeys.size > 64) hmacKeys.clear();
-    hmacKeys.set(cacheKey, key);
+  let sign = idSigners.get(cacheKey);
+  if (!sign) {
+    sign = hmacSha256With(hkdfSha256(epochKey, new Uint8Array(0), concatBytes(utf8('kith/v1/blob-id'), hexToBytes(vaultId)), 32));
+    if (idSigners.size > 64) idSigners.clear();
+    idSigners.set(cacheKey, sign);
   }
-  return bytesToHex(new Uint8Array(await globalThis.crypto.subtle.sign('HMAC', await key, buf(plaintext))));
+  return bytesToHex(await sign(plaintext));
 }
 
 const objectKey = (epochKey: Uint8Array, vaultId: string, id: Uint8Array): Uint8Array =>
@@ -98,7 +109,7 @@ export async function encodeBlobObject(
     .bytes(nonce)
     .finish();
   const aad = concatBytes(utf8(BLOB_DOMAIN), hexToBytes(a.vaultId), header);
-  return concatBytes(header, await aesGcmEncrypt(objectKey(a.epochKey, a.vaultId, idBytes), nonce, packed ?? a.plaintext, aad));
+  return aesGcmEncrypt(objectKey(a.epochKey, a.vaultId, idBytes), nonce, packed ?? a.plaintext, aad, header);
 }
 
 /** The epoch a blob object says it is under (unverified; to fetch the key first). */

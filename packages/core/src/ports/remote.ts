@@ -53,6 +53,12 @@ export interface RemoteCapabilities {
   readonly watch: boolean;
   /** `get` may answer from the last listing (see `ListedReadRemote`). Default false. */
   readonly listedReads?: boolean;
+  /**
+   * The objects live on this machine's own disk (a folder remote on a fixed
+   * local file system): as readable offline as a local copy, so the blob
+   * cache keeps no second copy of them. Default false.
+   */
+  readonly local?: boolean;
 }
 
 /**

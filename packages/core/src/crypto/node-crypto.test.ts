@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ErrorCode, KithError } from '../base/errors.js';
+import { aesGcmDecrypt, aesGcmEncrypt, hmacSha256With } from './primitives.js';
+import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
+
+const subtle = globalThis.crypto.subtle;
+const webEncrypt = async (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> => {
+  const k = await subtle.importKey('raw', key.slice(), 'AES-GCM', false, ['encrypt']);
+  return new Uint8Array(await subtle.encrypt({ name: 'AES-GCM', iv: nonce.slice(), additionalData: aad.slice(), tagLength: 128 }, k, plain.slice()));
+};
+/** A plain Uint8Array that owns its whole buffer (no Node Buffer, no view into Node's shared pool). */
+const isOwned = (b: Uint8Array): boolean => Object.getPrototypeOf(b) === Uint8Array.prototype && b.byteOffset === 0 && b.buffer.byteLength === b.length;
+
+test('on Node, AES-256-GCM goes through node:crypto, byte for byte what WebCrypto gives, both ways', async () => {
+  assert.ok(nodeAesGcm, 'node:crypto is reachable on Node');
+  const sizes = fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 4000, max: 9000 }), fc.integer({ min: 60_000, max: 70_000 }));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      sizes,
+      fc.uint8Array({ maxLength: 80 }),
+      fc.integer({ min: 0, max: 255 }),
+      async (key, nonce, size, aad, fill) => {
+        const plain = Uint8Array.from({ length: size }, (_, i) => (i * 31 + fill) & 255);
+        const web = await webEncrypt(key, nonce, plain, aad);
+        const ours = await aesGcmEncrypt(key, nonce, plain, aad);
+        assert.deepEqual(ours, web);
+        assert.ok(isOwned(ours));
+        assert.deepEqual(await aesGcmEncrypt(key, nonce, plain, aad, Uint8Array.of(fill, 1, 2)), Uint8Array.of(fill, 1, 2, ...web), 'after a prefix');
+        const back = await aesGcmDecrypt(key, nonce, web, aad);
+        assert.deepEqual(back, plain);
+        assert.ok(isOwned(back), `a ${size}-byte plaintext owns its buffer`);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test('on Node, a wrong key, nonce or AAD, a flipped bit, a cut tag or a short input is KITH_INTEGRITY_CORRUPT; a bad key length is refused first', async () => {
+  const key = new Uint8Array(32).fill(7);
+  const nonce = new Uint8Array(12).fill(9);
+  const aad = Uint8Array.of(1, 2, 3);
+  const ct = await aesGcmEncrypt(key, nonce, new Uint8Array(5000).fill(42), aad);
+  const corrupt = (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt);
+  const flipped = (at: number) => Uint8Array.from(ct, (b, i) => (i === at ? b ^ 1 : b));
+  for (const [what, args] of [
+    ['wrong key', [new Uint8Array(32).fill(8), nonce, ct, aad]],
+    ['wrong nonce', [key, new Uint8Array(12), ct, aad]],
+    ['wrong AAD', [key, nonce, ct, Uint8Array.of(1, 2)]],
+    ['flipped ciphertext bit', [key, nonce, flipped(10), aad]],
+    ['flipped tag bit', [key, nonce, flipped(ct.length - 1), aad]],
+    ['cut tag', [key, nonce, ct.subarray(0, ct.length - 4), aad]],
+    ['shorter than a tag', [key, nonce, ct.subarray(0, 15), aad]],
+    ['empty', [key, nonce, new Uint8Array(0), aad]],
+  ] as [string, [Uint8Array, Uint8Array, Uint8Array, Uint8Array]][]) {
+    await assert.rejects(aesGcmDecrypt(...args), corrupt, what);
+  }
+  const internal = (e: unknown) => KithError.is(e, ErrorCode.Internal);
+  await assert.rejects(aesGcmDecrypt(new Uint8Array(16), nonce, ct, aad), internal);
+  await assert.rejects(aesGcmEncrypt(new Uint8Array(31), nonce, ct, aad), internal);
+});
+
+test('on Node, HMAC-SHA256 goes through node:crypto, equal to WebCrypto; the signer keeps its own copy of the key', async () => {
+  assert.ok(nodeHmacSha256, 'node:crypto is reachable on Node');
+  await fc.assert(
+    fc.asyncProperty(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 5000 }), async (key, data) => {
+      const k = await subtle.importKey('raw', key.slice(), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const web = new Uint8Array(await subtle.sign('HMAC', k, data.slice()));
+      const sign = hmacSha256With(key);
+      key.fill(0); // the caller's buffer reused
+      const ours = await sign(data);
+      assert.deepEqual(ours, web);
+      assert.ok(isOwned(ours));
+    }),
+    { numRuns: 60 },
+  );
+});

@@ -1,0 +1,74 @@
+/**
+ * @module crypto/node-crypto
+ * AES-256-GCM and HMAC-SHA256 through node:crypto where the platform has
+ * it (reached through `process.getBuiltinModule`, so browser bundles never
+ * see it; browsers keep WebCrypto). On Node, WebCrypto copies every input
+ * into a thread-pool job and every output back, and splits the GCM tag off
+ * with one more copy: for blob chunks those copies, the job dispatch and
+ * the garbage they left were a large share of the main thread's time, the
+ * bottleneck of a fetch. node:crypto runs the same OpenSSL code in place,
+ * synchronously (a 1 MiB chunk in about a millisecond).
+ */
+
+/** What this module needs of a node:crypto cipher or decipher. */
+interface NodeGcm {
+  setAAD(aad: Uint8Array): unknown;
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
+  getAuthTag(): Uint8Array;
+  setAuthTag(tag: Uint8Array): unknown;
+}
+
+/** What this module needs of node:crypto. */
+interface NodeCrypto {
+  createHmac(algorithm: 'sha256', key: Uint8Array): { update(data: Uint8Array): { digest(): Uint8Array } };
+  createCipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeGcm;
+  createDecipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeGcm;
+}
+
+export const GCM_TAG_BYTES = 16;
+
+/** node:crypto where the platform has it (Node ≥ 20.16), else undefined (browsers). */
+const nodeCrypto = ((globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:crypto') ?? undefined) as
+  NodeCrypto | undefined;
+
+/**
+ * A plain Uint8Array of the bytes: Node returns Buffers, and small ones
+ * are views into a shared 8 KiB pool, which callers must not see as theirs.
+ */
+const owned = (b: Uint8Array): Uint8Array =>
+  b.byteOffset === 0 && b.buffer.byteLength === b.length ? new Uint8Array(b.buffer, 0, b.length) : Uint8Array.prototype.slice.call(b);
+
+/** AES-256-GCM on node:crypto, byte for byte what WebCrypto gives; undefined where node:crypto is not available. */
+export const nodeAesGcm = nodeCrypto
+  ? {
+      /** `prefix` ‖ ciphertext ‖ 16-byte tag, in one buffer (the prefix spares the caller a copy of the whole). */
+      encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix: Uint8Array = new Uint8Array(0)): Uint8Array {
+        const c = nodeCrypto.createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+        c.setAAD(aad);
+        const out = new Uint8Array(prefix.length + plaintext.length + GCM_TAG_BYTES);
+        out.set(prefix);
+        out.set(c.update(plaintext), prefix.length);
+        const rest = c.final(); // empty for GCM, a stream mode
+        out.set(rest, prefix.length + plaintext.length);
+        out.set(c.getAuthTag(), prefix.length + plaintext.length + rest.length);
+        return out;
+      },
+      /** The plaintext; throws (a node:crypto error) on a wrong key, nonce, AAD or tag, or input shorter than a tag. */
+      decrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {
+        if (ciphertext.length < GCM_TAG_BYTES) throw new Error('ciphertext shorter than its tag');
+        const cut = ciphertext.length - GCM_TAG_BYTES;
+        const d = nodeCrypto.createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
+        d.setAAD(aad);
+        d.setAuthTag(ciphertext.subarray(cut));
+        const plain = d.update(ciphertext.subarray(0, cut));
+        d.final(); // checks the tag: nothing is returned unless it holds
+        return owned(plain);
+      },
+    }
+  : undefined;
+
+/** HMAC-SHA256 on node:crypto; undefined where node:crypto is not available. */
+export const nodeHmacSha256 = nodeCrypto
+  ? (key: Uint8Array, data: Uint8Array): Uint8Array => owned(nodeCrypto.createHmac('sha256', key).update(data).digest())
+  : undefined;
