@@ -15,6 +15,7 @@ import { lendDeviceKey } from '../ports/capabilities.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
 import { openSpaceEpochKey, sealedRecipients, shareEpochKey, startEpoch } from './epochs.js';
+import { sweepInvites } from './invite.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
 import { spaceIdOf } from './membership-entry.js';
@@ -185,7 +186,7 @@ export async function certifyOwnDevices(remote: Remote, state: SpaceState, me: S
  * What every sync of a space runs after catching up: starts the epoch that
  * is due if this device may (an admin's, or the member's whose devices
  * changed), then seals the current key to certified devices of members
- * that lack it.
+ * that lack it; an admin's device also deletes expired invites.
  */
 export async function keepSpaceKeys(remote: Remote, state: SpaceState, me: SpaceActor, deps: SpaceOpsDeps): Promise<KeepKeysResult> {
   await state.refresh(remote);
@@ -200,6 +201,14 @@ export async function keepSpaceKeys(remote: Remote, state: SpaceState, me: Space
     } catch (e) {
       // Between the check and the start, another device changed what this one may do (a demotion, a newer certificate): not ours to start now.
       if (!KithError.is(e, ErrorCode.BadInput)) throw e;
+    }
+  }
+  // Housekeeping: a remote refusing the deletes (a relay older than the rule) must not stop the sync.
+  if (state.m.member(personId)!.role === 'admin') {
+    try {
+      await sweepInvites(remote, deps.now());
+    } catch (e) {
+      if (!(e instanceof KithError)) throw e;
     }
   }
   return { started, shared: await shareKeysWithNewDevices(remote, state, me, deps) };

@@ -33,6 +33,14 @@ const CERT_RE = /^people\/([0-9a-f]{32})\/devices\/(\d{12})$/;
 const EPOCH_RE = /^epochs\/(\d{10})$/;
 const SEGMENT_RE = /^segments\/([0-9a-f]{16})\/(\d{12})$/;
 const HEAD_RE = /^heads\/([0-9a-f]{16})$/;
+/** An invite's plain expiry beside its messages (FORMAT.md "Invite"): an admin's, like the offer and the done. */
+const INVITE_EXPIRES_RE = /^invites\/[0-9a-f]{12}\/expires$/;
+
+/** An invite's objects other than the invitee's answer: only an admin offers, closes, dates and deletes invites. */
+function isAdminsInviteObject(key: string): boolean {
+  const message = inviteMessage(key);
+  return message === 'offer' || message === 'done' || INVITE_EXPIRES_RE.test(key);
+}
 
 /** Keys no one deletes or replaces through the relay: the chains everyone's access rests on. */
 function isSpaceChain(key: string): boolean {
@@ -155,10 +163,14 @@ export class SpaceWrites {
       return { ifAbsent };
     }
     if (isSpaceChain(key)) throw new RelayError(400, ErrorCode.BadName, 'not a key of a space’s chains');
-    // Sealed keys are written once (a member's device shares the epoch key); invites by a member's device.
+    // Sealed keys are written once (a member's device shares the epoch key).
     if (key.startsWith('keys/')) return { ifAbsent: true };
-    // An answer is one per offer, whoever sends it.
-    if (inviteMessage(key) !== undefined) return { ifAbsent: ifAbsent || inviteMessage(key) === 'answer' };
+    // An answer is one per offer, whoever sends it; the rest of an invite is an admin's.
+    if (inviteMessage(key) === 'answer') return { ifAbsent: true };
+    if (isAdminsInviteObject(key)) {
+      assertAdmin(state, who.person, 'invites');
+      return { ifAbsent };
+    }
     assertWriter(state, who.person);
     return { ifAbsent };
   }
@@ -175,7 +187,8 @@ export class SpaceWrites {
       if (own !== who.device) throw forbidden('a device deletes only its own segments and head');
       return;
     }
-    if (key.startsWith('keys/') || inviteMessage(key) !== undefined) return;
+    if (key.startsWith('keys/')) return;
+    if (inviteMessage(key) !== undefined || INVITE_EXPIRES_RE.test(key)) return assertAdmin(state, who.person, 'deletes invites');
     assertWriter(state, who.person);
   }
 
@@ -254,6 +267,15 @@ export class SpaceWrites {
 function assertSpaceKey(key: string): void {
   if (key === 'vault' || key.startsWith('registry/') || key.startsWith('pairing/'))
     throw forbidden('a space vault has no vault header, registry or pairing', 'a space’s devices pair through their own vault');
+}
+
+/** KITH_FORBIDDEN unless the person is an admin of the space now. */
+function assertAdmin(state: SpaceState, person: string, what: string): void {
+  const role = state.m.member(person)?.role;
+  if (role === 'admin') return;
+  throw new RelayError(403, ErrorCode.Forbidden, `only an admin of the space ${what}; this device’s person is a ${role ?? 'non-member'}`, {
+    hint: 'ask an admin of the space',
+  });
 }
 
 /** KITH_FORBIDDEN unless the person is a writer or admin of the space now. */
