@@ -38,6 +38,7 @@ export {
   decodeDeviceCert,
   publishDeviceCert,
   deviceCertKey,
+  otherCertifier,
   MAX_CERT_DEVICES,
   type CertifiedDevice,
   type DeviceCertificate,

@@ -18,6 +18,7 @@ import {
   checkSpaceWriter,
   decodeMembershipEntry,
   DeviceCertificates,
+  otherCertifier,
   peekSpaceSegmentClaim,
   SpaceEpochs,
   type MembershipIntent,
@@ -96,8 +97,9 @@ export function spaceAdmits(state: SpaceState, s: SpaceSigner): boolean {
 /**
  * The keys a challenge signed by `signer` may verify under, with the person
  * each stands for: a current member's identity key, or the device's key in
- * each current member's newest certificate listing it (a person certifies
- * only their own devices, but nothing stops two from naming one deviceId).
+ * each current member's newest certificate listing it (the relay refuses a
+ * certificate naming another person's deviceId, but a space stored before
+ * that rule may hold two).
  */
 export function spaceSignerKeys(state: SpaceState, signer: string): { person: string; signPub: Uint8Array }[] {
   const person = personOfSigner(signer);
@@ -221,7 +223,16 @@ export class SpaceWrites {
     await verified(() => trial.refresh(storageReader(this.#db, vault)));
     if (version <= trial.version) return taken;
     if (version !== trial.version + 1) throw gap('device certificate', version, trial.version);
-    await verified(() => trial.accept(bytes));
+    const cert = await verified(() => trial.accept(bytes));
+    // A deviceId is one person's: listed by a second, it would let that person sign in as the device, replace its head and delete its segments.
+    for (const d of cert.devices) {
+      const other = otherCertifier(state.m.everyone(), state.certs, person, d.deviceId);
+      if (other !== undefined) {
+        throw new RelayError(409, ErrorCode.RemoteInUse, `device ${d.deviceId} is certified by another person of the space (${other})`, {
+          hint: 'a person certifies only their own devices',
+        });
+      }
+    }
     return { ifAbsent: true };
   }
 

@@ -323,6 +323,31 @@ describe('relay: space vaults', () => {
     await a.close();
   });
 
+  test('a certificate listing a deviceId another person’s certificate lists is refused (409 KITH_REMOTE_IN_USE): no squatting a device', async () => {
+    const s = await relaySpace(t.relay.url);
+    const bob = await tokenFor(s.url, s.key(s.bob, 'person'));
+    const certs = new DeviceCertificates(s.bob.keys);
+    await certs.refresh(operatorRemote(t.db, s.spaceId));
+    const squat = { deviceId: s.carol.device.deviceId, signPub: s.bob.device.sign.pub, boxPub: s.bob.device.box.pub };
+    const copied = { deviceId: s.carol.device.deviceId, signPub: s.carol.device.sign.pub, boxPub: s.carol.device.box.pub };
+    for (const other of [squat, copied]) {
+      const next = await encodeDeviceCert(
+        { personId: s.bob.keys.personId, version: 2, prevHash: certs.hash, at: Date.now(), devices: [...certified(s.bob), other] },
+        s.bob.keys,
+      );
+      const r = await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 2)), { token: bob, body: next.bytes });
+      assert.deepEqual([r.status, r.code], [409, ErrorCode.RemoteInUse]);
+    }
+    assert.equal(await t.db.head(s.spaceId, deviceCertKey(s.bob.keys.personId, 2)), null);
+    // Carol's device still signs in as carol's alone; bob's own next certificate is taken.
+    assert.ok(await tokenFor(s.url, s.key(s.carol)));
+    const own = await encodeDeviceCert(
+      { personId: s.bob.keys.personId, version: 2, prevHash: certs.hash, at: Date.now(), devices: certified(s.bob) },
+      s.bob.keys,
+    );
+    assert.equal((await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 2)), { token: bob, body: own.bytes })).status, 204);
+  });
+
   test('a person’s certificates take only the verified next version: a fork is refused, a gap too', async () => {
     const s = await relaySpace(t.relay.url);
     const r = s.remote(s.bob, 'person');
