@@ -82,6 +82,7 @@ export {
   type StartEpochResult,
 } from './epochs.js';
 export { SpaceState } from './space-state.js';
+export { verifySealedKey } from '../format/sealed-key.js';
 export { checkWriter, checkSpaceWriter, type WriterClaim, type SpaceWriterClaim } from './writer.js';
 export {
   pushSpaceSegment,

@@ -21,6 +21,7 @@ import {
   otherCertifier,
   peekSpaceSegmentClaim,
   SpaceEpochs,
+  verifySealedKey,
   type MembershipIntent,
   type SpaceState,
 } from '@kith/core/spaces';
@@ -34,6 +35,16 @@ const CERT_RE = /^people\/([0-9a-f]{32})\/devices\/(\d{12})$/;
 const EPOCH_RE = /^epochs\/(\d{10})$/;
 const SEGMENT_RE = /^segments\/([0-9a-f]{16})\/(\d{12})$/;
 const HEAD_RE = /^heads\/([0-9a-f]{16})$/;
+/** A space's sealed epoch key (FORMAT.md "Space epoch"): `keys/<epoch>/<keyId>/<recipient>`. */
+const SEALED_KEY_RE = /^keys\/(\d{10})\/([0-9a-f]{16})\/([A-Za-z0-9._-]{1,64})$/;
+
+/** The signer deviceId a sealed key names (after the preamble, the u32 epoch and the text8 recipient), or undefined if it is too short to say. */
+function sealedKeySigner(bytes: Uint8Array): string | undefined {
+  const at = 6 + 4 + 1 + (bytes[10] ?? 0);
+  if (bytes.length < at + 8) return undefined;
+  return [...bytes.subarray(at, at + 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** An invite's plain expiry beside its messages (FORMAT.md "Invite"): an admin's, like the offer and the done. */
 const INVITE_EXPIRES_RE = /^invites\/[0-9a-f]{12}\/expires$/;
 
@@ -165,8 +176,8 @@ export class SpaceWrites {
       return { ifAbsent };
     }
     if (isSpaceChain(key)) throw new RelayError(400, ErrorCode.BadName, 'not a key of a space’s chains');
-    // Sealed keys are written once (a member's device shares the epoch key).
-    if (key.startsWith('keys/')) return { ifAbsent: true };
+    // Sealed keys are written once, each by the device that sealed and signed it.
+    if (key.startsWith('keys/')) return this.#sealedKey(state, who, key, bytes);
     // An answer is one per offer, whoever sends it; the rest of an invite is an admin's.
     if (inviteMessage(key) === 'answer') return { ifAbsent: true };
     if (isAdminsInviteObject(key)) {
@@ -178,7 +189,7 @@ export class SpaceWrites {
   }
 
   /** Decides a delete by `who`; throws a RelayError when refused. */
-  checkDelete(state: SpaceState, who: SpaceSigner, key: string): void {
+  async checkDelete(vault: string, state: SpaceState, who: SpaceSigner, key: string): Promise<void> {
     assertSpaceKey(key);
     if (isSpaceChain(key)) {
       throw forbidden('a space’s membership chain, certificates and epochs are append-only on the relay', 'the relay’s operator can remove a space');
@@ -189,9 +200,28 @@ export class SpaceWrites {
       if (own !== who.device) throw forbidden('a device deletes only its own segments and head');
       return;
     }
-    if (key.startsWith('keys/')) return;
+    if (key.startsWith('keys/')) {
+      // Its signer's device (a loser of an epoch race takes back its own), or an admin's (tidying what another left).
+      if (state.m.member(who.person)?.role === 'admin') return;
+      const stored = await this.#db.get(vault, key);
+      if (stored === null || sealedKeySigner(stored) === who.device) return;
+      throw forbidden('a device deletes only the sealed keys it signed', 'an admin of the space may delete any');
+    }
     if (inviteMessage(key) !== undefined || INVITE_EXPIRES_RE.test(key)) return assertAdmin(state, who.person, 'deletes invites');
     assertWriter(state, who.person);
+  }
+
+  /** `keys/<epoch>/<keyId>/<recipient>`: addressed to its place and signed by the very device that puts it (put-if-absent). */
+  async #sealedKey(state: SpaceState, who: SpaceSigner, key: string, bytes: Uint8Array): Promise<SpaceWrite> {
+    const m = SEALED_KEY_RE.exec(key);
+    if (!m) throw new RelayError(400, ErrorCode.BadName, 'a space’s sealed key lives at keys/<epoch>/<keyId>/<recipient>');
+    if (sealedKeySigner(bytes) !== who.device) throw forbidden('a device puts only the sealed keys it signed');
+    const certs = state.certs(who.person)!;
+    const signPub = certs.deviceAt(who.device!, certs.version)!.signPub;
+    await verified(() =>
+      verifySealedKey(bytes, { vaultId: state.spaceId, epoch: Number(m[1]), recipientId: m[3]!, signerPub: (id) => (id === who.device ? signPub : undefined) }),
+    );
+    return { ifAbsent: true };
   }
 
   /** `members/<seq>`: the verified next entry, signed by the person who writes it (an admin, or a member leaving). */

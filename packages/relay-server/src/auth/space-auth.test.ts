@@ -13,6 +13,8 @@ import {
   startEpoch,
   membershipKey,
   pushSpaceSegment,
+  shareEpochKey,
+  spaceSealedKeyKey,
   SPACE_CHAIN_START,
   spaceIdOf,
   spaceSegmentKey,
@@ -346,6 +348,41 @@ describe('relay: space vaults', () => {
       s.bob.keys,
     );
     assert.equal((await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 2)), { token: bob, body: own.bytes })).status, 204);
+  });
+
+  test('a sealed key is put only by the device that signed it, at its own address; deleted only by that device or an admin’s', async () => {
+    const s = await relaySpace(t.relay.url);
+    const a = s.remote(s.alice);
+    const state = await s.state(a);
+    const entry = state.epochs.entry(0)!;
+    const at = (deviceId: string) => spaceSealedKeyKey(entry, deviceId);
+    const carols = (await t.db.get(s.spaceId, at(s.carol.device.deviceId)))!; // sealed by alice's device
+    const [alice, bob, carol] = (await Promise.all([s.alice, s.bob, s.carol].map((p) => tokenFor(s.url, s.key(p))))) as [string, string, string];
+    const spare = testPerson().device;
+    const elsewhere = objectUrl(s.url, at(spare.deviceId));
+    const byOther = await call('PUT', elsewhere, { token: bob, body: carols });
+    assert.deepEqual([byOther.status, byOther.code], [403, ErrorCode.RemoteAuth], 'signed by another device');
+    const moved = await call('PUT', elsewhere, { token: alice, body: carols });
+    assert.deepEqual([moved.status, moved.code], [422, ErrorCode.IntegrityCorrupt], 'addressed to another device');
+    // Carol certifies a second device; bob's device seals the key to it: his to put, and his (or an admin's) to delete.
+    const cr = s.remote(s.carol, 'person');
+    await certify(cr, s.carol, [...certified(s.carol), { deviceId: spare.deviceId, signPub: spare.sign.pub, boxPub: spare.box.pub }]);
+    await cr.close();
+    const b = s.remote(s.bob);
+    const bs = await s.state(b);
+    assert.equal((await shareEpochKey(b, { m: bs.m, epochs: bs.epochs, certs: bs.certs, epochKey: s.epoch0Key, actor: actorOf(s.bob) }, deps)).length, 1);
+    for (const [token, key] of [
+      [carol, at(spare.deviceId)],
+      [carol, at(s.carol.device.deviceId)],
+      [bob, at(s.carol.device.deviceId)],
+    ] as const) {
+      const r = await call('DELETE', objectUrl(s.url, key), { token });
+      assert.deepEqual([r.status, r.code], [403, ErrorCode.RemoteAuth], key);
+    }
+    assert.equal((await call('DELETE', elsewhere, { token: bob })).status, 204);
+    assert.equal((await call('DELETE', objectUrl(s.url, at(s.carol.device.deviceId)), { token: alice })).status, 204);
+    assert.equal(await t.db.head(s.spaceId, at(s.carol.device.deviceId)), null);
+    await Promise.all([a.close(), b.close()]);
   });
 
   test('a person’s certificates take only the verified next version: a fork is refused, a gap too', async () => {
