@@ -3,7 +3,7 @@
  * Inviting a person into a space through any remote both can reach, as
  * step functions (no loops of their own, no timers): the admin's device
  * writes an `offer`, the invitee's device an `answer`, the admin's device
- * a `done`, under `invites/<inviteId>/` at the remote's root, each sealed
+ * a `done`, under `invites/<inviteId>/` under the space's root, each sealed
  * under a channel key from the one-time code. Both screens show a short
  * authentication string over both identity keys and both ephemeral keys,
  * so a remote that knows the code and substitutes keys shows two
