@@ -92,7 +92,7 @@ export async function checkRemote(ctx: EngineContext, live: ReadonlySet<string>,
   await checkBlobs(run, live, mentioned, snapshotChunks, readData);
   await checkIdentities(run);
   await checkSpaces(run, o.spaces);
-  checkInvites(run);
+  await checkInvites(run);
   // Objects judged by their name alone (foreign, or sealed for an epoch that never started) were never read.
   if (done < total) o.onProgress?.({ done: total, total });
   return log.report(readData);

@@ -1,32 +1,56 @@
 /**
  * @module check/invites
- * Invite messages (`invites/<inviteId>/offer|answer|done`, at the
- * remote's root or under a space's root; FORMAT.md "Invite"). They are sealed under the one-time code, which no device
- * keeps, and listings carry no dates, so a check cannot open them nor
- * tell an expired invite from a pending one. It checks what it can: the
- * names (the layout), each size against what a sealed message of that
- * kind can be, and which messages remain: an offer beside a `done` is one
- * a close left behind when it stopped between writing the done and
- * deleting the offer; no one can answer it any more (unreferenced). The
- * answer and the done of a closed invite stay until deleted by hand: the
- * invitee's device may not have read the outcome yet.
+ * Invite objects (`invites/<inviteId>/offer|answer|done|expires`, at the
+ * remote's root or under a space's root; FORMAT.md "Invite"). The messages
+ * are sealed under the one-time code, which no device keeps, so a check
+ * cannot open them: it checks their names (the layout), each size against
+ * what a sealed message of that kind can be, and which remain. An offer
+ * beside a `done` is one a close left behind (no one can answer it any
+ * more: unreferenced). The `expires` object dates the invite: one whose
+ * time passed more than the sweep's grace ago is stale (unreferenced; the
+ * next sync of an admin's device deletes it). A finished invite is deleted
+ * by its admin's device, so nothing of it is left to report.
  */
 import { ErrorCode } from '../base/errors.js';
+import { decodeInviteExpires, INVITE_EXPIRES_BYTES, INVITE_SWEEP_GRACE_MS } from '../spaces/invite.js';
 import type { CheckRun } from './run.js';
 
 /** A sealed message: 12-byte nonce, the JSON (at least `{}`), a 16-byte tag. */
 const MIN_MESSAGE = 12 + 2 + 16;
 /** Far above the largest message (an answer with a 200-byte name, each byte escaped in JSON, is under 2 KiB). */
 export const MAX_INVITE_MESSAGE = 16 * 1024;
+const SWEPT = 'an expired invite: the next sync of an admin’s device of the space deletes it; harmless, and safe to delete';
 
-export function checkInvites(run: CheckRun): void {
+export async function checkInvites(run: CheckRun): Promise<void> {
   const { log, layout } = run;
   if (layout.invites.size === 0) return;
   log.counts.invites = 0;
+  const now = run.ctx.deps.now();
   for (const folder of [...layout.invites.keys()].sort()) {
-    const messages = layout.invites.get(folder)!;
+    const objects = layout.invites.get(folder)!;
     const inviteId = folder.slice(folder.lastIndexOf('/') + 1);
-    for (const [message, info] of messages) {
+    const dated = objects.get('expires');
+    let stale = false;
+    if (dated) {
+      if (dated.size !== INVITE_EXPIRES_BYTES) {
+        log.add(
+          'damaged',
+          dated.key,
+          ErrorCode.IntegrityCorrupt,
+          `invite expiry of ${dated.size} bytes: one is a u64 time`,
+          'delete the invite and invite again',
+        );
+      } else {
+        const bytes = await run.read(dated.key);
+        const expiresAt = bytes ? decodeInviteExpires(bytes) : undefined;
+        stale = expiresAt !== undefined && now > expiresAt + INVITE_SWEEP_GRACE_MS;
+        if (stale) {
+          log.add('unreferenced', dated.key, ErrorCode.UnreferencedObject, `invite ${inviteId} expired at ${new Date(expiresAt!).toISOString()}`, SWEPT);
+        } else log.counts.invites++;
+      }
+    }
+    for (const [message, info] of objects) {
+      if (message === 'expires') continue;
       if (info.size < MIN_MESSAGE || info.size > MAX_INVITE_MESSAGE) {
         log.add(
           'damaged',
@@ -35,7 +59,9 @@ export function checkInvites(run: CheckRun): void {
           `invite ${message} message of ${info.size} bytes: a sealed one is ${MIN_MESSAGE} to ${MAX_INVITE_MESSAGE}`,
           'the invite cannot complete; delete it and invite again',
         );
-      } else if (message === 'offer' && messages.has('done')) {
+      } else if (stale) {
+        log.add('unreferenced', info.key, ErrorCode.UnreferencedObject, `the ${message} of invite ${inviteId}, which expired`, SWEPT);
+      } else if (message === 'offer' && objects.has('done')) {
         log.add(
           'unreferenced',
           info.key,

@@ -10,7 +10,7 @@ import { blobKeys } from '../format/blob-format.js';
 import { ErrorCode } from '../base/errors.js';
 import { remoteKeys, snapshotKeys } from '../format/index.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
-import { inviteKey, type InviteMessage } from '../spaces/invite.js';
+import { inviteExpiresKey, inviteKey, type InviteMessage } from '../spaces/invite.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { deviceCertKey } from '../spaces/device-cert.js';
 import { sealedIdentityKey } from '../spaces/person.js';
@@ -45,8 +45,8 @@ export interface RemoteLayout {
   readonly identities: Map<string, string>;
   /** Shared spaces hosted here, by spaceId (`spaces/<spaceId>/…`). */
   readonly spaces: Map<string, SpaceLayout>;
-  /** Invite messages, by their folder (`invites/<inviteId>`, or `spaces/<spaceId>/invites/<inviteId>`). */
-  readonly invites: Map<string, Map<InviteMessage, RemoteObjectInfo>>;
+  /** Invite messages and expiries, by their folder (`invites/<inviteId>`, or `spaces/<spaceId>/invites/<inviteId>`). */
+  readonly invites: Map<string, Map<InviteMessage | 'expires', RemoteObjectInfo>>;
 }
 
 export interface SpaceLayout {
@@ -62,6 +62,9 @@ export interface SpaceLayout {
   readonly heads: Map<string, string>;
   /** Segments: deviceId → seq → key. */
   readonly segments: Map<string, Map<number, string>>;
+  /** Blob manifests and chunks under the space's root (`blobs/manifests|chunks/<id>`): id → listing. */
+  readonly manifests: Map<string, RemoteObjectInfo>;
+  readonly chunks: Map<string, RemoteObjectInfo>;
 }
 
 export interface SpaceKeyName {
@@ -92,8 +95,9 @@ const PATTERNS = {
   spaceKey: new RegExp(`^spaces/([0-9a-f]{32})/(keys/(\\d{10})/([0-9a-f]{16})/(${DEVICE}))$`),
   spaceHead: new RegExp(`^spaces/([0-9a-f]{32})/(heads/(${DEVICE}))$`),
   spaceSegment: new RegExp(`^spaces/([0-9a-f]{32})/(segments/(${DEVICE})/(\\d{12}))$`),
+  spaceBlob: new RegExp(`^spaces/([0-9a-f]{32})/(blobs/(manifests|chunks)/(${BLOB_ID}))$`),
   // Invites at the remote's root (the first layer's place) or under a space's root (where the invite code's URL points).
-  invite: /^(?:spaces\/[0-9a-f]{32}\/)?invites\/([0-9a-f]{12})\/(offer|answer|done)$/,
+  invite: /^(?:spaces\/[0-9a-f]{32}\/)?invites\/([0-9a-f]{12})\/(offer|answer|done|expires)$/,
 };
 
 /** Sorts `listing` into a layout; reports keys that fit nowhere as foreign. */
@@ -195,9 +199,16 @@ function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
     bySeq.set(seq, key);
     return true;
   }
+  if ((m = PATTERNS.spaceBlob.exec(key))) {
+    const manifest = m[3] === 'manifests';
+    if ((manifest ? blobKeys.manifest(m[4]!) : blobKeys.chunk(m[4]!)) !== m[2]) return false;
+    const s = space(l, m[1]!);
+    (manifest ? s.manifests : s.chunks).set(m[4]!, info);
+    return true;
+  }
   if ((m = PATTERNS.invite.exec(key))) {
-    const message = m[2] as InviteMessage;
-    if (!key.endsWith(inviteKey(m[1]!, message))) return false;
+    const message = m[2] as InviteMessage | 'expires';
+    if (!key.endsWith(message === 'expires' ? inviteExpiresKey(m[1]!) : inviteKey(m[1]!, message))) return false;
     const folder = key.slice(0, key.lastIndexOf('/'));
     let messages = l.invites.get(folder);
     if (!messages) l.invites.set(folder, (messages = new Map()));
@@ -209,6 +220,19 @@ function placeSpaceObject(l: RemoteLayout, info: RemoteObjectInfo): boolean {
 
 function space(l: RemoteLayout, spaceId: string): SpaceLayout {
   let s = l.spaces.get(spaceId);
-  if (!s) l.spaces.set(spaceId, (s = { members: new Map(), certificates: new Map(), epochs: new Map(), keys: [], heads: new Map(), segments: new Map() }));
+  if (!s)
+    l.spaces.set(
+      spaceId,
+      (s = {
+        members: new Map(),
+        certificates: new Map(),
+        epochs: new Map(),
+        keys: [],
+        heads: new Map(),
+        segments: new Map(),
+        manifests: new Map(),
+        chunks: new Map(),
+      }),
+    );
   return s;
 }

@@ -63,6 +63,8 @@ export interface CheckCounts {
   spaceHeads?: number;
   /** Segments in those spaces: name, writer's right, signature and chain (not decrypted: no device of the vault need hold the space's key). */
   spaceSegments?: number;
+  /** Blob manifests and chunks in those spaces whose names, sizes and headers (type, id, epoch) verified; manifests also opened where this device holds the key. */
+  spaceBlobs?: number;
   /** Invite messages (sealed under the invite code, so only their names, sizes and which of them remain are checked). */
   invites?: number;
 }

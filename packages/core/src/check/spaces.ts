@@ -20,6 +20,7 @@ import { SpaceEpochs } from '../spaces/epochs.js';
 import type { PersonPublic } from '../spaces/person.js';
 import { walkChain } from './chain.js';
 import { spaceRoot, type SpaceLayout } from './layout.js';
+import { checkSpaceBlobs } from './space-blobs.js';
 import { checkSpaceEpochs } from './space-epochs.js';
 import { checkSpaceSegments } from './space-segments.js';
 import type { CheckSpacePins } from './report.js';
@@ -121,4 +122,5 @@ async function checkSpace(run: CheckRun, spaceId: string, space: SpaceLayout, pi
   const s = { spaceId, root, m: chain, certs: (p: string) => verified.get(p), epochs: new SpaceEpochs(spaceId) };
   if (space.epochs.size > 0 || space.keys.length > 0 || pins?.epochs) await checkSpaceEpochs(run, s, space, pins?.epochs);
   await checkSpaceSegments(run, s, space);
+  await checkSpaceBlobs(run, s, space);
 }

@@ -104,6 +104,11 @@ export class DeviceCertificates {
     return this.at(version)?.devices.find((d) => d.deviceId === deviceId);
   }
 
+  /** True when some verified version lists `deviceId` (a device the person dropped stays theirs: its old objects name it). */
+  listsEver(deviceId: string): boolean {
+    return this.#certs.some((c) => c.devices.some((d) => d.deviceId === deviceId));
+  }
+
   /** Verifies the next version and keeps it. */
   async accept(bytes: Uint8Array): Promise<DeviceCertificate> {
     const { cert, hash } = await decodeDeviceCert(bytes, this.person, { version: this.version + 1, prevHash: this.hash });
@@ -152,4 +157,43 @@ export async function publishDeviceCert(
   const stored = await remote.get(key);
   await certs.refresh(remote);
   return { version, written: !!stored && bytesEqual(stored, bytes) };
+}
+
+/**
+ * Another person than `personId` whose verified certificates (any version)
+ * list `deviceId`, among `persons` (everyone the membership chain names), or
+ * undefined. Nothing stops a person from certifying someone else's deviceId;
+ * the relay refuses such a certificate, and readers refuse the device's
+ * objects (see {@link assertDeviceOfOne}).
+ */
+export function otherCertifier(
+  persons: Iterable<string>,
+  certsOf: (personId: string) => DeviceCertificates | undefined,
+  personId: string,
+  deviceId: string,
+): string | undefined {
+  for (const p of persons) if (p !== personId && certsOf(p)?.listsEver(deviceId)) return p;
+  return undefined;
+}
+
+/**
+ * The reader's rule for a deviceId two persons certify (docs/FORMAT.md
+ * "Device certificate"): objects at that device's paths are refused
+ * whichever person they name (KITH_INTEGRITY_UNKNOWN_SIGNER, reason
+ * `shared-device`). No order between two persons' certificates is signed
+ * by anyone both answer to, so "the first to list it" is not something a
+ * reader can tell; refusing both is the one rule every reader applies alike.
+ */
+export function assertDeviceOfOne(
+  persons: Iterable<string>,
+  certsOf: (personId: string) => DeviceCertificates | undefined,
+  personId: string,
+  deviceId: string,
+): void {
+  const other = otherCertifier(persons, certsOf, personId, deviceId);
+  if (other === undefined) return;
+  throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${deviceId} is certified by two persons of the space, ${personId} and ${other}`, {
+    hint: 'its objects are refused whoever they name; an admin should remove the person who certified a device not theirs',
+    reason: 'shared-device',
+  });
 }

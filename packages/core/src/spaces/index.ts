@@ -38,6 +38,7 @@ export {
   decodeDeviceCert,
   publishDeviceCert,
   deviceCertKey,
+  otherCertifier,
   MAX_CERT_DEVICES,
   type CertifiedDevice,
   type DeviceCertificate,
@@ -53,6 +54,10 @@ export {
   answerInvite,
   readInviteDone,
   checkAdmission,
+  removeInvite,
+  sweepInvites,
+  inviteExpiresKey,
+  INVITE_SWEEP_GRACE_MS,
   MAX_INVITEE_NAME_BYTES,
   type InviteCode,
   type PendingInvite,
@@ -77,6 +82,7 @@ export {
   type StartEpochResult,
 } from './epochs.js';
 export { SpaceState } from './space-state.js';
+export { verifySealedKey } from '../format/sealed-key.js';
 export { checkWriter, checkSpaceWriter, type WriterClaim, type SpaceWriterClaim } from './writer.js';
 export {
   pushSpaceSegment,

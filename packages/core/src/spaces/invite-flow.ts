@@ -14,9 +14,11 @@ import {
   checkAdmission,
   closeInvite,
   inviteClosed,
+  inviteKey,
   offerInvite,
   readInviteAnswer,
   readInviteDone,
+  removeInvite,
   type InviteAnswer,
   type InviteRefusal,
   type PendingInvite,
@@ -75,7 +77,10 @@ export interface AdminInviteResult {
  * The admin's side: offer → wait for the answer → confirm → add → done;
  * then, while the code's time lasts, wait for the invitee's first
  * certificate and seal the current key to their devices (every member's
- * sync does it too, should this stop early).
+ * sync does it too, should this stop early). Once the certificate is in,
+ * the invitee has read the `done`, so the invite's objects are deleted; a
+ * refusal deletes the answer and leaves the `done` for the invitee to read
+ * the reason; what is left goes with any admin's sweep after the expiry.
  */
 export async function adminInvite(remote: Remote, state: SpaceState, me: SpaceActor, o: AdminInviteOptions, deps: SpaceOpsDeps): Promise<AdminInviteResult> {
   const role = o.role ?? 'writer';
@@ -86,7 +91,11 @@ export async function adminInvite(remote: Remote, state: SpaceState, me: SpaceAc
   if (state.m.member(personId)!.role !== 'admin') {
     throw new KithError(ErrorCode.Forbidden, `only admins of space ${state.spaceId} invite`, { hint: 'ask an admin of the space', reason: 'not-admin' });
   }
-  const p = await offerInvite(remote, { spaceId: state.spaceId, role, admin: me.person, chain: state.m.pin, ttlMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS }, deps);
+  const p = await offerInvite(
+    remote,
+    { spaceId: state.spaceId, role, admin: me.person, chain: state.m.pin, ttlMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS, dated: true },
+    deps,
+  );
   let answer: InviteAnswer | null = null;
   let closed = false;
   try {
@@ -108,10 +117,15 @@ export async function adminInvite(remote: Remote, state: SpaceState, me: SpaceAc
     await closeInvite(remote, p, { ok: true, admitted: { seq, hash: state.m.hashAt(seq)! } }, deps);
   } catch (e) {
     // Whatever stopped us, an invitee who is waiting is told at once.
-    if (!closed) await closeInvite(remote, p, { ok: false, reason: refusalOf(e) }, deps).catch(() => undefined);
+    if (!closed) {
+      await closeInvite(remote, p, { ok: false, reason: refusalOf(e) }, deps).catch(() => undefined);
+      await remote.delete(inviteKey(p.c.inviteId, 'answer')).catch(() => undefined);
+    }
     throw e;
   }
-  const shared = await shareWhenCertified(remote, state, me, answer.person.personId, p, o, deps);
+  const { shared, certified } = await shareWhenCertified(remote, state, me, answer.person.personId, p, o, deps);
+  // Best effort: a stop here leaves the objects to the sweep of any admin's sync after the expiry.
+  if (certified) await removeInvite(remote, p.c.inviteId).catch(() => undefined);
   return { personId: answer.person.personId, name: answer.name, role, sas: answer.sas, shared };
 }
 
@@ -129,17 +143,21 @@ async function shareWhenCertified(
   p: PendingInvite,
   o: AdminInviteOptions,
   deps: SpaceOpsDeps,
-): Promise<number> {
+): Promise<{ shared: number; certified: boolean }> {
   const until = Math.max(p.expiresAt, deps.now() + MIN_SHARE_WAIT_MS);
+  let certified = false;
   try {
     for (;;) {
       await state.refresh(remote);
-      if ((state.certs(personId)?.version ?? 0) > 0) return await shareKeysWithNewDevices(remote, state, me, deps);
-      if (deps.now() > until) return 0;
+      if ((state.certs(personId)?.version ?? 0) > 0) {
+        certified = true;
+        return { shared: await shareKeysWithNewDevices(remote, state, me, deps), certified };
+      }
+      if (deps.now() > until) return { shared: 0, certified };
       await abortableSleep(o.pollMs ?? DEFAULT_POLL_MS, o.signal);
     }
   } catch {
-    return 0;
+    return { shared: 0, certified };
   }
 }
 

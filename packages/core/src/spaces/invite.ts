@@ -3,13 +3,15 @@
  * Inviting a person into a space through any remote both can reach, as
  * step functions (no loops of their own, no timers): the admin's device
  * writes an `offer`, the invitee's device an `answer`, the admin's device
- * a `done`, under `invites/<inviteId>/` at the remote's root, each sealed
+ * a `done`, under `invites/<inviteId>/` under the space's root, each sealed
  * under a channel key from the one-time code. Both screens show a short
  * authentication string over both identity keys and both ephemeral keys,
  * so a remote that knows the code and substitutes keys shows two
  * different strings. Single use: the answer and the done are written with
  * put-if-absent, and the offer is deleted once answered. The offer carries
- * its expiry. The code and channel follow pairing's (docs/FORMAT.md
+ * its expiry, and so does a plain `expires` object beside it (the admins'
+ * devices that do not hold the code read it to delete expired invites).
+ * The code and channel follow pairing's (docs/FORMAT.md
  * "Pairing"), with their own version byte and domains so that neither
  * protocol's message opens in the other. See docs/FORMAT.md "Invite".
  */
@@ -26,6 +28,7 @@ import {
   hexToBytes,
   sha256,
   toBase64url,
+  u64,
   utf8,
   x25519Shared,
   type BoxKeyPair,
@@ -46,6 +49,16 @@ export interface InviteCode {
 /** The three messages of an invite. */
 export type InviteMessage = 'offer' | 'answer' | 'done';
 export const inviteKey = (inviteId: string, m: InviteMessage): string => `invites/${inviteId}/${m}`;
+export const INVITES_PREFIX = 'invites/';
+/** The invite's expiry in plain (u64 ms, big-endian): what lets an admin's device that lacks the code delete it once expired. */
+export const inviteExpiresKey = (inviteId: string): string => `invites/${inviteId}/expires`;
+export const INVITE_EXPIRES_BYTES = 8;
+/**
+ * How long after its expiry an invite's objects stay: the invitee waits for
+ * the decision up to 10 minutes after answering (by default), and a `done`
+ * deleted before it is read leaves a member who does not know it.
+ */
+export const INVITE_SWEEP_GRACE_MS = 60 * 60_000;
 
 /** A fresh one-time invite code: 32 Crockford base32 characters in 8 groups. */
 export function generateInviteCode(random: (n: number) => Uint8Array): InviteCode & { code: string } {
@@ -192,6 +205,8 @@ export interface OfferOptions {
   readonly chain: MembershipPin;
   /** How long the code is valid, from now. */
   readonly ttlMs: number;
+  /** Also write the invite's plain `expires` first, so that any admin's sync can delete it once expired (the flow does; default false). */
+  readonly dated?: boolean;
 }
 
 /** Step 1 (admin): writes the offer and returns the code to show. */
@@ -212,6 +227,8 @@ export async function offerInvite(remote: Remote, o: OfferOptions, deps: Deps): 
     expiresAt,
   };
   const offerBytes = await seal(c, 'offer', offer, deps.random);
+  // The expiry first: an offer never stands without what dates it for the sweep.
+  if (o.dated) await remote.put(inviteExpiresKey(c.inviteId), u64(expiresAt), { ifAbsent: true });
   await remote.put(inviteKey(c.inviteId, 'offer'), offerBytes, { ifAbsent: true });
   return { code: c.code, c, offerBytes, eph, expiresAt, admin: o.admin, role: o.role };
 }
@@ -275,6 +292,56 @@ export async function closeInvite(
 /** True when the invite was closed already (its done exists). */
 export async function inviteClosed(remote: Remote, p: PendingInvite): Promise<boolean> {
   return (await remote.head(inviteKey(p.c.inviteId, 'done'))) !== null;
+}
+
+/**
+ * Deletes every object of an invite, its `expires` last: a stop half way
+ * leaves what the next sweep still dates.
+ */
+export async function removeInvite(remote: Remote, inviteId: string): Promise<void> {
+  for (const m of ['offer', 'answer', 'done'] as const) await remote.delete(inviteKey(inviteId, m));
+  await remote.delete(inviteExpiresKey(inviteId));
+}
+
+/** The expiry an `expires` object holds, or undefined when it is not one (wrong size). */
+export function decodeInviteExpires(bytes: Uint8Array): number | undefined {
+  if (bytes.length !== INVITE_EXPIRES_BYTES) return undefined;
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : undefined;
+}
+
+/** The invites under a space's root, by id, each with the names of the objects it holds. */
+export async function listInvites(remote: Remote): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  for (const o of await remote.list(INVITES_PREFIX)) {
+    const m = /^invites\/([0-9a-f]{12})\/([a-z]+)$/.exec(o.key);
+    if (!m) continue;
+    let names = out.get(m[1]!);
+    if (!names) out.set(m[1]!, (names = new Set()));
+    names.add(m[2]!);
+  }
+  return out;
+}
+
+/**
+ * What an admin's device runs on each sync of a space: deletes the objects
+ * of every invite whose `expires` passed more than
+ * {@link INVITE_SWEEP_GRACE_MS} ago (finished invites whose admin stopped
+ * before cleaning up, and offers nobody answered). An invite with no
+ * readable `expires` (an older client's) is left alone: nothing dates it.
+ * Returns how many invites it removed.
+ */
+export async function sweepInvites(remote: Remote, now: number): Promise<number> {
+  let removed = 0;
+  for (const [inviteId, names] of await listInvites(remote)) {
+    if (!names.has('expires')) continue;
+    const bytes = await remote.get(inviteExpiresKey(inviteId));
+    const expiresAt = bytes ? decodeInviteExpires(bytes) : undefined;
+    if (expiresAt === undefined || now <= expiresAt + INVITE_SWEEP_GRACE_MS) continue;
+    await removeInvite(remote, inviteId);
+    removed++;
+  }
+  return removed;
 }
 
 // ---- the invitee's side

@@ -15,6 +15,7 @@ import { lendDeviceKey } from '../ports/capabilities.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
 import { openSpaceEpochKey, sealedRecipients, shareEpochKey, startEpoch } from './epochs.js';
+import { sweepInvites } from './invite.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
 import { spaceIdOf } from './membership-entry.js';
@@ -185,7 +186,7 @@ export async function certifyOwnDevices(remote: Remote, state: SpaceState, me: S
  * What every sync of a space runs after catching up: starts the epoch that
  * is due if this device may (an admin's, or the member's whose devices
  * changed), then seals the current key to certified devices of members
- * that lack it.
+ * that lack it; an admin's device also deletes expired invites.
  */
 export async function keepSpaceKeys(remote: Remote, state: SpaceState, me: SpaceActor, deps: SpaceOpsDeps): Promise<KeepKeysResult> {
   await state.refresh(remote);
@@ -202,7 +203,25 @@ export async function keepSpaceKeys(remote: Remote, state: SpaceState, me: Space
       if (!KithError.is(e, ErrorCode.BadInput)) throw e;
     }
   }
+  if (state.m.member(personId)!.role === 'admin') await sweepInvitesNow(remote, state, deps.now());
   return { started, shared: await shareKeysWithNewDevices(remote, state, me, deps) };
+}
+
+/** When each space's view last swept its invites: a listing per sync would cost a request on every sync for a rare clean-up. */
+const lastSweep = new WeakMap<SpaceState, number>();
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+/** An admin's device deletes expired invites, at most every {@link SWEEP_EVERY_MS} per view of the space. */
+async function sweepInvitesNow(remote: Remote, state: SpaceState, now: number): Promise<void> {
+  const last = lastSweep.get(state);
+  if (last !== undefined && now >= last && now - last < SWEEP_EVERY_MS) return;
+  lastSweep.set(state, now);
+  try {
+    await sweepInvites(remote, now);
+  } catch (e) {
+    // Housekeeping: a remote refusing the deletes (a relay older than the rule) must not stop the sync.
+    if (!(e instanceof KithError)) throw e;
+  }
 }
 
 /** Seals the current epoch's key (opened with this device's copy) to every certified device of a member that lacks it. */

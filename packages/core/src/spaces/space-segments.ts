@@ -21,6 +21,7 @@ import { remoteKeys } from '../format/remote-keys.js';
 import { decodeSegment, encodeSegment, peekSegmentEpoch, MAX_SEGMENT_PAYLOAD, type SegmentWriterClaim } from '../format/segment.js';
 import { decodePayload, encodePayload, type Op } from '../model/ops.js';
 import type { Remote } from '../ports/remote.js';
+import { assertDeviceOfOne } from './device-cert.js';
 import type { EpochPin } from './epochs.js';
 import { openSpaceEpochKey } from './epochs.js';
 import type { MembershipPin } from './membership.js';
@@ -305,8 +306,9 @@ export async function readSpaceSegments(remote: Remote, a: ReadSpaceSegmentsArgs
 /** What verifying a device's objects in a space needs: a verified membership chain, certificates and epochs. */
 export type SpaceView = Pick<SpaceState, 'm' | 'epochs' | 'certs'>;
 
-/** The key of `deviceId` in version `v` of the person's certificate (KITH_INTEGRITY_UNKNOWN_SIGNER if none). */
+/** The key of `deviceId` in version `v` of the person's certificate (KITH_INTEGRITY_UNKNOWN_SIGNER if none, or if another person certifies the device too). */
 export function deviceKey(state: SpaceView, personId: string, deviceId: string, v: number): Uint8Array {
+  assertDeviceOfOne(state.m.everyone(), state.certs, personId, deviceId);
   const d = state.certs(personId)?.deviceAt(deviceId, v);
   if (!d) {
     throw new KithError(ErrorCode.IntegrityUnknownSigner, `device ${deviceId} is not in version ${v} of the device certificate of ${personId}`, {

@@ -16,7 +16,7 @@ import { seededRandom } from '../base/deps.js';
 import { generateDeviceKeys, sha256 } from '../crypto/index.js';
 import { encodeRegistryEntry, remoteKeys } from '../format/index.js';
 import { sealKeyTo } from '../identity/epoch-seals.js';
-import { blobKeys, parseBlobRef } from '../format/blob-format.js';
+import { blobId, blobKeys, encodeBlobObject, parseBlobRef } from '../format/blob-format.js';
 import type { Remote } from '../ports/remote.js';
 import { countingRemote, type CountingRemote } from '../ports/counting.js';
 import type { CheckProblemKind, CheckReport } from '../check/index.js';
@@ -27,11 +27,13 @@ import { decodeDeviceCert, deviceCertKey, encodeDeviceCert } from '../spaces/dev
 import { sealedIdentityKey, sealIdentity } from '../spaces/person.js';
 import { encodeSpaceEpoch, spaceEpochKey, type SpaceEpochEntry } from '../spaces/epoch-entry.js';
 import { sealEpochKey } from '../format/sealed-key.js';
+import { openSpaceEpochKey } from '../spaces/epochs.js';
 import {
   deviceSecrets,
   foundSpace,
   person,
   remoteRegistry,
+  underPrefix,
   writeEpochSpaceFixture,
   writeSpaceFixture,
   type EpochSpaceFixture,
@@ -594,6 +596,37 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
         ]);
       });
 
+      test('invites dated by their expires: a pending one is counted, one expired past the grace unreferenced with its messages, an expires of the wrong size damaged', async () => {
+        const expires = fx.invite.done.replace(/done$/, 'expires');
+        const at = (ms: number) => {
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setBigUint64(0, BigInt(ms));
+          return b;
+        };
+        const undo = await add(expires, at(Date.now() + 3_600_000))();
+        try {
+          const r = await a.check();
+          assert.deepEqual(r.problems, []);
+          assert.equal(r.checked.invites, 3, 'the answer, the done and the expires');
+        } finally {
+          await undo();
+        }
+        const stale: Expected[] = [expires, fx.invite.answer, fx.invite.done].map((k) => ['unreferenced', k, ErrorCode.UnreferencedObject]);
+        await found(add(expires, at(1)), stale);
+        await found(add(expires, new Uint8Array(5)), [['damaged', expires, ErrorCode.IntegrityCorrupt]]);
+        // A finished invite its admin's device deleted leaves nothing to report.
+        const undoAnswer = await remove(fx.invite.answer)();
+        const undoDone = await remove(fx.invite.done)();
+        try {
+          const r = await a.check();
+          assert.deepEqual(r.problems, []);
+          assert.equal(r.checked.invites, undefined);
+        } finally {
+          await undoAnswer();
+          await undoDone();
+        }
+      });
+
       test('invites: an offer left beside its done is unreferenced, a message of an impossible size damaged, a stray name foreign', async () => {
         await found(add(fx.invite.offer, new Uint8Array(200).fill(1)), [['unreferenced', fx.invite.offer, ErrorCode.UnreferencedObject]]);
         await found(
@@ -685,6 +718,42 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
           const forked = (await encodeSpaceEpoch(ex.state.spaceId, { ...entry, at: entry.at + 1 }, ex.founder.keys.sign.seed)).bytes;
           undo = await replace(epochAt(1), () => forked)();
           await withPins([['damaged', epochAt(1), ErrorCode.IntegrityChain]]).finally(undo);
+        });
+
+        test('blobs in the space, checked without its key: a clean chunk counts; one moved under another id, under an epoch the space lacks, truncated, or of the wrong type is damaged', async () => {
+          const { m, epochs, certs, spaceId } = ex.state;
+          const epochKey = (await openSpaceEpochKey(underPrefix(evil, ex.root), {
+            m,
+            epochs,
+            certs,
+            epoch: 1,
+            deviceId: d61.deviceId,
+            boxSecret: d61.box.secret,
+          }))!;
+          const plaintext = new TextEncoder().encode('a chunk of a space’s blob');
+          const id = await blobId(epochKey, spaceId, plaintext);
+          const bytes = await encodeBlobObject('chunk', { vaultId: spaceId, epoch: 1, epochKey, id, plaintext, random: seededRandom(95) });
+          const chunkAt = (x: string) => ex.root + blobKeys.chunk(x);
+          const undo = await add(chunkAt(id), bytes)();
+          try {
+            const r = await a.check();
+            assert.deepEqual(r.problems, []);
+            assert.equal(r.checked.spaceBlobs, 1);
+            const moved = chunkAt('ab'.repeat(32));
+            await found(add(moved, bytes), [['damaged', moved, ErrorCode.IntegrityCorrupt]]);
+            const asManifest = ex.root + blobKeys.manifest(id);
+            await found(add(asManifest, bytes), [['damaged', asManifest, ErrorCode.IntegrityCorrupt]]);
+            await found(
+              replace(chunkAt(id), (b) => (new DataView(b.buffer, b.byteOffset).setUint32(8, 7), b)),
+              [['damaged', chunkAt(id), ErrorCode.IntegrityCorrupt]],
+            );
+            await found(
+              replace(chunkAt(id), (b) => b.slice(0, 60)),
+              [['damaged', chunkAt(id), ErrorCode.IntegrityCorrupt]],
+            );
+          } finally {
+            await undo();
+          }
         });
 
         test('sealed keys: a flipped bit, one removed, one sealed to a cut device, one by a stranger, leftovers under another keyId or for an epoch never started', async () => {

@@ -22,6 +22,8 @@ import { spaceEpochKey } from '../spaces/epoch-entry.js';
 import { openSpaceEpochKey, startEpoch } from '../spaces/epochs.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { actorOf, certify, type TestDevice } from './space-people.js';
+import { runSpaceDeviceScenarios } from './space-device-scenarios.js';
+import { runSpaceInviteScenarios } from './space-invite-scenarios.js';
 import { runSpaceSegmentScenarios } from './space-segment-scenarios.js';
 import { spaceDeps, spaceWorld } from './space-world.js';
 
@@ -234,4 +236,6 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
   });
 
   runSpaceSegmentScenarios(scenario);
+  runSpaceInviteScenarios(scenario);
+  runSpaceDeviceScenarios(scenario);
 }

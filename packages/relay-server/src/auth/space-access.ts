@@ -18,8 +18,10 @@ import {
   checkSpaceWriter,
   decodeMembershipEntry,
   DeviceCertificates,
+  otherCertifier,
   peekSpaceSegmentClaim,
   SpaceEpochs,
+  verifySealedKey,
   type MembershipIntent,
   type SpaceState,
 } from '@kith/core/spaces';
@@ -33,6 +35,24 @@ const CERT_RE = /^people\/([0-9a-f]{32})\/devices\/(\d{12})$/;
 const EPOCH_RE = /^epochs\/(\d{10})$/;
 const SEGMENT_RE = /^segments\/([0-9a-f]{16})\/(\d{12})$/;
 const HEAD_RE = /^heads\/([0-9a-f]{16})$/;
+/** A space's sealed epoch key (FORMAT.md "Space epoch"): `keys/<epoch>/<keyId>/<recipient>`. */
+const SEALED_KEY_RE = /^keys\/(\d{10})\/([0-9a-f]{16})\/([A-Za-z0-9._-]{1,64})$/;
+
+/** The signer deviceId a sealed key names (after the preamble, the u32 epoch and the text8 recipient), or undefined if it is too short to say. */
+function sealedKeySigner(bytes: Uint8Array): string | undefined {
+  const at = 6 + 4 + 1 + (bytes[10] ?? 0);
+  if (bytes.length < at + 8) return undefined;
+  return [...bytes.subarray(at, at + 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** An invite's plain expiry beside its messages (FORMAT.md "Invite"): an admin's, like the offer and the done. */
+const INVITE_EXPIRES_RE = /^invites\/[0-9a-f]{12}\/expires$/;
+
+/** An invite's objects other than the invitee's answer: only an admin offers, closes, dates and deletes invites. */
+function isAdminsInviteObject(key: string): boolean {
+  const message = inviteMessage(key);
+  return message === 'offer' || message === 'done' || INVITE_EXPIRES_RE.test(key);
+}
 
 /** Keys no one deletes or replaces through the relay: the chains everyone's access rests on. */
 function isSpaceChain(key: string): boolean {
@@ -88,8 +108,9 @@ export function spaceAdmits(state: SpaceState, s: SpaceSigner): boolean {
 /**
  * The keys a challenge signed by `signer` may verify under, with the person
  * each stands for: a current member's identity key, or the device's key in
- * each current member's newest certificate listing it (a person certifies
- * only their own devices, but nothing stops two from naming one deviceId).
+ * each current member's newest certificate listing it (the relay refuses a
+ * certificate naming another person's deviceId, but a space stored before
+ * that rule may hold two).
  */
 export function spaceSignerKeys(state: SpaceState, signer: string): { person: string; signPub: Uint8Array }[] {
   const person = personOfSigner(signer);
@@ -155,16 +176,20 @@ export class SpaceWrites {
       return { ifAbsent };
     }
     if (isSpaceChain(key)) throw new RelayError(400, ErrorCode.BadName, 'not a key of a space’s chains');
-    // Sealed keys are written once (a member's device shares the epoch key); invites by a member's device.
-    if (key.startsWith('keys/')) return { ifAbsent: true };
-    // An answer is one per offer, whoever sends it.
-    if (inviteMessage(key) !== undefined) return { ifAbsent: ifAbsent || inviteMessage(key) === 'answer' };
+    // Sealed keys are written once, each by the device that sealed and signed it.
+    if (key.startsWith('keys/')) return this.#sealedKey(state, who, key, bytes);
+    // An answer is one per offer, whoever sends it; the rest of an invite is an admin's.
+    if (inviteMessage(key) === 'answer') return { ifAbsent: true };
+    if (isAdminsInviteObject(key)) {
+      assertAdmin(state, who.person, 'invites');
+      return { ifAbsent };
+    }
     assertWriter(state, who.person);
     return { ifAbsent };
   }
 
   /** Decides a delete by `who`; throws a RelayError when refused. */
-  checkDelete(state: SpaceState, who: SpaceSigner, key: string): void {
+  async checkDelete(vault: string, state: SpaceState, who: SpaceSigner, key: string): Promise<void> {
     assertSpaceKey(key);
     if (isSpaceChain(key)) {
       throw forbidden('a space’s membership chain, certificates and epochs are append-only on the relay', 'the relay’s operator can remove a space');
@@ -175,8 +200,28 @@ export class SpaceWrites {
       if (own !== who.device) throw forbidden('a device deletes only its own segments and head');
       return;
     }
-    if (key.startsWith('keys/') || inviteMessage(key) !== undefined) return;
+    if (key.startsWith('keys/')) {
+      // Its signer's device (a loser of an epoch race takes back its own), or an admin's (tidying what another left).
+      if (state.m.member(who.person)?.role === 'admin') return;
+      const stored = await this.#db.get(vault, key);
+      if (stored === null || sealedKeySigner(stored) === who.device) return;
+      throw forbidden('a device deletes only the sealed keys it signed', 'an admin of the space may delete any');
+    }
+    if (inviteMessage(key) !== undefined || INVITE_EXPIRES_RE.test(key)) return assertAdmin(state, who.person, 'deletes invites');
     assertWriter(state, who.person);
+  }
+
+  /** `keys/<epoch>/<keyId>/<recipient>`: addressed to its place and signed by the very device that puts it (put-if-absent). */
+  async #sealedKey(state: SpaceState, who: SpaceSigner, key: string, bytes: Uint8Array): Promise<SpaceWrite> {
+    const m = SEALED_KEY_RE.exec(key);
+    if (!m) throw new RelayError(400, ErrorCode.BadName, 'a space’s sealed key lives at keys/<epoch>/<keyId>/<recipient>');
+    if (sealedKeySigner(bytes) !== who.device) throw forbidden('a device puts only the sealed keys it signed');
+    const certs = state.certs(who.person)!;
+    const signPub = certs.deviceAt(who.device!, certs.version)!.signPub;
+    await verified(() =>
+      verifySealedKey(bytes, { vaultId: state.spaceId, epoch: Number(m[1]), recipientId: m[3]!, signerPub: (id) => (id === who.device ? signPub : undefined) }),
+    );
+    return { ifAbsent: true };
   }
 
   /** `members/<seq>`: the verified next entry, signed by the person who writes it (an admin, or a member leaving). */
@@ -208,7 +253,16 @@ export class SpaceWrites {
     await verified(() => trial.refresh(storageReader(this.#db, vault)));
     if (version <= trial.version) return taken;
     if (version !== trial.version + 1) throw gap('device certificate', version, trial.version);
-    await verified(() => trial.accept(bytes));
+    const cert = await verified(() => trial.accept(bytes));
+    // A deviceId is one person's: listed by a second, it would let that person sign in as the device, replace its head and delete its segments.
+    for (const d of cert.devices) {
+      const other = otherCertifier(state.m.everyone(), state.certs, person, d.deviceId);
+      if (other !== undefined) {
+        throw new RelayError(409, ErrorCode.RemoteInUse, `device ${d.deviceId} is certified by another person of the space (${other})`, {
+          hint: 'a person certifies only their own devices',
+        });
+      }
+    }
     return { ifAbsent: true };
   }
 
@@ -254,6 +308,15 @@ export class SpaceWrites {
 function assertSpaceKey(key: string): void {
   if (key === 'vault' || key.startsWith('registry/') || key.startsWith('pairing/'))
     throw forbidden('a space vault has no vault header, registry or pairing', 'a space’s devices pair through their own vault');
+}
+
+/** KITH_FORBIDDEN unless the person is an admin of the space now. */
+function assertAdmin(state: SpaceState, person: string, what: string): void {
+  const role = state.m.member(person)?.role;
+  if (role === 'admin') return;
+  throw new RelayError(403, ErrorCode.Forbidden, `only an admin of the space ${what}; this device’s person is a ${role ?? 'non-member'}`, {
+    hint: 'ask an admin of the space',
+  });
 }
 
 /** KITH_FORBIDDEN unless the person is a writer or admin of the space now. */

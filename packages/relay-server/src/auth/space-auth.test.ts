@@ -13,6 +13,8 @@ import {
   startEpoch,
   membershipKey,
   pushSpaceSegment,
+  shareEpochKey,
+  spaceSealedKeyKey,
   SPACE_CHAIN_START,
   spaceIdOf,
   spaceSegmentKey,
@@ -321,6 +323,66 @@ describe('relay: space vaults', () => {
     assert.equal(started.epoch, 1);
     assert.equal((await call('PUT', objectUrl(s.url, spaceEpochKey(1)), { token: bob, body: forged.bytes })).status, 412);
     await a.close();
+  });
+
+  test('a certificate listing a deviceId another person’s certificate lists is refused (409 KITH_REMOTE_IN_USE): no squatting a device', async () => {
+    const s = await relaySpace(t.relay.url);
+    const bob = await tokenFor(s.url, s.key(s.bob, 'person'));
+    const certs = new DeviceCertificates(s.bob.keys);
+    await certs.refresh(operatorRemote(t.db, s.spaceId));
+    const squat = { deviceId: s.carol.device.deviceId, signPub: s.bob.device.sign.pub, boxPub: s.bob.device.box.pub };
+    const copied = { deviceId: s.carol.device.deviceId, signPub: s.carol.device.sign.pub, boxPub: s.carol.device.box.pub };
+    for (const other of [squat, copied]) {
+      const next = await encodeDeviceCert(
+        { personId: s.bob.keys.personId, version: 2, prevHash: certs.hash, at: Date.now(), devices: [...certified(s.bob), other] },
+        s.bob.keys,
+      );
+      const r = await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 2)), { token: bob, body: next.bytes });
+      assert.deepEqual([r.status, r.code], [409, ErrorCode.RemoteInUse]);
+    }
+    assert.equal(await t.db.head(s.spaceId, deviceCertKey(s.bob.keys.personId, 2)), null);
+    // Carol's device still signs in as carol's alone; bob's own next certificate is taken.
+    assert.ok(await tokenFor(s.url, s.key(s.carol)));
+    const own = await encodeDeviceCert(
+      { personId: s.bob.keys.personId, version: 2, prevHash: certs.hash, at: Date.now(), devices: certified(s.bob) },
+      s.bob.keys,
+    );
+    assert.equal((await call('PUT', objectUrl(s.url, deviceCertKey(s.bob.keys.personId, 2)), { token: bob, body: own.bytes })).status, 204);
+  });
+
+  test('a sealed key is put only by the device that signed it, at its own address; deleted only by that device or an admin’s', async () => {
+    const s = await relaySpace(t.relay.url);
+    const a = s.remote(s.alice);
+    const state = await s.state(a);
+    const entry = state.epochs.entry(0)!;
+    const at = (deviceId: string) => spaceSealedKeyKey(entry, deviceId);
+    const carols = (await t.db.get(s.spaceId, at(s.carol.device.deviceId)))!; // sealed by alice's device
+    const [alice, bob, carol] = (await Promise.all([s.alice, s.bob, s.carol].map((p) => tokenFor(s.url, s.key(p))))) as [string, string, string];
+    const spare = testPerson().device;
+    const elsewhere = objectUrl(s.url, at(spare.deviceId));
+    const byOther = await call('PUT', elsewhere, { token: bob, body: carols });
+    assert.deepEqual([byOther.status, byOther.code], [403, ErrorCode.RemoteAuth], 'signed by another device');
+    const moved = await call('PUT', elsewhere, { token: alice, body: carols });
+    assert.deepEqual([moved.status, moved.code], [422, ErrorCode.IntegrityCorrupt], 'addressed to another device');
+    // Carol certifies a second device; bob's device seals the key to it: his to put, and his (or an admin's) to delete.
+    const cr = s.remote(s.carol, 'person');
+    await certify(cr, s.carol, [...certified(s.carol), { deviceId: spare.deviceId, signPub: spare.sign.pub, boxPub: spare.box.pub }]);
+    await cr.close();
+    const b = s.remote(s.bob);
+    const bs = await s.state(b);
+    assert.equal((await shareEpochKey(b, { m: bs.m, epochs: bs.epochs, certs: bs.certs, epochKey: s.epoch0Key, actor: actorOf(s.bob) }, deps)).length, 1);
+    for (const [token, key] of [
+      [carol, at(spare.deviceId)],
+      [carol, at(s.carol.device.deviceId)],
+      [bob, at(s.carol.device.deviceId)],
+    ] as const) {
+      const r = await call('DELETE', objectUrl(s.url, key), { token });
+      assert.deepEqual([r.status, r.code], [403, ErrorCode.RemoteAuth], key);
+    }
+    assert.equal((await call('DELETE', elsewhere, { token: bob })).status, 204);
+    assert.equal((await call('DELETE', objectUrl(s.url, at(s.carol.device.deviceId)), { token: alice })).status, 204);
+    assert.equal(await t.db.head(s.spaceId, at(s.carol.device.deviceId)), null);
+    await Promise.all([a.close(), b.close()]);
   });
 
   test('a person’s certificates take only the verified next version: a fork is refused, a gap too', async () => {

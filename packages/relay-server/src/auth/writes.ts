@@ -79,7 +79,7 @@ export class GuardedWrites {
   async delete(vault: string, key: string, who?: Principal): Promise<boolean> {
     if (who?.person !== undefined) {
       if (!who.space) throw new RelayError(403, ErrorCode.RemoteAuth, 'the space does not exist yet');
-      this.#spaceWrites.checkDelete(who.space, signerOf(who), key);
+      await this.#spaceWrites.checkDelete(vault, who.space, signerOf(who), key);
     } else if (key === remoteKeys.vault || key.startsWith(remoteKeys.registryPrefix)) {
       throw new RelayError(403, ErrorCode.RemoteAuth, 'the vault header and the device registry are append-only on the relay', {
         hint: 'the relay\u2019s operator can remove a vault',
