@@ -130,3 +130,18 @@ test('rows v2: a small state still makes several chunks, and its lines are a thi
     [2048, 8192, 16 * 1024, 32 * 1024, 64 * 1024, 128 * 1024, 128 * 1024],
   );
 });
+
+test('rows v2: a state of 10,000 typical records (about 3 MiB) is cut into chunks of about 128 KiB, its steps those of the same records in rows v1', () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  // Rows v1 holds the same records in about 1.5 times the bytes: v2 takes v1's size for a state that much larger.
+  assert.deepEqual(
+    [256 * KiB, (4 / 3) * MiB - 1, (4 / 3) * MiB, (8 / 3) * MiB - 1, (8 / 3) * MiB].map((n) => chunkTargetOf(2, Math.ceil(n))),
+    [32 * KiB, 32 * KiB, 64 * KiB, 64 * KiB, 128 * KiB],
+  );
+  // 10,000 records of about 310 bytes per v2 line, as the benchmark's: about 24 chunks, not 48.
+  const state = cutRows(rows(10_000, 370), KEY, undefined, undefined, 2);
+  const mean = total(state) / state.length;
+  assert.ok(total(state) > 2.7 * MiB && total(state) < 3.2 * MiB, `${total(state)} bytes`);
+  assert.ok(mean > 90 * KiB && mean < 180 * KiB, `${state.length} chunks of ${Math.round(mean)} bytes on average`);
+});
