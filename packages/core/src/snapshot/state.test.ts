@@ -145,3 +145,14 @@ test('rows v2: a state of 10,000 typical records (about 3 MiB) is cut into chunk
   assert.ok(total(state) > 2.7 * MiB && total(state) < 3.2 * MiB, `${total(state)} bytes`);
   assert.ok(mean > 90 * KiB && mean < 180 * KiB, `${state.length} chunks of ${Math.round(mean)} bytes on average`);
 });
+
+test('rows v2: a row read carries its fields text, which no copy of it does (spread, structured clone, JSON), and reads as a plain row', () => {
+  const [r] = rows(1, 300);
+  const [read] = new RowReader('t', 2).push(cutRows([r!], KEY, undefined, undefined, 2)[0]!);
+  assert.deepEqual(rowText(read!), { fields: JSON.stringify(r!.fields), oneWrite: true });
+  for (const copy of [{ ...read! }, structuredClone(read!), JSON.parse(JSON.stringify(read)) as RecordRow]) {
+    assert.equal(rowText(copy), undefined);
+    assert.deepEqual(copy, { ...r!, state: { ...r!.state } });
+  }
+  assert.deepEqual(Object.keys(read!), ['collection', 'id', 'deleted', 'updated', 'fields', 'state', 'conflicted']);
+});

@@ -14,7 +14,7 @@ import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
 import { checkCollection, checkRecordId } from '../model/names.js';
 import type { StoreTx } from '../ports/store.js';
-import { rowText, withRowText } from '../ports/row-text.js';
+import { rowText, rowWithText, type RowText } from '../ports/row-text.js';
 import { isOneWriteState, oneWriteState } from '../model/one-write.js';
 
 /**
@@ -268,6 +268,8 @@ export class RowReader {
   readonly #what: string;
   readonly #format: RowFormat;
   #carry: Uint8Array = new Uint8Array(0);
+  /** The collection name of the last row read, which passed its check. */
+  #collection: unknown;
   readonly #decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(what: string, format: RowFormat = 1) {
@@ -318,9 +320,7 @@ export class RowReader {
     const oneWrite = head.length === 4;
     // The registers are rebuilt only after the fields are known to be an object (checked again below).
     const state = oneWrite && typeof updated === 'string' && isPlainObject(fields) ? oneWriteState(fields, updated) : given;
-    const row = this.#checked(collection, id, deleted, updated, fields, state, oneWrite);
-    // The text stands for the row's fields only while they are the parsed object (a conflicted row's are the merge's copy).
-    return row.fields === fields ? withRowText(row, { fields: fieldsText, oneWrite }) : row;
+    return this.#checked(collection, id, deleted, updated, fields, state, oneWrite, { fields: fieldsText, oneWrite });
   }
 
   #json(text: string): unknown {
@@ -331,10 +331,14 @@ export class RowReader {
     }
   }
 
-  /** `built`: the registers are the one-write state this reader made (well-formed, no losers), not read. */
-  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false): RecordRow {
+  /**
+   * `built`: the registers are the one-write state this reader made (well-formed, no losers), not read.
+   * `text`: the fields' text, carried by the row while its fields are the parsed object (a conflicted row's are the merge's copy).
+   */
+  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false, text?: RowText): RecordRow {
     try {
-      checkCollection(collection as string);
+      // Rows come in collection order: a name checked for the row before is not checked again.
+      if (collection !== this.#collection) checkCollection(collection as string);
       checkRecordId(id as string);
     } catch (e) {
       if (KithError.is(e, ErrorCode.BadName)) throw corrupt(this.#what, e.message);
@@ -360,7 +364,11 @@ export class RowReader {
     const i = id as string;
     // `conflicted` is derived, never taken from the bytes: without losing heads there is no conflict, and the
     // parsed objects are the row's own (the merge's view would only copy them); else through the merge's view.
-    if (!losers) return { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
+    this.#collection = c;
+    if (!losers)
+      return text
+        ? rowWithText(c, i, deleted === 1, updated, fields, state, text)
+        : { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
     return rowOf(viewOf({ collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false }, c, i));
   }
 }
