@@ -7,6 +7,7 @@
  * serializing the fields again; the text is valid JSON whose value equals
  * `fields`.
  */
+import type { JsonObject } from '../model/json.js';
 import type { RecordRow } from '../model/merge.js';
 
 const ROW_TEXT = Symbol('kith.rowText');
@@ -18,10 +19,44 @@ export interface RowText {
   readonly oneWrite: boolean;
 }
 
-/** `row` with `text` attached (not enumerable: copies and JSON leave it out). */
-export function withRowText<R extends RecordRow>(row: R, text: RowText): R {
-  Object.defineProperty(row, ROW_TEXT, { value: text });
-  return row;
+/**
+ * A row with its text attached: a private field behind a getter on the
+ * prototype, so copies, JSON and structured clones leave it out (a copy
+ * whose fields change must not carry the old text). Cheaper than defining
+ * a non-enumerable property on each row (about 5 ms per 10,000 rows here).
+ */
+class RowWithText implements RecordRow {
+  readonly #text: RowText;
+
+  constructor(
+    readonly collection: string,
+    readonly id: string,
+    readonly deleted: boolean,
+    readonly updated: string,
+    readonly fields: JsonObject,
+    readonly state: JsonObject,
+    readonly conflicted: boolean,
+    text: RowText,
+  ) {
+    this.#text = text;
+  }
+
+  get [ROW_TEXT](): RowText {
+    return this.#text;
+  }
+}
+
+/** A new row without a conflict, carrying `text` (see {@link RowWithText}). */
+export function rowWithText(
+  collection: string,
+  id: string,
+  deleted: boolean,
+  updated: string,
+  fields: JsonObject,
+  state: JsonObject,
+  text: RowText,
+): RecordRow {
+  return new RowWithText(collection, id, deleted, updated, fields, state, false, text);
 }
 
 /** The text attached to `row`, if any. */

@@ -14,7 +14,7 @@ import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
 import { checkCollection, checkRecordId, isReservedCollection } from '../model/names.js';
 import type { StoreTx } from '../ports/store.js';
-import { rowText, withRowText } from '../ports/row-text.js';
+import { rowText, rowWithText, type RowText } from '../ports/row-text.js';
 import { isOneWriteState, oneWriteState } from '../model/one-write.js';
 
 /**
@@ -33,8 +33,13 @@ const V2_CHUNK_FLOOR = 2 * 1024;
 const CHUNK_CEILING = 128 * 1024;
 /** ...and doubles only while the state still makes this many chunks of the doubled size (rows v1)... */
 const MIN_CHUNKS = 32;
-/** ...or this many (rows v2), never above rows v1's size for the state: a small state in a few chunks, not dozens. */
+/** ...or this many (rows v2), never above rows v1's size for the same records: a small state in a few chunks, not dozens. */
 const MIN_CHUNKS_V2 = 8;
+/**
+ * The same records take about 1.5 times the bytes in rows v1 (v2 lines drop the one-write registers,
+ * a third of a typical line): rows v2's cap is rows v1's size for a state this much larger.
+ */
+const V1_BYTES_PER_V2 = 1.5;
 
 /**
  * The average chunk size for a state of `bytes`. Rows v1: 32 KiB, doubled
@@ -42,17 +47,25 @@ const MIN_CHUNKS_V2 = 8;
  * to 128 KiB (64 KiB from 2 MiB, 128 KiB from 4 MiB). At 32 KiB the costs
  * of each chunk (a request, a decryption, an inflate) were most of a large
  * state's bootstrap. Rows v2: 2 KiB, doubled while the state still makes
- * at least 8 chunks of the doubled size, but never above rows v1's size:
- * a small state keeps a few small chunks, so a change re-uploads little of
- * it without a bootstrap paying a request per 2 KiB. When a state crosses
- * a step its chunks change size: that snapshot re-uploads them all, once.
+ * at least 8 chunks of the doubled size, but never above rows v1's size
+ * for the same records (a v1 state 1.5 times as large): a small state keeps
+ * a few small chunks, so a change re-uploads little of it without a
+ * bootstrap paying a request per 2 KiB, and a state of 10,000 typical
+ * records (about 3 MiB) is read in about 24 chunks, not 48 (each chunk
+ * costs a request, a key derivation, a decryption and an id check). When a
+ * state crosses a step its chunks change size: that snapshot re-uploads
+ * them all, once.
  */
 export function chunkTargetOf(format: RowFormat, bytes: number): number {
-  let v1 = SNAPSHOT_CHUNK_TARGET;
-  while (v1 < CHUNK_CEILING && bytes >= MIN_CHUNKS * v1 * 2) v1 *= 2;
-  if (format === 1) return v1;
+  const v1Of = (n: number): number => {
+    let v1 = SNAPSHOT_CHUNK_TARGET;
+    while (v1 < CHUNK_CEILING && n >= MIN_CHUNKS * v1 * 2) v1 *= 2;
+    return v1;
+  };
+  if (format === 1) return v1Of(bytes);
+  const cap = v1Of(bytes * V1_BYTES_PER_V2);
   let target = V2_CHUNK_FLOOR;
-  while (target < v1 && bytes >= MIN_CHUNKS_V2 * target * 2) target *= 2;
+  while (target < cap && bytes >= MIN_CHUNKS_V2 * target * 2) target *= 2;
   return target;
 }
 
@@ -255,6 +268,8 @@ export class RowReader {
   readonly #what: string;
   readonly #format: RowFormat;
   #carry: Uint8Array = new Uint8Array(0);
+  /** The collection name of the last row read, which passed its check. */
+  #collection: unknown;
   readonly #decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(what: string, format: RowFormat = 1) {
@@ -305,9 +320,7 @@ export class RowReader {
     const oneWrite = head.length === 4;
     // The registers are rebuilt only after the fields are known to be an object (checked again below).
     const state = oneWrite && typeof updated === 'string' && isPlainObject(fields) ? oneWriteState(fields, updated) : given;
-    const row = this.#checked(collection, id, deleted, updated, fields, state, oneWrite);
-    // The text stands for the row's fields only while they are the parsed object (a conflicted row's are the merge's copy).
-    return row.fields === fields ? withRowText(row, { fields: fieldsText, oneWrite }) : row;
+    return this.#checked(collection, id, deleted, updated, fields, state, oneWrite, { fields: fieldsText, oneWrite });
   }
 
   #json(text: string): unknown {
@@ -318,11 +331,15 @@ export class RowReader {
     }
   }
 
-  /** `built`: the registers are the one-write state this reader made (well-formed, no losers), not read. */
-  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false): RecordRow {
+  /**
+   * `built`: the registers are the one-write state this reader made (well-formed, no losers), not read.
+   * `text`: the fields' text, carried by the row while its fields are the parsed object (a conflicted row's are the merge's copy).
+   */
+  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false, text?: RowText): RecordRow {
     try {
+      // Rows come in collection order: a name checked for the row before is not checked again.
       // The engine's reserved collections (retention, the spaces directory and keyring) are state too: writers include them.
-      if (!isReservedCollection(collection as string)) checkCollection(collection as string);
+      if (collection !== this.#collection && !isReservedCollection(collection as string)) checkCollection(collection as string);
       checkRecordId(id as string);
     } catch (e) {
       if (KithError.is(e, ErrorCode.BadName)) throw corrupt(this.#what, e.message);
@@ -348,7 +365,11 @@ export class RowReader {
     const i = id as string;
     // `conflicted` is derived, never taken from the bytes: without losing heads there is no conflict, and the
     // parsed objects are the row's own (the merge's view would only copy them); else through the merge's view.
-    if (!losers) return { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
+    this.#collection = c;
+    if (!losers)
+      return text
+        ? rowWithText(c, i, deleted === 1, updated, fields, state, text)
+        : { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
     return rowOf(viewOf({ collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false }, c, i));
   }
 }
