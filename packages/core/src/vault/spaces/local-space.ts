@@ -27,6 +27,7 @@ import {
   SPACE_CHAIN_START,
   type SpaceChainPos,
   type SpaceCursor,
+  type SpaceReadResult,
 } from '../../spaces/space-segments.js';
 import { SpaceState } from '../../spaces/space-state.js';
 import { signInToSpace, type SpaceActor } from '../../spaces/space-ops.js';
@@ -252,8 +253,8 @@ export class LocalSpace {
     return true;
   }
 
-  /** Reads and applies what other devices wrote in the space; returns the ops applied. */
-  async pull(): Promise<{ pulled: number; collections: string[] }> {
+  /** Reads and applies what other devices wrote in the space; returns the ops applied, and what was refused (see space-refusals.ts). */
+  async pull(): Promise<{ pulled: number; collections: string[]; refused: SpaceReadResult['refused'] }> {
     await this.ready();
     const stored = await this.store.read(async (tx) => ({
       cursors: (await readMeta<Record<string, StoredCursor>>(tx, SPACE_META.cursors)) ?? {},
@@ -293,7 +294,7 @@ export class LocalSpace {
       return n;
     });
     if (collections.size > 0) this.events.emit('change', { collections: [...collections], source: 'remote' });
-    return { pulled, collections: [...collections] };
+    return { pulled, collections: [...collections], refused: read.refused };
   }
 
   async close(): Promise<void> {
