@@ -163,16 +163,11 @@ export class SpaceHub {
   async members(space: string): Promise<SpaceMember[]> {
     const entry = findSpace(await readDirectory(this.#s.store), space);
     const local = await this.#local(entry);
-    const state = await this.#s.exclusive(() => local.refresh(true)).catch(() => local.state); // offline: as verified before
+    await this.#s.exclusive(() => local.refresh(true)).catch(() => undefined); // offline: as verified before (this session, else the store's copy)
     // A removed person's copy is frozen at their removal: say so (who, when) rather than list members as they were.
-    if (entry.removed) assertMember(state, (await this.#actor(await this.#s.connect())).person.personId);
+    if (entry.removed) assertMember(local.state, (await this.#actor(await this.#s.connect())).person.personId);
     const names = await readNames(local.store);
-    return state.m.members().map((m) => ({
-      personId: m.personId,
-      name: names.get(m.personId) ?? m.personId,
-      role: m.role,
-      devices: state.certs(m.personId)?.at()?.devices.length ?? 0,
-    }));
+    return (await local.verifiedMembers()).map((m) => ({ personId: m.personId, name: names.get(m.personId) ?? m.personId, role: m.role, devices: m.devices }));
   }
 
   async setRole(space: string, personId: string, role: Role): Promise<void> {

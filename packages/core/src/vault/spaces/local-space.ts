@@ -62,6 +62,15 @@ interface Pins {
 export interface SpaceSummary {
   role: Role | null;
   members: number;
+  /** The members as verified (absent from stores written before it was kept). */
+  people?: VerifiedMember[];
+}
+/** A member as verified: what `spaces.members()` shows, offline too (names are the space's records). */
+export interface VerifiedMember {
+  personId: string;
+  role: Role;
+  /** Devices in the member's newest certificate. */
+  devices: number;
 }
 
 export class LocalSpace {
@@ -170,7 +179,16 @@ export class LocalSpace {
   }
 
   summaryNow(): SpaceSummary {
-    return { role: this.state.m.member(this.me.person.personId)?.role ?? null, members: this.state.m.members().length };
+    const people = this.state.m
+      .members()
+      .map((m) => ({ personId: m.personId, role: m.role, devices: this.state.certs(m.personId)?.at()?.devices.length ?? 0 }));
+    return { role: this.state.m.member(this.me.person.personId)?.role ?? null, members: people.length, people };
+  }
+
+  /** The members as this session verified them, else (offline since a restart) as verified last, from the store. */
+  async verifiedMembers(): Promise<VerifiedMember[]> {
+    if (this.state.m.seq > 0) return this.summaryNow().people!;
+    return (await this.summary())?.people ?? [];
   }
 
   /** The summary as last verified (from the store). */

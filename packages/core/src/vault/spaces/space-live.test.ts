@@ -6,7 +6,7 @@ import { openSpaceEpochKey } from '../../spaces/epochs.js';
 import { writeSpaceSegment, SPACE_CHAIN_START } from '../../spaces/space-segments.js';
 import { openVault } from '../open.js';
 import { Records } from '../records.js';
-import type { Vault } from '../vault.js';
+import { Vault } from '../vault.js';
 import { SpaceHub } from './hub.js';
 import { invite, newPerson, World, type Device } from './people.test.support.js';
 
@@ -155,5 +155,31 @@ test('a reader’s forged segment: a member’s sync returns one KITH_SPACE_REFU
     }
   } finally {
     for (const v of [a.vault, b.vault, cat]) await v?.close();
+  }
+});
+
+test('members() after a restart with the remote unreachable: the membership verified last (names, roles, device counts), from the space’s store', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 51);
+  const b = await newPerson(world, 'ben', 52);
+  let ana: Vault | undefined = a.vault;
+  try {
+    const club = await a.vault.spaces.create('Club');
+    await invite(a.vault, 'Club', b.vault, 'reader', 'Ben');
+    for (const v of [b.vault, a.vault]) await v.sync();
+    const online = await a.vault.spaces.members('Club');
+    assert.deepEqual(online.map((m) => [m.name, m.role, m.devices]).sort(), [
+      ['Ben', 'reader', 1],
+      ['ana', 'admin', 1],
+    ]);
+    await a.vault.close();
+    ana = undefined;
+    for (const url of ['memory://ana', `memory://ana/spaces/${club.spaceId}`]) world.down.add(url);
+    ana = await Vault.open(a.device.options());
+    assert.deepEqual(await ana.spaces.members('Club'), online);
+    assert.deepEqual(await ana.spaces.members(club.spaceId), online);
+  } finally {
+    await ana?.close();
+    await b.vault.close();
   }
 });
