@@ -102,7 +102,10 @@ export class SpaceWatch implements SpaceWatcher {
     let offRemote = (): void => undefined;
     if (canWatch(local.remote) && this.#pushed < MAX_PUSHED_SPACES) {
       // Signed in first: a relay's push socket opens with the key lent to the remote.
-      await local.ready();
+      await local.ready().catch((e: unknown) => {
+        offLocal();
+        throw e;
+      });
       const remote = local.remote;
       const stops = WATCHED_PREFIXES.map((p) => remote.watch(p, this.#on.onRemote));
       this.#pushed++;
