@@ -2,7 +2,8 @@
  * @module commands/sync
  * push, pull, sync (once or --watch), status.
  */
-import { watch as watchFiles } from 'node:fs';
+import { watch as watchFiles, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 import { policyActs, type PrefetchResult, type SyncResult, type Vault } from '@kith/core';
 import type { Command } from 'commander';
 import { homeDir, openVault, withVault } from '../home.js';
@@ -69,27 +70,65 @@ function syncCommand(program: Command, name: 'push' | 'pull', description: strin
 
 /**
  * Syncs as soon as other `kith` processes write in this home: their commits
- * touch the store's files (`kith.db`, its WAL), which the auto-sync loop of
- * this process cannot see as its own local changes.
+ * touch the store's files (`kith.db`, its WAL, and `spaces/<spaceId>.db`
+ * for a shared space), which the auto-sync loop of this process cannot see
+ * as its own local changes.
  */
 function syncOnStoreChange(vault: Vault, dir: string, onError: (e: Error) => void): () => void {
   let timer: NodeJS.Timeout | undefined;
+  let personal = false;
+  const spaces = new Set<string>();
   const check = (): void => {
     timer = undefined;
-    void vault
-      .status()
-      .then((s) => (s.pending > 0 ? vault.sync() : undefined))
-      .catch(onError);
+    const changed = [...spaces];
+    const mine = personal;
+    spaces.clear();
+    personal = false;
+    void (async () => {
+      // Our own pulls touch the same files but leave nothing pending: only writes waiting to be pushed make a sync.
+      let due = mine && (await vault.status()).pending > 0;
+      for (const id of changed)
+        due ||=
+          (await vault
+            .space(id)
+            .pending()
+            .catch(() => 0)) > 0;
+      if (due) await vault.sync();
+    })().catch(onError);
   };
+  const changed = (): void => void (timer ??= setTimeout(check, 100)); // debounced: one commit touches the WAL several times
+  let spaceWatcher: FSWatcher | undefined;
+  const watchSpaces = (): void => {
+    if (spaceWatcher) return;
+    try {
+      spaceWatcher = watchFiles(join(dir, 'spaces'), (_event, file) => {
+        const id = SPACE_STORE_RE.exec(file ?? '')?.[1];
+        if (id) {
+          spaces.add(id);
+          changed();
+        }
+      });
+    } catch {
+      // No space kept here yet: watched once the folder appears.
+    }
+  };
+  watchSpaces();
   const watcher = watchFiles(dir, (_event, file) => {
-    // Debounced: one commit touches the WAL several times; our own pulls touch it too but leave nothing pending.
-    if (file?.startsWith('kith.db') && !timer) timer = setTimeout(check, 100);
+    if (file === 'spaces') watchSpaces();
+    if (file?.startsWith('kith.db')) {
+      personal = true;
+      changed();
+    }
   });
   return () => {
     clearTimeout(timer);
     watcher.close();
+    spaceWatcher?.close();
   };
 }
+
+/** A shared space's store in the home (`spaces/<spaceId>.db`, its WAL and journal). */
+const SPACE_STORE_RE = /^([0-9a-f]{32})\.db/;
 
 /** Runs auto-sync until SIGINT/SIGTERM, printing one line per round. */
 async function watch(vault: Vault, opts: GlobalOptions, intervalSeconds: number, json: boolean): Promise<void> {

@@ -19,6 +19,13 @@ export const WarningCode = {
   CompactionFailed: 'KITH_COMPACTION_FAILED',
   /** This person is no longer a member of a shared space (an admin removed them, or another of their devices left): said once, then the space is not synced. */
   Removed: 'KITH_REMOVED',
+  /**
+   * A member's device refused another device's segment or head in a shared
+   * space (a reader's or removed member's write, a cut device's, a bad
+   * signature or chain): nothing of that device past it is applied, every
+   * other device's changes are. Said once per refused object.
+   */
+  SpaceRefused: 'KITH_SPACE_REFUSED',
 } as const;
 export type WarningCode = (typeof WarningCode)[keyof typeof WarningCode];
 
@@ -29,4 +36,15 @@ export interface SyncWarning {
   readonly message: string;
   /** What to do about it. */
   readonly hint: string;
+  /** The shared space it concerns (its spaceId), for warnings of a space. */
+  readonly space?: string;
+  /** KITH_SPACE_REFUSED: the device whose object was refused. */
+  readonly device?: string;
+  /** KITH_SPACE_REFUSED: that device's person, when a certificate of the space names it. */
+  readonly person?: string;
+  /** KITH_SPACE_REFUSED: the number of the refused segment in that device's chain. */
+  readonly seq?: number;
+  /** KITH_SPACE_REFUSED: why, as the refusal's error code (`KITH_INTEGRITY_…`, `KITH_FORBIDDEN`) and reason. */
+  readonly error?: string;
+  readonly reason?: string;
 }

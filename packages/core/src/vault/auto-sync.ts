@@ -1,11 +1,13 @@
 /**
  * @module vault/auto-sync
  * The auto-sync scheduler: a sync now, then every interval, soon after
- * local writes, and at once when the remote reports a change; failures
- * are reported and retried with backoff.
+ * local writes, and at once when the remote reports a change (the
+ * personal space's and every kept shared space's); failures are reported
+ * and retried with backoff.
  */
 import { remoteKeys } from '../format/index.js';
 import type { VaultEmitter } from './events.js';
+import type { SpaceWatchEvents, SpaceWatcher } from './spaces/space-watch.js';
 
 /** What auto-sync drives. */
 export interface AutoSyncHost {
@@ -13,6 +15,8 @@ export interface AutoSyncHost {
   readonly events: VaultEmitter;
   /** Watches remote keys under `prefix` where the remote can; returns a stop function. */
   watch(prefix: string, onChange: () => void): () => void;
+  /** Watches the shared spaces this device keeps (their remotes' changes, their local writes); followed after each round. */
+  watchSpaces?(on: SpaceWatchEvents): SpaceWatcher;
 }
 
 export interface AutoSync {
@@ -63,6 +67,7 @@ function runAutoSync(host: AutoSyncHost, o: { intervalMs: number; signal?: Abort
   // A push notice from the remote is acted on at once.
   const offLocal = host.events.on('change', (e) => e.source === 'local' && poke(LOCAL_WRITE_DELAY_MS));
   const offWatch = host.watch(remoteKeys.headsPrefix, () => poke(0));
+  const spaces = host.watchSpaces?.({ onRemote: () => poke(0), onLocal: () => poke(LOCAL_WRITE_DELAY_MS) });
   let failures = 0;
   const loop = (async () => {
     while (!abort.signal.aborted) {
@@ -76,6 +81,8 @@ function runAutoSync(host: AutoSyncHost, o: { intervalMs: number; signal?: Abort
         host.events.emit('error', { error: error as Error });
       }
       if (abort.signal.aborted) break; // stopped during the round: no wait (its abort event has fired already)
+      // After the round (which synced the directory): spaces joined since are watched, those turned off, left or removed from are not.
+      await spaces?.update().catch(() => undefined);
       const delay = failures === 0 ? (missed ?? o.intervalMs) : Math.min(o.intervalMs * 2 ** failures, MAX_BACKOFF_MS);
       await new Promise<void>((resolve) => {
         // One abort listener per wait, removed when the wait ends (no listener pile-up over rounds).
@@ -99,6 +106,7 @@ function runAutoSync(host: AutoSyncHost, o: { intervalMs: number; signal?: Abort
       abort.abort();
       offLocal();
       offWatch();
+      spaces?.stop();
       await loop;
     },
   };

@@ -82,7 +82,12 @@ export class Vault {
     this.#hub = new LazySpaceHub(session, this.#records);
     this.spaces = new Spaces(this.#hub);
     this.#sync = new Syncer(session, this.#records, () => this.#upkeep(), this.#hub);
-    this.#autoSync = new AutoSyncs({ sync: (o) => this.sync(o), events: session.events, watch: (prefix, fn) => session.slot.watch(prefix, fn) });
+    this.#autoSync = new AutoSyncs({
+      sync: (o) => this.sync(o),
+      events: session.events,
+      watch: (prefix, fn) => session.slot.watch(prefix, fn),
+      watchSpaces: (on) => this.#hub.watch(on),
+    });
   }
 
   /**

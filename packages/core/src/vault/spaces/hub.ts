@@ -37,6 +37,8 @@ import { loadIdentity, ownDevices } from './identity.js';
 import { assertMember } from '../../spaces/space-segments.js';
 import { WarningCode, type SyncWarning } from '../../base/warnings.js';
 import { LocalSpace } from './local-space.js';
+import { refusalWarnings } from './space-refusals.js';
+import { SpaceWatch, type SpaceWatchEvents, type SpaceWatcher } from './space-watch.js';
 import { shareOlderKeys } from './older-keys.js';
 import { recordSpaceKeys, sealFromKeyring } from './keyring.js';
 import { push } from '../../sync/push.js';
@@ -52,6 +54,8 @@ export class SpaceHub {
   readonly #records: Records;
   #person: Promise<PersonKeys> | undefined;
   readonly #open = new Map<string, Promise<LocalSpace>>();
+  /** Auto-syncs' watches of the kept spaces, told when this device turns a space's sync on or off. */
+  readonly #watches = new Set<SpaceWatch>();
 
   constructor(session: VaultSession, records: Records) {
     this.#s = session;
@@ -164,16 +168,11 @@ export class SpaceHub {
   async members(space: string): Promise<SpaceMember[]> {
     const entry = findSpace(await readDirectory(this.#s.store), space);
     const local = await this.#local(entry);
-    const state = await this.#s.exclusive(() => local.refresh(true)).catch(() => local.state); // offline: as verified before
+    await this.#s.exclusive(() => local.refresh(true)).catch(() => undefined); // offline: as verified before (this session, else the store's copy)
     // A removed person's copy is frozen at their removal: say so (who, when) rather than list members as they were.
-    if (entry.removed) assertMember(state, (await this.#actor(await this.#s.connect())).person.personId);
+    if (entry.removed) assertMember(local.state, (await this.#actor(await this.#s.connect())).person.personId);
     const names = await readNames(local.store);
-    return state.m.members().map((m) => ({
-      personId: m.personId,
-      name: names.get(m.personId) ?? m.personId,
-      role: m.role,
-      devices: state.certs(m.personId)?.at()?.devices.length ?? 0,
-    }));
+    return (await local.verifiedMembers()).map((m) => ({ personId: m.personId, name: names.get(m.personId) ?? m.personId, role: m.role, devices: m.devices }));
   }
 
   async setRole(space: string, personId: string, role: Role): Promise<void> {
@@ -205,6 +204,26 @@ export class SpaceHub {
     if (typeof on !== 'boolean') throw new KithError(ErrorCode.BadInput, 'synced is true or false');
     const entry = findSpace(await readDirectory(this.#s.store), space);
     await setSynced(this.#s.store, entry.spaceId, on);
+    // Watched (or not) from now, and a round soon syncs a space turned back on.
+    for (const w of this.#watches)
+      void w.update().then(
+        () => w.poke(),
+        () => undefined,
+      );
+  }
+
+  /** Watches the spaces this device keeps, for auto-sync (see space-watch.ts); `update()` after each round follows the directory. */
+  watch(on: SpaceWatchEvents): SpaceWatcher {
+    const w = new SpaceWatch({ kept: () => this.#kept(), open: (e) => this.#local(e) }, on, () => this.#watches.delete(w));
+    this.#watches.add(w);
+    return w;
+  }
+
+  /** The directory's spaces this device keeps in sync (not left or removed from, sync on). */
+  async #kept(): Promise<SpaceEntry[]> {
+    const kept: SpaceEntry[] = [];
+    for (const e of await readDirectory(this.#s.store)) if (!e.removed && (await isSynced(this.#s.store, e.spaceId))) kept.push(e);
+    return kept;
   }
 
   /** The space `space` names, opened locally (no network). */
@@ -219,6 +238,7 @@ export class SpaceHub {
     return {
       records: local.records,
       blobs: local.blobs(),
+      pending: () => local.store.read((tx) => tx.countOutbox()),
       // A device its vault revoked learns it from its registry (any sync); the space's certificates say the same once the person's other device dropped it.
       assertMayWrite: async () => {
         registry.assertNotRevoked(deviceId);
@@ -239,12 +259,15 @@ export class SpaceHub {
     let pushed = 0;
     let pulled = 0;
     let failed: Error | undefined;
-    for (const entry of await readDirectory(this.#s.store)) {
-      if (entry.removed || !(await isSynced(this.#s.store, entry.spaceId))) continue;
+    for (const entry of await this.#kept()) {
       const local = await this.#local(entry);
       try {
         await this.#upkeep(local);
-        if (how.pull) pulled += (await local.pull()).pulled;
+        if (how.pull) {
+          const p = await local.pull();
+          pulled += p.pulled;
+          warnings.push(...(await refusalWarnings(local.store, local.state, entry, p.refused)));
+        }
         if (how.push) pushed += await local.push();
         await this.#noteChanges(entry, local);
       } catch (e) {
@@ -252,7 +275,12 @@ export class SpaceHub {
         if (KithError.is(e, ErrorCode.Removed)) {
           // Said once: the entry marked removed is not synced again.
           await saveEntry(this.#records, { ...entry, removed: true });
-          warnings.push({ code: WarningCode.Removed, message: `space ${JSON.stringify(entry.name)}: ${e.message}`, hint: e.hint ?? REMOVED_HINT });
+          warnings.push({
+            code: WarningCode.Removed,
+            message: `space ${JSON.stringify(entry.name)}: ${e.message}`,
+            hint: e.hint ?? REMOVED_HINT,
+            space: entry.spaceId,
+          });
         } else failed ??= e as Error;
       }
     }

@@ -10,6 +10,7 @@ import type { Records } from '../records.js';
 import type { VaultSession } from '../session.js';
 import { SPACES_DIRECTORY } from '../../model/names.js';
 import type { SpaceHub } from './hub.js';
+import type { SpaceWatchEvents, SpaceWatcher } from './space-watch.js';
 
 /** What the vault, its `spaces` facade, `space(...)` and the syncer ask of the spaces code. */
 export type SpacesHub = Pick<
@@ -57,6 +58,29 @@ export class LazySpaceHub implements SpacesHub {
   async #inAnySpace(): Promise<boolean> {
     const page = await this.#s.store.read((tx) => tx.query({ collection: SPACES_DIRECTORY }));
     return page.rows.some((r) => !r.deleted && r.fields['removed'] !== true);
+  }
+
+  /**
+   * Auto-sync's watch of the kept spaces: with none in the directory, each
+   * update loads nothing; the first update that finds one loads the spaces
+   * code and watches from then on.
+   */
+  watch(on: SpaceWatchEvents): SpaceWatcher {
+    let inner: SpaceWatcher | undefined;
+    let stopped = false;
+    return {
+      update: async () => {
+        if (stopped || (!inner && !this.#hub && !(await this.#inAnySpace()))) return;
+        const hub = await this.#load();
+        if (stopped) return;
+        inner ??= hub.watch(on);
+        await inner.update();
+      },
+      stop: () => {
+        stopped = true;
+        inner?.stop();
+      },
+    };
   }
 
   async close(): Promise<void> {

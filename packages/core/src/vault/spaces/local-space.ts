@@ -27,6 +27,7 @@ import {
   SPACE_CHAIN_START,
   type SpaceChainPos,
   type SpaceCursor,
+  type SpaceReadResult,
 } from '../../spaces/space-segments.js';
 import { SpaceState } from '../../spaces/space-state.js';
 import { signInToSpace, type SpaceActor } from '../../spaces/space-ops.js';
@@ -61,6 +62,15 @@ interface Pins {
 export interface SpaceSummary {
   role: Role | null;
   members: number;
+  /** The members as verified (absent from stores written before it was kept). */
+  people?: VerifiedMember[];
+}
+/** A member as verified: what `spaces.members()` shows, offline too (names are the space's records). */
+export interface VerifiedMember {
+  personId: string;
+  role: Role;
+  /** Devices in the member's newest certificate. */
+  devices: number;
 }
 
 export class LocalSpace {
@@ -169,7 +179,16 @@ export class LocalSpace {
   }
 
   summaryNow(): SpaceSummary {
-    return { role: this.state.m.member(this.me.person.personId)?.role ?? null, members: this.state.m.members().length };
+    const people = this.state.m
+      .members()
+      .map((m) => ({ personId: m.personId, role: m.role, devices: this.state.certs(m.personId)?.at()?.devices.length ?? 0 }));
+    return { role: this.state.m.member(this.me.person.personId)?.role ?? null, members: people.length, people };
+  }
+
+  /** The members as this session verified them, else (offline since a restart) as verified last, from the store. */
+  async verifiedMembers(): Promise<VerifiedMember[]> {
+    if (this.state.m.seq > 0) return this.summaryNow().people!;
+    return (await this.summary())?.people ?? [];
   }
 
   /** The summary as last verified (from the store). */
@@ -252,8 +271,8 @@ export class LocalSpace {
     return true;
   }
 
-  /** Reads and applies what other devices wrote in the space; returns the ops applied. */
-  async pull(): Promise<{ pulled: number; collections: string[] }> {
+  /** Reads and applies what other devices wrote in the space; returns the ops applied, and what was refused (see space-refusals.ts). */
+  async pull(): Promise<{ pulled: number; collections: string[]; refused: SpaceReadResult['refused'] }> {
     await this.ready();
     const stored = await this.store.read(async (tx) => ({
       cursors: (await readMeta<Record<string, StoredCursor>>(tx, SPACE_META.cursors)) ?? {},
@@ -293,7 +312,7 @@ export class LocalSpace {
       return n;
     });
     if (collections.size > 0) this.events.emit('change', { collections: [...collections], source: 'remote' });
-    return { pulled, collections: [...collections] };
+    return { pulled, collections: [...collections], refused: read.refused };
   }
 
   async close(): Promise<void> {

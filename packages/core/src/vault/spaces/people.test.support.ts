@@ -31,8 +31,33 @@ export class World {
   /** URLs whose remote fails every call, as an unreachable one does. */
   readonly down = new Set<string>();
 
+  /** Remotes that can watch (as a relay's push does): a put tells every watcher of that URL under the key's prefix. */
+  watchable = false;
+  /** Watchers by URL, while they watch. */
+  readonly watchers = new Map<string, Set<{ prefix: string; onChange: () => void }>>();
+
+  /** How many watches of `url` are open now. */
+  watching(url: string): number {
+    return this.watchers.get(url)?.size ?? 0;
+  }
+
   remote(url: string): Remote {
     const r = openMemoryRemote(this.objects(url), url);
+    if (this.watchable) {
+      const set = this.watchers.get(url) ?? new Set();
+      this.watchers.set(url, set);
+      Object.assign(r, {
+        capabilities: { ...r.capabilities, watch: true },
+        watch: (prefix: string, onChange: () => void) => {
+          const w = { prefix, onChange };
+          set.add(w);
+          return () => void set.delete(w);
+        },
+      });
+    }
+    const tell = (key: string): void => {
+      for (const w of this.watchers.get(url) ?? []) if (key.startsWith(w.prefix)) setTimeout(w.onChange, 0);
+    };
     const { put, get, list } = { put: r.put.bind(r), get: r.get.bind(r), list: r.list.bind(r) };
     const reach = (): void => {
       if (this.down.has(url)) throw new KithError(ErrorCode.RemoteUnavailable, `${url} is unreachable`);
@@ -41,7 +66,8 @@ export class World {
       put: async (key: string, bytes: Uint8Array, o?: Parameters<Remote['put']>[2]) => {
         reach();
         this.calls.push(`put ${url} ${key}`);
-        return put(key, bytes, o);
+        await put(key, bytes, o);
+        tell(key);
       },
       get: async (key: string, o?: Parameters<Remote['get']>[1]) => (reach(), get(key, o)),
       list: async (prefix: string, o?: Parameters<Remote['list']>[1]) => (reach(), list(prefix, o)),

@@ -19,6 +19,8 @@ export interface SpaceRecordsHost {
   /** Throws unless this device may write now (KITH_FORBIDDEN, KITH_REMOVED, KITH_REVOKED), before anything is written. */
   assertMayWrite(): Promise<void>;
   readonly blobs: SpaceBlobs;
+  /** Writes of this device in the space not pushed yet. */
+  pending(): Promise<number>;
 }
 
 export class SpaceRecords {
@@ -60,6 +62,11 @@ export class SpaceRecords {
   /** Several writes in one transaction: all or nothing. Returns how many. */
   async batch(fn: (b: BatchWriter) => void): Promise<number> {
     return (await this.#writer()).batch(fn);
+  }
+
+  /** How many of this device's writes in the space wait to be pushed (no network: what `vault.status().pending` is for the personal space). */
+  async pending(): Promise<number> {
+    return (await this.#open()).pending();
   }
 
   async get(collection: string, id: string): Promise<Doc | undefined> {
