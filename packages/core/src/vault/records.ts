@@ -242,9 +242,12 @@ export class Records {
     this.#s.events.emit('change', { collections, source: 'local' });
   }
 
-  /** Writes what `views` changed, then the ops' history entries and outbox rows; returns the changed collections. */
+  /**
+   * Writes the ops' history entries and outbox rows, then what `views` changed; returns the changed collections.
+   * The ops go first: a store that keeps a put on an empty record by reference to its row (schema 6 of the
+   * SQLite store) then knows, as the rows arrive, which of them an op refers to.
+   */
   async #record(tx: StoreTx, views: ViewSet, ops: Op[]): Promise<string[]> {
-    const touched = await views.flush();
     const device = this.#s.ctx.deviceId;
     // A store that can keeps the history inside the outbox rows until push: one write per op instead of two.
     if (tx.appendOwnOps) await tx.appendOwnOps(ops as unknown as JsonObject[], device);
@@ -252,7 +255,7 @@ export class Records {
       await tx.appendLog(ops.map((op) => logEntryOf(op, device)));
       await tx.appendOutbox(ops as unknown as JsonObject[]);
     }
-    return touched;
+    return views.flush();
   }
 }
 
