@@ -270,6 +270,49 @@ describe('sqlite store schema 6', () => {
     });
   });
 
+  test('a push that cuts an outbox row keeps the references after the cut, and the kept copies go with the ops they keep', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'kith.db');
+      const store = await openSqliteStore(file);
+      try {
+        const put = (id: string, t: string): { op: JsonObject; row: RecordRow } => {
+          const fields: JsonObject = { title: id, t };
+          const stamp = `${t}dev1`;
+          return {
+            op: { c: 'notes', i: id, t, k: 'p', s: fields, a: true },
+            row: { collection: 'notes', id, fields, deleted: false, state: oneWriteState(fields, stamp), conflicted: false, updated: stamp },
+          };
+        };
+        const puts = ['a', 'b', 'c'].map((id, k) => put(id, `000000000000${k + 1}`));
+        await store.write(async (tx) => {
+          await tx.appendOwnOps!(
+            puts.map((p) => p.op),
+            'dev1',
+          );
+          await tx.putRecords(puts.map((p) => p.row));
+        });
+        const ops = puts.map((p) => JSON.parse(JSON.stringify(p.op)) as JsonObject);
+        // Rows a and c change before the push: their ops must still read as written.
+        await store.write((tx) => tx.putRecords([remoteRow('a', { n: 1 }, '9999999999999dev2', false), remoteRow('c', {}, '9999999999999dev2', true)]));
+        assert.equal(outboxFigures(file).kept, 2);
+        await store.write((tx) => tx.deleteOutbox(1));
+        assert.equal(outboxFigures(file).kept, 1, "a's copy went with its op");
+        assert.deepEqual(
+          await store.read((tx) => tx.readOutbox(10)),
+          [2, 3].map((seq) => ({ seq, op: ops[seq - 1]! })),
+        );
+        await store.write((tx) => tx.deleteOutbox(3));
+        assert.equal(outboxFigures(file).kept, 0);
+        assert.deepEqual(
+          await store.read((tx) => tx.readLog({})),
+          ops.map((op) => historyOfOwnOp(op, 'dev1')),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   test('a reference whose row and kept copy are both gone fails the read with KITH_STORE_FAILED, changing nothing', async () => {
     await inTempDir(async (dir) => {
       const file = join(dir, 'kith.db');
