@@ -36,6 +36,8 @@ export type { RowText } from './ports/row-text.js';
 export { rowText } from './ports/row-text.js';
 // The history entry an own op stands for (StoreTx.appendOwnOps).
 export { historyOfOwnOp, ownOpStamp } from './sync/apply.js';
+// A put on an empty record, which a store may keep by reference to the record's row (StoreTx.appendOwnOps).
+export { emptyPutOp, isEmptyPutOp } from './model/local-writes.js';
 
 // BlobCache: decrypted blob bytes kept on the device.
 export type { BlobCache, CachedObject } from './ports/blob-cache.js';

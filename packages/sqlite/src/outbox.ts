@@ -16,9 +16,14 @@
  * 256 ops instead of one history row and three b-tree entries per op. The
  * entries are derived by the core's `historyOfOwnOp` when read, and moved
  * into the log when the ops leave the outbox (push), off the write path.
+ *
+ * A row with an `owner` (schema 6) may hold references to record rows in
+ * place of puts on empty records (put-refs.ts); every reader here resolves
+ * them, and a row cut by a push keeps its remaining references as they are.
  */
 import type Database from 'better-sqlite3';
-import { historyOfOwnOp, ownOpStamp, type JsonObject, type LogEntry, type OutboxEntry } from '@kith/core/adapter';
+import { historyOfOwnOp, ownOpStamp, type JsonObject, type JsonValue, type LogEntry, type OutboxEntry } from '@kith/core/adapter';
+import { PutRefStore, type PendingRef, type PendingRefs } from './put-refs.js';
 
 /**
  * Ops per outbox row. Push reads up to 10,000 ops and deletes through the
@@ -27,7 +32,7 @@ import { historyOfOwnOp, ownOpStamp, type JsonObject, type LogEntry, type Outbox
  */
 export const OUTBOX_ROW_OPS = 256;
 
-type OutboxRow = { seq: number; first: number; ops: string; device: string | null };
+type OutboxRow = { seq: number; first: number; ops: string; device: string | null; owner: string | null };
 
 /** The least and greatest history stamps of `ops` by `device`. */
 function stampRange(ops: readonly JsonObject[], device: string): [string, string] {
@@ -56,39 +61,78 @@ export class OutboxTable {
   readonly #straddling: Database.Statement;
   readonly #rewrite: Database.Statement;
   readonly #count: Database.Statement;
+  readonly #refRowsThrough: Database.Statement;
+  readonly #containing: Database.Statement;
+  readonly #rewriteOps: Database.Statement;
+  readonly #refs: PutRefStore;
 
   constructor(db: Database.Database) {
-    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device, oldest, last) VALUES (?, ?, ?, ?, ?, ?)');
+    this.#refs = new PutRefStore(db);
+    this.#insert = db.prepare('INSERT INTO outbox (seq, first, ops, device, oldest, last, owner) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#historyBefore = db.prepare('SELECT 1 FROM outbox WHERE device IS NOT NULL AND oldest < ? LIMIT 1').pluck();
-    this.#allHistory = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE device IS NOT NULL ORDER BY seq');
+    this.#allHistory = db.prepare('SELECT seq, first, ops, device, owner FROM outbox WHERE device IS NOT NULL ORDER BY seq');
     this.#settle = db.prepare('UPDATE outbox SET device = NULL, oldest = NULL, last = NULL WHERE device IS NOT NULL');
-    this.#historyThrough = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq <= ? AND device IS NOT NULL ORDER BY seq');
+    this.#historyThrough = db.prepare('SELECT seq, first, ops, device, owner FROM outbox WHERE seq <= ? AND device IS NOT NULL ORDER BY seq');
     // instr() on the JSON text skips rows that cannot hold the collection or id asked for (instr(x, '') is 1).
     this.#historyRows = db.prepare('SELECT seq, last FROM outbox WHERE device IS NOT NULL AND instr(ops, ?) > 0 AND instr(ops, ?) > 0');
-    this.#row = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE seq = ?');
+    this.#row = db.prepare('SELECT seq, first, ops, device, owner FROM outbox WHERE seq = ?');
     this.#highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").pluck();
-    this.#rows = db.prepare('SELECT seq, first, ops FROM outbox ORDER BY seq');
+    this.#rows = db.prepare('SELECT seq, first, ops, owner FROM outbox ORDER BY seq');
     this.#deleteThrough = db.prepare('DELETE FROM outbox WHERE seq <= ?');
-    this.#straddling = db.prepare('SELECT seq, first, ops, device FROM outbox WHERE first <= ? ORDER BY seq LIMIT 1');
+    this.#straddling = db.prepare('SELECT seq, first, ops, device, owner FROM outbox WHERE first <= ? ORDER BY seq LIMIT 1');
     this.#rewrite = db.prepare('UPDATE outbox SET first = ?, ops = ? WHERE seq = ?');
     this.#count = db.prepare('SELECT coalesce(sum(seq - first + 1), 0) FROM outbox').pluck();
+    this.#refRowsThrough = db.prepare('SELECT ops, owner FROM outbox WHERE seq <= ? AND owner IS NOT NULL');
+    this.#containing = db.prepare('SELECT seq, first, ops FROM outbox WHERE seq >= ? ORDER BY seq LIMIT 1');
+    this.#rewriteOps = db.prepare('UPDATE outbox SET ops = ? WHERE seq = ?');
+  }
+
+  /** A row's ops, references resolved. */
+  #ops(row: OutboxRow): JsonObject[] {
+    return this.#refs.resolveAll(JSON.parse(row.ops) as JsonValue[], row.owner);
   }
 
   /**
    * Appends `ops` in order, numbered on from the highest seq ever given.
-   * With `device`, the rows also stand for the ops' history (see the module).
+   * With `device`, the rows also stand for the ops' history (see the module);
+   * with `pending` too, the ops it accepts are written as references that
+   * wait there for their rows (put-refs.ts).
    */
-  append(ops: readonly JsonObject[], device: string | null = null): void {
+  append(ops: readonly JsonObject[], device: string | null = null, pending?: PendingRefs): void {
     if (ops.length === 0) return;
     let next = ((this.#highWater.get() as number | undefined) ?? 0) + 1;
     for (let i = 0; i < ops.length; i += OUTBOX_ROW_OPS) {
       const part = ops.length <= OUTBOX_ROW_OPS ? ops : ops.slice(i, i + OUTBOX_ROW_OPS);
       const last = next + part.length - 1;
+      let elements: readonly JsonValue[] = part;
+      let owner: string | null = null;
+      if (device !== null && pending !== undefined) {
+        const out: JsonValue[] = new Array(part.length);
+        for (let k = 0; k < part.length; k++) {
+          const op = part[k]!;
+          if (pending.offer(op, next + k, device)) {
+            out[k] = [op['c']!, op['i']!, op['t']!];
+            owner = device;
+          } else out[k] = op;
+        }
+        elements = out;
+      }
       // One JSON.stringify of the row's ops: about twice as fast as joining each op's text, even when an op's fields' text is at hand.
-      const text = JSON.stringify(part);
+      const text = JSON.stringify(elements);
       const [oldest, newest] = device === null ? [null, null] : stampRange(part, device);
-      this.#insert.run(last, next, text, device, oldest, newest);
+      this.#insert.run(last, next, text, device, oldest, newest, owner);
       next = last + 1;
+    }
+  }
+
+  /** Writes whole the ops of references that no row came for (see PendingRefs), each outbox row they are in once. */
+  writeWhole(refs: readonly PendingRef[]): void {
+    const sorted = [...refs].sort((x, y) => x.seq - y.seq);
+    for (let k = 0; k < sorted.length;) {
+      const row = this.#containing.get(sorted[k]!.seq) as { seq: number; first: number; ops: string };
+      const raw = JSON.parse(row.ops) as JsonValue[];
+      for (; k < sorted.length && sorted[k]!.seq <= row.seq; k++) raw[sorted[k]!.seq - row.first] = sorted[k]!.op;
+      this.#rewriteOps.run(JSON.stringify(raw), row.seq);
     }
   }
 
@@ -97,7 +141,7 @@ export class OutboxTable {
     const out: OutboxEntry[] = [];
     if (limit <= 0) return out;
     for (const row of this.#rows.iterate() as IterableIterator<OutboxRow>) {
-      const ops = JSON.parse(row.ops) as JsonObject[];
+      const ops = this.#ops(row);
       for (let k = 0; k < ops.length && out.length < limit; k++) out.push({ seq: row.first + k, op: ops[k]! });
       if (out.length >= limit) break;
     }
@@ -112,15 +156,28 @@ export class OutboxTable {
   delete(through: number): LogEntry[] {
     const moved: LogEntry[] = [];
     for (const row of this.#historyThrough.iterate(through) as IterableIterator<OutboxRow>) {
-      for (const op of JSON.parse(row.ops) as JsonObject[]) moved.push(historyOfOwnOp(op, row.device!));
+      for (const op of this.#ops(row)) moved.push(historyOfOwnOp(op, row.device!));
+    }
+    const kept = this.#refs.anyKept();
+    if (kept) {
+      // all(), not iterate(): forgetting writes, which better-sqlite3 refuses while a statement iterates.
+      for (const row of this.#refRowsThrough.all(through) as Pick<OutboxRow, 'ops' | 'owner'>[]) {
+        this.#refs.forget(JSON.parse(row.ops) as JsonValue[], row.owner!);
+      }
     }
     this.#deleteThrough.run(through);
     const row = this.#straddling.get(through) as OutboxRow | undefined;
-    if (row === undefined) return moved;
-    const ops = JSON.parse(row.ops) as JsonObject[];
-    const cut = through + 1 - row.first;
-    if (row.device !== null) for (const op of ops.slice(0, cut)) moved.push(historyOfOwnOp(op, row.device));
-    this.#rewrite.run(through + 1, JSON.stringify(ops.slice(cut)), row.seq);
+    if (row !== undefined) {
+      // The elements as stored: the ops that stay keep their references.
+      const raw = JSON.parse(row.ops) as JsonValue[];
+      const cut = through + 1 - row.first;
+      const gone = raw.slice(0, cut);
+      // Resolved before their kept copies go (resolveAll replaces the references of the array it is given).
+      if (row.device !== null) for (const op of this.#refs.resolveAll([...gone], row.owner)) moved.push(historyOfOwnOp(op, row.device));
+      if (kept && row.owner !== null) this.#refs.forget(gone, row.owner);
+      this.#rewrite.run(through + 1, JSON.stringify(raw.slice(cut)), row.seq);
+    }
+    if (kept && this.count() === 0) this.#refs.forgetAll();
     return moved;
   }
 
@@ -141,7 +198,7 @@ export class OutboxTable {
     for (const { seq, last } of rows) {
       if (cutoff !== undefined && last < cutoff) break;
       const row = this.#row.get(seq) as OutboxRow;
-      (JSON.parse(row.ops) as JsonObject[]).forEach((op, k) => {
+      this.#ops(row).forEach((op, k) => {
         const entry = historyOfOwnOp(op, row.device!);
         if ((collection === undefined || entry.collection === collection) && (id === undefined || entry.id === id)) pending.push({ seq: row.first + k, entry });
       });
@@ -171,7 +228,7 @@ export class OutboxTable {
   settleHistory(): LogEntry[] {
     const moved: LogEntry[] = [];
     for (const row of this.#allHistory.iterate() as IterableIterator<OutboxRow>) {
-      for (const op of JSON.parse(row.ops) as JsonObject[]) moved.push(historyOfOwnOp(op, row.device!));
+      for (const op of this.#ops(row)) moved.push(historyOfOwnOp(op, row.device!));
     }
     this.#settle.run();
     return moved;

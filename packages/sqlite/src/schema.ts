@@ -90,6 +90,27 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE outbox ADD COLUMN last TEXT;
   CREATE INDEX outbox_history ON outbox (oldest) WHERE device IS NOT NULL;
   `,
+  // 5 → 6: a put on an empty record is kept in the outbox as a reference [collection, id, t] to its row,
+  // whose fields are the op's (put-refs.ts): 'owner' is the device whose stamps a row's references carry,
+  // and records.state '@' marks a row a reference may point at. Before such a row changes, the triggers
+  // keep its fields in outbox_kept, so the op pushed is the one written. Older builds would read the
+  // references as ops, hence the version.
+  `
+  ALTER TABLE outbox ADD COLUMN owner TEXT;
+  CREATE TABLE outbox_kept (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    updated TEXT NOT NULL,       -- the referenced op's full stamp
+    fields BLOB NOT NULL,        -- JSONB, as records.fields
+    PRIMARY KEY (collection, id, updated)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER records_keep_on_update BEFORE UPDATE ON records WHEN OLD.state = '@' BEGIN
+    INSERT OR IGNORE INTO outbox_kept (collection, id, updated, fields) VALUES (OLD.collection, OLD.id, OLD.updated, OLD.fields);
+  END;
+  CREATE TRIGGER records_keep_on_delete BEFORE DELETE ON records WHEN OLD.state = '@' BEGIN
+    INSERT OR IGNORE INTO outbox_kept (collection, id, updated, fields) VALUES (OLD.collection, OLD.id, OLD.updated, OLD.fields);
+  END;
+  `,
 ];
 
 /** The schema version this build writes and reads. */

@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { ErrorCode, KithError } from '@kith/core/adapter';
+import { APPLICATION_ID, MIGRATIONS } from './schema.js';
 
 export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'kith-sqlite-'));
 
@@ -20,3 +22,13 @@ export const storeFailed =
   (pattern: RegExp) =>
   (e: unknown): boolean =>
     KithError.is(e, ErrorCode.StoreFailed) && pattern.test(e.message) && (e.hint ?? '') !== '';
+
+/** A new store file at schema `version`, as the build of that version made it, open for the test to fill. */
+export function oldStore(file: string, version: number): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  for (const m of MIGRATIONS.slice(0, version)) db.exec(m);
+  db.pragma(`application_id = ${APPLICATION_ID}`);
+  db.pragma(`user_version = ${version}`);
+  return db;
+}

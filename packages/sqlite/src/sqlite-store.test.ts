@@ -68,7 +68,7 @@ describe('sqlite store specifics', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('application_id', { simple: true }), APPLICATION_ID);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['log', 'meta', 'outbox', 'own_segments', 'records']);
+      assert.deepEqual(tables, ['log', 'meta', 'outbox', 'outbox_kept', 'own_segments', 'records']);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       db.close();
       // Opening again migrates nothing and keeps the data.

@@ -247,6 +247,7 @@ export class SqliteStore implements Store {
     const tx = new SqliteTx(stmts, writable, this.file);
     try {
       const out = await fn(tx);
+      if (writable && tx.failure === undefined) await tx.finish();
       if (tx.failure !== undefined) throw tx.failure;
       db.exec('COMMIT');
       return out;

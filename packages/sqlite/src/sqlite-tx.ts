@@ -23,7 +23,8 @@ import {
 import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
 import { OutboxTable } from './outbox.js';
-import { decodeState, encodeState } from './state-codec.js';
+import { decodeState, encodeState, REFERENCED_STATE } from './state-codec.js';
+import { PendingRefs } from './put-refs.js';
 import { LogPruner } from './prune.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
@@ -55,11 +56,12 @@ export class BatchInsert<T> {
 
   /**
    * `head` is the statement up to VALUES, `tuple` one row's values (e.g. `(?, jsonb(?))`) with
-   * `width` parameters; `bind` writes a row's parameters at `params[at]`.
+   * `width` parameters, `tail` what follows the values (an upsert clause); `bind` writes a row's
+   * parameters at `params[at]`.
    */
-  constructor(db: Database.Database, head: string, tuple: string, width: number, bind: (row: T, params: unknown[], at: number) => void) {
-    this.#one = db.prepare(`${head} VALUES ${tuple}`);
-    this.#many = db.prepare(`${head} VALUES ${Array(INSERT_BATCH).fill(tuple).join(', ')}`);
+  constructor(db: Database.Database, head: string, tuple: string, width: number, bind: (row: T, params: unknown[], at: number) => void, tail = '') {
+    this.#one = db.prepare(`${head} VALUES ${tuple} ${tail}`);
+    this.#many = db.prepare(`${head} VALUES ${Array(INSERT_BATCH).fill(tuple).join(', ')} ${tail}`);
     this.#width = width;
     this.#bind = bind;
   }
@@ -134,6 +136,8 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
+  /** Set by a transaction with references waiting for their rows while it writes rows (put-refs.ts). */
+  claim: ((row: RecordRow) => boolean) | undefined;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
@@ -145,17 +149,29 @@ export class Statements {
     this.getRecords = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id IN (SELECT value FROM json_each(?))`);
     // Single writes and gets read one record: a plain key lookup, without a JSON array to encode and decode.
     this.getRecord = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE collection = ? AND id = ?`);
-    this.putRecords = new BatchInsert<RecordRow>(db, `INSERT OR REPLACE INTO records (${RECORD_COLUMNS})`, '(?, ?, jsonb(?), ?, ?, ?, ?)', 7, (r, p, at) => {
-      p[at] = r.collection;
-      p[at + 1] = r.id;
-      // A snapshot's rows carry their fields' text as read, and whether the state is the one-write shape.
-      const given = rowText(r);
-      p[at + 2] = given ? given.fields : JSON.stringify(r.fields);
-      p[at + 3] = r.deleted ? 1 : 0;
-      p[at + 4] = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
-      p[at + 5] = r.conflicted ? 1 : 0;
-      p[at + 6] = r.updated;
-    });
+    // An upsert, not INSERT OR REPLACE: a replaced row must fire the UPDATE trigger that keeps a referenced row's fields (schema 6).
+    const upsert =
+      'ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, deleted = excluded.deleted, state = excluded.state, conflicted = excluded.conflicted, updated = excluded.updated';
+    this.putRecords = new BatchInsert<RecordRow>(
+      db,
+      `INSERT INTO records (${RECORD_COLUMNS})`,
+      '(?, ?, jsonb(?), ?, ?, ?, ?)',
+      7,
+      (r, p, at) => {
+        p[at] = r.collection;
+        p[at + 1] = r.id;
+        // A snapshot's rows carry their fields' text as read, and whether the state is the one-write shape.
+        const given = rowText(r);
+        p[at + 2] = given ? given.fields : JSON.stringify(r.fields);
+        p[at + 3] = r.deleted ? 1 : 0;
+        let state = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
+        if (state === '' && given === undefined && !r.deleted && !r.conflicted && this.claim?.(r) === true) state = REFERENCED_STATE;
+        p[at + 4] = state;
+        p[at + 5] = r.conflicted ? 1 : 0;
+        p[at + 6] = r.updated;
+      },
+      upsert,
+    );
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
     this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
     this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);
@@ -201,6 +217,8 @@ export class SqliteTx implements StoreTx {
   readonly #s: Statements;
   readonly #writable: boolean;
   readonly #file: string;
+  /** Outbox references written in this transaction whose rows are not written yet (put-refs.ts). */
+  readonly #pending = new PendingRefs();
 
   constructor(statements: Statements, writable: boolean, file: string) {
     this.#s = statements;
@@ -211,6 +229,16 @@ export class SqliteTx implements StoreTx {
   /** Called when the transaction commits or rolls back. */
   end(): void {
     this.#open = false;
+  }
+
+  /** Called before the transaction commits: references no row came for are written as whole ops. */
+  finish(): Promise<void> {
+    return this.#run('finish', false, () => this.#settle());
+  }
+
+  /** Writes whole the ops of references still waiting for their rows, so every reference in the outbox resolves. */
+  #settle(): void {
+    if (this.#pending.size > 0) this.#s.outbox.writeWhole(this.#pending.take());
   }
 
   /**
@@ -269,7 +297,13 @@ export class SqliteTx implements StoreTx {
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, () => {
-      this.#s.putRecords.run(rows);
+      const pending = this.#pending;
+      this.#s.claim = pending.size > 0 ? (r) => pending.claim(r) : undefined;
+      try {
+        this.#s.putRecords.run(rows);
+      } finally {
+        this.#s.claim = undefined;
+      }
     });
   }
 
@@ -317,6 +351,7 @@ export class SqliteTx implements StoreTx {
       if (filter.id !== undefined) params['id'] = filter.id;
       if (filter.limit !== undefined) params['limit'] = filter.limit;
       const sql = logSql(filter.collection !== undefined, filter.id !== undefined, filter.limit !== undefined);
+      this.#settle();
       const logged = (this.#s.cached(sql).all(params) as LogRow[]).map(decodeLog);
       return this.#s.outbox.readHistory(logged, filter.collection, filter.id, filter.limit);
     });
@@ -328,15 +363,21 @@ export class SqliteTx implements StoreTx {
 
   /** The outbox rows stand for the ops' history until `deleteOutbox` moves it into the log (outbox.ts). */
   appendOwnOps(ops: readonly JsonObject[], device: string): Promise<void> {
-    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device));
+    return this.#run('appendOwnOps', true, () => this.#s.outbox.append(ops, device, this.#pending));
   }
 
   readOutbox(limit: number): Promise<OutboxEntry[]> {
-    return this.#run('readOutbox', false, () => this.#s.outbox.read(limit));
+    return this.#run('readOutbox', false, () => {
+      this.#settle();
+      return this.#s.outbox.read(limit);
+    });
   }
 
   deleteOutbox(throughSeq: number): Promise<void> {
-    return this.#run('deleteOutbox', true, () => this.#s.appendLog.run(this.#s.outbox.delete(throughSeq)));
+    return this.#run('deleteOutbox', true, () => {
+      this.#settle();
+      this.#s.appendLog.run(this.#s.outbox.delete(throughSeq));
+    });
   }
 
   countOutbox(): Promise<number> {

@@ -181,7 +181,7 @@ describe('sqlite store schema 5', () => {
       }
       const db = new Database(file, { readonly: true });
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-      assert.equal(SCHEMA_VERSION, 5);
+      assert.equal(SCHEMA_VERSION, 6);
       db.close();
     });
   });

@@ -55,7 +55,40 @@ export function putOnEmpty(view: RecordView, t: string, device: string, fields: 
   view.state[ALIVE] = { w: stamp };
   view.deleted = false;
   view.updated = stamp;
-  return { c: view.collection, i: view.id, t, k: 'p', s: fields, a: true };
+  return emptyPutOp(view.collection, view.id, t, fields);
+}
+
+/**
+ * The op of {@link putOnEmpty}: after it, the record's row holds exactly
+ * `fields` and the one-write state stamped `t` + the device, so a store may
+ * keep the op as a reference to that row and rebuild it with this.
+ */
+export function emptyPutOp(collection: string, id: string, t: string, fields: JsonObject): Op {
+  return { c: collection, i: id, t, k: 'p', s: fields, a: true };
+}
+
+const EMPTY_PUT_KEYS = ['c', 'i', 't', 'k', 's', 'a'];
+
+/**
+ * Whether `op` is exactly what {@link emptyPutOp} builds from its `c`, `i`,
+ * `t` and `s` (own keys, their order and the constant values): only then
+ * does rebuilding it give the same op, and the same JSON text.
+ */
+export function isEmptyPutOp(op: JsonObject): boolean {
+  const keys = Object.keys(op);
+  if (keys.length !== EMPTY_PUT_KEYS.length) return false;
+  for (let k = 0; k < keys.length; k++) if (keys[k] !== EMPTY_PUT_KEYS[k]) return false;
+  const s = op['s'];
+  return (
+    op['k'] === 'p' &&
+    op['a'] === true &&
+    typeof op['c'] === 'string' &&
+    typeof op['i'] === 'string' &&
+    typeof op['t'] === 'string' &&
+    typeof s === 'object' &&
+    s !== null &&
+    !Array.isArray(s)
+  );
 }
 
 /**

@@ -32,7 +32,7 @@ import type { BatchWriter, Conflict, Doc, ListPage, ListQuery, Resolution } from
 const ROUND = 250;
 
 /** See `Records.#commit`. */
-type Round = (keys: readonly (readonly [string, string])[], make: (views: ViewSet) => Op[]) => Promise<void>;
+type Round = (keys: readonly (readonly [string, string])[], make: (views: ViewSet, fresh: RecordView[]) => Op[]) => Promise<void>;
 
 export type Write =
   | { kind: 'put'; collection: string; id: string; fields: JsonObject }
@@ -170,11 +170,11 @@ export class Records {
         const part = writes.length <= ROUND ? writes : writes.slice(i, i + ROUND);
         await round(
           part.map((w) => [w.collection, w.id] as const),
-          (views) => {
+          (views, fresh) => {
             // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, and an ordinary object (putFields),
             // so a later write copies them first, into a null-prototype one where a field named `__proto__` can be added.
             const shared = new Set<RecordView>();
-            return part.map((w) => {
+            const ops = part.map((w) => {
               const v = views.view(w.collection, w.id);
               if (shared.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
               const t = clock.next();
@@ -182,15 +182,17 @@ export class Records {
               if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
               if (w.kind === 'put') {
                 const op = putOnEmpty(v, t, deviceId, w.fields);
+                // Not touched: its row is written from `fresh` unless a later write of the round changes it (and touches it).
                 if (op !== undefined) {
                   shared.add(v);
-                  views.touch(w.collection, w.id);
                   return op;
                 }
                 return this.#applyLocal(views, v, putOp(v, t, w.fields));
               }
               return this.#applyLocal(views, v, w.kind === 'patch' ? patchOp(v, t, w.fields) : deleteOp(v, t));
             });
+            for (const v of shared) fresh.push(v);
+            return ops;
           },
         );
       }
@@ -225,7 +227,9 @@ export class Records {
       await fn(clock, async (keys, make) => {
         const views = new ViewSet(tx);
         await views.load(keys);
-        for (const c of await this.#record(tx, views, make(views))) touched.add(c);
+        const fresh: RecordView[] = [];
+        const ops = make(views, fresh);
+        for (const c of await this.#record(tx, views, ops, fresh)) touched.add(c);
       });
       return [...touched];
     });
@@ -242,9 +246,12 @@ export class Records {
     this.#s.events.emit('change', { collections, source: 'local' });
   }
 
-  /** Writes what `views` changed, then the ops' history entries and outbox rows; returns the changed collections. */
-  async #record(tx: StoreTx, views: ViewSet, ops: Op[]): Promise<string[]> {
-    const touched = await views.flush();
+  /**
+   * Writes the ops' history entries and outbox rows, then what `views` changed; returns the changed collections.
+   * The ops go first: a store that keeps a put on an empty record by reference to its row (schema 6 of the
+   * SQLite store) then knows, as the rows arrive, which of them an op refers to.
+   */
+  async #record(tx: StoreTx, views: ViewSet, ops: Op[], fresh: readonly RecordView[] = []): Promise<string[]> {
     const device = this.#s.ctx.deviceId;
     // A store that can keeps the history inside the outbox rows until push: one write per op instead of two.
     if (tx.appendOwnOps) await tx.appendOwnOps(ops as unknown as JsonObject[], device);
@@ -252,7 +259,20 @@ export class Records {
       await tx.appendLog(ops.map((op) => logEntryOf(op, device)));
       await tx.appendOutbox(ops as unknown as JsonObject[]);
     }
-    return touched;
+    const touched = await views.flush();
+    if (fresh.length === 0) return touched;
+    // Records a put created and nothing changed since: live, one write, no conflict; their rows without rowOf's scan.
+    const rows: RecordRow[] = fresh.map((v) => ({
+      collection: v.collection,
+      id: v.id,
+      fields: v.fields,
+      deleted: false,
+      state: v.state as unknown as JsonObject,
+      conflicted: false,
+      updated: v.updated,
+    }));
+    await tx.putRecords(rows);
+    return [...new Set([...touched, ...rows.map((r) => r.collection)])];
   }
 }
 
