@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { bytesToHex, concatBytes, hexToBytes, passwordKeys, recoveryKeys, sha256Sync, signingKeyFromSeed } from '../crypto/index.js';
 import { VECTOR_INPUTS } from '../testing/format-vectors.js';
-import { BackupFileReader, BackupFileWriter } from './backup-file.js';
+import { BackupFileReader, BackupFileWriter, decodeFrame } from './backup-file.js';
 import { openBackupKey, type BackupFrame } from './backup-header.js';
 
 const V = VECTOR_INPUTS;
@@ -26,16 +26,33 @@ const INPUTS = {
   ] as [string, string, Record<string, unknown> | null][],
 };
 
-/** Writes the vector file: full backup of epoch 0 with one object (the vault header vector), one records frame (not compressed). */
-async function buildBackupVector(): Promise<Uint8Array> {
-  const committed = JSON.parse(readFileSync(VECTORS, 'utf8')) as { outputs: { vaultHeader: string } };
+/** Version 2's vector adds an object of the person's identity (the sealed identity vector) and a reserved collection's record. */
+const V2_EXTRA = {
+  object: 'keys/identity/recovery',
+  records: [['_kith.retention', 'notes', { days: 30 }]] as [string, string, Record<string, unknown> | null][],
+};
+
+/**
+ * Writes the vector file: full backup of epoch 0 with one object (the vault header vector), one records frame (not compressed);
+ * version 1 (the file older builds wrote, which this one must still read) unless told.
+ */
+async function buildBackupVector(version: 1 | 2 = 1): Promise<Uint8Array> {
+  const committed = JSON.parse(readFileSync(VECTORS, 'utf8')) as { outputs: { vaultHeader: string }; spaces: { outputs: { sealedIdentity: string } } };
   const recovery = recoveryKeys(hexToBytes(V.recoverySecret));
   const pw = { ...V.passwordParams, salt: hexToBytes(V.passwordParams.salt) };
   const pwKeys = await passwordKeys(V.password, pw);
   const randoms = [hexToBytes(INPUTS.recoveryEphemeralSecret), hexToBytes(INPUTS.passwordEphemeralSecret)];
   const parts: Uint8Array[] = [];
   const w = await BackupFileWriter.start(
-    { vaultId: V.vaultId, deviceId: V.deviceId, createdAt: INPUTS.createdAt, recoverySignPub: recovery.sign.pub, salt: hexToBytes(INPUTS.salt), blobs: true },
+    {
+      vaultId: V.vaultId,
+      deviceId: V.deviceId,
+      createdAt: INPUTS.createdAt,
+      recoverySignPub: recovery.sign.pub,
+      salt: hexToBytes(INPUTS.salt),
+      blobs: true,
+      version,
+    },
     hexToBytes(INPUTS.fileKey),
     {
       recoveryBoxPub: recovery.box.pub,
@@ -47,8 +64,10 @@ async function buildBackupVector(): Promise<Uint8Array> {
   );
   await w.frame({ type: 'state', state: INPUTS.state });
   await w.frame({ type: 'object', key: 'vault', bytes: hexToBytes(committed.outputs.vaultHeader) });
-  await w.frame({ type: 'records', records: INPUTS.records }, { compressRecords: false });
-  await w.end({ records: 2, blobs: 0 }, hexToBytes(V.deviceSignSeed));
+  if (version === 2) await w.frame({ type: 'object', key: V2_EXTRA.object, bytes: hexToBytes(committed.spaces.outputs.sealedIdentity) });
+  const records = version === 2 ? [...INPUTS.records, ...V2_EXTRA.records] : INPUTS.records;
+  await w.frame({ type: 'records', records }, { compressRecords: false });
+  await w.end({ records: records.length, blobs: 0 }, hexToBytes(V.deviceSignSeed));
   return concatBytes(...parts);
 }
 
@@ -90,6 +109,25 @@ test('backup file vector: the fixed inputs encode to the committed bytes, which 
   const pw = await passwordKeys(V.password, { ...V.passwordParams, salt: hexToBytes(V.passwordParams.salt) });
   assert.equal(bytesToHex((await openBackupKey(r.parsed, { recipient: 'password', boxSecret: pw.box.secret }))!), INPUTS.fileKey);
   assert.equal(bytesToHex((await openBackupKey(r.parsed, { recipient: 'epoch', epoch: async () => hexToBytes(V.epochKey) }))!), INPUTS.fileKey);
+});
+
+test('backup file vector, version 2: it also carries the identity sealed to the recovery key and reserved records; version 1 refuses that object', async () => {
+  const bytes = await buildBackupVector(2);
+  const json = JSON.parse(readFileSync(VECTORS, 'utf8')) as { backupV2?: { outputs: { fileSha256: string } } };
+  const outputs = { fileSha256: bytesToHex(sha256Sync(bytes)) };
+  if (process.env['KITH_WRITE_VECTORS'] === '1') writeFileSync(VECTORS, JSON.stringify({ ...json, backupV2: { outputs } }, null, 2) + '\n');
+  assert.deepEqual(outputs, json.backupV2!.outputs);
+  assert.equal(bytes[5], 2);
+  const frames = await readAll(bytes);
+  assert.deepEqual(
+    frames.map((f) => (f.type === 'object' ? f.key : f.type)),
+    ['state', 'vault', V2_EXTRA.object, 'records', 'end'],
+  );
+  assert.deepEqual((frames[3] as Extract<BackupFrame, { type: 'records' }>).records, [...INPUTS.records, ...V2_EXTRA.records]);
+  await assert.rejects(
+    decodeFrame(concatBytes(Uint8Array.of(0x02, 0, V2_EXTRA.object.length), new TextEncoder().encode(V2_EXTRA.object)), 'v1.kbk', 1),
+    (e: unknown) => KithError.is(e, ErrorCode.IntegrityCorrupt),
+  );
 });
 
 test('backup file: flipping any bit is refused with KITH_INTEGRITY_* (or KITH_UNSUPPORTED_FORMAT for the version byte)', async () => {

@@ -31,6 +31,7 @@ import {
 import {
   BACKUP_DOMAIN,
   BACKUP_VERSION,
+  BACKUP_VERSIONS,
   FRAME_INFO,
   FrameType,
   MAX_FRAME_BYTES,
@@ -54,6 +55,8 @@ const frameNonce = (index: number): Uint8Array => concatBytes(new Uint8Array(4),
 const frameAad = (headerHash: Uint8Array, index: number): Uint8Array => concatBytes(utf8(FRAME_INFO), headerHash, u64(index));
 
 const OBJECT_KEY = /^(vault|registry\/\d{12}|keys\/\d{10}\/(?:[0-9a-f]{16}\/)?(?:[0-9a-f]{16}|recovery|password|previous))$/;
+/** Version 2 adds the person's identity sealed to the recovery and password keys (not a device's copy: no restore brings a device back). */
+const IDENTITY_KEY = /^keys\/identity\/(recovery|password)$/;
 const HEX32 = /^[0-9a-f]{64}$/;
 
 /** A frame's plaintext. Records frames are deflated unless `compressRecords` is false (the test vectors). */
@@ -107,7 +110,7 @@ function isState(v: unknown): v is BackupState {
 }
 
 /** Parses a decrypted frame; anything out of shape is KITH_INTEGRITY_CORRUPT. */
-export async function decodeFrame(plain: Uint8Array, what: string): Promise<BackupFrame> {
+export async function decodeFrame(plain: Uint8Array, what: string, version = BACKUP_VERSION): Promise<BackupFrame> {
   const body = plain.subarray(1);
   switch (plain[0]) {
     case FrameType.State: {
@@ -125,7 +128,8 @@ export async function decodeFrame(plain: Uint8Array, what: string): Promise<Back
       } catch {
         throw backupCorrupt(what, 'an object name is not UTF-8');
       }
-      if (!OBJECT_KEY.test(key)) throw backupCorrupt(what, `it holds an object under ${JSON.stringify(key.slice(0, 80))}, which a backup never does`);
+      if (!OBJECT_KEY.test(key) && !(version >= 2 && IDENTITY_KEY.test(key)))
+        throw backupCorrupt(what, `it holds an object under ${JSON.stringify(key.slice(0, 80))}, which a backup never does`);
       return { type: 'object', key, bytes: body.subarray(2 + n) };
     }
     case FrameType.Records: {
@@ -290,7 +294,7 @@ export class BackupFileReader {
     const input = new ByteStream(source);
     const start = await input.take(10);
     if (start.length < 10) throw backupCorrupt(what, 'too short to be a backup');
-    new ObjectReader(start, what, ObjectType.Backup, [BACKUP_VERSION]); // preamble and version first: a newer file is KITH_UNSUPPORTED_FORMAT
+    new ObjectReader(start, what, ObjectType.Backup, BACKUP_VERSIONS); // preamble and version first: a newer file is KITH_UNSUPPORTED_FORMAT
     const length = new DataView(start.buffer, start.byteOffset + 6, 4).getUint32(0);
     if (length < 10 || length > MAX_HEADER) throw backupCorrupt(what, 'wrong header length');
     const rest = await input.take(length - 10);
@@ -327,7 +331,7 @@ export class BackupFileReader {
     } catch {
       throw backupCorrupt(this.#what, `frame ${index} fails authentication (altered, moved or from another file)`);
     }
-    const frame = await decodeFrame(plain, this.#what);
+    const frame = await decodeFrame(plain, this.#what, this.parsed.header.version);
     if ((index === 0) !== (frame.type === 'state')) throw backupCorrupt(this.#what, 'its state frame is missing or repeated');
     if (frame.type === 'end') {
       this.#ended = true;

@@ -20,7 +20,10 @@ import {
 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, SUITE, corrupt } from './framing.js';
 
-export const BACKUP_VERSION = 1;
+/** Version 2 also carries the person's identity sealed to the recovery and password keys (`keys/identity/recovery|password`) and the reserved `_kith.` collections' records. */
+export const BACKUP_VERSION = 2;
+/** Versions this build reads. */
+export const BACKUP_VERSIONS: readonly number[] = [1, BACKUP_VERSION];
 export const BACKUP_DOMAIN = 'kith/v1/backup';
 const KEY_INFO = 'kith/v1/backup-key';
 export const FRAME_INFO = 'kith/v1/backup-frame';
@@ -49,6 +52,8 @@ export interface BackupHeader {
   readonly blobs: boolean;
   /** For an incremental backup: the previous file of the chain, its SHA-256 and its name when written. */
   readonly previous?: { readonly hash: Uint8Array; readonly name: string };
+  /** The file's format version (writers: BACKUP_VERSION unless given; the test vectors write older ones). */
+  readonly version?: number;
 }
 
 /** Who can open the file key. */
@@ -93,7 +98,7 @@ export const backupCorrupt = (what: string, why: string): KithError =>
 const stanzaSize = (s: BackupStanza['kind']): number => 1 + s.length + (s === 'recovery' ? 32 + 48 : s === 'password' ? 4 + 4 + 1 + 16 + 32 + 32 + 48 : 4 + 48);
 
 function fixedPart(h: BackupHeader, length: number): Uint8Array {
-  const w = new ObjectWriter(ObjectType.Backup, BACKUP_VERSION)
+  const w = new ObjectWriter(ObjectType.Backup, h.version ?? BACKUP_VERSION)
     .u32(length)
     .u8(SUITE)
     .u8((h.blobs ? FLAG_BLOBS : 0) | (h.previous ? FLAG_INCREMENTAL : 0))
@@ -159,7 +164,7 @@ export interface ParsedBackupHeader {
 
 /** Parses a whole header (its length is the u32 after the preamble); any bad field is KITH_INTEGRITY_CORRUPT. */
 export function decodeBackupHeader(bytes: Uint8Array, what: string): ParsedBackupHeader {
-  const r = new ObjectReader(bytes, what, ObjectType.Backup, [BACKUP_VERSION]);
+  const r = new ObjectReader(bytes, what, ObjectType.Backup, BACKUP_VERSIONS);
   const length = r.u32();
   if (length !== bytes.length) throw corrupt(what, 'wrong header length');
   if (r.u8() !== SUITE) throw corrupt(what, 'unknown cipher suite');
@@ -197,6 +202,7 @@ export function decodeBackupHeader(bytes: Uint8Array, what: string): ParsedBacku
     recoverySignPub,
     salt,
     blobs: (flags & FLAG_BLOBS) !== 0,
+    version: r.version,
     ...(incremental ? { previous: { hash: prevHash, name: prevName } } : {}),
   };
   return { header, stanzas, bytes, aad };

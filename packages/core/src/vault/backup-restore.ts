@@ -20,10 +20,13 @@ import { checkDeviceName, refuseExistingVault } from '../identity/join.js';
 import { remoteDeviceKey } from '../identity/remote-auth.js';
 import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
 import type { JsonObject } from '../model/json.js';
+import { putOp } from '../model/local-writes.js';
+import { isReservedCollection } from '../model/names.js';
 import type { Remote } from '../ports/remote.js';
 import type { BackupSource } from './backup.js';
 import { restoreVault } from './lifecycle.js';
 import { Records } from './records.js';
+import { readDirectory } from './spaces/directory.js';
 import type { VaultSession } from './session.js';
 import type { RestoreVaultOptions } from './vault-types.js';
 
@@ -46,6 +49,13 @@ export interface BackupRestoreResult {
   readonly blobsIncluded: boolean;
   /** Files of the chain read (1 for a full backup). */
   readonly files: number;
+  /**
+   * Shared spaces of the directory whose remote holds no space now (or could
+   * not be opened): those hosted next to the lost vault went with its remote
+   * and are not recovered. Checked only when `spaceRemotes` is given; the
+   * others are read again once a member's device or the keyring gives keys.
+   */
+  readonly lostSpaces: readonly { readonly spaceId: string; readonly name: string; readonly url: string }[];
 }
 
 /** One file of the chain once verified: how to read it again, and its key. */
@@ -131,7 +141,7 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
       let pending: BackupRecord[] = [];
       const flush = async (): Promise<void> => {
         if (pending.length === 0) return;
-        written += await records.write(pending.map(([collection, id, fields]) => ({ kind: 'put', collection, id, fields: fields as JsonObject })));
+        written += await writeRecords(records, pending);
         pending = [];
         o.onProgress?.({ records: written, blobs });
       };
@@ -158,7 +168,50 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
       await reader.close();
     }
   }
-  return { session, result: { records: written, blobs, blobsIncluded, files: chain.length } };
+  const lostSpaces = await spacesGone(session, o);
+  return { session, result: { records: written, blobs, blobsIncluded, files: chain.length, lostSpaces } };
+}
+
+/** The directory's spaces (not left) whose remote holds no membership entry now, or fails to open. */
+async function spacesGone(session: VaultSession, o: RestoreFromBackupOptions): Promise<BackupRestoreResult['lostSpaces']> {
+  if (!o.spaceRemotes) return [];
+  const lost: BackupRestoreResult['lostSpaces'][number][] = [];
+  for (const e of await readDirectory(session.store)) {
+    if (e.removed) continue;
+    let held: boolean;
+    try {
+      held = (await (await o.spaceRemotes.open(e.url)).list(SPACE_ROOT)).length > 0;
+    } catch (err) {
+      if (!(err instanceof KithError)) throw err;
+      held = false;
+    }
+    if (!held) lost.push({ spaceId: e.spaceId, name: e.name, url: e.url });
+  }
+  return lost;
+}
+
+/** A space's remote holds its membership entries under this prefix (the first written when it was founded). */
+const SPACE_ROOT = 'members/';
+
+/**
+ * Writes records of a backup as this device's puts; those of the reserved
+ * `_kith.` collections (retention rules, spaces directory and keyring,
+ * which the app's API refuses) as the engine writes them. Returns how
+ * many of the app's records were written.
+ */
+async function writeRecords(records: Records, batch: readonly BackupRecord[]): Promise<number> {
+  const reserved = batch.filter(([c]) => isReservedCollection(c));
+  const app = batch.filter(([c]) => !isReservedCollection(c));
+  if (reserved.length > 0) {
+    await records.commitInternal(async (_tx, views, clock, local) => {
+      await views.load(reserved.map(([c, id]) => [c, id] as const));
+      return reserved.map(([c, id, fields]) => {
+        const v = views.view(c, id);
+        return local(v, putOp(v, clock.next(), fields as JsonObject));
+      });
+    });
+  }
+  return app.length === 0 ? 0 : records.write(app.map(([collection, id, fields]) => ({ kind: 'put', collection, id, fields: fields as JsonObject })));
 }
 
 /**

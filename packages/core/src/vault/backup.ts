@@ -3,9 +3,12 @@
  * `vault.backup()`: one encrypted file of the whole vault (see
  * format/backup-file and docs/FORMAT.md "Backup file"): the vault's signed
  * objects as the remote holds them (header, registry, sealed keys: so the
- * recovery code alone opens it, and a restored vault keeps its identity),
- * the records, and the blobs' encrypted objects, or with `previous` only
- * what changed since that backup. Streams: memory holds one frame.
+ * recovery code alone opens it, and a restored vault keeps its identity;
+ * the person's identity as sealed to the recovery and password keys, so it
+ * keeps its person too), the records (the reserved `_kith.` ones included:
+ * retention rules, spaces directory and keyring), and the blobs' encrypted
+ * objects, or with `previous` only what changed since that backup.
+ * Streams: memory holds one frame.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, sha256 } from '../crypto/index.js';
@@ -20,6 +23,7 @@ import type { EngineContext } from '../sync/context.js';
 import { MAX_CHUNK } from '../blobs/chunker.js';
 import { referencedBlobs } from '../blobs/refs.js';
 import { exportRecords } from './export.js';
+import { isReservedCollection } from '../model/names.js';
 import type { Records } from './records.js';
 import type { VaultSession } from './session.js';
 import { sealedIdentityKey } from '../spaces/person.js';
@@ -129,6 +133,7 @@ export async function backupVault(s: VaultSession, records: Records, o: BackupOp
           await add([page.collection, id, fields]);
         }
       }
+      for await (const r of reservedRecords(ctx)) await add(r);
     }
     await flush();
 
@@ -237,12 +242,33 @@ async function vaultObjects(ctx: EngineContext, signal?: AbortSignal): Promise<[
     }
     out.push([key, bytes]);
   }
-  // Not the person's identity (keys/identity/): it is sealed to devices, none of which a restore brings back.
-  for (const info of await ctx.remote.list('keys/', call)) if (!info.key.startsWith(IDENTITY_PREFIX)) out.push([info.key, await get(info.key)]);
+  // Of the person's identity (keys/identity/) only the copies sealed to the recovery and password keys: a restore opens
+  // one with the code or password it proves (the devices' copies are sealed to devices no restore brings back).
+  const identity = new Set(['recovery', 'password'].map(sealedIdentityKey));
+  for (const info of await ctx.remote.list('keys/', call)) {
+    if (!info.key.startsWith(IDENTITY_PREFIX) || identity.has(info.key)) out.push([info.key, await get(info.key)]);
+  }
   return out;
 }
 
 const IDENTITY_PREFIX = sealedIdentityKey('');
+
+/**
+ * The live records of the engine's reserved `_kith.` collections (retention
+ * rules, the spaces directory and keyring): `kith export` leaves them out,
+ * but they are the vault's settings and its way back to its spaces.
+ */
+async function* reservedRecords(ctx: EngineContext): AsyncGenerator<BackupRecord> {
+  const collections = (await ctx.store.read((tx) => tx.listCollections())).filter(isReservedCollection);
+  for (const collection of collections) {
+    let after: string | undefined;
+    do {
+      const page = await ctx.store.read((tx) => tx.query({ collection, limit: FRAME_RECORDS, ...(after ? { after } : {}) }));
+      for (const row of page.rows) yield [collection, row.id, row.fields];
+      after = page.next ?? undefined;
+    } while (after);
+  }
+}
 
 /** The manifest object and chunks of each blob whose manifest the remote holds (verified); the others are left out. */
 async function presentBlobs(
