@@ -228,3 +228,38 @@ test('an incremental backup carries a reserved collection’s change (a retentio
     await a.close();
   }
 });
+
+test('restored from a backup with the password, the vault keeps its person and reads its space again (keys from the keyring, no other member)', async () => {
+  const world = new World();
+  const first = new Device(world, 'memory://ana', 'ana', 1);
+  const { vault: ana } = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'ana' });
+  await ana.spaces.create('Home');
+  await ana.devices.setPassword('correct horse battery staple');
+  await ana.space('Home').put('notes', 'h1', { text: 'at home' });
+  await ana.sync();
+  const personId = (await ana.spaces.members('Home'))[0]!.personId;
+  const file = await backupOf(ana);
+  await ana.close(); // the device is lost; the space's remote (next to the vault's) survives here
+
+  const d = new Device(world, 'memory://ana-new', 'ana-new', 7);
+  const { vault: r, restored } = await Vault.restoreFromBackup({
+    ...d.options(),
+    remoteUrl: d.url,
+    deviceName: 'ana-new',
+    password: 'correct horse battery staple',
+    backup: file,
+  });
+  try {
+    assert.deepEqual(restored.lostSpaces, []);
+    assert.ok(world.objects('memory://ana-new').has('keys/identity/password'));
+    await r.sync();
+    assert.deepEqual(
+      (await r.spaces.members('Home')).map((m) => [m.personId, m.devices]),
+      [[personId, 2]],
+      'the same person, now with the restored device',
+    );
+    assert.deepEqual(await r.space('Home').get('notes', 'h1'), { text: 'at home', id: 'h1' });
+  } finally {
+    await r.close();
+  }
+});
