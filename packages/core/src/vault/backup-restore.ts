@@ -26,7 +26,7 @@ import type { Remote } from '../ports/remote.js';
 import type { BackupSource } from './backup.js';
 import { restoreVault } from './lifecycle.js';
 import { Records } from './records.js';
-import { readDirectory } from './spaces/directory.js';
+import { readDirectory, setSynced } from './spaces/directory.js';
 import type { VaultSession } from './session.js';
 import type { RestoreVaultOptions } from './vault-types.js';
 
@@ -52,8 +52,9 @@ export interface BackupRestoreResult {
   /**
    * Shared spaces of the directory whose remote holds no space now (or could
    * not be opened): those hosted next to the lost vault went with its remote
-   * and are not recovered. Checked only when `spaceRemotes` is given; the
-   * others are read again once a member's device or the keyring gives keys.
+   * and are not recovered; this device stops syncing them. Checked only when
+   * `spaceRemotes` is given; the others are read again once a member's
+   * device or the keyring gives keys.
    */
   readonly lostSpaces: readonly { readonly spaceId: string; readonly name: string; readonly url: string }[];
 }
@@ -185,7 +186,11 @@ async function spacesGone(session: VaultSession, o: RestoreFromBackupOptions): P
       if (!(err instanceof KithError)) throw err;
       held = false;
     }
-    if (!held) lost.push({ spaceId: e.spaceId, name: e.name, url: e.url });
+    if (!held) {
+      lost.push({ spaceId: e.spaceId, name: e.name, url: e.url });
+      // This device stops syncing it (a local choice, which the user can undo): its syncs would otherwise fail on it every time.
+      await setSynced(session.store, e.spaceId, false);
+    }
   }
   return lost;
 }
