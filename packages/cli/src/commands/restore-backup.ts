@@ -5,9 +5,11 @@
  * new device. The restore command calls it when `--from-backup` is given.
  */
 import { Vault, type Remote, type Store, type BlobCache } from '@kith/core';
+import { nodeSpaceRemotes } from '@kith/node';
 import { backupFile, besideBackup } from './backup.js';
 import type { Output } from '../output.js';
 import { objectBar } from '../progress.js';
+import { remoteOptions } from '../remote-url.js';
 
 /** How the restore command opens a new home's store and remote (its `fresh`, creating the remote location). */
 export type OpenFresh = <T>(fn: (a: { store: Store; remote: Remote; remoteUrl: string; blobCache: BlobCache }) => Promise<T>) => Promise<T>;
@@ -28,6 +30,8 @@ export async function restoreFromBackupFile(
         ...a,
         ...o.secret,
         deviceName: o.deviceName,
+        // So the restore can tell which spaces were lost with the old remote.
+        spaceRemotes: nodeSpaceRemotes(remoteOptions()),
         staleAfterMs: o.staleAfterMs,
         backup,
         beside: besideBackup(file),
@@ -42,6 +46,10 @@ export async function restoreFromBackupFile(
   out.warnings(vault.warnings);
   if (!restored.blobsIncluded)
     out.note('kith: note: this backup was written with --no-blobs: blobs were not included, so records that reference them will not find them');
+  for (const lost of restored.lostSpaces)
+    out.note(
+      `kith: note: space ${JSON.stringify(lost.name)} (${lost.spaceId}) lived next to the lost vault at ${lost.url} and is gone with it; this device stops syncing it`,
+    );
   out.result(
     {
       vaultId: vault.vaultId,
@@ -49,6 +57,7 @@ export async function restoreFromBackupFile(
       records: restored.records,
       blobs: restored.blobs,
       blobsIncluded: restored.blobsIncluded,
+      lostSpaces: restored.lostSpaces,
       warnings: vault.warnings,
     },
     () =>
