@@ -177,3 +177,36 @@ test('rows v2: a row read carries its fields text, which no copy of it does (spr
   }
   assert.deepEqual(Object.keys(read!), ['collection', 'id', 'deleted', 'updated', 'fields', 'state', 'conflicted']);
 });
+
+test('rows v2: a head reads as JSON.parse reads it, whether written plainly, with escapes or with spaces (a plain head skips JSON.parse)', () => {
+  const read = (head: string): RecordRow | string => {
+    try {
+      const [row] = new RowReader('t', 2).push(new TextEncoder().encode(`${head}\t{"a":1}\n`));
+      return { ...row! };
+    } catch (e) {
+      return (e as { code: string }).code;
+    }
+  };
+  const escaped = (s: string): string => `"${[...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}"`;
+  // Strings with the characters a plain head must not take as they stand: quotes, backslashes, control characters.
+  const text = fc.string({ unit: fc.constantFrom('a', 'Z', '0', '.', '"', '\\', '\u0000', '\u001f', '\u007f', 'é', '\u2028', '/', ' '), maxLength: 6 });
+  fc.assert(
+    fc.property(fc.constantFrom('notes', '_kith.retention', 'a..b', ''), text, fc.constantFrom(0, 1), text, (collection, id, deleted, updated) => {
+      const parts = [collection, id, deleted, updated];
+      const plain = JSON.stringify(parts);
+      // What JSON.parse makes of the head, through the reader's checks: the row, or the error's code.
+      const expected = read(plain.replace(/^\[/, '[ '));
+      assert.deepEqual(read(plain), expected);
+      assert.deepEqual(read(`[${escaped(collection)},${escaped(id)},${deleted},${escaped(updated)}]`), expected);
+      if (typeof expected !== 'string')
+        assert.deepEqual([expected.collection, expected.id, expected.deleted, expected.updated], [collection, id, deleted === 1, updated]);
+    }),
+    { numRuns: 300 },
+  );
+  // Forms a writer never makes read as JSON.parse reads them: another number for "deleted", raw control characters, a missing quote.
+  assert.equal((read('["notes","a",1.0,"s"]') as RecordRow).deleted, true);
+  assert.equal(read('["notes","a",2,"s"]'), 'KITH_INTEGRITY_CORRUPT');
+  assert.equal(read('["notes","a\u0001",0,"s"]'), 'KITH_INTEGRITY_CORRUPT');
+  assert.equal(read('["notes","a,0,"s"]'), 'KITH_INTEGRITY_CORRUPT');
+  assert.deepEqual(read('["notes","a",0,"s"] '), read('["notes","a",0,"s"]'));
+});

@@ -74,6 +74,13 @@ export const snapshotChunkTarget = (bytes: number): number => chunkTargetOf(1, b
 /** A chunk is cut here at the latest (mid-row if one row is larger). Below the blob layer's 4 MiB. */
 export const SNAPSHOT_CHUNK_MAX = 1024 * 1024;
 const NEWLINE = 0x0a;
+/**
+ * A rows v2 head as writers write it for a one-write row: `["collection","id",0|1,"updated"]`, each
+ * string without a quote, backslash or control character, so its JSON value is its text as it stands.
+ * Read with this instead of JSON.parse (a tenth of a cold bootstrap's parsing at 10,000 rows); any
+ * other head, escapes or spaces included, goes to JSON.parse, so both read every head alike.
+ */
+const PLAIN_HEAD = /^\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]$/;
 /** Ids read per store call when fetching deleted rows, and rows per {@link StoreTx.scanRows} page. */
 const BATCH = 500;
 
@@ -312,7 +319,9 @@ export class RowReader {
   #rowV2(line: string): RecordRow {
     const tab = line.indexOf('\t');
     if (tab < 0) throw corrupt(this.#what, 'a row has no fields');
-    const head = this.#json(line.slice(0, tab));
+    const headText = line.slice(0, tab);
+    const plain = PLAIN_HEAD.exec(headText);
+    const head = plain ? [plain[1], plain[2], plain[3] === '1' ? 1 : 0, plain[4]] : this.#json(headText);
     if (!Array.isArray(head) || (head.length !== 4 && head.length !== 5)) throw corrupt(this.#what, 'a row head is not a 4- or 5-element array');
     const fieldsText = line.slice(tab + 1);
     const fields = this.#json(fieldsText);
