@@ -75,9 +75,11 @@ const EMPTY_PUT_KEYS = ['c', 'i', 't', 'k', 's', 'a'];
  * does rebuilding it give the same op, and the same JSON text.
  */
 export function isEmptyPutOp(op: JsonObject): boolean {
-  const keys = Object.keys(op);
-  if (keys.length !== EMPTY_PUT_KEYS.length) return false;
-  for (let k = 0; k < keys.length; k++) if (keys[k] !== EMPTY_PUT_KEYS[k]) return false;
+  // for-in, not Object.keys: no array per op (a batch offers every op); for-in also walks inherited
+  // enumerable keys, which only make a mismatch, so an op it accepts has exactly these own keys.
+  let k = 0;
+  for (const key in op) if (key !== EMPTY_PUT_KEYS[k++] || !Object.hasOwn(op, key)) return false;
+  if (k !== EMPTY_PUT_KEYS.length) return false;
   const s = op['s'];
   return (
     op['k'] === 'p' &&
