@@ -34,16 +34,19 @@ export const OUTBOX_ROW_OPS = 256;
 
 type OutboxRow = { seq: number; first: number; ops: string; device: string | null; owner: string | null };
 
-/** The least and greatest history stamps of `ops` by `device`. */
+/**
+ * The least and greatest history stamps of `ops` by `device`. Every stamp ends with the same device id, so
+ * they compare as their local parts do: those are compared, and the device appended to the two kept.
+ */
 function stampRange(ops: readonly JsonObject[], device: string): [string, string] {
   let oldest = '';
   let last = '';
   for (const op of ops) {
-    const stamp = ownOpStamp(op, device);
-    if (oldest === '' || stamp < oldest) oldest = stamp;
-    if (stamp > last) last = stamp;
+    const t = ownOpStamp(op, ''); // the local part alone
+    if (oldest === '' || t < oldest) oldest = t;
+    if (t > last) last = t;
   }
-  return [oldest, last];
+  return [oldest + device, last + device];
 }
 
 /** The outbox's prepared statements and the operations of the Store port. */

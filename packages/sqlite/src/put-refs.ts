@@ -33,7 +33,9 @@ export interface PendingRef {
 
 /** One write transaction's references waiting for their rows, by the op's fields object (the row's, too). */
 export class PendingRefs {
-  readonly #byFields = new Map<object, PendingRef & { readonly stamp: string }>();
+  readonly #byFields = new Map<object, PendingRef>();
+  /** The device whose stamps the waiting references carry (one per transaction: the writer's). */
+  #device = '';
 
   get size(): number {
     return this.#byFields.size;
@@ -45,7 +47,10 @@ export class PendingRefs {
     const fields = op['s'] as JsonObject;
     // Two ops sharing one fields object: the second is written whole, so each reference finds its own row.
     if (this.#byFields.has(fields)) return false;
-    this.#byFields.set(fields, { op, seq, stamp: (op['t'] as string) + device });
+    // References of another device than those waiting (never, in practice) are written whole: claim compares one device.
+    if (this.#byFields.size > 0 && device !== this.#device) return false;
+    this.#device = device;
+    this.#byFields.set(fields, { op, seq });
     return true;
   }
 
@@ -55,7 +60,7 @@ export class PendingRefs {
    */
   claim(row: RecordRow): boolean {
     const p = this.#byFields.get(row.fields);
-    if (p === undefined || p.op['c'] !== row.collection || p.op['i'] !== row.id || p.stamp !== row.updated) return false;
+    if (p === undefined || p.op['c'] !== row.collection || p.op['i'] !== row.id || !isStampOf(row.updated, p.op['t'] as string, this.#device)) return false;
     this.#byFields.delete(row.fields);
     return true;
   }
@@ -66,6 +71,11 @@ export class PendingRefs {
     this.#byFields.clear();
     return out;
   }
+}
+
+/** Whether `stamp` is `t` + `device`, without building that string (claim runs for every new row of a batch). */
+function isStampOf(stamp: string, t: string, device: string): boolean {
+  return stamp.length === t.length + device.length && stamp.startsWith(t) && stamp.endsWith(device);
 }
 
 export function isPutRef(element: JsonValue): element is JsonValue[] {

@@ -165,7 +165,8 @@ export class Statements {
         p[at + 2] = given ? given.fields : JSON.stringify(r.fields);
         p[at + 3] = r.deleted ? 1 : 0;
         let state = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
-        if (state === '' && given === undefined && !r.deleted && !r.conflicted && this.claim?.(r) === true) state = REFERENCED_STATE;
+        // A row given with its text may be referenced too (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
+        if (state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true) state = REFERENCED_STATE;
         p[at + 4] = state;
         p[at + 5] = r.conflicted ? 1 : 0;
         p[at + 6] = r.updated;

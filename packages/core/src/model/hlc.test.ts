@@ -59,3 +59,31 @@ test('parseLocal refuses malformed stamps', () => {
     assert.throws(() => parseLocal(bad), /malformed clock stamp/);
   }
 });
+
+test('next() gives the same text formatLocal gives for its time, across observed stamps and walls that stall, jump and go back', () => {
+  const step = fc.oneof(
+    fc.record({ wall: fc.integer({ min: 0, max: 36 ** 9 - 1 }) }),
+    fc.record({ stall: fc.constant(true) }),
+    fc.record({ observe: fc.record({ wall: fc.integer({ min: 0, max: 2e12 }), counter: fc.integer({ min: 0, max: 36 ** 4 - 1 }) }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 1, maxLength: 300 }), (steps) => {
+      let now = 1.7e12;
+      const clock = new HybridClock(() => now);
+      for (const s of steps) {
+        if ('wall' in s) now = s.wall;
+        if ('observe' in s) clock.observe(formatLocal(s.observe));
+        const t = clock.next();
+        // The cached wall prefix must never outlive the wall it was formatted for.
+        assert.equal(t, formatLocal(parseLocal(t)));
+        assert.equal(t, clock.last);
+        assert.match(t, /^[0-9a-z]{13}$/);
+      }
+    }),
+  );
+});
+
+test('next() within one millisecond: counters of every digit count, then the overflow into the next wall', () => {
+  const clock = new HybridClock(() => 1.7e12);
+  for (let k = 0; k <= 36 ** 4 + 40; k++) assert.equal(clock.next(), clock.last);
+});

@@ -2,8 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyOp, rowOf, viewOf, type RecordView } from './merge.js';
-import { putFields, putOnEmpty, putOp } from './local-writes.js';
-import { copyFields, type JsonValue } from './json.js';
+import { emptyPutOp, isEmptyPutOp, putFields, putOnEmpty, putOp } from './local-writes.js';
+import { copyFields, type JsonObject, type JsonValue } from './json.js';
 
 const DEVICE = '0123456789abcdef';
 const T = '0mxbx3vvz0000';
@@ -72,6 +72,37 @@ describe('putFields', () => {
         const b = viewOf(undefined, 'c', 'r');
         assert.equal(JSON.stringify(putOnEmpty(a, T, DEVICE, copy)), JSON.stringify(putOnEmpty(b, T, DEVICE, reference)));
         assert.equal(snapshot(a), snapshot(b));
+      }),
+    );
+  });
+});
+
+describe('isEmptyPutOp', () => {
+  const opArb = fc.record({ c: fc.string(), i: fc.string(), t: fc.string(), s: fc.dictionary(fc.string(), fc.integer()) });
+  test('accepts what emptyPutOp builds, and its JSON parsed back', () => {
+    fc.assert(
+      fc.property(opArb, ({ c, i, t, s }) => {
+        const op = emptyPutOp(c, i, t, s) as unknown as JsonObject;
+        assert.equal(isEmptyPutOp(op), true);
+        assert.equal(isEmptyPutOp(JSON.parse(JSON.stringify(op)) as JsonObject), true);
+      }),
+    );
+  });
+  test('refuses a key more, less or out of order, other constants, and an inherited key', () => {
+    fc.assert(
+      fc.property(opArb, fc.string({ minLength: 1 }), ({ c, i, t, s }, extra) => {
+        const op = emptyPutOp(c, i, t, s) as unknown as JsonObject;
+        const entries = Object.entries(op);
+        if (!['c', 'i', 't', 'k', 's', 'a'].includes(extra)) assert.equal(isEmptyPutOp({ ...op, [extra]: 1 }), false);
+        for (let k = 0; k < entries.length; k++) {
+          assert.equal(isEmptyPutOp(Object.fromEntries(entries.filter((_, j) => j !== k))), false);
+        }
+        assert.equal(isEmptyPutOp(Object.fromEntries([...entries].reverse())), false);
+        assert.equal(isEmptyPutOp({ ...op, k: 'm' }), false);
+        assert.equal(isEmptyPutOp({ ...op, a: false }), false);
+        assert.equal(isEmptyPutOp({ ...op, s: [1] }), false);
+        // Own keys right, one more inherited and enumerable: not the op emptyPutOp builds.
+        assert.equal(isEmptyPutOp(Object.assign(Object.create({ u: ['x'] }) as JsonObject, op)), false);
       }),
     );
   });

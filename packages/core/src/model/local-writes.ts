@@ -75,9 +75,11 @@ const EMPTY_PUT_KEYS = ['c', 'i', 't', 'k', 's', 'a'];
  * does rebuilding it give the same op, and the same JSON text.
  */
 export function isEmptyPutOp(op: JsonObject): boolean {
-  const keys = Object.keys(op);
-  if (keys.length !== EMPTY_PUT_KEYS.length) return false;
-  for (let k = 0; k < keys.length; k++) if (keys[k] !== EMPTY_PUT_KEYS[k]) return false;
+  // for-in, not Object.keys: no array per op (a batch offers every op); for-in also walks inherited
+  // enumerable keys, which only make a mismatch, so an op it accepts has exactly these own keys.
+  let k = 0;
+  for (const key in op) if (key !== EMPTY_PUT_KEYS[k++] || !Object.hasOwn(op, key)) return false;
+  if (k !== EMPTY_PUT_KEYS.length) return false;
   const s = op['s'];
   return (
     op['k'] === 'p' &&
@@ -91,27 +93,8 @@ export function isEmptyPutOp(op: JsonObject): boolean {
   );
 }
 
-/**
- * A checked put's fields as a copy with the ordinary prototype, `undefined`
- * values dropped: what {@link copyFields} gives, own keys and their order
- * included, but an object V8 keeps with fast properties (serializing a
- * null-prototype copy took about 1.7 times as long, and copying into one
- * four times as long as this). Only for {@link putOnEmpty} and {@link putOp}
- * in one write round, which read it by own keys only and never add a key
- * to it (a view that a later write changes gets a null-prototype copy
- * first): so a field named `__proto__` is defined as an own key here and
- * inherited members are never read as fields.
- */
-export function putFields(fields: JsonObject): JsonObject {
-  const out: JsonObject = {};
-  for (const name of Object.keys(fields)) {
-    const value = fields[name];
-    if (value === undefined) continue;
-    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
-  }
-  return out;
-}
+// putFields moved to json.ts, beside the check it is fused with (checkPutFields); re-exported for this module's callers.
+export { putFields } from './json.js';
 
 /** Patch: set the given fields (an `undefined` value unsets it), keep the rest. */
 export function patchOp(view: RecordView, t: string, fields: Readonly<Record<string, JsonValue | undefined>>): Op {

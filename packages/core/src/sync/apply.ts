@@ -7,7 +7,7 @@
 import { applyOp, rowOf, viewOf, type IsApplied, type RecordView } from '../model/merge.js';
 import type { JsonObject } from '../model/json.js';
 import { OP_KIND_NAMES, type Op } from '../model/ops.js';
-import type { LogEntry, StoreTx } from '../ports/store.js';
+import type { LogEntry, RecordRow, StoreTx } from '../ports/store.js';
 
 /** Working set of record views for one transaction. */
 export class ViewSet {
@@ -32,6 +32,12 @@ export class ViewSet {
       const rows = await this.#tx.getRecords(c, [...ids]);
       for (const i of ids) this.#views.set(key(c, i), viewOf(rows.get(i), c, i));
     }
+  }
+
+  /** Adds the view of a record whose row (or its absence) the caller has read already; a loaded view stays. */
+  add(collection: string, id: string, row: RecordRow | undefined): void {
+    const k = key(collection, id);
+    if (!this.#views.has(k)) this.#views.set(k, viewOf(row, collection, id));
   }
 
   /** The loaded view of a record (load first). */

@@ -6,11 +6,12 @@
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { dict } from '../base/data-keys.js';
-import { checkFields, copyFields, orderedFields, type JsonObject, type JsonValue } from '../model/json.js';
+import { checkFields, checkPutFields, copyFields, orderedFields, type JsonObject, type JsonValue } from '../model/json.js';
 import { checkCollection, checkNewRecordId, checkRecordId, isReservedCollection } from '../model/names.js';
 import { HybridClock } from '../model/hlc.js';
 import { applyOp, conflictCount, conflictsOf, viewOf, type RecordView } from '../model/merge.js';
-import { deleteOp, patchOp, putFields, putOnEmpty, putOp, resolveOp } from '../model/local-writes.js';
+import { deleteOp, emptyPutOp, patchOp, putOnEmpty, putOp, resolveOp } from '../model/local-writes.js';
+import { oneWriteRow } from '../ports/row-text.js';
 import type { Op } from '../model/ops.js';
 import type { FieldFilter, LogEntry, RecordRow, StoreTx } from '../ports/store.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
@@ -32,7 +33,7 @@ import type { BatchWriter, Conflict, Doc, ListPage, ListQuery, Resolution } from
 const ROUND = 250;
 
 /** See `Records.#commit`. */
-type Round = (keys: readonly (readonly [string, string])[], make: (views: ViewSet, fresh: RecordView[]) => Op[]) => Promise<void>;
+type Round = (keys: readonly (readonly [string, string])[], make: (views: ViewSet) => Op[]) => Promise<void>;
 
 export type Write =
   | { kind: 'put'; collection: string; id: string; fields: JsonObject }
@@ -155,49 +156,86 @@ export class Records {
 
   /** Validates, then applies local writes in one transaction. */
   async write(writes: Write[]): Promise<number> {
+    let checked: string | undefined; // the collection name last checked: a batch names few, over and over
     for (const w of writes) {
-      checkCollection(w.collection);
+      if (w.collection !== checked) checkCollection(w.collection);
+      checked = w.collection;
       checkNewRecordId(w.id);
-      if (w.kind !== 'delete') {
+      if (w.kind === 'put') w.fields = checkPutFields(w.fields);
+      else if (w.kind === 'patch') {
         checkFields(w.fields);
-        w.fields = w.kind === 'put' ? putFields(w.fields) : copyFields(w.fields, true);
+        w.fields = copyFields(w.fields, true);
       }
     }
     if (writes.length === 0) return 0;
-    const deviceId = this.#s.ctx.deviceId;
-    await this.#commit(async (clock, round) => {
+    await this.#transaction(async (tx, clock) => {
+      const touched = new Set<string>();
       for (let i = 0; i < writes.length; i += ROUND) {
-        const part = writes.length <= ROUND ? writes : writes.slice(i, i + ROUND);
-        await round(
-          part.map((w) => [w.collection, w.id] as const),
-          (views, fresh) => {
-            // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, and an ordinary object (putFields),
-            // so a later write copies them first, into a null-prototype one where a field named `__proto__` can be added.
-            const shared = new Set<RecordView>();
-            const ops = part.map((w) => {
-              const v = views.view(w.collection, w.id);
-              if (shared.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
-              const t = clock.next();
-              // Patch and delete need a live record (put creates one); the throw rolls the whole batch back.
-              if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
-              if (w.kind === 'put') {
-                const op = putOnEmpty(v, t, deviceId, w.fields);
-                // Not touched: its row is written from `fresh` unless a later write of the round changes it (and touches it).
-                if (op !== undefined) {
-                  shared.add(v);
-                  return op;
-                }
-                return this.#applyLocal(views, v, putOp(v, t, w.fields));
-              }
-              return this.#applyLocal(views, v, w.kind === 'patch' ? patchOp(v, t, w.fields) : deleteOp(v, t));
-            });
-            for (const v of shared) fresh.push(v);
-            return ops;
-          },
-        );
+        for (const c of await this.#writeRound(tx, clock, writes.length <= ROUND ? writes : writes.slice(i, i + ROUND))) touched.add(c);
       }
+      return [...touched];
     });
     return writes.length;
+  }
+
+  /**
+   * One round of {@link write}: loads what the round names, merges, writes; returns the collections changed.
+   * A put on a record the store holds nothing of and the round names once (a bulk batch's records) needs no
+   * view: its op and its row are made straight from its fields. Every other write merges through views.
+   */
+  async #writeRound(tx: StoreTx, clock: HybridClock, part: readonly Write[]): Promise<string[]> {
+    const deviceId = this.#s.ctx.deviceId;
+    // Per collection, each id the round names and how often; 0 once read: absent from the store and named once.
+    const named = new Map<string, Map<string, number>>();
+    for (const w of part) {
+      let ids = named.get(w.collection);
+      if (ids === undefined) named.set(w.collection, (ids = new Map()));
+      ids.set(w.id, (ids.get(w.id) ?? 0) + 1);
+    }
+    const views = new ViewSet(tx);
+    for (const [c, ids] of named) {
+      const rows = await tx.getRecords(c, [...ids.keys()]);
+      for (const [i, times] of ids) {
+        const row = rows.get(i);
+        if (row === undefined && times === 1) ids.set(i, 0);
+        else views.add(c, i, row);
+      }
+    }
+    // Views putOnEmpty filled: their fields are also that op's `s`, not written yet, and an ordinary object (putFields),
+    // so a later write copies them first, into a null-prototype one where a field named `__proto__` can be added.
+    const shared = new Set<RecordView>();
+    const fresh: RecordRow[] = [];
+    const ops: Op[] = new Array<Op>(part.length);
+    for (let k = 0; k < part.length; k++) {
+      const w = part[k]!;
+      // Patch and delete need a live record (put creates one); the throw rolls the whole batch back.
+      if (named.get(w.collection)!.get(w.id) === 0) {
+        if (w.kind !== 'put') throw notFound(w.collection, w.id);
+        const t = clock.next();
+        ops[k] = emptyPutOp(w.collection, w.id, t, w.fields);
+        // The fields' JSON text goes with the row: a store that keeps text binds it as is (ports/row-text.ts).
+        fresh.push(oneWriteRow(w.collection, w.id, t + deviceId, w.fields, JSON.stringify(w.fields)));
+        continue;
+      }
+      const v = views.view(w.collection, w.id);
+      if (shared.delete(v)) v.fields = Object.assign(dict<JsonValue>(), v.fields);
+      const t = clock.next();
+      if (w.kind !== 'put' && v.deleted) throw notFound(w.collection, w.id);
+      if (w.kind === 'put') {
+        const op = putOnEmpty(v, t, deviceId, w.fields);
+        // Not touched: its row is written from `fresh` unless a later write of the round changes it (and touches it).
+        if (op !== undefined) {
+          shared.add(v);
+          ops[k] = op;
+          continue;
+        }
+        ops[k] = this.#applyLocal(views, v, putOp(v, t, w.fields));
+        continue;
+      }
+      ops[k] = this.#applyLocal(views, v, w.kind === 'patch' ? patchOp(v, t, w.fields) : deleteOp(v, t));
+    }
+    for (const v of shared) fresh.push(oneWriteRow(v.collection, v.id, v.updated, v.fields, JSON.stringify(v.fields)));
+    return this.#record(tx, views, ops, fresh);
   }
 
   /** The engine's own writes (retention): `fn` applies local ops through `local` and may change other loaded views, in one write transaction. */
@@ -227,9 +265,7 @@ export class Records {
       await fn(clock, async (keys, make) => {
         const views = new ViewSet(tx);
         await views.load(keys);
-        const fresh: RecordView[] = [];
-        const ops = make(views, fresh);
-        for (const c of await this.#record(tx, views, ops, fresh)) touched.add(c);
+        for (const c of await this.#record(tx, views, make(views))) touched.add(c);
       });
       return [...touched];
     });
@@ -251,7 +287,7 @@ export class Records {
    * The ops go first: a store that keeps a put on an empty record by reference to its row (schema 6 of the
    * SQLite store) then knows, as the rows arrive, which of them an op refers to.
    */
-  async #record(tx: StoreTx, views: ViewSet, ops: Op[], fresh: readonly RecordView[] = []): Promise<string[]> {
+  async #record(tx: StoreTx, views: ViewSet, ops: Op[], fresh: readonly RecordRow[] = []): Promise<string[]> {
     const device = this.#s.ctx.deviceId;
     // A store that can keeps the history inside the outbox rows until push: one write per op instead of two.
     if (tx.appendOwnOps) await tx.appendOwnOps(ops as unknown as JsonObject[], device);
@@ -262,17 +298,10 @@ export class Records {
     const touched = await views.flush();
     if (fresh.length === 0) return touched;
     // Records a put created and nothing changed since: live, one write, no conflict; their rows without rowOf's scan.
-    const rows: RecordRow[] = fresh.map((v) => ({
-      collection: v.collection,
-      id: v.id,
-      fields: v.fields,
-      deleted: false,
-      state: v.state as unknown as JsonObject,
-      conflicted: false,
-      updated: v.updated,
-    }));
-    await tx.putRecords(rows);
-    return [...new Set([...touched, ...rows.map((r) => r.collection)])];
+    await tx.putRecords(fresh);
+    const collections = new Set(touched);
+    for (const r of fresh) collections.add(r.collection);
+    return [...collections];
   }
 }
 
