@@ -33,6 +33,7 @@ import { Probe, TaskWindow } from './task-window.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
+import { holdKeys, u64 } from './holds.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
@@ -68,16 +69,21 @@ export class Blobs {
   /** Chunks that snapshots need, which GC keeps (set by the vault: snapshots sit above this layer). */
   readonly #alsoLive: ((signal?: AbortSignal) => Promise<ReadonlySet<string>>) | undefined;
 
+  /** Whether an attach without a cache copy writes a hold (holds.ts): only where {@link gc} runs, which honours them. */
+  readonly #holds: boolean;
+
   constructor(
     ctx: EngineContext,
     cache: BlobCache | undefined,
     ready: () => Promise<unknown> = async () => undefined,
     alsoLive?: (signal?: AbortSignal) => Promise<ReadonlySet<string>>,
+    o: { holds?: boolean } = {},
   ) {
     this.#ctx = ctx;
     this.#cache = cache;
     this.#ready = ready;
     this.#alsoLive = alsoLive;
+    this.#holds = o.holds ?? true;
   }
 
   /**
@@ -137,6 +143,9 @@ export class Blobs {
     const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
     const plain = encodeManifestPlaintext(manifest);
     const id = await blobId(epochKey, ctx.vaultId, plain);
+    // Before the manifest: with no cache copy to restore it from (see ensureUploaded), GC must keep the
+    // blob until this device's writes that reference it are pushed.
+    if (this.#holds && !this.#cacheFor()) await ctx.remote.put(holdKeys.of(ctx.deviceId, id), u64(ctx.deps.now()), o.signal ? { signal: o.signal } : {});
     uploaded += await this.#storeObject(
       'manifest',
       id,
