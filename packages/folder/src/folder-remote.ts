@@ -94,16 +94,11 @@ export class FolderRemote implements WatchableRemote {
   async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
     const path = this.#paths.keyPath(key);
     throwIfAborted(o.signal);
-    // The directories' check (a realpath) runs beside the open and read, not before them: one round trip
-    // through the thread pool less per object, and no byte is returned unless the check passes.
-    const confined = this.#paths.confinedDir(key);
-    confined.catch(() => undefined);
+    // Checked before the open: a directory symlinked out of the folder is never opened through.
+    await this.#paths.confinedDir(key);
     try {
-      const bytes = await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER, o.into);
-      await confined;
-      return bytes;
+      return await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER, o.into);
     } catch (e) {
-      await confined;
       if (isMissing(e) || errnoOf(e) === 'EISDIR') return this.#missing();
       throw folderError(e, `reading ${key}`);
     }
