@@ -14,22 +14,22 @@ const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset
 
 /**
  * Reads at most `length` bytes at `offset` and closes the file, never allocating more than the
- * file holds; a whole object usually in one read (readFile reads 512 KiB
+ * file holds (nothing when `into` fits it); a whole object usually in one read (readFile reads 512 KiB
  * at a time, each a round trip through the thread pool).
  */
-export async function readRange(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+export async function readRange(fh: FileHandle, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
   try {
     const size = (await fh.stat()).size;
     const n = Math.max(0, Math.min(length, size - offset));
-    // Unzeroed is fine: only the bytes read are returned.
-    const buf = Buffer.allocUnsafeSlow(n);
+    // Unzeroed is fine: only the bytes read are returned. The caller's buffer when it fits (see GetOptions.into).
+    const buf = into && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafeSlow(n);
     let got = 0;
     while (got < n) {
       const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return toBytes(buf.subarray(0, got));
+    return buf instanceof Buffer ? toBytes(buf.subarray(0, got)) : buf.subarray(0, got);
   } finally {
     await fh.close();
   }

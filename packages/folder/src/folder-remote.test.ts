@@ -29,6 +29,28 @@ runRemoteConformance(
 );
 
 describe('folder remote specifics', () => {
+  test('get reads into the buffer the caller passes when the object fits (a view of it), else into one of its own', async () => {
+    const dir = tempDir();
+    const r = await openFolderRemote(join(dir, 'remote'), { create: true });
+    try {
+      await r.put('blobs/chunks/x', Uint8Array.of(1, 2, 3));
+      const into = new Uint8Array(8).fill(9);
+      const got = await r.get('blobs/chunks/x', { into });
+      assert.deepEqual(got, Uint8Array.of(1, 2, 3));
+      assert.equal(got.buffer, into.buffer);
+      assert.deepEqual(into.subarray(0, 4), Uint8Array.of(1, 2, 3, 9));
+      const small = new Uint8Array(2);
+      const own = await r.get('blobs/chunks/x', { into: small });
+      assert.deepEqual(own, Uint8Array.of(1, 2, 3));
+      assert.notEqual(own.buffer, small.buffer);
+      assert.deepEqual(await r.get('blobs/chunks/x', { into, range: { offset: 1, length: 5 } }), Uint8Array.of(2, 3));
+      assert.equal(await r.get('blobs/chunks/none', { into }), null);
+    } finally {
+      await r.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('locations: file:// URLs, absolute and relative paths; a missing folder is KITH_REMOTE_NOT_FOUND', async () => {
     const dir = tempDir();
     try {

@@ -94,9 +94,10 @@ export class FolderRemote implements WatchableRemote {
   async get(key: string, o: GetOptions = {}): Promise<Uint8Array | null> {
     const path = this.#paths.keyPath(key);
     throwIfAborted(o.signal);
+    // Checked before the open: a directory symlinked out of the folder is never opened through.
     await this.#paths.confinedDir(key);
     try {
-      return await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER);
+      return await readRange(await this.#openToRead(key, path), o.range?.offset ?? 0, o.range?.length ?? Number.MAX_SAFE_INTEGER, o.into);
     } catch (e) {
       if (isMissing(e) || errnoOf(e) === 'EISDIR') return this.#missing();
       throw folderError(e, `reading ${key}`);

@@ -12,6 +12,7 @@ import { blobKeys, parseBlobRef } from '../format/blob-format.js';
 import { MAX_CHUNK, MIN_CHUNK } from './chunker.js';
 import { concatBytes } from '../crypto/index.js';
 import { noise } from './blobs.test.support.js';
+import { holdKeys } from './holds.js';
 
 describe('blobs', () => {
   const setup = async () => {
@@ -241,5 +242,52 @@ describe('blobs', () => {
     await vault.sync();
     await other.sync();
     assert.equal((await other.blobs.bytes(drop.ref)).length, 600_000);
+  });
+  test("a blob attached through a remote on this disk (no cache copy) survives another device's GC past the grace while its reference is unpushed; the hold goes once its own device needs it no more", async () => {
+    const objects = new Map<string, Uint8Array>();
+    const local = () => {
+      const inner = openMemoryRemote(objects);
+      return decorateRemote(inner, { capabilities: { ...inner.capabilities, local: true } });
+    };
+    let now = Date.UTC(2026, 10, 1);
+    const deps = (seed: number) => ({ random: seededRandom(seed), now: () => now });
+    const { vault, recoveryCode } = await Vault.create({
+      store: openMemoryStore(),
+      remote: local(),
+      remoteUrl: 'memory:',
+      blobCache: new MemoryBlobCache(),
+      deps: deps(1),
+    });
+    const other = await Vault.restore({ store: openMemoryStore(), remote: local(), remoteUrl: 'memory:', recoveryCode, deps: deps(2) });
+    const data = noise(700_000, 81);
+    const { ref } = await vault.blobs.put(data);
+    await vault.put('notes', 'n', { photo: ref }); // written, not pushed
+    await other.sync();
+    await other.blobs.gc();
+    now += 8 * 24 * 3600_000;
+    await other.blobs.gc();
+    now += 8 * 24 * 3600_000;
+    await other.blobs.gc();
+    assert.ok(objects.has(blobKeys.manifest(parseBlobRef(ref))), 'the held manifest is kept');
+    await vault.sync();
+    await other.sync();
+    assert.deepEqual(await other.blobs.bytes(ref), data);
+    // A hold under a device the registry does not know holds nothing, and is removed.
+    const forged = holdKeys.of('0123456789abcdef', parseBlobRef(ref));
+    objects.set(forged, new Uint8Array(8));
+    await other.blobs.gc();
+    assert.ok(!objects.has(forged));
+    // Pushed, then dropped by a later write: the uploader's own GC lets its hold go, and the blob takes the usual grace.
+    const hold = holdKeys.of(vault.deviceId, parseBlobRef(ref));
+    assert.ok(objects.has(hold));
+    await vault.delete('notes', 'n');
+    await vault.sync();
+    await vault.blobs.gc();
+    assert.ok(!objects.has(hold), 'the hold is gone once no unpushed write references the blob');
+    assert.ok(objects.has(blobKeys.manifest(parseBlobRef(ref))), 'marked, not deleted');
+    now += 8 * 24 * 3600_000;
+    await other.sync();
+    await other.blobs.gc();
+    assert.ok(!objects.has(blobKeys.manifest(parseBlobRef(ref))), 'collected after the grace');
   });
 });

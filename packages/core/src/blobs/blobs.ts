@@ -33,6 +33,7 @@ import { Probe, TaskWindow } from './task-window.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
+import { holdKeys, u64 } from './holds.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
@@ -55,10 +56,18 @@ const READ_AHEAD = 6;
 /** Existence checks: after this many new chunks in a row, only one chunk in HEAD_EVERY is checked. */
 const HEAD_PATIENCE = 8;
 const HEAD_EVERY = 16;
+/** Bytes an encrypted blob object adds to its plaintext: the 56-byte header and the 16-byte GCM tag. */
+const OBJECT_OVERHEAD = 56 + 16;
 
 export class Blobs {
   readonly #ctx: EngineContext;
   readonly #cache: BlobCache | undefined;
+  /**
+   * Buffers chunks are read into from the remote when no cache keeps their
+   * bytes: a fetch then allocates one buffer per chunk (the plaintext), not
+   * two, and V8's external-memory collections come half as often.
+   */
+  readonly #reads = new BufferPool(READ_AHEAD + 2, AVG_CHUNK);
   /** Manifest ids known to be in this device's list (spares a store write per read). */
   readonly #listed = new Set<string>();
 
@@ -68,16 +77,21 @@ export class Blobs {
   /** Chunks that snapshots need, which GC keeps (set by the vault: snapshots sit above this layer). */
   readonly #alsoLive: ((signal?: AbortSignal) => Promise<ReadonlySet<string>>) | undefined;
 
+  /** Whether an attach without a cache copy writes a hold (holds.ts): only where {@link gc} runs, which honours them. */
+  readonly #holds: boolean;
+
   constructor(
     ctx: EngineContext,
     cache: BlobCache | undefined,
     ready: () => Promise<unknown> = async () => undefined,
     alsoLive?: (signal?: AbortSignal) => Promise<ReadonlySet<string>>,
+    o: { holds?: boolean } = {},
   ) {
     this.#ctx = ctx;
     this.#cache = cache;
     this.#ready = ready;
     this.#alsoLive = alsoLive;
+    this.#holds = o.holds ?? true;
   }
 
   /**
@@ -137,6 +151,9 @@ export class Blobs {
     const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
     const plain = encodeManifestPlaintext(manifest);
     const id = await blobId(epochKey, ctx.vaultId, plain);
+    // Before the manifest: with no cache copy to restore it from (see ensureUploaded), GC must keep the
+    // blob until this device's writes that reference it are pushed.
+    if (this.#holds && !this.#cacheFor()) await ctx.remote.put(holdKeys.of(ctx.deviceId, id), u64(ctx.deps.now()), o.signal ? { signal: o.signal } : {});
     uploaded += await this.#storeObject(
       'manifest',
       id,
@@ -184,8 +201,11 @@ export class Blobs {
     return this.#ctx.remote.capabilities.local === true ? undefined : this.#cache;
   }
 
-  /** A verified object: from the cache, else the remote (then cached, unless the remote is local and `keep` is not asked). */
-  async #object(kind: 'chunk' | 'manifest', id: string, signal?: AbortSignal, keep = false): Promise<Uint8Array> {
+  /**
+   * A verified object: from the cache, else the remote (then cached, unless the remote is local and `keep` is not asked).
+   * `size`, a chunk's plaintext size when known, lets an uncached read go into a reused buffer.
+   */
+  async #object(kind: 'chunk' | 'manifest', id: string, signal?: AbortSignal, keep = false, size?: number): Promise<Uint8Array> {
     const cacheKey = `${kind[0]}/${id}`;
     const cached = await this.#cache?.get(cacheKey);
     const decode = async (bytes: Uint8Array) => {
@@ -208,14 +228,38 @@ export class Blobs {
       }
     }
     await this.#ready();
-    const bytes = await this.#ctx.remote.get(kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id), signal ? { signal } : {});
+    const cache = keep ? this.#cache : this.#cacheFor();
+    // The object's size is at most the plaintext's plus its header and tag (deflate is used only where it shrinks).
+    const into = !cache && size !== undefined && size <= MAX_CHUNK ? this.#reads.take(size + OBJECT_OVERHEAD) : undefined;
+    try {
+      return await this.#fetched(kind, id, decode, cache, signal, into);
+    } finally {
+      if (into) this.#reads.give(into);
+    }
+  }
+
+  /** The object read from the remote (into `into` if given and it fits), decoded, and cached in `cache`. */
+  async #fetched(
+    kind: 'chunk' | 'manifest',
+    id: string,
+    decode: (bytes: Uint8Array) => Promise<Uint8Array>,
+    cache: BlobCache | undefined,
+    signal: AbortSignal | undefined,
+    into: Uint8Array | undefined,
+  ): Promise<Uint8Array> {
+    const bytes = await this.#ctx.remote.get(kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id), {
+      ...(signal ? { signal } : {}),
+      ...(into ? { into } : {}),
+    });
     if (!bytes) {
       throw new KithError(ErrorCode.NotFound, `blob ${kind} ${id.slice(0, 12)}… is missing from the remote`, {
         hint: kind === 'manifest' ? 'the blob was never uploaded, or was garbage-collected' : 'the remote lost part of this blob',
       });
     }
     const plain = await decode(bytes);
-    await (keep ? this.#cache : this.#cacheFor())?.put(cacheKey, bytes);
+    // Never a view of the bytes read (decryption writes a new buffer), so `into` can be reused; checked all the same.
+    if (into && plain.buffer === into.buffer) return plain.slice();
+    await cache?.put(`${kind[0]}/${id}`, bytes);
     return plain;
   }
 
@@ -274,7 +318,7 @@ export class Blobs {
     const fetchNext = (): Promise<Uint8Array> | undefined => {
       const c = chunks![next++];
       if (!c) return undefined;
-      const p = this.#object('chunk', c[0], o.signal).then((plain) => {
+      const p = this.#object('chunk', c[0], o.signal, false, c[1]).then((plain) => {
         if (plain.length !== c[1]) throw new KithError(ErrorCode.IntegrityCorrupt, `blob chunk ${c[0].slice(0, 12)}… has the wrong size`);
         return plain;
       });

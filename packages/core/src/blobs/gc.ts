@@ -7,6 +7,7 @@ import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import type { EngineContext } from '../sync/context.js';
 import { catchUpRegistry } from '../sync/catch-up.js';
 import { blobKeys, type BlobManifest } from '../format/blob-format.js';
+import { readHolds, sortHolds, u64 } from './holds.js';
 
 export interface GcResult {
   /** Objects no record references, marked now (deleted by a later run after the grace period). */
@@ -29,10 +30,11 @@ export interface GcOptions {
  * Removes from the remote the blobs no record references. Mark and
  * sweep with a grace period: an unreferenced object is first marked
  * (`blobs/gc/...`); a later run deletes it only if it is still
- * unreferenced and the mark is older than `graceMs`. A device that
- * pushes a reference to a deleted blob re-uploads it from its cache
- * first (see `Blobs.ensureUploaded`). Run on a device that has pulled
- * everything.
+ * unreferenced and the mark is older than `graceMs`. A blob some
+ * device holds (see holds.ts: referenced by writes it has not pushed) is
+ * live too. A device that pushes a reference to a deleted blob re-uploads
+ * it from its cache first (see `Blobs.ensureUploaded`). Run on a device
+ * that has pulled everything.
  */
 export async function collectGarbage(
   ctx: EngineContext,
@@ -48,7 +50,9 @@ export async function collectGarbage(
   const dry = o.dryRun === true;
   // A removed device must not collect; a device behind the registry learns the epochs live blobs are under.
   await catchUpRegistry(ctx, o.signal);
-  const live = await referenced();
+  const { held, drop } = await sortHolds(ctx, await readHolds(ctx, o.signal), now, grace);
+  const live = new Set([...(await referenced()), ...held]);
+  if (!dry) for (const h of drop) await remote.delete(h.key);
   const marks = new Map<string, number>();
   for (const m of await remote.list(blobKeys.gcPrefix)) {
     const bytes = await remote.get(m.key);
@@ -100,10 +104,4 @@ export async function collectGarbage(
     await sweep(`c-${id}`, c.key, liveChunks.has(id));
   }
   return { marked, deleted, kept, dryRun: dry };
-}
-
-function u64(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(n));
-  return out;
 }

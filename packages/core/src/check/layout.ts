@@ -7,6 +7,7 @@
  * this stays in step with `remoteKeys` and `blobKeys`.
  */
 import { blobKeys } from '../format/blob-format.js';
+import { holdKeys } from '../blobs/holds.js';
 import { ErrorCode } from '../base/errors.js';
 import { remoteKeys, snapshotKeys } from '../format/index.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
@@ -160,6 +161,7 @@ function place(l: RemoteLayout, info: RemoteObjectInfo): boolean {
     l.marks.set(key, m[1] === 'm' ? blobKeys.manifest(m[2]!) : blobKeys.chunk(m[2]!));
     return true;
   }
+  if (holdKeys.parse(key)) return true; // a device's hold on a blob (blobs/holds.ts): GC's concern only
   const snapshot = snapshotKeys.parse(key);
   if (snapshot) return snapshotKeys.of(snapshot.at, snapshot.deviceId) === key && (l.snapshots.push(key), true);
   if ((m = PATTERNS.pairing.exec(key))) return remoteKeys.pairing(m[1]!, m[2] as 'offer') === key && (l.pairing++, true);

@@ -37,6 +37,12 @@ export interface PutOptions extends RemoteCallOptions {
 export interface GetOptions extends RemoteCallOptions {
   /** Read `length` bytes from `offset` only. */
   readonly range?: { readonly offset: number; readonly length: number };
+  /**
+   * A buffer the remote may read the object into when it fits: the result is
+   * then a view of it, which the caller reuses once done with the bytes (blob
+   * fetches, to spare a fresh buffer per chunk). Remotes are free to ignore it.
+   */
+  readonly into?: Uint8Array;
 }
 
 export interface ListOptions extends RemoteCallOptions {

@@ -94,7 +94,7 @@ export function spaceBlobs(local: BlobsSpace): SpaceBlobs {
     await local.refresh();
     if (ctx.epochKeys.size < local.state.epochs.count) await ctx.registry.sync(local.remote);
   };
-  const blobs = new Blobs(ctx, undefined, ready);
+  const blobs = new Blobs(ctx, undefined, ready, undefined, { holds: false }); // no GC runs on a space's blobs
   return {
     put: (source, meta, o) => blobs.put(source, meta, o),
     get: (ref, o) => blobs.get(ref, o),

@@ -1,0 +1,84 @@
+/**
+ * @module blobs/holds
+ * Holds: a device's note on the remote that it references a blob in writes
+ * it has not pushed yet, so that another device's GC keeps the blob. Without
+ * it, a blob attached through a remote on this disk (no cache copy) and
+ * referenced only by a record unpushed past the GC grace period would be
+ * collected with nothing left to restore it from. See docs/FORMAT.md "Blobs".
+ */
+import type { EngineContext } from '../sync/context.js';
+import { refsIn } from './refs.js';
+import type { JsonValue } from '../model/json.js';
+
+const HOLDS = 'blobs/holds/';
+const HOLD = /^blobs\/holds\/([0-9a-f]{16})\/([0-9a-f]{64})$/;
+
+export const holdKeys = {
+  prefix: HOLDS,
+  of: (deviceId: string, manifestId: string): string => `${HOLDS}${deviceId}/${manifestId}`,
+  /** The device and manifest a hold key names, or undefined for a key of any other shape. */
+  parse: (key: string): { deviceId: string; manifestId: string } | undefined => {
+    const m = HOLD.exec(key);
+    return m ? { deviceId: m[1]!, manifestId: m[2]! } : undefined;
+  },
+} as const;
+
+export interface Hold {
+  readonly key: string;
+  readonly deviceId: string;
+  readonly manifestId: string;
+  /** When it was written (ms); 0 when its bytes are not a u64. */
+  readonly at: number;
+}
+
+/** Every well-formed hold on the remote (others are left alone: they hold nothing). */
+export async function readHolds(ctx: EngineContext, signal?: AbortSignal): Promise<Hold[]> {
+  const out: Hold[] = [];
+  for (const info of await ctx.remote.list(HOLDS, signal ? { signal } : {})) {
+    const named = holdKeys.parse(info.key);
+    if (!named) continue;
+    const bytes = await ctx.remote.get(info.key, signal ? { signal } : {});
+    if (!bytes) continue;
+    const at = bytes.length === 8 ? Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0)) : 0;
+    out.push({ key: info.key, ...named, at });
+  }
+  return out;
+}
+
+/** The blobs this device's unpushed writes (its outbox) reference. */
+export async function outboxRefs(ctx: EngineContext): Promise<Set<string>> {
+  const refs = new Set<string>();
+  await ctx.store.read(async (tx) => {
+    const n = await tx.countOutbox();
+    for (const e of n > 0 ? await tx.readOutbox(n) : []) refsIn((e.op as { s?: JsonValue }).s, refs);
+  });
+  return refs;
+}
+
+/**
+ * Which holds GC honours and which it removes. A hold is honoured while its
+ * device may still push the reference: removed when that device is not an
+ * admitted one (revoked, or unknown: forged), or, by that device's own GC,
+ * once its outbox no longer references the blob and the hold is older than
+ * the grace period (a ref not yet in any record gets the same grace as an
+ * unheld blob). Another device cannot tell whether a hold is still needed,
+ * so it keeps it: a forged hold can only keep a blob longer.
+ */
+export async function sortHolds(ctx: EngineContext, holds: readonly Hold[], now: number, grace: number): Promise<{ held: Set<string>; drop: Hold[] }> {
+  const held = new Set<string>();
+  const drop: Hold[] = [];
+  const own = holds.some((h) => h.deviceId === ctx.deviceId) ? await outboxRefs(ctx) : new Set<string>();
+  for (const h of holds) {
+    const d = ctx.registry.device(h.deviceId);
+    const stale = h.deviceId === ctx.deviceId && !own.has(h.manifestId) && now - h.at >= grace;
+    if (!d || d.revoked || stale) drop.push(h);
+    else held.add(h.manifestId);
+  }
+  return { held, drop };
+}
+
+export function u64(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n));
+  return out;
+}
