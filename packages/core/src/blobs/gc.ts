@@ -50,7 +50,7 @@ export async function collectGarbage(
   const dry = o.dryRun === true;
   // A removed device must not collect; a device behind the registry learns the epochs live blobs are under.
   await catchUpRegistry(ctx, o.signal);
-  const { held, drop } = await sortHolds(ctx, await readHolds(ctx, o.signal), now, grace);
+  const { held, drop } = await sortHolds(ctx, await readHolds(ctx, o.signal));
   const live = new Set([...(await referenced()), ...held]);
   if (!dry) for (const h of drop) await remote.delete(h.key);
   const marks = new Map<string, number>();

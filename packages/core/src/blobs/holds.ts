@@ -59,18 +59,18 @@ export async function outboxRefs(ctx: EngineContext): Promise<Set<string>> {
  * Which holds GC honours and which it removes. A hold is honoured while its
  * device may still push the reference: removed when that device is not an
  * admitted one (revoked, or unknown: forged), or, by that device's own GC,
- * once its outbox no longer references the blob and the hold is older than
- * the grace period (a ref not yet in any record gets the same grace as an
- * unheld blob). Another device cannot tell whether a hold is still needed,
+ * once its outbox no longer references the blob: the blob is then marked
+ * like any other, so an upload no record refers to gets the same grace as
+ * an unheld blob (one grace, not two). Another device cannot tell whether a hold is still needed,
  * so it keeps it: a forged hold can only keep a blob longer.
  */
-export async function sortHolds(ctx: EngineContext, holds: readonly Hold[], now: number, grace: number): Promise<{ held: Set<string>; drop: Hold[] }> {
+export async function sortHolds(ctx: EngineContext, holds: readonly Hold[]): Promise<{ held: Set<string>; drop: Hold[] }> {
   const held = new Set<string>();
   const drop: Hold[] = [];
   const own = holds.some((h) => h.deviceId === ctx.deviceId) ? await outboxRefs(ctx) : new Set<string>();
   for (const h of holds) {
     const d = ctx.registry.device(h.deviceId);
-    const stale = h.deviceId === ctx.deviceId && !own.has(h.manifestId) && now - h.at >= grace;
+    const stale = h.deviceId === ctx.deviceId && !own.has(h.manifestId);
     if (!d || d.revoked || stale) drop.push(h);
     else held.add(h.manifestId);
   }
