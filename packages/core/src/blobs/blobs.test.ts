@@ -269,6 +269,7 @@ describe('blobs', () => {
     now += 8 * 24 * 3600_000;
     await other.blobs.gc();
     assert.ok(objects.has(blobKeys.manifest(parseBlobRef(ref))), 'the held manifest is kept');
+    assert.ok(objects.has(holdKeys.of(vault.deviceId, parseBlobRef(ref))), 'held while the reference is unpushed');
     await vault.sync();
     await other.sync();
     assert.deepEqual(await other.blobs.bytes(ref), data);
@@ -277,9 +278,10 @@ describe('blobs', () => {
     objects.set(forged, new Uint8Array(8));
     await other.blobs.gc();
     assert.ok(!objects.has(forged));
-    // Pushed, then dropped by a later write: the uploader's own GC lets its hold go, and the blob takes the usual grace.
+    // The push that carried the reference let the hold go (the pushed record keeps the blob); then dropped
+    // by a later write, the blob takes the usual grace.
     const hold = holdKeys.of(vault.deviceId, parseBlobRef(ref));
-    assert.ok(objects.has(hold));
+    assert.ok(!objects.has(hold), 'a push that carries the reference releases the hold');
     await vault.delete('notes', 'n');
     await vault.sync();
     await vault.blobs.gc();

@@ -33,7 +33,7 @@ import { Probe, TaskWindow } from './task-window.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
-import { holdKeys, u64 } from './holds.js';
+import { holdKeys, noteHold, releaseHolds, u64 } from './holds.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
@@ -153,7 +153,10 @@ export class Blobs {
     const id = await blobId(epochKey, ctx.vaultId, plain);
     // Before the manifest: with no cache copy to restore it from (see ensureUploaded), GC must keep the
     // blob until this device's writes that reference it are pushed.
-    if (this.#holds && !this.#cacheFor()) await ctx.remote.put(holdKeys.of(ctx.deviceId, id), u64(ctx.deps.now()), o.signal ? { signal: o.signal } : {});
+    if (this.#holds && !this.#cacheFor()) {
+      await noteHold(ctx);
+      await ctx.remote.put(holdKeys.of(ctx.deviceId, id), u64(ctx.deps.now()), o.signal ? { signal: o.signal } : {});
+    }
     uploaded += await this.#storeObject(
       'manifest',
       id,
@@ -430,6 +433,12 @@ export class Blobs {
     }
     const evicted = p.cacheBytes !== undefined && this.#cache ? await trimCache(this.#cache, p.cacheBytes) : 0;
     return { fetched, evicted, unavailable };
+  }
+
+  /** After a push: drops this device's holds its unpushed writes no longer need (see holds.ts). */
+  async releaseHolds(signal?: AbortSignal): Promise<number> {
+    await this.#ready();
+    return releaseHolds(this.#ctx, signal);
   }
 
   /** Removes from the remote the blobs no record references: see {@link collectGarbage}. */

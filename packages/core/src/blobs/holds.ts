@@ -9,6 +9,7 @@
 import type { EngineContext } from '../sync/context.js';
 import { refsIn } from './refs.js';
 import type { JsonValue } from '../model/json.js';
+import { readMeta, writeMeta } from '../ports/store-meta.js';
 
 const HOLDS = 'blobs/holds/';
 const HOLD = /^blobs\/holds\/([0-9a-f]{16})\/([0-9a-f]{64})$/;
@@ -81,4 +82,34 @@ export function u64(n: number): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt(n));
   return out;
+}
+
+/** Store meta: this device may have holds on the remote (set before one is written, cleared once none is left). */
+const HOLDS_META = 'blobs.holds';
+
+/** Notes, before a hold is written, that {@link releaseHolds} has work after the next push. */
+export async function noteHold(ctx: EngineContext): Promise<void> {
+  await ctx.store.write((tx) => writeMeta(tx, HOLDS_META, true));
+}
+
+/**
+ * After a push: deletes this device's holds on blobs its unpushed writes no
+ * longer reference (pushed references keep the blob; an upload no record
+ * refers to then gets one grace period, as an unheld one), so holds live
+ * only while they protect something and other devices' GC is not held up.
+ * One listing, only while this device may have holds.
+ */
+export async function releaseHolds(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
+  if ((await ctx.store.read((tx) => readMeta<boolean>(tx, HOLDS_META))) !== true) return 0;
+  const call = signal ? { signal } : {};
+  const own = (await ctx.remote.list(`${HOLDS}${ctx.deviceId}/`, call)).map((i) => holdKeys.parse(i.key)).filter((h) => h !== undefined);
+  const needed = own.length > 0 ? await outboxRefs(ctx) : new Set<string>();
+  let released = 0;
+  for (const h of own) {
+    if (needed.has(h.manifestId)) continue;
+    await ctx.remote.delete(holdKeys.of(h.deviceId, h.manifestId), call);
+    released++;
+  }
+  if (released === own.length) await ctx.store.write((tx) => writeMeta(tx, HOLDS_META, undefined));
+  return released;
 }

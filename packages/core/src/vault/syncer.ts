@@ -51,6 +51,7 @@ export class Syncer {
   async push(o: Call = {}): Promise<SyncResult> {
     return this.#connected(async (ctx) => {
       const pushed = await push(ctx, o.signal);
+      await this.#releaseHolds(o.signal);
       const spaces = await this.#syncSpaces({ pull: false, push: true }, o.signal);
       const warnings = spaces.warnings;
       return { pushed: pushed + spaces.pushed, pulled: 0, conflicts: await this.#records.conflictTotal(), ...(warnings.length > 0 ? { warnings } : {}) };
@@ -70,6 +71,7 @@ export class Syncer {
     return this.#connected(async (ctx) => {
       const { pulled, warnings } = await this.#pullOnce(ctx, o.signal);
       const pushed = await push(ctx, o.signal);
+      await this.#releaseHolds(o.signal);
       // An optimisation only: a snapshot that fails now (its code not loaded included) is tried again after a later sync.
       if (this.#s.snapshotEvery !== false) {
         await snapshots()
@@ -88,6 +90,13 @@ export class Syncer {
       };
       this.#s.events.emit('synced', result);
       return result;
+    });
+  }
+
+  /** Holds are an upkeep: one that fails to go now goes after a later push, or with this device's GC. */
+  async #releaseHolds(signal?: AbortSignal): Promise<void> {
+    await this.#s.blobs.releaseHolds(signal).catch((e: unknown) => {
+      if (signal?.aborted) throw e;
     });
   }
 
