@@ -28,20 +28,17 @@ export interface Hold {
   readonly key: string;
   readonly deviceId: string;
   readonly manifestId: string;
-  /** When it was written (ms); 0 when its bytes are not a u64. */
-  readonly at: number;
 }
 
-/** Every well-formed hold on the remote (others are left alone: they hold nothing). */
-export async function readHolds(ctx: EngineContext, signal?: AbortSignal): Promise<Hold[]> {
+/**
+ * Every well-formed hold on the remote, or only `deviceId`'s (others are left alone: they hold nothing).
+ * A listing alone: whether a hold is honoured depends on its device and that device's outbox, never on its bytes.
+ */
+export async function readHolds(ctx: EngineContext, signal?: AbortSignal, deviceId?: string): Promise<Hold[]> {
   const out: Hold[] = [];
-  for (const info of await ctx.remote.list(HOLDS, signal ? { signal } : {})) {
+  for (const info of await ctx.remote.list(deviceId ? `${HOLDS}${deviceId}/` : HOLDS, signal ? { signal } : {})) {
     const named = holdKeys.parse(info.key);
-    if (!named) continue;
-    const bytes = await ctx.remote.get(info.key, signal ? { signal } : {});
-    if (!bytes) continue;
-    const at = bytes.length === 8 ? Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0)) : 0;
-    out.push({ key: info.key, ...named, at });
+    if (named) out.push({ key: info.key, ...named });
   }
   return out;
 }
@@ -102,12 +99,12 @@ export async function noteHold(ctx: EngineContext): Promise<void> {
 export async function releaseHolds(ctx: EngineContext, signal?: AbortSignal): Promise<number> {
   if ((await ctx.store.read((tx) => readMeta<boolean>(tx, HOLDS_META))) !== true) return 0;
   const call = signal ? { signal } : {};
-  const own = (await ctx.remote.list(`${HOLDS}${ctx.deviceId}/`, call)).map((i) => holdKeys.parse(i.key)).filter((h) => h !== undefined);
+  const own = await readHolds(ctx, signal, ctx.deviceId);
   const needed = own.length > 0 ? await outboxRefs(ctx) : new Set<string>();
   let released = 0;
   for (const h of own) {
     if (needed.has(h.manifestId)) continue;
-    await ctx.remote.delete(holdKeys.of(h.deviceId, h.manifestId), call);
+    await ctx.remote.delete(h.key, call);
     released++;
   }
   if (released === own.length) await ctx.store.write((tx) => writeMeta(tx, HOLDS_META, undefined));
