@@ -28,6 +28,7 @@ export function openObjectsFile(file: string, durability: Durability): Database.
     db.exec(`CREATE TABLE IF NOT EXISTS objects (
       vault TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, bytes BLOB NOT NULL,
       PRIMARY KEY (vault, key)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS claims (vault TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (vault, name)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS commit_mark (id INTEGER PRIMARY KEY CHECK (id = 0), writer TEXT NOT NULL, n INTEGER NOT NULL)`);
     return db;
   } catch (e) {
@@ -36,10 +37,18 @@ export function openObjectsFile(file: string, durability: Durability): Database.
   }
 }
 
-/** One write of a batch: a put resolves to the size it replaced (null: put-if-absent found one), a delete to whether it removed one. */
+/**
+ * One write of a batch: a put resolves to the size it replaced (null:
+ * put-if-absent found one), a delete to whether it removed one, a claim to
+ * the name's holder.
+ */
 export type WriteOp =
   | { readonly op: 'put'; readonly vault: string; readonly key: string; readonly bytes: Uint8Array; readonly ifAbsent: boolean }
-  | { readonly op: 'delete'; readonly vault: string; readonly key: string };
+  | { readonly op: 'delete'; readonly vault: string; readonly key: string }
+  | { readonly op: 'claim'; readonly vault: string; readonly name: string; readonly owner: string };
+
+/** What one {@link WriteOp} resolved to. */
+export type WriteResult = number | null | boolean | string;
 
 /** What the writer thread is started with. */
 export interface WriterData {
@@ -70,5 +79,5 @@ export type WriterRequest = { readonly type: 'batch'; readonly batch: readonly W
 
 /** From the writer, one per batch: every result once committed, with the commit mark before and after it; or why none was written. */
 export type WriterReply =
-  | { readonly type: 'done'; readonly results: (number | null | boolean)[]; readonly before: CommitMark; readonly after: CommitMark }
+  | { readonly type: 'done'; readonly results: WriteResult[]; readonly before: CommitMark; readonly after: CommitMark }
   | { readonly type: 'failed'; readonly error: { message: string; code?: string } };

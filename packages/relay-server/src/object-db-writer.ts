@@ -9,19 +9,34 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { etagOf } from './relay-storage.js';
-import { openObjectsFile, commitMarkOf, type CommitMark, type WriteOp, type WriterData, type WriterReply, type WriterRequest } from './object-db-file.js';
+import {
+  openObjectsFile,
+  commitMarkOf,
+  type CommitMark,
+  type WriteOp,
+  type WriterData,
+  type WriterReply,
+  type WriterRequest,
+  type WriteResult,
+} from './object-db-file.js';
 
 const { file, durability, writer } = workerData as WriterData;
 const port = parentPort!;
 let db: Database.Database;
-let storeAll: (batch: readonly WriteOp[]) => { results: (number | null | boolean)[]; before: CommitMark; after: CommitMark };
+let storeAll: (batch: readonly WriteOp[]) => { results: WriteResult[]; before: CommitMark; after: CommitMark };
 try {
   db = openObjectsFile(file, durability);
   const put = db.prepare('INSERT OR REPLACE INTO objects (vault, key, size, etag, bytes) VALUES (?, ?, ?, ?, ?)');
   const size = db.prepare('SELECT size FROM objects WHERE vault = ? AND key = ?').pluck();
   const del = db.prepare('DELETE FROM objects WHERE vault = ? AND key = ?');
-  const apply = (w: WriteOp): number | null | boolean => {
+  const claim = db.prepare('INSERT OR IGNORE INTO claims (vault, name, owner) VALUES (?, ?, ?)');
+  const holder = db.prepare('SELECT owner FROM claims WHERE vault = ? AND name = ?').pluck();
+  const apply = (w: WriteOp): WriteResult => {
     if (w.op === 'delete') return del.run(w.vault, w.key).changes > 0;
+    if (w.op === 'claim') {
+      claim.run(w.vault, w.name, w.owner);
+      return holder.get(w.vault, w.name) as string;
+    }
     const old = size.get(w.vault, w.key) as number | undefined;
     if (w.ifAbsent && old !== undefined) return null;
     put.run(w.vault, w.key, w.bytes.length, etagOf(w.bytes), w.bytes);

@@ -31,6 +31,7 @@ import {
   type WriterData,
   type WriterReply,
   type WriterRequest,
+  type WriteResult,
 } from './object-db-file.js';
 import { ObjectCache, CACHED_OBJECT_MAX } from './object-cache.js';
 import { pageOf, PREFIX_END, type ByteRange, type ObjectPage, type RelayStorage } from './relay-storage.js';
@@ -39,7 +40,7 @@ export type { Durability } from './object-db-file.js';
 
 interface PendingWrite {
   readonly op: WriteOp;
-  readonly resolve: (result: number | null | boolean) => void;
+  readonly resolve: (result: WriteResult) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -120,7 +121,12 @@ export class ObjectDb implements RelayStorage {
     return this.#write({ op: 'delete', vault, key }) as Promise<boolean>;
   }
 
-  #write(op: WriteOp): Promise<number | null | boolean> {
+  /** Makes `owner` the holder of `name` unless someone is; resolves, once committed, to the holder (see RelayStorage). */
+  claim(vault: string, name: string, owner: string): Promise<string> {
+    return this.#write({ op: 'claim', vault, name, owner }) as Promise<string>;
+  }
+
+  #write(op: WriteOp): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
       if (this.#gone) return reject(this.#gone);
       this.#pending.push({ op, resolve, reject });
@@ -163,7 +169,8 @@ export class ObjectDb implements RelayStorage {
   }
 
   /** What a committed write left under its key. */
-  #learn(op: WriteOp, result: number | null | boolean): void {
+  #learn(op: WriteOp, result: WriteResult): void {
+    if (op.op === 'claim') return; // not an object
     if (op.op === 'delete') this.#cache.set(op.vault, op.key, null);
     else if (result !== null) this.#cache.set(op.vault, op.key, owned(op.bytes));
     // Put-if-absent found an object: whatever the cache said of the key, storage knows better.

@@ -50,6 +50,14 @@ export interface RelayStorage {
   list(vault: string, prefix: string, after: string, limit: number, bodiesUpTo?: number): Promise<ObjectPage>;
   /** Removes the object if present; resolves to whether one was removed. */
   delete(vault: string, key: string): Promise<boolean>;
+  /**
+   * Makes `owner` the holder of `name` in `vault` unless someone holds it
+   * already, and resolves (once durable) to the holder: atomic across every
+   * process sharing this storage, where a check of cached state is not.
+   * Claims are never released and are not objects (no listing shows them).
+   * The relay claims each deviceId a space certificate lists for its person.
+   */
+  claim(vault: string, name: string, owner: string): Promise<string>;
   close(): Promise<void>;
 }
 

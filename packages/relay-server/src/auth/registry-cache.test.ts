@@ -81,6 +81,7 @@ describe('registry cache: trust window', () => {
       head: (vault, key) => (onHead(), db.head(vault, key)),
       list: db.list.bind(db),
       delete: db.delete.bind(db),
+      claim: db.claim.bind(db),
       close: () => Promise.resolve(),
     };
     const cache = new RegistryCache(storage, silentLogger, () => undefined, { ms: 60_000, continuity: () => 0 });
@@ -132,6 +133,7 @@ function bound(db: ObjectDb): RelayStorage {
     head: db.head.bind(db),
     list: db.list.bind(db),
     delete: db.delete.bind(db),
+    claim: db.claim.bind(db),
     close: () => Promise.resolve(),
   };
 }

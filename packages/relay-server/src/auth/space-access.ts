@@ -255,9 +255,10 @@ export class SpaceWrites {
     if (version !== trial.version + 1) throw gap('device certificate', version, trial.version);
     const cert = await verified(() => trial.accept(bytes));
     // A deviceId is one person's: listed by a second, it would let that person sign in as the device, replace its head and delete its segments.
+    // The cached state says who listed it so far; the storage's claim decides, atomically across processes, between two puts racing now.
     for (const d of cert.devices) {
-      const other = otherCertifier(state.m.everyone(), state.certs, person, d.deviceId);
-      if (other !== undefined) {
+      const other = otherCertifier(state.m.everyone(), state.certs, person, d.deviceId) ?? (await this.#db.claim(vault, `device/${d.deviceId}`, person));
+      if (other !== person) {
         throw new RelayError(409, ErrorCode.RemoteInUse, `device ${d.deviceId} is certified by another person of the space (${other})`, {
           hint: 'a person certifies only their own devices',
         });

@@ -293,6 +293,23 @@ export class PgS3Storage implements RelayStorage {
     );
   }
 
+  async claim(vault: string, name: string, owner: string): Promise<string> {
+    // Two statements, not one: a statement's snapshot predates a rival's insert it waited for, so only a fresh one reads that row.
+    const won = await this.#pool.query({
+      name: 'kr_claim',
+      text: 'INSERT INTO kith_relay_claims (vault, name, owner) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      values: [vault, name, owner],
+    });
+    if (won.rowCount === 1) return owner;
+    const { rows } = await this.#pool.query<{ owner: string }>({
+      name: 'kr_claimed',
+      text: 'SELECT owner FROM kith_relay_claims WHERE vault = $1 AND name = $2',
+      values: [vault, name],
+    });
+    // Claims are never deleted, so the row that refused the insert is there.
+    return rows[0]!.owner;
+  }
+
   async delete(vault: string, key: string): Promise<boolean> {
     const { rows } = await this.#pool.query<{ s3_key: string | null }>({
       name: 'kr_delete',

@@ -15,6 +15,9 @@
  *   (`doomed = false`, since the upload began) and superseded or refused
  *   uploads (`doomed = true`). The sweep deletes doomed ones from S3, and
  *   dooms pending ones older than the grace period.
+ * - `claims` (version 3): names held by one owner per vault, inserted once
+ *   and never changed (see `RelayStorage.claim`): the primary key decides
+ *   between processes racing for one name.
  * - `schema`: the version applied.
  */
 import type pg from 'pg';
@@ -139,6 +142,12 @@ const MIGRATIONS: readonly string[] = [
    ${PUT_FUNCTION};`,
   `DROP FUNCTION kith_relay_put(text, text, bigint, text, bytea, text, boolean);
    ${PUT_FUNCTION_V2};`,
+  `CREATE TABLE kith_relay_claims (
+     vault text COLLATE "C" NOT NULL,
+     name text COLLATE "C" NOT NULL,
+     owner text NOT NULL,
+     PRIMARY KEY (vault, name)
+   );`,
 ];
 
 /** The schema version this build writes. */
