@@ -26,7 +26,10 @@ import type { Remote } from '../ports/remote.js';
 import type { BackupSource } from './backup.js';
 import { restoreVault } from './lifecycle.js';
 import { Records } from './records.js';
-import { readDirectory, setSynced } from './spaces/directory.js';
+import { readDirectory, saveEntry } from './spaces/directory.js';
+import { loadIdentity } from './spaces/identity.js';
+import { deviceKeyOf } from '../identity/device-key.js';
+import { membershipKey } from '../spaces/membership-entry.js';
 import type { VaultSession } from './session.js';
 import type { RestoreVaultOptions } from './vault-types.js';
 
@@ -52,7 +55,8 @@ export interface BackupRestoreResult {
   /**
    * Shared spaces of the directory whose remote holds no space now (or could
    * not be opened): those hosted next to the lost vault went with its remote
-   * and are not recovered; this device stops syncing them. Checked only when
+   * and are not recovered; the directory marks them `lost`, so the person's
+   * devices stop syncing them (until one turns a space's sync on again). Checked only when
    * `spaceRemotes` is given; the others are read again once a member's
    * device or the keyring gives keys.
    */
@@ -169,34 +173,52 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
       await reader.close();
     }
   }
-  const lostSpaces = await spacesGone(session, o);
+  const lostSpaces = await spacesGone(session, records, o);
   return { session, result: { records: written, blobs, blobsIncluded, files: chain.length, lostSpaces } };
 }
 
-/** The directory's spaces (not left) whose remote holds no membership entry now, or fails to open. */
-async function spacesGone(session: VaultSession, o: RestoreFromBackupOptions): Promise<BackupRestoreResult['lostSpaces']> {
+/**
+ * The directory's spaces (not left) whose remote holds no first membership
+ * entry now, or cannot be reached. A relay lets only members read a space:
+ * the probe signs in as the person (their identity came back with the
+ * backup), and a space that refuses this person (removed, say) is there,
+ * not lost.
+ */
+async function spacesGone(session: VaultSession, records: Records, o: RestoreFromBackupOptions): Promise<BackupRestoreResult['lostSpaces']> {
   if (!o.spaceRemotes) return [];
+  const entries = (await readDirectory(session.store)).filter((e) => !e.removed);
+  if (entries.length === 0) return [];
+  const person = await loadIdentity(await session.connect(), { create: false }).catch(() => null);
   const lost: BackupRestoreResult['lostSpaces'][number][] = [];
-  for (const e of await readDirectory(session.store)) {
-    if (e.removed) continue;
+  for (const e of entries) {
     let held: boolean;
     try {
-      held = (await (await o.spaceRemotes.open(e.url)).list(SPACE_ROOT)).length > 0;
+      const remote = await o.spaceRemotes.open(e.url);
+      try {
+        if (person)
+          lendDeviceKey(
+            remote,
+            deviceKeyOf(e.spaceId, `person:${person.personId}`, person.sign.seed, () => person.signPub),
+          );
+        held = (await remote.get(membershipKey(1))) !== null;
+      } finally {
+        await remote.close().catch(() => undefined);
+      }
     } catch (err) {
       if (!(err instanceof KithError)) throw err;
-      held = false;
+      held = HELD_BUT_REFUSED.has(err.code);
     }
     if (!held) {
       lost.push({ spaceId: e.spaceId, name: e.name, url: e.url });
-      // This device stops syncing it (a local choice, which the user can undo): its syncs would otherwise fail on it every time.
-      await setSynced(session.store, e.spaceId, false);
+      // Marked in the directory, so no device of the person (this one, one paired to it later) fails every sync on it; turning its sync on undoes it.
+      await saveEntry(records, { ...e, lost: session.deps.now() });
     }
   }
   return lost;
 }
 
-/** A space's remote holds its membership entries under this prefix (the first written when it was founded). */
-const SPACE_ROOT = 'members/';
+/** Refusals that come from a space's remote holding the space: it answered for it, so the space is not lost. */
+const HELD_BUT_REFUSED: ReadonlySet<string> = new Set([ErrorCode.Removed, ErrorCode.Revoked, ErrorCode.Forbidden]);
 
 /**
  * Writes records of a backup as this device's puts; those of the reserved

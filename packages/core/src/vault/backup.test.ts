@@ -264,3 +264,32 @@ test('restored from a backup with the password, the vault keeps its person and r
     await r.close();
   }
 });
+
+test('a space lost with the vault’s remote is marked lost in the directory: the person’s other devices leave it out too, until one turns its sync on', async () => {
+  const world = new World();
+  const first = new Device(world, 'memory://ana', 'ana', 1);
+  const { vault: ana, recoveryCode } = await Vault.create({ ...first.options(), remoteUrl: first.url, deviceName: 'ana' });
+  const home = await ana.spaces.create('Home');
+  await ana.sync();
+  const file = await backupOf(ana);
+  await ana.close();
+  const gone = new Map([...world.remotes].filter(([url]) => url.startsWith('memory://ana')));
+  for (const url of gone.keys()) world.remotes.delete(url);
+
+  const d = new Device(world, 'memory://ana-new', 'ana-new', 7);
+  const { vault: r } = await Vault.restoreFromBackup({ ...d.options(), remoteUrl: d.url, deviceName: 'ana-new', recoveryCode, backup: file });
+  try {
+    const entry = (await openMemoryStore(d.data).read((tx) => tx.query({ collection: '_kith.spaces' }))).rows.find((x) => x.id === home.spaceId);
+    assert.equal(typeof entry?.fields['lost'], 'number', 'the directory, which every device of the person reads, says so');
+    await r.sync(); // leaves Home out
+    // The space's remote turns out to be there after all: turning its sync on clears the mark, for every device.
+    for (const [url, objects] of gone) world.remotes.set(url, objects);
+    await r.spaces.setSynced('Home', true);
+    const again = (await openMemoryStore(d.data).read((tx) => tx.query({ collection: '_kith.spaces' }))).rows.find((x) => x.id === home.spaceId);
+    assert.equal(again?.fields['lost'], undefined);
+    assert.equal((await r.spaces.list()).find((s) => s.name === 'Home')?.synced, true);
+    await r.sync();
+  } finally {
+    await r.close();
+  }
+});

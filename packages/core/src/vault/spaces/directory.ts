@@ -2,10 +2,12 @@
  * @module vault/spaces/directory
  * Where a person's devices find their spaces: one record per joined space
  * in the personal space's reserved collection `_kith.spaces` (id the
- * spaceId; fields name, url, role, and `removed` once this person was
- * removed), so every device of the person sees a space any of them
- * joined. Whether this device keeps a space in sync is local (store meta
- * `spaces.synced`, default on). Names of the space and its members live in
+ * spaceId; fields name, url, role, `removed` once this person was
+ * removed, and `lost` once a restore from backup found the space gone
+ * with its remote), so every device of the person sees a space any of
+ * them joined. Whether this device keeps a space in sync is local (store
+ * meta `spaces.synced`, default on), except that no device syncs a lost
+ * space until one turns its sync on again. Names of the space and its members live in
  * the space itself (`_kith.names`: id `space`, and each personId).
  */
 import { ErrorCode, KithError } from '../../base/errors.js';
@@ -30,6 +32,18 @@ export interface SpaceEntry {
   readonly role: Role;
   /** This person was removed (or left): kept so `vault.space(...)` still reads what was synced, and says why writes fail. */
   readonly removed?: boolean;
+  /**
+   * When (ms) a restore from backup found no space at `url` (the space went
+   * with the lost vault's remote): the person's devices leave it out of
+   * their syncs, which would fail on it every time, until one of them turns
+   * its sync on again (which clears this).
+   */
+  readonly lost?: number;
+}
+
+/** Whether this device keeps `e` in sync: not removed from, not lost, and not turned off here. */
+export async function keepsInSync(store: Store, e: SpaceEntry): Promise<boolean> {
+  return !e.removed && e.lost === undefined && (await isSynced(store, e.spaceId));
 }
 
 /** A space or person name: 1–200 characters, not only spaces. */
@@ -74,6 +88,12 @@ export async function writeReserved(records: Records, collection: string, id: st
     if (!v.deleted && JSON.stringify(v.fields) === JSON.stringify(fields)) return [];
     return [local(v, putOp(v, clock.next(), fields))];
   });
+}
+
+/** `e` no longer marked lost. */
+export function withoutLost(e: SpaceEntry): SpaceEntry {
+  const { lost: _, ...rest } = e;
+  return rest;
 }
 
 export async function saveEntry(records: Records, e: SpaceEntry): Promise<void> {

@@ -26,11 +26,13 @@ import {
   checkSpaceName,
   findSpace,
   isSynced,
+  keepsInSync,
   readDirectory,
   readNames,
   saveEntry,
   setSynced,
   writeReserved,
+  withoutLost,
   type SpaceEntry,
 } from './directory.js';
 import { loadIdentity, ownDevices } from './identity.js';
@@ -94,7 +96,7 @@ export class SpaceHub {
     const out: SpaceInfo[] = [];
     for (const e of await readDirectory(this.#s.store)) {
       if (e.removed) continue;
-      const synced = await isSynced(this.#s.store, e.spaceId);
+      const synced = e.lost === undefined && (await isSynced(this.#s.store, e.spaceId));
       const summary = this.#s.spaceOptions.spaceStore ? await (await this.#local(e)).summary() : undefined;
       out.push({ spaceId: e.spaceId, name: e.name, role: summary?.role ?? e.role, members: summary?.members ?? 0, synced });
     }
@@ -204,6 +206,7 @@ export class SpaceHub {
     if (typeof on !== 'boolean') throw new KithError(ErrorCode.BadInput, 'synced is true or false');
     const entry = findSpace(await readDirectory(this.#s.store), space);
     await setSynced(this.#s.store, entry.spaceId, on);
+    if (on && entry.lost !== undefined) await saveEntry(this.#records, withoutLost(entry)); // found again: every device of the person syncs it
     // Watched (or not) from now, and a round soon syncs a space turned back on.
     for (const w of this.#watches)
       void w.update().then(
@@ -222,7 +225,7 @@ export class SpaceHub {
   /** The directory's spaces this device keeps in sync (not left or removed from, sync on). */
   async #kept(): Promise<SpaceEntry[]> {
     const kept: SpaceEntry[] = [];
-    for (const e of await readDirectory(this.#s.store)) if (!e.removed && (await isSynced(this.#s.store, e.spaceId))) kept.push(e);
+    for (const e of await readDirectory(this.#s.store)) if (await keepsInSync(this.#s.store, e)) kept.push(e);
     return kept;
   }
 
