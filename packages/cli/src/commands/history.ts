@@ -60,7 +60,8 @@ export function registerHistory(program: Command): void {
     .argument('[collection]')
     .argument('[id]')
     .option('--limit <n>', 'only the newest n entries', positiveInt('--limit'))
-    .action(async (collection: string | undefined, id: string | undefined, o: { limit?: number; space?: string }, cmd: Command) => {
+    .option('--reserved', "include the engine's reserved _kith. collections (settings, the spaces directory and keyring)")
+    .action(async (collection: string | undefined, id: string | undefined, o: { limit?: number; space?: string; reserved?: boolean }, cmd: Command) => {
       const { opts, out } = contextOf(cmd);
       const [entries, prunedBefore] = await withVault(opts, (v) =>
         Promise.all([
@@ -68,6 +69,7 @@ export function registerHistory(program: Command): void {
             ...(collection !== undefined ? { collection } : {}),
             ...(id !== undefined ? { id } : {}),
             ...(o.limit !== undefined ? { limit: o.limit } : {}),
+            ...(o.reserved ? { reserved: true } : {}),
           }),
           o.space === undefined ? v.historyPrunedBefore() : null, // pruning is the personal space's
         ]),

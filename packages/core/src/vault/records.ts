@@ -16,6 +16,7 @@ import type { Op } from '../model/ops.js';
 import type { FieldFilter, LogEntry, RecordRow, StoreTx } from '../ports/store.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
 import { ViewSet, logEntryOf } from '../sync/apply.js';
+import { readHistory, type HistoryFilter } from './history-log.js';
 import type { Deps } from '../base/deps.js';
 import type { Store } from '../ports/store.js';
 import type { VaultEmitter } from './events.js';
@@ -150,8 +151,8 @@ export class Records {
     );
   }
 
-  async log(filter: { collection?: string; id?: string; limit?: number } = {}): Promise<LogEntry[]> {
-    return this.#s.store.read((tx) => tx.readLog(filter));
+  async log(filter: HistoryFilter = {}): Promise<LogEntry[]> {
+    return this.#s.store.read((tx) => readHistory(tx, filter));
   }
 
   /** Validates, then applies local writes in one transaction. */

@@ -265,8 +265,12 @@ export class Vault {
     return backupVault(this.#s, this.#records, o);
   }
 
-  /** The history of record changes this device holds (local and pulled), filtered. */
-  log(filter: { collection?: string; id?: string; limit?: number } = {}): Promise<LogEntry[]> {
+  /**
+   * The history of record changes this device holds (local and pulled),
+   * filtered; the engine's reserved `_kith.` collections only with
+   * `reserved: true`.
+   */
+  log(filter: { collection?: string; id?: string; limit?: number; reserved?: boolean } = {}): Promise<LogEntry[]> {
     return this.#records.log(filter);
   }
 

@@ -85,7 +85,8 @@ export class SpaceRecords {
     await (await this.#writer()).resolve(collection, id, field, how);
   }
 
-  async log(filter: { collection?: string; id?: string; limit?: number } = {}): Promise<LogEntry[]> {
+  /** The space's history; its reserved `_kith.` collections only with `reserved: true` (see vault.log). */
+  async log(filter: { collection?: string; id?: string; limit?: number; reserved?: boolean } = {}): Promise<LogEntry[]> {
     return (await this.#open()).records.log(filter);
   }
 }
