@@ -16,7 +16,7 @@ import { spaceIdOf } from '../../spaces/membership-entry.js';
 import type { PersonKeys } from '../../spaces/person.js';
 import { SpaceState } from '../../spaces/space-state.js';
 import { adminInvite, joinInvite } from '../../spaces/invite-flow.js';
-import { certifyOwnDevices, createSharedSpace, keepSpaceKeys, leaveSpace, removeMember, setMemberRole, type SpaceActor } from '../../spaces/space-ops.js';
+import { createSharedSpace, leaveSpace, removeMember, setMemberRole, type SpaceActor } from '../../spaces/space-ops.js';
 import type { VaultSession } from '../session.js';
 import type { Records } from '../records.js';
 import type { SpaceRemotes } from '../vault-types.js';
@@ -37,18 +37,15 @@ import {
 } from './directory.js';
 import { loadIdentity, ownDevices } from './identity.js';
 import { assertMember } from '../../spaces/space-segments.js';
-import { WarningCode, type SyncWarning } from '../../base/warnings.js';
+import type { SyncWarning } from '../../base/warnings.js';
 import { LocalSpace } from './local-space.js';
-import { refusalWarnings } from './space-refusals.js';
 import { SpaceWatch, type SpaceWatchEvents, type SpaceWatcher } from './space-watch.js';
-import { shareOlderKeys } from './older-keys.js';
-import { recordSpaceKeys, sealFromKeyring } from './keyring.js';
-import { push } from '../../sync/push.js';
+import { recordSpaceKeys } from './keyring.js';
+import { syncKeptSpaces } from './hub-sync.js';
 import type { SpaceRecordsHost } from './space-records.js';
 import type { JoinSpaceOptions, Role, SpaceInfo, SpaceInviteOptions, SpaceInvited, SpaceJoined, SpaceMember } from './space-types.js';
 
 const DEFAULT_ROLE: Role = 'writer';
-const REMOVED_HINT = 'ask an admin of the space for a new invite';
 
 export class SpaceHub {
   readonly #s: VaultSession;
@@ -250,45 +247,9 @@ export class SpaceHub {
     };
   }
 
-  /**
-   * Every space this device keeps in sync, after the personal space (the
-   * caller holds the session's remote lock): certify this person's
-   * devices where they changed, keep the key epochs due, pull, push. A
-   * space that removed this person is marked so and left out from then on.
-   */
-  async syncAll(how: { pull: boolean; push: boolean }, _signal?: AbortSignal): Promise<{ pushed: number; pulled: number; warnings: SyncWarning[] }> {
-    const warnings: SyncWarning[] = [];
-    if (!this.#s.spaceOptions.spaceRemotes || !this.#s.spaceOptions.spaceStore) return { pushed: 0, pulled: 0, warnings };
-    let pushed = 0;
-    let pulled = 0;
-    let failed: Error | undefined;
-    for (const entry of await this.#kept()) {
-      const local = await this.#local(entry);
-      try {
-        await this.#upkeep(local);
-        if (how.pull) {
-          const p = await local.pull();
-          pulled += p.pulled;
-          warnings.push(...(await refusalWarnings(local.store, local.state, entry, p.refused)));
-        }
-        if (how.push) pushed += await local.push();
-        await this.#noteChanges(entry, local);
-      } catch (e) {
-        // One space's failure (its remote down, a broken chain) does not keep the others from syncing: the first is thrown after them.
-        if (KithError.is(e, ErrorCode.Removed)) {
-          // Said once: the entry marked removed is not synced again.
-          await saveEntry(this.#records, { ...entry, removed: true });
-          warnings.push({
-            code: WarningCode.Removed,
-            message: `space ${JSON.stringify(entry.name)}: ${e.message}`,
-            hint: e.hint ?? REMOVED_HINT,
-            space: entry.spaceId,
-          });
-        } else failed ??= e as Error;
-      }
-    }
-    if (failed !== undefined) throw failed;
-    return { pushed, pulled, warnings };
+  /** Every space this device keeps in sync, after the personal space (see hub-sync.ts; the caller holds the session's remote lock). */
+  syncAll(how: { pull: boolean; push: boolean }, _signal?: AbortSignal): Promise<{ pushed: number; pulled: number; warnings: SyncWarning[] }> {
+    return syncKeptSpaces({ session: this.#s, records: this.#records, kept: () => this.#kept(), local: (e) => this.#local(e) }, how);
   }
 
   /** Closes the spaces opened locally. */
@@ -299,33 +260,6 @@ export class SpaceHub {
   }
 
   // ---------------------------------------------------------------- inside
-
-  /** The directory follows the space: its name (from `_kith.names`) and this person's role. */
-  async #noteChanges(entry: SpaceEntry, local: LocalSpace): Promise<void> {
-    const name = (await readNames(local.store)).get(SPACE_NAME_ID) ?? entry.name;
-    const role = local.summaryNow().role ?? entry.role;
-    if (name !== entry.name || role !== entry.role) await saveEntry(this.#records, { ...entry, name, role });
-  }
-
-  /** Before a space's pull: this person's certificate lists exactly their admitted devices, and the keys due are shared. */
-  async #upkeep(local: LocalSpace): Promise<void> {
-    const ctx = await this.#s.connect();
-    const state = await local.refresh(true);
-    const me = local.me.person.personId;
-    if (!state.m.member(me)) return; // the pull says why (KITH_REMOVED)
-    const devices = ownDevices(ctx);
-    const newest = state.certs(me)?.at()?.devices ?? [];
-    const same = newest.length === devices.length && devices.every((d) => newest.some((n) => n.deviceId === d.deviceId));
-    // certifyOwnDevices signs in as the person while no certificate lists this device (a relay), then as the device.
-    if (!same) {
-      await certifyOwnDevices(local.remote, state, local.me, devices, this.#s.deps);
-    } else await keepSpaceKeys(local.remote, state, local.me, this.#s.deps);
-    // A device restored after the person lost every other one: keys no member's device sealed to it come from the person's keyring.
-    await sealFromKeyring(this.#s.store, local, this.#s.deps.random);
-    await shareOlderKeys(local.remote, state, local.me, this.#s.deps.random, local.olderKeysShared);
-    // Keys this device opened or started: pushed with the personal space now, before the space's writes under them can outlive this device.
-    if ((await recordSpaceKeys(this.#records, this.#s.store, local)) > 0) await push(ctx).catch(() => undefined);
-  }
 
   /** The LocalSpace of a directory entry (opened once). */
   #local(entry: SpaceEntry): Promise<LocalSpace> {
