@@ -255,15 +255,19 @@ export class SpaceWrites {
     if (version !== trial.version + 1) throw gap('device certificate', version, trial.version);
     const cert = await verified(() => trial.accept(bytes));
     // A deviceId is one person's: listed by a second, it would let that person sign in as the device, replace its head and delete its segments.
-    // The cached state says who listed it so far; the storage's claim decides, atomically across processes, between two puts racing now.
+    // The cached state says who listed it so far (refused: nothing written); the storage's claims decide, atomically across processes, between puts racing now.
+    const inUse = (deviceId: string, other: string): RelayError =>
+      new RelayError(409, ErrorCode.RemoteInUse, `device ${deviceId} is certified by another person of the space (${other})`, {
+        hint: 'a person certifies only their own devices',
+      });
     for (const d of cert.devices) {
-      const other = otherCertifier(state.m.everyone(), state.certs, person, d.deviceId) ?? (await this.#db.claim(vault, `device/${d.deviceId}`, person));
-      if (other !== person) {
-        throw new RelayError(409, ErrorCode.RemoteInUse, `device ${d.deviceId} is certified by another person of the space (${other})`, {
-          hint: 'a person certifies only their own devices',
-        });
-      }
+      const other = otherCertifier(state.m.everyone(), state.certs, person, d.deviceId);
+      if (other !== undefined) throw inUse(d.deviceId, other);
     }
+    const holders = await Promise.all(cert.devices.map((d) => this.#db.claim(vault, `device/${d.deviceId}`, person)));
+    holders.forEach((holder, i) => {
+      if (holder !== person) throw inUse(cert.devices[i]!.deviceId, holder);
+    });
     return { ifAbsent: true };
   }
 
