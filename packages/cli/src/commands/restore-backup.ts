@@ -48,7 +48,7 @@ export async function restoreFromBackupFile(
     out.note('kith: note: this backup was written with --no-blobs: blobs were not included, so records that reference them will not find them');
   for (const lost of restored.lostSpaces)
     out.note(
-      `kith: note: space ${JSON.stringify(lost.name)} (${lost.spaceId}) lived next to the lost vault at ${lost.url} and is gone with it; this device stops syncing it`,
+      `kith: note: space ${JSON.stringify(lost.name)} (${lost.spaceId}) lived next to the lost vault at ${lost.url} and is gone with it; your devices stop syncing it`,
     );
   out.result(
     {
