@@ -15,7 +15,7 @@ import { migrate } from './schema.js';
 import { ensureIncrementalVacuum, preferIncrementalVacuum, type SpaceMode } from './prune.js';
 import { toStoreError } from './sqlite-errors.js';
 import { SqliteTx, Statements } from './sqlite-tx.js';
-import { WalCheckpoints } from './checkpoint.js';
+import { AUTOCHECKPOINT_PAGES, WalCheckpoints } from './checkpoint.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -47,7 +47,7 @@ function configure(db: Database.Database, options: SqliteStoreOptions, creating:
       `synchronous = ${creating ? 'OFF' : synchronous(options)}`,
       'foreign_keys = OFF',
       'cache_size = -65536',
-      'wal_autocheckpoint = 10000',
+      `wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`,
       'temp_store = MEMORY',
       ...(options.maxPageCount !== undefined ? [`max_page_count = ${Math.floor(options.maxPageCount)}`] : []),
     ]
