@@ -89,7 +89,8 @@ export async function bootstrap(n: number, base: string, warm: boolean, snapshot
 /** Device B bootstraps from the remote and queries; A then edits and pushes; B catches up. */
 async function sync(n: number, base: string, warm: boolean): Promise<Figures> {
   const url = remoteUrl(base, warm);
-  const boot = await bootstrap(n, base, warm);
+  // CPU time too (every thread): on a shared machine the wall time of a full replay swings with the load, its CPU time far less.
+  const [boot, bootstrapCpuMs] = await cpuTime(() => bootstrap(n, base, warm));
   const { remote: remoteB, rssMiB: bootstrapRssMiB } = boot;
   const vb = boot.result;
   try {
@@ -104,6 +105,7 @@ async function sync(n: number, base: string, warm: boolean): Promise<Figures> {
     check((await vb.get('notes', last.id))?.['title'] === last.title, 'kith: edit did not arrive');
     return {
       bootstrapMs: boot.ms,
+      bootstrapCpuMs,
       bootstrapBytes: boot.bytes,
       bootstrapRequests: boot.requests,
       bootstrapRssMiB,

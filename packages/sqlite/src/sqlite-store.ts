@@ -15,6 +15,7 @@ import { migrate } from './schema.js';
 import { ensureIncrementalVacuum, preferIncrementalVacuum, type SpaceMode } from './prune.js';
 import { toStoreError } from './sqlite-errors.js';
 import { SqliteTx, Statements } from './sqlite-tx.js';
+import { AUTOCHECKPOINT_PAGES, WalCheckpoints } from './checkpoint.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -46,7 +47,7 @@ function configure(db: Database.Database, options: SqliteStoreOptions, creating:
       `synchronous = ${creating ? 'OFF' : synchronous(options)}`,
       'foreign_keys = OFF',
       'cache_size = -65536',
-      'wal_autocheckpoint = 10000',
+      `wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`,
       'temp_store = MEMORY',
       ...(options.maxPageCount !== undefined ? [`max_page_count = ${Math.floor(options.maxPageCount)}`] : []),
     ]
@@ -123,6 +124,8 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
   readonly #stmts: Statements;
+  /** Checkpoints after large writes, on the connection that writes (see checkpoint.ts). */
+  readonly #checkpoints: WalCheckpoints;
   readonly #options: SqliteStoreOptions;
   /** The connection of {@link bulkRead}, opened on its first use, and its own mutex. */
   #reader: { db: Database.Database; stmts: Statements } | undefined;
@@ -147,6 +150,7 @@ export class SqliteStore implements Store {
       // SQLite gives these the main file's mode when it creates them; an older or copied home may differ.
       for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
       this.#stmts = new Statements(db);
+      this.#checkpoints = new WalCheckpoints(db);
       this.#db = db;
     } catch (e) {
       db?.close();
@@ -231,7 +235,11 @@ export class SqliteStore implements Store {
   #transaction<T>(fn: (tx: StoreTx) => Promise<T>, writable: boolean): Promise<T> {
     return this.#mutex.run(async () => {
       this.#checkOpen();
-      return this.#run(this.#db, this.#stmts, fn, writable);
+      if (!writable) return this.#run(this.#db, this.#stmts, fn, false);
+      const mark = this.#checkpoints.mark();
+      const out = await this.#run(this.#db, this.#stmts, fn, true);
+      this.#checkpoints.afterCommit(mark);
+      return out;
     });
   }
 

@@ -1,8 +1,8 @@
 /**
  * @module sqlite-tx
  * The {@link StoreTx} of the SQLite store: the prepared statements of one
- * connection, and a transaction handle that runs them while its
- * transaction is open. better-sqlite3 is synchronous; the methods are async
+ * connection (multi-row inserts in batch-insert.ts), and a transaction
+ * handle that runs them while its transaction is open. better-sqlite3 is synchronous; the methods are async
  * only because the Store interface is shared with IndexedDB.
  */
 import type Database from 'better-sqlite3';
@@ -26,6 +26,7 @@ import { OutboxTable } from './outbox.js';
 import { decodeState, encodeState, REFERENCED_STATE } from './state-codec.js';
 import { PendingRefs } from './put-refs.js';
 import { LogPruner } from './prune.js';
+import { BatchInsert } from './batch-insert.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -35,54 +36,6 @@ type LogRow = Omit<LogEntry, 'fields'> & { fields: string };
 const ID_CHUNK = 500;
 /** Distinct query shapes whose statements stay prepared. */
 const QUERY_CACHE = 200;
-/**
- * Rows per multi-row INSERT. Each statement run costs a fixed overhead in
- * the driver; 50 rows per run measured about a third faster on bulk writes
- * than one row per run, and stays far below SQLite's parameter limit.
- */
-const INSERT_BATCH = 50;
-
-/**
- * An INSERT of many rows in few statement runs: `INSERT_BATCH` rows at a
- * time, then one at a time for the rest. Rows go in in the order given, so a
- * later row replaces an earlier one with the same key and AUTOINCREMENT
- * keys follow the order.
- */
-export class BatchInsert<T> {
-  readonly #one: Database.Statement;
-  readonly #many: Database.Statement;
-  readonly #width: number;
-  readonly #bind: (row: T, params: unknown[], at: number) => void;
-
-  /**
-   * `head` is the statement up to VALUES, `tuple` one row's values (e.g. `(?, jsonb(?))`) with
-   * `width` parameters, `tail` what follows the values (an upsert clause); `bind` writes a row's
-   * parameters at `params[at]`.
-   */
-  constructor(db: Database.Database, head: string, tuple: string, width: number, bind: (row: T, params: unknown[], at: number) => void, tail = '') {
-    this.#one = db.prepare(`${head} VALUES ${tuple} ${tail}`);
-    this.#many = db.prepare(`${head} VALUES ${Array(INSERT_BATCH).fill(tuple).join(', ')} ${tail}`);
-    this.#width = width;
-    this.#bind = bind;
-  }
-
-  run(rows: readonly T[]): void {
-    const width = this.#width;
-    let i = 0;
-    if (rows.length >= INSERT_BATCH) {
-      const params: unknown[] = new Array(INSERT_BATCH * width);
-      for (; i + INSERT_BATCH <= rows.length; i += INSERT_BATCH) {
-        for (let j = 0; j < INSERT_BATCH; j++) this.#bind(rows[i + j]!, params, j * width);
-        this.#many.run(params);
-      }
-    }
-    const params: unknown[] = new Array(width);
-    for (; i < rows.length; i++) {
-      this.#bind(rows[i]!, params, 0);
-      this.#one.run(params);
-    }
-  }
-}
 
 function decodeRecord(r: Row): RecordRow {
   const fields = JSON.parse(r.fields) as JsonObject;

@@ -1,0 +1,54 @@
+/**
+ * @module batch-insert
+ * Multi-row INSERT statements of the SQLite store (moved out of sqlite-tx.ts).
+ */
+import type Database from 'better-sqlite3';
+
+/**
+ * Rows per multi-row INSERT. Each statement run costs a fixed overhead in
+ * the driver; 50 rows per run measured about a third faster on bulk writes
+ * than one row per run, and stays far below SQLite's parameter limit.
+ */
+const INSERT_BATCH = 50;
+
+/**
+ * An INSERT of many rows in few statement runs: `INSERT_BATCH` rows at a
+ * time, then one at a time for the rest. Rows go in in the order given, so a
+ * later row replaces an earlier one with the same key and AUTOINCREMENT
+ * keys follow the order.
+ */
+export class BatchInsert<T> {
+  readonly #one: Database.Statement;
+  readonly #many: Database.Statement;
+  readonly #width: number;
+  readonly #bind: (row: T, params: unknown[], at: number) => void;
+
+  /**
+   * `head` is the statement up to VALUES, `tuple` one row's values (e.g. `(?, jsonb(?))`) with
+   * `width` parameters, `tail` what follows the values (an upsert clause); `bind` writes a row's
+   * parameters at `params[at]`.
+   */
+  constructor(db: Database.Database, head: string, tuple: string, width: number, bind: (row: T, params: unknown[], at: number) => void, tail = '') {
+    this.#one = db.prepare(`${head} VALUES ${tuple} ${tail}`);
+    this.#many = db.prepare(`${head} VALUES ${Array(INSERT_BATCH).fill(tuple).join(', ')} ${tail}`);
+    this.#width = width;
+    this.#bind = bind;
+  }
+
+  run(rows: readonly T[]): void {
+    const width = this.#width;
+    let i = 0;
+    if (rows.length >= INSERT_BATCH) {
+      const params: unknown[] = new Array(INSERT_BATCH * width);
+      for (; i + INSERT_BATCH <= rows.length; i += INSERT_BATCH) {
+        for (let j = 0; j < INSERT_BATCH; j++) this.#bind(rows[i + j]!, params, j * width);
+        this.#many.run(params);
+      }
+    }
+    const params: unknown[] = new Array(width);
+    for (; i < rows.length; i++) {
+      this.#bind(rows[i]!, params, 0);
+      this.#one.run(params);
+    }
+  }
+}

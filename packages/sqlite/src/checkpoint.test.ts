@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { oneWriteState, type RecordRow } from '@kith/core/adapter';
+import { openSqliteStore, type SqliteStore } from './index.js';
+import { CHECKPOINT_AFTER_FRAMES, LARGE_WRITE_ROWS, pendingFrames } from './checkpoint.js';
+import { inTempDir } from './sqlite-store.test.support.js';
+
+const STAMP = '00000000010000000000devicedevice';
+
+/** `n` rows from `from` on, each with a body of `bodyChars` characters (a few thousand: a page or two per row). */
+function rows(n: number, bodyChars: number, from = 0): RecordRow[] {
+  return Array.from({ length: n }, (_, k) => {
+    const fields = { title: `note ${from + k}`, body: 'x'.repeat(bodyChars) };
+    return { collection: 'notes', id: `r${from + k}`, fields, deleted: false, state: oneWriteState(fields, STAMP), conflicted: false, updated: STAMP };
+  });
+}
+
+/** Frames of the store's WAL not yet in the database file, read on a connection of the test's own. */
+function pending(file: string): number {
+  const db = new Database(file);
+  try {
+    return pendingFrames(db);
+  } finally {
+    db.close();
+  }
+}
+
+async function withStore(fn: (store: SqliteStore, file: string) => Promise<void>): Promise<void> {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'kith.db');
+    const store = await openSqliteStore(file);
+    try {
+      await fn(store, file);
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+test('NOOP checkpoints report the WAL without copying it (the check after large writes relies on SQLite 3.51+)', async () => {
+  await withStore(async (store, file) => {
+    await store.write((tx) => tx.putRecords(rows(100, 200)));
+    const before = pending(file);
+    assert.ok(before > 0);
+    assert.equal(pending(file), before);
+  });
+});
+
+for (const how of ['write', 'bulkLoad'] as const) {
+  test(`a large ${how} that leaves a quarter of the autocheckpoint mark in the WAL is checkpointed as it commits, so the next put does not pay for its pages`, async () => {
+    await withStore(async (store, file) => {
+      // Three pages or so per row: well past CHECKPOINT_AFTER_FRAMES with LARGE_WRITE_ROWS rows.
+      await store[how]((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 9000)));
+      assert.equal(pending(file), 0);
+      assert.equal((await store.read((tx) => tx.getRecords('notes', ['r0', `r${LARGE_WRITE_ROWS - 1}`]))).size, 2);
+    });
+  });
+}
+
+test('the WAL of a large write under a quarter of the mark, and of small writes, is left to SQLite', async () => {
+  await withStore(async (store, file) => {
+    await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 100)));
+    const afterLarge = pending(file);
+    assert.ok(afterLarge > 50 && afterLarge < CHECKPOINT_AFTER_FRAMES, `${afterLarge} frames`);
+    for (let k = 0; k < 3; k++) await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS / 2, 5000, LARGE_WRITE_ROWS * (k + 1))));
+    assert.ok(pending(file) >= CHECKPOINT_AFTER_FRAMES, `${pending(file)} frames`);
+  });
+});
