@@ -30,6 +30,7 @@ export {
   type Role,
   type MembershipChange,
   type MembershipEntry,
+  type PersonCutDevice,
 } from './membership-entry.js';
 export { Membership, createSpace, appendMembership, type Member, type MembershipIntent, type MembershipPin, type AppendResult } from './membership.js';
 export {
@@ -82,6 +83,7 @@ export {
   type StartEpochResult,
 } from './epochs.js';
 export { SpaceState } from './space-state.js';
+export type { LastSeqOf } from './person-cut.js';
 export { verifySealedKey } from '../format/sealed-key.js';
 export { checkWriter, checkSpaceWriter, type WriterClaim, type SpaceWriterClaim } from './writer.js';
 export {

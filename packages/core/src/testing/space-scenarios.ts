@@ -22,6 +22,7 @@ import { spaceEpochKey } from '../spaces/epoch-entry.js';
 import { openSpaceEpochKey, startEpoch } from '../spaces/epochs.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { actorOf, certify, type TestDevice } from './space-people.js';
+import { runSpaceDemoteScenarios } from './space-demote-scenarios.js';
 import { runSpaceDeviceScenarios } from './space-device-scenarios.js';
 import { runSpaceInviteScenarios } from './space-invite-scenarios.js';
 import { runSpaceSegmentScenarios } from './space-segment-scenarios.js';
@@ -238,4 +239,5 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
   runSpaceSegmentScenarios(scenario);
   runSpaceInviteScenarios(scenario);
   runSpaceDeviceScenarios(scenario);
+  runSpaceDemoteScenarios(scenario);
 }
