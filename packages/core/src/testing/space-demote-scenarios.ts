@@ -140,20 +140,40 @@ export function runSpaceDemoteScenarios(scenario: Scenario): void {
     }
   });
 
-  scenario('a writer writing while an admin demotes it: its segment past the cut is refused, the one the admin saw applies', async (h) => {
-    const remote = await h.openRemote();
-    try {
-      const { d, a, b, c, s } = await spaceWorld(remote, 34);
-      const [, a1] = a.devices as [TestDevice, TestDevice];
-      const [b0] = b.devices as [TestDevice, TestDevice];
-      const [c0] = c.devices as [TestDevice];
-      const seen = await pushSpaceSegment(remote, { state: viewOf(s.spaceId), me: as(b, b0), ops: [op('seen')], chain: SPACE_CHAIN_START }, d);
-      // Bob's second segment lands while the admin demotes him, after the admin looked: the cut names only the first.
-      await pushSpaceSegment(remote, { state: viewOf(s.spaceId), me: as(b, b0), ops: [op('raced')], chain: seen }, d);
-      await setMemberRole(remote, s, spaceActorOf(a), b.keys.personId, 'reader', { ...d, lastSeqOf: async (dev) => (dev === b0.deviceId ? 1 : 0) });
-      await refusedByAll(remote, s.spaceId, [[a, a1] as const, [c, c0] as const], b0, ['seen'], 2);
-    } finally {
-      await remote.close();
-    }
-  });
+  scenario(
+    'a writer writing while an admin demotes it: its segment past the cut is refused, the one the admin saw applies; its device is told, and takes it back once promoted again',
+    async (h) => {
+      const remote = await h.openRemote();
+      try {
+        const { d, a, b, c, s } = await spaceWorld(remote, 34);
+        const [, a1] = a.devices as [TestDevice, TestDevice];
+        const [b0] = b.devices as [TestDevice, TestDevice];
+        const [c0] = c.devices as [TestDevice];
+        const seen = await pushSpaceSegment(remote, { state: viewOf(s.spaceId), me: as(b, b0), ops: [op('seen')], chain: SPACE_CHAIN_START }, d);
+        // Bob's second segment lands while the admin demotes him, after the admin looked: the cut names only the first.
+        const raced = await pushSpaceSegment(remote, { state: viewOf(s.spaceId), me: as(b, b0), ops: [op('raced')], chain: seen }, d);
+        await setMemberRole(remote, s, spaceActorOf(a), b.keys.personId, 'reader', { ...d, lastSeqOf: async (dev) => (dev === b0.deviceId ? 1 : 0) });
+        await refusedByAll(remote, s.spaceId, [[a, a1] as const, [c, c0] as const], b0, ['seen'], 2);
+        // Bob's device is told that its own segment 2 is refused by the others (its change stays on it alone).
+        const own = refusal(await read(remote, s.spaceId, b, b0), b0.deviceId);
+        assert.ok(personCut(own?.error) && own?.seq === 2, `bob's device is told: ${own?.error.message}`);
+        assert.match(own.error.message, /segments 2–2 after membership entry \d+ ended your right to write/);
+        // Promoted again, its device takes the refused segment back before writing on, so its new writes reach everyone.
+        await setMemberRole(remote, s, spaceActorOf(a), b.keys.personId, 'writer', d);
+        const after = await pushSpaceSegment(remote, { state: viewOf(s.spaceId), me: as(b, b0), ops: [op('promoted again')], chain: raced }, d);
+        assert.equal(after.seq, 2);
+        for (const [p, dev] of [
+          [a, a1],
+          [c, c0],
+          [b, b0],
+        ] as const) {
+          const r = await read(remote, s.spaceId, p, dev);
+          if (dev !== b0) assert.deepEqual(texts(r, b0.deviceId), ['seen', 'promoted again']);
+          assert.equal(refusal(r, b0.deviceId), undefined);
+        }
+      } finally {
+        await remote.close();
+      }
+    },
+  );
 }
