@@ -19,7 +19,8 @@ import { encodeMembershipEntry, membershipKey } from '../spaces/membership-entry
 import { appendMembership, createSpace, Membership, type MembershipIntent } from '../spaces/membership.js';
 import { personKeysFromSecret, type PersonKeys } from '../spaces/person.js';
 import { spaceEpochKey } from '../spaces/epoch-entry.js';
-import { openSpaceEpochKey, startEpoch } from '../spaces/epochs.js';
+import { openSpaceEpochKey } from '../spaces/epochs.js';
+import { startEpoch } from '../spaces/epoch-start.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { actorOf, certify, type TestDevice } from './space-people.js';
 import { runSpaceDemoteScenarios } from './space-demote-scenarios.js';
