@@ -2,7 +2,17 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@kith/core/adapter';
 import { generateDeviceKeys, remoteDeviceKey } from '@kith/core/relay';
-import { appendMembership, deviceCertKey, pushSpaceSegment, shareEpochKey, SPACE_CHAIN_START, spaceSegmentKey, SpaceState } from '@kith/core/spaces';
+import {
+  appendMembership,
+  deviceCertKey,
+  encodeMembershipEntry,
+  membershipKey,
+  pushSpaceSegment,
+  shareEpochKey,
+  SPACE_CHAIN_START,
+  spaceSegmentKey,
+  SpaceState,
+} from '@kith/core/spaces';
 import { openMemoryRemote } from '@kith/core/testing';
 import { operatorRemote, startTestRelay, type TestRelay } from '../testing/test-vaults.js';
 import { actorOf, call, certified, certify, deps, objectUrl, relaySpace, tokenFor, type RelaySpace, type TestPerson } from '../space-world.test.support.js';
@@ -77,6 +87,35 @@ test(
       await pushSpaceSegment(bobs, { state: new SpaceState(s.spaceId), me: me(s.bob), ops: [], chain: one }, deps);
     } finally {
       await bobs.close();
+      await alices.close();
+    }
+  },
+);
+
+test(
+  'relay spaces: a membership entry carrying a person cut that ends no one’s right to write is refused (members would refuse it, stopping the chain)',
+  { timeout: 120_000 },
+  async () => {
+    const s = await relaySpace(t.relay.url);
+    const alices = s.remote(s.alice);
+    try {
+      const state = await s.state(alices);
+      // Carol is a reader: making her a writer ends nothing, so a cut there is a lie about the chain.
+      const entry = {
+        seq: state.m.seq + 1,
+        prevHash: state.m.hash,
+        at: Date.now(),
+        signer: s.alice.keys.personId,
+        change: { kind: 'role' as const, personId: s.carol.keys.personId, role: 'writer' as const },
+      };
+      const token = await tokenFor(s.url, s.key(s.alice));
+      const forged = await encodeMembershipEntry(s.spaceId, { ...entry, cut: [] }, s.alice.keys.sign.seed);
+      const r = await call('PUT', objectUrl(s.url, membershipKey(entry.seq)), { token, body: forged.bytes });
+      assert.deepEqual([r.status, r.code], [422, ErrorCode.IntegrityCorrupt]);
+      // The same change without a cut (version 1) is stored.
+      const plain = await encodeMembershipEntry(s.spaceId, entry, s.alice.keys.sign.seed);
+      assert.ok((await call('PUT', objectUrl(s.url, membershipKey(entry.seq)), { token, body: plain.bytes })).status < 300);
+    } finally {
       await alices.close();
     }
   },
