@@ -141,3 +141,32 @@ test('person cut: two admins changing a writer’s role at once end with one cha
     { numRuns: 40 },
   );
 });
+
+test('person cut: a writer leaving cuts their own devices; a reader leaving or removed, or a promotion, writes version 1', async () => {
+  const remote = openMemoryRemote();
+  const deps = { random: seededRandom(8), now: clock() };
+  const m = await createSpace(remote, alice.keys, deps);
+  await appendMembership(remote, m, alice.keys, { kind: 'add', person: carol.keys, role: 'writer' }, deps);
+  await appendMembership(remote, m, alice.keys, { kind: 'add', person: bob.keys, role: 'reader' }, deps);
+  await certify(remote, carol, deps.now());
+  await remote.put(`segments/${carol.devices[1]!.deviceId}/000000000002`, new Uint8Array(1));
+  const version = async (seq: number) => (await remote.get(membershipKey(seq)))![5];
+  await appendMembership(remote, m, carol.keys, { kind: 'leave' }, deps);
+  assert.equal(await version(m.seq), 2);
+  assert.deepEqual(m.writeEnd(carol.keys.personId, m.seq - 1), {
+    seq: m.seq,
+    cut: [
+      { deviceId: carol.devices[0]!.deviceId, lastSeq: 0 },
+      { deviceId: carol.devices[1]!.deviceId, lastSeq: 2 },
+    ],
+  });
+  await appendMembership(remote, m, alice.keys, { kind: 'role', personId: bob.keys.personId, role: 'writer' }, deps);
+  assert.equal(await version(m.seq), 1, 'a promotion ends nothing');
+  await appendMembership(remote, m, alice.keys, { kind: 'role', personId: bob.keys.personId, role: 'admin' }, deps);
+  assert.equal(await version(m.seq), 1, 'nor does writer to admin');
+  await appendMembership(remote, m, alice.keys, { kind: 'role', personId: bob.keys.personId, role: 'reader' }, deps);
+  assert.equal(await version(m.seq), 2, 'admin to reader does');
+  await appendMembership(remote, m, bob.keys, { kind: 'leave' }, deps);
+  assert.equal(await version(m.seq), 1, 'a reader leaving ends nothing');
+  assert.deepEqual((await Membership.verify(m.spaceId, await entries(remote))).hash, m.hash);
+});
