@@ -7,7 +7,7 @@
  * them and its outbox let them go once sent, so without this its person
  * would never learn that nobody else will see them.
  */
-import { ErrorCode, KithError } from '../base/errors.js';
+import { ErrorCode, isIntegrityError, KithError } from '../base/errors.js';
 import { sha256 } from '../crypto/index.js';
 import { decodeSegment, MAX_SEGMENT_PAYLOAD } from '../format/segment.js';
 import type { Remote } from '../ports/remote.js';
@@ -93,7 +93,11 @@ export async function rewindOwnChain(
   me: { readonly personId: string; readonly deviceId: string },
   chain: { readonly seq: number; readonly hash: Uint8Array },
 ): Promise<{ seq: number; hash: Uint8Array }> {
-  const own = await ownCutRefusal(remote, state, me);
+  // Own objects the remote damaged prove nothing here: the write goes on as before (its own checks catch a broken chain).
+  const own = await ownCutRefusal(remote, state, me).catch((e: unknown) => {
+    if (isIntegrityError(e)) return undefined;
+    throw e;
+  });
   if (!own || own.seq > chain.seq) return chain;
   const prev = own.seq - 1;
   const before = prev === 0 ? undefined : await remote.get(remoteKeys.segment(me.deviceId, prev));
