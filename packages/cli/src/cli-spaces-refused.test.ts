@@ -1,49 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openRemote } from '@kith/node';
-import { joinInvite, openSpaceEpochKey, personKeysFromSecret, pushSpaceSegment, SpaceState, SPACE_CHAIN_START, type SpaceActor } from '@kith/core/spaces';
-import { kith, kithJsonAsync as kithJson, startKith } from './testing/index.js';
+import { joinInvite, openSpaceEpochKey, pushSpaceSegment, SpaceState, SPACE_CHAIN_START } from '@kith/core/spaces';
+import { anasFamily, deps, outsider } from './spaces-outsider.test.support.js';
+import { kith, kithJsonAsync as kithJson } from './testing/index.js';
 
 type Warning = { code: string; message: string; space?: string; device?: string; person?: string; seq?: number; error?: string; reason?: string };
-
-/** The last 32 bytes of a DER key: an Ed25519 seed or X25519 secret (PKCS#8), or the public key (SPKI). */
-const raw = (der: Buffer): Uint8Array => new Uint8Array(der.subarray(der.length - 32));
-
-/** A person with one device, outside any vault: what a modified client holds. */
-function outsider(): SpaceActor {
-  const sign = generateKeyPairSync('ed25519');
-  const box = generateKeyPairSync('x25519');
-  return {
-    person: personKeysFromSecret(new Uint8Array(randomBytes(32))),
-    deviceId: randomBytes(8).toString('hex'),
-    signSeed: raw(sign.privateKey.export({ format: 'der', type: 'pkcs8' })),
-    signPub: raw(sign.publicKey.export({ format: 'der', type: 'spki' })),
-    boxSecret: raw(box.privateKey.export({ format: 'der', type: 'pkcs8' })),
-    boxPub: raw(box.publicKey.export({ format: 'der', type: 'spki' })),
-  };
-}
-
-const deps = { random: (n: number) => new Uint8Array(randomBytes(n)), now: Date.now };
 
 test(
   'a reader’s forged segment on a folder remote: kith sync says KITH_SPACE_REFUSED once (JSON and text) and applies the writer’s records',
   { timeout: 600_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kith-cli-spaces-refused-'));
-    const [a, b] = [join(dir, 'a'), join(dir, 'b')];
     try {
-      await kithJson(a, ['init', '--remote', join(dir, 'remote-a'), '--name', 'ana']);
-      await kithJson(b, ['init', '--remote', join(dir, 'remote-b'), '--name', 'ben']);
-      const { spaceId } = await kithJson<{ spaceId: string }>(a, ['space', 'create', 'family']);
-      const invite = async (role: string, join: (code: string) => Promise<unknown>): Promise<void> => {
-        const inviting = startKith(a, ['space', 'invite', 'family', '--role', role, '--yes', '--json', '--timeout', '300']);
-        await join((JSON.parse(await inviting.firstLine) as { code: string }).code);
-        assert.equal((await inviting.done).code, 0);
-      };
+      const { a, b, spaceId, invite } = await anasFamily(dir);
       await invite('writer', (code) => kithJson(b, ['space', 'join', code, '--name', 'Ben']));
 
       // Cat joins as a reader with a client of her own, which keeps her keys at hand.

@@ -12,7 +12,8 @@
  * by its admin's device, so nothing of it is left to report.
  */
 import { ErrorCode } from '../base/errors.js';
-import { decodeInviteExpires, INVITE_EXPIRES_BYTES, INVITE_SWEEP_GRACE_MS } from '../spaces/invite.js';
+import { INVITE_EXPIRES_BYTES, INVITE_SWEEP_GRACE_MS } from '../spaces/invite.js';
+import { decodeInviteExpires } from '../spaces/invite-sweep.js';
 import type { CheckRun } from './run.js';
 
 /** A sealed message: 12-byte nonce, the JSON (at least `{}`), a 16-byte tag. */

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '../base/deps.js';
+import { sha256 } from '../crypto/index.js';
 import { ErrorCode } from '../base/errors.js';
 import { formatLocal } from '../model/hlc.js';
 import type { Op } from '../model/ops.js';
@@ -162,4 +163,34 @@ test('an earlier epoch’s key sealed to a person added later is no foreign obje
   assert.deepEqual(problems(await vault.check()), []);
   const strangers = await seal(stranger);
   assert.deepEqual(problems(await vault.check()), [['foreign', strangers, ErrorCode.IntegrityCorrupt]]);
+});
+
+test("a demoted writer's back-dated segment past its person cut, and one of a device it paired since, are foreign", async () => {
+  const { vault, ex, s, key } = await vaultWithSpaceSegments();
+  const deps = { random: seededRandom(9), now: () => T0 + 2e6 };
+  const state = await new SpaceState(ex.state.spaceId).refresh(s);
+  const writerSeq = state.m.seq;
+  // Carol wrote segment 1 under epoch 1; the founder demotes her (the cut names it), and she pairs a device afterwards.
+  await appendMembership(s, state.m, ex.founder.keys, { kind: 'role', personId: ex.carol.keys.personId, role: 'reader' }, deps);
+  const paired = testDevice(0x67);
+  const version = await certify(s, ex.carol, T0 + 2e6, [...ex.carol.devices, paired]);
+  await state.refresh(s);
+  const carol = as(ex.carol);
+  const epochKey = (await openSpaceEpochKey(s, {
+    m: state.m,
+    epochs: state.epochs,
+    certs: state.certs,
+    epoch: 1,
+    deviceId: carol.deviceId,
+    boxSecret: carol.boxSecret,
+  }))!;
+  const one = (await s.get(spaceSegmentKey(carol.deviceId, 1)))!;
+  const chain = { seq: 1, hash: await sha256(one) };
+  const back = { ops: [op('back-dated')], epoch: 1, epochKey, membershipSeq: writerSeq };
+  await writeSpaceSegment(s, { state, me: carol, chain, ...back }, deps);
+  await writeSpaceSegment(s, { state, me: as(ex.carol, paired), chain: SPACE_CHAIN_START, certVersion: version, ...back }, deps);
+  assert.deepEqual(problems(await vault.check()), [
+    ['foreign', key(carol, 2), ErrorCode.IntegrityUnknownSigner],
+    ['foreign', key(as(ex.carol, paired), 1), ErrorCode.IntegrityUnknownSigner],
+  ]);
 });

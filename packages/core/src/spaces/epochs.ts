@@ -14,7 +14,7 @@
  * member whose own certificate changed since the previous epoch (a member
  * revoking their device needs no admin).
  */
-import type { Clock, RandomBytes } from '../base/deps.js';
+import type { RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
 import { corrupt } from '../format/framing.js';
@@ -22,7 +22,7 @@ import { remoteKeys } from '../format/remote-keys.js';
 import { epochKeyCheck, epochKeyId, openEpochKey, sealEpochKey, verifySealedKey } from '../format/sealed-key.js';
 import type { Remote } from '../ports/remote.js';
 import type { CertifiedDevice, DeviceCertificates } from './device-cert.js';
-import { decodeSpaceEpoch, encodeSpaceEpoch, spaceEpochKey, type EpochCut, type EpochMember, type SpaceEpochEntry } from './epoch-entry.js';
+import { decodeSpaceEpoch, spaceEpochKey, type EpochMember, type SpaceEpochEntry } from './epoch-entry.js';
 import type { Membership } from './membership.js';
 import type { PersonKeys } from './person.js';
 
@@ -37,7 +37,6 @@ export interface EpochPin {
 }
 
 const ZERO_HASH = new Uint8Array(32);
-const MAX_START_ATTEMPTS = 64;
 
 /** Where the key of `entry` is sealed to `deviceId`. */
 export const spaceSealedKeyKey = (entry: SpaceEpochEntry, deviceId: string): string => remoteKeys.sealedKey(entry.epoch, deviceId, epochKeyId(entry.keyCheck));
@@ -49,7 +48,7 @@ export async function sealedRecipients(remote: Remote, entry: SpaceEpochEntry): 
 }
 
 /** The devices an epoch listing reaches: every device of each member's named certificate. */
-function reachedBy(members: readonly EpochMember[], certs: CertsOf): Map<string, CertifiedDevice> {
+export function reachedBy(members: readonly EpochMember[], certs: CertsOf): Map<string, CertifiedDevice> {
   const out = new Map<string, CertifiedDevice>();
   for (const m of members) if (m.certVersion > 0) for (const d of certs(m.personId)?.at(m.certVersion)?.devices ?? []) out.set(d.deviceId, d);
   return out;
@@ -61,7 +60,7 @@ function reachedBy(members: readonly EpochMember[], certs: CertsOf): Map<string,
  * changed since the previous epoch listed it (since their first version,
  * if it did not list them): a member revoking a device needs no admin.
  */
-function mayStart(m: Membership, prev: SpaceEpochEntry | undefined, members: readonly EpochMember[], signer: string, seq: number): boolean {
+export function mayStart(m: Membership, prev: SpaceEpochEntry | undefined, members: readonly EpochMember[], signer: string, seq: number): boolean {
   if (m.roleAt(signer, seq) === 'admin') return true;
   const self = members.find((x) => x.personId === signer);
   if (!prev || !self) return false;
@@ -253,94 +252,6 @@ export interface EpochActor {
   readonly person: PersonKeys;
   readonly deviceId: string;
   readonly signSeed: Uint8Array;
-}
-
-export interface StartEpochArgs {
-  readonly m: Membership;
-  readonly epochs: SpaceEpochs;
-  /** Every member's certificates, refreshed from the remote here. */
-  readonly certs: CertsOf;
-  readonly actor: EpochActor;
-  /** The last segment seq the reader saw from a device about to be cut (0: none). */
-  readonly lastSeqOf: (deviceId: string) => Promise<number>;
-}
-
-/** What {@link startEpoch} did: the epoch it started and its key, or null when none was needed any more. */
-export interface StartEpochResult {
-  readonly epoch: number | null;
-  readonly epochKey: Uint8Array | null;
-  /** How many times another device took the epoch first. */
-  readonly lost: number;
-}
-
-/**
- * Starts the next epoch if one is due: catch up, seal a fresh key to every
- * device the listing reaches, then write the entry with put-if-absent and
- * read it back. Another device's entry there means it lost the race: it
- * verifies that one, removes its own sealed keys (nobody reads them: they
- * sit under its own keyId) and decides again on top.
- */
-export async function startEpoch(remote: Remote, a: StartEpochArgs, deps: { random: RandomBytes; now: Clock }): Promise<StartEpochResult> {
-  const { m, epochs, certs, actor } = a;
-  for (let lost = 0; lost < MAX_START_ATTEMPTS; lost++) {
-    await m.refresh(remote);
-    for (const p of m.membersAt(m.seq)) await certs(p)?.refresh(remote);
-    await epochs.refresh(remote, m, certs);
-    if (!epochs.needed(m, certs)) return { epoch: null, epochKey: null, lost };
-    const members = epochs.plan(m, certs);
-    const self = members.find((x) => x.personId === actor.person.personId);
-    if (!self || !mayStart(m, epochs.current, members, self.personId, m.seq)) {
-      throw new KithError(ErrorCode.BadInput, 'only an admin, or a member who changed their own devices, starts a key epoch of the space');
-    }
-    if (!certs(self.personId)?.deviceAt(actor.deviceId, self.certVersion)) {
-      throw new KithError(ErrorCode.BadInput, `device ${actor.deviceId} is not in its person’s newest device certificate`);
-    }
-    const epoch = epochs.count;
-    const reached = reachedBy(members, certs);
-    const cuts: EpochCut[] = [];
-    for (const d of [...epochs.exposed(m, certs)].sort()) if (!reached.has(d)) cuts.push({ deviceId: d, lastSeq: await a.lastSeqOf(d) });
-    const epochKey = deps.random(32);
-    const keyCheck = epochKeyCheck(m.spaceId, epoch, epochKey);
-    const entry: SpaceEpochEntry = {
-      epoch,
-      prevHash: epochs.pin.hash,
-      membershipSeq: m.seq,
-      membershipHash: m.hash,
-      at: deps.now(),
-      signer: actor.person.personId,
-      sealer: actor.deviceId,
-      keyCheck,
-      members,
-      cuts,
-    };
-    const sealedAt: string[] = [];
-    for (const d of reached.values()) {
-      const bytes = await sealEpochKey({
-        vaultId: m.spaceId,
-        epoch,
-        recipientId: d.deviceId,
-        recipientBoxPub: d.boxPub,
-        epochKey,
-        signerId: actor.deviceId,
-        signerSeed: actor.signSeed,
-        random: deps.random,
-      });
-      const key = spaceSealedKeyKey(entry, d.deviceId);
-      await remote.put(key, bytes, { ifAbsent: true });
-      sealedAt.push(key);
-    }
-    const { bytes } = await encodeSpaceEpoch(m.spaceId, entry, actor.person.sign.seed);
-    await remote.put(spaceEpochKey(epoch), bytes, { ifAbsent: true });
-    const stored = await remote.get(spaceEpochKey(epoch));
-    if (stored && bytesEqual(stored, bytes)) {
-      await epochs.accept(stored, m, certs);
-      return { epoch, epochKey, lost };
-    }
-    for (const key of sealedAt) await remote.delete(key);
-  }
-  throw new KithError(ErrorCode.RemoteUnavailable, `could not start a key epoch after ${MAX_START_ATTEMPTS} attempts`, {
-    hint: 'other members keep changing the space at the same moment; try again',
-  });
 }
 
 /**

@@ -30,6 +30,7 @@ export {
   type Role,
   type MembershipChange,
   type MembershipEntry,
+  type PersonCutDevice,
 } from './membership-entry.js';
 export { Membership, createSpace, appendMembership, type Member, type MembershipIntent, type MembershipPin, type AppendResult } from './membership.js';
 export {
@@ -54,8 +55,6 @@ export {
   answerInvite,
   readInviteDone,
   checkAdmission,
-  removeInvite,
-  sweepInvites,
   inviteExpiresKey,
   INVITE_SWEEP_GRACE_MS,
   MAX_INVITEE_NAME_BYTES,
@@ -67,21 +66,12 @@ export {
   type InviteMessage,
   type InviteRefusal,
 } from './invite.js';
+export { removeInvite, sweepInvites } from './invite-sweep.js';
 export { encodeSpaceEpoch, decodeSpaceEpoch, spaceEpochKey, MAX_EPOCH_MEMBERS, type SpaceEpochEntry, type EpochMember, type EpochCut } from './epoch-entry.js';
-export {
-  SpaceEpochs,
-  startEpoch,
-  openSpaceEpochKey,
-  shareEpochKey,
-  checkEpochSeals,
-  spaceSealedKeyKey,
-  type CertsOf,
-  type EpochPin,
-  type EpochActor,
-  type StartEpochArgs,
-  type StartEpochResult,
-} from './epochs.js';
+export { SpaceEpochs, openSpaceEpochKey, shareEpochKey, checkEpochSeals, spaceSealedKeyKey, type CertsOf, type EpochPin, type EpochActor } from './epochs.js';
+export { startEpoch, type StartEpochArgs, type StartEpochResult } from './epoch-start.js';
 export { SpaceState } from './space-state.js';
+export type { LastSeqOf } from './person-cut.js';
 export { verifySealedKey } from '../format/sealed-key.js';
 export { checkWriter, checkSpaceWriter, type WriterClaim, type SpaceWriterClaim } from './writer.js';
 export {

@@ -18,11 +18,11 @@ import {
   offerInvite,
   readInviteAnswer,
   readInviteDone,
-  removeInvite,
   type InviteAnswer,
   type InviteRefusal,
   type PendingInvite,
 } from './invite.js';
+import { removeInvite } from './invite-sweep.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership } from './membership.js';
 import {

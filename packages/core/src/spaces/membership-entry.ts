@@ -3,7 +3,9 @@
  * `members/<seq>` in a space: one signed entry of the space's membership
  * chain (type `P`). Entries name people by id and key only: names stay in
  * the space's encrypted records, so the remote learns who is a member by
- * key, never by name. See docs/FORMAT.md "Membership entry".
+ * key, never by name. Version 2 adds, to an entry that ends a person's
+ * right to write, the cut of their devices' segments (docs/FORMAT.md
+ * "Membership entry").
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesToHex, concatBytes, sha256, sha256Sync, utf8 } from '../crypto/index.js';
@@ -27,6 +29,12 @@ export type MembershipChange =
   /** The signer leaves. */
   | { readonly kind: 'leave' };
 
+/** One device of a person whose right to write ends, and the last seq of its segments in the space the signer saw (0: none). */
+export interface PersonCutDevice {
+  readonly deviceId: string;
+  readonly lastSeq: number;
+}
+
 export interface MembershipEntry {
   readonly seq: number;
   readonly prevHash: Uint8Array;
@@ -34,7 +42,19 @@ export interface MembershipEntry {
   /** The personId whose identity key signs the entry. */
   readonly signer: string;
   readonly change: MembershipChange;
+  /**
+   * Version 2 only, on a role change, removal or leave that ends a person's
+   * right to write: each device of theirs the signer knew, in ascending
+   * deviceId order. Their segments naming an earlier membership seq are
+   * accepted only up to it (see spaces/writer.ts).
+   */
+  readonly cut?: readonly PersonCutDevice[];
 }
+
+/** Version 1 entries carry no cut; version 2 adds it to role changes, removals and leaves. */
+export const MEMBERSHIP_VERSION_CUT = 2;
+/** Most devices one entry's cut lists (a person's devices over all their certificate versions). */
+export const MAX_CUT_DEVICES = 4096;
 
 const KIND_CODES = { create: 1, add: 2, role: 3, remove: 4, leave: 5 } as const;
 const KIND_NAMES = Object.fromEntries(Object.entries(KIND_CODES).map(([k, v]) => [v, k])) as Record<number, MembershipChange['kind']>;
@@ -49,8 +69,23 @@ export const spaceIdOf = (founderSignPub: Uint8Array, nonce: Uint8Array): string
 
 export const membershipKey = (seq: number): string => `members/${String(seq).padStart(12, '0')}`;
 
+const ascendingCut = (cut: readonly PersonCutDevice[]): boolean => cut.every((x, i) => i === 0 || cut[i - 1]!.deviceId < x.deviceId);
+
+/** An entry with a cut is version 2; without one, version 1 (byte for byte what earlier builds wrote). */
 export async function encodeMembershipEntry(spaceId: string, e: MembershipEntry, signerSeed: Uint8Array): Promise<{ bytes: Uint8Array; hash: Uint8Array }> {
-  const w = new ObjectWriter(ObjectType.Membership).u64(e.seq).bytes(e.prevHash).u64(e.at).hex(e.signer, 16).u8(KIND_CODES[e.change.kind]);
+  const cut = e.cut;
+  if (cut) {
+    if (e.change.kind === 'create' || e.change.kind === 'add')
+      throw new KithError(ErrorCode.Internal, 'internal error: only a role change, removal or leave cuts');
+    if (cut.length > MAX_CUT_DEVICES) throw new KithError(ErrorCode.TooLarge, `a membership entry cuts at most ${MAX_CUT_DEVICES} devices`);
+    if (!ascendingCut(cut)) throw new KithError(ErrorCode.Internal, 'internal error: cut devices go in strictly ascending order');
+  }
+  const w = new ObjectWriter(ObjectType.Membership, cut ? MEMBERSHIP_VERSION_CUT : 1)
+    .u64(e.seq)
+    .bytes(e.prevHash)
+    .u64(e.at)
+    .hex(e.signer, 16)
+    .u8(KIND_CODES[e.change.kind]);
   const c = e.change;
   switch (c.kind) {
     case 'create':
@@ -68,6 +103,10 @@ export async function encodeMembershipEntry(spaceId: string, e: MembershipEntry,
     case 'leave':
       break;
   }
+  if (cut) {
+    w.u32(cut.length);
+    for (const x of cut) w.hex(x.deviceId, 8).u64(x.lastSeq);
+  }
   const bytes = await w.sign(MEMBERSHIP_DOMAIN, spaceId, signerSeed);
   return { bytes, hash: await sha256(bytes) };
 }
@@ -84,7 +123,7 @@ export async function decodeMembershipEntry(
   signerPub: (personId: string) => Uint8Array | undefined,
 ): Promise<{ entry: MembershipEntry; hash: Uint8Array }> {
   const what = `membership entry ${expect.seq}`;
-  const r = new ObjectReader(bytes, what, ObjectType.Membership);
+  const r = new ObjectReader(bytes, what, ObjectType.Membership, [1, MEMBERSHIP_VERSION_CUT]);
   const seq = r.u64();
   const prevHash = r.take(32).slice();
   if (seq !== expect.seq) throw new KithError(ErrorCode.IntegrityChain, `${what} holds entry ${seq}: the membership chain was reordered or replayed`);
@@ -120,6 +159,14 @@ export async function decodeMembershipEntry(
     default:
       throw corrupt(what, `unknown change kind ${code}`);
   }
+  let cut: PersonCutDevice[] | undefined;
+  if (r.version === MEMBERSHIP_VERSION_CUT && (change.kind === 'role' || change.kind === 'remove' || change.kind === 'leave')) {
+    const k = r.u32();
+    if (k > MAX_CUT_DEVICES) throw corrupt(what, 'too many cut devices');
+    cut = [];
+    for (let i = 0; i < k; i++) cut.push({ deviceId: r.hex(8), lastSeq: r.u64() });
+    if (!ascendingCut(cut)) throw corrupt(what, 'cut devices are not in strictly ascending order');
+  }
   if ((change.kind === 'create') !== (seq === 1))
     throw corrupt(what, seq === 1 ? 'the first entry must create the space' : 'only the first entry creates the space');
   if (change.kind === 'add' && personIdOf(change.signPub) !== change.personId) throw corrupt(what, 'the added personId is not the one its key stands for');
@@ -135,5 +182,6 @@ export async function decodeMembershipEntry(
     });
   }
   await r.verify(MEMBERSHIP_DOMAIN, expect.spaceId, pub);
-  return { entry: { seq, prevHash, at, signer, change }, hash: await sha256(bytes) };
+  const entry: MembershipEntry = cut ? { seq, prevHash, at, signer, change, cut } : { seq, prevHash, at, signer, change };
+  return { entry, hash: await sha256(bytes) };
 }

@@ -27,9 +27,11 @@ import {
   spaceIdOf,
   type MembershipChange,
   type MembershipEntry,
+  type PersonCutDevice,
   type Role,
 } from './membership-entry.js';
 import { isPersonConsistent, type PersonKeys, type PersonPublic } from './person.js';
+import { personCut, type LastSeqOf } from './person-cut.js';
 
 export interface Member extends PersonPublic {
   readonly role: Role;
@@ -63,6 +65,8 @@ export class Membership {
   readonly #signed: { signer: string; at: number }[] = [];
   /** Everyone who was ever a member, with the keys the chain gave them. */
   readonly #people = new Map<string, PersonPublic>();
+  /** Per person, each entry that ended their right to write, ascending, with its cut (undefined: a version 1 entry). */
+  readonly #writeEnds = new Map<string, { seq: number; cut: readonly PersonCutDevice[] | undefined }[]>();
   #closed = false;
 
   private constructor(readonly spaceId: string) {
@@ -121,6 +125,24 @@ export class Membership {
   canWriteAt(personId: string, seq: number): boolean {
     const role = seq <= this.seq ? this.roleAt(personId, seq) : null;
     return role === 'admin' || role === 'writer';
+  }
+
+  /**
+   * The first entry after `seq` that ended the person's right to write (a
+   * demotion to reader, a removal, a leave), with its cut (undefined: a
+   * version 1 entry, which carries none); undefined if none did.
+   */
+  writeEnd(personId: string, seq: number): { seq: number; cut: readonly PersonCutDevice[] | undefined } | undefined {
+    return this.#writeEnds.get(personId)?.find((x) => x.seq > seq);
+  }
+
+  /** The person whose right to write `change` by `signer` would end on top of this chain, or null (none does). */
+  writeEndedBy(signer: string, change: MembershipChange): string | null {
+    const target = change.kind === 'leave' ? signer : change.kind === 'role' || change.kind === 'remove' ? change.personId : null;
+    if (target === null) return null;
+    const role = this.#members.get(target)?.role;
+    if (role !== 'admin' && role !== 'writer') return null;
+    return change.kind === 'role' && change.role !== 'reader' ? null : target;
   }
 
   /**
@@ -236,6 +258,14 @@ export class Membership {
         hint: 'someone tried to change the members without the right to; remove the object',
       });
     }
+    const ended = this.writeEndedBy(e.signer, c);
+    // A cut means "this person's right to write ends here": on any other entry it is a lie about the chain.
+    if (e.cut && ended === null) throw corrupt(`membership entry ${e.seq}`, 'it cuts someone whose right to write it does not end');
+    if (ended !== null) {
+      const ends = this.#writeEnds.get(ended) ?? [];
+      ends.push({ seq: e.seq, cut: e.cut });
+      this.#writeEnds.set(ended, ends);
+    }
     const set = (person: PersonPublic, role: Role | null): void => {
       if (role === null) this.#members.delete(person.personId);
       else this.#members.set(person.personId, { personId: person.personId, signPub: person.signPub, boxPub: person.boxPub, role, since: e.seq });
@@ -319,7 +349,9 @@ export interface AppendResult {
 
 /**
  * Carries out `intent` as `signer`: catch up with the remote, plan the
- * change on top of the newest chain, write it with put-if-absent at the
+ * change on top of the newest chain (one that ends a person's right to
+ * write carries the cut of their devices, see spaces/person-cut.ts, taken
+ * with `deps.lastSeqOf`), write it with put-if-absent at the
  * next seq and read it back. If another writer won that seq, start again
  * from its entry (an intent that no longer applies, such as a role change
  * for someone just removed, is dropped). The chain `m` advances in place.
@@ -332,7 +364,7 @@ export async function appendMembership(
   m: Membership,
   signer: PersonKeys,
   intent: MembershipIntent,
-  deps: { now: Clock },
+  deps: { now: Clock; lastSeqOf?: LastSeqOf },
 ): Promise<AppendResult> {
   assertIntent(intent);
   for (let lost = 0; lost < MAX_APPEND_ATTEMPTS; lost++) {
@@ -340,7 +372,11 @@ export async function appendMembership(
     const change = m.plan(signer.personId, intent);
     if (!change) return { seq: null, lost };
     const seq = m.seq + 1;
-    const { bytes } = await encodeMembershipEntry(m.spaceId, { seq, prevHash: m.hash, at: deps.now(), signer: signer.personId, change }, signer.sign.seed);
+    // An entry that ends someone's right to write cuts their devices where the chain stands now.
+    const ended = m.writeEndedBy(signer.personId, change);
+    const entry: MembershipEntry = { seq, prevHash: m.hash, at: deps.now(), signer: signer.personId, change };
+    const cut = ended === null ? undefined : await personCut(remote, m.person(ended)!, deps.lastSeqOf);
+    const { bytes } = await encodeMembershipEntry(m.spaceId, cut ? { ...entry, cut } : entry, signer.sign.seed);
     await remote.put(membershipKey(seq), bytes, { ifAbsent: true });
     const stored = await remote.get(membershipKey(seq));
     if (stored && bytesEqual(stored, bytes)) {

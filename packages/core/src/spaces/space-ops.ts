@@ -14,13 +14,15 @@ import { deviceKeyOf } from '../identity/device-key.js';
 import { lendDeviceKey } from '../ports/capabilities.js';
 import type { Remote } from '../ports/remote.js';
 import { publishDeviceCert, type CertifiedDevice } from './device-cert.js';
-import { openSpaceEpochKey, sealedRecipients, shareEpochKey, startEpoch } from './epochs.js';
-import { sweepInvites } from './invite.js';
+import { openSpaceEpochKey, sealedRecipients, shareEpochKey } from './epochs.js';
+import { startEpoch } from './epoch-start.js';
+import { sweepInvites } from './invite-sweep.js';
 import type { Role } from './membership-entry.js';
 import { appendMembership, createSpace, type MembershipIntent } from './membership.js';
 import { spaceIdOf } from './membership-entry.js';
+import { listedLastSeq } from './person-cut.js';
 import { SpaceState } from './space-state.js';
-import { assertMember, spaceSegmentKey, type SpaceDevice } from './space-segments.js';
+import { assertMember, type SpaceDevice } from './space-segments.js';
 
 /** One device acting for its person in a space: the person's identity and the device's own keys. */
 export interface SpaceActor extends SpaceDevice {
@@ -72,17 +74,6 @@ function sameDevices(a: readonly CertifiedDevice[], b: OwnDevices): boolean {
     const o = byId.get(d.deviceId);
     return !!o && bytesEqual(o.signPub, d.signPub) && bytesEqual(o.boxPub, d.boxPub);
   });
-}
-
-/** The highest segment seq the remote lists for a device: what was written before it is cut. */
-async function listedLastSeq(remote: Remote, deviceId: string): Promise<number> {
-  const prefix = spaceSegmentKey(deviceId, 0).replace(/[^/]*$/, '');
-  let last = 0;
-  for (const o of await remote.list(prefix)) {
-    const seq = Number(o.key.slice(prefix.length));
-    if (Number.isSafeInteger(seq) && seq > last) last = seq;
-  }
-  return last;
 }
 
 /** The acting device is in its person's newest certificate (what sealing and starting epochs need). */

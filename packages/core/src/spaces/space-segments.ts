@@ -28,6 +28,7 @@ import type { MembershipPin } from './membership.js';
 import type { PersonKeys } from './person.js';
 import { decodeSpaceHead, encodeSpaceHead, spaceHeadKey, SPACE_HEADS_PREFIX, type SpaceHead } from './space-head.js';
 import type { SpaceState } from './space-state.js';
+import { ownCutRefusal, rewindOwnChain } from './own-refusal.js';
 import { checkSpaceWriter } from './writer.js';
 
 const ZERO_HASH = new Uint8Array(32);
@@ -143,7 +144,9 @@ export async function pushSpaceSegment(remote: Remote, a: PushSpaceSegmentArgs, 
       reason: 'no-epoch-key',
     });
   }
-  return writeSpaceSegment(remote, { ...a, epoch: epoch.epoch, epochKey }, deps);
+  // Segments of this device past its person's cut would stop every later one for the readers: taken back first.
+  const chain = await rewindOwnChain(remote, state, { personId: me.person.personId, deviceId: me.deviceId }, a.chain);
+  return writeSpaceSegment(remote, { ...a, chain, epoch: epoch.epoch, epochKey }, deps);
 }
 
 /**
@@ -300,6 +303,12 @@ export async function readSpaceSegments(remote: Remote, a: ReadSpaceSegmentsArgs
       refused.push({ deviceId, seq: cursor.seq + 1, error: e });
     }
   }
+  // This device's own writes that raced the end of its person's right to write: others refuse them (said, not lost silently).
+  const own = await ownCutRefusal(remote, state, me).catch((e: unknown) => {
+    if (isIntegrityError(e)) return undefined;
+    throw e;
+  });
+  if (own) refused.push(own);
   return { segments, cursors, refused };
 }
 

@@ -127,7 +127,10 @@ test('space vectors: the committed bytes decode back to the inputs', async () =>
 test("FORMAT.md's spaces sections quote the committed space vectors exactly", () => {
   const quoted = quotedVectors('## Person identity', '## Threat model');
   const out = spaces.outputs as unknown as Record<string, string | string[]>;
+  const cut = (committed as unknown as { spacesCut: { outputs: Record<string, string[]> } }).spacesCut.outputs;
   const valueOf = (name: string): string | undefined => {
+    const inCut = /^spacesCut\.(\w+)\[(\d)\]$/.exec(name);
+    if (inCut) return cut[inCut[1]!]?.[Number(inCut[2])];
     const at = /^(\w+)\[(\d)\]$/.exec(name);
     return at ? (out[at[1]!] as string[])[Number(at[2])] : (out[name] as string);
   };

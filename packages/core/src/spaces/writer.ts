@@ -11,6 +11,15 @@
  * `checkSpaceWriter` refuses its later segments under an older epoch (it
  * holds no key of the newer ones, and the newer listings name a
  * certificate version without it). See docs/FORMAT.md "Space epoch".
+ *
+ * A person demoted to reader keeps the epoch's key, and a removed one the
+ * old epochs' keys and their own certificates: either could sign segments
+ * naming a membership seq from before, through any device, even one
+ * paired since. So the entry that ends a person's right to write cuts
+ * each of their devices (spaces/person-cut.ts), and a segment naming an
+ * earlier seq passes only if its device is in that cut and its seq not
+ * past the cut's lastSeq (a device's chain is hash-linked and seq-ordered,
+ * so nothing can be slipped in below). See docs/FORMAT.md "Membership entry".
  */
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
@@ -58,8 +67,10 @@ export interface SpaceWriterClaim extends WriterClaim {
  * "May device D write in space S at membership seq n": {@link checkWriter},
  * and against the verified epochs: the epoch exists and began at or before
  * seq n; the certificate version is not older than the one the epoch
- * lists for the person; and if a later epoch cut the device, the segment
- * is not past the cut's lastSeq. Pure: the caller catches the chains up
+ * lists for the person; if a later membership entry ended the person's
+ * right to write, the device is in its cut and the segment not past it;
+ * and if a later epoch cut the device, the segment is not past the cut's
+ * lastSeq. Pure: the caller catches the chains up
  * first. Throws KITH_INTEGRITY_UNKNOWN_SIGNER.
  */
 export function checkSpaceWriter(m: Membership, certs: DeviceCertificates, epochs: SpaceEpochs, w: SpaceWriterClaim): void {
@@ -79,5 +90,14 @@ export function checkSpaceWriter(m: Membership, certs: DeviceCertificates, epoch
     if (!cut) continue;
     if (w.segmentSeq > cut.lastSeq) throw refuse(`was cut by epoch ${e} after segment ${cut.lastSeq}`, 'cut');
     break;
+  }
+  const end = m.writeEnd(w.personId, w.membershipSeq);
+  // After the epochs' cuts (a removal's shows as the epoch's). A version 1 entry carries no cut: only the epochs bound what was back-dated past it.
+  if (end?.cut) {
+    const cut = end.cut.find((x) => x.deviceId === w.deviceId);
+    if (!cut || w.segmentSeq > cut.lastSeq) {
+      const after = cut ? `after segment ${cut.lastSeq}` : 'before its first segment';
+      throw refuse(`names membership entry ${w.membershipSeq}, yet entry ${end.seq} ended its person’s right to write ${after}`, 'person-cut');
+    }
   }
 }

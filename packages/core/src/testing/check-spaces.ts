@@ -20,7 +20,8 @@ import { answerInvite, closeInvite, inviteKey, offerInvite, readInviteAnswer } f
 import { appendMembership, createSpace, type Membership } from '../spaces/membership.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { personKeysFromSecret, publishIdentity, type PersonKeys } from '../spaces/person.js';
-import { shareEpochKey, spaceSealedKeyKey, startEpoch } from '../spaces/epochs.js';
+import { shareEpochKey, spaceSealedKeyKey } from '../spaces/epochs.js';
+import { startEpoch } from '../spaces/epoch-start.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { actorOf, certify, testPerson, type TestDevice, type TestPerson } from './space-people.js';
 

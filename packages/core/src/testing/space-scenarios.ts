@@ -19,9 +19,11 @@ import { encodeMembershipEntry, membershipKey } from '../spaces/membership-entry
 import { appendMembership, createSpace, Membership, type MembershipIntent } from '../spaces/membership.js';
 import { personKeysFromSecret, type PersonKeys } from '../spaces/person.js';
 import { spaceEpochKey } from '../spaces/epoch-entry.js';
-import { openSpaceEpochKey, startEpoch } from '../spaces/epochs.js';
+import { openSpaceEpochKey } from '../spaces/epochs.js';
+import { startEpoch } from '../spaces/epoch-start.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { actorOf, certify, type TestDevice } from './space-people.js';
+import { runSpaceDemoteScenarios } from './space-demote-scenarios.js';
 import { runSpaceDeviceScenarios } from './space-device-scenarios.js';
 import { runSpaceInviteScenarios } from './space-invite-scenarios.js';
 import { runSpaceSegmentScenarios } from './space-segment-scenarios.js';
@@ -238,4 +240,5 @@ export function runSpaceScenarios(name: string, makeHarness: () => Promise<Space
   runSpaceSegmentScenarios(scenario);
   runSpaceInviteScenarios(scenario);
   runSpaceDeviceScenarios(scenario);
+  runSpaceDemoteScenarios(scenario);
 }

@@ -13,7 +13,8 @@ import { decodeSegment } from '../format/segment.js';
 import { formatLocal } from '../model/hlc.js';
 import type { Op } from '../model/ops.js';
 import type { Remote } from '../ports/remote.js';
-import { openSpaceEpochKey, startEpoch } from '../spaces/epochs.js';
+import { openSpaceEpochKey } from '../spaces/epochs.js';
+import { startEpoch } from '../spaces/epoch-start.js';
 import { membershipKey } from '../spaces/membership-entry.js';
 import { appendMembership } from '../spaces/membership.js';
 import { spaceHeadKey } from '../spaces/space-head.js';
@@ -47,19 +48,19 @@ export const op = (text: string): Op => ({
 export const as = (p: TestPerson, d: TestDevice): SpaceDevice => ({ person: p.keys, deviceId: d.deviceId, signSeed: d.sign.seed, boxSecret: d.box.secret });
 
 /** A device's own fresh view of the space, as a separate client would have. */
-const viewOf = (spaceId: string) => new SpaceState(spaceId);
+export const viewOf = (spaceId: string) => new SpaceState(spaceId);
 
-async function read(remote: Remote, spaceId: string, p: TestPerson, d: TestDevice): Promise<SpaceReadResult> {
+export async function read(remote: Remote, spaceId: string, p: TestPerson, d: TestDevice): Promise<SpaceReadResult> {
   return readSpaceSegments(remote, { state: viewOf(spaceId), me: { personId: p.keys.personId, deviceId: d.deviceId, boxSecret: d.box.secret } });
 }
 
 export const texts = (r: SpaceReadResult, deviceId: string): string[] =>
   r.segments.filter((x) => x.deviceId === deviceId).flatMap((x) => x.ops.map((o) => String(o.s!['text'] as string)));
 export const refusal = (r: SpaceReadResult, deviceId: string) => r.refused.find((x) => x.deviceId === deviceId);
-const isCode = (code: ErrorCode, reason?: string) => (e: unknown) => KithError.is(e, code) && (reason === undefined || e.reason === reason);
+export const isCode = (code: ErrorCode, reason?: string) => (e: unknown) => KithError.is(e, code) && (reason === undefined || e.reason === reason);
 
 /** Writes as `who` with no local checks, under the key it holds of `epoch` (what a modified client could send). */
-async function forge(
+export async function forge(
   remote: Remote,
   spaceId: string,
   who: SpaceDevice,

@@ -6,7 +6,8 @@
  */
 import { seededRandom, type Deps } from '../base/deps.js';
 import type { Remote } from '../ports/remote.js';
-import { shareEpochKey, startEpoch } from '../spaces/epochs.js';
+import { shareEpochKey } from '../spaces/epochs.js';
+import { startEpoch } from '../spaces/epoch-start.js';
 import { appendMembership, createSpace } from '../spaces/membership.js';
 import { SpaceState } from '../spaces/space-state.js';
 import { actorOf, certify, testPerson, type TestPerson } from './space-people.js';

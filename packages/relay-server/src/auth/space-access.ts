@@ -10,7 +10,9 @@
  *   of their chain, by put-if-absent, signed by the person who writes it;
  *   a segment only from its own device, whose person is a writer or admin
  *   now (the relay sees the order of writes, so a demoted writer's
- *   segments stop at the demotion); a head only from its own device.
+ *   segments stop at the demotion) and whose claims pass
+ *   `checkSpaceWriter` (the person cut of a demotion or removal, too); a
+ *   head only from its own device.
  * See docs/RELAY.md "Spaces".
  */
 import { ErrorCode, isIntegrityError, KithError } from '@kith/core/adapter';
@@ -240,6 +242,10 @@ export class SpaceWrites {
       throw new RelayError(422, ErrorCode.IntegrityUnknownSigner, `refused: membership entry ${seq} is not its signer’s to write`, {
         hint: 'only admins change the members; any member may leave',
       });
+    }
+    // A person cut on an entry that ends no one's right to write: members would refuse it, and the chain would stop there.
+    if (entry.cut && chain.writeEndedBy(entry.signer, c) === null) {
+      throw new RelayError(422, ErrorCode.IntegrityCorrupt, `refused: membership entry ${seq} cuts someone whose right to write it does not end`);
     }
     return { ifAbsent: true };
   }
