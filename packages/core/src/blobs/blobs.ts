@@ -33,9 +33,10 @@ import { Probe, TaskWindow } from './task-window.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
-import { holdKeys, noteHold, releaseHolds, u64 } from './holds.js';
+import { releaseHolds, writeHold } from './holds.js';
+import { trimKeepingUnpushed } from './trim.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
-import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
+import { DEFAULT_BLOB_POLICY, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
 // Re-exported so that importers of this module keep finding them here.
 export { refsIn } from './refs.js';
@@ -153,17 +154,14 @@ export class Blobs {
     const id = await blobId(epochKey, ctx.vaultId, plain);
     // Before the manifest: with no cache copy to restore it from (see ensureUploaded), GC must keep the
     // blob until this device's writes that reference it are pushed.
-    if (this.#holds && !this.#cacheFor()) {
-      await noteHold(ctx);
-      await ctx.remote.put(holdKeys.of(ctx.deviceId, id), u64(ctx.deps.now()), o.signal ? { signal: o.signal } : {});
-    }
+    if (this.#holds && !this.#cacheFor()) await writeHold(ctx, id, o.signal);
     uploaded += await this.#storeObject(
       'manifest',
       id,
       () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }),
       o.signal,
     );
-    await this.#index(id, manifest);
+    await this.#index(id, manifest, { stored: true });
     this.#listed.add(id);
     return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
   }
@@ -356,7 +354,7 @@ export class Blobs {
 
   /** Blobs this device has stored or opened, with how much of each is cached. */
   async list(): Promise<BlobInfo[]> {
-    const index = (await this.#ctx.store.read((tx) => readMeta<Record<string, IndexEntry>>(tx, META.blobs))) ?? {};
+    const index = await this.#readIndex();
     const cached = new Map((await this.#cache?.list())?.map((c) => [c.key, c.size]) ?? []);
     return Object.entries(index).map(([id, e]) => ({
       ref: formatBlobRef(id),
@@ -368,8 +366,12 @@ export class Blobs {
     }));
   }
 
-  /** Records the blob in this device's list; `keep` leaves an entry already there as it is. */
-  async #index(id: string, m: BlobManifest, o: { keep?: boolean } = {}): Promise<void> {
+  async #readIndex(): Promise<Record<string, IndexEntry>> {
+    return (await this.#ctx.store.read((tx) => readMeta<Record<string, IndexEntry>>(tx, META.blobs))) ?? {};
+  }
+
+  /** Records the blob in this device's list (`stored`: by this device's attach); `keep` leaves an entry already there as it is. */
+  async #index(id: string, m: BlobManifest, o: { keep?: boolean; stored?: boolean } = {}): Promise<void> {
     await this.#ctx.store.write(async (tx) => {
       const index = (await readMeta<Record<string, IndexEntry>>(tx, META.blobs)) ?? {};
       if (o.keep && index[id]) return;
@@ -379,6 +381,7 @@ export class Blobs {
         ...(m.name ? { name: m.name } : {}),
         ...(m.type ? { type: m.type } : {}),
         at: this.#ctx.deps.now(),
+        ...(o.stored ? { stored: true } : {}),
       };
       await writeMeta(tx, META.blobs, index);
     });
@@ -431,8 +434,18 @@ export class Blobs {
         }
       }
     }
-    const evicted = p.cacheBytes !== undefined && this.#cache ? await trimCache(this.#cache, p.cacheBytes) : 0;
+    const evicted = p.cacheBytes !== undefined && this.#cache ? await this.#trim(this.#cache, p.cacheBytes, o.signal) : 0;
     return { fetched, evicted, unavailable };
+  }
+
+  /** Trims the cache without losing an unpushed attach (see trim.ts); where no GC runs (holds off), recent attaches are evicted as any chunk. */
+  async #trim(cache: BlobCache, cacheBytes: number, signal?: AbortSignal): Promise<number> {
+    const hold = async (id: string) => {
+      if (!this.#holds) return;
+      await this.#ready();
+      await writeHold(this.#ctx, id, signal);
+    };
+    return trimKeepingUnpushed(this.#ctx, cache, cacheBytes, await this.#readIndex(), hold, signal);
   }
 
   /** After a push: drops this device's holds its unpushed writes no longer need (see holds.ts). */
@@ -480,4 +493,6 @@ interface IndexEntry {
   name?: string;
   type?: string;
   at: number;
+  /** Stored by this device's attach (not only opened): see trim.ts. */
+  stored?: boolean;
 }
