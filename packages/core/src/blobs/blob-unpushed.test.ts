@@ -50,6 +50,18 @@ describe('blobs referenced only by unpushed writes', () => {
     assert.ok(cached <= 100_000, `${cached} chunk bytes cached`);
   });
 
+  test('a trim that cannot write the hold (the remote unreachable) keeps the recent attach, and evicts it once it can', async () => {
+    const { vault, cache, remote } = await twoDevices();
+    const { ref } = await vault.blobs.put(noise(700_000, 96));
+    const chunks = (await cache.list()).filter((e) => e.key.startsWith('c/')).length;
+    const put = remote.put;
+    remote.put = () => Promise.reject(new Error('offline'));
+    assert.equal((await vault.blobs.prefetch({ cacheBytes: 0 })).evicted, 0);
+    remote.put = put;
+    assert.equal((await vault.blobs.prefetch({ cacheBytes: 0 })).evicted, chunks);
+    assert.ok(chunks > 0 && (await vault.blobs.list()).every((b) => b.ref === ref && b.cached === 0));
+  });
+
   test('an attach whose chunks another blob left marked past the grace keeps them: GC never deletes a chunk a manifest still on the remote names', async () => {
     const { vault, other, advance } = await twoDevices();
     const base = noise(6 * 1024 * 1024, 94);
