@@ -54,10 +54,10 @@ describe('blobs referenced only by unpushed writes', () => {
     const { vault, cache, remote } = await twoDevices();
     const { ref } = await vault.blobs.put(noise(700_000, 96));
     const chunks = (await cache.list()).filter((e) => e.key.startsWith('c/')).length;
-    const put = remote.put;
+    const online = remote.put.bind(remote);
     remote.put = () => Promise.reject(new Error('offline'));
     assert.equal((await vault.blobs.prefetch({ cacheBytes: 0 })).evicted, 0);
-    remote.put = put;
+    remote.put = online;
     assert.equal((await vault.blobs.prefetch({ cacheBytes: 0 })).evicted, chunks);
     assert.ok(chunks > 0 && (await vault.blobs.list()).every((b) => b.ref === ref && b.cached === 0));
   });
