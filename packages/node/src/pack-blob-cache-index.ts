@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { uptime } from 'node:os';
 import { join } from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
+import { closeFd, openFd, syncFd } from './pack-blob-cache-readers.js';
 
 /** A pack is closed to appends past this size (an object larger than it still gets a pack of its own). */
 export const PACK_BYTES = 64 * 1024 * 1024;
@@ -222,4 +223,23 @@ export function dropRow(db: Database, key: string): number | undefined {
     db.prepare('UPDATE packs SET live = live - ? WHERE id = ?').run(old.length, old.pack);
     return old.pack;
   })();
+}
+
+/** Fsyncs the packs released without one (a process that exited or was killed), so they outlive a reboot. */
+export async function syncOrphans(db: Database, packsDir: string, closed: () => boolean): Promise<void> {
+  const orphans = db.prepare('SELECT id, name, size FROM packs WHERE owner IS NULL AND synced < size').all() as PackRow[];
+  for (const p of orphans) {
+    if (closed()) return;
+    try {
+      const fd = await openFd(join(packsDir, `${p.name}.pack`), 'r');
+      try {
+        await syncFd(fd);
+      } finally {
+        await closeFd(fd);
+      }
+      if (!closed()) db.prepare('UPDATE packs SET synced = MAX(synced, ?) WHERE id = ?').run(p.size, p.id);
+    } catch {
+      // Gone (compacted by another process) or unreadable: nothing to make durable.
+    }
+  }
 }

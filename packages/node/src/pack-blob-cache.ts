@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { BlobCache, CachedObject } from '@kith/core/adapter';
 import { FsBlobCache, checkBlobCacheKey } from './fs-blob-cache.js';
-import { PackReaders, closeFd, isMissing, openFd, syncFd, writeAt } from './pack-blob-cache-readers.js';
+import { PackReaders, closeFd, isMissing, syncFd, writeAt } from './pack-blob-cache-readers.js';
 import {
   PACK_BYTES,
   claimPack,
@@ -42,6 +42,7 @@ import {
   dropRow,
   forgetPack,
   newBatch,
+  syncOrphans,
   openIndex,
   statementsOf,
   type Batch,
@@ -109,27 +110,8 @@ export class PackBlobCache implements BlobCache {
     if (existsSync(join(this.dir, 'c')) || existsSync(join(this.dir, 'm'))) this.#legacy = new FsBlobCache(this.dir);
     this.#db = db;
     this.#sql = statementsOf(db);
-    this.#track(this.#syncOrphans(db));
+    this.#track(syncOrphans(db, this.#packs, () => this.#closed));
     return db;
-  }
-
-  /** Fsyncs the packs released without one (a process that exited or was killed), so they outlive a reboot. */
-  async #syncOrphans(db: Database): Promise<void> {
-    const orphans = db.prepare('SELECT id, name, size FROM packs WHERE owner IS NULL AND synced < size').all() as PackRow[];
-    for (const p of orphans) {
-      if (this.#closed) return;
-      try {
-        const fd = await openFd(join(this.#packs, `${p.name}.pack`), 'r');
-        try {
-          await syncFd(fd);
-        } finally {
-          await closeFd(fd);
-        }
-        if (!this.#closed) db.prepare('UPDATE packs SET synced = MAX(synced, ?) WHERE id = ?').run(p.size, p.id);
-      } catch {
-        // Gone (compacted by another process) or unreadable: nothing to make durable.
-      }
-    }
   }
 
   #track(p: Promise<void>): void {
@@ -365,6 +347,20 @@ export class PackBlobCache implements BlobCache {
       for (const o of await this.#legacy.list()) if (!indexed.has(o.key)) out.push(o);
     }
     return out;
+  }
+
+  /**
+   * Makes every put so far survive a power cut (as {@link close} does,
+   * staying open): the pack this instance appends to is fsynced and
+   * released, as when full (the next put claims one again), and fsyncs
+   * under way end. `Blobs.put` calls it once an attach's copy is written.
+   */
+  async flush(): Promise<void> {
+    if (this.#closed || !this.#db) return; // nothing written
+    const w = this.#writer;
+    this.#writer = undefined;
+    if (w) await this.#release(w, true);
+    await Promise.allSettled([...this.#background]);
   }
 
   /**

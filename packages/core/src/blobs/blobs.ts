@@ -153,6 +153,8 @@ export class Blobs {
       () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }),
       o.signal,
     );
+    // Survives a power cut from here: the trim pins this copy for the push that may need to restore it (trim.ts).
+    await this.#reader.cacheFor()?.flush?.();
     await indexBlob(ctx.store, ctx.deps.now, id, manifest, { stored: true });
     this.#listed.add(id);
     return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
