@@ -24,6 +24,25 @@ test('pack cache: flush makes every put before it survive a reboot, staying open
   });
 });
 
+test('pack cache: objects a compaction moved survive a reboot right after it', { timeout: 120_000 }, async () => {
+  await withDir(async (dir) => {
+    const MiB = 1024 * 1024;
+    const first = new PackBlobCache(dir, { boot: 'one' });
+    for (let i = 0; i < 70; i++) await first.put(keyOf(i), bytesOf(i, MiB)); // a full pack and a few objects in a second
+    await first.close();
+    const cache = new PackBlobCache(dir, { boot: 'one' });
+    // Past half of the first pack gone, its rest moves to the second and the first is removed.
+    for (let i = 0; i < 40; i++) await cache.delete(keyOf(i));
+    const rebooted = new PackBlobCache(dir, { boot: 'two' }); // the machine stopped right after
+    try {
+      for (let i = 40; i < 70; i++) assert.deepEqual(await rebooted.get(keyOf(i)), bytesOf(i, MiB), `object ${i}`);
+    } finally {
+      await rebooted.close();
+      await cache.close();
+    }
+  });
+});
+
 // An attach's cache copy is what a push restores the blob from if another device's GC collects it first
 // (Blobs.ensureUploaded): it must not be lost to a power cut while the vault stays open.
 test('an attach resolves with its cache copy durable: after a power cut, the chunks and the manifest are in the cache', { timeout: 60_000 }, async () => {

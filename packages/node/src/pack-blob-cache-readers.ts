@@ -1,8 +1,8 @@
 /**
  * @module pack-blob-cache-readers
  * Reading objects out of the pack cache's files: read descriptors kept open
- * across gets (a few, by pack name), and the promisified file calls the
- * cache shares.
+ * across gets (a few, by pack name); the promisified file calls the cache
+ * shares, and the shape of the pack it appends to.
  */
 import { close, fdatasync, open, read, write } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,17 @@ export const closeFd = promisify(close);
 export const syncFd = promisify(fdatasync);
 
 export const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** The pack this instance appends to: `end` is where the next reservation starts. */
+export interface Writer {
+  readonly id: number;
+  readonly name: string;
+  readonly fd: number;
+  end: number;
+  readonly inflight: Set<Promise<unknown>>;
+  /** Once another pack took its place: its release (fsynced, then reclaimed). */
+  released?: Promise<void>;
+}
 
 /** Read descriptors of the packs in one directory. */
 export class PackReaders {

@@ -13,15 +13,15 @@
  * appends over them. Rows of puts that finish together are committed in
  * one transaction (a put resolves once its row is), and last-use times
  * are written with the next batch: one SQLite commit per chunk on the main
- * thread was most of the cache's cost. Durability: packs are fsynced when full or released,
- * which records how far each is durable (`synced`); after a reboot the
- * rows past that point (written, never fsynced, so possibly torn by the
- * power cut) are dropped on open. The cache is never what an
- * acknowledged write depends on (the remote is), as before.
+ * thread was most of the cache's cost. Durability: packs are fsynced when full or released
+ * (on `flush`, which an attach calls, too), which records how far each is durable (`synced`);
+ * after a reboot the rows past that point (written, never fsynced, so possibly torn by the
+ * power cut) are dropped on open. An attach's copy may be what a push restores a collected
+ * blob from (`Blobs.ensureUploaded`), hence the flush.
  *
  * Eviction: deleting rows frees nothing by itself; a pack left with no
  * live object is removed, and one whose live bytes fall under half its size
- * is compacted (its live objects appended elsewhere, then removed).
+ * is compacted (its live objects appended elsewhere, fsynced there, then removed).
  *
  * Caches written by the file-per-object layout (`<dir>/c/ab/abcd…`) are
  * still read, listed and evicted where they lie; new writes go to packs.
@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { BlobCache, CachedObject } from '@kith/core/adapter';
 import { FsBlobCache, checkBlobCacheKey } from './fs-blob-cache.js';
-import { PackReaders, closeFd, isMissing, syncFd, writeAt } from './pack-blob-cache-readers.js';
+import { PackReaders, closeFd, isMissing, syncFd, writeAt, type Writer } from './pack-blob-cache-readers.js';
 import {
   PACK_BYTES,
   claimPack,
@@ -52,15 +52,6 @@ import {
 } from './pack-blob-cache-index.js';
 
 export { PACK_BYTES } from './pack-blob-cache-index.js';
-
-/** The pack this instance appends to: `end` is where the next reservation starts. */
-interface Writer {
-  readonly id: number;
-  readonly name: string;
-  readonly fd: number;
-  end: number;
-  readonly inflight: Set<Promise<unknown>>;
-}
 
 /** Instances with a pack claimed: released (not fsynced) when the process exits, so the next process can append to it. */
 const claimers = new Set<PackBlobCache>();
@@ -125,7 +116,7 @@ export class PackBlobCache implements BlobCache {
     if (w && (w.end + length <= PACK_BYTES || w.end === 0)) return w;
     if (w) {
       this.#writer = undefined;
-      this.#track(this.#release(w, true));
+      this.#track((w.released = this.#release(w, true)));
     }
     const claimed = claimPack(db, this.#me, this.#boot, length);
     let fd: number;
@@ -297,12 +288,14 @@ export class PackBlobCache implements BlobCache {
     if (!p || p.owner !== null || (p.live > 0 && p.live * 2 >= p.size)) return;
     // Claimed for the compaction, so no other process appends to it or compacts it meanwhile.
     if (db.prepare('UPDATE packs SET owner = ? WHERE id = ? AND owner IS NULL').run(this.#me, id).changes === 0) return;
+    const targets = new Set<Writer>();
     try {
       const rows = db.prepare('SELECT key, offset, length FROM objects WHERE pack = ? ORDER BY offset').all(id) as ObjectRow[];
       for (const o of rows) {
         const bytes = await this.#readers.read(p.name, o.offset, o.length);
         if (typeof bytes === 'string') break;
         const w = this.#writerFor(db, o.length);
+        targets.add(w);
         const offset = w.end;
         w.end += o.length;
         const written = writeAt(w.fd, bytes, 0, o.length, offset).then((r) => r.bytesWritten);
@@ -323,6 +316,15 @@ export class PackBlobCache implements BlobCache {
           db.prepare('UPDATE packs SET live = live + ?, size = MAX(size, ?) WHERE id = ?').run(o.length, offset + o.length, w.id);
         })();
       }
+      // The copies are made durable before the originals go: after a power cut, rows past a pack's fsync are dropped.
+      for (const w of targets) {
+        if (w !== this.#writer) await w.released;
+        else {
+          this.#writer = undefined;
+          await this.#release(w, true);
+        }
+      }
+      if (this.#closed) return;
       const gone = db.transaction(() => {
         const live = (db.prepare('SELECT COUNT(*) AS n FROM objects WHERE pack = ?').get(id) as { n: number }).n;
         if (live > 0) return false;
