@@ -28,6 +28,16 @@ export function bytesOf(n: number, size: number): Uint8Array {
 const sorted = async (c: BlobCache): Promise<[string, number][]> =>
   (await c.list()).map((e) => [e.key, e.size] as [string, number]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
 
+/** Runs `fn` with a cache directory (not yet created) inside a fresh temporary one, removed after. */
+export async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kith-packs-'));
+  try {
+    await fn(join(dir, 'blobs'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function blobCacheConformance(name: string, open: OpenCache): void {
   const withDir = async (fn: (dir: string) => Promise<void>): Promise<void> => {
     const dir = mkdtempSync(join(tmpdir(), 'kith-cache-conf-'));

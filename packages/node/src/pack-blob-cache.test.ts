@@ -1,24 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { bytesOf, keyOf } from './blob-cache-conformance.test.support.js';
+import { bytesOf, keyOf, withDir } from './blob-cache-conformance.test.support.js';
 import { FsBlobCache } from './fs-blob-cache.js';
 import { PACK_BYTES, PackBlobCache } from './pack-blob-cache.js';
 
 const MiB = 1024 * 1024;
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'kith-packs-'));
-  try {
-    await fn(join(dir, 'blobs'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const packFiles = (dir: string): string[] => (existsSync(join(dir, 'packs')) ? readdirSync(join(dir, 'packs')) : []);
 const packBytes = (dir: string): number => packFiles(dir).reduce((n, f) => n + statSync(join(dir, 'packs', f)).size, 0);

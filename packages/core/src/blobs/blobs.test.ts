@@ -4,40 +4,16 @@ import { seededRandom } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { Vault } from '../vault/vault.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
-import { countingRemote } from '../ports/counting.js';
 import { decorateRemote } from '../ports/capabilities.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { MemoryBlobCache } from '../testing/memory-blob-cache.js';
 import { blobKeys, parseBlobRef } from '../format/blob-format.js';
 import { MAX_CHUNK, MIN_CHUNK } from './chunker.js';
 import { concatBytes } from '../crypto/index.js';
-import { noise } from './blobs.test.support.js';
+import { noise, twoDevices as setup } from './blobs.test.support.js';
 import { holdKeys } from './holds.js';
 
 describe('blobs', () => {
-  const setup = async () => {
-    const objects = new Map<string, Uint8Array>();
-    const remote = countingRemote(openMemoryRemote(objects));
-    const cache = new MemoryBlobCache();
-    let now = Date.UTC(2026, 10, 1);
-    const { vault, recoveryCode } = await Vault.create({
-      store: openMemoryStore(),
-      remote,
-      remoteUrl: 'memory:',
-      blobCache: cache,
-      deps: { random: seededRandom(1), now: () => now },
-    });
-    const other = await Vault.restore({
-      store: openMemoryStore(),
-      remote: openMemoryRemote(objects),
-      remoteUrl: 'memory:',
-      recoveryCode,
-      blobCache: new MemoryBlobCache(),
-      deps: { random: seededRandom(2), now: () => now },
-    });
-    return { vault, other, objects, remote, cache, advance: (ms: number) => (now += ms) };
-  };
-
   test('round trips of 0, 1, chunk-boundary and multi-chunk sizes, read by another device', async () => {
     const { vault, other } = await setup();
     for (const size of [0, 1, MIN_CHUNK, MIN_CHUNK + 1, MAX_CHUNK, 6 * 1024 * 1024 + 7]) {

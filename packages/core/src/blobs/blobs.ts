@@ -9,7 +9,7 @@
 import { ErrorCode, KithError } from '../base/errors.js';
 import { concatBytes } from '../crypto/index.js';
 import type { EngineContext } from '../sync/context.js';
-import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
+import { catchUpRegistry } from '../sync/catch-up.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import { META, readMeta, writeMeta } from '../ports/store-meta.js';
 import type { JsonValue } from '../model/json.js';
@@ -17,25 +17,25 @@ import type { BlobCache } from '../ports/blob-cache.js';
 import {
   blobId,
   blobKeys,
-  decodeBlobObject,
   decodeManifestPlaintext,
   encodeBlobObject,
   encodeManifestPlaintext,
   formatBlobRef,
-  MAX_MANIFEST_BYTES,
   parseBlobRef,
-  peekBlobEpoch,
   type BlobManifest,
 } from '../format/blob-format.js';
 import { BufferPool } from './buffer-pool.js';
-import { AVG_CHUNK, Chunker, gearTable, MAX_CHUNK } from './chunker.js';
+import { AVG_CHUNK, Chunker, gearTable } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
-import { holdKeys, noteHold, releaseHolds, u64 } from './holds.js';
+import { releaseHolds, writeHold } from './holds.js';
+import { trimKeepingUnpushed } from './trim.js';
+import { BlobReader } from './read.js';
+import { indexBlob, listBlobs, readIndex } from './blob-index.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
-import { DEFAULT_BLOB_POLICY, trimCache, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
+import { DEFAULT_BLOB_POLICY, withChange, type BlobPolicy, type BlobPolicyChange, type PrefetchPolicy, type PrefetchResult } from './policy.js';
 
 // Re-exported so that importers of this module keep finding them here.
 export { refsIn } from './refs.js';
@@ -51,23 +51,15 @@ export { DEFAULT_BLOB_POLICY, policyActs, type BlobPolicy, type BlobPolicyChange
  * RSS with 4; 8 were no faster on two cores and neared 200).
  */
 const UPLOAD_WINDOW = 4;
-/** Chunks fetched ahead of the reader: memory stays within a few chunks. */
-const READ_AHEAD = 6;
 /** Existence checks: after this many new chunks in a row, only one chunk in HEAD_EVERY is checked. */
 const HEAD_PATIENCE = 8;
 const HEAD_EVERY = 16;
-/** Bytes an encrypted blob object adds to its plaintext: the 56-byte header and the 16-byte GCM tag. */
-const OBJECT_OVERHEAD = 56 + 16;
 
 export class Blobs {
   readonly #ctx: EngineContext;
   readonly #cache: BlobCache | undefined;
-  /**
-   * Buffers chunks are read into from the remote when no cache keeps their
-   * bytes: a fetch then allocates one buffer per chunk (the plaintext), not
-   * two, and V8's external-memory collections come half as often.
-   */
-  readonly #reads = new BufferPool(READ_AHEAD + 2, AVG_CHUNK);
+  /** The read path (read.ts). */
+  readonly #reader: BlobReader;
   /** Manifest ids known to be in this device's list (spares a store write per read). */
   readonly #listed = new Set<string>();
 
@@ -90,6 +82,7 @@ export class Blobs {
     this.#ctx = ctx;
     this.#cache = cache;
     this.#ready = ready;
+    this.#reader = new BlobReader(ctx, cache, ready);
     this.#alsoLive = alsoLive;
     this.#holds = o.holds ?? true;
   }
@@ -153,17 +146,16 @@ export class Blobs {
     const id = await blobId(epochKey, ctx.vaultId, plain);
     // Before the manifest: with no cache copy to restore it from (see ensureUploaded), GC must keep the
     // blob until this device's writes that reference it are pushed.
-    if (this.#holds && !this.#cacheFor()) {
-      await noteHold(ctx);
-      await ctx.remote.put(holdKeys.of(ctx.deviceId, id), u64(ctx.deps.now()), o.signal ? { signal: o.signal } : {});
-    }
+    if (this.#holds && !this.#reader.cacheFor()) await writeHold(ctx, id, o.signal);
     uploaded += await this.#storeObject(
       'manifest',
       id,
       () => encodeBlobObject('manifest', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random }),
       o.signal,
     );
-    await this.#index(id, manifest);
+    // Survives a power cut from here: the trim pins this copy for the push that may need to restore it (trim.ts).
+    await this.#reader.cacheFor()?.flush?.();
+    await indexBlob(ctx.store, ctx.deps.now, id, manifest, { stored: true });
     this.#listed.add(id);
     return { ref: formatBlobRef(id), size, chunks: chunks.length, uploaded };
   }
@@ -183,7 +175,7 @@ export class Blobs {
     const check = exists?.next() ?? true;
     const found = check ? await this.#ctx.remote.head(key, call) : null;
     if (check) exists?.report(found !== null);
-    const cache = this.#cacheFor();
+    const cache = this.#reader.cacheFor();
     if (found) {
       if (cache && !(await cache.touch(cacheKey))) await cache.put(cacheKey, await encode());
       return 0;
@@ -192,78 +184,6 @@ export class Blobs {
     const bytes = await encode();
     await Promise.all([cache?.put(cacheKey, bytes), this.#ctx.remote.put(key, bytes, call)]);
     return bytes.length;
-  }
-
-  /**
-   * The cache to write what goes to or comes from the open remote into:
-   * none when the remote is on this machine's own disk (`capabilities.local`),
-   * whose objects are as readable offline as a cached copy; the copy would
-   * only double every byte written.
-   */
-  #cacheFor(): BlobCache | undefined {
-    return this.#ctx.remote.capabilities.local === true ? undefined : this.#cache;
-  }
-
-  /**
-   * A verified object: from the cache, else the remote (then cached, unless the remote is local and `keep` is not asked).
-   * `size`, a chunk's plaintext size when known, lets an uncached read go into a reused buffer.
-   */
-  async #object(kind: 'chunk' | 'manifest', id: string, signal?: AbortSignal, keep = false, size?: number): Promise<Uint8Array> {
-    const cacheKey = `${kind[0]}/${id}`;
-    const cached = await this.#cache?.get(cacheKey);
-    const decode = async (bytes: Uint8Array) => {
-      const epoch = peekBlobEpoch(bytes);
-      if (epoch !== undefined && !this.#ctx.epochKeys.has(epoch)) await this.#ready(); // the key comes from the remote
-      if (epoch !== undefined) await epochKeyNamedBy(this.#ctx, epoch, `blob ${kind} ${id.slice(0, 12)}…`, signal);
-      return decodeBlobObject(kind, bytes, {
-        vaultId: this.#ctx.vaultId,
-        expectId: id,
-        epochKey: (e) => this.#ctx.epochKeys.get(e),
-        maxBytes: kind === 'chunk' ? MAX_CHUNK : MAX_MANIFEST_BYTES,
-      });
-    };
-    if (cached) {
-      try {
-        return await decode(cached);
-      } catch (e) {
-        if (KithError.is(e, ErrorCode.Revoked)) throw e; // about this device, not the entry
-        await this.#cache!.delete(cacheKey); // a damaged cache entry: fetch it again
-      }
-    }
-    await this.#ready();
-    const cache = keep ? this.#cache : this.#cacheFor();
-    // The object's size is at most the plaintext's plus its header and tag (deflate is used only where it shrinks).
-    const into = !cache && size !== undefined && size <= MAX_CHUNK ? this.#reads.take(size + OBJECT_OVERHEAD) : undefined;
-    try {
-      return await this.#fetched(kind, id, decode, cache, signal, into);
-    } finally {
-      if (into) this.#reads.give(into);
-    }
-  }
-
-  /** The object read from the remote (into `into` if given and it fits), decoded, and cached in `cache`. */
-  async #fetched(
-    kind: 'chunk' | 'manifest',
-    id: string,
-    decode: (bytes: Uint8Array) => Promise<Uint8Array>,
-    cache: BlobCache | undefined,
-    signal: AbortSignal | undefined,
-    into: Uint8Array | undefined,
-  ): Promise<Uint8Array> {
-    const bytes = await this.#ctx.remote.get(kind === 'chunk' ? blobKeys.chunk(id) : blobKeys.manifest(id), {
-      ...(signal ? { signal } : {}),
-      ...(into ? { into } : {}),
-    });
-    if (!bytes) {
-      throw new KithError(ErrorCode.NotFound, `blob ${kind} ${id.slice(0, 12)}… is missing from the remote`, {
-        hint: kind === 'manifest' ? 'the blob was never uploaded, or was garbage-collected' : 'the remote lost part of this blob',
-      });
-    }
-    const plain = await decode(bytes);
-    // Never a view of the bytes read (decryption writes a new buffer), so `into` can be reused; checked all the same.
-    if (into && plain.buffer === into.buffer) return plain.slice();
-    await cache?.put(`${kind[0]}/${id}`, bytes);
-    return plain;
   }
 
   /**
@@ -284,7 +204,7 @@ export class Blobs {
 
   /** One chunk's plaintext, verified against its id. */
   getChunk(id: string, signal?: AbortSignal): Promise<Uint8Array> {
-    return this.#object('chunk', id, signal);
+    return this.#reader.object('chunk', id, signal);
   }
 
   /** A blob's manifest; the blob then shows in {@link list} as opened on this device. */
@@ -292,14 +212,14 @@ export class Blobs {
     const id = parseBlobRef(ref);
     const m = await this.#manifest(id, signal);
     if (!this.#listed.has(id)) {
-      await this.#index(id, m, { keep: true });
+      await indexBlob(this.#ctx.store, this.#ctx.deps.now, id, m, { keep: true });
       this.#listed.add(id);
     }
     return m;
   }
 
   async #manifest(id: string, signal?: AbortSignal): Promise<BlobManifest> {
-    return decodeManifestPlaintext(await this.#object('manifest', id, signal), id);
+    return decodeManifestPlaintext(await this.#reader.object('manifest', id, signal), id);
   }
 
   /**
@@ -308,42 +228,7 @@ export class Blobs {
    * of its bytes are delivered.
    */
   get(ref: string, o: { signal?: AbortSignal } = {}): ReadableStream<Uint8Array> {
-    let chunks: (readonly [string, number])[] | undefined;
-    let next = 0;
-    const ahead: Promise<Uint8Array>[] = [];
-    const fill = (): void => {
-      while (ahead.length < READ_AHEAD) {
-        const p = fetchNext();
-        if (!p) return;
-        ahead.push(p);
-      }
-    };
-    const fetchNext = (): Promise<Uint8Array> | undefined => {
-      const c = chunks![next++];
-      if (!c) return undefined;
-      const p = this.#object('chunk', c[0], o.signal, false, c[1]).then((plain) => {
-        if (plain.length !== c[1]) throw new KithError(ErrorCode.IntegrityCorrupt, `blob chunk ${c[0].slice(0, 12)}… has the wrong size`);
-        return plain;
-      });
-      p.catch(() => undefined);
-      return p;
-    };
-    return new ReadableStream<Uint8Array>(
-      {
-        start: async () => {
-          chunks = [...(await this.manifest(ref, o.signal)).chunks];
-          fill();
-        },
-        pull: async (controller) => {
-          const current = ahead.shift();
-          if (!current) return controller.close();
-          fill();
-          controller.enqueue(await current);
-          if (ahead.length === 0) controller.close();
-        },
-      },
-      { highWaterMark: 1 },
-    );
+    return this.#reader.stream(() => this.manifest(ref, o.signal), o);
   }
 
   /** The whole blob in memory (for small ones). */
@@ -355,33 +240,8 @@ export class Blobs {
   }
 
   /** Blobs this device has stored or opened, with how much of each is cached. */
-  async list(): Promise<BlobInfo[]> {
-    const index = (await this.#ctx.store.read((tx) => readMeta<Record<string, IndexEntry>>(tx, META.blobs))) ?? {};
-    const cached = new Map((await this.#cache?.list())?.map((c) => [c.key, c.size]) ?? []);
-    return Object.entries(index).map(([id, e]) => ({
-      ref: formatBlobRef(id),
-      size: e.size,
-      chunks: e.chunks.length,
-      ...(e.name ? { name: e.name } : {}),
-      ...(e.type ? { type: e.type } : {}),
-      cached: e.chunks.reduce((n, c) => n + (cached.get(`c/${c}`) ?? 0), 0),
-    }));
-  }
-
-  /** Records the blob in this device's list; `keep` leaves an entry already there as it is. */
-  async #index(id: string, m: BlobManifest, o: { keep?: boolean } = {}): Promise<void> {
-    await this.#ctx.store.write(async (tx) => {
-      const index = (await readMeta<Record<string, IndexEntry>>(tx, META.blobs)) ?? {};
-      if (o.keep && index[id]) return;
-      index[id] = {
-        size: m.size,
-        chunks: m.chunks.map((c) => c[0]),
-        ...(m.name ? { name: m.name } : {}),
-        ...(m.type ? { type: m.type } : {}),
-        at: this.#ctx.deps.now(),
-      };
-      await writeMeta(tx, META.blobs, index);
-    });
+  list(): Promise<BlobInfo[]> {
+    return listBlobs(this.#ctx.store, this.#cache);
   }
 
   /** Refs held by live records (every collection), optionally only records updated since `since` (ms). */
@@ -421,7 +281,7 @@ export class Blobs {
           for (const [chunk] of m.chunks) {
             if (await this.#cache?.touch(`c/${chunk}`)) continue;
             // Kept even from a remote on this disk: the policy asks for these blobs on this device.
-            await this.#object('chunk', chunk, o.signal, true);
+            await this.#reader.object('chunk', chunk, o.signal, true);
             fetched++;
           }
         } catch (e) {
@@ -431,8 +291,18 @@ export class Blobs {
         }
       }
     }
-    const evicted = p.cacheBytes !== undefined && this.#cache ? await trimCache(this.#cache, p.cacheBytes) : 0;
+    const evicted = p.cacheBytes !== undefined && this.#cache ? await this.#trim(this.#cache, p.cacheBytes, o.signal) : 0;
     return { fetched, evicted, unavailable };
+  }
+
+  /** Trims the cache without losing an unpushed attach (see trim.ts); where no GC runs (holds off), recent attaches are evicted as any chunk. */
+  async #trim(cache: BlobCache, cacheBytes: number, signal?: AbortSignal): Promise<number> {
+    const hold = async (id: string) => {
+      if (!this.#holds) return;
+      await this.#ready();
+      await writeHold(this.#ctx, id, signal);
+    };
+    return trimKeepingUnpushed(this.#ctx, cache, cacheBytes, await readIndex(this.#ctx.store), hold, signal);
   }
 
   /** After a push: drops this device's holds its unpushed writes no longer need (see holds.ts). */
@@ -472,12 +342,4 @@ export class Blobs {
       await this.#ctx.remote.put(blobKeys.manifest(id), manifestBytes, { ifAbsent: true });
     }
   }
-}
-
-interface IndexEntry {
-  size: number;
-  chunks: string[];
-  name?: string;
-  type?: string;
-  at: number;
 }

@@ -62,7 +62,10 @@ export async function collectGarbage(
   let deleted = 0;
   let kept = 0;
   const liveChunks = new Set<string>(alsoLive ? await alsoLive(o.signal) : []);
-  const sweep = async (name: string, key: string, isLive: boolean): Promise<boolean> => {
+  // Chunks a manifest left on the remote names: never deleted, even under an old mark. A new blob may reuse
+  // chunks a dead one left marked; until its own manifest goes (a grace after its mark), they are its bytes.
+  const named = new Set<string>();
+  const sweep = async (name: string, key: string, isLive: boolean, keep = false): Promise<boolean> => {
     const markedAt = marks.get(name);
     if (isLive) {
       if (markedAt !== undefined && !dry) await remote.delete(blobKeys.gcMark(name));
@@ -74,7 +77,7 @@ export async function collectGarbage(
       marked++;
       return false;
     }
-    if (now - markedAt < grace) {
+    if (keep || now - markedAt < grace) {
       kept++;
       return false;
     }
@@ -87,21 +90,20 @@ export async function collectGarbage(
   };
   for (const m of await remote.list(blobKeys.manifestsPrefix)) {
     const id = m.key.slice(blobKeys.manifestsPrefix.length);
-    await sweep(`m-${id}`, m.key, live.has(id));
-    // A dead blob's chunks share its grace period: marked and deleted with it.
-    if (live.has(id)) {
-      // Only a manifest gone or damaged leaves its chunks to the sweep; any other failure stops the
-      // run rather than have live chunks marked.
-      const manifest = await manifestOf(id, o.signal).catch((e: unknown) => {
-        if (KithError.is(e, ErrorCode.NotFound) || isIntegrityError(e)) return undefined;
-        throw e;
-      });
-      for (const [c] of manifest?.chunks ?? []) liveChunks.add(c);
-    }
+    const isLive = live.has(id);
+    // A dead blob's chunks share its grace period: marked with it, deleted with it or after.
+    if (await sweep(`m-${id}`, m.key, isLive)) continue; // deleted (or would be, in a dry run): its chunks are named by nothing
+    // Only a manifest gone or damaged leaves its chunks to the sweep; any other failure stops the
+    // run rather than have live chunks marked or named ones deleted.
+    const manifest = await manifestOf(id, o.signal).catch((e: unknown) => {
+      if (KithError.is(e, ErrorCode.NotFound) || isIntegrityError(e)) return undefined;
+      throw e;
+    });
+    for (const [c] of manifest?.chunks ?? []) (isLive ? liveChunks : named).add(c);
   }
   for (const c of await remote.list(blobKeys.chunksPrefix)) {
     const id = c.key.slice(blobKeys.chunksPrefix.length);
-    await sweep(`c-${id}`, c.key, liveChunks.has(id));
+    await sweep(`c-${id}`, c.key, liveChunks.has(id), named.has(id));
   }
   return { marked, deleted, kept, dryRun: dry };
 }

@@ -85,8 +85,14 @@ export function u64(n: number): Uint8Array {
 const HOLDS_META = 'blobs.holds';
 
 /** Notes, before a hold is written, that {@link releaseHolds} has work after the next push. */
-export async function noteHold(ctx: EngineContext): Promise<void> {
+async function noteHold(ctx: EngineContext): Promise<void> {
   await ctx.store.write((tx) => writeMeta(tx, HOLDS_META, true));
+}
+
+/** Writes this device's hold on a blob (noted first, so that {@link releaseHolds} looks after the next push). */
+export async function writeHold(ctx: EngineContext, manifestId: string, signal?: AbortSignal): Promise<void> {
+  await noteHold(ctx);
+  await ctx.remote.put(holdKeys.of(ctx.deviceId, manifestId), u64(ctx.deps.now()), signal ? { signal } : {});
 }
 
 /**

@@ -18,7 +18,11 @@ export interface BlobPolicy {
   /** Nothing; the blobs records changed in the last `recentDays` reference; or every referenced blob. */
   readonly prefetch: PrefetchPolicy;
   readonly recentDays: number;
-  /** Cache bytes to keep; the least recently used chunks go first. Absent: no limit. */
+  /**
+   * Cache bytes to keep; the least recently used chunks go first. Absent: no limit. The chunks of blobs
+   * this device's unpushed writes reference are never evicted, even past the limit: once another device's
+   * GC collects such a blob they are the only copy left (see `Blobs.ensureUploaded`). See blobs/trim.ts.
+   */
   readonly cacheBytes?: number;
 }
 
@@ -67,17 +71,30 @@ export function checkPolicy(p: BlobPolicy): BlobPolicy {
 /** Whether applying `p` does anything: it prefetches or trims. */
 export const policyActs = (p: BlobPolicy): boolean => p.prefetch !== 'none' || p.cacheBytes !== undefined;
 
-/** Removes the least recently used chunks from the cache until it holds at most `cacheBytes`; returns how many went. */
-export async function trimCache(cache: BlobCache, cacheBytes: number): Promise<number> {
-  const entries = (await cache.list()).filter((e) => e.key.startsWith('c/')).sort((a, b) => b.usedAt - a.usedAt);
-  let total = 0;
-  let evicted = 0;
-  for (const e of entries) {
+/**
+ * Removes the least recently used chunks from the cache until it holds at most `cacheBytes`; returns how many went.
+ * `pinned` keys stay whatever their age (they count towards the limit, which they may exceed); `beforeEvict`
+ * sees the chosen keys first and names those that must stay after all.
+ */
+export async function trimCache(
+  cache: BlobCache,
+  cacheBytes: number,
+  o: { pinned?: ReadonlySet<string>; beforeEvict?: (keys: readonly string[]) => Promise<ReadonlySet<string>> } = {},
+): Promise<number> {
+  const pinned = o.pinned ?? new Set<string>();
+  const chunks = (await cache.list()).filter((e) => e.key.startsWith('c/'));
+  let total = chunks.reduce((n, e) => n + (pinned.has(e.key) ? e.size : 0), 0);
+  const victims: string[] = [];
+  for (const e of chunks.filter((c) => !pinned.has(c.key)).sort((a, b) => b.usedAt - a.usedAt)) {
     total += e.size;
-    if (total > cacheBytes) {
-      await cache.delete(e.key);
-      evicted++;
-    }
+    if (total > cacheBytes) victims.push(e.key);
+  }
+  const stay = victims.length > 0 && o.beforeEvict ? await o.beforeEvict(victims) : new Set<string>();
+  let evicted = 0;
+  for (const key of victims) {
+    if (stay.has(key)) continue;
+    await cache.delete(key);
+    evicted++;
   }
   return evicted;
 }

@@ -22,6 +22,12 @@ export interface BlobCache {
   put(key: string, bytes: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   list(): Promise<CachedObject[]>;
+  /**
+   * Makes every put so far survive a power cut; optional (without it, puts
+   * are as durable as they are). Called once an attach's copy is written:
+   * it may become the only copy to restore the blob from (`Blobs.ensureUploaded`).
+   */
+  flush?(): Promise<void>;
   /** Flushes and releases files; `Vault.close` calls it, as it closes the store it was given. */
   close?(): void | Promise<void>;
 }
