@@ -26,7 +26,7 @@ export async function readHistory(tx: StoreTx, filter: HistoryFilter): Promise<L
   if (f.collection !== undefined) {
     if (!reserved && isReservedCollection(f.collection)) {
       throw new KithError(ErrorCode.BadName, `${f.collection} is one of the engine's reserved collections`, {
-        hint: `its history is internal; pass reserved: true (kith log --reserved) to read it`,
+        hint: 'its history is internal; ask for it with { reserved: true }',
       });
     }
     return tx.readLog(f);
