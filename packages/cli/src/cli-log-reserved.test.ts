@@ -17,7 +17,9 @@ test('kith log leaves the reserved _kith. collections out; --reserved shows them
     assert.deepEqual(collections(['--limit', '1']), ['notes']);
     assert.deepEqual(collections(['--reserved']), ['_kith.retention', 'notes']);
     assert.deepEqual(collections(['--reserved', '_kith.retention']), ['_kith.retention']);
-    assertError(runKith(a, ['log', '_kith.retention']), 1, 'KITH_BAD_NAME');
+    const refused = runKith(a, ['log', '_kith.retention']);
+    assertError(refused, 1, 'KITH_BAD_NAME');
+    assert.match(refused.stderr, /add `--reserved` to read it/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -23,6 +23,7 @@ const table: ReadonlyMap<string, string> = new Map([
   [`${ErrorCode.Forbidden}/reader`, 'an admin of the space can make you a writer with `kith space role SPACE PERSON writer`'],
   [`${ErrorCode.Forbidden}/not-a-member`, 'an admin of the space can invite you with `kith space invite SPACE`; then run `kith space join CODE` here'],
   [`${ErrorCode.NotFound}/unknown-space`, 'see the spaces you joined with `kith space ls`'],
+  [`${ErrorCode.BadName}/reserved-history`, 'its history is internal: add `--reserved` to read it'],
   [`${ErrorCode.NoConflict}/no-conflict`, 'list conflicts with `kith conflicts`'],
   [`${ErrorCode.BadPairingCode}/recovery-code-given`, 'use `kith restore --recovery-code` with it'],
   [`${ErrorCode.PairingExpired}/no-answer`, 'run `kith pair` again'],

@@ -27,6 +27,7 @@ export async function readHistory(tx: StoreTx, filter: HistoryFilter): Promise<L
     if (!reserved && isReservedCollection(f.collection)) {
       throw new KithError(ErrorCode.BadName, `${f.collection} is one of the engine's reserved collections`, {
         hint: 'its history is internal; ask for it with { reserved: true }',
+        reason: 'reserved-history',
       });
     }
     return tx.readLog(f);
