@@ -210,3 +210,39 @@ test('rows v2: a head reads as JSON.parse reads it, whether written plainly, wit
   assert.equal(read('["notes","a,0,"s"]'), 'KITH_INTEGRITY_CORRUPT');
   assert.deepEqual(read('["notes","a",0,"s"] '), read('["notes","a",0,"s"]'));
 });
+
+test('rows v2: lines read together (most in the reader’s one-loop path) read as each line read alone, refusals included', () => {
+  const enc = new TextEncoder();
+  const alone = (line: string): RecordRow | string => {
+    try {
+      return { ...new RowReader('t', 2).push(enc.encode(`${line}\n`))[0]! };
+    } catch (e) {
+      return `${(e as { code: string }).code}: ${(e as Error).message}`;
+    }
+  };
+  // Mostly rows that read, so that a refused one often follows rows of its collection.
+  const some = <T>(good: T[], bad: T[]): fc.Arbitrary<T> =>
+    fc.oneof({ arbitrary: fc.constantFrom(...good), weight: 6 }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
+  const collection = some(['notes', 'tasks', '_kith.retention'], ['a..b', 'x/y']);
+  const id = some(['n1', 'n2', 'é', 'x'.repeat(256)], ['', '.', '..', 'a/b', 'a\\b', 'x'.repeat(257)]);
+  const fields = some(['{"a":1}', '{}', '{"__proto__":{"polluted":1}}', '{"a":\t1}', '{"a":1} '], ['[1]', '1', 'null', '"s"', '{bad', '']);
+  const line = fc
+    .tuple(collection, id, fc.constantFrom(0, 1), fields, fc.boolean())
+    .map(([c, i, d, f, spaced]) => `[${JSON.stringify(c)},${spaced ? ' ' : ''}${JSON.stringify(i)},${d},"${STAMP}"]\t${f}`);
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), (lines) => {
+      const each = lines.map(alone);
+      const firstBad = each.find((r) => typeof r === 'string');
+      const reader = new RowReader('t', 2);
+      let together: (RecordRow | string)[];
+      try {
+        together = reader.push(enc.encode(lines.join('\n') + '\n')).map((r) => ({ ...r }));
+      } catch (e) {
+        together = [`${(e as { code: string }).code}: ${(e as Error).message}`];
+      }
+      assert.deepEqual(together, firstBad === undefined ? each : [firstBad]);
+      assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    }),
+    { numRuns: 300 },
+  );
+});
