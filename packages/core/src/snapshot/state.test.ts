@@ -5,6 +5,9 @@ import type { RecordRow } from '../model/merge.js';
 import type { JsonObject, JsonValue } from '../model/json.js';
 import { isOneWriteState } from '../model/one-write.js';
 import { rowText } from '../ports/row-text.js';
+import { applyOp, rowOf, viewOf } from '../model/merge.js';
+import { expireView } from '../model/expiry.js';
+import type { Op } from '../model/ops.js';
 import { chunkTargetOf, cutRows, RowReader, snapshotChunkTarget } from './state.js';
 
 const KEY = new Uint8Array(32).fill(7);
@@ -245,4 +248,35 @@ test('rows v2: lines read together (most in the reader’s one-loop path) read a
     }),
     { numRuns: 300 },
   );
+});
+
+test('rows v2: a one-write row read shares one register among its fields, which merges replace and never change: a write to one field leaves the others as read', () => {
+  // The first row of a collection is read through the per-row path; the second through the one-loop path.
+  const [, read] = new RowReader('t', 2).push(
+    new TextEncoder().encode(`["notes","n0",0,"${STAMP}"]\t{"a":1}\n["notes","n1",0,"${STAMP}"]\t{"a":1,"b":2,"__proto__":3}\n`),
+  );
+  const state = read!.state as Record<string, unknown>;
+  assert.equal(state['a'], state['b']);
+  const before = JSON.stringify(read);
+  const device = '0102030405060709';
+  const ops: Op[] = [
+    { c: 'notes', i: 'n1', t: '0mjve0w000001', k: 'm', s: { a: 5 } }, // concurrent: a conflict on "a"
+    { c: 'notes', i: 'n1', t: '0mjve0w000002', k: 'm', s: { b: 6 }, r: { b: [STAMP] } },
+    { c: 'notes', i: 'n1', t: '0mjve0w000003', k: 'm', u: ['__proto__'], r: { __proto__: [STAMP] } },
+    { c: 'notes', i: 'n1', t: '0mjve0w000004', k: 'd', a: false, u: ['a', 'b'], r: { '': [STAMP] } },
+  ];
+  for (const op of ops) {
+    const view = viewOf(read, 'notes', 'n1');
+    applyOp(view, op, device, () => false);
+    const after = rowOf(view);
+    for (const field of ['a', 'b', '__proto__', '']) {
+      const written = field in (op.s ?? {}) || (op.u ?? []).includes(field) || (field === '' && op.a !== undefined);
+      if (!written) assert.deepEqual(Object.getOwnPropertyDescriptor(after.state, field)?.value, { w: STAMP }, `${op.t}: field "${field}"`);
+    }
+  }
+  const expired = viewOf(read, 'notes', 'n1');
+  expireView(expired, '0mjve0w000009' + device);
+  rowOf(expired);
+  assert.equal(JSON.stringify(read), before);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
 });

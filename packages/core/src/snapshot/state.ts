@@ -332,7 +332,9 @@ export class RowReader {
         continue;
       }
       const updated = plain[4]!;
-      out.push(rowWithText(plain[1]!, plain[2], plain[3] === '1', updated, fields, oneWriteState(fields, updated), { fields: fieldsText, oneWrite: true }));
+      out.push(
+        rowWithText(plain[1]!, plain[2], plain[3] === '1', updated, fields, oneWriteState(fields, updated, true), { fields: fieldsText, oneWrite: true }),
+      );
     }
     return out;
   }
