@@ -47,7 +47,7 @@ export function compress(bytes: Uint8Array): Promise<Uint8Array> {
 
 /** What this module needs of node:zlib. */
 interface NodeZlib {
-  inflateRawSync(bytes: Uint8Array, options: { maxOutputLength: number }): Uint8Array;
+  inflateRawSync(bytes: Uint8Array, options: { maxOutputLength: number; chunkSize: number }): Uint8Array;
 }
 
 /** node:zlib where the platform has it (Node ≥ 20.16), else undefined (browsers). */
@@ -59,6 +59,12 @@ const nodeZlib = ((globalThis as { process?: { getBuiltinModule?: (id: string) =
  */
 const SYNC_INFLATE_MAX = 4 * 1024 * 1024;
 const SYNC_OUTPUT_MAX = 64 * 1024 * 1024;
+/** node:zlib's default output buffer. */
+const ZLIB_CHUNK = 16 * 1024;
+/** Deflated text (JSON rows) expands about 4 to 7 times: an output buffer this many times the input usually takes it whole... */
+const EXPANSION_GUESS = 8;
+/** ...up to this size (a larger output takes several, as before). */
+const OUT_BUFFER_MAX = 4 * 1024 * 1024;
 
 /** Synchronous inflate with the same outcomes as the stream: the bytes, a bomb stopped at the cap, or malformed. */
 function inflateSync(zlib: NodeZlib, bytes: Uint8Array, maxBytes: number): Uint8Array {
@@ -66,7 +72,11 @@ function inflateSync(zlib: NodeZlib, bytes: Uint8Array, maxBytes: number): Uint8
   let out: Uint8Array;
   try {
     // maxOutputLength must be at least 1: a cap of 0 is checked below.
-    out = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(1, maxBytes) });
+    // One output buffer large enough for the usual payload: with the default 16 KiB, a 128 KiB snapshot chunk
+    // took 8 buffers, 8 calls into zlib and a copy to join them, half its inflate time. A larger payload still
+    // inflates whole, in more buffers; the cap bounds the guess.
+    const chunkSize = Math.max(ZLIB_CHUNK, Math.min(bytes.length * EXPANSION_GUESS, maxBytes + 1, OUT_BUFFER_MAX));
+    out = zlib.inflateRawSync(bytes, { maxOutputLength: Math.max(1, maxBytes), chunkSize });
   } catch (cause) {
     if ((cause as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw over();
     throw new KithError(ErrorCode.IntegrityCorrupt, 'compressed payload is malformed', { cause });

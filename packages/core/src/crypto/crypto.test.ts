@@ -114,6 +114,19 @@ test('decompress stops a bomb at the cap and refuses garbage', async () => {
   await assert.rejects(decompress(Uint8Array.of(0xff, 0xff, 0xff), 1000), rejectsWith(ErrorCode.IntegrityCorrupt));
 });
 
+test('decompress: text that inflates a few times over (one output buffer) or many times over (several) comes back whole, and the cap holds at its byte', async () => {
+  const words = ['local', 'first', 'sync', 'engine', 'vault', '{"title":"', '"}', '\n', 'r0001234', '0mjve0w0000000102030405060708'];
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer({ min: 0, max: words.length - 1 }), { maxLength: 40_000 }), fc.integer({ min: 1, max: 64 }), async (picks, repeat) => {
+      const bytes = new TextEncoder().encode(picks.map((i) => words[i]!.repeat(1 + (i % 2) * repeat)).join(''));
+      const packed = await compress(bytes);
+      assert.deepEqual(await decompress(packed, bytes.length), bytes);
+      if (bytes.length > 0) await assert.rejects(decompress(packed, bytes.length - 1), rejectsWith(ErrorCode.IntegrityCorrupt));
+    }),
+    { numRuns: 30 },
+  );
+});
+
 test('decompress on Node inflates without DecompressionStream, with the same outcomes', async () => {
   const bytes = new Uint8Array(100_000).map((_, i) => i % 251);
   const packed = await compress(bytes);

@@ -7,6 +7,7 @@ import { openMemoryRemote } from '../testing/memory-remote.js';
 import { openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault/vault.js';
 import { readVault } from './join.js';
+import { founded } from '../vault/founded.test.support.js';
 
 /** `remote` whose reads answer a macrotask later, noting when each starts and ends ("start key", "end key"). */
 function timeline(remote: Remote, events: string[]): Remote {
@@ -23,18 +24,6 @@ function timeline(remote: Remote, events: string[]): Remote {
       };
     },
   });
-}
-
-/** A vault on a memory remote, with its founding device. */
-async function founded(): Promise<{ objects: Map<string, Uint8Array>; vault: Vault; recoveryCode: string }> {
-  const objects = new Map<string, Uint8Array>();
-  const { vault, recoveryCode } = await Vault.create({
-    store: openMemoryStore(),
-    remote: openMemoryRemote(objects),
-    remoteUrl: 'memory:',
-    deps: { random: seededRandom(1) },
-  });
-  return { objects, vault, recoveryCode };
 }
 
 test('a newcomer reads the registry entries together, not one round trip per entry, and verifies them in order', async () => {

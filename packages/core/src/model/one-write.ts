@@ -23,14 +23,20 @@ export function isOneWriteState(fields: JsonObject, state: JsonObject, updated: 
   return true;
 }
 
-/** The one-write state of `fields` and `updated`, as a new object. */
-export function oneWriteState(fields: JsonObject, updated: string): JsonObject {
+/**
+ * The one-write state of `fields` and `updated`, as a new object. `oneRegister`: the same register object
+ * under every name, for rows made in bulk (a snapshot's: two objects per row instead of one per field and
+ * one more); registers are values, which the merge replaces and never changes in place.
+ */
+export function oneWriteState(fields: JsonObject, updated: string, oneRegister = false): JsonObject {
   const state: JsonObject = {};
+  const shared = oneRegister ? { w: updated } : undefined;
   for (const name of Object.keys(fields)) {
+    const reg = shared ?? { w: updated };
     // As JSON.parse does: a field named "__proto__" must become a key, not the prototype.
-    if (name === '__proto__') Object.defineProperty(state, name, { value: { w: updated }, enumerable: true, writable: true, configurable: true });
-    else state[name] = { w: updated };
+    if (name === '__proto__') Object.defineProperty(state, name, { value: reg, enumerable: true, writable: true, configurable: true });
+    else state[name] = reg;
   }
-  state[ALIVE] = { w: updated };
+  state[ALIVE] = shared ?? { w: updated };
   return state;
 }

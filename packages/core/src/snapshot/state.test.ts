@@ -5,6 +5,9 @@ import type { RecordRow } from '../model/merge.js';
 import type { JsonObject, JsonValue } from '../model/json.js';
 import { isOneWriteState } from '../model/one-write.js';
 import { rowText } from '../ports/row-text.js';
+import { applyOp, rowOf, viewOf } from '../model/merge.js';
+import { expireView } from '../model/expiry.js';
+import type { Op } from '../model/ops.js';
 import { chunkTargetOf, cutRows, RowReader, snapshotChunkTarget } from './state.js';
 
 const KEY = new Uint8Array(32).fill(7);
@@ -209,4 +212,71 @@ test('rows v2: a head reads as JSON.parse reads it, whether written plainly, wit
   assert.equal(read('["notes","a\u0001",0,"s"]'), 'KITH_INTEGRITY_CORRUPT');
   assert.equal(read('["notes","a,0,"s"]'), 'KITH_INTEGRITY_CORRUPT');
   assert.deepEqual(read('["notes","a",0,"s"] '), read('["notes","a",0,"s"]'));
+});
+
+test('rows v2: lines read together (most in the reader’s one-loop path) read as each line read alone, refusals included', () => {
+  const enc = new TextEncoder();
+  const alone = (line: string): RecordRow | string => {
+    try {
+      return { ...new RowReader('t', 2).push(enc.encode(`${line}\n`))[0]! };
+    } catch (e) {
+      return `${(e as { code: string }).code}: ${(e as Error).message}`;
+    }
+  };
+  // Mostly rows that read, so that a refused one often follows rows of its collection.
+  const some = <T>(good: T[], bad: T[]): fc.Arbitrary<T> =>
+    fc.oneof({ arbitrary: fc.constantFrom(...good), weight: 6 }, { arbitrary: fc.constantFrom(...bad), weight: 1 });
+  const collection = some(['notes', 'tasks', '_kith.retention'], ['a..b', 'x/y']);
+  const id = some(['n1', 'n2', 'é', 'x'.repeat(256)], ['', '.', '..', 'a/b', 'a\\b', 'x'.repeat(257)]);
+  const fields = some(['{"a":1}', '{}', '{"__proto__":{"polluted":1}}', '{"a":\t1}', '{"a":1} '], ['[1]', '1', 'null', '"s"', '{bad', '']);
+  const line = fc
+    .tuple(collection, id, fc.constantFrom(0, 1), fields, fc.boolean())
+    .map(([c, i, d, f, spaced]) => `[${JSON.stringify(c)},${spaced ? ' ' : ''}${JSON.stringify(i)},${d},"${STAMP}"]\t${f}`);
+  fc.assert(
+    fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), (lines) => {
+      const each = lines.map(alone);
+      const firstBad = each.find((r) => typeof r === 'string');
+      const reader = new RowReader('t', 2);
+      let together: (RecordRow | string)[];
+      try {
+        together = reader.push(enc.encode(lines.join('\n') + '\n')).map((r) => ({ ...r }));
+      } catch (e) {
+        together = [`${(e as { code: string }).code}: ${(e as Error).message}`];
+      }
+      assert.deepEqual(together, firstBad === undefined ? each : [firstBad]);
+      assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('rows v2: a one-write row read shares one register among its fields, which merges replace and never change: a write to one field leaves the others as read', () => {
+  // The first row of a collection is read through the per-row path; the second through the one-loop path.
+  const [, read] = new RowReader('t', 2).push(
+    new TextEncoder().encode(`["notes","n0",0,"${STAMP}"]\t{"a":1}\n["notes","n1",0,"${STAMP}"]\t{"a":1,"b":2,"__proto__":3}\n`),
+  );
+  const state = read!.state as Record<string, unknown>;
+  assert.equal(state['a'], state['b']);
+  const before = JSON.stringify(read);
+  const device = '0102030405060709';
+  const ops: Op[] = [
+    { c: 'notes', i: 'n1', t: '0mjve0w000001', k: 'm', s: { a: 5 } }, // concurrent: a conflict on "a"
+    { c: 'notes', i: 'n1', t: '0mjve0w000002', k: 'm', s: { b: 6 }, r: { b: [STAMP] } },
+    { c: 'notes', i: 'n1', t: '0mjve0w000003', k: 'm', u: ['__proto__'], r: { __proto__: [STAMP] } },
+    { c: 'notes', i: 'n1', t: '0mjve0w000004', k: 'd', a: false, u: ['a', 'b'], r: { '': [STAMP] } },
+  ];
+  for (const op of ops) {
+    const view = viewOf(read, 'notes', 'n1');
+    applyOp(view, op, device, () => false);
+    const after = rowOf(view);
+    for (const field of ['a', 'b', '__proto__', '']) {
+      const written = field in (op.s ?? {}) || (op.u ?? []).includes(field) || (field === '' && op.a !== undefined);
+      if (!written) assert.deepEqual(Object.getOwnPropertyDescriptor(after.state, field)?.value, { w: STAMP }, `${op.t}: field "${field}"`);
+    }
+  }
+  const expired = viewOf(read, 'notes', 'n1');
+  expireView(expired, '0mjve0w000009' + device);
+  rowOf(expired);
+  assert.equal(JSON.stringify(read), before);
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
 });

@@ -168,17 +168,21 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   );
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, device.deviceId, device.sign.seed));
   const place = { remote: remote, registry, vaultId: header.vaultId };
-  await sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub);
-  // The person's identity (shared spaces), sealed to the key this device proved: without it a person who lost every device loses their spaces.
-  await adoptRestoredIdentity({
-    ...place,
-    via: signer,
-    viaBoxSecret: keys.box.secret,
-    deviceId: device.deviceId,
-    signSeed: device.sign.seed,
-    boxPub: device.box.pub,
-    random: deps.random,
-  });
+  // The vault key sealed to this device, and the person's identity (shared spaces) sealed to it from the key it
+  // proved (without it a person who lost every device loses their spaces): independent objects, written at once
+  // (on a network remote, round trips saved), both settled before the restore goes on or fails.
+  await allOrFirstError([
+    sealTo({ ...place, signerId: device.deviceId, signerSeed: device.sign.seed, random: deps.random }, epoch, epochKey, device.deviceId, device.box.pub),
+    adoptRestoredIdentity({
+      ...place,
+      via: signer,
+      viaBoxSecret: keys.box.secret,
+      deviceId: device.deviceId,
+      signSeed: device.sign.seed,
+      boxPub: device.box.pub,
+      random: deps.random,
+    }),
+  ]);
   const joined = joinedState(header, o.remoteUrl, deviceMetaOf(device, name), epoch, epochKey, registry);
   const session = await startSession(o, remote, deps, joined, warnings);
   session.snapshotPrefetch = prefetch;
@@ -243,6 +247,11 @@ export async function setLocalPassphrase(s: VaultSession, passphrase: string | n
     });
     s.localKey = next.key;
   });
+}
+
+/** Waits for every promise; then rejects with the first failure in order, if any (no write outlives the call). */
+async function allOrFirstError(work: Promise<unknown>[]): Promise<void> {
+  for (const r of await Promise.allSettled(work)) if (r.status === 'rejected') throw r.reason;
 }
 
 /** What the store keeps of a new device: its id, name and secrets. */
