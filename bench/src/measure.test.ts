@@ -60,6 +60,8 @@ describe('parseOptions', () => {
     assert.equal(full.out, '/x.json');
     assert.equal(parseOptions(['--runs', '2'], '/r.json').runs('kith', 100_000), 2);
     assert.equal(full.runs('relay', 1000), 1, 'a relay run is a distribution already');
+    // Scale-out relay rows get one fresh database each: a forced --runs would find it in use.
+    assert.equal(parseOptions(['--runs', '3'], '/r.json').runs('relay', 1000), 1);
     assert.deepEqual([full.relay.changes, full.relay.devices, quick.relay.sweepSteps], [1000, 1000, 0]);
   });
   test('the million-record scale section runs only when --only names it, once', () => {

@@ -105,9 +105,12 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
   if (forced !== undefined && !(Number.isInteger(forced) && forced >= 1))
     throw new KithError(ErrorCode.Usage, `--runs must be a positive integer, not ${runsArg}`, { hint: 'e.g. --runs 3' });
   const runs = (section: Section, n: number): number => {
+    // A relay run is a distribution already (percentiles over its changes or deliveries), and each
+    // scale-out row has one fresh database and bucket, which a second run would find in use: --runs
+    // does not apply to the relay section.
+    if (section === 'relay') return 1;
     if (forced !== undefined) return forced;
-    // A relay run is a distribution already (percentiles over its changes or deliveries).
-    if (section === 'relay' || section === 'scale') return 1;
+    if (section === 'scale') return 1;
     // Each churn bootstrap run copies a device that made a million changes.
     if (section === 'churn') return quick ? 1 : 3;
     // Each browser run fills IndexedDB with the whole vault, in a page on a shared machine.
