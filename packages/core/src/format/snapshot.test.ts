@@ -12,7 +12,7 @@ import {
   snapshotVectorState,
 } from '../testing/snapshot-vectors.js';
 import { rowText } from '../ports/row-text.js';
-import { RowReader } from '../snapshot/state.js';
+import { RowReader } from '../snapshot/row-reader.js';
 import { committed } from './vectors.test.support.js';
 
 const V = SNAPSHOT_VECTOR_INPUTS;

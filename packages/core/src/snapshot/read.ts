@@ -13,7 +13,7 @@ import type { SnapshotManifest } from '../format/index.js';
 import { blobKeys } from '../format/blob-format.js';
 import type { RecordRow } from '../model/merge.js';
 import type { EngineContext } from '../sync/context.js';
-import { RowReader } from './state.js';
+import { RowReader } from './row-reader.js';
 import { openChunk, READ_AHEAD, type ChunkStore } from './chunks.js';
 import type { SnapshotPrefetch } from './prefetch.js';
 

@@ -8,7 +8,8 @@ import { rowText } from '../ports/row-text.js';
 import { applyOp, rowOf, viewOf } from '../model/merge.js';
 import { expireView } from '../model/expiry.js';
 import type { Op } from '../model/ops.js';
-import { chunkTargetOf, cutRows, RowReader, snapshotChunkTarget } from './state.js';
+import { chunkTargetOf, cutRows, snapshotChunkTarget } from './state.js';
+import { RowReader } from './row-reader.js';
 
 const KEY = new Uint8Array(32).fill(7);
 const STAMP = '0mjve0w0000000102030405060708';

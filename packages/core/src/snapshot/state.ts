@@ -7,15 +7,11 @@
  * only, so a change to one row changes one chunk (two at most), and the
  * next snapshot uploads only that.
  */
-import { ErrorCode, KithError } from '../base/errors.js';
 import { concatBytes, hexToBytes, hkdfSha256, sha256Sync, utf8 } from '../crypto/index.js';
-import { corrupt } from '../format/framing.js';
-import type { JsonObject } from '../model/json.js';
-import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
-import { checkCollection, checkRecordId, isRecordId, isReservedCollection } from '../model/names.js';
+import type { RecordRow } from '../model/merge.js';
 import type { StoreTx } from '../ports/store.js';
-import { rowText, rowWithText, type RowText } from '../ports/row-text.js';
-import { isOneWriteState, oneWriteState } from '../model/one-write.js';
+import { rowText } from '../ports/row-text.js';
+import { isOneWriteState } from '../model/one-write.js';
 
 /**
  * How a state's lines are written: 1, one JSON array per row; 2 (written
@@ -73,16 +69,6 @@ export function chunkTargetOf(format: RowFormat, bytes: number): number {
 export const snapshotChunkTarget = (bytes: number): number => chunkTargetOf(1, bytes);
 /** A chunk is cut here at the latest (mid-row if one row is larger). Below the blob layer's 4 MiB. */
 export const SNAPSHOT_CHUNK_MAX = 1024 * 1024;
-const NEWLINE = 0x0a;
-/**
- * A rows v2 head as writers write it for a one-write row: `["collection","id",0|1,"updated"]`, each
- * string without a quote, backslash or control character, so its JSON value is its text as it stands.
- * Read with this instead of JSON.parse (a tenth of a cold bootstrap's parsing at 10,000 rows); any
- * other head, escapes or spaces included, goes to JSON.parse, so both read every head alike.
- */
-const PLAIN_HEAD = /^\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]$/;
-/** {@link PLAIN_HEAD} at the start of a whole line, with the tab that ends it. */
-const PLAIN_HEAD_TAB = /^\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]\t/;
 /** Ids read per store call when fetching deleted rows, and rows per {@link StoreTx.scanRows} page. */
 const BATCH = 500;
 
@@ -270,155 +256,4 @@ export class RowCutter {
     this.#parts = [];
     this.#size = 0;
   }
-}
-
-/** Reads rows back from chunk plaintexts fed in order; refuses anything that is not a well-formed row. */
-export class RowReader {
-  readonly #what: string;
-  readonly #format: RowFormat;
-  #carry: Uint8Array = new Uint8Array(0);
-  /** The collection name of the last row read, which passed its check. */
-  #collection: unknown;
-  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
-
-  constructor(what: string, format: RowFormat = 1) {
-    this.#what = what;
-    this.#format = format;
-  }
-
-  push(chunk: Uint8Array): RecordRow[] {
-    const bytes = this.#carry.length > 0 ? concatBytes(this.#carry, chunk) : chunk;
-    const end = bytes.lastIndexOf(NEWLINE);
-    if (end < 0) {
-      this.#carry = bytes.slice();
-      return [];
-    }
-    // One decode per chunk rather than per row: the complete lines end at a newline, never inside a character.
-    let text: string;
-    try {
-      text = this.#decoder.decode(bytes.subarray(0, end));
-    } catch {
-      throw corrupt(this.#what, 'a row is not JSON');
-    }
-    this.#carry = bytes.slice(end + 1);
-    // JSON text escapes newlines inside strings: every '\n' in the text ends a row.
-    const lines = text.split('\n');
-    return this.#format === 1 ? lines.map((line) => this.#rowV1(line)) : this.#linesV2(lines);
-  }
-
-  /**
-   * Rows v2 lines. The usual one (a plain head, one-write registers, the collection of the row before, an
-   * object for fields, a valid id) is read here in one loop with the same outcome as {@link RowReader.#rowV2}:
-   * a bootstrap's first 10,000 rows run mostly in the interpreter, where each call per row costs. Any other
-   * line, and any line that fails a check, goes through #rowV2, which reads it again and refuses it there.
-   */
-  #linesV2(lines: string[]): RecordRow[] {
-    const out: RecordRow[] = [];
-    for (const line of lines) {
-      const plain = PLAIN_HEAD_TAB.exec(line);
-      if (plain === null || plain[1] !== this.#collection || !isRecordId(plain[2])) {
-        out.push(this.#rowV2(line));
-        continue;
-      }
-      const fieldsText = line.slice(plain[0].length);
-      let fields: unknown;
-      try {
-        fields = JSON.parse(fieldsText);
-      } catch {
-        fields = undefined;
-      }
-      if (!isPlainObject(fields)) {
-        out.push(this.#rowV2(line));
-        continue;
-      }
-      const updated = plain[4]!;
-      out.push(
-        rowWithText(plain[1]!, plain[2], plain[3] === '1', updated, fields, oneWriteState(fields, updated, true), { fields: fieldsText, oneWrite: true }),
-      );
-    }
-    return out;
-  }
-
-  /** After the last chunk: nothing may be left over. */
-  end(): void {
-    if (this.#carry.length > 0) throw corrupt(this.#what, 'the state ends inside a row');
-  }
-
-  #rowV1(line: string): RecordRow {
-    const v = this.#json(line);
-    if (!Array.isArray(v) || v.length !== 6) throw corrupt(this.#what, 'a row is not a 6-element array');
-    const [collection, id, deleted, updated, fields, state] = v as unknown[];
-    return this.#checked(collection, id, deleted, updated, fields, state);
-  }
-
-  /** A v2 line: the head array (4 elements, or 5 with the registers), a tab, the fields' JSON text. */
-  #rowV2(line: string): RecordRow {
-    const tab = line.indexOf('\t');
-    if (tab < 0) throw corrupt(this.#what, 'a row has no fields');
-    const headText = line.slice(0, tab);
-    const plain = PLAIN_HEAD.exec(headText);
-    const head = plain ? [plain[1], plain[2], plain[3] === '1' ? 1 : 0, plain[4]] : this.#json(headText);
-    if (!Array.isArray(head) || (head.length !== 4 && head.length !== 5)) throw corrupt(this.#what, 'a row head is not a 4- or 5-element array');
-    const fieldsText = line.slice(tab + 1);
-    const fields = this.#json(fieldsText);
-    const [collection, id, deleted, updated, given] = head as unknown[];
-    const oneWrite = head.length === 4;
-    // The registers are rebuilt only after the fields are known to be an object (checked again below).
-    const state = oneWrite && typeof updated === 'string' && isPlainObject(fields) ? oneWriteState(fields, updated) : given;
-    return this.#checked(collection, id, deleted, updated, fields, state, oneWrite, { fields: fieldsText, oneWrite });
-  }
-
-  #json(text: string): unknown {
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw corrupt(this.#what, 'a row is not JSON');
-    }
-  }
-
-  /**
-   * `built`: the registers are the one-write state this reader made (well-formed, no losers), not read.
-   * `text`: the fields' text, carried by the row while its fields are the parsed object (a conflicted row's are the merge's copy).
-   */
-  #checked(collection: unknown, id: unknown, deleted: unknown, updated: unknown, fields: unknown, state: unknown, built = false, text?: RowText): RecordRow {
-    try {
-      // Rows come in collection order: a name checked for the row before is not checked again.
-      // The engine's reserved collections (retention, the spaces directory and keyring) are state too: writers include them.
-      if (collection !== this.#collection && !isReservedCollection(collection as string)) checkCollection(collection as string);
-      checkRecordId(id as string);
-    } catch (e) {
-      if (KithError.is(e, ErrorCode.BadName)) throw corrupt(this.#what, e.message);
-      throw e;
-    }
-    if ((deleted !== 0 && deleted !== 1) || typeof updated !== 'string' || !isPlainObject(fields) || !isPlainObject(state)) {
-      throw corrupt(this.#what, `row ${String(collection)}/${String(id)} is malformed`);
-    }
-    let losers = false;
-    if (!built)
-      for (const reg of Object.values(state)) {
-        if (
-          !isPlainObject(reg) ||
-          typeof reg.w !== 'string' ||
-          (reg.l !== undefined && !Array.isArray(reg.l)) ||
-          (reg.p !== undefined && !Array.isArray(reg.p))
-        ) {
-          throw corrupt(this.#what, `row ${String(collection)}/${String(id)} has a malformed register`);
-        }
-        if (reg.l !== undefined) losers = true;
-      }
-    const c = collection as string;
-    const i = id as string;
-    // `conflicted` is derived, never taken from the bytes: without losing heads there is no conflict, and the
-    // parsed objects are the row's own (the merge's view would only copy them); else through the merge's view.
-    this.#collection = c;
-    if (!losers)
-      return text
-        ? rowWithText(c, i, deleted === 1, updated, fields, state, text)
-        : { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
-    return rowOf(viewOf({ collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false }, c, i));
-  }
-}
-
-function isPlainObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
