@@ -140,7 +140,7 @@ async function readState(run: CheckRun, key: string, m: SnapshotManifest, read: 
     }
   };
   try {
-    await readSnapshotRows({ getChunk }, key, m, async () => undefined, run.signal);
+    await readSnapshotRows({ getChunk }, key, m, async () => undefined, { signal: run.signal });
   } catch (e) {
     const id = failedChunk.get(e);
     run.log.failed(id === undefined ? key : blobKeys.chunk(id), e, REWRITE);

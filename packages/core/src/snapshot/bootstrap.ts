@@ -158,7 +158,7 @@ export async function checkedManifest(
 /** Fetches, checks and parses the whole state of snapshot `key` (a merge into existing state needs every row at once). */
 export async function readRows(chunks: ChunkStore, key: string, m: SnapshotManifest, signal?: AbortSignal): Promise<RecordRow[]> {
   const rows: RecordRow[] = [];
-  await readSnapshotRows(chunks, key, m, async (batch) => void rows.push(...batch), signal);
+  await readSnapshotRows(chunks, key, m, async (batch) => void rows.push(...batch), { signal });
   return rows;
 }
 
@@ -203,14 +203,15 @@ async function apply(
         if (!isIntegrityError(err)) throw err; // a key this device cannot have: a chunk under it is refused
       });
     const direct = chunksWithKnownKeys(ctx, prefetch);
+    const parsed = await prefetch?.rowsAhead(key, m);
     return store.bulkLoad(async (tx) => {
       if (!(await isFresh(ctx, tx))) return undefined;
-      const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), signal);
+      const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), { signal, parsed, textRows: true });
       return finish(tx, counts.rows);
     });
   }
   const all: RecordRow[][] = [];
-  await readSnapshotRows(chunks, key, m, async (rows) => void all.push(rows), signal);
+  await readSnapshotRows(chunks, key, m, async (rows) => void all.push(rows), { signal });
   return store.write(async (tx) => {
     if (!(await isFresh(ctx, tx))) return undefined;
     let rows = 0;

@@ -15,7 +15,7 @@ import type { RecordRow } from '../model/merge.js';
 import type { EngineContext } from '../sync/context.js';
 import { RowReader } from './row-reader.js';
 import { openChunk, READ_AHEAD, type ChunkStore } from './chunks.js';
-import type { SnapshotPrefetch } from './prefetch.js';
+import type { ParsedChunk, RowsAhead, SnapshotPrefetch } from './prefetch.js';
 
 /** Rows handed on at once. */
 const BATCH_ROWS = 2000;
@@ -30,35 +30,52 @@ export interface SnapshotRowCounts {
  * Fetches, checks and parses the state of snapshot `key` (its manifest
  * `m`, already verified), handing rows to `onRows` in order, in batches;
  * resolves once every row was handed on and the counts match the
- * manifest's. No fetch outlives the call.
+ * manifest's. No fetch outlives the call. `parsed`: the first chunks' rows
+ * as a restore parsed them ahead (snapshot/prefetch), taken in place of
+ * reading and parsing those chunks, with the same checks of their sizes.
+ * `textRows`: rows for a store that binds their text (see RowReader).
  */
 export async function readSnapshotRows(
   chunks: Pick<ChunkStore, 'getChunk'>,
   key: string,
   m: SnapshotManifest,
   onRows: (rows: RecordRow[]) => Promise<void>,
-  signal?: AbortSignal,
+  o: { signal?: AbortSignal | undefined; parsed?: RowsAhead | undefined; textRows?: boolean } = {},
 ): Promise<SnapshotRowCounts> {
-  const reader = new RowReader(`snapshot ${key}`, m.version ?? 1);
+  const { signal, parsed } = o;
+  const reader = parsed?.reader ?? new RowReader(`snapshot ${key}`, m.version ?? 1, { textRows: o.textRows === true });
+  // The window reads up to READ_AHEAD chunks past the one at hand, from the first chunk not parsed ahead; one of
+  // those that could not be is read alone.
+  const planned = Math.min(parsed?.planned ?? 0, m.chunks.length);
+  let fromParsed = parsed !== undefined;
   const ahead: Promise<Uint8Array>[] = [];
-  let next = 0;
-  const fill = (): void => {
-    while (next < m.chunks.length && ahead.length < READ_AHEAD) {
+  let next = planned;
+  const fill = (at: number): void => {
+    while (next < m.chunks.length && next <= at + READ_AHEAD && ahead.length < READ_AHEAD) {
       const fetched = chunks.getChunk(m.chunks[next++]!.id, signal);
       fetched.catch(() => undefined); // awaited in turn, or settled below
       ahead.push(fetched);
     }
+  };
+  /** Chunk `i`'s rows, from the rows parsed ahead while they last, else read and parsed here. */
+  const rowsOf = async (i: number): Promise<ParsedChunk> => {
+    const taken = fromParsed && i < planned ? await parsed!.take(i) : undefined;
+    if (taken) return taken;
+    fromParsed = false;
+    const plain = await (i < planned ? chunks.getChunk(m.chunks[i]!.id, signal) : ahead.shift()!);
+    return { size: plain.length, rows: plain.length === m.chunks[i]!.size ? reader.push(plain) : [] };
   };
   let rows = 0;
   let live = 0;
   let last: RecordRow | undefined;
   let batch: RecordRow[] = [];
   try {
-    for (const c of m.chunks) {
-      fill();
-      const plain = await ahead.shift()!;
-      if (plain.length !== c.size) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}: chunk ${c.id.slice(0, 12)}… has the wrong size`);
-      for (const r of reader.push(plain)) {
+    for (const [i, c] of m.chunks.entries()) {
+      fill(i);
+      const chunk = await rowsOf(i);
+      if (chunk.size !== c.size) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}: chunk ${c.id.slice(0, 12)}… has the wrong size`);
+      if ('error' in chunk) throw chunk.error;
+      for (const r of chunk.rows) {
         if (last && (last.collection > r.collection || (last.collection === r.collection && last.id >= r.id)))
           throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
         last = r;

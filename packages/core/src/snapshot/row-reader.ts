@@ -10,7 +10,7 @@ import { corrupt } from '../format/framing.js';
 import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
 import { checkCollection, checkRecordId, isRecordId, isReservedCollection } from '../model/names.js';
-import { rowWithText, type RowText } from '../ports/row-text.js';
+import { oneWriteRow, rowWithText, textRow, type RowText } from '../ports/row-text.js';
 import { oneWriteState } from '../model/one-write.js';
 import type { RowFormat } from './state.js';
 
@@ -33,10 +33,13 @@ export class RowReader {
   /** The collection name of the last row read, which passed its check. */
   #collection: unknown;
   readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  /** Rows for a store that binds their text: a one-write row's fields are checked, then left to be parsed again if read. */
+  readonly #textRows: boolean;
 
-  constructor(what: string, format: RowFormat = 1) {
+  constructor(what: string, format: RowFormat = 1, o: { textRows?: boolean } = {}) {
     this.#what = what;
     this.#format = format;
+    this.#textRows = o.textRows === true;
   }
 
   push(chunk: Uint8Array): RecordRow[] {
@@ -84,9 +87,11 @@ export class RowReader {
         out.push(this.#rowV2(line));
         continue;
       }
-      const updated = plain[4]!;
+      // The registers are built only if a store reads them (the SQLite store binds the text instead).
       out.push(
-        rowWithText(plain[1]!, plain[2], plain[3] === '1', updated, fields, oneWriteState(fields, updated, true), { fields: fieldsText, oneWrite: true }),
+        this.#textRows
+          ? textRow(plain[1]!, plain[2], plain[4]!, plain[3] === '1', fieldsText)
+          : oneWriteRow(plain[1]!, plain[2], plain[4]!, fields, fieldsText, plain[3] === '1'),
       );
     }
     return out;
