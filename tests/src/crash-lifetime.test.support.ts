@@ -70,10 +70,16 @@ export async function runLifetimeCrashRounds(killed: Killed, rounds: number, rem
         const now = layout();
         return killed === 'snapshot' ? now.chunks >= before.chunks + want : now.segments + now.snapshots <= before.segments + before.snapshots - want;
       };
+      // Watched: the directories whose entries the command changes, so the kill follows the change at once.
+      const dirs = (): string[] => {
+        if (killed === 'snapshot') return [at('blobs/chunks')!];
+        const segments = at('segments')!;
+        return [at('snapshots')!, ...(existsSync(segments) ? readdirSync(segments).map((d) => join(segments, d)) : [])];
+      };
       const r = await kith(
         home,
         args,
-        watched && remote.folder ? { killWhen: changed } : { killAfterMs: between(Math.round(took * 0.3), Math.round(took * 1.15)) },
+        watched && remote.folder ? { killWhen: changed, watchDirs: dirs() } : { killAfterMs: between(Math.round(took * 0.3), Math.round(took * 1.15)) },
       );
       if (r.signal) {
         kills++;

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, watch } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -58,12 +59,22 @@ export interface KithRun {
  * Starts `kith --home HOME ...args` without blocking the event loop (for
  * tests that serve a remote in-process); `env` replaces the environment;
  * `killAfterMs` sends SIGKILL at that moment, `killWhen` as soon as it
- * holds (checked every 10 ms); `onStdout` sees stdout so far as it grows.
+ * holds (checked every 10 ms, and at once when an entry of a `watchDirs`
+ * directory changes: a kill meant for the middle of a short command lands
+ * there rather than up to a poll later, after its end); `onStdout` sees
+ * stdout so far as it grows.
  */
 export function kith(
   home: string,
   args: readonly string[],
-  o: { input?: string; killAfterMs?: number; killWhen?: () => boolean; env?: NodeJS.ProcessEnv; onStdout?: (soFar: string) => void } = {},
+  o: {
+    input?: string;
+    killAfterMs?: number;
+    killWhen?: () => boolean;
+    watchDirs?: readonly string[];
+    env?: NodeJS.ProcessEnv;
+    onStdout?: (soFar: string) => void;
+  } = {},
 ): Promise<KithRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, kithArgv(home, args), { stdio: ['pipe', 'pipe', 'pipe'], ...(o.env ? { env: o.env } : {}) });
@@ -78,11 +89,15 @@ export function kith(
     child.stdin.end(o.input ?? '');
     const timer = o.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), o.killAfterMs);
     const killWhen = o.killWhen;
-    const poll = killWhen && setInterval(() => killWhen() && child.kill('SIGKILL'), 10);
+    const check = (): void => void (killWhen?.() && child.kill('SIGKILL'));
+    const poll = killWhen && setInterval(check, 10);
+    // A directory that does not exist (yet) is left to the poll.
+    const watchers = killWhen ? (o.watchDirs ?? []).flatMap((d) => (existsSync(d) ? [watch(d, check)] : [])) : [];
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearInterval(poll);
+      for (const w of watchers) w.close();
       resolve({ code, signal, stdout, stderr });
     });
   });
