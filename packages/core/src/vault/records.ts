@@ -171,8 +171,9 @@ export class Records {
     if (writes.length === 0) return 0;
     await this.#transaction(async (tx, clock) => {
       const touched = new Set<string>();
+      const fresh = writes.length > ROUND ? await newCollections(tx, writes) : new Map<string, Set<string>>();
       for (let i = 0; i < writes.length; i += ROUND) {
-        for (const c of await this.#writeRound(tx, clock, writes.length <= ROUND ? writes : writes.slice(i, i + ROUND))) touched.add(c);
+        for (const c of await this.#writeRound(tx, clock, writes.length <= ROUND ? writes : writes.slice(i, i + ROUND), fresh)) touched.add(c);
       }
       return [...touched];
     });
@@ -184,7 +185,7 @@ export class Records {
    * A put on a record the store holds nothing of and the round names once (a bulk batch's records) needs no
    * view: its op and its row are made straight from its fields. Every other write merges through views.
    */
-  async #writeRound(tx: StoreTx, clock: HybridClock, part: readonly Write[]): Promise<string[]> {
+  async #writeRound(tx: StoreTx, clock: HybridClock, part: readonly Write[], newIn: ReadonlyMap<string, Set<string>>): Promise<string[]> {
     const deviceId = this.#s.ctx.deviceId;
     // Per collection, each id the round names and how often; 0 once read: absent from the store and named once.
     const named = new Map<string, Map<string, number>>();
@@ -195,7 +196,10 @@ export class Records {
     }
     const views = new ViewSet(tx);
     for (const [c, ids] of named) {
-      const rows = await tx.getRecords(c, [...ids.keys()]);
+      // In a collection the store held nothing of when the batch began, only ids earlier rounds wrote can be there.
+      const written = newIn.get(c);
+      const rows = await tx.getRecords(c, written ? [...ids.keys()].filter((i) => written.has(i)) : [...ids.keys()]);
+      if (written) for (const i of ids.keys()) written.add(i);
       for (const [i, times] of ids) {
         const row = rows.get(i);
         if (row === undefined && times === 1) ids.set(i, 0);
@@ -307,6 +311,17 @@ export class Records {
 }
 
 /** Fields in their documented order (see {@link orderedFields}), then the id. */
+/**
+ * The collections `writes` name that the store holds no row of (deleted ones included), each with the ids
+ * the batch has written to it so far (none yet): a round then reads back only ids an earlier round wrote.
+ */
+async function newCollections(tx: StoreTx, writes: readonly Write[]): Promise<Map<string, Set<string>>> {
+  const held = new Set(await tx.listCollections());
+  const out = new Map<string, Set<string>>();
+  for (const w of writes) if (!held.has(w.collection) && !out.has(w.collection)) out.set(w.collection, new Set());
+  return out;
+}
+
 function docOf(row: RecordRow): Doc {
   return { ...orderedFields(row.fields), id: row.id };
 }
