@@ -27,6 +27,7 @@ import {
 import { BufferPool } from './buffer-pool.js';
 import { AVG_CHUNK, Chunker, gearTable } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';
+import { SealThread } from './seal-thread.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
@@ -46,9 +47,10 @@ export { DEFAULT_BLOB_POLICY, policyActs, type BlobPolicy, type BlobPolicyChange
 
 /**
  * Chunks in flight during an upload: hashing and encryption (on the
- * platform's crypto threads) overlap the writes and their fsyncs, and
- * memory stays within a few chunks (a 1 GiB upload peaks near 150 MiB
- * RSS with 4; 8 were no faster on two cores and neared 200).
+ * sealing thread where there is one, seal-thread.ts) overlap the writes
+ * and their fsyncs, and memory stays within a few chunks (a 1 GiB upload
+ * peaked near 150 MiB RSS with 4 before the sealing thread, ~170 with it;
+ * 8 were no faster on two cores and neared 200).
  */
 const UPLOAD_WINDOW = 4;
 /** Existence checks: after this many new chunks in a row, only one chunk in HEAD_EVERY is checked. */
@@ -111,21 +113,29 @@ export class Blobs {
     const window = new TaskWindow(UPLOAD_WINDOW);
     const exists = new Probe(HEAD_PATIENCE, HEAD_EVERY);
     const seen = new Set<string>();
+    const sealer = SealThread.shared();
     const store = (plain: Uint8Array): Promise<void> => {
       const at = chunks.push(['', plain.length]) - 1;
       size += plain.length;
       return window.add(async () => {
+        // On the sealing thread when it is up: the main thread only copies the chunk there.
+        const held = sealer?.hold(plain);
+        if (held) pool.give(plain);
         try {
-          const id = await blobId(epochKey, ctx.vaultId, plain);
+          const id = held ? await held.id(epochKey, ctx.vaultId) : await blobId(epochKey, ctx.vaultId, plain);
           chunks[at] = [id, plain.length];
           // Repeated content (zero-filled stretches) is stored once, never raced against itself.
           if (seen.has(id)) return;
           seen.add(id);
-          const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
+          const encode = held
+            ? () => held.encode({ vaultId: ctx.vaultId, epoch, epochKey, id, nonce: ctx.deps.random(12) })
+            : () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
           const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
           uploaded += sent;
         } finally {
-          pool.give(plain); // every use of it has settled: the hash, the deflate trial, the encryption
+          // Every use of it has settled: the hash, the deflate trial, the encryption.
+          if (held) held.release();
+          else pool.give(plain);
         }
       });
     };
