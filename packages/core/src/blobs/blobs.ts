@@ -128,7 +128,12 @@ export class Blobs {
           if (seen.has(id)) return;
           seen.add(id);
           const encode = held
-            ? () => held.encode({ vaultId: ctx.vaultId, epoch, epochKey, id, nonce: ctx.deps.random(12) })
+            ? async () => {
+                // Its shared buffer goes back as soon as it is sealed: the thread then needs fewer of them.
+                const bytes = await held.encode({ vaultId: ctx.vaultId, epoch, epochKey, id, nonce: ctx.deps.random(12) });
+                held.release();
+                return bytes;
+              }
             : () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
           const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
           uploaded += sent;

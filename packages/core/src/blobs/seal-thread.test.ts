@@ -1,5 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { blobId, decodeBlobObject, encodeBlobObject, encodeBlobObjectParts } from '../format/blob-format.js';
 import { concatBytes } from '../crypto/index.js';
@@ -68,6 +72,29 @@ describe('sealing thread', () => {
     const t = thread('./no-such-seal-worker.js');
     assert.equal(await t.started(), false);
     assert.equal(t.hold(noise(1000)), undefined);
+  });
+
+  test('the thread never keeps a process alive, even one that ends while it starts', () => {
+    const url = JSON.stringify(new URL('./seal-thread.js', import.meta.url).href);
+    const dir = mkdtempSync(join(tmpdir(), 'kith-seal-'));
+    try {
+      for (const [name, body] of [
+        ['starting.mjs', `const { SealThread } = await import(${url}); SealThread.shared();`],
+        [
+          'used.mjs',
+          `const { SealThread } = await import(${url}); const t = SealThread.shared();
+           if (!(await t.started())) throw new Error('no thread');
+           const h = t.hold(new Uint8Array(9)); await h.id(new Uint8Array(32), '00'); h.release();`,
+        ],
+      ] as const) {
+        writeFileSync(join(dir, name), body);
+        // The limit only turns a hang into a failure: a process that exits does so in well under a second.
+        const r = spawnSync(process.execPath, [join(dir, name)], { timeout: 120_000 });
+        assert.equal(r.status, 0, `${name}: the process did not end by itself: ${String(r.stderr)}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a blob put through the shared thread reads back on another device', async () => {

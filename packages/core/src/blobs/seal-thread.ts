@@ -14,6 +14,7 @@
  * Until the thread has started, or once it has died, chunks are sealed
  * in-thread: nothing waits for it and nothing depends on it.
  */
+import { concatBytes } from '../crypto/index.js';
 import { blobId, encodeBlobObject } from '../format/blob-format.js';
 import { MAX_CHUNK } from './chunker.js';
 
@@ -36,9 +37,8 @@ export type SealRequest =
 export interface SealReply {
   seq: number;
   id?: string;
-  bytes?: Uint8Array;
-  /** A buffer the thread is done with, moved here to be freed (see seal-worker.ts). */
-  spent?: Uint8Array;
+  /** The object as header, ciphertext (moved here, see seal-worker.ts) and tag. */
+  parts?: Uint8Array[];
   error?: string;
 }
 
@@ -53,6 +53,11 @@ export interface NodeWorker {
   terminate(): Promise<number>;
 }
 
+/** What this module passes to a node:worker_threads Worker. */
+interface WorkerOptions {
+  resourceLimits: { maxYoungGenerationSizeMb: number };
+}
+
 /** node:worker_threads where the platform has it (Node), else undefined. */
 const workerThreads = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:worker_threads') as
   { Worker: new (url: URL) => NodeWorker } | undefined;
@@ -65,7 +70,7 @@ const workerThreads = (globalThis as { process?: { getBuiltinModule?: (id: strin
 const SEAL_WORKER = './seal-worker.js';
 
 /** Idle shared buffers kept for the next chunks (an upload keeps a few in flight). */
-const KEEP_FREE = 8;
+const KEEP_FREE = 4;
 
 /** The sealing thread ended: the chunks it held are sealed in-thread instead. */
 class ThreadGone extends Error {}
@@ -80,8 +85,9 @@ export class SealThread {
   readonly #started: Promise<boolean>;
 
   /** @internal {@link SealThread.shared} (tests: a thread of their own, `entry` another file). */
-  constructor(Worker: new (url: URL) => NodeWorker, entry = SEAL_WORKER) {
-    this.#worker = new Worker(new URL(entry, import.meta.url));
+  constructor(Worker: new (url: URL, o: WorkerOptions) => NodeWorker, entry = SEAL_WORKER) {
+    // A small young generation: the thread makes little but message garbage, which then never piles up.
+    this.#worker = new Worker(new URL(entry, import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     // Idle, the thread must not keep the process alive; a request in flight refs it (see #ask).
     this.#worker.unref();
     let started!: (ok: boolean) => void;
@@ -89,6 +95,8 @@ export class SealThread {
     this.#worker.on('message', (m) => {
       if (m.seq === -1) {
         if (this.#state === 'starting') this.#state = 'ready';
+        // Again: an unref() while the thread starts up does not always hold (Node 20).
+        if (this.#pending.size === 0) this.#worker.unref();
         return started(true);
       }
       const p = this.#pending.get(m.seq);
@@ -192,7 +200,8 @@ export class HeldChunk {
   async encode(a: { vaultId: string; epoch: number; epochKey: Uint8Array; id: string; nonce: Uint8Array }): Promise<Uint8Array> {
     const at = this.#plain();
     try {
-      return (await this.#thread.ask({ op: 'encode', ...at, ...a })).bytes!;
+      // One copy here, into memory of this thread's own (see seal-worker.ts).
+      return concatBytes(...(await this.#thread.ask({ op: 'encode', ...at, ...a })).parts!);
     } catch (e) {
       if (!(e instanceof ThreadGone)) throw e;
       return encodeBlobObject('chunk', { ...a, plaintext: new Uint8Array(at.plain, 0, at.length), random: () => a.nonce });

@@ -5,7 +5,6 @@
  * format/blob-format.ts, so its ids and objects are the bytes the main
  * thread would make; the nonce comes from the caller's random source.
  */
-import { concatBytes } from '../crypto/index.js';
 import { blobId, encodeBlobObjectParts } from '../format/blob-format.js';
 import type { SealReply, SealRequest } from './seal-thread.js';
 
@@ -19,9 +18,6 @@ const port = (
     { parentPort: ParentPort | null } | undefined
 )?.parentPort;
 
-/** Whether `b` is the whole of its buffer, which can then be moved (a view would take the rest along). */
-const ownsBuffer = (b: Uint8Array): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
-
 async function answer(m: SealRequest): Promise<SealReply> {
   const plaintext = new Uint8Array(m.plain, 0, m.length);
   if (m.op === 'id') return { seq: m.seq, id: await blobId(m.epochKey, m.vaultId, plaintext) };
@@ -31,17 +27,19 @@ async function answer(m: SealRequest): Promise<SealReply> {
     return nonce;
   };
   const parts = await encodeBlobObjectParts('chunk', { vaultId: m.vaultId, epoch: m.epoch, epochKey: m.epochKey, id: m.id, plaintext, random });
-  const bytes = concatBytes(...parts);
-  return { seq: m.seq, bytes, ...(ownsBuffer(parts[1]) ? { spent: parts[1] } : {}) };
+  return { seq: m.seq, parts };
 }
 
+/** Whether `b` is the whole of its buffer, which can then be moved (a view would take the rest along). */
+const ownsBuffer = (b: Uint8Array): boolean => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength;
+
 /**
- * Large buffers made here are all moved to the main thread: this thread
- * makes few small objects, so its collector would run seldom and let some
- * 64 MiB of dead ciphertexts wait (V8's external-memory step); the main
- * thread's runs often and frees them at once.
+ * The ciphertext is moved to the main thread, never copied here: this
+ * thread makes few small objects, so its collector would run seldom and
+ * let some 64 MiB of dead ciphertexts wait (V8's external-memory step),
+ * while the main thread's runs often and frees them at once.
  */
-const movable = (r: SealReply): ArrayBuffer[] => [r.bytes, r.spent].flatMap((b) => (b && ownsBuffer(b) ? [b.buffer as ArrayBuffer] : []));
+const movable = (r: SealReply): ArrayBuffer[] => (r.parts ?? []).flatMap((b) => (b.length > 4096 && ownsBuffer(b) ? [b.buffer as ArrayBuffer] : []));
 
 if (port) {
   port.on('message', (m) => {
