@@ -150,12 +150,12 @@ export class Blobs {
         for (const c of chunker.push(piece)) await store(c);
       }
       for (const c of chunker.end()) await store(c);
-    } catch (e) {
+    } finally {
       await window.drain().catch(() => undefined); // no write outlives the call
-      throw e;
+      sealer?.shed();
     }
     // The manifest is written only after every chunk is durable: a ref never names missing chunks.
-    await window.drain();
+    await window.drain(); // the first failure, if any
     const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
     const plain = encodeManifestPlaintext(manifest);
     const id = await blobId(epochKey, ctx.vaultId, plain);

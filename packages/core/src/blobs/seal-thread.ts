@@ -150,6 +150,11 @@ export class SealThread {
     return new HeldChunk(this, shared, plain.length);
   }
 
+  /** Lets the idle shared buffers go (an upload calls this when it ends: the next may be far off). */
+  shed(): void {
+    this.#free.length = 0;
+  }
+
   /** @internal Sends a request; rejects with ThreadGone if the thread ends first. */
   ask(request: Omit<SealRequest, 'seq'>): Promise<SealReply> {
     if (this.#state === 'gone') return Promise.reject(new ThreadGone());
