@@ -42,12 +42,10 @@ const fresh =
 if (process.argv.includes('--if-stale') && fresh) process.exit(0);
 rmSync(outdir, { recursive: true, force: true });
 const writer = fileURLToPath(import.meta.resolve('@kith/relay-server/object-db-writer'));
-// Likewise the core's blob sealing thread (blobs/seal-thread.ts), beside its module as `./seal-worker.js`.
-const sealer = fileURLToPath(new URL('blobs/seal-worker.js', import.meta.resolve('@kith/core')));
 await build({
   // The relay server starts its writer thread by file, beside its own module (`@kith/relay-server`'s
-  // `./object-db-writer` export), and the core its sealing thread: entries of their own, beside the chunks, under the files' names.
-  entryPoints: { main: `${cli}dist/main.js`, [basename(writer, '.js')]: writer, [basename(sealer, '.js')]: sealer },
+  // `./object-db-writer` export): an entry of its own, beside the chunks, under the file's name.
+  entryPoints: { main: `${cli}dist/main.js`, [basename(writer, '.js')]: writer },
   outdir,
   bundle: true,
   splitting: true,

@@ -27,7 +27,6 @@ import {
 import { BufferPool } from './buffer-pool.js';
 import { AVG_CHUNK, Chunker, gearTable } from './chunker.js';
 import { Probe, TaskWindow } from './task-window.js';
-import { SealThread } from './seal-thread.js';
 import { referencedBlobs } from './refs.js';
 import { bytesOf, type BlobSource } from './source.js';
 import type { BlobInfo, BlobPutResult } from './results.js';
@@ -47,10 +46,9 @@ export { DEFAULT_BLOB_POLICY, policyActs, type BlobPolicy, type BlobPolicyChange
 
 /**
  * Chunks in flight during an upload: hashing and encryption (on the
- * sealing thread where there is one, seal-thread.ts) overlap the writes
- * and their fsyncs, and memory stays within a few chunks (a 1 GiB upload
- * peaked near 150 MiB RSS with 4 before the sealing thread, ~170 with it;
- * 8 were no faster on two cores and neared 200).
+ * platform's crypto threads) overlap the writes and their fsyncs, and
+ * memory stays within a few chunks (a 1 GiB upload peaks near 150 MiB
+ * RSS with 4; 8 were no faster on two cores and neared 200).
  */
 const UPLOAD_WINDOW = 4;
 /** Existence checks: after this many new chunks in a row, only one chunk in HEAD_EVERY is checked. */
@@ -113,34 +111,21 @@ export class Blobs {
     const window = new TaskWindow(UPLOAD_WINDOW);
     const exists = new Probe(HEAD_PATIENCE, HEAD_EVERY);
     const seen = new Set<string>();
-    const sealer = SealThread.shared();
     const store = (plain: Uint8Array): Promise<void> => {
       const at = chunks.push(['', plain.length]) - 1;
       size += plain.length;
       return window.add(async () => {
-        // On the sealing thread when it is up: the main thread only copies the chunk there.
-        const held = sealer?.hold(plain);
-        if (held) pool.give(plain);
         try {
-          const id = held ? await held.id(epochKey, ctx.vaultId) : await blobId(epochKey, ctx.vaultId, plain);
+          const id = await blobId(epochKey, ctx.vaultId, plain);
           chunks[at] = [id, plain.length];
           // Repeated content (zero-filled stretches) is stored once, never raced against itself.
           if (seen.has(id)) return;
           seen.add(id);
-          const encode = held
-            ? async () => {
-                // Its shared buffer goes back as soon as it is sealed: the thread then needs fewer of them.
-                const bytes = await held.encode({ vaultId: ctx.vaultId, epoch, epochKey, id, nonce: ctx.deps.random(12) });
-                held.release();
-                return bytes;
-              }
-            : () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
+          const encode = () => encodeBlobObject('chunk', { vaultId: ctx.vaultId, epoch, epochKey, id, plaintext: plain, random: ctx.deps.random });
           const sent = await this.#storeObject('chunk', id, encode, o.signal, exists);
           uploaded += sent;
         } finally {
-          // Every use of it has settled: the hash, the deflate trial, the encryption.
-          if (held) held.release();
-          else pool.give(plain);
+          pool.give(plain); // every use of it has settled: the hash, the deflate trial, the encryption
         }
       });
     };
@@ -150,12 +135,12 @@ export class Blobs {
         for (const c of chunker.push(piece)) await store(c);
       }
       for (const c of chunker.end()) await store(c);
-    } finally {
+    } catch (e) {
       await window.drain().catch(() => undefined); // no write outlives the call
-      sealer?.shed();
+      throw e;
     }
     // The manifest is written only after every chunk is durable: a ref never names missing chunks.
-    await window.drain(); // the first failure, if any
+    await window.drain();
     const manifest: BlobManifest = { v: 1, size, ...(meta.name ? { name: meta.name } : {}), ...(meta.type ? { type: meta.type } : {}), chunks };
     const plain = encodeManifestPlaintext(manifest);
     const id = await blobId(epochKey, ctx.vaultId, plain);

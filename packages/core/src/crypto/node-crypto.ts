@@ -39,13 +39,6 @@ const nodeCrypto = ((globalThis as { process?: { getBuiltinModule?: (id: string)
 const owned = (b: Uint8Array): Uint8Array =>
   b.byteOffset === 0 && b.buffer.byteLength === b.length ? new Uint8Array(b.buffer, 0, b.length) : Uint8Array.prototype.slice.call(b);
 
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-};
-
 /** AES-256-GCM on node:crypto, byte for byte what WebCrypto gives; undefined where node:crypto is not available. */
 export const nodeAesGcm = nodeCrypto
   ? {
@@ -60,14 +53,6 @@ export const nodeAesGcm = nodeCrypto
         out.set(rest, prefix.length + plaintext.length);
         out.set(c.getAuthTag(), prefix.length + plaintext.length + rest.length);
         return out;
-      },
-      /** Ciphertext and 16-byte tag, each in a buffer of its own: nothing copied. */
-      encryptParts(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): [Uint8Array, Uint8Array] {
-        const c = nodeCrypto.createCipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_BYTES });
-        c.setAAD(aad);
-        const body = c.update(plaintext);
-        const rest = c.final(); // empty for GCM, a stream mode
-        return [owned(rest.length > 0 ? concat(body, rest) : body), owned(c.getAuthTag())];
       },
       /** The plaintext; throws (a node:crypto error) on a wrong key, nonce, AAD or tag, or input shorter than a tag. */
       decrypt(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array {

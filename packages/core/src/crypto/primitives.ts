@@ -11,7 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
-import { GCM_TAG_BYTES, nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
+import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -53,13 +53,6 @@ export async function aesGcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintex
   const k = await aesKey(key, 'encrypt');
   const sealed = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, k, buf(plaintext)));
   return prefix ? concatBytes(prefix, sealed) : sealed;
-}
-
-/** AES-256-GCM encryption as [ciphertext, 16-byte tag]; on Node the ciphertext is the cipher's own buffer (nothing copied). */
-export async function aesGcmEncryptParts(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<[Uint8Array, Uint8Array]> {
-  if (nodeAesGcm) return nodeAesGcm.encryptParts(checkAesKey(key), nonce, plaintext, aad);
-  const sealed = await aesGcmEncrypt(key, nonce, plaintext, aad);
-  return [sealed.subarray(0, sealed.length - GCM_TAG_BYTES), sealed.subarray(sealed.length - GCM_TAG_BYTES)];
 }
 
 /** AES-256-GCM decryption; a wrong key, nonce, AAD or any flipped bit → KITH_INTEGRITY_CORRUPT. */

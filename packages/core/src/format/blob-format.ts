@@ -11,7 +11,6 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
-  aesGcmEncryptParts,
   bytesEqual,
   bytesToHex,
   compress,
@@ -94,13 +93,11 @@ async function shouldCompress(plain: Uint8Array): Promise<boolean> {
   return (await compress(sample)).length < sample.length * 0.9;
 }
 
-type EncodeArgs = { vaultId: string; epoch: number; epochKey: Uint8Array; id: string; plaintext: Uint8Array; random: RandomBytes };
-
-/** What encrypting a blob object takes: its header (also in the AAD), key, nonce and the bytes to seal. */
-async function framing(
+/** Encrypts a chunk or manifest whose id is `id` (from {@link blobId}). */
+export async function encodeBlobObject(
   kind: BlobObjectKind,
-  a: EncodeArgs,
-): Promise<{ header: Uint8Array; key: Uint8Array; nonce: Uint8Array; body: Uint8Array; aad: Uint8Array }> {
+  a: { vaultId: string; epoch: number; epochKey: Uint8Array; id: string; plaintext: Uint8Array; random: RandomBytes },
+): Promise<Uint8Array> {
   const packed = (await shouldCompress(a.plaintext)) ? await compress(a.plaintext) : undefined;
   const nonce = a.random(12);
   const idBytes = hexToBytes(a.id);
@@ -112,24 +109,7 @@ async function framing(
     .bytes(nonce)
     .finish();
   const aad = concatBytes(utf8(BLOB_DOMAIN), hexToBytes(a.vaultId), header);
-  return { header, key: objectKey(a.epochKey, a.vaultId, idBytes), nonce, body: packed ?? a.plaintext, aad };
-}
-
-/** Encrypts a chunk or manifest whose id is `id` (from {@link blobId}). */
-export async function encodeBlobObject(kind: BlobObjectKind, a: EncodeArgs): Promise<Uint8Array> {
-  const f = await framing(kind, a);
-  return aesGcmEncrypt(f.key, f.nonce, f.body, f.aad, f.header);
-}
-
-/**
- * {@link encodeBlobObject}'s object as its parts, header ‖ ciphertext ‖
- * tag, the ciphertext in a buffer of its own where the platform allows
- * (nothing copied): for the sealing thread, which moves its buffers to
- * the main thread rather than leave them to its own collector.
- */
-export async function encodeBlobObjectParts(kind: BlobObjectKind, a: EncodeArgs): Promise<[Uint8Array, Uint8Array, Uint8Array]> {
-  const f = await framing(kind, a);
-  return [f.header, ...(await aesGcmEncryptParts(f.key, f.nonce, f.body, f.aad))];
+  return aesGcmEncrypt(objectKey(a.epochKey, a.vaultId, idBytes), nonce, packed ?? a.plaintext, aad, header);
 }
 
 /** The epoch a blob object says it is under (unverified; to fetch the key first). */
