@@ -68,53 +68,13 @@ export function rowText(row: RecordRow): RowText | undefined {
 /**
  * The row of a record last written whole by one write (a put, or a snapshot's one-write row): no conflict,
  * its state the one-write state of its fields and `updated`, built only if a store reads it (the SQLite store
- * binds the text and never does; about 5 objects per row a bulk batch no longer makes). A getter on the
- * prototype, as the text's: rows go to stores only.
+ * binds the text and never does; about 5 objects per row a bulk batch no longer makes). A snapshot's row read
+ * for a bulk load comes without its fields object (the reader checked the text is a JSON object and let the
+ * object go, so a batch keeps one string per row alive rather than a tree of objects, which the garbage
+ * collector would copy): they are parsed again only if something reads them (the history of a deleted row, a
+ * store that takes objects). Getters on the prototype, as the text's: rows go to stores only.
  */
 class OneWriteRow implements RecordRow {
-  readonly conflicted = false;
-  readonly #text: RowText;
-  #state: JsonObject | undefined;
-
-  constructor(
-    readonly collection: string,
-    readonly id: string,
-    readonly updated: string,
-    readonly fields: JsonObject,
-    text: string,
-    readonly deleted: boolean,
-  ) {
-    this.#text = { fields: text, oneWrite: true };
-  }
-
-  get state(): JsonObject {
-    // One register object under every name (registers are values: merges replace them, never change one in place).
-    return (this.#state ??= oneWriteState(this.fields, this.updated, true));
-  }
-
-  get [ROW_TEXT](): RowText {
-    return this.#text;
-  }
-
-  /** A plain row, state included (JSON.stringify reads own properties only, and the state is a getter). */
-  toJSON(): RecordRow {
-    const { collection, id, fields, deleted, state, conflicted, updated } = this;
-    return { collection, id, fields, deleted, state, conflicted, updated };
-  }
-}
-
-/** See {@link OneWriteRow}: `text` is the JSON text of `fields`; live unless `deleted`. */
-export function oneWriteRow(collection: string, id: string, updated: string, fields: JsonObject, text: string, deleted = false): RecordRow {
-  return new OneWriteRow(collection, id, updated, fields, text, deleted);
-}
-
-/**
- * A snapshot's one-write row read for a store that binds its text (a bulk load): the reader checked that
- * the text is a JSON object and let the object go, so a batch keeps one string per row alive rather than a
- * tree of objects (the garbage collector copies every live one). Fields and registers are parsed and built
- * again only if something reads them (the history of a deleted row, a store that takes objects).
- */
-class TextRow implements RecordRow {
   readonly conflicted = false;
   readonly #text: string;
   #fields: JsonObject | undefined;
@@ -124,9 +84,11 @@ class TextRow implements RecordRow {
     readonly collection: string,
     readonly id: string,
     readonly updated: string,
-    readonly deleted: boolean,
+    fields: JsonObject | undefined,
     text: string,
+    readonly deleted: boolean,
   ) {
+    this.#fields = fields;
     this.#text = text;
   }
 
@@ -135,6 +97,7 @@ class TextRow implements RecordRow {
   }
 
   get state(): JsonObject {
+    // One register object under every name (registers are values: merges replace them, never change one in place).
     return (this.#state ??= oneWriteState(this.fields, this.updated, true));
   }
 
@@ -149,7 +112,12 @@ class TextRow implements RecordRow {
   }
 }
 
-/** See {@link TextRow}: `text` MUST be the JSON text of an object (the caller parsed it). */
+/** See {@link OneWriteRow}: `text` is the JSON text of `fields`; live unless `deleted`. */
+export function oneWriteRow(collection: string, id: string, updated: string, fields: JsonObject, text: string, deleted = false): RecordRow {
+  return new OneWriteRow(collection, id, updated, fields, text, deleted);
+}
+
+/** See {@link OneWriteRow}, without the fields object: `text` MUST be the JSON text of an object (the caller parsed it). */
 export function textRow(collection: string, id: string, updated: string, deleted: boolean, text: string): RecordRow {
-  return new TextRow(collection, id, updated, deleted, text);
+  return new OneWriteRow(collection, id, updated, undefined, text, deleted);
 }

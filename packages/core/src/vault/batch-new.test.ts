@@ -126,20 +126,22 @@ test('a batch of several rounds into collections new, emptied or held before lea
           ? { kind: 'delete', collection: w.collection, id: w.id }
           : { kind: w.kind, collection: w.collection, id: w.id, fields: { v: w.value } };
       const writes = [...head.map(toWrite), ...filler, ...tail.map(toWrite)];
-      const outcome = async (together: boolean) => {
-        const store = openMemoryStore(newMemoryStoreData());
+      // x/a held, y/b deleted, z absent, as every run starts.
+      const seeded = async (store: Store): Promise<Vault> => {
         const vault = await newVault(store);
         await vault.put('x', 'a', { v: 100 });
         await vault.put('y', 'b', { v: 101 });
         await vault.delete('y', 'b');
+        return vault;
+      };
+      const outcome = async (together: boolean) => {
+        const store = openMemoryStore(newMemoryStoreData());
+        const vault = await seeded(store);
         let error: string | undefined;
         try {
           // One at a time, undone as a whole on the first failure (as the batch is): replayed on a copy first.
           if (!together) {
-            const probe = await newVault(openMemoryStore(newMemoryStoreData()));
-            await probe.put('x', 'a', { v: 100 });
-            await probe.put('y', 'b', { v: 101 });
-            await probe.delete('y', 'b');
+            const probe = await seeded(openMemoryStore(newMemoryStoreData()));
             await apply(probe, writes, false);
             await probe.close();
           }

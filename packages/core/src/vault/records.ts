@@ -171,9 +171,9 @@ export class Records {
     if (writes.length === 0) return 0;
     await this.#transaction(async (tx, clock) => {
       const touched = new Set<string>();
-      const fresh = writes.length > ROUND ? await newCollections(tx, writes) : new Map<string, Set<string>>();
+      const newIn = writes.length > ROUND ? await newCollections(tx, writes) : new Map<string, Set<string>>();
       for (let i = 0; i < writes.length; i += ROUND) {
-        for (const c of await this.#writeRound(tx, clock, writes.length <= ROUND ? writes : writes.slice(i, i + ROUND), fresh)) touched.add(c);
+        for (const c of await this.#writeRound(tx, clock, writes.length <= ROUND ? writes : writes.slice(i, i + ROUND), newIn)) touched.add(c);
       }
       return [...touched];
     });
@@ -310,7 +310,6 @@ export class Records {
   }
 }
 
-/** Fields in their documented order (see {@link orderedFields}), then the id. */
 /**
  * The collections `writes` name that the store holds no row of (deleted ones included), each with the ids
  * the batch has written to it so far (none yet): a round then reads back only ids an earlier round wrote.
@@ -322,6 +321,7 @@ async function newCollections(tx: StoreTx, writes: readonly Write[]): Promise<Ma
   return out;
 }
 
+/** Fields in their documented order (see {@link orderedFields}), then the id. */
 function docOf(row: RecordRow): Doc {
   return { ...orderedFields(row.fields), id: row.id };
 }
