@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { oneWriteState, type RecordRow } from '@kith/core/adapter';
@@ -49,10 +51,11 @@ test('NOOP checkpoints report the WAL without copying it (the check after large 
 });
 
 for (const how of ['write', 'bulkLoad'] as const) {
-  test(`a large ${how} that leaves a quarter of the autocheckpoint mark in the WAL is checkpointed as it commits, so the next put does not pay for its pages`, async () => {
+  test(`a large ${how} that leaves a quarter of the autocheckpoint mark in the WAL is checkpointed on the store's thread as it commits, so the next put does not pay for its pages`, async () => {
     await withStore(async (store, file) => {
       // Three pages or so per row: well past CHECKPOINT_AFTER_FRAMES with LARGE_WRITE_ROWS rows.
       await store[how]((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 9000)));
+      await store.checkpointed();
       assert.equal(pending(file), 0);
       assert.equal((await store.read((tx) => tx.getRecords('notes', ['r0', `r${LARGE_WRITE_ROWS - 1}`]))).size, 2);
     });
@@ -66,5 +69,51 @@ test('the WAL of a large write under a quarter of the mark, and of small writes,
     assert.ok(afterLarge > 50 && afterLarge < CHECKPOINT_AFTER_FRAMES, `${afterLarge} frames`);
     for (let k = 0; k < 3; k++) await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS / 2, 5000, LARGE_WRITE_ROWS * (k + 1))));
     assert.ok(pending(file) >= CHECKPOINT_AFTER_FRAMES, `${pending(file)} frames`);
+  });
+});
+
+test('writes go on while the thread copies a large write, a second large write is copied after the first, and close waits for the copy', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'kith.db');
+    const store = await openSqliteStore(file);
+    await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 9000)));
+    // Small writes while the copy may still run: each commits into the WAL, none waits for the copy.
+    for (let k = 0; k < 20; k++) await store.write((tx) => tx.putRecords(rows(1, 10, LARGE_WRITE_ROWS + k)));
+    await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 9000, 3 * LARGE_WRITE_ROWS)));
+    await store.checkpointed();
+    assert.equal(pending(file), 0);
+    await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 9000, 5 * LARGE_WRITE_ROWS)));
+    await store.close();
+    // The thread's connection closed first: the store's, the last, checkpointed everything and removed the WAL.
+    assert.equal(existsSync(file + '-wal'), false);
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.prepare('SELECT count(*) FROM records').pluck().get(), 2 * LARGE_WRITE_ROWS + 20 + LARGE_WRITE_ROWS);
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      db.close();
+    }
+  });
+});
+
+test('a process that ends without closing the store after a large write exits at once, its rows in the file', async () => {
+  await inTempDir(async (dir) => {
+    const file = join(dir, 'kith.db');
+    const script = `import { openSqliteStore } from ${JSON.stringify(new URL('./index.js', import.meta.url).href)};
+      const s = await openSqliteStore(${JSON.stringify(file)});
+      const fields = { body: 'x'.repeat(9000) };
+      await s.write((tx) => tx.putRecords(Array.from({ length: ${LARGE_WRITE_ROWS} }, (_, k) => ({ collection: 'notes', id: 'r' + k, fields, deleted: false, state: {}, conflicted: false, updated: 'u' }))));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // The thread is referenced only while it copies: the process ends once the copy does, never hangs on an idle thread.
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.prepare('SELECT count(*) FROM records').pluck().get(), LARGE_WRITE_ROWS);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -11,9 +11,12 @@
  * a passive checkpoint copies them at once: the cost stays with the writes
  * that made the pages. Under a quarter it is left to SQLite, as for small
  * writes: a checkpoint costs two fsyncs, and a WAL that far from the mark
- * makes no put pay more than small writes make one pay anyway.
+ * makes no put pay more than small writes make one pay anyway. The copy
+ * runs on a thread of its own when one is given (checkpoint-thread.ts), so
+ * the writes that made the pages return before it ends.
  */
 import type Database from 'better-sqlite3';
+import type { CheckpointThread } from './checkpoint-thread.js';
 
 /** Rows a committed transaction changes at least for the WAL to be looked at (about 200 pages of records). */
 export const LARGE_WRITE_ROWS = 2_000;
@@ -34,10 +37,13 @@ export function pendingFrames(db: Database.Database): number {
 export class WalCheckpoints {
   readonly #db: Database.Database;
   readonly #changes: Database.Statement;
+  readonly #thread: CheckpointThread | undefined;
 
-  constructor(db: Database.Database) {
+  /** `thread`: where checkpoints run; without one, on `db` as the commit ends. */
+  constructor(db: Database.Database, thread?: CheckpointThread) {
     this.#db = db;
     this.#changes = db.prepare('SELECT total_changes()').pluck();
+    this.#thread = thread;
   }
 
   /** Rows inserted, updated or deleted on this connection so far: taken before a write transaction. */
@@ -53,7 +59,9 @@ export class WalCheckpoints {
   afterCommit(mark: number): void {
     if (this.mark() - mark < LARGE_WRITE_ROWS) return;
     try {
-      if (pendingFrames(this.#db) >= CHECKPOINT_AFTER_FRAMES) this.#db.pragma('wal_checkpoint(PASSIVE)');
+      if (pendingFrames(this.#db) < CHECKPOINT_AFTER_FRAMES) return;
+      if (this.#thread !== undefined) this.#thread.request();
+      else this.#db.pragma('wal_checkpoint(PASSIVE)');
     } catch {
       // The transaction is committed; a checkpoint that fails now (an I/O error) is SQLite's again at a later
       // commit, and a broken connection fails the next transaction, which reports it.

@@ -16,6 +16,7 @@ import { ensureIncrementalVacuum, preferIncrementalVacuum, type SpaceMode } from
 import { toStoreError } from './sqlite-errors.js';
 import { SqliteTx, Statements } from './sqlite-tx.js';
 import { AUTOCHECKPOINT_PAGES, WalCheckpoints } from './checkpoint.js';
+import { CheckpointThread } from './checkpoint-thread.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -126,6 +127,8 @@ export class SqliteStore implements Store {
   readonly #stmts: Statements;
   /** Checkpoints after large writes, on the connection that writes (see checkpoint.ts). */
   readonly #checkpoints: WalCheckpoints;
+  /** Where those checkpoints run (checkpoint-thread.ts). */
+  readonly #checkpointThread: CheckpointThread;
   readonly #options: SqliteStoreOptions;
   /** The connection of {@link bulkRead}, opened on its first use, and its own mutex. */
   #reader: { db: Database.Database; stmts: Statements } | undefined;
@@ -150,7 +153,8 @@ export class SqliteStore implements Store {
       // SQLite gives these the main file's mode when it creates them; an older or copied home may differ.
       for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
       this.#stmts = new Statements(db);
-      this.#checkpoints = new WalCheckpoints(db);
+      this.#checkpointThread = new CheckpointThread(file, synchronous(options));
+      this.#checkpoints = new WalCheckpoints(db, this.#checkpointThread);
       this.#db = db;
     } catch (e) {
       db?.close();
@@ -209,10 +213,17 @@ export class SqliteStore implements Store {
       this.#mutex.run(async () => {
         if (this.#closed) return;
         this.#closed = true;
+        // The copy running finishes first: its connection closes before this process's last one, which checkpoints what is left.
+        await this.#checkpointThread.close();
         this.#reader?.db.close();
         this.#db.close();
       }),
     );
+  }
+
+  /** Resolves once no WAL checkpoint is running or asked for on the background thread (checkpoint-thread.ts). */
+  checkpointed(): Promise<void> {
+    return this.#checkpointThread.idle();
   }
 
   #checkOpen(): void {

@@ -18,15 +18,15 @@ import {
   type RecordQuery,
   type RecordRow,
   type StoreTx,
-  rowText,
 } from '@kith/core/adapter';
-import { compileQuery, encodeCursor, RECORD_COLUMNS, RECORD_SELECT } from './query-sql.js';
+import { compileQuery, encodeCursor, RECORD_SELECT } from './query-sql.js';
 import { isSqliteError, toStoreError } from './sqlite-errors.js';
 import { OutboxTable } from './outbox.js';
 import { decodeState, encodeState, REFERENCED_STATE } from './state-codec.js';
 import { PendingRefs } from './put-refs.js';
 import { LogPruner } from './prune.js';
 import { BatchInsert } from './batch-insert.js';
+import { RecordsInsert } from './records-insert.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -76,7 +76,7 @@ export class Statements {
   readonly deleteMeta: Database.Statement;
   readonly getRecords: Database.Statement;
   readonly getRecord: Database.Statement;
-  readonly putRecords: BatchInsert<RecordRow>;
+  readonly putRecords: RecordsInsert;
   readonly collections: Database.Statement;
   readonly conflictedAll: Database.Statement;
   readonly conflictedIn: Database.Statement;
@@ -105,27 +105,12 @@ export class Statements {
     // An upsert, not INSERT OR REPLACE: a replaced row must fire the UPDATE trigger that keeps a referenced row's fields (schema 6).
     const upsert =
       'ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, deleted = excluded.deleted, state = excluded.state, conflicted = excluded.conflicted, updated = excluded.updated';
-    this.putRecords = new BatchInsert<RecordRow>(
-      db,
-      `INSERT INTO records (${RECORD_COLUMNS})`,
-      '(?, ?, jsonb(?), ?, ?, ?, ?)',
-      7,
-      (r, p, at) => {
-        p[at] = r.collection;
-        p[at + 1] = r.id;
-        // A snapshot's rows carry their fields' text as read, and whether the state is the one-write shape.
-        const given = rowText(r);
-        p[at + 2] = given ? given.fields : JSON.stringify(r.fields);
-        p[at + 3] = r.deleted ? 1 : 0;
-        let state = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
-        // A row given with its text may be referenced too (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
-        if (state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true) state = REFERENCED_STATE;
-        p[at + 4] = state;
-        p[at + 5] = r.conflicted ? 1 : 0;
-        p[at + 6] = r.updated;
-      },
-      upsert,
-    );
+    this.putRecords = new RecordsInsert(db, upsert, (r, given) => {
+      // A snapshot's rows carry whether the state is the one-write shape; a batch's new rows are one-write rows too.
+      const state = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
+      // A new row may be referenced (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
+      return state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true ? REFERENCED_STATE : state;
+    });
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
     this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
     this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);

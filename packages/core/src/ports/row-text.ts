@@ -14,8 +14,8 @@ import { oneWriteState } from '../model/one-write.js';
 const ROW_TEXT = Symbol('kith.rowText');
 
 export interface RowText {
-  /** The fields' JSON text. */
-  readonly fields: string;
+  /** The fields' JSON text, when the row was read from text (a batch's new rows have only their fields object). */
+  readonly fields: string | undefined;
   /** True when the row's state is the one-write state of its fields and `updated` (model/one-write.ts). */
   readonly oneWrite: boolean;
 }
@@ -76,7 +76,7 @@ export function rowText(row: RecordRow): RowText | undefined {
  */
 class OneWriteRow implements RecordRow {
   readonly conflicted = false;
-  readonly #text: string;
+  readonly #text: string | undefined;
   #fields: JsonObject | undefined;
   #state: JsonObject | undefined;
 
@@ -85,7 +85,7 @@ class OneWriteRow implements RecordRow {
     readonly id: string,
     readonly updated: string,
     fields: JsonObject | undefined,
-    text: string,
+    text: string | undefined,
     readonly deleted: boolean,
   ) {
     this.#fields = fields;
@@ -93,7 +93,8 @@ class OneWriteRow implements RecordRow {
   }
 
   get fields(): JsonObject {
-    return (this.#fields ??= JSON.parse(this.#text) as JsonObject);
+    // One of fields and text is always given (the two functions below).
+    return (this.#fields ??= JSON.parse(this.#text!) as JsonObject);
   }
 
   get state(): JsonObject {
@@ -112,8 +113,8 @@ class OneWriteRow implements RecordRow {
   }
 }
 
-/** See {@link OneWriteRow}: `text` is the JSON text of `fields`; live unless `deleted`. */
-export function oneWriteRow(collection: string, id: string, updated: string, fields: JsonObject, text: string, deleted = false): RecordRow {
+/** See {@link OneWriteRow}: `text`, if given, is the JSON text of `fields`; live unless `deleted`. */
+export function oneWriteRow(collection: string, id: string, updated: string, fields: JsonObject, text?: string, deleted = false): RecordRow {
   return new OneWriteRow(collection, id, updated, fields, text, deleted);
 }
 

@@ -218,8 +218,7 @@ export class Records {
         if (w.kind !== 'put') throw notFound(w.collection, w.id);
         const t = clock.next();
         ops[k] = emptyPutOp(w.collection, w.id, t, w.fields);
-        // The fields' JSON text goes with the row: a store that keeps text binds it as is (ports/row-text.ts).
-        fresh.push(oneWriteRow(w.collection, w.id, t + deviceId, w.fields, JSON.stringify(w.fields)));
+        fresh.push(oneWriteRow(w.collection, w.id, t + deviceId, w.fields));
         continue;
       }
       const v = views.view(w.collection, w.id);
@@ -239,7 +238,7 @@ export class Records {
       }
       ops[k] = this.#applyLocal(views, v, w.kind === 'patch' ? patchOp(v, t, w.fields) : deleteOp(v, t));
     }
-    for (const v of shared) fresh.push(oneWriteRow(v.collection, v.id, v.updated, v.fields, JSON.stringify(v.fields)));
+    for (const v of shared) fresh.push(oneWriteRow(v.collection, v.id, v.updated, v.fields));
     return this.#record(tx, views, ops, fresh);
   }
 
