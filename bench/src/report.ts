@@ -145,6 +145,11 @@ export function report(r: Results): { table: string; targets: Target[] } {
         '',
         `Floor in the same process right after: SQLite insert of the same ${r.local.n.toLocaleString('en-US')} rows, ${num(floor)} rows/s; Kith batch = ${num(batch / floor, 2)} × the floor.`,
       );
+      const settled = f['batchSettledPerSec'];
+      if (settled !== undefined)
+        out.push(
+          `The batch returns once committed; its WAL pages are then copied into the database file on the store's checkpoint thread while the puts below run. Until that copy ends: ${num(settled)} records/s, ${num(settled / floor, 2)} × the floor (whose single connection copies its pages inside its commit).`,
+        );
       const [batchCpu, floorCpu] = [f['batchCpuMs'], f['floorCpuMs']];
       if (batchCpu !== undefined && floorCpu !== undefined)
         out.push(

@@ -5,8 +5,9 @@
  * into the database file and syncing both files (about 100 ms after a batch
  * of 100,000 records here, half of it waiting for the disk) then no longer
  * holds the event loop, nor the next transaction, which goes on in the WAL
- * while the copy runs. The thread starts at the first large write, not at
- * open (starting one costs tens of ms), and never keeps the process alive.
+ * while the copy runs. The thread starts as the first large write begins,
+ * not at open (starting one costs tens of ms of CPU, on the other core while
+ * that write goes on), and never keeps the process alive.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -20,14 +21,19 @@ const THREAD_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 let db;
+const open = () => {
+  db ??= new Database(workerData.file, { fileMustExist: true });
+  db.pragma('synchronous = ' + workerData.synchronous);
+};
+// Opened as the thread starts (while the write that started it goes on); a failure is reported by the first checkpoint.
+try { open(); } catch {}
 parentPort.on('message', (m) => {
   if (m === 'close') {
     try { db?.close(); } finally { parentPort.close(); }
     return;
   }
   try {
-    db ??= new Database(workerData.file, { fileMustExist: true });
-    db.pragma('synchronous = ' + workerData.synchronous);
+    open();
     db.pragma('wal_checkpoint(PASSIVE)');
     parentPort.postMessage('');
   } catch (e) {
@@ -53,12 +59,23 @@ export class CheckpointThread {
     this.#synchronous = synchronous;
   }
 
-  /** Asks for a checkpoint; returns at once. */
-  request(): void {
+  /** Starts the thread if it is not running, so it is ready when a large write that is under way commits. */
+  warm(): void {
+    try {
+      this.#worker ??= this.#start();
+    } catch (e) {
+      this.lastError = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** Asks for a checkpoint; returns at once: false when the thread cannot start (the caller checkpoints itself). */
+  request(): boolean {
     if (this.#running !== undefined) {
       this.#again = true;
-      return;
+      return true;
     }
+    this.warm();
+    if (this.#worker === undefined) return false;
     this.#running = this.#checkpoint().finally(() => {
       this.#running = undefined;
       if (this.#again) {
@@ -66,6 +83,7 @@ export class CheckpointThread {
         this.request();
       }
     });
+    return true;
   }
 
   /** Resolves once no checkpoint is running or asked for. */
@@ -89,14 +107,8 @@ export class CheckpointThread {
 
   #checkpoint(): Promise<void> {
     return new Promise<void>((resolve) => {
-      let worker: Worker;
-      try {
-        worker = this.#worker ??= this.#start();
-      } catch (e) {
-        this.lastError = e instanceof Error ? e.message : String(e);
-        resolve();
-        return;
-      }
+      const worker = this.#worker;
+      if (worker === undefined) return resolve();
       const done = (error: string | undefined): void => {
         worker.off('message', onMessage);
         worker.off('exit', onExit);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { oneWriteState, type RecordRow } from '@kith/core/adapter';
 import { openSqliteStore, type SqliteStore } from './index.js';
-import { CHECKPOINT_AFTER_FRAMES, LARGE_WRITE_ROWS, pendingFrames } from './checkpoint.js';
+import { AUTOCHECKPOINT_PAGES, CHECKPOINT_AFTER_FRAMES, LARGE_WRITE_ROWS, LOOK_EVERY_ROWS, pendingFrames, WalCheckpoints } from './checkpoint.js';
+import type { CheckpointThread } from './checkpoint-thread.js';
 import { inTempDir } from './sqlite-store.test.support.js';
 
 const STAMP = '00000000010000000000devicedevice';
@@ -51,7 +52,7 @@ test('NOOP checkpoints report the WAL without copying it (the check after large 
 });
 
 for (const how of ['write', 'bulkLoad'] as const) {
-  test(`a large ${how} that leaves a quarter of the autocheckpoint mark in the WAL is checkpointed on the store's thread as it commits, so the next put does not pay for its pages`, async () => {
+  test(`a large ${how} that leaves CHECKPOINT_AFTER_FRAMES frames or more in the WAL is checkpointed on the store's thread as it commits, so the next put does not pay for its pages`, async () => {
     await withStore(async (store, file) => {
       // Three pages or so per row: well past CHECKPOINT_AFTER_FRAMES with LARGE_WRITE_ROWS rows.
       await store[how]((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 9000)));
@@ -62,13 +63,18 @@ for (const how of ['write', 'bulkLoad'] as const) {
   });
 }
 
-test('the WAL of a large write under a quarter of the mark, and of small writes, is left to SQLite', async () => {
+test('small writes are looked at every LOOK_EVERY_ROWS rows: the thread copies the WAL once CHECKPOINT_AFTER_FRAMES frames wait, and a look comes no sooner', async () => {
   await withStore(async (store, file) => {
-    await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS, 100)));
-    const afterLarge = pending(file);
-    assert.ok(afterLarge > 50 && afterLarge < CHECKPOINT_AFTER_FRAMES, `${afterLarge} frames`);
-    for (let k = 0; k < 3; k++) await store.write((tx) => tx.putRecords(rows(LARGE_WRITE_ROWS / 2, 5000, LARGE_WRITE_ROWS * (k + 1))));
-    assert.ok(pending(file) >= CHECKPOINT_AFTER_FRAMES, `${pending(file)} frames`);
+    // Under LOOK_EVERY_ROWS rows but past CHECKPOINT_AFTER_FRAMES frames (ten pages or so per row): not looked at.
+    const few = Math.floor(LOOK_EVERY_ROWS / 2);
+    await store.write((tx) => tx.putRecords(rows(few, 40_000)));
+    await store.checkpointed();
+    const waiting = pending(file);
+    assert.ok(waiting >= CHECKPOINT_AFTER_FRAMES, `${waiting} frames`);
+    // Small transactions that take the rows changed since the last look past LOOK_EVERY_ROWS: the next look asks for the copy.
+    for (let k = 0; k * 10 < LOOK_EVERY_ROWS; k++) await store.write((tx) => tx.putRecords(rows(10, 100, few + k * 10)));
+    await store.checkpointed();
+    assert.ok(pending(file) < waiting, `${pending(file)} frames still waiting of ${waiting}`);
   });
 });
 
@@ -114,6 +120,31 @@ test('a process that ends without closing the store after a large write exits at
       assert.equal(db.prepare('SELECT count(*) FROM records').pluck().get(), LARGE_WRITE_ROWS);
     } finally {
       db.close();
+    }
+  });
+});
+
+test('without a checkpoint thread, or with one that cannot start, the connection that wrote checkpoints as the commit ends', async () => {
+  await inTempDir(async (dir) => {
+    for (const thread of [undefined, { request: () => false } as unknown as CheckpointThread]) {
+      const file = join(dir, `${thread ? 'failed' : 'none'}.db`);
+      const db = new Database(file);
+      try {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+        db.exec('CREATE TABLE t (v TEXT)');
+        const checkpoints = new WalCheckpoints(db, thread);
+        const mark = checkpoints.mark();
+        const insert = db.prepare('INSERT INTO t VALUES (?)');
+        db.transaction(() => {
+          for (let k = 0; k < LARGE_WRITE_ROWS; k++) insert.run('x'.repeat(4000));
+        })();
+        assert.ok(pendingFrames(db) >= CHECKPOINT_AFTER_FRAMES);
+        checkpoints.afterCommit(mark);
+        assert.equal(pendingFrames(db), 0);
+      } finally {
+        db.close();
+      }
     }
   });
 });

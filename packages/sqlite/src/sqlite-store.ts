@@ -152,8 +152,9 @@ export class SqliteStore implements Store {
       this.space = ensureIncrementalVacuum(db);
       // SQLite gives these the main file's mode when it creates them; an older or copied home may differ.
       for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
-      this.#stmts = new Statements(db);
-      this.#checkpointThread = new CheckpointThread(file, synchronous(options));
+      const thread = new CheckpointThread(file, synchronous(options));
+      this.#stmts = new Statements(db, () => thread.warm());
+      this.#checkpointThread = thread;
       this.#checkpoints = new WalCheckpoints(db, this.#checkpointThread);
       this.#db = db;
     } catch (e) {

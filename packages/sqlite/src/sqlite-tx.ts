@@ -27,6 +27,7 @@ import { PendingRefs } from './put-refs.js';
 import { LogPruner } from './prune.js';
 import { BatchInsert } from './batch-insert.js';
 import { RecordsInsert } from './records-insert.js';
+import { LARGE_WRITE_ROWS } from './checkpoint.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -89,12 +90,15 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
+  /** Told once per transaction when its record rows reach {@link LARGE_WRITE_ROWS} (checkpoint-thread.ts starts its thread then). */
+  readonly onLargeWrite: (() => void) | undefined;
   /** Set by a transaction with references waiting for their rows while it writes rows (put-refs.ts). */
   claim: ((row: RecordRow) => boolean) | undefined;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
-  constructor(db: Database.Database) {
+  /** `onLargeWrite`: told when a large write of records begins (checkpoint-thread.ts starts its thread then). */
+  constructor(db: Database.Database, onLargeWrite?: () => void) {
     this.#db = db;
     this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
@@ -111,6 +115,7 @@ export class Statements {
       // A new row may be referenced (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
       return state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true ? REFERENCED_STATE : state;
     });
+    this.onLargeWrite = onLargeWrite;
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
     this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
     this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);
@@ -158,6 +163,8 @@ export class SqliteTx implements StoreTx {
   readonly #file: string;
   /** Outbox references written in this transaction whose rows are not written yet (put-refs.ts). */
   readonly #pending = new PendingRefs();
+  /** Record rows written so far in this transaction, counted up to {@link LARGE_WRITE_ROWS}. */
+  #rows = 0;
 
   constructor(statements: Statements, writable: boolean, file: string) {
     this.#s = statements;
@@ -236,6 +243,7 @@ export class SqliteTx implements StoreTx {
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, () => {
+      if (this.#rows < LARGE_WRITE_ROWS && (this.#rows += rows.length) >= LARGE_WRITE_ROWS) this.#s.onLargeWrite?.();
       const pending = this.#pending;
       this.#s.claim = pending.size > 0 ? (r) => pending.claim(r) : undefined;
       try {
