@@ -50,7 +50,7 @@ export class CheckpointThread {
   /** The checkpoint running, if any; a request while it runs is run once after it. */
   #running: Promise<void> | undefined;
   #again = false;
-  /** The last checkpoint's failure, for tests and diagnostics (a failed checkpoint is SQLite's again at a later commit). */
+  /** The last checkpoint's failure, for tests and diagnostics (the next look at the WAL asks again). */
   lastError: string | undefined;
 
   /** `synchronous`: the store's setting (NORMAL or FULL), which decides how a checkpoint syncs. */

@@ -65,9 +65,9 @@ for (const how of ['write', 'bulkLoad'] as const) {
 
 test('small writes are looked at every LOOK_EVERY_ROWS rows: the thread copies the WAL once CHECKPOINT_AFTER_FRAMES frames wait, and a look comes no sooner', async () => {
   await withStore(async (store, file) => {
-    // Under LOOK_EVERY_ROWS rows but past CHECKPOINT_AFTER_FRAMES frames (ten pages or so per row): not looked at.
+    // Under LOOK_EVERY_ROWS rows but past CHECKPOINT_AFTER_FRAMES frames (25 pages or so per row): not looked at.
     const few = Math.floor(LOOK_EVERY_ROWS / 2);
-    await store.write((tx) => tx.putRecords(rows(few, 40_000)));
+    await store.write((tx) => tx.putRecords(rows(few, 100_000)));
     await store.checkpointed();
     const waiting = pending(file);
     assert.ok(waiting >= CHECKPOINT_AFTER_FRAMES, `${waiting} frames`);
@@ -137,7 +137,7 @@ test('without a checkpoint thread, or with one that cannot start, the connection
         const mark = checkpoints.mark();
         const insert = db.prepare('INSERT INTO t VALUES (?)');
         db.transaction(() => {
-          for (let k = 0; k < LARGE_WRITE_ROWS; k++) insert.run('x'.repeat(4000));
+          for (let k = 0; k < LARGE_WRITE_ROWS; k++) insert.run('x'.repeat(6000));
         })();
         assert.ok(pendingFrames(db) >= CHECKPOINT_AFTER_FRAMES);
         checkpoints.afterCommit(mark);

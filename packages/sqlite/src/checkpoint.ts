@@ -26,8 +26,13 @@ export const LOOK_EVERY_ROWS = 250;
  * ends. Only a transaction larger than that reaches it: the store's own checkpoints copy the WAL long before.
  */
 export const AUTOCHECKPOINT_PAGES = 40_000;
-/** Frames not yet copied to the database at which a look asks for a checkpoint (SQLite's default mark, about 4 MB). */
-export const CHECKPOINT_AFTER_FRAMES = 1_000;
+/**
+ * Frames not yet copied to the database at which a look asks for a checkpoint (about 10 MB): above what a
+ * 10,000-record bootstrap leaves (about 900 frames), which then never pays for starting the thread.
+ */
+export const CHECKPOINT_AFTER_FRAMES = 2_500;
+/** Record rows a transaction writes at which the checkpoint thread is started, for the copy its commit will likely ask for. */
+export const START_THREAD_ROWS = 20_000;
 
 type CheckpointRow = { busy: number; log: number; checkpointed: number };
 

@@ -27,7 +27,7 @@ import { PendingRefs } from './put-refs.js';
 import { LogPruner } from './prune.js';
 import { BatchInsert } from './batch-insert.js';
 import { RecordsInsert } from './records-insert.js';
-import { LARGE_WRITE_ROWS } from './checkpoint.js';
+import { START_THREAD_ROWS } from './checkpoint.js';
 
 type Row = { collection: string; id: string; fields: string; deleted: number; state: string; conflicted: number; updated: string };
 type OrderedRow = Row & { k_rank: number; k_value: number | string };
@@ -90,7 +90,7 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
-  /** Told once per transaction when its record rows reach {@link LARGE_WRITE_ROWS} (checkpoint-thread.ts starts its thread then). */
+  /** Told once per transaction when its record rows reach {@link START_THREAD_ROWS} (checkpoint-thread.ts starts its thread then). */
   readonly onLargeWrite: (() => void) | undefined;
   /** Set by a transaction with references waiting for their rows while it writes rows (put-refs.ts). */
   claim: ((row: RecordRow) => boolean) | undefined;
@@ -163,7 +163,7 @@ export class SqliteTx implements StoreTx {
   readonly #file: string;
   /** Outbox references written in this transaction whose rows are not written yet (put-refs.ts). */
   readonly #pending = new PendingRefs();
-  /** Record rows written so far in this transaction, counted up to {@link LARGE_WRITE_ROWS}. */
+  /** Record rows written so far in this transaction, counted up to {@link START_THREAD_ROWS}. */
   #rows = 0;
 
   constructor(statements: Statements, writable: boolean, file: string) {
@@ -243,7 +243,7 @@ export class SqliteTx implements StoreTx {
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, () => {
-      if (this.#rows < LARGE_WRITE_ROWS && (this.#rows += rows.length) >= LARGE_WRITE_ROWS) this.#s.onLargeWrite?.();
+      if (this.#rows < START_THREAD_ROWS && (this.#rows += rows.length) >= START_THREAD_ROWS) this.#s.onLargeWrite?.();
       const pending = this.#pending;
       this.#s.claim = pending.size > 0 ? (r) => pending.claim(r) : undefined;
       try {
