@@ -33,15 +33,20 @@ export class World {
 
   /** Remotes that can watch (as a relay's push does): a put tells every watcher of that URL under the key's prefix. */
   watchable = false;
-  /** Watchers by URL, while they watch. */
-  readonly watchers = new Map<string, Set<{ prefix: string; onChange: () => void }>>();
+  /** Watchers by URL, while they watch, each with the device (name) whose remote it is. */
+  readonly watchers = new Map<string, Set<{ prefix: string; onChange: () => void; by: string }>>();
 
-  /** How many watches of `url` are open now. */
-  watching(url: string): number {
-    return this.watchers.get(url)?.size ?? 0;
+  /**
+   * How many watches of `url` are open now; with `by`, only those of that
+   * device (a test cannot tell who stopped from a total taken while
+   * another device's watch was still being set up).
+   */
+  watching(url: string, by?: string): number {
+    return [...(this.watchers.get(url) ?? [])].filter((w) => by === undefined || w.by === by).length;
   }
 
-  remote(url: string): Remote {
+  /** A remote on `url`, opened by device `by` (named in its watches). */
+  remote(url: string, by = ''): Remote {
     const r = openMemoryRemote(this.objects(url), url);
     if (this.watchable) {
       const set = this.watchers.get(url) ?? new Set();
@@ -49,7 +54,7 @@ export class World {
       Object.assign(r, {
         capabilities: { ...r.capabilities, watch: true },
         watch: (prefix: string, onChange: () => void) => {
-          const w = { prefix, onChange };
+          const w = { prefix, onChange, by };
           set.add(w);
           return () => void set.delete(w);
         },
@@ -77,10 +82,15 @@ export class World {
   /** Space remotes follow a relay's sign-in rules (see {@link signerRules}). */
   relayRules = false;
 
-  readonly spaceRemotes: SpaceRemotes = {
-    urlFor: (vaultUrl, spaceId) => `${vaultUrl}/spaces/${spaceId}`,
-    open: async (url) => (this.relayRules ? signerRules(this.remote(url)) : this.remote(url)),
-  };
+  readonly spaceRemotes: SpaceRemotes = this.spaceRemotesOf('');
+
+  /** Space remotes opened by device `by`. */
+  spaceRemotesOf(by: string): SpaceRemotes {
+    return {
+      urlFor: (vaultUrl, spaceId) => `${vaultUrl}/spaces/${spaceId}`,
+      open: async (url) => (this.relayRules ? signerRules(this.remote(url, by)) : this.remote(url, by)),
+    };
+  }
 }
 
 /** One device of a person: its stores survive close/reopen. */
@@ -100,9 +110,9 @@ export class Device {
   options(): Pick<VaultOptions, 'store' | 'remote' | 'deps' | 'spaceRemotes' | 'spaceStore' | 'snapshotEvery'> {
     return {
       store: openMemoryStore(this.data),
-      remote: this.world.remote(this.url),
+      remote: this.world.remote(this.url, this.name),
       deps: { random: seededRandom(this.seed) },
-      spaceRemotes: this.world.spaceRemotes,
+      spaceRemotes: this.world.spaceRemotesOf(this.name),
       snapshotEvery: false,
       spaceStore: async (spaceId) => {
         let d = this.spaceData.get(spaceId);

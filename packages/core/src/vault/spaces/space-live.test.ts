@@ -42,7 +42,9 @@ test(
       const warnings: SyncWarning[] = [];
       b.vault.on('synced', (r) => warnings.push(...(r.warnings ?? [])));
       autos.push(a.vault.startAutoSync({ intervalMs: 3_600_000 }), b.vault.startAutoSync({ intervalMs: 3_600_000 }));
-      await eventually('both devices watch the space', () => world.watching(clubUrl) >= 2);
+      // Counted per device: a total can be reached by one device's watches while the other's are still being set up.
+      const watches = (url: string, by: 'ana' | 'ben') => world.watching(url, by);
+      await eventually('both devices watch the space', () => watches(clubUrl, 'ana') > 0 && watches(clubUrl, 'ben') > 0);
 
       await a.vault.space('Club').put('notes', 'a1', { text: 'from ana' });
       await eventually('ben has ana’s record', has(b.vault, 'Club', 'a1'));
@@ -50,11 +52,13 @@ test(
       await eventually('ana has ben’s record', has(a.vault, 'Club', 'b1'));
 
       // Turned off on ben's device: no longer watched there (ana still watches it).
-      const both = world.watching(clubUrl);
+      const [anas, bens] = [watches(clubUrl, 'ana'), watches(clubUrl, 'ben')];
       await b.vault.spaces.setSynced('Club', false);
-      await eventually('ben stops watching the space', () => world.watching(clubUrl) < both);
+      await eventually('ben stops watching the space', () => watches(clubUrl, 'ben') === 0);
+      assert.equal(watches(clubUrl, 'ana'), anas);
       await b.vault.spaces.setSynced('Club', true);
-      await eventually('ben watches it again', () => world.watching(clubUrl) === both);
+      await eventually('ben watches it again', () => watches(clubUrl, 'ben') === bens);
+      assert.equal(watches(clubUrl, 'ana'), anas);
       await a.vault.space('Club').put('notes', 'a2', { text: 'after turning it back on' });
       await eventually('ben has ana’s later record', has(b.vault, 'Club', 'a2'));
 
@@ -62,16 +66,17 @@ test(
       const later = await a.vault.spaces.create('Later');
       await invite(a.vault, 'Later', b.vault, 'writer', 'Ben');
       const laterUrl = `memory://ana/spaces/${later.spaceId}`;
-      await eventually('both devices watch the new space', () => world.watching(laterUrl) >= 2);
+      await eventually('both devices watch the new space', () => watches(laterUrl, 'ana') > 0 && watches(laterUrl, 'ben') > 0);
       await a.vault.space('Later').put('notes', 'l1', { text: 'in the new space' });
       await eventually('ben has the new space’s record', has(b.vault, 'Later', 'l1'));
 
       // Ben removed from it: his device is told once, and stops watching it.
-      const watchers = world.watching(laterUrl);
+      const anasLater = watches(laterUrl, 'ana');
       const ben = (await a.vault.spaces.members('Later')).find((m) => m.name === 'Ben')!.personId;
       await a.vault.spaces.remove('Later', ben);
       await eventually('ben is told of the removal', () => warnings.some((w) => w.code === WarningCode.Removed && w.space === later.spaceId));
-      await eventually('ben stops watching the space he was removed from', () => world.watching(laterUrl) < watchers);
+      await eventually('ben stops watching the space he was removed from', () => watches(laterUrl, 'ben') === 0);
+      assert.equal(watches(laterUrl, 'ana'), anasLater);
       await a.vault.space('Club').put('notes', 'a3', { text: 'club goes on' });
       await eventually('the other space still syncs live', has(b.vault, 'Club', 'a3'));
     } finally {
