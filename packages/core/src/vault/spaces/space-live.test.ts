@@ -86,6 +86,32 @@ test(
   },
 );
 
+test('a space write made before auto-sync watches the space (after a round pushed) starts a round soon, not at the interval', async () => {
+  const world = new World();
+  const a = await newPerson(world, 'ana', 61);
+  await a.vault.spaces.create('Club');
+  await a.vault.sync();
+  // Written while nothing watches the space: as in the gap between a round's push and the watch set up after it.
+  await a.vault.space('Club').put('notes', 'n1', { text: 'not pushed yet' });
+  await a.vault.close();
+  const session = await openVault(a.device.options());
+  const hub = new SpaceHub(session, new Records(session));
+  let pokes = 0;
+  const watches = [hub.watch({ onRemote: () => undefined, onLocal: () => pokes++ })];
+  try {
+    await watches[0]!.update();
+    assert.equal(pokes, 1, 'the write waiting to be pushed asks for a round');
+    await session.exclusive(() => hub.syncAll({ pull: false, push: true }));
+    watches.push(hub.watch({ onRemote: () => undefined, onLocal: () => pokes++ }));
+    await watches[1]!.update();
+    assert.equal(pokes, 1, 'with nothing to push, starting to watch asks for none');
+  } finally {
+    for (const w of watches) w.stop();
+    await hub.close();
+    await session.close();
+  }
+});
+
 /** A device acting in a space with no local checks (a modified client): its actor and verified state, read from its store. */
 async function modifiedClient(device: Device, space: string) {
   const session = await openVault(device.options());

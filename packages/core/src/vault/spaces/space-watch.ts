@@ -99,6 +99,9 @@ export class SpaceWatch implements SpaceWatcher {
 
   async #watch(local: LocalSpace): Promise<() => void> {
     const offLocal = local.events.on('change', (e) => e.source === 'local' && this.#on.onLocal());
+    // A write made before the listener (after the round before this update pushed) told no one: a round soon pushes it, not the interval's.
+    const pending = await local.store.read((tx) => tx.countOutbox()).catch(() => 0);
+    if (pending > 0 && !this.#stopped) this.#on.onLocal();
     let offRemote = (): void => undefined;
     if (canWatch(local.remote) && this.#pushed < MAX_PUSHED_SPACES) {
       // Signed in first: a relay's push socket opens with the key lent to the remote.
