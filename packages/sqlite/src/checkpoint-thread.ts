@@ -20,6 +20,12 @@ import { Worker } from 'node:worker_threads';
 const THREAD_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
+// The lowest CPU priority for this thread alone (Linux: a thread's id is a process id to setpriority): on a
+// machine with few cores, the copy then takes the CPU only when the event loop's thread does not want it.
+try {
+  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  if (tid > 0 && tid !== process.pid) require('node:os').setPriority(tid, 19);
+} catch {}
 let db;
 const open = () => {
   db ??= new Database(workerData.file, { fileMustExist: true });
