@@ -79,6 +79,7 @@ class OneWriteRow implements RecordRow {
   readonly #text: string | undefined;
   #fields: JsonObject | undefined;
   #state: JsonObject | undefined;
+  #rowText: RowText | undefined;
 
   constructor(
     readonly collection: string,
@@ -103,7 +104,8 @@ class OneWriteRow implements RecordRow {
   }
 
   get [ROW_TEXT](): RowText {
-    return { fields: this.#text, oneWrite: true };
+    // Made once: a store may ask twice per row (which path the row takes, then its values).
+    return (this.#rowText ??= { fields: this.#text, oneWrite: true });
   }
 
   /** A plain row (JSON.stringify reads own properties only, and fields and state are getters). */
