@@ -137,8 +137,8 @@ async function local(n: number, base: string): Promise<Figures> {
     const put = await latencies(500, (i) => vault.put('single', `s${i}`, { title: `single ${i}`, n: i }), putCpu);
     const get = await latencies(500, (i) => vault.get('notes', recs[(i * 7919) % n]!.id));
     const list = await latencies(100, (i) => vault.list('notes', { where: { done: i % 2 === 0 }, limit: 50 }));
-    // The floor of the same rows in the same process and moment, so load on the machine cancels out of the ratio.
     const batchSettledMs = await settled;
+    // The floor of the same rows in the same process and moment, so load on the machine cancels out of the ratio.
     const floor = await insertTimed(n, join(base, 'floor.db'));
     return {
       batchPerSec: n / (batchMs / 1000),

@@ -28,7 +28,8 @@ try {
 } catch {}
 let db;
 const open = () => {
-  db ??= new Database(workerData.file, { fileMustExist: true });
+  if (db !== undefined) return;
+  db = new Database(workerData.file, { fileMustExist: true });
   db.pragma('synchronous = ' + workerData.synchronous);
 };
 // Opened as the thread starts (while the write that started it goes on); a failure is reported by the first checkpoint.
@@ -81,8 +82,9 @@ export class CheckpointThread {
       return true;
     }
     this.warm();
-    if (this.#worker === undefined) return false;
-    this.#running = this.#checkpoint().finally(() => {
+    const worker = this.#worker;
+    if (worker === undefined) return false;
+    this.#running = this.#checkpoint(worker).finally(() => {
       this.#running = undefined;
       if (this.#again) {
         this.#again = false;
@@ -111,10 +113,8 @@ export class CheckpointThread {
     await exited;
   }
 
-  #checkpoint(): Promise<void> {
+  #checkpoint(worker: Worker): Promise<void> {
     return new Promise<void>((resolve) => {
-      const worker = this.#worker;
-      if (worker === undefined) return resolve();
       const done = (error: string | undefined): void => {
         worker.off('message', onMessage);
         worker.off('exit', onExit);

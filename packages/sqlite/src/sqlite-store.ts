@@ -129,6 +129,8 @@ export class SqliteStore implements Store {
   readonly #checkpoints: WalCheckpoints;
   /** Where those checkpoints run (checkpoint-thread.ts). */
   readonly #checkpointThread: CheckpointThread;
+  /** Given to every transaction: one writing many records starts the thread for the copy its commit will likely ask for. */
+  readonly #warmCheckpointThread = (): void => this.#checkpointThread.warm();
   readonly #options: SqliteStoreOptions;
   /** The connection of {@link bulkRead}, opened on its first use, and its own mutex. */
   #reader: { db: Database.Database; stmts: Statements } | undefined;
@@ -152,9 +154,8 @@ export class SqliteStore implements Store {
       this.space = ensureIncrementalVacuum(db);
       // SQLite gives these the main file's mode when it creates them; an older or copied home may differ.
       for (const side of ['-wal', '-shm']) if (existsSync(file + side)) chmodSync(file + side, 0o600);
-      const thread = new CheckpointThread(file, synchronous(options));
-      this.#stmts = new Statements(db, () => thread.warm());
-      this.#checkpointThread = thread;
+      this.#stmts = new Statements(db);
+      this.#checkpointThread = new CheckpointThread(file, synchronous(options));
       this.#checkpoints = new WalCheckpoints(db, this.#checkpointThread);
       this.#db = db;
     } catch (e) {
@@ -264,7 +265,7 @@ export class SqliteStore implements Store {
     } catch (e) {
       throw toStoreError(e, this.file);
     }
-    const tx = new SqliteTx(stmts, writable, this.file);
+    const tx = new SqliteTx(stmts, writable, this.file, this.#warmCheckpointThread);
     try {
       const out = await fn(tx);
       if (writable && tx.failure === undefined) await tx.finish();

@@ -90,15 +90,12 @@ export class Statements {
   readonly listOwnSegments: Database.Statement;
   readonly deleteOwnSegments: Database.Statement;
   readonly pruner: LogPruner;
-  /** Told once per transaction when its record rows reach {@link START_THREAD_ROWS} (checkpoint-thread.ts starts its thread then). */
-  readonly onLargeWrite: (() => void) | undefined;
   /** Set by a transaction with references waiting for their rows while it writes rows (put-refs.ts). */
   claim: ((row: RecordRow) => boolean) | undefined;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Database.Statement>();
 
-  /** `onLargeWrite`: told when a large write of records begins (checkpoint-thread.ts starts its thread then). */
-  constructor(db: Database.Database, onLargeWrite?: () => void) {
+  constructor(db: Database.Database) {
     this.#db = db;
     this.getMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
     this.setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
@@ -115,7 +112,6 @@ export class Statements {
       // A new row may be referenced (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
       return state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true ? REFERENCED_STATE : state;
     });
-    this.onLargeWrite = onLargeWrite;
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
     this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
     this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);
@@ -165,9 +161,12 @@ export class SqliteTx implements StoreTx {
   readonly #pending = new PendingRefs();
   /** Record rows written so far in this transaction, counted up to {@link START_THREAD_ROWS}. */
   #rows = 0;
+  /** Told once when this transaction's record rows reach {@link START_THREAD_ROWS} (the store starts its checkpoint thread then). */
+  readonly #onLargeWrite: (() => void) | undefined;
 
-  constructor(statements: Statements, writable: boolean, file: string) {
+  constructor(statements: Statements, writable: boolean, file: string, onLargeWrite?: () => void) {
     this.#s = statements;
+    this.#onLargeWrite = onLargeWrite;
     this.#writable = writable;
     this.#file = file;
   }
@@ -243,7 +242,7 @@ export class SqliteTx implements StoreTx {
 
   putRecords(rows: readonly RecordRow[]): Promise<void> {
     return this.#run('putRecords', true, () => {
-      if (this.#rows < START_THREAD_ROWS && (this.#rows += rows.length) >= START_THREAD_ROWS) this.#s.onLargeWrite?.();
+      if (this.#rows < START_THREAD_ROWS && (this.#rows += rows.length) >= START_THREAD_ROWS) this.#onLargeWrite?.();
       const pending = this.#pending;
       this.#s.claim = pending.size > 0 ? (r) => pending.claim(r) : undefined;
       try {
