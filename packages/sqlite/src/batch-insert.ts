@@ -28,9 +28,19 @@ export class BatchInsert<T> {
    * `width` parameters, `tail` what follows the values (an upsert clause); `bind` writes a row's
    * parameters at `params[at]`.
    */
-  constructor(db: Database.Database, head: string, tuple: string, width: number, bind: (row: T, params: unknown[], at: number) => void, tail = '') {
-    this.#one = db.prepare(`${head} VALUES ${tuple} ${tail}`);
-    this.#many = db.prepare(`${head} VALUES ${Array(INSERT_BATCH).fill(tuple).join(', ')} ${tail}`);
+  constructor(
+    db: Database.Database,
+    head: string,
+    tuple: string,
+    width: number,
+    bind: (row: T, params: unknown[], at: number) => void,
+    tail = '',
+    select?: string,
+  ) {
+    const values = (n: number): string => `VALUES ${Array(n).fill(tuple).join(', ')}`;
+    const body = (n: number): string => (select === undefined ? values(n) : `${select} FROM (${values(n)}) WHERE true`);
+    this.#one = db.prepare(`${head} ${body(1)} ${tail}`);
+    this.#many = db.prepare(`${head} ${body(INSERT_BATCH)} ${tail}`);
     this.#width = width;
     this.#bind = bind;
   }

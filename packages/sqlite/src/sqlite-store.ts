@@ -122,6 +122,8 @@ export class SqliteStore implements Store {
   readonly file: string;
   /** Whether pruned history gives its space back to the file system (see prune.ts). */
   readonly space: SpaceMode;
+  /** See {@link Store.checksRowText}: the insert checks a row's text as it converts it (records-insert.ts). */
+  readonly checksRowText = true;
   readonly #db: Database.Database;
   readonly #mutex = new Mutex();
   readonly #stmts: Statements;

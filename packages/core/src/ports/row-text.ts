@@ -7,6 +7,7 @@
  * serializing the fields again; the text is valid JSON whose value equals
  * `fields`.
  */
+import { ErrorCode, KithError } from '../base/errors.js';
 import type { JsonObject } from '../model/json.js';
 import type { RecordRow } from '../model/merge.js';
 import { oneWriteState } from '../model/one-write.js';
@@ -95,7 +96,7 @@ class OneWriteRow implements RecordRow {
 
   get fields(): JsonObject {
     // One of fields and text is always given (the two functions below).
-    return (this.#fields ??= JSON.parse(this.#text!) as JsonObject);
+    return (this.#fields ??= parseFields(this.#text!, this.collection, this.id));
   }
 
   get state(): JsonObject {
@@ -120,7 +121,32 @@ export function oneWriteRow(collection: string, id: string, updated: string, fie
   return new OneWriteRow(collection, id, updated, fields, text, deleted);
 }
 
-/** See {@link OneWriteRow}, without the fields object: `text` MUST be the JSON text of an object (the caller parsed it). */
+/**
+ * The fields of a text row, parsed when something reads them: a text that is not an object's JSON (a store
+ * that checks texts itself was handed it unparsed, see `Store.checksRowText`) is refused here too.
+ */
+function parseFields(text: string, collection: string, id: string): JsonObject {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    v = undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw rowTextNotObject(collection, id);
+  return v as JsonObject;
+}
+
+/** The refusal of a row whose fields text is not the JSON text of an object (stores that check texts throw it too). */
+export function rowTextNotObject(collection: string, id: string): KithError {
+  return new KithError(ErrorCode.IntegrityCorrupt, `record ${collection}/${id} has fields that are not a JSON object`, {
+    hint: 'the remote object it came from was altered or damaged; nothing of it was kept',
+  });
+}
+
+/**
+ * See {@link OneWriteRow}, without the fields object: `text` is the JSON text of an object, checked by the
+ * caller (it parsed it) or by the store it goes to (`Store.checksRowText`), and by the getter if read.
+ */
 export function textRow(collection: string, id: string, updated: string, deleted: boolean, text: string): RecordRow {
   return new OneWriteRow(collection, id, updated, undefined, text, deleted);
 }

@@ -160,6 +160,14 @@ export interface Store {
    */
   bulkLoad?<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**
+   * Optional: true when `putRecords` checks each row's fields text itself
+   * (`rowText(row).fields`, when a row carries one): strict RFC 8259 JSON
+   * of an object, else it rejects with KithError KITH_INTEGRITY_CORRUPT
+   * naming the record, and the transaction keeps nothing. A bulk load
+   * then hands it a snapshot's rows without parsing their fields first.
+   */
+  readonly checksRowText?: boolean;
+  /**
    * Optional (writing a snapshot): one read transaction, consistent like
    * `read`, in which `fn` may also await other I/O (the state's chunks go
    * to the network while rows are read), so a large state never has to be

@@ -16,6 +16,7 @@ import { ErrorCode, KithError, isIntegrityError } from '../base/errors.js';
 import { WarningCode, type SyncWarning } from '../base/warnings.js';
 import { bytesEqual } from '../crypto/index.js';
 import { decodeSnapshot, peekSnapshot, snapshotKeys, type SnapshotManifest } from '../format/index.js';
+import { corrupt } from '../format/framing.js';
 import { HybridClock, stampDevice, stampLocal } from '../model/hlc.js';
 import { ALIVE } from '../model/ops.js';
 import type { RecordRow } from '../model/merge.js';
@@ -29,6 +30,7 @@ import { chunksWithKnownKeys, readSnapshotRows } from './read.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
 import type { SnapshotPrefetch } from './prefetch.js';
+import { bulkRowOutput } from './row-reader.js';
 import type { RemoteObjectInfo } from '../ports/remote.js';
 import type { HeadsRead } from '../identity/heads-read.js';
 
@@ -177,7 +179,10 @@ async function apply(
 ): Promise<{ collections: string[]; rows: number } | undefined> {
   const collections = new Set<string>();
   const load = async (tx: StoreTx, rows: RecordRow[]): Promise<void> => {
-    await tx.putRecords(rows);
+    // A store that checks the rows' texts refuses a bad one as the reader would have: as this snapshot's.
+    await tx.putRecords(rows).catch((e: unknown) => {
+      throw KithError.is(e, ErrorCode.IntegrityCorrupt) ? corrupt(`snapshot ${key}`, e.message) : e;
+    });
     // Deleted rows enter the history: it is how the next snapshot written here finds them (stores list live rows only).
     const log: LogEntry[] = [];
     for (const r of rows) {
@@ -206,7 +211,11 @@ async function apply(
     const parsed = await prefetch?.rowsAhead(key, m);
     return store.bulkLoad(async (tx) => {
       if (!(await isFresh(ctx, tx))) return undefined;
-      const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), { signal, parsed, textRows: true });
+      const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), {
+        signal,
+        parsed,
+        output: bulkRowOutput(store),
+      });
       return finish(tx, counts.rows);
     });
   }

@@ -21,7 +21,7 @@ import { nextTurn } from '../base/next-turn.js';
 import { TaskWindow } from '../blobs/task-window.js';
 import type { RecordRow } from '../model/merge.js';
 import { openChunk, READ_AHEAD } from './chunks.js';
-import { RowReader } from './row-reader.js';
+import { RowReader, type RowOutput } from './row-reader.js';
 
 /**
  * Plaintext read ahead at most, beyond the first {@link READ_AHEAD} chunks: the whole state of
@@ -56,7 +56,8 @@ export class SnapshotPrefetch {
   #rows: { key: string; version: 1 | 2; ids: string[]; ahead: RowsAhead } | undefined;
 
   /**
-   * `withChunks`: the first chunks too (only a store with `bulkLoad` reads them straight from the remote; others go through the blob layer).
+   * `bulkRows`: the first chunks too, parsed into such rows (only a store with `bulkLoad` reads them straight from the remote;
+   * others go through the blob layer, and this is undefined for them).
    * `epochKey` may settle later than the manifest arrives (the device may still be opening its sealed key): only naming the chunks waits for it.
    */
   constructor(
@@ -64,7 +65,7 @@ export class SnapshotPrefetch {
     vaultId: string,
     registry: DeviceRegistry,
     epochKey: (epoch: number) => Promise<Uint8Array | undefined> | Uint8Array | undefined,
-    withChunks: boolean,
+    bulkRows: RowOutput | undefined,
   ) {
     const quiet = <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
     this.#listing = quiet(remote.list(snapshotKeys.prefix));
@@ -76,7 +77,7 @@ export class SnapshotPrefetch {
     this.#chunks = this.#newest.then(async (newest) => {
       const chunks = new Map<string, Promise<Uint8Array | undefined>>();
       const bytes = await newest?.bytes;
-      if (!withChunks || !newest || !bytes) return chunks;
+      if (!bulkRows || !newest || !bytes) return chunks;
       try {
         const header = peekSnapshot(bytes, newest.key);
         const signPub = registry.deviceSignPub(header.deviceId);
@@ -107,7 +108,7 @@ export class SnapshotPrefetch {
           key: newest.key,
           version: m.version ?? 1,
           ids,
-          ahead: parseInOrder(new RowReader(`snapshot ${newest.key}`, m.version ?? 1, { textRows: true }), ids, chunks),
+          ahead: parseInOrder(new RowReader(`snapshot ${newest.key}`, m.version ?? 1, { output: bulkRows }), ids, chunks),
         };
       } catch {
         // Refused here, refused by the bootstrap's own checks too: nothing to fetch ahead.

@@ -66,7 +66,7 @@ async function readAll(chunks: Uint8Array[], m: SnapshotManifest, parsed?: RowsA
       'k',
       m,
       async (rows) => void out.push(...rows),
-      { parsed, textRows },
+      { parsed, output: textRows ? 'text' : 'objects' },
     );
   } catch (e) {
     return `${(e as { code: string }).code}: ${(e as Error).message}`;
@@ -85,7 +85,7 @@ test('rows a restore parsed ahead stand for their chunks, which are not read aga
       const ids = m.chunks.slice(0, planned).map((c) => c.id);
       const plain = new Map(ids.map((id, i) => [id, Promise.resolve(i === missing ? undefined : chunks[i])]));
       // Parsed ahead as the bulk load reads them: text rows, whose fields and registers are parsed again when read.
-      const parsed = parseInOrder(new RowReader('snapshot k', version, { textRows: true }), ids, plain);
+      const parsed = parseInOrder(new RowReader('snapshot k', version, { output: 'text' }), ids, plain);
       const asked: string[] = [];
       const whole = await readAll(chunks, m);
       assert.deepEqual(await readAll(chunks, m, parsed, asked), whole);

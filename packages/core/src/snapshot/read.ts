@@ -13,7 +13,7 @@ import type { SnapshotManifest } from '../format/index.js';
 import { blobKeys } from '../format/blob-format.js';
 import type { RecordRow } from '../model/merge.js';
 import type { EngineContext } from '../sync/context.js';
-import { RowReader } from './row-reader.js';
+import { RowReader, type RowOutput } from './row-reader.js';
 import { openChunk, READ_AHEAD, type ChunkStore } from './chunks.js';
 import type { ParsedChunk, RowsAhead, SnapshotPrefetch } from './prefetch.js';
 
@@ -33,17 +33,17 @@ export interface SnapshotRowCounts {
  * manifest's. No fetch outlives the call. `parsed`: the first chunks' rows
  * as a restore parsed them ahead (snapshot/prefetch), taken in place of
  * reading and parsing those chunks, with the same checks of their sizes.
- * `textRows`: rows for a store that binds their text (see RowReader).
+ * `output`: what the rows hold (see RowOutput; objects by default).
  */
 export async function readSnapshotRows(
   chunks: Pick<ChunkStore, 'getChunk'>,
   key: string,
   m: SnapshotManifest,
   onRows: (rows: RecordRow[]) => Promise<void>,
-  o: { signal?: AbortSignal | undefined; parsed?: RowsAhead | undefined; textRows?: boolean } = {},
+  o: { signal?: AbortSignal | undefined; parsed?: RowsAhead | undefined; output?: RowOutput } = {},
 ): Promise<SnapshotRowCounts> {
   const { signal, parsed } = o;
-  const reader = parsed?.reader ?? new RowReader(`snapshot ${key}`, m.version ?? 1, { textRows: o.textRows === true });
+  const reader = parsed?.reader ?? new RowReader(`snapshot ${key}`, m.version ?? 1, o.output ? { output: o.output } : {});
   // The window reads up to READ_AHEAD chunks past the one at hand, from the first chunk not parsed ahead; one of
   // those that could not be is read alone.
   const planned = Math.min(parsed?.planned ?? 0, m.chunks.length);

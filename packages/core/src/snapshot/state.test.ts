@@ -29,6 +29,17 @@ function rows(n: number, bytes: number): RecordRow[] {
 
 const total = (chunks: Uint8Array[]): number => chunks.reduce((n, c) => n + c.length, 0);
 
+/** Every property a row has, its state included (a one-write row's is a getter on its prototype, which a spread leaves out). */
+const plain = ({ collection, id, deleted, updated, fields, state, conflicted }: RecordRow): RecordRow => ({
+  collection,
+  id,
+  deleted,
+  updated,
+  fields,
+  state,
+  conflicted,
+});
+
 test('snapshot chunks: 32 KiB on average for a small state, doubling from 2 MiB and again from 4 MiB, no further', () => {
   const KiB = 1024;
   const MiB = 1024 * KiB;
@@ -217,16 +228,6 @@ test('rows v2: a head reads as JSON.parse reads it, whether written plainly, wit
 
 test('rows v2: lines read together (most in the reader’s one-loop path) read as each line read alone, refusals included', () => {
   const enc = new TextEncoder();
-  // Every property a row has, its state included (a one-write row's is a getter on its prototype, which a spread leaves out).
-  const plain = ({ collection, id, deleted, updated, fields, state, conflicted }: RecordRow): RecordRow => ({
-    collection,
-    id,
-    deleted,
-    updated,
-    fields,
-    state,
-    conflicted,
-  });
   const alone = (line: string): RecordRow | string => {
     try {
       return plain(new RowReader('t', 2).push(enc.encode(`${line}\n`))[0]!);
@@ -259,6 +260,56 @@ test('rows v2: lines read together (most in the reader’s one-loop path) read a
     }),
     { numRuns: 300 },
   );
+});
+
+test('rows v2: for a store that checks texts itself, a one-write row whose text opens an object goes on unparsed; read, it is the row every reader makes, or refused', () => {
+  const enc = new TextEncoder();
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (e) {
+      return (e as { code: string }).code;
+    }
+  };
+  // JSON5 that SQLite's own parser takes, texts that are not objects, and objects written oddly.
+  const fields = fc.constantFrom(
+    '{"a":1}',
+    '{}',
+    '{"__proto__":{"p":1}}',
+    '{"a":\t1} ',
+    '{a:1}',
+    '{"a":1,}',
+    "{'a':1}",
+    '{"a":0x1}',
+    '{"a":1}//',
+    '{bad',
+    '{',
+    '[1]',
+    '1',
+    ' {"a":1}',
+  );
+  const line = fc.tuple(fc.constantFrom('n1', 'n2', 'n3'), fields).map(([id, f]) => `["notes","${id}",0,"${STAMP}"]\t${f}`);
+  fc.assert(
+    fc.property(fc.uniqueArray(line, { selector: (l) => l.slice(0, 12), minLength: 1, maxLength: 3 }), (lines) => {
+      const bytes = enc.encode(lines.sort().join('\n') + '\n');
+      const parsed = outcome(() => new RowReader('t', 2).push(bytes).map(plain));
+      const unparsed = outcome(() => new RowReader('t', 2, { output: 'store-checked-text' }).push(bytes));
+      if (!Array.isArray(unparsed)) return assert.equal(unparsed, parsed); // refused by both, at a text that does not open an object
+      // What a store reading the rows would make of them: the rows the parsing reader gives, or the refusal of the first bad text.
+      assert.deepEqual(
+        outcome(() => (unparsed as RecordRow[]).map(plain)),
+        parsed,
+      );
+      for (const [i, r] of (unparsed as RecordRow[]).entries()) assert.equal(rowText(r)?.fields, lines[i]!.slice(lines[i]!.indexOf('\t') + 1));
+    }),
+    { numRuns: 300 },
+  );
+  // (A reader's first row is read the long way, which parses: the second is the one handed on unparsed.)
+  const [, bad] = new RowReader('t', 2, { output: 'store-checked-text' }).push(
+    enc.encode(`["notes","n1",0,"${STAMP}"]\t{}\n["notes","n2",0,"${STAMP}"]\t{"a":1,}\n`),
+  );
+  assert.equal(rowText(bad!)?.fields, '{"a":1,}');
+  assert.throws(() => bad!.fields, { code: 'KITH_INTEGRITY_CORRUPT', message: 'record notes/n2 has fields that are not a JSON object' });
 });
 
 test('rows v2: a one-write row read shares one register among its fields, which merges replace and never change: a write to one field leaves the others as read', () => {

@@ -15,5 +15,7 @@ export { openMemoryRemote } from './memory-remote.js';
 export { MemoryBlobCache } from './memory-blob-cache.js';
 // Deterministic randomness for `deps.random`, so a failing seed replays.
 export { seededRandom } from '../base/deps.js';
+// A row carrying its fields only as text (a snapshot's row as a bulk load hands it on): for stores that check texts.
+export { textRow } from '../ports/row-text.js';
 // Benchmarks bound blob costs by the chunker's average chunk size.
 export { AVG_CHUNK } from '../blobs/chunker.js';

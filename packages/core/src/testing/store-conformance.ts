@@ -15,6 +15,7 @@ import { own } from '../base/data-keys.js';
 import type { JsonObject, JsonPrimitive, JsonValue } from '../model/json.js';
 import type { LogEntry, RecordQuery, RecordRow, Store, StoreTx } from '../ports/store.js';
 import { historyOfOwnOp } from '../sync/apply.js';
+import { rowTextConformance } from './row-text-conformance.js';
 
 /** What a store adapter's test gives the suite: a fresh, empty store. */
 export interface StoreHarness {
@@ -974,6 +975,8 @@ export function runStoreConformance(name: string, open: () => Promise<StoreHarne
     });
 
     describe('transactions', () => {
+      rowTextConformance(withStore);
+
       test('bulkLoad (where offered): awaits other I/O between its writes, keeps them all when fn resolves and none when it rejects', async () => {
         await withStore(async (store) => {
           if (!store.bulkLoad) return;

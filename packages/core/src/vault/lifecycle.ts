@@ -40,6 +40,7 @@ import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
 import { VaultSession } from './session.js';
 import { readAsNewcomer } from './read-ahead.js';
+import { bulkRowOutput } from '../snapshot/row-reader.js';
 import { adoptRestoredIdentity } from './spaces/identity.js';
 import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
 
@@ -151,7 +152,7 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   }
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
   const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, signer, keys.box.secret, {
-    withChunks: o.store.bulkLoad !== undefined,
+    bulkRows: o.store.bulkLoad ? bulkRowOutput(o.store) : undefined,
   });
   const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads: heads.times, registry });
   const epoch = registry.epoch;
@@ -210,7 +211,7 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
     throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');
   }
   const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, device.deviceId, device.box.secret, {
-    withChunks: o.store.bulkLoad !== undefined,
+    bulkRows: o.store.bulkLoad ? bulkRowOutput(o.store) : undefined,
     check: () => {
       const me = registry.device(device.deviceId);
       if (!me || me.signPub !== toBase64url(device.sign.pub) || me.addedBy !== accepted.inviter) {

@@ -10,6 +10,7 @@ import type { HeadsRead } from '../identity/heads-read.js';
 import { catchUpWithHeads, type HeadTime, type StoredVault } from '../identity/join.js';
 import type { Remote } from '../ports/remote.js';
 import { SnapshotPrefetch } from '../snapshot/prefetch.js';
+import type { RowOutput } from '../snapshot/row-reader.js';
 
 /** A sealed key's bytes read ahead, and where from. */
 export interface SealedAhead {
@@ -61,7 +62,7 @@ export async function readAsNewcomer(
   stored: StoredVault,
   recipientId: string,
   boxSecret: Uint8Array,
-  o: { withChunks: boolean; check?: () => void },
+  o: { bulkRows: RowOutput | undefined; check?: () => void },
 ): Promise<NewcomerReads> {
   const { header, registry } = stored;
   const place = { remote, registry, vaultId: header.vaultId };
@@ -74,7 +75,7 @@ export async function readAsNewcomer(
     const key = await openedKey;
     return e === registry.epoch ? key : undefined;
   };
-  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, keyOf, o.withChunks);
+  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, keyOf, o.bulkRows);
   try {
     const heads = await catchUpWithHeads(remote, stored);
     o.check?.();
