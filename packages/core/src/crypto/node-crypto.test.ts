@@ -2,8 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { aesGcmDecrypt, aesGcmEncrypt, hmacSha256With } from './primitives.js';
-import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { aesGcmDecrypt, aesGcmEncrypt, hkdfSha256, hmacSha256With } from './primitives.js';
+import { nodeAesGcm, nodeHkdfSha256, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = globalThis.crypto.subtle;
 const webEncrypt = async (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> => {
@@ -76,5 +78,25 @@ test('on Node, HMAC-SHA256 goes through node:crypto, equal to WebCrypto; the sig
       assert.ok(isOwned(ours));
     }),
     { numRuns: 60 },
+  );
+});
+
+test('on Node, HKDF-SHA256 goes through node:crypto, byte for byte what @noble gives (and @noble where node:crypto takes no such input)', () => {
+  assert.ok(nodeHkdfSha256, 'node:crypto is reachable on Node');
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 80 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 1020, maxLength: 1030 })),
+      fc.integer({ min: 1, max: 200 }),
+      (ikm, salt, info, length) => {
+        const noble = hkdf(nobleSha256, ikm, salt, info, length);
+        assert.deepEqual(hkdfSha256(ikm, salt, info, length), noble);
+        const node = nodeHkdfSha256!(ikm, salt, info, length);
+        if (info.length > 1024) assert.equal(node, undefined);
+        else assert.deepEqual(node, noble);
+      },
+    ),
+    { numRuns: 200 },
   );
 });

@@ -3,7 +3,7 @@
  * Thin wrappers over audited primitives: WebCrypto for the hot path
  * (AES-256-GCM, Ed25519, SHA-256; AES-256-GCM on node:crypto where it
  * exists, and HMAC-SHA256 on node:crypto where it exists, see node-crypto.ts), @noble for what WebCrypto lacks or makes
- * async where we need sync (HKDF, sync SHA-256). X25519 and public-key
+ * async where we need sync (HKDF where node:crypto is not, sync SHA-256). X25519 and public-key
  * derivation are in curves.ts, apart, so that a page which only opens a
  * vault and syncs never loads @noble/curves.
  */
@@ -11,7 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
-import { nodeAesGcm, nodeHmacSha256 } from './node-crypto.js';
+import { nodeAesGcm, nodeHkdfSha256, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -23,9 +23,9 @@ export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
 /** Synchronous SHA-256 (for small inputs where a sync API matters). */
 export const sha256Sync = (bytes: Uint8Array): Uint8Array => nobleSha256(bytes);
 
-/** HKDF-SHA256 (RFC 5869). */
+/** HKDF-SHA256 (RFC 5869): on node:crypto where it exists and takes the inputs, else @noble. */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  return hkdf(nobleSha256, ikm, salt, info, length);
+  return nodeHkdfSha256?.(ikm, salt, info, length) ?? hkdf(nobleSha256, ikm, salt, info, length);
 }
 
 function checkAesKey(key: Uint8Array): Uint8Array {
