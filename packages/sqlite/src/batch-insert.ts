@@ -18,15 +18,19 @@ const INSERT_BATCH = 50;
  * keys follow the order.
  */
 export class BatchInsert<T> {
-  readonly #one: Database.Statement;
-  readonly #many: Database.Statement;
+  readonly #db: Database.Database;
+  readonly #sql: (rows: number) => string;
+  /** Prepared on first use, not at open: a 50-row statement is the slowest a store prepares, and a store may never run one. */
+  #one: Database.Statement | undefined;
+  #many: Database.Statement | undefined;
   readonly #width: number;
   readonly #bind: (row: T, params: unknown[], at: number) => void;
 
   /**
    * `head` is the statement up to VALUES, `tuple` one row's values (e.g. `(?, jsonb(?))`) with
    * `width` parameters, `tail` what follows the values (an upsert clause); `bind` writes a row's
-   * parameters at `params[at]`.
+   * parameters at `params[at]`. `select`, if given, reads the values as a table (`column1`, …):
+   * `head select FROM (VALUES …) WHERE true tail`, for values an expression checks or converts.
    */
   constructor(
     db: Database.Database,
@@ -39,8 +43,8 @@ export class BatchInsert<T> {
   ) {
     const values = (n: number): string => `VALUES ${Array(n).fill(tuple).join(', ')}`;
     const body = (n: number): string => (select === undefined ? values(n) : `${select} FROM (${values(n)}) WHERE true`);
-    this.#one = db.prepare(`${head} ${body(1)} ${tail}`);
-    this.#many = db.prepare(`${head} ${body(INSERT_BATCH)} ${tail}`);
+    this.#db = db;
+    this.#sql = (n) => `${head} ${body(n)} ${tail}`;
     this.#width = width;
     this.#bind = bind;
   }
@@ -50,15 +54,18 @@ export class BatchInsert<T> {
     let i = 0;
     if (rows.length >= INSERT_BATCH) {
       const params: unknown[] = new Array(INSERT_BATCH * width);
+      const many = (this.#many ??= this.#db.prepare(this.#sql(INSERT_BATCH)));
       for (; i + INSERT_BATCH <= rows.length; i += INSERT_BATCH) {
         for (let j = 0; j < INSERT_BATCH; j++) this.#bind(rows[i + j]!, params, j * width);
-        this.#many.run(params);
+        many.run(params);
       }
     }
+    if (i === rows.length) return;
     const params: unknown[] = new Array(width);
+    const one = (this.#one ??= this.#db.prepare(this.#sql(1)));
     for (; i < rows.length; i++) {
       this.#bind(rows[i]!, params, 0);
-      this.#one.run(params);
+      one.run(params);
     }
   }
 }

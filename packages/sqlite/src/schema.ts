@@ -117,6 +117,64 @@ export const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
+ * What the migrations make of an empty file, in one step: each statement as SQLite keeps it after them
+ * (ALTERs and renames included), so a new store's `sqlite_schema` is the one a migrated store has, text
+ * for text (schema.test.ts holds it to that). A new store took ~1.2 ms to run every migration against
+ * ~0.3 ms for this. A new migration changes it too.
+ */
+export const CURRENT_SCHEMA = `
+  CREATE TABLE meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL          -- JSON
+  ) WITHOUT ROWID;
+  CREATE TABLE records (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    fields TEXT NOT NULL,        -- JSON object: the winning values
+    deleted INTEGER NOT NULL,    -- 0 or 1
+    state TEXT NOT NULL,         -- JSON object: merge registers, opaque here
+    conflicted INTEGER NOT NULL, -- 0 or 1
+    updated TEXT NOT NULL,       -- HLC stamp
+    PRIMARY KEY (collection, id)
+  );
+  CREATE INDEX records_conflicted ON records (collection, id) WHERE conflicted = 1;
+  CREATE TABLE log (
+    seq INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    stamp TEXT NOT NULL,
+    device TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fields TEXT NOT NULL         -- JSON array of field names
+  );
+  CREATE INDEX log_stamp ON log (stamp);
+  CREATE INDEX log_record ON log (collection, id, stamp);
+  CREATE TABLE own_segments (
+    seq INTEGER PRIMARY KEY,
+    bytes BLOB NOT NULL
+  );
+  CREATE TABLE "outbox" (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- seq of the row's last op
+    first INTEGER NOT NULL,               -- seq of its first op: the row holds first..seq
+    ops TEXT NOT NULL                     -- JSON array of the ops
+  , device TEXT, oldest TEXT, last TEXT, owner TEXT);
+  CREATE INDEX outbox_history ON outbox (oldest) WHERE device IS NOT NULL;
+  CREATE TABLE outbox_kept (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    updated TEXT NOT NULL,       -- the referenced op's full stamp
+    fields BLOB NOT NULL,        -- JSONB, as records.fields
+    PRIMARY KEY (collection, id, updated)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER records_keep_on_update BEFORE UPDATE ON records WHEN OLD.state = '@' BEGIN
+    INSERT OR IGNORE INTO outbox_kept (collection, id, updated, fields) VALUES (OLD.collection, OLD.id, OLD.updated, OLD.fields);
+  END;
+  CREATE TRIGGER records_keep_on_delete BEFORE DELETE ON records WHEN OLD.state = '@' BEGIN
+    INSERT OR IGNORE INTO outbox_kept (collection, id, updated, fields) VALUES (OLD.collection, OLD.id, OLD.updated, OLD.fields);
+  END;
+`;
+
+/**
  * Brings `db` to {@link SCHEMA_VERSION} in one IMMEDIATE transaction, so two
  * processes opening a fresh file at once do not both create the tables.
  * Throws KITH_STORE_TOO_NEW for a newer file and KITH_STORE_FAILED for a
@@ -139,7 +197,8 @@ export function migrate(db: Database.Database, file: string): void {
         hint: 'point kith at its own home directory; it will not modify other databases',
       });
     }
-    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    if (version === 0) db.exec(CURRENT_SCHEMA);
+    else for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
     if (version !== SCHEMA_VERSION) {
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);

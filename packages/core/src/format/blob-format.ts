@@ -60,6 +60,11 @@ const idSigners = new Map<string, (data: Uint8Array) => Promise<Uint8Array>>();
 
 /** Keyed content id: HMAC-SHA256(idKey, plaintext), idKey = HKDF(epochKey, "", "kith/v1/blob-id" ‖ vaultId). */
 export async function blobId(epochKey: Uint8Array, vaultId: string, plaintext: Uint8Array): Promise<string> {
+  return bytesToHex(await blobIdBytes(epochKey, vaultId, plaintext));
+}
+
+/** {@link blobId} as bytes (a check compares bytes, without a round trip through hex). */
+async function blobIdBytes(epochKey: Uint8Array, vaultId: string, plaintext: Uint8Array): Promise<Uint8Array> {
   const cacheKey = bytesToHex(epochKey) + vaultId;
   let sign = idSigners.get(cacheKey);
   if (!sign) {
@@ -67,7 +72,7 @@ export async function blobId(epochKey: Uint8Array, vaultId: string, plaintext: U
     if (idSigners.size > 64) idSigners.clear();
     idSigners.set(cacheKey, sign);
   }
-  return bytesToHex(await sign(plaintext));
+  return sign(plaintext);
 }
 
 const objectKey = (epochKey: Uint8Array, vaultId: string, id: Uint8Array): Uint8Array =>
@@ -150,7 +155,7 @@ export async function decodeBlobObject(
   });
   const plain = flags & FLAG_DEFLATE ? await decompress(inner, a.maxBytes) : inner;
   if (plain.length > a.maxBytes) throw corrupt(what, 'too large');
-  if (!bytesEqual(hexToBytes(await blobId(epochKey, a.vaultId, plain)), idBytes)) throw corrupt(what, 'its content does not match its id');
+  if (!bytesEqual(await blobIdBytes(epochKey, a.vaultId, plain), idBytes)) throw corrupt(what, 'its content does not match its id');
   return plain;
 }
 
