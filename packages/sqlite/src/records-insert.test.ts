@@ -93,3 +93,25 @@ test('a call mixing rows without their text and with it stores what rows put one
     assert.equal(together.length, 70);
   });
 });
+
+test('runs of a snapshot’s plain rows (live, one-write, with their text, one collection: 3 values bound a row) are stored byte for byte as rows put one at a time, other rows among them too', async () => {
+  await inTempDir(async (dir) => {
+    let run = 0;
+    const plain = fc
+      .record({ id: idArb, fields: fieldsArb, updated: updatedArb })
+      .map((r) => oneWriteRow('notes', r.id, r.updated, r.fields, JSON.stringify(r.fields)));
+    const other = fc.oneof(
+      rowArb,
+      fc.record({ id: idArb, fields: fieldsArb }).map((r) => oneWriteRow('todos', r.id, '0000000002000000000dev', r.fields, JSON.stringify(r.fields))),
+    );
+    const row = fc.oneof({ arbitrary: plain, weight: 30 }, { arbitrary: other, weight: 1 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 50, maxLength: 220 }), async (rows) => {
+        run++;
+        const together = await written(dir, `together${run}`, rows, false);
+        assert.deepEqual(together, await written(dir, `one${run}`, rows, true));
+      }),
+      { numRuns: 40 },
+    );
+  });
+});

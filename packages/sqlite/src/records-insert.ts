@@ -15,7 +15,8 @@
  */
 import type Database from 'better-sqlite3';
 import { rowText, rowTextNotObject, type RecordRow, type RowText } from '@kith/core/adapter';
-import { BatchInsert } from './batch-insert.js';
+import { BatchInsert, INSERT_BATCH } from './batch-insert.js';
+import { OneWriteInsert } from './one-write-insert.js';
 import { RECORD_COLUMNS } from './query-sql.js';
 
 /** Rows per JSON round: large enough that a statement run's fixed cost vanishes, small enough to keep its text small (about 0.5 MB). */
@@ -23,8 +24,8 @@ const JSON_ROUND = 2_000;
 /** Fewer rows than this go in as bound values: a round's JSON costs more than it saves on a single put. */
 const JSON_MIN_ROWS = 50;
 
-/** SQL true when `column3` is strict JSON of an object: a valid text whose first token (after JSON's whitespace) is `{`. */
-const OBJECT_TEXT = `json_valid(column3, 1) AND substr(ltrim(column3, char(32, 9, 10, 13)), 1, 1) = '{'`;
+/** SQL true when column `c` is strict JSON of an object: a valid text whose first token (after JSON's whitespace) is `{`. */
+const objectText = (c: string): string => `json_valid(${c}, 1) AND substr(ltrim(${c}, char(32, 9, 10, 13)), 1, 1) = '{'`;
 
 /** A row's `state` column: `given` is the text a reader attached to it, if any. */
 export type StateOf = (row: RecordRow, given: RowText | undefined) => string;
@@ -32,6 +33,7 @@ export type StateOf = (row: RecordRow, given: RowText | undefined) => string;
 /** Inserts (or, on an existing key, updates) record rows in the order given, so a later row with the same key wins. */
 export class RecordsInsert {
   readonly #bound: BatchInsert<RecordRow>;
+  readonly #oneWrite: OneWriteInsert;
   readonly #json: Database.Statement;
   readonly #stateOf: StateOf;
 
@@ -54,8 +56,9 @@ export class RecordsInsert {
         p[at + 6] = r.updated;
       },
       upsert,
-      `SELECT column1, column2, jsonb(iif(${OBJECT_TEXT}, column3, NULL)), column4, column5, column6, column7`,
+      `SELECT column1, column2, jsonb(iif(${objectText('column3')}, column3, NULL)), column4, column5, column6, column7`,
     );
+    this.#oneWrite = new OneWriteInsert(db, objectText('column2'), upsert, stateOf);
     // WHERE true: without it SQLite would read ON CONFLICT as part of the join (its documented parsing ambiguity).
     this.#json = db.prepare(
       `INSERT INTO records (${RECORD_COLUMNS}) SELECT value ->> 0, value ->> 1, jsonb_extract(value, '$[2]'), value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM jsonb_each(?) WHERE true ${upsert}`,
@@ -68,13 +71,21 @@ export class RecordsInsert {
     // correct for any row: the JSON round reads a row's fields through the row, the bound way binds its text.
     if (rows.length < JSON_MIN_ROWS || hasText(rows[0]!)) {
       try {
-        this.#bound.run(rows);
+        this.#runBound(rows);
       } catch (e) {
         throw refusedText(e, rows);
       }
       return;
     }
     for (let i = 0; i < rows.length; i += JSON_ROUND) this.#runJson(rows, i, Math.min(rows.length, i + JSON_ROUND));
+  }
+
+  /** Bound values: each run of 50 a snapshot's plain rows as such (one-write-insert.ts), any other run and the rest as they are. */
+  #runBound(rows: readonly RecordRow[]): void {
+    let i = 0;
+    for (; i + INSERT_BATCH <= rows.length; i += INSERT_BATCH)
+      if (!this.#oneWrite.tryRun(rows, i)) this.#bound.run(rows.length === INSERT_BATCH ? rows : rows.slice(i, i + INSERT_BATCH));
+    if (i < rows.length) this.#bound.run(i === 0 ? rows : rows.slice(i));
   }
 
   #runJson(rows: readonly RecordRow[], from: number, to: number): void {
