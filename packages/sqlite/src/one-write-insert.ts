@@ -7,7 +7,7 @@
  * the bound way (records-insert.ts).
  */
 import type Database from 'better-sqlite3';
-import { rowText, type RecordRow, type RowText } from '@kith/core/adapter';
+import { oneWriteText, type RecordRow, type RowText } from '@kith/core/adapter';
 import { INSERT_BATCH } from './batch-insert.js';
 import { RECORD_COLUMNS } from './query-sql.js';
 
@@ -19,11 +19,20 @@ export class OneWriteInsert {
   readonly #params: unknown[] = new Array(1 + 3 * INSERT_BATCH);
   /** A row's `state` column (records-insert.ts): such a row's is '' unless a reference claims the row. */
   readonly #stateOf: (row: RecordRow, given: RowText | undefined) => string;
+  /** Whether a reference may claim a row now (a batch's transaction): when not, no row's state needs asking. */
+  readonly #claiming: () => boolean;
 
   /** `objectText`: the SQL that is true when `column2` is an object's strict JSON; `upsert`: the ON CONFLICT clause. */
-  constructor(db: Database.Database, objectText: string, upsert: string, stateOf: (row: RecordRow, given: RowText | undefined) => string) {
+  constructor(
+    db: Database.Database,
+    objectText: string,
+    upsert: string,
+    stateOf: (row: RecordRow, given: RowText | undefined) => string,
+    claiming: () => boolean,
+  ) {
     this.#db = db;
     this.#stateOf = stateOf;
+    this.#claiming = claiming;
     const values = Array<string>(INSERT_BATCH).fill('(?, ?, ?)').join(', ');
     // The first parameter (the collection) comes first in the text, so it is the first bound; WHERE true: see records-insert.ts.
     this.#sql = `INSERT INTO records (${RECORD_COLUMNS}) SELECT ?, column1, jsonb(iif(${objectText}, column2, NULL)), 0, '', 0, column3 FROM (${`VALUES ${values}`}) WHERE true ${upsert}`;
@@ -33,12 +42,14 @@ export class OneWriteInsert {
   tryRun(rows: readonly RecordRow[], from: number): boolean {
     const p = this.#params;
     const collection = rows[from]!.collection;
+    const claiming = this.#claiming();
     p[0] = collection;
     for (let j = 0; j < INSERT_BATCH; j++) {
       const r = rows[from + j]!;
-      const given = rowText(r);
-      const text = given?.fields;
-      if (text === undefined || !given!.oneWrite || r.deleted || r.conflicted || r.collection !== collection || this.#stateOf(r, given) !== '') return false;
+      // The text without a RowText object, and the state asked only while a reference may claim the row: per row, in cold code.
+      const text = oneWriteText(r);
+      if (text === undefined || r.deleted || r.conflicted || r.collection !== collection) return false;
+      if (claiming && this.#stateOf(r, { fields: text, oneWrite: true }) !== '') return false;
       p[1 + 3 * j] = r.id;
       p[2 + 3 * j] = text;
       p[3 + 3 * j] = r.updated;

@@ -37,8 +37,8 @@ export class RecordsInsert {
   readonly #json: Database.Statement;
   readonly #stateOf: StateOf;
 
-  /** `upsert`: the ON CONFLICT clause of every insert. */
-  constructor(db: Database.Database, upsert: string, stateOf: StateOf) {
+  /** `upsert`: the ON CONFLICT clause of every insert; `claiming`: whether `stateOf` may give a new row's state other than '' now. */
+  constructor(db: Database.Database, upsert: string, stateOf: StateOf, claiming: () => boolean) {
     this.#stateOf = stateOf;
     this.#bound = new BatchInsert<RecordRow>(
       db,
@@ -58,7 +58,7 @@ export class RecordsInsert {
       upsert,
       `SELECT column1, column2, jsonb(iif(${objectText('column3')}, column3, NULL)), column4, column5, column6, column7`,
     );
-    this.#oneWrite = new OneWriteInsert(db, objectText('column2'), upsert, stateOf);
+    this.#oneWrite = new OneWriteInsert(db, objectText('column2'), upsert, stateOf, claiming);
     // WHERE true: without it SQLite would read ON CONFLICT as part of the join (its documented parsing ambiguity).
     this.#json = db.prepare(
       `INSERT INTO records (${RECORD_COLUMNS}) SELECT value ->> 0, value ->> 1, jsonb_extract(value, '$[2]'), value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM jsonb_each(?) WHERE true ${upsert}`,

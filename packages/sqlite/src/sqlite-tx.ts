@@ -106,12 +106,17 @@ export class Statements {
     // An upsert, not INSERT OR REPLACE: a replaced row must fire the UPDATE trigger that keeps a referenced row's fields (schema 6).
     const upsert =
       'ON CONFLICT (collection, id) DO UPDATE SET fields = excluded.fields, deleted = excluded.deleted, state = excluded.state, conflicted = excluded.conflicted, updated = excluded.updated';
-    this.putRecords = new RecordsInsert(db, upsert, (r, given) => {
-      // A snapshot's rows carry whether the state is the one-write shape; a batch's new rows are one-write rows too.
-      const state = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
-      // A new row may be referenced (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
-      return state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true ? REFERENCED_STATE : state;
-    });
+    this.putRecords = new RecordsInsert(
+      db,
+      upsert,
+      (r, given) => {
+        // A snapshot's rows carry whether the state is the one-write shape; a batch's new rows are one-write rows too.
+        const state = given?.oneWrite ? '' : encodeState(r.fields, r.state, r.updated);
+        // A new row may be referenced (a batch's new records): claim matches by the op's fields object, which a snapshot's rows never share.
+        return state === '' && !r.deleted && !r.conflicted && this.claim?.(r) === true ? REFERENCED_STATE : state;
+      },
+      () => this.claim !== undefined,
+    );
     this.collections = db.prepare('SELECT DISTINCT collection FROM records ORDER BY collection').pluck();
     this.conflictedAll = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 ORDER BY collection, id`);
     this.conflictedIn = db.prepare(`SELECT ${RECORD_SELECT} FROM records WHERE conflicted = 1 AND collection = ? ORDER BY id`);

@@ -109,6 +109,11 @@ class OneWriteRow implements RecordRow {
     return (this.#rowText ??= { fields: this.#text, oneWrite: true });
   }
 
+  /** The fields' text this row carries, if any (for {@link oneWriteText}: no RowText object made). */
+  static textOf(row: OneWriteRow): string | undefined {
+    return row.#text;
+  }
+
   /** A plain row (JSON.stringify reads own properties only, and fields and state are getters). */
   toJSON(): RecordRow {
     const { collection, id, fields, deleted, state, conflicted, updated } = this;
@@ -119,6 +124,17 @@ class OneWriteRow implements RecordRow {
 /** See {@link OneWriteRow}: `text`, if given, is the JSON text of `fields`; live unless `deleted`. */
 export function oneWriteRow(collection: string, id: string, updated: string, fields: JsonObject, text?: string, deleted = false): RecordRow {
   return new OneWriteRow(collection, id, updated, fields, text, deleted);
+}
+
+/**
+ * The fields' JSON text of `row` when it is a one-write row that carries it (a snapshot's row, a put's),
+ * else undefined: what `rowText(row)` gives when its `oneWrite` is true, without making that object (a
+ * bulk load asks it of every row).
+ */
+export function oneWriteText(row: RecordRow): string | undefined {
+  if (row instanceof OneWriteRow) return OneWriteRow.textOf(row);
+  const given = rowText(row);
+  return given?.oneWrite ? given.fields : undefined;
 }
 
 /**
