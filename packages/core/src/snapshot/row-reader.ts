@@ -5,7 +5,7 @@
  * row; see snapshot/state.ts for how they are written.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
-import { concatBytes } from '../crypto/index.js';
+import { concatBytes, fromUtf8 } from '../crypto/index.js';
 import { corrupt } from '../format/framing.js';
 import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
@@ -37,8 +37,8 @@ const OPEN_BRACE = 0x7b;
  * other head, escapes or spaces included, goes to JSON.parse, so both read every head alike.
  */
 const PLAIN_HEAD = /^\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]$/;
-/** {@link PLAIN_HEAD} at the start of a whole line, with the tab that ends it. */
-const PLAIN_HEAD_TAB = /^\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]\t/;
+/** {@link PLAIN_HEAD} where a line starts (sticky: matched at `lastIndex`), with the tab that ends it; no match crosses a newline. */
+const PLAIN_HEAD_TAB = /\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]\t/y;
 
 /** Reads rows back from chunk plaintexts fed in order; refuses anything that is not a well-formed row. */
 export class RowReader {
@@ -47,7 +47,6 @@ export class RowReader {
   #carry: Uint8Array = new Uint8Array(0);
   /** The collection name of the last row read, which passed its check. */
   #collection: unknown;
-  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
   /** Rows for a store that binds their text: a one-write row's fields are checked, then left to be parsed again if read. */
   readonly #textRows: boolean;
   /** A one-write row's text that opens an object is left for the store to check (see {@link RowOutput}). */
@@ -70,14 +69,13 @@ export class RowReader {
     // One decode per chunk rather than per row: the complete lines end at a newline, never inside a character.
     let text: string;
     try {
-      text = this.#decoder.decode(bytes.subarray(0, end));
+      text = fromUtf8(bytes.subarray(0, end));
     } catch {
       throw corrupt(this.#what, 'a row is not JSON');
     }
     this.#carry = bytes.slice(end + 1);
     // JSON text escapes newlines inside strings: every '\n' in the text ends a row.
-    const lines = text.split('\n');
-    return this.#format === 1 ? lines.map((line) => this.#rowV1(line)) : this.#linesV2(lines);
+    return this.#format === 1 ? text.split('\n').map((line) => this.#rowV1(line)) : this.#linesV2(text);
   }
 
   /**
@@ -88,17 +86,24 @@ export class RowReader {
    * For a store that checks the text itself, the fields of such a line are not parsed here: a text that is
    * not an object's JSON after all is refused by that store, with the same code (KITH_INTEGRITY_CORRUPT).
    */
-  #linesV2(lines: string[]): RecordRow[] {
+  #linesV2(text: string): RecordRow[] {
     const out: RecordRow[] = [];
-    for (const line of lines) {
-      const plain = PLAIN_HEAD_TAB.exec(line);
+    // The lines of `text` as split('\n') gives them, read in place: no string per line unless it takes #rowV2.
+    for (let at = 0; at <= text.length;) {
+      const newline = text.indexOf('\n', at);
+      const end = newline < 0 ? text.length : newline;
+      const line = at;
+      at = end + 1;
+      PLAIN_HEAD_TAB.lastIndex = line;
+      const plain = PLAIN_HEAD_TAB.exec(text);
       if (plain === null || plain[1] !== this.#collection || !isRecordId(plain[2])) {
-        out.push(this.#rowV2(line));
+        out.push(this.#rowV2(text.slice(line, end)));
         continue;
       }
-      const fieldsText = line.slice(plain[0].length);
+      const collection = this.#collection as string; // equal to plain[1]: one string for every row of the collection
+      const fieldsText = text.slice(PLAIN_HEAD_TAB.lastIndex, end);
       if (this.#storeChecks && fieldsText.charCodeAt(0) === OPEN_BRACE) {
-        out.push(textRow(plain[1]!, plain[2], plain[4]!, plain[3] === '1', fieldsText));
+        out.push(textRow(collection, plain[2], plain[4]!, plain[3] === '1', fieldsText));
         continue;
       }
       let fields: unknown;
@@ -108,14 +113,14 @@ export class RowReader {
         fields = undefined;
       }
       if (!isPlainObject(fields)) {
-        out.push(this.#rowV2(line));
+        out.push(this.#rowV2(text.slice(line, end)));
         continue;
       }
       // The registers are built only if a store reads them (the SQLite store binds the text instead).
       out.push(
         this.#textRows
-          ? textRow(plain[1]!, plain[2], plain[4]!, plain[3] === '1', fieldsText)
-          : oneWriteRow(plain[1]!, plain[2], plain[4]!, fields, fieldsText, plain[3] === '1'),
+          ? textRow(collection, plain[2], plain[4]!, plain[3] === '1', fieldsText)
+          : oneWriteRow(collection, plain[2], plain[4]!, fields, fieldsText, plain[3] === '1'),
       );
     }
     return out;
