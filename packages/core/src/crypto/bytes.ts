@@ -8,29 +8,11 @@ import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@n
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** What this module needs of node:buffer. */
-interface NodeBuffer {
-  isUtf8(b: Uint8Array): boolean;
-  Buffer: { from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: 'utf8'): string } };
-}
-/** node:buffer where the platform has it (reached as node-crypto.ts reaches node:crypto), else undefined (browsers). */
-const nodeBuffer = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:buffer') as
-  NodeBuffer | undefined;
-
 /** UTF-8 bytes of a string. */
 export const utf8 = (s: string): Uint8Array => utf8Encoder.encode(s);
 
-/**
- * Strict UTF-8 decoding (throws on malformed input), a leading byte order mark dropped as TextDecoder
- * drops it. On Node, node:buffer's check and decode: about twice as fast as TextDecoder's on a
- * snapshot chunk (a 10,000-record bootstrap decodes ~3 MB).
- */
-export function fromUtf8(b: Uint8Array): string {
-  if (!nodeBuffer) return utf8Decoder.decode(b);
-  if (!nodeBuffer.isUtf8(b)) throw new TypeError('The encoded data was not valid for encoding utf-8');
-  const bom = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  return nodeBuffer.Buffer.from(b.buffer, b.byteOffset + bom, b.length - bom).toString('utf8');
-}
+/** Strict UTF-8 decoding (throws on malformed input). */
+export const fromUtf8 = (b: Uint8Array): string => utf8Decoder.decode(b);
 
 /** Lowercase hex of bytes (@noble's: table-driven; @scure/base's chain of coders cost ~1 ms on a bootstrap's first chunk). */
 export const bytesToHex = (b: Uint8Array): string => nobleBytesToHex(b);

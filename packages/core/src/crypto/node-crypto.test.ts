@@ -5,7 +5,6 @@ import { ErrorCode, KithError } from '../base/errors.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { aesGcmDecrypt, aesGcmEncrypt, hkdfSha256, hmacSha256With } from './primitives.js';
-import { fromUtf8 } from './bytes.js';
 import { nodeAesGcm, nodeHkdfSha256, nodeHmacSha256 } from './node-crypto.js';
 
 const subtle = globalThis.crypto.subtle;
@@ -99,38 +98,5 @@ test('on Node, HKDF-SHA256 goes through node:crypto, byte for byte what @noble g
       },
     ),
     { numRuns: 200 },
-  );
-});
-
-test('on Node, strict UTF-8 decoding goes through node:buffer, with what TextDecoder (fatal) gives or refuses: malformed bytes, byte order marks, surrogates', () => {
-  const web = new TextDecoder('utf-8', { fatal: true });
-  const outcome = (f: () => string): string => {
-    try {
-      return `ok:${f()}`;
-    } catch (e) {
-      return `refused:${e instanceof TypeError}`;
-    }
-  };
-  const BOM = [0xef, 0xbb, 0xbf];
-  const bytes = fc.oneof(
-    fc.string({ unit: 'binary' }).map((s) => new TextEncoder().encode(s)),
-    fc.uint8Array({ maxLength: 40 }),
-    fc.tuple(fc.string(), fc.boolean()).map(([s, twice]) => Uint8Array.from([...BOM, ...(twice ? BOM : []), ...new TextEncoder().encode(s)])),
-    fc
-      .constantFrom([0xed, 0xa0, 0x80], [0xc0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xef, 0xbb], [0xf0, 0x9f, 0x98, 0x80])
-      .map((b) => Uint8Array.from(b)),
-  );
-  fc.assert(
-    fc.property(bytes, fc.nat(3), (b, cut) => {
-      // A view into a larger buffer too, as a chunk's lines are.
-      const inner = new Uint8Array(b.length + cut + 2).fill(0x41);
-      inner.set(b, cut);
-      const view = inner.subarray(cut, cut + b.length);
-      assert.equal(
-        outcome(() => fromUtf8(view)),
-        outcome(() => web.decode(view)),
-      );
-    }),
-    { numRuns: 500 },
   );
 });
