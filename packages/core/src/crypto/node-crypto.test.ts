@@ -4,8 +4,9 @@ import fc from 'fast-check';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { aesGcmDecrypt, aesGcmEncrypt, hkdfSha256, hmacSha256With } from './primitives.js';
-import { nodeAesGcm, nodeHkdfSha256, nodeHmacSha256 } from './node-crypto.js';
+import { aesGcmDecrypt, aesGcmEncrypt, ed25519Sign, ed25519Verify, hkdfSha256, hmacSha256With } from './primitives.js';
+import { nodeAesGcm, nodeEd25519, nodeHkdfSha256, nodeHmacSha256, PKCS8_ED25519 } from './node-crypto.js';
+import { signingKeyFromSeed } from './curves.js';
 
 const subtle = globalThis.crypto.subtle;
 const webEncrypt = async (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> => {
@@ -98,5 +99,54 @@ test('on Node, HKDF-SHA256 goes through node:crypto, byte for byte what @noble g
       },
     ),
     { numRuns: 200 },
+  );
+});
+
+test('on Node, Ed25519 signs and verifies through node:crypto, byte for byte and verdict for verdict what WebCrypto gives: tampered messages, signatures and keys, keys that are no point', async () => {
+  assert.ok(nodeEd25519, 'node:crypto is reachable on Node');
+  const webSign = async (seed: Uint8Array, msg: Uint8Array): Promise<Uint8Array> => {
+    const k = await subtle.importKey('pkcs8', Uint8Array.from([...PKCS8_ED25519, ...seed]), { name: 'Ed25519' }, false, ['sign']);
+    return new Uint8Array(await subtle.sign({ name: 'Ed25519' }, k, msg.slice()));
+  };
+  const webVerify = async (pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): Promise<boolean> => {
+    try {
+      const k = await subtle.importKey('raw', pub.slice(), { name: 'Ed25519' }, false, ['verify']);
+      return await subtle.verify({ name: 'Ed25519' }, k, sig.slice(), msg.slice());
+    } catch {
+      return false;
+    }
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom('as signed', 'message', 'signature', 'key', 'random key'),
+      fc.nat(),
+      async (seed, msg, tamper, at) => {
+        const sig = await ed25519Sign(seed, msg);
+        assert.deepEqual(sig, await webSign(seed, msg));
+        assert.ok(isOwned(sig));
+        const pub = signingKeyFromSeed(seed).pub;
+        const flip = (b: Uint8Array): Uint8Array => {
+          const c = b.slice();
+          if (c.length > 0) c[at % c.length]! ^= 1 << (at % 8);
+          return c;
+        };
+        const [p, m, s] =
+          tamper === 'message'
+            ? [pub, flip(msg), sig]
+            : tamper === 'signature'
+              ? [pub, msg, flip(sig)]
+              : tamper === 'key'
+                ? [flip(pub), msg, sig]
+                : tamper === 'random key'
+                  ? [seed, msg, sig]
+                  : [pub, msg, sig];
+        const verdict = await ed25519Verify(p, m, s);
+        assert.equal(verdict, await webVerify(p, m, s));
+        assert.equal(verdict, tamper === 'as signed' || (tamper === 'message' && msg.length === 0));
+      },
+    ),
+    { numRuns: 150 },
   );
 });

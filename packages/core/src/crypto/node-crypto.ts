@@ -25,7 +25,14 @@ interface NodeCrypto {
   createCipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeGcm;
   createDecipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeGcm;
   hkdfSync(digest: 'sha256', ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): ArrayBuffer;
+  createPrivateKey(o: { key: Uint8Array; format: 'der'; type: 'pkcs8' }): NodeKeyObject;
+  createPublicKey(o: { key: Uint8Array; format: 'der'; type: 'spki' }): NodeKeyObject;
+  sign(algorithm: null, data: Uint8Array, key: NodeKeyObject): Uint8Array;
+  verify(algorithm: null, data: Uint8Array, key: NodeKeyObject, signature: Uint8Array): boolean;
 }
+
+/** A node:crypto KeyObject, opaque here. */
+type NodeKeyObject = { readonly type: string };
 
 export const GCM_TAG_BYTES = 16;
 
@@ -66,6 +73,32 @@ export const nodeAesGcm = nodeCrypto
         d.final(); // checks the tag: nothing is returned unless it holds
         return owned(plain);
       },
+    }
+  : undefined;
+
+// RFC 8410 DER wrappings of raw Ed25519 keys, as node:crypto imports them.
+export const PKCS8_ED25519 = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
+const SPKI_ED25519 = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00);
+const der = (prefix: Uint8Array, raw: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(prefix.length + raw.length);
+  out.set(prefix);
+  out.set(raw, prefix.length);
+  return out;
+};
+
+/**
+ * Ed25519 on node:crypto, synchronously, byte for byte what WebCrypto gives (signatures are deterministic);
+ * undefined where node:crypto is not available. WebCrypto's sign and verify are jobs on the thread pool,
+ * where a restore's file reads queue before them; a key is imported once (see primitives.ts).
+ */
+export const nodeEd25519 = nodeCrypto
+  ? {
+      /** The key of a 32-byte seed. */
+      signingKey: (seed: Uint8Array): NodeKeyObject => nodeCrypto.createPrivateKey({ key: der(PKCS8_ED25519, seed), format: 'der', type: 'pkcs8' }),
+      /** The key of a 32-byte public key; throws if it is not one. */
+      verifyingKey: (pub: Uint8Array): NodeKeyObject => nodeCrypto.createPublicKey({ key: der(SPKI_ED25519, pub), format: 'der', type: 'spki' }),
+      sign: (key: NodeKeyObject, message: Uint8Array): Uint8Array => owned(nodeCrypto.sign(null, message, key)),
+      verify: (key: NodeKeyObject, message: Uint8Array, sig: Uint8Array): boolean => nodeCrypto.verify(null, message, key, sig),
     }
   : undefined;
 

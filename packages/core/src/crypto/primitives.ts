@@ -1,8 +1,8 @@
 /**
  * @module crypto/primitives
  * Thin wrappers over audited primitives: WebCrypto for the hot path
- * (AES-256-GCM, Ed25519, SHA-256; AES-256-GCM on node:crypto where it
- * exists, and HMAC-SHA256 on node:crypto where it exists, see node-crypto.ts), @noble for what WebCrypto lacks or makes
+ * (AES-256-GCM, Ed25519, SHA-256; AES-256-GCM, HMAC-SHA256, HKDF and Ed25519 on node:crypto where it
+ * exists, see node-crypto.ts), @noble for what WebCrypto lacks or makes
  * async where we need sync (HKDF where node:crypto is not, sync SHA-256). X25519 and public-key
  * derivation are in curves.ts, apart, so that a page which only opens a
  * vault and syncs never loads @noble/curves.
@@ -11,7 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
-import { nodeAesGcm, nodeHkdfSha256, nodeHmacSha256 } from './node-crypto.js';
+import { nodeAesGcm, nodeEd25519, nodeHkdfSha256, nodeHmacSha256, PKCS8_ED25519 } from './node-crypto.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -88,15 +88,14 @@ export interface BoxKeyPair {
   readonly pub: Uint8Array;
 }
 
-// RFC 8410 PKCS#8 wrapping of a raw Ed25519 seed, so WebCrypto can import it.
-const PKCS8_ED25519_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
-
 // Imported keys are cached: pulls verify many objects from few devices.
 const signKeys = new Map<string, Promise<CryptoKey>>();
 const verifyKeys = new Map<string, Promise<CryptoKey>>();
+const nodeSignKeys = new Map<string, ReturnType<NonNullable<typeof nodeEd25519>['signingKey']>>();
+const nodeVerifyKeys = new Map<string, ReturnType<NonNullable<typeof nodeEd25519>['verifyingKey']>>();
 const CACHE_LIMIT = 256;
 
-function cached(cache: Map<string, Promise<CryptoKey>>, id: string, make: () => Promise<CryptoKey>): Promise<CryptoKey> {
+function cached<K>(cache: Map<string, K>, id: string, make: () => K): K {
   let k = cache.get(id);
   if (!k) {
     if (cache.size >= CACHE_LIMIT) cache.clear();
@@ -109,8 +108,13 @@ function cached(cache: Map<string, Promise<CryptoKey>>, id: string, make: () => 
 /** Ed25519 signature (64 bytes) with a seed. */
 export async function ed25519Sign(seed: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
   if (seed.length !== 32) throw new KithError(ErrorCode.Internal, 'Ed25519 seed must be 32 bytes');
+  if (nodeEd25519)
+    return nodeEd25519.sign(
+      cached(nodeSignKeys, bytesToHex(seed), () => nodeEd25519!.signingKey(seed)),
+      message,
+    );
   const key = await cached(signKeys, bytesToHex(seed), () =>
-    subtle().importKey('pkcs8', buf(concatBytes(PKCS8_ED25519_PREFIX, seed)), { name: 'Ed25519' }, false, ['sign']),
+    subtle().importKey('pkcs8', buf(concatBytes(PKCS8_ED25519, seed)), { name: 'Ed25519' }, false, ['sign']),
   );
   return new Uint8Array(await subtle().sign({ name: 'Ed25519' }, key, buf(message)));
 }
@@ -118,6 +122,18 @@ export async function ed25519Sign(seed: Uint8Array, message: Uint8Array): Promis
 /** Ed25519 verification; false for any malformed key or signature. */
 export async function ed25519Verify(pub: Uint8Array, message: Uint8Array, sig: Uint8Array): Promise<boolean> {
   if (pub.length !== 32 || sig.length !== 64) return false;
+  if (nodeEd25519) {
+    try {
+      return nodeEd25519.verify(
+        cached(nodeVerifyKeys, bytesToHex(pub), () => nodeEd25519!.verifyingKey(pub)),
+        message,
+        sig,
+      );
+    } catch {
+      nodeVerifyKeys.delete(bytesToHex(pub));
+      return false;
+    }
+  }
   try {
     const key = await cached(verifyKeys, bytesToHex(pub), () => subtle().importKey('raw', buf(pub), { name: 'Ed25519' }, false, ['verify']));
     return await subtle().verify({ name: 'Ed25519' }, key, buf(sig), buf(message));
