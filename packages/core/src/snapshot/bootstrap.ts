@@ -185,9 +185,11 @@ async function apply(
     });
     // Deleted rows enter the history: it is how the next snapshot written here finds them (stores list live rows only).
     const log: LogEntry[] = [];
+    let named = '';
     for (const r of rows) {
       if (r.deleted) log.push(tombstoneEntry(r));
-      collections.add(r.collection);
+      // Rows come in collection order: a set insert per collection, not per row.
+      if (r.collection !== named) collections.add((named = r.collection));
     }
     if (log.length > 0) await tx.appendLog(log);
   };

@@ -67,7 +67,9 @@ export async function readSnapshotRows(
   };
   let rows = 0;
   let live = 0;
-  let last: RecordRow | undefined;
+  // The last row's collection and id; '' before the first (every name and id sorts after it: neither is ever empty).
+  let lastCollection = '';
+  let lastId = '';
   let batch: RecordRow[] = [];
   try {
     for (const [i, c] of m.chunks.entries()) {
@@ -75,14 +77,19 @@ export async function readSnapshotRows(
       const chunk = await rowsOf(i);
       if (chunk.size !== c.size) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}: chunk ${c.id.slice(0, 12)}… has the wrong size`);
       if ('error' in chunk) throw chunk.error;
-      for (const r of chunk.rows) {
-        if (last && (last.collection > r.collection || (last.collection === r.collection && last.id >= r.id)))
+      // Indexed, with the last key in locals: this loop runs once a row, in a bootstrap's cold code.
+      const list = chunk.rows;
+      for (let k = 0; k < list.length; k++) {
+        const r = list[k]!;
+        const { collection, id } = r;
+        if (collection === lastCollection ? id <= lastId : collection < lastCollection)
           throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
-        last = r;
-        rows++;
+        lastCollection = collection;
+        lastId = id;
         if (!r.deleted) live++;
-        batch.push(r);
       }
+      rows += list.length;
+      batch = batch.length === 0 ? list : batch.concat(list);
       if (batch.length >= BATCH_ROWS) {
         await onRows(batch);
         batch = [];

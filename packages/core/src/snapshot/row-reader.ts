@@ -9,7 +9,7 @@ import { concatBytes, fromUtf8 } from '../crypto/index.js';
 import { corrupt } from '../format/framing.js';
 import type { JsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
-import { checkCollection, checkRecordId, isRecordId, isReservedCollection } from '../model/names.js';
+import { checkCollection, checkRecordId, isReservedCollection, MAX_NAME_LENGTH } from '../model/names.js';
 import { oneWriteRow, rowWithText, textRow, type RowText } from '../ports/row-text.js';
 import type { Store } from '../ports/store.js';
 import { oneWriteState } from '../model/one-write.js';
@@ -37,8 +37,12 @@ const OPEN_BRACE = 0x7b;
  * other head, escapes or spaces included, goes to JSON.parse, so both read every head alike.
  */
 const PLAIN_HEAD = /^\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]$/;
-/** {@link PLAIN_HEAD} where a line starts (sticky: matched at `lastIndex`), with the tab that ends it; no match crosses a newline. */
-const PLAIN_HEAD_TAB = /\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f]*)",([01]),"([^"\\\x00-\x1f]*)"\]\t/y;
+/**
+ * {@link PLAIN_HEAD} where a line starts (sticky: matched at `lastIndex`), with the tab that ends it; no match
+ * crosses a newline. Its id holds none of the characters a record id may not (DEL and `/` too), so only the
+ * id's length and the names `.` and `..` are left to check (isRecordId's pattern, once a row, in cold code).
+ */
+const PLAIN_HEAD_TAB = /\["([^"\\\x00-\x1f]*)","([^"\\\x00-\x1f\x7f/]+)",([01]),"([^"\\\x00-\x1f]*)"\]\t/y;
 
 /** Reads rows back from chunk plaintexts fed in order; refuses anything that is not a well-formed row. */
 export class RowReader {
@@ -96,14 +100,15 @@ export class RowReader {
       at = end + 1;
       PLAIN_HEAD_TAB.lastIndex = line;
       const plain = PLAIN_HEAD_TAB.exec(text);
-      if (plain === null || plain[1] !== this.#collection || !isRecordId(plain[2])) {
+      const id = plain === null ? '' : plain[2]!;
+      if (plain === null || plain[1] !== this.#collection || id.length > MAX_NAME_LENGTH || id === '.' || id === '..') {
         out.push(this.#rowV2(text.slice(line, end)));
         continue;
       }
       const collection = this.#collection as string; // equal to plain[1]: one string for every row of the collection
       const fieldsText = text.slice(PLAIN_HEAD_TAB.lastIndex, end);
       if (this.#storeChecks && fieldsText.charCodeAt(0) === OPEN_BRACE) {
-        out.push(textRow(collection, plain[2], plain[4]!, plain[3] === '1', fieldsText));
+        out.push(textRow(collection, id, plain[4]!, plain[3] === '1', fieldsText));
         continue;
       }
       let fields: unknown;
@@ -119,8 +124,8 @@ export class RowReader {
       // The registers are built only if a store reads them (the SQLite store binds the text instead).
       out.push(
         this.#textRows
-          ? textRow(collection, plain[2], plain[4]!, plain[3] === '1', fieldsText)
-          : oneWriteRow(collection, plain[2], plain[4]!, fields, fieldsText, plain[3] === '1'),
+          ? textRow(collection, id, plain[4]!, plain[3] === '1', fieldsText)
+          : oneWriteRow(collection, id, plain[4]!, fields, fieldsText, plain[3] === '1'),
       );
     }
     return out;
