@@ -33,7 +33,7 @@ export type { JsonObject, JsonPrimitive, JsonValue } from './model/json.js';
 // The one-write merge state, which stores may keep as a marker; column text a reader attached to rows it parsed.
 export { isOneWriteState, oneWriteState } from './model/one-write.js';
 export type { RowText } from './ports/row-text.js';
-export { oneWriteRow, oneWriteText, rowText, rowTextNotObject } from './ports/row-text.js';
+export { objectOfText, oneWriteRow, oneWriteText, rowText, rowTextNotObject } from './ports/row-text.js';
 // The history entry an own op stands for (StoreTx.appendOwnOps).
 export { historyOfOwnOp, ownOpStamp } from './sync/apply.js';
 // A put on an empty record, which a store may keep by reference to the record's row (StoreTx.appendOwnOps).

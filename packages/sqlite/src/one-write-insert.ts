@@ -35,7 +35,7 @@ export class OneWriteInsert {
     this.#claiming = claiming;
     const values = Array<string>(INSERT_BATCH).fill('(?, ?, ?)').join(', ');
     // The first parameter (the collection) comes first in the text, so it is the first bound; WHERE true: see records-insert.ts.
-    this.#sql = `INSERT INTO records (${RECORD_COLUMNS}) SELECT ?, column1, jsonb(iif(${objectText}, column2, NULL)), 0, '', 0, column3 FROM (${`VALUES ${values}`}) WHERE true ${upsert}`;
+    this.#sql = `INSERT INTO records (${RECORD_COLUMNS}) SELECT ?, column1, jsonb(iif(${objectText}, column2, NULL)), 0, '', 0, column3 FROM (VALUES ${values}) WHERE true ${upsert}`;
   }
 
   /** Inserts rows[from, from + INSERT_BATCH) and returns true, or returns false having written nothing when one of them is not such a row. */

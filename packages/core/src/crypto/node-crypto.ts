@@ -32,7 +32,7 @@ interface NodeCrypto {
 }
 
 /** A node:crypto KeyObject, opaque here. */
-type NodeKeyObject = { readonly type: string };
+export type NodeKeyObject = { readonly type: string };
 
 export const GCM_TAG_BYTES = 16;
 

@@ -11,7 +11,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { buf, concatBytes, bytesToHex } from './bytes.js';
-import { nodeAesGcm, nodeEd25519, nodeHkdfSha256, nodeHmacSha256, PKCS8_ED25519 } from './node-crypto.js';
+import { nodeAesGcm, nodeEd25519, nodeHkdfSha256, nodeHmacSha256, PKCS8_ED25519, type NodeKeyObject } from './node-crypto.js';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -91,8 +91,8 @@ export interface BoxKeyPair {
 // Imported keys are cached: pulls verify many objects from few devices.
 const signKeys = new Map<string, Promise<CryptoKey>>();
 const verifyKeys = new Map<string, Promise<CryptoKey>>();
-const nodeSignKeys = new Map<string, ReturnType<NonNullable<typeof nodeEd25519>['signingKey']>>();
-const nodeVerifyKeys = new Map<string, ReturnType<NonNullable<typeof nodeEd25519>['verifyingKey']>>();
+const nodeSignKeys = new Map<string, NodeKeyObject>();
+const nodeVerifyKeys = new Map<string, NodeKeyObject>();
 const CACHE_LIMIT = 256;
 
 function cached<K>(cache: Map<string, K>, id: string, make: () => K): K {

@@ -8,7 +8,7 @@
  * `fields`.
  */
 import { ErrorCode, KithError } from '../base/errors.js';
-import type { JsonObject } from '../model/json.js';
+import { isJsonObject, type JsonObject } from '../model/json.js';
 import type { RecordRow } from '../model/merge.js';
 import { oneWriteState } from '../model/one-write.js';
 
@@ -137,19 +137,24 @@ export function oneWriteText(row: RecordRow): string | undefined {
   return given?.oneWrite ? given.fields : undefined;
 }
 
+/** The object a fields text holds, or undefined when it is not the JSON text of an object. */
+export function objectOfText(text: string): JsonObject | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return isJsonObject(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The fields of a text row, parsed when something reads them: a text that is not an object's JSON (a store
  * that checks texts itself was handed it unparsed, see `Store.checksRowText`) is refused here too.
  */
 function parseFields(text: string, collection: string, id: string): JsonObject {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    v = undefined;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw rowTextNotObject(collection, id);
-  return v as JsonObject;
+  const fields = objectOfText(text);
+  if (fields === undefined) throw rowTextNotObject(collection, id);
+  return fields;
 }
 
 /** The refusal of a row whose fields text is not the JSON text of an object (stores that check texts throw it too). */

@@ -7,10 +7,10 @@
 import { ErrorCode, KithError } from '../base/errors.js';
 import { concatBytes, fromUtf8 } from '../crypto/index.js';
 import { corrupt } from '../format/framing.js';
-import type { JsonObject } from '../model/json.js';
+import { isJsonObject } from '../model/json.js';
 import { rowOf, viewOf, type RecordRow } from '../model/merge.js';
 import { checkCollection, checkRecordId, isReservedCollection, MAX_NAME_LENGTH } from '../model/names.js';
-import { oneWriteRow, rowWithText, textRow, type RowText } from '../ports/row-text.js';
+import { objectOfText, oneWriteRow, rowWithText, textRow, type RowText } from '../ports/row-text.js';
 import type { Store } from '../ports/store.js';
 import { oneWriteState } from '../model/one-write.js';
 import type { RowFormat } from './state.js';
@@ -111,13 +111,8 @@ export class RowReader {
         out.push(textRow(collection, id, plain[4]!, plain[3] === '1', fieldsText));
         continue;
       }
-      let fields: unknown;
-      try {
-        fields = JSON.parse(fieldsText);
-      } catch {
-        fields = undefined;
-      }
-      if (!isPlainObject(fields)) {
+      const fields = objectOfText(fieldsText);
+      if (fields === undefined) {
         out.push(this.#rowV2(text.slice(line, end)));
         continue;
       }
@@ -156,7 +151,7 @@ export class RowReader {
     const [collection, id, deleted, updated, given] = head as unknown[];
     const oneWrite = head.length === 4;
     // The registers are rebuilt only after the fields are known to be an object (checked again below).
-    const state = oneWrite && typeof updated === 'string' && isPlainObject(fields) ? oneWriteState(fields, updated) : given;
+    const state = oneWrite && typeof updated === 'string' && isJsonObject(fields) ? oneWriteState(fields, updated) : given;
     return this.#checked(collection, id, deleted, updated, fields, state, oneWrite, { fields: fieldsText, oneWrite });
   }
 
@@ -182,14 +177,14 @@ export class RowReader {
       if (KithError.is(e, ErrorCode.BadName)) throw corrupt(this.#what, e.message);
       throw e;
     }
-    if ((deleted !== 0 && deleted !== 1) || typeof updated !== 'string' || !isPlainObject(fields) || !isPlainObject(state)) {
+    if ((deleted !== 0 && deleted !== 1) || typeof updated !== 'string' || !isJsonObject(fields) || !isJsonObject(state)) {
       throw corrupt(this.#what, `row ${String(collection)}/${String(id)} is malformed`);
     }
     let losers = false;
     if (!built)
       for (const reg of Object.values(state)) {
         if (
-          !isPlainObject(reg) ||
+          !isJsonObject(reg) ||
           typeof reg.w !== 'string' ||
           (reg.l !== undefined && !Array.isArray(reg.l)) ||
           (reg.p !== undefined && !Array.isArray(reg.p))
@@ -209,8 +204,4 @@ export class RowReader {
         : { collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false };
     return rowOf(viewOf({ collection: c, id: i, deleted: deleted === 1, updated, fields, state, conflicted: false }, c, i));
   }
-}
-
-function isPlainObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

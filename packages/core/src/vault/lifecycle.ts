@@ -40,7 +40,6 @@ import { checkStaleAfter, remoteWarnings } from '../sync/staleness.js';
 import type { SyncWarning } from '../base/warnings.js';
 import { VaultSession } from './session.js';
 import { readAsNewcomer } from './read-ahead.js';
-import { bulkRowOutput } from '../snapshot/row-reader.js';
 import { adoptRestoredIdentity } from './spaces/identity.js';
 import type { JoinOptions, NewVaultOptions, RestoreVaultOptions, VaultOptions } from './vault-types.js';
 
@@ -152,7 +151,7 @@ export async function restoreVault(o: RestoreVaultOptions, remote: Remote): Prom
   }
   lendDeviceKey(remote, remoteDeviceKey(header.vaultId, signer, keys.sign.seed));
   const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, signer, keys.box.secret, {
-    bulkRows: o.store.bulkLoad ? bulkRowOutput(o.store) : undefined,
+    store: o.store,
   });
   const warnings = remoteWarnings({ now: deps.now(), staleAfterMs, heads: heads.times, registry });
   const epoch = registry.epoch;
@@ -211,7 +210,7 @@ export async function joinVault(o: JoinOptions, remote: Remote): Promise<VaultSe
     throw new KithError(ErrorCode.IntegrityCorrupt, 'the vault on the remote is not the one the inviting device belongs to');
   }
   const { heads, epochKey, prefetch } = await readAsNewcomer(remote, stored, device.deviceId, device.box.secret, {
-    bulkRows: o.store.bulkLoad ? bulkRowOutput(o.store) : undefined,
+    store: o.store,
     check: () => {
       const me = registry.device(device.deviceId);
       if (!me || me.signPub !== toBase64url(device.sign.pub) || me.addedBy !== accepted.inviter) {

@@ -10,7 +10,8 @@ import type { HeadsRead } from '../identity/heads-read.js';
 import { catchUpWithHeads, type HeadTime, type StoredVault } from '../identity/join.js';
 import type { Remote } from '../ports/remote.js';
 import { SnapshotPrefetch } from '../snapshot/prefetch.js';
-import type { RowOutput } from '../snapshot/row-reader.js';
+import { bulkRowOutput } from '../snapshot/row-reader.js';
+import type { Store } from '../ports/store.js';
 
 /** A sealed key's bytes read ahead, and where from. */
 export interface SealedAhead {
@@ -62,7 +63,7 @@ export async function readAsNewcomer(
   stored: StoredVault,
   recipientId: string,
   boxSecret: Uint8Array,
-  o: { bulkRows: RowOutput | undefined; check?: () => void },
+  o: { store: Store; check?: () => void },
 ): Promise<NewcomerReads> {
   const { header, registry } = stored;
   const place = { remote, registry, vaultId: header.vaultId };
@@ -75,7 +76,8 @@ export async function readAsNewcomer(
     const key = await openedKey;
     return e === registry.epoch ? key : undefined;
   };
-  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, keyOf, o.bulkRows);
+  // Only a store with `bulkLoad` takes the first chunks' rows from here; others read them through the blob layer.
+  const prefetch = new SnapshotPrefetch(remote, header.vaultId, registry, keyOf, o.store.bulkLoad ? bulkRowOutput(o.store) : undefined);
   try {
     const heads = await catchUpWithHeads(remote, stored);
     o.check?.();
