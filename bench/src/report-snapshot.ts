@@ -4,7 +4,7 @@
  * peak RSS under 200 MB at 100,000 records.
  * @module
  */
-import { num, ms } from './report-format.js';
+import { floorMs, num, ms } from './report-format.js';
 import type { Entry } from './series.js';
 
 type Judge = (target: string, met: boolean, detail: string) => void;
@@ -29,6 +29,8 @@ export function snapshotLines(n: number, entries: Record<string, Entry>, floor: 
     const floorCpu = floors?.['insertCpuMs'] !== undefined && floors['decryptCpuMs'] !== undefined ? floors['insertCpuMs'] + floors['decryptCpuMs'] : undefined;
     if (cpu !== undefined && floorCpu !== undefined)
       out.push(`CPU time: bootstrap from snapshot ${ms(cpu)} ms vs floor ${ms(floorCpu)} ms (${num(cpu / floorCpu, 2)}×).`);
+    const pairs = runForRun(entries);
+    if (pairs) out.push(`The floors ran run for run beside these bootstraps (order alternating); each run's ratio: ${pairs}.`);
     judge(
       `${count} records: bootstrap from snapshot within 1.3× the floor`,
       sb <= 1.3 * floor,
@@ -48,4 +50,18 @@ export function snapshotLines(n: number, entries: Record<string, Entry>, floor: 
   if (n >= 100_000 && rss !== undefined)
     judge(`${count} records: bootstrap from snapshot peak RSS < 200 MB`, rss * 1.048576 < 200, `${num(rss)} MiB = ${num(rss * 1.048576)} MB`);
   return out;
+}
+
+/** Each run's bootstrap ÷ the floor run beside it, when the floors were measured so; else undefined. */
+function runForRun(entries: Record<string, Entry>): string | undefined {
+  const floors = entries['floors'];
+  const boots = entries['snapshot']?.samples;
+  if (!floors?.besideSnapshot || !boots || boots.length !== floors.samples.length) return undefined;
+  return boots
+    .map((b, i) => {
+      const f = floorMs(floors.samples[i]!);
+      const t = b['bootstrapMs'];
+      return f === undefined || t === undefined ? '?' : `${ms(t)}/${ms(f)} = ${num(t / f, 2)}×`;
+    })
+    .join(', ');
 }

@@ -2,7 +2,6 @@
  * The results of a run, the table printed from them, and which targets they meet.
  * @module
  */
-import type { Figures } from './measure.js';
 import type { RelayResults } from './relay-runs.js';
 import type { BrowserResults } from './browser/measure.js';
 import { browserTables, bundleTables } from './browser/report.js';
@@ -11,7 +10,7 @@ import { relayTables } from './report-relay.js';
 import { snapshotLines } from './report-snapshot.js';
 import { spacesLines } from './report-spaces.js';
 import { churnTables, type ChurnResults } from './report-churn.js';
-import { num, ms } from './report-format.js';
+import { floorMs, num, ms } from './report-format.js';
 import type { Entry } from './series.js';
 
 /** Everything a run measured, as written to results.json (with `targets` and `table` added). */
@@ -49,10 +48,6 @@ export interface Target {
   /** The figures it was judged on. */
   readonly detail: string;
 }
-
-/** The bootstrap floor: inserting the rows into SQLite plus decrypting, inflating and parsing them. */
-export const floorMs = (f: Figures): number | undefined =>
-  f['insertMs'] === undefined || f['decryptMs'] === undefined ? undefined : f['insertMs'] + f['decryptMs'];
 
 /** Renders the run as Markdown tables and judges the issue's targets. */
 export function report(r: Results): { table: string; targets: Target[] } {

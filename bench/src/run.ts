@@ -14,7 +14,7 @@ import type { Figures } from './measure.js';
 import { parseOptions, type Section } from './options.js';
 import { measureRelay } from './relay-runs.js';
 import { report, type Results } from './report.js';
-import { Scratch, series, task, type Entry } from './series.js';
+import { medians, Scratch, series, task, type Entry } from './series.js';
 
 const opts = (() => {
   try {
@@ -93,6 +93,42 @@ function fresh(name: Section, label: string, n: number, run: (dir: string, i: nu
 }
 
 /**
+ * The bootstrap from a snapshot and the floors, run for run: run i of each is measured next to the other
+ * (the order alternating), so that a ratio this close to its target (1.3×) compares two medians of the
+ * same minutes of a shared machine, as the batched-writes ratio compares one moment's. Measured apart
+ * (the floors once the other sections were done), a minute of host contention that slowed one section
+ * and not the other moved the ratio by 0.2 or more. Each run is still its own process: nothing is shared.
+ */
+function snapshotWithFloors(n: number, floorRun: (dir: string) => Figures): [Entry | undefined, Entry | undefined] {
+  const count = n.toLocaleString('en-US');
+  const runs = Math.max(opts.runs('snapshot', n), opts.runs('floors', n));
+  const floorSamples: Figures[] = [];
+  const snapshot = section('snapshot', `snapshot and floors, ${count} records, run for run`, () => {
+    const prep = scratch.dir();
+    try {
+      const snapshotRun = (): Figures => scratch.use((d) => task('snapshot.bootstrap', n, d), prep);
+      return series(
+        'snapshot + floors',
+        runs,
+        () => task('snapshot.prep', n, prep),
+        (i) => {
+          const floor = (): void => void floorSamples.push(scratch.use(floorRun));
+          if (i % 2 === 1) floor();
+          const figures = snapshotRun();
+          if (i % 2 === 0) floor();
+          return figures;
+        },
+      );
+    } finally {
+      scratch.drop(prep);
+    }
+  });
+  const floors =
+    floorSamples.length === 0 ? undefined : { runs: floorSamples.length, figures: medians(floorSamples), samples: floorSamples, besideSnapshot: true };
+  return [snapshot, floors];
+}
+
+/**
  * Automerge 3.5 edits a freshly loaded document in time superlinear in the
  * edits (1,000 edits on a loaded 10,000-record document take tens of
  * seconds here; at 100,000 its WASM module dies), so above this size it
@@ -106,13 +142,20 @@ try {
       results.notes.push(
         `Automerge at ${n.toLocaleString('en-US')} records: bootstrap only. Editing a freshly loaded document is superlinear in Automerge 3.5 (1,000 edits on a loaded 10,000-record document take tens of seconds here) and at this size its WASM module terminates.`,
       );
+    const floorRun = (d: string): Figures => ({ ...task('floors.insert', n, d), ...task('floors.crypto', n, d) });
+    const kith = prepared('kith', n, true);
+    // Beside the full replay: A ends its prep with vault.snapshot(), B bootstraps from it (bootstrap only), each run
+    // beside a run of the floors when both sections are measured (see snapshotWithFloors).
+    const [snapshot, floors] =
+      opts.only.has('snapshot') && opts.only.has('floors')
+        ? snapshotWithFloors(n, floorRun)
+        : [prepared('snapshot', n, true, 'bootstrap'), fresh('floors', `floors, ${n.toLocaleString('en-US')} records`, n, floorRun)];
     const entries = {
-      kith: prepared('kith', n, true),
-      // Beside the full replay: A ends its prep with vault.snapshot(), B bootstraps from it (bootstrap only).
-      snapshot: prepared('snapshot', n, true, 'bootstrap'),
+      kith,
+      snapshot,
       yjs: prepared('yjs', n, false),
       automerge: n >= AUTOMERGE_INCREMENTAL_LIMIT ? prepared('automerge', n, false, 'bootstrap') : prepared('automerge', n, false),
-      floors: fresh('floors', `floors, ${n.toLocaleString('en-US')} records`, n, (d) => ({ ...task('floors.insert', n, d), ...task('floors.crypto', n, d) })),
+      floors,
     };
     results.bootstrap[n] = Object.fromEntries(Object.entries(entries).filter((e): e is [string, Entry] => e[1] !== undefined));
   }

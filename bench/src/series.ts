@@ -17,6 +17,8 @@ export interface Entry {
   readonly figures: Figures;
   /** Every run's figures, to judge the spread. */
   readonly samples: readonly Figures[];
+  /** The floors' runs were measured one beside each run of the bootstrap from a snapshot (samples in the same order). */
+  readonly besideSnapshot?: boolean;
 }
 
 /** Runs `MODULE.TASK` on `n` in a fresh Node process working in `dir`; returns its figures. */

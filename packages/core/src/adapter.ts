@@ -11,7 +11,17 @@ export { ErrorCode, KithError, isIntegrityError } from './base/errors.js';
 export { bytesEqual, fromBase64url, toBase64url } from './crypto/bytes.js';
 
 // Remote: bytes under opaque keys.
-export type { GetOptions, ListOptions, PutOptions, Remote, RemoteCallOptions, RemoteCapabilities, RemoteDeviceKey, RemoteObjectInfo } from './ports/remote.js';
+export type {
+  GetOptions,
+  ListOptions,
+  PutOptions,
+  PutOutcome,
+  Remote,
+  RemoteCallOptions,
+  RemoteCapabilities,
+  RemoteDeviceKey,
+  RemoteObjectInfo,
+} from './ports/remote.js';
 export { MAX_REMOTE_KEY_BYTES, abortableSleep, assertRemoteKey, assertRemotePrefix, throwIfAborted } from './ports/remote.js';
 // Powers only some remotes have, each a named interface with a type guard;
 // decorators forward every power of the remote they wrap.

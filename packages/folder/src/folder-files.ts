@@ -42,14 +42,16 @@ export async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void>
 
 /**
  * Moves the fsynced temp file to `path` (making its directory if missing),
- * then fsyncs the directories whose entries changed.
+ * then fsyncs the directories whose entries changed. False when `ifAbsent`
+ * found a file there (left as it was).
  */
-export async function placeDurably(tmp: string, path: string, ifAbsent: boolean, dirSyncs: GroupSync): Promise<void> {
+export async function placeDurably(tmp: string, path: string, ifAbsent: boolean, dirSyncs: GroupSync): Promise<boolean> {
   const dir = dirname(path);
   let created: string | undefined;
+  let placed: boolean;
   for (let attempt = 1; ; attempt++) {
     try {
-      await placeTemp(tmp, path, ifAbsent);
+      placed = await placeTemp(tmp, path, ifAbsent);
       break;
     } catch (e) {
       // No directory yet, or a concurrent delete pruned it: make it and try again.
@@ -65,17 +67,24 @@ export async function placeDurably(tmp: string, path: string, ifAbsent: boolean,
   } catch (e) {
     if (errnoOf(e) !== 'ENOENT') throw e;
   }
+  return placed;
 }
 
-/** Moves the fsynced temp file to `path`; put-if-absent uses link(), which fails with EEXIST instead of replacing. */
-async function placeTemp(tmp: string, path: string, ifAbsent: boolean): Promise<void> {
-  if (!ifAbsent) return rename(tmp, path);
+/** Moves the fsynced temp file to `path`; put-if-absent uses link(), which fails with EEXIST instead of replacing (false). */
+async function placeTemp(tmp: string, path: string, ifAbsent: boolean): Promise<boolean> {
+  if (!ifAbsent) {
+    await rename(tmp, path);
+    return true;
+  }
+  let linked = true;
   try {
     await link(tmp, path);
   } catch (e) {
     if (errnoOf(e) !== 'EEXIST') throw e;
+    linked = false;
   }
   await unlink(tmp);
+  return linked;
 }
 
 /** Fsyncs the parent of every directory from `first` (the outermost one mkdir created) down to `dir`. */

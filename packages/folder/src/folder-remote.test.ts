@@ -25,7 +25,7 @@ runRemoteConformance(
       },
     };
   },
-  { racingOverwrites: true },
+  { racingOverwrites: true, tellsStored: true },
 );
 
 describe('folder remote specifics', () => {

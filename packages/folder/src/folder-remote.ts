@@ -20,6 +20,7 @@ import {
   type GetOptions,
   type ListOptions,
   type PutOptions,
+  type PutOutcome,
   type WatchableRemote,
   type RemoteCallOptions,
   type RemoteObjectInfo,
@@ -62,7 +63,7 @@ export class FolderRemote implements WatchableRemote {
   }
 
   /** Writes `bytes` under `key` atomically and durably (temp file, fsync, rename, fsync of the directory). */
-  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
+  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void | PutOutcome> {
     const path = this.#paths.keyPath(key);
     throwIfAborted(o.signal);
     // Checked while the temp file is written; nothing is placed unless it passes. The
@@ -82,7 +83,8 @@ export class FolderRemote implements WatchableRemote {
       await confined;
       // Cancelled while writing: the temp file goes, the object is untouched.
       throwIfAborted(o.signal);
-      await placeDurably(tmp, path, o.ifAbsent === true, this.#dirSyncs);
+      // A link that did not fail: this file is the object (put-if-absent's answer, which spares a read-back).
+      return (await placeDurably(tmp, path, o.ifAbsent === true, this.#dirSyncs)) && o.ifAbsent ? { stored: true } : undefined;
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (isMissing(e)) await this.#assertRoot();

@@ -47,7 +47,7 @@ runRemoteConformance(
     const remote = (await createTestVault(s3Relay.url, fresh())).remote();
     return { remote: withoutVaultObjects(remote), cleanup: () => remote.close() };
   },
-  { racingOverwrites: true },
+  { racingOverwrites: true, tellsStored: true },
 );
 
 runSyncScenarios('relay (scale-out: PostgreSQL + S3) + SQLite store', async () => relayScenarioHarness(relay.url, storage, fresh()), {

@@ -15,6 +15,7 @@ import {
   type GetOptions,
   type ListOptions,
   type PutOptions,
+  type PutOutcome,
   type RemoteTraffic,
   type RemoteCallOptions,
   type RemoteCapabilities,
@@ -69,6 +70,9 @@ const MD5_ETAG = /^"?([0-9a-f]{32})"?$/i;
 
 /** A failed attempt whose response body was not the object (cut short or altered): retried. */
 const tornBody = (why: string): Error => Object.assign(new Error(why), { name: 'Truncated' });
+
+/** A put's answer that the key now holds its bytes (see PutOutcome). */
+const STORED: PutOutcome = { stored: true };
 
 /**
  * The S3 {@link Remote}: keys live under `<prefix>/<key>` in one bucket.
@@ -163,14 +167,20 @@ export class S3Remote implements TrafficReportingRemote {
     return withRetry(`S3 ${what}`, attempt, { policy: this.#retry, budget: this.#budget, classify: this.#classify(what), signal });
   }
 
-  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
+  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void | PutOutcome> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const Key = this.#key(key);
     const conditional = o.ifAbsent === true && this.capabilities.putIfAbsent;
-    if (o.ifAbsent && !conditional && (await this.head(key, o))) return;
+    if (o.ifAbsent && !conditional && (await this.head(key, o))) return undefined;
+    // A conditional write S3 accepted created the object: its answer (a 412 after a retry of a write that
+    // had landed says nothing, so that case gives no outcome and the caller reads back).
+    const outcome = conditional ? STORED : undefined;
     try {
-      if (bytes.length > this.#partSize) return await this.#multipart(Key, bytes, conditional, o.signal);
+      if (bytes.length > this.#partSize) {
+        await this.#multipart(Key, bytes, conditional, o.signal);
+        return outcome;
+      }
       const { PutObjectCommand } = this.#sdk;
       const input = { Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.length, ...(conditional ? { IfNoneMatch: '*' } : {}) };
       await this.#send(
@@ -179,9 +189,10 @@ export class S3Remote implements TrafficReportingRemote {
         () => this.#client.send(new PutObjectCommand(input), abortable(o.signal)),
         o.signal,
       );
+      return outcome;
     } catch (e) {
       // 412 (409 while a rival write is in flight): the object exists, which is all put-if-absent asks.
-      if (conditional && e instanceof KithError && [412, 409].includes(statusOf(e.cause) ?? 0)) return;
+      if (conditional && e instanceof KithError && [412, 409].includes(statusOf(e.cause) ?? 0)) return undefined;
       throw e;
     }
   }

@@ -7,6 +7,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { aesGcmDecrypt, aesGcmEncrypt, ed25519Sign, ed25519Verify, hkdfSha256, hmacSha256With } from './primitives.js';
 import { nodeAesGcm, nodeEd25519, nodeHkdfSha256, nodeHmacSha256, PKCS8_ED25519 } from './node-crypto.js';
 import { signingKeyFromSeed } from './curves.js';
+import { bytesToHex, hexToBytes } from './bytes.js';
 
 const subtle = globalThis.crypto.subtle;
 const webEncrypt = async (key: Uint8Array, nonce: Uint8Array, plain: Uint8Array, aad: Uint8Array): Promise<Uint8Array> => {
@@ -149,4 +150,32 @@ test('on Node, Ed25519 signs and verifies through node:crypto, byte for byte and
     ),
     { numRuns: 150 },
   );
+});
+
+test('on Node, Ed25519 keys imported from a seed alone sign RFC 8032 §7.1 tests 1 and 2 as published; a public key of the wrong length is refused', async () => {
+  const vectors = [
+    {
+      seed: '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60',
+      pub: 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a',
+      msg: '',
+      sig: 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    },
+    {
+      seed: '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb',
+      pub: '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c',
+      msg: '72',
+      sig: '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00',
+    },
+  ];
+  const ed = nodeEd25519!;
+  for (const v of vectors) {
+    const sig = ed.sign(ed.signingKey(hexToBytes(v.seed)), hexToBytes(v.msg));
+    assert.equal(bytesToHex(sig), v.sig);
+    assert.equal(ed.verify(ed.verifyingKey(hexToBytes(v.pub)), hexToBytes(v.msg), sig), true);
+    assert.equal(await ed25519Verify(hexToBytes(v.pub), hexToBytes(v.msg), sig), true);
+  }
+  for (const n of [0, 31, 33, 64]) {
+    assert.throws(() => ed.verifyingKey(new Uint8Array(n)));
+    assert.equal(await ed25519Verify(new Uint8Array(n), new Uint8Array(0), new Uint8Array(64)), false);
+  }
 });

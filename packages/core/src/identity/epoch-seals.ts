@@ -18,6 +18,7 @@ import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8, type BoxKeyPair } from 
 import type { Deps, RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey, verifySealedKey } from '../format/index.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import type { DeviceRegistry } from './registry.js';
 
@@ -95,8 +96,7 @@ export async function sealTo(
 ): Promise<void> {
   const key = remoteKeys.sealedKey(epoch, recipientId, keyId);
   const bytes = await sealKeyTo(s, epoch, epochKey, recipientId, recipientBoxPub);
-  await s.remote.put(key, bytes, { ifAbsent: true });
-  if (await holds(s.remote, key, bytes)) return;
+  if (await putIfAbsentHolds(s.remote, key, bytes)) return;
   // Someone else's object sits where only this device's belongs (put there by a device before its
   // revocation, or raced in): readers would refuse it, so it is replaced rather than left to block.
   await s.remote.put(key, bytes);

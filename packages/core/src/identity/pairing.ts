@@ -12,7 +12,6 @@ import type { Deps } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import {
   boxKeyFromSecret,
-  bytesEqual,
   concatBytes,
   ed25519Sign,
   ed25519Verify,
@@ -25,6 +24,7 @@ import {
   type DeviceKeys,
 } from '../crypto/index.js';
 import { remoteKeys } from '../format/index.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import { abortableSleep, type Remote } from '../ports/remote.js';
 import { answerWithin, generateCode, parseCode, sasDigits, sealMessage, openMessage, type CodeProtocol } from './one-time-code.js';
 
@@ -217,9 +217,7 @@ export async function joinPairing(
   };
   const sig = await ed25519Sign(device.sign.seed, joinProof(c, await sha256(offerBytes), body));
   const joinBytes = await seal(c, 'join', { v: 1, ...body, sig: toBase64url(sig) } satisfies Join, deps.random);
-  await remote.put(keys.join, joinBytes, { ifAbsent: true });
-  const stored = await remote.get(keys.join);
-  if (!stored || !bytesEqual(stored, joinBytes)) throw gone();
+  if (!(await putIfAbsentHolds(remote, keys.join, joinBytes))) throw gone();
   o.onSas?.(await sas(c, x25519Shared(eph.secret, fromBase64url(offer.eph)), offerBytes, joinBytes));
   const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = Date.now();

@@ -17,6 +17,7 @@ import {
   type RegistryChange,
   type RegistryEntry,
 } from '../format/index.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote, RemoteObjectInfo } from '../ports/remote.js';
 
 /** What the registry says about one device (JSON-safe, kept in the store). */
@@ -234,9 +235,7 @@ export class DeviceRegistry {
       this.#check(entry); // refuse locally what every reader would refuse
       const { bytes, hash } = await encodeRegistryEntry(this.#vaultId, entry, signerSeed);
       const key = remoteKeys.registryEntry(entry.seq);
-      await remote.put(key, bytes, { ifAbsent: true });
-      const stored = await remote.get(key);
-      if (stored && bytesToHex(stored) === bytesToHex(bytes)) {
+      if (await putIfAbsentHolds(remote, key, bytes)) {
         this.#apply(entry, hash);
         return entry;
       }

@@ -34,6 +34,16 @@ export interface PutOptions extends RemoteCallOptions {
   readonly ifAbsent?: boolean;
 }
 
+/**
+ * What a put may say of itself (see {@link Remote.put}). An adapter answers `stored: true` only on
+ * the store's own word that the key now holds these very bytes (it created the object: a link that
+ * did not fail, an HTTP 200/204 to `If-None-Match: *`); anything less is no outcome at all, and a
+ * caller that must know reads the key back.
+ */
+export interface PutOutcome {
+  readonly stored: true;
+}
+
 export interface GetOptions extends RemoteCallOptions {
   /** Read `length` bytes from `offset` only. */
   readonly range?: { readonly offset: number; readonly length: number };
@@ -78,6 +88,9 @@ export interface RemoteCapabilities {
  *   `a/b`), so a remote that maps keys to nested paths need not support it.
  * - `put` is atomic: a reader sees the whole old object, the whole new one,
  *   or none; never a torn write. Once `put` resolves the object is durable.
+ *   A put may resolve to a {@link PutOutcome} where the adapter knows its
+ *   bytes were stored (a put-if-absent that created the object): callers
+ *   that must know the key holds their bytes then skip reading it back.
  * - `get` resolves `null` for a missing key (not an error); with a range, the
  *   bytes in that range (fewer at the end of the object).
  * - `head` resolves `null` for a missing key.
@@ -98,7 +111,7 @@ export interface Remote {
   /** A display form of where this remote is; never contains secrets. */
   readonly url: string;
   readonly capabilities: RemoteCapabilities;
-  put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void>;
+  put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void | PutOutcome>;
   get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
   head(key: string, options?: RemoteCallOptions): Promise<RemoteObjectInfo | null>;
   list(prefix: string, options?: ListOptions): Promise<RemoteObjectInfo[]>;

@@ -12,6 +12,7 @@
 import { ErrorCode, KithError } from '../base/errors.js';
 import { bytesEqual, sha256 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from '../format/framing.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import { isPersonConsistent, type PersonKeys, type PersonPublic } from './person.js';
 
@@ -153,10 +154,9 @@ export async function publishDeviceCert(
   const version = certs.version + 1;
   const { bytes } = await encodeDeviceCert({ personId: person.personId, version, prevHash: certs.hash, at, devices }, person);
   const key = deviceCertKey(person.personId, version);
-  await remote.put(key, bytes, { ifAbsent: true });
-  const stored = await remote.get(key);
+  const written = await putIfAbsentHolds(remote, key, bytes);
   await certs.refresh(remote);
-  return { version, written: !!stored && bytesEqual(stored, bytes) };
+  return { version, written };
 }
 
 /**

@@ -119,7 +119,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
     });
 
     /** Applies `damage`, checks that exactly `expected` is found, undoes it, and checks clean again. */
-    const found = async (damage: () => Promise<() => Promise<void>>, expected: Expected[], o: { readData?: boolean } = {}): Promise<void> => {
+    const found = async (damage: () => Promise<() => Promise<unknown>>, expected: Expected[], o: { readData?: boolean } = {}): Promise<void> => {
       const undo = await damage();
       try {
         const r = await a.check(o);
@@ -270,7 +270,7 @@ export function runCheckScenarios(name: string, setup: () => Promise<ScenarioHar
      * Pushes one more segment, then `rollBack` puts the head from before it back (it gets the old bytes
      * and returns the undo): the head is a rollback and the segment it no longer names unreferenced.
      */
-    const olderHeadFound = async (id: string, rollBack: (headKey: string, old: Uint8Array) => Promise<() => Promise<void>>): Promise<void> => {
+    const olderHeadFound = async (id: string, rollBack: (headKey: string, old: Uint8Array) => Promise<() => Promise<unknown>>): Promise<void> => {
       const headKey = remoteKeys.head(a.deviceId);
       const old = (await evil.get(headKey))!;
       const seq = (await evil.list(remoteKeys.segmentPrefix(a.deviceId))).length + 1;

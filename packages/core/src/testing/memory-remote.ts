@@ -18,6 +18,7 @@ export function openMemoryRemote(objects: Map<string, Uint8Array> = new Map(), u
       throwIfAborted(o.signal);
       if (o.ifAbsent && objects.has(key)) return;
       objects.set(key, bytes.slice());
+      return o.ifAbsent ? { stored: true } : undefined;
     },
     async get(key, o = {}) {
       assertRemoteKey(key);

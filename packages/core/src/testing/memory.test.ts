@@ -41,4 +41,7 @@ const memoryHarness = async (): Promise<ScenarioHarness> => {
 runSyncScenarios('memory remote + memory store', memoryHarness, { remoteUrl: 'memory:main' });
 runCheckScenarios('memory remote + memory store', memoryHarness, { remoteUrl: 'memory:main' });
 
-runRemoteConformance('memory remote', async () => ({ remote: openMemoryRemote(), cleanup: async () => undefined }), { racingOverwrites: true });
+runRemoteConformance('memory remote', async () => ({ remote: openMemoryRemote(), cleanup: async () => undefined }), {
+  racingOverwrites: true,
+  tellsStored: true,
+});

@@ -53,6 +53,12 @@ export interface RemoteConformanceOptions {
    * put-if-absent (they are racing overwrites there).
    */
   readonly racingOverwrites?: boolean;
+  /**
+   * The remote answers a put-if-absent that created its object with a
+   * `PutOutcome` (default false: it may answer nothing, and callers
+   * read back). Set by the folder, relay, S3 and in-memory remotes.
+   */
+  readonly tellsStored?: boolean;
 }
 
 /**
@@ -213,21 +219,29 @@ export function runRemoteConformance(name: string, open: () => Promise<RemoteHar
 
     test('put-if-absent: never overwrites where supported; never corrupts where not', async () => {
       await withRemote(async (r) => {
-        await r.put('p/x', Uint8Array.of(1), { ifAbsent: true });
-        await r.put('p/x', Uint8Array.of(2, 2), { ifAbsent: true });
+        const first = await r.put('p/x', Uint8Array.of(1), { ifAbsent: true });
+        const second = await r.put('p/x', Uint8Array.of(2, 2), { ifAbsent: true });
         const got = await r.get('p/x');
         if (r.capabilities.putIfAbsent) assert.deepEqual(got, Uint8Array.of(1));
         else assert.ok(got !== null && (got.length === 1 || got.length === 2), 'one whole object');
+        // A put's outcome (PutOutcome) is the remote's word that the key holds that put's bytes: callers skip reading back.
+        if (first?.stored === true) assert.deepEqual(got, Uint8Array.of(1), 'the first put said it stored its bytes');
+        if (second?.stored === true) assert.deepEqual(got, Uint8Array.of(2, 2), 'the second put said it stored its bytes');
         // Racing put-if-absent writers: exactly one whole object. Without an atomic put-if-absent the racers
         // may overwrite each other, which is the racing-overwrites case: checked only where opted in.
         if (r.capabilities.putIfAbsent || options.racingOverwrites === true) {
           const racers = Array.from({ length: 8 }, (_, i) => bytes(100 + i, i + 1));
-          await Promise.all(racers.map((b) => r.put('p/race', b, { ifAbsent: true })));
+          const outcomes = await Promise.all(racers.map((b) => r.put('p/race', b, { ifAbsent: true })));
           const won = await r.get('p/race');
           assert.ok(won !== null && racers.some((b) => b.length === won.length && Buffer.from(b).equals(won)), 'one racer won whole');
+          // Of the racers that said they stored their bytes, each is the winner (so at most one, with an atomic put-if-absent).
+          outcomes.forEach((o, i) => {
+            if (o?.stored === true && r.capabilities.putIfAbsent) assert.ok(Buffer.from(racers[i]!).equals(won), `racer ${i} said it stored its bytes`);
+          });
         }
-        await r.put('p/new', Uint8Array.of(3), { ifAbsent: true });
+        const fresh = await r.put('p/new', Uint8Array.of(3), { ifAbsent: true });
         assert.deepEqual(await r.get('p/new'), Uint8Array.of(3), 'an absent key is written');
+        if (options.tellsStored === true) assert.equal(fresh?.stored, true, 'a put-if-absent that created its object says so');
       });
     });
 

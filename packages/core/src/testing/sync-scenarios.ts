@@ -425,8 +425,8 @@ export function runSyncScenarios(name: string, setup: () => Promise<ScenarioHarn
           },
           ErrorCode.IntegrityCorrupt,
         ],
-        ['truncated', async () => evil.put(key(2), orig.get(2)!.subarray(0, orig.get(2)!.length - 10)), ErrorCode.IntegrityCorrupt],
-        ['replayed older segment', async () => evil.put(key(2), orig.get(1)!), ErrorCode.IntegrityChain],
+        ['truncated', async () => void (await evil.put(key(2), orig.get(2)!.subarray(0, orig.get(2)!.length - 10))), ErrorCode.IntegrityCorrupt],
+        ['replayed older segment', async () => void (await evil.put(key(2), orig.get(1)!)), ErrorCode.IntegrityChain],
         [
           'reordered',
           async () => {

@@ -22,6 +22,7 @@ import { DeviceRegistry, initialRegistry } from '../identity/registry.js';
 import type { JsonObject } from '../model/json.js';
 import { putOp } from '../model/local-writes.js';
 import { isReservedCollection } from '../model/names.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import type { BackupSource } from './backup.js';
 import { restoreVault } from './lifecycle.js';
@@ -127,9 +128,8 @@ export async function restoreFromBackup(o: RestoreFromBackupOptions, remote: Rem
   // The header goes first, put-if-absent and read back, as `create` writes it: of two devices racing
   // here the loser stops, and a relay learns the recovery key that signs in the writes after it.
   const header = objects.find(([k]) => k === remoteKeys.vault)![1];
-  await remote.put(remoteKeys.vault, header, { ifAbsent: true });
-  const back = await remote.get(remoteKeys.vault);
-  if (!back || !bytesEqual(back, header)) throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${remote.url} at the same moment`);
+  if (!(await putIfAbsentHolds(remote, remoteKeys.vault, header)))
+    throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${remote.url} at the same moment`);
   lendDeviceKey(remote, remoteDeviceKey(chain[0]!.header.vaultId, signer!.id, signer!.seed));
   for (const [key, bytes] of objects) if (key !== remoteKeys.vault) await remote.put(key, bytes, { ifAbsent: true });
   const session = await restoreVault(o, remote);

@@ -27,6 +27,7 @@ import {
   type SigningKeyPair,
 } from '../crypto/index.js';
 import { encodeVaultHeader, remoteKeys } from '../format/index.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import type { Store } from '../ports/store.js';
 import { META, b64, readMeta, writeMeta, type DeviceMeta } from '../ports/store-meta.js';
@@ -72,9 +73,7 @@ export async function createVault(o: NewVaultOptions, remote: Remote): Promise<{
     { vaultId, createdAt: now, founder: device.deviceId, recoverySignPub: recovery.sign.pub, recoveryBoxPub: recovery.box.pub },
     recovery.sign.seed,
   );
-  await remote.put(remoteKeys.vault, header, { ifAbsent: true });
-  const stored = await remote.get(remoteKeys.vault);
-  if (!stored || !bytesEqual(stored, header)) {
+  if (!(await putIfAbsentHolds(remote, remoteKeys.vault, header))) {
     throw new KithError(ErrorCode.RemoteInUse, `another device created a vault at ${remote.url} at the same moment`, {
       hint: 'restore or join that vault instead',
       reason: 'created-concurrently',

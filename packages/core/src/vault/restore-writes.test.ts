@@ -47,11 +47,17 @@ test('restore writes the key sealed to the new device and reads the identity sea
   const sealPut = events.findIndex((e) => e.startsWith('start put ') && isDeviceSeal(e.slice('start put '.length)));
   assert.ok(sealPut >= 0, 'the key sealed to the new device was written');
   const sealKey = events[sealPut]!.slice('start put '.length);
-  // sealTo reads its object back after the put: the identity read starts before that read-back ends.
-  const sealReadBackEnd = events.lastIndexOf(`end get ${sealKey}`);
+  // The memory remote says a put-if-absent stored its bytes: the sealed key is not read back, nor is the registry entry.
+  assert.equal(events.includes(`start get ${sealKey}`), false, `the sealed key was read back:\n${events.join('\n')}`);
+  const entryPut = events.findIndex((e) => e.startsWith('start put registry/'));
+  assert.ok(entryPut >= 0, 'the new device’s registry entry was written');
+  const entryKey = events[entryPut]!.slice('start put '.length);
+  assert.equal(events.indexOf(`start get ${entryKey}`, entryPut), -1, `the registry entry was read back:\n${events.join('\n')}`);
+  // The identity read starts before the sealed key's write ends.
+  const sealEnd = events.lastIndexOf(`end put ${sealKey}`);
   const identityRead = events.indexOf(`start get ${sealedIdentityKey('recovery')}`);
-  assert.ok(identityRead >= 0 && sealReadBackEnd >= 0);
-  assert.ok(identityRead < sealReadBackEnd, `the identity was read only after the sealed key was written and read back:\n${events.join('\n')}`);
+  assert.ok(identityRead >= 0 && sealEnd >= 0);
+  assert.ok(identityRead < sealEnd, `the identity was read only after the sealed key was written:\n${events.join('\n')}`);
 });
 
 test('a restore whose sealed-key write fails rejects with that error, once the other write settled, and the home stays reusable', async () => {

@@ -19,6 +19,7 @@ import {
   type ListedReadRemote,
   type ListOptions,
   type PutOptions,
+  type PutOutcome,
   type RemoteCallOptions,
   type RemoteDeviceKey,
   type RemoteObjectInfo,
@@ -149,7 +150,7 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     return this.#push.live;
   }
 
-  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void> {
+  async put(key: string, bytes: Uint8Array, o: PutOptions = {}): Promise<void | PutOutcome> {
     assertRemoteKey(key);
     throwIfAborted(o.signal);
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
@@ -161,6 +162,7 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     // The relay does not tell us of our own writes: what we vouched for or kept of the key goes, and the pushed view learns the etag from the answer.
     const wrote = this.#listings.writing(key);
     let etag: string | undefined;
+    let stored = false;
     try {
       await this.#requests.call(
         `PUT ${key}`,
@@ -171,7 +173,9 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
         async (res) => {
           this.#traffic.report({ request: 'put', bytesSent: bytes.length });
           if (res.status === 204 || res.status === 200) etag = res.headers.get('etag')?.replace(/"/g, '') || undefined;
-          // 412: the object exists, which is all put-if-absent asks.
+          // 412: the object exists, which is all put-if-absent asks (and says nothing of whose bytes it holds: a
+          // retried write may have landed the first time). A 2xx to If-None-Match: * created it: the key holds ours.
+          stored = o.ifAbsent === true && (res.status === 204 || res.status === 200);
           if (res.status === 204 || res.status === 200 || (o.ifAbsent && res.status === 412)) return;
           throw await failure(res);
         },
@@ -179,6 +183,7 @@ export class RelayRemote implements BatchGetRemote, WatchableRemote, DeviceKeyRe
     } finally {
       wrote(etag === undefined ? undefined : { etag, body: bytes.slice() });
     }
+    return stored ? { stored: true } : undefined;
   }
 
   async get(key: string, o: ListedGetOptions = {}): Promise<Uint8Array | null> {

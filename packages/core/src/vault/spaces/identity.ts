@@ -26,7 +26,7 @@
  * that name two people.
  */
 import { ErrorCode, KithError, isIntegrityError } from '../../base/errors.js';
-import { bytesEqual } from '../../crypto/index.js';
+import { putIfAbsentHolds } from '../../ports/put-if-absent.js';
 import type { Remote } from '../../ports/remote.js';
 import type { EngineContext } from '../../sync/context.js';
 import { newPersonKeys, openIdentity, publishIdentity, sealIdentity, sealedIdentityKey, type PersonKeys } from '../../spaces/person.js';
@@ -116,9 +116,7 @@ async function createFirst(remote: Remote, ctx: EngineContext, devices: readonly
   for (const [i, d] of devices.entries()) {
     const bytes = await sealIdentity({ ...sealer(ctx, person), recipientId: d.deviceId, recipientBoxPub: d.boxPub });
     const key = sealedIdentityKey(d.deviceId);
-    await remote.put(key, bytes, { ifAbsent: true });
-    const stored = await remote.get(key);
-    if (stored && bytesEqual(stored, bytes)) continue;
+    if (await putIfAbsentHolds(remote, key, bytes)) continue;
     if (i === 0) return (await readOwn(ctx)) ?? Promise.reject(notYetSealed());
     // A later slot taken: the device that won the first slot wrote it; ours stays the person's (it holds the first).
   }
