@@ -62,6 +62,37 @@ test('pack cache: deleting objects frees whole packs (removed when empty, compac
   });
 });
 
+test(
+  'pack cache: empty objects alone in a pack are kept where they are: closing ends, and no pack is made for them again and again',
+  { timeout: 60_000 },
+  async () => {
+    await withDir(async (dir) => {
+      // A pack holding only empty objects has no live byte: it was compacted into a fresh pack, which was just such a pack, without end.
+      const c = new PackBlobCache(dir);
+      await c.put(keyOf(1), bytesOf(1, 0));
+      await c.put(keyOf(2), bytesOf(2, 0));
+      await c.close();
+      assert.equal(packFiles(dir).length, 1, packFiles(dir).join());
+      const d = new PackBlobCache(dir);
+      try {
+        assert.deepEqual(await d.get(keyOf(1)), new Uint8Array(0));
+        // An empty object beside a dead one: the dead bytes go, the empty objects stay readable.
+        await d.put(keyOf(3), bytesOf(3, 1000));
+        await d.delete(keyOf(3));
+        await d.put(keyOf(4), bytesOf(4, 0));
+        assert.deepEqual((await d.list()).map((o) => [o.key, o.size]).sort(), [1, 2, 4].map((i) => [keyOf(i), 0]).sort());
+      } finally {
+        await d.close();
+      }
+      assert.ok(packFiles(dir).length <= 2, packFiles(dir).join());
+      assert.ok(packBytes(dir) === 0, `${packBytes(dir)} bytes of packs for empty objects`);
+      const e = new PackBlobCache(dir);
+      for (const i of [1, 2, 4]) assert.deepEqual(await e.get(keyOf(i)), new Uint8Array(0), `object ${i}`);
+      await e.close();
+    });
+  },
+);
+
 test('pack cache: a cache in the file-per-object layout is read, listed, replaced and evicted in place', async () => {
   await withDir(async (dir) => {
     const old = new FsBlobCache(dir);

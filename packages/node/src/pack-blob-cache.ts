@@ -277,15 +277,18 @@ export class PackBlobCache implements BlobCache {
   }
 
   /**
-   * Frees a pack nobody appends to once it holds nothing live (removed),
-   * or less live than dead (its live objects appended to this instance's
-   * pack, then removed).
+   * Frees a pack nobody appends to once it holds less live than dead
+   * (its live objects appended to this instance's pack, then removed);
+   * one with no live byte is just removed, unless nothing in it is dead
+   * either (a pack of empty objects: moving them would free nothing, and
+   * the pack they moved to would be just such a pack, released and
+   * compacted again, without end).
    */
   async #reclaim(id: number): Promise<void> {
     const db = this.#db;
     if (!db || this.#closed) return;
     const p = db.prepare('SELECT * FROM packs WHERE id = ?').get(id) as PackRow | undefined;
-    if (!p || p.owner !== null || (p.live > 0 && p.live * 2 >= p.size)) return;
+    if (!p || p.owner !== null || p.live * 2 >= p.size) return;
     // Claimed for the compaction, so no other process appends to it or compacts it meanwhile.
     if (db.prepare('UPDATE packs SET owner = ? WHERE id = ? AND owner IS NULL').run(this.#me, id).changes === 0) return;
     const targets = new Set<Writer>();
