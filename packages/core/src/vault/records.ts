@@ -92,11 +92,27 @@ export class Records {
 
   subscribe(collection: string, q: ListQuery, fn: (records: Doc[]) => void): () => void {
     let live = true;
+    // One listing at a time, and one more after it when a change came meanwhile: listings run at once could
+    // end out of order (a slow read of before the change answering last), and the last records handed on
+    // would then miss that change until the next one (a tab paused in a debugger was left so).
+    let running = false;
+    let again = false;
     const run = (): void => {
-      this.list(collection, q).then(
-        (page) => live && fn(page.records),
-        (error: unknown) => this.#s.events.emit('error', { error: error as Error }),
-      );
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      again = false;
+      void this.list(collection, q)
+        .then(
+          (page) => live && fn(page.records),
+          (error: unknown) => this.#s.events.emit('error', { error: error as Error }),
+        )
+        .finally(() => {
+          running = false;
+          if (again && live) run();
+        });
     };
     const off = this.#s.events.on('change', (e) => e.collections.includes(collection) && run());
     run();
