@@ -19,6 +19,8 @@ test('npm run bench -- --quick prints every contender row and writes a results f
       '| kith from snapshot |',
       'bootstrap from snapshot within 1.3× the floor',
       'bootstrap from snapshot faster than Yjs and Automerge',
+      // The floors run beside the bootstrap from a snapshot, run for run, and each run's ratio is shown.
+      'The floors ran run for run beside these bootstraps',
       '| yjs |',
       '| automerge |',
       '| floor: SQLite insert + decrypt |',
