@@ -18,7 +18,7 @@ import { boxKeyFromSecret, bytesEqual, hkdfSha256, utf8, type BoxKeyPair } from 
 import type { Deps, RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
 import { epochKeyCheck, epochKeyId, openEpochKey, remoteKeys, sealEpochKey, verifySealedKey } from '../format/index.js';
-import { putIfAbsentHolds } from '../ports/put-if-absent.js';
+import { putIfAbsentHolds, remoteHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import type { DeviceRegistry } from './registry.js';
 
@@ -100,15 +100,10 @@ export async function sealTo(
   // Someone else's object sits where only this device's belongs (put there by a device before its
   // revocation, or raced in): readers would refuse it, so it is replaced rather than left to block.
   await s.remote.put(key, bytes);
-  if (await holds(s.remote, key, bytes)) return;
+  if (await remoteHolds(s.remote, key, bytes)) return;
   throw new KithError(ErrorCode.RemoteUnavailable, `the remote does not keep the sealed key this device wrote to ${key}`, {
     hint: 'something keeps replacing it; check who else can write to the remote, then try again',
   });
-}
-
-async function holds(remote: Remote, key: string, bytes: Uint8Array): Promise<boolean> {
-  const stored = await remote.get(key);
-  return stored !== null && bytesEqual(stored, bytes);
 }
 
 /**

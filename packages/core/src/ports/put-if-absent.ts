@@ -13,7 +13,11 @@ import type { Remote, RemoteCallOptions } from './remote.js';
 /** Puts `bytes` under `key` unless an object is there; true when the key then holds these bytes, false when it holds other ones or none. */
 export async function putIfAbsentHolds(remote: Remote, key: string, bytes: Uint8Array, o: RemoteCallOptions = {}): Promise<boolean> {
   const outcome = await remote.put(key, bytes, { ...o, ifAbsent: true });
-  if (outcome?.stored === true) return true;
+  return outcome?.stored === true || remoteHolds(remote, key, bytes, o);
+}
+
+/** Whether the remote's object under `key` is these very bytes (read back). */
+export async function remoteHolds(remote: Remote, key: string, bytes: Uint8Array, o: RemoteCallOptions = {}): Promise<boolean> {
   const stored = await remote.get(key, o);
   return stored !== null && bytesEqual(stored, bytes);
 }

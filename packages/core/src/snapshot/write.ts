@@ -9,10 +9,10 @@
  */
 import { hex } from '@scure/base';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { bytesEqual } from '../crypto/index.js';
 import { encodeSnapshot, snapshotKeys, type SnapshotDevice } from '../format/index.js';
 import { fullStamp } from '../model/hlc.js';
 import type { RecordRow } from '../model/merge.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import { emptyPush, META, readMeta, type Cursor, type PushMeta } from '../ports/store-meta.js';
 import type { StoreTx } from '../ports/store.js';
 import { loadEpochKey } from '../identity/epochs.js';
@@ -165,9 +165,7 @@ export async function writeSnapshot(ctx: EngineContext, chunks: ChunkStore, befo
       signSeed: ctx.signSeed,
       random: ctx.deps.random,
     });
-    await ctx.remote.put(key, bytes, { ifAbsent: true, ...opts });
-    const stored = await ctx.remote.get(key, opts);
-    if (stored && bytesEqual(stored, bytes)) break;
+    if (await putIfAbsentHolds(ctx.remote, key, bytes, opts)) break;
     if (attempt === 2) throw new KithError(ErrorCode.RemoteUnavailable, `the remote did not keep snapshot ${key}`, { hint: 'try again later' });
   }
   return {

@@ -7,8 +7,8 @@
  */
 import type { Clock, RandomBytes } from '../base/deps.js';
 import { ErrorCode, KithError } from '../base/errors.js';
-import { bytesEqual } from '../crypto/index.js';
 import { epochKeyCheck, sealEpochKey } from '../format/sealed-key.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import { encodeSpaceEpoch, spaceEpochKey, type EpochCut, type SpaceEpochEntry } from './epoch-entry.js';
 import { mayStart, reachedBy, spaceSealedKeyKey, type CertsOf, type EpochActor, type SpaceEpochs } from './epochs.js';
@@ -91,10 +91,8 @@ export async function startEpoch(remote: Remote, a: StartEpochArgs, deps: { rand
       sealedAt.push(key);
     }
     const { bytes } = await encodeSpaceEpoch(m.spaceId, entry, actor.person.sign.seed);
-    await remote.put(spaceEpochKey(epoch), bytes, { ifAbsent: true });
-    const stored = await remote.get(spaceEpochKey(epoch));
-    if (stored && bytesEqual(stored, bytes)) {
-      await epochs.accept(stored, m, certs);
+    if (await putIfAbsentHolds(remote, spaceEpochKey(epoch), bytes)) {
+      await epochs.accept(bytes, m, certs);
       return { epoch, epochKey, lost };
     }
     for (const key of sealedAt) await remote.delete(key);

@@ -33,6 +33,7 @@ import {
   x25519Shared,
   type BoxKeyPair,
 } from '../crypto/index.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import { generateCode, openMessage, parseCode, sasDigits, sealMessage, type CodeProtocol } from '../identity/one-time-code.js';
 import { ROLES, type Role } from './membership-entry.js';
@@ -333,9 +334,7 @@ export async function answerInvite(remote: Remote, codeText: string, person: Per
   const sig = await ed25519Sign(person.sign.seed, answerProof(c, await sha256(offerBytes), body));
   const answerBytes = await seal(c, 'answer', { v: 1, ...body, sig: toBase64url(sig) } satisfies Answer, deps.random);
   const key = inviteKey(c.inviteId, 'answer');
-  await remote.put(key, answerBytes, { ifAbsent: true });
-  const stored = await remote.get(key);
-  if (!stored || !bytesEqual(stored, answerBytes)) throw gone('was already used', 'used');
+  if (!(await putIfAbsentHolds(remote, key, answerBytes))) throw gone('was already used', 'used');
   return {
     c,
     spaceId: offer.spaceId,

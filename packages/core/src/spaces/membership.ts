@@ -18,6 +18,7 @@ import type { Clock } from '../base/deps.js';
 import { ErrorCode, KithError, invariant } from '../base/errors.js';
 import { bytesEqual } from '../crypto/index.js';
 import { corrupt } from '../format/framing.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import {
   ROLES,
@@ -377,10 +378,8 @@ export async function appendMembership(
     const entry: MembershipEntry = { seq, prevHash: m.hash, at: deps.now(), signer: signer.personId, change };
     const cut = ended === null ? undefined : await personCut(remote, m.person(ended)!, deps.lastSeqOf);
     const { bytes } = await encodeMembershipEntry(m.spaceId, cut ? { ...entry, cut } : entry, signer.sign.seed);
-    await remote.put(membershipKey(seq), bytes, { ifAbsent: true });
-    const stored = await remote.get(membershipKey(seq));
-    if (stored && bytesEqual(stored, bytes)) {
-      await m.accept(stored);
+    if (await putIfAbsentHolds(remote, membershipKey(seq), bytes)) {
+      await m.accept(bytes);
       return { seq, lost };
     }
   }

@@ -25,6 +25,7 @@ import {
 } from '../crypto/index.js';
 import { ObjectReader, ObjectType, ObjectWriter, corrupt } from '../format/framing.js';
 import { openSealed, sealTo } from '../format/sealed-key.js';
+import { putIfAbsentHolds, remoteHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 
 export const SEALED_IDENTITY_DOMAIN = 'kith/v1/sealed-identity';
@@ -151,12 +152,9 @@ export async function publishIdentity(
   for (const r of recipients) {
     const bytes = await sealIdentity({ ...a, recipientId: r.deviceId, recipientBoxPub: r.boxPub });
     const key = sealedIdentityKey(r.deviceId);
-    await remote.put(key, bytes, { ifAbsent: true });
-    let stored = await remote.get(key);
-    if (stored && bytesEqual(stored, bytes)) continue;
+    if (await putIfAbsentHolds(remote, key, bytes)) continue;
     await remote.put(key, bytes);
-    stored = await remote.get(key);
-    if (!stored || !bytesEqual(stored, bytes)) {
+    if (!(await remoteHolds(remote, key, bytes))) {
       throw new KithError(ErrorCode.RemoteUnavailable, `the remote does not keep the identity sealed to ${r.deviceId}`, { hint: 'try again later' });
     }
   }

@@ -20,6 +20,7 @@ import type { HeadAcks } from '../format/head.js';
 import { remoteKeys } from '../format/remote-keys.js';
 import { decodeSegment, encodeSegment, peekSegmentEpoch, MAX_SEGMENT_PAYLOAD, type SegmentWriterClaim } from '../format/segment.js';
 import { decodePayload, encodePayload, type Op } from '../model/ops.js';
+import { putIfAbsentHolds } from '../ports/put-if-absent.js';
 import type { Remote } from '../ports/remote.js';
 import { assertDeviceOfOne } from './device-cert.js';
 import type { EpochPin } from './epochs.js';
@@ -177,10 +178,8 @@ export async function writeSpaceSegment(
     space: { personId, membershipSeq, certVersion },
   });
   const key = spaceSegmentKey(me.deviceId, seq);
-  await remote.put(key, bytes, { ifAbsent: true });
   // Another segment there means the chain given is behind the remote's: a head naming ours would break the chain for readers.
-  const stored = await remote.get(key);
-  if (!stored || !bytesEqual(stored, bytes)) {
+  if (!(await putIfAbsentHolds(remote, key, bytes))) {
     throw new KithError(ErrorCode.BadInput, `segment ${me.deviceId}/${seq} of the space already holds another segment: the chain position given is behind`, {
       hint: 'continue from the device’s newest segment in the space',
     });
