@@ -59,20 +59,29 @@ function section(name: Section, label: string, measure: () => Entry): Entry | un
   }
 }
 
+/** How {@link prepared} runs: its label, how many runs, and what each run does around the measured one. */
+interface PreparedRuns {
+  readonly label?: string;
+  readonly runs?: number;
+  /** Run `i` (from 1): calls `measure` once and returns its figures (default: just that). */
+  readonly around?: (i: number, measure: () => Figures) => Figures;
+}
+
 /**
  * A contender whose prep is made once and read (`copy` false) or copied
  * (`copy` true) by each run of `measured` (default `sync`: bootstrap, then incremental).
  */
-function prepared(name: Section, n: number, copy: boolean, measured = 'sync'): Entry | undefined {
-  return section(name, `${name}, ${n.toLocaleString('en-US')} records`, () => {
+function prepared(name: Section, n: number, copy: boolean, measured = 'sync', o: PreparedRuns = {}): Entry | undefined {
+  return section(name, o.label ?? `${name}, ${n.toLocaleString('en-US')} records`, () => {
     const prep = scratch.dir();
     const spec = `${name}.${measured}`;
+    const measure = (): Figures => (copy ? scratch.use((d) => task(spec, n, d), prep) : task(spec, n, prep));
     try {
       return series(
         name,
-        opts.runs(name, n),
+        o.runs ?? opts.runs(name, n),
         () => task(`${name}.prep`, n, prep),
-        () => (copy ? scratch.use((d) => task(spec, n, d), prep) : task(spec, n, prep)),
+        (i) => (o.around ? o.around(i, measure) : measure()),
       );
     } finally {
       scratch.drop(prep);
@@ -100,28 +109,17 @@ function fresh(name: Section, label: string, n: number, run: (dir: string, i: nu
  * and not the other moved the ratio by 0.2 or more. Each run is still its own process: nothing is shared.
  */
 function snapshotWithFloors(n: number, floorRun: (dir: string) => Figures): [Entry | undefined, Entry | undefined] {
-  const count = n.toLocaleString('en-US');
-  const runs = Math.max(opts.runs('snapshot', n), opts.runs('floors', n));
   const floorSamples: Figures[] = [];
-  const snapshot = section('snapshot', `snapshot and floors, ${count} records, run for run`, () => {
-    const prep = scratch.dir();
-    try {
-      const snapshotRun = (): Figures => scratch.use((d) => task('snapshot.bootstrap', n, d), prep);
-      return series(
-        'snapshot + floors',
-        runs,
-        () => task('snapshot.prep', n, prep),
-        (i) => {
-          const floor = (): void => void floorSamples.push(scratch.use(floorRun));
-          if (i % 2 === 1) floor();
-          const figures = snapshotRun();
-          if (i % 2 === 0) floor();
-          return figures;
-        },
-      );
-    } finally {
-      scratch.drop(prep);
-    }
+  const floor = (): void => void floorSamples.push(scratch.use(floorRun));
+  const snapshot = prepared('snapshot', n, true, 'bootstrap', {
+    label: `snapshot and floors, ${n.toLocaleString('en-US')} records, run for run`,
+    runs: Math.max(opts.runs('snapshot', n), opts.runs('floors', n)),
+    around: (i, measure) => {
+      if (i % 2 === 1) floor();
+      const figures = measure();
+      if (i % 2 === 0) floor();
+      return figures;
+    },
   });
   const floors =
     floorSamples.length === 0 ? undefined : { runs: floorSamples.length, figures: medians(floorSamples), samples: floorSamples, besideSnapshot: true };
