@@ -80,7 +80,6 @@ class OneWriteRow implements RecordRow {
   readonly #text: string | undefined;
   #fields: JsonObject | undefined;
   #state: JsonObject | undefined;
-  #rowText: RowText | undefined;
 
   constructor(
     readonly collection: string,
@@ -105,8 +104,9 @@ class OneWriteRow implements RecordRow {
   }
 
   get [ROW_TEXT](): RowText {
-    // Made once: a store may ask twice per row (which path the row takes, then its values).
-    return (this.#rowText ??= { fields: this.#text, oneWrite: true });
+    // Made anew at each ask, not cached in a field: the first write to a cache field mid-bootstrap made V8 throw
+    // away the optimized code of the reader that builds these rows (field constness), ~10 ms of compiling again.
+    return { fields: this.#text, oneWrite: true };
   }
 
   /** The fields' text this row carries, if any (for {@link oneWriteText}: no RowText object made). */

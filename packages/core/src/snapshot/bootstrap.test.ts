@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { seededRandom } from '../base/deps.js';
 import { WarningCode } from '../base/warnings.js';
 import { bytesToHex, generateDeviceKeys, hexToBytes, signingKeyFromSeed } from '../crypto/index.js';
@@ -10,6 +11,10 @@ import type { Store } from '../ports/store.js';
 import { openMemoryRemote } from '../testing/memory-remote.js';
 import { newMemoryStoreData, openMemoryStore } from '../testing/memory-store.js';
 import { Vault } from '../vault/vault.js';
+import { oneWriteState } from '../model/one-write.js';
+import type { JsonObject } from '../model/json.js';
+import { oneWriteRow, textRow } from '../ports/row-text.js';
+import { tombstoneEntry } from './bootstrap.js';
 
 const T0 = 1_767_225_600_000;
 let tick = 0;
@@ -227,4 +232,17 @@ test('bootstrap: the round trips before the first chunk overlap (snapshot listin
   const overlapped = (a: string, b: string): boolean => seen.some((c) => (c.call === a && c.during.includes(b)) || (c.call === b && c.during.includes(a)));
   assert.ok(overlapped('list snapshots', 'list registry'), JSON.stringify(seen));
   assert.ok(overlapped('get snapshots', 'list heads'), JSON.stringify(seen));
+});
+
+test('a deleted one-write row’s history entry is the one its built registers give, without building them', () => {
+  const stamp = fc.stringMatching(/^[0-9a-z]{9}[0-9a-f]{20}$/);
+  fc.assert(
+    fc.property(fc.dictionary(fc.string(), fc.jsonValue()), stamp, fc.boolean(), (drawn, updated, asText) => {
+      const fields = drawn as JsonObject;
+      const text = JSON.stringify(fields);
+      const row = asText ? textRow('notes', 'n1', updated, true, text) : oneWriteRow('notes', 'n1', updated, fields, text, true);
+      const built = { collection: 'notes', id: 'n1', fields, deleted: true, state: oneWriteState(fields, updated, true), conflicted: false, updated };
+      assert.deepEqual(tombstoneEntry(row), tombstoneEntry(built));
+    }),
+  );
 });

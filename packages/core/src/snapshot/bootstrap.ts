@@ -21,12 +21,13 @@ import { HybridClock, stampDevice, stampLocal } from '../model/hlc.js';
 import { ALIVE } from '../model/ops.js';
 import type { RecordRow } from '../model/merge.js';
 import type { LogEntry, StoreTx } from '../ports/store.js';
+import { oneWriteText } from '../ports/row-text.js';
 import { META, readMeta, writeMeta, type Cursor } from '../ports/store-meta.js';
 import type { EngineContext } from '../sync/context.js';
 import { catchUpRegistry, epochKeyNamedBy } from '../sync/catch-up.js';
 import { fetchSegments, openSegment } from '../sync/segments.js';
 import { readVerifiedHeads } from '../sync/remote-heads.js';
-import { chunksWithKnownKeys, readSnapshotRows } from './read.js';
+import { chunksWithKnownKeys, readSnapshotRows, type SnapshotRowCounts } from './read.js';
 import { loadEpochKey } from '../identity/epochs.js';
 import type { ChunkStore } from './chunks.js';
 import type { SnapshotPrefetch } from './prefetch.js';
@@ -177,30 +178,23 @@ async function apply(
   signal?: AbortSignal,
   prefetch?: SnapshotPrefetch,
 ): Promise<{ collections: string[]; rows: number } | undefined> {
-  const collections = new Set<string>();
-  const load = async (tx: StoreTx, rows: RecordRow[]): Promise<void> => {
+  const load = async (tx: StoreTx, rows: RecordRow[], deleted: RecordRow[]): Promise<void> => {
     // A store that checks the rows' texts refuses a bad one as the reader would have: as this snapshot's.
     await tx.putRecords(rows).catch((e: unknown) => {
       throw KithError.is(e, ErrorCode.IntegrityCorrupt) ? corrupt(`snapshot ${key}`, e.message) : e;
     });
     // Deleted rows enter the history: it is how the next snapshot written here finds them (stores list live rows only).
-    const log: LogEntry[] = [];
-    let named = '';
-    for (const r of rows) {
-      if (r.deleted) log.push(tombstoneEntry(r));
-      // Rows come in collection order: a set insert per collection, not per row.
-      if (r.collection !== named) collections.add((named = r.collection));
-    }
-    if (log.length > 0) await tx.appendLog(log);
+    // The reader hands them apart: no loop over every row here, in a bootstrap's cold code.
+    if (deleted.length > 0) await tx.appendLog(deleted.map(tombstoneEntry));
   };
-  const finish = async (tx: StoreTx, rows: number): Promise<{ collections: string[]; rows: number }> => {
+  const finish = async (tx: StoreTx, { rows, collections }: SnapshotRowCounts): Promise<{ collections: string[]; rows: number }> => {
     const clock = new HybridClock(ctx.deps.now, (await readMeta<{ last: string }>(tx, META.hlc))?.last);
     for (const d of m.devices) {
       await writeMeta<Cursor>(tx, META.cursor(d.deviceId), { seq: d.seq, hash: hex.encode(d.hash), stamp: d.stamp, etag: '' });
       if (d.stamp !== '') clock.observe(stampLocal(d.stamp));
     }
     await writeMeta(tx, META.hlc, { last: clock.last });
-    return { collections: [...collections].sort(), rows };
+    return { collections, rows };
   };
   const store = ctx.store;
   if (store.bulkLoad) {
@@ -213,30 +207,28 @@ async function apply(
     const parsed = await prefetch?.rowsAhead(key, m);
     return store.bulkLoad(async (tx) => {
       if (!(await isFresh(ctx, tx))) return undefined;
-      const counts = await readSnapshotRows(direct, key, m, (rows) => load(tx, rows), {
+      const counts = await readSnapshotRows(direct, key, m, (rows, deleted) => load(tx, rows, deleted), {
         signal,
         parsed,
         output: bulkRowOutput(store),
       });
-      return finish(tx, counts.rows);
+      return finish(tx, counts);
     });
   }
-  const all: RecordRow[][] = [];
-  await readSnapshotRows(chunks, key, m, async (rows) => void all.push(rows), { signal });
+  const all: [RecordRow[], RecordRow[]][] = [];
+  const counts = await readSnapshotRows(chunks, key, m, async (rows, deleted) => void all.push([rows, deleted]), { signal });
   return store.write(async (tx) => {
     if (!(await isFresh(ctx, tx))) return undefined;
-    let rows = 0;
-    for (const batch of all) {
-      await load(tx, batch);
-      rows += batch.length;
-    }
-    return finish(tx, rows);
+    for (const [rows, deleted] of all) await load(tx, rows, deleted);
+    return finish(tx, counts);
   });
 }
 
 /** The history entry of a deleted row: the write that decided its liveness. */
 export function tombstoneEntry(r: RecordRow): LogEntry {
-  const state = r.state as Record<string, { w?: string }>;
-  const stamp = (Object.hasOwn(state, ALIVE) ? state[ALIVE]!.w : undefined) || r.updated;
+  // A one-write row's every register is its `updated` (model/one-write.ts): its state is not built for this
+  // (it would parse the fields' text again, per deleted row).
+  const state = oneWriteText(r) === undefined ? (r.state as Record<string, { w?: string }>) : undefined;
+  const stamp = (state && Object.hasOwn(state, ALIVE) ? state[ALIVE]!.w : undefined) || r.updated;
   return { collection: r.collection, id: r.id, stamp, device: stamp.length > 16 ? stampDevice(stamp) : '', kind: 'delete', fields: [] };
 }

@@ -43,7 +43,7 @@ test('reading a snapshot gives the event loop a turn after each chunk, so the fe
   const seen: number[] = [];
   try {
     const counts = await readSnapshotRows({ getChunk: (id) => (seen.push(turns), Promise.resolve(chunks[Number(id.slice(1))]!)) }, 'k', m, async () => {});
-    assert.deepEqual(counts, { rows: 2000, live: 2000 });
+    assert.deepEqual(counts, { rows: 2000, live: 2000, collections: ['notes'] });
   } finally {
     ticking = false;
   }
@@ -130,4 +130,42 @@ test('a refusal met while parsing ahead (a malformed row, a wrong size) is the b
     assert.match(String(plainly), /^KITH_INTEGRITY_CORRUPT: /, what);
     assert.equal(await readAll(chunks, m, parsed), plainly, what);
   }
+});
+
+test('each batch comes with its deleted rows, in order, and the counts name the collections in order', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ collection: fc.constantFrom('a', 'notes', 'tasks', 'z_2'), deleted: fc.boolean() }), { minLength: 1, maxLength: 5000 }),
+      fc.constantFrom<1 | 2>(1, 2),
+      async (drawn, version) => {
+        // Sorted by collection, then id: the order a snapshot holds its rows in.
+        const all = drawn
+          .map(({ collection, deleted }, i) => ({ ...rows(1)[0]!, collection, id: `n${String(i).padStart(6, '0')}`, deleted, fields: deleted ? {} : { i } }))
+          .sort((a, b) => (a.collection === b.collection ? (a.id < b.id ? -1 : 1) : a.collection < b.collection ? -1 : 1));
+        const chunks = cutRows(all, KEY, 4096, undefined, version);
+        const live = all.filter((r) => !r.deleted).length;
+        const m = { ...manifestOf(chunks, all.length, version), live } as SnapshotManifest;
+        const handed: { rows: string[]; deleted: string[] }[] = [];
+        const key = (r: RecordRow): string => `${r.collection}/${r.id}`;
+        const counts = await readSnapshotRows(
+          { getChunk: (id) => Promise.resolve(chunks[Number(id.slice(1))]!) },
+          'k',
+          m,
+          async (batch, deleted) => void handed.push({ rows: batch.map(key), deleted: deleted.map(key) }),
+        );
+        assert.deepEqual(counts, { rows: all.length, live, collections: [...new Set(all.map((r) => r.collection))] });
+        assert.deepEqual(
+          handed.flatMap((h) => h.rows),
+          all.map(key),
+        );
+        const deletedOf = new Set(all.filter((r) => r.deleted).map(key));
+        for (const h of handed)
+          assert.deepEqual(
+            h.deleted,
+            h.rows.filter((k) => deletedOf.has(k)),
+          );
+      },
+    ),
+    { numRuns: 30 },
+  );
 });

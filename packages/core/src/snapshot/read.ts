@@ -24,13 +24,16 @@ const BATCH_ROWS = 2000;
 export interface SnapshotRowCounts {
   readonly rows: number;
   readonly live: number;
+  /** The collections the rows are in, in order (sorted: rows come in collection order). */
+  readonly collections: string[];
 }
 
 /**
  * Fetches, checks and parses the state of snapshot `key` (its manifest
  * `m`, already verified), handing rows to `onRows` in order, in batches;
  * resolves once every row was handed on and the counts match the
- * manifest's. No fetch outlives the call. `parsed`: the first chunks' rows
+ * manifest's. `deleted`: the batch's deleted rows, in order (found by the
+ * checks' own pass over the rows, so a caller needs none). No fetch outlives the call. `parsed`: the first chunks' rows
  * as a restore parsed them ahead (snapshot/prefetch), taken in place of
  * reading and parsing those chunks, with the same checks of their sizes.
  * `output`: what the rows hold (see RowOutput; objects by default).
@@ -39,7 +42,7 @@ export async function readSnapshotRows(
   chunks: Pick<ChunkStore, 'getChunk'>,
   key: string,
   m: SnapshotManifest,
-  onRows: (rows: RecordRow[]) => Promise<void>,
+  onRows: (rows: RecordRow[], deleted: RecordRow[]) => Promise<void>,
   o: { signal?: AbortSignal | undefined; parsed?: RowsAhead | undefined; output?: RowOutput } = {},
 ): Promise<SnapshotRowCounts> {
   const { signal, parsed } = o;
@@ -65,12 +68,15 @@ export async function readSnapshotRows(
     const plain = await (i < planned ? chunks.getChunk(m.chunks[i]!.id, signal) : ahead.shift()!);
     return { size: plain.length, rows: plain.length === m.chunks[i]!.size ? reader.push(plain) : [] };
   };
+  const outOfOrder = (): KithError => new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
   let rows = 0;
   let live = 0;
   // The last row's collection and id; '' before the first (every name and id sorts after it: neither is ever empty).
   let lastCollection = '';
   let lastId = '';
   let batch: RecordRow[] = [];
+  let deleted: RecordRow[] = [];
+  const collections: string[] = [];
   try {
     for (const [i, c] of m.chunks.entries()) {
       fill(i);
@@ -82,17 +88,21 @@ export async function readSnapshotRows(
       for (let k = 0; k < list.length; k++) {
         const r = list[k]!;
         const { collection, id } = r;
-        if (collection === lastCollection ? id <= lastId : collection < lastCollection)
-          throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key}'s rows are out of order`);
-        lastCollection = collection;
+        if (collection !== lastCollection) {
+          if (collection < lastCollection) throw outOfOrder();
+          collections.push(collection);
+          lastCollection = collection;
+        } else if (id <= lastId) throw outOfOrder();
         lastId = id;
-        if (!r.deleted) live++;
+        if (r.deleted) deleted.push(r);
+        else live++;
       }
       rows += list.length;
       batch = batch.length === 0 ? list : batch.concat(list);
       if (batch.length >= BATCH_ROWS) {
-        await onRows(batch);
+        await onRows(batch, deleted);
         batch = [];
+        deleted = [];
       }
       // Parsing and the store's writes are synchronous: without a turn of the event loop here the fetches
       // ahead would not advance (each needs several), and the window would drain before they did.
@@ -100,11 +110,11 @@ export async function readSnapshotRows(
     }
     reader.end();
     if (rows !== m.rows || live !== m.live) throw new KithError(ErrorCode.IntegrityCorrupt, `snapshot ${key} holds other rows than its manifest counts`);
-    if (batch.length > 0) await onRows(batch);
+    if (batch.length > 0) await onRows(batch, deleted);
   } finally {
     await Promise.allSettled(ahead);
   }
-  return { rows, live };
+  return { rows, live, collections };
 }
 
 /**
