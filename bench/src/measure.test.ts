@@ -56,6 +56,11 @@ describe('parseOptions', () => {
     assert.deepEqual(full.sizes, [10_000, 100_000]);
     assert.equal(full.runs('automerge', 10_000), 5);
     assert.equal(full.runs('automerge', 100_000), 3);
+    // The snapshot-against-floor ratio at 10,000 records: medians of many short runs.
+    assert.equal(full.runs('snapshot', 10_000), 11);
+    assert.equal(full.runs('floors', 10_000), 11);
+    assert.equal(full.runs('snapshot', 100_000), 3);
+    assert.equal(quick.runs('snapshot', 1000), 3);
     assert.deepEqual([...full.only].sort(), ['floors', 'kith']);
     assert.equal(full.out, '/x.json');
     assert.equal(parseOptions(['--runs', '2'], '/r.json').runs('kith', 100_000), 2);
