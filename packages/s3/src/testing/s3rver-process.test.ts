@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startS3rver } from './s3rver-process.js';
+import { openS3Remote } from '../index.js';
 
 /** True when something answers HTTP at `endpoint`. */
 const answers = (endpoint: string): Promise<boolean> =>
@@ -57,5 +58,29 @@ test('startS3rver: the server goes away by itself when the process that started 
     assert.equal(existsSync(directory), false, 'and removed its directory');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('startS3rver: a GET right after a PUT that replaced an object reads the new bytes whole (read-after-write, as S3 and MinIO give)', async () => {
+  const s3 = await startS3rver();
+  try {
+    const remote = await openS3Remote(s3.url(await s3.bucket()));
+    for (let round = 0; round < 40; round++) {
+      const bytes = new Uint8Array(512 * 1024 + round).fill(round);
+      await remote.put('chunk', bytes);
+      const back = await remote.get('chunk');
+      assert.equal(back?.length, bytes.length, `round ${round}: read ${back?.length} bytes of ${bytes.length}`);
+      assert.ok(
+        back.every((b) => b === round),
+        `round ${round}: other bytes`,
+      );
+      assert.deepEqual(
+        (await remote.list('')).map((o) => o.key),
+        ['chunk'],
+        'no temporary file is listed',
+      );
+    }
+  } finally {
+    await s3.stop();
   }
 });

@@ -6,6 +6,8 @@
  */
 import { rmSync } from 'node:fs';
 import S3rver from 's3rver';
+// Before the server starts: its PUTs then answer once the bytes are in place (see the module).
+import './s3rver-atomic-put.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: s3rver-runner.js DIR');
